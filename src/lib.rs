@@ -1,0 +1,6 @@
+//! pride: a multi-threaded, work-stealing async runtime in which all concurrency is
+//! structured.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub(crate) mod loom;
