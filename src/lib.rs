@@ -4,3 +4,5 @@
 #![warn(missing_docs)]
 
 pub(crate) mod loom;
+pub(crate) mod runtime;
+pub mod time;

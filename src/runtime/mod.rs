@@ -1,0 +1,2 @@
+//! The runtime: workers, queues, parking, `block_on`.
+pub(crate) mod context;
