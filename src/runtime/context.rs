@@ -1,14 +1,104 @@
 //! Thread-local runtime context: which runtime (and which worker) this thread serves.
-#![allow(dead_code)]
+//!
+//! A worker thread has both a handle and its [`Core`]; a `block_on` thread has only
+//! the handle. Entering is scoped by guards, so a panic unwinds the context too.
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+
+use super::worker::{Core, Handle};
+
+struct Context {
+    handle: RefCell<Option<Handle>>,
+    core: Cell<*const Core>,
+}
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context { handle: RefCell::new(None), core: Cell::new(ptr::null()) }
+    };
+}
+
+/// Leaves the runtime context when dropped.
+pub(crate) struct EnterGuard {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CONTEXT.with(|cx| {
+            cx.core.set(ptr::null());
+            cx.handle.borrow_mut().take();
+        });
+    }
+}
+
+/// Enters `handle`'s context on this thread, for `block_on`.
+///
+/// Panics if this thread already runs inside a pride runtime: blocking a worker (or a
+/// `block_on` future) on another future would stall every task queued behind it.
+pub(crate) fn enter(handle: &Handle) -> EnterGuard {
+    CONTEXT.with(|cx| {
+        let mut current = cx.handle.borrow_mut();
+        if current.is_some() {
+            panic!(
+                "pride: cannot call `block_on` from within a pride runtime: it would block \
+                 the thread that drives this runtime's tasks; `.await` the future instead"
+            );
+        }
+        *current = Some(handle.clone());
+    });
+    EnterGuard {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// Enters a worker's context; `core` must outlive the guard.
+pub(crate) fn enter_worker(core: &Core) -> EnterGuard {
+    let guard = enter(core.handle());
+    CONTEXT.with(|cx| cx.core.set(core));
+    guard
+}
+
+/// Runs `f` with this thread's worker core, if it is a worker.
+pub(crate) fn with_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
+    CONTEXT.with(|cx| {
+        let core = cx.core.get();
+        // SAFETY: the pointer is set by `enter_worker` from a `&Core` that outlives the
+        // guard that clears it, and only this thread reads it.
+        f(unsafe { core.as_ref() })
+    })
+}
+
+/// The current runtime's handle, if this thread is inside one.
+pub(crate) fn try_handle() -> Option<Handle> {
+    CONTEXT
+        .try_with(|cx| cx.handle.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// The current runtime's handle. Panics with a clear message outside a runtime.
+#[track_caller]
+pub(crate) fn handle(what: &str) -> Handle {
+    try_handle().unwrap_or_else(|| {
+        panic!(
+            "pride: {what} must be called from within a pride runtime \
+             (inside `Runtime::block_on` or `pride::run`)"
+        )
+    })
+}
 
 /// Runs `f` with the current runtime's time driver. Panics with a clear message when
 /// called outside a pride runtime.
+#[allow(dead_code)]
 pub(crate) fn with_time<R>(f: impl FnOnce(&crate::time::TimeDriver) -> R) -> R {
-    let _ = f;
-    panic!("pride: time functions must be called from within a pride runtime")
+    let handle = handle("a time function");
+    f(handle.time())
 }
 
 /// Index of the worker this thread is, if it is a worker thread.
+#[allow(dead_code)]
 pub(crate) fn worker_index() -> Option<usize> {
-    None
+    with_core(|core| core.map(Core::index))
 }

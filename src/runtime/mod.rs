@@ -1,2 +1,184 @@
-//! The runtime: workers, queues, parking, `block_on`.
+//! The runtime: worker threads with work-stealing queues, the driver they park in, and
+//! `block_on`, which runs the root future on the calling thread.
+//!
+//! `worker.rs` holds the run loop and the queues; `idle.rs` the protocol that decides
+//! who sleeps and who is woken (its proof is in `README.md` beside it); `park.rs` how a
+//! thread sleeps; `driver.rs` the I/O and timer driver; `context.rs` the thread-local
+//! that tells code which runtime it runs on.
+
 pub(crate) mod context;
+mod driver;
+pub(crate) mod idle;
+pub(crate) mod park;
+mod worker;
+mod yield_now;
+
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+
+pub(crate) use worker::Handle;
+pub use yield_now::yield_now;
+
+/// A pride runtime: a pool of worker threads that run the tasks of task groups.
+///
+/// Create one with [`Runtime::new`] (one worker per core) or [`Runtime::builder`], and
+/// run the root future with [`Runtime::block_on`]. Dropping the runtime stops and joins
+/// its workers.
+///
+/// ```
+/// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+/// let sum = rt.block_on(async { 20 + 22 });
+/// assert_eq!(sum, 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Configures a [`Runtime`]. Made by [`Runtime::builder`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: String,
+}
+
+impl Runtime {
+    /// A runtime with one worker thread per available core.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A builder to configure the runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on the calling thread, while the workers run the
+    /// tasks it spawns, and returns its output.
+    ///
+    /// # Panics
+    /// When called from within a pride runtime (a task, or another `block_on`): that
+    /// would block a thread the runtime needs. Await the future instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = context::enter(&self.handle);
+        let parker = park::Parker::new();
+        let waker = Waker::from(StdArc::new(park::ThreadWaker(parker.unparker())));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            parker.park();
+        }
+    }
+
+    /// The number of worker threads.
+    pub fn worker_threads(&self) -> usize {
+        self.threads.len()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        let current = std::thread::current().id();
+        for thread in self.threads.drain(..) {
+            // A runtime dropped from one of its own workers cannot join that worker.
+            if thread.thread().id() != current {
+                let _ = thread.join();
+            }
+        }
+        self.handle.drain_injector();
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("worker_threads", &self.threads.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per core, threads named `pride-worker`.
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: "pride-worker".to_owned(),
+        }
+    }
+
+    /// Sets the number of worker threads.
+    ///
+    /// # Panics
+    /// If `n` is zero: a runtime without workers could never run a child task.
+    #[track_caller]
+    pub fn worker_threads(&mut self, n: usize) -> &mut Builder {
+        assert!(
+            n > 0,
+            "pride: a runtime needs at least one worker thread (worker_threads(0) was asked for)"
+        );
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// Sets the worker threads' name prefix (each gets `-{index}` appended).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Starts the runtime's threads.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let workers = match self.worker_threads {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let driver = driver::Driver::new()?;
+        let (handle, cores) = worker::create(workers, driver);
+        let mut threads = Vec::with_capacity(workers);
+        for core in cores {
+            let name = format!("{}-{}", self.thread_name, core.index());
+            let spawned = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || core.run());
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    // Stop the workers already started before reporting.
+                    drop(Runtime { handle, threads });
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime { handle, threads })
+    }
+}
+
+/// Runs `future` on a new default runtime (one worker per core) and returns its output.
+///
+/// # Panics
+/// If the runtime cannot start (no threads can be spawned), or when called from within
+/// a pride runtime.
+///
+/// ```
+/// let v = pride::run(async { 7 * 6 });
+/// assert_eq!(v, 42);
+/// ```
+pub fn run<F: Future>(future: F) -> F::Output {
+    Runtime::new()
+        .expect("pride: failed to start the runtime")
+        .block_on(future)
+}

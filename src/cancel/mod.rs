@@ -1,0 +1,10 @@
+//! Cancellation: the tree of cancel scopes, and the current-scope context.
+//!
+//! `node.rs` holds the lock-free tree every wrapper consults on each poll;
+//! `current.rs` tracks which scope the running code is inside.
+
+pub(crate) mod current;
+pub(crate) mod node;
+mod scope;
+
+pub use scope::CancelScope;

@@ -1,0 +1,263 @@
+//! The cancel tree: one [`ScopeNode`] per entered cancel scope, task-group scope and
+//! group child.
+//!
+//! Invariants:
+//! - A node links up to its parent (`Arc`), so asking "am I cancelled?" walks up with
+//!   atomic loads only, stopping at the first shielded node. That is the hot path: it
+//!   runs on every poll of a child task and of every scope wrapper.
+//! - A node links down to the nodes entered inside it (`children`, behind a short lock)
+//!   only to *wake* them: cancelling a node wakes every task inside it, down through
+//!   nested groups, but not into shielded subtrees (they are not cancelled).
+//! - A node's `waker` is the waker of the task that runs inside it (for a child node,
+//!   the child task; for a group node, the task polling the group's body).
+//! - A node removes itself from its parent's `children` when its scope exits, so the
+//!   `Arc` cycle parent -> child -> parent never outlives the scope.
+
+use std::sync::OnceLock;
+use std::task::Waker;
+
+use crate::loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Mutex};
+use crate::task::Task;
+
+/// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
+const CANCELLED: u8 = 1 << 0;
+/// Cancellation from outside does not reach inside.
+const SHIELD: u8 = 1 << 1;
+/// This scope dropped work because it was cancelled.
+const CAUGHT: u8 = 1 << 2;
+/// The cancel came from the scope's own deadline.
+const DEADLINE: u8 = 1 << 3;
+/// The scope has been entered (a scope is entered at most once).
+const ENTERED: u8 = 1 << 4;
+
+/// A child linked below a node: a nested scope or group, or a group's child task.
+pub(crate) struct Link {
+    pub(crate) node: Arc<ScopeNode>,
+    /// Set for a group's child task: lets the group tear the task down synchronously.
+    pub(crate) task: Option<Task>,
+}
+
+#[derive(Default)]
+struct Links {
+    waker: Option<Waker>,
+    slots: Vec<Option<Link>>,
+    free: Vec<usize>,
+}
+
+/// One scope in the cancel tree.
+pub(crate) struct ScopeNode {
+    flags: AtomicU8,
+    /// Set once, when the scope is entered (a group's and a child's node are entered
+    /// at creation). Read with one atomic load by `cancelled_by`.
+    parent: OnceLock<Arc<ScopeNode>>,
+    /// Our index in the parent's `slots`, while linked.
+    slot: AtomicUsize,
+    links: Mutex<Links>,
+}
+
+const UNLINKED: usize = usize::MAX;
+
+impl ScopeNode {
+    /// A node not yet entered: it has no parent until [`enter`](Self::enter).
+    pub(crate) fn new() -> Arc<ScopeNode> {
+        Arc::new(ScopeNode {
+            flags: AtomicU8::new(0),
+            parent: OnceLock::new(),
+            slot: AtomicUsize::new(UNLINKED),
+            links: Mutex::new(Links::default()),
+        })
+    }
+
+    /// A node entered below `parent` and linked into it, with `task` if it is the root
+    /// of a group's child task.
+    pub(crate) fn new_entered(parent: Option<&Arc<ScopeNode>>, task: Option<Task>) -> Arc<ScopeNode> {
+        let node = ScopeNode::new();
+        node.enter(parent.cloned(), task);
+        node
+    }
+
+    /// Enters the scope below `parent` (the scope current where it is entered) and
+    /// links it there. Panics if the scope was already entered.
+    #[track_caller]
+    pub(crate) fn enter(self: &Arc<Self>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
+        let prev = self.flags.fetch_or(ENTERED, Ordering::AcqRel);
+        assert!(
+            prev & ENTERED == 0,
+            "pride: a CancelScope can be entered only once; create a new scope for each use"
+        );
+        if let Some(parent) = parent {
+            parent.link(self.clone(), task);
+            let _ = self.parent.set(parent);
+        }
+    }
+
+    pub(crate) fn parent(&self) -> Option<&Arc<ScopeNode>> {
+        self.parent.get()
+    }
+
+    /// Links `child` below `self` so cancelling `self` wakes it. If `self` is already
+    /// effectively cancelled, the child will see it on its first poll.
+    fn link(&self, child: Arc<ScopeNode>, task: Option<Task>) {
+        let mut links = self.links.lock();
+        let link = Link {
+            node: child.clone(),
+            task,
+        };
+        let index = match links.free.pop() {
+            Some(index) => {
+                links.slots[index] = Some(link);
+                index
+            }
+            None => {
+                links.slots.push(Some(link));
+                links.slots.len() - 1
+            }
+        };
+        child.slot.store(index, Ordering::Relaxed);
+    }
+
+    /// Unlinks `self` from its parent (idempotent). Returns the link's task reference.
+    pub(crate) fn unlink(self: &Arc<Self>) -> Option<Task> {
+        let parent = self.parent.get()?;
+        let mut links = parent.links.lock();
+        let index = self.slot.swap(UNLINKED, Ordering::Relaxed);
+        if index == UNLINKED {
+            return None;
+        }
+        match links.slots.get(index) {
+            Some(Some(link)) if Arc::ptr_eq(&link.node, self) => {}
+            _ => return None,
+        }
+        let link = links.slots[index].take();
+        links.free.push(index);
+        link.and_then(|l| l.task)
+    }
+
+    /// Takes every link (a group tearing down). Their nodes become unlinked.
+    pub(crate) fn take_links(&self) -> Vec<Link> {
+        let mut links = self.links.lock();
+        links.free.clear();
+        let taken: Vec<Link> = links.slots.drain(..).flatten().collect();
+        for link in &taken {
+            link.node.slot.store(UNLINKED, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Records the waker of the task running inside this scope.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut links = self.links.lock();
+        if !links.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            links.waker = Some(waker.clone());
+        }
+    }
+
+    /// Wakes the task running inside this scope.
+    pub(crate) fn wake(&self) {
+        let waker = self.links.lock().waker.clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Cancels this scope: everything inside it is dropped at its next suspension
+    /// point. Idempotent. Returns true the first time.
+    pub(crate) fn cancel(&self) -> bool {
+        if self.flags.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED != 0 {
+            return false;
+        }
+        self.wake_subtree();
+        true
+    }
+
+    /// Cancels because the deadline passed.
+    pub(crate) fn cancel_by_deadline(&self) {
+        self.flags.fetch_or(DEADLINE, Ordering::AcqRel);
+        self.cancel();
+    }
+
+    /// Wakes every task inside this scope, not descending into shielded scopes.
+    pub(crate) fn wake_subtree(&self) {
+        let (waker, children) = {
+            let links = self.links.lock();
+            let children: Vec<Arc<ScopeNode>> = links
+                .slots
+                .iter()
+                .flatten()
+                .map(|l| l.node.clone())
+                .collect();
+            (links.waker.clone(), children)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        for child in children {
+            if !child.is_shielded() {
+                child.wake_subtree();
+            }
+        }
+    }
+
+    pub(crate) fn cancel_called(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & CANCELLED != 0
+    }
+
+    pub(crate) fn is_shielded(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & SHIELD != 0
+    }
+
+    /// Shields or unshields. Unshielding wakes the tasks inside, which may now be
+    /// cancelled from outside.
+    pub(crate) fn set_shield(&self, shield: bool) {
+        if shield {
+            self.flags.fetch_or(SHIELD, Ordering::AcqRel);
+        } else if self.flags.fetch_and(!SHIELD, Ordering::AcqRel) & SHIELD != 0 {
+            self.wake_subtree();
+        }
+    }
+
+    pub(crate) fn mark_caught(&self) {
+        self.flags.fetch_or(CAUGHT, Ordering::AcqRel);
+    }
+
+    pub(crate) fn cancelled_caught(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & CAUGHT != 0
+    }
+
+    pub(crate) fn deadline_fired(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & DEADLINE != 0
+    }
+
+    /// The outermost cancelled scope at or above `self` that cancellation can reach
+    /// (the walk stops after the first shielded scope). `None`: not cancelled.
+    ///
+    /// Atomic loads only: this runs on every poll.
+    pub(crate) fn cancelled_by(&self) -> Option<&ScopeNode> {
+        let mut node = self;
+        let mut catcher = None;
+        loop {
+            let flags = node.flags.load(Ordering::Acquire);
+            if flags & CANCELLED != 0 {
+                catcher = Some(node);
+            }
+            if flags & SHIELD != 0 {
+                return catcher;
+            }
+            match node.parent.get() {
+                Some(parent) => node = parent,
+                None => return catcher,
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ScopeNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeNode")
+            .field("cancel_called", &self.cancel_called())
+            .field("shield", &self.is_shielded())
+            .field("cancelled_caught", &self.cancelled_caught())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,76 @@
+//! The public [`CancelScope`].
+
+use super::node::ScopeNode;
+use crate::loom::sync::Arc;
+
+/// A cancel scope: a region of work that can be cancelled as a whole.
+///
+/// Every task group owns one ([`TaskGroup::cancel_scope`](crate::TaskGroup::cancel_scope)).
+/// Cancelling a scope drops everything inside it at its next suspension point, down
+/// through nested groups, except work inside a shielded scope.
+///
+/// `CancelScope` is a cheap handle: clones refer to the same scope.
+///
+/// ```
+/// pride::run(async {
+///     let result = pride::task_group(async |tg| {
+///         tg.start_soon(async { std::future::pending::<()>().await });
+///         tg.cancel_scope().cancel(); // a deliberate shutdown: the pending child is dropped
+///         Ok::<_, pride::BoxError>("done")
+///     })
+///     .await;
+///     assert_eq!(result.unwrap(), "done");
+/// });
+/// ```
+#[derive(Clone)]
+pub struct CancelScope {
+    node: Arc<ScopeNode>,
+}
+
+impl CancelScope {
+    pub(crate) fn from_node(node: Arc<ScopeNode>) -> CancelScope {
+        CancelScope { node }
+    }
+
+    pub(crate) fn node(&self) -> &Arc<ScopeNode> {
+        &self.node
+    }
+
+    /// Cancels the scope. Synchronous, idempotent and irreversible; not a suspension
+    /// point: the code after it runs until its next `.await` that suspends.
+    pub fn cancel(&self) {
+        self.node.cancel();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called (by hand, by a deadline, or because a
+    /// task in the group failed). Never resets.
+    pub fn cancel_called(&self) -> bool {
+        self.node.cancel_called()
+    }
+
+    /// Whether this scope dropped work because it was cancelled.
+    pub fn cancelled_caught(&self) -> bool {
+        self.node.cancelled_caught()
+    }
+
+    /// Whether the scope is shielded from cancellation outside it.
+    pub fn shield(&self) -> bool {
+        self.node.is_shielded()
+    }
+
+    /// Shields the scope from (or exposes it to) cancellation outside it. Takes effect
+    /// at once: unshielding wakes the tasks inside, which may now be cancelled.
+    pub fn set_shield(&self, shield: bool) {
+        self.node.set_shield(shield);
+    }
+}
+
+impl std::fmt::Debug for CancelScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelScope")
+            .field("cancel_called", &self.cancel_called())
+            .field("cancelled_caught", &self.cancelled_caught())
+            .field("shield", &self.shield())
+            .finish()
+    }
+}

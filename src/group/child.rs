@@ -1,0 +1,133 @@
+//! The wrapper every child task runs: it watches the child's scope, catches the child's
+//! panic, reports its error to the group, and tells the group when its future is gone.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll};
+
+use super::error::{Kind, Payload, TaskError, TaskOutput, panic_message};
+use super::shared::GroupShared;
+use crate::cancel::current;
+use crate::cancel::node::ScopeNode;
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::Ordering;
+
+/// A child task's future.
+///
+/// Pinning: `future` is structurally pinned (it lives in the task cell and is only ever
+/// dropped in place, by assigning `None`); every other field is plain data.
+pub(crate) struct Child<F> {
+    future: Option<F>,
+    node: Arc<ScopeNode>,
+    group: Arc<GroupShared>,
+    name: Option<StdArc<str>>,
+    /// A handle will read the outcome: give it a summary of a reported error.
+    summarize: bool,
+    registered: bool,
+    /// The group has counted this child out.
+    done: bool,
+}
+
+impl<F> Child<F> {
+    pub(crate) fn new(
+        future: F,
+        node: Arc<ScopeNode>,
+        group: Arc<GroupShared>,
+        name: Option<StdArc<str>>,
+        summarize: bool,
+    ) -> Child<F> {
+        Child {
+            future: Some(future),
+            node,
+            group,
+            name,
+            summarize,
+            registered: false,
+            done: false,
+        }
+    }
+
+    /// Drops the future (containing a panic from its `Drop`), unlinks the child from
+    /// the group, then counts it out: once the count says so, the future is gone.
+    fn finish(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let slot = &mut self.future;
+        let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+        drop(self.node.unlink());
+        self.group.child_done();
+    }
+
+    fn summary(&self, panic: bool, message: impl FnOnce() -> String) -> TaskError {
+        let message = if self.summarize { message() } else { String::new() };
+        TaskError::new(self.name.clone(), Kind::Reported { panic, message })
+    }
+}
+
+impl<F> Future for Child<F>
+where
+    F: Future,
+    F::Output: TaskOutput,
+{
+    type Output = Result<<F::Output as TaskOutput>::Ok, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: we never move `future` out of `self`; it is dropped in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        if !this.registered {
+            // A task's waker never changes, so registering once is enough.
+            this.node.set_waker(cx.waker());
+            this.registered = true;
+        }
+        if let Some(catcher) = this.node.cancelled_by() {
+            catcher.mark_caught();
+            if !std::ptr::eq(catcher, &*this.node) {
+                this.group.cut_short.store(true, Ordering::Release);
+            }
+            this.finish();
+            return Poll::Ready(Err(TaskError::new(this.name.clone(), Kind::Cancelled)));
+        }
+        let Some(future) = this.future.as_mut() else {
+            unreachable!("pride: a finished child was polled again");
+        };
+        // SAFETY: `future` is structurally pinned (see the type's docs).
+        let future = unsafe { Pin::new_unchecked(future) };
+        let polled = current::enter(&this.node, || {
+            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        });
+        let outcome = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                let slot = &mut this.future;
+                let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+                match output.into_result() {
+                    Ok(value) => Ok(value),
+                    Err(error) => {
+                        let summary = this.summary(false, || error.to_string());
+                        this.group.report(this.name.clone(), Kind::Error(error));
+                        Err(summary)
+                    }
+                }
+            }
+            Err(payload) => {
+                let summary = this.summary(true, || {
+                    panic_message(payload.as_ref()).unwrap_or("").to_owned()
+                });
+                this.group.report(this.name.clone(), Kind::Panic(Payload::new(payload)));
+                Err(summary)
+            }
+        };
+        this.finish();
+        Poll::Ready(outcome)
+    }
+}
+
+impl<F> Drop for Child<F> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,478 @@
+//! Task groups: the only way to run concurrent work in pride.
+//!
+//! [`task_group`] opens a group and runs its body; the body (and any child) starts
+//! children with [`TaskGroup::start_soon`] or [`TaskGroup::spawn`]. The group's future
+//! completes only when the body and every child have finished, and it reports every
+//! error and panic in a [`GroupError`]. The first failure cancels the group's scope,
+//! so siblings (and the body) are dropped at their next suspension point. Dropping the
+//! group's future tears every child down before the drop returns.
+//!
+//! `shared.rs` holds the lock-free child counter and error stack, `child.rs` the
+//! wrapper each child task runs, `error.rs` what a group reports.
+
+mod child;
+pub(crate) mod error;
+pub(crate) mod shared;
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Waker};
+
+use self::child::Child;
+use self::error::{Kind, Payload, Reason, TaskOutput};
+pub use self::error::{BoxError, GroupClosed, GroupError, TaskError};
+use self::shared::GroupShared;
+use crate::CancelScope;
+use crate::cancel::current;
+use crate::cancel::node::ScopeNode;
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::Ordering;
+use crate::runtime::context;
+use crate::task::{self, JoinHandle};
+
+/// Opens a task group, runs `body` with it, and completes when the body and every
+/// child have finished.
+///
+/// The body's output is `()` or a `Result`; the group returns `Ok` with the body's
+/// value, or `Err(GroupError)` with every error and panic of the body and its
+/// children. The group's cancel scope is a child of the scope current where the group
+/// is opened.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// pride::run(async {
+///     let hits = Arc::new(AtomicUsize::new(0));
+///     pride::task_group(async |tg| {
+///         for _ in 0..10 {
+///             let hits = hits.clone();
+///             tg.start_soon(async move {
+///                 hits.fetch_add(1, Ordering::Relaxed);
+///             });
+///         }
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(hits.load(Ordering::Relaxed), 10);
+/// });
+/// ```
+///
+/// # Panics
+/// When polled outside a pride runtime.
+pub fn task_group<B, Fut>(body: B) -> TaskGroupFuture<B, Fut>
+where
+    B: FnOnce(TaskGroup) -> Fut,
+    Fut: Future,
+    Fut::Output: TaskOutput,
+{
+    TaskGroupFuture {
+        init: Some(body),
+        body: None,
+        value: None,
+        shared: None,
+        waker: None,
+        done: false,
+    }
+}
+
+/// The future of [`task_group`]. A named type, so a task that awaits a group whose body
+/// returns `Result<_, BoxError>` is still `Send`.
+#[must_use = "a task group does nothing unless awaited"]
+pub struct TaskGroupFuture<B, Fut>
+where
+    Fut: Future,
+    Fut::Output: TaskOutput,
+{
+    init: Option<B>,
+    /// Structurally pinned: never moved, dropped in place by assigning `None`.
+    body: Option<Fut>,
+    value: Option<<Fut::Output as TaskOutput>::Ok>,
+    shared: Option<Arc<GroupShared>>,
+    /// The waker last registered with the group's scope node.
+    waker: Option<Waker>,
+    done: bool,
+}
+
+impl<B, Fut> Future for TaskGroupFuture<B, Fut>
+where
+    B: FnOnce(TaskGroup) -> Fut,
+    Fut: Future,
+    Fut::Output: TaskOutput,
+{
+    type Output = Result<<Fut::Output as TaskOutput>::Ok, GroupError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `body` is never moved out (see the field's docs); the other fields
+        // are not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        assert!(!this.done, "pride: a task group future was polled after it completed");
+        let shared = match &this.shared {
+            Some(shared) => shared.clone(),
+            None => this.open(),
+        };
+        let node = shared.node();
+        if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            node.set_waker(cx.waker());
+            this.waker = Some(cx.waker().clone());
+        }
+
+        if this.body.is_some() {
+            match node.cancelled_by() {
+                Some(catcher) if std::ptr::eq(catcher, &**node) => {
+                    catcher.mark_caught();
+                    shared.cut_short.store(true, Ordering::Release);
+                    this.drop_body();
+                }
+                // A scope outside the group, in this task, drops us on its next poll.
+                Some(_) => return Poll::Pending,
+                None => this.poll_body(&shared, cx),
+            }
+        }
+        if this.body.is_some() || !shared.children.try_close() {
+            return Poll::Pending;
+        }
+
+        // Closed with no children left: every child future has been dropped.
+        this.done = true;
+        drop(node.unlink());
+        let errors = shared.errors.drain();
+        let cancel_reason = None;
+        let result = if !errors.is_empty() {
+            Err(GroupError::new(errors, Reason::Failed, cancel_reason))
+        } else if node.deadline_fired() && shared.cut_short.load(Ordering::Acquire) {
+            Err(GroupError::new(errors, Reason::TimedOut, cancel_reason))
+        } else {
+            match this.value.take() {
+                Some(value) => Ok(value),
+                None => Err(GroupError::new(errors, Reason::Cancelled, cancel_reason)),
+            }
+        };
+        Poll::Ready(result)
+    }
+}
+
+impl<B, Fut> TaskGroupFuture<B, Fut>
+where
+    B: FnOnce(TaskGroup) -> Fut,
+    Fut: Future,
+    Fut::Output: TaskOutput,
+{
+    /// First poll: enter the group's scope below the current one and start the body.
+    fn open(&mut self) -> Arc<GroupShared> {
+        let handle = context::handle("`task_group`");
+        let parent = current::current();
+        let node = ScopeNode::new_entered(parent.as_ref(), None);
+        let shared = Arc::new(GroupShared::new(node, handle));
+        self.shared = Some(shared.clone());
+        let init = self
+            .init
+            .take()
+            .expect("pride: task group body already taken");
+        let group = TaskGroup {
+            shared: shared.clone(),
+        };
+        match catch_unwind(AssertUnwindSafe(|| current::enter(shared.node(), || init(group)))) {
+            Ok(body) => self.body = Some(body),
+            Err(payload) => shared.report(None, Kind::Panic(Payload::new(payload))),
+        }
+        shared
+    }
+
+    fn poll_body(&mut self, shared: &Arc<GroupShared>, cx: &mut Context<'_>) {
+        let Some(body) = self.body.as_mut() else {
+            return;
+        };
+        // SAFETY: `body` is structurally pinned (see the field's docs).
+        let body = unsafe { Pin::new_unchecked(body) };
+        let polled = current::enter(shared.node(), || {
+            catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
+        });
+        match polled {
+            Ok(Poll::Pending) => {}
+            Ok(Poll::Ready(output)) => {
+                self.drop_body();
+                match output.into_result() {
+                    Ok(value) => self.value = Some(value),
+                    Err(error) => shared.report(None, Kind::Error(error)),
+                }
+            }
+            Err(payload) => {
+                self.drop_body();
+                shared.report(None, Kind::Panic(Payload::new(payload)));
+            }
+        }
+    }
+
+    /// Drops the body in place; a panic from its `Drop` is contained.
+    fn drop_body(&mut self) {
+        let body = &mut self.body;
+        let _ = catch_unwind(AssertUnwindSafe(|| *body = None));
+    }
+}
+
+impl<B, Fut> Drop for TaskGroupFuture<B, Fut>
+where
+    Fut: Future,
+    Fut::Output: TaskOutput,
+{
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        // The body first: it may hold nested groups, whose drops tear down their own.
+        let body = &mut self.body;
+        let _ = catch_unwind(AssertUnwindSafe(|| *body = None));
+        teardown(&shared);
+    }
+}
+
+/// Cancels every child and returns once none is left: idle children are dropped here,
+/// on this thread; a child being polled on another worker is dropped by that worker
+/// when its poll returns, and we wait for that.
+fn teardown(shared: &GroupShared) {
+    let node = shared.node();
+    node.cancel();
+    shared.children.close();
+    let mut spins = 0u32;
+    loop {
+        for link in node.take_links() {
+            if let Some(task) = link.task {
+                task.cancel();
+            }
+        }
+        if shared.children.live() == 0 {
+            break;
+        }
+        spins += 1;
+        if spins < 64 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+    drop(node.unlink());
+}
+
+/// A handle to a task group, to start children in it. Cheap to clone; children may
+/// keep one to start siblings.
+///
+/// A group accepts children until it has fully exited; after that
+/// [`start_soon`](Self::start_soon) panics and [`try_start_soon`](Self::try_start_soon)
+/// returns [`GroupClosed`].
+#[derive(Clone)]
+pub struct TaskGroup {
+    shared: Arc<GroupShared>,
+}
+
+impl TaskGroup {
+    /// Starts `future` as a child of this group. Not a suspension point.
+    ///
+    /// # Panics
+    /// If the group has already exited.
+    #[track_caller]
+    pub fn start_soon<F>(&self, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        self.start_detached(None, future);
+    }
+
+    /// Starts `future` as a child named `name` (the name appears in its errors).
+    ///
+    /// # Panics
+    /// If the group has already exited.
+    #[track_caller]
+    pub fn start_soon_named<F>(&self, name: impl Into<String>, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        self.start_detached(Some(name.into().into()), future);
+    }
+
+    /// Starts `future` as a child, or returns [`GroupClosed`] if the group has exited.
+    pub fn try_start_soon<F>(&self, future: F) -> Result<(), GroupClosed>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        self.try_start_detached(None, future)
+    }
+
+    #[track_caller]
+    fn start_detached<F>(&self, name: Option<StdArc<str>>, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        if self.try_start_detached(name, future).is_err() {
+            panic!(
+                "pride: `start_soon` on a task group that has already exited; \
+                 use `try_start_soon` to handle this case"
+            );
+        }
+    }
+
+    fn try_start_detached<F>(&self, name: Option<StdArc<str>>, future: F) -> Result<(), GroupClosed>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        if !self.shared.children.try_add() {
+            return Err(GroupClosed);
+        }
+        let node = ScopeNode::new();
+        let child = Child::new(future, node.clone(), self.shared.clone(), name, false);
+        let (notified, task) = task::new_task(Detached(child), self.shared.handle.clone());
+        node.enter(Some(self.shared.node().clone()), Some(task));
+        self.shared.handle.spawn(notified);
+        Ok(())
+    }
+
+    /// Starts `future` as a child and returns a handle to its result.
+    ///
+    /// The child belongs to the group like any other: if it fails, its error goes to
+    /// the group (and the handle gets a summary of it). Dropping the handle does not
+    /// cancel the child; [`TaskHandle::cancel`] does.
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     pride::task_group(async |tg| {
+    ///         let answer = tg.spawn(async { Ok::<_, pride::BoxError>(42) });
+    ///         assert_eq!(answer.await.unwrap(), 42);
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If the group has already exited.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> TaskHandle<<F::Output as TaskOutput>::Ok>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+        <F::Output as TaskOutput>::Ok: Send + 'static,
+    {
+        self.spawn_inner(None, future)
+    }
+
+    /// Like [`spawn`](Self::spawn), with a name.
+    #[track_caller]
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<String>,
+        future: F,
+    ) -> TaskHandle<<F::Output as TaskOutput>::Ok>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+        <F::Output as TaskOutput>::Ok: Send + 'static,
+    {
+        self.spawn_inner(Some(name.into().into()), future)
+    }
+
+    #[track_caller]
+    fn spawn_inner<F>(
+        &self,
+        name: Option<StdArc<str>>,
+        future: F,
+    ) -> TaskHandle<<F::Output as TaskOutput>::Ok>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+        <F::Output as TaskOutput>::Ok: Send + 'static,
+    {
+        if !self.shared.children.try_add() {
+            panic!("pride: `spawn` on a task group that has already exited");
+        }
+        let node = ScopeNode::new();
+        let child = Child::new(future, node.clone(), self.shared.clone(), name.clone(), true);
+        let (notified, task, join) = task::new_joinable(child, self.shared.handle.clone());
+        node.enter(Some(self.shared.node().clone()), Some(task));
+        self.shared.handle.spawn(notified);
+        TaskHandle { join, node, name }
+    }
+
+    /// The group's cancel scope. Cancelling it is a deliberate shutdown of the group.
+    pub fn cancel_scope(&self) -> &CancelScope {
+        &self.shared.scope
+    }
+}
+
+impl std::fmt::Debug for TaskGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("children", &self.shared.children.live())
+            .field("cancel_scope", &self.shared.scope)
+            .finish()
+    }
+}
+
+/// A child whose outcome nobody reads.
+struct Detached<F>(Child<F>);
+
+impl<F> Future for Detached<F>
+where
+    F: Future,
+    F::Output: TaskOutput,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: projecting to the only field, which is never moved.
+        let child = unsafe { self.map_unchecked_mut(|d| &mut d.0) };
+        child.poll(cx).map(drop)
+    }
+}
+
+/// A handle to a child started with [`TaskGroup::spawn`]: await it for the child's
+/// value.
+///
+/// Resolves to `Ok(value)`, or to a [`TaskError`] if the child failed (its error went
+/// to the group; the handle gets a summary), panicked, or was cancelled.
+pub struct TaskHandle<T> {
+    // Unpin: the handle holds no pinned data.
+    join: JoinHandle<Result<T, TaskError>>,
+    node: Arc<ScopeNode>,
+    name: Option<StdArc<str>>,
+}
+
+impl<T> TaskHandle<T> {
+    /// Cancels this child only. Not a group failure: the handle then resolves to an
+    /// error with [`TaskError::is_cancelled`].
+    pub fn cancel(&self) {
+        self.node.cancel();
+    }
+
+    /// The child's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let name = &this.name;
+        this.join.poll_join(cx).map(|outcome| {
+            outcome.unwrap_or_else(|| Err(TaskError::new(name.clone(), Kind::Cancelled)))
+        })
+    }
+}
+
+impl<T> std::fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskHandle").field("name", &self.name).finish()
+    }
+}

@@ -1,0 +1,184 @@
+//! State shared by a group's future, its `TaskGroup` handles and its children.
+//!
+//! Completion and error reporting never take a lock:
+//! - `state` counts live children and holds the `CLOSED` bit. Spawning increments it
+//!   unless `CLOSED`; a child decrements it after its future is dropped; the group
+//!   closes with one CAS from "zero children, open" to `CLOSED`.
+//! - `errors` is a Treiber stack: children push, the group drains it once when it
+//!   exits (and reverses it into completion order). There is no pop of single nodes,
+//!   so there is no ABA.
+//!
+//! The child that takes the count to zero wakes the group through its scope node's
+//! waker; the group registers that waker before it reads the count (see
+//! `loom-tests/group.rs`).
+
+use std::ptr;
+
+use super::error::{Kind, TaskError};
+use crate::cancel::node::ScopeNode;
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::runtime::Handle;
+
+/// Bit 0: the group has exited. Bits 1..: live children.
+const CLOSED: usize = 1;
+const CHILD_ONE: usize = 2;
+
+struct ErrorNode {
+    error: TaskError,
+    next: *mut ErrorNode,
+}
+
+/// A lock-free stack of errors; drained once.
+pub(crate) struct ErrorStack {
+    head: AtomicPtr<ErrorNode>,
+}
+
+impl ErrorStack {
+    pub(crate) fn new() -> ErrorStack {
+        ErrorStack {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    pub(crate) fn push(&self, error: TaskError) {
+        let node = Box::into_raw(Box::new(ErrorNode {
+            error,
+            next: ptr::null_mut(),
+        }));
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `node` is ours until the CAS publishes it.
+            unsafe { (*node).next = head };
+            match self
+                .head
+                .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    /// Takes every error pushed so far, oldest first.
+    pub(crate) fn drain(&self) -> Vec<TaskError> {
+        let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
+        let mut errors = Vec::new();
+        while !node.is_null() {
+            // SAFETY: the swap took the whole list out of the stack; each node was made
+            // by `Box::into_raw` in `push` and published with Release, which our
+            // Acquire swap synchronises with. Nobody else can reach these nodes.
+            let boxed = unsafe { Box::from_raw(node) };
+            node = boxed.next;
+            errors.push(boxed.error);
+        }
+        errors.reverse();
+        errors
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.load(Ordering::Acquire).is_null()
+    }
+}
+
+impl Drop for ErrorStack {
+    fn drop(&mut self) {
+        drop(self.drain());
+    }
+}
+
+/// The lock-free child counter with the `CLOSED` bit.
+pub(crate) struct ChildCounter(AtomicUsize);
+
+impl ChildCounter {
+    pub(crate) fn new() -> ChildCounter {
+        ChildCounter(AtomicUsize::new(0))
+    }
+
+    /// Counts a new child; fails once the group is closed.
+    pub(crate) fn try_add(&self) -> bool {
+        let mut cur = self.0.load(Ordering::Acquire);
+        loop {
+            if cur & CLOSED != 0 {
+                return false;
+            }
+            assert!(cur < usize::MAX / 2, "pride: too many children in one task group");
+            match self.0.compare_exchange_weak(
+                cur,
+                cur + CHILD_ONE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// A child is gone. Returns true if it was the last one.
+    #[must_use]
+    pub(crate) fn remove(&self) -> bool {
+        let prev = self.0.fetch_sub(CHILD_ONE, Ordering::AcqRel);
+        debug_assert!(prev >= CHILD_ONE);
+        prev & !CLOSED == CHILD_ONE
+    }
+
+    /// Closes the group if it has no children (or is already closed).
+    pub(crate) fn try_close(&self) -> bool {
+        match self
+            .0
+            .compare_exchange(0, CLOSED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(actual) => actual == CLOSED,
+        }
+    }
+
+    /// Closes the group to new children whatever its count (teardown).
+    pub(crate) fn close(&self) {
+        self.0.fetch_or(CLOSED, Ordering::AcqRel);
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.0.load(Ordering::Acquire) / CHILD_ONE
+    }
+}
+
+pub(crate) struct GroupShared {
+    pub(crate) scope: crate::CancelScope,
+    pub(crate) handle: Handle,
+    pub(crate) children: ChildCounter,
+    pub(crate) errors: ErrorStack,
+    /// A child or the body was dropped because the group's scope (or one above it)
+    /// was cancelled.
+    pub(crate) cut_short: AtomicBool,
+}
+
+impl GroupShared {
+    pub(crate) fn new(node: Arc<ScopeNode>, handle: Handle) -> GroupShared {
+        GroupShared {
+            scope: crate::CancelScope::from_node(node),
+            handle,
+            children: ChildCounter::new(),
+            errors: ErrorStack::new(),
+            cut_short: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn node(&self) -> &Arc<ScopeNode> {
+        self.scope.node()
+    }
+
+    /// A task failed: keep its error and cancel everything else in the group.
+    pub(crate) fn report(&self, name: Option<std::sync::Arc<str>>, kind: Kind) {
+        self.errors.push(TaskError::new(name, kind));
+        self.node().cancel();
+    }
+
+    /// A child's future is gone.
+    pub(crate) fn child_done(&self) {
+        if self.children.remove() {
+            self.node().wake();
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The driver: the one thing a parked runtime waits on. It owns the `mio::Poll` (I/O
+//! readiness and the cross-thread `mio::Waker`) and turns the time wheel.
+//!
+//! One worker at a time holds the driver (`try_lock`); it blocks in `Poll::poll` with
+//! the timeout of the next timer. Every other idle worker sleeps on its condvar. A
+//! busy worker turns the driver without blocking every few dozen tasks, so timers and
+//! I/O make progress on a runtime that never idles.
+
+use std::io;
+use std::time::Duration;
+
+use super::park::{Parker, WakeDriver};
+use crate::loom::sync::Mutex;
+
+/// The token of the driver's own waker.
+const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+struct Core {
+    poll: mio::Poll,
+    events: mio::Events,
+}
+
+pub(crate) struct Driver {
+    core: Mutex<Core>,
+    waker: mio::Waker,
+}
+
+impl Driver {
+    pub(crate) fn new() -> io::Result<Driver> {
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
+        Ok(Driver {
+            core: Mutex::new(Core {
+                poll,
+                events: mio::Events::with_capacity(1024),
+            }),
+            waker,
+        })
+    }
+
+    /// Parks `parker`'s thread in the driver if no other thread holds it. Returns false
+    /// (without parking) if the driver is taken.
+    pub(crate) fn park(&self, parker: &Parker, timeout: Option<Duration>) -> bool {
+        let Some(mut core) = self.core.try_lock() else {
+            return false;
+        };
+        parker.park_in_driver(|| core.turn(timeout));
+        true
+    }
+
+    /// Turns the driver without blocking, if nobody else holds it.
+    pub(crate) fn poll_nonblocking(&self) {
+        if let Some(mut core) = self.core.try_lock() {
+            core.turn(Some(Duration::ZERO));
+        }
+    }
+}
+
+impl Core {
+    fn turn(&mut self, timeout: Option<Duration>) {
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("pride: the I/O driver failed: {e}"),
+        }
+        for event in self.events.iter() {
+            if event.token() == WAKE_TOKEN {
+                continue;
+            }
+        }
+    }
+}
+
+impl WakeDriver for Driver {
+    fn wake_driver(&self) {
+        // A failed wake means the poll is gone, which only happens at shutdown.
+        let _ = self.waker.wake();
+    }
+}

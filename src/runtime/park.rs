@@ -1,0 +1,168 @@
+//! Parking a thread: on a condvar, or (for the one worker that holds it) in the driver.
+//!
+//! The state word makes `unpark` before `park` a no-op sleep: `NOTIFIED` is consumed by
+//! the next `park`. `unpark` knows where the thread sleeps, so it can interrupt the
+//! driver (through its waker) or signal the condvar.
+
+use std::time::Duration;
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Condvar, Mutex};
+
+const EMPTY: usize = 0;
+const PARKED_CONDVAR: usize = 1;
+const PARKED_DRIVER: usize = 2;
+const NOTIFIED: usize = 3;
+
+/// Something that can interrupt a thread blocked in the driver.
+pub(crate) trait WakeDriver {
+    /// Interrupts the blocked driver.
+    fn wake_driver(&self);
+}
+
+#[derive(Default)]
+struct Inner {
+    state: AtomicUsize,
+    mutex: Mutex<()>,
+    condvar: Condvar,
+}
+
+/// The parking side, owned by one thread; cheap to clone into an [`Unparker`].
+#[derive(Clone, Default)]
+pub(crate) struct Parker {
+    inner: Arc<Inner>,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Parker {
+        Parker::default()
+    }
+
+    /// Consumes a pending notification without blocking.
+    fn try_consume(&self) -> bool {
+        self.inner
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// Blocks on the condvar until unparked.
+    pub(crate) fn park(&self) {
+        if self.try_consume() {
+            return;
+        }
+        let mut guard = self.inner.mutex.lock();
+        match self.inner.state.compare_exchange(
+            EMPTY,
+            PARKED_CONDVAR,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                self.inner.state.store(EMPTY, Ordering::SeqCst);
+                return;
+            }
+            Err(actual) => panic!("pride: inconsistent park state {actual}"),
+        }
+        loop {
+            self.inner.condvar.wait(&mut guard);
+            if self.try_consume() {
+                return;
+            }
+        }
+    }
+
+    /// Blocks in the driver: `turn(timeout)` must return when the driver is woken.
+    /// `timeout` is `None` when there is nothing to wake for but an unpark.
+    pub(crate) fn park_in_driver(&self, turn: impl FnOnce()) {
+        if self.try_consume() {
+            return;
+        }
+        match self.inner.state.compare_exchange(
+            EMPTY,
+            PARKED_DRIVER,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                self.inner.state.store(EMPTY, Ordering::SeqCst);
+                return;
+            }
+            Err(actual) => panic!("pride: inconsistent park state {actual}"),
+        }
+        turn();
+        // Whether woken by an unpark, a timer or I/O, the thread is awake now.
+        self.inner.state.swap(EMPTY, Ordering::SeqCst);
+    }
+
+    /// Blocks on the condvar for at most `timeout` (used with the mock clock).
+    #[allow(dead_code)]
+    pub(crate) fn park_timeout(&self, timeout: Duration) {
+        if self.try_consume() {
+            return;
+        }
+        let mut guard = self.inner.mutex.lock();
+        if self
+            .inner
+            .state
+            .compare_exchange(EMPTY, PARKED_CONDVAR, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            self.inner.state.store(EMPTY, Ordering::SeqCst);
+            return;
+        }
+        crate::loom::sync::wait_timeout(&self.inner.condvar, &mut guard, timeout);
+        self.inner.state.swap(EMPTY, Ordering::SeqCst);
+    }
+
+    pub(crate) fn unparker(&self) -> Unparker {
+        Unparker {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// The waking side of a [`Parker`].
+#[derive(Clone)]
+pub(crate) struct Unparker {
+    inner: Arc<Inner>,
+}
+
+impl Unparker {
+    /// Wakes the parked thread, or makes its next park return at once.
+    pub(crate) fn unpark(&self, driver: &dyn WakeDriver) {
+        match self.inner.state.swap(NOTIFIED, Ordering::SeqCst) {
+            EMPTY | NOTIFIED => {}
+            PARKED_CONDVAR => {
+                // Taking the lock orders us after the parker's check-then-wait.
+                drop(self.inner.mutex.lock());
+                self.inner.condvar.notify_one();
+            }
+            PARKED_DRIVER => driver.wake_driver(),
+            actual => panic!("pride: inconsistent park state {actual}"),
+        }
+    }
+}
+
+/// A waker for a thread that is not a worker (`block_on`): unpark on wake.
+pub(crate) struct ThreadWaker(pub(crate) Unparker);
+
+struct NoDriver;
+
+impl WakeDriver for NoDriver {
+    fn wake_driver(&self) {
+        unreachable!("pride: a block_on thread never parks in the driver")
+    }
+}
+
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark(&NoDriver);
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.unpark(&NoDriver);
+    }
+}

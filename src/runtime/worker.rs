@@ -1,0 +1,341 @@
+//! Workers: the run loop, local queues, the LIFO slot, stealing and parking.
+//!
+//! Names say who may touch what:
+//! - [`Shared`] is reachable by every thread: the injector, each worker's [`Remote`]
+//!   (its stealer and unparker), the idle protocol and the driver.
+//! - [`Core`] is one worker's own state. It lives on that worker's stack and is reached
+//!   through the thread-local context by code running on that worker only.
+//!
+//! Where a task goes: a task spawned on a worker goes to the back of that worker's
+//! queue; a task woken on a worker goes to its LIFO slot (the previous occupant moves
+//! to the queue), because the waker usually just produced what the wakee needs; a
+//! task that yields goes to the back of the queue; anything scheduled from outside a
+//! worker goes to the injector. At most [`MAX_LIFO_POLLS`] LIFO tasks run in a row, and
+//! every [`INJECTOR_INTERVAL`] ticks the injector is checked first and the driver is
+//! turned, so neither the LIFO slot nor the local queue can starve anything.
+
+use std::cell::Cell;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use super::context;
+use super::driver::Driver;
+use super::idle::Idle;
+use super::park::{Parker, Unparker};
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::task::{Notified, Schedule};
+
+/// LIFO-slot tasks run in a row before the slot is demoted to the queue.
+const MAX_LIFO_POLLS: u32 = 3;
+/// Every this many tasks, a worker looks at the injector first and turns the driver.
+const INJECTOR_INTERVAL: u32 = 61;
+
+/// What another thread may do to a worker.
+pub(crate) struct Remote {
+    stealer: Stealer<Notified>,
+    unparker: Unparker,
+}
+
+/// State shared by all threads of one runtime.
+pub(crate) struct Shared {
+    remotes: Box<[Remote]>,
+    injector: Injector<Notified>,
+    idle: Idle,
+    pub(crate) driver: Driver,
+    time: crate::time::TimeDriver,
+    shutdown: AtomicBool,
+}
+
+/// A handle to a runtime: what tasks hold to reschedule themselves.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// One worker's own state.
+pub(crate) struct Core {
+    index: usize,
+    handle: Handle,
+    local: Worker<Notified>,
+    lifo: Cell<Option<Notified>>,
+    lifo_polls: Cell<u32>,
+    searching: Cell<bool>,
+    tick: Cell<u32>,
+    rng: Cell<u32>,
+    parker: Parker,
+}
+
+/// Builds the shared state and each worker's core (started by the caller).
+pub(crate) fn create(workers: usize, driver: Driver) -> (Handle, Vec<Core>) {
+    let mut cores = Vec::with_capacity(workers);
+    let mut remotes = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let local = Worker::new_fifo();
+        let parker = Parker::new();
+        remotes.push(Remote {
+            stealer: local.stealer(),
+            unparker: parker.unparker(),
+        });
+        cores.push((local, parker));
+    }
+    let handle = Handle {
+        shared: Arc::new(Shared {
+            remotes: remotes.into_boxed_slice(),
+            injector: Injector::new(),
+            idle: Idle::new(workers),
+            driver,
+            time: crate::time::TimeDriver,
+            shutdown: AtomicBool::new(false),
+        }),
+    };
+    let cores = cores
+        .into_iter()
+        .enumerate()
+        .map(|(index, (local, parker))| Core {
+            index,
+            handle: handle.clone(),
+            local,
+            lifo: Cell::new(None),
+            lifo_polls: Cell::new(0),
+            searching: Cell::new(false),
+            tick: Cell::new(0),
+            rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
+            parker,
+        })
+        .collect();
+    (handle, cores)
+}
+
+impl Handle {
+    /// Queues a freshly spawned task.
+    pub(crate) fn spawn(&self, task: Notified) {
+        context::with_core(|core| match core {
+            Some(core) if core.is_of(self) => core.push_local(task),
+            _ => self.shared.push_remote(task),
+        });
+    }
+
+    /// The runtime's time driver.
+    pub(crate) fn time(&self) -> &crate::time::TimeDriver {
+        &self.shared.time
+    }
+
+    /// Stops every worker; their queued tasks are dropped by them.
+    pub(crate) fn shutdown(&self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        for remote in self.shared.remotes.iter() {
+            remote.unparker.unpark(&self.shared.driver);
+        }
+    }
+
+    /// Drops every task left in the injector (after the workers have stopped).
+    pub(crate) fn drain_injector(&self) {
+        loop {
+            match self.shared.injector.steal() {
+                Steal::Success(task) => drop(task),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+}
+
+impl Schedule for Handle {
+    fn schedule(&self, task: Notified) {
+        context::with_core(|core| match core {
+            Some(core) if core.is_of(self) => core.push_lifo(task),
+            _ => self.shared.push_remote(task),
+        });
+    }
+
+    fn yield_now(&self, task: Notified) {
+        context::with_core(|core| match core {
+            Some(core) if core.is_of(self) => core.push_local(task),
+            _ => self.shared.push_remote(task),
+        });
+    }
+}
+
+impl Shared {
+    fn push_remote(&self, task: Notified) {
+        self.injector.push(task);
+        self.notify_parked();
+    }
+
+    /// New work is visible: wake a sleeping worker if nobody is searching.
+    fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].unparker.unpark(&self.driver);
+        }
+    }
+
+    /// Whether the injector or any worker's queue has work.
+    fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+}
+
+impl Core {
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    fn is_of(&self, handle: &Handle) -> bool {
+        Arc::ptr_eq(&self.handle.shared, &handle.shared)
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    fn push_local(&self, task: Notified) {
+        self.local.push(task);
+        self.shared().notify_parked();
+    }
+
+    fn push_lifo(&self, task: Notified) {
+        if let Some(prev) = self.lifo.replace(Some(task)) {
+            self.push_local(prev);
+        }
+    }
+
+    /// The worker thread's main loop.
+    pub(crate) fn run(self) {
+        let _guard = context::enter_worker(&self);
+        while !self.shared().is_shutdown() {
+            if let Some(task) = self.next_task() {
+                self.run_task(task);
+                continue;
+            }
+            if let Some(task) = self.steal() {
+                self.run_task(task);
+                continue;
+            }
+            self.park();
+        }
+        // Shutdown: drop what is still queued here. Dropping a task can wake others
+        // onto this queue, so loop until it stays empty.
+        loop {
+            let task = self.lifo.take().or_else(|| self.local.pop());
+            match task {
+                Some(task) => drop(task),
+                None => break,
+            }
+        }
+    }
+
+    fn run_task(&self, task: Notified) {
+        if self.searching.replace(false) && self.shared().idle.transition_worker_from_searching()
+        {
+            // The last searcher found work: there may be more, let another look.
+            self.shared().notify_parked();
+        }
+        task.run();
+    }
+
+    fn next_task(&self) -> Option<Notified> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % INJECTOR_INTERVAL == 0 {
+            self.shared().driver.poll_nonblocking();
+            if let Some(task) = self.steal_injector() {
+                return Some(task);
+            }
+        }
+        if let Some(task) = self.lifo.take() {
+            let polls = self.lifo_polls.get();
+            if polls < MAX_LIFO_POLLS {
+                self.lifo_polls.set(polls + 1);
+                return Some(task);
+            }
+            self.local.push(task);
+        }
+        self.lifo_polls.set(0);
+        self.local.pop().or_else(|| self.steal_injector())
+    }
+
+    fn steal_injector(&self) -> Option<Notified> {
+        loop {
+            match self.shared().injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(task) => return Some(task),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    fn next_rand(&self) -> u32 {
+        // xorshift32: only used to pick where stealing starts.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+
+    /// Looks in other workers' queues and the injector.
+    fn steal(&self) -> Option<Notified> {
+        if !self.searching.get() {
+            if !self.shared().idle.transition_worker_to_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let remotes = &self.shared().remotes;
+        let n = remotes.len();
+        let start = self.next_rand() as usize % n;
+        loop {
+            let mut retry = false;
+            for i in 0..n {
+                let victim = (start + i) % n;
+                if victim == self.index {
+                    continue;
+                }
+                match remotes[victim].stealer.steal_batch_and_pop(&self.local) {
+                    Steal::Success(task) => return Some(task),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if let Some(task) = self.steal_injector() {
+                return Some(task);
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    fn park(&self) {
+        let shared = self.shared();
+        let was_searching = self.searching.replace(false);
+        let _ = shared
+            .idle
+            .transition_worker_to_parked(self.index, was_searching);
+        // Re-check after announcing ourselves asleep: a push that raced our
+        // announcement either saw us asleep (and wakes someone) or is visible here.
+        if shared.has_visible_work() || shared.is_shutdown() {
+            if shared.idle.transition_worker_from_parked(self.index) {
+                // A notifier already counted us as searching.
+                self.searching.set(true);
+            }
+            return;
+        }
+        if !shared.driver.park(&self.parker, None) {
+            self.parker.park();
+        }
+        if shared.idle.transition_worker_from_parked(self.index) {
+            self.searching.set(true);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Tasks: one heap allocation each, holding the header (state word and reference
+//! count), the vtable, the scheduler hook, the future and then its output.
+//!
+//! This room knows nothing about schedulers. A task is created with something that
+//! implements [`Schedule`]; waking the task hands a [`Notified`] reference to it, and
+//! whoever pops that reference calls [`Notified::run`]. Three kinds of owned reference
+//! exist, and each is one count in the state word:
+//! - [`Notified`]: the task is queued to run. At most one exists at a time.
+//! - [`Task`]: a plain reference that can [`cancel`](Task::cancel) the task (its group
+//!   keeps one per child).
+//! - [`JoinHandle`]: reads the output.
+//!
+//! Every waker is a reference too. The state machine is in `state.rs`; the loom model
+//! `loom-tests/task_state.rs` checks wake vs complete vs cancel vs handle drop.
+
+mod raw;
+mod state;
+mod waker;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+pub(crate) use raw::Header;
+
+/// The scheduler a task reports to when it becomes runnable.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// The task was woken (or just created): queue it.
+    fn schedule(&self, task: Notified);
+
+    /// The task woke itself during its own poll (a yield): queue it behind other work.
+    fn yield_now(&self, task: Notified) {
+        self.schedule(task);
+    }
+}
+
+/// Creates a task whose first run is queued by the caller.
+pub(crate) fn new_task<F, S>(future: F, scheduler: S) -> (Notified, Task)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let ptr = raw::Cell::allocate(future, scheduler, 2, false);
+    (Notified(ptr), Task(ptr))
+}
+
+/// Creates a task with a join handle.
+pub(crate) fn new_joinable<F, S>(future: F, scheduler: S) -> (Notified, Task, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let ptr = raw::Cell::allocate(future, scheduler, 3, true);
+    (Notified(ptr), Task(ptr), JoinHandle(ptr, PhantomData))
+}
+
+/// # Safety
+/// The caller owns one reference to the live task at `ptr` and gives it up.
+unsafe fn drop_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller owns a reference, so the header is alive.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.ref_dec() {
+        // SAFETY: that was the last reference.
+        unsafe { (header.vtable.dealloc)(ptr) };
+    }
+}
+
+/// A task queued to run. Dropping it without running cancels the task.
+pub(crate) struct Notified(NonNull<Header>);
+
+// SAFETY: tasks are created only from `Send` futures and outputs, and every access to
+// the cell is synchronised by the state word (see `raw`'s rules).
+unsafe impl Send for Notified {}
+// SAFETY: as above; `Notified` has no `&self` method that touches the future.
+unsafe impl Sync for Notified {}
+
+impl Notified {
+    pub(super) fn from_raw(ptr: NonNull<Header>) -> Notified {
+        Notified(ptr)
+    }
+
+    /// Polls the task once (or drops its future if it was cancelled).
+    pub(crate) fn run(self) {
+        let ptr = self.0;
+        std::mem::forget(self);
+        // SAFETY: we hand our notified reference to the vtable's poll, which consumes it.
+        unsafe { (ptr.as_ref().vtable.poll)(ptr) };
+    }
+}
+
+impl Drop for Notified {
+    fn drop(&mut self) {
+        // A queued task that will never run (runtime shutdown): drop its future.
+        raw::cancel(self.0);
+        // SAFETY: our notified reference.
+        unsafe { drop_ref(self.0) };
+    }
+}
+
+/// A reference that can cancel the task.
+pub(crate) struct Task(NonNull<Header>);
+
+// SAFETY: see `Notified`.
+unsafe impl Send for Task {}
+// SAFETY: see `Notified`; `cancel` is synchronised by the state word.
+unsafe impl Sync for Task {}
+
+impl Task {
+    /// Drops the future now if it is idle; if it is being polled, its runner drops it
+    /// when the poll returns. Idempotent.
+    pub(crate) fn cancel(&self) {
+        raw::cancel(self.0);
+    }
+
+    /// Whether the future is gone.
+    #[allow(dead_code)]
+    pub(crate) fn is_complete(&self) -> bool {
+        // SAFETY: we hold a reference.
+        unsafe { self.0.as_ref() }.state.load().has(state::COMPLETE)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        // SAFETY: our reference.
+        unsafe { drop_ref(self.0) };
+    }
+}
+
+/// Reads a task's output once it completes.
+pub(crate) struct JoinHandle<T>(NonNull<Header>, PhantomData<T>);
+
+// SAFETY: the handle only moves a `T` out; it is `Send` when `T` is.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: the handle has no `&self` method that touches the task.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+// The output is moved out by value and never pinned.
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// `Ready(Some(output))` when the task finished, `Ready(None)` when its future was
+    /// dropped before finishing.
+    pub(crate) fn poll_join(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut out = Poll::Pending;
+        // SAFETY: we hold a reference; `read_output` writes a `Poll<Option<T>>`, the
+        // output type this handle was created with.
+        unsafe {
+            (self.0.as_ref().vtable.read_output)(
+                self.0,
+                &mut out as *mut Poll<Option<T>> as *mut (),
+                cx.waker(),
+            )
+        };
+        out
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: we hold a reference.
+        unsafe { self.0.as_ref() }.state.unset_join_interest();
+        // SAFETY: our reference.
+        unsafe { drop_ref(self.0) };
+    }
+}

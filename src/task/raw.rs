@@ -1,0 +1,231 @@
+//! The task cell and its vtable.
+//!
+//! # Rules
+//! - A task is one heap allocation, a `#[repr(C)]` [`Cell`] whose first field is the
+//!   [`Header`], so a `NonNull<Header>` can be cast back to the cell by the vtable
+//!   functions, which are the only code that knows the concrete `F` and `S`.
+//! - The allocation lives while the reference count in the state word is non-zero; the
+//!   thread that drops the last reference frees it through `vtable.dealloc`.
+//! - `stage` (the future, then its output) is touched only by the thread that set
+//!   `RUNNING` (to poll or drop the future), or, once `COMPLETE` is set, by the join
+//!   handle (to take the output) and by `dealloc` (which is last by definition).
+//! - `join_waker` is behind a small lock; the completer sets `COMPLETE` before taking
+//!   the waker under that lock, and the handle checks `COMPLETE` under it, so one of the
+//!   two always sees the other.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+use super::state::{State, ToCancelled, ToIdle, ToRunning};
+use super::{Notified, Schedule, waker};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::Mutex;
+
+/// The type-erased head of every task.
+pub(crate) struct Header {
+    pub(super) state: State,
+    pub(super) vtable: &'static Vtable,
+}
+
+pub(super) struct Vtable {
+    /// Run a notified reference (consumes it).
+    pub(super) poll: unsafe fn(NonNull<Header>),
+    /// Hand a notified reference to the scheduler (consumes it).
+    pub(super) schedule: unsafe fn(NonNull<Header>),
+    /// The caller owns `RUNNING` on a cancelled task: drop the future and complete.
+    pub(super) cancel: unsafe fn(NonNull<Header>),
+    /// Free the allocation; the reference count is zero.
+    pub(super) dealloc: unsafe fn(NonNull<Header>),
+    /// Join handle: take the output if complete, else register the waker.
+    /// Writes `Poll<Option<Output>>` to `dst`.
+    pub(super) read_output: unsafe fn(NonNull<Header>, dst: *mut (), waker: &Waker),
+}
+
+pub(super) enum Stage<F: Future> {
+    Running(F),
+    Finished(F::Output),
+    Consumed,
+}
+
+#[repr(C)]
+pub(super) struct Cell<F: Future, S> {
+    header: Header,
+    scheduler: S,
+    stage: UnsafeCell<Stage<F>>,
+    join_waker: Mutex<Option<Waker>>,
+}
+
+impl<F, S> Cell<F, S>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    const VTABLE: Vtable = Vtable {
+        poll: Self::poll,
+        schedule: Self::schedule,
+        cancel: Self::cancel,
+        dealloc: Self::dealloc,
+        read_output: Self::read_output,
+    };
+
+    pub(super) fn allocate(future: F, scheduler: S, refs: usize, join: bool) -> NonNull<Header> {
+        let cell = Box::new(Cell {
+            header: Header {
+                state: State::new(refs, join),
+                vtable: &Self::VTABLE,
+            },
+            scheduler,
+            stage: UnsafeCell::new(Stage::Running(future)),
+            join_waker: Mutex::new(None),
+        });
+        NonNull::from(Box::leak(cell)).cast()
+    }
+
+    /// # Safety
+    /// `ptr` points to a live `Cell<F, S>`.
+    unsafe fn cell<'a>(ptr: NonNull<Header>) -> &'a Self {
+        // SAFETY: the header is the first field of a `#[repr(C)]` cell of this type
+        // (the vtable that called us is this type's), and the caller holds a reference.
+        unsafe { ptr.cast::<Self>().as_ref() }
+    }
+
+    unsafe fn poll(ptr: NonNull<Header>) {
+        // SAFETY: the notified reference being run keeps the cell alive.
+        let cell = unsafe { Self::cell(ptr) };
+        match cell.header.state.transition_to_running() {
+            ToRunning::Skip => {
+                // SAFETY: we release the notified reference we were given.
+                unsafe { super::drop_ref(ptr) };
+                return;
+            }
+            ToRunning::Cancel => {
+                // SAFETY: we own RUNNING on a cancelled task.
+                unsafe { Self::cancel(ptr) };
+                // SAFETY: as above, the run's reference.
+                unsafe { super::drop_ref(ptr) };
+                return;
+            }
+            ToRunning::Poll => {}
+        }
+
+        // SAFETY: the waker borrows the run's reference, which outlives the poll.
+        let waker = unsafe { waker::borrowed(ptr) };
+        let mut cx = Context::from_waker(&waker);
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            cell.stage.with_mut(|stage| {
+                // SAFETY: we own RUNNING, so nobody else touches the stage; the future
+                // is never moved out of the heap cell while it is `Running`.
+                match unsafe { &mut *stage } {
+                    Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+                    _ => unreachable!("pride: polled a task whose future is gone"),
+                }
+            })
+        }));
+
+        match polled {
+            Ok(Poll::Ready(output)) => {
+                cell.set_stage(Stage::Finished(output));
+                cell.complete();
+                // SAFETY: the run's reference.
+                unsafe { super::drop_ref(ptr) };
+            }
+            Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+                ToIdle::Idle => {
+                    // SAFETY: the run's reference.
+                    unsafe { super::drop_ref(ptr) };
+                }
+                ToIdle::Notified => cell.scheduler.yield_now(Notified::from_raw(ptr)),
+                ToIdle::Cancelled => {
+                    // SAFETY: still RUNNING, and cancelled.
+                    unsafe { Self::cancel(ptr) };
+                    // SAFETY: the run's reference.
+                    unsafe { super::drop_ref(ptr) };
+                }
+            },
+            Err(_panic) => {
+                // Group children catch their own panics, so this is a panic that
+                // escaped a task wrapper. The worker survives; the future is dropped.
+                cell.set_stage(Stage::Consumed);
+                cell.complete();
+                // SAFETY: the run's reference.
+                unsafe { super::drop_ref(ptr) };
+            }
+        }
+    }
+
+    /// Replace the stage; a panic while dropping the old one is contained.
+    fn set_stage(&self, next: Stage<F>) {
+        self.stage.with_mut(|stage| {
+            // SAFETY: only called by the RUNNING owner (see the module rules).
+            let old = unsafe { std::mem::replace(&mut *stage, next) };
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(old)));
+        });
+    }
+
+    fn complete(&self) {
+        let prev = self.header.state.transition_to_complete();
+        if prev.has(super::state::JOIN_INTEREST) {
+            let waker = self.join_waker.lock().take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+
+    unsafe fn schedule(ptr: NonNull<Header>) {
+        // SAFETY: the caller hands us a notified reference, which keeps the cell alive.
+        let cell = unsafe { Self::cell(ptr) };
+        cell.scheduler.schedule(Notified::from_raw(ptr));
+    }
+
+    unsafe fn cancel(ptr: NonNull<Header>) {
+        // SAFETY: the caller owns RUNNING and holds a reference.
+        let cell = unsafe { Self::cell(ptr) };
+        cell.set_stage(Stage::Consumed);
+        cell.complete();
+    }
+
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: the last reference is gone; the cell was made by `Box::new` in
+        // `allocate` with this exact type, and nobody can reach it any more.
+        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+    }
+
+    unsafe fn read_output(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+        // SAFETY: the join handle holds a reference.
+        let cell = unsafe { Self::cell(ptr) };
+        let mut slot = cell.join_waker.lock();
+        let result = if cell.header.state.load().has(super::state::COMPLETE) {
+            drop(slot);
+            // SAFETY: COMPLETE is set, so only the join handle (us) touches the stage.
+            let stage = cell
+                .stage
+                .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
+            Poll::Ready(match stage {
+                Stage::Finished(output) => Some(output),
+                _ => None,
+            })
+        } else {
+            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *slot = Some(waker.clone());
+            }
+            Poll::Pending
+        };
+        // SAFETY: the join handle passes a `*mut Poll<Option<F::Output>>`.
+        unsafe { dst.cast::<Poll<Option<F::Output>>>().write(result) };
+    }
+}
+
+/// Cancel from outside: drop the future now if it is idle, or let its runner do it.
+pub(super) fn cancel(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.transition_to_cancelled() == ToCancelled::DropFuture {
+        // SAFETY: the transition gave us RUNNING on a cancelled task.
+        unsafe { (header.vtable.cancel)(ptr) };
+    }
+}
