@@ -73,22 +73,22 @@ impl ScopeNode {
     /// of a group's child task.
     pub(crate) fn new_entered(parent: Option<&Arc<ScopeNode>>, task: Option<Task>) -> Arc<ScopeNode> {
         let node = ScopeNode::new();
-        node.enter(parent.cloned(), task);
+        ScopeNode::enter(&node, parent.cloned(), task);
         node
     }
 
     /// Enters the scope below `parent` (the scope current where it is entered) and
     /// links it there. Panics if the scope was already entered.
     #[track_caller]
-    pub(crate) fn enter(self: &Arc<Self>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
-        let prev = self.flags.fetch_or(ENTERED, Ordering::AcqRel);
+    pub(crate) fn enter(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
+        let prev = node.flags.fetch_or(ENTERED, Ordering::AcqRel);
         assert!(
             prev & ENTERED == 0,
             "pride: a CancelScope can be entered only once; create a new scope for each use"
         );
         if let Some(parent) = parent {
-            parent.link(self.clone(), task);
-            let _ = self.parent.set(parent);
+            parent.link(node.clone(), task);
+            let _ = node.parent.set(parent);
         }
     }
 
@@ -118,15 +118,15 @@ impl ScopeNode {
     }
 
     /// Unlinks `self` from its parent (idempotent). Returns the link's task reference.
-    pub(crate) fn unlink(self: &Arc<Self>) -> Option<Task> {
-        let parent = self.parent.get()?;
+    pub(crate) fn unlink(node: &Arc<ScopeNode>) -> Option<Task> {
+        let parent = node.parent.get()?;
         let mut links = parent.links.lock();
-        let index = self.slot.swap(UNLINKED, Ordering::Relaxed);
+        let index = node.slot.swap(UNLINKED, Ordering::Relaxed);
         if index == UNLINKED {
             return None;
         }
         match links.slots.get(index) {
-            Some(Some(link)) if Arc::ptr_eq(&link.node, self) => {}
+            Some(Some(link)) if Arc::ptr_eq(&link.node, node) => {}
             _ => return None,
         }
         let link = links.slots[index].take();

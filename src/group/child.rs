@@ -58,7 +58,7 @@ impl<F> Child<F> {
         self.done = true;
         let slot = &mut self.future;
         let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
-        drop(self.node.unlink());
+        drop(ScopeNode::unlink(&self.node));
         self.group.child_done();
     }
 

@@ -137,7 +137,7 @@ where
 
         // Closed with no children left: every child future has been dropped.
         this.done = true;
-        drop(node.unlink());
+        drop(ScopeNode::unlink(node));
         let errors = shared.errors.drain();
         let cancel_reason = None;
         let result = if !errors.is_empty() {
@@ -256,7 +256,7 @@ fn teardown(shared: &GroupShared) {
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
     }
-    drop(node.unlink());
+    drop(ScopeNode::unlink(node));
 }
 
 /// A handle to a task group, to start children in it. Cheap to clone; children may
@@ -331,7 +331,7 @@ impl TaskGroup {
         let node = ScopeNode::new();
         let child = Child::new(future, node.clone(), self.shared.clone(), name, false);
         let (notified, task) = task::new_task(Detached(child), self.shared.handle.clone());
-        node.enter(Some(self.shared.node().clone()), Some(task));
+        ScopeNode::enter(&node, Some(self.shared.node().clone()), Some(task));
         self.shared.handle.spawn(notified);
         Ok(())
     }
@@ -397,7 +397,7 @@ impl TaskGroup {
         let node = ScopeNode::new();
         let child = Child::new(future, node.clone(), self.shared.clone(), name.clone(), true);
         let (notified, task, join) = task::new_joinable(child, self.shared.handle.clone());
-        node.enter(Some(self.shared.node().clone()), Some(task));
+        ScopeNode::enter(&node, Some(self.shared.node().clone()), Some(task));
         self.shared.handle.spawn(notified);
         TaskHandle { join, node, name }
     }
