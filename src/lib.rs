@@ -1,5 +1,65 @@
-//! pride: a multi-threaded, work-stealing async runtime in which all concurrency is
+//! pride is a multi-threaded, work-stealing async runtime in which all concurrency is
 //! structured.
+//!
+//! # Task groups
+//!
+//! There is no free-standing `spawn`. Concurrent work runs in a [`task_group`]: the
+//! group's body starts children, and the group's future completes only when the body
+//! and every child have finished.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! pride::run(async {
+//!     let sum = Arc::new(AtomicU64::new(0));
+//!     pride::task_group(async |tg| {
+//!         for i in 1..=100 {
+//!             let sum = sum.clone();
+//!             tg.start_soon(async move {
+//!                 sum.fetch_add(i, Ordering::Relaxed);
+//!             });
+//!         }
+//!     })
+//!     .await
+//!     .unwrap();
+//!     // Every child has finished here.
+//!     assert_eq!(sum.load(Ordering::Relaxed), 5050);
+//! });
+//! ```
+//!
+//! # Errors
+//!
+//! A child (or the body) fails by returning `Err` or by panicking. The first failure
+//! cancels the group: the other children, and the body, are dropped at their next
+//! suspension point. The group then returns a [`GroupError`] with every error and
+//! panic, each with its task's name.
+//!
+//! ```
+//! pride::run(async {
+//!     let error = pride::task_group(async |tg| {
+//!         tg.start_soon_named("parser", async { Err::<(), _>("unexpected end of input") });
+//!         tg.start_soon_named("waiter", std::future::pending::<()>());
+//!     })
+//!     .await
+//!     .unwrap_err();
+//!     assert_eq!(error.errors().len(), 1);
+//!     assert_eq!(error.errors()[0].name(), Some("parser"));
+//! });
+//! ```
+//!
+//! # Cancellation
+//!
+//! Cancellation is dropping: a cancelled task's future is dropped at its next
+//! suspension point, and its `Drop` impls are its cleanup. Each group owns a
+//! [`CancelScope`]; cancelling it cancels everything inside, down through nested
+//! groups. Dropping a group's future cancels its children and returns only once none
+//! of them is running.
+//!
+//! # Running
+//!
+//! [`Runtime::block_on`] runs a future on the calling thread while the runtime's
+//! workers (one per core by default) run the children; [`run`] does both in one call.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
