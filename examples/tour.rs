@@ -30,7 +30,9 @@ impl std::error::Error for BadInput {}
 fn main() -> Result<(), BoxError> {
     // At least two workers: part 3 has two tasks wait for each other on two threads.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let rt = pride::Runtime::builder().worker_threads(cores.max(2)).build()?;
+    let rt = pride::Runtime::builder()
+        .worker_threads(cores.max(2))
+        .build()?;
     println!("pride tour on {} worker threads\n", rt.worker_threads());
 
     rt.block_on(async {

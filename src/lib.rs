@@ -71,9 +71,9 @@ pub(crate) mod task;
 pub mod time;
 
 pub use cancel::CancelScope;
+pub use group::error::TaskOutput;
 pub use group::{
     BoxError, GroupClosed, GroupError, TaskError, TaskGroup, TaskGroupFuture, TaskHandle,
     task_group,
 };
-pub use group::error::TaskOutput;
 pub use runtime::{Builder, Runtime, run, yield_now};

@@ -71,7 +71,10 @@ impl ScopeNode {
 
     /// A node entered below `parent` and linked into it, with `task` if it is the root
     /// of a group's child task.
-    pub(crate) fn new_entered(parent: Option<&Arc<ScopeNode>>, task: Option<Task>) -> Arc<ScopeNode> {
+    pub(crate) fn new_entered(
+        parent: Option<&Arc<ScopeNode>>,
+        task: Option<Task>,
+    ) -> Arc<ScopeNode> {
         let node = ScopeNode::new();
         ScopeNode::enter(&node, parent.cloned(), task);
         node
@@ -90,10 +93,6 @@ impl ScopeNode {
             parent.link(node.clone(), task);
             let _ = node.parent.set(parent);
         }
-    }
-
-    pub(crate) fn parent(&self) -> Option<&Arc<ScopeNode>> {
-        self.parent.get()
     }
 
     /// Links `child` below `self` so cancelling `self` wakes it. If `self` is already
@@ -172,6 +171,7 @@ impl ScopeNode {
     }
 
     /// Cancels because the deadline passed.
+    #[allow(dead_code)] // armed by cancel-scope deadlines
     pub(crate) fn cancel_by_deadline(&self) {
         self.flags.fetch_or(DEADLINE, Ordering::AcqRel);
         self.cancel();

@@ -63,7 +63,11 @@ impl<F> Child<F> {
     }
 
     fn summary(&self, panic: bool, message: impl FnOnce() -> String) -> TaskError {
-        let message = if self.summarize { message() } else { String::new() };
+        let message = if self.summarize {
+            message()
+        } else {
+            String::new()
+        };
         TaskError::new(self.name.clone(), Kind::Reported { panic, message })
     }
 }
@@ -117,7 +121,8 @@ where
                 let summary = this.summary(true, || {
                     panic_message(payload.as_ref()).unwrap_or("").to_owned()
                 });
-                this.group.report(this.name.clone(), Kind::Panic(Payload::new(payload)));
+                this.group
+                    .report(this.name.clone(), Kind::Panic(Payload::new(payload)));
                 Err(summary)
             }
         };

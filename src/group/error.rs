@@ -46,7 +46,10 @@ pub(crate) enum Kind {
     /// The task was cancelled (only ever given to a `TaskHandle`).
     Cancelled,
     /// The task failed and its error went to its group; a handle gets this summary.
-    Reported { panic: bool, message: String },
+    Reported {
+        panic: bool,
+        message: String,
+    },
 }
 
 /// A panic payload. `Box<dyn Any + Send>` is not `Sync`; this wrapper is, because it
@@ -137,7 +140,9 @@ impl TaskError {
     pub fn into_error(self) -> BoxError {
         match self.kind {
             Kind::Error(e) => e,
-            _ => panic!("pride: `TaskError::into_error` on a task that did not return an error: {self}"),
+            _ => panic!(
+                "pride: `TaskError::into_error` on a task that did not return an error: {self}"
+            ),
         }
     }
 
@@ -196,7 +201,9 @@ impl fmt::Debug for TaskError {
             Kind::Error(e) => format!("Error({e:?})"),
             Kind::Panic(p) => format!("Panic({:?})", p.message),
             Kind::Cancelled => "Cancelled".to_owned(),
-            Kind::Reported { panic, message } => format!("Reported {{ panic: {panic}, {message:?} }}"),
+            Kind::Reported { panic, message } => {
+                format!("Reported {{ panic: {panic}, {message:?} }}")
+            }
         };
         f.debug_struct("TaskError")
             .field("name", &self.name)
@@ -279,8 +286,10 @@ impl GroupError {
     /// The first error of type `E`, looking into nested groups' errors too.
     pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
         self.errors.iter().find_map(|e| {
-            e.downcast_ref::<E>()
-                .or_else(|| e.downcast_ref::<GroupError>().and_then(GroupError::find::<E>))
+            e.downcast_ref::<E>().or_else(|| {
+                e.downcast_ref::<GroupError>()
+                    .and_then(GroupError::find::<E>)
+            })
         })
     }
 

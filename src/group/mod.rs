@@ -21,8 +21,8 @@ use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Waker};
 
 use self::child::Child;
-use self::error::{Kind, Payload, Reason, TaskOutput};
 pub use self::error::{BoxError, GroupClosed, GroupError, TaskError};
+use self::error::{Kind, Payload, Reason, TaskOutput};
 use self::shared::GroupShared;
 use crate::CancelScope;
 use crate::cancel::current;
@@ -108,7 +108,10 @@ where
         // SAFETY: `body` is never moved out (see the field's docs); the other fields
         // are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        assert!(!this.done, "pride: a task group future was polled after it completed");
+        assert!(
+            !this.done,
+            "pride: a task group future was polled after it completed"
+        );
         let shared = match &this.shared {
             Some(shared) => shared.clone(),
             None => this.open(),
@@ -174,7 +177,9 @@ where
         let group = TaskGroup {
             shared: shared.clone(),
         };
-        match catch_unwind(AssertUnwindSafe(|| current::enter(shared.node(), || init(group)))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            current::enter(shared.node(), || init(group))
+        })) {
             Ok(body) => self.body = Some(body),
             Err(payload) => shared.report(None, Kind::Panic(Payload::new(payload))),
         }
@@ -395,7 +400,13 @@ impl TaskGroup {
             panic!("pride: `spawn` on a task group that has already exited");
         }
         let node = ScopeNode::new();
-        let child = Child::new(future, node.clone(), self.shared.clone(), name.clone(), true);
+        let child = Child::new(
+            future,
+            node.clone(),
+            self.shared.clone(),
+            name.clone(),
+            true,
+        );
         let (notified, task, join) = task::new_joinable(child, self.shared.handle.clone());
         ScopeNode::enter(&node, Some(self.shared.node().clone()), Some(task));
         self.shared.handle.spawn(notified);
@@ -473,6 +484,8 @@ impl<T> Future for TaskHandle<T> {
 
 impl<T> std::fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskHandle").field("name", &self.name).finish()
+        f.debug_struct("TaskHandle")
+            .field("name", &self.name)
+            .finish()
     }
 }

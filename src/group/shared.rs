@@ -75,10 +75,6 @@ impl ErrorStack {
         errors.reverse();
         errors
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.load(Ordering::Acquire).is_null()
-    }
 }
 
 impl Drop for ErrorStack {
@@ -102,7 +98,10 @@ impl ChildCounter {
             if cur & CLOSED != 0 {
                 return false;
             }
-            assert!(cur < usize::MAX / 2, "pride: too many children in one task group");
+            assert!(
+                cur < usize::MAX / 2,
+                "pride: too many children in one task group"
+            );
             match self.0.compare_exchange_weak(
                 cur,
                 cur + CHILD_ONE,

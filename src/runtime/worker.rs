@@ -234,8 +234,7 @@ impl Core {
     }
 
     fn run_task(&self, task: Notified) {
-        if self.searching.replace(false) && self.shared().idle.transition_worker_from_searching()
-        {
+        if self.searching.replace(false) && self.shared().idle.transition_worker_from_searching() {
             // The last searcher found work: there may be more, let another look.
             self.shared().notify_parked();
         }

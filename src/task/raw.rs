@@ -87,7 +87,7 @@ where
 
     /// # Safety
     /// `ptr` points to a live `Cell<F, S>`.
-    unsafe fn cell<'a>(ptr: NonNull<Header>) -> &'a Self {
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Self {
         // SAFETY: the header is the first field of a `#[repr(C)]` cell of this type
         // (the vtable that called us is this type's), and the caller holds a reference.
         unsafe { ptr.cast::<Self>().as_ref() }
@@ -95,7 +95,7 @@ where
 
     unsafe fn poll(ptr: NonNull<Header>) {
         // SAFETY: the notified reference being run keeps the cell alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         match cell.header.state.transition_to_running() {
             ToRunning::Skip => {
                 // SAFETY: we release the notified reference we were given.
@@ -117,10 +117,14 @@ where
         let mut cx = Context::from_waker(&waker);
         let polled = catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|stage| {
-                // SAFETY: we own RUNNING, so nobody else touches the stage; the future
-                // is never moved out of the heap cell while it is `Running`.
+                // SAFETY: we own RUNNING, so nobody else touches the stage.
                 match unsafe { &mut *stage } {
-                    Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+                    Stage::Running(future) => {
+                        // SAFETY: the future lives in the heap cell and is never moved
+                        // out while `Running`; it is dropped in place by `set_stage`.
+                        let future = unsafe { Pin::new_unchecked(future) };
+                        future.poll(&mut cx)
+                    }
                     _ => unreachable!("pride: polled a task whose future is gone"),
                 }
             })
@@ -178,13 +182,13 @@ where
 
     unsafe fn schedule(ptr: NonNull<Header>) {
         // SAFETY: the caller hands us a notified reference, which keeps the cell alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         cell.scheduler.schedule(Notified::from_raw(ptr));
     }
 
     unsafe fn cancel(ptr: NonNull<Header>) {
         // SAFETY: the caller owns RUNNING and holds a reference.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         cell.set_stage(Stage::Consumed);
         cell.complete();
     }
@@ -197,7 +201,7 @@ where
 
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
         // SAFETY: the join handle holds a reference.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         let mut slot = cell.join_waker.lock();
         let result = if cell.header.state.load().has(super::state::COMPLETE) {
             drop(slot);

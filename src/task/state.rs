@@ -96,7 +96,7 @@ pub(super) enum ToCancelled {
 impl State {
     /// A new task: notified (its first run is queued), `refs` references.
     pub(super) fn new(refs: usize, join_interest: bool) -> State {
-        let mut s = NOTIFIED | refs * REF_ONE;
+        let mut s = NOTIFIED | (refs * REF_ONE);
         if join_interest {
             s |= JOIN_INTEREST;
         }
@@ -184,7 +184,10 @@ impl State {
             } else if s & RUNNING != 0 {
                 (Some(s | NOTIFIED), ToNotified::DoNothing)
             } else {
-                assert!(s <= isize::MAX as usize, "pride: task reference count overflow");
+                assert!(
+                    s <= isize::MAX as usize,
+                    "pride: task reference count overflow"
+                );
                 (Some((s | NOTIFIED) + REF_ONE), ToNotified::Submit)
             }
         })
