@@ -5,4 +5,5 @@
 
 pub(crate) mod loom;
 pub(crate) mod runtime;
+pub mod sync;
 pub mod time;
