@@ -7,3 +7,11 @@ pub(crate) mod loom;
 pub(crate) mod runtime;
 pub mod sync;
 pub mod time;
+
+#[cfg(pride_loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub mod sync {
+        pub use crate::sync::loom_api::*;
+    }
+}
