@@ -26,7 +26,7 @@ struct Chan<T> {
 /// A multi-producer, multi-consumer channel holding at most `capacity` items.
 ///
 /// Both ends can be cloned. When the last [`Sender`] is dropped, receivers drain what
-/// is left and then get [`Closed`]; when the last [`Receiver`] is dropped, sends fail
+/// is left and then get [`Closed`](super::Closed); when the last [`Receiver`] is dropped, sends fail
 /// and hand their value back, and the items still queued are dropped. Like a
 /// [`Queue`](super::Queue), it is fair and cancel-safe.
 ///

@@ -32,6 +32,23 @@
 //! task. [`Lock`] and [`Semaphore`] own their state like `std::sync::Mutex` does; share
 //! them by reference or in an `Arc` (the semaphore has `*_owned` methods for that).
 
+//!
+//! # Decisions the contract left open
+//!
+//! - `Queue::with_maxsize(0)` and `channel(0)` panic: there is no rendezvous queue
+//!   (use [`oneshot`] or an [`Event`] for a hand-shake).
+//! - Errors: [`WouldBlock<T = ()>`](WouldBlock) is `Full(T)` / `Empty` / `Closed(T)` for
+//!   the non-blocking calls; [`Closed<T = ()>`](Closed) for the waiting ones (a get
+//!   returns `Closed(())`, a put `Closed(value)`).
+//! - A put that has not completed when its queue is closed fails, even one that had
+//!   just been given a slot. Gets keep draining a closed queue.
+//! - A put holds its item until it has a slot, so `len()` counts only items really in
+//!   the queue, and a cancelled put never enqueued.
+//! - [`CapacityLimiter`] borrowers are caller-chosen ids ([`Borrower`]); `acquire()`
+//!   needs none (each [`CapacityToken`] is its own borrower). At least one token, as in
+//!   AnyIO.
+//! - Polling an acquire/get/put future again after it completed panics.
+
 mod channel;
 mod error;
 mod event;
