@@ -67,6 +67,7 @@ pub(crate) mod cancel;
 pub(crate) mod group;
 pub(crate) mod loom;
 pub(crate) mod runtime;
+pub mod sync;
 pub(crate) mod task;
 pub mod time;
 
@@ -77,3 +78,12 @@ pub use group::{
     task_group,
 };
 pub use runtime::{Builder, Runtime, run, yield_now};
+pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
+
+#[cfg(pride_loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub mod sync {
+        pub use crate::sync::loom_api::*;
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Event`]: a one-shot flag that tasks can wait for.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::{Arc, Mutex};
+use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
+
+/// A flag that starts unset and, once [`set`](Event::set), stays set; tasks
+/// [`wait`](Event::wait) for it.
+///
+/// `Event` is a cheap handle: `clone()` gives another handle to the *same* event, so it
+/// can be moved into as many tasks as need it (no `Arc` needed around it). Setting wakes
+/// every waiter at once; waiting on a set event completes immediately. Waiting is
+/// cancel-safe: dropping a [`WaitFuture`] just removes it from the waiters.
+///
+/// # Example
+///
+/// ```
+/// use pride::sync::Event;
+///
+/// let ready = Event::new();
+/// let waiter = {
+///     let ready = ready.clone();
+///     std::thread::spawn(move || futures_lite::future::block_on(ready.wait()))
+/// };
+/// ready.set();
+/// waiter.join().unwrap();
+/// assert!(ready.is_set());
+/// ```
+#[derive(Clone)]
+pub struct Event {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Written only under `waiters`' lock; read without it on the fast path.
+    set: AtomicBool,
+    waiters: Mutex<WaiterList<(), ()>>,
+}
+
+impl Event {
+    /// A new, unset event.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                set: AtomicBool::new(false),
+                waiters: Mutex::new(WaiterList::new()),
+            }),
+        }
+    }
+
+    /// Sets the event and wakes every task waiting for it. Idempotent.
+    pub fn set(&self) {
+        if self.is_set() {
+            return;
+        }
+        let mut wakers = WakeList::new();
+        {
+            let mut waiters = self.inner.waiters.lock();
+            self.inner.set.store(true, Ordering::Release);
+            waiters.grant_all(|()| (), &mut wakers);
+        }
+        wakers.wake();
+    }
+
+    /// Whether [`set`](Event::set) has been called.
+    pub fn is_set(&self) -> bool {
+        self.inner.set.load(Ordering::Acquire)
+    }
+
+    /// Waits until the event is set.
+    pub fn wait(&self) -> WaitFuture<'_> {
+        WaitFuture {
+            event: self,
+            id: None,
+        }
+    }
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish()
+    }
+}
+
+/// The future of [`Event::wait`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct WaitFuture<'a> {
+    event: &'a Event,
+    id: Option<WaiterId>,
+}
+
+impl Future for WaitFuture<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.id.is_none() && this.event.is_set() {
+            return Poll::Ready(());
+        }
+        let mut waiters = this.event.inner.waiters.lock();
+        match this.id.take() {
+            Some(id) => match waiters.poll_grant(id, cx.waker()) {
+                Ok(()) => Poll::Ready(()),
+                Err(id) => {
+                    this.id = Some(id);
+                    Poll::Pending
+                }
+            },
+            // `set` stores the flag under this lock, so it is either visible now or
+            // `set` will grant the waiter pushed here.
+            None if this.event.inner.set.load(Ordering::Relaxed) => Poll::Ready(()),
+            None => {
+                this.id = Some(waiters.push_back((), cx.waker()));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for WaitFuture<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            // A grant of `()` is shared by all: nothing to pass on.
+            let _ = self.event.inner.waiters.lock().remove(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::test_util::Counter;
+
+    #[test]
+    fn set_wakes_every_waiter_once() {
+        let event = Event::new();
+        let counters: Vec<_> = (0..3).map(|_| Counter::new()).collect();
+        let mut waits: Vec<_> = (0..3).map(|_| event.wait()).collect();
+        for (c, w) in counters.iter().zip(&mut waits) {
+            assert!(c.poll(w).is_pending());
+            assert!(c.poll(w).is_pending());
+        }
+        event.set();
+        event.set();
+        for (c, w) in counters.iter().zip(&mut waits) {
+            assert_eq!(c.wakes(), 1);
+            assert!(c.poll(w).is_ready());
+        }
+        let c = Counter::new();
+        assert!(c.poll(&mut event.wait()).is_ready());
+    }
+
+    #[test]
+    fn dropped_waiter_is_forgotten() {
+        let event = Event::new();
+        let c = Counter::new();
+        let mut w = event.wait();
+        assert!(c.poll(&mut w).is_pending());
+        drop(w);
+        assert!(event.inner.waiters.lock().is_empty());
+        event.set();
+        assert_eq!(c.wakes(), 0);
+    }
+
+    #[test]
+    fn across_threads() {
+        for _ in 0..100 {
+            let event = Event::new();
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let event = event.clone();
+                    std::thread::spawn(move || futures_lite::future::block_on(event.wait()))
+                })
+                .collect();
+            event.set();
+            for h in handles {
+                h.join().unwrap();
+            }
+        }
+    }
+}

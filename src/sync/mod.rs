@@ -1,0 +1,78 @@
+//! Sync: the primitives tasks use to wait for each other — [`Event`], [`Lock`],
+//! [`Semaphore`], [`CapacityLimiter`], [`Queue`], the MPMC [`channel`] and
+//! [`oneshot`].
+//!
+//! They are plain futures over `std::task::Waker` and know nothing about the scheduler,
+//! task groups or cancel scopes, so they work under any executor; pride's cancellation
+//! reaches them the only way it reaches anything, by dropping a waiting future.
+//!
+//! # Invariants (every primitive keeps all three)
+//!
+//! - **Every wait is cancel-safe.** Dropping a waiting future (which is what a
+//!   cancelled task does) loses nothing: a lock, permits, a token or an item that had
+//!   already been handed to it passes on to the next waiter (an item goes back to the
+//!   front of its queue), and a `put`/`send` that had not completed has not enqueued.
+//! - **Fair FIFO.** Waiters are served in the order they first waited, and nobody jumps
+//!   the line: a `try_*` call fails while others are waiting for the same thing.
+//!   Resources are handed directly to the waiter at the front, not left for whoever
+//!   polls first.
+//! - **Wake only who can proceed.** A put wakes one getter, an unlock one waiter, a
+//!   release of `k` permits only the waiters those permits satisfy. Only broadcasts
+//!   ([`Event::set`], closing a queue) wake many.
+//!
+//! All of them share one mechanism: a FIFO waiter list (a slab threaded by a linked
+//! list) behind the primitive's lock, in `waiters.rs`. A waiter is registered on its
+//! first `Pending` poll, its waker refreshed on re-polls, and it is removed when its
+//! future completes or is dropped; a grant it never saw is passed on.
+//!
+//! # Sharing
+//!
+//! [`Event`], [`Queue`], [`CapacityLimiter`] and the channel ends are cheap handles:
+//! `clone()` gives another handle to the same object, ready to move into a `'static`
+//! task. [`Lock`] and [`Semaphore`] own their state like `std::sync::Mutex` does; share
+//! them by reference or in an `Arc` (the semaphore has `*_owned` methods for that).
+
+//!
+//! # Decisions the contract left open
+//!
+//! - `Queue::with_maxsize(0)` and `channel(0)` panic: there is no rendezvous queue
+//!   (use [`oneshot`] or an [`Event`] for a hand-shake).
+//! - Errors: [`WouldBlock<T = ()>`](WouldBlock) is `Full(T)` / `Empty` / `Closed(T)` for
+//!   the non-blocking calls; [`Closed<T = ()>`](Closed) for the waiting ones (a get
+//!   returns `Closed(())`, a put `Closed(value)`).
+//! - A put that has not completed when its queue is closed fails, even one that had
+//!   just been given a slot. Gets keep draining a closed queue.
+//! - A put holds its item until it has a slot, so `len()` counts only items really in
+//!   the queue, and a cancelled put never enqueued.
+//! - [`CapacityLimiter`] borrowers are caller-chosen ids ([`Borrower`]); `acquire()`
+//!   needs none (each [`CapacityToken`] is its own borrower). At least one token, as in
+//!   AnyIO.
+//! - Polling an acquire/get/put future again after it completed panics.
+
+mod channel;
+mod error;
+mod event;
+mod limiter;
+mod lock;
+pub mod oneshot;
+mod queue;
+mod semaphore;
+mod waiters;
+
+#[cfg(pride_loom)]
+#[doc(hidden)]
+pub mod loom_api;
+#[cfg(test)]
+mod test_util;
+
+pub use channel::{Receiver, RecvFuture, SendFuture, Sender, channel, unbounded_channel};
+pub use error::{BorrowError, Closed, WouldBlock};
+pub use event::{Event, WaitFuture};
+pub use limiter::{
+    AcquireOnBehalfFuture, AcquireTokenFuture, Borrower, CapacityLimiter, CapacityToken,
+};
+pub use lock::{Lock, LockFuture, LockGuard};
+pub use queue::{GetFuture, PutFuture, Queue, QueueStream};
+pub use semaphore::{
+    AcquireFuture, AcquireOwnedFuture, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+};

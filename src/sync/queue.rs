@@ -1,0 +1,595 @@
+//! [`Queue`]: a fair, cancel-safe FIFO queue; its [`Core`] also carries the channels.
+//!
+//! How the pieces move (all under the one lock of [`Core`]):
+//!
+//! - `occupied` counts the slots in use: items in the buffer, items handed to a getter
+//!   that has not yet seen them, and slots reserved for putters that have not yet put.
+//!   It never exceeds `maxsize`.
+//! - A put takes a slot (at once if one is free and no putter waits, else by waiting
+//!   in `putters` until a slot is reserved for it) and then delivers its item: straight
+//!   to the oldest waiting getter if there is one, else to the back of the buffer. So
+//!   the buffer is empty whenever a getter waits.
+//! - A get takes the front item (at once, or by being handed one while it waits) and
+//!   frees its slot, which goes straight to the oldest waiting putter.
+//! - A getter dropped with an item it never saw hands the item on to the next waiting
+//!   getter, or puts it back at the *front* of the buffer (it was older than all of
+//!   it). A putter dropped with a reserved slot hands the slot to the next putter. A
+//!   putter keeps its item until it has a slot, so a dropped put never enqueued.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
+use crate::sync::{Closed, WouldBlock};
+
+/// The shared state of a queue or channel.
+pub(crate) struct Core<T> {
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    /// `None`: unbounded.
+    maxsize: Option<usize>,
+    occupied: usize,
+    closed: bool,
+    /// Getters waiting for an item; a grant is the item.
+    getters: WaiterList<(), T>,
+    /// Putters waiting for a slot; a grant is a slot reserved for them.
+    putters: WaiterList<(), ()>,
+    /// The most items the buffer ever held, for the capacity tests.
+    #[cfg(test)]
+    high_water: usize,
+}
+
+impl<T> State<T> {
+    fn has_free_slot(&self) -> bool {
+        self.maxsize.is_none_or(|max| self.occupied < max)
+    }
+
+    /// Places an item whose slot is already counted in `occupied`.
+    fn deliver(&mut self, value: T, wakers: &mut WakeList) {
+        if self.getters.is_empty() {
+            self.items.push_back(value);
+            self.check();
+        } else {
+            let waker = self.getters.grant_front(|()| value);
+            wakers.push(waker.expect("a getter is queued"));
+        }
+    }
+
+    /// An item left the queue: its slot goes to the oldest putter, or becomes free.
+    fn release_slot(&mut self, wakers: &mut WakeList) {
+        if !self.closed
+            && let Some(waker) = self.putters.grant_front(|()| ())
+        {
+            wakers.push(waker);
+        } else {
+            self.occupied -= 1;
+        }
+    }
+
+    /// Checks the slot accounting (tests only).
+    fn check(&mut self) {
+        #[cfg(test)]
+        {
+            assert!(self.items.len() <= self.occupied);
+            assert!(self.maxsize.is_none_or(|max| self.occupied <= max));
+            self.high_water = self.high_water.max(self.items.len());
+        }
+    }
+
+    fn try_put(&mut self, value: T, wakers: &mut WakeList) -> Result<(), WouldBlock<T>> {
+        if self.closed {
+            return Err(WouldBlock::Closed(value));
+        }
+        if !self.putters.is_empty() || !self.has_free_slot() {
+            return Err(WouldBlock::Full(value));
+        }
+        self.occupied += 1;
+        self.deliver(value, wakers);
+        Ok(())
+    }
+
+    fn try_get(&mut self, wakers: &mut WakeList) -> Result<T, WouldBlock> {
+        match self.items.pop_front() {
+            Some(value) => {
+                self.release_slot(wakers);
+                Ok(value)
+            }
+            None if self.closed => Err(WouldBlock::Closed(())),
+            None => Err(WouldBlock::Empty),
+        }
+    }
+}
+
+impl<T> Core<T> {
+    pub(crate) fn new(maxsize: Option<usize>) -> Self {
+        Self {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                maxsize,
+                occupied: 0,
+                closed: false,
+                getters: WaiterList::new(),
+                putters: WaiterList::new(),
+                #[cfg(test)]
+                high_water: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock()
+    }
+
+    pub(crate) fn put_nowait(&self, value: T) -> Result<(), WouldBlock<T>> {
+        let mut wakers = WakeList::new();
+        let result = self.lock().try_put(value, &mut wakers);
+        wakers.wake();
+        result
+    }
+
+    pub(crate) fn get_nowait(&self) -> Result<T, WouldBlock> {
+        let mut wakers = WakeList::new();
+        let result = self.lock().try_get(&mut wakers);
+        wakers.wake();
+        result
+    }
+
+    /// Closes the queue and wakes every waiter; returns `false` if it was closed.
+    pub(crate) fn close(&self) -> bool {
+        let mut wakers = WakeList::new();
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return false;
+            }
+            state.closed = true;
+            // They stay queued; each sees `closed` on its next poll and leaves.
+            state.getters.wakers_of_queued(&mut wakers);
+            state.putters.wakers_of_queued(&mut wakers);
+        }
+        wakers.wake();
+        true
+    }
+
+    /// Closes the queue and drops what it holds (outside the lock): the receiving side
+    /// is gone for good.
+    pub(crate) fn close_and_clear(&self) {
+        self.close();
+        let items = {
+            let mut state = self.lock();
+            let items = std::mem::take(&mut state.items);
+            state.occupied -= items.len();
+            items
+        };
+        drop(items);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        !self.lock().has_free_slot()
+    }
+
+    pub(crate) fn maxsize(&self) -> Option<usize> {
+        self.lock().maxsize
+    }
+}
+
+fn check_maxsize(maxsize: usize) -> usize {
+    assert!(
+        maxsize >= 1,
+        "a queue needs maxsize >= 1 (pride has no rendezvous queue; use a oneshot or an \
+         Event for a hand-shake)"
+    );
+    maxsize
+}
+
+#[derive(Debug)]
+enum Step {
+    Start,
+    Waiting(WaiterId),
+    Done,
+}
+
+/// One wait for an item: the part of every get future that talks to the queue. Its
+/// owner must call [`cancel`](GetWait::cancel) when dropped.
+#[derive(Debug)]
+pub(crate) struct GetWait(Step);
+
+impl GetWait {
+    pub(crate) const fn new() -> Self {
+        Self(Step::Start)
+    }
+
+    /// Ready with an item, or `Closed` once the queue is closed and drained.
+    pub(crate) fn poll<T>(
+        &mut self,
+        core: &Core<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, Closed>> {
+        let mut wakers = WakeList::new();
+        let mut state = core.lock();
+        let result = match std::mem::replace(&mut self.0, Step::Done) {
+            Step::Start => match state.try_get(&mut wakers) {
+                Ok(value) => Ok(value),
+                Err(WouldBlock::Empty) => {
+                    self.0 = Step::Waiting(state.getters.push_back((), cx.waker()));
+                    return Poll::Pending;
+                }
+                Err(_) => Err(Closed(())),
+            },
+            Step::Waiting(id) => match state.getters.poll_grant(id, cx.waker()) {
+                Ok(value) => {
+                    state.release_slot(&mut wakers);
+                    Ok(value)
+                }
+                Err(id) if state.closed => {
+                    let _ = state.getters.remove(id);
+                    Err(Closed(()))
+                }
+                Err(id) => {
+                    self.0 = Step::Waiting(id);
+                    return Poll::Pending;
+                }
+            },
+            Step::Done => panic!("queue get future polled after completion"),
+        };
+        drop(state);
+        wakers.wake();
+        Poll::Ready(result)
+    }
+
+    /// Leaves the line; an item handed over but never seen goes to the next getter or
+    /// back to the front of the queue.
+    pub(crate) fn cancel<T>(&mut self, core: &Core<T>) {
+        let Step::Waiting(id) = std::mem::replace(&mut self.0, Step::Done) else {
+            return;
+        };
+        let mut wakers = WakeList::new();
+        {
+            let mut state = core.lock();
+            if let Removed::Granted(value) = state.getters.remove(id) {
+                if state.getters.is_empty() {
+                    state.items.push_front(value);
+                    state.check();
+                } else {
+                    state.deliver(value, &mut wakers);
+                }
+            }
+        }
+        wakers.wake();
+    }
+}
+
+/// The future of a put: holds the item until it has a slot.
+#[must_use = "futures do nothing unless awaited"]
+pub struct PutFuture<'a, T> {
+    core: &'a Core<T>,
+    value: Option<T>,
+    id: Option<WaiterId>,
+}
+
+impl<'a, T> PutFuture<'a, T> {
+    pub(crate) fn new(core: &'a Core<T>, value: T) -> Self {
+        Self {
+            core,
+            value: Some(value),
+            id: None,
+        }
+    }
+}
+
+// The item is never pinned: it is moved into the queue by value.
+impl<T> Unpin for PutFuture<'_, T> {}
+
+impl<T> Future for PutFuture<'_, T> {
+    type Output = Result<(), Closed<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let value = this
+            .value
+            .take()
+            .expect("queue put future polled after completion");
+        let mut wakers = WakeList::new();
+        let mut state = this.core.lock();
+        let result = match this.id.take() {
+            None => match state.try_put(value, &mut wakers) {
+                Ok(()) => Ok(()),
+                Err(WouldBlock::Full(value)) => {
+                    this.value = Some(value);
+                    this.id = Some(state.putters.push_back((), cx.waker()));
+                    return Poll::Pending;
+                }
+                Err(WouldBlock::Closed(value)) => Err(Closed(value)),
+                Err(WouldBlock::Empty) => unreachable!("a put never finds the queue empty"),
+            },
+            Some(id) => match state.putters.poll_grant(id, cx.waker()) {
+                // A slot is ours; a put that completes after `close` still fails.
+                Ok(()) if state.closed => {
+                    state.release_slot(&mut wakers);
+                    Err(Closed(value))
+                }
+                Ok(()) => {
+                    state.deliver(value, &mut wakers);
+                    Ok(())
+                }
+                Err(id) if state.closed => {
+                    let _ = state.putters.remove(id);
+                    Err(Closed(value))
+                }
+                Err(id) => {
+                    this.value = Some(value);
+                    this.id = Some(id);
+                    return Poll::Pending;
+                }
+            },
+        };
+        drop(state);
+        wakers.wake();
+        Poll::Ready(result)
+    }
+}
+
+impl<T> Drop for PutFuture<'_, T> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let mut wakers = WakeList::new();
+        {
+            let mut state = self.core.lock();
+            if let Removed::Granted(()) = state.putters.remove(id) {
+                state.release_slot(&mut wakers);
+            }
+        }
+        wakers.wake();
+        // The item in `self.value` is dropped after the lock is released.
+    }
+}
+
+impl<T> fmt::Debug for PutFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutFuture")
+            .field("waiting", &self.id.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of a get.
+#[must_use = "futures do nothing unless awaited"]
+pub struct GetFuture<'a, T> {
+    core: &'a Core<T>,
+    wait: GetWait,
+}
+
+impl<'a, T> GetFuture<'a, T> {
+    pub(crate) fn new(core: &'a Core<T>) -> Self {
+        Self {
+            core,
+            wait: GetWait::new(),
+        }
+    }
+}
+
+impl<T> Future for GetFuture<'_, T> {
+    type Output = Result<T, Closed>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        this.wait.poll(this.core, cx)
+    }
+}
+
+impl<T> Drop for GetFuture<'_, T> {
+    fn drop(&mut self) {
+        self.wait.cancel(self.core);
+    }
+}
+
+impl<T> fmt::Debug for GetFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetFuture").finish_non_exhaustive()
+    }
+}
+
+/// Polls `wait` as a stream: the next item, or `None` once closed and drained.
+pub(crate) fn poll_next<T>(
+    wait: &mut GetWait,
+    core: &Core<T>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    let item = std::task::ready!(wait.poll(core, cx));
+    *wait = GetWait::new();
+    Poll::Ready(item.ok())
+}
+
+/// A fair, cancel-safe FIFO queue shared between tasks, bounded or not.
+///
+/// - [`put`](Queue::put) waits while the queue is full, [`get`](Queue::get) while it is
+///   empty; both serve waiters in FIFO order and wake exactly one waiter per item or
+///   freed slot.
+/// - Cancel-safe: a `get` dropped after an item was handed to it gives the item to the
+///   next getter (or back to the front of the queue); a `put` dropped before it
+///   completed did not enqueue.
+/// - [`close`](Queue::close) wakes everyone. Puts then fail, handing their item back
+///   (this includes puts that were waiting, even one that had just been given a slot);
+///   gets drain what is left and then return [`Closed`].
+///
+/// `Queue` is a cheap handle: `clone()` shares the same queue. For separate sending
+/// and receiving ends that close the queue when one side is gone, use
+/// [`channel`](super::channel).
+///
+/// # Example
+///
+/// ```
+/// use pride::sync::Queue;
+///
+/// futures_lite::future::block_on(async {
+///     let q = Queue::with_maxsize(2);
+///     let producer = {
+///         let q = q.clone();
+///         std::thread::spawn(move || {
+///             futures_lite::future::block_on(async {
+///                 for i in 0..10 {
+///                     q.put(i).await.unwrap();
+///                 }
+///                 q.close();
+///             })
+///         })
+///     };
+///     let mut got = Vec::new();
+///     while let Ok(i) = q.get().await {
+///         got.push(i);
+///     }
+///     producer.join().unwrap();
+///     assert_eq!(got, (0..10).collect::<Vec<_>>());
+/// });
+/// ```
+pub struct Queue<T> {
+    core: Arc<Core<T>>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Self {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    /// A queue holding at most `maxsize` items.
+    ///
+    /// # Panics
+    ///
+    /// If `maxsize` is 0: pride has no rendezvous queue.
+    pub fn with_maxsize(maxsize: usize) -> Self {
+        Self {
+            core: Arc::new(Core::new(Some(check_maxsize(maxsize)))),
+        }
+    }
+
+    /// A queue without a size limit: `put` never waits.
+    pub fn unbounded() -> Self {
+        Self {
+            core: Arc::new(Core::new(None)),
+        }
+    }
+
+    /// Puts `value` at the back, waiting while the queue is full. Fails with the value
+    /// if the queue is closed.
+    pub fn put(&self, value: T) -> PutFuture<'_, T> {
+        PutFuture::new(&self.core, value)
+    }
+
+    /// Takes the front item, waiting while the queue is empty. Fails once the queue is
+    /// closed and empty.
+    pub fn get(&self) -> GetFuture<'_, T> {
+        GetFuture::new(&self.core)
+    }
+
+    /// Puts `value` if there is room now and no put is waiting.
+    pub fn put_nowait(&self, value: T) -> Result<(), WouldBlock<T>> {
+        self.core.put_nowait(value)
+    }
+
+    /// Takes the front item if there is one.
+    pub fn get_nowait(&self) -> Result<T, WouldBlock> {
+        self.core.get_nowait()
+    }
+
+    /// Closes the queue, waking every waiting task. Idempotent.
+    pub fn close(&self) {
+        self.core.close();
+    }
+
+    /// Whether [`close`](Queue::close) has been called.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// The number of items in the queue.
+    pub fn len(&self) -> usize {
+        self.core.len()
+    }
+
+    /// Whether the queue holds no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a put would have to wait now.
+    pub fn is_full(&self) -> bool {
+        self.core.is_full()
+    }
+
+    /// The size limit, `None` for an unbounded queue.
+    pub fn maxsize(&self) -> Option<usize> {
+        self.core.maxsize()
+    }
+
+    /// The receiving side as a [`Stream`] of items that ends once the queue is closed
+    /// and drained.
+    pub fn stream(&self) -> QueueStream<T> {
+        QueueStream {
+            queue: self.clone(),
+            wait: GetWait::new(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.core.lock();
+        f.debug_struct("Queue")
+            .field("len", &state.items.len())
+            .field("maxsize", &state.maxsize)
+            .field("closed", &state.closed)
+            .finish()
+    }
+}
+
+/// The [`Stream`] of [`Queue::stream`]; dropping it mid-wait loses no item.
+#[must_use = "streams do nothing unless polled"]
+pub struct QueueStream<T> {
+    queue: Queue<T>,
+    wait: GetWait,
+}
+
+impl<T> Stream for QueueStream<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = &mut *self;
+        poll_next(&mut this.wait, &this.queue.core, cx)
+    }
+}
+
+impl<T> Drop for QueueStream<T> {
+    fn drop(&mut self) {
+        self.wait.cancel(&self.queue.core);
+    }
+}
+
+impl<T> fmt::Debug for QueueStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueStream").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

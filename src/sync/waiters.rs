@@ -1,0 +1,350 @@
+//! The FIFO waiter list every primitive in this room queues its waiters on.
+//!
+//! A [`WaiterList`] lives inside the primitive's state, behind the primitive's facade
+//! `Mutex`; every method takes `&mut self`, so holding the lock is the proof of access.
+//! It is a slab (a `Vec` of slots plus a free list) threaded by a doubly linked list of
+//! indices, so push, grant-the-front and remove-from-the-middle are all O(1) and a
+//! steady-state primitive does not allocate.
+//!
+//! A waiter's life, driven by the future that owns it:
+//!
+//! 1. **Queued**: on its first `Pending` poll the future pushes a request `R` and its
+//!    waker and keeps the returned [`WaiterId`]. Re-polls refresh the waker (cheaply, via
+//!    `Waker::will_wake`).
+//! 2. **Granted**: whoever makes the front waiter able to proceed (an unlock, a put, a
+//!    release) calls [`WaiterList::grant_front`]: the waiter leaves the FIFO, its slot
+//!    now holds the grant `G` (a permit count, an item, a reserved slot), and the caller
+//!    wakes the returned waker *after* dropping the lock.
+//! 3. **Gone**: the future either observes the grant ([`WaiterList::poll_grant`]) or is
+//!    dropped ([`WaiterList::remove`]). Removing a granted waiter hands the grant back to
+//!    the primitive, which passes it on to the next waiter: that is what makes every
+//!    wait cancel-safe.
+//!
+//! A [`WaiterId`] is neither `Clone` nor `Copy`: exactly one future owns each slot and
+//! only that future frees it, so an id can never name a slot that was reused.
+
+use std::task::Waker;
+
+const NIL: usize = usize::MAX;
+
+/// The FIFO of waiters of one primitive: requests `R` waiting, grants `G` not yet seen.
+#[derive(Debug)]
+pub(crate) struct WaiterList<R, G> {
+    slots: Vec<Slot<R, G>>,
+    /// Head of the free list threaded through `Slot::Vacant`.
+    free: usize,
+    /// Oldest queued waiter, or `NIL`.
+    head: usize,
+    /// Youngest queued waiter, or `NIL`.
+    tail: usize,
+    /// Number of queued (not granted) waiters.
+    queued: usize,
+}
+
+#[derive(Debug)]
+enum Slot<R, G> {
+    Vacant {
+        next_free: usize,
+    },
+    Queued {
+        req: R,
+        waker: Waker,
+        prev: usize,
+        next: usize,
+    },
+    Granted(G),
+}
+
+/// The ticket of one registered waiter; owned by the future that registered it.
+#[derive(Debug)]
+#[must_use = "a waiter id must be handed back through poll_grant or remove"]
+pub(crate) struct WaiterId(usize);
+
+/// What [`WaiterList::remove`] found in the slot of a waiter that went away.
+#[derive(Debug)]
+pub(crate) enum Removed<R, G> {
+    /// It was still waiting; here is its request.
+    Queued(R),
+    /// It had been granted `G` and never saw it: the caller must pass `G` on.
+    Granted(G),
+}
+
+impl<R, G> Default for WaiterList<R, G> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R, G> WaiterList<R, G> {
+    /// An empty list; does not allocate.
+    pub(crate) const fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: NIL,
+            head: NIL,
+            tail: NIL,
+            queued: 0,
+        }
+    }
+
+    /// `true` when no waiter is queued (granted waiters do not count).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    /// Number of queued waiters.
+    pub(crate) fn len(&self) -> usize {
+        self.queued
+    }
+
+    /// Queues a waiter at the back.
+    pub(crate) fn push_back(&mut self, req: R, waker: &Waker) -> WaiterId {
+        let slot = Slot::Queued {
+            req,
+            waker: waker.clone(),
+            prev: self.tail,
+            next: NIL,
+        };
+        let index = if self.free == NIL {
+            self.slots.push(slot);
+            self.slots.len() - 1
+        } else {
+            let index = self.free;
+            match std::mem::replace(&mut self.slots[index], slot) {
+                Slot::Vacant { next_free } => self.free = next_free,
+                _ => unreachable!("free list points at an occupied slot"),
+            }
+            index
+        };
+        if self.tail == NIL {
+            self.head = index;
+        } else {
+            self.set_next(self.tail, index);
+        }
+        self.tail = index;
+        self.queued += 1;
+        WaiterId(index)
+    }
+
+    /// The request of the oldest queued waiter.
+    pub(crate) fn front(&self) -> Option<&R> {
+        match self.slots.get(self.head) {
+            Some(Slot::Queued { req, .. }) => Some(req),
+            _ => None,
+        }
+    }
+
+    /// Grants the oldest queued waiter `grant(req)` and returns its waker, which the
+    /// caller wakes once the lock is released. `None` if nobody is queued.
+    pub(crate) fn grant_front(&mut self, grant: impl FnOnce(R) -> G) -> Option<Waker> {
+        if self.head == NIL {
+            return None;
+        }
+        let index = self.head;
+        let (req, waker) = self.unlink(index);
+        self.slots[index] = Slot::Granted(grant(req));
+        Some(waker)
+    }
+
+    /// Grants every queued waiter, oldest first, adding their wakers to `wakers`.
+    pub(crate) fn grant_all(&mut self, mut grant: impl FnMut(R) -> G, wakers: &mut WakeList) {
+        while let Some(waker) = self.grant_front(&mut grant) {
+            wakers.push(waker);
+        }
+    }
+
+    /// Clones the wakers of all queued waiters (they stay queued) into `wakers`.
+    pub(crate) fn wakers_of_queued(&self, wakers: &mut WakeList) {
+        let mut index = self.head;
+        while let Some(Slot::Queued { waker, next, .. }) = self.slots.get(index) {
+            wakers.push(waker.clone());
+            index = *next;
+        }
+    }
+
+    /// Takes the grant of `id` if it has one (freeing the slot); otherwise refreshes its
+    /// waker and hands the id back.
+    pub(crate) fn poll_grant(&mut self, id: WaiterId, waker: &Waker) -> Result<G, WaiterId> {
+        match &mut self.slots[id.0] {
+            Slot::Queued { waker: stored, .. } => {
+                if !stored.will_wake(waker) {
+                    stored.clone_from(waker);
+                }
+                Err(id)
+            }
+            Slot::Granted(_) => match self.free_slot(id.0) {
+                Slot::Granted(grant) => Ok(grant),
+                _ => unreachable!(),
+            },
+            Slot::Vacant { .. } => unreachable!("a live waiter id names a vacant slot"),
+        }
+    }
+
+    /// Removes the waiter `id` whatever its state; a grant it never saw comes back.
+    pub(crate) fn remove(&mut self, id: WaiterId) -> Removed<R, G> {
+        match self.slots[id.0] {
+            Slot::Queued { .. } => {
+                let (req, _waker) = self.unlink(id.0);
+                self.free_slot(id.0);
+                Removed::Queued(req)
+            }
+            Slot::Granted(_) => match self.free_slot(id.0) {
+                Slot::Granted(grant) => Removed::Granted(grant),
+                _ => unreachable!(),
+            },
+            Slot::Vacant { .. } => unreachable!("a live waiter id names a vacant slot"),
+        }
+    }
+
+    /// Takes a queued slot out of the FIFO, leaving a placeholder the caller overwrites.
+    fn unlink(&mut self, index: usize) -> (R, Waker) {
+        let placeholder = Slot::Vacant { next_free: NIL };
+        let Slot::Queued {
+            req,
+            waker,
+            prev,
+            next,
+        } = std::mem::replace(&mut self.slots[index], placeholder)
+        else {
+            unreachable!("unlinking a waiter that is not queued")
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.set_next(prev, next);
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.set_prev(next, prev);
+        }
+        self.queued -= 1;
+        (req, waker)
+    }
+
+    fn free_slot(&mut self, index: usize) -> Slot<R, G> {
+        let old = std::mem::replace(
+            &mut self.slots[index],
+            Slot::Vacant {
+                next_free: self.free,
+            },
+        );
+        self.free = index;
+        old
+    }
+
+    fn set_next(&mut self, index: usize, to: usize) {
+        match &mut self.slots[index] {
+            Slot::Queued { next, .. } => *next = to,
+            _ => unreachable!("linked slot is not queued"),
+        }
+    }
+
+    fn set_prev(&mut self, index: usize, to: usize) {
+        match &mut self.slots[index] {
+            Slot::Queued { prev, .. } => *prev = to,
+            _ => unreachable!("linked slot is not queued"),
+        }
+    }
+}
+
+/// Wakers collected under a primitive's lock, to be woken after it is dropped.
+///
+/// Most hand-offs wake one waiter, so the first waker is kept inline and only a
+/// broadcast (a set, a close, a large release) allocates.
+#[derive(Debug, Default)]
+#[must_use = "collected wakers must be woken"]
+pub(crate) struct WakeList {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl WakeList {
+    pub(crate) const fn new() -> Self {
+        Self {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, waker: Waker) {
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else {
+            self.rest.push(waker);
+        }
+    }
+
+    /// Wakes everything collected; call it after the primitive's lock is dropped.
+    pub(crate) fn wake(self) {
+        if let Some(first) = self.first {
+            first.wake();
+        }
+        for waker in self.rest {
+            waker.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waker() -> Waker {
+        Waker::noop().clone()
+    }
+
+    #[test]
+    fn fifo_order_and_removal_from_the_middle() {
+        let mut list: WaiterList<u32, u32> = WaiterList::new();
+        let w = waker();
+        let a = list.push_back(1, &w);
+        let b = list.push_back(2, &w);
+        let c = list.push_back(3, &w);
+        assert_eq!(list.len(), 3);
+        assert!(matches!(list.remove(b), Removed::Queued(2)));
+        assert_eq!(list.front(), Some(&1));
+        assert!(list.grant_front(|r| r * 10).is_some());
+        assert_eq!(list.front(), Some(&3));
+        assert_eq!(list.poll_grant(a, &w).ok(), Some(10));
+        let c = list.poll_grant(c, &w).unwrap_err();
+        assert!(list.grant_front(|r| r * 10).is_some());
+        assert!(list.grant_front(|r| r * 10).is_none());
+        assert!(matches!(list.remove(c), Removed::Granted(30)));
+        assert!(list.is_empty());
+    }
+
+    #[test]
+    fn slots_are_reused() {
+        let mut list: WaiterList<(), ()> = WaiterList::new();
+        let w = waker();
+        for _ in 0..100 {
+            let a = list.push_back((), &w);
+            let b = list.push_back((), &w);
+            let _ = list.remove(a);
+            let _ = list.remove(b);
+        }
+        assert_eq!(list.slots.len(), 2);
+    }
+
+    #[test]
+    fn grant_all_keeps_order() {
+        let mut list: WaiterList<u32, u32> = WaiterList::new();
+        let w = waker();
+        let ids: Vec<_> = (0..5).map(|i| list.push_back(i, &w)).collect();
+        let mut wakers = WakeList::new();
+        let mut order = Vec::new();
+        list.grant_all(
+            |r| {
+                order.push(r);
+                r
+            },
+            &mut wakers,
+        );
+        assert_eq!(order, vec![0, 1, 2, 3, 4]);
+        assert_eq!(wakers.rest.len(), 4);
+        for (i, id) in ids.into_iter().enumerate() {
+            assert_eq!(list.poll_grant(id, &w).ok(), Some(i as u32));
+        }
+    }
+}
