@@ -71,13 +71,13 @@ pub mod sync;
 pub(crate) mod task;
 pub mod time;
 
-pub use cancel::CancelScope;
+pub use cancel::{CancelScope, ScopeRun, checkpoint};
 pub use group::error::TaskOutput;
 pub use group::{
-    BoxError, GroupClosed, GroupError, TaskError, TaskGroup, TaskGroupFuture, TaskHandle,
-    task_group,
+    BoxError, GroupClosed, GroupError, StartError, StartFuture, TaskError, TaskGroup,
+    TaskGroupFuture, TaskHandle, TaskStatus, task_group,
 };
-pub use runtime::{Builder, Runtime, run, yield_now};
+pub use runtime::{Builder, Runtime, YieldNow, run, yield_now};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
 
 #[cfg(pride_loom)]

@@ -28,6 +28,11 @@ pub(crate) fn enter<R>(node: &Arc<ScopeNode>, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The current scope as a raw pointer (null outside every scope), for identity checks.
+pub(crate) fn current_ptr() -> *const ScopeNode {
+    CURRENT.with(Cell::get)
+}
+
 /// The current scope, if any wrapper is being polled on this thread.
 pub(crate) fn current() -> Option<Arc<ScopeNode>> {
     let ptr = CURRENT.with(Cell::get);

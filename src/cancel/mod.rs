@@ -5,6 +5,9 @@
 
 pub(crate) mod current;
 pub(crate) mod node;
+mod run;
 mod scope;
 
+pub use run::{ScopeRun, checkpoint};
+pub(crate) use run::{Verdict, assert_polled_in_place, verdict};
 pub use scope::CancelScope;

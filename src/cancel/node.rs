@@ -13,7 +13,7 @@
 //! - A node removes itself from its parent's `children` when its scope exits, so the
 //!   `Arc` cycle parent -> child -> parent never outlives the scope.
 
-use std::sync::OnceLock;
+use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
 
 use crate::loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -54,6 +54,8 @@ pub(crate) struct ScopeNode {
     /// Our index in the parent's `slots`, while linked.
     slot: AtomicUsize,
     links: Mutex<Links>,
+    /// Why it was cancelled, if the canceller said (first reason wins).
+    reason: OnceLock<StdArc<str>>,
 }
 
 const UNLINKED: usize = usize::MAX;
@@ -66,6 +68,7 @@ impl ScopeNode {
             parent: OnceLock::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
+            reason: OnceLock::new(),
         })
     }
 
@@ -168,6 +171,24 @@ impl ScopeNode {
         }
         self.wake_subtree();
         true
+    }
+
+    /// Cancels with a reason that shows in the group's error.
+    pub(crate) fn cancel_with_reason(&self, reason: StdArc<str>) {
+        let _ = self.reason.set(reason);
+        self.cancel();
+    }
+
+    pub(crate) fn reason(&self) -> Option<&StdArc<str>> {
+        self.reason.get()
+    }
+
+    /// Whether `self` was entered directly below the scope `current` (by pointer).
+    pub(crate) fn is_child_of(&self, current: *const ScopeNode) -> bool {
+        match self.parent.get() {
+            Some(parent) => std::ptr::eq(Arc::as_ptr(parent), current),
+            None => current.is_null(),
+        }
     }
 
     /// Cancels because the deadline passed.

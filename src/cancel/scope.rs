@@ -27,7 +27,54 @@ pub struct CancelScope {
     node: Arc<ScopeNode>,
 }
 
+impl Default for CancelScope {
+    fn default() -> Self {
+        CancelScope::new()
+    }
+}
+
 impl CancelScope {
+    /// A new scope, not yet entered. Enter it with [`run`](Self::run); it becomes a
+    /// child of the scope current at that point. It can be cancelled before entry.
+    pub fn new() -> CancelScope {
+        CancelScope {
+            node: ScopeNode::new(),
+        }
+    }
+
+    /// Runs `future` inside this scope. Returns `Some(output)`, or `None` if this scope
+    /// was cancelled and dropped the future (then [`cancelled_caught`](Self::cancelled_caught)
+    /// is true). If a scope further out was cancelled, that scope catches: the `run`
+    /// future itself is dropped.
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     let scope = pride::CancelScope::new();
+    ///     let inner = scope.clone();
+    ///     let out = scope
+    ///         .run(async move {
+    ///             inner.cancel();
+    ///             pride::checkpoint().await; // dropped here
+    ///             unreachable!()
+    ///         })
+    ///         .await;
+    ///     assert_eq!(out, None::<()>);
+    ///     assert!(scope.cancelled_caught());
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// On first poll if the scope was already entered: a scope is entered once.
+    pub fn run<F: std::future::Future>(&self, future: F) -> super::ScopeRun<F> {
+        super::ScopeRun::new(self.node.clone(), future)
+    }
+
+    /// Cancels the scope, recording `reason`; a group whose scope was cancelled with a
+    /// reason shows it in its [`GroupError`](crate::GroupError).
+    pub fn cancel_with_reason(&self, reason: impl Into<String>) {
+        self.node.cancel_with_reason(reason.into().into());
+    }
+
     pub(crate) fn from_node(node: Arc<ScopeNode>) -> CancelScope {
         CancelScope { node }
     }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use super::error::{Kind, Payload, TaskError, TaskOutput, panic_message};
 use super::shared::GroupShared;
+use super::start::StartLink;
 use crate::cancel::current;
 use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
@@ -28,6 +29,8 @@ pub(crate) struct Child<F> {
     registered: bool,
     /// The group has counted this child out.
     done: bool,
+    /// Set while a `start()` waits for this child to call `started`.
+    start: Option<StdArc<dyn StartLink>>,
 }
 
 impl<F> Child<F> {
@@ -46,7 +49,28 @@ impl<F> Child<F> {
             summarize,
             registered: false,
             done: false,
+            start: None,
         }
+    }
+
+    /// Makes this the child of a `start()` call.
+    pub(crate) fn with_start(mut self, link: StdArc<dyn StartLink>) -> Child<F> {
+        self.start = Some(link);
+        self
+    }
+
+    /// Sends an error to the starter if the child has not started yet, else to the
+    /// group (which cancels the rest).
+    fn fail(&self, kind: Kind) {
+        let error = TaskError::new(self.name.clone(), kind);
+        let error = match &self.start {
+            Some(link) => match link.try_fail(error) {
+                Ok(()) => return,
+                Err(error) => error,
+            },
+            None => error,
+        };
+        self.group.report(error);
     }
 
     /// Drops the future (containing a panic from its `Drop`), unlinks the child from
@@ -59,6 +83,9 @@ impl<F> Child<F> {
         let slot = &mut self.future;
         let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
         drop(ScopeNode::unlink(&self.node));
+        if let Some(link) = self.start.take() {
+            link.finished();
+        }
         self.group.child_done();
     }
 
@@ -112,7 +139,7 @@ where
                     Ok(value) => Ok(value),
                     Err(error) => {
                         let summary = this.summary(false, || error.to_string());
-                        this.group.report(this.name.clone(), Kind::Error(error));
+                        this.fail(Kind::Error(error));
                         Err(summary)
                     }
                 }
@@ -121,8 +148,7 @@ where
                 let summary = this.summary(true, || {
                     panic_message(payload.as_ref()).unwrap_or("").to_owned()
                 });
-                this.group
-                    .report(this.name.clone(), Kind::Panic(Payload::new(payload)));
+                this.fail(Kind::Panic(Payload::new(payload)));
                 Err(summary)
             }
         };

@@ -13,6 +13,7 @@
 mod child;
 pub(crate) mod error;
 pub(crate) mod shared;
+mod start;
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -24,9 +25,10 @@ use self::child::Child;
 pub use self::error::{BoxError, GroupClosed, GroupError, TaskError};
 use self::error::{Kind, Payload, Reason, TaskOutput};
 use self::shared::GroupShared;
+pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
-use crate::cancel::current;
 use crate::cancel::node::ScopeNode;
+use crate::cancel::{Verdict, assert_polled_in_place, current, verdict};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 use crate::runtime::context;
@@ -113,7 +115,10 @@ where
             "pride: a task group future was polled after it completed"
         );
         let shared = match &this.shared {
-            Some(shared) => shared.clone(),
+            Some(shared) => {
+                assert_polled_in_place(shared.node(), "`task_group`");
+                shared.clone()
+            }
             None => this.open(),
         };
         let node = shared.node();
@@ -123,15 +128,13 @@ where
         }
 
         if this.body.is_some() {
-            match node.cancelled_by() {
-                Some(catcher) if std::ptr::eq(catcher, &**node) => {
-                    catcher.mark_caught();
+            match verdict(node) {
+                Verdict::Run => this.poll_body(&shared, cx),
+                Verdict::Catch => {
                     shared.cut_short.store(true, Ordering::Release);
                     this.drop_body();
                 }
-                // A scope outside the group, in this task, drops us on its next poll.
-                Some(_) => return Poll::Pending,
-                None => this.poll_body(&shared, cx),
+                Verdict::Outer => return Poll::Pending,
             }
         }
         if this.body.is_some() || !shared.children.try_close() {
@@ -142,7 +145,7 @@ where
         this.done = true;
         drop(ScopeNode::unlink(node));
         let errors = shared.errors.drain();
-        let cancel_reason = None;
+        let cancel_reason = node.reason().cloned();
         let result = if !errors.is_empty() {
             Err(GroupError::new(errors, Reason::Failed, cancel_reason))
         } else if node.deadline_fired() && shared.cut_short.load(Ordering::Acquire) {
@@ -181,7 +184,7 @@ where
             current::enter(shared.node(), || init(group))
         })) {
             Ok(body) => self.body = Some(body),
-            Err(payload) => shared.report(None, Kind::Panic(Payload::new(payload))),
+            Err(payload) => shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload)))),
         }
         shared
     }
@@ -201,12 +204,12 @@ where
                 self.drop_body();
                 match output.into_result() {
                     Ok(value) => self.value = Some(value),
-                    Err(error) => shared.report(None, Kind::Error(error)),
+                    Err(error) => shared.report(TaskError::new(None, Kind::Error(error))),
                 }
             }
             Err(payload) => {
                 self.drop_body();
-                shared.report(None, Kind::Panic(Payload::new(payload)));
+                shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
             }
         }
     }
@@ -411,6 +414,52 @@ impl TaskGroup {
         ScopeNode::enter(&node, Some(self.shared.node().clone()), Some(task));
         self.shared.handle.spawn(notified);
         TaskHandle { join, node, name }
+    }
+
+    /// Starts a child and waits until it calls [`TaskStatus::started`], returning the
+    /// value it passes. Until then the child belongs to the caller: cancelling the
+    /// caller cancels it, cancelling this group does not, and an error or panic comes
+    /// back here as [`StartError::Failed`]. After `started`, it is an ordinary child of
+    /// this group.
+    ///
+    /// ```
+    /// use pride::{BoxError, TaskStatus};
+    ///
+    /// async fn server(status: TaskStatus<u16>) -> Result<(), BoxError> {
+    ///     let port = 8080; // bind, then report readiness
+    ///     status.started(port);
+    ///     Ok(())
+    /// }
+    ///
+    /// pride::run(async {
+    ///     pride::task_group(async |tg| {
+    ///         let port = tg.start(server).await?;
+    ///         assert_eq!(port, 8080);
+    ///         Ok::<_, BoxError>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    pub fn start<F, Fut, T>(&self, f: F) -> StartFuture<F, T>
+    where
+        F: FnOnce(TaskStatus<T>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput,
+        T: Send + 'static,
+    {
+        StartFuture::new(self.clone(), None, f)
+    }
+
+    /// Like [`start`](Self::start), with a name for the child.
+    pub fn start_named<F, Fut, T>(&self, name: impl Into<String>, f: F) -> StartFuture<F, T>
+    where
+        F: FnOnce(TaskStatus<T>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput,
+        T: Send + 'static,
+    {
+        StartFuture::new(self.clone(), Some(name.into().into()), f)
     }
 
     /// The group's cancel scope. Cancelling it is a deliberate shutdown of the group.

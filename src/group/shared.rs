@@ -14,7 +14,7 @@
 
 use std::ptr;
 
-use super::error::{Kind, TaskError};
+use super::error::TaskError;
 use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
@@ -169,8 +169,8 @@ impl GroupShared {
     }
 
     /// A task failed: keep its error and cancel everything else in the group.
-    pub(crate) fn report(&self, name: Option<std::sync::Arc<str>>, kind: Kind) {
-        self.errors.push(TaskError::new(name, kind));
+    pub(crate) fn report(&self, error: TaskError) {
+        self.errors.push(error);
         self.node().cancel();
     }
 

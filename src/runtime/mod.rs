@@ -21,7 +21,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 
 pub(crate) use worker::Handle;
-pub use yield_now::yield_now;
+pub use yield_now::{YieldNow, yield_now};
 
 /// A pride runtime: a pool of worker threads that run the tasks of task groups.
 ///

@@ -1,0 +1,136 @@
+//! Running a future inside a cancel scope: [`CancelScope::run`](super::CancelScope::run)
+//! and [`checkpoint`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use super::current;
+use super::node::ScopeNode;
+use crate::loom::sync::Arc;
+
+/// Checks that a scope wrapper is polled inside the scope it was entered in.
+#[track_caller]
+pub(crate) fn assert_polled_in_place(node: &ScopeNode, what: &str) {
+    assert!(
+        node.is_child_of(current::current_ptr()),
+        "pride: {what} was polled outside the scope it was first polled in; \
+         a scope's future must be driven to completion where it was entered"
+    );
+}
+
+/// What a scope wrapper must do on this poll.
+pub(crate) enum Verdict {
+    /// Not cancelled: poll the inner work.
+    Run,
+    /// This scope is the outermost cancelled one: drop the inner work.
+    Catch,
+    /// A scope further out, in this task, catches: it will drop us when re-polled
+    /// (the cancel woke this task).
+    Outer,
+}
+
+/// Decides, with atomic loads only, whether `node`'s wrapper runs, catches, or waits
+/// for an outer wrapper to drop it.
+pub(crate) fn verdict(node: &ScopeNode) -> Verdict {
+    match node.cancelled_by() {
+        None => Verdict::Run,
+        Some(catcher) if std::ptr::eq(catcher, node) => {
+            catcher.mark_caught();
+            Verdict::Catch
+        }
+        Some(_) => Verdict::Outer,
+    }
+}
+
+/// The future of [`CancelScope::run`](super::CancelScope::run).
+#[must_use = "futures do nothing unless awaited"]
+pub struct ScopeRun<F> {
+    /// Structurally pinned: never moved, dropped in place by assigning `None`.
+    future: Option<F>,
+    node: Arc<ScopeNode>,
+    entered: bool,
+    waker: Option<Waker>,
+}
+
+impl<F> ScopeRun<F> {
+    pub(crate) fn new(node: Arc<ScopeNode>, future: F) -> ScopeRun<F> {
+        ScopeRun {
+            future: Some(future),
+            node,
+            entered: false,
+            waker: None,
+        }
+    }
+
+    fn exit(&mut self) {
+        self.future = None;
+        drop(ScopeNode::unlink(&self.node));
+    }
+}
+
+impl<F: Future> Future for ScopeRun<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is never moved out of `self` (dropped in place by `exit`).
+        let this = unsafe { self.get_unchecked_mut() };
+        if !this.entered {
+            this.entered = true;
+            ScopeNode::enter(&this.node, current::current(), None);
+        } else {
+            assert_polled_in_place(&this.node, "`CancelScope::run`");
+        }
+        assert!(
+            this.future.is_some(),
+            "pride: `CancelScope::run` polled after it completed"
+        );
+        if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            this.node.set_waker(cx.waker());
+            this.waker = Some(cx.waker().clone());
+        }
+        match verdict(&this.node) {
+            Verdict::Run => {}
+            Verdict::Catch => {
+                this.exit();
+                return Poll::Ready(None);
+            }
+            Verdict::Outer => return Poll::Pending,
+        }
+        let Some(future) = this.future.as_mut() else {
+            unreachable!()
+        };
+        // SAFETY: structurally pinned, see the field's docs.
+        let future = unsafe { Pin::new_unchecked(future) };
+        match current::enter(&this.node, || future.poll(cx)) {
+            Poll::Ready(output) => {
+                this.exit();
+                Poll::Ready(Some(output))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F> Drop for ScopeRun<F> {
+    fn drop(&mut self) {
+        if self.entered {
+            // Drop the inner work while the scope is still linked, then unlink.
+            self.exit();
+        }
+    }
+}
+
+/// A yield point that is also a cancellation point: if a scope around the caller was
+/// cancelled, the caller is dropped here instead of resuming.
+///
+/// ```
+/// pride::run(async {
+///     for _ in 0..3 {
+///         pride::checkpoint().await;
+///     }
+/// });
+/// ```
+pub fn checkpoint() -> crate::runtime::YieldNow {
+    crate::runtime::yield_now()
+}

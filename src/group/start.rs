@@ -1,0 +1,292 @@
+//! `TaskGroup::start`: run a child until it says it has started, and hand its value to
+//! the caller.
+//!
+//! Until `started(v)`, the child belongs to the caller (DESIGN rule 14):
+//! - its scope node is *shielded*, so cancelling the target group does not reach it;
+//! - the caller's cancellation drops the [`StartFuture`], whose `Drop` cancels the
+//!   child's own node;
+//! - an error or panic goes to the starter as [`StartError::Failed`], not to the group;
+//! - the child still counts as one of the group's children, so it keeps the group open.
+//!
+//! `started(v)` hands `v` over and unshields the node: from then on the child is an
+//! ordinary member of the group, and its errors go there.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Waker};
+
+use super::child::Child;
+use super::error::{TaskError, TaskOutput};
+use super::{Detached, TaskGroup};
+use crate::cancel::node::ScopeNode;
+use crate::loom::sync::{Arc, Mutex};
+use crate::task;
+
+/// Why [`TaskGroup::start`] did not return a value.
+#[derive(Debug)]
+pub enum StartError {
+    /// The task returned, or dropped its [`TaskStatus`], without calling `started`.
+    NotStarted,
+    /// The task failed or panicked before calling `started`.
+    Failed(TaskError),
+    /// The group had already exited.
+    Closed,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NotStarted => {
+                f.write_str("the task ended without calling `TaskStatus::started`")
+            }
+            StartError::Failed(e) => write!(f, "the task failed before it started: {e}"),
+            StartError::Closed => {
+                f.write_str("the task group has exited and accepts no more tasks")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+enum State<T> {
+    Waiting(Option<Waker>),
+    Started(T),
+    Failed(TaskError),
+    NotStarted,
+    /// The caller took the outcome, or went away.
+    Done,
+}
+
+pub(crate) struct StartShared<T> {
+    state: Mutex<State<T>>,
+    node: Arc<ScopeNode>,
+}
+
+/// What the child wrapper needs from a start in progress, whatever `T` is.
+pub(crate) trait StartLink: Send + Sync {
+    /// The child failed: give the error to the starter if it still waits, else return it.
+    fn try_fail(&self, error: TaskError) -> Result<(), TaskError>;
+    /// The child's future is gone.
+    fn finished(&self);
+}
+
+impl<T> StartShared<T> {
+    fn settle(&self, next: State<T>) -> Result<(), State<T>> {
+        let waker = {
+            let mut state = self.state.lock();
+            match &mut *state {
+                State::Waiting(waker) => {
+                    let waker = waker.take();
+                    *state = next;
+                    waker
+                }
+                _ => return Err(next),
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+}
+
+impl<T: Send> StartLink for StartShared<T> {
+    fn try_fail(&self, error: TaskError) -> Result<(), TaskError> {
+        self.settle(State::Failed(error))
+            .map_err(|state| match state {
+                State::Failed(error) => error,
+                _ => unreachable!(),
+            })
+    }
+
+    fn finished(&self) {
+        let _ = self.settle(State::NotStarted);
+    }
+}
+
+/// Given to a task started with [`TaskGroup::start`]: call [`started`](Self::started)
+/// once the task is ready, with the value `start` returns.
+///
+/// Dropping it without calling `started` makes `start` return
+/// [`StartError::NotStarted`] at once.
+pub struct TaskStatus<T> {
+    link: Option<Arc<StartShared<T>>>,
+}
+
+impl<T> TaskStatus<T> {
+    /// A status that goes nowhere, to call a task function directly (not through
+    /// `start`).
+    pub fn ignored() -> TaskStatus<T> {
+        TaskStatus { link: None }
+    }
+
+    /// Signals that the task has started: `start` returns `value`, and the task now
+    /// belongs to the group.
+    pub fn started(mut self, value: T) {
+        if let Some(link) = self.link.take() {
+            if link.settle(State::Started(value)).is_ok() {
+                link.node.set_shield(false);
+            }
+        }
+    }
+}
+
+impl<T> Drop for TaskStatus<T> {
+    fn drop(&mut self) {
+        if let Some(link) = self.link.take() {
+            let _ = link.settle(State::NotStarted);
+        }
+    }
+}
+
+impl<T> fmt::Debug for TaskStatus<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskStatus")
+            .field("ignored", &self.link.is_none())
+            .finish()
+    }
+}
+
+/// The future of [`TaskGroup::start`].
+#[must_use = "a start does nothing unless awaited"]
+pub struct StartFuture<F, T> {
+    group: TaskGroup,
+    name: Option<StdArc<str>>,
+    init: Option<F>,
+    shared: Option<Arc<StartShared<T>>>,
+}
+
+impl<F, T> StartFuture<F, T> {
+    pub(super) fn new(group: TaskGroup, name: Option<StdArc<str>>, init: F) -> Self {
+        StartFuture {
+            group,
+            name,
+            init: Some(init),
+            shared: None,
+        }
+    }
+}
+
+// The future holds no pinned data: the child runs in its own task.
+impl<F, T> Unpin for StartFuture<F, T> {}
+
+impl<F, Fut, T> Future for StartFuture<F, T>
+where
+    F: FnOnce(TaskStatus<T>) -> Fut,
+    Fut: Future + Send + 'static,
+    Fut::Output: TaskOutput,
+    T: Send + 'static,
+{
+    type Output = Result<T, StartError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(init) = this.init.take() {
+            if let Err(e) = this.launch(init) {
+                return Poll::Ready(Err(e));
+            }
+        }
+        let Some(shared) = &this.shared else {
+            panic!("pride: a start future was polled after it completed");
+        };
+        let mut state = shared.state.lock();
+        let outcome = match std::mem::replace(&mut *state, State::Done) {
+            State::Waiting(waker) => {
+                let waker = match waker {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                *state = State::Waiting(Some(waker));
+                return Poll::Pending;
+            }
+            State::Started(value) => Ok(value),
+            State::Failed(error) => Err(StartError::Failed(error)),
+            State::NotStarted => Err(StartError::NotStarted),
+            State::Done => unreachable!("pride: a start future was polled after it completed"),
+        };
+        drop(state);
+        this.shared = None;
+        Poll::Ready(outcome)
+    }
+}
+
+impl<F, T> StartFuture<F, T> {
+    fn launch<Fut>(&mut self, init: F) -> Result<(), StartError>
+    where
+        F: FnOnce(TaskStatus<T>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput,
+        T: Send + 'static,
+    {
+        let group = &self.group.shared;
+        let node = ScopeNode::new();
+        node.set_shield(true);
+        let shared = Arc::new(StartShared {
+            state: Mutex::new(State::Waiting(None)),
+            node: node.clone(),
+        });
+        let future = init(TaskStatus {
+            link: Some(shared.clone()),
+        });
+        if !group.children.try_add() {
+            return Err(StartError::Closed);
+        }
+        let link: std::sync::Arc<dyn StartLink> = std::sync::Arc::new(LinkRef(shared.clone()));
+        let child = Child::new(
+            future,
+            node.clone(),
+            group.clone(),
+            self.name.clone(),
+            false,
+        )
+        .with_start(link);
+        let (notified, task) = task::new_task(Detached(child), group.handle.clone());
+        ScopeNode::enter(&node, Some(group.node().clone()), Some(task));
+        group.handle.spawn(notified);
+        self.shared = Some(shared);
+        Ok(())
+    }
+}
+
+/// Type-erases the facade `Arc` for the child wrapper.
+struct LinkRef<T>(Arc<StartShared<T>>);
+
+impl<T: Send> StartLink for LinkRef<T> {
+    fn try_fail(&self, error: TaskError) -> Result<(), TaskError> {
+        self.0.try_fail(error)
+    }
+
+    fn finished(&self) {
+        self.0.finished();
+    }
+}
+
+impl<F, T> Drop for StartFuture<F, T> {
+    fn drop(&mut self) {
+        // The caller went away (it was cancelled) before the child started: the child
+        // was the caller's, so it is cancelled too.
+        if let Some(shared) = self.shared.take() {
+            if shared.settle(State::Done).is_ok() {
+                shared.node.cancel();
+            }
+        }
+    }
+}
+
+impl<F, T> fmt::Debug for StartFuture<F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartFuture")
+            .field("name", &self.name)
+            .finish()
+    }
+}
