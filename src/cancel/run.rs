@@ -20,6 +20,7 @@ pub(crate) fn assert_polled_in_place(node: &ScopeNode, what: &str) {
 }
 
 /// What a scope wrapper must do on this poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Not cancelled: poll the inner work.
     Run,
@@ -50,6 +51,8 @@ pub struct ScopeRun<F> {
     future: Option<F>,
     node: Arc<ScopeNode>,
     entered: bool,
+    /// The work has been polled at least once.
+    polled: bool,
     waker: Option<Waker>,
 }
 
@@ -59,6 +62,7 @@ impl<F> ScopeRun<F> {
             future: Some(future),
             node,
             entered: false,
+            polled: false,
             waker: None,
         }
     }
@@ -89,14 +93,20 @@ impl<F: Future> Future for ScopeRun<F> {
             this.node.set_waker(cx.waker());
             this.waker = Some(cx.waker().clone());
         }
-        match verdict(&this.node) {
-            Verdict::Run => {}
-            Verdict::Catch => {
-                this.exit();
-                return Poll::Ready(None);
+        // The work runs until its first suspension point even in a cancelled scope
+        // (DESIGN rule 6); after that, a cancelled scope drops it where it is
+        // suspended: before resuming it, and right after it suspends.
+        if this.polled {
+            match verdict(&this.node) {
+                Verdict::Run => {}
+                Verdict::Catch => {
+                    this.exit();
+                    return Poll::Ready(None);
+                }
+                Verdict::Outer => return Poll::Pending,
             }
-            Verdict::Outer => return Poll::Pending,
         }
+        this.polled = true;
         let Some(future) = this.future.as_mut() else {
             unreachable!()
         };
@@ -107,7 +117,13 @@ impl<F: Future> Future for ScopeRun<F> {
                 this.exit();
                 Poll::Ready(Some(output))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => match verdict(&this.node) {
+                Verdict::Catch => {
+                    this.exit();
+                    Poll::Ready(None)
+                }
+                Verdict::Run | Verdict::Outer => Poll::Pending,
+            },
         }
     }
 }

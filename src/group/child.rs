@@ -26,7 +26,8 @@ pub(crate) struct Child<F> {
     name: Option<StdArc<str>>,
     /// A handle will read the outcome: give it a summary of a reported error.
     summarize: bool,
-    registered: bool,
+    /// Polled at least once (and its waker registered with its node).
+    polled: bool,
     /// The group has counted this child out.
     done: bool,
     /// Set while a `start()` waits for this child to call `started`.
@@ -47,7 +48,7 @@ impl<F> Child<F> {
             group,
             name,
             summarize,
-            registered: false,
+            polled: false,
             done: false,
             start: None,
         }
@@ -89,6 +90,25 @@ impl<F> Child<F> {
         self.group.child_done();
     }
 
+    /// If any scope above the child is cancelled, drops the child (it is suspended)
+    /// and counts it out. Every cancelled scope is caught here: a child task is the
+    /// outermost wrapper in its task.
+    fn catch_cancel(&mut self) -> bool {
+        let Some(catcher) = self.node.cancelled_by() else {
+            return false;
+        };
+        catcher.mark_caught();
+        if !std::ptr::eq(catcher, &*self.node) {
+            self.group.cut_short.store(true, Ordering::Release);
+        }
+        self.finish();
+        true
+    }
+
+    fn cancelled(&self) -> TaskError {
+        TaskError::new(self.name.clone(), Kind::Cancelled)
+    }
+
     fn summary(&self, panic: bool, message: impl FnOnce() -> String) -> TaskError {
         let message = if self.summarize {
             message()
@@ -109,18 +129,15 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: we never move `future` out of `self`; it is dropped in place.
         let this = unsafe { self.get_unchecked_mut() };
-        if !this.registered {
+        // A child runs until its first suspension point even if its scope is already
+        // cancelled (DESIGN rule 6); after that, a cancelled scope drops it where it
+        // is suspended: before resuming it, and right after it suspends.
+        if !this.polled {
             // A task's waker never changes, so registering once is enough.
             this.node.set_waker(cx.waker());
-            this.registered = true;
-        }
-        if let Some(catcher) = this.node.cancelled_by() {
-            catcher.mark_caught();
-            if !std::ptr::eq(catcher, &*this.node) {
-                this.group.cut_short.store(true, Ordering::Release);
-            }
-            this.finish();
-            return Poll::Ready(Err(TaskError::new(this.name.clone(), Kind::Cancelled)));
+            this.polled = true;
+        } else if this.catch_cancel() {
+            return Poll::Ready(Err(this.cancelled()));
         }
         let Some(future) = this.future.as_mut() else {
             unreachable!("pride: a finished child was polled again");
@@ -131,6 +148,7 @@ where
             catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
         });
         let outcome = match polled {
+            Ok(Poll::Pending) if this.catch_cancel() => Err(this.cancelled()),
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(output)) => {
                 let slot = &mut this.future;

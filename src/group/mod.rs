@@ -64,15 +64,16 @@ use crate::task::{self, JoinHandle};
 ///
 /// # Panics
 /// When polled outside a pride runtime.
-pub fn task_group<B, Fut>(body: B) -> TaskGroupFuture<B, Fut>
+pub fn task_group<B, Fut, T>(body: B) -> TaskGroupFuture<B, Fut, T>
 where
     B: FnOnce(TaskGroup) -> Fut,
     Fut: Future,
-    Fut::Output: TaskOutput,
+    Fut::Output: TaskOutput<Ok = T>,
 {
     TaskGroupFuture {
         init: Some(body),
         body: None,
+        body_polled: false,
         value: None,
         shared: None,
         waker: None,
@@ -80,31 +81,33 @@ where
     }
 }
 
-/// The future of [`task_group`]. A named type, so a task that awaits a group whose body
-/// returns `Result<_, BoxError>` is still `Send`.
+/// The future of [`task_group`]. `T` is the body's success value.
+///
+/// A named type with no bounds on its definition, and no `TaskOutput` projection in
+/// its fields, so that a task awaiting a group whose body returns
+/// `Result<_, BoxError>` is still `Send` (rustc cannot prove auto traits through such a
+/// projection inside an `async` block).
 #[must_use = "a task group does nothing unless awaited"]
-pub struct TaskGroupFuture<B, Fut>
-where
-    Fut: Future,
-    Fut::Output: TaskOutput,
-{
+pub struct TaskGroupFuture<B, Fut, T> {
     init: Option<B>,
     /// Structurally pinned: never moved, dropped in place by assigning `None`.
     body: Option<Fut>,
-    value: Option<<Fut::Output as TaskOutput>::Ok>,
+    /// The body has been polled at least once.
+    body_polled: bool,
+    value: Option<T>,
     shared: Option<Arc<GroupShared>>,
     /// The waker last registered with the group's scope node.
     waker: Option<Waker>,
     done: bool,
 }
 
-impl<B, Fut> Future for TaskGroupFuture<B, Fut>
+impl<B, Fut, T> Future for TaskGroupFuture<B, Fut, T>
 where
     B: FnOnce(TaskGroup) -> Fut,
     Fut: Future,
-    Fut::Output: TaskOutput,
+    Fut::Output: TaskOutput<Ok = T>,
 {
-    type Output = Result<<Fut::Output as TaskOutput>::Ok, GroupError>;
+    type Output = Result<T, GroupError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `body` is never moved out (see the field's docs); the other fields
@@ -127,14 +130,17 @@ where
             this.waker = Some(cx.waker().clone());
         }
 
+        // The body runs until its first suspension point even in a cancelled scope
+        // (DESIGN rule 6); after that, a cancelled scope drops it where it is
+        // suspended: before resuming it, and right after it suspends.
+        if this.body_polled && this.check_cancel(&shared) == Verdict::Outer {
+            return Poll::Pending;
+        }
         if this.body.is_some() {
-            match verdict(node) {
-                Verdict::Run => this.poll_body(&shared, cx),
-                Verdict::Catch => {
-                    shared.cut_short.store(true, Ordering::Release);
-                    this.drop_body();
-                }
-                Verdict::Outer => return Poll::Pending,
+            this.body_polled = true;
+            this.poll_body(&shared, cx);
+            if this.check_cancel(&shared) == Verdict::Outer {
+                return Poll::Pending;
             }
         }
         if this.body.is_some() || !shared.children.try_close() {
@@ -160,11 +166,11 @@ where
     }
 }
 
-impl<B, Fut> TaskGroupFuture<B, Fut>
+impl<B, Fut, T> TaskGroupFuture<B, Fut, T>
 where
     B: FnOnce(TaskGroup) -> Fut,
     Fut: Future,
-    Fut::Output: TaskOutput,
+    Fut::Output: TaskOutput<Ok = T>,
 {
     /// First poll: enter the group's scope below the current one and start the body.
     fn open(&mut self) -> Arc<GroupShared> {
@@ -214,6 +220,20 @@ where
         }
     }
 
+    /// If the body is suspended and the group's scope is the outermost cancelled one,
+    /// drops the body. `Outer`: a scope further out catches, so wait to be dropped.
+    fn check_cancel(&mut self, shared: &GroupShared) -> Verdict {
+        if self.body.is_none() {
+            return Verdict::Run;
+        }
+        let verdict = verdict(shared.node());
+        if verdict == Verdict::Catch {
+            shared.cut_short.store(true, Ordering::Release);
+            self.drop_body();
+        }
+        verdict
+    }
+
     /// Drops the body in place; a panic from its `Drop` is contained.
     fn drop_body(&mut self) {
         let body = &mut self.body;
@@ -221,11 +241,7 @@ where
     }
 }
 
-impl<B, Fut> Drop for TaskGroupFuture<B, Fut>
-where
-    Fut: Future,
-    Fut::Output: TaskOutput,
-{
+impl<B, Fut, T> Drop for TaskGroupFuture<B, Fut, T> {
     fn drop(&mut self) {
         if self.done {
             return;
