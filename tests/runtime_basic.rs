@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
-use common::{Counter, runtime, watchdog};
+use common::{Counter, panic_text, runtime, watchdog};
 use pride::{Runtime, task_group};
 
 #[test]
@@ -159,11 +159,7 @@ fn task_group_outside_a_runtime_names_the_function() {
         futures_lite::future::block_on(task_group(async |_tg| {})).unwrap();
     })
     .unwrap_err();
-    let message = caught
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| caught.downcast_ref::<&str>().copied())
-        .unwrap();
+    let message = panic_text(&*caught);
     assert!(message.contains("task_group"), "{message}");
 }
 

@@ -188,3 +188,12 @@ impl std::fmt::Display for MyError {
 }
 
 impl std::error::Error for MyError {}
+
+/// The text of a panic payload (`&str` or `String`), or `""`.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("")
+}
