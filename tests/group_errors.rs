@@ -258,3 +258,46 @@ fn display_names_the_tasks() {
         );
     });
 }
+
+#[test]
+fn a_panicking_body_is_reported_and_cancels_children() {
+    watchdog(60, || {
+        let rt = runtime(2);
+        let dropped = Counter::new();
+        let err = rt
+            .block_on(task_group(async |tg| {
+                let guard = dropped.drop_guard();
+                tg.start_soon(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                });
+                pride::yield_now().await;
+                if true {
+                    panic!("body broke");
+                }
+            }))
+            .unwrap_err();
+        assert_eq!(err.errors().len(), 1, "{err:?}");
+        assert_eq!(err.errors()[0].name(), None);
+        assert!(err.errors()[0].is_panic());
+        assert_eq!(err.errors()[0].panic_message(), Some("body broke"));
+        assert_eq!(dropped.get(), 1);
+    });
+}
+
+#[test]
+fn a_body_closure_that_panics_before_its_future_exists_is_reported() {
+    watchdog(60, || {
+        let rt = runtime(1);
+        let err = rt
+            .block_on(task_group(|_tg| {
+                if true {
+                    panic!("closure broke");
+                }
+                async {}
+            }))
+            .unwrap_err();
+        assert_eq!(err.errors().len(), 1, "{err:?}");
+        assert_eq!(err.errors()[0].panic_message(), Some("closure broke"));
+    });
+}
