@@ -230,8 +230,6 @@ fn a_child_spawned_into_a_cancelled_group_is_dropped_at_its_first_suspension() {
 /// suspension point runs, as in Trio, where a task started in a cancelled nursery runs
 /// until its first checkpoint.
 #[test]
-#[ignore = "BUG: a child spawned into a cancelled group is dropped before its first poll; \
-            rule 6 says it starts and is dropped at its first suspension point"]
 fn a_child_spawned_into_a_cancelled_group_runs_until_its_first_suspension() {
     watchdog(60, || {
         let rt = runtime(2);

@@ -1,9 +1,4 @@
 //! Send-ness is part of the contract (DESIGN §2): compile-time checks, run once too.
-//!
-//! Checks that do not compile yet sit under `cfg(pride_send_box_error)`: build them with
-//! `RUSTFLAGS="--cfg pride_send_box_error" cargo test --test send`. Once they compile,
-//! drop the cfg.
-#![allow(unexpected_cfgs)]
 
 mod common;
 
@@ -99,9 +94,6 @@ fn a_child_nesting_a_group_with_a_concrete_error_is_send() {
 
 /// DESIGN §2: "A pride future is `Send` whenever what it holds is, including when the
 /// body or the children return `Result<_, BoxError>`."
-///
-/// BUG: does not compile ("implementation of `From` is not general enough").
-#[cfg(pride_send_box_error)]
 #[test]
 fn a_child_nesting_a_group_whose_body_returns_box_error_is_send() {
     watchdog(60, || {
