@@ -6,3 +6,11 @@
 pub(crate) mod loom;
 pub(crate) mod runtime;
 pub mod time;
+
+#[cfg(pride_loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub mod time {
+        pub use crate::time::loom_api::*;
+    }
+}

@@ -11,10 +11,11 @@
 //! - At most one thread registers at a time (callers hold `&mut` or `Pin<&mut>` of the
 //!   owner). Takers may race with each other; only one of them wins the slot.
 //!
-//! The promise: if `take` runs after a `register` started, either `take` returns that
-//! registration's waker, or the registerer sees `WAKING` and wakes its waker itself. So
-//! a store that happens before `take` is seen by the registerer's next check, or its
-//! waker is woken: no lost wake-up.
+//! The promise, given that the taker publishes its news (for a timer: "elapsed") before
+//! calling `take`, and the registerer checks for news after `register`: either `take`
+//! returns the registered waker, or the registerer's check sees the news. So no wake-up
+//! is lost, and no waker is woken twice: when the two race, nobody wakes anything and
+//! the registerer, which is running anyway, finds the news itself.
 
 use std::task::Waker;
 
@@ -45,60 +46,47 @@ impl AtomicWaker {
 
     /// Stores `waker` (unless the stored one already wakes the same task).
     ///
-    /// If a `take` races with this call, `waker` is woken here instead.
+    /// The caller must check its condition afterwards: if a `take` raced with this call,
+    /// `waker` may not be stored, and that check sees what the taker published.
     pub(crate) fn register(&self, waker: &Waker) {
-        match self
+        if self
             .state
             .compare_exchange(IDLE, REGISTERING, Ordering::Acquire, Ordering::Acquire)
+            .is_err()
         {
-            Ok(_) => {
-                // Dropped after the slot is given back: a waker's drop may run any code.
-                let old = self.waker.with_mut(|slot| {
-                    // SAFETY: we moved the state from IDLE to REGISTERING, which gives us
-                    // sole access to the slot until we move it out of REGISTERING.
-                    let slot = unsafe { &mut *slot };
-                    match slot {
-                        Some(current) if current.will_wake(waker) => None,
-                        _ => slot.replace(waker.clone()),
-                    }
-                });
-                // AcqRel: release our store to the next taker; acquire what a racing
-                // taker published before it set WAKING.
-                let racing_take = self
-                    .state
-                    .compare_exchange(REGISTERING, IDLE, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err();
-                if racing_take {
-                    // The taker saw REGISTERING and left the slot to us: wake it here.
-                    let woken = self.waker.with_mut(|slot| {
-                        // SAFETY: the state is REGISTERING | WAKING; the taker does not
-                        // touch the slot in that state, so we still own it.
-                        unsafe { (*slot).take() }
-                    });
-                    self.state.swap(IDLE, Ordering::AcqRel);
-                    if let Some(woken) = woken {
-                        woken.wake();
-                    }
-                }
-                drop(old);
-            }
-            Err(WAKING) => {
-                // A take is in progress and may have missed this waker: wake it now so
-                // its owner looks again.
-                waker.wake_by_ref();
-            }
-            Err(_) => {
-                // Registrations do not overlap (see the module rules); if a caller broke
-                // that rule, a spurious wake is the safe answer.
-                waker.wake_by_ref();
-            }
+            // A take is in progress (registrations do not overlap): it published before
+            // setting WAKING, and our Acquire read of WAKING makes that visible to the
+            // caller's check.
+            return;
         }
+        // Dropped after the slot is given back: a waker's drop may run any code.
+        let old = self.waker.with_mut(|slot| {
+            // SAFETY: we moved the state from IDLE to REGISTERING, which gives us sole
+            // access to the slot until we move it out of REGISTERING.
+            let slot = unsafe { &mut *slot };
+            match slot {
+                Some(current) if current.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
+            }
+        });
+        // AcqRel: release our store to the next taker; on failure, acquire what a racing
+        // taker published before it set WAKING.
+        if self
+            .state
+            .compare_exchange(REGISTERING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // A take saw REGISTERING and gave up (returning `None`); the caller's check
+            // will see its news. Leave the waker stored and hand the slot back.
+            self.state.swap(IDLE, Ordering::AcqRel);
+        }
+        drop(old);
     }
 
     /// Takes the stored waker, if any, so the caller can wake it (outside its locks).
     ///
-    /// Returns `None` when a registration is in progress: that registration wakes its
-    /// own waker.
+    /// Returns `None` when a registration is in progress: that registerer's own check
+    /// sees what the caller published before this call.
     pub(crate) fn take(&self) -> Option<Waker> {
         // AcqRel: acquire the registerer's store; release what we stored before (the
         // timer's elapsed state) to a registerer that sees WAKING.
@@ -119,8 +107,11 @@ impl AtomicWaker {
     /// Drops the stored waker without waking it. Needs exclusive access.
     #[cfg(pride_loom)]
     pub(crate) fn retire_check(&self) {
-        // A write with no synchronisation of its own: loom reports any access of another
-        // thread that is not ordered before this one. Used to model deallocation.
+        // A relaxed load (no synchronisation of its own) gives loom a scheduling point
+        // that conflicts with a taker's `fetch_or`, so it also tries a late taker here.
+        let _ = self.state.load(Ordering::Relaxed);
+        // An unsynchronised write: loom reports any access of another thread to the
+        // slot that is not ordered before this one. Models deallocation.
         self.waker.with_mut(|_| ());
     }
 }

@@ -87,7 +87,7 @@ impl LoomTimer {
         self.released = true;
         // SAFETY: dropped in place exactly once (guarded by `released`), and never used
         // again; the memory stays allocated until `self` is dropped.
-        unsafe { ManuallyDrop::drop(&mut self.timer.as_mut().get_unchecked_mut()) };
+        unsafe { ManuallyDrop::drop(self.timer.as_mut().get_unchecked_mut()) };
     }
 }
 
