@@ -79,11 +79,15 @@ pub use group::{
 };
 pub use runtime::{Builder, Runtime, YieldNow, run, yield_now};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
+pub use time::{Interval, Sleep, current_time, interval, sleep, sleep_until};
 
 #[cfg(pride_loom)]
 #[doc(hidden)]
 pub mod __loom {
     pub mod sync {
         pub use crate::sync::loom_api::*;
+    }
+    pub mod time {
+        pub use crate::time::loom_api::*;
     }
 }

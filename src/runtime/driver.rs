@@ -22,13 +22,13 @@ struct Core {
 
 pub(crate) struct Driver {
     core: Mutex<Core>,
-    waker: mio::Waker,
+    waker: std::sync::Arc<mio::Waker>,
 }
 
 impl Driver {
     pub(crate) fn new() -> io::Result<Driver> {
         let poll = mio::Poll::new()?;
-        let waker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
+        let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKE_TOKEN)?);
         Ok(Driver {
             core: Mutex::new(Core {
                 poll,
@@ -38,20 +38,41 @@ impl Driver {
         })
     }
 
-    /// Parks `parker`'s thread in the driver if no other thread holds it. Returns false
-    /// (without parking) if the driver is taken.
-    pub(crate) fn park(&self, parker: &Parker, timeout: Option<Duration>) -> bool {
+    /// A function that interrupts the parked driver, for the time driver to call when
+    /// a timer earlier than the current park deadline is armed. It holds only the
+    /// waker, not the runtime.
+    pub(crate) fn unpark_fn(&self) -> Box<dyn Fn() + Send + Sync> {
+        let waker = self.waker.clone();
+        Box::new(move || {
+            let _ = waker.wake();
+        })
+    }
+
+    /// Parks `parker`'s thread in the driver if no other thread holds it: `timeout` is
+    /// asked (with the driver held) how long to block, and `after` runs once the turn
+    /// is over (to fire timers). Returns false, without parking, if the driver is
+    /// taken.
+    pub(crate) fn park(
+        &self,
+        parker: &Parker,
+        timeout: impl FnOnce() -> Option<Duration>,
+        after: impl FnOnce(),
+    ) -> bool {
         let Some(mut core) = self.core.try_lock() else {
             return false;
         };
+        let timeout = timeout();
         parker.park_in_driver(|| core.turn(timeout));
+        after();
         true
     }
 
-    /// Turns the driver without blocking, if nobody else holds it.
-    pub(crate) fn poll_nonblocking(&self) {
+    /// Turns the driver without blocking, if nobody else holds it; `after` runs if it
+    /// did.
+    pub(crate) fn poll_nonblocking(&self, after: impl FnOnce()) {
         if let Some(mut core) = self.core.try_lock() {
             core.turn(Some(Duration::ZERO));
+            after();
         }
     }
 }

@@ -106,6 +106,11 @@ impl Idle {
         }
     }
 
+    /// Number of workers not parked.
+    pub(crate) fn num_unparked(&self) -> usize {
+        unparked(self.state.load(Ordering::SeqCst))
+    }
+
     /// Number of workers searching.
     #[allow(dead_code)]
     pub(crate) fn num_searching(&self) -> usize {

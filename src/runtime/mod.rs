@@ -20,6 +20,8 @@ use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 
+use crate::time::Clock;
+
 pub(crate) use worker::Handle;
 pub use yield_now::{YieldNow, yield_now};
 
@@ -44,6 +46,7 @@ pub struct Runtime {
 pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: String,
+    clock: Clock,
 }
 
 impl Runtime {
@@ -66,14 +69,15 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(&self.handle);
         let parker = park::Parker::new();
-        let waker = Waker::from(StdArc::new(park::ThreadWaker(parker.unparker())));
+        let thread = StdArc::new(park::ThreadWaker::new(&parker, self.handle.shared.clone()));
+        let waker = Waker::from(thread.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
-            parker.park();
+            thread.sleep(&parker);
         }
     }
 
@@ -117,6 +121,7 @@ impl Builder {
         Builder {
             worker_threads: None,
             thread_name: "pride-worker".to_owned(),
+            clock: Clock::system(),
         }
     }
 
@@ -140,6 +145,15 @@ impl Builder {
         self
     }
 
+    /// Sets the clock: [`Clock::system`] (the default), [`Clock::mock`] (time moves only
+    /// with [`time::advance`](crate::time::advance)) or [`Clock::autojump`] (a mock clock
+    /// that jumps to the next deadline whenever every task is blocked, so tests of long
+    /// timeouts finish at once).
+    pub fn clock(&mut self, clock: Clock) -> &mut Builder {
+        self.clock = clock;
+        self
+    }
+
     /// Starts the runtime's threads.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let workers = match self.worker_threads {
@@ -147,7 +161,7 @@ impl Builder {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let driver = driver::Driver::new()?;
-        let (handle, cores) = worker::create(workers, driver);
+        let (handle, cores) = worker::create(workers, driver, self.clock.clone());
         let mut threads = Vec::with_capacity(workers);
         for core in cores {
             let name = format!("{}-{}", self.thread_name, core.index());

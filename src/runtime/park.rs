@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 
 const EMPTY: usize = 0;
@@ -146,8 +146,61 @@ impl Unparker {
     }
 }
 
-/// A waker for a thread that is not a worker (`block_on`): unpark on wake.
-pub(crate) struct ThreadWaker(pub(crate) Unparker);
+/// The waker of a `block_on` thread. Besides unparking the thread, it keeps the
+/// runtime's count of running `block_on` threads exact: the thread counts itself out
+/// just before it sleeps, and the wake that ends the sleep counts it back in, at the
+/// moment of the wake, so an autojump clock never sees the runtime idle while a woken
+/// `block_on` thread is about to run.
+pub(crate) struct ThreadWaker {
+    unparker: Unparker,
+    sleeping: AtomicBool,
+    active: std::sync::Arc<dyn ActiveCount>,
+}
+
+/// The runtime's count of running `block_on` threads.
+pub(crate) trait ActiveCount: Send + Sync {
+    fn count(&self) -> &AtomicUsize;
+}
+
+impl ThreadWaker {
+    /// The waker of a thread that starts out running (and counted as such).
+    pub(crate) fn new(parker: &Parker, active: std::sync::Arc<dyn ActiveCount>) -> ThreadWaker {
+        active.count().fetch_add(1, Ordering::SeqCst);
+        ThreadWaker {
+            unparker: parker.unparker(),
+            sleeping: AtomicBool::new(false),
+            active,
+        }
+    }
+
+    /// Counts the thread out, then sleeps until woken.
+    pub(crate) fn sleep(&self, parker: &Parker) {
+        self.sleeping.store(true, Ordering::SeqCst);
+        self.active.count().fetch_sub(1, Ordering::SeqCst);
+        parker.park();
+        self.count_in();
+    }
+
+    fn count_in(&self) {
+        if self.sleeping.swap(false, Ordering::SeqCst) {
+            self.active.count().fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn wake_thread(&self) {
+        self.count_in();
+        self.unparker.unpark(&NoDriver);
+    }
+}
+
+impl Drop for ThreadWaker {
+    fn drop(&mut self) {
+        // The last waker goes when `block_on` returns (or unwinds): count it out.
+        if !*self.sleeping.get_mut() {
+            self.active.count().fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
 
 struct NoDriver;
 
@@ -159,10 +212,10 @@ impl WakeDriver for NoDriver {
 
 impl std::task::Wake for ThreadWaker {
     fn wake(self: std::sync::Arc<Self>) {
-        self.0.unpark(&NoDriver);
+        self.wake_thread();
     }
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        self.0.unpark(&NoDriver);
+        self.wake_thread();
     }
 }

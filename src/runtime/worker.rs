@@ -15,6 +15,7 @@
 //! turned, so neither the LIFO slot nor the local queue can starve anything.
 
 use std::cell::Cell;
+use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
@@ -23,13 +24,17 @@ use super::driver::Driver;
 use super::idle::Idle;
 use super::park::{Parker, Unparker};
 use crate::loom::sync::Arc;
-use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::task::{Notified, Schedule};
+use crate::time::{Clock, TimeDriver};
 
 /// LIFO-slot tasks run in a row before the slot is demoted to the queue.
 const MAX_LIFO_POLLS: u32 = 3;
 /// Every this many tasks, a worker looks at the injector first and turns the driver.
 const INJECTOR_INTERVAL: u32 = 61;
+/// On an autojump clock, how often the driver holder looks again whether every task
+/// is blocked (and time may jump).
+const AUTOJUMP_RECHECK: Duration = Duration::from_millis(1);
 
 /// What another thread may do to a worker.
 pub(crate) struct Remote {
@@ -43,7 +48,10 @@ pub(crate) struct Shared {
     injector: Injector<Notified>,
     idle: Idle,
     pub(crate) driver: Driver,
-    time: crate::time::TimeDriver,
+    time: TimeDriver,
+    /// `block_on` threads that are running (not parked): while any is, the runtime is
+    /// not idle and an autojump clock must not jump.
+    pub(crate) block_on_active: AtomicUsize,
     shutdown: AtomicBool,
 }
 
@@ -67,7 +75,8 @@ pub(crate) struct Core {
 }
 
 /// Builds the shared state and each worker's core (started by the caller).
-pub(crate) fn create(workers: usize, driver: Driver) -> (Handle, Vec<Core>) {
+pub(crate) fn create(workers: usize, driver: Driver, clock: Clock) -> (Handle, Vec<Core>) {
+    let time = TimeDriver::new(clock, workers, driver.unpark_fn());
     let mut cores = Vec::with_capacity(workers);
     let mut remotes = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -85,7 +94,8 @@ pub(crate) fn create(workers: usize, driver: Driver) -> (Handle, Vec<Core>) {
             injector: Injector::new(),
             idle: Idle::new(workers),
             driver,
-            time: crate::time::TimeDriver,
+            time,
+            block_on_active: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
         }),
     };
@@ -157,6 +167,12 @@ impl Schedule for Handle {
     }
 }
 
+impl super::park::ActiveCount for Shared {
+    fn count(&self) -> &AtomicUsize {
+        &self.block_on_active
+    }
+}
+
 impl Shared {
     fn push_remote(&self, task: Notified) {
         self.injector.push(task);
@@ -177,6 +193,30 @@ impl Shared {
 
     fn is_shutdown(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Every task is blocked: no worker is awake, no queue holds work, and no
+    /// `block_on` thread is running. Called by the parking driver holder, which has
+    /// already counted itself asleep.
+    fn is_quiescent(&self) -> bool {
+        self.idle.num_unparked() == 0
+            && self.block_on_active.load(Ordering::SeqCst) == 0
+            && !self.has_visible_work()
+    }
+
+    /// How long the driver holder may block, asked with the driver held.
+    fn driver_timeout(&self) -> Option<Duration> {
+        let timeout = self.time.park_timeout();
+        if timeout.is_some() || !self.time.clock().is_autojump() {
+            return timeout;
+        }
+        // Autojump: when every task is blocked, time jumps to the next deadline
+        // (firing it) instead of the runtime sleeping; otherwise look again soon.
+        if self.is_quiescent() && self.time.jump_to_next() {
+            Some(Duration::ZERO)
+        } else {
+            Some(AUTOJUMP_RECHECK)
+        }
     }
 }
 
@@ -245,7 +285,10 @@ impl Core {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
-            self.shared().driver.poll_nonblocking();
+            let shared = self.shared();
+            shared.driver.poll_nonblocking(|| {
+                shared.time.process();
+            });
             if let Some(task) = self.steal_injector() {
                 return Some(task);
             }
@@ -330,7 +373,14 @@ impl Core {
             }
             return;
         }
-        if !shared.driver.park(&self.parker, None) {
+        let in_driver = shared.driver.park(
+            &self.parker,
+            || shared.driver_timeout(),
+            || {
+                shared.time.process();
+            },
+        );
+        if !in_driver {
             self.parker.park();
         }
         if shared.idle.transition_worker_from_parked(self.index) {

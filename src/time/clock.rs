@@ -1,0 +1,217 @@
+//! Clocks: where a runtime reads "now" from.
+//!
+//! A [`Clock`] is chosen once per runtime (`Builder::clock`). The system clock reads
+//! `Instant::now()`. A mock clock reads a fixed base `Instant` plus an atomic offset in
+//! nanoseconds; the offset only grows, so mock time is monotonic like real time. An
+//! autojump clock is a mock clock that the runtime moves forward to the next timer
+//! deadline whenever every task is blocked, so tests full of long sleeps finish at once
+//! and still observe exact, reproducible times.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+
+/// The source of time for a runtime: the system clock, a mock clock, or an autojump
+/// clock.
+///
+/// Clones share the same time: advancing one advances all of them.
+///
+/// ```
+/// use pride::time::Clock;
+///
+/// let system = Clock::system();
+/// let mock = Clock::mock();
+/// let autojump = Clock::autojump();
+/// // Pass one of them to `pride::Runtime::builder().clock(..)`.
+/// # let _ = (system, mock, autojump);
+/// ```
+#[derive(Clone)]
+pub struct Clock {
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
+    System,
+    Mock(Arc<Mock>),
+}
+
+struct Mock {
+    /// The `Instant` mock time 0 stands for, captured when the clock was made.
+    base: Instant,
+    /// Nanoseconds since `base`. Only grows (saturating at `u64::MAX`, about 584
+    /// years), so mock time never runs backwards.
+    offset_nanos: AtomicU64,
+    /// Whether the runtime may move this clock to the next deadline when it is idle.
+    autojump: bool,
+}
+
+impl Clock {
+    /// The operating system's monotonic clock (`Instant::now()`). The default.
+    pub fn system() -> Clock {
+        Clock { kind: Kind::System }
+    }
+
+    /// A clock that stands still until `pride::time::advance(d)` moves it.
+    ///
+    /// It starts at the `Instant` at which it was created. A runtime on a mock clock
+    /// whose tasks all wait on timers, with no task left to call `advance`, waits
+    /// forever: use [`Clock::autojump`] for that.
+    pub fn mock() -> Clock {
+        Clock::new_mock(false)
+    }
+
+    /// A mock clock that the runtime advances to the next timer deadline whenever every
+    /// task is blocked (Trio's `MockClock(autojump_threshold=0)`).
+    ///
+    /// Sleeps finish at once in real time, while `current_time()` reports exact,
+    /// reproducible times: after `sleep(d)` the clock reads the deadline rounded up to
+    /// the timer wheel's 1 ms tick. `pride::time::advance(d)` moves it too.
+    pub fn autojump() -> Clock {
+        Clock::new_mock(true)
+    }
+
+    fn new_mock(autojump: bool) -> Clock {
+        Clock {
+            kind: Kind::Mock(Arc::new(Mock {
+                base: Instant::now(),
+                offset_nanos: AtomicU64::new(0),
+                autojump,
+            })),
+        }
+    }
+
+    /// The current time of this clock.
+    pub(crate) fn now(&self) -> Instant {
+        match &self.kind {
+            Kind::System => Instant::now(),
+            Kind::Mock(mock) => {
+                let offset = Duration::from_nanos(mock.offset_nanos.load(Ordering::Acquire));
+                mock.base.checked_add(offset).unwrap_or(mock.base)
+            }
+        }
+    }
+
+    /// Whether this is a mock clock (plain or autojump).
+    pub(crate) fn is_mock(&self) -> bool {
+        matches!(self.kind, Kind::Mock(_))
+    }
+
+    /// Whether the runtime should jump this clock to the next deadline when idle.
+    pub(crate) fn is_autojump(&self) -> bool {
+        matches!(&self.kind, Kind::Mock(mock) if mock.autojump)
+    }
+
+    /// Moves a mock clock forward by `d` (saturating).
+    ///
+    /// # Panics
+    ///
+    /// On the system clock, which cannot be moved.
+    pub(crate) fn advance(&self, d: Duration) {
+        let mock = self.expect_mock();
+        let add = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        // `fetch_update` with a closure that always returns `Some` cannot fail.
+        let _ = mock
+            .offset_nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |off| {
+                Some(off.saturating_add(add))
+            });
+    }
+
+    /// Moves a mock clock forward to `target`; never backwards.
+    ///
+    /// # Panics
+    ///
+    /// On the system clock.
+    pub(crate) fn advance_to(&self, target: Instant) {
+        let mock = self.expect_mock();
+        let nanos = target.saturating_duration_since(mock.base).as_nanos();
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+        mock.offset_nanos.fetch_max(nanos, Ordering::AcqRel);
+    }
+
+    fn expect_mock(&self) -> &Mock {
+        match &self.kind {
+            Kind::Mock(mock) => mock,
+            Kind::System => panic!(
+                "pride::time::advance needs a mock clock: build the runtime with \
+                 `.clock(Clock::mock())` or `.clock(Clock::autojump())`"
+            ),
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::system()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::System => f.write_str("Clock::system()"),
+            Kind::Mock(mock) => f
+                .debug_struct(if mock.autojump {
+                    "Clock::autojump"
+                } else {
+                    "Clock::mock"
+                })
+                .field(
+                    "elapsed",
+                    &Duration::from_nanos(mock.offset_nanos.load(Ordering::Relaxed)),
+                )
+                .finish(),
+        }
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mock_stands_still_until_advanced() {
+        let clock = Clock::mock();
+        let t0 = clock.now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(clock.now(), t0);
+        clock.advance(Duration::from_millis(1500));
+        assert_eq!(clock.now(), t0 + Duration::from_millis(1500));
+        assert!(clock.is_mock() && !clock.is_autojump());
+    }
+
+    #[test]
+    fn clones_share_time_and_advance_to_never_goes_back() {
+        let clock = Clock::autojump();
+        let other = clock.clone();
+        let t0 = clock.now();
+        other.advance_to(t0 + Duration::from_secs(3));
+        assert_eq!(clock.now(), t0 + Duration::from_secs(3));
+        clock.advance_to(t0 + Duration::from_secs(1));
+        assert_eq!(clock.now(), t0 + Duration::from_secs(3));
+        assert!(clock.is_autojump() && clock.is_mock());
+    }
+
+    #[test]
+    fn advance_saturates() {
+        let clock = Clock::mock();
+        clock.advance(Duration::MAX);
+        clock.advance(Duration::MAX);
+        let _ = clock.now();
+    }
+
+    #[test]
+    #[should_panic(expected = "needs a mock clock")]
+    fn system_clock_cannot_advance() {
+        Clock::system().advance(Duration::from_secs(1));
+    }
+
+    #[test]
+    fn debug_names_the_kind() {
+        assert_eq!(format!("{:?}", Clock::system()), "Clock::system()");
+        assert!(format!("{:?}", Clock::autojump()).starts_with("Clock::autojump"));
+    }
+}

@@ -1,0 +1,395 @@
+//! The time driver: sharded timing wheels, the parker's timeout, firing.
+//!
+//! There is one wheel shard per worker plus one shared shard for every other thread,
+//! each behind its own lock. A timer is filed in the shard of the thread that first
+//! polls it and stays there, so a timer armed and dropped on one worker only ever
+//! takes that worker's (uncontended) lock. Whichever worker turns the driver
+//! (`park_timeout` + `process`) visits every shard.
+//!
+//! Each shard publishes the earliest tick it may need attention at in an atomic, so the
+//! parker computes its timeout without taking any lock. That value may be early (a
+//! cancelled timer, a cascade point), never late.
+//!
+//! # No lost wake-up of the parked driver
+//!
+//! `park_timeout` stores `parked_until = PARKING` and then reads every shard's
+//! `earliest`; arming a timer stores the shard's lowered `earliest` and then reads
+//! `parked_until`; all four accesses are `SeqCst`. In the single total order, either
+//! the parker's read sees the new `earliest` (and sleeps no longer than it), or the
+//! arming thread's read sees `PARKING` or a later tick and calls `unpark`. `unpark`
+//! must be sticky (an unpark before the park makes the park return at once, as
+//! `mio::Waker` does), because the arming thread may call it before the parker sleeps.
+
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::clock::Clock;
+use super::entry::{Elapse, MAX_TICK, TimerEntry};
+use super::wheel::Wheel;
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::{Arc, Mutex};
+
+/// `Shard::earliest` when the shard holds no timer.
+const NO_TIMER: u64 = u64::MAX;
+/// `Shared::parked_until` while `park_timeout` is computing: any new deadline unparks.
+const PARKING: u64 = u64::MAX;
+/// Wakers are woken in batches of this many, outside the shard lock.
+const WAKE_BATCH: usize = if cfg!(pride_loom) { 2 } else { 32 };
+
+/// The runtime's time driver. See the module docs.
+pub(crate) struct TimeDriver {
+    shared: Arc<Shared>,
+    /// `shards[i]` for worker `i`; the last one for every other thread.
+    shards: Box<[Arc<Shard>]>,
+}
+
+/// What every shard needs from the driver.
+pub(crate) struct Shared {
+    clock: Clock,
+    /// Tick 0: the clock's time when the driver was made. Ticks are milliseconds.
+    start: Instant,
+    /// The tick the parked driver sleeps until: `0` when it does not sleep (or has not
+    /// parked yet), `PARKING` while it computes its timeout or sleeps with none. Arming
+    /// a timer for an earlier tick calls `unpark` (and lowers this to that tick).
+    parked_until: AtomicU64,
+    /// The latest tick `process` ran to. An empty wheel may jump its `elapsed` here
+    /// when a timer is armed in it, so a deadline already past fires at once, and a
+    /// near one is filed low in the wheel (few cascades).
+    processed_tick: AtomicU64,
+    unpark: Box<dyn Fn() + Send + Sync>,
+}
+
+/// One wheel and its published earliest deadline.
+pub(crate) struct Shard {
+    wheel: Mutex<Wheel>,
+    /// A tick at or before every armed deadline in this shard (`NO_TIMER`: none), so
+    /// `process` may skip the shard until then; `process` cascades whatever it must on
+    /// the way. Written only under `wheel`'s lock.
+    earliest: AtomicU64,
+    shared: Arc<Shared>,
+}
+
+impl TimeDriver {
+    /// A driver with `workers` worker shards and one shared shard. `unpark` interrupts
+    /// the parked driver; it must be sticky, and must not own the runtime (capture the
+    /// `mio::Waker`, or a `Weak`), since timers keep it alive.
+    pub(crate) fn new(
+        clock: Clock,
+        workers: usize,
+        unpark: Box<dyn Fn() + Send + Sync>,
+    ) -> TimeDriver {
+        let shared = Arc::new(Shared {
+            start: clock.now(),
+            clock,
+            parked_until: AtomicU64::new(0),
+            processed_tick: AtomicU64::new(0),
+            unpark,
+        });
+        let shards = (0..=workers)
+            .map(|_| {
+                Arc::new(Shard {
+                    wheel: Mutex::new(Wheel::new()),
+                    earliest: AtomicU64::new(NO_TIMER),
+                    shared: shared.clone(),
+                })
+            })
+            .collect();
+        TimeDriver { shared, shards }
+    }
+
+    /// The clock's current time.
+    pub(crate) fn now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
+    /// The runtime's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// The shard for timers first polled on `worker` (`None`: not a worker thread).
+    pub(crate) fn shard_for(&self, worker: Option<usize>) -> &Arc<Shard> {
+        let shared = self.shards.len() - 1;
+        &self.shards[worker.map_or(shared, |i| i.min(shared))]
+    }
+
+    /// How long the worker that parks in the driver may sleep: `None` if no timer can
+    /// come due by itself (none is armed, or the clock is a mock), `Some(ZERO)` if one
+    /// already has. Records the tick it sleeps until, so that arming an earlier timer
+    /// unparks it; call it right before each park.
+    pub(crate) fn park_timeout(&self) -> Option<Duration> {
+        let shared = &*self.shared;
+        shared.parked_until.store(PARKING, Ordering::SeqCst);
+        let earliest = self
+            .shards
+            .iter()
+            .map(|s| s.earliest.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(NO_TIMER);
+        let now = shared.clock.now();
+        let now_tick = shared.tick_floor(now);
+        if earliest <= now_tick {
+            shared.parked_until.store(0, Ordering::SeqCst);
+            return Some(Duration::ZERO);
+        }
+        if shared.clock.is_mock() {
+            // Time stands still: only a timer armed for a past tick can come due.
+            shared
+                .parked_until
+                .fetch_min(now_tick + 1, Ordering::SeqCst);
+            return None;
+        }
+        if earliest == NO_TIMER {
+            return None;
+        }
+        shared.parked_until.fetch_min(earliest, Ordering::SeqCst);
+        let since_start = now.saturating_duration_since(shared.start);
+        Some(Duration::from_millis(earliest).saturating_sub(since_start))
+    }
+
+    /// Fires every expired timer of every shard, waking their wakers outside the shard
+    /// locks. Returns how many fired.
+    pub(crate) fn process(&self) -> usize {
+        let now_tick = self.shared.tick_floor(self.shared.clock.now());
+        self.shared.note_processed(now_tick);
+        self.shards
+            .iter()
+            .filter(|shard| shard.earliest.load(Ordering::Acquire) <= now_tick)
+            .map(|shard| shard.process(now_tick))
+            .sum()
+    }
+
+    /// On an autojump clock, when a timer is armed: moves the clock to the earliest
+    /// deadline and fires what came due. Returns whether some timer fired (and so some
+    /// task was woken); `false` on other clocks or with no timer armed.
+    ///
+    /// The runtime calls this instead of parking when every task is blocked.
+    pub(crate) fn jump_to_next(&self) -> bool {
+        if !self.shared.clock.is_autojump() {
+            return false;
+        }
+        loop {
+            let next = self
+                .shards
+                .iter()
+                .filter_map(|shard| shard.wheel.lock().next_deadline())
+                .min();
+            let Some(target) = next.and_then(|tick| self.shared.instant_of(tick)) else {
+                return false;
+            };
+            self.shared.clock.advance_to(target);
+            // Every shard, even one whose `earliest` is later: the target may be a
+            // cascade point, which `earliest` does not count. Nothing fires when the
+            // earliest slot only cascades, or its timers moved later: then look again.
+            // (No task runs in between, so none sees the clock stop there.)
+            let now_tick = self.shared.tick_floor(self.shared.clock.now());
+            self.shared.note_processed(now_tick);
+            let fired: usize = self.shards.iter().map(|s| s.process(now_tick)).sum();
+            if fired > 0 {
+                return true;
+            }
+        }
+    }
+
+    /// Moves a mock clock forward by `d` and fires what came due.
+    ///
+    /// # Panics
+    ///
+    /// On the system clock.
+    pub(crate) fn advance(&self, d: Duration) {
+        self.shared.clock.advance(d);
+        self.process();
+    }
+}
+
+impl Shared {
+    /// The tick of a deadline, rounded up: a timer never fires early.
+    fn tick_ceil(&self, deadline: Instant) -> u64 {
+        let d = deadline.saturating_duration_since(self.start);
+        let ms = d
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)));
+        ms.min(MAX_TICK)
+    }
+
+    /// The tick `now` is in, rounded down.
+    fn tick_floor(&self, now: Instant) -> u64 {
+        let d = now.saturating_duration_since(self.start);
+        let ms = d
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(d.subsec_millis()));
+        ms.min(MAX_TICK)
+    }
+
+    /// The instant a tick starts at, if `Instant` can represent it.
+    fn instant_of(&self, tick: u64) -> Option<Instant> {
+        self.start.checked_add(Duration::from_millis(tick))
+    }
+
+    fn note_processed(&self, now_tick: u64) {
+        // Read first: the line stays shared while time stands still.
+        if self.processed_tick.load(Ordering::Relaxed) < now_tick {
+            self.processed_tick.fetch_max(now_tick, Ordering::Relaxed);
+        }
+    }
+
+    /// After a shard's `earliest` was lowered to `tick`: unparks the driver if it sleeps
+    /// past `tick` (see the module docs for why no wake-up is lost).
+    fn note_deadline(&self, tick: u64) {
+        if tick < self.parked_until.load(Ordering::SeqCst)
+            && self.parked_until.fetch_min(tick, Ordering::SeqCst) > tick
+        {
+            (self.unpark)();
+        }
+    }
+}
+
+impl Shard {
+    /// The tick for `deadline` on this shard's driver.
+    pub(crate) fn tick_for(&self, deadline: Instant) -> u64 {
+        self.shared.tick_ceil(deadline)
+    }
+
+    /// The clock of this shard's driver.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// (Re-)arms `entry` for `tick`: unfiles it if filed, then files it, or fires it at
+    /// once (waking its registered waker) if `tick` has already been handed out.
+    /// Returns whether it is now armed (`false`: elapsed).
+    ///
+    /// # Safety
+    ///
+    /// `entry` is pinned and alive, is never filed in another shard, and its owner calls
+    /// `cancel` on this shard before freeing it (unless it is retired).
+    pub(crate) unsafe fn arm(&self, entry: Pin<&TimerEntry>, tick: u64) -> bool {
+        let ptr = NonNull::from(entry.get_ref());
+        let mut wheel = self.wheel.lock();
+        // SAFETY: alive, filed nowhere else, and we hold the lock.
+        unsafe { wheel.remove(ptr) };
+        // `processed_tick` is a tick the clock has reached: safe to treat as handed out.
+        wheel.catch_up(self.shared.processed_tick.load(Ordering::Relaxed));
+        entry.arm(tick);
+        // SAFETY: alive and unfiled; the caller keeps it alive until `cancel` (rule 4 of
+        // `entry.rs`) or until the driver retires it.
+        let armed = unsafe { wheel.insert(ptr, tick) }.is_ok();
+        let lowered = armed && tick < self.earliest.load(Ordering::Relaxed);
+        if lowered {
+            self.earliest.store(tick, Ordering::SeqCst);
+        }
+        let waker = if armed {
+            None
+        } else {
+            entry.elapse_now();
+            entry.finish_fire()
+        };
+        drop(wheel);
+        if lowered {
+            self.shared.note_deadline(tick);
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        armed
+    }
+
+    /// Unfiles `entry` so it never fires; after this the driver no longer touches it.
+    ///
+    /// # Safety
+    ///
+    /// As for `arm`: `entry` is alive and filed in this shard or nowhere.
+    pub(crate) unsafe fn cancel(&self, entry: &TimerEntry) {
+        if entry.is_retired() {
+            // The driver retired it and let go of it (rule 4 of `entry.rs`).
+            return;
+        }
+        let mut wheel = self.wheel.lock();
+        // SAFETY: alive, filed here or nowhere, and we hold the lock.
+        let filed_for = unsafe { wheel.remove(NonNull::from(entry)) };
+        let was_earliest = |when| when <= self.earliest.load(Ordering::Relaxed) || wheel.is_empty();
+        if filed_for.is_some_and(was_earliest) {
+            // It was (or tied) the earliest, or the last: raise the estimate, so the
+            // driver does not wake up for nothing. Still at or before every deadline.
+            let earliest = wheel.next_deadline().unwrap_or(NO_TIMER);
+            self.earliest.store(earliest, Ordering::SeqCst);
+        }
+    }
+
+    /// Fires every entry due by `now_tick`.
+    fn process(&self, now_tick: u64) -> usize {
+        let mut fired = 0;
+        let mut batch = WakeBatch::new();
+        let mut wheel = self.wheel.lock();
+        while let Some(ptr) = wheel.pop_expired(now_tick) {
+            // SAFETY: a filed entry stays alive until it is unfiled under this lock (rule
+            // 4 of `entry.rs`); `pop_expired` unfiled it and we still hold the lock.
+            let entry = unsafe { ptr.as_ref() };
+            match entry.try_elapse(wheel.elapsed()) {
+                Elapse::MovedTo(tick) => {
+                    // SAFETY: alive (above) and unfiled; its owner will cancel it here.
+                    let refiled = unsafe { wheel.insert(ptr, tick) };
+                    debug_assert!(refiled.is_ok(), "a moved deadline is later");
+                }
+                Elapse::Elapsed => {
+                    fired += 1;
+                    // The last access to the entry (rule 2 of `entry.rs`).
+                    if let Some(waker) = entry.finish_fire() {
+                        batch.push(waker);
+                        if batch.is_full() {
+                            drop(wheel);
+                            batch.wake_all();
+                            wheel = self.wheel.lock();
+                        }
+                    }
+                }
+            }
+        }
+        let earliest = wheel.next_deadline().unwrap_or(NO_TIMER);
+        self.earliest.store(earliest, Ordering::SeqCst);
+        drop(wheel);
+        batch.wake_all();
+        fired
+    }
+}
+
+/// Wakers collected under a shard lock, woken after it is released.
+struct WakeBatch {
+    wakers: [Option<Waker>; WAKE_BATCH],
+    len: usize,
+}
+
+impl WakeBatch {
+    fn new() -> WakeBatch {
+        WakeBatch {
+            wakers: std::array::from_fn(|_| None),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, waker: Waker) {
+        self.wakers[self.len] = Some(waker);
+        self.len += 1;
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == WAKE_BATCH
+    }
+
+    fn wake_all(&mut self) {
+        for slot in &mut self.wakers[..self.len] {
+            if let Some(waker) = slot.take() {
+                waker.wake();
+            }
+        }
+        self.len = 0;
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+#[path = "driver_tests.rs"]
+mod tests;

@@ -1,0 +1,323 @@
+//! The public face of time: `sleep`, `sleep_until`, `interval`, `current_time`,
+//! `advance`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::timer::Timer;
+use crate::runtime::context::with_time;
+
+/// How far ahead a deadline that overflows `Instant` is put: about 30 years, which
+/// every platform's `Instant` can represent and no program waits out.
+const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
+
+/// `now + d`, or a far-future instant if that overflows `Instant`.
+pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
+/// Waits until `duration` has passed on the runtime's clock.
+///
+/// A zero duration is a yield: the task is rescheduled once and then continues. A
+/// duration too large for `Instant` sleeps (practically) forever instead of panicking.
+/// Timers have a resolution of 1 ms and never fire early.
+///
+/// # Panics
+///
+/// When called outside a pride runtime.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// pride::run(async {
+///     let before = pride::current_time();
+///     pride::sleep(Duration::from_millis(10)).await;
+///     assert!(pride::current_time() - before >= Duration::from_millis(10));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    let now = current_time();
+    Sleep {
+        timer: Timer::new(deadline_after(now, duration)),
+        yield_once: duration.is_zero(),
+        yielded: false,
+    }
+}
+
+/// Waits until the runtime's clock reaches `deadline`. A deadline already passed
+/// completes at the driver's next turn.
+///
+/// # Panics
+///
+/// When the returned future is first polled outside a pride runtime.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// pride::run(async {
+///     let deadline = pride::current_time() + Duration::from_millis(5);
+///     pride::sleep_until(deadline).await;
+///     assert!(pride::current_time() >= deadline);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        timer: Timer::new(deadline),
+        yield_once: false,
+        yielded: false,
+    }
+}
+
+/// The current time of the runtime's clock (the mock time on a mock clock).
+///
+/// # Panics
+///
+/// When called outside a pride runtime.
+pub fn current_time() -> Instant {
+    with_time(|driver| driver.now())
+}
+
+/// Moves the runtime's mock clock forward by `d`, waking every sleep whose deadline
+/// that reaches. The woken tasks run when the caller next yields.
+///
+/// # Panics
+///
+/// On a runtime with the system clock, or outside a pride runtime.
+///
+/// ```
+/// use std::time::Duration;
+/// use pride::time::Clock;
+///
+/// let rt = pride::Runtime::builder().clock(Clock::mock()).build().unwrap();
+/// rt.block_on(async {
+///     let t0 = pride::current_time();
+///     pride::time::advance(Duration::from_secs(60));
+///     assert_eq!(pride::current_time() - t0, Duration::from_secs(60));
+/// });
+/// ```
+pub fn advance(d: Duration) {
+    with_time(|driver| driver.advance(d));
+}
+
+/// Future returned by [`sleep`] and [`sleep_until`].
+///
+/// `Sleep` is `!Unpin`: the runtime's timer wheel points into it once it is polled, so
+/// it must stay put. `.await` pins it for you; to poll it by hand or keep it across a
+/// loop, pin it with `std::pin::pin!` or `Box::pin`. Dropping it cancels the timer.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Sleep {
+    timer: Timer,
+    /// Made by `sleep(Duration::ZERO)`: completes after one yield, with no timer.
+    yield_once: bool,
+    yielded: bool,
+}
+
+impl Sleep {
+    /// The instant this sleep completes at.
+    pub fn deadline(&self) -> Instant {
+        self.timer.deadline()
+    }
+
+    /// Whether the deadline has been reached (as observed when it was last polled).
+    pub fn is_elapsed(&self) -> bool {
+        (self.yield_once && self.yielded) || self.timer.is_elapsed()
+    }
+
+    /// Moves the deadline, earlier or later, whether or not the sleep has completed; a
+    /// completed sleep becomes pending again. Allocates nothing; moving an armed
+    /// deadline later does not even take a lock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// pride::run(async {
+    ///     let mut sleep = std::pin::pin!(pride::sleep(Duration::from_secs(3600)));
+    ///     let soon = pride::current_time() + Duration::from_millis(1);
+    ///     sleep.as_mut().reset(soon);
+    ///     sleep.await;
+    /// });
+    /// ```
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        // SAFETY: `timer` is structurally pinned (never moved out of a pinned `Sleep`);
+        // the other fields are plain data.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.yield_once = false;
+        // SAFETY: as above.
+        unsafe { Pin::new_unchecked(&mut this.timer) }.reset(deadline);
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: as in `reset`: only `timer` is pinned, and it is not moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.yield_once {
+            if this.yielded {
+                return Poll::Ready(());
+            }
+            this.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        // SAFETY: as above.
+        unsafe { Pin::new_unchecked(&mut this.timer) }.poll_elapsed(cx)
+    }
+}
+
+/// A stream of evenly spaced instants, from [`interval`].
+///
+/// The first tick completes at once. Later ticks are `period` apart, at `start + n *
+/// period`. Missed ticks are skipped (tokio's `MissedTickBehavior::Skip`): when the
+/// task falls behind, the late tick completes at once (reporting its scheduled
+/// instant) and the next one is the first `start + n * period` after the current time,
+/// so ticks never bunch up and never drift.
+///
+/// `Interval` is `Unpin`; one timer is allocated when it is made and reused for every
+/// tick.
+#[derive(Debug)]
+pub struct Interval {
+    timer: Pin<Box<Timer>>,
+    period: Duration,
+}
+
+/// Ticks every `period` on the runtime's clock, starting now; see [`Interval`].
+///
+/// # Panics
+///
+/// If `period` is zero, or outside a pride runtime.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// pride::run(async {
+///     let mut every = pride::interval(Duration::from_millis(10));
+///     let first = every.tick().await; // at once
+///     let second = every.tick().await;
+///     assert_eq!(second - first, Duration::from_millis(10));
+/// });
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    assert!(
+        !period.is_zero(),
+        "pride::interval: the period must be non-zero"
+    );
+    Interval {
+        timer: Box::pin(Timer::new(current_time())),
+        period,
+    }
+}
+
+/// The tick after the one scheduled at `scheduled`, seen at `now`: one period later, or,
+/// if that has passed too, the first `scheduled + n * period` after `now` (Skip).
+fn next_tick(scheduled: Instant, now: Instant, period: Duration) -> Instant {
+    let next = deadline_after(scheduled, period);
+    if next > now {
+        return next;
+    }
+    let periods = (now - scheduled).as_nanos() / period.as_nanos() + 1;
+    u32::try_from(periods)
+        .ok()
+        .and_then(|n| period.checked_mul(n))
+        .map_or_else(
+            || deadline_after(now, period),
+            |d| deadline_after(scheduled, d),
+        )
+}
+
+impl Interval {
+    /// Waits for the next tick and returns its scheduled instant.
+    ///
+    /// Cancel-safe: if the returned future is dropped before it completes, no tick is
+    /// lost.
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick; `Ready` with its scheduled instant.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        if self.timer.as_mut().poll_elapsed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let scheduled = self.timer.deadline();
+        let next = next_tick(scheduled, self.timer.now(), self.period);
+        self.timer.as_mut().reset(next);
+        Poll::Ready(scheduled)
+    }
+
+    /// The period between ticks.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Restarts the ticks from now: the next tick is one period from now.
+    pub fn reset(&mut self) {
+        let next = deadline_after(self.timer.now(), self.period);
+        self.timer.as_mut().reset(next);
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn zero_sleep_yields_once() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut sleep = std::pin::pin!(Sleep {
+            timer: Timer::new(Instant::now()),
+            yield_once: true,
+            yielded: false,
+        });
+        assert!(!sleep.is_elapsed());
+        assert!(sleep.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woke itself");
+        assert!(sleep.as_mut().poll(&mut cx).is_ready());
+        assert!(sleep.is_elapsed());
+    }
+
+    #[test]
+    fn huge_durations_saturate_to_the_far_future() {
+        let now = Instant::now();
+        let far = deadline_after(now, Duration::MAX);
+        assert!(far >= now + Duration::from_secs(60 * 60 * 24 * 365 * 29));
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn interval_skips_missed_ticks() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let period = ms(100);
+        // On time: one period later.
+        assert_eq!(next_tick(t0, t0, period), t0 + ms(100));
+        assert_eq!(next_tick(t0 + ms(100), t0 + ms(100), period), t0 + ms(200));
+        // Seen late (at 350 for the tick of 200): the next is 400, not 300.
+        assert_eq!(next_tick(t0 + ms(200), t0 + ms(350), period), t0 + ms(400));
+        // Exactly on a later multiple: that one has passed, so the one after.
+        assert_eq!(next_tick(t0, t0 + ms(300), period), t0 + ms(400));
+        // A huge period saturates instead of panicking.
+        assert!(next_tick(t0, t0, Duration::MAX) > t0);
+    }
+}

@@ -1,0 +1,161 @@
+//! `Timer`: the owner's side of a timer entry, the deadline primitive under `Sleep`,
+//! `Interval` and cancel-scope deadlines.
+//!
+//! A timer is inert until its first poll, which files it in the shard of the polling
+//! thread (found through the runtime context) and keeps that shard (an `Arc`) for the
+//! timer's life. Re-arming reuses the same inline entry: no allocation, and a later
+//! deadline on an armed timer is a single CAS, without the shard lock.
+//!
+//! Rules of this module: a `Timer` is `!Unpin`, because the wheel holds a pointer to its
+//! inline entry from the first poll until `Drop` (which unfiles it under the shard lock,
+//! or skips the lock once the driver retired the entry, per `entry.rs`).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use super::driver::{Shard, TimeDriver};
+use super::entry::TimerEntry;
+use crate::loom::sync::Arc;
+
+/// A one-shot deadline that can be re-armed. Poll it with `poll_elapsed`.
+pub(crate) struct Timer {
+    entry: TimerEntry,
+    /// The shard the entry is filed in, from the first poll on.
+    shard: Option<Arc<Shard>>,
+    deadline: Instant,
+}
+
+impl Timer {
+    /// A timer for `deadline`. Nothing is registered until it is first polled.
+    pub(crate) fn new(deadline: Instant) -> Timer {
+        Timer {
+            entry: TimerEntry::new(),
+            shard: None,
+            deadline,
+        }
+    }
+
+    /// The deadline it was created or last reset with.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has been reached (as seen by a poll).
+    pub(crate) fn is_elapsed(&self) -> bool {
+        self.shard.is_some() && self.entry.is_elapsed()
+    }
+
+    /// `Ready` once the deadline has passed and the driver noticed (for a deadline
+    /// already passed at the first poll: at once). The first poll registers the timer
+    /// with the current runtime.
+    ///
+    /// # Panics
+    ///
+    /// On the first poll outside a pride runtime.
+    pub(crate) fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.shard.is_some() {
+            return self.poll_armed(cx);
+        }
+        let worker = crate::runtime::context::worker_index();
+        crate::runtime::context::with_time(|driver| self.poll_elapsed_in(driver, worker, cx))
+    }
+
+    /// `poll_elapsed` with the driver and worker given (the first poll files the timer
+    /// in `driver`'s shard for `worker`).
+    pub(crate) fn poll_elapsed_in(
+        self: Pin<&mut Self>,
+        driver: &TimeDriver,
+        worker: Option<usize>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if self.shard.is_some() {
+            return self.poll_armed(cx);
+        }
+        // SAFETY: we only write `shard` and call `arm` on the entry in place; nothing is
+        // moved out of the pinned timer.
+        let this = unsafe { self.get_unchecked_mut() };
+        let shard = driver.shard_for(worker).clone();
+        let tick = shard.tick_for(this.deadline);
+        // SAFETY: the entry is pinned (it is a field of a pinned timer that never moves
+        // it), is filed in no other shard, and `Drop` cancels it on this shard.
+        let entry = unsafe { Pin::new_unchecked(&this.entry) };
+        // SAFETY: as above, and we store `shard` so `Drop` finds it.
+        let armed = unsafe { shard.arm(entry, tick) };
+        this.shard = Some(shard);
+        if !armed {
+            return Poll::Ready(());
+        }
+        // Registered after filing: rule 5 of `entry.rs` covers a fire in between.
+        this.entry.register_waker(cx.waker());
+        if this.entry.is_elapsed() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn poll_armed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.entry.is_elapsed() {
+            return Poll::Ready(());
+        }
+        self.entry.register_waker(cx.waker());
+        if self.entry.is_elapsed() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Moves the deadline, re-arming the timer if it already fired. A registered waker
+    /// is kept (and woken at once if the new deadline has already been handed out).
+    pub(crate) fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        // SAFETY: we only write plain fields and use the entry in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.deadline = deadline;
+        let Some(shard) = &this.shard else {
+            // Not filed yet: the first poll uses the new deadline.
+            return;
+        };
+        let tick = shard.tick_for(deadline);
+        if let Some(current) = this.entry.armed_tick() {
+            if tick >= current && this.entry.try_postpone(current, tick) {
+                // Later: the driver re-files it when it reaches the old tick.
+                return;
+            }
+        }
+        // SAFETY: pinned in place, filed only in `shard`, and `Drop` cancels it there.
+        let entry = unsafe { Pin::new_unchecked(&this.entry) };
+        // SAFETY: as above.
+        unsafe { shard.arm(entry, tick) };
+    }
+
+    /// The clock's time, through the shard once filed (no context lookup), else through
+    /// the runtime context.
+    pub(crate) fn now(&self) -> Instant {
+        match &self.shard {
+            Some(shard) => shard.clock().now(),
+            None => crate::runtime::context::with_time(|driver| driver.now()),
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        if let Some(shard) = self.shard.take() {
+            // SAFETY: the entry was filed only in `shard`, and is still alive here.
+            unsafe { shard.cancel(&self.entry) };
+        }
+        #[cfg(pride_loom)]
+        self.entry.retire_check();
+    }
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer")
+            .field("deadline", &self.deadline)
+            .field("elapsed", &self.is_elapsed())
+            .finish()
+    }
+}
