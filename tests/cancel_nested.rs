@@ -343,3 +343,38 @@ fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
         assert_eq!(drops.count(), 1);
     });
 }
+
+/// A group body awaiting a nested group is dropped by its own group's cancel while the
+/// nested group's children are being woken: the teardown must stay memory-safe.
+#[test]
+#[ignore = "BUG: SIGSEGV, a child future is dropped by the teardown while it is being polled/woken elsewhere"]
+fn cancelling_a_group_while_nested_children_wake_is_memory_safe() {
+    for _ in 0..500 {
+        run(|| async {
+            let go = Event::new();
+            let waiting = Event::new();
+            let result = task_group(async |outer| {
+                let (go2, waiting2, canceller) = (go.clone(), waiting.clone(), outer.clone());
+                outer.start_soon(async move {
+                    waiting2.wait().await;
+                    canceller.cancel_scope().cancel();
+                    go2.set();
+                });
+                let _ = task_group(async |tg| {
+                    for _ in 0..4 {
+                        let go = go.clone();
+                        tg.start_soon(async move {
+                            go.wait().await;
+                            checkpoint().await;
+                        });
+                    }
+                    waiting.set();
+                })
+                .await;
+                Ok::<_, pride::BoxError>(1)
+            })
+            .await;
+            assert!(result.unwrap_err().is_cancelled());
+        });
+    }
+}
