@@ -1,0 +1,421 @@
+//! Shielded cancel scopes (DESIGN §3 rule 9): a shielded scope is not cancelled by
+//! scopes outside it, its own cancel still fires, shielding a group's scope protects
+//! its children, and `set_shield` takes effect at once.
+
+use std::future::{Future, pending};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::Duration;
+
+use pride::{BoxError, CancelScope, Event, Runtime, checkpoint, task_group};
+
+/// Runs the future `make` builds on a two-worker runtime. A hang fails the test (after a
+/// generous bound) instead of stalling the suite.
+fn run<M, F>(make: M)
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future<Output = ()>,
+{
+    let (done, finished) = channel();
+    let test = std::thread::spawn(move || {
+        let runtime = Runtime::builder().worker_threads(2).build().unwrap();
+        runtime.block_on(make());
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(20)) {
+        Ok(()) => test.join().unwrap(),
+        Err(RecvTimeoutError::Disconnected) => match test.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!(),
+        },
+        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
+    }
+}
+
+/// Counts the drops of its guards.
+#[derive(Clone, Default)]
+struct Drops(Arc<AtomicUsize>);
+
+impl Drops {
+    fn guard(&self) -> Guard {
+        Guard(self.0.clone())
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+}
+
+struct Guard(Arc<AtomicUsize>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// A flag shared between tasks.
+#[derive(Clone, Default)]
+struct Flag(Arc<AtomicBool>);
+
+impl Flag {
+    fn set(&self) {
+        self.0.store(true, SeqCst);
+    }
+
+    fn get(&self) -> bool {
+        self.0.load(SeqCst)
+    }
+}
+
+/// Sets its event when dropped.
+struct SetOnDrop(Event);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+fn shielded() -> CancelScope {
+    let scope = CancelScope::new();
+    scope.set_shield(true);
+    scope
+}
+
+#[test]
+fn set_shield_is_reported_by_shield() {
+    let scope = CancelScope::new();
+    assert!(!scope.shield());
+    scope.set_shield(true);
+    assert!(scope.shield());
+    assert!(scope.clone().shield());
+    scope.set_shield(false);
+    assert!(!scope.shield());
+}
+
+/// One task: an outer scope is cancelled (from another task) while the work is inside a
+/// shielded scope. The shielded work completes; the code after it runs until the next
+/// suspension point, where the outer scope drops it.
+#[test]
+#[ignore = "BUG: ScopeRun of the outer scope drops the work although it is inside a shielded scope"]
+fn a_shielded_scope_is_not_cancelled_by_an_outer_scope() {
+    run(|| async {
+        let outer = CancelScope::new();
+        let shield = shielded();
+        let in_shield = Event::new();
+        let go = Event::new();
+        let shielded_done = Flag::default();
+        let after_shield = Flag::default();
+        let past = Flag::default();
+        let (outer2, in_shield2, go2) = (outer.clone(), in_shield.clone(), go.clone());
+        let (shield2, done2, after2, past2) = (
+            shield.clone(),
+            shielded_done.clone(),
+            after_shield.clone(),
+            past.clone(),
+        );
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                in_shield2.wait().await;
+                outer2.cancel();
+                go2.set();
+            });
+            let out = outer
+                .run(async move {
+                    let got = shield2
+                        .run(async {
+                            in_shield.set();
+                            go.wait().await;
+                            checkpoint().await;
+                            done2.set();
+                            1
+                        })
+                        .await;
+                    assert_eq!(got, Some(1));
+                    after2.set();
+                    checkpoint().await;
+                    past2.set();
+                })
+                .await;
+            assert!(out.is_none());
+        })
+        .await
+        .unwrap();
+        assert!(shielded_done.get(), "the shielded work was cut short");
+        assert!(after_shield.get());
+        assert!(!past.get());
+        assert!(outer.cancelled_caught());
+        assert!(!shield.cancel_called());
+        assert!(!shield.cancelled_caught());
+    });
+}
+
+/// The same with the outer scope being a group's: the child's shielded work survives
+/// the group's cancel.
+#[test]
+#[ignore = "BUG: the child wrapper drops the child although it is inside a shielded scope"]
+fn a_shielded_scope_in_a_child_survives_the_groups_cancel() {
+    run(|| async {
+        let in_shield = Event::new();
+        let go = Event::new();
+        let shielded_done = Flag::default();
+        let past = Flag::default();
+        let (in_shield2, go2) = (in_shield.clone(), go.clone());
+        let (done2, past2) = (shielded_done.clone(), past.clone());
+        let value = task_group(async |tg| {
+            tg.start_soon(async move {
+                let got = shielded()
+                    .run(async {
+                        in_shield2.set();
+                        // Suspension points after the group's cancel.
+                        go2.wait().await;
+                        checkpoint().await;
+                        done2.set();
+                    })
+                    .await;
+                assert!(got.is_some());
+                checkpoint().await;
+                past2.set();
+            });
+            in_shield.wait().await;
+            tg.cancel_scope().cancel();
+            go.set();
+            Ok::<_, BoxError>("shut down")
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, "shut down");
+        assert!(shielded_done.get(), "the shielded work was cut short");
+        assert!(!past.get());
+    });
+}
+
+#[test]
+fn a_shielded_scope_obeys_its_own_cancel() {
+    run(|| async {
+        let shield = shielded();
+        let inner = shield.clone();
+        let past = Flag::default();
+        let past2 = past.clone();
+        let out = shield
+            .run(async move {
+                inner.cancel();
+                checkpoint().await;
+                past2.set();
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(!past.get());
+        assert!(shield.cancelled_caught());
+    });
+}
+
+#[test]
+fn a_shielded_scope_obeys_its_own_cancel_from_another_task() {
+    run(|| async {
+        let shield = shielded();
+        let inside = Event::new();
+        let (shield2, inside2) = (shield.clone(), inside.clone());
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                inside2.wait().await;
+                shield2.cancel();
+            });
+            let out = shield
+                .run(async {
+                    inside.set();
+                    pending::<()>().await;
+                })
+                .await;
+            assert!(out.is_none());
+            assert!(shield.cancelled_caught());
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// Both cancelled: the shield cuts the outer scope off, so the shielded scope catches
+/// its own work; the outer scope then catches at the next suspension point outside.
+#[test]
+#[ignore = "BUG: ScopeRun of the outer scope drops the work although it is inside a shielded scope"]
+fn with_both_cancelled_the_shielded_scope_catches_first() {
+    run(|| async {
+        let outer = CancelScope::new();
+        let shield = shielded();
+        let after_shield = Flag::default();
+        let past = Flag::default();
+        let (outer2, shield2, after2, past2) = (
+            outer.clone(),
+            shield.clone(),
+            after_shield.clone(),
+            past.clone(),
+        );
+        let out = outer
+            .run(async move {
+                let got = shield2
+                    .run(async {
+                        shield2.cancel();
+                        outer2.cancel();
+                        checkpoint().await;
+                    })
+                    .await;
+                assert!(got.is_none());
+                after2.set();
+                checkpoint().await;
+                past2.set();
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(shield.cancelled_caught());
+        assert!(outer.cancelled_caught());
+        assert!(after_shield.get());
+        assert!(!past.get());
+    });
+}
+
+/// A nested group whose scope is shielded: cancelling the enclosing group does not
+/// reach its children, which run to completion.
+#[test]
+#[ignore = "BUG: the enclosing group drops the body holding the shielded group, tearing its children down; also SIGSEGVs now and then (see cancel_nested.rs)"]
+fn shielding_a_groups_scope_protects_its_children() {
+    run(|| async {
+        const CHILDREN: usize = 4;
+        let finished = Arc::new(AtomicUsize::new(0));
+        let children_waiting = Event::new();
+        let go = Event::new();
+        let inner_result = Flag::default();
+        let (finished2, waiting2, go2, result2) = (
+            finished.clone(),
+            children_waiting.clone(),
+            go.clone(),
+            inner_result.clone(),
+        );
+        let value = task_group(async |outer| {
+            let canceller = outer.clone();
+            outer.start_soon(async move {
+                waiting2.wait().await;
+                canceller.cancel_scope().cancel();
+                go2.set();
+            });
+            let waiting = Arc::new(AtomicUsize::new(0));
+            let inner = task_group(async |tg| {
+                tg.cancel_scope().set_shield(true);
+                for _ in 0..CHILDREN {
+                    let (finished, waiting, all_waiting, go) = (
+                        finished2.clone(),
+                        waiting.clone(),
+                        children_waiting.clone(),
+                        go.clone(),
+                    );
+                    tg.start_soon(async move {
+                        if waiting.fetch_add(1, SeqCst) + 1 == CHILDREN {
+                            all_waiting.set();
+                        }
+                        go.wait().await;
+                        checkpoint().await;
+                        finished.fetch_add(1, SeqCst);
+                    });
+                }
+            })
+            .await;
+            if inner.is_ok() {
+                result2.set();
+            }
+            Ok::<_, BoxError>(1)
+        })
+        .await;
+        // The outer body was cut short by its own cancel after the shielded group.
+        assert!(value.is_ok() || value.as_ref().unwrap_err().is_cancelled());
+        assert_eq!(
+            finished.load(SeqCst),
+            CHILDREN,
+            "shielded children were cut short"
+        );
+        assert!(inner_result.get());
+    });
+}
+
+/// Children of a shielded group still obey the group's own cancel.
+#[test]
+fn a_shielded_groups_own_cancel_still_drops_its_children() {
+    run(|| async {
+        let drops = Drops::default();
+        let drops2 = drops.clone();
+        let value = task_group(async |tg| {
+            tg.cancel_scope().set_shield(true);
+            for _ in 0..3 {
+                let guard = drops2.guard();
+                tg.start_soon(async move {
+                    let _guard = guard;
+                    pending::<()>().await;
+                });
+            }
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>("stopped")
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, "stopped");
+        assert_eq!(drops.count(), 3);
+    });
+}
+
+/// A task blocked inside a shielded scope (on an event nobody sets) while an outer
+/// scope is cancelled: unshielding wakes it, and it is dropped.
+#[test]
+#[ignore = "BUG: ScopeRun of the outer scope drops the work although it is inside a shielded scope"]
+fn unshielding_wakes_a_blocked_task_which_is_then_dropped() {
+    run(|| async {
+        let drops = Drops::default();
+        let outer = CancelScope::new();
+        let shield = shielded();
+        let inside = Event::new();
+        let ping = Event::new();
+        let pong = Event::new();
+        let (outer2, shield2, inside2, ping2, pong2) = (
+            outer.clone(),
+            shield.clone(),
+            inside.clone(),
+            ping.clone(),
+            pong.clone(),
+        );
+        let guard = drops.guard();
+        let drops2 = drops.clone();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                inside2.wait().await;
+                outer2.cancel();
+                // The shielded work still answers after the outer cancel.
+                ping2.set();
+                pong2.wait().await;
+                assert_eq!(drops2.count(), 0);
+                shield2.set_shield(false);
+            });
+            let never = Event::new();
+            let out = outer
+                .run(async move {
+                    shield
+                        .run(async move {
+                            // Dropped in reverse: the guard counts first, then `pong`
+                            // tells the canceller (so a wrong drop fails, not hangs).
+                            let _pong = SetOnDrop(pong.clone());
+                            let _guard = guard;
+                            inside.set();
+                            ping.wait().await;
+                            pong.set();
+                            never.wait().await;
+                        })
+                        .await
+                })
+                .await;
+            assert!(out.is_none());
+            assert!(outer.cancelled_caught());
+        })
+        .await
+        .unwrap();
+        assert_eq!(drops.count(), 1);
+    });
+}

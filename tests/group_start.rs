@@ -1,0 +1,580 @@
+//! `TaskGroup::start` and `TaskStatus` (DESIGN §3 rule 14).
+//!
+//! Until `started(v)` the child belongs to the caller: cancelling the caller drops it,
+//! cancelling the target group does not, and an error or panic comes back from `start`
+//! as `StartError::Failed`. After `started` it is an ordinary child of the target group.
+//! Ordering is done with `Event`s; drop guards prove which futures were dropped.
+
+use std::fmt;
+use std::future::{Future, pending};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pride::{
+    BoxError, CancelScope, Event, Runtime, StartError, TaskGroup, TaskStatus, checkpoint,
+    task_group,
+};
+
+/// Runs the future `make` builds on a two-worker runtime. A hang fails the test (after a
+/// generous bound) instead of stalling the suite.
+fn run<M, F>(make: M)
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future<Output = ()>,
+{
+    let (done, finished) = channel();
+    let test = std::thread::spawn(move || {
+        let runtime = Runtime::builder().worker_threads(2).build().unwrap();
+        runtime.block_on(make());
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(20)) {
+        Ok(()) => test.join().unwrap(),
+        Err(RecvTimeoutError::Disconnected) => match test.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!(),
+        },
+        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
+    }
+}
+
+/// Counts the drops of its guards.
+#[derive(Clone, Default)]
+struct Drops(Arc<AtomicUsize>);
+
+impl Drops {
+    fn guard(&self) -> Guard {
+        Guard(self.0.clone())
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+}
+
+struct Guard(Arc<AtomicUsize>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Sets its event when dropped: tells another task that a future is gone.
+struct SetOnDrop(Event);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// A flag shared between tasks.
+#[derive(Clone, Default)]
+struct Flag(Arc<AtomicBool>);
+
+impl Flag {
+    fn set(&self) {
+        self.0.store(true, SeqCst);
+    }
+
+    fn get(&self) -> bool {
+        self.0.load(SeqCst)
+    }
+}
+
+#[derive(Debug)]
+struct Boom(&'static str);
+
+impl fmt::Display for Boom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "boom: {}", self.0)
+    }
+}
+
+impl std::error::Error for Boom {}
+
+#[test]
+fn start_returns_the_value_given_to_started() {
+    run(|| async {
+        let port = task_group(async |tg| {
+            let port = tg
+                .start(|status: TaskStatus<u16>| async move {
+                    status.started(8080);
+                })
+                .await?;
+            Ok::<_, BoxError>(port)
+        })
+        .await
+        .unwrap();
+        assert_eq!(port, 8080);
+    });
+}
+
+#[test]
+fn started_child_keeps_running_and_the_group_waits_for_it() {
+    run(|| async {
+        let go = Event::new();
+        let finished = Flag::default();
+        let (go2, finished2) = (go.clone(), finished.clone());
+        task_group(async |tg| {
+            tg.start(move |status: TaskStatus<()>| async move {
+                status.started(());
+                go2.wait().await;
+                checkpoint().await;
+                finished2.set();
+            })
+            .await
+            .unwrap();
+            // `start` returned while the child still runs.
+            assert!(!finished.get());
+            go.set();
+            // The body returns at once; the group must still wait for the child.
+        })
+        .await
+        .unwrap();
+        assert!(finished.get());
+    });
+}
+
+#[test]
+fn started_child_error_goes_to_the_group_and_cancels_siblings() {
+    run(|| async {
+        let drops = Drops::default();
+        let go = Event::new();
+        let (drops2, go2) = (drops.clone(), go.clone());
+        let error = task_group(async |tg| {
+            let guard = drops2.guard();
+            tg.start_soon(async move {
+                let _guard = guard;
+                pending::<()>().await;
+            });
+            let value = tg
+                .start_named("db", move |status: TaskStatus<u8>| async move {
+                    status.started(3);
+                    go2.wait().await;
+                    Err::<(), _>(Boom("after started"))
+                })
+                .await
+                .unwrap();
+            assert_eq!(value, 3);
+            go.set();
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        assert_eq!(error.errors()[0].name(), Some("db"));
+        assert!(error.errors()[0].downcast_ref::<Boom>().is_some());
+        assert!(error.to_string().contains("'db'"), "{error}");
+        assert!(error.to_string().contains("after started"), "{error}");
+        assert_eq!(drops.count(), 1, "the sibling was not dropped");
+    });
+}
+
+/// A typical task function: it holds its `TaskStatus` (an `async fn` parameter lives in
+/// the future) and fails before calling `started`.
+async fn fails_before_started(_status: TaskStatus<u32>) -> Result<(), Boom> {
+    checkpoint().await;
+    Err(Boom("before started"))
+}
+
+#[test]
+#[ignore = "BUG: the TaskStatus dropped with the finished future settles NotStarted first; the error then fails the group"]
+fn error_before_started_comes_back_from_start_and_does_not_fail_the_group() {
+    run(|| async {
+        let sibling_done = Flag::default();
+        let after = Event::new();
+        let (sibling_done2, after2) = (sibling_done.clone(), after.clone());
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                after2.wait().await;
+                sibling_done2.set();
+            });
+            match tg.start_named("early", fails_before_started).await {
+                Err(StartError::Failed(error)) => {
+                    assert_eq!(error.name(), Some("early"));
+                    assert!(!error.is_panic());
+                    assert_eq!(error.downcast_ref::<Boom>().unwrap().0, "before started");
+                }
+                other => panic!("expected StartError::Failed, got {other:?}"),
+            }
+            // The group was not cancelled: the sibling still runs to completion.
+            after.set();
+        })
+        .await
+        .unwrap();
+        assert!(sibling_done.get());
+    });
+}
+
+/// The same, with the status moved somewhere that outlives the task's future, so that
+/// dropping the status cannot race the error report.
+#[test]
+fn error_before_started_with_the_status_kept_elsewhere() {
+    run(|| async {
+        let keep: Arc<Mutex<Option<TaskStatus<()>>>> = Arc::default();
+        let keep2 = keep.clone();
+        task_group(async |tg| {
+            let outcome = tg
+                .start(move |status: TaskStatus<()>| async move {
+                    *keep2.lock().unwrap() = Some(status);
+                    checkpoint().await;
+                    Err::<(), _>(Boom("kept"))
+                })
+                .await;
+            match outcome {
+                Err(StartError::Failed(error)) => {
+                    assert!(error.downcast_ref::<Boom>().is_some());
+                }
+                other => panic!("expected StartError::Failed, got {other:?}"),
+            }
+        })
+        .await
+        .unwrap();
+        drop(keep);
+    });
+}
+
+#[test]
+#[ignore = "BUG: unwinding drops the TaskStatus, which settles NotStarted first; the panic then fails the group"]
+fn panic_before_started_comes_back_as_failed() {
+    run(|| async {
+        let result = task_group(async |tg| {
+            let outcome = tg
+                .start(|status: TaskStatus<()>| async move {
+                    let _status = status;
+                    checkpoint().await;
+                    if true {
+                        panic!("exploded while starting");
+                    }
+                })
+                .await;
+            match outcome {
+                Err(StartError::Failed(error)) => {
+                    assert!(error.is_panic());
+                    assert_eq!(error.panic_message(), Some("exploded while starting"));
+                }
+                other => panic!("expected StartError::Failed, got {other:?}"),
+            }
+        })
+        .await;
+        assert!(result.is_ok(), "the group must not fail: {result:?}");
+    });
+}
+
+async fn quits_without_starting(_status: TaskStatus<u8>) {
+    checkpoint().await;
+}
+
+#[test]
+fn returning_without_started_is_not_started() {
+    run(|| async {
+        task_group(async |tg| {
+            let outcome = tg.start(quits_without_starting).await;
+            assert!(
+                matches!(outcome, Err(StartError::NotStarted)),
+                "{outcome:?}"
+            );
+            let message = outcome.unwrap_err().to_string();
+            assert!(message.contains("started"), "{message}");
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn dropping_the_status_gives_not_started_while_the_child_keeps_running() {
+    run(|| async {
+        let release = Event::new();
+        let finished = Flag::default();
+        let (release2, finished2) = (release.clone(), finished.clone());
+        task_group(async |tg| {
+            let outcome = tg
+                .start(move |status: TaskStatus<u8>| async move {
+                    drop(status);
+                    release2.wait().await;
+                    finished2.set();
+                })
+                .await;
+            assert!(
+                matches!(outcome, Err(StartError::NotStarted)),
+                "{outcome:?}"
+            );
+            // `start` came back at once, while the child is still waiting.
+            assert!(!finished.get());
+            release.set();
+        })
+        .await
+        .unwrap();
+        // The child kept the group open until it finished.
+        assert!(finished.get());
+    });
+}
+
+/// After `NotStarted` the start is over and the caller has gone; the child still runs
+/// and keeps the group open, so the group must be able to cancel it.
+#[test]
+#[ignore = "BUG: the child node stays shielded after NotStarted; cancelling the group never reaches it (hang)"]
+fn a_child_that_dropped_its_status_is_cancelled_with_the_group() {
+    run(|| async {
+        let drops = Drops::default();
+        let drops2 = drops.clone();
+        let value = task_group(async |tg| {
+            let outcome = tg
+                .start(move |status: TaskStatus<u8>| async move {
+                    let _guard = drops2.guard();
+                    drop(status);
+                    pending::<()>().await;
+                })
+                .await;
+            assert!(
+                matches!(outcome, Err(StartError::NotStarted)),
+                "{outcome:?}"
+            );
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>(5)
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, 5);
+        assert_eq!(drops.count(), 1);
+    });
+}
+
+#[test]
+fn start_on_a_closed_group_is_closed() {
+    run(|| async {
+        let tg: TaskGroup = task_group(async |tg| Ok::<_, BoxError>(tg)).await.unwrap();
+        let called = Flag::default();
+        let called2 = called.clone();
+        let outcome = tg
+            .start(move |status: TaskStatus<()>| async move {
+                called2.set();
+                status.started(());
+            })
+            .await;
+        assert!(matches!(outcome, Err(StartError::Closed)), "{outcome:?}");
+        assert!(!called.get(), "the task's future must not run");
+    });
+}
+
+#[test]
+fn cancelling_the_caller_drops_the_starting_child() {
+    run(|| async {
+        let drops = Drops::default();
+        let child_waiting = Event::new();
+        let scope = CancelScope::new();
+        let (drops2, waiting2, scope2) = (drops.clone(), child_waiting.clone(), scope.clone());
+        task_group(async |tg| {
+            // Another task cancels the caller's scope once the child is waiting.
+            tg.start_soon(async move {
+                waiting2.wait().await;
+                scope2.cancel();
+            });
+            let out = scope
+                .run(tg.start(move |status: TaskStatus<()>| async move {
+                    let _guard = drops2.guard();
+                    child_waiting.set();
+                    pending::<()>().await;
+                    status.started(());
+                }))
+                .await;
+            assert!(out.is_none());
+            assert!(scope.cancelled_caught());
+        })
+        .await
+        .unwrap();
+        // The group has waited for the dropped child.
+        assert_eq!(drops.count(), 1);
+    });
+}
+
+/// The caller is in one group, the target is another (opened in a sibling task) whose
+/// scope gets cancelled while the child is starting.
+#[test]
+fn cancelling_the_target_group_spares_the_child_until_it_has_started() {
+    run(|| async {
+        let drops = Drops::default();
+        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+        let target_open = Event::new();
+        let child_waiting = Event::new();
+        let proceed = Event::new();
+        let ran_after_cancel = Flag::default();
+        let ran_after_started = Flag::default();
+        let ran_past_suspension = Flag::default();
+        let target_result = Arc::new(Mutex::new(None));
+
+        let (slot2, open2, result2) = (slot.clone(), target_open.clone(), target_result.clone());
+        let (drops2, waiting2, proceed2) = (drops.clone(), child_waiting.clone(), proceed.clone());
+        let (after_cancel2, after_started2, past2) = (
+            ran_after_cancel.clone(),
+            ran_after_started.clone(),
+            ran_past_suspension.clone(),
+        );
+        task_group(async |outer| {
+            outer.start_soon(async move {
+                let result = task_group(async |target| {
+                    *slot2.lock().unwrap() = Some(target);
+                    open2.set();
+                    pending::<()>().await;
+                })
+                .await;
+                *result2.lock().unwrap() = Some(result.map_err(|e| e.is_cancelled()));
+            });
+            target_open.wait().await;
+            let target = slot.lock().unwrap().take().unwrap();
+            let canceller = target.clone();
+            outer.start_soon(async move {
+                child_waiting.wait().await;
+                canceller.cancel_scope().cancel();
+                proceed.set();
+            });
+            let value = target
+                .start(move |status: TaskStatus<u8>| async move {
+                    let _guard = drops2.guard();
+                    waiting2.set();
+                    proceed2.wait().await;
+                    // The target's scope is cancelled by now; we still run.
+                    after_cancel2.set();
+                    checkpoint().await;
+                    status.started(7);
+                    // `started` is not a suspension point.
+                    after_started2.set();
+                    checkpoint().await;
+                    past2.set();
+                })
+                .await
+                .unwrap();
+            assert_eq!(value, 7);
+            assert!(target.cancel_scope().cancel_called());
+        })
+        .await
+        .unwrap();
+        assert!(ran_after_cancel.get());
+        assert!(ran_after_started.get());
+        assert!(
+            !ran_past_suspension.get(),
+            "the child ran past its next suspension point"
+        );
+        assert_eq!(drops.count(), 1);
+        // The target's body was dropped before producing a value.
+        assert_eq!(*target_result.lock().unwrap(), Some(Err(true)));
+    });
+}
+
+/// A shield inside a starting child protects its work from the caller's cancellation;
+/// the child is dropped at its first suspension point after the shielded scope.
+#[test]
+#[ignore = "BUG: the child wrapper drops its future although the task is inside a shielded scope"]
+fn a_shield_inside_a_starting_child_holds_against_the_callers_cancel() {
+    run(|| async {
+        let scope = CancelScope::new();
+        let in_shield = Event::new();
+        let go = Event::new();
+        let shielded_done = Flag::default();
+        let after_shield = Flag::default();
+        let past = Flag::default();
+        let caller_gone = Event::new();
+        let (scope2, in_shield2, go2) = (scope.clone(), in_shield.clone(), go.clone());
+        let (done2, after2, past2) = (shielded_done.clone(), after_shield.clone(), past.clone());
+        let gone2 = caller_gone.clone();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                in_shield2.wait().await;
+                scope2.cancel();
+                // Only once the caller's start future is gone (and has cancelled the
+                // child) may the shielded work go on.
+                gone2.wait().await;
+                go2.set();
+            });
+            let out = scope
+                .run(async {
+                    let _gone = SetOnDrop(caller_gone);
+                    tg.start(move |status: TaskStatus<()>| async move {
+                        let shield = CancelScope::new();
+                        shield.set_shield(true);
+                        let got = shield
+                            .run(async {
+                                in_shield.set();
+                                go.wait().await;
+                                checkpoint().await;
+                                done2.set();
+                                1
+                            })
+                            .await;
+                        assert_eq!(got, Some(1));
+                        after2.set();
+                        checkpoint().await;
+                        past2.set();
+                        status.started(());
+                    })
+                    .await
+                })
+                .await;
+            assert!(out.is_none());
+        })
+        .await
+        .unwrap();
+        assert!(shielded_done.get(), "the shielded work was cut short");
+        assert!(after_shield.get());
+        assert!(!past.get());
+    });
+}
+
+#[test]
+fn a_shield_inside_a_starting_child_still_obeys_its_own_cancel() {
+    run(|| async {
+        task_group(async |tg| {
+            let value = tg
+                .start(|status: TaskStatus<Option<u8>>| async move {
+                    let shield = CancelScope::new();
+                    shield.set_shield(true);
+                    let inner = shield.clone();
+                    let got = shield
+                        .run(async move {
+                            inner.cancel();
+                            checkpoint().await;
+                            1u8
+                        })
+                        .await;
+                    assert!(shield.cancelled_caught());
+                    status.started(got);
+                })
+                .await
+                .unwrap();
+            assert_eq!(value, None);
+        })
+        .await
+        .unwrap();
+    });
+}
+
+async fn server(status: TaskStatus<u16>, served: Flag) -> Result<(), BoxError> {
+    checkpoint().await;
+    status.started(9000);
+    served.set();
+    Ok(())
+}
+
+#[test]
+fn an_ignored_status_lets_a_task_fn_be_called_directly() {
+    run(|| async {
+        let served = Flag::default();
+        server(TaskStatus::ignored(), served.clone()).await.unwrap();
+        assert!(served.get());
+        // Dropping an ignored status without `started` is harmless too.
+        drop(TaskStatus::<u8>::ignored());
+        // The same function works through `start`.
+        let served2 = served.clone();
+        let port = task_group(async |tg| {
+            let port = tg.start(|status| server(status, served2)).await?;
+            Ok::<_, BoxError>(port)
+        })
+        .await
+        .unwrap();
+        assert_eq!(port, 9000);
+    });
+}
