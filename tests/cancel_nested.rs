@@ -347,7 +347,6 @@ fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
 /// A group body awaiting a nested group is dropped by its own group's cancel while the
 /// nested group's children are being woken: the teardown must stay memory-safe.
 #[test]
-#[ignore = "BUG: SIGSEGV, a child future is dropped by the teardown while it is being polled/woken elsewhere"]
 fn cancelling_a_group_while_nested_children_wake_is_memory_safe() {
     for _ in 0..500 {
         run(|| async {
@@ -374,7 +373,13 @@ fn cancelling_a_group_while_nested_children_wake_is_memory_safe() {
                 Ok::<_, pride::BoxError>(1)
             })
             .await;
-            assert!(result.unwrap_err().is_cancelled());
+            // Either the body is dropped where it waits for the nested group, or the
+            // nested group finishes without suspending and the body's value survives
+            // the deliberate cancel (rule 13). What matters here is that it is safe.
+            match result {
+                Ok(v) => assert_eq!(v, 1),
+                Err(e) => assert!(e.is_cancelled(), "{e}"),
+            }
         });
     }
 }

@@ -166,10 +166,10 @@ fn cancel_from_another_task() {
     });
 }
 
-/// Trio raises at the first checkpoint of a scope entered already cancelled. pride
-/// checks the scope before it polls the work at all: the work is dropped unpolled.
+/// As in Trio, work in a scope entered already cancelled runs until its first
+/// suspension point, and is dropped there (DESIGN rule 6 and 11).
 #[test]
-fn a_scope_cancelled_before_entry_drops_the_work_unpolled() {
+fn a_scope_cancelled_before_entry_drops_the_work_at_its_first_suspension_point() {
     run(|| async {
         let drops = Drops::default();
         let polled = Flag::default();
@@ -178,17 +178,24 @@ fn a_scope_cancelled_before_entry_drops_the_work_unpolled() {
         assert!(scope.cancel_called());
         assert!(!scope.cancelled_caught());
         let (guard, polled2) = (drops.guard(), polled.clone());
+        let resumed = Flag::default();
+        let resumed2 = resumed.clone();
         let out = scope
             .run(async move {
                 let _guard = guard;
                 polled2.set();
                 checkpoint().await;
+                resumed2.set();
             })
             .await;
         assert_eq!(out, None);
         assert!(
-            !polled.get(),
-            "the work ran although its scope was cancelled"
+            polled.get(),
+            "the code before the first suspension point runs"
+        );
+        assert!(
+            !resumed.get(),
+            "the work is dropped at its first suspension point"
         );
         assert_eq!(drops.count(), 1);
         assert!(scope.cancelled_caught());
@@ -237,10 +244,12 @@ fn cancel_is_idempotent() {
                 inner.cancel();
                 inner.cancel();
                 after2.set();
+                checkpoint().await;
+                unreachable!("dropped at the checkpoint");
             })
             .await;
-        assert_eq!(out, None);
-        assert!(!after.get());
+        assert_eq!(out, None::<()>);
+        assert!(after.get(), "cancel() is not a suspension point");
         scope.cancel();
         assert!(scope.cancel_called());
         assert!(scope.cancelled_caught());
@@ -254,7 +263,13 @@ fn clones_are_the_same_scope() {
         let clone = scope.clone();
         clone.cancel();
         assert!(scope.cancel_called());
-        assert_eq!(scope.run(async { 1 }).await, None);
+        let out = scope
+            .run(async {
+                checkpoint().await;
+                1
+            })
+            .await;
+        assert_eq!(out, None);
         assert!(clone.cancelled_caught());
     });
 }

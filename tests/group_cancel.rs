@@ -283,7 +283,6 @@ fn a_child_spawned_into_a_cancelled_open_group_is_dropped_by_its_first_suspensio
 /// DESIGN rule 6 says such a child is *started* and dropped at its first suspension
 /// point, like Trio: the code before its first suspension point runs.
 #[test]
-#[ignore = "BUG?: the child wrapper checks cancellation before the first poll, so the child never runs at all"]
 fn a_child_spawned_into_a_cancelled_group_runs_until_its_first_suspension_point() {
     run(|| async {
         let before = Flag::default();

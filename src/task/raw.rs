@@ -161,12 +161,19 @@ where
         }
     }
 
-    /// Replace the stage; a panic while dropping the old one is contained.
+    /// Replaces the stage, dropping the old one *in place*: a future is pinned, and a
+    /// self-referential one must not be moved before its `Drop` runs. A panic while
+    /// dropping is contained.
     fn set_stage(&self, next: Stage<F>) {
         self.stage.with_mut(|stage| {
-            // SAFETY: only called by the RUNNING owner (see the module rules).
-            let old = unsafe { std::mem::replace(&mut *stage, next) };
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(old)));
+            // SAFETY: only the RUNNING owner calls this (see the module rules), so the
+            // stage is ours; it is initialised, and dropped exactly once here.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+                std::ptr::drop_in_place(stage)
+            }));
+            // SAFETY: the old value was just dropped (even if its drop panicked, the
+            // drop glue finished every field), so overwriting without a drop is right.
+            unsafe { std::ptr::write(stage, next) };
         });
     }
 
