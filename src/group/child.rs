@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use super::error::{Kind, Payload, TaskError, TaskOutput, panic_message};
 use super::shared::GroupShared;
-use super::start::StartLink;
+use super::start::{self, StartLink};
 use crate::cancel::current;
 use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
@@ -144,15 +144,26 @@ where
         };
         // SAFETY: `future` is structurally pinned (see the type's docs).
         let future = unsafe { Pin::new_unchecked(future) };
-        let polled = current::enter(&this.node, || {
-            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        // While a `start()` waits, a status the poll drops defers to us (see start.rs).
+        let link = this.start.clone();
+        let polled = within(link.as_deref(), || {
+            current::enter(&this.node, || {
+                catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+            })
         });
         let outcome = match polled {
             Ok(Poll::Pending) if this.catch_cancel() => Err(this.cancelled()),
-            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Pending) => {
+                if let Some(link) = &link {
+                    link.after_poll();
+                }
+                return Poll::Pending;
+            }
             Ok(Poll::Ready(output)) => {
                 let slot = &mut this.future;
-                let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+                within(link.as_deref(), || {
+                    let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+                });
                 match output.into_result() {
                     Ok(value) => Ok(value),
                     Err(error) => {
@@ -172,6 +183,14 @@ where
         };
         this.finish();
         Poll::Ready(outcome)
+    }
+}
+
+/// Runs `f` marked as part of the poll of `link`'s child, if there is a start.
+fn within<R>(link: Option<&dyn StartLink>, f: impl FnOnce() -> R) -> R {
+    match link {
+        Some(link) => start::polling(link, f),
+        None => f(),
     }
 }
 

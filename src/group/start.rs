@@ -9,8 +9,14 @@
 //! - the child still counts as one of the group's children, so it keeps the group open.
 //!
 //! `started(v)` hands `v` over and unshields the node: from then on the child is an
-//! ordinary member of the group, and its errors go there.
+//! ordinary member of the group, and its errors go there. A child that drops its
+//! status without `started` and keeps running joins the group the same way.
+//!
+//! A status dropped *by the child's own poll* (its future returned or unwound, taking
+//! the status with it) does not decide at once: the wrapper decides after the poll,
+//! so that an error or panic is reported as `Failed`, not as `NotStarted`.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -21,6 +27,7 @@ use super::child::Child;
 use super::error::{TaskError, TaskOutput};
 use super::{Detached, TaskGroup};
 use crate::cancel::node::ScopeNode;
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task;
 
@@ -70,14 +77,39 @@ enum State<T> {
 pub(crate) struct StartShared<T> {
     state: Mutex<State<T>>,
     node: Arc<ScopeNode>,
+    /// The status was dropped during the child's own poll; the wrapper decides.
+    status_dropped: AtomicBool,
+}
+
+thread_local! {
+    /// The start whose child is being polled on this thread (its `StartShared`'s
+    /// address), so a `TaskStatus` dropped by that poll defers to the wrapper.
+    static POLLING: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` (the child's poll) with `link` marked as the start being polled.
+pub(crate) fn polling<R>(link: &dyn StartLink, f: impl FnOnce() -> R) -> R {
+    struct Restore(*const ());
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            POLLING.with(|p| p.set(self.0));
+        }
+    }
+    let _restore = Restore(POLLING.with(|p| p.replace(link.id())));
+    f()
 }
 
 /// What the child wrapper needs from a start in progress, whatever `T` is.
 pub(crate) trait StartLink: Send + Sync {
     /// The child failed: give the error to the starter if it still waits, else return it.
     fn try_fail(&self, error: TaskError) -> Result<(), TaskError>;
+    /// A poll of the child ended without failing: if it dropped the status, the start
+    /// did not happen.
+    fn after_poll(&self);
     /// The child's future is gone.
     fn finished(&self);
+    /// Identity, for [`polling`].
+    fn id(&self) -> *const ();
 }
 
 impl<T> StartShared<T> {
@@ -98,6 +130,14 @@ impl<T> StartShared<T> {
         }
         Ok(())
     }
+
+    /// The child will never call `started`: tell the starter, and let the child (if
+    /// it keeps running) belong to the group, where the group's cancel reaches it.
+    fn not_started(&self) {
+        if self.settle(State::NotStarted).is_ok() {
+            self.node.set_shield(false);
+        }
+    }
 }
 
 impl<T: Send> StartLink for StartShared<T> {
@@ -109,8 +149,18 @@ impl<T: Send> StartLink for StartShared<T> {
             })
     }
 
+    fn after_poll(&self) {
+        if self.status_dropped.load(Ordering::Acquire) {
+            self.not_started();
+        }
+    }
+
     fn finished(&self) {
-        let _ = self.settle(State::NotStarted);
+        self.not_started();
+    }
+
+    fn id(&self) -> *const () {
+        self as *const Self as *const ()
     }
 }
 
@@ -144,7 +194,12 @@ impl<T> TaskStatus<T> {
 impl<T> Drop for TaskStatus<T> {
     fn drop(&mut self) {
         if let Some(link) = self.link.take() {
-            let _ = link.settle(State::NotStarted);
+            let id = Arc::as_ptr(&link) as *const ();
+            if POLLING.with(Cell::get) == id {
+                link.status_dropped.store(true, Ordering::Release);
+            } else {
+                link.not_started();
+            }
         }
     }
 }
@@ -234,6 +289,7 @@ impl<F, T> StartFuture<F, T> {
         let shared = Arc::new(StartShared {
             state: Mutex::new(State::Waiting(None)),
             node: node.clone(),
+            status_dropped: AtomicBool::new(false),
         });
         let future = init(TaskStatus {
             link: Some(shared.clone()),
@@ -266,8 +322,16 @@ impl<T: Send> StartLink for LinkRef<T> {
         self.0.try_fail(error)
     }
 
+    fn after_poll(&self) {
+        self.0.after_poll();
+    }
+
     fn finished(&self) {
         self.0.finished();
+    }
+
+    fn id(&self) -> *const () {
+        Arc::as_ptr(&self.0) as *const ()
     }
 }
 
