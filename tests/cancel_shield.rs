@@ -99,7 +99,6 @@ fn set_shield_is_reported_by_shield() {
 /// shielded scope. The shielded work completes; the code after it runs until the next
 /// suspension point, where the outer scope drops it.
 #[test]
-#[ignore = "BUG: ScopeRun of the outer scope drops the work although it is inside a shielded scope"]
 fn a_shielded_scope_is_not_cancelled_by_an_outer_scope() {
     run(|| async {
         let outer = CancelScope::new();
@@ -155,7 +154,6 @@ fn a_shielded_scope_is_not_cancelled_by_an_outer_scope() {
 /// The same with the outer scope being a group's: the child's shielded work survives
 /// the group's cancel.
 #[test]
-#[ignore = "BUG: the child wrapper drops the child although it is inside a shielded scope"]
 fn a_shielded_scope_in_a_child_survives_the_groups_cancel() {
     run(|| async {
         let in_shield = Event::new();
@@ -240,7 +238,6 @@ fn a_shielded_scope_obeys_its_own_cancel_from_another_task() {
 /// Both cancelled: the shield cuts the outer scope off, so the shielded scope catches
 /// its own work; the outer scope then catches at the next suspension point outside.
 #[test]
-#[ignore = "BUG: ScopeRun of the outer scope drops the work although it is inside a shielded scope"]
 fn with_both_cancelled_the_shielded_scope_catches_first() {
     run(|| async {
         let outer = CancelScope::new();
@@ -279,7 +276,6 @@ fn with_both_cancelled_the_shielded_scope_catches_first() {
 /// A nested group whose scope is shielded: cancelling the enclosing group does not
 /// reach its children, which run to completion.
 #[test]
-#[ignore = "BUG: the enclosing group drops the body holding the shielded group, tearing its children down; also SIGSEGVs now and then (see cancel_nested.rs)"]
 fn shielding_a_groups_scope_protects_its_children() {
     run(|| async {
         const CHILDREN: usize = 4;
@@ -366,7 +362,6 @@ fn a_shielded_groups_own_cancel_still_drops_its_children() {
 /// A task blocked inside a shielded scope (on an event nobody sets) while an outer
 /// scope is cancelled: unshielding wakes it, and it is dropped.
 #[test]
-#[ignore = "BUG: ScopeRun of the outer scope drops the work although it is inside a shielded scope"]
 fn unshielding_wakes_a_blocked_task_which_is_then_dropped() {
     run(|| async {
         let drops = Drops::default();

@@ -465,7 +465,6 @@ fn cancelling_the_target_group_spares_the_child_until_it_has_started() {
 /// A shield inside a starting child protects its work from the caller's cancellation;
 /// the child is dropped at its first suspension point after the shielded scope.
 #[test]
-#[ignore = "BUG: the child wrapper drops its future although the task is inside a shielded scope"]
 fn a_shield_inside_a_starting_child_holds_against_the_callers_cancel() {
     run(|| async {
         let scope = CancelScope::new();

@@ -1,6 +1,13 @@
-//! The scope the running code is inside: a thread-local set by every scope wrapper
-//! (group body, group child, `CancelScope::run`) for the duration of its inner poll.
-//! A task group opened here takes it as its parent.
+//! What the running code is inside, tracked in thread-locals during a poll.
+//!
+//! - `CURRENT`: the scope the running code is inside. Every scope wrapper (group body,
+//!   group child, `CancelScope::run`) sets it for the duration of its inner poll; a
+//!   task group opened there takes it as its parent.
+//! - `PROTECTED`: whether the work just polled *suspended inside a shield*. A wrapper
+//!   that returns `Pending` reports upward whether its suspension is shielded (its own
+//!   scope is shielded, or something below it reported so). The wrapper around it then
+//!   knows that cancellation from outside cannot reach the suspended work, so it must
+//!   not drop it (DESIGN rule 9), however cancelled the outer scopes are.
 
 use std::cell::Cell;
 use std::ptr;
@@ -10,22 +17,39 @@ use crate::loom::sync::Arc;
 
 thread_local! {
     static CURRENT: Cell<*const ScopeNode> = const { Cell::new(ptr::null()) };
+    static PROTECTED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Restores the previous current scope when dropped (also on unwind).
-struct Restore(*const ScopeNode);
+/// Restores the previous state when dropped (also on unwind).
+struct Restore {
+    current: *const ScopeNode,
+    protected: bool,
+}
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.0));
+        CURRENT.with(|c| c.set(self.current));
+        PROTECTED.with(|p| p.set(self.protected));
     }
 }
 
-/// Runs `f` with `node` as the current scope.
-pub(crate) fn enter<R>(node: &Arc<ScopeNode>, f: impl FnOnce() -> R) -> R {
-    let prev = CURRENT.with(|c| c.replace(Arc::as_ptr(node)));
-    let _restore = Restore(prev);
-    f()
+/// Runs `f` (a wrapper's inner poll) with `node` as the current scope. Returns `f`'s
+/// output and whether the work inside suspended within a shield (see the module docs).
+pub(crate) fn enter<R>(node: &Arc<ScopeNode>, f: impl FnOnce() -> R) -> (R, bool) {
+    let _restore = Restore {
+        current: CURRENT.with(|c| c.replace(Arc::as_ptr(node))),
+        protected: PROTECTED.with(|p| p.replace(false)),
+    };
+    let output = f();
+    (output, PROTECTED.with(Cell::get))
+}
+
+/// A wrapper returns `Pending`: tell the wrapper around it whether this suspension is
+/// shielded (by `node` itself, or by a shield further in).
+pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
+    if shielded_below || node.is_shielded() {
+        PROTECTED.with(|p| p.set(true));
+    }
 }
 
 /// The current scope as a raw pointer (null outside every scope), for identity checks.
@@ -40,8 +64,8 @@ pub(crate) fn current() -> Option<Arc<ScopeNode>> {
         return None;
     }
     // SAFETY: the pointer was set by `enter` from an `Arc` that the wrapper keeps alive
-    // for the whole inner poll, and it is cleared (restored) before that poll returns;
-    // so while it is non-null, the node is alive. We take a new strong count.
+    // for the whole inner poll, and it is restored before that poll returns; so while
+    // it is non-null, the node is alive. We take a new strong count.
     unsafe {
         Arc::increment_strong_count(ptr);
         Some(Arc::from_raw(ptr))

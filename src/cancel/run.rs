@@ -53,6 +53,8 @@ pub struct ScopeRun<F> {
     entered: bool,
     /// The work has been polled at least once.
     polled: bool,
+    /// At its last suspension, the work was inside a shield within this scope.
+    protected: bool,
     waker: Option<Waker>,
 }
 
@@ -63,6 +65,7 @@ impl<F> ScopeRun<F> {
             node,
             entered: false,
             polled: false,
+            protected: false,
             waker: None,
         }
     }
@@ -96,7 +99,7 @@ impl<F: Future> Future for ScopeRun<F> {
         // The work runs until its first suspension point even in a cancelled scope
         // (DESIGN rule 6); after that, a cancelled scope drops it where it is
         // suspended: before resuming it, and right after it suspends.
-        if this.polled {
+        if this.polled && !this.protected {
             match verdict(&this.node) {
                 Verdict::Run => {}
                 Verdict::Catch => {
@@ -112,19 +115,18 @@ impl<F: Future> Future for ScopeRun<F> {
         };
         // SAFETY: structurally pinned, see the field's docs.
         let future = unsafe { Pin::new_unchecked(future) };
-        match current::enter(&this.node, || future.poll(cx)) {
-            Poll::Ready(output) => {
-                this.exit();
-                Poll::Ready(Some(output))
-            }
-            Poll::Pending => match verdict(&this.node) {
-                Verdict::Catch => {
-                    this.exit();
-                    Poll::Ready(None)
-                }
-                Verdict::Run | Verdict::Outer => Poll::Pending,
-            },
+        let (polled, protected) = current::enter(&this.node, || future.poll(cx));
+        if let Poll::Ready(output) = polled {
+            this.exit();
+            return Poll::Ready(Some(output));
         }
+        this.protected = protected;
+        if !protected && verdict(&this.node) == Verdict::Catch {
+            this.exit();
+            return Poll::Ready(None);
+        }
+        current::report_suspended(&this.node, protected);
+        Poll::Pending
     }
 }
 

@@ -28,6 +28,8 @@ pub(crate) struct Child<F> {
     summarize: bool,
     /// Polled at least once (and its waker registered with its node).
     polled: bool,
+    /// At its last suspension, the child was inside a shield within the task.
+    protected: bool,
     /// The group has counted this child out.
     done: bool,
     /// Set while a `start()` waits for this child to call `started`.
@@ -49,6 +51,7 @@ impl<F> Child<F> {
             name,
             summarize,
             polled: false,
+            protected: false,
             done: false,
             start: None,
         }
@@ -136,7 +139,7 @@ where
             // A task's waker never changes, so registering once is enough.
             this.node.set_waker(cx.waker());
             this.polled = true;
-        } else if this.catch_cancel() {
+        } else if !this.protected && this.catch_cancel() {
             return Poll::Ready(Err(this.cancelled()));
         }
         let Some(future) = this.future.as_mut() else {
@@ -146,13 +149,14 @@ where
         let future = unsafe { Pin::new_unchecked(future) };
         // While a `start()` waits, a status the poll drops defers to us (see start.rs).
         let link = this.start.clone();
-        let polled = within(link.as_deref(), || {
+        let (polled, protected) = within(link.as_deref(), || {
             current::enter(&this.node, || {
                 catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
             })
         });
+        this.protected = protected;
         let outcome = match polled {
-            Ok(Poll::Pending) if this.catch_cancel() => Err(this.cancelled()),
+            Ok(Poll::Pending) if !protected && this.catch_cancel() => Err(this.cancelled()),
             Ok(Poll::Pending) => {
                 if let Some(link) = &link {
                     link.after_poll();

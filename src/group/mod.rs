@@ -74,6 +74,7 @@ where
         init: Some(body),
         body: None,
         body_polled: false,
+        body_protected: false,
         value: None,
         shared: None,
         waker: None,
@@ -94,6 +95,8 @@ pub struct TaskGroupFuture<B, Fut, T> {
     body: Option<Fut>,
     /// The body has been polled at least once.
     body_polled: bool,
+    /// At its last suspension, the body was inside a shield within the group's scope.
+    body_protected: bool,
     value: Option<T>,
     shared: Option<Arc<GroupShared>>,
     /// The waker last registered with the group's scope node.
@@ -144,6 +147,9 @@ where
             }
         }
         if this.body.is_some() || !shared.children.try_close() {
+            // Suspended inside the group: its body, or waiting for its children.
+            let protected = this.body.is_some() && this.body_protected;
+            current::report_suspended(node, protected);
             return Poll::Pending;
         }
 
@@ -189,7 +195,7 @@ where
         match catch_unwind(AssertUnwindSafe(|| {
             current::enter(shared.node(), || init(group))
         })) {
-            Ok(body) => self.body = Some(body),
+            Ok((body, _)) => self.body = Some(body),
             Err(payload) => shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload)))),
         }
         shared
@@ -201,11 +207,11 @@ where
         };
         // SAFETY: `body` is structurally pinned (see the field's docs).
         let body = unsafe { Pin::new_unchecked(body) };
-        let polled = current::enter(shared.node(), || {
+        let (polled, protected) = current::enter(shared.node(), || {
             catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
         });
         match polled {
-            Ok(Poll::Pending) => {}
+            Ok(Poll::Pending) => self.body_protected = protected,
             Ok(Poll::Ready(output)) => {
                 self.drop_body();
                 match output.into_result() {
@@ -223,7 +229,7 @@ where
     /// If the body is suspended and the group's scope is the outermost cancelled one,
     /// drops the body. `Outer`: a scope further out catches, so wait to be dropped.
     fn check_cancel(&mut self, shared: &GroupShared) -> Verdict {
-        if self.body.is_none() {
+        if self.body.is_none() || self.body_protected {
             return Verdict::Run;
         }
         let verdict = verdict(shared.node());
