@@ -71,7 +71,10 @@ pub mod sync;
 pub(crate) mod task;
 pub mod time;
 
-pub use cancel::{CancelScope, ScopeRun, checkpoint};
+pub use cancel::{
+    CancelScope, FailAfter, ScopeRun, TimeoutError, checkpoint, current_effective_deadline,
+    fail_after, fail_at, move_on_after, move_on_at,
+};
 pub use group::error::TaskOutput;
 pub use group::{
     BoxError, GroupClosed, GroupError, StartError, StartFuture, TaskError, TaskGroup,

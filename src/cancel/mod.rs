@@ -4,10 +4,16 @@
 //! `current.rs` tracks which scope the running code is inside.
 
 pub(crate) mod current;
+pub(crate) mod deadline;
 pub(crate) mod node;
 mod run;
 mod scope;
+mod timeout;
 
 pub use run::{ScopeRun, checkpoint};
 pub(crate) use run::{Verdict, assert_polled_in_place, verdict};
 pub use scope::CancelScope;
+pub use timeout::{
+    FailAfter, TimeoutError, current_effective_deadline, fail_after, fail_at, move_on_after,
+    move_on_at,
+};

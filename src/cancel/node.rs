@@ -15,8 +15,10 @@
 
 use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
+use std::time::Instant;
 
-use crate::loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use super::deadline::Spec;
+use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::Task;
 
@@ -56,6 +58,10 @@ pub(crate) struct ScopeNode {
     links: Mutex<Links>,
     /// Why it was cancelled, if the canceller said (first reason wins).
     reason: OnceLock<StdArc<str>>,
+    /// The deadline, and a version bumped on every change so that the wrapper's timer
+    /// re-reads it only when it changed.
+    deadline: Mutex<Spec>,
+    deadline_version: AtomicU64,
 }
 
 const UNLINKED: usize = usize::MAX;
@@ -69,6 +75,8 @@ impl ScopeNode {
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
             reason: OnceLock::new(),
+            deadline: Mutex::new(Spec::None),
+            deadline_version: AtomicU64::new(0),
         })
     }
 
@@ -95,6 +103,15 @@ impl ScopeNode {
         if let Some(parent) = parent {
             parent.link(node.clone(), task);
             let _ = node.parent.set(parent);
+        }
+        // A timeout counts from entry.
+        let mut spec = node.deadline.lock();
+        if let Spec::After(timeout) = *spec {
+            *spec = match super::deadline::now() {
+                Some(now) => Spec::At(crate::time::deadline_after(now, timeout)),
+                None => Spec::None,
+            };
+            node.deadline_version.fetch_add(1, Ordering::AcqRel);
         }
     }
 
@@ -191,8 +208,61 @@ impl ScopeNode {
         }
     }
 
+    /// The deadline, once known (a timeout is known from entry).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        match *self.deadline.lock() {
+            Spec::At(deadline) => Some(deadline),
+            Spec::None | Spec::After(_) => None,
+        }
+    }
+
+    pub(crate) fn deadline_version(&self) -> u64 {
+        self.deadline_version.load(Ordering::Acquire)
+    }
+
+    /// Sets the deadline (or a timeout counted from entry), re-arming at once: a
+    /// deadline already past cancels the scope now, and the wrapper is woken to arm
+    /// its timer for a future one. A cancel is never undone by a later deadline.
+    pub(crate) fn set_deadline(&self, spec: Spec) {
+        let entered = self.flags.load(Ordering::Acquire) & ENTERED != 0;
+        let spec = match spec {
+            Spec::After(timeout) if entered => match super::deadline::now() {
+                Some(now) => Spec::At(crate::time::deadline_after(now, timeout)),
+                None => Spec::After(timeout),
+            },
+            spec => spec,
+        };
+        *self.deadline.lock() = spec;
+        self.deadline_version.fetch_add(1, Ordering::AcqRel);
+        if let Spec::At(deadline) = spec {
+            if entered && super::deadline::now().is_some_and(|now| deadline <= now) {
+                self.cancel_by_deadline();
+                return;
+            }
+        }
+        self.wake();
+    }
+
+    /// The earliest deadline of this scope and the scopes around it, up to the first
+    /// shield.
+    pub(crate) fn effective_deadline(&self) -> Option<Instant> {
+        let mut node = self;
+        let mut earliest: Option<Instant> = None;
+        loop {
+            if let Some(deadline) = node.deadline() {
+                earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
+            }
+            if node.is_shielded() {
+                return earliest;
+            }
+            match node.parent.get() {
+                Some(parent) => node = parent,
+                None => return earliest,
+            }
+        }
+    }
+
     /// Cancels because the deadline passed.
-    #[allow(dead_code)] // armed by cancel-scope deadlines
     pub(crate) fn cancel_by_deadline(&self) {
         self.flags.fetch_or(DEADLINE, Ordering::AcqRel);
         self.cancel();

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::current;
+use super::deadline::DeadlineTimer;
 use super::node::ScopeNode;
 use crate::loom::sync::Arc;
 
@@ -56,6 +57,8 @@ pub struct ScopeRun<F> {
     /// At its last suspension, the work was inside a shield within this scope.
     protected: bool,
     waker: Option<Waker>,
+    /// Structurally pinned: the scope's deadline timer.
+    deadline: DeadlineTimer,
 }
 
 impl<F> ScopeRun<F> {
@@ -67,6 +70,7 @@ impl<F> ScopeRun<F> {
             polled: false,
             protected: false,
             waker: None,
+            deadline: DeadlineTimer::new(),
         }
     }
 
@@ -96,6 +100,8 @@ impl<F: Future> Future for ScopeRun<F> {
             this.node.set_waker(cx.waker());
             this.waker = Some(cx.waker().clone());
         }
+        // SAFETY: `deadline` is structurally pinned, like `future`.
+        unsafe { Pin::new_unchecked(&mut this.deadline) }.poll(&this.node);
         // The work runs until its first suspension point even in a cancelled scope
         // (DESIGN rule 6); after that, a cancelled scope drops it where it is
         // suspended: before resuming it, and right after it suspends.

@@ -1,5 +1,8 @@
 //! The public [`CancelScope`].
 
+use std::time::{Duration, Instant};
+
+use super::deadline::Spec;
 use super::node::ScopeNode;
 use crate::loom::sync::Arc;
 
@@ -40,6 +43,39 @@ impl CancelScope {
         CancelScope {
             node: ScopeNode::new(),
         }
+    }
+
+    /// A scope whose deadline is `deadline` (on the runtime's clock). Entering it with
+    /// the deadline already past cancels it at once.
+    pub fn with_deadline(deadline: Instant) -> CancelScope {
+        let scope = CancelScope::new();
+        scope.node.set_deadline(Spec::At(deadline));
+        scope
+    }
+
+    /// A scope that is cancelled `timeout` after it is entered (its first poll).
+    /// A timeout too large for `Instant` never fires.
+    pub fn with_timeout(timeout: Duration) -> CancelScope {
+        let scope = CancelScope::new();
+        scope.node.set_deadline(Spec::After(timeout));
+        scope
+    }
+
+    /// The deadline, if one is set (a timeout's deadline is known from entry).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.node.deadline()
+    }
+
+    /// Sets or clears the deadline, re-arming at once: a deadline already past
+    /// cancels the scope now. Moving the deadline never undoes a cancel.
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        self.node
+            .set_deadline(deadline.map_or(Spec::None, Spec::At));
+    }
+
+    /// Whether the scope was cancelled because its deadline passed.
+    pub fn deadline_reached(&self) -> bool {
+        self.node.deadline_fired()
     }
 
     /// Runs `future` inside this scope. Returns `Some(output)`, or `None` if this scope

@@ -27,6 +27,7 @@ use self::error::{Kind, Payload, Reason, TaskOutput};
 use self::shared::GroupShared;
 pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
+use crate::cancel::deadline::DeadlineTimer;
 use crate::cancel::node::ScopeNode;
 use crate::cancel::{Verdict, assert_polled_in_place, current, verdict};
 use crate::loom::sync::Arc;
@@ -78,6 +79,7 @@ where
         value: None,
         shared: None,
         waker: None,
+        deadline: DeadlineTimer::new(),
         done: false,
     }
 }
@@ -101,6 +103,8 @@ pub struct TaskGroupFuture<B, Fut, T> {
     shared: Option<Arc<GroupShared>>,
     /// The waker last registered with the group's scope node.
     waker: Option<Waker>,
+    /// Structurally pinned: the timer for the group's deadline.
+    deadline: DeadlineTimer,
     done: bool,
 }
 
@@ -132,6 +136,8 @@ where
             node.set_waker(cx.waker());
             this.waker = Some(cx.waker().clone());
         }
+        // SAFETY: `deadline` is structurally pinned, like `body`.
+        unsafe { Pin::new_unchecked(&mut this.deadline) }.poll(node);
 
         // The body runs until its first suspension point even in a cancelled scope
         // (DESIGN rule 6); after that, a cancelled scope drops it where it is

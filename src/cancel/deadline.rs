@@ -1,0 +1,117 @@
+//! Scope deadlines: what a scope's deadline is (on its node), and the timer each
+//! scope wrapper arms for it.
+//!
+//! A deadline passing is a `cancel()` that happens by itself (DESIGN rule 11). The
+//! wrapper that entered the scope owns a [`Timer`] whose waker cancels the node
+//! directly, so the driver thread that fires the timer cancels the scope (and wakes
+//! every task inside) without waiting for anyone to poll the wrapper. Changing the
+//! deadline bumps a version on the node and wakes the wrapper, which re-arms.
+
+use std::pin::Pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use super::node::ScopeNode;
+use crate::loom::sync::Arc;
+use crate::time::Timer;
+
+/// What a scope's deadline is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spec {
+    None,
+    At(Instant),
+    /// A timeout that counts from entry; resolved to `At` when the scope is entered.
+    After(Duration),
+}
+
+/// The clock of the runtime this thread is in, if any.
+pub(crate) fn now() -> Option<Instant> {
+    crate::runtime::context::try_handle().map(|h| h.time().now())
+}
+
+/// Cancels a scope when its timer fires.
+struct Canceller(std::sync::Weak<NodeRef>);
+
+/// The facade `Arc` of a node, behind a std `Arc` so that it can be a `Weak` in a
+/// waker (loom's `Arc` has no `Weak`).
+struct NodeRef(Arc<ScopeNode>);
+
+impl Wake for Canceller {
+    fn wake(self: StdArc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        if let Some(node) = self.0.upgrade() {
+            node.0.cancel_by_deadline();
+        }
+    }
+}
+
+/// The timer a scope wrapper keeps for its scope's deadline.
+///
+/// Structurally pinned in its wrapper: `timer` is never moved once armed; it is
+/// dropped in place (assigning `None`) or re-armed in place.
+pub(crate) struct DeadlineTimer {
+    timer: Option<Timer>,
+    version: u64,
+    node: Option<StdArc<NodeRef>>,
+    waker: Option<Waker>,
+}
+
+impl DeadlineTimer {
+    pub(crate) const fn new() -> DeadlineTimer {
+        DeadlineTimer {
+            timer: None,
+            version: 0,
+            node: None,
+            waker: None,
+        }
+    }
+
+    /// Brings the timer in line with `node`'s deadline and registers it. Cancels the
+    /// node at once if the deadline has passed. Cheap when nothing changed: one atomic
+    /// load, plus the timer's own poll while a deadline is armed.
+    pub(crate) fn poll(self: Pin<&mut Self>, node: &Arc<ScopeNode>) {
+        // SAFETY: `timer` is structurally pinned (see the type's docs); nothing else
+        // here is pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let version = node.deadline_version();
+        if version != this.version {
+            this.version = version;
+            match node.deadline() {
+                None => this.timer = None,
+                Some(deadline) => {
+                    if now().is_some_and(|now| deadline <= now) {
+                        node.cancel_by_deadline();
+                        this.timer = None;
+                    } else {
+                        match this.timer.as_mut() {
+                            // SAFETY: pinned in place, see above.
+                            Some(timer) => unsafe { Pin::new_unchecked(timer) }.reset(deadline),
+                            None => this.timer = Some(Timer::new(deadline)),
+                        }
+                    }
+                }
+            }
+        }
+        let Some(timer) = this.timer.as_mut() else {
+            return;
+        };
+        let waker = this.waker.get_or_insert_with(|| {
+            let node = this
+                .node
+                .get_or_insert_with(|| StdArc::new(NodeRef(node.clone())));
+            Waker::from(StdArc::new(Canceller(StdArc::downgrade(node))))
+        });
+        let mut cx = Context::from_waker(waker);
+        // SAFETY: pinned in place, see above.
+        if unsafe { Pin::new_unchecked(timer) }
+            .poll_elapsed(&mut cx)
+            .is_ready()
+        {
+            node.cancel_by_deadline();
+        }
+    }
+}

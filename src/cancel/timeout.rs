@@ -1,0 +1,127 @@
+//! Timeouts on top of scopes: `move_on_*` (give up quietly) and `fail_*` (give up with
+//! an error).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::{CancelScope, ScopeRun};
+
+/// Runs `future` with a timeout: `Some(output)`, or `None` if `duration` passed first
+/// (the future is dropped at its suspension point). The timeout counts from the first
+/// poll.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let out = pride::move_on_after(Duration::from_secs(5), pride::sleep(Duration::from_secs(60))).await;
+///     assert_eq!(out, None);
+/// });
+/// ```
+pub fn move_on_after<F: Future>(duration: Duration, future: F) -> ScopeRun<F> {
+    CancelScope::with_timeout(duration).run(future)
+}
+
+/// Like [`move_on_after`], with an absolute deadline.
+pub fn move_on_at<F: Future>(deadline: Instant, future: F) -> ScopeRun<F> {
+    CancelScope::with_deadline(deadline).run(future)
+}
+
+/// Runs `future` with a timeout: `Ok(output)`, or `Err(TimeoutError)` if `duration`
+/// passed first. Only this deadline gives the error: a cancellation from a scope
+/// further out passes through unchanged (this future is simply dropped).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let fast = pride::fail_after(Duration::from_secs(1), async { 7 }).await;
+///     assert_eq!(fast.unwrap(), 7);
+///     let slow = pride::fail_after(Duration::from_secs(1), pride::sleep(Duration::from_secs(2))).await;
+///     assert!(slow.is_err());
+/// });
+/// ```
+pub fn fail_after<F: Future>(duration: Duration, future: F) -> FailAfter<F> {
+    FailAfter::new(CancelScope::with_timeout(duration), future)
+}
+
+/// Like [`fail_after`], with an absolute deadline.
+pub fn fail_at<F: Future>(deadline: Instant, future: F) -> FailAfter<F> {
+    FailAfter::new(CancelScope::with_deadline(deadline), future)
+}
+
+/// The future of [`fail_after`] and [`fail_at`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct FailAfter<F> {
+    scope: CancelScope,
+    /// Structurally pinned.
+    run: ScopeRun<F>,
+}
+
+impl<F: Future> FailAfter<F> {
+    fn new(scope: CancelScope, future: F) -> FailAfter<F> {
+        FailAfter {
+            run: scope.run(future),
+            scope,
+        }
+    }
+}
+
+impl<F: Future> Future for FailAfter<F> {
+    type Output = Result<F::Output, TimeoutError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `run` is structurally pinned; `scope` is not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let run = unsafe { Pin::new_unchecked(&mut this.run) };
+        run.poll(cx).map(|output| {
+            // The scope is private, so only its deadline can cancel it; a cancel from
+            // further out is caught out there and drops this future instead.
+            debug_assert!(output.is_some() || this.scope.deadline_reached());
+            output.ok_or(TimeoutError(()))
+        })
+    }
+}
+
+/// The deadline of a [`fail_after`] or [`fail_at`] passed before the work finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutError(());
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline exceeded")
+    }
+}
+
+impl std::error::Error for TimeoutError {}
+
+/// The earliest deadline that applies where this is called: of the current scope and
+/// the scopes around it, up to the first shield. `None` if no deadline applies.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(pride::move_on_after(Duration::from_secs(3), async {
+///     let deadline = pride::current_effective_deadline().unwrap();
+///     assert!(deadline > pride::current_time());
+/// }));
+/// ```
+pub fn current_effective_deadline() -> Option<Instant> {
+    super::current::current().and_then(|node| node.effective_deadline())
+}
