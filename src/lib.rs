@@ -77,8 +77,9 @@ pub use cancel::{
 };
 pub use group::error::TaskOutput;
 pub use group::{
-    BoxError, GroupClosed, GroupError, StartError, StartFuture, TaskError, TaskGroup,
-    TaskGroupFuture, TaskHandle, TaskStatus, task_group,
+    BoxError, GroupClosed, GroupError, StartError, StartFuture, StartSoonWait, TaskError,
+    TaskGroup, TaskGroupFuture, TaskHandle, TaskStatus, TryStartError, task_group,
+    task_group_with_limit,
 };
 pub use runtime::{Builder, Runtime, YieldNow, run, yield_now};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};

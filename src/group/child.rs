@@ -90,7 +90,7 @@ impl<F> Child<F> {
         if let Some(link) = self.start.take() {
             link.finished();
         }
-        self.group.child_done();
+        self.group.child_done(self.polled);
     }
 
     /// If any scope above the child is cancelled, drops the child (it is suspended)

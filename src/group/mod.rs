@@ -12,8 +12,12 @@
 
 mod child;
 pub(crate) mod error;
+mod limit;
+mod limit_api;
 pub(crate) mod shared;
 mod start;
+
+pub use self::limit_api::{StartSoonWait, TryStartError};
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -24,7 +28,7 @@ use std::task::{Context, Poll, Waker};
 use self::child::Child;
 pub use self::error::{BoxError, GroupClosed, GroupError, TaskError};
 use self::error::{Kind, Payload, Reason, TaskOutput};
-use self::shared::GroupShared;
+use self::shared::{GroupShared, Slot};
 pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
 use crate::cancel::deadline::DeadlineTimer;
@@ -72,6 +76,7 @@ where
     Fut::Output: TaskOutput<Ok = T>,
 {
     TaskGroupFuture {
+        limit: None,
         init: Some(body),
         body: None,
         body_polled: false,
@@ -84,6 +89,53 @@ where
     }
 }
 
+/// Like [`task_group`], with at most `limit` children running at once (Go's
+/// `errgroup.SetLimit`): [`start_soon`](TaskGroup::start_soon), [`spawn`](TaskGroup::spawn)
+/// and [`start`](TaskGroup::start) never block, and queue a child past the limit until
+/// a running one finishes; [`try_start_now`](TaskGroup::try_start_now) refuses instead,
+/// and [`start_soon_wait`](TaskGroup::start_soon_wait) waits for a free slot.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// pride::run(async {
+///     let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+///     pride::task_group_with_limit(3, async |tg| {
+///         for _ in 0..20 {
+///             let (running, peak) = (running.clone(), peak.clone());
+///             tg.start_soon(async move {
+///                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+///                 peak.fetch_max(now, Ordering::SeqCst);
+///                 pride::yield_now().await;
+///                 running.fetch_sub(1, Ordering::SeqCst);
+///             });
+///         }
+///     })
+///     .await
+///     .unwrap();
+///     assert!(peak.load(Ordering::SeqCst) <= 3);
+/// });
+/// ```
+///
+/// # Panics
+/// If `limit` is zero: no child could ever run.
+#[track_caller]
+pub fn task_group_with_limit<B, Fut, T>(limit: usize, body: B) -> TaskGroupFuture<B, Fut, T>
+where
+    B: FnOnce(TaskGroup) -> Fut,
+    Fut: Future,
+    Fut::Output: TaskOutput<Ok = T>,
+{
+    assert!(
+        limit > 0,
+        "pride: a task group's concurrency limit must be at least 1"
+    );
+    let mut group = task_group(body);
+    group.limit = Some(limit);
+    group
+}
+
 /// The future of [`task_group`]. `T` is the body's success value.
 ///
 /// A named type with no bounds on its definition, and no `TaskOutput` projection in
@@ -92,6 +144,8 @@ where
 /// projection inside an `async` block).
 #[must_use = "a task group does nothing unless awaited"]
 pub struct TaskGroupFuture<B, Fut, T> {
+    /// At most this many children run at once.
+    limit: Option<usize>,
     init: Option<B>,
     /// Structurally pinned: never moved, dropped in place by assigning `None`.
     body: Option<Fut>,
@@ -189,7 +243,7 @@ where
         let handle = context::handle("`task_group`");
         let parent = current::current();
         let node = ScopeNode::new_entered(parent.as_ref(), None);
-        let shared = Arc::new(GroupShared::new(node, handle));
+        let shared = Arc::new(GroupShared::new(node, handle, self.limit));
         self.shared = Some(shared.clone());
         let init = self
             .init
@@ -361,14 +415,24 @@ impl TaskGroup {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
+        self.start_with_slot(name, future, Slot::Queue)
+            .map_err(|_| GroupClosed)
+    }
+
+    /// Counts and launches a detached child; gives the future back if the group is
+    /// closed.
+    fn start_with_slot<F>(&self, name: Option<StdArc<str>>, future: F, slot: Slot) -> Result<(), F>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
         if !self.shared.children.try_add() {
-            return Err(GroupClosed);
+            return Err(future);
         }
         let node = ScopeNode::new();
         let child = Child::new(future, node.clone(), self.shared.clone(), name, false);
         let (notified, task) = task::new_task(Detached(child), self.shared.handle.clone());
-        ScopeNode::enter(&node, Some(self.shared.node().clone()), Some(task));
-        self.shared.handle.spawn(notified);
+        self.shared.launch(&node, notified, task, slot);
         Ok(())
     }
 
@@ -439,8 +503,7 @@ impl TaskGroup {
             true,
         );
         let (notified, task, join) = task::new_joinable(child, self.shared.handle.clone());
-        ScopeNode::enter(&node, Some(self.shared.node().clone()), Some(task));
-        self.shared.handle.spawn(notified);
+        self.shared.launch(&node, notified, task, Slot::Queue);
         TaskHandle { join, node, name }
     }
 

@@ -15,10 +15,12 @@
 use std::ptr;
 
 use super::error::TaskError;
+use super::limit::Limit;
 use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::runtime::Handle;
+use crate::task::{Notified, Task};
 
 /// Bit 0: the group has exited. Bits 1..: live children.
 const CLOSED: usize = 1;
@@ -143,8 +145,18 @@ impl ChildCounter {
     }
 }
 
+/// Whether a new child already holds a slot of the group's limit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// Take a slot, or queue behind the limit.
+    Queue,
+    /// The caller already took one.
+    Held,
+}
+
 pub(crate) struct GroupShared {
     pub(crate) scope: crate::CancelScope,
+    pub(crate) limit: Option<Limit>,
     pub(crate) handle: Handle,
     pub(crate) children: ChildCounter,
     pub(crate) errors: ErrorStack,
@@ -154,9 +166,10 @@ pub(crate) struct GroupShared {
 }
 
 impl GroupShared {
-    pub(crate) fn new(node: Arc<ScopeNode>, handle: Handle) -> GroupShared {
+    pub(crate) fn new(node: Arc<ScopeNode>, handle: Handle, limit: Option<usize>) -> GroupShared {
         GroupShared {
             scope: crate::CancelScope::from_node(node),
+            limit: limit.map(Limit::new),
             handle,
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
@@ -174,8 +187,25 @@ impl GroupShared {
         self.node().cancel();
     }
 
-    /// A child's future is gone.
-    pub(crate) fn child_done(&self) {
+    /// Enters a new child's scope below the group's, with its task reference for
+    /// teardown, and schedules its first run (queued behind the limit, if any).
+    pub(crate) fn launch(&self, node: &Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
+        ScopeNode::enter(node, Some(self.node().clone()), Some(task));
+        match (&self.limit, slot) {
+            (Some(limit), Slot::Queue) => limit.start_or_queue(&self.handle, notified),
+            _ => self.handle.spawn(notified),
+        }
+    }
+
+    /// A child's future is gone. `ran`: it was polled, so it held a slot of the limit
+    /// (a child that never ran was torn down with the group, where slots no longer
+    /// matter).
+    pub(crate) fn child_done(&self, ran: bool) {
+        if ran {
+            if let Some(limit) = &self.limit {
+                limit.release(&self.handle);
+            }
+        }
         if self.children.remove() {
             self.node().wake();
         }

@@ -25,6 +25,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::child::Child;
 use super::error::{TaskError, TaskOutput};
+use super::shared::Slot;
 use super::{Detached, TaskGroup};
 use crate::cancel::node::ScopeNode;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
@@ -307,8 +308,7 @@ impl<F, T> StartFuture<F, T> {
         )
         .with_start(link);
         let (notified, task) = task::new_task(Detached(child), group.handle.clone());
-        ScopeNode::enter(&node, Some(group.node().clone()), Some(task));
-        group.handle.spawn(notified);
+        group.launch(&node, notified, task, Slot::Queue);
         self.shared = Some(shared);
         Ok(())
     }

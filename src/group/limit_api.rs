@@ -1,0 +1,150 @@
+//! The parts of [`TaskGroup`]'s API that concern a concurrency limit
+//! ([`task_group_with_limit`](super::task_group_with_limit)).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::error::TaskOutput;
+use super::shared::Slot;
+use super::{GroupClosed, TaskGroup};
+
+/// Why [`TaskGroup::try_start_now`] did not start a task; the future comes back.
+pub enum TryStartError<F> {
+    /// The group runs as many children as its limit allows.
+    Full(F),
+    /// The group has exited.
+    Closed(F),
+}
+
+impl<F> TryStartError<F> {
+    /// The future that was not started.
+    pub fn into_inner(self) -> F {
+        match self {
+            TryStartError::Full(f) | TryStartError::Closed(f) => f,
+        }
+    }
+
+    /// Whether the group was at its limit (rather than closed).
+    pub fn is_full(&self) -> bool {
+        matches!(self, TryStartError::Full(_))
+    }
+}
+
+impl<F> fmt::Debug for TryStartError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryStartError::Full(_) => f.write_str("Full(..)"),
+            TryStartError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<F> fmt::Display for TryStartError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryStartError::Full(_) => {
+                f.write_str("the task group runs as many tasks as its limit allows")
+            }
+            TryStartError::Closed(_) => fmt::Display::fmt(&GroupClosed, f),
+        }
+    }
+}
+
+impl<F> std::error::Error for TryStartError<F> {}
+
+impl TaskGroup {
+    /// The group's concurrency limit, if it has one.
+    pub fn limit(&self) -> Option<usize> {
+        self.shared.limit.as_ref().map(|l| l.max())
+    }
+
+    /// The number of children running now, on a group with a limit (queued children
+    /// are not counted).
+    pub fn running(&self) -> Option<usize> {
+        self.shared.limit.as_ref().map(|l| l.running())
+    }
+
+    /// Starts `future` only if it can run at once: on a group with a limit, refuses
+    /// (giving the future back) while the limit's worth of children run. On a group
+    /// without a limit this is [`try_start_soon`](Self::try_start_soon).
+    pub fn try_start_now<F>(&self, future: F) -> Result<(), TryStartError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        let slot = match &self.shared.limit {
+            None => Slot::Queue,
+            Some(limit) if limit.try_acquire(None) => Slot::Held,
+            Some(_) => return Err(TryStartError::Full(future)),
+        };
+        self.start_with_slot(None, future, slot).map_err(|future| {
+            self.give_back(slot);
+            TryStartError::Closed(future)
+        })
+    }
+
+    /// Returns a slot taken for a child that could not start (the group closed).
+    fn give_back(&self, slot: Slot) {
+        if let (Slot::Held, Some(limit)) = (slot, &self.shared.limit) {
+            limit.release(&self.shared.handle);
+        }
+    }
+
+    /// Waits until the group's limit lets another child run, then starts `future`.
+    /// On a group without a limit it starts at once. The wait is cancel-safe: dropped
+    /// while waiting, nothing starts.
+    pub fn start_soon_wait<F>(&self, future: F) -> StartSoonWait<F>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        StartSoonWait {
+            group: self.clone(),
+            future: Some(future),
+        }
+    }
+}
+
+/// The future of [`TaskGroup::start_soon_wait`].
+#[must_use = "nothing starts unless this is awaited"]
+pub struct StartSoonWait<F> {
+    group: TaskGroup,
+    future: Option<F>,
+}
+
+// The task's future is only moved, never pinned, until it is started.
+impl<F> Unpin for StartSoonWait<F> {}
+
+impl<F> Future for StartSoonWait<F>
+where
+    F: Future + Send + 'static,
+    F::Output: TaskOutput,
+{
+    type Output = Result<(), GroupClosed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let group = &this.group;
+        let slot = match &group.shared.limit {
+            None => Slot::Queue,
+            Some(limit) if limit.try_acquire(Some(cx.waker())) => Slot::Held,
+            Some(_) => return Poll::Pending,
+        };
+        let future = this
+            .future
+            .take()
+            .expect("pride: `start_soon_wait` polled after it completed");
+        Poll::Ready(group.start_with_slot(None, future, slot).map_err(|_| {
+            group.give_back(slot);
+            GroupClosed
+        }))
+    }
+}
+
+impl<F> fmt::Debug for StartSoonWait<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartSoonWait").finish_non_exhaustive()
+    }
+}

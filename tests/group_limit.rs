@@ -1,0 +1,175 @@
+//! A group's concurrency limit: never more than N children run, queued children all
+//! run, `try_start_now` refuses when full, `start_soon_wait` waits for a slot.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pride::{BoxError, Event, TaskGroup, task_group_with_limit};
+
+fn runtime() -> pride::Runtime {
+    pride::Runtime::builder().worker_threads(4).build().unwrap()
+}
+
+/// Counts running children and keeps the high-water mark.
+#[derive(Clone, Default)]
+struct Gauge {
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    done: Arc<AtomicUsize>,
+}
+
+impl Gauge {
+    fn enter(&self) {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn exit(&self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.done.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn never_more_than_the_limit_run_and_all_queued_children_run() {
+    let gauge = Gauge::default();
+    runtime().block_on(async {
+        task_group_with_limit(4, async |tg| {
+            assert_eq!(tg.limit(), Some(4));
+            for i in 0..1000 {
+                let gauge = gauge.clone();
+                tg.start_soon(async move {
+                    gauge.enter();
+                    for _ in 0..(i % 5) {
+                        pride::yield_now().await;
+                    }
+                    gauge.exit();
+                });
+            }
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(gauge.done.load(Ordering::SeqCst), 1000);
+    let peak = gauge.peak.load(Ordering::SeqCst);
+    assert!((1..=4).contains(&peak), "peak {peak}");
+}
+
+#[test]
+fn the_limit_applies_to_spawn_and_start_too() {
+    let gauge = Gauge::default();
+    runtime().block_on(async {
+        task_group_with_limit(2, async |tg| {
+            let mut handles = Vec::new();
+            for i in 0..50u32 {
+                let gauge = gauge.clone();
+                handles.push(tg.spawn(async move {
+                    gauge.enter();
+                    pride::yield_now().await;
+                    gauge.exit();
+                    Ok::<_, BoxError>(i)
+                }));
+            }
+            let gauge2 = gauge.clone();
+            let v = tg
+                .start(|status| async move {
+                    gauge2.enter();
+                    status.started(7u32);
+                    pride::yield_now().await;
+                    gauge2.exit();
+                })
+                .await?;
+            assert_eq!(v, 7);
+            let mut sum = 0;
+            for handle in handles {
+                sum += handle.await?;
+            }
+            assert_eq!(sum, (0..50).sum::<u32>());
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+    assert!(gauge.peak.load(Ordering::SeqCst) <= 2);
+    assert_eq!(gauge.done.load(Ordering::SeqCst), 51);
+}
+
+#[test]
+fn try_start_now_refuses_when_full_and_gives_the_future_back() {
+    runtime().block_on(async {
+        task_group_with_limit(2, async |tg: TaskGroup| {
+            let release = Event::new();
+            for _ in 0..2 {
+                let release = release.clone();
+                tg.try_start_now(async move { release.wait().await })
+                    .unwrap();
+            }
+            assert_eq!(tg.running(), Some(2));
+            let refused = tg.try_start_now(async {}).unwrap_err();
+            assert!(refused.is_full());
+            // The future comes back and can be started later.
+            let future = refused.into_inner();
+            release.set();
+            tg.start_soon_wait(future).await.unwrap();
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn start_soon_wait_waits_for_a_slot() {
+    let gauge = Gauge::default();
+    runtime().block_on(async {
+        task_group_with_limit(3, async |tg| {
+            for _ in 0..100 {
+                let gauge = gauge.clone();
+                tg.start_soon_wait(async move {
+                    gauge.enter();
+                    pride::yield_now().await;
+                    gauge.exit();
+                })
+                .await
+                .unwrap();
+                // The waiter only returns once its child holds a slot.
+                assert!(tg.running().unwrap() <= 3);
+            }
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(gauge.done.load(Ordering::SeqCst), 100);
+    assert!(gauge.peak.load(Ordering::SeqCst) <= 3);
+}
+
+#[test]
+fn a_failure_cancels_queued_children_too() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let result = runtime().block_on(async {
+        task_group_with_limit(1, async |tg| {
+            tg.start_soon_named("first", async { Err::<(), _>("boom") });
+            for _ in 0..10 {
+                let ran = ran.clone();
+                tg.start_soon(async move {
+                    pride::yield_now().await;
+                    ran.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        })
+        .await
+    });
+    let error = result.unwrap_err();
+    assert_eq!(error.errors().len(), 1);
+    assert_eq!(error.errors()[0].name(), Some("first"));
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        0,
+        "queued children are dropped at their first suspension point"
+    );
+}
+
+#[test]
+#[should_panic(expected = "concurrency limit must be at least 1")]
+fn a_zero_limit_is_refused() {
+    let _ = pride::task_group_with_limit(0, async |_tg| {});
+}
