@@ -171,5 +171,5 @@ fn a_failure_cancels_queued_children_too() {
 #[test]
 #[should_panic(expected = "concurrency limit must be at least 1")]
 fn a_zero_limit_is_refused() {
-    let _ = pride::task_group_with_limit(0, async |_tg| {});
+    drop(pride::task_group_with_limit(0, async |_tg| {}));
 }
