@@ -66,6 +66,7 @@
 pub(crate) mod cancel;
 pub(crate) mod group;
 pub(crate) mod loom;
+pub mod patterns;
 pub(crate) mod runtime;
 pub mod sync;
 pub(crate) mod task;
@@ -80,6 +81,10 @@ pub use group::{
     BoxError, GroupClosed, GroupError, StartError, StartFuture, StartSoonWait, TaskError,
     TaskGroup, TaskGroupFuture, TaskHandle, TaskStatus, TryStartError, task_group,
     task_group_with_limit,
+};
+pub use patterns::{
+    AsCompleted, Pattern, Retry, RetryError, RetryFuture, as_completed, bounded_map, gather, race,
+    retry,
 };
 pub use runtime::{Builder, Runtime, YieldNow, run, yield_now};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};

@@ -1,0 +1,75 @@
+//! `as_completed`: a stream of results in completion order.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+use crate::sync::{Receiver, unbounded_channel};
+use crate::{BoxError, TaskGroup, TaskOutput};
+
+/// Starts every future as a child of `group` and returns a stream of their values in
+/// the order they complete. The stream ends when all of them have finished.
+///
+/// The tasks belong to `group`, so they cannot outlive it: a failure goes to the group
+/// (cancelling the rest, and whoever reads the stream inside the group).
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_util::StreamExt;
+///
+/// let rt = pride::Runtime::builder().clock(pride::time::Clock::autojump()).build().unwrap();
+/// rt.block_on(pride::task_group(async |tg| {
+///     let delays = [3u64, 1, 2];
+///     let mut done = pride::as_completed(&tg, delays.map(|s| async move {
+///         pride::sleep(Duration::from_secs(s)).await;
+///         Ok::<_, pride::BoxError>(s)
+///     }));
+///     let mut order = Vec::new();
+///     while let Some(s) = done.next().await {
+///         order.push(s);
+///     }
+///     assert_eq!(order, [1, 2, 3]);
+/// }))
+/// .unwrap();
+/// ```
+pub fn as_completed<I, F, T>(group: &TaskGroup, futures: I) -> AsCompleted<T>
+where
+    I: IntoIterator<Item = F>,
+    F: Future + Send + 'static,
+    F::Output: TaskOutput<Ok = T>,
+    T: Send + 'static,
+{
+    let (sender, receiver) = unbounded_channel();
+    for future in futures {
+        let sender = sender.clone();
+        group.start_soon(async move {
+            let value = future.await.into_result()?;
+            // The reader may have gone; then the value is not wanted.
+            let _ = sender.try_send(value);
+            Ok::<(), BoxError>(())
+        });
+    }
+    AsCompleted { receiver }
+}
+
+/// The stream of [`as_completed`].
+#[must_use = "streams do nothing unless polled"]
+pub struct AsCompleted<T> {
+    receiver: Receiver<T>,
+}
+
+impl<T> Stream for AsCompleted<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        Pin::new(&mut self.receiver).poll_next(cx)
+    }
+}
+
+impl<T> std::fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsCompleted").finish_non_exhaustive()
+    }
+}

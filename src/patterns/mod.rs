@@ -1,0 +1,58 @@
+//! Concurrency patterns built on task groups: [`gather`], [`race`], [`bounded_map`],
+//! [`as_completed`] and [`retry`].
+//!
+//! Each runs its work in a task group (or, for `as_completed`, in the caller's group),
+//! so the structured guarantees hold: nothing outlives the call, a failure cancels the
+//! rest (except in `race`, where failures are only counted until one succeeds), and
+//! every error comes back with the others.
+//!
+//! Each returns a named future type. Its state is boxed once per call, so a task
+//! awaiting it is `Send` whenever the work is, including with `Result<_, BoxError>`
+//! outputs (DESIGN.md §2).
+
+mod as_completed;
+mod bounded_map;
+mod gather;
+mod race;
+mod retry;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub use as_completed::{AsCompleted, as_completed};
+pub use bounded_map::bounded_map;
+pub use gather::gather;
+pub use race::race;
+pub use retry::{Retry, RetryError, RetryFuture, retry};
+
+use crate::GroupError;
+
+/// The future of [`gather`], [`race`] and [`bounded_map`]: resolves to the pattern's
+/// result, or to the group's error.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Pattern<T> {
+    inner: Pin<Box<dyn Future<Output = Result<T, GroupError>> + Send>>,
+}
+
+impl<T> Pattern<T> {
+    fn new(inner: impl Future<Output = Result<T, GroupError>> + Send + 'static) -> Pattern<T> {
+        Pattern {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl<T> Future for Pattern<T> {
+    type Output = Result<T, GroupError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<T> std::fmt::Debug for Pattern<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pattern").finish_non_exhaustive()
+    }
+}
