@@ -69,7 +69,10 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(&self.handle);
         let parker = park::Parker::new();
-        let thread = StdArc::new(park::ThreadWaker::new(&parker, self.handle.shared.clone()));
+        let thread = StdArc::new(park::ThreadWaker::new(
+            &parker,
+            self.handle.shared.block_on_active.clone(),
+        ));
         let waker = Waker::from(thread.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);

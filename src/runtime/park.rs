@@ -154,18 +154,14 @@ impl Unparker {
 pub(crate) struct ThreadWaker {
     unparker: Unparker,
     sleeping: AtomicBool,
-    active: std::sync::Arc<dyn ActiveCount>,
-}
-
-/// The runtime's count of running `block_on` threads.
-pub(crate) trait ActiveCount: Send + Sync {
-    fn count(&self) -> &AtomicUsize;
+    /// The runtime's count of running `block_on` threads.
+    active: Arc<AtomicUsize>,
 }
 
 impl ThreadWaker {
     /// The waker of a thread that starts out running (and counted as such).
-    pub(crate) fn new(parker: &Parker, active: std::sync::Arc<dyn ActiveCount>) -> ThreadWaker {
-        active.count().fetch_add(1, Ordering::SeqCst);
+    pub(crate) fn new(parker: &Parker, active: Arc<AtomicUsize>) -> ThreadWaker {
+        active.fetch_add(1, Ordering::SeqCst);
         ThreadWaker {
             unparker: parker.unparker(),
             sleeping: AtomicBool::new(false),
@@ -176,14 +172,14 @@ impl ThreadWaker {
     /// Counts the thread out, then sleeps until woken.
     pub(crate) fn sleep(&self, parker: &Parker) {
         self.sleeping.store(true, Ordering::SeqCst);
-        self.active.count().fetch_sub(1, Ordering::SeqCst);
+        self.active.fetch_sub(1, Ordering::SeqCst);
         parker.park();
         self.count_in();
     }
 
     fn count_in(&self) {
         if self.sleeping.swap(false, Ordering::SeqCst) {
-            self.active.count().fetch_add(1, Ordering::SeqCst);
+            self.active.fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -196,8 +192,8 @@ impl ThreadWaker {
 impl Drop for ThreadWaker {
     fn drop(&mut self) {
         // The last waker goes when `block_on` returns (or unwinds): count it out.
-        if !*self.sleeping.get_mut() {
-            self.active.count().fetch_sub(1, Ordering::SeqCst);
+        if !self.sleeping.load(Ordering::SeqCst) {
+            self.active.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

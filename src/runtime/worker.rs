@@ -51,7 +51,7 @@ pub(crate) struct Shared {
     time: TimeDriver,
     /// `block_on` threads that are running (not parked): while any is, the runtime is
     /// not idle and an autojump clock must not jump.
-    pub(crate) block_on_active: AtomicUsize,
+    pub(crate) block_on_active: Arc<AtomicUsize>,
     shutdown: AtomicBool,
 }
 
@@ -95,7 +95,7 @@ pub(crate) fn create(workers: usize, driver: Driver, clock: Clock) -> (Handle, V
             idle: Idle::new(workers),
             driver,
             time,
-            block_on_active: AtomicUsize::new(0),
+            block_on_active: Arc::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
         }),
     };
@@ -164,12 +164,6 @@ impl Schedule for Handle {
             Some(core) if core.is_of(self) => core.push_local(task),
             _ => self.shared.push_remote(task),
         });
-    }
-}
-
-impl super::park::ActiveCount for Shared {
-    fn count(&self) -> &AtomicUsize {
-        &self.block_on_active
     }
 }
 
