@@ -117,7 +117,11 @@ fn with_timeout_counts_from_entry_not_from_creation() {
     autojump(|| async {
         let start = current_time();
         let scope = CancelScope::with_timeout(5 * SEC);
-        assert_eq!(scope.deadline(), None, "a timeout has no deadline before entry");
+        assert_eq!(
+            scope.deadline(),
+            None,
+            "a timeout has no deadline before entry"
+        );
         sleep(10 * SEC).await;
         let out = scope.run(sleep(HOUR)).await;
         assert_eq!(out, None);

@@ -148,7 +148,10 @@ fn an_outer_move_on_passes_through_fail_after_unchanged() {
         })
         .await;
         assert_eq!(out, None);
-        assert!(!returned.is_set(), "fail_after returned after an outer cancel");
+        assert!(
+            !returned.is_set(),
+            "fail_after returned after an outer cancel"
+        );
         assert_eq!(drops.get(), 1);
         assert_eq!(current_time() - start, 2 * SEC);
 

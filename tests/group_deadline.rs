@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use common::{Counter, Flag, MyError, watchdog};
 use pride::time::Clock;
 use pride::{
-    BoxError, Queue, Runtime, StartError, TaskGroup, current_time, move_on_after,
-    sleep, task_group,
+    BoxError, Queue, Runtime, StartError, TaskGroup, current_time, move_on_after, sleep, task_group,
 };
 
 const SEC: Duration = Duration::from_secs(1);
@@ -218,7 +217,10 @@ fn a_starting_child_is_dropped_when_the_callers_timeout_fires() {
                 }),
             )
             .await;
-            assert!(out.is_none(), "start returned a value after its caller timed out");
+            assert!(
+                out.is_none(),
+                "start returned a value after its caller timed out"
+            );
         })
         .await
         .unwrap();
@@ -270,7 +272,11 @@ fn a_deadline_on_the_target_group_does_not_cancel_a_starting_child() {
         let (result, at) = target_result.lock().unwrap().take().unwrap();
         let error = result.unwrap_err();
         assert!(error.is_timeout(), "{error}");
-        assert_eq!(at, start + 3 * SEC, "the starting child kept the target open");
+        assert_eq!(
+            at,
+            start + 3 * SEC,
+            "the starting child kept the target open"
+        );
     });
 }
 
@@ -278,8 +284,7 @@ fn a_deadline_on_the_target_group_does_not_cancel_a_starting_child() {
 fn a_start_whose_child_fails_under_a_group_deadline_reports_failed() {
     autojump(|| async {
         let outcome = task_group(async |tg| {
-            tg.cancel_scope()
-                .set_deadline(Some(current_time() + HOUR));
+            tg.cancel_scope().set_deadline(Some(current_time() + HOUR));
             let r = tg
                 .start(|status: pride::TaskStatus<u32>| async move {
                     let _status = status; // held, never `started`
@@ -375,8 +380,7 @@ fn a_group_deadline_does_not_cut_a_shielded_child_short() {
         let finished = Flag::new();
         let flag = finished.clone();
         let out = task_group(async |tg| {
-            tg.cancel_scope()
-                .set_deadline(Some(current_time() + SEC));
+            tg.cancel_scope().set_deadline(Some(current_time() + SEC));
             tg.start_soon(async move {
                 let shield = pride::CancelScope::new();
                 shield.set_shield(true);
@@ -420,7 +424,10 @@ fn an_outer_group_deadline_reaches_into_nested_groups() {
         .await
         .unwrap_err();
         assert!(error.is_timeout(), "{error}");
-        assert!(error.errors().is_empty(), "the nested group was dropped, not failed");
+        assert!(
+            error.errors().is_empty(),
+            "the nested group was dropped, not failed"
+        );
         assert_eq!(dropped.times(), vec![start + 4 * SEC; 10]);
     });
 }
