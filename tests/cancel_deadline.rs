@@ -592,3 +592,34 @@ fn the_work_dropped_by_a_deadline_is_dropped_at_the_deadline() {
         assert_eq!(*at.lock().unwrap(), Some(start + 7 * SEC));
     });
 }
+
+#[test]
+fn equal_nested_deadlines_are_caught_by_the_outermost_scope() {
+    // Both deadlines pass at the same instant: the outer scope catches (rule 8), on the
+    // `block_on` thread and in children on the workers alike.
+    async fn nested() {
+        let start = current_time();
+        let outer = CancelScope::with_timeout(5 * SEC);
+        let inner = CancelScope::with_timeout(5 * SEC);
+        let inner2 = inner.clone();
+        let out = outer
+            .run(async move { inner2.run(sleep(HOUR)).await })
+            .await;
+        assert_eq!(out, None, "the inner scope caught");
+        assert_eq!(current_time() - start, 5 * SEC);
+        assert!(outer.cancelled_caught());
+        assert!(!inner.cancelled_caught());
+    }
+    for _ in 0..50 {
+        autojump(|| async {
+            nested().await;
+            task_group(async |tg| {
+                for _ in 0..8 {
+                    tg.start_soon(nested());
+                }
+            })
+            .await
+            .unwrap();
+        });
+    }
+}

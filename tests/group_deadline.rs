@@ -431,3 +431,27 @@ fn an_outer_group_deadline_reaches_into_nested_groups() {
         assert_eq!(dropped.times(), vec![start + 4 * SEC; 10]);
     });
 }
+
+#[test]
+fn a_group_deadline_equal_to_a_childs_fail_after_is_the_groups_timeout() {
+    // Both pass at once: the group's scope is the outermost cancelled one and catches,
+    // so the children's `fail_after` never returns `Err(TimeoutError)` (rules 8, 12).
+    for _ in 0..20 {
+        autojump(|| async {
+            let error = task_group(async |tg| {
+                tg.cancel_scope()
+                    .set_deadline(Some(current_time() + 5 * SEC));
+                for _ in 0..8 {
+                    tg.start_soon(async {
+                        pride::fail_after(5 * SEC, sleep(HOUR)).await?;
+                        Ok::<_, BoxError>(())
+                    });
+                }
+            })
+            .await
+            .unwrap_err();
+            assert!(error.is_timeout(), "{error}");
+            assert!(error.errors().is_empty(), "{error}");
+        });
+    }
+}
