@@ -46,7 +46,7 @@ struct Links {
 }
 
 /// One scope in the cancel tree.
-pub(crate) struct ScopeNode {
+pub struct ScopeNode {
     flags: AtomicU8,
     /// Set once, when the scope is entered (a group's and a child's node are entered
     /// at creation). Read with one atomic load by `cancelled_by`.
@@ -60,7 +60,7 @@ const UNLINKED: usize = usize::MAX;
 
 impl ScopeNode {
     /// A node not yet entered: it has no parent until [`enter`](Self::enter).
-    pub(crate) fn new() -> Arc<ScopeNode> {
+    pub fn new() -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
             flags: AtomicU8::new(0),
             parent: OnceLock::new(),
@@ -71,7 +71,10 @@ impl ScopeNode {
 
     /// A node entered below `parent` and linked into it, with `task` if it is the root
     /// of a group's child task.
-    pub(crate) fn new_entered(parent: Option<&Arc<ScopeNode>>, task: Option<Task>) -> Arc<ScopeNode> {
+    pub(crate) fn new_entered(
+        parent: Option<&Arc<ScopeNode>>,
+        task: Option<Task>,
+    ) -> Arc<ScopeNode> {
         let node = ScopeNode::new();
         ScopeNode::enter(&node, parent.cloned(), task);
         node
@@ -80,7 +83,7 @@ impl ScopeNode {
     /// Enters the scope below `parent` (the scope current where it is entered) and
     /// links it there. Panics if the scope was already entered.
     #[track_caller]
-    pub(crate) fn enter(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
+    pub fn enter(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
         let prev = node.flags.fetch_or(ENTERED, Ordering::AcqRel);
         assert!(
             prev & ENTERED == 0,
@@ -118,7 +121,7 @@ impl ScopeNode {
     }
 
     /// Unlinks `self` from its parent (idempotent). Returns the link's task reference.
-    pub(crate) fn unlink(node: &Arc<ScopeNode>) -> Option<Task> {
+    pub fn unlink(node: &Arc<ScopeNode>) -> Option<Task> {
         let parent = node.parent.get()?;
         let mut links = parent.links.lock();
         let index = node.slot.swap(UNLINKED, Ordering::Relaxed);
@@ -146,7 +149,7 @@ impl ScopeNode {
     }
 
     /// Records the waker of the task running inside this scope.
-    pub(crate) fn set_waker(&self, waker: &Waker) {
+    pub fn set_waker(&self, waker: &Waker) {
         let mut links = self.links.lock();
         if !links.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             links.waker = Some(waker.clone());
@@ -154,7 +157,7 @@ impl ScopeNode {
     }
 
     /// Wakes the task running inside this scope.
-    pub(crate) fn wake(&self) {
+    pub fn wake(&self) {
         let waker = self.links.lock().waker.clone();
         if let Some(waker) = waker {
             waker.wake();
@@ -163,7 +166,7 @@ impl ScopeNode {
 
     /// Cancels this scope: everything inside it is dropped at its next suspension
     /// point. Idempotent. Returns true the first time.
-    pub(crate) fn cancel(&self) -> bool {
+    pub fn cancel(&self) -> bool {
         if self.flags.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED != 0 {
             return false;
         }
@@ -199,17 +202,19 @@ impl ScopeNode {
         }
     }
 
-    pub(crate) fn cancel_called(&self) -> bool {
+    /// Whether `cancel()` was called on this scope itself.
+    pub fn cancel_called(&self) -> bool {
         self.flags.load(Ordering::Acquire) & CANCELLED != 0
     }
 
-    pub(crate) fn is_shielded(&self) -> bool {
+    /// Whether the scope is shielded now.
+    pub fn is_shielded(&self) -> bool {
         self.flags.load(Ordering::Acquire) & SHIELD != 0
     }
 
     /// Shields or unshields. Unshielding wakes the tasks inside, which may now be
     /// cancelled from outside.
-    pub(crate) fn set_shield(&self, shield: bool) {
+    pub fn set_shield(&self, shield: bool) {
         if shield {
             self.flags.fetch_or(SHIELD, Ordering::AcqRel);
         } else if self.flags.fetch_and(!SHIELD, Ordering::AcqRel) & SHIELD != 0 {
@@ -233,7 +238,7 @@ impl ScopeNode {
     /// (the walk stops after the first shielded scope). `None`: not cancelled.
     ///
     /// Atomic loads only: this runs on every poll.
-    pub(crate) fn cancelled_by(&self) -> Option<&ScopeNode> {
+    pub fn cancelled_by(&self) -> Option<&ScopeNode> {
         let mut node = self;
         let mut catcher = None;
         loop {

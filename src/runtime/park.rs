@@ -15,7 +15,7 @@ const PARKED_DRIVER: usize = 2;
 const NOTIFIED: usize = 3;
 
 /// Something that can interrupt a thread blocked in the driver.
-pub(crate) trait WakeDriver {
+pub trait WakeDriver {
     /// Interrupts the blocked driver.
     fn wake_driver(&self);
 }
@@ -29,12 +29,13 @@ struct Inner {
 
 /// The parking side, owned by one thread; cheap to clone into an [`Unparker`].
 #[derive(Clone, Default)]
-pub(crate) struct Parker {
+pub struct Parker {
     inner: Arc<Inner>,
 }
 
 impl Parker {
-    pub(crate) fn new() -> Parker {
+    /// A parker with no pending notification.
+    pub fn new() -> Parker {
         Parker::default()
     }
 
@@ -47,7 +48,7 @@ impl Parker {
     }
 
     /// Blocks on the condvar until unparked.
-    pub(crate) fn park(&self) {
+    pub fn park(&self) {
         if self.try_consume() {
             return;
         }
@@ -117,7 +118,8 @@ impl Parker {
         self.inner.state.swap(EMPTY, Ordering::SeqCst);
     }
 
-    pub(crate) fn unparker(&self) -> Unparker {
+    /// A handle that wakes this parker.
+    pub fn unparker(&self) -> Unparker {
         Unparker {
             inner: self.inner.clone(),
         }
@@ -126,13 +128,13 @@ impl Parker {
 
 /// The waking side of a [`Parker`].
 #[derive(Clone)]
-pub(crate) struct Unparker {
+pub struct Unparker {
     inner: Arc<Inner>,
 }
 
 impl Unparker {
     /// Wakes the parked thread, or makes its next park return at once.
-    pub(crate) fn unpark(&self, driver: &dyn WakeDriver) {
+    pub fn unpark(&self, driver: &dyn WakeDriver) {
         match self.inner.state.swap(NOTIFIED, Ordering::SeqCst) {
             EMPTY | NOTIFIED => {}
             PARKED_CONDVAR => {

@@ -1,0 +1,38 @@
+//! Helpers shared by the loom models.
+
+#![allow(dead_code)]
+
+use std::sync::Arc as StdArc;
+use std::task::{Wake, Waker};
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+/// A waker that counts its wakes and unparks one loom thread, so a model can block
+/// the way a task's runner would: `loop { check; loom::thread::park() }`. A lost
+/// wake-up leaves that thread parked for ever, which loom reports as a deadlock.
+pub struct Unpark {
+    thread: loom::thread::Thread,
+    wakes: Arc<AtomicUsize>,
+}
+
+impl Wake for Unpark {
+    fn wake(self: StdArc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        self.wakes.fetch_add(1, SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// A waker for the calling loom thread, and the count of its wakes.
+pub fn unpark_waker() -> (Waker, Arc<AtomicUsize>) {
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let waker = Waker::from(StdArc::new(Unpark {
+        thread: loom::thread::current(),
+        wakes: wakes.clone(),
+    }));
+    (waker, wakes)
+}
