@@ -211,7 +211,7 @@ fn finish(shared: Arc<Shared>, task: task::Task, output_drops: usize) {
 /// task must be complete: a wake is never lost, and at most one notified reference
 /// exists at a time (checked in `Shared::push`).
 fn wake_vs_run(by_ref: bool, self_wake: bool) {
-    loom::model(move || {
+    common::model(move || {
         let shared = Arc::new(Shared::default());
         let (future, sched) = probe(&shared, self_wake);
         let (notified, task) = task::new_task(future, sched);
@@ -276,7 +276,7 @@ enum CancelCase {
 /// both are done; and no poll may begin after `cancel` returned (only a poll already
 /// in progress may finish).
 fn cancel_vs(case: CancelCase) {
-    loom::model(move || {
+    common::model(move || {
         let shared = Arc::new(Shared::default());
         let (future, sched) = probe(&shared, false);
         let (notified, task) = task::new_task(future, sched);
@@ -348,7 +348,7 @@ fn cancel_vs_shutdown_drop() {
 /// once (by whoever frees the cell) and the cell is freed.
 #[test]
 fn join_drop_vs_complete() {
-    loom::model(|| {
+    common::model(|| {
         let shared = Arc::new(Shared::default());
         shared.set_go();
         let (future, sched) = probe(&shared, false);
@@ -373,7 +373,7 @@ fn join_drop_vs_complete() {
 /// next poll yields the output.
 #[test]
 fn join_read_vs_complete() {
-    loom::model(|| {
+    common::model(|| {
         let shared = Arc::new(Shared::default());
         shared.set_go();
         let (future, sched) = probe(&shared, false);

@@ -36,3 +36,20 @@ pub fn unpark_waker() -> (Waker, Arc<AtomicUsize>) {
     }));
     (waker, wakes)
 }
+
+/// `loom::model`, printing how many executions it explored (seen with `--nocapture`).
+pub fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let executions = StdArc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = executions.clone();
+    loom::model(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f();
+    });
+    eprintln!(
+        "loom explored {} executions",
+        executions.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
