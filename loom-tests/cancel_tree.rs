@@ -4,8 +4,16 @@
 //!
 //! A task inside a scope behaves as a scope wrapper does (`group/child.rs`): it
 //! registers its waker on its node, then asks `cancelled_by`; while not cancelled it
-//! parks until woken. A wake-up that a cancel owes it and loses leaves it parked for
+//! waits until woken. A wake-up that a cancel owes it and loses leaves it waiting for
 //! ever, which loom reports as a deadlock.
+//!
+//! Found a real lost wake-up in the unbroken code: `cancel_vs_unshield` deadlocked.
+//! `cancel` (flag on the parent, then `wake_subtree` reading the child's shield) and
+//! `set_shield(false)` (flag on the child, then waking the task, which reads the
+//! parent's flag) form a store-buffering pair; with acquire/release atomics both reads
+//! may see the old values, so the cancel skips the still-"shielded" child and the task
+//! woken by the unshield sees no cancel. Fixed in `node.rs` by reading and flipping the
+//! shield under the node's `links` lock (see `ScopeNode::wake_inside`).
 //!
 //! Seen to fail when broken by hand (each break undone afterwards):
 //! - `wake_subtree` not descending into the children: `cancel_vs_enter` and
@@ -22,7 +30,6 @@
 mod common;
 
 use loom::sync::Arc;
-use loom::sync::atomic::Ordering::SeqCst;
 use loom::thread;
 use pride::__loom::cancel::ScopeNode;
 
@@ -44,13 +51,13 @@ fn exit(nodes: &[&Arc<ScopeNode>]) {
 /// The task inside `node`, on the calling loom thread: waits until `cancelled_by`
 /// reports a cancel, and returns the catcher.
 fn wait_cancelled(node: &ScopeNode) -> *const ScopeNode {
-    let (waker, _wakes) = common::unpark_waker();
-    node.set_waker(&waker);
+    let runner = common::Runner::new();
+    node.set_waker(&runner.waker);
     loop {
         if let Some(catcher) = node.cancelled_by() {
             return catcher;
         }
-        thread::park();
+        runner.wait();
     }
 }
 
@@ -110,8 +117,8 @@ fn shield_keeps_cancel_out() {
         let open = entered(Some(&parent));
         let shielded = entered(Some(&parent));
         shielded.set_shield(true);
-        let (shielded_waker, shielded_wakes) = common::unpark_waker();
-        shielded.set_waker(&shielded_waker);
+        let shielded_runner = common::Runner::new();
+        shielded.set_waker(&shielded_runner.waker);
         let canceller = {
             let parent = parent.clone();
             thread::spawn(move || assert!(parent.cancel()))
@@ -120,11 +127,7 @@ fn shield_keeps_cancel_out() {
         assert!(std::ptr::eq(catcher, &*parent));
         canceller.join().unwrap();
         assert!(shielded.cancelled_by().is_none(), "cancel crossed a shield");
-        assert_eq!(
-            shielded_wakes.load(SeqCst),
-            0,
-            "cancel woke a shielded task"
-        );
+        assert_eq!(shielded_runner.wakes(), 0, "cancel woke a shielded task");
         exit(&[&open, &shielded]);
     });
 }

@@ -5,7 +5,7 @@
 //!
 //! (a) replicates `GroupShared::child_done` (`if children.remove() { node.wake() }`)
 //! and the end of `TaskGroupFuture::poll` (register the waker on the scope node, then
-//! `try_close`) with the real `ChildCounter` and `ScopeNode`. The group's task parks
+//! `try_close`) with the real `ChildCounter` and `ScopeNode`. The group's task waits
 //! until woken, so a lost wake-up is a loom deadlock.
 //!
 //! Seen to fail when broken by hand (each break undone afterwards):
@@ -42,7 +42,7 @@ fn child_done(counter: &ChildCounter, node: &ScopeNode) {
 }
 
 /// `children` children finish concurrently with the group's last poll; the first one
-/// starts a sibling while it is alive. The group must close (else it parks for ever),
+/// starts a sibling while it is alive. The group must close (else it waits for ever),
 /// only once every child is gone, and refuse new children afterwards.
 fn children_vs_close(children: usize) {
     common::model(move || {
@@ -69,10 +69,10 @@ fn children_vs_close(children: usize) {
             })
             .collect();
 
-        let (waker, _wakes) = common::unpark_waker();
-        node.set_waker(&waker);
+        let runner = common::Runner::new();
+        node.set_waker(&runner.waker);
         while !counter.try_close() {
-            thread::park();
+            runner.wait();
         }
         assert_eq!(alive.load(SeqCst), 0, "closed with live children");
         assert_eq!(counter.live(), 0);

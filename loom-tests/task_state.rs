@@ -14,7 +14,7 @@
 //!   `CANCELLED`: the `cancel_*` models fail ("future not dropped after cancel").
 //! - `read_output` reading `COMPLETE` before taking the join-waker lock (the waker is
 //!   stored after the completer looked for it): `join_read_vs_complete` fails with a
-//!   loom deadlock (the joiner parks for ever).
+//!   loom deadlock (the joiner waits for ever).
 //! - `JoinHandle::drop` not releasing its reference: `join_drop_vs_complete` fails
 //!   ("output drops": the cell, and the output in it, is never freed).
 //!
@@ -369,7 +369,7 @@ fn join_drop_vs_complete() {
 }
 
 /// The join handle polls while the task completes: if it sees `Pending`, the
-/// completion wakes it (else it parks for ever and loom reports a deadlock), and the
+/// completion wakes it (else it waits for ever and loom reports a deadlock), and the
 /// next poll yields the output.
 #[test]
 fn join_read_vs_complete() {
@@ -379,12 +379,12 @@ fn join_read_vs_complete() {
         let (future, sched) = probe(&shared, false);
         let (notified, task, mut join) = task::new_joinable(future, sched);
         let th = thread::spawn(move || {
-            let (waker, _wakes) = common::unpark_waker();
-            let mut cx = Context::from_waker(&waker);
+            let runner = common::Runner::new();
+            let mut cx = Context::from_waker(&runner.waker);
             loop {
                 match join.poll_join(&mut cx) {
                     Poll::Ready(output) => break output.is_some(),
-                    Poll::Pending => thread::park(),
+                    Poll::Pending => runner.wait(),
                 }
             }
         });

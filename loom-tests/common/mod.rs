@@ -5,36 +5,62 @@
 use std::sync::Arc as StdArc;
 use std::task::{Wake, Waker};
 
-use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::{Arc, Notify};
 
-/// A waker that counts its wakes and unparks one loom thread, so a model can block
-/// the way a task's runner would: `loop { check; loom::thread::park() }`. A lost
-/// wake-up leaves that thread parked for ever, which loom reports as a deadlock.
-pub struct Unpark {
-    thread: loom::thread::Thread,
+/// A waker that counts its wakes and notifies the task's runner, so a model can block
+/// the way a runner would: `loop { check; parker.wait() }`. A lost wake-up leaves
+/// that thread waiting for ever, which loom reports as a deadlock.
+///
+/// It uses `loom::sync::Notify`, not `loom::thread::park`: loom's `unpark` of a thread
+/// blocked in something else (a `join`, a lock) wakes it from that, which trips an
+/// assertion inside loom.
+pub struct NotifyWaker {
+    notify: Arc<Notify>,
     wakes: Arc<AtomicUsize>,
 }
 
-impl Wake for Unpark {
+impl Wake for NotifyWaker {
     fn wake(self: StdArc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &StdArc<Self>) {
         self.wakes.fetch_add(1, SeqCst);
-        self.thread.unpark();
+        self.notify.notify();
     }
 }
 
-/// A waker for the calling loom thread, and the count of its wakes.
-pub fn unpark_waker() -> (Waker, Arc<AtomicUsize>) {
-    let wakes = Arc::new(AtomicUsize::new(0));
-    let waker = Waker::from(StdArc::new(Unpark {
-        thread: loom::thread::current(),
-        wakes: wakes.clone(),
-    }));
-    (waker, wakes)
+/// A task's runner: its waker, where it waits, and how often it was woken.
+pub struct Runner {
+    pub waker: Waker,
+    pub notify: Arc<Notify>,
+    pub wakes: Arc<AtomicUsize>,
+}
+
+impl Runner {
+    pub fn new() -> Runner {
+        let notify = Arc::new(Notify::new());
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let waker = Waker::from(StdArc::new(NotifyWaker {
+            notify: notify.clone(),
+            wakes: wakes.clone(),
+        }));
+        Runner {
+            waker,
+            notify,
+            wakes,
+        }
+    }
+
+    /// Blocks until woken (or spuriously: callers re-check in a loop).
+    pub fn wait(&self) {
+        self.notify.wait();
+    }
+
+    pub fn wakes(&self) -> usize {
+        self.wakes.load(SeqCst)
+    }
 }
 
 /// `loom::model`, printing how many executions it explored (seen with `--nocapture`).
