@@ -182,8 +182,26 @@ impl ScopeNode {
 
     /// Wakes every task inside this scope, not descending into shielded scopes.
     pub(crate) fn wake_subtree(&self) {
+        self.wake_inside(true);
+    }
+
+    /// [`wake_subtree`](Self::wake_subtree); below the top (`top` false), a shielded
+    /// scope stops the descent.
+    ///
+    /// The shield is read under this scope's `links` lock, and `set_shield` flips it
+    /// under the same lock. A cancel above and an unshield here otherwise race as a
+    /// store-buffering pair (each writes its flag, then reads the other's), and with
+    /// only acquire/release both could read the old values: the cancel sees the shield
+    /// and skips us, the task woken by the unshield does not see the cancel, and nobody
+    /// wakes it again (found by `loom-tests/cancel_tree.rs`). Under the lock, either the
+    /// cancel reads the lifted shield and wakes us, or the unshield comes after the
+    /// cancel's read, so after its `CANCELLED` store, and the task it wakes sees it.
+    fn wake_inside(&self, top: bool) {
         let (waker, children) = {
             let links = self.links.lock();
+            if !top && self.is_shielded() {
+                return;
+            }
             let children: Vec<Arc<ScopeNode>> = links
                 .slots
                 .iter()
@@ -196,9 +214,7 @@ impl ScopeNode {
             waker.wake();
         }
         for child in children {
-            if !child.is_shielded() {
-                child.wake_subtree();
-            }
+            child.wake_inside(false);
         }
     }
 
@@ -215,9 +231,16 @@ impl ScopeNode {
     /// Shields or unshields. Unshielding wakes the tasks inside, which may now be
     /// cancelled from outside.
     pub fn set_shield(&self, shield: bool) {
-        if shield {
-            self.flags.fetch_or(SHIELD, Ordering::AcqRel);
-        } else if self.flags.fetch_and(!SHIELD, Ordering::AcqRel) & SHIELD != 0 {
+        // Under the links lock: see `wake_inside`.
+        let prev = {
+            let _links = self.links.lock();
+            if shield {
+                self.flags.fetch_or(SHIELD, Ordering::AcqRel)
+            } else {
+                self.flags.fetch_and(!SHIELD, Ordering::AcqRel)
+            }
+        };
+        if !shield && prev & SHIELD != 0 {
             self.wake_subtree();
         }
     }
