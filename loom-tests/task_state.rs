@@ -1,6 +1,7 @@
 //! Loom model of the task state word (`src/task/state.rs`, `raw.rs`, `waker.rs`):
 //! wake vs completion, wake during poll, external cancel vs running/notified/idle,
-//! join-handle drop vs completion, join-handle read vs completion.
+//! join-handle drop vs completion, join-handle read vs completion, and cancel vs wake
+//! vs join-handle drop all at once.
 //!
 //! Every model counts polls, future drops, output drops and deallocations (the test
 //! scheduler lives in the task cell, so its drop is the cell's), and loom itself
@@ -11,7 +12,8 @@
 //!   as `Idle` with `NOTIFIED` cleared): `wake_by_val_vs_run`, `wake_by_ref_vs_run` and
 //!   `self_wake_during_poll` fail with "lost wake-up: task not complete".
 //! - `transition_to_cancelled` returning `DoNothing` for a RUNNING task without setting
-//!   `CANCELLED`: the `cancel_*` models fail ("future not dropped after cancel").
+//!   `CANCELLED`: the `cancel_*` models fail ("future not dropped after cancel", and
+//!   `task.is_complete()` in `cancel_vs_wake_vs_join_drop`).
 //! - `read_output` reading `COMPLETE` before taking the join-waker lock (the waker is
 //!   stored after the completer looked for it): `join_read_vs_complete` fails with a
 //!   loom deadlock (the joiner waits for ever).
@@ -391,5 +393,31 @@ fn join_read_vs_complete() {
         notified.run();
         assert!(th.join().unwrap(), "join handle got no output");
         finish(shared, task, 1);
+    });
+}
+
+/// All at once on an idle joinable task: an external cancel, a wake by value, and the
+/// join handle's drop, while the runner runs whatever gets queued. The future is
+/// dropped exactly once, no output exists, and the cell is freed exactly once.
+#[test]
+fn cancel_vs_wake_vs_join_drop() {
+    common::model(|| {
+        let shared = Arc::new(Shared::default());
+        let (future, sched) = probe(&shared, false);
+        let (notified, task, join) = task::new_joinable(future, sched);
+        notified.run();
+        let waker = shared.waker();
+        let canceller = thread::spawn(move || {
+            task.cancel();
+            task
+        });
+        let dropper = thread::spawn(move || drop(join));
+        waker.wake();
+        shared.run_one();
+        let task = canceller.join().unwrap();
+        dropper.join().unwrap();
+        shared.drain();
+        assert!(task.is_complete());
+        finish(shared, task, 0);
     });
 }
