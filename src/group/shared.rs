@@ -83,6 +83,12 @@ impl ErrorStack {
     }
 }
 
+impl Default for ErrorStack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Drop for ErrorStack {
     fn drop(&mut self) {
         drop(self.drain());
@@ -148,6 +154,12 @@ impl ChildCounter {
     /// Number of live children.
     pub fn live(&self) -> usize {
         self.0.load(Ordering::Acquire) / CHILD_ONE
+    }
+}
+
+impl Default for ChildCounter {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
