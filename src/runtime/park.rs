@@ -61,7 +61,12 @@ impl Parker {
         ) {
             Ok(_) => {}
             Err(NOTIFIED) => {
-                self.inner.state.store(EMPTY, Ordering::SeqCst);
+                // A swap, not a store: another unpark may have come since the failed
+                // CAS read NOTIFIED, and only reading its write (a read-modify-write
+                // reads the latest) orders what it published before our return. A
+                // store would swallow its notification unsynchronised, and the thread
+                // could park again on a stale view (found by `loom-tests/idle.rs`).
+                self.inner.state.swap(EMPTY, Ordering::SeqCst);
                 return;
             }
             Err(actual) => panic!("pride: inconsistent park state {actual}"),
@@ -88,7 +93,8 @@ impl Parker {
         ) {
             Ok(_) => {}
             Err(NOTIFIED) => {
-                self.inner.state.store(EMPTY, Ordering::SeqCst);
+                // A swap, not a store: see `park`.
+                self.inner.state.swap(EMPTY, Ordering::SeqCst);
                 return;
             }
             Err(actual) => panic!("pride: inconsistent park state {actual}"),
@@ -111,7 +117,8 @@ impl Parker {
             .compare_exchange(EMPTY, PARKED_CONDVAR, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
-            self.inner.state.store(EMPTY, Ordering::SeqCst);
+            // A swap, not a store: see `park`.
+            self.inner.state.swap(EMPTY, Ordering::SeqCst);
             return;
         }
         crate::loom::sync::wait_timeout(&self.inner.condvar, &mut guard, timeout);
