@@ -1,5 +1,5 @@
 //! Loom model of the workers' sleep/wake protocol (`src/runtime/idle.rs`,
-//! `src/runtime/park.rs`): no wake-up is lost.
+//! `src/runtime/park.rs`): no wake-up is lost, in the worker loop and in the parker.
 //!
 //! Worker 0 is the producer: busy running a task that spawns, it pushes onto its own
 //! queue and calls `notify_parked`, and never looks at its queue again. Workers 1.. run
@@ -15,6 +15,15 @@
 //! `Handle::shutdown` does, so the model ends exactly when every task was taken; a lost
 //! wake-up leaves the workers parked for ever, which loom reports as a deadlock.
 //!
+//! Found a real lost wake-up in the unbroken code (`two_sleepers_one_task` with
+//! `LOOM_MAX_PREEMPTIONS=3`): in `Parker::park`, when the CAS to `PARKED_CONDVAR`
+//! failed on `NOTIFIED`, the state was reset with a plain `store(EMPTY)`. If a second
+//! unpark (here `Handle::shutdown`'s) lands between that CAS and the store, the store
+//! swallows its notification without synchronising with it; the worker returns, may
+//! still read `shutdown == false`, parks again and is never woken. Fixed in `park.rs`
+//! by resetting with `swap` (same in `park_in_driver` and `park_timeout`).
+//! `parker_two_unparks` reproduces it with the default two preemptions.
+//!
 //! Seen to fail when broken by hand (each break undone afterwards):
 //! - `Idle::worker_to_notify` with the state read before the `SeqCst` fence (the fence
 //!   moved after the first `should_notify` check): every model fails with a deadlock.
@@ -22,6 +31,8 @@
 //!   that parks right after `transition_worker_to_parked`): deadlock.
 //! - `Idle::transition_worker_to_parked` decrementing the unparked count but not
 //!   pushing the worker on the sleeper list: deadlock.
+//! - `Parker::park` resetting a found `NOTIFIED` with `store(EMPTY)` (the code before
+//!   the fix above): `parker_two_unparks` deadlocks.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --test loom_idle`.
@@ -252,4 +263,31 @@ fn two_sleepers_one_task() {
 #[test]
 fn two_sleepers_two_tasks() {
     model(2, 2);
+}
+
+/// The parker alone: two unparks race one `park`, each after publishing a flag. Once
+/// woken by both, the parked thread sees both flags; a notification swallowed without
+/// synchronising (both unparks land during one `park`) would leave it parked on a
+/// stale view.
+#[test]
+fn parker_two_unparks() {
+    common::model(|| {
+        let parker = Parker::new();
+        let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+        let threads: Vec<_> = (0..2)
+            .map(|i| {
+                let (unparker, flags) = (parker.unparker(), flags.clone());
+                thread::spawn(move || {
+                    flags[i].store(true, Ordering::Release);
+                    unparker.unpark(&NoDriver);
+                })
+            })
+            .collect();
+        while !flags.iter().all(|f| f.load(Ordering::Acquire)) {
+            parker.park();
+        }
+        for th in threads {
+            th.join().unwrap();
+        }
+    });
 }
