@@ -48,7 +48,7 @@ struct Links {
 }
 
 /// One scope in the cancel tree.
-pub(crate) struct ScopeNode {
+pub struct ScopeNode {
     flags: AtomicU8,
     /// Set once, when the scope is entered (a group's and a child's node are entered
     /// at creation). Read with one atomic load by `cancelled_by`.
@@ -68,7 +68,7 @@ const UNLINKED: usize = usize::MAX;
 
 impl ScopeNode {
     /// A node not yet entered: it has no parent until [`enter`](Self::enter).
-    pub(crate) fn new() -> Arc<ScopeNode> {
+    pub fn new() -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
             flags: AtomicU8::new(0),
             parent: OnceLock::new(),
@@ -94,7 +94,7 @@ impl ScopeNode {
     /// Enters the scope below `parent` (the scope current where it is entered) and
     /// links it there. Panics if the scope was already entered.
     #[track_caller]
-    pub(crate) fn enter(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
+    pub fn enter(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
         let prev = node.flags.fetch_or(ENTERED, Ordering::AcqRel);
         assert!(
             prev & ENTERED == 0,
@@ -137,7 +137,7 @@ impl ScopeNode {
     }
 
     /// Unlinks `self` from its parent (idempotent). Returns the link's task reference.
-    pub(crate) fn unlink(node: &Arc<ScopeNode>) -> Option<Task> {
+    pub fn unlink(node: &Arc<ScopeNode>) -> Option<Task> {
         let parent = node.parent.get()?;
         let mut links = parent.links.lock();
         let index = node.slot.swap(UNLINKED, Ordering::Relaxed);
@@ -165,7 +165,7 @@ impl ScopeNode {
     }
 
     /// Records the waker of the task running inside this scope.
-    pub(crate) fn set_waker(&self, waker: &Waker) {
+    pub fn set_waker(&self, waker: &Waker) {
         let mut links = self.links.lock();
         if !links.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             links.waker = Some(waker.clone());
@@ -173,7 +173,7 @@ impl ScopeNode {
     }
 
     /// Wakes the task running inside this scope.
-    pub(crate) fn wake(&self) {
+    pub fn wake(&self) {
         let waker = self.links.lock().waker.clone();
         if let Some(waker) = waker {
             waker.wake();
@@ -182,7 +182,7 @@ impl ScopeNode {
 
     /// Cancels this scope: everything inside it is dropped at its next suspension
     /// point. Idempotent. Returns true the first time.
-    pub(crate) fn cancel(&self) -> bool {
+    pub fn cancel(&self) -> bool {
         if self.flags.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED != 0 {
             return false;
         }
@@ -270,8 +270,26 @@ impl ScopeNode {
 
     /// Wakes every task inside this scope, not descending into shielded scopes.
     pub(crate) fn wake_subtree(&self) {
+        self.wake_inside(true);
+    }
+
+    /// [`wake_subtree`](Self::wake_subtree); below the top (`top` false), a shielded
+    /// scope stops the descent.
+    ///
+    /// The shield is read under this scope's `links` lock, and `set_shield` flips it
+    /// under the same lock. A cancel above and an unshield here otherwise race as a
+    /// store-buffering pair (each writes its flag, then reads the other's), and with
+    /// only acquire/release both could read the old values: the cancel sees the shield
+    /// and skips us, the task woken by the unshield does not see the cancel, and nobody
+    /// wakes it again (found by `loom-tests/cancel_tree.rs`). Under the lock, either the
+    /// cancel reads the lifted shield and wakes us, or the unshield comes after the
+    /// cancel's read, so after its `CANCELLED` store, and the task it wakes sees it.
+    fn wake_inside(&self, top: bool) {
         let (waker, children) = {
             let links = self.links.lock();
+            if !top && self.is_shielded() {
+                return;
+            }
             let children: Vec<Arc<ScopeNode>> = links
                 .slots
                 .iter()
@@ -284,26 +302,33 @@ impl ScopeNode {
             waker.wake();
         }
         for child in children {
-            if !child.is_shielded() {
-                child.wake_subtree();
-            }
+            child.wake_inside(false);
         }
     }
 
-    pub(crate) fn cancel_called(&self) -> bool {
+    /// Whether `cancel()` was called on this scope itself.
+    pub fn cancel_called(&self) -> bool {
         self.flags.load(Ordering::Acquire) & CANCELLED != 0
     }
 
-    pub(crate) fn is_shielded(&self) -> bool {
+    /// Whether the scope is shielded now.
+    pub fn is_shielded(&self) -> bool {
         self.flags.load(Ordering::Acquire) & SHIELD != 0
     }
 
     /// Shields or unshields. Unshielding wakes the tasks inside, which may now be
     /// cancelled from outside.
-    pub(crate) fn set_shield(&self, shield: bool) {
-        if shield {
-            self.flags.fetch_or(SHIELD, Ordering::AcqRel);
-        } else if self.flags.fetch_and(!SHIELD, Ordering::AcqRel) & SHIELD != 0 {
+    pub fn set_shield(&self, shield: bool) {
+        // Under the links lock: see `wake_inside`.
+        let prev = {
+            let _links = self.links.lock();
+            if shield {
+                self.flags.fetch_or(SHIELD, Ordering::AcqRel)
+            } else {
+                self.flags.fetch_and(!SHIELD, Ordering::AcqRel)
+            }
+        };
+        if !shield && prev & SHIELD != 0 {
             self.wake_subtree();
         }
     }
@@ -324,7 +349,7 @@ impl ScopeNode {
     /// (the walk stops after the first shielded scope). `None`: not cancelled.
     ///
     /// Atomic loads only: this runs on every poll.
-    pub(crate) fn cancelled_by(&self) -> Option<&ScopeNode> {
+    pub fn cancelled_by(&self) -> Option<&ScopeNode> {
         let mut node = self;
         let mut catcher = None;
         loop {

@@ -32,18 +32,20 @@ struct ErrorNode {
 }
 
 /// A lock-free stack of errors; drained once.
-pub(crate) struct ErrorStack {
+pub struct ErrorStack {
     head: AtomicPtr<ErrorNode>,
 }
 
 impl ErrorStack {
-    pub(crate) fn new() -> ErrorStack {
+    /// An empty stack.
+    pub fn new() -> ErrorStack {
         ErrorStack {
             head: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
-    pub(crate) fn push(&self, error: TaskError) {
+    /// Pushes one error; lock-free, callable from any thread.
+    pub fn push(&self, error: TaskError) {
         let node = Box::into_raw(Box::new(ErrorNode {
             error,
             next: ptr::null_mut(),
@@ -63,7 +65,7 @@ impl ErrorStack {
     }
 
     /// Takes every error pushed so far, oldest first.
-    pub(crate) fn drain(&self) -> Vec<TaskError> {
+    pub fn drain(&self) -> Vec<TaskError> {
         let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
         let mut errors = Vec::new();
         while !node.is_null() {
@@ -79,6 +81,12 @@ impl ErrorStack {
     }
 }
 
+impl Default for ErrorStack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Drop for ErrorStack {
     fn drop(&mut self) {
         drop(self.drain());
@@ -86,15 +94,16 @@ impl Drop for ErrorStack {
 }
 
 /// The lock-free child counter with the `CLOSED` bit.
-pub(crate) struct ChildCounter(AtomicUsize);
+pub struct ChildCounter(AtomicUsize);
 
 impl ChildCounter {
-    pub(crate) fn new() -> ChildCounter {
+    /// No children, open.
+    pub fn new() -> ChildCounter {
         ChildCounter(AtomicUsize::new(0))
     }
 
     /// Counts a new child; fails once the group is closed.
-    pub(crate) fn try_add(&self) -> bool {
+    pub fn try_add(&self) -> bool {
         let mut cur = self.0.load(Ordering::Acquire);
         loop {
             if cur & CLOSED != 0 {
@@ -118,14 +127,14 @@ impl ChildCounter {
 
     /// A child is gone. Returns true if it was the last one.
     #[must_use]
-    pub(crate) fn remove(&self) -> bool {
+    pub fn remove(&self) -> bool {
         let prev = self.0.fetch_sub(CHILD_ONE, Ordering::AcqRel);
         debug_assert!(prev >= CHILD_ONE);
         prev & !CLOSED == CHILD_ONE
     }
 
     /// Closes the group if it has no children (or is already closed).
-    pub(crate) fn try_close(&self) -> bool {
+    pub fn try_close(&self) -> bool {
         match self
             .0
             .compare_exchange(0, CLOSED, Ordering::AcqRel, Ordering::Acquire)
@@ -140,8 +149,15 @@ impl ChildCounter {
         self.0.fetch_or(CLOSED, Ordering::AcqRel);
     }
 
-    pub(crate) fn live(&self) -> usize {
+    /// Number of live children.
+    pub fn live(&self) -> usize {
         self.0.load(Ordering::Acquire) / CHILD_ONE
+    }
+}
+
+impl Default for ChildCounter {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

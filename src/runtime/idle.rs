@@ -20,7 +20,8 @@ fn unparked(state: usize) -> usize {
     state >> 16
 }
 
-pub(crate) struct Idle {
+/// The searching and unparked counts, and the list of parked workers.
+pub struct Idle {
     state: AtomicUsize,
     /// Indices of parked workers. Under the lock: the decision to wake one.
     sleepers: Mutex<Vec<usize>>,
@@ -28,7 +29,8 @@ pub(crate) struct Idle {
 }
 
 impl Idle {
-    pub(crate) fn new(workers: usize) -> Idle {
+    /// All `workers` start unparked and not searching.
+    pub fn new(workers: usize) -> Idle {
         assert!(workers < SEARCHING_MASK, "pride: too many worker threads");
         Idle {
             state: AtomicUsize::new(workers * UNPARKED_ONE),
@@ -40,7 +42,7 @@ impl Idle {
     /// Work was pushed: returns the index of a parked worker to wake, if one must be.
     /// The woken worker is counted as unparked and searching before this returns.
     #[must_use]
-    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+    pub fn worker_to_notify(&self) -> Option<usize> {
         // Order the push that preceded this call before the state read (see README).
         fence(Ordering::SeqCst);
         if !self.should_notify(self.state.load(Ordering::SeqCst)) {
@@ -63,7 +65,7 @@ impl Idle {
 
     /// A worker starts searching other queues. Fails when half the workers already
     /// search, so stealing does not turn into a stampede.
-    pub(crate) fn transition_worker_to_searching(&self) -> bool {
+    pub fn transition_worker_to_searching(&self) -> bool {
         let state = self.state.load(Ordering::SeqCst);
         if 2 * searching(state) >= self.workers.max(2) {
             return false;
@@ -75,7 +77,7 @@ impl Idle {
     /// A searching worker found work. Returns true if it was the last searcher, in
     /// which case the caller wakes another worker so the rest of the work spreads.
     #[must_use]
-    pub(crate) fn transition_worker_from_searching(&self) -> bool {
+    pub fn transition_worker_from_searching(&self) -> bool {
         let prev = self.state.fetch_sub(SEARCHING_ONE, Ordering::SeqCst);
         searching(prev) == 1
     }
@@ -83,7 +85,7 @@ impl Idle {
     /// A worker goes to sleep. Returns true if it was the last searcher: it must then
     /// re-check every queue before it really parks.
     #[must_use]
-    pub(crate) fn transition_worker_to_parked(&self, index: usize, is_searching: bool) -> bool {
+    pub fn transition_worker_to_parked(&self, index: usize, is_searching: bool) -> bool {
         let mut sleepers = self.sleepers.lock();
         let dec = UNPARKED_ONE + if is_searching { SEARCHING_ONE } else { 0 };
         let prev = self.state.fetch_sub(dec, Ordering::SeqCst);
@@ -94,7 +96,7 @@ impl Idle {
     /// A worker woke up. Returns true if it had been woken by `worker_to_notify` (and is
     /// therefore already counted as searching); false if it woke for another reason
     /// (driver, timer, shutdown) and has now removed itself from the sleepers.
-    pub(crate) fn transition_worker_from_parked(&self, index: usize) -> bool {
+    pub fn transition_worker_from_parked(&self, index: usize) -> bool {
         let mut sleepers = self.sleepers.lock();
         match sleepers.iter().position(|&i| i == index) {
             Some(pos) => {

@@ -15,7 +15,7 @@ const PARKED_DRIVER: usize = 2;
 const NOTIFIED: usize = 3;
 
 /// Something that can interrupt a thread blocked in the driver.
-pub(crate) trait WakeDriver {
+pub trait WakeDriver {
     /// Interrupts the blocked driver.
     fn wake_driver(&self);
 }
@@ -29,12 +29,13 @@ struct Inner {
 
 /// The parking side, owned by one thread; cheap to clone into an [`Unparker`].
 #[derive(Clone, Default)]
-pub(crate) struct Parker {
+pub struct Parker {
     inner: Arc<Inner>,
 }
 
 impl Parker {
-    pub(crate) fn new() -> Parker {
+    /// A parker with no pending notification.
+    pub fn new() -> Parker {
         Parker::default()
     }
 
@@ -47,7 +48,7 @@ impl Parker {
     }
 
     /// Blocks on the condvar until unparked.
-    pub(crate) fn park(&self) {
+    pub fn park(&self) {
         if self.try_consume() {
             return;
         }
@@ -60,7 +61,12 @@ impl Parker {
         ) {
             Ok(_) => {}
             Err(NOTIFIED) => {
-                self.inner.state.store(EMPTY, Ordering::SeqCst);
+                // A swap, not a store: another unpark may have come since the failed
+                // CAS read NOTIFIED, and only reading its write (a read-modify-write
+                // reads the latest) orders what it published before our return. A
+                // store would swallow its notification unsynchronised, and the thread
+                // could park again on a stale view (found by `loom-tests/idle.rs`).
+                self.inner.state.swap(EMPTY, Ordering::SeqCst);
                 return;
             }
             Err(actual) => panic!("pride: inconsistent park state {actual}"),
@@ -87,7 +93,8 @@ impl Parker {
         ) {
             Ok(_) => {}
             Err(NOTIFIED) => {
-                self.inner.state.store(EMPTY, Ordering::SeqCst);
+                // A swap, not a store: see `park`.
+                self.inner.state.swap(EMPTY, Ordering::SeqCst);
                 return;
             }
             Err(actual) => panic!("pride: inconsistent park state {actual}"),
@@ -110,14 +117,16 @@ impl Parker {
             .compare_exchange(EMPTY, PARKED_CONDVAR, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
-            self.inner.state.store(EMPTY, Ordering::SeqCst);
+            // A swap, not a store: see `park`.
+            self.inner.state.swap(EMPTY, Ordering::SeqCst);
             return;
         }
         crate::loom::sync::wait_timeout(&self.inner.condvar, &mut guard, timeout);
         self.inner.state.swap(EMPTY, Ordering::SeqCst);
     }
 
-    pub(crate) fn unparker(&self) -> Unparker {
+    /// A handle that wakes this parker.
+    pub fn unparker(&self) -> Unparker {
         Unparker {
             inner: self.inner.clone(),
         }
@@ -126,13 +135,13 @@ impl Parker {
 
 /// The waking side of a [`Parker`].
 #[derive(Clone)]
-pub(crate) struct Unparker {
+pub struct Unparker {
     inner: Arc<Inner>,
 }
 
 impl Unparker {
     /// Wakes the parked thread, or makes its next park return at once.
-    pub(crate) fn unpark(&self, driver: &dyn WakeDriver) {
+    pub fn unpark(&self, driver: &dyn WakeDriver) {
         match self.inner.state.swap(NOTIFIED, Ordering::SeqCst) {
             EMPTY | NOTIFIED => {}
             PARKED_CONDVAR => {

@@ -25,7 +25,7 @@ use std::task::{Context, Poll};
 pub(crate) use raw::Header;
 
 /// The scheduler a task reports to when it becomes runnable.
-pub(crate) trait Schedule: Send + Sync + 'static {
+pub trait Schedule: Send + Sync + 'static {
     /// The task was woken (or just created): queue it.
     fn schedule(&self, task: Notified);
 
@@ -36,7 +36,7 @@ pub(crate) trait Schedule: Send + Sync + 'static {
 }
 
 /// Creates a task whose first run is queued by the caller.
-pub(crate) fn new_task<F, S>(future: F, scheduler: S) -> (Notified, Task)
+pub fn new_task<F, S>(future: F, scheduler: S) -> (Notified, Task)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -47,7 +47,7 @@ where
 }
 
 /// Creates a task with a join handle.
-pub(crate) fn new_joinable<F, S>(future: F, scheduler: S) -> (Notified, Task, JoinHandle<F::Output>)
+pub fn new_joinable<F, S>(future: F, scheduler: S) -> (Notified, Task, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -69,7 +69,7 @@ unsafe fn drop_ref(ptr: NonNull<Header>) {
 }
 
 /// A task queued to run. Dropping it without running cancels the task.
-pub(crate) struct Notified(NonNull<Header>);
+pub struct Notified(NonNull<Header>);
 
 // SAFETY: tasks are created only from `Send` futures and outputs, and every access to
 // the cell is synchronised by the state word (see `raw`'s rules).
@@ -83,7 +83,7 @@ impl Notified {
     }
 
     /// Polls the task once (or drops its future if it was cancelled).
-    pub(crate) fn run(self) {
+    pub fn run(self) {
         let ptr = self.0;
         std::mem::forget(self);
         // SAFETY: we hand our notified reference to the vtable's poll, which consumes it.
@@ -101,7 +101,7 @@ impl Drop for Notified {
 }
 
 /// A reference that can cancel the task.
-pub(crate) struct Task(NonNull<Header>);
+pub struct Task(NonNull<Header>);
 
 // SAFETY: see `Notified`.
 unsafe impl Send for Task {}
@@ -111,13 +111,13 @@ unsafe impl Sync for Task {}
 impl Task {
     /// Drops the future now if it is idle; if it is being polled, its runner drops it
     /// when the poll returns. Idempotent.
-    pub(crate) fn cancel(&self) {
+    pub fn cancel(&self) {
         raw::cancel(self.0);
     }
 
     /// Whether the future is gone.
     #[allow(dead_code)]
-    pub(crate) fn is_complete(&self) -> bool {
+    pub fn is_complete(&self) -> bool {
         // SAFETY: we hold a reference.
         unsafe { self.0.as_ref() }.state.load().has(state::COMPLETE)
     }
@@ -131,7 +131,7 @@ impl Drop for Task {
 }
 
 /// Reads a task's output once it completes.
-pub(crate) struct JoinHandle<T>(NonNull<Header>, PhantomData<T>);
+pub struct JoinHandle<T>(NonNull<Header>, PhantomData<T>);
 
 // SAFETY: the handle only moves a `T` out; it is `Send` when `T` is.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
@@ -144,7 +144,7 @@ impl<T> Unpin for JoinHandle<T> {}
 impl<T> JoinHandle<T> {
     /// `Ready(Some(output))` when the task finished, `Ready(None)` when its future was
     /// dropped before finishing.
-    pub(crate) fn poll_join(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    pub fn poll_join(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut out = Poll::Pending;
         // SAFETY: we hold a reference; `read_output` writes a `Poll<Option<T>>`, the
         // output type this handle was created with.

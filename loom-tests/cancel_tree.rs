@@ -1,0 +1,168 @@
+//! Loom model of the cancel tree (`src/cancel/node.rs`): cancel of a scope vs a child
+//! scope being entered (linked) and exited (unlinked), vs a shield toggle; and what
+//! `cancelled_by` answers while scopes up the chain are being cancelled.
+//!
+//! A task inside a scope behaves as a scope wrapper does (`group/child.rs`): it
+//! registers its waker on its node, then asks `cancelled_by`; while not cancelled it
+//! waits until woken. A wake-up that a cancel owes it and loses leaves it waiting for
+//! ever, which loom reports as a deadlock.
+//!
+//! Found a real lost wake-up in the unbroken code: `cancel_vs_unshield` deadlocked.
+//! `cancel` (flag on the parent, then `wake_subtree` reading the child's shield) and
+//! `set_shield(false)` (flag on the child, then waking the task, which reads the
+//! parent's flag) form a store-buffering pair; with acquire/release atomics both reads
+//! may see the old values, so the cancel skips the still-"shielded" child and the task
+//! woken by the unshield sees no cancel. Fixed in `node.rs` by reading and flipping the
+//! shield under the node's `links` lock (see `ScopeNode::wake_inside`).
+//!
+//! Seen to fail when broken by hand (each break undone afterwards):
+//! - `wake_subtree` not descending into the children: `cancel_vs_enter` and
+//!   `cancel_vs_unshield` deadlock.
+//! - `set_shield(false)` not calling `wake_subtree`: `cancel_vs_unshield` deadlocks.
+//! - `cancelled_by` returning at the first cancelled scope instead of walking on to
+//!   the shield: `cancelled_by_is_outermost_below_shield` fails.
+//!
+//! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
+//! --test loom_cancel_tree`.
+
+#![cfg(pride_loom)]
+
+mod common;
+
+use loom::sync::Arc;
+use loom::thread;
+use pride::__loom::cancel::ScopeNode;
+
+/// A scope entered below `parent` (or a root).
+fn entered(parent: Option<&Arc<ScopeNode>>) -> Arc<ScopeNode> {
+    let node = ScopeNode::new();
+    ScopeNode::enter(&node, parent.cloned(), None);
+    node
+}
+
+/// Exits scopes, innermost first, so no parent-child `Arc` cycle outlives a model
+/// (loom reports a leaked `Arc`).
+fn exit(nodes: &[&Arc<ScopeNode>]) {
+    for node in nodes {
+        drop(ScopeNode::unlink(node));
+    }
+}
+
+/// The task inside `node`, on the calling loom thread: waits until `cancelled_by`
+/// reports a cancel, and returns the catcher.
+fn wait_cancelled(node: &ScopeNode) -> *const ScopeNode {
+    let runner = common::Runner::new();
+    node.set_waker(&runner.waker);
+    loop {
+        if let Some(catcher) = node.cancelled_by() {
+            return catcher;
+        }
+        runner.wait();
+    }
+}
+
+/// A scope is cancelled while a child scope is entered below it, its task runs and
+/// the child exits again. The task must see the cancel (on its first check or by
+/// being woken), and the catcher is the cancelled parent.
+#[test]
+fn cancel_vs_enter() {
+    common::model(|| {
+        let root = entered(None);
+        let parent = entered(Some(&root));
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || assert!(parent.cancel()))
+        };
+        let child = entered(Some(&parent));
+        let catcher = wait_cancelled(&child);
+        assert!(std::ptr::eq(catcher, &*parent));
+        assert!(ScopeNode::unlink(&child).is_none());
+        canceller.join().unwrap();
+        assert!(!parent.cancel(), "cancel is idempotent");
+        exit(&[&parent]);
+    });
+}
+
+/// A shielded scope's parent is cancelled while the shield is lifted. The task inside
+/// must end up cancelled, by the parent: either the cancel saw no shield and woke it,
+/// or unshielding woke it and it saw the cancel.
+#[test]
+fn cancel_vs_unshield() {
+    common::model(|| {
+        let parent = entered(None);
+        let shielded = entered(Some(&parent));
+        shielded.set_shield(true);
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || assert!(parent.cancel()))
+        };
+        let unshielder = {
+            let shielded = shielded.clone();
+            thread::spawn(move || shielded.set_shield(false))
+        };
+        let catcher = wait_cancelled(&shielded);
+        assert!(std::ptr::eq(catcher, &*parent));
+        canceller.join().unwrap();
+        unshielder.join().unwrap();
+        exit(&[&shielded]);
+    });
+}
+
+/// Cancelling a scope wakes the task of an unshielded child, and neither wakes nor
+/// cancels the task of a shielded one.
+#[test]
+fn shield_keeps_cancel_out() {
+    common::model(|| {
+        let parent = entered(None);
+        let open = entered(Some(&parent));
+        let shielded = entered(Some(&parent));
+        shielded.set_shield(true);
+        let shielded_runner = common::Runner::new();
+        shielded.set_waker(&shielded_runner.waker);
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || assert!(parent.cancel()))
+        };
+        let catcher = wait_cancelled(&open);
+        assert!(std::ptr::eq(catcher, &*parent));
+        canceller.join().unwrap();
+        assert!(shielded.cancelled_by().is_none(), "cancel crossed a shield");
+        assert_eq!(shielded_runner.wakes(), 0, "cancel woke a shielded task");
+        exit(&[&open, &shielded]);
+    });
+}
+
+/// Scopes `outer` > `shielded` > `inner` are cancelled concurrently (`outer` and
+/// `inner` by two threads, `shielded` by the reading thread in between its reads).
+/// `inner.cancelled_by()` never names `outer` (the shield stops the walk), and names
+/// the outermost cancelled scope below the shield: once `shielded` is cancelled, it is
+/// always `shielded`.
+#[test]
+fn cancelled_by_is_outermost_below_shield() {
+    common::model(|| {
+        let outer = entered(None);
+        let shielded = entered(Some(&outer));
+        shielded.set_shield(true);
+        let inner = entered(Some(&shielded));
+        let threads: Vec<_> = [&outer, &inner]
+            .into_iter()
+            .map(|node| {
+                let node = node.clone();
+                thread::spawn(move || assert!(node.cancel()))
+            })
+            .collect();
+        let is = |catcher: Option<&ScopeNode>, node: &Arc<ScopeNode>| {
+            catcher.is_some_and(|c| std::ptr::eq(c, &**node))
+        };
+        let first = inner.cancelled_by();
+        assert!(first.is_none() || is(first, &inner), "first read");
+        shielded.cancel();
+        assert!(is(inner.cancelled_by(), &shielded), "second read");
+        for th in threads {
+            th.join().unwrap();
+        }
+        assert!(is(inner.cancelled_by(), &shielded), "after the cancels");
+        assert!(outer.cancelled_by().is_some());
+        exit(&[&inner, &shielded]);
+    });
+}

@@ -1,0 +1,189 @@
+//! Loom model of a task group's lock-free parts (`src/group/shared.rs`):
+//! (a) the child counter with its `CLOSED` bit and the group's waker: children finish
+//! while the group registers its waker and tries to close; (b) the error stack:
+//! concurrent pushes vs a drain.
+//!
+//! (a) replicates `GroupShared::child_done` (`if children.remove() { node.wake() }`)
+//! and the end of `TaskGroupFuture::poll` (register the waker on the scope node, then
+//! `try_close`) with the real `ChildCounter` and `ScopeNode`. The group's task waits
+//! until woken, so a lost wake-up is a loom deadlock.
+//!
+//! Seen to fail when broken by hand (each break undone afterwards):
+//! - `ChildCounter::remove` returning true one child too early
+//!   (`prev & !CLOSED == 2 * CHILD_ONE`): the `children_*` models deadlock (the group
+//!   was woken early, found a child left, and nobody woke it again).
+//! - `ChildCounter::try_close` closing whatever the count (`fetch_or(CLOSED)`, true):
+//!   "closed with live children".
+//! - `ErrorStack::push` publishing with a load and a store instead of the CAS loop:
+//!   `errors_*` fail ("errors drained": a concurrent push was lost).
+//! - `ErrorStack::drain` taking the list with a load and a store of null instead of
+//!   the swap: `errors_*` fail (an error is lost, or drained twice).
+//!
+//! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
+//! --test loom_group`.
+
+#![cfg(pride_loom)]
+
+mod common;
+
+use std::fmt;
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::thread;
+use pride::__loom::cancel::ScopeNode;
+use pride::__loom::group::{ChildCounter, ErrorStack, TaskError, task_error};
+
+/// `GroupShared::child_done`.
+fn child_done(counter: &ChildCounter, node: &ScopeNode) {
+    if counter.remove() {
+        node.wake();
+    }
+}
+
+/// `children` children finish concurrently with the group's last poll; the first one
+/// starts a sibling while it is alive. The group must close (else it waits for ever),
+/// only once every child is gone, and refuse new children afterwards.
+fn children_vs_close(children: usize) {
+    common::model(move || {
+        let node = ScopeNode::new();
+        let counter = Arc::new(ChildCounter::new());
+        // Children whose futures are not yet dropped.
+        let alive = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..children)
+            .map(|i| {
+                assert!(counter.try_add());
+                alive.fetch_add(1, SeqCst);
+                let (node, counter, alive) = (node.clone(), counter.clone(), alive.clone());
+                thread::spawn(move || {
+                    if i == 0 {
+                        // Start a sibling (which ends at once) while still alive.
+                        assert!(counter.try_add(), "open group refused a child");
+                        alive.fetch_add(1, SeqCst);
+                        alive.fetch_sub(1, SeqCst);
+                        child_done(&counter, &node);
+                    }
+                    alive.fetch_sub(1, SeqCst);
+                    child_done(&counter, &node);
+                })
+            })
+            .collect();
+
+        let runner = common::Runner::new();
+        node.set_waker(&runner.waker);
+        while !counter.try_close() {
+            runner.wait();
+        }
+        assert_eq!(alive.load(SeqCst), 0, "closed with live children");
+        assert_eq!(counter.live(), 0);
+        assert!(!counter.try_add(), "closed group took a child");
+        for th in threads {
+            th.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn children_vs_close_one() {
+    children_vs_close(1);
+}
+
+#[test]
+fn children_vs_close_two() {
+    children_vs_close(2);
+}
+
+/// An error with an id that counts its drops.
+struct Error {
+    id: usize,
+    drops: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error {}", self.id)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Drop for Error {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+    }
+}
+
+fn error(id: usize, drops: &Arc<AtomicUsize>) -> TaskError {
+    task_error(Box::new(Error {
+        id,
+        drops: drops.clone(),
+    }))
+}
+
+fn ids(errors: &[TaskError]) -> Vec<usize> {
+    errors
+        .iter()
+        .map(|e| e.downcast_ref::<Error>().expect("not a model error").id)
+        .collect()
+}
+
+/// Pushers push the given ids in order, concurrently with a drain; a last drain after
+/// them. Every error is drained exactly once, each pusher's errors oldest first, and
+/// every error is dropped exactly once.
+fn errors_vs_drain(pushers: &'static [&'static [usize]]) {
+    common::model(move || {
+        let stack = Arc::new(ErrorStack::new());
+        let drops = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = pushers
+            .iter()
+            .map(|ids| {
+                let (stack, drops) = (stack.clone(), drops.clone());
+                thread::spawn(move || {
+                    for &id in *ids {
+                        stack.push(error(id, &drops));
+                    }
+                })
+            })
+            .collect();
+        let first = stack.drain();
+        for th in threads {
+            th.join().unwrap();
+        }
+        let second = stack.drain();
+
+        let drained: Vec<usize> = ids(&first).into_iter().chain(ids(&second)).collect();
+        let mut sorted = drained.clone();
+        sorted.sort_unstable();
+        let mut expected: Vec<usize> = pushers.iter().flat_map(|ids| ids.iter().copied()).collect();
+        expected.sort_unstable();
+        assert_eq!(sorted, expected, "errors drained: {drained:?}");
+        for ids in pushers {
+            let order: Vec<usize> = drained
+                .iter()
+                .copied()
+                .filter(|id| ids.contains(id))
+                .collect();
+            assert_eq!(&order[..], *ids, "not oldest first: {drained:?}");
+        }
+        drop((first, second));
+        assert!(stack.drain().is_empty());
+        drop(stack);
+        assert_eq!(drops.load(SeqCst), expected.len(), "errors dropped");
+    });
+}
+
+#[test]
+fn errors_two_pushers_vs_drain() {
+    errors_vs_drain(&[&[1, 2], &[3]]);
+}
+
+#[test]
+fn errors_one_pusher_vs_drain() {
+    errors_vs_drain(&[&[1, 2, 3]]);
+}
