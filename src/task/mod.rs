@@ -15,6 +15,8 @@
 
 mod raw;
 mod state;
+#[cfg(all(test, not(pride_loom)))]
+mod tests;
 mod waker;
 
 use std::future::Future;
