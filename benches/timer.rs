@@ -24,7 +24,7 @@
 //! Run: `cargo bench --bench timer` (all rows, well under 90 s on 2 cores), or
 //! `cargo bench --bench timer -- churn accuracy` (sections whose name contains one of
 //! the words). `PRIDE_BENCH_SAMPLES=n` fixes the sample count of the churn and sleeps
-//! rows (else up to 20, fewer where a row would pass ~5 s); `PRIDE_BENCH_WORKERS=n`
+//! rows (else up to 40, fewer where a row would pass ~5 s); `PRIDE_BENCH_WORKERS=n`
 //! sets the worker count (else one per available core). Without `--bench` (as `cargo
 //! test --benches` runs it) every row runs once, shortened, as a smoke test.
 

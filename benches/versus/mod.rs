@@ -20,7 +20,7 @@ mod workloads;
 pub use workloads::worker_count;
 
 /// Default and largest number of samples per row.
-const DEFAULT_SAMPLES: usize = 20;
+const DEFAULT_SAMPLES: usize = 40;
 /// Fewest samples per row when the time budget cuts the count.
 const MIN_SAMPLES: usize = 5;
 /// Warm-up iterations per runtime and row.
