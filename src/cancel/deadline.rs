@@ -44,7 +44,7 @@ impl Wake for Canceller {
 
     fn wake_by_ref(self: &StdArc<Self>) {
         if let Some(node) = self.0.upgrade() {
-            node.0.cancel_by_deadline();
+            node.0.deadline_passed();
         }
     }
 }
@@ -64,15 +64,16 @@ impl DeadlineTimer {
     pub(crate) const fn new() -> DeadlineTimer {
         DeadlineTimer {
             timer: None,
-            version: 0,
+            // Not a version a node can have yet: the first arm reads the deadline.
+            version: u64::MAX,
             node: None,
             waker: None,
         }
     }
 
-    /// Brings the timer in line with `node`'s deadline and registers it. Cancels the
-    /// node at once if the deadline has passed. Cheap when nothing changed: one atomic
-    /// load, plus the timer's own poll while a deadline is armed.
+    /// Brings the timer in line with `node`'s deadline and registers it. Cheap when
+    /// nothing changed: one atomic load, plus the timer's own poll while a deadline is
+    /// armed. Called by the wrapper each time its work suspends.
     pub(crate) fn poll(self: Pin<&mut Self>, node: &Arc<ScopeNode>) {
         // SAFETY: `timer` is structurally pinned (see the type's docs); nothing else
         // here is pinned.
@@ -80,20 +81,15 @@ impl DeadlineTimer {
         let version = node.deadline_version();
         if version != this.version {
             this.version = version;
+            // A deadline already past was handled where it was set (at entry, or by
+            // `set_deadline`), which cancelled the scope; the timer covers the rest.
             match node.deadline() {
                 None => this.timer = None,
-                Some(deadline) => {
-                    if now().is_some_and(|now| deadline <= now) {
-                        node.cancel_by_deadline();
-                        this.timer = None;
-                    } else {
-                        match this.timer.as_mut() {
-                            // SAFETY: pinned in place, see above.
-                            Some(timer) => unsafe { Pin::new_unchecked(timer) }.reset(deadline),
-                            None => this.timer = Some(Timer::new(deadline)),
-                        }
-                    }
-                }
+                Some(deadline) => match this.timer.as_mut() {
+                    // SAFETY: pinned in place, see above.
+                    Some(timer) => unsafe { Pin::new_unchecked(timer) }.reset(deadline),
+                    None => this.timer = Some(Timer::new(deadline)),
+                },
             }
         }
         let Some(timer) = this.timer.as_mut() else {
@@ -111,7 +107,7 @@ impl DeadlineTimer {
             .poll_elapsed(&mut cx)
             .is_ready()
         {
-            node.cancel_by_deadline();
+            node.deadline_passed();
         }
     }
 }

@@ -32,6 +32,8 @@ const CAUGHT: u8 = 1 << 2;
 const DEADLINE: u8 = 1 << 3;
 /// The scope has been entered (a scope is entered at most once).
 const ENTERED: u8 = 1 << 4;
+/// The node has been linked into its parent's links (once; only its wrapper links it).
+const LINKED: u8 = 1 << 5;
 
 /// A child linked below a node: a nested scope or group, or a group's child task.
 pub(crate) struct Link {
@@ -69,49 +71,82 @@ const UNLINKED: usize = usize::MAX;
 impl ScopeNode {
     /// A node not yet entered: it has no parent until [`enter`](Self::enter).
     pub fn new() -> Arc<ScopeNode> {
+        ScopeNode::with_deadline(Spec::None)
+    }
+
+    /// A node not yet entered, with a deadline (or a timeout counted from entry).
+    pub(crate) fn with_deadline(spec: Spec) -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
             flags: AtomicU8::new(0),
             parent: OnceLock::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
             reason: OnceLock::new(),
-            deadline: Mutex::new(Spec::None),
+            deadline: Mutex::new(spec),
             deadline_version: AtomicU64::new(0),
         })
     }
 
-    /// A node entered below `parent` and linked into it, with `task` if it is the root
-    /// of a group's child task.
-    pub(crate) fn new_entered(
-        parent: Option<&Arc<ScopeNode>>,
-        task: Option<Task>,
-    ) -> Arc<ScopeNode> {
-        let node = ScopeNode::new();
-        ScopeNode::enter(&node, parent.cloned(), task);
-        node
-    }
-
     /// Enters the scope below `parent` (the scope current where it is entered) and
-    /// links it there. Panics if the scope was already entered.
+    /// links it there, with `task` if it is the root of a group's child task. Panics if
+    /// the scope was already entered.
     #[track_caller]
     pub fn enter(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
+        ScopeNode::enter_unlinked(node, parent);
+        node.flags.fetch_or(LINKED, Ordering::AcqRel);
+        if let Some(parent) = node.parent.get() {
+            parent.link(node.clone(), task);
+        }
+    }
+
+    /// Enters the scope below `parent` without linking it there yet: a wrapper links
+    /// only once its work first suspends ([`link_into_parent`](Self::link_into_parent)).
+    /// Until then nothing outside the running task needs to reach it: a cancel of a
+    /// scope around it wakes this same task, whose outer wrapper then catches. A
+    /// timeout starts counting now; a deadline already past cancels the scope now.
+    #[track_caller]
+    pub(crate) fn enter_unlinked(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
         let prev = node.flags.fetch_or(ENTERED, Ordering::AcqRel);
         assert!(
             prev & ENTERED == 0,
             "pride: a CancelScope can be entered only once; create a new scope for each use"
         );
         if let Some(parent) = parent {
-            parent.link(node.clone(), task);
             let _ = node.parent.set(parent);
         }
-        // A timeout counts from entry.
         let mut spec = node.deadline.lock();
-        if let Spec::After(timeout) = *spec {
-            *spec = match super::deadline::now() {
-                Some(now) => Spec::At(crate::time::deadline_after(now, timeout)),
-                None => Spec::None,
-            };
-            node.deadline_version.fetch_add(1, Ordering::AcqRel);
+        let deadline = match *spec {
+            Spec::None => return,
+            Spec::At(deadline) => deadline,
+            Spec::After(timeout) => {
+                let Some(now) = super::deadline::now() else {
+                    *spec = Spec::None;
+                    return;
+                };
+                let deadline = crate::time::deadline_after(now, timeout);
+                *spec = Spec::At(deadline);
+                node.deadline_version.fetch_add(1, Ordering::AcqRel);
+                if !timeout.is_zero() {
+                    return;
+                }
+                deadline
+            }
+        };
+        drop(spec);
+        if super::deadline::now().is_some_and(|now| deadline <= now) {
+            node.cancel_by_deadline();
+        }
+    }
+
+    /// Links an entered node into its parent, so that cancelling the parent wakes what
+    /// runs inside (idempotent; called by the node's own wrapper).
+    pub(crate) fn link_into_parent(node: &Arc<ScopeNode>) {
+        if node.flags.load(Ordering::Acquire) & LINKED != 0 {
+            return;
+        }
+        node.flags.fetch_or(LINKED, Ordering::AcqRel);
+        if let Some(parent) = node.parent.get() {
+            parent.link(node.clone(), None);
         }
     }
 
@@ -138,6 +173,9 @@ impl ScopeNode {
 
     /// Unlinks `self` from its parent (idempotent). Returns the link's task reference.
     pub fn unlink(node: &Arc<ScopeNode>) -> Option<Task> {
+        if node.flags.load(Ordering::Acquire) & LINKED == 0 {
+            return None;
+        }
         let parent = node.parent.get()?;
         let mut links = parent.links.lock();
         let index = node.slot.swap(UNLINKED, Ordering::Relaxed);
@@ -260,6 +298,30 @@ impl ScopeNode {
                 None => return earliest,
             }
         }
+    }
+
+    /// This scope's deadline passed. Scopes around it (up to a shield) whose deadlines
+    /// have passed too are cancelled first, outermost first, so that when the task
+    /// inside runs, the outermost of them catches (rule 8) however the timers that
+    /// fire in the same tick are ordered.
+    pub(crate) fn deadline_passed(&self) {
+        if let Some(now) = super::deadline::now() {
+            let mut expired = Vec::new();
+            let mut node = self;
+            while !node.is_shielded() {
+                let Some(parent) = node.parent.get() else {
+                    break;
+                };
+                if parent.deadline().is_some_and(|d| d <= now) {
+                    expired.push(parent);
+                }
+                node = parent;
+            }
+            for scope in expired.iter().rev() {
+                scope.cancel_by_deadline();
+            }
+        }
+        self.cancel_by_deadline();
     }
 
     /// Cancels because the deadline passed.

@@ -80,15 +80,32 @@ impl<F> ScopeRun<F> {
     }
 }
 
+impl<F> ScopeRun<F> {
+    /// The work suspended: make the scope reachable from outside (linked into its
+    /// parent, with this task's waker) and arm its deadline. Done before the
+    /// post-suspension cancel check, so a cancel either is seen by that check or
+    /// reaches the linked node and wakes us.
+    fn arm(&mut self, cx: &Context<'_>) {
+        ScopeNode::link_into_parent(&self.node);
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.node.set_waker(cx.waker());
+            self.waker = Some(cx.waker().clone());
+        }
+        // SAFETY: `deadline` is structurally pinned, like `future` (see the type).
+        unsafe { Pin::new_unchecked(&mut self.deadline) }.poll(&self.node);
+    }
+}
+
 impl<F: Future> Future for ScopeRun<F> {
     type Output = Option<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is never moved out of `self` (dropped in place by `exit`).
+        // SAFETY: `future` and `deadline` are never moved out of `self` (dropped in
+        // place); the other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         if !this.entered {
             this.entered = true;
-            ScopeNode::enter(&this.node, current::current(), None);
+            ScopeNode::enter_unlinked(&this.node, current::current());
         } else {
             assert_polled_in_place(&this.node, "`CancelScope::run`");
         }
@@ -96,12 +113,6 @@ impl<F: Future> Future for ScopeRun<F> {
             this.future.is_some(),
             "pride: `CancelScope::run` polled after it completed"
         );
-        if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            this.node.set_waker(cx.waker());
-            this.waker = Some(cx.waker().clone());
-        }
-        // SAFETY: `deadline` is structurally pinned, like `future`.
-        unsafe { Pin::new_unchecked(&mut this.deadline) }.poll(&this.node);
         // The work runs until its first suspension point even in a cancelled scope
         // (DESIGN rule 6); after that, a cancelled scope drops it where it is
         // suspended: before resuming it, and right after it suspends.
@@ -127,6 +138,7 @@ impl<F: Future> Future for ScopeRun<F> {
             return Poll::Ready(Some(output));
         }
         this.protected = protected;
+        this.arm(cx);
         if !protected && verdict(&this.node) == Verdict::Catch {
             this.exit();
             return Poll::Ready(None);

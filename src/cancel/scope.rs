@@ -48,17 +48,13 @@ impl CancelScope {
     /// A scope whose deadline is `deadline` (on the runtime's clock). Entering it with
     /// the deadline already past cancels it at once.
     pub fn with_deadline(deadline: Instant) -> CancelScope {
-        let scope = CancelScope::new();
-        scope.node.set_deadline(Spec::At(deadline));
-        scope
+        CancelScope::from_node(ScopeNode::with_deadline(Spec::At(deadline)))
     }
 
     /// A scope that is cancelled `timeout` after it is entered (its first poll).
     /// A timeout too large for `Instant` never fires.
     pub fn with_timeout(timeout: Duration) -> CancelScope {
-        let scope = CancelScope::new();
-        scope.node.set_deadline(Spec::After(timeout));
-        scope
+        CancelScope::from_node(ScopeNode::with_deadline(Spec::After(timeout)))
     }
 
     /// The deadline, if one is set (a timeout's deadline is known from entry).

@@ -186,12 +186,6 @@ where
             None => this.open(),
         };
         let node = shared.node();
-        if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            node.set_waker(cx.waker());
-            this.waker = Some(cx.waker().clone());
-        }
-        // SAFETY: `deadline` is structurally pinned, like `body`.
-        unsafe { Pin::new_unchecked(&mut this.deadline) }.poll(node);
 
         // The body runs until its first suspension point even in a cancelled scope
         // (DESIGN rule 6); after that, a cancelled scope drops it where it is
@@ -202,15 +196,25 @@ where
         if this.body.is_some() {
             this.body_polled = true;
             this.poll_body(&shared, cx);
-            if this.check_cancel(&shared) == Verdict::Outer {
-                return Poll::Pending;
+            if this.body.is_some() {
+                this.arm(node, cx);
+                if this.check_cancel(&shared) == Verdict::Outer {
+                    return Poll::Pending;
+                }
             }
         }
-        if this.body.is_some() || !shared.children.try_close() {
-            // Suspended inside the group: its body, or waiting for its children.
-            let protected = this.body.is_some() && this.body_protected;
-            current::report_suspended(node, protected);
+        if this.body.is_some() {
+            current::report_suspended(node, this.body_protected);
             return Poll::Pending;
+        }
+        // Waiting for the children: the last one wakes the waker registered by `arm`,
+        // so register before looking at the count again.
+        if !shared.children.try_close() {
+            this.arm(node, cx);
+            if !shared.children.try_close() {
+                current::report_suspended(node, false);
+                return Poll::Pending;
+            }
         }
 
         // Closed with no children left: every child future has been dropped.
@@ -242,7 +246,8 @@ where
     fn open(&mut self) -> Arc<GroupShared> {
         let handle = context::handle("`task_group`");
         let parent = current::current();
-        let node = ScopeNode::new_entered(parent.as_ref(), None);
+        let node = ScopeNode::new();
+        ScopeNode::enter_unlinked(&node, parent);
         let shared = Arc::new(GroupShared::new(node, handle, self.limit));
         self.shared = Some(shared.clone());
         let init = self
@@ -284,6 +289,19 @@ where
                 shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
             }
         }
+    }
+
+    /// The group suspended (its body, or waiting for children): make its scope
+    /// reachable from outside (linked into its parent, with this task's waker, which
+    /// the last child also wakes) and arm its deadline.
+    fn arm(&mut self, node: &Arc<ScopeNode>, cx: &Context<'_>) {
+        ScopeNode::link_into_parent(node);
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            node.set_waker(cx.waker());
+            self.waker = Some(cx.waker().clone());
+        }
+        // SAFETY: `deadline` is structurally pinned, like `body` (see the fields).
+        unsafe { Pin::new_unchecked(&mut self.deadline) }.poll(node);
     }
 
     /// If the body is suspended and the group's scope is the outermost cancelled one,

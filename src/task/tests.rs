@@ -111,7 +111,8 @@ fn a_wake_during_the_poll_requeues_after_it() {
         }
         yielded = true;
         cx.waker().wake_by_ref();
-        cx.waker().clone().wake();
+        let by_value = cx.waker().clone();
+        by_value.wake();
         Poll::Pending
     });
     let (notified, task) = new_task(future, sched.clone());
