@@ -66,6 +66,7 @@
 pub(crate) mod cancel;
 pub(crate) mod group;
 pub(crate) mod loom;
+pub mod net;
 pub(crate) mod runtime;
 pub mod sync;
 pub(crate) mod task;
@@ -80,7 +81,7 @@ pub use group::{
     BoxError, GroupClosed, GroupError, StartError, StartFuture, TaskError, TaskGroup,
     TaskGroupFuture, TaskHandle, TaskStatus, task_group,
 };
-pub use runtime::{Builder, Runtime, YieldNow, run, yield_now};
+pub use runtime::{Builder, Runtime, ToThread, YieldNow, run, to_thread, yield_now};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
 pub use time::{Interval, Sleep, current_time, interval, sleep, sleep_until};
 
