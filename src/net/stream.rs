@@ -85,8 +85,11 @@ macro_rules! stream_impls {
                 self.io.get_ref().take_error()
             }
 
-            /// Borrowed halves, to read and write from two tasks at once (or two
-            /// branches of one `select`-like future).
+            /// Borrowed halves, to read and write from two branches of one future
+            /// (such as a `join`) at once.
+            ///
+            /// With `futures_util::AsyncReadExt` in scope, `stream.split()` resolves
+            /// to that trait's by-value `split`; write `Self::split(&mut stream)`.
             pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
                 (ReadHalf(self), WriteHalf(self))
             }
