@@ -64,6 +64,7 @@
 #![warn(missing_docs)]
 
 pub(crate) mod cancel;
+pub mod compat;
 pub(crate) mod group;
 pub(crate) mod loom;
 pub mod net;
