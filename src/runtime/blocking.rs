@@ -169,6 +169,8 @@ impl<R> std::fmt::Debug for ToThread<R> {
 /// The pool grows on demand up to a cap of threads (512 unless
 /// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads) says
 /// otherwise); beyond it, closures wait in a queue. Idle threads exit after 10 s.
+/// Dropping the runtime does not wait for closures already running: their threads
+/// finish them, detached, and exit; queued closures never run.
 ///
 /// # Panics
 /// When polled outside a pride runtime, or when the runtime is shutting down.
