@@ -64,8 +64,10 @@
 #![warn(missing_docs)]
 
 pub(crate) mod cancel;
+pub mod compat;
 pub(crate) mod group;
 pub(crate) mod loom;
+pub mod net;
 pub mod patterns;
 pub(crate) mod runtime;
 pub mod sync;
@@ -86,7 +88,7 @@ pub use patterns::{
     AsCompleted, Pattern, Retry, RetryError, RetryFuture, as_completed, bounded_map, gather, race,
     retry,
 };
-pub use runtime::{Builder, Runtime, YieldNow, run, yield_now};
+pub use runtime::{Builder, Runtime, ToThread, YieldNow, run, to_thread, yield_now};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
 pub use time::{Interval, Sleep, current_time, interval, sleep, sleep_until};
 

@@ -10,7 +10,8 @@ use std::io;
 use std::time::Duration;
 
 use super::park::{Parker, WakeDriver};
-use crate::loom::sync::Mutex;
+use crate::loom::sync::{Arc, Mutex};
+use crate::net::reactor::Reactor;
 
 /// The token of the driver's own waker.
 const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
@@ -23,19 +24,27 @@ struct Core {
 pub(crate) struct Driver {
     core: Mutex<Core>,
     waker: std::sync::Arc<mio::Waker>,
+    reactor: Arc<Reactor>,
 }
 
 impl Driver {
     pub(crate) fn new() -> io::Result<Driver> {
         let poll = mio::Poll::new()?;
         let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKE_TOKEN)?);
+        let reactor = Arc::new(Reactor::new(poll.registry().try_clone()?));
         Ok(Driver {
             core: Mutex::new(Core {
                 poll,
                 events: mio::Events::with_capacity(1024),
             }),
             waker,
+            reactor,
         })
+    }
+
+    /// The reactor sockets register with.
+    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        &self.reactor
     }
 
     /// A function that interrupts the parked driver, for the time driver to call when
@@ -62,7 +71,7 @@ impl Driver {
             return false;
         };
         let timeout = timeout();
-        parker.park_in_driver(|| core.turn(timeout));
+        parker.park_in_driver(|| core.turn(timeout, &self.reactor));
         after();
         true
     }
@@ -71,22 +80,22 @@ impl Driver {
     /// did.
     pub(crate) fn poll_nonblocking(&self, after: impl FnOnce()) {
         if let Some(mut core) = self.core.try_lock() {
-            core.turn(Some(Duration::ZERO));
+            core.turn(Some(Duration::ZERO), &self.reactor);
             after();
         }
     }
 }
 
 impl Core {
-    fn turn(&mut self, timeout: Option<Duration>) {
+    fn turn(&mut self, timeout: Option<Duration>, reactor: &Reactor) {
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => panic!("pride: the I/O driver failed: {e}"),
         }
         for event in self.events.iter() {
-            if event.token() == WAKE_TOKEN {
-                continue;
+            if event.token() != WAKE_TOKEN {
+                reactor.dispatch(event);
             }
         }
     }

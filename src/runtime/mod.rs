@@ -4,8 +4,9 @@
 //! `worker.rs` holds the run loop and the queues; `idle.rs` the protocol that decides
 //! who sleeps and who is woken (its proof is in `README.md` beside it); `park.rs` how a
 //! thread sleeps; `driver.rs` the I/O and timer driver; `context.rs` the thread-local
-//! that tells code which runtime it runs on.
+//! that tells code which runtime it runs on; `blocking.rs` the pool behind `to_thread`.
 
+mod blocking;
 pub(crate) mod context;
 mod driver;
 pub(crate) mod idle;
@@ -22,6 +23,7 @@ use std::thread::JoinHandle;
 
 use crate::time::Clock;
 
+pub use blocking::{ToThread, to_thread};
 pub(crate) use worker::Handle;
 pub use yield_now::{YieldNow, yield_now};
 
@@ -47,6 +49,7 @@ pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: String,
     clock: Clock,
+    max_blocking_threads: usize,
 }
 
 impl Runtime {
@@ -93,6 +96,7 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.handle.shutdown();
+        self.handle.shared.blocking.shutdown();
         let current = std::thread::current().id();
         for thread in self.threads.drain(..) {
             // A runtime dropped from one of its own workers cannot join that worker.
@@ -125,6 +129,7 @@ impl Builder {
             worker_threads: None,
             thread_name: "pride-worker".to_owned(),
             clock: Clock::system(),
+            max_blocking_threads: blocking::DEFAULT_MAX_THREADS,
         }
     }
 
@@ -157,6 +162,18 @@ impl Builder {
         self
     }
 
+    /// Sets the most threads the blocking pool of [`to_thread`] may run at once
+    /// (default 512); closures beyond it wait in a queue.
+    ///
+    /// # Panics
+    /// If `n` is zero: no closure could ever run.
+    #[track_caller]
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Builder {
+        assert!(n > 0, "pride: max_blocking_threads must be at least 1");
+        self.max_blocking_threads = n;
+        self
+    }
+
     /// Starts the runtime's threads.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let workers = match self.worker_threads {
@@ -164,7 +181,11 @@ impl Builder {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let driver = driver::Driver::new()?;
-        let (handle, cores) = worker::create(workers, driver, self.clock.clone());
+        let blocking = blocking::BlockingPool::new(
+            self.max_blocking_threads,
+            format!("{}-blocking", self.thread_name),
+        );
+        let (handle, cores) = worker::create(workers, driver, self.clock.clone(), blocking);
         let mut threads = Vec::with_capacity(workers);
         for core in cores {
             let name = format!("{}-{}", self.thread_name, core.index());

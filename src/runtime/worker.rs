@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
+use super::blocking::BlockingPool;
 use super::context;
 use super::driver::Driver;
 use super::idle::Idle;
@@ -49,6 +50,7 @@ pub(crate) struct Shared {
     idle: Idle,
     pub(crate) driver: Driver,
     time: TimeDriver,
+    pub(crate) blocking: BlockingPool,
     /// `block_on` threads that are running (not parked): while any is, the runtime is
     /// not idle and an autojump clock must not jump.
     pub(crate) block_on_active: Arc<AtomicUsize>,
@@ -75,7 +77,12 @@ pub(crate) struct Core {
 }
 
 /// Builds the shared state and each worker's core (started by the caller).
-pub(crate) fn create(workers: usize, driver: Driver, clock: Clock) -> (Handle, Vec<Core>) {
+pub(crate) fn create(
+    workers: usize,
+    driver: Driver,
+    clock: Clock,
+    blocking: BlockingPool,
+) -> (Handle, Vec<Core>) {
     let time = TimeDriver::new(clock, workers, driver.unpark_fn());
     let mut cores = Vec::with_capacity(workers);
     let mut remotes = Vec::with_capacity(workers);
@@ -95,6 +102,7 @@ pub(crate) fn create(workers: usize, driver: Driver, clock: Clock) -> (Handle, V
             idle: Idle::new(workers),
             driver,
             time,
+            blocking,
             block_on_active: Arc::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
         }),

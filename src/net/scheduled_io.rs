@@ -1,0 +1,297 @@
+//! The readiness state of one registration: what the driver has seen of a socket, and
+//! who waits for more.
+//!
+//! Rules of this module:
+//! - The state word holds three fields (see [`ScheduledIo::word`]): readiness bits, a
+//!   *tick* that counts readiness events, and the slot's *generation*. The driver sets
+//!   bits (and bumps the tick) only for an event whose token carries the current
+//!   generation; releasing a slot bumps the generation, so an event still buffered for
+//!   the previous owner of the slot is ignored (no ABA).
+//! - Readiness is edge-triggered: bits stay set until an operation that got
+//!   `WouldBlock` clears them with [`ScheduledIo::clear`], and only if the tick is still
+//!   the one it observed. An event that arrived in between is therefore never lost.
+//! - Waking does not consume readiness. A task that is woken and then dropped (a
+//!   cancelled read) leaves the bits set for the next poll, by it or by anyone else.
+//! - Waiters register under the `waiters` lock and then look at the word again; the
+//!   driver sets the bits before taking that lock. Either the waiter sees the bits, or
+//!   the driver sees the waiter: no lost wake-up.
+
+use std::task::{Context, Poll, Waker};
+
+use crate::loom::sync::Mutex;
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+
+/// The socket can be read (or accepted from).
+pub(crate) const READABLE: u64 = 0b0001;
+/// The socket can be written (or a connect finished).
+pub(crate) const WRITABLE: u64 = 0b0010;
+/// The read side is closed; never cleared.
+pub(crate) const READ_CLOSED: u64 = 0b0100;
+/// The write side is closed; never cleared.
+pub(crate) const WRITE_CLOSED: u64 = 0b1000;
+
+const READY_MASK: u64 = 0xff;
+const TICK_SHIFT: u32 = 8;
+const TICK_MASK: u64 = 0xff_ffff << TICK_SHIFT;
+const GEN_SHIFT: u32 = 32;
+/// Generations are 24 bits: they also go into the mio token (see `reactor.rs`).
+pub(crate) const GEN_MASK: u64 = 0xff_ffff;
+
+/// Which way an operation goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// The bits that let an operation of this direction make progress.
+    fn mask(self) -> u64 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED,
+            Direction::Write => WRITABLE | WRITE_CLOSED,
+        }
+    }
+
+    /// The bits a `WouldBlock` may clear: closed bits stay, a closed side never
+    /// becomes open again.
+    fn clearable(self) -> u64 {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+/// What a poll saw: the ready bits of one direction and the tick they were seen at,
+/// for [`ScheduledIo::clear`].
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub(crate) struct ReadyEvent {
+    tick: u64,
+    ready: u64,
+}
+
+#[derive(Default)]
+struct Waiters {
+    reader: Vec<Waker>,
+    writer: Vec<Waker>,
+}
+
+/// The shared state of one slab slot.
+pub(crate) struct ScheduledIo {
+    /// Bits 0..8: readiness (`READABLE`, `WRITABLE`, `READ_CLOSED`, `WRITE_CLOSED`).
+    /// Bits 8..32: tick, bumped by every event the driver delivers.
+    /// Bits 32..56: generation, bumped when the slot is released.
+    word: AtomicU64,
+    /// Tasks waiting for each direction. Several tasks may wait on one socket at once
+    /// (a shared `UdpSocket`, the two halves of a stream); every one is woken.
+    waiters: Mutex<Waiters>,
+}
+
+impl Default for ScheduledIo {
+    fn default() -> Self {
+        ScheduledIo {
+            word: AtomicU64::new(0),
+            waiters: Mutex::new(Waiters::default()),
+        }
+    }
+}
+
+impl ScheduledIo {
+    /// The slot's current generation.
+    pub(crate) fn generation(&self) -> u64 {
+        (self.word.load(Ordering::Acquire) >> GEN_SHIFT) & GEN_MASK
+    }
+
+    /// The driver saw `ready` for a token of generation `generation`. Returns false,
+    /// changing nothing, if the slot has been released since.
+    pub(crate) fn set_readiness(&self, generation: u64, ready: u64) -> bool {
+        let mut current = self.word.load(Ordering::Acquire);
+        loop {
+            if (current >> GEN_SHIFT) & GEN_MASK != generation {
+                return false;
+            }
+            let tick = ((current & TICK_MASK) + (1 << TICK_SHIFT)) & TICK_MASK;
+            let new = (current & !(TICK_MASK)) | tick | (ready & READY_MASK);
+            match self
+                .word
+                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        self.wake(ready);
+        true
+    }
+
+    /// Wakes the waiters of the directions in `ready`, outside the lock.
+    fn wake(&self, ready: u64) {
+        let mut woken = Vec::new();
+        {
+            let mut waiters = self.waiters.lock();
+            if ready & Direction::Read.mask() != 0 {
+                woken.append(&mut waiters.reader);
+            }
+            if ready & Direction::Write.mask() != 0 {
+                woken.append(&mut waiters.writer);
+            }
+        }
+        for waker in woken {
+            waker.wake();
+        }
+    }
+
+    fn ready_now(&self, direction: Direction) -> Option<ReadyEvent> {
+        let word = self.word.load(Ordering::Acquire);
+        let ready = word & direction.mask();
+        (ready != 0).then_some(ReadyEvent {
+            tick: word & TICK_MASK,
+            ready,
+        })
+    }
+
+    /// Ready if the direction has readiness; otherwise registers `cx`'s waker.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<ReadyEvent> {
+        if let Some(event) = self.ready_now(direction) {
+            return Poll::Ready(event);
+        }
+        let mut waiters = self.waiters.lock();
+        // Look again under the lock: an event set before we took it is seen here, one
+        // set after it finds our waker.
+        if let Some(event) = self.ready_now(direction) {
+            return Poll::Ready(event);
+        }
+        let list = match direction {
+            Direction::Read => &mut waiters.reader,
+            Direction::Write => &mut waiters.writer,
+        };
+        if !list.iter().any(|w| w.will_wake(cx.waker())) {
+            list.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// An operation got `WouldBlock` after `event`: clears the readiness it saw, unless
+    /// a newer event arrived since (then the operation should simply try again).
+    pub(crate) fn clear(&self, event: ReadyEvent, direction: Direction) {
+        let clear = event.ready & direction.clearable();
+        let mut current = self.word.load(Ordering::Acquire);
+        loop {
+            if current & TICK_MASK != event.tick {
+                return;
+            }
+            let new = current & !clear;
+            match self
+                .word
+                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Makes the slot fresh for a new owner: a new generation, no readiness, no
+    /// waiters. Events still buffered for the old generation are ignored from here on.
+    pub(crate) fn release(&self) {
+        let mut current = self.word.load(Ordering::Acquire);
+        loop {
+            let generation = (((current >> GEN_SHIFT) & GEN_MASK) + 1) & GEN_MASK;
+            let new = generation << GEN_SHIFT;
+            match self
+                .word
+                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        let stale = std::mem::take(&mut *self.waiters.lock());
+        drop(stale);
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (count.clone(), Waker::from(count))
+    }
+
+    #[test]
+    fn an_event_between_poll_and_clear_is_not_lost() {
+        let io = ScheduledIo::default();
+        assert!(io.set_readiness(0, READABLE));
+        let (_, w) = waker();
+        let mut cx = Context::from_waker(&w);
+        let Poll::Ready(seen) = io.poll_ready(&mut cx, Direction::Read) else {
+            panic!("readable")
+        };
+        // A new edge arrives while the operation runs; its WouldBlock must not clear it.
+        assert!(io.set_readiness(0, READABLE));
+        io.clear(seen, Direction::Read);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+
+    #[test]
+    fn clearing_waits_and_the_next_event_wakes() {
+        let io = ScheduledIo::default();
+        assert!(io.set_readiness(0, READABLE | WRITABLE));
+        let (count, w) = waker();
+        let mut cx = Context::from_waker(&w);
+        let Poll::Ready(seen) = io.poll_ready(&mut cx, Direction::Read) else {
+            panic!("readable")
+        };
+        io.clear(seen, Direction::Read);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        // Writability is untouched by a read's WouldBlock.
+        assert!(io.poll_ready(&mut cx, Direction::Write).is_ready());
+        assert!(io.set_readiness(0, READABLE));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+
+    #[test]
+    fn a_released_slot_ignores_stale_events() {
+        let io = ScheduledIo::default();
+        io.release();
+        assert_eq!(io.generation(), 1);
+        assert!(!io.set_readiness(0, READABLE));
+        let (_, w) = waker();
+        let mut cx = Context::from_waker(&w);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        assert!(io.set_readiness(1, READABLE));
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+
+    #[test]
+    fn closed_bits_survive_a_clear() {
+        let io = ScheduledIo::default();
+        assert!(io.set_readiness(0, READABLE | READ_CLOSED));
+        let (_, w) = waker();
+        let mut cx = Context::from_waker(&w);
+        let Poll::Ready(seen) = io.poll_ready(&mut cx, Direction::Read) else {
+            panic!("readable")
+        };
+        io.clear(seen, Direction::Read);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+}

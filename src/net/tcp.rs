@@ -1,0 +1,184 @@
+//! TCP: [`TcpListener`] and [`TcpStream`], and the stream's split halves.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use super::addr::{ToSocketAddrs, each_addr};
+use super::reactor::IoSource;
+use super::scheduled_io::Direction;
+
+/// A TCP socket listening for connections.
+///
+/// ```
+/// use pride::net::{TcpListener, TcpStream};
+///
+/// pride::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let client = TcpStream::connect(addr).await.unwrap();
+///     let (server, peer) = listener.accept().await.unwrap();
+///     assert_eq!(peer, client.local_addr().unwrap());
+///     assert_eq!(server.peer_addr().unwrap(), peer);
+/// });
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    io: IoSource<mio::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (with `SO_REUSEADDR`), trying each resolved address in turn.
+    /// Port 0 picks a free port; see [`local_addr`](Self::local_addr).
+    ///
+    /// # Panics
+    /// Outside a pride runtime.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(addr.resolved(), async |addr| {
+            TcpListener::from_mio(mio::net::TcpListener::bind(addr)?)
+        })
+        .await
+    }
+
+    /// Wraps a bound std listener (it is switched to non-blocking mode).
+    ///
+    /// # Panics
+    /// Outside a pride runtime.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        TcpListener::from_mio(mio::net::TcpListener::from_std(listener))
+    }
+
+    fn from_mio(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            io: IoSource::new(listener)?,
+        })
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// Cancel-safe: dropped before it completes, no connection was taken. An error
+    /// (such as `EMFILE` when the process is out of file descriptors) is returned as
+    /// it is, and the listener stays usable; the pending connection stays queued, so
+    /// a loop that retries at once spins until descriptors free up. Sleep a little
+    /// before retrying.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection, like [`accept`](Self::accept).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.io
+            .poll_io(cx, Direction::Read, |l| l.accept())
+            .map(|result| {
+                let (stream, addr) = result?;
+                Ok((TcpStream::from_mio(stream)?, addr))
+            })
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+}
+
+/// A TCP connection.
+///
+/// Read and write with the `async fn`s on `&self` ([`read`](Self::read),
+/// [`write`](Self::write), ...), or through [`futures_io::AsyncRead`] and
+/// [`futures_io::AsyncWrite`] (implemented for `TcpStream` and `&TcpStream`), e.g. with
+/// `futures_util::{AsyncReadExt, AsyncWriteExt}`. `poll_close` shuts the write side.
+///
+/// ```
+/// use pride::net::{TcpListener, TcpStream};
+/// use std::net::Shutdown;
+///
+/// pride::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+///     let (server, _) = listener.accept().await.unwrap();
+///     client.set_nodelay(true).unwrap();
+///     client.write_all(b"ping").await.unwrap();
+///     client.shutdown(Shutdown::Write).unwrap();
+///     let mut buf = [0; 8];
+///     assert_eq!(server.read(&mut buf).await.unwrap(), 4);
+///     assert_eq!(server.read(&mut buf).await.unwrap(), 0); // end of file
+/// });
+/// ```
+#[derive(Debug)]
+pub struct TcpStream {
+    io: IoSource<mio::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each resolved address in turn; returns the last
+    /// error (such as `ConnectionRefused`) if none accepts.
+    ///
+    /// The connect is non-blocking: the task waits for the socket to become writable
+    /// and then reads the socket's error. Dropping the future abandons the attempt.
+    ///
+    /// # Panics
+    /// Outside a pride runtime.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        each_addr(addr.resolved(), TcpStream::connect_addr).await
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        poll_fn(|cx| {
+            stream.io.poll_io(cx, Direction::Write, |s| {
+                if let Some(e) = s.take_error()? {
+                    return Err(e);
+                }
+                match s.peer_addr() {
+                    Ok(_) => Ok(()),
+                    // Writable but not connected yet: wait for the next edge.
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+        })
+        .await?;
+        Ok(stream)
+    }
+
+    /// Wraps a connected std stream (it is switched to non-blocking mode).
+    ///
+    /// # Panics
+    /// Outside a pride runtime.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
+    }
+
+    fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: IoSource::new(stream)?,
+        })
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+}
+
+stream_impls!(TcpStream, SocketAddr);

@@ -1,0 +1,268 @@
+//! The blocking pool: threads for closures that block, reached through [`to_thread`].
+//!
+//! Jobs go through an unbounded crossbeam channel to pool threads. Threads are spawned
+//! on demand, when more jobs are queued than threads wait for one, up to a cap
+//! ([`DEFAULT_MAX_THREADS`], or `Builder::max_blocking_threads`); beyond the cap, jobs
+//! wait in the queue. A thread that finds no job for [`KEEP_ALIVE`] exits.
+//!
+//! Rules:
+//! - `State` (threads, idle, queued) changes only under its lock. A submitter sends the
+//!   job and counts it queued under the lock, then spawns a thread if `queued > idle`:
+//!   every queued job has a waiting thread, or a thread on its way. A waiting thread
+//!   counts itself idle before it waits and un-idles (and un-queues the job it got)
+//!   under the lock, so the difference stays exact; a thread that times out while jobs
+//!   are queued waits again instead of exiting.
+//! - A job is claimed by the thread (`QUEUED -> RUNNING`) or cancelled by the dropped
+//!   future (`QUEUED -> CANCELLED`), whichever comes first; a cancelled job never runs
+//!   its closure. A running closure cannot be stopped: dropping the future then only
+//!   discards its result.
+//! - Shutdown (runtime drop) drops the sender: threads finish the job at hand, skip
+//!   the queued (by then cancelled) jobs and exit. Nobody joins them: a closure that
+//!   blocks forever must not hang the runtime's drop, so the threads are detached.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::loom::sync::atomic::{AtomicU8, Ordering};
+use crate::loom::sync::{Arc, Mutex};
+
+/// The default cap on blocking threads.
+pub(crate) const DEFAULT_MAX_THREADS: usize = 512;
+/// How long an idle blocking thread waits for a job before it exits.
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+struct State {
+    threads: usize,
+    idle: usize,
+    queued: usize,
+}
+
+struct Inner {
+    sender: Mutex<Option<Sender<Job>>>,
+    receiver: Receiver<Job>,
+    state: Mutex<State>,
+    max_threads: usize,
+    thread_name: String,
+}
+
+/// The pool; owned by the runtime's shared state.
+pub(crate) struct BlockingPool {
+    inner: std::sync::Arc<Inner>,
+}
+
+impl BlockingPool {
+    pub(crate) fn new(max_threads: usize, thread_name: String) -> BlockingPool {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        BlockingPool {
+            inner: std::sync::Arc::new(Inner {
+                sender: Mutex::new(Some(sender)),
+                receiver,
+                state: Mutex::new(State {
+                    threads: 0,
+                    idle: 0,
+                    queued: 0,
+                }),
+                max_threads,
+                thread_name,
+            }),
+        }
+    }
+
+    /// Queues `job`; false if the pool is shut down.
+    fn submit(&self, job: Job) -> bool {
+        let sender = self.inner.sender.lock();
+        let Some(sender) = sender.as_ref() else {
+            return false;
+        };
+        let mut state = self.inner.state.lock();
+        if sender.send(job).is_err() {
+            return false;
+        }
+        state.queued += 1;
+        if state.queued > state.idle && state.threads < self.inner.max_threads {
+            let inner = self.inner.clone();
+            let spawned = std::thread::Builder::new()
+                .name(self.inner.thread_name.clone())
+                .spawn(move || inner.run());
+            // A failed spawn leaves the job queued for a thread that exists, if any.
+            if spawned.is_ok() {
+                state.threads += 1;
+            }
+        }
+        true
+    }
+
+    /// Stops accepting jobs; threads exit once the queue is empty.
+    pub(crate) fn shutdown(&self) {
+        self.inner.sender.lock().take();
+    }
+}
+
+impl Inner {
+    fn run(&self) {
+        loop {
+            self.state.lock().idle += 1;
+            let received = self.receiver.recv_timeout(KEEP_ALIVE);
+            let mut state = self.state.lock();
+            state.idle -= 1;
+            match received {
+                Ok(job) => {
+                    state.queued -= 1;
+                    drop(state);
+                    job();
+                }
+                Err(RecvTimeoutError::Timeout) if state.queued > 0 => {}
+                Err(_) => {
+                    state.threads -= 1;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// What a job and its future share.
+struct Shared<R> {
+    state: AtomicU8,
+    slot: Mutex<Slot<R>>,
+}
+
+struct Slot<R> {
+    result: Option<std::thread::Result<R>>,
+    waker: Option<Waker>,
+}
+
+/// The future of [`to_thread`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct ToThread<R> {
+    job: Option<Job>,
+    shared: Arc<Shared<R>>,
+}
+
+impl<R> std::fmt::Debug for ToThread<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToThread")
+            .field("submitted", &self.job.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the blocking closure `f` on the runtime's blocking pool and waits for its
+/// value, without blocking a worker.
+///
+/// `f` is queued at the first poll. If the future is dropped (cancelled) before a pool
+/// thread picks `f` up, `f` never runs; once it runs it cannot be stopped, and dropping
+/// the future only discards the value. A panic in `f` resumes in the awaiting task
+/// (inside a task group it becomes that task's panic error).
+///
+/// The pool grows on demand up to a cap of threads (512 unless
+/// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads) says
+/// otherwise); beyond it, closures wait in a queue. Idle threads exit after 10 s.
+/// Dropping the runtime does not wait for closures already running: their threads
+/// finish them, detached, and exit; queued closures never run.
+///
+/// # Panics
+/// When polled outside a pride runtime, or when the runtime is shutting down.
+///
+/// ```
+/// pride::run(async {
+///     let worker = std::thread::current().id();
+///     let (value, thread) = pride::to_thread(|| (6 * 7, std::thread::current().id())).await;
+///     assert_eq!(value, 42);
+///     assert_ne!(thread, worker);
+/// });
+/// ```
+pub fn to_thread<F, R>(f: F) -> ToThread<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let shared = Arc::new(Shared {
+        state: AtomicU8::new(QUEUED),
+        slot: Mutex::new(Slot {
+            result: None,
+            waker: None,
+        }),
+    });
+    let job_shared = shared.clone();
+    let job: Job = Box::new(move || {
+        if job_shared
+            .state
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let waker = {
+            let mut slot = job_shared.slot.lock();
+            slot.result = Some(result);
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    });
+    ToThread {
+        job: Some(job),
+        shared,
+    }
+}
+
+impl<R> Future for ToThread<R> {
+    type Output = R;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        let this = self.get_mut();
+        if let Some(job) = this.job.take() {
+            // Register before submitting, so a fast job finds the waker.
+            this.shared.slot.lock().waker = Some(cx.waker().clone());
+            let handle = crate::runtime::context::handle("pride::to_thread");
+            assert!(
+                handle.shared.blocking.submit(job),
+                "pride: to_thread called while the runtime shuts down"
+            );
+        }
+        let mut slot = this.shared.slot.lock();
+        match slot.result.take() {
+            Some(Ok(value)) => Poll::Ready(value),
+            Some(Err(panic)) => {
+                drop(slot);
+                resume(panic)
+            }
+            None => {
+                if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    slot.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+fn resume(panic: Box<dyn Any + Send>) -> ! {
+    std::panic::resume_unwind(panic)
+}
+
+impl<R> Drop for ToThread<R> {
+    fn drop(&mut self) {
+        // Still queued: the thread that dequeues it will skip it.
+        let _ = self.shared.state.compare_exchange(
+            QUEUED,
+            CANCELLED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+}

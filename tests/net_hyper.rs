@@ -1,0 +1,146 @@
+//! hyper on pride: a hyper server and a hyper client (a raw `client::conn::http1`
+//! handshake over pride's `TcpStream`) in one task group. Loopback only.
+
+use std::convert::Infallible;
+use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::Duration;
+
+use hyper::body::{Body, Incoming};
+use hyper::{Request, Response};
+use pride::compat::hyper::{Executor, HyperIo, Timer};
+use pride::net::{TcpListener, TcpStream};
+use pride::{BoxError, Runtime, TaskStatus, task_group};
+
+fn run<M, F>(make: M)
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future<Output = ()>,
+{
+    let (done, finished) = channel();
+    let test = std::thread::spawn(move || {
+        let runtime = Runtime::builder().worker_threads(4).build().unwrap();
+        runtime.block_on(make());
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => test.join().unwrap(),
+        Err(RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = test.join() {
+                std::panic::resume_unwind(panic)
+            }
+        }
+        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
+    }
+}
+
+async fn hello(request: Request<Incoming>) -> Result<Response<String>, Infallible> {
+    Ok(Response::new(format!("hello {}", request.uri().path())))
+}
+
+async fn server(status: TaskStatus<SocketAddr>) -> Result<(), BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    status.started(listener.local_addr()?);
+    task_group(async |connections| {
+        loop {
+            let (stream, _) = listener.accept().await?;
+            connections.start_soon(async move {
+                hyper::server::conn::http1::Builder::new()
+                    .timer(Timer)
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(HyperIo::new(stream), hyper::service::service_fn(hello))
+                    .await
+            });
+        }
+        #[allow(unreachable_code)]
+        Ok::<_, std::io::Error>(())
+    })
+    .await?;
+    Ok(())
+}
+
+async fn body_text(mut body: Incoming) -> Result<String, BoxError> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(String::from_utf8(bytes)?)
+}
+
+/// One client connection that sends `requests` requests, one after another.
+async fn client(addr: SocketAddr, id: usize, requests: usize) -> Result<(), BoxError> {
+    task_group(async |tg| {
+        let stream = TcpStream::connect(addr).await?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake::<_, String>(HyperIo::new(stream)).await?;
+        let connection = tg.spawn(conn);
+        for i in 0..requests {
+            let path = format!("/{id}/{i}");
+            let response = sender
+                .send_request(Request::get(path.as_str()).body(String::new())?)
+                .await?;
+            assert_eq!(response.status(), 200);
+            assert_eq!(
+                body_text(response.into_body()).await?,
+                format!("hello {path}")
+            );
+        }
+        drop(sender);
+        connection.await?;
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[test]
+fn a_hyper_client_gets_hello_from_a_hyper_server() {
+    run(|| async {
+        task_group(async |tg| {
+            let addr = tg.start(server).await?;
+            client(addr, 0, 5).await?;
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn many_hyper_clients_at_once() {
+    run(|| async {
+        task_group(async |tg| {
+            let addr = tg.start(server).await?;
+            task_group(async |clients| {
+                for id in 0..50 {
+                    clients.start_soon(client(addr, id, 4));
+                }
+            })
+            .await?;
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn the_executor_runs_futures_in_its_group() {
+    run(|| async {
+        let ran = std::sync::Arc::new(pride::Event::new());
+        let seen = ran.clone();
+        task_group(async |tg| {
+            let executor = Executor::new(tg.clone());
+            hyper::rt::Executor::execute(&executor, async move { seen.set() });
+        })
+        .await
+        .unwrap();
+        assert!(ran.is_set());
+    });
+}
