@@ -412,7 +412,11 @@ fn bounded_map_failure_cancels_the_rest() {
 #[test]
 #[should_panic(expected = "at least 1")]
 fn bounded_map_with_limit_zero_panics() {
-    let _ = bounded_map(0..3, 0, |i| async move { Ok::<_, BoxError>(i) });
+    drop(bounded_map(
+        0..3,
+        0,
+        |i| async move { Ok::<_, BoxError>(i) },
+    ));
 }
 
 #[test]
