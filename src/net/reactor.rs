@@ -173,6 +173,7 @@ impl<S: Source> IoSource<S> {
         direction: Direction,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         loop {
             let Poll::Ready(event) = self.slot().poll_ready(cx, direction) else {
                 return Poll::Pending;

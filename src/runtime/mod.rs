@@ -8,6 +8,7 @@
 
 mod blocking;
 pub(crate) mod context;
+pub(crate) mod coop;
 mod driver;
 pub(crate) mod idle;
 pub(crate) mod park;

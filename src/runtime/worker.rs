@@ -280,7 +280,7 @@ impl Core {
             // The last searcher found work: there may be more, let another look.
             self.shared().notify_parked();
         }
-        task.run();
+        super::coop::budget(|| task.run());
     }
 
     fn next_task(&self) -> Option<Notified> {

@@ -107,6 +107,7 @@ impl Future for WaitFuture<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let this = &mut *self;
         if this.id.is_none() && this.event.is_set() {
             return Poll::Ready(());

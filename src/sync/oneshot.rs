@@ -158,6 +158,7 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let mut state = self.state.lock();
         if let Some(value) = state.value.take() {
             return Poll::Ready(Ok(value));

@@ -222,6 +222,7 @@ impl GetWait {
         core: &Core<T>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, Closed>> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let mut wakers = WakeList::new();
         let mut state = core.lock();
         let result = match std::mem::replace(&mut self.0, Step::Done) {
@@ -301,6 +302,7 @@ impl<T> Future for PutFuture<'_, T> {
     type Output = Result<(), Closed<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let this = &mut *self;
         let value = this
             .value

@@ -200,6 +200,7 @@ impl PermitWait {
 
     /// Ready once the `n` permits belong to the caller.
     pub(crate) fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<usize> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let mut state = sem.lock_state();
         match std::mem::replace(&mut self.step, Step::Done) {
             Step::Start => {
