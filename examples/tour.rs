@@ -1,12 +1,15 @@
 //! A tour of pride: fan CPU work out over every core, collect results through handles,
-//! see every failure of a group reported with its task's name, and shut a group down.
+//! see every failure of a group reported with its task's name, shut a group down, time
+//! out, and serve TCP from a task started with `start`.
 //!
 //! Run it with `cargo run --release --example tour`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use futures_util::AsyncReadExt;
+use pride::net::{TcpListener, TcpStream};
 use pride::{BoxError, TaskGroup};
 
 /// Counts the primes in `lo..hi` by trial division: honest CPU work of uneven size.
@@ -111,7 +114,40 @@ fn main() -> Result<(), BoxError> {
             Ok::<_, BoxError>("body finished")
         })
         .await?;
-        println!("4. shutdown: 1000 pending children cancelled, group returned {value:?}");
+        println!("4. shutdown: 1000 pending children cancelled, group returned {value:?}\n");
+
+        // 5. Deadlines: a timeout is a cancel scope whose deadline cancels it by itself.
+        let slow = pride::fail_after(Duration::from_millis(20), pride::sleep(Duration::from_secs(10)));
+        let started = Instant::now();
+        let timed_out = slow.await.is_err();
+        println!("5. deadline: a 10 s sleep under a 20 ms fail_after timed out: {timed_out} ({:.0?})\n", started.elapsed());
+
+        // 6. A server started with `start`: it reports its address once it listens,
+        //    then serves until the group shuts it down.
+        let echoed = pride::task_group(async |tg| {
+            let addr = tg
+                .start_named("echo-server", |status| async move {
+                    let listener = TcpListener::bind("127.0.0.1:0").await?;
+                    status.started(listener.local_addr()?);
+                    loop {
+                        let (conn, _) = listener.accept().await?;
+                        let mut buf = [0u8; 64];
+                        let n = conn.read(&mut buf).await?;
+                        conn.write_all(&buf[..n]).await?;
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<(), BoxError>(())
+                })
+                .await?;
+            let mut client = TcpStream::connect(addr).await?;
+            client.write_all(b"hello, pride").await?;
+            let mut reply = vec![0u8; 12];
+            client.read_exact(&mut reply).await?;
+            tg.cancel_scope().cancel(); // stop the server: a deliberate shutdown
+            Ok::<_, BoxError>(String::from_utf8(reply)?)
+        })
+        .await?;
+        println!("6. tcp: the echo server answered {echoed:?}");
         Ok(())
     })
 }

@@ -7,9 +7,10 @@ use crate::loom::sync::{Arc, Mutex};
 use crate::{BoxError, TaskOutput, task_group_with_limit};
 
 /// Calls `f` on every item and runs the futures with at most `limit` in flight,
-/// returning the values in input order. Items are turned into tasks only as slots free
-/// up, so a long input does not allocate all its tasks at once. The first failure
-/// cancels the rest.
+/// returning the values in input order. Items become tasks only as slots free up, so a
+/// long input does not allocate all its tasks at once: `f` is called for the next item
+/// just before waiting for a slot, so at most `limit + 1` of its futures exist at a
+/// time. The first failure cancels the rest.
 ///
 /// ```
 /// pride::run(async {
