@@ -117,10 +117,16 @@ fn main() -> Result<(), BoxError> {
         println!("4. shutdown: 1000 pending children cancelled, group returned {value:?}\n");
 
         // 5. Deadlines: a timeout is a cancel scope whose deadline cancels it by itself.
-        let slow = pride::fail_after(Duration::from_millis(20), pride::sleep(Duration::from_secs(10)));
+        let slow = pride::fail_after(
+            Duration::from_millis(20),
+            pride::sleep(Duration::from_secs(10)),
+        );
         let started = Instant::now();
         let timed_out = slow.await.is_err();
-        println!("5. deadline: a 10 s sleep under a 20 ms fail_after timed out: {timed_out} ({:.0?})\n", started.elapsed());
+        println!(
+            "5. deadline: a 10 s sleep under a 20 ms fail_after timed out: {timed_out} ({:.0?})\n",
+            started.elapsed()
+        );
 
         // 6. A server started with `start`: it reports its address once it listens,
         //    then serves until the group shuts it down.

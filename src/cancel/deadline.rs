@@ -27,7 +27,7 @@ pub(crate) enum Spec {
 
 /// The clock of the runtime this thread is in, if any.
 pub(crate) fn now() -> Option<Instant> {
-    crate::runtime::context::try_handle().map(|h| h.time().now())
+    crate::runtime::context::with_current(|h| h.map(|h| h.time().now()))
 }
 
 /// Cancels a scope when its timer fires.

@@ -89,12 +89,23 @@ pub(crate) fn handle(what: &str) -> Handle {
     })
 }
 
+/// Runs `f` with the current runtime's handle, borrowed (no reference count is
+/// touched, so hot paths that only read the runtime stay off its shared cache line).
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+    CONTEXT.with(|cx| f(cx.handle.borrow().as_ref()))
+}
+
 /// Runs `f` with the current runtime's time driver. Panics with a clear message when
 /// called outside a pride runtime.
-#[allow(dead_code)]
+#[track_caller]
 pub(crate) fn with_time<R>(f: impl FnOnce(&crate::time::TimeDriver) -> R) -> R {
-    let handle = handle("a time function");
-    f(handle.time())
+    with_current(|handle| match handle {
+        Some(handle) => f(handle.time()),
+        None => panic!(
+            "pride: a time function must be called from within a pride runtime \
+             (inside `Runtime::block_on` or `pride::run`)"
+        ),
+    })
 }
 
 /// Index of the worker this thread is, if it is a worker thread.
