@@ -19,15 +19,6 @@ mod imp {
                 AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
             };
         }
-
-        /// A condvar wait with a timeout, in `parking_lot`'s shape; `true` if it timed out.
-        pub(crate) fn wait_timeout<T>(
-            condvar: &Condvar,
-            guard: &mut MutexGuard<'_, T>,
-            timeout: std::time::Duration,
-        ) -> bool {
-            condvar.wait_for(guard, timeout).timed_out()
-        }
     }
 
     pub(crate) mod cell {
@@ -146,16 +137,6 @@ mod imp {
                 self.0.notify_all();
                 0
             }
-        }
-
-        /// loom has no clock: a timed wait is modelled as a spurious wake-up.
-        pub(crate) fn wait_timeout<T>(
-            _condvar: &Condvar,
-            _guard: &mut MutexGuard<'_, T>,
-            _timeout: std::time::Duration,
-        ) -> bool {
-            loom::thread::yield_now();
-            true
         }
     }
 

@@ -4,8 +4,6 @@
 //! the next `park`. `unpark` knows where the thread sleeps, so it can interrupt the
 //! driver (through its waker) or signal the condvar.
 
-use std::time::Duration;
-
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 
@@ -47,19 +45,18 @@ impl Parker {
             .is_ok()
     }
 
-    /// Blocks on the condvar until unparked.
-    pub fn park(&self) {
+    /// Announces that the thread is about to sleep in `parked`. Returns false, with the
+    /// notification consumed, if an unpark came first: then the thread must not sleep.
+    fn announce(&self, parked: usize) -> bool {
         if self.try_consume() {
-            return;
+            return false;
         }
-        let mut guard = self.inner.mutex.lock();
-        match self.inner.state.compare_exchange(
-            EMPTY,
-            PARKED_CONDVAR,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        ) {
-            Ok(_) => {}
+        match self
+            .inner
+            .state
+            .compare_exchange(EMPTY, parked, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => true,
             Err(NOTIFIED) => {
                 // A swap, not a store: another unpark may have come since the failed
                 // CAS read NOTIFIED, and only reading its write (a read-modify-write
@@ -67,9 +64,19 @@ impl Parker {
                 // store would swallow its notification unsynchronised, and the thread
                 // could park again on a stale view (found by `loom-tests/idle.rs`).
                 self.inner.state.swap(EMPTY, Ordering::SeqCst);
-                return;
+                false
             }
             Err(actual) => panic!("pride: inconsistent park state {actual}"),
+        }
+    }
+
+    /// Blocks on the condvar until unparked.
+    pub fn park(&self) {
+        // Announce under the lock, so that an unpark that sees PARKED_CONDVAR (and
+        // takes the lock to notify) cannot notify before we wait.
+        let mut guard = self.inner.mutex.lock();
+        if !self.announce(PARKED_CONDVAR) {
+            return;
         }
         loop {
             self.inner.condvar.wait(&mut guard);
@@ -79,49 +86,14 @@ impl Parker {
         }
     }
 
-    /// Blocks in the driver: `turn(timeout)` must return when the driver is woken.
-    /// `timeout` is `None` when there is nothing to wake for but an unpark.
+    /// Blocks in the driver: `turn()` must return when the driver is woken (the
+    /// driver's waker is what `unpark` uses for a thread parked here).
     pub(crate) fn park_in_driver(&self, turn: impl FnOnce()) {
-        if self.try_consume() {
+        if !self.announce(PARKED_DRIVER) {
             return;
-        }
-        match self.inner.state.compare_exchange(
-            EMPTY,
-            PARKED_DRIVER,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        ) {
-            Ok(_) => {}
-            Err(NOTIFIED) => {
-                // A swap, not a store: see `park`.
-                self.inner.state.swap(EMPTY, Ordering::SeqCst);
-                return;
-            }
-            Err(actual) => panic!("pride: inconsistent park state {actual}"),
         }
         turn();
         // Whether woken by an unpark, a timer or I/O, the thread is awake now.
-        self.inner.state.swap(EMPTY, Ordering::SeqCst);
-    }
-
-    /// Blocks on the condvar for at most `timeout` (used with the mock clock).
-    #[allow(dead_code)]
-    pub(crate) fn park_timeout(&self, timeout: Duration) {
-        if self.try_consume() {
-            return;
-        }
-        let mut guard = self.inner.mutex.lock();
-        if self
-            .inner
-            .state
-            .compare_exchange(EMPTY, PARKED_CONDVAR, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            // A swap, not a store: see `park`.
-            self.inner.state.swap(EMPTY, Ordering::SeqCst);
-            return;
-        }
-        crate::loom::sync::wait_timeout(&self.inner.condvar, &mut guard, timeout);
         self.inner.state.swap(EMPTY, Ordering::SeqCst);
     }
 
