@@ -56,10 +56,64 @@
 //! groups. Dropping a group's future cancels its children and returns only once none
 //! of them is running.
 //!
+//! # Starting a service
+//!
+//! [`TaskGroup::start`] runs a child until it reports that it is ready, and returns
+//! what it reported; until then the child belongs to the caller. A server reports its
+//! address once it listens:
+//!
+//! ```
+//! use pride::net::{TcpListener, TcpStream};
+//! use pride::BoxError;
+//!
+//! pride::run(async {
+//!     pride::task_group(async |tg| {
+//!         let addr = tg
+//!             .start(|status| async move {
+//!                 let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!                 status.started(listener.local_addr()?);
+//!                 let (_conn, _peer) = listener.accept().await?;
+//!                 Ok::<_, BoxError>(())
+//!             })
+//!             .await?;
+//!         let _client = TcpStream::connect(addr).await?;
+//!         Ok::<_, BoxError>(())
+//!     })
+//!     .await
+//!     .unwrap();
+//! });
+//! ```
+//!
+//! # Deadlines
+//!
+//! A deadline is a cancel that happens by itself. [`move_on_after`] gives up quietly
+//! (`None`), [`fail_after`] with a [`TimeoutError`]; a group's own deadline
+//! (`tg.cancel_scope().set_deadline(..)`) that cuts work short makes the group return
+//! an error with [`GroupError::is_timeout`]. Tests use [`time::Clock::autojump`]: when
+//! every task waits, time jumps to the next deadline, so this hour passes at once.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let rt = pride::Runtime::builder()
+//!     .clock(pride::time::Clock::autojump())
+//!     .build()
+//!     .unwrap();
+//! rt.block_on(async {
+//!     let start = pride::current_time();
+//!     let out = pride::move_on_after(Duration::from_secs(3600), std::future::pending::<()>()).await;
+//!     assert_eq!(out, None);
+//!     assert_eq!(pride::current_time() - start, Duration::from_secs(3600));
+//! });
+//! ```
+//!
 //! # Running
 //!
 //! [`Runtime::block_on`] runs a future on the calling thread while the runtime's
 //! workers (one per core by default) run the children; [`run`] does both in one call.
+//! Blocking code goes to [`to_thread`]; sockets are in [`net`]; primitives in
+//! [`sync`]; common shapes of concurrency ([`gather`], [`race`], [`bounded_map`],
+//! [`as_completed`], [`retry`]) in [`patterns`].
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
