@@ -145,29 +145,36 @@ impl<T> StartShared<T> {
     }
 
     /// The caller went away (it was cancelled) before taking the outcome: if the child
-    /// has not started yet, it was the caller's, so it is cancelled too.
+    /// has not started yet, it was the caller's, so it is cancelled too. The caller's
+    /// waker is dropped unwoken: nothing waits on this start any more.
     fn caller_gone(&self) {
-        if self.settle(State::Done).is_ok() {
+        if let Ok(waker) = self.transition(State::Done) {
+            drop(waker);
             self.node.cancel();
         }
     }
 
+    /// Moves from `Waiting` to `next` and wakes the caller; `Err(next)` if the start
+    /// was already settled.
     fn settle(&self, next: State<T>) -> Result<(), State<T>> {
-        let waker = {
-            let mut state = self.state.lock();
-            match &mut *state {
-                State::Waiting(waker) => {
-                    let waker = waker.take();
-                    *state = next;
-                    waker
-                }
-                _ => return Err(next),
-            }
-        };
-        if let Some(waker) = waker {
+        if let Some(waker) = self.transition(next)? {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// Moves from `Waiting` to `next`, returning the caller's waker (taken under the
+    /// lock, to wake or drop outside it); `Err(next)` if the start was already settled.
+    fn transition(&self, next: State<T>) -> Result<Option<Waker>, State<T>> {
+        let mut state = self.state.lock();
+        match &mut *state {
+            State::Waiting(waker) => {
+                let waker = waker.take();
+                *state = next;
+                Ok(waker)
+            }
+            _ => Err(next),
+        }
     }
 
     /// The child will never call `started`: tell the starter, and let the child (if
