@@ -175,6 +175,12 @@ pub mod __loom {
         }
     }
 
+    /// `TaskGroup::start`'s hand-over between the caller and the child.
+    pub mod start {
+        pub use crate::group::start::loom_api::*;
+        pub use crate::group::{StartError, TaskStatus};
+    }
+
     /// The cancel-scope tree.
     pub mod cancel {
         pub use crate::cancel::node::ScopeNode;

@@ -15,7 +15,7 @@ pub(crate) mod error;
 mod limit;
 mod limit_api;
 pub(crate) mod shared;
-mod start;
+pub(crate) mod start;
 
 pub use self::limit_api::{StartSoonWait, TryStartError};
 

@@ -114,22 +114,67 @@ pub(crate) trait StartLink: Send + Sync {
 }
 
 impl<T> StartShared<T> {
-    fn settle(&self, next: State<T>) -> Result<(), State<T>> {
-        let waker = {
-            let mut state = self.state.lock();
-            match &mut *state {
-                State::Waiting(waker) => {
-                    let waker = waker.take();
-                    *state = next;
-                    waker
-                }
-                _ => return Err(next),
+    /// A start in progress for the child whose node is `node` (already shielded).
+    fn new(node: Arc<ScopeNode>) -> Arc<StartShared<T>> {
+        Arc::new(StartShared {
+            state: Mutex::new(State::Waiting(None)),
+            node,
+            status_dropped: AtomicBool::new(false),
+        })
+    }
+
+    /// The caller's poll: takes the outcome, or registers the caller's waker.
+    fn poll_outcome(&self, cx: &mut Context<'_>) -> Poll<Result<T, StartError>> {
+        let mut state = self.state.lock();
+        let outcome = match std::mem::replace(&mut *state, State::Done) {
+            State::Waiting(waker) => {
+                let waker = match waker {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                *state = State::Waiting(Some(waker));
+                return Poll::Pending;
             }
+            State::Started(value) => Ok(value),
+            State::Failed(error) => Err(StartError::Failed(error)),
+            State::NotStarted => Err(StartError::NotStarted),
+            State::Done => unreachable!("pride: a start future was polled after it completed"),
         };
-        if let Some(waker) = waker {
+        drop(state);
+        Poll::Ready(outcome)
+    }
+
+    /// The caller went away (it was cancelled) before taking the outcome: if the child
+    /// has not started yet, it was the caller's, so it is cancelled too. The caller's
+    /// waker is dropped unwoken: nothing waits on this start any more.
+    fn caller_gone(&self) {
+        if let Ok(waker) = self.transition(State::Done) {
+            drop(waker);
+            self.node.cancel();
+        }
+    }
+
+    /// Moves from `Waiting` to `next` and wakes the caller; `Err(next)` if the start
+    /// was already settled.
+    fn settle(&self, next: State<T>) -> Result<(), State<T>> {
+        if let Some(waker) = self.transition(next)? {
             waker.wake();
         }
         Ok(())
+    }
+
+    /// Moves from `Waiting` to `next`, returning the caller's waker (taken under the
+    /// lock, to wake or drop outside it); `Err(next)` if the start was already settled.
+    fn transition(&self, next: State<T>) -> Result<Option<Waker>, State<T>> {
+        let mut state = self.state.lock();
+        match &mut *state {
+            State::Waiting(waker) => {
+                let waker = waker.take();
+                *state = next;
+                Ok(waker)
+            }
+            _ => Err(next),
+        }
     }
 
     /// The child will never call `started`: tell the starter, and let the child (if
@@ -255,22 +300,7 @@ where
         let Some(shared) = &this.shared else {
             panic!("pride: a start future was polled after it completed");
         };
-        let mut state = shared.state.lock();
-        let outcome = match std::mem::replace(&mut *state, State::Done) {
-            State::Waiting(waker) => {
-                let waker = match waker {
-                    Some(w) if w.will_wake(cx.waker()) => w,
-                    _ => cx.waker().clone(),
-                };
-                *state = State::Waiting(Some(waker));
-                return Poll::Pending;
-            }
-            State::Started(value) => Ok(value),
-            State::Failed(error) => Err(StartError::Failed(error)),
-            State::NotStarted => Err(StartError::NotStarted),
-            State::Done => unreachable!("pride: a start future was polled after it completed"),
-        };
-        drop(state);
+        let outcome = std::task::ready!(shared.poll_outcome(cx));
         this.shared = None;
         Poll::Ready(outcome)
     }
@@ -287,11 +317,7 @@ impl<F, T> StartFuture<F, T> {
         let group = &self.group.shared;
         let node = ScopeNode::new();
         node.set_shield(true);
-        let shared = Arc::new(StartShared {
-            state: Mutex::new(State::Waiting(None)),
-            node: node.clone(),
-            status_dropped: AtomicBool::new(false),
-        });
+        let shared = StartShared::new(node.clone());
         let future = init(TaskStatus {
             link: Some(shared.clone()),
         });
@@ -340,9 +366,7 @@ impl<F, T> Drop for StartFuture<F, T> {
         // The caller went away (it was cancelled) before the child started: the child
         // was the caller's, so it is cancelled too.
         if let Some(shared) = self.shared.take() {
-            if shared.settle(State::Done).is_ok() {
-                shared.node.cancel();
-            }
+            shared.caller_gone();
         }
     }
 }
@@ -352,5 +376,84 @@ impl<F, T> fmt::Debug for StartFuture<F, T> {
         f.debug_struct("StartFuture")
             .field("name", &self.name)
             .finish()
+    }
+}
+
+/// What `loom-tests/start.rs` drives: the hand-over of a start between its caller and
+/// its child, without a runtime. Only under `cfg(pride_loom)`; reached as
+/// `pride::__loom::start`.
+#[cfg(pride_loom)]
+pub(crate) mod loom_api {
+    use std::sync::Arc as StdArc;
+    use std::task::{Context, Poll};
+
+    use super::{LinkRef, StartError, StartLink, StartShared, TaskStatus};
+    use crate::cancel::node::ScopeNode;
+    use crate::group::TaskError;
+    use crate::loom::sync::Arc;
+
+    /// The caller's side: what a [`StartFuture`](super::StartFuture) holds once it has
+    /// launched the child. Its `poll` and `Drop` are the future's.
+    pub struct Starter<T>(Option<Arc<StartShared<T>>>);
+
+    impl<T> Starter<T> {
+        /// `StartFuture::poll`, after the launch.
+        pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, StartError>> {
+            let Some(shared) = &self.0 else {
+                panic!("pride: a start future was polled after it completed");
+            };
+            let outcome = std::task::ready!(shared.poll_outcome(cx));
+            self.0 = None;
+            Poll::Ready(outcome)
+        }
+    }
+
+    impl<T> Drop for Starter<T> {
+        /// `StartFuture::drop`.
+        fn drop(&mut self) {
+            if let Some(shared) = self.0.take() {
+                shared.caller_gone();
+            }
+        }
+    }
+
+    /// The child wrapper's side: the link `Child` holds while the start waits.
+    pub struct Wrapper(StdArc<dyn StartLink>);
+
+    impl Wrapper {
+        /// The child failed: `Ok` if the starter takes the error, else it is returned
+        /// (for the group).
+        pub fn try_fail(&self, error: TaskError) -> Result<(), TaskError> {
+            self.0.try_fail(error)
+        }
+
+        /// Runs `f` as the child's poll (a status dropped inside defers to
+        /// [`after_poll`](Self::after_poll)).
+        pub fn polling<R>(&self, f: impl FnOnce() -> R) -> R {
+            super::polling(&*self.0, f)
+        }
+
+        /// A poll of the child ended without failing.
+        pub fn after_poll(&self) {
+            self.0.after_poll();
+        }
+
+        /// The child's future is gone.
+        pub fn finished(&self) {
+            self.0.finished();
+        }
+    }
+
+    /// A start as `StartFuture::launch` sets it up: the caller's side, the status
+    /// given to the child, the child wrapper's link, and the child's (shielded) node.
+    pub fn new<T: Send + 'static>() -> (Starter<T>, TaskStatus<T>, Wrapper, Arc<ScopeNode>) {
+        let node = ScopeNode::new();
+        node.set_shield(true);
+        let shared = StartShared::new(node.clone());
+        let status = TaskStatus {
+            link: Some(shared.clone()),
+        };
+        let wrapper = Wrapper(StdArc::new(LinkRef(shared.clone())));
+        (Starter(Some(shared)), status, wrapper, node)
     }
 }

@@ -1,0 +1,274 @@
+//! Loom model of `TaskGroup::start`'s hand-over between the caller and the child
+//! (`src/group/start.rs`, DESIGN rule 14): the `StartShared` state behind its lock,
+//! `TaskStatus::started` / its drop, the caller's `StartFuture::poll` / its drop, and
+//! the child wrapper's `try_fail` / `after_poll`, with the real code reached through
+//! `pride::__loom::start` (no runtime: `start::new` sets a start up as
+//! `StartFuture::launch` does, and `Starter` is the future after its launch).
+//!
+//! A caller that waits polls, and while pending waits until its waker is woken: a lost
+//! wake-up leaves it waiting for ever, which loom reports as a deadlock. Values and
+//! errors count their drops; the caller's waker holds loom objects, so a leaked waker
+//! is reported by loom as a leak.
+//!
+//! A caller cancelled after `started(v)` settled but before it polled again drops `v`
+//! with the start: the child was handed over (unshielded, now the group's) and is not
+//! cancelled. So "exactly one" below is between *the hand-over* and *the cancel*; the
+//! caller receives `v` only if it polls, and then the child is unshielded.
+//!
+//! The `POLLING` thread-local is a `std` one, which loom's threads (coroutines on one
+//! OS thread) share: no model drops a status in one thread while another is inside
+//! `polling` for the same start.
+//!
+//! Seen to fail when broken by hand (each break undone afterwards):
+//! - `StartShared::caller_gone` (the `StartFuture` drop) not cancelling the node:
+//!   `started_vs_caller_drop` and both `status_drop_*` models fail ("exactly one of
+//!   hand-over / cancel": neither happened).
+//! - `StartShared::transition` (under `settle`) not checking `Waiting` (overwriting
+//!   any state): `started_vs_caller_drop` and the `status_drop_*` models fail
+//!   ("exactly one": both happened), `fail_vs_started` fails ("error lost").
+//! - `poll_outcome` not storing the caller's waker: `started_vs_poll` and
+//!   `fail_vs_started` deadlock (lost wake-up), the others fail on the wake count.
+//!
+//! Found (fixed): the caller's own drop woke its own waker (`StartFuture::drop` went
+//! through `settle`, which wakes whatever waker the state holds): a spurious wake of a
+//! task that has just dropped the future. The `status_drop_*` models failed on the
+//! wake count; `caller_gone` now drops the waker unwoken.
+//!
+//! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
+//! --target-dir target/loom --test loom_start`.
+
+#![cfg(pride_loom)]
+
+mod common;
+
+use std::fmt;
+use std::task::{Context, Poll};
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::thread;
+use pride::__loom::group::task_error;
+use pride::__loom::start::{self, StartError, Starter};
+
+/// A started value that counts its drops.
+struct Value(Arc<AtomicUsize>);
+
+impl Drop for Value {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// A child's error that counts its drops.
+struct Failure(Arc<AtomicUsize>);
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Failure")
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the child failed")
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl Drop for Failure {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Polls the start once with `runner`'s waker.
+fn poll_once<T>(starter: &mut Starter<T>, runner: &common::Runner) -> Poll<Result<T, StartError>> {
+    starter.poll(&mut Context::from_waker(&runner.waker))
+}
+
+/// The caller awaiting the start: polls, and waits to be woken while pending.
+fn wait<T>(starter: &mut Starter<T>, runner: &common::Runner) -> Result<T, StartError> {
+    loop {
+        match poll_once(starter, runner) {
+            Poll::Ready(outcome) => return outcome,
+            Poll::Pending => runner.wait(),
+        }
+    }
+}
+
+/// 1. `started(v)` races the caller, which polls once more and is then cancelled
+///    (drops its future). Exactly one of: the child is handed over (unshielded) or it
+///    is cancelled; if the caller got `v`, the child is unshielded; `v` is dropped
+///    exactly once; the waker is woken only by a hand-over.
+#[test]
+fn started_vs_caller_drop() {
+    common::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let runner = common::Runner::new();
+        assert!(poll_once(&mut starter, &runner).is_pending());
+        let child = {
+            let drops = drops.clone();
+            thread::spawn(move || status.started(Value(drops)))
+        };
+        let received = match poll_once(&mut starter, &runner) {
+            Poll::Ready(Ok(value)) => {
+                drop(value);
+                true
+            }
+            Poll::Ready(Err(e)) => panic!("unexpected outcome {e}"),
+            Poll::Pending => false,
+        };
+        drop(starter);
+        child.join().unwrap();
+        drop(wrapper);
+        let handed_over = !node.is_shielded();
+        let cancelled = node.cancel_called();
+        assert!(
+            handed_over != cancelled,
+            "exactly one of hand-over / cancel"
+        );
+        if received {
+            assert!(
+                handed_over,
+                "the caller got v but the child is still shielded"
+            );
+        }
+        assert_eq!(drops.load(SeqCst), 1, "v dropped exactly once");
+        // The child's settle wakes the caller; the caller's own drop does not.
+        assert_eq!(
+            runner.wakes(),
+            usize::from(handed_over),
+            "wakes: only the child's settle wakes the caller, once"
+        );
+    });
+}
+
+/// 2. `started(v)` races the caller's poll: no lost wake-up (else deadlock), the
+///    caller receives `v`, `v` is dropped exactly once, the child is unshielded and
+///    not cancelled.
+#[test]
+fn started_vs_poll() {
+    common::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let child = {
+            let drops = drops.clone();
+            thread::spawn(move || status.started(Value(drops)))
+        };
+        let runner = common::Runner::new();
+        let value = match wait(&mut starter, &runner) {
+            Ok(value) => value,
+            Err(e) => panic!("unexpected outcome {e}"),
+        };
+        assert_eq!(drops.load(SeqCst), 0, "v dropped before the caller got it");
+        drop(value);
+        drop(starter);
+        child.join().unwrap();
+        drop(wrapper);
+        assert!(!node.is_shielded(), "handed over");
+        assert!(!node.cancel_called(), "not cancelled");
+        assert_eq!(drops.load(SeqCst), 1, "v dropped exactly once");
+        assert!(runner.wakes() <= 1, "woken more than once");
+    });
+}
+
+/// 3. The child fails (the wrapper's `try_fail`) while its status, handed to another
+///    thread, calls `started(v)`; the caller waits. The error goes to the starter
+///    (`Failed`) xor back to the wrapper (for the group); the caller gets `v` exactly
+///    when the error went to the group.
+#[test]
+fn fail_vs_started() {
+    common::model(|| {
+        let values = Arc::new(AtomicUsize::new(0));
+        let errors = Arc::new(AtomicUsize::new(0));
+        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let starter_thread = {
+            let values = values.clone();
+            thread::spawn(move || status.started(Value(values)))
+        };
+        let failer = {
+            let errors = errors.clone();
+            thread::spawn(move || {
+                let to_group = wrapper
+                    .try_fail(task_error(Box::new(Failure(errors))))
+                    .err();
+                wrapper.finished();
+                to_group
+            })
+        };
+        let runner = common::Runner::new();
+        let outcome = wait(&mut starter, &runner);
+        let to_group = failer.join().unwrap();
+        starter_thread.join().unwrap();
+        match &outcome {
+            Ok(_) => {
+                assert!(to_group.is_some(), "error lost: neither starter nor group");
+                assert!(!node.is_shielded(), "started but still shielded");
+            }
+            Err(StartError::Failed(_)) => {
+                assert!(to_group.is_none(), "error went to starter and group");
+                assert!(node.is_shielded(), "failed before starting but unshielded");
+            }
+            Err(e) => panic!("unexpected outcome {e}"),
+        }
+        assert!(!node.cancel_called());
+        drop(outcome);
+        drop(to_group);
+        drop(starter);
+        assert_eq!(values.load(SeqCst), 1, "v dropped exactly once");
+        assert_eq!(errors.load(SeqCst), 1, "error dropped exactly once");
+    });
+}
+
+/// 4. The status is dropped without `started` (`drop_in_poll`: by the child's own
+///    poll, deferred to `after_poll`; else outside it) while the caller, pending, is
+///    cancelled and drops its future. The node ends up unshielded (the child joins
+///    the group) xor cancelled; the caller is woken only by the child's settle (a
+///    wake that can land just after the drop: harmless and spurious), never by its own
+///    drop; the waker is not leaked (loom checks).
+fn status_drop_vs_caller_drop(drop_in_poll: bool) {
+    common::model(move || {
+        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let runner = common::Runner::new();
+        assert!(poll_once(&mut starter, &runner).is_pending());
+        let child = thread::spawn(move || {
+            if drop_in_poll {
+                wrapper.polling(|| drop(status));
+                wrapper.after_poll();
+            } else {
+                drop(status);
+            }
+            wrapper.finished();
+        });
+        let not_started = match poll_once(&mut starter, &runner) {
+            Poll::Ready(Err(StartError::NotStarted)) => true,
+            Poll::Ready(_) => panic!("unexpected outcome"),
+            Poll::Pending => false,
+        };
+        drop(starter);
+        child.join().unwrap();
+        let unshielded = !node.is_shielded();
+        let cancelled = node.cancel_called();
+        assert!(unshielded != cancelled, "exactly one of unshield / cancel");
+        if not_started {
+            assert!(unshielded, "NotStarted but still shielded");
+        }
+        assert_eq!(
+            runner.wakes(),
+            usize::from(unshielded),
+            "wakes: only the child's settle wakes the caller, once"
+        );
+    });
+}
+
+#[test]
+fn status_drop_vs_caller_drop_outside_poll() {
+    status_drop_vs_caller_drop(false);
+}
+
+#[test]
+fn status_drop_in_poll_vs_caller_drop() {
+    status_drop_vs_caller_drop(true);
+}
