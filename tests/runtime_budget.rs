@@ -9,7 +9,7 @@ use pride::{Queue, task_group};
 const ITEMS: usize = 10_000;
 
 /// On one worker, a consumer draining a queue that is always ready yields before it is
-/// done, so a sibling queued behind it runs in the middle of the drain.
+/// done, so a sibling it queued behind itself runs in the middle of the drain.
 #[test]
 fn an_always_ready_consumer_yields_to_its_siblings() {
     let rt = pride::Runtime::builder().worker_threads(1).build().unwrap();
@@ -19,18 +19,21 @@ fn an_always_ready_consumer_yields_to_its_siblings() {
         for i in 0..ITEMS {
             queue.put_nowait(i).unwrap();
         }
-        let flag = Arc::new(AtomicBool::new(false));
-        let (flag2, seen_at2, queue2) = (flag.clone(), seen_at.clone(), queue.clone());
+        let seen_at = seen_at.clone();
+        let group = tg.clone();
         tg.start_soon(async move {
+            // Queued on this worker, behind this task: it runs only if we yield.
+            let flag = Arc::new(AtomicBool::new(false));
+            let flag2 = flag.clone();
+            group.start_soon(async move {
+                flag2.store(true, Ordering::SeqCst);
+            });
             for i in 0..ITEMS {
-                queue2.get().await.unwrap();
-                if flag2.load(Ordering::SeqCst) && seen_at2.load(Ordering::SeqCst) == usize::MAX {
-                    seen_at2.store(i, Ordering::SeqCst);
+                queue.get().await.unwrap();
+                if flag.load(Ordering::SeqCst) && seen_at.load(Ordering::SeqCst) == usize::MAX {
+                    seen_at.store(i, Ordering::SeqCst);
                 }
             }
-        });
-        tg.start_soon(async move {
-            flag.store(true, Ordering::SeqCst);
         });
     }))
     .unwrap();
