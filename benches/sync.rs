@@ -41,6 +41,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+// Only the table printer is used here.
+#[allow(dead_code, unused_imports)]
+mod versus;
+
 const DEFAULT_SAMPLES: usize = 41;
 const WARM_UP_RUNS: usize = 2;
 
@@ -188,7 +192,7 @@ fn main() {
         line.push(ratio(medians[2].0));
         lines.push(line);
     }
-    print_table(&lines);
+    versus::print_table(&lines, 2);
     println!();
     println!("total time: {:.1}s", started.elapsed().as_secs_f64());
 }
@@ -493,46 +497,5 @@ fn format_duration(d: Duration) -> String {
         format!("{:.2} ms", secs * 1e3)
     } else {
         format!("{:.1} µs", secs * 1e6)
-    }
-}
-
-fn print_table(lines: &[Vec<String>]) {
-    let widths: Vec<usize> = (0..lines[0].len())
-        .map(|i| {
-            lines
-                .iter()
-                .map(|line| line[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for (n, line) in lines.iter().enumerate() {
-        let cells: Vec<String> = line
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (text, &width))| {
-                if i < 2 {
-                    format!("{text:<width$}")
-                } else {
-                    format!("{text:>width$}")
-                }
-            })
-            .collect();
-        println!("| {} |", cells.join(" | "));
-        if n == 0 {
-            let rules: Vec<String> = widths
-                .iter()
-                .enumerate()
-                .map(|(i, &width)| {
-                    if i < 2 {
-                        "-".repeat(width)
-                    } else {
-                        format!("{}:", "-".repeat(width - 1))
-                    }
-                })
-                .collect();
-            println!("| {} |", rules.join(" | "));
-        }
     }
 }

@@ -2,45 +2,18 @@
 //! panic in the caller (and so in the task group), and a closure cancelled while
 //! queued never runs.
 
-use std::future::Future;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::Duration;
 
-use pride::{Runtime, task_group, to_thread};
-
-/// Runs `make()` on a runtime with a blocking pool of `cap` threads; a hang fails the
-/// test after a generous bound.
-fn run_with<M, F>(cap: usize, make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder()
-            .worker_threads(2)
-            .max_blocking_threads(cap)
-            .build()
-            .unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = test.join() {
-                std::panic::resume_unwind(panic)
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
+use common::{block_on, builder};
+use pride::{task_group, to_thread};
 
 #[test]
 fn runs_on_another_thread_and_returns_the_value() {
-    run_with(4, || async {
+    block_on(60, builder(2).max_blocking_threads(4), || async {
         let here = std::thread::current().id();
         let (value, there) =
             to_thread(|| (String::from("done"), std::thread::current().id())).await;
@@ -51,7 +24,7 @@ fn runs_on_another_thread_and_returns_the_value() {
 
 #[test]
 fn many_closures_more_than_the_cap_all_finish() {
-    run_with(3, || async {
+    block_on(60, builder(2).max_blocking_threads(3), || async {
         let results = Arc::new(std::sync::Mutex::new(Vec::new()));
         task_group(async |tg| {
             for i in 0..50u64 {
@@ -76,7 +49,7 @@ fn many_closures_more_than_the_cap_all_finish() {
 
 #[test]
 fn a_panic_resumes_in_the_caller() {
-    run_with(2, || async {
+    block_on(60, builder(2).max_blocking_threads(2), || async {
         let caught = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
             to_thread(|| -> u32 { panic!("boom in the pool") }),
         ))
@@ -88,7 +61,7 @@ fn a_panic_resumes_in_the_caller() {
 
 #[test]
 fn a_panic_becomes_the_tasks_panic_error_in_a_group() {
-    run_with(2, || async {
+    block_on(60, builder(2).max_blocking_threads(2), || async {
         let error = task_group(async |tg| {
             tg.start_soon_named("blocker", async {
                 to_thread(|| panic!("blocking failure")).await;
@@ -106,7 +79,7 @@ fn a_panic_becomes_the_tasks_panic_error_in_a_group() {
 
 #[test]
 fn cancelled_while_queued_never_runs() {
-    run_with(1, || async {
+    block_on(60, builder(2).max_blocking_threads(1), || async {
         // Occupy the only pool thread until we say so.
         let (release, gate) = std::sync::mpsc::channel::<()>();
         let started = Arc::new(pride::Event::new());

@@ -7,44 +7,18 @@
 
 mod common;
 
-use std::future::{Future, pending};
+use std::future::pending;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Counter, Flag, watchdog};
+use common::{Counter, Flag, autojump, block_on, builder};
 use pride::time::Clock;
 use pride::{
-    CancelScope, Event, Runtime, checkpoint, current_effective_deadline, current_time, sleep,
-    task_group,
+    CancelScope, Event, checkpoint, current_effective_deadline, current_time, sleep, task_group,
 };
 
 const SEC: Duration = Duration::from_secs(1);
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// Runs the future `make` builds on a two-worker runtime with `clock`; a hang fails the
-/// test instead of stalling the suite.
-fn run_with<M, F>(clock: Clock, make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    watchdog(30, move || {
-        let rt = Runtime::builder()
-            .worker_threads(2)
-            .clock(clock)
-            .build()
-            .expect("runtime");
-        rt.block_on(make());
-    });
-}
-
-fn autojump<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    run_with(Clock::autojump(), make);
-}
 
 /// Records the mock time at which it is dropped.
 struct DropAt(Arc<Mutex<Option<Instant>>>);
@@ -57,7 +31,7 @@ impl Drop for DropAt {
 
 #[test]
 fn a_deadline_passing_cancels_the_scope_by_itself_at_the_exact_time() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let drops = Counter::new();
         let scope = CancelScope::with_timeout(5 * SEC);
@@ -81,7 +55,7 @@ fn a_deadline_passing_cancels_the_scope_by_itself_at_the_exact_time() {
 
 #[test]
 fn with_deadline_fires_at_its_instant() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_deadline(start + 3 * SEC);
         assert_eq!(scope.deadline(), Some(start + 3 * SEC));
@@ -94,7 +68,7 @@ fn with_deadline_fires_at_its_instant() {
 
 #[test]
 fn work_that_finishes_in_time_is_not_cancelled() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(5 * SEC);
         let out = scope
@@ -114,7 +88,7 @@ fn work_that_finishes_in_time_is_not_cancelled() {
 
 #[test]
 fn with_timeout_counts_from_entry_not_from_creation() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(5 * SEC);
         assert_eq!(
@@ -133,7 +107,7 @@ fn with_timeout_counts_from_entry_not_from_creation() {
 
 #[test]
 fn a_scope_entered_with_a_past_deadline_is_cancelled_at_once() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         sleep(SEC).await;
         let reached = Flag::new();
@@ -159,7 +133,7 @@ fn a_scope_entered_with_a_past_deadline_is_cancelled_at_once() {
 
 #[test]
 fn a_past_deadline_lets_work_that_never_suspends_finish() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         sleep(SEC).await;
         let scope = CancelScope::with_deadline(start);
@@ -171,7 +145,7 @@ fn a_past_deadline_lets_work_that_never_suspends_finish() {
 
 #[test]
 fn a_zero_timeout_cancels_at_the_first_suspension_point() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(Duration::ZERO);
         let out = scope.run(sleep(SEC)).await;
@@ -183,7 +157,7 @@ fn a_zero_timeout_cancels_at_the_first_suspension_point() {
 
 #[test]
 fn set_deadline_earlier_fires_earlier() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(HOUR);
         let inner = scope.clone();
@@ -203,7 +177,7 @@ fn set_deadline_earlier_fires_earlier() {
 
 #[test]
 fn set_deadline_later_fires_later() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(2 * SEC);
         let inner = scope.clone();
@@ -222,7 +196,7 @@ fn set_deadline_later_fires_later() {
 
 #[test]
 fn set_deadline_to_the_past_cancels_at_once_but_is_not_a_suspension_point() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(HOUR);
         let inner = scope.clone();
@@ -247,7 +221,7 @@ fn set_deadline_to_the_past_cancels_at_once_but_is_not_a_suspension_point() {
 
 #[test]
 fn set_deadline_none_never_fires() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(2 * SEC);
         let inner = scope.clone();
@@ -281,7 +255,7 @@ fn set_deadline_from_another_task_re_arms_a_scope_blocked_on_an_event() {
         (Move::Past, Some(2)),
         (Move::Clear, None),
     ] {
-        autojump(move || async move {
+        autojump(30, move || async move {
             let start = current_time();
             let scope = CancelScope::with_timeout(10 * SEC);
             let event = Event::new();
@@ -322,7 +296,7 @@ fn set_deadline_from_another_task_re_arms_a_scope_blocked_on_an_event() {
 
 #[test]
 fn moving_the_deadline_later_does_not_undo_a_cancel() {
-    autojump(|| async {
+    autojump(30, || async {
         // An explicit cancel.
         let scope = CancelScope::new();
         let inner = scope.clone();
@@ -362,7 +336,7 @@ fn moving_the_deadline_later_does_not_undo_a_cancel() {
 
 #[test]
 fn a_deadline_fires_when_a_mock_clock_is_advanced_past_it() {
-    run_with(Clock::mock(), || async {
+    block_on(30, builder(2).clock(Clock::mock()), || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(SEC);
         let inner = scope.clone();
@@ -384,7 +358,7 @@ fn a_deadline_fires_when_a_mock_clock_is_advanced_past_it() {
 
 #[test]
 fn nested_deadlines_the_earliest_wins_and_its_scope_catches() {
-    autojump(|| async {
+    autojump(30, || async {
         // The inner deadline is earlier: the inner scope catches, the outer runs on.
         let start = current_time();
         let outer = CancelScope::with_timeout(10 * SEC);
@@ -436,7 +410,7 @@ fn nested_deadlines_the_earliest_wins_and_its_scope_catches() {
 
 #[test]
 fn a_shielded_scope_ignores_an_outer_deadline_but_its_own_fires() {
-    autojump(|| async {
+    autojump(30, || async {
         // Shield without a deadline: the work finishes; the outer scope catches at the
         // next suspension point after the shield.
         let start = current_time();
@@ -481,7 +455,7 @@ fn a_shielded_scope_ignores_an_outer_deadline_but_its_own_fires() {
 
 #[test]
 fn current_effective_deadline_is_the_minimum_up_to_the_shield() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         assert_eq!(current_effective_deadline(), None);
         let at = move |s: u32| Some(start + s * SEC);
@@ -555,7 +529,7 @@ fn current_effective_deadline_is_the_minimum_up_to_the_shield() {
 
 #[test]
 fn a_huge_timeout_saturates_and_never_fires() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::with_timeout(Duration::MAX);
         let out = scope
@@ -578,7 +552,7 @@ fn a_huge_timeout_saturates_and_never_fires() {
 
 #[test]
 fn the_work_dropped_by_a_deadline_is_dropped_at_the_deadline() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let at = Arc::new(Mutex::new(None));
         let guard = DropAt(at.clone());
@@ -611,7 +585,7 @@ fn equal_nested_deadlines_are_caught_by_the_outermost_scope() {
         assert!(!inner.cancelled_caught());
     }
     for _ in 0..50 {
-        autojump(|| async {
+        autojump(30, || async {
             nested().await;
             task_group(async |tg| {
                 for _ in 0..8 {

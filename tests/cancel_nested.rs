@@ -3,72 +3,14 @@
 //! cancelled scope catches; a group's scope hangs below the scope where the group was
 //! opened, not where a child was spawned.
 
-use std::future::{Future, pending};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{RecvTimeoutError, channel};
+mod common;
+
+use std::future::pending;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use pride::{CancelScope, Event, Runtime, TaskGroup, checkpoint, task_group};
-
-/// Runs the future `make` builds on a two-worker runtime. A hang fails the test (after a
-/// generous bound) instead of stalling the suite.
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(2).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => match test.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!(),
-        },
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
-
-/// Counts the drops of its guards.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-impl Drops {
-    fn guard(&self) -> Guard {
-        Guard(self.0.clone())
-    }
-
-    fn count(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-struct Guard(Arc<AtomicUsize>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// A flag shared between tasks.
-#[derive(Clone, Default)]
-struct Flag(Arc<AtomicBool>);
-
-impl Flag {
-    fn set(&self) {
-        self.0.store(true, SeqCst);
-    }
-
-    fn get(&self) -> bool {
-        self.0.load(SeqCst)
-    }
-}
+use common::{Counter, Flag, run};
+use pride::{CancelScope, Event, TaskGroup, checkpoint, task_group};
 
 /// Counts up to `target` and sets `all` when it gets there.
 #[derive(Clone)]
@@ -96,13 +38,13 @@ impl Countdown {
 
 #[test]
 fn cancelling_an_outer_scope_drops_everything_inside_through_nested_groups() {
-    run(|| async {
+    run(2, 20, || async {
         // The body of the outer group, 3 children each opening a group, 3 grandchildren
         // in each: 13 futures, each holding a guard.
         const FUTURES: usize = 1 + 3 + 3 * 3;
-        let drops = Drops::default();
+        let drops = Counter::new();
         let ready = Countdown::new(FUTURES);
-        let past = Flag::default();
+        let past = Flag::new();
         let outer = CancelScope::new();
         let (outer2, all_ready) = (outer.clone(), ready.all.clone());
         task_group(async |top| {
@@ -118,7 +60,7 @@ fn cancelling_an_outer_scope_drops_everything_inside_through_nested_groups() {
                         g1.start_soon(task_group(async move |g2| {
                             for _ in 0..3 {
                                 let (guard, ready, past) =
-                                    (drops.guard(), ready.clone(), past.clone());
+                                    (drops.drop_guard(), ready.clone(), past.clone());
                                 g2.start_soon(async move {
                                     let _guard = guard;
                                     ready.arrive();
@@ -126,13 +68,13 @@ fn cancelling_an_outer_scope_drops_everything_inside_through_nested_groups() {
                                     past.set();
                                 });
                             }
-                            let _guard = drops.guard();
+                            let _guard = drops.drop_guard();
                             ready.arrive();
                             pending::<()>().await;
                             past.set();
                         }));
                     }
-                    let _guard = drops2.guard();
+                    let _guard = drops2.drop_guard();
                     ready2.arrive();
                     pending::<()>().await;
                     past2.set();
@@ -140,21 +82,21 @@ fn cancelling_an_outer_scope_drops_everything_inside_through_nested_groups() {
                 .await;
             assert!(out.is_none());
             // No orphans: every future inside is gone when `run` returns.
-            assert_eq!(drops.count(), FUTURES);
+            assert_eq!(drops.get(), FUTURES);
             assert!(outer.cancelled_caught());
         })
         .await
         .unwrap();
-        assert!(!past.get());
+        assert!(!past.is_set());
     });
 }
 
 #[test]
 fn the_outermost_cancelled_scope_catches() {
-    run(|| async {
+    run(2, 20, || async {
         let outer = CancelScope::new();
         let inner = CancelScope::new();
-        let inner_returned = Flag::default();
+        let inner_returned = Flag::new();
         let (outer2, inner2, returned2) = (outer.clone(), inner.clone(), inner_returned.clone());
         let out = outer
             .run(async move {
@@ -171,7 +113,7 @@ fn the_outermost_cancelled_scope_catches() {
             })
             .await;
         assert!(out.is_none());
-        assert!(!inner_returned.get());
+        assert!(!inner_returned.is_set());
         assert!(outer.cancelled_caught());
         assert!(inner.cancel_called());
         assert!(!inner.cancelled_caught());
@@ -180,7 +122,7 @@ fn the_outermost_cancelled_scope_catches() {
 
 #[test]
 fn an_inner_scope_cancelled_alone_catches_and_the_outer_goes_on() {
-    run(|| async {
+    run(2, 20, || async {
         let outer = CancelScope::new();
         let inner = CancelScope::new();
         let inner2 = inner.clone();
@@ -205,7 +147,7 @@ fn an_inner_scope_cancelled_alone_catches_and_the_outer_goes_on() {
 
 #[test]
 fn only_the_outer_cancelled_catches_not_the_inner_scopes_below_it() {
-    run(|| async {
+    run(2, 20, || async {
         let outer = CancelScope::new();
         let inner = CancelScope::new();
         let (outer2, inner2) = (outer.clone(), inner.clone());
@@ -230,11 +172,11 @@ fn only_the_outer_cancelled_catches_not_the_inner_scopes_below_it() {
 /// future is dropped and returns nothing.
 #[test]
 fn an_outer_scope_catches_over_a_cancelled_group() {
-    run(|| async {
+    run(2, 20, || async {
         let outer = CancelScope::new();
         let group_scope: Arc<Mutex<Option<CancelScope>>> = Arc::default();
-        let drops = Drops::default();
-        let (outer2, slot, guard) = (outer.clone(), group_scope.clone(), drops.guard());
+        let drops = Counter::new();
+        let (outer2, slot, guard) = (outer.clone(), group_scope.clone(), drops.drop_guard());
         let out = outer
             .run(task_group(async move |tg| {
                 *slot.lock().unwrap() = Some(tg.cancel_scope().clone());
@@ -252,7 +194,7 @@ fn an_outer_scope_catches_over_a_cancelled_group() {
         let group_scope = group_scope.lock().unwrap().take().unwrap();
         assert!(group_scope.cancel_called());
         assert!(!group_scope.cancelled_caught());
-        assert_eq!(drops.count(), 1);
+        assert_eq!(drops.get(), 1);
     });
 }
 
@@ -260,10 +202,10 @@ fn an_outer_scope_catches_over_a_cancelled_group() {
 /// the sibling hangs below the group's scope, so cancelling the child's scope spares it.
 #[test]
 fn a_child_spawned_from_inside_a_scope_belongs_to_the_group_not_the_scope() {
-    run(|| async {
+    run(2, 20, || async {
         let sibling_running = Event::new();
         let release = Event::new();
-        let sibling_done = Flag::default();
+        let sibling_done = Flag::new();
         let inner = CancelScope::new();
         let (running2, release2, done2, inner2) = (
             sibling_running.clone(),
@@ -295,7 +237,7 @@ fn a_child_spawned_from_inside_a_scope_belongs_to_the_group_not_the_scope() {
         .unwrap();
         assert!(inner.cancelled_caught());
         assert!(
-            sibling_done.get(),
+            sibling_done.is_set(),
             "the sibling was cancelled with the spawner's scope"
         );
     });
@@ -305,8 +247,8 @@ fn a_child_spawned_from_inside_a_scope_belongs_to_the_group_not_the_scope() {
 /// cancelling the scope drops a child that a task outside the scope spawned into it.
 #[test]
 fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
         let open = Event::new();
         let spawned_running = Event::new();
@@ -327,7 +269,7 @@ fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
             // This body is outside `scope`; it spawns into the group opened inside it.
             open.wait().await;
             let inner_group = slot.lock().unwrap().take().unwrap();
-            let guard = drops2.guard();
+            let guard = drops2.drop_guard();
             inner_group.start_soon(async move {
                 let _guard = guard;
                 running2.set();
@@ -340,7 +282,7 @@ fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
         .await
         .unwrap();
         assert!(scope.cancelled_caught());
-        assert_eq!(drops.count(), 1);
+        assert_eq!(drops.get(), 1);
     });
 }
 
@@ -349,7 +291,7 @@ fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
 #[test]
 fn cancelling_a_group_while_nested_children_wake_is_memory_safe() {
     for _ in 0..500 {
-        run(|| async {
+        run(2, 20, || async {
             let go = Event::new();
             let waiting = Event::new();
             let result = task_group(async |outer| {

@@ -5,76 +5,18 @@
 //! suspension point, and `run` returns `None`. Ordering is done with `Event`s; drop
 //! guards prove which futures were dropped.
 
-use std::future::{Future, pending};
+mod common;
+
+use std::future::pending;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{RecvTimeoutError, channel};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-use pride::{CancelScope, Event, Runtime, checkpoint, task_group, yield_now};
-
-/// Runs the future `make` builds on a two-worker runtime. A hang fails the test (after a
-/// generous bound) instead of stalling the suite.
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(2).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => match test.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!(),
-        },
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
-
-/// Counts the drops of its guards.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-impl Drops {
-    fn guard(&self) -> Guard {
-        Guard(self.0.clone())
-    }
-
-    fn count(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-struct Guard(Arc<AtomicUsize>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// A flag shared between tasks.
-#[derive(Clone, Default)]
-struct Flag(Arc<AtomicBool>);
-
-impl Flag {
-    fn set(&self) {
-        self.0.store(true, SeqCst);
-    }
-
-    fn get(&self) -> bool {
-        self.0.load(SeqCst)
-    }
-}
+use common::{Counter, Flag, run};
+use pride::{CancelScope, Event, checkpoint, task_group, yield_now};
 
 #[test]
 fn run_returns_some_when_not_cancelled() {
-    run(|| async {
+    run(2, 20, || async {
         let scope = CancelScope::new();
         let out = scope
             .run(async {
@@ -91,17 +33,17 @@ fn run_returns_some_when_not_cancelled() {
 
 #[test]
 fn cancel_from_inside_runs_on_until_the_next_suspension_point() {
-    run(|| async {
-        let drops = Drops::default();
-        let after_cancel = Flag::default();
-        let past_suspension = Flag::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let after_cancel = Flag::new();
+        let past_suspension = Flag::new();
         let scope = CancelScope::new();
         let inner = scope.clone();
         let (drops2, after2, past2) =
             (drops.clone(), after_cancel.clone(), past_suspension.clone());
         let out = scope
             .run(async move {
-                let _guard = drops2.guard();
+                let _guard = drops2.drop_guard();
                 inner.cancel();
                 // `cancel()` is not a suspension point, and neither is awaiting a
                 // future that is ready at once.
@@ -112,9 +54,9 @@ fn cancel_from_inside_runs_on_until_the_next_suspension_point() {
             })
             .await;
         assert_eq!(out, None);
-        assert!(after_cancel.get());
-        assert!(!past_suspension.get());
-        assert_eq!(drops.count(), 1);
+        assert!(after_cancel.is_set());
+        assert!(!past_suspension.is_set());
+        assert_eq!(drops.get(), 1);
         assert!(scope.cancel_called());
         assert!(scope.cancelled_caught());
     });
@@ -122,7 +64,7 @@ fn cancel_from_inside_runs_on_until_the_next_suspension_point() {
 
 #[test]
 fn work_that_finishes_before_suspending_is_not_caught() {
-    run(|| async {
+    run(2, 20, || async {
         let scope = CancelScope::new();
         let inner = scope.clone();
         let out = scope
@@ -140,8 +82,8 @@ fn work_that_finishes_before_suspending_is_not_caught() {
 
 #[test]
 fn cancel_from_another_task() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let entered = Event::new();
         let scope = CancelScope::new();
         let (drops2, entered2, scope2) = (drops.clone(), entered.clone(), scope.clone());
@@ -152,14 +94,14 @@ fn cancel_from_another_task() {
             });
             let out = scope
                 .run(async move {
-                    let _guard = drops2.guard();
+                    let _guard = drops2.drop_guard();
                     entered.set();
                     pending::<u8>().await
                 })
                 .await;
             assert_eq!(out, None);
             assert!(scope.cancelled_caught());
-            assert_eq!(drops.count(), 1);
+            assert_eq!(drops.get(), 1);
         })
         .await
         .unwrap();
@@ -170,15 +112,15 @@ fn cancel_from_another_task() {
 /// suspension point, and is dropped there (DESIGN rule 6 and 11).
 #[test]
 fn a_scope_cancelled_before_entry_drops_the_work_at_its_first_suspension_point() {
-    run(|| async {
-        let drops = Drops::default();
-        let polled = Flag::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let polled = Flag::new();
         let scope = CancelScope::new();
         scope.cancel();
         assert!(scope.cancel_called());
         assert!(!scope.cancelled_caught());
-        let (guard, polled2) = (drops.guard(), polled.clone());
-        let resumed = Flag::default();
+        let (guard, polled2) = (drops.drop_guard(), polled.clone());
+        let resumed = Flag::new();
         let resumed2 = resumed.clone();
         let out = scope
             .run(async move {
@@ -190,21 +132,21 @@ fn a_scope_cancelled_before_entry_drops_the_work_at_its_first_suspension_point()
             .await;
         assert_eq!(out, None);
         assert!(
-            polled.get(),
+            polled.is_set(),
             "the code before the first suspension point runs"
         );
         assert!(
-            !resumed.get(),
+            !resumed.is_set(),
             "the work is dropped at its first suspension point"
         );
-        assert_eq!(drops.count(), 1);
+        assert_eq!(drops.get(), 1);
         assert!(scope.cancelled_caught());
     });
 }
 
 #[test]
 fn cancel_called_never_resets() {
-    run(|| async {
+    run(2, 20, || async {
         let scope = CancelScope::new();
         assert_eq!(scope.run(async { 1 }).await, Some(1));
         assert!(!scope.cancel_called());
@@ -232,12 +174,12 @@ fn cancel_called_never_resets() {
 
 #[test]
 fn cancel_is_idempotent() {
-    run(|| async {
+    run(2, 20, || async {
         let scope = CancelScope::new();
         scope.cancel();
         scope.cancel();
         let inner = scope.clone();
-        let after = Flag::default();
+        let after = Flag::new();
         let after2 = after.clone();
         let out = scope
             .run(async move {
@@ -249,7 +191,7 @@ fn cancel_is_idempotent() {
             })
             .await;
         assert_eq!(out, None::<()>);
-        assert!(after.get(), "cancel() is not a suspension point");
+        assert!(after.is_set(), "cancel() is not a suspension point");
         scope.cancel();
         assert!(scope.cancel_called());
         assert!(scope.cancelled_caught());
@@ -258,7 +200,7 @@ fn cancel_is_idempotent() {
 
 #[test]
 fn clones_are_the_same_scope() {
-    run(|| async {
+    run(2, 20, || async {
         let scope = CancelScope::new();
         let clone = scope.clone();
         clone.cancel();
@@ -278,7 +220,7 @@ fn clones_are_the_same_scope() {
 /// another task: a checkpoint yields and is a cancellation point.
 #[test]
 fn checkpoint_is_a_cancellation_point() {
-    run(|| async {
+    run(2, 20, || async {
         let spins = Arc::new(AtomicUsize::new(0));
         let spinning = Event::new();
         let scope = CancelScope::new();
@@ -314,10 +256,10 @@ fn checkpoint_is_a_cancellation_point() {
 
 #[test]
 fn yield_now_is_a_cancellation_point_too() {
-    run(|| async {
+    run(2, 20, || async {
         let scope = CancelScope::new();
         let inner = scope.clone();
-        let past = Flag::default();
+        let past = Flag::new();
         let past2 = past.clone();
         let out = scope
             .run(async move {
@@ -327,13 +269,13 @@ fn yield_now_is_a_cancellation_point_too() {
             })
             .await;
         assert_eq!(out, None);
-        assert!(!past.get());
+        assert!(!past.is_set());
     });
 }
 
 #[test]
 fn entering_a_scope_twice_panics_with_a_clear_message() {
-    run(|| async {
+    run(2, 20, || async {
         let error = task_group(async |tg| {
             tg.start_soon_named("twice", async {
                 let scope = CancelScope::new();
@@ -355,7 +297,7 @@ fn entering_a_scope_twice_panics_with_a_clear_message() {
 
 #[test]
 fn entering_a_scope_while_it_is_running_panics() {
-    run(|| async {
+    run(2, 20, || async {
         let error = task_group(async |tg| {
             let scope = CancelScope::new();
             let inner = scope.clone();
@@ -377,7 +319,7 @@ fn entering_a_scope_while_it_is_running_panics() {
 
 #[test]
 fn a_cancelled_scope_in_a_group_body_does_not_fail_the_group() {
-    run(|| async {
+    run(2, 20, || async {
         let value = task_group(async |tg| {
             let scope = CancelScope::new();
             let inner = scope.clone();

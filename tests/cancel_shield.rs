@@ -2,81 +2,14 @@
 //! scopes outside it, its own cancel still fires, shielding a group's scope protects
 //! its children, and `set_shield` takes effect at once.
 
-use std::future::{Future, pending};
+mod common;
+
+use std::future::pending;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{RecvTimeoutError, channel};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-use pride::{BoxError, CancelScope, Event, Runtime, checkpoint, task_group};
-
-/// Runs the future `make` builds on a two-worker runtime. A hang fails the test (after a
-/// generous bound) instead of stalling the suite.
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(2).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => match test.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!(),
-        },
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
-
-/// Counts the drops of its guards.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-impl Drops {
-    fn guard(&self) -> Guard {
-        Guard(self.0.clone())
-    }
-
-    fn count(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-struct Guard(Arc<AtomicUsize>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// A flag shared between tasks.
-#[derive(Clone, Default)]
-struct Flag(Arc<AtomicBool>);
-
-impl Flag {
-    fn set(&self) {
-        self.0.store(true, SeqCst);
-    }
-
-    fn get(&self) -> bool {
-        self.0.load(SeqCst)
-    }
-}
-
-/// Sets its event when dropped.
-struct SetOnDrop(Event);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.set();
-    }
-}
+use common::{Counter, Flag, SetOnDrop, run};
+use pride::{BoxError, CancelScope, Event, checkpoint, task_group};
 
 fn shielded() -> CancelScope {
     let scope = CancelScope::new();
@@ -100,14 +33,14 @@ fn set_shield_is_reported_by_shield() {
 /// suspension point, where the outer scope drops it.
 #[test]
 fn a_shielded_scope_is_not_cancelled_by_an_outer_scope() {
-    run(|| async {
+    run(2, 20, || async {
         let outer = CancelScope::new();
         let shield = shielded();
         let in_shield = Event::new();
         let go = Event::new();
-        let shielded_done = Flag::default();
-        let after_shield = Flag::default();
-        let past = Flag::default();
+        let shielded_done = Flag::new();
+        let after_shield = Flag::new();
+        let past = Flag::new();
         let (outer2, in_shield2, go2) = (outer.clone(), in_shield.clone(), go.clone());
         let (shield2, done2, after2, past2) = (
             shield.clone(),
@@ -142,9 +75,9 @@ fn a_shielded_scope_is_not_cancelled_by_an_outer_scope() {
         })
         .await
         .unwrap();
-        assert!(shielded_done.get(), "the shielded work was cut short");
-        assert!(after_shield.get());
-        assert!(!past.get());
+        assert!(shielded_done.is_set(), "the shielded work was cut short");
+        assert!(after_shield.is_set());
+        assert!(!past.is_set());
         assert!(outer.cancelled_caught());
         assert!(!shield.cancel_called());
         assert!(!shield.cancelled_caught());
@@ -155,11 +88,11 @@ fn a_shielded_scope_is_not_cancelled_by_an_outer_scope() {
 /// the group's cancel.
 #[test]
 fn a_shielded_scope_in_a_child_survives_the_groups_cancel() {
-    run(|| async {
+    run(2, 20, || async {
         let in_shield = Event::new();
         let go = Event::new();
-        let shielded_done = Flag::default();
-        let past = Flag::default();
+        let shielded_done = Flag::new();
+        let past = Flag::new();
         let (in_shield2, go2) = (in_shield.clone(), go.clone());
         let (done2, past2) = (shielded_done.clone(), past.clone());
         let value = task_group(async |tg| {
@@ -185,17 +118,17 @@ fn a_shielded_scope_in_a_child_survives_the_groups_cancel() {
         .await
         .unwrap();
         assert_eq!(value, "shut down");
-        assert!(shielded_done.get(), "the shielded work was cut short");
-        assert!(!past.get());
+        assert!(shielded_done.is_set(), "the shielded work was cut short");
+        assert!(!past.is_set());
     });
 }
 
 #[test]
 fn a_shielded_scope_obeys_its_own_cancel() {
-    run(|| async {
+    run(2, 20, || async {
         let shield = shielded();
         let inner = shield.clone();
-        let past = Flag::default();
+        let past = Flag::new();
         let past2 = past.clone();
         let out = shield
             .run(async move {
@@ -205,14 +138,14 @@ fn a_shielded_scope_obeys_its_own_cancel() {
             })
             .await;
         assert!(out.is_none());
-        assert!(!past.get());
+        assert!(!past.is_set());
         assert!(shield.cancelled_caught());
     });
 }
 
 #[test]
 fn a_shielded_scope_obeys_its_own_cancel_from_another_task() {
-    run(|| async {
+    run(2, 20, || async {
         let shield = shielded();
         let inside = Event::new();
         let (shield2, inside2) = (shield.clone(), inside.clone());
@@ -239,11 +172,11 @@ fn a_shielded_scope_obeys_its_own_cancel_from_another_task() {
 /// its own work; the outer scope then catches at the next suspension point outside.
 #[test]
 fn with_both_cancelled_the_shielded_scope_catches_first() {
-    run(|| async {
+    run(2, 20, || async {
         let outer = CancelScope::new();
         let shield = shielded();
-        let after_shield = Flag::default();
-        let past = Flag::default();
+        let after_shield = Flag::new();
+        let past = Flag::new();
         let (outer2, shield2, after2, past2) = (
             outer.clone(),
             shield.clone(),
@@ -268,8 +201,8 @@ fn with_both_cancelled_the_shielded_scope_catches_first() {
         assert!(out.is_none());
         assert!(shield.cancelled_caught());
         assert!(outer.cancelled_caught());
-        assert!(after_shield.get());
-        assert!(!past.get());
+        assert!(after_shield.is_set());
+        assert!(!past.is_set());
     });
 }
 
@@ -277,12 +210,12 @@ fn with_both_cancelled_the_shielded_scope_catches_first() {
 /// reach its children, which run to completion.
 #[test]
 fn shielding_a_groups_scope_protects_its_children() {
-    run(|| async {
+    run(2, 20, || async {
         const CHILDREN: usize = 4;
         let finished = Arc::new(AtomicUsize::new(0));
         let children_waiting = Event::new();
         let go = Event::new();
-        let inner_result = Flag::default();
+        let inner_result = Flag::new();
         let (finished2, waiting2, go2, result2) = (
             finished.clone(),
             children_waiting.clone(),
@@ -330,20 +263,20 @@ fn shielding_a_groups_scope_protects_its_children() {
             CHILDREN,
             "shielded children were cut short"
         );
-        assert!(inner_result.get());
+        assert!(inner_result.is_set());
     });
 }
 
 /// Children of a shielded group still obey the group's own cancel.
 #[test]
 fn a_shielded_groups_own_cancel_still_drops_its_children() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let drops2 = drops.clone();
         let value = task_group(async |tg| {
             tg.cancel_scope().set_shield(true);
             for _ in 0..3 {
-                let guard = drops2.guard();
+                let guard = drops2.drop_guard();
                 tg.start_soon(async move {
                     let _guard = guard;
                     pending::<()>().await;
@@ -355,7 +288,7 @@ fn a_shielded_groups_own_cancel_still_drops_its_children() {
         .await
         .unwrap();
         assert_eq!(value, "stopped");
-        assert_eq!(drops.count(), 3);
+        assert_eq!(drops.get(), 3);
     });
 }
 
@@ -363,8 +296,8 @@ fn a_shielded_groups_own_cancel_still_drops_its_children() {
 /// scope is cancelled: unshielding wakes it, and it is dropped.
 #[test]
 fn unshielding_wakes_a_blocked_task_which_is_then_dropped() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let outer = CancelScope::new();
         let shield = shielded();
         let inside = Event::new();
@@ -377,7 +310,7 @@ fn unshielding_wakes_a_blocked_task_which_is_then_dropped() {
             ping.clone(),
             pong.clone(),
         );
-        let guard = drops.guard();
+        let guard = drops.drop_guard();
         let drops2 = drops.clone();
         task_group(async |tg| {
             tg.start_soon(async move {
@@ -386,7 +319,7 @@ fn unshielding_wakes_a_blocked_task_which_is_then_dropped() {
                 // The shielded work still answers after the outer cancel.
                 ping2.set();
                 pong2.wait().await;
-                assert_eq!(drops2.count(), 0);
+                assert_eq!(drops2.get(), 0);
                 shield2.set_shield(false);
             });
             let never = Event::new();
@@ -411,6 +344,6 @@ fn unshielding_wakes_a_blocked_task_which_is_then_dropped() {
         })
         .await
         .unwrap();
-        assert_eq!(drops.count(), 1);
+        assert_eq!(drops.get(), 1);
     });
 }

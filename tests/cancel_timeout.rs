@@ -6,35 +6,18 @@
 
 mod common;
 
-use std::future::{Future, pending};
+use std::future::pending;
 use std::time::Duration;
 
-use common::{Counter, Flag, MyError, Rng, watchdog};
-use pride::time::Clock;
+use common::{Counter, Flag, MyError, Rng, autojump};
 use pride::{
-    BoxError, CancelScope, Event, Queue, Runtime, TimeoutError, WouldBlock, current_time,
-    fail_after, fail_at, move_on_after, move_on_at, sleep, task_group,
+    BoxError, CancelScope, Event, Queue, TimeoutError, WouldBlock, current_time, fail_after,
+    fail_at, move_on_after, move_on_at, sleep, task_group,
 };
 
 const SEC: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// Runs the future `make` builds on a two-worker autojump runtime; a hang fails the test.
-fn autojump<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    watchdog(30, move || {
-        let rt = Runtime::builder()
-            .worker_threads(2)
-            .clock(Clock::autojump())
-            .build()
-            .expect("runtime");
-        rt.block_on(make());
-    });
-}
 
 fn _assert_auto_traits() {
     fn error<E: std::error::Error + Send + Sync + Clone + PartialEq + 'static>() {}
@@ -45,7 +28,7 @@ fn _assert_auto_traits() {
 
 #[test]
 fn move_on_after_returns_some_in_time() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let out = move_on_after(5 * SEC, async {
             sleep(SEC).await;
@@ -61,7 +44,7 @@ fn move_on_after_returns_some_in_time() {
 
 #[test]
 fn move_on_after_returns_none_on_timeout_and_drops_the_future() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let drops = Counter::new();
         let guard = drops.drop_guard();
@@ -79,7 +62,7 @@ fn move_on_after_returns_none_on_timeout_and_drops_the_future() {
 
 #[test]
 fn fail_after_errs_only_when_its_own_deadline_passes() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let ok = fail_after(5 * SEC, async {
             sleep(2 * SEC).await;
@@ -106,7 +89,7 @@ fn fail_after_errs_only_when_its_own_deadline_passes() {
 
 #[test]
 fn fail_at_and_move_on_at_use_absolute_deadlines() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         assert!(fail_at(start + 3 * SEC, sleep(HOUR)).await.is_err());
         assert_eq!(current_time() - start, 3 * SEC);
@@ -130,7 +113,7 @@ fn fail_at_and_move_on_at_use_absolute_deadlines() {
 
 #[test]
 fn an_outer_move_on_passes_through_fail_after_unchanged() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let drops = Counter::new();
         let guard = drops.drop_guard();
@@ -168,7 +151,7 @@ fn an_outer_move_on_passes_through_fail_after_unchanged() {
 
 #[test]
 fn an_explicit_outer_cancel_passes_through_fail_after_unchanged() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let scope = CancelScope::new();
         let returned = Flag::new();
@@ -198,7 +181,7 @@ fn an_explicit_outer_cancel_passes_through_fail_after_unchanged() {
 
 #[test]
 fn a_sibling_failure_is_not_reported_as_a_timeout() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let error = task_group(async |tg| {
             tg.start_soon_named("waiter", async {
@@ -223,7 +206,7 @@ fn a_sibling_failure_is_not_reported_as_a_timeout() {
 
 #[test]
 fn a_timeout_inside_a_child_is_that_childs_error() {
-    autojump(|| async {
+    autojump(30, || async {
         let error = task_group(async |tg| {
             tg.start_soon_named("slow", async {
                 fail_after(2 * SEC, sleep(HOUR)).await?;
@@ -243,7 +226,7 @@ fn a_timeout_inside_a_child_is_that_childs_error() {
 
 #[test]
 fn a_timed_out_get_loses_no_item() {
-    autojump(|| async {
+    autojump(30, || async {
         let queue = Queue::<u32>::unbounded();
         assert_eq!(move_on_after(SEC, queue.get()).await, None);
         queue.put_nowait(1).unwrap();
@@ -267,7 +250,7 @@ fn a_timed_out_get_loses_no_item() {
 
 #[test]
 fn a_timed_out_put_did_not_enqueue() {
-    autojump(|| async {
+    autojump(30, || async {
         let queue = Queue::with_maxsize(1);
         queue.put_nowait(1).unwrap();
         assert_eq!(move_on_after(SEC, queue.put(2)).await, None);
@@ -281,7 +264,7 @@ fn a_timed_out_put_did_not_enqueue() {
 fn timeouts_racing_puts_lose_nothing() {
     // Getters time out at the same mock instants as items arrive: each item is either
     // received or still in the queue, never lost, never received twice.
-    autojump(|| async {
+    autojump(30, || async {
         const N: u32 = 400;
         let queue = Queue::<u32>::unbounded();
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -317,7 +300,7 @@ fn timeouts_racing_puts_lose_nothing() {
 
 #[test]
 fn a_timed_out_event_wait_leaves_the_event_usable() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         let event = Event::new();
         assert_eq!(move_on_after(SEC, event.wait()).await, None);
@@ -349,7 +332,7 @@ fn a_timed_out_event_wait_leaves_the_event_usable() {
 
 #[test]
 fn a_huge_timeout_never_fires() {
-    autojump(|| async {
+    autojump(30, || async {
         let start = current_time();
         assert_eq!(move_on_after(Duration::MAX, sleep(HOUR)).await, Some(()));
         assert_eq!(fail_after(Duration::MAX, sleep(HOUR)).await, Ok(()));

@@ -3,88 +3,16 @@
 //! into a cancelled but open group is dropped at its first suspension point, and nested
 //! groups keep their error structure.
 
-use std::fmt;
-use std::future::{Future, pending};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{RecvTimeoutError, channel};
-use std::time::Duration;
+mod common;
 
-use pride::{BoxError, Event, GroupError, Runtime, checkpoint, task_group};
+use std::future::pending;
 
-/// Runs the future `make` builds on a two-worker runtime. A hang fails the test (after a
-/// generous bound) instead of stalling the suite.
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(2).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => match test.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!(),
-        },
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
+use common::{Boom, Counter, Flag, run};
+use pride::{BoxError, Event, GroupError, checkpoint, task_group};
 
-/// Counts the drops of its guards.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-impl Drops {
-    fn guard(&self) -> Guard {
-        Guard(self.0.clone())
-    }
-
-    fn count(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-struct Guard(Arc<AtomicUsize>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// A flag shared between tasks.
-#[derive(Clone, Default)]
-struct Flag(Arc<AtomicBool>);
-
-impl Flag {
-    fn set(&self) {
-        self.0.store(true, SeqCst);
-    }
-
-    fn get(&self) -> bool {
-        self.0.load(SeqCst)
-    }
-}
-
-#[derive(Debug)]
-struct Boom(&'static str);
-
-impl fmt::Display for Boom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "boom: {}", self.0)
-    }
-}
-
-impl std::error::Error for Boom {}
-
-fn pending_children(tg: &pride::TaskGroup, drops: &Drops, n: usize) {
+fn pending_children(tg: &pride::TaskGroup, drops: &Counter, n: usize) {
     for _ in 0..n {
-        let guard = drops.guard();
+        let guard = drops.drop_guard();
         tg.start_soon(async move {
             let _guard = guard;
             pending::<()>().await;
@@ -94,8 +22,8 @@ fn pending_children(tg: &pride::TaskGroup, drops: &Drops, n: usize) {
 
 #[test]
 fn explicit_cancel_with_a_body_value_is_ok() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let drops2 = drops.clone();
         let value = task_group(async |tg| {
             pending_children(&tg, &drops2, 3);
@@ -107,16 +35,16 @@ fn explicit_cancel_with_a_body_value_is_ok() {
         .await
         .unwrap();
         assert_eq!(value, "done");
-        assert_eq!(drops.count(), 3);
+        assert_eq!(drops.get(), 3);
     });
 }
 
 #[test]
 fn explicit_cancel_before_the_body_produced_a_value_is_cancelled() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let drops2 = drops.clone();
-        let body_guard = drops.guard();
+        let body_guard = drops.drop_guard();
         let error = task_group(async |tg| {
             let _guard = body_guard;
             pending_children(&tg, &drops2, 2);
@@ -130,16 +58,16 @@ fn explicit_cancel_before_the_body_produced_a_value_is_cancelled() {
         assert!(!error.is_timeout());
         assert!(error.errors().is_empty(), "cancellation is never an entry");
         assert_eq!(error.cancel_reason(), None);
-        assert_eq!(drops.count(), 3);
+        assert_eq!(drops.get(), 3);
         assert!(error.to_string().contains("cancelled"), "{error}");
     });
 }
 
 #[test]
 fn a_child_cancelling_the_group_drops_the_waiting_body() {
-    run(|| async {
-        let body_guard = Drops::default();
-        let guard = body_guard.guard();
+    run(2, 20, || async {
+        let body_guard = Counter::new();
+        let guard = body_guard.drop_guard();
         let error = task_group(async |tg| {
             let _guard = guard;
             let scope = tg.cancel_scope().clone();
@@ -153,13 +81,13 @@ fn a_child_cancelling_the_group_drops_the_waiting_body() {
         .unwrap_err();
         assert!(error.is_cancelled());
         assert!(error.errors().is_empty());
-        assert_eq!(body_guard.count(), 1);
+        assert_eq!(body_guard.get(), 1);
     });
 }
 
 #[test]
 fn cancel_reason_shows_in_the_group_error() {
-    run(|| async {
+    run(2, 20, || async {
         let error = task_group(async |tg| {
             tg.start_soon(pending::<()>());
             tg.cancel_scope().cancel_with_reason("shutting down");
@@ -177,7 +105,7 @@ fn cancel_reason_shows_in_the_group_error() {
 
 #[test]
 fn cancel_with_reason_is_still_a_clean_shutdown_when_the_body_finished() {
-    run(|| async {
+    run(2, 20, || async {
         let value = task_group(async |tg| {
             tg.start_soon(pending::<()>());
             tg.cancel_scope().cancel_with_reason("shutting down");
@@ -191,8 +119,8 @@ fn cancel_with_reason_is_still_a_clean_shutdown_when_the_body_finished() {
 
 #[test]
 fn cancelled_siblings_are_not_error_entries() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let drops2 = drops.clone();
         let error = task_group(async |tg| {
             pending_children(&tg, &drops2, 5);
@@ -208,7 +136,7 @@ fn cancelled_siblings_are_not_error_entries() {
         assert!(!error.is_cancelled());
         assert_eq!(error.errors().len(), 1, "{error:?}");
         assert_eq!(error.errors()[0].name(), Some("failing"));
-        assert_eq!(drops.count(), 5);
+        assert_eq!(drops.get(), 5);
     });
 }
 
@@ -216,10 +144,10 @@ fn cancelled_siblings_are_not_error_entries() {
 /// at their next suspension point.
 #[test]
 fn a_child_error_drops_siblings_and_the_body() {
-    run(|| async {
-        let drops = Drops::default();
-        let past = Flag::default();
-        let (drops2, past2, body_guard) = (drops.clone(), past.clone(), drops.guard());
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let past = Flag::new();
+        let (drops2, past2, body_guard) = (drops.clone(), past.clone(), drops.drop_guard());
         let error = task_group(async |tg| {
             let _guard = body_guard;
             pending_children(&tg, &drops2, 2);
@@ -231,15 +159,15 @@ fn a_child_error_drops_siblings_and_the_body() {
         .unwrap_err();
         assert_eq!(error.errors().len(), 1);
         assert!(error.cancel_reason().is_none());
-        assert_eq!(drops.count(), 3);
-        assert!(!past.get());
+        assert_eq!(drops.get(), 3);
+        assert!(!past.is_set());
     });
 }
 
 #[test]
 fn a_body_error_cancels_the_children() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let drops2 = drops.clone();
         let error = task_group(async |tg| {
             pending_children(&tg, &drops2, 3);
@@ -251,16 +179,16 @@ fn a_body_error_cancels_the_children() {
         assert_eq!(error.errors().len(), 1);
         assert_eq!(error.errors()[0].name(), None);
         assert_eq!(error.find::<Boom>().unwrap().0, "body");
-        assert_eq!(drops.count(), 3);
+        assert_eq!(drops.get(), 3);
     });
 }
 
 #[test]
 fn a_child_spawned_into_a_cancelled_open_group_is_dropped_by_its_first_suspension_point() {
-    run(|| async {
-        let drops = Drops::default();
-        let past = Flag::default();
-        let (guard, past2) = (drops.guard(), past.clone());
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let past = Flag::new();
+        let (guard, past2) = (drops.drop_guard(), past.clone());
         let value = task_group(async |tg| {
             tg.cancel_scope().cancel();
             // The group is cancelled but still open: spawning is accepted.
@@ -275,8 +203,8 @@ fn a_child_spawned_into_a_cancelled_open_group_is_dropped_by_its_first_suspensio
         .await
         .unwrap();
         assert_eq!(value, "open");
-        assert!(!past.get());
-        assert_eq!(drops.count(), 1);
+        assert!(!past.is_set());
+        assert_eq!(drops.get(), 1);
     });
 }
 
@@ -284,9 +212,9 @@ fn a_child_spawned_into_a_cancelled_open_group_is_dropped_by_its_first_suspensio
 /// point, like Trio: the code before its first suspension point runs.
 #[test]
 fn a_child_spawned_into_a_cancelled_group_runs_until_its_first_suspension_point() {
-    run(|| async {
-        let before = Flag::default();
-        let past = Flag::default();
+    run(2, 20, || async {
+        let before = Flag::new();
+        let past = Flag::new();
         let (before2, past2) = (before.clone(), past.clone());
         task_group(async |tg| {
             tg.cancel_scope().cancel();
@@ -298,8 +226,8 @@ fn a_child_spawned_into_a_cancelled_group_runs_until_its_first_suspension_point(
         })
         .await
         .unwrap();
-        assert!(before.get(), "the child never started");
-        assert!(!past.get());
+        assert!(before.is_set(), "the child never started");
+        assert!(!past.is_set());
     });
 }
 
@@ -307,8 +235,8 @@ fn a_child_spawned_into_a_cancelled_group_runs_until_its_first_suspension_point(
 /// dropped, and the group still returns the body's value.
 #[test]
 fn siblings_spawned_by_a_child_into_a_cancelled_group_are_dropped() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let spawned = Event::new();
         let (drops2, spawned2) = (drops.clone(), spawned.clone());
         let value = task_group(async |tg| {
@@ -328,13 +256,13 @@ fn siblings_spawned_by_a_child_into_a_cancelled_group_are_dropped() {
             Ok(v) => assert_eq!(v, 9),
             Err(e) => assert!(e.is_cancelled() && e.errors().is_empty(), "{e:?}"),
         }
-        assert_eq!(drops.count(), 4);
+        assert_eq!(drops.get(), 4);
     });
 }
 
 #[test]
 fn nested_groups_keep_their_error_structure() {
-    run(|| async {
+    run(2, 20, || async {
         let error = task_group(async |outer| {
             outer.start_soon_named("inner group", async {
                 task_group(async |inner| {
@@ -367,7 +295,7 @@ fn nested_groups_keep_their_error_structure() {
 
 #[test]
 fn a_cancelled_nested_group_propagated_by_a_child_is_an_entry_of_its_own() {
-    run(|| async {
+    run(2, 20, || async {
         // A child that returns its nested group's `is_cancelled` error fails the outer
         // group with that error: it is the child's error, not a cancellation entry.
         let error = task_group(async |outer| {

@@ -4,34 +4,17 @@
 
 mod common;
 
-use std::future::{Future, pending};
+use std::future::pending;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Counter, Flag, MyError, watchdog};
-use pride::time::Clock;
+use common::{Counter, Flag, MyError, autojump};
 use pride::{
-    BoxError, Queue, Runtime, StartError, TaskGroup, current_time, move_on_after, sleep, task_group,
+    BoxError, Queue, StartError, TaskGroup, current_time, move_on_after, sleep, task_group,
 };
 
 const SEC: Duration = Duration::from_secs(1);
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// Runs the future `make` builds on a two-worker autojump runtime; a hang fails the test.
-fn autojump<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    watchdog(60, move || {
-        let rt = Runtime::builder()
-            .worker_threads(2)
-            .clock(Clock::autojump())
-            .build()
-            .expect("runtime");
-        rt.block_on(make());
-    });
-}
 
 /// The mock times at which guards were dropped.
 #[derive(Clone, Default)]
@@ -57,7 +40,7 @@ impl Drop for DropAt {
 
 #[test]
 fn a_group_deadline_that_cuts_a_child_short_is_a_timeout_error() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         let dropped = DropTimes::default();
         let error = task_group(async |tg| {
@@ -82,7 +65,7 @@ fn a_group_deadline_that_cuts_a_child_short_is_a_timeout_error() {
 
 #[test]
 fn a_group_deadline_that_cuts_the_body_short_is_a_timeout_error() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         let error = task_group(async |tg| {
             tg.cancel_scope()
@@ -100,7 +83,7 @@ fn a_group_deadline_that_cuts_the_body_short_is_a_timeout_error() {
 
 #[test]
 fn a_group_deadline_that_passes_after_the_work_finished_is_ok() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         let scope = Arc::new(Mutex::new(None));
         let out = task_group(async |tg| {
@@ -123,7 +106,7 @@ fn a_group_deadline_that_passes_after_the_work_finished_is_ok() {
 
 #[test]
 fn an_explicit_cancel_is_a_shutdown_ok_with_the_bodys_value() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         let drops = Counter::new();
         let out = task_group(async |tg| {
@@ -174,7 +157,7 @@ fn an_explicit_cancel_is_a_shutdown_ok_with_the_bodys_value() {
 
 #[test]
 fn ten_thousand_sleepers_are_all_dropped_by_the_group_deadline() {
-    autojump(|| async {
+    autojump(60, || async {
         const N: usize = 10_000;
         let start = current_time();
         let drops = Counter::new();
@@ -200,7 +183,7 @@ fn ten_thousand_sleepers_are_all_dropped_by_the_group_deadline() {
 
 #[test]
 fn a_starting_child_is_dropped_when_the_callers_timeout_fires() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         let dropped = DropTimes::default();
         let started = Flag::new();
@@ -232,7 +215,7 @@ fn a_starting_child_is_dropped_when_the_callers_timeout_fires() {
 
 #[test]
 fn a_deadline_on_the_target_group_does_not_cancel_a_starting_child() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         let handles = Queue::<TaskGroup>::unbounded();
         let target_result = Arc::new(Mutex::new(None));
@@ -282,7 +265,7 @@ fn a_deadline_on_the_target_group_does_not_cancel_a_starting_child() {
 
 #[test]
 fn a_start_whose_child_fails_under_a_group_deadline_reports_failed() {
-    autojump(|| async {
+    autojump(60, || async {
         let outcome = task_group(async |tg| {
             tg.cancel_scope().set_deadline(Some(current_time() + HOUR));
             let r = tg
@@ -305,7 +288,7 @@ fn a_start_whose_child_fails_under_a_group_deadline_reports_failed() {
 
 #[test]
 fn one_childs_error_drops_every_sibling_at_the_same_mock_instant() {
-    autojump(|| async {
+    autojump(60, || async {
         const N: usize = 200;
         let start = current_time();
         let dropped = DropTimes::default();
@@ -350,7 +333,7 @@ fn one_childs_error_drops_every_sibling_at_the_same_mock_instant() {
 
 #[test]
 fn a_group_deadline_already_past_cancels_at_once() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         // A child is cut short: a timeout, at once.
         let error = task_group(async |tg| {
@@ -375,7 +358,7 @@ fn a_group_deadline_already_past_cancels_at_once() {
 
 #[test]
 fn a_group_deadline_does_not_cut_a_shielded_child_short() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         let finished = Flag::new();
         let flag = finished.clone();
@@ -398,7 +381,7 @@ fn a_group_deadline_does_not_cut_a_shielded_child_short() {
 
 #[test]
 fn an_outer_group_deadline_reaches_into_nested_groups() {
-    autojump(|| async {
+    autojump(60, || async {
         let start = current_time();
         let dropped = DropTimes::default();
         let error = task_group(async |tg| {
@@ -437,7 +420,7 @@ fn a_group_deadline_equal_to_a_childs_fail_after_is_the_groups_timeout() {
     // Both pass at once: the group's scope is the outermost cancelled one and catches,
     // so the children's `fail_after` never returns `Err(TimeoutError)` (rules 8, 12).
     for _ in 0..20 {
-        autojump(|| async {
+        autojump(60, || async {
             let error = task_group(async |tg| {
                 tg.cancel_scope()
                     .set_deadline(Some(current_time() + 5 * SEC));

@@ -5,100 +5,19 @@
 //! as `StartError::Failed`. After `started` it is an ordinary child of the target group.
 //! Ordering is done with `Event`s; drop guards prove which futures were dropped.
 
-use std::fmt;
-use std::future::{Future, pending};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{RecvTimeoutError, channel};
+mod common;
+
+use std::future::pending;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use common::{Boom, Counter, Flag, SetOnDrop, run};
 use pride::{
-    BoxError, CancelScope, Event, Runtime, StartError, TaskGroup, TaskStatus, checkpoint,
-    task_group,
+    BoxError, CancelScope, Event, StartError, TaskGroup, TaskStatus, checkpoint, task_group,
 };
-
-/// Runs the future `make` builds on a two-worker runtime. A hang fails the test (after a
-/// generous bound) instead of stalling the suite.
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(2).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => match test.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!(),
-        },
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
-
-/// Counts the drops of its guards.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-impl Drops {
-    fn guard(&self) -> Guard {
-        Guard(self.0.clone())
-    }
-
-    fn count(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-}
-
-struct Guard(Arc<AtomicUsize>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// Sets its event when dropped: tells another task that a future is gone.
-struct SetOnDrop(Event);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.set();
-    }
-}
-
-/// A flag shared between tasks.
-#[derive(Clone, Default)]
-struct Flag(Arc<AtomicBool>);
-
-impl Flag {
-    fn set(&self) {
-        self.0.store(true, SeqCst);
-    }
-
-    fn get(&self) -> bool {
-        self.0.load(SeqCst)
-    }
-}
-
-#[derive(Debug)]
-struct Boom(&'static str);
-
-impl fmt::Display for Boom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "boom: {}", self.0)
-    }
-}
-
-impl std::error::Error for Boom {}
 
 #[test]
 fn start_returns_the_value_given_to_started() {
-    run(|| async {
+    run(2, 20, || async {
         let port = task_group(async |tg| {
             let port = tg
                 .start(|status: TaskStatus<u16>| async move {
@@ -115,9 +34,9 @@ fn start_returns_the_value_given_to_started() {
 
 #[test]
 fn started_child_keeps_running_and_the_group_waits_for_it() {
-    run(|| async {
+    run(2, 20, || async {
         let go = Event::new();
-        let finished = Flag::default();
+        let finished = Flag::new();
         let (go2, finished2) = (go.clone(), finished.clone());
         task_group(async |tg| {
             tg.start(move |status: TaskStatus<()>| async move {
@@ -129,24 +48,24 @@ fn started_child_keeps_running_and_the_group_waits_for_it() {
             .await
             .unwrap();
             // `start` returned while the child still runs.
-            assert!(!finished.get());
+            assert!(!finished.is_set());
             go.set();
             // The body returns at once; the group must still wait for the child.
         })
         .await
         .unwrap();
-        assert!(finished.get());
+        assert!(finished.is_set());
     });
 }
 
 #[test]
 fn started_child_error_goes_to_the_group_and_cancels_siblings() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let go = Event::new();
         let (drops2, go2) = (drops.clone(), go.clone());
         let error = task_group(async |tg| {
-            let guard = drops2.guard();
+            let guard = drops2.drop_guard();
             tg.start_soon(async move {
                 let _guard = guard;
                 pending::<()>().await;
@@ -169,7 +88,7 @@ fn started_child_error_goes_to_the_group_and_cancels_siblings() {
         assert!(error.errors()[0].downcast_ref::<Boom>().is_some());
         assert!(error.to_string().contains("'db'"), "{error}");
         assert!(error.to_string().contains("after started"), "{error}");
-        assert_eq!(drops.count(), 1, "the sibling was not dropped");
+        assert_eq!(drops.get(), 1, "the sibling was not dropped");
     });
 }
 
@@ -182,8 +101,8 @@ async fn fails_before_started(_status: TaskStatus<u32>) -> Result<(), Boom> {
 
 #[test]
 fn error_before_started_comes_back_from_start_and_does_not_fail_the_group() {
-    run(|| async {
-        let sibling_done = Flag::default();
+    run(2, 20, || async {
+        let sibling_done = Flag::new();
         let after = Event::new();
         let (sibling_done2, after2) = (sibling_done.clone(), after.clone());
         task_group(async |tg| {
@@ -204,7 +123,7 @@ fn error_before_started_comes_back_from_start_and_does_not_fail_the_group() {
         })
         .await
         .unwrap();
-        assert!(sibling_done.get());
+        assert!(sibling_done.is_set());
     });
 }
 
@@ -212,7 +131,7 @@ fn error_before_started_comes_back_from_start_and_does_not_fail_the_group() {
 /// dropping the status cannot race the error report.
 #[test]
 fn error_before_started_with_the_status_kept_elsewhere() {
-    run(|| async {
+    run(2, 20, || async {
         let keep: Arc<Mutex<Option<TaskStatus<()>>>> = Arc::default();
         let keep2 = keep.clone();
         task_group(async |tg| {
@@ -238,7 +157,7 @@ fn error_before_started_with_the_status_kept_elsewhere() {
 
 #[test]
 fn panic_before_started_comes_back_as_failed() {
-    run(|| async {
+    run(2, 20, || async {
         let result = task_group(async |tg| {
             let outcome = tg
                 .start(|status: TaskStatus<()>| async move {
@@ -268,7 +187,7 @@ async fn quits_without_starting(_status: TaskStatus<u8>) {
 
 #[test]
 fn returning_without_started_is_not_started() {
-    run(|| async {
+    run(2, 20, || async {
         task_group(async |tg| {
             let outcome = tg.start(quits_without_starting).await;
             assert!(
@@ -285,9 +204,9 @@ fn returning_without_started_is_not_started() {
 
 #[test]
 fn dropping_the_status_gives_not_started_while_the_child_keeps_running() {
-    run(|| async {
+    run(2, 20, || async {
         let release = Event::new();
-        let finished = Flag::default();
+        let finished = Flag::new();
         let (release2, finished2) = (release.clone(), finished.clone());
         task_group(async |tg| {
             let outcome = tg
@@ -302,13 +221,13 @@ fn dropping_the_status_gives_not_started_while_the_child_keeps_running() {
                 "{outcome:?}"
             );
             // `start` came back at once, while the child is still waiting.
-            assert!(!finished.get());
+            assert!(!finished.is_set());
             release.set();
         })
         .await
         .unwrap();
         // The child kept the group open until it finished.
-        assert!(finished.get());
+        assert!(finished.is_set());
     });
 }
 
@@ -316,13 +235,13 @@ fn dropping_the_status_gives_not_started_while_the_child_keeps_running() {
 /// and keeps the group open, so the group must be able to cancel it.
 #[test]
 fn a_child_that_dropped_its_status_is_cancelled_with_the_group() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let drops2 = drops.clone();
         let value = task_group(async |tg| {
             let outcome = tg
                 .start(move |status: TaskStatus<u8>| async move {
-                    let _guard = drops2.guard();
+                    let _guard = drops2.drop_guard();
                     drop(status);
                     pending::<()>().await;
                 })
@@ -337,15 +256,15 @@ fn a_child_that_dropped_its_status_is_cancelled_with_the_group() {
         .await
         .unwrap();
         assert_eq!(value, 5);
-        assert_eq!(drops.count(), 1);
+        assert_eq!(drops.get(), 1);
     });
 }
 
 #[test]
 fn start_on_a_closed_group_is_closed() {
-    run(|| async {
+    run(2, 20, || async {
         let tg: TaskGroup = task_group(async |tg| Ok::<_, BoxError>(tg)).await.unwrap();
-        let called = Flag::default();
+        let called = Flag::new();
         let called2 = called.clone();
         let outcome = tg
             .start(move |status: TaskStatus<()>| async move {
@@ -354,14 +273,14 @@ fn start_on_a_closed_group_is_closed() {
             })
             .await;
         assert!(matches!(outcome, Err(StartError::Closed)), "{outcome:?}");
-        assert!(!called.get(), "the task's future must not run");
+        assert!(!called.is_set(), "the task's future must not run");
     });
 }
 
 #[test]
 fn cancelling_the_caller_drops_the_starting_child() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let child_waiting = Event::new();
         let scope = CancelScope::new();
         let (drops2, waiting2, scope2) = (drops.clone(), child_waiting.clone(), scope.clone());
@@ -373,7 +292,7 @@ fn cancelling_the_caller_drops_the_starting_child() {
             });
             let out = scope
                 .run(tg.start(move |status: TaskStatus<()>| async move {
-                    let _guard = drops2.guard();
+                    let _guard = drops2.drop_guard();
                     child_waiting.set();
                     pending::<()>().await;
                     status.started(());
@@ -385,7 +304,7 @@ fn cancelling_the_caller_drops_the_starting_child() {
         .await
         .unwrap();
         // The group has waited for the dropped child.
-        assert_eq!(drops.count(), 1);
+        assert_eq!(drops.get(), 1);
     });
 }
 
@@ -393,15 +312,15 @@ fn cancelling_the_caller_drops_the_starting_child() {
 /// scope gets cancelled while the child is starting.
 #[test]
 fn cancelling_the_target_group_spares_the_child_until_it_has_started() {
-    run(|| async {
-        let drops = Drops::default();
+    run(2, 20, || async {
+        let drops = Counter::new();
         let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
         let target_open = Event::new();
         let child_waiting = Event::new();
         let proceed = Event::new();
-        let ran_after_cancel = Flag::default();
-        let ran_after_started = Flag::default();
-        let ran_past_suspension = Flag::default();
+        let ran_after_cancel = Flag::new();
+        let ran_after_started = Flag::new();
+        let ran_past_suspension = Flag::new();
         let target_result = Arc::new(Mutex::new(None));
 
         let (slot2, open2, result2) = (slot.clone(), target_open.clone(), target_result.clone());
@@ -431,7 +350,7 @@ fn cancelling_the_target_group_spares_the_child_until_it_has_started() {
             });
             let value = target
                 .start(move |status: TaskStatus<u8>| async move {
-                    let _guard = drops2.guard();
+                    let _guard = drops2.drop_guard();
                     waiting2.set();
                     proceed2.wait().await;
                     // The target's scope is cancelled by now; we still run.
@@ -450,13 +369,13 @@ fn cancelling_the_target_group_spares_the_child_until_it_has_started() {
         })
         .await
         .unwrap();
-        assert!(ran_after_cancel.get());
-        assert!(ran_after_started.get());
+        assert!(ran_after_cancel.is_set());
+        assert!(ran_after_started.is_set());
         assert!(
-            !ran_past_suspension.get(),
+            !ran_past_suspension.is_set(),
             "the child ran past its next suspension point"
         );
-        assert_eq!(drops.count(), 1);
+        assert_eq!(drops.get(), 1);
         // The target's body was dropped before producing a value.
         assert_eq!(*target_result.lock().unwrap(), Some(Err(true)));
     });
@@ -466,13 +385,13 @@ fn cancelling_the_target_group_spares_the_child_until_it_has_started() {
 /// the child is dropped at its first suspension point after the shielded scope.
 #[test]
 fn a_shield_inside_a_starting_child_holds_against_the_callers_cancel() {
-    run(|| async {
+    run(2, 20, || async {
         let scope = CancelScope::new();
         let in_shield = Event::new();
         let go = Event::new();
-        let shielded_done = Flag::default();
-        let after_shield = Flag::default();
-        let past = Flag::default();
+        let shielded_done = Flag::new();
+        let after_shield = Flag::new();
+        let past = Flag::new();
         let caller_gone = Event::new();
         let (scope2, in_shield2, go2) = (scope.clone(), in_shield.clone(), go.clone());
         let (done2, after2, past2) = (shielded_done.clone(), after_shield.clone(), past.clone());
@@ -514,15 +433,15 @@ fn a_shield_inside_a_starting_child_holds_against_the_callers_cancel() {
         })
         .await
         .unwrap();
-        assert!(shielded_done.get(), "the shielded work was cut short");
-        assert!(after_shield.get());
-        assert!(!past.get());
+        assert!(shielded_done.is_set(), "the shielded work was cut short");
+        assert!(after_shield.is_set());
+        assert!(!past.is_set());
     });
 }
 
 #[test]
 fn a_shield_inside_a_starting_child_still_obeys_its_own_cancel() {
-    run(|| async {
+    run(2, 20, || async {
         task_group(async |tg| {
             let value = tg
                 .start(|status: TaskStatus<Option<u8>>| async move {
@@ -557,10 +476,10 @@ async fn server(status: TaskStatus<u16>, served: Flag) -> Result<(), BoxError> {
 
 #[test]
 fn an_ignored_status_lets_a_task_fn_be_called_directly() {
-    run(|| async {
-        let served = Flag::default();
+    run(2, 20, || async {
+        let served = Flag::new();
         server(TaskStatus::ignored(), served.clone()).await.unwrap();
-        assert!(served.get());
+        assert!(served.is_set());
         // Dropping an ignored status without `started` is harmless too.
         drop(TaskStatus::<u8>::ignored());
         // The same function works through `start`.

@@ -1,40 +1,20 @@
 //! hyper on pride: a hyper server and a hyper client (a raw `client::conn::http1`
 //! handshake over pride's `TcpStream`) in one task group. Loopback only.
 
+mod common;
+
 use std::convert::Infallible;
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::Duration;
 
+use common::run;
 use hyper::body::{Body, Incoming};
 use hyper::{Request, Response};
 use pride::compat::hyper::{Executor, HyperIo, Timer};
 use pride::net::{TcpListener, TcpStream};
-use pride::{BoxError, Runtime, TaskStatus, task_group};
-
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(4).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = test.join() {
-                std::panic::resume_unwind(panic)
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
+use pride::{BoxError, TaskStatus, task_group};
 
 async fn hello(request: Request<Incoming>) -> Result<Response<String>, Infallible> {
     Ok(Response::new(format!("hello {}", request.uri().path())))
@@ -99,7 +79,7 @@ async fn client(addr: SocketAddr, id: usize, requests: usize) -> Result<(), BoxE
 
 #[test]
 fn a_hyper_client_gets_hello_from_a_hyper_server() {
-    run(|| async {
+    run(4, 60, || async {
         task_group(async |tg| {
             let addr = tg.start(server).await?;
             client(addr, 0, 5).await?;
@@ -113,7 +93,7 @@ fn a_hyper_client_gets_hello_from_a_hyper_server() {
 
 #[test]
 fn many_hyper_clients_at_once() {
-    run(|| async {
+    run(4, 60, || async {
         task_group(async |tg| {
             let addr = tg.start(server).await?;
             task_group(async |clients| {
@@ -132,7 +112,7 @@ fn many_hyper_clients_at_once() {
 
 #[test]
 fn the_executor_runs_futures_in_its_group() {
-    run(|| async {
+    run(4, 60, || async {
         let ran = std::sync::Arc::new(pride::Event::new());
         let seen = ran.clone();
         task_group(async |tg| {

@@ -2,40 +2,19 @@
 //! half-close, a reset peer, a refused connect, a cancelled read that loses nothing,
 //! split halves. Loopback only; every loop is bounded; no assertion races the clock.
 
+mod common;
+
 use std::future::Future;
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::Duration;
 
+use common::run;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use pride::net::{TcpListener, TcpStream};
-use pride::{BoxError, Event, Runtime, TaskStatus, move_on_after, task_group};
-
-/// Runs `make()` on a runtime; a hang fails the test after a generous bound.
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(4).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = test.join() {
-                std::panic::resume_unwind(panic)
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
+use pride::{BoxError, Event, TaskStatus, move_on_after, task_group};
 
 /// An echo server: accepts until cancelled, echoes each connection until EOF.
 async fn echo_server(status: TaskStatus<SocketAddr>) -> Result<(), BoxError> {
@@ -64,7 +43,7 @@ async fn echo_server(status: TaskStatus<SocketAddr>) -> Result<(), BoxError> {
 
 #[test]
 fn echo_server_and_client_in_one_group() {
-    run(|| async {
+    run(4, 60, || async {
         task_group(async |tg| {
             let addr = tg.start(echo_server).await?;
             let mut client = TcpStream::connect(addr).await?;
@@ -86,7 +65,7 @@ fn echo_server_and_client_in_one_group() {
 #[test]
 fn a_thousand_concurrent_connections() {
     const CONNECTIONS: usize = 1000;
-    run(|| async {
+    run(4, 60, || async {
         let echoed = Arc::new(AtomicUsize::new(0));
         task_group(async |tg| {
             let addr = tg.start(echo_server).await?;
@@ -125,7 +104,7 @@ fn a_thousand_concurrent_connections() {
 
 #[test]
 fn half_close_then_read_to_eof() {
-    run(|| async {
+    run(4, 60, || async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         task_group(async |tg| {
@@ -154,7 +133,7 @@ fn half_close_then_read_to_eof() {
 
 #[test]
 fn a_peer_reset_mid_read_is_an_error_not_a_hang() {
-    run(|| async {
+    run(4, 60, || async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let client = TcpStream::connect(addr).await.unwrap();
@@ -171,7 +150,7 @@ fn a_peer_reset_mid_read_is_an_error_not_a_hang() {
 
 #[test]
 fn connecting_to_a_closed_port_is_refused() {
-    run(|| async {
+    run(4, 60, || async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
@@ -182,7 +161,7 @@ fn connecting_to_a_closed_port_is_refused() {
 
 #[test]
 fn a_timed_out_read_leaves_the_connection_usable() {
-    run(|| async {
+    run(4, 60, || async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -206,7 +185,7 @@ fn a_timed_out_read_leaves_the_connection_usable() {
 
 #[test]
 fn a_read_cancelled_after_its_wake_up_loses_nothing() {
-    run(|| async {
+    run(4, 60, || async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -230,7 +209,7 @@ fn a_read_cancelled_after_its_wake_up_loses_nothing() {
 
 #[test]
 fn owned_halves_read_and_write_from_two_tasks() {
-    run(|| async {
+    run(4, 60, || async {
         const ROUNDS: usize = 200;
         task_group(async |tg| {
             let addr = tg.start(echo_server).await?;
@@ -259,7 +238,7 @@ fn owned_halves_read_and_write_from_two_tasks() {
 
 #[test]
 fn borrowed_halves_and_socket_options() {
-    run(|| async {
+    run(4, 60, || async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -295,7 +274,7 @@ fn borrowed_halves_and_socket_options() {
 
 #[test]
 fn sockets_dropped_and_recreated_reuse_slots() {
-    run(|| async {
+    run(4, 60, || async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         for i in 0..300u32 {
@@ -314,7 +293,7 @@ fn sockets_dropped_and_recreated_reuse_slots() {
 
 #[test]
 fn connect_resolves_host_names() {
-    run(|| async {
+    run(4, 60, || async {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let client = TcpStream::connect(format!("localhost:{port}")).await;

@@ -1,38 +1,16 @@
 //! UDP on the public API: an echo server and clients in one task group, connected
 //! sockets, a cancelled receive that loses no datagram. Loopback only.
 
-use std::future::Future;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::Duration;
 
+use common::run;
 use pride::net::UdpSocket;
-use pride::{BoxError, Runtime, TaskStatus, move_on_after, task_group};
-
-/// Runs `make()` on a runtime; a hang fails the test after a generous bound.
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(4).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = test.join() {
-                std::panic::resume_unwind(panic)
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
+use pride::{BoxError, TaskStatus, move_on_after, task_group};
 
 async fn udp_echo(status: TaskStatus<SocketAddr>) -> Result<(), BoxError> {
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
@@ -46,7 +24,7 @@ async fn udp_echo(status: TaskStatus<SocketAddr>) -> Result<(), BoxError> {
 
 #[test]
 fn echo_server_and_clients_in_one_group() {
-    run(|| async {
+    run(4, 60, || async {
         task_group(async |tg| {
             let addr = tg.start(udp_echo).await?;
             task_group(async |clients| {
@@ -76,7 +54,7 @@ fn echo_server_and_clients_in_one_group() {
 
 #[test]
 fn a_cancelled_recv_loses_no_datagram() {
-    run(|| async {
+    run(4, 60, || async {
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let mut buf = [0; 16];
@@ -98,7 +76,7 @@ fn a_cancelled_recv_loses_no_datagram() {
 
 #[test]
 fn one_socket_shared_by_many_receivers() {
-    run(|| async {
+    run(4, 60, || async {
         const N: usize = 16;
         let server = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let addr = server.local_addr().unwrap();

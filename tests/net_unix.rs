@@ -2,38 +2,15 @@
 //! group, `pair`, half-close.
 #![cfg(unix)]
 
-use std::future::Future;
+mod common;
+
 use std::net::Shutdown;
 use std::path::PathBuf;
-use std::sync::mpsc::{RecvTimeoutError, channel};
-use std::time::Duration;
 
+use common::run;
 use futures_util::AsyncReadExt;
 use pride::net::{UnixListener, UnixStream};
-use pride::{BoxError, Runtime, TaskStatus, task_group};
-
-/// Runs `make()` on a runtime; a hang fails the test after a generous bound.
-fn run<M, F>(make: M)
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Future<Output = ()>,
-{
-    let (done, finished) = channel();
-    let test = std::thread::spawn(move || {
-        let runtime = Runtime::builder().worker_threads(4).build().unwrap();
-        runtime.block_on(make());
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => test.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = test.join() {
-                std::panic::resume_unwind(panic)
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
-}
+use pride::{BoxError, TaskStatus, task_group};
 
 /// A fresh socket path in a directory of its own, removed by the guard.
 struct TempSocket {
@@ -83,7 +60,7 @@ async fn echo_server(path: PathBuf, status: TaskStatus<()>) -> Result<(), BoxErr
 fn echo_server_and_clients_in_one_group() {
     let socket = TempSocket::new("echo");
     let path = socket.path();
-    run(move || async move {
+    run(4, 60, move || async move {
         task_group(async |tg| {
             let server_path = path.clone();
             tg.start(|status| echo_server(server_path, status)).await?;
@@ -113,7 +90,7 @@ fn echo_server_and_clients_in_one_group() {
 
 #[test]
 fn a_pair_talks_both_ways() {
-    run(|| async {
+    run(4, 60, || async {
         let (a, b) = UnixStream::pair().unwrap();
         a.write_all(b"ping").await.unwrap();
         let mut buf = [0; 4];
@@ -134,7 +111,7 @@ fn a_pair_talks_both_ways() {
 fn connecting_to_a_missing_socket_fails() {
     let socket = TempSocket::new("missing");
     let path = socket.path();
-    run(move || async move {
+    run(4, 60, move || async move {
         let error = UnixStream::connect(&path).await.unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::NotFound, "{error}");
     });

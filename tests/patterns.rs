@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Counter, Flag, MyError, Rng, watchdog, yield_until};
+use common::{Counter, Flag, MyError, Rng, autojump, run, yield_until};
 use futures_util::StreamExt;
-use pride::time::Clock;
 use pride::{
-    BoxError, CancelScope, GroupError, Runtime, as_completed, bounded_map, current_time, gather,
+    BoxError, CancelScope, GroupError, as_completed, bounded_map, current_time, gather,
     move_on_after, race, sleep, task_group,
 };
 
@@ -23,31 +22,6 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Runs `body` on a fresh two-worker autojump runtime, under a watchdog.
-fn on_autojump<R, F>(body: impl FnOnce() -> F + Send + 'static) -> R
-where
-    R: Send + 'static,
-    F: Future<Output = R>,
-{
-    watchdog(30, move || {
-        let rt = Runtime::builder()
-            .worker_threads(2)
-            .clock(Clock::autojump())
-            .build()
-            .expect("runtime");
-        rt.block_on(body())
-    })
-}
-
-/// Runs `body` on a fresh two-worker runtime with the system clock, under a watchdog.
-fn on_system_clock<R, F>(body: impl FnOnce() -> F + Send + 'static) -> R
-where
-    R: Send + 'static,
-    F: Future<Output = R>,
-{
-    watchdog(30, move || common::runtime(2).block_on(body()))
 }
 
 /// Counts, over a batch of child futures, how many started, ran to their end, and were
@@ -114,7 +88,7 @@ fn codes(error: &GroupError) -> Vec<u32> {
 
 #[test]
 fn gather_returns_values_in_input_order() {
-    let (values, elapsed, longest) = on_autojump(|| async {
+    let (values, elapsed, longest) = autojump(30, || async {
         let mut rng = Rng::new(0x9a7e);
         let delays: Vec<u64> = (0..64).map(|_| 1 + rng.below(1_000)).collect();
         let longest = *delays.iter().max().unwrap();
@@ -136,7 +110,7 @@ fn gather_returns_values_in_input_order() {
 fn gather_first_failure_cancels_the_rest() {
     let tally = Tally::default();
     let t = tally.clone();
-    let (result, elapsed) = on_autojump(move || async move {
+    let (result, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let result = gather((0..10).map(|i| {
             let outcome = if i == 3 {
@@ -164,7 +138,7 @@ fn gather_first_failure_cancels_the_rest() {
 fn gather_reports_a_panic_as_a_failure() {
     let tally = Tally::default();
     let t = tally.clone();
-    let result = on_autojump(move || async move {
+    let result = autojump(30, move || async move {
         gather([
             child(&t, ms(5), Outcome::Panic),
             child(&t, HOUR, Outcome::Ok(1)),
@@ -184,7 +158,7 @@ fn gather_reports_a_panic_as_a_failure() {
 
 #[test]
 fn gather_of_nothing_is_an_empty_vec() {
-    let values = on_autojump(|| async {
+    let values = autojump(30, || async {
         gather(Vec::<std::future::Ready<Result<u32, BoxError>>>::new()).await
     });
     assert_eq!(values.unwrap(), Vec::<u32>::new());
@@ -194,7 +168,7 @@ fn gather_of_nothing_is_an_empty_vec() {
 fn gather_of_unit_children() {
     let done = Counter::new();
     let d = done.clone();
-    let values = on_autojump(move || async move {
+    let values = autojump(30, move || async move {
         gather((0..5u64).map(|i| {
             let d = d.clone();
             async move {
@@ -215,7 +189,7 @@ fn gather_of_unit_children() {
 fn race_first_success_wins_and_the_others_are_dropped() {
     let tally = Tally::default();
     let t = tally.clone();
-    let (winner, elapsed) = on_autojump(move || async move {
+    let (winner, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let winner = race([
             child(&t, ms(3_000), Outcome::Ok(3)),
@@ -237,7 +211,7 @@ fn race_first_success_wins_and_the_others_are_dropped() {
 fn race_failures_do_not_cancel_the_others() {
     let tally = Tally::default();
     let t = tally.clone();
-    let (winner, elapsed) = on_autojump(move || async move {
+    let (winner, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let winner = race([
             child(&t, ms(1_000), Outcome::Err(1)),
@@ -259,7 +233,7 @@ fn race_failures_do_not_cancel_the_others() {
 fn race_without_a_success_reports_every_failure_in_completion_order() {
     let tally = Tally::default();
     let t = tally.clone();
-    let (result, elapsed) = on_autojump(move || async move {
+    let (result, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let result = race([
             child(&t, ms(3_000), Outcome::Err(3)),
@@ -283,7 +257,7 @@ fn race_without_a_success_reports_every_failure_in_completion_order() {
 fn race_panic_fails_the_race_at_once() {
     let tally = Tally::default();
     let t = tally.clone();
-    let (result, elapsed) = on_autojump(move || async move {
+    let (result, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let result = race([
             child(&t, ms(2_000), Outcome::Ok(2)),
@@ -306,7 +280,7 @@ fn race_panic_fails_the_race_at_once() {
 
 #[test]
 fn race_of_nothing_is_an_error_with_no_entries() {
-    let result = on_autojump(|| async {
+    let result = autojump(30, || async {
         race(Vec::<std::future::Ready<Result<u32, BoxError>>>::new()).await
     });
     let error = result.unwrap_err();
@@ -347,7 +321,7 @@ fn bounded_map_keeps_the_limit_and_the_input_order() {
     const LIMIT: usize = 7;
     let gauge = HighWater::default();
     let g = gauge.clone();
-    let values = on_autojump(move || async move {
+    let values = autojump(30, move || async move {
         let mut rng = Rng::new(0xb0);
         let delays: Vec<u64> = (0..100).map(|_| 1 + rng.below(50)).collect();
         bounded_map(delays.into_iter().enumerate(), LIMIT, move |(i, d)| {
@@ -375,7 +349,7 @@ fn bounded_map_failure_cancels_the_rest() {
     let tally = Tally::default();
     let gauge = HighWater::default();
     let (t, g) = (tally.clone(), gauge.clone());
-    let (result, elapsed) = on_autojump(move || async move {
+    let (result, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let result = bounded_map(0..100u32, 4, move |i| {
             let g = g.clone();
@@ -421,7 +395,7 @@ fn bounded_map_with_limit_zero_panics() {
 
 #[test]
 fn bounded_map_of_nothing_is_an_empty_vec() {
-    let values = on_autojump(|| async {
+    let values = autojump(30, || async {
         bounded_map(
             Vec::<u32>::new(),
             3,
@@ -437,7 +411,7 @@ fn bounded_map_of_nothing_is_an_empty_vec() {
 
 #[test]
 fn as_completed_yields_in_completion_order_and_ends() {
-    let (order, elapsed) = on_autojump(|| async {
+    let (order, elapsed) = autojump(30, || async {
         let mut rng = Rng::new(0xac);
         // A shuffled 1..=32: distinct delays, so the completion order is defined.
         let mut delays: Vec<u64> = (1..=32).collect();
@@ -473,7 +447,7 @@ fn as_completed_failure_goes_to_the_group() {
     let got = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let after_loop = Flag::new();
     let (t, g, a) = (tally.clone(), got.clone(), after_loop.clone());
-    let result = on_autojump(move || async move {
+    let result = autojump(30, move || async move {
         task_group(async |tg| {
             let mut done = as_completed(
                 &tg,
@@ -501,7 +475,7 @@ fn as_completed_failure_goes_to_the_group() {
 
 #[test]
 fn as_completed_of_nothing_ends_at_once() {
-    let count = on_autojump(|| async {
+    let count = autojump(30, || async {
         task_group(async |tg| {
             let done = as_completed(&tg, Vec::<std::future::Ready<Result<u32, BoxError>>>::new());
             Ok::<_, BoxError>(done.count().await)
@@ -524,7 +498,7 @@ fn sleepers(tally: &Tally, n: u32) -> Vec<impl Future<Output = Result<u32, BoxEr
 fn gather_cancelled_by_a_deadline_drops_every_child() {
     let tally = Tally::default();
     let t = tally.clone();
-    let (out, elapsed) = on_autojump(move || async move {
+    let (out, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let out = move_on_after(ms(1_000), gather(sleepers(&t, 10))).await;
         (out.map(|r| r.is_ok()), current_time() - start)
@@ -540,7 +514,7 @@ fn gather_cancelled_by_a_deadline_drops_every_child() {
 fn race_cancelled_by_a_deadline_drops_every_child() {
     let tally = Tally::default();
     let t = tally.clone();
-    let out = on_autojump(move || async move {
+    let out = autojump(30, move || async move {
         move_on_after(ms(1_000), race(sleepers(&t, 10)))
             .await
             .map(|r| r.is_ok())
@@ -555,7 +529,7 @@ fn race_cancelled_by_a_deadline_drops_every_child() {
 fn bounded_map_cancelled_by_a_deadline_drops_every_child() {
     let tally = Tally::default();
     let t = tally.clone();
-    let out = on_autojump(move || async move {
+    let out = autojump(30, move || async move {
         move_on_after(
             ms(1_000),
             bounded_map(0..10, 3, move |i| t.track(hour_sleeper(i))),
@@ -581,7 +555,7 @@ async fn hour_sleeper(i: u32) -> Result<u32, BoxError> {
 fn as_completed_cancelled_by_a_deadline_drops_every_child() {
     let tally = Tally::default();
     let t = tally.clone();
-    let out = on_autojump(move || async move {
+    let out = autojump(30, move || async move {
         move_on_after(
             ms(1_000),
             task_group(async |tg| {
@@ -604,7 +578,7 @@ fn patterns_cancelled_by_a_sibling_drop_every_child() {
     for which in 0..3 {
         let tally = Tally::default();
         let t = tally.clone();
-        on_system_clock(move || async move {
+        run(2, 30, move || async move {
             let scope = CancelScope::new();
             task_group(async |tg| {
                 let (s, t2) = (scope.clone(), t.clone());
@@ -645,7 +619,7 @@ fn assert_send<F: Future + Send>(future: F) -> F {
 
 #[test]
 fn children_awaiting_patterns_are_send() {
-    let total = on_autojump(|| async {
+    let total = autojump(30, || async {
         let total = Arc::new(AtomicUsize::new(0));
         task_group(async |tg| {
             let sum = total.clone();

@@ -4,35 +4,17 @@
 
 mod common;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Counter, MyError, watchdog};
+use common::{Counter, MyError, autojump};
 use parking_lot::Mutex;
-use pride::time::Clock;
-use pride::{BoxError, Retry, Runtime, TimeoutError, current_time, move_on_after, retry, sleep};
+use pride::{BoxError, Retry, TimeoutError, current_time, move_on_after, retry, sleep};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Runs `body` on a fresh two-worker autojump runtime, under a watchdog.
-fn on_autojump<R, F>(body: impl FnOnce() -> F + Send + 'static) -> R
-where
-    R: Send + 'static,
-    F: Future<Output = R>,
-{
-    watchdog(30, move || {
-        let rt = Runtime::builder()
-            .worker_threads(2)
-            .clock(Clock::autojump())
-            .build()
-            .expect("runtime");
-        rt.block_on(body())
-    })
 }
 
 /// Records the mock time at which each attempt starts.
@@ -54,7 +36,7 @@ impl Starts {
 fn retry_succeeds_after_failures() {
     let calls = Counter::new();
     let c = calls.clone();
-    let (value, elapsed) = on_autojump(move || async move {
+    let (value, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let policy = Retry::new(5).backoff(ms(100)).jitter(false);
         let value = retry(policy, move |attempt| {
@@ -80,7 +62,7 @@ fn retry_succeeds_after_failures() {
 fn retry_backoff_doubles_up_to_the_cap_in_mock_time() {
     let starts = Starts::default();
     let s = starts.clone();
-    let error = on_autojump(move || async move {
+    let error = autojump(30, move || async move {
         let policy = Retry::new(6)
             .backoff(ms(1_000))
             .max_backoff(ms(5_000))
@@ -106,7 +88,7 @@ fn retry_jitter_keeps_each_wait_within_half_and_full_backoff() {
     for _ in 0..8 {
         let starts = Starts::default();
         let s = starts.clone();
-        on_autojump(move || async move {
+        autojump(30, move || async move {
             let policy = Retry::new(7)
                 .backoff(ms(1_000))
                 .max_backoff(ms(16_000))
@@ -140,7 +122,7 @@ fn retry_jitter_keeps_each_wait_within_half_and_full_backoff() {
 fn retry_timed_out_attempt_counts_as_failed() {
     let attempts = Counter::new();
     let c = attempts.clone();
-    let (error, elapsed) = on_autojump(move || async move {
+    let (error, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let policy = Retry::new(3)
             .timeout(ms(1_000))
@@ -169,7 +151,7 @@ fn retry_timed_out_attempt_counts_as_failed() {
 
 #[test]
 fn retry_succeeds_after_a_timed_out_attempt() {
-    let value = on_autojump(|| async {
+    let value = autojump(30, || async {
         let policy = Retry::new(3).timeout(ms(1_000)).backoff(ms(10));
         retry(policy, |attempt| async move {
             if attempt == 0 {
@@ -184,7 +166,7 @@ fn retry_succeeds_after_a_timed_out_attempt() {
 
 #[test]
 fn retry_gives_up_with_the_last_error_and_the_attempt_count() {
-    let error = on_autojump(|| async {
+    let error = autojump(30, || async {
         let policy = Retry::new(4).backoff(ms(1));
         retry(
             policy,
@@ -210,7 +192,7 @@ fn retry_gives_up_with_the_last_error_and_the_attempt_count() {
 
 #[test]
 fn retry_with_one_attempt_does_not_wait() {
-    let (error, elapsed) = on_autojump(|| async {
+    let (error, elapsed) = autojump(30, || async {
         let start = current_time();
         let error = retry(Retry::new(1).backoff(HOUR), |_| async {
             Err::<(), _>(MyError(9))
@@ -233,7 +215,7 @@ fn retry_with_zero_attempts_panics() {
 fn retry_cancelled_from_outside_during_an_attempt_drops_it() {
     let (calls, drops) = (Counter::new(), Counter::new());
     let (c, d) = (calls.clone(), drops.clone());
-    let out = on_autojump(move || async move {
+    let out = autojump(30, move || async move {
         let policy = Retry::new(5).backoff(ms(10));
         move_on_after(
             ms(1_000),
@@ -259,7 +241,7 @@ fn retry_cancelled_from_outside_during_an_attempt_drops_it() {
 fn retry_cancelled_from_outside_during_a_backoff_stops_retrying() {
     let starts = Starts::default();
     let s = starts.clone();
-    let (out, elapsed) = on_autojump(move || async move {
+    let (out, elapsed) = autojump(30, move || async move {
         let start = current_time();
         let policy = Retry::new(5).backoff(ms(10_000)).jitter(false);
         let out = move_on_after(

@@ -6,39 +6,22 @@
 
 mod common;
 
-use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Counter, Rng, watchdog};
+use common::{Counter, Rng, block_on, builder};
 use futures_lite::future::poll_once;
 use pride::sync::channel;
 use pride::time::Clock;
 use pride::{
-    BoxError, CapacityLimiter, Event, Queue, Runtime, Semaphore, move_on_after, sleep, task_group,
-    yield_now,
+    BoxError, CapacityLimiter, Event, Queue, Semaphore, move_on_after, sleep, task_group, yield_now,
 };
 
 /// Four workers even on a two-core machine: more interleavings, more preemption.
 const WORKERS: usize = 4;
 const ROUNDS: usize = 10_000;
-
-fn on_runtime<R, F>(clock: Clock, body: impl FnOnce() -> F + Send + 'static) -> R
-where
-    R: Send + 'static,
-    F: Future<Output = R>,
-{
-    watchdog(60, move || {
-        let rt = Runtime::builder()
-            .worker_threads(WORKERS)
-            .clock(clock)
-            .build()
-            .expect("runtime");
-        rt.block_on(body())
-    })
-}
 
 /// Counts how many hold something right now and the most that ever did.
 #[derive(Clone, Default)]
@@ -89,7 +72,7 @@ fn counters(n: usize) -> Arc<Vec<AtomicUsize>> {
 #[test]
 fn queue_get_cancelled_by_a_deadline_while_a_put_races_loses_nothing() {
     const PAIRS: usize = 100;
-    let (received, left) = on_runtime(Clock::autojump(), || async {
+    let (received, left) = block_on(60, builder(WORKERS).clock(Clock::autojump()), || async {
         let (received, left) = (Counter::new(), Counter::new());
         for round in 0..ROUNDS / PAIRS {
             let queues: Vec<Queue<usize>> = (0..PAIRS).map(|_| Queue::unbounded()).collect();
@@ -137,7 +120,7 @@ fn queue_get_cancelled_by_a_deadline_while_a_put_races_loses_nothing() {
 /// to the queue.
 #[test]
 fn queue_get_dropped_while_a_put_races_loses_nothing() {
-    let (received, left) = on_runtime(Clock::system(), || async {
+    let (received, left) = block_on(60, builder(WORKERS).clock(Clock::system()), || async {
         let q = Queue::<usize>::with_maxsize(1);
         let (received, left) = (Counter::new(), Counter::new());
         for round in 0..ROUNDS {
@@ -197,71 +180,75 @@ fn bounded_queue_with_cancelled_gets_and_puts_keeps_every_item_and_its_bound() {
     let len_gauge = HighWater::default();
     let count_gauge = HighWater::default();
     let (s, lg, cg) = (seen.clone(), len_gauge.clone(), count_gauge.clone());
-    let cancelled = on_runtime(Clock::system(), move || async move {
-        let q = Queue::<usize>::with_maxsize(MAXSIZE);
-        let cancelled = Counter::new();
-        task_group(async |tg| {
-            for c in 0..CONSUMERS {
-                let (q, seen, lg, cg, cancelled) = (
-                    q.clone(),
-                    s.clone(),
-                    lg.clone(),
-                    cg.clone(),
-                    cancelled.clone(),
-                );
-                tg.start_soon(async move {
-                    let mut rng = Rng::new(c as u64 + 1);
-                    loop {
-                        let mut get = pin!(q.get());
-                        let item = match poll_once(get.as_mut()).await {
-                            Some(item) => item,
-                            None if rng.below(2) == 0 => {
-                                cancelled.inc();
-                                continue; // drops the waiting get
-                            }
-                            None => get.await,
-                        };
-                        let Ok(item) = item else { break };
-                        cg.sub(1);
-                        lg.observe(q.len());
-                        seen[item].fetch_add(1, Ordering::SeqCst);
-                    }
-                });
-            }
-            let (q, lg, cg) = (q.clone(), lg.clone(), cg.clone());
-            tg.start_soon(async move {
-                task_group(async |producers| {
-                    for p in 0..PRODUCERS {
-                        let (q, lg, cg) = (q.clone(), lg.clone(), cg.clone());
-                        producers.start_soon(async move {
-                            let mut rng = Rng::new(100 + p as u64);
-                            for i in 0..PER_PRODUCER {
-                                let item = p * PER_PRODUCER + i;
-                                cg.add(1);
-                                loop {
-                                    let mut put = pin!(q.put(item));
-                                    match poll_once(put.as_mut()).await {
-                                        Some(done) => break done.unwrap(),
-                                        // A dropped put did not enqueue: put it again.
-                                        None if rng.below(4) == 0 => yield_now().await,
-                                        None => break put.await.unwrap(),
-                                    }
+    let cancelled = block_on(
+        60,
+        builder(WORKERS).clock(Clock::system()),
+        move || async move {
+            let q = Queue::<usize>::with_maxsize(MAXSIZE);
+            let cancelled = Counter::new();
+            task_group(async |tg| {
+                for c in 0..CONSUMERS {
+                    let (q, seen, lg, cg, cancelled) = (
+                        q.clone(),
+                        s.clone(),
+                        lg.clone(),
+                        cg.clone(),
+                        cancelled.clone(),
+                    );
+                    tg.start_soon(async move {
+                        let mut rng = Rng::new(c as u64 + 1);
+                        loop {
+                            let mut get = pin!(q.get());
+                            let item = match poll_once(get.as_mut()).await {
+                                Some(item) => item,
+                                None if rng.below(2) == 0 => {
+                                    cancelled.inc();
+                                    continue; // drops the waiting get
                                 }
-                                lg.observe(q.len());
-                            }
-                        });
-                    }
-                })
-                .await?;
-                q.close();
-                Ok::<(), BoxError>(())
-            });
-        })
-        .await
-        .unwrap();
-        assert!(q.is_empty());
-        cancelled.get()
-    });
+                                None => get.await,
+                            };
+                            let Ok(item) = item else { break };
+                            cg.sub(1);
+                            lg.observe(q.len());
+                            seen[item].fetch_add(1, Ordering::SeqCst);
+                        }
+                    });
+                }
+                let (q, lg, cg) = (q.clone(), lg.clone(), cg.clone());
+                tg.start_soon(async move {
+                    task_group(async |producers| {
+                        for p in 0..PRODUCERS {
+                            let (q, lg, cg) = (q.clone(), lg.clone(), cg.clone());
+                            producers.start_soon(async move {
+                                let mut rng = Rng::new(100 + p as u64);
+                                for i in 0..PER_PRODUCER {
+                                    let item = p * PER_PRODUCER + i;
+                                    cg.add(1);
+                                    loop {
+                                        let mut put = pin!(q.put(item));
+                                        match poll_once(put.as_mut()).await {
+                                            Some(done) => break done.unwrap(),
+                                            // A dropped put did not enqueue: put it again.
+                                            None if rng.below(4) == 0 => yield_now().await,
+                                            None => break put.await.unwrap(),
+                                        }
+                                    }
+                                    lg.observe(q.len());
+                                }
+                            });
+                        }
+                    })
+                    .await?;
+                    q.close();
+                    Ok::<(), BoxError>(())
+                });
+            })
+            .await
+            .unwrap();
+            assert!(q.is_empty());
+            cancelled.get()
+        },
+    );
     assert_each_once(&seen);
     assert!(
         len_gauge.max() <= MAXSIZE,
@@ -281,42 +268,46 @@ fn bounded_channel_four_producers_four_consumers_with_cancelled_receives() {
     let seen = counters(PRODUCERS * PER_PRODUCER);
     let len_gauge = HighWater::default();
     let (s, lg) = (seen.clone(), len_gauge.clone());
-    on_runtime(Clock::system(), move || async move {
-        task_group(async |tg| {
-            let (tx, rx) = channel::<usize>(MAXSIZE);
-            for c in 0..CONSUMERS {
-                let (rx, seen, lg) = (rx.clone(), s.clone(), lg.clone());
-                tg.start_soon(async move {
-                    let mut rng = Rng::new(c as u64 + 7);
-                    loop {
-                        let mut recv = pin!(rx.recv());
-                        let item = match poll_once(recv.as_mut()).await {
-                            Some(item) => item,
-                            None if rng.below(2) == 0 => continue,
-                            None => recv.await,
-                        };
-                        let Ok(item) = item else { break };
-                        lg.observe(rx.len());
-                        seen[item].fetch_add(1, Ordering::SeqCst);
-                    }
-                });
-            }
-            drop(rx);
-            for p in 0..PRODUCERS {
-                let (tx, lg) = (tx.clone(), lg.clone());
-                tg.start_soon(async move {
-                    for i in 0..PER_PRODUCER {
-                        tx.send(p * PER_PRODUCER + i).await.unwrap();
-                        lg.observe(tx.len());
-                    }
-                });
-            }
-            // The consumers end once the last producer's sender is gone.
-            drop(tx);
-        })
-        .await
-        .unwrap();
-    });
+    block_on(
+        60,
+        builder(WORKERS).clock(Clock::system()),
+        move || async move {
+            task_group(async |tg| {
+                let (tx, rx) = channel::<usize>(MAXSIZE);
+                for c in 0..CONSUMERS {
+                    let (rx, seen, lg) = (rx.clone(), s.clone(), lg.clone());
+                    tg.start_soon(async move {
+                        let mut rng = Rng::new(c as u64 + 7);
+                        loop {
+                            let mut recv = pin!(rx.recv());
+                            let item = match poll_once(recv.as_mut()).await {
+                                Some(item) => item,
+                                None if rng.below(2) == 0 => continue,
+                                None => recv.await,
+                            };
+                            let Ok(item) = item else { break };
+                            lg.observe(rx.len());
+                            seen[item].fetch_add(1, Ordering::SeqCst);
+                        }
+                    });
+                }
+                drop(rx);
+                for p in 0..PRODUCERS {
+                    let (tx, lg) = (tx.clone(), lg.clone());
+                    tg.start_soon(async move {
+                        for i in 0..PER_PRODUCER {
+                            tx.send(p * PER_PRODUCER + i).await.unwrap();
+                            lg.observe(tx.len());
+                        }
+                    });
+                }
+                // The consumers end once the last producer's sender is gone.
+                drop(tx);
+            })
+            .await
+            .unwrap();
+        },
+    );
     assert_each_once(&seen);
     assert!(
         len_gauge.max() <= MAXSIZE,
@@ -339,32 +330,36 @@ fn semaphore_is_never_over_granted_with_cancelled_acquires() {
     let gauge = HighWater::default();
     let sem = Arc::new(Semaphore::new(PERMITS));
     let (g, sm) = (gauge.clone(), sem.clone());
-    on_runtime(Clock::system(), move || async move {
-        task_group(async |tg| {
-            for t in 0..TASKS {
-                let (sem, g) = (sm.clone(), g.clone());
-                tg.start_soon(async move {
-                    let mut rng = Rng::new(t as u64 + 1);
-                    for _ in 0..ITERATIONS {
-                        let n = 1 + rng.below(2) as usize;
-                        let mut acquire = pin!(sem.acquire_many(n));
-                        let permit = match poll_once(acquire.as_mut()).await {
-                            Some(permit) => permit,
-                            None if rng.below(3) == 0 => continue, // cancelled
-                            None => acquire.await,
-                        };
-                        assert_eq!(permit.num_permits(), n);
-                        g.add(n);
-                        yield_now().await;
-                        g.sub(n);
-                        drop(permit);
-                    }
-                });
-            }
-        })
-        .await
-        .unwrap();
-    });
+    block_on(
+        60,
+        builder(WORKERS).clock(Clock::system()),
+        move || async move {
+            task_group(async |tg| {
+                for t in 0..TASKS {
+                    let (sem, g) = (sm.clone(), g.clone());
+                    tg.start_soon(async move {
+                        let mut rng = Rng::new(t as u64 + 1);
+                        for _ in 0..ITERATIONS {
+                            let n = 1 + rng.below(2) as usize;
+                            let mut acquire = pin!(sem.acquire_many(n));
+                            let permit = match poll_once(acquire.as_mut()).await {
+                                Some(permit) => permit,
+                                None if rng.below(3) == 0 => continue, // cancelled
+                                None => acquire.await,
+                            };
+                            assert_eq!(permit.num_permits(), n);
+                            g.add(n);
+                            yield_now().await;
+                            g.sub(n);
+                            drop(permit);
+                        }
+                    });
+                }
+            })
+            .await
+            .unwrap();
+        },
+    );
     assert!(gauge.max() <= PERMITS, "{} permits held", gauge.max());
     assert_eq!(sem.available_permits(), PERMITS);
 }
@@ -376,43 +371,47 @@ fn capacity_limiter_is_never_over_granted_with_cancelled_acquires() {
     let gauge = HighWater::default();
     let limiter = CapacityLimiter::new(PERMITS);
     let (g, lim) = (gauge.clone(), limiter.clone());
-    on_runtime(Clock::system(), move || async move {
-        task_group(async |tg| {
-            for t in 0..TASKS {
-                let (limiter, g) = (lim.clone(), g.clone());
-                tg.start_soon(async move {
-                    let mut rng = Rng::new(t as u64 + 50);
-                    let me = pride::sync::Borrower::new(t as u64);
-                    for i in 0..ITERATIONS {
-                        if i % 2 == 0 {
-                            let mut acquire = pin!(limiter.acquire());
-                            let token = match poll_once(acquire.as_mut()).await {
-                                Some(token) => token,
-                                None if rng.below(3) == 0 => continue,
-                                None => acquire.await,
-                            };
-                            g.add(1);
-                            yield_now().await;
-                            g.sub(1);
-                            drop(token);
-                        } else {
-                            let wait = Duration::from_micros(rng.below(200));
-                            match move_on_after(wait, limiter.acquire_on_behalf_of(me)).await {
-                                None => continue,
-                                Some(result) => result.unwrap(),
+    block_on(
+        60,
+        builder(WORKERS).clock(Clock::system()),
+        move || async move {
+            task_group(async |tg| {
+                for t in 0..TASKS {
+                    let (limiter, g) = (lim.clone(), g.clone());
+                    tg.start_soon(async move {
+                        let mut rng = Rng::new(t as u64 + 50);
+                        let me = pride::sync::Borrower::new(t as u64);
+                        for i in 0..ITERATIONS {
+                            if i % 2 == 0 {
+                                let mut acquire = pin!(limiter.acquire());
+                                let token = match poll_once(acquire.as_mut()).await {
+                                    Some(token) => token,
+                                    None if rng.below(3) == 0 => continue,
+                                    None => acquire.await,
+                                };
+                                g.add(1);
+                                yield_now().await;
+                                g.sub(1);
+                                drop(token);
+                            } else {
+                                let wait = Duration::from_micros(rng.below(200));
+                                match move_on_after(wait, limiter.acquire_on_behalf_of(me)).await {
+                                    None => continue,
+                                    Some(result) => result.unwrap(),
+                                }
+                                g.add(1);
+                                yield_now().await;
+                                g.sub(1);
+                                limiter.release_on_behalf_of(me).unwrap();
                             }
-                            g.add(1);
-                            yield_now().await;
-                            g.sub(1);
-                            limiter.release_on_behalf_of(me).unwrap();
                         }
-                    }
-                });
-            }
-        })
-        .await
-        .unwrap();
-    });
+                    });
+                }
+            })
+            .await
+            .unwrap();
+        },
+    );
     assert!(gauge.max() <= PERMITS, "{} tokens held", gauge.max());
     assert_eq!(limiter.borrowed_tokens(), 0);
     assert_eq!(limiter.available_tokens(), PERMITS);
@@ -427,7 +426,7 @@ fn capacity_limiter_is_never_over_granted_with_cancelled_acquires() {
 #[test]
 fn event_set_wakes_every_one_of_10k_waiters() {
     const WAITERS: usize = 10_000;
-    let woke = on_runtime(Clock::system(), || async {
+    let woke = block_on(60, builder(WORKERS).clock(Clock::system()), || async {
         let event = Event::new();
         let (waiting, woke) = (Counter::new(), Counter::new());
         let setter = {
@@ -462,7 +461,7 @@ fn event_set_wakes_every_one_of_10k_waiters() {
 fn event_fan_out_with_dropped_waiters_wakes_the_rest() {
     const WAITERS: usize = 64;
     const EVENT_ROUNDS: usize = 200;
-    let woke = on_runtime(Clock::system(), || async {
+    let woke = block_on(60, builder(WORKERS).clock(Clock::system()), || async {
         let woke = Counter::new();
         for round in 0..EVENT_ROUNDS {
             let event = Event::new();

@@ -213,43 +213,49 @@ impl Table {
 
     /// Prints the table to stdout.
     pub fn print(&self) {
-        let widths: Vec<usize> = (0..self.lines[0].len())
-            .map(|i| {
-                self.lines
-                    .iter()
-                    .map(|line| line[i].chars().count())
-                    .max()
-                    .unwrap_or(0)
+        print_table(&self.lines, 1);
+    }
+}
+
+/// Prints `lines` (the header first) as a Markdown table: the first `left` columns
+/// left-aligned, the rest right-aligned.
+pub fn print_table(lines: &[Vec<String>], left: usize) {
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|i| {
+            lines
+                .iter()
+                .map(|line| line[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (n, line) in lines.iter().enumerate() {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (text, &width))| {
+                if i < left {
+                    format!("{text:<width$}")
+                } else {
+                    format!("{text:>width$}")
+                }
             })
             .collect();
-        for (n, line) in self.lines.iter().enumerate() {
-            let cells: Vec<String> = line
+        println!("| {} |", cells.join(" | "));
+        if n == 0 {
+            let rules: Vec<String> = widths
                 .iter()
-                .zip(&widths)
                 .enumerate()
-                .map(|(i, (text, &width))| {
-                    if i == 0 {
-                        format!("{text:<width$}")
+                .map(|(i, &width)| {
+                    if i < left {
+                        "-".repeat(width)
                     } else {
-                        format!("{text:>width$}")
+                        format!("{}:", "-".repeat(width.saturating_sub(1)))
                     }
                 })
                 .collect();
-            println!("| {} |", cells.join(" | "));
-            if n == 0 {
-                let rules: Vec<String> = widths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &width)| {
-                        if i == 0 {
-                            "-".repeat(width)
-                        } else {
-                            format!("{}:", "-".repeat(width.saturating_sub(1)))
-                        }
-                    })
-                    .collect();
-                println!("| {} |", rules.join(" | "));
-            }
+            println!("| {} |", rules.join(" | "));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Small helpers shared by the integration tests: counters, drop guards, a poll gauge,
-//! a watchdog so a hang fails instead of stalling the suite, and a tiny RNG.
+//! a watchdog so a hang fails instead of stalling the suite, runtimes run under it, and a
+//! tiny RNG.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -114,12 +115,51 @@ impl<F: Future> Future for Gauged<F> {
     }
 }
 
+/// A runtime builder with `n` workers.
+pub fn builder(n: usize) -> pride::Builder {
+    let mut builder = pride::Runtime::builder();
+    builder.worker_threads(n);
+    builder
+}
+
 /// A runtime with `n` workers.
 pub fn runtime(n: usize) -> pride::Runtime {
-    pride::Runtime::builder()
-        .worker_threads(n)
-        .build()
-        .expect("runtime")
+    builder(n).build().expect("runtime")
+}
+
+/// Builds a runtime like `builder` and runs the future `make` builds on it, under a
+/// [`watchdog`] of `secs`.
+pub fn block_on<R, F>(
+    secs: u64,
+    builder: &pride::Builder,
+    make: impl FnOnce() -> F + Send + 'static,
+) -> R
+where
+    R: Send + 'static,
+    F: Future<Output = R>,
+{
+    let mut builder = builder.clone();
+    watchdog(secs, move || {
+        builder.build().expect("runtime").block_on(make())
+    })
+}
+
+/// [`block_on`] on a runtime with `n` workers and the system clock.
+pub fn run<R, F>(n: usize, secs: u64, make: impl FnOnce() -> F + Send + 'static) -> R
+where
+    R: Send + 'static,
+    F: Future<Output = R>,
+{
+    block_on(secs, &builder(n), make)
+}
+
+/// [`block_on`] on a two-worker runtime with the autojump clock.
+pub fn autojump<R, F>(secs: u64, make: impl FnOnce() -> F + Send + 'static) -> R
+where
+    R: Send + 'static,
+    F: Future<Output = R>,
+{
+    block_on(secs, builder(2).clock(pride::time::Clock::autojump()), make)
 }
 
 /// Runs `f` on a fresh thread and fails the test if it does not finish within `secs`
@@ -188,6 +228,27 @@ impl std::fmt::Display for MyError {
 }
 
 impl std::error::Error for MyError {}
+
+/// A test error type with a message.
+#[derive(Debug)]
+pub struct Boom(pub &'static str);
+
+impl std::fmt::Display for Boom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "boom: {}", self.0)
+    }
+}
+
+impl std::error::Error for Boom {}
+
+/// Sets its event when dropped: tells another task that a future is gone.
+pub struct SetOnDrop(pub pride::Event);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
 
 /// The text of a panic payload (`&str` or `String`), or `""`.
 pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
