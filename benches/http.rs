@@ -74,6 +74,8 @@ mod load {
             let request = Request::get("/")
                 .header(hyper::header::HOST, "localhost")
                 .body(String::new())?;
+            // The connection task must finish the previous exchange first.
+            sender.ready().await?;
             let response = sender.send_request(request).await?;
             assert_eq!(response.status(), 200);
             assert_eq!(body_text(response.into_body()).await?, "hello");

@@ -60,6 +60,8 @@ async fn client(addr: SocketAddr, id: usize, requests: usize) -> Result<(), BoxE
         let connection = tg.spawn(conn);
         for i in 0..requests {
             let path = format!("/{id}/{i}");
+            // The connection task must finish the previous exchange first.
+            sender.ready().await?;
             let response = sender
                 .send_request(Request::get(path.as_str()).body(String::new())?)
                 .await?;
