@@ -198,7 +198,7 @@ fn stream_ends_after_close() {
 
 #[test]
 fn capacity_is_never_exceeded_under_threads() {
-    const PER: usize = 2000;
+    const PER: usize = if cfg!(miri) { 20 } else { 2000 };
     let q = Queue::with_maxsize(4);
     let received = std::sync::Arc::new(AtomicUsize::new(0));
     let producers: Vec<_> = (0..4)
@@ -243,7 +243,7 @@ fn capacity_is_never_exceeded_under_threads() {
 /// times: every item must come out exactly once.
 #[test]
 fn stress_cancelled_get_races_put() {
-    const ITERATIONS: usize = 10_000;
+    const ITERATIONS: usize = if cfg!(miri) { 50 } else { 10_000 };
     let q = Queue::with_maxsize(2);
     let start = std::sync::Arc::new(Barrier::new(2));
     let done = std::sync::Arc::new(Barrier::new(2));
@@ -289,7 +289,7 @@ fn stress_cancelled_get_races_put() {
 /// the put's item is delivered exactly when the put completed, and no slot leaks.
 #[test]
 fn stress_cancelled_put_races_get() {
-    const ITERATIONS: usize = 5_000;
+    const ITERATIONS: usize = if cfg!(miri) { 50 } else { 5_000 };
     let q = Queue::with_maxsize(1);
     let start = std::sync::Arc::new(Barrier::new(2));
     let done = std::sync::Arc::new(Barrier::new(2));
