@@ -109,7 +109,6 @@ pub(crate) fn with_time<R>(f: impl FnOnce(&crate::time::TimeDriver) -> R) -> R {
 }
 
 /// Index of the worker this thread is, if it is a worker thread.
-#[allow(dead_code)]
 pub(crate) fn worker_index() -> Option<usize> {
     with_core(|core| core.map(Core::index))
 }

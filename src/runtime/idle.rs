@@ -112,10 +112,4 @@ impl Idle {
     pub(crate) fn num_unparked(&self) -> usize {
         unparked(self.state.load(Ordering::SeqCst))
     }
-
-    /// Number of workers searching.
-    #[allow(dead_code)]
-    pub(crate) fn num_searching(&self) -> usize {
-        searching(self.state.load(Ordering::SeqCst))
-    }
 }
