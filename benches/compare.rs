@@ -61,15 +61,7 @@ fn main() {
         return;
     }
 
-    let fixed_samples = std::env::var("PRIDE_BENCH_SAMPLES").ok().map(|value| {
-        value
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| {
-                panic!("PRIDE_BENCH_SAMPLES must be a positive integer, got {value:?}")
-            })
-    });
+    let fixed_samples = workloads::fixed_samples();
 
     println!(
         "pride runtime-core comparison: {workers} worker threads per runtime; \

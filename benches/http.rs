@@ -51,6 +51,9 @@ async fn hello(_: Request<Incoming>) -> Result<Response<String>, Infallible> {
 }
 
 /// The load generator, the same for both servers; runs on its own tokio runtime.
+#[path = "settings/mod.rs"]
+mod settings;
+
 mod load {
     use super::*;
     use hyper::client::conn::http1::{SendRequest, handshake};
@@ -198,15 +201,9 @@ fn median(samples: &mut [f64]) -> f64 {
 
 fn main() {
     let timed = std::env::args().any(|arg| arg == "--bench");
-    let workers = std::env::var("PRIDE_BENCH_WORKERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = settings::worker_count();
     let samples = if timed {
-        std::env::var("PRIDE_BENCH_SAMPLES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(5)
+        settings::fixed_samples().unwrap_or(5)
     } else {
         1
     };

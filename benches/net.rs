@@ -28,6 +28,9 @@ struct Sizes {
     stream_bytes: usize,
 }
 
+#[path = "settings/mod.rs"]
+mod settings;
+
 mod on_pride {
     use super::*;
     use futures_util::AsyncReadExt;
@@ -224,15 +227,9 @@ fn median(samples: &mut [Duration]) -> Duration {
 
 fn main() {
     let timed = std::env::args().any(|arg| arg == "--bench");
-    let workers = std::env::var("PRIDE_BENCH_WORKERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = settings::worker_count();
     let samples = if timed {
-        std::env::var("PRIDE_BENCH_SAMPLES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(5)
+        settings::fixed_samples().unwrap_or(5)
     } else {
         1
     };

@@ -117,7 +117,7 @@ fn main() {
         .filter(|w| filters.is_empty() || filters.iter().any(|f| w.name.contains(f)))
         .collect();
 
-    let workers = worker_count();
+    let workers = versus::worker_count();
     let runtimes = Runtimes {
         pride: pride::Runtime::builder()
             .worker_threads(workers)
@@ -141,16 +141,7 @@ fn main() {
         return;
     }
 
-    let samples = match std::env::var("PRIDE_BENCH_SAMPLES") {
-        Ok(value) => value
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| {
-                panic!("PRIDE_BENCH_SAMPLES must be a positive integer, got {value:?}")
-            }),
-        Err(_) => DEFAULT_SAMPLES,
-    };
+    let samples = versus::fixed_samples().unwrap_or(DEFAULT_SAMPLES);
     println!(
         "pride sync primitives vs peers: {workers} worker threads per runtime, {samples} samples \
          per cell (interleaved); median of one iteration ± half the IQR; ratio < 1.00: pride \
@@ -469,17 +460,6 @@ fn event_fanout(runtimes: &Runtimes, column: Column) {
 
 // ---------------------------------------------------------------------------------
 // Reporting
-
-/// `PRIDE_BENCH_WORKERS`, or else the available cores.
-fn worker_count() -> usize {
-    if let Ok(value) = std::env::var("PRIDE_BENCH_WORKERS") {
-        match value.parse::<usize>() {
-            Ok(n) if n > 0 => return n,
-            _ => panic!("PRIDE_BENCH_WORKERS must be a positive integer, got {value:?}"),
-        }
-    }
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
 
 /// Median and half the interquartile range of `times`.
 fn median_and_spread(times: &[Duration]) -> (Duration, Duration) {

@@ -12,12 +12,11 @@
 
 use std::time::Duration;
 
-// Only `worker_count` is used here: the same worker count as `benches/compare.rs`.
-#[allow(dead_code)]
-#[path = "../workloads/mod.rs"]
-mod workloads;
+#[path = "../settings/mod.rs"]
+mod settings;
 
-pub use workloads::worker_count;
+#[allow(unused_imports)] // not every bench target reads both
+pub use settings::{fixed_samples, worker_count};
 
 /// Default and largest number of samples per row.
 const DEFAULT_SAMPLES: usize = 40;
@@ -42,15 +41,7 @@ impl Mode {
     /// Reads the command line and `PRIDE_BENCH_SAMPLES`.
     pub fn from_env() -> Mode {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        let fixed_samples = std::env::var("PRIDE_BENCH_SAMPLES").ok().map(|value| {
-            value
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .unwrap_or_else(|| {
-                    panic!("PRIDE_BENCH_SAMPLES must be a positive integer, got {value:?}")
-                })
-        });
+        let fixed_samples = settings::fixed_samples();
         Mode {
             timed: args.iter().any(|arg| arg == "--bench"),
             fixed_samples,

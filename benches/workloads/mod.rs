@@ -49,17 +49,11 @@ pub const CPU_MAX_UNITS: u64 = 64;
 /// Rounds of the mixing loop in one work unit: about 1 µs on the project's machine.
 const ROUNDS_PER_UNIT: u64 = 100;
 
-/// The worker count every runtime gets: `PRIDE_BENCH_WORKERS`, or else
-/// `std::thread::available_parallelism()`.
-pub fn worker_count() -> usize {
-    if let Ok(value) = std::env::var("PRIDE_BENCH_WORKERS") {
-        match value.parse::<usize>() {
-            Ok(n) if n > 0 => return n,
-            _ => panic!("PRIDE_BENCH_WORKERS must be a positive integer, got {value:?}"),
-        }
-    }
-    thread::available_parallelism().map_or(1, |n| n.get())
-}
+#[path = "../settings/mod.rs"]
+mod settings;
+
+#[allow(unused_imports)] // not every bench target reads both
+pub use settings::{fixed_samples, worker_count};
 
 /// Which runtime a [`RuntimeUnderTest`] is; its [`name`](Kind::name) is the column
 /// and criterion function name.
