@@ -17,8 +17,9 @@ use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
 use std::time::Instant;
 
-use super::deadline::Spec;
-use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use super::deadline::{Entry, Spec};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::Task;
 
@@ -34,6 +35,9 @@ const DEADLINE: u8 = 1 << 3;
 const ENTERED: u8 = 1 << 4;
 /// The node has been linked into its parent's links (once; only its wrapper links it).
 const LINKED: u8 = 1 << 5;
+/// A deadline or timeout has been given (it may have been removed since). Without it,
+/// entering need not look at the deadline.
+const TIMED: u8 = 1 << 6;
 
 /// A child linked below a node: a nested scope or group, or a group's child task.
 pub(crate) struct Link {
@@ -54,7 +58,7 @@ pub struct ScopeNode {
     flags: AtomicU8,
     /// Set once, when the scope is entered (a group's and a child's node are entered
     /// at creation). Read with one atomic load by `cancelled_by`.
-    parent: OnceLock<Arc<ScopeNode>>,
+    parent: Parent,
     /// Our index in the parent's `slots`, while linked.
     slot: AtomicUsize,
     links: Mutex<Links>,
@@ -68,6 +72,72 @@ pub struct ScopeNode {
 
 const UNLINKED: usize = usize::MAX;
 
+// SAFETY: nothing ever downgrades an `Arc<ScopeNode>` (a timer's waker holds a `Weak`
+// to a wrapper around one, not to the node).
+unsafe impl crate::pool::NoWeak for ScopeNode {}
+
+/// A node's link to its parent: set once, when the scope is entered, then read-only
+/// until the node is reset or dropped.
+///
+/// Rules (this is the module's only unsafe code):
+/// - `set` is called at most once per use of the node, by the one thread whose
+///   `fetch_or(ENTERED)` found the bit clear, and writes the cell before the `Release`
+///   store of `ready`.
+/// - `get` reads the cell only after an `Acquire` load of `ready` saw `true`, so the
+///   write happened before, and no write follows while shared references exist.
+/// - `clear` takes `&mut self`: nobody else can be reading.
+struct Parent {
+    ready: AtomicBool,
+    node: UnsafeCell<Option<Arc<ScopeNode>>>,
+}
+
+// SAFETY: the cell is written once before being published with Release/Acquire on
+// `ready` (see the rules above), so shared access from any thread only reads it; the
+// `Arc<ScopeNode>` inside is itself `Send + Sync`.
+unsafe impl Sync for Parent {}
+// SAFETY: as above; moving a `Parent` moves an `Option<Arc<ScopeNode>>`.
+unsafe impl Send for Parent {}
+
+impl Parent {
+    fn new() -> Parent {
+        Parent {
+            ready: AtomicBool::new(false),
+            node: UnsafeCell::new(None),
+        }
+    }
+
+    /// Only the thread that entered the node calls this, once (see the rules).
+    fn set(&self, parent: Arc<ScopeNode>) {
+        debug_assert!(!self.ready.load(Ordering::Relaxed));
+        // SAFETY: no reader looks at the cell before `ready` is true, and only the
+        // entering thread writes it, once (the rules above).
+        self.node.with_mut(|cell| unsafe { *cell = Some(parent) });
+        self.ready.store(true, Ordering::Release);
+    }
+
+    fn get(&self) -> Option<&ScopeNode> {
+        if !self.ready.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: `ready` was published after the only write, which our Acquire load
+        // synchronises with; the cell is not written again while `&self` lives.
+        self.node.with(|cell| unsafe { (*cell).as_deref() })
+    }
+
+    #[cfg(not(pride_loom))]
+    fn clear(&mut self) {
+        *self.ready.get_mut() = false;
+        // SAFETY: `&mut self`: no other reference to the cell exists.
+        self.node.with_mut(|cell| unsafe { *cell = None });
+    }
+}
+
+#[cfg(not(pride_loom))]
+thread_local! {
+    /// Exited nodes kept for reuse on this thread.
+    static FREE_NODES: crate::pool::FreeList<ScopeNode> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl ScopeNode {
     /// A node not yet entered: it has no parent until [`enter`](Self::enter).
     pub fn new() -> Arc<ScopeNode> {
@@ -75,16 +145,68 @@ impl ScopeNode {
     }
 
     /// A node not yet entered, with a deadline (or a timeout counted from entry).
+    /// Reuses a node from this thread's free list when it has one (see `pool.rs`).
     pub(crate) fn with_deadline(spec: Spec) -> Arc<ScopeNode> {
+        #[cfg(not(pride_loom))]
+        if let Some(node) = crate::pool::take(&FREE_NODES, |fresh| {
+            *fresh.flags.get_mut() = Self::timed(spec);
+            *fresh.deadline.get_mut() = spec;
+        }) {
+            return node;
+        }
         Arc::new(ScopeNode {
-            flags: AtomicU8::new(0),
-            parent: OnceLock::new(),
+            flags: AtomicU8::new(Self::timed(spec)),
+            parent: Parent::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
             reason: OnceLock::new(),
             deadline: Mutex::new(spec),
             deadline_version: AtomicU64::new(0),
         })
+    }
+
+    fn timed(spec: Spec) -> u8 {
+        if spec == Spec::None { 0 } else { TIMED }
+    }
+
+    /// Gives a node whose scope has exited back for reuse, if nothing else holds it
+    /// (see `pool.rs`); otherwise just drops this reference.
+    pub(crate) fn recycle(node: Arc<ScopeNode>) {
+        #[cfg(not(pride_loom))]
+        crate::pool::put(&FREE_NODES, node, ScopeNode::reset);
+        #[cfg(pride_loom)]
+        drop(node);
+    }
+
+    /// Makes `node` a fresh node: resets it in place if nothing else holds it, else
+    /// replaces this reference with a new node.
+    #[cfg(not(pride_loom))]
+    pub(crate) fn renew(node: &mut Arc<ScopeNode>) {
+        match crate::pool::unique_mut(node) {
+            Some(unique) => unique.reset(),
+            None => *node = ScopeNode::new(),
+        }
+    }
+
+    /// Back to the state `with_deadline(Spec::None)` makes, keeping small allocations.
+    #[cfg(not(pride_loom))]
+    fn reset(&mut self) {
+        /// Link slots kept across reuse; a node that held a big group's children
+        /// gives its table back instead.
+        const KEEP_SLOTS: usize = 64;
+        *self.flags.get_mut() = 0;
+        self.parent.clear();
+        *self.slot.get_mut() = UNLINKED;
+        let links = self.links.get_mut();
+        links.waker = None;
+        if links.slots.capacity() > KEEP_SLOTS {
+            *links = Links::default();
+        } else {
+            links.slots.clear();
+            links.free.clear();
+        }
+        self.reason = OnceLock::new();
+        *self.deadline.get_mut() = Spec::None;
     }
 
     /// Enters the scope below `parent` (the scope current where it is entered) and
@@ -112,16 +234,30 @@ impl ScopeNode {
             "pride: a CancelScope can be entered only once; create a new scope for each use"
         );
         if let Some(parent) = parent {
-            let _ = node.parent.set(parent);
+            // We set `ENTERED` above, so we are the one thread that ever sets it.
+            node.parent.set(parent);
+        }
+        if prev & TIMED == 0 {
+            return;
         }
         let mut spec = node.deadline.lock();
         let deadline = match *spec {
-            Spec::None => return,
+            // `Since` is only made here, at entry, which happens once.
+            Spec::None | Spec::Since { .. } => return,
             Spec::At(deadline) => deadline,
             Spec::After(timeout) => {
-                let Some(now) = super::deadline::now() else {
-                    *spec = Spec::None;
-                    return;
+                let now = match super::deadline::entry() {
+                    Entry::Outside => {
+                        *spec = Spec::None;
+                        return;
+                    }
+                    Entry::Coarse(entered) if !timeout.is_zero() => {
+                        *spec = Spec::Since { timeout, entered };
+                        node.deadline_version.fetch_add(1, Ordering::AcqRel);
+                        return;
+                    }
+                    Entry::Coarse(_) => Instant::now(),
+                    Entry::Exact(now) => now,
                 };
                 let deadline = crate::time::deadline_after(now, timeout);
                 *spec = Spec::At(deadline);
@@ -136,6 +272,22 @@ impl ScopeNode {
         if super::deadline::now().is_some_and(|now| deadline <= now) {
             node.cancel_by_deadline();
         }
+    }
+
+    /// [`enter_unlinked`](Self::enter_unlinked) for a node nobody else holds yet (a
+    /// group's own node, as the group opens): plain stores instead of atomic updates.
+    pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
+        if let Some(private) = crate::pool::unique_mut(node) {
+            let flags = private.flags.load(Ordering::Relaxed);
+            if flags & (ENTERED | TIMED) == 0 {
+                private.flags.store(flags | ENTERED, Ordering::Relaxed);
+                if let Some(parent) = parent {
+                    private.parent.set(parent);
+                }
+                return;
+            }
+        }
+        ScopeNode::enter_unlinked(node, parent);
     }
 
     /// Links an entered node into its parent, so that cancelling the parent wakes what
@@ -241,15 +393,21 @@ impl ScopeNode {
     /// Whether `self` was entered directly below the scope `current` (by pointer).
     pub(crate) fn is_child_of(&self, current: *const ScopeNode) -> bool {
         match self.parent.get() {
-            Some(parent) => std::ptr::eq(Arc::as_ptr(parent), current),
+            Some(parent) => std::ptr::eq(parent, current),
             None => current.is_null(),
         }
     }
 
     /// The deadline, once known (a timeout is known from entry).
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        match *self.deadline.lock() {
+        let mut spec = self.deadline.lock();
+        match *spec {
             Spec::At(deadline) => Some(deadline),
+            Spec::Since { timeout, entered } => {
+                let deadline = crate::time::coarse::deadline_since(entered, timeout);
+                *spec = Spec::At(deadline);
+                Some(deadline)
+            }
             Spec::None | Spec::After(_) => None,
         }
     }
@@ -262,7 +420,9 @@ impl ScopeNode {
     /// deadline already past cancels the scope now, and the wrapper is woken to arm
     /// its timer for a future one. A cancel is never undone by a later deadline.
     pub(crate) fn set_deadline(&self, spec: Spec) {
-        let entered = self.flags.load(Ordering::Acquire) & ENTERED != 0;
+        // Marked before the spec is stored: an entry that does not see `TIMED` (and so
+        // skips the deadline) is ordered before this, and we see it as entered.
+        let entered = self.flags.fetch_or(TIMED, Ordering::AcqRel) & ENTERED != 0;
         let spec = match spec {
             Spec::After(timeout) if entered => match super::deadline::now() {
                 Some(now) => Spec::At(crate::time::deadline_after(now, timeout)),

@@ -2,6 +2,7 @@
 //! and [`checkpoint`].
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -50,7 +51,8 @@ pub(crate) fn verdict(node: &ScopeNode) -> Verdict {
 pub struct ScopeRun<F> {
     /// Structurally pinned: never moved, dropped in place by assigning `None`.
     future: Option<F>,
-    node: Arc<ScopeNode>,
+    /// Taken out only by `drop`, which recycles it.
+    node: ManuallyDrop<Arc<ScopeNode>>,
     entered: bool,
     /// The work has been polled at least once.
     polled: bool,
@@ -65,13 +67,17 @@ impl<F> ScopeRun<F> {
     pub(crate) fn new(node: Arc<ScopeNode>, future: F) -> ScopeRun<F> {
         ScopeRun {
             future: Some(future),
-            node,
+            node: ManuallyDrop::new(node),
             entered: false,
             polled: false,
             protected: false,
             waker: None,
             deadline: DeadlineTimer::new(),
         }
+    }
+
+    pub(crate) fn node(&self) -> &ScopeNode {
+        &self.node
     }
 
     fn exit(&mut self) {
@@ -154,6 +160,11 @@ impl<F> Drop for ScopeRun<F> {
             // Drop the inner work while the scope is still linked, then unlink.
             self.exit();
         }
+        // SAFETY: `deadline` is structurally pinned; `clear` drops its timer in place.
+        unsafe { Pin::new_unchecked(&mut self.deadline) }.clear();
+        // SAFETY: `drop` runs once and nothing reads `node` after this.
+        let node = unsafe { ManuallyDrop::take(&mut self.node) };
+        ScopeNode::recycle(node);
     }
 }
 

@@ -107,12 +107,21 @@ impl CancelScope {
         self.node.cancel_with_reason(reason.into().into());
     }
 
+    /// [`run`](Self::run) for a scope nobody else holds: no count to take.
+    pub(crate) fn into_run<F: std::future::Future>(self, future: F) -> super::ScopeRun<F> {
+        super::ScopeRun::new(self.node, future)
+    }
+
     pub(crate) fn from_node(node: Arc<ScopeNode>) -> CancelScope {
         CancelScope { node }
     }
 
     pub(crate) fn node(&self) -> &Arc<ScopeNode> {
         &self.node
+    }
+
+    pub(crate) fn node_mut(&mut self) -> &mut Arc<ScopeNode> {
+        &mut self.node
     }
 
     /// Cancels the scope. Synchronous, idempotent and irreversible; not a suspension

@@ -26,12 +26,12 @@ use super::{CancelScope, ScopeRun};
 /// });
 /// ```
 pub fn move_on_after<F: Future>(duration: Duration, future: F) -> ScopeRun<F> {
-    CancelScope::with_timeout(duration).run(future)
+    CancelScope::with_timeout(duration).into_run(future)
 }
 
 /// Like [`move_on_after`], with an absolute deadline.
 pub fn move_on_at<F: Future>(deadline: Instant, future: F) -> ScopeRun<F> {
-    CancelScope::with_deadline(deadline).run(future)
+    CancelScope::with_deadline(deadline).into_run(future)
 }
 
 /// Runs `future` with a timeout: `Ok(output)`, or `Err(TimeoutError)` if `duration`
@@ -64,16 +64,14 @@ pub fn fail_at<F: Future>(deadline: Instant, future: F) -> FailAfter<F> {
 /// The future of [`fail_after`] and [`fail_at`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct FailAfter<F> {
-    scope: CancelScope,
-    /// Structurally pinned.
+    /// Structurally pinned. Its scope is private: no handle to it escapes.
     run: ScopeRun<F>,
 }
 
 impl<F: Future> FailAfter<F> {
     fn new(scope: CancelScope, future: F) -> FailAfter<F> {
         FailAfter {
-            run: scope.run(future),
-            scope,
+            run: scope.into_run(future),
         }
     }
 }
@@ -89,7 +87,7 @@ impl<F: Future> Future for FailAfter<F> {
         run.poll(cx).map(|output| {
             // The scope is private, so only its deadline can cancel it; a cancel from
             // further out is caught out there and drops this future instead.
-            debug_assert!(output.is_some() || this.scope.deadline_reached());
+            debug_assert!(output.is_some() || this.run.node().deadline_fired());
             output.ok_or(TimeoutError(()))
         })
     }

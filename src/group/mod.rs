@@ -36,7 +36,6 @@ use crate::cancel::node::ScopeNode;
 use crate::cancel::{Verdict, assert_polled_in_place, current, verdict};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
-use crate::runtime::context;
 use crate::task::{self, JoinHandle};
 
 /// Opens a task group, runs `body` with it, and completes when the body and every
@@ -78,13 +77,16 @@ where
     TaskGroupFuture {
         limit: None,
         init: Some(body),
-        body: None,
-        body_polled: false,
-        body_protected: false,
-        value: None,
         shared: None,
-        waker: None,
-        deadline: DeadlineTimer::new(),
+        body: Body {
+            future: None,
+            protected: false,
+            value: None,
+        },
+        armed: Armed {
+            waker: None,
+            deadline: DeadlineTimer::new(),
+        },
         done: false,
     }
 }
@@ -146,20 +148,32 @@ where
 pub struct TaskGroupFuture<B, Fut, T> {
     /// At most this many children run at once.
     limit: Option<usize>,
+    /// The body's closure, until the first poll calls it.
     init: Option<B>,
-    /// Structurally pinned: never moved, dropped in place by assigning `None`.
-    body: Option<Fut>,
-    /// The body has been polled at least once.
-    body_polled: bool,
-    /// At its last suspension, the body was inside a shield within the group's scope.
-    body_protected: bool,
-    value: Option<T>,
+    /// Set by the first poll; taken when the group completes.
     shared: Option<Arc<GroupShared>>,
+    /// Structurally pinned (it holds the body's future).
+    body: Body<Fut, T>,
+    /// Structurally pinned (it holds the deadline's timer).
+    armed: Armed,
+    done: bool,
+}
+
+/// The group's body, polled inside the group's scope.
+struct Body<Fut, T> {
+    /// Structurally pinned: never moved, dropped in place by assigning `None`.
+    future: Option<Fut>,
+    /// At its last suspension, the body was inside a shield within the group's scope.
+    protected: bool,
+    value: Option<T>,
+}
+
+/// What a suspended group registers: its task's waker and its deadline's timer.
+struct Armed {
     /// The waker last registered with the group's scope node.
     waker: Option<Waker>,
     /// Structurally pinned: the timer for the group's deadline.
     deadline: DeadlineTimer,
-    done: bool,
 }
 
 impl<B, Fut, T> Future for TaskGroupFuture<B, Fut, T>
@@ -171,46 +185,55 @@ where
     type Output = Result<T, GroupError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `body` is never moved out (see the field's docs); the other fields
-        // are not pinned.
+        // SAFETY: `body` and `armed` are never moved out (see their docs); the other
+        // fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
         assert!(
             !this.done,
             "pride: a task group future was polled after it completed"
         );
+        // SAFETY: structurally pinned, see above.
+        let mut body = unsafe { Pin::new_unchecked(&mut this.body) };
+        // SAFETY: as above.
+        let mut armed = unsafe { Pin::new_unchecked(&mut this.armed) };
         let shared = match &this.shared {
             Some(shared) => {
                 assert_polled_in_place(shared.node(), "`task_group`");
-                shared.clone()
-            }
-            None => this.open(),
-        };
-        let node = shared.node();
-
-        // The body runs until its first suspension point even in a cancelled scope
-        // (DESIGN rule 6); after that, a cancelled scope drops it where it is
-        // suspended: before resuming it, and right after it suspends.
-        if this.body_polled && this.check_cancel(&shared) == Verdict::Outer {
-            return Poll::Pending;
-        }
-        if this.body.is_some() {
-            this.body_polled = true;
-            this.poll_body(&shared, cx);
-            if this.body.is_some() {
-                this.arm(node, cx);
-                if this.check_cancel(&shared) == Verdict::Outer {
+                // The body runs until its first suspension point even in a cancelled
+                // scope (DESIGN rule 6); after that, a cancelled scope drops it where
+                // it is suspended: before resuming it, and right after it suspends.
+                if body.as_mut().check_cancel(shared) == Verdict::Outer {
                     return Poll::Pending;
                 }
+                body.as_mut().poll(shared, cx);
+                shared
+            }
+            None => {
+                let init = this
+                    .init
+                    .take()
+                    .expect("pride: task group body already taken");
+                let parent = current::current();
+                let shared = this.shared.insert(GroupShared::open(this.limit, parent));
+                body.as_mut().start(init, shared, cx);
+                shared
+            }
+        };
+        let node = shared.node();
+        if body.future.is_some() {
+            armed.as_mut().arm(node, cx);
+            if body.as_mut().check_cancel(shared) == Verdict::Outer {
+                return Poll::Pending;
             }
         }
-        if this.body.is_some() {
-            current::report_suspended(node, this.body_protected);
+        if body.future.is_some() {
+            current::report_suspended(node, body.protected);
             return Poll::Pending;
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`,
         // so register before looking at the count again.
         if !shared.children.try_close() {
-            this.arm(node, cx);
+            armed.as_mut().arm(node, cx);
             if !shared.children.try_close() {
                 current::report_suspended(node, false);
                 return Poll::Pending;
@@ -220,6 +243,7 @@ where
         // Closed with no children left: every child future has been dropped.
         this.done = true;
         drop(ScopeNode::unlink(node));
+        armed.clear();
         let errors = shared.errors.drain();
         let cancel_reason = node.reason().cloned();
         let result = if !errors.is_empty() {
@@ -227,101 +251,135 @@ where
         } else if node.deadline_fired() && shared.cut_short.load(Ordering::Acquire) {
             Err(GroupError::new(errors, Reason::TimedOut, cancel_reason))
         } else {
-            match this.value.take() {
+            match body.take_value() {
                 Some(value) => Ok(value),
                 None => Err(GroupError::new(errors, Reason::Cancelled, cancel_reason)),
             }
         };
+        if let Some(shared) = this.shared.take() {
+            GroupShared::recycle(shared);
+        }
         Poll::Ready(result)
     }
 }
 
-impl<B, Fut, T> TaskGroupFuture<B, Fut, T>
+impl<Fut, T> Body<Fut, T>
 where
-    B: FnOnce(TaskGroup) -> Fut,
     Fut: Future,
     Fut::Output: TaskOutput<Ok = T>,
 {
-    /// First poll: enter the group's scope below the current one and start the body.
-    fn open(&mut self) -> Arc<GroupShared> {
-        let handle = context::handle("`task_group`");
-        let parent = current::current();
-        let node = ScopeNode::new();
-        ScopeNode::enter_unlinked(&node, parent);
-        let shared = Arc::new(GroupShared::new(node, handle, self.limit));
-        self.shared = Some(shared.clone());
-        let init = self
-            .init
-            .take()
-            .expect("pride: task group body already taken");
+    /// First poll: makes the body inside the group's scope and polls it once.
+    fn start<B>(self: Pin<&mut Self>, init: B, shared: &Arc<GroupShared>, cx: &mut Context<'_>)
+    where
+        B: FnOnce(TaskGroup) -> Fut,
+    {
+        // SAFETY: `future` is only ever assigned in place and pinned below.
+        let this = unsafe { self.get_unchecked_mut() };
         let group = TaskGroup {
             shared: shared.clone(),
         };
-        match catch_unwind(AssertUnwindSafe(|| {
-            current::enter(shared.node(), || init(group))
-        })) {
-            Ok((body, _)) => self.body = Some(body),
-            Err(payload) => shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload)))),
-        }
-        shared
+        let future = &mut this.future;
+        let (polled, protected) = current::enter(shared.node(), || {
+            catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: `future` is structurally pinned (see the field's docs).
+                let body = unsafe { Pin::new_unchecked(future.insert(init(group))) };
+                body.poll(cx)
+            }))
+        });
+        this.settle(shared, polled, protected);
     }
 
-    fn poll_body(&mut self, shared: &Arc<GroupShared>, cx: &mut Context<'_>) {
-        let Some(body) = self.body.as_mut() else {
+    fn poll(self: Pin<&mut Self>, shared: &GroupShared, cx: &mut Context<'_>) {
+        // SAFETY: `future` is structurally pinned (see the field's docs).
+        let this = unsafe { self.get_unchecked_mut() };
+        let Some(future) = this.future.as_mut() else {
             return;
         };
-        // SAFETY: `body` is structurally pinned (see the field's docs).
-        let body = unsafe { Pin::new_unchecked(body) };
+        // SAFETY: as above.
+        let future = unsafe { Pin::new_unchecked(future) };
         let (polled, protected) = current::enter(shared.node(), || {
-            catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
+            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
         });
+        this.settle(shared, polled, protected);
+    }
+
+    /// Takes in what a poll of the body (or the call of its closure) gave.
+    fn settle(
+        &mut self,
+        shared: &GroupShared,
+        polled: std::thread::Result<Poll<Fut::Output>>,
+        protected: bool,
+    ) {
         match polled {
-            Ok(Poll::Pending) => self.body_protected = protected,
+            Ok(Poll::Pending) => self.protected = protected,
             Ok(Poll::Ready(output)) => {
-                self.drop_body();
+                self.drop_future();
                 match output.into_result() {
                     Ok(value) => self.value = Some(value),
                     Err(error) => shared.report(TaskError::new(None, Kind::Error(error))),
                 }
             }
             Err(payload) => {
-                self.drop_body();
+                self.drop_future();
                 shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
             }
         }
     }
 
-    /// The group suspended (its body, or waiting for children): make its scope
-    /// reachable from outside (linked into its parent, with this task's waker, which
-    /// the last child also wakes) and arm its deadline.
-    fn arm(&mut self, node: &Arc<ScopeNode>, cx: &Context<'_>) {
-        ScopeNode::link_into_parent(node);
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            node.set_waker(cx.waker());
-            self.waker = Some(cx.waker().clone());
-        }
-        // SAFETY: `deadline` is structurally pinned, like `body` (see the fields).
-        unsafe { Pin::new_unchecked(&mut self.deadline) }.poll(node);
-    }
-
     /// If the body is suspended and the group's scope is the outermost cancelled one,
     /// drops the body. `Outer`: a scope further out catches, so wait to be dropped.
-    fn check_cancel(&mut self, shared: &GroupShared) -> Verdict {
-        if self.body.is_none() || self.body_protected {
+    fn check_cancel(self: Pin<&mut Self>, shared: &GroupShared) -> Verdict {
+        // SAFETY: the future is only dropped in place.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.future.is_none() || this.protected {
             return Verdict::Run;
         }
         let verdict = verdict(shared.node());
         if verdict == Verdict::Catch {
             shared.cut_short.store(true, Ordering::Release);
-            self.drop_body();
+            this.drop_future();
         }
         verdict
     }
+}
+
+impl<Fut, T> Body<Fut, T> {
+    /// The body's value, once it has returned one.
+    fn take_value(self: Pin<&mut Self>) -> Option<T> {
+        // SAFETY: `value` is not pinned; nothing is moved out of `future`.
+        unsafe { self.get_unchecked_mut() }.value.take()
+    }
 
     /// Drops the body in place; a panic from its `Drop` is contained.
-    fn drop_body(&mut self) {
-        let body = &mut self.body;
-        let _ = catch_unwind(AssertUnwindSafe(|| *body = None));
+    fn drop_future(&mut self) {
+        let future = &mut self.future;
+        let _ = catch_unwind(AssertUnwindSafe(|| *future = None));
+    }
+}
+
+impl Armed {
+    /// The group suspended (its body, or waiting for children): make its scope
+    /// reachable from outside (linked into its parent, with this task's waker, which
+    /// the last child also wakes) and arm its deadline.
+    fn arm(self: Pin<&mut Self>, node: &Arc<ScopeNode>, cx: &Context<'_>) {
+        // SAFETY: `deadline` is structurally pinned (see the field's docs).
+        let this = unsafe { self.get_unchecked_mut() };
+        ScopeNode::link_into_parent(node);
+        if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            node.set_waker(cx.waker());
+            this.waker = Some(cx.waker().clone());
+        }
+        // SAFETY: as above.
+        unsafe { Pin::new_unchecked(&mut this.deadline) }.poll(node);
+    }
+
+    /// The group is done with its scope: drops the timer (in place) and the waker.
+    fn clear(self: Pin<&mut Self>) {
+        // SAFETY: `deadline` is structurally pinned (see the field's docs).
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        unsafe { Pin::new_unchecked(&mut this.deadline) }.clear();
+        this.waker = None;
     }
 }
 
@@ -334,9 +392,11 @@ impl<B, Fut, T> Drop for TaskGroupFuture<B, Fut, T> {
             return;
         };
         // The body first: it may hold nested groups, whose drops tear down their own.
-        let body = &mut self.body;
-        let _ = catch_unwind(AssertUnwindSafe(|| *body = None));
+        self.body.drop_future();
         teardown(&shared);
+        // SAFETY: `armed` is structurally pinned; `clear` drops its timer in place.
+        unsafe { Pin::new_unchecked(&mut self.armed) }.clear();
+        GroupShared::recycle(shared);
     }
 }
 

@@ -66,6 +66,10 @@ impl ErrorStack {
 
     /// Takes every error pushed so far, oldest first.
     pub fn drain(&self) -> Vec<TaskError> {
+        // Most groups end without errors: a load spares them the swap.
+        if self.head.load(Ordering::Acquire).is_null() {
+            return Vec::new();
+        }
         let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
         let mut errors = Vec::new();
         while !node.is_null() {
@@ -181,16 +185,65 @@ pub(crate) struct GroupShared {
     pub(crate) cut_short: AtomicBool,
 }
 
+#[cfg(not(pride_loom))]
+thread_local! {
+    /// Finished groups' states kept for reuse on this thread (see `pool.rs`).
+    static FREE_GROUPS: crate::pool::FreeList<GroupShared> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+// SAFETY: nothing ever downgrades an `Arc<GroupShared>`.
+unsafe impl crate::pool::NoWeak for GroupShared {}
+
 impl GroupShared {
-    pub(crate) fn new(node: Arc<ScopeNode>, handle: Handle, limit: Option<usize>) -> GroupShared {
-        GroupShared {
-            scope: crate::CancelScope::from_node(node),
+    /// The state of a group being opened on the current runtime, with a fresh node
+    /// not yet entered. Reuses a finished group's state from this thread's free list
+    /// when it has one. Panics outside a runtime.
+    pub(crate) fn open(limit: Option<usize>, parent: Option<Arc<ScopeNode>>) -> Arc<GroupShared> {
+        let mut shared = GroupShared::make(limit);
+        match crate::pool::unique_mut(&mut shared) {
+            Some(private) => ScopeNode::enter_private(private.scope.node_mut(), parent),
+            None => ScopeNode::enter_unlinked(shared.node(), parent),
+        }
+        shared
+    }
+
+    /// A fresh state, its node not entered.
+    fn make(limit: Option<usize>) -> Arc<GroupShared> {
+        #[cfg(not(pride_loom))]
+        if let Some(shared) = crate::pool::take(&FREE_GROUPS, |fresh| {
+            let same_runtime = crate::runtime::context::with_current(|current| {
+                current.map(|current| current.ptr_eq(&fresh.handle))
+            });
+            if same_runtime != Some(true) {
+                fresh.handle = crate::runtime::context::handle("`task_group`");
+            }
+            fresh.limit = limit.map(Limit::new);
+        }) {
+            return shared;
+        }
+        Arc::new(GroupShared {
+            scope: crate::CancelScope::from_node(ScopeNode::new()),
             limit: limit.map(Limit::new),
-            handle,
+            handle: crate::runtime::context::handle("`task_group`"),
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
             cut_short: AtomicBool::new(false),
-        }
+        })
+    }
+
+    /// The group has exited: gives its state back for reuse if nothing else holds it
+    /// (no handle, no child), else just drops this reference.
+    pub(crate) fn recycle(shared: Arc<GroupShared>) {
+        #[cfg(not(pride_loom))]
+        crate::pool::put(&FREE_GROUPS, shared, |group| {
+            ScopeNode::renew(group.scope.node_mut());
+            group.limit = None;
+            *group.children.0.get_mut() = 0;
+            drop(group.errors.drain());
+            *group.cut_short.get_mut() = false;
+        });
+        #[cfg(pride_loom)]
+        drop(shared);
     }
 
     pub(crate) fn node(&self) -> &Arc<ScopeNode> {

@@ -30,6 +30,7 @@
 
 mod atomic_waker;
 mod clock;
+pub(crate) mod coarse;
 mod driver;
 mod entry;
 #[cfg(pride_loom)]
