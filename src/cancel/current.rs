@@ -27,6 +27,7 @@ struct Restore {
 }
 
 impl Drop for Restore {
+    #[inline]
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.current));
         PROTECTED.with(|p| p.set(self.protected));
@@ -35,6 +36,7 @@ impl Drop for Restore {
 
 /// Runs `f` (a wrapper's inner poll) with `node` as the current scope. Returns `f`'s
 /// output and whether the work inside suspended within a shield (see the module docs).
+#[inline]
 pub(crate) fn enter<R>(node: &Arc<ScopeNode>, f: impl FnOnce() -> R) -> (R, bool) {
     let _restore = Restore {
         current: CURRENT.with(|c| c.replace(Arc::as_ptr(node))),
@@ -46,6 +48,7 @@ pub(crate) fn enter<R>(node: &Arc<ScopeNode>, f: impl FnOnce() -> R) -> (R, bool
 
 /// A wrapper returns `Pending`: tell the wrapper around it whether this suspension is
 /// shielded (by `node` itself, or by a shield further in).
+#[inline]
 pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
     if shielded_below || node.is_shielded() {
         PROTECTED.with(|p| p.set(true));
@@ -53,11 +56,13 @@ pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
 }
 
 /// The current scope as a raw pointer (null outside every scope), for identity checks.
+#[inline]
 pub(crate) fn current_ptr() -> *const ScopeNode {
     CURRENT.with(Cell::get)
 }
 
 /// The current scope, if any wrapper is being polled on this thread.
+#[inline]
 pub(crate) fn current() -> Option<Arc<ScopeNode>> {
     let ptr = CURRENT.with(Cell::get);
     if ptr.is_null() {

@@ -85,73 +85,95 @@ impl Wake for Canceller {
 
 /// The timer a scope wrapper keeps for its scope's deadline.
 ///
-/// Structurally pinned in its wrapper: `timer` is never moved once armed; it is
-/// dropped in place (assigning `None`) or re-armed in place.
+/// Small and movable: the timer (which must not move once armed) lives in a box made
+/// the first time the scope suspends with a deadline, so scopes without one, and
+/// scopes whose work never suspends, carry and copy only two words.
 pub(crate) struct DeadlineTimer {
-    timer: Option<Timer>,
+    /// The node's deadline version last brought in line.
     version: u64,
-    node: Option<StdArc<NodeRef>>,
-    waker: Option<Waker>,
+    armed: Option<Pin<Box<Armed>>>,
+}
+
+/// An armed deadline: the timer, and the waker through which it cancels the node.
+struct Armed {
+    timer: Timer,
+    /// Keeps the node alive for `waker`, which holds it weakly (so that the timer
+    /// wheel never keeps a scope alive).
+    _node: StdArc<NodeRef>,
+    waker: Waker,
 }
 
 impl DeadlineTimer {
+    #[inline]
     pub(crate) const fn new() -> DeadlineTimer {
         DeadlineTimer {
-            timer: None,
             // Not a version a node can have yet: the first arm reads the deadline.
             version: u64::MAX,
-            node: None,
-            waker: None,
+            armed: None,
         }
     }
 
-    /// Drops the timer (in place) and this wrapper's reference to the node: the
-    /// wrapper is done with its scope.
-    pub(crate) fn clear(self: Pin<&mut Self>) {
-        // SAFETY: `timer` is dropped in place, never moved (see the type's docs).
-        let this = unsafe { self.get_unchecked_mut() };
-        this.timer = None;
-        this.waker = None;
-        this.node = None;
+    /// Drops the timer and this wrapper's reference to the node: the wrapper is done
+    /// with its scope.
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        self.armed = None;
     }
 
     /// Brings the timer in line with `node`'s deadline and registers it. Cheap when
     /// nothing changed: one atomic load, plus the timer's own poll while a deadline is
     /// armed. Called by the wrapper each time its work suspends.
-    pub(crate) fn poll(self: Pin<&mut Self>, node: &Arc<ScopeNode>) {
-        // SAFETY: `timer` is structurally pinned (see the type's docs); nothing else
-        // here is pinned.
-        let this = unsafe { self.get_unchecked_mut() };
+    #[inline]
+    pub(crate) fn poll(&mut self, node: &Arc<ScopeNode>) {
+        if self.armed.is_none() && !node.is_timed() {
+            return;
+        }
+        self.poll_timed(node);
+    }
+
+    fn poll_timed(&mut self, node: &Arc<ScopeNode>) {
         let version = node.deadline_version();
-        if version != this.version {
-            this.version = version;
+        if version != self.version {
+            self.version = version;
             // A deadline already past was handled where it was set (at entry, or by
             // `set_deadline`), which cancelled the scope; the timer covers the rest.
-            match node.deadline() {
-                None => this.timer = None,
-                Some(deadline) => match this.timer.as_mut() {
-                    // SAFETY: pinned in place, see above.
-                    Some(timer) => unsafe { Pin::new_unchecked(timer) }.reset(deadline),
-                    None => this.timer = Some(Timer::new(deadline)),
-                },
+            match (node.deadline(), self.armed.as_mut()) {
+                (None, _) => self.armed = None,
+                (Some(deadline), Some(armed)) => armed.as_mut().timer().reset(deadline),
+                (Some(deadline), None) => {
+                    let node_ref = StdArc::new(NodeRef(node.clone()));
+                    let waker = Waker::from(StdArc::new(Canceller(StdArc::downgrade(&node_ref))));
+                    self.armed = Some(Box::pin(Armed {
+                        timer: Timer::new(deadline),
+                        _node: node_ref,
+                        waker,
+                    }));
+                }
             }
         }
-        let Some(timer) = this.timer.as_mut() else {
+        let Some(armed) = self.armed.as_mut() else {
             return;
         };
-        let waker = this.waker.get_or_insert_with(|| {
-            let node = this
-                .node
-                .get_or_insert_with(|| StdArc::new(NodeRef(node.clone())));
-            Waker::from(StdArc::new(Canceller(StdArc::downgrade(node))))
-        });
-        let mut cx = Context::from_waker(waker);
-        // SAFETY: pinned in place, see above.
-        if unsafe { Pin::new_unchecked(timer) }
-            .poll_elapsed(&mut cx)
+        let (timer, waker) = armed.as_mut().parts();
+        if timer
+            .poll_elapsed(&mut Context::from_waker(waker))
             .is_ready()
         {
             node.deadline_passed();
         }
+    }
+}
+
+impl Armed {
+    fn timer(self: Pin<&mut Self>) -> Pin<&mut Timer> {
+        self.parts().0
+    }
+
+    fn parts(self: Pin<&mut Self>) -> (Pin<&mut Timer>, &Waker) {
+        // SAFETY: `timer` is structurally pinned: `Armed` is only reached through its
+        // `Pin<Box<_>>`, and nothing moves the field out. `waker` is not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        (unsafe { Pin::new_unchecked(&mut this.timer) }, &this.waker)
     }
 }

@@ -107,6 +107,7 @@ impl Parent {
     }
 
     /// Only the thread that entered the node calls this, once (see the rules).
+    #[inline]
     fn set(&self, parent: Arc<ScopeNode>) {
         debug_assert!(!self.ready.load(Ordering::Relaxed));
         // SAFETY: no reader looks at the cell before `ready` is true, and only the
@@ -115,6 +116,7 @@ impl Parent {
         self.ready.store(true, Ordering::Release);
     }
 
+    #[inline]
     fn get(&self) -> Option<&ScopeNode> {
         if !self.ready.load(Ordering::Acquire) {
             return None;
@@ -146,6 +148,7 @@ impl ScopeNode {
 
     /// A node not yet entered, with a deadline (or a timeout counted from entry).
     /// Reuses a node from this thread's free list when it has one (see `pool.rs`).
+    #[inline]
     pub(crate) fn with_deadline(spec: Spec) -> Arc<ScopeNode> {
         #[cfg(not(pride_loom))]
         if let Some(node) = crate::pool::take(&FREE_NODES, |fresh| {
@@ -165,12 +168,14 @@ impl ScopeNode {
         })
     }
 
+    #[inline]
     fn timed(spec: Spec) -> u8 {
         if spec == Spec::None { 0 } else { TIMED }
     }
 
     /// Gives a node whose scope has exited back for reuse, if nothing else holds it
     /// (see `pool.rs`); otherwise just drops this reference.
+    #[inline]
     pub(crate) fn recycle(node: Arc<ScopeNode>) {
         #[cfg(not(pride_loom))]
         crate::pool::put(&FREE_NODES, node, ScopeNode::reset);
@@ -181,6 +186,7 @@ impl ScopeNode {
     /// Makes `node` a fresh node: resets it in place if nothing else holds it, else
     /// replaces this reference with a new node.
     #[cfg(not(pride_loom))]
+    #[inline]
     pub(crate) fn renew(node: &mut Arc<ScopeNode>) {
         match crate::pool::unique_mut(node) {
             Some(unique) => unique.reset(),
@@ -190,6 +196,7 @@ impl ScopeNode {
 
     /// Back to the state `with_deadline(Spec::None)` makes, keeping small allocations.
     #[cfg(not(pride_loom))]
+    #[inline]
     fn reset(&mut self) {
         /// Link slots kept across reuse; a node that held a big group's children
         /// gives its table back instead.
@@ -227,6 +234,7 @@ impl ScopeNode {
     /// scope around it wakes this same task, whose outer wrapper then catches. A
     /// timeout starts counting now; a deadline already past cancels the scope now.
     #[track_caller]
+    #[inline]
     pub(crate) fn enter_unlinked(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
         let prev = node.flags.fetch_or(ENTERED, Ordering::AcqRel);
         assert!(
@@ -237,9 +245,14 @@ impl ScopeNode {
             // We set `ENTERED` above, so we are the one thread that ever sets it.
             node.parent.set(parent);
         }
-        if prev & TIMED == 0 {
-            return;
+        if prev & TIMED != 0 {
+            ScopeNode::enter_deadline(node);
         }
+    }
+
+    /// Entry of a scope given a deadline or timeout: resolves a timeout, and cancels
+    /// the scope now if its deadline has already passed.
+    fn enter_deadline(node: &ScopeNode) {
         let mut spec = node.deadline.lock();
         let deadline = match *spec {
             // `Since` is only made here, at entry, which happens once.
@@ -276,6 +289,7 @@ impl ScopeNode {
 
     /// [`enter_unlinked`](Self::enter_unlinked) for a node nobody else holds yet (a
     /// group's own node, as the group opens): plain stores instead of atomic updates.
+    #[inline]
     pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
         if let Some(private) = crate::pool::unique_mut(node) {
             let flags = private.flags.load(Ordering::Relaxed);
@@ -292,10 +306,15 @@ impl ScopeNode {
 
     /// Links an entered node into its parent, so that cancelling the parent wakes what
     /// runs inside (idempotent; called by the node's own wrapper).
+    #[inline]
     pub(crate) fn link_into_parent(node: &Arc<ScopeNode>) {
         if node.flags.load(Ordering::Acquire) & LINKED != 0 {
             return;
         }
+        ScopeNode::link_unlinked(node);
+    }
+
+    fn link_unlinked(node: &Arc<ScopeNode>) {
         node.flags.fetch_or(LINKED, Ordering::AcqRel);
         if let Some(parent) = node.parent.get() {
             parent.link(node.clone(), None);
@@ -324,10 +343,15 @@ impl ScopeNode {
     }
 
     /// Unlinks `self` from its parent (idempotent). Returns the link's task reference.
+    #[inline]
     pub fn unlink(node: &Arc<ScopeNode>) -> Option<Task> {
         if node.flags.load(Ordering::Acquire) & LINKED == 0 {
             return None;
         }
+        ScopeNode::unlink_linked(node)
+    }
+
+    fn unlink_linked(node: &Arc<ScopeNode>) -> Option<Task> {
         let parent = node.parent.get()?;
         let mut links = parent.links.lock();
         let index = node.slot.swap(UNLINKED, Ordering::Relaxed);
@@ -386,11 +410,13 @@ impl ScopeNode {
         self.cancel();
     }
 
+    #[inline]
     pub(crate) fn reason(&self) -> Option<&StdArc<str>> {
         self.reason.get()
     }
 
     /// Whether `self` was entered directly below the scope `current` (by pointer).
+    #[inline]
     pub(crate) fn is_child_of(&self, current: *const ScopeNode) -> bool {
         match self.parent.get() {
             Some(parent) => std::ptr::eq(parent, current),
@@ -412,6 +438,13 @@ impl ScopeNode {
         }
     }
 
+    /// Whether the scope was ever given a deadline or timeout.
+    #[inline]
+    pub(crate) fn is_timed(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & TIMED != 0
+    }
+
+    #[inline]
     pub(crate) fn deadline_version(&self) -> u64 {
         self.deadline_version.load(Ordering::Acquire)
     }
@@ -529,11 +562,13 @@ impl ScopeNode {
     }
 
     /// Whether `cancel()` was called on this scope itself.
+    #[inline]
     pub fn cancel_called(&self) -> bool {
         self.flags.load(Ordering::Acquire) & CANCELLED != 0
     }
 
     /// Whether the scope is shielded now.
+    #[inline]
     pub fn is_shielded(&self) -> bool {
         self.flags.load(Ordering::Acquire) & SHIELD != 0
     }
@@ -555,14 +590,17 @@ impl ScopeNode {
         }
     }
 
+    #[inline]
     pub(crate) fn mark_caught(&self) {
         self.flags.fetch_or(CAUGHT, Ordering::AcqRel);
     }
 
+    #[inline]
     pub(crate) fn cancelled_caught(&self) -> bool {
         self.flags.load(Ordering::Acquire) & CAUGHT != 0
     }
 
+    #[inline]
     pub(crate) fn deadline_fired(&self) -> bool {
         self.flags.load(Ordering::Acquire) & DEADLINE != 0
     }
@@ -571,6 +609,7 @@ impl ScopeNode {
     /// (the walk stops after the first shielded scope). `None`: not cancelled.
     ///
     /// Atomic loads only: this runs on every poll.
+    #[inline]
     pub fn cancelled_by(&self) -> Option<&ScopeNode> {
         let mut node = self;
         let mut catcher = None;

@@ -13,6 +13,7 @@ use crate::loom::sync::Arc;
 
 /// Checks that a scope wrapper is polled inside the scope it was entered in.
 #[track_caller]
+#[inline]
 pub(crate) fn assert_polled_in_place(node: &ScopeNode, what: &str) {
     assert!(
         node.is_child_of(current::current_ptr()),
@@ -35,6 +36,7 @@ pub(crate) enum Verdict {
 
 /// Decides, with atomic loads only, whether `node`'s wrapper runs, catches, or waits
 /// for an outer wrapper to drop it.
+#[inline]
 pub(crate) fn verdict(node: &ScopeNode) -> Verdict {
     match node.cancelled_by() {
         None => Verdict::Run,
@@ -59,7 +61,7 @@ pub struct ScopeRun<F> {
     /// At its last suspension, the work was inside a shield within this scope.
     protected: bool,
     waker: Option<Waker>,
-    /// Structurally pinned: the scope's deadline timer.
+    /// The scope's deadline timer.
     deadline: DeadlineTimer,
 }
 
@@ -76,6 +78,7 @@ impl<F> ScopeRun<F> {
         }
     }
 
+    #[inline]
     pub(crate) fn node(&self) -> &ScopeNode {
         &self.node
     }
@@ -97,8 +100,7 @@ impl<F> ScopeRun<F> {
             self.node.set_waker(cx.waker());
             self.waker = Some(cx.waker().clone());
         }
-        // SAFETY: `deadline` is structurally pinned, like `future` (see the type).
-        unsafe { Pin::new_unchecked(&mut self.deadline) }.poll(&self.node);
+        self.deadline.poll(&self.node);
     }
 }
 
@@ -160,8 +162,7 @@ impl<F> Drop for ScopeRun<F> {
             // Drop the inner work while the scope is still linked, then unlink.
             self.exit();
         }
-        // SAFETY: `deadline` is structurally pinned; `clear` drops its timer in place.
-        unsafe { Pin::new_unchecked(&mut self.deadline) }.clear();
+        self.deadline.clear();
         // SAFETY: `drop` runs once and nothing reads `node` after this.
         let node = unsafe { ManuallyDrop::take(&mut self.node) };
         ScopeNode::recycle(node);

@@ -39,6 +39,7 @@ impl Default for CancelScope {
 impl CancelScope {
     /// A new scope, not yet entered. Enter it with [`run`](Self::run); it becomes a
     /// child of the scope current at that point. It can be cancelled before entry.
+    #[inline]
     pub fn new() -> CancelScope {
         CancelScope {
             node: ScopeNode::new(),
@@ -47,12 +48,14 @@ impl CancelScope {
 
     /// A scope whose deadline is `deadline` (on the runtime's clock). Entering it with
     /// the deadline already past cancels it at once.
+    #[inline]
     pub fn with_deadline(deadline: Instant) -> CancelScope {
         CancelScope::from_node(ScopeNode::with_deadline(Spec::At(deadline)))
     }
 
     /// A scope that is cancelled `timeout` after it is entered (its first poll).
     /// A timeout too large for `Instant` never fires.
+    #[inline]
     pub fn with_timeout(timeout: Duration) -> CancelScope {
         CancelScope::from_node(ScopeNode::with_deadline(Spec::After(timeout)))
     }
@@ -108,14 +111,17 @@ impl CancelScope {
     }
 
     /// [`run`](Self::run) for a scope nobody else holds: no count to take.
+    #[inline]
     pub(crate) fn into_run<F: std::future::Future>(self, future: F) -> super::ScopeRun<F> {
         super::ScopeRun::new(self.node, future)
     }
 
+    #[inline]
     pub(crate) fn from_node(node: Arc<ScopeNode>) -> CancelScope {
         CancelScope { node }
     }
 
+    #[inline]
     pub(crate) fn node(&self) -> &Arc<ScopeNode> {
         &self.node
     }

@@ -2,6 +2,7 @@
 //! panic, reports its error to the group, and tells the group when its future is gone.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
@@ -21,7 +22,8 @@ use crate::loom::sync::atomic::Ordering;
 /// dropped in place, by assigning `None`); every other field is plain data.
 pub(crate) struct Child<F> {
     future: Option<F>,
-    node: Arc<ScopeNode>,
+    /// Taken out only by `drop`, which recycles it.
+    node: ManuallyDrop<Arc<ScopeNode>>,
     group: Arc<GroupShared>,
     name: Option<StdArc<str>>,
     /// A handle will read the outcome: give it a summary of a reported error.
@@ -46,7 +48,7 @@ impl<F> Child<F> {
     ) -> Child<F> {
         Child {
             future: Some(future),
-            node,
+            node: ManuallyDrop::new(node),
             group,
             name,
             summarize,
@@ -101,7 +103,7 @@ impl<F> Child<F> {
             return false;
         };
         catcher.mark_caught();
-        if !std::ptr::eq(catcher, &*self.node) {
+        if !std::ptr::eq(catcher, &**self.node) {
             self.group.cut_short.store(true, Ordering::Release);
         }
         self.finish();
@@ -201,5 +203,8 @@ fn within<R>(link: Option<&dyn StartLink>, f: impl FnOnce() -> R) -> R {
 impl<F> Drop for Child<F> {
     fn drop(&mut self) {
         self.finish();
+        // SAFETY: `drop` runs once and nothing reads `node` after this.
+        let node = unsafe { ManuallyDrop::take(&mut self.node) };
+        ScopeNode::recycle(node);
     }
 }

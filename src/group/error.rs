@@ -240,6 +240,12 @@ pub(crate) enum Reason {
 /// group was cancelled before its body produced a value
 /// ([`is_cancelled`](Self::is_cancelled)). Cancellation of a task is never an entry.
 pub struct GroupError {
+    /// Boxed: a group's `Result<T, GroupError>` is then as small as `T` allows, so
+    /// the success path returns in registers.
+    inner: Box<Inner>,
+}
+
+struct Inner {
     errors: Vec<TaskError>,
     reason: Reason,
     cancel_reason: Option<Arc<str>>,
@@ -252,40 +258,42 @@ impl GroupError {
         cancel_reason: Option<Arc<str>>,
     ) -> GroupError {
         GroupError {
-            errors,
-            reason,
-            cancel_reason,
+            inner: Box::new(Inner {
+                errors,
+                reason,
+                cancel_reason,
+            }),
         }
     }
 
     /// Every error and panic, in the order the tasks completed.
     pub fn errors(&self) -> &[TaskError] {
-        &self.errors
+        &self.inner.errors
     }
 
     /// Takes the errors.
     pub fn into_errors(self) -> Vec<TaskError> {
-        self.errors
+        self.inner.errors
     }
 
     /// Whether the group's own deadline passed and cut work short.
     pub fn is_timeout(&self) -> bool {
-        self.reason == Reason::TimedOut
+        self.inner.reason == Reason::TimedOut
     }
 
     /// Whether the group was cancelled before its body produced a value.
     pub fn is_cancelled(&self) -> bool {
-        self.reason == Reason::Cancelled
+        self.inner.reason == Reason::Cancelled
     }
 
     /// The reason given to `cancel_with_reason`, if the group was cancelled with one.
     pub fn cancel_reason(&self) -> Option<&str> {
-        self.cancel_reason.as_deref()
+        self.inner.cancel_reason.as_deref()
     }
 
     /// The first error of type `E`, looking into nested groups' errors too.
     pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
-        self.errors.iter().find_map(|e| {
+        self.inner.errors.iter().find_map(|e| {
             e.downcast_ref::<E>().or_else(|| {
                 e.downcast_ref::<GroupError>()
                     .and_then(GroupError::find::<E>)
@@ -295,15 +303,19 @@ impl GroupError {
 
     fn fmt_tree(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
         let pad = "  ".repeat(depth);
-        match self.reason {
-            Reason::Failed => write!(f, "task group failed with {} error(s)", self.errors.len())?,
+        match self.inner.reason {
+            Reason::Failed => write!(
+                f,
+                "task group failed with {} error(s)",
+                self.inner.errors.len()
+            )?,
             Reason::TimedOut => write!(f, "task group timed out")?,
             Reason::Cancelled => write!(f, "task group was cancelled")?,
         }
-        if let Some(reason) = &self.cancel_reason {
+        if let Some(reason) = &self.inner.cancel_reason {
             write!(f, " (cancel reason: {reason})")?;
         }
-        for error in &self.errors {
+        for error in &self.inner.errors {
             write!(f, "\n{pad}- ")?;
             match error.downcast_ref::<GroupError>() {
                 Some(nested) => {
@@ -326,16 +338,16 @@ impl fmt::Display for GroupError {
 impl fmt::Debug for GroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupError")
-            .field("reason", &self.reason)
-            .field("errors", &self.errors)
-            .field("cancel_reason", &self.cancel_reason)
+            .field("reason", &self.inner.reason)
+            .field("errors", &self.inner.errors)
+            .field("cancel_reason", &self.inner.cancel_reason)
             .finish()
     }
 }
 
 impl std::error::Error for GroupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.errors.first().map(|e| e as _)
+        self.inner.errors.first().map(|e| e as _)
     }
 }
 

@@ -154,7 +154,6 @@ pub struct TaskGroupFuture<B, Fut, T> {
     shared: Option<Arc<GroupShared>>,
     /// Structurally pinned (it holds the body's future).
     body: Body<Fut, T>,
-    /// Structurally pinned (it holds the deadline's timer).
     armed: Armed,
     done: bool,
 }
@@ -172,7 +171,7 @@ struct Body<Fut, T> {
 struct Armed {
     /// The waker last registered with the group's scope node.
     waker: Option<Waker>,
-    /// Structurally pinned: the timer for the group's deadline.
+    /// The timer for the group's deadline.
     deadline: DeadlineTimer,
 }
 
@@ -185,8 +184,8 @@ where
     type Output = Result<T, GroupError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `body` and `armed` are never moved out (see their docs); the other
-        // fields are not pinned.
+        // SAFETY: `body` is never moved out (see its docs); the other fields are not
+        // pinned.
         let this = unsafe { self.get_unchecked_mut() };
         assert!(
             !this.done,
@@ -194,8 +193,7 @@ where
         );
         // SAFETY: structurally pinned, see above.
         let mut body = unsafe { Pin::new_unchecked(&mut this.body) };
-        // SAFETY: as above.
-        let mut armed = unsafe { Pin::new_unchecked(&mut this.armed) };
+        let armed = &mut this.armed;
         let shared = match &this.shared {
             Some(shared) => {
                 assert_polled_in_place(shared.node(), "`task_group`");
@@ -221,7 +219,7 @@ where
         };
         let node = shared.node();
         if body.future.is_some() {
-            armed.as_mut().arm(node, cx);
+            armed.arm(node, cx);
             if body.as_mut().check_cancel(shared) == Verdict::Outer {
                 return Poll::Pending;
             }
@@ -232,9 +230,9 @@ where
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`,
         // so register before looking at the count again.
-        if !shared.children.try_close() {
-            armed.as_mut().arm(node, cx);
-            if !shared.children.try_close() {
+        if !shared.try_close() {
+            armed.arm(node, cx);
+            if !shared.try_close() {
                 current::report_suspended(node, false);
                 return Poll::Pending;
             }
@@ -361,25 +359,20 @@ impl Armed {
     /// The group suspended (its body, or waiting for children): make its scope
     /// reachable from outside (linked into its parent, with this task's waker, which
     /// the last child also wakes) and arm its deadline.
-    fn arm(self: Pin<&mut Self>, node: &Arc<ScopeNode>, cx: &Context<'_>) {
-        // SAFETY: `deadline` is structurally pinned (see the field's docs).
-        let this = unsafe { self.get_unchecked_mut() };
+    fn arm(&mut self, node: &Arc<ScopeNode>, cx: &Context<'_>) {
         ScopeNode::link_into_parent(node);
-        if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             node.set_waker(cx.waker());
-            this.waker = Some(cx.waker().clone());
+            self.waker = Some(cx.waker().clone());
         }
-        // SAFETY: as above.
-        unsafe { Pin::new_unchecked(&mut this.deadline) }.poll(node);
+        self.deadline.poll(node);
     }
 
-    /// The group is done with its scope: drops the timer (in place) and the waker.
-    fn clear(self: Pin<&mut Self>) {
-        // SAFETY: `deadline` is structurally pinned (see the field's docs).
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        unsafe { Pin::new_unchecked(&mut this.deadline) }.clear();
-        this.waker = None;
+    /// The group is done with its scope: drops the timer and the waker.
+    #[inline]
+    fn clear(&mut self) {
+        self.deadline.clear();
+        self.waker = None;
     }
 }
 
@@ -394,8 +387,7 @@ impl<B, Fut, T> Drop for TaskGroupFuture<B, Fut, T> {
         // The body first: it may hold nested groups, whose drops tear down their own.
         self.body.drop_future();
         teardown(&shared);
-        // SAFETY: `armed` is structurally pinned; `clear` drops its timer in place.
-        unsafe { Pin::new_unchecked(&mut self.armed) }.clear();
+        self.armed.clear();
         GroupShared::recycle(shared);
     }
 }

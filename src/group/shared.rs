@@ -65,11 +65,16 @@ impl ErrorStack {
     }
 
     /// Takes every error pushed so far, oldest first.
+    #[inline]
     pub fn drain(&self) -> Vec<TaskError> {
         // Most groups end without errors: a load spares them the swap.
         if self.head.load(Ordering::Acquire).is_null() {
             return Vec::new();
         }
+        self.take_all()
+    }
+
+    fn take_all(&self) -> Vec<TaskError> {
         let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
         let mut errors = Vec::new();
         while !node.is_null() {
@@ -138,6 +143,7 @@ impl ChildCounter {
     }
 
     /// Closes the group if it has no children (or is already closed).
+    #[inline]
     pub fn try_close(&self) -> bool {
         match self
             .0
@@ -198,6 +204,7 @@ impl GroupShared {
     /// The state of a group being opened on the current runtime, with a fresh node
     /// not yet entered. Reuses a finished group's state from this thread's free list
     /// when it has one. Panics outside a runtime.
+    #[inline]
     pub(crate) fn open(limit: Option<usize>, parent: Option<Arc<ScopeNode>>) -> Arc<GroupShared> {
         let mut shared = GroupShared::make(limit);
         match crate::pool::unique_mut(&mut shared) {
@@ -208,6 +215,7 @@ impl GroupShared {
     }
 
     /// A fresh state, its node not entered.
+    #[inline]
     fn make(limit: Option<usize>) -> Arc<GroupShared> {
         #[cfg(not(pride_loom))]
         if let Some(shared) = crate::pool::take(&FREE_GROUPS, |fresh| {
@@ -233,6 +241,7 @@ impl GroupShared {
 
     /// The group has exited: gives its state back for reuse if nothing else holds it
     /// (no handle, no child), else just drops this reference.
+    #[inline]
     pub(crate) fn recycle(shared: Arc<GroupShared>) {
         #[cfg(not(pride_loom))]
         crate::pool::put(&FREE_GROUPS, shared, |group| {
@@ -246,8 +255,22 @@ impl GroupShared {
         drop(shared);
     }
 
+    #[inline]
     pub(crate) fn node(&self) -> &Arc<ScopeNode> {
         self.scope.node()
+    }
+
+    /// Closes the group if it has no children (see [`ChildCounter::try_close`]). When
+    /// this is the state's only reference (no handle, no child), nobody can add a
+    /// child, so a plain store closes it.
+    #[inline]
+    pub(crate) fn try_close(self: &Arc<Self>) -> bool {
+        #[cfg(not(pride_loom))]
+        if Arc::strong_count(self) == 1 && self.children.0.load(Ordering::Acquire) == 0 {
+            self.children.0.store(CLOSED, Ordering::Relaxed);
+            return true;
+        }
+        self.children.try_close()
     }
 
     /// A task failed: keep its error and cancel everything else in the group.
