@@ -230,9 +230,9 @@ where
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`,
         // so register before looking at the count again.
-        if !shared.try_close() {
+        if !GroupShared::try_close(shared) {
             armed.arm(node, cx);
-            if !shared.try_close() {
+            if !GroupShared::try_close(shared) {
                 current::report_suspended(node, false);
                 return Poll::Pending;
             }

@@ -264,13 +264,13 @@ impl GroupShared {
     /// this is the state's only reference (no handle, no child), nobody can add a
     /// child, so a plain store closes it.
     #[inline]
-    pub(crate) fn try_close(self: &Arc<Self>) -> bool {
+    pub(crate) fn try_close(shared: &Arc<GroupShared>) -> bool {
         #[cfg(not(pride_loom))]
-        if Arc::strong_count(self) == 1 && self.children.0.load(Ordering::Acquire) == 0 {
-            self.children.0.store(CLOSED, Ordering::Relaxed);
+        if Arc::strong_count(shared) == 1 && shared.children.0.load(Ordering::Acquire) == 0 {
+            shared.children.0.store(CLOSED, Ordering::Relaxed);
             return true;
         }
-        self.children.try_close()
+        shared.children.try_close()
     }
 
     /// A task failed: keep its error and cancel everything else in the group.
