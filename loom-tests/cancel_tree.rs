@@ -21,6 +21,8 @@
 //! - `set_shield(false)` not calling `wake_subtree`: `cancel_vs_unshield` deadlocks.
 //! - `cancelled_by` returning at the first cancelled scope instead of walking on to
 //!   the shield: `cancelled_by_is_outermost_below_shield` fails.
+//! - The parent link published with `Relaxed` instead of `Release`/`Acquire`:
+//!   `parent_link_is_published_with_the_entry` reports a causality violation.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --test loom_cancel_tree`.
@@ -164,5 +166,32 @@ fn cancelled_by_is_outermost_below_shield() {
         assert!(is(inner.cancelled_by(), &shielded), "after the cancels");
         assert!(outer.cancelled_by().is_some());
         exit(&[&inner, &shielded]);
+    });
+}
+
+/// A scope is entered below a cancelled parent on one thread while another thread,
+/// holding the same node, asks `cancelled_by`. The parent link is a cell written once
+/// at entry and published by a flag: the reader either sees no parent yet (not
+/// cancelled) or the whole link, never a half-written cell (loom checks the cell's
+/// accesses for races).
+#[test]
+fn parent_link_is_published_with_the_entry() {
+    common::model(|| {
+        let parent = entered(None);
+        parent.cancel();
+        let node = ScopeNode::new();
+        let reader = {
+            let (node, parent) = (node.clone(), parent.clone());
+            thread::spawn(move || {
+                if let Some(catcher) = node.cancelled_by() {
+                    assert!(std::ptr::eq(catcher, &*parent));
+                }
+            })
+        };
+        ScopeNode::enter(&node, Some(parent.clone()), None);
+        let catcher = node.cancelled_by().map(|c| c as *const ScopeNode);
+        assert_eq!(catcher, Some(Arc::as_ptr(&parent)));
+        reader.join().unwrap();
+        exit(&[&node]);
     });
 }
