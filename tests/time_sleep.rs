@@ -214,3 +214,49 @@ fn advance_on_the_system_clock_panics_clearly() {
 fn sleep_outside_a_runtime_panics_clearly() {
     drop(pride::sleep(MS));
 }
+
+#[test]
+fn a_system_clock_timeout_never_fires_early() {
+    let rt = runtime(Clock::system());
+    let (out, waited) = rt.block_on(async {
+        let before = Instant::now();
+        let out = pride::fail_after(20 * MS, pride::sleep(Duration::from_secs(3600))).await;
+        (out, before.elapsed())
+    });
+    assert!(out.is_err(), "the timeout did not fire");
+    assert!(waited >= 20 * MS, "fired early: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(2),
+        "fired very late: {waited:?}"
+    );
+}
+
+/// A timeout counts from entry, not from when its deadline is first looked at: here the
+/// work blocks for 50 ms before the deadline is read, and the deadline still lies
+/// within a coarse clock tick (at most 10 ms on Linux; 20 ms allowed) of entry + 30 ms.
+/// Both bounds follow from the order of the readings, not from how fast anything runs.
+#[test]
+fn a_system_clock_timeout_counts_from_entry() {
+    let rt = runtime(Clock::system());
+    rt.block_on(async {
+        let scope = pride::CancelScope::with_timeout(30 * MS);
+        let before = Instant::now();
+        let bounds = scope
+            .run(async {
+                let entered_by = Instant::now();
+                std::thread::sleep(50 * MS);
+                (
+                    entered_by,
+                    scope.deadline().expect("a timeout has a deadline"),
+                )
+            })
+            .await;
+        let (entered_by, deadline) = bounds.expect("the work finished without suspending");
+        assert!(deadline >= before + 30 * MS, "early deadline");
+        assert!(
+            deadline <= entered_by + 30 * MS + 20 * MS,
+            "the timeout counted from later than entry: {:?} after entry",
+            deadline - entered_by
+        );
+    });
+}

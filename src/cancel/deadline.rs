@@ -21,15 +21,8 @@ use crate::time::Timer;
 pub(crate) enum Spec {
     None,
     At(Instant),
-    /// A timeout that counts from entry; resolved to `At` (or `Since`) when the scope
-    /// is entered.
+    /// A timeout that counts from entry; resolved to `At` when the scope is entered.
     After(Duration),
-    /// A timeout entered on the system clock at a coarse clock reading: resolved to
-    /// `At` the first time the deadline is read (see `time/coarse.rs`).
-    Since {
-        timeout: Duration,
-        entered: u64,
-    },
 }
 
 /// The clock of the runtime this thread is in, if any.
@@ -37,31 +30,11 @@ pub(crate) fn now() -> Option<Instant> {
     crate::runtime::context::with_current(|h| h.map(|h| h.time().now()))
 }
 
-/// How a scope entered now notes when its timeout starts.
-pub(crate) enum Entry {
-    /// Not in a runtime: there is no clock, and the timeout does not apply.
-    Outside,
-    /// The time on the runtime's clock (a mock clock is cheap to read, and exact).
-    Exact(Instant),
-    /// A coarse reading of the system clock, made exact only if needed.
-    Coarse(u64),
-}
-
-/// Notes the time for a timeout that starts now (see [`Entry`]).
-pub(crate) fn entry() -> Entry {
-    crate::runtime::context::with_current(|h| {
-        let Some(h) = h else {
-            return Entry::Outside;
-        };
-        let clock = h.time().clock();
-        if clock.is_mock() {
-            return Entry::Exact(clock.now());
-        }
-        match crate::time::coarse::now() {
-            Some(reading) => Entry::Coarse(reading),
-            None => Entry::Exact(clock.now()),
-        }
-    })
+/// The time on the clock of the runtime this thread is in, for a timeout that starts
+/// now; `None` outside a runtime (there is no clock, and the timeout does not apply).
+#[inline]
+pub(crate) fn entry() -> Option<Instant> {
+    now()
 }
 
 /// Cancels a scope when its timer fires.

@@ -17,7 +17,7 @@ use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
 use std::time::Instant;
 
-use super::deadline::{Entry, Spec};
+use super::deadline::Spec;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
@@ -71,6 +71,25 @@ pub struct ScopeNode {
 }
 
 const UNLINKED: usize = usize::MAX;
+
+/// A scope is being entered with deadline `spec`: a timeout starts counting now and
+/// becomes a deadline. Returns whether `spec` changed, and a deadline that may already
+/// have passed (an absolute one, or a zero timeout), which the caller checks.
+fn resolve_at_entry(spec: &mut Spec) -> (bool, Option<Instant>) {
+    match *spec {
+        Spec::None => (false, None),
+        Spec::At(deadline) => (false, Some(deadline)),
+        Spec::After(timeout) => {
+            let Some(now) = super::deadline::entry() else {
+                *spec = Spec::None;
+                return (true, None);
+            };
+            let deadline = crate::time::deadline_after(now, timeout);
+            *spec = Spec::At(deadline);
+            (true, timeout.is_zero().then_some(deadline))
+        }
+    }
+}
 
 // SAFETY: nothing ever downgrades an `Arc<ScopeNode>` (a timer's waker holds a `Weak`
 // to a wrapper around one, not to the node).
@@ -254,54 +273,53 @@ impl ScopeNode {
     /// the scope now if its deadline has already passed.
     fn enter_deadline(node: &ScopeNode) {
         let mut spec = node.deadline.lock();
-        let deadline = match *spec {
-            // `Since` is only made here, at entry, which happens once.
-            Spec::None | Spec::Since { .. } => return,
-            Spec::At(deadline) => deadline,
-            Spec::After(timeout) => {
-                let now = match super::deadline::entry() {
-                    Entry::Outside => {
-                        *spec = Spec::None;
-                        return;
-                    }
-                    Entry::Coarse(entered) if !timeout.is_zero() => {
-                        *spec = Spec::Since { timeout, entered };
-                        node.deadline_version.fetch_add(1, Ordering::AcqRel);
-                        return;
-                    }
-                    Entry::Coarse(_) => Instant::now(),
-                    Entry::Exact(now) => now,
-                };
-                let deadline = crate::time::deadline_after(now, timeout);
-                *spec = Spec::At(deadline);
-                node.deadline_version.fetch_add(1, Ordering::AcqRel);
-                if !timeout.is_zero() {
-                    return;
-                }
-                deadline
-            }
-        };
+        let (resolved, check) = resolve_at_entry(&mut spec);
         drop(spec);
-        if super::deadline::now().is_some_and(|now| deadline <= now) {
-            node.cancel_by_deadline();
+        if resolved {
+            node.deadline_version.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Some(deadline) = check {
+            node.cancel_if_past(deadline);
         }
     }
 
-    /// [`enter_unlinked`](Self::enter_unlinked) for a node nobody else holds yet (a
-    /// group's own node, as the group opens): plain stores instead of atomic updates.
+    fn cancel_if_past(&self, deadline: Instant) {
+        if super::deadline::now().is_some_and(|now| deadline <= now) {
+            self.cancel_by_deadline();
+        }
+    }
+
+    /// [`enter_unlinked`](Self::enter_unlinked) for a node nobody else holds (a group's
+    /// own node as the group opens, a `fail_after`'s private scope): plain stores
+    /// instead of atomic updates and the deadline's lock.
     #[inline]
     pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
         if let Some(private) = crate::pool::unique_mut(node) {
             let flags = private.flags.load(Ordering::Relaxed);
-            if flags & (ENTERED | TIMED) == 0 {
+            if flags & ENTERED == 0 {
                 private.flags.store(flags | ENTERED, Ordering::Relaxed);
                 if let Some(parent) = parent {
                     private.parent.set(parent);
+                }
+                if flags & TIMED != 0 {
+                    private.enter_deadline_private();
                 }
                 return;
             }
         }
         ScopeNode::enter_unlinked(node, parent);
+    }
+
+    /// `enter_deadline` with `&mut`: nobody else can see the node.
+    fn enter_deadline_private(&mut self) {
+        let (resolved, check) = resolve_at_entry(self.deadline.get_mut());
+        if resolved {
+            let version = self.deadline_version.load(Ordering::Relaxed);
+            self.deadline_version.store(version + 1, Ordering::Relaxed);
+        }
+        if let Some(deadline) = check {
+            self.cancel_if_past(deadline);
+        }
     }
 
     /// Links an entered node into its parent, so that cancelling the parent wakes what
@@ -426,14 +444,8 @@ impl ScopeNode {
 
     /// The deadline, once known (a timeout is known from entry).
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        let mut spec = self.deadline.lock();
-        match *spec {
+        match *self.deadline.lock() {
             Spec::At(deadline) => Some(deadline),
-            Spec::Since { timeout, entered } => {
-                let deadline = crate::time::coarse::deadline_since(entered, timeout);
-                *spec = Spec::At(deadline);
-                Some(deadline)
-            }
             Spec::None | Spec::After(_) => None,
         }
     }

@@ -113,7 +113,7 @@ impl<F: Future> Future for ScopeRun<F> {
         let this = unsafe { self.get_unchecked_mut() };
         if !this.entered {
             this.entered = true;
-            ScopeNode::enter_unlinked(&this.node, current::current());
+            ScopeNode::enter_private(&mut this.node, current::current());
         } else {
             assert_polled_in_place(&this.node, "`CancelScope::run`");
         }

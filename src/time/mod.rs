@@ -30,7 +30,6 @@
 
 mod atomic_waker;
 mod clock;
-pub(crate) mod coarse;
 mod driver;
 mod entry;
 #[cfg(pride_loom)]
