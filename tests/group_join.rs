@@ -284,3 +284,31 @@ fn children_may_spawn_siblings_while_the_body_waits() {
         assert_eq!(done.get(), 50);
     });
 }
+
+/// Finished groups' states are reused (`pool.rs`). One thread that drives groups on a
+/// runtime, drops it, and opens groups on another must find its children running on
+/// the live runtime, every time.
+#[test]
+fn groups_on_one_thread_follow_it_from_runtime_to_runtime() {
+    watchdog(60, || {
+        for round in 0..4 {
+            let rt = runtime(1 + round % 2);
+            let done = Counter::new();
+            for _ in 0..10 {
+                let done = done.clone();
+                rt.block_on(task_group(async move |tg| {
+                    for _ in 0..3 {
+                        let done = done.clone();
+                        tg.start_soon(async move {
+                            pride::yield_now().await;
+                            done.inc();
+                        });
+                    }
+                }))
+                .unwrap();
+            }
+            assert_eq!(done.get(), 30);
+            drop(rt);
+        }
+    });
+}

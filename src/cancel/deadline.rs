@@ -90,7 +90,9 @@ impl DeadlineTimer {
     /// with its scope.
     #[inline]
     pub(crate) fn clear(&mut self) {
-        self.armed = None;
+        if self.armed.is_some() {
+            self.armed = None;
+        }
     }
 
     /// Brings the timer in line with `node`'s deadline and registers it. Cheap when

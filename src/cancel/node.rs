@@ -146,8 +146,11 @@ impl Parent {
     }
 
     #[cfg(not(pride_loom))]
+    #[inline]
     fn clear(&mut self) {
-        *self.ready.get_mut() = false;
+        if !std::mem::replace(self.ready.get_mut(), false) {
+            return;
+        }
         // SAFETY: `&mut self`: no other reference to the cell exists.
         self.node.with_mut(|cell| unsafe { *cell = None });
     }
@@ -224,14 +227,18 @@ impl ScopeNode {
         self.parent.clear();
         *self.slot.get_mut() = UNLINKED;
         let links = self.links.get_mut();
-        links.waker = None;
+        if links.waker.is_some() {
+            links.waker = None;
+        }
         if links.slots.capacity() > KEEP_SLOTS {
             *links = Links::default();
-        } else {
+        } else if !links.slots.is_empty() || !links.free.is_empty() {
             links.slots.clear();
             links.free.clear();
         }
-        self.reason = OnceLock::new();
+        if self.reason.get().is_some() {
+            self.reason = OnceLock::new();
+        }
         *self.deadline.get_mut() = Spec::None;
     }
 

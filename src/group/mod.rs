@@ -242,16 +242,23 @@ where
         this.done = true;
         drop(ScopeNode::unlink(node));
         armed.clear();
-        let errors = shared.errors.drain();
-        let cancel_reason = node.reason().cloned();
-        let result = if !errors.is_empty() {
-            Err(GroupError::new(errors, Reason::Failed, cancel_reason))
+        let result = if shared.errors.has_any() {
+            let reason = node.reason().cloned();
+            Err(GroupError::new(
+                shared.errors.drain(),
+                Reason::Failed,
+                reason,
+            ))
         } else if node.deadline_fired() && shared.cut_short.load(Ordering::Acquire) {
-            Err(GroupError::new(errors, Reason::TimedOut, cancel_reason))
+            let reason = node.reason().cloned();
+            Err(GroupError::new(Vec::new(), Reason::TimedOut, reason))
         } else {
             match body.take_value() {
                 Some(value) => Ok(value),
-                None => Err(GroupError::new(errors, Reason::Cancelled, cancel_reason)),
+                None => {
+                    let reason = node.reason().cloned();
+                    Err(GroupError::new(Vec::new(), Reason::Cancelled, reason))
+                }
             }
         };
         if let Some(shared) = this.shared.take() {
@@ -372,7 +379,9 @@ impl Armed {
     #[inline]
     fn clear(&mut self) {
         self.deadline.clear();
-        self.waker = None;
+        if self.waker.is_some() {
+            self.waker = None;
+        }
     }
 }
 
@@ -388,7 +397,9 @@ impl<B, Fut, T> Drop for TaskGroupFuture<B, Fut, T> {
         self.body.drop_future();
         teardown(&shared);
         self.armed.clear();
-        GroupShared::recycle(shared);
+        // Not recycled: a drop may run on a thread outside the runtime (its shutdown),
+        // whose free list would then keep the runtime's handle alive.
+        drop(shared);
     }
 }
 

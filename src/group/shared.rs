@@ -65,6 +65,12 @@ impl ErrorStack {
     }
 
     /// Takes every error pushed so far, oldest first.
+    /// Whether any error has been pushed (and not drained).
+    #[inline]
+    pub fn has_any(&self) -> bool {
+        !self.head.load(Ordering::Acquire).is_null()
+    }
+
     #[inline]
     pub fn drain(&self) -> Vec<TaskError> {
         // Most groups end without errors: a load spares them the swap.
@@ -217,6 +223,8 @@ impl GroupShared {
     /// A fresh state, its node not entered.
     #[inline]
     fn make(limit: Option<usize>) -> Arc<GroupShared> {
+        // A listed state may be of another runtime (a group dropped on this thread
+        // after it left one, during that runtime's shutdown): then it takes this one's.
         #[cfg(not(pride_loom))]
         if let Some(shared) = crate::pool::take(&FREE_GROUPS, |fresh| {
             let same_runtime = crate::runtime::context::with_current(|current| {
@@ -225,7 +233,9 @@ impl GroupShared {
             if same_runtime != Some(true) {
                 fresh.handle = crate::runtime::context::handle("`task_group`");
             }
-            fresh.limit = limit.map(Limit::new);
+            if limit.is_some() || fresh.limit.is_some() {
+                fresh.limit = limit.map(Limit::new);
+            }
         }) {
             return shared;
         }
@@ -239,6 +249,17 @@ impl GroupShared {
         })
     }
 
+    /// This thread leaves its runtime: drops the group states it kept, which hold that
+    /// runtime's handle (and would keep its queues and driver alive until the thread
+    /// exits).
+    pub(crate) fn release_thread_cache() {
+        #[cfg(not(pride_loom))]
+        {
+            let states = FREE_GROUPS.try_with(|list| std::mem::take(&mut *list.borrow_mut()));
+            drop(states);
+        }
+    }
+
     /// The group has exited: gives its state back for reuse if nothing else holds it
     /// (no handle, no child), else just drops this reference.
     #[inline]
@@ -246,9 +267,13 @@ impl GroupShared {
         #[cfg(not(pride_loom))]
         crate::pool::put(&FREE_GROUPS, shared, |group| {
             ScopeNode::renew(group.scope.node_mut());
-            group.limit = None;
+            if group.limit.is_some() {
+                group.limit = None;
+            }
             *group.children.0.get_mut() = 0;
-            drop(group.errors.drain());
+            if group.errors.has_any() {
+                drop(group.errors.drain());
+            }
             *group.cut_short.get_mut() = false;
         });
         #[cfg(pride_loom)]
