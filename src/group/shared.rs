@@ -64,13 +64,13 @@ impl ErrorStack {
         }
     }
 
-    /// Takes every error pushed so far, oldest first.
     /// Whether any error has been pushed (and not drained).
     #[inline]
     pub fn has_any(&self) -> bool {
         !self.head.load(Ordering::Acquire).is_null()
     }
 
+    /// Takes every error pushed so far, oldest first.
     #[inline]
     pub fn drain(&self) -> Vec<TaskError> {
         // Most groups end without errors: a load spares them the swap.
