@@ -10,8 +10,18 @@
 //!   nested groups, but not into shielded subtrees (they are not cancelled).
 //! - A node's `waker` is the waker of the task that runs inside it (for a child node,
 //!   the child task; for a group node, the task polling the group's body).
-//! - A node removes itself from its parent's `children` when its scope exits, so the
-//!   `Arc` cycle parent -> child -> parent never outlives the scope.
+//! - A scope's node removes itself from its parent's links when its scope exits, so
+//!   the `Arc` cycle parent -> child -> parent never outlives the scope. A group
+//!   child's node only marks itself `DETACHED` when its task finishes (no lock on the
+//!   finishing worker); the group's node drops such stale links when it next links a
+//!   child into a full table (a sweep, amortised O(1) per link), or when it is reset.
+//!   Stale links are harmless: waking or cancelling a finished task does nothing.
+//!   Their cost is memory: a sweep leaves at most twice the live children's links
+//!   (and 64 more) before it runs again, but a group that stops starting children
+//!   keeps its finished children's links, and their tasks' cells, until it exits.
+//! - Exited nodes and finished groups' states are reused through per-thread free
+//!   lists (`pool.rs`); the sweep hands swept child nodes to the spawning thread's
+//!   list, where the next child takes them.
 
 use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
@@ -38,6 +48,12 @@ const LINKED: u8 = 1 << 5;
 /// A deadline or timeout has been given (it may have been removed since). Without it,
 /// entering need not look at the deadline.
 const TIMED: u8 = 1 << 6;
+/// A group child whose task has finished: its link in the group's node is stale, and
+/// the next sweep there drops it (see `link`).
+const DETACHED: u8 = 1 << 7;
+
+/// Stale child links a node tolerates before a sweep (see `Links::sweep_at`).
+const SWEEP_MIN: usize = 64;
 
 /// A child linked below a node: a nested scope or group, or a group's child task.
 pub(crate) struct Link {
@@ -46,11 +62,48 @@ pub(crate) struct Link {
     pub(crate) task: Option<Task>,
 }
 
-#[derive(Default)]
 struct Links {
     waker: Option<Waker>,
     slots: Vec<Option<Link>>,
     free: Vec<usize>,
+    /// Linking into a full table of this many slots first sweeps out the links of
+    /// detached children; after a sweep, twice what survived (at least `SWEEP_MIN`),
+    /// so that each link is looked at a bounded number of times on average.
+    sweep_at: usize,
+}
+
+impl Default for Links {
+    fn default() -> Links {
+        Links {
+            waker: None,
+            slots: Vec::new(),
+            free: Vec::new(),
+            sweep_at: SWEEP_MIN,
+        }
+    }
+}
+
+impl Links {
+    /// Drops the links of children that have detached (finished), freeing their slots.
+    fn sweep(&mut self) {
+        let mut live = 0;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let Some(link) = slot else { continue };
+            if link.node.flags.load(Ordering::Acquire) & DETACHED == 0 {
+                live += 1;
+                continue;
+            }
+            link.node.slot.store(UNLINKED, Ordering::Relaxed);
+            if let Some(link) = slot.take() {
+                // Usually the last reference: the node goes back to this (the
+                // spawning) thread's free list, where the next child takes it.
+                drop(link.task);
+                ScopeNode::recycle(link.node);
+            }
+            self.free.push(index);
+        }
+        self.sweep_at = (2 * live).max(SWEEP_MIN);
+    }
 }
 
 /// One scope in the cancel tree.
@@ -235,6 +288,7 @@ impl ScopeNode {
         } else if !links.slots.is_empty() || !links.free.is_empty() {
             links.slots.clear();
             links.free.clear();
+            links.sweep_at = SWEEP_MIN;
         }
         if self.reason.get().is_some() {
             self.reason = OnceLock::new();
@@ -350,6 +404,9 @@ impl ScopeNode {
     /// effectively cancelled, the child will see it on its first poll.
     fn link(&self, child: Arc<ScopeNode>, task: Option<Task>) {
         let mut links = self.links.lock();
+        if links.free.is_empty() && links.slots.len() >= links.sweep_at {
+            links.sweep();
+        }
         let link = Link {
             node: child.clone(),
             task,
@@ -365,6 +422,16 @@ impl ScopeNode {
             }
         };
         child.slot.store(index, Ordering::Relaxed);
+    }
+
+    /// A group child's task is done with this node: its link in the group's node (made
+    /// at launch) may go. Instead of taking the group's lock now, on the finishing
+    /// worker, the link stays until the group links its next child and sweeps, or the
+    /// group ends. A stale link is harmless meanwhile: waking or cancelling a finished
+    /// task does nothing.
+    #[inline]
+    pub(crate) fn detach(&self) {
+        self.flags.fetch_or(DETACHED, Ordering::AcqRel);
     }
 
     /// Unlinks `self` from its parent (idempotent). Returns the link's task reference.
@@ -655,5 +722,63 @@ impl std::fmt::Debug for ScopeNode {
             .field("shield", &self.is_shielded())
             .field("cancelled_caught", &self.cancelled_caught())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+
+    fn linked_children(parent: &ScopeNode) -> usize {
+        parent.links.lock().slots.iter().flatten().count()
+    }
+
+    fn child_of(parent: &Arc<ScopeNode>) -> Arc<ScopeNode> {
+        let child = ScopeNode::new();
+        ScopeNode::enter(&child, Some(parent.clone()), None);
+        child
+    }
+
+    #[test]
+    fn finished_children_are_swept_when_the_table_fills_and_live_ones_stay() {
+        let parent = ScopeNode::new();
+        let live: Vec<_> = (0..10).map(|_| child_of(&parent)).collect();
+        for _ in 10..SWEEP_MIN {
+            child_of(&parent).detach();
+        }
+        assert_eq!(linked_children(&parent), SWEEP_MIN);
+        // The table is full at `SWEEP_MIN`: the next link sweeps the detached ones.
+        let next = child_of(&parent);
+        assert_eq!(linked_children(&parent), 11);
+        for child in live.iter().chain([&next]) {
+            assert_ne!(child.slot.load(Ordering::Relaxed), UNLINKED);
+        }
+        // A cancel still reaches every live child (each sees it through its parent).
+        parent.cancel();
+        assert!(live.iter().all(|c| c.cancelled_by().is_some()));
+        for child in live.iter().chain([&next]) {
+            drop(ScopeNode::unlink(child));
+        }
+        assert_eq!(linked_children(&parent), 0);
+    }
+
+    #[test]
+    fn the_sweep_threshold_follows_the_live_children() {
+        let parent = ScopeNode::new();
+        let live: Vec<_> = (0..100).map(|_| child_of(&parent)).collect();
+        // 100 live children in a full table: the sweep keeps them all and waits for
+        // twice as many before looking again, so linking stays amortised O(1).
+        for _ in 0..300 {
+            child_of(&parent).detach();
+        }
+        let linked = linked_children(&parent);
+        assert!(linked >= 100, "a live child was swept");
+        assert!(
+            linked <= 100 + 2 * 100 + SWEEP_MIN,
+            "stale links piled up: {linked}"
+        );
+        for child in &live {
+            drop(ScopeNode::unlink(child));
+        }
     }
 }

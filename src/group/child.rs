@@ -88,7 +88,7 @@ impl<F> Child<F> {
         self.done = true;
         let slot = &mut self.future;
         let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
-        drop(ScopeNode::unlink(&self.node));
+        self.node.detach();
         if let Some(link) = self.start.take() {
             link.finished();
         }
