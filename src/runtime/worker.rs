@@ -135,7 +135,10 @@ impl Handle {
     /// Queues a freshly spawned task.
     pub(crate) fn spawn(&self, task: Notified) {
         context::with_core(|core| match core {
-            Some(core) if core.is_of(self) => core.push_local(task),
+            // Like a wake-up: into the LIFO slot, so a task that starts a child and
+            // finishes hands the worker straight to it without waking anyone; other
+            // workers are told only when a task is displaced into the stealable queue.
+            Some(core) if core.is_of(self) => core.push_lifo(task),
             _ => self.shared.push_remote(task),
         });
     }
