@@ -214,6 +214,18 @@ where
                 let parent = current::current();
                 let shared = this.shared.insert(GroupShared::open(this.limit, parent));
                 body.as_mut().start(init, shared, cx);
+                // The body finished on its first poll, with no child, no failure and
+                // no handle left: nothing was linked, armed or cancelled, so the
+                // group is done without closing or checking anything else.
+                if body.future.is_none() && GroupShared::is_finished_alone(shared) {
+                    if let Some(value) = body.as_mut().take_value() {
+                        this.done = true;
+                        if let Some(shared) = this.shared.take() {
+                            GroupShared::recycle(shared);
+                        }
+                        return Poll::Ready(Ok(value));
+                    }
+                }
                 shared
             }
         };

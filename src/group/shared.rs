@@ -285,6 +285,24 @@ impl GroupShared {
         self.scope.node()
     }
 
+    /// Nothing but the group's own future holds the state, no child was ever counted
+    /// in, and nothing failed: a group whose body just returned is then complete.
+    #[inline]
+    pub(crate) fn is_finished_alone(shared: &Arc<GroupShared>) -> bool {
+        #[cfg(not(pride_loom))]
+        {
+            Arc::strong_count(shared) == 1
+                && shared.children.0.load(Ordering::Acquire) == 0
+                && !shared.errors.has_any()
+                && !shared.node().cancel_called()
+        }
+        #[cfg(pride_loom)]
+        {
+            let _ = shared;
+            false
+        }
+    }
+
     /// Closes the group if it has no children (see [`ChildCounter::try_close`]). When
     /// this is the state's only reference (no handle, no child), nobody can add a
     /// child, so a plain store closes it.
