@@ -33,13 +33,7 @@ fn a_panicking_child_does_not_kill_its_worker() {
         // The only worker is still alive: more children run on it.
         let runs = Counter::new();
         rt.block_on(task_group(async |tg| {
-            for _ in 0..100 {
-                let runs = runs.clone();
-                tg.start_soon(async move {
-                    pride::yield_now().await;
-                    runs.inc();
-                });
-            }
+            runs.start_yielding_children(&tg, 100);
         }))
         .unwrap();
         assert_eq!(runs.get(), 100);

@@ -297,13 +297,7 @@ fn groups_on_one_thread_follow_it_from_runtime_to_runtime() {
             for _ in 0..10 {
                 let done = done.clone();
                 rt.block_on(task_group(async move |tg| {
-                    for _ in 0..3 {
-                        let done = done.clone();
-                        tg.start_soon(async move {
-                            pride::yield_now().await;
-                            done.inc();
-                        });
-                    }
+                    done.start_yielding_children(&tg, 3);
                 }))
                 .unwrap();
             }

@@ -28,6 +28,17 @@ impl Counter {
         self.0.load(Ordering::SeqCst)
     }
 
+    /// Starts `n` children in `tg` that each yield once, then increment this counter.
+    pub fn start_yielding_children(&self, tg: &pride::TaskGroup, n: usize) {
+        for _ in 0..n {
+            let counter = self.clone();
+            tg.start_soon(async move {
+                pride::yield_now().await;
+                counter.inc();
+            });
+        }
+    }
+
     /// A guard that increments this counter when dropped. Move one into a future to
     /// count how many times that future was dropped.
     pub fn drop_guard(&self) -> DropGuard {
