@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::{Counter, Flag, MyError, autojump};
 use pride::{
-    BoxError, Queue, StartError, TaskGroup, current_time, move_on_after, sleep, task_group,
+    BoxError, Queue, StartError, TaskGroup, current_effective_deadline, current_time,
+    move_on_after, sleep, task_group,
 };
 
 const SEC: Duration = Duration::from_secs(1);
@@ -437,4 +438,27 @@ fn a_group_deadline_equal_to_a_childs_fail_after_is_the_groups_timeout() {
             assert!(error.errors().is_empty(), "{error}");
         });
     }
+}
+
+/// Finished groups' states are reused on their thread (`pool.rs`): a group that set
+/// a deadline, or was cancelled, and returned at once must not hand either to the
+/// next group opened there.
+#[test]
+fn a_reused_group_state_carries_no_deadline_or_cancel_over() {
+    autojump(30, || async {
+        for round in 0..20u32 {
+            let before = current_effective_deadline();
+            task_group(async |tg| {
+                assert_eq!(current_effective_deadline(), before, "round {round}");
+                assert!(!tg.cancel_scope().cancel_called(), "round {round}");
+                match round % 3 {
+                    0 => tg.cancel_scope().set_deadline(Some(current_time() + HOUR)),
+                    1 => tg.cancel_scope().cancel(),
+                    _ => {}
+                }
+            })
+            .await
+            .unwrap();
+        }
+    });
 }

@@ -269,6 +269,21 @@ impl ScopeNode {
         }
     }
 
+    /// [`renew`](Self::renew) for a node that was only entered (no link, waker, cancel,
+    /// deadline or reason): clearing the entry and the parent is enough.
+    #[cfg(not(pride_loom))]
+    #[inline]
+    pub(crate) fn renew_entered(node: &mut Arc<ScopeNode>) {
+        match crate::pool::unique_mut(node) {
+            Some(unique) if unique.flags.load(Ordering::Relaxed) == ENTERED => {
+                *unique.flags.get_mut() = 0;
+                unique.parent.clear();
+            }
+            Some(unique) => unique.reset(),
+            None => *node = ScopeNode::new(),
+        }
+    }
+
     /// Back to the state `with_deadline(Spec::None)` makes, keeping small allocations.
     #[cfg(not(pride_loom))]
     #[inline]

@@ -221,7 +221,7 @@ where
                     if let Some(value) = body.as_mut().take_value() {
                         this.done = true;
                         if let Some(shared) = this.shared.take() {
-                            GroupShared::recycle(shared);
+                            GroupShared::recycle_untouched(shared);
                         }
                         return Poll::Ready(Ok(value));
                     }

@@ -280,6 +280,21 @@ impl GroupShared {
         drop(shared);
     }
 
+    /// [`recycle`](Self::recycle) for a group that [finished alone](Self::is_finished_alone):
+    /// its counter, errors and flags are already as a fresh group's.
+    #[inline]
+    pub(crate) fn recycle_untouched(shared: Arc<GroupShared>) {
+        #[cfg(not(pride_loom))]
+        crate::pool::put(&FREE_GROUPS, shared, |group| {
+            ScopeNode::renew_entered(group.scope.node_mut());
+            if group.limit.is_some() {
+                group.limit = None;
+            }
+        });
+        #[cfg(pride_loom)]
+        drop(shared);
+    }
+
     #[inline]
     pub(crate) fn node(&self) -> &Arc<ScopeNode> {
         self.scope.node()
