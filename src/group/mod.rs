@@ -250,9 +250,12 @@ where
             }
         }
 
-        // Closed with no children left: every child future has been dropped.
+        // Closed with no children left: every child future has been dropped. Their
+        // links are stale; dropping them breaks the cycle group node -> child node
+        // -> parent (the group node) that would otherwise keep both alive.
         this.done = true;
         drop(ScopeNode::unlink(node));
+        drop(node.take_links());
         armed.clear();
         let result = if shared.errors.has_any() {
             let reason = node.reason().cloned();
@@ -439,6 +442,10 @@ fn teardown(shared: &GroupShared) {
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
     }
+    // A child counted in before the close may have linked itself after the last
+    // take and finished before the count was read: drop its stale link too (it would
+    // keep the group node and itself alive through each other).
+    drop(node.take_links());
     drop(ScopeNode::unlink(node));
 }
 
