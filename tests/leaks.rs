@@ -8,7 +8,7 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use common::{Counter, watchdog};
+use common::{Counter, Flag, watchdog};
 use pride::{move_on_after, task_group};
 
 struct Counting;
@@ -33,10 +33,34 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// Sets its flag when dropped.
+struct FlagOnDrop(Flag);
+
+impl Drop for FlagOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
 /// Groups of 200 children, some finishing at once, some after a yield, some inside
 /// timeouts and nested groups, some handing back values through handles, some
 /// dropping a group of sleepers (its teardown) when a timeout passes.
 fn workload(rt: &pride::Runtime, done: &Counter) {
+    // Groups whose one child has finished (almost always completely) before the
+    // body returns from its first poll: the body waits for the child's future to be
+    // dropped, then a little longer for the child to be counted out.
+    for _ in 0..10 {
+        rt.block_on(task_group(async |tg| {
+            let gone = Flag::new();
+            let guard = FlagOnDrop(gone.clone());
+            tg.start_soon(async move { drop(guard) });
+            while !gone.is_set() {
+                std::hint::spin_loop();
+            }
+            std::thread::sleep(std::time::Duration::from_micros(300));
+        }))
+        .unwrap();
+    }
     rt.block_on(task_group(async |tg| {
         for i in 0..200u32 {
             let done = done.clone();

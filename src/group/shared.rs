@@ -300,13 +300,16 @@ impl GroupShared {
         self.scope.node()
     }
 
-    /// Nothing but the group's own future holds the state, no child was ever counted
-    /// in, and nothing failed: a group whose body just returned is then complete.
+    /// Nothing but the group's own future holds the state or its node (no child, not
+    /// even a finished one whose stale link is still there, no nested scope, no
+    /// `CancelScope` clone), no child is counted in, and nothing failed: a group whose
+    /// body just returned is then complete, with nothing linked to clear.
     #[inline]
     pub(crate) fn is_finished_alone(shared: &Arc<GroupShared>) -> bool {
         #[cfg(not(pride_loom))]
         {
             Arc::strong_count(shared) == 1
+                && Arc::strong_count(shared.node()) == 1
                 && shared.children.0.load(Ordering::Acquire) == 0
                 && !shared.errors.has_any()
                 && !shared.node().cancel_called()
