@@ -264,29 +264,31 @@ impl GroupShared {
     /// (no handle, no child), else just drops this reference.
     #[inline]
     pub(crate) fn recycle(shared: Arc<GroupShared>) {
-        #[cfg(not(pride_loom))]
-        crate::pool::put(&FREE_GROUPS, shared, |group| {
-            ScopeNode::renew(group.scope.node_mut());
-            if group.limit.is_some() {
-                group.limit = None;
-            }
-            *group.children.0.get_mut() = 0;
-            if group.errors.has_any() {
-                drop(group.errors.drain());
-            }
-            *group.cut_short.get_mut() = false;
-        });
-        #[cfg(pride_loom)]
-        drop(shared);
+        GroupShared::put_back::<false>(shared);
     }
 
     /// [`recycle`](Self::recycle) for a group that [finished alone](Self::is_finished_alone):
     /// its counter, errors and flags are already as a fresh group's.
     #[inline]
     pub(crate) fn recycle_untouched(shared: Arc<GroupShared>) {
+        GroupShared::put_back::<true>(shared);
+    }
+
+    /// Both recycles; `UNTOUCHED` picks the light reset at compile time.
+    #[inline]
+    fn put_back<const UNTOUCHED: bool>(shared: Arc<GroupShared>) {
         #[cfg(not(pride_loom))]
         crate::pool::put(&FREE_GROUPS, shared, |group| {
-            ScopeNode::renew_entered(group.scope.node_mut());
+            if UNTOUCHED {
+                ScopeNode::renew_entered(group.scope.node_mut());
+            } else {
+                ScopeNode::renew(group.scope.node_mut());
+                *group.children.0.get_mut() = 0;
+                if group.errors.has_any() {
+                    drop(group.errors.drain());
+                }
+                *group.cut_short.get_mut() = false;
+            }
             if group.limit.is_some() {
                 group.limit = None;
             }
