@@ -30,13 +30,6 @@ pub(crate) fn now() -> Option<Instant> {
     crate::runtime::context::with_current(|h| h.map(|h| h.time().now()))
 }
 
-/// The time on the clock of the runtime this thread is in, for a timeout that starts
-/// now; `None` outside a runtime (there is no clock, and the timeout does not apply).
-#[inline]
-pub(crate) fn entry() -> Option<Instant> {
-    now()
-}
-
 /// Cancels a scope when its timer fires.
 struct Canceller(std::sync::Weak<NodeRef>);
 

@@ -22,7 +22,11 @@
 //! - Exited nodes and finished groups' states are reused through per-thread free
 //!   lists (`pool.rs`); the sweep hands swept child nodes to the spawning thread's
 //!   list, where the next child takes them.
+//!
+//! Unsafe code here: the parent link's once-written cell (`Parent`) and
+//! `OwnedNode`'s drop. Their rules are on those types.
 
+use std::mem::ManuallyDrop;
 use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
 use std::time::Instant;
@@ -133,7 +137,7 @@ fn resolve_at_entry(spec: &mut Spec) -> (bool, Option<Instant>) {
         Spec::None => (false, None),
         Spec::At(deadline) => (false, Some(deadline)),
         Spec::After(timeout) => {
-            let Some(now) = super::deadline::entry() else {
+            let Some(now) = super::deadline::now() else {
                 *spec = Spec::None;
                 return (true, None);
             };
@@ -151,7 +155,7 @@ unsafe impl crate::pool::NoWeak for ScopeNode {}
 /// A node's link to its parent: set once, when the scope is entered, then read-only
 /// until the node is reset or dropped.
 ///
-/// Rules (this is the module's only unsafe code):
+/// Rules (with `OwnedNode`'s drop, the module's only unsafe code):
 /// - `set` is called at most once per use of the node, by the one thread whose
 ///   `fetch_or(ENTERED)` found the bit clear, and writes the cell before the `Release`
 ///   store of `ready`.
@@ -206,6 +210,41 @@ impl Parent {
         }
         // SAFETY: `&mut self`: no other reference to the cell exists.
         self.node.with_mut(|cell| unsafe { *cell = None });
+    }
+}
+
+/// A wrapper's own reference to its scope's node (a `CancelScope::run`, a group's
+/// child): dropping it offers the node back for reuse ([`ScopeNode::recycle`]), which
+/// takes it only if nothing else holds it.
+pub(crate) struct OwnedNode(ManuallyDrop<Arc<ScopeNode>>);
+
+impl OwnedNode {
+    pub(crate) fn new(node: Arc<ScopeNode>) -> OwnedNode {
+        OwnedNode(ManuallyDrop::new(node))
+    }
+}
+
+impl std::ops::Deref for OwnedNode {
+    type Target = Arc<ScopeNode>;
+
+    #[inline]
+    fn deref(&self) -> &Arc<ScopeNode> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for OwnedNode {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Arc<ScopeNode> {
+        &mut self.0
+    }
+}
+
+impl Drop for OwnedNode {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once, and nothing reads the field after it.
+        let node = unsafe { ManuallyDrop::take(&mut self.0) };
+        ScopeNode::recycle(node);
     }
 }
 

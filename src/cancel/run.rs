@@ -2,13 +2,12 @@
 //! and [`checkpoint`].
 
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::current;
 use super::deadline::DeadlineTimer;
-use super::node::ScopeNode;
+use super::node::{OwnedNode, ScopeNode};
 use crate::loom::sync::Arc;
 
 /// Checks that a scope wrapper is polled inside the scope it was entered in.
@@ -53,8 +52,9 @@ pub(crate) fn verdict(node: &ScopeNode) -> Verdict {
 pub struct ScopeRun<F> {
     /// Structurally pinned: never moved, dropped in place by assigning `None`.
     future: Option<F>,
-    /// Taken out only by `drop`, which recycles it.
-    node: ManuallyDrop<Arc<ScopeNode>>,
+    /// Offered back for reuse when this is dropped (after `drop` below has cleared the
+    /// timer's reference to it).
+    node: OwnedNode,
     entered: bool,
     /// The work has been polled at least once.
     polled: bool,
@@ -69,7 +69,7 @@ impl<F> ScopeRun<F> {
     pub(crate) fn new(node: Arc<ScopeNode>, future: F) -> ScopeRun<F> {
         ScopeRun {
             future: Some(future),
-            node: ManuallyDrop::new(node),
+            node: OwnedNode::new(node),
             entered: false,
             polled: false,
             protected: false,
@@ -163,9 +163,6 @@ impl<F> Drop for ScopeRun<F> {
             self.exit();
         }
         self.deadline.clear();
-        // SAFETY: `drop` runs once and nothing reads `node` after this.
-        let node = unsafe { ManuallyDrop::take(&mut self.node) };
-        ScopeNode::recycle(node);
     }
 }
 

@@ -2,7 +2,6 @@
 //! panic, reports its error to the group, and tells the group when its future is gone.
 
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
@@ -12,7 +11,7 @@ use super::error::{Kind, Payload, TaskError, TaskOutput, panic_message};
 use super::shared::GroupShared;
 use super::start::{self, StartLink};
 use crate::cancel::current;
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{OwnedNode, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 
@@ -22,8 +21,8 @@ use crate::loom::sync::atomic::Ordering;
 /// dropped in place, by assigning `None`); every other field is plain data.
 pub(crate) struct Child<F> {
     future: Option<F>,
-    /// Taken out only by `drop`, which recycles it.
-    node: ManuallyDrop<Arc<ScopeNode>>,
+    /// Offered back for reuse when the child is dropped.
+    node: OwnedNode,
     group: Arc<GroupShared>,
     name: Option<StdArc<str>>,
     /// A handle will read the outcome: give it a summary of a reported error.
@@ -48,7 +47,7 @@ impl<F> Child<F> {
     ) -> Child<F> {
         Child {
             future: Some(future),
-            node: ManuallyDrop::new(node),
+            node: OwnedNode::new(node),
             group,
             name,
             summarize,
@@ -203,8 +202,5 @@ fn within<R>(link: Option<&dyn StartLink>, f: impl FnOnce() -> R) -> R {
 impl<F> Drop for Child<F> {
     fn drop(&mut self) {
         self.finish();
-        // SAFETY: `drop` runs once and nothing reads `node` after this.
-        let node = unsafe { ManuallyDrop::take(&mut self.node) };
-        ScopeNode::recycle(node);
     }
 }

@@ -74,7 +74,7 @@ impl ErrorStack {
     #[inline]
     pub fn drain(&self) -> Vec<TaskError> {
         // Most groups end without errors: a load spares them the swap.
-        if self.head.load(Ordering::Acquire).is_null() {
+        if !self.has_any() {
             return Vec::new();
         }
         self.take_all()
@@ -310,9 +310,8 @@ impl GroupShared {
     pub(crate) fn is_finished_alone(shared: &Arc<GroupShared>) -> bool {
         #[cfg(not(pride_loom))]
         {
-            Arc::strong_count(shared) == 1
+            GroupShared::alone_without_children(shared)
                 && Arc::strong_count(shared.node()) == 1
-                && shared.children.0.load(Ordering::Acquire) == 0
                 && !shared.errors.has_any()
                 && !shared.node().cancel_called()
         }
@@ -329,11 +328,19 @@ impl GroupShared {
     #[inline]
     pub(crate) fn try_close(shared: &Arc<GroupShared>) -> bool {
         #[cfg(not(pride_loom))]
-        if Arc::strong_count(shared) == 1 && shared.children.0.load(Ordering::Acquire) == 0 {
+        if GroupShared::alone_without_children(shared) {
             shared.children.0.store(CLOSED, Ordering::Relaxed);
             return true;
         }
         shared.children.try_close()
+    }
+
+    /// Only the group's own future holds the state (no handle, and no child that could
+    /// start one) and no child is counted in.
+    #[cfg(not(pride_loom))]
+    #[inline]
+    fn alone_without_children(shared: &Arc<GroupShared>) -> bool {
+        Arc::strong_count(shared) == 1 && shared.children.0.load(Ordering::Acquire) == 0
     }
 
     /// A task failed: keep its error and cancel everything else in the group.
