@@ -12,6 +12,7 @@
 //! waker; the group registers that waker before it reads the count (see
 //! `loom-tests/group.rs`).
 
+use std::num::NonZeroUsize;
 use std::ptr;
 
 use super::error::TaskError;
@@ -211,7 +212,10 @@ impl GroupShared {
     /// not yet entered. Reuses a finished group's state from this thread's free list
     /// when it has one. Panics outside a runtime.
     #[inline]
-    pub(crate) fn open(limit: Option<usize>, parent: Option<Arc<ScopeNode>>) -> Arc<GroupShared> {
+    pub(crate) fn open(
+        limit: Option<NonZeroUsize>,
+        parent: Option<Arc<ScopeNode>>,
+    ) -> Arc<GroupShared> {
         let mut shared = GroupShared::make(limit);
         match crate::pool::unique_mut(&mut shared) {
             Some(private) => ScopeNode::enter_private(private.scope.node_mut(), parent),
@@ -222,7 +226,7 @@ impl GroupShared {
 
     /// A fresh state, its node not entered.
     #[inline]
-    fn make(limit: Option<usize>) -> Arc<GroupShared> {
+    fn make(limit: Option<NonZeroUsize>) -> Arc<GroupShared> {
         // A listed state may be of another runtime (a group dropped on this thread
         // after it left one, during that runtime's shutdown): then it takes this one's.
         #[cfg(not(pride_loom))]
@@ -234,14 +238,14 @@ impl GroupShared {
                 fresh.handle = crate::runtime::context::handle("`task_group`");
             }
             if limit.is_some() || fresh.limit.is_some() {
-                fresh.limit = limit.map(Limit::new);
+                fresh.limit = limit.map(|limit| Limit::new(limit.get()));
             }
         }) {
             return shared;
         }
         Arc::new(GroupShared {
             scope: crate::CancelScope::from_node(ScopeNode::new()),
-            limit: limit.map(Limit::new),
+            limit: limit.map(|limit| Limit::new(limit.get())),
             handle: crate::runtime::context::handle("`task_group`"),
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
