@@ -17,7 +17,8 @@
 //!   the caller calls `abort_all` and drains the set.
 //! - [empty_group] 100,000 times `task_group(async |_| {}).await` in a loop, vs creating
 //!   a `JoinSet`, awaiting `join_next` on it (`None` at once) and dropping it. Total
-//!   and per group.
+//!   and per group, with the loop in `block_on`; then per group with the loop in a task
+//!   (pride: a group's child, inside its scope; tokio: a spawned task).
 //!
 //! Run: `cargo bench --bench group` (all rows, well under 90 s on 2 cores), or
 //! `cargo bench --bench group -- cancel empty` (rows whose name contains one of the
@@ -121,6 +122,17 @@ fn main() {
         let per = EMPTY_GROUPS as u32;
         table.push(vec![
             "empty_group: per group".to_string(),
+            format_duration(p / per),
+            format_duration(t / per),
+            ratio(p.as_secs_f64(), t.as_secs_f64()),
+        ]);
+        let samples = mode.sample(
+            || empty_groups_in_task_pride(&pride_rt),
+            || empty_groups_in_task_tokio(&tokio_rt),
+        );
+        let (p, t) = (quantile(&samples.0, 0.5), quantile(&samples.1, 0.5));
+        table.push(vec![
+            "empty_group: per group, in a task".to_string(),
             format_duration(p / per),
             format_duration(t / per),
             ratio(p.as_secs_f64(), t.as_secs_f64()),
@@ -390,6 +402,42 @@ fn empty_groups_pride(rt: &pride::Runtime) -> Duration {
                 .expect("an empty group failed");
         }
         start.elapsed()
+    })
+}
+
+fn empty_groups_in_task_pride(rt: &pride::Runtime) -> Duration {
+    rt.block_on(async {
+        let took = Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let out = took.clone();
+        pride::task_group(async move |tg| {
+            tg.start_soon(async move {
+                let start = Instant::now();
+                for _ in 0..EMPTY_GROUPS {
+                    pride::task_group(async |_tg| {})
+                        .await
+                        .expect("an empty group failed");
+                }
+                *out.lock().unwrap() = start.elapsed();
+            });
+        })
+        .await
+        .expect("the looping child failed");
+        *took.lock().unwrap()
+    })
+}
+
+fn empty_groups_in_task_tokio(rt: &tokio::runtime::Runtime) -> Duration {
+    rt.block_on(async {
+        tokio::spawn(async {
+            let start = Instant::now();
+            for _ in 0..EMPTY_GROUPS {
+                let mut set = black_box(JoinSet::<()>::new());
+                assert!(set.join_next().await.is_none());
+            }
+            start.elapsed()
+        })
+        .await
+        .expect("the looping task panicked")
     })
 }
 

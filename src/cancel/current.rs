@@ -64,15 +64,5 @@ pub(crate) fn current_ptr() -> *const ScopeNode {
 /// The current scope, if any wrapper is being polled on this thread.
 #[inline]
 pub(crate) fn current() -> Option<Arc<ScopeNode>> {
-    let ptr = CURRENT.with(Cell::get);
-    if ptr.is_null() {
-        return None;
-    }
-    // SAFETY: the pointer was set by `enter` from an `Arc` that the wrapper keeps alive
-    // for the whole inner poll, and it is restored before that poll returns; so while
-    // it is non-null, the node is alive. We take a new strong count.
-    unsafe {
-        Arc::increment_strong_count(ptr);
-        Some(Arc::from_raw(ptr))
-    }
+    super::node::Enclosing::current().to_owned()
 }

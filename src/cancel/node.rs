@@ -2,7 +2,8 @@
 //! group child.
 //!
 //! Invariants:
-//! - A node links up to its parent (`Arc`), so asking "am I cancelled?" walks up with
+//! - A node links up to its parent (a strong reference, or one borrowed for its
+//!   wrapper's first poll: see `Parent`), so asking "am I cancelled?" walks up with
 //!   atomic loads only, stopping at the first shielded node. That is the hot path: it
 //!   runs on every poll of a child task and of every scope wrapper.
 //! - A node links down to the nodes entered inside it (`children`, behind a short lock)
@@ -23,8 +24,9 @@
 //!   lists (`pool.rs`); the sweep hands swept child nodes to the spawning thread's
 //!   list, where the next child takes them.
 //!
-//! Unsafe code here: the parent link's once-written cell (`Parent`) and
-//! `OwnedNode`'s drop. Their rules are on those types.
+//! Unsafe code here: the parent link's once-written cell (`Parent`, with the loan that
+//! ends a borrowed link, `ParentLoan`) and `OwnedNode`'s drop. Their rules are on
+//! those types.
 
 use std::mem::ManuallyDrop;
 use std::sync::{Arc as StdArc, OnceLock};
@@ -33,7 +35,7 @@ use std::time::Instant;
 
 use super::deadline::Spec;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::Task;
 
@@ -155,61 +157,187 @@ unsafe impl crate::pool::NoWeak for ScopeNode {}
 /// A node's link to its parent: set once, when the scope is entered, then read-only
 /// until the node is reset or dropped.
 ///
-/// Rules (with `OwnedNode`'s drop, the module's only unsafe code):
-/// - `set` is called at most once per use of the node, by the one thread whose
-///   `fetch_or(ENTERED)` found the bit clear, and writes the cell before the `Release`
-///   store of `ready`.
-/// - `get` reads the cell only after an `Acquire` load of `ready` saw `true`, so the
+/// The link is *owned* (the node holds a strong count on its parent) or, for a scope
+/// entered privately by its wrapper (a group, `fail_after`, `move_on_*`), *borrowed*
+/// for the wrapper's first poll: the parent is the scope current during that poll, so
+/// the wrapper around us keeps it alive until the poll returns. Most such scopes finish
+/// on their first poll, and borrowing spares them an increment and a decrement on a
+/// node other tasks' polls read.
+///
+/// Rules (with `OwnedNode`'s drop and `ParentLoan`, the module's unsafe code):
+/// - `set` and `set_borrowed` are called at most once per use of the node, by the one
+///   thread that entered it (whose `fetch_or(ENTERED)` found the bit clear, or which
+///   holds the node uniquely), and write the cell before the `Release` store of
+///   `state`.
+/// - `get` reads the cell only after an `Acquire` load of `state` saw a parent, so the
 ///   write happened before, and no write follows while shared references exist.
-/// - `clear` takes `&mut self`: nobody else can be reading.
+/// - A borrowed link ends before the first poll of the node's wrapper returns or
+///   unwinds: a [`ParentLoan`] made at entry either takes a strong count then (`own`,
+///   which only changes `state`: readers never look at which kind of link it is) or
+///   proves that nothing but the wrapper holds the node, which then never reads the
+///   link again before `clear` drops it. So every read of a borrowed link happens
+///   while the parent is alive.
+/// - `clear` and the drop take `&mut self`: nobody else can be reading.
 struct Parent {
-    ready: AtomicBool,
-    node: UnsafeCell<Option<Arc<ScopeNode>>>,
+    state: AtomicU8,
+    node: UnsafeCell<*const ScopeNode>,
 }
 
+/// `Parent::state`: no parent (not entered, or a root scope).
+const NO_PARENT: u8 = 0;
+/// The parent is borrowed for the wrapper's first poll.
+const BORROWED: u8 = 1;
+/// The node holds a strong count on its parent.
+const OWNED: u8 = 2;
+
 // SAFETY: the cell is written once before being published with Release/Acquire on
-// `ready` (see the rules above), so shared access from any thread only reads it; the
-// `Arc<ScopeNode>` inside is itself `Send + Sync`.
+// `state` (see the rules above), so shared access from any thread only reads it; the
+// pointer it holds is to a `ScopeNode`, which is `Send + Sync`, kept alive by the
+// rules above.
 unsafe impl Sync for Parent {}
-// SAFETY: as above; moving a `Parent` moves an `Option<Arc<ScopeNode>>`.
+// SAFETY: as above; moving a `Parent` moves a strong count or a loan, both of which
+// are valid from any thread.
 unsafe impl Send for Parent {}
 
 impl Parent {
     fn new() -> Parent {
         Parent {
-            ready: AtomicBool::new(false),
-            node: UnsafeCell::new(None),
+            state: AtomicU8::new(NO_PARENT),
+            node: UnsafeCell::new(std::ptr::null()),
         }
     }
 
-    /// Only the thread that entered the node calls this, once (see the rules).
+    /// An owned link. Only the thread that entered the node calls this, once (see the
+    /// rules).
     #[inline]
     fn set(&self, parent: Arc<ScopeNode>) {
-        debug_assert!(!self.ready.load(Ordering::Relaxed));
-        // SAFETY: no reader looks at the cell before `ready` is true, and only the
-        // entering thread writes it, once (the rules above).
-        self.node.with_mut(|cell| unsafe { *cell = Some(parent) });
-        self.ready.store(true, Ordering::Release);
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), NO_PARENT);
+        // SAFETY: no reader looks at the cell before `state` says there is a parent,
+        // and only the entering thread writes it, once (the rules above).
+        self.node
+            .with_mut(|cell| unsafe { *cell = Arc::into_raw(parent) });
+        self.state.store(OWNED, Ordering::Release);
+    }
+
+    /// A borrowed link to `parent` (null: none), from a wrapper that holds the node
+    /// uniquely and made a [`ParentLoan`] for it.
+    #[inline]
+    fn set_borrowed(&mut self, parent: Enclosing) {
+        // Plain loads and stores: `&mut self` (atomics only for loom's sake).
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), NO_PARENT);
+        if parent.0.is_null() {
+            return;
+        }
+        // SAFETY: `&mut self`: nobody else can be looking at the cell.
+        self.node.with_mut(|cell| unsafe { *cell = parent.0 });
+        self.state.store(BORROWED, Ordering::Relaxed);
+    }
+
+    /// Turns a borrowed link into an owned one (no-op otherwise). Called by the
+    /// loan while the parent is still alive (the rules above).
+    #[inline]
+    fn own(&self) {
+        if self.state.load(Ordering::Relaxed) != BORROWED {
+            return;
+        }
+        // SAFETY: only the entering thread wrote the cell, before it set `BORROWED`
+        // (we are that thread: the loan is a local of its poll); the parent is alive
+        // until that poll returns, which has not happened yet.
+        unsafe { Arc::increment_strong_count(self.node.with(|cell| *cell)) };
+        // Readers do not tell the two kinds apart, so no ordering is needed here.
+        self.state.store(OWNED, Ordering::Relaxed);
     }
 
     #[inline]
     fn get(&self) -> Option<&ScopeNode> {
-        if !self.ready.load(Ordering::Acquire) {
+        if self.state.load(Ordering::Acquire) == NO_PARENT {
             return None;
         }
-        // SAFETY: `ready` was published after the only write, which our Acquire load
-        // synchronises with; the cell is not written again while `&self` lives.
-        self.node.with(|cell| unsafe { (*cell).as_deref() })
+        // SAFETY: the state was published after the only write, which our Acquire
+        // load synchronises with, and the cell is not written again while `&self`
+        // lives; the parent is alive while `&self` is: owned, by our strong count;
+        // borrowed, because the loan's rules let nobody read the link after the
+        // parent could have gone.
+        Some(unsafe { &*self.node.with(|cell| *cell) })
     }
 
-    #[cfg(not(pride_loom))]
+    /// Drops the link (and its strong count, if owned).
     #[inline]
     fn clear(&mut self) {
-        if !std::mem::replace(self.ready.get_mut(), false) {
+        let state = self.state.load(Ordering::Relaxed);
+        if state == NO_PARENT {
             return;
         }
-        // SAFETY: `&mut self`: no other reference to the cell exists.
-        self.node.with_mut(|cell| unsafe { *cell = None });
+        self.state.store(NO_PARENT, Ordering::Relaxed);
+        if state == OWNED {
+            // SAFETY: `&mut self`: nobody else can read the cell; an owned link holds
+            // the pointer `Arc::into_raw` gave in `set` (or a count `own` added).
+            drop(unsafe { Arc::from_raw(self.node.with(|cell| *cell)) });
+        }
+    }
+}
+
+impl Drop for Parent {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// The scope current where a wrapper is first polled (null: none). It is alive for
+/// the whole of that poll: the wrapper around us is polling us.
+#[derive(Clone, Copy)]
+pub(crate) struct Enclosing(*const ScopeNode);
+
+impl Enclosing {
+    #[inline]
+    pub(crate) fn current() -> Enclosing {
+        Enclosing(super::current::current_ptr())
+    }
+
+    /// A strong reference to it, for a link that may outlive this poll.
+    pub(crate) fn to_owned(self) -> Option<Arc<ScopeNode>> {
+        if self.0.is_null() {
+            return None;
+        }
+        // SAFETY: alive for the current poll (the type's docs), and every node lives in
+        // an `Arc`; we take a new strong count for the reference we make.
+        unsafe {
+            Arc::increment_strong_count(self.0);
+            Some(Arc::from_raw(self.0))
+        }
+    }
+}
+
+/// Ends a node's borrowed parent link (see [`Parent`]'s rules) when its wrapper's
+/// first poll ends, also by unwinding: dropping the loan makes the link owned, unless
+/// [`settle`](Self::settle) found the wrapper holding the only reference to the node.
+/// Made by the wrapper right after entering its node, and kept only for that poll.
+pub(crate) struct ParentLoan(*const ScopeNode);
+
+impl ParentLoan {
+    /// `node` must be kept alive by the wrapper for as long as the loan lives.
+    #[inline]
+    pub(crate) fn new(node: &Arc<ScopeNode>) -> ParentLoan {
+        ParentLoan(Arc::as_ptr(node))
+    }
+
+    /// The first poll is over: if nothing but the wrapper holds `node` (it never hands
+    /// out a new reference after this, and gives the node back cleared), the link can
+    /// stay borrowed, as nobody will read it; otherwise it becomes owned now.
+    #[inline]
+    pub(crate) fn settle(self, node: &Arc<ScopeNode>) {
+        debug_assert!(std::ptr::eq(Arc::as_ptr(node), self.0));
+        if Arc::strong_count(node) == 1 {
+            std::mem::forget(self);
+        }
+    }
+}
+
+impl Drop for ParentLoan {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the wrapper keeps the node alive while its loan lives (`new`).
+        unsafe { &*self.0 }.parent.own();
     }
 }
 
@@ -406,23 +534,23 @@ impl ScopeNode {
 
     /// [`enter_unlinked`](Self::enter_unlinked) for a node nobody else holds (a group's
     /// own node as the group opens, a `fail_after`'s private scope): plain stores
-    /// instead of atomic updates and the deadline's lock.
+    /// instead of atomic updates and the deadline's lock, and the parent borrowed (see
+    /// [`Parent`]): the caller must make a [`ParentLoan`] for the node before its poll
+    /// can return or unwind.
     #[inline]
-    pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
+    pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Enclosing) {
         if let Some(private) = crate::pool::unique_mut(node) {
             let flags = private.flags.load(Ordering::Relaxed);
             if flags & ENTERED == 0 {
                 private.flags.store(flags | ENTERED, Ordering::Relaxed);
-                if let Some(parent) = parent {
-                    private.parent.set(parent);
-                }
+                private.parent.set_borrowed(parent);
                 if flags & TIMED != 0 {
                     private.enter_deadline_private();
                 }
                 return;
             }
         }
-        ScopeNode::enter_unlinked(node, parent);
+        ScopeNode::enter_unlinked(node, parent.to_owned());
     }
 
     /// `enter_deadline` with `&mut`: nobody else can see the node.
@@ -838,5 +966,67 @@ mod tests {
         // the detached children (each held its parent: a cycle otherwise; Miri
         // reports the leak if this is left out).
         drop(parent.take_links());
+    }
+
+    /// A scope entered privately below `outer`, as a wrapper's first poll does.
+    fn enter_borrowing(outer: &Arc<ScopeNode>) -> (Arc<ScopeNode>, ParentLoan) {
+        let mut inner = ScopeNode::new();
+        ScopeNode::enter_private(&mut inner, Enclosing(Arc::as_ptr(outer)));
+        let loan = ParentLoan::new(&inner);
+        (inner, loan)
+    }
+
+    #[test]
+    fn a_loan_ending_with_others_holding_the_node_makes_the_link_owned() {
+        let outer = ScopeNode::new();
+        let (inner, loan) = enter_borrowing(&outer);
+        // Borrowed: the parent's count is untouched, yet the link reads as a parent.
+        assert_eq!(Arc::strong_count(&outer), 1);
+        assert!(inner.is_child_of(Arc::as_ptr(&outer)));
+        let kept = inner.clone();
+        loan.settle(&inner);
+        assert_eq!(
+            Arc::strong_count(&outer),
+            2,
+            "the link did not take a count"
+        );
+        // The parent outlives the handle it was borrowed from: a cancel made before
+        // that handle went is still seen through the link (Miri reports a
+        // use-after-free if the loan did not take its count).
+        outer.cancel();
+        drop(outer);
+        drop(inner);
+        assert!(kept.cancelled_by().is_some());
+        drop(kept);
+    }
+
+    #[test]
+    fn a_loan_ended_by_unwinding_makes_the_link_owned() {
+        let outer = ScopeNode::new();
+        let (inner, loan) = enter_borrowing(&outer);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _loan = loan;
+            panic!("the first poll unwinds");
+        }));
+        assert!(result.is_err());
+        assert_eq!(Arc::strong_count(&outer), 2);
+        drop(outer);
+        assert!(inner.cancelled_by().is_none());
+    }
+
+    #[test]
+    fn a_loan_settled_on_a_node_held_alone_stays_borrowed_and_clears_without_a_count() {
+        let outer = ScopeNode::new();
+        let (mut inner, loan) = enter_borrowing(&outer);
+        loan.settle(&inner);
+        assert_eq!(Arc::strong_count(&outer), 1);
+        // What the free list does with it: the reset forgets the borrowed link.
+        crate::pool::unique_mut(&mut inner)
+            .expect("the node is held alone")
+            .reset();
+        assert!(inner.is_child_of(std::ptr::null()));
+        assert_eq!(Arc::strong_count(&outer), 1);
+        drop(inner);
+        drop(outer);
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::current;
 use super::deadline::DeadlineTimer;
-use super::node::{OwnedNode, ScopeNode};
+use super::node::{Enclosing, OwnedNode, ParentLoan, ScopeNode};
 use crate::loom::sync::Arc;
 
 /// Checks that a scope wrapper is polled inside the scope it was entered in.
@@ -111,9 +111,14 @@ impl<F: Future> Future for ScopeRun<F> {
         // SAFETY: `future` and `deadline` are never moved out of `self` (dropped in
         // place); the other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
+        // On the first poll the node borrows its parent until this poll ends (see
+        // `ParentLoan`): kept borrowed only if the work completes and nothing else
+        // holds the node.
+        let mut loan = None;
         if !this.entered {
             this.entered = true;
-            ScopeNode::enter_private(&mut this.node, current::current());
+            ScopeNode::enter_private(&mut this.node, Enclosing::current());
+            loan = Some(ParentLoan::new(&this.node));
         } else {
             assert_polled_in_place(&this.node, "`CancelScope::run`");
         }
@@ -143,6 +148,9 @@ impl<F: Future> Future for ScopeRun<F> {
         let (polled, protected) = current::enter(&this.node, || future.poll(cx));
         if let Poll::Ready(output) = polled {
             this.exit();
+            if let Some(loan) = loan {
+                loan.settle(&this.node);
+            }
             return Poll::Ready(Some(output));
         }
         this.protected = protected;

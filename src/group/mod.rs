@@ -33,7 +33,7 @@ use self::shared::{GroupShared, Slot};
 pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
 use crate::cancel::deadline::DeadlineTimer;
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{Enclosing, ParentLoan, ScopeNode};
 use crate::cancel::{Verdict, assert_polled_in_place, current, verdict};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -216,20 +216,24 @@ where
                     .init
                     .take()
                     .expect("pride: task group body already taken");
-                let parent = current::current();
-                let shared = this.shared.insert(GroupShared::open(this.limit, parent));
+                let shared = this
+                    .shared
+                    .insert(GroupShared::open(this.limit, Enclosing::current()));
+                let loan = ParentLoan::new(shared.node());
                 body.as_mut().start(init, shared, cx);
                 // The body finished on its first poll, with no child, no failure and
                 // no handle left: nothing was linked, armed or cancelled, so the
                 // group is done without closing or checking anything else.
                 if body.future.is_none() && GroupShared::is_finished_alone(shared) {
                     if let Some(value) = body.as_mut().take_value() {
+                        loan.settle(shared.node());
                         if let Some(shared) = this.shared.take() {
                             GroupShared::recycle_untouched(shared);
                         }
                         return Poll::Ready(Ok(value));
                     }
                 }
+                drop(loan);
                 shared
             }
         };

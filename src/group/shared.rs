@@ -17,7 +17,7 @@ use std::ptr;
 
 use super::error::TaskError;
 use super::limit::Limit;
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{Enclosing, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::runtime::Handle;
@@ -208,18 +208,16 @@ thread_local! {
 unsafe impl crate::pool::NoWeak for GroupShared {}
 
 impl GroupShared {
-    /// The state of a group being opened on the current runtime, with a fresh node
-    /// not yet entered. Reuses a finished group's state from this thread's free list
-    /// when it has one. Panics outside a runtime.
+    /// The state of a group being opened on the current runtime, its node entered
+    /// below `parent` (privately: the caller must make a `ParentLoan` for it). Reuses
+    /// a finished group's state from this thread's free list when it has one. Panics
+    /// outside a runtime.
     #[inline]
-    pub(crate) fn open(
-        limit: Option<NonZeroUsize>,
-        parent: Option<Arc<ScopeNode>>,
-    ) -> Arc<GroupShared> {
+    pub(crate) fn open(limit: Option<NonZeroUsize>, parent: Enclosing) -> Arc<GroupShared> {
         let mut shared = GroupShared::make(limit);
         match crate::pool::unique_mut(&mut shared) {
             Some(private) => ScopeNode::enter_private(private.scope.node_mut(), parent),
-            None => ScopeNode::enter_unlinked(shared.node(), parent),
+            None => ScopeNode::enter_unlinked(shared.node(), parent.to_owned()),
         }
         shared
     }
