@@ -31,7 +31,7 @@
 use std::mem::ManuallyDrop;
 use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::deadline::Spec;
 use crate::loom::cell::UnsafeCell;
@@ -385,13 +385,29 @@ thread_local! {
 impl ScopeNode {
     /// A node not yet entered: it has no parent until [`enter`](Self::enter).
     pub fn new() -> Arc<ScopeNode> {
-        ScopeNode::with_deadline(Spec::None)
+        ScopeNode::with_spec(Spec::None)
     }
 
-    /// A node not yet entered, with a deadline (or a timeout counted from entry).
-    /// Reuses a node from this thread's free list when it has one (see `pool.rs`).
-    #[inline]
-    pub(crate) fn with_deadline(spec: Spec) -> Arc<ScopeNode> {
+    /// A node not yet entered, with a deadline.
+    pub(crate) fn with_deadline(deadline: Instant) -> Arc<ScopeNode> {
+        ScopeNode::with_spec(Spec::At(deadline))
+    }
+
+    /// A node not yet entered, with a timeout counted from entry.
+    pub(crate) fn with_timeout(timeout: Duration) -> Arc<ScopeNode> {
+        ScopeNode::with_spec(Spec::After(timeout))
+    }
+
+    /// A node not yet entered, with `spec`. Reuses a node from this thread's free list
+    /// when it has one (see `pool.rs`).
+    ///
+    /// Inlined into the three constructors above, which take the deadline or the
+    /// timeout by value, in registers: a `Spec` handed to a call through memory is
+    /// stored in pieces by the caller and loaded whole by the callee, a load the CPU
+    /// cannot forward from those stores (the stall was a fifth of a ready
+    /// `fail_after`).
+    #[inline(always)]
+    fn with_spec(spec: Spec) -> Arc<ScopeNode> {
         #[cfg(not(pride_loom))]
         if let Some(node) = crate::pool::take(&FREE_NODES, |fresh| {
             *fresh.flags.get_mut() = Self::timed(spec);
@@ -399,6 +415,12 @@ impl ScopeNode {
         }) {
             return node;
         }
+        ScopeNode::fresh(spec)
+    }
+
+    /// A newly allocated node (the free list is empty).
+    #[cold]
+    fn fresh(spec: Spec) -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
             flags: AtomicU8::new(Self::timed(spec)),
             parent: Parent::new(),
@@ -451,7 +473,7 @@ impl ScopeNode {
         }
     }
 
-    /// Back to the state `with_deadline(Spec::None)` makes, keeping small allocations.
+    /// Back to the state [`new`](Self::new) makes, keeping small allocations.
     #[cfg(not(pride_loom))]
     #[inline]
     fn reset(&mut self) {

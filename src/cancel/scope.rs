@@ -50,14 +50,14 @@ impl CancelScope {
     /// the deadline already past cancels it at once.
     #[inline]
     pub fn with_deadline(deadline: Instant) -> CancelScope {
-        CancelScope::from_node(ScopeNode::with_deadline(Spec::At(deadline)))
+        CancelScope::from_node(ScopeNode::with_deadline(deadline))
     }
 
     /// A scope that is cancelled `timeout` after it is entered (its first poll).
     /// A timeout too large for `Instant` never fires.
     #[inline]
     pub fn with_timeout(timeout: Duration) -> CancelScope {
-        CancelScope::from_node(ScopeNode::with_deadline(Spec::After(timeout)))
+        CancelScope::from_node(ScopeNode::with_timeout(timeout))
     }
 
     /// The deadline, if one is set (a timeout's deadline is known from entry).
