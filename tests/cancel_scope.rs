@@ -339,3 +339,51 @@ fn a_cancelled_scope_in_a_group_body_does_not_fail_the_group() {
         assert_eq!(value, "body done");
     });
 }
+
+/// A scope whose work finished on its first poll lets go of its parent link (the
+/// parent was only borrowed for that poll). Polled again after the scope around it
+/// is gone, it must fail on the completion check, before anything reads that link.
+/// Under Miri this also proves the link is not read: the outer scope's node is freed
+/// with its thread's free list.
+#[test]
+// The outer scope's work returns the finished inner scope's future on purpose.
+#[allow(clippy::async_yields_async)]
+fn polling_a_completed_scope_again_after_its_parent_is_gone_panics_clearly() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    let inner = std::thread::spawn(|| {
+        let mut outer = Box::pin(CancelScope::new().run(async {
+            let mut inner = Box::pin(CancelScope::new().run(async {}));
+            (&mut inner).await;
+            // Escapes its scope, finished.
+            inner
+        }));
+        let Poll::Ready(Some(inner)) = poll_once(outer.as_mut()) else {
+            panic!("the outer scope did not finish on its first poll");
+        };
+        drop(outer);
+        inner
+    })
+    .join()
+    .expect("the scopes' thread panicked");
+    let mut inner = inner;
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll_once(inner.as_mut()).is_ready()
+    }));
+    let payload = polled.expect_err("a completed scope was polled again without a panic");
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|m| m.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(
+        message.contains("polled after it completed"),
+        "unexpected panic: {message}"
+    );
+}

@@ -172,11 +172,11 @@ unsafe impl crate::pool::NoWeak for ScopeNode {}
 /// - `get` reads the cell only after an `Acquire` load of `state` saw a parent, so the
 ///   write happened before, and no write follows while shared references exist.
 /// - A borrowed link ends before the first poll of the node's wrapper returns or
-///   unwinds: a [`ParentLoan`] made at entry either takes a strong count then (`own`,
-///   which only changes `state`: readers never look at which kind of link it is) or
-///   proves that nothing but the wrapper holds the node, which then never reads the
-///   link again before `clear` drops it. So every read of a borrowed link happens
-///   while the parent is alive.
+///   unwinds: the [`ParentLoan`] made at entry either takes a strong count then
+///   (`own`, which only changes `state`: readers never look at which kind of link it
+///   is) or, having proved through `&mut` that nothing but the wrapper holds the
+///   node, drops the link (`clear`). So every read of a borrowed link happens while
+///   the parent is alive.
 /// - `clear` and the drop take `&mut self`: nobody else can be reading.
 struct Parent {
     state: AtomicU8,
@@ -310,24 +310,41 @@ impl Enclosing {
 
 /// Ends a node's borrowed parent link (see [`Parent`]'s rules) when its wrapper's
 /// first poll ends, also by unwinding: dropping the loan makes the link owned, unless
-/// [`settle`](Self::settle) found the wrapper holding the only reference to the node.
-/// Made by the wrapper right after entering its node, and kept only for that poll.
+/// [`settle`](Self::settle) found the wrapper holding the only reference to the node,
+/// and cleared the link. Made by [`ScopeNode::enter_private`] before anything that
+/// could fail, and kept by the wrapper only for that poll.
+#[must_use = "dropping the loan at once makes the parent link owned"]
 pub(crate) struct ParentLoan(*const ScopeNode);
 
 impl ParentLoan {
     /// `node` must be kept alive by the wrapper for as long as the loan lives.
     #[inline]
-    pub(crate) fn new(node: &Arc<ScopeNode>) -> ParentLoan {
+    fn new(node: &Arc<ScopeNode>) -> ParentLoan {
         ParentLoan(Arc::as_ptr(node))
     }
 
-    /// The first poll is over: if nothing but the wrapper holds `node` (it never hands
-    /// out a new reference after this, and gives the node back cleared), the link can
-    /// stay borrowed, as nobody will read it; otherwise it becomes owned now.
+    /// The first poll is over and the wrapper is done with its node: if nothing else
+    /// holds it, the link is dropped unread (the node needs no parent any more);
+    /// otherwise it becomes owned now.
     #[inline]
-    pub(crate) fn settle(self, node: &Arc<ScopeNode>) {
+    pub(crate) fn settle(self, node: &mut Arc<ScopeNode>) {
+        debug_assert!(std::ptr::eq(Arc::as_ptr(node), self.0));
+        if let Some(private) = crate::pool::unique_mut(node) {
+            private.parent.clear();
+            std::mem::forget(self);
+        }
+    }
+
+    /// [`settle`](Self::settle) for a node that the caller resets at once (which
+    /// drops the link) if nothing else holds it: the link is left to that reset.
+    #[inline]
+    pub(crate) fn settle_before_reset(self, node: &Arc<ScopeNode>) {
         debug_assert!(std::ptr::eq(Arc::as_ptr(node), self.0));
         if Arc::strong_count(node) == 1 {
+            // As in `pool::unique_mut`: whoever held the node last, and read the link
+            // through it, let go with a Release decrement; this orders those reads
+            // before the parent can go.
+            crate::loom::sync::atomic::fence(Ordering::Acquire);
             std::mem::forget(self);
         }
     }
@@ -557,10 +574,11 @@ impl ScopeNode {
     /// [`enter_unlinked`](Self::enter_unlinked) for a node nobody else holds (a group's
     /// own node as the group opens, a `fail_after`'s private scope): plain stores
     /// instead of atomic updates and the deadline's lock, and the parent borrowed (see
-    /// [`Parent`]): the caller must make a [`ParentLoan`] for the node before its poll
-    /// can return or unwind.
+    /// [`Parent`]) under the returned loan, which the caller keeps until its poll ends.
     #[inline]
-    pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Enclosing) {
+    pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Enclosing) -> ParentLoan {
+        // Made first: if what follows unwinds, the loan still ends the borrow.
+        let loan = ParentLoan::new(node);
         if let Some(private) = crate::pool::unique_mut(node) {
             let flags = private.flags.load(Ordering::Relaxed);
             if flags & ENTERED == 0 {
@@ -569,10 +587,11 @@ impl ScopeNode {
                 if flags & TIMED != 0 {
                     private.enter_deadline_private();
                 }
-                return;
+                return loan;
             }
         }
         ScopeNode::enter_unlinked(node, parent.to_owned());
+        loan
     }
 
     /// `enter_deadline` with `&mut`: nobody else can see the node.
@@ -993,20 +1012,19 @@ mod tests {
     /// A scope entered privately below `outer`, as a wrapper's first poll does.
     fn enter_borrowing(outer: &Arc<ScopeNode>) -> (Arc<ScopeNode>, ParentLoan) {
         let mut inner = ScopeNode::new();
-        ScopeNode::enter_private(&mut inner, Enclosing(Arc::as_ptr(outer)));
-        let loan = ParentLoan::new(&inner);
+        let loan = ScopeNode::enter_private(&mut inner, Enclosing(Arc::as_ptr(outer)));
         (inner, loan)
     }
 
     #[test]
     fn a_loan_ending_with_others_holding_the_node_makes_the_link_owned() {
         let outer = ScopeNode::new();
-        let (inner, loan) = enter_borrowing(&outer);
+        let (mut inner, loan) = enter_borrowing(&outer);
         // Borrowed: the parent's count is untouched, yet the link reads as a parent.
         assert_eq!(Arc::strong_count(&outer), 1);
         assert!(inner.is_child_of(Arc::as_ptr(&outer)));
         let kept = inner.clone();
-        loan.settle(&inner);
+        loan.settle(&mut inner);
         assert_eq!(
             Arc::strong_count(&outer),
             2,
@@ -1037,18 +1055,38 @@ mod tests {
     }
 
     #[test]
-    fn a_loan_settled_on_a_node_held_alone_stays_borrowed_and_clears_without_a_count() {
+    fn a_loan_settled_on_a_node_held_alone_drops_the_link_without_a_count() {
         let outer = ScopeNode::new();
         let (mut inner, loan) = enter_borrowing(&outer);
-        loan.settle(&inner);
+        loan.settle(&mut inner);
         assert_eq!(Arc::strong_count(&outer), 1);
-        // What the free list does with it: the reset forgets the borrowed link.
+        // Nothing points at the parent any more: it may go first.
+        assert!(inner.is_child_of(std::ptr::null()));
+        drop(outer);
+        assert!(inner.cancelled_by().is_none());
+        drop(inner);
+    }
+
+    #[test]
+    fn a_loan_settled_before_a_reset_leaves_the_link_to_the_reset() {
+        let outer = ScopeNode::new();
+        let (mut inner, loan) = enter_borrowing(&outer);
+        loan.settle_before_reset(&inner);
+        assert_eq!(Arc::strong_count(&outer), 1);
         crate::pool::unique_mut(&mut inner)
             .expect("the node is held alone")
             .reset();
         assert!(inner.is_child_of(std::ptr::null()));
-        assert_eq!(Arc::strong_count(&outer), 1);
-        drop(inner);
         drop(outer);
+        drop(inner);
+
+        // Held elsewhere too: the link becomes owned instead.
+        let outer = ScopeNode::new();
+        let (inner, loan) = enter_borrowing(&outer);
+        let kept = inner.clone();
+        loan.settle_before_reset(&inner);
+        assert_eq!(Arc::strong_count(&outer), 2);
+        drop((outer, inner));
+        assert!(kept.cancelled_by().is_none());
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::current;
 use super::deadline::DeadlineTimer;
-use super::node::{Enclosing, OwnedNode, ParentLoan, ScopeNode};
+use super::node::{Enclosing, OwnedNode, ScopeNode};
 use crate::loom::sync::Arc;
 
 /// Checks that a scope wrapper is polled inside the scope it was entered in.
@@ -111,21 +111,24 @@ impl<F: Future> Future for ScopeRun<F> {
         // SAFETY: `future` and `deadline` are never moved out of `self` (dropped in
         // place); the other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        // On the first poll the node borrows its parent until this poll ends (see
-        // `ParentLoan`): kept borrowed only if the work completes and nothing else
-        // holds the node.
-        let mut loan = None;
-        if !this.entered {
-            this.entered = true;
-            ScopeNode::enter_private(&mut this.node, Enclosing::current());
-            loan = Some(ParentLoan::new(&this.node));
-        } else {
-            assert_polled_in_place(&this.node, "`CancelScope::run`");
-        }
+        // First: a completed scope may have dropped its parent link.
         assert!(
             this.future.is_some(),
             "pride: `CancelScope::run` polled after it completed"
         );
+        // On the first poll the node borrows its parent until this poll ends (see
+        // `ParentLoan`): the loan ends with the link dropped if the work completes
+        // and nothing else holds the node, else with the link owned.
+        let mut loan = None;
+        if !this.entered {
+            this.entered = true;
+            loan = Some(ScopeNode::enter_private(
+                &mut this.node,
+                Enclosing::current(),
+            ));
+        } else {
+            assert_polled_in_place(&this.node, "`CancelScope::run`");
+        }
         // The work runs until its first suspension point even in a cancelled scope
         // (DESIGN rule 6); after that, a cancelled scope drops it where it is
         // suspended: before resuming it, and right after it suspends.
@@ -149,7 +152,7 @@ impl<F: Future> Future for ScopeRun<F> {
         if let Poll::Ready(output) = polled {
             this.exit();
             if let Some(loan) = loan {
-                loan.settle(&this.node);
+                loan.settle(&mut this.node);
             }
             return Poll::Ready(Some(output));
         }

@@ -33,7 +33,7 @@ use self::shared::{GroupShared, Slot};
 pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
 use crate::cancel::deadline::DeadlineTimer;
-use crate::cancel::node::{Enclosing, ParentLoan, ScopeNode};
+use crate::cancel::node::{Enclosing, ScopeNode};
 use crate::cancel::{Verdict, assert_polled_in_place, current, verdict};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -216,19 +216,16 @@ where
                     .init
                     .take()
                     .expect("pride: task group body already taken");
-                let shared = this
-                    .shared
-                    .insert(GroupShared::open(this.limit, Enclosing::current()));
-                let loan = ParentLoan::new(shared.node());
+                let (shared, loan) = GroupShared::open(this.limit, Enclosing::current());
+                let shared = this.shared.insert(shared);
                 body.as_mut().start(init, shared, cx);
                 // The body finished on its first poll, with no child, no failure and
                 // no handle left: nothing was linked, armed or cancelled, so the
                 // group is done without closing or checking anything else.
                 if body.future.is_none() && GroupShared::is_finished_alone(shared) {
                     if let Some(value) = body.as_mut().take_value() {
-                        loan.settle(shared.node());
                         if let Some(shared) = this.shared.take() {
-                            GroupShared::recycle_untouched(shared);
+                            GroupShared::recycle_untouched(shared, loan);
                         }
                         return Poll::Ready(Ok(value));
                     }

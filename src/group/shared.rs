@@ -17,7 +17,7 @@ use std::ptr;
 
 use super::error::TaskError;
 use super::limit::Limit;
-use crate::cancel::node::{Enclosing, ScopeNode};
+use crate::cancel::node::{Enclosing, ParentLoan, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::runtime::Handle;
@@ -209,17 +209,22 @@ unsafe impl crate::pool::NoWeak for GroupShared {}
 
 impl GroupShared {
     /// The state of a group being opened on the current runtime, its node entered
-    /// below `parent` (privately: the caller must make a `ParentLoan` for it). Reuses
-    /// a finished group's state from this thread's free list when it has one. Panics
-    /// outside a runtime.
+    /// below `parent` (privately: the caller keeps the loan until its poll ends).
+    /// Reuses a finished group's state from this thread's free list when it has one.
+    /// Panics outside a runtime.
     #[inline]
-    pub(crate) fn open(limit: Option<NonZeroUsize>, parent: Enclosing) -> Arc<GroupShared> {
+    pub(crate) fn open(
+        limit: Option<NonZeroUsize>,
+        parent: Enclosing,
+    ) -> (Arc<GroupShared>, ParentLoan) {
         let mut shared = GroupShared::make(limit);
-        match crate::pool::unique_mut(&mut shared) {
+        let loan = match crate::pool::unique_mut(&mut shared) {
             Some(private) => ScopeNode::enter_private(private.scope.node_mut(), parent),
-            None => ScopeNode::enter_unlinked(shared.node(), parent.to_owned()),
-        }
-        shared
+            // Only under loom, where no state is ever seen as unique: entered through
+            // a second reference, so with an owned link, whose loan has nothing to end.
+            None => ScopeNode::enter_private(&mut shared.node().clone(), parent),
+        };
+        (shared, loan)
     }
 
     /// A fresh state, its node not entered.
@@ -269,10 +274,13 @@ impl GroupShared {
         GroupShared::put_back::<false>(shared);
     }
 
-    /// [`recycle`](Self::recycle) for a group that [finished alone](Self::is_finished_alone):
-    /// its counter, errors and flags are already as a fresh group's.
+    /// [`recycle`](Self::recycle) for a group that [finished alone](Self::is_finished_alone)
+    /// on its first poll, with the loan of that poll: its counter, errors and flags
+    /// are already as a fresh group's.
     #[inline]
-    pub(crate) fn recycle_untouched(shared: Arc<GroupShared>) {
+    pub(crate) fn recycle_untouched(shared: Arc<GroupShared>, loan: ParentLoan) {
+        // The reset below drops the link (`renew_entered`).
+        loan.settle_before_reset(shared.node());
         GroupShared::put_back::<true>(shared);
     }
 
