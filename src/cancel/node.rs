@@ -630,21 +630,15 @@ impl ScopeNode {
         if links.free.is_empty() && links.slots.len() >= links.sweep_at {
             links.sweep();
         }
-        let link = Link {
-            node: child.clone(),
-            task,
-        };
         let index = match links.free.pop() {
-            Some(index) => {
-                links.slots[index] = Some(link);
-                index
-            }
+            Some(index) => index,
             None => {
-                links.slots.push(Some(link));
+                links.slots.push(None);
                 links.slots.len() - 1
             }
         };
         child.slot.store(index, Ordering::Relaxed);
+        links.slots[index] = Some(Link { node: child, task });
     }
 
     /// A group child's task is done with this node: its link in the group's node (made
