@@ -828,7 +828,7 @@ impl ScopeNode {
 
     /// Wakes every task inside this scope, not descending into shielded scopes.
     pub(crate) fn wake_subtree(&self) {
-        self.wake_inside(true);
+        crate::runtime::wake_many(|| self.wake_inside(true));
     }
 
     /// [`wake_subtree`](Self::wake_subtree); below the top (`top` false), a shielded

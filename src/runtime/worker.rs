@@ -71,6 +71,11 @@ pub(crate) struct Core {
     lifo: Cell<Option<Notified>>,
     lifo_polls: Cell<u32>,
     searching: Cell<bool>,
+    /// Inside [`wake_many`]: only the first push to the local queue tells sleeping
+    /// workers at once; `pushed` counts the pushes, and the batch's end tells them
+    /// again if there were more.
+    batching: Cell<bool>,
+    pushed: Cell<u32>,
     tick: Cell<u32>,
     rng: Cell<u32>,
     parker: Parker,
@@ -117,6 +122,8 @@ pub(crate) fn create(
             lifo: Cell::new(None),
             lifo_polls: Cell::new(0),
             searching: Cell::new(false),
+            batching: Cell::new(false),
+            pushed: Cell::new(0),
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
             parker,
@@ -182,6 +189,24 @@ impl Schedule for Handle {
             _ => self.shared.push_remote(task),
         });
     }
+}
+
+/// Runs `f`, which wakes many tasks at once (a cancelled subtree, say), telling
+/// sleeping workers about the new work at its first wake and at its end, instead of
+/// at every wake.
+///
+/// On a worker, each wake pushes onto this worker's queue, and each push may unpark a
+/// sleeping worker. Woken one push at a time, that worker (when the OS placed it on
+/// the waking worker's CPU) took the one task there, found nothing more while the
+/// waker was descheduled, and went back to sleep: a context switch per woken task,
+/// seen as 4-6 ms to drop 1,000 cancelled siblings instead of 0.15 ms. Told at the
+/// first wake, it starts early; told again at the end, it finds the rest to steal.
+/// Elsewhere (no worker here) `f` just runs.
+pub(crate) fn wake_many<R>(f: impl FnOnce() -> R) -> R {
+    context::with_core(|core| match core {
+        Some(core) => core.batched(f),
+        None => f(),
+    })
 }
 
 impl Shared {
@@ -250,7 +275,34 @@ impl Core {
 
     fn push_local(&self, task: Notified) {
         self.local.push(task);
+        if self.batching.get() {
+            let pushed = self.pushed.get();
+            self.pushed.set(pushed.saturating_add(1));
+            if pushed > 0 {
+                return;
+            }
+        }
         self.shared().notify_parked();
+    }
+
+    /// See [`wake_many`].
+    fn batched<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.batching.replace(true) {
+            return f();
+        }
+        /// Ends the batch, also if a waker panics: one notification for the pushes
+        /// after the first.
+        struct End<'a>(&'a Core);
+        impl Drop for End<'_> {
+            fn drop(&mut self) {
+                self.0.batching.set(false);
+                if self.0.pushed.replace(0) > 1 {
+                    self.0.shared().notify_parked();
+                }
+            }
+        }
+        let _end = End(self);
+        f()
     }
 
     fn push_lifo(&self, task: Notified) {
