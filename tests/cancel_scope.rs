@@ -387,3 +387,35 @@ fn polling_a_completed_scope_again_after_its_parent_is_gone_panics_clearly() {
         "unexpected panic: {message}"
     );
 }
+
+/// A scope cancelled from a thread-local's destructor, after pride's own thread-local
+/// context is gone (the thread ran a runtime): the cancel still runs; it used to abort
+/// the process ("thread local panicked on drop").
+#[test]
+fn cancelling_from_a_thread_local_destructor_after_the_runtime_context_is_gone() {
+    use std::cell::RefCell;
+
+    struct CancelOnDrop(CancelScope, Arc<AtomicUsize>);
+
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.cancel();
+            self.1.fetch_add(1, SeqCst);
+        }
+    }
+
+    thread_local! {
+        static HELD: RefCell<Option<CancelOnDrop>> = const { RefCell::new(None) };
+    }
+
+    let cancelled = Arc::new(AtomicUsize::new(0));
+    let seen = cancelled.clone();
+    std::thread::spawn(move || {
+        // Registered first, so destroyed after the runtime's context.
+        HELD.with(|held| *held.borrow_mut() = Some(CancelOnDrop(CancelScope::new(), seen)));
+        pride::run(async {});
+    })
+    .join()
+    .expect("the thread panicked");
+    assert_eq!(cancelled.load(SeqCst), 1);
+}

@@ -577,21 +577,27 @@ impl ScopeNode {
     /// [`Parent`]) under the returned loan, which the caller keeps until its poll ends.
     #[inline]
     pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Enclosing) -> ParentLoan {
-        // Made first: if what follows unwinds, the loan still ends the borrow.
         let loan = ParentLoan::new(node);
         if let Some(private) = crate::pool::unique_mut(node) {
             let flags = private.flags.load(Ordering::Relaxed);
             if flags & ENTERED == 0 {
                 private.flags.store(flags | ENTERED, Ordering::Relaxed);
                 private.parent.set_borrowed(parent);
+                // The loan is live from here: if the deadline's entry unwinds, it ends
+                // the borrow.
                 if flags & TIMED != 0 {
                     private.enter_deadline_private();
                 }
                 return loan;
             }
         }
+        // Not ours to borrow for: the node is shared (or already entered, and then
+        // this panics). A loan for a link we did not borrow must not exist, lest its
+        // drop end another wrapper's borrow; after a successful entry our link is
+        // owned, and the loan has nothing to end.
+        std::mem::forget(loan);
         ScopeNode::enter_unlinked(node, parent.to_owned());
-        loan
+        ParentLoan::new(node)
     }
 
     /// `enter_deadline` with `&mut`: nobody else can see the node.
@@ -1082,5 +1088,26 @@ mod tests {
         assert_eq!(Arc::strong_count(&outer), 2);
         drop((outer, inner));
         assert!(kept.cancelled_by().is_none());
+    }
+
+    #[test]
+    fn a_failed_entry_leaves_the_borrow_of_the_entry_that_succeeded_alone() {
+        let outer = ScopeNode::new();
+        let (mut inner, loan) = enter_borrowing(&outer);
+        // A second wrapper tries the same node (a `CancelScope` clone run twice).
+        let mut second = inner.clone();
+        let entered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _loan = ScopeNode::enter_private(&mut second, Enclosing(Arc::as_ptr(&outer)));
+        }));
+        assert!(entered.is_err(), "a node was entered twice");
+        assert_eq!(
+            Arc::strong_count(&outer),
+            1,
+            "the failed entry's loan ended the first entry's borrow"
+        );
+        drop(second);
+        loan.settle(&mut inner);
+        assert_eq!(Arc::strong_count(&outer), 1);
+        drop((outer, inner));
     }
 }

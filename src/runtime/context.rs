@@ -61,14 +61,22 @@ pub(crate) fn enter_worker(core: &Core) -> EnterGuard {
     guard
 }
 
-/// Runs `f` with this thread's worker core, if it is a worker.
+/// Runs `f` with this thread's worker core, if it is a worker. During thread-local
+/// destruction (a wake or a cancel from another thread-local's destructor, after the
+/// context is gone) `f` gets `None`, as on any thread that is not a worker.
 pub(crate) fn with_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
-    CONTEXT.with(|cx| {
+    let mut f = Some(f);
+    let ran = CONTEXT.try_with(|cx| {
         let core = cx.core.get();
+        let f = f.take().expect("called once");
         // SAFETY: the pointer is set by `enter_worker` from a `&Core` that outlives the
         // guard that clears it, and only this thread reads it.
         f(unsafe { core.as_ref() })
-    })
+    });
+    match ran {
+        Ok(output) => output,
+        Err(_) => (f.take().expect("not called when the context is gone"))(None),
+    }
 }
 
 /// The current runtime's handle, if this thread is inside one.
