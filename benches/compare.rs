@@ -18,8 +18,13 @@
 
 use std::time::{Duration, Instant};
 
+mod settings;
+// The command line, the cell summaries and the table printer.
+#[allow(dead_code, unused_imports)]
+mod versus;
 mod workloads;
 
+use versus::{Mode, median_cell, quantile, ratio};
 use workloads::{Kind, RuntimeUnderTest, Workload};
 
 /// Default and largest number of samples per cell.
@@ -35,22 +40,16 @@ const SAMPLE_TARGET: Duration = Duration::from_millis(5);
 const CELL_BUDGET: Duration = Duration::from_secs(2);
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let timed = args.iter().any(|arg| arg == "--bench");
-    let filters: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|arg| !arg.starts_with('-'))
-        .collect();
+    let mode = Mode::from_env();
     let selected: Vec<&Workload> = workloads::WORKLOADS
         .iter()
-        .filter(|w| filters.is_empty() || filters.iter().any(|f| w.name.contains(f)))
+        .filter(|w| mode.selected(w.name))
         .collect();
 
     let workers = workloads::worker_count();
     let runtimes = workloads::build_all(workers);
 
-    if !timed {
+    if !mode.timed {
         for workload in &selected {
             for kind in workload.kinds() {
                 (workload.run)(runtime(&runtimes, kind));
@@ -61,7 +60,7 @@ fn main() {
         return;
     }
 
-    let fixed_samples = workloads::fixed_samples();
+    let fixed_samples = mode.fixed_samples;
 
     println!(
         "pride runtime-core comparison: {workers} worker threads per runtime; \
@@ -179,15 +178,6 @@ fn warm_up(workload: &Workload, rt: &RuntimeUnderTest) -> Duration {
     start.elapsed() / runs
 }
 
-/// Median and half the interquartile range of `times`.
-fn median_and_spread(times: &[Duration]) -> (Duration, Duration) {
-    let mut sorted = times.to_vec();
-    sorted.sort_unstable();
-    let quantile = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    let median = quantile(0.5);
-    (median, (quantile(0.75) - quantile(0.25)) / 2)
-}
-
 fn print_table(rows: &[Row]) {
     let peers = [Kind::Tokio, Kind::AsyncExecutor, Kind::Rayon];
     let mut header = vec!["workload".to_string()];
@@ -200,89 +190,33 @@ fn print_table(rows: &[Row]) {
 
     let mut lines = vec![header];
     for row in rows {
-        let median_of = |kind: Kind| {
+        let times_of = |kind: Kind| {
             row.cells
                 .iter()
                 .find(|cell| cell.kind == kind)
-                .map(|cell| median_and_spread(&cell.per_iteration))
+                .map(|cell| cell.per_iteration.as_slice())
         };
         let mut line = vec![row.name.to_string()];
         for kind in Kind::ALL {
-            line.push(median_of(kind).map_or_else(
-                || "-".to_string(),
-                |(median, spread)| {
-                    let relative = 100.0 * spread.as_secs_f64() / median.as_secs_f64().max(1e-12);
-                    format!("{} ±{relative:.0}%", format_duration(median))
-                },
-            ));
+            line.push(times_of(kind).map_or_else(|| "-".to_string(), median_cell));
         }
-        let pride = median_of(Kind::Pride).map(|(median, _)| median);
+        let median = |times: &[Duration]| quantile(times, 0.5).as_secs_f64();
+        let pride = times_of(Kind::Pride).map(median);
         for peer in peers {
-            line.push(match (pride, median_of(peer)) {
-                (Some(pride), Some((peer, _))) => {
-                    format!("{:.2}", pride.as_secs_f64() / peer.as_secs_f64().max(1e-12))
-                }
+            line.push(match (pride, times_of(peer).map(median)) {
+                (Some(pride), Some(peer)) => ratio(pride, peer),
                 _ => "-".to_string(),
             });
         }
         lines.push(line);
     }
-
-    let widths: Vec<usize> = (0..lines[0].len())
-        .map(|i| {
-            lines
-                .iter()
-                .map(|line| line[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for (n, line) in lines.iter().enumerate() {
-        let cells: Vec<String> = line
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (text, &width))| {
-                if i == 0 {
-                    format!("{text:<width$}")
-                } else {
-                    format!("{text:>width$}")
-                }
-            })
-            .collect();
-        println!("| {} |", cells.join(" | "));
-        if n == 0 {
-            let rules: Vec<String> = widths
-                .iter()
-                .enumerate()
-                .map(|(i, &width)| {
-                    if i == 0 {
-                        "-".repeat(width)
-                    } else {
-                        format!("{}:", "-".repeat(width - 1))
-                    }
-                })
-                .collect();
-            println!("| {} |", rules.join(" | "));
-        }
-    }
+    versus::print_table(&lines, 1);
 }
 
 fn column_name(kind: Kind) -> &'static str {
     match kind {
         Kind::AsyncExecutor => "async-executor",
         other => other.name(),
-    }
-}
-
-fn format_duration(d: Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs >= 1.0 {
-        format!("{secs:.2} s")
-    } else if secs >= 1e-3 {
-        format!("{:.2} ms", secs * 1e3)
-    } else {
-        format!("{:.1} µs", secs * 1e6)
     }
 }
 

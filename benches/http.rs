@@ -50,10 +50,9 @@ async fn hello(_: Request<Incoming>) -> Result<Response<String>, Infallible> {
     Ok(Response::new("hello".to_owned()))
 }
 
-/// The load generator, the same for both servers; runs on its own tokio runtime.
-#[path = "settings/mod.rs"]
 mod settings;
 
+/// The load generator, the same for both servers; runs on its own tokio runtime.
 mod load {
     use super::*;
     use hyper::client::conn::http1::{SendRequest, handshake};

@@ -28,7 +28,6 @@ struct Sizes {
     stream_bytes: usize,
 }
 
-#[path = "settings/mod.rs"]
 mod settings;
 
 mod on_pride {

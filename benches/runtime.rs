@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode};
 
+mod settings;
 mod workloads;
 
 fn runtime_core(c: &mut Criterion) {

@@ -41,9 +41,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-// Only the table printer is used here.
+mod settings;
+// The command line, the runtimes, the cell summaries and the table printer.
 #[allow(dead_code, unused_imports)]
 mod versus;
+
+use versus::{Mode, median_cell, quantile, ratio};
 
 const DEFAULT_SAMPLES: usize = 41;
 const WARM_UP_RUNS: usize = 2;
@@ -105,32 +108,16 @@ const WORKLOADS: &[Workload] = &[
 ];
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let timed = args.iter().any(|arg| arg == "--bench");
-    let filters: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|arg| !arg.starts_with('-'))
-        .collect();
-    let selected: Vec<&Workload> = WORKLOADS
-        .iter()
-        .filter(|w| filters.is_empty() || filters.iter().any(|f| w.name.contains(f)))
-        .collect();
+    let mode = Mode::from_env();
+    let selected: Vec<&Workload> = WORKLOADS.iter().filter(|w| mode.selected(w.name)).collect();
 
     let workers = versus::worker_count();
     let runtimes = Runtimes {
-        pride: pride::Runtime::builder()
-            .worker_threads(workers)
-            .build()
-            .expect("build the pride runtime"),
-        tokio: tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()
-            .expect("build the tokio runtime"),
+        pride: versus::pride_runtime(workers),
+        tokio: versus::tokio_runtime(workers),
     };
 
-    if !timed {
+    if !mode.timed {
         for workload in &selected {
             for column in COLUMNS {
                 (workload.run)(&runtimes, column);
@@ -141,7 +128,7 @@ fn main() {
         return;
     }
 
-    let samples = versus::fixed_samples().unwrap_or(DEFAULT_SAMPLES);
+    let samples = mode.fixed_samples.unwrap_or(DEFAULT_SAMPLES);
     println!(
         "pride sync primitives vs peers: {workers} worker threads per runtime, {samples} samples \
          per cell (interleaved); median of one iteration ± half the IQR; ratio < 1.00: pride \
@@ -166,21 +153,14 @@ fn main() {
     for workload in &selected {
         let times = measure(workload, &runtimes, samples);
         eprintln!("sync: {} done", workload.name);
-        let medians: Vec<(Duration, Duration)> =
-            times.iter().map(|t| median_and_spread(t)).collect();
         let mut line = vec![workload.name.to_string(), workload.peer.to_string()];
-        for &(median, spread) in &medians {
-            let relative = 100.0 * spread.as_secs_f64() / median.as_secs_f64().max(1e-12);
-            line.push(format!("{} ±{relative:.0}%", format_duration(median)));
-        }
-        let ratio = |peer: Duration| {
-            format!(
-                "{:.2}",
-                medians[0].0.as_secs_f64() / peer.as_secs_f64().max(1e-12)
-            )
-        };
-        line.push(ratio(medians[1].0));
-        line.push(ratio(medians[2].0));
+        line.extend(times.iter().map(|t| median_cell(t)));
+        let medians: Vec<f64> = times
+            .iter()
+            .map(|t| quantile(t, 0.5).as_secs_f64())
+            .collect();
+        line.push(ratio(medians[0], medians[1]));
+        line.push(ratio(medians[0], medians[2]));
         lines.push(line);
     }
     versus::print_table(&lines, 2);
@@ -456,26 +436,4 @@ fn event_fanout(runtimes: &Runtimes, column: Column) {
     }
     join(runtimes, column, tasks);
     assert_eq!(woke.load(Ordering::Relaxed), WAITERS);
-}
-
-// ---------------------------------------------------------------------------------
-// Reporting
-
-/// Median and half the interquartile range of `times`.
-fn median_and_spread(times: &[Duration]) -> (Duration, Duration) {
-    let mut sorted = times.to_vec();
-    sorted.sort_unstable();
-    let quantile = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    (quantile(0.5), (quantile(0.75) - quantile(0.25)) / 2)
-}
-
-fn format_duration(d: Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs >= 1.0 {
-        format!("{secs:.2} s")
-    } else if secs >= 1e-3 {
-        format!("{:.2} ms", secs * 1e3)
-    } else {
-        format!("{:.1} µs", secs * 1e6)
-    }
 }

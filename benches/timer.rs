@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+mod settings;
 mod versus;
 
 use versus::{Mode, Table, format_duration, median_cell, quantile, ratio};

@@ -1,7 +1,7 @@
 //! The environment every bench reads, in one place: `PRIDE_BENCH_WORKERS` (worker
-//! threads per runtime) and `PRIDE_BENCH_SAMPLES` (a fixed sample count). A bench
-//! target includes it with `#[path = "settings/mod.rs"] mod settings;` (or through
-//! `workloads` and `versus`, which re-export it).
+//! threads per runtime) and `PRIDE_BENCH_SAMPLES` (a fixed sample count). Every bench
+//! target includes it once, at its root, with `mod settings;`; `workloads` and
+//! `versus` re-export it from there.
 
 /// The worker count every runtime gets: `PRIDE_BENCH_WORKERS`, or else
 /// `std::thread::available_parallelism()`.

@@ -1,5 +1,6 @@
-//! What `benches/timer.rs` and `benches/group.rs` share: how a pride-vs-tokio row is
-//! sampled, summarised and printed.
+//! What the bench targets share: how a pride-vs-tokio row is sampled, summarised and
+//! printed (`timer` and `group` use all of it; `compare` and `sync` sample their own
+//! cells and use the command line, the summaries and the table printer).
 //!
 //! A row runs one measurement closure per runtime; each call is one iteration and
 //! returns the duration it measured (the closure decides what part of the iteration is
@@ -12,11 +13,8 @@
 
 use std::time::Duration;
 
-#[path = "../settings/mod.rs"]
-mod settings;
-
 #[allow(unused_imports)] // not every bench target reads both
-pub use settings::{fixed_samples, worker_count};
+pub use crate::settings::{fixed_samples, worker_count};
 
 /// Default and largest number of samples per row.
 const DEFAULT_SAMPLES: usize = 40;
@@ -41,7 +39,7 @@ impl Mode {
     /// Reads the command line and `PRIDE_BENCH_SAMPLES`.
     pub fn from_env() -> Mode {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        let fixed_samples = settings::fixed_samples();
+        let fixed_samples = crate::settings::fixed_samples();
         Mode {
             timed: args.iter().any(|arg| arg == "--bench"),
             fixed_samples,

@@ -49,11 +49,8 @@ pub const CPU_MAX_UNITS: u64 = 64;
 /// Rounds of the mixing loop in one work unit: about 1 µs on the project's machine.
 const ROUNDS_PER_UNIT: u64 = 100;
 
-#[path = "../settings/mod.rs"]
-mod settings;
-
 #[allow(unused_imports)] // not every bench target reads both
-pub use settings::{fixed_samples, worker_count};
+pub use crate::settings::{fixed_samples, worker_count};
 
 /// Which runtime a [`RuntimeUnderTest`] is; its [`name`](Kind::name) is the column
 /// and criterion function name.
