@@ -74,6 +74,13 @@ fn child(
     })
 }
 
+/// `future`'s output, and how long (on the runtime's clock) it took.
+async fn timed<F: Future>(future: F) -> (F::Output, Duration) {
+    let start = current_time();
+    let output = future.await;
+    (output, current_time() - start)
+}
+
 /// The `MyError` codes of a group error's entries, in order.
 fn codes(error: &GroupError) -> Vec<u32> {
     error
@@ -111,17 +118,15 @@ fn gather_first_failure_cancels_the_rest() {
     let tally = Tally::default();
     let t = tally.clone();
     let (result, elapsed) = autojump(30, move || async move {
-        let start = current_time();
-        let result = gather((0..10).map(|i| {
+        timed(gather((0..10).map(|i| {
             let outcome = if i == 3 {
                 Outcome::Err(3)
             } else {
                 Outcome::Ok(i)
             };
             child(&t, if i == 3 { ms(1_000) } else { HOUR }, outcome)
-        }))
-        .await;
-        (result, current_time() - start)
+        })))
+        .await
     });
     let error = result.unwrap_err();
     assert_eq!(codes(&error), [3]);
@@ -190,15 +195,13 @@ fn race_first_success_wins_and_the_others_are_dropped() {
     let tally = Tally::default();
     let t = tally.clone();
     let (winner, elapsed) = autojump(30, move || async move {
-        let start = current_time();
-        let winner = race([
+        timed(race([
             child(&t, ms(3_000), Outcome::Ok(3)),
             child(&t, ms(1_000), Outcome::Ok(1)),
             child(&t, ms(2_000), Outcome::Ok(2)),
             child(&t, HOUR, Outcome::Ok(4)),
-        ])
-        .await;
-        (winner, current_time() - start)
+        ]))
+        .await
     });
     assert_eq!(winner.unwrap(), 1);
     assert_eq!(elapsed, ms(1_000));
@@ -212,15 +215,13 @@ fn race_failures_do_not_cancel_the_others() {
     let tally = Tally::default();
     let t = tally.clone();
     let (winner, elapsed) = autojump(30, move || async move {
-        let start = current_time();
-        let winner = race([
+        timed(race([
             child(&t, ms(1_000), Outcome::Err(1)),
             child(&t, ms(4_000), Outcome::Ok(40)),
             child(&t, ms(2_000), Outcome::Err(2)),
             child(&t, ms(3_000), Outcome::Ok(30)),
-        ])
-        .await;
-        (winner, current_time() - start)
+        ]))
+        .await
     });
     assert_eq!(winner.unwrap(), 30);
     assert_eq!(elapsed, ms(3_000));
@@ -234,15 +235,13 @@ fn race_without_a_success_reports_every_failure_in_completion_order() {
     let tally = Tally::default();
     let t = tally.clone();
     let (result, elapsed) = autojump(30, move || async move {
-        let start = current_time();
-        let result = race([
+        timed(race([
             child(&t, ms(3_000), Outcome::Err(3)),
             child(&t, ms(1_000), Outcome::Err(1)),
             child(&t, ms(4_000), Outcome::Err(4)),
             child(&t, ms(2_000), Outcome::Err(2)),
-        ])
-        .await;
-        (result, current_time() - start)
+        ]))
+        .await
     });
     let error = result.unwrap_err();
     assert_eq!(codes(&error), [1, 2, 3, 4]);
@@ -258,14 +257,12 @@ fn race_panic_fails_the_race_at_once() {
     let tally = Tally::default();
     let t = tally.clone();
     let (result, elapsed) = autojump(30, move || async move {
-        let start = current_time();
-        let result = race([
+        timed(race([
             child(&t, ms(2_000), Outcome::Ok(2)),
             child(&t, ms(500), Outcome::Err(1)),
             child(&t, ms(1_000), Outcome::Panic),
-        ])
-        .await;
-        (result, current_time() - start)
+        ]))
+        .await
     });
     let error = result.unwrap_err();
     assert!(
@@ -350,8 +347,7 @@ fn bounded_map_failure_cancels_the_rest() {
     let gauge = HighWater::default();
     let (t, g) = (tally.clone(), gauge.clone());
     let (result, elapsed) = autojump(30, move || async move {
-        let start = current_time();
-        let result = bounded_map(0..100u32, 4, move |i| {
+        timed(bounded_map(0..100u32, 4, move |i| {
             let g = g.clone();
             t.track(async move {
                 let _inside = g.enter();
@@ -364,9 +360,8 @@ fn bounded_map_failure_cancels_the_rest() {
                 sleep(ms(1_000)).await;
                 Ok(i)
             })
-        })
-        .await;
-        (result, current_time() - start)
+        }))
+        .await
     });
     let error = result.unwrap_err();
     assert_eq!(codes(&error), [10]);
