@@ -127,6 +127,8 @@ pub(crate) mod pool;
 pub(crate) mod runtime;
 pub mod sync;
 pub(crate) mod task;
+#[cfg(test)]
+mod test_util;
 pub mod time;
 
 pub use cancel::{

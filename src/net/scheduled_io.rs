@@ -220,28 +220,14 @@ impl ScheduledIo {
 #[cfg(all(test, not(pride_loom)))]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn waker() -> (Arc<Count>, Waker) {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        (count.clone(), Waker::from(count))
-    }
+    use crate::test_util::Counter;
 
     #[test]
     fn an_event_between_poll_and_clear_is_not_lost() {
         let io = ScheduledIo::default();
         assert!(io.set_readiness(0, READABLE));
-        let (_, w) = waker();
-        let mut cx = Context::from_waker(&w);
+        let counter = Counter::new();
+        let mut cx = Context::from_waker(counter.waker());
         let Poll::Ready(seen) = io.poll_ready(&mut cx, Direction::Read) else {
             panic!("readable")
         };
@@ -255,8 +241,8 @@ mod tests {
     fn clearing_waits_and_the_next_event_wakes() {
         let io = ScheduledIo::default();
         assert!(io.set_readiness(0, READABLE | WRITABLE));
-        let (count, w) = waker();
-        let mut cx = Context::from_waker(&w);
+        let counter = Counter::new();
+        let mut cx = Context::from_waker(counter.waker());
         let Poll::Ready(seen) = io.poll_ready(&mut cx, Direction::Read) else {
             panic!("readable")
         };
@@ -265,7 +251,7 @@ mod tests {
         // Writability is untouched by a read's WouldBlock.
         assert!(io.poll_ready(&mut cx, Direction::Write).is_ready());
         assert!(io.set_readiness(0, READABLE));
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(counter.wakes(), 1);
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
     }
 
@@ -275,8 +261,8 @@ mod tests {
         io.release();
         assert_eq!(io.generation(), 1);
         assert!(!io.set_readiness(0, READABLE));
-        let (_, w) = waker();
-        let mut cx = Context::from_waker(&w);
+        let counter = Counter::new();
+        let mut cx = Context::from_waker(counter.waker());
         assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
         assert!(io.set_readiness(1, READABLE));
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
@@ -286,8 +272,8 @@ mod tests {
     fn closed_bits_survive_a_clear() {
         let io = ScheduledIo::default();
         assert!(io.set_readiness(0, READABLE | READ_CLOSED));
-        let (_, w) = waker();
-        let mut cx = Context::from_waker(&w);
+        let counter = Counter::new();
+        let mut cx = Context::from_waker(counter.waker());
         let Poll::Ready(seen) = io.poll_ready(&mut cx, Direction::Read) else {
             panic!("readable")
         };

@@ -220,7 +220,7 @@ impl<T> fmt::Debug for Receiver<T> {
 mod tests {
     use super::*;
     use crate::sync::Closed;
-    use crate::sync::test_util::Counter;
+    use crate::test_util::Counter;
     use std::future::Future;
     use std::task::Waker;
 

@@ -144,7 +144,7 @@ impl Drop for WaitFuture<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::test_util::Counter;
+    use crate::test_util::Counter;
 
     #[test]
     fn set_wakes_every_waiter_once() {

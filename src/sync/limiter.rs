@@ -402,7 +402,7 @@ impl fmt::Debug for AcquireOnBehalfFuture<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::test_util::Counter;
+    use crate::test_util::Counter;
 
     #[test]
     fn borrower_bookkeeping() {

@@ -188,7 +188,7 @@ impl<T: fmt::Debug> fmt::Debug for LockGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::test_util::Counter;
+    use crate::test_util::Counter;
     use std::sync::Arc;
 
     #[test]

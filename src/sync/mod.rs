@@ -62,8 +62,6 @@ mod waiters;
 #[cfg(pride_loom)]
 #[doc(hidden)]
 pub mod loom_api;
-#[cfg(test)]
-mod test_util;
 
 pub use channel::{Receiver, RecvFuture, SendFuture, Sender, channel, unbounded_channel};
 pub use error::{BorrowError, Closed, WouldBlock};

@@ -209,7 +209,7 @@ impl Error for RecvError {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::test_util::Counter;
+    use crate::test_util::Counter;
 
     #[test]
     fn send_wakes_receiver_once() {

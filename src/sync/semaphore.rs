@@ -349,7 +349,7 @@ impl Drop for OwnedSemaphorePermit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::test_util::Counter;
+    use crate::test_util::Counter;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]

@@ -125,39 +125,28 @@ unsafe impl Sync for AtomicWaker {}
 #[cfg(all(test, not(pride_loom)))]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
-    use std::task::Wake;
-
-    struct Count(StdAtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::test_util::Counter;
 
     #[test]
     fn register_then_take_returns_the_waker() {
-        let count = Arc::new(Count(StdAtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let counter = Counter::new();
         let cell = AtomicWaker::new();
         assert!(cell.take().is_none());
-        cell.register(&waker);
-        cell.register(&waker);
+        cell.register(counter.waker());
+        cell.register(counter.waker());
         cell.take().expect("registered").wake();
         assert!(cell.take().is_none());
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(counter.wakes(), 1);
     }
 
     #[test]
     fn a_new_waker_replaces_the_old() {
-        let a = Arc::new(Count(StdAtomicUsize::new(0)));
-        let b = Arc::new(Count(StdAtomicUsize::new(0)));
+        let (a, b) = (Counter::new(), Counter::new());
         let cell = AtomicWaker::new();
-        cell.register(&Waker::from(a.clone()));
-        cell.register(&Waker::from(b.clone()));
+        cell.register(a.waker());
+        cell.register(b.waker());
         cell.take().unwrap().wake();
-        assert_eq!(a.0.load(Ordering::SeqCst), 0);
-        assert_eq!(b.0.load(Ordering::SeqCst), 1);
+        assert_eq!(a.wakes(), 0);
+        assert_eq!(b.wakes(), 1);
     }
 }

@@ -8,6 +8,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::test_util::Counter;
 use crate::time::sleep::deadline_after;
 use crate::time::timer::Timer;
 
@@ -23,19 +24,11 @@ impl XorShift {
     }
 }
 
-/// A waker that counts its wakes.
-struct Count(AtomicUsize);
-impl Wake for Count {
-    fn wake(self: StdArc<Self>) {
-        self.0.fetch_add(1, StdOrdering::SeqCst);
-    }
-}
-fn counter() -> (StdArc<Count>, Waker) {
-    let count = StdArc::new(Count(AtomicUsize::new(0)));
-    (count.clone(), Waker::from(count))
-}
-fn wakes(count: &Count) -> usize {
-    count.0.load(StdOrdering::SeqCst)
+/// A counting waker, and the `Waker` to poll with.
+fn counter() -> (Counter, Waker) {
+    let count = Counter::new();
+    let waker = count.waker().clone();
+    (count, waker)
 }
 
 fn driver(clock: Clock, workers: usize) -> (TimeDriver, StdArc<AtomicUsize>) {
@@ -126,7 +119,7 @@ fn cancel_before_firing() {
     );
     driver.clock().advance(Duration::from_secs(1));
     assert_eq!(driver.process(), 0);
-    assert_eq!(wakes(&count), 0);
+    assert_eq!(count.wakes(), 0);
 }
 
 #[test]
@@ -213,7 +206,7 @@ fn rearm_later_is_lock_free_and_fires_once_at_the_new_deadline() {
     // The entry still sits at the 10 ms slot: the driver re-files it there.
     assert!(driver.jump_to_next());
     assert_eq!(driver.now(), start + 3000 * MS);
-    assert_eq!(wakes(&count), 1);
+    assert_eq!(count.wakes(), 1);
     assert!(poll_in(timer.as_mut(), &driver, Some(0), &waker).is_ready());
 }
 
@@ -227,7 +220,7 @@ fn rearm_earlier_moves_the_entry() {
     timer.as_mut().reset(start + 7 * MS);
     assert!(driver.jump_to_next());
     assert_eq!(driver.now(), start + 7 * MS);
-    assert_eq!(wakes(&count), 1);
+    assert_eq!(count.wakes(), 1);
     assert!(!driver.jump_to_next(), "nothing left at the old deadline");
 }
 
@@ -246,13 +239,13 @@ fn rearm_after_firing_and_into_the_past() {
     assert!(poll_in(timer.as_mut(), &driver, None, &waker).is_pending());
     assert!(driver.jump_to_next());
     assert_eq!(driver.now(), start + 50 * MS);
-    assert_eq!(wakes(&count), 2);
+    assert_eq!(count.wakes(), 2);
     // Into the past while armed: fires at once and wakes the registered waker.
     timer.as_mut().reset(start + 100 * MS);
     assert!(poll_in(timer.as_mut(), &driver, None, &waker).is_pending());
     timer.as_mut().reset(start);
     assert!(timer.is_elapsed());
-    assert_eq!(wakes(&count), 3);
+    assert_eq!(count.wakes(), 3);
     assert!(!driver.jump_to_next());
 }
 
@@ -263,7 +256,7 @@ fn a_deadline_already_passed_completes_on_the_first_poll() {
     let (count, waker) = counter();
     let mut timer = Box::pin(Timer::new(driver.now() - 10 * MS));
     assert!(poll_in(timer.as_mut(), &driver, Some(0), &waker).is_ready());
-    assert_eq!(wakes(&count), 0, "no spurious self-wake");
+    assert_eq!(count.wakes(), 0, "no spurious self-wake");
 }
 
 #[test]
@@ -276,7 +269,7 @@ fn a_24_hour_timer_needs_a_handful_of_jumps() {
     assert!(poll_in(timer.as_mut(), &driver, Some(1), &waker).is_pending());
     assert!(driver.jump_to_next());
     assert_eq!(driver.now(), start + day);
-    assert_eq!(wakes(&count), 1);
+    assert_eq!(count.wakes(), 1);
 }
 
 #[test]
@@ -299,7 +292,7 @@ fn huge_deadlines_saturate_and_still_fire_in_order() {
     assert!(driver.jump_to_next());
     assert!(far_timer.is_elapsed());
     assert!(driver.now() >= far);
-    assert_eq!(wakes(&count), 2);
+    assert_eq!(count.wakes(), 2);
     // Ticks past `MAX_TICK` clamp instead of overflowing.
     assert_eq!(
         driver
@@ -393,7 +386,7 @@ fn a_due_timer_means_a_zero_timeout() {
     std::thread::sleep(3 * MS);
     assert_eq!(driver.park_timeout(), Some(Duration::ZERO));
     assert_eq!(driver.process(), 1);
-    assert_eq!(wakes(&count), 1);
+    assert_eq!(count.wakes(), 1);
     assert_eq!(driver.park_timeout(), None);
 }
 
@@ -411,7 +404,7 @@ fn mock_clocks_never_time_out_by_themselves() {
     driver.clock().advance(5 * MS);
     assert_eq!(driver.park_timeout(), Some(Duration::ZERO));
     assert_eq!(driver.process(), 1);
-    assert_eq!(wakes(&count), 1);
+    assert_eq!(count.wakes(), 1);
     assert_eq!(unparks.load(StdOrdering::SeqCst), 0);
 }
 
@@ -455,7 +448,7 @@ fn timers_fire_from_another_thread() {
                     while poll_in(timer.as_mut(), &driver, Some(worker), &waker).is_pending() {
                         std::thread::yield_now();
                     }
-                    assert!(wakes(&count) <= 1);
+                    assert!(count.wakes() <= 1);
                 }
             })
         })

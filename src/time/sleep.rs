@@ -266,22 +266,12 @@ impl Interval {
 #[cfg(all(test, not(pride_loom)))]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Wake, Waker};
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::test_util::Counter;
 
     #[test]
     fn zero_sleep_yields_once() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
-        let mut cx = Context::from_waker(&waker);
+        let counter = Counter::new();
+        let mut cx = Context::from_waker(counter.waker());
         let mut sleep = std::pin::pin!(Sleep {
             timer: Timer::new(Instant::now()),
             yield_once: true,
@@ -289,7 +279,7 @@ mod tests {
         });
         assert!(!sleep.is_elapsed());
         assert!(sleep.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woke itself");
+        assert_eq!(counter.wakes(), 1, "woke itself");
         assert!(sleep.as_mut().poll(&mut cx).is_ready());
         assert!(sleep.is_elapsed());
     }

@@ -1,7 +1,7 @@
 //! Unit tests of the queue: order, fairness, cancel-safety, close, capacity, wake-ups.
 
 use super::*;
-use crate::sync::test_util::Counter;
+use crate::test_util::Counter;
 use futures_lite::future::block_on;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

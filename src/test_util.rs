@@ -1,4 +1,4 @@
-//! Helpers for the unit tests of this room: a waker that counts its wakes, and manual
+//! Helpers for the crate's unit tests: a waker that counts its wakes, and manual
 //! polling, so tests can pin order, fairness and wake-up counts without a scheduler.
 
 use std::future::Future;
@@ -34,6 +34,12 @@ impl Counter {
         let inner = Arc::new(CountingWaker::default());
         let waker = Waker::from(inner.clone());
         Self { inner, waker }
+    }
+
+    /// The waker, to register or to build a `Context` from.
+    #[cfg_attr(pride_loom, allow(dead_code))] // its users are not built under loom
+    pub(crate) fn waker(&self) -> &Waker {
+        &self.waker
     }
 
     /// How many times this waker has been woken so far.
