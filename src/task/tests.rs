@@ -238,19 +238,12 @@ fn the_join_handle_is_woken_when_the_task_completes() {
     let (notified, _task, mut join) = new_joinable(park_in(slot.clone(), 1), sched.clone());
     sched.schedule(notified);
     sched.run_all();
-    let woken = Arc::new(AtomicUsize::new(0));
-    struct Count(Arc<AtomicUsize>);
-    impl std::task::Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    let waker = Waker::from(Arc::new(Count(woken.clone())));
-    let mut cx = Context::from_waker(&waker);
+    let woken = crate::test_util::Counter::new();
+    let mut cx = Context::from_waker(woken.waker());
     assert_eq!(join.poll_join(&mut cx), Poll::Pending);
     slot.lock().take().unwrap().wake();
     sched.run_all();
-    assert_eq!(woken.load(Ordering::SeqCst), 1);
+    assert_eq!(woken.wakes(), 1);
     assert_eq!(join.poll_join(&mut cx), Poll::Ready(Some(())));
 }
 
