@@ -9,7 +9,7 @@
 //! iteration, its spread (half the interquartile range, relative to the median) and
 //! pride's ratio to each peer: below 1.00 means pride is faster.
 //!
-//! Run: `cargo bench --bench compare` (all workloads, well under 90 s on 2 cores), or
+//! Run: `cargo bench -p pride-benches --bench compare` (all workloads, well under 90 s on 2 cores), or
 //! `cargo bench --bench compare -- ping_pong cpu` (workloads whose name contains one
 //! of the words). Environment: `PRIDE_BENCH_SAMPLES=n` fixes the sample count (else up
 //! to 30, fewer where a cell would pass ~2 s); `PRIDE_BENCH_WORKERS=n` sets the worker

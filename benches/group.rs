@@ -20,7 +20,7 @@
 //!   and per group, with the loop in `block_on`; then per group with the loop in a task
 //!   (pride: a group's child, inside its scope; tokio: a spawned task).
 //!
-//! Run: `cargo bench --bench group` (all rows, well under 90 s on 2 cores), or
+//! Run: `cargo bench -p pride-benches --bench group` (all rows, well under 90 s on 2 cores), or
 //! `cargo bench --bench group -- cancel empty` (rows whose name contains one of the
 //! words). `PRIDE_BENCH_SAMPLES=n` fixes the sample count (else up to 40, fewer where
 //! a row would pass ~5 s); `PRIDE_BENCH_WORKERS=n` sets the worker count (else one

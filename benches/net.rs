@@ -9,7 +9,7 @@
 //! table shows the best and median wall time and pride/tokio of the medians (below
 //! 1.00: pride faster).
 //!
-//! Run: `cargo bench --bench net`. `PRIDE_BENCH_WORKERS=n` sets the worker count (else
+//! Run: `cargo bench -p pride-benches --bench net`. `PRIDE_BENCH_WORKERS=n` sets the worker count (else
 //! one per core). Without `--bench` (as `cargo test --benches` runs it) each cell runs
 //! once on a small size, as a smoke test.
 

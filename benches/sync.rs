@@ -29,7 +29,7 @@
 //!
 //! Each sample times one iteration; the columns are sampled interleaved (order
 //! rotating) after a warm-up, and the table shows medians ± half the interquartile
-//! range. Run: `cargo bench --bench sync` (well under 60 s), optionally with workload
+//! range. Run: `cargo bench -p pride-benches --bench sync` (well under 60 s), optionally with workload
 //! names as filters. `PRIDE_BENCH_SAMPLES=n` sets the samples per cell (default 41);
 //! `PRIDE_BENCH_WORKERS=n` the worker count (default: available cores). Without
 //! `--bench` (as `cargo test --benches` runs it) each cell runs once as a smoke test.

@@ -21,7 +21,7 @@
 //!   `/proc/self/stat`; Linux only). Only the measured runtime exists in the process
 //!   during its window.
 //!
-//! Run: `cargo bench --bench timer` (all rows, well under 90 s on 2 cores), or
+//! Run: `cargo bench -p pride-benches --bench timer` (all rows, well under 90 s on 2 cores), or
 //! `cargo bench --bench timer -- churn accuracy` (sections whose name contains one of
 //! the words). `PRIDE_BENCH_SAMPLES=n` fixes the sample count of the churn and sleeps
 //! rows (else up to 40, fewer where a row would pass ~5 s); `PRIDE_BENCH_WORKERS=n`
