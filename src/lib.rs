@@ -125,6 +125,8 @@ pub(crate) mod loom;
 pub mod net;
 pub mod patterns;
 pub(crate) mod pool;
+#[cfg(unix)]
+pub mod process;
 pub(crate) mod runtime;
 mod select;
 pub mod sync;
