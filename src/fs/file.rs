@@ -23,9 +23,10 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 ///
 /// Each read, write or seek runs on the blocking pool. Writes are buffered: `write`
 /// copies the bytes and returns at once while the pool writes them, so the error of a
-/// failed write comes back from the next operation; [`flush`](futures_util::AsyncWriteExt::flush)
-/// or [`close`](futures_util::AsyncWriteExt::close) waits for every write and reports
-/// its error. Dropping a `File` with a write in flight still completes that write, but
+/// failed write comes back from the next operation; `flush` or `close`
+/// ([`poll_flush`](futures_io::AsyncWrite::poll_flush),
+/// [`poll_close`](futures_io::AsyncWrite::poll_close)) waits for every write and
+/// reports its error. Dropping a `File` with a write in flight still completes that write, but
 /// its error is lost: flush first.
 ///
 /// **Cancel safety.** A read or write dropped while its call runs is not lost: the
@@ -150,7 +151,8 @@ impl File {
     }
 
     /// Waits for the call in flight, if any, and returns the standard file, positioned
-    /// where this `File`'s reader would read next.
+    /// where this `File`'s reader would read next. An error kept from an earlier
+    /// buffered write is returned instead (and the file is closed).
     ///
     /// ```
     /// use futures_util::AsyncWriteExt;
