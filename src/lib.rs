@@ -192,6 +192,10 @@ pub use pride_macros::main;
 /// attributes (`#[should_panic]`, `#[ignore]`) go after it. A test may return
 /// `Result<(), E>`.
 ///
+/// The autojump clock counts a task that waits on a socket, a child process or the
+/// blocking pool (`pride::fs`, [`to_thread`]) as blocked, so a deadline around such a
+/// wait fires at once: give those tests `clock = "system"`.
+///
 /// ```
 /// #[pride::test]
 /// async fn an_hour_passes_at_once() {
