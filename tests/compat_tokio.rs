@@ -114,3 +114,11 @@ fn compat_turns_pride_sockets_into_tokio_io_and_back() {
         .unwrap();
     });
 }
+
+#[test]
+fn enter_is_send_when_its_future_is() {
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&enter(async {
+        tokio::time::sleep(Duration::from_millis(1)).await
+    }));
+}

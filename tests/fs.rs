@@ -277,3 +277,21 @@ fn a_call_cancelled_while_queued_never_runs() {
         assert!(!fs::try_exists(&path).await.unwrap());
     });
 }
+
+#[test]
+fn types_and_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_type<T: Send>() {}
+    fn assert_sync_type<T: Sync>() {}
+    assert_send_type::<fs::File>();
+    assert_send_type::<fs::ReadDir>();
+    assert_send_type::<fs::DirEntry>();
+    assert_sync_type::<fs::DirEntry>();
+    let path = std::path::Path::new("x");
+    assert_send(&fs::read(path));
+    assert_send(&fs::File::open(path));
+    assert_send(&fs::read_dir(path));
+    let mut file = fs::File::from_std(std::fs::File::open(".").unwrap());
+    assert_send(&file.metadata());
+    assert_send(&file.read(&mut []));
+}

@@ -200,3 +200,16 @@ fn without_kill_on_drop_a_dropped_child_keeps_running() {
         .unwrap();
     assert!(wait_dead(pid));
 }
+
+#[test]
+fn types_and_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_type<T: Send + Sync>() {}
+    assert_send_type::<pride::process::Child>();
+    assert_send_type::<pride::process::ChildStdin>();
+    assert_send_type::<pride::process::ChildStdout>();
+    assert_send_type::<pride::process::ChildStderr>();
+    assert_send_type::<Command>();
+    let mut command = Command::new("true");
+    assert_send(&command.status());
+}
