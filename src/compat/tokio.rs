@@ -97,6 +97,20 @@ pub fn enter<F: Future>(future: F) -> Enter<F> {
 
 /// The future of [`enter`]: `F`, polled inside the background tokio runtime's
 /// context.
+///
+/// ```
+/// use futures_util::FutureExt;
+///
+/// pride::run(async {
+///     let local = pride::compat::tokio::enter(async {
+///         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+///         listener.local_addr()
+///     });
+///     // An `Enter` is an ordinary future: combine it, box it, race it.
+///     let addr = local.boxed().await.unwrap();
+///     assert!(addr.ip().is_loopback());
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Enter<F> {
     future: Option<Pin<Box<F>>>,
