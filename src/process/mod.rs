@@ -331,8 +331,8 @@ impl Command {
         self.spawn()?.wait().await
     }
 
-    /// Spawns the child with its standard output and error piped, and collects them
-    /// and its exit status.
+    /// Spawns the child with its standard output and error piped (this sets them so
+    /// on the command), and collects them and its exit status.
     ///
     /// ```
     /// # pride::run(async {
