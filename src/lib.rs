@@ -119,12 +119,17 @@
 
 pub(crate) mod cancel;
 pub mod compat;
+pub mod fs;
 pub(crate) mod group;
 pub(crate) mod loom;
+mod macros;
 pub mod net;
 pub mod patterns;
 pub(crate) mod pool;
+#[cfg(unix)]
+pub mod process;
 pub(crate) mod runtime;
+mod select;
 pub mod sync;
 pub(crate) mod task;
 #[cfg(test)]
@@ -141,6 +146,7 @@ pub use group::{
     TaskGroup, TaskGroupFuture, TaskHandle, TaskStatus, TryStartError, task_group,
     task_group_with_limit,
 };
+pub use macros::{main, test};
 pub use patterns::{
     AsCompleted, Pattern, Retry, RetryError, RetryFuture, as_completed, bounded_map, gather, race,
     retry,

@@ -56,6 +56,7 @@ mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
+pub(crate) use scheduled_io::Direction;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]

@@ -1,0 +1,304 @@
+//! `#[pride::main]` and `#[pride::test]`: run an `async fn` on a pride runtime.
+//!
+//! Use them through the `pride` crate, which re-exports both. The item is read with
+//! the compiler's own token trees (no parser crate): the attributes only need to find
+//! `async fn name() -> Ret { body }` and their options.
+
+use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
+
+/// The attribute behind `pride::main`; its options and examples are documented there.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Main, args, item).unwrap_or_else(|e| e.into_tokens())
+}
+
+/// The attribute behind `pride::test`; its options and examples are documented there.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Test, args, item).unwrap_or_else(|e| e.into_tokens())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Main,
+    Test,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Main => "#[pride::main]",
+            Kind::Test => "#[pride::test]",
+        }
+    }
+}
+
+/// A compile error at a span.
+struct Error {
+    span: Span,
+    message: String,
+}
+
+impl Error {
+    fn new(span: Span, message: impl Into<String>) -> Error {
+        Error {
+            span,
+            message: message.into(),
+        }
+    }
+
+    /// `::core::compile_error!("message")`, pointing at the span.
+    fn into_tokens(self) -> TokenStream {
+        let span = self.span;
+        let mut message = Literal::string(&self.message);
+        message.set_span(span);
+        let tokens: Vec<TokenTree> = vec![
+            Punct::new(':', Spacing::Joint).into(),
+            Punct::new(':', Spacing::Alone).into(),
+            Ident::new("core", span).into(),
+            Punct::new(':', Spacing::Joint).into(),
+            Punct::new(':', Spacing::Alone).into(),
+            Ident::new("compile_error", span).into(),
+            Punct::new('!', Spacing::Alone).into(),
+            Group::new(
+                Delimiter::Brace,
+                TokenStream::from(TokenTree::from(message)),
+            )
+            .into(),
+        ];
+        tokens
+            .into_iter()
+            .map(|mut t| {
+                t.set_span(span);
+                t
+            })
+            .collect()
+    }
+}
+
+/// The options between the attribute's parentheses.
+struct Options {
+    workers: Option<usize>,
+    clock: Option<String>,
+}
+
+fn parse_options(kind: Kind, args: TokenStream) -> Result<Options, Error> {
+    let mut options = Options {
+        workers: None,
+        clock: None,
+    };
+    let tokens: Vec<TokenTree> = args.into_iter().collect();
+    for option in tokens.split(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ',')) {
+        let (key, value) = match option {
+            [] => continue,
+            [
+                TokenTree::Ident(key),
+                TokenTree::Punct(eq),
+                TokenTree::Literal(value),
+            ] if eq.as_char() == '=' => (key, value),
+            [first, ..] => {
+                return Err(Error::new(
+                    first.span(),
+                    format!(
+                        "{}: options are written `workers = 4, clock = \"system\"`",
+                        kind.name()
+                    ),
+                ));
+            }
+        };
+        match key.to_string().as_str() {
+            "workers" => {
+                let n = value.to_string().parse::<usize>().ok().filter(|n| *n > 0);
+                let Some(n) = n else {
+                    return Err(Error::new(
+                        value.span(),
+                        "`workers` takes a whole number of threads, at least 1",
+                    ));
+                };
+                options.workers = Some(n);
+            }
+            "clock" => {
+                let clock = value.to_string();
+                let clock = clock.trim_matches('"');
+                if !matches!(clock, "system" | "mock" | "autojump") {
+                    return Err(Error::new(
+                        value.span(),
+                        "`clock` is \"system\", \"mock\" or \"autojump\"",
+                    ));
+                }
+                options.clock = Some(clock.to_owned());
+            }
+            other => {
+                return Err(Error::new(
+                    key.span(),
+                    format!(
+                        "{}: unknown option `{other}`; the options are `workers` and `clock`",
+                        kind.name()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// The parts of `attrs vis async fn name() -> Ret { body }`.
+struct Function {
+    attrs: Vec<TokenTree>,
+    vis: Vec<TokenTree>,
+    name: Ident,
+    ret: Vec<TokenTree>,
+    body: Group,
+}
+
+fn parse_function(kind: Kind, item: TokenStream) -> Result<Function, Error> {
+    let mut tokens = item.into_iter().peekable();
+    let mut attrs = Vec::new();
+    while let Some(TokenTree::Punct(p)) = tokens.peek() {
+        if p.as_char() != '#' {
+            break;
+        }
+        attrs.push(tokens.next().expect("peeked"));
+        match tokens.next() {
+            Some(group @ TokenTree::Group(_)) => attrs.push(group),
+            Some(other) => return Err(Error::new(other.span(), "expected an attribute")),
+            None => return Err(Error::new(Span::call_site(), "expected an attribute")),
+        }
+    }
+    let mut vis = Vec::new();
+    if let Some(TokenTree::Ident(i)) = tokens.peek()
+        && i.to_string() == "pub"
+    {
+        vis.push(tokens.next().expect("peeked"));
+        if let Some(TokenTree::Group(g)) = tokens.peek()
+            && g.delimiter() == Delimiter::Parenthesis
+        {
+            vis.push(tokens.next().expect("peeked"));
+        }
+    }
+    let mut is_async = false;
+    let fn_span = loop {
+        match tokens.next() {
+            Some(TokenTree::Ident(i)) if i.to_string() == "async" => is_async = true,
+            Some(TokenTree::Ident(i)) if i.to_string() == "fn" => break i.span(),
+            Some(other) => {
+                return Err(Error::new(
+                    other.span(),
+                    format!("{} applies to an `async fn`", kind.name()),
+                ));
+            }
+            None => {
+                return Err(Error::new(
+                    Span::call_site(),
+                    format!("{} applies to an `async fn`", kind.name()),
+                ));
+            }
+        }
+    };
+    if !is_async {
+        return Err(Error::new(
+            fn_span,
+            format!(
+                "{} applies to an `async fn`: add `async` before `fn`",
+                kind.name()
+            ),
+        ));
+    }
+    let name = match tokens.next() {
+        Some(TokenTree::Ident(name)) => name,
+        other => {
+            let span = other.map_or(fn_span, |t| t.span());
+            return Err(Error::new(span, "expected the function's name"));
+        }
+    };
+    match tokens.next() {
+        Some(TokenTree::Group(args)) if args.delimiter() == Delimiter::Parenthesis => {
+            if !args.stream().is_empty() {
+                return Err(Error::new(
+                    args.span(),
+                    format!("{} functions take no arguments", kind.name()),
+                ));
+            }
+        }
+        Some(TokenTree::Punct(p)) if p.as_char() == '<' => {
+            return Err(Error::new(
+                p.span(),
+                format!("{} functions cannot be generic", kind.name()),
+            ));
+        }
+        other => {
+            let span = other.map_or(name.span(), |t| t.span());
+            return Err(Error::new(span, "expected `()` after the function's name"));
+        }
+    }
+    let mut rest: Vec<TokenTree> = tokens.collect();
+    let body = match rest.pop() {
+        Some(TokenTree::Group(body)) if body.delimiter() == Delimiter::Brace => body,
+        other => {
+            let span = other.map_or(name.span(), |t| t.span());
+            return Err(Error::new(span, "expected the function's body"));
+        }
+    };
+    if let Some(w) = rest
+        .iter()
+        .find(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "where"))
+    {
+        return Err(Error::new(
+            w.span(),
+            format!("{} functions cannot have a `where` clause", kind.name()),
+        ));
+    }
+    Ok(Function {
+        attrs,
+        vis,
+        name,
+        ret: rest,
+        body,
+    })
+}
+
+fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> Result<TokenStream, Error> {
+    let options = parse_options(kind, args)?;
+    let function = parse_function(kind, item)?;
+
+    let mut builder = String::from("::pride::Runtime::builder()");
+    if let Some(n) = options.workers {
+        builder += &format!(".worker_threads({n})");
+    }
+    let clock = options.clock.as_deref().unwrap_or(match kind {
+        Kind::Main => "system",
+        Kind::Test => "autojump",
+    });
+    builder += &format!(".clock(::pride::time::Clock::{clock}())");
+    builder += ".build().expect(\"pride: could not start the runtime\")";
+
+    // The user's function becomes an inner `async fn` with the same signature, so its
+    // body keeps its spans and its return type needs no inference.
+    let mut inner = TokenStream::new();
+    inner.extend(parse("async fn"));
+    inner.extend([TokenTree::Ident(function.name.clone())]);
+    inner.extend(parse("()"));
+    inner.extend(function.ret.iter().cloned());
+    inner.extend([TokenTree::Group(function.body)]);
+    inner.extend(parse(&format!("{builder}.block_on")));
+    let mut call = TokenStream::from(TokenTree::Ident(function.name.clone()));
+    call.extend(parse("()"));
+    inner.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, call))]);
+
+    let mut out = TokenStream::new();
+    if kind == Kind::Test {
+        out.extend(parse("#[::core::prelude::v1::test]"));
+    }
+    out.extend(function.attrs);
+    out.extend(function.vis);
+    out.extend(parse("fn"));
+    out.extend([TokenTree::Ident(function.name)]);
+    out.extend(parse("()"));
+    out.extend(function.ret);
+    out.extend([TokenTree::Group(Group::new(Delimiter::Brace, inner))]);
+    Ok(out)
+}
+
+fn parse(code: &str) -> TokenStream {
+    code.parse().expect("generated code is valid Rust")
+}

@@ -1,0 +1,82 @@
+//! The `#[pride::main]` and `#[pride::test]` attributes, from the `pride-macros` crate,
+//! with their documentation.
+
+/// Runs `async fn main` on a pride runtime: the body is the root future of
+/// [`Runtime::block_on`](crate::Runtime::block_on).
+///
+/// Options: `workers = N` (worker threads, default one per core) and
+/// `clock = "system" | "mock" | "autojump"` (default `"system"`). `main` may return
+/// what a plain `main` may, such as `Result<(), E>`.
+///
+/// ```
+/// #[pride::main(workers = 2)]
+/// async fn main() -> Result<(), pride::GroupError> {
+///     let squares = pride::gather((1..=3).map(|i| async move { Ok::<_, pride::BoxError>(i * i) })).await?;
+///     assert_eq!(squares, [1, 4, 9]);
+///     Ok(())
+/// }
+/// ```
+///
+/// The function must be `async`, take no arguments, and the options must be known:
+///
+/// ```compile_fail
+/// #[pride::main]
+/// fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[pride::main(workers = 0)]
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[pride::main]
+/// async fn main(args: Vec<String>) {}
+/// ```
+#[doc(inline)]
+pub use pride_macros::main;
+/// Runs an `async fn` test on a fresh pride runtime, with the autojump clock by
+/// default: when every task waits, time jumps to the next deadline, so a test of an
+/// hour-long timeout finishes at once.
+///
+/// Options: `workers = N` (worker threads, default one per core) and
+/// `clock = "autojump" | "mock" | "system"` (default `"autojump"`). Other test
+/// attributes (`#[should_panic]`, `#[ignore]`) go after it. A test may return
+/// `Result<(), E>`.
+///
+/// The autojump clock counts a task that waits on a socket, a child process or the
+/// blocking pool (`pride::fs`, [`to_thread`](crate::to_thread)) as blocked, so a deadline around such a
+/// wait fires at once: give those tests `clock = "system"`.
+///
+/// ```
+/// #[pride::test]
+/// async fn an_hour_passes_at_once() {
+///     let start = pride::current_time();
+///     pride::sleep(std::time::Duration::from_secs(3600)).await;
+///     assert_eq!(pride::current_time() - start, std::time::Duration::from_secs(3600));
+/// }
+///
+/// #[pride::test(workers = 2, clock = "system")]
+/// async fn on_the_real_clock() -> std::io::Result<()> {
+///     let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+///     assert!(listener.local_addr()?.port() > 0);
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// An unknown option, or an unknown clock, is an error:
+///
+/// ```compile_fail
+/// #[pride::test(threads = 2)]
+/// async fn t() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[pride::test(clock = "fast")]
+/// async fn t() {}
+/// # fn main() {}
+/// ```
+#[doc(inline)]
+pub use pride_macros::test;

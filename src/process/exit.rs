@@ -1,0 +1,173 @@
+//! How a child's exit is noticed without a thread per child.
+//!
+//! On Linux the child gets a pidfd (`pidfd_open`, Linux 5.3+): a descriptor that
+//! becomes readable when the process exits, registered with the reactor like a
+//! socket. Where there is none (another Unix, an older kernel, a sandbox that
+//! forbids the call), the waiter polls `try_wait` on a timer that backs off from
+//! 1 ms to 100 ms.
+//!
+//! Children dropped before they were reaped are kept in [`ORPHANS`] and reaped
+//! (without waiting) at the next spawn, so they do not stay zombies for long.
+//!
+//! Unsafe code here: the `pidfd_open` system call and taking ownership of the
+//! descriptor it returns. Rules: the call is given only integers; a non-negative
+//! result is a new descriptor that nothing else owns.
+
+use std::future::Future;
+use std::io;
+use std::process::ExitStatus;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+/// Children dropped unreaped, reaped at the next spawn.
+static ORPHANS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
+
+/// Keeps `child` for reaping later, if it has not exited yet.
+pub(super) fn orphan(mut child: std::process::Child) {
+    if let Ok(None) = child.try_wait() {
+        ORPHANS.lock().push(child);
+    }
+}
+
+/// Reaps the orphans that have exited since.
+pub(super) fn reap_orphans() {
+    ORPHANS
+        .lock()
+        .retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+}
+
+/// Tells when a child has exited.
+#[derive(Debug)]
+pub(super) enum ExitWatch {
+    #[cfg(target_os = "linux")]
+    PidFd(crate::net::reactor::IoSource<pidfd::PidFd>),
+    /// Polls `try_wait` after each sleep.
+    Poll {
+        sleep: Option<std::pin::Pin<Box<crate::Sleep>>>,
+        next: Duration,
+    },
+}
+
+impl ExitWatch {
+    /// A watch for the child `pid` (not yet reaped). Needs a runtime.
+    pub(super) fn new(pid: u32) -> ExitWatch {
+        #[cfg(target_os = "linux")]
+        if let Ok(fd) = pidfd::PidFd::open(pid)
+            && let Ok(io) = crate::net::reactor::IoSource::new(fd)
+        {
+            return ExitWatch::PidFd(io);
+        }
+        let _ = pid;
+        ExitWatch::Poll {
+            sleep: None,
+            next: Duration::from_millis(1),
+        }
+    }
+
+    /// Ready with the child's status once it has exited (reaping it).
+    pub(super) fn poll_exit(
+        &mut self,
+        cx: &mut Context<'_>,
+        child: &mut std::process::Child,
+    ) -> Poll<io::Result<ExitStatus>> {
+        match self {
+            #[cfg(target_os = "linux")]
+            ExitWatch::PidFd(io) => io.poll_io(cx, crate::net::Direction::Read, |_| {
+                match child.try_wait() {
+                    Ok(Some(status)) => Ok(status),
+                    Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
+                    Err(e) => Err(e),
+                }
+            }),
+            ExitWatch::Poll { sleep, next } => loop {
+                if let Some(status) = child.try_wait()? {
+                    return Poll::Ready(Ok(status));
+                }
+                let timer = sleep.get_or_insert_with(|| Box::pin(crate::sleep(*next)));
+                std::task::ready!(timer.as_mut().poll(cx));
+                *sleep = None;
+                *next = (*next * 2).min(Duration::from_millis(100));
+            },
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod pidfd {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+    use mio::unix::SourceFd;
+    use mio::{Interest, Registry, Token};
+
+    /// A process descriptor: readable once the process has exited.
+    #[derive(Debug)]
+    pub(crate) struct PidFd(OwnedFd);
+
+    impl PidFd {
+        pub(crate) fn open(pid: u32) -> io::Result<PidFd> {
+            let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+            // SAFETY: `pidfd_open(pid, flags)` takes two integers and touches no memory
+            // of ours.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = RawFd::try_from(fd).map_err(io::Error::other)?;
+            // SAFETY: a non-negative result is a descriptor the call just opened for us;
+            // nothing else owns or closes it.
+            Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+        }
+    }
+
+    impl mio::event::Source for PidFd {
+        fn register(
+            &mut self,
+            registry: &Registry,
+            token: Token,
+            interest: Interest,
+        ) -> io::Result<()> {
+            SourceFd(&self.0.as_raw_fd()).register(registry, token, interest)
+        }
+
+        fn reregister(
+            &mut self,
+            registry: &Registry,
+            token: Token,
+            interest: Interest,
+        ) -> io::Result<()> {
+            SourceFd(&self.0.as_raw_fd()).reregister(registry, token, interest)
+        }
+
+        fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+            SourceFd(&self.0.as_raw_fd()).deregister(registry)
+        }
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+
+    /// The timer fallback (used where pidfd is missing) finds the exit too.
+    #[test]
+    fn the_polling_watch_sees_the_exit() {
+        let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(async {
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", "sleep 0.05; exit 3"])
+                .spawn()
+                .unwrap();
+            let mut watch = ExitWatch::Poll {
+                sleep: None,
+                next: Duration::from_millis(1),
+            };
+            let status = std::future::poll_fn(|cx| watch.poll_exit(cx, &mut child))
+                .await
+                .unwrap();
+            assert_eq!(status.code(), Some(3));
+        });
+    }
+}

@@ -1,0 +1,128 @@
+//! `select!`: wait for the first of several futures of different types.
+
+/// Waits on several futures at once, runs the branch of the first one to finish, and
+/// drops the others.
+///
+/// Each branch is `pattern = future => handler`, separated by commas (a handler
+/// written as a block needs no comma). The futures are created in order, then polled
+/// in order every time the select is woken; the first that is ready wins. All the
+/// futures are dropped **before** the winner's handler runs, and the value of
+/// `select!` is the handler's value. Patterns must be irrefutable (bind the whole
+/// output and `match` it in the handler). The handler runs in the enclosing `async`
+/// code, so `?`, `return` and `.await` in it act on that code. Use it only inside
+/// `async` code.
+///
+/// Branches are polled in the order written, so an earlier branch that is always
+/// ready starves later ones: put the rarely ready branch (a shutdown signal) first.
+///
+/// **Cancel safety.** A losing branch is cancelled, which means dropped. Whatever it
+/// had done is kept and whatever it had not finished is lost, exactly as when a cancel
+/// scope drops work. pride's single operations are safe to lose: a `Queue::get`,
+/// `Event::wait`, a socket `read` or `accept`, `sleep` that loses the race has taken
+/// nothing. Compound operations (`read_exact`, `write_all`) may have moved part of
+/// their data. Pass `&mut fut` to keep a future alive across several selects
+/// (it must be [`Unpin`], e.g. pinned with [`std::pin::pin!`]). The whole `select!`
+/// is itself one suspension point: a cancel of an enclosing scope drops every branch.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = pride::Runtime::builder().clock(pride::time::Clock::autojump()).build().unwrap();
+/// rt.block_on(async {
+///     let queue = pride::Queue::<u32>::unbounded();
+///     queue.put_nowait(7).unwrap();
+///     let got = pride::select! {
+///         item = queue.get() => format!("item {}", item.unwrap()),
+///         () = pride::sleep(Duration::from_secs(1)) => "timed out".to_string(),
+///     };
+///     assert_eq!(got, "item 7");
+///
+///     // Nothing queued: the sleep wins, and the dropped `get` took nothing.
+///     let got = pride::select! {
+///         item = queue.get() => Some(item.unwrap()),
+///         () = pride::sleep(Duration::from_secs(1)) => None,
+///     };
+///     assert_eq!(got, None);
+/// });
+/// ```
+///
+/// A handler may leave the enclosing function:
+///
+/// ```
+/// # pride::run(async {
+/// async fn first(stop: &pride::Event, queue: &pride::Queue<u32>) -> Option<u32> {
+///     pride::select! {
+///         () = stop.wait() => { return None }
+///         item = queue.get() => item.ok(),
+///     }
+/// }
+/// let stop = pride::Event::new();
+/// stop.set();
+/// assert_eq!(first(&stop, &pride::Queue::unbounded()).await, None);
+/// # });
+/// ```
+///
+/// A branch that is not `pattern = future => handler` is a compile error:
+///
+/// ```compile_fail
+/// # pride::run(async {
+/// pride::select! {
+///     std::future::ready(1) => 1,
+/// };
+/// # });
+/// ```
+#[macro_export]
+macro_rules! select {
+    // Each step names the branch's future and output slot with identifiers made in
+    // that step, so every branch gets its own pair.
+    (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:block $(, $($rest:tt)*)?) => {
+        $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($($rest)*)?)
+    };
+    (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:expr $(, $($rest:tt)*)?) => {
+        $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($($rest)*)?)
+    };
+    (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:block $($rest:tt)+) => {
+        $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($rest)+)
+    };
+
+    (@branch [$(($f:ident $out:ident [$pat:pat] [$future:expr] [$handler:expr]))+]) => {{
+        $(let mut $out = ::core::option::Option::None;)+
+        {
+            $(let mut $f = ::core::pin::pin!($future);)+
+            ::core::future::poll_fn(|cx| {
+                $(
+                    if let ::core::task::Poll::Ready(value) =
+                        ::core::future::Future::poll($f.as_mut(), cx)
+                    {
+                        $out = ::core::option::Option::Some(value);
+                        return ::core::task::Poll::Ready(());
+                    }
+                )+
+                ::core::task::Poll::Pending
+            })
+            .await;
+            // The branch futures are dropped here, before any handler runs.
+        }
+        $crate::select!(@handle $(($out [$pat] [$handler]))+)
+    }};
+
+    (@handle ($out:ident [$pat:pat] [$handler:expr]) $($rest:tt)*) => {
+        if let ::core::option::Option::Some(value) = $out {
+            let $pat = value;
+            $handler
+        } else {
+            $crate::select!(@handle $($rest)*)
+        }
+    };
+    (@handle) => {
+        ::core::unreachable!("pride::select!: the winning branch has an output")
+    };
+
+    (@branch [$($done:tt)*] $($bad:tt)+) => {
+        ::core::compile_error!("pride::select!: each branch is `pattern = future => handler`")
+    };
+
+    ($($branches:tt)+) => {
+        $crate::select!(@branch [] $($branches)+)
+    };
+}
