@@ -1,6 +1,7 @@
 //! Sync: the primitives tasks use to wait for each other — [`Event`], [`Lock`],
 //! [`RwLock`], [`Semaphore`], [`CapacityLimiter`], [`Notify`], [`Barrier`], [`Queue`],
-//! the MPMC [`channel`] and [`oneshot`].
+//! the MPMC [`channel`], [`oneshot`], [`watch`] (the latest value, to many) and
+//! [`broadcast`] (every message, to many).
 //!
 //! They are plain futures over `std::task::Waker` and know nothing about the scheduler,
 //! task groups or cancel scopes, so they work under any executor; pride's cancellation
@@ -18,8 +19,8 @@
 //!   polls first.
 //! - **Wake only who can proceed.** A put wakes one getter, an unlock one waiter, a
 //!   release of `k` permits only the waiters those permits satisfy. Only broadcasts
-//!   ([`Event::set`], [`Notify::notify_waiters`], a completed [`Barrier`] round,
-//!   closing a queue) wake many.
+//!   ([`Event::set`], [`Notify::notify_waiters`], a completed [`Barrier`] round, a
+//!   `watch` or `broadcast` send, closing a queue) wake many.
 //!
 //! All of them share one mechanism: a FIFO waiter list (a slab threaded by a linked
 //! list) behind the primitive's lock, in `waiters.rs`. A waiter is registered on its
@@ -52,6 +53,7 @@
 //! - Polling an acquire/get/put future again after it completed panics.
 
 mod barrier;
+pub mod broadcast;
 mod channel;
 mod error;
 mod event;
@@ -63,6 +65,7 @@ mod queue;
 mod rwlock;
 mod semaphore;
 mod waiters;
+pub mod watch;
 
 #[cfg(pride_loom)]
 #[doc(hidden)]
