@@ -51,6 +51,12 @@
 //!   needs none (each [`CapacityToken`] is its own borrower). At least one token, as in
 //!   AnyIO.
 //! - Polling an acquire/get/put future again after it completed panics.
+//! - [`broadcast`] sends never wait: a full ring overwrites its oldest message and a
+//!   receiver that fell behind is told how many it missed. [`watch`] keeps only the
+//!   latest value. Both hand a send back as `Closed(value)` only when nobody could
+//!   ever read it (no broadcast receiver); a watch send always stores its value.
+//! - [`Barrier::new(0)`](Barrier::new) acts as `Barrier::new(1)`; a cancelled barrier
+//!   wait leaves its round rather than counting as arrived.
 
 mod barrier;
 pub mod broadcast;
