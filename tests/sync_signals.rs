@@ -160,7 +160,8 @@ fn watch_receivers_converge_on_the_latest_value() {
                 let (mut rx, seen) = (rx.clone(), seen.clone());
                 tg.start_soon(async move {
                     while rx.changed().await.is_ok() {
-                        let v = *rx.borrow();
+                        // Marks what it reads as seen, so 100 is counted once.
+                        let v = *rx.borrow_and_update();
                         if v == 100 {
                             seen.fetch_add(1, Ordering::SeqCst);
                         }

@@ -8,7 +8,7 @@
 //!     let watcher = std::thread::spawn(move || {
 //!         futures_lite::future::block_on(async {
 //!             while rx.changed().await.is_ok() {
-//!                 if *rx.borrow() == "ready" {
+//!                 if *rx.borrow_and_update() == "ready" {
 //!                     return true;
 //!                 }
 //!             }
@@ -173,8 +173,10 @@ impl<T> Receiver<T> {
     }
 
     /// Waits for a version newer than the last one seen and marks it seen; read it
-    /// with [`borrow`](Receiver::borrow). Fails with [`Closed`] once the sender is gone
-    /// and every version has been seen.
+    /// with [`borrow_and_update`](Receiver::borrow_and_update), which also marks seen a
+    /// version sent in between (so the next `changed` does not report a value already
+    /// read). Fails with [`Closed`] once the sender is gone and every version has been
+    /// seen.
     ///
     /// Cancel-safe: a dropped `changed()` marks nothing seen, so the change is still
     /// there for the next call.
