@@ -111,3 +111,22 @@ fn one_socket_shared_by_many_receivers() {
         assert_eq!(received.load(Ordering::SeqCst), N);
     });
 }
+
+#[test]
+fn buffer_sizes_can_be_raised() {
+    run(2, 60, || async {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.set_recv_buffer_size(96 * 1024).unwrap();
+        assert!(socket.recv_buffer_size().unwrap() >= 96 * 1024);
+        socket.set_send_buffer_size(48 * 1024).unwrap();
+        assert!(socket.send_buffer_size().unwrap() >= 48 * 1024);
+        // Still a working socket.
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket
+            .send_to(b"x", peer.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut buf = [0; 1];
+        assert_eq!(peer.recv_from(&mut buf).await.unwrap().0, 1);
+    });
+}

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use common::run;
 use futures_util::AsyncReadExt;
-use pride::net::{UnixListener, UnixStream};
+use pride::net::{UnixDatagram, UnixListener, UnixStream};
 use pride::{BoxError, TaskStatus, task_group};
 
 /// A fresh socket path in a directory of its own, removed by the guard.
@@ -114,5 +114,62 @@ fn connecting_to_a_missing_socket_fails() {
     run(4, 60, move || async move {
         let error = UnixStream::connect(&path).await.unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::NotFound, "{error}");
+    });
+}
+
+#[test]
+fn datagrams_between_bound_sockets_keep_their_boundaries() {
+    let dir = TempSocket::new("dgram");
+    let (path_a, path_b) = (dir.dir.join("a.sock"), dir.dir.join("b.sock"));
+    run(2, 60, move || async move {
+        let a = UnixDatagram::bind(&path_a).unwrap();
+        let b = UnixDatagram::bind(&path_b).unwrap();
+        assert_eq!(
+            a.local_addr().unwrap().as_pathname(),
+            Some(path_a.as_path())
+        );
+        a.send_to(b"first", &path_b).await.unwrap();
+        a.send_to(b"second", &path_b).await.unwrap();
+        let mut buf = [0; 16];
+        let (n, from) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"first");
+        assert_eq!(from.as_pathname(), Some(path_a.as_path()));
+        let (n, _) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"second");
+    });
+}
+
+#[test]
+fn an_unbound_datagram_socket_connects_and_sends() {
+    let dir = TempSocket::new("dgram-unbound");
+    let path = dir.path();
+    run(2, 60, move || async move {
+        let server = UnixDatagram::bind(&path).unwrap();
+        let client = UnixDatagram::unbound().unwrap();
+        client.connect(&path).unwrap();
+        assert_eq!(
+            client.peer_addr().unwrap().as_pathname(),
+            Some(path.as_path())
+        );
+        client.send(b"hello").await.unwrap();
+        let mut buf = [0; 8];
+        let (n, from) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        assert!(from.is_unnamed());
+    });
+}
+
+#[test]
+fn a_cancelled_datagram_recv_loses_nothing() {
+    run(2, 60, || async {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        let mut buf = [0; 8];
+        let cut = pride::move_on_after(std::time::Duration::from_millis(20), b.recv(&mut buf));
+        assert!(cut.await.is_none());
+        a.send(b"later").await.unwrap();
+        let n = b.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"later");
+        a.shutdown(Shutdown::Write).unwrap();
+        assert!(a.send(b"x").await.is_err());
     });
 }

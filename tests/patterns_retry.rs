@@ -262,3 +262,68 @@ fn retry_cancelled_from_outside_during_a_backoff_stops_retrying() {
     assert_eq!(starts.gaps(), [ms(10_000)]);
     assert_eq!(elapsed, ms(15_000) + HOUR);
 }
+
+#[test]
+fn retry_if_stops_at_the_first_error_it_rejects() {
+    let starts = Starts::default();
+    let s = starts.clone();
+    let error = autojump(30, move || async move {
+        // Errors below 2 are retried; 2 is not.
+        let policy = Retry::new(10)
+            .backoff(ms(100))
+            .jitter(false)
+            .retry_if(|e| e.downcast_ref::<MyError>().is_some_and(|e| e.0 < 2));
+        retry(policy, move |attempt| {
+            s.record();
+            async move { Err::<(), _>(MyError(attempt)) }
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(error.attempts(), 3);
+    assert_eq!(
+        error.last_error().downcast_ref::<MyError>(),
+        Some(&MyError(2))
+    );
+    // Two waits, none after the rejected error.
+    assert_eq!(starts.gaps(), [ms(100), ms(200)]);
+}
+
+#[test]
+fn retry_if_sees_timeouts_and_can_refuse_them() {
+    let calls = Counter::new();
+    let c = calls.clone();
+    let error = autojump(30, move || async move {
+        let policy = Retry::new(5)
+            .timeout(ms(1_000))
+            .retry_if(|e| !e.is::<TimeoutError>());
+        retry(policy, move |_| {
+            c.inc();
+            async {
+                sleep(HOUR).await;
+                Ok::<_, BoxError>(())
+            }
+        })
+        .await
+        .unwrap_err()
+    });
+    assert!(error.is_timeout());
+    assert_eq!(error.attempts(), 1);
+    assert_eq!(calls.get(), 1);
+}
+
+#[test]
+fn retry_if_accepting_everything_retries_to_success() {
+    let value = autojump(30, || async {
+        let policy = Retry::new(4).backoff(ms(1)).retry_if(|_| true);
+        retry(policy, |attempt| async move {
+            if attempt < 3 {
+                Err(MyError(attempt))
+            } else {
+                Ok(attempt)
+            }
+        })
+        .await
+    });
+    assert_eq!(value.unwrap(), 3);
+}

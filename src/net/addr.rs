@@ -106,9 +106,45 @@ impl<T: sealed::Sealed + ?Sized> sealed::Sealed for &T {
     }
 }
 
-/// Resolves `resolved` into addresses, looking host names up on the blocking pool.
+/// Resolves `host` into socket addresses: a host name with the system resolver, on the
+/// blocking pool (so no worker waits on DNS), a literal address as it is.
+///
+/// `host` is anything pride's sockets accept as an address, such as `"example.com:80"`
+/// or `("localhost", 8080)`. The addresses come in the resolver's order; a name that
+/// resolves to nothing gives an empty list. Dropping the future abandons the lookup
+/// (the resolver call itself runs to completion on its thread).
+///
+/// # Panics
+/// Outside a pride runtime, when a name has to be looked up.
+///
+/// ```
+/// pride::run(async {
+///     let addrs = pride::net::lookup_host("localhost:8080").await.unwrap();
+///     assert!(addrs.iter().all(|a| a.port() == 8080 && a.ip().is_loopback()));
+///     let literal = pride::net::lookup_host(("127.0.0.1", 1)).await.unwrap();
+///     assert_eq!(literal, ["127.0.0.1:1".parse().unwrap()]);
+/// });
+/// ```
+#[doc(alias = "getaddrinfo")]
+pub async fn lookup_host(host: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    lookup(host.resolved()).await
+}
+
+/// Resolves `resolved` into addresses, looking host names up on the blocking pool; at
+/// least one, or an error.
 pub(crate) async fn resolve(resolved: Resolved) -> io::Result<Vec<SocketAddr>> {
-    let addrs = match resolved {
+    let addrs = lookup(resolved).await?;
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        ));
+    }
+    Ok(addrs)
+}
+
+async fn lookup(resolved: Resolved) -> io::Result<Vec<SocketAddr>> {
+    Ok(match resolved {
         Resolved::Done(addrs) => addrs,
         Resolved::Lookup(host, port) => {
             crate::to_thread(move || {
@@ -122,14 +158,7 @@ pub(crate) async fn resolve(resolved: Resolved) -> io::Result<Vec<SocketAddr>> {
             })
             .await?
         }
-    };
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any address",
-        ));
-    }
-    Ok(addrs)
+    })
 }
 
 /// Runs `f` on each address in turn until one succeeds; the last error otherwise.

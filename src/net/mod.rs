@@ -15,8 +15,10 @@
 //!
 //! Rooms: `reactor.rs` (registrations, the slab, the driver's dispatch) and
 //! `scheduled_io.rs` (one registration's readiness and waiters) hold the rules of the
-//! reactor; `tcp.rs`, `udp.rs`, `unix.rs` the socket types; `addr.rs` address
-//! resolution (host names resolve on the blocking pool).
+//! reactor; `tcp.rs`, `udp.rs`, `unix.rs` the socket types; `socket.rs` the
+//! [`TcpSocket`] builder for options set before `listen`/`connect` (backlog,
+//! `SO_REUSEPORT`, buffer sizes); `addr.rs` address resolution and [`lookup_host`]
+//! (host names resolve on the blocking pool).
 //!
 //! ```
 //! use futures_util::{AsyncReadExt, AsyncWriteExt};
@@ -48,6 +50,7 @@
 mod addr;
 pub(crate) mod reactor;
 mod scheduled_io;
+mod socket;
 #[macro_use]
 mod stream;
 pub mod tcp;
@@ -55,9 +58,10 @@ mod udp;
 #[cfg(unix)]
 pub mod unix;
 
-pub use addr::ToSocketAddrs;
+pub use addr::{ToSocketAddrs, lookup_host};
 pub(crate) use scheduled_io::Direction;
+pub use socket::TcpSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]
-pub use unix::{UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -1,4 +1,4 @@
-//! The reactor: registrations of sockets with the driver's `mio::Poll`, and the slab of
+//! The reactor: registrations of sockets with the driver's `mio::Poll`, and the
 //! per-registration readiness state the driver dispatches events into.
 //!
 //! Who calls it: the I/O types of this room register their mio sources through
@@ -6,23 +6,26 @@
 //! worker holds it, calls [`Reactor::dispatch`] for every event of a `Poll::poll` turn.
 //!
 //! Rules:
-//! - A registration's mio token is its slab index (low 24 bits) and the slot's
-//!   generation (the next 24 bits). Releasing a slot bumps its generation, so events
-//!   still buffered for a released registration are dropped by [`Reactor::dispatch`]
-//!   instead of reaching the slot's next owner.
-//! - Slab pages are allocated on demand and never freed while the reactor lives, so a
-//!   slot found by index stays valid; lookups take no lock. Only allocating and
-//!   releasing a slot lock the free list.
+//! - Each registration has its own [`ScheduledIo`], shared (an `Arc`) by its
+//!   [`IoSource`] and a `slab::Slab` entry. Its mio token is its slab key (low 24
+//!   bits) and its generation (the next 24 bits), taken from a counter at
+//!   registration. A slab key is reused once its registration is gone, but with a new
+//!   generation, so an event still buffered for the old registration is dropped by
+//!   [`ScheduledIo::set_readiness`] instead of reaching the new one.
+//! - The slab is behind a lock taken to register, to deregister, and by
+//!   [`Reactor::dispatch`] just long enough to clone the entry's `Arc`. Waiting for
+//!   and clearing readiness go through the `IoSource`'s own `Arc` and take no lock of
+//!   the reactor.
 //! - Registration is edge-triggered (mio's only mode). [`IoSource::poll_io`] runs the
 //!   operation while the slot says ready, and on `WouldBlock` clears exactly the
 //!   readiness it saw (see `scheduled_io.rs`), then waits for the next edge.
-//! - Dropping an [`IoSource`] deregisters its source and then releases its slot.
+//! - Dropping an [`IoSource`] deregisters its source and then removes its entry.
 
 use std::io;
-use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use mio::event::Source;
+use slab::Slab;
 
 use super::scheduled_io::{
     Direction, GEN_MASK, READ_CLOSED, READABLE, ScheduledIo, WRITABLE, WRITE_CLOSED,
@@ -31,82 +34,62 @@ use crate::loom::sync::{Arc, Mutex};
 
 const INDEX_BITS: u32 = 24;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
-/// Slots in the first page; page `p` holds `FIRST_PAGE << p`.
-const FIRST_PAGE: usize = 64;
-/// Enough pages for `2^24` slots, the most a token can name.
-const PAGES: usize = 19;
 
 /// The readiness half of the driver: shared by the driver and every registration.
 pub(crate) struct Reactor {
     registry: mio::Registry,
-    pages: [OnceLock<Box<[ScheduledIo]>>; PAGES],
-    free: Mutex<FreeList>,
+    registrations: Mutex<Registrations>,
 }
 
-struct FreeList {
-    released: Vec<usize>,
-    next: usize,
-}
-
-/// Page and offset of slot `index`: page `p` starts at `FIRST_PAGE * (2^p - 1)`.
-fn locate(index: usize) -> (usize, usize) {
-    let page = (index / FIRST_PAGE + 1).ilog2() as usize;
-    let start = FIRST_PAGE * ((1 << page) - 1);
-    (page, index - start)
+struct Registrations {
+    slab: Slab<Arc<ScheduledIo>>,
+    /// The generation the next registration gets (modulo `GEN_MASK + 1`).
+    next_generation: u64,
 }
 
 impl Reactor {
     pub(crate) fn new(registry: mio::Registry) -> Reactor {
         Reactor {
             registry,
-            pages: std::array::from_fn(|_| OnceLock::new()),
-            free: Mutex::new(FreeList {
-                released: Vec::new(),
-                next: 0,
+            registrations: Mutex::new(Registrations {
+                slab: Slab::new(),
+                next_generation: 0,
             }),
         }
     }
 
-    fn slot(&self, index: usize) -> Option<&ScheduledIo> {
-        let (page, offset) = locate(index);
-        self.pages.get(page)?.get()?.get(offset)
-    }
-
-    fn allocate(&self) -> io::Result<usize> {
-        let mut free = self.free.lock();
-        let index = match free.released.pop() {
-            Some(index) => index,
-            None => {
-                if free.next > INDEX_MASK {
-                    return Err(io::Error::other(
-                        "pride: too many sockets registered with the reactor",
-                    ));
-                }
-                free.next += 1;
-                free.next - 1
-            }
-        };
-        let (page, _) = locate(index);
-        self.pages[page].get_or_init(|| {
-            (0..FIRST_PAGE << page)
-                .map(|_| ScheduledIo::default())
-                .collect()
-        });
-        Ok(index)
-    }
-
-    fn release(&self, index: usize) {
-        if let Some(slot) = self.slot(index) {
-            slot.release();
+    /// A new registration's state and its mio token.
+    fn allocate(&self) -> io::Result<(Arc<ScheduledIo>, usize)> {
+        let registrations = &mut *self.registrations.lock();
+        let generation = registrations.next_generation & GEN_MASK;
+        let entry = registrations.slab.vacant_entry();
+        let key = entry.key();
+        if key > INDEX_MASK {
+            return Err(io::Error::other(
+                "pride: too many sockets registered with the reactor",
+            ));
         }
-        self.free.lock().released.push(index);
+        let io = Arc::new(ScheduledIo::new(generation));
+        entry.insert(io.clone());
+        registrations.next_generation = registrations.next_generation.wrapping_add(1);
+        Ok((io, key | ((generation as usize) << INDEX_BITS)))
+    }
+
+    fn release(&self, token: usize) {
+        self.registrations.lock().slab.remove(token & INDEX_MASK);
     }
 
     /// Delivers one event of a driver turn.
     pub(crate) fn dispatch(&self, event: &mio::event::Event) {
         let token = event.token().0;
         let generation = ((token >> INDEX_BITS) as u64) & GEN_MASK;
-        let Some(slot) = self.slot(token & INDEX_MASK) else {
+        let Some(io) = self
+            .registrations
+            .lock()
+            .slab
+            .get(token & INDEX_MASK)
+            .cloned()
+        else {
             return;
         };
         let mut ready = 0;
@@ -123,15 +106,16 @@ impl Reactor {
         if event.is_write_closed() {
             ready |= WRITE_CLOSED;
         }
-        slot.set_readiness(generation, ready);
+        io.set_readiness(generation, ready);
     }
 }
 
 /// A mio source registered with the current runtime's reactor.
 pub(crate) struct IoSource<S: Source> {
     source: S,
+    io: Arc<ScheduledIo>,
     reactor: Arc<Reactor>,
-    index: usize,
+    token: usize,
 }
 
 impl<S: Source> IoSource<S> {
@@ -143,25 +127,21 @@ impl<S: Source> IoSource<S> {
     pub(crate) fn new(mut source: S) -> io::Result<IoSource<S>> {
         let handle = crate::runtime::context::handle("creating a pride socket");
         let reactor = handle.shared.driver.reactor().clone();
-        let index = reactor.allocate()?;
-        let slot = reactor.slot(index).expect("an allocated slot exists");
-        let token = mio::Token(index | ((slot.generation() as usize) << INDEX_BITS));
+        let (io, token) = reactor.allocate()?;
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
-        if let Err(e) = reactor.registry.register(&mut source, token, interest) {
-            reactor.release(index);
+        if let Err(e) = reactor
+            .registry
+            .register(&mut source, mio::Token(token), interest)
+        {
+            reactor.release(token);
             return Err(e);
         }
         Ok(IoSource {
             source,
+            io,
             reactor,
-            index,
+            token,
         })
-    }
-
-    fn slot(&self) -> &ScheduledIo {
-        self.reactor
-            .slot(self.index)
-            .expect("a registered slot exists")
     }
 
     /// Runs `op` once the source is ready in `direction`, until it returns anything but
@@ -175,12 +155,12 @@ impl<S: Source> IoSource<S> {
     ) -> Poll<io::Result<R>> {
         std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         loop {
-            let Poll::Ready(event) = self.slot().poll_ready(cx, direction) else {
+            let Poll::Ready(event) = self.io.poll_ready(cx, direction) else {
                 return Poll::Pending;
             };
             match op(&self.source) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.slot().clear(event, direction);
+                    self.io.clear(event, direction);
                 }
                 result => return Poll::Ready(result),
             }
@@ -190,7 +170,7 @@ impl<S: Source> IoSource<S> {
     /// Ready once the slot reports readiness in `direction`. The source may still say
     /// `WouldBlock`; an operation run through [`IoSource::try_io`] then clears it.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<()> {
-        self.slot().poll_ready(cx, direction).map(|_| ())
+        self.io.poll_ready(cx, direction).map(|_| ())
     }
 
     /// `op` without waiting: `WouldBlock` clears the readiness it saw and is returned.
@@ -201,7 +181,7 @@ impl<S: Source> IoSource<S> {
     ) -> io::Result<R> {
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
-        let event = match self.slot().poll_ready(&mut cx, direction) {
+        let event = match self.io.poll_ready(&mut cx, direction) {
             Poll::Ready(event) => Some(event),
             Poll::Pending => None,
         };
@@ -209,7 +189,7 @@ impl<S: Source> IoSource<S> {
         if let (Some(event), Err(e)) = (event, &result)
             && e.kind() == io::ErrorKind::WouldBlock
         {
-            self.slot().clear(event, direction);
+            self.io.clear(event, direction);
         }
         result
     }
@@ -222,35 +202,16 @@ impl<S: Source> IoSource<S> {
 
 impl<S: Source> Drop for IoSource<S> {
     fn drop(&mut self) {
-        // Deregister before releasing: once the generation moves on, nothing can reach
-        // the slot through the old token, and the source no longer produces events.
+        // Deregister first, so the source produces no more events; any still buffered
+        // carry this registration's generation and are ignored by a later owner of the
+        // slab key.
         let _ = self.reactor.registry.deregister(&mut self.source);
-        self.reactor.release(self.index);
+        self.reactor.release(self.token);
     }
 }
 
 impl<S: Source + std::fmt::Debug> std::fmt::Debug for IoSource<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.source.fmt(f)
-    }
-}
-
-#[cfg(all(test, not(pride_loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_cover_every_index_once() {
-        let mut expected = (0, 0);
-        for index in 0..FIRST_PAGE * 20 {
-            let (page, offset) = locate(index);
-            assert_eq!((page, offset), expected, "index {index}");
-            expected.1 += 1;
-            if expected.1 == FIRST_PAGE << expected.0 {
-                expected = (expected.0 + 1, 0);
-            }
-        }
-        let (last_page, _) = locate(INDEX_MASK);
-        assert!(last_page < PAGES);
     }
 }

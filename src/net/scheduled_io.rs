@@ -3,10 +3,10 @@
 //!
 //! Rules of this module:
 //! - The state word holds three fields (see [`ScheduledIo::word`]): readiness bits, a
-//!   *tick* that counts readiness events, and the slot's *generation*. The driver sets
-//!   bits (and bumps the tick) only for an event whose token carries the current
-//!   generation; releasing a slot bumps the generation, so an event still buffered for
-//!   the previous owner of the slot is ignored (no ABA).
+//!   *tick* that counts readiness events, and the registration's *generation*. The
+//!   driver sets bits (and bumps the tick) only for an event whose token carries that
+//!   generation, so an event still buffered for an earlier registration with the same
+//!   slab key is ignored (no ABA).
 //! - Readiness is edge-triggered: bits stay set until an operation that got
 //!   `WouldBlock` clears them with [`ScheduledIo::clear`], and only if the tick is still
 //!   the one it observed. An event that arrived in between is therefore never lost.
@@ -78,34 +78,28 @@ struct Waiters {
     writer: Vec<Waker>,
 }
 
-/// The shared state of one slab slot.
+/// The shared state of one registration.
 pub(crate) struct ScheduledIo {
     /// Bits 0..8: readiness (`READABLE`, `WRITABLE`, `READ_CLOSED`, `WRITE_CLOSED`).
     /// Bits 8..32: tick, bumped by every event the driver delivers.
-    /// Bits 32..56: generation, bumped when the slot is released.
+    /// Bits 32..56: generation, fixed at registration.
     word: AtomicU64,
     /// Tasks waiting for each direction. Several tasks may wait on one socket at once
     /// (a shared `UdpSocket`, the two halves of a stream); every one is woken.
     waiters: Mutex<Waiters>,
 }
 
-impl Default for ScheduledIo {
-    fn default() -> Self {
+impl ScheduledIo {
+    /// The state of a new registration of generation `generation`: not ready.
+    pub(crate) fn new(generation: u64) -> ScheduledIo {
         ScheduledIo {
-            word: AtomicU64::new(0),
+            word: AtomicU64::new((generation & GEN_MASK) << GEN_SHIFT),
             waiters: Mutex::new(Waiters::default()),
         }
     }
-}
-
-impl ScheduledIo {
-    /// The slot's current generation.
-    pub(crate) fn generation(&self) -> u64 {
-        (self.word.load(Ordering::Acquire) >> GEN_SHIFT) & GEN_MASK
-    }
 
     /// The driver saw `ready` for a token of generation `generation`. Returns false,
-    /// changing nothing, if the slot has been released since.
+    /// changing nothing, if the token belongs to another registration.
     pub(crate) fn set_readiness(&self, generation: u64, ready: u64) -> bool {
         let mut current = self.word.load(Ordering::Acquire);
         loop {
@@ -196,25 +190,6 @@ impl ScheduledIo {
             }
         }
     }
-
-    /// Makes the slot fresh for a new owner: a new generation, no readiness, no
-    /// waiters. Events still buffered for the old generation are ignored from here on.
-    pub(crate) fn release(&self) {
-        let mut current = self.word.load(Ordering::Acquire);
-        loop {
-            let generation = (((current >> GEN_SHIFT) & GEN_MASK) + 1) & GEN_MASK;
-            let new = generation << GEN_SHIFT;
-            match self
-                .word
-                .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
-        }
-        let stale = std::mem::take(&mut *self.waiters.lock());
-        drop(stale);
-    }
 }
 
 #[cfg(all(test, not(pride_loom)))]
@@ -224,7 +199,7 @@ mod tests {
 
     #[test]
     fn an_event_between_poll_and_clear_is_not_lost() {
-        let io = ScheduledIo::default();
+        let io = ScheduledIo::new(0);
         assert!(io.set_readiness(0, READABLE));
         let counter = Counter::new();
         let mut cx = Context::from_waker(counter.waker());
@@ -239,7 +214,7 @@ mod tests {
 
     #[test]
     fn clearing_waits_and_the_next_event_wakes() {
-        let io = ScheduledIo::default();
+        let io = ScheduledIo::new(0);
         assert!(io.set_readiness(0, READABLE | WRITABLE));
         let counter = Counter::new();
         let mut cx = Context::from_waker(counter.waker());
@@ -256,21 +231,20 @@ mod tests {
     }
 
     #[test]
-    fn a_released_slot_ignores_stale_events() {
-        let io = ScheduledIo::default();
-        io.release();
-        assert_eq!(io.generation(), 1);
+    fn events_of_another_generation_are_ignored() {
+        let io = ScheduledIo::new(1);
         assert!(!io.set_readiness(0, READABLE));
         let counter = Counter::new();
         let mut cx = Context::from_waker(counter.waker());
         assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
         assert!(io.set_readiness(1, READABLE));
+        assert_eq!(counter.wakes(), 1);
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
     }
 
     #[test]
     fn closed_bits_survive_a_clear() {
-        let io = ScheduledIo::default();
+        let io = ScheduledIo::new(0);
         assert!(io.set_readiness(0, READABLE | READ_CLOSED));
         let counter = Counter::new();
         let mut cx = Context::from_waker(counter.waker());

@@ -4,6 +4,9 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+use socket2::{SockRef, TcpKeepalive};
 
 use super::addr::{ToSocketAddrs, each_addr};
 use super::reactor::IoSource;
@@ -131,8 +134,14 @@ impl TcpStream {
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        stream.wait_connected().await?;
+        Ok(stream)
+    }
+
+    /// Waits until a non-blocking connect started on this socket has completed.
+    pub(super) async fn wait_connected(&self) -> io::Result<()> {
         poll_fn(|cx| {
-            stream.io.poll_io(cx, Direction::Write, |s| {
+            self.io.poll_io(cx, Direction::Write, |s| {
                 if let Some(e) = s.take_error()? {
                     return Err(e);
                 }
@@ -146,8 +155,7 @@ impl TcpStream {
                 }
             })
         })
-        .await?;
-        Ok(stream)
+        .await
     }
 
     /// Wraps a connected std stream (it is switched to non-blocking mode).
@@ -178,6 +186,45 @@ impl TcpStream {
     /// Sets `IP_TTL`.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get_ref().set_ttl(ttl)
+    }
+}
+
+/// Socket options that std does not expose, through `socket2`.
+impl TcpStream {
+    /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection and reports a dead
+    /// peer as an error on the next read or write.
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_keepalive(keepalive)
+    }
+
+    /// Turns keepalive on, with the first probe after `idle` without traffic.
+    pub fn set_keepalive_idle(&self, idle: Duration) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_tcp_keepalive(&TcpKeepalive::new().with_time(idle))
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        SockRef::from(self.io.get_ref()).keepalive()
+    }
+
+    /// Sets `SO_SNDBUF`; the kernel may round it (Linux doubles it).
+    pub fn set_send_buffer_size(&self, size: usize) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_send_buffer_size(size)
+    }
+
+    /// The send buffer size (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<usize> {
+        SockRef::from(self.io.get_ref()).send_buffer_size()
+    }
+
+    /// Sets `SO_RCVBUF`; the kernel may round it (Linux doubles it).
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_recv_buffer_size(size)
+    }
+
+    /// The receive buffer size (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<usize> {
+        SockRef::from(self.io.get_ref()).recv_buffer_size()
     }
 }
 

@@ -4,6 +4,8 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 
+use socket2::SockRef;
+
 use super::addr::{ToSocketAddrs, each_addr, resolve};
 use super::reactor::IoSource;
 use super::scheduled_io::Direction;
@@ -120,5 +122,34 @@ impl UdpSocket {
     /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.io.get_ref().take_error()
+    }
+
+    /// Sets `SO_SNDBUF`; the kernel may round it (Linux doubles it).
+    pub fn set_send_buffer_size(&self, size: usize) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_send_buffer_size(size)
+    }
+
+    /// The send buffer size (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<usize> {
+        SockRef::from(self.io.get_ref()).send_buffer_size()
+    }
+
+    /// Sets `SO_RCVBUF`, the room for datagrams not yet received (a burst beyond it
+    /// is dropped); the kernel may round it (Linux doubles it).
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     let socket = pride::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     socket.set_recv_buffer_size(64 * 1024).unwrap();
+    ///     assert!(socket.recv_buffer_size().unwrap() >= 64 * 1024);
+    /// });
+    /// ```
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_recv_buffer_size(size)
+    }
+
+    /// The receive buffer size (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<usize> {
+        SockRef::from(self.io.get_ref()).recv_buffer_size()
     }
 }

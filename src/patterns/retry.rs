@@ -1,9 +1,10 @@
-//! `retry`: attempts with exponential backoff, jitter and a per-attempt timeout.
+//! `retry`: attempts with exponential backoff, jitter, a per-attempt timeout and a
+//! predicate choosing which errors are worth another attempt.
 
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -11,15 +12,32 @@ use crate::{BoxError, TaskOutput, TimeoutError, fail_after, sleep};
 
 /// How [`retry`] retries: the number of attempts, the backoff between them (doubling
 /// from `backoff` up to `max_backoff`, each wait drawn at random from its upper half
-/// when `jitter` is on), and an optional timeout per attempt.
-#[derive(Debug, Clone)]
+/// when `jitter` is on), an optional timeout per attempt, and which errors are retried
+/// ([`retry_if`](Retry::retry_if); by default, all of them).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let policy = pride::Retry::new(5)
+///     .backoff(Duration::from_millis(50))
+///     .max_backoff(Duration::from_secs(2))
+///     .timeout(Duration::from_secs(10))
+///     .retry_if(|error| error.is::<std::io::Error>());
+/// # drop(policy);
+/// ```
+#[derive(Clone)]
 pub struct Retry {
     attempts: u32,
     backoff: Duration,
     max_backoff: Duration,
     jitter: bool,
     timeout: Option<Duration>,
+    retry_if: Option<Predicate>,
 }
+
+/// Which errors are retried; shared so that `Retry` stays cheap to clone.
+type Predicate =
+    Arc<dyn Fn(&(dyn std::error::Error + Send + Sync + 'static)) -> bool + Send + Sync>;
 
 impl Retry {
     /// At most `attempts` attempts, with the defaults: 100 ms backoff doubling up to
@@ -36,6 +54,7 @@ impl Retry {
             max_backoff: Duration::from_secs(10),
             jitter: true,
             timeout: None,
+            retry_if: None,
         }
     }
 
@@ -64,12 +83,61 @@ impl Retry {
         self.timeout = Some(timeout);
         self
     }
+
+    /// Retries only the errors `retryable` accepts; any other error ends the retry at
+    /// once, with a [`RetryError`] holding it. The predicate sees each failed
+    /// attempt's error (downcast it with `is`/`downcast_ref`), including the
+    /// [`TimeoutError`] of an attempt that timed out. Setting it again replaces it.
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let rt = pride::Runtime::builder().clock(pride::time::Clock::autojump()).build().unwrap();
+    /// rt.block_on(async {
+    ///     // Retry a refused connection, but not a permission error.
+    ///     let policy = pride::Retry::new(5).retry_if(|error| {
+    ///         error
+    ///             .downcast_ref::<io::Error>()
+    ///             .is_some_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
+    ///     });
+    ///     let error = pride::retry(policy, |_| async {
+    ///         Err::<(), _>(io::Error::from(io::ErrorKind::PermissionDenied))
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     assert_eq!(error.attempts(), 1);
+    /// });
+    /// ```
+    pub fn retry_if(
+        mut self,
+        retryable: impl Fn(&(dyn std::error::Error + Send + Sync + 'static)) -> bool
+        + Send
+        + Sync
+        + 'static,
+    ) -> Retry {
+        self.retry_if = Some(Arc::new(retryable));
+        self
+    }
 }
 
-/// Runs `f(attempt)` (attempts count from 0) until it succeeds or `policy`'s attempts
-/// run out, waiting between attempts. Gives up with a [`RetryError`] holding the last
-/// attempt's error, which is a [`TimeoutError`] if that attempt timed out: a failure is
-/// never silent.
+impl fmt::Debug for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("attempts", &self.attempts)
+            .field("backoff", &self.backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("jitter", &self.jitter)
+            .field("timeout", &self.timeout)
+            .field("retry_if", &self.retry_if.as_ref().map(|_| "<predicate>"))
+            .finish()
+    }
+}
+
+/// Runs `f(attempt)` (attempts count from 0) until it succeeds, `policy`'s attempts
+/// run out, or an attempt fails with an error that `policy` does not retry (see
+/// [`Retry::retry_if`]), waiting between attempts. Gives up with a [`RetryError`]
+/// holding the last attempt's error, which is a [`TimeoutError`] if that attempt timed
+/// out: a failure is never silent.
 ///
 /// ```
 /// use std::time::Duration;
@@ -94,13 +162,10 @@ where
 {
     RetryFuture {
         inner: Box::pin(async move {
-            let mut rng = std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish()
-                | 1;
+            let mut rng = fastrand::Rng::new();
             let mut backoff = policy.backoff;
-            let mut last = None;
-            for attempt in 0..policy.attempts {
+            let mut attempt = 0;
+            loop {
                 let outcome = match policy.timeout {
                     Some(timeout) => match fail_after(timeout, f(attempt)).await {
                         Ok(output) => output.into_result(),
@@ -108,29 +173,28 @@ where
                     },
                     None => f(attempt).await.into_result(),
                 };
-                match outcome {
+                let error = match outcome {
                     Ok(value) => return Ok(value),
-                    Err(error) => last = Some(error),
+                    Err(error) => error,
+                };
+                attempt += 1;
+                let retryable = policy.retry_if.as_ref().is_none_or(|p| p(&*error));
+                if attempt == policy.attempts || !retryable {
+                    return Err(RetryError {
+                        attempts: attempt,
+                        last: error,
+                    });
                 }
-                if attempt + 1 < policy.attempts {
-                    let wait = if policy.jitter {
-                        // xorshift64: spread the wait over [backoff / 2, backoff].
-                        rng ^= rng << 13;
-                        rng ^= rng >> 7;
-                        rng ^= rng << 17;
-                        let half = backoff / 2;
-                        half + half.mul_f64((rng >> 11) as f64 / (1u64 << 53) as f64)
-                    } else {
-                        backoff
-                    };
-                    sleep(wait).await;
-                    backoff = backoff.saturating_mul(2).min(policy.max_backoff);
-                }
+                let wait = if policy.jitter {
+                    // Spread the wait over [backoff / 2, backoff].
+                    let half = backoff / 2;
+                    half + half.mul_f64(rng.f64())
+                } else {
+                    backoff
+                };
+                sleep(wait).await;
+                backoff = backoff.saturating_mul(2).min(policy.max_backoff);
             }
-            Err(RetryError {
-                attempts: policy.attempts,
-                last: last.expect("pride: at least one attempt ran"),
-            })
         }),
     }
 }
@@ -163,7 +227,8 @@ pub struct RetryError {
 }
 
 impl RetryError {
-    /// How many attempts were made.
+    /// How many attempts were made: all the policy allowed, or fewer if an attempt
+    /// failed with an error the policy does not retry.
     pub fn attempts(&self) -> u32 {
         self.attempts
     }

@@ -1,6 +1,7 @@
 //! Sync: the primitives tasks use to wait for each other — [`Event`], [`Lock`],
-//! [`Semaphore`], [`CapacityLimiter`], [`Queue`], the MPMC [`channel`] and
-//! [`oneshot`].
+//! [`RwLock`], [`Semaphore`], [`CapacityLimiter`], [`Notify`], [`Barrier`], [`Queue`],
+//! the MPMC [`channel`], [`oneshot`], [`watch`] (the latest value, to many) and
+//! [`broadcast`] (every message, to many).
 //!
 //! They are plain futures over `std::task::Waker` and know nothing about the scheduler,
 //! task groups or cancel scopes, so they work under any executor; pride's cancellation
@@ -18,7 +19,8 @@
 //!   polls first.
 //! - **Wake only who can proceed.** A put wakes one getter, an unlock one waiter, a
 //!   release of `k` permits only the waiters those permits satisfy. Only broadcasts
-//!   ([`Event::set`], closing a queue) wake many.
+//!   ([`Event::set`], [`Notify::notify_waiters`], a completed [`Barrier`] round, a
+//!   `watch` or `broadcast` send, closing a queue) wake many.
 //!
 //! All of them share one mechanism: a FIFO waiter list (a slab threaded by a linked
 //! list) behind the primitive's lock, in `waiters.rs`. A waiter is registered on its
@@ -30,7 +32,8 @@
 //! [`Event`], [`Queue`], [`CapacityLimiter`] and the channel ends are cheap handles:
 //! `clone()` gives another handle to the same object, ready to move into a `'static`
 //! task. [`Lock`] and [`Semaphore`] own their state like `std::sync::Mutex` does; share
-//! them by reference or in an `Arc` (the semaphore has `*_owned` methods for that).
+//! them by reference or in an `Arc` (the semaphore has `*_owned` methods for that), as
+//! are [`RwLock`], [`Notify`] and [`Barrier`].
 
 //!
 //! # Decisions the contract left open
@@ -48,21 +51,33 @@
 //!   needs none (each [`CapacityToken`] is its own borrower). At least one token, as in
 //!   AnyIO.
 //! - Polling an acquire/get/put future again after it completed panics.
+//! - [`broadcast`] sends never wait: a full ring overwrites its oldest message and a
+//!   receiver that fell behind is told how many it missed. [`watch`] keeps only the
+//!   latest value. Both hand a send back as `Closed(value)` only when nobody could
+//!   ever read it (no broadcast receiver); a watch send always stores its value.
+//! - [`Barrier::new(0)`](Barrier::new) acts as `Barrier::new(1)`; a cancelled barrier
+//!   wait leaves its round rather than counting as arrived.
 
+mod barrier;
+pub mod broadcast;
 mod channel;
 mod error;
 mod event;
 mod limiter;
 mod lock;
+mod notify;
 pub mod oneshot;
 mod queue;
+mod rwlock;
 mod semaphore;
 mod waiters;
+pub mod watch;
 
 #[cfg(pride_loom)]
 #[doc(hidden)]
 pub mod loom_api;
 
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use channel::{Receiver, RecvFuture, SendFuture, Sender, channel, unbounded_channel};
 pub use error::{BorrowError, Closed, WouldBlock};
 pub use event::{Event, WaitFuture};
@@ -70,7 +85,9 @@ pub use limiter::{
     AcquireOnBehalfFuture, AcquireTokenFuture, Borrower, CapacityLimiter, CapacityToken,
 };
 pub use lock::{Lock, LockFuture, LockGuard};
+pub use notify::{Notified, Notify};
 pub use queue::{GetFuture, PutFuture, Queue, QueueStream};
+pub use rwlock::{ReadFuture, RwLock, RwLockReadGuard, RwLockWriteGuard, WriteFuture};
 pub use semaphore::{
     AcquireFuture, AcquireOwnedFuture, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
 };

@@ -103,18 +103,21 @@ pub fn advance(d: Duration) {
     with_time(|driver| driver.advance(d));
 }
 
-/// Future returned by [`sleep`] and [`sleep_until`].
-///
-/// `Sleep` is `!Unpin`: the runtime's timer wheel points into it once it is polled, so
-/// it must stay put. `.await` pins it for you; to poll it by hand or keep it across a
-/// loop, pin it with `std::pin::pin!` or `Box::pin`. Dropping it cancels the timer.
-#[derive(Debug)]
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Sleep {
-    timer: Timer,
-    /// Made by `sleep(Duration::ZERO)`: completes after one yield, with no timer.
-    yield_once: bool,
-    yielded: bool,
+pin_project_lite::pin_project! {
+    /// Future returned by [`sleep`] and [`sleep_until`].
+    ///
+    /// `Sleep` is `!Unpin`: the runtime's timer wheel points into it once it is polled, so
+    /// it must stay put. `.await` pins it for you; to poll it by hand or keep it across a
+    /// loop, pin it with `std::pin::pin!` or `Box::pin`. Dropping it cancels the timer.
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct Sleep {
+        #[pin]
+        timer: Timer,
+        // Made by `sleep(Duration::ZERO)`: completes after one yield, with no timer.
+        yield_once: bool,
+        yielded: bool,
+    }
 }
 
 impl Sleep {
@@ -143,12 +146,9 @@ impl Sleep {
     /// });
     /// ```
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
-        // SAFETY: `timer` is structurally pinned (never moved out of a pinned `Sleep`);
-        // the other fields are plain data.
-        let this = unsafe { self.get_unchecked_mut() };
-        this.yield_once = false;
-        // SAFETY: as above.
-        unsafe { Pin::new_unchecked(&mut this.timer) }.reset(deadline);
+        let this = self.project();
+        *this.yield_once = false;
+        this.timer.reset(deadline);
     }
 }
 
@@ -156,18 +156,16 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: as in `reset`: only `timer` is pinned, and it is not moved.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.yield_once {
-            if this.yielded {
+        let this = self.project();
+        if *this.yield_once {
+            if *this.yielded {
                 return Poll::Ready(());
             }
-            this.yielded = true;
+            *this.yielded = true;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        // SAFETY: as above.
-        unsafe { Pin::new_unchecked(&mut this.timer) }.poll_elapsed(cx)
+        this.timer.poll_elapsed(cx)
     }
 }
 
@@ -179,8 +177,21 @@ impl Future for Sleep {
 /// instant) and the next one is the first `start + n * period` after the current time,
 /// so ticks never bunch up and never drift.
 ///
-/// `Interval` is `Unpin`; one timer is allocated when it is made and reused for every
-/// tick.
+/// `Interval` is a [`Stream`](futures_core::Stream) of the ticks' scheduled instants
+/// that never ends, so stream combinators (`futures-lite`'s `StreamExt`, for example)
+/// work on it. It is `Unpin`; one timer is allocated when it is made and reused for
+/// every tick. Waiting for a tick is cancel-safe: a tick wait dropped before it
+/// completed loses no tick.
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_lite::StreamExt;
+///
+/// pride::run(async {
+///     let ticks: Vec<_> = pride::interval(Duration::from_millis(5)).take(3).collect().await;
+///     assert_eq!(ticks[2] - ticks[0], Duration::from_millis(10));
+/// });
+/// ```
 #[derive(Debug)]
 pub struct Interval {
     timer: Pin<Box<Timer>>,
@@ -260,6 +271,19 @@ impl Interval {
     pub fn reset(&mut self) {
         let next = deadline_after(self.timer.now(), self.period);
         self.timer.as_mut().reset(next);
+    }
+}
+
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    /// The next tick's scheduled instant; never `None`.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
     }
 }
 

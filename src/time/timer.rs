@@ -18,12 +18,27 @@ use super::driver::{Shard, TimeDriver};
 use super::entry::TimerEntry;
 use crate::loom::sync::Arc;
 
-/// A one-shot deadline that can be re-armed. Poll it with `poll_elapsed`.
-pub(crate) struct Timer {
-    entry: TimerEntry,
-    /// The shard the entry is filed in, from the first poll on.
-    shard: Option<Arc<Shard>>,
-    deadline: Instant,
+pin_project_lite::pin_project! {
+    /// A one-shot deadline that can be re-armed. Poll it with `poll_elapsed`.
+    pub(crate) struct Timer {
+        #[pin]
+        entry: TimerEntry,
+        // The shard the entry is filed in, from the first poll on.
+        shard: Option<Arc<Shard>>,
+        deadline: Instant,
+    }
+
+    impl PinnedDrop for Timer {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(shard) = this.shard.take() {
+                // SAFETY: the entry was filed only in `shard`, and is still alive here.
+                unsafe { shard.cancel(&this.entry) };
+            }
+            #[cfg(pride_loom)]
+            this.entry.retire_check();
+        }
+    }
 }
 
 impl Timer {
@@ -72,17 +87,13 @@ impl Timer {
         if self.shard.is_some() {
             return self.poll_armed(cx);
         }
-        // SAFETY: we only write `shard` and call `arm` on the entry in place; nothing is
-        // moved out of the pinned timer.
-        let this = unsafe { self.get_unchecked_mut() };
+        let this = self.project();
         let shard = driver.shard_for(worker).clone();
-        let tick = shard.tick_for(this.deadline);
-        // SAFETY: the entry is pinned (it is a field of a pinned timer that never moves
-        // it), is filed in no other shard, and `Drop` cancels it on this shard.
-        let entry = unsafe { Pin::new_unchecked(&this.entry) };
-        // SAFETY: as above, and we store `shard` so `Drop` finds it.
-        let armed = unsafe { shard.arm(entry, tick) };
-        this.shard = Some(shard);
+        let tick = shard.tick_for(*this.deadline);
+        // SAFETY: the entry is pinned, is filed in no other shard, and we store `shard`
+        // so that `Drop` cancels it there.
+        let armed = unsafe { shard.arm(this.entry.as_ref(), tick) };
+        *this.shard = Some(shard);
         if !armed {
             return Poll::Ready(());
         }
@@ -110,10 +121,9 @@ impl Timer {
     /// Moves the deadline, re-arming the timer if it already fired. A registered waker
     /// is kept (and woken at once if the new deadline has already been handed out).
     pub(crate) fn reset(self: Pin<&mut Self>, deadline: Instant) {
-        // SAFETY: we only write plain fields and use the entry in place.
-        let this = unsafe { self.get_unchecked_mut() };
-        this.deadline = deadline;
-        let Some(shard) = &this.shard else {
+        let this = self.project();
+        *this.deadline = deadline;
+        let Some(shard) = this.shard.as_ref() else {
             // Not filed yet: the first poll uses the new deadline.
             return;
         };
@@ -124,10 +134,8 @@ impl Timer {
                 return;
             }
         }
-        // SAFETY: pinned in place, filed only in `shard`, and `Drop` cancels it there.
-        let entry = unsafe { Pin::new_unchecked(&this.entry) };
-        // SAFETY: as above.
-        unsafe { shard.arm(entry, tick) };
+        // SAFETY: pinned, filed only in `shard`, and `Drop` cancels it there.
+        unsafe { shard.arm(this.entry.as_ref(), tick) };
     }
 
     /// The clock's time, through the shard once filed (no context lookup), else through
@@ -137,17 +145,6 @@ impl Timer {
             Some(shard) => shard.clock().now(),
             None => crate::runtime::context::with_time(|driver| driver.now()),
         }
-    }
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        if let Some(shard) = self.shard.take() {
-            // SAFETY: the entry was filed only in `shard`, and is still alive here.
-            unsafe { shard.cancel(&self.entry) };
-        }
-        #[cfg(pride_loom)]
-        self.entry.retire_check();
     }
 }
 

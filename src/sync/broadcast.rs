@@ -1,0 +1,431 @@
+//! A broadcast channel: every receiver gets every message, from many senders.
+//!
+//! ```
+//! use pride::sync::broadcast;
+//!
+//! futures_lite::future::block_on(async {
+//!     let (tx, mut rx1) = broadcast::channel(16);
+//!     let mut rx2 = tx.subscribe();
+//!     tx.send("hello").unwrap();
+//!     drop(tx);
+//!     assert_eq!(rx1.recv().await, Ok("hello"));
+//!     assert_eq!(rx2.recv().await, Ok("hello"));
+//!     assert_eq!(rx1.recv().await, Err(broadcast::RecvError::Closed));
+//! });
+//! ```
+//!
+//! The channel keeps the last `capacity` messages in a ring. Sending never waits: when
+//! the ring is full the oldest message is overwritten, and a receiver that had not read
+//! it yet *lags*: its next `recv` reports how many messages it missed
+//! ([`RecvError::Lagged`]) and then goes on from the oldest one still kept. So a slow
+//! receiver cannot hold up the senders or the other receivers. Values are cloned out
+//! to each receiver (`T: Clone`), and dropped when overwritten or when the channel goes.
+//!
+//! Each receiver keeps its own position; the state (the ring, the positions it spans,
+//! the counts of both ends and a waiter list of receivers) sits behind one lock. A send
+//! wakes every waiting receiver: each of them has a new message to read.
+
+use std::collections::VecDeque;
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::loom::sync::{Arc, Mutex};
+use crate::sync::error::Closed;
+use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
+
+struct Shared<T> {
+    /// The messages kept, oldest first; `ring[0]` has position `first`.
+    ring: VecDeque<T>,
+    capacity: usize,
+    /// The position of `ring[0]`; positions count every message ever sent.
+    first: u64,
+    senders: usize,
+    receivers: usize,
+    /// Receivers waiting in `recv()`; every grant is a broadcast.
+    waiters: WaiterList<(), ()>,
+}
+
+impl<T> Shared<T> {
+    /// The position the next message will get.
+    fn end(&self) -> u64 {
+        self.first + self.ring.len() as u64
+    }
+}
+
+/// Makes a broadcast channel keeping the last `capacity` messages.
+///
+/// # Panics
+///
+/// If `capacity` is zero.
+#[track_caller]
+pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(
+        capacity > 0,
+        "pride: a broadcast channel needs a capacity of at least 1"
+    );
+    let shared = Arc::new(Mutex::new(Shared {
+        ring: VecDeque::with_capacity(capacity),
+        capacity,
+        first: 0,
+        senders: 1,
+        receivers: 1,
+        waiters: WaiterList::new(),
+    }));
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared, next: 0 },
+    )
+}
+
+/// A sending half of a broadcast [`channel`]; clone it for more senders. The channel
+/// closes when the last sender is dropped.
+pub struct Sender<T> {
+    shared: Arc<Mutex<Shared<T>>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value` to every receiver alive now, returning how many there are. Never
+    /// waits: a full ring drops its oldest message. With no receiver alive the value
+    /// is handed back as `Err(Closed(value))`.
+    pub fn send(&self, value: T) -> Result<usize, Closed<T>> {
+        let mut wakers = WakeList::new();
+        let receivers = {
+            let mut shared = self.shared.lock();
+            if shared.receivers == 0 {
+                return Err(Closed(value));
+            }
+            if shared.ring.len() == shared.capacity {
+                shared.ring.pop_front();
+                shared.first += 1;
+            }
+            shared.ring.push_back(value);
+            shared.waiters.grant_all(|()| (), &mut wakers);
+            shared.receivers
+        };
+        wakers.wake();
+        Ok(receivers)
+    }
+
+    /// A new receiver that gets every message sent from now on.
+    pub fn subscribe(&self) -> Receiver<T> {
+        let mut shared = self.shared.lock();
+        shared.receivers += 1;
+        Receiver {
+            shared: self.shared.clone(),
+            next: shared.end(),
+        }
+    }
+
+    /// How many receivers are alive.
+    pub fn receiver_count(&self) -> usize {
+        self.shared.lock().receivers
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.shared.lock().senders += 1;
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut wakers = WakeList::new();
+        {
+            let mut shared = self.shared.lock();
+            shared.senders -= 1;
+            if shared.senders == 0 {
+                shared.waiters.grant_all(|()| (), &mut wakers);
+            }
+        }
+        wakers.wake();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("broadcast::Sender").finish_non_exhaustive()
+    }
+}
+
+/// A receiving half of a broadcast [`channel`]. A clone starts at the same position
+/// as the original.
+pub struct Receiver<T> {
+    shared: Arc<Mutex<Shared<T>>>,
+    /// The position of the next message this receiver reads.
+    next: u64,
+}
+
+/// Why [`Receiver::recv`] returned no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// Every sender is gone and every message kept has been read.
+    Closed,
+    /// This receiver fell behind and missed this many messages, which were
+    /// overwritten; the next `recv` returns the oldest message still kept.
+    Lagged(u64),
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Closed => f.write_str("the broadcast channel is closed"),
+            RecvError::Lagged(n) => write!(f, "the receiver lagged behind by {n} messages"),
+        }
+    }
+}
+
+impl Error for RecvError {}
+
+/// Why [`Receiver::try_recv`] returned no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// No new message now.
+    Empty,
+    /// Every sender is gone and every message kept has been read.
+    Closed,
+    /// As [`RecvError::Lagged`].
+    Lagged(u64),
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("no message in the broadcast channel"),
+            TryRecvError::Closed => RecvError::Closed.fmt(f),
+            TryRecvError::Lagged(n) => RecvError::Lagged(*n).fmt(f),
+        }
+    }
+}
+
+impl Error for TryRecvError {}
+
+impl<T: Clone> Receiver<T> {
+    /// Takes the next message if there is one.
+    ///
+    /// ```
+    /// use pride::sync::broadcast::{self, TryRecvError};
+    ///
+    /// let (tx, mut rx) = broadcast::channel(2);
+    /// for i in 0..3 {
+    ///     tx.send(i).unwrap();
+    /// }
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Lagged(1))); // 0 was overwritten
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(rx.try_recv(), Ok(2));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// ```
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let shared = self.shared.lock();
+        Self::take(&mut self.next, &shared)
+    }
+
+    /// Reads the message at `next`, or says why not.
+    fn take(next: &mut u64, shared: &Shared<T>) -> Result<T, TryRecvError> {
+        if *next < shared.first {
+            let missed = shared.first - *next;
+            *next = shared.first;
+            return Err(TryRecvError::Lagged(missed));
+        }
+        match shared.ring.get((*next - shared.first) as usize) {
+            Some(value) => {
+                *next += 1;
+                Ok(value.clone())
+            }
+            None if shared.senders == 0 => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Waits for the next message.
+    ///
+    /// Cancel-safe: a dropped `recv()` has taken nothing, so the message it was waiting
+    /// for is the next call's.
+    pub fn recv(&mut self) -> Recv<'_, T> {
+        Recv {
+            receiver: self,
+            id: None,
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.shared.lock().receivers += 1;
+        Receiver {
+            shared: self.shared.clone(),
+            next: self.next,
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.shared.lock().receivers -= 1;
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("broadcast::Receiver")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Receiver::recv`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Recv<'a, T> {
+    receiver: &'a mut Receiver<T>,
+    id: Option<WaiterId>,
+}
+
+impl<T: Clone> Future for Recv<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
+        let this = &mut *self;
+        let mut shared = this.receiver.shared.lock();
+        if let Some(id) = this.id.take() {
+            // Every send and the close grant all waiters under this lock, so a waiter
+            // not yet granted has nothing new to read.
+            if let Err(id) = shared.waiters.poll_grant(id, cx.waker()) {
+                this.id = Some(id);
+                return Poll::Pending;
+            }
+        }
+        match Receiver::take(&mut this.receiver.next, &shared) {
+            Ok(value) => Poll::Ready(Ok(value)),
+            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
+            Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Empty) => {
+                this.id = Some(shared.waiters.push_back((), cx.waker()));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            // Every grant is a broadcast: nothing to pass on.
+            let _ = self.receiver.shared.lock().waiters.remove(id);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Recv<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recv").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::Counter;
+
+    #[test]
+    fn every_receiver_gets_every_message_in_order() {
+        let (tx, mut rx1) = channel(8);
+        let mut rx2 = tx.subscribe();
+        let tx2 = tx.clone();
+        assert_eq!(tx.send(1), Ok(2));
+        assert_eq!(tx2.send(2), Ok(2));
+        for rx in [&mut rx1, &mut rx2] {
+            assert_eq!(rx.try_recv(), Ok(1));
+            assert_eq!(rx.try_recv(), Ok(2));
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        }
+        drop(tx);
+        assert_eq!(rx1.try_recv(), Err(TryRecvError::Empty), "tx2 is alive");
+        drop(tx2);
+        assert_eq!(rx1.try_recv(), Err(TryRecvError::Closed));
+    }
+
+    #[test]
+    fn a_send_wakes_every_waiting_receiver() {
+        let (tx, mut rx1) = channel(8);
+        let mut rx2 = tx.subscribe();
+        let (c1, c2) = (Counter::new(), Counter::new());
+        let mut r1 = rx1.recv();
+        let mut r2 = rx2.recv();
+        assert!(c1.poll(&mut r1).is_pending());
+        assert!(c2.poll(&mut r2).is_pending());
+        assert!(c1.poll(&mut r1).is_pending(), "a re-poll keeps waiting");
+        tx.send('x').unwrap();
+        assert_eq!((c1.wakes(), c2.wakes()), (1, 1));
+        assert_eq!(c1.poll(&mut r1), Poll::Ready(Ok('x')));
+        assert_eq!(c2.poll(&mut r2), Poll::Ready(Ok('x')));
+    }
+
+    #[test]
+    fn a_cancelled_recv_loses_no_message() {
+        let (tx, mut rx) = channel(8);
+        let c = Counter::new();
+        let mut r = rx.recv();
+        assert!(c.poll(&mut r).is_pending());
+        tx.send(7).unwrap();
+        drop(r);
+        assert!(rx.shared.lock().waiters.is_empty());
+        assert_eq!(c.poll(&mut rx.recv()), Poll::Ready(Ok(7)));
+    }
+
+    #[test]
+    fn a_slow_receiver_lags_and_resumes_at_the_oldest_kept() {
+        let (tx, mut rx) = channel(3);
+        for i in 0..10 {
+            tx.send(i).unwrap();
+        }
+        let c = Counter::new();
+        assert_eq!(
+            c.poll(&mut rx.recv()),
+            Poll::Ready(Err(RecvError::Lagged(7)))
+        );
+        let rest: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(rest, [7, 8, 9]);
+    }
+
+    #[test]
+    fn subscribers_start_at_the_end_and_clones_where_they_are() {
+        let (tx, mut rx) = channel(4);
+        tx.send(1).unwrap();
+        let mut late = tx.subscribe();
+        let mut twin = rx.clone();
+        tx.send(2).unwrap();
+        assert_eq!(late.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(twin.try_recv(), Ok(1));
+    }
+
+    #[test]
+    fn send_without_receivers_hands_the_value_back() {
+        let (tx, rx) = channel(1);
+        drop(rx);
+        assert_eq!(tx.send(5), Err(Closed(5)));
+        assert_eq!(tx.receiver_count(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "capacity of at least 1")]
+    fn zero_capacity_panics() {
+        let _ = channel::<u8>(0);
+    }
+
+    fn _assert_send_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Sender<u32>>();
+        send_sync::<Receiver<u32>>();
+        send_sync::<Recv<'static, u32>>();
+    }
+}

@@ -1,0 +1,356 @@
+//! A watch channel: one sender publishes a value, many receivers see its latest version.
+//!
+//! ```
+//! use pride::sync::watch;
+//!
+//! futures_lite::future::block_on(async {
+//!     let (tx, mut rx) = watch::channel("starting");
+//!     let watcher = std::thread::spawn(move || {
+//!         futures_lite::future::block_on(async {
+//!             while rx.changed().await.is_ok() {
+//!                 if *rx.borrow_and_update() == "ready" {
+//!                     return true;
+//!                 }
+//!             }
+//!             false
+//!         })
+//!     });
+//!     tx.send("loading");
+//!     tx.send("ready");
+//!     assert!(watcher.join().unwrap());
+//! });
+//! ```
+//!
+//! Receivers see only the latest value, never a backlog: a receiver that falls behind
+//! skips the versions it missed. Each receiver remembers the version it last saw;
+//! [`Receiver::changed`] waits for a newer one. The state is the value, its version and
+//! a waiter list behind one lock; a send wakes every receiver waiting (they can all
+//! proceed).
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::error::Closed;
+use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
+
+struct Shared<T> {
+    value: T,
+    /// Bumped by every send; a receiver has seen the value if its version matches.
+    version: u64,
+    /// The sender is gone: no new version will come.
+    closed: bool,
+    receivers: usize,
+    /// Receivers waiting in `changed()`; every grant is a broadcast.
+    waiters: WaiterList<(), ()>,
+}
+
+/// Makes a watch channel holding `init`, which receivers see as already seen.
+pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Mutex::new(Shared {
+        value: init,
+        version: 0,
+        closed: false,
+        receivers: 1,
+        waiters: WaiterList::new(),
+    }));
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared, seen: 0 },
+    )
+}
+
+/// The sending half of a watch [`channel`]; dropping it closes the channel.
+pub struct Sender<T> {
+    shared: Arc<Mutex<Shared<T>>>,
+}
+
+impl<T> Sender<T> {
+    /// Publishes `value` as a new version and wakes every receiver waiting for one,
+    /// returning the value it replaces. It is stored even if no receiver is left (a
+    /// later [`subscribe`](Sender::subscribe) sees it).
+    pub fn send(&self, value: T) -> T {
+        let mut old = None;
+        self.send_modify(|current| old = Some(std::mem::replace(current, value)));
+        old.expect("send_modify ran the closure")
+    }
+
+    /// Changes the value in place and publishes it as a new version.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::watch::channel(vec![1]);
+    /// tx.send_modify(|v| v.push(2));
+    /// assert_eq!(*rx.borrow(), [1, 2]);
+    /// ```
+    pub fn send_modify(&self, modify: impl FnOnce(&mut T)) {
+        let mut wakers = WakeList::new();
+        {
+            let mut shared = self.shared.lock();
+            modify(&mut shared.value);
+            shared.version += 1;
+            shared.waiters.grant_all(|()| (), &mut wakers);
+        }
+        wakers.wake();
+    }
+
+    /// The current value; holding the guard blocks sends and receivers' borrows.
+    pub fn borrow(&self) -> Ref<'_, T> {
+        Ref {
+            shared: self.shared.lock(),
+        }
+    }
+
+    /// A new receiver that has seen the current value.
+    pub fn subscribe(&self) -> Receiver<T> {
+        let mut shared = self.shared.lock();
+        shared.receivers += 1;
+        Receiver {
+            shared: self.shared.clone(),
+            seen: shared.version,
+        }
+    }
+
+    /// How many receivers are alive.
+    pub fn receiver_count(&self) -> usize {
+        self.shared.lock().receivers
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut wakers = WakeList::new();
+        {
+            let mut shared = self.shared.lock();
+            shared.closed = true;
+            shared.waiters.grant_all(|()| (), &mut wakers);
+        }
+        wakers.wake();
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = self.shared.lock();
+        f.debug_struct("watch::Sender")
+            .field("value", &shared.value)
+            .field("version", &shared.version)
+            .finish()
+    }
+}
+
+/// A receiving half of a watch [`channel`]. Clones start from the version the
+/// original has seen.
+pub struct Receiver<T> {
+    shared: Arc<Mutex<Shared<T>>>,
+    /// The version this receiver last saw.
+    seen: u64,
+}
+
+impl<T> Receiver<T> {
+    /// The current value, without marking it seen; holding the guard blocks sends.
+    pub fn borrow(&self) -> Ref<'_, T> {
+        Ref {
+            shared: self.shared.lock(),
+        }
+    }
+
+    /// The current value, marking it seen: [`changed`](Receiver::changed) then waits
+    /// for a newer one.
+    pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
+        let shared = self.shared.lock();
+        self.seen = shared.version;
+        Ref { shared }
+    }
+
+    /// Whether a version newer than the last one seen has been sent.
+    pub fn has_changed(&self) -> bool {
+        self.shared.lock().version != self.seen
+    }
+
+    /// Waits for a version newer than the last one seen and marks it seen; read it
+    /// with [`borrow_and_update`](Receiver::borrow_and_update), which also marks seen a
+    /// version sent in between (so the next `changed` does not report a value already
+    /// read). Fails with [`Closed`] once the sender is gone and every version has been
+    /// seen.
+    ///
+    /// Cancel-safe: a dropped `changed()` marks nothing seen, so the change is still
+    /// there for the next call.
+    pub fn changed(&mut self) -> Changed<'_, T> {
+        Changed {
+            receiver: self,
+            id: None,
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.shared.lock().receivers += 1;
+        Receiver {
+            shared: self.shared.clone(),
+            seen: self.seen,
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.shared.lock().receivers -= 1;
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = self.shared.lock();
+        f.debug_struct("watch::Receiver")
+            .field("value", &shared.value)
+            .field("seen", &self.seen)
+            .field("version", &shared.version)
+            .finish()
+    }
+}
+
+/// The value of a watch channel, borrowed; sends wait until it is dropped.
+#[must_use = "the guard borrows the value; dropping it at once is pointless"]
+pub struct Ref<'a, T> {
+    shared: MutexGuard<'a, Shared<T>>,
+}
+
+impl<T> Deref for Ref<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.shared.value
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// The future of [`Receiver::changed`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Changed<'a, T> {
+    receiver: &'a mut Receiver<T>,
+    id: Option<WaiterId>,
+}
+
+impl<T> Future for Changed<'_, T> {
+    type Output = Result<(), Closed>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
+        let this = &mut *self;
+        let mut shared = this.receiver.shared.lock();
+        if let Some(id) = this.id.take() {
+            // Every send and the close grant all waiters under this lock, so a waiter
+            // not yet granted has nothing new to see.
+            if let Err(id) = shared.waiters.poll_grant(id, cx.waker()) {
+                this.id = Some(id);
+                return Poll::Pending;
+            }
+        }
+        if shared.version != this.receiver.seen {
+            this.receiver.seen = shared.version;
+            return Poll::Ready(Ok(()));
+        }
+        if shared.closed {
+            return Poll::Ready(Err(Closed(())));
+        }
+        this.id = Some(shared.waiters.push_back((), cx.waker()));
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Changed<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            // Every grant is a broadcast: nothing to pass on.
+            let _ = self.receiver.shared.lock().waiters.remove(id);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Changed<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Changed").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::Counter;
+
+    #[test]
+    fn changed_waits_for_a_newer_version_and_skips_missed_ones() {
+        let (tx, mut rx) = channel(0);
+        let c = Counter::new();
+        let mut changed = rx.changed();
+        assert!(c.poll(&mut changed).is_pending());
+        tx.send(1);
+        tx.send(2);
+        assert_eq!(c.wakes(), 1);
+        assert_eq!(c.poll(&mut changed), Poll::Ready(Ok(())));
+        drop(changed);
+        assert_eq!(*rx.borrow(), 2);
+        assert!(c.poll(&mut rx.changed()).is_pending());
+    }
+
+    #[test]
+    fn a_cancelled_changed_loses_no_change() {
+        let (tx, mut rx) = channel(0);
+        let c = Counter::new();
+        let mut changed = rx.changed();
+        assert!(c.poll(&mut changed).is_pending());
+        tx.send(1);
+        drop(changed);
+        assert!(rx.has_changed());
+        assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Ok(())));
+        assert!(rx.shared.lock().waiters.is_empty());
+    }
+
+    #[test]
+    fn closing_wakes_and_fails_only_after_the_last_change() {
+        let (tx, mut rx) = channel(0);
+        let mut rx2 = rx.clone();
+        let c = Counter::new();
+        let mut changed = rx2.changed();
+        assert!(c.poll(&mut changed).is_pending());
+        tx.send(1);
+        drop(tx);
+        assert_eq!(c.poll(&mut changed), Poll::Ready(Ok(())));
+        drop(changed);
+        assert_eq!(c.poll(&mut rx2.changed()), Poll::Ready(Err(Closed(()))));
+        // The unseen change still comes first.
+        assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Ok(())));
+        assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Err(Closed(()))));
+    }
+
+    #[test]
+    fn subscribe_and_counts() {
+        let (tx, rx) = channel("a");
+        tx.send("b");
+        let mut late = tx.subscribe();
+        assert!(!late.has_changed());
+        assert_eq!(*late.borrow_and_update(), "b");
+        assert_eq!(tx.receiver_count(), 2);
+        drop((rx, late));
+        assert_eq!(tx.receiver_count(), 0);
+        assert_eq!(tx.send("c"), "b");
+    }
+
+    fn _assert_send_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Sender<u32>>();
+        send_sync::<Receiver<u32>>();
+        send_sync::<Changed<'static, u32>>();
+    }
+}

@@ -1,0 +1,80 @@
+//! `Interval` as a `futures_core::Stream`: ticks at exact mock times, works with stream
+//! combinators, and a cancelled wait for a tick loses no tick.
+
+use std::time::{Duration, Instant};
+
+use futures_lite::StreamExt;
+use pride::time::Clock;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn autojump() -> pride::Runtime {
+    pride::Runtime::builder()
+        .worker_threads(2)
+        .clock(Clock::autojump())
+        .build()
+        .unwrap()
+}
+
+fn _assert_stream() {
+    fn stream<S: futures_core::Stream<Item = Instant> + Unpin + Send + Sync>() {}
+    stream::<pride::time::Interval>();
+}
+
+#[test]
+fn interval_stream_yields_each_scheduled_instant() {
+    let offsets = autojump().block_on(async {
+        let start = pride::current_time();
+        pride::interval(100 * MS)
+            .take(4)
+            .map(|tick| tick - start)
+            .collect::<Vec<_>>()
+            .await
+    });
+    assert_eq!(offsets, [Duration::ZERO, 100 * MS, 200 * MS, 300 * MS]);
+}
+
+#[test]
+fn interval_stream_never_ends() {
+    let every = pride::Runtime::builder()
+        .clock(Clock::mock())
+        .build()
+        .unwrap()
+        .block_on(async { pride::interval(MS) });
+    assert_eq!(futures_core::Stream::size_hint(&every), (usize::MAX, None));
+}
+
+#[test]
+fn a_cancelled_tick_wait_loses_no_tick() {
+    let (seen, late) = autojump().block_on(async {
+        let start = pride::current_time();
+        let mut every = pride::interval(100 * MS);
+        assert_eq!(every.next().await, Some(start));
+        // Cancelled after 50 ms, half way to the next tick.
+        let cut = pride::move_on_after(50 * MS, every.next()).await;
+        assert_eq!(cut, None);
+        // The tick of 100 is still the next one, on time.
+        let next = every.next().await.unwrap();
+        (next - start, pride::current_time() - start)
+    });
+    assert_eq!(seen, 100 * MS);
+    assert_eq!(late, 100 * MS);
+}
+
+#[test]
+fn interval_stream_in_a_race_with_a_sleep() {
+    // A typical loop: work on each tick until a deadline.
+    let ticks = autojump().block_on(async {
+        let mut every = pride::interval(30 * MS);
+        let mut ticks = 0;
+        pride::move_on_after(100 * MS, async {
+            while every.next().await.is_some() {
+                ticks += 1;
+            }
+        })
+        .await;
+        ticks
+    });
+    // Ticks at 0, 30, 60 and 90 ms.
+    assert_eq!(ticks, 4);
+}
