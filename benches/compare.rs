@@ -10,7 +10,7 @@
 //! pride's ratio to each peer: below 1.00 means pride is faster.
 //!
 //! Run: `cargo bench -p pride-benches --bench compare` (all workloads, well under 90 s on 2 cores), or
-//! `cargo bench --bench compare -- ping_pong cpu` (workloads whose name contains one
+//! `cargo bench -p pride-benches --bench compare -- ping_pong cpu` (workloads whose name contains one
 //! of the words). Environment: `PRIDE_BENCH_SAMPLES=n` fixes the sample count (else up
 //! to 30, fewer where a cell would pass ~2 s); `PRIDE_BENCH_WORKERS=n` sets the worker
 //! count (else one per available core). Without `--bench` (as `cargo test --benches`

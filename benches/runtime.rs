@@ -7,8 +7,8 @@
 //! with `benches/compare.rs`. Each runtime is built once, outside the timed loop, with
 //! `PRIDE_BENCH_WORKERS` workers or else one per available core.
 //!
-//! Run: `cargo bench -p pride-benches --bench runtime` (all), `cargo bench --bench runtime -- ping_pong`
-//! (one group), `cargo bench --bench runtime -- '/pride'` (pride only). For a one-shot
+//! Run: `cargo bench -p pride-benches --bench runtime` (all), `cargo bench -p pride-benches --bench runtime -- ping_pong`
+//! (one group), `cargo bench -p pride-benches --bench runtime -- '/pride'` (pride only). For a one-shot
 //! ratio table use `cargo bench -p pride-benches --bench compare` instead.
 
 use std::time::Duration;

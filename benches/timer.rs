@@ -22,7 +22,7 @@
 //!   during its window.
 //!
 //! Run: `cargo bench -p pride-benches --bench timer` (all rows, well under 90 s on 2 cores), or
-//! `cargo bench --bench timer -- churn accuracy` (sections whose name contains one of
+//! `cargo bench -p pride-benches --bench timer -- churn accuracy` (sections whose name contains one of
 //! the words). `PRIDE_BENCH_SAMPLES=n` fixes the sample count of the churn and sleeps
 //! rows (else up to 40, fewer where a row would pass ~5 s); `PRIDE_BENCH_WORKERS=n`
 //! sets the worker count (else one per available core). Without `--bench` (as `cargo

@@ -20,7 +20,7 @@
 //! the root future runs on the calling thread (`block_on`), with `n` worker threads besides
 //! it; `n` is [`worker_count`].
 //!
-//! Run with `cargo bench --bench runtime` or `cargo bench --bench compare`.
+//! Run with `cargo bench -p pride-benches --bench runtime` or `cargo bench -p pride-benches --bench compare`.
 
 use std::future::Future;
 use std::hint::black_box;

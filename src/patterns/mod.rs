@@ -8,7 +8,8 @@
 //!
 //! Each returns a named future type. Its state is boxed once per call, so a task
 //! awaiting it is `Send` whenever the work is, including with `Result<_, BoxError>`
-//! outputs (DESIGN.md §2).
+//! outputs (rustc cannot prove an `async fn` with such bounds `Send`, so these
+//! entry points return named futures instead).
 
 mod as_completed;
 mod bounded_map;
