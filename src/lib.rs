@@ -125,6 +125,7 @@ pub mod net;
 pub mod patterns;
 pub(crate) mod pool;
 pub(crate) mod runtime;
+pub mod shutdown;
 pub mod sync;
 pub(crate) mod task;
 #[cfg(test)]

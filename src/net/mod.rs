@@ -48,6 +48,7 @@
 mod addr;
 pub(crate) mod reactor;
 mod scheduled_io;
+mod serve;
 #[macro_use]
 mod stream;
 pub mod tcp;
@@ -56,6 +57,7 @@ mod udp;
 pub mod unix;
 
 pub use addr::ToSocketAddrs;
+pub use serve::{Listener, Serve, serve};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]
