@@ -121,16 +121,14 @@ pub(crate) fn report_to_stderr(error: TaskError) {
 }
 
 /// `future` with its error or panic caught and given to `on_failure`; never fails.
-fn isolate<F, H>(name: Option<Arc<str>>, future: F, on_failure: H) -> impl Future<Output = ()>
+async fn isolate<F, H>(name: Option<Arc<str>>, future: F, on_failure: H)
 where
     F: Future,
     F::Output: TaskOutput,
     H: FnOnce(TaskError),
 {
-    async move {
-        if let Err(error) = catch(name, future).await {
-            on_failure(error);
-        }
+    if let Err(error) = catch(name, future).await {
+        on_failure(error);
     }
 }
 

@@ -52,6 +52,7 @@ impl Listener for super::UnixListener {
 }
 
 type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
+type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
 
 /// Serves `listener`: accepts connections and runs `handler(stream, peer)` for each as
 /// an isolated child named `connection <peer>`. Built with [`serve`]; await it.
@@ -67,7 +68,7 @@ type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
 pub struct Serve<L, H> {
     /// `Some` until the first poll moves it into `running`.
     config: Option<Config<L, H>>,
-    running: Option<Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>>,
+    running: Option<Running>,
 }
 
 struct Config<L, H> {
