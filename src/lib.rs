@@ -126,6 +126,8 @@ pub mod patterns;
 pub(crate) mod pool;
 pub(crate) mod runtime;
 pub mod shutdown;
+#[cfg(unix)]
+pub mod signal;
 pub mod sync;
 pub(crate) mod task;
 #[cfg(test)]

@@ -47,7 +47,7 @@
 
 mod addr;
 pub(crate) mod reactor;
-mod scheduled_io;
+pub(crate) mod scheduled_io;
 mod serve;
 #[macro_use]
 mod stream;
