@@ -128,6 +128,7 @@ pub(crate) mod runtime;
 pub mod shutdown;
 #[cfg(unix)]
 pub mod signal;
+mod supervise;
 pub mod sync;
 pub(crate) mod task;
 #[cfg(test)]
@@ -149,6 +150,7 @@ pub use patterns::{
     retry,
 };
 pub use runtime::{Builder, Runtime, ToThread, YieldNow, run, to_thread, yield_now};
+pub use supervise::{Policy, Supervisor, supervise};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
 pub use time::{Interval, Sleep, current_time, interval, sleep, sleep_until};
 
