@@ -32,7 +32,7 @@
 //!         });
 //!         let work = shutdown.clone();
 //!         // The worker finishes its current job after the shutdown, within the grace.
-//!         graceful(&shutdown, Duration::from_secs(30), async move {
+//!         let jobs = graceful(&shutdown, Duration::from_secs(30), async move {
 //!             let mut jobs = 0;
 //!             while !work.is_triggered() {
 //!                 pride::sleep(Duration::from_millis(300)).await; // one job
@@ -40,7 +40,8 @@
 //!             }
 //!             jobs
 //!         })
-//!         .await
+//!         .await;
+//!         Ok::<_, pride::BoxError>(jobs)
 //!     })
 //!     .await
 //!     .unwrap();
