@@ -103,6 +103,8 @@ fn a_panicking_handler_is_reported_and_the_server_keeps_serving() {
         pride::task_group(async |tg| {
             let server = serve(listener, move |stream: TcpStream, _| {
                 let nth = count.fetch_add(1, Ordering::SeqCst);
+                // A panic before the handler's future even exists is caught too.
+                assert!(nth != 1, "handler bug on the second connection");
                 async move {
                     if nth == 0 {
                         panic!("handler bug on the first connection");
@@ -125,6 +127,12 @@ fn a_panicking_handler_is_reported_and_the_server_keeps_serving() {
                 Some("handler bug on the first connection")
             );
             assert!(failure.name().unwrap().starts_with("connection "));
+            assert!(round_trip(addr, b"secnd").await.is_err());
+            let failure = failures.get().await.unwrap();
+            assert_eq!(
+                failure.panic_message(),
+                Some("handler bug on the second connection")
+            );
             for _ in 0..3 {
                 assert_eq!(&round_trip(addr, b"again").await?, b"again");
             }
@@ -133,7 +141,7 @@ fn a_panicking_handler_is_reported_and_the_server_keeps_serving() {
         })
         .await
         .unwrap();
-        assert_eq!(served.load(Ordering::SeqCst), 4);
+        assert_eq!(served.load(Ordering::SeqCst), 5);
     });
 }
 

@@ -255,6 +255,9 @@ async fn accept_loop<L, H, Fut>(
     Fut: Future + Send + 'static,
     Fut::Output: TaskOutput,
 {
+    // Called on the connection's own task, so that a panic in the handler's
+    // synchronous part is that connection's failure too.
+    let handler = Arc::new(handler);
     let mut pause = Duration::ZERO;
     loop {
         let permit = match &limit {
@@ -265,13 +268,12 @@ async fn accept_loop<L, H, Fut>(
             Ok((stream, peer)) => {
                 pause = Duration::ZERO;
                 let name = format!("connection {peer:?}");
-                let connection = handler(stream, peer);
-                let report = report.clone();
+                let (handler, report) = (handler.clone(), report.clone());
                 tg.start_soon_isolated_with(
                     name,
                     async move {
                         let _permit = permit;
-                        connection.await
+                        handler(stream, peer).await
                     },
                     move |error| report(error),
                 );
