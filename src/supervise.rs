@@ -6,21 +6,6 @@
 //! policy allows happen within its window. Then it cancels its children and fails with
 //! the errors that used up the budget, each named after its child.
 //!
-//! The supervisor's rules:
-//! - Children start in the order they were added; each must report readiness (or end)
-//!   before the next starts, as `TaskGroup::start` does. Restarts follow the same order.
-//! - A child that returns successfully is done and is not restarted; the supervisor
-//!   returns `Ok(())` once every child is done.
-//! - One-for-all: on a failure, the other running children are cancelled and have
-//!   ended before anything restarts. An error a sibling returns while it is torn down
-//!   is kept in the report but does not count as a restart.
-//! - Cancelling the supervisor (its enclosing scope) cancels every child and ends it,
-//!   like any group.
-//! - The restart budget counts the restarts of the last `window`; the delay before a
-//!   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
-//!   in the window so far, scaled by a random factor in [0.5, 1] so that many
-//!   supervisors do not restart in lockstep.
-//!
 //! All of this runs on one task (the supervisor's group body); children report their
 //! ends to it through a queue.
 
@@ -154,6 +139,23 @@ pub fn supervise(policy: Policy) -> Supervisor {
 ///
 /// Resolves to `Ok(())` once every child has returned successfully, or to a
 /// [`GroupError`] with the errors that used up the restart budget.
+///
+/// Its rules:
+/// - Children start in the order they were added; each must report readiness (or end)
+///   before the next starts, as `TaskGroup::start` does. Restarts follow the same order.
+/// - A child that returns successfully is done and is not restarted; the supervisor
+///   returns `Ok(())` once every child is done.
+/// - One-for-all: on a failure, the other running children are cancelled and have
+///   ended before anything restarts. An error a sibling returns while it is torn down
+///   is kept in the report but does not count as a restart.
+/// - Cancelling the supervisor (its enclosing scope) cancels every child and ends it,
+///   like any group.
+/// - The restart budget counts the restarts of the last `window`; the delay before a
+///   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
+///   in the window so far, scaled by a random factor in [0.5, 1] so that many
+///   supervisors do not restart in lockstep.
+/// - Failures are handled one at a time: a failure that comes while another child's
+///   restart is backing off waits for that backoff to end.
 #[must_use = "a supervisor does nothing until awaited"]
 pub struct Supervisor {
     config: Option<Config>,
@@ -391,11 +393,10 @@ impl Config {
     ) -> CancelScope {
         let spec = &mut self.specs[index];
         let scope = CancelScope::new();
-        let name = spec.name.clone();
         let (run_scope, exits) = (scope.clone(), exits.clone());
         let factory = &mut spec.factory;
         let started = tg
-            .start_named(&*name.clone(), move |status| {
+            .start_named(&*spec.name, move |status| {
                 let work = factory(status);
                 async move {
                     let outcome = run_scope.run(work).await;
