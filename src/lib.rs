@@ -185,7 +185,7 @@ pub use patterns::{
     retry,
 };
 pub use runtime::{Builder, Runtime, ToThread, YieldNow, run, to_thread, yield_now};
-pub use supervise::{Policy, Supervisor, supervise};
+pub use supervise::{RestartPolicy, Supervisor, supervise};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
 pub use time::{Interval, Sleep, current_time, interval, sleep, sleep_until};
 

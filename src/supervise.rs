@@ -25,13 +25,13 @@ use crate::{CancelScope, GroupError, Queue, TaskError, TaskGroup, TaskStatus};
 /// ```
 /// use std::time::Duration;
 ///
-/// let policy = pride::Policy::one_for_all()
+/// let policy = pride::RestartPolicy::one_for_all()
 ///     .max_restarts(5, Duration::from_secs(60))
 ///     .backoff(Duration::from_millis(10), Duration::from_secs(5));
 /// # let _ = policy;
 /// ```
 #[derive(Clone, Debug)]
-pub struct Policy {
+pub struct RestartPolicy {
     one_for_all: bool,
     max_restarts: usize,
     window: Duration,
@@ -39,11 +39,11 @@ pub struct Policy {
     max: Duration,
 }
 
-impl Policy {
+impl RestartPolicy {
     /// Restart only the child that failed. By default at most 3 restarts within 5
     /// seconds, with a backoff from 100 ms up to 10 s.
-    pub fn one_for_one() -> Policy {
-        Policy {
+    pub fn one_for_one() -> RestartPolicy {
+        RestartPolicy {
             one_for_all: false,
             max_restarts: 3,
             window: Duration::from_secs(5),
@@ -54,16 +54,16 @@ impl Policy {
 
     /// On any failure, cancel every other child and restart them all, in order. For
     /// children that depend on one another. Same defaults as [`one_for_one`](Self::one_for_one).
-    pub fn one_for_all() -> Policy {
-        Policy {
+    pub fn one_for_all() -> RestartPolicy {
+        RestartPolicy {
             one_for_all: true,
-            ..Policy::one_for_one()
+            ..RestartPolicy::one_for_one()
         }
     }
 
     /// Allows at most `restarts` restarts within any `window`; one more failure and
     /// the supervisor gives up. `0` means the first failure is fatal.
-    pub fn max_restarts(mut self, restarts: usize, window: Duration) -> Policy {
+    pub fn max_restarts(mut self, restarts: usize, window: Duration) -> RestartPolicy {
         self.max_restarts = restarts;
         self.window = window;
         self
@@ -71,7 +71,7 @@ impl Policy {
 
     /// The backoff before a restart: `initial`, doubling with each restart in the
     /// window, capped at `max`, then scaled by a random factor in [0.5, 1].
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Policy {
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> RestartPolicy {
         self.initial = initial;
         self.max = max.max(initial);
         self
@@ -109,7 +109,7 @@ struct Spec {
 /// rt.block_on(async {
 ///     let attempts = Arc::new(AtomicUsize::new(0));
 ///     let tries = attempts.clone();
-///     pride::supervise(pride::Policy::one_for_one())
+///     pride::supervise(pride::RestartPolicy::one_for_one())
 ///         .child("flaky", move || {
 ///             let attempt = tries.fetch_add(1, Ordering::SeqCst);
 ///             async move {
@@ -124,7 +124,7 @@ struct Spec {
 ///     assert_eq!(attempts.load(Ordering::SeqCst), 3); // failed twice, then done
 /// });
 /// ```
-pub fn supervise(policy: Policy) -> Supervisor {
+pub fn supervise(policy: RestartPolicy) -> Supervisor {
     Supervisor {
         config: Some(Config {
             policy,
@@ -165,7 +165,7 @@ pub struct Supervisor {
 type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
 
 struct Config {
-    policy: Policy,
+    policy: RestartPolicy,
     specs: Vec<Spec>,
     ready: Option<TaskStatus<()>>,
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pride::{Policy, supervise};
+use pride::{RestartPolicy, supervise};
 
 fn autojump() -> pride::Runtime {
     pride::Runtime::builder()
@@ -29,7 +29,7 @@ fn one_for_one_restarts_only_the_failed_child_after_a_backoff() {
         let flaky_runs = Arc::new(Mutex::new(Vec::new()));
         let steady_runs = Arc::new(AtomicUsize::new(0));
         let (runs, steady) = (flaky_runs.clone(), steady_runs.clone());
-        let policy = Policy::one_for_one()
+        let policy = RestartPolicy::one_for_one()
             .max_restarts(5, Duration::from_secs(60))
             .backoff(Duration::from_secs(1), Duration::from_secs(30));
         supervise(policy)
@@ -76,7 +76,7 @@ fn a_child_failing_faster_than_its_budget_fails_the_supervisor_with_every_error(
         let guard = dropped.clone();
         let attempts = Arc::new(AtomicUsize::new(0));
         let tries = attempts.clone();
-        let policy = Policy::one_for_one()
+        let policy = RestartPolicy::one_for_one()
             .max_restarts(3, Duration::from_secs(10))
             .backoff(Duration::from_millis(100), Duration::from_secs(1));
         let error = supervise(policy)
@@ -118,7 +118,7 @@ fn failures_spread_out_beyond_the_window_never_exhaust_the_budget() {
     autojump().block_on(async {
         let attempts = Arc::new(AtomicUsize::new(0));
         let tries = attempts.clone();
-        let policy = Policy::one_for_one()
+        let policy = RestartPolicy::one_for_one()
             .max_restarts(1, Duration::from_secs(10))
             .backoff(Duration::from_millis(10), Duration::from_millis(10));
         supervise(policy)
@@ -141,7 +141,7 @@ fn failures_spread_out_beyond_the_window_never_exhaust_the_budget() {
 #[test]
 fn zero_restarts_means_the_first_failure_is_fatal() {
     autojump().block_on(async {
-        let error = supervise(Policy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+        let error = supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
             .child("once", || async { Err::<(), _>("boom") })
             .await
             .unwrap_err();
@@ -158,7 +158,7 @@ fn one_for_all_cancels_and_restarts_every_child_in_order() {
         let (log_a, log_b, guard) = (log.clone(), log.clone(), dropped.clone());
         let a_runs = Arc::new(AtomicUsize::new(0));
         let runs = a_runs.clone();
-        let policy = Policy::one_for_all()
+        let policy = RestartPolicy::one_for_all()
             .max_restarts(3, Duration::from_secs(60))
             .backoff(Duration::from_millis(10), Duration::from_millis(10));
         supervise(policy)
@@ -195,7 +195,7 @@ fn children_start_in_order_and_the_supervisor_reports_ready() {
         let log = Arc::new(Mutex::new(Vec::<&str>::new()));
         let (log_db, log_api) = (log.clone(), log.clone());
         pride::task_group(async |tg| {
-            let policy = Policy::one_for_one();
+            let policy = RestartPolicy::one_for_one();
             tg.start(|status| {
                 supervise(policy)
                     .child_with_status("db", move |status| {
@@ -233,7 +233,7 @@ fn cancelling_a_supervisor_cancels_its_children() {
         let guard = dropped.clone();
         let out = pride::move_on_after(
             Duration::from_secs(5),
-            supervise(Policy::one_for_one()).child("forever", move || {
+            supervise(RestartPolicy::one_for_one()).child("forever", move || {
                 let guard = Dropped(guard.clone());
                 async move {
                     let _guard = guard;
