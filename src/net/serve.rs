@@ -63,7 +63,8 @@ type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
 /// [`graceful`](Self::graceful), until a shutdown is requested and the connections
 /// have drained.
 ///
-/// Awaiting it gives `Ok(())`, or `Err` only if the error handler itself panicked.
+/// Awaiting it gives `Ok(())`, or `Err` only if the error handler itself panicked or a
+/// connection panicked while it was being cancelled (in a `Drop`).
 #[must_use = "a server does nothing until awaited"]
 pub struct Serve<L, H> {
     /// `Some` until the first poll moves it into `running`.
