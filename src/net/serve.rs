@@ -58,8 +58,11 @@ type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
 /// an isolated child named `connection <peer>`. Built with [`serve`]; await it.
 ///
 /// A connection's error or panic is reported (by default as one line on standard
-/// error; see [`on_error`](Self::on_error)) and never stops the server. Accept errors
-/// are retried (see the module docs). The server runs until it is cancelled, or, with
+/// error; see [`on_error`](Self::on_error)) and never stops the server. An accept
+/// error that concerns one pending connection (aborted or reset in the backlog) is
+/// skipped; any other (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`: out of some resource)
+/// is reported and retried after a pause that doubles from 1 ms up to 1 s, while the
+/// queued connections wait in the backlog. The server runs until it is cancelled, or, with
 /// [`graceful`](Self::graceful), until a shutdown is requested and the connections
 /// have drained.
 ///
