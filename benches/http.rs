@@ -5,6 +5,8 @@
 //!   task per connection in a task group, through `pride::compat::hyper`);
 //! - server B: the same hyper service on a tokio multi-thread runtime (a tokio
 //!   `TcpListener`, `tokio::spawn` per connection, `hyper_util::rt::TokioIo`);
+//! - server A `serve`: server A written with `pride::net::serve` (an isolated child per
+//!   connection) instead of its hand-written accept loop;
 //! - the load generator: its own tokio runtime with `LOAD_THREADS` threads, the same
 //!   for both servers, so the servers are measured and not the clients. It opens
 //!   `CONNECTIONS` keep-alive connections (hyper's `client::conn::http1`), then each
@@ -142,11 +144,48 @@ mod on_pride {
         Ok(())
     }
 
+    /// Server A through `pride::net::serve`.
+    async fn serve_server(status: TaskStatus<SocketAddr>) -> Result<(), BoxError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        status.started(listener.local_addr()?);
+        pride::net::serve(listener, |stream: pride::net::TcpStream, _| async move {
+            stream.set_nodelay(true)?;
+            http1::Builder::new()
+                .timer(Timer)
+                .serve_connection(HyperIo::new(stream), service_fn(hello))
+                .await?;
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+        Ok(())
+    }
+
     pub fn serve(rt: &pride::Runtime, load: &tokio::runtime::Runtime, sizes: Sizes) -> Duration {
+        serve_on(rt, load, sizes, false)
+    }
+
+    pub fn serve_with_serve(
+        rt: &pride::Runtime,
+        load: &tokio::runtime::Runtime,
+        sizes: Sizes,
+    ) -> Duration {
+        serve_on(rt, load, sizes, true)
+    }
+
+    fn serve_on(
+        rt: &pride::Runtime,
+        load: &tokio::runtime::Runtime,
+        sizes: Sizes,
+        with_serve: bool,
+    ) -> Duration {
         rt.block_on(async {
             let mut elapsed = Duration::ZERO;
             task_group(async |tg| {
-                let addr = tg.start(server).await?;
+                let addr = if with_serve {
+                    tg.start(serve_server).await?
+                } else {
+                    tg.start(server).await?
+                };
                 elapsed = load.spawn(load::run(addr, sizes)).await?;
                 tg.cancel_scope().cancel();
                 Ok::<_, BoxError>(())
@@ -233,41 +272,48 @@ fn main() {
         .build()
         .unwrap();
 
-    if timed {
-        // Warm up both servers (and the loopback path) once.
-        on_pride::serve(&pride_rt, &load_rt, sizes);
-        on_tokio::serve(&tokio_rt, &load_rt, sizes);
-    }
-    let rate = |elapsed: Duration| sizes.total() as f64 / elapsed.as_secs_f64();
-    let mut pride_rates = Vec::new();
-    let mut tokio_rates = Vec::new();
-    for round in 0..samples {
-        if round % 2 == 0 {
-            pride_rates.push(rate(on_pride::serve(&pride_rt, &load_rt, sizes)));
-            tokio_rates.push(rate(on_tokio::serve(&tokio_rt, &load_rt, sizes)));
-        } else {
-            tokio_rates.push(rate(on_tokio::serve(&tokio_rt, &load_rt, sizes)));
-            pride_rates.push(rate(on_pride::serve(&pride_rt, &load_rt, sizes)));
-        }
-    }
-    let best = |rates: &[f64]| rates.iter().copied().fold(0.0, f64::max);
-    let (pride_best, tokio_best) = (best(&pride_rates), best(&tokio_rates));
-    let (pride_med, tokio_med) = (median(&mut pride_rates), median(&mut tokio_rates));
+    type Server = fn(&pride::Runtime, &tokio::runtime::Runtime, Sizes) -> Duration;
+    let rows: [(&str, Server); 2] = [
+        ("accept loop", on_pride::serve),
+        ("serve", on_pride::serve_with_serve),
+    ];
     println!(
         "HTTP/1.1 hello over loopback, {workers} server workers, load generator on \
          {LOAD_THREADS} tokio threads, {samples} samples; requests/second"
     );
     println!(
-        "{:<16} {:>12} {:>12} {:>12} {:>12} {:>12}",
+        "{:<24} {:>12} {:>12} {:>12} {:>12} {:>12}",
         "workload", "pride best", "pride med", "tokio best", "tokio med", "pride/tokio"
     );
-    println!(
-        "{:<16} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>12.2}",
-        format!("hello_{}x{}", sizes.connections, sizes.requests),
-        pride_best,
-        pride_med,
-        tokio_best,
-        tokio_med,
-        pride_med / tokio_med
-    );
+    for (variant, pride_serve) in rows {
+        if timed {
+            // Warm up both servers (and the loopback path) once.
+            pride_serve(&pride_rt, &load_rt, sizes);
+            on_tokio::serve(&tokio_rt, &load_rt, sizes);
+        }
+        let rate = |elapsed: Duration| sizes.total() as f64 / elapsed.as_secs_f64();
+        let mut pride_rates = Vec::new();
+        let mut tokio_rates = Vec::new();
+        for round in 0..samples {
+            if round % 2 == 0 {
+                pride_rates.push(rate(pride_serve(&pride_rt, &load_rt, sizes)));
+                tokio_rates.push(rate(on_tokio::serve(&tokio_rt, &load_rt, sizes)));
+            } else {
+                tokio_rates.push(rate(on_tokio::serve(&tokio_rt, &load_rt, sizes)));
+                pride_rates.push(rate(pride_serve(&pride_rt, &load_rt, sizes)));
+            }
+        }
+        let best = |rates: &[f64]| rates.iter().copied().fold(0.0, f64::max);
+        let (pride_best, tokio_best) = (best(&pride_rates), best(&tokio_rates));
+        let (pride_med, tokio_med) = (median(&mut pride_rates), median(&mut tokio_rates));
+        println!(
+            "{:<24} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>12.2}",
+            format!("hello_{}x{} {variant}", sizes.connections, sizes.requests),
+            pride_best,
+            pride_med,
+            tokio_best,
+            tokio_med,
+            pride_med / tokio_med
+        );
+    }
 }

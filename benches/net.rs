@@ -5,6 +5,10 @@
 //! - `stream_256MiB`: one connection streams 256 MiB to an echo server in 64 KiB
 //!   writes while the client reads the echo back on a second task.
 //!
+//! Rows ending in `serve` run the same work against a pride server written with
+//! `pride::net::serve` (isolated child per connection) instead of the hand-written
+//! accept loop; the tokio side is the same in both rows.
+//!
 //! Each cell runs `PRIDE_BENCH_SAMPLES` times (default 5), runtimes interleaved; the
 //! table shows the best and median wall time and pride/tokio of the medians (below
 //! 1.00: pride faster).
@@ -61,11 +65,54 @@ mod on_pride {
         Ok(())
     }
 
+    /// The same echo server through `pride::net::serve`.
+    async fn serve_server(status: TaskStatus<SocketAddr>) -> Result<(), BoxError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        status.started(listener.local_addr()?);
+        pride::net::serve(listener, |socket: TcpStream, _| async move {
+            socket.set_nodelay(true)?;
+            let mut buf = vec![0; CHUNK];
+            loop {
+                let n = socket.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok::<_, std::io::Error>(());
+                }
+                socket.write_all(&buf[..n]).await?;
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn start_server(tg: &pride::TaskGroup, serve: bool) -> Result<SocketAddr, BoxError> {
+        Ok(if serve {
+            tg.start(serve_server).await?
+        } else {
+            tg.start(echo_server).await?
+        })
+    }
+
     pub fn echo(rt: &pride::Runtime, sizes: &Sizes) -> Duration {
+        echo_on(rt, sizes, false)
+    }
+
+    pub fn echo_serve(rt: &pride::Runtime, sizes: &Sizes) -> Duration {
+        echo_on(rt, sizes, true)
+    }
+
+    pub fn stream(rt: &pride::Runtime, sizes: &Sizes) -> Duration {
+        stream_on(rt, sizes, false)
+    }
+
+    pub fn stream_serve(rt: &pride::Runtime, sizes: &Sizes) -> Duration {
+        stream_on(rt, sizes, true)
+    }
+
+    fn echo_on(rt: &pride::Runtime, sizes: &Sizes, serve: bool) -> Duration {
         rt.block_on(async {
             let mut elapsed = Duration::ZERO;
             task_group(async |tg| {
-                let addr = tg.start(echo_server).await?;
+                let addr = start_server(&tg, serve).await?;
                 let start = Instant::now();
                 task_group(async |clients| {
                     for _ in 0..sizes.connections {
@@ -94,11 +141,11 @@ mod on_pride {
         })
     }
 
-    pub fn stream(rt: &pride::Runtime, sizes: &Sizes) -> Duration {
+    fn stream_on(rt: &pride::Runtime, sizes: &Sizes, serve: bool) -> Duration {
         rt.block_on(async {
             let mut elapsed = Duration::ZERO;
             task_group(async |tg| {
-                let addr = tg.start(echo_server).await?;
+                let addr = start_server(&tg, serve).await?;
                 let start = Instant::now();
                 let (reader, writer) = TcpStream::connect(addr).await?.into_split();
                 let total = sizes.stream_bytes;
@@ -260,9 +307,11 @@ fn main() {
         fn(&pride::Runtime, &Sizes) -> Duration,
         fn(&tokio::runtime::Runtime, &Sizes) -> Duration,
     );
-    let cells: [Cell; 2] = [
+    let cells: [Cell; 4] = [
         ("echo_64x1000", on_pride::echo, on_tokio::echo),
+        ("echo serve", on_pride::echo_serve, on_tokio::echo),
         ("stream_256MiB", on_pride::stream, on_tokio::stream),
+        ("stream serve", on_pride::stream_serve, on_tokio::stream),
     ];
     println!("TCP echo over loopback, {workers} workers, {samples} samples per cell");
     println!(

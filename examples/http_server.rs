@@ -4,56 +4,50 @@
 //! cargo run --example http_server --features hyper [-- 127.0.0.1:3000]
 //! ```
 //!
-//! The listener runs in a task started with `tg.start`, which hands back the bound
-//! address; each connection is a child of the listener's task group, so stopping the
-//! server (Ctrl-C ends the process) leaves no connection behind in any other state.
+//! The server runs in a task started with `tg.start`, which hands back the bound
+//! address; `net::serve` runs each connection as an isolated child, so a client that
+//! sends garbage or vanishes mid-request ends its own connection only. Ctrl-C stops
+//! accepting, lets kept-alive connections finish the request in hand (hyper's graceful
+//! shutdown), and cancels whatever is left after ten seconds.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use pride::compat::hyper::{HyperIo, Timer};
-use pride::net::TcpListener;
+use pride::compat::hyper::{HyperIo, Timer, graceful_connection};
+use pride::net::{TcpListener, TcpStream, serve};
+use pride::shutdown::Shutdown;
 use pride::{BoxError, TaskStatus};
 
 async fn hello(_: Request<Incoming>) -> Result<Response<String>, Infallible> {
     Ok(Response::new("hello\n".to_owned()))
 }
 
-/// Binds, reports the address through `status`, then serves until cancelled.
-async fn serve(addr: String, status: TaskStatus<SocketAddr>) -> Result<(), BoxError> {
+/// Binds, reports the address through `status`, then serves until `shutdown`.
+async fn run_server(
+    addr: String,
+    shutdown: Shutdown,
+    status: TaskStatus<SocketAddr>,
+) -> Result<(), BoxError> {
     let listener = TcpListener::bind(addr.as_str()).await?;
     status.started(listener.local_addr()?);
-    pride::task_group(async |connections| {
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors, or a connection that died in the backlog:
-                    // keep serving, a little later.
-                    eprintln!("accept failed: {e}");
-                    pride::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
+    let stop = shutdown.clone();
+    serve(listener, move |stream: TcpStream, _peer| {
+        let stop = stop.clone();
+        async move {
             stream.set_nodelay(true)?;
-            connections.start_soon(async move {
-                let served = http1::Builder::new()
-                    .timer(Timer)
-                    .serve_connection(HyperIo::new(stream), service_fn(hello))
-                    .await;
-                // A client that goes away mid-request is not a server failure.
-                if let Err(e) = served {
-                    eprintln!("connection error: {e}");
-                }
-            });
+            let connection = http1::Builder::new()
+                .timer(Timer)
+                .serve_connection(HyperIo::new(stream), service_fn(hello));
+            graceful_connection(connection, &stop).await?;
+            Ok::<_, BoxError>(())
         }
-        #[allow(unreachable_code)]
-        Ok::<_, std::io::Error>(())
     })
+    .graceful(shutdown, Duration::from_secs(10))
     .await?;
     Ok(())
 }
@@ -63,8 +57,19 @@ fn main() {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     pride::run(async {
+        let shutdown = Shutdown::new();
         pride::task_group(async |tg| {
-            let bound = tg.start(|status| serve(addr, status)).await?;
+            let stop = shutdown.clone();
+            tg.start_soon_named("ctrl-c", async move {
+                pride::signal::ctrl_c().await?;
+                eprintln!("shutting down gracefully");
+                stop.trigger();
+                Ok::<_, std::io::Error>(())
+            });
+            let server = shutdown.clone();
+            let bound = tg
+                .start_named("server", |status| run_server(addr, server, status))
+                .await?;
             println!("listening on http://{bound}");
             println!("try: curl http://{bound}/");
             Ok::<_, BoxError>(())

@@ -58,31 +58,66 @@
 //!
 //! # Starting a service
 //!
+//! A server is the one place where "the first failure cancels everything" is the wrong
+//! default: one client that resets its connection must not take the others down.
+//! [`net::serve`] runs each connection as an *isolated* child
+//! ([`TaskGroup::start_soon_isolated`]): its error or panic is reported (to standard
+//! error, or to your [`on_error`](net::Serve::on_error) hook) and ends that connection
+//! only, while cancelling the server still cancels every connection.
+//!
 //! [`TaskGroup::start`] runs a child until it reports that it is ready, and returns
-//! what it reported; until then the child belongs to the caller. A server reports its
-//! address once it listens:
+//! what it reported. A [`shutdown::Shutdown`] (triggered by [`signal::ctrl_c`] in a
+//! real program) stops the server gracefully: it stops accepting, gives open
+//! connections a grace period, then cancels them.
 //!
 //! ```
-//! use pride::net::{TcpListener, TcpStream};
-//! use pride::BoxError;
+//! use std::time::Duration;
+//! use futures_util::{AsyncReadExt, AsyncWriteExt};
+//! use pride::net::{TcpListener, TcpStream, serve};
+//! use pride::shutdown::Shutdown;
+//!
+//! /// Echoes until the client closes; an error ends this connection only.
+//! async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+//!     let mut buf = [0; 1024];
+//!     loop {
+//!         let n = stream.read(&mut buf).await?;
+//!         if n == 0 {
+//!             return Ok(());
+//!         }
+//!         stream.write_all(&buf[..n]).await?;
+//!     }
+//! }
 //!
 //! pride::run(async {
+//!     let shutdown = Shutdown::new();
 //!     pride::task_group(async |tg| {
+//!         let stop = shutdown.clone();
 //!         let addr = tg
 //!             .start(|status| async move {
 //!                 let listener = TcpListener::bind("127.0.0.1:0").await?;
 //!                 status.started(listener.local_addr()?);
-//!                 let (_conn, _peer) = listener.accept().await?;
-//!                 Ok::<_, BoxError>(())
+//!                 serve(listener, |stream, _peer| echo(stream))
+//!                     .graceful(stop, Duration::from_secs(10))
+//!                     .await?;
+//!                 Ok::<_, pride::BoxError>(())
 //!             })
 //!             .await?;
-//!         let _client = TcpStream::connect(addr).await?;
-//!         Ok::<_, BoxError>(())
+//!         let mut client = TcpStream::connect(addr).await?;
+//!         client.write_all(b"hello").await?;
+//!         let mut echoed = [0; 5];
+//!         client.read_exact(&mut echoed).await?;
+//!         assert_eq!(&echoed, b"hello");
+//!         shutdown.trigger(); // in a real server: on `pride::signal::ctrl_c()`
+//!         Ok::<_, pride::BoxError>(())
 //!     })
 //!     .await
 //!     .unwrap();
 //! });
 //! ```
+//!
+//! Long-running parts that should come back after a failure go under a supervisor
+//! ([`supervise`]): restart one-for-one or one-for-all, with a backoff and a restart
+//! budget.
 //!
 //! # Deadlines
 //!
@@ -130,6 +165,10 @@ pub(crate) mod pool;
 pub mod process;
 pub(crate) mod runtime;
 mod select;
+pub mod shutdown;
+#[cfg(unix)]
+pub mod signal;
+mod supervise;
 pub mod sync;
 pub(crate) mod task;
 #[cfg(test)]
@@ -152,6 +191,7 @@ pub use patterns::{
     retry,
 };
 pub use runtime::{Builder, Runtime, ToThread, YieldNow, run, to_thread, yield_now};
+pub use supervise::{RestartPolicy, Supervisor, supervise};
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
 pub use time::{Interval, Sleep, current_time, interval, sleep, sleep_until};
 

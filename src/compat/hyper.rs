@@ -11,9 +11,16 @@
 //! `initialize_unfilled()` (all initialized) and advance by what the read reported,
 //! which is at most that slice's length.
 //!
+//! A server: [`net::serve`](crate::net::serve) runs each connection as an isolated
+//! child, so a client that sends garbage or vanishes mid-request ends its own
+//! connection only; [`graceful_connection`] lets the connections in flight finish their
+//! request when the server shuts down.
+//!
 //! ```
-//! use pride::compat::hyper::{HyperIo, Timer};
-//! use pride::net::{TcpListener, TcpStream};
+//! use std::time::Duration;
+//! use pride::compat::hyper::{HyperIo, Timer, graceful_connection};
+//! use pride::net::{TcpListener, TcpStream, serve};
+//! use pride::shutdown::Shutdown;
 //!
 //! async fn hello(
 //!     _: hyper::Request<hyper::body::Incoming>,
@@ -22,17 +29,21 @@
 //! }
 //!
 //! pride::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     let shutdown = Shutdown::new();
 //!     pride::task_group(async |tg| {
-//!         let listener = TcpListener::bind("127.0.0.1:0").await?;
-//!         let addr = listener.local_addr()?;
-//!         tg.start_soon(async move {
-//!             let (stream, _) = listener.accept().await?;
-//!             hyper::server::conn::http1::Builder::new()
+//!         let stop = shutdown.clone();
+//!         let server = serve(listener, move |stream: TcpStream, _| {
+//!             let connection = hyper::server::conn::http1::Builder::new()
 //!                 .timer(Timer)
-//!                 .serve_connection(HyperIo::new(stream), hyper::service::service_fn(hello))
-//!                 .await?;
-//!             Ok::<_, pride::BoxError>(())
-//!         });
+//!                 .serve_connection(HyperIo::new(stream), hyper::service::service_fn(hello));
+//!             let stop = stop.clone();
+//!             async move { graceful_connection(connection, &stop).await }
+//!         })
+//!         .graceful(shutdown.clone(), Duration::from_secs(10));
+//!         tg.start_soon(server);
+//!
 //!         let stream = TcpStream::connect(addr).await?;
 //!         let (mut sender, conn) =
 //!             hyper::client::conn::http1::handshake::<_, String>(HyperIo::new(stream)).await?;
@@ -40,11 +51,13 @@
 //!         let request = hyper::Request::get("/").body(String::new())?;
 //!         let response = sender.send_request(request).await?;
 //!         assert_eq!(response.status(), 200);
+//!         shutdown.trigger(); // the server closes the kept-alive connection and ends
 //!         Ok::<_, pride::BoxError>(())
 //!     })
-//!     .await
-//!     .unwrap();
-//! });
+//!     .await?;
+//!     Ok::<_, pride::BoxError>(())
+//! })
+//! .unwrap();
 //! ```
 
 use std::future::Future;
@@ -54,6 +67,7 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use crate::TaskGroup;
+use crate::shutdown::Shutdown;
 
 /// A [`hyper::rt::Executor`] that starts each future as a child of a task group.
 ///
@@ -199,4 +213,59 @@ where
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_close(cx)
     }
+}
+
+/// A hyper connection that can be asked to finish gracefully: stop reading new
+/// requests, finish the one in flight, then close.
+pub trait GracefulConnection: Future {
+    /// Starts the graceful shutdown; the connection future then completes once done.
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, B, S> GracefulConnection for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        hyper::server::conn::http1::Connection::graceful_shutdown(self);
+    }
+}
+
+impl<I, B, S> GracefulConnection for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        hyper::server::conn::http1::UpgradeableConnection::graceful_shutdown(self);
+    }
+}
+
+/// Drives `connection` to its end; once `shutdown` is triggered, asks it to finish
+/// gracefully (the request in flight is answered, then the connection closes).
+///
+/// Pair it with [`Serve::graceful`](crate::net::Serve::graceful), whose grace period
+/// bounds how long the connection may take to finish; see the module example.
+pub async fn graceful_connection<C: GracefulConnection>(
+    connection: C,
+    shutdown: &Shutdown,
+) -> C::Output {
+    let mut connection = std::pin::pin!(connection);
+    let mut requested = std::pin::pin!(shutdown.triggered());
+    let mut asked = false;
+    std::future::poll_fn(|cx| {
+        if !asked && requested.as_mut().poll(cx).is_ready() {
+            asked = true;
+            connection.as_mut().graceful_shutdown();
+        }
+        connection.as_mut().poll(cx)
+    })
+    .await
 }

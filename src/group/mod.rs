@@ -12,6 +12,7 @@
 
 mod child;
 pub(crate) mod error;
+pub(crate) mod isolated;
 mod limit;
 mod limit_api;
 pub(crate) mod shared;

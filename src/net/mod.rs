@@ -20,26 +20,40 @@
 //! `SO_REUSEPORT`, buffer sizes); `addr.rs` address resolution and [`lookup_host`]
 //! (host names resolve on the blocking pool).
 //!
+//! **Servers.** [`serve`] is the accept loop: one isolated child per connection, so a
+//! connection's error or panic is reported and ends that connection only; accept
+//! errors (out of descriptors, a connection aborted in the backlog) are retried; a
+//! connection limit and a graceful shutdown are options. Write your own loop only if
+//! you must, and then start connections with `TaskGroup::start_soon_isolated`: with
+//! plain `start_soon`, one failing client cancels the whole server.
+//!
 //! ```
+//! use std::time::Duration;
 //! use futures_util::{AsyncReadExt, AsyncWriteExt};
-//! use pride::net::{TcpListener, TcpStream};
+//! use pride::net::{TcpListener, TcpStream, serve};
+//! use pride::shutdown::Shutdown;
 //!
 //! pride::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     let shutdown = Shutdown::new();
 //!     pride::task_group(async |tg| {
-//!         let listener = TcpListener::bind("127.0.0.1:0").await?;
-//!         let addr = listener.local_addr()?;
-//!         tg.start_soon(async move {
-//!             let (mut socket, _) = listener.accept().await?;
+//!         let server = serve(listener, |mut socket: TcpStream, _peer| async move {
 //!             let mut buf = [0; 5];
 //!             socket.read_exact(&mut buf).await?;
-//!             socket.write_all(&buf).await?;
-//!             Ok::<_, std::io::Error>(())
+//!             socket.write_all(&buf).await
 //!         });
+//!         tg.start_soon(server.graceful(shutdown.clone(), Duration::from_secs(5)));
+//!
+//!         // A client that hangs up mid-request fails its own connection only.
+//!         TcpStream::connect(addr).await?.write_all(b"he").await?;
+//!
 //!         let mut client = TcpStream::connect(addr).await?;
 //!         client.write_all(b"hello").await?;
 //!         let mut echoed = [0; 5];
 //!         client.read_exact(&mut echoed).await?;
 //!         assert_eq!(&echoed, b"hello");
+//!         shutdown.trigger();
 //!         Ok::<_, std::io::Error>(())
 //!     })
 //!     .await
@@ -49,7 +63,8 @@
 
 mod addr;
 pub(crate) mod reactor;
-mod scheduled_io;
+pub(crate) mod scheduled_io;
+mod serve;
 mod socket;
 #[macro_use]
 mod stream;
@@ -60,6 +75,7 @@ pub mod unix;
 
 pub use addr::{ToSocketAddrs, lookup_host};
 pub(crate) use scheduled_io::Direction;
+pub use serve::{Listener, Serve, serve};
 pub use socket::TcpSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;

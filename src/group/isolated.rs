@@ -1,0 +1,160 @@
+//! Isolated children: children whose failure does not cancel their siblings.
+//!
+//! An isolated child is an ordinary child wrapped so that its error or panic is caught
+//! inside it and handed to a failure handler instead of being returned to the group.
+//! Everything else is the ordinary child's: cancelling the group drops it at its next
+//! suspension point, and the group waits for it. A panic in the handler itself, or in a
+//! `Drop` that runs while the child is cancelled, is not caught here and fails the
+//! group as any child's would.
+
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use super::TaskGroup;
+use super::error::{Kind, Payload, TaskError, TaskOutput};
+
+impl TaskGroup {
+    /// Starts `future` as an isolated child: if it returns an error or panics, its
+    /// siblings and the group go on, and the failure is reported on standard error
+    /// (`pride: unnamed task failed: ...`). Cancelling the group still cancels the
+    /// child, and the group still waits for it. Not a suspension point.
+    ///
+    /// This is the shape for a server's per-connection work, where one bad client must
+    /// not take the server down; [`start_soon_isolated_with`](Self::start_soon_isolated_with)
+    /// hands the failure to your own handler (a log, a metric) instead.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// pride::run(async {
+    ///     let served = Arc::new(AtomicUsize::new(0));
+    ///     pride::task_group(async |tg| {
+    ///         tg.start_soon_isolated(async { Err::<(), _>("a bad client") });
+    ///         for _ in 0..3 {
+    ///             let served = served.clone();
+    ///             tg.start_soon_isolated(async move {
+    ///                 pride::checkpoint().await;
+    ///                 served.fetch_add(1, Ordering::Relaxed);
+    ///             });
+    ///         }
+    ///     })
+    ///     .await
+    ///     .unwrap(); // the failure was reported, not returned
+    ///     assert_eq!(served.load(Ordering::Relaxed), 3);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If the group has already exited.
+    #[track_caller]
+    pub fn start_soon_isolated<F>(&self, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        self.start_soon(isolate(None, future, report_to_stderr));
+    }
+
+    /// Like [`start_soon_isolated`](Self::start_soon_isolated), with a name for the
+    /// child; the name appears in the report.
+    ///
+    /// # Panics
+    /// If the group has already exited.
+    #[track_caller]
+    pub fn start_soon_isolated_named<F>(&self, name: impl Into<String>, future: F)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        let name: Arc<str> = name.into().into();
+        self.start_soon_named(
+            &*name,
+            isolate(Some(name.clone()), future, report_to_stderr),
+        );
+    }
+
+    /// Starts `future` as an isolated child named `name` whose error or panic goes to
+    /// `on_failure` as a [`TaskError`] (with the name), instead of to the group. The
+    /// handler runs on the child's task; if it panics, that panic fails the group.
+    ///
+    /// ```
+    /// use pride::{Queue, TaskError};
+    ///
+    /// pride::run(async {
+    ///     let failures = Queue::<TaskError>::unbounded();
+    ///     pride::task_group(async |tg| {
+    ///         let report = failures.clone();
+    ///         let bad_frame = async { if true { panic!("bad frame") } };
+    ///         tg.start_soon_isolated_with("client 7", bad_frame, move |e| {
+    ///             let _ = report.put_nowait(e);
+    ///         });
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     let failure = failures.get_nowait().unwrap();
+    ///     assert_eq!(failure.name(), Some("client 7"));
+    ///     assert_eq!(failure.panic_message(), Some("bad frame"));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If the group has already exited.
+    #[track_caller]
+    pub fn start_soon_isolated_with<F, H>(&self, name: impl Into<String>, future: F, on_failure: H)
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+        H: FnOnce(TaskError) + Send + 'static,
+    {
+        let name: Arc<str> = name.into().into();
+        self.start_soon_named(&*name, isolate(Some(name.clone()), future, on_failure));
+    }
+}
+
+/// The default failure report of an isolated child: one line on standard error.
+pub(crate) fn report_to_stderr(error: TaskError) {
+    eprintln!("pride: {error}");
+}
+
+/// `future` with its error or panic caught and given to `on_failure`; never fails.
+async fn isolate<F, H>(name: Option<Arc<str>>, future: F, on_failure: H)
+where
+    F: Future,
+    F::Output: TaskOutput,
+    H: FnOnce(TaskError),
+{
+    if let Err(error) = catch(name, future).await {
+        on_failure(error);
+    }
+}
+
+/// Runs `future`, turning its error or panic into a [`TaskError`] named `name`.
+pub(crate) async fn catch<F>(
+    name: Option<Arc<str>>,
+    future: F,
+) -> Result<<F::Output as TaskOutput>::Ok, TaskError>
+where
+    F: Future,
+    F::Output: TaskOutput,
+{
+    let mut future = pin!(future);
+    // Unwind safety: after a panic the future is never polled again, only dropped.
+    let outcome = poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        },
+    )
+    .await;
+    match outcome {
+        Ok(output) => output
+            .into_result()
+            .map_err(|e| TaskError::new(name, Kind::Error(e))),
+        Err(payload) => Err(TaskError::new(name, Kind::Panic(Payload::new(payload)))),
+    }
+}

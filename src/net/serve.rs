@@ -1,0 +1,302 @@
+//! [`serve`]: an accept loop with one isolated child per connection.
+//!
+//! The loop's rules: a connection's error or panic is reported and ends that connection
+//! only; an accept error that concerns one connection (it was aborted or reset while in
+//! the backlog) is skipped at once; any other accept error (`EMFILE`, `ENFILE`,
+//! `ENOBUFS`, `ENOMEM`: out of some resource) is reported and retried after a pause
+//! that doubles from 1 ms up to 1 s, and resets once an accept succeeds. The queued
+//! connections wait in the listener's backlog meanwhile.
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::group::error::{Kind, TaskError, TaskOutput};
+use crate::shutdown::{Shutdown, graceful};
+use crate::sync::Semaphore;
+use crate::{GroupError, TaskGroup};
+
+/// A listener that [`serve`] can accept connections from: [`TcpListener`](super::TcpListener)
+/// and [`UnixListener`](super::UnixListener).
+pub trait Listener: Send + Sync + 'static {
+    /// The accepted connection.
+    type Stream: Send + 'static;
+    /// The peer's address; its `Debug` form names the connection's task.
+    type Addr: fmt::Debug + Send + 'static;
+
+    /// Polls for the next connection, like `accept`.
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, Self::Addr)>>;
+}
+
+impl Listener for super::TcpListener {
+    type Stream = super::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, Self::Addr)>> {
+        super::TcpListener::poll_accept(self, cx)
+    }
+}
+
+#[cfg(unix)]
+impl Listener for super::UnixListener {
+    type Stream = super::UnixStream;
+    type Addr = std::os::unix::net::SocketAddr;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, Self::Addr)>> {
+        super::UnixListener::poll_accept(self, cx)
+    }
+}
+
+type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
+type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
+
+/// Serves `listener`: accepts connections and runs `handler(stream, peer)` for each as
+/// an isolated child named `connection <peer>`. Built with [`serve`]; await it.
+///
+/// A connection's error or panic is reported (by default as one line on standard
+/// error; see [`on_error`](Self::on_error)) and never stops the server. An accept
+/// error that concerns one pending connection (aborted or reset in the backlog) is
+/// skipped; any other (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`: out of some resource)
+/// is reported and retried after a pause that doubles from 1 ms up to 1 s, while the
+/// queued connections wait in the backlog. The server runs until it is cancelled, or, with
+/// [`graceful`](Self::graceful), until a shutdown is requested and the connections
+/// have drained.
+///
+/// Awaiting it gives `Ok(())`, or `Err` only if the error handler itself panicked or a
+/// connection panicked while it was being cancelled (in a `Drop`).
+#[must_use = "a server does nothing until awaited"]
+pub struct Serve<L, H> {
+    /// `Some` until the first poll moves it into `running`.
+    config: Option<Config<L, H>>,
+    running: Option<Running>,
+}
+
+struct Config<L, H> {
+    listener: L,
+    handler: H,
+    max_connections: Option<usize>,
+    report: Report,
+    shutdown: Option<(Shutdown, Duration)>,
+}
+
+// The listener and handler are never pinned: the first poll moves them into a box.
+impl<L, H> Unpin for Serve<L, H> {}
+
+/// Serves `listener` with `handler`, one isolated child per connection.
+///
+/// ```
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use pride::net::{TcpListener, TcpStream, serve};
+/// use pride::shutdown::Shutdown;
+/// use std::time::Duration;
+///
+/// pride::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let shutdown = Shutdown::new();
+///     pride::task_group(async |tg| {
+///         let server = serve(listener, |mut stream: TcpStream, _peer| async move {
+///             let mut buf = [0; 5];
+///             stream.read_exact(&mut buf).await?;
+///             stream.write_all(&buf).await
+///         })
+///         .graceful(shutdown.clone(), Duration::from_secs(5));
+///         tg.start_soon(server);
+///
+///         let mut client = TcpStream::connect(addr).await?;
+///         client.write_all(b"hello").await?;
+///         let mut echoed = [0; 5];
+///         client.read_exact(&mut echoed).await?;
+///         assert_eq!(&echoed, b"hello");
+///         shutdown.trigger(); // stop accepting, drain, and end the server
+///         Ok::<_, std::io::Error>(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+pub fn serve<L, H, Fut>(listener: L, handler: H) -> Serve<L, H>
+where
+    L: Listener,
+    H: Fn(L::Stream, L::Addr) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: TaskOutput,
+{
+    Serve {
+        config: Some(Config {
+            listener,
+            handler,
+            max_connections: None,
+            report: Arc::new(crate::group::isolated::report_to_stderr),
+            shutdown: None,
+        }),
+        running: None,
+    }
+}
+
+impl<L, H> Serve<L, H> {
+    fn config(&mut self) -> &mut Config<L, H> {
+        self.config
+            .as_mut()
+            .expect("pride: a `Serve` is configured before it is first polled")
+    }
+
+    /// Serves at most `limit` connections at once: while `limit` are open, no more are
+    /// accepted (they wait in the listener's backlog).
+    ///
+    /// # Panics
+    /// If `limit` is 0.
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        assert!(
+            limit > 0,
+            "pride: `serve` with `max_connections(0)` would never accept"
+        );
+        self.config().max_connections = Some(limit);
+        self
+    }
+
+    /// Hands every failure to `report` instead of standard error: a connection's error
+    /// or panic (named `connection <peer>`) and accept errors (named `accept`). It runs
+    /// on the failing connection's task; if it panics, the server fails.
+    pub fn on_error(mut self, report: impl Fn(TaskError) + Send + Sync + 'static) -> Self {
+        self.config().report = Arc::new(report);
+        self
+    }
+
+    /// Shuts down gracefully on `shutdown`: stop accepting (the listener is closed),
+    /// give the open connections `grace` to finish, then cancel what is left and
+    /// return. Handlers that hold long-lived connections should watch `shutdown`
+    /// too and close at a clean point.
+    pub fn graceful(mut self, shutdown: Shutdown, grace: Duration) -> Self {
+        self.config().shutdown = Some((shutdown, grace));
+        self
+    }
+}
+
+impl<L, H, Fut> Future for Serve<L, H>
+where
+    L: Listener,
+    H: Fn(L::Stream, L::Addr) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: TaskOutput,
+{
+    type Output = Result<(), GroupError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let running = match &mut this.running {
+            Some(running) => running,
+            None => {
+                let config = this
+                    .config
+                    .take()
+                    .expect("pride: `Serve` polled after it completed");
+                this.running.insert(Box::pin(config.run()))
+            }
+        };
+        running.as_mut().poll(cx)
+    }
+}
+
+impl<L, H, Fut> Config<L, H>
+where
+    L: Listener,
+    H: Fn(L::Stream, L::Addr) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: TaskOutput,
+{
+    async fn run(self) -> Result<(), GroupError> {
+        let Config {
+            listener,
+            handler,
+            max_connections,
+            report,
+            shutdown,
+        } = self;
+        let (shutdown, grace) = shutdown.unwrap_or_else(|| (Shutdown::new(), Duration::MAX));
+        let limit = max_connections.map(|n| Arc::new(Semaphore::new(n)));
+        let stop = shutdown.clone();
+        let connections = crate::task_group(move |tg| {
+            let accepting = accept_loop(listener, tg.clone(), handler, limit, report);
+            tg.start_soon_named("accept", stop_on(stop, accepting));
+            std::future::ready(())
+        });
+        // `None`: the grace period ran out and the connections left were cancelled.
+        graceful(&shutdown, grace, connections)
+            .await
+            .unwrap_or(Ok(()))
+    }
+}
+
+/// Runs `work` until `shutdown` is requested, then drops it.
+async fn stop_on(shutdown: Shutdown, work: impl Future<Output = ()>) {
+    let mut work = pin!(work);
+    let mut stopped = pin!(shutdown.triggered());
+    poll_fn(|cx| {
+        if stopped.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        work.as_mut().poll(cx)
+    })
+    .await;
+}
+
+/// Accepts forever, starting `handler` on each connection as an isolated child of `tg`.
+/// Owns the listener: dropping this future stops accepting.
+async fn accept_loop<L, H, Fut>(
+    listener: L,
+    tg: TaskGroup,
+    handler: H,
+    limit: Option<Arc<Semaphore>>,
+    report: Report,
+) where
+    L: Listener,
+    H: Fn(L::Stream, L::Addr) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: TaskOutput,
+{
+    // Called on the connection's own task, so that a panic in the handler's
+    // synchronous part is that connection's failure too.
+    let handler = Arc::new(handler);
+    let mut pause = Duration::ZERO;
+    loop {
+        let permit = match &limit {
+            Some(limit) => Some(limit.acquire_owned().await),
+            None => None,
+        };
+        match poll_fn(|cx| listener.poll_accept(cx)).await {
+            Ok((stream, peer)) => {
+                pause = Duration::ZERO;
+                let name = format!("connection {peer:?}");
+                let (handler, report) = (handler.clone(), report.clone());
+                tg.start_soon_isolated_with(
+                    name,
+                    async move {
+                        let _permit = permit;
+                        handler(stream, peer).await
+                    },
+                    move |error| report(error),
+                );
+            }
+            Err(e) if concerns_one_connection(&e) => {}
+            Err(e) => {
+                report(TaskError::new(Some("accept".into()), Kind::Error(e.into())));
+                pause = (pause * 2).clamp(Duration::from_millis(1), Duration::from_secs(1));
+                crate::sleep(pause).await;
+            }
+        }
+    }
+}
+
+/// Errors that end one pending connection, not the listener's ability to accept.
+fn concerns_one_connection(error: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | TimedOut
+    )
+}

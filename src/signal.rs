@@ -1,0 +1,202 @@
+//! Unix signals as async events: [`ctrl_c`] and [`Signal`].
+//!
+//! Each [`Signal`] is its own listener (a self-pipe from `signal-hook`, registered with
+//! the runtime's reactor), so any number of tasks can listen for the same signal and
+//! each sees every delivery. Deliveries that arrive while nobody is waiting are kept
+//! for the next [`Signal::recv`]; several deliveries in between count as one, as with
+//! the operating system's own pending signals.
+//!
+//! Once a listener for a signal has been created, the process keeps a handler for that
+//! signal installed for the rest of its life: for SIGINT and SIGTERM this means they
+//! no longer end the process by themselves, even after the listener is dropped. A
+//! service that listens for Ctrl-C is expected to shut itself down (see
+//! [`crate::shutdown`]).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pride::shutdown::Shutdown;
+//!
+//! pride::run(async {
+//!     let shutdown = Shutdown::new();
+//!     pride::task_group(async |tg| {
+//!         let stop = shutdown.clone();
+//!         tg.start_soon(async move {
+//!             pride::signal::ctrl_c().await?;
+//!             stop.trigger();
+//!             Ok::<_, std::io::Error>(())
+//!         });
+//!         shutdown.triggered().await;
+//!         tg.cancel_scope().cancel();
+//!     })
+//!     .await
+//!     .unwrap();
+//! });
+//! ```
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+
+use parking_lot::Mutex;
+use signal_hook_mio::v1_0::Signals;
+
+use crate::net::reactor::IoSource;
+use crate::net::scheduled_io::Direction;
+
+/// Which signal a [`Signal`] listens for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignalKind(i32);
+
+impl SignalKind {
+    /// `SIGINT`: Ctrl-C in a terminal.
+    pub const INTERRUPT: SignalKind = SignalKind(signal_hook::consts::SIGINT);
+    /// `SIGTERM`: the polite request to stop (what `kill` and service managers send).
+    pub const TERMINATE: SignalKind = SignalKind(signal_hook::consts::SIGTERM);
+    /// `SIGHUP`: the terminal went away; by convention, daemons reload their config.
+    pub const HANGUP: SignalKind = SignalKind(signal_hook::consts::SIGHUP);
+    /// `SIGQUIT`.
+    pub const QUIT: SignalKind = SignalKind(signal_hook::consts::SIGQUIT);
+    /// `SIGUSR1`.
+    pub const USER_DEFINED1: SignalKind = SignalKind(signal_hook::consts::SIGUSR1);
+    /// `SIGUSR2`.
+    pub const USER_DEFINED2: SignalKind = SignalKind(signal_hook::consts::SIGUSR2);
+
+    /// The signal with number `signum`. [`Signal::new`] rejects the signals a process
+    /// may not handle (`SIGKILL`, `SIGSTOP`, and the fault signals such as `SIGSEGV`).
+    pub const fn from_raw(signum: i32) -> SignalKind {
+        SignalKind(signum)
+    }
+
+    /// The signal's number.
+    pub const fn as_raw(self) -> i32 {
+        self.0
+    }
+}
+
+impl fmt::Debug for SignalKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match signal_hook::low_level::signal_name(self.0) {
+            Some(name) => f.write_str(name),
+            None => write!(f, "signal {}", self.0),
+        }
+    }
+}
+
+/// A listener for one kind of signal.
+///
+/// ```no_run
+/// use pride::signal::{Signal, SignalKind};
+///
+/// pride::run(async {
+///     let mut hangups = Signal::new(SignalKind::HANGUP)?;
+///     loop {
+///         hangups.recv().await;
+///         println!("reloading the configuration");
+///     }
+///     # #[allow(unreachable_code)]
+///     Ok::<_, std::io::Error>(())
+/// })
+/// .unwrap();
+/// ```
+pub struct Signal {
+    // `Signals::pending` takes `&mut`, the reactor lends `&`: the lock is never contended
+    // (only `recv`, which takes `&mut self`, reads the pending set).
+    io: IoSource<Pipe>,
+    kind: SignalKind,
+}
+
+/// `signal-hook`'s self-pipe, as a mio source the reactor can lend out by `&`.
+struct Pipe(Mutex<Signals>);
+
+impl mio::event::Source for Pipe {
+    fn register(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        self.0.get_mut().register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        self.0.get_mut().reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        self.0.get_mut().deregister(registry)
+    }
+}
+
+impl Signal {
+    /// Starts listening for `kind`. Deliveries from now on are seen by
+    /// [`recv`](Self::recv).
+    ///
+    /// # Errors
+    /// `InvalidInput` for a signal that cannot be handled (`SIGKILL`, `SIGSTOP`, the
+    /// fault signals); the operating system's error if the handler cannot be set up.
+    ///
+    /// # Panics
+    /// Outside a pride runtime.
+    pub fn new(kind: SignalKind) -> io::Result<Signal> {
+        if signal_hook::consts::FORBIDDEN.contains(&kind.0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("pride: {kind:?} cannot be handled by a process"),
+            ));
+        }
+        let signals = Signals::new([kind.0])?;
+        Ok(Signal {
+            io: IoSource::new(Pipe(Mutex::new(signals)))?,
+            kind,
+        })
+    }
+
+    /// Waits for the next delivery of the signal (or returns at once if one arrived
+    /// since the last `recv`).
+    ///
+    /// Cancel-safe: dropped before it completes, it consumed no delivery.
+    pub async fn recv(&mut self) {
+        let received = poll_fn(|cx| {
+            self.io.poll_io(cx, Direction::Read, |pipe| {
+                match pipe.0.lock().pending().next() {
+                    Some(_) => Ok(()),
+                    None => Err(io::ErrorKind::WouldBlock.into()),
+                }
+            })
+        })
+        .await;
+        // The pipe is a socket pair that only this listener reads: it cannot fail.
+        received.expect("pride: reading a signal's self-pipe failed");
+    }
+
+    /// The signal this listener is for.
+    pub fn kind(&self) -> SignalKind {
+        self.kind
+    }
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal").field("kind", &self.kind).finish()
+    }
+}
+
+/// Waits for Ctrl-C (`SIGINT`) delivered from now on.
+///
+/// Each call listens afresh: a Ctrl-C that arrived before the call is not seen. To
+/// react to every Ctrl-C, keep one [`Signal`] and call [`Signal::recv`] in a loop.
+///
+/// # Errors
+/// If the signal handler cannot be set up.
+///
+/// # Panics
+/// Outside a pride runtime.
+pub async fn ctrl_c() -> io::Result<()> {
+    Signal::new(SignalKind::INTERRUPT)?.recv().await;
+    Ok(())
+}

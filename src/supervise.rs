@@ -1,0 +1,420 @@
+//! Supervisors: children restarted by a policy, after Erlang/OTP and Akka.
+//!
+//! A supervisor is a task group whose children are isolated from one another: a child's
+//! error or panic does not fail the group; the supervisor restarts it (one-for-one) or
+//! restarts every child (one-for-all) after a backoff, until more restarts than the
+//! policy allows happen within its window. Then it cancels its children and fails with
+//! the errors that used up the budget, each named after its child.
+//!
+//! All of this runs on one task (the supervisor's group body); children report their
+//! ends to it through a queue.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::group::error::{Reason, TaskOutput};
+use crate::group::isolated::catch;
+use crate::{CancelScope, GroupError, Queue, TaskError, TaskGroup, TaskStatus};
+
+/// How a [`Supervisor`] restarts its children.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let policy = pride::RestartPolicy::one_for_all()
+///     .max_restarts(5, Duration::from_secs(60))
+///     .backoff(Duration::from_millis(10), Duration::from_secs(5));
+/// # let _ = policy;
+/// ```
+#[derive(Clone, Debug)]
+pub struct RestartPolicy {
+    one_for_all: bool,
+    max_restarts: usize,
+    window: Duration,
+    initial: Duration,
+    max: Duration,
+}
+
+impl RestartPolicy {
+    /// Restart only the child that failed. By default at most 3 restarts within 5
+    /// seconds, with a backoff from 100 ms up to 10 s.
+    pub fn one_for_one() -> RestartPolicy {
+        RestartPolicy {
+            one_for_all: false,
+            max_restarts: 3,
+            window: Duration::from_secs(5),
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+        }
+    }
+
+    /// On any failure, cancel every other child and restart them all, in order. For
+    /// children that depend on one another. Same defaults as [`one_for_one`](Self::one_for_one).
+    pub fn one_for_all() -> RestartPolicy {
+        RestartPolicy {
+            one_for_all: true,
+            ..RestartPolicy::one_for_one()
+        }
+    }
+
+    /// Allows at most `restarts` restarts within any `window`; one more failure and
+    /// the supervisor gives up. `0` means the first failure is fatal.
+    pub fn max_restarts(mut self, restarts: usize, window: Duration) -> RestartPolicy {
+        self.max_restarts = restarts;
+        self.window = window;
+        self
+    }
+
+    /// The backoff before a restart: `initial`, doubling with each restart in the
+    /// window, capped at `max`, then scaled by a random factor in [0.5, 1].
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> RestartPolicy {
+        self.initial = initial;
+        self.max = max.max(initial);
+        self
+    }
+
+    /// The delay before the restart that follows `earlier` restarts in the window.
+    fn delay(&self, earlier: usize) -> Duration {
+        let exponent = u32::try_from(earlier).unwrap_or(u32::MAX).min(31);
+        let full = self.initial.saturating_mul(1 << exponent).min(self.max);
+        full.mul_f64(0.5 + fastrand::f64() / 2.0)
+    }
+}
+
+/// One run of a child, its error or panic caught and named.
+type BoxFuture = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send>>;
+type Factory = Box<dyn FnMut(TaskStatus<()>) -> BoxFuture + Send>;
+
+struct Spec {
+    name: Arc<str>,
+    factory: Factory,
+}
+
+/// Starts building a supervisor with `policy`; add children with
+/// [`Supervisor::child`], then await it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::time::Duration;
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let attempts = Arc::new(AtomicUsize::new(0));
+///     let tries = attempts.clone();
+///     pride::supervise(pride::RestartPolicy::one_for_one())
+///         .child("flaky", move || {
+///             let attempt = tries.fetch_add(1, Ordering::SeqCst);
+///             async move {
+///                 if attempt < 2 {
+///                     return Err("not yet");
+///                 }
+///                 Ok(())
+///             }
+///         })
+///         .await
+///         .unwrap();
+///     assert_eq!(attempts.load(Ordering::SeqCst), 3); // failed twice, then done
+/// });
+/// ```
+pub fn supervise(policy: RestartPolicy) -> Supervisor {
+    Supervisor {
+        config: Some(Config {
+            policy,
+            specs: Vec::new(),
+            ready: None,
+        }),
+        running: None,
+    }
+}
+
+/// A supervisor: a group of restartable children. Built by [`supervise`]; await it.
+///
+/// Resolves to `Ok(())` once every child has returned successfully, or to a
+/// [`GroupError`] with the errors that used up the restart budget.
+///
+/// Its rules:
+/// - Children start in the order they were added; each must report readiness (or end)
+///   before the next starts, as `TaskGroup::start` does. Restarts follow the same order.
+/// - A child that returns successfully is done and is not restarted; the supervisor
+///   returns `Ok(())` once every child is done.
+/// - One-for-all: on a failure, the other running children are cancelled and have
+///   ended before anything restarts. An error a sibling returns while it is torn down
+///   is kept in the report but does not count as a restart.
+/// - Cancelling the supervisor (its enclosing scope) cancels every child and ends it,
+///   like any group.
+/// - The restart budget counts the restarts of the last `window`; the delay before a
+///   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
+///   in the window so far, scaled by a random factor in [0.5, 1] so that many
+///   supervisors do not restart in lockstep.
+/// - Failures are handled one at a time: a failure that comes while another child's
+///   restart is backing off waits for that backoff to end.
+#[must_use = "a supervisor does nothing until awaited"]
+pub struct Supervisor {
+    config: Option<Config>,
+    running: Option<Running>,
+}
+
+type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
+
+struct Config {
+    policy: RestartPolicy,
+    specs: Vec<Spec>,
+    ready: Option<TaskStatus<()>>,
+}
+
+impl Supervisor {
+    fn config(&mut self) -> &mut Config {
+        self.config
+            .as_mut()
+            .expect("pride: a `Supervisor` is configured before it is first polled")
+    }
+
+    /// Adds a child named `name`: `factory` makes a fresh future for each start. The
+    /// child counts as ready as soon as it starts.
+    pub fn child<F, Fut>(mut self, name: impl Into<String>, mut factory: F) -> Supervisor
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput,
+    {
+        let name: Arc<str> = name.into().into();
+        let named = name.clone();
+        let factory: Factory = Box::new(move |status: TaskStatus<()>| {
+            status.started(());
+            boxed(named.clone(), factory())
+        });
+        self.config().specs.push(Spec { name, factory });
+        self
+    }
+
+    /// Adds a child that reports its own readiness, like a [`TaskGroup::start`]
+    /// child: the next child starts only once this one called
+    /// [`TaskStatus::started`] (or ended).
+    pub fn child_with_status<F, Fut>(
+        mut self,
+        name: impl Into<String>,
+        mut factory: F,
+    ) -> Supervisor
+    where
+        F: FnMut(TaskStatus<()>) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput,
+    {
+        let name: Arc<str> = name.into().into();
+        let named = name.clone();
+        let factory: Factory = Box::new(move |status| boxed(named.clone(), factory(status)));
+        self.config().specs.push(Spec { name, factory });
+        self
+    }
+
+    /// Reports on `status` once every child has started for the first time, so that
+    /// `tg.start(|status| supervise(policy).child(..).ready_on(status))` returns when
+    /// the supervised service is up.
+    pub fn ready_on(mut self, status: TaskStatus<()>) -> Supervisor {
+        self.config().ready = Some(status);
+        self
+    }
+}
+
+fn boxed<Fut>(name: Arc<str>, future: Fut) -> BoxFuture
+where
+    Fut: Future + Send + 'static,
+    Fut::Output: TaskOutput,
+{
+    Box::pin(async move { catch(Some(name), future).await.map(drop) })
+}
+
+// The configuration is never pinned: the first poll moves it into a box.
+impl Unpin for Supervisor {}
+
+impl Future for Supervisor {
+    type Output = Result<(), GroupError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let running = match &mut this.running {
+            Some(running) => running,
+            None => {
+                let config = this
+                    .config
+                    .take()
+                    .expect("pride: `Supervisor` polled after it completed");
+                this.running.insert(Box::pin(config.run()))
+            }
+        };
+        running.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Supervisor");
+        if let Some(config) = &self.config {
+            let names: Vec<&str> = config.specs.iter().map(|s| &*s.name).collect();
+            d.field("policy", &config.policy).field("children", &names);
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+/// How one run of a child ended, as it reports to the supervisor.
+struct Exit {
+    index: usize,
+    generation: u64,
+    /// `None`: cancelled by the supervisor (a one-for-all teardown).
+    outcome: Option<Result<(), TaskError>>,
+}
+
+/// A child's state as the supervisor sees it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Done,
+}
+
+impl Config {
+    async fn run(self) -> Result<(), GroupError> {
+        let outcome = crate::task_group(move |tg| self.supervise(tg)).await?;
+        match outcome {
+            None => Ok(()),
+            Some(error) => Err(error),
+        }
+    }
+
+    /// The supervisor's body; `Some` when it gave up (its children are then cancelled).
+    async fn supervise(
+        mut self,
+        tg: TaskGroup,
+    ) -> Result<Option<GroupError>, std::convert::Infallible> {
+        let exits = Queue::<Exit>::unbounded();
+        let count = self.specs.len();
+        let mut generations = vec![0u64; count];
+        let mut scopes: Vec<CancelScope> = Vec::with_capacity(count);
+        let mut states = vec![State::Running; count];
+        // Restart times and the errors that caused them, within the window.
+        let mut restarts: VecDeque<(Instant, TaskError)> = VecDeque::new();
+        // Errors that caused no restart: siblings torn down by a one-for-all
+        // restart, panics while a child was cleaned up before it was ready.
+        let mut torn_down: Vec<TaskError> = Vec::new();
+
+        for index in 0..count {
+            scopes.push(self.launch(&tg, index, 0, &exits, &mut torn_down).await);
+        }
+        if let Some(ready) = self.ready.take() {
+            ready.started(());
+        }
+
+        while states.contains(&State::Running) {
+            let exit = exits.get().await.expect("the supervisor holds the queue");
+            if exit.generation != generations[exit.index] {
+                continue;
+            }
+            let error = match exit.outcome {
+                Some(Ok(())) | None => {
+                    states[exit.index] = State::Done;
+                    continue;
+                }
+                Some(Err(error)) => error,
+            };
+            let now = crate::current_time();
+            let window = self.policy.window;
+            while restarts
+                .front()
+                .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= window)
+            {
+                restarts.pop_front();
+            }
+            if restarts.len() >= self.policy.max_restarts {
+                let mut errors: Vec<TaskError> = restarts.into_iter().map(|(_, e)| e).collect();
+                errors.append(&mut torn_down);
+                errors.push(error);
+                tg.cancel_scope().cancel();
+                return Ok(Some(GroupError::new(errors, Reason::Failed, None)));
+            }
+            let delay = self.policy.delay(restarts.len());
+            restarts.push_back((now, error));
+
+            let restart: Vec<usize> = if self.policy.one_for_all {
+                let mut pending = 0;
+                for (other, state) in states.iter().enumerate() {
+                    if other != exit.index && *state == State::Running {
+                        scopes[other].cancel();
+                        pending += 1;
+                    }
+                }
+                // Wait until the torn-down siblings have ended.
+                while pending > 0 {
+                    let late = exits.get().await.expect("the supervisor holds the queue");
+                    if late.generation != generations[late.index] {
+                        continue;
+                    }
+                    pending -= 1;
+                    generations[late.index] += 1;
+                    match late.outcome {
+                        Some(Err(e)) => torn_down.push(e),
+                        Some(Ok(())) => states[late.index] = State::Done,
+                        None => {}
+                    }
+                }
+                (0..count)
+                    .filter(|&i| states[i] == State::Running)
+                    .collect()
+            } else {
+                vec![exit.index]
+            };
+            generations[exit.index] += 1;
+            crate::sleep(delay).await;
+            for index in restart {
+                scopes[index] = self
+                    .launch(&tg, index, generations[index], &exits, &mut torn_down)
+                    .await;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Starts run `generation` of child `index` and waits until it is ready or has
+    /// ended; returns the scope that cancels it.
+    async fn launch(
+        &mut self,
+        tg: &TaskGroup,
+        index: usize,
+        generation: u64,
+        exits: &Queue<Exit>,
+        lost: &mut Vec<TaskError>,
+    ) -> CancelScope {
+        let spec = &mut self.specs[index];
+        let scope = CancelScope::new();
+        let (run_scope, exits) = (scope.clone(), exits.clone());
+        let factory = &mut spec.factory;
+        let started = tg
+            .start_named(&*spec.name, move |status| {
+                let work = factory(status);
+                async move {
+                    let outcome = run_scope.run(work).await;
+                    exits
+                        .put_nowait(Exit {
+                            index,
+                            generation,
+                            outcome,
+                        })
+                        .unwrap_or_else(|_| unreachable!("an unbounded queue is never full"));
+                }
+            })
+            .await;
+        // `NotStarted`: it ended before it was ready, and its exit is queued. `Failed`
+        // can only carry a panic of the child's cleanup after it failed; keep it.
+        if let Err(crate::StartError::Failed(error)) = started {
+            lost.push(error);
+        }
+        scope
+    }
+}

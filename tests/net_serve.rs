@@ -1,0 +1,320 @@
+//! `net::serve`: one bad client never takes the server down; limits; graceful drain.
+
+use std::io::{ErrorKind, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::AsyncReadExt;
+use pride::net::{TcpListener, TcpStream, serve};
+use pride::shutdown::Shutdown;
+use pride::{Queue, TaskError};
+
+fn runtime() -> pride::Runtime {
+    pride::Runtime::builder().worker_threads(2).build().unwrap()
+}
+
+/// Echoes 5-byte requests until the client closes.
+async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut buf = [0; 5];
+    loop {
+        match stream.read_exact(&mut buf).await {
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(()),
+            other => other?,
+        }
+        stream.write_all(&buf).await?;
+    }
+}
+
+async fn round_trip(addr: std::net::SocketAddr, message: &[u8; 5]) -> std::io::Result<[u8; 5]> {
+    let mut client = TcpStream::connect(addr).await?;
+    client.write_all(message).await?;
+    let mut echoed = [0; 5];
+    client.read_exact(&mut echoed).await?;
+    Ok(echoed)
+}
+
+#[test]
+fn a_client_that_resets_mid_request_is_reported_and_the_server_keeps_serving() {
+    runtime().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let failures = Queue::<TaskError>::unbounded();
+        let shutdown = Shutdown::new();
+        let report = failures.clone();
+        pride::task_group(async |tg| {
+            // The server greets first; a client that closes without reading the
+            // greeting makes its kernel answer with a reset.
+            let server = serve(listener, |stream: TcpStream, _| async move {
+                stream.write_all(b"hi").await?;
+                echo(stream).await
+            })
+            .on_error(move |e| report.put_nowait(e).unwrap())
+            .graceful(shutdown.clone(), Duration::from_secs(10));
+            tg.start_soon(server);
+
+            let rude = pride::to_thread(move || {
+                let mut rude = std::net::TcpStream::connect(addr).unwrap();
+                let mut greeting = [0; 2];
+                assert_eq!(rude.peek(&mut greeting).unwrap(), 2);
+                rude.write_all(b"ab").unwrap(); // half a request, then a reset
+                drop(rude);
+            });
+            rude.await;
+            let failure = failures.get().await.unwrap();
+            assert!(
+                failure.name().unwrap().starts_with("connection 127.0.0.1:"),
+                "{failure}"
+            );
+            let io = failure.downcast_ref::<std::io::Error>().unwrap();
+            assert_eq!(io.kind(), ErrorKind::ConnectionReset, "{failure}");
+
+            // The server is still there.
+            let mut client = TcpStream::connect(addr).await?;
+            let mut greeting = [0; 2];
+            client.read_exact(&mut greeting).await?;
+            client.write_all(b"hello").await?;
+            let mut echoed = [0; 5];
+            client.read_exact(&mut echoed).await?;
+            assert_eq!(&echoed, b"hello");
+            drop(client);
+            shutdown.trigger();
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .unwrap();
+        assert!(
+            failures.get_nowait().is_err(),
+            "only the rude client failed"
+        );
+    });
+}
+
+#[test]
+fn a_panicking_handler_is_reported_and_the_server_keeps_serving() {
+    runtime().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let failures = Queue::<TaskError>::unbounded();
+        let shutdown = Shutdown::new();
+        let report = failures.clone();
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        pride::task_group(async |tg| {
+            let server = serve(listener, move |stream: TcpStream, _| {
+                let nth = count.fetch_add(1, Ordering::SeqCst);
+                // A panic before the handler's future even exists is caught too.
+                assert!(nth != 1, "handler bug on the second connection");
+                async move {
+                    if nth == 0 {
+                        panic!("handler bug on the first connection");
+                    }
+                    echo(stream).await
+                }
+            })
+            .on_error(move |e| report.put_nowait(e).unwrap())
+            .graceful(shutdown.clone(), Duration::from_secs(10));
+            tg.start_soon(server);
+
+            let first = round_trip(addr, b"first").await;
+            assert!(
+                first.is_err(),
+                "the panicking handler closed the connection"
+            );
+            let failure = failures.get().await.unwrap();
+            assert_eq!(
+                failure.panic_message(),
+                Some("handler bug on the first connection")
+            );
+            assert!(failure.name().unwrap().starts_with("connection "));
+            assert!(round_trip(addr, b"secnd").await.is_err());
+            let failure = failures.get().await.unwrap();
+            assert_eq!(
+                failure.panic_message(),
+                Some("handler bug on the second connection")
+            );
+            for _ in 0..3 {
+                assert_eq!(&round_trip(addr, b"again").await?, b"again");
+            }
+            shutdown.trigger();
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(served.load(Ordering::SeqCst), 5);
+    });
+}
+
+#[test]
+fn max_connections_bounds_the_open_connections() {
+    runtime().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let open = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let release = pride::Event::new();
+        let (open_c, most_c, release_c) = (open.clone(), most.clone(), release.clone());
+        pride::task_group(async |tg| {
+            let server = serve(listener, move |stream: TcpStream, _| {
+                let (open, most, release) = (open_c.clone(), most_c.clone(), release_c.clone());
+                async move {
+                    let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    release.wait().await;
+                    let result = echo(stream).await;
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    result
+                }
+            })
+            .max_connections(2)
+            .graceful(shutdown.clone(), Duration::from_secs(10));
+            tg.start_soon(server);
+            let clients = tg.spawn(pride::gather((0..3).map(|_| round_trip(addr, b"limit"))));
+            for _ in 0..5000 {
+                if open.load(Ordering::SeqCst) == 2 {
+                    break;
+                }
+                pride::sleep(Duration::from_millis(1)).await;
+            }
+            assert_eq!(open.load(Ordering::SeqCst), 2);
+            // The third connection waits in the backlog, not in a handler.
+            pride::sleep(Duration::from_millis(50)).await;
+            assert_eq!(open.load(Ordering::SeqCst), 2);
+            release.set();
+            let results = clients.await?;
+            assert!(results.iter().all(|r| r == b"limit"));
+            shutdown.trigger();
+            Ok::<_, pride::BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn graceful_shutdown_stops_accepting_lets_work_finish_then_cancels_the_rest() {
+    struct Dropped(Arc<AtomicUsize>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    runtime().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let guard = dropped.clone();
+        let received = Queue::<()>::unbounded();
+        let got = received.clone();
+        let outcome = pride::task_group(async |tg| {
+            let server = serve(listener, move |mut stream: TcpStream, _| {
+                let guard = Dropped(guard.clone());
+                let got = got.clone();
+                async move {
+                    let _guard = guard;
+                    let mut request = [0; 5];
+                    stream.read_exact(&mut request).await?;
+                    got.put_nowait(()).unwrap();
+                    if &request == b"hang!" {
+                        std::future::pending::<()>().await;
+                    }
+                    pride::sleep(Duration::from_millis(50)).await; // slow, but in grace
+                    stream.write_all(&request).await
+                }
+            })
+            .graceful(shutdown.clone(), Duration::from_secs(1));
+            let server = tg.spawn(server);
+
+            let mut hanging = TcpStream::connect(addr).await?;
+            hanging.write_all(b"hang!").await?;
+            let mut slow = TcpStream::connect(addr).await?;
+            slow.write_all(b"slow!").await?;
+            // Both requests are in their handlers.
+            received.get().await?;
+            received.get().await?;
+            shutdown.trigger();
+            // The request in flight is answered within the grace period.
+            let mut answer = [0; 5];
+            slow.read_exact(&mut answer).await?;
+            assert_eq!(&answer, b"slow!");
+            // The server ends once the grace period cut the hanging one short.
+            server.await?;
+            // It no longer accepts.
+            let refused = TcpStream::connect(addr).await;
+            assert!(refused.is_err(), "connected to a server that shut down");
+            // The hanging connection was closed by the server.
+            let mut rest = Vec::new();
+            hanging.read_to_end(&mut rest).await?;
+            Ok::<_, pride::BoxError>(())
+        })
+        .await;
+        outcome.unwrap();
+        assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn serves_a_unix_listener() {
+    use pride::net::{UnixListener, UnixStream};
+    let dir = std::env::temp_dir().join(format!("pride-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let _ = std::fs::remove_file(&path);
+    runtime().block_on(async {
+        let listener = UnixListener::bind(&path).unwrap();
+        let shutdown = Shutdown::new();
+        pride::task_group(async |tg| {
+            let server = serve(listener, |mut stream: UnixStream, _| async move {
+                let mut buf = [0; 4];
+                stream.read_exact(&mut buf).await?;
+                stream.write_all(&buf).await
+            })
+            .graceful(shutdown.clone(), Duration::from_secs(10));
+            tg.start_soon(server);
+            for _ in 0..3 {
+                let mut client = UnixStream::connect(&path).await?;
+                client.write_all(b"unix").await?;
+                let mut buf = [0; 4];
+                client.read_exact(&mut buf).await?;
+                assert_eq!(&buf, b"unix");
+            }
+            shutdown.trigger();
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .unwrap();
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn std_client_sees_the_echo() {
+    // A blocking client from another thread, as a smoke test of the plain path.
+    runtime().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        pride::task_group(async |tg| {
+            tg.start_soon(
+                serve(listener, |s: TcpStream, _| echo(s))
+                    .graceful(shutdown.clone(), Duration::from_secs(5)),
+            );
+            let echoed = pride::to_thread(move || {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.write_all(b"plain").unwrap();
+                let mut buf = [0; 5];
+                c.read_exact(&mut buf).unwrap();
+                buf
+            })
+            .await;
+            assert_eq!(&echoed, b"plain");
+            shutdown.trigger();
+        })
+        .await
+        .unwrap();
+    });
+}

@@ -1,0 +1,128 @@
+//! Isolated children: a failure is reported, never cancels siblings; cancel still
+//! flows in, and the group still waits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use pride::{Event, Queue, TaskError};
+
+fn autojump() -> pride::Runtime {
+    pride::Runtime::builder()
+        .worker_threads(2)
+        .clock(pride::time::Clock::autojump())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_failing_isolated_child_does_not_cancel_its_siblings() {
+    autojump().block_on(async {
+        let failures = Queue::<TaskError>::unbounded();
+        let sibling_done = Arc::new(AtomicBool::new(false));
+        let result = pride::task_group(async |tg| {
+            let report = failures.clone();
+            tg.start_soon_isolated_with(
+                "bad",
+                async { Err::<(), _>(std::io::Error::other("reset by peer")) },
+                move |e| report.put_nowait(e).unwrap(),
+            );
+            let report = failures.clone();
+            tg.start_soon_isolated_with(
+                "panicky",
+                async {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    if true {
+                        panic!("handler bug");
+                    }
+                },
+                move |e| report.put_nowait(e).unwrap(),
+            );
+            let done = sibling_done.clone();
+            tg.start_soon(async move {
+                pride::sleep(Duration::from_secs(5)).await;
+                done.store(true, Ordering::SeqCst);
+            });
+        })
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert!(sibling_done.load(Ordering::SeqCst));
+        let first = failures.get_nowait().unwrap();
+        assert_eq!(first.name(), Some("bad"));
+        assert!(!first.is_panic());
+        assert!(first.downcast_ref::<std::io::Error>().is_some());
+        let second = failures.get_nowait().unwrap();
+        assert_eq!(second.name(), Some("panicky"));
+        assert_eq!(second.panic_message(), Some("handler bug"));
+        assert!(failures.get_nowait().is_err());
+    });
+}
+
+#[test]
+fn default_report_keeps_the_group_ok() {
+    autojump().block_on(async {
+        let result = pride::task_group(async |tg| {
+            tg.start_soon_isolated(async { Err::<(), _>("unnamed failure") });
+            tg.start_soon_isolated_named("named", async { Err::<(), _>("named failure") });
+        })
+        .await;
+        assert!(result.is_ok());
+    });
+}
+
+#[test]
+fn cancel_flows_into_isolated_children_and_the_group_waits() {
+    struct Dropped(Arc<AtomicUsize>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    autojump().block_on(async {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let reported = Arc::new(AtomicUsize::new(0));
+        let running = Arc::new(Event::new());
+        let result = pride::task_group(async |tg| {
+            for i in 0..4 {
+                let guard = Dropped(dropped.clone());
+                let reported = reported.clone();
+                let running = running.clone();
+                tg.start_soon_isolated_with(
+                    format!("child {i}"),
+                    async move {
+                        let _guard = guard;
+                        running.set();
+                        std::future::pending::<()>().await;
+                    },
+                    move |_| {
+                        reported.fetch_add(1, Ordering::SeqCst);
+                    },
+                );
+            }
+            running.wait().await;
+            tg.cancel_scope().cancel();
+        })
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        // Every child was dropped before the group returned; a cancel is no failure.
+        assert_eq!(dropped.load(Ordering::SeqCst), 4);
+        assert_eq!(reported.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn an_ordinary_sibling_failure_still_cancels_isolated_children() {
+    autojump().block_on(async {
+        let error = pride::task_group(async |tg| {
+            tg.start_soon_isolated_named("server", std::future::pending::<()>());
+            tg.start_soon_named("fatal", async {
+                pride::sleep(Duration::from_secs(1)).await;
+                Err::<(), _>("fatal")
+            });
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        assert_eq!(error.errors()[0].name(), Some("fatal"));
+    });
+}

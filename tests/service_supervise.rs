@@ -1,0 +1,248 @@
+//! Supervisors: restart policies, backoff, restart budget, readiness. Autojump clock:
+//! backoffs and windows pass at once, and the times are exact.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pride::{RestartPolicy, supervise};
+
+fn autojump() -> pride::Runtime {
+    pride::Runtime::builder()
+        .worker_threads(2)
+        .clock(pride::time::Clock::autojump())
+        .build()
+        .unwrap()
+}
+
+struct Dropped(Arc<AtomicUsize>);
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn one_for_one_restarts_only_the_failed_child_after_a_backoff() {
+    autojump().block_on(async {
+        let start = pride::current_time();
+        let flaky_runs = Arc::new(Mutex::new(Vec::new()));
+        let steady_runs = Arc::new(AtomicUsize::new(0));
+        let (runs, steady) = (flaky_runs.clone(), steady_runs.clone());
+        let policy = RestartPolicy::one_for_one()
+            .max_restarts(5, Duration::from_secs(60))
+            .backoff(Duration::from_secs(1), Duration::from_secs(30));
+        supervise(policy)
+            .child("flaky", move || {
+                let mut runs = runs.lock().unwrap();
+                runs.push(pride::current_time() - start);
+                let attempt = runs.len();
+                async move {
+                    if attempt <= 3 {
+                        return Err(format!("attempt {attempt} failed"));
+                    }
+                    Ok(())
+                }
+            })
+            .child("steady", move || {
+                steady.fetch_add(1, Ordering::SeqCst);
+                pride::sleep(Duration::from_secs(100))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            steady_runs.load(Ordering::SeqCst),
+            1,
+            "the sibling was restarted"
+        );
+        let runs = flaky_runs.lock().unwrap().clone();
+        assert_eq!(runs.len(), 4);
+        // Backoff: 1 s, 2 s, 4 s, each scaled by a factor in [0.5, 1].
+        for (k, pair) in runs.windows(2).enumerate() {
+            let gap = pair[1] - pair[0];
+            let full = Duration::from_secs(1 << k);
+            assert!(gap >= full / 2 && gap <= full, "restart {k} after {gap:?}");
+        }
+        // The supervisor ended when both children had ended.
+        assert_eq!(pride::current_time() - start, Duration::from_secs(100));
+    });
+}
+
+#[test]
+fn a_child_failing_faster_than_its_budget_fails_the_supervisor_with_every_error() {
+    autojump().block_on(async {
+        let start = pride::current_time();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let guard = dropped.clone();
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let tries = attempts.clone();
+        let policy = RestartPolicy::one_for_one()
+            .max_restarts(3, Duration::from_secs(10))
+            .backoff(Duration::from_millis(100), Duration::from_secs(1));
+        let error = supervise(policy)
+            .child("crashy", move || {
+                let attempt = tries.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if attempt % 2 == 1 {
+                        panic!("crash {attempt}");
+                    }
+                    Err::<(), _>(format!("error {attempt}"))
+                }
+            })
+            .child("bystander", move || {
+                let guard = Dropped(guard.clone());
+                async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                }
+            })
+            .await
+            .unwrap_err();
+        // Three restarts, then the fourth failure gave up.
+        assert_eq!(attempts.load(Ordering::SeqCst), 4);
+        assert_eq!(error.errors().len(), 4, "{error}");
+        for (i, e) in error.errors().iter().enumerate() {
+            assert_eq!(e.name(), Some("crashy"));
+            assert_eq!(e.is_panic(), i % 2 == 1, "{e}");
+        }
+        assert_eq!(error.errors()[1].panic_message(), Some("crash 1"));
+        assert!(error.to_string().contains("crashy"), "{error}");
+        // The bystander was cancelled, once.
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+        assert!(pride::current_time() - start < Duration::from_secs(10));
+    });
+}
+
+#[test]
+fn failures_spread_out_beyond_the_window_never_exhaust_the_budget() {
+    autojump().block_on(async {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let tries = attempts.clone();
+        let policy = RestartPolicy::one_for_one()
+            .max_restarts(1, Duration::from_secs(10))
+            .backoff(Duration::from_millis(10), Duration::from_millis(10));
+        supervise(policy)
+            .child("slow failer", move || {
+                let attempt = tries.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    pride::sleep(Duration::from_secs(20)).await;
+                    if attempt < 5 {
+                        return Err("failed after a while");
+                    }
+                    Ok(())
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(attempts.load(Ordering::SeqCst), 6);
+    });
+}
+
+#[test]
+fn zero_restarts_means_the_first_failure_is_fatal() {
+    autojump().block_on(async {
+        let error = supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+            .child("once", || async { Err::<(), _>("boom") })
+            .await
+            .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        assert_eq!(error.errors()[0].name(), Some("once"));
+    });
+}
+
+#[test]
+fn one_for_all_cancels_and_restarts_every_child_in_order() {
+    autojump().block_on(async {
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (log_a, log_b, guard) = (log.clone(), log.clone(), dropped.clone());
+        let a_runs = Arc::new(AtomicUsize::new(0));
+        let runs = a_runs.clone();
+        let policy = RestartPolicy::one_for_all()
+            .max_restarts(3, Duration::from_secs(60))
+            .backoff(Duration::from_millis(10), Duration::from_millis(10));
+        supervise(policy)
+            .child("database", move || {
+                log_a.lock().unwrap().push("database".into());
+                let run = runs.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    if run == 0 {
+                        return Err("lost the disk");
+                    }
+                    Ok(())
+                }
+            })
+            .child("api", move || {
+                log_b.lock().unwrap().push("api".into());
+                let guard = Dropped(guard.clone());
+                async move {
+                    let _guard = guard;
+                    pride::sleep(Duration::from_secs(5)).await;
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(*log.lock().unwrap(), ["database", "api", "database", "api"]);
+        // The first api run was cancelled, the second ran to its end.
+        assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn children_start_in_order_and_the_supervisor_reports_ready() {
+    autojump().block_on(async {
+        let log = Arc::new(Mutex::new(Vec::<&str>::new()));
+        let (log_db, log_api) = (log.clone(), log.clone());
+        pride::task_group(async |tg| {
+            let policy = RestartPolicy::one_for_one();
+            tg.start(|status| {
+                supervise(policy)
+                    .child_with_status("db", move |status| {
+                        let log = log_db.clone();
+                        async move {
+                            pride::sleep(Duration::from_secs(2)).await; // connecting
+                            log.lock().unwrap().push("db ready");
+                            status.started(());
+                            pride::sleep(Duration::from_secs(10)).await;
+                        }
+                    })
+                    .child("api", move || {
+                        log_api.lock().unwrap().push("api started");
+                        pride::sleep(Duration::from_secs(10))
+                    })
+                    .ready_on(status)
+            })
+            .await?;
+            log.lock().unwrap().push("service up");
+            Ok::<_, pride::BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["db ready", "api started", "service up"]
+        );
+    });
+}
+
+#[test]
+fn cancelling_a_supervisor_cancels_its_children() {
+    autojump().block_on(async {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let guard = dropped.clone();
+        let out = pride::move_on_after(
+            Duration::from_secs(5),
+            supervise(RestartPolicy::one_for_one()).child("forever", move || {
+                let guard = Dropped(guard.clone());
+                async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                }
+            }),
+        )
+        .await;
+        assert!(out.is_none());
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    });
+}

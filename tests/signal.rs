@@ -1,0 +1,124 @@
+//! `pride::signal`: signals raised in this process (its own test binary), each test on
+//! a signal of its own so the tests can run in parallel.
+#![cfg(unix)]
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use pride::signal::{Signal, SignalKind};
+use signal_hook::low_level::raise;
+
+fn runtime() -> pride::Runtime {
+    pride::Runtime::builder().worker_threads(2).build().unwrap()
+}
+
+/// `signal.recv()`, failing the test instead of hanging if the delivery is lost.
+async fn recv(signal: &mut Signal) {
+    pride::fail_after(Duration::from_secs(10), signal.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{signal:?}: a delivery was lost"));
+}
+
+#[test]
+fn sigint_delivered_twice_reaches_every_listener_twice() {
+    runtime().block_on(async {
+        let mut first = Signal::new(SignalKind::INTERRUPT).unwrap();
+        let mut second = Signal::new(SignalKind::INTERRUPT).unwrap();
+        assert_eq!(first.kind(), SignalKind::INTERRUPT);
+        for _ in 0..2 {
+            raise(SignalKind::INTERRUPT.as_raw()).unwrap();
+            recv(&mut first).await;
+            recv(&mut second).await;
+        }
+        // Nothing more is pending.
+        assert_eq!(
+            pride::move_on_after(Duration::from_millis(20), first.recv()).await,
+            None
+        );
+
+        // `ctrl_c` sees a Ctrl-C sent after it started listening; we cannot see when
+        // that is, so keep sending (bounded) until it returns.
+        let done = Arc::new(AtomicBool::new(false));
+        pride::task_group(async |tg| {
+            let finished = done.clone();
+            tg.start_soon(async move {
+                pride::signal::ctrl_c().await?;
+                finished.store(true, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(())
+            });
+            for _ in 0..1000 {
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
+                raise(SignalKind::INTERRUPT.as_raw()).unwrap();
+                pride::sleep(Duration::from_millis(5)).await;
+            }
+            // Never a hang: the assertion below reports a lost Ctrl-C.
+            tg.cancel_scope().cancel();
+        })
+        .await
+        .unwrap();
+        assert!(done.load(Ordering::SeqCst), "ctrl_c never returned");
+    });
+}
+
+#[test]
+fn a_cancelled_recv_loses_no_delivery() {
+    runtime().block_on(async {
+        let mut signal = Signal::new(SignalKind::USER_DEFINED1).unwrap();
+        let waited = pride::move_on_after(Duration::from_millis(10), signal.recv()).await;
+        assert_eq!(waited, None);
+        raise(SignalKind::USER_DEFINED1.as_raw()).unwrap();
+        recv(&mut signal).await;
+    });
+}
+
+#[test]
+fn deliveries_while_nobody_waits_count_as_one() {
+    runtime().block_on(async {
+        let mut signal = Signal::new(SignalKind::USER_DEFINED2).unwrap();
+        for _ in 0..3 {
+            raise(SignalKind::USER_DEFINED2.as_raw()).unwrap();
+        }
+        recv(&mut signal).await;
+        assert_eq!(
+            pride::move_on_after(Duration::from_millis(20), signal.recv()).await,
+            None
+        );
+    });
+}
+
+#[test]
+fn a_stream_of_sigterm_and_sighup() {
+    runtime().block_on(async {
+        let mut term = Signal::new(SignalKind::TERMINATE).unwrap();
+        let mut hup = Signal::new(SignalKind::HANGUP).unwrap();
+        for _ in 0..5 {
+            raise(SignalKind::HANGUP.as_raw()).unwrap();
+            recv(&mut hup).await;
+            raise(SignalKind::TERMINATE.as_raw()).unwrap();
+            recv(&mut term).await;
+        }
+        // Each listener saw only its own signal.
+        assert_eq!(
+            pride::move_on_after(Duration::from_millis(20), hup.recv()).await,
+            None
+        );
+    });
+}
+
+#[test]
+fn signals_a_process_cannot_handle_are_refused() {
+    runtime().block_on(async {
+        for kind in [
+            SignalKind::from_raw(signal_hook::consts::SIGKILL),
+            SignalKind::from_raw(signal_hook::consts::SIGSEGV),
+        ] {
+            let error = Signal::new(kind).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+        }
+        assert_eq!(format!("{:?}", SignalKind::TERMINATE), "SIGTERM");
+    });
+}
