@@ -122,6 +122,7 @@ pub mod compat;
 pub(crate) mod group;
 pub(crate) mod loom;
 pub mod net;
+pub mod par;
 pub mod patterns;
 pub(crate) mod pool;
 pub(crate) mod runtime;
