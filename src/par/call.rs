@@ -12,6 +12,7 @@
 //! every so often (see `registry.rs`) and on entry, and copied into that flag.
 
 use std::sync::Mutex;
+use std::time::Instant;
 
 use super::job::{CallPtr, Panic};
 use super::latch::CountLatch;
@@ -29,6 +30,10 @@ pub(crate) struct Call {
     parent: CallPtr,
     /// The cancel scope the outermost call was made in.
     scope: Option<Arc<ScopeNode>>,
+    /// The earliest deadline of that scope and those around it, read once when the
+    /// call is made: a scope's timer is armed only when its work suspends, which a
+    /// `par` call inside a first poll never does.
+    deadline: Option<Instant>,
     /// Failures of a `try_*` call, in the order they happened.
     errors: Mutex<Vec<TaskError>>,
     /// A `scope`'s spawns still running, plus one for its body.
@@ -53,11 +58,13 @@ impl Call {
         } else {
             None
         };
+        let deadline = scope.as_ref().and_then(|scope| scope.effective_deadline());
         let call = Call {
             stop: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
             parent,
             scope,
+            deadline,
             errors: Mutex::new(Vec::new()),
             spawns: CountLatch::new(1, owner),
             panic: Mutex::new(None),
@@ -103,11 +110,16 @@ impl Call {
                 None => break,
             }
         }
-        if let Some(scope) = &call.scope {
-            if scope.cancelled_by().is_some() {
-                self.cancelled.store(true, Ordering::Relaxed);
-                self.stop.store(true, Ordering::Relaxed);
-            }
+        let cancelled = call
+            .scope
+            .as_ref()
+            .is_some_and(|scope| scope.cancelled_by().is_some());
+        let expired = call.deadline.is_some_and(|deadline| {
+            crate::cancel::deadline::now().is_some_and(|now| now >= deadline)
+        });
+        if cancelled || expired {
+            self.cancelled.store(true, Ordering::Relaxed);
+            self.stop.store(true, Ordering::Relaxed);
         }
     }
 

@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_stolen_stack_job_hands_its_result_back() {
-        let data = vec![1, 2, 3];
+        let data = [1, 2, 3];
         let job = StackJob::new(
             Closure(|stolen| (stolen, data.iter().sum::<i32>())),
             LockLatch::new(),
