@@ -139,7 +139,7 @@ impl Here<'_> {
     #[inline]
     pub(crate) fn push(&self, job: JobRef) {
         self.par().deque.push(job);
-        self.core.notify_parked();
+        self.core.notify_parked_for_par();
     }
 
     /// Takes back the newest job this worker offered, if nobody stole it.

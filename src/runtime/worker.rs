@@ -478,8 +478,17 @@ impl Core {
         &self.shared().par
     }
 
-    pub(crate) fn notify_parked(&self) {
-        self.shared().notify_parked();
+    /// A `par` job was pushed onto this worker's deque: wake a sleeper if one may be
+    /// needed. While every worker is awake this skips the fence of `notify_parked`:
+    /// a worker that parks concurrently may then miss this job, which costs
+    /// parallelism but never progress, since the pusher always takes its own job
+    /// back if nobody steals it.
+    #[inline]
+    pub(crate) fn notify_parked_for_par(&self) {
+        let shared = self.shared();
+        if shared.idle.num_unparked() < shared.remotes.len() {
+            shared.notify_parked();
+        }
     }
 
     pub(crate) fn unpark_worker(&self, index: usize) {
