@@ -30,6 +30,16 @@
 //! A running piece is not interrupted: a call ends promptly if its pieces are short;
 //! items are the unit for the slice forms, closures for `join` and `scope`.
 //!
+//! # Sharing the workers with async tasks
+//!
+//! A `par` call inside a task blocks that task (not its worker) until the call ends,
+//! like any synchronous function. Workers busy with `par` work keep the rest of the
+//! runtime going: between items and joins, about once a millisecond, they fire due
+//! timers, poll the I/O driver, and poll a few of their queued tasks, so the sleeps and
+//! sockets of other tasks are not held back for the length of a long fan-out. Those
+//! tasks then run on the stack of the `par` work, as work-stealing does with pieces: do
+//! not hold a lock across a `par` call that such a task could need.
+//!
 //! ```
 //! let words = ["fork", "join", "on", "pride"];
 //! let lengths = pride::par::map(&words, |w| w.len());
