@@ -185,6 +185,11 @@ pub mod __loom {
         pub use crate::group::{StartError, TaskStatus};
     }
 
+    /// The latch a `par` worker waits on for stolen halves and scope spawns.
+    pub mod par {
+        pub use crate::par::latch::CountLatch;
+    }
+
     /// The cancel-scope tree.
     pub mod cancel {
         pub use crate::cancel::node::ScopeNode;

@@ -28,14 +28,14 @@ pub(crate) trait Latch {
 }
 
 /// Set when its count reaches zero; waited on by the worker `owner`.
-pub(crate) struct CountLatch {
+pub struct CountLatch {
     count: AtomicUsize,
     owner: usize,
 }
 
 impl CountLatch {
     /// A latch that `count` sets release, waited on by worker `owner`.
-    pub(crate) fn new(count: usize, owner: usize) -> CountLatch {
+    pub fn new(count: usize, owner: usize) -> CountLatch {
         CountLatch {
             count: AtomicUsize::new(count),
             owner,
@@ -43,7 +43,7 @@ impl CountLatch {
     }
 
     /// The waiter's own event is done (it does not need waking).
-    pub(crate) fn release_own(&self) {
+    pub fn release_own(&self) {
         self.count.fetch_sub(1, Ordering::AcqRel);
     }
 
@@ -52,22 +52,37 @@ impl CountLatch {
     pub(crate) fn increment(&self) {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
-}
 
-impl Latch for CountLatch {
-    unsafe fn set(this: *const Self) {
+    /// Counts one event done; the one that brings the count to zero then calls
+    /// `wake(owner)` (which must not touch the latch: the waiter may be gone).
+    ///
+    /// # Safety
+    /// `this` points at a live latch (its count is above zero).
+    pub unsafe fn set_and_wake(this: *const Self, wake: impl FnOnce(usize)) {
         // SAFETY: alive until the count reaches zero (the caller's contract); read
         // before the decrement that may release the waiter.
         let owner = unsafe { (*this).owner };
         // SAFETY: as above; after this decrement nothing of `*this` is touched.
         let last = unsafe { (*this).count.fetch_sub(1, Ordering::AcqRel) } == 1;
         if last {
-            super::registry::unpark_worker(owner);
+            wake(owner);
         }
     }
 
-    fn probe(&self) -> bool {
+    /// Whether the count reached zero (what was done before each set is visible).
+    pub fn probe(&self) -> bool {
         self.count.load(Ordering::Acquire) == 0
+    }
+}
+
+impl Latch for CountLatch {
+    unsafe fn set(this: *const Self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { CountLatch::set_and_wake(this, super::registry::unpark_worker) }
+    }
+
+    fn probe(&self) -> bool {
+        CountLatch::probe(self)
     }
 }
 

@@ -50,7 +50,7 @@
 mod call;
 mod job;
 mod join;
-mod latch;
+pub(crate) mod latch;
 mod registry;
 mod scope;
 mod slice;
