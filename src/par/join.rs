@@ -32,7 +32,8 @@ where
     let job = StackJob::new(Stolen(b), CountLatch::new(1, here.index()));
     // SAFETY: this frame returns only after taking the job back (its pop gave back
     // this very job) or after the job's latch is set (`wait_until` below), on every
-    // path, unwinding included: `a` and `b` run under `catch_unwind`.
+    // path, unwinding included: `a` runs under `catch_unwind`, and `b` runs here only
+    // once taken back.
     let job_ref = unsafe { job.as_job_ref(here.call_ptr()) };
     here.push(job_ref);
     let ra = match catch_unwind(AssertUnwindSafe(|| a(here, false))) {
@@ -60,13 +61,12 @@ where
     while let Some(popped) = here.pop() {
         if job.is(&popped) {
             let Stolen(b) = job.take_back();
-            return match catch_unwind(AssertUnwindSafe(|| b(here, false))) {
-                Ok(rb) => (ra, rb),
-                Err(panic) => {
-                    here.call().fail();
-                    resume_unwind(panic)
-                }
-            };
+            // Nothing is left to wait for: a panic of `b` only has to stop the call
+            // on its way out.
+            let stop = StopOnUnwind(here.call());
+            let rb = b(here, false);
+            std::mem::forget(stop);
+            return (ra, rb);
         }
         here.execute(popped);
     }
@@ -77,6 +77,16 @@ where
             here.call().fail();
             resume_unwind(panic)
         }
+    }
+}
+
+/// Stops the call if dropped, which only happens while unwinding (it is forgotten
+/// otherwise).
+struct StopOnUnwind<'a>(&'a super::call::Call);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.fail();
     }
 }
 
