@@ -163,14 +163,16 @@ fn in_a_cancelled_scope_no_piece_starts() {
                 });
                 let mapped = catch_unwind(|| par::map_range(0..1_000, |i| i));
                 let joined = catch_unwind(|| par::join(|| 1, || 2));
-                (tried, mapped, joined)
+                let scoped = catch_unwind(|| par::scope(|s| s.spawn(|_| unreachable!())));
+                (tried, mapped, joined, scoped)
             })
             .await;
         // The scope was cancelled before the block suspended, so it ran to its end.
-        let (tried, mapped, joined) = outcome.expect("no suspension point");
+        let (tried, mapped, joined, scoped) = outcome.expect("no suspension point");
         assert!(tried.unwrap_err().is_cancelled());
         assert!(mapped.unwrap_err().is::<par::Cancelled>());
         assert!(joined.unwrap_err().is::<par::Cancelled>());
+        assert!(scoped.unwrap_err().is::<par::Cancelled>());
         assert_eq!(ran.load(Ordering::Relaxed), 0);
     });
 }

@@ -50,6 +50,9 @@ fn run_scope<'scope, F, R>(here: &Here<'_>, f: F) -> R
 where
     F: FnOnce(&Scope<'scope>) -> R,
 {
+    if here.call().stopped() {
+        resume_unwind(Box::new(Cancelled));
+    }
     let scope = Scope {
         call: Call::with_owner(here.call_ptr(), here.index()),
         _scope: PhantomData,
