@@ -1,10 +1,10 @@
 //! CPU fan-out from inside an async service: `pride::par` on the runtime's own workers.
 //!
-//! A "thumbnail service" handles requests in tasks. Each request blurs an image with
-//! `par::map` over its rows (borrowing the image, no copies into `Arc`s), sorts its
-//! pixels with a parallel quicksort built on `par::join`, and must finish within its
-//! deadline: the last request gets too little time, and `try_map_range` reports the
-//! cancellation instead of finishing the work. Meanwhile a heartbeat task keeps
+//! A "thumbnail service" handles requests in tasks. Each request blurs an image row by
+//! row with `par::try_map_range` (borrowing the image, no copies into `Arc`s), sorts
+//! its pixels with a parallel quicksort built on `par::join`, and must finish within
+//! its deadline: the last request gets too little time, and `try_map_range` reports
+//! the cancellation instead of finishing the work. Meanwhile a heartbeat task keeps
 //! ticking: a busy fan-out does not hold back the timers of other tasks.
 //!
 //! Run: `cargo run --release --example par_fanout`
