@@ -23,7 +23,7 @@
 //!   call;
 //! - inside a cancelled cancel scope (a deadline passed, or `cancel()` was called) no new
 //!   piece starts and the call ends as soon as the running pieces have: the `try_*`
-//!   forms return a [`GroupError`](crate::GroupError) whose
+//!   forms return a [`GroupError`] whose
 //!   [`is_cancelled`](crate::GroupError::is_cancelled) is true, and the other forms,
 //!   which have no value to return, unwind with a [`Cancelled`] payload.
 //!
