@@ -11,6 +11,8 @@ use common::{run, watchdog};
 use pride::par;
 
 const N: usize = if cfg!(miri) { 200 } else { 100_000 };
+const TASKS: u64 = if cfg!(miri) { 4 } else { 16 };
+const ITEMS_PER_TASK: u64 = if cfg!(miri) { 100 } else { 10_000 };
 
 fn tree_sum(depth: u32) -> u64 {
     if depth == 0 {
@@ -125,10 +127,10 @@ fn many_tasks_fan_out_at_once() {
         let results = std::sync::Arc::new(results);
         let shared = results.clone();
         pride::task_group(async move |tg| {
-            for t in 0..16u64 {
+            for t in 0..TASKS {
                 let shared = shared.clone();
                 tg.start_soon(async move {
-                    let v: Vec<u64> = (0..10_000).collect();
+                    let v: Vec<u64> = (0..ITEMS_PER_TASK).collect();
                     let s = par::sum(&v, |x| x * t);
                     pride::yield_now().await;
                     shared.lock().unwrap().push((t, s));
@@ -142,7 +144,7 @@ fn many_tasks_fan_out_at_once() {
         r
     });
     let expected: Vec<(u64, u64)> = (0..16)
-        .map(|t| (t, t * (0..10_000u64).sum::<u64>()))
+        .map(|t| (t, t * (0..ITEMS_PER_TASK).sum::<u64>()))
         .collect();
     assert_eq!(sums, expected);
 }
