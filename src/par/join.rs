@@ -1,5 +1,7 @@
 //! Fork-join: run one half here, offer the other to idle workers, take it back if
 //! nobody took it.
+//!
+//! Unsafe code here only offers a stack job, under the rules in `job.rs`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 

@@ -6,6 +6,11 @@
 //! a thread that is not a worker (a `block_on` thread, or any thread outside a
 //! runtime), which just blocks.
 //!
+//! Rule: a latch may be freed by its waiter as soon as it is set, so `set` takes a
+//! raw pointer (not a reference that must stay valid for the whole call) and touches
+//! nothing of the latch after the store that sets it (rule 3 in `job.rs`). The loom
+//! model in `loom-tests/par_latch.rs` checks the wake-up and the publication.
+//!
 //! No wake-up is lost: the waiter checks the latch after announcing that it parks,
 //! and the setter unparks it after setting; the parker's state turns an unpark that
 //! comes before the park into a park that returns at once.

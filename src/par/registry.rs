@@ -10,6 +10,9 @@
 //!
 //! A thread that is not a worker hands the whole call to its runtime as one job and
 //! blocks until it has run ([`in_worker`]).
+//!
+//! Unsafe code here only runs queued jobs and offers the handed-over call, under the
+//! rules in `job.rs`.
 
 use std::cell::Cell;
 use std::sync::OnceLock;

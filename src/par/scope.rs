@@ -1,4 +1,7 @@
 //! `scope`: fork-join of any number of borrowing closures.
+//!
+//! Unsafe code here makes and runs heap jobs that borrow the scope, under the rules in
+//! `job.rs` (the scope outlives its spawns because it waits for all of them).
 
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
