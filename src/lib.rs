@@ -159,6 +159,7 @@ pub(crate) mod group;
 pub(crate) mod loom;
 mod macros;
 pub mod net;
+pub mod par;
 pub mod patterns;
 pub(crate) mod pool;
 #[cfg(unix)]
@@ -228,6 +229,11 @@ pub mod __loom {
     pub mod start {
         pub use crate::group::start::loom_api::*;
         pub use crate::group::{StartError, TaskStatus};
+    }
+
+    /// The latch a `par` worker waits on for stolen halves and scope spawns.
+    pub mod par {
+        pub use crate::par::latch::CountLatch;
     }
 
     /// The cancel-scope tree.

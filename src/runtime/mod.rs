@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use crate::time::Clock;
 
 pub use blocking::{ToThread, to_thread};
-pub(crate) use worker::{Handle, wake_many};
+pub(crate) use worker::{Core, Handle, wake_many};
 pub use yield_now::{YieldNow, yield_now};
 
 /// A pride runtime: a pool of worker threads that run the tasks of task groups.

@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) driver: Driver,
     time: TimeDriver,
     pub(crate) blocking: BlockingPool,
+    /// The queues of `par` jobs (see [`crate::par`]).
+    pub(crate) par: crate::par::Queues,
     /// `block_on` threads that are running (not parked): while any is, the runtime is
     /// not idle and an autojump clock must not jump.
     pub(crate) block_on_active: Arc<AtomicUsize>,
@@ -79,6 +81,8 @@ pub(crate) struct Core {
     tick: Cell<u32>,
     rng: Cell<u32>,
     parker: Parker,
+    /// This worker's `par` deque and state (see [`crate::par`]).
+    pub(crate) par: crate::par::WorkerPar,
 }
 
 /// Builds the shared state and each worker's core (started by the caller).
@@ -89,6 +93,7 @@ pub(crate) fn create(
     blocking: BlockingPool,
 ) -> (Handle, Vec<Core>) {
     let time = TimeDriver::new(clock, workers, driver.unpark_fn());
+    let (par, mut par_workers) = crate::par::queues(workers);
     let mut cores = Vec::with_capacity(workers);
     let mut remotes = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -108,6 +113,7 @@ pub(crate) fn create(
             driver,
             time,
             blocking,
+            par,
             block_on_active: Arc::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
         }),
@@ -127,6 +133,7 @@ pub(crate) fn create(
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
             parker,
+            par: par_workers.remove(0),
         })
         .collect();
     (handle, cores)
@@ -224,7 +231,9 @@ impl Shared {
 
     /// Whether the injector or any worker's queue has work.
     fn has_visible_work(&self) -> bool {
-        !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+        !self.injector.is_empty()
+            || self.remotes.iter().any(|r| !r.stealer.is_empty())
+            || self.par.has_work()
     }
 
     fn is_shutdown(&self) -> bool {
@@ -323,7 +332,10 @@ impl Core {
                 self.run_task(task);
                 continue;
             }
-            self.park();
+            if crate::par::run_one(&self) {
+                continue;
+            }
+            self.park_unless(|| false);
         }
         // Shutdown: drop what is still queued here. Dropping a task can wake others
         // onto this queue, so loop until it stays empty.
@@ -337,11 +349,16 @@ impl Core {
     }
 
     fn run_task(&self, task: Notified) {
+        self.found_work();
+        super::coop::budget(|| task.run());
+    }
+
+    /// Called before running what was found (a task or a `par` job).
+    pub(crate) fn found_work(&self) {
         if self.searching.replace(false) && self.shared().idle.transition_worker_from_searching() {
             // The last searcher found work: there may be more, let another look.
             self.shared().notify_parked();
         }
-        super::coop::budget(|| task.run());
     }
 
     fn next_task(&self) -> Option<Notified> {
@@ -421,7 +438,10 @@ impl Core {
         }
     }
 
-    fn park(&self) {
+    /// Parks until woken, unless `ready()` (checked after announcing the sleep, like
+    /// the queues, so a `par` latch set meanwhile is not missed: its setter unparks
+    /// this worker after setting it).
+    pub(crate) fn park_unless(&self, ready: impl Fn() -> bool) {
         let shared = self.shared();
         let was_searching = self.searching.replace(false);
         let _ = shared
@@ -429,7 +449,7 @@ impl Core {
             .transition_worker_to_parked(self.index, was_searching);
         // Re-check after announcing ourselves asleep: a push that raced our
         // announcement either saw us asleep (and wakes someone) or is visible here.
-        if shared.has_visible_work() || shared.is_shutdown() {
+        if shared.has_visible_work() || shared.is_shutdown() || ready() {
             if shared.idle.transition_worker_from_parked(self.index) {
                 // A notifier already counted us as searching.
                 self.searching.set(true);
@@ -449,5 +469,59 @@ impl Core {
         if shared.idle.transition_worker_from_parked(self.index) {
             self.searching.set(true);
         }
+    }
+}
+
+/// Hooks for `crate::par`, whose jobs run on these workers.
+impl Core {
+    pub(crate) fn par_queues(&self) -> &crate::par::Queues {
+        &self.shared().par
+    }
+
+    /// A `par` job was pushed onto this worker's deque: wake a sleeper if one may be
+    /// needed. While every worker is awake this skips the fence of `notify_parked`:
+    /// a worker that parks concurrently may then miss this job, which costs
+    /// parallelism but never progress, since the pusher always takes its own job
+    /// back if nobody steals it.
+    #[inline]
+    pub(crate) fn notify_parked_for_par(&self) {
+        let shared = self.shared();
+        if shared.idle.num_unparked() < shared.remotes.len() {
+            shared.notify_parked();
+        }
+    }
+
+    pub(crate) fn unpark_worker(&self, index: usize) {
+        let shared = self.shared();
+        shared.remotes[index].unparker.unpark(&shared.driver);
+    }
+
+    /// For a worker busy in `par` work: turns the driver (if free) and fires timers,
+    /// then polls up to `max` of this worker's queued tasks, so that they do not wait
+    /// for the `par` call to end.
+    pub(crate) fn run_tasks_nested(&self, max: u32) {
+        let shared = self.shared();
+        shared.driver.poll_nonblocking(|| {
+            shared.time.process();
+        });
+        for _ in 0..max {
+            match self.next_task() {
+                Some(task) => self.run_task(task),
+                None => break,
+            }
+        }
+        // What is left (and the LIFO slot, which cannot be stolen) goes where idle
+        // workers can take it.
+        if let Some(task) = self.lifo.take() {
+            self.push_local(task);
+        }
+    }
+}
+
+impl Handle {
+    /// Queues a `par` job from a thread that is not one of this runtime's workers.
+    pub(crate) fn par_inject(&self, job: crate::par::JobRef) {
+        self.shared.par.inject(job);
+        self.shared.notify_parked();
     }
 }

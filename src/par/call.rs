@@ -1,0 +1,185 @@
+//! One `par` call's shared state: whether it must stop handing out pieces, and (for
+//! the `try_*` forms) the failures it collected.
+//!
+//! A call is made on the caller's stack and lives until the call returns, which is
+//! after every piece of it has ended, so pieces on other workers may point at it.
+//! Calls nest: a `try_*` or `scope` inside a piece makes its own call whose parent is
+//! the piece's call; `join` and the slice forms run inside the call they are in (a
+//! panic anywhere in it is resumed on its caller, so it stops all of it).
+//!
+//! Reading whether to stop is one atomic load of the innermost call's flag. The
+//! enclosing calls and the cancel scope the outermost call was made in are looked at
+//! every so often (see `registry.rs`) and on entry, and copied into that flag.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::job::{CallPtr, Panic};
+use super::latch::CountLatch;
+use crate::cancel::node::ScopeNode;
+use crate::group::error::{GroupError, Kind, Payload, Reason, TaskError};
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+
+/// The state of one `par` call.
+pub(crate) struct Call {
+    stop: AtomicBool,
+    /// The stop came from a cancelled scope (not from a failure).
+    cancelled: AtomicBool,
+    /// The enclosing call, if this one runs inside a piece of another (else null).
+    parent: CallPtr,
+    /// The cancel scope the outermost call was made in.
+    scope: Option<Arc<ScopeNode>>,
+    /// The earliest deadline of that scope and those around it, read once when the
+    /// call is made: a scope's timer is armed only when its work suspends, which a
+    /// `par` call inside a first poll never does.
+    deadline: Option<Instant>,
+    /// Failures of a `try_*` call, in the order they happened.
+    errors: Mutex<Vec<TaskError>>,
+    /// A `scope`'s spawns still running, plus one for its body.
+    pub(crate) spawns: CountLatch,
+    /// A `scope`'s first panic of a spawn.
+    panic: Mutex<Option<Panic>>,
+    /// A piece was not started because the call had stopped.
+    skipped: AtomicBool,
+}
+
+impl Call {
+    /// A call made inside `parent` (a piece of another call) or, outermost, in the
+    /// current cancel scope.
+    pub(crate) fn new(parent: CallPtr) -> Call {
+        Call::with_owner(parent, 0)
+    }
+
+    /// A call whose spawns worker `owner` waits for (a `scope`).
+    pub(crate) fn with_owner(parent: CallPtr, owner: usize) -> Call {
+        let scope = if parent.is_null() {
+            crate::cancel::current::current()
+        } else {
+            None
+        };
+        let deadline = scope.as_ref().and_then(|scope| scope.effective_deadline());
+        let call = Call {
+            stop: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
+            parent,
+            scope,
+            deadline,
+            errors: Mutex::new(Vec::new()),
+            spawns: CountLatch::new(1, owner),
+            panic: Mutex::new(None),
+            skipped: AtomicBool::new(false),
+        };
+        call.refresh();
+        call
+    }
+
+    /// Whether new pieces must not start. One load.
+    #[inline]
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Stops the call because a piece failed.
+    pub(crate) fn fail(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the call stopped because of a cancelled scope.
+    pub(crate) fn was_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Looks at the enclosing calls and the cancel scope, and stops this call if any
+    /// of them is stopped or cancelled.
+    pub(crate) fn refresh(&self) {
+        if self.stopped() {
+            return;
+        }
+        let mut call = self;
+        loop {
+            if call.stopped() {
+                if call.was_cancelled() {
+                    self.cancelled.store(true, Ordering::Relaxed);
+                }
+                self.stop.store(true, Ordering::Relaxed);
+                return;
+            }
+            match call.parent.get() {
+                Some(parent) => call = parent,
+                None => break,
+            }
+        }
+        let cancelled = call
+            .scope
+            .as_ref()
+            .is_some_and(|scope| scope.cancelled_by().is_some());
+        let expired = call.deadline.is_some_and(|deadline| {
+            crate::cancel::deadline::now().is_some_and(|now| now >= deadline)
+        });
+        if cancelled || expired {
+            self.cancelled.store(true, Ordering::Relaxed);
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A piece was not started because the call had stopped.
+    pub(crate) fn skip(&self) {
+        self.skipped.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a piece was not started.
+    pub(crate) fn was_skipped(&self) -> bool {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Keeps a spawn's panic (a real one before a cancellation) and stops the call.
+    pub(crate) fn keep_panic(&self, panic: Panic) {
+        self.fail();
+        let mut slot = self.panic.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = Some(match slot.take() {
+            Some(kept) => super::join::pick(kept, Some(panic)),
+            None => panic,
+        });
+    }
+
+    /// The kept panic, if any.
+    pub(crate) fn take_panic(&self) -> Option<Panic> {
+        self.panic.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Records a failure of a `try_*` piece and stops the call.
+    pub(crate) fn record(&self, kind: Kind) {
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(TaskError::new(None, kind));
+        self.fail();
+    }
+
+    /// Records a panic of a `try_*` piece and stops the call.
+    pub(crate) fn record_panic(&self, payload: Panic) {
+        self.record(Kind::Panic(Payload::new(payload)));
+    }
+
+    /// What a `try_*` call returns when it did not complete: every failure, or a
+    /// cancellation.
+    pub(crate) fn into_error(self) -> GroupError {
+        let errors = self.errors.into_inner().unwrap_or_else(|e| e.into_inner());
+        let reason = if errors.is_empty() {
+            Reason::Cancelled
+        } else {
+            Reason::Failed
+        };
+        GroupError::new(errors, reason, None)
+    }
+
+    /// Whether a `try_*` piece failed.
+    pub(crate) fn has_errors(&self) -> bool {
+        !self
+            .errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+}

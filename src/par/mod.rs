@@ -1,0 +1,417 @@
+//! CPU fan-out on the runtime's own workers: fork-join ([`join`], [`scope`]) and
+//! parallel slices and ranges ([`map`], [`try_map`], [`for_each`], [`reduce`],
+//! [`sum`] and their `_range` forms).
+//!
+//! Closures may borrow: every call returns only after all of its pieces have ended.
+//! Inside a runtime (a task, or [`Runtime::block_on`](crate::Runtime::block_on)) the
+//! work runs on that runtime's workers; elsewhere on a default runtime with one worker
+//! per core, started on first use. A worker that waits for a piece another worker
+//! took runs other pieces meanwhile instead of blocking.
+//!
+//! Work is split adaptively: a call runs in a few big pieces while the other workers
+//! are busy, and is split finer where idle workers come to take pieces, so there is no
+//! per-item task and no chunk size to choose.
+//!
+//! # Failures and cancellation
+//!
+//! Pieces of a call are children of the code that made the call:
+//! - a piece that panics stops the call: pieces not yet started do not start, and the
+//!   panic is resumed on the caller once the running ones have ended (the first panic,
+//!   if several pieces panicked);
+//! - the `try_*` forms instead return `Err(GroupError)` holding every error and panic
+//!   of their pieces (each a [`TaskError`](crate::TaskError)); the first one stops the
+//!   call;
+//! - inside a cancelled cancel scope (a deadline passed, or `cancel()` was called) no new
+//!   piece starts and the call ends as soon as the running pieces have: the `try_*`
+//!   forms return a [`GroupError`] whose
+//!   [`is_cancelled`](crate::GroupError::is_cancelled) is true, and the other forms,
+//!   which have no value to return, unwind with a [`Cancelled`] payload.
+//!
+//! A running piece is not interrupted: a call ends promptly if its pieces are short;
+//! items are the unit for the slice forms, closures for `join` and `scope`.
+//!
+//! # Sharing the workers with async tasks
+//!
+//! A `par` call inside a task blocks that task (not its worker) until the call ends,
+//! like any synchronous function. Workers busy with `par` work keep the rest of the
+//! runtime going: between items and joins, about once a millisecond, they fire due
+//! timers, poll the I/O driver, and poll a few of their queued tasks, so the sleeps and
+//! sockets of other tasks are not held back for the length of a long fan-out. Those
+//! tasks then run on the stack of the `par` work, as work-stealing does with pieces: do
+//! not hold a lock across a `par` call that such a task could need.
+//!
+//! ```
+//! let words = ["fork", "join", "on", "pride"];
+//! let lengths = pride::par::map(&words, |w| w.len());
+//! assert_eq!(lengths, [4, 4, 2, 5]);
+//! assert_eq!(pride::par::sum(&lengths, |&n| n), 15);
+//! ```
+
+mod call;
+mod job;
+mod join;
+pub(crate) mod latch;
+mod registry;
+mod scope;
+mod slice;
+
+use std::iter::Sum;
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+pub(crate) use job::JobRef;
+pub(crate) use registry::{Queues, WorkerPar, queues, run_one};
+pub use scope::{Scope, scope};
+
+use call::Call;
+use registry::{Here, in_worker};
+use slice::{Pieces, Producer, bridge};
+
+use crate::group::error::{BoxError, GroupError, Kind};
+
+/// The unwinding payload of a `par` call that a cancelled scope stopped before it had
+/// a value to return ([`join`], [`scope`], [`map`], [`for_each`], [`reduce`], [`sum`]).
+///
+/// It is resumed with [`std::panic::resume_unwind`], so no panic message is printed.
+/// The `try_*` forms return [`GroupError`] instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the par call was cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+fn cancelled() -> ! {
+    resume_unwind(Box::new(Cancelled))
+}
+
+/// Runs `a` and `b`, potentially in parallel, and returns both results.
+///
+/// `a` runs on the calling worker; `b` is offered to idle workers and run here if
+/// none took it. Both may borrow from the caller. If either panics, the panic is
+/// resumed here once the other has ended (or was dropped unstarted).
+///
+/// ```
+/// fn sum(v: &[u64]) -> u64 {
+///     if v.len() <= 1024 {
+///         return v.iter().sum();
+///     }
+///     let (l, r) = v.split_at(v.len() / 2);
+///     let (a, b) = pride::par::join(|| sum(l), || sum(r));
+///     a + b
+/// }
+/// let v: Vec<u64> = (0..100_000).collect();
+/// assert_eq!(sum(&v), 4_999_950_000);
+/// ```
+pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    in_worker(|here| {
+        if here.call().stopped() {
+            cancelled();
+        }
+        join::join_context(
+            here,
+            |_, _| a(),
+            |here, _| {
+                if here.call().stopped() {
+                    cancelled();
+                }
+                b()
+            },
+        )
+    })
+}
+
+/// The items of a piece, stopping (and noting it) when the call has stopped.
+fn guarded<'h, I: Iterator + 'h>(
+    here: &'h Here<'_>,
+    items: I,
+) -> impl Iterator<Item = I::Item> + 'h {
+    let call = here.call();
+    items.take_while(move |_| {
+        here.tick();
+        if call.stopped() {
+            call.skip();
+            false
+        } else {
+            true
+        }
+    })
+}
+
+/// A panicking form's value, unless pieces were skipped.
+fn finish<R>(here: &Here<'_>, value: R) -> R {
+    if here.call().was_skipped() {
+        drop(value);
+        cancelled();
+    }
+    value
+}
+
+fn collect<P, U, F>(here: &Here<'_>, items: P, f: &F) -> Vec<U>
+where
+    P: Producer + IntoIterator,
+    U: Send,
+    F: Fn(P::Item) -> U + Sync,
+{
+    let pieces = bridge(
+        here,
+        items,
+        &|here: &Here<'_>, piece: P| {
+            let mut out = Vec::with_capacity(piece.len());
+            out.extend(guarded(here, piece.into_iter()).map(f));
+            Pieces::one(out)
+        },
+        &Pieces::append,
+    );
+    finish(here, pieces.concat())
+}
+
+fn try_collect<P, U, E, F>(here: &Here<'_>, items: P, f: &F) -> Result<Vec<U>, GroupError>
+where
+    P: Producer + IntoIterator,
+    U: Send,
+    E: Into<BoxError>,
+    F: Fn(P::Item) -> Result<U, E> + Sync,
+{
+    let call = Call::new(here.call_ptr());
+    let pieces = here.with_call(&call, || {
+        bridge(
+            here,
+            items,
+            &|here: &Here<'_>, piece: P| {
+                let mut out = Vec::with_capacity(piece.len());
+                let ran = catch_unwind(AssertUnwindSafe(|| {
+                    for item in guarded(here, piece.into_iter()) {
+                        match f(item) {
+                            Ok(value) => out.push(value),
+                            Err(error) => {
+                                here.call().record(Kind::Error(error.into()));
+                                break;
+                            }
+                        }
+                    }
+                }));
+                if let Err(panic) = ran {
+                    here.call().record_panic(panic);
+                }
+                Pieces::one(out)
+            },
+            &Pieces::append,
+        )
+    });
+    if call.has_errors() || call.was_skipped() {
+        drop(pieces);
+        return Err(call.into_error());
+    }
+    Ok(pieces.concat())
+}
+
+fn fold<P, R, I, M, O>(here: &Here<'_>, items: P, identity: &I, map: &M, op: &O) -> R
+where
+    P: Producer + IntoIterator,
+    R: Send,
+    I: Fn() -> R + Sync,
+    M: Fn(P::Item) -> R + Sync,
+    O: Fn(R, R) -> R + Sync,
+{
+    let value = bridge(
+        here,
+        items,
+        &|here: &Here<'_>, piece: P| {
+            guarded(here, piece.into_iter())
+                .map(map)
+                .fold(identity(), op)
+        },
+        op,
+    );
+    finish(here, value)
+}
+
+/// Applies `f` to every item, in parallel, and returns the results in input order.
+///
+/// ```
+/// let squares = pride::par::map(&[1, 2, 3], |x| x * x);
+/// assert_eq!(squares, [1, 4, 9]);
+/// ```
+pub fn map<T, U, F>(items: &[T], f: F) -> Vec<U>
+where
+    T: Sync,
+    U: Send,
+    F: Fn(&T) -> U + Sync,
+{
+    let f = &f;
+    in_worker(|here| collect(here, items, f))
+}
+
+/// [`map`] over the indices of `range`.
+///
+/// ```
+/// let v = pride::par::map_range(0..4, |i| i * 10);
+/// assert_eq!(v, [0, 10, 20, 30]);
+/// ```
+pub fn map_range<U, F>(range: Range<usize>, f: F) -> Vec<U>
+where
+    U: Send,
+    F: Fn(usize) -> U + Sync,
+{
+    let f = &f;
+    in_worker(|here| collect(here, range, f))
+}
+
+/// Like [`map`] for a fallible `f`: the first error (or panic) stops the call, and
+/// `Err(GroupError)` holds every error and panic of the pieces, each as a
+/// [`TaskError`](crate::TaskError).
+///
+/// ```
+/// let parsed = pride::par::try_map(&["1", "2", "x"], |s| s.parse::<u32>());
+/// let err = parsed.unwrap_err();
+/// assert_eq!(err.errors().len(), 1);
+/// assert!(err.find::<std::num::ParseIntError>().is_some());
+/// ```
+pub fn try_map<T, U, E, F>(items: &[T], f: F) -> Result<Vec<U>, GroupError>
+where
+    T: Sync,
+    U: Send,
+    E: Into<BoxError>,
+    F: Fn(&T) -> Result<U, E> + Sync,
+{
+    let f = &f;
+    in_worker(|here| try_collect(here, items, f))
+}
+
+/// [`try_map`] over the indices of `range`.
+pub fn try_map_range<U, E, F>(range: Range<usize>, f: F) -> Result<Vec<U>, GroupError>
+where
+    U: Send,
+    E: Into<BoxError>,
+    F: Fn(usize) -> Result<U, E> + Sync,
+{
+    let f = &f;
+    in_worker(|here| try_collect(here, range, f))
+}
+
+/// Applies `f` to every item, in parallel, with mutable access.
+///
+/// ```
+/// let mut v = vec![1, 2, 3];
+/// pride::par::for_each(&mut v, |x| *x *= 2);
+/// assert_eq!(v, [2, 4, 6]);
+/// ```
+pub fn for_each<T, F>(items: &mut [T], f: F)
+where
+    T: Send,
+    F: Fn(&mut T) + Sync,
+{
+    let f = &f;
+    in_worker(|here| fold(here, items, &|| (), f, &|(), ()| ()));
+}
+
+/// [`for_each`] over the indices of `range`.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let hits = AtomicUsize::new(0);
+/// pride::par::for_each_range(0..100, |_| {
+///     hits.fetch_add(1, Ordering::Relaxed);
+/// });
+/// assert_eq!(hits.into_inner(), 100);
+/// ```
+pub fn for_each_range<F>(range: Range<usize>, f: F)
+where
+    F: Fn(usize) + Sync,
+{
+    let f = &f;
+    in_worker(|here| fold(here, range, &|| (), f, &|(), ()| ()));
+}
+
+/// Maps every item with `map` and combines the results with `op`, in parallel.
+/// `identity()` must be an identity of `op`, and `op` associative: pieces are
+/// combined in input order, but grouped as the splitting went.
+///
+/// ```
+/// let words = ["a", "bb", "ccc"];
+/// let longest = pride::par::reduce(&words, || 0, |w| w.len(), usize::max);
+/// assert_eq!(longest, 3);
+/// ```
+pub fn reduce<T, R, I, M, O>(items: &[T], identity: I, map: M, op: O) -> R
+where
+    T: Sync,
+    R: Send,
+    I: Fn() -> R + Sync,
+    M: Fn(&T) -> R + Sync,
+    O: Fn(R, R) -> R + Sync,
+{
+    let (identity, map, op) = (&identity, &map, &op);
+    in_worker(|here| fold(here, items, identity, map, op))
+}
+
+/// [`reduce`] over the indices of `range`.
+///
+/// ```
+/// let max_square = pride::par::reduce_range(0..10, || 0, |i| i * i, usize::max);
+/// assert_eq!(max_square, 81);
+/// ```
+pub fn reduce_range<R, I, M, O>(range: Range<usize>, identity: I, map: M, op: O) -> R
+where
+    R: Send,
+    I: Fn() -> R + Sync,
+    M: Fn(usize) -> R + Sync,
+    O: Fn(R, R) -> R + Sync,
+{
+    let (identity, map, op) = (&identity, &map, &op);
+    in_worker(|here| fold(here, range, identity, map, op))
+}
+
+/// The sum of `f` over the items, in parallel.
+///
+/// ```
+/// assert_eq!(pride::par::sum(&[1u64, 2, 3], |&x| x), 6);
+/// ```
+pub fn sum<T, S, F>(items: &[T], f: F) -> S
+where
+    T: Sync,
+    S: Send + Sum<S>,
+    F: Fn(&T) -> S + Sync,
+{
+    let f = &f;
+    in_worker(|here| sum_of(here, items, f))
+}
+
+/// The sum of `f` over the indices of `range`, in parallel.
+///
+/// ```
+/// assert_eq!(pride::par::sum_range(0..101, |i| i as u64), 5050);
+/// ```
+pub fn sum_range<S, F>(range: Range<usize>, f: F) -> S
+where
+    S: Send + Sum<S>,
+    F: Fn(usize) -> S + Sync,
+{
+    let f = &f;
+    in_worker(|here| sum_of(here, range, f))
+}
+
+fn sum_of<P, S, F>(here: &Here<'_>, items: P, f: &F) -> S
+where
+    P: Producer + IntoIterator,
+    S: Send + Sum<S>,
+    F: Fn(P::Item) -> S + Sync,
+{
+    let value = bridge(
+        here,
+        items,
+        &|here: &Here<'_>, piece: P| guarded(here, piece.into_iter()).map(f).sum(),
+        &|a: S, b: S| [a, b].into_iter().sum(),
+    );
+    finish(here, value)
+}

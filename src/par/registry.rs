@@ -1,0 +1,359 @@
+//! Where `par` jobs wait and who runs them: a deque per worker, an injector for jobs
+//! from other threads, and the entry into a runtime.
+//!
+//! Each worker pushes the jobs it offers (the `b` half of a join, a `scope` spawn) onto
+//! its own deque and pops them back newest-first; idle workers steal oldest-first, so a
+//! thief takes the biggest piece of a split. A worker finds `par` jobs after its own
+//! and others' async tasks, in its run loop ([`run_one`]); a worker that waits for a
+//! stolen half runs other jobs meanwhile ([`wait_until`]), and parks like an idle
+//! worker (so new work or a timer can still wake it) when there are none.
+//!
+//! A thread that is not a worker hands the whole call to its runtime as one job and
+//! blocks until it has run ([`in_worker`]).
+//!
+//! Unsafe code here only runs queued jobs and offers the handed-over call, under the
+//! rules in `job.rs`.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use super::call::Call;
+use super::job::{Body, CallPtr, JobRef, StackJob};
+use super::latch::{Latch, LockLatch};
+use crate::runtime::Core;
+use crate::runtime::Runtime;
+use crate::runtime::context;
+
+/// Every this many joins or pieces, a worker looks at the clock; see [`tick`].
+const TICKS_PER_LOOK: u32 = 64;
+/// How often a worker busy in `par` work turns the driver and polls its queued tasks.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(1);
+/// Tasks polled per maintenance.
+const NESTED_TASKS: u32 = 16;
+
+/// The `par` queues every thread of a runtime can reach.
+pub(crate) struct Queues {
+    stealers: Box<[Stealer<JobRef>]>,
+    injector: Injector<JobRef>,
+}
+
+/// One worker's `par` deque and state.
+pub(crate) struct WorkerPar {
+    deque: Worker<JobRef>,
+    /// The call of the piece this worker runs (null outside `par` work).
+    call: Cell<CallPtr>,
+    ticks: Cell<u32>,
+    next_maintenance: Cell<Option<Instant>>,
+    /// Inside a maintenance's task polls: no nested ones again.
+    in_maintenance: Cell<bool>,
+}
+
+/// The queues for a runtime of `workers` workers.
+pub(crate) fn queues(workers: usize) -> (Queues, Vec<WorkerPar>) {
+    let deques: Vec<Worker<JobRef>> = (0..workers).map(|_| Worker::new_lifo()).collect();
+    let queues = Queues {
+        stealers: deques.iter().map(Worker::stealer).collect(),
+        injector: Injector::new(),
+    };
+    let workers = deques
+        .into_iter()
+        .map(|deque| WorkerPar {
+            deque,
+            call: Cell::new(CallPtr::NULL),
+            ticks: Cell::new(0),
+            next_maintenance: Cell::new(None),
+            in_maintenance: Cell::new(false),
+        })
+        .collect();
+    (queues, workers)
+}
+
+impl Queues {
+    pub(crate) fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    pub(crate) fn inject(&self, job: JobRef) {
+        self.injector.push(job);
+    }
+
+    fn steal(&self, me: usize) -> Option<JobRef> {
+        let n = self.stealers.len();
+        loop {
+            let mut retry = false;
+            for i in 1..n {
+                match self.stealers[(me + i) % n].steal() {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            match self.injector.steal() {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+}
+
+/// A worker's view while it runs `par` work.
+pub(crate) struct Here<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Here<'_> {
+    fn par(&self) -> &WorkerPar {
+        &self.core.par
+    }
+
+    /// The call the running piece belongs to.
+    #[inline]
+    pub(crate) fn call(&self) -> &Call {
+        self.par()
+            .call
+            .get()
+            .get()
+            .expect("pride: par work ran outside a par call")
+    }
+
+    /// The current call, as a pointer for jobs.
+    #[inline]
+    pub(crate) fn call_ptr(&self) -> CallPtr {
+        self.par().call.get()
+    }
+
+    /// The number of workers.
+    pub(crate) fn workers(&self) -> usize {
+        self.core.par_queues().stealers.len()
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.core.index()
+    }
+
+    /// Offers a job to other workers.
+    #[inline]
+    pub(crate) fn push(&self, job: JobRef) {
+        self.par().deque.push(job);
+        self.core.notify_parked_for_par();
+    }
+
+    /// Takes back the newest job this worker offered, if nobody stole it.
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<JobRef> {
+        self.par().deque.pop()
+    }
+
+    /// Counts a join or piece; now and then looks at the enclosing scope, and, if a
+    /// millisecond has passed, turns the driver and polls this worker's queued tasks
+    /// so that a long `par` call does not hold back sleeps and sockets.
+    #[inline]
+    pub(crate) fn tick(&self) {
+        let par = self.par();
+        let ticks = par.ticks.get().wrapping_add(1);
+        par.ticks.set(ticks);
+        if ticks % TICKS_PER_LOOK == 0 {
+            self.look_around();
+        }
+    }
+
+    #[cold]
+    fn look_around(&self) {
+        self.call().refresh();
+        let par = self.par();
+        let now = Instant::now();
+        match par.next_maintenance.get() {
+            Some(at) if now < at => {}
+            Some(_) => {
+                par.next_maintenance.set(Some(now + MAINTENANCE_INTERVAL));
+                self.maintain();
+            }
+            None => par.next_maintenance.set(Some(now + MAINTENANCE_INTERVAL)),
+        }
+    }
+
+    /// Turns the driver and polls queued tasks, outside any `par` call.
+    fn maintain(&self) {
+        let par = self.par();
+        if par.in_maintenance.replace(true) {
+            return;
+        }
+        struct Restore<'a>(&'a WorkerPar, CallPtr);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.call.set(self.1);
+                self.0.in_maintenance.set(false);
+            }
+        }
+        let _restore = Restore(par, par.call.replace(CallPtr::NULL));
+        self.core.run_tasks_nested(NESTED_TASKS);
+    }
+
+    /// Runs `f` as a piece of `call`.
+    #[inline]
+    pub(crate) fn with_call<R>(&self, call: &Call, f: impl FnOnce() -> R) -> R {
+        struct Restore<'a>(&'a Cell<CallPtr>, CallPtr);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1);
+            }
+        }
+        let _restore = Restore(
+            &self.par().call,
+            self.par().call.replace(CallPtr::new(call)),
+        );
+        f()
+    }
+
+    /// Runs a job taken from a queue, as a piece of its call.
+    pub(crate) fn execute(&self, job: JobRef) {
+        struct Restore<'a>(&'a Cell<CallPtr>, CallPtr);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1);
+            }
+        }
+        let _restore = Restore(&self.par().call, self.par().call.replace(job.call));
+        // SAFETY: `job` came out of a queue by a pop or steal, and its maker keeps it
+        // alive until it has run (the rules in `job.rs`).
+        unsafe { job.execute() };
+    }
+
+    fn find_job(&self) -> Option<JobRef> {
+        self.pop()
+            .or_else(|| self.core.par_queues().steal(self.index()))
+    }
+
+    /// Runs other jobs until `latch` is set; parks like an idle worker when there are
+    /// none (the latch's setter unparks it).
+    pub(crate) fn wait_until(&self, latch: &impl Latch) {
+        let mut idle_rounds = 0u32;
+        while !latch.probe() {
+            if let Some(job) = self.find_job() {
+                idle_rounds = 0;
+                self.execute(job);
+                continue;
+            }
+            // The stolen half is running elsewhere: spin briefly, since it often ends
+            // soon, then sleep.
+            idle_rounds += 1;
+            if idle_rounds < 32 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if idle_rounds < 64 {
+                std::thread::yield_now();
+                continue;
+            }
+            self.core.park_unless(|| latch.probe());
+            idle_rounds = 0;
+            // Tasks that timers or sockets woke while this worker held the driver sit
+            // in its queue: poll some, and offer the rest to idle workers.
+            self.maintain();
+        }
+    }
+}
+
+/// Called by a worker's run loop when it found no task: runs one `par` job, if any.
+pub(crate) fn run_one(core: &Core) -> bool {
+    let here = Here { core };
+    match here.find_job() {
+        Some(job) => {
+            core.found_work();
+            here.execute(job);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Unparks worker `index` of the runtime the calling worker belongs to (a latch's
+/// waiter).
+pub(crate) fn unpark_worker(index: usize) {
+    context::with_core(|core| match core {
+        Some(core) if core.index() != index => core.unpark_worker(index),
+        Some(_) => {}
+        None => unreachable!("pride: a par latch was set outside the runtime's workers"),
+    });
+}
+
+/// The runtime `par` calls outside any runtime run on: one worker per core, started
+/// on first use, never stopped.
+fn default_runtime() -> &'static Runtime {
+    static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        Runtime::builder()
+            .thread_name("pride-par")
+            .build()
+            .expect("pride: failed to start the default runtime for par")
+    })
+}
+
+/// Runs `f` on a worker: here if this thread is one, else as one job handed to the
+/// current runtime (or the default one), blocking this thread until it has run.
+/// `f` gets the worker and the current call (made by `in_worker` for an outermost
+/// call, so it sees the caller's cancel scope).
+pub(crate) fn in_worker<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
+    let mut f = Some(f);
+    let outcome = context::with_core(|core| {
+        let core = core?;
+        let f = f.take().expect("called once");
+        let here = Here { core };
+        Some(if here.par().call.get().is_null() {
+            let call = Call::new(CallPtr::NULL);
+            here.with_call(&call, || f(&here))
+        } else {
+            f(&here)
+        })
+    });
+    match outcome {
+        Some(r) => r,
+        None => in_worker_cold(f.take().expect("not run on a worker")),
+    }
+}
+
+#[cold]
+fn in_worker_cold<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
+    // Made here, on the caller's thread, to see the caller's cancel scope.
+    let Some(handle) = context::try_handle() else {
+        // Outside any runtime: enter the default one on this thread, which makes this
+        // a `block_on` thread of it.
+        return default_runtime().block_on(async { in_worker_cold(f) });
+    };
+    let call = Call::new(CallPtr::NULL);
+    let job = StackJob::new(Cold(f), LockLatch::new());
+    // SAFETY: `job` stays in this frame until its latch is set: we block on it below
+    // and return only after.
+    let job_ref = unsafe { job.as_job_ref(CallPtr::new(&call)) };
+    handle.par_inject(job_ref);
+    job.latch.wait();
+    match job.into_result() {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// A whole call handed over by a thread that is not a worker.
+struct Cold<F>(F);
+
+impl<R: Send, F: FnOnce(&Here<'_>) -> R + Send> Body for Cold<F> {
+    type Output = R;
+    fn run_stolen(self) -> R {
+        with_here(self.0)
+    }
+}
+
+/// Runs `f` with this worker's view; only called on workers.
+pub(crate) fn with_here<R>(f: impl FnOnce(&Here<'_>) -> R) -> R {
+    context::with_core(|core| {
+        let core = core.expect("pride: a par job ran outside the runtime's workers");
+        f(&Here { core })
+    })
+}

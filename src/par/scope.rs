@@ -1,0 +1,117 @@
+//! `scope`: fork-join of any number of borrowing closures.
+//!
+//! Unsafe code here makes and runs heap jobs that borrow the scope, under the rules in
+//! `job.rs` (the scope outlives its spawns because it waits for all of them).
+
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+use super::Cancelled;
+use super::call::Call;
+use super::job::{CallPtr, HeapJob, Outlives};
+use super::latch::{CountLatch, Latch};
+use super::registry::{Here, in_worker};
+use crate::runtime::context;
+
+/// A fork-join scope: closures spawned into it may borrow what outlives the
+/// [`scope`] call, which returns only when all of them have ended.
+///
+/// Made by [`scope`].
+pub struct Scope<'scope> {
+    call: Call,
+    /// Invariant in `'scope`, like `std::thread::Scope`.
+    _scope: PhantomData<&'scope mut &'scope ()>,
+}
+
+/// Runs `f` with a [`Scope`] into which it (and what it spawns) can spawn closures that
+/// borrow from outside; returns `f`'s result once every spawned closure has ended.
+///
+/// Spawned closures run on the runtime's workers, here or elsewhere. If one panics,
+/// the closures not yet started do not start, and the panic is resumed here once the
+/// others have ended. If the enclosing cancel scope is cancelled, closures not yet
+/// started do not start, and `scope` unwinds with [`Cancelled`].
+///
+/// ```
+/// let mut left = 0;
+/// let mut right = 0;
+/// let data = [1, 2, 3, 4];
+/// pride::par::scope(|s| {
+///     s.spawn(|_| left = data[..2].iter().sum());
+///     s.spawn(|_| right = data[2..].iter().sum());
+/// });
+/// assert_eq!(left + right, 10);
+/// ```
+pub fn scope<'scope, F, R>(f: F) -> R
+where
+    F: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
+    in_worker(|here| run_scope(here, f))
+}
+
+fn run_scope<'scope, F, R>(here: &Here<'_>, f: F) -> R
+where
+    F: FnOnce(&Scope<'scope>) -> R,
+{
+    if here.call().stopped() {
+        resume_unwind(Box::new(Cancelled));
+    }
+    let scope = Scope {
+        call: Call::with_owner(here.call_ptr(), here.index()),
+        _scope: PhantomData,
+    };
+    let body = here.with_call(&scope.call, || catch_unwind(AssertUnwindSafe(|| f(&scope))));
+    if body.is_err() {
+        scope.call.fail();
+    }
+    scope.call.spawns.release_own();
+    here.wait_until(&scope.call.spawns);
+    let spawned = scope.call.take_panic();
+    match body {
+        Err(panic) => resume_unwind(super::join::pick(panic, spawned)),
+        Ok(_) if spawned.is_some() => resume_unwind(spawned.expect("checked")),
+        Ok(_) if scope.call.was_skipped() => resume_unwind(Box::new(Cancelled)),
+        Ok(value) => value,
+    }
+}
+
+impl<'scope> Scope<'scope> {
+    /// Spawns `f` into the scope: it runs on some worker before [`scope`] returns,
+    /// unless the scope stopped first (a panic, or a cancelled enclosing scope).
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    {
+        let on_worker = context::with_core(|core| core.is_some());
+        assert!(
+            on_worker,
+            "pride: `Scope::spawn` was called from a thread that is not running the scope's \
+             work (a thread started inside the scope); spawn from the scope's closures"
+        );
+        let this = Outlives::new(self);
+        self.call.spawns.increment();
+        let job = move || {
+            // SAFETY: `scope` waits for every spawn before the scope is dropped.
+            let scope = unsafe { this.get() };
+            if scope.call.stopped() {
+                scope.call.skip();
+            } else if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(scope))) {
+                scope.call.keep_panic(panic);
+            }
+            let latch: *const CountLatch = &scope.call.spawns;
+            // SAFETY: the scope is alive until this releases it; nothing of it is
+            // touched after.
+            unsafe { CountLatch::set(latch) };
+        };
+        // SAFETY: `job` catches its panics, and what it borrows outlives `'scope`,
+        // which `scope` outlives by waiting for this job.
+        let job = unsafe { HeapJob::into_job_ref(job, CallPtr::new(&self.call)) };
+        super::registry::with_here(|here| here.push(job));
+    }
+}
+
+impl std::fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,140 @@
+//! Parallel slices and ranges: split in halves while idle workers steal, run the
+//! rest sequentially.
+//!
+//! Adaptive splitting: a call starts with a budget of splits about the number of
+//! workers; each split halves it, and a half that another worker stole gets its
+//! budget back. So a call on busy workers runs in a few big pieces, and pieces are
+//! split finer exactly where idle workers come to take them.
+
+use std::ops::Range;
+
+use super::join::join_context;
+use super::registry::Here;
+
+/// Something that can be cut in two at an index.
+pub(crate) trait Producer: Send + Sized {
+    fn len(&self) -> usize;
+    fn split_at(self, mid: usize) -> (Self, Self);
+}
+
+impl<T: Sync> Producer for &[T] {
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        <[T]>::split_at(self, mid)
+    }
+}
+
+impl<T: Send> Producer for &mut [T] {
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        <[T]>::split_at_mut(self, mid)
+    }
+}
+
+impl Producer for Range<usize> {
+    fn len(&self) -> usize {
+        ExactSizeIterator::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let mid = self.start + mid;
+        (self.start..mid, mid..self.end)
+    }
+}
+
+/// How many more times a piece may split.
+#[derive(Clone, Copy)]
+struct Splitter {
+    splits: usize,
+    workers: usize,
+}
+
+impl Splitter {
+    fn try_split(&mut self, len: usize, stolen: bool) -> bool {
+        if len < 2 {
+            return false;
+        }
+        if stolen {
+            self.splits = (self.splits / 2).max(self.workers);
+            true
+        } else if self.splits > 0 {
+            self.splits /= 2;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Runs `leaf` on pieces of `producer` (each piece on some worker) and folds the
+/// pieces' outputs with `combine`, left before right.
+pub(crate) fn bridge<P, O, L, C>(here: &Here<'_>, producer: P, leaf: &L, combine: &C) -> O
+where
+    P: Producer,
+    O: Send,
+    L: Fn(&Here<'_>, P) -> O + Sync,
+    C: Fn(O, O) -> O + Sync,
+{
+    let workers = here.workers();
+    let splitter = Splitter {
+        splits: workers,
+        workers,
+    };
+    split(here, producer, splitter, false, leaf, combine)
+}
+
+fn split<P, O, L, C>(
+    here: &Here<'_>,
+    producer: P,
+    mut splitter: Splitter,
+    stolen: bool,
+    leaf: &L,
+    combine: &C,
+) -> O
+where
+    P: Producer,
+    O: Send,
+    L: Fn(&Here<'_>, P) -> O + Sync,
+    C: Fn(O, O) -> O + Sync,
+{
+    let len = producer.len();
+    if !splitter.try_split(len, stolen) {
+        return leaf(here, producer);
+    }
+    let (left, right) = producer.split_at(len / 2);
+    let (left, right) = join_context(
+        here,
+        |here, stolen| split(here, left, splitter, stolen, leaf, combine),
+        |here, stolen| split(here, right, splitter, stolen, leaf, combine),
+    );
+    combine(left, right)
+}
+
+/// The outputs of pieces, in order, to be joined once at the end.
+pub(crate) struct Pieces<U>(Vec<Vec<U>>);
+
+impl<U> Pieces<U> {
+    pub(crate) fn one(piece: Vec<U>) -> Pieces<U> {
+        Pieces(vec![piece])
+    }
+
+    pub(crate) fn append(mut self, mut right: Pieces<U>) -> Pieces<U> {
+        self.0.append(&mut right.0);
+        self
+    }
+
+    pub(crate) fn concat(self) -> Vec<U> {
+        let mut pieces = self.0;
+        if pieces.len() == 1 {
+            return pieces.pop().expect("one piece");
+        }
+        let mut out = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+        for piece in pieces {
+            out.extend(piece);
+        }
+        out
+    }
+}
