@@ -119,6 +119,7 @@
 
 pub(crate) mod cancel;
 pub mod compat;
+pub mod debug;
 pub(crate) mod group;
 pub(crate) mod loom;
 pub mod net;

@@ -150,6 +150,7 @@ where
         let future = unsafe { Pin::new_unchecked(future) };
         // While a `start()` waits, a status the poll drops defers to us (see start.rs).
         let link = this.start.clone();
+        let _named = crate::debug::watchdog::polling_named(this.name.as_ref());
         let (polled, protected) = within(link.as_deref(), || {
             current::enter(&this.node, || {
                 catch_unwind(AssertUnwindSafe(|| future.poll(cx)))

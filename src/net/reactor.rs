@@ -95,6 +95,12 @@ impl Reactor {
         Ok(index)
     }
 
+    /// How many sockets are registered now, for the runtime's metrics.
+    pub(crate) fn registered(&self) -> usize {
+        let free = self.free.lock();
+        free.next - free.released.len()
+    }
+
     fn release(&self, index: usize) {
         if let Some(slot) = self.slot(index) {
             slot.release();

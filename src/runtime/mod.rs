@@ -11,6 +11,7 @@ pub(crate) mod context;
 pub(crate) mod coop;
 mod driver;
 pub(crate) mod idle;
+pub(crate) mod metrics;
 pub(crate) mod park;
 mod worker;
 mod yield_now;
@@ -21,11 +22,13 @@ use std::pin::pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use crate::debug::watchdog::{self, Watchdog};
 use crate::time::Clock;
 
 pub use blocking::{ToThread, to_thread};
-pub(crate) use worker::{Handle, wake_many};
+pub(crate) use worker::{Handle, wake_many, with_worker_counters};
 pub use yield_now::{YieldNow, yield_now};
 
 /// A pride runtime: a pool of worker threads that run the tasks of task groups.
@@ -42,16 +45,23 @@ pub use yield_now::{YieldNow, yield_now};
 pub struct Runtime {
     handle: Handle,
     threads: Vec<JoinHandle<()>>,
+    /// Stopped and joined when the runtime is dropped (after the workers).
+    _watchdog: Option<Watchdog>,
 }
 
 /// Configures a [`Runtime`]. Made by [`Runtime::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: String,
     clock: Clock,
     max_blocking_threads: usize,
+    blocked_poll_threshold: Option<Duration>,
+    on_blocked_worker: watchdog::Report,
 }
+
+/// The default [`Builder::blocked_poll_threshold`].
+const BLOCKED_POLL_THRESHOLD: Duration = Duration::from_millis(100);
 
 impl Runtime {
     /// A runtime with one worker thread per available core.
@@ -92,6 +102,27 @@ impl Runtime {
     pub fn worker_threads(&self) -> usize {
         self.threads.len()
     }
+
+    /// The runtime's counters and queue depths, read now. See
+    /// [`RuntimeMetrics`](crate::debug::RuntimeMetrics) for each number.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+    /// rt.block_on(async {
+    ///     pride::task_group(async |tg| {
+    ///         tg.start_soon(async {});
+    ///         tg.start_soon(async {});
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// let metrics = rt.metrics();
+    /// assert_eq!(metrics.tasks_spawned, 2);
+    /// assert_eq!(metrics.tasks_alive, 0);
+    /// ```
+    pub fn metrics(&self) -> crate::debug::RuntimeMetrics {
+        self.handle.metrics()
+    }
 }
 
 impl Drop for Runtime {
@@ -106,6 +137,18 @@ impl Drop for Runtime {
             }
         }
         self.handle.drain_injector();
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .field("clock", &self.clock)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("blocked_poll_threshold", &self.blocked_poll_threshold)
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,6 +174,8 @@ impl Builder {
             thread_name: "pride-worker".to_owned(),
             clock: Clock::system(),
             max_blocking_threads: blocking::DEFAULT_MAX_THREADS,
+            blocked_poll_threshold: Some(BLOCKED_POLL_THRESHOLD),
+            on_blocked_worker: watchdog::print_report(),
         }
     }
 
@@ -175,6 +220,57 @@ impl Builder {
         self
     }
 
+    /// Sets how long one poll of a task may keep its worker busy before it is reported
+    /// as blocking the worker (default 100 ms); `None` turns the watch off.
+    ///
+    /// Each such poll is reported once, with the task's name if it has one, on stderr
+    /// or to the [`on_blocked_worker`](Builder::on_blocked_worker) handler, and counted
+    /// in [`RuntimeMetrics::blocked_polls`](crate::debug::RuntimeMetrics::blocked_polls).
+    /// The watch is a thread that looks at the workers' poll counters a few times per
+    /// threshold; the workers do no extra work for it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = pride::Runtime::builder()
+    ///     .blocked_poll_threshold(Some(Duration::from_secs(1)))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    ///
+    /// # Panics
+    /// If the threshold is zero: every poll would be reported.
+    #[track_caller]
+    pub fn blocked_poll_threshold(&mut self, threshold: Option<Duration>) -> &mut Builder {
+        assert!(
+            threshold != Some(Duration::ZERO),
+            "pride: blocked_poll_threshold must be more than zero (None turns the watch off)"
+        );
+        self.blocked_poll_threshold = threshold;
+        self
+    }
+
+    /// Sets what happens when a poll blocks a worker longer than the
+    /// [`blocked_poll_threshold`](Builder::blocked_poll_threshold): `handler` gets the
+    /// report instead of it being printed to stderr. It runs on the watchdog thread
+    /// (not on a worker); a panic in it is caught and ignored.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder()
+    ///     .on_blocked_worker(|blocked| eprintln!("stall: {blocked}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_blocked_worker(
+        &mut self,
+        handler: impl Fn(&crate::debug::BlockedWorker) + Send + Sync + 'static,
+    ) -> &mut Builder {
+        self.on_blocked_worker = StdArc::new(handler);
+        self
+    }
+
     /// Starts the runtime's threads.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let workers = match self.worker_threads {
@@ -187,6 +283,15 @@ impl Builder {
             format!("{}-blocking", self.thread_name),
         );
         let (handle, cores) = worker::create(workers, driver, self.clock.clone(), blocking);
+        let watchdog = match self.blocked_poll_threshold {
+            Some(threshold) => Some(Watchdog::start(
+                handle.shared.counters.clone(),
+                threshold,
+                self.on_blocked_worker.clone(),
+                format!("{}-watchdog", self.thread_name),
+            )?),
+            None => None,
+        };
         let mut threads = Vec::with_capacity(workers);
         for core in cores {
             let name = format!("{}-{}", self.thread_name, core.index());
@@ -197,12 +302,20 @@ impl Builder {
                 Ok(thread) => threads.push(thread),
                 Err(e) => {
                     // Stop the workers already started before reporting.
-                    drop(Runtime { handle, threads });
+                    drop(Runtime {
+                        handle,
+                        threads,
+                        _watchdog: watchdog,
+                    });
                     return Err(e);
                 }
             }
         }
-        Ok(Runtime { handle, threads })
+        Ok(Runtime {
+            handle,
+            threads,
+            _watchdog: watchdog,
+        })
     }
 }
 

@@ -15,6 +15,7 @@
 //! turned, so neither the LIFO slot nor the local queue can starve anything.
 
 use std::cell::Cell;
+use std::sync::Arc as StdArc;
 use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -23,6 +24,7 @@ use super::blocking::BlockingPool;
 use super::context;
 use super::driver::Driver;
 use super::idle::Idle;
+use super::metrics::{Counters, WorkerCounters};
 use super::park::{Parker, Unparker};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -55,6 +57,8 @@ pub(crate) struct Shared {
     /// not idle and an autojump clock must not jump.
     pub(crate) block_on_active: Arc<AtomicUsize>,
     shutdown: AtomicBool,
+    /// What `Runtime::metrics` reads and the blocked-worker watchdog watches.
+    pub(crate) counters: StdArc<Counters>,
 }
 
 /// A handle to a runtime: what tasks hold to reschedule themselves.
@@ -110,6 +114,7 @@ pub(crate) fn create(
             blocking,
             block_on_active: Arc::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
+            counters: StdArc::new(Counters::new(workers)),
         }),
     };
     let cores = cores
@@ -155,6 +160,44 @@ impl Handle {
         &self.shared.time
     }
 
+    /// Reads the counters and gauges behind `Runtime::metrics`.
+    pub(crate) fn metrics(&self) -> crate::debug::RuntimeMetrics {
+        let shared = &*self.shared;
+        let counters = &*shared.counters;
+        let per_worker: Vec<_> = counters
+            .workers
+            .iter()
+            .zip(shared.remotes.iter())
+            .map(|(c, remote)| crate::debug::WorkerMetrics {
+                polls: c.polls(),
+                steals: c.steals.get(),
+                parks: c.parks.get(),
+                budget_exhaustions: c.budget_exhausted.get(),
+                local_queue_depth: remote.stealer.len(),
+            })
+            .collect();
+        let sum = |f: fn(&crate::debug::WorkerMetrics) -> u64| per_worker.iter().map(f).sum();
+        let (spawned, completed) = counters.spawned_completed();
+        let (blocking_threads, blocking_idle_threads, blocking_queue_depth) =
+            shared.blocking.load();
+        crate::debug::RuntimeMetrics {
+            workers: per_worker.len(),
+            tasks_spawned: spawned,
+            tasks_alive: spawned.saturating_sub(completed),
+            polls: sum(|w| w.polls),
+            steals: sum(|w| w.steals),
+            parks: sum(|w| w.parks),
+            budget_exhaustions: sum(|w| w.budget_exhaustions),
+            blocked_polls: counters.blocked_polls.get(),
+            injector_depth: shared.injector.len(),
+            blocking_threads,
+            blocking_idle_threads,
+            blocking_queue_depth,
+            sockets_registered: shared.driver.reactor().registered(),
+            per_worker,
+        }
+    }
+
     /// Stops every worker; their queued tasks are dropped by them.
     pub(crate) fn shutdown(&self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
@@ -189,6 +232,31 @@ impl Schedule for Handle {
             _ => self.shared.push_remote(task),
         });
     }
+
+    fn created(&self) {
+        self.counters_here(|c| c.spawned.bump_owned(), |c| c.spawned.bump_shared());
+    }
+
+    fn completed(&self) {
+        self.counters_here(|c| c.completed.bump_owned(), |c| c.completed.bump_shared());
+    }
+}
+
+impl Handle {
+    /// Bumps a counter: this worker's own (`owned`) on one of this runtime's workers,
+    /// else the shared one (`shared`).
+    fn counters_here(&self, owned: fn(&WorkerCounters), shared: fn(&WorkerCounters)) {
+        context::with_core(|core| match core {
+            Some(core) if core.is_of(self) => owned(core.counters()),
+            _ => shared(&self.shared.counters.remote),
+        });
+    }
+}
+
+/// Runs `f` with the counters of the worker this thread is, if it is one; returns
+/// whether it ran.
+pub(crate) fn with_worker_counters(f: impl FnOnce(&WorkerCounters)) -> bool {
+    context::with_core(|core| core.map(|core| f(core.counters())).is_some())
 }
 
 /// Runs `f`, which wakes many tasks at once (a cancelled subtree, say), telling
@@ -263,6 +331,11 @@ impl Core {
 
     pub(crate) fn index(&self) -> usize {
         self.index
+    }
+
+    /// This worker's counters; only this worker uses their `bump_owned`.
+    pub(crate) fn counters(&self) -> &WorkerCounters {
+        &self.shared().counters.workers[self.index]
     }
 
     fn is_of(&self, handle: &Handle) -> bool {
@@ -341,7 +414,10 @@ impl Core {
             // The last searcher found work: there may be more, let another look.
             self.shared().notify_parked();
         }
+        let counters = self.counters();
+        counters.poll_seq.bump_owned();
         super::coop::budget(|| task.run());
+        counters.poll_seq.bump_owned();
     }
 
     fn next_task(&self) -> Option<Notified> {
@@ -407,7 +483,10 @@ impl Core {
                     continue;
                 }
                 match remotes[victim].stealer.steal_batch_and_pop(&self.local) {
-                    Steal::Success(task) => return Some(task),
+                    Steal::Success(task) => {
+                        self.counters().steals.bump_owned();
+                        return Some(task);
+                    }
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
@@ -436,6 +515,7 @@ impl Core {
             }
             return;
         }
+        self.counters().parks.bump_owned();
         let in_driver = shared.driver.park(
             &self.parker,
             || shared.driver_timeout(),

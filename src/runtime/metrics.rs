@@ -1,0 +1,110 @@
+//! The counters behind [`Runtime::metrics`](crate::Runtime::metrics).
+//!
+//! Each worker owns one [`WorkerCounters`], on its own cache line. The counters a
+//! worker bumps for itself (polls, steals, parks, budget exhaustions) are written by
+//! that worker only, with a relaxed load and store (no locked instruction); spawns and
+//! completions happen on any thread, so a thread that is not one of this runtime's
+//! workers counts them with `fetch_add` in the shared `remote` counters. A reader sums
+//! everything with relaxed loads: each number is exact for its counter, but numbers
+//! read together are not one atomic snapshot.
+//!
+//! These are `std` atomics and a `parking_lot` lock even under loom: they order
+//! nothing, and modelling them would only multiply the interleavings a model explores.
+//!
+//! `poll_seq` doubles as the blocked-worker detector's signal: the worker bumps it
+//! before and after every poll, so it is odd exactly while a poll runs, and a watcher
+//! that sees the same odd value twice, far enough apart, knows one poll is that long.
+
+use std::sync::Arc as StdArc;
+
+use crossbeam_utils::CachePadded;
+
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A counter written by one thread (or by `fetch_add` where noted).
+#[derive(Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one. Only the owning worker calls this: no other thread writes the counter.
+    #[inline]
+    pub(crate) fn bump_owned(&self) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Adds one from any thread.
+    #[inline]
+    pub(crate) fn bump_shared(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One worker's counters (or, for `remote`, those of every other thread).
+pub(crate) struct WorkerCounters {
+    /// Bumped before and after each poll: odd while one runs. Polls = (seq + 1) / 2.
+    pub(crate) poll_seq: Counter,
+    pub(crate) steals: Counter,
+    pub(crate) parks: Counter,
+    pub(crate) budget_exhausted: Counter,
+    pub(crate) spawned: Counter,
+    pub(crate) completed: Counter,
+    /// The name of the named task being polled, for the blocked-worker report. Written
+    /// only around the polls of named tasks.
+    pub(crate) task_name: Mutex<Option<StdArc<str>>>,
+}
+
+impl Default for WorkerCounters {
+    fn default() -> WorkerCounters {
+        WorkerCounters {
+            poll_seq: Counter::default(),
+            steals: Counter::default(),
+            parks: Counter::default(),
+            budget_exhausted: Counter::default(),
+            spawned: Counter::default(),
+            completed: Counter::default(),
+            task_name: Mutex::new(None),
+        }
+    }
+}
+
+impl WorkerCounters {
+    /// Polls started so far.
+    pub(crate) fn polls(&self) -> u64 {
+        self.poll_seq.get().div_ceil(2)
+    }
+}
+
+/// Every counter of one runtime.
+pub(crate) struct Counters {
+    pub(crate) workers: Box<[CachePadded<WorkerCounters>]>,
+    /// Spawns and completions seen on threads that are not this runtime's workers.
+    pub(crate) remote: CachePadded<WorkerCounters>,
+    /// Polls the blocked-worker watchdog reported.
+    pub(crate) blocked_polls: Counter,
+}
+
+impl Counters {
+    pub(crate) fn new(workers: usize) -> Counters {
+        Counters {
+            workers: (0..workers).map(|_| CachePadded::default()).collect(),
+            remote: CachePadded::default(),
+            blocked_polls: Counter::default(),
+        }
+    }
+
+    /// Tasks spawned, and tasks whose future is gone, over every thread.
+    pub(crate) fn spawned_completed(&self) -> (u64, u64) {
+        let all = self.workers.iter().chain(std::iter::once(&self.remote));
+        all.fold((0, 0), |(s, c), w| {
+            (s + w.spawned.get(), c + w.completed.get())
+        })
+    }
+}
