@@ -30,7 +30,26 @@
 //! ```
 
 mod metrics;
+pub(crate) mod tree;
 pub(crate) mod watchdog;
 
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
+pub use tree::{Deadline, DumpNode, NodeKind, TreeDump};
 pub use watchdog::BlockedWorker;
+
+/// A copy of the current runtime's task tree: see [`TreeDump`].
+///
+/// ```
+/// pride::run(async {
+///     let dump = pride::debug::dump();
+///     assert_eq!(dump.roots.len(), 1); // this `block_on`
+///     println!("{dump}");
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a pride runtime; use [`Runtime::dump`](crate::Runtime::dump) there.
+#[track_caller]
+pub fn dump() -> TreeDump {
+    crate::runtime::context::handle("`pride::debug::dump`").dump()
+}

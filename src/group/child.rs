@@ -45,6 +45,7 @@ impl<F> Child<F> {
         name: Option<StdArc<str>>,
         summarize: bool,
     ) -> Child<F> {
+        crate::debug::tree::label_task(&node, name.as_ref());
         Child {
             future: Some(future),
             node: OwnedNode::new(node),

@@ -224,6 +224,7 @@ impl GroupShared {
             // a second reference, so with an owned link, whose loan has nothing to end.
             None => ScopeNode::enter_private(&mut shared.node().clone(), parent),
         };
+        shared.node().set_label(crate::cancel::node::Label::Group);
         (shared, loan)
     }
 

@@ -82,6 +82,7 @@ impl Runtime {
     /// would block a thread the runtime needs. Await the future instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(&self.handle);
+        let root = crate::debug::tree::Root::enter(&self.handle.shared.roots);
         let parker = park::Parker::new();
         let thread = StdArc::new(park::ThreadWaker::new(
             &parker,
@@ -91,7 +92,7 @@ impl Runtime {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            if let Poll::Ready(output) = root.poll(future.as_mut(), &mut cx) {
                 return output;
             }
             thread.sleep(&parker);
@@ -122,6 +123,18 @@ impl Runtime {
     /// ```
     pub fn metrics(&self) -> crate::debug::RuntimeMetrics {
         self.handle.metrics()
+    }
+
+    /// A copy of the runtime's task tree (what each `block_on` call runs, and its
+    /// scopes, groups and tasks); see [`TreeDump`](crate::debug::TreeDump). Callable
+    /// from any thread, e.g. a thread that watches a stuck program.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder().worker_threads(1).build().unwrap();
+    /// assert!(rt.dump().roots.is_empty()); // no `block_on` is running
+    /// ```
+    pub fn dump(&self) -> crate::debug::TreeDump {
+        self.handle.dump()
     }
 }
 

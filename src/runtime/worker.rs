@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     /// What `Runtime::metrics` reads and the blocked-worker watchdog watches.
     pub(crate) counters: StdArc<Counters>,
+    /// The root scope of each running `block_on`, for the task tree dump.
+    pub(crate) roots: crate::debug::tree::Roots,
 }
 
 /// A handle to a runtime: what tasks hold to reschedule themselves.
@@ -115,6 +117,7 @@ pub(crate) fn create(
             block_on_active: Arc::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
             counters: StdArc::new(Counters::new(workers)),
+            roots: Default::default(),
         }),
     };
     let cores = cores
@@ -196,6 +199,12 @@ impl Handle {
             sockets_registered: shared.driver.reactor().registered(),
             per_worker,
         }
+    }
+
+    /// Copies the task tree (see `debug::tree`).
+    pub(crate) fn dump(&self) -> crate::debug::TreeDump {
+        let now = self.shared.time.now();
+        self.shared.roots.dump(self.shared.remotes.len(), now)
     }
 
     /// Stops every worker; their queued tasks are dropped by them.
