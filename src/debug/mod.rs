@@ -10,6 +10,12 @@
 //!   handed to [`Builder::on_blocked_worker`](crate::Builder::on_blocked_worker).
 //!   Meanwhile the other workers go on firing timers and socket readiness, since any
 //!   idle worker turns the driver for all of them.
+//! - [`dump`] (inside a runtime) and [`Runtime::dump`](crate::Runtime::dump) (from any
+//!   thread) copy the live task tree: every `block_on` call, the cancel scopes and
+//!   task groups opened inside it, and their tasks by name and state.
+//! - A stuck program can be asked without changing its code: run it with
+//!   `PRIDE_DUMP_ON_SIGQUIT=1` in the environment (Unix), and each `kill -QUIT <pid>`
+//!   (or Ctrl-\\ in its terminal) prints every runtime's tree and metrics to stderr.
 //!
 //! ```
 //! let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
@@ -30,12 +36,53 @@
 //! ```
 
 mod metrics;
+#[cfg(all(unix, not(pride_loom)))]
+mod signal;
 pub(crate) mod tree;
 pub(crate) mod watchdog;
 
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use tree::{Deadline, DumpNode, NodeKind, TreeDump};
 pub use watchdog::BlockedWorker;
+
+/// The threads a runtime runs for observing it (the blocked-worker watchdog and the
+/// SIGQUIT dump), stopped and joined when dropped.
+pub(crate) struct Observers {
+    _watchdog: Option<watchdog::Watchdog>,
+    #[cfg(all(unix, not(pride_loom)))]
+    _signal: Option<signal::DumpOnSignal>,
+}
+
+impl Observers {
+    /// Starts what is asked for: the watchdog if `threshold` is set, the SIGQUIT dump
+    /// if the environment asks for it.
+    pub(crate) fn start(
+        runtime: &crate::runtime::Handle,
+        threshold: Option<std::time::Duration>,
+        report: watchdog::Report,
+        thread_name: &str,
+    ) -> std::io::Result<Observers> {
+        let watchdog = match threshold {
+            Some(threshold) => Some(watchdog::Watchdog::start(
+                runtime.shared.counters.clone(),
+                threshold,
+                report,
+                format!("{thread_name}-watchdog"),
+            )?),
+            None => None,
+        };
+        #[cfg(not(all(unix, not(pride_loom))))]
+        let _ = runtime;
+        Ok(Observers {
+            _watchdog: watchdog,
+            #[cfg(all(unix, not(pride_loom)))]
+            _signal: signal::DumpOnSignal::start_if_asked(
+                std::sync::Arc::downgrade(&runtime.shared),
+                format!("{thread_name}-sigquit"),
+            )?,
+        })
+    }
+}
 
 /// A copy of the current runtime's task tree: see [`TreeDump`].
 ///

@@ -24,11 +24,11 @@ use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::debug::watchdog::{self, Watchdog};
+use crate::debug::watchdog;
 use crate::time::Clock;
 
 pub use blocking::{ToThread, to_thread};
-pub(crate) use worker::{Handle, wake_many, with_worker_counters};
+pub(crate) use worker::{Handle, Shared, wake_many, with_worker_counters};
 pub use yield_now::{YieldNow, yield_now};
 
 /// A pride runtime: a pool of worker threads that run the tasks of task groups.
@@ -45,8 +45,9 @@ pub use yield_now::{YieldNow, yield_now};
 pub struct Runtime {
     handle: Handle,
     threads: Vec<JoinHandle<()>>,
-    /// Stopped and joined when the runtime is dropped (after the workers).
-    _watchdog: Option<Watchdog>,
+    /// The watchdog and signal threads; stopped when the runtime is dropped (after
+    /// the workers).
+    _observers: crate::debug::Observers,
 }
 
 /// Configures a [`Runtime`]. Made by [`Runtime::builder`].
@@ -296,15 +297,12 @@ impl Builder {
             format!("{}-blocking", self.thread_name),
         );
         let (handle, cores) = worker::create(workers, driver, self.clock.clone(), blocking);
-        let watchdog = match self.blocked_poll_threshold {
-            Some(threshold) => Some(Watchdog::start(
-                handle.shared.counters.clone(),
-                threshold,
-                self.on_blocked_worker.clone(),
-                format!("{}-watchdog", self.thread_name),
-            )?),
-            None => None,
-        };
+        let observers = crate::debug::Observers::start(
+            &handle,
+            self.blocked_poll_threshold,
+            self.on_blocked_worker.clone(),
+            &self.thread_name,
+        )?;
         let mut threads = Vec::with_capacity(workers);
         for core in cores {
             let name = format!("{}-{}", self.thread_name, core.index());
@@ -318,7 +316,7 @@ impl Builder {
                     drop(Runtime {
                         handle,
                         threads,
-                        _watchdog: watchdog,
+                        _observers: observers,
                     });
                     return Err(e);
                 }
@@ -327,7 +325,7 @@ impl Builder {
         Ok(Runtime {
             handle,
             threads,
-            _watchdog: watchdog,
+            _observers: observers,
         })
     }
 }
