@@ -28,7 +28,9 @@ use crate::debug::watchdog;
 use crate::time::Clock;
 
 pub use blocking::{ToThread, to_thread};
-pub(crate) use worker::{Handle, Shared, wake_many, with_worker_counters};
+#[cfg(all(unix, not(pride_loom)))]
+pub(crate) use worker::Shared;
+pub(crate) use worker::{Handle, wake_many, with_worker_counters};
 pub use yield_now::{YieldNow, yield_now};
 
 /// A pride runtime: a pool of worker threads that run the tasks of task groups.
