@@ -753,6 +753,7 @@ impl ScopeNode {
         if self.flags.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED != 0 {
             return false;
         }
+        crate::debug::trace::cancelled(self.reason().map(|r| &**r), self.deadline_fired());
         self.wake_subtree();
         true
     }

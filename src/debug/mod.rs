@@ -13,6 +13,11 @@
 //! - [`dump`] (inside a runtime) and [`Runtime::dump`](crate::Runtime::dump) (from any
 //!   thread) copy the live task tree: every `block_on` call, the cancel scopes and
 //!   task groups opened inside it, and their tasks by name and state.
+//! - With the feature `tracing`, each task group and each task gets a span for the
+//!   `tracing` crate: a task's span is named `task` (with the task's name in its
+//!   `task.name` field) and sits inside its group's span, which sits inside the span of
+//!   the task that opened the group. Events mark `start` and `started`, a cancel (with
+//!   its `reason`), and each error and panic of a task.
 //! - A stuck program can be asked without changing its code: run it with
 //!   `PRIDE_DUMP_ON_SIGQUIT=1` in the environment (Unix), and each `kill -QUIT <pid>`
 //!   (or Ctrl-\\ in its terminal) prints every runtime's tree and metrics to stderr.
@@ -38,6 +43,7 @@
 mod metrics;
 #[cfg(all(unix, not(pride_loom)))]
 mod signal;
+pub(crate) mod trace;
 pub(crate) mod tree;
 pub(crate) mod watchdog;
 

@@ -35,6 +35,8 @@ pub(crate) struct Child<F> {
     done: bool,
     /// Set while a `start()` waits for this child to call `started`.
     start: Option<StdArc<dyn StartLink>>,
+    /// Feature `tracing`: the task's span (empty without the feature).
+    span: crate::debug::trace::TaskSpan,
 }
 
 impl<F> Child<F> {
@@ -46,6 +48,7 @@ impl<F> Child<F> {
         summarize: bool,
     ) -> Child<F> {
         crate::debug::tree::label_task(&node, name.as_ref());
+        let span = crate::debug::trace::TaskSpan::new(name.as_deref(), &group.span);
         Child {
             future: Some(future),
             node: OwnedNode::new(node),
@@ -56,6 +59,7 @@ impl<F> Child<F> {
             protected: false,
             done: false,
             start: None,
+            span,
         }
     }
 
@@ -69,6 +73,7 @@ impl<F> Child<F> {
     /// group (which cancels the rest).
     fn fail(&self, kind: Kind) {
         let error = TaskError::new(self.name.clone(), kind);
+        crate::debug::trace::failed(&error);
         let error = match &self.start {
             Some(link) => match link.try_fail(error) {
                 Ok(()) => return,
@@ -134,6 +139,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: we never move `future` out of `self`; it is dropped in place.
         let this = unsafe { self.get_unchecked_mut() };
+        let _span = this.span.enter();
         // A child runs until its first suspension point even if its scope is already
         // cancelled (DESIGN rule 6); after that, a cancelled scope drops it where it
         // is suspended: before resuming it, and right after it suspends.
