@@ -243,7 +243,15 @@ impl Builder {
     /// or to the [`on_blocked_worker`](Builder::on_blocked_worker) handler, and counted
     /// in [`RuntimeMetrics::blocked_polls`](crate::debug::RuntimeMetrics::blocked_polls).
     /// The watch is a thread that looks at the workers' poll counters a few times per
-    /// threshold; the workers do no extra work for it.
+    /// threshold; the workers do no extra work for it. The future given to
+    /// [`block_on`](Runtime::block_on) runs on the calling thread, not on a worker, and
+    /// is not watched.
+    ///
+    /// While one worker is held, the others keep running the queued tasks (they steal
+    /// from the held worker's queue) and keep firing timers and socket readiness. The
+    /// one task a worker keeps aside as its next task (the last one it woke or
+    /// started) waits for the held worker, as does everything on a runtime with a
+    /// single worker.
     ///
     /// ```
     /// use std::time::Duration;
