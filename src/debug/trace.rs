@@ -3,10 +3,10 @@
 //! Every group gets a span named `group`, opened below the span current where the
 //! group is opened (so below the task that opens it); every child task gets a span
 //! named `task` below its group's span, with the task's name in its `task.name` field
-//! (span names are static in `tracing`), entered around each poll of the task and the
-//! drop of its future. Events: `start` and `started` of [`TaskGroup::start`]
-//! (crate::TaskGroup::start), a scope's cancel (with `reason`, and `deadline` when the
-//! deadline fired it), and a task's error or panic (`error`, `panic`).
+//! (span names are static in `tracing`), entered around each poll of the task.
+//! Events: `start` and `started` of `TaskGroup::start`, a scope's cancel (with
+//! `reason`, and `deadline` when the deadline fired it), and a task's error or panic
+//! (`error`, `panic`).
 //!
 //! Without the feature every item here is an empty type or an empty function that the
 //! compiler removes.
@@ -41,8 +41,8 @@ mod imp {
             TaskSpan(tracing::info_span!(parent: &parent, "task", task.name = name))
         }
 
-        /// Entered for one poll (or the drop of the future); the guard owns a clone,
-        /// so the task stays free to change itself meanwhile.
+        /// Entered for one poll; the guard owns a clone, so the task stays free to
+        /// change itself meanwhile.
         pub(crate) fn enter(&self) -> tracing::span::EnteredSpan {
             self.0.clone().entered()
         }

@@ -16,11 +16,10 @@
 //! that sees the same odd value twice, far enough apart, knows one poll is that long.
 
 use std::sync::Arc as StdArc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
-
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A counter written by one thread (or by `fetch_add` where noted).
 #[derive(Default)]
