@@ -24,7 +24,10 @@ fn a_fresh_runtime_counts_nothing() {
         (m.polls, m.steals, m.budget_exhaustions, m.blocked_polls),
         (0, 0, 0, 0)
     );
-    assert_eq!((m.injector_depth, m.sockets_registered), (0, 0));
+    assert_eq!(
+        (m.injector_depth, m.sockets_registered, m.timers_armed),
+        (0, 0, 0)
+    );
     assert_eq!((m.blocking_threads, m.blocking_queue_depth), (0, 0));
 }
 
@@ -161,6 +164,31 @@ fn blocking_pool_threads_and_queue_are_counted() {
         assert_eq!(m.blocking_threads, 1, "{m:?}");
     }))
     .unwrap();
+}
+
+#[test]
+fn armed_timers_are_counted_until_they_fire_or_are_dropped() {
+    let rt = runtime(2);
+    let go = Event::new();
+    rt.block_on(task_group(async |tg| {
+        for i in 1..=10 {
+            tg.start_soon(pride::sleep(Duration::from_secs(i)));
+        }
+        for _ in 0..5 {
+            let go = go.clone();
+            tg.start_soon(async move {
+                pride::move_on_after(Duration::from_secs(3600), go.wait()).await;
+            });
+        }
+        // Once every task is blocked, the first sleep has fired: 9 sleeps and 5
+        // deadlines are armed.
+        pride::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(rt.metrics().timers_armed, 9 + 5);
+        go.set();
+        // The deadlines are dropped as their scopes end; the sleeps fire.
+    }))
+    .unwrap();
+    assert_eq!(rt.metrics().timers_armed, 0);
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub struct RuntimeMetrics {
     pub blocking_idle_threads: usize,
     /// Closures waiting for a blocking-pool thread.
     pub blocking_queue_depth: usize,
+    /// Timers (sleeps, intervals, deadlines of scopes) armed in the timer wheels.
+    pub timers_armed: usize,
     /// Sockets registered with the reactor.
     pub sockets_registered: usize,
 }

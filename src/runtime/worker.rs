@@ -196,6 +196,7 @@ impl Handle {
             blocking_threads,
             blocking_idle_threads,
             blocking_queue_depth,
+            timers_armed: shared.time.armed(),
             sockets_registered: shared.driver.reactor().registered(),
             per_worker,
         }
