@@ -48,6 +48,7 @@ impl<F> Child<F> {
         summarize: bool,
     ) -> Child<F> {
         crate::debug::tree::label_task(&node, name.as_ref());
+        group.handle.count_task_created();
         let span = crate::debug::trace::TaskSpan::new(name.as_deref(), &group.span);
         Child {
             future: Some(future),
@@ -93,6 +94,7 @@ impl<F> Child<F> {
         self.done = true;
         let slot = &mut self.future;
         let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+        self.group.handle.count_task_finished();
         self.node.detach();
         if let Some(link) = self.start.take() {
             link.finished();

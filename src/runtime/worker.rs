@@ -242,17 +242,19 @@ impl Schedule for Handle {
             _ => self.shared.push_remote(task),
         });
     }
-
-    fn created(&self) {
-        self.counters_here(|c| c.spawned.bump_owned(), |c| c.spawned.bump_shared());
-    }
-
-    fn completed(&self) {
-        self.counters_here(|c| c.completed.bump_owned(), |c| c.completed.bump_shared());
-    }
 }
 
 impl Handle {
+    /// Counts a group child created (its future now exists).
+    pub(crate) fn count_task_created(&self) {
+        self.counters_here(|c| c.spawned.bump_owned(), |c| c.spawned.bump_shared());
+    }
+
+    /// Counts a group child whose future is gone (finished or dropped).
+    pub(crate) fn count_task_finished(&self) {
+        self.counters_here(|c| c.completed.bump_owned(), |c| c.completed.bump_shared());
+    }
+
     /// Bumps a counter: this worker's own (`owned`) on one of this runtime's workers,
     /// else the shared one (`shared`).
     fn counters_here(&self, owned: fn(&WorkerCounters), shared: fn(&WorkerCounters)) {

@@ -35,12 +35,6 @@ pub trait Schedule: Send + Sync + 'static {
     fn yield_now(&self, task: Notified) {
         self.schedule(task);
     }
-
-    /// A task with this scheduler was created (for the scheduler's counters).
-    fn created(&self) {}
-
-    /// A task's future finished or was dropped: called once per task.
-    fn completed(&self) {}
 }
 
 /// Creates a task whose first run is queued by the caller.

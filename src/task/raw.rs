@@ -73,7 +73,6 @@ where
     };
 
     pub(super) fn allocate(future: F, scheduler: S, refs: usize, join: bool) -> NonNull<Header> {
-        scheduler.created();
         let cell = Box::new(Cell {
             header: Header {
                 state: State::new(refs, join),
@@ -179,7 +178,6 @@ where
     }
 
     fn complete(&self) {
-        self.scheduler.completed();
         let prev = self.header.state.transition_to_complete();
         if prev.has(super::state::JOIN_INTEREST) {
             let waker = self.join_waker.lock().take();
