@@ -25,6 +25,10 @@ use crate::runtime::metrics::{Counters, WorkerCounters};
 /// async code stalls every task queued behind it on that worker. Move such work to
 /// [`to_thread`](crate::to_thread), or break it up with [`yield_now`](crate::yield_now).
 ///
+/// The time counted is wall-clock time: on a machine so loaded that the OS keeps a
+/// worker thread off the CPU for longer than the threshold, a short poll can be
+/// reported too.
+///
 /// Its `Display` is the message printed to stderr when no
 /// [`on_blocked_worker`](crate::Builder::on_blocked_worker) handler is set.
 ///
@@ -53,7 +57,7 @@ use crate::runtime::metrics::{Counters, WorkerCounters};
 ///     .await
 ///     .unwrap();
 /// });
-/// assert_eq!(rt.metrics().blocked_polls, 1);
+/// assert!(rt.metrics().blocked_polls >= 1);
 /// ```
 #[derive(Debug, Clone)]
 pub struct BlockedWorker {
