@@ -15,6 +15,7 @@
 //! before and after every poll, so it is odd exactly while a poll runs, and a watcher
 //! that sees the same odd value twice, far enough apart, knows one poll is that long.
 
+use std::cell::Cell;
 use std::sync::Arc as StdArc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -81,6 +82,29 @@ impl WorkerCounters {
     }
 }
 
+thread_local! {
+    /// On a worker thread: the address of its runtime's [`Counters`] and its index, so
+    /// that counting from code that knows only the runtime finds the worker's own
+    /// counters with one plain thread-local read; `(0, 0)` on other threads.
+    static WORKER: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Marks this thread as worker `index` of the runtime that owns `counters` until
+/// dropped.
+pub(crate) fn enter_worker(counters: &Counters, index: usize) -> WorkerGuard {
+    WORKER.with(|w| w.set((counters as *const Counters as usize, index)));
+    WorkerGuard(())
+}
+
+/// Unmarks the worker thread when dropped.
+pub(crate) struct WorkerGuard(());
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        WORKER.with(|w| w.set((0, 0)));
+    }
+}
+
 /// Every counter of one runtime.
 pub(crate) struct Counters {
     pub(crate) workers: Box<[CachePadded<WorkerCounters>]>,
@@ -96,6 +120,31 @@ impl Counters {
             workers: (0..workers).map(|_| CachePadded::default()).collect(),
             remote: CachePadded::default(),
             blocked_polls: Counter::default(),
+        }
+    }
+
+    /// This thread's own counters, if it is one of this runtime's workers.
+    #[inline]
+    fn mine(&self) -> Option<&WorkerCounters> {
+        let (runtime, index) = WORKER.with(Cell::get);
+        (runtime == self as *const Counters as usize).then(|| &*self.workers[index])
+    }
+
+    /// Counts a task whose future now exists.
+    #[inline]
+    pub(crate) fn task_created(&self) {
+        match self.mine() {
+            Some(mine) => mine.spawned.bump_owned(),
+            None => self.remote.spawned.bump_shared(),
+        }
+    }
+
+    /// Counts a task whose future is gone (finished or dropped).
+    #[inline]
+    pub(crate) fn task_finished(&self) {
+        match self.mine() {
+            Some(mine) => mine.completed.bump_owned(),
+            None => self.remote.completed.bump_shared(),
         }
     }
 

@@ -246,22 +246,15 @@ impl Schedule for Handle {
 
 impl Handle {
     /// Counts a group child created (its future now exists).
+    #[inline]
     pub(crate) fn count_task_created(&self) {
-        self.counters_here(|c| c.spawned.bump_owned(), |c| c.spawned.bump_shared());
+        self.shared.counters.task_created();
     }
 
     /// Counts a group child whose future is gone (finished or dropped).
+    #[inline]
     pub(crate) fn count_task_finished(&self) {
-        self.counters_here(|c| c.completed.bump_owned(), |c| c.completed.bump_shared());
-    }
-
-    /// Bumps a counter: this worker's own (`owned`) on one of this runtime's workers,
-    /// else the shared one (`shared`).
-    fn counters_here(&self, owned: fn(&WorkerCounters), shared: fn(&WorkerCounters)) {
-        context::with_core(|core| match core {
-            Some(core) if core.is_of(self) => owned(core.counters()),
-            _ => shared(&self.shared.counters.remote),
-        });
+        self.shared.counters.task_finished();
     }
 }
 
@@ -399,6 +392,7 @@ impl Core {
     /// The worker thread's main loop.
     pub(crate) fn run(self) {
         let _guard = context::enter_worker(&self);
+        let _counting = super::metrics::enter_worker(&self.shared().counters, self.index);
         while !self.shared().is_shutdown() {
             if let Some(task) = self.next_task() {
                 self.run_task(task);
