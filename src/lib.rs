@@ -149,11 +149,14 @@
 //! Blocking code goes to [`to_thread`]; sockets are in [`net`]; primitives in
 //! [`sync`]; common shapes of concurrency ([`gather`], [`race`], [`bounded_map`],
 //! [`as_completed`], [`retry`]) in [`patterns`].
+//! What a running program is doing (its task tree, its counters, a task that blocks
+//! a worker) is in [`debug`].
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub(crate) mod cancel;
 pub mod compat;
+pub mod debug;
 pub mod fs;
 pub(crate) mod group;
 pub(crate) mod loom;

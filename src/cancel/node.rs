@@ -127,6 +127,15 @@ pub struct ScopeNode {
     /// re-reads it only when it changed.
     deadline: Mutex<Spec>,
     deadline_version: AtomicU64,
+    /// What the debug dump calls this node: a group, or a named child task. Set once
+    /// after creation; scopes and unnamed children leave it empty.
+    label: OnceLock<Label>,
+}
+
+/// What a node is, for the debug dump (`pride::debug::dump`).
+pub(crate) enum Label {
+    Group,
+    Task(StdArc<str>),
 }
 
 const UNLINKED: usize = usize::MAX;
@@ -446,6 +455,7 @@ impl ScopeNode {
             reason: OnceLock::new(),
             deadline: Mutex::new(spec),
             deadline_version: AtomicU64::new(0),
+            label: OnceLock::new(),
         })
     }
 
@@ -513,6 +523,9 @@ impl ScopeNode {
         }
         if self.reason.get().is_some() {
             self.reason = OnceLock::new();
+        }
+        if self.label.get().is_some() {
+            self.label = OnceLock::new();
         }
         *self.deadline.get_mut() = Spec::None;
     }
@@ -693,6 +706,31 @@ impl ScopeNode {
         taken
     }
 
+    /// Names the node for the debug dump (the first label given stays).
+    #[inline]
+    pub(crate) fn set_label(&self, label: Label) {
+        if self.label.get().is_none() {
+            let _ = self.label.set(label);
+        }
+    }
+
+    pub(crate) fn label(&self) -> Option<&Label> {
+        self.label.get()
+    }
+
+    /// The nodes linked below this one that have not finished, each with the state of
+    /// its task if it is a group's child, for the debug dump.
+    pub(crate) fn linked(&self) -> Vec<(Arc<ScopeNode>, Option<&'static str>)> {
+        let links = self.links.lock();
+        links
+            .slots
+            .iter()
+            .flatten()
+            .filter(|link| link.node.flags.load(Ordering::Acquire) & DETACHED == 0)
+            .map(|link| (link.node.clone(), link.task.as_ref().map(Task::state_name)))
+            .collect()
+    }
+
     /// Records the waker of the task running inside this scope.
     pub fn set_waker(&self, waker: &Waker) {
         let mut links = self.links.lock();
@@ -715,6 +753,7 @@ impl ScopeNode {
         if self.flags.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED != 0 {
             return false;
         }
+        crate::debug::trace::cancelled(self.reason().map(|r| &**r), self.deadline_fired());
         self.wake_subtree();
         true
     }

@@ -35,6 +35,8 @@ pub(crate) struct Child<F> {
     done: bool,
     /// Set while a `start()` waits for this child to call `started`.
     start: Option<StdArc<dyn StartLink>>,
+    /// Feature `tracing`: the task's span (empty without the feature).
+    span: crate::debug::trace::TaskSpan,
 }
 
 impl<F> Child<F> {
@@ -45,6 +47,9 @@ impl<F> Child<F> {
         name: Option<StdArc<str>>,
         summarize: bool,
     ) -> Child<F> {
+        crate::debug::tree::label_task(&node, name.as_ref());
+        group.handle.count_task_created();
+        let span = crate::debug::trace::TaskSpan::new(name.as_deref(), &group.span);
         Child {
             future: Some(future),
             node: OwnedNode::new(node),
@@ -55,6 +60,7 @@ impl<F> Child<F> {
             protected: false,
             done: false,
             start: None,
+            span,
         }
     }
 
@@ -68,6 +74,7 @@ impl<F> Child<F> {
     /// group (which cancels the rest).
     fn fail(&self, kind: Kind) {
         let error = TaskError::new(self.name.clone(), kind);
+        crate::debug::trace::failed(&error);
         let error = match &self.start {
             Some(link) => match link.try_fail(error) {
                 Ok(()) => return,
@@ -87,6 +94,7 @@ impl<F> Child<F> {
         self.done = true;
         let slot = &mut self.future;
         let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+        self.group.handle.count_task_finished();
         self.node.detach();
         if let Some(link) = self.start.take() {
             link.finished();
@@ -133,6 +141,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: we never move `future` out of `self`; it is dropped in place.
         let this = unsafe { self.get_unchecked_mut() };
+        let _span = this.span.enter();
         // A child runs until its first suspension point even if its scope is already
         // cancelled (DESIGN rule 6); after that, a cancelled scope drops it where it
         // is suspended: before resuming it, and right after it suspends.
@@ -150,6 +159,7 @@ where
         let future = unsafe { Pin::new_unchecked(future) };
         // While a `start()` waits, a status the poll drops defers to us (see start.rs).
         let link = this.start.clone();
+        let _named = crate::debug::watchdog::polling_named(this.name.as_ref());
         let (polled, protected) = within(link.as_deref(), || {
             current::enter(&this.node, || {
                 catch_unwind(AssertUnwindSafe(|| future.poll(cx)))

@@ -196,6 +196,8 @@ pub(crate) struct GroupShared {
     /// A child or the body was dropped because the group's scope (or one above it)
     /// was cancelled.
     pub(crate) cut_short: AtomicBool,
+    /// Feature `tracing`: the group's span (empty without the feature).
+    pub(crate) span: crate::debug::trace::GroupSpan,
 }
 
 #[cfg(not(pride_loom))]
@@ -224,6 +226,8 @@ impl GroupShared {
             // a second reference, so with an owned link, whose loan has nothing to end.
             None => ScopeNode::enter_private(&mut shared.node().clone(), parent),
         };
+        shared.node().set_label(crate::cancel::node::Label::Group);
+        shared.span.open();
         (shared, loan)
     }
 
@@ -253,6 +257,7 @@ impl GroupShared {
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
             cut_short: AtomicBool::new(false),
+            span: crate::debug::trace::GroupSpan::new(),
         })
     }
 

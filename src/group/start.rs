@@ -231,6 +231,7 @@ impl<T> TaskStatus<T> {
     pub fn started(mut self, value: T) {
         if let Some(link) = self.link.take() {
             if link.settle(State::Started(value)).is_ok() {
+                crate::debug::trace::started();
                 link.node.set_shield(false);
             }
         }
@@ -314,6 +315,7 @@ impl<F, T> StartFuture<F, T> {
         Fut::Output: TaskOutput,
         T: Send + 'static,
     {
+        crate::debug::trace::start(self.name.as_deref());
         let group = &self.group.shared;
         let node = ScopeNode::new();
         node.set_shield(true);

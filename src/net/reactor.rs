@@ -58,6 +58,11 @@ impl Reactor {
         }
     }
 
+    /// How many sockets are registered now, for the runtime's metrics.
+    pub(crate) fn registered(&self) -> usize {
+        self.registrations.lock().slab.len()
+    }
+
     /// A new registration's state and its mio token.
     fn allocate(&self) -> io::Result<(Arc<ScheduledIo>, usize)> {
         let registrations = &mut *self.registrations.lock();

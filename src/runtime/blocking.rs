@@ -99,6 +99,12 @@ impl BlockingPool {
         true
     }
 
+    /// Threads, idle threads and queued jobs, for the runtime's metrics.
+    pub(crate) fn load(&self) -> (usize, usize, usize) {
+        let state = self.inner.state.lock();
+        (state.threads, state.idle, state.queued)
+    }
+
     /// Stops accepting jobs; threads exit once the queue is empty.
     pub(crate) fn shutdown(&self) {
         self.inner.sender.lock().take();

@@ -37,6 +37,7 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     BUDGET.with(|budget| match budget.get() {
         None => Poll::Ready(()),
         Some(0) => {
+            super::worker::with_worker_counters(|c| c.budget_exhausted.bump_owned());
             cx.waker().wake_by_ref();
             Poll::Pending
         }

@@ -11,6 +11,7 @@ pub(crate) mod context;
 pub(crate) mod coop;
 mod driver;
 pub(crate) mod idle;
+pub(crate) mod metrics;
 pub(crate) mod park;
 mod worker;
 mod yield_now;
@@ -21,11 +22,15 @@ use std::pin::pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use crate::debug::watchdog;
 use crate::time::Clock;
 
 pub use blocking::{ToThread, to_thread};
-pub(crate) use worker::{Core, Handle, wake_many};
+#[cfg(all(unix, not(pride_loom)))]
+pub(crate) use worker::Shared;
+pub(crate) use worker::{Core, Handle, wake_many, with_worker_counters};
 pub use yield_now::{YieldNow, yield_now};
 
 /// A pride runtime: a pool of worker threads that run the tasks of task groups.
@@ -42,16 +47,24 @@ pub use yield_now::{YieldNow, yield_now};
 pub struct Runtime {
     handle: Handle,
     threads: Vec<JoinHandle<()>>,
+    /// The watchdog and signal threads; stopped when the runtime is dropped (after
+    /// the workers).
+    _observers: crate::debug::Observers,
 }
 
 /// Configures a [`Runtime`]. Made by [`Runtime::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: String,
     clock: Clock,
     max_blocking_threads: usize,
+    blocked_poll_threshold: Option<Duration>,
+    on_blocked_worker: watchdog::Report,
 }
+
+/// The default [`Builder::blocked_poll_threshold`].
+const BLOCKED_POLL_THRESHOLD: Duration = Duration::from_millis(100);
 
 impl Runtime {
     /// A runtime with one worker thread per available core.
@@ -72,6 +85,7 @@ impl Runtime {
     /// would block a thread the runtime needs. Await the future instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(&self.handle);
+        let root = crate::debug::tree::Root::enter(&self.handle.shared.roots);
         let parker = park::Parker::new();
         let thread = StdArc::new(park::ThreadWaker::new(
             &parker,
@@ -81,7 +95,7 @@ impl Runtime {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            if let Poll::Ready(output) = root.poll(future.as_mut(), &mut cx) {
                 return output;
             }
             thread.sleep(&parker);
@@ -91,6 +105,39 @@ impl Runtime {
     /// The number of worker threads.
     pub fn worker_threads(&self) -> usize {
         self.threads.len()
+    }
+
+    /// The runtime's counters and queue depths, read now. See
+    /// [`RuntimeMetrics`](crate::debug::RuntimeMetrics) for each number.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+    /// rt.block_on(async {
+    ///     pride::task_group(async |tg| {
+    ///         tg.start_soon(async {});
+    ///         tg.start_soon(async {});
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// let metrics = rt.metrics();
+    /// assert_eq!(metrics.tasks_spawned, 2);
+    /// assert_eq!(metrics.tasks_alive, 0);
+    /// ```
+    pub fn metrics(&self) -> crate::debug::RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// A copy of the runtime's task tree (what each `block_on` call runs, and its
+    /// scopes, groups and tasks); see [`TreeDump`](crate::debug::TreeDump). Callable
+    /// from any thread, e.g. a thread that watches a stuck program.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder().worker_threads(1).build().unwrap();
+    /// assert!(rt.dump().roots.is_empty()); // no `block_on` is running
+    /// ```
+    pub fn dump(&self) -> crate::debug::TreeDump {
+        self.handle.dump()
     }
 }
 
@@ -106,6 +153,18 @@ impl Drop for Runtime {
             }
         }
         self.handle.drain_injector();
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .field("clock", &self.clock)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("blocked_poll_threshold", &self.blocked_poll_threshold)
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,6 +190,8 @@ impl Builder {
             thread_name: "pride-worker".to_owned(),
             clock: Clock::system(),
             max_blocking_threads: blocking::DEFAULT_MAX_THREADS,
+            blocked_poll_threshold: Some(BLOCKED_POLL_THRESHOLD),
+            on_blocked_worker: watchdog::print_report(),
         }
     }
 
@@ -175,6 +236,65 @@ impl Builder {
         self
     }
 
+    /// Sets how long one poll of a task may keep its worker busy before it is reported
+    /// as blocking the worker (default 100 ms); `None` turns the watch off.
+    ///
+    /// Each such poll is reported once, with the task's name if it has one, on stderr
+    /// or to the [`on_blocked_worker`](Builder::on_blocked_worker) handler, and counted
+    /// in [`RuntimeMetrics::blocked_polls`](crate::debug::RuntimeMetrics::blocked_polls).
+    /// The watch is a thread that looks at the workers' poll counters a few times per
+    /// threshold; the workers do no extra work for it. The future given to
+    /// [`block_on`](Runtime::block_on) runs on the calling thread, not on a worker, and
+    /// is not watched.
+    ///
+    /// While one worker is held, the others keep running the queued tasks (they steal
+    /// from the held worker's queue) and keep firing timers and socket readiness. The
+    /// one task a worker keeps aside as its next task (the last one it woke or
+    /// started) waits for the held worker, as does everything on a runtime with a
+    /// single worker.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = pride::Runtime::builder()
+    ///     .blocked_poll_threshold(Some(Duration::from_secs(1)))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    ///
+    /// # Panics
+    /// If the threshold is zero: every poll would be reported.
+    #[track_caller]
+    pub fn blocked_poll_threshold(&mut self, threshold: Option<Duration>) -> &mut Builder {
+        assert!(
+            threshold != Some(Duration::ZERO),
+            "pride: blocked_poll_threshold must be more than zero (None turns the watch off)"
+        );
+        self.blocked_poll_threshold = threshold;
+        self
+    }
+
+    /// Sets what happens when a poll blocks a worker longer than the
+    /// [`blocked_poll_threshold`](Builder::blocked_poll_threshold): `handler` gets the
+    /// report instead of it being printed to stderr. It runs on the watchdog thread
+    /// (not on a worker); a panic in it is caught and ignored.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder()
+    ///     .on_blocked_worker(|blocked| eprintln!("stall: {blocked}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_blocked_worker(
+        &mut self,
+        handler: impl Fn(&crate::debug::BlockedWorker) + Send + Sync + 'static,
+    ) -> &mut Builder {
+        self.on_blocked_worker = StdArc::new(handler);
+        self
+    }
+
     /// Starts the runtime's threads.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let workers = match self.worker_threads {
@@ -187,6 +307,12 @@ impl Builder {
             format!("{}-blocking", self.thread_name),
         );
         let (handle, cores) = worker::create(workers, driver, self.clock.clone(), blocking);
+        let observers = crate::debug::Observers::start(
+            &handle,
+            self.blocked_poll_threshold,
+            self.on_blocked_worker.clone(),
+            &self.thread_name,
+        )?;
         let mut threads = Vec::with_capacity(workers);
         for core in cores {
             let name = format!("{}-{}", self.thread_name, core.index());
@@ -197,12 +323,20 @@ impl Builder {
                 Ok(thread) => threads.push(thread),
                 Err(e) => {
                     // Stop the workers already started before reporting.
-                    drop(Runtime { handle, threads });
+                    drop(Runtime {
+                        handle,
+                        threads,
+                        _observers: observers,
+                    });
                     return Err(e);
                 }
             }
         }
-        Ok(Runtime { handle, threads })
+        Ok(Runtime {
+            handle,
+            threads,
+            _observers: observers,
+        })
     }
 }
 

@@ -15,6 +15,7 @@
 //! turned, so neither the LIFO slot nor the local queue can starve anything.
 
 use std::cell::Cell;
+use std::sync::Arc as StdArc;
 use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -23,6 +24,7 @@ use super::blocking::BlockingPool;
 use super::context;
 use super::driver::Driver;
 use super::idle::Idle;
+use super::metrics::{Counters, WorkerCounters};
 use super::park::{Parker, Unparker};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -57,6 +59,10 @@ pub(crate) struct Shared {
     /// not idle and an autojump clock must not jump.
     pub(crate) block_on_active: Arc<AtomicUsize>,
     shutdown: AtomicBool,
+    /// What `Runtime::metrics` reads and the blocked-worker watchdog watches.
+    pub(crate) counters: StdArc<Counters>,
+    /// The root scope of each running `block_on`, for the task tree dump.
+    pub(crate) roots: crate::debug::tree::Roots,
 }
 
 /// A handle to a runtime: what tasks hold to reschedule themselves.
@@ -116,6 +122,8 @@ pub(crate) fn create(
             par,
             block_on_active: Arc::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
+            counters: StdArc::new(Counters::new(workers)),
+            roots: Default::default(),
         }),
     };
     let cores = cores
@@ -162,6 +170,51 @@ impl Handle {
         &self.shared.time
     }
 
+    /// Reads the counters and gauges behind `Runtime::metrics`.
+    pub(crate) fn metrics(&self) -> crate::debug::RuntimeMetrics {
+        let shared = &*self.shared;
+        let counters = &*shared.counters;
+        let per_worker: Vec<_> = counters
+            .workers
+            .iter()
+            .zip(shared.remotes.iter())
+            .map(|(c, remote)| crate::debug::WorkerMetrics {
+                polls: c.polls(),
+                steals: c.steals.get(),
+                parks: c.parks.get(),
+                budget_exhaustions: c.budget_exhausted.get(),
+                local_queue_depth: remote.stealer.len(),
+            })
+            .collect();
+        let sum = |f: fn(&crate::debug::WorkerMetrics) -> u64| per_worker.iter().map(f).sum();
+        let (spawned, completed) = counters.spawned_completed();
+        let (blocking_threads, blocking_idle_threads, blocking_queue_depth) =
+            shared.blocking.load();
+        crate::debug::RuntimeMetrics {
+            workers: per_worker.len(),
+            tasks_spawned: spawned,
+            tasks_alive: spawned.saturating_sub(completed),
+            polls: sum(|w| w.polls),
+            steals: sum(|w| w.steals),
+            parks: sum(|w| w.parks),
+            budget_exhaustions: sum(|w| w.budget_exhaustions),
+            blocked_polls: counters.blocked_polls.get(),
+            injector_depth: shared.injector.len(),
+            blocking_threads,
+            blocking_idle_threads,
+            blocking_queue_depth,
+            timers_armed: shared.time.armed(),
+            sockets_registered: shared.driver.reactor().registered(),
+            per_worker,
+        }
+    }
+
+    /// Copies the task tree (see `debug::tree`).
+    pub(crate) fn dump(&self) -> crate::debug::TreeDump {
+        let now = self.shared.time.now();
+        self.shared.roots.dump(self.shared.remotes.len(), now)
+    }
+
     /// Stops every worker; their queued tasks are dropped by them.
     pub(crate) fn shutdown(&self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
@@ -196,6 +249,26 @@ impl Schedule for Handle {
             _ => self.shared.push_remote(task),
         });
     }
+}
+
+impl Handle {
+    /// Counts a group child created (its future now exists).
+    #[inline]
+    pub(crate) fn count_task_created(&self) {
+        self.shared.counters.task_created();
+    }
+
+    /// Counts a group child whose future is gone (finished or dropped).
+    #[inline]
+    pub(crate) fn count_task_finished(&self) {
+        self.shared.counters.task_finished();
+    }
+}
+
+/// Runs `f` with the counters of the worker this thread is, if it is one; returns
+/// whether it ran.
+pub(crate) fn with_worker_counters(f: impl FnOnce(&WorkerCounters)) -> bool {
+    context::with_core(|core| core.map(|core| f(core.counters())).is_some())
 }
 
 /// Runs `f`, which wakes many tasks at once (a cancelled subtree, say), telling
@@ -274,6 +347,11 @@ impl Core {
         self.index
     }
 
+    /// This worker's counters; only this worker uses their `bump_owned`.
+    pub(crate) fn counters(&self) -> &WorkerCounters {
+        &self.shared().counters.workers[self.index]
+    }
+
     fn is_of(&self, handle: &Handle) -> bool {
         Arc::ptr_eq(&self.handle.shared, &handle.shared)
     }
@@ -323,6 +401,7 @@ impl Core {
     /// The worker thread's main loop.
     pub(crate) fn run(self) {
         let _guard = context::enter_worker(&self);
+        let _counting = super::metrics::enter_worker(&self.shared().counters, self.index);
         while !self.shared().is_shutdown() {
             if let Some(task) = self.next_task() {
                 self.run_task(task);
@@ -350,7 +429,10 @@ impl Core {
 
     fn run_task(&self, task: Notified) {
         self.found_work();
+        let counters = self.counters();
+        counters.poll_seq.bump_owned();
         super::coop::budget(|| task.run());
+        counters.poll_seq.bump_owned();
     }
 
     /// Called before running what was found (a task or a `par` job).
@@ -424,7 +506,10 @@ impl Core {
                     continue;
                 }
                 match remotes[victim].stealer.steal_batch_and_pop(&self.local) {
-                    Steal::Success(task) => return Some(task),
+                    Steal::Success(task) => {
+                        self.counters().steals.bump_owned();
+                        return Some(task);
+                    }
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
@@ -456,6 +541,7 @@ impl Core {
             }
             return;
         }
+        self.counters().parks.bump_owned();
         let in_driver = shared.driver.park(
             &self.parker,
             || shared.driver_timeout(),

@@ -117,6 +117,25 @@ impl Task {
         raw::cancel(self.0);
     }
 
+    /// What the task is doing, for the debug dump: `running` (being polled),
+    /// `cancelled` (its future is about to be dropped), `scheduled` (queued to run),
+    /// `idle` (waiting to be woken) or `done`.
+    pub fn state_name(&self) -> &'static str {
+        // SAFETY: we hold a reference.
+        let state = unsafe { self.0.as_ref() }.state.load();
+        if state.has(state::COMPLETE) {
+            "done"
+        } else if state.has(state::RUNNING) {
+            "running"
+        } else if state.has(state::CANCELLED) {
+            "cancelled"
+        } else if state.has(state::NOTIFIED) {
+            "scheduled"
+        } else {
+            "idle"
+        }
+    }
+
     /// Whether the future is gone.
     #[cfg_attr(not(any(test, pride_loom)), allow(dead_code))]
     pub fn is_complete(&self) -> bool {

@@ -68,6 +68,9 @@ pub(crate) struct Shard {
     /// `process` may skip the shard until then; `process` cascades whatever it must on
     /// the way. Written only under `wheel`'s lock.
     earliest: AtomicU64,
+    /// Timers filed in this shard, for the runtime's metrics. Written only under
+    /// `wheel`'s lock (so a load and a store suffice); read without it.
+    armed: std::sync::atomic::AtomicUsize,
     shared: Arc<Shared>,
 }
 
@@ -92,6 +95,7 @@ impl TimeDriver {
                 Arc::new(Shard {
                     wheel: Mutex::new(Wheel::new()),
                     earliest: AtomicU64::new(NO_TIMER),
+                    armed: Default::default(),
                     shared: shared.clone(),
                 })
             })
@@ -147,6 +151,12 @@ impl TimeDriver {
         shared.parked_until.fetch_min(earliest, Ordering::SeqCst);
         let since_start = now.saturating_duration_since(shared.start);
         Some(Duration::from_millis(earliest).saturating_sub(since_start))
+    }
+
+    /// Timers armed now, over every shard.
+    pub(crate) fn armed(&self) -> usize {
+        let armed = self.shards.iter().map(|s| s.armed.load(Ordering::Relaxed));
+        armed.sum()
     }
 
     /// Fires every expired timer of every shard, waking their wakers outside the shard
@@ -271,13 +281,14 @@ impl Shard {
         let ptr = NonNull::from(entry.get_ref());
         let mut wheel = self.wheel.lock();
         // SAFETY: alive, filed nowhere else, and we hold the lock.
-        unsafe { wheel.remove(ptr) };
+        let was_armed = unsafe { wheel.remove(ptr) }.is_some();
         // `processed_tick` is a tick the clock has reached: safe to treat as handed out.
         wheel.catch_up(self.shared.processed_tick.load(Ordering::Relaxed));
         entry.arm(tick);
         // SAFETY: alive and unfiled; the caller keeps it alive until `cancel` (rule 4 of
         // `entry.rs`) or until the driver retires it.
         let armed = unsafe { wheel.insert(ptr, tick) }.is_ok();
+        self.count_armed(armed as usize, was_armed as usize);
         let lowered = armed && tick < self.earliest.load(Ordering::Relaxed);
         if lowered {
             self.earliest.store(tick, Ordering::SeqCst);
@@ -311,6 +322,7 @@ impl Shard {
         let mut wheel = self.wheel.lock();
         // SAFETY: alive, filed here or nowhere, and we hold the lock.
         let filed_for = unsafe { wheel.remove(NonNull::from(entry)) };
+        self.count_armed(0, filed_for.is_some() as usize);
         let was_earliest = |when| when <= self.earliest.load(Ordering::Relaxed) || wheel.is_empty();
         if filed_for.is_some_and(was_earliest) {
             // It was (or tied) the earliest, or the last: raise the estimate, so the
@@ -318,6 +330,16 @@ impl Shard {
             let earliest = wheel.next_deadline().unwrap_or(NO_TIMER);
             self.earliest.store(earliest, Ordering::SeqCst);
         }
+    }
+
+    /// Adds `filed` and takes `unfiled` from the armed count; called with the wheel's
+    /// lock held.
+    #[inline]
+    fn count_armed(&self, filed: usize, unfiled: usize) {
+        let armed = self.armed.load(Ordering::Relaxed);
+        debug_assert!(armed + filed >= unfiled, "pride: timer count below zero");
+        let armed = armed.wrapping_add(filed).wrapping_sub(unfiled);
+        self.armed.store(armed, Ordering::Relaxed);
     }
 
     /// Fires every entry due by `now_tick`.
@@ -337,6 +359,7 @@ impl Shard {
                 }
                 Elapse::Elapsed => {
                     fired += 1;
+                    self.count_armed(0, 1);
                     // The last access to the entry (rule 2 of `entry.rs`).
                     if let Some(waker) = entry.finish_fire() {
                         batch.push(waker);

@@ -1,0 +1,108 @@
+//! Seeing inside a running runtime: its counters and the workers a task is blocking.
+//!
+//! - [`Runtime::metrics`](crate::Runtime::metrics) returns a [`RuntimeMetrics`]: tasks
+//!   spawned and alive, polls, steals, parks, queue depths, budget exhaustions, the
+//!   blocking pool and the reactor. The counters are per worker and summed when read,
+//!   so they stay on at no measurable cost.
+//! - A poll that keeps a worker busy longer than a threshold (100 ms by default; see
+//!   [`Builder::blocked_poll_threshold`](crate::Builder::blocked_poll_threshold)) is
+//!   reported once, with the task's name, as a [`BlockedWorker`]: printed to stderr, or
+//!   handed to [`Builder::on_blocked_worker`](crate::Builder::on_blocked_worker).
+//!   Meanwhile the other workers go on firing timers and socket readiness, since any
+//!   idle worker turns the driver for all of them.
+//! - [`dump`] (inside a runtime) and [`Runtime::dump`](crate::Runtime::dump) (from any
+//!   thread) copy the live task tree: every `block_on` call, the cancel scopes and
+//!   task groups opened inside it, and their tasks by name and state.
+//! - With the feature `tracing`, each task group and each task gets a span for the
+//!   `tracing` crate: a task's span is named `task` (with the task's name in its
+//!   `task.name` field) and sits inside its group's span, which sits inside the span of
+//!   the task that opened the group. Events mark `start` and `started`, a cancel (with
+//!   its `reason`), and each error and panic of a task.
+//! - A stuck program can be asked without changing its code: run it with
+//!   `PRIDE_DUMP_ON_SIGQUIT=1` in the environment (Unix), and each `kill -QUIT <pid>`
+//!   (or Ctrl-\\ in its terminal) prints every runtime's tree and metrics to stderr.
+//!
+//! ```
+//! let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+//! rt.block_on(async {
+//!     pride::task_group(async |tg| {
+//!         for _ in 0..10 {
+//!             tg.start_soon(pride::yield_now());
+//!         }
+//!     })
+//!     .await
+//!     .unwrap();
+//! });
+//! let m = rt.metrics();
+//! assert_eq!(m.workers, 2);
+//! assert_eq!(m.tasks_spawned, 10);
+//! assert_eq!(m.tasks_alive, 0);
+//! assert!(m.polls >= 20); // each child ran, yielded and ran again
+//! ```
+
+mod metrics;
+#[cfg(all(unix, not(pride_loom)))]
+mod signal;
+pub(crate) mod trace;
+pub(crate) mod tree;
+pub(crate) mod watchdog;
+
+pub use metrics::{RuntimeMetrics, WorkerMetrics};
+pub use tree::{Deadline, DumpNode, NodeKind, TreeDump};
+pub use watchdog::BlockedWorker;
+
+/// The threads a runtime runs for observing it (the blocked-worker watchdog and the
+/// SIGQUIT dump), stopped and joined when dropped.
+pub(crate) struct Observers {
+    _watchdog: Option<watchdog::Watchdog>,
+    #[cfg(all(unix, not(pride_loom)))]
+    _signal: Option<signal::DumpOnSignal>,
+}
+
+impl Observers {
+    /// Starts what is asked for: the watchdog if `threshold` is set, the SIGQUIT dump
+    /// if the environment asks for it.
+    pub(crate) fn start(
+        runtime: &crate::runtime::Handle,
+        threshold: Option<std::time::Duration>,
+        report: watchdog::Report,
+        thread_name: &str,
+    ) -> std::io::Result<Observers> {
+        let watchdog = match threshold {
+            Some(threshold) => Some(watchdog::Watchdog::start(
+                runtime.shared.counters.clone(),
+                threshold,
+                report,
+                format!("{thread_name}-watchdog"),
+            )?),
+            None => None,
+        };
+        #[cfg(not(all(unix, not(pride_loom))))]
+        let _ = runtime;
+        Ok(Observers {
+            _watchdog: watchdog,
+            #[cfg(all(unix, not(pride_loom)))]
+            _signal: signal::DumpOnSignal::start_if_asked(
+                std::sync::Arc::downgrade(&runtime.shared),
+                format!("{thread_name}-sigquit"),
+            )?,
+        })
+    }
+}
+
+/// A copy of the current runtime's task tree: see [`TreeDump`].
+///
+/// ```
+/// pride::run(async {
+///     let dump = pride::debug::dump();
+///     assert_eq!(dump.roots.len(), 1); // this `block_on`
+///     println!("{dump}");
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a pride runtime; use [`Runtime::dump`](crate::Runtime::dump) there.
+#[track_caller]
+pub fn dump() -> TreeDump {
+    crate::runtime::context::handle("`pride::debug::dump`").dump()
+}

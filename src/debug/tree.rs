@@ -1,0 +1,369 @@
+//! The task tree dump: every `block_on` call's scopes, groups and tasks, read from the
+//! cancel tree the runtime keeps anyway.
+//!
+//! Each `block_on` runs its future inside a root scope (never cancelled) that the
+//! runtime lists; everything opened inside links below it: a group's children at
+//! once, a group or a cancel scope once its work first suspends (before that, only the
+//! task running it can reach it, and it is mid-poll). The dump walks down from the
+//! roots, taking each node's short link lock to copy its list of children, and reads
+//! flags with atomic loads. Nothing is recorded for it on the hot path beyond a named
+//! child's name, which the child holds anyway.
+
+use std::fmt::{self, Write as _};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::cancel::current;
+use crate::cancel::node::{Label, ScopeNode};
+use crate::loom::sync::{Arc, Mutex};
+
+/// The roots of one runtime's tree: one per running `block_on`.
+#[derive(Default)]
+pub(crate) struct Roots(Mutex<Vec<Arc<ScopeNode>>>);
+
+/// A `block_on` call's root scope, listed in its runtime's roots while it lives.
+pub(crate) struct Root<'a> {
+    roots: &'a Roots,
+    node: Arc<ScopeNode>,
+}
+
+impl<'a> Root<'a> {
+    pub(crate) fn enter(roots: &'a Roots) -> Root<'a> {
+        let node = ScopeNode::new();
+        ScopeNode::enter_unlinked(&node, None);
+        roots.0.lock().push(node.clone());
+        Root { roots, node }
+    }
+
+    /// Polls `future` inside the root scope.
+    pub(crate) fn poll<F: Future>(
+        &self,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
+        current::enter(&self.node, || future.poll(cx)).0
+    }
+}
+
+impl Drop for Root<'_> {
+    fn drop(&mut self) {
+        self.roots.0.lock().retain(|n| !Arc::ptr_eq(n, &self.node));
+    }
+}
+
+/// Labels a group child's node with the task's name, if it has one.
+#[inline]
+pub(crate) fn label_task(node: &ScopeNode, name: Option<&StdArc<str>>) {
+    if let Some(name) = name {
+        node.set_label(Label::Task(name.clone()));
+    }
+}
+
+impl Roots {
+    /// Copies the tree below every root.
+    pub(crate) fn dump(&self, workers: usize, now: Instant) -> TreeDump {
+        let roots = self.0.lock().clone();
+        TreeDump {
+            workers,
+            roots: roots
+                .iter()
+                .map(|root| {
+                    let mut node = walk(root, None, now);
+                    node.kind = NodeKind::BlockOn;
+                    node
+                })
+                .collect(),
+        }
+    }
+}
+
+fn walk(node: &ScopeNode, task_state: Option<&'static str>, now: Instant) -> DumpNode {
+    let (kind, name) = match (task_state, node.label()) {
+        (_, Some(Label::Task(name))) => (NodeKind::Task, Some(name.to_string())),
+        (Some(_), _) => (NodeKind::Task, None),
+        (None, Some(Label::Group)) => (NodeKind::Group, None),
+        (None, None) => (NodeKind::Scope, None),
+    };
+    let deadline = node.deadline().map(|d| {
+        if d >= now {
+            Deadline::In(d - now)
+        } else {
+            Deadline::Passed(now - d)
+        }
+    });
+    DumpNode {
+        kind,
+        name,
+        task_state,
+        cancel_called: node.cancel_called(),
+        cancelled_caught: node.cancelled_caught(),
+        shielded: node.is_shielded(),
+        deadline,
+        cancel_reason: node.reason().map(|r| r.to_string()),
+        children: node
+            .linked()
+            .iter()
+            .map(|(child, state)| walk(child, *state, now))
+            .collect(),
+    }
+}
+
+/// A copy of a runtime's task tree: what every `block_on` call is running, its
+/// scopes, groups and tasks, with their state. Made by [`dump`](super::dump) or
+/// [`Runtime::dump`](crate::Runtime::dump).
+///
+/// `Display` draws an indented tree; [`to_json`](TreeDump::to_json) writes the same
+/// as JSON for tools.
+///
+/// A group or cancel scope appears once the work inside it has suspended for the
+/// first time; a group's children appear as soon as they are started.
+///
+/// ```
+/// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+/// rt.block_on(async {
+///     pride::task_group(async |tg| {
+///         let stop = pride::Event::new();
+///         let wait = stop.clone();
+///         tg.start_soon_named("listener", async move { wait.wait().await });
+///         pride::yield_now().await; // the group links into the tree at its first pause
+///         let dump = pride::debug::dump();
+///         let text = dump.to_string();
+///         assert!(text.contains("task \"listener\""), "{text}");
+///         assert!(dump.to_json().contains("\"name\":\"listener\""));
+///         stop.set();
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeDump {
+    /// The runtime's worker threads.
+    pub workers: usize,
+    /// One tree per running `block_on` call.
+    pub roots: Vec<DumpNode>,
+}
+
+/// What a [`DumpNode`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeKind {
+    /// The future a `block_on` call runs.
+    BlockOn,
+    /// A cancel scope: [`CancelScope::run`](crate::CancelScope::run), a timeout.
+    Scope,
+    /// A task group (its own cancel scope, with its children below it).
+    Group,
+    /// A child task of a group.
+    Task,
+}
+
+/// A scope's deadline as seen when the dump was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// It comes in this long.
+    In(Duration),
+    /// It passed this long ago.
+    Passed(Duration),
+}
+
+/// One scope, group or task in a [`TreeDump`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DumpNode {
+    /// What this is.
+    pub kind: NodeKind,
+    /// A task's name, if it was started with one.
+    pub name: Option<String>,
+    /// A task's state: `running` (being polled), `scheduled` (queued), `idle` (waiting
+    /// to be woken), `cancelled` (about to be dropped) or `done`.
+    pub task_state: Option<&'static str>,
+    /// `cancel()` was called on this scope (by hand, a deadline or a failing child).
+    pub cancel_called: bool,
+    /// This scope dropped work because it was cancelled.
+    pub cancelled_caught: bool,
+    /// Cancellation from outside does not reach inside.
+    pub shielded: bool,
+    /// The scope's deadline, if it has one.
+    pub deadline: Option<Deadline>,
+    /// Why the scope was cancelled, if the canceller said.
+    pub cancel_reason: Option<String>,
+    /// What runs inside: nested scopes, groups and tasks.
+    pub children: Vec<DumpNode>,
+}
+
+impl TreeDump {
+    /// The dump as one JSON object:
+    /// `{"workers":n,"roots":[node...]}`, each node
+    /// `{"kind":"block_on"|"scope"|"group"|"task","name":..,"state":..,
+    /// "cancel_called":..,"cancelled_caught":..,"shielded":..,"deadline_in_ms":..,
+    /// "cancel_reason":..,"children":[..]}`, where absent values are `null` and a
+    /// passed deadline is negative.
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        let _ = write!(out, "{{\"workers\":{},\"roots\":[", self.workers);
+        for (i, root) in self.roots.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            root.write_json(&mut out);
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// Every node, depth first, for searching.
+    pub fn nodes(&self) -> impl Iterator<Item = &DumpNode> {
+        let mut stack: Vec<&DumpNode> = self.roots.iter().rev().collect();
+        std::iter::from_fn(move || {
+            let node = stack.pop()?;
+            stack.extend(node.children.iter().rev());
+            Some(node)
+        })
+    }
+}
+
+impl NodeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::BlockOn => "block_on",
+            NodeKind::Scope => "scope",
+            NodeKind::Group => "group",
+            NodeKind::Task => "task",
+        }
+    }
+}
+
+impl DumpNode {
+    fn write_json(&self, out: &mut String) {
+        let _ = write!(out, "{{\"kind\":\"{}\",\"name\":", self.kind.as_str());
+        json_opt_str(out, self.name.as_deref());
+        out.push_str(",\"state\":");
+        json_opt_str(out, self.task_state);
+        let _ = write!(
+            out,
+            ",\"cancel_called\":{},\"cancelled_caught\":{},\"shielded\":{},\"deadline_in_ms\":",
+            self.cancel_called, self.cancelled_caught, self.shielded
+        );
+        match self.deadline {
+            Some(Deadline::In(d)) => write_ms(out, d.as_secs_f64() * 1e3),
+            Some(Deadline::Passed(d)) => write_ms(out, -d.as_secs_f64() * 1e3),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"cancel_reason\":");
+        json_opt_str(out, self.cancel_reason.as_deref());
+        out.push_str(",\"children\":[");
+        for (i, child) in self.children.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            child.write_json(out);
+        }
+        out.push_str("]}");
+    }
+
+    /// The one-line description `Display` draws for this node.
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.as_str())?;
+        if let Some(name) = &self.name {
+            write!(f, " {name:?}")?;
+        }
+        let mut notes = Vec::new();
+        if let Some(state) = self.task_state {
+            notes.push(state.to_owned());
+        }
+        if self.cancel_called {
+            notes.push(match &self.cancel_reason {
+                Some(reason) => format!("cancelled ({reason:?})"),
+                None => "cancelled".to_owned(),
+            });
+        }
+        if self.cancelled_caught {
+            notes.push("caught its cancel".to_owned());
+        }
+        if self.shielded {
+            notes.push("shielded".to_owned());
+        }
+        match self.deadline {
+            Some(Deadline::In(d)) => notes.push(format!("deadline in {d:.3?}")),
+            Some(Deadline::Passed(d)) => notes.push(format!("deadline passed {d:.3?} ago")),
+            None => {}
+        }
+        if !notes.is_empty() {
+            write!(f, ": {}", notes.join(", "))?;
+        }
+        Ok(())
+    }
+
+    fn draw(&self, f: &mut fmt::Formatter<'_>, prefix: &str, last: bool, top: bool) -> fmt::Result {
+        let (branch, next) = match (top, last) {
+            (true, _) => ("", String::new()),
+            (false, true) => ("└── ", format!("{prefix}    ")),
+            (false, false) => ("├── ", format!("{prefix}│   ")),
+        };
+        write!(f, "{prefix}{branch}")?;
+        self.describe(f)?;
+        writeln!(f)?;
+        let prefix = if top { "" } else { &next };
+        for (i, child) in self.children.iter().enumerate() {
+            child.draw(f, prefix, i + 1 == self.children.len(), false)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for TreeDump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "pride runtime ({} workers)", self.workers)?;
+        for root in &self.roots {
+            root.draw(f, "", true, true)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_ms(out: &mut String, ms: f64) {
+    let _ = write!(out, "{ms:.3}");
+}
+
+fn json_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+/// Writes `s` as a JSON string literal.
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_str;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = String::new();
+        json_str(&mut out, "a\"b\\c\nd\u{1}é");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+    }
+}

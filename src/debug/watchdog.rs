@@ -1,0 +1,243 @@
+//! The blocked-worker watchdog: a thread that notices a poll running too long.
+//!
+//! Every worker bumps its `poll_seq` counter before and after each poll (see
+//! `runtime/metrics.rs`), so the counter is odd exactly while a poll runs. The watchdog
+//! wakes a few times per threshold and compares each worker's counter with what it saw
+//! before: the same odd value for at least the threshold means one poll has held the
+//! worker that long. It reports that poll once, with the name of the task if the task
+//! has one (a named task's poll publishes its name in the worker's counters). The
+//! workers pay nothing for this beyond the counter they keep anyway.
+
+use std::fmt;
+use std::sync::Arc as StdArc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::runtime::metrics::{Counters, WorkerCounters};
+
+/// A poll that has kept its worker thread busy for longer than the runtime's
+/// [`blocked_poll_threshold`](crate::Builder::blocked_poll_threshold).
+///
+/// While one poll runs, its worker runs nothing else: a blocking call (a
+/// `std::thread::sleep`, a synchronous lock or file read, a long computation) inside
+/// async code stalls every task queued behind it on that worker. Move such work to
+/// [`to_thread`](crate::to_thread), or break it up with [`yield_now`](crate::yield_now).
+///
+/// The time counted is wall-clock time: on a machine so loaded that the OS keeps a
+/// worker thread off the CPU for longer than the threshold, a short poll can be
+/// reported too.
+///
+/// Its `Display` is the message printed to stderr when no
+/// [`on_blocked_worker`](crate::Builder::on_blocked_worker) handler is set.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// let (tx, rx) = mpsc::channel();
+/// let tx = std::sync::Mutex::new(tx);
+/// let rt = pride::Runtime::builder()
+///     .worker_threads(2)
+///     .blocked_poll_threshold(Some(Duration::from_millis(50)))
+///     .on_blocked_worker(move |blocked| {
+///         let _ = tx.lock().unwrap().send(blocked.task_name().map(str::to_owned));
+///     })
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     pride::task_group(async |tg| {
+///         tg.start_soon_named("compress", async move {
+///             // A blocking wait in async code: it holds the worker until reported.
+///             let reported = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+///             assert_eq!(reported.as_deref(), Some("compress"));
+///         });
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// assert!(rt.metrics().blocked_polls >= 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct BlockedWorker {
+    worker: usize,
+    task: Option<StdArc<str>>,
+    blocked_for: Duration,
+}
+
+impl BlockedWorker {
+    /// The index of the worker thread (its thread is named `{thread_name}-{index}`).
+    pub fn worker(&self) -> usize {
+        self.worker
+    }
+
+    /// The name of the task being polled, if it was started with a name.
+    pub fn task_name(&self) -> Option<&str> {
+        self.task.as_deref()
+    }
+
+    /// How long the poll had run when it was reported (at least the threshold).
+    pub fn blocked_for(&self) -> Duration {
+        self.blocked_for
+    }
+}
+
+impl fmt::Display for BlockedWorker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pride: worker {} has been polling ", self.worker)?;
+        match &self.task {
+            Some(name) => write!(f, "task {name:?}")?,
+            None => write!(f, "an unnamed task")?,
+        }
+        write!(
+            f,
+            " for {} ms without returning; every task queued on that worker waits. Move \
+             blocking calls to `pride::to_thread`.",
+            self.blocked_for.as_millis()
+        )
+    }
+}
+
+/// What the runtime does with a report.
+pub(crate) type Report = StdArc<dyn Fn(&BlockedWorker) + Send + Sync>;
+
+/// The default report: a line on stderr.
+pub(crate) fn print_report() -> Report {
+    StdArc::new(|blocked: &BlockedWorker| eprintln!("{blocked}"))
+}
+
+/// Publishes the name of the named task a worker is polling, for the report, until
+/// dropped. Unnamed tasks (and polls on threads that are not workers) cost nothing.
+pub(crate) fn polling_named(name: Option<&StdArc<str>>) -> NamedPoll {
+    let Some(name) = name else {
+        return NamedPoll(false);
+    };
+    NamedPoll(crate::runtime::with_worker_counters(|counters| {
+        *counters.task_name.lock() = Some(name.clone());
+    }))
+}
+
+/// Clears the published name when the poll ends.
+pub(crate) struct NamedPoll(bool);
+
+impl Drop for NamedPoll {
+    fn drop(&mut self) {
+        if self.0 {
+            crate::runtime::with_worker_counters(|counters| {
+                counters.task_name.lock().take();
+            });
+        }
+    }
+}
+
+/// The running watchdog thread; dropping it stops and joins the thread.
+pub(crate) struct Watchdog {
+    stop: StdArc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watchdog {
+    /// Starts watching `counters`' workers for polls longer than `threshold`.
+    pub(crate) fn start(
+        counters: StdArc<Counters>,
+        threshold: Duration,
+        report: Report,
+        thread_name: String,
+    ) -> std::io::Result<Watchdog> {
+        let stop = StdArc::new((Mutex::new(false), Condvar::new()));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(thread_name)
+                .spawn(move || watch(&counters, threshold, &report, &stop))?
+        };
+        Ok(Watchdog {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the watchdog last saw of one worker.
+#[derive(Clone, Copy)]
+struct Seen {
+    seq: u64,
+    since: Instant,
+    reported: bool,
+}
+
+fn watch(counters: &Counters, threshold: Duration, report: &Report, stop: &(Mutex<bool>, Condvar)) {
+    // Several looks per threshold, so a poll is reported soon after it crosses it.
+    let period = (threshold / 4).max(Duration::from_millis(1));
+    let start = Instant::now();
+    let mut seen = vec![
+        Seen {
+            seq: 0,
+            since: start,
+            reported: false
+        };
+        counters.workers.len()
+    ];
+    let mut stopped = stop.0.lock();
+    loop {
+        let _ = stop.1.wait_for(&mut stopped, period);
+        if *stopped {
+            return;
+        }
+        let now = Instant::now();
+        for (index, (worker, seen)) in counters.workers.iter().zip(&mut seen).enumerate() {
+            if let Some(blocked) = look(index, worker, seen, now, threshold) {
+                counters.blocked_polls.bump_shared();
+                // A panicking handler must not kill the watchdog.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report(&blocked)));
+            }
+        }
+    }
+}
+
+/// Looks at one worker; returns the report if its current poll just crossed the
+/// threshold.
+fn look(
+    index: usize,
+    worker: &WorkerCounters,
+    seen: &mut Seen,
+    now: Instant,
+    threshold: Duration,
+) -> Option<BlockedWorker> {
+    let seq = worker.poll_seq.get();
+    if seq % 2 == 0 || seq != seen.seq {
+        *seen = Seen {
+            seq,
+            since: now,
+            reported: false,
+        };
+        return None;
+    }
+    let blocked_for = now.duration_since(seen.since);
+    if seen.reported || blocked_for < threshold {
+        return None;
+    }
+    let task = worker.task_name.lock().clone();
+    // The poll may have ended (and another begun) while we read the name: then the
+    // name may not be the blocking task's, and the poll is not blocked any more.
+    if worker.poll_seq.get() != seq {
+        return None;
+    }
+    seen.reported = true;
+    Some(BlockedWorker {
+        worker: index,
+        task,
+        blocked_for,
+    })
+}

@@ -1,0 +1,158 @@
+//! The counters behind [`Runtime::metrics`](crate::Runtime::metrics).
+//!
+//! Each worker owns one [`WorkerCounters`], on its own cache line. The counters a
+//! worker bumps for itself (polls, steals, parks, budget exhaustions) are written by
+//! that worker only, with a relaxed load and store (no locked instruction); spawns and
+//! completions happen on any thread, so a thread that is not one of this runtime's
+//! workers counts them with `fetch_add` in the shared `remote` counters. A reader sums
+//! everything with relaxed loads: each number is exact for its counter, but numbers
+//! read together are not one atomic snapshot.
+//!
+//! These are `std` atomics and a `parking_lot` lock even under loom: they order
+//! nothing, and modelling them would only multiply the interleavings a model explores.
+//!
+//! `poll_seq` doubles as the blocked-worker detector's signal: the worker bumps it
+//! before and after every poll, so it is odd exactly while a poll runs, and a watcher
+//! that sees the same odd value twice, far enough apart, knows one poll is that long.
+
+use std::cell::Cell;
+use std::sync::Arc as StdArc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
+
+/// A counter written by one thread (or by `fetch_add` where noted).
+#[derive(Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one. Only the owning worker calls this: no other thread writes the counter.
+    #[inline]
+    pub(crate) fn bump_owned(&self) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Adds one from any thread.
+    #[inline]
+    pub(crate) fn bump_shared(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One worker's counters (or, for `remote`, those of every other thread).
+pub(crate) struct WorkerCounters {
+    /// Bumped before and after each poll: odd while one runs. Polls = (seq + 1) / 2.
+    pub(crate) poll_seq: Counter,
+    pub(crate) steals: Counter,
+    pub(crate) parks: Counter,
+    pub(crate) budget_exhausted: Counter,
+    pub(crate) spawned: Counter,
+    pub(crate) completed: Counter,
+    /// The name of the named task being polled, for the blocked-worker report. Written
+    /// only around the polls of named tasks.
+    pub(crate) task_name: Mutex<Option<StdArc<str>>>,
+}
+
+impl Default for WorkerCounters {
+    fn default() -> WorkerCounters {
+        WorkerCounters {
+            poll_seq: Counter::default(),
+            steals: Counter::default(),
+            parks: Counter::default(),
+            budget_exhausted: Counter::default(),
+            spawned: Counter::default(),
+            completed: Counter::default(),
+            task_name: Mutex::new(None),
+        }
+    }
+}
+
+impl WorkerCounters {
+    /// Polls started so far.
+    pub(crate) fn polls(&self) -> u64 {
+        self.poll_seq.get().div_ceil(2)
+    }
+}
+
+thread_local! {
+    /// On a worker thread: the address of its runtime's [`Counters`] and its index, so
+    /// that counting from code that knows only the runtime finds the worker's own
+    /// counters with one plain thread-local read; `(0, 0)` on other threads.
+    static WORKER: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Marks this thread as worker `index` of the runtime that owns `counters` until
+/// dropped.
+pub(crate) fn enter_worker(counters: &Counters, index: usize) -> WorkerGuard {
+    WORKER.with(|w| w.set((counters as *const Counters as usize, index)));
+    WorkerGuard(())
+}
+
+/// Unmarks the worker thread when dropped.
+pub(crate) struct WorkerGuard(());
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        WORKER.with(|w| w.set((0, 0)));
+    }
+}
+
+/// Every counter of one runtime.
+pub(crate) struct Counters {
+    pub(crate) workers: Box<[CachePadded<WorkerCounters>]>,
+    /// Spawns and completions seen on threads that are not this runtime's workers.
+    pub(crate) remote: CachePadded<WorkerCounters>,
+    /// Polls the blocked-worker watchdog reported.
+    pub(crate) blocked_polls: Counter,
+}
+
+impl Counters {
+    pub(crate) fn new(workers: usize) -> Counters {
+        Counters {
+            workers: (0..workers).map(|_| CachePadded::default()).collect(),
+            remote: CachePadded::default(),
+            blocked_polls: Counter::default(),
+        }
+    }
+
+    /// This thread's own counters, if it is one of this runtime's workers.
+    #[inline]
+    fn mine(&self) -> Option<&WorkerCounters> {
+        let (runtime, index) = WORKER.with(Cell::get);
+        (runtime == self as *const Counters as usize).then(|| &*self.workers[index])
+    }
+
+    /// Counts a task whose future now exists.
+    #[inline]
+    pub(crate) fn task_created(&self) {
+        match self.mine() {
+            Some(mine) => mine.spawned.bump_owned(),
+            None => self.remote.spawned.bump_shared(),
+        }
+    }
+
+    /// Counts a task whose future is gone (finished or dropped).
+    #[inline]
+    pub(crate) fn task_finished(&self) {
+        match self.mine() {
+            Some(mine) => mine.completed.bump_owned(),
+            None => self.remote.completed.bump_shared(),
+        }
+    }
+
+    /// Tasks spawned, and tasks whose future is gone, over every thread.
+    pub(crate) fn spawned_completed(&self) -> (u64, u64) {
+        let all = self.workers.iter().chain(std::iter::once(&self.remote));
+        all.fold((0, 0), |(s, c), w| {
+            (s + w.spawned.get(), c + w.completed.get())
+        })
+    }
+}

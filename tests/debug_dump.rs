@@ -1,0 +1,223 @@
+//! `pride::debug::dump` / `Runtime::dump`: the live tree of scopes, groups and tasks.
+//!
+//! The dumps are taken once every task is blocked: on the autojump clock a
+//! `sleep(1 ms)` ends only then, so the states read are settled, not racing.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use pride::debug::{Deadline, DumpNode, NodeKind, TreeDump};
+use pride::{CancelScope, Event, Runtime, task_group};
+
+fn runtime() -> Runtime {
+    Runtime::builder()
+        .worker_threads(2)
+        .clock(pride::time::Clock::autojump())
+        .build()
+        .unwrap()
+}
+
+/// Waits until every task is blocked, then dumps.
+async fn settled_dump() -> TreeDump {
+    pride::sleep(Duration::from_millis(1)).await;
+    pride::debug::dump()
+}
+
+fn find<'a>(dump: &'a TreeDump, name: &str) -> &'a DumpNode {
+    dump.nodes()
+        .find(|n| n.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no node named {name:?} in\n{dump}"))
+}
+
+#[test]
+fn named_children_show_under_their_group_with_their_state() {
+    let rt = runtime();
+    let stop = Event::new();
+    let dump = rt
+        .block_on(task_group(async |tg| {
+            for name in ["reader", "writer"] {
+                let stop = stop.clone();
+                tg.start_soon_named(name, async move { stop.wait().await });
+            }
+            tg.start_soon({
+                let stop = stop.clone();
+                async move { stop.wait().await }
+            });
+            let dump = settled_dump().await;
+            stop.set();
+            Ok::<_, pride::BoxError>(dump)
+        }))
+        .unwrap();
+    assert_eq!(dump.workers, 2);
+    assert_eq!(dump.roots.len(), 1);
+    let root = &dump.roots[0];
+    assert_eq!(root.kind, NodeKind::BlockOn);
+    assert_eq!(root.children.len(), 1, "{dump}");
+    let group = &root.children[0];
+    assert_eq!(group.kind, NodeKind::Group);
+    let mut tasks: Vec<_> = group
+        .children
+        .iter()
+        .map(|t| {
+            assert_eq!(t.kind, NodeKind::Task);
+            (t.name.as_deref(), t.task_state)
+        })
+        .collect();
+    tasks.sort();
+    assert_eq!(
+        tasks,
+        [
+            (None, Some("idle")),
+            (Some("reader"), Some("idle")),
+            (Some("writer"), Some("idle")),
+        ]
+    );
+    let text = dump.to_string();
+    assert!(text.contains("task \"reader\": idle"), "{text}");
+}
+
+#[test]
+fn nested_groups_and_scopes_show_where_they_were_opened() {
+    let rt = runtime();
+    let stop = Event::new();
+    let dump = rt
+        .block_on(task_group(async |tg| {
+            let inner_stop = stop.clone();
+            tg.start_soon_named("parent", async move {
+                let shielded = CancelScope::new();
+                shielded.set_shield(true);
+                shielded
+                    .run(task_group(async |inner| {
+                        inner
+                            .start_soon_named("grandchild", async move { inner_stop.wait().await });
+                    }))
+                    .await;
+            });
+            let timed = CancelScope::with_timeout(Duration::from_secs(60));
+            let dump = timed.run(settled_dump()).await.unwrap();
+            stop.set();
+            Ok::<_, pride::BoxError>(dump)
+        }))
+        .unwrap();
+    let parent = find(&dump, "parent");
+    assert_eq!(parent.children.len(), 1, "{dump}");
+    let shield = &parent.children[0];
+    assert_eq!((shield.kind, shield.shielded), (NodeKind::Scope, true));
+    let inner = &shield.children[0];
+    assert_eq!(inner.kind, NodeKind::Group);
+    assert_eq!(inner.children[0].name.as_deref(), Some("grandchild"));
+    // The body's own timeout scope sits beside the child tasks, below the group.
+    let group = &dump.roots[0].children[0];
+    let timed: Vec<_> = group
+        .children
+        .iter()
+        .filter(|n| n.kind == NodeKind::Scope)
+        .collect();
+    assert_eq!(timed.len(), 1, "{dump}");
+    // 1 ms of the 60 s passed in the settling sleep.
+    assert_eq!(
+        timed[0].deadline,
+        Some(Deadline::In(Duration::from_millis(59_999)))
+    );
+    assert!(dump.to_string().contains("deadline in 59.999s"), "{dump}");
+}
+
+#[test]
+fn a_cancelled_scope_shows_its_reason() {
+    let rt = runtime();
+    let dump = rt.block_on(async {
+        let scope = CancelScope::new();
+        let inner = scope.clone();
+        let mut seen = None;
+        scope
+            .run(async {
+                inner.cancel_with_reason("shutting down");
+                // Cancelled, but the work goes on inside a shield, and shows.
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                seen = shield.run(settled_dump()).await;
+            })
+            .await;
+        seen.unwrap()
+    });
+    let cancelled = &dump.roots[0].children[0];
+    assert_eq!(cancelled.kind, NodeKind::Scope);
+    assert!(cancelled.cancel_called);
+    assert_eq!(cancelled.cancel_reason.as_deref(), Some("shutting down"));
+    let shield = &cancelled.children[0];
+    assert!(shield.shielded && !shield.cancel_called, "{dump}");
+    assert!(
+        dump.to_string()
+            .contains("scope: cancelled (\"shutting down\")"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn runtime_dump_works_from_another_thread() {
+    let rt = runtime();
+    assert!(rt.dump().roots.is_empty());
+    let (waiting_tx, waiting_rx) = mpsc::channel();
+    let stop = Event::new();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            rt.block_on(task_group(async |tg| {
+                let stuck = stop.clone();
+                tg.start_soon_named("stuck", async move { stuck.wait().await });
+                settled_dump().await;
+                waiting_tx.send(()).unwrap();
+                stop.wait().await;
+            }))
+            .unwrap();
+        });
+        waiting_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        let dump = rt.dump();
+        stop.set();
+        assert_eq!(dump.roots.len(), 1);
+        assert_eq!(find(&dump, "stuck").task_state, Some("idle"));
+    });
+    assert!(rt.dump().roots.is_empty());
+}
+
+#[test]
+fn the_json_form_holds_the_same_tree() {
+    let rt = runtime();
+    let stop = Event::new();
+    let dump = rt
+        .block_on(task_group(async |tg| {
+            let stop2 = stop.clone();
+            tg.start_soon_named("say \"hi\"", async move { stop2.wait().await });
+            let dump = settled_dump().await;
+            stop.set();
+            Ok::<_, pride::BoxError>(dump)
+        }))
+        .unwrap();
+    let task = concat!(
+        r#"{"kind":"task","name":"say \"hi\"","state":"idle","cancel_called":false,"#,
+        r#""cancelled_caught":false,"shielded":false,"deadline_in_ms":null,"#,
+        r#""cancel_reason":null,"children":[]}"#
+    );
+    let group = format!(
+        concat!(
+            r#"{{"kind":"group","name":null,"state":null,"cancel_called":false,"#,
+            r#""cancelled_caught":false,"shielded":false,"deadline_in_ms":null,"#,
+            r#""cancel_reason":null,"children":[{}]}}"#
+        ),
+        task
+    );
+    let expected = format!(
+        concat!(
+            r#"{{"workers":2,"roots":[{{"kind":"block_on","name":null,"state":null,"#,
+            r#""cancel_called":false,"cancelled_caught":false,"shielded":false,"#,
+            r#""deadline_in_ms":null,"cancel_reason":null,"children":[{}]}}]}}"#
+        ),
+        group
+    );
+    assert_eq!(dump.to_json(), expected);
+}
+
+#[test]
+#[should_panic(expected = "`pride::debug::dump` must be called from within a pride runtime")]
+fn dump_outside_a_runtime_says_so() {
+    pride::debug::dump();
+}
