@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::future::pending;
+use std::future::{Future, pending};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
@@ -324,4 +324,43 @@ fn cancelling_a_group_while_nested_children_wake_is_memory_safe() {
             }
         });
     }
+}
+
+/// A group nested `depth` deep, each level's group inside a child of the level above;
+/// the innermost child counts itself in, then waits.
+fn nested_chain(
+    depth: usize,
+    reached: Event,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            reached.set();
+            return pending().await;
+        }
+        let _ = task_group(async move |tg| {
+            tg.start_soon(nested_chain(depth - 1, reached));
+        })
+        .await;
+    })
+}
+
+/// Cancelling the root of a deep tree of scopes reaches every level without
+/// recursing once per level (which overflowed the canceller's stack), and building the
+/// chain costs linear time (the test's watchdog bounds it generously).
+#[test]
+fn cancelling_a_very_deep_scope_tree_reaches_the_bottom() {
+    run(2, 60, || async {
+        let reached = Event::new();
+        let scope = CancelScope::new();
+        let (scope2, reached2) = (scope.clone(), reached.clone());
+        let out = task_group(async move |tg| {
+            tg.start_soon(async move {
+                assert!(scope2.run(nested_chain(6_000, reached2)).await.is_none());
+            });
+            reached.wait().await;
+            scope.cancel();
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+    });
 }

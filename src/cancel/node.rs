@@ -834,13 +834,14 @@ impl ScopeNode {
 
     /// Wakes every task inside this scope, not descending into shielded scopes.
     pub(crate) fn wake_subtree(&self) {
-        crate::runtime::wake_many(|| self.wake_inside(true));
+        crate::runtime::wake_many(|| self.wake_inside());
     }
 
-    /// [`wake_subtree`](Self::wake_subtree); below the top (`top` false), a shielded
-    /// scope stops the descent.
+    /// [`wake_subtree`](Self::wake_subtree): a walk with its own stack (a tree may be
+    /// thousands of levels deep), in which a shielded scope below the top stops the
+    /// descent.
     ///
-    /// The shield is read under this scope's `links` lock, and `set_shield` flips it
+    /// The shield is read under the scope's `links` lock, and `set_shield` flips it
     /// under the same lock. A cancel above and an unshield here otherwise race as a
     /// store-buffering pair (each writes its flag, then reads the other's), and with
     /// only acquire/release both could read the old values: the cancel sees the shield
@@ -848,25 +849,24 @@ impl ScopeNode {
     /// wakes it again (found by `loom-tests/cancel_tree.rs`). Under the lock, either the
     /// cancel reads the lifted shield and wakes us, or the unshield comes after the
     /// cancel's read, so after its `CANCELLED` store, and the task it wakes sees it.
-    fn wake_inside(&self, top: bool) {
-        let (waker, children) = {
-            let links = self.links.lock();
-            if !top && self.is_shielded() {
-                return;
+    fn wake_inside(&self) {
+        let mut pending: Vec<Arc<ScopeNode>> = Vec::new();
+        let visit = |node: &ScopeNode, top: bool, pending: &mut Vec<Arc<ScopeNode>>| {
+            let waker = {
+                let links = node.links.lock();
+                if !top && node.is_shielded() {
+                    return;
+                }
+                pending.extend(links.slots.iter().flatten().map(|l| l.node.clone()));
+                links.waker.clone()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
             }
-            let children: Vec<Arc<ScopeNode>> = links
-                .slots
-                .iter()
-                .flatten()
-                .map(|l| l.node.clone())
-                .collect();
-            (links.waker.clone(), children)
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        for child in children {
-            child.wake_inside(false);
+        visit(self, true, &mut pending);
+        while let Some(node) = pending.pop() {
+            visit(&node, false, &mut pending);
         }
     }
 

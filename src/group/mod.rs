@@ -34,7 +34,7 @@ pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
 use crate::cancel::deadline::DeadlineTimer;
 use crate::cancel::node::{Enclosing, ScopeNode};
-use crate::cancel::{Verdict, assert_polled_in_place, current, verdict};
+use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 use crate::task::{self, JoinHandle};
@@ -203,11 +203,9 @@ where
             Some(shared) => {
                 assert_polled_in_place(shared.node(), "`task_group`");
                 // The body runs until its first suspension point even in a cancelled
-                // scope (DESIGN rule 6); after that, a cancelled scope drops it where
-                // it is suspended: before resuming it, and right after it suspends.
-                if body.as_mut().check_cancel(shared) == Verdict::Outer {
-                    return Poll::Pending;
-                }
+                // scope; after that, a cancelled scope drops it where it is
+                // suspended: before resuming it, and right after it suspends.
+                body.as_mut().check_cancel(shared);
                 body.as_mut().poll(shared, cx);
                 shared
             }
@@ -237,12 +235,13 @@ where
         let node = shared.node();
         if body.future.is_some() {
             armed.arm(node, cx);
-            if body.as_mut().check_cancel(shared) == Verdict::Outer {
-                return Poll::Pending;
-            }
+            body.as_mut().check_cancel(shared);
         }
+        // While the body or a child runs, the group tells the wrappers around it not
+        // to drop it: a cancel from outside reaches the body and the children through
+        // the tree (above), and the group drains them before it ends.
         if body.future.is_some() {
-            current::report_suspended(node, body.protected);
+            current::report_suspended(node, true);
             return Poll::Pending;
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`,
@@ -250,9 +249,20 @@ where
         if !GroupShared::try_close(shared) {
             armed.arm(node, cx);
             if !GroupShared::try_close(shared) {
-                current::report_suspended(node, false);
+                current::report_suspended(node, true);
                 return Poll::Pending;
             }
+        }
+        // Drained. Work was dropped because a scope further out was cancelled, and
+        // nothing failed: that scope catches, now that the cleanup is over (it decides
+        // after the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The
+        // group returns `Pending`, unprotected, and the wrapper of that scope, in this
+        // task, drops it before this poll returns.
+        if shared.cut_short.load(Ordering::Acquire)
+            && !caught_after_cleanup(node)
+            && !shared.errors.has_any()
+        {
+            return Poll::Pending;
         }
 
         // Closed with no children left: every child future has been dropped. Their
@@ -337,33 +347,42 @@ where
         match polled {
             Ok(Poll::Pending) => self.protected = protected,
             Ok(Poll::Ready(output)) => {
-                self.drop_future();
+                self.drop_future_reporting(shared);
                 match output.into_result() {
                     Ok(value) => self.value = Some(value),
                     Err(error) => shared.report(TaskError::new(None, Kind::Error(error))),
                 }
             }
             Err(payload) => {
-                self.drop_future();
+                self.drop_future_reporting(shared);
                 shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
             }
         }
     }
 
-    /// If the body is suspended and the group's scope is the outermost cancelled one,
-    /// drops the body. `Outer`: a scope further out catches, so wait to be dropped.
-    fn check_cancel(self: Pin<&mut Self>, shared: &GroupShared) -> Verdict {
+    /// If the body is suspended, not behind a shield, and the group's scope or one
+    /// around it is cancelled, drops the body. The group's scope is marked as having
+    /// caught if it is the outermost cancelled one; otherwise the group drains and then
+    /// leaves the catch to the scope further out.
+    fn check_cancel(self: Pin<&mut Self>, shared: &GroupShared) {
         // SAFETY: the future is only dropped in place.
         let this = unsafe { self.get_unchecked_mut() };
         if this.future.is_none() || this.protected {
-            return Verdict::Run;
+            return;
         }
-        let verdict = verdict(shared.node());
-        if verdict == Verdict::Catch {
+        if shared.node().cancelled_by().is_some() {
             shared.cut_short.store(true, Ordering::Release);
-            this.drop_future();
+            this.drop_future_reporting(shared);
         }
-        verdict
+    }
+
+    /// Drops the body in place; a panic from its `Drop` (cleanup, often running
+    /// because the body was cancelled) is an entry of the group.
+    fn drop_future_reporting(&mut self, shared: &GroupShared) {
+        let future = &mut self.future;
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *future = None)) {
+            shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
+        }
     }
 }
 
@@ -374,7 +393,8 @@ impl<Fut, T> Body<Fut, T> {
         unsafe { self.get_unchecked_mut() }.value.take()
     }
 
-    /// Drops the body in place; a panic from its `Drop` is contained.
+    /// Drops the body in place, as the group future is dropped by hand: there is no
+    /// result left to report a panic from its `Drop` in, so it is contained.
     fn drop_future(&mut self) {
         let future = &mut self.future;
         let _ = catch_unwind(AssertUnwindSafe(|| *future = None));
