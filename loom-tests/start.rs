@@ -48,6 +48,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use pride::__loom::group::task_error;
+use pride::__loom::cancel::ScopeNode;
 use pride::__loom::start::{self, StartError, Starter};
 
 /// A started value that counts its drops.
@@ -105,7 +106,7 @@ fn wait<T>(starter: &mut Starter<T>, runner: &common::Runner) -> Result<T, Start
 fn started_vs_caller_drop() {
     common::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(ScopeNode::new());
         let runner = common::Runner::new();
         assert!(poll_once(&mut starter, &runner).is_pending());
         let child = {
@@ -152,7 +153,7 @@ fn started_vs_caller_drop() {
 fn started_vs_poll() {
     common::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(ScopeNode::new());
         let child = {
             let drops = drops.clone();
             thread::spawn(move || status.started(Value(drops)))
@@ -183,7 +184,7 @@ fn fail_vs_started() {
     common::model(|| {
         let values = Arc::new(AtomicUsize::new(0));
         let errors = Arc::new(AtomicUsize::new(0));
-        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(ScopeNode::new());
         let starter_thread = {
             let values = values.clone();
             thread::spawn(move || status.started(Value(values)))
@@ -230,7 +231,7 @@ fn fail_vs_started() {
 ///    drop; the waker is not leaked (loom checks).
 fn status_drop_vs_caller_drop(drop_in_poll: bool) {
     common::model(move || {
-        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(ScopeNode::new());
         let runner = common::Runner::new();
         assert!(poll_once(&mut starter, &runner).is_pending());
         let child = thread::spawn(move || {

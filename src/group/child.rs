@@ -147,6 +147,12 @@ where
         // A child runs until its first suspension point even if its scope is already
         // cancelled (DESIGN rule 6); after that, a cancelled scope drops it where it
         // is suspended: before resuming it, and right after it suspends.
+        // While a `start()` waits, a status the poll drops defers to us, and a cancel of
+        // the caller's scopes cancels us (see start.rs).
+        let link = this.start.clone();
+        if let Some(link) = &link {
+            link.before_poll(cx.waker());
+        }
         if !this.polled {
             // A task's waker never changes, so registering once is enough.
             this.node.set_waker(cx.waker());
@@ -159,8 +165,6 @@ where
         };
         // SAFETY: `future` is structurally pinned (see the type's docs).
         let future = unsafe { Pin::new_unchecked(future) };
-        // While a `start()` waits, a status the poll drops defers to us (see start.rs).
-        let link = this.start.clone();
         let (polled, protected) = within(link.as_deref(), || {
             current::enter(&this.node, || {
                 catch_unwind(AssertUnwindSafe(|| future.poll(cx)))

@@ -253,24 +253,26 @@ where
                 return Poll::Pending;
             }
         }
-        // Drained. Work was dropped because a scope further out was cancelled, and
-        // nothing failed: that scope catches, now that the cleanup is over (it decides
-        // after the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The
-        // group returns `Pending`, unprotected, and the wrapper of that scope, in this
-        // task, drops it before this poll returns.
-        if shared.cut_short.load(Ordering::Acquire)
-            && !caught_after_cleanup(node)
-            && !shared.errors.has_any()
-        {
-            return Poll::Pending;
-        }
-
         // Closed with no children left: every child future has been dropped. Their
         // links are stale; dropping them breaks the cycle group node -> child node
         // -> parent (the group node) that would otherwise keep both alive.
         drop(ScopeNode::unlink(node));
         drop(node.take_links());
         armed.clear();
+        // Work was dropped because a scope further out was cancelled, and nothing
+        // failed: that scope catches, now that the cleanup is over (it decides after
+        // the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The group
+        // is done, and returns `Pending`, unprotected: the wrapper of that scope, in
+        // this task, drops it before this poll returns.
+        if shared.cut_short.load(Ordering::Acquire)
+            && !caught_after_cleanup(node)
+            && !shared.errors.has_any()
+        {
+            if let Some(shared) = this.shared.take() {
+                GroupShared::recycle(shared);
+            }
+            return Poll::Pending;
+        }
         let result = if shared.errors.has_any() {
             let reason = node.reason().cloned();
             Err(GroupError::new(
