@@ -47,8 +47,8 @@ use std::task::{Context, Poll};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
-use pride::__loom::group::task_error;
 use pride::__loom::cancel::ScopeNode;
+use pride::__loom::group::task_error;
 use pride::__loom::start::{self, StartError, Starter};
 
 /// A started value that counts its drops.
@@ -272,4 +272,124 @@ fn status_drop_vs_caller_drop_outside_poll() {
 #[test]
 fn status_drop_in_poll_vs_caller_drop() {
     status_drop_vs_caller_drop(true);
+}
+
+/// 5. A scope of the caller's is cancelled while the child calls `started(v)`:
+///    exactly one of: the child is handed over (it started before the cancel; the
+///    caller gets `v`), or it is cancelled and never handed over (`started` after the
+///    cancel does nothing).
+#[test]
+fn started_vs_caller_cancel() {
+    common::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let caller_scope = ScopeNode::new();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(caller_scope.clone());
+        let caller = common::Runner::new();
+        assert!(poll_once(&mut starter, &caller).is_pending());
+        let canceller = thread::spawn(move || {
+            caller_scope.cancel();
+        });
+        let child = {
+            let (drops, node) = (drops.clone(), node.clone());
+            thread::spawn(move || {
+                status.started(Value(drops));
+                // Before the child's end, which unshields a child never handed over.
+                let handed_over = !node.is_shielded();
+                wrapper.finished();
+                handed_over
+            })
+        };
+        canceller.join().unwrap();
+        let handed_over = child.join().unwrap();
+        let cancelled = node.cancel_called();
+        assert!(
+            handed_over != cancelled,
+            "exactly one of hand-over / cancel"
+        );
+        match poll_once(&mut starter, &caller) {
+            Poll::Ready(Ok(value)) => {
+                assert!(handed_over, "the caller got v from a cancelled child");
+                drop(value);
+            }
+            Poll::Ready(Err(StartError::NotStarted)) => assert!(cancelled),
+            Poll::Ready(Err(e)) => panic!("unexpected outcome {e}"),
+            Poll::Pending => panic!("the start never settled"),
+        }
+        drop(starter);
+        assert_eq!(drops.load(SeqCst), 1, "v dropped exactly once");
+    });
+}
+
+/// 5b. The child, between polls, registers its waker (`before_poll`) while a scope of
+///    the caller's is cancelled; it waits to be woken and re-checks as its next poll
+///    would. The cancel reaches it (a lost wake-up is a loom deadlock), and its
+///    `started(v)` after that does not hand it over.
+#[test]
+fn caller_cancel_reaches_a_waiting_child() {
+    common::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let caller_scope = ScopeNode::new();
+        let (starter, status, wrapper, node) = start::new::<Value>(caller_scope.clone());
+        let canceller = thread::spawn(move || {
+            caller_scope.cancel();
+        });
+        let child = {
+            let (drops, node) = (drops.clone(), node.clone());
+            thread::spawn(move || {
+                let runner = common::Runner::new();
+                wrapper.before_poll(&runner.waker);
+                while !node.cancel_called() {
+                    runner.wait();
+                    wrapper.before_poll(&runner.waker);
+                }
+                status.started(Value(drops));
+                let handed_over = !node.is_shielded();
+                wrapper.finished();
+                handed_over
+            })
+        };
+        canceller.join().unwrap();
+        assert!(
+            !child.join().unwrap(),
+            "handed over after the caller's cancel"
+        );
+        assert!(starter.cancel().is_none());
+        assert_eq!(drops.load(SeqCst), 1, "v dropped exactly once");
+    });
+}
+
+/// 6. The child fails while a scope of its caller's is cancelled and the caller,
+///    cancelled, drops its future. The error is never lost: it goes back to the
+///    wrapper (for the group) or comes out of the caller's drop (for the group), not
+///    both, and is dropped exactly once.
+#[test]
+fn fail_vs_caller_cancel() {
+    common::model(|| {
+        let errors = Arc::new(AtomicUsize::new(0));
+        let caller_scope = ScopeNode::new();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(caller_scope.clone());
+        let caller = common::Runner::new();
+        assert!(poll_once(&mut starter, &caller).is_pending());
+        let failer = {
+            let errors = errors.clone();
+            thread::spawn(move || {
+                let to_group = wrapper
+                    .try_fail(task_error(Box::new(Failure(errors))))
+                    .err();
+                drop(status);
+                wrapper.finished();
+                to_group
+            })
+        };
+        caller_scope.cancel();
+        let from_caller = starter.cancel();
+        let to_group = failer.join().unwrap();
+        assert!(
+            to_group.is_some() != from_caller.is_some(),
+            "the error went nowhere, or twice"
+        );
+        drop((to_group, from_caller));
+        assert_eq!(errors.load(SeqCst), 1, "error dropped exactly once");
+        drop(node);
+    });
 }

@@ -35,28 +35,30 @@ use std::time::{Duration, Instant};
 
 use super::deadline::Spec;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::Task;
 
 /// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
-const CANCELLED: u8 = 1 << 0;
+const CANCELLED: u32 = 1 << 0;
 /// Cancellation from outside does not reach inside.
-const SHIELD: u8 = 1 << 1;
+const SHIELD: u32 = 1 << 1;
 /// This scope dropped work because it was cancelled.
-const CAUGHT: u8 = 1 << 2;
+const CAUGHT: u32 = 1 << 2;
 /// The cancel came from the scope's own deadline.
-const DEADLINE: u8 = 1 << 3;
+const DEADLINE: u32 = 1 << 3;
 /// The scope has been entered (a scope is entered at most once).
-const ENTERED: u8 = 1 << 4;
+const ENTERED: u32 = 1 << 4;
 /// The node has been linked into its parent's links (once; only its wrapper links it).
-const LINKED: u8 = 1 << 5;
+const LINKED: u32 = 1 << 5;
 /// A deadline or timeout has been given (it may have been removed since). Without it,
 /// entering need not look at the deadline.
-const TIMED: u8 = 1 << 6;
+const TIMED: u32 = 1 << 6;
 /// A group child whose task has finished: its link in the group's node is stale, and
 /// the next sweep there drops it (see `link`).
-const DETACHED: u8 = 1 << 7;
+const DETACHED: u32 = 1 << 7;
+/// The scope has exited: its deadline can no longer change anything.
+const EXITED: u32 = 1 << 8;
 
 /// Stale child links a node tolerates before a sweep (see `Links::sweep_at`).
 const SWEEP_MIN: usize = 64;
@@ -114,7 +116,7 @@ impl Links {
 
 /// One scope in the cancel tree.
 pub struct ScopeNode {
-    flags: AtomicU8,
+    flags: AtomicU32,
     /// Set once, when the scope is entered (a group's and a child's node are entered
     /// at creation). Read with one atomic load by `cancelled_by`.
     parent: Parent,
@@ -439,7 +441,7 @@ impl ScopeNode {
     #[cold]
     fn fresh(spec: Spec) -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
-            flags: AtomicU8::new(Self::timed(spec)),
+            flags: AtomicU32::new(Self::timed(spec)),
             parent: Parent::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
@@ -450,7 +452,7 @@ impl ScopeNode {
     }
 
     #[inline]
-    fn timed(spec: Spec) -> u8 {
+    fn timed(spec: Spec) -> u32 {
         if spec == Spec::None { 0 } else { TIMED }
     }
 
@@ -762,6 +764,9 @@ impl ScopeNode {
     /// deadline already past cancels the scope now, and the wrapper is woken to arm
     /// its timer for a future one. A cancel is never undone by a later deadline.
     pub(crate) fn set_deadline(&self, spec: Spec) {
+        if self.flags.load(Ordering::Acquire) & EXITED != 0 {
+            return;
+        }
         // Marked before the spec is stored: an entry that does not see `TIMED` (and so
         // skips the deadline) is ordered before this, and we see it as entered.
         let entered = self.flags.fetch_or(TIMED, Ordering::AcqRel) & ENTERED != 0;
@@ -897,6 +902,12 @@ impl ScopeNode {
         if !shield && prev & SHIELD != 0 {
             self.wake_subtree();
         }
+    }
+
+    /// The scope's wrapper is done: a deadline set from now on changes nothing.
+    #[inline]
+    pub(crate) fn mark_exited(&self) {
+        self.flags.fetch_or(EXITED, Ordering::AcqRel);
     }
 
     #[inline]

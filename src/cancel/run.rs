@@ -97,6 +97,7 @@ impl<F> ScopeRun<F> {
 
     fn exit(&mut self) {
         self.future = None;
+        self.node.mark_exited();
         drop(ScopeNode::unlink(&self.node));
     }
 

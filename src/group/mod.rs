@@ -67,6 +67,33 @@ use crate::task::{self, JoinHandle};
 /// });
 /// ```
 ///
+/// # Cancellation
+///
+/// - The first error or panic of the body or a child cancels the group's scope; the
+///   others are dropped at their next suspension point, and the group reports every
+///   error and panic, including panics in `Drop` code that runs because of the cancel.
+/// - A cancel of a scope around the group (a timeout, an outer group failing) reaches
+///   the body and every child at once. The group still waits for all of them (shielded
+///   work inside a child runs on to its end) before it ends: with `Err` holding every
+///   failure, which passes out through the cancelled scopes as a value, or, if nothing
+///   failed, as cancelled work that the outermost cancelled scope catches.
+/// - Dropping the group's future by hand (not through a scope) cancels the children
+///   and waits, inside the drop, for each to be dropped.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// pride::run(async {
+///     let out = pride::move_on_after(Duration::from_millis(10), pride::task_group(async |tg| {
+///         tg.start_soon(async { Err::<(), _>("failed") });
+///         std::future::pending::<()>().await;
+///     }))
+///     .await;
+///     // The error is a value: it is not lost to the timeout.
+///     assert!(out.expect("the group completed").is_err());
+/// });
+/// ```
+///
 /// # Panics
 /// When polled outside a pride runtime.
 pub fn task_group<B, Fut, T>(body: B) -> TaskGroupFuture<B, Fut, T>
@@ -259,6 +286,7 @@ where
         drop(ScopeNode::unlink(node));
         drop(node.take_links());
         armed.clear();
+        node.mark_exited();
         // Work was dropped because a scope further out was cancelled, and nothing
         // failed: that scope catches, now that the cleanup is over (it decides after
         // the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The group
@@ -635,6 +663,11 @@ impl TaskGroup {
     /// caller cancels it, cancelling this group does not, and an error or panic comes
     /// back here as [`StartError::Failed`]. After `started`, it is an ordinary child of
     /// this group.
+    ///
+    /// A cancel of a scope around the caller reaches the starting child at once; a
+    /// `started` after that cancel does nothing (the child stays cancelled and never
+    /// joins this group). An error or panic of a starting child whose caller was
+    /// cancelled goes to this group as the child's failure: it is never lost.
     ///
     /// ```
     /// use pride::{BoxError, TaskStatus};

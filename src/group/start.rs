@@ -468,8 +468,16 @@ pub(crate) mod loom_api {
                 panic!("pride: a start future was polled after it completed");
             };
             let outcome = std::task::ready!(shared.poll_outcome(cx));
+            shared.release_caller();
             self.0 = None;
             Poll::Ready(outcome)
+        }
+    }
+
+    impl<T> Starter<T> {
+        /// `StartFuture::drop`, returning the error it hands to the group.
+        pub fn cancel(mut self) -> Option<TaskError> {
+            self.0.take().and_then(|shared| shared.caller_gone())
         }
     }
 
