@@ -123,7 +123,6 @@ pub(crate) mod group;
 pub(crate) mod loom;
 pub mod net;
 pub mod patterns;
-pub(crate) mod pool;
 pub(crate) mod runtime;
 pub mod sync;
 pub(crate) mod task;
