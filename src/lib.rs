@@ -123,6 +123,7 @@ pub(crate) mod group;
 pub(crate) mod loom;
 pub mod net;
 pub mod patterns;
+pub(crate) mod pool;
 pub(crate) mod runtime;
 pub mod sync;
 pub(crate) mod task;

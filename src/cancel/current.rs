@@ -1,8 +1,5 @@
 //! What the running code is inside, tracked in thread-locals during a poll.
 //!
-//! Unsafe code here: `current` turns the `CURRENT` pointer into a strong reference;
-//! it is alive because the wrapper that set it is being polled (see `enter`).
-//!
 //! - `CURRENT`: the scope the running code is inside. Every scope wrapper (group body,
 //!   group child, `CancelScope::run`) sets it for the duration of its inner poll; a
 //!   task group opened there takes it as its parent.
@@ -10,7 +7,7 @@
 //!   that returns `Pending` reports upward whether its suspension is shielded (its own
 //!   scope is shielded, or something below it reported so). The wrapper around it then
 //!   knows that cancellation from outside cannot reach the suspended work, so it must
-//!   not drop it, however cancelled the outer scopes are.
+//!   not drop it (DESIGN rule 9), however cancelled the outer scopes are.
 
 use std::cell::Cell;
 use std::ptr;
@@ -67,16 +64,5 @@ pub(crate) fn current_ptr() -> *const ScopeNode {
 /// The current scope, if any wrapper is being polled on this thread.
 #[inline]
 pub(crate) fn current() -> Option<Arc<ScopeNode>> {
-    let node = current_ptr();
-    if node.is_null() {
-        return None;
-    }
-    // SAFETY: `CURRENT` points at the node of a wrapper that is being polled on this
-    // thread (`enter` sets it for that poll only, and restores it after), so the node
-    // is alive; every node lives in an `Arc`, and we take a new strong count for the
-    // reference we make.
-    unsafe {
-        Arc::increment_strong_count(node);
-        Some(Arc::from_raw(node))
-    }
+    super::node::Enclosing::current().to_owned()
 }

@@ -2,8 +2,9 @@
 //! group child.
 //!
 //! Invariants:
-//! - A node links up to its parent (a strong reference, see `Parent`), so asking "am I
-//!   cancelled?" walks up with atomic loads only, stopping at the first shielded node. That is the hot path: it
+//! - A node links up to its parent (a strong reference, or one borrowed for its
+//!   wrapper's first poll: see `Parent`), so asking "am I cancelled?" walks up with
+//!   atomic loads only, stopping at the first shielded node. That is the hot path: it
 //!   runs on every poll of a child task and of every scope wrapper.
 //! - A node links down to the nodes entered inside it (`children`, behind a short lock)
 //!   only to *wake* them: cancelling a node wakes every task inside it, down through
@@ -14,22 +15,27 @@
 //!   the `Arc` cycle parent -> child -> parent never outlives the scope. A group
 //!   child's node only marks itself `DETACHED` when its task finishes (no lock on the
 //!   finishing worker); the group's node drops such stale links when it next links a
-//!   child into a full table (a sweep, amortised O(1) per link), or when the group ends.
+//!   child into a full table (a sweep, amortised O(1) per link), or when it is reset.
 //!   Stale links are harmless: waking or cancelling a finished task does nothing.
 //!   Their cost is memory: a sweep leaves at most twice the live children's links
 //!   (and 64 more) before it runs again, but a group that stops starting children
 //!   keeps its finished children's links, and their tasks' cells, until it exits.
+//! - Exited nodes and finished groups' states are reused through per-thread free
+//!   lists (`pool.rs`); the sweep hands swept child nodes to the spawning thread's
+//!   list, where the next child takes them.
 //!
-//! Unsafe code here: the parent link's once-written cell (`Parent`). Its rules are on
-//! that type.
+//! Unsafe code here: the parent link's once-written cell (`Parent`, with the loan that
+//! ends a borrowed link, `ParentLoan`) and `OwnedNode`'s drop. Their rules are on
+//! those types.
 
+use std::mem::ManuallyDrop;
 use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::deadline::Spec;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::Task;
 
@@ -96,7 +102,12 @@ impl Links {
                 continue;
             }
             link.node.slot.store(UNLINKED, Ordering::Relaxed);
-            drop(slot.take());
+            if let Some(link) = slot.take() {
+                // Usually the last reference: the node goes back to this (the
+                // spawning) thread's free list, where the next child takes it.
+                drop(link.task);
+                ScopeNode::recycle(link.node);
+            }
             self.free.push(index);
         }
         self.sweep_at = (2 * live).max(SWEEP_MIN);
@@ -141,67 +152,253 @@ fn resolve_at_entry(spec: &mut Spec) -> (bool, Option<Instant>) {
     }
 }
 
+// SAFETY: nothing ever downgrades an `Arc<ScopeNode>` (a timer's waker holds a `Weak`
+// to a wrapper around one, not to the node).
+unsafe impl crate::pool::NoWeak for ScopeNode {}
+
 /// A node's link to its parent: set once, when the scope is entered, then read-only
-/// until the node is dropped. It holds a strong count on the parent.
+/// until the node is reset or dropped.
 ///
-/// Rules (the module's unsafe code):
-/// - `set` is called at most once per node, by the one thread that entered it (whose
-///   `fetch_or(ENTERED)` found the bit clear), and writes the cell before the
-///   `Release` store of `is_set`.
-/// - `get` reads the cell only after an `Acquire` load of `is_set` saw it true, so the
+/// The link is *owned* (the node holds a strong count on its parent) or, for a scope
+/// entered privately by its wrapper (a group, `fail_after`, `move_on_*`), *borrowed*
+/// for the wrapper's first poll: the parent is the scope current during that poll, so
+/// the wrapper around us keeps it alive until the poll returns. Most such scopes finish
+/// on their first poll, and borrowing spares them an increment and a decrement on a
+/// node other tasks' polls read.
+///
+/// Rules (with `OwnedNode`'s drop and `ParentLoan`, the module's unsafe code):
+/// - `set` and `set_borrowed` are called at most once per use of the node, by the one
+///   thread that entered it (whose `fetch_or(ENTERED)` found the bit clear, or which
+///   holds the node uniquely), and write the cell before the `Release` store of
+///   `state`.
+/// - `get` reads the cell only after an `Acquire` load of `state` saw a parent, so the
 ///   write happened before, and no write follows while shared references exist.
-/// - The drop takes `&mut self`: nobody else can be reading.
+/// - A borrowed link ends before the first poll of the node's wrapper returns or
+///   unwinds: the [`ParentLoan`] made at entry either takes a strong count then
+///   (`own`, which only changes `state`: readers never look at which kind of link it
+///   is) or, having proved through `&mut` that nothing but the wrapper holds the
+///   node, drops the link (`clear`). So every read of a borrowed link happens while
+///   the parent is alive.
+/// - `clear` and the drop take `&mut self`: nobody else can be reading.
 struct Parent {
-    is_set: AtomicBool,
+    state: AtomicU8,
     node: UnsafeCell<*const ScopeNode>,
 }
 
+/// `Parent::state`: no parent (not entered, or a root scope).
+const NO_PARENT: u8 = 0;
+/// The parent is borrowed for the wrapper's first poll.
+const BORROWED: u8 = 1;
+/// The node holds a strong count on its parent.
+const OWNED: u8 = 2;
+
 // SAFETY: the cell is written once before being published with Release/Acquire on
-// `is_set` (see the rules above), so shared access from any thread only reads it; the
-// pointer it holds is a strong count on a `ScopeNode`, which is `Send + Sync`.
+// `state` (see the rules above), so shared access from any thread only reads it; the
+// pointer it holds is to a `ScopeNode`, which is `Send + Sync`, kept alive by the
+// rules above.
 unsafe impl Sync for Parent {}
-// SAFETY: as above; moving a `Parent` moves a strong count, valid from any thread.
+// SAFETY: as above; moving a `Parent` moves a strong count or a loan, both of which
+// are valid from any thread.
 unsafe impl Send for Parent {}
 
 impl Parent {
     fn new() -> Parent {
         Parent {
-            is_set: AtomicBool::new(false),
+            state: AtomicU8::new(NO_PARENT),
             node: UnsafeCell::new(std::ptr::null()),
         }
     }
 
-    /// Only the thread that entered the node calls this, once (see the rules).
+    /// An owned link. Only the thread that entered the node calls this, once (see the
+    /// rules).
     #[inline]
     fn set(&self, parent: Arc<ScopeNode>) {
-        debug_assert!(!self.is_set.load(Ordering::Relaxed));
-        // SAFETY: no reader looks at the cell before `is_set` says so, and only the
-        // entering thread writes it, once (the rules above).
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), NO_PARENT);
+        // SAFETY: no reader looks at the cell before `state` says there is a parent,
+        // and only the entering thread writes it, once (the rules above).
         self.node
             .with_mut(|cell| unsafe { *cell = Arc::into_raw(parent) });
-        self.is_set.store(true, Ordering::Release);
+        self.state.store(OWNED, Ordering::Release);
+    }
+
+    /// A borrowed link to `parent` (null: none), from a wrapper that holds the node
+    /// uniquely and made a [`ParentLoan`] for it.
+    #[inline]
+    fn set_borrowed(&mut self, parent: Enclosing) {
+        // Plain loads and stores: `&mut self` (atomics only for loom's sake).
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), NO_PARENT);
+        if parent.0.is_null() {
+            return;
+        }
+        // SAFETY: `&mut self`: nobody else can be looking at the cell.
+        self.node.with_mut(|cell| unsafe { *cell = parent.0 });
+        self.state.store(BORROWED, Ordering::Relaxed);
+    }
+
+    /// Turns a borrowed link into an owned one (no-op otherwise). Called by the
+    /// loan while the parent is still alive (the rules above).
+    #[inline]
+    fn own(&self) {
+        if self.state.load(Ordering::Relaxed) != BORROWED {
+            return;
+        }
+        // SAFETY: only the entering thread wrote the cell, before it set `BORROWED`
+        // (we are that thread: the loan is a local of its poll); the parent is alive
+        // until that poll returns, which has not happened yet.
+        unsafe { Arc::increment_strong_count(self.node.with(|cell| *cell)) };
+        // Readers do not tell the two kinds apart, so no ordering is needed here.
+        self.state.store(OWNED, Ordering::Relaxed);
     }
 
     #[inline]
     fn get(&self) -> Option<&ScopeNode> {
-        if !self.is_set.load(Ordering::Acquire) {
+        if self.state.load(Ordering::Acquire) == NO_PARENT {
             return None;
         }
-        // SAFETY: `is_set` was published after the only write, which our Acquire load
-        // synchronises with, and the cell is not written again while `&self` lives;
-        // the parent is alive while `&self` is, by the strong count we hold.
+        // SAFETY: the state was published after the only write, which our Acquire
+        // load synchronises with, and the cell is not written again while `&self`
+        // lives; the parent is alive while `&self` is: owned, by our strong count;
+        // borrowed, because the loan's rules let nobody read the link after the
+        // parent could have gone.
         Some(unsafe { &*self.node.with(|cell| *cell) })
+    }
+
+    /// Drops the link (and its strong count, if owned).
+    #[inline]
+    fn clear(&mut self) {
+        let state = self.state.load(Ordering::Relaxed);
+        if state == NO_PARENT {
+            return;
+        }
+        self.state.store(NO_PARENT, Ordering::Relaxed);
+        if state == OWNED {
+            // SAFETY: `&mut self`: nobody else can read the cell; an owned link holds
+            // the pointer `Arc::into_raw` gave in `set` (or a count `own` added).
+            drop(unsafe { Arc::from_raw(self.node.with(|cell| *cell)) });
+        }
     }
 }
 
 impl Drop for Parent {
     fn drop(&mut self) {
-        if *self.is_set.get_mut() {
-            // SAFETY: `&mut self`: nobody else can read the cell, which holds the
-            // pointer `Arc::into_raw` gave in `set`.
-            drop(unsafe { Arc::from_raw(self.node.with(|cell| *cell)) });
+        self.clear();
+    }
+}
+
+/// The scope current where a wrapper is first polled (null: none). It is alive for
+/// the whole of that poll: the wrapper around us is polling us.
+#[derive(Clone, Copy)]
+pub(crate) struct Enclosing(*const ScopeNode);
+
+impl Enclosing {
+    #[inline]
+    pub(crate) fn current() -> Enclosing {
+        Enclosing(super::current::current_ptr())
+    }
+
+    /// A strong reference to it, for a link that may outlive this poll.
+    pub(crate) fn to_owned(self) -> Option<Arc<ScopeNode>> {
+        if self.0.is_null() {
+            return None;
+        }
+        // SAFETY: alive for the current poll (the type's docs), and every node lives in
+        // an `Arc`; we take a new strong count for the reference we make.
+        unsafe {
+            Arc::increment_strong_count(self.0);
+            Some(Arc::from_raw(self.0))
         }
     }
+}
+
+/// Ends a node's borrowed parent link (see [`Parent`]'s rules) when its wrapper's
+/// first poll ends, also by unwinding: dropping the loan makes the link owned, unless
+/// [`settle`](Self::settle) found the wrapper holding the only reference to the node,
+/// and cleared the link. Made by [`ScopeNode::enter_private`] before anything that
+/// could fail, and kept by the wrapper only for that poll.
+#[must_use = "dropping the loan at once makes the parent link owned"]
+pub(crate) struct ParentLoan(*const ScopeNode);
+
+impl ParentLoan {
+    /// `node` must be kept alive by the wrapper for as long as the loan lives.
+    #[inline]
+    fn new(node: &Arc<ScopeNode>) -> ParentLoan {
+        ParentLoan(Arc::as_ptr(node))
+    }
+
+    /// The first poll is over and the wrapper is done with its node: if nothing else
+    /// holds it, the link is dropped unread (the node needs no parent any more);
+    /// otherwise it becomes owned now.
+    #[inline]
+    pub(crate) fn settle(self, node: &mut Arc<ScopeNode>) {
+        debug_assert!(std::ptr::eq(Arc::as_ptr(node), self.0));
+        if let Some(private) = crate::pool::unique_mut(node) {
+            private.parent.clear();
+            std::mem::forget(self);
+        }
+    }
+
+    /// [`settle`](Self::settle) for a node that the caller resets at once (which
+    /// drops the link) if nothing else holds it: the link is left to that reset.
+    #[inline]
+    pub(crate) fn settle_before_reset(self, node: &Arc<ScopeNode>) {
+        debug_assert!(std::ptr::eq(Arc::as_ptr(node), self.0));
+        if Arc::strong_count(node) == 1 {
+            // As in `pool::unique_mut`: whoever held the node last, and read the link
+            // through it, let go with a Release decrement; this orders those reads
+            // before the parent can go.
+            crate::loom::sync::atomic::fence(Ordering::Acquire);
+            std::mem::forget(self);
+        }
+    }
+}
+
+impl Drop for ParentLoan {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the wrapper keeps the node alive while its loan lives (`new`).
+        unsafe { &*self.0 }.parent.own();
+    }
+}
+
+/// A wrapper's own reference to its scope's node (a `CancelScope::run`, a group's
+/// child): dropping it offers the node back for reuse ([`ScopeNode::recycle`]), which
+/// takes it only if nothing else holds it.
+pub(crate) struct OwnedNode(ManuallyDrop<Arc<ScopeNode>>);
+
+impl OwnedNode {
+    pub(crate) fn new(node: Arc<ScopeNode>) -> OwnedNode {
+        OwnedNode(ManuallyDrop::new(node))
+    }
+}
+
+impl std::ops::Deref for OwnedNode {
+    type Target = Arc<ScopeNode>;
+
+    #[inline]
+    fn deref(&self) -> &Arc<ScopeNode> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for OwnedNode {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Arc<ScopeNode> {
+        &mut self.0
+    }
+}
+
+impl Drop for OwnedNode {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once, and nothing reads the field after it.
+        let node = unsafe { ManuallyDrop::take(&mut self.0) };
+        ScopeNode::recycle(node);
+    }
+}
+
+#[cfg(not(pride_loom))]
+thread_local! {
+    /// Exited nodes kept for reuse on this thread.
+    static FREE_NODES: crate::pool::FreeList<ScopeNode> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl ScopeNode {
@@ -220,14 +417,29 @@ impl ScopeNode {
         ScopeNode::with_spec(Spec::After(timeout))
     }
 
-    /// A node not yet entered, with `spec`.
+    /// A node not yet entered, with `spec`. Reuses a node from this thread's free list
+    /// when it has one (see `pool.rs`).
     ///
     /// Inlined into the three constructors above, which take the deadline or the
     /// timeout by value, in registers: a `Spec` handed to a call through memory is
     /// stored in pieces by the caller and loaded whole by the callee, a load the CPU
-    /// cannot forward from those stores.
+    /// cannot forward from those stores (the stall was a fifth of a ready
+    /// `fail_after`).
     #[inline(always)]
     fn with_spec(spec: Spec) -> Arc<ScopeNode> {
+        #[cfg(not(pride_loom))]
+        if let Some(node) = crate::pool::take(&FREE_NODES, |fresh| {
+            *fresh.flags.get_mut() = Self::timed(spec);
+            *fresh.deadline.get_mut() = spec;
+        }) {
+            return node;
+        }
+        ScopeNode::fresh(spec)
+    }
+
+    /// A newly allocated node (the free list is empty).
+    #[cold]
+    fn fresh(spec: Spec) -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
             flags: AtomicU32::new(Self::timed(spec)),
             parent: Parent::new(),
@@ -242,6 +454,69 @@ impl ScopeNode {
     #[inline]
     fn timed(spec: Spec) -> u32 {
         if spec == Spec::None { 0 } else { TIMED }
+    }
+
+    /// Gives a node whose scope has exited back for reuse, if nothing else holds it
+    /// (see `pool.rs`); otherwise just drops this reference.
+    #[inline]
+    pub(crate) fn recycle(node: Arc<ScopeNode>) {
+        #[cfg(not(pride_loom))]
+        crate::pool::put(&FREE_NODES, node, ScopeNode::reset);
+        #[cfg(pride_loom)]
+        drop(node);
+    }
+
+    /// Makes `node` a fresh node: resets it in place if nothing else holds it, else
+    /// replaces this reference with a new node.
+    #[cfg(not(pride_loom))]
+    #[inline]
+    pub(crate) fn renew(node: &mut Arc<ScopeNode>) {
+        match crate::pool::unique_mut(node) {
+            Some(unique) => unique.reset(),
+            None => *node = ScopeNode::new(),
+        }
+    }
+
+    /// [`renew`](Self::renew) for a node that was only entered (no link, waker, cancel,
+    /// deadline or reason): clearing the entry and the parent is enough.
+    #[cfg(not(pride_loom))]
+    #[inline]
+    pub(crate) fn renew_entered(node: &mut Arc<ScopeNode>) {
+        match crate::pool::unique_mut(node) {
+            Some(unique) if unique.flags.load(Ordering::Relaxed) == ENTERED => {
+                *unique.flags.get_mut() = 0;
+                unique.parent.clear();
+            }
+            Some(unique) => unique.reset(),
+            None => *node = ScopeNode::new(),
+        }
+    }
+
+    /// Back to the state [`new`](Self::new) makes, keeping small allocations.
+    #[cfg(not(pride_loom))]
+    #[inline]
+    fn reset(&mut self) {
+        /// Link slots kept across reuse; a node that held a big group's children
+        /// gives its table back instead.
+        const KEEP_SLOTS: usize = 64;
+        *self.flags.get_mut() = 0;
+        self.parent.clear();
+        *self.slot.get_mut() = UNLINKED;
+        let links = self.links.get_mut();
+        if links.waker.is_some() {
+            links.waker = None;
+        }
+        if links.slots.capacity() > KEEP_SLOTS {
+            *links = Links::default();
+        } else if !links.slots.is_empty() || !links.free.is_empty() {
+            links.slots.clear();
+            links.free.clear();
+            links.sweep_at = SWEEP_MIN;
+        }
+        if self.reason.get().is_some() {
+            self.reason = OnceLock::new();
+        }
+        *self.deadline.get_mut() = Spec::None;
     }
 
     /// Enters the scope below `parent` (the scope current where it is entered) and
@@ -295,6 +570,47 @@ impl ScopeNode {
     fn cancel_if_past(&self, deadline: Instant) {
         if super::deadline::now().is_some_and(|now| deadline <= now) {
             self.cancel_by_deadline();
+        }
+    }
+
+    /// [`enter_unlinked`](Self::enter_unlinked) for a node nobody else holds (a group's
+    /// own node as the group opens, a `fail_after`'s private scope): plain stores
+    /// instead of atomic updates and the deadline's lock, and the parent borrowed (see
+    /// [`Parent`]) under the returned loan, which the caller keeps until its poll ends.
+    #[inline]
+    pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Enclosing) -> ParentLoan {
+        let loan = ParentLoan::new(node);
+        if let Some(private) = crate::pool::unique_mut(node) {
+            let flags = private.flags.load(Ordering::Relaxed);
+            if flags & ENTERED == 0 {
+                private.flags.store(flags | ENTERED, Ordering::Relaxed);
+                private.parent.set_borrowed(parent);
+                // The loan is live from here: if the deadline's entry unwinds, it ends
+                // the borrow.
+                if flags & TIMED != 0 {
+                    private.enter_deadline_private();
+                }
+                return loan;
+            }
+        }
+        // Not ours to borrow for: the node is shared (or already entered, and then
+        // this panics). A loan for a link we did not borrow must not exist, lest its
+        // drop end another wrapper's borrow; after a successful entry our link is
+        // owned, and the loan has nothing to end.
+        std::mem::forget(loan);
+        ScopeNode::enter_unlinked(node, parent.to_owned());
+        ParentLoan::new(node)
+    }
+
+    /// `enter_deadline` with `&mut`: nobody else can see the node.
+    fn enter_deadline_private(&mut self) {
+        let (resolved, check) = resolve_at_entry(self.deadline.get_mut());
+        if resolved {
+            let version = self.deadline_version.load(Ordering::Relaxed);
+            self.deadline_version.store(version + 1, Ordering::Relaxed);
+        }
+        if let Some(deadline) = check {
+            self.cancel_if_past(deadline);
         }
     }
 
@@ -493,7 +809,7 @@ impl ScopeNode {
 
     /// This scope's deadline passed. Scopes around it (up to a shield) whose deadlines
     /// have passed too are cancelled first, outermost first, so that when the task
-    /// inside runs, the outermost of them catches however the timers that
+    /// inside runs, the outermost of them catches (rule 8) however the timers that
     /// fire in the same tick are ordered.
     pub(crate) fn deadline_passed(&self) {
         if let Some(now) = super::deadline::now() {
@@ -702,5 +1018,107 @@ mod tests {
         // the detached children (each held its parent: a cycle otherwise; Miri
         // reports the leak if this is left out).
         drop(parent.take_links());
+    }
+
+    /// A scope entered privately below `outer`, as a wrapper's first poll does.
+    fn enter_borrowing(outer: &Arc<ScopeNode>) -> (Arc<ScopeNode>, ParentLoan) {
+        let mut inner = ScopeNode::new();
+        let loan = ScopeNode::enter_private(&mut inner, Enclosing(Arc::as_ptr(outer)));
+        (inner, loan)
+    }
+
+    #[test]
+    fn a_loan_ending_with_others_holding_the_node_makes_the_link_owned() {
+        let outer = ScopeNode::new();
+        let (mut inner, loan) = enter_borrowing(&outer);
+        // Borrowed: the parent's count is untouched, yet the link reads as a parent.
+        assert_eq!(Arc::strong_count(&outer), 1);
+        assert!(inner.is_child_of(Arc::as_ptr(&outer)));
+        let kept = inner.clone();
+        loan.settle(&mut inner);
+        assert_eq!(
+            Arc::strong_count(&outer),
+            2,
+            "the link did not take a count"
+        );
+        // The parent outlives the handle it was borrowed from: a cancel made before
+        // that handle went is still seen through the link (Miri reports a
+        // use-after-free if the loan did not take its count).
+        outer.cancel();
+        drop(outer);
+        drop(inner);
+        assert!(kept.cancelled_by().is_some());
+        drop(kept);
+    }
+
+    #[test]
+    fn a_loan_ended_by_unwinding_makes_the_link_owned() {
+        let outer = ScopeNode::new();
+        let (inner, loan) = enter_borrowing(&outer);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _loan = loan;
+            panic!("the first poll unwinds");
+        }));
+        assert!(result.is_err());
+        assert_eq!(Arc::strong_count(&outer), 2);
+        drop(outer);
+        assert!(inner.cancelled_by().is_none());
+    }
+
+    #[test]
+    fn a_loan_settled_on_a_node_held_alone_drops_the_link_without_a_count() {
+        let outer = ScopeNode::new();
+        let (mut inner, loan) = enter_borrowing(&outer);
+        loan.settle(&mut inner);
+        assert_eq!(Arc::strong_count(&outer), 1);
+        // Nothing points at the parent any more: it may go first.
+        assert!(inner.is_child_of(std::ptr::null()));
+        drop(outer);
+        assert!(inner.cancelled_by().is_none());
+        drop(inner);
+    }
+
+    #[test]
+    fn a_loan_settled_before_a_reset_leaves_the_link_to_the_reset() {
+        let outer = ScopeNode::new();
+        let (mut inner, loan) = enter_borrowing(&outer);
+        loan.settle_before_reset(&inner);
+        assert_eq!(Arc::strong_count(&outer), 1);
+        crate::pool::unique_mut(&mut inner)
+            .expect("the node is held alone")
+            .reset();
+        assert!(inner.is_child_of(std::ptr::null()));
+        drop(outer);
+        drop(inner);
+
+        // Held elsewhere too: the link becomes owned instead.
+        let outer = ScopeNode::new();
+        let (inner, loan) = enter_borrowing(&outer);
+        let kept = inner.clone();
+        loan.settle_before_reset(&inner);
+        assert_eq!(Arc::strong_count(&outer), 2);
+        drop((outer, inner));
+        assert!(kept.cancelled_by().is_none());
+    }
+
+    #[test]
+    fn a_failed_entry_leaves_the_borrow_of_the_entry_that_succeeded_alone() {
+        let outer = ScopeNode::new();
+        let (mut inner, loan) = enter_borrowing(&outer);
+        // A second wrapper tries the same node (a `CancelScope` clone run twice).
+        let mut second = inner.clone();
+        let entered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _loan = ScopeNode::enter_private(&mut second, Enclosing(Arc::as_ptr(&outer)));
+        }));
+        assert!(entered.is_err(), "a node was entered twice");
+        assert_eq!(
+            Arc::strong_count(&outer),
+            1,
+            "the failed entry's loan ended the first entry's borrow"
+        );
+        drop(second);
+        loan.settle(&mut inner);
+        assert_eq!(Arc::strong_count(&outer), 1);
+        drop((outer, inner));
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::current;
 use super::deadline::DeadlineTimer;
-use super::node::ScopeNode;
+use super::node::{Enclosing, OwnedNode, ScopeNode};
 use crate::loom::sync::Arc;
 
 /// Checks that a scope wrapper is polled inside the scope it was entered in.
@@ -64,7 +64,9 @@ pub(crate) fn caught_after_cleanup(node: &ScopeNode) -> bool {
 pub struct ScopeRun<F> {
     /// Structurally pinned: never moved, dropped in place by assigning `None`.
     future: Option<F>,
-    node: Arc<ScopeNode>,
+    /// Offered back for reuse when this is dropped (after `drop` below has cleared the
+    /// timer's reference to it).
+    node: OwnedNode,
     entered: bool,
     /// The work has been polled at least once.
     polled: bool,
@@ -79,7 +81,7 @@ impl<F> ScopeRun<F> {
     pub(crate) fn new(node: Arc<ScopeNode>, future: F) -> ScopeRun<F> {
         ScopeRun {
             future: Some(future),
-            node,
+            node: OwnedNode::new(node),
             entered: false,
             polled: false,
             protected: false,
@@ -133,18 +135,26 @@ impl<F: Future> Future for ScopeRun<F> {
         // SAFETY: `future` and `deadline` are never moved out of `self` (dropped in
         // place); the other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
+        // First: a completed scope may have dropped its parent link.
         assert!(
             this.future.is_some(),
             "pride: `CancelScope::run` polled after it completed"
         );
+        // On the first poll the node borrows its parent until this poll ends (see
+        // `ParentLoan`): the loan ends with the link dropped if the work completes
+        // and nothing else holds the node, else with the link owned.
+        let mut loan = None;
         if !this.entered {
             this.entered = true;
-            ScopeNode::enter_unlinked(&this.node, current::current());
+            loan = Some(ScopeNode::enter_private(
+                &mut this.node,
+                Enclosing::current(),
+            ));
         } else {
             assert_polled_in_place(&this.node, "`CancelScope::run`");
         }
         // The work runs until its first suspension point even in a cancelled scope
-        //; after that, a cancelled scope drops it where it is
+        // (DESIGN rule 6); after that, a cancelled scope drops it where it is
         // suspended: before resuming it, and right after it suspends.
         if this.polled && !this.protected {
             match verdict(&this.node) {
@@ -162,6 +172,9 @@ impl<F: Future> Future for ScopeRun<F> {
         let (polled, protected) = current::enter(&this.node, || future.poll(cx));
         if let Poll::Ready(output) = polled {
             this.exit();
+            if let Some(loan) = loan {
+                loan.settle(&mut this.node);
+            }
             return Poll::Ready(Some(output));
         }
         this.protected = protected;

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use super::error::{Kind, Payload, TaskError, TaskOutput, panic_message};
 use super::shared::GroupShared;
 use super::start::{self, StartLink};
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{OwnedNode, ScopeNode};
 use crate::cancel::{caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -21,7 +21,8 @@ use crate::loom::sync::atomic::Ordering;
 /// dropped in place, by assigning `None`); every other field is plain data.
 pub(crate) struct Child<F> {
     future: Option<F>,
-    node: Arc<ScopeNode>,
+    /// Offered back for reuse when the child is dropped.
+    node: OwnedNode,
     group: Arc<GroupShared>,
     name: Option<StdArc<str>>,
     /// A handle will read the outcome: give it a summary of a reported error.
@@ -46,7 +47,7 @@ impl<F> Child<F> {
     ) -> Child<F> {
         Child {
             future: Some(future),
-            node,
+            node: OwnedNode::new(node),
             group,
             name,
             summarize,
@@ -144,7 +145,7 @@ where
         // SAFETY: we never move `future` out of `self`; it is dropped in place.
         let this = unsafe { self.get_unchecked_mut() };
         // A child runs until its first suspension point even if its scope is already
-        // cancelled; after that, a cancelled scope drops it where it
+        // cancelled (DESIGN rule 6); after that, a cancelled scope drops it where it
         // is suspended: before resuming it, and right after it suspends.
         // While a `start()` waits, a status the poll drops defers to us, and a cancel of
         // the caller's scopes cancels us (see start.rs).

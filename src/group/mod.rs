@@ -33,7 +33,7 @@ use self::shared::{GroupShared, Slot};
 pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
 use crate::cancel::deadline::DeadlineTimer;
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{Enclosing, ScopeNode};
 use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -241,19 +241,21 @@ where
                     .init
                     .take()
                     .expect("pride: task group body already taken");
-                let shared = this
-                    .shared
-                    .insert(GroupShared::open(this.limit, current::current()));
+                let (shared, loan) = GroupShared::open(this.limit, Enclosing::current());
+                let shared = this.shared.insert(shared);
                 body.as_mut().start(init, shared, cx);
                 // The body finished on its first poll, with no child, no failure and
                 // no handle left: nothing was linked, armed or cancelled, so the
                 // group is done without closing or checking anything else.
                 if body.future.is_none() && GroupShared::is_finished_alone(shared) {
                     if let Some(value) = body.as_mut().take_value() {
-                        this.shared = None;
+                        if let Some(shared) = this.shared.take() {
+                            GroupShared::recycle_untouched(shared, loan);
+                        }
                         return Poll::Ready(Ok(value));
                     }
                 }
+                drop(loan);
                 shared
             }
         };
@@ -294,7 +296,9 @@ where
             && !caught_after_cleanup(node)
             && !shared.errors.has_any()
         {
-            this.shared = None;
+            if let Some(shared) = this.shared.take() {
+                GroupShared::recycle(shared);
+            }
             return Poll::Pending;
         }
         let result = if shared.errors.has_any() {
@@ -316,7 +320,9 @@ where
                 }
             }
         };
-        this.shared = None;
+        if let Some(shared) = this.shared.take() {
+            GroupShared::recycle(shared);
+        }
         Poll::Ready(result)
     }
 }
@@ -457,6 +463,8 @@ impl<B, Fut, T> Drop for TaskGroupFuture<B, Fut, T> {
         self.body.drop_future();
         teardown(&shared);
         self.armed.clear();
+        // Not recycled: a drop may run on a thread outside the runtime (its shutdown),
+        // whose free list would then keep the runtime's handle alive.
         drop(shared);
     }
 }

@@ -17,7 +17,7 @@ use std::ptr;
 
 use super::error::TaskError;
 use super::limit::Limit;
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{Enclosing, ParentLoan, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::runtime::Handle;
@@ -198,24 +198,113 @@ pub(crate) struct GroupShared {
     pub(crate) cut_short: AtomicBool,
 }
 
+#[cfg(not(pride_loom))]
+thread_local! {
+    /// Finished groups' states kept for reuse on this thread (see `pool.rs`).
+    static FREE_GROUPS: crate::pool::FreeList<GroupShared> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+// SAFETY: nothing ever downgrades an `Arc<GroupShared>`.
+unsafe impl crate::pool::NoWeak for GroupShared {}
+
 impl GroupShared {
     /// The state of a group being opened on the current runtime, its node entered
-    /// below `parent`. Panics outside a runtime.
+    /// below `parent` (privately: the caller keeps the loan until its poll ends).
+    /// Reuses a finished group's state from this thread's free list when it has one.
+    /// Panics outside a runtime.
     #[inline]
     pub(crate) fn open(
         limit: Option<NonZeroUsize>,
-        parent: Option<Arc<ScopeNode>>,
-    ) -> Arc<GroupShared> {
-        let node = ScopeNode::new();
-        ScopeNode::enter_unlinked(&node, parent);
+        parent: Enclosing,
+    ) -> (Arc<GroupShared>, ParentLoan) {
+        let mut shared = GroupShared::make(limit);
+        let loan = match crate::pool::unique_mut(&mut shared) {
+            Some(private) => ScopeNode::enter_private(private.scope.node_mut(), parent),
+            // Only under loom, where no state is ever seen as unique: entered through
+            // a second reference, so with an owned link, whose loan has nothing to end.
+            None => ScopeNode::enter_private(&mut shared.node().clone(), parent),
+        };
+        (shared, loan)
+    }
+
+    /// A fresh state, its node not entered.
+    #[inline]
+    fn make(limit: Option<NonZeroUsize>) -> Arc<GroupShared> {
+        // A listed state may be of another runtime (a group dropped on this thread
+        // after it left one, during that runtime's shutdown): then it takes this one's.
+        #[cfg(not(pride_loom))]
+        if let Some(shared) = crate::pool::take(&FREE_GROUPS, |fresh| {
+            let same_runtime = crate::runtime::context::with_current(|current| {
+                current.map(|current| current.ptr_eq(&fresh.handle))
+            });
+            if same_runtime != Some(true) {
+                fresh.handle = crate::runtime::context::handle("`task_group`");
+            }
+            if limit.is_some() || fresh.limit.is_some() {
+                fresh.limit = limit.map(|limit| Limit::new(limit.get()));
+            }
+        }) {
+            return shared;
+        }
         Arc::new(GroupShared {
-            scope: crate::CancelScope::from_node(node),
+            scope: crate::CancelScope::from_node(ScopeNode::new()),
             limit: limit.map(|limit| Limit::new(limit.get())),
             handle: crate::runtime::context::handle("`task_group`"),
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
             cut_short: AtomicBool::new(false),
         })
+    }
+
+    /// This thread leaves its runtime: drops the group states it kept, which hold that
+    /// runtime's handle (and would keep its queues and driver alive until the thread
+    /// exits).
+    pub(crate) fn release_thread_cache() {
+        #[cfg(not(pride_loom))]
+        {
+            let states = FREE_GROUPS.try_with(|list| std::mem::take(&mut *list.borrow_mut()));
+            drop(states);
+        }
+    }
+
+    /// The group has exited: gives its state back for reuse if nothing else holds it
+    /// (no handle, no child), else just drops this reference.
+    #[inline]
+    pub(crate) fn recycle(shared: Arc<GroupShared>) {
+        GroupShared::put_back::<false>(shared);
+    }
+
+    /// [`recycle`](Self::recycle) for a group that [finished alone](Self::is_finished_alone)
+    /// on its first poll, with the loan of that poll: its counter, errors and flags
+    /// are already as a fresh group's.
+    #[inline]
+    pub(crate) fn recycle_untouched(shared: Arc<GroupShared>, loan: ParentLoan) {
+        // The reset below drops the link (`renew_entered`).
+        loan.settle_before_reset(shared.node());
+        GroupShared::put_back::<true>(shared);
+    }
+
+    /// Both recycles; `UNTOUCHED` picks the light reset at compile time.
+    #[inline]
+    fn put_back<const UNTOUCHED: bool>(shared: Arc<GroupShared>) {
+        #[cfg(not(pride_loom))]
+        crate::pool::put(&FREE_GROUPS, shared, |group| {
+            if UNTOUCHED {
+                ScopeNode::renew_entered(group.scope.node_mut());
+            } else {
+                ScopeNode::renew(group.scope.node_mut());
+                *group.children.0.get_mut() = 0;
+                if group.errors.has_any() {
+                    drop(group.errors.drain());
+                }
+                *group.cut_short.get_mut() = false;
+            }
+            if group.limit.is_some() {
+                group.limit = None;
+            }
+        });
+        #[cfg(pride_loom)]
+        drop(shared);
     }
 
     #[inline]
