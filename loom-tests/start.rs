@@ -1,5 +1,5 @@
 //! Loom model of `TaskGroup::start`'s hand-over between the caller and the child
-//! (`src/group/start.rs`, DESIGN rule 14): the `StartShared` state behind its lock,
+//! (`src/group/start.rs`): the `StartShared` state behind its lock,
 //! `TaskStatus::started` / its drop, the caller's `StartFuture::poll` / its drop, and
 //! the child wrapper's `try_fail` / `after_poll`, with the real code reached through
 //! `pride::__loom::start` (no runtime: `start::new` sets a start up as

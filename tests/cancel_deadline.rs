@@ -1,5 +1,4 @@
-//! Scope deadlines (DESIGN §3 rule 11, with rules 8 and 9 where deadlines nest or meet a
-//! shield).
+//! Scope deadlines.
 //!
 //! Every test runs on the autojump clock (or the mock clock), so a deadline an hour
 //! away passes at once in real time while `current_time()` reads exact instants: the
@@ -569,7 +568,7 @@ fn the_work_dropped_by_a_deadline_is_dropped_at_the_deadline() {
 
 #[test]
 fn equal_nested_deadlines_are_caught_by_the_outermost_scope() {
-    // Both deadlines pass at the same instant: the outer scope catches (rule 8), on the
+    // Both deadlines pass at the same instant: the outer scope catches, on the
     // `block_on` thread and in children on the workers alike.
     async fn nested() {
         let start = current_time();

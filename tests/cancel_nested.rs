@@ -1,4 +1,4 @@
-//! Nested cancel scopes and groups (DESIGN §3 rules 7 and 8): cancelling a scope
+//! Nested cancel scopes and groups: cancelling a scope
 //! cancels everything inside it, through nested groups, at once; the outermost
 //! cancelled scope catches; a group's scope hangs below the scope where the group was
 //! opened, not where a child was spawned.
@@ -317,7 +317,7 @@ fn cancelling_a_group_while_nested_children_wake_is_memory_safe() {
             .await;
             // Either the body is dropped where it waits for the nested group, or the
             // nested group finishes without suspending and the body's value survives
-            // the deliberate cancel (rule 13). What matters here is that it is safe.
+            // the deliberate cancel. What matters here is that it is safe.
             match result {
                 Ok(v) => assert_eq!(v, 1),
                 Err(e) => assert!(e.is_cancelled(), "{e}"),

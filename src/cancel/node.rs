@@ -809,7 +809,7 @@ impl ScopeNode {
 
     /// This scope's deadline passed. Scopes around it (up to a shield) whose deadlines
     /// have passed too are cancelled first, outermost first, so that when the task
-    /// inside runs, the outermost of them catches (rule 8) however the timers that
+    /// inside runs, the outermost of them catches however the timers that
     /// fire in the same tick are ordered.
     pub(crate) fn deadline_passed(&self) {
         if let Some(now) = super::deadline::now() {

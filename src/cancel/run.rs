@@ -97,7 +97,11 @@ impl<F> ScopeRun<F> {
 
     fn exit(&mut self) {
         self.future = None;
-        self.node.mark_exited();
+        // Only a `CancelScope` handle elsewhere could still set a deadline: a private
+        // scope (a timeout's) is spared the atomic update.
+        if Arc::strong_count(&self.node) > 1 {
+            self.node.mark_exited();
+        }
         drop(ScopeNode::unlink(&self.node));
     }
 
@@ -154,7 +158,7 @@ impl<F: Future> Future for ScopeRun<F> {
             assert_polled_in_place(&this.node, "`CancelScope::run`");
         }
         // The work runs until its first suspension point even in a cancelled scope
-        // (DESIGN rule 6); after that, a cancelled scope drops it where it is
+        //; after that, a cancelled scope drops it where it is
         // suspended: before resuming it, and right after it suspends.
         if this.polled && !this.protected {
             match verdict(&this.node) {

@@ -145,7 +145,7 @@ where
         // SAFETY: we never move `future` out of `self`; it is dropped in place.
         let this = unsafe { self.get_unchecked_mut() };
         // A child runs until its first suspension point even if its scope is already
-        // cancelled (DESIGN rule 6); after that, a cancelled scope drops it where it
+        // cancelled; after that, a cancelled scope drops it where it
         // is suspended: before resuming it, and right after it suspends.
         // While a `start()` waits, a status the poll drops defers to us, and a cancel of
         // the caller's scopes cancels us (see start.rs).
