@@ -359,7 +359,14 @@ where
         };
         let outcome = std::task::ready!(shared.poll_outcome(cx));
         shared.release_caller();
+        let cancelled = matches!(outcome, Err(StartError::NotStarted)) && shared.caller_cancelled();
         this.shared = None;
+        if cancelled {
+            // The child did not start because the caller's scope was cancelled: that
+            // scope catches. Its wrapper, in this task, drops this future before this
+            // poll returns (it is not polled again).
+            return Poll::Pending;
+        }
         Poll::Ready(outcome)
     }
 }
