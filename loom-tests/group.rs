@@ -8,7 +8,17 @@
 //! `try_close`) with the real `ChildCounter` and `ScopeNode`. The group's task waits
 //! until woken, so a lost wake-up is a loom deadlock.
 //!
+//! What a child did before it was counted out (its future's drop), and what a pusher
+//! wrote into an error before pushing it, are loom cells, read by the group after it
+//! closed or drained: loom then checks that the real counter and stack order those
+//! writes before the reads. (A `SeqCst` atomic of the model's own in their place
+//! supplied that ordering itself, and let a `Relaxed` `remove` or `push` pass.)
+//!
 //! Seen to fail when broken by hand (each break undone afterwards):
+//! - `ChildCounter::remove` with `Relaxed` instead of `AcqRel`: the `children_*`
+//!   models fail (loom: the group read a child's cell concurrently with its write).
+//! - `ErrorStack::push`'s CAS with `Relaxed` instead of `Release`: the `errors_*`
+//!   models fail (loom: the drain read an error's cell concurrently with its write).
 //! - `ChildCounter::remove` returning true one child too early
 //!   (`prev & !CLOSED == 2 * CHILD_ONE`): the `children_*` models deadlock (the group
 //!   was woken early, found a child left, and nobody woke it again).
@@ -28,6 +38,7 @@ mod common;
 
 use std::fmt;
 
+use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
@@ -41,6 +52,30 @@ fn child_done(counter: &ChildCounter, node: &ScopeNode) {
     }
 }
 
+/// A child's future, as far as the group can tell: set when it is dropped. A loom cell,
+/// written by the child and read by the group (see the module docs).
+struct Future(UnsafeCell<bool>);
+
+// SAFETY: a model of a child's future, written by its one child thread before it is
+// counted out and read by the group after it closed; loom checks that ordering.
+unsafe impl Sync for Future {}
+
+impl Future {
+    fn new() -> Arc<Future> {
+        Arc::new(Future(UnsafeCell::new(false)))
+    }
+
+    fn drop_it(&self) {
+        // SAFETY: only the child writes, once (loom checks the accesses).
+        self.0.with_mut(|dropped| unsafe { *dropped = true });
+    }
+
+    fn dropped(&self) -> bool {
+        // SAFETY: loom checks that the child's write happened before.
+        self.0.with(|dropped| unsafe { *dropped })
+    }
+}
+
 /// `children` children finish concurrently with the group's last poll; the first one
 /// starts a sibling while it is alive. The group must close (else it waits for ever),
 /// only once every child is gone, and refuse new children afterwards.
@@ -48,22 +83,20 @@ fn children_vs_close(children: usize) {
     common::model(move || {
         let node = ScopeNode::new();
         let counter = Arc::new(ChildCounter::new());
-        // Children whose futures are not yet dropped.
-        let alive = Arc::new(AtomicUsize::new(0));
+        let futures: Vec<Arc<Future>> = (0..=children).map(|_| Future::new()).collect();
         let threads: Vec<_> = (0..children)
             .map(|i| {
                 assert!(counter.try_add());
-                alive.fetch_add(1, SeqCst);
-                let (node, counter, alive) = (node.clone(), counter.clone(), alive.clone());
+                let (node, counter) = (node.clone(), counter.clone());
+                let (future, sibling) = (futures[i].clone(), futures[children].clone());
                 thread::spawn(move || {
                     if i == 0 {
                         // Start a sibling (which ends at once) while still alive.
                         assert!(counter.try_add(), "open group refused a child");
-                        alive.fetch_add(1, SeqCst);
-                        alive.fetch_sub(1, SeqCst);
+                        sibling.drop_it();
                         child_done(&counter, &node);
                     }
-                    alive.fetch_sub(1, SeqCst);
+                    future.drop_it();
                     child_done(&counter, &node);
                 })
             })
@@ -74,7 +107,10 @@ fn children_vs_close(children: usize) {
         while !counter.try_close() {
             runner.wait();
         }
-        assert_eq!(alive.load(SeqCst), 0, "closed with live children");
+        assert!(
+            futures.iter().all(|f| f.dropped()),
+            "closed with live children"
+        );
         assert_eq!(counter.live(), 0);
         assert!(!counter.try_add(), "closed group took a child");
         for th in threads {
@@ -93,15 +129,27 @@ fn children_vs_close_two() {
     children_vs_close(2);
 }
 
-/// An error with an id that counts its drops.
+/// An error with an id that counts its drops. The id is a loom cell written by the
+/// pusher and read by the drain (see the module docs).
 struct Error {
-    id: usize,
+    id: UnsafeCell<usize>,
     drops: Arc<AtomicUsize>,
+}
+
+// SAFETY: the id is written by the pusher before the push and only read after the
+// drain took the error; loom checks that ordering.
+unsafe impl Sync for Error {}
+
+impl Error {
+    fn id(&self) -> usize {
+        // SAFETY: see the `Sync` impl.
+        self.id.with(|id| unsafe { *id })
+    }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error {}", self.id)
+        write!(f, "error {}", self.id())
     }
 }
 
@@ -120,16 +168,19 @@ impl Drop for Error {
 }
 
 fn error(id: usize, drops: &Arc<AtomicUsize>) -> TaskError {
-    task_error(Box::new(Error {
-        id,
+    let error = Error {
+        id: UnsafeCell::new(0),
         drops: drops.clone(),
-    }))
+    };
+    // SAFETY: not shared yet.
+    error.id.with_mut(|cell| unsafe { *cell = id });
+    task_error(Box::new(error))
 }
 
 fn ids(errors: &[TaskError]) -> Vec<usize> {
     errors
         .iter()
-        .map(|e| e.downcast_ref::<Error>().expect("not a model error").id)
+        .map(|e| e.downcast_ref::<Error>().expect("not a model error").id())
         .collect()
 }
 
@@ -152,12 +203,14 @@ fn errors_vs_drain(pushers: &'static [&'static [usize]]) {
             })
             .collect();
         let first = stack.drain();
+        // Read before the joins, which would order the pushers' writes themselves.
+        let first_ids = ids(&first);
         for th in threads {
             th.join().unwrap();
         }
         let second = stack.drain();
 
-        let drained: Vec<usize> = ids(&first).into_iter().chain(ids(&second)).collect();
+        let drained: Vec<usize> = first_ids.into_iter().chain(ids(&second)).collect();
         let mut sorted = drained.clone();
         sorted.sort_unstable();
         let mut expected: Vec<usize> = pushers.iter().flat_map(|ids| ids.iter().copied()).collect();

@@ -1,5 +1,5 @@
 //! Loom model of `TaskGroup::start`'s hand-over between the caller and the child
-//! (`src/group/start.rs`, DESIGN rule 14): the `StartShared` state behind its lock,
+//! (`src/group/start.rs`): the `StartShared` state behind its lock,
 //! `TaskStatus::started` / its drop, the caller's `StartFuture::poll` / its drop, and
 //! the child wrapper's `try_fail` / `after_poll`, with the real code reached through
 //! `pride::__loom::start` (no runtime: `start::new` sets a start up as
@@ -47,6 +47,7 @@ use std::task::{Context, Poll};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
+use pride::__loom::cancel::ScopeNode;
 use pride::__loom::group::task_error;
 use pride::__loom::start::{self, StartError, Starter};
 
@@ -105,7 +106,7 @@ fn wait<T>(starter: &mut Starter<T>, runner: &common::Runner) -> Result<T, Start
 fn started_vs_caller_drop() {
     common::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(ScopeNode::new());
         let runner = common::Runner::new();
         assert!(poll_once(&mut starter, &runner).is_pending());
         let child = {
@@ -152,7 +153,7 @@ fn started_vs_caller_drop() {
 fn started_vs_poll() {
     common::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(ScopeNode::new());
         let child = {
             let drops = drops.clone();
             thread::spawn(move || status.started(Value(drops)))
@@ -183,7 +184,7 @@ fn fail_vs_started() {
     common::model(|| {
         let values = Arc::new(AtomicUsize::new(0));
         let errors = Arc::new(AtomicUsize::new(0));
-        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(ScopeNode::new());
         let starter_thread = {
             let values = values.clone();
             thread::spawn(move || status.started(Value(values)))
@@ -230,7 +231,7 @@ fn fail_vs_started() {
 ///    drop; the waker is not leaked (loom checks).
 fn status_drop_vs_caller_drop(drop_in_poll: bool) {
     common::model(move || {
-        let (mut starter, status, wrapper, node) = start::new::<Value>();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(ScopeNode::new());
         let runner = common::Runner::new();
         assert!(poll_once(&mut starter, &runner).is_pending());
         let child = thread::spawn(move || {
@@ -271,4 +272,124 @@ fn status_drop_vs_caller_drop_outside_poll() {
 #[test]
 fn status_drop_in_poll_vs_caller_drop() {
     status_drop_vs_caller_drop(true);
+}
+
+/// 5. A scope of the caller's is cancelled while the child calls `started(v)`:
+///    exactly one of: the child is handed over (it started before the cancel; the
+///    caller gets `v`), or it is cancelled and never handed over (`started` after the
+///    cancel does nothing).
+#[test]
+fn started_vs_caller_cancel() {
+    common::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let caller_scope = ScopeNode::new();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(caller_scope.clone());
+        let caller = common::Runner::new();
+        assert!(poll_once(&mut starter, &caller).is_pending());
+        let canceller = thread::spawn(move || {
+            caller_scope.cancel();
+        });
+        let child = {
+            let (drops, node) = (drops.clone(), node.clone());
+            thread::spawn(move || {
+                status.started(Value(drops));
+                // Before the child's end, which unshields a child never handed over.
+                let handed_over = !node.is_shielded();
+                wrapper.finished();
+                handed_over
+            })
+        };
+        canceller.join().unwrap();
+        let handed_over = child.join().unwrap();
+        let cancelled = node.cancel_called();
+        assert!(
+            handed_over != cancelled,
+            "exactly one of hand-over / cancel"
+        );
+        match poll_once(&mut starter, &caller) {
+            Poll::Ready(Ok(value)) => {
+                assert!(handed_over, "the caller got v from a cancelled child");
+                drop(value);
+            }
+            Poll::Ready(Err(StartError::NotStarted)) => assert!(cancelled),
+            Poll::Ready(Err(e)) => panic!("unexpected outcome {e}"),
+            Poll::Pending => panic!("the start never settled"),
+        }
+        drop(starter);
+        assert_eq!(drops.load(SeqCst), 1, "v dropped exactly once");
+    });
+}
+
+/// 5b. The child, between polls, registers its waker (`before_poll`) while a scope of
+///    the caller's is cancelled; it waits to be woken and re-checks as its next poll
+///    would. The cancel reaches it (a lost wake-up is a loom deadlock), and its
+///    `started(v)` after that does not hand it over.
+#[test]
+fn caller_cancel_reaches_a_waiting_child() {
+    common::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let caller_scope = ScopeNode::new();
+        let (starter, status, wrapper, node) = start::new::<Value>(caller_scope.clone());
+        let canceller = thread::spawn(move || {
+            caller_scope.cancel();
+        });
+        let child = {
+            let (drops, node) = (drops.clone(), node.clone());
+            thread::spawn(move || {
+                let runner = common::Runner::new();
+                wrapper.before_poll(&runner.waker);
+                while !node.cancel_called() {
+                    runner.wait();
+                    wrapper.before_poll(&runner.waker);
+                }
+                status.started(Value(drops));
+                let handed_over = !node.is_shielded();
+                wrapper.finished();
+                handed_over
+            })
+        };
+        canceller.join().unwrap();
+        assert!(
+            !child.join().unwrap(),
+            "handed over after the caller's cancel"
+        );
+        assert!(starter.cancel().is_none());
+        assert_eq!(drops.load(SeqCst), 1, "v dropped exactly once");
+    });
+}
+
+/// 6. The child fails while a scope of its caller's is cancelled and the caller,
+///    cancelled, drops its future. The error is never lost: it goes back to the
+///    wrapper (for the group) or comes out of the caller's drop (for the group), not
+///    both, and is dropped exactly once.
+#[test]
+fn fail_vs_caller_cancel() {
+    common::model(|| {
+        let errors = Arc::new(AtomicUsize::new(0));
+        let caller_scope = ScopeNode::new();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(caller_scope.clone());
+        let caller = common::Runner::new();
+        assert!(poll_once(&mut starter, &caller).is_pending());
+        let failer = {
+            let errors = errors.clone();
+            thread::spawn(move || {
+                let to_group = wrapper
+                    .try_fail(task_error(Box::new(Failure(errors))))
+                    .err();
+                drop(status);
+                wrapper.finished();
+                to_group
+            })
+        };
+        caller_scope.cancel();
+        let from_caller = starter.cancel();
+        let to_group = failer.join().unwrap();
+        assert!(
+            to_group.is_some() != from_caller.is_some(),
+            "the error went nowhere, or twice"
+        );
+        drop((to_group, from_caller));
+        assert_eq!(errors.load(SeqCst), 1, "error dropped exactly once");
+        drop(node);
+    });
 }

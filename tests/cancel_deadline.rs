@@ -1,5 +1,4 @@
-//! Scope deadlines (DESIGN §3 rule 11, with rules 8 and 9 where deadlines nest or meet a
-//! shield).
+//! Scope deadlines.
 //!
 //! Every test runs on the autojump clock (or the mock clock), so a deadline an hour
 //! away passes at once in real time while `current_time()` reads exact instants: the
@@ -569,7 +568,7 @@ fn the_work_dropped_by_a_deadline_is_dropped_at_the_deadline() {
 
 #[test]
 fn equal_nested_deadlines_are_caught_by_the_outermost_scope() {
-    // Both deadlines pass at the same instant: the outer scope catches (rule 8), on the
+    // Both deadlines pass at the same instant: the outer scope catches, on the
     // `block_on` thread and in children on the workers alike.
     async fn nested() {
         let start = current_time();
@@ -596,4 +595,80 @@ fn equal_nested_deadlines_are_caught_by_the_outermost_scope() {
             .unwrap();
         });
     }
+}
+
+#[test]
+fn the_effective_deadline_inside_a_cancelled_scope_is_not_later_than_now() {
+    autojump(20, || async {
+        let scope = CancelScope::with_timeout(HOUR);
+        let inner = scope.clone();
+        let seen = scope
+            .run(async move {
+                inner.cancel();
+                let deadline = current_effective_deadline().expect("a cancelled scope has one");
+                (deadline, current_time())
+            })
+            .await
+            .expect("no suspension point: the work completes");
+        assert!(
+            seen.0 <= seen.1,
+            "deadline {:?} after now {:?}",
+            seen.0,
+            seen.1
+        );
+
+        // Without any deadline, too.
+        let scope = CancelScope::new();
+        let inner = scope.clone();
+        let seen = scope
+            .run(async move {
+                inner.cancel();
+                (current_effective_deadline(), current_time())
+            })
+            .await
+            .unwrap();
+        assert!(seen.0.is_some_and(|d| d <= seen.1), "{seen:?}");
+    });
+}
+
+#[test]
+fn set_deadline_on_an_exited_scope_changes_nothing() {
+    autojump(20, || async {
+        let scope = CancelScope::new();
+        assert_eq!(scope.run(async { 1 }).await, Some(1));
+        scope.set_deadline(Some(current_time() - SEC));
+        assert!(!scope.cancel_called(), "an exited scope was cancelled");
+        assert!(!scope.deadline_reached());
+    });
+}
+
+#[test]
+fn an_unentered_scope_whose_deadline_passed_is_cancelled_only_when_entered() {
+    autojump(20, || async {
+        let scope = CancelScope::with_deadline(current_time() + SEC);
+        sleep(HOUR).await;
+        assert!(!scope.cancel_called(), "cancelled before it was entered");
+        let out = scope
+            .run(async {
+                checkpoint().await;
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(scope.cancel_called() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn a_deadline_beyond_instants_range_never_fires() {
+    autojump(20, || async {
+        let out = pride::move_on_after(Duration::MAX, async {
+            sleep(HOUR).await;
+            7
+        })
+        .await;
+        assert_eq!(out, Some(7));
+        let scope = CancelScope::with_timeout(Duration::MAX);
+        let out = scope.run(async { sleep(HOUR).await }).await;
+        assert!(out.is_some() && !scope.cancel_called());
+    });
 }

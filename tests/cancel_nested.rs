@@ -1,11 +1,11 @@
-//! Nested cancel scopes and groups (DESIGN §3 rules 7 and 8): cancelling a scope
+//! Nested cancel scopes and groups: cancelling a scope
 //! cancels everything inside it, through nested groups, at once; the outermost
 //! cancelled scope catches; a group's scope hangs below the scope where the group was
 //! opened, not where a child was spawned.
 
 mod common;
 
-use std::future::pending;
+use std::future::{Future, pending};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
@@ -317,11 +317,50 @@ fn cancelling_a_group_while_nested_children_wake_is_memory_safe() {
             .await;
             // Either the body is dropped where it waits for the nested group, or the
             // nested group finishes without suspending and the body's value survives
-            // the deliberate cancel (rule 13). What matters here is that it is safe.
+            // the deliberate cancel. What matters here is that it is safe.
             match result {
                 Ok(v) => assert_eq!(v, 1),
                 Err(e) => assert!(e.is_cancelled(), "{e}"),
             }
         });
     }
+}
+
+/// A group nested `depth` deep, each level's group inside a child of the level above;
+/// the innermost child counts itself in, then waits.
+fn nested_chain(
+    depth: usize,
+    reached: Event,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            reached.set();
+            return pending().await;
+        }
+        let _ = task_group(async move |tg| {
+            tg.start_soon(nested_chain(depth - 1, reached));
+        })
+        .await;
+    })
+}
+
+/// Cancelling the root of a deep tree of scopes reaches every level without
+/// recursing once per level (which overflowed the canceller's stack), and building the
+/// chain costs linear time (the test's watchdog bounds it generously).
+#[test]
+fn cancelling_a_very_deep_scope_tree_reaches_the_bottom() {
+    run(2, 60, || async {
+        let reached = Event::new();
+        let scope = CancelScope::new();
+        let (scope2, reached2) = (scope.clone(), reached.clone());
+        let out = task_group(async move |tg| {
+            tg.start_soon(async move {
+                assert!(scope2.run(nested_chain(6_000, reached2)).await.is_none());
+            });
+            reached.wait().await;
+            scope.cancel();
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+    });
 }

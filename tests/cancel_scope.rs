@@ -1,5 +1,5 @@
-//! `CancelScope::run`, `cancel` and `checkpoint` without a clock (DESIGN §3 rules 10 and
-//! 12, and rule 17 for a scope entered twice).
+//! `CancelScope::run`, `cancel` and `checkpoint` without a clock, and a
+//! scope entered twice.
 //!
 //! Cancellation is dropping: the work inside a cancelled scope is dropped at its next
 //! suspension point, and `run` returns `None`. Ordering is done with `Event`s; drop
@@ -109,7 +109,7 @@ fn cancel_from_another_task() {
 }
 
 /// As in Trio, work in a scope entered already cancelled runs until its first
-/// suspension point, and is dropped there (DESIGN rule 6 and 11).
+/// suspension point, and is dropped there.
 #[test]
 fn a_scope_cancelled_before_entry_drops_the_work_at_its_first_suspension_point() {
     run(2, 20, || async {

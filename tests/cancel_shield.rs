@@ -1,4 +1,4 @@
-//! Shielded cancel scopes (DESIGN §3 rule 9): a shielded scope is not cancelled by
+//! Shielded cancel scopes: a shielded scope is not cancelled by
 //! scopes outside it, its own cancel still fires, shielding a group's scope protects
 //! its children, and `set_shield` takes effect at once.
 

@@ -1,5 +1,5 @@
-//! `move_on_*` and `fail_*` (DESIGN §3 rule 12), and timeouts around queue and event
-//! waits, which lose nothing (rule 16).
+//! `move_on_*` and `fail_*`, and timeouts around queue and event
+//! waits, which lose nothing.
 //!
 //! On the autojump clock: long timeouts pass at once in real time, and the assertions
 //! compare exact mock times.

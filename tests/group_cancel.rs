@@ -1,4 +1,4 @@
-//! Cancelling a group (DESIGN §3 rules 3, 6 and 13, and cancel reasons): an explicit
+//! Cancelling a group (and cancel reasons): an explicit
 //! cancel is a clean shutdown, cancellation is never an error entry, a child spawned
 //! into a cancelled but open group is dropped at its first suspension point, and nested
 //! groups keep their error structure.
@@ -208,7 +208,7 @@ fn a_child_spawned_into_a_cancelled_open_group_is_dropped_by_its_first_suspensio
     });
 }
 
-/// DESIGN rule 6 says such a child is *started* and dropped at its first suspension
+/// Such a child is *started* and dropped at its first suspension
 /// point, like Trio: the code before its first suspension point runs.
 #[test]
 fn a_child_spawned_into_a_cancelled_group_runs_until_its_first_suspension_point() {

@@ -1,5 +1,5 @@
-//! A group's own deadline (DESIGN §3 rule 13), explicit shutdown, and `start()` meeting
-//! deadlines (rule 14), on the autojump clock: every assertion about time compares
+//! A group's own deadline, explicit shutdown, and `start()` meeting
+//! deadlines, on the autojump clock: every assertion about time compares
 //! exact mock instants.
 
 mod common;
@@ -419,7 +419,7 @@ fn an_outer_group_deadline_reaches_into_nested_groups() {
 #[test]
 fn a_group_deadline_equal_to_a_childs_fail_after_is_the_groups_timeout() {
     // Both pass at once: the group's scope is the outermost cancelled one and catches,
-    // so the children's `fail_after` never returns `Err(TimeoutError)` (rules 8, 12).
+    // so the children's `fail_after` never returns `Err(TimeoutError)`.
     for _ in 0..20 {
         autojump(60, || async {
             let error = task_group(async |tg| {

@@ -1,4 +1,4 @@
-//! No orphans (rule 2): dropping a group's future drops every child future before the
+//! No orphans: dropping a group's future drops every child future before the
 //! drop returns, and no child code runs afterwards, even for children mid-poll on
 //! other workers.
 

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::future::Future;
+
 use common::{Counter, Flag, MyError, runtime, spin_until, watchdog, yield_until};
 use pride::{BoxError, GroupError, TaskError, task_group};
 
@@ -294,4 +296,46 @@ fn a_body_closure_that_panics_before_its_future_exists_is_reported() {
         assert_eq!(err.errors().len(), 1, "{err:?}");
         assert_eq!(err.errors()[0].panic_message(), Some("closure broke"));
     });
+}
+
+/// A failure `depth` groups deep, each group inside a child of the one above.
+fn failing_chain(
+    depth: usize,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            return Err("at the bottom".into());
+        }
+        task_group(async move |tg| {
+            tg.start_soon(failing_chain(depth - 1));
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+/// Displaying a very deeply nested error stays small: the indentation does not grow
+/// with the depth (10,000 levels took 100 MB), and deep levels are elided.
+#[test]
+fn a_deeply_nested_error_displays_in_bounded_space() {
+    let err = common::run(2, 60, || failing_chain(10_000));
+    let err = err.unwrap_err();
+    let group = err.downcast_ref::<GroupError>().expect("a group error");
+    let shown = group.to_string();
+    assert!(shown.len() < 64 * 1024, "{} bytes", shown.len());
+    assert!(
+        shown.starts_with("task group failed with 1 error(s)"),
+        "{shown}"
+    );
+    assert!(shown.contains("elided"), "{shown}");
+    // The error itself is whole: walk down to the bottom.
+    let mut level = group;
+    let mut depth = 1;
+    while let Some(next) = level.errors()[0].downcast_ref::<GroupError>() {
+        level = next;
+        depth += 1;
+    }
+    assert_eq!(depth, 10_000);
+    let bottom = level.errors()[0].error().expect("an error, not a panic");
+    assert_eq!(bottom.to_string(), "at the bottom");
 }

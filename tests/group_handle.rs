@@ -1,4 +1,4 @@
-//! `TaskGroup::spawn` and `TaskHandle`: values, per-task cancel (rule 15), failures.
+//! `TaskGroup::spawn` and `TaskHandle`: values, per-task cancel, failures.
 
 mod common;
 

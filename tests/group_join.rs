@@ -1,4 +1,4 @@
-//! Join (rule 1), fail fast (rule 3) and spawning rules (rule 6).
+//! Join, fail fast and spawning rules.
 
 mod common;
 
@@ -219,7 +219,7 @@ fn a_child_spawned_into_a_cancelled_group_is_dropped_at_its_first_suspension() {
                 Ok::<_, BoxError>(1)
             }))
             .unwrap();
-        // A deliberate cancel with a body value is a clean exit (rule 13).
+        // A deliberate cancel with a body value is a clean exit.
         assert_eq!(value, 1);
         assert!(!resumed.is_set());
         assert_eq!(dropped.get(), 1);

@@ -1,4 +1,4 @@
-//! `TaskGroup::start` and `TaskStatus` (DESIGN §3 rule 14).
+//! `TaskGroup::start` and `TaskStatus`.
 //!
 //! Until `started(v)` the child belongs to the caller: cancelling the caller drops it,
 //! cancelling the target group does not, and an error or panic comes back from `start`
@@ -491,5 +491,55 @@ fn an_ignored_status_lets_a_task_fn_be_called_directly() {
         .await
         .unwrap();
         assert_eq!(port, 9000);
+    });
+}
+
+#[test]
+fn started_after_the_callers_cancel_leaves_the_child_cancelled() {
+    run(1, 20, || async {
+        let (scope, joined) = (CancelScope::new(), Flag::new());
+        let (scope2, joined2) = (scope.clone(), joined.clone());
+        let out = task_group(async move |tg| {
+            let out = scope
+                .run(tg.start(async move |status: TaskStatus<u32>| {
+                    // The caller's scope is cancelled, then (in the same poll, so
+                    // after it) the child calls `started`.
+                    scope2.cancel();
+                    status.started(5);
+                    checkpoint().await;
+                    joined2.set();
+                }))
+                .await;
+            assert!(out.is_none(), "the start was not cancelled: {out:?}");
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+        assert!(
+            !joined.is_set(),
+            "the child joined the group after its caller's cancel"
+        );
+    });
+}
+
+#[test]
+fn a_starting_childs_error_is_not_lost_when_its_caller_is_cancelled() {
+    run(1, 20, || async {
+        let scope = CancelScope::new();
+        let scope2 = scope.clone();
+        let err = task_group(async move |tg| {
+            let out = scope
+                .run(
+                    tg.start_named("late", async move |_status: TaskStatus<u32>| {
+                        scope2.cancel();
+                        Err::<(), BoxError>("failed after the caller's cancel".into())
+                    }),
+                )
+                .await;
+            assert!(out.is_none(), "{out:?}");
+        })
+        .await
+        .expect_err("the starting child's error was lost");
+        assert_eq!(err.errors().len(), 1, "{err:?}");
+        assert_eq!(err.errors()[0].name(), Some("late"));
     });
 }

@@ -7,7 +7,7 @@
 //!   that returns `Pending` reports upward whether its suspension is shielded (its own
 //!   scope is shielded, or something below it reported so). The wrapper around it then
 //!   knows that cancellation from outside cannot reach the suspended work, so it must
-//!   not drop it (DESIGN rule 9), however cancelled the outer scopes are.
+//!   not drop it, however cancelled the outer scopes are.
 
 use std::cell::Cell;
 use std::ptr;

@@ -1,7 +1,7 @@
 //! Scope deadlines: what a scope's deadline is (on its node), and the timer each
 //! scope wrapper arms for it.
 //!
-//! A deadline passing is a `cancel()` that happens by itself (DESIGN rule 11). The
+//! A deadline passing is a `cancel()` that happens by itself. The
 //! wrapper that entered the scope owns a [`Timer`] whose waker cancels the node
 //! directly, so the driver thread that fires the timer cancels the scope (and wakes
 //! every task inside) without waiting for anyone to poll the wrapper. Changing the

@@ -35,28 +35,30 @@ use std::time::{Duration, Instant};
 
 use super::deadline::Spec;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::Task;
 
 /// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
-const CANCELLED: u8 = 1 << 0;
+const CANCELLED: u32 = 1 << 0;
 /// Cancellation from outside does not reach inside.
-const SHIELD: u8 = 1 << 1;
+const SHIELD: u32 = 1 << 1;
 /// This scope dropped work because it was cancelled.
-const CAUGHT: u8 = 1 << 2;
+const CAUGHT: u32 = 1 << 2;
 /// The cancel came from the scope's own deadline.
-const DEADLINE: u8 = 1 << 3;
+const DEADLINE: u32 = 1 << 3;
 /// The scope has been entered (a scope is entered at most once).
-const ENTERED: u8 = 1 << 4;
+const ENTERED: u32 = 1 << 4;
 /// The node has been linked into its parent's links (once; only its wrapper links it).
-const LINKED: u8 = 1 << 5;
+const LINKED: u32 = 1 << 5;
 /// A deadline or timeout has been given (it may have been removed since). Without it,
 /// entering need not look at the deadline.
-const TIMED: u8 = 1 << 6;
+const TIMED: u32 = 1 << 6;
 /// A group child whose task has finished: its link in the group's node is stale, and
 /// the next sweep there drops it (see `link`).
-const DETACHED: u8 = 1 << 7;
+const DETACHED: u32 = 1 << 7;
+/// The scope has exited: its deadline can no longer change anything.
+const EXITED: u32 = 1 << 8;
 
 /// Stale child links a node tolerates before a sweep (see `Links::sweep_at`).
 const SWEEP_MIN: usize = 64;
@@ -114,7 +116,7 @@ impl Links {
 
 /// One scope in the cancel tree.
 pub struct ScopeNode {
-    flags: AtomicU8,
+    flags: AtomicU32,
     /// Set once, when the scope is entered (a group's and a child's node are entered
     /// at creation). Read with one atomic load by `cancelled_by`.
     parent: Parent,
@@ -448,7 +450,7 @@ impl ScopeNode {
     #[cold]
     fn fresh(spec: Spec) -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
-            flags: AtomicU8::new(Self::timed(spec)),
+            flags: AtomicU32::new(Self::timed(spec)),
             parent: Parent::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
@@ -460,7 +462,7 @@ impl ScopeNode {
     }
 
     #[inline]
-    fn timed(spec: Spec) -> u8 {
+    fn timed(spec: Spec) -> u32 {
         if spec == Spec::None { 0 } else { TIMED }
     }
 
@@ -801,6 +803,9 @@ impl ScopeNode {
     /// deadline already past cancels the scope now, and the wrapper is woken to arm
     /// its timer for a future one. A cancel is never undone by a later deadline.
     pub(crate) fn set_deadline(&self, spec: Spec) {
+        if self.flags.load(Ordering::Acquire) & EXITED != 0 {
+            return;
+        }
         // Marked before the spec is stored: an entry that does not see `TIMED` (and so
         // skips the deadline) is ordered before this, and we see it as entered.
         let entered = self.flags.fetch_or(TIMED, Ordering::AcqRel) & ENTERED != 0;
@@ -843,7 +848,7 @@ impl ScopeNode {
 
     /// This scope's deadline passed. Scopes around it (up to a shield) whose deadlines
     /// have passed too are cancelled first, outermost first, so that when the task
-    /// inside runs, the outermost of them catches (rule 8) however the timers that
+    /// inside runs, the outermost of them catches however the timers that
     /// fire in the same tick are ordered.
     pub(crate) fn deadline_passed(&self) {
         if let Some(now) = super::deadline::now() {
@@ -873,13 +878,14 @@ impl ScopeNode {
 
     /// Wakes every task inside this scope, not descending into shielded scopes.
     pub(crate) fn wake_subtree(&self) {
-        crate::runtime::wake_many(|| self.wake_inside(true));
+        crate::runtime::wake_many(|| self.wake_inside());
     }
 
-    /// [`wake_subtree`](Self::wake_subtree); below the top (`top` false), a shielded
-    /// scope stops the descent.
+    /// [`wake_subtree`](Self::wake_subtree): a walk with its own stack (a tree may be
+    /// thousands of levels deep), in which a shielded scope below the top stops the
+    /// descent.
     ///
-    /// The shield is read under this scope's `links` lock, and `set_shield` flips it
+    /// The shield is read under the scope's `links` lock, and `set_shield` flips it
     /// under the same lock. A cancel above and an unshield here otherwise race as a
     /// store-buffering pair (each writes its flag, then reads the other's), and with
     /// only acquire/release both could read the old values: the cancel sees the shield
@@ -887,25 +893,24 @@ impl ScopeNode {
     /// wakes it again (found by `loom-tests/cancel_tree.rs`). Under the lock, either the
     /// cancel reads the lifted shield and wakes us, or the unshield comes after the
     /// cancel's read, so after its `CANCELLED` store, and the task it wakes sees it.
-    fn wake_inside(&self, top: bool) {
-        let (waker, children) = {
-            let links = self.links.lock();
-            if !top && self.is_shielded() {
-                return;
+    fn wake_inside(&self) {
+        let mut pending: Vec<Arc<ScopeNode>> = Vec::new();
+        let visit = |node: &ScopeNode, top: bool, pending: &mut Vec<Arc<ScopeNode>>| {
+            let waker = {
+                let links = node.links.lock();
+                if !top && node.is_shielded() {
+                    return;
+                }
+                pending.extend(links.slots.iter().flatten().map(|l| l.node.clone()));
+                links.waker.clone()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
             }
-            let children: Vec<Arc<ScopeNode>> = links
-                .slots
-                .iter()
-                .flatten()
-                .map(|l| l.node.clone())
-                .collect();
-            (links.waker.clone(), children)
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        for child in children {
-            child.wake_inside(false);
+        visit(self, true, &mut pending);
+        while let Some(node) = pending.pop() {
+            visit(&node, false, &mut pending);
         }
     }
 
@@ -936,6 +941,12 @@ impl ScopeNode {
         if !shield && prev & SHIELD != 0 {
             self.wake_subtree();
         }
+    }
+
+    /// The scope's wrapper is done: a deadline set from now on changes nothing.
+    #[inline]
+    pub(crate) fn mark_exited(&self) {
+        self.flags.fetch_or(EXITED, Ordering::AcqRel);
     }
 
     #[inline]

@@ -23,7 +23,7 @@ pub(crate) fn assert_polled_in_place(node: &ScopeNode, what: &str) {
 
 /// What a scope wrapper must do on this poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+enum Verdict {
     /// Not cancelled: poll the inner work.
     Run,
     /// This scope is the outermost cancelled one: drop the inner work.
@@ -36,14 +36,26 @@ pub(crate) enum Verdict {
 /// Decides, with atomic loads only, whether `node`'s wrapper runs, catches, or waits
 /// for an outer wrapper to drop it.
 #[inline]
-pub(crate) fn verdict(node: &ScopeNode) -> Verdict {
+fn verdict(node: &ScopeNode) -> Verdict {
     match node.cancelled_by() {
         None => Verdict::Run,
-        Some(catcher) if std::ptr::eq(catcher, node) => {
-            catcher.mark_caught();
-            Verdict::Catch
-        }
+        Some(catcher) if std::ptr::eq(catcher, node) => Verdict::Catch,
         Some(_) => Verdict::Outer,
+    }
+}
+
+/// `node`'s wrapper has dropped its cancelled work: decides, now that the cleanup is
+/// over, which scope catches. A scope further out cancelled during the cleanup (a
+/// `Drop` may cancel it) catches instead of `node`: then this returns false, and the
+/// wrapper returns `Pending`, unprotected, for the wrapper of that scope to drop it in
+/// this same poll. Otherwise `node` is marked as having caught.
+pub(crate) fn caught_after_cleanup(node: &ScopeNode) -> bool {
+    match node.cancelled_by() {
+        Some(catcher) if !std::ptr::eq(catcher, node) => false,
+        _ => {
+            node.mark_caught();
+            true
+        }
     }
 }
 
@@ -85,7 +97,23 @@ impl<F> ScopeRun<F> {
 
     fn exit(&mut self) {
         self.future = None;
+        // Only a `CancelScope` handle elsewhere could still set a deadline: a private
+        // scope (a timeout's) is spared the atomic update.
+        if Arc::strong_count(&self.node) > 1 {
+            self.node.mark_exited();
+        }
         drop(ScopeNode::unlink(&self.node));
+    }
+
+    /// This scope is the outermost cancelled one: drops the work, and returns `None`,
+    /// unless a scope further out was cancelled during the cleanup and catches instead.
+    fn catch<T>(&mut self) -> Poll<Option<T>> {
+        self.exit();
+        if caught_after_cleanup(&self.node) {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -130,15 +158,12 @@ impl<F: Future> Future for ScopeRun<F> {
             assert_polled_in_place(&this.node, "`CancelScope::run`");
         }
         // The work runs until its first suspension point even in a cancelled scope
-        // (DESIGN rule 6); after that, a cancelled scope drops it where it is
+        //; after that, a cancelled scope drops it where it is
         // suspended: before resuming it, and right after it suspends.
         if this.polled && !this.protected {
             match verdict(&this.node) {
                 Verdict::Run => {}
-                Verdict::Catch => {
-                    this.exit();
-                    return Poll::Ready(None);
-                }
+                Verdict::Catch => return this.catch(),
                 Verdict::Outer => return Poll::Pending,
             }
         }
@@ -159,8 +184,7 @@ impl<F: Future> Future for ScopeRun<F> {
         this.protected = protected;
         this.arm(cx);
         if !protected && verdict(&this.node) == Verdict::Catch {
-            this.exit();
-            return Poll::Ready(None);
+            return this.catch();
         }
         current::report_suspended(&this.node, protected);
         Poll::Pending

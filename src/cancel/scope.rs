@@ -14,6 +14,22 @@ use crate::loom::sync::Arc;
 ///
 /// `CancelScope` is a cheap handle: clones refer to the same scope.
 ///
+/// # Which scope catches
+///
+/// When several nested scopes are cancelled, the outermost one that a shield does not
+/// cut off drops the work and reports [`cancelled_caught`](Self::cancelled_caught);
+/// the ones inside it do not. This is decided *after* the cleanup: if a `Drop` that
+/// runs while the work is dropped cancels a scope further out, that scope catches, and
+/// the code between the two scopes does not run.
+///
+/// A task group inside a cancelled scope is not dropped whole: the cancel reaches its
+/// body and children at once, the group waits for every child (shielded cleanup in a
+/// child runs to its end), and then either reports every failure, as a value that
+/// passes out through the cancelled scopes (`run` returns `Some(Err(..))`: errors are
+/// never lost to a cancel), or, if nothing failed, ends as cancelled work that the
+/// outermost cancelled scope catches. A panic in a `Drop` that runs because work was
+/// cancelled is such a failure.
+///
 /// ```
 /// pride::run(async {
 ///     let result = pride::task_group(async |tg| {

@@ -106,7 +106,8 @@ impl fmt::Display for TimeoutError {
 impl std::error::Error for TimeoutError {}
 
 /// The earliest deadline that applies where this is called: of the current scope and
-/// the scopes around it, up to the first shield. `None` if no deadline applies.
+/// the scopes around it, up to the first shield. `None` if no deadline applies. Inside
+/// a cancelled scope (not cut off by a shield) it is not later than now.
 ///
 /// ```
 /// use std::time::Duration;
@@ -121,5 +122,13 @@ impl std::error::Error for TimeoutError {}
 /// }));
 /// ```
 pub fn current_effective_deadline() -> Option<Instant> {
-    super::current::current().and_then(|node| node.effective_deadline())
+    let node = super::current::current()?;
+    let deadline = node.effective_deadline();
+    // Inside a cancelled scope the work is already past its deadline.
+    if node.cancelled_by().is_some() {
+        if let Some(now) = super::deadline::now() {
+            return Some(deadline.map_or(now, |deadline| deadline.min(now)));
+        }
+    }
+    deadline
 }

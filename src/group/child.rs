@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use super::error::{Kind, Payload, TaskError, TaskOutput, panic_message};
 use super::shared::GroupShared;
 use super::start::{self, StartLink};
-use crate::cancel::current;
 use crate::cancel::node::{OwnedNode, ScopeNode};
+use crate::cancel::{caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 
@@ -85,15 +85,15 @@ impl<F> Child<F> {
         self.group.report(error);
     }
 
-    /// Drops the future (containing a panic from its `Drop`), unlinks the child from
-    /// the group, then counts it out: once the count says so, the future is gone.
+    /// Drops the future (a panic from its `Drop` is reported like any panic of the
+    /// child), unlinks the child from the group, then counts it out: once the count
+    /// says so, the future is gone.
     fn finish(&mut self) {
         if self.done {
             return;
         }
         self.done = true;
-        let slot = &mut self.future;
-        let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
+        self.drop_future();
         self.group.handle.count_task_finished();
         self.node.detach();
         if let Some(link) = self.start.take() {
@@ -103,18 +103,29 @@ impl<F> Child<F> {
     }
 
     /// If any scope above the child is cancelled, drops the child (it is suspended)
-    /// and counts it out. Every cancelled scope is caught here: a child task is the
-    /// outermost wrapper in its task.
+    /// and counts it out. A child's own scope (cancelled by its handle) catches here;
+    /// a scope further out is the group's or one around it, which decides whether it
+    /// caught once the group has drained.
     fn catch_cancel(&mut self) -> bool {
-        let Some(catcher) = self.node.cancelled_by() else {
+        if self.node.cancelled_by().is_none() {
             return false;
-        };
-        catcher.mark_caught();
-        if !std::ptr::eq(catcher, &**self.node) {
+        }
+        // The cleanup first: the scope that catches is decided after it.
+        self.drop_future();
+        if !caught_after_cleanup(&self.node) {
             self.group.cut_short.store(true, Ordering::Release);
         }
         self.finish();
         true
+    }
+
+    /// Drops the future in place. A panic in its `Drop` (cleanup, often running
+    /// because the child was cancelled) is kept: it fails the child like any panic.
+    fn drop_future(&mut self) {
+        let slot = &mut self.future;
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *slot = None)) {
+            self.fail(Kind::Panic(Payload::new(payload)));
+        }
     }
 
     fn cancelled(&self) -> TaskError {
@@ -143,8 +154,14 @@ where
         let this = unsafe { self.get_unchecked_mut() };
         let _span = this.span.enter();
         // A child runs until its first suspension point even if its scope is already
-        // cancelled (DESIGN rule 6); after that, a cancelled scope drops it where it
+        // cancelled; after that, a cancelled scope drops it where it
         // is suspended: before resuming it, and right after it suspends.
+        // While a `start()` waits, a status the poll drops defers to us, and a cancel of
+        // the caller's scopes cancels us (see start.rs).
+        let link = this.start.clone();
+        if let Some(link) = &link {
+            link.before_poll(cx.waker());
+        }
         if !this.polled {
             // A task's waker never changes, so registering once is enough.
             this.node.set_waker(cx.waker());
@@ -157,8 +174,6 @@ where
         };
         // SAFETY: `future` is structurally pinned (see the type's docs).
         let future = unsafe { Pin::new_unchecked(future) };
-        // While a `start()` waits, a status the poll drops defers to us (see start.rs).
-        let link = this.start.clone();
         let _named = crate::debug::watchdog::polling_named(this.name.as_ref());
         let (polled, protected) = within(link.as_deref(), || {
             current::enter(&this.node, || {
@@ -175,10 +190,7 @@ where
                 return Poll::Pending;
             }
             Ok(Poll::Ready(output)) => {
-                let slot = &mut this.future;
-                within(link.as_deref(), || {
-                    let _ = catch_unwind(AssertUnwindSafe(|| *slot = None));
-                });
+                within(link.as_deref(), || this.drop_future());
                 match output.into_result() {
                     Ok(value) => Ok(value),
                     Err(error) => {

@@ -272,8 +272,8 @@ impl GroupError {
     }
 
     /// Takes the errors.
-    pub fn into_errors(self) -> Vec<TaskError> {
-        self.inner.errors
+    pub fn into_errors(mut self) -> Vec<TaskError> {
+        std::mem::take(&mut self.inner.errors)
     }
 
     /// Whether the group's own deadline passed and cut work short.
@@ -302,6 +302,9 @@ impl GroupError {
     }
 
     fn fmt_tree(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        /// Nested groups shown; deeper ones are summarised in one line, so that the
+        /// text (indented by depth) stays small however deep the nesting is.
+        const SHOWN_DEPTH: usize = 16;
         let pad = "  ".repeat(depth);
         match self.inner.reason {
             Reason::Failed => write!(
@@ -318,6 +321,12 @@ impl GroupError {
         for error in &self.inner.errors {
             write!(f, "\n{pad}- ")?;
             match error.downcast_ref::<GroupError>() {
+                Some(_) if depth + 1 >= SHOWN_DEPTH => write!(
+                    f,
+                    "{}: a task group error (nested groups deeper than {SHOWN_DEPTH} \
+                     levels elided)",
+                    error.label()
+                )?,
                 Some(nested) => {
                     write!(f, "{}: ", error.label())?;
                     nested.fmt_tree(f, depth + 1)?;
@@ -332,6 +341,21 @@ impl GroupError {
 impl fmt::Display for GroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.fmt_tree(f, 0)
+    }
+}
+
+impl Drop for GroupError {
+    /// Groups nest as deep as the tasks that ran them (thousands of levels): the
+    /// nested errors are taken apart on a list, not by recursing once per level.
+    fn drop(&mut self) {
+        let mut pending = std::mem::take(&mut self.inner.errors);
+        while let Some(error) = pending.pop() {
+            if let Kind::Error(error) = error.kind {
+                if let Ok(mut nested) = error.downcast::<GroupError>() {
+                    pending.append(&mut nested.inner.errors);
+                }
+            }
+        }
     }
 }
 

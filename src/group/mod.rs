@@ -35,7 +35,7 @@ pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
 use crate::cancel::deadline::DeadlineTimer;
 use crate::cancel::node::{Enclosing, ScopeNode};
-use crate::cancel::{Verdict, assert_polled_in_place, current, verdict};
+use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 use crate::task::{self, JoinHandle};
@@ -65,6 +65,33 @@ use crate::task::{self, JoinHandle};
 ///     .await
 ///     .unwrap();
 ///     assert_eq!(hits.load(Ordering::Relaxed), 10);
+/// });
+/// ```
+///
+/// # Cancellation
+///
+/// - The first error or panic of the body or a child cancels the group's scope; the
+///   others are dropped at their next suspension point, and the group reports every
+///   error and panic, including panics in `Drop` code that runs because of the cancel.
+/// - A cancel of a scope around the group (a timeout, an outer group failing) reaches
+///   the body and every child at once. The group still waits for all of them (shielded
+///   work inside a child runs on to its end) before it ends: with `Err` holding every
+///   failure, which passes out through the cancelled scopes as a value, or, if nothing
+///   failed, as cancelled work that the outermost cancelled scope catches.
+/// - Dropping the group's future by hand (not through a scope) cancels the children
+///   and waits, inside the drop, for each to be dropped.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// pride::run(async {
+///     let out = pride::move_on_after(Duration::from_millis(10), pride::task_group(async |tg| {
+///         tg.start_soon(async { Err::<(), _>("failed") });
+///         std::future::pending::<()>().await;
+///     }))
+///     .await;
+///     // The error is a value: it is not lost to the timeout.
+///     assert!(out.expect("the group completed").is_err());
 /// });
 /// ```
 ///
@@ -204,11 +231,9 @@ where
             Some(shared) => {
                 assert_polled_in_place(shared.node(), "`task_group`");
                 // The body runs until its first suspension point even in a cancelled
-                // scope (DESIGN rule 6); after that, a cancelled scope drops it where
-                // it is suspended: before resuming it, and right after it suspends.
-                if body.as_mut().check_cancel(shared) == Verdict::Outer {
-                    return Poll::Pending;
-                }
+                // scope; after that, a cancelled scope drops it where it is
+                // suspended: before resuming it, and right after it suspends.
+                body.as_mut().check_cancel(shared);
                 body.as_mut().poll(shared, cx);
                 shared
             }
@@ -238,12 +263,13 @@ where
         let node = shared.node();
         if body.future.is_some() {
             armed.arm(node, cx);
-            if body.as_mut().check_cancel(shared) == Verdict::Outer {
-                return Poll::Pending;
-            }
+            body.as_mut().check_cancel(shared);
         }
+        // While the body or a child runs, the group tells the wrappers around it not
+        // to drop it: a cancel from outside reaches the body and the children through
+        // the tree (above), and the group drains them before it ends.
         if body.future.is_some() {
-            current::report_suspended(node, body.protected);
+            current::report_suspended(node, true);
             return Poll::Pending;
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`,
@@ -251,17 +277,31 @@ where
         if !GroupShared::try_close(shared) {
             armed.arm(node, cx);
             if !GroupShared::try_close(shared) {
-                current::report_suspended(node, false);
+                current::report_suspended(node, true);
                 return Poll::Pending;
             }
         }
-
         // Closed with no children left: every child future has been dropped. Their
         // links are stale; dropping them breaks the cycle group node -> child node
         // -> parent (the group node) that would otherwise keep both alive.
         drop(ScopeNode::unlink(node));
         drop(node.take_links());
         armed.clear();
+        node.mark_exited();
+        // Work was dropped because a scope further out was cancelled, and nothing
+        // failed: that scope catches, now that the cleanup is over (it decides after
+        // the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The group
+        // is done, and returns `Pending`, unprotected: the wrapper of that scope, in
+        // this task, drops it before this poll returns.
+        if shared.cut_short.load(Ordering::Acquire)
+            && !caught_after_cleanup(node)
+            && !shared.errors.has_any()
+        {
+            if let Some(shared) = this.shared.take() {
+                GroupShared::recycle(shared);
+            }
+            return Poll::Pending;
+        }
         let result = if shared.errors.has_any() {
             let reason = node.reason().cloned();
             Err(GroupError::new(
@@ -338,33 +378,42 @@ where
         match polled {
             Ok(Poll::Pending) => self.protected = protected,
             Ok(Poll::Ready(output)) => {
-                self.drop_future();
+                self.drop_future_reporting(shared);
                 match output.into_result() {
                     Ok(value) => self.value = Some(value),
                     Err(error) => shared.report(TaskError::new(None, Kind::Error(error))),
                 }
             }
             Err(payload) => {
-                self.drop_future();
+                self.drop_future_reporting(shared);
                 shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
             }
         }
     }
 
-    /// If the body is suspended and the group's scope is the outermost cancelled one,
-    /// drops the body. `Outer`: a scope further out catches, so wait to be dropped.
-    fn check_cancel(self: Pin<&mut Self>, shared: &GroupShared) -> Verdict {
+    /// If the body is suspended, not behind a shield, and the group's scope or one
+    /// around it is cancelled, drops the body. The group's scope is marked as having
+    /// caught if it is the outermost cancelled one; otherwise the group drains and then
+    /// leaves the catch to the scope further out.
+    fn check_cancel(self: Pin<&mut Self>, shared: &GroupShared) {
         // SAFETY: the future is only dropped in place.
         let this = unsafe { self.get_unchecked_mut() };
         if this.future.is_none() || this.protected {
-            return Verdict::Run;
+            return;
         }
-        let verdict = verdict(shared.node());
-        if verdict == Verdict::Catch {
+        if shared.node().cancelled_by().is_some() {
             shared.cut_short.store(true, Ordering::Release);
-            this.drop_future();
+            this.drop_future_reporting(shared);
         }
-        verdict
+    }
+
+    /// Drops the body in place; a panic from its `Drop` (cleanup, often running
+    /// because the body was cancelled) is an entry of the group.
+    fn drop_future_reporting(&mut self, shared: &GroupShared) {
+        let future = &mut self.future;
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *future = None)) {
+            shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
+        }
     }
 }
 
@@ -375,7 +424,8 @@ impl<Fut, T> Body<Fut, T> {
         unsafe { self.get_unchecked_mut() }.value.take()
     }
 
-    /// Drops the body in place; a panic from its `Drop` is contained.
+    /// Drops the body in place, as the group future is dropped by hand: there is no
+    /// result left to report a panic from its `Drop` in, so it is contained.
     fn drop_future(&mut self) {
         let future = &mut self.future;
         let _ = catch_unwind(AssertUnwindSafe(|| *future = None));
@@ -614,6 +664,11 @@ impl TaskGroup {
     /// caller cancels it, cancelling this group does not, and an error or panic comes
     /// back here as [`StartError::Failed`]. After `started`, it is an ordinary child of
     /// this group.
+    ///
+    /// A cancel of a scope around the caller reaches the starting child at once; a
+    /// `started` after that cancel does nothing (the child stays cancelled and never
+    /// joins this group). An error or panic of a starting child whose caller was
+    /// cancelled goes to this group as the child's failure: it is never lost.
     ///
     /// ```
     /// use pride::{BoxError, TaskStatus};

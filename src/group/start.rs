@@ -1,11 +1,17 @@
 //! `TaskGroup::start`: run a child until it says it has started, and hand its value to
 //! the caller.
 //!
-//! Until `started(v)`, the child belongs to the caller (DESIGN rule 14):
+//! Until `started(v)`, the child belongs to the caller:
 //! - its scope node is *shielded*, so cancelling the target group does not reach it;
-//! - the caller's cancellation drops the [`StartFuture`], whose `Drop` cancels the
-//!   child's own node;
-//! - an error or panic goes to the starter as [`StartError::Failed`], not to the group;
+//! - a *caller node*, entered below the caller's scope when the start is launched,
+//!   stands for the caller's scopes: a cancel of one of them reaches it through the
+//!   tree and wakes the child (its waker is registered there), which then cancels its
+//!   own node. `started(v)` after that cancel does nothing: the child stays
+//!   cancelled and never joins the group;
+//! - the caller's drop (it was cancelled) cancels the child's own node too;
+//! - an error or panic goes to the starter as [`StartError::Failed`], not to the group,
+//!   unless the caller was cancelled or went away: then it goes to the group as the
+//!   child's failure (never lost);
 //! - the child still counts as one of the group's children, so it keeps the group open.
 //!
 //! `started(v)` hands `v` over and unshields the node: from then on the child is an
@@ -77,7 +83,11 @@ enum State<T> {
 
 pub(crate) struct StartShared<T> {
     state: Mutex<State<T>>,
+    /// The child's node.
     node: Arc<ScopeNode>,
+    /// Entered below the caller's scope: cancelled (through the tree) when one of the
+    /// caller's scopes is.
+    caller: Arc<ScopeNode>,
     /// The status was dropped during the child's own poll; the wrapper decides.
     status_dropped: AtomicBool,
 }
@@ -104,6 +114,9 @@ pub(crate) fn polling<R>(link: &dyn StartLink, f: impl FnOnce() -> R) -> R {
 pub(crate) trait StartLink: Send + Sync {
     /// The child failed: give the error to the starter if it still waits, else return it.
     fn try_fail(&self, error: TaskError) -> Result<(), TaskError>;
+    /// Before each poll of the child: registers its waker with the caller node, and if
+    /// a scope of the caller's is cancelled while the start waits, cancels the child.
+    fn before_poll(&self, waker: &Waker);
     /// A poll of the child ended without failing: if it dropped the status, the start
     /// did not happen.
     fn after_poll(&self);
@@ -114,13 +127,27 @@ pub(crate) trait StartLink: Send + Sync {
 }
 
 impl<T> StartShared<T> {
-    /// A start in progress for the child whose node is `node` (already shielded).
-    fn new(node: Arc<ScopeNode>) -> Arc<StartShared<T>> {
+    /// A start in progress for the child whose node is `node` (already shielded),
+    /// launched below the caller's scope `caller_scope`.
+    fn new(node: Arc<ScopeNode>, caller_scope: Option<Arc<ScopeNode>>) -> Arc<StartShared<T>> {
+        let caller = ScopeNode::new();
+        ScopeNode::enter(&caller, caller_scope, None);
         Arc::new(StartShared {
             state: Mutex::new(State::Waiting(None)),
             node,
+            caller,
             status_dropped: AtomicBool::new(false),
         })
+    }
+
+    /// Whether a scope of the caller's has been cancelled.
+    fn caller_cancelled(&self) -> bool {
+        self.caller.cancelled_by().is_some()
+    }
+
+    /// The start is over for the caller: its node leaves the caller's scope.
+    fn release_caller(&self) {
+        drop(ScopeNode::unlink(&self.caller));
     }
 
     /// The caller's poll: takes the outcome, or registers the caller's waker.
@@ -146,11 +173,20 @@ impl<T> StartShared<T> {
 
     /// The caller went away (it was cancelled) before taking the outcome: if the child
     /// has not started yet, it was the caller's, so it is cancelled too. The caller's
-    /// waker is dropped unwoken: nothing waits on this start any more.
-    fn caller_gone(&self) {
-        if let Ok(waker) = self.transition(State::Done) {
-            drop(waker);
-            self.node.cancel();
+    /// waker is dropped unwoken: nothing waits on this start any more. Returns an
+    /// error of the child's that the caller never took, for the group.
+    fn caller_gone(&self) -> Option<TaskError> {
+        self.release_caller();
+        let mut state = self.state.lock();
+        match std::mem::replace(&mut *state, State::Done) {
+            State::Waiting(waker) => {
+                drop(state);
+                drop(waker);
+                self.node.cancel();
+                None
+            }
+            State::Failed(error) => Some(error),
+            State::Started(_) | State::NotStarted | State::Done => None,
         }
     }
 
@@ -188,11 +224,26 @@ impl<T> StartShared<T> {
 
 impl<T: Send> StartLink for StartShared<T> {
     fn try_fail(&self, error: TaskError) -> Result<(), TaskError> {
+        // A cancelled caller will not take it: the group does.
+        if self.caller_cancelled() {
+            return Err(error);
+        }
         self.settle(State::Failed(error))
             .map_err(|state| match state {
                 State::Failed(error) => error,
                 _ => unreachable!(),
             })
+    }
+
+    fn before_poll(&self, waker: &Waker) {
+        if !matches!(*self.state.lock(), State::Waiting(_)) {
+            return;
+        }
+        // Registered before the check: a cancel after the check wakes the child.
+        self.caller.set_waker(waker);
+        if self.caller_cancelled() {
+            self.node.cancel();
+        }
     }
 
     fn after_poll(&self) {
@@ -228,9 +279,15 @@ impl<T> TaskStatus<T> {
 
     /// Signals that the task has started: `start` returns `value`, and the task now
     /// belongs to the group.
+    ///
+    /// If the caller of `start` was cancelled before this call, it does nothing: the
+    /// task stays cancelled (it is dropped at its next suspension point), and never
+    /// joins the group.
     pub fn started(mut self, value: T) {
         if let Some(link) = self.link.take() {
-            if link.settle(State::Started(value)).is_ok() {
+            if link.caller_cancelled() {
+                link.node.cancel();
+            } else if link.settle(State::Started(value)).is_ok() {
                 crate::debug::trace::started();
                 link.node.set_shield(false);
             }
@@ -302,7 +359,15 @@ where
             panic!("pride: a start future was polled after it completed");
         };
         let outcome = std::task::ready!(shared.poll_outcome(cx));
+        shared.release_caller();
+        let cancelled = matches!(outcome, Err(StartError::NotStarted)) && shared.caller_cancelled();
         this.shared = None;
+        if cancelled {
+            // The child did not start because the caller's scope was cancelled: that
+            // scope catches. Its wrapper, in this task, drops this future before this
+            // poll returns (it is not polled again).
+            return Poll::Pending;
+        }
         Poll::Ready(outcome)
     }
 }
@@ -319,7 +384,7 @@ impl<F, T> StartFuture<F, T> {
         let group = &self.group.shared;
         let node = ScopeNode::new();
         node.set_shield(true);
-        let shared = StartShared::new(node.clone());
+        let shared = StartShared::new(node.clone(), crate::cancel::current::current());
         let future = init(TaskStatus {
             link: Some(shared.clone()),
         });
@@ -350,6 +415,10 @@ impl<T: Send> StartLink for LinkRef<T> {
         self.0.try_fail(error)
     }
 
+    fn before_poll(&self, waker: &Waker) {
+        self.0.before_poll(waker);
+    }
+
     fn after_poll(&self) {
         self.0.after_poll();
     }
@@ -366,9 +435,12 @@ impl<T: Send> StartLink for LinkRef<T> {
 impl<F, T> Drop for StartFuture<F, T> {
     fn drop(&mut self) {
         // The caller went away (it was cancelled) before the child started: the child
-        // was the caller's, so it is cancelled too.
+        // was the caller's, so it is cancelled too; an error it gave the caller, which
+        // the caller never took, goes to the group.
         if let Some(shared) = self.shared.take() {
-            shared.caller_gone();
+            if let Some(error) = shared.caller_gone() {
+                self.group.shared.report(error);
+            }
         }
     }
 }
@@ -405,8 +477,16 @@ pub(crate) mod loom_api {
                 panic!("pride: a start future was polled after it completed");
             };
             let outcome = std::task::ready!(shared.poll_outcome(cx));
+            shared.release_caller();
             self.0 = None;
             Poll::Ready(outcome)
+        }
+    }
+
+    impl<T> Starter<T> {
+        /// `StartFuture::drop`, returning the error it hands to the group.
+        pub fn cancel(mut self) -> Option<TaskError> {
+            self.0.take().and_then(|shared| shared.caller_gone())
         }
     }
 
@@ -414,7 +494,7 @@ pub(crate) mod loom_api {
         /// `StartFuture::drop`.
         fn drop(&mut self) {
             if let Some(shared) = self.0.take() {
-                shared.caller_gone();
+                drop(shared.caller_gone());
             }
         }
     }
@@ -435,6 +515,11 @@ pub(crate) mod loom_api {
             super::polling(&*self.0, f)
         }
 
+        /// Before a poll of the child, with its waker.
+        pub fn before_poll(&self, waker: &std::task::Waker) {
+            self.0.before_poll(waker);
+        }
+
         /// A poll of the child ended without failing.
         pub fn after_poll(&self) {
             self.0.after_poll();
@@ -446,12 +531,15 @@ pub(crate) mod loom_api {
         }
     }
 
-    /// A start as `StartFuture::launch` sets it up: the caller's side, the status
-    /// given to the child, the child wrapper's link, and the child's (shielded) node.
-    pub fn new<T: Send + 'static>() -> (Starter<T>, TaskStatus<T>, Wrapper, Arc<ScopeNode>) {
+    /// A start as `StartFuture::launch` sets it up, launched inside `caller_scope`: the
+    /// caller's side, the status given to the child, the child wrapper's link, and the
+    /// child's (shielded) node.
+    pub fn new<T: Send + 'static>(
+        caller_scope: Arc<ScopeNode>,
+    ) -> (Starter<T>, TaskStatus<T>, Wrapper, Arc<ScopeNode>) {
         let node = ScopeNode::new();
         node.set_shield(true);
-        let shared = StartShared::new(node.clone());
+        let shared = StartShared::new(node.clone(), Some(caller_scope));
         let status = TaskStatus {
             link: Some(shared.clone()),
         };
