@@ -2,6 +2,7 @@
 //! and [`checkpoint`].
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -173,7 +174,21 @@ impl<F: Future> Future for ScopeRun<F> {
         };
         // SAFETY: structurally pinned, see the field's docs.
         let future = unsafe { Pin::new_unchecked(future) };
-        let (polled, protected) = current::enter(&this.node, || future.poll(cx));
+        let (polled, protected) = current::enter(&this.node, || {
+            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        });
+        let polled = match polled {
+            Ok(polled) => polled,
+            // A `par` call that a cancelled scope stopped unwinds out of the work: it is
+            // cancelled work, caught here if this scope (or one around it) is cancelled.
+            Err(payload)
+                if crate::par::is_cancel_unwind(&*payload)
+                    && verdict(&this.node) != Verdict::Run =>
+            {
+                return this.catch();
+            }
+            Err(payload) => resume_unwind(payload),
+        };
         if let Poll::Ready(output) = polled {
             this.exit();
             if let Some(loan) = loan {

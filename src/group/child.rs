@@ -200,6 +200,10 @@ where
                     }
                 }
             }
+            // A `par` call stopped by a cancelled scope around the child: cancelled work.
+            Err(payload) if crate::par::is_cancel_unwind(&*payload) && this.catch_cancel() => {
+                return Poll::Ready(Err(this.cancelled()));
+            }
             Err(payload) => {
                 let summary = this.summary(true, || {
                     panic_message(payload.as_ref()).unwrap_or("").to_owned()

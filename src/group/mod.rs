@@ -384,6 +384,14 @@ where
                     Err(error) => shared.report(TaskError::new(None, Kind::Error(error))),
                 }
             }
+            // A `par` call stopped by a cancelled scope around the body: cancelled work.
+            Err(payload)
+                if crate::par::is_cancel_unwind(&*payload)
+                    && shared.node().cancelled_by().is_some() =>
+            {
+                shared.cut_short.store(true, Ordering::Release);
+                self.drop_future_reporting(shared);
+            }
             Err(payload) => {
                 self.drop_future_reporting(shared);
                 shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));

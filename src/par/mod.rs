@@ -25,7 +25,10 @@
 //!   piece starts and the call ends as soon as the running pieces have: the `try_*`
 //!   forms return a [`GroupError`] whose
 //!   [`is_cancelled`](crate::GroupError::is_cancelled) is true, and the other forms,
-//!   which have no value to return, unwind with a [`Cancelled`] payload.
+//!   which have no value to return, unwind with a [`Cancelled`] payload. That unwind
+//!   is cancelled work, not a panic: the cancelled scope around the call
+//!   ([`CancelScope::run`](crate::CancelScope::run), `move_on_*`, a task group's body or
+//!   child) catches it exactly as it drops suspended work.
 //!
 //! A running piece is not interrupted: a call ends promptly if its pieces are short;
 //! items are the unit for the slice forms, closures for `join` and `scope`.
@@ -87,6 +90,13 @@ impl std::error::Error for Cancelled {}
 
 fn cancelled() -> ! {
     resume_unwind(Box::new(Cancelled))
+}
+
+/// Whether an unwinding `payload` is a `par` call stopped by a cancelled scope. The
+/// scope wrappers, a group's body and its children treat it as cancelled work when a
+/// scope around them is cancelled, not as a panic.
+pub(crate) fn is_cancel_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<Cancelled>()
 }
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
