@@ -17,6 +17,13 @@
 //! warm-up each; the table shows requests per second (best and median) and pride/tokio
 //! of the medians (above 1.00: pride serves faster).
 //!
+//! A second table gives request latency at a fixed offered load (`PRIDE_BENCH_RATE`
+//! requests per second in all, default 20,000, spread over the connections): each
+//! connection sends on a fixed schedule, and a request's latency runs from the time it
+//! was due (not from when it could be sent, so a slow server cannot hide its queueing)
+//! to the end of its response. p50, p99 and p99.9 over every sample's requests.
+//! `PRIDE_BENCH_LOAD_THREADS` sets the load generator's threads (default 2).
+//!
 //! Run: `cargo bench --bench http --features hyper`. `PRIDE_BENCH_WORKERS=n` sets the
 //! server worker count (else one per core). Without `--bench` (as `cargo test
 //! --benches --features hyper` runs it) each server answers a few requests, as a
@@ -34,11 +41,24 @@ use hyper::{Request, Response};
 const CONNECTIONS: usize = 32;
 const REQUESTS: usize = 2000;
 const LOAD_THREADS: usize = 2;
+/// Requests each connection sends in a latency sample.
+const PACED_REQUESTS: usize = 500;
+const DEFAULT_RATE: usize = 20_000;
 
 #[derive(Clone, Copy)]
 struct Sizes {
     connections: usize,
     requests: usize,
+    /// Offered load in requests per second over all connections, for a latency run;
+    /// `None` sends as fast as the server answers.
+    rate: Option<usize>,
+}
+
+/// What one run of the load generator measured.
+struct Outcome {
+    elapsed: Duration,
+    /// Per request, from when it was due to its response's end (latency runs only).
+    latencies: Vec<Duration>,
 }
 
 impl Sizes {
@@ -73,8 +93,20 @@ mod load {
         Ok(String::from_utf8(bytes)?)
     }
 
-    async fn requests(mut sender: SendRequest<String>, count: usize) -> Result<(), Error> {
-        for _ in 0..count {
+    /// Sends `count` requests one after another; with `every`, the i-th is due at
+    /// `start + i * every` and its latency (from then) is recorded.
+    async fn requests(
+        mut sender: SendRequest<String>,
+        count: usize,
+        every: Option<Duration>,
+    ) -> Result<Vec<Duration>, Error> {
+        let start = Instant::now();
+        let mut latencies = Vec::new();
+        for i in 0..count {
+            let due = every.map(|every| start + every * i as u32);
+            if let Some(due) = due {
+                tokio::time::sleep_until(due.into()).await;
+            }
             let request = Request::get("/")
                 .header(hyper::header::HOST, "localhost")
                 .body(String::new())?;
@@ -83,12 +115,15 @@ mod load {
             let response = sender.send_request(request).await?;
             assert_eq!(response.status(), 200);
             assert_eq!(body_text(response.into_body()).await?, "hello");
+            if let Some(due) = due {
+                latencies.push(due.elapsed());
+            }
         }
-        Ok(())
+        Ok(latencies)
     }
 
     /// Opens the connections, then times `sizes.total()` requests over them.
-    pub async fn run(addr: SocketAddr, sizes: Sizes) -> Duration {
+    pub async fn run(addr: SocketAddr, sizes: Sizes) -> Outcome {
         let mut senders = Vec::new();
         let mut connections = tokio::task::JoinSet::new();
         for _ in 0..sizes.connections {
@@ -98,20 +133,31 @@ mod load {
             connections.spawn(connection);
             senders.push(sender);
         }
+        let every = sizes
+            .rate
+            .map(|rate| Duration::from_secs_f64(sizes.connections as f64 / rate as f64));
         let start = Instant::now();
         let mut clients = tokio::task::JoinSet::new();
-        for sender in senders {
-            clients.spawn(requests(sender, sizes.requests));
+        for (i, sender) in senders.into_iter().enumerate() {
+            // Spread the connections' schedules over one period.
+            let offset = every.map_or(Duration::ZERO, |every| {
+                every * i as u32 / sizes.connections as u32
+            });
+            clients.spawn(async move {
+                tokio::time::sleep(offset).await;
+                requests(sender, sizes.requests, every).await
+            });
         }
+        let mut latencies = Vec::new();
         while let Some(done) = clients.join_next().await {
-            done.unwrap().unwrap();
+            latencies.extend(done.unwrap().unwrap());
         }
         let elapsed = start.elapsed();
         // The senders are gone: each connection closes and its task ends.
         while let Some(done) = connections.join_next().await {
             done.unwrap().unwrap();
         }
-        elapsed
+        Outcome { elapsed, latencies }
     }
 }
 
@@ -160,7 +206,7 @@ mod on_pride {
         Ok(())
     }
 
-    pub fn serve(rt: &pride::Runtime, load: &tokio::runtime::Runtime, sizes: Sizes) -> Duration {
+    pub fn serve(rt: &pride::Runtime, load: &tokio::runtime::Runtime, sizes: Sizes) -> Outcome {
         serve_on(rt, load, sizes, false)
     }
 
@@ -168,7 +214,7 @@ mod on_pride {
         rt: &pride::Runtime,
         load: &tokio::runtime::Runtime,
         sizes: Sizes,
-    ) -> Duration {
+    ) -> Outcome {
         serve_on(rt, load, sizes, true)
     }
 
@@ -177,22 +223,22 @@ mod on_pride {
         load: &tokio::runtime::Runtime,
         sizes: Sizes,
         with_serve: bool,
-    ) -> Duration {
+    ) -> Outcome {
         rt.block_on(async {
-            let mut elapsed = Duration::ZERO;
+            let mut outcome = None;
             task_group(async |tg| {
                 let addr = if with_serve {
                     tg.start(serve_server).await?
                 } else {
                     tg.start(server).await?
                 };
-                elapsed = load.spawn(load::run(addr, sizes)).await?;
+                outcome = Some(load.spawn(load::run(addr, sizes)).await?);
                 tg.cancel_scope().cancel();
                 Ok::<_, BoxError>(())
             })
             .await
             .unwrap();
-            elapsed
+            outcome.unwrap()
         })
     }
 }
@@ -208,7 +254,7 @@ mod on_tokio {
         rt: &tokio::runtime::Runtime,
         load: &tokio::runtime::Runtime,
         sizes: Sizes,
-    ) -> Duration {
+    ) -> Outcome {
         rt.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
@@ -225,9 +271,9 @@ mod on_tokio {
                     });
                 }
             });
-            let elapsed = load.spawn(load::run(addr, sizes)).await.unwrap();
+            let outcome = load.spawn(load::run(addr, sizes)).await.unwrap();
             server.abort();
-            elapsed
+            outcome
         })
     }
 }
@@ -249,13 +295,21 @@ fn main() {
         Sizes {
             connections: CONNECTIONS,
             requests: REQUESTS,
+            rate: None,
         }
     } else {
         Sizes {
             connections: 2,
             requests: 5,
+            rate: None,
         }
     };
+    let paced = Sizes {
+        requests: if timed { PACED_REQUESTS } else { 5 },
+        rate: Some(settings::positive("PRIDE_BENCH_RATE").unwrap_or(DEFAULT_RATE)),
+        ..sizes
+    };
+    let load_threads = settings::positive("PRIDE_BENCH_LOAD_THREADS").unwrap_or(LOAD_THREADS);
     let pride_rt = pride::Runtime::builder()
         .worker_threads(workers)
         .build()
@@ -266,32 +320,32 @@ fn main() {
         .build()
         .unwrap();
     let load_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(LOAD_THREADS)
+        .worker_threads(load_threads)
         .thread_name("load")
         .enable_all()
         .build()
         .unwrap();
 
-    type Server = fn(&pride::Runtime, &tokio::runtime::Runtime, Sizes) -> Duration;
+    type Server = fn(&pride::Runtime, &tokio::runtime::Runtime, Sizes) -> Outcome;
     let rows: [(&str, Server); 2] = [
         ("accept loop", on_pride::serve),
         ("serve", on_pride::serve_with_serve),
     ];
     println!(
         "HTTP/1.1 hello over loopback, {workers} server workers, load generator on \
-         {LOAD_THREADS} tokio threads, {samples} samples; requests/second"
+         {load_threads} tokio threads, {samples} samples; requests/second"
     );
     println!(
         "{:<24} {:>12} {:>12} {:>12} {:>12} {:>12}",
         "workload", "pride best", "pride med", "tokio best", "tokio med", "pride/tokio"
     );
-    for (variant, pride_serve) in rows {
+    for &(variant, pride_serve) in &rows {
         if timed {
             // Warm up both servers (and the loopback path) once.
             pride_serve(&pride_rt, &load_rt, sizes);
             on_tokio::serve(&tokio_rt, &load_rt, sizes);
         }
-        let rate = |elapsed: Duration| sizes.total() as f64 / elapsed.as_secs_f64();
+        let rate = |outcome: Outcome| sizes.total() as f64 / outcome.elapsed.as_secs_f64();
         let mut pride_rates = Vec::new();
         let mut tokio_rates = Vec::new();
         for round in 0..samples {
@@ -314,6 +368,62 @@ fn main() {
             tokio_best,
             tokio_med,
             pride_med / tokio_med
+        );
+    }
+
+    let offered = paced.rate.unwrap_or(0);
+    println!(
+        "\nlatency at {offered} requests/second offered over {} connections, {samples} \
+         samples of {} requests",
+        paced.connections,
+        paced.total()
+    );
+    println!(
+        "{:<24} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "server", "p50", "p99", "p99.9", "max", "achieved", "vs tokio p99"
+    );
+    let mut tokio_p99 = None;
+    let servers: [(String, &dyn Fn(Sizes) -> Outcome); 3] = [
+        ("tokio".to_owned(), &|sizes| {
+            on_tokio::serve(&tokio_rt, &load_rt, sizes)
+        }),
+        (format!("pride {}", rows[0].0), &|sizes| {
+            rows[0].1(&pride_rt, &load_rt, sizes)
+        }),
+        (format!("pride {}", rows[1].0), &|sizes| {
+            rows[1].1(&pride_rt, &load_rt, sizes)
+        }),
+    ];
+    for (name, run) in servers {
+        if timed {
+            run(paced);
+        }
+        let mut latencies = Vec::new();
+        let mut elapsed = Duration::ZERO;
+        for _ in 0..samples {
+            let outcome = run(paced);
+            elapsed += outcome.elapsed;
+            latencies.extend(outcome.latencies);
+        }
+        latencies.sort_unstable();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+        let p99 = at(0.99);
+        let versus = match tokio_p99 {
+            None => {
+                tokio_p99 = Some(p99);
+                "-".to_owned()
+            }
+            Some(base) => format!("{:.2}", p99.as_secs_f64() / Duration::as_secs_f64(&base)),
+        };
+        println!(
+            "{:<24} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.0} {:>10}",
+            name,
+            at(0.5),
+            p99,
+            at(0.999),
+            latencies[latencies.len() - 1],
+            latencies.len() as f64 / elapsed.as_secs_f64(),
+            versus
         );
     }
 }

@@ -20,7 +20,7 @@ pub fn fixed_samples() -> Option<usize> {
 ///
 /// # Panics
 /// If it is set to anything else.
-fn positive(name: &str) -> Option<usize> {
+pub fn positive(name: &str) -> Option<usize> {
     let value = std::env::var(name).ok()?;
     match value.parse::<usize>() {
         Ok(n) if n > 0 => Some(n),
