@@ -240,6 +240,11 @@ impl Shared {
             && !self.has_visible_work()
     }
 
+    /// Fires the timers that came due.
+    fn fire_timers(&self) {
+        contain_waker_panic(|| self.time.process());
+    }
+
     /// How long the driver holder may block, asked with the driver held.
     fn driver_timeout(&self) -> Option<Duration> {
         let timeout = self.time.park_timeout();
@@ -248,12 +253,23 @@ impl Shared {
         }
         // Autojump: when every task is blocked, time jumps to the next deadline
         // (firing it) instead of the runtime sleeping; otherwise look again soon.
-        if self.is_quiescent() && self.time.jump_to_next() {
+        // A waker that panicked belonged to a timer that fired: time moved, look again.
+        let jump = || contain_waker_panic(|| self.time.jump_to_next()).unwrap_or(true);
+        if self.is_quiescent() && jump() {
             Some(Duration::ZERO)
         } else {
             Some(AUTOJUMP_RECHECK)
         }
     }
+}
+
+/// Runs `f`, which fires timers on a worker between tasks, and contains a panic of a
+/// timer's waker: `None` if one panicked. The time driver has woken every other due
+/// timer before resuming the panic, and there is no task to hand it to, so the worker
+/// goes on; the panic hook has already reported it. A worker that unwound here would
+/// strand its queue and the driver, and the runtime would hang.
+fn contain_waker_panic<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 impl Core {
@@ -349,9 +365,7 @@ impl Core {
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
             let shared = self.shared();
-            shared.driver.poll_nonblocking(|| {
-                shared.time.process();
-            });
+            shared.driver.poll_nonblocking(|| shared.fire_timers());
             if let Some(task) = self.steal_injector() {
                 return Some(task);
             }
@@ -439,9 +453,7 @@ impl Core {
         let in_driver = shared.driver.park(
             &self.parker,
             || shared.driver_timeout(),
-            || {
-                shared.time.process();
-            },
+            || shared.fire_timers(),
         );
         if !in_driver {
             self.parker.park();

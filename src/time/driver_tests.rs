@@ -411,7 +411,9 @@ fn mock_clocks_never_time_out_by_themselves() {
 #[test]
 fn timers_fire_from_another_thread() {
     // Owners on several threads arm, re-arm and drop timers while another thread turns
-    // the driver; every timer that is not dropped fires exactly once.
+    // the driver; every timer that is not dropped completes, and wakes its waker at
+    // most once per arming: a timer that fires while its owner re-arms it (the wake
+    // lands during `reset`) and then fires again at the new deadline wakes twice.
     let (driver, _) = driver(Clock::autojump(), 4);
     let driver = StdArc::new(driver);
     let done = StdArc::new(std::sync::atomic::AtomicBool::new(false));
@@ -437,18 +439,20 @@ fn timers_fire_from_another_thread() {
                     if poll_in(timer.as_mut(), &driver, Some(worker), &waker).is_ready() {
                         continue;
                     }
-                    match rng.next() % 3 {
+                    let armings = match rng.next() % 3 {
                         0 => continue, // dropped (cancelled), fired or not
-                        1 => timer
-                            .as_mut()
-                            .reset(driver.now() + Duration::from_millis(rng.next() % 50)),
-                        _ => {}
-                    }
+                        1 => {
+                            let deadline = driver.now() + Duration::from_millis(rng.next() % 50);
+                            timer.as_mut().reset(deadline);
+                            2
+                        }
+                        _ => 1,
+                    };
                     // Wait for it, polling like an executor would.
                     while poll_in(timer.as_mut(), &driver, Some(worker), &waker).is_pending() {
                         std::thread::yield_now();
                     }
-                    assert!(count.wakes() <= 1);
+                    assert!(count.wakes() <= armings, "{} wakes", count.wakes());
                 }
             })
         })
