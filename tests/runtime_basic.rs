@@ -271,3 +271,52 @@ fn dropping_an_idle_runtime_returns() {
         }
     });
 }
+
+/// Dropping the runtime drops every task's future exactly once, also those nothing
+/// else would reach again: the children of a group whose future was forgotten (asleep
+/// on a timer, pending forever, or awaiting `to_thread`).
+#[test]
+fn dropping_the_runtime_drops_every_task_once() {
+    let dropped = Counter::new();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Arc::new(Mutex::new(gate));
+    let rt = common::builder(2)
+        .max_blocking_threads(4)
+        .build()
+        .expect("runtime");
+    let started = Counter::new();
+    {
+        let (dropped, started, gate) = (dropped.clone(), started.clone(), gate.clone());
+        rt.block_on(async move {
+            let counted = started.clone();
+            let group = task_group(async move |tg| {
+                for i in 0..5_000 {
+                    let guard = dropped.drop_guard();
+                    let started = started.clone();
+                    let gate = gate.clone();
+                    tg.start_soon(async move {
+                        let _guard = guard;
+                        started.inc();
+                        match i % 5 {
+                            0 => pride::sleep(std::time::Duration::from_secs(3600)).await,
+                            1 => {
+                                let _ = pride::to_thread(move || gate.lock().unwrap().recv()).await;
+                            }
+                            _ => std::future::pending::<()>().await,
+                        }
+                    });
+                }
+                std::future::pending::<()>().await;
+            });
+            let mut group = Box::pin(group);
+            // Poll the group once, so it starts its children, then forget it.
+            futures_lite::future::poll_once(group.as_mut()).await;
+            common::yield_until(|| counted.get() == 5_000).await;
+            std::mem::forget(group);
+        });
+    }
+    assert_eq!(dropped.get(), 0);
+    watchdog(60, move || drop(rt));
+    assert_eq!(dropped.get(), 5_000);
+    drop(release);
+}

@@ -11,6 +11,7 @@ pub(crate) mod context;
 pub(crate) mod coop;
 mod driver;
 pub(crate) mod idle;
+mod owned;
 pub(crate) mod park;
 mod worker;
 mod yield_now;
@@ -105,7 +106,7 @@ impl Drop for Runtime {
                 let _ = thread.join();
             }
         }
-        self.handle.drain_injector();
+        self.handle.drop_all_tasks();
     }
 }
 

@@ -23,10 +23,11 @@ use super::blocking::BlockingPool;
 use super::context;
 use super::driver::Driver;
 use super::idle::Idle;
+use super::owned::OwnedTasks;
 use super::park::{Parker, Unparker};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::task::{Notified, Schedule};
+use crate::task::{Notified, Schedule, Task};
 use crate::time::{Clock, TimeDriver};
 
 /// LIFO-slot tasks run in a row before the slot is demoted to the queue.
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) driver: Driver,
     time: TimeDriver,
     pub(crate) blocking: BlockingPool,
+    /// Every live task, to drop their futures at shutdown.
+    owned: OwnedTasks,
     /// `block_on` threads that are running (not parked): while any is, the runtime is
     /// not idle and an autojump clock must not jump.
     pub(crate) block_on_active: Arc<AtomicUsize>,
@@ -108,6 +111,7 @@ pub(crate) fn create(
             driver,
             time,
             blocking,
+            owned: OwnedTasks::new(workers + 1),
             block_on_active: Arc::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
         }),
@@ -163,8 +167,15 @@ impl Handle {
         }
     }
 
-    /// Drops every task left in the injector (after the workers have stopped).
-    pub(crate) fn drain_injector(&self) {
+    /// After the workers have stopped: drops every task's future, and every task left
+    /// in the injector. A task scheduled from now on is dropped instead of queued.
+    pub(crate) fn drop_all_tasks(&self) {
+        self.shared.owned.close();
+        self.drain_injector();
+    }
+
+    /// Drops every task left in the injector.
+    fn drain_injector(&self) {
         loop {
             match self.shared.injector.steal() {
                 Steal::Success(task) => drop(task),
@@ -189,6 +200,11 @@ impl Schedule for Handle {
             _ => self.shared.push_remote(task),
         });
     }
+
+    fn bind(&self, task: Task) {
+        let shard = context::worker_index().unwrap_or(usize::MAX);
+        self.shared.owned.bind(task, shard);
+    }
 }
 
 /// Runs `f`, which wakes many tasks at once (a cancelled subtree, say), telling
@@ -211,6 +227,11 @@ pub(crate) fn wake_many<R>(f: impl FnOnce() -> R) -> R {
 
 impl Shared {
     fn push_remote(&self, task: Notified) {
+        if self.owned.is_closed() {
+            // The runtime is gone: nobody would run it. Dropping it drops its future.
+            drop(task);
+            return;
+        }
         self.injector.push(task);
         self.notify_parked();
     }
