@@ -320,3 +320,43 @@ fn dropping_the_runtime_drops_every_task_once() {
     assert_eq!(dropped.get(), 5_000);
     drop(release);
 }
+
+/// A future nested `depth` levels deep, each level awaiting the next: polling it takes
+/// a stack frame per level on the polling thread.
+fn nested(depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            pride::yield_now().await;
+            0
+        } else {
+            nested(depth - 1).await + 1
+        }
+    })
+}
+
+/// `thread_stack_size` gives the workers the stack a deeply nested future needs (10,000
+/// levels overflow the default 2 MiB worker stack).
+#[test]
+fn thread_stack_size_lets_workers_poll_deeply_nested_futures() {
+    let builder = common::builder(2).thread_stack_size(256 << 20).clone();
+    let depth = common::block_on(60, &builder, || async {
+        let depth = Arc::new(Mutex::new(0));
+        let out = depth.clone();
+        task_group(async move |tg| {
+            tg.start_soon(async move {
+                *out.lock().unwrap() = nested(10_000).await;
+            });
+        })
+        .await
+        .unwrap();
+        let depth = *depth.lock().unwrap();
+        depth
+    });
+    assert_eq!(depth, 10_000);
+}
+
+#[test]
+#[should_panic(expected = "thread_stack_size must be more than zero")]
+fn a_zero_stack_size_panics_clearly() {
+    pride::Runtime::builder().thread_stack_size(0);
+}

@@ -52,6 +52,7 @@ pub struct Builder {
     thread_name: String,
     clock: Clock,
     max_blocking_threads: usize,
+    thread_stack_size: Option<usize>,
 }
 
 impl Runtime {
@@ -132,6 +133,7 @@ impl Builder {
             thread_name: "pride-worker".to_owned(),
             clock: Clock::system(),
             max_blocking_threads: blocking::DEFAULT_MAX_THREADS,
+            thread_stack_size: None,
         }
     }
 
@@ -176,6 +178,31 @@ impl Builder {
         self
     }
 
+    /// Sets the stack size of the worker threads, in bytes (default: the standard
+    /// library's, 2 MiB unless `RUST_MIN_STACK` says otherwise). A task's poll runs on
+    /// its worker's stack: deeply nested futures (thousands of levels of futures that
+    /// await each other) need more.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder()
+    ///     .thread_stack_size(16 << 20)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    ///
+    /// # Panics
+    /// If `bytes` is zero.
+    #[track_caller]
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
+        assert!(
+            bytes > 0,
+            "pride: thread_stack_size must be more than zero bytes"
+        );
+        self.thread_stack_size = Some(bytes);
+        self
+    }
+
     /// Starts the runtime's threads.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let workers = match self.worker_threads {
@@ -191,9 +218,11 @@ impl Builder {
         let mut threads = Vec::with_capacity(workers);
         for core in cores {
             let name = format!("{}-{}", self.thread_name, core.index());
-            let spawned = std::thread::Builder::new()
-                .name(name)
-                .spawn(move || core.run());
+            let mut thread = std::thread::Builder::new().name(name);
+            if let Some(bytes) = self.thread_stack_size {
+                thread = thread.stack_size(bytes);
+            }
+            let spawned = thread.spawn(move || core.run());
             match spawned {
                 Ok(thread) => threads.push(thread),
                 Err(e) => {
