@@ -208,6 +208,13 @@ where
     }
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
+        // Under loom, freeing the cell is a write to it: a last reference released
+        // without being ordered after another thread's use of the stage (a `ref_dec`
+        // too weak to order them) is reported as a data race, as freeing memory
+        // another thread still reads would be.
+        #[cfg(pride_loom)]
+        // SAFETY: the last reference is ours, so the cell is alive until freed below.
+        unsafe { Self::from_header(ptr) }.stage.with_mut(|_| ());
         // SAFETY: the last reference is gone; the cell was made by `Box::new` in
         // `allocate` with this exact type, and nobody can reach it any more.
         drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
