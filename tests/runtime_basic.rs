@@ -349,8 +349,7 @@ fn thread_stack_size_lets_workers_poll_deeply_nested_futures() {
         })
         .await
         .unwrap();
-        let depth = *depth.lock().unwrap();
-        depth
+        *depth.lock().unwrap()
     });
     assert_eq!(depth, 10_000);
 }
