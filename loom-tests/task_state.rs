@@ -7,6 +7,12 @@
 //! scheduler lives in the task cell, so its drop is the cell's), and loom itself
 //! reports a leaked `Arc` (the cell holds one) at the end of each execution.
 //!
+//! Freeing the cell is a write to its stage under loom (`raw.rs` `dealloc`), so a last
+//! reference released without being ordered after another thread's use of the cell
+//! is a reported race: `ref_dec` weakened from AcqRel to Relaxed fails
+//! `join_drop_vs_complete` (it passed every model before). `loom-tests/mutate.sh`
+//! re-runs this and the other seeded bugs of `loom-tests/README.md`.
+//!
 //! Seen to fail when broken by hand (each break undone afterwards):
 //! - `transition_to_idle` with the NOTIFIED case dropped (a wake during the poll ends
 //!   as `Idle` with `NOTIFIED` cleared): `wake_by_val_vs_run`, `wake_by_ref_vs_run` and

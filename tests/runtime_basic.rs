@@ -271,3 +271,91 @@ fn dropping_an_idle_runtime_returns() {
         }
     });
 }
+
+/// Dropping the runtime drops every task's future exactly once, also those nothing
+/// else would reach again: the children of a group whose future was forgotten (asleep
+/// on a timer, pending forever, or awaiting `to_thread`).
+#[test]
+fn dropping_the_runtime_drops_every_task_once() {
+    let dropped = Counter::new();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Arc::new(Mutex::new(gate));
+    let rt = common::builder(2)
+        .max_blocking_threads(4)
+        .build()
+        .expect("runtime");
+    let started = Counter::new();
+    {
+        let (dropped, started, gate) = (dropped.clone(), started.clone(), gate.clone());
+        rt.block_on(async move {
+            let counted = started.clone();
+            let group = task_group(async move |tg| {
+                for i in 0..5_000 {
+                    let guard = dropped.drop_guard();
+                    let started = started.clone();
+                    let gate = gate.clone();
+                    tg.start_soon(async move {
+                        let _guard = guard;
+                        started.inc();
+                        match i % 5 {
+                            0 => pride::sleep(std::time::Duration::from_secs(3600)).await,
+                            1 => {
+                                let _ = pride::to_thread(move || gate.lock().unwrap().recv()).await;
+                            }
+                            _ => std::future::pending::<()>().await,
+                        }
+                    });
+                }
+                std::future::pending::<()>().await;
+            });
+            let mut group = Box::pin(group);
+            // Poll the group once, so it starts its children, then forget it.
+            futures_lite::future::poll_once(group.as_mut()).await;
+            common::yield_until(|| counted.get() == 5_000).await;
+            std::mem::forget(group);
+        });
+    }
+    assert_eq!(dropped.get(), 0);
+    watchdog(60, move || drop(rt));
+    assert_eq!(dropped.get(), 5_000);
+    drop(release);
+}
+
+/// A future nested `depth` levels deep, each level awaiting the next: polling it takes
+/// a stack frame per level on the polling thread.
+fn nested(depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            pride::yield_now().await;
+            0
+        } else {
+            nested(depth - 1).await + 1
+        }
+    })
+}
+
+/// `thread_stack_size` gives the workers the stack a deeply nested future needs (10,000
+/// levels overflow the default 2 MiB worker stack).
+#[test]
+fn thread_stack_size_lets_workers_poll_deeply_nested_futures() {
+    let builder = common::builder(2).thread_stack_size(256 << 20).clone();
+    let depth = common::block_on(60, &builder, || async {
+        let depth = Arc::new(Mutex::new(0));
+        let out = depth.clone();
+        task_group(async move |tg| {
+            tg.start_soon(async move {
+                *out.lock().unwrap() = nested(10_000).await;
+            });
+        })
+        .await
+        .unwrap();
+        *depth.lock().unwrap()
+    });
+    assert_eq!(depth, 10_000);
+}
+
+#[test]
+#[should_panic(expected = "thread_stack_size must be more than zero")]
+fn a_zero_stack_size_panics_clearly() {
+    pride::Runtime::builder().thread_stack_size(0);
+}

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use pride::time::{self, Clock};
 
+mod common;
+
 const MS: Duration = Duration::from_millis(1);
 
 fn runtime(clock: Clock) -> pride::Runtime {
@@ -258,5 +260,95 @@ fn a_system_clock_timeout_counts_from_entry() {
             "the timeout counted from later than entry: {:?} after entry",
             deadline - entered_by
         );
+    });
+}
+
+/// After `advance(Duration::MAX)` the mock clock is at the end of its range: every
+/// sleep, armed before or after, completes instead of waiting for a time the clock can
+/// never reach (before, the runtime spun at 100% CPU and the sleep never completed).
+#[test]
+fn sleeps_complete_after_advancing_by_duration_max() {
+    common::autojump(30, || async {
+        let before = pride::sleep(Duration::from_secs(3600));
+        let mut before = pin!(before);
+        assert!(poll_once(before.as_mut()).is_pending());
+        time::advance(Duration::MAX);
+        pride::sleep(MS).await;
+        pride::sleep(Duration::from_secs(3600)).await;
+        before.await;
+    });
+}
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("waker boom");
+    }
+}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Arms two sleeps due at `after`: one whose waker panics, one that counts.
+fn arm_two(after: Duration) -> (PinnedSleep, PinnedSleep, Arc<CountingWaker>) {
+    let counting = Arc::new(CountingWaker::default());
+    let mut bad = Box::pin(pride::sleep(after));
+    let mut good = Box::pin(pride::sleep(after));
+    let panicking = Waker::from(Arc::new(PanickingWaker));
+    assert!(
+        bad.as_mut()
+            .poll(&mut Context::from_waker(&panicking))
+            .is_pending()
+    );
+    let counter = Waker::from(counting.clone());
+    assert!(
+        good.as_mut()
+            .poll(&mut Context::from_waker(&counter))
+            .is_pending()
+    );
+    (bad, good, counting)
+}
+
+type PinnedSleep = std::pin::Pin<Box<time::Sleep>>;
+
+/// A timer whose waker panics, fired by the worker that turns the driver, neither
+/// kills that worker nor keeps the other due timers from firing: the runtime goes on
+/// (before, the panic unwound out of the worker and the runtime hung at 0% CPU).
+#[test]
+fn a_waker_that_panics_when_the_driver_fires_it_does_not_stop_the_runtime() {
+    let builder = common::builder(1).clock(Clock::autojump()).clone();
+    common::block_on(30, &builder, || async {
+        let (_bad, _good, counting) = arm_two(5 * MS);
+        // The only worker fires both timers when time jumps, then this sleep's.
+        pride::sleep(10 * MS).await;
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        pride::sleep(10 * MS).await;
+    });
+}
+
+/// `advance` fires what came due; a waker that panics there reaches the caller of
+/// `advance`, as one does from `Event::set`, after every other due timer was woken.
+#[test]
+fn advance_hands_a_panicking_waker_to_its_caller() {
+    let builder = common::builder(1).clock(Clock::mock()).clone();
+    common::block_on(30, &builder, || async {
+        let (_bad, _good, counting) = arm_two(5 * MS);
+        let advanced =
+            std::panic::catch_unwind(|| time::advance(10 * MS)).expect_err("the waker panicked");
+        assert_eq!(advanced.downcast_ref::<&str>(), Some(&"waker boom"));
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The driver is intact: the next timer fires too.
+        let (_bad, _good, counting) = arm_two(5 * MS);
+        let _ = std::panic::catch_unwind(|| time::advance(10 * MS));
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     });
 }

@@ -12,6 +12,7 @@ pub(crate) mod coop;
 mod driver;
 pub(crate) mod idle;
 pub(crate) mod metrics;
+mod owned;
 pub(crate) mod park;
 mod worker;
 mod yield_now;
@@ -61,6 +62,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocked_poll_threshold: Option<Duration>,
     on_blocked_worker: watchdog::Report,
+    thread_stack_size: Option<usize>,
 }
 
 /// The default [`Builder::blocked_poll_threshold`].
@@ -152,7 +154,7 @@ impl Drop for Runtime {
                 let _ = thread.join();
             }
         }
-        self.handle.drain_injector();
+        self.handle.drop_all_tasks();
     }
 }
 
@@ -192,6 +194,7 @@ impl Builder {
             max_blocking_threads: blocking::DEFAULT_MAX_THREADS,
             blocked_poll_threshold: Some(BLOCKED_POLL_THRESHOLD),
             on_blocked_worker: watchdog::print_report(),
+            thread_stack_size: None,
         }
     }
 
@@ -295,6 +298,31 @@ impl Builder {
         self
     }
 
+    /// Sets the stack size of the worker threads, in bytes (default: the standard
+    /// library's, 2 MiB unless `RUST_MIN_STACK` says otherwise). A task's poll runs on
+    /// its worker's stack: deeply nested futures (thousands of levels of futures that
+    /// await each other) need more.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder()
+    ///     .thread_stack_size(16 << 20)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    ///
+    /// # Panics
+    /// If `bytes` is zero.
+    #[track_caller]
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
+        assert!(
+            bytes > 0,
+            "pride: thread_stack_size must be more than zero bytes"
+        );
+        self.thread_stack_size = Some(bytes);
+        self
+    }
+
     /// Starts the runtime's threads.
     pub fn build(&mut self) -> io::Result<Runtime> {
         let workers = match self.worker_threads {
@@ -316,9 +344,11 @@ impl Builder {
         let mut threads = Vec::with_capacity(workers);
         for core in cores {
             let name = format!("{}-{}", self.thread_name, core.index());
-            let spawned = std::thread::Builder::new()
-                .name(name)
-                .spawn(move || core.run());
+            let mut thread = std::thread::Builder::new().name(name);
+            if let Some(bytes) = self.thread_stack_size {
+                thread = thread.stack_size(bytes);
+            }
+            let spawned = thread.spawn(move || core.run());
             match spawned {
                 Ok(thread) => threads.push(thread),
                 Err(e) => {

@@ -25,10 +25,11 @@ use super::context;
 use super::driver::Driver;
 use super::idle::Idle;
 use super::metrics::{Counters, WorkerCounters};
+use super::owned::OwnedTasks;
 use super::park::{Parker, Unparker};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::task::{Notified, Schedule};
+use crate::task::{Notified, Schedule, Task};
 use crate::time::{Clock, TimeDriver};
 
 /// LIFO-slot tasks run in a row before the slot is demoted to the queue.
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     /// The queues of `par` jobs (see [`crate::par`]).
     pub(crate) par: crate::par::Queues,
+    /// Every live task, to drop their futures at shutdown.
+    owned: OwnedTasks,
     /// `block_on` threads that are running (not parked): while any is, the runtime is
     /// not idle and an autojump clock must not jump.
     pub(crate) block_on_active: Arc<AtomicUsize>,
@@ -120,6 +123,7 @@ pub(crate) fn create(
             time,
             blocking,
             par,
+            owned: OwnedTasks::new(workers + 1),
             block_on_active: Arc::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
             counters: StdArc::new(Counters::new(workers)),
@@ -223,8 +227,15 @@ impl Handle {
         }
     }
 
-    /// Drops every task left in the injector (after the workers have stopped).
-    pub(crate) fn drain_injector(&self) {
+    /// After the workers have stopped: drops every task's future, and every task left
+    /// in the injector. A task scheduled from now on is dropped instead of queued.
+    pub(crate) fn drop_all_tasks(&self) {
+        self.shared.owned.close();
+        self.drain_injector();
+    }
+
+    /// Drops every task left in the injector.
+    fn drain_injector(&self) {
         loop {
             match self.shared.injector.steal() {
                 Steal::Success(task) => drop(task),
@@ -248,6 +259,11 @@ impl Schedule for Handle {
             Some(core) if core.is_of(self) => core.push_local(task),
             _ => self.shared.push_remote(task),
         });
+    }
+
+    fn bind(&self, task: Task) {
+        let shard = context::worker_index().unwrap_or(usize::MAX);
+        self.shared.owned.bind(task, shard);
     }
 }
 
@@ -291,6 +307,11 @@ pub(crate) fn wake_many<R>(f: impl FnOnce() -> R) -> R {
 
 impl Shared {
     fn push_remote(&self, task: Notified) {
+        if self.owned.is_closed() {
+            // The runtime is gone: nobody would run it. Dropping it drops its future.
+            drop(task);
+            return;
+        }
         self.injector.push(task);
         self.notify_parked();
     }
@@ -322,6 +343,11 @@ impl Shared {
             && !self.has_visible_work()
     }
 
+    /// Fires the timers that came due.
+    fn fire_timers(&self) {
+        contain_waker_panic(|| self.time.process());
+    }
+
     /// How long the driver holder may block, asked with the driver held.
     fn driver_timeout(&self) -> Option<Duration> {
         let timeout = self.time.park_timeout();
@@ -330,12 +356,23 @@ impl Shared {
         }
         // Autojump: when every task is blocked, time jumps to the next deadline
         // (firing it) instead of the runtime sleeping; otherwise look again soon.
-        if self.is_quiescent() && self.time.jump_to_next() {
+        // A waker that panicked belonged to a timer that fired: time moved, look again.
+        let jump = || contain_waker_panic(|| self.time.jump_to_next()).unwrap_or(true);
+        if self.is_quiescent() && jump() {
             Some(Duration::ZERO)
         } else {
             Some(AUTOJUMP_RECHECK)
         }
     }
+}
+
+/// Runs `f`, which fires timers on a worker between tasks, and contains a panic of a
+/// timer's waker: `None` if one panicked. The time driver has woken every other due
+/// timer before resuming the panic, and there is no task to hand it to, so the worker
+/// goes on; the panic hook has already reported it. A worker that unwound here would
+/// strand its queue and the driver, and the runtime would hang.
+fn contain_waker_panic<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 impl Core {
@@ -448,9 +485,7 @@ impl Core {
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
             let shared = self.shared();
-            shared.driver.poll_nonblocking(|| {
-                shared.time.process();
-            });
+            shared.driver.poll_nonblocking(|| shared.fire_timers());
             if let Some(task) = self.steal_injector() {
                 return Some(task);
             }
@@ -545,9 +580,7 @@ impl Core {
         let in_driver = shared.driver.park(
             &self.parker,
             || shared.driver_timeout(),
-            || {
-                shared.time.process();
-            },
+            || shared.fire_timers(),
         );
         if !in_driver {
             self.parker.park();

@@ -35,6 +35,13 @@ pub trait Schedule: Send + Sync + 'static {
     fn yield_now(&self, task: Notified) {
         self.schedule(task);
     }
+
+    /// The task was just created: a scheduler that must be able to drop every task's
+    /// future when it shuts down keeps this reference (and cancels it then). The
+    /// default lets it go.
+    fn bind(&self, task: Task) {
+        drop(task);
+    }
 }
 
 /// Creates a task whose first run is queued by the caller.
@@ -137,7 +144,6 @@ impl Task {
     }
 
     /// Whether the future is gone.
-    #[cfg_attr(not(any(test, pride_loom)), allow(dead_code))]
     pub fn is_complete(&self) -> bool {
         // SAFETY: we hold a reference.
         unsafe { self.0.as_ref() }.state.load().has(state::COMPLETE)

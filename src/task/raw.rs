@@ -72,17 +72,24 @@ where
         read_output: Self::read_output,
     };
 
+    /// Allocates the task with `refs` references for the caller, and one more that it
+    /// hands to the scheduler's `bind`.
     pub(super) fn allocate(future: F, scheduler: S, refs: usize, join: bool) -> NonNull<Header> {
         let cell = Box::new(Cell {
             header: Header {
-                state: State::new(refs, join),
+                state: State::new(refs + 1, join),
                 vtable: &Self::VTABLE,
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
             join_waker: Mutex::new(None),
         });
-        NonNull::from(Box::leak(cell)).cast()
+        let ptr = NonNull::from(Box::leak(cell)).cast();
+        // SAFETY: just allocated as a `Cell<F, S>`; the reference handed to `bind` keeps
+        // it alive.
+        let cell = unsafe { Self::from_header(ptr) };
+        cell.scheduler.bind(super::Task(ptr));
+        ptr
     }
 
     /// # Safety
@@ -201,6 +208,13 @@ where
     }
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
+        // Under loom, freeing the cell is a write to it: a last reference released
+        // without being ordered after another thread's use of the stage (a `ref_dec`
+        // too weak to order them) is reported as a data race, as freeing memory
+        // another thread still reads would be.
+        #[cfg(pride_loom)]
+        // SAFETY: the last reference is ours, so the cell is alive until freed below.
+        unsafe { Self::from_header(ptr) }.stage.with_mut(|_| ());
         // SAFETY: the last reference is gone; the cell was made by `Box::new` in
         // `allocate` with this exact type, and nobody can reach it any more.
         drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });

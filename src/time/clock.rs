@@ -59,6 +59,10 @@ impl Clock {
     /// It starts at the `Instant` at which it was created. A runtime on a mock clock
     /// whose tasks all wait on timers, with no task left to call `advance`, waits
     /// forever: use [`Clock::autojump`] for that.
+    ///
+    /// Mock time ends about 584 years after the start: advancing further (by
+    /// `Duration::MAX`, say) stops there, and a clock at its end is past every
+    /// deadline, so every sleep on it completes at once.
     pub fn mock() -> Clock {
         Clock::new_mock(false)
     }
@@ -97,6 +101,12 @@ impl Clock {
     /// Whether this is a mock clock (plain or autojump).
     pub(crate) fn is_mock(&self) -> bool {
         matches!(self.kind, Kind::Mock(_))
+    }
+
+    /// Whether this is a mock clock moved as far as it goes: it can move no further, so
+    /// the time driver treats it as past every deadline.
+    pub(crate) fn is_at_end(&self) -> bool {
+        matches!(&self.kind, Kind::Mock(mock) if mock.offset_nanos.load(Ordering::Acquire) == u64::MAX)
     }
 
     /// Whether the runtime should jump this clock to the next deadline when idle.
@@ -196,11 +206,16 @@ mod tests {
     }
 
     #[test]
-    fn advance_saturates() {
+    fn advance_saturates_at_the_end_of_the_clock() {
         let clock = Clock::mock();
+        let start = clock.now();
+        assert!(!clock.is_at_end());
         clock.advance(Duration::MAX);
+        let end = clock.now();
+        assert!(clock.is_at_end());
+        assert!(end - start > Duration::from_secs(500 * 365 * 24 * 3600));
         clock.advance(Duration::MAX);
-        let _ = clock.now();
+        assert_eq!(clock.now(), end);
     }
 
     #[test]

@@ -20,6 +20,8 @@
 //! must be sticky (an unpark before the park makes the park return at once, as
 //! `mio::Waker` does), because the arming thread may call it before the parker sleeps.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::Waker;
@@ -133,7 +135,7 @@ impl TimeDriver {
             .min()
             .unwrap_or(NO_TIMER);
         let now = shared.clock.now();
-        let now_tick = shared.tick_floor(now);
+        let now_tick = shared.now_tick(now);
         if earliest <= now_tick {
             shared.parked_until.store(0, Ordering::SeqCst);
             return Some(Duration::ZERO);
@@ -161,14 +163,24 @@ impl TimeDriver {
 
     /// Fires every expired timer of every shard, waking their wakers outside the shard
     /// locks. Returns how many fired.
+    ///
+    /// # Panics
+    ///
+    /// If a waker panics: the panic is caught, every other due timer still fires, and
+    /// the first panic is then resumed, so it reaches the caller (as a panicking waker
+    /// does from `Event::set`) with the driver consistent.
     pub(crate) fn process(&self) -> usize {
-        let now_tick = self.shared.tick_floor(self.shared.clock.now());
+        let now_tick = self.shared.now_tick(self.shared.clock.now());
         self.shared.note_processed(now_tick);
-        self.shards
+        let mut batch = WakeBatch::new();
+        let fired = self
+            .shards
             .iter()
             .filter(|shard| shard.earliest.load(Ordering::Acquire) <= now_tick)
-            .map(|shard| shard.process(now_tick))
-            .sum()
+            .map(|shard| shard.process(now_tick, &mut batch))
+            .sum();
+        batch.resume_panic();
+        fired
     }
 
     /// On an autojump clock, when a timer is armed: moves the clock to the earliest
@@ -194,9 +206,15 @@ impl TimeDriver {
             // cascade point, which `earliest` does not count. Nothing fires when the
             // earliest slot only cascades, or its timers moved later: then look again.
             // (No task runs in between, so none sees the clock stop there.)
-            let now_tick = self.shared.tick_floor(self.shared.clock.now());
+            let now_tick = self.shared.now_tick(self.shared.clock.now());
             self.shared.note_processed(now_tick);
-            let fired: usize = self.shards.iter().map(|s| s.process(now_tick)).sum();
+            let mut batch = WakeBatch::new();
+            let fired: usize = self
+                .shards
+                .iter()
+                .map(|s| s.process(now_tick, &mut batch))
+                .sum();
+            batch.resume_panic();
             if fired > 0 {
                 return true;
             }
@@ -223,6 +241,17 @@ impl Shared {
             .saturating_mul(1000)
             .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)));
         ms.min(MAX_TICK)
+    }
+
+    /// The tick the clock, which read `now`, is in. A mock clock moved to the end of
+    /// its range (`advance(Duration::MAX)`) is past every deadline: there it could
+    /// never reach a later one, so every timer fires.
+    fn now_tick(&self, now: Instant) -> u64 {
+        if self.clock.is_at_end() {
+            MAX_TICK
+        } else {
+            self.tick_floor(now)
+        }
     }
 
     /// The tick `now` is in, rounded down.
@@ -342,10 +371,10 @@ impl Shard {
         self.armed.store(armed, Ordering::Relaxed);
     }
 
-    /// Fires every entry due by `now_tick`.
-    fn process(&self, now_tick: u64) -> usize {
+    /// Fires every entry due by `now_tick`, with `batch` (empty) to wake them; a waker's
+    /// panic is kept in it.
+    fn process(&self, now_tick: u64, batch: &mut WakeBatch) -> usize {
         let mut fired = 0;
-        let mut batch = WakeBatch::new();
         let mut wheel = self.wheel.lock();
         while let Some(ptr) = wheel.pop_expired(now_tick) {
             // SAFETY: a filed entry stays alive until it is unfiled under this lock (rule
@@ -384,6 +413,8 @@ impl Shard {
 struct WakeBatch {
     wakers: [Option<Waker>; WAKE_BATCH],
     len: usize,
+    /// The first panic of a waker: kept until every other waker was woken.
+    panic: Option<Box<dyn Any + Send>>,
 }
 
 impl WakeBatch {
@@ -391,6 +422,7 @@ impl WakeBatch {
         WakeBatch {
             wakers: std::array::from_fn(|_| None),
             len: 0,
+            panic: None,
         }
     }
 
@@ -403,13 +435,23 @@ impl WakeBatch {
         self.len == WAKE_BATCH
     }
 
+    /// Wakes every collected waker. One that panics does not stop the others.
     fn wake_all(&mut self) {
         for slot in &mut self.wakers[..self.len] {
             if let Some(waker) = slot.take() {
-                waker.wake();
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                    self.panic.get_or_insert(panic);
+                }
             }
         }
         self.len = 0;
+    }
+
+    /// Resumes the first panic of a waker, if any.
+    fn resume_panic(&mut self) {
+        if let Some(panic) = self.panic.take() {
+            resume_unwind(panic);
+        }
     }
 }
 

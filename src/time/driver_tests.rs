@@ -73,7 +73,9 @@ fn ten_thousand_timers_fire_in_deadline_order() {
     let log = StdArc::new(StdMutex::new(Vec::new()));
     let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let mut timers = Vec::new();
-    for index in 0..10_000 {
+    // Fewer under Miri, which runs this a thousand times slower.
+    let n = if cfg!(miri) { 200 } else { 10_000 };
+    for index in 0..n {
         // Nanosecond deadlines over ten days: exercises rounding and every level.
         let after = Duration::from_nanos(rng.next() % (10 * 24 * 3600 * 1_000_000_000));
         let mut timer = Box::pin(Timer::new(start + after));
@@ -89,7 +91,7 @@ fn ten_thousand_timers_fire_in_deadline_order() {
     jump_all(&driver);
 
     let log = log.lock().unwrap();
-    assert_eq!(log.len(), 10_000, "every timer fired once");
+    assert_eq!(log.len(), n, "every timer fired once");
     let mut last = start;
     for &(index, at) in log.iter() {
         let (after, timer) = &timers[index];
@@ -411,7 +413,9 @@ fn mock_clocks_never_time_out_by_themselves() {
 #[test]
 fn timers_fire_from_another_thread() {
     // Owners on several threads arm, re-arm and drop timers while another thread turns
-    // the driver; every timer that is not dropped fires exactly once.
+    // the driver; every timer that is not dropped completes, and wakes its waker at
+    // most once per arming: a timer that fires while its owner re-arms it (the wake
+    // lands during `reset`) and then fires again at the new deadline wakes twice.
     let (driver, _) = driver(Clock::autojump(), 4);
     let driver = StdArc::new(driver);
     let done = StdArc::new(std::sync::atomic::AtomicBool::new(false));
@@ -429,7 +433,7 @@ fn timers_fire_from_another_thread() {
             let driver = driver.clone();
             std::thread::spawn(move || {
                 let mut rng = XorShift(worker as u64 + 1);
-                for _ in 0..500 {
+                for _ in 0..if cfg!(miri) { 10 } else { 500 } {
                     let (count, waker) = counter();
                     let now = driver.now();
                     let mut timer =
@@ -437,18 +441,20 @@ fn timers_fire_from_another_thread() {
                     if poll_in(timer.as_mut(), &driver, Some(worker), &waker).is_ready() {
                         continue;
                     }
-                    match rng.next() % 3 {
+                    let armings = match rng.next() % 3 {
                         0 => continue, // dropped (cancelled), fired or not
-                        1 => timer
-                            .as_mut()
-                            .reset(driver.now() + Duration::from_millis(rng.next() % 50)),
-                        _ => {}
-                    }
+                        1 => {
+                            let deadline = driver.now() + Duration::from_millis(rng.next() % 50);
+                            timer.as_mut().reset(deadline);
+                            2
+                        }
+                        _ => 1,
+                    };
                     // Wait for it, polling like an executor would.
                     while poll_in(timer.as_mut(), &driver, Some(worker), &waker).is_pending() {
                         std::thread::yield_now();
                     }
-                    assert!(count.wakes() <= 1);
+                    assert!(count.wakes() <= armings, "{} wakes", count.wakes());
                 }
             })
         })

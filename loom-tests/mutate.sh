@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Re-runs the mutation table of loom-tests/README.md: applies each seeded bug to the
+# source, runs the loom model that should catch it, expects it to fail, and restores
+# the source. Prints CAUGHT or ESCAPED per row; exits non-zero if a row that should
+# be caught escaped (rows marked `escape` in the table are expected to escape and are
+# reported, not failed).
+#
+#   loom-tests/mutate.sh            # every row
+#   loom-tests/mutate.sh M1 M5      # some rows
+#
+# Each row rebuilds pride with `--cfg pride_loom` in release mode (target/loom), so a
+# full pass takes a while; the models run with LOOM_MAX_PREEMPTIONS=2 like .ci/run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# id # file # perl substitution (applied with -0pe; must change the file) # loom test # expect
+rows=(
+  'M1#src/task/state.rs#s/fetch_sub\(REF_ONE, Ordering::AcqRel\)/fetch_sub(REF_ONE, Ordering::Relaxed)/#loom_task_state#caught'
+  'M2#src/task/state.rs#s/fetch_xor\(RUNNING \| COMPLETE, Ordering::AcqRel\)/fetch_xor(RUNNING | COMPLETE, Ordering::Relaxed)/#loom_task_state#caught'
+  'M3#src/task/state.rs#s/compare_exchange_weak\(cur, next, Ordering::AcqRel, Ordering::Acquire\)/compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)/#loom_task_state#caught'
+  'M4#src/time/entry.rs#s/self.state.store\(RETIRED, Ordering::Release\)/self.state.store(RETIRED, Ordering::Relaxed)/#loom_time_entry#caught'
+  'M5#src/time/entry.rs#s/self.state.load\(Ordering::Acquire\) == RETIRED/self.state.load(Ordering::Relaxed) == RETIRED/#loom_time_entry#caught'
+  'M6#src/time/entry.rs#s/let waker = self.waker.take\(\);\n(\s*\/\/[^\n]*\n)*(\s*)self.state.store\(RETIRED, Ordering::Release\);/self.state.store(RETIRED, Ordering::Release);\n$2let waker = self.waker.take();/#loom_time_entry#caught'
+  'M7#src/runtime/idle.rs#s/fence\(Ordering::SeqCst\);\n(\s*)if !self.should_notify/$1if !self.should_notify/#loom_idle#caught'
+  'M8#src/runtime/park.rs#s/self.inner.state.swap\(EMPTY, Ordering::SeqCst\);\n(\s*)false/self.inner.state.store(EMPTY, Ordering::SeqCst);\n$1false/#loom_idle#caught'
+  'M9#src/runtime/worker.rs#s/if shared.has_visible_work\(\) \|\| shared.is_shutdown\(\) \{/if shared.is_shutdown() {/#loom_idle#escape'
+)
+
+selected=("$@")
+wanted() {
+  [ ${#selected[@]} -eq 0 ] && return 0
+  local id
+  for id in "${selected[@]}"; do [ "$id" = "$1" ] && return 0; done
+  return 1
+}
+
+backup=$(mktemp -d)
+restore() {
+  if [ -n "${file:-}" ] && [ -f "$backup/orig" ]; then cp "$backup/orig" "$file"; fi
+}
+trap 'restore; rm -rf "$backup"' EXIT
+
+unexpected=0
+for row in "${rows[@]}"; do
+  IFS='#' read -r id file subst model expect <<<"$row"
+  wanted "$id" || continue
+  cp "$file" "$backup/orig"
+  perl -0pi -e "$subst" "$file"
+  if cmp -s "$file" "$backup/orig"; then
+    echo "$id: the mutation no longer applies to $file: update the table" >&2
+    unexpected=$((unexpected + 1))
+    file=
+    continue
+  fi
+  log="target/loom-mutate-$id.log"
+  mkdir -p target
+  RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 \
+    cargo test --release --target-dir target/loom --test "$model" >"$log" 2>&1
+  status=$?
+  restore
+  file=
+  if grep -q '^error: could not compile' "$log"; then
+    echo "$id: did not build (see $log)"
+    unexpected=$((unexpected + 1))
+  elif [ $status -ne 0 ]; then
+    # A model that deadlocks may abort the test process before the summary.
+    failed=$(grep -E '^test .* FAILED$' "$log" | sed 's/^test //; s/ \.\.\. FAILED$//' | tr '\n' ' ')
+    echo "$id: CAUGHT by $model: ${failed:-the test process aborted (see $log)}"
+    [ "$expect" = caught ] || echo "$id: (the table expects an escape: update it)"
+  else
+    echo "$id: ESCAPED $model (expected: $expect)"
+    [ "$expect" = escape ] || unexpected=$((unexpected + 1))
+  fi
+done
+[ $unexpected -eq 0 ]
