@@ -44,9 +44,10 @@ pub use pride_macros::main;
 /// attributes (`#[should_panic]`, `#[ignore]`) go after it. A test may return
 /// `Result<(), E>`.
 ///
-/// The autojump clock counts a task that waits on a socket, a child process or the
-/// blocking pool (`pride::fs`, [`to_thread`](crate::to_thread)) as blocked, so a deadline around such a
-/// wait fires at once: give those tests `clock = "system"`.
+/// The autojump clock does not jump while blocking-pool work (`pride::fs`,
+/// [`to_thread`](crate::to_thread)) is queued or running, but it counts a task that
+/// waits on a socket or a child process as blocked, so a short deadline around such a
+/// wait fires at once: give those tests `clock = "system"` or a long deadline.
 ///
 /// ```
 /// #[pride::test]

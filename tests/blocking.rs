@@ -111,3 +111,22 @@ fn cancelled_while_queued_never_runs() {
         assert!(!ran.load(Ordering::SeqCst));
     });
 }
+
+/// The autojump clock does not jump while a task waits for blocking-pool work: that
+/// task is waiting on a computation, not on time, so an hour-long deadline around a
+/// short job never fires.
+#[test]
+fn autojump_waits_for_blocking_pool_work() {
+    common::autojump(60, || async {
+        for _ in 0..20 {
+            let start = pride::current_time();
+            let out = pride::move_on_after(
+                Duration::from_secs(3600),
+                pride::to_thread(|| std::thread::sleep(Duration::from_millis(5))),
+            )
+            .await;
+            assert_eq!(out, Some(()), "time jumped while the job ran");
+            assert_eq!(pride::current_time(), start);
+        }
+    });
+}

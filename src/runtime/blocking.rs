@@ -28,6 +28,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use std::sync::atomic::AtomicUsize;
+
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 
@@ -45,6 +47,9 @@ struct State {
 }
 
 struct Inner {
+    /// Jobs queued or running. A job's waker runs inside the job, so a job that made a
+    /// task runnable has done so before this count drops.
+    busy: AtomicUsize,
     sender: Mutex<Option<Sender<Job>>>,
     receiver: Receiver<Job>,
     state: Mutex<State>,
@@ -62,6 +67,7 @@ impl BlockingPool {
         let (sender, receiver) = crossbeam_channel::unbounded();
         BlockingPool {
             inner: std::sync::Arc::new(Inner {
+                busy: AtomicUsize::new(0),
                 sender: Mutex::new(Some(sender)),
                 receiver,
                 state: Mutex::new(State {
@@ -82,7 +88,9 @@ impl BlockingPool {
             return false;
         };
         let mut state = self.inner.state.lock();
+        self.inner.busy.fetch_add(1, Ordering::SeqCst);
         if sender.send(job).is_err() {
+            self.inner.busy.fetch_sub(1, Ordering::SeqCst);
             return false;
         }
         state.queued += 1;
@@ -105,6 +113,13 @@ impl BlockingPool {
         (state.threads, state.idle, state.queued)
     }
 
+    /// Whether a job is queued or running. The autojump clock does not jump while one
+    /// is: the task waiting for it is not waiting on time. SeqCst, against the job's
+    /// wake-up: a check that reads zero also sees the task the last job woke.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.inner.busy.load(Ordering::SeqCst) != 0
+    }
+
     /// Stops accepting jobs; threads exit once the queue is empty.
     pub(crate) fn shutdown(&self) {
         self.inner.sender.lock().take();
@@ -123,6 +138,7 @@ impl Inner {
                     state.queued -= 1;
                     drop(state);
                     job();
+                    self.busy.fetch_sub(1, Ordering::SeqCst);
                 }
                 Err(RecvTimeoutError::Timeout) if state.queued > 0 => {}
                 Err(_) => {

@@ -340,6 +340,7 @@ impl Shared {
     fn is_quiescent(&self) -> bool {
         self.idle.num_unparked() == 0
             && self.block_on_active.load(Ordering::SeqCst) == 0
+            && !self.blocking.is_busy()
             && !self.has_visible_work()
     }
 

@@ -73,6 +73,12 @@ impl Clock {
     /// Sleeps finish at once in real time, while `current_time()` reports exact,
     /// reproducible times: after `sleep(d)` the clock reads the deadline rounded up to
     /// the timer wheel's 1 ms tick. `pride::time::advance(d)` moves it too.
+    ///
+    /// "Blocked" means waiting on something other than a running computation: a task
+    /// waiting for [`to_thread`](crate::to_thread) work (and so for `pride::fs`) is not
+    /// blocked while that work is queued or running, and time does not jump then. A task
+    /// waiting on a socket or a child process counts as blocked, as in Trio: give such
+    /// tests a deadline long enough for the real peer.
     pub fn autojump() -> Clock {
         Clock::new_mock(true)
     }
