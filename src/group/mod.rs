@@ -272,14 +272,10 @@ where
             current::report_suspended(node, true);
             return Poll::Pending;
         }
-        // Waiting for the children: the last one wakes the waker registered by `arm`,
-        // so register before looking at the count again.
-        if !GroupShared::try_close(shared) {
-            armed.arm(node, cx);
-            if !GroupShared::try_close(shared) {
-                current::report_suspended(node, true);
-                return Poll::Pending;
-            }
+        // Waiting for the children: the last one wakes the waker registered by `arm`.
+        if !GroupShared::close_or_register(shared, || armed.arm(node, cx)) {
+            current::report_suspended(node, true);
+            return Poll::Pending;
         }
         // Closed with no children left: every child future has been dropped. Their
         // links are stale; dropping them breaks the cycle group node -> child node

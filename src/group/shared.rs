@@ -161,6 +161,20 @@ impl ChildCounter {
         }
     }
 
+    /// The group's wait for its last child: closes the group if no child is left;
+    /// otherwise calls `register` (which makes the group's waker the one the last
+    /// child wakes) and looks again, since the last child may have finished between
+    /// the first look and the registration without seeing the new waker. True: closed,
+    /// no child left; false: the last child will wake the registered waker.
+    #[inline]
+    pub fn close_or_register(&self, register: impl FnOnce()) -> bool {
+        if self.try_close() {
+            return true;
+        }
+        register();
+        self.try_close()
+    }
+
     /// Closes the group to new children whatever its count (teardown).
     pub(crate) fn close(&self) {
         self.0.fetch_or(CLOSED, Ordering::AcqRel);
@@ -337,17 +351,17 @@ impl GroupShared {
         }
     }
 
-    /// Closes the group if it has no children (see [`ChildCounter::try_close`]). When
-    /// this is the state's only reference (no handle, no child), nobody can add a
+    /// The group's wait for its last child (see [`ChildCounter::close_or_register`]).
+    /// When this is the state's only reference (no handle, no child), nobody can add a
     /// child, so a plain store closes it.
     #[inline]
-    pub(crate) fn try_close(shared: &Arc<GroupShared>) -> bool {
+    pub(crate) fn close_or_register(shared: &Arc<GroupShared>, register: impl FnOnce()) -> bool {
         #[cfg(not(pride_loom))]
         if GroupShared::alone_without_children(shared) {
             shared.children.0.store(CLOSED, Ordering::Relaxed);
             return true;
         }
-        shared.children.try_close()
+        shared.children.close_or_register(register)
     }
 
     /// Only the group's own future holds the state (no handle, and no child that could
