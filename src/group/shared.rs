@@ -216,7 +216,11 @@ pub(crate) struct GroupShared {
 
 #[cfg(not(pride_loom))]
 thread_local! {
-    /// Finished groups' states kept for reuse on this thread (see `pool.rs`).
+    /// Finished groups' states kept for reuse on this thread (see `pool.rs`). Each
+    /// holds the handle of the runtime it last ran on: a state taken on another runtime
+    /// swaps it (`make`), and the list, with the handles, is dropped when the thread
+    /// exits, so a dropped runtime's queues and driver outlive it only as long as a
+    /// thread that ran its groups keeps states it has not reused since.
     static FREE_GROUPS: crate::pool::FreeList<GroupShared> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -273,17 +277,6 @@ impl GroupShared {
             cut_short: AtomicBool::new(false),
             span: crate::debug::trace::GroupSpan::new(),
         })
-    }
-
-    /// This thread leaves its runtime: drops the group states it kept, which hold that
-    /// runtime's handle (and would keep its queues and driver alive until the thread
-    /// exits).
-    pub(crate) fn release_thread_cache() {
-        #[cfg(not(pride_loom))]
-        {
-            let states = FREE_GROUPS.try_with(|list| std::mem::take(&mut *list.borrow_mut()));
-            drop(states);
-        }
     }
 
     /// The group has exited: gives its state back for reuse if nothing else holds it
