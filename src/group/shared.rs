@@ -55,6 +55,12 @@ impl ErrorStack {
         loop {
             // SAFETY: `node` is ours until the CAS publishes it.
             unsafe { (*node).next = head };
+            // Release: the node (its error and `next`) is complete for whoever acquires
+            // it in `has_any` or `take_all`. A child's push is also ordered before the
+            // group's drain by the child counter (the child counts itself out with
+            // AcqRel after pushing, and the group drains only after it closed), but a
+            // push made by a task outside the group (a cancelled `start` caller handing
+            // over its child's error) has only this edge.
             match self
                 .head
                 .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
