@@ -587,7 +587,7 @@ impl TaskGroup {
         }
         let node = ScopeNode::new();
         let child = Child::new(future, node.clone(), self.shared.clone(), name, false);
-        let (notified, task) = task::new_task(Detached(child), self.shared.handle.clone());
+        let (notified, task) = task::new_task(Detached { child }, self.shared.handle.clone());
         self.shared.launch(&node, notified, task, slot);
         Ok(())
     }
@@ -729,8 +729,13 @@ impl std::fmt::Debug for TaskGroup {
     }
 }
 
-/// A child whose outcome nobody reads.
-struct Detached<F>(Child<F>);
+pin_project_lite::pin_project! {
+    /// A child whose outcome nobody reads.
+    struct Detached<F> {
+        #[pin]
+        child: Child<F>,
+    }
+}
 
 impl<F> Future for Detached<F>
 where
@@ -740,9 +745,7 @@ where
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: projecting to the only field, which is never moved.
-        let child = unsafe { self.map_unchecked_mut(|d| &mut d.0) };
-        child.poll(cx).map(drop)
+        self.project().child.poll(cx).map(drop)
     }
 }
 
