@@ -17,8 +17,13 @@
 //! Seen to fail when broken by hand (each break undone afterwards):
 //! - `ChildCounter::remove` with `Relaxed` instead of `AcqRel`: the `children_*`
 //!   models fail (loom: the group read a child's cell concurrently with its write).
-//! - `ErrorStack::push`'s CAS with `Relaxed` instead of `Release`: the `errors_*`
-//!   models fail (loom: the drain read an error's cell concurrently with its write).
+//! - Not caught: `ErrorStack::push`'s CAS with `Relaxed` instead of `Release`. The
+//!   `errors_*` models pass (and so does `loom_drain`, where the child counter orders
+//!   the push anyway). This is loom 0.7's blind spot, not a redundant `Release`: a
+//!   20-line loom model publishing a cell's node with a `Relaxed` CAS and taking it
+//!   with an `Acquire` swap is reported as a causality violation, but the same model
+//!   with an `Acquire` load of the head before the swap (as `drain` does through
+//!   `has_any`) passes.
 //! - `ChildCounter::remove` returning true one child too early
 //!   (`prev & !CLOSED == 2 * CHILD_ONE`): the `children_*` models deadlock (the group
 //!   was woken early, found a child left, and nobody woke it again).

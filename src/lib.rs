@@ -219,6 +219,7 @@ pub mod __loom {
 
     /// A group's child counter and error stack.
     pub mod group {
+        pub use crate::cancel::run::caught_after_cleanup;
         pub use crate::group::TaskError;
         pub use crate::group::shared::{ChildCounter, ErrorStack};
 

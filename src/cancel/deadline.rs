@@ -60,13 +60,16 @@ pub(crate) struct DeadlineTimer {
     armed: Option<Pin<Box<Armed>>>,
 }
 
-/// An armed deadline: the timer, and the waker through which it cancels the node.
-struct Armed {
-    timer: Timer,
-    /// Keeps the node alive for `waker`, which holds it weakly (so that the timer
-    /// wheel never keeps a scope alive).
-    _node: StdArc<NodeRef>,
-    waker: Waker,
+pin_project_lite::pin_project! {
+    /// An armed deadline: the timer, and the waker through which it cancels the node.
+    struct Armed {
+        #[pin]
+        timer: Timer,
+        // Keeps the node alive for `waker`, which holds it weakly (so that the timer
+        // wheel never keeps a scope alive).
+        _node: StdArc<NodeRef>,
+        waker: Waker,
+    }
 }
 
 impl DeadlineTimer {
@@ -138,10 +141,7 @@ impl Armed {
     }
 
     fn parts(self: Pin<&mut Self>) -> (Pin<&mut Timer>, &Waker) {
-        // SAFETY: `timer` is structurally pinned: `Armed` is only reached through its
-        // `Pin<Box<_>>`, and nothing moves the field out. `waker` is not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        (unsafe { Pin::new_unchecked(&mut this.timer) }, &this.waker)
+        let this = self.project();
+        (this.timer, this.waker)
     }
 }

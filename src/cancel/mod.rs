@@ -6,7 +6,7 @@
 pub(crate) mod current;
 pub(crate) mod deadline;
 pub(crate) mod node;
-mod run;
+pub(crate) mod run;
 mod scope;
 mod timeout;
 

@@ -50,7 +50,7 @@ fn verdict(node: &ScopeNode) -> Verdict {
 /// `Drop` may cancel it) catches instead of `node`: then this returns false, and the
 /// wrapper returns `Pending`, unprotected, for the wrapper of that scope to drop it in
 /// this same poll. Otherwise `node` is marked as having caught.
-pub(crate) fn caught_after_cleanup(node: &ScopeNode) -> bool {
+pub fn caught_after_cleanup(node: &ScopeNode) -> bool {
     match node.cancelled_by() {
         Some(catcher) if !std::ptr::eq(catcher, node) => false,
         _ => {

@@ -61,11 +61,14 @@ pub fn fail_at<F: Future>(deadline: Instant, future: F) -> FailAfter<F> {
     FailAfter::new(CancelScope::with_deadline(deadline), future)
 }
 
-/// The future of [`fail_after`] and [`fail_at`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct FailAfter<F> {
-    /// Structurally pinned. Its scope is private: no handle to it escapes.
-    run: ScopeRun<F>,
+pin_project_lite::pin_project! {
+    /// The future of [`fail_after`] and [`fail_at`].
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct FailAfter<F> {
+        // Its scope is private: no handle to it escapes.
+        #[pin]
+        run: ScopeRun<F>,
+    }
 }
 
 impl<F: Future> FailAfter<F> {
@@ -80,14 +83,11 @@ impl<F: Future> Future for FailAfter<F> {
     type Output = Result<F::Output, TimeoutError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `run` is structurally pinned; `scope` is not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let run = unsafe { Pin::new_unchecked(&mut this.run) };
-        run.poll(cx).map(|output| {
+        let mut run = self.project().run;
+        run.as_mut().poll(cx).map(|output| {
             // The scope is private, so only its deadline can cancel it; a cancel from
             // further out is caught out there and drops this future instead.
-            debug_assert!(output.is_some() || this.run.node().deadline_fired());
+            debug_assert!(output.is_some() || run.node().deadline_fired());
             output.ok_or(TimeoutError(()))
         })
     }

@@ -272,14 +272,10 @@ where
             current::report_suspended(node, true);
             return Poll::Pending;
         }
-        // Waiting for the children: the last one wakes the waker registered by `arm`,
-        // so register before looking at the count again.
-        if !GroupShared::try_close(shared) {
-            armed.arm(node, cx);
-            if !GroupShared::try_close(shared) {
-                current::report_suspended(node, true);
-                return Poll::Pending;
-            }
+        // Waiting for the children: the last one wakes the waker registered by `arm`.
+        if !GroupShared::close_or_register(shared, || armed.arm(node, cx)) {
+            current::report_suspended(node, true);
+            return Poll::Pending;
         }
         // Closed with no children left: every child future has been dropped. Their
         // links are stale; dropping them breaks the cycle group node -> child node
@@ -591,7 +587,7 @@ impl TaskGroup {
         }
         let node = ScopeNode::new();
         let child = Child::new(future, node.clone(), self.shared.clone(), name, false);
-        let (notified, task) = task::new_task(Detached(child), self.shared.handle.clone());
+        let (notified, task) = task::new_task(Detached { child }, self.shared.handle.clone());
         self.shared.launch(&node, notified, task, slot);
         Ok(())
     }
@@ -733,8 +729,13 @@ impl std::fmt::Debug for TaskGroup {
     }
 }
 
-/// A child whose outcome nobody reads.
-struct Detached<F>(Child<F>);
+pin_project_lite::pin_project! {
+    /// A child whose outcome nobody reads.
+    struct Detached<F> {
+        #[pin]
+        child: Child<F>,
+    }
+}
 
 impl<F> Future for Detached<F>
 where
@@ -744,9 +745,7 @@ where
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: projecting to the only field, which is never moved.
-        let child = unsafe { self.map_unchecked_mut(|d| &mut d.0) };
-        child.poll(cx).map(drop)
+        self.project().child.poll(cx).map(drop)
     }
 }
 

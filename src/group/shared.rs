@@ -55,6 +55,12 @@ impl ErrorStack {
         loop {
             // SAFETY: `node` is ours until the CAS publishes it.
             unsafe { (*node).next = head };
+            // Release: the node (its error and `next`) is complete for whoever acquires
+            // it in `has_any` or `take_all`. A child's push is also ordered before the
+            // group's drain by the child counter (the child counts itself out with
+            // AcqRel after pushing, and the group drains only after it closed), but a
+            // push made by a task outside the group (a cancelled `start` caller handing
+            // over its child's error) has only this edge.
             match self
                 .head
                 .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
@@ -161,6 +167,20 @@ impl ChildCounter {
         }
     }
 
+    /// The group's wait for its last child: closes the group if no child is left;
+    /// otherwise calls `register` (which makes the group's waker the one the last
+    /// child wakes) and looks again, since the last child may have finished between
+    /// the first look and the registration without seeing the new waker. True: closed,
+    /// no child left; false: the last child will wake the registered waker.
+    #[inline]
+    pub fn close_or_register(&self, register: impl FnOnce()) -> bool {
+        if self.try_close() {
+            return true;
+        }
+        register();
+        self.try_close()
+    }
+
     /// Closes the group to new children whatever its count (teardown).
     pub(crate) fn close(&self) {
         self.0.fetch_or(CLOSED, Ordering::AcqRel);
@@ -202,7 +222,11 @@ pub(crate) struct GroupShared {
 
 #[cfg(not(pride_loom))]
 thread_local! {
-    /// Finished groups' states kept for reuse on this thread (see `pool.rs`).
+    /// Finished groups' states kept for reuse on this thread (see `pool.rs`). Each
+    /// holds the handle of the runtime it last ran on: a state taken on another runtime
+    /// swaps it (`make`), and the list, with the handles, is dropped when the thread
+    /// exits, so a dropped runtime's queues and driver outlive it only as long as a
+    /// thread that ran its groups keeps states it has not reused since.
     static FREE_GROUPS: crate::pool::FreeList<GroupShared> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -259,17 +283,6 @@ impl GroupShared {
             cut_short: AtomicBool::new(false),
             span: crate::debug::trace::GroupSpan::new(),
         })
-    }
-
-    /// This thread leaves its runtime: drops the group states it kept, which hold that
-    /// runtime's handle (and would keep its queues and driver alive until the thread
-    /// exits).
-    pub(crate) fn release_thread_cache() {
-        #[cfg(not(pride_loom))]
-        {
-            let states = FREE_GROUPS.try_with(|list| std::mem::take(&mut *list.borrow_mut()));
-            drop(states);
-        }
     }
 
     /// The group has exited: gives its state back for reuse if nothing else holds it
@@ -337,17 +350,17 @@ impl GroupShared {
         }
     }
 
-    /// Closes the group if it has no children (see [`ChildCounter::try_close`]). When
-    /// this is the state's only reference (no handle, no child), nobody can add a
+    /// The group's wait for its last child (see [`ChildCounter::close_or_register`]).
+    /// When this is the state's only reference (no handle, no child), nobody can add a
     /// child, so a plain store closes it.
     #[inline]
-    pub(crate) fn try_close(shared: &Arc<GroupShared>) -> bool {
+    pub(crate) fn close_or_register(shared: &Arc<GroupShared>, register: impl FnOnce()) -> bool {
         #[cfg(not(pride_loom))]
         if GroupShared::alone_without_children(shared) {
             shared.children.0.store(CLOSED, Ordering::Relaxed);
             return true;
         }
-        shared.children.try_close()
+        shared.children.close_or_register(register)
     }
 
     /// Only the group's own future holds the state (no handle, and no child that could

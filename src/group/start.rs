@@ -400,7 +400,7 @@ impl<F, T> StartFuture<F, T> {
             false,
         )
         .with_start(link);
-        let (notified, task) = task::new_task(Detached(child), group.handle.clone());
+        let (notified, task) = task::new_task(Detached { child }, group.handle.clone());
         group.launch(&node, notified, task, Slot::Queue);
         self.shared = Some(shared);
         Ok(())

@@ -26,7 +26,6 @@ pub(crate) struct EnterGuard {
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        crate::group::shared::GroupShared::release_thread_cache();
         CONTEXT.with(|cx| {
             cx.core.set(ptr::null());
             cx.handle.borrow_mut().take();

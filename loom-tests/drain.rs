@@ -1,0 +1,181 @@
+//! Loom model of a group draining under an outer cancel (`src/group/mod.rs`, the end
+//! of `TaskGroupFuture::poll`): a scope around the group is cancelled while the group,
+//! its body done, waits for its children; the cancel reaches the children through the
+//! tree; the last child to finish wakes the group. The real code runs: the cancel tree
+//! (`ScopeNode`), the child counter and its `close_or_register` (the group's wait:
+//! look, register the waker, look again), the error stack, and
+//! `caught_after_cleanup` (which scope catches, decided once the children are gone).
+//!
+//! A child waits until `cancelled_by` reports a cancel (as its wrapper does), then
+//! cleans up (a loom cell it writes) and is counted out as `GroupShared::child_done`
+//! does. The group waits until woken; a lost wake-up leaves it waiting for ever, which
+//! loom reports as a deadlock. The group reads the children's cells and errors after
+//! it closed: loom checks that the counter orders those writes before the reads.
+//!
+//! Seen to fail when broken by hand (each break undone afterwards):
+//! - `ChildCounter::close_or_register` not looking again after `register` (returning
+//!   false): `outer_cancel_vs_last_child_vs_group_poll` deadlocks (the last child
+//!   finished between the first look and the registration, and woke nobody).
+//! - `ChildCounter::remove` with `Relaxed` instead of `AcqRel`: both fail (loom: the
+//!   group read a child's cleanup cell concurrently with its write).
+//! - `caught_after_cleanup` letting the group catch whichever scope was cancelled:
+//!   `outer_cancel_vs_last_child_vs_group_poll` fails ("the group caught the outer
+//!   scope's cancel").
+//!
+//! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
+//! --test loom_drain`.
+
+#![cfg(pride_loom)]
+
+mod common;
+
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+use pride::__loom::cancel::ScopeNode;
+use pride::__loom::group::{ChildCounter, ErrorStack, caught_after_cleanup, task_error};
+
+/// A scope entered and linked below `parent` (or a root).
+fn entered(parent: Option<&Arc<ScopeNode>>) -> Arc<ScopeNode> {
+    let node = ScopeNode::new();
+    ScopeNode::enter(&node, parent.cloned(), None);
+    node
+}
+
+/// `GroupShared::child_done`.
+fn child_done(counter: &ChildCounter, group: &ScopeNode) {
+    if counter.remove() {
+        group.wake();
+    }
+}
+
+/// A child's cleanup, as far as the group can tell: set when it ran. A loom cell,
+/// written by the child before it is counted out and read by the group after it closed.
+struct Cleanup(UnsafeCell<bool>);
+
+// SAFETY: written once by its child thread before `ChildCounter::remove`, read by the
+// group after `close_or_register` closed; loom checks that ordering.
+unsafe impl Sync for Cleanup {}
+
+impl Cleanup {
+    fn new() -> Arc<Cleanup> {
+        Arc::new(Cleanup(UnsafeCell::new(false)))
+    }
+
+    fn run(&self) {
+        // SAFETY: see the `Sync` impl.
+        self.0.with_mut(|done| unsafe { *done = true });
+    }
+
+    fn ran(&self) -> bool {
+        // SAFETY: see the `Sync` impl.
+        self.0.with(|done| unsafe { *done })
+    }
+}
+
+/// A child that runs until cancelled, then cleans up and is counted out.
+fn child(
+    group: &Arc<ScopeNode>,
+    counter: &Arc<ChildCounter>,
+    cleanup: &Arc<Cleanup>,
+) -> thread::JoinHandle<()> {
+    assert!(counter.try_add(), "open group refused a child");
+    let node = entered(Some(group));
+    let (group, counter, cleanup) = (group.clone(), counter.clone(), cleanup.clone());
+    thread::spawn(move || {
+        let runner = common::Runner::new();
+        node.set_waker(&runner.waker);
+        while node.cancelled_by().is_none() {
+            runner.wait();
+        }
+        cleanup.run();
+        drop(ScopeNode::unlink(&node));
+        child_done(&counter, &group);
+    })
+}
+
+/// The group's poll once its body is done: waits until it can close.
+fn drain(group: &ScopeNode, counter: &ChildCounter) {
+    let runner = common::Runner::new();
+    while !counter.close_or_register(|| group.set_waker(&runner.waker)) {
+        runner.wait();
+    }
+}
+
+/// An outer scope is cancelled while the group waits for its one child. The child is
+/// reached through the tree, cleans up, and wakes the group; the group closes only
+/// after the cleanup, and the outer scope, not the group's, catches.
+#[test]
+fn outer_cancel_vs_last_child_vs_group_poll() {
+    common::model(|| {
+        let outer = entered(None);
+        let group = entered(Some(&outer));
+        let counter = Arc::new(ChildCounter::new());
+        let cleanup = Cleanup::new();
+        let child = child(&group, &counter, &cleanup);
+        let canceller = {
+            let outer = outer.clone();
+            thread::spawn(move || assert!(outer.cancel()))
+        };
+
+        drain(&group, &counter);
+        assert!(cleanup.ran(), "closed before the child's cleanup");
+        assert!(!counter.try_add(), "closed group took a child");
+        assert!(
+            !caught_after_cleanup(&group),
+            "the group caught the outer scope's cancel"
+        );
+
+        child.join().unwrap();
+        canceller.join().unwrap();
+        drop(ScopeNode::unlink(&group));
+        drop(ScopeNode::unlink(&outer));
+    });
+}
+
+/// One child fails (its error pushed, the group's scope cancelled, as
+/// `GroupShared::report` does) while an outer scope is cancelled; the other child is
+/// cancelled by either. The group closes after both cleanups and holds the error.
+#[test]
+fn failure_and_outer_cancel_vs_drain() {
+    common::model(|| {
+        let outer = entered(None);
+        let group = entered(Some(&outer));
+        let counter = Arc::new(ChildCounter::new());
+        let errors = Arc::new(ErrorStack::new());
+        let (failed, cancelled) = (Cleanup::new(), Cleanup::new());
+
+        assert!(counter.try_add());
+        let failing = {
+            let (group, counter, errors, failed) = (
+                group.clone(),
+                counter.clone(),
+                errors.clone(),
+                failed.clone(),
+            );
+            thread::spawn(move || {
+                failed.run();
+                errors.push(task_error("boom".into()));
+                group.cancel();
+                child_done(&counter, &group);
+            })
+        };
+        let waiting = child(&group, &counter, &cancelled);
+        let canceller = {
+            let outer = outer.clone();
+            thread::spawn(move || assert!(outer.cancel()))
+        };
+
+        drain(&group, &counter);
+        assert!(failed.ran() && cancelled.ran(), "closed before a cleanup");
+        let drained = errors.drain();
+        assert_eq!(drained.len(), 1, "the failure was lost: {drained:?}");
+        assert!(group.cancelled_by().is_some());
+
+        failing.join().unwrap();
+        waiting.join().unwrap();
+        canceller.join().unwrap();
+        drop(ScopeNode::unlink(&group));
+        drop(ScopeNode::unlink(&outer));
+    });
+}
