@@ -58,6 +58,7 @@ use crate::{CancelScope, Event};
 /// A shutdown request that any number of tasks can wait for. Cheap to clone; every
 /// clone sees the same request. Triggering is permanent.
 #[derive(Clone, Debug, Default)]
+#[doc(alias("CancellationToken", "graceful_shutdown"))]
 pub struct Shutdown {
     requested: Event,
 }

@@ -119,6 +119,7 @@ impl<L, H> Unpin for Serve<L, H> {}
 ///     .unwrap();
 /// });
 /// ```
+#[doc(alias("serve_tcp", "serve_listeners", "accept_loop"))]
 pub fn serve<L, H, Fut>(listener: L, handler: H) -> Serve<L, H>
 where
     L: Listener,

@@ -117,6 +117,7 @@ pub(crate) fn is_cancel_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
 /// let v: Vec<u64> = (0..100_000).collect();
 /// assert_eq!(sum(&v), 4_999_950_000);
 /// ```
+#[doc(alias = "rayon::join")]
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,

@@ -34,6 +34,7 @@ use crate::{BoxError, TaskGroup, TaskOutput};
 /// }))
 /// .unwrap();
 /// ```
+#[doc(alias("FuturesUnordered", "JoinSet"))]
 pub fn as_completed<I, F, T>(group: &TaskGroup, futures: I) -> AsCompleted<T>
 where
     I: IntoIterator<Item = F>,

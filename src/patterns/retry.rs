@@ -153,6 +153,7 @@ impl fmt::Debug for Retry {
 ///     assert_eq!(value, 2);
 /// });
 /// ```
+#[doc(alias("backoff", "tokio_retry"))]
 pub fn retry<M, Fut, T>(policy: Retry, mut f: M) -> RetryFuture<T>
 where
     M: FnMut(u32) -> Fut + Send + 'static,

@@ -50,6 +50,7 @@ struct Chan<T> {
 ///     assert!(rx.recv().await.is_err());
 /// });
 /// ```
+#[doc(alias("mpsc", "open_memory_channel", "create_memory_object_stream"))]
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity >= 1,

@@ -71,6 +71,7 @@ enum Key {
 /// });
 /// ```
 #[derive(Clone)]
+#[doc(alias = "Semaphore")]
 pub struct CapacityLimiter {
     state: Arc<Mutex<State>>,
 }

@@ -36,6 +36,7 @@ use crate::sync::semaphore::{PermitWait, Semaphore};
 ///     assert_eq!(lock.into_inner(), 1);
 /// });
 /// ```
+#[doc(alias = "Mutex")]
 pub struct Lock<T> {
     sem: Semaphore,
     value: UnsafeCell<T>,

@@ -38,6 +38,7 @@ use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 ///     assert_eq!(sem.available_permits(), 1);
 /// });
 /// ```
+#[doc(alias = "BoundedSemaphore")]
 pub struct Semaphore {
     state: Mutex<State>,
 }

@@ -214,6 +214,7 @@ pub struct Interval {
 ///     assert_eq!(second - first, Duration::from_millis(10));
 /// });
 /// ```
+#[doc(alias = "periodic")]
 pub fn interval(period: Duration) -> Interval {
     assert!(
         !period.is_zero(),
