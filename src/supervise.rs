@@ -124,7 +124,7 @@ struct Spec {
 ///     assert_eq!(attempts.load(Ordering::SeqCst), 3); // failed twice, then done
 /// });
 /// ```
-#[doc(alias("Supervisor", "SupervisorJob", "TaskTracker"))]
+#[doc(alias("SupervisorJob", "TaskTracker"))]
 pub fn supervise(policy: RestartPolicy) -> Supervisor {
     Supervisor {
         config: Some(Config {

@@ -228,4 +228,8 @@ impl TcpStream {
     }
 }
 
-stream_impls!(TcpStream, SocketAddr);
+stream_impls!(
+    TcpStream,
+    SocketAddr,
+    "# let listener = pride::net::TcpListener::bind(\"127.0.0.1:0\").await?;\n# let mut a = pride::net::TcpStream::connect(listener.local_addr()?).await?;\n# let (b, _) = listener.accept().await?;\n"
+);

@@ -141,7 +141,11 @@ impl UnixStream {
     }
 }
 
-stream_impls!(UnixStream, SocketAddr);
+stream_impls!(
+    UnixStream,
+    SocketAddr,
+    "# let (mut a, b) = pride::net::UnixStream::pair()?;\n"
+);
 
 /// A Unix-domain datagram socket.
 ///

@@ -32,7 +32,6 @@ use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
 /// assert!(ready.is_set());
 /// ```
 #[derive(Clone)]
-#[doc(alias = "Notify")]
 pub struct Event {
     inner: Arc<Inner>,
 }

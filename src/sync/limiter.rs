@@ -71,7 +71,6 @@ enum Key {
 /// });
 /// ```
 #[derive(Clone)]
-#[doc(alias = "Semaphore")]
 pub struct CapacityLimiter {
     state: Arc<Mutex<State>>,
 }

@@ -45,7 +45,6 @@ use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 /// the caller's business.
 #[doc(alias = "Condition")]
 #[doc(alias = "Condvar")]
-#[doc(alias("Condition", "Condvar"))]
 pub struct Notify {
     state: Mutex<State>,
 }
