@@ -222,6 +222,22 @@ impl<T> fmt::Debug for RetryFuture<T> {
 
 /// Every attempt of a [`retry`] failed; holds the last attempt's error.
 #[derive(Debug)]
+///
+/// ```
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let error = pride::retry(pride::Retry::new(3), |attempt| async move {
+///         Err::<(), _>(format!("attempt {attempt} failed"))
+///     })
+///     .await
+///     .unwrap_err();
+///     assert_eq!(error.attempts(), 3);
+///     assert_eq!(error.last_error().to_string(), "attempt 2 failed");
+/// });
+/// ```
 pub struct RetryError {
     attempts: u32,
     last: BoxError,

@@ -254,6 +254,16 @@ impl<T> fmt::Debug for Receiver<T> {
 
 /// The sender of a oneshot channel was dropped without sending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// ```
+/// use pride::sync::oneshot::{self, RecvError};
+///
+/// pride::run(async {
+///     let (tx, rx) = oneshot::channel::<u32>();
+///     drop(tx);
+///     assert_eq!(rx.await, Err(RecvError));
+/// });
+/// ```
 pub struct RecvError;
 
 impl fmt::Display for RecvError {

@@ -77,6 +77,20 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// # Panics
 ///
 /// When called outside a pride runtime.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::mock())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let start = pride::current_time();
+///     pride::time::advance(Duration::from_secs(3));
+///     assert_eq!(pride::current_time() - start, Duration::from_secs(3));
+/// });
+/// ```
 pub fn current_time() -> Instant {
     with_time(|driver| driver.now())
 }
