@@ -44,7 +44,6 @@ use crate::net::reactor::IoSource;
 use crate::net::scheduled_io::Direction;
 
 /// Which signal a [`Signal`] listens for.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 ///
 /// ```no_run
 /// use pride::signal::{Signal, SignalKind};
@@ -57,6 +56,7 @@ use crate::net::scheduled_io::Direction;
 ///     }
 /// });
 /// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SignalKind(i32);
 
 impl SignalKind {

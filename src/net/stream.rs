@@ -186,28 +186,28 @@ macro_rules! stream_impls {
         stream_impls!(@write OwnedWriteHalf, |s| &*s.0);
 
         /// The reading half of a borrowed [`split`]($stream::split).
-        #[derive(Debug)]
         ///
         #[doc = stream_example!($pair, "b.write_all(b\"ping\").await?;\nlet (reader, _writer) = a.split();\nlet mut buf = [0; 4];\nassert_eq!(reader.read(&mut buf).await?, 4);\n")]
+        #[derive(Debug)]
         pub struct ReadHalf<'a>(&'a $stream);
 
         /// The writing half of a borrowed [`split`]($stream::split).
-        #[derive(Debug)]
         ///
         #[doc = stream_example!($pair, "let (_reader, writer) = a.split();\nwriter.write_all(b\"ping\").await?;\nlet mut buf = [0; 4];\nassert_eq!(b.read(&mut buf).await?, 4);\n")]
+        #[derive(Debug)]
         pub struct WriteHalf<'a>(&'a $stream);
 
         /// The reading half of [`into_split`]($stream::into_split).
-        #[derive(Debug)]
         ///
         #[doc = stream_example!($pair, "b.write_all(b\"ping\").await?;\nlet (reader, _writer) = a.into_split();\nlet mut buf = [0; 4];\nassert_eq!(reader.read(&mut buf).await?, 4);\n")]
+        #[derive(Debug)]
         pub struct OwnedReadHalf(std::sync::Arc<$stream>);
 
         /// The writing half of [`into_split`]($stream::into_split); dropping it shuts
         /// the write side down.
-        #[derive(Debug)]
         ///
         #[doc = stream_example!($pair, "let (_reader, writer) = a.into_split();\nwriter.write_all(b\"ping\").await?;\ndrop(writer); // shuts the write side down\nlet mut buf = [0; 8];\nassert_eq!(b.read(&mut buf).await?, 4);\nassert_eq!(b.read(&mut buf).await?, 0);\n")]
+        #[derive(Debug)]
         pub struct OwnedWriteHalf(std::sync::Arc<$stream>);
 
         impl Drop for OwnedWriteHalf {

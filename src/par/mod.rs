@@ -77,7 +77,6 @@ use crate::group::error::{BoxError, GroupError, Kind};
 ///
 /// It is resumed with [`std::panic::resume_unwind`], so no panic message is printed.
 /// The `try_*` forms return [`GroupError`] instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 ///
 /// ```
 /// use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -86,6 +85,7 @@ use crate::group::error::{BoxError, GroupError, Kind};
 /// // A payload from a par call stopped by a cancelled scope is recognised as such.
 /// assert!(caught.unwrap_err().downcast_ref::<pride::par::Cancelled>().is_some());
 /// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancelled;
 
 impl std::fmt::Display for Cancelled {

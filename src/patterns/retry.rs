@@ -221,7 +221,6 @@ impl<T> fmt::Debug for RetryFuture<T> {
 }
 
 /// Every attempt of a [`retry`] failed; holds the last attempt's error.
-#[derive(Debug)]
 ///
 /// ```
 /// let rt = pride::Runtime::builder()
@@ -238,6 +237,7 @@ impl<T> fmt::Debug for RetryFuture<T> {
 ///     assert_eq!(error.last_error().to_string(), "attempt 2 failed");
 /// });
 /// ```
+#[derive(Debug)]
 pub struct RetryError {
     attempts: u32,
     last: BoxError,

@@ -60,7 +60,6 @@ impl<T> Shared<T> {
 /// # Panics
 ///
 /// If `capacity` is zero.
-#[track_caller]
 ///
 /// ```
 /// let (tx, mut rx) = pride::sync::broadcast::channel(16);
@@ -69,6 +68,7 @@ impl<T> Shared<T> {
 /// assert_eq!(rx.try_recv(), Ok("hello"));
 /// assert_eq!(rx2.try_recv(), Ok("hello")); // every receiver gets every message
 /// ```
+#[track_caller]
 pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity > 0,
@@ -215,7 +215,6 @@ pub struct Receiver<T> {
 }
 
 /// Why [`Receiver::recv`] returned no message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 ///
 /// ```
 /// use pride::sync::broadcast::{self, RecvError};
@@ -230,6 +229,7 @@ pub struct Receiver<T> {
 ///     assert_eq!(rx.recv().await, Err(RecvError::Closed));
 /// });
 /// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecvError {
     /// Every sender is gone and every message kept has been read.
     Closed,
@@ -250,7 +250,6 @@ impl fmt::Display for RecvError {
 impl Error for RecvError {}
 
 /// Why [`Receiver::try_recv`] returned no message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 ///
 /// ```
 /// use pride::sync::broadcast::{self, TryRecvError};
@@ -260,6 +259,7 @@ impl Error for RecvError {}
 /// drop(tx);
 /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
 /// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryRecvError {
     /// No new message now.
     Empty,

@@ -116,7 +116,6 @@ impl<T> Error for Closed<T> {}
 
 /// Misuse of a [`CapacityLimiter`](super::CapacityLimiter)'s borrower bookkeeping, or
 /// no token free right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// ```
 /// use pride::sync::{BorrowError, Borrower, CapacityLimiter};
@@ -138,6 +137,7 @@ impl<T> Error for Closed<T> {}
 ///     Err(BorrowError::NotBorrowing(worker))
 /// );
 /// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BorrowError {
     /// This borrower already holds (or is already waiting for) a token.
     AlreadyBorrowing(super::Borrower),

@@ -18,7 +18,6 @@ use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 /// [`CapacityLimiter::acquire`] needs no borrower at all: each [`CapacityToken`] is a
 /// borrower of its own (drawn from a separate id space, so it never clashes with
 /// caller-chosen ids).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// ```
 /// use pride::sync::{Borrower, CapacityLimiter};
@@ -30,6 +29,7 @@ use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 /// limiter.release_on_behalf_of(connection).unwrap();
 /// assert_eq!(limiter.borrowed_tokens(), 0);
 /// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Borrower(u64);
 
 impl Borrower {
@@ -275,7 +275,6 @@ impl fmt::Debug for CapacityLimiter {
 }
 
 /// A token of a [`CapacityLimiter`], given back when dropped.
-#[must_use = "dropping a token releases it at once"]
 ///
 /// ```
 /// let limiter = pride::CapacityLimiter::new(1);
@@ -284,6 +283,7 @@ impl fmt::Debug for CapacityLimiter {
 /// drop(token); // gives the token back
 /// assert_eq!(limiter.available_tokens(), 1);
 /// ```
+#[must_use = "dropping a token releases it at once"]
 pub struct CapacityToken {
     limiter: CapacityLimiter,
     key: Key,

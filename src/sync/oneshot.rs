@@ -179,7 +179,6 @@ impl<T> fmt::Debug for ClosedFuture<'_, T> {
 ///
 /// It resolves to `Err(RecvError)` if the sender was dropped without sending. Dropping
 /// it (cancelling the wait) makes later sends fail and hand their value back.
-#[must_use = "futures do nothing unless awaited"]
 ///
 /// ```
 /// pride::run(async {
@@ -188,6 +187,7 @@ impl<T> fmt::Debug for ClosedFuture<'_, T> {
 ///     assert!(rx.await.is_err());
 /// });
 /// ```
+#[must_use = "futures do nothing unless awaited"]
 pub struct Receiver<T> {
     state: Arc<Mutex<State<T>>>,
 }
@@ -253,7 +253,6 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 /// The sender of a oneshot channel was dropped without sending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 ///
 /// ```
 /// use pride::sync::oneshot::{self, RecvError};
@@ -264,6 +263,7 @@ impl<T> fmt::Debug for Receiver<T> {
 ///     assert_eq!(rx.await, Err(RecvError));
 /// });
 /// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RecvError;
 
 impl fmt::Display for RecvError {
