@@ -85,6 +85,18 @@
 //! child only. It is not a group failure; awaiting the handle then gives an error that
 //! says the child was cancelled. Dropping a handle does not cancel its child.
 //!
+//! ```
+//! pride::run(async {
+//!     pride::task_group(async |tg| {
+//!         let stuck = tg.spawn(std::future::pending::<()>());
+//!         stuck.cancel();
+//!         assert!(stuck.await.is_err()); // cancelled: an error for the handle only
+//!     })
+//!     .await
+//!     .unwrap(); // not a group failure
+//! });
+//! ```
+//!
 //! # Cancel scopes
 //!
 //! **Scopes nest.** Each group owns a [`CancelScope`](crate::CancelScope) whose parent
@@ -101,6 +113,38 @@
 //! children. [`set_shield`](crate::CancelScope::set_shield) takes effect at once:
 //! unshielding wakes a task blocked inside, which is then dropped if an outer scope was
 //! cancelled.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let rt = pride::Runtime::builder()
+//!     .clock(pride::time::Clock::autojump())
+//!     .build()
+//!     .unwrap();
+//! rt.block_on(async {
+//!     let outer = pride::CancelScope::new();
+//!     let handle = outer.clone();
+//!     let result = outer
+//!         .run(async move {
+//!             handle.cancel();
+//!             // Cleanup that must finish even though the scope around it is cancelled.
+//!             let shield = pride::CancelScope::new();
+//!             shield.set_shield(true);
+//!             let flushed = shield
+//!                 .run(async {
+//!                     pride::sleep(Duration::from_secs(1)).await;
+//!                     "flushed"
+//!                 })
+//!                 .await;
+//!             assert_eq!(flushed, Some("flushed"));
+//!             pride::checkpoint().await; // the outer cancel takes effect here
+//!             "not reached"
+//!         })
+//!         .await;
+//!     assert_eq!(result, None);
+//!     assert!(outer.cancelled_caught());
+//! });
+//! ```
 //!
 //! **`cancel()`** is synchronous, idempotent, cannot be undone, and is not a suspension
 //! point: code after it runs on until its next suspension point or `checkpoint()`.
@@ -235,6 +279,39 @@
 //! errors are never lost to a cancel. If nothing failed, the group ends as cancelled
 //! work and the outermost cancelled scope catches. Only a group future dropped by hand
 //! (not by a scope) is torn down at once, as "No orphans" describes.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pride::CancelScope;
+//!
+//! let rt = pride::Runtime::builder()
+//!     .clock(pride::time::Clock::autojump())
+//!     .build()
+//!     .unwrap();
+//! rt.block_on(async {
+//!     let outer = CancelScope::new();
+//!     let handle = outer.clone();
+//!     let result = outer
+//!         .run(pride::task_group(async move |tg| {
+//!             tg.start_soon_named("flusher", async {
+//!                 let shield = CancelScope::new();
+//!                 shield.set_shield(true);
+//!                 shield
+//!                     .run(async {
+//!                         pride::sleep(Duration::from_secs(1)).await;
+//!                         Err::<(), _>("flush failed")
+//!                     })
+//!                     .await
+//!                     .unwrap()
+//!             });
+//!             handle.cancel(); // the scope around the group
+//!         }))
+//!         .await;
+//!     // The group drained, and its error came out through the cancelled scope.
+//!     let error = result.unwrap().unwrap_err();
+//!     assert_eq!(error.errors()[0].name(), Some("flusher"));
+//! });
+//! ```
 //!
 //! **Cleanup panics are entries.** A panic in a `Drop` that runs because a task, a body
 //! or a scope's work was cancelled is caught and kept as an entry of the group, next to
