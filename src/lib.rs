@@ -151,8 +151,19 @@
 //! [`as_completed`], [`retry`]) in [`patterns`].
 //! What a running program is doing (its task tree, its counters, a task that blocks
 //! a worker) is in [`debug`].
+//!
+//! The rules all of this follows (joins, errors, cancellation, deadlines, `start`,
+//! cleanup) are written out in one place: [`semantics`].
+//!
+//! # Where items live
+//!
+//! The core (running, task groups, cancel scopes and deadlines) lives at the crate
+//! root. The most used primitives, timers and patterns are also re-exported at the root
+//! (`pride::Event` is `pride::sync::Event`, `pride::sleep` is `pride::time::sleep`);
+//! they are documented once, in their module.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub(crate) mod cancel;
 pub mod compat;
@@ -169,6 +180,7 @@ pub(crate) mod pool;
 pub mod process;
 pub(crate) mod runtime;
 mod select;
+pub mod semantics;
 pub mod shutdown;
 #[cfg(unix)]
 pub mod signal;
@@ -190,13 +202,16 @@ pub use group::{
     task_group_with_limit,
 };
 pub use macros::{main, test};
+#[doc(no_inline)]
 pub use patterns::{
     AsCompleted, Pattern, Retry, RetryError, RetryFuture, as_completed, bounded_map, gather, race,
     retry,
 };
 pub use runtime::{Builder, Runtime, ToThread, YieldNow, run, to_thread, yield_now};
 pub use supervise::{RestartPolicy, Supervisor, supervise};
+#[doc(no_inline)]
 pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
+#[doc(no_inline)]
 pub use time::{Interval, Sleep, current_time, interval, sleep, sleep_until};
 
 /// The lock-free core, reached by the loom models in `loom-tests/`. Exists only under

@@ -72,6 +72,7 @@
 /// # });
 /// ```
 #[macro_export]
+#[doc(alias = "tokio::select")]
 macro_rules! select {
     // Each step names the branch's future and output slot with identifiers made in
     // that step, so every branch gets its own pair.

@@ -58,27 +58,74 @@ use crate::{CancelScope, Event};
 /// A shutdown request that any number of tasks can wait for. Cheap to clone; every
 /// clone sees the same request. Triggering is permanent.
 #[derive(Clone, Debug, Default)]
+#[doc(alias("CancellationToken", "graceful_shutdown"))]
+///
+/// ```
+/// use pride::shutdown::Shutdown;
+///
+/// pride::run(async {
+///     let shutdown = Shutdown::new();
+///     pride::task_group(async |tg| {
+///         let stop = shutdown.clone();
+///         tg.start_soon(async move {
+///             stop.triggered().await; // a worker waits for the request
+///         });
+///         shutdown.trigger(); // e.g. on `pride::signal::ctrl_c()`
+///     })
+///     .await
+///     .unwrap();
+///     assert!(shutdown.is_triggered());
+/// });
+/// ```
 pub struct Shutdown {
     requested: Event,
 }
 
 impl Shutdown {
     /// A shutdown that has not been requested yet.
+    ///
+    /// ```
+    /// let shutdown = pride::shutdown::Shutdown::new();
+    /// assert!(!shutdown.is_triggered());
+    /// ```
     pub fn new() -> Shutdown {
         Shutdown::default()
     }
 
     /// Requests the shutdown and wakes every waiter. Idempotent.
+    ///
+    /// ```
+    /// let shutdown = pride::shutdown::Shutdown::new();
+    /// let copy = shutdown.clone();
+    /// shutdown.trigger();
+    /// shutdown.trigger(); // idempotent
+    /// assert!(copy.is_triggered()); // every clone sees it
+    /// ```
     pub fn trigger(&self) {
         self.requested.set();
     }
 
     /// Whether the shutdown has been requested.
+    ///
+    /// ```
+    /// let shutdown = pride::shutdown::Shutdown::new();
+    /// assert!(!shutdown.is_triggered());
+    /// shutdown.trigger();
+    /// assert!(shutdown.is_triggered());
+    /// ```
     pub fn is_triggered(&self) -> bool {
         self.requested.is_set()
     }
 
     /// Waits until the shutdown is requested. Cancel-safe.
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     let shutdown = pride::shutdown::Shutdown::new();
+    ///     shutdown.trigger();
+    ///     shutdown.triggered().await; // returns at once once triggered
+    /// });
+    /// ```
     pub async fn triggered(&self) {
         self.requested.wait().await;
     }
@@ -91,6 +138,30 @@ impl Shutdown {
 /// period), `None` if the grace period ran out and it was cancelled. The work is
 /// expected to watch `shutdown` itself and wind down (stop accepting, finish the
 /// request in hand); the grace period is the bound on how long that may take.
+///
+/// ```
+/// use std::time::Duration;
+/// use pride::shutdown::{Shutdown, graceful};
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let shutdown = Shutdown::new();
+///     shutdown.trigger();
+///     // Work that ignores the request is cancelled when the grace period ends.
+///     let stubborn = graceful(&shutdown, Duration::from_secs(5), std::future::pending::<()>()).await;
+///     assert_eq!(stubborn, None);
+///     // Work that winds down in time keeps its result.
+///     let polite = graceful(&shutdown, Duration::from_secs(5), async {
+///         shutdown.triggered().await;
+///         "drained"
+///     })
+///     .await;
+///     assert_eq!(polite, Some("drained"));
+/// });
+/// ```
 pub async fn graceful<F: Future>(
     shutdown: &Shutdown,
     grace: Duration,

@@ -44,6 +44,18 @@ use crate::net::reactor::IoSource;
 use crate::net::scheduled_io::Direction;
 
 /// Which signal a [`Signal`] listens for.
+///
+/// ```no_run
+/// use pride::signal::{Signal, SignalKind};
+///
+/// pride::run(async {
+///     let mut hangups = Signal::new(SignalKind::HANGUP).unwrap();
+///     loop {
+///         hangups.recv().await;
+///         println!("reloading the configuration");
+///     }
+/// });
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SignalKind(i32);
 
@@ -196,6 +208,13 @@ impl fmt::Debug for Signal {
 ///
 /// # Panics
 /// Outside a pride runtime.
+///
+/// ```no_run
+/// pride::run(async {
+///     pride::signal::ctrl_c().await.unwrap();
+///     println!("shutting down");
+/// });
+/// ```
 pub async fn ctrl_c() -> io::Result<()> {
     Signal::new(SignalKind::INTERRUPT)?.recv().await;
     Ok(())

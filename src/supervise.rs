@@ -42,6 +42,14 @@ pub struct RestartPolicy {
 impl RestartPolicy {
     /// Restart only the child that failed. By default at most 3 restarts within 5
     /// seconds, with a backoff from 100 ms up to 10 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // Restart a failed child on its own, at most 10 times a minute.
+    /// let policy = pride::RestartPolicy::one_for_one().max_restarts(10, Duration::from_secs(60));
+    /// # let _ = policy;
+    /// ```
     pub fn one_for_one() -> RestartPolicy {
         RestartPolicy {
             one_for_all: false,
@@ -54,6 +62,12 @@ impl RestartPolicy {
 
     /// On any failure, cancel every other child and restart them all, in order. For
     /// children that depend on one another. Same defaults as [`one_for_one`](Self::one_for_one).
+    ///
+    /// ```
+    /// // A cache and the worker that fills it: restart both when either fails.
+    /// let policy = pride::RestartPolicy::one_for_all();
+    /// # let _ = policy;
+    /// ```
     pub fn one_for_all() -> RestartPolicy {
         RestartPolicy {
             one_for_all: true,
@@ -63,6 +77,14 @@ impl RestartPolicy {
 
     /// Allows at most `restarts` restarts within any `window`; one more failure and
     /// the supervisor gives up. `0` means the first failure is fatal.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // Any failure ends the supervisor with an error.
+    /// let fatal = pride::RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1));
+    /// # let _ = fatal;
+    /// ```
     pub fn max_restarts(mut self, restarts: usize, window: Duration) -> RestartPolicy {
         self.max_restarts = restarts;
         self.window = window;
@@ -71,6 +93,14 @@ impl RestartPolicy {
 
     /// The backoff before a restart: `initial`, doubling with each restart in the
     /// window, capped at `max`, then scaled by a random factor in [0.5, 1].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let policy = pride::RestartPolicy::one_for_one()
+    ///     .backoff(Duration::from_millis(50), Duration::from_secs(30));
+    /// # let _ = policy;
+    /// ```
     pub fn backoff(mut self, initial: Duration, max: Duration) -> RestartPolicy {
         self.initial = initial;
         self.max = max.max(initial);
@@ -124,6 +154,7 @@ struct Spec {
 ///     assert_eq!(attempts.load(Ordering::SeqCst), 3); // failed twice, then done
 /// });
 /// ```
+#[doc(alias("SupervisorJob", "TaskTracker"))]
 pub fn supervise(policy: RestartPolicy) -> Supervisor {
     Supervisor {
         config: Some(Config {
@@ -156,6 +187,22 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   supervisors do not restart in lockstep.
 /// - Failures are handled one at a time: a failure that comes while another child's
 ///   restart is backing off waits for that backoff to end.
+///
+/// ```
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// # use std::time::Duration;
+/// rt.block_on(async {
+///     // Gives up after the restart budget: the error says what failed.
+///     let error = pride::supervise(pride::RestartPolicy::one_for_one().max_restarts(1, Duration::from_secs(60)))
+///         .child("broken", || async { Err::<(), _>("no database") })
+///         .await
+///         .unwrap_err();
+///     assert_eq!(error.errors()[0].name(), Some("broken"));
+/// });
+/// ```
 #[must_use = "a supervisor does nothing until awaited"]
 pub struct Supervisor {
     config: Option<Config>,
@@ -179,6 +226,20 @@ impl Supervisor {
 
     /// Adds a child named `name`: `factory` makes a fresh future for each start. The
     /// child counts as ready as soon as it starts.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder()
+    ///     .clock(pride::time::Clock::autojump())
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     pride::supervise(pride::RestartPolicy::one_for_one())
+    ///         .child("migrate", || async { Ok::<_, pride::BoxError>(()) }) // done: not restarted
+    ///         .child("warm-up", || async {})
+    ///         .await
+    ///         .unwrap();
+    /// });
+    /// ```
     pub fn child<F, Fut>(mut self, name: impl Into<String>, mut factory: F) -> Supervisor
     where
         F: FnMut() -> Fut + Send + 'static,
@@ -198,6 +259,32 @@ impl Supervisor {
     /// Adds a child that reports its own readiness, like a [`TaskGroup::start`]
     /// child: the next child starts only once this one called
     /// [`TaskStatus::started`] (or ended).
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder()
+    ///     .clock(pride::time::Clock::autojump())
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    ///     let (a, b) = (order.clone(), order.clone());
+    ///     pride::supervise(pride::RestartPolicy::one_for_one())
+    ///         .child_with_status("database", move |status| {
+    ///             let a = a.clone();
+    ///             async move {
+    ///                 a.lock().unwrap().push("database up");
+    ///                 status.started(()); // the next child starts only now
+    ///             }
+    ///         })
+    ///         .child("api", move || {
+    ///             let b = b.clone();
+    ///             async move { b.lock().unwrap().push("api up") }
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(*order.lock().unwrap(), ["database up", "api up"]);
+    /// });
+    /// ```
     pub fn child_with_status<F, Fut>(
         mut self,
         name: impl Into<String>,
@@ -218,6 +305,23 @@ impl Supervisor {
     /// Reports on `status` once every child has started for the first time, so that
     /// `tg.start(|status| supervise(policy).child(..).ready_on(status))` returns when
     /// the supervised service is up.
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     pride::task_group(async |tg| {
+    ///         // `start` returns once every supervised child has started.
+    ///         tg.start(|status| {
+    ///             pride::supervise(pride::RestartPolicy::one_for_one())
+    ///                 .child("service", || async {})
+    ///                 .ready_on(status)
+    ///         })
+    ///         .await?;
+    ///         Ok::<_, pride::BoxError>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn ready_on(mut self, status: TaskStatus<()>) -> Supervisor {
         self.config().ready = Some(status);
         self

@@ -49,6 +49,21 @@ pub struct RuntimeMetrics {
 }
 
 /// One worker's share of [`RuntimeMetrics`].
+///
+/// ```
+/// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+/// rt.block_on(async {
+///     pride::task_group(async |tg| {
+///         tg.start_soon(async {});
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// let metrics = rt.metrics();
+/// assert_eq!(metrics.per_worker.len(), 2);
+/// let polls: u64 = metrics.per_worker.iter().map(|w| w.polls).sum();
+/// println!("workers ran {polls} polls");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerMetrics {

@@ -149,6 +149,26 @@ pub struct TreeDump {
 }
 
 /// What a [`DumpNode`] is.
+///
+/// ```
+/// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+/// rt.block_on(async {
+///     pride::task_group(async |tg| {
+///         let stop = pride::Event::new();
+///         let wait = stop.clone();
+///         tg.start_soon_named("listener", async move { wait.wait().await });
+///         pride::yield_now().await; // the group links into the tree at its first pause
+///         let dump = pride::debug::dump();
+///         use pride::debug::NodeKind;
+///         let task = dump.nodes().find(|n| n.kind == NodeKind::Task).unwrap();
+///         assert_eq!(task.name.as_deref(), Some("listener"));
+///         assert!(dump.nodes().any(|n| n.kind == NodeKind::Group));
+///         stop.set();
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NodeKind {
@@ -163,6 +183,25 @@ pub enum NodeKind {
 }
 
 /// A scope's deadline as seen when the dump was made.
+///
+/// ```
+/// use std::time::Duration;
+/// use pride::debug::{Deadline, NodeKind};
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::mock())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let inside = pride::move_on_after(Duration::from_secs(5), async {
+///         pride::yield_now().await;
+///         pride::debug::dump()
+///     });
+///     let dump = inside.await.unwrap();
+///     let scope = dump.nodes().find(|n| n.kind == NodeKind::Scope).unwrap();
+///     assert_eq!(scope.deadline, Some(Deadline::In(Duration::from_secs(5))));
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deadline {
     /// It comes in this long.
@@ -172,6 +211,25 @@ pub enum Deadline {
 }
 
 /// One scope, group or task in a [`TreeDump`].
+///
+/// ```
+/// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+/// rt.block_on(async {
+///     pride::task_group(async |tg| {
+///         let stop = pride::Event::new();
+///         let wait = stop.clone();
+///         tg.start_soon_named("listener", async move { wait.wait().await });
+///         pride::yield_now().await; // the group links into the tree at its first pause
+///         let dump = pride::debug::dump();
+///         let task = dump.nodes().find(|n| n.name.as_deref() == Some("listener")).unwrap();
+///         assert!(task.task_state.is_some());
+///         assert!(!task.cancel_called);
+///         stop.set();
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DumpNode {
@@ -203,6 +261,24 @@ impl TreeDump {
     /// "cancel_called":..,"cancelled_caught":..,"shielded":..,"deadline_in_ms":..,
     /// "cancel_reason":..,"children":[..]}`, where absent values are `null` and a
     /// passed deadline is negative.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+    /// rt.block_on(async {
+    ///     pride::task_group(async |tg| {
+    ///         let stop = pride::Event::new();
+    ///         let wait = stop.clone();
+    ///         tg.start_soon_named("listener", async move { wait.wait().await });
+    ///         pride::yield_now().await; // the group links into the tree at its first pause
+    ///         let dump = pride::debug::dump();
+    ///         let json = dump.to_json();
+    ///         assert!(json.contains("\"name\":\"listener\""));
+    ///         stop.set();
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn to_json(&self) -> String {
         let mut out = String::new();
         let _ = write!(out, "{{\"workers\":{},\"roots\":[", self.workers);
@@ -217,6 +293,24 @@ impl TreeDump {
     }
 
     /// Every node, depth first, for searching.
+    ///
+    /// ```
+    /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
+    /// rt.block_on(async {
+    ///     pride::task_group(async |tg| {
+    ///         let stop = pride::Event::new();
+    ///         let wait = stop.clone();
+    ///         tg.start_soon_named("listener", async move { wait.wait().await });
+    ///         pride::yield_now().await; // the group links into the tree at its first pause
+    ///         let dump = pride::debug::dump();
+    ///         let tasks = dump.nodes().filter(|n| n.kind == pride::debug::NodeKind::Task).count();
+    ///         assert_eq!(tasks, 1);
+    ///         stop.set();
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn nodes(&self) -> impl Iterator<Item = &DumpNode> {
         let mut stack: Vec<&DumpNode> = self.roots.iter().rev().collect();
         std::iter::from_fn(move || {

@@ -46,6 +46,22 @@ pub fn read_dir(path: impl AsRef<Path>) -> ToThread<io::Result<ReadDir>> {
 ///
 /// Cancel-safe: a [`next_entry`](ReadDir::next_entry) dropped while a batch is being
 /// read keeps the batch for the next call; no entry is skipped.
+///
+/// ```
+/// # pride::run(async {
+/// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-readdir", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// pride::fs::write(dir.join("notes.txt"), "hello").await?;
+/// let mut entries = pride::fs::read_dir(&dir).await?;
+/// let mut names = Vec::new();
+/// while let Some(entry) = entries.next_entry().await? {
+///     names.push(entry.file_name());
+/// }
+/// assert_eq!(names, ["notes.txt"]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<_, std::io::Error>(())
+/// # }).unwrap();
+/// ```
 pub struct ReadDir {
     buffer: VecDeque<io::Result<DirEntry>>,
     state: State,
@@ -73,6 +89,19 @@ impl ReadDir {
     /// assert!(entries.next_entry().await?.is_none());
     /// # pride::fs::remove_dir_all(&dir).await?;
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-next-entry", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// pride::fs::write(dir.join("notes.txt"), "hello").await?;
+    /// let mut entries = pride::fs::read_dir(&dir).await?;
+    /// assert!(entries.next_entry().await?.is_some());
+    /// assert!(entries.next_entry().await?.is_none()); // the end of the listing
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
     /// ```
     pub async fn next_entry(&mut self) -> io::Result<Option<DirEntry>> {
         std::future::poll_fn(|cx| self.poll_next_entry(cx))
@@ -149,22 +178,74 @@ impl DirEntry {
     }
 
     /// The entry's full path: the listed directory joined with its file name.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-entry-path", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// pride::fs::write(dir.join("notes.txt"), "hello").await?;
+    /// let mut entries = pride::fs::read_dir(&dir).await?;
+    /// let entry = entries.next_entry().await?.unwrap();
+    /// assert_eq!(entry.path(), dir.join("notes.txt"));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn path(&self) -> PathBuf {
         self.0.path()
     }
 
     /// The entry's file name, without its directory.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-entry-name", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// pride::fs::write(dir.join("notes.txt"), "hello").await?;
+    /// let mut entries = pride::fs::read_dir(&dir).await?;
+    /// let entry = entries.next_entry().await?.unwrap();
+    /// assert_eq!(entry.file_name(), "notes.txt");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn file_name(&self) -> OsString {
         self.0.file_name()
     }
 
     /// The entry's metadata, not following a symbolic link.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-entry-meta", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// pride::fs::write(dir.join("notes.txt"), "hello").await?;
+    /// let mut entries = pride::fs::read_dir(&dir).await?;
+    /// let entry = entries.next_entry().await?.unwrap();
+    /// assert_eq!(entry.metadata().await?.len(), 5);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn metadata(&self) -> ToThread<io::Result<std::fs::Metadata>> {
         let entry = self.0.clone();
         crate::to_thread(move || entry.metadata())
     }
 
     /// The entry's file type, not following a symbolic link.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-entry-type", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// pride::fs::write(dir.join("notes.txt"), "hello").await?;
+    /// let mut entries = pride::fs::read_dir(&dir).await?;
+    /// let entry = entries.next_entry().await?.unwrap();
+    /// assert!(entry.file_type().await?.is_file());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn file_type(&self) -> ToThread<io::Result<std::fs::FileType>> {
         let entry = self.0.clone();
         crate::to_thread(move || entry.file_type())

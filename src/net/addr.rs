@@ -10,6 +10,20 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 /// Literal IP addresses are used as they are; a host name is resolved with the
 /// system resolver on the blocking pool (see [`to_thread`](crate::to_thread)), so it
 /// does not stall a worker. This trait is sealed.
+///
+/// ```
+/// # pride::run(async {
+/// use std::net::{Ipv4Addr, SocketAddr};
+/// use pride::net::TcpListener;
+///
+/// let a = TcpListener::bind("127.0.0.1:0").await?; // a string
+/// let b = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?; // an (ip, port) pair
+/// let c = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?; // a SocketAddr
+/// let d = TcpListener::bind(("localhost", 0)).await?; // a host name, resolved off the workers
+/// # drop((a, b, c, d));
+/// # Ok::<_, std::io::Error>(())
+/// # }).unwrap();
+/// ```
 pub trait ToSocketAddrs: sealed::Sealed {}
 
 pub(crate) mod sealed {

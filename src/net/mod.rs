@@ -13,12 +13,10 @@
 //! exactly where things were. Compound operations (`write_all`, `read_exact`) are not:
 //! dropped halfway, part of the buffer may have been transferred.
 //!
-//! Rooms: `reactor.rs` (registrations, the slab, the driver's dispatch) and
-//! `scheduled_io.rs` (one registration's readiness and waiters) hold the rules of the
-//! reactor; `tcp.rs`, `udp.rs`, `unix.rs` the socket types; `socket.rs` the
-//! [`TcpSocket`] builder for options set before `listen`/`connect` (backlog,
-//! `SO_REUSEPORT`, buffer sizes); `addr.rs` address resolution and [`lookup_host`]
-//! (host names resolve on the blocking pool).
+//! The socket types are [`TcpListener`], [`TcpStream`], [`UdpSocket`] and, on Unix,
+//! [`UnixListener`], [`UnixStream`] and [`UnixDatagram`]. [`TcpSocket`] sets options
+//! before `listen`/`connect` (backlog, `SO_REUSEPORT`, buffer sizes), and
+//! [`lookup_host`] resolves host names (on the blocking pool).
 //!
 //! **Servers.** [`serve`] is the accept loop: one isolated child per connection, so a
 //! connection's error or panic is reported and ends that connection only; accept

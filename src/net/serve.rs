@@ -68,6 +68,41 @@ type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
 ///
 /// Awaiting it gives `Ok(())`, or `Err` only if the error handler itself panicked or a
 /// connection panicked while it was being cancelled (in a `Drop`).
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use pride::net::{TcpListener, TcpStream, serve};
+/// use pride::shutdown::Shutdown;
+///
+/// pride::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let shutdown = Shutdown::new();
+///     pride::task_group(async |tg| {
+///         let stop = shutdown.clone();
+///         tg.start_soon(async move {
+///             serve(listener, |stream: TcpStream, _peer| async move {
+///                 let (mut reader, mut writer) = stream.split();
+///                 futures_util::io::copy(&mut reader, &mut writer).await.map(|_| ())
+///             })
+///             .max_connections(100)
+///             .graceful(stop, Duration::from_secs(5))
+///             .await
+///         });
+///         let mut client = TcpStream::connect(addr).await?;
+///         client.write_all(b"hi").await?;
+///         let mut buf = [0; 2];
+///         client.read_exact(&mut buf).await?;
+///         assert_eq!(&buf, b"hi");
+///         shutdown.trigger();
+///         Ok::<_, pride::BoxError>(())
+///     })
+///     .await?;
+///     Ok::<_, pride::BoxError>(())
+/// })
+/// .unwrap();
+/// ```
 #[must_use = "a server does nothing until awaited"]
 pub struct Serve<L, H> {
     /// `Some` until the first poll moves it into `running`.
@@ -119,6 +154,7 @@ impl<L, H> Unpin for Serve<L, H> {}
 ///     .unwrap();
 /// });
 /// ```
+#[doc(alias("serve_tcp", "serve_listeners", "accept_loop"))]
 pub fn serve<L, H, Fut>(listener: L, handler: H) -> Serve<L, H>
 where
     L: Listener,
@@ -150,6 +186,42 @@ impl<L, H> Serve<L, H> {
     ///
     /// # Panics
     /// If `limit` is 0.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    /// use pride::net::{TcpListener, TcpStream, serve};
+    /// use pride::shutdown::Shutdown;
+    ///
+    /// pride::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let shutdown = Shutdown::new();
+    ///     pride::task_group(async |tg| {
+    ///         let stop = shutdown.clone();
+    ///         tg.start_soon(async move {
+    ///             // At most 2 connections at once; more wait in the backlog.
+    ///             serve(listener, |stream: TcpStream, _peer| async move {
+    ///                 let (mut reader, mut writer) = stream.split();
+    ///                 futures_util::io::copy(&mut reader, &mut writer).await.map(|_| ())
+    ///             })
+    ///             .max_connections(2)
+    ///             .graceful(stop, Duration::from_secs(5))
+    ///             .await
+    ///         });
+    ///         let mut client = TcpStream::connect(addr).await?;
+    ///         client.write_all(b"hi").await?;
+    ///         let mut buf = [0; 2];
+    ///         client.read_exact(&mut buf).await?;
+    ///         assert_eq!(&buf, b"hi");
+    ///         shutdown.trigger();
+    ///         Ok::<_, pride::BoxError>(())
+    ///     })
+    ///     .await?;
+    ///     Ok::<_, pride::BoxError>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn max_connections(mut self, limit: usize) -> Self {
         assert!(
             limit > 0,
@@ -162,6 +234,41 @@ impl<L, H> Serve<L, H> {
     /// Hands every failure to `report` instead of standard error: a connection's error
     /// or panic (named `connection <peer>`) and accept errors (named `accept`). It runs
     /// on the failing connection's task; if it panics, the server fails.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    /// use pride::net::{TcpListener, TcpStream, serve};
+    /// use pride::shutdown::Shutdown;
+    ///
+    /// pride::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let shutdown = Shutdown::new();
+    ///     pride::task_group(async |tg| {
+    ///         let stop = shutdown.clone();
+    ///         tg.start_soon(async move {
+    ///             serve(listener, |stream: TcpStream, _peer| async move {
+    ///                 let (mut reader, mut writer) = stream.split();
+    ///                 futures_util::io::copy(&mut reader, &mut writer).await.map(|_| ())
+    ///             })
+    ///             .on_error(|error| eprintln!("{error}")) // or a logger, or metrics
+    ///             .graceful(stop, Duration::from_secs(5))
+    ///             .await
+    ///         });
+    ///         let mut client = TcpStream::connect(addr).await?;
+    ///         client.write_all(b"hi").await?;
+    ///         let mut buf = [0; 2];
+    ///         client.read_exact(&mut buf).await?;
+    ///         assert_eq!(&buf, b"hi");
+    ///         shutdown.trigger();
+    ///         Ok::<_, pride::BoxError>(())
+    ///     })
+    ///     .await?;
+    ///     Ok::<_, pride::BoxError>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn on_error(mut self, report: impl Fn(TaskError) + Send + Sync + 'static) -> Self {
         self.config().report = Arc::new(report);
         self
@@ -171,6 +278,41 @@ impl<L, H> Serve<L, H> {
     /// give the open connections `grace` to finish, then cancel what is left and
     /// return. Handlers that hold long-lived connections should watch `shutdown`
     /// too and close at a clean point.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    /// use pride::net::{TcpListener, TcpStream, serve};
+    /// use pride::shutdown::Shutdown;
+    ///
+    /// pride::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let shutdown = Shutdown::new();
+    ///     pride::task_group(async |tg| {
+    ///         let stop = shutdown.clone();
+    ///         tg.start_soon(async move {
+    ///             // Once `stop` is triggered: stop accepting, give open connections 5 s.
+    ///             serve(listener, |stream: TcpStream, _peer| async move {
+    ///                 let (mut reader, mut writer) = stream.split();
+    ///                 futures_util::io::copy(&mut reader, &mut writer).await.map(|_| ())
+    ///             })
+    ///             .graceful(stop, Duration::from_secs(5))
+    ///             .await
+    ///         });
+    ///         let mut client = TcpStream::connect(addr).await?;
+    ///         client.write_all(b"hi").await?;
+    ///         let mut buf = [0; 2];
+    ///         client.read_exact(&mut buf).await?;
+    ///         assert_eq!(&buf, b"hi");
+    ///         shutdown.trigger();
+    ///         Ok::<_, pride::BoxError>(())
+    ///     })
+    ///     .await?;
+    ///     Ok::<_, pride::BoxError>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn graceful(mut self, shutdown: Shutdown, grace: Duration) -> Self {
         self.config().shutdown = Some((shutdown, grace));
         self

@@ -37,6 +37,16 @@ impl TcpListener {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// use pride::net::TcpListener;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// assert_ne!(listener.local_addr()?.port(), 0);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         each_addr(addr.resolved(), async |addr| {
             TcpListener::from_mio(mio::net::TcpListener::bind(addr)?)
@@ -48,6 +58,15 @@ impl TcpListener {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let listener = pride::net::TcpListener::from_std(std_listener)?;
+    /// # drop(listener);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         TcpListener::from_mio(mio::net::TcpListener::from_std(listener))
@@ -66,11 +85,36 @@ impl TcpListener {
     /// it is, and the listener stays usable; the pending connection stays queued, so
     /// a loop that retries at once spins until descriptors free up. Sleep a little
     /// before retrying.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// use pride::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (server, peer) = listener.accept().await?;
+    /// assert_eq!(peer, client.local_addr()?);
+    /// # drop(server);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
     /// Polls for a connection, like [`accept`](Self::accept).
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// use std::future::poll_fn;
+    /// use pride::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let _client = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (_server, _peer) = poll_fn(|cx| listener.poll_accept(cx)).await?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         self.io
             .poll_io(cx, Direction::Read, |l| l.accept())
@@ -81,11 +125,28 @@ impl TcpListener {
     }
 
     /// The address this listener is bound to.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = listener.local_addr()?;
+    /// assert!(addr.ip().is_loopback());
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
 
     /// Sets `IP_TTL`.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// listener.set_ttl(64)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get_ref().set_ttl(ttl)
     }
@@ -128,6 +189,17 @@ impl TcpStream {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// use pride::net::{TcpListener, TcpStream};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         each_addr(addr.resolved(), TcpStream::connect_addr).await
     }
@@ -162,6 +234,17 @@ impl TcpStream {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let std_stream = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let stream = pride::net::TcpStream::from_std(std_stream)?;
+    /// let (_server, peer) = listener.accept().await?;
+    /// assert_eq!(peer, stream.local_addr()?);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
@@ -174,16 +257,46 @@ impl TcpStream {
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_nodelay(true)?;
+    /// assert!(stream.nodelay()?);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.get_ref().set_nodelay(nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// assert!(!stream.nodelay()?); // off by default
+    /// stream.set_nodelay(true)?;
+    /// assert!(stream.nodelay()?);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get_ref().nodelay()
     }
 
     /// Sets `IP_TTL`.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_ttl(64)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get_ref().set_ttl(ttl)
     }
@@ -193,39 +306,110 @@ impl TcpStream {
 impl TcpStream {
     /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection and reports a dead
     /// peer as an error on the next read or write.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_keepalive(true)?;
+    /// assert!(stream.keepalive()?);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
         SockRef::from(self.io.get_ref()).set_keepalive(keepalive)
     }
 
     /// Turns keepalive on, with the first probe after `idle` without traffic.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_keepalive_idle(std::time::Duration::from_secs(60))?;
+    /// assert!(stream.keepalive()?);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_keepalive_idle(&self, idle: Duration) -> io::Result<()> {
         SockRef::from(self.io.get_ref()).set_tcp_keepalive(&TcpKeepalive::new().with_time(idle))
     }
 
     /// Whether `SO_KEEPALIVE` is set.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// assert!(!stream.keepalive()?); // off by default
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn keepalive(&self) -> io::Result<bool> {
         SockRef::from(self.io.get_ref()).keepalive()
     }
 
     /// Sets `SO_SNDBUF`; the kernel may round it (Linux doubles it).
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_send_buffer_size(64 * 1024)?;
+    /// assert!(stream.send_buffer_size()? >= 64 * 1024);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_send_buffer_size(&self, size: usize) -> io::Result<()> {
         SockRef::from(self.io.get_ref()).set_send_buffer_size(size)
     }
 
     /// The send buffer size (`SO_SNDBUF`).
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// println!("send buffer: {} bytes", stream.send_buffer_size()?);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn send_buffer_size(&self) -> io::Result<usize> {
         SockRef::from(self.io.get_ref()).send_buffer_size()
     }
 
     /// Sets `SO_RCVBUF`; the kernel may round it (Linux doubles it).
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_recv_buffer_size(64 * 1024)?;
+    /// assert!(stream.recv_buffer_size()? >= 64 * 1024);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
         SockRef::from(self.io.get_ref()).set_recv_buffer_size(size)
     }
 
     /// The receive buffer size (`SO_RCVBUF`).
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// println!("receive buffer: {} bytes", stream.recv_buffer_size()?);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn recv_buffer_size(&self) -> io::Result<usize> {
         SockRef::from(self.io.get_ref()).recv_buffer_size()
     }
 }
 
-stream_impls!(TcpStream, SocketAddr);
+stream_impls!(
+    TcpStream,
+    SocketAddr,
+    "# let listener = pride::net::TcpListener::bind(\"127.0.0.1:0\").await?;\n# let mut a = pride::net::TcpStream::connect(listener.local_addr()?).await?;\n# let (b, _) = listener.accept().await?;\n"
+);

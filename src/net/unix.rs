@@ -39,6 +39,18 @@ impl UnixListener {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-listener-bind", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("listener-bind.sock");
+    /// let listener = pride::net::UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         Ok(UnixListener {
             io: IoSource::new(mio::net::UnixListener::bind(path)?)?,
@@ -49,6 +61,19 @@ impl UnixListener {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-listener-std", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("listener-std.sock");
+    /// let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let listener = pride::net::UnixListener::from_std(std_listener)?;
+    /// # drop(listener);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
@@ -58,11 +83,45 @@ impl UnixListener {
 
     /// Waits for a connection. Cancel-safe, like
     /// [`TcpListener::accept`](super::TcpListener::accept).
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-accept", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("accept.sock");
+    /// use pride::net::{UnixListener, UnixStream};
+    ///
+    /// let listener = UnixListener::bind(&path)?;
+    /// let client = UnixStream::connect(&path).await?;
+    /// let (server, _peer) = listener.accept().await?;
+    /// client.write_all(b"hi").await?;
+    /// let mut buf = [0; 2];
+    /// assert_eq!(server.read(&mut buf).await?, 2);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
     /// Polls for a connection, like [`accept`](Self::accept).
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-poll-accept", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("poll-accept.sock");
+    /// use std::future::poll_fn;
+    /// use pride::net::{UnixListener, UnixStream};
+    ///
+    /// let listener = UnixListener::bind(&path)?;
+    /// let _client = UnixStream::connect(&path).await?;
+    /// let (_server, _peer) = poll_fn(|cx| listener.poll_accept(cx)).await?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         self.io
             .poll_io(cx, Direction::Read, |l| l.accept())
@@ -73,6 +132,18 @@ impl UnixListener {
     }
 
     /// The address this listener is bound to.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-listener-addr", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("listener-addr.sock");
+    /// let listener = pride::net::UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
@@ -102,6 +173,22 @@ impl UnixStream {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-connect", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("connect.sock");
+    /// use pride::net::{UnixListener, UnixStream};
+    ///
+    /// let listener = UnixListener::bind(&path)?;
+    /// let stream = UnixStream::connect(&path).await?;
+    /// assert_eq!(stream.peer_addr()?.as_pathname(), Some(path.as_path()));
+    /// # drop(listener);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
         poll_fn(|cx| {
@@ -120,6 +207,16 @@ impl UnixStream {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = pride::net::UnixStream::pair()?;
+    /// a.write_all(b"ping").await?;
+    /// let mut buf = [0; 4];
+    /// assert_eq!(b.read(&mut buf).await?, 4);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
@@ -129,6 +226,18 @@ impl UnixStream {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let a = pride::net::UnixStream::from_std(a)?;
+    /// let b = pride::net::UnixStream::from_std(b)?;
+    /// a.write_all(b"ping").await?;
+    /// let mut buf = [0; 4];
+    /// assert_eq!(b.read(&mut buf).await?, 4);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
@@ -141,7 +250,11 @@ impl UnixStream {
     }
 }
 
-stream_impls!(UnixStream, SocketAddr);
+stream_impls!(
+    UnixStream,
+    SocketAddr,
+    "# let (mut a, b) = pride::net::UnixStream::pair()?;\n"
+);
 
 /// A Unix-domain datagram socket.
 ///
@@ -173,6 +286,24 @@ impl UnixDatagram {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-dgram-bind", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("dgram-bind.sock");
+    /// use pride::net::UnixDatagram;
+    ///
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.send_to(b"hello", &path).await?;
+    /// let mut buf = [0; 16];
+    /// let (n, _from) = server.recv_from(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::bind(path)?)
     }
@@ -182,6 +313,14 @@ impl UnixDatagram {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let socket = pride::net::UnixDatagram::unbound()?;
+    /// assert!(socket.local_addr()?.is_unnamed());
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::unbound()?)
     }
@@ -190,6 +329,18 @@ impl UnixDatagram {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = pride::net::UnixDatagram::pair()?;
+    /// a.send(b"one").await?;
+    /// a.send(b"two").await?;
+    /// let mut buf = [0; 16];
+    /// let n = b.recv(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"one"); // datagrams keep their boundaries
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = mio::net::UnixDatagram::pair()?;
         Ok((UnixDatagram::from_mio(a)?, UnixDatagram::from_mio(b)?))
@@ -199,6 +350,18 @@ impl UnixDatagram {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
+    /// let a = pride::net::UnixDatagram::from_std(a)?;
+    /// let b = pride::net::UnixDatagram::from_std(b)?;
+    /// a.send(b"hi").await?;
+    /// let mut buf = [0; 2];
+    /// assert_eq!(b.recv(&mut buf).await?, 2);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         socket.set_nonblocking(true)?;
         UnixDatagram::from_mio(mio::net::UnixDatagram::from_std(socket))
@@ -212,11 +375,47 @@ impl UnixDatagram {
 
     /// Sets the default peer: [`send`](Self::send) goes there and only its datagrams
     /// are received.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-dgram-connect", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("dgram-connect.sock");
+    /// use pride::net::UnixDatagram;
+    ///
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.connect(&path)?;
+    /// client.send(b"hello").await?;
+    /// let mut buf = [0; 16];
+    /// let n = server.recv(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.io.get_ref().connect(path)
     }
 
     /// Sends `buf` as one datagram to the socket file `target`.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-dgram-send-to", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("dgram-send-to.sock");
+    /// use pride::net::UnixDatagram;
+    ///
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// assert_eq!(client.send_to(b"hello", &path).await?, 5);
+    /// let mut buf = [0; 16];
+    /// assert_eq!(server.recv(&mut buf).await?, 5);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send_to(&self, buf: &[u8], target: impl AsRef<Path>) -> io::Result<usize> {
         let target = target.as_ref();
         poll_fn(|cx| {
@@ -228,36 +427,107 @@ impl UnixDatagram {
 
     /// Receives one datagram into `buf`; returns its length and sender (unnamed if the
     /// sender is unbound). A datagram longer than `buf` is truncated.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// # let dir = std::env::temp_dir().join(format!("pride-doc-{}-dgram-recv-from", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("dgram-recv-from.sock");
+    /// use pride::net::UnixDatagram;
+    ///
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.send_to(b"hello", &path).await?;
+    /// let mut buf = [0; 16];
+    /// let (n, from) = server.recv_from(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// assert!(from.is_unnamed()); // the client never bound a path
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
     }
 
     /// Sends `buf` to the connected peer.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = pride::net::UnixDatagram::pair()?;
+    /// assert_eq!(a.send(b"hello").await?, 5);
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |s| s.send(buf))).await
     }
 
     /// Receives one datagram from the connected peer.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = pride::net::UnixDatagram::pair()?;
+    /// a.send(b"hello").await?;
+    /// let mut buf = [0; 16];
+    /// let n = b.recv(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
     }
 
     /// This socket's address.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = pride::net::UnixDatagram::pair()?;
+    /// assert!(a.local_addr()?.is_unnamed()); // a pair has no paths
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
 
     /// The connected peer's address.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = pride::net::UnixDatagram::pair()?;
+    /// assert!(a.peer_addr()?.is_unnamed());
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().peer_addr()
     }
 
     /// Shuts down reading, writing or both; a shut-down direction fails from then on.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = pride::net::UnixDatagram::pair()?;
+    /// a.shutdown(std::net::Shutdown::Write)?;
+    /// assert!(a.send(b"late").await.is_err());
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.
+    ///
+    /// ```
+    /// # pride::run(async {
+    /// let (a, b) = pride::net::UnixDatagram::pair()?;
+    /// assert!(a.take_error()?.is_none());
+    /// # Ok::<_, std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.io.get_ref().take_error()
     }

@@ -77,6 +77,14 @@ use crate::group::error::{BoxError, GroupError, Kind};
 ///
 /// It is resumed with [`std::panic::resume_unwind`], so no panic message is printed.
 /// The `try_*` forms return [`GroupError`] instead.
+///
+/// ```
+/// use std::panic::{AssertUnwindSafe, catch_unwind};
+///
+/// let caught = catch_unwind(AssertUnwindSafe(|| std::panic::resume_unwind(Box::new(pride::par::Cancelled))));
+/// // A payload from a par call stopped by a cancelled scope is recognised as such.
+/// assert!(caught.unwrap_err().downcast_ref::<pride::par::Cancelled>().is_some());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancelled;
 
@@ -117,6 +125,7 @@ pub(crate) fn is_cancel_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
 /// let v: Vec<u64> = (0..100_000).collect();
 /// assert_eq!(sum(&v), 4_999_950_000);
 /// ```
+#[doc(alias = "rayon::join")]
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
@@ -300,6 +309,14 @@ where
 }
 
 /// [`try_map`] over the indices of `range`.
+///
+/// ```
+/// let squares = pride::par::try_map_range(0..4, |i| Ok::<_, std::num::TryFromIntError>(u8::try_from(i * i)?))
+///     .unwrap();
+/// assert_eq!(squares, [0, 1, 4, 9]);
+/// let error = pride::par::try_map_range(0..100, |i| u8::try_from(i * i)).unwrap_err();
+/// assert!(!error.errors().is_empty()); // every failing piece that ran is reported
+/// ```
 pub fn try_map_range<U, E, F>(range: Range<usize>, f: F) -> Result<Vec<U>, GroupError>
 where
     U: Send,

@@ -17,6 +17,16 @@ use crate::runtime::context;
 /// [`scope`] call, which returns only when all of them have ended.
 ///
 /// Made by [`scope`].
+///
+/// ```
+/// let mut halves = [0u64; 2];
+/// let (left, right) = halves.split_at_mut(1);
+/// pride::par::scope(|s| {
+///     s.spawn(|_| left[0] = (1..=50).sum());
+///     s.spawn(|_| right[0] = (51..=100).sum());
+/// });
+/// assert_eq!(halves[0] + halves[1], 5050);
+/// ```
 pub struct Scope<'scope> {
     call: Call,
     /// Invariant in `'scope`, like `std::thread::Scope`.
@@ -78,6 +88,17 @@ where
 impl<'scope> Scope<'scope> {
     /// Spawns `f` into the scope: it runs on some worker before [`scope`] returns,
     /// unless the scope stopped first (a panic, or a cancelled enclosing scope).
+    ///
+    /// ```
+    /// let words = ["structured", "concurrency"];
+    /// let mut lengths = vec![0; words.len()];
+    /// pride::par::scope(|s| {
+    ///     for (word, len) in words.iter().zip(lengths.iter_mut()) {
+    ///         s.spawn(move |_| *len = word.len());
+    ///     }
+    /// });
+    /// assert_eq!(lengths, [10, 11]);
+    /// ```
     pub fn spawn<F>(&self, f: F)
     where
         F: FnOnce(&Scope<'scope>) + Send + 'scope,

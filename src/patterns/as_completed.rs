@@ -34,6 +34,7 @@ use crate::{BoxError, TaskGroup, TaskOutput};
 /// }))
 /// .unwrap();
 /// ```
+#[doc(alias("FuturesUnordered", "JoinSet"))]
 pub fn as_completed<I, F, T>(group: &TaskGroup, futures: I) -> AsCompleted<T>
 where
     I: IntoIterator<Item = F>,
@@ -55,6 +56,25 @@ where
 }
 
 /// The stream of [`as_completed`].
+///
+/// ```
+/// use futures_util::StreamExt;
+///
+/// pride::run(async {
+///     pride::task_group(async |tg| {
+///         let mut results = pride::as_completed(&tg, (1..=3).map(|i| async move {
+///             Ok::<_, pride::BoxError>(i * 10)
+///         }));
+///         let mut sum = 0;
+///         while let Some(value) = results.next().await {
+///             sum += value;
+///         }
+///         assert_eq!(sum, 60);
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<T> {
     receiver: Receiver<T>,

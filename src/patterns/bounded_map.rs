@@ -26,6 +26,7 @@ use crate::{BoxError, TaskOutput, task_group_with_limit};
 /// # Panics
 /// If `limit` is zero.
 #[track_caller]
+#[doc(alias("buffered", "buffer_unordered", "map_concurrent"))]
 pub fn bounded_map<I, M, Fut, U>(items: I, limit: usize, mut f: M) -> Pattern<Vec<U>>
 where
     I: IntoIterator,

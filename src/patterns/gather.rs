@@ -17,6 +17,7 @@ use crate::{BoxError, TaskOutput, task_group};
 ///     assert_eq!(squares, [1, 4, 9, 16]);
 /// });
 /// ```
+#[doc(alias("join_all", "try_join_all"))]
 pub fn gather<I, F, T>(futures: I) -> Pattern<Vec<T>>
 where
     I: IntoIterator<Item = F>,

@@ -31,6 +31,15 @@ use crate::GroupError;
 
 /// The future of [`gather`], [`race`] and [`bounded_map`]: resolves to the pattern's
 /// result, or to the group's error.
+///
+/// ```
+/// pride::run(async {
+///     // `gather`, `race` and `bounded_map` return a `Pattern`: await it.
+///     let pattern: pride::patterns::Pattern<Vec<u32>> =
+///         pride::gather((1..=2).map(|i| async move { Ok::<_, pride::BoxError>(i) }));
+///     assert_eq!(pattern.await.unwrap(), [1, 2]);
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Pattern<T> {
     inner: Pin<Box<dyn Future<Output = Result<T, GroupError>> + Send>>,

@@ -28,6 +28,7 @@ use crate::{GroupError, TaskOutput, task_group};
 ///     assert_eq!(winner, "fast");
 /// });
 /// ```
+#[doc(alias("select_ok", "first_completed"))]
 pub fn race<I, F, T>(futures: I) -> Pattern<T>
 where
     I: IntoIterator<Item = F>,

@@ -153,6 +153,7 @@ impl fmt::Debug for Retry {
 ///     assert_eq!(value, 2);
 /// });
 /// ```
+#[doc(alias("backoff", "tokio_retry"))]
 pub fn retry<M, Fut, T>(policy: Retry, mut f: M) -> RetryFuture<T>
 where
     M: FnMut(u32) -> Fut + Send + 'static,
@@ -220,6 +221,22 @@ impl<T> fmt::Debug for RetryFuture<T> {
 }
 
 /// Every attempt of a [`retry`] failed; holds the last attempt's error.
+///
+/// ```
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let error = pride::retry(pride::Retry::new(3), |attempt| async move {
+///         Err::<(), _>(format!("attempt {attempt} failed"))
+///     })
+///     .await
+///     .unwrap_err();
+///     assert_eq!(error.attempts(), 3);
+///     assert_eq!(error.last_error().to_string(), "attempt 2 failed");
+/// });
+/// ```
 #[derive(Debug)]
 pub struct RetryError {
     attempts: u32,

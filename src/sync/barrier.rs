@@ -73,6 +73,29 @@ impl fmt::Debug for Barrier {
 }
 
 /// What [`Barrier::wait`] returns once the round is complete.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// pride::run(async {
+///     let barrier = Arc::new(pride::sync::Barrier::new(3));
+///     let leaders = Arc::new(AtomicUsize::new(0));
+///     pride::task_group(async |tg| {
+///         for _ in 0..3 {
+///             let (barrier, leaders) = (barrier.clone(), leaders.clone());
+///             tg.start_soon(async move {
+///                 if barrier.wait().await.is_leader() {
+///                     leaders.fetch_add(1, Ordering::Relaxed);
+///                 }
+///             });
+///         }
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(leaders.load(Ordering::Relaxed), 1); // exactly one per round
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BarrierWaitResult {
     leader: bool,

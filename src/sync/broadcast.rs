@@ -60,6 +60,14 @@ impl<T> Shared<T> {
 /// # Panics
 ///
 /// If `capacity` is zero.
+///
+/// ```
+/// let (tx, mut rx) = pride::sync::broadcast::channel(16);
+/// let mut rx2 = tx.subscribe();
+/// tx.send("hello").unwrap();
+/// assert_eq!(rx.try_recv(), Ok("hello"));
+/// assert_eq!(rx2.try_recv(), Ok("hello")); // every receiver gets every message
+/// ```
 #[track_caller]
 pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
@@ -84,6 +92,17 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 
 /// A sending half of a broadcast [`channel`]; clone it for more senders. The channel
 /// closes when the last sender is dropped.
+///
+/// ```
+/// let (tx, mut rx) = pride::sync::broadcast::channel(4);
+/// let tx2 = tx.clone();
+/// tx.send(1).unwrap();
+/// tx2.send(2).unwrap();
+/// drop((tx, tx2)); // the last sender gone closes the channel
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// assert_eq!(rx.try_recv(), Ok(2));
+/// assert_eq!(rx.try_recv(), Err(pride::sync::broadcast::TryRecvError::Closed));
+/// ```
 pub struct Sender<T> {
     shared: Arc<Mutex<Shared<T>>>,
 }
@@ -92,6 +111,14 @@ impl<T> Sender<T> {
     /// Sends `value` to every receiver alive now, returning how many there are. Never
     /// waits: a full ring drops its oldest message. With no receiver alive the value
     /// is handed back as `Err(Closed(value))`.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::broadcast::channel(4);
+    /// let _rx2 = tx.subscribe();
+    /// assert_eq!(tx.send("news").unwrap(), 2); // two receivers alive
+    /// drop((rx, _rx2));
+    /// assert_eq!(tx.send("unheard").unwrap_err().0, "unheard");
+    /// ```
     pub fn send(&self, value: T) -> Result<usize, Closed<T>> {
         let mut wakers = WakeList::new();
         let receivers = {
@@ -112,6 +139,14 @@ impl<T> Sender<T> {
     }
 
     /// A new receiver that gets every message sent from now on.
+    ///
+    /// ```
+    /// let (tx, _rx) = pride::sync::broadcast::channel(4);
+    /// tx.send(1).unwrap();
+    /// let mut late = tx.subscribe();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(late.try_recv(), Ok(2)); // 1 was sent before it subscribed
+    /// ```
     pub fn subscribe(&self) -> Receiver<T> {
         let mut shared = self.shared.lock();
         shared.receivers += 1;
@@ -122,6 +157,13 @@ impl<T> Sender<T> {
     }
 
     /// How many receivers are alive.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::broadcast::channel::<u32>(4);
+    /// assert_eq!(tx.receiver_count(), 1);
+    /// drop(rx);
+    /// assert_eq!(tx.receiver_count(), 0);
+    /// ```
     pub fn receiver_count(&self) -> usize {
         self.shared.lock().receivers
     }
@@ -158,6 +200,14 @@ impl<T> fmt::Debug for Sender<T> {
 
 /// A receiving half of a broadcast [`channel`]. A clone starts at the same position
 /// as the original.
+///
+/// ```
+/// let (tx, mut rx) = pride::sync::broadcast::channel(4);
+/// tx.send(1).unwrap();
+/// let mut copy = rx.clone(); // starts at the same place as `rx`
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// assert_eq!(copy.try_recv(), Ok(1));
+/// ```
 pub struct Receiver<T> {
     shared: Arc<Mutex<Shared<T>>>,
     /// The position of the next message this receiver reads.
@@ -165,6 +215,20 @@ pub struct Receiver<T> {
 }
 
 /// Why [`Receiver::recv`] returned no message.
+///
+/// ```
+/// use pride::sync::broadcast::{self, RecvError};
+///
+/// pride::run(async {
+///     let (tx, mut rx) = broadcast::channel(1);
+///     tx.send(1).unwrap();
+///     tx.send(2).unwrap(); // overwrites 1
+///     assert_eq!(rx.recv().await, Err(RecvError::Lagged(1)));
+///     assert_eq!(rx.recv().await, Ok(2));
+///     drop(tx);
+///     assert_eq!(rx.recv().await, Err(RecvError::Closed));
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecvError {
     /// Every sender is gone and every message kept has been read.
@@ -186,6 +250,15 @@ impl fmt::Display for RecvError {
 impl Error for RecvError {}
 
 /// Why [`Receiver::try_recv`] returned no message.
+///
+/// ```
+/// use pride::sync::broadcast::{self, TryRecvError};
+///
+/// let (tx, mut rx) = broadcast::channel::<u32>(1);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryRecvError {
     /// No new message now.
@@ -249,6 +322,27 @@ impl<T: Clone> Receiver<T> {
     ///
     /// Cancel-safe: a dropped `recv()` has taken nothing, so the message it was waiting
     /// for is the next call's.
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     let (tx, mut rx) = pride::sync::broadcast::channel(16);
+    ///     pride::task_group(async |tg| {
+    ///         tg.start_soon(async move {
+    ///             for i in 0..3 {
+    ///                 tx.send(i).unwrap();
+    ///             }
+    ///             // dropping `tx` closes the channel
+    ///         });
+    ///         let mut got = Vec::new();
+    ///         while let Ok(i) = rx.recv().await {
+    ///             got.push(i);
+    ///         }
+    ///         assert_eq!(got, [0, 1, 2]);
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn recv(&mut self) -> Recv<'_, T> {
         Recv {
             receiver: self,

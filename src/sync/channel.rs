@@ -50,6 +50,7 @@ struct Chan<T> {
 ///     assert!(rx.recv().await.is_err());
 /// });
 /// ```
+#[doc(alias("mpsc", "open_memory_channel", "create_memory_object_stream"))]
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity >= 1,
@@ -91,6 +92,30 @@ fn ends<T>(maxsize: Option<usize>) -> (Sender<T>, Receiver<T>) {
 }
 
 /// The sending end of a [`channel`]; clone it for more producers.
+///
+/// ```
+/// use pride::sync::channel;
+///
+/// pride::run(async {
+///     let (tx, rx) = channel(8);
+///     pride::task_group(async |tg| {
+///         for id in 0..3 {
+///             let tx = tx.clone();
+///             tg.start_soon(async move { tx.send(id).await.map_err(|_| "closed") });
+///         }
+///         drop(tx); // the channel closes once every producer is done
+///         let mut got = Vec::new();
+///         while let Ok(id) = rx.recv().await {
+///             got.push(id);
+///         }
+///         got.sort();
+///         assert_eq!(got, [0, 1, 2]);
+///         Ok::<_, pride::BoxError>(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
 }
@@ -98,26 +123,63 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Sends `value`, waiting while the channel is full. Fails with the value once
     /// every receiver is gone.
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     let (tx, rx) = pride::sync::channel(1);
+    ///     tx.send("first").await.unwrap();
+    ///     assert_eq!(rx.try_recv().unwrap(), "first");
+    ///     drop(rx);
+    ///     assert!(tx.send("unheard").await.is_err()); // every receiver is gone
+    /// });
+    /// ```
     pub fn send(&self, value: T) -> SendFuture<'_, T> {
         PutFuture::new(&self.chan.core, value)
     }
 
     /// Sends `value` if there is room now and no send is waiting.
+    ///
+    /// ```
+    /// let (tx, _rx) = pride::sync::channel(1);
+    /// tx.try_send(1).unwrap();
+    /// assert!(tx.try_send(2).is_err()); // full: the value comes back in the error
+    /// ```
     pub fn try_send(&self, value: T) -> Result<(), WouldBlock<T>> {
         self.chan.core.put_nowait(value)
     }
 
     /// Whether every receiver is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::channel::<u32>(1);
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.core.is_closed()
     }
 
     /// The number of items queued.
+    ///
+    /// ```
+    /// let (tx, _rx) = pride::sync::channel(4);
+    /// tx.try_send(1).unwrap();
+    /// tx.try_send(2).unwrap();
+    /// assert_eq!(tx.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.core.len()
     }
 
     /// Whether no item is queued.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::channel(4);
+    /// assert!(tx.is_empty());
+    /// tx.try_send(1).unwrap();
+    /// assert!(!rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -148,6 +210,21 @@ impl<T> fmt::Debug for Sender<T> {
 
 /// The receiving end of a [`channel`]; clone it for more consumers. It is also a
 /// [`Stream`] that ends once every sender is gone and the channel is drained.
+///
+/// ```
+/// use futures_util::StreamExt;
+///
+/// pride::run(async {
+///     let (tx, mut rx) = pride::sync::unbounded_channel();
+///     for i in 0..3 {
+///         tx.try_send(i).unwrap();
+///     }
+///     drop(tx);
+///     // As a stream: ends once every sender is gone and the channel is drained.
+///     let all: Vec<i32> = (&mut rx).collect().await;
+///     assert_eq!(all, [0, 1, 2]);
+/// });
+/// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
     /// The wait of the `Stream` side.
@@ -157,26 +234,62 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// Receives the next item, waiting while the channel is empty. Fails once every
     /// sender is gone and the channel is drained.
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     let (tx, rx) = pride::sync::channel(1);
+    ///     tx.send(7).await.unwrap();
+    ///     drop(tx);
+    ///     assert_eq!(rx.recv().await.unwrap(), 7); // queued items are still delivered
+    ///     assert!(rx.recv().await.is_err()); // then: closed
+    /// });
+    /// ```
     pub fn recv(&self) -> RecvFuture<'_, T> {
         GetFuture::new(&self.chan.core)
     }
 
     /// Receives the next item if there is one.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::channel(1);
+    /// assert!(rx.try_recv().is_err()); // empty
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv().unwrap(), 1);
+    /// ```
     pub fn try_recv(&self) -> Result<T, WouldBlock> {
         self.chan.core.get_nowait()
     }
 
     /// Whether every sender is gone (items may still be queued).
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::channel(1);
+    /// tx.try_send(1).unwrap();
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// assert_eq!(rx.try_recv().unwrap(), 1); // still drained
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.core.is_closed()
     }
 
     /// The number of items queued.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::channel(4);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.core.len()
     }
 
     /// Whether no item is queued.
+    ///
+    /// ```
+    /// let (_tx, rx) = pride::sync::channel::<u32>(4);
+    /// assert!(rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -116,6 +116,27 @@ impl<T> Error for Closed<T> {}
 
 /// Misuse of a [`CapacityLimiter`](super::CapacityLimiter)'s borrower bookkeeping, or
 /// no token free right now.
+///
+/// ```
+/// use pride::sync::{BorrowError, Borrower, CapacityLimiter};
+///
+/// let limiter = CapacityLimiter::new(1);
+/// let worker = Borrower::new(7);
+/// limiter.try_acquire_on_behalf_of(worker).unwrap();
+/// assert_eq!(
+///     limiter.try_acquire_on_behalf_of(worker),
+///     Err(BorrowError::AlreadyBorrowing(worker))
+/// );
+/// assert_eq!(
+///     limiter.try_acquire_on_behalf_of(Borrower::new(8)),
+///     Err(BorrowError::WouldBlock)
+/// );
+/// limiter.release_on_behalf_of(worker).unwrap();
+/// assert_eq!(
+///     limiter.release_on_behalf_of(worker),
+///     Err(BorrowError::NotBorrowing(worker))
+/// );
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BorrowError {
     /// This borrower already holds (or is already waiting for) a token.

@@ -18,6 +18,17 @@ use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 /// [`CapacityLimiter::acquire`] needs no borrower at all: each [`CapacityToken`] is a
 /// borrower of its own (drawn from a separate id space, so it never clashes with
 /// caller-chosen ids).
+///
+/// ```
+/// use pride::sync::{Borrower, CapacityLimiter};
+///
+/// let limiter = CapacityLimiter::new(2);
+/// let connection = Borrower::new(42); // e.g. a connection id
+/// limiter.try_acquire_on_behalf_of(connection).unwrap();
+/// assert_eq!(limiter.borrowed_tokens(), 1);
+/// limiter.release_on_behalf_of(connection).unwrap();
+/// assert_eq!(limiter.borrowed_tokens(), 0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Borrower(u64);
 
@@ -264,6 +275,14 @@ impl fmt::Debug for CapacityLimiter {
 }
 
 /// A token of a [`CapacityLimiter`], given back when dropped.
+///
+/// ```
+/// let limiter = pride::CapacityLimiter::new(1);
+/// let token = limiter.try_acquire().unwrap();
+/// assert_eq!(limiter.available_tokens(), 0);
+/// drop(token); // gives the token back
+/// assert_eq!(limiter.available_tokens(), 1);
+/// ```
 #[must_use = "dropping a token releases it at once"]
 pub struct CapacityToken {
     limiter: CapacityLimiter,

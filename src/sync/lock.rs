@@ -36,6 +36,7 @@ use crate::sync::semaphore::{PermitWait, Semaphore};
 ///     assert_eq!(lock.into_inner(), 1);
 /// });
 /// ```
+#[doc(alias = "Mutex")]
 pub struct Lock<T> {
     sem: Semaphore,
     value: UnsafeCell<T>,
@@ -138,6 +139,19 @@ impl<T> fmt::Debug for LockFuture<'_, T> {
 }
 
 /// Access to the value of a held [`Lock`]; unlocks when dropped.
+///
+/// ```
+/// pride::run(async {
+///     let lock = pride::Lock::new(vec![1]);
+///     {
+///         let mut guard = lock.lock().await;
+///         guard.push(2); // `DerefMut` to the value
+///         assert!(lock.is_locked());
+///     } // dropped: unlocked
+///     assert!(!lock.is_locked());
+///     assert_eq!(*lock.lock().await, [1, 2]);
+/// });
+/// ```
 #[must_use = "dropping the guard unlocks at once"]
 pub struct LockGuard<'a, T> {
     lock: &'a Lock<T>,

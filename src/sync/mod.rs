@@ -7,7 +7,7 @@
 //! task groups or cancel scopes, so they work under any executor; pride's cancellation
 //! reaches them the only way it reaches anything, by dropping a waiting future.
 //!
-//! # Invariants (every primitive keeps all three)
+//! # Guarantees (every primitive keeps all three)
 //!
 //! - **Every wait is cancel-safe.** Dropping a waiting future (which is what a
 //!   cancelled task does) loses nothing: a lock, permits, a token or an item that had
@@ -22,11 +22,6 @@
 //!   ([`Event::set`], [`Notify::notify_waiters`], a completed [`Barrier`] round, a
 //!   `watch` or `broadcast` send, closing a queue) wake many.
 //!
-//! All of them share one mechanism: a FIFO waiter list (a slab threaded by a linked
-//! list) behind the primitive's lock, in `waiters.rs`. A waiter is registered on its
-//! first `Pending` poll, its waker refreshed on re-polls, and it is removed when its
-//! future completes or is dropped; a grant it never saw is passed on.
-//!
 //! # Sharing
 //!
 //! [`Event`], [`Queue`], [`CapacityLimiter`] and the channel ends are cheap handles:
@@ -36,7 +31,7 @@
 //! are [`RwLock`], [`Notify`] and [`Barrier`].
 
 //!
-//! # Decisions the contract left open
+//! # Details
 //!
 //! - `Queue::with_maxsize(0)` and `channel(0)` panic: there is no rendezvous queue
 //!   (use [`oneshot`] or an [`Event`] for a hand-shake).
@@ -57,6 +52,11 @@
 //!   ever read it (no broadcast receiver); a watch send always stores its value.
 //! - [`Barrier::new(0)`](Barrier::new) acts as `Barrier::new(1)`; a cancelled barrier
 //!   wait leaves its round rather than counting as arrived.
+
+// How the primitives work: one FIFO waiter list (a slab threaded by a linked list)
+// behind each primitive's lock, in `waiters.rs`. A waiter is registered on its first
+// `Pending` poll, its waker refreshed on re-polls, and it is removed when its future
+// completes or is dropped; a grant it never saw is passed on.
 
 mod barrier;
 pub mod broadcast;

@@ -31,6 +31,20 @@ struct State<T> {
 }
 
 /// Makes a oneshot channel.
+///
+/// ```
+/// pride::run(async {
+///     let (tx, rx) = pride::sync::oneshot::channel();
+///     pride::task_group(async |tg| {
+///         tg.start_soon(async move {
+///             let _ = tx.send(6 * 7);
+///         });
+///         assert_eq!(rx.await, Ok(42));
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let state = Arc::new(Mutex::new(State {
         value: None,
@@ -48,12 +62,24 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 /// The sending half of a oneshot [`channel`].
+///
+/// ```
+/// let (tx, mut rx) = pride::sync::oneshot::channel();
+/// tx.send("done").unwrap();
+/// assert_eq!(rx.try_recv(), Ok(Some("done")));
+/// ```
 pub struct Sender<T> {
     state: Arc<Mutex<State<T>>>,
 }
 
 impl<T> Sender<T> {
     /// Sends `value`; hands it back as `Err` if the receiver is gone.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::oneshot::channel();
+    /// drop(rx);
+    /// assert_eq!(tx.send(1), Err(1)); // handed back: nobody is listening
+    /// ```
     pub fn send(self, value: T) -> Result<(), T> {
         let waker = {
             let mut state = self.state.lock();
@@ -71,12 +97,29 @@ impl<T> Sender<T> {
     }
 
     /// Whether the receiver is gone (a send would fail).
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::oneshot::channel::<u32>();
+    /// assert!(!tx.is_closed());
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.state.lock().receiver_gone
     }
 
     /// Waits until the receiver is gone: lets a producer stop early when nobody
     /// wants its answer any more.
+    ///
+    /// ```
+    /// pride::run(async {
+    ///     let (mut tx, rx) = pride::sync::oneshot::channel::<u64>();
+    ///     drop(rx); // e.g. the caller gave up waiting
+    ///     // A producer stops early instead of computing an unwanted answer.
+    ///     tx.closed().await;
+    ///     assert!(tx.is_closed());
+    /// });
+    /// ```
     pub fn closed(&mut self) -> ClosedFuture<'_, T> {
         ClosedFuture { sender: self }
     }
@@ -136,6 +179,14 @@ impl<T> fmt::Debug for ClosedFuture<'_, T> {
 ///
 /// It resolves to `Err(RecvError)` if the sender was dropped without sending. Dropping
 /// it (cancelling the wait) makes later sends fail and hand their value back.
+///
+/// ```
+/// pride::run(async {
+///     let (tx, rx) = pride::sync::oneshot::channel::<u32>();
+///     drop(tx); // dropped without sending
+///     assert!(rx.await.is_err());
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Receiver<T> {
     state: Arc<Mutex<State<T>>>,
@@ -144,6 +195,13 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// Takes the value if it has been sent: `Ok(None)` if not yet, `Err` if it never
     /// will be.
+    ///
+    /// ```
+    /// let (tx, mut rx) = pride::sync::oneshot::channel();
+    /// assert_eq!(rx.try_recv(), Ok(None)); // not yet
+    /// tx.send(5).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(Some(5)));
+    /// ```
     pub fn try_recv(&mut self) -> Result<Option<T>, RecvError> {
         let mut state = self.state.lock();
         match state.value.take() {
@@ -195,6 +253,16 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 /// The sender of a oneshot channel was dropped without sending.
+///
+/// ```
+/// use pride::sync::oneshot::{self, RecvError};
+///
+/// pride::run(async {
+///     let (tx, rx) = oneshot::channel::<u32>();
+///     drop(tx);
+///     assert_eq!(rx.await, Err(RecvError));
+/// });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RecvError;
 

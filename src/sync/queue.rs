@@ -461,6 +461,7 @@ pub(crate) fn poll_next<T>(
 ///     assert_eq!(got, (0..10).collect::<Vec<_>>());
 /// });
 /// ```
+#[doc(alias("open_memory_channel", "mpsc", "MemoryObjectStream"))]
 pub struct Queue<T> {
     core: Arc<Core<T>>,
 }

@@ -191,6 +191,16 @@ impl<T> fmt::Debug for WriteFuture<'_, T> {
 }
 
 /// Shared access to the value of an [`RwLock`]; releases it when dropped.
+///
+/// ```
+/// pride::run(async {
+///     let config = pride::sync::RwLock::new(String::from("v1"));
+///     let a = config.read().await;
+///     let b = config.read().await; // readers share the lock
+///     assert_eq!((a.as_str(), b.as_str()), ("v1", "v1"));
+///     assert!(config.try_write().is_none()); // a writer waits for them
+/// });
+/// ```
 #[must_use = "dropping the guard unlocks at once"]
 pub struct RwLockReadGuard<'a, T> {
     lock: &'a RwLock<T>,
@@ -231,6 +241,18 @@ impl<T: fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
 }
 
 /// Exclusive access to the value of an [`RwLock`]; releases it when dropped.
+///
+/// ```
+/// pride::run(async {
+///     let config = pride::sync::RwLock::new(String::from("v1"));
+///     {
+///         let mut guard = config.write().await;
+///         guard.replace_range(.., "v2");
+///         assert!(config.try_read().is_none()); // exclusive
+///     }
+///     assert_eq!(*config.read().await, "v2");
+/// });
+/// ```
 #[must_use = "dropping the guard unlocks at once"]
 pub struct RwLockWriteGuard<'a, T> {
     lock: &'a RwLock<T>,

@@ -38,6 +38,7 @@ use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 ///     assert_eq!(sem.available_permits(), 1);
 /// });
 /// ```
+#[doc(alias = "BoundedSemaphore")]
 pub struct Semaphore {
     state: Mutex<State>,
 }
@@ -291,6 +292,16 @@ impl Drop for AcquireOwnedFuture {
 }
 
 /// Permits borrowed from a [`Semaphore`]; they go back when this is dropped.
+///
+/// ```
+/// pride::run(async {
+///     let semaphore = pride::Semaphore::new(2);
+///     let permit = semaphore.acquire().await;
+///     assert_eq!(semaphore.available_permits(), 1);
+///     drop(permit);
+///     assert_eq!(semaphore.available_permits(), 2);
+/// });
+/// ```
 #[must_use = "dropping a permit releases it at once"]
 #[derive(Debug)]
 pub struct SemaphorePermit<'a> {
@@ -300,11 +311,23 @@ pub struct SemaphorePermit<'a> {
 
 impl SemaphorePermit<'_> {
     /// How many permits this holds.
+    ///
+    /// ```
+    /// let semaphore = pride::Semaphore::new(5);
+    /// let permit = semaphore.try_acquire_many(3).unwrap();
+    /// assert_eq!(permit.num_permits(), 3);
+    /// ```
     pub fn num_permits(&self) -> usize {
         self.n
     }
 
     /// Drops the permit without giving the permits back: the semaphore shrinks.
+    ///
+    /// ```
+    /// let semaphore = pride::Semaphore::new(2);
+    /// semaphore.try_acquire().unwrap().forget();
+    /// assert_eq!(semaphore.available_permits(), 1); // one permit is gone for good
+    /// ```
     pub fn forget(mut self) {
         self.n = 0;
     }
@@ -319,6 +342,24 @@ impl Drop for SemaphorePermit<'_> {
 }
 
 /// Permits borrowed from an `Arc<Semaphore>`; they go back when this is dropped.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// pride::run(async {
+///     let semaphore = Arc::new(pride::Semaphore::new(1));
+///     pride::task_group(async |tg| {
+///         let permit = semaphore.acquire_owned().await;
+///         // An owned permit can move into a child and is released when it ends.
+///         tg.start_soon(async move {
+///             let _permit = permit;
+///         });
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(semaphore.available_permits(), 1);
+/// });
+/// ```
 #[must_use = "dropping a permit releases it at once"]
 #[derive(Debug)]
 pub struct OwnedSemaphorePermit {
@@ -328,11 +369,27 @@ pub struct OwnedSemaphorePermit {
 
 impl OwnedSemaphorePermit {
     /// How many permits this holds.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let semaphore = Arc::new(pride::Semaphore::new(1));
+    /// let permit = semaphore.try_acquire_owned().unwrap();
+    /// assert_eq!(permit.num_permits(), 1);
+    /// ```
     pub fn num_permits(&self) -> usize {
         self.n
     }
 
     /// Drops the permit without giving the permits back: the semaphore shrinks.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let semaphore = Arc::new(pride::Semaphore::new(1));
+    /// semaphore.try_acquire_owned().unwrap().forget();
+    /// assert_eq!(semaphore.available_permits(), 0);
+    /// ```
     pub fn forget(mut self) {
         self.n = 0;
     }

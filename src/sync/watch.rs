@@ -49,6 +49,13 @@ struct Shared<T> {
 }
 
 /// Makes a watch channel holding `init`, which receivers see as already seen.
+///
+/// ```
+/// let (tx, rx) = pride::sync::watch::channel("starting");
+/// assert_eq!(*rx.borrow(), "starting");
+/// tx.send("ready");
+/// assert_eq!(*rx.borrow(), "ready");
+/// ```
 pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Mutex::new(Shared {
         value: init,
@@ -66,6 +73,16 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
 }
 
 /// The sending half of a watch [`channel`]; dropping it closes the channel.
+///
+/// ```
+/// let (tx, mut rx) = pride::sync::watch::channel(0);
+/// tx.send(1);
+/// drop(tx);
+/// pride::run(async {
+///     assert!(rx.changed().await.is_ok()); // the last value is still seen
+///     assert!(rx.changed().await.is_err()); // then: closed
+/// });
+/// ```
 pub struct Sender<T> {
     shared: Arc<Mutex<Shared<T>>>,
 }
@@ -74,6 +91,12 @@ impl<T> Sender<T> {
     /// Publishes `value` as a new version and wakes every receiver waiting for one,
     /// returning the value it replaces. It is stored even if no receiver is left (a
     /// later [`subscribe`](Sender::subscribe) sees it).
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::watch::channel(1);
+    /// assert_eq!(tx.send(2), 1); // the value it replaced
+    /// assert_eq!(*rx.borrow(), 2);
+    /// ```
     pub fn send(&self, value: T) -> T {
         let mut old = None;
         self.send_modify(|current| old = Some(std::mem::replace(current, value)));
@@ -99,6 +122,11 @@ impl<T> Sender<T> {
     }
 
     /// The current value; holding the guard blocks sends and receivers' borrows.
+    ///
+    /// ```
+    /// let (tx, _rx) = pride::sync::watch::channel(String::from("config v1"));
+    /// assert_eq!(tx.borrow().as_str(), "config v1");
+    /// ```
     pub fn borrow(&self) -> Ref<'_, T> {
         Ref {
             shared: self.shared.lock(),
@@ -106,6 +134,16 @@ impl<T> Sender<T> {
     }
 
     /// A new receiver that has seen the current value.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::watch::channel(1);
+    /// drop(rx);
+    /// let mut rx = tx.subscribe();
+    /// assert!(!rx.has_changed()); // it has seen the current value
+    /// tx.send(2);
+    /// assert!(rx.has_changed());
+    /// assert_eq!(*rx.borrow_and_update(), 2);
+    /// ```
     pub fn subscribe(&self) -> Receiver<T> {
         let mut shared = self.shared.lock();
         shared.receivers += 1;
@@ -116,6 +154,14 @@ impl<T> Sender<T> {
     }
 
     /// How many receivers are alive.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::watch::channel(());
+    /// let rx2 = rx.clone();
+    /// assert_eq!(tx.receiver_count(), 2);
+    /// drop((rx, rx2));
+    /// assert_eq!(tx.receiver_count(), 0);
+    /// ```
     pub fn receiver_count(&self) -> usize {
         self.shared.lock().receivers
     }
@@ -145,6 +191,28 @@ impl<T: fmt::Debug> fmt::Debug for Sender<T> {
 
 /// A receiving half of a watch [`channel`]. Clones start from the version the
 /// original has seen.
+///
+/// ```
+/// let (tx, mut rx) = pride::sync::watch::channel(0);
+/// pride::run(async move {
+///     pride::task_group(async |tg| {
+///         tg.start_soon(async move {
+///             for i in 1..=3 {
+///                 tx.send(i);
+///                 pride::checkpoint().await;
+///             }
+///         });
+///         // Sees the latest value; values sent in between may be skipped.
+///         while rx.changed().await.is_ok() {
+///             let value = *rx.borrow_and_update();
+///             assert!((1..=3).contains(&value));
+///         }
+///         assert_eq!(*rx.borrow(), 3);
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 pub struct Receiver<T> {
     shared: Arc<Mutex<Shared<T>>>,
     /// The version this receiver last saw.
@@ -153,6 +221,13 @@ pub struct Receiver<T> {
 
 impl<T> Receiver<T> {
     /// The current value, without marking it seen; holding the guard blocks sends.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::watch::channel(1);
+    /// tx.send(2);
+    /// assert_eq!(*rx.borrow(), 2);
+    /// assert!(rx.has_changed()); // still unseen
+    /// ```
     pub fn borrow(&self) -> Ref<'_, T> {
         Ref {
             shared: self.shared.lock(),
@@ -161,6 +236,13 @@ impl<T> Receiver<T> {
 
     /// The current value, marking it seen: [`changed`](Receiver::changed) then waits
     /// for a newer one.
+    ///
+    /// ```
+    /// let (tx, mut rx) = pride::sync::watch::channel(1);
+    /// tx.send(2);
+    /// assert_eq!(*rx.borrow_and_update(), 2);
+    /// assert!(!rx.has_changed()); // marked seen
+    /// ```
     pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
         let shared = self.shared.lock();
         self.seen = shared.version;
@@ -168,6 +250,13 @@ impl<T> Receiver<T> {
     }
 
     /// Whether a version newer than the last one seen has been sent.
+    ///
+    /// ```
+    /// let (tx, rx) = pride::sync::watch::channel(1);
+    /// assert!(!rx.has_changed());
+    /// tx.send(1); // same value, still a new version
+    /// assert!(rx.has_changed());
+    /// ```
     pub fn has_changed(&self) -> bool {
         self.shared.lock().version != self.seen
     }
@@ -180,6 +269,15 @@ impl<T> Receiver<T> {
     ///
     /// Cancel-safe: a dropped `changed()` marks nothing seen, so the change is still
     /// there for the next call.
+    ///
+    /// ```
+    /// let (tx, mut rx) = pride::sync::watch::channel("idle");
+    /// pride::run(async move {
+    ///     tx.send("busy");
+    ///     rx.changed().await.unwrap();
+    ///     assert_eq!(*rx.borrow(), "busy");
+    /// });
+    /// ```
     pub fn changed(&mut self) -> Changed<'_, T> {
         Changed {
             receiver: self,

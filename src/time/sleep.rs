@@ -77,6 +77,20 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// # Panics
 ///
 /// When called outside a pride runtime.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::mock())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let start = pride::current_time();
+///     pride::time::advance(Duration::from_secs(3));
+///     assert_eq!(pride::current_time() - start, Duration::from_secs(3));
+/// });
+/// ```
 pub fn current_time() -> Instant {
     with_time(|driver| driver.now())
 }
@@ -214,6 +228,7 @@ pub struct Interval {
 ///     assert_eq!(second - first, Duration::from_millis(10));
 /// });
 /// ```
+#[doc(alias = "periodic")]
 pub fn interval(period: Duration) -> Interval {
     assert!(
         !period.is_zero(),
