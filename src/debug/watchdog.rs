@@ -178,8 +178,12 @@ struct Seen {
 }
 
 fn watch(counters: &Counters, threshold: Duration, report: &Report, stop: &(Mutex<bool>, Condvar)) {
-    // Several looks per threshold, so a poll is reported soon after it crosses it.
-    let period = (threshold / 4).max(Duration::from_millis(1));
+    // Several looks per threshold while a poll runs, so a poll is reported soon after
+    // it crosses it; while no worker is polling, the looks back off to one per
+    // threshold, so an idle runtime's watchdog wakes rarely. A poll is first seen at
+    // most one threshold after it began, and reported at most two after.
+    let busy_period = (threshold / 4).max(Duration::from_millis(1));
+    let mut period = busy_period;
     let start = Instant::now();
     let mut seen = vec![
         Seen {
@@ -196,6 +200,15 @@ fn watch(counters: &Counters, threshold: Duration, report: &Report, stop: &(Mute
             return;
         }
         let now = Instant::now();
+        let polling = counters
+            .workers
+            .iter()
+            .any(|worker| worker.poll_seq.get() % 2 == 1);
+        period = if polling {
+            busy_period
+        } else {
+            (period * 2).min(threshold.max(busy_period))
+        };
         for (index, (worker, seen)) in counters.workers.iter().zip(&mut seen).enumerate() {
             if let Some(blocked) = look(index, worker, seen, now, threshold) {
                 counters.blocked_polls.bump_shared();

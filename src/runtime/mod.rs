@@ -246,7 +246,9 @@ impl Builder {
     /// or to the [`on_blocked_worker`](Builder::on_blocked_worker) handler, and counted
     /// in [`RuntimeMetrics::blocked_polls`](crate::debug::RuntimeMetrics::blocked_polls).
     /// The watch is a thread that looks at the workers' poll counters a few times per
-    /// threshold; the workers do no extra work for it. The future given to
+    /// threshold while a poll runs, and once per threshold while none does; the workers
+    /// do no extra work for it. A blocking poll is reported within about twice the
+    /// threshold of its start. The future given to
     /// [`block_on`](Runtime::block_on) runs on the calling thread, not on a worker, and
     /// is not watched.
     ///
