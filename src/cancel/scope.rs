@@ -42,6 +42,7 @@ use crate::loom::sync::Arc;
 /// });
 /// ```
 #[derive(Clone)]
+#[doc(alias = "CancellationToken")]
 pub struct CancelScope {
     node: Arc<ScopeNode>,
 }

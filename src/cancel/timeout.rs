@@ -52,6 +52,7 @@ pub fn move_on_at<F: Future>(deadline: Instant, future: F) -> ScopeRun<F> {
 ///     assert!(slow.is_err());
 /// });
 /// ```
+#[doc(alias = "timeout")]
 pub fn fail_after<F: Future>(duration: Duration, future: F) -> FailAfter<F> {
     FailAfter::new(CancelScope::with_timeout(duration), future)
 }

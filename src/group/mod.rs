@@ -97,6 +97,12 @@ use crate::task::{self, JoinHandle};
 ///
 /// # Panics
 /// When polled outside a pride runtime.
+#[doc(
+    alias = "nursery",
+    alias = "open_nursery",
+    alias = "create_task_group",
+    alias = "JoinSet"
+)]
 pub fn task_group<B, Fut, T>(body: B) -> TaskGroupFuture<B, Fut, T>
 where
     B: FnOnce(TaskGroup) -> Fut,
@@ -522,6 +528,7 @@ impl TaskGroup {
     /// # Panics
     /// If the group has already exited.
     #[track_caller]
+    #[doc(alias = "spawn")]
     pub fn start_soon<F>(&self, future: F)
     where
         F: Future + Send + 'static,

@@ -205,6 +205,7 @@ impl<R> std::fmt::Debug for ToThread<R> {
 ///     assert_ne!(thread, worker);
 /// });
 /// ```
+#[doc(alias = "spawn_blocking", alias = "run_sync")]
 pub fn to_thread<F, R>(f: F) -> ToThread<R>
 where
     F: FnOnce() -> R + Send + 'static,
