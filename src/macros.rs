@@ -49,6 +49,13 @@ pub use pride_macros::main;
 /// waits on a socket or a child process as blocked, so a short deadline around such a
 /// wait fires at once: give those tests `clock = "system"` or a long deadline.
 ///
+/// A test stuck on the autojump clock says why: when every task has been blocked for
+/// 100 ms with no timer armed and no socket registered, the runtime prints "pride:
+/// every task is blocked and no timer is armed" and the task tree, with each task's
+/// name, to stderr, once per episode. The test goes on waiting (another thread may
+/// still wake a task); name the tasks you start (`start_soon_named`) to read the tree
+/// easily.
+///
 /// ```
 /// #[pride::test]
 /// async fn an_hour_passes_at_once() {

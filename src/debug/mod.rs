@@ -21,6 +21,10 @@
 //! - A stuck program can be asked without changing its code: run it with
 //!   `PRIDE_DUMP_ON_SIGQUIT=1` in the environment (Unix), and each `kill -QUIT <pid>`
 //!   (or Ctrl-\\ in its terminal) prints every runtime's tree and metrics to stderr.
+//! - On an autojump clock, a runtime whose tasks are all blocked with no timer armed
+//!   and no socket registered is deadlocked: only another thread can wake them. After
+//!   100 ms of that it is reported once, with the tree, as a [`Deadlock`]: printed to
+//!   stderr, or handed to [`Builder::on_deadlock`](crate::Builder::on_deadlock).
 //!
 //! ```
 //! let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
@@ -40,6 +44,7 @@
 //! assert!(m.polls >= 20); // each child ran, yielded and ran again
 //! ```
 
+pub(crate) mod deadlock;
 mod metrics;
 #[cfg(all(unix, not(pride_loom)))]
 mod signal;
@@ -47,6 +52,7 @@ pub(crate) mod trace;
 pub(crate) mod tree;
 pub(crate) mod watchdog;
 
+pub use deadlock::Deadlock;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 pub use tree::{Deadline, DumpNode, NodeKind, TreeDump};
 pub use watchdog::BlockedWorker;

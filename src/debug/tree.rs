@@ -63,6 +63,11 @@ pub(crate) fn label_task(node: &ScopeNode, name: Option<&StdArc<str>>) {
 }
 
 impl Roots {
+    /// Whether no `block_on` call is running.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.lock().is_empty()
+    }
+
     /// Copies the tree below every root.
     pub(crate) fn dump(&self, workers: usize, now: Instant) -> TreeDump {
         let roots = self.0.lock().clone();

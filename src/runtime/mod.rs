@@ -62,6 +62,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocked_poll_threshold: Option<Duration>,
     on_blocked_worker: watchdog::Report,
+    on_deadlock: crate::debug::deadlock::Report,
     thread_stack_size: Option<usize>,
 }
 
@@ -194,6 +195,7 @@ impl Builder {
             max_blocking_threads: blocking::DEFAULT_MAX_THREADS,
             blocked_poll_threshold: Some(BLOCKED_POLL_THRESHOLD),
             on_blocked_worker: watchdog::print_report(),
+            on_deadlock: crate::debug::deadlock::print_report(),
             thread_stack_size: None,
         }
     }
@@ -300,6 +302,49 @@ impl Builder {
         self
     }
 
+    /// Sets what happens when a runtime on a [`Clock::autojump`] clock is deadlocked:
+    /// every task blocked, no timer armed and no socket registered, for 100 ms of real
+    /// time. `handler` gets the [`Deadlock`](crate::debug::Deadlock), with the task
+    /// tree, instead of it being printed to stderr. It is called once per episode (the
+    /// runtime must run again before it can be called again), on a worker thread while
+    /// no task runs; a panic in it is caught and ignored. The runtime goes on waiting:
+    /// another thread may still wake a task.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let rt = pride::Runtime::builder()
+    ///     .clock(pride::time::Clock::autojump())
+    ///     .on_deadlock(move |deadlock| tx.send(deadlock.to_string()).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let event = pride::Event::new();
+    /// let set = event.clone();
+    /// // Sets the event once the deadlock was reported (or after 10 s, if it never is).
+    /// let thread = std::thread::spawn(move || {
+    ///     let report = rx.recv_timeout(Duration::from_secs(10));
+    ///     set.set();
+    ///     report
+    /// });
+    /// rt.block_on(async {
+    ///     pride::task_group(async |tg| {
+    ///         tg.start_soon_named("waiter", async move { event.wait().await });
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert!(thread.join().unwrap().unwrap().contains("waiter"));
+    /// ```
+    pub fn on_deadlock(
+        &mut self,
+        handler: impl Fn(&crate::debug::Deadlock) + Send + Sync + 'static,
+    ) -> &mut Builder {
+        self.on_deadlock = StdArc::new(handler);
+        self
+    }
+
     /// Sets the stack size of the worker threads, in bytes (default: the standard
     /// library's, 2 MiB unless `RUST_MIN_STACK` says otherwise). A task's poll runs on
     /// its worker's stack: deeply nested futures (thousands of levels of futures that
@@ -336,7 +381,13 @@ impl Builder {
             self.max_blocking_threads,
             format!("{}-blocking", self.thread_name),
         );
-        let (handle, cores) = worker::create(workers, driver, self.clock.clone(), blocking);
+        let (handle, cores) = worker::create(
+            workers,
+            driver,
+            self.clock.clone(),
+            blocking,
+            self.on_deadlock.clone(),
+        );
         let observers = crate::debug::Observers::start(
             &handle,
             self.blocked_poll_threshold,

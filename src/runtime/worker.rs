@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) counters: StdArc<Counters>,
     /// The root scope of each running `block_on`, for the task tree dump.
     pub(crate) roots: crate::debug::tree::Roots,
+    /// Deadlock episodes of an autojump clock.
+    deadlock: crate::debug::deadlock::Watch,
 }
 
 /// A handle to a runtime: what tasks hold to reschedule themselves.
@@ -100,6 +102,7 @@ pub(crate) fn create(
     driver: Driver,
     clock: Clock,
     blocking: BlockingPool,
+    on_deadlock: crate::debug::deadlock::Report,
 ) -> (Handle, Vec<Core>) {
     let time = TimeDriver::new(clock, workers, driver.unpark_fn());
     let (par, mut par_workers) = crate::par::queues(workers);
@@ -128,6 +131,7 @@ pub(crate) fn create(
             shutdown: AtomicBool::new(false),
             counters: StdArc::new(Counters::new(workers)),
             roots: Default::default(),
+            deadlock: crate::debug::deadlock::Watch::new(on_deadlock),
         }),
     };
     let cores = cores
@@ -358,12 +362,24 @@ impl Shared {
         // Autojump: when every task is blocked, time jumps to the next deadline
         // (firing it) instead of the runtime sleeping; otherwise look again soon.
         // A waker that panicked belonged to a timer that fired: time moved, look again.
+        // Blocked with no timer to jump to is a deadlock (reported once per episode),
+        // unless a socket may still bring news or no `block_on` runs (then there is
+        // nothing to be stuck).
         let jump = || contain_waker_panic(|| self.time.jump_to_next()).unwrap_or(true);
-        if self.is_quiescent() && jump() {
-            Some(Duration::ZERO)
-        } else {
-            Some(AUTOJUMP_RECHECK)
+        let quiescent = self.is_quiescent();
+        if quiescent && jump() {
+            self.deadlock.moved();
+            return Some(Duration::ZERO);
         }
+        if quiescent && self.driver.reactor().registered() == 0 && !self.roots.is_empty() {
+            let polls = self.counters.workers.iter().map(|c| c.polls()).sum();
+            self.deadlock.observe(polls, || {
+                self.roots.dump(self.remotes.len(), self.time.now())
+            });
+        } else {
+            self.deadlock.moved();
+        }
+        Some(AUTOJUMP_RECHECK)
     }
 }
 

@@ -79,6 +79,16 @@ impl Clock {
     /// blocked while that work is queued or running, and time does not jump then. A task
     /// waiting on a socket or a child process counts as blocked, as in Trio: give such
     /// tests a deadline long enough for the real peer.
+    ///
+    /// Every task blocked with no timer left to jump to, and no socket registered, is a
+    /// deadlock: only another thread can wake a task now. After 100 ms of real time in
+    /// that state the runtime prints "pride: every task is blocked and no timer is
+    /// armed" and the task tree (each `block_on`, its groups, scopes and tasks by name)
+    /// to stderr, once per episode, or hands it to
+    /// [`Builder::on_deadlock`](crate::Builder::on_deadlock). It does not panic and goes
+    /// on waiting, since a std thread may still set the event a task waits for. While a
+    /// socket is registered nothing is reported: a peer outside the runtime may still
+    /// send.
     pub fn autojump() -> Clock {
         Clock::new_mock(true)
     }
