@@ -9,6 +9,7 @@ mod common;
 
 use std::future::pending;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{Boom, Counter, Flag, SetOnDrop, run};
 use pride::{
@@ -541,5 +542,114 @@ fn a_starting_childs_error_is_not_lost_when_its_caller_is_cancelled() {
         .expect_err("the starting child's error was lost");
         assert_eq!(err.errors().len(), 1, "{err:?}");
         assert_eq!(err.errors()[0].name(), Some("late"));
+    });
+}
+
+/// The caller is outside the target group (a task of another group holding its handle).
+/// The child fails while its caller waits, so the error is the caller's to take; the
+/// caller is then dropped without taking it. The target group must not finish before
+/// that error has been handed to it: it fails with the child's error.
+#[test]
+fn a_starting_childs_error_reaches_a_target_group_the_caller_is_outside_of() {
+    common::autojump(20, || async {
+        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+        let target_result = Arc::new(Mutex::new(None));
+        let (target_open, launched, go, target_done) =
+            (Event::new(), Event::new(), Event::new(), Event::new());
+        let (slot2, open2, launched2, result2, done2) = (
+            slot.clone(),
+            target_open.clone(),
+            launched.clone(),
+            target_result.clone(),
+            target_done.clone(),
+        );
+        task_group(async |outer| {
+            outer.start_soon(async move {
+                let result = task_group(async |target| {
+                    *slot2.lock().unwrap() = Some(target);
+                    open2.set();
+                    // The body returns once the start is launched: then only the
+                    // starting child keeps the target open.
+                    launched2.wait().await;
+                })
+                .await;
+                *result2.lock().unwrap() = Some(result);
+                done2.set();
+            });
+            target_open.wait().await;
+            let target = slot.lock().unwrap().take().unwrap();
+            let go2 = go.clone();
+            let mut start = target.start_named("late", move |status: TaskStatus<u8>| async move {
+                let _status = status;
+                go2.wait().await;
+                Err::<(), _>(Boom("failed while its caller waited"))
+            });
+            // Launches the child, which waits for `go`.
+            let first = futures_lite::future::poll_once(&mut start).await;
+            assert!(first.is_none(), "{first:?}");
+            launched.set();
+            go.set();
+            // The child fails and is gone; the target must still wait for its error
+            // (autojump: the timeout fires only once every task is idle).
+            let early = pride::move_on_after(Duration::from_secs(1), target_done.wait()).await;
+            assert!(
+                early.is_none(),
+                "the target finished before the error reached it"
+            );
+            drop(start);
+            target_done.wait().await;
+        })
+        .await
+        .unwrap();
+        let result = target_result.lock().unwrap().take().unwrap();
+        let err = result.expect_err("the starting child's error was lost");
+        assert_eq!(err.errors().len(), 1, "{err:?}");
+        assert_eq!(err.errors()[0].name(), Some("late"));
+    });
+}
+
+/// A target group dropped (torn down) while a gone child's error waits for an outside
+/// caller does not wait for that caller: the drop returns.
+#[test]
+fn dropping_a_target_group_does_not_wait_for_an_outside_callers_error() {
+    common::autojump(20, || async {
+        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+        let (target_open, go) = (Event::new(), Event::new());
+        let (slot2, open2) = (slot.clone(), target_open.clone());
+        let mut target = Box::pin(task_group(async |target| {
+            *slot2.lock().unwrap() = Some(target);
+            open2.set();
+            pending::<()>().await;
+        }));
+        let caller = async {
+            target_open.wait().await;
+            let group = slot.lock().unwrap().take().unwrap();
+            let go2 = go.clone();
+            let mut start = group.start(move |status: TaskStatus<u8>| async move {
+                let _status = status;
+                go2.wait().await;
+                Err::<(), _>(Boom("failed while its caller waited"))
+            });
+            assert!(futures_lite::future::poll_once(&mut start).await.is_none());
+            go.set();
+            // Every task idle: the child has failed and is gone.
+            pride::move_on_after(Duration::from_secs(1), pending::<()>()).await;
+            // Kept, unpolled, past the target's drop.
+            Some(start)
+        };
+        let start = match futures_lite::future::or(
+            async {
+                let _ = target.as_mut().await;
+                None
+            },
+            caller,
+        )
+        .await
+        {
+            Some(start) => start,
+            None => panic!("the target group finished with its body pending"),
+        };
+        drop(target);
+        drop(start);
     });
 }

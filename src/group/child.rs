@@ -87,7 +87,8 @@ impl<F> Child<F> {
 
     /// Drops the future (a panic from its `Drop` is reported like any panic of the
     /// child), unlinks the child from the group, then counts it out: once the count
-    /// says so, the future is gone.
+    /// says so, the future is gone. A starting child whose error waits for its caller
+    /// is counted out by the caller instead, once the error is taken.
     fn finish(&mut self) {
         if self.done {
             return;
@@ -96,10 +97,18 @@ impl<F> Child<F> {
         self.drop_future();
         self.group.handle.count_task_finished();
         self.node.detach();
-        if let Some(link) = self.start.take() {
-            link.finished();
+        self.group.release_slot(self.polled);
+        match self.start.take() {
+            // Held first: the caller may take the error, and count the child out, as
+            // soon as `finished` has left the count to it.
+            Some(link) => {
+                self.group.hold_count();
+                if !link.finished() {
+                    self.group.release_held();
+                }
+            }
+            None => self.group.count_out(),
         }
-        self.group.child_done(self.polled);
     }
 
     /// If any scope above the child is cancelled, drops the child (it is suspended)

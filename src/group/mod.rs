@@ -494,7 +494,9 @@ fn teardown(shared: &GroupShared) {
                 task.cancel();
             }
         }
-        if shared.children.live() == 0 {
+        // A child whose error waits for an outside `start` caller is not waited
+        // for: that caller may never run again, and the group has no outcome left.
+        if shared.no_future_left() {
             break;
         }
         spins += 1;

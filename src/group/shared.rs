@@ -213,6 +213,9 @@ pub(crate) struct GroupShared {
     pub(crate) handle: Handle,
     pub(crate) children: ChildCounter,
     pub(crate) errors: ErrorStack,
+    /// Children counted in `children` whose futures are gone but whose error waits
+    /// for the caller of their `start` (who counts them out once it has the error).
+    held: AtomicUsize,
     /// A child or the body was dropped because the group's scope (or one above it)
     /// was cancelled.
     pub(crate) cut_short: AtomicBool,
@@ -280,6 +283,7 @@ impl GroupShared {
             handle: crate::runtime::context::handle("`task_group`"),
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
+            held: AtomicUsize::new(0),
             cut_short: AtomicBool::new(false),
             span: crate::debug::trace::GroupSpan::new(),
         })
@@ -387,17 +391,42 @@ impl GroupShared {
         }
     }
 
-    /// A child's future is gone. `ran`: it was polled, so it held a slot of the limit
-    /// (a child that never ran was torn down with the group, where slots no longer
-    /// matter).
-    pub(crate) fn child_done(&self, ran: bool) {
+    /// A child's future is gone: frees its slot of the limit. `ran`: it was polled, so
+    /// it held one (a child that never ran was torn down with the group, where slots
+    /// no longer matter).
+    pub(crate) fn release_slot(&self, ran: bool) {
         if ran {
             if let Some(limit) = &self.limit {
                 limit.release(&self.handle);
             }
         }
+    }
+
+    /// Counts a gone child out, waking the group if it was the last.
+    pub(crate) fn count_out(&self) {
         if self.children.remove() {
             self.node().wake();
         }
+    }
+
+    /// A starting child is gone, but its error waits for the caller of `start`: it
+    /// stays counted in, so the group cannot drain before the error is taken.
+    pub(crate) fn hold_count(&self) {
+        self.held.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The caller of `start` has taken a held child's error (or given it to the
+    /// group): counts the child out.
+    pub(crate) fn release_held(&self) {
+        self.held.fetch_sub(1, Ordering::AcqRel);
+        self.count_out();
+    }
+
+    /// No child future is left (children whose error waits for a `start` caller may
+    /// still be counted in). Read the count first: after the group closed, a count
+    /// can only move from live to held, so equal values prove no live future.
+    pub(crate) fn no_future_left(&self) -> bool {
+        let counted = self.children.live();
+        counted == self.held.load(Ordering::Acquire)
     }
 }

@@ -12,7 +12,10 @@
 //! - an error or panic goes to the starter as [`StartError::Failed`], not to the group,
 //!   unless the caller was cancelled or went away: then it goes to the group as the
 //!   child's failure (never lost);
-//! - the child still counts as one of the group's children, so it keeps the group open.
+//! - the child still counts as one of the group's children, so it keeps the group open;
+//!   a child that failed while its caller waited stays counted, after its future is
+//!   gone, until the caller has taken its error or handed it to the group: a caller
+//!   outside the group cannot lose it to a group that has already drained.
 //!
 //! `started(v)` hands `v` over and unshields the node: from then on the child is an
 //! ordinary member of the group, and its errors go there. A child that drops its
@@ -75,7 +78,12 @@ impl std::error::Error for StartError {
 enum State<T> {
     Waiting(Option<Waker>),
     Started(T),
-    Failed(TaskError),
+    /// `holds_count`: the child is gone, and its count in the group was left to
+    /// whoever takes the error.
+    Failed {
+        error: TaskError,
+        holds_count: bool,
+    },
     NotStarted,
     /// The caller took the outcome, or went away.
     Done,
@@ -120,8 +128,9 @@ pub(crate) trait StartLink: Send + Sync {
     /// A poll of the child ended without failing: if it dropped the status, the start
     /// did not happen.
     fn after_poll(&self);
-    /// The child's future is gone.
-    fn finished(&self);
+    /// The child's future is gone. True: its error waits for the caller, who counts
+    /// the child out of the group once the error is taken (the child must not).
+    fn finished(&self) -> bool;
     /// Identity, for [`polling`].
     fn id(&self) -> *const ();
 }
@@ -150,8 +159,9 @@ impl<T> StartShared<T> {
         drop(ScopeNode::unlink(&self.caller));
     }
 
-    /// The caller's poll: takes the outcome, or registers the caller's waker.
-    fn poll_outcome(&self, cx: &mut Context<'_>) -> Poll<Result<T, StartError>> {
+    /// The caller's poll: takes the outcome, or registers the caller's waker. With the
+    /// outcome: whether the caller must count the (gone) child out of the group.
+    fn poll_outcome(&self, cx: &mut Context<'_>) -> Poll<(Result<T, StartError>, bool)> {
         let mut state = self.state.lock();
         let outcome = match std::mem::replace(&mut *state, State::Done) {
             State::Waiting(waker) => {
@@ -162,9 +172,9 @@ impl<T> StartShared<T> {
                 *state = State::Waiting(Some(waker));
                 return Poll::Pending;
             }
-            State::Started(value) => Ok(value),
-            State::Failed(error) => Err(StartError::Failed(error)),
-            State::NotStarted => Err(StartError::NotStarted),
+            State::Started(value) => (Ok(value), false),
+            State::Failed { error, holds_count } => (Err(StartError::Failed(error)), holds_count),
+            State::NotStarted => (Err(StartError::NotStarted), false),
             State::Done => unreachable!("pride: a start future was polled after it completed"),
         };
         drop(state);
@@ -174,8 +184,9 @@ impl<T> StartShared<T> {
     /// The caller went away (it was cancelled) before taking the outcome: if the child
     /// has not started yet, it was the caller's, so it is cancelled too. The caller's
     /// waker is dropped unwoken: nothing waits on this start any more. Returns an
-    /// error of the child's that the caller never took, for the group.
-    fn caller_gone(&self) -> Option<TaskError> {
+    /// error of the child's that the caller never took, for the group, and whether the
+    /// caller must then count the (gone) child out of the group.
+    fn caller_gone(&self) -> Option<(TaskError, bool)> {
         self.release_caller();
         let mut state = self.state.lock();
         match std::mem::replace(&mut *state, State::Done) {
@@ -185,7 +196,7 @@ impl<T> StartShared<T> {
                 self.node.cancel();
                 None
             }
-            State::Failed(error) => Some(error),
+            State::Failed { error, holds_count } => Some((error, holds_count)),
             State::Started(_) | State::NotStarted | State::Done => None,
         }
     }
@@ -228,11 +239,14 @@ impl<T: Send> StartLink for StartShared<T> {
         if self.caller_cancelled() {
             return Err(error);
         }
-        self.settle(State::Failed(error))
-            .map_err(|state| match state {
-                State::Failed(error) => error,
-                _ => unreachable!(),
-            })
+        self.settle(State::Failed {
+            error,
+            holds_count: false,
+        })
+        .map_err(|state| match state {
+            State::Failed { error, .. } => error,
+            _ => unreachable!(),
+        })
     }
 
     fn before_poll(&self, waker: &Waker) {
@@ -252,8 +266,15 @@ impl<T: Send> StartLink for StartShared<T> {
         }
     }
 
-    fn finished(&self) {
+    fn finished(&self) -> bool {
         self.not_started();
+        match &mut *self.state.lock() {
+            State::Failed { holds_count, .. } => {
+                *holds_count = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn id(&self) -> *const () {
@@ -358,10 +379,13 @@ where
         let Some(shared) = &this.shared else {
             panic!("pride: a start future was polled after it completed");
         };
-        let outcome = std::task::ready!(shared.poll_outcome(cx));
+        let (outcome, holds_count) = std::task::ready!(shared.poll_outcome(cx));
         shared.release_caller();
         let cancelled = matches!(outcome, Err(StartError::NotStarted)) && shared.caller_cancelled();
         this.shared = None;
+        if holds_count {
+            this.group.shared.release_held();
+        }
         if cancelled {
             // The child did not start because the caller's scope was cancelled: that
             // scope catches. Its wrapper, in this task, drops this future before this
@@ -423,8 +447,8 @@ impl<T: Send> StartLink for LinkRef<T> {
         self.0.after_poll();
     }
 
-    fn finished(&self) {
-        self.0.finished();
+    fn finished(&self) -> bool {
+        self.0.finished()
     }
 
     fn id(&self) -> *const () {
@@ -436,10 +460,14 @@ impl<F, T> Drop for StartFuture<F, T> {
     fn drop(&mut self) {
         // The caller went away (it was cancelled) before the child started: the child
         // was the caller's, so it is cancelled too; an error it gave the caller, which
-        // the caller never took, goes to the group.
+        // the caller never took, goes to the group, before the child, if it is gone,
+        // is counted out (so the group cannot have drained without it).
         if let Some(shared) = self.shared.take() {
-            if let Some(error) = shared.caller_gone() {
+            if let Some((error, holds_count)) = shared.caller_gone() {
                 self.group.shared.report(error);
+                if holds_count {
+                    self.group.shared.release_held();
+                }
             }
         }
     }
@@ -476,7 +504,7 @@ pub(crate) mod loom_api {
             let Some(shared) = &self.0 else {
                 panic!("pride: a start future was polled after it completed");
             };
-            let outcome = std::task::ready!(shared.poll_outcome(cx));
+            let (outcome, _) = std::task::ready!(shared.poll_outcome(cx));
             shared.release_caller();
             self.0 = None;
             Poll::Ready(outcome)
@@ -486,7 +514,10 @@ pub(crate) mod loom_api {
     impl<T> Starter<T> {
         /// `StartFuture::drop`, returning the error it hands to the group.
         pub fn cancel(mut self) -> Option<TaskError> {
-            self.0.take().and_then(|shared| shared.caller_gone())
+            self.0
+                .take()
+                .and_then(|shared| shared.caller_gone())
+                .map(|(error, _)| error)
         }
     }
 
