@@ -320,6 +320,7 @@ impl GroupShared {
                     drop(group.errors.drain());
                 }
                 *group.cut_short.get_mut() = false;
+                debug_assert_eq!(*group.held.get_mut(), 0, "a drained group holds no count");
             }
             if group.limit.is_some() {
                 group.limit = None;
