@@ -263,6 +263,12 @@ impl GroupShared {
     fn make(limit: Option<NonZeroUsize>) -> Arc<GroupShared> {
         // A listed state may be of another runtime (a group dropped on this thread
         // after it left one, during that runtime's shutdown): then it takes this one's.
+        // Until then a listed state keeps that runtime's handle, and with it the
+        // runtime's shared state (queues, the reactor's descriptors), alive after the
+        // runtime is dropped: at most one free list's worth of states per thread, until
+        // the thread runs groups on a runtime again or exits. Dropping the handle when
+        // a state is listed would free it at once, but costs every reused group a
+        // handle clone and release.
         #[cfg(not(pride_loom))]
         if let Some(shared) = crate::pool::take(&FREE_GROUPS, |fresh| {
             let same_runtime = crate::runtime::context::with_current(|current| {
