@@ -142,6 +142,26 @@
 //! });
 //! ```
 //!
+//! # CPU fan-out
+//!
+//! [`par`] runs CPU-bound work on the same workers as the tasks: its closures may
+//! borrow, a worker waiting for a stolen half helps with other pieces, a panic or an
+//! error stops the other pieces and reaches the caller, and a cancelled scope stops
+//! handing out new pieces.
+//!
+//! ```
+//! pride::run(async {
+//!     let words = ["alpha", "beta", "gamma"];
+//!     let lengths = pride::par::map(&words, |word| word.len());
+//!     assert_eq!(lengths, [5, 4, 5]);
+//!     let (total, longest) = pride::par::join(
+//!         || lengths.iter().sum::<usize>(),
+//!         || lengths.iter().copied().max(),
+//!     );
+//!     assert_eq!((total, longest), (14, Some(5)));
+//! });
+//! ```
+//!
 //! # Running
 //!
 //! [`Runtime::block_on`] runs a future on the calling thread while the runtime's
@@ -149,6 +169,10 @@
 //! Blocking code goes to [`to_thread`]; sockets are in [`net`]; primitives in
 //! [`sync`]; common shapes of concurrency ([`gather`], [`race`], [`bounded_map`],
 //! [`as_completed`], [`retry`]) in [`patterns`].
+//! Files are in [`fs`], child processes in [`process`], Unix signals in `signal`;
+//! services add isolated children ([`TaskGroup::start_soon_isolated`]), restarts
+//! ([`supervise`]), an accept loop ([`net::serve`]) and graceful stops ([`shutdown`]).
+//! `#[pride::main]` and `#[pride::test]` build the runtime for a `main` or a test.
 //! What a running program is doing (its task tree, its counters, a task that blocks
 //! a worker) is in [`debug`].
 //!
