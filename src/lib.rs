@@ -191,6 +191,7 @@
 
 pub(crate) mod cancel;
 pub mod compat;
+mod configured;
 pub mod debug;
 pub mod fs;
 pub(crate) mod group;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::configured::Configured;
 use crate::group::error::{Reason, TaskOutput};
 use crate::group::isolated::catch;
 use crate::{CancelScope, GroupError, Queue, TaskError, TaskGroup, TaskStatus};
@@ -157,12 +158,11 @@ struct Spec {
 #[doc(alias("SupervisorJob", "TaskTracker"))]
 pub fn supervise(policy: RestartPolicy) -> Supervisor {
     Supervisor {
-        config: Some(Config {
+        state: Configured::new(Config {
             policy,
             specs: Vec::new(),
             ready: None,
         }),
-        running: None,
     }
 }
 
@@ -205,11 +205,8 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 /// ```
 #[must_use = "a supervisor does nothing until awaited"]
 pub struct Supervisor {
-    config: Option<Config>,
-    running: Option<Running>,
+    state: Configured<Config>,
 }
-
-type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
 
 struct Config {
     policy: RestartPolicy,
@@ -218,10 +215,9 @@ struct Config {
 }
 
 impl Supervisor {
+    #[track_caller]
     fn config(&mut self) -> &mut Config {
-        self.config
-            .as_mut()
-            .expect("pride: a `Supervisor` is configured before it is first polled")
+        self.state.config("Supervisor")
     }
 
     /// Adds a child named `name`: `factory` makes a fresh future for each start. The
@@ -343,25 +339,14 @@ impl Future for Supervisor {
     type Output = Result<(), GroupError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let running = match &mut this.running {
-            Some(running) => running,
-            None => {
-                let config = this
-                    .config
-                    .take()
-                    .expect("pride: `Supervisor` polled after it completed");
-                this.running.insert(Box::pin(config.run()))
-            }
-        };
-        running.as_mut().poll(cx)
+        self.get_mut().state.poll(cx, Config::run)
     }
 }
 
 impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Supervisor");
-        if let Some(config) = &self.config {
+        if let Some(config) = self.state.pending() {
             let names: Vec<&str> = config.specs.iter().map(|s| &*s.name).collect();
             d.field("policy", &config.policy).field("children", &names);
         }

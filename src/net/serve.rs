@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::configured::Configured;
 use crate::group::error::{Kind, TaskError, TaskOutput};
 use crate::shutdown::{Shutdown, graceful};
 use crate::sync::Semaphore;
@@ -52,7 +53,6 @@ impl Listener for super::UnixListener {
 }
 
 type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
-type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
 
 /// Serves `listener`: accepts connections and runs `handler(stream, peer)` for each as
 /// an isolated child named `connection <peer>`. Built with [`serve`]; await it.
@@ -105,9 +105,7 @@ type Running = Pin<Box<dyn Future<Output = Result<(), GroupError>> + Send>>;
 /// ```
 #[must_use = "a server does nothing until awaited"]
 pub struct Serve<L, H> {
-    /// `Some` until the first poll moves it into `running`.
-    config: Option<Config<L, H>>,
-    running: Option<Running>,
+    state: Configured<Config<L, H>>,
 }
 
 struct Config<L, H> {
@@ -163,22 +161,20 @@ where
     Fut::Output: TaskOutput,
 {
     Serve {
-        config: Some(Config {
+        state: Configured::new(Config {
             listener,
             handler,
             max_connections: None,
             report: Arc::new(crate::group::isolated::report_to_stderr),
             shutdown: None,
         }),
-        running: None,
     }
 }
 
 impl<L, H> Serve<L, H> {
+    #[track_caller]
     fn config(&mut self) -> &mut Config<L, H> {
-        self.config
-            .as_mut()
-            .expect("pride: a `Serve` is configured before it is first polled")
+        self.state.config("Serve")
     }
 
     /// Serves at most `limit` connections at once: while `limit` are open, no more are
@@ -329,18 +325,7 @@ where
     type Output = Result<(), GroupError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let running = match &mut this.running {
-            Some(running) => running,
-            None => {
-                let config = this
-                    .config
-                    .take()
-                    .expect("pride: `Serve` polled after it completed");
-                this.running.insert(Box::pin(config.run()))
-            }
-        };
-        running.as_mut().poll(cx)
+        self.get_mut().state.poll(cx, Config::run)
     }
 }
 
