@@ -1,0 +1,301 @@
+//! `pride::fs`: the path functions, `read_dir` as a stream, and `File` through the
+//! futures-io traits, including reads and writes whose futures are dropped mid-call.
+
+use std::io::{ErrorKind, SeekFrom};
+use std::path::PathBuf;
+
+use futures_util::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, TryStreamExt};
+use pride::fs;
+
+/// A fresh directory, removed with everything in it when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("pride-fs-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run<F: std::future::Future<Output = std::io::Result<()>>>(
+    make: impl FnOnce() -> F + Send + 'static,
+) {
+    crate::common::run(2, 60, make).unwrap();
+}
+
+#[test]
+fn path_functions_do_what_std_does() {
+    run(|| async {
+        let dir = TempDir::new("paths");
+        let a = dir.join("a.txt");
+        fs::write(&a, "contents").await?;
+        assert_eq!(fs::read(&a).await?, b"contents");
+        assert_eq!(fs::read_to_string(&a).await?, "contents");
+        assert_eq!(fs::metadata(&a).await?.len(), 8);
+        assert!(fs::symlink_metadata(&a).await?.is_file());
+
+        assert_eq!(fs::copy(&a, dir.join("b.txt")).await?, 8);
+        fs::rename(dir.join("b.txt"), dir.join("c.txt")).await?;
+        assert!(!fs::try_exists(dir.join("b.txt")).await?);
+        assert_eq!(fs::read_to_string(dir.join("c.txt")).await?, "contents");
+
+        let canonical = fs::canonicalize(dir.join("./c.txt")).await?;
+        assert_eq!(canonical, std::fs::canonicalize(dir.join("c.txt"))?);
+
+        fs::create_dir(dir.join("d")).await?;
+        assert_eq!(
+            fs::create_dir(dir.join("d")).await.unwrap_err().kind(),
+            ErrorKind::AlreadyExists
+        );
+        fs::create_dir_all(dir.join("d/e/f")).await?;
+        fs::write(dir.join("d/e/f/g"), "").await?;
+        assert!(fs::remove_dir(dir.join("d")).await.is_err());
+        fs::remove_dir_all(dir.join("d")).await?;
+        fs::remove_file(&a).await?;
+        assert!(!fs::try_exists(dir.join("d")).await?);
+        assert!(!fs::try_exists(&a).await?);
+        Ok(())
+    });
+}
+
+#[test]
+fn missing_paths_are_not_found() {
+    run(|| async {
+        let dir = TempDir::new("missing");
+        let nothing = dir.join("nothing");
+        assert_eq!(
+            fs::read(&nothing).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            fs::remove_file(&nothing).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            fs::File::open(&nothing).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert!(fs::read_dir(&nothing).await.is_err());
+        Ok(())
+    });
+}
+
+#[test]
+fn read_dir_lists_every_entry_across_batches() {
+    run(|| async {
+        let dir = TempDir::new("read-dir");
+        for i in 0..100 {
+            std::fs::write(dir.join(&format!("{i:03}")), [i as u8])?;
+        }
+        std::fs::create_dir(dir.join("sub"))?;
+
+        let entries: Vec<fs::DirEntry> = fs::read_dir(&dir.0).await?.try_collect().await?;
+        let mut names: Vec<String> = entries
+            .iter()
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let mut expected: Vec<String> = (0..100).map(|i| format!("{i:03}")).collect();
+        expected.push("sub".into());
+        assert_eq!(names, expected);
+
+        let mut listing = fs::read_dir(&dir.0).await?;
+        let mut dirs = 0;
+        let mut count = 0;
+        while let Some(entry) = listing.next_entry().await? {
+            count += 1;
+            assert_eq!(entry.path(), dir.0.join(entry.file_name()));
+            if entry.file_type().await?.is_dir() {
+                dirs += 1;
+            } else {
+                assert_eq!(entry.metadata().await?.len(), 1);
+            }
+        }
+        assert_eq!((count, dirs), (101, 1));
+        assert!(listing.next_entry().await?.is_none());
+        Ok(())
+    });
+}
+
+#[test]
+fn file_writes_seeks_and_reads_across_chunks() {
+    run(|| async {
+        let dir = TempDir::new("file-big");
+        let path = dir.join("big");
+        // Larger than one trip to the pool moves.
+        let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut file = fs::File::create(&path).await?;
+        file.write_all(&data).await?;
+        file.close().await?;
+        assert_eq!(fs::metadata(&path).await?.len(), data.len() as u64);
+
+        let mut file = fs::File::open(&path).await?;
+        let mut back = Vec::new();
+        file.read_to_end(&mut back).await?;
+        assert!(back == data);
+
+        assert_eq!(file.seek(SeekFrom::Start(1000)).await?, 1000);
+        let mut small = [0; 7];
+        file.read_exact(&mut small).await?;
+        assert_eq!(small, data[1000..1007]);
+        assert_eq!(file.seek(SeekFrom::Current(0)).await?, 1007);
+        assert_eq!(file.seek(SeekFrom::End(-3)).await?, data.len() as u64 - 3);
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail).await?;
+        assert_eq!(tail, data[data.len() - 3..]);
+        Ok(())
+    });
+}
+
+#[test]
+fn reading_after_read_ahead_then_writing_lands_at_the_reader_position() {
+    run(|| async {
+        let dir = TempDir::new("file-rw");
+        let path = dir.join("rw");
+        fs::write(&path, "0123456789").await?;
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true);
+        let mut file = fs::File::open_with(&path, &options).await?;
+        // A read dropped after its call finished leaves read-ahead bytes behind.
+        let mut buf = [0; 10];
+        let first = futures_lite::future::poll_once(file.read(&mut buf)).await;
+        let mut got = match first {
+            Some(n) => buf[..n?].to_vec(),
+            None => Vec::new(),
+        };
+        let mut two = vec![0; 2 - got.len().min(2)];
+        file.read_exact(&mut two).await?;
+        got.extend(two);
+        if got.len() > 2 {
+            // The first read took more than two bytes: seek back to just after two.
+            file.seek(SeekFrom::Start(2)).await?;
+        }
+        assert_eq!(&got[..2], b"01");
+        file.write_all(b"ab").await?;
+        file.flush().await?;
+        assert_eq!(fs::read_to_string(&path).await?, "01ab456789");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_dropped_read_loses_no_bytes() {
+    run(|| async {
+        let dir = TempDir::new("file-dropped-read");
+        let path = dir.join("data");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
+        fs::write(&path, &data).await?;
+        let mut file = fs::File::open(&path).await?;
+        let mut got = Vec::new();
+        let mut buf = vec![0; 4096];
+        // Start reads and drop them at once, over and over: whatever they read must
+        // come back from a later read, in order.
+        for _ in 0..20 {
+            if let Some(n) = futures_lite::future::poll_once(file.read(&mut buf)).await {
+                got.extend_from_slice(&buf[..n?]);
+            }
+        }
+        file.read_to_end(&mut got).await?;
+        assert!(got == data, "{} bytes back of {}", got.len(), data.len());
+        Ok(())
+    });
+}
+
+#[test]
+fn a_failed_write_is_reported_by_flush() {
+    run(|| async {
+        let dir = TempDir::new("file-write-error");
+        let path = dir.join("read-only");
+        fs::write(&path, "x").await?;
+        // Opened for reading only: the OS refuses the write.
+        let mut file = fs::File::open(&path).await?;
+        let first = file.write(b"nope").await;
+        let flushed = file.flush().await;
+        assert!(first.is_err() || flushed.is_err());
+        assert_eq!(fs::read_to_string(&path).await?, "x");
+        Ok(())
+    });
+}
+
+#[test]
+fn set_len_sync_and_into_std() {
+    run(|| async {
+        let dir = TempDir::new("file-misc");
+        let path = dir.join("f");
+        let mut file = fs::File::create(&path).await?;
+        file.write_all(b"hello").await?;
+        file.set_len(3).await?;
+        file.sync_all().await?;
+        assert_eq!(file.metadata().await?.len(), 3);
+        let std_file = file.into_std().await?;
+        assert_eq!(std_file.metadata()?.len(), 3);
+        assert_eq!(fs::read_to_string(&path).await?, "hel");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_call_cancelled_while_queued_never_runs() {
+    // One pool thread, held busy: the write waits in the queue when its caller is
+    // cancelled, so it must never run. (The system clock: an autojump clock would see
+    // every task blocked while the pool works, and jump.)
+    crate::common::block_on(
+        60,
+        crate::common::builder(2).max_blocking_threads(1),
+        || async {
+            let dir = TempDir::new("cancelled");
+            let path = dir.join("never");
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let started = pride::Event::new();
+            let running = started.clone();
+            pride::task_group(async |tg| {
+                tg.start_soon(pride::to_thread(move || {
+                    running.set();
+                    held.recv().unwrap()
+                }));
+                started.wait().await;
+                let out = pride::move_on_after(
+                    std::time::Duration::from_millis(50),
+                    fs::write(&path, "x"),
+                )
+                .await;
+                assert!(out.is_none());
+                release.send(()).unwrap();
+            })
+            .await
+            .unwrap();
+            // The pool is free again and has skipped the cancelled write.
+            assert!(!fs::try_exists(&path).await.unwrap());
+        },
+    );
+}
+
+#[test]
+fn types_and_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_type<T: Send>() {}
+    fn assert_sync_type<T: Sync>() {}
+    assert_send_type::<fs::File>();
+    assert_send_type::<fs::ReadDir>();
+    assert_send_type::<fs::DirEntry>();
+    assert_sync_type::<fs::DirEntry>();
+    let path = std::path::Path::new("x");
+    assert_send(&fs::read(path));
+    assert_send(&fs::File::open(path));
+    assert_send(&fs::read_dir(path));
+    let mut file = fs::File::from_std(std::fs::File::open(".").unwrap());
+    assert_send(&file.metadata());
+    assert_send(&file.read(&mut []));
+}

@@ -1,0 +1,173 @@
+//! Unix-domain sockets on the public API: an echo server and clients in one task
+//! group, `pair`, half-close.
+#![cfg(unix)]
+
+use std::net::Shutdown;
+use std::path::PathBuf;
+
+use crate::common::run;
+use futures_util::AsyncReadExt;
+use pride::net::{UnixDatagram, UnixListener, UnixStream};
+use pride::{BoxError, TaskStatus, task_group};
+
+/// A fresh socket path in a directory of its own, removed by the guard.
+struct TempSocket {
+    dir: PathBuf,
+}
+
+impl TempSocket {
+    fn new(name: &str) -> TempSocket {
+        let dir =
+            std::env::temp_dir().join(format!("pride-net-unix-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempSocket { dir }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("s.sock")
+    }
+}
+
+impl Drop for TempSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn echo_server(path: PathBuf, status: TaskStatus<()>) -> Result<(), BoxError> {
+    let listener = UnixListener::bind(&path)?;
+    status.started(());
+    task_group(async |tg| {
+        loop {
+            let (socket, _) = listener.accept().await?;
+            tg.start_soon(async move {
+                let (mut reader, mut writer) = socket.into_split();
+                futures_util::io::copy(&mut reader, &mut writer).await?;
+                Ok::<_, std::io::Error>(())
+            });
+        }
+        #[allow(unreachable_code)]
+        Ok::<_, std::io::Error>(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[test]
+fn echo_server_and_clients_in_one_group() {
+    let socket = TempSocket::new("echo");
+    let path = socket.path();
+    run(4, 60, move || async move {
+        task_group(async |tg| {
+            let server_path = path.clone();
+            tg.start(|status| echo_server(server_path, status)).await?;
+            task_group(async |clients| {
+                for c in 0..50u8 {
+                    let path = path.clone();
+                    clients.start_soon(async move {
+                        let mut stream = UnixStream::connect(&path).await?;
+                        let msg = [c; 64];
+                        stream.write_all(&msg).await?;
+                        stream.shutdown(Shutdown::Write)?;
+                        let mut back = Vec::new();
+                        stream.read_to_end(&mut back).await?;
+                        assert_eq!(back, msg);
+                        Ok::<_, std::io::Error>(())
+                    });
+                }
+            })
+            .await?;
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_pair_talks_both_ways() {
+    run(4, 60, || async {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.write_all(b"ping").await.unwrap();
+        let mut buf = [0; 4];
+        let mut got = 0;
+        while got < 4 {
+            got += b.read(&mut buf[got..]).await.unwrap();
+        }
+        assert_eq!(&buf, b"ping");
+        b.write_all(b"pong").await.unwrap();
+        b.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        (&a).read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"pong");
+    });
+}
+
+#[test]
+fn connecting_to_a_missing_socket_fails() {
+    let socket = TempSocket::new("missing");
+    let path = socket.path();
+    run(4, 60, move || async move {
+        let error = UnixStream::connect(&path).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound, "{error}");
+    });
+}
+
+#[test]
+fn datagrams_between_bound_sockets_keep_their_boundaries() {
+    let dir = TempSocket::new("dgram");
+    let (path_a, path_b) = (dir.dir.join("a.sock"), dir.dir.join("b.sock"));
+    run(2, 60, move || async move {
+        let a = UnixDatagram::bind(&path_a).unwrap();
+        let b = UnixDatagram::bind(&path_b).unwrap();
+        assert_eq!(
+            a.local_addr().unwrap().as_pathname(),
+            Some(path_a.as_path())
+        );
+        a.send_to(b"first", &path_b).await.unwrap();
+        a.send_to(b"second", &path_b).await.unwrap();
+        let mut buf = [0; 16];
+        let (n, from) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"first");
+        assert_eq!(from.as_pathname(), Some(path_a.as_path()));
+        let (n, _) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"second");
+    });
+}
+
+#[test]
+fn an_unbound_datagram_socket_connects_and_sends() {
+    let dir = TempSocket::new("dgram-unbound");
+    let path = dir.path();
+    run(2, 60, move || async move {
+        let server = UnixDatagram::bind(&path).unwrap();
+        let client = UnixDatagram::unbound().unwrap();
+        client.connect(&path).unwrap();
+        assert_eq!(
+            client.peer_addr().unwrap().as_pathname(),
+            Some(path.as_path())
+        );
+        client.send(b"hello").await.unwrap();
+        let mut buf = [0; 8];
+        let (n, from) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        assert!(from.is_unnamed());
+    });
+}
+
+#[test]
+fn a_cancelled_datagram_recv_loses_nothing() {
+    run(2, 60, || async {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        let mut buf = [0; 8];
+        let cut = pride::move_on_after(std::time::Duration::from_millis(20), b.recv(&mut buf));
+        assert!(cut.await.is_none());
+        a.send(b"later").await.unwrap();
+        let n = b.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"later");
+        a.shutdown(Shutdown::Write).unwrap();
+        assert!(a.send(b"x").await.is_err());
+    });
+}

@@ -1,0 +1,213 @@
+//! `pride::process`: exit statuses, piped streams in both directions, cancel-safe
+//! waits, kill on drop, many children at once, and clear errors.
+#![cfg(unix)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::common::{autojump, run};
+use futures_util::{AsyncReadExt, AsyncWriteExt};
+use pride::process::Command;
+
+#[test]
+fn exit_statuses_come_back() {
+    run(2, 60, || async {
+        assert!(Command::new("true").status().await.unwrap().success());
+        assert!(!Command::new("false").status().await.unwrap().success());
+        let code = Command::new("sh")
+            .args(["-c", "exit 7"])
+            .status()
+            .await
+            .unwrap();
+        assert_eq!(code.code(), Some(7));
+    });
+}
+
+#[test]
+fn output_collects_both_streams() {
+    run(2, 60, || async {
+        let out = Command::new("sh")
+            .args(["-c", "printf out; printf err >&2; exit 2"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, b"out");
+        assert_eq!(out.stderr, b"err");
+        assert_eq!(out.status.code(), Some(2));
+    });
+}
+
+#[test]
+fn a_megabyte_goes_through_cat_and_back() {
+    run(2, 60, || async {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let expected = data.clone();
+        // More than a pipe holds: the write and the read must run at once.
+        pride::task_group(async |tg| {
+            tg.start_soon(async move {
+                stdin.write_all(&data).await?;
+                stdin.close().await
+            });
+            let mut back = Vec::new();
+            stdout.read_to_end(&mut back).await?;
+            assert!(back == expected, "{} bytes back", back.len());
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .unwrap();
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+#[test]
+fn a_cancelled_wait_leaves_the_child_running() {
+    // With the autojump clock the timeout fires as soon as every task waits.
+    autojump(60, || async {
+        let mut child = Command::new("sleep").arg("600").spawn().unwrap();
+        let waited = pride::move_on_after(Duration::from_secs(1), child.wait()).await;
+        assert!(waited.is_none());
+        assert_eq!(child.try_wait().unwrap(), None);
+        child.kill().await.unwrap();
+        assert!(child.wait().await.unwrap().code().is_none());
+    });
+}
+
+#[test]
+fn many_children_at_once() {
+    run(2, 60, || async {
+        let codes = pride::gather((0..40).map(|i| async move {
+            let status = Command::new("sh")
+                .arg("-c")
+                .arg(format!("exit {}", i % 5))
+                .status()
+                .await?;
+            Ok::<_, std::io::Error>(status.code())
+        }))
+        .await
+        .unwrap();
+        let expected: Vec<_> = (0..40).map(|i| Some(i % 5)).collect();
+        assert_eq!(codes, expected);
+    });
+}
+
+#[test]
+fn wait_with_output_without_pipes_is_empty() {
+    run(2, 60, || async {
+        let child = Command::new("true").stdout(Stdio::null()).spawn().unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        assert!(out.status.success());
+        assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    });
+}
+
+#[test]
+fn a_missing_program_is_not_found() {
+    run(2, 60, || async {
+        let error = Command::new("/no/such/pride/program").spawn().unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+    });
+}
+
+#[test]
+fn spawn_outside_a_runtime_panics_clearly() {
+    let panic = std::panic::catch_unwind(|| Command::new("true").spawn()).unwrap_err();
+    let text = crate::common::panic_text(&*panic);
+    assert!(text.contains("pride::process::Command::spawn"), "{text}");
+}
+
+#[test]
+fn writing_to_a_closed_stdin_is_an_error() {
+    run(2, 60, || async {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.close().await.unwrap();
+        assert_eq!(
+            stdin.write(b"x").await.unwrap_err().kind(),
+            std::io::ErrorKind::BrokenPipe
+        );
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+/// The state letter of `/proc/<pid>/stat`, or `None` once the process is gone.
+#[cfg(target_os = "linux")]
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim().chars().next()
+}
+
+/// Waits (up to a generous bound) until `pid` is dead: gone, a zombie, or dying.
+#[cfg(target_os = "linux")]
+fn wait_dead(pid: u32) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < until {
+        if matches!(proc_state(pid), None | Some('Z' | 'X')) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn kill_on_drop_kills_a_cancelled_child() {
+    let pid = run(2, 60, || async {
+        let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let seen = pid.clone();
+        let out = pride::move_on_after(Duration::from_millis(100), async move {
+            let mut child = Command::new("sleep")
+                .arg("600")
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            seen.store(child.id(), std::sync::atomic::Ordering::SeqCst);
+            child.wait().await
+        })
+        .await;
+        assert!(out.is_none());
+        pid.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    assert!(pid > 0);
+    assert!(wait_dead(pid), "the child {pid} still runs");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn without_kill_on_drop_a_dropped_child_keeps_running() {
+    let pid = run(2, 60, || async {
+        let child = Command::new("sleep").arg("600").spawn().unwrap();
+        child.id()
+    });
+    assert!(!matches!(proc_state(pid), None | Some('Z' | 'X')));
+    std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(wait_dead(pid));
+}
+
+#[test]
+fn types_and_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_type<T: Send + Sync>() {}
+    assert_send_type::<pride::process::Child>();
+    assert_send_type::<pride::process::ChildStdin>();
+    assert_send_type::<pride::process::ChildStdout>();
+    assert_send_type::<pride::process::ChildStderr>();
+    assert_send_type::<Command>();
+    let mut command = Command::new("true");
+    assert_send(&command.status());
+}

@@ -1,0 +1,192 @@
+//! `pride::par`: results and order, borrowing, nesting, and where the pieces run
+//! (a task, a `block_on` thread, outside any runtime).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::common::{run, watchdog};
+use pride::par;
+
+const N: usize = if cfg!(miri) { 200 } else { 100_000 };
+const TASKS: u64 = if cfg!(miri) { 4 } else { 16 };
+const ITEMS_PER_TASK: u64 = if cfg!(miri) { 100 } else { 10_000 };
+
+fn tree_sum(depth: u32) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let (a, b) = par::join(|| tree_sum(depth - 1), || tree_sum(depth - 1));
+    a + b + 1
+}
+
+#[test]
+fn map_keeps_input_order_inside_a_task() {
+    let out = run(2, 60, || async {
+        let input: Vec<usize> = (0..N).collect();
+        par::map(&input, |&x| x * 3)
+    });
+    assert_eq!(out, (0..N).map(|x| x * 3).collect::<Vec<_>>());
+}
+
+#[test]
+fn every_form_gives_the_sequential_answer() {
+    run(3, 60, || async {
+        let input: Vec<u64> = (0..N as u64).collect();
+        let expected: u64 = input.iter().map(|x| x % 7).sum();
+        assert_eq!(par::sum(&input, |x| x % 7), expected);
+        assert_eq!(par::sum_range(0..N, |i| i as u64 % 7), expected);
+        assert_eq!(par::reduce(&input, || 0, |x| x % 7, |a, b| a + b), expected);
+        assert_eq!(
+            par::reduce_range(0..N, || 0u64, |i| i as u64 % 7, |a, b| a + b),
+            expected
+        );
+        // A non-commutative op: pieces are combined in input order.
+        let text: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        let joined = par::reduce(&text, String::new, |s| s.clone(), |a, b| a + &b);
+        assert_eq!(joined, text.concat());
+        assert_eq!(par::map_range(0..N, |i| i + 1), (1..=N).collect::<Vec<_>>());
+        let mut v = input.clone();
+        par::for_each(&mut v, |x| *x *= 2);
+        assert!(v.iter().zip(&input).all(|(a, b)| *a == 2 * b));
+        let hits = AtomicUsize::new(0);
+        par::for_each_range(0..N, |_| {
+            hits.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(hits.load(Ordering::Relaxed), N);
+        assert_eq!(
+            par::try_map(&input, |&x| Ok::<_, std::io::Error>(x + 1)).unwrap(),
+            input.iter().map(|x| x + 1).collect::<Vec<_>>()
+        );
+        assert!(par::map(&[] as &[u8], |&x| x).is_empty());
+        assert_eq!(par::sum(&[] as &[u64], |&x| x), 0);
+    });
+}
+
+#[test]
+fn closures_borrow_from_the_caller() {
+    run(2, 60, || async {
+        let mut left = vec![0u32; 1000];
+        let mut right = vec![0u32; 1000];
+        let source = vec![5u32; 2000];
+        par::join(
+            || left.copy_from_slice(&source[..1000]),
+            || right.copy_from_slice(&source[1000..]),
+        );
+        assert_eq!(left.iter().chain(&right).sum::<u32>(), 10_000);
+
+        let seen = Mutex::new(Vec::new());
+        let mut counts = [0usize; 8];
+        par::scope(|s| {
+            for (i, slot) in counts.iter_mut().enumerate() {
+                let seen = &seen;
+                let source = &source;
+                s.spawn(move |s| {
+                    *slot = source.len() + i;
+                    // Spawns may spawn into the same scope.
+                    s.spawn(move |_| seen.lock().unwrap().push(i));
+                });
+            }
+        });
+        assert_eq!(counts, [2000, 2001, 2002, 2003, 2004, 2005, 2006, 2007]);
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        assert_eq!(seen, (0..8).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn deep_recursive_joins_finish() {
+    let depth = if cfg!(miri) { 4 } else { 18 };
+    let total = run(2, 120, move || async move { tree_sum(depth) });
+    assert_eq!(total, (1 << (depth + 1)) - 1);
+}
+
+#[test]
+fn nested_calls_inside_pieces() {
+    let out = run(2, 60, || async {
+        let rows: Vec<Vec<u32>> = (0..64).map(|r| (0..500).map(|c| r * c).collect()).collect();
+        par::map(&rows, |row| {
+            let doubled = par::map(row, |x| x * 2);
+            let (a, b) = par::join(|| par::sum(&doubled, |&x| x as u64), || row.len());
+            a + b as u64
+        })
+    });
+    let expected: Vec<u64> = (0..64u64)
+        .map(|r| (0..500u64).map(|c| 2 * r * c).sum::<u64>() + 500)
+        .collect();
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn many_tasks_fan_out_at_once() {
+    let sums = run(2, 60, || async {
+        let results = Mutex::new(Vec::new());
+        let results = std::sync::Arc::new(results);
+        let shared = results.clone();
+        pride::task_group(async move |tg| {
+            for t in 0..TASKS {
+                let shared = shared.clone();
+                tg.start_soon(async move {
+                    let v: Vec<u64> = (0..ITEMS_PER_TASK).collect();
+                    let s = par::sum(&v, |x| x * t);
+                    pride::yield_now().await;
+                    shared.lock().unwrap().push((t, s));
+                });
+            }
+        })
+        .await
+        .unwrap();
+        let mut r = results.lock().unwrap().clone();
+        r.sort();
+        r
+    });
+    let expected: Vec<(u64, u64)> = (0..16)
+        .map(|t| (t, t * (0..ITEMS_PER_TASK).sum::<u64>()))
+        .collect();
+    assert_eq!(sums, expected);
+}
+
+fn thread_names_of_pieces() -> HashSet<String> {
+    let names = Mutex::new(HashSet::new());
+    par::for_each_range(0..2_000, |_| {
+        let name = std::thread::current().name().unwrap_or("").to_owned();
+        names.lock().unwrap().insert(name);
+        std::hint::black_box((0..200).sum::<u64>());
+    });
+    names.into_inner().unwrap()
+}
+
+#[test]
+fn a_block_on_thread_hands_the_call_to_the_workers() {
+    let names = watchdog(60, || {
+        let rt = pride::Runtime::builder()
+            .worker_threads(2)
+            .thread_name("par-test")
+            .build()
+            .unwrap();
+        rt.block_on(async { thread_names_of_pieces() })
+    });
+    assert!(!names.is_empty());
+    assert!(
+        names.iter().all(|n| n.starts_with("par-test-")),
+        "pieces ran on {names:?}"
+    );
+}
+
+#[test]
+fn outside_a_runtime_the_default_runtime_runs_the_pieces() {
+    let names = watchdog(60, thread_names_of_pieces);
+    assert!(
+        names.iter().all(|n| n.starts_with("pride-par-")),
+        "pieces ran on {names:?}"
+    );
+    // Calls from several plain threads at once share it.
+    watchdog(60, || {
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| assert_eq!(tree_sum(10), (1 << 11) - 1));
+            }
+        })
+    });
+}

@@ -1,0 +1,74 @@
+//! A `par` call stopped by a cancelled scope is cancelled work, not a panic: the scope
+//! wrapper, the group body or the child around it catches it like any cancelled work.
+
+use std::time::Duration;
+
+use crate::common::run;
+use pride::{CancelScope, par, task_group};
+
+#[test]
+fn a_cancelled_scope_around_a_par_call_returns_none() {
+    run(2, 60, || async {
+        let scope = CancelScope::new();
+        scope.cancel();
+        let out = scope
+            .run(async { par::map_range(0..10_000, |i| i * 2).len() })
+            .await;
+        assert_eq!(out, None);
+        assert!(scope.cancelled_caught());
+        // A deadline stops it the same way.
+        let out = pride::move_on_after(Duration::ZERO, async {
+            par::sum_range(0..1_000_000, |i| i as u64)
+        })
+        .await;
+        assert_eq!(out, None);
+    });
+}
+
+#[test]
+fn a_par_call_in_a_cancelled_child_is_not_a_panic_entry() {
+    run(2, 60, || async {
+        let result = task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            tg.start_soon_named("cpu", async {
+                par::for_each_range(0..10_000, |_| {});
+            });
+            Ok::<_, pride::BoxError>(7)
+        })
+        .await;
+        // A deliberate cancel of the group is a shutdown: the body's value comes back
+        // and the child's stop is not an entry.
+        assert_eq!(result.unwrap(), 7);
+    });
+}
+
+#[test]
+fn a_par_call_in_a_cancelled_body_is_not_a_panic_entry() {
+    run(2, 60, || async {
+        let result = task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            let (a, b) = par::join(|| 1, || 2);
+            Ok::<_, pride::BoxError>(a + b)
+        })
+        .await;
+        let error = result.unwrap_err();
+        assert!(error.is_cancelled(), "{error}");
+        assert!(error.errors().is_empty(), "{error}");
+    });
+}
+
+#[test]
+fn a_real_panic_is_still_a_panic() {
+    run(2, 60, || async {
+        let error = task_group(async |tg| {
+            tg.start_soon_named("cpu", async {
+                par::for_each_range(0..100, |i| assert!(i < 50, "piece {i} failed"));
+            });
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        assert!(error.errors()[0].is_panic());
+        assert_eq!(error.errors()[0].name(), Some("cpu"));
+    });
+}

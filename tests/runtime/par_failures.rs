@@ -1,0 +1,233 @@
+//! `pride::par` failures and cancellation: a panic is resumed on the caller and stops
+//! the rest; `try_*` report every failure; a cancelled scope stops handing out pieces.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::common::{MyError, panic_text, run};
+use pride::par;
+
+/// About `micros` of CPU work that the optimiser cannot remove.
+fn spin(micros: u64) {
+    let end = Instant::now() + Duration::from_micros(micros);
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn a_panic_in_either_half_of_a_join_reaches_the_caller() {
+    run(2, 60, || async {
+        let caught = catch_unwind(|| par::join(|| 1, || -> u32 { panic!("right half") }));
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "right half");
+        let caught = catch_unwind(|| par::join(|| -> u32 { panic!("left half") }, || 2));
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "left half");
+        // The runtime is still fine afterwards.
+        assert_eq!(par::join(|| 1, || 2), (1, 2));
+    });
+}
+
+#[test]
+fn a_panicking_piece_stops_the_pieces_not_yet_started() {
+    run(2, 60, || async {
+        let ran = AtomicUsize::new(0);
+        let n = 20_000;
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::for_each_range(0..n, |i| {
+                ran.fetch_add(1, Ordering::Relaxed);
+                if i == 0 {
+                    panic!("first item");
+                }
+                spin(5);
+            })
+        }));
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "first item");
+        let ran = ran.load(Ordering::Relaxed);
+        assert!(ran < n / 2, "{ran} of {n} items ran after the panic");
+    });
+}
+
+#[test]
+fn a_panic_in_map_is_resumed_and_drops_the_finished_results() {
+    run(2, 60, || async {
+        let live = std::sync::Arc::new(());
+        let input: Vec<usize> = (0..5_000).collect();
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::map(&input, |&i| {
+                if i == 4_000 {
+                    panic!("item {i}");
+                }
+                live.clone()
+            })
+        }));
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "item 4000");
+        assert_eq!(
+            std::sync::Arc::strong_count(&live),
+            1,
+            "results were leaked"
+        );
+    });
+}
+
+#[test]
+fn a_panic_in_a_scope_spawn_is_resumed_after_the_others() {
+    run(2, 60, || async {
+        let finished = AtomicUsize::new(0);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::scope(|s| {
+                s.spawn(|_| panic!("spawned"));
+                for _ in 0..4 {
+                    s.spawn(|_| {
+                        spin(100);
+                        finished.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+            })
+        }));
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "spawned");
+        // Whatever started ran to its end before `scope` returned.
+        let done = finished.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(finished.load(Ordering::SeqCst), done);
+    });
+}
+
+#[test]
+fn try_map_reports_every_error_and_panic() {
+    run(2, 60, || async {
+        let input: Vec<u32> = (0..1_000).collect();
+        let err =
+            par::try_map(&input, |&x| if x == 500 { Err(MyError(x)) } else { Ok(x) }).unwrap_err();
+        assert!(!err.errors().is_empty());
+        assert!(
+            err.errors()
+                .iter()
+                .all(|e| e.downcast_ref::<MyError>() == Some(&MyError(500)))
+        );
+        assert!(!err.is_cancelled());
+
+        // Every piece fails: each failure that happened is an entry.
+        let err = par::try_map_range(0..2, |i| {
+            spin(10_000);
+            Err::<(), _>(MyError(i as u32))
+        })
+        .unwrap_err();
+        assert!((1..=2).contains(&err.errors().len()));
+
+        let err = par::try_map(&input, |&x| -> Result<u32, MyError> {
+            if x == 7 {
+                panic!("seven");
+            }
+            Ok(x)
+        })
+        .unwrap_err();
+        assert_eq!(err.errors().len(), 1);
+        assert!(err.errors()[0].is_panic());
+        assert_eq!(err.errors()[0].panic_message(), Some("seven"));
+    });
+}
+
+#[test]
+fn the_first_error_stops_try_map() {
+    run(2, 60, || async {
+        let ran = AtomicUsize::new(0);
+        let n = 20_000;
+        let err = par::try_map_range(0..n, |i| {
+            ran.fetch_add(1, Ordering::Relaxed);
+            spin(5);
+            if i == 0 { Err(MyError(0)) } else { Ok(i) }
+        })
+        .unwrap_err();
+        assert_eq!(err.errors().len(), 1);
+        let ran = ran.load(Ordering::Relaxed);
+        assert!(ran < n / 2, "{ran} of {n} items ran after the error");
+    });
+}
+
+#[test]
+fn in_a_cancelled_scope_no_piece_starts() {
+    run(2, 60, || async {
+        let ran = AtomicUsize::new(0);
+        let scope = pride::CancelScope::new();
+        let inner = scope.clone();
+        let ran_ref = &ran;
+        let outcome = scope
+            .run(async move {
+                inner.cancel();
+                let tried = par::try_map_range(0..1_000, |i| {
+                    ran_ref.fetch_add(1, Ordering::Relaxed);
+                    Ok::<_, MyError>(i)
+                });
+                let mapped = catch_unwind(|| par::map_range(0..1_000, |i| i));
+                let joined = catch_unwind(|| par::join(|| 1, || 2));
+                let scoped = catch_unwind(|| par::scope(|s| s.spawn(|_| unreachable!())));
+                (tried, mapped, joined, scoped)
+            })
+            .await;
+        // The scope was cancelled before the block suspended, so it ran to its end.
+        let (tried, mapped, joined, scoped) = outcome.expect("no suspension point");
+        assert!(tried.unwrap_err().is_cancelled());
+        assert!(mapped.unwrap_err().is::<par::Cancelled>());
+        assert!(joined.unwrap_err().is::<par::Cancelled>());
+        assert!(scoped.unwrap_err().is::<par::Cancelled>());
+        assert_eq!(ran.load(Ordering::Relaxed), 0);
+    });
+}
+
+#[test]
+fn a_deadline_stops_a_long_call_promptly() {
+    let (elapsed, result) = run(2, 120, || async {
+        let start = Instant::now();
+        // 20,000 items of 200 µs: seconds of work on two workers.
+        let result = pride::move_on_after(Duration::from_millis(50), async {
+            par::try_map_range(0..20_000, |i| {
+                spin(200);
+                Ok::<_, MyError>(i)
+            })
+        })
+        .await;
+        (start.elapsed(), result)
+    });
+    // The call ended with a cancellation, long before its work would have.
+    if let Some(result) = result {
+        assert!(result.unwrap_err().is_cancelled());
+    }
+    assert!(elapsed < Duration::from_millis(1_500), "took {elapsed:?}");
+}
+
+#[test]
+fn a_long_fan_out_does_not_hold_back_timers_of_other_tasks() {
+    run(2, 120, || async {
+        let start = Instant::now();
+        let (slept, fanned) = {
+            let slept = std::sync::Arc::new(std::sync::Mutex::new(None));
+            let fanned = std::sync::Arc::new(std::sync::Mutex::new(None));
+            let (s, f) = (slept.clone(), fanned.clone());
+            pride::task_group(async move |tg| {
+                tg.start_soon(async move {
+                    // At least a second of CPU work, spread over both workers.
+                    par::for_each_range(0..4_000, |_| spin(500));
+                    *f.lock().unwrap() = Some(start.elapsed());
+                });
+                tg.start_soon(async move {
+                    pride::sleep(Duration::from_millis(10)).await;
+                    *s.lock().unwrap() = Some(start.elapsed());
+                });
+            })
+            .await
+            .unwrap();
+            let slept = slept.lock().unwrap().unwrap();
+            let fanned = fanned.lock().unwrap().unwrap();
+            (slept, fanned)
+        };
+        assert!(
+            fanned >= Duration::from_millis(900),
+            "fan-out took {fanned:?}"
+        );
+        assert!(
+            slept < fanned / 2,
+            "a 10 ms sleep ended after {slept:?}, the fan-out after {fanned:?}"
+        );
+    });
+}

@@ -1,0 +1,361 @@
+//! The runtime itself: building it, `block_on`, `pride::run`, misuse messages, and
+//! dropping it.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+
+use crate::common::{Counter, panic_text, runtime, watchdog};
+use pride::{Runtime, task_group};
+
+#[test]
+fn block_on_returns_the_value() {
+    let rt = runtime(1);
+    assert_eq!(rt.block_on(async { 20 + 22 }), 42);
+    let s = rt.block_on(async {
+        pride::yield_now().await;
+        String::from("done")
+    });
+    assert_eq!(s, "done");
+}
+
+#[test]
+fn block_on_can_be_called_repeatedly() {
+    let rt = runtime(2);
+    for i in 0..100 {
+        assert_eq!(rt.block_on(async move { i * 2 }), i * 2);
+    }
+}
+
+#[test]
+fn new_has_one_worker_per_core() {
+    let rt = Runtime::new().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(rt.worker_threads(), cores);
+    assert_eq!(rt.block_on(async { 1 }), 1);
+}
+
+#[test]
+fn builder_sets_worker_count_and_thread_names() {
+    watchdog(60, || {
+        let rt = Runtime::builder()
+            .worker_threads(3)
+            .thread_name("named-pool")
+            .build()
+            .unwrap();
+        assert_eq!(rt.worker_threads(), 3);
+        let names = Arc::new(Mutex::new(HashSet::new()));
+        rt.block_on(task_group(async |tg| {
+            for _ in 0..64 {
+                let names = names.clone();
+                tg.start_soon(async move {
+                    let name = std::thread::current().name().map(str::to_owned);
+                    names.lock().unwrap().insert(name);
+                    pride::yield_now().await;
+                });
+            }
+        }))
+        .unwrap();
+        let names = names.lock().unwrap();
+        assert!(!names.is_empty());
+        for name in names.iter() {
+            let name = name.as_deref().expect("worker threads are named");
+            assert!(
+                name.starts_with("named-pool"),
+                "child ran on thread {name:?}, not a worker of this runtime"
+            );
+        }
+        assert!(
+            names.len() <= 3,
+            "more thread names than workers: {names:?}"
+        );
+    });
+}
+
+#[test]
+#[should_panic(expected = "at least one worker thread")]
+fn zero_workers_panics_with_a_clear_message() {
+    let _ = Runtime::builder().worker_threads(0).build();
+}
+
+#[test]
+fn block_on_inside_a_child_task_panics_with_a_clear_message() {
+    watchdog(60, || {
+        let rt = Arc::new(runtime(2));
+        let inner = rt.clone();
+        let err = rt
+            .block_on(task_group(async |tg| {
+                tg.start_soon_named("nested", async move {
+                    inner.block_on(async {});
+                });
+            }))
+            .unwrap_err();
+        assert_eq!(err.errors().len(), 1, "{err:?}");
+        let e = &err.errors()[0];
+        assert_eq!(e.name(), Some("nested"));
+        assert!(e.is_panic());
+        let message = e.panic_message().expect("a string panic");
+        assert!(message.contains("block_on"), "unclear message: {message}");
+        // The worker survived and the runtime still runs tasks.
+        let n = Counter::new();
+        let n2 = n.clone();
+        rt.block_on(task_group(async |tg| {
+            tg.start_soon(async move { n2.inc() })
+        }))
+        .unwrap();
+        assert_eq!(n.get(), 1);
+    });
+}
+
+#[test]
+fn block_on_of_another_runtime_inside_a_child_task_panics() {
+    watchdog(60, || {
+        let rt = runtime(1);
+        let other = runtime(1);
+        let err = rt
+            .block_on(task_group(async |tg| {
+                tg.start_soon(async move {
+                    other.block_on(async {});
+                });
+            }))
+            .unwrap_err();
+        let e = &err.errors()[0];
+        assert!(e.is_panic());
+        assert!(e.panic_message().unwrap().contains("block_on"));
+    });
+}
+
+#[test]
+#[should_panic(expected = "block_on")]
+fn nested_block_on_on_the_same_thread_panics() {
+    let rt = runtime(1);
+    rt.block_on(async { rt.block_on(async {}) });
+}
+
+#[test]
+fn runtime_is_usable_after_a_nested_block_on_panicked() {
+    let rt = runtime(1);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(async { rt.block_on(async {}) });
+    }));
+    assert!(caught.is_err());
+    // The thread left the runtime context while unwinding: block_on works again.
+    assert_eq!(rt.block_on(async { 5 }), 5);
+    let other = runtime(1);
+    assert_eq!(other.block_on(async { 6 }), 6);
+}
+
+#[test]
+#[should_panic(expected = "must be called from within a pride runtime")]
+fn task_group_outside_a_runtime_panics_with_a_clear_message() {
+    let _ = futures_lite::future::block_on(task_group(async |_tg| {}));
+}
+
+#[test]
+fn task_group_outside_a_runtime_names_the_function() {
+    let caught = catch_unwind(|| {
+        futures_lite::future::block_on(task_group(async |_tg| {})).unwrap();
+    })
+    .unwrap_err();
+    let message = panic_text(&*caught);
+    assert!(message.contains("task_group"), "{message}");
+}
+
+#[test]
+fn run_runs_a_group() {
+    let total = pride::run(async {
+        let n = Counter::new();
+        let n2 = n.clone();
+        let v = task_group(async |tg| {
+            for _ in 0..10 {
+                let n = n2.clone();
+                tg.start_soon(async move {
+                    pride::yield_now().await;
+                    n.inc();
+                });
+            }
+            Ok::<_, pride::BoxError>(7)
+        })
+        .await
+        .unwrap();
+        v + n.get()
+    });
+    assert_eq!(total, 17);
+}
+
+thread_local! {
+    static MARKER: std::cell::RefCell<Option<Marker>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Set in a worker's thread-local; counts its drop, which happens when the thread exits.
+struct Marker(Counter);
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        self.0.inc();
+    }
+}
+
+#[test]
+fn dropping_the_runtime_joins_its_workers() {
+    watchdog(60, || {
+        let workers = 3;
+        let rt = Runtime::builder()
+            .worker_threads(workers)
+            .thread_name("join-check")
+            .build()
+            .unwrap();
+        let marked = Counter::new();
+        let exited = Counter::new();
+        rt.block_on(task_group(async |tg| {
+            for _ in 0..200 {
+                let (marked, exited) = (marked.clone(), exited.clone());
+                tg.start_soon(async move {
+                    let on_worker = std::thread::current()
+                        .name()
+                        .is_some_and(|n| n.starts_with("join-check"));
+                    assert!(on_worker);
+                    MARKER.with(|m| {
+                        let mut m = m.borrow_mut();
+                        if m.is_none() {
+                            *m = Some(Marker(exited));
+                            marked.inc();
+                        }
+                    });
+                    pride::yield_now().await;
+                });
+            }
+        }))
+        .unwrap();
+        let marked = marked.get();
+        assert!((1..=workers).contains(&marked));
+        assert_eq!(
+            exited.get(),
+            0,
+            "a worker exited while the runtime was alive"
+        );
+        drop(rt);
+        // Every worker that ran a child has exited (its thread-locals were destroyed)
+        // by the time the drop returns.
+        assert_eq!(exited.get(), marked);
+    });
+}
+
+#[test]
+fn many_runtimes_are_created_and_dropped() {
+    watchdog(120, || {
+        for i in 0..50 {
+            let rt = runtime(2);
+            let n = Counter::new();
+            let n2 = n.clone();
+            rt.block_on(task_group(async |tg| {
+                for _ in 0..4 {
+                    let n = n2.clone();
+                    tg.start_soon(async move { n.inc() });
+                }
+            }))
+            .unwrap();
+            assert_eq!(n.get(), 4, "runtime {i}");
+            drop(rt);
+        }
+    });
+}
+
+#[test]
+fn dropping_an_idle_runtime_returns() {
+    watchdog(60, || {
+        for _ in 0..20 {
+            drop(runtime(4));
+        }
+    });
+}
+
+/// Dropping the runtime drops every task's future exactly once, also those nothing
+/// else would reach again: the children of a group whose future was forgotten (asleep
+/// on a timer, pending forever, or awaiting `to_thread`).
+#[test]
+fn dropping_the_runtime_drops_every_task_once() {
+    let dropped = Counter::new();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Arc::new(Mutex::new(gate));
+    let rt = crate::common::builder(2)
+        .max_blocking_threads(4)
+        .build()
+        .expect("runtime");
+    let started = Counter::new();
+    {
+        let (dropped, started, gate) = (dropped.clone(), started.clone(), gate.clone());
+        rt.block_on(async move {
+            let counted = started.clone();
+            let group = task_group(async move |tg| {
+                for i in 0..5_000 {
+                    let guard = dropped.drop_guard();
+                    let started = started.clone();
+                    let gate = gate.clone();
+                    tg.start_soon(async move {
+                        let _guard = guard;
+                        started.inc();
+                        match i % 5 {
+                            0 => pride::sleep(std::time::Duration::from_secs(3600)).await,
+                            1 => {
+                                let _ = pride::to_thread(move || gate.lock().unwrap().recv()).await;
+                            }
+                            _ => std::future::pending::<()>().await,
+                        }
+                    });
+                }
+                std::future::pending::<()>().await;
+            });
+            let mut group = Box::pin(group);
+            // Poll the group once, so it starts its children, then forget it.
+            futures_lite::future::poll_once(group.as_mut()).await;
+            crate::common::yield_until(|| counted.get() == 5_000).await;
+            std::mem::forget(group);
+        });
+    }
+    assert_eq!(dropped.get(), 0);
+    watchdog(60, move || drop(rt));
+    assert_eq!(dropped.get(), 5_000);
+    drop(release);
+}
+
+/// A future nested `depth` levels deep, each level awaiting the next: polling it takes
+/// a stack frame per level on the polling thread.
+fn nested(depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            pride::yield_now().await;
+            0
+        } else {
+            nested(depth - 1).await + 1
+        }
+    })
+}
+
+/// `thread_stack_size` gives the workers the stack a deeply nested future needs (10,000
+/// levels overflow the default 2 MiB worker stack).
+#[test]
+fn thread_stack_size_lets_workers_poll_deeply_nested_futures() {
+    let builder = crate::common::builder(2)
+        .thread_stack_size(256 << 20)
+        .clone();
+    let depth = crate::common::block_on(60, &builder, || async {
+        let depth = Arc::new(Mutex::new(0));
+        let out = depth.clone();
+        task_group(async move |tg| {
+            tg.start_soon(async move {
+                *out.lock().unwrap() = nested(10_000).await;
+            });
+        })
+        .await
+        .unwrap();
+        *depth.lock().unwrap()
+    });
+    assert_eq!(depth, 10_000);
+}
+
+#[test]
+#[should_panic(expected = "thread_stack_size must be more than zero")]
+fn a_zero_stack_size_panics_clearly() {
+    pride::Runtime::builder().thread_stack_size(0);
+}

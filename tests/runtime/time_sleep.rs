@@ -1,0 +1,352 @@
+//! Sleeps, intervals and clocks through the public API.
+//!
+//! Timing assertions use the mock/autojump clocks (exact) or generous bounds on the
+//! system clock; none races the clock.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use pride::time::{self, Clock};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn runtime(clock: Clock) -> pride::Runtime {
+    pride::Runtime::builder()
+        .worker_threads(4)
+        .clock(clock)
+        .build()
+        .expect("runtime")
+}
+
+/// Polls `fut` once with a no-op waker.
+fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn _assert_auto_traits() {
+    fn send_sync<T: Send + Sync>() {}
+    fn unpin<T: Unpin>() {}
+    send_sync::<time::Sleep>();
+    send_sync::<time::Interval>();
+    send_sync::<Clock>();
+    unpin::<time::Interval>();
+}
+
+#[test]
+fn ten_thousand_sleeps_wake_in_deadline_order_at_exact_mock_times() {
+    let rt = runtime(Clock::autojump());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let wall = Instant::now();
+    rt.block_on(async {
+        let start = pride::current_time();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        pride::task_group(async |tg| {
+            for _ in 0..10_000 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let after = Duration::from_millis(rng % 100_000);
+                let log = log.clone();
+                tg.start_soon(async move {
+                    pride::sleep(after).await;
+                    let at = pride::current_time() - start;
+                    log.lock().unwrap().push((after, at));
+                });
+            }
+        })
+        .await
+        .expect("no task fails");
+    });
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 10_000);
+    for &(after, at) in log.iter() {
+        // Zero is a yield: it wakes at the start, like every whole-ms deadline, exactly.
+        assert_eq!(at, after, "woke at the wrong mock time");
+    }
+    assert!(
+        log.windows(2).all(|w| w[0].1 <= w[1].1),
+        "woken out of order"
+    );
+    assert!(
+        wall.elapsed() < Duration::from_secs(60),
+        "autojump did not jump"
+    );
+}
+
+#[test]
+fn a_24_hour_sleep_finishes_at_once_on_autojump() {
+    let rt = runtime(Clock::autojump());
+    let wall = Instant::now();
+    let slept = rt.block_on(async {
+        let start = pride::current_time();
+        pride::sleep(Duration::from_secs(24 * 3600)).await;
+        pride::current_time() - start
+    });
+    assert_eq!(slept, Duration::from_secs(24 * 3600));
+    assert!(wall.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn intervals_tick_at_multiples_of_the_period_and_skip_missed_ticks() {
+    let rt = runtime(Clock::autojump());
+    let ticks = rt.block_on(async {
+        let start = pride::current_time();
+        let mut every = pride::interval(100 * MS);
+        let mut ticks = Vec::new();
+        for i in 0..5 {
+            ticks.push(every.tick().await - start);
+            if i == 1 {
+                // Fall behind: the tick of 200 is late (seen at 350), 300 is skipped.
+                pride::sleep(250 * MS).await;
+            }
+        }
+        ticks.push(pride::current_time() - start);
+        ticks
+    });
+    let ms = |v: &[u64]| {
+        v.iter()
+            .map(|&m| Duration::from_millis(m))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ticks, ms(&[0, 100, 200, 400, 500, 500]));
+}
+
+#[test]
+fn mock_clock_moves_only_by_advance() {
+    let rt = runtime(Clock::mock());
+    rt.block_on(async {
+        let t0 = pride::current_time();
+        std::thread::sleep(5 * MS);
+        assert_eq!(pride::current_time(), t0, "mock time stands still");
+
+        let mut sleep = pin!(pride::sleep(Duration::from_secs(10)));
+        assert!(poll_once(sleep.as_mut()).is_pending());
+        time::advance(Duration::from_secs(9));
+        assert!(poll_once(sleep.as_mut()).is_pending());
+        time::advance(Duration::from_secs(1));
+        assert!(poll_once(sleep.as_mut()).is_ready());
+        assert_eq!(pride::current_time() - t0, Duration::from_secs(10));
+    });
+}
+
+#[test]
+fn reset_moves_a_sleep_earlier_and_later() {
+    let rt = runtime(Clock::autojump());
+    rt.block_on(async {
+        let start = pride::current_time();
+        let mut sleep = pin!(pride::sleep(Duration::from_secs(3600)));
+        assert!(poll_once(sleep.as_mut()).is_pending());
+        sleep.as_mut().reset(start + 20 * MS);
+        assert_eq!(sleep.deadline(), start + 20 * MS);
+        sleep.as_mut().await;
+        assert_eq!(pride::current_time() - start, 20 * MS);
+        // Completed, then re-armed later: waits again.
+        sleep.as_mut().reset(start + 70 * MS);
+        assert!(!sleep.is_elapsed());
+        sleep.as_mut().await;
+        assert_eq!(pride::current_time() - start, 70 * MS);
+    });
+}
+
+#[test]
+fn zero_and_huge_durations() {
+    let rt = runtime(Clock::autojump());
+    rt.block_on(async {
+        let start = pride::current_time();
+        // Zero yields once and completes without moving time.
+        let mut zero = pin!(pride::sleep(Duration::ZERO));
+        assert!(poll_once(zero.as_mut()).is_pending());
+        assert!(poll_once(zero.as_mut()).is_ready());
+        assert_eq!(pride::current_time(), start);
+        // Overflowing `Instant` saturates to a far-future deadline, without panicking.
+        let huge = pride::sleep(Duration::MAX);
+        assert!(huge.deadline() > start + Duration::from_secs(20 * 365 * 24 * 3600));
+        let mut huge = pin!(huge);
+        assert!(poll_once(huge.as_mut()).is_pending());
+    });
+}
+
+#[test]
+fn a_system_clock_sleep_takes_at_least_its_duration() {
+    let rt = runtime(Clock::system());
+    let slept = rt.block_on(async {
+        let before = Instant::now();
+        pride::sleep(10 * MS).await;
+        before.elapsed()
+    });
+    assert!(slept >= 10 * MS, "woke early: {slept:?}");
+    assert!(slept < Duration::from_secs(2), "woke very late: {slept:?}");
+}
+
+#[test]
+fn many_concurrent_system_sleeps_all_wake() {
+    let rt = runtime(Clock::system());
+    rt.block_on(async {
+        let before = Instant::now();
+        pride::task_group(async |tg| {
+            for i in 0..1000u64 {
+                tg.start_soon(async move {
+                    let d = Duration::from_millis(i % 20);
+                    let t = Instant::now();
+                    pride::sleep(d).await;
+                    assert!(t.elapsed() >= d);
+                });
+            }
+        })
+        .await
+        .expect("no task fails");
+        assert!(before.elapsed() < Duration::from_secs(10));
+    });
+}
+
+#[test]
+#[should_panic(expected = "mock clock")]
+fn advance_on_the_system_clock_panics_clearly() {
+    let rt = runtime(Clock::system());
+    rt.block_on(async { time::advance(Duration::from_secs(1)) });
+}
+
+#[test]
+#[should_panic(expected = "within a pride runtime")]
+fn sleep_outside_a_runtime_panics_clearly() {
+    drop(pride::sleep(MS));
+}
+
+#[test]
+fn a_system_clock_timeout_never_fires_early() {
+    let rt = runtime(Clock::system());
+    let (out, waited) = rt.block_on(async {
+        let before = Instant::now();
+        let out = pride::fail_after(20 * MS, pride::sleep(Duration::from_secs(3600))).await;
+        (out, before.elapsed())
+    });
+    assert!(out.is_err(), "the timeout did not fire");
+    assert!(waited >= 20 * MS, "fired early: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(2),
+        "fired very late: {waited:?}"
+    );
+}
+
+/// A timeout counts from entry, not from when its deadline is first looked at: here the
+/// work blocks for 50 ms before the deadline is read, and the deadline still lies
+/// within a coarse clock tick (at most 10 ms on Linux; 20 ms allowed) of entry + 30 ms.
+/// Both bounds follow from the order of the readings, not from how fast anything runs.
+#[test]
+fn a_system_clock_timeout_counts_from_entry() {
+    let rt = runtime(Clock::system());
+    rt.block_on(async {
+        let scope = pride::CancelScope::with_timeout(30 * MS);
+        let before = Instant::now();
+        let bounds = scope
+            .run(async {
+                let entered_by = Instant::now();
+                std::thread::sleep(50 * MS);
+                (
+                    entered_by,
+                    scope.deadline().expect("a timeout has a deadline"),
+                )
+            })
+            .await;
+        let (entered_by, deadline) = bounds.expect("the work finished without suspending");
+        assert!(deadline >= before + 30 * MS, "early deadline");
+        assert!(
+            deadline <= entered_by + 30 * MS + 20 * MS,
+            "the timeout counted from later than entry: {:?} after entry",
+            deadline - entered_by
+        );
+    });
+}
+
+/// After `advance(Duration::MAX)` the mock clock is at the end of its range: every
+/// sleep, armed before or after, completes instead of waiting for a time the clock can
+/// never reach (before, the runtime spun at 100% CPU and the sleep never completed).
+#[test]
+fn sleeps_complete_after_advancing_by_duration_max() {
+    crate::common::autojump(30, || async {
+        let before = pride::sleep(Duration::from_secs(3600));
+        let mut before = pin!(before);
+        assert!(poll_once(before.as_mut()).is_pending());
+        time::advance(Duration::MAX);
+        pride::sleep(MS).await;
+        pride::sleep(Duration::from_secs(3600)).await;
+        before.await;
+    });
+}
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("waker boom");
+    }
+}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Arms two sleeps due at `after`: one whose waker panics, one that counts.
+fn arm_two(after: Duration) -> (PinnedSleep, PinnedSleep, Arc<CountingWaker>) {
+    let counting = Arc::new(CountingWaker::default());
+    let mut bad = Box::pin(pride::sleep(after));
+    let mut good = Box::pin(pride::sleep(after));
+    let panicking = Waker::from(Arc::new(PanickingWaker));
+    assert!(
+        bad.as_mut()
+            .poll(&mut Context::from_waker(&panicking))
+            .is_pending()
+    );
+    let counter = Waker::from(counting.clone());
+    assert!(
+        good.as_mut()
+            .poll(&mut Context::from_waker(&counter))
+            .is_pending()
+    );
+    (bad, good, counting)
+}
+
+type PinnedSleep = std::pin::Pin<Box<time::Sleep>>;
+
+/// A timer whose waker panics, fired by the worker that turns the driver, neither
+/// kills that worker nor keeps the other due timers from firing: the runtime goes on
+/// (before, the panic unwound out of the worker and the runtime hung at 0% CPU).
+#[test]
+fn a_waker_that_panics_when_the_driver_fires_it_does_not_stop_the_runtime() {
+    let builder = crate::common::builder(1).clock(Clock::autojump()).clone();
+    crate::common::block_on(30, &builder, || async {
+        let (_bad, _good, counting) = arm_two(5 * MS);
+        // The only worker fires both timers when time jumps, then this sleep's.
+        pride::sleep(10 * MS).await;
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        pride::sleep(10 * MS).await;
+    });
+}
+
+/// `advance` fires what came due; a waker that panics there reaches the caller of
+/// `advance`, as one does from `Event::set`, after every other due timer was woken.
+#[test]
+fn advance_hands_a_panicking_waker_to_its_caller() {
+    let builder = crate::common::builder(1).clock(Clock::mock()).clone();
+    crate::common::block_on(30, &builder, || async {
+        let (_bad, _good, counting) = arm_two(5 * MS);
+        let advanced =
+            std::panic::catch_unwind(|| time::advance(10 * MS)).expect_err("the waker panicked");
+        assert_eq!(advanced.downcast_ref::<&str>(), Some(&"waker boom"));
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The driver is intact: the next timer fires too.
+        let (_bad, _good, counting) = arm_two(5 * MS);
+        let _ = std::panic::catch_unwind(|| time::advance(10 * MS));
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    });
+}

@@ -1,0 +1,672 @@
+//! Scope deadlines.
+//!
+//! Every test runs on the autojump clock (or the mock clock), so a deadline an hour
+//! away passes at once in real time while `current_time()` reads exact instants: the
+//! assertions compare mock times, never wall-clock times.
+
+use std::future::pending;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{Counter, Flag, autojump, block_on, builder};
+use pride::time::Clock;
+use pride::{
+    CancelScope, Event, checkpoint, current_effective_deadline, current_time, sleep, task_group,
+};
+
+const SEC: Duration = Duration::from_secs(1);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Records the mock time at which it is dropped.
+struct DropAt(Arc<Mutex<Option<Instant>>>);
+
+impl Drop for DropAt {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() = Some(current_time());
+    }
+}
+
+#[test]
+fn a_deadline_passing_cancels_the_scope_by_itself_at_the_exact_time() {
+    autojump(30, || async {
+        let start = current_time();
+        let drops = Counter::new();
+        let scope = CancelScope::with_timeout(5 * SEC);
+        let guard = drops.drop_guard();
+        let out = scope
+            .run(async move {
+                let _guard = guard;
+                sleep(HOUR).await;
+                panic!("the deadline did not drop the work");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, 5 * SEC);
+        assert_eq!(drops.get(), 1);
+        assert!(scope.cancel_called());
+        assert!(scope.cancelled_caught());
+        assert!(scope.deadline_reached());
+        assert_eq!(scope.deadline(), Some(start + 5 * SEC));
+    });
+}
+
+#[test]
+fn with_deadline_fires_at_its_instant() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_deadline(start + 3 * SEC);
+        assert_eq!(scope.deadline(), Some(start + 3 * SEC));
+        let out = scope.run(sleep(HOUR)).await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, 3 * SEC);
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn work_that_finishes_in_time_is_not_cancelled() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(5 * SEC);
+        let out = scope
+            .run(async {
+                sleep(2 * SEC).await;
+                7
+            })
+            .await;
+        assert_eq!(out, Some(7));
+        assert_eq!(current_time() - start, 2 * SEC);
+        // The scope has exited: its deadline passing later cancels nothing.
+        sleep(HOUR).await;
+        assert!(!scope.cancelled_caught());
+        assert!(!scope.deadline_reached());
+    });
+}
+
+#[test]
+fn with_timeout_counts_from_entry_not_from_creation() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(5 * SEC);
+        assert_eq!(
+            scope.deadline(),
+            None,
+            "a timeout has no deadline before entry"
+        );
+        sleep(10 * SEC).await;
+        let out = scope.run(sleep(HOUR)).await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, 15 * SEC);
+        assert_eq!(scope.deadline(), Some(start + 15 * SEC));
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn a_scope_entered_with_a_past_deadline_is_cancelled_at_once() {
+    autojump(30, || async {
+        let start = current_time();
+        sleep(SEC).await;
+        let reached = Flag::new();
+        let drops = Counter::new();
+        let scope = CancelScope::with_deadline(start);
+        let (flag, guard) = (reached.clone(), drops.drop_guard());
+        let out = scope
+            .run(async move {
+                let _guard = guard;
+                // Runs up to its first suspension point, then is dropped there.
+                flag.set();
+                sleep(HOUR).await;
+                panic!("ran past a cancelled suspension point");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(reached.is_set());
+        assert_eq!(drops.get(), 1);
+        assert_eq!(current_time() - start, SEC, "no time passed");
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn a_past_deadline_lets_work_that_never_suspends_finish() {
+    autojump(30, || async {
+        let start = current_time();
+        sleep(SEC).await;
+        let scope = CancelScope::with_deadline(start);
+        assert_eq!(scope.run(async { 7 }).await, Some(7));
+        assert!(scope.cancel_called());
+        assert!(!scope.cancelled_caught(), "no work was dropped");
+    });
+}
+
+#[test]
+fn a_zero_timeout_cancels_at_the_first_suspension_point() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(Duration::ZERO);
+        let out = scope.run(sleep(SEC)).await;
+        assert_eq!(out, None);
+        assert_eq!(current_time(), start);
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn set_deadline_earlier_fires_earlier() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(HOUR);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                sleep(SEC).await;
+                inner.set_deadline(Some(current_time() + 2 * SEC));
+                sleep(HOUR).await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, 3 * SEC);
+        assert_eq!(scope.deadline(), Some(start + 3 * SEC));
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn set_deadline_later_fires_later() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(2 * SEC);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                sleep(SEC).await;
+                inner.set_deadline(Some(start + 10 * SEC));
+                sleep(HOUR).await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, 10 * SEC);
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn set_deadline_to_the_past_cancels_at_once_but_is_not_a_suspension_point() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(HOUR);
+        let inner = scope.clone();
+        let after_set = Flag::new();
+        let flag = after_set.clone();
+        let out = scope
+            .run(async move {
+                sleep(SEC).await;
+                inner.set_deadline(Some(start));
+                assert!(inner.cancel_called(), "a past deadline cancels at once");
+                flag.set();
+                checkpoint().await;
+                panic!("ran past a checkpoint in a cancelled scope");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(after_set.is_set());
+        assert_eq!(current_time() - start, SEC);
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn set_deadline_none_never_fires() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(2 * SEC);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                sleep(SEC).await;
+                inner.set_deadline(None);
+                sleep(HOUR).await;
+                "done"
+            })
+            .await;
+        assert_eq!(out, Some("done"));
+        assert_eq!(current_time() - start, SEC + HOUR);
+        assert_eq!(scope.deadline(), None);
+        assert!(!scope.cancel_called() && !scope.deadline_reached());
+    });
+}
+
+#[test]
+fn set_deadline_from_another_task_re_arms_a_scope_blocked_on_an_event() {
+    // Earlier, later, to the past, and cleared (then the event ends the wait).
+    enum Move {
+        Earlier,
+        Later,
+        Past,
+        Clear,
+    }
+    for (case, expect) in [
+        (Move::Earlier, Some(5)),
+        (Move::Later, Some(20)),
+        (Move::Past, Some(2)),
+        (Move::Clear, None),
+    ] {
+        autojump(30, move || async move {
+            let start = current_time();
+            let scope = CancelScope::with_timeout(10 * SEC);
+            let event = Event::new();
+            task_group(async |tg| {
+                let (remote, event2) = (scope.clone(), event.clone());
+                tg.start_soon(async move {
+                    sleep(2 * SEC).await;
+                    remote.set_deadline(match case {
+                        Move::Earlier => Some(current_time() + 3 * SEC),
+                        Move::Later => Some(start + 20 * SEC),
+                        Move::Past => Some(start + SEC),
+                        Move::Clear => None,
+                    });
+                    if matches!(case, Move::Clear) {
+                        sleep(HOUR).await;
+                        event2.set();
+                    }
+                });
+                let out = scope.run(event.wait()).await;
+                match expect {
+                    Some(at) => {
+                        assert_eq!(out, None);
+                        assert_eq!(current_time() - start, at * SEC);
+                        assert!(scope.cancelled_caught() && scope.deadline_reached());
+                    }
+                    None => {
+                        assert_eq!(out, Some(()));
+                        assert_eq!(current_time() - start, 2 * SEC + HOUR);
+                        assert!(!scope.cancel_called());
+                    }
+                }
+            })
+            .await
+            .unwrap();
+        });
+    }
+}
+
+#[test]
+fn moving_the_deadline_later_does_not_undo_a_cancel() {
+    autojump(30, || async {
+        // An explicit cancel.
+        let scope = CancelScope::new();
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                inner.cancel();
+                inner.set_deadline(Some(current_time() + HOUR));
+                inner.set_deadline(None);
+                checkpoint().await;
+                panic!("a later deadline undid a cancel");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(scope.cancelled_caught());
+
+        // A deadline that fired while the work sat in a shield.
+        let start = current_time();
+        let scope = CancelScope::with_timeout(SEC);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                shield.run(sleep(2 * SEC)).await.unwrap();
+                assert!(inner.cancel_called() && inner.deadline_reached());
+                inner.set_deadline(Some(current_time() + HOUR));
+                assert!(inner.cancel_called());
+                sleep(SEC).await;
+                panic!("a later deadline undid a cancel");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, 2 * SEC);
+        assert!(scope.cancelled_caught());
+    });
+}
+
+#[test]
+fn a_deadline_fires_when_a_mock_clock_is_advanced_past_it() {
+    block_on(30, builder(2).clock(Clock::mock()), || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(SEC);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                checkpoint().await; // the scope's timer is armed by now
+                pride::time::advance(2 * SEC);
+                assert!(inner.cancel_called() && inner.deadline_reached());
+                inner.set_deadline(Some(start + HOUR));
+                checkpoint().await;
+                panic!("a later deadline undid a cancel");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, 2 * SEC);
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn nested_deadlines_the_earliest_wins_and_its_scope_catches() {
+    autojump(30, || async {
+        // The inner deadline is earlier: the inner scope catches, the outer runs on.
+        let start = current_time();
+        let outer = CancelScope::with_timeout(10 * SEC);
+        let inner = CancelScope::with_timeout(5 * SEC);
+        let inner2 = inner.clone();
+        let out = outer
+            .run(async move {
+                let r = inner2.run(sleep(HOUR)).await;
+                (r, current_time())
+            })
+            .await;
+        assert_eq!(out, Some((None, start + 5 * SEC)));
+        assert!(inner.cancelled_caught() && inner.deadline_reached());
+        assert!(!outer.cancel_called() && !outer.cancelled_caught());
+
+        // The outer deadline is earlier: the outer scope catches; the inner one was
+        // never cancelled and caught nothing.
+        let start = current_time();
+        let outer = CancelScope::with_timeout(5 * SEC);
+        let inner = CancelScope::with_timeout(10 * SEC);
+        let inner2 = inner.clone();
+        let after_inner = Flag::new();
+        let flag = after_inner.clone();
+        let out = outer
+            .run(async move {
+                let _ = inner2.run(sleep(HOUR)).await;
+                flag.set();
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, 5 * SEC);
+        assert!(!after_inner.is_set());
+        assert!(outer.cancelled_caught() && outer.deadline_reached());
+        assert!(!inner.cancel_called() && !inner.cancelled_caught());
+
+        // Three levels, the middle one earliest.
+        let start = current_time();
+        let scopes = [30, 3, 20].map(|s| CancelScope::with_timeout(s * SEC));
+        let [a, b, c] = scopes.clone();
+        let out = a
+            .run(async move { b.run(async move { c.run(sleep(HOUR)).await }).await })
+            .await;
+        assert_eq!(out, Some(None));
+        assert_eq!(current_time() - start, 3 * SEC);
+        let caught: Vec<bool> = scopes.iter().map(CancelScope::cancelled_caught).collect();
+        assert_eq!(caught, [false, true, false]);
+    });
+}
+
+#[test]
+fn a_shielded_scope_ignores_an_outer_deadline_but_its_own_fires() {
+    autojump(30, || async {
+        // Shield without a deadline: the work finishes; the outer scope catches at the
+        // next suspension point after the shield.
+        let start = current_time();
+        let outer = CancelScope::with_timeout(2 * SEC);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        let out = outer
+            .run(async move {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                let r = shield.run(sleep(5 * SEC)).await;
+                log2.lock().unwrap().push((r.is_some(), current_time()));
+                sleep(HOUR).await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(*log.lock().unwrap(), [(true, start + 5 * SEC)]);
+        assert_eq!(current_time() - start, 5 * SEC);
+        assert!(outer.cancelled_caught() && outer.deadline_reached());
+
+        // A shield with its own deadline, later than the outer one: its own fires.
+        let start = current_time();
+        let outer = CancelScope::with_timeout(2 * SEC);
+        let shield = CancelScope::with_timeout(5 * SEC);
+        shield.set_shield(true);
+        let shield2 = shield.clone();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        let out = outer
+            .run(async move {
+                let r = shield2.run(sleep(HOUR)).await;
+                log2.lock().unwrap().push((r.is_some(), current_time()));
+                sleep(HOUR).await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(*log.lock().unwrap(), [(false, start + 5 * SEC)]);
+        assert!(shield.cancelled_caught() && shield.deadline_reached());
+        assert!(outer.cancelled_caught() && outer.deadline_reached());
+    });
+}
+
+#[test]
+fn current_effective_deadline_is_the_minimum_up_to_the_shield() {
+    autojump(30, || async {
+        let start = current_time();
+        assert_eq!(current_effective_deadline(), None);
+        let at = move |s: u32| Some(start + s * SEC);
+        CancelScope::with_timeout(10 * SEC)
+            .run(async move {
+                assert_eq!(current_effective_deadline(), at(10));
+                CancelScope::with_timeout(5 * SEC)
+                    .run(async move { assert_eq!(current_effective_deadline(), at(5)) })
+                    .await;
+                CancelScope::with_timeout(20 * SEC)
+                    .run(async move {
+                        assert_eq!(current_effective_deadline(), at(10));
+                        CancelScope::new()
+                            .run(async move { assert_eq!(current_effective_deadline(), at(10)) })
+                            .await;
+                        let shield = CancelScope::new();
+                        shield.set_shield(true);
+                        shield
+                            .run(async move { assert_eq!(current_effective_deadline(), None) })
+                            .await;
+                        let shield = CancelScope::with_timeout(30 * SEC);
+                        shield.set_shield(true);
+                        shield
+                            .run(async move {
+                                assert_eq!(current_effective_deadline(), at(30));
+                                CancelScope::with_timeout(40 * SEC)
+                                    .run(async move {
+                                        assert_eq!(current_effective_deadline(), at(30))
+                                    })
+                                    .await;
+                            })
+                            .await;
+                    })
+                    .await;
+                // Moving a deadline shows at once.
+                let scope = CancelScope::with_timeout(8 * SEC);
+                let inner = scope.clone();
+                scope
+                    .run(async move {
+                        assert_eq!(current_effective_deadline(), at(8));
+                        inner.set_deadline(Some(start + 4 * SEC));
+                        assert_eq!(current_effective_deadline(), at(4));
+                        inner.set_deadline(None);
+                        assert_eq!(current_effective_deadline(), at(10));
+                    })
+                    .await;
+            })
+            .await
+            .unwrap();
+
+        // A child of a group sees the group's deadline, and the scopes around the group.
+        CancelScope::with_timeout(50 * SEC)
+            .run(task_group(async |tg| {
+                tg.cancel_scope().set_deadline(Some(start + 70 * SEC));
+                tg.spawn(async move {
+                    assert_eq!(current_effective_deadline(), at(50));
+                })
+                .await
+                .unwrap();
+                let tg2 = tg.clone();
+                tg.start_soon(async move {
+                    tg2.cancel_scope().set_deadline(Some(start + 40 * SEC));
+                    assert_eq!(current_effective_deadline(), at(40));
+                });
+            }))
+            .await
+            .unwrap()
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_huge_timeout_saturates_and_never_fires() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_timeout(Duration::MAX);
+        let out = scope
+            .run(async {
+                sleep(HOUR).await;
+                5
+            })
+            .await;
+        assert_eq!(out, Some(5));
+        assert_eq!(current_time() - start, HOUR);
+        assert!(!scope.cancel_called() && !scope.deadline_reached());
+        // Inside a huge-timeout scope nested in a finite one, the finite one applies.
+        let out = CancelScope::with_timeout(SEC)
+            .run(CancelScope::with_timeout(Duration::MAX).run(pending::<()>()))
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(current_time() - start, HOUR + SEC);
+    });
+}
+
+#[test]
+fn the_work_dropped_by_a_deadline_is_dropped_at_the_deadline() {
+    autojump(30, || async {
+        let start = current_time();
+        let at = Arc::new(Mutex::new(None));
+        let guard = DropAt(at.clone());
+        let out = CancelScope::with_timeout(7 * SEC)
+            .run(async move {
+                let _guard = guard;
+                pending::<()>().await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(*at.lock().unwrap(), Some(start + 7 * SEC));
+    });
+}
+
+#[test]
+fn equal_nested_deadlines_are_caught_by_the_outermost_scope() {
+    // Both deadlines pass at the same instant: the outer scope catches, on the
+    // `block_on` thread and in children on the workers alike.
+    async fn nested() {
+        let start = current_time();
+        let outer = CancelScope::with_timeout(5 * SEC);
+        let inner = CancelScope::with_timeout(5 * SEC);
+        let inner2 = inner.clone();
+        let out = outer
+            .run(async move { inner2.run(sleep(HOUR)).await })
+            .await;
+        assert_eq!(out, None, "the inner scope caught");
+        assert_eq!(current_time() - start, 5 * SEC);
+        assert!(outer.cancelled_caught());
+        assert!(!inner.cancelled_caught());
+    }
+    for _ in 0..50 {
+        autojump(30, || async {
+            nested().await;
+            task_group(async |tg| {
+                for _ in 0..8 {
+                    tg.start_soon(nested());
+                }
+            })
+            .await
+            .unwrap();
+        });
+    }
+}
+
+#[test]
+fn the_effective_deadline_inside_a_cancelled_scope_is_not_later_than_now() {
+    autojump(20, || async {
+        let scope = CancelScope::with_timeout(HOUR);
+        let inner = scope.clone();
+        let seen = scope
+            .run(async move {
+                inner.cancel();
+                let deadline = current_effective_deadline().expect("a cancelled scope has one");
+                (deadline, current_time())
+            })
+            .await
+            .expect("no suspension point: the work completes");
+        assert!(
+            seen.0 <= seen.1,
+            "deadline {:?} after now {:?}",
+            seen.0,
+            seen.1
+        );
+
+        // Without any deadline, too.
+        let scope = CancelScope::new();
+        let inner = scope.clone();
+        let seen = scope
+            .run(async move {
+                inner.cancel();
+                (current_effective_deadline(), current_time())
+            })
+            .await
+            .unwrap();
+        assert!(seen.0.is_some_and(|d| d <= seen.1), "{seen:?}");
+    });
+}
+
+#[test]
+fn set_deadline_on_an_exited_scope_changes_nothing() {
+    autojump(20, || async {
+        let scope = CancelScope::new();
+        assert_eq!(scope.run(async { 1 }).await, Some(1));
+        scope.set_deadline(Some(current_time() - SEC));
+        assert!(!scope.cancel_called(), "an exited scope was cancelled");
+        assert!(!scope.deadline_reached());
+    });
+}
+
+#[test]
+fn an_unentered_scope_whose_deadline_passed_is_cancelled_only_when_entered() {
+    autojump(20, || async {
+        let scope = CancelScope::with_deadline(current_time() + SEC);
+        sleep(HOUR).await;
+        assert!(!scope.cancel_called(), "cancelled before it was entered");
+        let out = scope
+            .run(async {
+                checkpoint().await;
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(scope.cancel_called() && scope.deadline_reached());
+    });
+}
+
+#[test]
+fn a_deadline_beyond_instants_range_never_fires() {
+    autojump(20, || async {
+        let out = pride::move_on_after(Duration::MAX, async {
+            sleep(HOUR).await;
+            7
+        })
+        .await;
+        assert_eq!(out, Some(7));
+        let scope = CancelScope::with_timeout(Duration::MAX);
+        let out = scope.run(async { sleep(HOUR).await }).await;
+        assert!(out.is_some() && !scope.cancel_called());
+    });
+}

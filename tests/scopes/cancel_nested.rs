@@ -1,0 +1,364 @@
+//! Nested cancel scopes and groups: cancelling a scope
+//! cancels everything inside it, through nested groups, at once; the outermost
+//! cancelled scope catches; a group's scope hangs below the scope where the group was
+//! opened, not where a child was spawned.
+
+use std::future::{Future, pending};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+use crate::common::{Counter, Flag, run};
+use pride::{CancelScope, Event, TaskGroup, checkpoint, task_group};
+
+/// Counts up to `target` and sets `all` when it gets there.
+#[derive(Clone)]
+struct Countdown {
+    count: Arc<AtomicUsize>,
+    target: usize,
+    all: Event,
+}
+
+impl Countdown {
+    fn new(target: usize) -> Countdown {
+        Countdown {
+            count: Arc::default(),
+            target,
+            all: Event::new(),
+        }
+    }
+
+    fn arrive(&self) {
+        if self.count.fetch_add(1, SeqCst) + 1 == self.target {
+            self.all.set();
+        }
+    }
+}
+
+#[test]
+fn cancelling_an_outer_scope_drops_everything_inside_through_nested_groups() {
+    run(2, 20, || async {
+        // The body of the outer group, 3 children each opening a group, 3 grandchildren
+        // in each: 13 futures, each holding a guard.
+        const FUTURES: usize = 1 + 3 + 3 * 3;
+        let drops = Counter::new();
+        let ready = Countdown::new(FUTURES);
+        let past = Flag::new();
+        let outer = CancelScope::new();
+        let (outer2, all_ready) = (outer.clone(), ready.all.clone());
+        task_group(async |top| {
+            top.start_soon(async move {
+                all_ready.wait().await;
+                outer2.cancel();
+            });
+            let (drops2, ready2, past2) = (drops.clone(), ready.clone(), past.clone());
+            let out = outer
+                .run(task_group(async move |g1| {
+                    for _ in 0..3 {
+                        let (drops, ready, past) = (drops2.clone(), ready2.clone(), past2.clone());
+                        g1.start_soon(task_group(async move |g2| {
+                            for _ in 0..3 {
+                                let (guard, ready, past) =
+                                    (drops.drop_guard(), ready.clone(), past.clone());
+                                g2.start_soon(async move {
+                                    let _guard = guard;
+                                    ready.arrive();
+                                    pending::<()>().await;
+                                    past.set();
+                                });
+                            }
+                            let _guard = drops.drop_guard();
+                            ready.arrive();
+                            pending::<()>().await;
+                            past.set();
+                        }));
+                    }
+                    let _guard = drops2.drop_guard();
+                    ready2.arrive();
+                    pending::<()>().await;
+                    past2.set();
+                }))
+                .await;
+            assert!(out.is_none());
+            // No orphans: every future inside is gone when `run` returns.
+            assert_eq!(drops.get(), FUTURES);
+            assert!(outer.cancelled_caught());
+        })
+        .await
+        .unwrap();
+        assert!(!past.is_set());
+    });
+}
+
+#[test]
+fn the_outermost_cancelled_scope_catches() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let inner = CancelScope::new();
+        let inner_returned = Flag::new();
+        let (outer2, inner2, returned2) = (outer.clone(), inner.clone(), inner_returned.clone());
+        let out = outer
+            .run(async move {
+                let got = inner2
+                    .run(async {
+                        inner2.cancel();
+                        outer2.cancel();
+                        checkpoint().await;
+                    })
+                    .await;
+                // Never reached: the outer scope drops the inner `run` itself.
+                returned2.set();
+                got
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(!inner_returned.is_set());
+        assert!(outer.cancelled_caught());
+        assert!(inner.cancel_called());
+        assert!(!inner.cancelled_caught());
+    });
+}
+
+#[test]
+fn an_inner_scope_cancelled_alone_catches_and_the_outer_goes_on() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let inner = CancelScope::new();
+        let inner2 = inner.clone();
+        let out = outer
+            .run(async move {
+                let got = inner2
+                    .run(async {
+                        inner2.cancel();
+                        checkpoint().await;
+                    })
+                    .await;
+                checkpoint().await;
+                got.is_none()
+            })
+            .await;
+        assert_eq!(out, Some(true));
+        assert!(inner.cancelled_caught());
+        assert!(!outer.cancel_called());
+        assert!(!outer.cancelled_caught());
+    });
+}
+
+#[test]
+fn only_the_outer_cancelled_catches_not_the_inner_scopes_below_it() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let inner = CancelScope::new();
+        let (outer2, inner2) = (outer.clone(), inner.clone());
+        let out = outer
+            .run(async move {
+                inner2
+                    .run(async {
+                        outer2.cancel();
+                        checkpoint().await;
+                    })
+                    .await
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(outer.cancelled_caught());
+        assert!(!inner.cancel_called());
+        assert!(!inner.cancelled_caught());
+    });
+}
+
+/// A group's own scope is cancelled too, but the scope outside it catches: the group's
+/// future is dropped and returns nothing.
+#[test]
+fn an_outer_scope_catches_over_a_cancelled_group() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let group_scope: Arc<Mutex<Option<CancelScope>>> = Arc::default();
+        let drops = Counter::new();
+        let (outer2, slot, guard) = (outer.clone(), group_scope.clone(), drops.drop_guard());
+        let out = outer
+            .run(task_group(async move |tg| {
+                *slot.lock().unwrap() = Some(tg.cancel_scope().clone());
+                tg.start_soon(async move {
+                    let _guard = guard;
+                    pending::<()>().await;
+                });
+                tg.cancel_scope().cancel();
+                outer2.cancel();
+                checkpoint().await;
+            }))
+            .await;
+        assert!(out.is_none(), "the group returned {out:?}");
+        assert!(outer.cancelled_caught());
+        let group_scope = group_scope.lock().unwrap().take().unwrap();
+        assert!(group_scope.cancel_called());
+        assert!(!group_scope.cancelled_caught());
+        assert_eq!(drops.get(), 1);
+    });
+}
+
+/// A child running inside its own cancel scope spawns a sibling into the outer group:
+/// the sibling hangs below the group's scope, so cancelling the child's scope spares it.
+#[test]
+fn a_child_spawned_from_inside_a_scope_belongs_to_the_group_not_the_scope() {
+    run(2, 20, || async {
+        let sibling_running = Event::new();
+        let release = Event::new();
+        let sibling_done = Flag::new();
+        let inner = CancelScope::new();
+        let (running2, release2, done2, inner2) = (
+            sibling_running.clone(),
+            release.clone(),
+            sibling_done.clone(),
+            inner.clone(),
+        );
+        task_group(async |tg| {
+            let spawner = tg.clone();
+            tg.start_soon(async move {
+                let out = inner2
+                    .run(async {
+                        spawner.start_soon(async move {
+                            running2.set();
+                            release2.wait().await;
+                            checkpoint().await;
+                            done2.set();
+                        });
+                        sibling_running.wait().await;
+                        inner2.cancel();
+                        checkpoint().await;
+                    })
+                    .await;
+                assert!(out.is_none());
+                release.set();
+            });
+        })
+        .await
+        .unwrap();
+        assert!(inner.cancelled_caught());
+        assert!(
+            sibling_done.is_set(),
+            "the sibling was cancelled with the spawner's scope"
+        );
+    });
+}
+
+/// The other way round: a group opened inside a scope hangs below that scope, so
+/// cancelling the scope drops a child that a task outside the scope spawned into it.
+#[test]
+fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+        let open = Event::new();
+        let spawned_running = Event::new();
+        let scope = CancelScope::new();
+        let (slot2, open2, scope2) = (slot.clone(), open.clone(), scope.clone());
+        let (drops2, running2) = (drops.clone(), spawned_running.clone());
+        task_group(async |outer| {
+            outer.start_soon(async move {
+                let out = scope2
+                    .run(task_group(async move |inner_group| {
+                        *slot2.lock().unwrap() = Some(inner_group);
+                        open2.set();
+                        pending::<()>().await;
+                    }))
+                    .await;
+                assert!(out.is_none());
+            });
+            // This body is outside `scope`; it spawns into the group opened inside it.
+            open.wait().await;
+            let inner_group = slot.lock().unwrap().take().unwrap();
+            let guard = drops2.drop_guard();
+            inner_group.start_soon(async move {
+                let _guard = guard;
+                running2.set();
+                pending::<()>().await;
+            });
+            drop(inner_group);
+            spawned_running.wait().await;
+            scope.cancel();
+        })
+        .await
+        .unwrap();
+        assert!(scope.cancelled_caught());
+        assert_eq!(drops.get(), 1);
+    });
+}
+
+/// A group body awaiting a nested group is dropped by its own group's cancel while the
+/// nested group's children are being woken: the teardown must stay memory-safe.
+#[test]
+fn cancelling_a_group_while_nested_children_wake_is_memory_safe() {
+    for _ in 0..500 {
+        run(2, 20, || async {
+            let go = Event::new();
+            let waiting = Event::new();
+            let result = task_group(async |outer| {
+                let (go2, waiting2, canceller) = (go.clone(), waiting.clone(), outer.clone());
+                outer.start_soon(async move {
+                    waiting2.wait().await;
+                    canceller.cancel_scope().cancel();
+                    go2.set();
+                });
+                let _ = task_group(async |tg| {
+                    for _ in 0..4 {
+                        let go = go.clone();
+                        tg.start_soon(async move {
+                            go.wait().await;
+                            checkpoint().await;
+                        });
+                    }
+                    waiting.set();
+                })
+                .await;
+                Ok::<_, pride::BoxError>(1)
+            })
+            .await;
+            // Either the body is dropped where it waits for the nested group, or the
+            // nested group finishes without suspending and the body's value survives
+            // the deliberate cancel. What matters here is that it is safe.
+            match result {
+                Ok(v) => assert_eq!(v, 1),
+                Err(e) => assert!(e.is_cancelled(), "{e}"),
+            }
+        });
+    }
+}
+
+/// A group nested `depth` deep, each level's group inside a child of the level above;
+/// the innermost child counts itself in, then waits.
+fn nested_chain(
+    depth: usize,
+    reached: Event,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            reached.set();
+            return pending().await;
+        }
+        let _ = task_group(async move |tg| {
+            tg.start_soon(nested_chain(depth - 1, reached));
+        })
+        .await;
+    })
+}
+
+/// Cancelling the root of a deep tree of scopes reaches every level without
+/// recursing once per level (which overflowed the canceller's stack), and building the
+/// chain costs linear time (the test's watchdog bounds it generously).
+#[test]
+fn cancelling_a_very_deep_scope_tree_reaches_the_bottom() {
+    run(2, 60, || async {
+        let reached = Event::new();
+        let scope = CancelScope::new();
+        let (scope2, reached2) = (scope.clone(), reached.clone());
+        let out = task_group(async move |tg| {
+            tg.start_soon(async move {
+                assert!(scope2.run(nested_chain(6_000, reached2)).await.is_none());
+            });
+            reached.wait().await;
+            scope.cancel();
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+    });
+}

@@ -1,0 +1,347 @@
+//! Shielded cancel scopes: a shielded scope is not cancelled by
+//! scopes outside it, its own cancel still fires, shielding a group's scope protects
+//! its children, and `set_shield` takes effect at once.
+
+use std::future::pending;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use crate::common::{Counter, Flag, SetOnDrop, run};
+use pride::{BoxError, CancelScope, Event, checkpoint, task_group};
+
+fn shielded() -> CancelScope {
+    let scope = CancelScope::new();
+    scope.set_shield(true);
+    scope
+}
+
+#[test]
+fn set_shield_is_reported_by_shield() {
+    let scope = CancelScope::new();
+    assert!(!scope.shield());
+    scope.set_shield(true);
+    assert!(scope.shield());
+    assert!(scope.clone().shield());
+    scope.set_shield(false);
+    assert!(!scope.shield());
+}
+
+/// One task: an outer scope is cancelled (from another task) while the work is inside a
+/// shielded scope. The shielded work completes; the code after it runs until the next
+/// suspension point, where the outer scope drops it.
+#[test]
+fn a_shielded_scope_is_not_cancelled_by_an_outer_scope() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let shield = shielded();
+        let in_shield = Event::new();
+        let go = Event::new();
+        let shielded_done = Flag::new();
+        let after_shield = Flag::new();
+        let past = Flag::new();
+        let (outer2, in_shield2, go2) = (outer.clone(), in_shield.clone(), go.clone());
+        let (shield2, done2, after2, past2) = (
+            shield.clone(),
+            shielded_done.clone(),
+            after_shield.clone(),
+            past.clone(),
+        );
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                in_shield2.wait().await;
+                outer2.cancel();
+                go2.set();
+            });
+            let out = outer
+                .run(async move {
+                    let got = shield2
+                        .run(async {
+                            in_shield.set();
+                            go.wait().await;
+                            checkpoint().await;
+                            done2.set();
+                            1
+                        })
+                        .await;
+                    assert_eq!(got, Some(1));
+                    after2.set();
+                    checkpoint().await;
+                    past2.set();
+                })
+                .await;
+            assert!(out.is_none());
+        })
+        .await
+        .unwrap();
+        assert!(shielded_done.is_set(), "the shielded work was cut short");
+        assert!(after_shield.is_set());
+        assert!(!past.is_set());
+        assert!(outer.cancelled_caught());
+        assert!(!shield.cancel_called());
+        assert!(!shield.cancelled_caught());
+    });
+}
+
+/// The same with the outer scope being a group's: the child's shielded work survives
+/// the group's cancel.
+#[test]
+fn a_shielded_scope_in_a_child_survives_the_groups_cancel() {
+    run(2, 20, || async {
+        let in_shield = Event::new();
+        let go = Event::new();
+        let shielded_done = Flag::new();
+        let past = Flag::new();
+        let (in_shield2, go2) = (in_shield.clone(), go.clone());
+        let (done2, past2) = (shielded_done.clone(), past.clone());
+        let value = task_group(async |tg| {
+            tg.start_soon(async move {
+                let got = shielded()
+                    .run(async {
+                        in_shield2.set();
+                        // Suspension points after the group's cancel.
+                        go2.wait().await;
+                        checkpoint().await;
+                        done2.set();
+                    })
+                    .await;
+                assert!(got.is_some());
+                checkpoint().await;
+                past2.set();
+            });
+            in_shield.wait().await;
+            tg.cancel_scope().cancel();
+            go.set();
+            Ok::<_, BoxError>("shut down")
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, "shut down");
+        assert!(shielded_done.is_set(), "the shielded work was cut short");
+        assert!(!past.is_set());
+    });
+}
+
+#[test]
+fn a_shielded_scope_obeys_its_own_cancel() {
+    run(2, 20, || async {
+        let shield = shielded();
+        let inner = shield.clone();
+        let past = Flag::new();
+        let past2 = past.clone();
+        let out = shield
+            .run(async move {
+                inner.cancel();
+                checkpoint().await;
+                past2.set();
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(!past.is_set());
+        assert!(shield.cancelled_caught());
+    });
+}
+
+#[test]
+fn a_shielded_scope_obeys_its_own_cancel_from_another_task() {
+    run(2, 20, || async {
+        let shield = shielded();
+        let inside = Event::new();
+        let (shield2, inside2) = (shield.clone(), inside.clone());
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                inside2.wait().await;
+                shield2.cancel();
+            });
+            let out = shield
+                .run(async {
+                    inside.set();
+                    pending::<()>().await;
+                })
+                .await;
+            assert!(out.is_none());
+            assert!(shield.cancelled_caught());
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// Both cancelled: the shield cuts the outer scope off, so the shielded scope catches
+/// its own work; the outer scope then catches at the next suspension point outside.
+#[test]
+fn with_both_cancelled_the_shielded_scope_catches_first() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let shield = shielded();
+        let after_shield = Flag::new();
+        let past = Flag::new();
+        let (outer2, shield2, after2, past2) = (
+            outer.clone(),
+            shield.clone(),
+            after_shield.clone(),
+            past.clone(),
+        );
+        let out = outer
+            .run(async move {
+                let got = shield2
+                    .run(async {
+                        shield2.cancel();
+                        outer2.cancel();
+                        checkpoint().await;
+                    })
+                    .await;
+                assert!(got.is_none());
+                after2.set();
+                checkpoint().await;
+                past2.set();
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(shield.cancelled_caught());
+        assert!(outer.cancelled_caught());
+        assert!(after_shield.is_set());
+        assert!(!past.is_set());
+    });
+}
+
+/// A nested group whose scope is shielded: cancelling the enclosing group does not
+/// reach its children, which run to completion.
+#[test]
+fn shielding_a_groups_scope_protects_its_children() {
+    run(2, 20, || async {
+        const CHILDREN: usize = 4;
+        let finished = Arc::new(AtomicUsize::new(0));
+        let children_waiting = Event::new();
+        let go = Event::new();
+        let inner_result = Flag::new();
+        let (finished2, waiting2, go2, result2) = (
+            finished.clone(),
+            children_waiting.clone(),
+            go.clone(),
+            inner_result.clone(),
+        );
+        let value = task_group(async |outer| {
+            let canceller = outer.clone();
+            outer.start_soon(async move {
+                waiting2.wait().await;
+                canceller.cancel_scope().cancel();
+                go2.set();
+            });
+            let waiting = Arc::new(AtomicUsize::new(0));
+            let inner = task_group(async |tg| {
+                tg.cancel_scope().set_shield(true);
+                for _ in 0..CHILDREN {
+                    let (finished, waiting, all_waiting, go) = (
+                        finished2.clone(),
+                        waiting.clone(),
+                        children_waiting.clone(),
+                        go.clone(),
+                    );
+                    tg.start_soon(async move {
+                        if waiting.fetch_add(1, SeqCst) + 1 == CHILDREN {
+                            all_waiting.set();
+                        }
+                        go.wait().await;
+                        checkpoint().await;
+                        finished.fetch_add(1, SeqCst);
+                    });
+                }
+            })
+            .await;
+            if inner.is_ok() {
+                result2.set();
+            }
+            Ok::<_, BoxError>(1)
+        })
+        .await;
+        // The outer body was cut short by its own cancel after the shielded group.
+        assert!(value.is_ok() || value.as_ref().unwrap_err().is_cancelled());
+        assert_eq!(
+            finished.load(SeqCst),
+            CHILDREN,
+            "shielded children were cut short"
+        );
+        assert!(inner_result.is_set());
+    });
+}
+
+/// Children of a shielded group still obey the group's own cancel.
+#[test]
+fn a_shielded_groups_own_cancel_still_drops_its_children() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let drops2 = drops.clone();
+        let value = task_group(async |tg| {
+            tg.cancel_scope().set_shield(true);
+            for _ in 0..3 {
+                let guard = drops2.drop_guard();
+                tg.start_soon(async move {
+                    let _guard = guard;
+                    pending::<()>().await;
+                });
+            }
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>("stopped")
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, "stopped");
+        assert_eq!(drops.get(), 3);
+    });
+}
+
+/// A task blocked inside a shielded scope (on an event nobody sets) while an outer
+/// scope is cancelled: unshielding wakes it, and it is dropped.
+#[test]
+fn unshielding_wakes_a_blocked_task_which_is_then_dropped() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let outer = CancelScope::new();
+        let shield = shielded();
+        let inside = Event::new();
+        let ping = Event::new();
+        let pong = Event::new();
+        let (outer2, shield2, inside2, ping2, pong2) = (
+            outer.clone(),
+            shield.clone(),
+            inside.clone(),
+            ping.clone(),
+            pong.clone(),
+        );
+        let guard = drops.drop_guard();
+        let drops2 = drops.clone();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                inside2.wait().await;
+                outer2.cancel();
+                // The shielded work still answers after the outer cancel.
+                ping2.set();
+                pong2.wait().await;
+                assert_eq!(drops2.get(), 0);
+                shield2.set_shield(false);
+            });
+            let never = Event::new();
+            let out = outer
+                .run(async move {
+                    shield
+                        .run(async move {
+                            // Dropped in reverse: the guard counts first, then `pong`
+                            // tells the canceller (so a wrong drop fails, not hangs).
+                            let _pong = SetOnDrop(pong.clone());
+                            let _guard = guard;
+                            inside.set();
+                            ping.wait().await;
+                            pong.set();
+                            never.wait().await;
+                        })
+                        .await
+                })
+                .await;
+            assert!(out.is_none());
+            assert!(outer.cancelled_caught());
+        })
+        .await
+        .unwrap();
+        assert_eq!(drops.get(), 1);
+    });
+}

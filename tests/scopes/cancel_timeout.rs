@@ -1,0 +1,339 @@
+//! `move_on_*` and `fail_*`, and timeouts around queue and event
+//! waits, which lose nothing.
+//!
+//! On the autojump clock: long timeouts pass at once in real time, and the assertions
+//! compare exact mock times.
+
+use std::future::pending;
+use std::time::Duration;
+
+use crate::common::{Counter, Flag, MyError, Rng, autojump};
+use pride::{
+    BoxError, CancelScope, Event, Queue, TimeoutError, WouldBlock, current_time, fail_after,
+    fail_at, move_on_after, move_on_at, sleep, task_group,
+};
+
+const SEC: Duration = Duration::from_secs(1);
+const MS: Duration = Duration::from_millis(1);
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn _assert_auto_traits() {
+    fn error<E: std::error::Error + Send + Sync + Clone + PartialEq + 'static>() {}
+    error::<TimeoutError>();
+    // `?` turns a timeout into a task's error.
+    let _: fn(TimeoutError) -> BoxError = Into::into;
+}
+
+#[test]
+fn move_on_after_returns_some_in_time() {
+    autojump(30, || async {
+        let start = current_time();
+        let out = move_on_after(5 * SEC, async {
+            sleep(SEC).await;
+            3
+        })
+        .await;
+        assert_eq!(out, Some(3));
+        assert_eq!(current_time() - start, SEC);
+        // No suspension at all.
+        assert_eq!(move_on_after(SEC, async { 4 }).await, Some(4));
+    });
+}
+
+#[test]
+fn move_on_after_returns_none_on_timeout_and_drops_the_future() {
+    autojump(30, || async {
+        let start = current_time();
+        let drops = Counter::new();
+        let guard = drops.drop_guard();
+        let out = move_on_after(5 * SEC, async move {
+            let _guard = guard;
+            sleep(HOUR).await;
+            panic!("not dropped");
+        })
+        .await;
+        assert_eq!(out, None);
+        assert_eq!(drops.get(), 1);
+        assert_eq!(current_time() - start, 5 * SEC);
+    });
+}
+
+#[test]
+fn fail_after_errs_only_when_its_own_deadline_passes() {
+    autojump(30, || async {
+        let start = current_time();
+        let ok = fail_after(5 * SEC, async {
+            sleep(2 * SEC).await;
+            "fast"
+        })
+        .await;
+        assert_eq!(ok, Ok("fast"));
+        assert_eq!(current_time() - start, 2 * SEC);
+
+        let drops = Counter::new();
+        let guard = drops.drop_guard();
+        let start = current_time();
+        let err = fail_after(5 * SEC, async move {
+            let _guard = guard;
+            sleep(HOUR).await;
+        })
+        .await;
+        let err: TimeoutError = err.unwrap_err();
+        assert!(!err.to_string().is_empty());
+        assert_eq!(drops.get(), 1);
+        assert_eq!(current_time() - start, 5 * SEC);
+    });
+}
+
+#[test]
+fn fail_at_and_move_on_at_use_absolute_deadlines() {
+    autojump(30, || async {
+        let start = current_time();
+        assert!(fail_at(start + 3 * SEC, sleep(HOUR)).await.is_err());
+        assert_eq!(current_time() - start, 3 * SEC);
+        assert_eq!(fail_at(start + 5 * SEC, sleep(SEC)).await, Ok(()));
+        assert_eq!(current_time() - start, 4 * SEC);
+
+        assert_eq!(move_on_at(start + 10 * SEC, sleep(HOUR)).await, None);
+        assert_eq!(current_time() - start, 10 * SEC);
+        assert_eq!(move_on_at(start + 12 * SEC, sleep(SEC)).await, Some(()));
+        assert_eq!(current_time() - start, 11 * SEC);
+
+        // A deadline already past: cancelled at the first suspension point, while work
+        // that never suspends still finishes.
+        assert_eq!(move_on_at(start, sleep(SEC)).await, None);
+        assert!(fail_at(start, sleep(SEC)).await.is_err());
+        assert_eq!(move_on_at(start, async { 1 }).await, Some(1));
+        assert_eq!(fail_at(start, async { 2 }).await, Ok(2));
+        assert_eq!(current_time() - start, 11 * SEC);
+    });
+}
+
+#[test]
+fn an_outer_move_on_passes_through_fail_after_unchanged() {
+    autojump(30, || async {
+        let start = current_time();
+        let drops = Counter::new();
+        let guard = drops.drop_guard();
+        let returned = Flag::new();
+        let flag = returned.clone();
+        let out = move_on_after(2 * SEC, async move {
+            let r = fail_after(10 * SEC, async move {
+                let _guard = guard;
+                sleep(HOUR).await;
+            })
+            .await;
+            // The outer scope catches: `fail_after` never returns here.
+            flag.set();
+            r
+        })
+        .await;
+        assert_eq!(out, None);
+        assert!(
+            !returned.is_set(),
+            "fail_after returned after an outer cancel"
+        );
+        assert_eq!(drops.get(), 1);
+        assert_eq!(current_time() - start, 2 * SEC);
+
+        // The inner deadline is earlier: the error is the inner one's, the outer moves on.
+        let start = current_time();
+        let out = move_on_after(10 * SEC, async {
+            let r = fail_after(2 * SEC, sleep(HOUR)).await;
+            (r.is_err(), current_time())
+        })
+        .await;
+        assert_eq!(out, Some((true, start + 2 * SEC)));
+    });
+}
+
+#[test]
+fn an_explicit_outer_cancel_passes_through_fail_after_unchanged() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::new();
+        let returned = Flag::new();
+        task_group(async |tg| {
+            let remote = scope.clone();
+            tg.start_soon(async move {
+                sleep(SEC).await;
+                remote.cancel();
+            });
+            let flag = returned.clone();
+            let out = scope
+                .run(async move {
+                    let r = fail_after(10 * SEC, sleep(HOUR)).await;
+                    flag.set();
+                    r
+                })
+                .await;
+            assert_eq!(out, None);
+        })
+        .await
+        .unwrap();
+        assert!(!returned.is_set());
+        assert!(scope.cancelled_caught() && !scope.deadline_reached());
+        assert_eq!(current_time() - start, SEC);
+    });
+}
+
+#[test]
+fn a_sibling_failure_is_not_reported_as_a_timeout() {
+    autojump(30, || async {
+        let start = current_time();
+        let error = task_group(async |tg| {
+            tg.start_soon_named("waiter", async {
+                fail_after(10 * SEC, sleep(HOUR)).await?;
+                Ok::<_, BoxError>(())
+            });
+            tg.start_soon_named("failer", async {
+                sleep(SEC).await;
+                Err::<(), _>(MyError(7))
+            });
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(current_time() - start, SEC);
+        assert_eq!(error.errors().len(), 1, "{error}");
+        assert_eq!(error.errors()[0].name(), Some("failer"));
+        assert_eq!(error.find::<MyError>(), Some(&MyError(7)));
+        assert!(error.find::<TimeoutError>().is_none());
+        assert!(!error.is_timeout());
+    });
+}
+
+#[test]
+fn a_timeout_inside_a_child_is_that_childs_error() {
+    autojump(30, || async {
+        let error = task_group(async |tg| {
+            tg.start_soon_named("slow", async {
+                fail_after(2 * SEC, sleep(HOUR)).await?;
+                Ok::<_, BoxError>(())
+            });
+            tg.start_soon(pending::<()>());
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        assert_eq!(error.errors()[0].name(), Some("slow"));
+        assert!(error.find::<TimeoutError>().is_some());
+        // The group's own deadline did not fire: this is a child's error.
+        assert!(!error.is_timeout());
+    });
+}
+
+#[test]
+fn a_timed_out_get_loses_no_item() {
+    autojump(30, || async {
+        let queue = Queue::<u32>::unbounded();
+        assert_eq!(move_on_after(SEC, queue.get()).await, None);
+        queue.put_nowait(1).unwrap();
+        assert_eq!(queue.len(), 1, "the item is in the queue");
+        assert_eq!(fail_after(SEC, queue.get()).await, Ok(Ok(1)));
+
+        // A getter that timed out does not take an item put later from the next one.
+        task_group(async |tg| {
+            let q = queue.clone();
+            tg.start_soon(async move {
+                sleep(3 * SEC).await;
+                q.put(2).await.unwrap();
+            });
+            assert!(fail_after(SEC, queue.get()).await.is_err());
+            assert_eq!(queue.get().await, Ok(2));
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_timed_out_put_did_not_enqueue() {
+    autojump(30, || async {
+        let queue = Queue::with_maxsize(1);
+        queue.put_nowait(1).unwrap();
+        assert_eq!(move_on_after(SEC, queue.put(2)).await, None);
+        assert_eq!(queue.len(), 1);
+        assert_eq!(queue.get_nowait(), Ok(1));
+        assert_eq!(queue.get_nowait(), Err(WouldBlock::Empty));
+    });
+}
+
+#[test]
+fn timeouts_racing_puts_lose_nothing() {
+    // Getters time out at the same mock instants as items arrive: each item is either
+    // received or still in the queue, never lost, never received twice.
+    autojump(30, || async {
+        const N: u32 = 400;
+        let queue = Queue::<u32>::unbounded();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut rng = Rng::new(11);
+        task_group(async |tg| {
+            for i in 0..N {
+                let q = queue.clone();
+                let put_at = rng.below(50) as u32 * MS;
+                tg.start_soon(async move {
+                    sleep(put_at).await;
+                    q.put(i).await.unwrap();
+                });
+                let q = queue.clone();
+                let received = received.clone();
+                let give_up = rng.below(50) as u32 * MS;
+                tg.start_soon(async move {
+                    if let Some(item) = move_on_after(give_up, q.get()).await {
+                        received.lock().unwrap().push(item.unwrap());
+                    }
+                });
+            }
+        })
+        .await
+        .unwrap();
+        let mut all = received.lock().unwrap().clone();
+        while let Ok(item) = queue.get_nowait() {
+            all.push(item);
+        }
+        all.sort_unstable();
+        assert_eq!(all, (0..N).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_timed_out_event_wait_leaves_the_event_usable() {
+    autojump(30, || async {
+        let start = current_time();
+        let event = Event::new();
+        assert_eq!(move_on_after(SEC, event.wait()).await, None);
+        assert!(fail_after(SEC, event.wait()).await.is_err());
+        assert!(!event.is_set());
+        // Other waiters are still woken by a later `set`.
+        let woken = Counter::new();
+        task_group(async |tg| {
+            for i in 0..10u32 {
+                let (event, woken) = (event.clone(), woken.clone());
+                tg.start_soon(async move {
+                    // Odd waiters give up before the event is set; even ones wait.
+                    let limit = if i % 2 == 1 { SEC } else { HOUR };
+                    if move_on_after(limit, event.wait()).await.is_some() {
+                        woken.inc();
+                    }
+                });
+            }
+            sleep(5 * SEC).await;
+            event.set();
+        })
+        .await
+        .unwrap();
+        assert_eq!(woken.get(), 5);
+        assert_eq!(current_time() - start, 7 * SEC);
+        assert_eq!(move_on_after(SEC, event.wait()).await, Some(()));
+    });
+}
+
+#[test]
+fn a_huge_timeout_never_fires() {
+    autojump(30, || async {
+        let start = current_time();
+        assert_eq!(move_on_after(Duration::MAX, sleep(HOUR)).await, Some(()));
+        assert_eq!(fail_after(Duration::MAX, sleep(HOUR)).await, Ok(()));
+        assert_eq!(current_time() - start, 2 * HOUR);
+    });
+}

@@ -1,0 +1,316 @@
+//! Cancelling a group (and cancel reasons): an explicit
+//! cancel is a clean shutdown, cancellation is never an error entry, a child spawned
+//! into a cancelled but open group is dropped at its first suspension point, and nested
+//! groups keep their error structure.
+
+use std::future::pending;
+
+use crate::common::{Boom, Counter, Flag, run};
+use pride::{BoxError, Event, GroupError, checkpoint, task_group};
+
+fn pending_children(tg: &pride::TaskGroup, drops: &Counter, n: usize) {
+    for _ in 0..n {
+        let guard = drops.drop_guard();
+        tg.start_soon(async move {
+            let _guard = guard;
+            pending::<()>().await;
+        });
+    }
+}
+
+#[test]
+fn explicit_cancel_with_a_body_value_is_ok() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let drops2 = drops.clone();
+        let value = task_group(async |tg| {
+            pending_children(&tg, &drops2, 3);
+            checkpoint().await;
+            tg.cancel_scope().cancel();
+            // Not a suspension point: the body goes on and produces its value.
+            Ok::<_, BoxError>("done")
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, "done");
+        assert_eq!(drops.get(), 3);
+    });
+}
+
+#[test]
+fn explicit_cancel_before_the_body_produced_a_value_is_cancelled() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let drops2 = drops.clone();
+        let body_guard = drops.drop_guard();
+        let error = task_group(async |tg| {
+            let _guard = body_guard;
+            pending_children(&tg, &drops2, 2);
+            tg.cancel_scope().cancel();
+            checkpoint().await;
+            Ok::<_, BoxError>(1)
+        })
+        .await
+        .unwrap_err();
+        assert!(error.is_cancelled());
+        assert!(!error.is_timeout());
+        assert!(error.errors().is_empty(), "cancellation is never an entry");
+        assert_eq!(error.cancel_reason(), None);
+        assert_eq!(drops.get(), 3);
+        assert!(error.to_string().contains("cancelled"), "{error}");
+    });
+}
+
+#[test]
+fn a_child_cancelling_the_group_drops_the_waiting_body() {
+    run(2, 20, || async {
+        let body_guard = Counter::new();
+        let guard = body_guard.drop_guard();
+        let error = task_group(async |tg| {
+            let _guard = guard;
+            let scope = tg.cancel_scope().clone();
+            tg.start_soon(async move {
+                checkpoint().await;
+                scope.cancel();
+            });
+            pending::<()>().await;
+        })
+        .await
+        .unwrap_err();
+        assert!(error.is_cancelled());
+        assert!(error.errors().is_empty());
+        assert_eq!(body_guard.get(), 1);
+    });
+}
+
+#[test]
+fn cancel_reason_shows_in_the_group_error() {
+    run(2, 20, || async {
+        let error = task_group(async |tg| {
+            tg.start_soon(pending::<()>());
+            tg.cancel_scope().cancel_with_reason("shutting down");
+            checkpoint().await;
+        })
+        .await
+        .unwrap_err();
+        assert!(error.is_cancelled());
+        assert_eq!(error.cancel_reason(), Some("shutting down"));
+        let shown = error.to_string();
+        assert!(shown.contains("shutting down"), "{shown}");
+        assert!(error.errors().is_empty());
+    });
+}
+
+#[test]
+fn cancel_with_reason_is_still_a_clean_shutdown_when_the_body_finished() {
+    run(2, 20, || async {
+        let value = task_group(async |tg| {
+            tg.start_soon(pending::<()>());
+            tg.cancel_scope().cancel_with_reason("shutting down");
+            Ok::<_, BoxError>(5)
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, 5);
+    });
+}
+
+#[test]
+fn cancelled_siblings_are_not_error_entries() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let drops2 = drops.clone();
+        let error = task_group(async |tg| {
+            pending_children(&tg, &drops2, 5);
+            let handle = tg.spawn(pending::<Result<u8, BoxError>>());
+            tg.start_soon_named("failing", async {
+                checkpoint().await;
+                Err::<(), _>(Boom("the only error"))
+            });
+            let _ = handle.await;
+        })
+        .await
+        .unwrap_err();
+        assert!(!error.is_cancelled());
+        assert_eq!(error.errors().len(), 1, "{error:?}");
+        assert_eq!(error.errors()[0].name(), Some("failing"));
+        assert_eq!(drops.get(), 5);
+    });
+}
+
+/// Rule 3: a child's error cancels the group's scope; siblings and the body are dropped
+/// at their next suspension point.
+#[test]
+fn a_child_error_drops_siblings_and_the_body() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let past = Flag::new();
+        let (drops2, past2, body_guard) = (drops.clone(), past.clone(), drops.drop_guard());
+        let error = task_group(async |tg| {
+            let _guard = body_guard;
+            pending_children(&tg, &drops2, 2);
+            tg.start_soon(async { Err::<(), _>(Boom("first")) });
+            pending::<()>().await;
+            past2.set();
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        assert!(error.cancel_reason().is_none());
+        assert_eq!(drops.get(), 3);
+        assert!(!past.is_set());
+    });
+}
+
+#[test]
+fn a_body_error_cancels_the_children() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let drops2 = drops.clone();
+        let error = task_group(async |tg| {
+            pending_children(&tg, &drops2, 3);
+            checkpoint().await;
+            Err::<(), _>(Boom("body"))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        assert_eq!(error.errors()[0].name(), None);
+        assert_eq!(error.find::<Boom>().unwrap().0, "body");
+        assert_eq!(drops.get(), 3);
+    });
+}
+
+#[test]
+fn a_child_spawned_into_a_cancelled_open_group_is_dropped_by_its_first_suspension_point() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let past = Flag::new();
+        let (guard, past2) = (drops.drop_guard(), past.clone());
+        let value = task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            // The group is cancelled but still open: spawning is accepted.
+            tg.try_start_soon(async move {
+                let _guard = guard;
+                checkpoint().await;
+                past2.set();
+            })
+            .unwrap();
+            Ok::<_, BoxError>("open")
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, "open");
+        assert!(!past.is_set());
+        assert_eq!(drops.get(), 1);
+    });
+}
+
+/// Such a child is *started* and dropped at its first suspension
+/// point, like Trio: the code before its first suspension point runs.
+#[test]
+fn a_child_spawned_into_a_cancelled_group_runs_until_its_first_suspension_point() {
+    run(2, 20, || async {
+        let before = Flag::new();
+        let past = Flag::new();
+        let (before2, past2) = (before.clone(), past.clone());
+        task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            tg.start_soon(async move {
+                before2.set();
+                checkpoint().await;
+                past2.set();
+            });
+        })
+        .await
+        .unwrap();
+        assert!(before.is_set(), "the child never started");
+        assert!(!past.is_set());
+    });
+}
+
+/// A child may spawn siblings while the body waits; in a cancelled group those too are
+/// dropped, and the group still returns the body's value.
+#[test]
+fn siblings_spawned_by_a_child_into_a_cancelled_group_are_dropped() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let spawned = Event::new();
+        let (drops2, spawned2) = (drops.clone(), spawned.clone());
+        let value = task_group(async |tg| {
+            let spawner = tg.clone();
+            tg.start_soon(async move {
+                spawner.cancel_scope().cancel();
+                pending_children(&spawner, &drops2, 4);
+                spawned2.set();
+            });
+            spawned.wait().await;
+            Ok::<_, BoxError>(9)
+        })
+        .await;
+        // The body may have been dropped (it was waiting when the child cancelled) or
+        // may have produced its value first: both are clean shutdowns.
+        match value {
+            Ok(v) => assert_eq!(v, 9),
+            Err(e) => assert!(e.is_cancelled() && e.errors().is_empty(), "{e:?}"),
+        }
+        assert_eq!(drops.get(), 4);
+    });
+}
+
+#[test]
+fn nested_groups_keep_their_error_structure() {
+    run(2, 20, || async {
+        let error = task_group(async |outer| {
+            outer.start_soon_named("inner group", async {
+                task_group(async |inner| {
+                    inner.start_soon_named("leaf", async { Err::<(), _>(Boom("deep")) });
+                })
+                .await
+            });
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        let entry = &error.errors()[0];
+        assert_eq!(entry.name(), Some("inner group"));
+        // The nested group's error is kept whole as one entry.
+        let nested = entry
+            .downcast_ref::<GroupError>()
+            .expect("a nested GroupError");
+        assert_eq!(nested.errors().len(), 1);
+        assert_eq!(nested.errors()[0].name(), Some("leaf"));
+        // `find` reaches into it.
+        assert_eq!(error.find::<Boom>().unwrap().0, "deep");
+        let shown = error.to_string();
+        assert!(
+            shown.contains("inner group") && shown.contains("leaf"),
+            "{shown}"
+        );
+        assert!(shown.contains("deep"), "{shown}");
+    });
+}
+
+#[test]
+fn a_cancelled_nested_group_propagated_by_a_child_is_an_entry_of_its_own() {
+    run(2, 20, || async {
+        // A child that returns its nested group's `is_cancelled` error fails the outer
+        // group with that error: it is the child's error, not a cancellation entry.
+        let error = task_group(async |outer| {
+            outer.start_soon_named("stopper", async {
+                task_group(async |inner| {
+                    inner.cancel_scope().cancel_with_reason("stop");
+                    checkpoint().await;
+                })
+                .await
+            });
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        let nested = error.errors()[0].downcast_ref::<GroupError>().unwrap();
+        assert!(nested.is_cancelled());
+        assert_eq!(nested.cancel_reason(), Some("stop"));
+        assert_eq!(error.cancel_reason(), None);
+    });
+}

@@ -1,0 +1,653 @@
+//! `TaskGroup::start` and `TaskStatus`.
+//!
+//! Until `started(v)` the child belongs to the caller: cancelling the caller drops it,
+//! cancelling the target group does not, and an error or panic comes back from `start`
+//! as `StartError::Failed`. After `started` it is an ordinary child of the target group.
+//! Ordering is done with `Event`s; drop guards prove which futures were dropped.
+
+use std::future::pending;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::common::{Boom, Counter, Flag, SetOnDrop, run};
+use pride::{
+    BoxError, CancelScope, Event, StartError, TaskGroup, TaskStatus, checkpoint, task_group,
+};
+
+#[test]
+fn start_returns_the_value_given_to_started() {
+    run(2, 20, || async {
+        let port = task_group(async |tg| {
+            let port = tg
+                .start(|status: TaskStatus<u16>| async move {
+                    status.started(8080);
+                })
+                .await?;
+            Ok::<_, BoxError>(port)
+        })
+        .await
+        .unwrap();
+        assert_eq!(port, 8080);
+    });
+}
+
+#[test]
+fn started_child_keeps_running_and_the_group_waits_for_it() {
+    run(2, 20, || async {
+        let go = Event::new();
+        let finished = Flag::new();
+        let (go2, finished2) = (go.clone(), finished.clone());
+        task_group(async |tg| {
+            tg.start(move |status: TaskStatus<()>| async move {
+                status.started(());
+                go2.wait().await;
+                checkpoint().await;
+                finished2.set();
+            })
+            .await
+            .unwrap();
+            // `start` returned while the child still runs.
+            assert!(!finished.is_set());
+            go.set();
+            // The body returns at once; the group must still wait for the child.
+        })
+        .await
+        .unwrap();
+        assert!(finished.is_set());
+    });
+}
+
+#[test]
+fn started_child_error_goes_to_the_group_and_cancels_siblings() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let go = Event::new();
+        let (drops2, go2) = (drops.clone(), go.clone());
+        let error = task_group(async |tg| {
+            let guard = drops2.drop_guard();
+            tg.start_soon(async move {
+                let _guard = guard;
+                pending::<()>().await;
+            });
+            let value = tg
+                .start_named("db", move |status: TaskStatus<u8>| async move {
+                    status.started(3);
+                    go2.wait().await;
+                    Err::<(), _>(Boom("after started"))
+                })
+                .await
+                .unwrap();
+            assert_eq!(value, 3);
+            go.set();
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+        assert_eq!(error.errors()[0].name(), Some("db"));
+        assert!(error.errors()[0].downcast_ref::<Boom>().is_some());
+        assert!(error.to_string().contains("'db'"), "{error}");
+        assert!(error.to_string().contains("after started"), "{error}");
+        assert_eq!(drops.get(), 1, "the sibling was not dropped");
+    });
+}
+
+/// A typical task function: it holds its `TaskStatus` (an `async fn` parameter lives in
+/// the future) and fails before calling `started`.
+async fn fails_before_started(_status: TaskStatus<u32>) -> Result<(), Boom> {
+    checkpoint().await;
+    Err(Boom("before started"))
+}
+
+#[test]
+fn error_before_started_comes_back_from_start_and_does_not_fail_the_group() {
+    run(2, 20, || async {
+        let sibling_done = Flag::new();
+        let after = Event::new();
+        let (sibling_done2, after2) = (sibling_done.clone(), after.clone());
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                after2.wait().await;
+                sibling_done2.set();
+            });
+            match tg.start_named("early", fails_before_started).await {
+                Err(StartError::Failed(error)) => {
+                    assert_eq!(error.name(), Some("early"));
+                    assert!(!error.is_panic());
+                    assert_eq!(error.downcast_ref::<Boom>().unwrap().0, "before started");
+                }
+                other => panic!("expected StartError::Failed, got {other:?}"),
+            }
+            // The group was not cancelled: the sibling still runs to completion.
+            after.set();
+        })
+        .await
+        .unwrap();
+        assert!(sibling_done.is_set());
+    });
+}
+
+/// The same, with the status moved somewhere that outlives the task's future, so that
+/// dropping the status cannot race the error report.
+#[test]
+fn error_before_started_with_the_status_kept_elsewhere() {
+    run(2, 20, || async {
+        let keep: Arc<Mutex<Option<TaskStatus<()>>>> = Arc::default();
+        let keep2 = keep.clone();
+        task_group(async |tg| {
+            let outcome = tg
+                .start(move |status: TaskStatus<()>| async move {
+                    *keep2.lock().unwrap() = Some(status);
+                    checkpoint().await;
+                    Err::<(), _>(Boom("kept"))
+                })
+                .await;
+            match outcome {
+                Err(StartError::Failed(error)) => {
+                    assert!(error.downcast_ref::<Boom>().is_some());
+                }
+                other => panic!("expected StartError::Failed, got {other:?}"),
+            }
+        })
+        .await
+        .unwrap();
+        drop(keep);
+    });
+}
+
+#[test]
+fn panic_before_started_comes_back_as_failed() {
+    run(2, 20, || async {
+        let result = task_group(async |tg| {
+            let outcome = tg
+                .start(|status: TaskStatus<()>| async move {
+                    let _status = status;
+                    checkpoint().await;
+                    if true {
+                        panic!("exploded while starting");
+                    }
+                })
+                .await;
+            match outcome {
+                Err(StartError::Failed(error)) => {
+                    assert!(error.is_panic());
+                    assert_eq!(error.panic_message(), Some("exploded while starting"));
+                }
+                other => panic!("expected StartError::Failed, got {other:?}"),
+            }
+        })
+        .await;
+        assert!(result.is_ok(), "the group must not fail: {result:?}");
+    });
+}
+
+async fn quits_without_starting(_status: TaskStatus<u8>) {
+    checkpoint().await;
+}
+
+#[test]
+fn returning_without_started_is_not_started() {
+    run(2, 20, || async {
+        task_group(async |tg| {
+            let outcome = tg.start(quits_without_starting).await;
+            assert!(
+                matches!(outcome, Err(StartError::NotStarted)),
+                "{outcome:?}"
+            );
+            let message = outcome.unwrap_err().to_string();
+            assert!(message.contains("started"), "{message}");
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn dropping_the_status_gives_not_started_while_the_child_keeps_running() {
+    run(2, 20, || async {
+        let release = Event::new();
+        let finished = Flag::new();
+        let (release2, finished2) = (release.clone(), finished.clone());
+        task_group(async |tg| {
+            let outcome = tg
+                .start(move |status: TaskStatus<u8>| async move {
+                    drop(status);
+                    release2.wait().await;
+                    finished2.set();
+                })
+                .await;
+            assert!(
+                matches!(outcome, Err(StartError::NotStarted)),
+                "{outcome:?}"
+            );
+            // `start` came back at once, while the child is still waiting.
+            assert!(!finished.is_set());
+            release.set();
+        })
+        .await
+        .unwrap();
+        // The child kept the group open until it finished.
+        assert!(finished.is_set());
+    });
+}
+
+/// After `NotStarted` the start is over and the caller has gone; the child still runs
+/// and keeps the group open, so the group must be able to cancel it.
+#[test]
+fn a_child_that_dropped_its_status_is_cancelled_with_the_group() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let drops2 = drops.clone();
+        let value = task_group(async |tg| {
+            let outcome = tg
+                .start(move |status: TaskStatus<u8>| async move {
+                    let _guard = drops2.drop_guard();
+                    drop(status);
+                    pending::<()>().await;
+                })
+                .await;
+            assert!(
+                matches!(outcome, Err(StartError::NotStarted)),
+                "{outcome:?}"
+            );
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>(5)
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, 5);
+        assert_eq!(drops.get(), 1);
+    });
+}
+
+#[test]
+fn start_on_a_closed_group_is_closed() {
+    run(2, 20, || async {
+        let tg: TaskGroup = task_group(async |tg| Ok::<_, BoxError>(tg)).await.unwrap();
+        let called = Flag::new();
+        let called2 = called.clone();
+        let outcome = tg
+            .start(move |status: TaskStatus<()>| async move {
+                called2.set();
+                status.started(());
+            })
+            .await;
+        assert!(matches!(outcome, Err(StartError::Closed)), "{outcome:?}");
+        assert!(!called.is_set(), "the task's future must not run");
+    });
+}
+
+#[test]
+fn cancelling_the_caller_drops_the_starting_child() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let child_waiting = Event::new();
+        let scope = CancelScope::new();
+        let (drops2, waiting2, scope2) = (drops.clone(), child_waiting.clone(), scope.clone());
+        task_group(async |tg| {
+            // Another task cancels the caller's scope once the child is waiting.
+            tg.start_soon(async move {
+                waiting2.wait().await;
+                scope2.cancel();
+            });
+            let out = scope
+                .run(tg.start(move |status: TaskStatus<()>| async move {
+                    let _guard = drops2.drop_guard();
+                    child_waiting.set();
+                    pending::<()>().await;
+                    status.started(());
+                }))
+                .await;
+            assert!(out.is_none());
+            assert!(scope.cancelled_caught());
+        })
+        .await
+        .unwrap();
+        // The group has waited for the dropped child.
+        assert_eq!(drops.get(), 1);
+    });
+}
+
+/// The caller is in one group, the target is another (opened in a sibling task) whose
+/// scope gets cancelled while the child is starting.
+#[test]
+fn cancelling_the_target_group_spares_the_child_until_it_has_started() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+        let target_open = Event::new();
+        let child_waiting = Event::new();
+        let proceed = Event::new();
+        let ran_after_cancel = Flag::new();
+        let ran_after_started = Flag::new();
+        let ran_past_suspension = Flag::new();
+        let target_result = Arc::new(Mutex::new(None));
+
+        let (slot2, open2, result2) = (slot.clone(), target_open.clone(), target_result.clone());
+        let (drops2, waiting2, proceed2) = (drops.clone(), child_waiting.clone(), proceed.clone());
+        let (after_cancel2, after_started2, past2) = (
+            ran_after_cancel.clone(),
+            ran_after_started.clone(),
+            ran_past_suspension.clone(),
+        );
+        task_group(async |outer| {
+            outer.start_soon(async move {
+                let result = task_group(async |target| {
+                    *slot2.lock().unwrap() = Some(target);
+                    open2.set();
+                    pending::<()>().await;
+                })
+                .await;
+                *result2.lock().unwrap() = Some(result.map_err(|e| e.is_cancelled()));
+            });
+            target_open.wait().await;
+            let target = slot.lock().unwrap().take().unwrap();
+            let canceller = target.clone();
+            outer.start_soon(async move {
+                child_waiting.wait().await;
+                canceller.cancel_scope().cancel();
+                proceed.set();
+            });
+            let value = target
+                .start(move |status: TaskStatus<u8>| async move {
+                    let _guard = drops2.drop_guard();
+                    waiting2.set();
+                    proceed2.wait().await;
+                    // The target's scope is cancelled by now; we still run.
+                    after_cancel2.set();
+                    checkpoint().await;
+                    status.started(7);
+                    // `started` is not a suspension point.
+                    after_started2.set();
+                    checkpoint().await;
+                    past2.set();
+                })
+                .await
+                .unwrap();
+            assert_eq!(value, 7);
+            assert!(target.cancel_scope().cancel_called());
+        })
+        .await
+        .unwrap();
+        assert!(ran_after_cancel.is_set());
+        assert!(ran_after_started.is_set());
+        assert!(
+            !ran_past_suspension.is_set(),
+            "the child ran past its next suspension point"
+        );
+        assert_eq!(drops.get(), 1);
+        // The target's body was dropped before producing a value.
+        assert_eq!(*target_result.lock().unwrap(), Some(Err(true)));
+    });
+}
+
+/// A shield inside a starting child protects its work from the caller's cancellation;
+/// the child is dropped at its first suspension point after the shielded scope.
+#[test]
+fn a_shield_inside_a_starting_child_holds_against_the_callers_cancel() {
+    run(2, 20, || async {
+        let scope = CancelScope::new();
+        let in_shield = Event::new();
+        let go = Event::new();
+        let shielded_done = Flag::new();
+        let after_shield = Flag::new();
+        let past = Flag::new();
+        let caller_gone = Event::new();
+        let (scope2, in_shield2, go2) = (scope.clone(), in_shield.clone(), go.clone());
+        let (done2, after2, past2) = (shielded_done.clone(), after_shield.clone(), past.clone());
+        let gone2 = caller_gone.clone();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                in_shield2.wait().await;
+                scope2.cancel();
+                // Only once the caller's start future is gone (and has cancelled the
+                // child) may the shielded work go on.
+                gone2.wait().await;
+                go2.set();
+            });
+            let out = scope
+                .run(async {
+                    let _gone = SetOnDrop(caller_gone);
+                    tg.start(move |status: TaskStatus<()>| async move {
+                        let shield = CancelScope::new();
+                        shield.set_shield(true);
+                        let got = shield
+                            .run(async {
+                                in_shield.set();
+                                go.wait().await;
+                                checkpoint().await;
+                                done2.set();
+                                1
+                            })
+                            .await;
+                        assert_eq!(got, Some(1));
+                        after2.set();
+                        checkpoint().await;
+                        past2.set();
+                        status.started(());
+                    })
+                    .await
+                })
+                .await;
+            assert!(out.is_none());
+        })
+        .await
+        .unwrap();
+        assert!(shielded_done.is_set(), "the shielded work was cut short");
+        assert!(after_shield.is_set());
+        assert!(!past.is_set());
+    });
+}
+
+#[test]
+fn a_shield_inside_a_starting_child_still_obeys_its_own_cancel() {
+    run(2, 20, || async {
+        task_group(async |tg| {
+            let value = tg
+                .start(|status: TaskStatus<Option<u8>>| async move {
+                    let shield = CancelScope::new();
+                    shield.set_shield(true);
+                    let inner = shield.clone();
+                    let got = shield
+                        .run(async move {
+                            inner.cancel();
+                            checkpoint().await;
+                            1u8
+                        })
+                        .await;
+                    assert!(shield.cancelled_caught());
+                    status.started(got);
+                })
+                .await
+                .unwrap();
+            assert_eq!(value, None);
+        })
+        .await
+        .unwrap();
+    });
+}
+
+async fn server(status: TaskStatus<u16>, served: Flag) -> Result<(), BoxError> {
+    checkpoint().await;
+    status.started(9000);
+    served.set();
+    Ok(())
+}
+
+#[test]
+fn an_ignored_status_lets_a_task_fn_be_called_directly() {
+    run(2, 20, || async {
+        let served = Flag::new();
+        server(TaskStatus::ignored(), served.clone()).await.unwrap();
+        assert!(served.is_set());
+        // Dropping an ignored status without `started` is harmless too.
+        drop(TaskStatus::<u8>::ignored());
+        // The same function works through `start`.
+        let served2 = served.clone();
+        let port = task_group(async |tg| {
+            let port = tg.start(|status| server(status, served2)).await?;
+            Ok::<_, BoxError>(port)
+        })
+        .await
+        .unwrap();
+        assert_eq!(port, 9000);
+    });
+}
+
+#[test]
+fn started_after_the_callers_cancel_leaves_the_child_cancelled() {
+    run(1, 20, || async {
+        let (scope, joined) = (CancelScope::new(), Flag::new());
+        let (scope2, joined2) = (scope.clone(), joined.clone());
+        let out = task_group(async move |tg| {
+            let out = scope
+                .run(tg.start(async move |status: TaskStatus<u32>| {
+                    // The caller's scope is cancelled, then (in the same poll, so
+                    // after it) the child calls `started`.
+                    scope2.cancel();
+                    status.started(5);
+                    checkpoint().await;
+                    joined2.set();
+                }))
+                .await;
+            assert!(out.is_none(), "the start was not cancelled: {out:?}");
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+        assert!(
+            !joined.is_set(),
+            "the child joined the group after its caller's cancel"
+        );
+    });
+}
+
+#[test]
+fn a_starting_childs_error_is_not_lost_when_its_caller_is_cancelled() {
+    run(1, 20, || async {
+        let scope = CancelScope::new();
+        let scope2 = scope.clone();
+        let err = task_group(async move |tg| {
+            let out = scope
+                .run(
+                    tg.start_named("late", async move |_status: TaskStatus<u32>| {
+                        scope2.cancel();
+                        Err::<(), BoxError>("failed after the caller's cancel".into())
+                    }),
+                )
+                .await;
+            assert!(out.is_none(), "{out:?}");
+        })
+        .await
+        .expect_err("the starting child's error was lost");
+        assert_eq!(err.errors().len(), 1, "{err:?}");
+        assert_eq!(err.errors()[0].name(), Some("late"));
+    });
+}
+
+/// The caller is outside the target group (a task of another group holding its handle).
+/// The child fails while its caller waits, so the error is the caller's to take; the
+/// caller is then dropped without taking it. The target group must not finish before
+/// that error has been handed to it: it fails with the child's error.
+#[test]
+fn a_starting_childs_error_reaches_a_target_group_the_caller_is_outside_of() {
+    crate::common::autojump(20, || async {
+        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+        let target_result = Arc::new(Mutex::new(None));
+        let (target_open, launched, go, target_done) =
+            (Event::new(), Event::new(), Event::new(), Event::new());
+        let (slot2, open2, launched2, result2, done2) = (
+            slot.clone(),
+            target_open.clone(),
+            launched.clone(),
+            target_result.clone(),
+            target_done.clone(),
+        );
+        task_group(async |outer| {
+            outer.start_soon(async move {
+                let result = task_group(async |target| {
+                    *slot2.lock().unwrap() = Some(target);
+                    open2.set();
+                    // The body returns once the start is launched: then only the
+                    // starting child keeps the target open.
+                    launched2.wait().await;
+                })
+                .await;
+                *result2.lock().unwrap() = Some(result);
+                done2.set();
+            });
+            target_open.wait().await;
+            let target = slot.lock().unwrap().take().unwrap();
+            let go2 = go.clone();
+            let mut start = target.start_named("late", move |status: TaskStatus<u8>| async move {
+                let _status = status;
+                go2.wait().await;
+                Err::<(), _>(Boom("failed while its caller waited"))
+            });
+            // Launches the child, which waits for `go`.
+            let first = futures_lite::future::poll_once(&mut start).await;
+            assert!(first.is_none(), "{first:?}");
+            launched.set();
+            go.set();
+            // The child fails and is gone; the target must still wait for its error
+            // (autojump: the timeout fires only once every task is idle).
+            let early = pride::move_on_after(Duration::from_secs(1), target_done.wait()).await;
+            assert!(
+                early.is_none(),
+                "the target finished before the error reached it"
+            );
+            drop(start);
+            target_done.wait().await;
+        })
+        .await
+        .unwrap();
+        let result = target_result.lock().unwrap().take().unwrap();
+        let err = result.expect_err("the starting child's error was lost");
+        assert_eq!(err.errors().len(), 1, "{err:?}");
+        assert_eq!(err.errors()[0].name(), Some("late"));
+    });
+}
+
+/// A target group dropped (torn down) while a gone child's error waits for an outside
+/// caller does not wait for that caller: the drop returns.
+#[test]
+fn dropping_a_target_group_does_not_wait_for_an_outside_callers_error() {
+    crate::common::autojump(20, || async {
+        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+        let (target_open, go) = (Event::new(), Event::new());
+        let (slot2, open2) = (slot.clone(), target_open.clone());
+        let mut target = Box::pin(task_group(async |target| {
+            *slot2.lock().unwrap() = Some(target);
+            open2.set();
+            pending::<()>().await;
+        }));
+        let caller = async {
+            target_open.wait().await;
+            let group = slot.lock().unwrap().take().unwrap();
+            let go2 = go.clone();
+            let mut start = group.start(move |status: TaskStatus<u8>| async move {
+                let _status = status;
+                go2.wait().await;
+                Err::<(), _>(Boom("failed while its caller waited"))
+            });
+            assert!(futures_lite::future::poll_once(&mut start).await.is_none());
+            go.set();
+            // Every task idle: the child has failed and is gone.
+            pride::move_on_after(Duration::from_secs(1), pending::<()>()).await;
+            // Kept, unpolled, past the target's drop.
+            Some(start)
+        };
+        let start = match futures_lite::future::or(
+            async {
+                let _ = target.as_mut().await;
+                None
+            },
+            caller,
+        )
+        .await
+        {
+            Some(start) => start,
+            None => panic!("the target group finished with its body pending"),
+        };
+        drop(target);
+        drop(start);
+    });
+}
