@@ -13,8 +13,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use pride::sync::WouldBlock;
 use pride::time::Clock;
-use pride::{BoxError, GroupError, Queue, WouldBlock, current_time, sleep};
+use pride::{BoxError, GroupError, Queue, current_time, sleep};
 
 /// What one input became.
 #[derive(Debug)]

@@ -229,13 +229,12 @@ pub use group::{
 pub use macros::{main, test};
 #[doc(no_inline)]
 pub use patterns::{
-    AsCompleted, Pattern, Retry, RetryError, RetryFuture, as_completed, bounded_map, gather, race,
-    retry,
+    AsCompleted, Retry, RetryError, RetryFuture, as_completed, bounded_map, gather, race, retry,
 };
 pub use runtime::{Builder, Runtime, ToThread, YieldNow, run, to_thread, yield_now};
 pub use supervise::{RestartPolicy, Supervisor, supervise};
 #[doc(no_inline)]
-pub use sync::{CapacityLimiter, Closed, Event, Lock, Queue, Semaphore, WouldBlock};
+pub use sync::{CapacityLimiter, Event, Lock, Queue, Semaphore};
 #[doc(no_inline)]
 pub use time::{Interval, Sleep, current_time, interval, sleep, sleep_until};
 

@@ -66,10 +66,10 @@ mod serve;
 mod socket;
 #[macro_use]
 mod stream;
-pub mod tcp;
+mod tcp;
 mod udp;
 #[cfg(unix)]
-pub mod unix;
+mod unix;
 
 pub use addr::{ToSocketAddrs, lookup_host};
 pub(crate) use scheduled_io::Direction;
