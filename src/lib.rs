@@ -185,6 +185,9 @@
 //! root. The most used primitives, timers and patterns are also re-exported at the root
 //! (`pride::Event` is `pride::sync::Event`, `pride::sleep` is `pride::time::sleep`);
 //! they are documented once, in their module.
+//!
+//! Coming from tokio? [`from_tokio`] maps each tokio tool to pride's and ports a small
+//! service; [`semantics`] states the rules of groups and cancel scopes.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -193,6 +196,7 @@ pub(crate) mod cancel;
 pub mod compat;
 mod configured;
 pub mod debug;
+pub mod from_tokio;
 pub mod fs;
 pub(crate) mod group;
 pub(crate) mod loom;
