@@ -8,9 +8,10 @@ use std::future::pending;
 use std::time::Duration;
 
 use crate::common::{Counter, Flag, MyError, Rng, autojump};
+use pride::sync::WouldBlock;
 use pride::{
-    BoxError, CancelScope, Event, Queue, TimeoutError, WouldBlock, current_time, fail_after,
-    fail_at, move_on_after, move_on_at, sleep, task_group,
+    BoxError, CancelScope, Event, Queue, TimeoutError, current_time, fail_after, fail_at,
+    move_on_after, move_on_at, sleep, task_group,
 };
 
 const SEC: Duration = Duration::from_secs(1);
