@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::AsyncReadExt;
+use futures_lite::AsyncReadExt;
 use pride::net::{TcpListener, TcpStream};
 use pride::{BoxError, TaskGroup};
 

@@ -72,7 +72,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use futures_util::{AsyncReadExt, AsyncWriteExt};
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
 //! use pride::net::{TcpListener, TcpStream, serve};
 //! use pride::shutdown::Shutdown;
 //!

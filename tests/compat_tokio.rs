@@ -87,7 +87,7 @@ fn compat_turns_pride_sockets_into_tokio_io_and_back() {
             let mut client = pride::net::TcpStream::connect(addr).await?;
             client.write_all(b"ping").await?;
             let mut back = [0; 4];
-            futures_util::AsyncReadExt::read_exact(&mut client, &mut back).await?;
+            futures_lite::AsyncReadExt::read_exact(&mut client, &mut back).await?;
             assert_eq!(&back, b"ping");
             Ok::<_, std::io::Error>(())
         })
@@ -101,12 +101,12 @@ fn compat_turns_pride_sockets_into_tokio_io_and_back() {
                 .await?
                 .compat();
             let (mut server, _) = listener.accept().await?;
-            futures_util::AsyncWriteExt::write_all(&mut client, b"pong").await?;
+            futures_lite::AsyncWriteExt::write_all(&mut client, b"pong").await?;
             let mut buf = [0; 4];
             server.read_exact(&mut buf).await?;
             assert_eq!(&buf, b"pong");
             server.write_all(b"back").await?;
-            futures_util::AsyncReadExt::read_exact(&mut client, &mut buf).await?;
+            futures_lite::AsyncReadExt::read_exact(&mut client, &mut buf).await?;
             assert_eq!(&buf, b"back");
             Ok::<_, std::io::Error>(())
         })

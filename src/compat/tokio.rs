@@ -99,7 +99,7 @@ pub fn enter<F: Future>(future: F) -> Enter<F> {
 /// context.
 ///
 /// ```
-/// use futures_util::FutureExt;
+/// use futures_lite::FutureExt;
 ///
 /// pride::run(async {
 ///     let local = pride::compat::tokio::enter(async {

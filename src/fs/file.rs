@@ -19,7 +19,7 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 
 /// An open file with [`futures_io::AsyncRead`], [`AsyncWrite`](futures_io::AsyncWrite)
 /// and [`AsyncSeek`](futures_io::AsyncSeek) (use them through
-/// `futures_util::{AsyncReadExt, AsyncWriteExt, AsyncSeekExt}`).
+/// `futures_lite::{AsyncReadExt, AsyncWriteExt, AsyncSeekExt}`).
 ///
 /// Each read, write or seek runs on the blocking pool. Writes are buffered: `write`
 /// copies the bytes and returns at once while the pool writes them, so the error of a
@@ -33,7 +33,7 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// next operation waits for the call, and bytes it read are returned by the next read.
 ///
 /// ```
-/// use futures_util::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+/// use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 /// use std::io::SeekFrom;
 ///
 /// # pride::run(async {
@@ -110,7 +110,7 @@ impl File {
     /// Opens a file with the given options (append, create-new, read and write, ...).
     ///
     /// ```
-    /// use futures_util::AsyncWriteExt;
+    /// use futures_lite::AsyncWriteExt;
     ///
     /// # pride::run(async {
     /// let path = std::env::temp_dir().join(format!("pride-open-with-doc-{}", std::process::id()));
@@ -155,7 +155,7 @@ impl File {
     /// buffered write is returned instead (and the file is closed).
     ///
     /// ```
-    /// use futures_util::AsyncWriteExt;
+    /// use futures_lite::AsyncWriteExt;
     ///
     /// # pride::run(async {
     /// let path = std::env::temp_dir().join(format!("pride-into-std-doc-{}", std::process::id()));
@@ -212,7 +212,7 @@ impl File {
     /// [`std::fs::File::sync_all`].
     ///
     /// ```
-    /// use futures_util::AsyncWriteExt;
+    /// use futures_lite::AsyncWriteExt;
     ///
     /// # pride::run(async {
     /// let path = std::env::temp_dir().join(format!("pride-sync-doc-{}", std::process::id()));

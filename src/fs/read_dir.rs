@@ -19,7 +19,7 @@ const BATCH: usize = 32;
 /// no particular order, without `.` and `..`.
 ///
 /// ```
-/// use futures_util::TryStreamExt;
+/// use futures_lite::StreamExt;
 ///
 /// # pride::run(async {
 /// let dir = std::env::temp_dir().join(format!("pride-read-dir-doc-{}", std::process::id()));

@@ -3,7 +3,7 @@
 //! Every socket registers with the reactor of the runtime it was created in (so it
 //! must be created inside a runtime) and is deregistered when dropped. Operations are
 //! `async fn`s on `&self`, plus [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
-//! for the stream types, so `futures_util::{AsyncReadExt, AsyncWriteExt}` work as they
+//! for the stream types, so `futures_lite::{AsyncReadExt, AsyncWriteExt}` work as they
 //! are.
 //!
 //! **Cancel safety.** Cancellation drops a future at its suspension point. Every
@@ -27,7 +27,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use futures_util::{AsyncReadExt, AsyncWriteExt};
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
 //! use pride::net::{TcpListener, TcpStream, serve};
 //! use pride::shutdown::Shutdown;
 //!

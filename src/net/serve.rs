@@ -71,7 +71,7 @@ type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
 ///
 /// ```
 /// use std::time::Duration;
-/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
 /// use pride::net::{TcpListener, TcpStream, serve};
 /// use pride::shutdown::Shutdown;
 ///
@@ -82,9 +82,9 @@ type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
 ///     pride::task_group(async |tg| {
 ///         let stop = shutdown.clone();
 ///         tg.start_soon(async move {
-///             serve(listener, |stream: TcpStream, _peer| async move {
+///             serve(listener, |mut stream: TcpStream, _peer| async move {
 ///                 let (mut reader, mut writer) = stream.split();
-///                 futures_util::io::copy(&mut reader, &mut writer).await.map(|_| ())
+///                 futures_lite::io::copy(&mut reader, &mut writer).await.map(|_| ())
 ///             })
 ///             .max_connections(100)
 ///             .graceful(stop, Duration::from_secs(5))
@@ -122,7 +122,7 @@ impl<L, H> Unpin for Serve<L, H> {}
 /// Serves `listener` with `handler`, one isolated child per connection.
 ///
 /// ```
-/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
 /// use pride::net::{TcpListener, TcpStream, serve};
 /// use pride::shutdown::Shutdown;
 /// use std::time::Duration;
@@ -185,7 +185,7 @@ impl<L, H> Serve<L, H> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
     /// use pride::net::{TcpListener, TcpStream, serve};
     /// use pride::shutdown::Shutdown;
     ///
@@ -197,9 +197,9 @@ impl<L, H> Serve<L, H> {
     ///         let stop = shutdown.clone();
     ///         tg.start_soon(async move {
     ///             // At most 2 connections at once; more wait in the backlog.
-    ///             serve(listener, |stream: TcpStream, _peer| async move {
+    ///             serve(listener, |mut stream: TcpStream, _peer| async move {
     ///                 let (mut reader, mut writer) = stream.split();
-    ///                 futures_util::io::copy(&mut reader, &mut writer).await.map(|_| ())
+    ///                 futures_lite::io::copy(&mut reader, &mut writer).await.map(|_| ())
     ///             })
     ///             .max_connections(2)
     ///             .graceful(stop, Duration::from_secs(5))
@@ -233,7 +233,7 @@ impl<L, H> Serve<L, H> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
     /// use pride::net::{TcpListener, TcpStream, serve};
     /// use pride::shutdown::Shutdown;
     ///
@@ -244,9 +244,9 @@ impl<L, H> Serve<L, H> {
     ///     pride::task_group(async |tg| {
     ///         let stop = shutdown.clone();
     ///         tg.start_soon(async move {
-    ///             serve(listener, |stream: TcpStream, _peer| async move {
+    ///             serve(listener, |mut stream: TcpStream, _peer| async move {
     ///                 let (mut reader, mut writer) = stream.split();
-    ///                 futures_util::io::copy(&mut reader, &mut writer).await.map(|_| ())
+    ///                 futures_lite::io::copy(&mut reader, &mut writer).await.map(|_| ())
     ///             })
     ///             .on_error(|error| eprintln!("{error}")) // or a logger, or metrics
     ///             .graceful(stop, Duration::from_secs(5))
@@ -277,7 +277,7 @@ impl<L, H> Serve<L, H> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
     /// use pride::net::{TcpListener, TcpStream, serve};
     /// use pride::shutdown::Shutdown;
     ///
@@ -289,9 +289,9 @@ impl<L, H> Serve<L, H> {
     ///         let stop = shutdown.clone();
     ///         tg.start_soon(async move {
     ///             // Once `stop` is triggered: stop accepting, give open connections 5 s.
-    ///             serve(listener, |stream: TcpStream, _peer| async move {
+    ///             serve(listener, |mut stream: TcpStream, _peer| async move {
     ///                 let (mut reader, mut writer) = stream.split();
-    ///                 futures_util::io::copy(&mut reader, &mut writer).await.map(|_| ())
+    ///                 futures_lite::io::copy(&mut reader, &mut writer).await.map(|_| ())
     ///             })
     ///             .graceful(stop, Duration::from_secs(5))
     ///             .await

@@ -125,10 +125,10 @@ macro_rules! stream_impls {
             /// Borrowed halves, to read and write from two branches of one future
             /// (such as a `join`) at once.
             ///
-            /// With `futures_util::AsyncReadExt` in scope, `stream.split()` resolves
+            /// With `futures_lite::AsyncReadExt` in scope, `stream.split()` resolves
             /// to that trait's by-value `split`; write `Self::split(&mut stream)`.
             ///
-            #[doc = stream_example!($pair, "b.write_all(b\"ping\").await?;\nlet (reader, writer) = a.split();\nlet mut buf = [0; 4];\n// Both halves in use at once, from two branches of one future.\nlet (read, written) = futures_util::join!(reader.read(&mut buf), writer.write_all(b\"pong\"));\nassert_eq!(read?, 4);\nwritten?;\n")]
+            #[doc = stream_example!($pair, "b.write_all(b\"ping\").await?;\nlet (reader, writer) = a.split();\nlet mut buf = [0; 4];\n// Both halves in use at once, from two branches of one future.\nlet (read, written) = futures_lite::future::zip(reader.read(&mut buf), writer.write_all(b\"pong\")).await;\nassert_eq!(read?, 4);\nwritten?;\n")]
             pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
                 (ReadHalf(self), WriteHalf(self))
             }

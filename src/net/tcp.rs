@@ -157,7 +157,7 @@ impl TcpListener {
 /// Read and write with the `async fn`s on `&self` ([`read`](Self::read),
 /// [`write`](Self::write), ...), or through [`futures_io::AsyncRead`] and
 /// [`futures_io::AsyncWrite`] (implemented for `TcpStream` and `&TcpStream`), e.g. with
-/// `futures_util::{AsyncReadExt, AsyncWriteExt}`. `poll_close` shuts the write side.
+/// `futures_lite::{AsyncReadExt, AsyncWriteExt}`. `poll_close` shuts the write side.
 ///
 /// ```
 /// use pride::net::{TcpListener, TcpStream};

@@ -17,7 +17,7 @@ use crate::{BoxError, TaskGroup, TaskOutput};
 ///
 /// ```
 /// use std::time::Duration;
-/// use futures_util::StreamExt;
+/// use futures_lite::StreamExt;
 ///
 /// let rt = pride::Runtime::builder().clock(pride::time::Clock::autojump()).build().unwrap();
 /// rt.block_on(pride::task_group(async |tg| {
@@ -58,7 +58,7 @@ where
 /// The stream of [`as_completed`].
 ///
 /// ```
-/// use futures_util::StreamExt;
+/// use futures_lite::StreamExt;
 ///
 /// pride::run(async {
 ///     pride::task_group(async |tg| {

@@ -16,7 +16,7 @@
 //! `Child` was dropped is reaped at a later spawn.
 //!
 //! ```
-//! use futures_util::AsyncWriteExt;
+//! use futures_lite::AsyncWriteExt;
 //! use std::process::Stdio;
 //!
 //! pride::run(async {

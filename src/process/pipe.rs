@@ -15,7 +15,7 @@ use crate::net::reactor::IoSource;
 /// reads end-of-file.
 ///
 /// ```
-/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
 /// use std::process::Stdio;
 ///
 /// # pride::run(async {
@@ -42,7 +42,7 @@ pub struct ChildStdin {
 /// [`Stdio::piped`](std::process::Stdio::piped); implements [`futures_io::AsyncRead`].
 ///
 /// ```
-/// use futures_util::AsyncReadExt;
+/// use futures_lite::AsyncReadExt;
 /// use std::process::Stdio;
 ///
 /// # pride::run(async {
@@ -62,7 +62,7 @@ pub struct ChildStdout {
 /// [`Stdio::piped`](std::process::Stdio::piped); implements [`futures_io::AsyncRead`].
 ///
 /// ```
-/// use futures_util::AsyncReadExt;
+/// use futures_lite::AsyncReadExt;
 /// use std::process::Stdio;
 ///
 /// # pride::run(async {

@@ -212,7 +212,7 @@ impl<T> fmt::Debug for Sender<T> {
 /// [`Stream`] that ends once every sender is gone and the channel is drained.
 ///
 /// ```
-/// use futures_util::StreamExt;
+/// use futures_lite::StreamExt;
 ///
 /// pride::run(async {
 ///     let (tx, mut rx) = pride::sync::unbounded_channel();

@@ -4,7 +4,7 @@
 use std::io::{ErrorKind, SeekFrom};
 use std::path::PathBuf;
 
-use futures_util::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, TryStreamExt};
+use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, StreamExt};
 use pride::fs;
 
 /// A fresh directory, removed with everything in it when dropped.

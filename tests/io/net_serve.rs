@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::AsyncReadExt;
+use futures_lite::AsyncReadExt;
 use pride::net::{TcpListener, TcpStream, serve};
 use pride::shutdown::Shutdown;
 use pride::{Queue, TaskError};

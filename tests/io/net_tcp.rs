@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::run;
-use futures_util::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use pride::net::{TcpListener, TcpStream};
 use pride::{BoxError, Event, TaskStatus, move_on_after, task_group};
 
@@ -248,7 +248,7 @@ fn borrowed_halves_and_socket_options() {
         assert!(client.nodelay().unwrap());
         // `AsyncReadExt::split` (by value) would win over `client.split()`.
         let (read, write) = TcpStream::split(&mut client);
-        let (sent, received) = futures_util::future::join(
+        let (sent, received) = futures_lite::future::zip(
             async {
                 write.write_all(b"ping").await.unwrap();
                 server.write_all(b"pong").await.unwrap();

@@ -6,7 +6,7 @@ use std::net::Shutdown;
 use std::path::PathBuf;
 
 use crate::common::run;
-use futures_util::AsyncReadExt;
+use futures_lite::AsyncReadExt;
 use pride::net::{UnixDatagram, UnixListener, UnixStream};
 use pride::{BoxError, TaskStatus, task_group};
 
@@ -43,7 +43,7 @@ async fn echo_server(path: PathBuf, status: TaskStatus<()>) -> Result<(), BoxErr
             let (socket, _) = listener.accept().await?;
             tg.start_soon(async move {
                 let (mut reader, mut writer) = socket.into_split();
-                futures_util::io::copy(&mut reader, &mut writer).await?;
+                futures_lite::io::copy(&mut reader, &mut writer).await?;
                 Ok::<_, std::io::Error>(())
             });
         }

@@ -48,7 +48,7 @@ fn many_closures_more_than_the_cap_all_finish() {
 #[test]
 fn a_panic_resumes_in_the_caller() {
     block_on(60, builder(2).max_blocking_threads(2), || async {
-        let caught = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+        let caught = futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
             to_thread(|| -> u32 { panic!("boom in the pool") }),
         ))
         .await

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::{Counter, Flag, MyError, Rng, autojump, run, yield_until};
-use futures_util::StreamExt;
+use futures_lite::StreamExt;
 use pride::{
     BoxError, CancelScope, GroupError, as_completed, bounded_map, current_time, gather,
     move_on_after, race, sleep, task_group,
