@@ -23,7 +23,7 @@ rows=(
   'M6#src/time/entry.rs#s/let waker = self.waker.take\(\);\n(\s*\/\/[^\n]*\n)*(\s*)self.state.store\(RETIRED, Ordering::Release\);/self.state.store(RETIRED, Ordering::Release);\n$2let waker = self.waker.take();/#loom_time_entry#caught'
   'M7#src/runtime/idle.rs#s/fence\(Ordering::SeqCst\);\n(\s*)if !self.should_notify/$1if !self.should_notify/#loom_idle#caught'
   'M8#src/runtime/park.rs#s/self.inner.state.swap\(EMPTY, Ordering::SeqCst\);\n(\s*)false/self.inner.state.store(EMPTY, Ordering::SeqCst);\n$1false/#loom_idle#caught'
-  'M9#src/runtime/worker.rs#s/if shared.has_visible_work\(\) \|\| shared.is_shutdown\(\) \{/if shared.is_shutdown() {/#loom_idle#escape'
+  'M9#src/runtime/idle.rs#s/if worker.has_visible_work\(\) \|\| /if /#loom_idle#caught'
 )
 
 selected=("$@")
