@@ -35,8 +35,12 @@ wanted() {
 }
 
 backup=$(mktemp -d)
+# The file under mutation, if any (kept apart from the loop's `file`, which the rows
+# that are not selected also set).
+mutated=
 restore() {
-  if [ -n "${file:-}" ] && [ -f "$backup/orig" ]; then cp "$backup/orig" "$file"; fi
+  if [ -n "$mutated" ]; then cp "$backup/orig" "$mutated"; fi
+  mutated=
 }
 trap 'restore; rm -rf "$backup"' EXIT
 
@@ -45,11 +49,12 @@ for row in "${rows[@]}"; do
   IFS='#' read -r id file subst model expect <<<"$row"
   wanted "$id" || continue
   cp "$file" "$backup/orig"
+  mutated=$file
   perl -0pi -e "$subst" "$file"
   if cmp -s "$file" "$backup/orig"; then
     echo "$id: the mutation no longer applies to $file: update the table" >&2
     unexpected=$((unexpected + 1))
-    file=
+    mutated=
     continue
   fi
   log="target/loom-mutate-$id.log"
@@ -58,7 +63,6 @@ for row in "${rows[@]}"; do
     cargo test --release --target-dir target/loom --test "$model" >"$log" 2>&1
   status=$?
   restore
-  file=
   if grep -q '^error: could not compile' "$log"; then
     echo "$id: did not build (see $log)"
     unexpected=$((unexpected + 1))
