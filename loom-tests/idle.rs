@@ -3,15 +3,19 @@
 //!
 //! Worker 0 is the producer: busy running a task that spawns, it pushes onto its own
 //! queue and calls `notify_parked`, and never looks at its queue again. Workers 1.. run
-//! the real worker loop, replicated faithfully from `src/runtime/worker.rs` (the
-//! `Core::run` loop, `steal`, `run_task` and `park` with its re-check of every queue
-//! after `transition_worker_to_parked`), with the real `Idle` and `Parker`; only the
-//! driver is left out (nobody parks in it here; `Parker::park` is the condvar path).
-//! The queue is a stand-in for crossbeam's deque (which loom cannot see into) that
-//! keeps the orderings crossbeam uses for `Worker::push` (a release fence and a
-//! relaxed store), `Stealer::steal` and `Stealer::is_empty` (a `SeqCst` fence between
-//! reading the two ends); the injector uses `SeqCst` throughout, so the deque is the
-//! weaker case. The worker that takes the last task shuts the runtime down the way
+//! the real worker loop (`idle::run`, with its `search`, `found_work` and
+//! `park_unless`, the code `src/runtime/worker.rs` runs), with the real `Idle` and
+//! `Parker`, through the `idle::Worker` trait implemented here over stand-ins:
+//! - the queue stands in for crossbeam's deque (which loom cannot see into) and keeps
+//!   the orderings crossbeam uses for `Worker::push` (a release fence and a relaxed
+//!   store), `Stealer::steal` and `Stealer::is_empty` (a `SeqCst` fence between
+//!   reading the two ends); the injector uses `SeqCst` throughout, so the deque is the
+//!   weaker case;
+//! - the driver stands in for `runtime::driver::Driver`: one sleeper at a time takes
+//!   it (`try_lock`) and blocks in the real `Parker::park_in_driver` until the
+//!   driver's waker fires; the others park on their condvar, as `Core::sleep` does.
+//!
+//! The worker that takes the last task shuts the runtime down the way
 //! `Handle::shutdown` does, so the model ends exactly when every task was taken; a lost
 //! wake-up leaves the workers parked for ever, which loom reports as a deadlock.
 //!
@@ -27,8 +31,8 @@
 //! Seen to fail when broken by hand (each break undone afterwards):
 //! - `Idle::worker_to_notify` with the state read before the `SeqCst` fence (the fence
 //!   moved after the first `should_notify` check): every model fails with a deadlock.
-//! - the model's `park` without the re-check of the queues (replicating a `worker.rs`
-//!   that parks right after `transition_worker_to_parked`): deadlock.
+//! - `idle::park_unless` without the re-check of the queues after
+//!   `transition_worker_to_parked`: deadlock.
 //! - `Idle::transition_worker_to_parked` decrementing the unparked count but not
 //!   pushing the worker on the sleeper list: deadlock.
 //! - `Parker::park` resetting a found `NOTIFIED` with `store(EMPTY)` (the code before
@@ -39,12 +43,14 @@
 
 #![cfg(pride_loom)]
 
-use loom::sync::Arc;
+use std::cell::Cell;
+
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use loom::sync::{Arc, Mutex, Notify};
 use loom::thread;
 
 mod common;
-use pride::__loom::runtime::{Idle, Parker, Unparker, WakeDriver};
+use pride::__loom::runtime::{self as rt, Idle, Parker, Unparker, WakeDriver};
 
 /// A work-stealing deque reduced to its two ends, with crossbeam's orderings. Only the
 /// owner (worker 0) pushes; anyone steals.
@@ -91,12 +97,26 @@ impl Deque {
     }
 }
 
-/// Nobody parks in the driver in this model.
+/// The driver: held by one sleeper at a time, which blocks until its waker fires (a
+/// wake before the block makes it return at once, like `mio::Waker`).
+#[derive(Default)]
+struct Driver {
+    held: Mutex<()>,
+    waker: Notify,
+}
+
+impl WakeDriver for Driver {
+    fn wake_driver(&self) {
+        self.waker.notify();
+    }
+}
+
+/// For the parker alone: nobody parks in the driver.
 struct NoDriver;
 
 impl WakeDriver for NoDriver {
     fn wake_driver(&self) {
-        unreachable!("no worker parks in the driver in this model");
+        unreachable!("nobody parks in the driver in this test");
     }
 }
 
@@ -105,6 +125,7 @@ struct Shared {
     queue: Deque,
     idle: Idle,
     unparkers: Vec<Unparker>,
+    driver: Driver,
     shutdown: AtomicBool,
     taken: AtomicUsize,
     tasks: usize,
@@ -114,95 +135,86 @@ impl Shared {
     /// `Shared::notify_parked`.
     fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
-            self.unparkers[index].unpark(&NoDriver);
+            self.unparkers[index].unpark(&self.driver);
         }
-    }
-
-    /// `Shared::has_visible_work`.
-    fn has_visible_work(&self) -> bool {
-        !self.queue.is_empty()
-    }
-
-    fn is_shutdown(&self) -> bool {
-        self.shutdown.load(Ordering::Acquire)
     }
 
     /// `Handle::shutdown`.
     fn shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
         for unparker in &self.unparkers {
-            unparker.unpark(&NoDriver);
+            unparker.unpark(&self.driver);
         }
     }
 }
 
-/// `worker::Core`, reduced to what the protocol touches.
+/// A worker of the model: its own queue is always empty, so only stealing finds work.
 struct Core {
     index: usize,
     shared: Arc<Shared>,
-    searching: bool,
+    searching: Cell<bool>,
     parker: Parker,
 }
 
-impl Core {
-    /// `Core::run`; the worker's own queue is always empty here, so `next_task` finds
-    /// nothing and only `steal` can.
-    fn run(mut self) {
-        while !self.shared.is_shutdown() {
-            if self.steal() {
-                self.run_task();
-                continue;
+impl rt::Worker for Core {
+    type Task = ();
+
+    fn idle(&self) -> &Idle {
+        &self.shared.idle
+    }
+
+    fn index(&self) -> usize {
+        self.index
+    }
+
+    fn searching(&self) -> &Cell<bool> {
+        &self.searching
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.shared.shutdown.load(Ordering::Acquire)
+    }
+
+    fn next_task(&self) -> Option<()> {
+        None
+    }
+
+    fn steal_task(&self) -> Option<()> {
+        loop {
+            match self.shared.queue.steal() {
+                Steal::Success => return Some(()),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
             }
-            self.park();
         }
     }
 
-    /// `Core::run_task`: running the task is taking it.
-    fn run_task(&mut self) {
-        if std::mem::replace(&mut self.searching, false)
-            && self.shared.idle.transition_worker_from_searching()
-        {
-            self.shared.notify_parked();
-        }
+    /// Running the task is taking it; the last one shuts the runtime down.
+    fn run_task(&self, (): ()) {
         let taken = self.shared.taken.fetch_add(1, Ordering::SeqCst) + 1;
         if taken == self.shared.tasks {
             self.shared.shutdown();
         }
     }
 
-    /// `Core::steal`.
-    fn steal(&mut self) -> bool {
-        if !self.searching {
-            if !self.shared.idle.transition_worker_to_searching() {
-                return false;
-            }
-            self.searching = true;
-        }
-        loop {
-            match self.shared.queue.steal() {
-                Steal::Success => return true,
-                Steal::Retry => continue,
-                Steal::Empty => return false,
-            }
-        }
+    fn run_other(&self) -> bool {
+        false
     }
 
-    /// `Core::park`, minus the driver.
-    fn park(&mut self) {
-        let shared = &*self.shared;
-        let was_searching = std::mem::replace(&mut self.searching, false);
-        let _ = shared
-            .idle
-            .transition_worker_to_parked(self.index, was_searching);
-        if shared.has_visible_work() || shared.is_shutdown() {
-            if shared.idle.transition_worker_from_parked(self.index) {
-                self.searching = true;
-            }
-            return;
-        }
-        self.parker.park();
-        if shared.idle.transition_worker_from_parked(self.index) {
-            self.searching = true;
+    fn has_visible_work(&self) -> bool {
+        !self.shared.queue.is_empty()
+    }
+
+    fn notify_parked(&self) {
+        self.shared.notify_parked();
+    }
+
+    /// `Core::sleep`: in the driver if it is free, else on the condvar.
+    fn sleep(&self) {
+        let driver = &self.shared.driver;
+        match driver.held.try_lock() {
+            Ok(_held) => self.parker.park_in_driver(|| driver.waker.wait()),
+            Err(_) => self.parker.park(),
         }
     }
 }
@@ -216,6 +228,7 @@ fn model(sleepers: usize, tasks: usize) {
             queue: Deque::default(),
             idle: Idle::new(sleepers + 1),
             unparkers: parkers.iter().map(Parker::unparker).collect(),
+            driver: Driver::default(),
             shutdown: AtomicBool::new(false),
             taken: AtomicUsize::new(0),
             tasks,
@@ -228,10 +241,10 @@ fn model(sleepers: usize, tasks: usize) {
                 let core = Core {
                     index,
                     shared: shared.clone(),
-                    searching: false,
+                    searching: Cell::new(false),
                     parker,
                 };
-                thread::spawn(move || core.run())
+                thread::spawn(move || rt::run(&core))
             })
             .collect();
         for _ in 0..tasks {

@@ -23,7 +23,7 @@ rows=(
   'M6#src/time/entry.rs#s/let waker = self.waker.take\(\);\n(\s*\/\/[^\n]*\n)*(\s*)self.state.store\(RETIRED, Ordering::Release\);/self.state.store(RETIRED, Ordering::Release);\n$2let waker = self.waker.take();/#loom_time_entry#caught'
   'M7#src/runtime/idle.rs#s/fence\(Ordering::SeqCst\);\n(\s*)if !self.should_notify/$1if !self.should_notify/#loom_idle#caught'
   'M8#src/runtime/park.rs#s/self.inner.state.swap\(EMPTY, Ordering::SeqCst\);\n(\s*)false/self.inner.state.store(EMPTY, Ordering::SeqCst);\n$1false/#loom_idle#caught'
-  'M9#src/runtime/worker.rs#s/if shared.has_visible_work\(\) \|\| shared.is_shutdown\(\) \{/if shared.is_shutdown() {/#loom_idle#escape'
+  'M9#src/runtime/idle.rs#s/if worker.has_visible_work\(\) \|\| /if /#loom_idle#caught'
 )
 
 selected=("$@")
@@ -35,8 +35,12 @@ wanted() {
 }
 
 backup=$(mktemp -d)
+# The file under mutation, if any (kept apart from the loop's `file`, which the rows
+# that are not selected also set).
+mutated=
 restore() {
-  if [ -n "${file:-}" ] && [ -f "$backup/orig" ]; then cp "$backup/orig" "$file"; fi
+  if [ -n "$mutated" ]; then cp "$backup/orig" "$mutated"; fi
+  mutated=
 }
 trap 'restore; rm -rf "$backup"' EXIT
 
@@ -45,11 +49,12 @@ for row in "${rows[@]}"; do
   IFS='#' read -r id file subst model expect <<<"$row"
   wanted "$id" || continue
   cp "$file" "$backup/orig"
+  mutated=$file
   perl -0pi -e "$subst" "$file"
   if cmp -s "$file" "$backup/orig"; then
     echo "$id: the mutation no longer applies to $file: update the table" >&2
     unexpected=$((unexpected + 1))
-    file=
+    mutated=
     continue
   fi
   log="target/loom-mutate-$id.log"
@@ -58,7 +63,6 @@ for row in "${rows[@]}"; do
     cargo test --release --target-dir target/loom --test "$model" >"$log" 2>&1
   status=$?
   restore
-  file=
   if grep -q '^error: could not compile' "$log"; then
     echo "$id: did not build (see $log)"
     unexpected=$((unexpected + 1))

@@ -150,8 +150,9 @@ macro_rules! stream_impls {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
+                let len = buf.len();
                 self.io
-                    .poll_io(cx, Direction::Read, |s| std::io::Read::read(&mut &*s, buf))
+                    .poll_read_stream(cx, len, |s| std::io::Read::read(&mut &*s, buf))
             }
 
             fn poll_write_ref(

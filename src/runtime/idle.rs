@@ -3,6 +3,13 @@
 //!
 //! The hot path (`notify_parked` after every push) is one fence and one load; the
 //! sleeper list sits behind a short lock taken only when a worker parks or is woken.
+//!
+//! The worker's side of the protocol (when it searches, when it wakes another worker,
+//! and the re-check before it sleeps) is written once, here, over the [`Worker`]
+//! trait: the run loop in `worker.rs` and the loom model in `loom-tests/idle.rs` both
+//! run it.
+
+use std::cell::Cell;
 
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
@@ -111,5 +118,93 @@ impl Idle {
     /// Number of workers not parked.
     pub(crate) fn num_unparked(&self) -> usize {
         unparked(self.state.load(Ordering::SeqCst))
+    }
+}
+
+/// One worker as the idle protocol sees it: where it finds work, how it runs it and
+/// how it sleeps. The runtime's worker implements it over its deques, the injector,
+/// the driver and its parker; the loom model over stand-ins that loom can see into.
+pub trait Worker {
+    /// What the queues hold.
+    type Task;
+
+    /// The runtime's idle state.
+    fn idle(&self) -> &Idle;
+    /// This worker's index among the runtime's workers.
+    fn index(&self) -> usize;
+    /// Whether this worker is counted as searching; only this worker touches it.
+    fn searching(&self) -> &Cell<bool>;
+    /// Whether the runtime is shutting down.
+    fn is_shutdown(&self) -> bool;
+    /// A task from this worker's own queues.
+    fn next_task(&self) -> Option<Self::Task>;
+    /// A task from another worker's queue or from the injector.
+    fn steal_task(&self) -> Option<Self::Task>;
+    /// Runs a task.
+    fn run_task(&self, task: Self::Task);
+    /// Runs one piece of other work, if any (calling [`found_work`] first); returns
+    /// whether it did.
+    fn run_other(&self) -> bool;
+    /// Whether any queue that any worker may take from holds work.
+    fn has_visible_work(&self) -> bool;
+    /// Wakes a sleeping worker, if one must be woken (the producer's side).
+    fn notify_parked(&self);
+    /// Sleeps until unparked.
+    fn sleep(&self);
+}
+
+/// The worker loop: runs this worker's tasks, then stolen ones, then other work, and
+/// sleeps when there is none, until the runtime shuts down.
+pub fn run<W: Worker>(worker: &W) {
+    while !worker.is_shutdown() {
+        if let Some(task) = worker.next_task().or_else(|| search(worker)) {
+            found_work(worker);
+            worker.run_task(task);
+        } else if !worker.run_other() {
+            park_unless(worker, || false);
+        }
+    }
+}
+
+/// Looks in other workers' queues and the injector, as a searcher; finds nothing
+/// without looking when too many workers already search.
+pub fn search<W: Worker>(worker: &W) -> Option<W::Task> {
+    let searching = worker.searching();
+    if !searching.get() {
+        if !worker.idle().transition_worker_to_searching() {
+            return None;
+        }
+        searching.set(true);
+    }
+    worker.steal_task()
+}
+
+/// Called before running what was found: the last searcher to find work wakes
+/// another worker, since there may be more.
+pub fn found_work<W: Worker>(worker: &W) {
+    if worker.searching().replace(false) && worker.idle().transition_worker_from_searching() {
+        worker.notify_parked();
+    }
+}
+
+/// Parks until woken, unless there is work, the runtime shuts down, or `ready()`.
+/// All three are checked after announcing the sleep: a push that raced the
+/// announcement either saw this worker asleep (and wakes someone) or is visible here.
+/// `ready` lets a waiter (a `par` latch) sleep the same way: its setter unparks this
+/// worker after setting it.
+pub fn park_unless<W: Worker>(worker: &W, ready: impl Fn() -> bool) {
+    let idle = worker.idle();
+    let was_searching = worker.searching().replace(false);
+    let _ = idle.transition_worker_to_parked(worker.index(), was_searching);
+    if worker.has_visible_work() || worker.is_shutdown() || ready() {
+        if idle.transition_worker_from_parked(worker.index()) {
+            // A notifier already counted this worker as searching.
+            worker.searching().set(true);
+        }
+        return;
+    }
+    worker.sleep();
+    if idle.transition_worker_from_parked(worker.index()) {
+        worker.searching().set(true);
     }
 }

@@ -88,7 +88,7 @@ impl Parker {
 
     /// Blocks in the driver: `turn()` must return when the driver is woken (the
     /// driver's waker is what `unpark` uses for a thread parked here).
-    pub(crate) fn park_in_driver(&self, turn: impl FnOnce()) {
+    pub fn park_in_driver(&self, turn: impl FnOnce()) {
         if !self.announce(PARKED_DRIVER) {
             return;
         }

@@ -23,7 +23,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use super::blocking::BlockingPool;
 use super::context;
 use super::driver::Driver;
-use super::idle::Idle;
+use super::idle::{self, Idle};
 use super::metrics::{Counters, WorkerCounters};
 use super::owned::OwnedTasks;
 use super::park::{Parker, Unparker};
@@ -456,20 +456,7 @@ impl Core {
     pub(crate) fn run(self) {
         let _guard = context::enter_worker(&self);
         let _counting = super::metrics::enter_worker(&self.shared().counters, self.index);
-        while !self.shared().is_shutdown() {
-            if let Some(task) = self.next_task() {
-                self.run_task(task);
-                continue;
-            }
-            if let Some(task) = self.steal() {
-                self.run_task(task);
-                continue;
-            }
-            if crate::par::run_one(&self) {
-                continue;
-            }
-            self.park_unless(|| false);
-        }
+        idle::run(&self);
         // Shutdown: drop what is still queued here. Dropping a task can wake others
         // onto this queue, so loop until it stays empty.
         loop {
@@ -481,23 +468,12 @@ impl Core {
         }
     }
 
-    fn run_task(&self, task: Notified) {
-        self.found_work();
-        let counters = self.counters();
-        counters.poll_seq.bump_owned();
-        super::coop::budget(|| task.run());
-        counters.poll_seq.bump_owned();
-    }
-
     /// Called before running what was found (a task or a `par` job).
     pub(crate) fn found_work(&self) {
-        if self.searching.replace(false) && self.shared().idle.transition_worker_from_searching() {
-            // The last searcher found work: there may be more, let another look.
-            self.shared().notify_parked();
-        }
+        idle::found_work(self);
     }
 
-    fn next_task(&self) -> Option<Notified> {
+    fn pop_task(&self) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
@@ -540,13 +516,7 @@ impl Core {
     }
 
     /// Looks in other workers' queues and the injector.
-    fn steal(&self) -> Option<Notified> {
-        if !self.searching.get() {
-            if !self.shared().idle.transition_worker_to_searching() {
-                return None;
-            }
-            self.searching.set(true);
-        }
+    fn steal_from_others(&self) -> Option<Notified> {
         let remotes = &self.shared().remotes;
         let n = remotes.len();
         let start = self.next_rand() as usize % n;
@@ -575,24 +545,61 @@ impl Core {
         }
     }
 
-    /// Parks until woken, unless `ready()` (checked after announcing the sleep, like
-    /// the queues, so a `par` latch set meanwhile is not missed: its setter unparks
-    /// this worker after setting it).
+    /// Parks until woken, unless `ready()` (see [`idle::park_unless`]).
     pub(crate) fn park_unless(&self, ready: impl Fn() -> bool) {
+        idle::park_unless(self, ready);
+    }
+}
+
+/// The run loop's view of a worker: its decisions live in [`idle`].
+impl idle::Worker for Core {
+    type Task = Notified;
+
+    fn idle(&self) -> &Idle {
+        &self.shared().idle
+    }
+
+    fn index(&self) -> usize {
+        self.index
+    }
+
+    fn searching(&self) -> &Cell<bool> {
+        &self.searching
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.shared().is_shutdown()
+    }
+
+    fn next_task(&self) -> Option<Notified> {
+        self.pop_task()
+    }
+
+    fn steal_task(&self) -> Option<Notified> {
+        self.steal_from_others()
+    }
+
+    fn run_task(&self, task: Notified) {
+        let counters = self.counters();
+        counters.poll_seq.bump_owned();
+        super::coop::budget(|| task.run());
+        counters.poll_seq.bump_owned();
+    }
+
+    fn run_other(&self) -> bool {
+        crate::par::run_one(self)
+    }
+
+    fn has_visible_work(&self) -> bool {
+        self.shared().has_visible_work()
+    }
+
+    fn notify_parked(&self) {
+        self.shared().notify_parked();
+    }
+
+    fn sleep(&self) {
         let shared = self.shared();
-        let was_searching = self.searching.replace(false);
-        let _ = shared
-            .idle
-            .transition_worker_to_parked(self.index, was_searching);
-        // Re-check after announcing ourselves asleep: a push that raced our
-        // announcement either saw us asleep (and wakes someone) or is visible here.
-        if shared.has_visible_work() || shared.is_shutdown() || ready() {
-            if shared.idle.transition_worker_from_parked(self.index) {
-                // A notifier already counted us as searching.
-                self.searching.set(true);
-            }
-            return;
-        }
         self.counters().parks.bump_owned();
         let in_driver = shared.driver.park(
             &self.parker,
@@ -601,9 +608,6 @@ impl Core {
         );
         if !in_driver {
             self.parker.park();
-        }
-        if shared.idle.transition_worker_from_parked(self.index) {
-            self.searching.set(true);
         }
     }
 }
@@ -641,8 +645,11 @@ impl Core {
             shared.time.process();
         });
         for _ in 0..max {
-            match self.next_task() {
-                Some(task) => self.run_task(task),
+            match self.pop_task() {
+                Some(task) => {
+                    self.found_work();
+                    idle::Worker::run_task(self, task);
+                }
                 None => break,
             }
         }

@@ -205,6 +205,44 @@ fn a_read_cancelled_after_its_wake_up_loses_nothing() {
     });
 }
 
+/// A read that returns less than its buffer clears the socket's readiness without a
+/// `WouldBlock` read: data that lands during or right after it must still wake the
+/// next read. Many small writes race reads into a large buffer.
+#[test]
+fn data_arriving_around_short_reads_is_all_read() {
+    run(2, 60, || async {
+        const WRITES: usize = 5_000;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                for i in 0..WRITES {
+                    server.write_all(&[i as u8; 3][..1 + i % 3]).await?;
+                    if i % 7 == 0 {
+                        pride::yield_now().await;
+                    }
+                }
+                Ok::<_, std::io::Error>(())
+            });
+            let expected: usize = (0..WRITES).map(|i| 1 + i % 3).sum();
+            let mut buf = vec![0; 64 << 10];
+            let mut total = 0;
+            while total < expected {
+                let n = client.read(&mut buf).await?;
+                assert!(n > 0, "EOF after {total} of {expected} bytes");
+                total += n;
+            }
+            assert_eq!(total, expected);
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
 #[test]
 fn owned_halves_read_and_write_from_two_tasks() {
     run(4, 60, || async {
