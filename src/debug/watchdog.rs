@@ -7,6 +7,9 @@
 //! worker that long. It reports that poll once, with the name of the task if the task
 //! has one (a named task's poll publishes its name in the worker's counters). The
 //! workers pay nothing for this beyond the counter they keep anyway.
+//!
+//! At each look the watchdog also tends the runtime (a [`Tend`]): it advances the
+//! coarse clock that stamps polls.
 
 use std::fmt;
 use std::sync::Arc as StdArc;
@@ -102,6 +105,9 @@ impl fmt::Display for BlockedWorker {
 /// What the runtime does with a report.
 pub(crate) type Report = StdArc<dyn Fn(&BlockedWorker) + Send + Sync>;
 
+/// What the watchdog does to its runtime at each look.
+pub(crate) type Tend = Box<dyn Fn() + Send>;
+
 /// The default report: a line on stderr.
 pub(crate) fn print_report() -> Report {
     StdArc::new(|blocked: &BlockedWorker| eprintln!("{blocked}"))
@@ -143,6 +149,7 @@ impl Watchdog {
         counters: StdArc<Counters>,
         threshold: Duration,
         report: Report,
+        tend: Tend,
         thread_name: String,
     ) -> std::io::Result<Watchdog> {
         let stop = StdArc::new((Mutex::new(false), Condvar::new()));
@@ -150,7 +157,7 @@ impl Watchdog {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name(thread_name)
-                .spawn(move || watch(&counters, threshold, &report, &stop))?
+                .spawn(move || watch(&counters, threshold, &report, &tend, &stop))?
         };
         Ok(Watchdog {
             stop,
@@ -177,7 +184,13 @@ struct Seen {
     reported: bool,
 }
 
-fn watch(counters: &Counters, threshold: Duration, report: &Report, stop: &(Mutex<bool>, Condvar)) {
+fn watch(
+    counters: &Counters,
+    threshold: Duration,
+    report: &Report,
+    tend: &Tend,
+    stop: &(Mutex<bool>, Condvar),
+) {
     // Several looks per threshold while a poll runs, so a poll is reported soon after
     // it crosses it; while no worker is polling, the looks back off to one per
     // threshold, so an idle runtime's watchdog wakes rarely. A poll is first seen at
@@ -216,6 +229,7 @@ fn watch(counters: &Counters, threshold: Duration, report: &Report, stop: &(Mute
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report(&blocked)));
             }
         }
+        tend();
     }
 }
 

@@ -112,6 +112,8 @@ pub(crate) struct Counters {
     pub(crate) remote: CachePadded<WorkerCounters>,
     /// Polls the blocked-worker watchdog reported.
     pub(crate) blocked_polls: Counter,
+    /// The coarse clock that stamps each task's polls for the task-tree dump.
+    pub(crate) coarse_tick: crate::debug::task::CoarseTick,
 }
 
 impl Counters {
@@ -120,6 +122,7 @@ impl Counters {
             workers: (0..workers).map(|_| CachePadded::default()).collect(),
             remote: CachePadded::default(),
             blocked_polls: Counter::default(),
+            coarse_tick: Default::default(),
         }
     }
 

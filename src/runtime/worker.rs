@@ -219,8 +219,9 @@ impl Handle {
 
     /// Copies the task tree (see `debug::tree`).
     pub(crate) fn dump(&self) -> crate::debug::TreeDump {
-        let now = self.shared.time.now();
-        self.shared.roots.dump(self.shared.remotes.len(), now)
+        self.shared
+            .roots
+            .dump(self.shared.remotes.len(), &self.shared.time)
     }
 
     /// Stops every worker; their queued tasks are dropped by them.
@@ -373,9 +374,8 @@ impl Shared {
         }
         if quiescent && self.driver.reactor().registered() == 0 && !self.roots.is_empty() {
             let polls = self.counters.workers.iter().map(|c| c.polls()).sum();
-            self.deadlock.observe(polls, || {
-                self.roots.dump(self.remotes.len(), self.time.now())
-            });
+            self.deadlock
+                .observe(polls, || self.roots.dump(self.remotes.len(), &self.time));
         } else {
             self.deadlock.moved();
         }
@@ -484,6 +484,8 @@ impl Core {
     fn run_task(&self, task: Notified) {
         self.found_work();
         let counters = self.counters();
+        task.debug()
+            .polling(self.shared().counters.coarse_tick.get());
         counters.poll_seq.bump_owned();
         super::coop::budget(|| task.run());
         counters.poll_seq.bump_owned();
@@ -502,6 +504,7 @@ impl Core {
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
             let shared = self.shared();
+            shared.note_time();
             shared.driver.poll_nonblocking(|| shared.fire_timers());
             if let Some(task) = self.steal_injector() {
                 return Some(task);
@@ -602,6 +605,7 @@ impl Core {
         if !in_driver {
             self.parker.park();
         }
+        shared.note_time();
         if shared.idle.transition_worker_from_parked(self.index) {
             self.searching.set(true);
         }
@@ -659,5 +663,16 @@ impl Handle {
     pub(crate) fn par_inject(&self, job: crate::par::JobRef) {
         self.shared.par.inject(job);
         self.shared.notify_parked();
+    }
+}
+
+/// Hooks for seeing inside the runtime (`crate::debug`): the coarse clock that stamps
+/// polls.
+impl Shared {
+    /// Advances the coarse clock the task-tree dump stamps polls with. Called where a
+    /// thread wakes from a park, every `INJECTOR_INTERVAL` tasks, and at each look of
+    /// the watchdog: one clock read each.
+    pub(crate) fn note_time(&self) {
+        self.counters.coarse_tick.advance(self.time.tick_now());
     }
 }
