@@ -148,6 +148,24 @@ fn sockets_stay_live_while_a_worker_is_blocked() {
 }
 
 #[test]
+fn the_next_task_of_a_held_worker_runs_elsewhere() {
+    let (rt, _reports) = watched(2);
+    let (ran_tx, ran_rx) = mpsc::channel::<()>();
+    rt.block_on(task_group(async |tg| {
+        let group = tg.clone();
+        tg.start_soon_named("holder", async move {
+            // Started on this worker, "next" sits in the worker's next-task slot...
+            group.start_soon_named("next", async move { ran_tx.send(()).unwrap() });
+            // ...and this poll holds the worker until "next" has run on another one.
+            ran_rx
+                .recv_timeout(PATIENCE)
+                .expect("the next task waited for its held worker");
+        });
+    }))
+    .unwrap();
+}
+
+#[test]
 fn no_threshold_means_no_watch() {
     let rt = Runtime::builder()
         .worker_threads(1)

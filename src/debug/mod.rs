@@ -9,7 +9,8 @@
 //!   reported once, with the task's name, as a [`BlockedWorker`]: printed to stderr, or
 //!   handed to [`Builder::on_blocked_worker`](crate::Builder::on_blocked_worker).
 //!   Meanwhile the other workers go on firing timers and socket readiness, since any
-//!   idle worker turns the driver for all of them.
+//!   idle worker turns the driver for all of them, and once the poll is reported they
+//!   also take the task the held worker had set aside to run next.
 //! - [`dump`] (inside a runtime) and [`Runtime::dump`](crate::Runtime::dump) (from any
 //!   thread) copy the live task tree: every `block_on` call, the cancel scopes and
 //!   task groups opened inside it, and their tasks by name and state, with how long
@@ -105,9 +106,12 @@ impl Observers {
 #[cfg(not(pride_loom))]
 fn tend(runtime: &crate::runtime::Handle) -> watchdog::Tend {
     let shared = std::sync::Arc::downgrade(&runtime.shared);
-    Box::new(move || {
+    Box::new(move |held| {
         if let Some(shared) = shared.upgrade() {
             shared.note_time();
+            for &index in held {
+                shared.rescue_lifo(index);
+            }
         }
     })
 }
@@ -115,7 +119,7 @@ fn tend(runtime: &crate::runtime::Handle) -> watchdog::Tend {
 /// Under loom the runtime's `Arc` has no weak form, and no model runs a watchdog.
 #[cfg(pride_loom)]
 fn tend(_: &crate::runtime::Handle) -> watchdog::Tend {
-    Box::new(|| {})
+    Box::new(|_| {})
 }
 
 /// A copy of the current runtime's task tree: see [`TreeDump`].

@@ -9,7 +9,8 @@
 //! workers pay nothing for this beyond the counter they keep anyway.
 //!
 //! At each look the watchdog also tends the runtime (a [`Tend`]): it advances the
-//! coarse clock that stamps polls.
+//! coarse clock that stamps polls, and for each worker held past the threshold it moves
+//! the task in that worker's LIFO slot where the other workers can take it.
 
 use std::fmt;
 use std::sync::Arc as StdArc;
@@ -105,8 +106,9 @@ impl fmt::Display for BlockedWorker {
 /// What the runtime does with a report.
 pub(crate) type Report = StdArc<dyn Fn(&BlockedWorker) + Send + Sync>;
 
-/// What the watchdog does to its runtime at each look.
-pub(crate) type Tend = Box<dyn Fn() + Send>;
+/// What the watchdog does to its runtime at each look, given the workers held by one
+/// poll past the threshold.
+pub(crate) type Tend = Box<dyn Fn(&[usize]) + Send>;
 
 /// The default report: a line on stderr.
 pub(crate) fn print_report() -> Report {
@@ -206,6 +208,7 @@ fn watch(
         };
         counters.workers.len()
     ];
+    let mut held = Vec::new();
     let mut stopped = stop.0.lock();
     loop {
         let _ = stop.1.wait_for(&mut stopped, period);
@@ -222,14 +225,18 @@ fn watch(
         } else {
             (period * 2).min(threshold.max(busy_period))
         };
+        held.clear();
         for (index, (worker, seen)) in counters.workers.iter().zip(&mut seen).enumerate() {
             if let Some(blocked) = look(index, worker, seen, now, threshold) {
                 counters.blocked_polls.bump_shared();
                 // A panicking handler must not kill the watchdog.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report(&blocked)));
             }
+            if seen.reported {
+                held.push(index);
+            }
         }
-        tend();
+        tend(&held);
     }
 }
 

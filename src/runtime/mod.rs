@@ -257,8 +257,8 @@ impl Builder {
     /// While one worker is held, the others keep running the queued tasks (they steal
     /// from the held worker's queue) and keep firing timers and socket readiness. The
     /// one task a worker keeps aside as its next task (the last one it woke or
-    /// started) waits for the held worker, as does everything on a runtime with a
-    /// single worker.
+    /// started) is handed to the other workers once the poll is reported. On a runtime
+    /// with a single worker, everything waits for it.
     ///
     /// ```
     /// use std::time::Duration;

@@ -44,7 +44,14 @@ const AUTOJUMP_RECHECK: Duration = Duration::from_millis(1);
 pub(crate) struct Remote {
     stealer: Stealer<Notified>,
     unparker: Unparker,
+    /// The worker's LIFO slot, which the watchdog empties into the injector while a
+    /// long poll holds the worker (see [`Shared::rescue_lifo`]).
+    lifo: StdArc<LifoSlot>,
 }
+
+/// A LIFO slot: one task, swapped in and out atomically, so that another thread can
+/// take it from a worker held by a long poll.
+type LifoSlot = crossbeam_utils::CachePadded<crossbeam_utils::atomic::AtomicCell<Option<Notified>>>;
 
 /// State shared by all threads of one runtime.
 pub(crate) struct Shared {
@@ -81,7 +88,7 @@ pub(crate) struct Core {
     index: usize,
     handle: Handle,
     local: Worker<Notified>,
-    lifo: Cell<Option<Notified>>,
+    lifo: StdArc<LifoSlot>,
     lifo_polls: Cell<u32>,
     searching: Cell<bool>,
     /// Inside [`wake_many`]: only the first push to the local queue tells sleeping
@@ -111,11 +118,13 @@ pub(crate) fn create(
     for _ in 0..workers {
         let local = Worker::new_fifo();
         let parker = Parker::new();
+        let lifo = StdArc::new(LifoSlot::default());
         remotes.push(Remote {
             stealer: local.stealer(),
             unparker: parker.unparker(),
+            lifo: lifo.clone(),
         });
-        cores.push((local, parker));
+        cores.push((local, parker, lifo));
     }
     let handle = Handle {
         shared: Arc::new(Shared {
@@ -137,11 +146,11 @@ pub(crate) fn create(
     let cores = cores
         .into_iter()
         .enumerate()
-        .map(|(index, (local, parker))| Core {
+        .map(|(index, (local, parker, lifo))| Core {
             index,
             handle: handle.clone(),
             local,
-            lifo: Cell::new(None),
+            lifo,
             lifo_polls: Cell::new(0),
             searching: Cell::new(false),
             batching: Cell::new(false),
@@ -447,7 +456,7 @@ impl Core {
     }
 
     fn push_lifo(&self, task: Notified) {
-        if let Some(prev) = self.lifo.replace(Some(task)) {
+        if let Some(prev) = self.lifo.swap(Some(task)) {
             self.push_local(prev);
         }
     }
@@ -667,12 +676,21 @@ impl Handle {
 }
 
 /// Hooks for seeing inside the runtime (`crate::debug`): the coarse clock that stamps
-/// polls.
+/// polls, and the watchdog's rescue of a held worker's LIFO slot.
 impl Shared {
     /// Advances the coarse clock the task-tree dump stamps polls with. Called where a
     /// thread wakes from a park, every `INJECTOR_INTERVAL` tasks, and at each look of
     /// the watchdog: one clock read each.
     pub(crate) fn note_time(&self) {
         self.counters.coarse_tick.advance(self.time.tick_now());
+    }
+
+    /// Worker `index` has been held by one poll past the blocked-poll threshold: moves
+    /// the task in its LIFO slot (which only that worker would otherwise run) to the
+    /// injector, for the other workers.
+    pub(crate) fn rescue_lifo(&self, index: usize) {
+        if let Some(task) = self.remotes[index].lifo.take() {
+            self.push_remote(task);
+        }
     }
 }
