@@ -250,9 +250,10 @@ impl Builder {
     /// The watch is a thread that looks at the workers' poll counters a few times per
     /// threshold while a poll runs, and once per threshold while none does; the workers
     /// do no extra work for it. A blocking poll is reported within about twice the
-    /// threshold of its start. The future given to
-    /// [`block_on`](Runtime::block_on) runs on the calling thread, not on a worker, and
-    /// is not watched.
+    /// threshold of its start. A task polled inside another task's poll (the upkeep of
+    /// a long [`par`](crate::par) call runs the worker's queued tasks) is watched as a
+    /// poll of its own. The future given to [`block_on`](Runtime::block_on) runs on the
+    /// calling thread, not on a worker, and is not watched.
     ///
     /// While one worker is held, the others keep running the queued tasks (they steal
     /// from the held worker's queue) and keep firing timers and socket readiness. The

@@ -495,6 +495,9 @@ impl Core {
         let counters = self.counters();
         task.debug()
             .polling(self.shared().counters.coarse_tick.get());
+        if counters.poll_seq.get() % 2 == 1 {
+            return self.run_nested(task);
+        }
         counters.poll_seq.bump_owned();
         super::coop::budget(|| task.run());
         counters.poll_seq.bump_owned();
@@ -676,7 +679,8 @@ impl Handle {
 }
 
 /// Hooks for seeing inside the runtime (`crate::debug`): the coarse clock that stamps
-/// polls, and the watchdog's rescue of a held worker's LIFO slot.
+/// polls, polls nested in another (a `par` call's upkeep), and the watchdog's rescue of
+/// a held worker's LIFO slot.
 impl Shared {
     /// Advances the coarse clock the task-tree dump stamps polls with. Called where a
     /// thread wakes from a park, every `INJECTOR_INTERVAL` tasks, and at each look of
@@ -692,5 +696,23 @@ impl Shared {
         if let Some(task) = self.remotes[index].lifo.take() {
             self.push_remote(task);
         }
+    }
+}
+
+impl Core {
+    /// Runs a task polled while this worker is already inside a poll (a `par` call's
+    /// upkeep polls queued tasks inside the task that made the call). The poll sequence
+    /// moves on by two, staying odd, at both ends, so the watchdog times the nested poll
+    /// and then the rest of the outer one as polls of their own; the outer task's
+    /// published name is set aside meanwhile, so a report names the task that runs.
+    #[cold]
+    fn run_nested(&self, task: Notified) {
+        let counters = self.counters();
+        let outer_name = counters.task_name.lock().take();
+        counters.poll_seq.add_owned(2);
+        super::coop::budget(|| task.run());
+        counters.poll_seq.add_owned(2);
+        counters.resumed.bump_owned();
+        *counters.task_name.lock() = outer_name;
     }
 }
