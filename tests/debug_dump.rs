@@ -253,6 +253,18 @@ fn each_task_says_what_it_waits_for_and_when_it_last_ran() {
                 });
                 let inner = event.clone();
                 tg.start_soon_named("waiter", async move { inner.wait().await });
+                let (group, inner) = (tg.clone(), event.clone());
+                tg.start_soon_named("joiner", async move {
+                    let _ = group.spawn(async move { inner.wait().await }).await;
+                });
+                let inner = event.clone();
+                tg.start_soon_named("parent", async move {
+                    // The inner group's body ends at once; its child does not.
+                    let _ = task_group(async |children| {
+                        children.start_soon(async move { inner.wait().await });
+                    })
+                    .await;
+                });
                 // Every task has run and blocked at time zero; one second on, dump.
                 pride::sleep(Duration::from_secs(1)).await;
                 let dump = pride::debug::dump();
@@ -300,6 +312,18 @@ fn each_task_says_what_it_waits_for_and_when_it_last_ran() {
             Wait::Event,
             "waits for an event",
             r#""waiting":{"on":"event"}"#,
+        ),
+        (
+            "joiner",
+            Wait::Join,
+            "waits for child tasks to finish",
+            r#""waiting":{"on":"join"}"#,
+        ),
+        (
+            "parent",
+            Wait::Join,
+            "waits for child tasks to finish",
+            r#""waiting":{"on":"join"}"#,
         ),
     ];
     let text = dump.to_string();

@@ -15,7 +15,7 @@
 //!   thread) copy the live task tree: every `block_on` call, the cancel scopes and
 //!   task groups opened inside it, and their tasks by name and state, with how long
 //!   ago each was last polled and, when known, what it waits for (a [`Wait`]: a sleep
-//!   and its deadline, a socket, a lock, a semaphore, a queue, an event).
+//!   and its deadline, a socket, a lock, a semaphore, a queue, an event, child tasks).
 //! - With the feature `tracing`, each task group and each task gets a span for the
 //!   `tracing` crate: a task's span is named `task` (with the task's name in its
 //!   `task.name` field) and sits inside its group's span, which sits inside the span of

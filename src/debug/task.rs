@@ -94,6 +94,7 @@ pub(crate) enum WaitOn {
     Semaphore,
     Queue,
     Event,
+    Join,
 }
 
 const SLEEP: u64 = 1;
@@ -103,6 +104,7 @@ const LOCK: u64 = 4;
 const SEMAPHORE: u64 = 5;
 const QUEUE: u64 = 6;
 const EVENT: u64 = 7;
+const JOIN: u64 = 8;
 
 impl WaitOn {
     fn code(self) -> u64 {
@@ -115,6 +117,7 @@ impl WaitOn {
             WaitOn::Semaphore => SEMAPHORE,
             WaitOn::Queue => QUEUE,
             WaitOn::Event => EVENT,
+            WaitOn::Join => JOIN,
         }
     }
 }
@@ -180,6 +183,9 @@ pub enum Wait {
     Queue,
     /// An [`Event`](crate::Event) to be set.
     Event,
+    /// Child tasks to finish: a [`TaskHandle`](crate::TaskHandle), or a task group
+    /// whose body is done and whose children are not.
+    Join,
 }
 
 impl Wait {
@@ -200,6 +206,7 @@ impl Wait {
             SEMAPHORE => Wait::Semaphore,
             QUEUE => Wait::Queue,
             EVENT => Wait::Event,
+            JOIN => Wait::Join,
             _ => return None,
         })
     }
@@ -214,6 +221,7 @@ impl Wait {
             Wait::Semaphore => "waits for semaphore permits",
             Wait::Queue => "waits on a queue",
             Wait::Event => "waits for an event",
+            Wait::Join => "waits for child tasks to finish",
         }
     }
 
@@ -227,6 +235,7 @@ impl Wait {
             Wait::Semaphore => "semaphore",
             Wait::Queue => "queue",
             Wait::Event => "event",
+            Wait::Join => "join",
         }
     }
 }
@@ -245,6 +254,7 @@ mod tests {
             (WaitOn::Semaphore, Wait::Semaphore),
             (WaitOn::Queue, Wait::Queue),
             (WaitOn::Event, Wait::Event),
+            (WaitOn::Join, Wait::Join),
         ] {
             assert_eq!(Wait::decode(on.code(), 7), Some(wait));
         }

@@ -267,7 +267,7 @@ pub struct DumpNode {
     /// that much longer than the truth.
     pub since_poll: Option<Duration>,
     /// For a task: what it waits for, when the future it waits in says (sleeps,
-    /// sockets, locks, semaphores, queues, events); `None` when not known.
+    /// sockets, locks, semaphores, queues, events, child tasks); `None` when not known.
     pub waiting: Option<Wait>,
     /// `cancel()` was called on this scope (by hand, a deadline or a failing child).
     pub cancel_called: bool,
@@ -290,7 +290,7 @@ impl TreeDump {
     /// "since_poll_ms":..,"waiting":..,"cancel_called":..,"cancelled_caught":..,
     /// "shielded":..,"deadline_in_ms":..,"cancel_reason":..,"children":[..]}`, where
     /// absent values are `null` and a passed deadline is negative. `waiting` is an
-    /// object `{"on":"sleep"|"readable"|"writable"|"lock"|"semaphore"|"queue"|"event"}`,
+    /// object `{"on":"sleep"|"readable"|"writable"|"lock"|"semaphore"|"queue"|"event"|"join"}`,
     /// with a sleep's `"deadline_in_ms"` too.
     ///
     /// ```
