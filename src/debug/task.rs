@@ -159,7 +159,7 @@ pub(crate) fn noting<T>(poll: Poll<T>, cx: &Context<'_>, on: WaitOn) -> Poll<T> 
 ///         let dump = pride::debug::dump();
 ///         let napper = dump.nodes().find(|n| n.name.as_deref() == Some("napper")).unwrap();
 ///         assert_eq!(napper.waiting, Some(Wait::Sleep(Deadline::In(Duration::from_secs(59)))));
-///         tg.cancel();
+///         tg.cancel_scope().cancel();
 ///     })
 ///     .await
 ///     .unwrap();

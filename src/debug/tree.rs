@@ -262,9 +262,10 @@ pub struct DumpNode {
     /// to be woken), `cancelled` (about to be dropped) or `done`.
     pub task_state: Option<&'static str>,
     /// For a task: how long ago its latest poll began, by the runtime's clock (`None`
-    /// before its first poll). Polls are stamped with a coarse clock, which may lag by
-    /// some milliseconds (up to a few tens while every worker is busy), so this may be
-    /// that much longer than the truth.
+    /// before its first poll). Polls are stamped with a coarse clock, moved on when a
+    /// worker wakes, every few dozen tasks a worker runs, and at each look of the
+    /// blocked-poll watchdog (a few per threshold while a poll runs), so this may be
+    /// longer than the truth by up to the time between two such moves.
     pub since_poll: Option<Duration>,
     /// For a task: what it waits for, when the future it waits in says (sleeps,
     /// sockets, locks, semaphores, queues, events, child tasks); `None` when not known.
