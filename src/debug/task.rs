@@ -240,10 +240,53 @@ impl Wait {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(pride_loom)))]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use std::time::Duration;
+
+    /// Keeps what is scheduled, to run it by hand.
+    #[derive(Default)]
+    struct Keep(Mutex<Vec<crate::task::Notified>>);
+
+    impl crate::task::Schedule for std::sync::Arc<Keep> {
+        fn schedule(&self, task: crate::task::Notified) {
+            self.0.lock().unwrap().push(task);
+        }
+    }
+
+    /// Small enough for Miri (`cargo +nightly miri test --lib debug::task`), which
+    /// checks the header reads behind the stamp, the wait record and the dump's read.
+    #[test]
+    fn a_poll_is_stamped_and_a_leaf_records_its_wait_through_the_tasks_waker() {
+        let keep = std::sync::Arc::new(Keep::default());
+        let mut first = true;
+        let future = std::future::poll_fn(move |cx| {
+            if std::mem::take(&mut first) {
+                waits(cx, WaitOn::Lock);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(())
+        });
+        let (notified, task) = crate::task::new_task(future, keep.clone());
+        assert_eq!(task.debug().read(), (None, 0));
+        notified.debug().polling(41);
+        notified.run();
+        let (stamp, code) = task.debug().read();
+        assert_eq!(stamp, Some(41));
+        assert_eq!(Wait::decode(code, 0), Some(Wait::Lock));
+        // Woken by itself: queued again; the next poll forgets the wait.
+        let again = keep.0.lock().unwrap().pop().expect("the task woke itself");
+        again.debug().polling(42);
+        assert_eq!(task.debug().read(), (Some(42), 0));
+        again.run();
+        assert!(task.is_complete());
+        // A waker that is not a task's records nothing (and does not crash).
+        let cx = Context::from_waker(std::task::Waker::noop());
+        waits(&cx, WaitOn::Event);
+    }
 
     #[test]
     fn codes_round_trip() {
