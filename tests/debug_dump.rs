@@ -210,7 +210,7 @@ fn the_json_form_holds_the_same_tree() {
     let expected = format!(
         concat!(
             r#"{{"workers":2,"roots":[{{"kind":"block_on","name":null,"state":null,"#,
-            r#""since_poll_ms":null,"waiting":null,"#,
+            r#""since_poll_ms":0.000,"waiting":null,"#,
             r#""cancel_called":false,"cancelled_caught":false,"shielded":false,"#,
             r#""deadline_in_ms":null,"cancel_reason":null,"children":[{}]}}]}}"#
         ),
@@ -343,6 +343,34 @@ fn each_task_says_what_it_waits_for_and_when_it_last_ran() {
             format!(r#""name":{name:?},"state":"idle","since_poll_ms":1000.000,{json_says}"#);
         assert!(json.contains(&node), "no {node} in\n{json}");
     }
+}
+
+#[test]
+fn the_block_on_future_says_what_it_waits_for() {
+    let rt = runtime();
+    let (dump_tx, dump_rx) = mpsc::channel();
+    rt.block_on(task_group(async |tg| {
+        let done = Event::new();
+        let inner = done.clone();
+        tg.start_soon(async move {
+            // Every task and the `block_on` future are blocked when this sleep ends.
+            pride::sleep(Duration::from_secs(1)).await;
+            dump_tx.send(pride::debug::dump()).unwrap();
+            inner.set();
+        });
+        done.wait().await;
+    }))
+    .unwrap();
+    let dump = dump_rx.recv().unwrap();
+    let root = &dump.roots[0];
+    assert_eq!(root.kind, NodeKind::BlockOn);
+    assert_eq!(root.waiting, Some(Wait::Event), "{dump}");
+    assert_eq!(root.since_poll, Some(Duration::from_secs(1)), "{dump}");
+    let text = dump.to_string();
+    assert!(
+        text.contains("block_on: polled 1.000s ago, waits for an event"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -9,9 +9,13 @@
 //!   clock read; it may lag the true time by the time since the tick last moved.
 //! - `waiting`, a [`Wait`] packed in a word, stored by a leaf future (a sleep, a socket,
 //!   a lock...) when it returns `Pending` under a task's own waker, and cleared by the
-//!   worker before each poll. A future polled under another waker (a combinator's, the
-//!   `block_on` thread's) records nothing: the dump then says nothing about the wait.
+//!   worker before each poll. A future polled under another waker (a combinator's)
+//!   records nothing, and the dump then says nothing about the wait; except on a
+//!   thread inside `block_on`, whose root future has debug words of its own (kept by
+//!   `tree::Root`, stamped with the clock at each of its polls) that such waits go to.
 
+use std::cell::RefCell;
+use std::sync::Arc as StdArc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
@@ -123,12 +127,42 @@ impl WaitOn {
 }
 
 /// Records, for the dump, that the task polled under `cx` waits for `on`. Call it where
-/// a leaf future returns `Pending` after registering `cx`'s waker. Costs a pointer
-/// compare when `cx` is not a task's own context.
+/// a leaf future returns `Pending` after registering `cx`'s waker. Under a waker that is
+/// not a task's own, the wait is recorded for the `block_on` call running on this
+/// thread, if any (a thread-local read).
 #[inline]
 pub(crate) fn waits(cx: &Context<'_>, on: WaitOn) {
-    if let Some(debug) = crate::task::debug_of(cx.waker()) {
-        debug.waiting.store(on.code(), Ordering::Relaxed);
+    match crate::task::debug_of(cx.waker()) {
+        Some(debug) => debug.waiting.store(on.code(), Ordering::Relaxed),
+        None => {
+            let _ = ROOT.try_with(|root| {
+                if let Some(debug) = &*root.borrow() {
+                    debug.waiting.store(on.code(), Ordering::Relaxed);
+                }
+            });
+        }
+    }
+}
+
+thread_local! {
+    /// On a thread inside `block_on`: the debug words of the future it runs.
+    static ROOT: RefCell<Option<StdArc<TaskDebug>>> = const { RefCell::new(None) };
+}
+
+/// Makes leaf futures polled on this thread under a waker that is not a task's record
+/// their waits in `debug`, until dropped.
+pub(crate) struct RootWaits(());
+
+impl RootWaits {
+    pub(crate) fn enter(debug: StdArc<TaskDebug>) -> RootWaits {
+        ROOT.with(|root| *root.borrow_mut() = Some(debug));
+        RootWaits(())
+    }
+}
+
+impl Drop for RootWaits {
+    fn drop(&mut self) {
+        let _ = ROOT.try_with(|root| root.borrow_mut().take());
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc as StdArc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::task::{TaskInfo, Wait};
+use super::task::{RootWaits, TaskDebug, TaskInfo, Wait};
 use crate::cancel::current;
 use crate::cancel::node::{Label, ScopeNode};
 use crate::loom::sync::{Arc, Mutex};
@@ -24,20 +24,37 @@ use crate::time::TimeDriver;
 
 /// The roots of one runtime's tree: one per running `block_on`.
 #[derive(Default)]
-pub(crate) struct Roots(Mutex<Vec<Arc<ScopeNode>>>);
+pub(crate) struct Roots(Mutex<Vec<Listed>>);
+
+/// A listed root: its scope, and the debug words of the future `block_on` runs.
+#[derive(Clone)]
+struct Listed {
+    node: Arc<ScopeNode>,
+    debug: StdArc<TaskDebug>,
+}
 
 /// A `block_on` call's root scope, listed in its runtime's roots while it lives.
 pub(crate) struct Root<'a> {
     roots: &'a Roots,
-    node: Arc<ScopeNode>,
+    time: &'a TimeDriver,
+    listed: Listed,
+    /// Leaf futures polled on this thread record their waits in `listed.debug`.
+    _waits: RootWaits,
 }
 
 impl<'a> Root<'a> {
-    pub(crate) fn enter(roots: &'a Roots) -> Root<'a> {
+    pub(crate) fn enter(roots: &'a Roots, time: &'a TimeDriver) -> Root<'a> {
         let node = ScopeNode::new();
         ScopeNode::enter_unlinked(&node, None);
-        roots.0.lock().push(node.clone());
-        Root { roots, node }
+        let debug = StdArc::new(TaskDebug::default());
+        let listed = Listed { node, debug };
+        roots.0.lock().push(listed.clone());
+        Root {
+            roots,
+            time,
+            _waits: RootWaits::enter(listed.debug.clone()),
+            listed,
+        }
     }
 
     /// Polls `future` inside the root scope.
@@ -46,13 +63,15 @@ impl<'a> Root<'a> {
         future: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<F::Output> {
-        current::enter(&self.node, || future.poll(cx)).0
+        self.listed.debug.polling(self.time.tick_now());
+        current::enter(&self.listed.node, || future.poll(cx)).0
     }
 }
 
 impl Drop for Root<'_> {
     fn drop(&mut self) {
-        self.roots.0.lock().retain(|n| !Arc::ptr_eq(n, &self.node));
+        let node = &self.listed.node;
+        self.roots.0.lock().retain(|n| !Arc::ptr_eq(&n.node, node));
     }
 }
 
@@ -82,8 +101,11 @@ impl Roots {
             roots: roots
                 .iter()
                 .map(|root| {
-                    let mut node = walk(root, None, &now);
+                    let mut node = walk(&root.node, None, &now);
                     node.kind = NodeKind::BlockOn;
+                    let (last_poll, waiting) = root.debug.read();
+                    node.since_poll = last_poll.map(|tick| since(tick, &now));
+                    node.waiting = Wait::decode(waiting, now.tick);
                     node
                 })
                 .collect(),
@@ -95,6 +117,11 @@ impl Roots {
 struct Now {
     instant: Instant,
     tick: u64,
+}
+
+/// How long before `now` the tick `tick` was.
+fn since(tick: u64, now: &Now) -> Duration {
+    Duration::from_millis(now.tick.saturating_sub(tick))
 }
 
 fn walk(node: &ScopeNode, task: Option<TaskInfo>, now: &Now) -> DumpNode {
@@ -115,9 +142,7 @@ fn walk(node: &ScopeNode, task: Option<TaskInfo>, now: &Now) -> DumpNode {
         kind,
         name,
         task_state: task.map(|t| t.state),
-        since_poll: task
-            .and_then(|t| t.last_poll)
-            .map(|tick| Duration::from_millis(now.tick.saturating_sub(tick))),
+        since_poll: task.and_then(|t| t.last_poll).map(|tick| since(tick, now)),
         waiting: task.and_then(|t| Wait::decode(t.waiting, now.tick)),
         cancel_called: node.cancel_called(),
         cancelled_caught: node.cancelled_caught(),
@@ -261,13 +286,14 @@ pub struct DumpNode {
     /// A task's state: `running` (being polled), `scheduled` (queued), `idle` (waiting
     /// to be woken), `cancelled` (about to be dropped) or `done`.
     pub task_state: Option<&'static str>,
-    /// For a task: how long ago its latest poll began, by the runtime's clock (`None`
-    /// before its first poll). Polls are stamped with a coarse clock, moved on when a
+    /// For a task or a `block_on` call's future: how long ago its latest poll began,
+    /// by the runtime's clock (`None` before its first poll, and for scopes and groups). Polls are stamped with a coarse clock, moved on when a
     /// worker wakes, every few dozen tasks a worker runs, and at each look of the
     /// blocked-poll watchdog (a few per threshold while a poll runs), so this may be
     /// longer than the truth by up to the time between two such moves.
     pub since_poll: Option<Duration>,
-    /// For a task: what it waits for, when the future it waits in says (sleeps,
+    /// For a task or a `block_on` call's future: what it waits for, when the future it
+    /// waits in says (sleeps,
     /// sockets, locks, semaphores, queues, events, child tasks); `None` when not known.
     pub waiting: Option<Wait>,
     /// `cancel()` was called on this scope (by hand, a deadline or a failing child).
@@ -417,10 +443,11 @@ impl DumpNode {
         let mut notes = Vec::new();
         if let Some(state) = self.task_state {
             notes.push(state.to_owned());
-            notes.push(match self.since_poll {
-                Some(d) => format!("polled {d:.3?} ago"),
-                None => "not polled yet".to_owned(),
-            });
+        }
+        match self.since_poll {
+            Some(d) => notes.push(format!("polled {d:.3?} ago")),
+            None if self.task_state.is_some() => notes.push("not polled yet".to_owned()),
+            None => {}
         }
         match self.waiting {
             Some(Wait::Sleep(Deadline::In(d))) => {

@@ -88,7 +88,7 @@ impl Runtime {
     /// would block a thread the runtime needs. Await the future instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(&self.handle);
-        let root = crate::debug::tree::Root::enter(&self.handle.shared.roots);
+        let root = crate::debug::tree::Root::enter(&self.handle.shared.roots, self.handle.time());
         let parker = park::Parker::new();
         let thread = StdArc::new(park::ThreadWaker::new(
             &parker,
