@@ -4,7 +4,9 @@
 //! A small service runs: a supervisor group with a listener, two connection handlers
 //! inside a shielded cleanup scope with a deadline, and a job that wrongly calls
 //! `std::thread::sleep`. The program prints the tree and the metrics while it runs, and
-//! the watchdog reports the blocking job by name.
+//! the watchdog reports the blocking job by name. Each task's line in the tree says how
+//! long ago it was last polled and, when known, what it waits for: the listener and each
+//! client for the stop event, the `clients` task for its child tasks.
 //!
 //! Run it with `cargo run --example inspect`. Add `PRIDE_DUMP_ON_SIGQUIT=1` to the
 //! environment and press Ctrl-\ (or `kill -QUIT <pid>`) to get the same dump from the

@@ -34,6 +34,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::deadline::Spec;
+use crate::debug::task::TaskInfo;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
@@ -722,14 +723,14 @@ impl ScopeNode {
 
     /// The nodes linked below this one that have not finished, each with the state of
     /// its task if it is a group's child, for the debug dump.
-    pub(crate) fn linked(&self) -> Vec<(Arc<ScopeNode>, Option<&'static str>)> {
+    pub(crate) fn linked(&self) -> Vec<(Arc<ScopeNode>, Option<TaskInfo>)> {
         let links = self.links.lock();
         links
             .slots
             .iter()
             .flatten()
             .filter(|link| link.node.flags.load(Ordering::Acquire) & DETACHED == 0)
-            .map(|link| (link.node.clone(), link.task.as_ref().map(Task::state_name)))
+            .map(|link| (link.node.clone(), link.task.as_ref().map(TaskInfo::of)))
             .collect()
     }
 

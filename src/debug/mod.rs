@@ -9,10 +9,13 @@
 //!   reported once, with the task's name, as a [`BlockedWorker`]: printed to stderr, or
 //!   handed to [`Builder::on_blocked_worker`](crate::Builder::on_blocked_worker).
 //!   Meanwhile the other workers go on firing timers and socket readiness, since any
-//!   idle worker turns the driver for all of them.
+//!   idle worker turns the driver for all of them, and once the poll is reported they
+//!   also take the task the held worker had set aside to run next.
 //! - [`dump`] (inside a runtime) and [`Runtime::dump`](crate::Runtime::dump) (from any
 //!   thread) copy the live task tree: every `block_on` call, the cancel scopes and
-//!   task groups opened inside it, and their tasks by name and state.
+//!   task groups opened inside it, and their tasks by name and state, with how long
+//!   ago each was last polled and, when known, what it waits for (a [`Wait`]: a sleep
+//!   and its deadline, a socket, a lock, a semaphore, a queue, an event, child tasks).
 //! - With the feature `tracing`, each task group and each task gets a span for the
 //!   `tracing` crate: a task's span is named `task` (with the task's name in its
 //!   `task.name` field) and sits inside its group's span, which sits inside the span of
@@ -48,12 +51,14 @@ pub(crate) mod deadlock;
 mod metrics;
 #[cfg(all(unix, not(pride_loom)))]
 mod signal;
+pub(crate) mod task;
 pub(crate) mod trace;
 pub(crate) mod tree;
 pub(crate) mod watchdog;
 
 pub use deadlock::Deadlock;
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
+pub use task::Wait;
 pub use tree::{Deadline, DumpNode, NodeKind, TreeDump};
 pub use watchdog::BlockedWorker;
 
@@ -79,6 +84,7 @@ impl Observers {
                 runtime.shared.counters.clone(),
                 threshold,
                 report,
+                tend(runtime),
                 format!("{thread_name}-watchdog"),
             )?),
             None => None,
@@ -94,6 +100,26 @@ impl Observers {
             )?,
         })
     }
+}
+
+/// The watchdog's hold on its runtime: weak, so the runtime can go first.
+#[cfg(not(pride_loom))]
+fn tend(runtime: &crate::runtime::Handle) -> watchdog::Tend {
+    let shared = std::sync::Arc::downgrade(&runtime.shared);
+    Box::new(move |held| {
+        if let Some(shared) = shared.upgrade() {
+            shared.note_time();
+            for &index in held {
+                shared.rescue_lifo(index);
+            }
+        }
+    })
+}
+
+/// Under loom the runtime's `Arc` has no weak form, and no model runs a watchdog.
+#[cfg(pride_loom)]
+fn tend(_: &crate::runtime::Handle) -> watchdog::Tend {
+    Box::new(|_| {})
 }
 
 /// A copy of the current runtime's task tree: see [`TreeDump`].

@@ -6,8 +6,8 @@
 //! once, a group or a cancel scope once its work first suspends (before that, only the
 //! task running it can reach it, and it is mid-poll). The dump walks down from the
 //! roots, taking each node's short link lock to copy its list of children, and reads
-//! flags with atomic loads. Nothing is recorded for it on the hot path beyond a named
-//! child's name, which the child holds anyway.
+//! flags with atomic loads. A task's node also reads the two debug words in its header
+//! (`task.rs`): when its latest poll began, and what it waits for.
 
 use std::fmt::{self, Write as _};
 use std::future::Future;
@@ -16,26 +16,45 @@ use std::sync::Arc as StdArc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::task::{RootWaits, TaskDebug, TaskInfo, Wait};
 use crate::cancel::current;
 use crate::cancel::node::{Label, ScopeNode};
 use crate::loom::sync::{Arc, Mutex};
+use crate::time::TimeDriver;
 
 /// The roots of one runtime's tree: one per running `block_on`.
 #[derive(Default)]
-pub(crate) struct Roots(Mutex<Vec<Arc<ScopeNode>>>);
+pub(crate) struct Roots(Mutex<Vec<Listed>>);
+
+/// A listed root: its scope, and the debug words of the future `block_on` runs.
+#[derive(Clone)]
+struct Listed {
+    node: Arc<ScopeNode>,
+    debug: StdArc<TaskDebug>,
+}
 
 /// A `block_on` call's root scope, listed in its runtime's roots while it lives.
 pub(crate) struct Root<'a> {
     roots: &'a Roots,
-    node: Arc<ScopeNode>,
+    time: &'a TimeDriver,
+    listed: Listed,
+    /// Leaf futures polled on this thread record their waits in `listed.debug`.
+    _waits: RootWaits,
 }
 
 impl<'a> Root<'a> {
-    pub(crate) fn enter(roots: &'a Roots) -> Root<'a> {
+    pub(crate) fn enter(roots: &'a Roots, time: &'a TimeDriver) -> Root<'a> {
         let node = ScopeNode::new();
         ScopeNode::enter_unlinked(&node, None);
-        roots.0.lock().push(node.clone());
-        Root { roots, node }
+        let debug = StdArc::new(TaskDebug::default());
+        let listed = Listed { node, debug };
+        roots.0.lock().push(listed.clone());
+        Root {
+            roots,
+            time,
+            _waits: RootWaits::enter(listed.debug.clone()),
+            listed,
+        }
     }
 
     /// Polls `future` inside the root scope.
@@ -44,13 +63,15 @@ impl<'a> Root<'a> {
         future: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<F::Output> {
-        current::enter(&self.node, || future.poll(cx)).0
+        self.listed.debug.polling(self.time.tick_now());
+        current::enter(&self.listed.node, || future.poll(cx)).0
     }
 }
 
 impl Drop for Root<'_> {
     fn drop(&mut self) {
-        self.roots.0.lock().retain(|n| !Arc::ptr_eq(n, &self.node));
+        let node = &self.listed.node;
+        self.roots.0.lock().retain(|n| !Arc::ptr_eq(&n.node, node));
     }
 }
 
@@ -68,16 +89,23 @@ impl Roots {
         self.0.lock().is_empty()
     }
 
-    /// Copies the tree below every root.
-    pub(crate) fn dump(&self, workers: usize, now: Instant) -> TreeDump {
+    /// Copies the tree below every root, reading times from `time`'s clock.
+    pub(crate) fn dump(&self, workers: usize, time: &TimeDriver) -> TreeDump {
         let roots = self.0.lock().clone();
+        let now = Now {
+            instant: time.now(),
+            tick: time.tick_now(),
+        };
         TreeDump {
             workers,
             roots: roots
                 .iter()
                 .map(|root| {
-                    let mut node = walk(root, None, now);
+                    let mut node = walk(&root.node, None, &now);
                     node.kind = NodeKind::BlockOn;
+                    let (last_poll, waiting) = root.debug.read();
+                    node.since_poll = last_poll.map(|tick| since(tick, &now));
+                    node.waiting = Wait::decode(waiting, now.tick);
                     node
                 })
                 .collect(),
@@ -85,24 +113,37 @@ impl Roots {
     }
 }
 
-fn walk(node: &ScopeNode, task_state: Option<&'static str>, now: Instant) -> DumpNode {
-    let (kind, name) = match (task_state, node.label()) {
+/// When a dump is made, as an instant and as a time-driver tick.
+struct Now {
+    instant: Instant,
+    tick: u64,
+}
+
+/// How long before `now` the tick `tick` was.
+fn since(tick: u64, now: &Now) -> Duration {
+    Duration::from_millis(now.tick.saturating_sub(tick))
+}
+
+fn walk(node: &ScopeNode, task: Option<TaskInfo>, now: &Now) -> DumpNode {
+    let (kind, name) = match (task, node.label()) {
         (_, Some(Label::Task(name))) => (NodeKind::Task, Some(name.to_string())),
         (Some(_), _) => (NodeKind::Task, None),
         (None, Some(Label::Group)) => (NodeKind::Group, None),
         (None, None) => (NodeKind::Scope, None),
     };
     let deadline = node.deadline().map(|d| {
-        if d >= now {
-            Deadline::In(d - now)
+        if d >= now.instant {
+            Deadline::In(d - now.instant)
         } else {
-            Deadline::Passed(now - d)
+            Deadline::Passed(now.instant - d)
         }
     });
     DumpNode {
         kind,
         name,
-        task_state,
+        task_state: task.map(|t| t.state),
+        since_poll: task.and_then(|t| t.last_poll).map(|tick| since(tick, now)),
+        waiting: task.and_then(|t| Wait::decode(t.waiting, now.tick)),
         cancel_called: node.cancel_called(),
         cancelled_caught: node.cancelled_caught(),
         shielded: node.is_shielded(),
@@ -111,7 +152,7 @@ fn walk(node: &ScopeNode, task_state: Option<&'static str>, now: Instant) -> Dum
         children: node
             .linked()
             .iter()
-            .map(|(child, state)| walk(child, *state, now))
+            .map(|(child, task)| walk(child, *task, now))
             .collect(),
     }
 }
@@ -245,6 +286,16 @@ pub struct DumpNode {
     /// A task's state: `running` (being polled), `scheduled` (queued), `idle` (waiting
     /// to be woken), `cancelled` (about to be dropped) or `done`.
     pub task_state: Option<&'static str>,
+    /// For a task or a `block_on` call's future: how long ago its latest poll began,
+    /// by the runtime's clock (`None` before its first poll, and for scopes and groups). Polls are stamped with a coarse clock, moved on when a
+    /// worker wakes, every few dozen tasks a worker runs, and at each look of the
+    /// blocked-poll watchdog (a few per threshold while a poll runs), so this may be
+    /// longer than the truth by up to the time between two such moves.
+    pub since_poll: Option<Duration>,
+    /// For a task or a `block_on` call's future: what it waits for, when the future it
+    /// waits in says (sleeps,
+    /// sockets, locks, semaphores, queues, events, child tasks); `None` when not known.
+    pub waiting: Option<Wait>,
     /// `cancel()` was called on this scope (by hand, a deadline or a failing child).
     pub cancel_called: bool,
     /// This scope dropped work because it was cancelled.
@@ -263,9 +314,11 @@ impl TreeDump {
     /// The dump as one JSON object:
     /// `{"workers":n,"roots":[node...]}`, each node
     /// `{"kind":"block_on"|"scope"|"group"|"task","name":..,"state":..,
-    /// "cancel_called":..,"cancelled_caught":..,"shielded":..,"deadline_in_ms":..,
-    /// "cancel_reason":..,"children":[..]}`, where absent values are `null` and a
-    /// passed deadline is negative.
+    /// "since_poll_ms":..,"waiting":..,"cancel_called":..,"cancelled_caught":..,
+    /// "shielded":..,"deadline_in_ms":..,"cancel_reason":..,"children":[..]}`, where
+    /// absent values are `null` and a passed deadline is negative. `waiting` is an
+    /// object `{"on":"sleep"|"readable"|"writable"|"lock"|"semaphore"|"queue"|"event"|"join"}`,
+    /// with a sleep's `"deadline_in_ms"` too.
     ///
     /// ```
     /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
@@ -343,14 +396,30 @@ impl DumpNode {
         json_opt_str(out, self.name.as_deref());
         out.push_str(",\"state\":");
         json_opt_str(out, self.task_state);
+        out.push_str(",\"since_poll_ms\":");
+        match self.since_poll {
+            Some(d) => write_ms(out, d.as_secs_f64() * 1e3),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"waiting\":");
+        match self.waiting {
+            Some(wait) => {
+                let _ = write!(out, "{{\"on\":\"{}\"", wait.as_str());
+                if let Wait::Sleep(deadline) = wait {
+                    out.push_str(",\"deadline_in_ms\":");
+                    write_deadline(out, deadline);
+                }
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
         let _ = write!(
             out,
             ",\"cancel_called\":{},\"cancelled_caught\":{},\"shielded\":{},\"deadline_in_ms\":",
             self.cancel_called, self.cancelled_caught, self.shielded
         );
         match self.deadline {
-            Some(Deadline::In(d)) => write_ms(out, d.as_secs_f64() * 1e3),
-            Some(Deadline::Passed(d)) => write_ms(out, -d.as_secs_f64() * 1e3),
+            Some(deadline) => write_deadline(out, deadline),
             None => out.push_str("null"),
         }
         out.push_str(",\"cancel_reason\":");
@@ -374,6 +443,21 @@ impl DumpNode {
         let mut notes = Vec::new();
         if let Some(state) = self.task_state {
             notes.push(state.to_owned());
+        }
+        match self.since_poll {
+            Some(d) => notes.push(format!("polled {d:.3?} ago")),
+            None if self.task_state.is_some() => notes.push("not polled yet".to_owned()),
+            None => {}
+        }
+        match self.waiting {
+            Some(Wait::Sleep(Deadline::In(d))) => {
+                notes.push(format!("waits in a sleep ending in {d:.3?}"))
+            }
+            Some(Wait::Sleep(Deadline::Passed(d))) => {
+                notes.push(format!("waits in a sleep that ended {d:.3?} ago"))
+            }
+            Some(wait) => notes.push(wait.describe().to_owned()),
+            None => {}
         }
         if self.cancel_called {
             notes.push(match &self.cancel_reason {
@@ -427,6 +511,14 @@ impl fmt::Display for TreeDump {
 
 fn write_ms(out: &mut String, ms: f64) {
     let _ = write!(out, "{ms:.3}");
+}
+
+/// A deadline in milliseconds from the dump, negative once passed.
+fn write_deadline(out: &mut String, deadline: Deadline) {
+    match deadline {
+        Deadline::In(d) => write_ms(out, d.as_secs_f64() * 1e3),
+        Deadline::Passed(d) => write_ms(out, -d.as_secs_f64() * 1e3),
+    }
 }
 
 fn json_opt_str(out: &mut String, s: Option<&str>) {

@@ -7,6 +7,10 @@
 //! worker that long. It reports that poll once, with the name of the task if the task
 //! has one (a named task's poll publishes its name in the worker's counters). The
 //! workers pay nothing for this beyond the counter they keep anyway.
+//!
+//! At each look the watchdog also tends the runtime (a [`Tend`]): it advances the
+//! coarse clock that stamps polls, and for each worker held past the threshold it moves
+//! the task in that worker's LIFO slot where the other workers can take it.
 
 use std::fmt;
 use std::sync::Arc as StdArc;
@@ -102,6 +106,10 @@ impl fmt::Display for BlockedWorker {
 /// What the runtime does with a report.
 pub(crate) type Report = StdArc<dyn Fn(&BlockedWorker) + Send + Sync>;
 
+/// What the watchdog does to its runtime at each look, given the workers held by one
+/// poll past the threshold.
+pub(crate) type Tend = Box<dyn Fn(&[usize]) + Send>;
+
 /// The default report: a line on stderr.
 pub(crate) fn print_report() -> Report {
     StdArc::new(|blocked: &BlockedWorker| eprintln!("{blocked}"))
@@ -143,6 +151,7 @@ impl Watchdog {
         counters: StdArc<Counters>,
         threshold: Duration,
         report: Report,
+        tend: Tend,
         thread_name: String,
     ) -> std::io::Result<Watchdog> {
         let stop = StdArc::new((Mutex::new(false), Condvar::new()));
@@ -150,7 +159,7 @@ impl Watchdog {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name(thread_name)
-                .spawn(move || watch(&counters, threshold, &report, &stop))?
+                .spawn(move || watch(&counters, threshold, &report, &tend, &stop))?
         };
         Ok(Watchdog {
             stop,
@@ -177,7 +186,13 @@ struct Seen {
     reported: bool,
 }
 
-fn watch(counters: &Counters, threshold: Duration, report: &Report, stop: &(Mutex<bool>, Condvar)) {
+fn watch(
+    counters: &Counters,
+    threshold: Duration,
+    report: &Report,
+    tend: &Tend,
+    stop: &(Mutex<bool>, Condvar),
+) {
     // Several looks per threshold while a poll runs, so a poll is reported soon after
     // it crosses it; while no worker is polling, the looks back off to one per
     // threshold, so an idle runtime's watchdog wakes rarely. A poll is first seen at
@@ -193,6 +208,7 @@ fn watch(counters: &Counters, threshold: Duration, report: &Report, stop: &(Mute
         };
         counters.workers.len()
     ];
+    let mut held = Vec::new();
     let mut stopped = stop.0.lock();
     loop {
         let _ = stop.1.wait_for(&mut stopped, period);
@@ -209,13 +225,18 @@ fn watch(counters: &Counters, threshold: Duration, report: &Report, stop: &(Mute
         } else {
             (period * 2).min(threshold.max(busy_period))
         };
+        held.clear();
         for (index, (worker, seen)) in counters.workers.iter().zip(&mut seen).enumerate() {
             if let Some(blocked) = look(index, worker, seen, now, threshold) {
                 counters.blocked_polls.bump_shared();
                 // A panicking handler must not kill the watchdog.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report(&blocked)));
             }
+            if seen.reported {
+                held.push(index);
+            }
         }
+        tend(&held);
     }
 }
 

@@ -280,6 +280,7 @@ where
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`.
         if !GroupShared::close_or_register(shared, || armed.arm(node, cx)) {
+            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
             current::report_suspended(node, true);
             return Poll::Pending;
         }
@@ -789,7 +790,8 @@ impl<T> Future for TaskHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let name = &this.name;
-        this.join.poll_join(cx).map(|outcome| {
+        let joined = this.join.poll_join(cx);
+        crate::debug::task::noting(joined, cx, crate::debug::task::WaitOn::Join).map(|outcome| {
             outcome.unwrap_or_else(|| Err(TaskError::new(name.clone(), Kind::Cancelled)))
         })
     }

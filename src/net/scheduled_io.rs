@@ -45,6 +45,14 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
+    /// What a task waiting for this direction waits for, in the task-tree dump.
+    fn waited_on(self) -> crate::debug::task::WaitOn {
+        match self {
+            Direction::Read => crate::debug::task::WaitOn::Readable,
+            Direction::Write => crate::debug::task::WaitOn::Writable,
+        }
+    }
+
     /// The bits that let an operation of this direction make progress.
     fn mask(self) -> u64 {
         match self {
@@ -168,6 +176,7 @@ impl ScheduledIo {
         if !list.iter().any(|w| w.will_wake(cx.waker())) {
             list.push(cx.waker().clone());
         }
+        crate::debug::task::waits(cx, direction.waited_on());
         Poll::Pending
     }
 

@@ -36,6 +36,15 @@ impl Counter {
         );
     }
 
+    /// Adds `n`. Only the owning worker calls this.
+    #[inline]
+    pub(crate) fn add_owned(&self, n: u64) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
     /// Adds one from any thread.
     #[inline]
     pub(crate) fn bump_shared(&self) {
@@ -49,11 +58,15 @@ impl Counter {
 
 /// One worker's counters (or, for `remote`, those of every other thread).
 pub(crate) struct WorkerCounters {
-    /// Bumped before and after each poll: odd while one runs. Polls = (seq + 1) / 2.
+    /// Bumped before and after each poll: odd while one runs. A poll nested in another
+    /// (see `Core::run_nested`) moves it on by two at each end, so it stays odd.
     pub(crate) poll_seq: Counter,
     pub(crate) steals: Counter,
     pub(crate) parks: Counter,
     pub(crate) budget_exhausted: Counter,
+    /// Outer polls resumed after a nested poll: each moved `poll_seq` on by two at its
+    /// end, as if a poll had started, so `polls` takes them back out.
+    pub(crate) resumed: Counter,
     pub(crate) spawned: Counter,
     pub(crate) completed: Counter,
     /// The name of the named task being polled, for the blocked-worker report. Written
@@ -68,6 +81,7 @@ impl Default for WorkerCounters {
             steals: Counter::default(),
             parks: Counter::default(),
             budget_exhausted: Counter::default(),
+            resumed: Counter::default(),
             spawned: Counter::default(),
             completed: Counter::default(),
             task_name: Mutex::new(None),
@@ -78,7 +92,8 @@ impl Default for WorkerCounters {
 impl WorkerCounters {
     /// Polls started so far.
     pub(crate) fn polls(&self) -> u64 {
-        self.poll_seq.get().div_ceil(2)
+        let started = self.poll_seq.get().div_ceil(2);
+        started.saturating_sub(self.resumed.get())
     }
 }
 
@@ -112,6 +127,8 @@ pub(crate) struct Counters {
     pub(crate) remote: CachePadded<WorkerCounters>,
     /// Polls the blocked-worker watchdog reported.
     pub(crate) blocked_polls: Counter,
+    /// The coarse clock that stamps each task's polls for the task-tree dump.
+    pub(crate) coarse_tick: crate::debug::task::CoarseTick,
 }
 
 impl Counters {
@@ -120,6 +137,7 @@ impl Counters {
             workers: (0..workers).map(|_| CachePadded::default()).collect(),
             remote: CachePadded::default(),
             blocked_polls: Counter::default(),
+            coarse_tick: Default::default(),
         }
     }
 

@@ -88,7 +88,7 @@ impl Runtime {
     /// would block a thread the runtime needs. Await the future instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(&self.handle);
-        let root = crate::debug::tree::Root::enter(&self.handle.shared.roots);
+        let root = crate::debug::tree::Root::enter(&self.handle.shared.roots, self.handle.time());
         let parker = park::Parker::new();
         let thread = StdArc::new(park::ThreadWaker::new(
             &parker,
@@ -250,15 +250,16 @@ impl Builder {
     /// The watch is a thread that looks at the workers' poll counters a few times per
     /// threshold while a poll runs, and once per threshold while none does; the workers
     /// do no extra work for it. A blocking poll is reported within about twice the
-    /// threshold of its start. The future given to
-    /// [`block_on`](Runtime::block_on) runs on the calling thread, not on a worker, and
-    /// is not watched.
+    /// threshold of its start. A task polled inside another task's poll (the upkeep of
+    /// a long [`par`](crate::par) call runs the worker's queued tasks) is watched as a
+    /// poll of its own. The future given to [`block_on`](Runtime::block_on) runs on the
+    /// calling thread, not on a worker, and is not watched.
     ///
     /// While one worker is held, the others keep running the queued tasks (they steal
     /// from the held worker's queue) and keep firing timers and socket readiness. The
     /// one task a worker keeps aside as its next task (the last one it woke or
-    /// started) waits for the held worker, as does everything on a runtime with a
-    /// single worker.
+    /// started) is handed to the other workers once the poll is reported. On a runtime
+    /// with a single worker, everything waits for it.
     ///
     /// ```
     /// use std::time::Duration;

@@ -44,7 +44,14 @@ const AUTOJUMP_RECHECK: Duration = Duration::from_millis(1);
 pub(crate) struct Remote {
     stealer: Stealer<Notified>,
     unparker: Unparker,
+    /// The worker's LIFO slot, which the watchdog empties into the injector while a
+    /// long poll holds the worker (see [`Shared::rescue_lifo`]).
+    lifo: StdArc<LifoSlot>,
 }
+
+/// A LIFO slot: one task, swapped in and out atomically, so that another thread can
+/// take it from a worker held by a long poll.
+type LifoSlot = crossbeam_utils::CachePadded<crossbeam_utils::atomic::AtomicCell<Option<Notified>>>;
 
 /// State shared by all threads of one runtime.
 pub(crate) struct Shared {
@@ -81,7 +88,7 @@ pub(crate) struct Core {
     index: usize,
     handle: Handle,
     local: Worker<Notified>,
-    lifo: Cell<Option<Notified>>,
+    lifo: StdArc<LifoSlot>,
     lifo_polls: Cell<u32>,
     searching: Cell<bool>,
     /// Inside [`wake_many`]: only the first push to the local queue tells sleeping
@@ -111,11 +118,13 @@ pub(crate) fn create(
     for _ in 0..workers {
         let local = Worker::new_fifo();
         let parker = Parker::new();
+        let lifo = StdArc::new(LifoSlot::default());
         remotes.push(Remote {
             stealer: local.stealer(),
             unparker: parker.unparker(),
+            lifo: lifo.clone(),
         });
-        cores.push((local, parker));
+        cores.push((local, parker, lifo));
     }
     let handle = Handle {
         shared: Arc::new(Shared {
@@ -137,11 +146,11 @@ pub(crate) fn create(
     let cores = cores
         .into_iter()
         .enumerate()
-        .map(|(index, (local, parker))| Core {
+        .map(|(index, (local, parker, lifo))| Core {
             index,
             handle: handle.clone(),
             local,
-            lifo: Cell::new(None),
+            lifo,
             lifo_polls: Cell::new(0),
             searching: Cell::new(false),
             batching: Cell::new(false),
@@ -219,8 +228,9 @@ impl Handle {
 
     /// Copies the task tree (see `debug::tree`).
     pub(crate) fn dump(&self) -> crate::debug::TreeDump {
-        let now = self.shared.time.now();
-        self.shared.roots.dump(self.shared.remotes.len(), now)
+        self.shared
+            .roots
+            .dump(self.shared.remotes.len(), &self.shared.time)
     }
 
     /// Stops every worker; their queued tasks are dropped by them.
@@ -373,9 +383,8 @@ impl Shared {
         }
         if quiescent && self.driver.reactor().registered() == 0 && !self.roots.is_empty() {
             let polls = self.counters.workers.iter().map(|c| c.polls()).sum();
-            self.deadlock.observe(polls, || {
-                self.roots.dump(self.remotes.len(), self.time.now())
-            });
+            self.deadlock
+                .observe(polls, || self.roots.dump(self.remotes.len(), &self.time));
         } else {
             self.deadlock.moved();
         }
@@ -447,7 +456,7 @@ impl Core {
     }
 
     fn push_lifo(&self, task: Notified) {
-        if let Some(prev) = self.lifo.replace(Some(task)) {
+        if let Some(prev) = self.lifo.swap(Some(task)) {
             self.push_local(prev);
         }
     }
@@ -478,6 +487,7 @@ impl Core {
         self.tick.set(tick);
         if tick % INJECTOR_INTERVAL == 0 {
             let shared = self.shared();
+            shared.note_time();
             shared.driver.poll_nonblocking(|| shared.fire_timers());
             if let Some(task) = self.steal_injector() {
                 return Some(task);
@@ -581,6 +591,11 @@ impl idle::Worker for Core {
 
     fn run_task(&self, task: Notified) {
         let counters = self.counters();
+        task.debug()
+            .polling(self.shared().counters.coarse_tick.get());
+        if counters.poll_seq.get() % 2 == 1 {
+            return self.run_nested(task);
+        }
         counters.poll_seq.bump_owned();
         super::coop::budget(|| task.run());
         counters.poll_seq.bump_owned();
@@ -609,6 +624,7 @@ impl idle::Worker for Core {
         if !in_driver {
             self.parker.park();
         }
+        shared.note_time();
     }
 }
 
@@ -666,5 +682,44 @@ impl Handle {
     pub(crate) fn par_inject(&self, job: crate::par::JobRef) {
         self.shared.par.inject(job);
         self.shared.notify_parked();
+    }
+}
+
+/// Hooks for seeing inside the runtime (`crate::debug`): the coarse clock that stamps
+/// polls, polls nested in another (a `par` call's upkeep), and the watchdog's rescue of
+/// a held worker's LIFO slot.
+impl Shared {
+    /// Advances the coarse clock the task-tree dump stamps polls with. Called where a
+    /// thread wakes from a park, every `INJECTOR_INTERVAL` tasks, and at each look of
+    /// the watchdog: one clock read each.
+    pub(crate) fn note_time(&self) {
+        self.counters.coarse_tick.advance(self.time.tick_now());
+    }
+
+    /// Worker `index` has been held by one poll past the blocked-poll threshold: moves
+    /// the task in its LIFO slot (which only that worker would otherwise run) to the
+    /// injector, for the other workers.
+    pub(crate) fn rescue_lifo(&self, index: usize) {
+        if let Some(task) = self.remotes[index].lifo.take() {
+            self.push_remote(task);
+        }
+    }
+}
+
+impl Core {
+    /// Runs a task polled while this worker is already inside a poll (a `par` call's
+    /// upkeep polls queued tasks inside the task that made the call). The poll sequence
+    /// moves on by two, staying odd, at both ends, so the watchdog times the nested poll
+    /// and then the rest of the outer one as polls of their own; the outer task's
+    /// published name is set aside meanwhile, so a report names the task that runs.
+    #[cold]
+    fn run_nested(&self, task: Notified) {
+        let counters = self.counters();
+        let outer_name = counters.task_name.lock().take();
+        counters.poll_seq.add_owned(2);
+        super::coop::budget(|| task.run());
+        counters.poll_seq.add_owned(2);
+        counters.resumed.bump_owned();
+        *counters.task_name.lock() = outer_name;
     }
 }

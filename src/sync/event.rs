@@ -118,6 +118,7 @@ impl Future for WaitFuture<'_> {
                 Ok(()) => Poll::Ready(()),
                 Err(id) => {
                     this.id = Some(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                     Poll::Pending
                 }
             },
@@ -126,6 +127,7 @@ impl Future for WaitFuture<'_> {
             None if this.event.inner.set.load(Ordering::Relaxed) => Poll::Ready(()),
             None => {
                 this.id = Some(waiters.push_back((), cx.waker()));
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                 Poll::Pending
             }
         }

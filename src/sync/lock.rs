@@ -122,7 +122,9 @@ impl<'a, T> Future for LockFuture<'a, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a, T>> {
         let lock = self.lock;
-        self.wait.poll(&lock.sem, cx).map(|_| LockGuard::new(lock))
+        let acquired = self.wait.poll(&lock.sem, cx);
+        crate::debug::task::noting(acquired, cx, crate::debug::task::WaitOn::Lock)
+            .map(|_| LockGuard::new(lock))
     }
 }
 

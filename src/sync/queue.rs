@@ -230,6 +230,7 @@ impl GetWait {
                 Ok(value) => Ok(value),
                 Err(WouldBlock::Empty) => {
                     self.0 = Step::Waiting(state.getters.push_back((), cx.waker()));
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
                     return Poll::Pending;
                 }
                 Err(_) => Err(Closed(())),
@@ -245,6 +246,7 @@ impl GetWait {
                 }
                 Err(id) => {
                     self.0 = Step::Waiting(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
                     return Poll::Pending;
                 }
             },
@@ -316,6 +318,7 @@ impl<T> Future for PutFuture<'_, T> {
                 Err(WouldBlock::Full(value)) => {
                     this.value = Some(value);
                     this.id = Some(state.putters.push_back((), cx.waker()));
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
                     return Poll::Pending;
                 }
                 Err(WouldBlock::Closed(value)) => Err(Closed(value)),
@@ -338,6 +341,7 @@ impl<T> Future for PutFuture<'_, T> {
                 Err(id) => {
                     this.value = Some(value);
                     this.id = Some(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
                     return Poll::Pending;
                 }
             },

@@ -142,8 +142,8 @@ impl<'a, T> Future for ReadFuture<'a, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let lock = self.lock;
-        self.wait
-            .poll(&lock.sem, cx)
+        let acquired = self.wait.poll(&lock.sem, cx);
+        crate::debug::task::noting(acquired, cx, crate::debug::task::WaitOn::Lock)
             .map(|_| RwLockReadGuard::new(lock))
     }
 }
@@ -172,8 +172,8 @@ impl<'a, T> Future for WriteFuture<'a, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let lock = self.lock;
-        self.wait
-            .poll(&lock.sem, cx)
+        let acquired = self.wait.poll(&lock.sem, cx);
+        crate::debug::task::noting(acquired, cx, crate::debug::task::WaitOn::Lock)
             .map(|_| RwLockWriteGuard::new(lock))
     }
 }

@@ -210,12 +210,14 @@ impl PermitWait {
                     return Poll::Ready(self.n);
                 }
                 self.step = Step::Waiting(state.waiters.push_back(self.n, cx.waker()));
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
                 Poll::Pending
             }
             Step::Waiting(id) => match state.waiters.poll_grant(id, cx.waker()) {
                 Ok(n) => Poll::Ready(n),
                 Err(id) => {
                     self.step = Step::Waiting(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
                     Poll::Pending
                 }
             },

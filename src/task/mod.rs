@@ -25,6 +25,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 pub(crate) use raw::Header;
+pub(crate) use waker::debug_of;
 
 /// The scheduler a task reports to when it becomes runnable.
 pub trait Schedule: Send + Sync + 'static {
@@ -91,6 +92,12 @@ impl Notified {
         Notified(ptr)
     }
 
+    /// The task's debug words, for the worker to stamp its poll.
+    pub(crate) fn debug(&self) -> &crate::debug::task::TaskDebug {
+        // SAFETY: we hold a reference.
+        &unsafe { self.0.as_ref() }.debug
+    }
+
     /// Polls the task once (or drops its future if it was cancelled).
     pub fn run(self) {
         let ptr = self.0;
@@ -141,6 +148,12 @@ impl Task {
         } else {
             "idle"
         }
+    }
+
+    /// The task's debug words, for the task-tree dump.
+    pub(crate) fn debug(&self) -> &crate::debug::task::TaskDebug {
+        // SAFETY: we hold a reference.
+        &unsafe { self.0.as_ref() }.debug
     }
 
     /// Whether the future is gone.

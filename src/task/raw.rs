@@ -28,6 +28,8 @@ use crate::loom::sync::Mutex;
 pub(crate) struct Header {
     pub(super) state: State,
     pub(super) vtable: &'static Vtable,
+    /// When the task was last polled and what it waits for, for the task-tree dump.
+    pub(crate) debug: crate::debug::task::TaskDebug,
 }
 
 pub(super) struct Vtable {
@@ -79,6 +81,7 @@ where
             header: Header {
                 state: State::new(refs + 1, join),
                 vtable: &Self::VTABLE,
+                debug: Default::default(),
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),

@@ -19,6 +19,13 @@ pub(super) unsafe fn borrowed(ptr: NonNull<Header>) -> ManuallyDrop<Waker> {
     ManuallyDrop::new(unsafe { Waker::from_raw(raw) })
 }
 
+/// The debug words of the task whose waker this is, if it is a task's own waker (not
+/// a combinator's or a thread's), for leaf futures to record what the task waits for.
+pub(crate) fn debug_of(waker: &Waker) -> Option<&crate::debug::task::TaskDebug> {
+    // Only wakers made with this vtable carry a task header, which they keep alive.
+    std::ptr::eq(waker.vtable(), &VTABLE).then(|| &header(waker.data()).debug)
+}
+
 fn header<'a>(data: *const ()) -> &'a Header {
     // SAFETY: a waker's data pointer is a live task header; the waker holds a reference.
     unsafe { &*(data as *const Header) }

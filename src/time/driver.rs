@@ -115,6 +115,12 @@ impl TimeDriver {
         &self.shared.clock
     }
 
+    /// The clock's current tick (milliseconds since the driver was made), in which the
+    /// task-tree dump stamps polls and reads sleeps' deadlines.
+    pub(crate) fn tick_now(&self) -> u64 {
+        self.shared.now_tick(self.shared.clock.now())
+    }
+
     /// The shard for timers first polled on `worker` (`None`: not a worker thread).
     pub(crate) fn shard_for(&self, worker: Option<usize>) -> &Arc<Shard> {
         let shared = self.shards.len() - 1;

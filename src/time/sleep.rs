@@ -170,7 +170,7 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
+        let mut this = self.project();
         if *this.yield_once {
             if *this.yielded {
                 return Poll::Ready(());
@@ -179,7 +179,11 @@ impl Future for Sleep {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        this.timer.poll_elapsed(cx)
+        let elapsed = this.timer.as_mut().poll_elapsed(cx);
+        if elapsed.is_pending() {
+            this.timer.note_wait(cx);
+        }
+        elapsed
     }
 }
 
@@ -269,6 +273,7 @@ impl Interval {
     /// Polls for the next tick; `Ready` with its scheduled instant.
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         if self.timer.as_mut().poll_elapsed(cx).is_pending() {
+            self.timer.note_wait(cx);
             return Poll::Pending;
         }
         let scheduled = self.timer.deadline();

@@ -56,6 +56,15 @@ impl Timer {
         self.deadline
     }
 
+    /// Records, for the task-tree dump, that the task polled under `cx` sleeps until
+    /// this timer's deadline (once filed).
+    pub(crate) fn note_wait(&self, cx: &Context<'_>) {
+        if let Some(shard) = &self.shard {
+            let tick = shard.tick_for(self.deadline);
+            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Sleep(tick));
+        }
+    }
+
     /// Whether the deadline has been reached (as seen by a poll).
     pub(crate) fn is_elapsed(&self) -> bool {
         self.shard.is_some() && self.entry.is_elapsed()

@@ -148,6 +148,58 @@ fn sockets_stay_live_while_a_worker_is_blocked() {
 }
 
 #[test]
+fn the_next_task_of_a_held_worker_runs_elsewhere() {
+    let (rt, _reports) = watched(2);
+    let (ran_tx, ran_rx) = mpsc::channel::<()>();
+    rt.block_on(task_group(async |tg| {
+        let group = tg.clone();
+        tg.start_soon_named("holder", async move {
+            // Started on this worker, "next" sits in the worker's next-task slot...
+            group.start_soon_named("next", async move { ran_tx.send(()).unwrap() });
+            // ...and this poll holds the worker until "next" has run on another one.
+            ran_rx
+                .recv_timeout(PATIENCE)
+                .expect("the next task waited for its held worker");
+        });
+    }))
+    .unwrap();
+}
+
+#[test]
+fn a_poll_nested_in_a_par_call_is_watched_too() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let (rt, reports) = watched(1);
+    let done = Arc::new(AtomicBool::new(false));
+    rt.block_on(task_group(async |tg| {
+        let stop = done.clone();
+        tg.start_soon_named("crunch", async move {
+            // A long `par` call: its upkeep polls the worker's queued tasks (here
+            // "nested") inside this poll.
+            while !stop.load(Ordering::Acquire) {
+                pride::par::join(|| (), || ());
+            }
+        });
+        let stop = done.clone();
+        tg.start_soon_named("nested", async move {
+            // Holds the worker, inside "crunch"'s poll, until reported by name.
+            loop {
+                let report = reports
+                    .recv_timeout(PATIENCE)
+                    .expect("the nested poll was not reported");
+                if report.task_name() == Some("nested") {
+                    break;
+                }
+            }
+            stop.store(true, Ordering::Release);
+        });
+    }))
+    .unwrap();
+    // One poll each: the nested one, and "crunch" around it, counted once.
+    assert_eq!(rt.metrics().polls, 2);
+}
+
+#[test]
 fn no_threshold_means_no_watch() {
     let rt = Runtime::builder()
         .worker_threads(1)

@@ -6,7 +6,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use pride::debug::{Deadline, DumpNode, NodeKind, TreeDump};
+use pride::debug::{Deadline, DumpNode, NodeKind, TreeDump, Wait};
 use pride::{CancelScope, Event, Runtime, task_group};
 
 fn runtime() -> Runtime {
@@ -193,13 +193,15 @@ fn the_json_form_holds_the_same_tree() {
         }))
         .unwrap();
     let task = concat!(
-        r#"{"kind":"task","name":"say \"hi\"","state":"idle","cancel_called":false,"#,
+        r#"{"kind":"task","name":"say \"hi\"","state":"idle","since_poll_ms":1.000,"#,
+        r#""waiting":{"on":"event"},"cancel_called":false,"#,
         r#""cancelled_caught":false,"shielded":false,"deadline_in_ms":null,"#,
         r#""cancel_reason":null,"children":[]}"#
     );
     let group = format!(
         concat!(
-            r#"{{"kind":"group","name":null,"state":null,"cancel_called":false,"#,
+            r#"{{"kind":"group","name":null,"state":null,"since_poll_ms":null,"#,
+            r#""waiting":null,"cancel_called":false,"#,
             r#""cancelled_caught":false,"shielded":false,"deadline_in_ms":null,"#,
             r#""cancel_reason":null,"children":[{}]}}"#
         ),
@@ -208,12 +210,192 @@ fn the_json_form_holds_the_same_tree() {
     let expected = format!(
         concat!(
             r#"{{"workers":2,"roots":[{{"kind":"block_on","name":null,"state":null,"#,
+            r#""since_poll_ms":0.000,"waiting":null,"#,
             r#""cancel_called":false,"cancelled_caught":false,"shielded":false,"#,
             r#""deadline_in_ms":null,"cancel_reason":null,"children":[{}]}}]}}"#
         ),
         group
     );
     assert_eq!(dump.to_json(), expected);
+}
+
+#[test]
+fn each_task_says_what_it_waits_for_and_when_it_last_ran() {
+    let rt = runtime();
+    let dump = rt
+        .block_on(async {
+            // The socket pair first: while a connect is in flight no timer is armed, so
+            // the autojump clock stays at zero.
+            let listener = pride::net::TcpListener::bind("127.0.0.1:0").await?;
+            let client = pride::net::TcpStream::connect(listener.local_addr()?).await?;
+            let (server, _) = listener.accept().await?;
+            let lock = std::sync::Arc::new(pride::Lock::new(()));
+            let held = lock.lock().await;
+            let permits = std::sync::Arc::new(pride::Semaphore::new(0));
+            let (_tx, rx) = pride::sync::channel::<u32>(1);
+            let event = Event::new();
+            let dump = task_group(async |tg| {
+                tg.start_soon_named("sleeper", pride::sleep(Duration::from_secs(60)));
+                let inner = lock.clone();
+                tg.start_soon_named("locker", async move {
+                    drop(inner.lock().await);
+                });
+                let inner = permits.clone();
+                tg.start_soon_named("acquirer", async move {
+                    drop(inner.acquire().await);
+                });
+                tg.start_soon_named("receiver", async move {
+                    let _ = rx.recv().await;
+                });
+                tg.start_soon_named("reader", async move {
+                    let mut buf = [0; 1];
+                    let _ = server.read(&mut buf).await;
+                });
+                let inner = event.clone();
+                tg.start_soon_named("waiter", async move { inner.wait().await });
+                let (group, inner) = (tg.clone(), event.clone());
+                tg.start_soon_named("joiner", async move {
+                    let _ = group.spawn(async move { inner.wait().await }).await;
+                });
+                let inner = event.clone();
+                tg.start_soon_named("parent", async move {
+                    // The inner group's body ends at once; its child does not.
+                    let _ = task_group(async |children| {
+                        children.start_soon(async move { inner.wait().await });
+                    })
+                    .await;
+                });
+                // Every task has run and blocked at time zero; one second on, dump.
+                pride::sleep(Duration::from_secs(1)).await;
+                let dump = pride::debug::dump();
+                tg.cancel_scope().cancel();
+                Ok::<_, pride::BoxError>(dump)
+            })
+            .await?;
+            drop((held, client));
+            Ok::<_, pride::BoxError>(dump)
+        })
+        .unwrap();
+    let expected = [
+        (
+            "sleeper",
+            Wait::Sleep(Deadline::In(Duration::from_secs(59))),
+            "waits in a sleep ending in 59.000s",
+            r#""waiting":{"on":"sleep","deadline_in_ms":59000.000}"#,
+        ),
+        (
+            "locker",
+            Wait::Lock,
+            "waits for a lock",
+            r#""waiting":{"on":"lock"}"#,
+        ),
+        (
+            "acquirer",
+            Wait::Semaphore,
+            "waits for semaphore permits",
+            r#""waiting":{"on":"semaphore"}"#,
+        ),
+        (
+            "receiver",
+            Wait::Queue,
+            "waits on a queue",
+            r#""waiting":{"on":"queue"}"#,
+        ),
+        (
+            "reader",
+            Wait::Readable,
+            "waits for a socket to be readable",
+            r#""waiting":{"on":"readable"}"#,
+        ),
+        (
+            "waiter",
+            Wait::Event,
+            "waits for an event",
+            r#""waiting":{"on":"event"}"#,
+        ),
+        (
+            "joiner",
+            Wait::Join,
+            "waits for child tasks to finish",
+            r#""waiting":{"on":"join"}"#,
+        ),
+        (
+            "parent",
+            Wait::Join,
+            "waits for child tasks to finish",
+            r#""waiting":{"on":"join"}"#,
+        ),
+    ];
+    let text = dump.to_string();
+    let json = dump.to_json();
+    for (name, wait, says, json_says) in expected {
+        let task = find(&dump, name);
+        assert_eq!(task.task_state, Some("idle"), "{name} in\n{dump}");
+        assert_eq!(task.waiting, Some(wait), "{name} in\n{dump}");
+        assert_eq!(
+            task.since_poll,
+            Some(Duration::from_secs(1)),
+            "{name} in\n{dump}"
+        );
+        let line = format!("task {name:?}: idle, polled 1.000s ago, {says}");
+        assert!(text.contains(&line), "no {line:?} in\n{text}");
+        let node =
+            format!(r#""name":{name:?},"state":"idle","since_poll_ms":1000.000,{json_says}"#);
+        assert!(json.contains(&node), "no {node} in\n{json}");
+    }
+}
+
+#[test]
+fn the_block_on_future_says_what_it_waits_for() {
+    let rt = runtime();
+    let (dump_tx, dump_rx) = mpsc::channel();
+    rt.block_on(task_group(async |tg| {
+        let done = Event::new();
+        let inner = done.clone();
+        tg.start_soon(async move {
+            // Every task and the `block_on` future are blocked when this sleep ends.
+            pride::sleep(Duration::from_secs(1)).await;
+            dump_tx.send(pride::debug::dump()).unwrap();
+            inner.set();
+        });
+        done.wait().await;
+    }))
+    .unwrap();
+    let dump = dump_rx.recv().unwrap();
+    let root = &dump.roots[0];
+    assert_eq!(root.kind, NodeKind::BlockOn);
+    assert_eq!(root.waiting, Some(Wait::Event), "{dump}");
+    assert_eq!(root.since_poll, Some(Duration::from_secs(1)), "{dump}");
+    let text = dump.to_string();
+    assert!(
+        text.contains("block_on: polled 1.000s ago, waits for an event"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_wait_is_forgotten_when_the_task_runs_again() {
+    let rt = runtime();
+    let dump = rt
+        .block_on(task_group(async |tg| {
+            let go = Event::new();
+            let inner = go.clone();
+            tg.start_soon_named("busy", async move {
+                inner.wait().await;
+                // Woken, and now pending in a future that records no wait.
+                std::future::pending::<()>().await;
+            });
+            pride::sleep(Duration::from_secs(1)).await;
+            go.set();
+            let dump = settled_dump().await;
+            tg.cancel_scope().cancel();
+            Ok::<_, pride::BoxError>(dump)
+        }))
+        .unwrap();
+    let busy = find(&dump, "busy");
+    assert_eq!(busy.waiting, None, "{dump}");
+    // Polled again when the event was set, at one second; dumped a millisecond later.
+    assert_eq!(busy.since_poll, Some(Duration::from_millis(1)), "{dump}");
 }
 
 #[test]
