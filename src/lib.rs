@@ -294,4 +294,9 @@ pub mod __loom {
     pub mod time {
         pub use crate::time::loom_api::*;
     }
+
+    /// One socket registration's readiness state.
+    pub mod net {
+        pub use crate::net::scheduled_io::loom_api::*;
+    }
 }
