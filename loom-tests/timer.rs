@@ -47,6 +47,25 @@ fn wakes(count: &Count) -> usize {
     count.0.load(Ordering::SeqCst)
 }
 
+/// Runs `body` as a loom model twice: with the main thread yielding right after it
+/// spawned the others, and without. Under the preemption bound each explores schedules
+/// the other does not (`remote_drop_and_reset_vs_turn` catches a cancel that forgets
+/// the shard's next deadline only without the yield; `loom_time_entry`'s `fire_vs_drop`
+/// needs the yield to catch its bug).
+fn model(body: impl Fn(bool) + Sync + Send + 'static) {
+    let body = StdArc::new(body);
+    for yield_first in [true, false] {
+        let body = body.clone();
+        loom::model(move || body(yield_first));
+    }
+}
+
+fn maybe_yield(yield_first: bool) {
+    if yield_first {
+        thread::yield_now();
+    }
+}
+
 /// A driver with two worker shards, and the count of its unparks (sticky: an unpark
 /// before the park makes the park return at once, so counting them is enough).
 fn driver() -> (Arc<Driver>, Arc<AtomicUsize>) {
@@ -63,7 +82,7 @@ fn driver() -> (Arc<Driver>, Arc<AtomicUsize>) {
 /// due, or the arming thread unparks it.
 #[test]
 fn arm_vs_park() {
-    loom::model(|| {
+    model(|yield_first| {
         let (driver, unparks) = driver();
         driver.advance_clock(1);
         let (c1, w1) = counter();
@@ -72,7 +91,7 @@ fn arm_vs_park() {
             let driver = driver.clone();
             thread::spawn(move || driver.park_timeout())
         };
-        thread::yield_now(); // let the parker run first in some executions
+        maybe_yield(yield_first);
         // Due at the clock's time: filed (not yet processed), lowering shard 1's earliest.
         let mut timer = LoomTimer::new(&driver, 0);
         assert!(!timer.poll_on(&driver, Some(1), &w1));
@@ -92,7 +111,7 @@ fn arm_vs_park() {
 /// shard 0's due timer and moves shard 1's later while the driver turns.
 #[test]
 fn remote_drop_and_reset_vs_turn() {
-    loom::model(|| {
+    model(|yield_first| {
         let (driver, _unparks) = driver();
         let (ca, wa) = counter();
         let (cb, wb) = counter();
@@ -109,7 +128,7 @@ fn remote_drop_and_reset_vs_turn() {
             let driver = driver.clone();
             thread::spawn(move || driver.process())
         };
-        thread::yield_now();
+        maybe_yield(yield_first);
         // The owners' task runs on another worker now.
         a.release();
         b.reset(&driver, 1); // due at 2
@@ -150,7 +169,7 @@ fn remote_drop_and_reset_vs_turn() {
 /// a timer armed on shard 0 meanwhile must unpark the driver or be seen.
 #[test]
 fn remote_cancel_vs_arm_vs_park() {
-    loom::model(|| {
+    model(|yield_first| {
         let (driver, unparks) = driver();
         let (ca, wa) = counter();
         let (cb, wb) = counter();
@@ -169,7 +188,7 @@ fn remote_cancel_vs_arm_vs_park() {
             a.release();
             a
         });
-        thread::yield_now();
+        maybe_yield(yield_first);
         let mut new = LoomTimer::new(&driver, 0);
         assert!(!new.poll_on(&driver, Some(0), &wn));
         let timeout = parker.join().unwrap();
