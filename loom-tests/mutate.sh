@@ -52,8 +52,10 @@ trap 'restore; rm -rf "$backup"' EXIT
 
 unexpected=0
 for row in "${rows[@]}"; do
-  IFS='#' read -r id file subst model expect <<<"$row"
+  IFS='#' read -r id path subst model expect <<<"$row"
   wanted "$id" || continue
+  # Set only for a row being applied: the exit trap restores `file` from the backup.
+  file=$path
   cp "$file" "$backup/orig"
   perl -0pi -e "$subst" "$file"
   if cmp -s "$file" "$backup/orig"; then
