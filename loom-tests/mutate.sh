@@ -34,6 +34,9 @@ rows=(
   'R3#src/net/scheduled_io.rs#s/(let mut current = self.word.load\(Ordering::Acquire\);\n(\s*)loop \{\n\s*if \(current >> GEN_SHIFT\))/self.wake(ready);\n$2$1/; s/\}\n(\s*)self.wake\(ready\);\n(\s*)true/}\n$2true/#loom_reactor#caught'
   'R4#src/net/scheduled_io.rs#s/\.compare_exchange_weak\(current, new, Ordering::AcqRel, Ordering::Acquire\)/.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed)/#loom_reactor#escape'
   'R5#src/net/scheduled_io.rs#s/woken.append\(&mut waiters.reader\);/woken.extend(waiters.reader.pop());/#loom_reactor#caught'
+  'O1#src/runtime/owned.rs#s/if self.closed.load\(Ordering::Relaxed\) \{/if false {/#loom_owned#caught'
+  'O2#src/runtime/owned.rs#s/self.closed.store\(true, Ordering::SeqCst\);\n(\s*)(for shard in self.shards.iter\(\) \{\n(?:.*\n)*?)\1\}\n/$2$1}\n$1self.closed.store(true, Ordering::SeqCst);\n/#loom_owned#caught'
+  'O3#src/runtime/owned.rs#s/(let shard = &self.shards\[[^\n]*\n)/$1let closed = self.closed.load(Ordering::Relaxed);\n/; s/if self.closed.load\(Ordering::Relaxed\) \{/if closed {/#loom_owned#caught'
 )
 
 selected=("$@")

@@ -299,4 +299,9 @@ pub mod __loom {
     pub mod net {
         pub use crate::net::scheduled_io::loom_api::*;
     }
+
+    /// The runtime's list of every live task.
+    pub mod owned {
+        pub use crate::runtime::owned::loom_api::*;
+    }
 }
