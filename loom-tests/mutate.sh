@@ -24,6 +24,19 @@ rows=(
   'M7#src/runtime/idle.rs#s/fence\(Ordering::SeqCst\);\n(\s*)if !self.should_notify/$1if !self.should_notify/#loom_idle#caught'
   'M8#src/runtime/park.rs#s/self.inner.state.swap\(EMPTY, Ordering::SeqCst\);\n(\s*)false/self.inner.state.store(EMPTY, Ordering::SeqCst);\n$1false/#loom_idle#caught'
   'M9#src/runtime/idle.rs#s/if worker.has_visible_work\(\) \|\| /if /#loom_idle#caught'
+  'T1#src/time/driver.rs#s/(parked_until.store\(PARKING, Ordering::Relaxed\);\n)(\s*\/\/[^\n]*\n)*\s*fence\(Ordering::SeqCst\);\n/$1/#loom_timer#caught'
+  'T2#src/time/driver.rs#s/(fn note_deadline\(&self, tick: u64\) \{\n)(\s*\/\/[^\n]*\n)*\s*fence\(Ordering::SeqCst\);\n/$1/#loom_timer#caught'
+  'T3#src/time/driver.rs#s/\(self.unpark\)\(\);/()/#loom_timer#caught'
+  'T4#src/time/driver.rs#s/let earliest = wheel.next_deadline\(\).unwrap_or\(NO_TIMER\);/let earliest = NO_TIMER;/#loom_timer#caught'
+  'T5#src/time/driver.rs#s/shard.earliest.load\(Ordering::Acquire\) <= now_tick/shard.earliest.load(Ordering::Relaxed) <= now_tick/#loom_timer#escape'
+  'R1#src/net/scheduled_io.rs#s/if current & TICK_MASK != event.tick \{/if false {/#loom_reactor#caught'
+  'R2#src/net/scheduled_io.rs#s/(let mut waiters = self.waiters.lock\(\);\n)(\s*\/\/[^\n]*\n)*\s*if let Some\(event\) = self.ready_now\(direction\) \{\n\s*return Poll::Ready\(event\);\n\s*\}\n/$1/#loom_reactor#caught'
+  'R3#src/net/scheduled_io.rs#s/(let mut current = self.word.load\(Ordering::Acquire\);\n(\s*)loop \{\n\s*if \(current >> GEN_SHIFT\))/self.wake(ready);\n$2$1/; s/\}\n(\s*)self.wake\(ready\);\n(\s*)true/}\n$2true/#loom_reactor#caught'
+  'R4#src/net/scheduled_io.rs#s/\.compare_exchange_weak\(current, new, Ordering::AcqRel, Ordering::Acquire\)/.compare_exchange_weak(current, new, Ordering::Relaxed, Ordering::Relaxed)/#loom_reactor#escape'
+  'R5#src/net/scheduled_io.rs#s/woken.append\(&mut waiters.reader\);/woken.extend(waiters.reader.pop());/#loom_reactor#caught'
+  'O1#src/runtime/owned.rs#s/if self.closed.load\(Ordering::Relaxed\) \{/if false {/#loom_owned#caught'
+  'O2#src/runtime/owned.rs#s/self.closed.store\(true, Ordering::SeqCst\);\n(\s*)(for shard in self.shards.iter\(\) \{\n(?:.*\n)*?)\1\}\n/$2$1}\n$1self.closed.store(true, Ordering::SeqCst);\n/#loom_owned#caught'
+  'O3#src/runtime/owned.rs#s/(let shard = &self.shards\[[^\n]*\n)/$1let closed = self.closed.load(Ordering::Relaxed);\n/; s/if self.closed.load\(Ordering::Relaxed\) \{/if closed {/#loom_owned#caught'
 )
 
 selected=("$@")

@@ -45,6 +45,23 @@ fn wakes(count: &Count) -> usize {
     count.0.load(Ordering::SeqCst)
 }
 
+/// Runs `body` as a loom model twice: with the main thread yielding right after it
+/// spawned the others (see `fire_vs_drop`), and without. Under the preemption bound each
+/// explores schedules the other does not.
+fn model(body: impl Fn(bool) + Sync + Send + 'static) {
+    let body = StdArc::new(body);
+    for yield_first in [true, false] {
+        let body = body.clone();
+        loom::model(move || body(yield_first));
+    }
+}
+
+fn maybe_yield(yield_first: bool) {
+    if yield_first {
+        thread::yield_now();
+    }
+}
+
 /// A timer due at 1 ms, registered with waker `w1`, with the clock at 1 ms: the next
 /// `process` fires it.
 fn due_timer(driver: &Driver, w1: &Waker) -> LoomTimer {
@@ -56,7 +73,7 @@ fn due_timer(driver: &Driver, w1: &Waker) -> LoomTimer {
 
 #[test]
 fn fire_vs_repoll() {
-    loom::model(|| {
+    model(|yield_first| {
         let driver = Arc::new(Driver::new());
         let (c1, w1) = counter();
         let mut timer = due_timer(&driver, &w1);
@@ -66,7 +83,7 @@ fn fire_vs_repoll() {
             thread::spawn(move || driver.process())
         };
         let (c2, w2) = counter();
-        thread::yield_now(); // see `fire_vs_drop`
+        maybe_yield(yield_first); // see `fire_vs_drop`
         let ready = timer.poll(&driver, &w2);
         assert_eq!(turner.join().unwrap(), 1, "fired exactly once");
 
@@ -81,7 +98,7 @@ fn fire_vs_repoll() {
 
 #[test]
 fn fire_vs_drop() {
-    loom::model(|| {
+    model(|yield_first| {
         let driver = Arc::new(Driver::new());
         let (c1, w1) = counter();
         let mut timer = due_timer(&driver, &w1);
@@ -92,7 +109,7 @@ fn fire_vs_drop() {
         };
         // Without this loom never runs the new thread before the owner's first step,
         // and so misses a driver that fired completely before the release.
-        thread::yield_now();
+        maybe_yield(yield_first);
         timer.release();
         let fired = turner.join().unwrap();
 
@@ -104,7 +121,7 @@ fn fire_vs_drop() {
 
 #[test]
 fn fire_vs_rearm_later() {
-    loom::model(|| {
+    model(|yield_first| {
         let driver = Arc::new(Driver::new());
         let (c1, w1) = counter();
         let mut timer = due_timer(&driver, &w1);
@@ -113,7 +130,7 @@ fn fire_vs_rearm_later() {
             let driver = driver.clone();
             thread::spawn(move || driver.process())
         };
-        thread::yield_now(); // see `fire_vs_drop`
+        maybe_yield(yield_first); // see `fire_vs_drop`
         // Lock-free if it wins the race, re-armed under the lock if the driver fired.
         timer.reset(&driver, 5);
         let fired = turner.join().unwrap();
@@ -131,7 +148,7 @@ fn fire_vs_rearm_later() {
 
 #[test]
 fn fire_vs_rearm_earlier() {
-    loom::model(|| {
+    model(|yield_first| {
         let driver = Arc::new(Driver::new());
         let (c1, w1) = counter();
         let mut timer = LoomTimer::new(&driver, 10);
@@ -142,7 +159,7 @@ fn fire_vs_rearm_earlier() {
             let driver = driver.clone();
             thread::spawn(move || driver.process())
         };
-        thread::yield_now(); // see `fire_vs_drop`
+        maybe_yield(yield_first); // see `fire_vs_drop`
         // Earlier, to "now": due, under the lock.
         timer.reset(&driver, 0);
         let fired = turner.join().unwrap();
@@ -157,7 +174,7 @@ fn fire_vs_rearm_earlier() {
 
 #[test]
 fn two_turners_vs_repoll_and_drop() {
-    loom::model(|| {
+    model(|yield_first| {
         let driver = Arc::new(Driver::new());
         let (c1, w1) = counter();
         let mut timer = due_timer(&driver, &w1);
@@ -168,7 +185,7 @@ fn two_turners_vs_repoll_and_drop() {
                 thread::spawn(move || driver.process())
             })
             .collect();
-        thread::yield_now(); // see `fire_vs_drop`
+        maybe_yield(yield_first); // see `fire_vs_drop`
         let ready = timer.poll(&driver, &w1);
         timer.release();
         let fired: usize = turners.into_iter().map(|t| t.join().unwrap()).sum();

@@ -298,4 +298,14 @@ pub mod __loom {
     pub mod time {
         pub use crate::time::loom_api::*;
     }
+
+    /// One socket registration's readiness state.
+    pub mod net {
+        pub use crate::net::scheduled_io::loom_api::*;
+    }
+
+    /// The runtime's list of every live task.
+    pub mod owned {
+        pub use crate::runtime::owned::loom_api::*;
+    }
 }

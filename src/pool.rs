@@ -84,7 +84,7 @@ pub(crate) fn put<T: NoWeak + 'static>(
 }
 
 /// `Arc::get_mut` for a [`NoWeak`] type: one load instead of a compare-exchange.
-#[cfg(not(pride_loom))]
+#[cfg(not(any(pride_loom, pride_tsan)))]
 #[inline]
 pub(crate) fn unique_mut<T: NoWeak>(object: &mut Arc<T>) -> Option<&mut T> {
     if Arc::strong_count(object) != 1 {
@@ -103,6 +103,13 @@ pub(crate) fn unique_mut<T: NoWeak>(object: &mut Arc<T>) -> Option<&mut T> {
 #[cfg(pride_loom)]
 pub(crate) fn unique_mut<T: NoWeak>(_: &mut Arc<T>) -> Option<&mut T> {
     None
+}
+
+/// Under ThreadSanitizer (`scripts/tsan.sh`), which does not model fences and so would
+/// report every reuse as a race: `Arc::get_mut`, whose ordering is an `Acquire` load.
+#[cfg(all(pride_tsan, not(pride_loom)))]
+pub(crate) fn unique_mut<T: NoWeak>(object: &mut Arc<T>) -> Option<&mut T> {
+    Arc::get_mut(object)
 }
 
 #[cfg(all(test, not(pride_loom)))]

@@ -185,23 +185,7 @@ impl<S: Source> IoSource<S> {
         drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        loop {
-            let Poll::Ready(event) = self.io.poll_ready(cx, direction) else {
-                return Poll::Pending;
-            };
-            match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.io.clear(event, direction);
-                }
-                Ok(value) => {
-                    if drained(&value) {
-                        self.io.clear(event, direction);
-                    }
-                    return Poll::Ready(Ok(value));
-                }
-                result => return Poll::Ready(result),
-            }
-        }
+        self.io.poll_op(cx, direction, || op(&self.source), drained)
     }
 
     /// Ready once the slot reports readiness in `direction`. The source may still say
@@ -216,19 +200,7 @@ impl<S: Source> IoSource<S> {
         direction: Direction,
         op: impl FnOnce(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        let waker = std::task::Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        let event = match self.io.poll_ready(&mut cx, direction) {
-            Poll::Ready(event) => Some(event),
-            Poll::Pending => None,
-        };
-        let result = op(&self.source);
-        if let (Some(event), Err(e)) = (event, &result)
-            && e.kind() == io::ErrorKind::WouldBlock
-        {
-            self.io.clear(event, direction);
-        }
-        result
+        self.io.try_op(direction, || op(&self.source))
     }
 
     /// The registered source.

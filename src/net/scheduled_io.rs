@@ -16,6 +16,7 @@
 //!   driver sets the bits before taking that lock. Either the waiter sees the bits, or
 //!   the driver sees the waiter: no lost wake-up.
 
+use std::io;
 use std::task::{Context, Poll, Waker};
 
 use crate::loom::sync::Mutex;
@@ -180,6 +181,54 @@ impl ScheduledIo {
         Poll::Pending
     }
 
+    /// Runs `op` while the direction is ready, until it returns anything but
+    /// `WouldBlock`; each `WouldBlock` clears the readiness the poll saw. `Pending` (with
+    /// `cx`'s waker registered) once no readiness is left.
+    pub(crate) fn poll_op<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let Poll::Ready(event) = self.poll_ready(cx, direction) else {
+                return Poll::Pending;
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(event, direction),
+                Ok(value) => {
+                    if drained(&value) {
+                        self.clear(event, direction);
+                    }
+                    return Poll::Ready(Ok(value));
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Runs `op` once, without waiting; a `WouldBlock` clears the readiness seen before
+    /// it (if any) and is returned.
+    pub(crate) fn try_op<R>(
+        &self,
+        direction: Direction,
+        op: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let event = match self.poll_ready(&mut cx, direction) {
+            Poll::Ready(event) => Some(event),
+            Poll::Pending => None,
+        };
+        let result = op();
+        if let (Some(event), Err(e)) = (event, &result)
+            && e.kind() == io::ErrorKind::WouldBlock
+        {
+            self.clear(event, direction);
+        }
+        result
+    }
+
     /// An operation got `WouldBlock` after `event`: clears the readiness it saw, unless
     /// a newer event arrived since (then the operation should simply try again).
     pub(crate) fn clear(&self, event: ReadyEvent, direction: Direction) {
@@ -262,5 +311,71 @@ mod tests {
         };
         io.clear(seen, Direction::Read);
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+}
+
+/// What the loom model in `loom-tests/reactor.rs` drives: one registration's readiness
+/// state, set as the driver sets it and polled, cleared and waited on through the same
+/// loop the I/O types use. Only under `cfg(pride_loom)`; reached as `pride::__loom::net`.
+#[cfg(pride_loom)]
+pub(crate) mod loom_api {
+    use std::io;
+    use std::task::{Context, Poll, Waker};
+
+    use super::{Direction, ScheduledIo};
+
+    /// The socket can be read.
+    pub const READABLE: u64 = super::READABLE;
+    /// The socket can be written.
+    pub const WRITABLE: u64 = super::WRITABLE;
+    /// The read side is closed.
+    pub const READ_CLOSED: u64 = super::READ_CLOSED;
+
+    /// One registration's readiness state.
+    pub struct Registration(ScheduledIo);
+
+    impl Registration {
+        /// A new registration of generation `generation`.
+        pub fn new(generation: u64) -> Registration {
+            Registration(ScheduledIo::new(generation))
+        }
+
+        /// The driver delivers an event (`ready`: the bits above) for `generation`.
+        pub fn set_readiness(&self, generation: u64, ready: u64) -> bool {
+            self.0.set_readiness(generation, ready)
+        }
+
+        /// `IoSource::poll_io`'s loop: runs `op` while readable, until it returns
+        /// anything but `WouldBlock`; `Pending` with `waker` registered once nothing is
+        /// left.
+        pub fn poll_read<R>(
+            &self,
+            waker: &Waker,
+            op: impl FnMut() -> io::Result<R>,
+        ) -> Poll<io::Result<R>> {
+            self.0
+                .poll_op(&mut Context::from_waker(waker), Direction::Read, op, |_| {
+                    false
+                })
+        }
+
+        /// `poll_read` for the write side.
+        pub fn poll_write<R>(
+            &self,
+            waker: &Waker,
+            op: impl FnMut() -> io::Result<R>,
+        ) -> Poll<io::Result<R>> {
+            self.0.poll_op(
+                &mut Context::from_waker(waker),
+                Direction::Write,
+                op,
+                |_| false,
+            )
+        }
+
+        /// `IoSource::try_io` for the read side.
+        pub fn try_read<R>(&self, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+            self.0.try_op(Direction::Read, op)
+        }
     }
 }

@@ -12,7 +12,7 @@ pub(crate) mod coop;
 mod driver;
 pub(crate) mod idle;
 pub(crate) mod metrics;
-mod owned;
+pub(crate) mod owned;
 pub(crate) mod park;
 mod worker;
 mod yield_now;

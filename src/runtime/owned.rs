@@ -103,3 +103,30 @@ impl OwnedTasks {
         self.closed.load(Ordering::SeqCst)
     }
 }
+
+/// What the loom model in `loom-tests/owned.rs` drives: the list itself. Only under
+/// `cfg(pride_loom)`; reached as `pride::__loom::owned`.
+#[cfg(pride_loom)]
+pub(crate) mod loom_api {
+    use crate::task::Task;
+
+    /// A runtime's list of every live task.
+    pub struct Owned(super::OwnedTasks);
+
+    impl Owned {
+        /// A list with `shards` shards.
+        pub fn new(shards: usize) -> Owned {
+            Owned(super::OwnedTasks::new(shards))
+        }
+
+        /// Records `task` in shard `shard`, or cancels it if the list is closed.
+        pub fn bind(&self, task: Task, shard: usize) {
+            self.0.bind(task, shard);
+        }
+
+        /// Closes the list and cancels every task in it.
+        pub fn close(&self) {
+            self.0.close();
+        }
+    }
+}

@@ -12,13 +12,16 @@
 //!
 //! # No lost wake-up of the parked driver
 //!
-//! `park_timeout` stores `parked_until = PARKING` and then reads every shard's
-//! `earliest`; arming a timer stores the shard's lowered `earliest` and then reads
-//! `parked_until`; all four accesses are `SeqCst`. In the single total order, either
-//! the parker's read sees the new `earliest` (and sleeps no longer than it), or the
-//! arming thread's read sees `PARKING` or a later tick and calls `unpark`. `unpark`
-//! must be sticky (an unpark before the park makes the park return at once, as
-//! `mio::Waker` does), because the arming thread may call it before the parker sleeps.
+//! `park_timeout` stores `parked_until = PARKING`, then runs a `SeqCst` fence, then
+//! reads every shard's `earliest`; arming a timer stores the shard's lowered
+//! `earliest`, then runs a `SeqCst` fence, then reads `parked_until`. The two fences are
+//! ordered one way or the other: either the parker's read sees the new `earliest` (and
+//! sleeps no longer than it), or the arming thread's read sees `PARKING` or a later
+//! tick and calls `unpark`. (Fences, not `SeqCst` accesses, because loom checks the
+//! fence form exactly: `loom-tests/timer.rs` runs this hand-shake on the real code.)
+//! `unpark` must be sticky (an unpark before the park makes the park return at once,
+//! as `mio::Waker` does), because the arming thread may call it before the parker
+//! sleeps.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -30,7 +33,7 @@ use std::time::{Duration, Instant};
 use super::clock::Clock;
 use super::entry::{Elapse, MAX_TICK, TimerEntry};
 use super::wheel::Wheel;
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicU64, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
 
 /// `Shard::earliest` when the shard holds no timer.
@@ -133,11 +136,13 @@ impl TimeDriver {
     /// unparks it; call it right before each park.
     pub(crate) fn park_timeout(&self) -> Option<Duration> {
         let shared = &*self.shared;
-        shared.parked_until.store(PARKING, Ordering::SeqCst);
+        shared.parked_until.store(PARKING, Ordering::Relaxed);
+        // Pairs with the fence in `note_deadline` (see the module docs).
+        fence(Ordering::SeqCst);
         let earliest = self
             .shards
             .iter()
-            .map(|s| s.earliest.load(Ordering::SeqCst))
+            .map(|s| s.earliest.load(Ordering::Relaxed))
             .min()
             .unwrap_or(NO_TIMER);
         let now = shared.clock.now();
@@ -285,7 +290,10 @@ impl Shared {
     /// After a shard's `earliest` was lowered to `tick`: unparks the driver if it sleeps
     /// past `tick` (see the module docs for why no wake-up is lost).
     fn note_deadline(&self, tick: u64) {
-        if tick < self.parked_until.load(Ordering::SeqCst)
+        // Pairs with the fence in `park_timeout`: the lowered `earliest` was stored
+        // before it (see the module docs).
+        fence(Ordering::SeqCst);
+        if tick < self.parked_until.load(Ordering::Relaxed)
             && self.parked_until.fetch_min(tick, Ordering::SeqCst) > tick
         {
             (self.unpark)();
@@ -326,7 +334,8 @@ impl Shard {
         self.count_armed(armed as usize, was_armed as usize);
         let lowered = armed && tick < self.earliest.load(Ordering::Relaxed);
         if lowered {
-            self.earliest.store(tick, Ordering::SeqCst);
+            // Ordered before the read of `parked_until` by the fence in `note_deadline`.
+            self.earliest.store(tick, Ordering::Relaxed);
         }
         let waker = if armed {
             None

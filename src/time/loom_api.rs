@@ -11,13 +11,24 @@ use super::clock::Clock;
 use super::driver::TimeDriver;
 use super::timer::Timer;
 
-/// A time driver on a mock clock, with one worker shard and the shared shard.
+/// A time driver on a mock clock, with worker shards and the shared shard.
 pub struct Driver(TimeDriver);
 
 impl Driver {
-    /// A driver whose `unpark` does nothing.
+    /// A driver with one worker shard whose `unpark` does nothing.
     pub fn new() -> Driver {
         Driver(TimeDriver::new(Clock::mock(), 1, Box::new(|| {})))
+    }
+
+    /// A driver with `workers` worker shards whose `unpark` runs `unpark`.
+    pub fn with_workers(workers: usize, unpark: impl Fn() + Send + Sync + 'static) -> Driver {
+        Driver(TimeDriver::new(Clock::mock(), workers, Box::new(unpark)))
+    }
+
+    /// What the worker that parks in the driver computes right before parking: how long
+    /// it may sleep (`None`: until unparked; `Some(ZERO)`: a timer is due).
+    pub fn park_timeout(&self) -> Option<Duration> {
+        self.0.park_timeout()
     }
 
     /// Moves the clock forward without firing anything.
@@ -63,9 +74,15 @@ impl LoomTimer {
 
     /// Polls the timer (the first poll files it in worker 0's shard); `true` if ready.
     pub fn poll(&mut self, driver: &Driver, waker: &Waker) -> bool {
+        self.poll_on(driver, Some(0), waker)
+    }
+
+    /// Polls the timer as worker `worker` (`None`: a thread that is no worker); the
+    /// first poll files it in that worker's shard, later polls from anywhere use it.
+    pub fn poll_on(&mut self, driver: &Driver, worker: Option<usize>, waker: &Waker) -> bool {
         let mut cx = Context::from_waker(waker);
         self.pinned()
-            .poll_elapsed_in(&driver.0, Some(0), &mut cx)
+            .poll_elapsed_in(&driver.0, worker, &mut cx)
             .is_ready()
     }
 

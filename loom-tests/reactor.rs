@@ -1,0 +1,198 @@
+//! loom model of the reactor's readiness tick: the driver setting readiness on a
+//! registration while tasks poll, operate, get `WouldBlock`, clear what they saw and
+//! register their wakers, through the same loop the I/O types run
+//! (`ScheduledIo::poll_op`, `ScheduledIo::try_op`).
+//!
+//! The socket is an atomic byte count standing in for the kernel (a system call orders
+//! what it touches): the peer adds bytes and then the driver delivers the edge, as mio
+//! reports it after the data arrived.
+//!
+//! Checked: no lost edge (an event that arrives between a poll and its `WouldBlock`
+//! survives the clear); no lost wake-up (a task left `Pending` while bytes are there
+//! was woken); every waiting task is woken by one edge, not only the first.
+//!
+//! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
+//! loom_reactor`. The seeded bugs it catches are rows of the mutation table
+//! (`loom-tests/README.md`, `loom-tests/mutate.sh`).
+#![cfg(pride_loom)]
+
+use std::io;
+use std::sync::Arc as StdArc;
+use std::task::{Poll, Wake, Waker};
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+use pride::__loom::net::{READABLE, Registration};
+
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: StdArc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counter() -> (StdArc<Count>, Waker) {
+    let count = StdArc::new(Count(AtomicUsize::new(0)));
+    (count.clone(), Waker::from(count))
+}
+
+fn wakes(count: &Count) -> usize {
+    count.0.load(Ordering::SeqCst)
+}
+
+/// The kernel's receive buffer of one socket.
+#[derive(Clone)]
+struct Socket(Arc<AtomicUsize>);
+
+impl Socket {
+    fn new() -> Socket {
+        Socket(Arc::new(AtomicUsize::new(0)))
+    }
+
+    /// The peer sends a byte.
+    fn send(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// `read`: takes every byte, or `WouldBlock`.
+    fn read(&self) -> io::Result<usize> {
+        match self.0.swap(0, Ordering::SeqCst) {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            n => Ok(n),
+        }
+    }
+
+    /// `peek`: sees the bytes without taking them, or `WouldBlock`.
+    fn peek(&self) -> io::Result<usize> {
+        match self.0.load(Ordering::SeqCst) {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            n => Ok(n),
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A registration that was readable once and whose bytes were read: the readiness bit
+/// is still set (edge-triggered), the next read gets `WouldBlock`.
+fn drained_registration() -> (Arc<Registration>, Socket) {
+    let io = Arc::new(Registration::new(0));
+    let socket = Socket::new();
+    socket.send();
+    assert!(io.set_readiness(0, READABLE));
+    let (_c, w) = counter();
+    assert!(matches!(
+        io.poll_read(&w, || socket.read()),
+        Poll::Ready(Ok(1))
+    ));
+    (io, socket)
+}
+
+/// A byte arrives (with its edge) while a reader polls, reads the last one's leftover
+/// readiness into `WouldBlock` and clears it: the new edge must survive the clear, or
+/// the reader must see the byte or be woken.
+#[test]
+fn edge_vs_would_block_and_clear() {
+    loom::model(|| {
+        let (io, socket) = drained_registration();
+        let driver = {
+            let (io, socket) = (io.clone(), socket.clone());
+            thread::spawn(move || {
+                socket.send();
+                assert!(io.set_readiness(0, READABLE));
+            })
+        };
+        let (count, waker) = counter();
+        let first = io.poll_read(&waker, || socket.read());
+        driver.join().unwrap();
+
+        match first {
+            Poll::Ready(result) => assert_eq!(result.unwrap(), 1),
+            Poll::Pending => {
+                assert_eq!(
+                    wakes(&count),
+                    1,
+                    "lost wake-up: a byte is there, never woken"
+                );
+                // The woken task finds the byte.
+                let again = io.poll_read(&waker, || socket.read());
+                assert!(matches!(again, Poll::Ready(Ok(1))), "lost edge: {again:?}");
+            }
+        }
+        assert_eq!(socket.buffered(), 0);
+    });
+}
+
+/// The same race through `try_io` (no waiting) followed by a wait.
+#[test]
+fn edge_vs_try_read_then_wait() {
+    loom::model(|| {
+        let (io, socket) = drained_registration();
+        let driver = {
+            let (io, socket) = (io.clone(), socket.clone());
+            thread::spawn(move || {
+                socket.send();
+                assert!(io.set_readiness(0, READABLE));
+            })
+        };
+        let (count, waker) = counter();
+        let tried = io.try_read(|| socket.read());
+        let waited = match tried {
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+                io.poll_read(&waker, || socket.read())
+            }
+        };
+        driver.join().unwrap();
+
+        if waited.is_pending() {
+            assert_eq!(
+                wakes(&count),
+                1,
+                "lost wake-up: a byte is there, never woken"
+            );
+            let again = io.poll_read(&waker, || socket.read());
+            assert!(matches!(again, Poll::Ready(Ok(1))), "lost edge: {again:?}");
+        }
+        assert_eq!(socket.buffered(), 0);
+    });
+}
+
+/// Two tasks wait on the same direction (a shared socket): one edge wakes both, or each
+/// sees it.
+#[test]
+fn one_edge_reaches_two_waiters() {
+    loom::model(|| {
+        let (io, socket) = drained_registration();
+        let driver = {
+            let (io, socket) = (io.clone(), socket.clone());
+            thread::spawn(move || {
+                socket.send();
+                assert!(io.set_readiness(0, READABLE));
+            })
+        };
+        let other = {
+            let (io, socket) = (io.clone(), socket.clone());
+            thread::spawn(move || {
+                let (count, waker) = counter();
+                let polled = io.poll_read(&waker, || socket.peek());
+                (polled.is_ready(), count)
+            })
+        };
+        let (count, waker) = counter();
+        let mine = io.poll_read(&waker, || socket.peek()).is_ready();
+        driver.join().unwrap();
+        let (theirs, their_count) = other.join().unwrap();
+
+        assert!(mine || wakes(&count) == 1, "this waiter was never woken");
+        assert!(
+            theirs || wakes(&their_count) == 1,
+            "the other waiter was never woken"
+        );
+    });
+}

@@ -1,0 +1,211 @@
+//! loom model of the time driver's shards: timers filed in two workers' shards, cancelled
+//! and re-armed from another thread while a third turns the driver, and a timer armed
+//! while the driver computes its park timeout.
+//!
+//! `loom_time_entry` checks one entry against the driver; this model checks what the
+//! shards add: the driver visiting every shard while an owner on another thread unfiles
+//! or re-files an entry in one of them, each shard's published `earliest` (which may be
+//! early, never late), and the hand-shake between arming a timer and parking the driver
+//! (the arming thread stores the shard's lowered `earliest` and reads `parked_until`;
+//! the parker stores `parked_until` and reads every `earliest`; one of them must see the
+//! other, or the driver sleeps past the deadline).
+//!
+//! Checked: no lost unpark (the parker either sees the new timer as due or is unparked);
+//! every waker woken once per arming that fired; no fire before a deadline; a timer
+//! dropped on another thread is never touched by the driver afterwards (its release
+//! writes every cell of the entry, so loom reports any unordered driver access); after
+//! a cancel the shard's `earliest` is still at or before every remaining deadline.
+//!
+//! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
+//! loom_timer`. The seeded bugs it catches are rows of the mutation table
+//! (`loom-tests/README.md`, `loom-tests/mutate.sh`).
+#![cfg(pride_loom)]
+
+use std::sync::Arc as StdArc;
+use std::task::{Wake, Waker};
+use std::time::Duration;
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+use pride::__loom::time::{Driver, LoomTimer};
+
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: StdArc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counter() -> (StdArc<Count>, Waker) {
+    let count = StdArc::new(Count(AtomicUsize::new(0)));
+    (count.clone(), Waker::from(count))
+}
+
+fn wakes(count: &Count) -> usize {
+    count.0.load(Ordering::SeqCst)
+}
+
+/// Runs `body` as a loom model twice: with the main thread yielding right after it
+/// spawned the others, and without. Under the preemption bound each explores schedules
+/// the other does not (`remote_drop_and_reset_vs_turn` catches a cancel that forgets
+/// the shard's next deadline only without the yield; `loom_time_entry`'s `fire_vs_drop`
+/// needs the yield to catch its bug).
+fn model(body: impl Fn(bool) + Sync + Send + 'static) {
+    let body = StdArc::new(body);
+    for yield_first in [true, false] {
+        let body = body.clone();
+        loom::model(move || body(yield_first));
+    }
+}
+
+fn maybe_yield(yield_first: bool) {
+    if yield_first {
+        thread::yield_now();
+    }
+}
+
+/// A driver with two worker shards, and the count of its unparks (sticky: an unpark
+/// before the park makes the park return at once, so counting them is enough).
+fn driver() -> (Arc<Driver>, Arc<AtomicUsize>) {
+    let unparks = Arc::new(AtomicUsize::new(0));
+    let counted = unparks.clone();
+    let driver = Driver::with_workers(2, move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+    });
+    (Arc::new(driver), unparks)
+}
+
+/// The clock has moved past a deadline nobody has processed yet, and worker 1 arms a
+/// timer for it while worker 0 computes its park timeout: the parker sees the timer
+/// due, or the arming thread unparks it.
+#[test]
+fn arm_vs_park() {
+    model(|yield_first| {
+        let (driver, unparks) = driver();
+        driver.advance_clock(1);
+        let (c1, w1) = counter();
+
+        let parker = {
+            let driver = driver.clone();
+            thread::spawn(move || driver.park_timeout())
+        };
+        maybe_yield(yield_first);
+        // Due at the clock's time: filed (not yet processed), lowering shard 1's earliest.
+        let mut timer = LoomTimer::new(&driver, 0);
+        assert!(!timer.poll_on(&driver, Some(1), &w1));
+        let timeout = parker.join().unwrap();
+
+        assert!(
+            timeout == Some(Duration::ZERO) || unparks.load(Ordering::SeqCst) > 0,
+            "lost unpark: the driver sleeps ({timeout:?}) past a due timer"
+        );
+        assert_eq!(driver.process(), 1);
+        assert_eq!(wakes(&c1), 1);
+        timer.release();
+    });
+}
+
+/// Two shards with a due timer each, and a later one in shard 0. Another thread drops
+/// shard 0's due timer and moves shard 1's later while the driver turns.
+#[test]
+fn remote_drop_and_reset_vs_turn() {
+    model(|yield_first| {
+        let (driver, _unparks) = driver();
+        let (ca, wa) = counter();
+        let (cb, wb) = counter();
+        let (cc, wc) = counter();
+        let mut a = LoomTimer::new(&driver, 1);
+        let mut b = LoomTimer::new(&driver, 1);
+        let mut c = LoomTimer::new(&driver, 3);
+        assert!(!a.poll_on(&driver, Some(0), &wa));
+        assert!(!b.poll_on(&driver, Some(1), &wb));
+        assert!(!c.poll_on(&driver, Some(0), &wc));
+        driver.advance_clock(1);
+
+        let turner = {
+            let driver = driver.clone();
+            thread::spawn(move || driver.process())
+        };
+        maybe_yield(yield_first);
+        // The owners' task runs on another worker now.
+        a.release();
+        b.reset(&driver, 1); // due at 2
+        let fired = turner.join().unwrap();
+
+        assert!(fired <= 2, "fired {fired} of two due timers");
+        assert!(wakes(&ca) <= 1 && wakes(&cb) <= 1, "a waker woken twice");
+        assert_eq!(wakes(&cc), 0, "fired before its deadline");
+        assert_eq!(wakes(&ca) + wakes(&cb), fired, "woken iff fired");
+        let b_fired_early = wakes(&cb);
+
+        // B's new deadline; A is gone; C (3) remains.
+        driver.advance_clock(1);
+        if !b.poll(&driver, &wb) {
+            assert_eq!(driver.process(), 1, "B's re-armed deadline");
+        }
+        assert_eq!(
+            wakes(&cb),
+            b_fired_early + 1,
+            "one wake per arming that fired"
+        );
+        assert!(b.poll(&driver, &wb));
+
+        // Never late: at C's deadline the parker must see it due.
+        driver.advance_clock(1);
+        assert_eq!(driver.park_timeout(), Some(Duration::ZERO), "C forgotten");
+        assert_eq!(driver.process(), 1);
+        assert_eq!(wakes(&cc), 1);
+        assert_eq!(wakes(&ca), fired - b_fired_early);
+        c.release();
+        b.release();
+        drop(a);
+    });
+}
+
+/// Another thread cancels the earliest timer of shard 1 (raising its `earliest`) while
+/// the driver parks; a later timer stays in that shard and must not be overslept, and
+/// a timer armed on shard 0 meanwhile must unpark the driver or be seen.
+#[test]
+fn remote_cancel_vs_arm_vs_park() {
+    model(|yield_first| {
+        let (driver, unparks) = driver();
+        let (ca, wa) = counter();
+        let (cb, wb) = counter();
+        let (cn, wn) = counter();
+        let mut a = LoomTimer::new(&driver, 2);
+        let mut b = LoomTimer::new(&driver, 3);
+        assert!(!a.poll_on(&driver, Some(1), &wa));
+        assert!(!b.poll_on(&driver, Some(1), &wb));
+        driver.advance_clock(1);
+
+        let parker = {
+            let driver = driver.clone();
+            thread::spawn(move || driver.park_timeout())
+        };
+        let canceller = thread::spawn(move || {
+            a.release();
+            a
+        });
+        maybe_yield(yield_first);
+        let mut new = LoomTimer::new(&driver, 0);
+        assert!(!new.poll_on(&driver, Some(0), &wn));
+        let timeout = parker.join().unwrap();
+        let a = canceller.join().unwrap();
+
+        assert!(
+            timeout == Some(Duration::ZERO) || unparks.load(Ordering::SeqCst) > 0,
+            "lost unpark: the driver sleeps ({timeout:?}) past a due timer"
+        );
+        assert_eq!(driver.process(), 1);
+        assert_eq!(wakes(&cn), 1);
+        driver.advance_clock(2);
+        assert_eq!(driver.park_timeout(), Some(Duration::ZERO), "B forgotten");
+        assert_eq!(driver.process(), 1);
+        assert_eq!((wakes(&ca), wakes(&cb)), (0, 1));
+        new.release();
+        b.release();
+        drop(a);
+    });
+}
