@@ -547,9 +547,10 @@ impl ScopeNode {
 
     /// Enters the scope below `parent` without linking it there yet: a wrapper links
     /// only once its work first suspends ([`link_into_parent`](Self::link_into_parent)).
-    /// Until then nothing outside the running task needs to reach it: a cancel of a
-    /// scope around it wakes this same task, whose outer wrapper then catches. A
-    /// timeout starts counting now; a deadline already past cancels the scope now.
+    /// Until then a cancel of a scope around it wakes this same task, whose outer
+    /// wrapper then catches; tasks that other threads already run below it (a group's
+    /// children) are woken by the link, if it finds the scope cancelled. A timeout
+    /// starts counting now; a deadline already past cancels the scope now.
     #[track_caller]
     #[inline]
     pub(crate) fn enter_unlinked(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
@@ -642,6 +643,15 @@ impl ScopeNode {
         node.flags.fetch_or(LINKED, Ordering::AcqRel);
         if let Some(parent) = node.parent.get() {
             parent.link(node.clone(), None);
+            // Other tasks may already run below this node (a group's children, also
+            // those started through a handle that left the group's first poll), and a
+            // cancel above that came before this link found no way down to them. Both
+            // take the parent's links lock, after the cancel's flag store and before
+            // our load: either that cancel's walk sees our link and wakes them, or we
+            // see its flag here and wake them ourselves.
+            if node.cancelled_by().is_some() {
+                node.wake_subtree();
+            }
         }
     }
 

@@ -139,7 +139,7 @@ pub fn runtime(n: usize) -> pride::Runtime {
 }
 
 /// Builds a runtime like `builder` and runs the future `make` builds on it, under a
-/// [`watchdog`] of `secs`.
+/// [`watchdog`] of `secs`. If it hangs, the failure shows the runtime's task tree.
 pub fn block_on<R, F>(
     secs: u64,
     builder: &pride::Builder,
@@ -149,10 +149,17 @@ where
     R: Send + 'static,
     F: Future<Output = R>,
 {
-    let mut builder = builder.clone();
-    watchdog(secs, move || {
-        builder.build().expect("runtime").block_on(make())
-    })
+    let runtime = Arc::new(builder.clone().build().expect("runtime"));
+    // Weak: the runtime still goes with the thread that ran it.
+    let watched = Arc::downgrade(&runtime);
+    watchdog_showing(
+        secs,
+        move || runtime.block_on(make()),
+        move || match watched.upgrade() {
+            Some(runtime) => runtime.dump().to_string(),
+            None => "(the runtime is gone)".to_owned(),
+        },
+    )
 }
 
 /// [`block_on`] on a runtime with `n` workers and the system clock.
@@ -177,6 +184,15 @@ where
 /// (a generous bound: it turns a hang into a failure, it is not a timing assertion).
 /// A panic in `f` is propagated.
 pub fn watchdog<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    watchdog_showing(secs, f, String::new)
+}
+
+/// [`watchdog`], with what `show` describes (e.g. a runtime's task tree) in the failure.
+pub fn watchdog_showing<R: Send + 'static>(
+    secs: u64,
+    f: impl FnOnce() -> R + Send + 'static,
+    show: impl FnOnce() -> String,
+) -> R {
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         let r = f();
@@ -188,7 +204,9 @@ pub fn watchdog<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'st
             Ok(r) => r,
             Err(payload) => std::panic::resume_unwind(payload),
         },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test hung: no result after {secs} s"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("test hung: no result after {secs} s\n{}", show())
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::future::{Future, pending};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use crate::common::{Counter, Flag, run};
+use crate::common::{Counter, Flag, run, spin_until};
 use pride::{CancelScope, Event, TaskGroup, checkpoint, task_group};
 
 /// Counts up to `target` and sets `all` when it gets there.
@@ -281,6 +281,57 @@ fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
         .unwrap();
         assert!(scope.cancelled_caught());
         assert_eq!(drops.get(), 1);
+    });
+}
+
+/// The same while the group's body is still in its first poll: the group has not yet
+/// linked itself below `scope` (it does when it first suspends) when a task outside
+/// spawns a child into it and cancels `scope`. The cancel finds nothing below `scope`
+/// to wake, so the group must wake its children itself once it links and sees the
+/// cancel; otherwise the child sleeps on and the group waits for it forever.
+#[test]
+fn a_scope_cancelled_before_the_group_inside_first_suspends_still_drops_its_children() {
+    run(2, 20, || async {
+        for _ in 0..20 {
+            let drops = Counter::new();
+            let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+            let open = Event::new();
+            let spawned_running = Event::new();
+            let scope = CancelScope::new();
+            let (slot2, open2, scope2) = (slot.clone(), open.clone(), scope.clone());
+            let (drops2, running2) = (drops.clone(), spawned_running.clone());
+            task_group(async |outer| {
+                outer.start_soon(async move {
+                    let scope3 = scope2.clone();
+                    let out = scope2
+                        .run(task_group(async move |inner_group| {
+                            *slot2.lock().unwrap() = Some(inner_group);
+                            open2.set();
+                            // Busy until the scope is cancelled: the group has not
+                            // suspended yet, so it is not linked below `scope`.
+                            spin_until(|| scope3.cancel_called());
+                            pending::<()>().await;
+                        }))
+                        .await;
+                    assert!(out.is_none());
+                });
+                open.wait().await;
+                let inner_group = slot.lock().unwrap().take().unwrap();
+                let guard = drops2.drop_guard();
+                inner_group.start_soon(async move {
+                    let _guard = guard;
+                    running2.set();
+                    pending::<()>().await;
+                });
+                drop(inner_group);
+                spawned_running.wait().await;
+                scope.cancel();
+            })
+            .await
+            .unwrap();
+            assert!(scope.cancelled_caught());
+            assert_eq!(drops.get(), 1);
+        }
     });
 }
 
