@@ -28,6 +28,8 @@
 //! ends a borrowed link, `ParentLoan`) and `OwnedNode`'s drop. Their rules are on
 //! those types.
 
+mod catch;
+
 use std::mem::ManuallyDrop;
 use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
@@ -38,6 +40,8 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::Task;
+pub use catch::Catcher;
+use catch::Reach;
 
 /// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
 const CANCELLED: u32 = 1 << 0;
@@ -120,6 +124,8 @@ pub struct ScopeNode {
     /// Set once, when the scope is entered (a group's and a child's node are entered
     /// at creation). Read with one atomic load by `cancelled_by`.
     parent: Parent,
+    /// `cancelled_by`'s cached answer for a deep tree (see `catch.rs`).
+    reach: Reach,
     /// Our index in the parent's `slots`, while linked.
     slot: AtomicUsize,
     links: Mutex<Links>,
@@ -452,6 +458,7 @@ impl ScopeNode {
         Arc::new(ScopeNode {
             flags: AtomicU32::new(Self::timed(spec)),
             parent: Parent::new(),
+            reach: Reach::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
             reason: OnceLock::new(),
@@ -496,6 +503,7 @@ impl ScopeNode {
             Some(unique) if unique.flags.load(Ordering::Relaxed) == ENTERED => {
                 *unique.flags.get_mut() = 0;
                 unique.parent.clear();
+                unique.reach.clear();
             }
             Some(unique) => unique.reset(),
             None => *node = ScopeNode::new(),
@@ -511,6 +519,7 @@ impl ScopeNode {
         const KEEP_SLOTS: usize = 64;
         *self.flags.get_mut() = 0;
         self.parent.clear();
+        self.reach.clear();
         *self.slot.get_mut() = UNLINKED;
         let links = self.links.get_mut();
         if links.waker.is_some() {
@@ -755,6 +764,7 @@ impl ScopeNode {
         if self.flags.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED != 0 {
             return false;
         }
+        catch::invalidate();
         crate::debug::trace::cancelled(self.reason().map(|r| &**r), self.deadline_fired());
         self.wake_subtree();
         true
@@ -938,6 +948,9 @@ impl ScopeNode {
                 self.flags.fetch_and(!SHIELD, Ordering::AcqRel)
             }
         };
+        if (prev & SHIELD != 0) != shield {
+            catch::invalidate();
+        }
         if !shield && prev & SHIELD != 0 {
             self.wake_subtree();
         }
@@ -962,29 +975,6 @@ impl ScopeNode {
     #[inline]
     pub(crate) fn deadline_fired(&self) -> bool {
         self.flags.load(Ordering::Acquire) & DEADLINE != 0
-    }
-
-    /// The outermost cancelled scope at or above `self` that cancellation can reach
-    /// (the walk stops after the first shielded scope). `None`: not cancelled.
-    ///
-    /// Atomic loads only: this runs on every poll.
-    #[inline]
-    pub fn cancelled_by(&self) -> Option<&ScopeNode> {
-        let mut node = self;
-        let mut catcher = None;
-        loop {
-            let flags = node.flags.load(Ordering::Acquire);
-            if flags & CANCELLED != 0 {
-                catcher = Some(node);
-            }
-            if flags & SHIELD != 0 {
-                return catcher;
-            }
-            match node.parent.get() {
-                Some(parent) => node = parent,
-                None => return catcher,
-            }
-        }
     }
 }
 
@@ -1057,6 +1047,41 @@ mod tests {
         // the detached children (each held its parent: a cycle otherwise; Miri
         // reports the leak if this is left out).
         drop(parent.take_links());
+    }
+
+    /// A walk through a chain deeper than it reads directly answers from the caches,
+    /// which every cancel and shield change invalidates.
+    #[test]
+    fn a_deep_chain_sees_each_cancel_and_shield_change() {
+        let root = ScopeNode::new();
+        let mut chain = vec![root.clone()];
+        for _ in 0..100 {
+            let next = child_of(chain.last().unwrap());
+            chain.push(next);
+        }
+        let (bottom, middle) = (chain[100].clone(), chain[50].clone());
+        assert_eq!(bottom.cancelled_by(), None);
+        root.cancel();
+        assert_eq!(bottom.cancelled_by(), Some(Catcher::Outer));
+        assert_eq!(chain[90].cancelled_by(), Some(Catcher::Outer));
+        middle.set_shield(true);
+        assert_eq!(
+            bottom.cancelled_by(),
+            None,
+            "a cached answer crossed a shield"
+        );
+        assert_eq!(root.cancelled_by(), Some(Catcher::This));
+        middle.set_shield(false);
+        assert_eq!(bottom.cancelled_by(), Some(Catcher::Outer));
+        middle.set_shield(true);
+        chain[40].cancel();
+        assert_eq!(bottom.cancelled_by(), None);
+        chain[60].cancel();
+        assert_eq!(bottom.cancelled_by(), Some(Catcher::Outer));
+        assert_eq!(chain[60].cancelled_by(), Some(Catcher::This));
+        for node in chain.iter().rev() {
+            drop(ScopeNode::unlink(node));
+        }
     }
 
     /// A scope entered privately below `outer`, as a wrapper's first poll does.
