@@ -417,3 +417,35 @@ fn cancelling_the_root_of_a_deep_group_chain_drains_every_level() {
     assert!(out.is_ok(), "{out:?}");
     assert_eq!(seen.load(SeqCst), DEPTH + 1, "a level was not dropped");
 }
+
+/// Work inside a scope whose cancel a scope further out catches is dropped where it
+/// suspended; a future between the two wrappers that polls the inner scope again
+/// (as a `select` loop may) finds it pending, not completed, and the outer scope
+/// catches.
+#[test]
+fn an_inner_scope_polled_again_after_an_outer_cancel_stays_pending() {
+    run(1, 20, || async {
+        let outer = CancelScope::new();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (outer2, dropped2) = (outer.clone(), dropped.clone());
+        let out = outer
+            .run(async move {
+                let mut inner = std::pin::pin!(CancelScope::new().run(async move {
+                    let _guard = LevelGuard(dropped2);
+                    outer2.cancel();
+                    pending::<()>().await;
+                }));
+                std::future::poll_fn(|cx| {
+                    for _ in 0..3 {
+                        assert!(inner.as_mut().poll(cx).is_pending());
+                    }
+                    std::task::Poll::<()>::Pending
+                })
+                .await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(outer.cancelled_caught());
+        assert_eq!(dropped.load(SeqCst), 1);
+    });
+}

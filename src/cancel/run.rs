@@ -98,11 +98,16 @@ impl<F: Future> Future for ScopeRun<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        // First: a completed scope may have dropped its parent link.
-        assert!(
-            this.inside.is_running(),
-            "pride: `CancelScope::run` polled after it completed"
-        );
+        if !this.inside.is_running() {
+            // Its work was dropped for a cancel that a scope further out catches, and
+            // something between that scope's wrapper and this one polls it again
+            // first (a `select` loop): it stays pending until that wrapper drops it.
+            assert!(
+                *this.entered && this.node.cancelled_by() == Some(Catcher::Outer),
+                "pride: `CancelScope::run` polled after it completed"
+            );
+            return Poll::Pending;
+        }
         // On the first poll the node borrows its parent until this poll ends (see
         // `ParentLoan`): the loan ends with the link dropped if the work completes
         // and nothing else holds the node, else with the link owned.
