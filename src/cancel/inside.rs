@@ -33,11 +33,22 @@ pin_project_lite::pin_project! {
         // Dropped in place, by setting `None`.
         #[pin]
         future: Option<F>,
-        // The work has been polled at least once.
-        polled: bool,
-        // At its last suspension, the work was inside a shield within the scope.
-        protected: bool,
+        progress: Progress,
     }
+}
+
+/// How far the work has got. Word-sized: a wrapper is built and then moved into its
+/// caller's state, and a narrow field among words makes that move load across fresh
+/// narrow stores, which the CPU cannot forward.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+enum Progress {
+    /// Not polled yet.
+    Fresh,
+    /// Polled; at its last suspension, not inside a shield within the scope.
+    Exposed,
+    /// At its last suspension, the work was inside a shield within the scope.
+    Protected,
 }
 
 /// What a poll of the work gave.
@@ -56,8 +67,7 @@ impl<F> Inside<F> {
     pub(crate) const fn new(future: Option<F>) -> Inside<F> {
         Inside {
             future,
-            polled: false,
-            protected: false,
+            progress: Progress::Fresh,
         }
     }
 
@@ -69,21 +79,17 @@ impl<F> Inside<F> {
 
     #[inline]
     pub(crate) fn is_polled(&self) -> bool {
-        self.polled
+        self.progress != Progress::Fresh
     }
 
     /// At its last suspension, the work was inside a shield within the scope.
     #[inline]
     pub(crate) fn is_protected(&self) -> bool {
-        self.protected
-    }
-
-    /// Sets the work (for a wrapper that makes it on its first poll).
-    pub(crate) fn set(self: Pin<&mut Self>, future: F) {
-        self.project().future.set(Some(future));
+        self.progress == Progress::Protected
     }
 
     /// Drops the work in place (if it is still there); returns a panic from its `Drop`.
+    #[inline]
     pub(crate) fn drop_work(self: Pin<&mut Self>) -> Option<Panic> {
         let mut future = self.project().future;
         if future.is_none() {
@@ -96,27 +102,61 @@ impl<F> Inside<F> {
 impl<F: Future> Inside<F> {
     /// One poll of the work inside `node`'s scope (see the module docs); `arm` is
     /// called when the work suspends, before the check for a cancel.
+    #[inline]
     pub(crate) fn poll(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         node: &Arc<ScopeNode>,
         cx: &mut Context<'_>,
         arm: impl FnOnce(&Context<'_>),
     ) -> Step<F::Output> {
+        self.poll_made(node, cx, arm, None::<fn() -> F>)
+    }
+
+    /// The first poll of work that the wrapper makes now: `make` runs inside the
+    /// scope too, and its panic is the work's.
+    #[inline]
+    pub(crate) fn start(
+        self: Pin<&mut Self>,
+        node: &Arc<ScopeNode>,
+        cx: &mut Context<'_>,
+        arm: impl FnOnce(&Context<'_>),
+        make: impl FnOnce() -> F,
+    ) -> Step<F::Output> {
+        self.poll_made(node, cx, arm, Some(make))
+    }
+
+    #[inline]
+    fn poll_made(
+        mut self: Pin<&mut Self>,
+        node: &Arc<ScopeNode>,
+        cx: &mut Context<'_>,
+        arm: impl FnOnce(&Context<'_>),
+        make: Option<impl FnOnce() -> F>,
+    ) -> Step<F::Output> {
         let this = self.as_mut().project();
-        if *this.polled && !*this.protected && node.cancelled_by().is_some() {
+        if *this.progress == Progress::Exposed && node.cancelled_by().is_some() {
             return Step::Cancelled(self.drop_work());
         }
-        *this.polled = true;
-        let future = this
-            .future
-            .as_pin_mut()
-            .expect("pride: a scope's work was polled after it was dropped");
-        let (polled, protected) =
-            current::enter(node, || catch_unwind(AssertUnwindSafe(|| future.poll(cx))));
+        *this.progress = Progress::Exposed;
+        let mut future = this.future;
+        let (polled, protected) = current::enter(node, || {
+            catch_unwind(AssertUnwindSafe(|| {
+                if let Some(make) = make {
+                    future.set(Some(make()));
+                }
+                future
+                    .as_mut()
+                    .as_pin_mut()
+                    .expect("pride: a scope's work was polled after it was dropped")
+                    .poll(cx)
+            }))
+        });
         match polled {
             Ok(Poll::Ready(output)) => Step::Ready(output),
             Ok(Poll::Pending) => {
-                *this.protected = protected;
+                if protected {
+                    *this.progress = Progress::Protected;
+                }
                 arm(cx);
                 if !protected && node.cancelled_by().is_some() {
                     Step::Cancelled(self.drop_work())

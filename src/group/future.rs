@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -89,39 +88,37 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let mut loan = None;
+        let mut init = None;
         let shared = match this.shared {
             Some(shared) => {
                 assert_polled_in_place(shared.node(), "`task_group`");
                 shared
             }
             None => {
-                let init = this
-                    .init
-                    .take()
-                    .expect("pride: a task group future was polled after it completed");
+                init = Some(
+                    this.init
+                        .take()
+                        .expect("pride: a task group future was polled after it completed"),
+                );
                 let (shared, borrowed) = GroupShared::open(*this.limit, Enclosing::current());
                 loan = Some(borrowed);
-                let shared = this.shared.insert(shared);
-                // The closure is called inside the group's scope; its panic is the body's.
-                let group = TaskGroup {
-                    shared: shared.clone(),
-                };
-                let (made, _) = current::enter(shared.node(), || {
-                    catch_unwind(AssertUnwindSafe(|| init(group)))
-                });
-                match made {
-                    Ok(body) => this.body.as_mut().set(body),
-                    Err(panic) => {
-                        shared.report(TaskError::new(None, Kind::Panic(Payload::new(panic))))
-                    }
-                }
-                shared
+                this.shared.insert(shared)
             }
         };
         let node = shared.node();
-        if this.body.is_running() {
+        if init.is_some() || this.body.is_running() {
             let armed = &mut *this.armed;
-            let step = this.body.as_mut().poll(node, cx, |cx| armed.arm(node, cx));
+            let arm = |cx: &Context<'_>| armed.arm(node, cx);
+            let step = match init {
+                // The closure is called inside the group's scope; its panic is the body's.
+                Some(init) => {
+                    let group = TaskGroup {
+                        shared: shared.clone(),
+                    };
+                    this.body.as_mut().start(node, cx, arm, || init(group))
+                }
+                None => this.body.as_mut().poll(node, cx, arm),
+            };
             let failure = match step {
                 Step::Pending => return suspended(node),
                 Step::Ready(output) => match output.into_result() {
