@@ -33,7 +33,7 @@ mod common;
 
 use loom::sync::Arc;
 use loom::thread;
-use pride::__loom::cancel::ScopeNode;
+use pride::__loom::cancel::{Catcher, ScopeNode};
 
 /// A scope entered below `parent` (or a root).
 fn entered(parent: Option<&Arc<ScopeNode>>) -> Arc<ScopeNode> {
@@ -51,8 +51,8 @@ fn exit(nodes: &[&Arc<ScopeNode>]) {
 }
 
 /// The task inside `node`, on the calling loom thread: waits until `cancelled_by`
-/// reports a cancel, and returns the catcher.
-fn wait_cancelled(node: &ScopeNode) -> *const ScopeNode {
+/// reports a cancel, and returns which scope catches.
+fn wait_cancelled(node: &ScopeNode) -> Catcher {
     let runner = common::Runner::new();
     node.set_waker(&runner.waker);
     loop {
@@ -76,8 +76,8 @@ fn cancel_vs_enter() {
             thread::spawn(move || assert!(parent.cancel()))
         };
         let child = entered(Some(&parent));
-        let catcher = wait_cancelled(&child);
-        assert!(std::ptr::eq(catcher, &*parent));
+        assert_eq!(wait_cancelled(&child), Catcher::Outer);
+        assert_eq!(parent.cancelled_by(), Some(Catcher::This));
         assert!(ScopeNode::unlink(&child).is_none());
         canceller.join().unwrap();
         assert!(!parent.cancel(), "cancel is idempotent");
@@ -102,8 +102,7 @@ fn cancel_vs_unshield() {
             let shielded = shielded.clone();
             thread::spawn(move || shielded.set_shield(false))
         };
-        let catcher = wait_cancelled(&shielded);
-        assert!(std::ptr::eq(catcher, &*parent));
+        assert_eq!(wait_cancelled(&shielded), Catcher::Outer);
         canceller.join().unwrap();
         unshielder.join().unwrap();
         exit(&[&shielded]);
@@ -125,8 +124,7 @@ fn shield_keeps_cancel_out() {
             let parent = parent.clone();
             thread::spawn(move || assert!(parent.cancel()))
         };
-        let catcher = wait_cancelled(&open);
-        assert!(std::ptr::eq(catcher, &*parent));
+        assert_eq!(wait_cancelled(&open), Catcher::Outer);
         canceller.join().unwrap();
         assert!(shielded.cancelled_by().is_none(), "cancel crossed a shield");
         assert_eq!(shielded_runner.wakes(), 0, "cancel woke a shielded task");
@@ -136,9 +134,9 @@ fn shield_keeps_cancel_out() {
 
 /// Scopes `outer` > `shielded` > `inner` are cancelled concurrently (`outer` and
 /// `inner` by two threads, `shielded` by the reading thread in between its reads).
-/// `inner.cancelled_by()` never names `outer` (the shield stops the walk), and names
-/// the outermost cancelled scope below the shield: once `shielded` is cancelled, it is
-/// always `shielded`.
+/// The shield stops the walk: `shielded` catches its own cancel, never `outer`'s. And
+/// the outermost cancelled scope below the shield catches: once `shielded` is
+/// cancelled, `inner` never catches.
 #[test]
 fn cancelled_by_is_outermost_below_shield() {
     common::model(|| {
@@ -153,18 +151,25 @@ fn cancelled_by_is_outermost_below_shield() {
                 thread::spawn(move || assert!(node.cancel()))
             })
             .collect();
-        let is = |catcher: Option<&ScopeNode>, node: &Arc<ScopeNode>| {
-            catcher.is_some_and(|c| std::ptr::eq(c, &**node))
-        };
         let first = inner.cancelled_by();
-        assert!(first.is_none() || is(first, &inner), "first read");
+        assert!(matches!(first, None | Some(Catcher::This)), "first read");
         shielded.cancel();
-        assert!(is(inner.cancelled_by(), &shielded), "second read");
+        assert_eq!(inner.cancelled_by(), Some(Catcher::Outer), "second read");
+        assert_eq!(shielded.cancelled_by(), Some(Catcher::This), "second read");
         for th in threads {
             th.join().unwrap();
         }
-        assert!(is(inner.cancelled_by(), &shielded), "after the cancels");
-        assert!(outer.cancelled_by().is_some());
+        assert_eq!(
+            inner.cancelled_by(),
+            Some(Catcher::Outer),
+            "after the cancels"
+        );
+        assert_eq!(
+            shielded.cancelled_by(),
+            Some(Catcher::This),
+            "after the cancels"
+        );
+        assert_eq!(outer.cancelled_by(), Some(Catcher::This));
         exit(&[&inner, &shielded]);
     });
 }
@@ -181,16 +186,14 @@ fn parent_link_is_published_with_the_entry() {
         parent.cancel();
         let node = ScopeNode::new();
         let reader = {
-            let (node, parent) = (node.clone(), parent.clone());
+            let node = node.clone();
             thread::spawn(move || {
-                if let Some(catcher) = node.cancelled_by() {
-                    assert!(std::ptr::eq(catcher, &*parent));
-                }
+                let catcher = node.cancelled_by();
+                assert!(catcher.is_none() || catcher == Some(Catcher::Outer));
             })
         };
         ScopeNode::enter(&node, Some(parent.clone()), None);
-        let catcher = node.cancelled_by().map(|c| c as *const ScopeNode);
-        assert_eq!(catcher, Some(Arc::as_ptr(&parent)));
+        assert_eq!(node.cancelled_by(), Some(Catcher::Outer));
         reader.join().unwrap();
         exit(&[&node]);
     });

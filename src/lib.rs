@@ -286,7 +286,7 @@ pub mod __loom {
 
     /// The cancel-scope tree.
     pub mod cancel {
-        pub use crate::cancel::node::ScopeNode;
+        pub use crate::cancel::node::{Catcher, ScopeNode};
     }
 
     /// The sync room's queue.

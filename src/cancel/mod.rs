@@ -5,6 +5,7 @@
 
 pub(crate) mod current;
 pub(crate) mod deadline;
+pub(crate) mod inside;
 pub(crate) mod node;
 pub(crate) mod run;
 mod scope;

@@ -4,8 +4,9 @@
 //! Invariants:
 //! - A node links up to its parent (a strong reference, or one borrowed for its
 //!   wrapper's first poll: see `Parent`), so asking "am I cancelled?" walks up with
-//!   atomic loads only, stopping at the first shielded node. That is the hot path: it
-//!   runs on every poll of a child task and of every scope wrapper.
+//!   atomic loads only, stopping at the first shielded node (past 16 levels, it reads
+//!   per-node cached answers: see `catch.rs`). That is the hot path: it runs on every
+//!   poll of a child task and of every scope wrapper.
 //! - A node links down to the nodes entered inside it (`children`, behind a short lock)
 //!   only to *wake* them: cancelling a node wakes every task inside it, down through
 //!   nested groups, but not into shielded subtrees (they are not cancelled).
@@ -24,9 +25,16 @@
 //!   lists (`pool.rs`); the sweep hands swept child nodes to the spawning thread's
 //!   list, where the next child takes them.
 //!
-//! Unsafe code here: the parent link's once-written cell (`Parent`, with the loan that
-//! ends a borrowed link, `ParentLoan`) and `OwnedNode`'s drop. Their rules are on
-//! those types.
+//! Submodules: `parent.rs`, the link to the parent (borrowed for a wrapper's first
+//! poll); `links.rs`, the links down and the sweep; `catch.rs`, which scope catches
+//! a cancel.
+//!
+//! Unsafe code here: `OwnedNode`'s drop (its rules are on the type); the parent link's
+//! is in `parent.rs`.
+
+mod catch;
+mod links;
+mod parent;
 
 use std::mem::ManuallyDrop;
 use std::sync::{Arc as StdArc, OnceLock};
@@ -34,11 +42,14 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::deadline::Spec;
-use crate::debug::task::TaskInfo;
-use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::task::Task;
+pub use catch::Catcher;
+use catch::Reach;
+use links::{Links, UNLINKED};
+use parent::Parent;
+pub(crate) use parent::{Enclosing, ParentLoan};
 
 /// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
 const CANCELLED: u32 = 1 << 0;
@@ -61,66 +72,14 @@ const DETACHED: u32 = 1 << 7;
 /// The scope has exited: its deadline can no longer change anything.
 const EXITED: u32 = 1 << 8;
 
-/// Stale child links a node tolerates before a sweep (see `Links::sweep_at`).
-const SWEEP_MIN: usize = 64;
-
-/// A child linked below a node: a nested scope or group, or a group's child task.
-pub(crate) struct Link {
-    pub(crate) node: Arc<ScopeNode>,
-    /// Set for a group's child task: lets the group tear the task down synchronously.
-    pub(crate) task: Option<Task>,
-}
-
-struct Links {
-    waker: Option<Waker>,
-    slots: Vec<Option<Link>>,
-    free: Vec<usize>,
-    /// Linking into a full table of this many slots first sweeps out the links of
-    /// detached children; after a sweep, twice what survived (at least `SWEEP_MIN`),
-    /// so that each link is looked at a bounded number of times on average.
-    sweep_at: usize,
-}
-
-impl Default for Links {
-    fn default() -> Links {
-        Links {
-            waker: None,
-            slots: Vec::new(),
-            free: Vec::new(),
-            sweep_at: SWEEP_MIN,
-        }
-    }
-}
-
-impl Links {
-    /// Drops the links of children that have detached (finished), freeing their slots.
-    fn sweep(&mut self) {
-        let mut live = 0;
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            let Some(link) = slot else { continue };
-            if link.node.flags.load(Ordering::Acquire) & DETACHED == 0 {
-                live += 1;
-                continue;
-            }
-            link.node.slot.store(UNLINKED, Ordering::Relaxed);
-            if let Some(link) = slot.take() {
-                // Usually the last reference: the node goes back to this (the
-                // spawning) thread's free list, where the next child takes it.
-                drop(link.task);
-                ScopeNode::recycle(link.node);
-            }
-            self.free.push(index);
-        }
-        self.sweep_at = (2 * live).max(SWEEP_MIN);
-    }
-}
-
 /// One scope in the cancel tree.
 pub struct ScopeNode {
     flags: AtomicU32,
     /// Set once, when the scope is entered (a group's and a child's node are entered
     /// at creation). Read with one atomic load by `cancelled_by`.
     parent: Parent,
+    /// `cancelled_by`'s cached answer for a deep tree (see `catch.rs`).
+    reach: Reach,
     /// Our index in the parent's `slots`, while linked.
     slot: AtomicUsize,
     links: Mutex<Links>,
@@ -140,8 +99,6 @@ pub(crate) enum Label {
     Group,
     Task(StdArc<str>),
 }
-
-const UNLINKED: usize = usize::MAX;
 
 /// A scope is being entered with deadline `spec`: a timeout starts counting now and
 /// becomes a deadline. Returns whether `spec` changed, and a deadline that may already
@@ -165,210 +122,6 @@ fn resolve_at_entry(spec: &mut Spec) -> (bool, Option<Instant>) {
 // SAFETY: nothing ever downgrades an `Arc<ScopeNode>` (a timer's waker holds a `Weak`
 // to a wrapper around one, not to the node).
 unsafe impl crate::pool::NoWeak for ScopeNode {}
-
-/// A node's link to its parent: set once, when the scope is entered, then read-only
-/// until the node is reset or dropped.
-///
-/// The link is *owned* (the node holds a strong count on its parent) or, for a scope
-/// entered privately by its wrapper (a group, `fail_after`, `move_on_*`), *borrowed*
-/// for the wrapper's first poll: the parent is the scope current during that poll, so
-/// the wrapper around us keeps it alive until the poll returns. Most such scopes finish
-/// on their first poll, and borrowing spares them an increment and a decrement on a
-/// node other tasks' polls read.
-///
-/// Rules (with `OwnedNode`'s drop and `ParentLoan`, the module's unsafe code):
-/// - `set` and `set_borrowed` are called at most once per use of the node, by the one
-///   thread that entered it (whose `fetch_or(ENTERED)` found the bit clear, or which
-///   holds the node uniquely), and write the cell before the `Release` store of
-///   `state`.
-/// - `get` reads the cell only after an `Acquire` load of `state` saw a parent, so the
-///   write happened before, and no write follows while shared references exist.
-/// - A borrowed link ends before the first poll of the node's wrapper returns or
-///   unwinds: the [`ParentLoan`] made at entry either takes a strong count then
-///   (`own`, which only changes `state`: readers never look at which kind of link it
-///   is) or, having proved through `&mut` that nothing but the wrapper holds the
-///   node, drops the link (`clear`). So every read of a borrowed link happens while
-///   the parent is alive.
-/// - `clear` and the drop take `&mut self`: nobody else can be reading.
-struct Parent {
-    state: AtomicU8,
-    node: UnsafeCell<*const ScopeNode>,
-}
-
-/// `Parent::state`: no parent (not entered, or a root scope).
-const NO_PARENT: u8 = 0;
-/// The parent is borrowed for the wrapper's first poll.
-const BORROWED: u8 = 1;
-/// The node holds a strong count on its parent.
-const OWNED: u8 = 2;
-
-// SAFETY: the cell is written once before being published with Release/Acquire on
-// `state` (see the rules above), so shared access from any thread only reads it; the
-// pointer it holds is to a `ScopeNode`, which is `Send + Sync`, kept alive by the
-// rules above.
-unsafe impl Sync for Parent {}
-// SAFETY: as above; moving a `Parent` moves a strong count or a loan, both of which
-// are valid from any thread.
-unsafe impl Send for Parent {}
-
-impl Parent {
-    fn new() -> Parent {
-        Parent {
-            state: AtomicU8::new(NO_PARENT),
-            node: UnsafeCell::new(std::ptr::null()),
-        }
-    }
-
-    /// An owned link. Only the thread that entered the node calls this, once (see the
-    /// rules).
-    #[inline]
-    fn set(&self, parent: Arc<ScopeNode>) {
-        debug_assert_eq!(self.state.load(Ordering::Relaxed), NO_PARENT);
-        // SAFETY: no reader looks at the cell before `state` says there is a parent,
-        // and only the entering thread writes it, once (the rules above).
-        self.node
-            .with_mut(|cell| unsafe { *cell = Arc::into_raw(parent) });
-        self.state.store(OWNED, Ordering::Release);
-    }
-
-    /// A borrowed link to `parent` (null: none), from a wrapper that holds the node
-    /// uniquely and made a [`ParentLoan`] for it.
-    #[inline]
-    fn set_borrowed(&mut self, parent: Enclosing) {
-        // Plain loads and stores: `&mut self` (atomics only for loom's sake).
-        debug_assert_eq!(self.state.load(Ordering::Relaxed), NO_PARENT);
-        if parent.0.is_null() {
-            return;
-        }
-        // SAFETY: `&mut self`: nobody else can be looking at the cell.
-        self.node.with_mut(|cell| unsafe { *cell = parent.0 });
-        self.state.store(BORROWED, Ordering::Relaxed);
-    }
-
-    /// Turns a borrowed link into an owned one (no-op otherwise). Called by the
-    /// loan while the parent is still alive (the rules above).
-    #[inline]
-    fn own(&self) {
-        if self.state.load(Ordering::Relaxed) != BORROWED {
-            return;
-        }
-        // SAFETY: only the entering thread wrote the cell, before it set `BORROWED`
-        // (we are that thread: the loan is a local of its poll); the parent is alive
-        // until that poll returns, which has not happened yet.
-        unsafe { Arc::increment_strong_count(self.node.with(|cell| *cell)) };
-        // Readers do not tell the two kinds apart, so no ordering is needed here.
-        self.state.store(OWNED, Ordering::Relaxed);
-    }
-
-    #[inline]
-    fn get(&self) -> Option<&ScopeNode> {
-        if self.state.load(Ordering::Acquire) == NO_PARENT {
-            return None;
-        }
-        // SAFETY: the state was published after the only write, which our Acquire
-        // load synchronises with, and the cell is not written again while `&self`
-        // lives; the parent is alive while `&self` is: owned, by our strong count;
-        // borrowed, because the loan's rules let nobody read the link after the
-        // parent could have gone.
-        Some(unsafe { &*self.node.with(|cell| *cell) })
-    }
-
-    /// Drops the link (and its strong count, if owned).
-    #[inline]
-    fn clear(&mut self) {
-        let state = self.state.load(Ordering::Relaxed);
-        if state == NO_PARENT {
-            return;
-        }
-        self.state.store(NO_PARENT, Ordering::Relaxed);
-        if state == OWNED {
-            // SAFETY: `&mut self`: nobody else can read the cell; an owned link holds
-            // the pointer `Arc::into_raw` gave in `set` (or a count `own` added).
-            drop(unsafe { Arc::from_raw(self.node.with(|cell| *cell)) });
-        }
-    }
-}
-
-impl Drop for Parent {
-    fn drop(&mut self) {
-        self.clear();
-    }
-}
-
-/// The scope current where a wrapper is first polled (null: none). It is alive for
-/// the whole of that poll: the wrapper around us is polling us.
-#[derive(Clone, Copy)]
-pub(crate) struct Enclosing(*const ScopeNode);
-
-impl Enclosing {
-    #[inline]
-    pub(crate) fn current() -> Enclosing {
-        Enclosing(super::current::current_ptr())
-    }
-
-    /// A strong reference to it, for a link that may outlive this poll.
-    pub(crate) fn to_owned(self) -> Option<Arc<ScopeNode>> {
-        if self.0.is_null() {
-            return None;
-        }
-        // SAFETY: alive for the current poll (the type's docs), and every node lives in
-        // an `Arc`; we take a new strong count for the reference we make.
-        unsafe {
-            Arc::increment_strong_count(self.0);
-            Some(Arc::from_raw(self.0))
-        }
-    }
-}
-
-/// Ends a node's borrowed parent link (see [`Parent`]'s rules) when its wrapper's
-/// first poll ends, also by unwinding: dropping the loan makes the link owned, unless
-/// [`settle`](Self::settle) found the wrapper holding the only reference to the node,
-/// and cleared the link. Made by [`ScopeNode::enter_private`] before anything that
-/// could fail, and kept by the wrapper only for that poll.
-#[must_use = "dropping the loan at once makes the parent link owned"]
-pub(crate) struct ParentLoan(*const ScopeNode);
-
-impl ParentLoan {
-    /// `node` must be kept alive by the wrapper for as long as the loan lives.
-    #[inline]
-    fn new(node: &Arc<ScopeNode>) -> ParentLoan {
-        ParentLoan(Arc::as_ptr(node))
-    }
-
-    /// The first poll is over and the wrapper is done with its node: if nothing else
-    /// holds it, the link is dropped unread (the node needs no parent any more);
-    /// otherwise it becomes owned now.
-    #[inline]
-    pub(crate) fn settle(self, node: &mut Arc<ScopeNode>) {
-        debug_assert!(std::ptr::eq(Arc::as_ptr(node), self.0));
-        if let Some(private) = crate::pool::unique_mut(node) {
-            private.parent.clear();
-            std::mem::forget(self);
-        }
-    }
-
-    /// [`settle`](Self::settle) for a node that the caller resets at once (which
-    /// drops the link) if nothing else holds it: the link is left to that reset.
-    #[inline]
-    pub(crate) fn settle_before_reset(self, node: &Arc<ScopeNode>) {
-        debug_assert!(std::ptr::eq(Arc::as_ptr(node), self.0));
-        if Arc::strong_count(node) == 1 {
-            // As in `pool::unique_mut`: whoever held the node last, and read the link
-            // through it, let go with a Release decrement; this orders those reads
-            // before the parent can go.
-            crate::loom::sync::atomic::fence(Ordering::Acquire);
-            std::mem::forget(self);
-        }
-    }
-}
-
-impl Drop for ParentLoan {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: the wrapper keeps the node alive while its loan lives (`new`).
-        unsafe { &*self.0 }.parent.own();
-    }
-}
 
 /// A wrapper's own reference to its scope's node (a `CancelScope::run`, a group's
 /// child): dropping it offers the node back for reuse ([`ScopeNode::recycle`]), which
@@ -453,6 +206,7 @@ impl ScopeNode {
         Arc::new(ScopeNode {
             flags: AtomicU32::new(Self::timed(spec)),
             parent: Parent::new(),
+            reach: Reach::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
             reason: OnceLock::new(),
@@ -497,6 +251,7 @@ impl ScopeNode {
             Some(unique) if unique.flags.load(Ordering::Relaxed) == ENTERED => {
                 *unique.flags.get_mut() = 0;
                 unique.parent.clear();
+                unique.reach.clear();
             }
             Some(unique) => unique.reset(),
             None => *node = ScopeNode::new(),
@@ -512,6 +267,7 @@ impl ScopeNode {
         const KEEP_SLOTS: usize = 64;
         *self.flags.get_mut() = 0;
         self.parent.clear();
+        self.reach.clear();
         *self.slot.get_mut() = UNLINKED;
         let links = self.links.get_mut();
         if links.waker.is_some() {
@@ -522,7 +278,7 @@ impl ScopeNode {
         } else if !links.slots.is_empty() || !links.free.is_empty() {
             links.slots.clear();
             links.free.clear();
-            links.sweep_at = SWEEP_MIN;
+            links.sweep_at = links::SWEEP_MIN;
         }
         if self.reason.get().is_some() {
             self.reason = OnceLock::new();
@@ -629,96 +385,6 @@ impl ScopeNode {
         }
     }
 
-    /// Links an entered node into its parent, so that cancelling the parent wakes what
-    /// runs inside (idempotent; called by the node's own wrapper).
-    #[inline]
-    pub(crate) fn link_into_parent(node: &Arc<ScopeNode>) {
-        if node.flags.load(Ordering::Acquire) & LINKED != 0 {
-            return;
-        }
-        ScopeNode::link_unlinked(node);
-    }
-
-    fn link_unlinked(node: &Arc<ScopeNode>) {
-        node.flags.fetch_or(LINKED, Ordering::AcqRel);
-        if let Some(parent) = node.parent.get() {
-            parent.link(node.clone(), None);
-            // Other tasks may already run below this node (a group's children, also
-            // those started through a handle that left the group's first poll), and a
-            // cancel above that came before this link found no way down to them. Both
-            // take the parent's links lock, after the cancel's flag store and before
-            // our load: either that cancel's walk sees our link and wakes them, or we
-            // see its flag here and wake them ourselves.
-            if node.cancelled_by().is_some() {
-                node.wake_subtree();
-            }
-        }
-    }
-
-    /// Links `child` below `self` so cancelling `self` wakes it. If `self` is already
-    /// effectively cancelled, the child will see it on its first poll.
-    fn link(&self, child: Arc<ScopeNode>, task: Option<Task>) {
-        let mut links = self.links.lock();
-        if links.free.is_empty() && links.slots.len() >= links.sweep_at {
-            links.sweep();
-        }
-        let index = match links.free.pop() {
-            Some(index) => index,
-            None => {
-                links.slots.push(None);
-                links.slots.len() - 1
-            }
-        };
-        child.slot.store(index, Ordering::Relaxed);
-        links.slots[index] = Some(Link { node: child, task });
-    }
-
-    /// A group child's task is done with this node: its link in the group's node (made
-    /// at launch) may go. Instead of taking the group's lock now, on the finishing
-    /// worker, the link stays until the group links its next child and sweeps, or the
-    /// group ends. A stale link is harmless meanwhile: waking or cancelling a finished
-    /// task does nothing.
-    #[inline]
-    pub(crate) fn detach(&self) {
-        self.flags.fetch_or(DETACHED, Ordering::AcqRel);
-    }
-
-    /// Unlinks `self` from its parent (idempotent). Returns the link's task reference.
-    #[inline]
-    pub fn unlink(node: &Arc<ScopeNode>) -> Option<Task> {
-        if node.flags.load(Ordering::Acquire) & LINKED == 0 {
-            return None;
-        }
-        ScopeNode::unlink_linked(node)
-    }
-
-    fn unlink_linked(node: &Arc<ScopeNode>) -> Option<Task> {
-        let parent = node.parent.get()?;
-        let mut links = parent.links.lock();
-        let index = node.slot.swap(UNLINKED, Ordering::Relaxed);
-        if index == UNLINKED {
-            return None;
-        }
-        match links.slots.get(index) {
-            Some(Some(link)) if Arc::ptr_eq(&link.node, node) => {}
-            _ => return None,
-        }
-        let link = links.slots[index].take();
-        links.free.push(index);
-        link.and_then(|l| l.task)
-    }
-
-    /// Takes every link (a group tearing down). Their nodes become unlinked.
-    pub(crate) fn take_links(&self) -> Vec<Link> {
-        let mut links = self.links.lock();
-        links.free.clear();
-        let taken: Vec<Link> = links.slots.drain(..).flatten().collect();
-        for link in &taken {
-            link.node.slot.store(UNLINKED, Ordering::Relaxed);
-        }
-        taken
-    }
-
     /// Names the node for the debug dump (the first label given stays).
     #[inline]
     pub(crate) fn set_label(&self, label: Label) {
@@ -729,19 +395,6 @@ impl ScopeNode {
 
     pub(crate) fn label(&self) -> Option<&Label> {
         self.label.get()
-    }
-
-    /// The nodes linked below this one that have not finished, each with the state of
-    /// its task if it is a group's child, for the debug dump.
-    pub(crate) fn linked(&self) -> Vec<(Arc<ScopeNode>, Option<TaskInfo>)> {
-        let links = self.links.lock();
-        links
-            .slots
-            .iter()
-            .flatten()
-            .filter(|link| link.node.flags.load(Ordering::Acquire) & DETACHED == 0)
-            .map(|link| (link.node.clone(), link.task.as_ref().map(TaskInfo::of)))
-            .collect()
     }
 
     /// Records the waker of the task running inside this scope.
@@ -766,6 +419,7 @@ impl ScopeNode {
         if self.flags.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED != 0 {
             return false;
         }
+        catch::invalidate();
         crate::debug::trace::cancelled(self.reason().map(|r| &**r), self.deadline_fired());
         self.wake_subtree();
         true
@@ -949,6 +603,9 @@ impl ScopeNode {
                 self.flags.fetch_and(!SHIELD, Ordering::AcqRel)
             }
         };
+        if (prev & SHIELD != 0) != shield {
+            catch::invalidate();
+        }
         if !shield && prev & SHIELD != 0 {
             self.wake_subtree();
         }
@@ -974,29 +631,6 @@ impl ScopeNode {
     pub(crate) fn deadline_fired(&self) -> bool {
         self.flags.load(Ordering::Acquire) & DEADLINE != 0
     }
-
-    /// The outermost cancelled scope at or above `self` that cancellation can reach
-    /// (the walk stops after the first shielded scope). `None`: not cancelled.
-    ///
-    /// Atomic loads only: this runs on every poll.
-    #[inline]
-    pub fn cancelled_by(&self) -> Option<&ScopeNode> {
-        let mut node = self;
-        let mut catcher = None;
-        loop {
-            let flags = node.flags.load(Ordering::Acquire);
-            if flags & CANCELLED != 0 {
-                catcher = Some(node);
-            }
-            if flags & SHIELD != 0 {
-                return catcher;
-            }
-            match node.parent.get() {
-                Some(parent) => node = parent,
-                None => return catcher,
-            }
-        }
-    }
 }
 
 impl std::fmt::Debug for ScopeNode {
@@ -1011,6 +645,7 @@ impl std::fmt::Debug for ScopeNode {
 
 #[cfg(all(test, not(pride_loom)))]
 mod tests {
+    use super::links::SWEEP_MIN;
     use super::*;
 
     fn linked_children(parent: &ScopeNode) -> usize {
@@ -1070,105 +705,38 @@ mod tests {
         drop(parent.take_links());
     }
 
-    /// A scope entered privately below `outer`, as a wrapper's first poll does.
-    fn enter_borrowing(outer: &Arc<ScopeNode>) -> (Arc<ScopeNode>, ParentLoan) {
-        let mut inner = ScopeNode::new();
-        let loan = ScopeNode::enter_private(&mut inner, Enclosing(Arc::as_ptr(outer)));
-        (inner, loan)
-    }
-
+    /// A walk through a chain deeper than it reads directly answers from the caches,
+    /// which every cancel and shield change invalidates.
     #[test]
-    fn a_loan_ending_with_others_holding_the_node_makes_the_link_owned() {
-        let outer = ScopeNode::new();
-        let (mut inner, loan) = enter_borrowing(&outer);
-        // Borrowed: the parent's count is untouched, yet the link reads as a parent.
-        assert_eq!(Arc::strong_count(&outer), 1);
-        assert!(inner.is_child_of(Arc::as_ptr(&outer)));
-        let kept = inner.clone();
-        loan.settle(&mut inner);
+    fn a_deep_chain_sees_each_cancel_and_shield_change() {
+        let root = ScopeNode::new();
+        let mut chain = vec![root.clone()];
+        for _ in 0..100 {
+            let next = child_of(chain.last().unwrap());
+            chain.push(next);
+        }
+        let (bottom, middle) = (chain[100].clone(), chain[50].clone());
+        assert_eq!(bottom.cancelled_by(), None);
+        root.cancel();
+        assert_eq!(bottom.cancelled_by(), Some(Catcher::Outer));
+        assert_eq!(chain[90].cancelled_by(), Some(Catcher::Outer));
+        middle.set_shield(true);
         assert_eq!(
-            Arc::strong_count(&outer),
-            2,
-            "the link did not take a count"
+            bottom.cancelled_by(),
+            None,
+            "a cached answer crossed a shield"
         );
-        // The parent outlives the handle it was borrowed from: a cancel made before
-        // that handle went is still seen through the link (Miri reports a
-        // use-after-free if the loan did not take its count).
-        outer.cancel();
-        drop(outer);
-        drop(inner);
-        assert!(kept.cancelled_by().is_some());
-        drop(kept);
-    }
-
-    #[test]
-    fn a_loan_ended_by_unwinding_makes_the_link_owned() {
-        let outer = ScopeNode::new();
-        let (inner, loan) = enter_borrowing(&outer);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let _loan = loan;
-            panic!("the first poll unwinds");
-        }));
-        assert!(result.is_err());
-        assert_eq!(Arc::strong_count(&outer), 2);
-        drop(outer);
-        assert!(inner.cancelled_by().is_none());
-    }
-
-    #[test]
-    fn a_loan_settled_on_a_node_held_alone_drops_the_link_without_a_count() {
-        let outer = ScopeNode::new();
-        let (mut inner, loan) = enter_borrowing(&outer);
-        loan.settle(&mut inner);
-        assert_eq!(Arc::strong_count(&outer), 1);
-        // Nothing points at the parent any more: it may go first.
-        assert!(inner.is_child_of(std::ptr::null()));
-        drop(outer);
-        assert!(inner.cancelled_by().is_none());
-        drop(inner);
-    }
-
-    #[test]
-    fn a_loan_settled_before_a_reset_leaves_the_link_to_the_reset() {
-        let outer = ScopeNode::new();
-        let (mut inner, loan) = enter_borrowing(&outer);
-        loan.settle_before_reset(&inner);
-        assert_eq!(Arc::strong_count(&outer), 1);
-        crate::pool::unique_mut(&mut inner)
-            .expect("the node is held alone")
-            .reset();
-        assert!(inner.is_child_of(std::ptr::null()));
-        drop(outer);
-        drop(inner);
-
-        // Held elsewhere too: the link becomes owned instead.
-        let outer = ScopeNode::new();
-        let (inner, loan) = enter_borrowing(&outer);
-        let kept = inner.clone();
-        loan.settle_before_reset(&inner);
-        assert_eq!(Arc::strong_count(&outer), 2);
-        drop((outer, inner));
-        assert!(kept.cancelled_by().is_none());
-    }
-
-    #[test]
-    fn a_failed_entry_leaves_the_borrow_of_the_entry_that_succeeded_alone() {
-        let outer = ScopeNode::new();
-        let (mut inner, loan) = enter_borrowing(&outer);
-        // A second wrapper tries the same node (a `CancelScope` clone run twice).
-        let mut second = inner.clone();
-        let entered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _loan = ScopeNode::enter_private(&mut second, Enclosing(Arc::as_ptr(&outer)));
-        }));
-        assert!(entered.is_err(), "a node was entered twice");
-        assert_eq!(
-            Arc::strong_count(&outer),
-            1,
-            "the failed entry's loan ended the first entry's borrow"
-        );
-        drop(second);
-        loan.settle(&mut inner);
-        assert_eq!(Arc::strong_count(&outer), 1);
-        drop((outer, inner));
+        assert_eq!(root.cancelled_by(), Some(Catcher::This));
+        middle.set_shield(false);
+        assert_eq!(bottom.cancelled_by(), Some(Catcher::Outer));
+        middle.set_shield(true);
+        chain[40].cancel();
+        assert_eq!(bottom.cancelled_by(), None);
+        chain[60].cancel();
+        assert_eq!(bottom.cancelled_by(), Some(Catcher::Outer));
+        assert_eq!(chain[60].cancelled_by(), Some(Catcher::This));
+        for node in chain.iter().rev() {
+            drop(ScopeNode::unlink(node));
+        }
     }
 }

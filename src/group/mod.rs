@@ -7,11 +7,13 @@
 //! so siblings (and the body) are dropped at their next suspension point. Dropping the
 //! group's future tears every child down before the drop returns.
 //!
-//! `shared.rs` holds the lock-free child counter and error stack, `child.rs` the
-//! wrapper each child task runs, `error.rs` what a group reports.
+//! `future.rs` holds the group's own future, `shared.rs` the lock-free child counter
+//! and error stack, `child.rs` the wrapper each child task runs, `start.rs` the
+//! hand-over of `start`, `error.rs` what a group reports.
 
 mod child;
 pub(crate) mod error;
+mod future;
 pub(crate) mod isolated;
 mod limit;
 mod limit_api;
@@ -22,22 +24,19 @@ pub use self::limit_api::{StartSoonWait, TryStartError};
 
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use self::child::Child;
 pub use self::error::{BoxError, GroupClosed, GroupError, TaskError};
-use self::error::{Kind, Payload, Reason, TaskOutput};
+use self::error::{Kind, TaskOutput};
+pub use self::future::TaskGroupFuture;
 use self::shared::{GroupShared, Slot};
 pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
-use crate::cancel::deadline::DeadlineTimer;
-use crate::cancel::node::{Enclosing, ScopeNode};
-use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
+use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
-use crate::loom::sync::atomic::Ordering;
 use crate::task::{self, JoinHandle};
 
 /// Opens a task group, runs `body` with it, and completes when the body and every
@@ -109,20 +108,7 @@ where
     Fut: Future,
     Fut::Output: TaskOutput<Ok = T>,
 {
-    TaskGroupFuture {
-        limit: None,
-        init: Some(body),
-        shared: None,
-        body: Body {
-            future: None,
-            protected: false,
-            value: None,
-        },
-        armed: Armed {
-            waker: None,
-            deadline: DeadlineTimer::new(),
-        },
-    }
+    TaskGroupFuture::new(None, body)
 }
 
 /// Like [`task_group`], with at most `limit` children running at once (Go's
@@ -167,351 +153,7 @@ where
         limit > 0,
         "pride: a task group's concurrency limit must be at least 1"
     );
-    let mut group = task_group(body);
-    group.limit = NonZeroUsize::new(limit);
-    group
-}
-
-/// The future of [`task_group`]. `T` is the body's success value.
-///
-/// A named type with no bounds on its definition, and no `TaskOutput` projection in
-/// its fields, so that a task awaiting a group whose body returns
-/// `Result<_, BoxError>` is still `Send` (rustc cannot prove auto traits through such a
-/// projection inside an `async` block).
-///
-/// Its fields are word-sized where they can be (no `done` flag: an empty `init` and
-/// `shared` say it; the limit uses `NonZeroUsize`'s niche). A group future is built
-/// and then moved into its caller's state at every `.await`; byte-sized fields between
-/// the words made that move load across several fresh narrow stores, which the CPU
-/// cannot forward, and the stall cost a third of an empty group's time.
-#[must_use = "a task group does nothing unless awaited"]
-pub struct TaskGroupFuture<B, Fut, T> {
-    /// At most this many children run at once.
-    limit: Option<NonZeroUsize>,
-    /// The body's closure, until the first poll calls it.
-    init: Option<B>,
-    /// Set by the first poll; taken when the group completes.
-    shared: Option<Arc<GroupShared>>,
-    /// Structurally pinned (it holds the body's future).
-    body: Body<Fut, T>,
-    armed: Armed,
-}
-
-/// The group's body, polled inside the group's scope.
-struct Body<Fut, T> {
-    /// Structurally pinned: never moved, dropped in place by assigning `None`.
-    future: Option<Fut>,
-    /// At its last suspension, the body was inside a shield within the group's scope.
-    protected: bool,
-    value: Option<T>,
-}
-
-/// What a suspended group registers: its task's waker and its deadline's timer.
-struct Armed {
-    /// The waker last registered with the group's scope node.
-    waker: Option<Waker>,
-    /// The timer for the group's deadline.
-    deadline: DeadlineTimer,
-}
-
-impl<B, Fut, T> Future for TaskGroupFuture<B, Fut, T>
-where
-    B: FnOnce(TaskGroup) -> Fut,
-    Fut: Future,
-    Fut::Output: TaskOutput<Ok = T>,
-{
-    type Output = Result<T, GroupError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `body` is never moved out (see its docs); the other fields are not
-        // pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        assert!(
-            this.init.is_some() || this.shared.is_some(),
-            "pride: a task group future was polled after it completed"
-        );
-        // SAFETY: structurally pinned, see above.
-        let mut body = unsafe { Pin::new_unchecked(&mut this.body) };
-        let armed = &mut this.armed;
-        let shared = match &this.shared {
-            Some(shared) => {
-                assert_polled_in_place(shared.node(), "`task_group`");
-                // The body runs until its first suspension point even in a cancelled
-                // scope; after that, a cancelled scope drops it where it is
-                // suspended: before resuming it, and right after it suspends.
-                body.as_mut().check_cancel(shared);
-                body.as_mut().poll(shared, cx);
-                shared
-            }
-            None => {
-                let init = this
-                    .init
-                    .take()
-                    .expect("pride: task group body already taken");
-                let (shared, loan) = GroupShared::open(this.limit, Enclosing::current());
-                let shared = this.shared.insert(shared);
-                body.as_mut().start(init, shared, cx);
-                // The body finished on its first poll, with no child, no failure and
-                // no handle left: nothing was linked, armed or cancelled, so the
-                // group is done without closing or checking anything else.
-                if body.future.is_none() && GroupShared::is_finished_alone(shared) {
-                    if let Some(value) = body.as_mut().take_value() {
-                        if let Some(shared) = this.shared.take() {
-                            GroupShared::recycle_untouched(shared, loan);
-                        }
-                        return Poll::Ready(Ok(value));
-                    }
-                }
-                drop(loan);
-                shared
-            }
-        };
-        let node = shared.node();
-        if body.future.is_some() {
-            armed.arm(node, cx);
-            body.as_mut().check_cancel(shared);
-        }
-        // While the body or a child runs, the group tells the wrappers around it not
-        // to drop it: a cancel from outside reaches the body and the children through
-        // the tree (above), and the group drains them before it ends.
-        if body.future.is_some() {
-            current::report_suspended(node, true);
-            return Poll::Pending;
-        }
-        // Waiting for the children: the last one wakes the waker registered by `arm`.
-        if !GroupShared::close_or_register(shared, || armed.arm(node, cx)) {
-            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
-            current::report_suspended(node, true);
-            return Poll::Pending;
-        }
-        // Closed with no children left: every child future has been dropped. Their
-        // links are stale; dropping them breaks the cycle group node -> child node
-        // -> parent (the group node) that would otherwise keep both alive.
-        drop(ScopeNode::unlink(node));
-        drop(node.take_links());
-        armed.clear();
-        node.mark_exited();
-        // Work was dropped because a scope further out was cancelled, and nothing
-        // failed: that scope catches, now that the cleanup is over (it decides after
-        // the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The group
-        // is done, and returns `Pending`, unprotected: the wrapper of that scope, in
-        // this task, drops it before this poll returns.
-        if shared.cut_short.load(Ordering::Acquire)
-            && !caught_after_cleanup(node)
-            && !shared.errors.has_any()
-        {
-            if let Some(shared) = this.shared.take() {
-                GroupShared::recycle(shared);
-            }
-            return Poll::Pending;
-        }
-        let result = if shared.errors.has_any() {
-            let reason = node.reason().cloned();
-            Err(GroupError::new(
-                shared.errors.drain(),
-                Reason::Failed,
-                reason,
-            ))
-        } else if node.deadline_fired() && shared.cut_short.load(Ordering::Acquire) {
-            let reason = node.reason().cloned();
-            Err(GroupError::new(Vec::new(), Reason::TimedOut, reason))
-        } else {
-            match body.take_value() {
-                Some(value) => Ok(value),
-                None => {
-                    let reason = node.reason().cloned();
-                    Err(GroupError::new(Vec::new(), Reason::Cancelled, reason))
-                }
-            }
-        };
-        if let Some(shared) = this.shared.take() {
-            GroupShared::recycle(shared);
-        }
-        Poll::Ready(result)
-    }
-}
-
-impl<Fut, T> Body<Fut, T>
-where
-    Fut: Future,
-    Fut::Output: TaskOutput<Ok = T>,
-{
-    /// First poll: makes the body inside the group's scope and polls it once.
-    fn start<B>(self: Pin<&mut Self>, init: B, shared: &Arc<GroupShared>, cx: &mut Context<'_>)
-    where
-        B: FnOnce(TaskGroup) -> Fut,
-    {
-        // SAFETY: `future` is only ever assigned in place and pinned below.
-        let this = unsafe { self.get_unchecked_mut() };
-        let group = TaskGroup {
-            shared: shared.clone(),
-        };
-        let future = &mut this.future;
-        let (polled, protected) = current::enter(shared.node(), || {
-            catch_unwind(AssertUnwindSafe(|| {
-                // SAFETY: `future` is structurally pinned (see the field's docs).
-                let body = unsafe { Pin::new_unchecked(future.insert(init(group))) };
-                body.poll(cx)
-            }))
-        });
-        this.settle(shared, polled, protected);
-    }
-
-    fn poll(self: Pin<&mut Self>, shared: &GroupShared, cx: &mut Context<'_>) {
-        // SAFETY: `future` is structurally pinned (see the field's docs).
-        let this = unsafe { self.get_unchecked_mut() };
-        let Some(future) = this.future.as_mut() else {
-            return;
-        };
-        // SAFETY: as above.
-        let future = unsafe { Pin::new_unchecked(future) };
-        let (polled, protected) = current::enter(shared.node(), || {
-            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
-        });
-        this.settle(shared, polled, protected);
-    }
-
-    /// Takes in what a poll of the body (or the call of its closure) gave.
-    fn settle(
-        &mut self,
-        shared: &GroupShared,
-        polled: std::thread::Result<Poll<Fut::Output>>,
-        protected: bool,
-    ) {
-        match polled {
-            Ok(Poll::Pending) => self.protected = protected,
-            Ok(Poll::Ready(output)) => {
-                self.drop_future_reporting(shared);
-                match output.into_result() {
-                    Ok(value) => self.value = Some(value),
-                    Err(error) => shared.report(TaskError::new(None, Kind::Error(error))),
-                }
-            }
-            // A `par` call stopped by a cancelled scope around the body: cancelled work.
-            Err(payload)
-                if crate::par::is_cancel_unwind(&*payload)
-                    && shared.node().cancelled_by().is_some() =>
-            {
-                shared.cut_short.store(true, Ordering::Release);
-                self.drop_future_reporting(shared);
-            }
-            Err(payload) => {
-                self.drop_future_reporting(shared);
-                shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
-            }
-        }
-    }
-
-    /// If the body is suspended, not behind a shield, and the group's scope or one
-    /// around it is cancelled, drops the body. The group's scope is marked as having
-    /// caught if it is the outermost cancelled one; otherwise the group drains and then
-    /// leaves the catch to the scope further out.
-    fn check_cancel(self: Pin<&mut Self>, shared: &GroupShared) {
-        // SAFETY: the future is only dropped in place.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.future.is_none() || this.protected {
-            return;
-        }
-        if shared.node().cancelled_by().is_some() {
-            shared.cut_short.store(true, Ordering::Release);
-            this.drop_future_reporting(shared);
-        }
-    }
-
-    /// Drops the body in place; a panic from its `Drop` (cleanup, often running
-    /// because the body was cancelled) is an entry of the group.
-    fn drop_future_reporting(&mut self, shared: &GroupShared) {
-        let future = &mut self.future;
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| *future = None)) {
-            shared.report(TaskError::new(None, Kind::Panic(Payload::new(payload))));
-        }
-    }
-}
-
-impl<Fut, T> Body<Fut, T> {
-    /// The body's value, once it has returned one.
-    fn take_value(self: Pin<&mut Self>) -> Option<T> {
-        // SAFETY: `value` is not pinned; nothing is moved out of `future`.
-        unsafe { self.get_unchecked_mut() }.value.take()
-    }
-
-    /// Drops the body in place, as the group future is dropped by hand: there is no
-    /// result left to report a panic from its `Drop` in, so it is contained.
-    fn drop_future(&mut self) {
-        let future = &mut self.future;
-        let _ = catch_unwind(AssertUnwindSafe(|| *future = None));
-    }
-}
-
-impl Armed {
-    /// The group suspended (its body, or waiting for children): make its scope
-    /// reachable from outside (linked into its parent, with this task's waker, which
-    /// the last child also wakes) and arm its deadline.
-    fn arm(&mut self, node: &Arc<ScopeNode>, cx: &Context<'_>) {
-        ScopeNode::link_into_parent(node);
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            node.set_waker(cx.waker());
-            self.waker = Some(cx.waker().clone());
-        }
-        self.deadline.poll(node);
-    }
-
-    /// The group is done with its scope: drops the timer and the waker.
-    #[inline]
-    fn clear(&mut self) {
-        self.deadline.clear();
-        if self.waker.is_some() {
-            self.waker = None;
-        }
-    }
-}
-
-impl<B, Fut, T> Drop for TaskGroupFuture<B, Fut, T> {
-    fn drop(&mut self) {
-        let Some(shared) = self.shared.take() else {
-            return;
-        };
-        // The body first: it may hold nested groups, whose drops tear down their own.
-        self.body.drop_future();
-        teardown(&shared);
-        self.armed.clear();
-        // Not recycled: a drop may run on a thread outside the runtime (its shutdown),
-        // whose free list would then keep the runtime's handle alive.
-        drop(shared);
-    }
-}
-
-/// Cancels every child and returns once none is left: idle children are dropped here,
-/// on this thread; a child being polled on another worker is dropped by that worker
-/// when its poll returns, and we wait for that.
-fn teardown(shared: &GroupShared) {
-    let node = shared.node();
-    node.cancel();
-    shared.children.close();
-    let mut spins = 0u32;
-    loop {
-        for link in node.take_links() {
-            if let Some(task) = link.task {
-                task.cancel();
-            }
-        }
-        // A child whose error waits for an outside `start` caller is not waited
-        // for: that caller may never run again, and the group has no outcome left.
-        if shared.no_future_left() {
-            break;
-        }
-        spins += 1;
-        if spins < 64 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(std::time::Duration::from_micros(50));
-        }
-    }
-    // A child counted in before the close may have linked itself after the last
-    // take and finished before the count was read: drop its stale link too (it would
-    // keep the group node and itself alive through each other).
-    drop(node.take_links());
-    drop(ScopeNode::unlink(node));
+    TaskGroupFuture::new(NonZeroUsize::new(limit), body)
 }
 
 /// A handle to a task group, to start children in it. Cheap to clone; children may

@@ -413,3 +413,88 @@ fn cancelling_a_very_deep_scope_tree_reaches_the_bottom() {
         assert!(out.is_ok(), "{out:?}");
     });
 }
+
+/// Counts a level of [`dropped_chain`] out when its future is dropped.
+struct LevelGuard(Arc<AtomicUsize>);
+
+impl Drop for LevelGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Like [`nested_chain`], each level holding a guard that counts its drop.
+fn dropped_chain(
+    depth: usize,
+    reached: Event,
+    dropped: Arc<AtomicUsize>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let _guard = LevelGuard(dropped.clone());
+        if depth == 0 {
+            reached.set();
+            return pending().await;
+        }
+        let _ = task_group(async move |tg| {
+            tg.start_soon(dropped_chain(depth - 1, reached, dropped));
+        })
+        .await;
+    })
+}
+
+/// Cancelling the root group of a deep chain of groups (each inside a child of the one
+/// above) drains every level, bottom up, and drops each level's future once. Each
+/// level's cleanup asks which scope catches, a question whose answer lies at the top:
+/// answered by walking the whole chain each time, the drain took time quadratic in the
+/// depth (seconds at this depth; the watchdog is generous, the drain should take well
+/// under a second).
+#[test]
+fn cancelling_the_root_of_a_deep_group_chain_drains_every_level() {
+    const DEPTH: usize = 4_000;
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let seen = dropped.clone();
+    let out = run(2, 60, move || async move {
+        let reached = Event::new();
+        let reached2 = reached.clone();
+        task_group(async move |tg| {
+            tg.start_soon(dropped_chain(DEPTH, reached2, dropped));
+            reached.wait().await;
+            tg.cancel_scope().cancel();
+        })
+        .await
+    });
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(seen.load(SeqCst), DEPTH + 1, "a level was not dropped");
+}
+
+/// Work inside a scope whose cancel a scope further out catches is dropped where it
+/// suspended; a future between the two wrappers that polls the inner scope again
+/// (as a `select` loop may) finds it pending, not completed, and the outer scope
+/// catches.
+#[test]
+fn an_inner_scope_polled_again_after_an_outer_cancel_stays_pending() {
+    run(1, 20, || async {
+        let outer = CancelScope::new();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (outer2, dropped2) = (outer.clone(), dropped.clone());
+        let out = outer
+            .run(async move {
+                let mut inner = std::pin::pin!(CancelScope::new().run(async move {
+                    let _guard = LevelGuard(dropped2);
+                    outer2.cancel();
+                    pending::<()>().await;
+                }));
+                std::future::poll_fn(|cx| {
+                    for _ in 0..3 {
+                        assert!(inner.as_mut().poll(cx).is_pending());
+                    }
+                    std::task::Poll::<()>::Pending
+                })
+                .await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(outer.cancelled_caught());
+        assert_eq!(dropped.load(SeqCst), 1);
+    });
+}

@@ -1,0 +1,213 @@
+//! The steps every scope wrapper takes on each poll of the work inside its scope
+//! (`CancelScope::run` and the timeouts, a task group's body, a group's child):
+//!
+//! - The work runs until its first suspension point even in a cancelled scope; after
+//!   that, a cancel that reaches the scope (its own, or one further out not cut off by
+//!   a shield) drops the work where it is suspended: before resuming it, and right
+//!   after it suspends, unless it suspended inside a shield within the scope.
+//! - The work is polled with the scope current, and a panic is caught.
+//! - When the work suspends, the wrapper arms its scope (links it into its parent,
+//!   registers the waker, arms the deadline) *before* the check, so that a cancel is
+//!   either seen by the check or wakes the task.
+//!
+//! Which scope catches a cancel is decided by the wrapper after the work is dropped
+//! ([`caught_after_cleanup`](super::caught_after_cleanup)).
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use super::current;
+use super::deadline::DeadlineTimer;
+use super::node::ScopeNode;
+use crate::loom::sync::Arc;
+
+/// A caught panic.
+pub(crate) type Panic = Box<dyn Any + Send>;
+
+pin_project_lite::pin_project! {
+    /// The work inside a scope, with what its wrapper remembers between polls.
+    pub(crate) struct Inside<F> {
+        // Dropped in place, by setting `None`.
+        #[pin]
+        future: Option<F>,
+        progress: Progress,
+    }
+}
+
+/// How far the work has got. Word-sized: a wrapper is built and then moved into its
+/// caller's state, and a narrow field among words makes that move load across fresh
+/// narrow stores, which the CPU cannot forward.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+enum Progress {
+    /// Not polled yet.
+    Fresh,
+    /// Polled; at its last suspension, not inside a shield within the scope.
+    Exposed,
+    /// At its last suspension, the work was inside a shield within the scope.
+    Protected,
+}
+
+/// What a poll of the work gave.
+pub(crate) enum Step<T> {
+    /// The work returned; it is still there, for the wrapper to drop.
+    Ready(T),
+    /// The work suspended.
+    Pending,
+    /// A cancel reached the scope and the work was dropped; a panic in its `Drop`.
+    Cancelled(Option<Panic>),
+    /// The work panicked; it is still there, for the wrapper to drop.
+    Panicked(Panic),
+}
+
+impl<F> Inside<F> {
+    pub(crate) const fn new(future: Option<F>) -> Inside<F> {
+        Inside {
+            future,
+            progress: Progress::Fresh,
+        }
+    }
+
+    /// The work has not been dropped.
+    #[inline]
+    pub(crate) fn is_running(&self) -> bool {
+        self.future.is_some()
+    }
+
+    #[inline]
+    pub(crate) fn is_polled(&self) -> bool {
+        self.progress != Progress::Fresh
+    }
+
+    /// At its last suspension, the work was inside a shield within the scope.
+    #[inline]
+    pub(crate) fn is_protected(&self) -> bool {
+        self.progress == Progress::Protected
+    }
+
+    /// Drops the work in place (if it is still there); returns a panic from its `Drop`.
+    #[inline]
+    pub(crate) fn drop_work(self: Pin<&mut Self>) -> Option<Panic> {
+        let mut future = self.project().future;
+        if future.is_none() {
+            return None;
+        }
+        catch_unwind(AssertUnwindSafe(|| future.set(None))).err()
+    }
+}
+
+impl<F: Future> Inside<F> {
+    /// One poll of the work inside `node`'s scope (see the module docs); `arm` is
+    /// called when the work suspends, before the check for a cancel.
+    #[inline]
+    pub(crate) fn poll(
+        self: Pin<&mut Self>,
+        node: &Arc<ScopeNode>,
+        cx: &mut Context<'_>,
+        arm: impl FnOnce(&Context<'_>),
+    ) -> Step<F::Output> {
+        self.poll_made(node, cx, arm, None::<fn() -> F>)
+    }
+
+    /// The first poll of work that the wrapper makes now: `make` runs inside the
+    /// scope too, and its panic is the work's.
+    #[inline]
+    pub(crate) fn start(
+        self: Pin<&mut Self>,
+        node: &Arc<ScopeNode>,
+        cx: &mut Context<'_>,
+        arm: impl FnOnce(&Context<'_>),
+        make: impl FnOnce() -> F,
+    ) -> Step<F::Output> {
+        self.poll_made(node, cx, arm, Some(make))
+    }
+
+    #[inline]
+    fn poll_made(
+        mut self: Pin<&mut Self>,
+        node: &Arc<ScopeNode>,
+        cx: &mut Context<'_>,
+        arm: impl FnOnce(&Context<'_>),
+        make: Option<impl FnOnce() -> F>,
+    ) -> Step<F::Output> {
+        let this = self.as_mut().project();
+        if *this.progress == Progress::Exposed && node.cancelled_by().is_some() {
+            return Step::Cancelled(self.drop_work());
+        }
+        *this.progress = Progress::Exposed;
+        let mut future = this.future;
+        let (polled, protected) = current::enter(node, || {
+            catch_unwind(AssertUnwindSafe(|| {
+                if let Some(make) = make {
+                    future.set(Some(make()));
+                }
+                future
+                    .as_mut()
+                    .as_pin_mut()
+                    .expect("pride: a scope's work was polled after it was dropped")
+                    .poll(cx)
+            }))
+        });
+        match polled {
+            Ok(Poll::Ready(output)) => Step::Ready(output),
+            Ok(Poll::Pending) => {
+                if protected {
+                    *this.progress = Progress::Protected;
+                }
+                arm(cx);
+                if !protected && node.cancelled_by().is_some() {
+                    Step::Cancelled(self.drop_work())
+                } else {
+                    Step::Pending
+                }
+            }
+            // A `par` call that a cancelled scope stopped unwinds out of the work: it
+            // is cancelled work.
+            Err(payload)
+                if crate::par::is_cancel_unwind(&*payload) && node.cancelled_by().is_some() =>
+            {
+                Step::Cancelled(self.drop_work())
+            }
+            Err(payload) => Step::Panicked(payload),
+        }
+    }
+}
+
+/// What a suspended scope registers: its task's waker and its deadline's timer.
+pub(crate) struct Armed {
+    /// The waker last registered with the scope's node.
+    waker: Option<Waker>,
+    deadline: DeadlineTimer,
+}
+
+impl Armed {
+    pub(crate) const fn new() -> Armed {
+        Armed {
+            waker: None,
+            deadline: DeadlineTimer::new(),
+        }
+    }
+
+    /// The work inside suspended: makes the scope reachable from outside (linked into
+    /// its parent, with this task's waker) and arms its deadline.
+    pub(crate) fn arm(&mut self, node: &Arc<ScopeNode>, cx: &Context<'_>) {
+        ScopeNode::link_into_parent(node);
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            node.set_waker(cx.waker());
+            self.waker = Some(cx.waker().clone());
+        }
+        self.deadline.poll(node);
+    }
+
+    /// The wrapper is done with its scope: drops the timer and the waker.
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        self.deadline.clear();
+        if self.waker.is_some() {
+            self.waker = None;
+        }
+    }
+}

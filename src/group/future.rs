@@ -1,0 +1,250 @@
+//! A task group's own future: it runs the body inside the group's scope, waits for
+//! the children, drains them under a cancel, and reports; dropped by hand, it tears
+//! every child down.
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::TaskGroup;
+use super::error::{GroupError, Kind, Payload, Reason, TaskError, TaskOutput};
+use super::shared::GroupShared;
+use crate::cancel::inside::{Armed, Inside, Step};
+use crate::cancel::node::{Enclosing, ScopeNode};
+use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::Ordering;
+
+pin_project_lite::pin_project! {
+    /// The future of [`task_group`](crate::task_group). `T` is the body's success value.
+    ///
+    /// A named type with no bounds on its definition, and no `TaskOutput` projection in
+    /// its fields, so that a task awaiting a group whose body returns
+    /// `Result<_, BoxError>` is still `Send` (rustc cannot prove auto traits through
+    /// such a projection inside an `async` block).
+    ///
+    /// Its fields are word-sized where they can be (no `done` flag: an empty `init` and
+    /// `shared` say it; the limit uses `NonZeroUsize`'s niche). A group future is built
+    /// and then moved into its caller's state at every `.await`; byte-sized fields
+    /// between the words made that move load across several fresh narrow stores, which
+    /// the CPU cannot forward, and the stall cost a third of an empty group's time.
+    #[must_use = "a task group does nothing unless awaited"]
+    pub struct TaskGroupFuture<B, Fut, T> {
+        // At most this many children run at once.
+        limit: Option<NonZeroUsize>,
+        // The body's closure, until the first poll calls it.
+        init: Option<B>,
+        // Set by the first poll; taken when the group completes.
+        shared: Option<Arc<GroupShared>>,
+        // The body, polled inside the group's scope.
+        #[pin]
+        body: Inside<Fut>,
+        // The body's value, once it has returned one.
+        value: Option<T>,
+        armed: Armed,
+    }
+
+    impl<B, Fut, T> PinnedDrop for TaskGroupFuture<B, Fut, T> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let Some(shared) = this.shared.take() else {
+                return;
+            };
+            // The body first: it may hold nested groups, whose drops tear down their
+            // own. The future is dropped by hand: there is no result left to report a
+            // panic from the body's `Drop` in, so it is contained.
+            drop(this.body.drop_work());
+            teardown(&shared);
+            this.armed.clear();
+            // Not recycled: a drop may run on a thread outside the runtime (its
+            // shutdown), whose free list would then keep the runtime's handle alive.
+            drop(shared);
+        }
+    }
+}
+
+impl<B, Fut, T> TaskGroupFuture<B, Fut, T> {
+    pub(super) fn new(limit: Option<NonZeroUsize>, body: B) -> Self {
+        TaskGroupFuture {
+            limit,
+            init: Some(body),
+            shared: None,
+            body: Inside::new(None),
+            value: None,
+            armed: Armed::new(),
+        }
+    }
+}
+
+impl<B, Fut, T> Future for TaskGroupFuture<B, Fut, T>
+where
+    B: FnOnce(TaskGroup) -> Fut,
+    Fut: Future,
+    Fut::Output: TaskOutput<Ok = T>,
+{
+    type Output = Result<T, GroupError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let mut loan = None;
+        let mut init = None;
+        let shared = match this.shared {
+            Some(shared) => {
+                assert_polled_in_place(shared.node(), "`task_group`");
+                shared
+            }
+            None => {
+                init = Some(
+                    this.init
+                        .take()
+                        .expect("pride: a task group future was polled after it completed"),
+                );
+                let (shared, borrowed) = GroupShared::open(*this.limit, Enclosing::current());
+                loan = Some(borrowed);
+                this.shared.insert(shared)
+            }
+        };
+        let node = shared.node();
+        if init.is_some() || this.body.is_running() {
+            let armed = &mut *this.armed;
+            let arm = |cx: &Context<'_>| armed.arm(node, cx);
+            let step = match init {
+                // The closure is called inside the group's scope; its panic is the body's.
+                Some(init) => {
+                    let group = TaskGroup {
+                        shared: shared.clone(),
+                    };
+                    this.body.as_mut().start(node, cx, arm, || init(group))
+                }
+                None => this.body.as_mut().poll(node, cx, arm),
+            };
+            let failure = match step {
+                Step::Pending => return suspended(node),
+                Step::Ready(output) => match output.into_result() {
+                    Ok(value) => {
+                        *this.value = Some(value);
+                        None
+                    }
+                    Err(error) => Some(Kind::Error(error)),
+                },
+                Step::Panicked(panic) => Some(Kind::Panic(Payload::new(panic))),
+                Step::Cancelled(panic) => {
+                    shared.cut_short.store(true, Ordering::Release);
+                    panic.map(|panic| Kind::Panic(Payload::new(panic)))
+                }
+            };
+            // The body is done (unless it suspended): a panic in its `Drop` (cleanup,
+            // often running because it was cancelled) is an entry of the group, before
+            // the failure that ended it.
+            if let Some(panic) = this.body.as_mut().drop_work() {
+                shared.report(TaskError::new(None, Kind::Panic(Payload::new(panic))));
+            }
+            if let Some(kind) = failure {
+                shared.report(TaskError::new(None, kind));
+            }
+        }
+        // The body finished on its first poll, with no child, no failure and no handle
+        // left: nothing was linked, armed or cancelled, so the group is done without
+        // closing or checking anything else.
+        if let Some(borrowed) = loan {
+            if this.value.is_some() && GroupShared::is_finished_alone(shared) {
+                if let Some(shared) = this.shared.take() {
+                    GroupShared::recycle_untouched(shared, borrowed);
+                }
+                return Poll::Ready(Ok(this.value.take().expect("checked above")));
+            }
+        }
+        // Waiting for the children: the last one wakes the waker registered by `arm`.
+        let armed = &mut *this.armed;
+        if !GroupShared::close_or_register(shared, || armed.arm(node, cx)) {
+            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
+            return suspended(node);
+        }
+        // Closed with no children left: every child future has been dropped. Their
+        // links are stale; dropping them breaks the cycle group node -> child node
+        // -> parent (the group node) that would otherwise keep both alive.
+        drop(ScopeNode::unlink(node));
+        drop(node.take_links());
+        armed.clear();
+        node.mark_exited();
+        // Work was dropped because a scope further out was cancelled, and nothing
+        // failed: that scope catches, now that the cleanup is over (it decides after
+        // the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The group
+        // is done, and returns `Pending`, unprotected: the wrapper of that scope, in
+        // this task, drops it before this poll returns.
+        if shared.cut_short.load(Ordering::Acquire)
+            && !caught_after_cleanup(node)
+            && !shared.errors.has_any()
+        {
+            if let Some(shared) = this.shared.take() {
+                GroupShared::recycle(shared);
+            }
+            return Poll::Pending;
+        }
+        let result = if shared.errors.has_any() {
+            let reason = node.reason().cloned();
+            Err(GroupError::new(
+                shared.errors.drain(),
+                Reason::Failed,
+                reason,
+            ))
+        } else if node.deadline_fired() && shared.cut_short.load(Ordering::Acquire) {
+            let reason = node.reason().cloned();
+            Err(GroupError::new(Vec::new(), Reason::TimedOut, reason))
+        } else {
+            match this.value.take() {
+                Some(value) => Ok(value),
+                None => {
+                    let reason = node.reason().cloned();
+                    Err(GroupError::new(Vec::new(), Reason::Cancelled, reason))
+                }
+            }
+        };
+        if let Some(shared) = this.shared.take() {
+            GroupShared::recycle(shared);
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// The group waits for its body or a child: it tells the wrappers around it not to
+/// drop it. A cancel from outside reaches the body and the children through the tree,
+/// and the group drains them before it ends.
+fn suspended<R>(node: &ScopeNode) -> Poll<R> {
+    current::report_suspended(node, true);
+    Poll::Pending
+}
+
+/// Cancels every child and returns once none is left: idle children are dropped here,
+/// on this thread; a child being polled on another worker is dropped by that worker
+/// when its poll returns, and we wait for that.
+fn teardown(shared: &GroupShared) {
+    let node = shared.node();
+    node.cancel();
+    shared.children.close();
+    let mut spins = 0u32;
+    loop {
+        for link in node.take_links() {
+            if let Some(task) = link.task {
+                task.cancel();
+            }
+        }
+        // A child whose error waits for an outside `start` caller is not waited
+        // for: that caller may never run again, and the group has no outcome left.
+        if shared.no_future_left() {
+            break;
+        }
+        spins += 1;
+        if spins < 64 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+    // A child counted in before the close may have linked itself after the last
+    // take and finished before the count was read: drop its stale link too (it would
+    // keep the group node and itself alive through each other).
+    drop(node.take_links());
+    drop(ScopeNode::unlink(node));
+}
