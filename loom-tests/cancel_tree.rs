@@ -198,3 +198,32 @@ fn parent_link_is_published_with_the_entry() {
         exit(&[&node]);
     });
 }
+
+/// A scope whose wrapper links it into its parent only when its work first suspends
+/// (a group, a `CancelScope::run`) already has a child linked below it (a group's
+/// child, started through a handle), and the parent is cancelled while the scope is
+/// being linked. The child's task must be woken: by the cancel's walk if the scope is
+/// linked by then, otherwise by the link, which then sees the cancel.
+///
+/// Seen to deadlock with the link not checking for a cancel (mutation row G9).
+#[test]
+fn cancel_vs_late_link_of_a_scope_with_a_child() {
+    common::model(|| {
+        let parent = entered(None);
+        let scope = ScopeNode::new();
+        ScopeNode::enter_unlinked(&scope, Some(parent.clone()));
+        let child = entered(Some(&scope));
+        let canceller = {
+            let parent = parent.clone();
+            thread::spawn(move || assert!(parent.cancel()))
+        };
+        let linker = {
+            let scope = scope.clone();
+            thread::spawn(move || ScopeNode::link_into_parent(&scope))
+        };
+        assert_eq!(wait_cancelled(&child), Catcher::Outer);
+        canceller.join().unwrap();
+        linker.join().unwrap();
+        exit(&[&child, &scope]);
+    });
+}

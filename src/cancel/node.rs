@@ -309,7 +309,7 @@ impl ScopeNode {
     /// starts counting now; a deadline already past cancels the scope now.
     #[track_caller]
     #[inline]
-    pub(crate) fn enter_unlinked(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
+    pub fn enter_unlinked(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
         let prev = node.flags.fetch_or(ENTERED, Ordering::AcqRel);
         assert!(
             prev & ENTERED == 0,

@@ -71,7 +71,7 @@ impl ScopeNode {
     /// Links an entered node into its parent, so that cancelling the parent wakes what
     /// runs inside (idempotent; called by the node's own wrapper).
     #[inline]
-    pub(crate) fn link_into_parent(node: &Arc<ScopeNode>) {
+    pub fn link_into_parent(node: &Arc<ScopeNode>) {
         if node.flags.load(Ordering::Acquire) & LINKED != 0 {
             return;
         }
