@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{Counter, Rng};
-use futures_util::AsyncReadExt;
+use futures_lite::AsyncReadExt;
 use pride::net::{TcpListener, TcpStream, serve};
 use pride::shutdown::Shutdown;
 use pride::{Queue, TaskError};
