@@ -211,11 +211,14 @@ pub enum Wait {
     Writable,
     /// A [`Lock`](crate::Lock) or [`RwLock`](crate::RwLock) to be released.
     Lock,
-    /// Permits of a [`Semaphore`](crate::Semaphore).
+    /// Permits of a [`Semaphore`](crate::Semaphore), or a
+    /// [`CapacityLimiter`](crate::CapacityLimiter)'s token.
     Semaphore,
-    /// A queue or channel: a value to receive, or room to send one.
+    /// A queue or channel (also a oneshot, watch or broadcast channel): a value to
+    /// receive, room to send one, or the receiver's end.
     Queue,
-    /// An [`Event`](crate::Event) to be set.
+    /// An [`Event`](crate::Event) to be set, a [`Notify`](crate::sync::Notify) to be
+    /// notified, or a [`Barrier`](crate::sync::Barrier) to fill.
     Event,
     /// Child tasks to finish: a [`TaskHandle`](crate::TaskHandle), or a task group
     /// whose body is done and whose children are not.

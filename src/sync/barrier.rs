@@ -142,12 +142,14 @@ impl Future for BarrierWait<'_> {
             }
             Step::Start => {
                 this.step = Step::Waiting(waiters.push_back((), cx.waker()));
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                 Poll::Pending
             }
             Step::Waiting(id) => match waiters.poll_grant(id, cx.waker()) {
                 Ok(()) => Poll::Ready(BarrierWaitResult { leader: false }),
                 Err(id) => {
                     this.step = Step::Waiting(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                     Poll::Pending
                 }
             },

@@ -394,6 +394,7 @@ impl<T: Clone> Future for Recv<'_, T> {
             // not yet granted has nothing new to read.
             if let Err(id) = shared.waiters.poll_grant(id, cx.waker()) {
                 this.id = Some(id);
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
                 return Poll::Pending;
             }
         }
@@ -403,6 +404,7 @@ impl<T: Clone> Future for Recv<'_, T> {
             Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
             Err(TryRecvError::Empty) => {
                 this.id = Some(shared.waiters.push_back((), cx.waker()));
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
                 Poll::Pending
             }
         }

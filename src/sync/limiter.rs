@@ -331,6 +331,7 @@ impl<'a> BorrowWait<'a> {
                 Ok(key) => Ok(key),
                 Err(id) => {
                     self.id = Some(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
                     return Poll::Pending;
                 }
             },
@@ -343,6 +344,7 @@ impl<'a> BorrowWait<'a> {
                     Err(BorrowError::WouldBlock) => {
                         state.waiting.insert(key);
                         self.id = Some(state.waiters.push_back(key, cx.waker()));
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
                         return Poll::Pending;
                     }
                     other => other.map(|()| key),

@@ -180,12 +180,14 @@ impl Future for Notified<'_> {
                     return Poll::Ready(());
                 }
                 this.step = Step::Waiting(state.waiters.push_back((), cx.waker()));
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                 Poll::Pending
             }
             Step::Waiting(id) => match state.waiters.poll_grant(id, cx.waker()) {
                 Ok(_) => Poll::Ready(()),
                 Err(id) => {
                     this.step = Step::Waiting(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                     Poll::Pending
                 }
             },

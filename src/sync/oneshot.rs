@@ -165,6 +165,7 @@ impl<T> Future for ClosedFuture<'_, T> {
             Some(w) if w.will_wake(cx.waker()) => {}
             slot => *slot = Some(cx.waker().clone()),
         }
+        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
         Poll::Pending
     }
 }
@@ -228,6 +229,7 @@ impl<T> Future for Receiver<T> {
             Some(w) if w.will_wake(cx.waker()) => {}
             slot => *slot = Some(cx.waker().clone()),
         }
+        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
         Poll::Pending
     }
 }

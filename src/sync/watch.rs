@@ -352,6 +352,7 @@ impl<T> Future for Changed<'_, T> {
             // not yet granted has nothing new to see.
             if let Err(id) = shared.waiters.poll_grant(id, cx.waker()) {
                 this.id = Some(id);
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
                 return Poll::Pending;
             }
         }
@@ -363,6 +364,7 @@ impl<T> Future for Changed<'_, T> {
             return Poll::Ready(Err(Closed(())));
         }
         this.id = Some(shared.waiters.push_back((), cx.waker()));
+        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
         Poll::Pending
     }
 }

@@ -345,6 +345,63 @@ fn each_task_says_what_it_waits_for_and_when_it_last_ran() {
     }
 }
 
+/// The other primitives name their wait by its kind: a `Notify` or a `Barrier` is an
+/// event, a oneshot, watch or broadcast receiver a queue, a `CapacityLimiter` permits.
+#[test]
+fn every_waiting_primitive_names_its_kind() {
+    use std::sync::Arc;
+    let rt = runtime();
+    let dump = rt
+        .block_on(async {
+            let notify = Arc::new(pride::sync::Notify::new());
+            let barrier = Arc::new(pride::sync::Barrier::new(2));
+            let (_once_tx, once_rx) = pride::sync::oneshot::channel::<u32>();
+            let (_watch_tx, mut watch_rx) = pride::sync::watch::channel(0u32);
+            let (_cast_tx, mut cast_rx) = pride::sync::broadcast::channel::<u32>(4);
+            let limiter = Arc::new(pride::CapacityLimiter::new(1));
+            let token = limiter.acquire().await;
+            task_group(async |tg| {
+                let inner = notify.clone();
+                tg.start_soon_named("notified", async move { inner.notified().await });
+                let inner = barrier.clone();
+                tg.start_soon_named("barrier", async move {
+                    inner.wait().await;
+                });
+                tg.start_soon_named("oneshot", async move {
+                    let _ = once_rx.await;
+                });
+                tg.start_soon_named("watch", async move {
+                    let _ = watch_rx.changed().await;
+                });
+                tg.start_soon_named("broadcast", async move {
+                    let _ = cast_rx.recv().await;
+                });
+                let inner = limiter.clone();
+                tg.start_soon_named("limiter", async move {
+                    drop(inner.acquire().await);
+                });
+                pride::sleep(Duration::from_secs(1)).await;
+                let dump = pride::debug::dump();
+                tg.cancel_scope().cancel();
+                Ok::<_, pride::BoxError>((dump, token))
+            })
+            .await
+        })
+        .unwrap()
+        .0;
+    for (name, wait) in [
+        ("notified", Wait::Event),
+        ("barrier", Wait::Event),
+        ("oneshot", Wait::Queue),
+        ("watch", Wait::Queue),
+        ("broadcast", Wait::Queue),
+        ("limiter", Wait::Semaphore),
+    ] {
+        let task = find(&dump, name);
+        assert_eq!(task.waiting, Some(wait), "{name} in\n{dump}");
+    }
+}
+
 #[test]
 fn the_block_on_future_says_what_it_waits_for() {
     let rt = runtime();
