@@ -109,9 +109,10 @@ pub(crate) fn is_cancel_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
 ///
-/// `a` runs on the calling worker; `b` is offered to idle workers and run here if
-/// none took it. Both may borrow from the caller. If either panics, the panic is
-/// resumed here once the other has ended (or was dropped unstarted).
+/// `a` runs on the calling worker; `b` runs on a worker that is looking for work, or
+/// else here too, before or after `a`. Both may borrow from the caller. If either
+/// panics, the panic is resumed here once the other has ended (or was dropped
+/// unstarted).
 ///
 /// ```
 /// fn sum(v: &[u64]) -> u64 {
@@ -133,19 +134,18 @@ where
     RA: Send,
     RB: Send,
 {
-    in_worker(|here| {
+    /// Neither half starts once the call has stopped.
+    fn unless_stopped<R>(here: &Here<'_>, f: impl FnOnce() -> R) -> R {
         if here.call().stopped() {
             cancelled();
         }
+        f()
+    }
+    in_worker(|here| {
         join::join_context(
             here,
-            |_, _| a(),
-            |here, _| {
-                if here.call().stopped() {
-                    cancelled();
-                }
-                b()
-            },
+            |here, _| unless_stopped(here, a),
+            |here, _| unless_stopped(here, b),
         )
     })
 }

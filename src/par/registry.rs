@@ -14,7 +14,8 @@
 //! Unsafe code here only runs queued jobs and offers the handed-over call, under the
 //! rules in `job.rs`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -23,12 +24,16 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use super::call::Call;
 use super::job::{Body, CallPtr, JobRef, StackJob};
 use super::latch::{Latch, LockLatch};
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::runtime::Core;
 use crate::runtime::Runtime;
 use crate::runtime::context;
 
 /// Every this many joins or pieces, a worker looks at the clock; see [`tick`].
 const TICKS_PER_LOOK: u32 = 64;
+/// Join halves a worker keeps for others to ask for; joins made while it keeps this
+/// many run both halves in turn.
+const KEPT_JOBS: usize = 3;
 /// How often a worker busy in `par` work turns the driver and polls its queued tasks.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(1);
 /// Tasks polled per maintenance.
@@ -38,11 +43,20 @@ const NESTED_TASKS: u32 = 16;
 pub(crate) struct Queues {
     stealers: Box<[Stealer<JobRef>]>,
     injector: Injector<JobRef>,
+    /// A worker looked for a `par` job and found none: the next worker to offer or
+    /// tick moves its oldest unoffered job to its deque. A hint only (no job waits on
+    /// it: the maker of an unoffered job runs it itself).
+    wanted: AtomicBool,
 }
 
 /// One worker's `par` deque and state.
 pub(crate) struct WorkerPar {
+    /// Jobs offered to other workers.
     deque: Worker<JobRef>,
+    /// Join halves not offered yet, oldest first: only this worker sees them, so
+    /// pushing and taking one back costs no atomic operation. Every job in `deque`
+    /// that a join made is older than every job here.
+    unoffered: RefCell<VecDeque<JobRef>>,
     /// The call of the piece this worker runs (null outside `par` work).
     call: Cell<CallPtr>,
     ticks: Cell<u32>,
@@ -57,11 +71,13 @@ pub(crate) fn queues(workers: usize) -> (Queues, Vec<WorkerPar>) {
     let queues = Queues {
         stealers: deques.iter().map(Worker::stealer).collect(),
         injector: Injector::new(),
+        wanted: AtomicBool::new(false),
     };
     let workers = deques
         .into_iter()
         .map(|deque| WorkerPar {
             deque,
+            unoffered: RefCell::new(VecDeque::new()),
             call: Cell::new(CallPtr::NULL),
             ticks: Cell::new(0),
             next_maintenance: Cell::new(None),
@@ -78,6 +94,13 @@ impl Queues {
 
     pub(crate) fn inject(&self, job: JobRef) {
         self.injector.push(job);
+    }
+
+    /// A worker found no job: ask the others to offer one.
+    fn want(&self) {
+        if !self.wanted.load(Ordering::Relaxed) {
+            self.wanted.store(true, Ordering::Relaxed);
+        }
     }
 
     fn steal(&self, me: usize) -> Option<JobRef> {
@@ -138,11 +161,41 @@ impl Here<'_> {
         self.core.index()
     }
 
-    /// Offers a job to other workers.
-    #[inline]
+    /// Offers a job to other workers now (a `scope` spawn).
     pub(crate) fn push(&self, job: JobRef) {
+        // Older join halves first, so that the deque stays ordered oldest to newest.
+        self.offer_all();
         self.par().deque.push(job);
         self.core.notify_parked_for_par();
+    }
+
+    /// Whether this worker keeps enough join halves for workers that ask: a join
+    /// then makes no job and runs both halves here.
+    #[inline]
+    pub(crate) fn keeps_enough(&self) -> bool {
+        self.par().unoffered.borrow().len() >= KEPT_JOBS
+    }
+
+    /// Keeps a join's half for this worker unless another worker asks for work (see
+    /// [`tick`](Self::tick)).
+    #[inline]
+    pub(crate) fn push_unoffered(&self, job: JobRef) {
+        self.par().unoffered.borrow_mut().push_back(job);
+    }
+
+    /// Takes back the newest job this worker kept, if it is `job`: then nobody else
+    /// has it. Otherwise `job` was offered (and every job kept after it has been
+    /// taken back already, since joins nest).
+    #[inline]
+    pub(crate) fn take_back_unoffered<L: Latch, F: Body>(&self, job: &StackJob<L, F>) -> bool {
+        let mut unoffered = self.par().unoffered.borrow_mut();
+        match unoffered.back() {
+            Some(newest) if job.is(newest) => {
+                unoffered.pop_back();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes back the newest job this worker offered, if nobody stole it.
@@ -151,11 +204,43 @@ impl Here<'_> {
         self.par().deque.pop()
     }
 
-    /// Counts a join or piece; now and then looks at the enclosing scope, and, if a
-    /// millisecond has passed, turns the driver and polls this worker's queued tasks
-    /// so that a long `par` call does not hold back sleeps and sockets.
+    /// Moves the oldest kept job (the biggest piece of a split) to the deque, where
+    /// other workers can steal it, and wakes one if it sleeps.
+    #[cold]
+    fn offer_oldest(&self) {
+        let oldest = self.par().unoffered.borrow_mut().pop_front();
+        if let Some(job) = oldest {
+            self.core
+                .par_queues()
+                .wanted
+                .store(false, Ordering::Relaxed);
+            self.par().deque.push(job);
+            self.core.notify_parked_for_par();
+        }
+    }
+
+    /// Offers every kept job, oldest first.
+    fn offer_all(&self) {
+        let par = self.par();
+        let mut offered = false;
+        while let Some(job) = par.unoffered.borrow_mut().pop_front() {
+            par.deque.push(job);
+            offered = true;
+        }
+        if offered {
+            self.core.notify_parked_for_par();
+        }
+    }
+
+    /// Counts a join or piece: offers the oldest kept job if a worker asked for work;
+    /// now and then looks at the enclosing scope, and, if a millisecond has passed,
+    /// turns the driver and polls this worker's queued tasks so that a long `par`
+    /// call does not hold back sleeps and sockets.
     #[inline]
     pub(crate) fn tick(&self) {
+        if self.core.par_queues().wanted.load(Ordering::Relaxed) {
+            self.offer_oldest();
+        }
         let par = self.par();
         let ticks = par.ticks.get().wrapping_add(1);
         par.ticks.set(ticks);
@@ -234,6 +319,9 @@ impl Here<'_> {
     /// Runs other jobs until `latch` is set; parks like an idle worker when there are
     /// none (the latch's setter unparks it).
     pub(crate) fn wait_until(&self, latch: &impl Latch) {
+        // Nothing kept may wait behind a worker that sleeps. (Joins nest, so nothing
+        // is kept here by then; this keeps it so.)
+        self.offer_all();
         let mut idle_rounds = 0u32;
         while !latch.probe() {
             if let Some(job) = self.find_job() {
@@ -241,6 +329,7 @@ impl Here<'_> {
                 self.execute(job);
                 continue;
             }
+            self.core.par_queues().want();
             // The stolen half is running elsewhere: spin briefly, since it often ends
             // soon, then sleep.
             idle_rounds += 1;
@@ -270,7 +359,10 @@ pub(crate) fn run_one(core: &Core) -> bool {
             here.execute(job);
             true
         }
-        None => false,
+        None => {
+            core.par_queues().want();
+            false
+        }
     }
 }
 
