@@ -1,7 +1,8 @@
-//! Fork-join: keep one half where a worker that looks for work can be given it, run
-//! the other here, then take the kept half back if nobody took it. While a worker
-//! keeps enough halves for those that ask, a join makes no job and runs both halves
-//! in turn, so a join that nobody would take costs about a function call.
+//! Fork-join: keep one half, run the other here, then take the kept half back if
+//! nobody stole it. A worker offers one kept half at a time (the oldest, the biggest
+//! piece), and the next once a thief took it; while it keeps enough halves, a join
+//! makes no job and runs both halves in turn, so a join that nobody takes costs
+//! about a function call.
 //!
 //! Unsafe code here only offers a stack job, under the rules in `job.rs`.
 
@@ -23,9 +24,10 @@ impl<R: Send, B: FnOnce(&Here<'_>, bool) -> R + Send> Body for Stolen<B> {
 }
 
 /// Runs `a` here and `b` here (before or after `a`) or on another worker; both get
-/// the worker they run on and whether they were stolen. If either panics, the call is stopped (other pieces
-/// do not start), the other half is waited for (or taken back unrun), and the panic
-/// is resumed; a real panic wins over a [`Cancelled`] unwinding.
+/// the worker they run on and whether they were stolen. If either panics, the call
+/// is stopped (other pieces do not start), the other half is waited for (or taken
+/// back unrun), and the panic is resumed; a real panic wins over a [`Cancelled`]
+/// unwinding.
 pub(crate) fn join_context<A, B, RA, RB>(here: &Here<'_>, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce(&Here<'_>, bool) -> RA,
@@ -33,8 +35,8 @@ where
     RB: Send,
 {
     if here.keeps_enough() {
-        // Enough bigger pieces wait here for a worker that asks: run both halves
-        // in turn, with no job to make. `b` first: the order is free, and a tree
+        // Enough bigger pieces wait here for thieves: run both halves in turn,
+        // with no job to make. `b` first: the order is free, and a tree
         // built recursively (children boxed before their parent) then is walked in
         // address order.
         here.tick();
@@ -50,7 +52,7 @@ where
     // path, unwinding included: `a` runs under `catch_unwind`, and `b` runs here only
     // once taken back.
     let job_ref = unsafe { job.as_job_ref(here.call_ptr()) };
-    here.push_unoffered(job_ref);
+    here.keep(job_ref);
     here.tick();
     let ra = match catch_unwind(AssertUnwindSafe(|| a(here, false))) {
         Ok(ra) => ra,
@@ -88,7 +90,7 @@ where
 /// Whether this worker got `job` back unrun: it kept it, or offered it and nobody
 /// stole it. Jobs offered after it, found on the way, are run.
 fn take_back<L: Latch, F: Body>(here: &Here<'_>, job: &StackJob<L, F>) -> bool {
-    if here.take_back_unoffered(job) {
+    if here.take_back_kept(job) {
         return true;
     }
     while let Some(popped) = here.pop() {

@@ -24,15 +24,14 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use super::call::Call;
 use super::job::{Body, CallPtr, JobRef, StackJob};
 use super::latch::{Latch, LockLatch};
-use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::runtime::Core;
 use crate::runtime::Runtime;
 use crate::runtime::context;
 
 /// Every this many joins or pieces, a worker looks at the clock; see [`tick`].
 const TICKS_PER_LOOK: u32 = 64;
-/// Join halves a worker keeps for others to ask for; joins made while it keeps this
-/// many run both halves in turn.
+/// Join halves a worker keeps; joins made while it keeps this many run both halves
+/// in turn.
 const KEPT_JOBS: usize = 3;
 /// How often a worker busy in `par` work turns the driver and polls its queued tasks.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(1);
@@ -43,10 +42,6 @@ const NESTED_TASKS: u32 = 16;
 pub(crate) struct Queues {
     stealers: Box<[Stealer<JobRef>]>,
     injector: Injector<JobRef>,
-    /// A worker looked for a `par` job and found none: the next worker to offer or
-    /// tick moves its oldest unoffered job to its deque. A hint only (no job waits on
-    /// it: the maker of an unoffered job runs it itself).
-    wanted: AtomicBool,
 }
 
 /// One worker's `par` deque and state.
@@ -54,9 +49,9 @@ pub(crate) struct WorkerPar {
     /// Jobs offered to other workers.
     deque: Worker<JobRef>,
     /// Join halves not offered yet, oldest first: only this worker sees them, so
-    /// pushing and taking one back costs no atomic operation. Every job in `deque`
-    /// that a join made is older than every job here.
-    unoffered: RefCell<VecDeque<JobRef>>,
+    /// keeping one and taking it back costs no atomic operation. Every job in `deque`
+    /// is older than every job here.
+    kept: RefCell<VecDeque<JobRef>>,
     /// The call of the piece this worker runs (null outside `par` work).
     call: Cell<CallPtr>,
     ticks: Cell<u32>,
@@ -71,13 +66,12 @@ pub(crate) fn queues(workers: usize) -> (Queues, Vec<WorkerPar>) {
     let queues = Queues {
         stealers: deques.iter().map(Worker::stealer).collect(),
         injector: Injector::new(),
-        wanted: AtomicBool::new(false),
     };
     let workers = deques
         .into_iter()
         .map(|deque| WorkerPar {
             deque,
-            unoffered: RefCell::new(VecDeque::new()),
+            kept: RefCell::new(VecDeque::new()),
             call: Cell::new(CallPtr::NULL),
             ticks: Cell::new(0),
             next_maintenance: Cell::new(None),
@@ -94,13 +88,6 @@ impl Queues {
 
     pub(crate) fn inject(&self, job: JobRef) {
         self.injector.push(job);
-    }
-
-    /// A worker found no job: ask the others to offer one.
-    fn want(&self) {
-        if !self.wanted.load(Ordering::Relaxed) {
-            self.wanted.store(true, Ordering::Relaxed);
-        }
     }
 
     fn steal(&self, me: usize) -> Option<JobRef> {
@@ -163,35 +150,35 @@ impl Here<'_> {
 
     /// Offers a job to other workers now (a `scope` spawn).
     pub(crate) fn push(&self, job: JobRef) {
-        // Older join halves first, so that the deque stays ordered oldest to newest.
+        // Kept halves first, so that the deque stays ordered oldest to newest.
         self.offer_all();
         self.par().deque.push(job);
         self.core.notify_parked_for_par();
     }
 
-    /// Whether this worker keeps enough join halves for workers that ask: a join
-    /// then makes no job and runs both halves here.
+    /// Whether this worker keeps enough join halves: a join then makes no job and
+    /// runs both halves here.
     #[inline]
     pub(crate) fn keeps_enough(&self) -> bool {
-        self.par().unoffered.borrow().len() >= KEPT_JOBS
+        self.par().kept.borrow().len() >= KEPT_JOBS
     }
 
-    /// Keeps a join's half for this worker unless another worker asks for work (see
-    /// [`tick`](Self::tick)).
+    /// Keeps a join's half on this worker; see [`tick`](Self::tick) for when it is
+    /// offered to the others.
     #[inline]
-    pub(crate) fn push_unoffered(&self, job: JobRef) {
-        self.par().unoffered.borrow_mut().push_back(job);
+    pub(crate) fn keep(&self, job: JobRef) {
+        self.par().kept.borrow_mut().push_back(job);
     }
 
     /// Takes back the newest job this worker kept, if it is `job`: then nobody else
     /// has it. Otherwise `job` was offered (and every job kept after it has been
     /// taken back already, since joins nest).
     #[inline]
-    pub(crate) fn take_back_unoffered<L: Latch, F: Body>(&self, job: &StackJob<L, F>) -> bool {
-        let mut unoffered = self.par().unoffered.borrow_mut();
-        match unoffered.back() {
+    pub(crate) fn take_back_kept<L: Latch, F: Body>(&self, job: &StackJob<L, F>) -> bool {
+        let mut kept = self.par().kept.borrow_mut();
+        match kept.back() {
             Some(newest) if job.is(newest) => {
-                unoffered.pop_back();
+                kept.pop_back();
                 true
             }
             _ => false,
@@ -208,12 +195,8 @@ impl Here<'_> {
     /// other workers can steal it, and wakes one if it sleeps.
     #[cold]
     fn offer_oldest(&self) {
-        let oldest = self.par().unoffered.borrow_mut().pop_front();
+        let oldest = self.par().kept.borrow_mut().pop_front();
         if let Some(job) = oldest {
-            self.core
-                .par_queues()
-                .wanted
-                .store(false, Ordering::Relaxed);
             self.par().deque.push(job);
             self.core.notify_parked_for_par();
         }
@@ -223,7 +206,7 @@ impl Here<'_> {
     fn offer_all(&self) {
         let par = self.par();
         let mut offered = false;
-        while let Some(job) = par.unoffered.borrow_mut().pop_front() {
+        while let Some(job) = par.kept.borrow_mut().pop_front() {
             par.deque.push(job);
             offered = true;
         }
@@ -232,16 +215,17 @@ impl Here<'_> {
         }
     }
 
-    /// Counts a join or piece: offers the oldest kept job if a worker asked for work;
-    /// now and then looks at the enclosing scope, and, if a millisecond has passed,
-    /// turns the driver and polls this worker's queued tasks so that a long `par`
-    /// call does not hold back sleeps and sockets.
+    /// Counts a join or piece. Keeps one job offered while this worker keeps any: if
+    /// its deque is empty (nothing offered yet, or a thief took it), offers the
+    /// oldest kept one. Now and then looks at the enclosing scope, and, if a
+    /// millisecond has passed, turns the driver and polls this worker's queued tasks
+    /// so that a long `par` call does not hold back sleeps and sockets.
     #[inline]
     pub(crate) fn tick(&self) {
-        if self.core.par_queues().wanted.load(Ordering::Relaxed) {
+        let par = self.par();
+        if !par.kept.borrow().is_empty() && par.deque.is_empty() {
             self.offer_oldest();
         }
-        let par = self.par();
         let ticks = par.ticks.get().wrapping_add(1);
         par.ticks.set(ticks);
         if ticks % TICKS_PER_LOOK == 0 {
@@ -329,7 +313,6 @@ impl Here<'_> {
                 self.execute(job);
                 continue;
             }
-            self.core.par_queues().want();
             // The stolen half is running elsewhere: spin briefly, since it often ends
             // soon, then sleep.
             idle_rounds += 1;
@@ -359,10 +342,7 @@ pub(crate) fn run_one(core: &Core) -> bool {
             here.execute(job);
             true
         }
-        None => {
-            core.par_queues().want();
-            false
-        }
+        None => false,
     }
 }
 
