@@ -5,7 +5,8 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use common::{run, watchdog};
 use pride::par;
@@ -102,6 +103,56 @@ fn deep_recursive_joins_finish() {
     let depth = if cfg!(miri) { 4 } else { 18 };
     let total = run(2, 120, move || async move { tree_sum(depth) });
     assert_eq!(total, (1 << (depth + 1)) - 1);
+}
+
+#[test]
+fn an_idle_worker_takes_the_second_half_while_the_first_runs() {
+    /// Marks this half started and waits (boundedly) until the other one is: true if
+    /// the two ran at the same time.
+    fn meet(mine: &AtomicBool, other: &AtomicBool) -> bool {
+        mine.store(true, Ordering::SeqCst);
+        let start = Instant::now();
+        while !other.load(Ordering::SeqCst) {
+            if start.elapsed() > Duration::from_secs(30) {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
+    let met = run(2, 60, || async {
+        let (a, b) = (AtomicBool::new(false), AtomicBool::new(false));
+        par::join(|| meet(&a, &b), || meet(&b, &a))
+    });
+    assert_eq!(met, (true, true), "the two halves ran one after the other");
+}
+
+#[test]
+fn fine_grained_joins_spread_over_the_workers() {
+    fn leaves(depth: u32, names: &Mutex<HashSet<String>>) -> u64 {
+        if depth == 0 {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            names.lock().unwrap().insert(name);
+            return std::hint::black_box((0..100).sum::<u64>());
+        }
+        let (a, b) = par::join(|| leaves(depth - 1, names), || leaves(depth - 1, names));
+        a + b
+    }
+    let depth = if cfg!(miri) { 3 } else { 12 };
+    // Repeated until both workers ran leaves, within a bound far above what a loaded
+    // machine needs.
+    let workers = run(2, 60, move || async move {
+        let start = Instant::now();
+        loop {
+            let names = Mutex::new(HashSet::new());
+            assert_eq!(leaves(depth, &names), (1 << depth) * 4950);
+            let names = names.into_inner().unwrap();
+            if names.len() == 2 || start.elapsed() > Duration::from_secs(30) {
+                return names.len();
+            }
+        }
+    });
+    assert_eq!(workers, 2, "every leaf ran on one worker");
 }
 
 #[test]
