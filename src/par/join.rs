@@ -47,8 +47,8 @@ where
         return (ra, rb);
     }
     let job = StackJob::new(Stolen(b), CountLatch::new(1, here.index()));
-    // SAFETY: this frame returns only after taking the job back (its pop gave back
-    // this very job) or after the job's latch is set (`wait_until` below), on every
+    // SAFETY: this frame returns only after taking the job back (its kept list or
+    // its deque gave back this very job) or after the job's latch is set (`wait_until` below), on every
     // path, unwinding included: `a` runs under `catch_unwind`, and `b` runs here only
     // once taken back.
     let job_ref = unsafe { job.as_job_ref(here.call_ptr()) };

@@ -1,12 +1,13 @@
 //! Where `par` jobs wait and who runs them: a deque per worker, an injector for jobs
 //! from other threads, and the entry into a runtime.
 //!
-//! Each worker pushes the jobs it offers (the `b` half of a join, a `scope` spawn) onto
-//! its own deque and pops them back newest-first; idle workers steal oldest-first, so a
-//! thief takes the biggest piece of a split. A worker finds `par` jobs after its own
-//! and others' async tasks, in its run loop ([`run_one`]); a worker that waits for a
-//! stolen half runs other jobs meanwhile ([`wait_until`]), and parks like an idle
-//! worker (so new work or a timer can still wake it) when there are none.
+//! Each worker keeps the halves of its joins in a list only it sees, and offers them
+//! to the others one at a time, oldest (biggest) first, on its deque: it pops them
+//! back newest-first, idle workers steal oldest-first. `README.md` beside this file
+//! says why. A worker finds `par` jobs after its own and others' async tasks, in its
+//! run loop ([`run_one`]); a worker that waits for a stolen half runs other jobs
+//! meanwhile ([`wait_until`]), and parks like an idle worker (so new work or a timer
+//! can still wake it) when there are none.
 //!
 //! A thread that is not a worker hands the whole call to its runtime as one job and
 //! blocks until it has run ([`in_worker`]).
