@@ -23,22 +23,34 @@ impl<R: Send, B: FnOnce(&Here<'_>, bool) -> R + Send> Body for Stolen<B> {
     }
 }
 
+/// How a join's second half is offered to other workers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offer {
+    /// Kept, and offered one at a time (see `README.md`): the halves of `join`, which
+    /// may be a few instructions each.
+    Kept,
+    /// At once: the splits of the slice forms, few and big, whose items then need no
+    /// look at the kept halves.
+    Now,
+}
+
 /// Runs `a` here and `b` here (before or after `a`) or on another worker; both get
 /// the worker they run on and whether they were stolen. If either panics, the call
 /// is stopped (other pieces do not start), the other half is waited for (or taken
 /// back unrun), and the panic is resumed; a real panic wins over a [`Cancelled`]
 /// unwinding.
-pub(crate) fn join_context<A, B, RA, RB>(here: &Here<'_>, a: A, b: B) -> (RA, RB)
+pub(crate) fn join_context<A, B, RA, RB>(here: &Here<'_>, offer: Offer, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce(&Here<'_>, bool) -> RA,
     B: FnOnce(&Here<'_>, bool) -> RB + Send,
     RB: Send,
 {
-    if here.keeps_enough() {
+    if offer == Offer::Kept && here.keeps_enough() {
         // Enough bigger pieces wait here for thieves: run both halves in turn,
         // with no job to make. `b` first: the order is free, and a tree
         // built recursively (children boxed before their parent) then is walked in
         // address order.
+        here.offer_one();
         here.tick();
         let stop = StopOnUnwind(here.call());
         let rb = b(here, false);
@@ -52,7 +64,13 @@ where
     // path, unwinding included: `a` runs under `catch_unwind`, and `b` runs here only
     // once taken back.
     let job_ref = unsafe { job.as_job_ref(here.call_ptr()) };
-    here.keep(job_ref);
+    match offer {
+        Offer::Kept => {
+            here.keep(job_ref);
+            here.offer_one();
+        }
+        Offer::Now => here.push(job_ref),
+    }
     here.tick();
     let ra = match catch_unwind(AssertUnwindSafe(|| a(here, false))) {
         Ok(ra) => ra,

@@ -144,6 +144,7 @@ where
     in_worker(|here| {
         join::join_context(
             here,
+            join::Offer::Kept,
             |here, _| unless_stopped(here, a),
             |here, _| unless_stopped(here, b),
         )

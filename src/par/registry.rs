@@ -216,17 +216,22 @@ impl Here<'_> {
         }
     }
 
-    /// Counts a join or piece. Keeps one job offered while this worker keeps any: if
-    /// its deque is empty (nothing offered yet, or a thief took it), offers the
-    /// oldest kept one. Now and then looks at the enclosing scope, and, if a
+    /// Keeps one job offered while this worker keeps any: if its deque is empty
+    /// (nothing offered yet, or a thief took it), offers the oldest kept one.
+    #[inline]
+    pub(crate) fn offer_one(&self) {
+        let par = self.par();
+        if !par.kept.borrow().is_empty() && par.deque.is_empty() {
+            self.offer_oldest();
+        }
+    }
+
+    /// Counts a join or item. Now and then looks at the enclosing scope, and, if a
     /// millisecond has passed, turns the driver and polls this worker's queued tasks
     /// so that a long `par` call does not hold back sleeps and sockets.
     #[inline]
     pub(crate) fn tick(&self) {
         let par = self.par();
-        if !par.kept.borrow().is_empty() && par.deque.is_empty() {
-            self.offer_oldest();
-        }
         let ticks = par.ticks.get().wrapping_add(1);
         par.ticks.set(ticks);
         if ticks % TICKS_PER_LOOK == 0 {

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use super::join::join_context;
+use super::join::{Offer, join_context};
 use super::registry::Here;
 
 /// Something that can be cut in two at an index.
@@ -107,6 +107,7 @@ where
     let (left, right) = producer.split_at(len / 2);
     let (left, right) = join_context(
         here,
+        Offer::Now,
         |here, stolen| split(here, left, splitter, stolen, leaf, combine),
         |here, stolen| split(here, right, splitter, stolen, leaf, combine),
     );
