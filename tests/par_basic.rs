@@ -106,6 +106,8 @@ fn deep_recursive_joins_finish() {
 }
 
 #[test]
+// Checks scheduling, not memory safety, and spins: skipped under Miri.
+#[cfg_attr(miri, ignore)]
 fn an_idle_worker_takes_the_second_half_while_the_first_runs() {
     /// Marks this half started and waits (boundedly) until the other one is: true if
     /// the two ran at the same time.
@@ -128,6 +130,8 @@ fn an_idle_worker_takes_the_second_half_while_the_first_runs() {
 }
 
 #[test]
+// Checks scheduling, not memory safety, and spins: skipped under Miri.
+#[cfg_attr(miri, ignore)]
 fn fine_grained_joins_spread_over_the_workers() {
     fn leaves(depth: u32, names: &Mutex<HashSet<String>>) -> u64 {
         if depth == 0 {

@@ -1,5 +1,6 @@
 //! Jobs: a piece of `par` work that a worker's deque can hold and another worker can
-//! run. This is the only file of `par` with unsafe code.
+//! run. Its rules below are what the unsafe code of the other files of `par` (but
+//! `collect.rs`, which has its own) relies on.
 //!
 //! A [`JobRef`] is a type-erased pointer to a job plus the function that runs it. Two
 //! kinds of job exist:
