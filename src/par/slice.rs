@@ -1,9 +1,9 @@
 //! Parallel slices and ranges: split in halves while idle workers steal, run the
 //! rest sequentially.
 //!
-//! Adaptive splitting: a call starts with a budget of splits about the number of
-//! workers; each split halves it, and a half that another worker stole gets its
-//! budget back. So a call on busy workers runs in a few big pieces, and pieces are
+//! Adaptive splitting: a call starts with a budget of splits about four times the
+//! number of workers; each split halves it, and a half that another worker stole gets
+//! its budget back. So a call on busy workers runs in a few big pieces, and pieces are
 //! split finer exactly where idle workers come to take them.
 
 use std::ops::Range;
@@ -80,7 +80,7 @@ where
 {
     let workers = here.workers();
     let splitter = Splitter {
-        splits: workers,
+        splits: workers * 4,
         workers,
     };
     split(here, producer, splitter, false, leaf, combine)
