@@ -198,7 +198,7 @@ fn many_tasks_fan_out_at_once() {
         r.sort();
         r
     });
-    let expected: Vec<(u64, u64)> = (0..16)
+    let expected: Vec<(u64, u64)> = (0..TASKS)
         .map(|t| (t, t * (0..ITEMS_PER_TASK).sum::<u64>()))
         .collect();
     assert_eq!(sums, expected);
@@ -206,7 +206,7 @@ fn many_tasks_fan_out_at_once() {
 
 fn thread_names_of_pieces() -> HashSet<String> {
     let names = Mutex::new(HashSet::new());
-    par::for_each_range(0..2_000, |_| {
+    par::for_each_range(0..if cfg!(miri) { 40 } else { 2_000 }, |_| {
         let name = std::thread::current().name().unwrap_or("").to_owned();
         names.lock().unwrap().insert(name);
         std::hint::black_box((0..200).sum::<u64>());
@@ -239,10 +239,11 @@ fn outside_a_runtime_the_default_runtime_runs_the_pieces() {
         "pieces ran on {names:?}"
     );
     // Calls from several plain threads at once share it.
+    const DEPTH: u32 = if cfg!(miri) { 3 } else { 10 };
     watchdog(60, || {
         std::thread::scope(|s| {
             for _ in 0..4 {
-                s.spawn(|| assert_eq!(tree_sum(10), (1 << 11) - 1));
+                s.spawn(|| assert_eq!(tree_sum(DEPTH), (1 << (DEPTH + 1)) - 1));
             }
         })
     });
