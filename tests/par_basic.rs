@@ -161,16 +161,20 @@ fn fine_grained_joins_spread_over_the_workers() {
 
 #[test]
 fn nested_calls_inside_pieces() {
+    const ROWS: u32 = if cfg!(miri) { 8 } else { 64 };
+    const COLS: u32 = if cfg!(miri) { 50 } else { 500 };
     let out = run(2, 60, || async {
-        let rows: Vec<Vec<u32>> = (0..64).map(|r| (0..500).map(|c| r * c).collect()).collect();
+        let rows: Vec<Vec<u32>> = (0..ROWS)
+            .map(|r| (0..COLS).map(|c| r * c).collect())
+            .collect();
         par::map(&rows, |row| {
             let doubled = par::map(row, |x| x * 2);
             let (a, b) = par::join(|| par::sum(&doubled, |&x| x as u64), || row.len());
             a + b as u64
         })
     });
-    let expected: Vec<u64> = (0..64u64)
-        .map(|r| (0..500u64).map(|c| 2 * r * c).sum::<u64>() + 500)
+    let expected: Vec<u64> = (0..u64::from(ROWS))
+        .map(|r| (0..u64::from(COLS)).map(|c| 2 * r * c).sum::<u64>() + u64::from(COLS))
         .collect();
     assert_eq!(out, expected);
 }
