@@ -1,5 +1,6 @@
 //! Jobs: a piece of `par` work that a worker's deque can hold and another worker can
-//! run. This is the only file of `par` with unsafe code.
+//! run. Its rules below are what the unsafe code of the other files of `par` (but
+//! `collect.rs`, which has its own) relies on.
 //!
 //! A [`JobRef`] is a type-erased pointer to a job plus the function that runs it. Two
 //! kinds of job exist:
@@ -10,12 +11,13 @@
 //!
 //! Rules (the SAFETY comments below cite them):
 //! 1. **Alive until done.** A stack job is neither moved nor dropped until its latch
-//!    is set or its maker has taken it back to run inline ([`StackJob::run_inline`]).
+//!    is set or its maker has taken it back to run inline ([`StackJob::take_back`]).
 //!    Its maker never returns before one of the two: it waits on the latch.
-//! 2. **Run once.** A `JobRef` sits in one queue slot and is taken out by exactly one
-//!    pop or steal; whoever takes it runs it exactly once (`execute`), and the maker
-//!    runs a stack job inline only when its own pop gave back that very job (so nobody
-//!    else has it).
+//! 2. **Run once.** A `JobRef` sits in one place at a time (its maker's list of kept
+//!    halves, then maybe a deque slot) and is taken out by exactly one pop or steal;
+//!    whoever takes it runs it exactly once (`execute`), and the maker runs a stack
+//!    job inline only when its own pop gave back that very job (so nobody else has
+//!    it).
 //! 3. **Nothing after the latch.** Running a stack job ends with setting its latch;
 //!    after that it touches nothing of the job, whose frame may already be gone.
 //! 4. **Send.** A job's closure and result cross threads, so they are `Send`; borrowed

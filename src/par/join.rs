@@ -1,5 +1,8 @@
-//! Fork-join: run one half here, offer the other to idle workers, take it back if
-//! nobody took it.
+//! Fork-join: keep one half, run the other here, then take the kept half back if
+//! nobody stole it. A worker offers one kept half at a time (the oldest, the biggest
+//! piece), and the next once a thief took it; while it keeps enough halves, a join
+//! makes no job and runs both halves in turn, so a join that nobody takes costs
+//! about a function call.
 //!
 //! Unsafe code here only offers a stack job, under the rules in `job.rs`.
 
@@ -7,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::Cancelled;
 use super::job::{Body, Panic, StackJob};
-use super::latch::CountLatch;
+use super::latch::{CountLatch, Latch};
 use super::registry::{Here, with_here};
 
 /// The offered half: run with the thief's view when stolen.
@@ -20,57 +23,77 @@ impl<R: Send, B: FnOnce(&Here<'_>, bool) -> R + Send> Body for Stolen<B> {
     }
 }
 
-/// Runs `a` here and `b` here or on another worker; both get the worker they run on
-/// and whether they were stolen. If either panics, the call is stopped (other pieces
-/// do not start), the other half is waited for (or taken back unrun), and the panic
-/// is resumed; a real panic wins over a [`Cancelled`] unwinding.
-pub(crate) fn join_context<A, B, RA, RB>(here: &Here<'_>, a: A, b: B) -> (RA, RB)
+/// How a join's second half is offered to other workers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offer {
+    /// Kept, and offered one at a time (see `README.md`): the halves of `join`, which
+    /// may be a few instructions each.
+    Kept,
+    /// At once: the splits of the slice forms, few and big, whose items then need no
+    /// look at the kept halves.
+    Now,
+}
+
+/// Runs `a` here and `b` here (before or after `a`) or on another worker; both get
+/// the worker they run on and whether they were stolen. If either panics, the call
+/// is stopped (other pieces do not start), the other half is waited for (or taken
+/// back unrun), and the panic is resumed; a real panic wins over a [`Cancelled`]
+/// unwinding.
+pub(crate) fn join_context<A, B, RA, RB>(here: &Here<'_>, offer: Offer, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce(&Here<'_>, bool) -> RA,
     B: FnOnce(&Here<'_>, bool) -> RB + Send,
     RB: Send,
 {
-    here.tick();
+    if offer == Offer::Kept && here.keeps_enough() {
+        // Enough bigger pieces wait here for thieves: run both halves in turn,
+        // with no job to make. `b` first: the order is free, and a tree
+        // built recursively (children boxed before their parent) then is walked in
+        // address order.
+        here.offer_one();
+        here.tick();
+        let stop = StopOnUnwind(here.call());
+        let rb = b(here, false);
+        let ra = a(here, false);
+        std::mem::forget(stop);
+        return (ra, rb);
+    }
     let job = StackJob::new(Stolen(b), CountLatch::new(1, here.index()));
-    // SAFETY: this frame returns only after taking the job back (its pop gave back
-    // this very job) or after the job's latch is set (`wait_until` below), on every
+    // SAFETY: this frame returns only after taking the job back (its kept list or
+    // its deque gave back this very job) or after the job's latch is set (`wait_until` below), on every
     // path, unwinding included: `a` runs under `catch_unwind`, and `b` runs here only
     // once taken back.
     let job_ref = unsafe { job.as_job_ref(here.call_ptr()) };
-    here.push(job_ref);
+    match offer {
+        Offer::Kept => {
+            here.keep(job_ref);
+            here.offer_one();
+        }
+        Offer::Now => here.push(job_ref),
+    }
+    here.tick();
     let ra = match catch_unwind(AssertUnwindSafe(|| a(here, false))) {
         Ok(ra) => ra,
         Err(panic) => {
             here.call().fail();
-            // Take `b` back unrun if nobody stole it; else wait for it (it may not be
+            // Drop `b` unrun if nobody stole it; else wait for it (it may not be
             // moved or dropped before its latch is set).
             let mut other = None;
-            let mut taken_back = false;
-            while let Some(popped) = here.pop() {
-                if job.is(&popped) {
-                    taken_back = true;
-                    break;
-                }
-                here.execute(popped);
-            }
-            if !taken_back {
+            if !take_back(here, &job) {
                 here.wait_until(&job.latch);
                 other = job.into_result().err();
             }
             resume_unwind(pick(panic, other));
         }
     };
-    while let Some(popped) = here.pop() {
-        if job.is(&popped) {
-            let Stolen(b) = job.take_back();
-            // Nothing is left to wait for: a panic of `b` only has to stop the call
-            // on its way out.
-            let stop = StopOnUnwind(here.call());
-            let rb = b(here, false);
-            std::mem::forget(stop);
-            return (ra, rb);
-        }
-        here.execute(popped);
+    if take_back(here, &job) {
+        let Stolen(b) = job.take_back();
+        // Nothing is left to wait for: a panic of `b` only has to stop the call on
+        // its way out.
+        let stop = StopOnUnwind(here.call());
+        let rb = b(here, false);
+        std::mem::forget(stop);
+        return (ra, rb);
     }
     here.wait_until(&job.latch);
     match job.into_result() {
@@ -80,6 +103,21 @@ where
             resume_unwind(panic)
         }
     }
+}
+
+/// Whether this worker got `job` back unrun: it kept it, or offered it and nobody
+/// stole it. Jobs offered after it, found on the way, are run.
+fn take_back<L: Latch, F: Body>(here: &Here<'_>, job: &StackJob<L, F>) -> bool {
+    if here.take_back_kept(job) {
+        return true;
+    }
+    while let Some(popped) = here.pop() {
+        if job.is(&popped) {
+            return true;
+        }
+        here.execute(popped);
+    }
+    false
 }
 
 /// Stops the call if dropped, which only happens while unwinding (it is forgotten

@@ -51,6 +51,7 @@
 //! ```
 
 mod call;
+mod collect;
 mod job;
 mod join;
 pub(crate) mod latch;
@@ -67,8 +68,9 @@ pub(crate) use registry::{Queues, WorkerPar, queues, run_one};
 pub use scope::{Scope, scope};
 
 use call::Call;
+use collect::{Written, filled};
 use registry::{Here, in_worker};
-use slice::{Pieces, Producer, bridge};
+use slice::{Pieces, Producer, Zip, bridge};
 
 use crate::group::error::{BoxError, GroupError, Kind};
 
@@ -109,9 +111,10 @@ pub(crate) fn is_cancel_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
 ///
-/// `a` runs on the calling worker; `b` is offered to idle workers and run here if
-/// none took it. Both may borrow from the caller. If either panics, the panic is
-/// resumed here once the other has ended (or was dropped unstarted).
+/// `a` runs on the calling worker; `b` runs on a worker that is looking for work, or
+/// else here too, before or after `a`. Both may borrow from the caller. If either
+/// panics, the panic is resumed here once the other has ended (or was dropped
+/// unstarted).
 ///
 /// ```
 /// fn sum(v: &[u64]) -> u64 {
@@ -133,19 +136,19 @@ where
     RA: Send,
     RB: Send,
 {
-    in_worker(|here| {
+    /// Neither half starts once the call has stopped.
+    fn unless_stopped<R>(here: &Here<'_>, f: impl FnOnce() -> R) -> R {
         if here.call().stopped() {
             cancelled();
         }
+        f()
+    }
+    in_worker(|here| {
         join::join_context(
             here,
-            |_, _| a(),
-            |here, _| {
-                if here.call().stopped() {
-                    cancelled();
-                }
-                b()
-            },
+            join::Offer::Kept,
+            |here, _| unless_stopped(here, a),
+            |here, _| unless_stopped(here, b),
         )
     })
 }
@@ -182,17 +185,26 @@ where
     U: Send,
     F: Fn(P::Item) -> U + Sync,
 {
-    let pieces = bridge(
-        here,
-        items,
-        &|here: &Here<'_>, piece: P| {
-            let mut out = Vec::with_capacity(piece.len());
-            out.extend(guarded(here, piece.into_iter()).map(f));
-            Pieces::one(out)
-        },
-        &Pieces::append,
-    );
-    finish(here, pieces.concat())
+    let len = items.len();
+    let out = filled(len, |slots| {
+        bridge(
+            here,
+            Zip(items, slots),
+            &|here: &Here<'_>, Zip(items, slots): Zip<P, _>| {
+                let mut written = Written::new(slots);
+                for item in guarded(here, items.into_iter()) {
+                    written.push(f(item));
+                }
+                Pieces::one(written)
+            },
+            &Pieces::append,
+        )
+    });
+    match out {
+        Some(out) => finish(here, out),
+        // Only a stopped call leaves a piece short.
+        None => cancelled(),
+    }
 }
 
 fn try_collect<P, U, E, F>(here: &Here<'_>, items: P, f: &F) -> Result<Vec<U>, GroupError>
@@ -203,36 +215,39 @@ where
     F: Fn(P::Item) -> Result<U, E> + Sync,
 {
     let call = Call::new(here.call_ptr());
-    let pieces = here.with_call(&call, || {
-        bridge(
-            here,
-            items,
-            &|here: &Here<'_>, piece: P| {
-                let mut out = Vec::with_capacity(piece.len());
-                let ran = catch_unwind(AssertUnwindSafe(|| {
-                    for item in guarded(here, piece.into_iter()) {
-                        match f(item) {
-                            Ok(value) => out.push(value),
-                            Err(error) => {
-                                here.call().record(Kind::Error(error.into()));
-                                break;
+    let len = items.len();
+    let out = here.with_call(&call, || {
+        filled(len, |slots| {
+            bridge(
+                here,
+                Zip(items, slots),
+                &|here: &Here<'_>, Zip(items, slots): Zip<P, _>| {
+                    let mut written = Written::new(slots);
+                    let ran = catch_unwind(AssertUnwindSafe(|| {
+                        for item in guarded(here, items.into_iter()) {
+                            match f(item) {
+                                Ok(value) => written.push(value),
+                                Err(error) => {
+                                    here.call().record(Kind::Error(error.into()));
+                                    break;
+                                }
                             }
                         }
+                    }));
+                    if let Err(panic) = ran {
+                        here.call().record_panic(panic);
                     }
-                }));
-                if let Err(panic) = ran {
-                    here.call().record_panic(panic);
-                }
-                Pieces::one(out)
-            },
-            &Pieces::append,
-        )
+                    Pieces::one(written)
+                },
+                &Pieces::append,
+            )
+        })
     });
-    if call.has_errors() || call.was_skipped() {
-        drop(pieces);
-        return Err(call.into_error());
+    match out {
+        Some(out) if !call.has_errors() && !call.was_skipped() => Ok(out),
+        // Only a failure or a stop leaves a piece short.
+        _ => Err(call.into_error()),
     }
-    Ok(pieces.concat())
 }
 
 fn fold<P, R, I, M, O>(here: &Here<'_>, items: P, identity: &I, map: &M, op: &O) -> R

@@ -1,12 +1,13 @@
 //! Where `par` jobs wait and who runs them: a deque per worker, an injector for jobs
 //! from other threads, and the entry into a runtime.
 //!
-//! Each worker pushes the jobs it offers (the `b` half of a join, a `scope` spawn) onto
-//! its own deque and pops them back newest-first; idle workers steal oldest-first, so a
-//! thief takes the biggest piece of a split. A worker finds `par` jobs after its own
-//! and others' async tasks, in its run loop ([`run_one`]); a worker that waits for a
-//! stolen half runs other jobs meanwhile ([`wait_until`]), and parks like an idle
-//! worker (so new work or a timer can still wake it) when there are none.
+//! Each worker keeps the halves of its joins in a list only it sees, and offers them
+//! to the others one at a time, oldest (biggest) first, on its deque: it pops them
+//! back newest-first, idle workers steal oldest-first. `README.md` beside this file
+//! says why. A worker finds `par` jobs after its own and others' async tasks, in its
+//! run loop ([`run_one`]); a worker that waits for a stolen half runs other jobs
+//! meanwhile ([`wait_until`]), and parks like an idle worker (so new work or a timer
+//! can still wake it) when there are none.
 //!
 //! A thread that is not a worker hands the whole call to its runtime as one job and
 //! blocks until it has run ([`in_worker`]).
@@ -14,7 +15,8 @@
 //! Unsafe code here only runs queued jobs and offers the handed-over call, under the
 //! rules in `job.rs`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,9 @@ use crate::runtime::context;
 
 /// Every this many joins or pieces, a worker looks at the clock; see [`tick`].
 const TICKS_PER_LOOK: u32 = 64;
+/// Join halves a worker keeps; joins made while it keeps this many run both halves
+/// in turn.
+const KEPT_JOBS: usize = 3;
 /// How often a worker busy in `par` work turns the driver and polls its queued tasks.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(1);
 /// Tasks polled per maintenance.
@@ -42,7 +47,12 @@ pub(crate) struct Queues {
 
 /// One worker's `par` deque and state.
 pub(crate) struct WorkerPar {
+    /// Jobs offered to other workers.
     deque: Worker<JobRef>,
+    /// Join halves not offered yet, oldest first: only this worker sees them, so
+    /// keeping one and taking it back costs no atomic operation. Every job in `deque`
+    /// is older than every job here.
+    kept: RefCell<VecDeque<JobRef>>,
     /// The call of the piece this worker runs (null outside `par` work).
     call: Cell<CallPtr>,
     ticks: Cell<u32>,
@@ -62,6 +72,7 @@ pub(crate) fn queues(workers: usize) -> (Queues, Vec<WorkerPar>) {
         .into_iter()
         .map(|deque| WorkerPar {
             deque,
+            kept: RefCell::new(VecDeque::new()),
             call: Cell::new(CallPtr::NULL),
             ticks: Cell::new(0),
             next_maintenance: Cell::new(None),
@@ -138,11 +149,41 @@ impl Here<'_> {
         self.core.index()
     }
 
-    /// Offers a job to other workers.
-    #[inline]
+    /// Offers a job to other workers now (a `scope` spawn).
     pub(crate) fn push(&self, job: JobRef) {
+        // Kept halves first, so that the deque stays ordered oldest to newest.
+        self.offer_all();
         self.par().deque.push(job);
         self.core.notify_parked_for_par();
+    }
+
+    /// Whether this worker keeps enough join halves: a join then makes no job and
+    /// runs both halves here.
+    #[inline]
+    pub(crate) fn keeps_enough(&self) -> bool {
+        self.par().kept.borrow().len() >= KEPT_JOBS
+    }
+
+    /// Keeps a join's half on this worker; see [`tick`](Self::tick) for when it is
+    /// offered to the others.
+    #[inline]
+    pub(crate) fn keep(&self, job: JobRef) {
+        self.par().kept.borrow_mut().push_back(job);
+    }
+
+    /// Takes back the newest job this worker kept, if it is `job`: then nobody else
+    /// has it. Otherwise `job` was offered (and every job kept after it has been
+    /// taken back already, since joins nest).
+    #[inline]
+    pub(crate) fn take_back_kept<L: Latch, F: Body>(&self, job: &StackJob<L, F>) -> bool {
+        let mut kept = self.par().kept.borrow_mut();
+        match kept.back() {
+            Some(newest) if job.is(newest) => {
+                kept.pop_back();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes back the newest job this worker offered, if nobody stole it.
@@ -151,7 +192,41 @@ impl Here<'_> {
         self.par().deque.pop()
     }
 
-    /// Counts a join or piece; now and then looks at the enclosing scope, and, if a
+    /// Moves the oldest kept job (the biggest piece of a split) to the deque, where
+    /// other workers can steal it, and wakes one if it sleeps.
+    #[cold]
+    fn offer_oldest(&self) {
+        let oldest = self.par().kept.borrow_mut().pop_front();
+        if let Some(job) = oldest {
+            self.par().deque.push(job);
+            self.core.notify_parked_for_par();
+        }
+    }
+
+    /// Offers every kept job, oldest first.
+    fn offer_all(&self) {
+        let par = self.par();
+        let mut offered = false;
+        while let Some(job) = par.kept.borrow_mut().pop_front() {
+            par.deque.push(job);
+            offered = true;
+        }
+        if offered {
+            self.core.notify_parked_for_par();
+        }
+    }
+
+    /// Keeps one job offered while this worker keeps any: if its deque is empty
+    /// (nothing offered yet, or a thief took it), offers the oldest kept one.
+    #[inline]
+    pub(crate) fn offer_one(&self) {
+        let par = self.par();
+        if !par.kept.borrow().is_empty() && par.deque.is_empty() {
+            self.offer_oldest();
+        }
+    }
+
+    /// Counts a join or item. Now and then looks at the enclosing scope, and, if a
     /// millisecond has passed, turns the driver and polls this worker's queued tasks
     /// so that a long `par` call does not hold back sleeps and sockets.
     #[inline]
@@ -234,6 +309,9 @@ impl Here<'_> {
     /// Runs other jobs until `latch` is set; parks like an idle worker when there are
     /// none (the latch's setter unparks it).
     pub(crate) fn wait_until(&self, latch: &impl Latch) {
+        // Nothing kept may wait behind a worker that sleeps. (Joins nest, so nothing
+        // is kept here by then; this keeps it so.)
+        self.offer_all();
         let mut idle_rounds = 0u32;
         while !latch.probe() {
             if let Some(job) = self.find_job() {

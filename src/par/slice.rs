@@ -1,14 +1,14 @@
 //! Parallel slices and ranges: split in halves while idle workers steal, run the
 //! rest sequentially.
 //!
-//! Adaptive splitting: a call starts with a budget of splits about the number of
-//! workers; each split halves it, and a half that another worker stole gets its
-//! budget back. So a call on busy workers runs in a few big pieces, and pieces are
+//! Adaptive splitting: a call starts with a budget of splits about four times the
+//! number of workers; each split halves it, and a half that another worker stole gets
+//! its budget back. So a call on busy workers runs in a few big pieces, and pieces are
 //! split finer exactly where idle workers come to take them.
 
 use std::ops::Range;
 
-use super::join::join_context;
+use super::join::{Offer, join_context};
 use super::registry::Here;
 
 /// Something that can be cut in two at an index.
@@ -80,7 +80,7 @@ where
 {
     let workers = here.workers();
     let splitter = Splitter {
-        splits: workers,
+        splits: workers * 4,
         workers,
     };
     split(here, producer, splitter, false, leaf, combine)
@@ -107,34 +107,42 @@ where
     let (left, right) = producer.split_at(len / 2);
     let (left, right) = join_context(
         here,
+        Offer::Now,
         |here, stolen| split(here, left, splitter, stolen, leaf, combine),
         |here, stolen| split(here, right, splitter, stolen, leaf, combine),
     );
     combine(left, right)
 }
 
-/// The outputs of pieces, in order, to be joined once at the end.
-pub(crate) struct Pieces<U>(Vec<Vec<U>>);
+/// The outputs of pieces, in order.
+pub(crate) struct Pieces<T>(Vec<T>);
 
-impl<U> Pieces<U> {
-    pub(crate) fn one(piece: Vec<U>) -> Pieces<U> {
+impl<T> Pieces<T> {
+    pub(crate) fn one(piece: T) -> Pieces<T> {
         Pieces(vec![piece])
     }
 
-    pub(crate) fn append(mut self, mut right: Pieces<U>) -> Pieces<U> {
+    pub(crate) fn append(mut self, mut right: Pieces<T>) -> Pieces<T> {
         self.0.append(&mut right.0);
         self
     }
 
-    pub(crate) fn concat(self) -> Vec<U> {
-        let mut pieces = self.0;
-        if pieces.len() == 1 {
-            return pieces.pop().expect("one piece");
-        }
-        let mut out = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
-        for piece in pieces {
-            out.extend(piece);
-        }
-        out
+    pub(crate) fn into_vec(self) -> Vec<T> {
+        self.0
+    }
+}
+
+/// Two producers of the same length, split together (the input and the output
+/// slots of a `map`).
+pub(crate) struct Zip<A, B>(pub(crate) A, pub(crate) B);
+
+impl<A: Producer, B: Producer> Producer for Zip<A, B> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a0, a1) = self.0.split_at(mid);
+        let (b0, b1) = self.1.split_at(mid);
+        (Zip(a0, b0), Zip(a1, b1))
     }
 }

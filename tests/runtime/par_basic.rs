@@ -3,7 +3,8 @@
 
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::common::{run, watchdog};
 use pride::par;
@@ -103,17 +104,75 @@ fn deep_recursive_joins_finish() {
 }
 
 #[test]
+// Checks scheduling, not memory safety, and spins: skipped under Miri.
+#[cfg_attr(miri, ignore)]
+fn an_idle_worker_takes_the_second_half_while_the_first_runs() {
+    /// Marks this half started and waits (boundedly) until the other one is: true if
+    /// the two ran at the same time.
+    fn meet(mine: &AtomicBool, other: &AtomicBool) -> bool {
+        mine.store(true, Ordering::SeqCst);
+        let start = Instant::now();
+        while !other.load(Ordering::SeqCst) {
+            if start.elapsed() > Duration::from_secs(30) {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
+    let met = run(2, 60, || async {
+        let (a, b) = (AtomicBool::new(false), AtomicBool::new(false));
+        par::join(|| meet(&a, &b), || meet(&b, &a))
+    });
+    assert_eq!(met, (true, true), "the two halves ran one after the other");
+}
+
+#[test]
+// Checks scheduling, not memory safety, and spins: skipped under Miri.
+#[cfg_attr(miri, ignore)]
+fn fine_grained_joins_spread_over_the_workers() {
+    fn leaves(depth: u32, names: &Mutex<HashSet<String>>) -> u64 {
+        if depth == 0 {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            names.lock().unwrap().insert(name);
+            return std::hint::black_box((0..100).sum::<u64>());
+        }
+        let (a, b) = par::join(|| leaves(depth - 1, names), || leaves(depth - 1, names));
+        a + b
+    }
+    let depth = if cfg!(miri) { 3 } else { 12 };
+    // Repeated until both workers ran leaves, within a bound far above what a loaded
+    // machine needs.
+    let workers = run(2, 60, move || async move {
+        let start = Instant::now();
+        loop {
+            let names = Mutex::new(HashSet::new());
+            assert_eq!(leaves(depth, &names), (1 << depth) * 4950);
+            let names = names.into_inner().unwrap();
+            if names.len() == 2 || start.elapsed() > Duration::from_secs(30) {
+                return names.len();
+            }
+        }
+    });
+    assert_eq!(workers, 2, "every leaf ran on one worker");
+}
+
+#[test]
 fn nested_calls_inside_pieces() {
+    const ROWS: u32 = if cfg!(miri) { 8 } else { 64 };
+    const COLS: u32 = if cfg!(miri) { 50 } else { 500 };
     let out = run(2, 60, || async {
-        let rows: Vec<Vec<u32>> = (0..64).map(|r| (0..500).map(|c| r * c).collect()).collect();
+        let rows: Vec<Vec<u32>> = (0..ROWS)
+            .map(|r| (0..COLS).map(|c| r * c).collect())
+            .collect();
         par::map(&rows, |row| {
             let doubled = par::map(row, |x| x * 2);
             let (a, b) = par::join(|| par::sum(&doubled, |&x| x as u64), || row.len());
             a + b as u64
         })
     });
-    let expected: Vec<u64> = (0..64u64)
-        .map(|r| (0..500u64).map(|c| 2 * r * c).sum::<u64>() + 500)
+    let expected: Vec<u64> = (0..u64::from(ROWS))
+        .map(|r| (0..u64::from(COLS)).map(|c| 2 * r * c).sum::<u64>() + u64::from(COLS))
         .collect();
     assert_eq!(out, expected);
 }
@@ -141,7 +200,7 @@ fn many_tasks_fan_out_at_once() {
         r.sort();
         r
     });
-    let expected: Vec<(u64, u64)> = (0..16)
+    let expected: Vec<(u64, u64)> = (0..TASKS)
         .map(|t| (t, t * (0..ITEMS_PER_TASK).sum::<u64>()))
         .collect();
     assert_eq!(sums, expected);
@@ -149,7 +208,7 @@ fn many_tasks_fan_out_at_once() {
 
 fn thread_names_of_pieces() -> HashSet<String> {
     let names = Mutex::new(HashSet::new());
-    par::for_each_range(0..2_000, |_| {
+    par::for_each_range(0..if cfg!(miri) { 40 } else { 2_000 }, |_| {
         let name = std::thread::current().name().unwrap_or("").to_owned();
         names.lock().unwrap().insert(name);
         std::hint::black_box((0..200).sum::<u64>());
@@ -182,10 +241,11 @@ fn outside_a_runtime_the_default_runtime_runs_the_pieces() {
         "pieces ran on {names:?}"
     );
     // Calls from several plain threads at once share it.
+    const DEPTH: u32 = if cfg!(miri) { 3 } else { 10 };
     watchdog(60, || {
         std::thread::scope(|s| {
             for _ in 0..4 {
-                s.spawn(|| assert_eq!(tree_sum(10), (1 << 11) - 1));
+                s.spawn(|| assert_eq!(tree_sum(DEPTH), (1 << (DEPTH + 1)) - 1));
             }
         })
     });
