@@ -64,8 +64,9 @@ pub(crate) struct WorkerCounters {
     pub(crate) steals: Counter,
     pub(crate) parks: Counter,
     pub(crate) budget_exhausted: Counter,
-    /// Outer polls resumed after a nested poll: each moved `poll_seq` on by two at its
-    /// end, as if a poll had started, so `polls` takes them back out.
+    /// Outer polls resumed after a nested poll, or restarted by a `par` call's upkeep:
+    /// each moved `poll_seq` on by two, as if a poll had started, so `polls` takes them
+    /// back out.
     pub(crate) resumed: Counter,
     pub(crate) spawned: Counter,
     pub(crate) completed: Counter,

@@ -657,6 +657,14 @@ impl Core {
     /// for the `par` call to end.
     pub(crate) fn run_tasks_nested(&self, max: u32) {
         let shared = self.shared();
+        // A worker doing upkeep is not stuck: a task's poll that this `par` work runs
+        // in starts anew for the blocked-poll watch from here on (the counter stays
+        // odd: still inside a poll; `resumed` keeps it out of the poll count).
+        let counters = self.counters();
+        if counters.poll_seq.get() % 2 == 1 {
+            counters.poll_seq.add_owned(2);
+            counters.resumed.bump_owned();
+        }
         shared.driver.poll_nonblocking(|| {
             shared.time.process();
         });
