@@ -241,46 +241,57 @@ fn a_child_spawned_from_inside_a_scope_belongs_to_the_group_not_the_scope() {
     });
 }
 
+/// A task outside `scope` spawns a child into a group opened inside `scope`, waits until
+/// that child runs, and cancels `scope`: the child is dropped and `scope` catches. With
+/// `busy_first_poll`, the group's body stays in its first poll until the cancel.
+async fn cancel_a_scope_around_a_group_spawned_into_from_outside(busy_first_poll: bool) {
+    let drops = Counter::new();
+    let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+    let open = Event::new();
+    let spawned_running = Event::new();
+    let scope = CancelScope::new();
+    let (slot2, open2, scope2) = (slot.clone(), open.clone(), scope.clone());
+    let (drops2, running2) = (drops.clone(), spawned_running.clone());
+    task_group(async |outer| {
+        outer.start_soon(async move {
+            let scope3 = scope2.clone();
+            let out = scope2
+                .run(task_group(async move |inner_group| {
+                    *slot2.lock().unwrap() = Some(inner_group);
+                    open2.set();
+                    if busy_first_poll {
+                        spin_until(|| scope3.cancel_called());
+                    }
+                    pending::<()>().await;
+                }))
+                .await;
+            assert!(out.is_none());
+        });
+        // This body is outside `scope`; it spawns into the group opened inside it.
+        open.wait().await;
+        let inner_group = slot.lock().unwrap().take().unwrap();
+        let guard = drops2.drop_guard();
+        inner_group.start_soon(async move {
+            let _guard = guard;
+            running2.set();
+            pending::<()>().await;
+        });
+        drop(inner_group);
+        spawned_running.wait().await;
+        scope.cancel();
+    })
+    .await
+    .unwrap();
+    assert!(scope.cancelled_caught());
+    assert_eq!(drops.get(), 1);
+}
+
 /// The other way round: a group opened inside a scope hangs below that scope, so
 /// cancelling the scope drops a child that a task outside the scope spawned into it.
 #[test]
 fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
-    run(2, 20, || async {
-        let drops = Counter::new();
-        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
-        let open = Event::new();
-        let spawned_running = Event::new();
-        let scope = CancelScope::new();
-        let (slot2, open2, scope2) = (slot.clone(), open.clone(), scope.clone());
-        let (drops2, running2) = (drops.clone(), spawned_running.clone());
-        task_group(async |outer| {
-            outer.start_soon(async move {
-                let out = scope2
-                    .run(task_group(async move |inner_group| {
-                        *slot2.lock().unwrap() = Some(inner_group);
-                        open2.set();
-                        pending::<()>().await;
-                    }))
-                    .await;
-                assert!(out.is_none());
-            });
-            // This body is outside `scope`; it spawns into the group opened inside it.
-            open.wait().await;
-            let inner_group = slot.lock().unwrap().take().unwrap();
-            let guard = drops2.drop_guard();
-            inner_group.start_soon(async move {
-                let _guard = guard;
-                running2.set();
-                pending::<()>().await;
-            });
-            drop(inner_group);
-            spawned_running.wait().await;
-            scope.cancel();
-        })
-        .await
-        .unwrap();
-        assert!(scope.cancelled_caught());
-        assert_eq!(drops.get(), 1);
+    run(2, 20, || {
+        cancel_a_scope_around_a_group_spawned_into_from_outside(false)
     });
 }
 
@@ -293,44 +304,7 @@ fn a_group_opened_inside_a_scope_is_cancelled_with_it_whoever_spawns_into_it() {
 fn a_scope_cancelled_before_the_group_inside_first_suspends_still_drops_its_children() {
     run(2, 20, || async {
         for _ in 0..20 {
-            let drops = Counter::new();
-            let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
-            let open = Event::new();
-            let spawned_running = Event::new();
-            let scope = CancelScope::new();
-            let (slot2, open2, scope2) = (slot.clone(), open.clone(), scope.clone());
-            let (drops2, running2) = (drops.clone(), spawned_running.clone());
-            task_group(async |outer| {
-                outer.start_soon(async move {
-                    let scope3 = scope2.clone();
-                    let out = scope2
-                        .run(task_group(async move |inner_group| {
-                            *slot2.lock().unwrap() = Some(inner_group);
-                            open2.set();
-                            // Busy until the scope is cancelled: the group has not
-                            // suspended yet, so it is not linked below `scope`.
-                            spin_until(|| scope3.cancel_called());
-                            pending::<()>().await;
-                        }))
-                        .await;
-                    assert!(out.is_none());
-                });
-                open.wait().await;
-                let inner_group = slot.lock().unwrap().take().unwrap();
-                let guard = drops2.drop_guard();
-                inner_group.start_soon(async move {
-                    let _guard = guard;
-                    running2.set();
-                    pending::<()>().await;
-                });
-                drop(inner_group);
-                spawned_running.wait().await;
-                scope.cancel();
-            })
-            .await
-            .unwrap();
-            assert!(scope.cancelled_caught());
-            assert_eq!(drops.get(), 1);
+            cancel_a_scope_around_a_group_spawned_into_from_outside(true).await;
         }
     });
 }
