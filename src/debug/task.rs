@@ -209,7 +209,7 @@ pub enum Wait {
     Readable,
     /// A socket to become writable (room in its send buffer, or a connect to finish).
     Writable,
-    /// A [`Lock`](crate::Lock) or [`RwLock`](crate::RwLock) to be released.
+    /// A [`Lock`](crate::Lock) or [`RwLock`](crate::sync::RwLock) to be released.
     Lock,
     /// Permits of a [`Semaphore`](crate::Semaphore), or a
     /// [`CapacityLimiter`](crate::CapacityLimiter)'s token.
