@@ -731,3 +731,47 @@ impl Core {
         *counters.task_name.lock() = outer_name;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use crate::runtime::context;
+
+    /// The poll counter of the worker the caller runs on.
+    fn poll_seq() -> u64 {
+        context::with_core(|core| core.expect("on a worker").counters().poll_seq.get())
+    }
+
+    /// A `par` call inside a task holds the task's poll, but its worker does upkeep
+    /// between items, and each upkeep starts that poll anew for the blocked-poll watch:
+    /// the counter moves on and stays odd. (Wall-clock free: the watch itself reads
+    /// only this counter.)
+    #[test]
+    fn par_upkeep_restarts_the_poll_it_runs_in() {
+        let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        let (first, last) = rt
+            .block_on(crate::task_group(async |tg| {
+                tg.spawn(async {
+                    let first = poll_seq();
+                    let last = AtomicU64::new(first);
+                    // About 10 µs an item, 200 ms in all: far longer than upkeep's pace
+                    // (a look at the clock every 64 items, upkeep at most once a ms).
+                    crate::par::for_each_range(0..20_000, |_| {
+                        let start = Instant::now();
+                        while start.elapsed() < Duration::from_micros(10) {
+                            std::hint::spin_loop();
+                        }
+                        last.store(poll_seq(), Ordering::Relaxed);
+                    });
+                    Ok::<_, crate::BoxError>((first, last.into_inner()))
+                })
+                .await
+            }))
+            .unwrap();
+        assert_eq!(first % 2, 1, "the task was not inside a poll");
+        assert_eq!(last % 2, 1, "upkeep ended the task's poll");
+        assert!(last > first, "upkeep never restarted the task's poll");
+    }
+}

@@ -219,31 +219,3 @@ fn no_threshold_means_no_watch() {
 fn a_zero_threshold_is_refused() {
     Runtime::builder().blocked_poll_threshold(Some(Duration::ZERO));
 }
-
-/// A `par` call inside a task holds that task's poll, but its worker keeps doing
-/// upkeep (timers, the driver, queued tasks) between items: that is no blocked poll.
-#[test]
-fn a_long_par_call_inside_a_task_is_not_a_blocked_poll() {
-    let (rt, reports) = watched(2);
-    rt.block_on(task_group(async |tg| {
-        tg.start_soon_named("fan-out", async {
-            let end = std::time::Instant::now() + THRESHOLD * 4;
-            // Items of 100 µs until the end: the call lasts about four thresholds (more
-            // items than two workers get through in that time), whatever the load.
-            pride::par::for_each_range(0..20_000, |_| {
-                let start = std::time::Instant::now();
-                if start < end {
-                    while start.elapsed() < Duration::from_micros(100) {
-                        std::hint::spin_loop();
-                    }
-                }
-            });
-        });
-    }))
-    .unwrap();
-    let reported: Vec<_> = reports.try_iter().collect();
-    assert!(
-        reported.iter().all(|r| r.task_name() != Some("fan-out")),
-        "{reported:?}"
-    );
-}
