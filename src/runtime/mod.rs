@@ -252,8 +252,11 @@ impl Builder {
     /// do no extra work for it. A blocking poll is reported within about twice the
     /// threshold of its start. A task polled inside another task's poll (the upkeep of
     /// a long [`par`](crate::par) call runs the worker's queued tasks) is watched as a
-    /// poll of its own. The future given to [`block_on`](Runtime::block_on) runs on the
-    /// calling thread, not on a worker, and is not watched.
+    /// poll of its own, and that upkeep, which turns the driver between items, counts
+    /// as progress: a long `par` call inside a task is reported only when one item (or
+    /// a wait for another worker's item) holds the worker past the threshold. The
+    /// future given to [`block_on`](Runtime::block_on) runs on the calling thread, not
+    /// on a worker, and is not watched.
     ///
     /// While one worker is held, the others keep running the queued tasks (they steal
     /// from the held worker's queue) and keep firing timers and socket readiness. The
