@@ -91,6 +91,14 @@ impl Default for WorkerCounters {
 }
 
 impl WorkerCounters {
+    /// Starts the poll in progress anew for the blocked-poll watch (the counter moves
+    /// on by two and stays odd) without counting a new poll: after a nested poll, and
+    /// at each upkeep of a `par` call. Called by the worker itself.
+    pub(crate) fn restart_poll(&self) {
+        self.poll_seq.add_owned(2);
+        self.resumed.bump_owned();
+    }
+
     /// Polls started so far.
     pub(crate) fn polls(&self) -> u64 {
         let started = self.poll_seq.get().div_ceil(2);

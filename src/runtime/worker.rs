@@ -658,12 +658,10 @@ impl Core {
     pub(crate) fn run_tasks_nested(&self, max: u32) {
         let shared = self.shared();
         // A worker doing upkeep is not stuck: a task's poll that this `par` work runs
-        // in starts anew for the blocked-poll watch from here on (the counter stays
-        // odd: still inside a poll; `resumed` keeps it out of the poll count).
+        // in starts anew for the blocked-poll watch from here on.
         let counters = self.counters();
         if counters.poll_seq.get() % 2 == 1 {
-            counters.poll_seq.add_owned(2);
-            counters.resumed.bump_owned();
+            counters.restart_poll();
         }
         shared.driver.poll_nonblocking(|| {
             shared.time.process();
@@ -677,8 +675,8 @@ impl Core {
                 None => break,
             }
         }
-        // What is left (and the LIFO slot, which cannot be stolen) goes where idle
-        // workers can take it.
+        // What is left (and the LIFO slot, which other workers cannot steal) goes where
+        // idle workers can take it.
         if let Some(task) = self.lifo.take() {
             self.push_local(task);
         }
@@ -726,8 +724,7 @@ impl Core {
         let outer_name = counters.task_name.lock().take();
         counters.poll_seq.add_owned(2);
         super::coop::budget(|| task.run());
-        counters.poll_seq.add_owned(2);
-        counters.resumed.bump_owned();
+        counters.restart_poll();
         *counters.task_name.lock() = outer_name;
     }
 }
