@@ -11,7 +11,10 @@
 #             of cores)
 #   -t SECS   per-run limit; a run past it counts as a failure (a hang), default 600
 #
-# Logs of failed runs are kept in target/flake-hunt/. Exits non-zero if any run failed.
+# Logs of failed runs are kept in target/flake-hunt/; progress.log gets one line per
+# run. Touch target/flake-hunt/pause to hold the hunt (and its hogs) between two runs,
+# for instance while a bench needs a quiet machine; remove the file to go on. Exits
+# non-zero if any run failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +33,7 @@ done
 
 logdir=target/flake-hunt
 mkdir -p "$logdir"
-rm -f "$logdir"/run-*.log
+rm -f "$logdir"/run-*.log "$logdir"/progress.log "$logdir"/pause
 
 echo "flake-hunt: building the tests"
 cargo test --lib --tests --no-run "$@" >/dev/null 2>&1 || cargo test --lib --tests --no-run "$@"
@@ -48,6 +51,11 @@ done
 failed=0
 start=$(date +%s)
 for i in $(seq 1 "$runs"); do
+  if [ -e "$logdir/pause" ]; then
+    for pid in "${hog_pids[@]}"; do kill -STOP "$pid" 2>/dev/null || true; done
+    while [ -e "$logdir/pause" ]; do sleep 2; done
+    for pid in "${hog_pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
+  fi
   threads=()
   if [ $((i % 2)) -eq 0 ]; then threads=(--test-threads=1); fi
   log="$logdir/run-$i.log"
@@ -58,6 +66,7 @@ for i in $(seq 1 "$runs"); do
     names=$(grep -E '^test .* \.\.\. FAILED$|^    [a-z_:0-9]+$' "$log" | sed 's/^test //; s/ \.\.\. FAILED$//; s/^ *//' | sort -u | tr '\n' ' ')
     echo "flake-hunt: run $i${threads:+ (${threads[*]})} FAILED: ${names:-see $log} (log: $log)"
   fi
+  echo "run $i/$runs done at $(( $(date +%s) - start )) s, $failed failed" >>"$logdir/progress.log"
 done
 echo "flake-hunt: $runs runs with $hogs CPU hogs in $(( $(date +%s) - start )) s: $failed failed"
 [ "$failed" -eq 0 ]
