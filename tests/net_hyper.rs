@@ -126,3 +126,47 @@ fn the_executor_runs_futures_in_its_group() {
         assert!(ran.is_set());
     });
 }
+
+/// A reader that reads through a `HyperIo` itself, so one `HyperIo` read runs inside
+/// another on the same thread.
+struct Nested(HyperIo<futures_lite::io::Cursor<Vec<u8>>>);
+
+impl futures_lite::AsyncRead for Nested {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut inner = hyper::rt::ReadBuf::new(buf);
+        std::task::ready!(hyper::rt::Read::poll_read(
+            Pin::new(&mut self.0),
+            cx,
+            inner.unfilled()
+        ))?;
+        std::task::Poll::Ready(Ok(inner.filled().len()))
+    }
+}
+
+#[test]
+fn hyper_io_reads_keep_every_byte_in_order() {
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let io = HyperIo::new(Nested(HyperIo::new(futures_lite::io::Cursor::new(
+        data.clone(),
+    ))));
+    let mut io = std::pin::pin!(io);
+    let mut read = Vec::new();
+    let mut chunk = vec![0u8; 100_000];
+    futures_lite::future::block_on(async {
+        loop {
+            let mut buf = hyper::rt::ReadBuf::new(&mut chunk);
+            poll_fn(|cx| hyper::rt::Read::poll_read(io.as_mut(), cx, buf.unfilled()))
+                .await
+                .unwrap();
+            if buf.filled().is_empty() {
+                break;
+            }
+            read.extend_from_slice(buf.filled());
+        }
+    });
+    assert_eq!(read, data);
+}

@@ -6,11 +6,6 @@
 //! futures (HTTP/2 connection tasks, for one) as children of the [`TaskGroup`] it was
 //! made from, so they cannot outlive it and are cancelled with it.
 //!
-//! Rules of this module's one `unsafe` block: `ReadBufCursor::advance(n)` is sound
-//! only if `n` more bytes of the cursor are initialized; we read into
-//! `initialize_unfilled()` (all initialized) and advance by what the read reported,
-//! which is at most that slice's length.
-//!
 //! A server: [`net::serve`](crate::net::serve) runs each connection as an isolated
 //! child, so a client that sends garbage or vanishes mid-request ends its own
 //! connection only; [`graceful_connection`] lets the connections in flight finish their
@@ -63,7 +58,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::TaskGroup;
@@ -159,6 +154,13 @@ impl<T> HyperIo<T> {
     }
 }
 
+/// The most one read of a [`HyperIo`] takes at once.
+const SCRATCH_LEN: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Option<Box<[u8]>>> = const { std::cell::Cell::new(None) };
+}
+
 impl<T> hyper::rt::Read for HyperIo<T>
 where
     T: futures_io::AsyncRead + Unpin,
@@ -168,17 +170,24 @@ where
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let unfilled = buf.initialize_unfilled();
-        let len = unfilled.len();
-        let n = ready!(Pin::new(&mut self.inner).poll_read(cx, unfilled))?;
-        assert!(
-            n <= len,
-            "pride: a reader reported more bytes than it was given"
-        );
-        // SAFETY: the first `n` bytes of the unfilled part are initialized:
-        // `initialize_unfilled` initialized all `len` of them and `n <= len`.
-        unsafe { buf.advance(n) };
-        Poll::Ready(Ok(()))
+        // hyper hands over a fresh, uninitialized cursor on every read; zeroing it
+        // costs as much as the read. Read into this thread's scratch buffer instead and
+        // copy out only what arrived. The buffer is taken out of its cell for the read,
+        // so a reader that reads another `HyperIo` inside gets a buffer of its own.
+        let mut scratch = SCRATCH
+            .take()
+            .unwrap_or_else(|| vec![0; SCRATCH_LEN].into_boxed_slice());
+        let len = buf.remaining().min(scratch.len());
+        let read = Pin::new(&mut self.inner).poll_read(cx, &mut scratch[..len]);
+        if let Poll::Ready(Ok(n)) = read {
+            assert!(
+                n <= len,
+                "pride: a reader reported more bytes than it was given"
+            );
+            buf.put_slice(&scratch[..n]);
+        }
+        SCRATCH.set(Some(scratch));
+        read.map_ok(drop)
     }
 }
 
