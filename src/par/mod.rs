@@ -70,7 +70,7 @@ pub use scope::{Scope, scope};
 use call::Call;
 use collect::{Written, filled};
 use registry::{Here, in_worker};
-use slice::{Pieces, Producer, Zip, bridge};
+use slice::{Items, Iterated, Pieces, Zip, bridge};
 
 use crate::group::error::{BoxError, GroupError, Kind};
 
@@ -153,23 +153,6 @@ where
     })
 }
 
-/// The items of a piece, stopping (and noting it) when the call has stopped.
-fn guarded<'h, I: Iterator + 'h>(
-    here: &'h Here<'_>,
-    items: I,
-) -> impl Iterator<Item = I::Item> + 'h {
-    let call = here.call();
-    items.take_while(move |_| {
-        here.tick();
-        if call.stopped() {
-            call.skip();
-            false
-        } else {
-            true
-        }
-    })
-}
-
 /// A panicking form's value, unless pieces were skipped.
 fn finish<R>(here: &Here<'_>, value: R) -> R {
     if here.call().was_skipped() {
@@ -181,7 +164,7 @@ fn finish<R>(here: &Here<'_>, value: R) -> R {
 
 fn collect<P, U, F>(here: &Here<'_>, items: P, f: &F) -> Vec<U>
 where
-    P: Producer + IntoIterator,
+    P: Iterated,
     U: Send,
     F: Fn(P::Item) -> U + Sync,
 {
@@ -192,10 +175,12 @@ where
             Zip(items, slots),
             &|here: &Here<'_>, Zip(items, slots): Zip<P, _>| {
                 let mut written = Written::new(slots);
-                for item in guarded(here, items.into_iter()) {
+                let mut items = Items::new(here, items);
+                for item in &mut items {
                     written.push(f(item));
                 }
-                Pieces::one(written)
+                let rest = items.rest().map(|rest| Zip(rest, written.unwritten()));
+                (Pieces::one(written), rest)
             },
             &Pieces::append,
         )
@@ -209,7 +194,7 @@ where
 
 fn try_collect<P, U, E, F>(here: &Here<'_>, items: P, f: &F) -> Result<Vec<U>, GroupError>
 where
-    P: Producer + IntoIterator,
+    P: Iterated,
     U: Send,
     E: Into<BoxError>,
     F: Fn(P::Item) -> Result<U, E> + Sync,
@@ -223,21 +208,29 @@ where
                 Zip(items, slots),
                 &|here: &Here<'_>, Zip(items, slots): Zip<P, _>| {
                     let mut written = Written::new(slots);
+                    let mut items = Items::new(here, items);
                     let ran = catch_unwind(AssertUnwindSafe(|| {
-                        for item in guarded(here, items.into_iter()) {
+                        for item in &mut items {
                             match f(item) {
                                 Ok(value) => written.push(value),
                                 Err(error) => {
                                     here.call().record(Kind::Error(error.into()));
-                                    break;
+                                    return false;
                                 }
                             }
                         }
+                        true
                     }));
-                    if let Err(panic) = ran {
-                        here.call().record_panic(panic);
-                    }
-                    Pieces::one(written)
+                    let rest = match ran {
+                        Ok(true) => items.rest(),
+                        Ok(false) => None,
+                        Err(panic) => {
+                            here.call().record_panic(panic);
+                            None
+                        }
+                    };
+                    let rest = rest.map(|rest| Zip(rest, written.unwritten()));
+                    (Pieces::one(written), rest)
                 },
                 &Pieces::append,
             )
@@ -252,7 +245,7 @@ where
 
 fn fold<P, R, I, M, O>(here: &Here<'_>, items: P, identity: &I, map: &M, op: &O) -> R
 where
-    P: Producer + IntoIterator,
+    P: Iterated,
     R: Send,
     I: Fn() -> R + Sync,
     M: Fn(P::Item) -> R + Sync,
@@ -262,9 +255,9 @@ where
         here,
         items,
         &|here: &Here<'_>, piece: P| {
-            guarded(here, piece.into_iter())
-                .map(map)
-                .fold(identity(), op)
+            let mut items = Items::new(here, piece);
+            let value = (&mut items).map(map).fold(identity(), op);
+            (value, items.rest())
         },
         op,
     );
@@ -445,14 +438,18 @@ where
 
 fn sum_of<P, S, F>(here: &Here<'_>, items: P, f: &F) -> S
 where
-    P: Producer + IntoIterator,
+    P: Iterated,
     S: Send + Sum<S>,
     F: Fn(P::Item) -> S + Sync,
 {
     let value = bridge(
         here,
         items,
-        &|here: &Here<'_>, piece: P| guarded(here, piece.into_iter()).map(f).sum(),
+        &|here: &Here<'_>, piece: P| {
+            let mut items = Items::new(here, piece);
+            let value = (&mut items).map(f).sum();
+            (value, items.rest())
+        },
         &|a: S, b: S| [a, b].into_iter().sum(),
     );
     finish(here, value)
