@@ -260,13 +260,12 @@ impl Here<'_> {
         left == 0
     }
 
-    /// Whether this worker has nothing offered to the others (its deque is empty:
-    /// it offered nothing, or thieves took all of it) and nothing kept to offer
-    /// instead: a running piece should then share its items.
-    #[inline]
-    pub(crate) fn has_nothing_to_offer(&self) -> bool {
+    /// Whether a running piece should share its items: there are other workers, and
+    /// this one has nothing offered to them (its deque is empty: it offered nothing,
+    /// or thieves took all of it) and nothing kept to offer instead.
+    pub(crate) fn should_share(&self) -> bool {
         self.offer_one();
-        self.par().deque.is_empty()
+        self.workers() > 1 && self.par().deque.is_empty()
     }
 
     /// A new piece starts on this worker (a stolen job, an outermost call): its items

@@ -106,7 +106,7 @@ impl<P: Iterated> Iterator for Items<'_, '_, P> {
 
     #[inline]
     fn next(&mut self) -> Option<P::Item> {
-        if self.here.tick() && self.iter.len() >= 2 && self.here.has_nothing_to_offer() {
+        if self.here.tick() && self.iter.len() >= 2 && self.here.should_share() {
             self.share = true;
             return None;
         }
