@@ -30,8 +30,10 @@
 //!   ([`CancelScope::run`](crate::CancelScope::run), `move_on_*`, a task group's body or
 //!   child) catches it exactly as it drops suspended work.
 //!
-//! A running piece is not interrupted: a call ends promptly if its pieces are short;
-//! items are the unit for the slice forms, closures for `join` and `scope`.
+//! A running piece is not interrupted: a call ends promptly if its pieces are short.
+//! For the slice forms a piece stops between two items, within about 100 µs (at
+//! most 1,024 items) of the call stopping; for `join` and `scope` the pieces are the
+//! closures.
 //!
 //! # Sharing the workers with async tasks
 //!

@@ -78,6 +78,10 @@ impl Iterated for Range<usize> {
 /// The items of a piece, in order. It ends early when the call has stopped (noting
 /// that items were skipped), or to share the rest: then [`rest`](Self::rest) gives
 /// the items left, for `bridge` to split.
+///
+/// Whether the call has stopped is read when the piece starts and at each look
+/// (about every 100 µs, or 1,024 items at most), not before every item: that load
+/// and branch cost about 2% of a 30 ns item.
 pub(crate) struct Items<'h, 'w, P: Iterated> {
     here: &'h Here<'w>,
     call: &'h Call,
@@ -86,10 +90,20 @@ pub(crate) struct Items<'h, 'w, P: Iterated> {
 }
 
 impl<'h, 'w, P: Iterated> Items<'h, 'w, P> {
+    /// The items of `piece`, or none if the call has stopped.
     pub(crate) fn new(here: &'h Here<'w>, piece: P) -> Self {
+        let call = here.call();
+        let piece = if call.stopped() {
+            if piece.len() > 0 {
+                call.skip();
+            }
+            piece.split_at(0).0
+        } else {
+            piece
+        };
         Items {
             here,
-            call: here.call(),
+            call,
             iter: piece.into_iter(),
             share: false,
         }
@@ -106,16 +120,19 @@ impl<P: Iterated> Iterator for Items<'_, '_, P> {
 
     #[inline]
     fn next(&mut self) -> Option<P::Item> {
-        if self.here.tick() && self.iter.len() >= 2 && self.here.should_share() {
-            self.share = true;
-            return None;
+        if self.here.tick() {
+            if self.call.stopped() {
+                if self.iter.len() > 0 {
+                    self.call.skip();
+                }
+                return None;
+            }
+            if self.iter.len() >= 2 && self.here.should_share() {
+                self.share = true;
+                return None;
+            }
         }
-        let item = self.iter.next()?;
-        if self.call.stopped() {
-            self.call.skip();
-            return None;
-        }
-        Some(item)
+        self.iter.next()
     }
 }
 
