@@ -7,9 +7,10 @@
 //! the piece's call; `join` and the slice forms run inside the call they are in (a
 //! panic anywhere in it is resumed on its caller, so it stops all of it).
 //!
-//! Reading whether to stop is one atomic load of the innermost call's flag. The
-//! enclosing calls and the cancel scope the outermost call was made in are looked at
-//! every so often (see `registry.rs`) and on entry, and copied into that flag.
+//! Reading whether to stop is one atomic load of the innermost call's flag (at each
+//! half, spawn, slice piece and look; see `README.md`). The enclosing calls and the
+//! cancel scope the outermost call was made in are looked at every so often (see
+//! `registry.rs`) and on entry, and copied into that flag.
 
 use std::sync::Mutex;
 use std::time::Instant;

@@ -9,7 +9,9 @@
 //!    failed).
 //! 2. **The parts tile the output.** The parts of one call are the pieces `bridge`
 //!    cut the first `len` spare slots into, along with the input, so they cover those
-//!    slots exactly once. When their `init` counts add up to `len`, every slot holds a
+//!    slots exactly once. A piece that shares its items left ends its part at what it
+//!    wrote ([`Written::unwritten`]) and hands the slots after it on with those items,
+//!    so the parts still cover every slot once. When their `init` counts add up to `len`, every slot holds a
 //!    value owned by exactly one part, and the parts can hand them to the vector.
 
 use std::mem::MaybeUninit;
@@ -34,6 +36,16 @@ impl<'a, U> Written<'a, U> {
     pub(crate) fn push(&mut self, value: U) {
         self.slots[self.init].write(value);
         self.init += 1;
+    }
+}
+
+impl<'a, U> Written<'a, U> {
+    /// Ends the part at what it wrote, and returns the slots after that (for another
+    /// part to fill).
+    pub(crate) fn unwritten(&mut self) -> &'a mut [MaybeUninit<U>] {
+        let (written, unwritten) = std::mem::take(&mut self.slots).split_at_mut(self.init);
+        self.slots = written;
+        unwritten
     }
 }
 
@@ -98,6 +110,25 @@ mod tests {
             )
         });
         assert_eq!(out.unwrap(), ["0", "1", "2", "3"]);
+    }
+
+    #[test]
+    fn a_part_that_hands_on_its_unwritten_slots_still_tiles() {
+        let out = filled(5, |slots| {
+            let mut first = Written::new(slots);
+            first.push("a".to_string());
+            let rest = first.unwritten();
+            let (l, r) = rest.split_at_mut(2);
+            let (mut second, mut third) = (Written::new(l), Written::new(r));
+            second.push("b".to_string());
+            second.push("c".to_string());
+            third.push("d".to_string());
+            third.push("e".to_string());
+            Pieces::one(first)
+                .append(Pieces::one(second))
+                .append(Pieces::one(third))
+        });
+        assert_eq!(out.unwrap(), ["a", "b", "c", "d", "e"]);
     }
 
     #[test]

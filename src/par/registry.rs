@@ -29,8 +29,15 @@ use crate::runtime::Core;
 use crate::runtime::Runtime;
 use crate::runtime::context;
 
-/// Every this many joins or pieces, a worker looks at the clock; see [`tick`].
-const TICKS_PER_LOOK: u32 = 64;
+/// How often a worker busy in `par` work aims to look around (at the clock, the
+/// cancel scope, and whether upkeep is due); see [`Here::tick`].
+const LOOK_INTERVAL: Duration = Duration::from_micros(100);
+/// Joins or items between looks at the start of a piece, before their cost is known.
+const FIRST_STRIDE: u32 = 16;
+/// The most joins or items between two looks: a look costs about 50 ns, so at this
+/// stride it is 0.2% of a 30 ns item, and a piece whose items suddenly get much
+/// slower still looks within 1,024 of them.
+const MAX_STRIDE: u32 = 1024;
 /// Join halves a worker keeps; joins made while it keeps this many run both halves
 /// in turn.
 const KEPT_JOBS: usize = 3;
@@ -55,7 +62,13 @@ pub(crate) struct WorkerPar {
     kept: RefCell<VecDeque<JobRef>>,
     /// The call of the piece this worker runs (null outside `par` work).
     call: Cell<CallPtr>,
-    ticks: Cell<u32>,
+    /// Joins or items left before the next look.
+    countdown: Cell<u32>,
+    /// Joins or items between two looks: adapted so that looks are about
+    /// `LOOK_INTERVAL` apart, whatever an item costs.
+    stride: Cell<u32>,
+    /// When this worker last looked around.
+    last_look: Cell<Option<Instant>>,
     next_maintenance: Cell<Option<Instant>>,
     /// Inside a maintenance's task polls: no nested ones again.
     in_maintenance: Cell<bool>,
@@ -74,7 +87,9 @@ pub(crate) fn queues(workers: usize) -> (Queues, Vec<WorkerPar>) {
             deque,
             kept: RefCell::new(VecDeque::new()),
             call: Cell::new(CallPtr::NULL),
-            ticks: Cell::new(0),
+            countdown: Cell::new(FIRST_STRIDE),
+            stride: Cell::new(FIRST_STRIDE),
+            last_look: Cell::new(None),
             next_maintenance: Cell::new(None),
             in_maintenance: Cell::new(false),
         })
@@ -229,14 +244,40 @@ impl Here<'_> {
     /// Counts a join or item. Now and then looks at the enclosing scope, and, if a
     /// millisecond has passed, turns the driver and polls this worker's queued tasks
     /// so that a long `par` call does not hold back sleeps and sockets.
+    ///
+    /// Looks are about `LOOK_INTERVAL` apart: the number of joins or items between
+    /// two of them (the stride) doubles while they come sooner and follows the
+    /// measured rate when they come later, so a short item costs a countdown, not a
+    /// clock read.
+    ///
+    /// Returns whether it looked.
     #[inline]
-    pub(crate) fn tick(&self) {
+    pub(crate) fn tick(&self) -> bool {
         let par = self.par();
-        let ticks = par.ticks.get().wrapping_add(1);
-        par.ticks.set(ticks);
-        if ticks % TICKS_PER_LOOK == 0 {
+        let left = par.countdown.get() - 1;
+        par.countdown.set(left);
+        if left == 0 {
             self.look_around();
         }
+        left == 0
+    }
+
+    /// Whether a running piece should share its items: there are other workers, and
+    /// this one has nothing offered to them (its deque is empty: it offered nothing,
+    /// or thieves took all of it) and nothing kept to offer instead.
+    pub(crate) fn should_share(&self) -> bool {
+        self.offer_one();
+        self.workers() > 1 && self.par().deque.is_empty()
+    }
+
+    /// A new piece starts on this worker (a stolen job, an outermost call): its items
+    /// may cost anything, so the next look comes after a few of them at most. (The
+    /// countdown goes on: many short calls in a row still look every so often.)
+    #[inline]
+    fn restart_looks(&self) {
+        let par = self.par();
+        par.stride.set(par.stride.get().min(FIRST_STRIDE));
+        par.countdown.set(par.countdown.get().min(FIRST_STRIDE));
     }
 
     #[cold]
@@ -244,11 +285,29 @@ impl Here<'_> {
         self.call().refresh();
         let par = self.par();
         let now = Instant::now();
+        let mut stride = par.stride.get();
+        if let Some(last) = par.last_look.get() {
+            let gap = now.saturating_duration_since(last);
+            if gap < LOOK_INTERVAL / 2 {
+                stride = (stride * 2).min(MAX_STRIDE);
+            } else if gap > LOOK_INTERVAL * 2 {
+                let rate = u128::from(stride) * LOOK_INTERVAL.as_nanos() / gap.as_nanos();
+                stride = u32::try_from(rate).unwrap_or(MAX_STRIDE).max(1);
+            }
+        }
+        par.stride.set(stride);
+        par.countdown.set(stride);
+        par.last_look.set(Some(now));
         match par.next_maintenance.get() {
             Some(at) if now < at => {}
             Some(_) => {
                 par.next_maintenance.set(Some(now + MAINTENANCE_INTERVAL));
                 self.maintain();
+                // The tasks just polled may have made calls of their own, which
+                // restarted the looks, and took time that is not this piece's.
+                par.stride.set(stride);
+                par.countdown.set(stride);
+                par.last_look.set(None);
             }
             None => par.next_maintenance.set(Some(now + MAINTENANCE_INTERVAL)),
         }
@@ -296,6 +355,7 @@ impl Here<'_> {
             }
         }
         let _restore = Restore(&self.par().call, self.par().call.replace(job.call));
+        self.restart_looks();
         // SAFETY: `job` came out of a queue by a pop or steal, and its maker keeps it
         // alive until it has run (the rules in `job.rs`).
         unsafe { job.execute() };
@@ -386,6 +446,7 @@ pub(crate) fn in_worker<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
         let here = Here { core };
         Some(if here.par().call.get().is_null() {
             let call = Call::new(CallPtr::NULL);
+            here.restart_looks();
             here.with_call(&call, || f(&here))
         } else {
             f(&here)

@@ -130,6 +130,49 @@ fn an_idle_worker_takes_the_second_half_while_the_first_runs() {
 #[test]
 // Checks scheduling, not memory safety, and spins: skipped under Miri.
 #[cfg_attr(miri, ignore)]
+fn a_worker_that_ran_out_gets_items_of_the_last_running_piece() {
+    // With 2 workers a call of 1,024 items starts in at most 16 pieces, so items 0
+    // to 63 run in one piece. Item 0 holds it until the other worker has run the
+    // second half of the call (taken at the first split), so that worker runs out
+    // while this piece still has 63 items. The piece's items then wait a little for
+    // one of them to run elsewhere: only sharing the piece's items can do that.
+    let shared = run(2, 60, || async {
+        let second_half_done = AtomicUsize::new(0);
+        let ran_elsewhere = AtomicBool::new(false);
+        let first = Mutex::new(None);
+        par::for_each_range(0..1024, |i| {
+            let me = std::thread::current().id();
+            if i == 0 {
+                *first.lock().unwrap() = Some(me);
+                let start = Instant::now();
+                while second_half_done.load(Ordering::SeqCst) < 512
+                    && start.elapsed() < Duration::from_secs(30)
+                {
+                    std::thread::yield_now();
+                }
+            } else if i < 64 {
+                if *first.lock().unwrap() == Some(me) {
+                    let start = Instant::now();
+                    while !ran_elsewhere.load(Ordering::SeqCst)
+                        && start.elapsed() < Duration::from_millis(5)
+                    {
+                        std::thread::yield_now();
+                    }
+                } else {
+                    ran_elsewhere.store(true, Ordering::SeqCst);
+                }
+            } else if i >= 512 {
+                second_half_done.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        ran_elsewhere.into_inner()
+    });
+    assert!(shared, "items 1 to 63 all ran after item 0, on its worker");
+}
+
+#[test]
+// Checks scheduling, not memory safety, and spins: skipped under Miri.
+#[cfg_attr(miri, ignore)]
 fn fine_grained_joins_spread_over_the_workers() {
     fn leaves(depth: u32, names: &Mutex<HashSet<String>>) -> u64 {
         if depth == 0 {
