@@ -38,7 +38,7 @@ use pride::__loom::group::{ChildCounter, ErrorStack, caught_after_cleanup, task_
 /// A scope entered and linked below `parent` (or a root).
 fn entered(parent: Option<&Arc<ScopeNode>>) -> Arc<ScopeNode> {
     let node = ScopeNode::new();
-    ScopeNode::enter(&node, parent.cloned(), None);
+    ScopeNode::enter(&node, parent.cloned());
     node
 }
 
@@ -89,7 +89,7 @@ fn child(
             runner.wait();
         }
         cleanup.run();
-        drop(ScopeNode::unlink(&node));
+        ScopeNode::unlink(&node);
         child_done(&counter, &group);
     })
 }
@@ -128,8 +128,8 @@ fn outer_cancel_vs_last_child_vs_group_poll() {
 
         child.join().unwrap();
         canceller.join().unwrap();
-        drop(ScopeNode::unlink(&group));
-        drop(ScopeNode::unlink(&outer));
+        ScopeNode::unlink(&group);
+        ScopeNode::unlink(&outer);
     });
 }
 
@@ -175,7 +175,7 @@ fn failure_and_outer_cancel_vs_drain() {
         failing.join().unwrap();
         waiting.join().unwrap();
         canceller.join().unwrap();
-        drop(ScopeNode::unlink(&group));
-        drop(ScopeNode::unlink(&outer));
+        ScopeNode::unlink(&group);
+        ScopeNode::unlink(&outer);
     });
 }

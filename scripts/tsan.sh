@@ -9,9 +9,7 @@
 # target/tsan; the first build takes several minutes.
 #
 # Suppressions (scripts/tsan.supp), each argued there: none of them is in pride's
-# own code. The build sets `--cfg pride_tsan`, under which `pool::unique_mut` orders
-# with an Acquire load (`Arc::get_mut`) instead of a Relaxed load and an Acquire fence:
-# TSan does not model fences, and would report every reuse of a pooled object.
+# own code.
 #
 # Every test binary runs (`--no-fail-fast`: TSan makes a binary with a report exit
 # with status 66); the storm runs at PRIDE_STORM_TASKS (default here 20000) tasks.
@@ -29,8 +27,8 @@ if ! rustup +nightly component list --installed 2>/dev/null | grep -q '^rust-src
 fi
 
 target=$(rustc -vV | sed -n 's/^host: //p')
-export RUSTFLAGS="-Zsanitizer=thread --cfg pride_tsan"
-export RUSTDOCFLAGS="-Zsanitizer=thread --cfg pride_tsan"
+export RUSTFLAGS="-Zsanitizer=thread"
+export RUSTDOCFLAGS="-Zsanitizer=thread"
 export PRIDE_STORM_TASKS=${PRIDE_STORM_TASKS:-20000}
 # A backtrace of an instrumented binary takes tens of seconds to symbolise, which trips
 # the tests' hang watchdogs wherever a test panics on purpose.

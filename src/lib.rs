@@ -204,7 +204,6 @@ mod macros;
 pub mod net;
 pub mod par;
 pub mod patterns;
-pub(crate) mod pool;
 #[cfg(unix)]
 pub mod process;
 pub(crate) mod runtime;

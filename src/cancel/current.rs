@@ -8,6 +8,12 @@
 //!   scope is shielded, or something below it reported so). The wrapper around it then
 //!   knows that cancellation from outside cannot reach the suspended work, so it must
 //!   not drop it, however cancelled the outer scopes are.
+//!
+//! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer.
+//! Its rule: `CURRENT` holds a node only while [`enter`] runs the inner poll of the
+//! wrapper that owns that node (an `Arc` the wrapper keeps for the whole poll), on
+//! this thread, and [`enter`] puts the previous value back when the poll returns or
+//! unwinds; so a non-null `CURRENT` always points at a live node in an `Arc`.
 
 use std::cell::Cell;
 use std::ptr;
@@ -64,5 +70,14 @@ pub(crate) fn current_ptr() -> *const ScopeNode {
 /// The current scope, if any wrapper is being polled on this thread.
 #[inline]
 pub(crate) fn current() -> Option<Arc<ScopeNode>> {
-    super::node::Enclosing::current().to_owned()
+    let node = current_ptr();
+    if node.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null `CURRENT` points at a live node in an `Arc` (the module's
+    // rule); we take a new strong count for the reference we make.
+    unsafe {
+        Arc::increment_strong_count(node);
+        Some(Arc::from_raw(node))
+    }
 }

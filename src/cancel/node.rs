@@ -2,41 +2,30 @@
 //! group child.
 //!
 //! Invariants:
-//! - A node links up to its parent (a strong reference, or one borrowed for its
-//!   wrapper's first poll: see `Parent`), so asking "am I cancelled?" walks up with
-//!   atomic loads only, stopping at the first shielded node (past 16 levels, it reads
-//!   per-node cached answers: see `catch.rs`). That is the hot path: it runs on every
-//!   poll of a child task and of every scope wrapper.
-//! - A node links down to the nodes entered inside it (`children`, behind a short lock)
+//! - A node links up to its parent (a strong reference, set once at entry), so asking
+//!   "am I cancelled?" walks up with atomic loads only, stopping at the first shielded
+//!   node (past 16 levels, it reads per-node cached answers: see `catch.rs`). That is
+//!   the hot path: it runs on every poll of a child task and of every scope wrapper.
+//! - A node links down to the nodes entered inside it (`links`, behind a short lock)
 //!   only to *wake* them: cancelling a node wakes every task inside it, down through
 //!   nested groups, but not into shielded subtrees (they are not cancelled).
-//! - A node's `waker` is the waker of the task that runs inside it (for a child node,
-//!   the child task; for a group node, the task polling the group's body).
-//! - A scope's node removes itself from its parent's links when its scope exits, so
-//!   the `Arc` cycle parent -> child -> parent never outlives the scope. A group
-//!   child's node only marks itself `DETACHED` when its task finishes (no lock on the
-//!   finishing worker); the group's node drops such stale links when it next links a
-//!   child into a full table (a sweep, amortised O(1) per link), or when it is reset.
-//!   Stale links are harmless: waking or cancelling a finished task does nothing.
-//!   Their cost is memory: a sweep leaves at most twice the live children's links
-//!   (and 64 more) before it runs again, but a group that stops starting children
-//!   keeps its finished children's links, and their tasks' cells, until it exits.
-//! - Exited nodes and finished groups' states are reused through per-thread free
-//!   lists (`pool.rs`); the sweep hands swept child nodes to the spawning thread's
-//!   list, where the next child takes them.
+//! - A node's `waker` is the waker of the task that runs inside it (for a group
+//!   child's node, the child task's own waker, set when the task is launched; for a
+//!   group node, the task polling the group's body).
+//! - A node leaves its parent's links once its scope has exited, so the `Arc` cycle
+//!   parent -> child -> parent never outlives the scope: a scope wrapper unlinks as it
+//!   exits; a group child's node is only marked exited when its task finishes (no lock
+//!   taken on the finishing worker), and its parent drops the links of exited nodes
+//!   when it next links into a full table, amortised O(1) per link (see `links.rs`).
+//!   An exited node's link is harmless meanwhile: waking a finished task does nothing.
+//!   Its cost is memory: a group that stops starting children keeps its finished
+//!   children's nodes, and through their wakers their tasks' cells, until it exits.
 //!
-//! Submodules: `parent.rs`, the link to the parent (borrowed for a wrapper's first
-//! poll); `links.rs`, the links down and the sweep; `catch.rs`, which scope catches
-//! a cancel.
-//!
-//! Unsafe code here: `OwnedNode`'s drop (its rules are on the type); the parent link's
-//! is in `parent.rs`.
+//! Submodules: `links.rs`, the links down; `catch.rs`, which scope catches a cancel.
 
 mod catch;
 mod links;
-mod parent;
 
-use std::mem::ManuallyDrop;
 use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -44,12 +33,9 @@ use std::time::{Duration, Instant};
 use super::deadline::Spec;
 use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
-use crate::task::Task;
 pub use catch::Catcher;
 use catch::Reach;
 use links::{Links, UNLINKED};
-use parent::Parent;
-pub(crate) use parent::{Enclosing, ParentLoan};
 
 /// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
 const CANCELLED: u32 = 1 << 0;
@@ -66,18 +52,15 @@ const LINKED: u32 = 1 << 5;
 /// A deadline or timeout has been given (it may have been removed since). Without it,
 /// entering need not look at the deadline.
 const TIMED: u32 = 1 << 6;
-/// A group child whose task has finished: its link in the group's node is stale, and
-/// the next sweep there drops it (see `link`).
-const DETACHED: u32 = 1 << 7;
 /// The scope has exited: its deadline can no longer change anything.
-const EXITED: u32 = 1 << 8;
+const EXITED: u32 = 1 << 7;
 
 /// One scope in the cancel tree.
 pub struct ScopeNode {
     flags: AtomicU32,
     /// Set once, when the scope is entered (a group's and a child's node are entered
     /// at creation). Read with one atomic load by `cancelled_by`.
-    parent: Parent,
+    parent: OnceLock<Arc<ScopeNode>>,
     /// `cancelled_by`'s cached answer for a deep tree (see `catch.rs`).
     reach: Reach,
     /// Our index in the parent's `slots`, while linked.
@@ -89,15 +72,16 @@ pub struct ScopeNode {
     /// re-reads it only when it changed.
     deadline: Mutex<Spec>,
     deadline_version: AtomicU64,
-    /// What the debug dump calls this node: a group, or a named child task. Set once
-    /// after creation; scopes and unnamed children leave it empty.
-    label: OnceLock<Label>,
+    /// What the debug dump calls this node: a group, or a group's child task (a plain
+    /// scope has none).
+    label: Option<Label>,
 }
 
 /// What a node is, for the debug dump (`pride::debug::dump`).
 pub(crate) enum Label {
     Group,
-    Task(StdArc<str>),
+    /// A group's child task, with its name if it has one.
+    Task(Option<StdArc<str>>),
 }
 
 /// A scope is being entered with deadline `spec`: a timeout starts counting now and
@@ -119,51 +103,6 @@ fn resolve_at_entry(spec: &mut Spec) -> (bool, Option<Instant>) {
     }
 }
 
-// SAFETY: nothing ever downgrades an `Arc<ScopeNode>` (a timer's waker holds a `Weak`
-// to a wrapper around one, not to the node).
-unsafe impl crate::pool::NoWeak for ScopeNode {}
-
-/// A wrapper's own reference to its scope's node (a `CancelScope::run`, a group's
-/// child): dropping it offers the node back for reuse ([`ScopeNode::recycle`]), which
-/// takes it only if nothing else holds it.
-pub(crate) struct OwnedNode(ManuallyDrop<Arc<ScopeNode>>);
-
-impl OwnedNode {
-    pub(crate) fn new(node: Arc<ScopeNode>) -> OwnedNode {
-        OwnedNode(ManuallyDrop::new(node))
-    }
-}
-
-impl std::ops::Deref for OwnedNode {
-    type Target = Arc<ScopeNode>;
-
-    #[inline]
-    fn deref(&self) -> &Arc<ScopeNode> {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for OwnedNode {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Arc<ScopeNode> {
-        &mut self.0
-    }
-}
-
-impl Drop for OwnedNode {
-    fn drop(&mut self) {
-        // SAFETY: `drop` runs once, and nothing reads the field after it.
-        let node = unsafe { ManuallyDrop::take(&mut self.0) };
-        ScopeNode::recycle(node);
-    }
-}
-
-#[cfg(not(pride_loom))]
-thread_local! {
-    /// Exited nodes kept for reuse on this thread.
-    static FREE_NODES: crate::pool::FreeList<ScopeNode> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 impl ScopeNode {
     /// A node not yet entered: it has no parent until [`enter`](Self::enter).
     pub fn new() -> Arc<ScopeNode> {
@@ -180,124 +119,59 @@ impl ScopeNode {
         ScopeNode::with_spec(Spec::After(timeout))
     }
 
-    /// A node not yet entered, with `spec`. Reuses a node from this thread's free list
-    /// when it has one (see `pool.rs`).
-    ///
     /// Inlined into the three constructors above, which take the deadline or the
     /// timeout by value, in registers: a `Spec` handed to a call through memory is
     /// stored in pieces by the caller and loaded whole by the callee, a load the CPU
-    /// cannot forward from those stores (the stall was a fifth of a ready
-    /// `fail_after`).
+    /// cannot forward from those stores.
     #[inline(always)]
     fn with_spec(spec: Spec) -> Arc<ScopeNode> {
-        #[cfg(not(pride_loom))]
-        if let Some(node) = crate::pool::take(&FREE_NODES, |fresh| {
-            *fresh.flags.get_mut() = Self::timed(spec);
-            *fresh.deadline.get_mut() = spec;
-        }) {
-            return node;
-        }
-        ScopeNode::fresh(spec)
+        let flags = if spec == Spec::None { 0 } else { TIMED };
+        ScopeNode::make(flags, OnceLock::new(), spec, None)
     }
 
-    /// A newly allocated node (the free list is empty).
-    #[cold]
-    fn fresh(spec: Spec) -> Arc<ScopeNode> {
+    /// A group's node, or a group child's, entered below `parent` as it is made (not
+    /// linked there yet: see [`link_into_parent`](Self::link_into_parent)).
+    pub(crate) fn entered(parent: Option<Arc<ScopeNode>>, label: Label) -> Arc<ScopeNode> {
+        let parent = parent.map_or_else(OnceLock::new, OnceLock::from);
+        ScopeNode::make(ENTERED, parent, Spec::None, Some(label))
+    }
+
+    #[inline(always)]
+    fn make(
+        flags: u32,
+        parent: OnceLock<Arc<ScopeNode>>,
+        spec: Spec,
+        label: Option<Label>,
+    ) -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
-            flags: AtomicU32::new(Self::timed(spec)),
-            parent: Parent::new(),
+            flags: AtomicU32::new(flags),
+            parent,
             reach: Reach::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
             reason: OnceLock::new(),
             deadline: Mutex::new(spec),
             deadline_version: AtomicU64::new(0),
-            label: OnceLock::new(),
+            label,
         })
     }
 
-    #[inline]
-    fn timed(spec: Spec) -> u32 {
-        if spec == Spec::None { 0 } else { TIMED }
-    }
-
-    /// Gives a node whose scope has exited back for reuse, if nothing else holds it
-    /// (see `pool.rs`); otherwise just drops this reference.
-    #[inline]
-    pub(crate) fn recycle(node: Arc<ScopeNode>) {
-        #[cfg(not(pride_loom))]
-        crate::pool::put(&FREE_NODES, node, ScopeNode::reset);
-        #[cfg(pride_loom)]
-        drop(node);
-    }
-
-    /// Makes `node` a fresh node: resets it in place if nothing else holds it, else
-    /// replaces this reference with a new node.
-    #[cfg(not(pride_loom))]
-    #[inline]
-    pub(crate) fn renew(node: &mut Arc<ScopeNode>) {
-        match crate::pool::unique_mut(node) {
-            Some(unique) => unique.reset(),
-            None => *node = ScopeNode::new(),
-        }
-    }
-
-    /// [`renew`](Self::renew) for a node that was only entered (no link, waker, cancel,
-    /// deadline or reason): clearing the entry and the parent is enough.
-    #[cfg(not(pride_loom))]
-    #[inline]
-    pub(crate) fn renew_entered(node: &mut Arc<ScopeNode>) {
-        match crate::pool::unique_mut(node) {
-            Some(unique) if unique.flags.load(Ordering::Relaxed) == ENTERED => {
-                *unique.flags.get_mut() = 0;
-                unique.parent.clear();
-                unique.reach.clear();
-            }
-            Some(unique) => unique.reset(),
-            None => *node = ScopeNode::new(),
-        }
-    }
-
-    /// Back to the state [`new`](Self::new) makes, keeping small allocations.
-    #[cfg(not(pride_loom))]
-    #[inline]
-    fn reset(&mut self) {
-        /// Link slots kept across reuse; a node that held a big group's children
-        /// gives its table back instead.
-        const KEEP_SLOTS: usize = 64;
-        *self.flags.get_mut() = 0;
-        self.parent.clear();
-        self.reach.clear();
-        *self.slot.get_mut() = UNLINKED;
-        let links = self.links.get_mut();
-        if links.waker.is_some() {
-            links.waker = None;
-        }
-        if links.slots.capacity() > KEEP_SLOTS {
-            *links = Links::default();
-        } else if !links.slots.is_empty() || !links.free.is_empty() {
-            links.slots.clear();
-            links.free.clear();
-            links.sweep_at = links::SWEEP_MIN;
-        }
-        if self.reason.get().is_some() {
-            self.reason = OnceLock::new();
-        }
-        if self.label.get().is_some() {
-            self.label = OnceLock::new();
-        }
-        *self.deadline.get_mut() = Spec::None;
-    }
-
     /// Enters the scope below `parent` (the scope current where it is entered) and
-    /// links it there, with `task` if it is the root of a group's child task. Panics if
-    /// the scope was already entered.
+    /// links it there. Panics if the scope was already entered.
     #[track_caller]
-    pub fn enter(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>, task: Option<Task>) {
+    pub fn enter(node: &Arc<ScopeNode>, parent: Option<Arc<ScopeNode>>) {
         ScopeNode::enter_unlinked(node, parent);
+        ScopeNode::link_new(node);
+    }
+
+    /// Links an entered node below which nothing runs yet (a scope just entered, a
+    /// group child about to be launched) into its parent: the first poll inside it
+    /// sees a cancel that came before, so, unlike a late link, there is nothing to
+    /// wake.
+    pub(crate) fn link_new(node: &Arc<ScopeNode>) {
         node.flags.fetch_or(LINKED, Ordering::AcqRel);
-        if let Some(parent) = node.parent.get() {
-            parent.link(node.clone(), task);
+        if let Some(parent) = node.parent() {
+            parent.link(node.clone());
         }
     }
 
@@ -317,7 +191,7 @@ impl ScopeNode {
         );
         if let Some(parent) = parent {
             // We set `ENTERED` above, so we are the one thread that ever sets it.
-            node.parent.set(parent);
+            let _ = node.parent.set(parent);
         }
         if prev & TIMED != 0 {
             ScopeNode::enter_deadline(node);
@@ -344,65 +218,31 @@ impl ScopeNode {
         }
     }
 
-    /// [`enter_unlinked`](Self::enter_unlinked) for a node nobody else holds (a group's
-    /// own node as the group opens, a `fail_after`'s private scope): plain stores
-    /// instead of atomic updates and the deadline's lock, and the parent borrowed (see
-    /// [`Parent`]) under the returned loan, which the caller keeps until its poll ends.
+    /// The scope this one was entered in (none before entry, or for a root scope).
     #[inline]
-    pub(crate) fn enter_private(node: &mut Arc<ScopeNode>, parent: Enclosing) -> ParentLoan {
-        let loan = ParentLoan::new(node);
-        if let Some(private) = crate::pool::unique_mut(node) {
-            let flags = private.flags.load(Ordering::Relaxed);
-            if flags & ENTERED == 0 {
-                private.flags.store(flags | ENTERED, Ordering::Relaxed);
-                private.parent.set_borrowed(parent);
-                // The loan is live from here: if the deadline's entry unwinds, it ends
-                // the borrow.
-                if flags & TIMED != 0 {
-                    private.enter_deadline_private();
-                }
-                return loan;
-            }
-        }
-        // Not ours to borrow for: the node is shared (or already entered, and then
-        // this panics). A loan for a link we did not borrow must not exist, lest its
-        // drop end another wrapper's borrow; after a successful entry our link is
-        // owned, and the loan has nothing to end.
-        std::mem::forget(loan);
-        ScopeNode::enter_unlinked(node, parent.to_owned());
-        ParentLoan::new(node)
-    }
-
-    /// `enter_deadline` with `&mut`: nobody else can see the node.
-    fn enter_deadline_private(&mut self) {
-        let (resolved, check) = resolve_at_entry(self.deadline.get_mut());
-        if resolved {
-            let version = self.deadline_version.load(Ordering::Relaxed);
-            self.deadline_version.store(version + 1, Ordering::Relaxed);
-        }
-        if let Some(deadline) = check {
-            self.cancel_if_past(deadline);
-        }
-    }
-
-    /// Names the node for the debug dump (the first label given stays).
-    #[inline]
-    pub(crate) fn set_label(&self, label: Label) {
-        if self.label.get().is_none() {
-            let _ = self.label.set(label);
-        }
+    pub(crate) fn parent(&self) -> Option<&ScopeNode> {
+        self.parent.get().map(|parent| &**parent)
     }
 
     pub(crate) fn label(&self) -> Option<&Label> {
-        self.label.get()
+        self.label.as_ref()
     }
 
     /// Records the waker of the task running inside this scope.
     pub fn set_waker(&self, waker: &Waker) {
+        debug_assert!(
+            !matches!(self.label, Some(Label::Task(_))),
+            "a group child's node keeps its task's own waker"
+        );
         let mut links = self.links.lock();
         if !links.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             links.waker = Some(waker.clone());
         }
+    }
+
+    /// [`set_waker`](Self::set_waker) for a node that has none yet, taking `waker`.
+    pub(crate) fn put_waker(&self, waker: Waker) {
+        self.links.lock().waker = Some(waker);
     }
 
     /// Wakes the task running inside this scope.
@@ -439,7 +279,7 @@ impl ScopeNode {
     /// Whether `self` was entered directly below the scope `current` (by pointer).
     #[inline]
     pub(crate) fn is_child_of(&self, current: *const ScopeNode) -> bool {
-        match self.parent.get() {
+        match self.parent() {
             Some(parent) => std::ptr::eq(parent, current),
             None => current.is_null(),
         }
@@ -504,7 +344,7 @@ impl ScopeNode {
             if node.is_shielded() {
                 return earliest;
             }
-            match node.parent.get() {
+            match node.parent() {
                 Some(parent) => node = parent,
                 None => return earliest,
             }
@@ -520,7 +360,7 @@ impl ScopeNode {
             let mut expired = Vec::new();
             let mut node = self;
             while !node.is_shielded() {
-                let Some(parent) = node.parent.get() else {
+                let Some(parent) = node.parent() else {
                     break;
                 };
                 if parent.deadline().is_some_and(|d| d <= now) {
@@ -566,7 +406,7 @@ impl ScopeNode {
                 if !top && node.is_shielded() {
                     return;
                 }
-                pending.extend(links.slots.iter().flatten().map(|l| l.node.clone()));
+                pending.extend(links.below.iter().flatten().cloned());
                 links.waker.clone()
             };
             if let Some(waker) = waker {
@@ -618,6 +458,11 @@ impl ScopeNode {
     }
 
     #[inline]
+    pub(crate) fn has_exited(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & EXITED != 0
+    }
+
+    #[inline]
     pub(crate) fn mark_caught(&self) {
         self.flags.fetch_or(CAUGHT, Ordering::AcqRel);
     }
@@ -645,40 +490,36 @@ impl std::fmt::Debug for ScopeNode {
 
 #[cfg(all(test, not(pride_loom)))]
 mod tests {
-    use super::links::SWEEP_MIN;
     use super::*;
-
-    fn linked_children(parent: &ScopeNode) -> usize {
-        parent.links.lock().slots.iter().flatten().count()
-    }
 
     fn child_of(parent: &Arc<ScopeNode>) -> Arc<ScopeNode> {
         let child = ScopeNode::new();
-        ScopeNode::enter(&child, Some(parent.clone()), None);
+        ScopeNode::enter(&child, Some(parent.clone()));
         child
     }
 
+    fn linked_below(parent: &ScopeNode) -> usize {
+        parent.links.lock().below.iter().flatten().count()
+    }
+
     #[test]
-    fn finished_children_are_swept_when_the_table_fills_and_live_ones_stay() {
+    fn exited_children_are_swept_when_the_table_fills_and_live_ones_stay() {
         let parent = ScopeNode::new();
         let live: Vec<_> = (0..10).map(|_| child_of(&parent)).collect();
-        for _ in 10..SWEEP_MIN {
-            child_of(&parent).detach();
+        for _ in 10..links::SWEEP_MIN {
+            child_of(&parent).mark_exited();
         }
-        assert_eq!(linked_children(&parent), SWEEP_MIN);
-        // The table is full at `SWEEP_MIN`: the next link sweeps the detached ones.
+        assert_eq!(linked_below(&parent), links::SWEEP_MIN);
+        // The table is full at `SWEEP_MIN`: the next link sweeps the exited ones.
         let next = child_of(&parent);
-        assert_eq!(linked_children(&parent), 11);
-        for child in live.iter().chain([&next]) {
-            assert_ne!(child.slot.load(Ordering::Relaxed), UNLINKED);
-        }
+        assert_eq!(linked_below(&parent), 11);
         // A cancel still reaches every live child (each sees it through its parent).
         parent.cancel();
         assert!(live.iter().all(|c| c.cancelled_by().is_some()));
         for child in live.iter().chain([&next]) {
-            drop(ScopeNode::unlink(child));
+            ScopeNode::unlink(child);
         }
-        assert_eq!(linked_children(&parent), 0);
+        assert_eq!(linked_below(&parent), 0);
     }
 
     #[test]
@@ -688,20 +529,20 @@ mod tests {
         // 100 live children in a full table: the sweep keeps them all and waits for
         // twice as many before looking again, so linking stays amortised O(1).
         for _ in 0..300 {
-            child_of(&parent).detach();
+            child_of(&parent).mark_exited();
         }
-        let linked = linked_children(&parent);
+        let linked = linked_below(&parent);
         assert!(linked >= 100, "a live child was swept");
         assert!(
-            linked <= 100 + 2 * 100 + SWEEP_MIN,
-            "stale links piled up: {linked}"
+            linked <= 100 + 2 * 100 + links::SWEEP_MIN,
+            "exited links piled up: {linked}"
         );
         for child in &live {
-            drop(ScopeNode::unlink(child));
+            ScopeNode::unlink(child);
         }
-        // What a group does when it ends: its remaining (stale) links go, which frees
-        // the detached children (each held its parent: a cycle otherwise; Miri
-        // reports the leak if this is left out).
+        // What a group does when it ends: its remaining (exited) links go, which frees
+        // those children (each held its parent: a cycle otherwise; Miri reports the
+        // leak if this is left out).
         drop(parent.take_links());
     }
 
@@ -736,7 +577,7 @@ mod tests {
         assert_eq!(bottom.cancelled_by(), Some(Catcher::Outer));
         assert_eq!(chain[60].cancelled_by(), Some(Catcher::This));
         for node in chain.iter().rev() {
-            drop(ScopeNode::unlink(node));
+            ScopeNode::unlink(node);
         }
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use super::current;
 use super::inside::{Armed, Inside, Step};
-use super::node::{Catcher, Enclosing, OwnedNode, ScopeNode};
+use super::node::{Catcher, ScopeNode};
 use crate::loom::sync::Arc;
 
 /// Checks that a scope wrapper is polled inside the scope it was entered in.
@@ -43,9 +43,7 @@ pin_project_lite::pin_project! {
     pub struct ScopeRun<F> {
         #[pin]
         inside: Inside<F>,
-        // Offered back for reuse when this is dropped (after the drop below has
-        // cleared the timer's reference to it).
-        node: OwnedNode,
+        node: Arc<ScopeNode>,
         entered: bool,
         armed: Armed,
     }
@@ -66,7 +64,7 @@ impl<F> ScopeRun<F> {
     pub(crate) fn new(node: Arc<ScopeNode>, future: F) -> ScopeRun<F> {
         ScopeRun {
             inside: Inside::new(Some(future)),
-            node: OwnedNode::new(node),
+            node,
             entered: false,
             armed: Armed::new(),
         }
@@ -87,7 +85,7 @@ fn exit<F>(inside: Pin<&mut Inside<F>>, node: &Arc<ScopeNode>) {
     if Arc::strong_count(node) > 1 {
         node.mark_exited();
     }
-    drop(ScopeNode::unlink(node));
+    ScopeNode::unlink(node);
     if let Some(panic) = panic {
         resume_unwind(panic);
     }
@@ -108,13 +106,9 @@ impl<F: Future> Future for ScopeRun<F> {
             );
             return Poll::Pending;
         }
-        // On the first poll the node borrows its parent until this poll ends (see
-        // `ParentLoan`): the loan ends with the link dropped if the work completes
-        // and nothing else holds the node, else with the link owned.
-        let mut loan = None;
         if !*this.entered {
             *this.entered = true;
-            loan = Some(ScopeNode::enter_private(this.node, Enclosing::current()));
+            ScopeNode::enter_unlinked(this.node, current::current());
         } else {
             assert_polled_in_place(this.node, "`CancelScope::run`");
         }
@@ -127,9 +121,6 @@ impl<F: Future> Future for ScopeRun<F> {
         {
             Step::Ready(output) => {
                 exit(this.inside, node);
-                if let Some(loan) = loan {
-                    loan.settle(this.node);
-                }
                 Poll::Ready(Some(output))
             }
             Step::Pending => {

@@ -143,10 +143,6 @@ impl CancelScope {
         &self.node
     }
 
-    pub(crate) fn node_mut(&mut self) -> &mut Arc<ScopeNode> {
-        &mut self.node
-    }
-
     /// Cancels the scope. Synchronous, idempotent and irreversible; not a suspension
     /// point: the code after it runs until its next `.await` that suspends.
     pub fn cancel(&self) {

@@ -13,22 +13,17 @@
 
 #[cfg(feature = "tracing")]
 mod imp {
-    use parking_lot::Mutex;
     use tracing::Span;
 
     use crate::group::TaskError;
 
-    /// A group's span; replaced each time a (reused) group state is opened.
-    pub(crate) struct GroupSpan(Mutex<Span>);
+    /// A group's span.
+    pub(crate) struct GroupSpan(Span);
 
     impl GroupSpan {
-        pub(crate) fn new() -> GroupSpan {
-            GroupSpan(Mutex::new(Span::none()))
-        }
-
         /// The group opens: its span starts below the current span.
-        pub(crate) fn open(&self) {
-            *self.0.lock() = tracing::info_span!("group");
+        pub(crate) fn open() -> GroupSpan {
+            GroupSpan(tracing::info_span!("group"))
         }
     }
 
@@ -37,8 +32,7 @@ mod imp {
 
     impl TaskSpan {
         pub(crate) fn new(name: Option<&str>, group: &GroupSpan) -> TaskSpan {
-            let parent = group.0.lock().clone();
-            TaskSpan(tracing::info_span!(parent: &parent, "task", task.name = name))
+            TaskSpan(tracing::info_span!(parent: &group.0, "task", task.name = name))
         }
 
         /// Entered for one poll; the guard owns a clone, so the task stays free to
@@ -77,12 +71,9 @@ mod imp {
 
     impl GroupSpan {
         #[inline(always)]
-        pub(crate) fn new() -> GroupSpan {
+        pub(crate) fn open() -> GroupSpan {
             GroupSpan
         }
-
-        #[inline(always)]
-        pub(crate) fn open(&self) {}
     }
 
     pub(crate) struct TaskSpan;

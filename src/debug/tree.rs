@@ -75,14 +75,6 @@ impl Drop for Root<'_> {
     }
 }
 
-/// Labels a group child's node with the task's name, if it has one.
-#[inline]
-pub(crate) fn label_task(node: &ScopeNode, name: Option<&StdArc<str>>) {
-    if let Some(name) = name {
-        node.set_label(Label::Task(name.clone()));
-    }
-}
-
 impl Roots {
     /// Whether no `block_on` call is running.
     pub(crate) fn is_empty(&self) -> bool {
@@ -101,7 +93,7 @@ impl Roots {
             roots: roots
                 .iter()
                 .map(|root| {
-                    let mut node = walk(&root.node, None, &now);
+                    let mut node = walk(&root.node, &now);
                     node.kind = NodeKind::BlockOn;
                     let (last_poll, waiting) = root.debug.read();
                     node.since_poll = last_poll.map(|tick| since(tick, &now));
@@ -124,12 +116,17 @@ fn since(tick: u64, now: &Now) -> Duration {
     Duration::from_millis(now.tick.saturating_sub(tick))
 }
 
-fn walk(node: &ScopeNode, task: Option<TaskInfo>, now: &Now) -> DumpNode {
-    let (kind, name) = match (task, node.label()) {
-        (_, Some(Label::Task(name))) => (NodeKind::Task, Some(name.to_string())),
-        (Some(_), _) => (NodeKind::Task, None),
-        (None, Some(Label::Group)) => (NodeKind::Group, None),
-        (None, None) => (NodeKind::Scope, None),
+fn walk(node: &ScopeNode, now: &Now) -> DumpNode {
+    let (kind, name, task) = match node.label() {
+        // A child's node holds its task's own waker.
+        Some(Label::Task(name)) => (
+            NodeKind::Task,
+            name.as_ref().map(|name| name.to_string()),
+            node.waker()
+                .and_then(|waker| crate::task::with_task(&waker, TaskInfo::of)),
+        ),
+        Some(Label::Group) => (NodeKind::Group, None, None),
+        None => (NodeKind::Scope, None, None),
     };
     let deadline = node.deadline().map(|d| {
         if d >= now.instant {
@@ -149,11 +146,7 @@ fn walk(node: &ScopeNode, task: Option<TaskInfo>, now: &Now) -> DumpNode {
         shielded: node.is_shielded(),
         deadline,
         cancel_reason: node.reason().map(|r| r.to_string()),
-        children: node
-            .linked()
-            .iter()
-            .map(|(child, task)| walk(child, *task, now))
-            .collect(),
+        children: node.linked().iter().map(|child| walk(child, now)).collect(),
     }
 }
 

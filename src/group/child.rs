@@ -11,7 +11,7 @@ use super::shared::GroupShared;
 use super::start::{self, StartLink};
 use crate::cancel::caught_after_cleanup;
 use crate::cancel::inside::{Inside, Step};
-use crate::cancel::node::{OwnedNode, ScopeNode};
+use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 
@@ -33,8 +33,7 @@ pin_project_lite::pin_project! {
 
 /// Everything of a child but its work.
 struct State {
-    /// Offered back for reuse when the child is dropped.
-    node: OwnedNode,
+    node: Arc<ScopeNode>,
     group: Arc<GroupShared>,
     name: Option<StdArc<str>>,
     /// A handle will read the outcome: give it a summary of a reported error.
@@ -55,13 +54,12 @@ impl<F> Child<F> {
         name: Option<StdArc<str>>,
         summarize: bool,
     ) -> Child<F> {
-        crate::debug::tree::label_task(&node, name.as_ref());
         group.handle.count_task_created();
         let span = crate::debug::trace::TaskSpan::new(name.as_deref(), &group.span);
         Child {
             inside: Inside::new(Some(future)),
             state: State {
-                node: OwnedNode::new(node),
+                node,
                 group,
                 name,
                 summarize,
@@ -103,8 +101,9 @@ impl State {
         }
     }
 
-    /// Drops the work, unlinks the child from the group, then counts it out: once the
-    /// count says so, the work is gone. A starting child whose error waits for its
+    /// Drops the work, marks the child's node exited (the group's node drops its link
+    /// later, without a lock taken here), then counts it out: once the count says so,
+    /// the work is gone. A starting child whose error waits for its
     /// caller is counted out by the caller instead, once the error is taken.
     fn finish<F>(&mut self, inside: Pin<&mut Inside<F>>) {
         if self.done {
@@ -114,7 +113,7 @@ impl State {
         let polled = inside.is_polled();
         self.drop_work(inside);
         self.group.handle.count_task_finished();
-        self.node.detach();
+        self.node.mark_exited();
         self.group.release_slot(polled);
         match self.start.take() {
             // Held first: the caller may take the error, and count the child out, as
@@ -156,10 +155,6 @@ where
         let link = state.start.clone();
         if let Some(link) = &link {
             link.before_poll(cx.waker());
-        }
-        if !inside.is_polled() {
-            // A task's waker never changes, so registering once is enough.
-            state.node.set_waker(cx.waker());
         }
         let _named = crate::debug::watchdog::polling_named(state.name.as_ref());
         let step = within(link.as_deref(), || {

@@ -11,7 +11,7 @@ use super::TaskGroup;
 use super::error::{GroupError, Kind, Payload, Reason, TaskError, TaskOutput};
 use super::shared::GroupShared;
 use crate::cancel::inside::{Armed, Inside, Step};
-use crate::cancel::node::{Enclosing, ScopeNode};
+use crate::cancel::node::{Label, ScopeNode};
 use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -57,9 +57,6 @@ pin_project_lite::pin_project! {
             drop(this.body.drop_work());
             teardown(&shared);
             this.armed.clear();
-            // Not recycled: a drop may run on a thread outside the runtime (its
-            // shutdown), whose free list would then keep the runtime's handle alive.
-            drop(shared);
         }
     }
 }
@@ -87,7 +84,6 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let mut loan = None;
         let mut init = None;
         let shared = match this.shared {
             Some(shared) => {
@@ -100,9 +96,8 @@ where
                         .take()
                         .expect("pride: a task group future was polled after it completed"),
                 );
-                let (shared, borrowed) = GroupShared::open(*this.limit, Enclosing::current());
-                loan = Some(borrowed);
-                this.shared.insert(shared)
+                this.shared
+                    .insert(GroupShared::open(*this.limit, current::current()))
             }
         };
         let node = shared.node();
@@ -144,30 +139,24 @@ where
                 shared.report(TaskError::new(None, kind));
             }
         }
-        // The body finished on its first poll, with no child, no failure and no handle
-        // left: nothing was linked, armed or cancelled, so the group is done without
-        // closing or checking anything else.
-        if let Some(borrowed) = loan {
-            if this.value.is_some() && GroupShared::is_finished_alone(shared) {
-                if let Some(shared) = this.shared.take() {
-                    GroupShared::recycle_untouched(shared, borrowed);
-                }
-                return Poll::Ready(Ok(this.value.take().expect("checked above")));
-            }
-        }
         // Waiting for the children: the last one wakes the waker registered by `arm`.
         let armed = &mut *this.armed;
-        if !GroupShared::close_or_register(shared, || armed.arm(node, cx)) {
+        if !shared.children.close_or_register(|| armed.arm(node, cx)) {
             crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
             return suspended(node);
         }
-        // Closed with no children left: every child future has been dropped. Their
-        // links are stale; dropping them breaks the cycle group node -> child node
-        // -> parent (the group node) that would otherwise keep both alive.
-        drop(ScopeNode::unlink(node));
-        drop(node.take_links());
+        // Closed with no children left: every child future has been dropped, and their
+        // nodes have exited. Dropping their links breaks the cycle group node -> child
+        // node -> parent (the group node) that would otherwise keep both alive. Each
+        // node linked below holds a count on this one, as does a handle that could
+        // still set a deadline: with none but ours (a group that started no child),
+        // there is nothing to drop and nobody to tell that the scope has exited.
+        ScopeNode::unlink(node);
         armed.clear();
-        node.mark_exited();
+        if Arc::strong_count(node) > 1 {
+            drop(node.take_links());
+            node.mark_exited();
+        }
         // Work was dropped because a scope further out was cancelled, and nothing
         // failed: that scope catches, now that the cleanup is over (it decides after
         // the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The group
@@ -177,9 +166,7 @@ where
             && !caught_after_cleanup(node)
             && !shared.errors.has_any()
         {
-            if let Some(shared) = this.shared.take() {
-                GroupShared::recycle(shared);
-            }
+            *this.shared = None;
             return Poll::Pending;
         }
         let result = if shared.errors.has_any() {
@@ -201,9 +188,7 @@ where
                 }
             }
         };
-        if let Some(shared) = this.shared.take() {
-            GroupShared::recycle(shared);
-        }
+        *this.shared = None;
         Poll::Ready(result)
     }
 }
@@ -216,6 +201,16 @@ fn suspended<R>(node: &ScopeNode) -> Poll<R> {
     Poll::Pending
 }
 
+/// Drops an idle child task's future now (one being polled is dropped by its worker
+/// when the poll returns). A child's node holds its task's own waker, a reference to
+/// the task; the other nodes linked below a group are scopes of its body.
+fn cancel_child_task(child: &ScopeNode) {
+    if let (Some(Label::Task(_)), Some(waker)) = (child.label(), child.waker()) {
+        let cancelled = crate::task::with_task(&waker, crate::task::Task::cancel);
+        debug_assert!(cancelled.is_some(), "a child's node holds a foreign waker");
+    }
+}
+
 /// Cancels every child and returns once none is left: idle children are dropped here,
 /// on this thread; a child being polled on another worker is dropped by that worker
 /// when its poll returns, and we wait for that.
@@ -225,10 +220,8 @@ fn teardown(shared: &GroupShared) {
     shared.children.close();
     let mut spins = 0u32;
     loop {
-        for link in node.take_links() {
-            if let Some(task) = link.task {
-                task.cancel();
-            }
+        for child in node.take_links() {
+            cancel_child_task(&child);
         }
         // A child whose error waits for an outside `start` caller is not waited
         // for: that caller may never run again, and the group has no outcome left.
@@ -243,8 +236,8 @@ fn teardown(shared: &GroupShared) {
         }
     }
     // A child counted in before the close may have linked itself after the last
-    // take and finished before the count was read: drop its stale link too (it would
-    // keep the group node and itself alive through each other).
+    // take and finished before the count was read: drop its link too (it would keep
+    // the group node and itself alive through each other).
     drop(node.take_links());
-    drop(ScopeNode::unlink(node));
+    ScopeNode::unlink(node);
 }

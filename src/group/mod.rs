@@ -237,7 +237,7 @@ impl TaskGroup {
         if !self.shared.children.try_add() {
             return Err(future);
         }
-        let node = ScopeNode::new();
+        let node = self.shared.child_node(name.clone());
         let child = Child::new(future, node.clone(), self.shared.clone(), name, false);
         let (notified, task) = task::new_task(Detached { child }, self.shared.handle.clone());
         self.shared.launch(&node, notified, task, slot);
@@ -302,7 +302,7 @@ impl TaskGroup {
         if !self.shared.children.try_add() {
             panic!("pride: `spawn` on a task group that has already exited");
         }
-        let node = ScopeNode::new();
+        let node = self.shared.child_node(name.clone());
         let child = Child::new(
             future,
             node.clone(),

@@ -14,10 +14,11 @@
 
 use std::num::NonZeroUsize;
 use std::ptr;
+use std::sync::Arc as StdArc;
 
 use super::error::TaskError;
 use super::limit::Limit;
-use crate::cancel::node::{Enclosing, ParentLoan, ScopeNode};
+use crate::cancel::node::{Label, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::runtime::Handle;
@@ -223,163 +224,28 @@ pub(crate) struct GroupShared {
     pub(crate) span: crate::debug::trace::GroupSpan,
 }
 
-#[cfg(not(pride_loom))]
-thread_local! {
-    /// Finished groups' states kept for reuse on this thread (see `pool.rs`). Each
-    /// holds the handle of the runtime it last ran on: a state taken on another runtime
-    /// swaps it (`make`), and the list, with the handles, is dropped when the thread
-    /// exits, so a dropped runtime's queues and driver outlive it only as long as a
-    /// thread that ran its groups keeps states it has not reused since.
-    static FREE_GROUPS: crate::pool::FreeList<GroupShared> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-// SAFETY: nothing ever downgrades an `Arc<GroupShared>`.
-unsafe impl crate::pool::NoWeak for GroupShared {}
-
 impl GroupShared {
     /// The state of a group being opened on the current runtime, its node entered
-    /// below `parent` (privately: the caller keeps the loan until its poll ends).
-    /// Reuses a finished group's state from this thread's free list when it has one.
-    /// Panics outside a runtime.
-    #[inline]
+    /// below `parent`. Panics outside a runtime.
     pub(crate) fn open(
         limit: Option<NonZeroUsize>,
-        parent: Enclosing,
-    ) -> (Arc<GroupShared>, ParentLoan) {
-        let mut shared = GroupShared::make(limit);
-        let loan = match crate::pool::unique_mut(&mut shared) {
-            Some(private) => ScopeNode::enter_private(private.scope.node_mut(), parent),
-            // Only under loom, where no state is ever seen as unique: entered through
-            // a second reference, so with an owned link, whose loan has nothing to end.
-            None => ScopeNode::enter_private(&mut shared.node().clone(), parent),
-        };
-        shared.node().set_label(crate::cancel::node::Label::Group);
-        shared.span.open();
-        (shared, loan)
-    }
-
-    /// A fresh state, its node not entered.
-    #[inline]
-    fn make(limit: Option<NonZeroUsize>) -> Arc<GroupShared> {
-        // A listed state may be of another runtime (a group dropped on this thread
-        // after it left one, during that runtime's shutdown): then it takes this one's.
-        // Until then a listed state keeps that runtime's handle, and with it the
-        // runtime's shared state (queues, the reactor's descriptors), alive after the
-        // runtime is dropped: at most one free list's worth of states per thread, until
-        // the thread runs groups on a runtime again or exits. Dropping the handle when
-        // a state is listed would free it at once, but costs every reused group a
-        // handle clone and release.
-        #[cfg(not(pride_loom))]
-        if let Some(shared) = crate::pool::take(&FREE_GROUPS, |fresh| {
-            let same_runtime = crate::runtime::context::with_current(|current| {
-                current.map(|current| current.ptr_eq(&fresh.handle))
-            });
-            if same_runtime != Some(true) {
-                fresh.handle = crate::runtime::context::handle("`task_group`");
-            }
-            if limit.is_some() || fresh.limit.is_some() {
-                fresh.limit = limit.map(|limit| Limit::new(limit.get()));
-            }
-        }) {
-            return shared;
-        }
+        parent: Option<Arc<ScopeNode>>,
+    ) -> Arc<GroupShared> {
         Arc::new(GroupShared {
-            scope: crate::CancelScope::from_node(ScopeNode::new()),
+            scope: crate::CancelScope::from_node(ScopeNode::entered(parent, Label::Group)),
             limit: limit.map(|limit| Limit::new(limit.get())),
             handle: crate::runtime::context::handle("`task_group`"),
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
             held: AtomicUsize::new(0),
             cut_short: AtomicBool::new(false),
-            span: crate::debug::trace::GroupSpan::new(),
+            span: crate::debug::trace::GroupSpan::open(),
         })
-    }
-
-    /// The group has exited: gives its state back for reuse if nothing else holds it
-    /// (no handle, no child), else just drops this reference.
-    #[inline]
-    pub(crate) fn recycle(shared: Arc<GroupShared>) {
-        GroupShared::put_back::<false>(shared);
-    }
-
-    /// [`recycle`](Self::recycle) for a group that [finished alone](Self::is_finished_alone)
-    /// on its first poll, with the loan of that poll: its counter, errors and flags
-    /// are already as a fresh group's.
-    #[inline]
-    pub(crate) fn recycle_untouched(shared: Arc<GroupShared>, loan: ParentLoan) {
-        // The reset below drops the link (`renew_entered`).
-        loan.settle_before_reset(shared.node());
-        GroupShared::put_back::<true>(shared);
-    }
-
-    /// Both recycles; `UNTOUCHED` picks the light reset at compile time.
-    #[inline]
-    fn put_back<const UNTOUCHED: bool>(shared: Arc<GroupShared>) {
-        #[cfg(not(pride_loom))]
-        crate::pool::put(&FREE_GROUPS, shared, |group| {
-            if UNTOUCHED {
-                ScopeNode::renew_entered(group.scope.node_mut());
-            } else {
-                ScopeNode::renew(group.scope.node_mut());
-                *group.children.0.get_mut() = 0;
-                if group.errors.has_any() {
-                    drop(group.errors.drain());
-                }
-                *group.cut_short.get_mut() = false;
-                debug_assert_eq!(*group.held.get_mut(), 0, "a drained group holds no count");
-            }
-            if group.limit.is_some() {
-                group.limit = None;
-            }
-        });
-        #[cfg(pride_loom)]
-        drop(shared);
     }
 
     #[inline]
     pub(crate) fn node(&self) -> &Arc<ScopeNode> {
         self.scope.node()
-    }
-
-    /// Nothing but the group's own future holds the state or its node (no child, not
-    /// even a finished one whose stale link is still there, no nested scope, no
-    /// `CancelScope` clone), no child is counted in, and nothing failed: a group whose
-    /// body just returned is then complete, with nothing linked to clear.
-    #[inline]
-    pub(crate) fn is_finished_alone(shared: &Arc<GroupShared>) -> bool {
-        #[cfg(not(pride_loom))]
-        {
-            GroupShared::alone_without_children(shared)
-                && Arc::strong_count(shared.node()) == 1
-                && !shared.errors.has_any()
-                && !shared.node().cancel_called()
-        }
-        #[cfg(pride_loom)]
-        {
-            let _ = shared;
-            false
-        }
-    }
-
-    /// The group's wait for its last child (see [`ChildCounter::close_or_register`]).
-    /// When this is the state's only reference (no handle, no child), nobody can add a
-    /// child, so a plain store closes it.
-    #[inline]
-    pub(crate) fn close_or_register(shared: &Arc<GroupShared>, register: impl FnOnce()) -> bool {
-        #[cfg(not(pride_loom))]
-        if GroupShared::alone_without_children(shared) {
-            shared.children.0.store(CLOSED, Ordering::Relaxed);
-            return true;
-        }
-        shared.children.close_or_register(register)
-    }
-
-    /// Only the group's own future holds the state (no handle, and no child that could
-    /// start one) and no child is counted in.
-    #[cfg(not(pride_loom))]
-    #[inline]
-    fn alone_without_children(shared: &Arc<GroupShared>) -> bool {
-        Arc::strong_count(shared) == 1 && shared.children.0.load(Ordering::Acquire) == 0
     }
 
     /// A task failed: keep its error and cancel everything else in the group.
@@ -388,10 +254,17 @@ impl GroupShared {
         self.node().cancel();
     }
 
-    /// Enters a new child's scope below the group's, with its task reference for
-    /// teardown, and schedules its first run (queued behind the limit, if any).
+    /// A new child's node, entered below the group's (linked there by `launch`).
+    pub(crate) fn child_node(&self, name: Option<StdArc<str>>) -> Arc<ScopeNode> {
+        ScopeNode::entered(Some(self.node().clone()), Label::Task(name))
+    }
+
+    /// Links a new child's scope below the group's, with its task's waker (through
+    /// which a cancel wakes the task and a teardown drops it), and schedules its first
+    /// run (queued behind the limit, if any).
     pub(crate) fn launch(&self, node: &Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
-        ScopeNode::enter(node, Some(self.node().clone()), Some(task));
+        node.put_waker(crate::task::into_waker(task));
+        ScopeNode::link_new(node);
         match (&self.limit, slot) {
             (Some(limit), Slot::Queue) => limit.start_or_queue(&self.handle, notified),
             _ => self.handle.spawn(notified),

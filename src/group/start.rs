@@ -140,7 +140,7 @@ impl<T> StartShared<T> {
     /// launched below the caller's scope `caller_scope`.
     fn new(node: Arc<ScopeNode>, caller_scope: Option<Arc<ScopeNode>>) -> Arc<StartShared<T>> {
         let caller = ScopeNode::new();
-        ScopeNode::enter(&caller, caller_scope, None);
+        ScopeNode::enter(&caller, caller_scope);
         Arc::new(StartShared {
             state: Mutex::new(State::Waiting(None)),
             node,
@@ -156,7 +156,7 @@ impl<T> StartShared<T> {
 
     /// The start is over for the caller: its node leaves the caller's scope.
     fn release_caller(&self) {
-        drop(ScopeNode::unlink(&self.caller));
+        ScopeNode::unlink(&self.caller);
     }
 
     /// The caller's poll: takes the outcome, or registers the caller's waker. With the
@@ -406,13 +406,16 @@ impl<F, T> StartFuture<F, T> {
     {
         crate::debug::trace::start(self.name.as_deref());
         let group = &self.group.shared;
-        let node = ScopeNode::new();
+        let node = group.child_node(self.name.clone());
         node.set_shield(true);
         let shared = StartShared::new(node.clone(), crate::cancel::current::current());
         let future = init(TaskStatus {
             link: Some(shared.clone()),
         });
         if !group.children.try_add() {
+            // The caller's node leaves the caller's scope (it would keep that scope,
+            // and itself, alive).
+            shared.release_caller();
             return Err(StartError::Closed);
         }
         let link: std::sync::Arc<dyn StartLink> = std::sync::Arc::new(LinkRef(shared.clone()));

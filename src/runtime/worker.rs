@@ -165,12 +165,6 @@ pub(crate) fn create(
 }
 
 impl Handle {
-    /// Whether both handles are of the same runtime.
-    #[cfg_attr(pride_loom, allow(dead_code))]
-    pub(crate) fn ptr_eq(&self, other: &Handle) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
-    }
-
     /// Queues a freshly spawned task.
     pub(crate) fn spawn(&self, task: Notified) {
         context::with_core(|core| match core {

@@ -6,8 +6,9 @@
 //! whoever pops that reference calls [`Notified::run`]. Three kinds of owned reference
 //! exist, and each is one count in the state word:
 //! - [`Notified`]: the task is queued to run. At most one exists at a time.
-//! - [`Task`]: a plain reference that can [`cancel`](Task::cancel) the task (its group
-//!   keeps one per child).
+//! - [`Task`]: a plain reference that can [`cancel`](Task::cancel) the task (a group
+//!   turns it into the waker its child's scope node keeps, and cancels the task
+//!   through that waker when it tears down: [`with_task`]).
 //! - [`JoinHandle`]: reads the output.
 //!
 //! Every waker is a reference too. The state machine is in `state.rs`; the loom model
@@ -25,7 +26,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 pub(crate) use raw::Header;
-pub(crate) use waker::debug_of;
+pub(crate) use waker::{debug_of, into_waker, with_task};
 
 /// The scheduler a task reports to when it becomes runnable.
 pub trait Schedule: Send + Sync + 'static {

@@ -147,6 +147,33 @@ fn cancelling_an_idle_task_drops_its_future_at_once() {
     assert_eq!(noop_context(|cx| join.poll_join(cx)), Poll::Ready(None));
 }
 
+/// A task reference turned into the task's own waker still cancels the task, through
+/// the waker (how a group tears down an idle child); another waker has no task.
+#[test]
+fn a_task_cancelled_through_its_own_waker_drops_its_future() {
+    let sched = TestScheduler::default();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let guard = DropCount(drops.clone());
+    let (notified, task) = new_task(
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        },
+        sched.clone(),
+    );
+    let waker = super::into_waker(task);
+    sched.schedule(notified);
+    sched.run_all();
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    assert_eq!(super::with_task(&waker, |t| t.state_name()), Some("idle"));
+    assert_eq!(super::with_task(&waker, super::Task::cancel), Some(()));
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert_eq!(super::with_task(&waker, |t| t.is_complete()), Some(true));
+    assert!(super::with_task(Waker::noop(), |_| ()).is_none());
+    // The waker held the last reference: dropping it frees the cell (Miri checks).
+    drop(waker);
+}
+
 #[test]
 fn cancelling_a_queued_task_drops_it_and_the_queued_run_is_skipped() {
     let sched = TestScheduler::default();

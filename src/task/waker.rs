@@ -26,6 +26,26 @@ pub(crate) fn debug_of(waker: &Waker) -> Option<&crate::debug::task::TaskDebug> 
     std::ptr::eq(waker.vtable(), &VTABLE).then(|| &header(waker.data()).debug)
 }
 
+/// The task's own waker, made from the reference `task` held (no count change).
+pub(crate) fn into_waker(task: super::Task) -> Waker {
+    let raw = RawWaker::new(task.0.as_ptr() as *const (), &VTABLE);
+    std::mem::forget(task);
+    // SAFETY: the vtable's functions uphold the `RawWaker` contract for task pointers,
+    // and the waker takes over `task`'s reference.
+    unsafe { Waker::from_raw(raw) }
+}
+
+/// Runs `f` with the task whose own waker `waker` is (lent by the waker's reference,
+/// for the call only); `None` for any other waker.
+pub(crate) fn with_task<R>(waker: &Waker, f: impl FnOnce(&super::Task) -> R) -> Option<R> {
+    if !std::ptr::eq(waker.vtable(), &VTABLE) {
+        return None;
+    }
+    // Not dropped: the reference is the waker's, which outlives the call.
+    let task = ManuallyDrop::new(super::Task(ptr(waker.data())));
+    Some(f(&task))
+}
+
 fn header<'a>(data: *const ()) -> &'a Header {
     // SAFETY: a waker's data pointer is a live task header; the waker holds a reference.
     unsafe { &*(data as *const Header) }

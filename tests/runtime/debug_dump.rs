@@ -76,6 +76,27 @@ fn named_children_show_under_their_group_with_their_state() {
     assert!(text.contains("task \"reader\": idle"), "{text}");
 }
 
+/// A child that has finished leaves the tree at once, though its group may keep its
+/// link for a while (the group drops finished children's links in batches).
+#[test]
+fn a_finished_child_is_not_in_the_tree() {
+    let rt = runtime();
+    let stop = Event::new();
+    let dump = rt
+        .block_on(task_group(async |tg| {
+            tg.start_soon_named("done", async { Ok::<_, pride::BoxError>(()) });
+            let wait = stop.clone();
+            tg.start_soon_named("waiting", async move { wait.wait().await });
+            let dump = settled_dump().await;
+            stop.set();
+            Ok::<_, pride::BoxError>(dump)
+        }))
+        .unwrap();
+    let group = &dump.roots[0].children[0];
+    let names: Vec<_> = group.children.iter().map(|t| t.name.as_deref()).collect();
+    assert_eq!(names, [Some("waiting")], "{dump}");
+}
+
 #[test]
 fn nested_groups_and_scopes_show_where_they_were_opened() {
     let rt = runtime();

@@ -338,11 +338,9 @@ fn a_cancelled_scope_in_a_group_body_does_not_fail_the_group() {
     });
 }
 
-/// A scope whose work finished on its first poll lets go of its parent link (the
-/// parent was only borrowed for that poll). Polled again after the scope around it
-/// is gone, it must fail on the completion check, before anything reads that link.
-/// Under Miri this also proves the link is not read: the outer scope's node is freed
-/// with its thread's free list.
+/// A scope whose work finished on its first poll, polled again after the scope around
+/// it is gone (on another thread), must fail on the completion check with a clear
+/// message.
 #[test]
 // The outer scope's work returns the finished inner scope's future on purpose.
 #[allow(clippy::async_yields_async)]

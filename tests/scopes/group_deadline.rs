@@ -438,11 +438,10 @@ fn a_group_deadline_equal_to_a_childs_fail_after_is_the_groups_timeout() {
     }
 }
 
-/// Finished groups' states are reused on their thread (`pool.rs`): a group that set
-/// a deadline, or was cancelled, and returned at once must not hand either to the
-/// next group opened there.
+/// A group that set a deadline, or was cancelled, and returned at once must not hand
+/// either to the next group opened on the same thread.
 #[test]
-fn a_reused_group_state_carries_no_deadline_or_cancel_over() {
+fn a_group_hands_no_deadline_or_cancel_to_the_next_one() {
     autojump(30, || async {
         for round in 0..20u32 {
             let before = current_effective_deadline();

@@ -283,9 +283,9 @@ fn children_may_spawn_siblings_while_the_body_waits() {
     });
 }
 
-/// Finished groups' states are reused (`pool.rs`). One thread that drives groups on a
-/// runtime, drops it, and opens groups on another must find its children running on
-/// the live runtime, every time.
+/// One thread that drives groups on a runtime, drops it, and opens groups on another
+/// must find its children running on the live runtime, every time (no state a
+/// group keeps may tie it to the runtime of an earlier group on the same thread).
 #[test]
 fn groups_on_one_thread_follow_it_from_runtime_to_runtime() {
     watchdog(60, || {

@@ -46,12 +46,6 @@ impl Reach {
     pub(super) const fn new() -> Reach {
         Reach(AtomicU64::new(0))
     }
-
-    /// Forgets the answer (the node is reused, below another parent).
-    #[cfg_attr(pride_loom, allow(dead_code))]
-    pub(super) fn clear(&mut self) {
-        *self.0.get_mut() = 0;
-    }
 }
 
 /// A flag that answers depend on changed (a cancel, a shield): cached answers are
@@ -83,7 +77,7 @@ impl ScopeNode {
             if flags & SHIELD != 0 {
                 return catcher;
             }
-            match node.parent.get() {
+            match node.parent() {
                 Some(parent) => node = parent,
                 None => return catcher,
             }
@@ -113,7 +107,7 @@ impl ScopeNode {
             if flags & (CANCELLED | SHIELD) != 0 {
                 break flags & CANCELLED != 0;
             }
-            match node.parent.get() {
+            match node.parent() {
                 Some(parent) => node = parent,
                 None => break false,
             }
@@ -125,8 +119,7 @@ impl ScopeNode {
         for _ in 0..passed {
             node.reach.0.store(answer, Ordering::Relaxed);
             node = node
-                .parent
-                .get()
+                .parent()
                 .expect("pride: a parent link changed during a walk");
         }
         reached
