@@ -44,7 +44,8 @@ impl Drop for FlagOnDrop {
 
 /// Groups of 200 children, some finishing at once, some after a yield, some inside
 /// timeouts and nested groups, some handing back values through handles, some
-/// dropping a group of sleepers (its teardown) when a timeout passes.
+/// dropping a group of sleepers (its teardown) when a timeout passes, some starting a
+/// task on a group that has exited.
 fn workload(rt: &pride::Runtime, done: &Counter) {
     // Groups whose one child has finished (almost always completely) before the
     // body returns from its first poll: the body waits for the child's future to be
@@ -90,6 +91,17 @@ fn workload(rt: &pride::Runtime, done: &Counter) {
                         .await
                     });
                     assert!(cut.await.is_none());
+                }
+                if i % 7 == 0 {
+                    // `start` on a group that has exited, from inside this child's
+                    // scope: its caller's side must not stay linked there.
+                    let closed = task_group(async |tg| Ok::<_, pride::BoxError>(tg))
+                        .await
+                        .unwrap();
+                    let outcome = closed
+                        .start(|status: pride::TaskStatus<()>| async move { status.started(()) })
+                        .await;
+                    assert!(matches!(outcome, Err(pride::StartError::Closed)));
                 }
                 if i % 3 == 0 {
                     let inner = move_on_after(std::time::Duration::from_secs(60), async {

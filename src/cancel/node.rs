@@ -406,7 +406,7 @@ impl ScopeNode {
                 if !top && node.is_shielded() {
                     return;
                 }
-                pending.extend(links.below.iter().flatten().cloned());
+                pending.extend(links.below.iter().map(|(_, node)| node.clone()));
                 links.waker.clone()
             };
             if let Some(waker) = waker {
@@ -499,7 +499,7 @@ mod tests {
     }
 
     fn linked_below(parent: &ScopeNode) -> usize {
-        parent.links.lock().below.iter().flatten().count()
+        parent.links.lock().below.len()
     }
 
     #[test]

@@ -45,7 +45,9 @@ pub(crate) struct Remote {
     stealer: Stealer<Notified>,
     unparker: Unparker,
     /// The worker's LIFO slot, which the watchdog empties into the injector while a
-    /// long poll holds the worker (see [`Shared::rescue_lifo`]).
+    /// long poll holds the worker (see [`Shared::rescue_lifo`]). The watchdog is not
+    /// built under loom.
+    #[cfg_attr(pride_loom, allow(dead_code))]
     lifo: StdArc<LifoSlot>,
 }
 
@@ -699,6 +701,7 @@ impl Shared {
     /// Worker `index` has been held by one poll past the blocked-poll threshold: moves
     /// the task in its LIFO slot (which only that worker would otherwise run) to the
     /// injector, for the other workers.
+    #[cfg_attr(pride_loom, allow(dead_code))]
     pub(crate) fn rescue_lifo(&self, index: usize) {
         if let Some(task) = self.remotes[index].lifo.take() {
             self.push_remote(task);

@@ -5,6 +5,8 @@
 
 use std::task::Waker;
 
+use slab::Slab;
+
 use super::{LINKED, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -16,10 +18,8 @@ pub(super) const SWEEP_MIN: usize = 64;
 
 pub(super) struct Links {
     pub(super) waker: Option<Waker>,
-    /// The nodes linked below, each at the index its `slot` holds.
-    pub(super) below: Vec<Option<Arc<ScopeNode>>>,
-    /// Free indices of `below`.
-    pub(super) free: Vec<usize>,
+    /// The nodes linked below, each at the key its `slot` holds.
+    pub(super) below: Slab<Arc<ScopeNode>>,
     /// Linking into a full table of this many links first drops those of nodes that
     /// have exited; after a sweep, twice what survived (at least `SWEEP_MIN`), so that
     /// each link is looked at a bounded number of times on average.
@@ -30,30 +30,25 @@ impl Default for Links {
     fn default() -> Links {
         Links {
             waker: None,
-            below: Vec::new(),
-            free: Vec::new(),
+            below: Slab::new(),
             sweep_at: SWEEP_MIN,
         }
     }
 }
 
 impl Links {
-    /// Takes the links of nodes that have exited out, freeing their slots (the caller
-    /// drops them after unlocking: each may be its node's last reference).
+    /// Takes the links of nodes that have exited out (the caller drops them after
+    /// unlocking: each may be its node's last reference).
     fn sweep(&mut self) -> Vec<Arc<ScopeNode>> {
-        let mut live = 0;
-        let mut swept = Vec::new();
-        for (index, slot) in self.below.iter_mut().enumerate() {
-            let Some(node) = slot else { continue };
-            if !node.has_exited() {
-                live += 1;
-                continue;
-            }
+        let exited: Vec<usize> = (self.below.iter())
+            .filter(|(_, node)| node.has_exited())
+            .map(|(key, _)| key)
+            .collect();
+        let swept: Vec<_> = exited.iter().map(|&key| self.below.remove(key)).collect();
+        for node in &swept {
             node.slot.store(UNLINKED, Ordering::Relaxed);
-            swept.extend(slot.take());
-            self.free.push(index);
         }
-        self.sweep_at = (2 * live).max(SWEEP_MIN);
+        self.sweep_at = (2 * self.below.len()).max(SWEEP_MIN);
         swept
     }
 }
@@ -89,20 +84,15 @@ impl ScopeNode {
     /// effectively cancelled, the child will see it on its first poll.
     pub(super) fn link(&self, child: Arc<ScopeNode>) {
         let mut links = self.links.lock();
-        let swept = if links.free.is_empty() && links.below.len() >= links.sweep_at {
+        let swept = if links.below.len() >= links.sweep_at {
             links.sweep()
         } else {
             Vec::new()
         };
-        let index = match links.free.pop() {
-            Some(index) => index,
-            None => {
-                links.below.push(None);
-                links.below.len() - 1
-            }
-        };
-        child.slot.store(index, Ordering::Relaxed);
-        links.below[index] = Some(child);
+        child
+            .slot
+            .store(links.below.vacant_key(), Ordering::Relaxed);
+        links.below.insert(child);
         drop(links);
         drop(swept);
     }
@@ -120,14 +110,13 @@ impl ScopeNode {
             return;
         };
         let mut links = parent.links.lock();
-        let index = node.slot.swap(UNLINKED, Ordering::Relaxed);
-        if index == UNLINKED {
+        let key = node.slot.swap(UNLINKED, Ordering::Relaxed);
+        if key == UNLINKED {
             return;
         }
         // Dropped outside the lock: it may be the node's last reference.
-        let link = links.below[index].take();
-        debug_assert!(link.as_ref().is_some_and(|link| Arc::ptr_eq(link, node)));
-        links.free.push(index);
+        let link = links.below.remove(key);
+        debug_assert!(Arc::ptr_eq(&link, node));
         drop(links);
         drop(link);
     }
@@ -135,8 +124,7 @@ impl ScopeNode {
     /// Takes every link (a group tearing down). Their nodes become unlinked.
     pub(crate) fn take_links(&self) -> Vec<Arc<ScopeNode>> {
         let mut links = self.links.lock();
-        links.free.clear();
-        let taken: Vec<Arc<ScopeNode>> = links.below.drain(..).flatten().collect();
+        let taken: Vec<Arc<ScopeNode>> = links.below.drain().collect();
         for node in &taken {
             node.slot.store(UNLINKED, Ordering::Relaxed);
         }
@@ -147,12 +135,8 @@ impl ScopeNode {
     /// dump.
     pub(crate) fn linked(&self) -> Vec<Arc<ScopeNode>> {
         let links = self.links.lock();
-        let live = links
-            .below
-            .iter()
-            .flatten()
-            .filter(|node| !node.has_exited());
-        live.cloned().collect()
+        let live = links.below.iter().map(|(_, node)| node);
+        live.filter(|node| !node.has_exited()).cloned().collect()
     }
 
     /// The waker of the task running inside this scope, for the debug dump and a
