@@ -13,8 +13,11 @@ use crate::loom::sync::atomic::Ordering;
 
 pub(super) const UNLINKED: usize = usize::MAX;
 
-/// Exited links a node tolerates before a sweep (see `Links::sweep_at`).
-pub(super) const SWEEP_MIN: usize = 64;
+/// Exited links a node tolerates before a sweep (see `Links::sweep_at`). Small: a
+/// group that runs a few children at a time frees its finished children's nodes (and
+/// their tasks) in small batches, which the allocator hands straight back to the next
+/// links on the same thread.
+pub(super) const SWEEP_MIN: usize = 8;
 
 pub(super) struct Links {
     pub(super) waker: Option<Waker>,
