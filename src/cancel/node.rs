@@ -164,17 +164,6 @@ impl ScopeNode {
         ScopeNode::link_new(node);
     }
 
-    /// Links an entered node below which nothing runs yet (a scope just entered, a
-    /// group child about to be launched) into its parent: the first poll inside it
-    /// sees a cancel that came before, so, unlike a late link, there is nothing to
-    /// wake.
-    pub(crate) fn link_new(node: &Arc<ScopeNode>) {
-        node.flags.fetch_or(LINKED, Ordering::AcqRel);
-        if let Some(parent) = node.parent() {
-            parent.link(node.clone());
-        }
-    }
-
     /// Enters the scope below `parent` without linking it there yet: a wrapper links
     /// only once its work first suspends ([`link_into_parent`](Self::link_into_parent)).
     /// Until then a cancel of a scope around it wakes this same task, whose outer
@@ -406,7 +395,7 @@ impl ScopeNode {
                 if !top && node.is_shielded() {
                     return;
                 }
-                pending.extend(links.below.iter().map(|(_, node)| node.clone()));
+                pending.extend(links.below.iter().flatten().cloned());
                 links.waker.clone()
             };
             if let Some(waker) = waker {
@@ -499,7 +488,7 @@ mod tests {
     }
 
     fn linked_below(parent: &ScopeNode) -> usize {
-        parent.links.lock().below.len()
+        parent.links.lock().below.iter().flatten().count()
     }
 
     #[test]

@@ -5,8 +5,6 @@
 
 use std::task::Waker;
 
-use slab::Slab;
-
 use super::{LINKED, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -21,8 +19,10 @@ pub(super) const SWEEP_MIN: usize = 8;
 
 pub(super) struct Links {
     pub(super) waker: Option<Waker>,
-    /// The nodes linked below, each at the key its `slot` holds.
-    pub(super) below: Slab<Arc<ScopeNode>>,
+    /// The nodes linked below, each at the index its `slot` holds.
+    pub(super) below: Vec<Option<Arc<ScopeNode>>>,
+    /// Free indices of `below`.
+    pub(super) free: Vec<usize>,
     /// Linking into a full table of this many links first drops those of nodes that
     /// have exited; after a sweep, twice what survived (at least `SWEEP_MIN`), so that
     /// each link is looked at a bounded number of times on average.
@@ -33,25 +33,30 @@ impl Default for Links {
     fn default() -> Links {
         Links {
             waker: None,
-            below: Slab::new(),
+            below: Vec::new(),
+            free: Vec::new(),
             sweep_at: SWEEP_MIN,
         }
     }
 }
 
 impl Links {
-    /// Takes the links of nodes that have exited out (the caller drops them after
-    /// unlocking: each may be its node's last reference).
+    /// Takes the links of nodes that have exited out, freeing their slots (the caller
+    /// drops them after unlocking: each may be its node's last reference).
     fn sweep(&mut self) -> Vec<Arc<ScopeNode>> {
-        let exited: Vec<usize> = (self.below.iter())
-            .filter(|(_, node)| node.has_exited())
-            .map(|(key, _)| key)
-            .collect();
-        let swept: Vec<_> = exited.iter().map(|&key| self.below.remove(key)).collect();
-        for node in &swept {
+        let mut live = 0;
+        let mut swept = Vec::new();
+        for (index, slot) in self.below.iter_mut().enumerate() {
+            let Some(node) = slot else { continue };
+            if !node.has_exited() {
+                live += 1;
+                continue;
+            }
             node.slot.store(UNLINKED, Ordering::Relaxed);
+            swept.extend(slot.take());
+            self.free.push(index);
         }
-        self.sweep_at = (2 * self.below.len()).max(SWEEP_MIN);
+        self.sweep_at = (2 * live).max(SWEEP_MIN);
         swept
     }
 }
@@ -68,18 +73,26 @@ impl ScopeNode {
     }
 
     fn link_unlinked(node: &Arc<ScopeNode>) {
+        ScopeNode::link_new(node);
+        // Other tasks may already run below this node (a group's children, also those
+        // started through a handle that left the group's first poll), and a cancel
+        // above that came before this link found no way down to them. Both take the
+        // parent's links lock, after the cancel's flag store and before our load:
+        // either that cancel's walk sees our link and wakes them, or we see its flag
+        // here and wake them ourselves.
+        if node.parent().is_some() && node.cancelled_by().is_some() {
+            node.wake_subtree();
+        }
+    }
+
+    /// Links an entered node below which nothing runs yet (a scope just entered, a
+    /// group child about to be launched) into its parent: the first poll inside it
+    /// sees a cancel that came before, so, unlike a late link, there is nothing to
+    /// wake.
+    pub(crate) fn link_new(node: &Arc<ScopeNode>) {
         node.flags.fetch_or(LINKED, Ordering::AcqRel);
         if let Some(parent) = node.parent() {
             parent.link(node.clone());
-            // Other tasks may already run below this node (a group's children, also
-            // those started through a handle that left the group's first poll), and a
-            // cancel above that came before this link found no way down to them. Both
-            // take the parent's links lock, after the cancel's flag store and before
-            // our load: either that cancel's walk sees our link and wakes them, or we
-            // see its flag here and wake them ourselves.
-            if node.cancelled_by().is_some() {
-                node.wake_subtree();
-            }
         }
     }
 
@@ -87,15 +100,20 @@ impl ScopeNode {
     /// effectively cancelled, the child will see it on its first poll.
     pub(super) fn link(&self, child: Arc<ScopeNode>) {
         let mut links = self.links.lock();
-        let swept = if links.below.len() >= links.sweep_at {
+        let swept = if links.free.is_empty() && links.below.len() >= links.sweep_at {
             links.sweep()
         } else {
             Vec::new()
         };
-        child
-            .slot
-            .store(links.below.vacant_key(), Ordering::Relaxed);
-        links.below.insert(child);
+        let index = match links.free.pop() {
+            Some(index) => index,
+            None => {
+                links.below.push(None);
+                links.below.len() - 1
+            }
+        };
+        child.slot.store(index, Ordering::Relaxed);
+        links.below[index] = Some(child);
         drop(links);
         drop(swept);
     }
@@ -113,13 +131,14 @@ impl ScopeNode {
             return;
         };
         let mut links = parent.links.lock();
-        let key = node.slot.swap(UNLINKED, Ordering::Relaxed);
-        if key == UNLINKED {
+        let index = node.slot.swap(UNLINKED, Ordering::Relaxed);
+        if index == UNLINKED {
             return;
         }
         // Dropped outside the lock: it may be the node's last reference.
-        let link = links.below.remove(key);
-        debug_assert!(Arc::ptr_eq(&link, node));
+        let link = links.below[index].take();
+        debug_assert!(link.as_ref().is_some_and(|link| Arc::ptr_eq(link, node)));
+        links.free.push(index);
         drop(links);
         drop(link);
     }
@@ -127,7 +146,8 @@ impl ScopeNode {
     /// Takes every link (a group tearing down). Their nodes become unlinked.
     pub(crate) fn take_links(&self) -> Vec<Arc<ScopeNode>> {
         let mut links = self.links.lock();
-        let taken: Vec<Arc<ScopeNode>> = links.below.drain().collect();
+        links.free.clear();
+        let taken: Vec<Arc<ScopeNode>> = links.below.drain(..).flatten().collect();
         for node in &taken {
             node.slot.store(UNLINKED, Ordering::Relaxed);
         }
@@ -138,7 +158,7 @@ impl ScopeNode {
     /// dump.
     pub(crate) fn linked(&self) -> Vec<Arc<ScopeNode>> {
         let links = self.links.lock();
-        let live = links.below.iter().map(|(_, node)| node);
+        let live = links.below.iter().flatten();
         live.filter(|node| !node.has_exited()).cloned().collect()
     }
 
