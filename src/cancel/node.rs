@@ -58,9 +58,8 @@ const EXITED: u32 = 1 << 7;
 /// One scope in the cancel tree.
 pub struct ScopeNode {
     flags: AtomicU32,
-    /// Set once, when the scope is entered (a group's and a child's node are entered
-    /// at creation). Read with one atomic load by `cancelled_by`.
-    parent: OnceLock<Arc<ScopeNode>>,
+    /// The scope this one was entered in.
+    parent: Parent,
     /// `cancelled_by`'s cached answer for a deep tree (see `catch.rs`).
     reach: Reach,
     /// Our index in the parent's `slots`, while linked.
@@ -75,6 +74,13 @@ pub struct ScopeNode {
     /// What the debug dump calls this node: a group, or a group's child task (a plain
     /// scope has none).
     label: Option<Label>,
+}
+
+/// A node's parent: a group's and a group child's node know it when they are made; a
+/// scope made before it is entered learns it once, at entry.
+enum Parent {
+    Made(Option<Arc<ScopeNode>>),
+    AtEntry(OnceLock<Arc<ScopeNode>>),
 }
 
 /// What a node is, for the debug dump (`pride::debug::dump`).
@@ -126,23 +132,17 @@ impl ScopeNode {
     #[inline(always)]
     fn with_spec(spec: Spec) -> Arc<ScopeNode> {
         let flags = if spec == Spec::None { 0 } else { TIMED };
-        ScopeNode::make(flags, OnceLock::new(), spec, None)
+        ScopeNode::make(flags, Parent::AtEntry(OnceLock::new()), spec, None)
     }
 
     /// A group's node, or a group child's, entered below `parent` as it is made (not
     /// linked there yet: see [`link_into_parent`](Self::link_into_parent)).
     pub(crate) fn entered(parent: Option<Arc<ScopeNode>>, label: Label) -> Arc<ScopeNode> {
-        let parent = parent.map_or_else(OnceLock::new, OnceLock::from);
-        ScopeNode::make(ENTERED, parent, Spec::None, Some(label))
+        ScopeNode::make(ENTERED, Parent::Made(parent), Spec::None, Some(label))
     }
 
     #[inline(always)]
-    fn make(
-        flags: u32,
-        parent: OnceLock<Arc<ScopeNode>>,
-        spec: Spec,
-        label: Option<Label>,
-    ) -> Arc<ScopeNode> {
+    fn make(flags: u32, parent: Parent, spec: Spec, label: Option<Label>) -> Arc<ScopeNode> {
         Arc::new(ScopeNode {
             flags: AtomicU32::new(flags),
             parent,
@@ -178,9 +178,9 @@ impl ScopeNode {
             prev & ENTERED == 0,
             "pride: a CancelScope can be entered only once; create a new scope for each use"
         );
-        if let Some(parent) = parent {
+        if let (Some(parent), Parent::AtEntry(cell)) = (parent, &node.parent) {
             // We set `ENTERED` above, so we are the one thread that ever sets it.
-            let _ = node.parent.set(parent);
+            let _ = cell.set(parent);
         }
         if prev & TIMED != 0 {
             ScopeNode::enter_deadline(node);
@@ -210,7 +210,10 @@ impl ScopeNode {
     /// The scope this one was entered in (none before entry, or for a root scope).
     #[inline]
     pub(crate) fn parent(&self) -> Option<&ScopeNode> {
-        self.parent.get().map(|parent| &**parent)
+        match &self.parent {
+            Parent::Made(parent) => parent.as_deref(),
+            Parent::AtEntry(cell) => cell.get().map(|parent| &**parent),
+        }
     }
 
     pub(crate) fn label(&self) -> Option<&Label> {

@@ -240,7 +240,7 @@ impl TaskGroup {
         let node = self.shared.child_node(name.clone());
         let child = Child::new(future, node.clone(), self.shared.clone(), name, false);
         let (notified, task) = task::new_task(Detached { child }, self.shared.handle.clone());
-        self.shared.launch(&node, notified, task, slot);
+        self.shared.launch(node, notified, task, slot);
         Ok(())
     }
 
@@ -311,7 +311,8 @@ impl TaskGroup {
             true,
         );
         let (notified, task, join) = task::new_joinable(child, self.shared.handle.clone());
-        self.shared.launch(&node, notified, task, Slot::Queue);
+        self.shared
+            .launch(node.clone(), notified, task, Slot::Queue);
         TaskHandle { join, node, name }
     }
 

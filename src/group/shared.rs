@@ -262,9 +262,9 @@ impl GroupShared {
     /// Links a new child's scope below the group's, with its task's waker (through
     /// which a cancel wakes the task and a teardown drops it), and schedules its first
     /// run (queued behind the limit, if any).
-    pub(crate) fn launch(&self, node: &Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
+    pub(crate) fn launch(&self, node: Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
         node.put_waker(crate::task::into_waker(task));
-        ScopeNode::link_new(node);
+        self.node().link(node);
         match (&self.limit, slot) {
             (Some(limit), Slot::Queue) => limit.start_or_queue(&self.handle, notified),
             _ => self.handle.spawn(notified),

@@ -428,7 +428,7 @@ impl<F, T> StartFuture<F, T> {
         )
         .with_start(link);
         let (notified, task) = task::new_task(Detached { child }, group.handle.clone());
-        group.launch(&node, notified, task, Slot::Queue);
+        group.launch(node, notified, task, Slot::Queue);
         self.shared = Some(shared);
         Ok(())
     }

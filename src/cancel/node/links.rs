@@ -90,15 +90,24 @@ impl ScopeNode {
     /// sees a cancel that came before, so, unlike a late link, there is nothing to
     /// wake.
     pub(crate) fn link_new(node: &Arc<ScopeNode>) {
-        node.flags.fetch_or(LINKED, Ordering::AcqRel);
-        if let Some(parent) = node.parent() {
-            parent.link(node.clone());
+        match node.parent() {
+            Some(parent) => parent.link(node.clone()),
+            None => {
+                node.flags.fetch_or(LINKED, Ordering::AcqRel);
+            }
         }
     }
 
-    /// Links `child` below `self` so cancelling `self` wakes it. If `self` is already
-    /// effectively cancelled, the child will see it on its first poll.
-    pub(super) fn link(&self, child: Arc<ScopeNode>) {
+    /// Links `child`, a node entered below `self` below which nothing runs yet, so
+    /// that cancelling `self` wakes it (see [`link_new`](Self::link_new)). If `self`
+    /// is already effectively cancelled, the child will see it on its first poll.
+    pub(crate) fn link(&self, child: Arc<ScopeNode>) {
+        debug_assert!(
+            child
+                .parent()
+                .is_some_and(|parent| std::ptr::eq(parent, self))
+        );
+        child.flags.fetch_or(LINKED, Ordering::AcqRel);
         let mut links = self.links.lock();
         let swept = if links.free.is_empty() && links.below.len() >= links.sweep_at {
             links.sweep()
