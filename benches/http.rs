@@ -9,9 +9,10 @@
 //!   connection) instead of its hand-written accept loop;
 //! - the load generator: its own tokio runtime with `LOAD_THREADS` threads, the same
 //!   for both servers, so the servers are measured and not the clients. It opens
-//!   `CONNECTIONS` keep-alive connections (hyper's `client::conn::http1`), then each
-//!   connection sends `REQUESTS` GETs one after another and checks each body is
-//!   "hello". The clock runs from the first request to the last response.
+//!   keep-alive connections (hyper's `client::conn::http1`), then each connection sends
+//!   its share of the requests one after another and checks each body is "hello". The
+//!   clock runs from the first request to the last response. Throughput rows: 32
+//!   connections × 2,000 requests, and 256 connections × 250 (the same total).
 //!
 //! Each server runs `PRIDE_BENCH_SAMPLES` times (default 5), interleaved, after one
 //! warm-up each; the table shows requests per second (best and median) and pride/tokio
@@ -38,8 +39,10 @@ use std::time::{Duration, Instant};
 use hyper::body::{Body, Incoming};
 use hyper::{Request, Response};
 
-const CONNECTIONS: usize = 32;
-const REQUESTS: usize = 2000;
+/// Throughput rows: connections, and requests each connection sends.
+const THROUGHPUT: [(usize, usize); 2] = [(32, 2000), (256, 250)];
+/// Connections of the latency rows.
+const PACED_CONNECTIONS: usize = 32;
 const LOAD_THREADS: usize = 2;
 /// Requests each connection sends in a latency sample.
 const PACED_REQUESTS: usize = 500;
@@ -291,23 +294,26 @@ fn main() {
     } else {
         1
     };
-    let sizes = if timed {
-        Sizes {
-            connections: CONNECTIONS,
-            requests: REQUESTS,
-            rate: None,
-        }
+    let throughput: Vec<Sizes> = if timed {
+        THROUGHPUT
+            .iter()
+            .map(|&(connections, requests)| Sizes {
+                connections,
+                requests,
+                rate: None,
+            })
+            .collect()
     } else {
-        Sizes {
+        vec![Sizes {
             connections: 2,
             requests: 5,
             rate: None,
-        }
+        }]
     };
     let paced = Sizes {
+        connections: if timed { PACED_CONNECTIONS } else { 2 },
         requests: if timed { PACED_REQUESTS } else { 5 },
         rate: Some(settings::positive("PRIDE_BENCH_RATE").unwrap_or(DEFAULT_RATE)),
-        ..sizes
     };
     let load_threads = settings::positive("PRIDE_BENCH_LOAD_THREADS").unwrap_or(LOAD_THREADS);
     let pride_rt = pride::Runtime::builder()
@@ -339,7 +345,10 @@ fn main() {
         "{:<24} {:>12} {:>12} {:>12} {:>12} {:>12}",
         "workload", "pride best", "pride med", "tokio best", "tokio med", "pride/tokio"
     );
-    for &(variant, pride_serve) in &rows {
+    for (&sizes, &(variant, pride_serve)) in throughput
+        .iter()
+        .flat_map(|sizes| rows.iter().map(move |row| (sizes, row)))
+    {
         if timed {
             // Warm up both servers (and the loopback path) once.
             pride_serve(&pride_rt, &load_rt, sizes);
