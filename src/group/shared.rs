@@ -209,12 +209,14 @@ pub(crate) enum Slot {
     Held,
 }
 
-/// The state of one group. Every child reads the fields after `head` and writes the
-/// counts of the `Arc` around it (one clone, one drop) and `children` (one add, one
-/// remove), often from two workers at once. `repr(C)` and the two unused spans keep
-/// the three on different cache lines, so that the reads do not miss on every write
-/// from the other worker: on the fan-out and ping-pong benches that miss cost about a
-/// tenth of a child's time.
+/// The state of one group. Every child reads the fields between `head` and `apart`
+/// (which, but for a limited group's limit, nobody writes after the group opens), and
+/// writes the counts of the `Arc` around it (one clone, one drop) and `children` (one
+/// add, one remove), often from two workers at once. `repr(C)` and the two unused
+/// spans keep the three on different cache lines, so that the reads do not miss on
+/// every write from the other worker: on the fan-out and ping-pong benches that miss
+/// cost about a tenth of a child's time. (Aligning the fields to cache lines instead
+/// would over-align the allocation, which the system allocator serves slowly.)
 #[repr(C)]
 pub(crate) struct GroupShared {
     /// Past the `Arc`'s two counts (16 bytes), up to 128 bytes from the allocation's
