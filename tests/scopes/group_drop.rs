@@ -151,16 +151,21 @@ fn dropping_a_group_drops_nested_groups_children() {
     watchdog(60, || {
         let rt = runtime(4);
         let (count, drops, gauge) = (Counter::new(), Counter::new(), Gauge::new());
+        // Nested groups that have started their six children: the drop count below
+        // holds only once all four have (a child not yet run has no nested group).
+        let nested = Counter::new();
         rt.block_on(async {
             let mut group = Box::pin(task_group(async |tg| {
                 for _ in 0..4 {
                     let (count, drops, gauge) = (count.clone(), drops.clone(), gauge.clone());
+                    let nested = nested.clone();
                     let guard = drops.drop_guard();
                     tg.start_soon(async move {
                         let _guard = guard;
                         task_group(async |tg| {
                             start_counters(&tg, 4, &count, &drops, &gauge);
                             start_spinners(&tg, 2, &count, &drops, &gauge);
+                            nested.inc();
                         })
                         .await
                     });
@@ -172,7 +177,7 @@ fn dropping_a_group_drops_nested_groups_children() {
                 .await
             }));
             assert!(future::poll_once(&mut group).await.is_none());
-            yield_until(|| count.get() >= 300).await;
+            yield_until(|| nested.get() == 4 && count.get() >= 300).await;
             drop(group);
             assert_eq!(drops.get(), 4 + 4 * 6 + 4);
         });
