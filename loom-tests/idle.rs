@@ -37,6 +37,8 @@
 //!   pushing the worker on the sleeper list: deadlock.
 //! - `Parker::park` resetting a found `NOTIFIED` with `store(EMPTY)` (the code before
 //!   the fix above): `parker_two_unparks` deadlocks.
+//! - `Parker::spin` reporting a notification it consumed as none (the worker then
+//!   blocks on the condvar): deadlock.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --test loom_idle`.
@@ -209,12 +211,17 @@ impl rt::Worker for Core {
         self.shared.notify_parked();
     }
 
-    /// `Core::sleep`: in the driver if it is free, else on the condvar.
+    /// `Core::sleep`: in the driver if it is free, else on the condvar after a look
+    /// for an unpark (the runtime looks for a moment; under loom, once).
     fn sleep(&self) {
         let driver = &self.shared.driver;
         match driver.held.try_lock() {
             Ok(_held) => self.parker.park_in_driver(|| driver.waker.wait()),
-            Err(_) => self.parker.park(),
+            Err(_) => {
+                if !self.parker.spin() {
+                    self.parker.park();
+                }
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ rows=(
   'M7#src/runtime/idle.rs#s/fence\(Ordering::SeqCst\);\n(\s*)if !self.should_notify/$1if !self.should_notify/#loom_idle#caught'
   'M8#src/runtime/park.rs#s/self.inner.state.swap\(EMPTY, Ordering::SeqCst\);\n(\s*)false/self.inner.state.store(EMPTY, Ordering::SeqCst);\n$1false/#loom_idle#caught'
   'M9#src/runtime/idle.rs#s/if worker.has_visible_work\(\) \|\| /if /#loom_idle#caught'
+  'M10#src/runtime/park.rs#s/(== NOTIFIED && self.try_consume\(\) \{\n\s*)return true;/$1return false;/#loom_idle#caught'
   'T1#src/time/driver.rs#s/(parked_until.store\(PARKING, Ordering::Relaxed\);\n)(\s*\/\/[^\n]*\n)*\s*fence\(Ordering::SeqCst\);\n/$1/#loom_timer#caught'
   'T2#src/time/driver.rs#s/(fn note_deadline\(&self, tick: u64\) \{\n)(\s*\/\/[^\n]*\n)*\s*fence\(Ordering::SeqCst\);\n/$1/#loom_timer#caught'
   'T3#src/time/driver.rs#s/\(self.unpark\)\(\);/()/#loom_timer#caught'

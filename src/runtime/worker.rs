@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     /// `block_on` threads that are running (not parked): while any is, the runtime is
     /// not idle and an autojump clock must not jump.
     pub(crate) block_on_active: Arc<AtomicUsize>,
+    /// CPUs this process may run on.
+    cpus: usize,
     shutdown: AtomicBool,
     /// What `Runtime::metrics` reads and the blocked-worker watchdog watches.
     pub(crate) counters: StdArc<Counters>,
@@ -139,6 +141,7 @@ pub(crate) fn create(
             par,
             owned: OwnedTasks::new(workers + 1),
             block_on_active: Arc::new(AtomicUsize::new(0)),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             shutdown: AtomicBool::new(false),
             counters: StdArc::new(Counters::new(workers)),
             roots: Default::default(),
@@ -342,6 +345,13 @@ impl Shared {
 
     fn is_shutdown(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Fewer of the runtime's threads run than the machine has CPUs (counting the
+    /// workers not parked and the `block_on` threads running), so a thread that
+    /// watches for a wake-up instead of sleeping takes no CPU from them.
+    fn has_spare_cpu(&self) -> bool {
+        self.idle.num_unparked() + self.block_on_active.load(Ordering::SeqCst) < self.cpus
     }
 
     /// Every task is blocked: no worker is awake, no queue holds work, and no
@@ -617,7 +627,10 @@ impl idle::Worker for Core {
             || shared.driver_timeout(),
             || shared.fire_timers(),
         );
-        if !in_driver {
+        // Back from the driver, the worker is awake. Otherwise, with a CPU to spare, it
+        // watches for an unpark for a moment before it blocks on the condvar.
+        let awake = in_driver || (shared.has_spare_cpu() && self.parker.spin());
+        if !awake {
             self.parker.park();
         }
         shared.note_time();
