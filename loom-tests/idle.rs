@@ -19,6 +19,11 @@
 //! `Handle::shutdown` does, so the model ends exactly when every task was taken; a lost
 //! wake-up leaves the workers parked for ever, which loom reports as a deadlock.
 //!
+//! The `watched_*` models add the blocked-poll watchdog's doze (`debug/watchdog.rs`'s
+//! `Bell`, set inside the real `Idle::if_all_parked`): with one worker and a producer
+//! that is not a worker, the watchdog may doze while the worker is parked, no task may
+//! run while it dozes, and the worker that wakes must ring it.
+//!
 //! Found a real lost wake-up in the unbroken code (`two_sleepers_one_task` with
 //! `LOOM_MAX_PREEMPTIONS=3`): in `Parker::park`, when the CAS to `PARKED_CONDVAR`
 //! failed on `NOTIFIED`, the state was reset with a plain `store(EMPTY)`. If a second
@@ -39,6 +44,10 @@
 //!   the fix above): `parker_two_unparks` deadlocks.
 //! - `Parker::spin` reporting a notification it consumed as none (the worker then
 //!   blocks on the condvar): deadlock.
+//! - The doze (M11 to M14 in `README.md`): `Bell::worker_woke` doing nothing, the
+//!   unparked count read outside the sleepers lock, the bell's condvar notified
+//!   without its lock, `woke` skipped when the re-check found work: each fails a
+//!   `watched_*` model.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --test loom_idle`.
@@ -52,7 +61,7 @@ use loom::sync::{Arc, Mutex, Notify};
 use loom::thread;
 
 mod common;
-use pride::__loom::runtime::{self as rt, Idle, Parker, Unparker, WakeDriver};
+use pride::__loom::runtime::{self as rt, Bell, Idle, Parker, Unparker, WakeDriver};
 
 /// A work-stealing deque reduced to its two ends, with crossbeam's orderings. Only the
 /// owner (worker 0) pushes; anyone steals.
@@ -126,6 +135,8 @@ impl WakeDriver for NoDriver {
 struct Shared {
     queue: Deque,
     idle: Idle,
+    /// The watchdog's bell, from the runtime's counters.
+    bell: Bell,
     unparkers: Vec<Unparker>,
     driver: Driver,
     shutdown: AtomicBool,
@@ -191,8 +202,13 @@ impl rt::Worker for Core {
         }
     }
 
-    /// Running the task is taking it; the last one shuts the runtime down.
+    /// Running the task is taking it; the last one shuts the runtime down. No task
+    /// runs while the watchdog dozes.
     fn run_task(&self, (): ()) {
+        assert!(
+            !self.shared.bell.dozing(),
+            "a task runs while the watchdog dozes"
+        );
         let taken = self.shared.taken.fetch_add(1, Ordering::SeqCst) + 1;
         if taken == self.shared.tasks {
             self.shared.shutdown();
@@ -209,6 +225,11 @@ impl rt::Worker for Core {
 
     fn notify_parked(&self) {
         self.shared.notify_parked();
+    }
+
+    /// `Core::woke`.
+    fn woke(&self) {
+        self.shared.bell.worker_woke();
     }
 
     /// `Core::sleep`: in the driver if it is free, else on the condvar after a look
@@ -234,6 +255,7 @@ fn model(sleepers: usize, tasks: usize) {
         let shared = Arc::new(Shared {
             queue: Deque::default(),
             idle: Idle::new(sleepers + 1),
+            bell: Bell::new(),
             unparkers: parkers.iter().map(Parker::unparker).collect(),
             driver: Driver::default(),
             shutdown: AtomicBool::new(false),
@@ -263,6 +285,60 @@ fn model(sleepers: usize, tasks: usize) {
         }
         assert_eq!(shared.taken.load(Ordering::SeqCst), tasks);
     });
+}
+
+/// The watchdog's doze: one worker runs the loop, a thread that is not a worker (a
+/// `block_on` thread) pushes `tasks` tasks, and the watchdog dozes once if every worker
+/// is parked, the way its loop does. No task may run while it dozes (`run_task`
+/// asserts it), and the first worker to wake must ring it, or the watchdog waits for
+/// ever and loom reports the deadlock. Small enough to explore with three
+/// preemptions, which a doze that lands between a worker's announcement of its sleep
+/// and its re-check of the queues needs.
+fn watched_model(tasks: usize) {
+    common::model_preempting(3, move || {
+        let parker = Parker::new();
+        let shared = Arc::new(Shared {
+            queue: Deque::default(),
+            idle: Idle::new(1),
+            bell: Bell::new(),
+            unparkers: vec![parker.unparker()],
+            driver: Driver::default(),
+            shutdown: AtomicBool::new(false),
+            taken: AtomicUsize::new(0),
+            tasks,
+        });
+        let core = Core {
+            index: 0,
+            shared: shared.clone(),
+            searching: Cell::new(false),
+            parker,
+        };
+        let worker = thread::spawn(move || rt::run(&core));
+        let watchdog = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                shared.idle.if_all_parked(&mut || shared.bell.doze());
+                while shared.bell.wait(std::time::Duration::ZERO) == Some(true) {}
+            })
+        };
+        for _ in 0..tasks {
+            shared.queue.push();
+            shared.notify_parked();
+        }
+        worker.join().unwrap();
+        watchdog.join().unwrap();
+        assert_eq!(shared.taken.load(Ordering::SeqCst), tasks);
+    });
+}
+
+#[test]
+fn watched_sleeper_one_task() {
+    watched_model(1);
+}
+
+#[test]
+fn watched_sleeper_two_tasks() {
+    watched_model(2);
 }
 
 #[test]

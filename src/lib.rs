@@ -258,6 +258,9 @@ pub mod __loom {
         pub use crate::runtime::idle::Idle;
         pub use crate::runtime::idle::{Worker, found_work, park_unless, run, search};
         pub use crate::runtime::park::{Parker, Unparker, WakeDriver};
+
+        /// Where the blocked-poll watchdog dozes while every worker sleeps.
+        pub use crate::debug::watchdog::Bell;
     }
 
     /// A group's child counter and error stack.

@@ -128,6 +128,17 @@ mod imp {
                 guard.0 = Some(self.0.wait(inner).unwrap());
             }
 
+            /// loom has no clock: a timed wait is modelled as a timeout at once (the
+            /// shortest it may be). Returns that it timed out.
+            pub(crate) fn wait_for<T>(
+                &self,
+                _guard: &mut MutexGuard<'_, T>,
+                _: std::time::Duration,
+            ) -> bool {
+                loom::thread::yield_now();
+                true
+            }
+
             pub(crate) fn notify_one(&self) -> bool {
                 self.0.notify_one();
                 true

@@ -68,9 +68,27 @@ pub fn model<F>(f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
+    model_with(loom::model::Builder::new(), f);
+}
+
+/// `model` with at least `preemptions` preemptions per execution, whatever
+/// `LOOM_MAX_PREEMPTIONS` says: for a model small enough to explore deeper.
+pub fn model_preempting<F>(preemptions: usize, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = builder.preemption_bound.map(|bound| bound.max(preemptions));
+    model_with(builder, f);
+}
+
+fn model_with<F>(builder: loom::model::Builder, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
     let executions = StdArc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = executions.clone();
-    loom::model(move || {
+    builder.check(move || {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         f();
     });

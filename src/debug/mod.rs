@@ -84,7 +84,7 @@ impl Observers {
                 runtime.shared.counters.clone(),
                 threshold,
                 report,
-                tend(runtime),
+                (tend(runtime), if_all_parked(runtime)),
                 format!("{thread_name}-watchdog"),
             )?),
             None => None,
@@ -119,6 +119,22 @@ fn tend(runtime: &crate::runtime::Handle) -> watchdog::Tend {
 /// Under loom the runtime's `Arc` has no weak form, and no model runs a watchdog.
 #[cfg(pride_loom)]
 fn tend(_: &crate::runtime::Handle) -> watchdog::Tend {
+    Box::new(|_| {})
+}
+
+/// The watchdog's look at whether every worker sleeps: weak too.
+#[cfg(not(pride_loom))]
+fn if_all_parked(runtime: &crate::runtime::Handle) -> watchdog::IfAllParked {
+    let shared = std::sync::Arc::downgrade(&runtime.shared);
+    Box::new(move |then| {
+        if let Some(shared) = shared.upgrade() {
+            shared.if_all_parked(then);
+        }
+    })
+}
+
+#[cfg(pride_loom)]
+fn if_all_parked(_: &crate::runtime::Handle) -> watchdog::IfAllParked {
     Box::new(|_| {})
 }
 

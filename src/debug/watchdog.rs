@@ -11,13 +11,22 @@
 //! At each look the watchdog also tends the runtime (a [`Tend`]): it advances the
 //! coarse clock that stamps polls, and for each worker held past the threshold it moves
 //! the task in that worker's LIFO slot where the other workers can take it.
+//!
+//! A runtime with nothing to do is not looked at. Once the looks have backed off to one
+//! per threshold and every worker is parked, the watchdog dozes: it sets its [`Bell`]'s
+//! flag and waits without a timeout. The flag is set under the lock that every worker
+//! takes on its way out of a park, so the first worker to wake sees it, clears it and
+//! rings the bell; the watchdog then looks as often as it does while polls run. No poll
+//! can begin while every worker is parked, so a dozing watchdog misses none, and a
+//! worker pays one relaxed load per wake-up for this.
 
 use std::fmt;
 use std::sync::Arc as StdArc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
+use crate::loom::sync::{Condvar, Mutex};
 
 use crate::runtime::metrics::{Counters, WorkerCounters};
 
@@ -110,6 +119,79 @@ pub(crate) type Report = StdArc<dyn Fn(&BlockedWorker) + Send + Sync>;
 /// poll past the threshold.
 pub(crate) type Tend = Box<dyn Fn(&[usize]) + Send>;
 
+/// Runs the closure given if every worker of the runtime is parked, under the lock
+/// each worker takes to leave a park: what the closure writes, the next worker to wake
+/// sees.
+pub(crate) type IfAllParked = Box<dyn Fn(&mut dyn FnMut()) + Send>;
+
+/// Where the watchdog waits between looks: woken early to stop, or by the first worker
+/// to wake up while the watchdog dozes. Built on the sync facade, so that the loom
+/// model of the idle protocol (`loom-tests/idle.rs`) runs it with the real `Idle`.
+pub struct Bell {
+    stopped: Mutex<bool>,
+    rung: Condvar,
+    /// Set while the watchdog waits for a worker to wake up instead of for a timeout.
+    /// Relaxed is enough: it is set under the idle lock that a worker takes before it
+    /// reads it, and the watchdog reads it under `stopped`, which a worker takes after
+    /// clearing it.
+    dozing: AtomicBool,
+}
+
+impl Bell {
+    /// Not dozing, not stopped.
+    pub fn new() -> Bell {
+        Bell {
+            stopped: Mutex::new(false),
+            rung: Condvar::new(),
+            dozing: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the watchdog as dozing: its next wait lasts until a worker wakes. Call
+    /// only inside [`Idle::if_all_parked`](crate::runtime::idle::Idle::if_all_parked),
+    /// which is what makes the next worker to wake see the mark.
+    pub fn doze(&self) {
+        self.dozing.store(true, Ordering::Relaxed);
+    }
+
+    /// Called by a worker that woke up and counts as unparked again: wakes the
+    /// watchdog if it dozes.
+    #[inline]
+    pub fn worker_woke(&self) {
+        if self.dozing.load(Ordering::Relaxed) && self.dozing.swap(false, Ordering::Relaxed) {
+            // Under the lock: the watchdog either waits already or has not yet read
+            // the flag, which it reads under this lock.
+            let _stopped = self.stopped.lock();
+            self.rung.notify_one();
+        }
+    }
+
+    /// Whether the watchdog dozes now.
+    pub fn dozing(&self) -> bool {
+        self.dozing.load(Ordering::Relaxed)
+    }
+
+    /// Waits `period`, or while dozing until a worker wakes up, or until stopped.
+    /// Returns `None` once stopped, else whether it dozed.
+    pub fn wait(&self, period: Duration) -> Option<bool> {
+        let mut stopped = self.stopped.lock();
+        let dozed = self.dozing();
+        if dozed {
+            while !*stopped && self.dozing() {
+                self.rung.wait(&mut stopped);
+            }
+        } else if !*stopped {
+            let _ = self.rung.wait_for(&mut stopped, period);
+        }
+        (!*stopped).then_some(dozed)
+    }
+
+    fn stop(&self) {
+        *self.stopped.lock() = true;
+        self.rung.notify_one();
+    }
+}
+
 /// The default report: a line on stderr.
 pub(crate) fn print_report() -> Report {
     StdArc::new(|blocked: &BlockedWorker| eprintln!("{blocked}"))
@@ -141,7 +223,7 @@ impl Drop for NamedPoll {
 
 /// The running watchdog thread; dropping it stops and joins the thread.
 pub(crate) struct Watchdog {
-    stop: StdArc<(Mutex<bool>, Condvar)>,
+    counters: StdArc<Counters>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -151,18 +233,17 @@ impl Watchdog {
         counters: StdArc<Counters>,
         threshold: Duration,
         report: Report,
-        tend: Tend,
+        (tend, if_all_parked): (Tend, IfAllParked),
         thread_name: String,
     ) -> std::io::Result<Watchdog> {
-        let stop = StdArc::new((Mutex::new(false), Condvar::new()));
         let thread = {
-            let stop = stop.clone();
+            let counters = counters.clone();
             std::thread::Builder::new()
                 .name(thread_name)
-                .spawn(move || watch(&counters, threshold, &report, &tend, &stop))?
+                .spawn(move || watch(&counters, threshold, &report, &tend, &if_all_parked))?
         };
         Ok(Watchdog {
-            stop,
+            counters,
             thread: Some(thread),
         })
     }
@@ -170,8 +251,7 @@ impl Watchdog {
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        *self.stop.0.lock() = true;
-        self.stop.1.notify_one();
+        self.counters.watchdog.stop();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -191,13 +271,14 @@ fn watch(
     threshold: Duration,
     report: &Report,
     tend: &Tend,
-    stop: &(Mutex<bool>, Condvar),
+    if_all_parked: &IfAllParked,
 ) {
     // Several looks per threshold while a poll runs, so a poll is reported soon after
     // it crosses it; while no worker is polling, the looks back off to one per
-    // threshold, so an idle runtime's watchdog wakes rarely. A poll is first seen at
-    // most one threshold after it began, and reported at most two after.
+    // threshold, and stop while every worker sleeps. A poll is first seen at most one
+    // threshold after it began, and reported at most two after.
     let busy_period = (threshold / 4).max(Duration::from_millis(1));
+    let idle_period = threshold.max(busy_period);
     let mut period = busy_period;
     let start = Instant::now();
     let mut seen = vec![
@@ -209,21 +290,18 @@ fn watch(
         counters.workers.len()
     ];
     let mut held = Vec::new();
-    let mut stopped = stop.0.lock();
-    loop {
-        let _ = stop.1.wait_for(&mut stopped, period);
-        if *stopped {
-            return;
-        }
+    let bell = &counters.watchdog;
+    while let Some(dozed) = bell.wait(period) {
         let now = Instant::now();
-        let polling = counters
-            .workers
-            .iter()
-            .any(|worker| worker.poll_seq.get() % 2 == 1);
+        let polling = counters.any_polling();
+        // Back from a doze, the next look may as well be a threshold away: a poll
+        // that begins now is still seen within one threshold.
         period = if polling {
             busy_period
+        } else if dozed {
+            idle_period
         } else {
-            (period * 2).min(threshold.max(busy_period))
+            (period * 2).min(idle_period)
         };
         held.clear();
         for (index, (worker, seen)) in counters.workers.iter().zip(&mut seen).enumerate() {
@@ -237,6 +315,15 @@ fn watch(
             }
         }
         tend(&held);
+        // Quiet for a while: if every worker sleeps, and none of them inside a poll
+        // (waiting for a `par` job), sleep until one wakes.
+        if !polling && period == idle_period {
+            if_all_parked(&mut || {
+                if !counters.any_polling() {
+                    bell.doze();
+                }
+            });
+        }
     }
 }
 

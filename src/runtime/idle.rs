@@ -115,6 +115,17 @@ impl Idle {
         }
     }
 
+    /// Runs `then` if every worker is parked, holding the lock that each worker takes
+    /// on its way out of a park (`transition_worker_from_parked`, or its notifier's
+    /// `worker_to_notify`): a worker that counts as unparked again after this sees
+    /// whatever `then` wrote.
+    pub fn if_all_parked(&self, then: &mut dyn FnMut()) {
+        let _sleepers = self.sleepers.lock();
+        if unparked(self.state.load(Ordering::SeqCst)) == 0 {
+            then();
+        }
+    }
+
     /// Number of workers not parked.
     pub(crate) fn num_unparked(&self) -> usize {
         unparked(self.state.load(Ordering::SeqCst))
@@ -151,6 +162,8 @@ pub trait Worker {
     fn notify_parked(&self);
     /// Sleeps until unparked.
     fn sleep(&self);
+    /// Back from `park_unless` and counted as unparked again, whether it slept or not.
+    fn woke(&self);
 }
 
 /// The worker loop: runs this worker's tasks, then stolen ones, then other work, and
@@ -196,15 +209,12 @@ pub fn park_unless<W: Worker>(worker: &W, ready: impl Fn() -> bool) {
     let idle = worker.idle();
     let was_searching = worker.searching().replace(false);
     let _ = idle.transition_worker_to_parked(worker.index(), was_searching);
-    if worker.has_visible_work() || worker.is_shutdown() || ready() {
-        if idle.transition_worker_from_parked(worker.index()) {
-            // A notifier already counted this worker as searching.
-            worker.searching().set(true);
-        }
-        return;
+    if !(worker.has_visible_work() || worker.is_shutdown() || ready()) {
+        worker.sleep();
     }
-    worker.sleep();
     if idle.transition_worker_from_parked(worker.index()) {
+        // A notifier already counted this worker as searching.
         worker.searching().set(true);
     }
+    worker.woke();
 }

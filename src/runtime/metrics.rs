@@ -10,6 +10,8 @@
 //!
 //! These are `std` atomics and a `parking_lot` lock even under loom: they order
 //! nothing, and modelling them would only multiply the interleavings a model explores.
+//! The exception is the watchdog's `Bell`, which does order something (the watchdog's
+//! doze against a worker's wake-up) and is built on the sync facade.
 //!
 //! `poll_seq` doubles as the blocked-worker detector's signal: the worker bumps it
 //! before and after every poll, so it is odd exactly while a poll runs, and a watcher
@@ -138,6 +140,8 @@ pub(crate) struct Counters {
     pub(crate) blocked_polls: Counter,
     /// The coarse clock that stamps each task's polls for the task-tree dump.
     pub(crate) coarse_tick: crate::debug::task::CoarseTick,
+    /// Where the blocked-worker watchdog waits, and dozes while every worker sleeps.
+    pub(crate) watchdog: crate::debug::watchdog::Bell,
 }
 
 impl Counters {
@@ -147,7 +151,15 @@ impl Counters {
             remote: CachePadded::default(),
             blocked_polls: Counter::default(),
             coarse_tick: Default::default(),
+            watchdog: crate::debug::watchdog::Bell::new(),
         }
+    }
+
+    /// Whether some worker is inside a poll now.
+    pub(crate) fn any_polling(&self) -> bool {
+        self.workers
+            .iter()
+            .any(|worker| worker.poll_seq.get() % 2 == 1)
     }
 
     /// This thread's own counters, if it is one of this runtime's workers.

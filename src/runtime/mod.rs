@@ -248,8 +248,9 @@ impl Builder {
     /// or to the [`on_blocked_worker`](Builder::on_blocked_worker) handler, and counted
     /// in [`RuntimeMetrics::blocked_polls`](crate::debug::RuntimeMetrics::blocked_polls).
     /// The watch is a thread that looks at the workers' poll counters a few times per
-    /// threshold while a poll runs, and once per threshold while none does; the workers
-    /// do no extra work for it. A blocking poll is reported within about twice the
+    /// threshold while a poll runs, once per threshold while none does, and not at all
+    /// while every worker sleeps (the first worker to wake wakes it); the workers do no
+    /// other work for it. A blocking poll is reported within about twice the
     /// threshold of its start. A task polled inside another task's poll (the upkeep of
     /// a long [`par`](crate::par) call runs the worker's queued tasks) is watched as a
     /// poll of its own, and that upkeep, which turns the driver between items, counts

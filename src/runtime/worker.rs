@@ -619,6 +619,10 @@ impl idle::Worker for Core {
         self.shared().notify_parked();
     }
 
+    fn woke(&self) {
+        self.shared().counters.watchdog.worker_woke();
+    }
+
     fn sleep(&self) {
         let shared = self.shared();
         self.counters().parks.bump_owned();
@@ -711,6 +715,13 @@ impl Shared {
         self.counters.coarse_tick.advance(self.time.tick_now());
     }
 
+    /// Runs `then` if every worker is parked, under the lock a worker takes to leave a
+    /// park (see [`Idle::if_all_parked`]).
+    #[cfg_attr(pride_loom, allow(dead_code))]
+    pub(crate) fn if_all_parked(&self, then: &mut dyn FnMut()) {
+        self.idle.if_all_parked(then);
+    }
+
     /// Worker `index` has been held by one poll past the blocked-poll threshold: moves
     /// the task in its LIFO slot (which only that worker would otherwise run) to the
     /// injector, for the other workers.
@@ -780,5 +791,48 @@ mod tests {
         assert_eq!(first % 2, 1, "the task was not inside a poll");
         assert_eq!(last % 2, 1, "upkeep ended the task's poll");
         assert!(last > first, "upkeep never restarted the task's poll");
+    }
+
+    /// The blocked-poll watchdog of an idle runtime stops looking (it dozes), and the
+    /// first worker to wake starts it again: a poll that blocks after the doze is still
+    /// reported. Without that wake-up the report never comes and the task's wait for
+    /// it runs out.
+    #[test]
+    fn the_watchdog_dozes_while_idle_and_a_waking_worker_rouses_it() {
+        /// Long enough that only a bug makes a wait run out.
+        const PATIENCE: Duration = Duration::from_secs(30);
+        let (tx, reports) = std::sync::mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let rt = crate::Runtime::builder()
+            .worker_threads(2)
+            .blocked_poll_threshold(Some(Duration::from_millis(20)))
+            .on_blocked_worker(move |blocked| {
+                let _ = tx
+                    .lock()
+                    .unwrap()
+                    .send(blocked.task_name().map(str::to_owned));
+            })
+            .build()
+            .unwrap();
+        let bell = &rt.handle.shared.counters.watchdog;
+        let until_dozing = || {
+            let start = Instant::now();
+            while !bell.dozing() {
+                assert!(
+                    start.elapsed() < PATIENCE,
+                    "the idle runtime's watchdog never dozed"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        until_dozing();
+        rt.block_on(crate::task_group(async |tg| {
+            tg.start_soon_named("after the doze", async move {
+                let reported = reports.recv_timeout(PATIENCE);
+                assert_eq!(reported, Ok(Some("after the doze".to_owned())));
+            });
+        }))
+        .unwrap();
+        until_dozing();
     }
 }
