@@ -12,8 +12,9 @@
 //!   reading the two ends); the injector uses `SeqCst` throughout, so the deque is the
 //!   weaker case;
 //! - the driver stands in for `runtime::driver::Driver`: one sleeper at a time takes
-//!   it (`try_lock`) and blocks in the real `Parker::park_in_driver` until the
-//!   driver's waker fires; the others park on their condvar, as `Core::sleep` does.
+//!   it (a try-lock on an atomic, see `Driver`) and blocks in the real
+//!   `Parker::park_in_driver` until the driver's waker fires; the others park on their
+//!   condvar, as `Core::sleep` does.
 //!
 //! The worker that takes the last task shuts the runtime down the way
 //! `Handle::shutdown` does, so the model ends exactly when every task was taken; a lost
@@ -50,14 +51,15 @@
 //!   `watched_*` model.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
-//! --test loom_idle`.
+//! --test loom_idle`. The models here explore at least three preemptions whatever
+//! `LOOM_MAX_PREEMPTIONS` says.
 
 #![cfg(pride_loom)]
 
 use std::cell::Cell;
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
-use loom::sync::{Arc, Mutex, Notify};
+use loom::sync::{Arc, Notify};
 use loom::thread;
 
 mod common;
@@ -110,10 +112,35 @@ impl Deque {
 
 /// The driver: held by one sleeper at a time, which blocks until its waker fires (a
 /// wake before the block makes it return at once, like `mio::Waker`).
+///
+/// `held` is a try-lock on an atomic, not `loom::sync::Mutex::try_lock`: loom 0.7
+/// marks a thread that is about to `try_lock` as blocked when another thread takes the
+/// lock first (tokio-rs/loom#376), so a sleeper that would have failed the `try_lock`
+/// and run stays blocked, and loom reports a deadlock that cannot happen
+/// (`two_sleepers_one_task` with `LOOM_MAX_PREEMPTIONS=3`).
 #[derive(Default)]
 struct Driver {
-    held: Mutex<()>,
+    held: AtomicBool,
     waker: Notify,
+}
+
+impl Driver {
+    /// `Mutex::try_lock` of the driver's core: acquires on success, never blocks.
+    fn try_hold(&self) -> Option<Held<'_>> {
+        self.held
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| Held(&self.held))
+    }
+}
+
+/// The driver held; dropping it releases the driver.
+struct Held<'a>(&'a AtomicBool);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl WakeDriver for Driver {
@@ -236,9 +263,9 @@ impl rt::Worker for Core {
     /// for an unpark (the runtime looks for a moment; under loom, once).
     fn sleep(&self) {
         let driver = &self.shared.driver;
-        match driver.held.try_lock() {
-            Ok(_held) => self.parker.park_in_driver(|| driver.waker.wait()),
-            Err(_) => {
+        match driver.try_hold() {
+            Some(_held) => self.parker.park_in_driver(|| driver.waker.wait()),
+            None => {
                 if !self.parker.spin() {
                     self.parker.park();
                 }
@@ -248,9 +275,10 @@ impl rt::Worker for Core {
 }
 
 /// Worker 0 pushes `tasks` tasks, notifying after each; `sleepers` workers run the
-/// worker loop. Every task must be taken.
+/// worker loop. Every task must be taken. Explored with three preemptions (ten seconds
+/// for all of these models together), which found the parker's lost wake-up below.
 fn model(sleepers: usize, tasks: usize) {
-    common::model(move || {
+    common::model_preempting(3, move || {
         let parkers: Vec<Parker> = (0..=sleepers).map(|_| Parker::new()).collect();
         let shared = Arc::new(Shared {
             queue: Deque::default(),
@@ -291,9 +319,9 @@ fn model(sleepers: usize, tasks: usize) {
 /// `block_on` thread) pushes `tasks` tasks, and the watchdog dozes once if every worker
 /// is parked, the way its loop does. No task may run while it dozes (`run_task`
 /// asserts it), and the first worker to wake must ring it, or the watchdog waits for
-/// ever and loom reports the deadlock. Small enough to explore with three
-/// preemptions, which a doze that lands between a worker's announcement of its sleep
-/// and its re-check of the queues needs.
+/// ever and loom reports the deadlock. Three preemptions, as in `model`: a doze that
+/// lands between a worker's announcement of its sleep and its re-check of the queues
+/// needs them.
 fn watched_model(tasks: usize) {
     common::model_preempting(3, move || {
         let parker = Parker::new();

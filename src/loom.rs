@@ -82,6 +82,10 @@ mod imp {
                 MutexGuard(Some(self.0.lock().unwrap()))
             }
 
+            /// Beware in a model: loom 0.7 can mark a thread about to `try_lock` as
+            /// blocked when another thread takes the lock first (tokio-rs/loom#376),
+            /// and report a deadlock that cannot happen. `loom-tests/idle.rs` models
+            /// the driver's try-lock on an atomic for that reason.
             pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
                 self.0.try_lock().ok().map(|g| MutexGuard(Some(g)))
             }
