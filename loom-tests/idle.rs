@@ -21,7 +21,7 @@
 //! wake-up leaves the workers parked for ever, which loom reports as a deadlock.
 //!
 //! The `watched_*` models add the blocked-poll watchdog's doze (`debug/watchdog.rs`'s
-//! `Bell`, set inside the real `Idle::if_all_parked`): with one worker and a producer
+//! `Bell::doze_if_idle`, over the real `Idle`): with one worker and a producer
 //! that is not a worker, the watchdog may doze while the worker is parked, no task may
 //! run while it dozes, and the worker that wakes must ring it.
 //!
@@ -345,7 +345,7 @@ fn watched_model(tasks: usize) {
         let watchdog = {
             let shared = shared.clone();
             thread::spawn(move || {
-                shared.idle.if_all_parked(&mut || shared.bell.doze());
+                shared.bell.doze_if_idle(&shared.idle, || true);
                 while shared.bell.wait(std::time::Duration::ZERO) == Some(true) {}
             })
         };
@@ -395,7 +395,7 @@ fn two_sleepers_two_tasks() {
 /// stale view.
 #[test]
 fn parker_two_unparks() {
-    common::model(|| {
+    common::model_preempting(3, || {
         let parker = Parker::new();
         let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
         let threads: Vec<_> = (0..2)

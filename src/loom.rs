@@ -133,7 +133,8 @@ mod imp {
             }
 
             /// loom has no clock: a timed wait is modelled as a timeout at once (the
-            /// shortest it may be). Returns that it timed out.
+            /// shortest it may be), without releasing the lock: a notification during a
+            /// timed wait is not modelled. Returns that it timed out.
             pub(crate) fn wait_for<T>(
                 &self,
                 _guard: &mut MutexGuard<'_, T>,

@@ -84,7 +84,7 @@ impl Observers {
                 runtime.shared.counters.clone(),
                 threshold,
                 report,
-                (tend(runtime), if_all_parked(runtime)),
+                (tend(runtime), with_idle(runtime)),
                 format!("{thread_name}-watchdog"),
             )?),
             None => None,
@@ -122,19 +122,19 @@ fn tend(_: &crate::runtime::Handle) -> watchdog::Tend {
     Box::new(|_| {})
 }
 
-/// The watchdog's look at whether every worker sleeps: weak too.
+/// The watchdog's look at the workers' idle state: weak too.
 #[cfg(not(pride_loom))]
-fn if_all_parked(runtime: &crate::runtime::Handle) -> watchdog::IfAllParked {
+fn with_idle(runtime: &crate::runtime::Handle) -> watchdog::WithIdle {
     let shared = std::sync::Arc::downgrade(&runtime.shared);
     Box::new(move |then| {
         if let Some(shared) = shared.upgrade() {
-            shared.if_all_parked(then);
+            then(shared.idle());
         }
     })
 }
 
 #[cfg(pride_loom)]
-fn if_all_parked(_: &crate::runtime::Handle) -> watchdog::IfAllParked {
+fn with_idle(_: &crate::runtime::Handle) -> watchdog::WithIdle {
     Box::new(|_| {})
 }
 

@@ -12,13 +12,16 @@
 //! coarse clock that stamps polls, and for each worker held past the threshold it moves
 //! the task in that worker's LIFO slot where the other workers can take it.
 //!
-//! A runtime with nothing to do is not looked at. Once the looks have backed off to one
-//! per threshold and every worker is parked, the watchdog dozes: it sets its [`Bell`]'s
-//! flag and waits without a timeout. The flag is set under the lock that every worker
-//! takes on its way out of a park, so the first worker to wake sees it, clears it and
-//! rings the bell; the watchdog then looks as often as it does while polls run. No poll
-//! can begin while every worker is parked, so a dozing watchdog misses none, and a
-//! worker pays one relaxed load per wake-up for this.
+//! A runtime with nothing to do is not looked at. When a look finds no poll running,
+//! the looks have backed off to one per threshold, and the previous look was not the
+//! one a ring caused, and every worker is parked, the watchdog dozes: it sets its
+//! [`Bell`]'s flag and waits without a timeout. The flag is set under the lock that
+//! every worker takes on its way out of a park, so the first worker to wake sees it,
+//! clears it and rings the bell (a lock and a condvar notification); the watchdog looks
+//! at once, and then once per threshold again. No poll can begin while every worker is
+//! parked, so a dozing watchdog misses none. Every other wake-up costs a worker one
+//! relaxed load, and since a ring is followed by at least one threshold without a doze,
+//! rings come at most once per threshold.
 
 use std::fmt;
 use std::sync::Arc as StdArc;
@@ -28,6 +31,7 @@ use std::time::{Duration, Instant};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Condvar, Mutex};
 
+use crate::runtime::idle::Idle;
 use crate::runtime::metrics::{Counters, WorkerCounters};
 
 /// A poll that has kept its worker thread busy for longer than the runtime's
@@ -119,10 +123,8 @@ pub(crate) type Report = StdArc<dyn Fn(&BlockedWorker) + Send + Sync>;
 /// poll past the threshold.
 pub(crate) type Tend = Box<dyn Fn(&[usize]) + Send>;
 
-/// Runs the closure given if every worker of the runtime is parked, under the lock
-/// each worker takes to leave a park: what the closure writes, the next worker to wake
-/// sees.
-pub(crate) type IfAllParked = Box<dyn Fn(&mut dyn FnMut()) + Send>;
+/// Runs the closure given with the runtime's idle state, if the runtime still exists.
+pub(crate) type WithIdle = Box<dyn Fn(&dyn Fn(&Idle)) + Send>;
 
 /// Where the watchdog waits between looks: woken early to stop, or by the first worker
 /// to wake up while the watchdog dozes. Built on the sync facade, so that the loom
@@ -147,11 +149,16 @@ impl Bell {
         }
     }
 
-    /// Marks the watchdog as dozing: its next wait lasts until a worker wakes. Call
-    /// only inside [`Idle::if_all_parked`](crate::runtime::idle::Idle::if_all_parked),
-    /// which is what makes the next worker to wake see the mark.
-    pub fn doze(&self) {
-        self.dozing.store(true, Ordering::Relaxed);
+    /// Marks the watchdog as dozing, so that its next wait lasts until a worker wakes,
+    /// if every worker of `idle` is parked and `quiet()`. Both are decided, and the mark
+    /// made, under the lock each worker takes on its way out of a park: the next worker
+    /// to wake sees the mark.
+    pub fn doze_if_idle(&self, idle: &Idle, quiet: impl Fn() -> bool) {
+        idle.if_all_parked(&mut || {
+            if quiet() {
+                self.dozing.store(true, Ordering::Relaxed);
+            }
+        });
     }
 
     /// Called by a worker that woke up and counts as unparked again: wakes the
@@ -233,14 +240,14 @@ impl Watchdog {
         counters: StdArc<Counters>,
         threshold: Duration,
         report: Report,
-        (tend, if_all_parked): (Tend, IfAllParked),
+        (tend, with_idle): (Tend, WithIdle),
         thread_name: String,
     ) -> std::io::Result<Watchdog> {
         let thread = {
             let counters = counters.clone();
             std::thread::Builder::new()
                 .name(thread_name)
-                .spawn(move || watch(&counters, threshold, &report, &tend, &if_all_parked))?
+                .spawn(move || watch(&counters, threshold, &report, &tend, &with_idle))?
         };
         Ok(Watchdog {
             counters,
@@ -271,7 +278,7 @@ fn watch(
     threshold: Duration,
     report: &Report,
     tend: &Tend,
-    if_all_parked: &IfAllParked,
+    with_idle: &WithIdle,
 ) {
     // Several looks per threshold while a poll runs, so a poll is reported soon after
     // it crosses it; while no worker is polling, the looks back off to one per
@@ -315,14 +322,10 @@ fn watch(
             }
         }
         tend(&held);
-        // Quiet for a while: if every worker sleeps, and none of them inside a poll
-        // (waiting for a `par` job), sleep until one wakes.
-        if !polling && period == idle_period {
-            if_all_parked(&mut || {
-                if !counters.any_polling() {
-                    bell.doze();
-                }
-            });
+        // Quiet for a while (and not just rung): if every worker sleeps, and none of
+        // them inside a poll (waiting for a `par` job), sleep until one wakes.
+        if !polling && !dozed && period == idle_period {
+            with_idle(&|idle| bell.doze_if_idle(idle, || !counters.any_polling()));
         }
     }
 }
@@ -361,4 +364,68 @@ fn look(
         task,
         blocked_for,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    use super::*;
+
+    /// A watchdog over a stand-in runtime whose one worker is parked and never polls:
+    /// it dozes once its looks have backed off, makes no look while it dozes, looks
+    /// again once a waking worker rings it, dozes again a threshold later, and stops
+    /// while dozing. Nothing else can ring it, so the count of looks is exact.
+    #[test]
+    fn a_dozing_watchdog_makes_no_look_until_rung() {
+        const THRESHOLD: Duration = Duration::from_millis(4);
+        /// Long enough that only a bug makes a wait run out.
+        const PATIENCE: Duration = Duration::from_secs(30);
+        let counters = StdArc::new(Counters::new(1));
+        let idle = StdArc::new(Idle::new(1));
+        let _ = idle.transition_worker_to_parked(0, false);
+        let looks = StdArc::new(AtomicUsize::new(0));
+        let tend: Tend = {
+            let looks = looks.clone();
+            Box::new(move |_| {
+                looks.fetch_add(1, Relaxed);
+            })
+        };
+        let with_idle: WithIdle = Box::new(move |then| then(&idle));
+        let watchdog = Watchdog::start(
+            counters.clone(),
+            THRESHOLD,
+            print_report(),
+            (tend, with_idle),
+            "pride-test-watchdog".into(),
+        )
+        .unwrap();
+        let bell = &counters.watchdog;
+        let until = |what: &str, done: &dyn Fn() -> bool| {
+            let start = Instant::now();
+            while !done() {
+                assert!(start.elapsed() < PATIENCE, "{what}");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+
+        until("the watchdog never dozed", &|| bell.dozing());
+        // The look that dozed was counted before the doze began.
+        let before = looks.load(Relaxed);
+        std::thread::sleep(THRESHOLD * 25);
+        assert_eq!(
+            looks.load(Relaxed),
+            before,
+            "the watchdog looked while dozing"
+        );
+
+        bell.worker_woke();
+        until("the ring brought no look", &|| looks.load(Relaxed) > before);
+        until("the watchdog never dozed again", &|| bell.dozing());
+        // Not at the look the ring caused, but at the next one, a threshold later: a
+        // worker rings at most once per threshold.
+        assert_eq!(looks.load(Relaxed), before + 2);
+        // Stops and joins the thread, which dozes.
+        drop(watchdog);
+    }
 }

@@ -249,15 +249,16 @@ impl Builder {
     /// in [`RuntimeMetrics::blocked_polls`](crate::debug::RuntimeMetrics::blocked_polls).
     /// The watch is a thread that looks at the workers' poll counters a few times per
     /// threshold while a poll runs, once per threshold while none does, and not at all
-    /// while every worker sleeps (the first worker to wake wakes it); the workers do no
-    /// other work for it. A blocking poll is reported within about twice the
-    /// threshold of its start. A task polled inside another task's poll (the upkeep of
-    /// a long [`par`](crate::par) call runs the worker's queued tasks) is watched as a
-    /// poll of its own, and that upkeep, which turns the driver between items, counts
-    /// as progress: a long `par` call inside a task is reported only when one item (or
-    /// a wait for another worker's item) holds the worker past the threshold. The
-    /// future given to [`block_on`](Runtime::block_on) runs on the calling thread, not
-    /// on a worker, and is not watched.
+    /// while every worker sleeps. The workers do no work for it, except that the first
+    /// of them to wake up after such a pause wakes it (at most once per threshold). A
+    /// blocking poll is reported within about twice the threshold of its start. A task
+    /// polled inside another task's poll (the upkeep of a long [`par`](crate::par) call
+    /// runs the worker's queued tasks) is watched as a poll of its own, and that upkeep,
+    /// which turns the driver between items, counts as progress: a long `par` call
+    /// inside a task is reported only when one item (or a wait for another worker's
+    /// item) holds the worker past the threshold. The future given to
+    /// [`block_on`](Runtime::block_on) runs on the calling thread, not on a worker, and
+    /// is not watched.
     ///
     /// While one worker is held, the others keep running the queued tasks (they steal
     /// from the held worker's queue) and keep firing timers and socket readiness. The

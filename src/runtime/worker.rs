@@ -715,11 +715,10 @@ impl Shared {
         self.counters.coarse_tick.advance(self.time.tick_now());
     }
 
-    /// Runs `then` if every worker is parked, under the lock a worker takes to leave a
-    /// park (see [`Idle::if_all_parked`]).
+    /// Who is asleep and who is searching (for the watchdog's doze).
     #[cfg_attr(pride_loom, allow(dead_code))]
-    pub(crate) fn if_all_parked(&self, then: &mut dyn FnMut()) {
-        self.idle.if_all_parked(then);
+    pub(crate) fn idle(&self) -> &Idle {
+        &self.idle
     }
 
     /// Worker `index` has been held by one poll past the blocked-poll threshold: moves
