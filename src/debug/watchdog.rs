@@ -240,7 +240,8 @@ impl Watchdog {
         counters: StdArc<Counters>,
         threshold: Duration,
         report: Report,
-        (tend, with_idle): (Tend, WithIdle),
+        tend: Tend,
+        with_idle: WithIdle,
         thread_name: String,
     ) -> std::io::Result<Watchdog> {
         let thread = {
@@ -396,7 +397,8 @@ mod tests {
             counters.clone(),
             THRESHOLD,
             print_report(),
-            (tend, with_idle),
+            tend,
+            with_idle,
             "pride-test-watchdog".into(),
         )
         .unwrap();
