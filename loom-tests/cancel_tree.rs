@@ -1,6 +1,7 @@
 //! Loom model of the cancel tree (`src/cancel/node.rs`): cancel of a scope vs a child
-//! scope being entered (linked) and exited (unlinked), vs a shield toggle; and what
-//! `cancelled_by` answers while scopes up the chain are being cancelled.
+//! scope being entered (linked) and exited (unlinked), vs a shield toggle, vs a group's
+//! child task being linked by its waker; and what `cancelled_by` answers while scopes
+//! up the chain are being cancelled.
 //!
 //! A task inside a scope behaves as a scope wrapper does (`group/child.rs`): it
 //! registers its waker on its node, then asks `cancelled_by`; while not cancelled it
@@ -198,5 +199,29 @@ fn cancel_vs_late_link_of_a_scope_with_a_child() {
         canceller.join().unwrap();
         linker.join().unwrap();
         exit(&[&child, &scope]);
+    });
+}
+
+/// A group's child that runs in the group's scope (it has none of its own) is linked
+/// below the group's node by its task's waker alone, then polled: it asks whether it
+/// is cancelled, and waits. A cancel of the group, racing the link, must wake it: by
+/// the cancel's walk if the link is there by then, otherwise the child's first look
+/// sees the cancel.
+///
+/// Seen to deadlock with the walk skipping the links of child tasks (mutation row G10).
+#[test]
+fn cancel_vs_link_of_a_child_task() {
+    common::model(|| {
+        let group = entered(None);
+        let canceller = {
+            let group = group.clone();
+            thread::spawn(move || assert!(group.cancel()))
+        };
+        let runner = common::Runner::new();
+        group.link_task(runner.waker.clone(), None);
+        while group.cancelled_by().is_none() {
+            runner.wait();
+        }
+        canceller.join().unwrap();
     });
 }

@@ -2,33 +2,40 @@
 //!
 //! - `CURRENT`: the scope the running code is inside. Every scope wrapper (group body,
 //!   group child, `CancelScope::run`) sets it for the duration of its inner poll; a
-//!   task group opened there takes it as its parent.
+//!   task group opened there takes it as its parent. A group child started without a
+//!   handle has no scope of its own until its work enters one: while it has none,
+//!   `CURRENT` names a [`Deferred`] (the pointer tagged in its low bit), and the first
+//!   [`current`] call makes the child's scope, below the group's, and names that.
 //! - `PROTECTED`: whether the work just polled *suspended inside a shield*. A wrapper
 //!   that returns `Pending` reports upward whether its suspension is shielded (its own
 //!   scope is shielded, or something below it reported so). The wrapper around it then
 //!   knows that cancellation from outside cannot reach the suspended work, so it must
 //!   not drop it, however cancelled the outer scopes are.
 //!
-//! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer.
-//! Its rule: `CURRENT` holds a node only while [`enter`] runs the inner poll of the
-//! wrapper that owns that node (an `Arc` the wrapper keeps for the whole poll), on
-//! this thread, and [`enter`] puts the previous value back when the poll returns or
-//! unwinds; so a non-null `CURRENT` always points at a live node in an `Arc`.
+//! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer,
+//! or reads the `Deferred` it names. Its rule: `CURRENT` holds a node or a `Deferred`
+//! only while [`enter`] or [`enter_deferred`] runs the inner poll of the wrapper that
+//! owns it (a node in an `Arc`, or a `Deferred`, that the wrapper keeps for the whole
+//! poll), on this thread, and they put the previous value back when the poll returns
+//! or unwinds; so a non-null `CURRENT` always points at a live node in an `Arc` or,
+//! tagged, at a live `Deferred`.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::ptr;
+use std::sync::Arc as StdArc;
 
-use super::node::ScopeNode;
+use super::node::{Label, ScopeNode};
 use crate::loom::sync::Arc;
 
 thread_local! {
-    static CURRENT: Cell<*const ScopeNode> = const { Cell::new(ptr::null()) };
+    /// A `*const ScopeNode`, or a `*const Deferred` with bit 0 set.
+    static CURRENT: Cell<*const ()> = const { Cell::new(ptr::null()) };
     static PROTECTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Restores the previous state when dropped (also on unwind).
 struct Restore {
-    current: *const ScopeNode,
+    current: *const (),
     protected: bool,
 }
 
@@ -44,12 +51,51 @@ impl Drop for Restore {
 /// output and whether the work inside suspended within a shield (see the module docs).
 #[inline]
 pub(crate) fn enter<R>(node: &Arc<ScopeNode>, f: impl FnOnce() -> R) -> (R, bool) {
+    enter_tagged(Arc::as_ptr(node).cast(), f)
+}
+
+/// [`enter`] for a group child whose scope is not made yet: the work inside runs in
+/// `deferred.parent`'s scope, and asking for the current scope makes the child's.
+#[inline]
+pub(crate) fn enter_deferred<R>(deferred: &Deferred<'_>, f: impl FnOnce() -> R) -> (R, bool) {
+    let tagged = ptr::from_ref(deferred)
+        .cast::<()>()
+        .map_addr(|addr| addr | DEFERRED);
+    enter_tagged(tagged, f)
+}
+
+#[inline]
+fn enter_tagged<R>(current: *const (), f: impl FnOnce() -> R) -> (R, bool) {
     let _restore = Restore {
-        current: CURRENT.with(|c| c.replace(Arc::as_ptr(node))),
+        current: CURRENT.with(|c| c.replace(current)),
         protected: PROTECTED.with(|p| p.replace(false)),
     };
     let output = f();
     (output, PROTECTED.with(Cell::get))
+}
+
+/// The tag of a `CURRENT` that names a [`Deferred`].
+const DEFERRED: usize = 1;
+
+/// The scope of a group child started without a handle, made only when the work inside
+/// enters a scope or opens a group there (which then nest below the child, as a task
+/// tree shows them). Nothing can cancel this scope but the group's, so until then the
+/// child runs in the group's scope, and costs no node of its own.
+pub(crate) struct Deferred<'a> {
+    /// The child's scope, once made.
+    pub(crate) node: &'a OnceCell<Arc<ScopeNode>>,
+    /// The group's scope.
+    pub(crate) parent: &'a Arc<ScopeNode>,
+    /// The child's name.
+    pub(crate) name: &'a Option<StdArc<str>>,
+}
+
+impl Deferred<'_> {
+    fn make(&self) -> &Arc<ScopeNode> {
+        self.node.get_or_init(|| {
+            ScopeNode::entered(Some(self.parent.clone()), Label::Task(self.name.clone()))
+        })
+    }
 }
 
 /// A wrapper returns `Pending`: tell the wrapper around it whether this suspension is
@@ -62,22 +108,98 @@ pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
 }
 
 /// The current scope as a raw pointer (null outside every scope), for identity checks.
+/// In a child whose scope is not made yet, the group's: nothing entered there can ask
+/// (entering makes the child's scope, which the child's later polls then run in).
 #[inline]
 pub(crate) fn current_ptr() -> *const ScopeNode {
-    CURRENT.with(Cell::get)
+    match CURRENT.with(Cell::get) {
+        tagged if tagged.addr() & DEFERRED != 0 => {
+            with_deferred(tagged, |deferred| Arc::as_ptr(deferred.parent))
+        }
+        node => node.cast(),
+    }
 }
 
-/// The current scope, if any wrapper is being polled on this thread.
+/// Runs `f` with the `Deferred` a tagged `CURRENT` names.
+fn with_deferred<R>(tagged: *const (), f: impl FnOnce(&Deferred<'_>) -> R) -> R {
+    let untagged = tagged
+        .map_addr(|addr| addr & !DEFERRED)
+        .cast::<Deferred<'_>>();
+    // SAFETY: a tagged `CURRENT` points at a live `Deferred` for the rest of this
+    // poll, which outlasts this call (the module's rule).
+    f(unsafe { &*untagged })
+}
+
+/// The current scope, to enter a scope or open a group in, if any wrapper is being
+/// polled on this thread. In a child whose scope is not made yet, makes it and names it
+/// current for the rest of the poll.
 #[inline]
 pub(crate) fn current() -> Option<Arc<ScopeNode>> {
-    let node = current_ptr();
+    let tagged = CURRENT.with(Cell::get);
+    if tagged.addr() & DEFERRED != 0 {
+        let node = with_deferred(tagged, |deferred| deferred.make().clone());
+        // The node lives in the child's wrapper, which outlasts this poll.
+        CURRENT.with(|c| c.set(Arc::as_ptr(&node).cast()));
+        return Some(node);
+    }
+    strong(tagged.cast())
+}
+
+/// The scope whose cancels and deadlines reach the running code, to read them: what
+/// [`current`] returns, but a child whose scope is not made yet is not given one (the
+/// group's scope, which it would sit alone below, answers the same).
+#[inline]
+pub(crate) fn current_to_read() -> Option<Arc<ScopeNode>> {
+    strong(current_ptr())
+}
+
+fn strong(node: *const ScopeNode) -> Option<Arc<ScopeNode>> {
     if node.is_null() {
         return None;
     }
-    // SAFETY: a non-null `CURRENT` points at a live node in an `Arc` (the module's
-    // rule); we take a new strong count for the reference we make.
+    // SAFETY: a non-null untagged `CURRENT`, or a `Deferred`'s parent, is a live node
+    // in an `Arc` (the module's rule); we take a new strong count for the reference we
+    // make.
     unsafe {
         Arc::increment_strong_count(node);
         Some(Arc::from_raw(node))
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deferred_scope_is_made_when_first_asked_for_and_is_current_after() {
+        let group = ScopeNode::new();
+        let cell = OnceCell::new();
+        let name = Some(StdArc::from("child"));
+        let deferred = Deferred {
+            node: &cell,
+            parent: &group,
+            name: &name,
+        };
+        let ((), protected) = enter_deferred(&deferred, || {
+            // Reading makes nothing: the group's scope answers.
+            assert_eq!(current_ptr(), Arc::as_ptr(&group));
+            assert!(Arc::ptr_eq(&current_to_read().unwrap(), &group));
+            assert!(cell.get().is_none());
+            // Asking to enter below makes the child's scope, below the group's.
+            let made = current().unwrap();
+            assert!(made.is_child_of(Arc::as_ptr(&group)));
+            assert!(matches!(made.label(), Some(Label::Task(Some(n))) if &**n == "child"));
+            assert_eq!(current_ptr(), Arc::as_ptr(&made));
+            assert!(Arc::ptr_eq(&current().unwrap(), &made), "made once");
+            let inner = ScopeNode::new();
+            enter(&inner, || assert_eq!(current_ptr(), Arc::as_ptr(&inner)));
+            assert_eq!(current_ptr(), Arc::as_ptr(&made));
+        });
+        assert!(!protected);
+        assert!(current_ptr().is_null());
+        assert!(cell.get().is_some());
+        // Outside the poll, the made scope is the child's: a later poll enters it.
+        let made = cell.get().unwrap().clone();
+        enter(&made, || assert!(Arc::ptr_eq(&current().unwrap(), &made)));
     }
 }

@@ -19,7 +19,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use super::current;
+use super::current::{self, Deferred};
 use super::deadline::DeadlineTimer;
 use super::node::ScopeNode;
 use crate::loom::sync::Arc;
@@ -109,7 +109,19 @@ impl<F: Future> Inside<F> {
         cx: &mut Context<'_>,
         arm: impl FnOnce(&Context<'_>),
     ) -> Step<F::Output> {
-        self.poll_made(node, cx, arm, None::<fn() -> F>)
+        self.poll_in(Within::Node(node), cx, arm, None::<fn() -> F>)
+    }
+
+    /// [`poll`](Self::poll) for a group child whose scope is not made yet: the work
+    /// runs in the group's scope, `deferred.parent`, until it asks for its own (see
+    /// [`Deferred`]).
+    #[inline]
+    pub(crate) fn poll_deferred(
+        self: Pin<&mut Self>,
+        deferred: &Deferred<'_>,
+        cx: &mut Context<'_>,
+    ) -> Step<F::Output> {
+        self.poll_in(Within::Deferred(deferred), cx, |_| (), None::<fn() -> F>)
     }
 
     /// The first poll of work that the wrapper makes now: `make` runs inside the
@@ -122,24 +134,25 @@ impl<F: Future> Inside<F> {
         arm: impl FnOnce(&Context<'_>),
         make: impl FnOnce() -> F,
     ) -> Step<F::Output> {
-        self.poll_made(node, cx, arm, Some(make))
+        self.poll_in(Within::Node(node), cx, arm, Some(make))
     }
 
     #[inline]
-    fn poll_made(
+    fn poll_in(
         mut self: Pin<&mut Self>,
-        node: &Arc<ScopeNode>,
+        within: Within<'_>,
         cx: &mut Context<'_>,
         arm: impl FnOnce(&Context<'_>),
         make: Option<impl FnOnce() -> F>,
     ) -> Step<F::Output> {
+        let node = within.node();
         let this = self.as_mut().project();
         if *this.progress == Progress::Exposed && node.cancelled_by().is_some() {
             return Step::Cancelled(self.drop_work());
         }
         *this.progress = Progress::Exposed;
         let mut future = this.future;
-        let (polled, protected) = current::enter(node, || {
+        let (polled, protected) = within.enter(|| {
             catch_unwind(AssertUnwindSafe(|| {
                 if let Some(make) = make {
                     future.set(Some(make()));
@@ -172,6 +185,33 @@ impl<F: Future> Inside<F> {
                 Step::Cancelled(self.drop_work())
             }
             Err(payload) => Step::Panicked(payload),
+        }
+    }
+}
+
+/// The scope a poll runs the work in.
+#[derive(Clone, Copy)]
+enum Within<'a> {
+    Node(&'a Arc<ScopeNode>),
+    /// A group child's scope, not made yet: the group's answers for it.
+    Deferred(&'a Deferred<'a>),
+}
+
+impl Within<'_> {
+    /// The scope whose cancels reach the work.
+    #[inline]
+    fn node(&self) -> &ScopeNode {
+        match *self {
+            Within::Node(node) => node,
+            Within::Deferred(deferred) => deferred.parent,
+        }
+    }
+
+    #[inline]
+    fn enter<R>(self, f: impl FnOnce() -> R) -> (R, bool) {
+        match self {
+            Within::Node(node) => current::enter(node, f),
+            Within::Deferred(deferred) => current::enter_deferred(deferred, f),
         }
     }
 }

@@ -1,25 +1,30 @@
-//! The cancel tree: one [`ScopeNode`] per entered cancel scope, task-group scope and
-//! group child.
+//! The cancel tree: one [`ScopeNode`] per entered cancel scope and task-group scope,
+//! and per group child that has a scope of its own: one that can be cancelled alone
+//! (through its handle, or by its `start` caller), or whose work entered a scope or
+//! opened a group. Any other child runs in its group's scope, and the group's node
+//! links its task directly.
 //!
 //! Invariants:
 //! - A node links up to its parent (a strong reference, set once at entry), so asking
 //!   "am I cancelled?" walks up with atomic loads only, stopping at the first shielded
 //!   node (past 16 levels, it reads per-node cached answers: see `catch.rs`). That is
 //!   the hot path: it runs on every poll of a child task and of every scope wrapper.
-//! - A node links down to the nodes entered inside it (`links`, behind a short lock)
-//!   only to *wake* them: cancelling a node wakes every task inside it, down through
-//!   nested groups, but not into shielded subtrees (they are not cancelled).
+//! - A node links down to the nodes entered inside it, and a group's node to its
+//!   children's tasks (`links`, behind a short lock), only to *wake* them: cancelling a
+//!   node wakes every task inside it, down through nested groups, but not into
+//!   shielded subtrees (they are not cancelled).
 //! - A node's `waker` is the waker of the task that runs inside it (for a group
-//!   child's node, the child task's own waker, set when the task is launched; for a
+//!   child's node, the child task's own waker, set when the node is linked; for a
 //!   group node, the task polling the group's body).
 //! - A node leaves its parent's links once its scope has exited, so the `Arc` cycle
 //!   parent -> child -> parent never outlives the scope: a scope wrapper unlinks as it
 //!   exits; a group child's node is only marked exited when its task finishes (no lock
-//!   taken on the finishing worker), and its parent drops the links of exited nodes
-//!   when it next links into a full table, amortised O(1) per link (see `links.rs`).
-//!   An exited node's link is harmless meanwhile: waking a finished task does nothing.
-//!   Its cost is memory: a group that stops starting children keeps its finished
-//!   children's nodes, and through their wakers their tasks' cells, until it exits.
+//!   taken on the finishing worker), and its parent drops the links of exited nodes,
+//!   and of child tasks that have completed, when it next links into a full table,
+//!   amortised O(1) per link (see `links.rs`). Such a link is harmless meanwhile:
+//!   waking a finished task does nothing. Its cost is memory: a group that stops
+//!   starting children keeps its finished children's links, and through their wakers
+//!   their tasks' cells, until it exits.
 //!
 //! Submodules: `links.rs`, the links down; `catch.rs`, which scope catches a cancel.
 
@@ -35,6 +40,7 @@ use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 pub use catch::Catcher;
 use catch::Reach;
+pub(crate) use links::Below;
 use links::{Links, UNLINKED};
 
 /// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
@@ -392,16 +398,22 @@ impl ScopeNode {
     /// cancel's read, so after its `CANCELLED` store, and the task it wakes sees it.
     fn wake_inside(&self) {
         let mut pending: Vec<Arc<ScopeNode>> = Vec::new();
-        let visit = |node: &ScopeNode, top: bool, pending: &mut Vec<Arc<ScopeNode>>| {
-            let waker = {
+        let mut wakers: Vec<Waker> = Vec::new();
+        let mut visit = |node: &ScopeNode, top: bool, pending: &mut Vec<Arc<ScopeNode>>| {
+            {
                 let links = node.links.lock();
                 if !top && node.is_shielded() {
                     return;
                 }
-                pending.extend(links.below.iter().flatten().cloned());
-                links.waker.clone()
-            };
-            if let Some(waker) = waker {
+                wakers.extend(links.waker.clone());
+                for below in links.below.iter().flatten() {
+                    match below {
+                        Below::Scope(node) => pending.push(node.clone()),
+                        Below::Task { waker, .. } => wakers.push(waker.clone()),
+                    }
+                }
+            }
+            for waker in wakers.drain(..) {
                 waker.wake();
             }
         };
@@ -512,6 +524,45 @@ mod tests {
             ScopeNode::unlink(child);
         }
         assert_eq!(linked_below(&parent), 0);
+    }
+
+    /// Runs a task's poll as soon as it is scheduled.
+    struct RunNow;
+
+    impl crate::task::Schedule for RunNow {
+        fn schedule(&self, task: crate::task::Notified) {
+            task.run();
+        }
+    }
+
+    /// The waker of a task polled once: completed if `future` finished.
+    fn polled_task(future: impl std::future::Future<Output = ()> + Send + 'static) -> Waker {
+        let (notified, task) = crate::task::new_task(future, RunNow);
+        notified.run();
+        crate::task::into_waker(task)
+    }
+
+    #[test]
+    fn completed_child_tasks_are_swept_when_the_table_fills_and_live_ones_stay() {
+        let group = ScopeNode::new();
+        let live: Vec<Waker> = (0..2)
+            .map(|_| polled_task(std::future::pending()))
+            .collect();
+        for waker in &live {
+            group.link_task(waker.clone(), None);
+        }
+        for _ in 2..links::SWEEP_MIN {
+            group.link_task(polled_task(async {}), None);
+        }
+        assert_eq!(linked_below(&group), links::SWEEP_MIN);
+        // The table is full: the next link sweeps the completed tasks out.
+        group.link_task(polled_task(std::future::pending()), None);
+        assert_eq!(linked_below(&group), 3);
+        for below in group.take_links() {
+            if let Below::Task { waker, .. } = below {
+                crate::task::with_task(&waker, crate::task::Task::cancel);
+            }
+        }
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl std::error::Error for TimeoutError {}
 /// }));
 /// ```
 pub fn current_effective_deadline() -> Option<Instant> {
-    let node = super::current::current()?;
+    let node = super::current::current_to_read()?;
     let deadline = node.effective_deadline();
     // Inside a cancelled scope the work is already past its deadline.
     if node.cancelled_by().is_some() {

@@ -9,16 +9,17 @@
 //! flags with atomic loads. A task's node also reads the two debug words in its header
 //! (`task.rs`): when its latest poll began, and what it waits for.
 
+use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::task::{RootWaits, TaskDebug, TaskInfo, Wait};
 use crate::cancel::current;
-use crate::cancel::node::{Label, ScopeNode};
+use crate::cancel::node::{Below, Label, ScopeNode};
 use crate::loom::sync::{Arc, Mutex};
 use crate::time::TimeDriver;
 
@@ -146,7 +147,48 @@ fn walk(node: &ScopeNode, now: &Now) -> DumpNode {
         shielded: node.is_shielded(),
         deadline,
         cancel_reason: node.reason().map(|r| r.to_string()),
-        children: node.linked().iter().map(|child| walk(child, now)).collect(),
+        children: walk_below(node, now),
+    }
+}
+
+/// What is linked below `node`. A group child that made its own scope is linked twice,
+/// by its task and by that scope: it is shown once, as the scope, with what runs in it.
+fn walk_below(node: &ScopeNode, now: &Now) -> Vec<DumpNode> {
+    let linked = node.linked();
+    let with_scope: HashSet<*const ()> = linked
+        .iter()
+        .filter_map(|below| match below {
+            Below::Scope(node) if matches!(node.label(), Some(Label::Task(_))) => {
+                node.waker().map(|waker| waker.data())
+            }
+            _ => None,
+        })
+        .collect();
+    linked
+        .iter()
+        .filter_map(|below| match below {
+            Below::Scope(node) => Some(walk(node, now)),
+            Below::Task { waker, .. } if with_scope.contains(&waker.data()) => None,
+            Below::Task { waker, name } => Some(walk_task(waker, name.as_deref(), now)),
+        })
+        .collect()
+}
+
+/// A group child that runs in its group's scope, with nothing nested in it.
+fn walk_task(waker: &Waker, name: Option<&str>, now: &Now) -> DumpNode {
+    let task = crate::task::with_task(waker, TaskInfo::of);
+    DumpNode {
+        kind: NodeKind::Task,
+        name: name.map(str::to_owned),
+        task_state: task.map(|t| t.state),
+        since_poll: task.and_then(|t| t.last_poll).map(|tick| since(tick, now)),
+        waiting: task.and_then(|t| Wait::decode(t.waiting, now.tick)),
+        cancel_called: false,
+        cancelled_caught: false,
+        shielded: false,
+        deadline: None,
+        cancel_reason: None,
+        children: Vec::new(),
     }
 }
 

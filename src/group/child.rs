@@ -1,6 +1,14 @@
 //! The wrapper every child task runs: it watches the child's scope, catches the child's
 //! panic, reports its error to the group, and tells the group when its future is gone.
+//!
+//! A child that can be cancelled alone (through its [`TaskHandle`](super::TaskHandle),
+//! or by its `start` caller) has a scope of its own from the start. Any other child
+//! runs in the group's scope, which is all that can cancel it, until its work enters a
+//! scope or opens a group: then its own scope is made, for those to nest in (see
+//! `cancel::current::Deferred`), and linked below the group's once the poll that made
+//! it suspends.
 
+use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
@@ -10,6 +18,7 @@ use super::error::{Kind, Payload, TaskError, TaskOutput, panic_message};
 use super::shared::GroupShared;
 use super::start::{self, StartLink};
 use crate::cancel::caught_after_cleanup;
+use crate::cancel::current::Deferred;
 use crate::cancel::inside::{Inside, Step};
 use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
@@ -33,7 +42,8 @@ pin_project_lite::pin_project! {
 
 /// Everything of a child but its work.
 struct State {
-    node: Arc<ScopeNode>,
+    /// The child's own scope, once it has one.
+    node: OnceCell<Arc<ScopeNode>>,
     group: Arc<GroupShared>,
     name: Option<StdArc<str>>,
     /// A handle will read the outcome: give it a summary of a reported error.
@@ -49,7 +59,7 @@ struct State {
 impl<F> Child<F> {
     pub(crate) fn new(
         future: F,
-        node: Arc<ScopeNode>,
+        node: Option<Arc<ScopeNode>>,
         group: Arc<GroupShared>,
         name: Option<StdArc<str>>,
         summarize: bool,
@@ -59,7 +69,7 @@ impl<F> Child<F> {
         Child {
             inside: Inside::new(Some(future)),
             state: State {
-                node,
+                node: node.map(OnceCell::from).unwrap_or_default(),
                 group,
                 name,
                 summarize,
@@ -101,10 +111,11 @@ impl State {
         }
     }
 
-    /// Drops the work, marks the child's node exited (the group's node drops its link
-    /// later, without a lock taken here), then counts it out: once the count says so,
-    /// the work is gone. A starting child whose error waits for its
-    /// caller is counted out by the caller instead, once the error is taken.
+    /// Drops the work, marks the child's node exited if it has one (the group's node
+    /// drops its link later, as it drops the task's, without a lock taken here), then
+    /// counts it out: once the count says so, the work is gone. A starting child whose
+    /// error waits for its caller is counted out by the caller instead, once the error
+    /// is taken.
     fn finish<F>(&mut self, inside: Pin<&mut Inside<F>>) {
         if self.done {
             return;
@@ -113,7 +124,9 @@ impl State {
         let polled = inside.is_polled();
         self.drop_work(inside);
         self.group.handle.count_task_finished();
-        self.node.mark_exited();
+        if let Some(node) = self.node.get() {
+            node.mark_exited();
+        }
         self.group.release_slot(polled);
         match self.start.take() {
             // Held first: the caller may take the error, and count the child out, as
@@ -157,11 +170,27 @@ where
             link.before_poll(cx.waker());
         }
         let _named = crate::debug::watchdog::polling_named(state.name.as_ref());
-        let step = within(link.as_deref(), || {
-            inside.as_mut().poll(&state.node, cx, |_| ())
+        let deferred = state.node.get().is_none();
+        let step = within(link.as_deref(), || match state.node.get() {
+            Some(node) => inside.as_mut().poll(node, cx, |_| ()),
+            None => inside.as_mut().poll_deferred(
+                &Deferred {
+                    node: &state.node,
+                    parent: state.group.node(),
+                    name: &state.name,
+                },
+                cx,
+            ),
         });
         let outcome = match step {
             Step::Pending => {
+                // The work made its scope in this poll, and what it entered there is
+                // linked below it: link it below the group's (a cancel that came
+                // before is looked for, and wakes what runs below).
+                if let (true, Some(node)) = (deferred, state.node.get()) {
+                    node.put_waker(cx.waker().clone());
+                    ScopeNode::link_into_parent(node);
+                }
                 if let Some(link) = &link {
                     link.after_poll();
                 }
@@ -174,7 +203,11 @@ where
                 if let Some(panic) = panic {
                     state.fail(Kind::Panic(Payload::new(panic)));
                 }
-                if !caught_after_cleanup(&state.node) {
+                if !state
+                    .node
+                    .get()
+                    .is_some_and(|node| caught_after_cleanup(node))
+                {
                     state.group.cut_short.store(true, Ordering::Release);
                 }
                 Err(TaskError::new(state.name.clone(), Kind::Cancelled))

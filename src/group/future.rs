@@ -11,7 +11,7 @@ use super::TaskGroup;
 use super::error::{GroupError, Kind, Payload, Reason, TaskError, TaskOutput};
 use super::shared::GroupShared;
 use crate::cancel::inside::{Armed, Inside, Step};
-use crate::cancel::node::{Label, ScopeNode};
+use crate::cancel::node::{Below, Label, ScopeNode};
 use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -202,13 +202,19 @@ fn suspended<R>(node: &ScopeNode) -> Poll<R> {
 }
 
 /// Drops an idle child task's future now (one being polled is dropped by its worker
-/// when the poll returns). A child's node holds its task's own waker, a reference to
-/// the task; the other nodes linked below a group are scopes of its body.
-fn cancel_child_task(child: &ScopeNode) {
-    if let (Some(Label::Task(_)), Some(waker)) = (child.label(), child.waker()) {
-        let cancelled = crate::task::with_task(&waker, crate::task::Task::cancel);
-        debug_assert!(cancelled.is_some(), "a child's node holds a foreign waker");
-    }
+/// when the poll returns). A child is linked below its group by its task's own waker,
+/// a reference to the task: directly, or held by the child's own node. The other
+/// nodes linked below a group are scopes of its body or of its children.
+fn cancel_child_task(child: &Below) {
+    let waker = match child {
+        Below::Task { waker, .. } => waker.clone(),
+        Below::Scope(node) => match (node.label(), node.waker()) {
+            (Some(Label::Task(_)), Some(waker)) => waker,
+            _ => return,
+        },
+    };
+    let cancelled = crate::task::with_task(&waker, crate::task::Task::cancel);
+    debug_assert!(cancelled.is_some(), "a child is linked by a foreign waker");
 }
 
 /// Cancels every child and returns once none is left: idle children are dropped here,

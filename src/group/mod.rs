@@ -237,10 +237,9 @@ impl TaskGroup {
         if !self.shared.children.try_add() {
             return Err(future);
         }
-        let node = self.shared.child_node(name.clone());
-        let child = Child::new(future, node.clone(), self.shared.clone(), name, false);
+        let child = Child::new(future, None, self.shared.clone(), name.clone(), false);
         let (notified, task) = task::new_task(Detached { child }, self.shared.handle.clone());
-        self.shared.launch(node, notified, task, slot);
+        self.shared.launch_in_scope(name, notified, task, slot);
         Ok(())
     }
 
@@ -305,7 +304,7 @@ impl TaskGroup {
         let node = self.shared.child_node(name.clone());
         let child = Child::new(
             future,
-            node.clone(),
+            Some(node.clone()),
             self.shared.clone(),
             name.clone(),
             true,

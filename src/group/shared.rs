@@ -271,17 +271,36 @@ impl GroupShared {
         self.node().cancel();
     }
 
-    /// A new child's node, entered below the group's (linked there by `launch`).
+    /// The node of a new child that can be cancelled alone (through its handle, or by
+    /// its `start` caller), entered below the group's (linked there by `launch`).
     pub(crate) fn child_node(&self, name: Option<StdArc<str>>) -> Arc<ScopeNode> {
         ScopeNode::entered(Some(self.node().clone()), Label::Task(name))
     }
 
-    /// Links a new child's scope below the group's, with its task's waker (through
+    /// Links a new child's own scope below the group's, with its task's waker (through
     /// which a cancel wakes the task and a teardown drops it), and schedules its first
     /// run (queued behind the limit, if any).
     pub(crate) fn launch(&self, node: Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
         node.put_waker(crate::task::into_waker(task));
         self.node().link(node);
+        self.schedule(notified, slot);
+    }
+
+    /// [`launch`](Self::launch) for a child that runs in the group's scope (it has
+    /// none of its own until it enters one): its task is linked below the group's
+    /// node directly.
+    pub(crate) fn launch_in_scope(
+        &self,
+        name: Option<StdArc<str>>,
+        notified: Notified,
+        task: Task,
+        slot: Slot,
+    ) {
+        self.node().link_task(crate::task::into_waker(task), name);
+        self.schedule(notified, slot);
+    }
+
+    fn schedule(&self, notified: Notified, slot: Slot) {
         match (&self.limit, slot) {
             (Some(limit), Slot::Queue) => limit.start_or_queue(&self.handle, notified),
             _ => self.handle.spawn(notified),

@@ -421,7 +421,7 @@ impl<F, T> StartFuture<F, T> {
         let link: std::sync::Arc<dyn StartLink> = std::sync::Arc::new(LinkRef(shared.clone()));
         let child = Child::new(
             future,
-            node.clone(),
+            Some(node.clone()),
             group.clone(),
             self.name.clone(),
             false,

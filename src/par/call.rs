@@ -55,7 +55,7 @@ impl Call {
     /// A call whose spawns worker `owner` waits for (a `scope`).
     pub(crate) fn with_owner(parent: CallPtr, owner: usize) -> Call {
         let scope = if parent.is_null() {
-            crate::cancel::current::current()
+            crate::cancel::current::current_to_read()
         } else {
             None
         };

@@ -7,8 +7,9 @@
 //! exist, and each is one count in the state word:
 //! - [`Notified`]: the task is queued to run. At most one exists at a time.
 //! - [`Task`]: a plain reference that can [`cancel`](Task::cancel) the task (a group
-//!   turns it into the waker its child's scope node keeps, and cancels the task
-//!   through that waker when it tears down: [`with_task`]).
+//!   turns it into the waker through which it links its child, directly or by the
+//!   child's scope node, and cancels the task through that waker when it tears down:
+//!   [`with_task`]).
 //! - [`JoinHandle`]: reads the output.
 //!
 //! Every waker is a reference too. The state machine is in `state.rs`; the loom model

@@ -122,6 +122,10 @@ fn nested_groups_and_scopes_show_where_they_were_opened() {
         .unwrap();
     let parent = find(&dump, "parent");
     assert_eq!(parent.children.len(), 1, "{dump}");
+    // The child made its own scope when it entered one: it shows once, with what it
+    // entered below it.
+    let named_parent = dump.nodes().filter(|n| n.name.as_deref() == Some("parent"));
+    assert_eq!(named_parent.count(), 1, "{dump}");
     let shield = &parent.children[0];
     assert_eq!((shield.kind, shield.shielded), (NodeKind::Scope, true));
     let inner = &shield.children[0];

@@ -3,9 +3,12 @@
 //! cancelled scope catches; a group's scope hangs below the scope where the group was
 //! opened, not where a child was spawned.
 
-use std::future::{Future, pending};
+use std::future::{Future, pending, poll_fn};
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
 
 use crate::common::{Counter, Flag, run, spin_until};
 use pride::{CancelScope, Event, TaskGroup, checkpoint, task_group};
@@ -306,6 +309,68 @@ fn a_scope_cancelled_before_the_group_inside_first_suspends_still_drops_its_chil
         for _ in 0..20 {
             cancel_a_scope_around_a_group_spawned_into_from_outside(true).await;
         }
+    });
+}
+
+/// A child started without a handle has no scope of its own until its work opens a
+/// group (or enters a scope): its scope is made then, and linked below its group's
+/// once that poll ends. Here the outer group is cancelled in that same poll, after the
+/// nested group has linked itself below the new scope and its child has gone idle: the
+/// cancel's walk finds no way down to that grandchild, so the late link must look for
+/// the cancel and wake it; otherwise it sleeps on and both groups wait for ever.
+#[test]
+fn a_cancel_before_a_childs_new_scope_is_linked_reaches_the_groups_opened_there() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let slot: Arc<Mutex<Option<TaskGroup>>> = Arc::default();
+        let open = Event::new();
+        let grandchild_polled = Flag::new();
+        let (slot2, open2, polled2) = (slot.clone(), open.clone(), grandchild_polled.clone());
+        let outer_scope = Arc::new(Mutex::new(None::<CancelScope>));
+        let outer_scope2 = outer_scope.clone();
+        let ran_on = Flag::new();
+        let ran_on2 = ran_on.clone();
+        task_group(async |outer| {
+            *outer_scope.lock().unwrap() = Some(outer.cancel_scope().clone());
+            outer.start_soon(async move {
+                let mut nested = pin!(task_group(async move |inner| {
+                    *slot2.lock().unwrap() = Some(inner);
+                    open2.set();
+                    // Busy in this first poll until the grandchild has run; the sleep
+                    // lets its poll end, so that it is idle (were it not, its own look
+                    // after the poll would see the cancel, and the test would pass
+                    // without the path it is for).
+                    spin_until(|| polled2.is_set());
+                    std::thread::sleep(Duration::from_millis(20));
+                }));
+                // One poll: the nested group waits for its child, linked below this
+                // child's new scope, which is not linked below the outer group yet.
+                poll_fn(|cx| {
+                    assert!(nested.as_mut().poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+                let scope = outer_scope2.lock().unwrap().take().unwrap();
+                scope.cancel();
+                // Cancelled work: dropped at this suspension, once the nested group
+                // has drained.
+                let _ = nested.await;
+                ran_on2.set();
+            });
+            // On the `block_on` thread, outside every worker: starts the grandchild.
+            open.wait().await;
+            let inner = slot.lock().unwrap().take().unwrap();
+            let guard = drops.drop_guard();
+            inner.start_soon(async move {
+                let _guard = guard;
+                grandchild_polled.set();
+                pending::<()>().await;
+            });
+        })
+        .await
+        .unwrap();
+        assert_eq!(drops.get(), 1);
+        assert!(!ran_on.is_set(), "the cancelled child ran on");
     });
 }
 

@@ -1,26 +1,55 @@
-//! The links from a node down to the nodes entered inside it, through which a cancel
-//! wakes every task below. A scope wrapper unlinks its node as it exits; a node that is
-//! only marked exited (a group child's, whose finishing worker should not take the
-//! group's lock) is dropped by the next sweep, when a link finds the table full.
+//! The links from a node down to the nodes entered inside it, and from a group's node
+//! to its children that have no scope of their own, through which a cancel wakes every
+//! task below. A scope wrapper unlinks its node as it exits; a node that is only marked
+//! exited (a group child's, whose finishing worker should not take the group's lock),
+//! and a child task that has completed, are dropped by the next sweep, when a link
+//! finds the table full.
 
+use std::sync::Arc as StdArc;
 use std::task::Waker;
 
 use super::{LINKED, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 
+/// One link down from a node.
+#[derive(Clone)]
+pub(crate) enum Below {
+    /// A scope entered inside the node (a group child's own scope among them).
+    Scope(Arc<ScopeNode>),
+    /// A group child that runs in the group's scope, having none of its own: its
+    /// task's own waker, and its name for the task tree.
+    Task {
+        waker: Waker,
+        name: Option<StdArc<str>>,
+    },
+}
+
+impl Below {
+    /// The scope has exited, or the task has completed: a cancel has nothing left to
+    /// wake there.
+    fn has_exited(&self) -> bool {
+        match self {
+            Below::Scope(node) => node.has_exited(),
+            Below::Task { waker, .. } => {
+                crate::task::with_task(waker, crate::task::Task::is_complete).unwrap_or(false)
+            }
+        }
+    }
+}
+
 pub(super) const UNLINKED: usize = usize::MAX;
 
 /// Exited links a node tolerates before a sweep (see `Links::sweep_at`). Small: a
-/// group that runs a few children at a time frees its finished children's nodes (and
+/// group that runs a few children at a time frees its finished children's links (and
 /// their tasks) in small batches, which the allocator hands straight back to the next
 /// links on the same thread.
 pub(super) const SWEEP_MIN: usize = 8;
 
 pub(super) struct Links {
     pub(super) waker: Option<Waker>,
-    /// The nodes linked below, each at the index its `slot` holds.
-    pub(super) below: Vec<Option<Arc<ScopeNode>>>,
+    /// The links down; a scope's at the index its `slot` holds.
+    pub(super) below: Vec<Option<Below>>,
     /// Free indices of `below`.
     pub(super) free: Vec<usize>,
     /// Linking into a full table of this many links first drops those of nodes that
@@ -41,18 +70,21 @@ impl Default for Links {
 }
 
 impl Links {
-    /// Takes the links of nodes that have exited out, freeing their slots (the caller
-    /// drops them after unlocking: each may be its node's last reference).
-    fn sweep(&mut self) -> Vec<Arc<ScopeNode>> {
+    /// Takes the links of nodes that have exited and tasks that have completed out,
+    /// freeing their slots (the caller drops them after unlocking: each may be its
+    /// node's or task's last reference).
+    fn sweep(&mut self) -> Vec<Below> {
         let mut live = 0;
         let mut swept = Vec::new();
         for (index, slot) in self.below.iter_mut().enumerate() {
-            let Some(node) = slot else { continue };
-            if !node.has_exited() {
+            let Some(below) = slot else { continue };
+            if !below.has_exited() {
                 live += 1;
                 continue;
             }
-            node.slot.store(UNLINKED, Ordering::Relaxed);
+            if let Below::Scope(node) = below {
+                node.slot.store(UNLINKED, Ordering::Relaxed);
+            }
             swept.extend(slot.take());
             self.free.push(index);
         }
@@ -108,6 +140,17 @@ impl ScopeNode {
                 .is_some_and(|parent| std::ptr::eq(parent, self))
         );
         child.flags.fetch_or(LINKED, Ordering::AcqRel);
+        self.insert(Below::Scope(child));
+    }
+
+    /// Links a group child that runs in this group's scope, so that cancelling the
+    /// group wakes its task (through `waker`, the task's own). Nothing runs below it
+    /// yet, so, as for [`link`](Self::link), there is nothing to wake now.
+    pub fn link_task(&self, waker: Waker, name: Option<StdArc<str>>) {
+        self.insert(Below::Task { waker, name });
+    }
+
+    fn insert(&self, below: Below) {
         let mut links = self.links.lock();
         let swept = if links.free.is_empty() && links.below.len() >= links.sweep_at {
             links.sweep()
@@ -121,8 +164,10 @@ impl ScopeNode {
                 links.below.len() - 1
             }
         };
-        child.slot.store(index, Ordering::Relaxed);
-        links.below[index] = Some(child);
+        if let Below::Scope(node) = &below {
+            node.slot.store(index, Ordering::Relaxed);
+        }
+        links.below[index] = Some(below);
         drop(links);
         drop(swept);
     }
@@ -146,29 +191,31 @@ impl ScopeNode {
         }
         // Dropped outside the lock: it may be the node's last reference.
         let link = links.below[index].take();
-        debug_assert!(link.as_ref().is_some_and(|link| Arc::ptr_eq(link, node)));
+        debug_assert!(matches!(&link, Some(Below::Scope(link)) if Arc::ptr_eq(link, node)));
         links.free.push(index);
         drop(links);
         drop(link);
     }
 
     /// Takes every link (a group tearing down). Their nodes become unlinked.
-    pub(crate) fn take_links(&self) -> Vec<Arc<ScopeNode>> {
+    pub(crate) fn take_links(&self) -> Vec<Below> {
         let mut links = self.links.lock();
         links.free.clear();
-        let taken: Vec<Arc<ScopeNode>> = links.below.drain(..).flatten().collect();
-        for node in &taken {
-            node.slot.store(UNLINKED, Ordering::Relaxed);
+        let taken: Vec<Below> = links.below.drain(..).flatten().collect();
+        for below in &taken {
+            if let Below::Scope(node) = below {
+                node.slot.store(UNLINKED, Ordering::Relaxed);
+            }
         }
         taken
     }
 
-    /// The nodes linked below this one whose scopes have not exited, for the debug
-    /// dump.
-    pub(crate) fn linked(&self) -> Vec<Arc<ScopeNode>> {
+    /// The links below this node whose scopes have not exited and whose tasks have not
+    /// completed, for the debug dump.
+    pub(crate) fn linked(&self) -> Vec<Below> {
         let links = self.links.lock();
         let live = links.below.iter().flatten();
-        live.filter(|node| !node.has_exited()).cloned().collect()
+        live.filter(|below| !below.has_exited()).cloned().collect()
     }
 
     /// The waker of the task running inside this scope, for the debug dump and a
