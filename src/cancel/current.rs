@@ -3,7 +3,8 @@
 //! - `CURRENT`: the scope the running code is inside. Every scope wrapper (group body,
 //!   group child, `CancelScope::run`) sets it for the duration of its inner poll; a
 //!   task group opened there takes it as its parent. A group child started without a
-//!   handle has no scope of its own until its work enters one: while it has none,
+//!   handle has no scope of its own until its work enters one (or opens a group, or
+//!   calls `start`): while it has none,
 //!   `CURRENT` names a [`Deferred`] (the pointer tagged in its low bit), and the first
 //!   [`current`] call makes the child's scope, below the group's, and names that.
 //! - `PROTECTED`: whether the work just polled *suspended inside a shield*. A wrapper
@@ -78,8 +79,8 @@ fn enter_tagged<R>(current: *const (), f: impl FnOnce() -> R) -> (R, bool) {
 const DEFERRED: usize = 1;
 
 /// The scope of a group child started without a handle, made only when the work inside
-/// enters a scope or opens a group there (which then nest below the child, as a task
-/// tree shows them). Nothing can cancel this scope but the group's, so until then the
+/// enters a scope, opens a group or calls `start` there (which then nest below the
+/// child, as a task tree shows them). Nothing can cancel this scope but the group's, so until then the
 /// child runs in the group's scope, and costs no node of its own.
 pub(crate) struct Deferred<'a> {
     /// The child's scope, once made.
@@ -107,11 +108,20 @@ pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
     }
 }
 
-/// The current scope as a raw pointer (null outside every scope), for identity checks.
-/// In a child whose scope is not made yet, the group's: nothing entered there can ask
-/// (entering makes the child's scope, which the child's later polls then run in).
+/// The current scope as a raw pointer (null outside every scope), for identity checks
+/// only: is a scope's wrapper polled where it was entered? In a child whose scope is
+/// not made yet, a pointer that is no scope's parent: a scope entered in the child
+/// made the child's scope and runs in it, so a wrapper polled here was entered
+/// somewhere else.
 #[inline]
 pub(crate) fn current_ptr() -> *const ScopeNode {
+    CURRENT.with(Cell::get).cast()
+}
+
+/// The scope the running code is inside, as a raw pointer: in a child whose scope is
+/// not made yet, the group's.
+#[inline]
+fn resolved_ptr() -> *const ScopeNode {
     match CURRENT.with(Cell::get) {
         tagged if tagged.addr() & DEFERRED != 0 => {
             with_deferred(tagged, |deferred| Arc::as_ptr(deferred.parent))
@@ -150,7 +160,7 @@ pub(crate) fn current() -> Option<Arc<ScopeNode>> {
 /// group's scope, which it would sit alone below, answers the same).
 #[inline]
 pub(crate) fn current_to_read() -> Option<Arc<ScopeNode>> {
-    strong(current_ptr())
+    strong(resolved_ptr())
 }
 
 fn strong(node: *const ScopeNode) -> Option<Arc<ScopeNode>> {
@@ -182,8 +192,11 @@ mod tests {
         };
         let ((), protected) = enter_deferred(&deferred, || {
             // Reading makes nothing: the group's scope answers.
-            assert_eq!(current_ptr(), Arc::as_ptr(&group));
             assert!(Arc::ptr_eq(&current_to_read().unwrap(), &group));
+            // A scope entered in the group is not entered here.
+            let elsewhere = ScopeNode::new();
+            ScopeNode::enter_unlinked(&elsewhere, Some(group.clone()));
+            assert!(!elsewhere.is_child_of(current_ptr()));
             assert!(cell.get().is_none());
             // Asking to enter below makes the child's scope, below the group's.
             let made = current().unwrap();

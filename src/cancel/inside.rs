@@ -8,7 +8,10 @@
 //! - The work is polled with the scope current, and a panic is caught.
 //! - When the work suspends, the wrapper arms its scope (links it into its parent,
 //!   registers the waker, arms the deadline) *before* the check, so that a cancel is
-//!   either seen by the check or wakes the task.
+//!   either seen by the check or wakes the task. (A group child's scope made during
+//!   the poll is linked after the check: the child's task is linked below the group
+//!   already, and the late link looks for a cancel that came before it, for what runs
+//!   below.)
 //!
 //! Which scope catches a cancel is decided by the wrapper after the work is dropped
 //! ([`caught_after_cleanup`](super::caught_after_cleanup)).

@@ -1,8 +1,8 @@
 //! The cancel tree: one [`ScopeNode`] per entered cancel scope and task-group scope,
 //! and per group child that has a scope of its own: one that can be cancelled alone
-//! (through its handle, or by its `start` caller), or whose work entered a scope or
-//! opened a group. Any other child runs in its group's scope, and the group's node
-//! links its task directly.
+//! (through its handle, or by its `start` caller), or whose work entered a scope,
+//! opened a group or called `start`. Any other child runs in its group's scope, and
+//! the group's node links its task directly.
 //!
 //! Invariants:
 //! - A node links up to its parent (a strong reference, set once at entry), so asking
@@ -60,6 +60,8 @@ const LINKED: u32 = 1 << 5;
 const TIMED: u32 = 1 << 6;
 /// The scope has exited: its deadline can no longer change anything.
 const EXITED: u32 = 1 << 7;
+/// A group child's task has been linked below this (a group's) node directly.
+const TASKS: u32 = 1 << 8;
 
 /// One scope in the cancel tree.
 pub struct ScopeNode {
@@ -459,6 +461,15 @@ impl ScopeNode {
     #[inline]
     pub(crate) fn mark_exited(&self) {
         self.flags.fetch_or(EXITED, Ordering::AcqRel);
+    }
+
+    /// Whether a group child's task was ever linked below this node directly (see
+    /// [`link_task`](Self::link_task)). Ordered for a group that has drained: its
+    /// children's tasks were linked before they ran, and they counted themselves out
+    /// after.
+    #[inline]
+    pub(crate) fn has_linked_tasks(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & TASKS != 0
     }
 
     #[inline]

@@ -147,13 +147,15 @@ where
         }
         // Closed with no children left: every child future has been dropped, and their
         // nodes have exited. Dropping their links breaks the cycle group node -> child
-        // node -> parent (the group node) that would otherwise keep both alive. Each
-        // node linked below holds a count on this one, as does a handle that could
-        // still set a deadline: with none but ours (a group that started no child),
-        // there is nothing to drop and nobody to tell that the scope has exited.
+        // node -> parent (the group node) that would otherwise keep both alive, and
+        // lets the finished children's tasks go. Each node linked below holds a count
+        // on this one, as does a handle that could still set a deadline; a child
+        // linked by its task alone marks the node: with neither (a group that started
+        // no child), there is nothing to drop and nobody to tell that the scope has
+        // exited.
         ScopeNode::unlink(node);
         armed.clear();
-        if Arc::strong_count(node) > 1 {
+        if Arc::strong_count(node) > 1 || node.has_linked_tasks() {
             drop(node.take_links());
             node.mark_exited();
         }

@@ -446,3 +446,27 @@ impl<T> std::fmt::Debug for TaskHandle<T> {
             .finish()
     }
 }
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    /// A group whose children ran in its scope, linked by their tasks alone, drops
+    /// those links when it ends, though a handle to it lives on: they would keep the
+    /// finished tasks' cells allocated.
+    #[test]
+    fn a_finished_group_lets_its_childrens_links_go_while_a_handle_lives() {
+        let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        let kept = rt.block_on(async {
+            let mut kept = None;
+            crate::task_group(async |tg| {
+                for _ in 0..5 {
+                    tg.start_soon(async {});
+                }
+                kept = Some(tg.clone());
+            })
+            .await
+            .unwrap();
+            kept.unwrap()
+        });
+        assert_eq!(kept.shared.node().link_count(), 0);
+    }
+}

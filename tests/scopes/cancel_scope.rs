@@ -415,3 +415,32 @@ fn cancelling_from_a_thread_local_destructor_after_the_runtime_context_is_gone()
     .expect("the thread panicked");
     assert_eq!(cancelled.load(SeqCst), 1);
 }
+
+/// A scope's future must be driven where it was first polled. Polled once in a group's
+/// body and then moved into one of its children, it panics there with a message that
+/// says so (the child's failure), not later and somewhere else.
+#[test]
+fn a_scope_moved_into_a_child_after_its_first_poll_panics_there() {
+    run(2, 20, || async {
+        let error = task_group(async |tg| {
+            let mut moved = Box::pin(CancelScope::new().run(pending::<()>()));
+            std::future::poll_fn(|cx| {
+                assert!(moved.as_mut().poll(cx).is_pending());
+                std::task::Poll::Ready(())
+            })
+            .await;
+            tg.start_soon_named("moved", async move {
+                moved.await;
+            });
+        })
+        .await
+        .unwrap_err();
+        let failure = &error.errors()[0];
+        assert_eq!(failure.name(), Some("moved"));
+        assert!(failure.is_panic(), "{error}");
+        assert!(
+            error.to_string().contains("polled outside the scope"),
+            "{error}"
+        );
+    });
+}

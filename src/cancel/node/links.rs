@@ -8,7 +8,7 @@
 use std::sync::Arc as StdArc;
 use std::task::Waker;
 
-use super::{LINKED, ScopeNode};
+use super::{LINKED, ScopeNode, TASKS};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 
@@ -147,6 +147,10 @@ impl ScopeNode {
     /// group wakes its task (through `waker`, the task's own). Nothing runs below it
     /// yet, so, as for [`link`](Self::link), there is nothing to wake now.
     pub fn link_task(&self, waker: Waker, name: Option<StdArc<str>>) {
+        // Written once: every child reads these flags on each poll.
+        if self.flags.load(Ordering::Relaxed) & TASKS == 0 {
+            self.flags.fetch_or(TASKS, Ordering::Relaxed);
+        }
         self.insert(Below::Task { waker, name });
     }
 
@@ -216,6 +220,12 @@ impl ScopeNode {
         let links = self.links.lock();
         let live = links.below.iter().flatten();
         live.filter(|below| !below.has_exited()).cloned().collect()
+    }
+
+    /// How many links the table holds, exited ones included.
+    #[cfg(all(test, not(pride_loom)))]
+    pub(crate) fn link_count(&self) -> usize {
+        self.links.lock().below.iter().flatten().count()
     }
 
     /// The waker of the task running inside this scope, for the debug dump and a
