@@ -4,9 +4,9 @@
 //!   group child, `CancelScope::run`) sets it for the duration of its inner poll; a
 //!   task group opened there takes it as its parent. A group child started without a
 //!   handle has no scope of its own until its work enters one (or opens a group, or
-//!   calls `start`): while it has none,
-//!   `CURRENT` names a [`Deferred`] (the pointer tagged in its low bit), and the first
-//!   [`current`] call makes the child's scope, below the group's, and names that.
+//!   calls `start`): while it has none, `CURRENT` names a [`Deferred`] (the pointer
+//!   tagged in its low bit), and the first [`current`] call makes the child's scope,
+//!   below the group's, and names that.
 //! - `PROTECTED`: whether the work just polled *suspended inside a shield*. A wrapper
 //!   that returns `Pending` reports upward whether its suspension is shielded (its own
 //!   scope is shielded, or something below it reported so). The wrapper around it then
@@ -80,8 +80,8 @@ const DEFERRED: usize = 1;
 
 /// The scope of a group child started without a handle, made only when the work inside
 /// enters a scope, opens a group or calls `start` there (which then nest below the
-/// child, as a task tree shows them). Nothing can cancel this scope but the group's, so until then the
-/// child runs in the group's scope, and costs no node of its own.
+/// child, as a task tree shows them). Nothing can cancel this scope but the group's,
+/// so until then the child runs in the group's scope, and costs no node of its own.
 pub(crate) struct Deferred<'a> {
     /// The child's scope, once made.
     pub(crate) node: &'a OnceCell<Arc<ScopeNode>>,

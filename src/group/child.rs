@@ -5,9 +5,8 @@
 //! or by its `start` caller) has a scope of its own from the start. Any other child
 //! runs in the group's scope, which is all that can cancel it, until its work enters a
 //! scope, opens a group or calls `start`: then its own scope is made, for those to
-//! nest in (see
-//! `cancel::current::Deferred`), and linked below the group's once the poll that made
-//! it suspends.
+//! nest in (see `cancel::current::Deferred`), and linked below the group's once the
+//! poll that made it suspends.
 
 use std::cell::OnceCell;
 use std::future::Future;
