@@ -247,7 +247,9 @@ impl TaskGroup {
     ///
     /// The child belongs to the group like any other: if it fails, its error goes to
     /// the group (and the handle gets a summary of it). Dropping the handle does not
-    /// cancel the child; [`TaskHandle::cancel`] does.
+    /// cancel the child; [`TaskHandle::cancel`] does. That takes a cancel scope of the
+    /// child's own, made with it, so [`start_soon`](Self::start_soon) is the cheaper
+    /// way to start a child whose outcome nobody awaits.
     ///
     /// ```
     /// pride::run(async {
