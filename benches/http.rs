@@ -25,10 +25,11 @@
 //! to the end of its response. p50, p99 and p99.9 over every sample's requests.
 //! `PRIDE_BENCH_LOAD_THREADS` sets the load generator's threads (default 2).
 //!
-//! Run: `cargo bench --bench http --features hyper`. `PRIDE_BENCH_WORKERS=n` sets the
-//! server worker count (else one per core). Without `--bench` (as `cargo test
-//! --benches --features hyper` runs it) each server answers a few requests, as a
-//! smoke test.
+//! Run: `cargo bench -p pride-benches --bench http`, or `.. --bench http -- hello`
+//! (only the rows, or the `latency` table, whose name contains one of the words).
+//! `PRIDE_BENCH_WORKERS=n` sets the server worker count (else one per core). Without
+//! `--bench` (as `cargo test --benches` runs it) each server answers a few requests, as
+//! a smoke test.
 
 use std::convert::Infallible;
 use std::future::poll_fn;
@@ -288,6 +289,7 @@ fn median(samples: &mut [f64]) -> f64 {
 
 fn main() {
     let timed = std::env::args().any(|arg| arg == "--bench");
+    let filters = settings::Filters::from_args();
     let workers = settings::worker_count();
     let samples = if timed {
         settings::fixed_samples().unwrap_or(5)
@@ -349,6 +351,10 @@ fn main() {
         .iter()
         .flat_map(|sizes| rows.iter().map(move |row| (sizes, row)))
     {
+        let name = format!("hello_{}x{} {variant}", sizes.connections, sizes.requests);
+        if !filters.selected(&name) {
+            continue;
+        }
         if timed {
             // Warm up both servers (and the loopback path) once.
             pride_serve(&pride_rt, &load_rt, sizes);
@@ -371,7 +377,7 @@ fn main() {
         let (pride_med, tokio_med) = (median(&mut pride_rates), median(&mut tokio_rates));
         println!(
             "{:<24} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>12.2}",
-            format!("hello_{}x{} {variant}", sizes.connections, sizes.requests),
+            name,
             pride_best,
             pride_med,
             tokio_best,
@@ -380,6 +386,9 @@ fn main() {
         );
     }
 
+    if !filters.selected("latency") {
+        return;
+    }
     let offered = paced.rate.unwrap_or(0);
     println!(
         "\nlatency at {offered} requests/second offered over {} connections, {samples} \

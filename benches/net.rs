@@ -13,9 +13,10 @@
 //! table shows the best and median wall time and pride/tokio of the medians (below
 //! 1.00: pride faster).
 //!
-//! Run: `cargo bench -p pride-benches --bench net`. `PRIDE_BENCH_WORKERS=n` sets the worker count (else
-//! one per core). Without `--bench` (as `cargo test --benches` runs it) each cell runs
-//! once on a small size, as a smoke test.
+//! Run: `cargo bench -p pride-benches --bench net`, or `.. --bench net -- echo` (rows
+//! whose name contains one of the words). `PRIDE_BENCH_WORKERS=n` sets the worker count
+//! (else one per core). Without `--bench` (as `cargo test --benches` runs it) each cell
+//! runs once on a small size, as a smoke test.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -318,7 +319,11 @@ fn main() {
         "{:<16} {:>12} {:>12} {:>12} {:>12} {:>12}",
         "workload", "pride best", "pride med", "tokio best", "tokio med", "pride/tokio"
     );
+    let filters = settings::Filters::from_args();
     for (name, pride_fn, tokio_fn) in cells {
+        if !filters.selected(name) {
+            continue;
+        }
         // Warm up both (and the loopback path) once.
         if timed {
             pride_fn(&pride_rt, &sizes);

@@ -114,7 +114,7 @@ fn spread(v: &[Duration]) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let timed_mode = args.iter().any(|a| a == "--bench");
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let filters = settings::Filters::from_args();
     let samples = settings::fixed_samples().unwrap_or(15);
     let workers = settings::worker_count();
 
@@ -226,7 +226,7 @@ fn main() {
             .trim()
     );
     for mut row in rows {
-        if !filters.is_empty() && !filters.iter().any(|f| row.name.contains(f.as_str())) {
+        if !filters.selected(row.name) {
             continue;
         }
         if !timed_mode {

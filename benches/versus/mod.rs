@@ -31,8 +31,8 @@ pub struct Mode {
     pub timed: bool,
     /// `PRIDE_BENCH_SAMPLES`, if set.
     pub fixed_samples: Option<usize>,
-    /// Command-line words: only rows whose name contains one of them run.
-    pub filters: Vec<String>,
+    /// The rows asked for on the command line.
+    pub filters: crate::settings::Filters,
 }
 
 impl Mode {
@@ -43,16 +43,13 @@ impl Mode {
         Mode {
             timed: args.iter().any(|arg| arg == "--bench"),
             fixed_samples,
-            filters: args
-                .into_iter()
-                .filter(|arg| !arg.starts_with('-'))
-                .collect(),
+            filters: crate::settings::Filters::from_args(),
         }
     }
 
     /// Whether the section or row called `name` was selected on the command line.
     pub fn selected(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+        self.filters.selected(name)
     }
 
     /// Prints what is compared, on what machine, and how busy the machine is.
