@@ -42,6 +42,8 @@ rows=(
   'O1#src/runtime/owned.rs#s/if self.closed.load\(Ordering::Relaxed\) \{/if false {/#loom_owned#caught'
   'O2#src/runtime/owned.rs#s/self.closed.store\(true, Ordering::SeqCst\);\n(\s*)(for shard in self.shards.iter\(\) \{\n(?:.*\n)*?)\1\}\n/$2$1}\n$1self.closed.store(true, Ordering::SeqCst);\n/#loom_owned#caught'
   'O3#src/runtime/owned.rs#s/(let shard = &self.shards\[[^\n]*\n)/$1let closed = self.closed.load(Ordering::Relaxed);\n/; s/if self.closed.load\(Ordering::Relaxed\) \{/if closed {/#loom_owned#caught'
+  'O4#src/cancel/node/links.rs#s/if links.shut \{/if false {/#loom_owned#caught'
+  'O5#src/cancel/node/links.rs#s/links.shut = true;\n//#loom_owned#caught'
   'G10#src/cancel/node.rs#s/Below::Task \{ waker, \.\. \} => wakers\.push\(waker\.clone\(\)\),/Below::Task { .. } => {}/#loom_cancel_tree#caught'
 )
 

@@ -306,7 +306,8 @@ pub mod __loom {
         pub use crate::net::scheduled_io::loom_api::*;
     }
 
-    /// The runtime's list of every live task.
+    /// The runtime's list of every group that started a child, through which its
+    /// shutdown drops every live task.
     pub mod owned {
         pub use crate::runtime::owned::loom_api::*;
     }

@@ -224,6 +224,16 @@ impl ScopeNode {
         }
     }
 
+    /// Takes this node's reference to its parent out, so that whoever drops the last
+    /// reference to a long chain of nodes can drop it one node at a time instead of
+    /// recursing down the chain.
+    pub(crate) fn take_parent(&mut self) -> Option<Arc<ScopeNode>> {
+        match &mut self.parent {
+            Parent::Made(parent) => parent.take(),
+            Parent::AtEntry(cell) => cell.take(),
+        }
+    }
+
     pub(crate) fn label(&self) -> Option<&Label> {
         self.label.as_ref()
     }

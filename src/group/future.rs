@@ -11,7 +11,7 @@ use super::TaskGroup;
 use super::error::{GroupError, Kind, Payload, Reason, TaskError, TaskOutput};
 use super::shared::GroupShared;
 use crate::cancel::inside::{Armed, Inside, Step};
-use crate::cancel::node::{Below, Label, ScopeNode};
+use crate::cancel::node::ScopeNode;
 use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -203,22 +203,6 @@ fn suspended<R>(node: &ScopeNode) -> Poll<R> {
     Poll::Pending
 }
 
-/// Drops an idle child task's future now (one being polled is dropped by its worker
-/// when the poll returns). A child is linked below its group by its task's own waker,
-/// a reference to the task: directly, or held by the child's own node. The other
-/// nodes linked below a group are scopes of its body or of its children.
-fn cancel_child_task(child: &Below) {
-    let waker = match child {
-        Below::Task { waker, .. } => waker.clone(),
-        Below::Scope(node) => match (node.label(), node.waker()) {
-            (Some(Label::Task(_)), Some(waker)) => waker,
-            _ => return,
-        },
-    };
-    let cancelled = crate::task::with_task(&waker, crate::task::Task::cancel);
-    debug_assert!(cancelled.is_some(), "a child is linked by a foreign waker");
-}
-
 /// Cancels every child and returns once none is left: idle children are dropped here,
 /// on this thread; a child being polled on another worker is dropped by that worker
 /// when its poll returns, and we wait for that.
@@ -229,7 +213,7 @@ fn teardown(shared: &GroupShared) {
     let mut spins = 0u32;
     loop {
         for child in node.take_links() {
-            cancel_child_task(&child);
+            child.cancel_task();
         }
         // A child whose error waits for an outside `start` caller is not waited
         // for: that caller may never run again, and the group has no outcome left.

@@ -227,6 +227,9 @@ pub(crate) struct GroupShared {
     pub(crate) handle: Handle,
     /// Feature `tracing`: the group's span (empty without the feature).
     pub(crate) span: crate::debug::trace::GroupSpan,
+    /// The node is in the runtime's list of groups with children (set by the first
+    /// child's launch).
+    recorded: AtomicBool,
     /// At least a cache line between the fields above and `children`.
     apart: MaybeUninit<[u8; 64]>,
     pub(crate) children: ChildCounter,
@@ -252,6 +255,7 @@ impl GroupShared {
             limit: limit.map(|limit| Limit::new(limit.get())),
             handle: crate::runtime::context::handle("`task_group`"),
             span: crate::debug::trace::GroupSpan::open(),
+            recorded: AtomicBool::new(false),
             apart: MaybeUninit::uninit(),
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
@@ -281,6 +285,7 @@ impl GroupShared {
     /// which a cancel wakes the task and a teardown drops it), and schedules its first
     /// run (queued behind the limit, if any).
     pub(crate) fn launch(&self, node: Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
+        self.record();
         node.put_waker(crate::task::into_waker(task));
         self.node().link(node);
         self.schedule(notified, slot);
@@ -296,8 +301,21 @@ impl GroupShared {
         task: Task,
         slot: Slot,
     ) {
+        self.record();
         self.node().link_task(crate::task::into_waker(task), name);
         self.schedule(notified, slot);
+    }
+
+    /// Before the first child is linked: puts the group's node in its runtime's list
+    /// of groups with children, through which the runtime's shutdown drops every
+    /// child's future. A second child may be linked before the first one's caller has
+    /// recorded the node; the list still reaches it, as that caller either records the
+    /// node before the shutdown takes the list or shuts the node down itself.
+    #[inline]
+    fn record(&self) {
+        if !self.recorded.load(Ordering::Relaxed) && !self.recorded.swap(true, Ordering::Relaxed) {
+            self.handle.record_group(self.node().clone());
+        }
     }
 
     fn schedule(&self, notified: Notified, slot: Slot) {

@@ -27,9 +27,10 @@ use super::idle::{self, Idle};
 use super::metrics::{Counters, WorkerCounters};
 use super::owned::OwnedTasks;
 use super::park::{Parker, Unparker};
+use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::task::{Notified, Schedule, Task};
+use crate::task::{Notified, Schedule};
 use crate::time::{Clock, TimeDriver};
 
 /// LIFO-slot tasks run in a row before the slot is demoted to the queue.
@@ -273,14 +274,16 @@ impl Schedule for Handle {
             _ => self.shared.push_remote(task),
         });
     }
-
-    fn bind(&self, task: Task) {
-        let shard = context::worker_index().unwrap_or(usize::MAX);
-        self.shared.owned.bind(task, shard);
-    }
 }
 
 impl Handle {
+    /// Records the node of a group about to start its first child, so that the
+    /// runtime's shutdown reaches the group's children (see `owned.rs`).
+    pub(crate) fn record_group(&self, group: Arc<ScopeNode>) {
+        let shard = context::worker_index().unwrap_or(usize::MAX);
+        self.shared.owned.record(group, shard);
+    }
+
     /// Counts a group child created (its future now exists).
     #[inline]
     pub(crate) fn count_task_created(&self) {

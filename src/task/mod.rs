@@ -8,8 +8,8 @@
 //! - [`Notified`]: the task is queued to run. At most one exists at a time.
 //! - [`Task`]: a plain reference that can [`cancel`](Task::cancel) the task (a group
 //!   turns it into the waker through which it links its child, directly or by the
-//!   child's scope node, and cancels the task through that waker when it tears down:
-//!   [`with_task`]).
+//!   child's scope node, and cancels the task through that waker when it tears down
+//!   or the runtime shuts down: [`with_task`]).
 //! - [`JoinHandle`]: reads the output.
 //!
 //! Every waker is a reference too. The state machine is in `state.rs`; the loom model
@@ -37,13 +37,6 @@ pub trait Schedule: Send + Sync + 'static {
     /// The task woke itself during its own poll (a yield): queue it behind other work.
     fn yield_now(&self, task: Notified) {
         self.schedule(task);
-    }
-
-    /// The task was just created: a scheduler that must be able to drop every task's
-    /// future when it shuts down keeps this reference (and cancels it then). The
-    /// default lets it go.
-    fn bind(&self, task: Task) {
-        drop(task);
     }
 }
 

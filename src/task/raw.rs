@@ -74,12 +74,11 @@ where
         read_output: Self::read_output,
     };
 
-    /// Allocates the task with `refs` references for the caller, and one more that it
-    /// hands to the scheduler's `bind`.
+    /// Allocates the task with `refs` references for the caller.
     pub(super) fn allocate(future: F, scheduler: S, refs: usize, join: bool) -> NonNull<Header> {
         let cell = Box::new(Cell {
             header: Header {
-                state: State::new(refs + 1, join),
+                state: State::new(refs, join),
                 vtable: &Self::VTABLE,
                 debug: Default::default(),
             },
@@ -87,12 +86,7 @@ where
             stage: UnsafeCell::new(Stage::Running(future)),
             join_waker: Mutex::new(None),
         });
-        let ptr = NonNull::from(Box::leak(cell)).cast();
-        // SAFETY: just allocated as a `Cell<F, S>`; the reference handed to `bind` keeps
-        // it alive.
-        let cell = unsafe { Self::from_header(ptr) };
-        cell.scheduler.bind(super::Task(ptr));
-        ptr
+        NonNull::from(Box::leak(cell)).cast()
     }
 
     /// # Safety

@@ -319,6 +319,73 @@ fn dropping_the_runtime_drops_every_task_once() {
     drop(release);
 }
 
+/// Starts children when dropped: one in each of `groups`, and then one more in the
+/// last. Each child holds a guard of `dropped`, as this does.
+struct StartsChildrenWhenDropped {
+    groups: Vec<pride::TaskGroup>,
+    dropped: Counter,
+    _guard: crate::common::DropGuard,
+}
+
+impl Drop for StartsChildrenWhenDropped {
+    fn drop(&mut self) {
+        let last = self.groups.last().expect("a group");
+        for group in self.groups.iter().chain([last]) {
+            let guard = self.dropped.drop_guard();
+            group
+                .try_start_soon(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                })
+                .expect("the forgotten group is open");
+        }
+    }
+}
+
+/// A future that the runtime's drop drops may start children: in a group the drop has
+/// already reached, and in a group that had no child until then, behind a limit of
+/// one (its first child is dropped unrun, and holds the slot; the second waits for
+/// the slot, so only the shutdown can reach it). Each is dropped too, exactly once,
+/// before the runtime's drop returns.
+#[test]
+fn children_started_while_the_runtime_drops_are_dropped_too() {
+    let dropped = Counter::new();
+    let rt = crate::common::runtime(2);
+    {
+        let dropped = dropped.clone();
+        rt.block_on(async move {
+            let (send, receive) = std::sync::mpsc::channel();
+            let childless = pride::task_group_with_limit(1, async move |tg| {
+                send.send(tg.clone()).unwrap();
+                std::future::pending::<()>().await;
+            });
+            let mut childless = Box::pin(childless);
+            futures_lite::future::poll_once(childless.as_mut()).await;
+            let childless_handle = receive.recv().unwrap();
+            let with_child = task_group(async move |tg| {
+                let starter = StartsChildrenWhenDropped {
+                    groups: vec![tg.clone(), childless_handle],
+                    _guard: dropped.drop_guard(),
+                    dropped,
+                };
+                tg.start_soon(async move {
+                    let _starter = starter;
+                    std::future::pending::<()>().await;
+                });
+                std::future::pending::<()>().await;
+            });
+            let mut with_child = Box::pin(with_child);
+            futures_lite::future::poll_once(with_child.as_mut()).await;
+            std::mem::forget(with_child);
+            std::mem::forget(childless);
+        });
+    }
+    assert_eq!(dropped.get(), 0);
+    watchdog(60, move || drop(rt));
+    // The first child's guard, and one guard in each child it started as it dropped.
+    assert_eq!(dropped.get(), 4);
+}
+
 /// A future nested `depth` levels deep, each level awaiting the next: polling it takes
 /// a stack frame per level on the polling thread.
 fn nested(depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> {

@@ -8,7 +8,7 @@
 use std::sync::Arc as StdArc;
 use std::task::Waker;
 
-use super::{LINKED, ScopeNode, TASKS};
+use super::{LINKED, Label, ScopeNode, TASKS};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 
@@ -26,6 +26,23 @@ pub(crate) enum Below {
 }
 
 impl Below {
+    /// Drops a child task's future now, if this is a group's child (one being polled
+    /// is dropped by its worker when the poll returns). A child is linked below its
+    /// group by its task's own waker, a reference to the task: directly, or held by
+    /// the child's own node. The other nodes linked below a group are scopes of its
+    /// body or of its children, which have nothing to cancel here.
+    pub(crate) fn cancel_task(&self) {
+        let waker = match self {
+            Below::Task { waker, .. } => waker.clone(),
+            Below::Scope(node) => match (node.label(), node.waker()) {
+                (Some(Label::Task(_)), Some(waker)) => waker,
+                _ => return,
+            },
+        };
+        let cancelled = crate::task::with_task(&waker, crate::task::Task::cancel);
+        debug_assert!(cancelled.is_some(), "a child is linked by a foreign waker");
+    }
+
     /// The scope has exited, or the task has completed: a cancel has nothing left to
     /// wake there.
     fn has_exited(&self) -> bool {
@@ -52,6 +69,8 @@ pub(super) struct Links {
     pub(super) below: Vec<Option<Below>>,
     /// Free indices of `below`.
     pub(super) free: Vec<usize>,
+    /// The runtime shut down (see [`ScopeNode::shut_down`]): nothing is linked any more.
+    shut: bool,
     /// Linking into a full table of this many links first drops those of nodes that
     /// have exited; after a sweep, twice what survived (at least `SWEEP_MIN`), so that
     /// each link is looked at a bounded number of times on average.
@@ -64,6 +83,7 @@ impl Default for Links {
             waker: None,
             below: Vec::new(),
             free: Vec::new(),
+            shut: false,
             sweep_at: SWEEP_MIN,
         }
     }
@@ -156,6 +176,11 @@ impl ScopeNode {
 
     fn insert(&self, below: Below) {
         let mut links = self.links.lock();
+        if links.shut {
+            drop(links);
+            below.cancel_task();
+            return;
+        }
         let swept = if links.free.is_empty() && links.below.len() >= links.sweep_at {
             links.sweep()
         } else {
@@ -204,6 +229,19 @@ impl ScopeNode {
     /// Takes every link (a group tearing down). Their nodes become unlinked.
     pub(crate) fn take_links(&self) -> Vec<Below> {
         let mut links = self.links.lock();
+        Self::take_from(&mut links)
+    }
+
+    /// The runtime has shut down: takes every link, for the caller to cancel the
+    /// children among them, and from now on cancels what would be linked instead of
+    /// linking it (a child started while futures are being dropped).
+    pub(crate) fn shut_down(&self) -> Vec<Below> {
+        let mut links = self.links.lock();
+        links.shut = true;
+        Self::take_from(&mut links)
+    }
+
+    fn take_from(links: &mut Links) -> Vec<Below> {
         links.free.clear();
         let taken: Vec<Below> = links.below.drain(..).flatten().collect();
         for below in &taken {
