@@ -44,6 +44,8 @@ rows=(
   'O3#src/runtime/owned.rs#s/(let shard = &self.shards\[[^\n]*\n)/$1let closed = self.closed.load(Ordering::Relaxed);\n/; s/if self.closed.load\(Ordering::Relaxed\) \{/if closed {/#loom_owned#caught'
   'O4#src/cancel/node/links.rs#s/if links.shut \{/if false {/#loom_owned#caught'
   'O5#src/cancel/node/links.rs#s/links.shut = true;\n//#loom_owned#caught'
+  'O6#src/cancel/node/links.rs#s/Err\(ListClosed\) => links.shut = true,/Err(ListClosed) => {}/#loom_owned#caught'
+  'O7#src/cancel/node/links.rs#s/if !links.recorded \{/if false {/#loom_owned#caught'
   'G10#src/cancel/node.rs#s/Below::Task \{ waker, \.\. \} => wakers\.push\(waker\.clone\(\)\),/Below::Task { .. } => {}/#loom_cancel_tree#caught'
 )
 

@@ -1,19 +1,22 @@
-//! loom model of how a runtime's shutdown reaches every task: through the list of
-//! groups that started a child, while children are linked below those groups and the
-//! groups record themselves.
+//! loom model of how a runtime's shutdown reaches every task: through the list of the
+//! groups that started a child, while children are linked below those groups.
 //!
-//! Two locks order everything; there is no lock-free step. `record` pushes a group's
-//! node under a shard's lock and reads the `closed` flag under the same lock; `close`
-//! sets the flag before it takes each shard's lock, and shuts down each node it finds.
-//! Shutting a node down takes its links and marks it under the node's link lock; a
-//! child linked later, under the same lock, sees the mark and is cancelled at once.
-//! So each child is cancelled by whoever comes second: the close finds it linked, or
-//! the link finds the node shut down; and a group recorded after the close shuts its
-//! node down itself.
+//! Three locks order everything; there is no lock-free step. A group's first child,
+//! as it is linked (under the group node's link lock), records the node: `record`
+//! pushes it under a shard's lock and reads the `closed` flag under the same lock, and
+//! a group that finds the list closed marks its node shut down, with nothing linked
+//! yet. `close` sets the flag before it takes each shard's lock, and shuts down each
+//! node it finds: it takes the node's links and marks it, under the node's link lock.
+//! A child linked later, under the same lock, sees the mark and is cancelled at once.
 //!
-//! Checked: every child's future is dropped exactly once, by the time every side is
-//! done, whichever side cancels it, also when a group's second child is linked before
-//! its first child's caller has recorded the group.
+//! Checked: every child's future is dropped exactly once by the time every side is
+//! done, and a child whose launch had returned when the close returned was dropped by
+//! then (the runtime's drop leaves no launched child behind): also when a group's first
+//! two children are launched at once. (`two_first_links_vs_close` failed against a
+//! first design that recorded through a flag outside the node's lock: a second launch
+//! that saw the flag linked its child before the first had recorded the group, or
+//! while the first, finding the list closed, was shutting the node down on its own
+//! thread after the close had returned.)
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_owned`. The seeded bugs it catches are rows of the mutation table
@@ -25,10 +28,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use loom::sync::Arc;
-use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use pride::__loom::cancel::ScopeNode;
-use pride::__loom::owned::{Owned, link_child};
+use pride::__loom::owned::Owned;
 use pride::__loom::task::{self, Notified, Schedule};
 
 /// A future that never completes and counts its drops.
@@ -65,75 +68,85 @@ fn child(drops: &Arc<AtomicUsize>) -> task::Task {
     task
 }
 
-/// A group's node, entered at the root as `task_group` enters it.
+/// A node entered at the root, standing for a group's.
 fn group() -> Arc<ScopeNode> {
     let node = ScopeNode::new();
     ScopeNode::enter(&node, None);
     node
 }
 
-/// A group recorded before the shutdown links a child while the runtime closes.
+/// A launch's thread, whether it has returned, and its child's drops.
+type Launch = (thread::JoinHandle<()>, Arc<AtomicBool>, Arc<AtomicUsize>);
+
+/// A thread that links a new child below `group` as a launch does (recording the
+/// group in shard `shard` if it is the first), then says it has returned.
+fn launch(owned: &Arc<Owned>, group: &Arc<ScopeNode>, shard: usize) -> Launch {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let launched = Arc::new(AtomicBool::new(false));
+    let (owned, group, child, done) = (
+        owned.clone(),
+        group.clone(),
+        child(&drops),
+        launched.clone(),
+    );
+    let thread = thread::spawn(move || {
+        owned.link_child(&group, child, shard);
+        done.store(true, SeqCst);
+    });
+    (thread, launched, drops)
+}
+
+/// Closes `owned`; then each child whose launch had returned must have been dropped,
+/// and, once the launches are joined, every child exactly once.
+fn close_and_check(owned: &Owned, launches: Vec<Launch>) {
+    owned.close();
+    for (_, launched, drops) in &launches {
+        if launched.load(SeqCst) {
+            assert_eq!(drops.load(SeqCst), 1, "a launched child outlived the close");
+        }
+    }
+    for (thread, _, drops) in launches {
+        thread.join().unwrap();
+        assert_eq!(
+            drops.load(SeqCst),
+            1,
+            "a child was not dropped exactly once"
+        );
+    }
+}
+
+/// A group that has a child starts another while the runtime closes.
 #[test]
 fn link_vs_close() {
     loom::model(|| {
         let owned = Arc::new(Owned::new(2));
-        let drops = Arc::new(AtomicUsize::new(0));
         let group = group();
-        owned.record(group.clone(), 0);
-        let worker = {
-            let (group, child) = (group.clone(), child(&drops));
-            thread::spawn(move || link_child(&group, child))
-        };
-        owned.close();
-        worker.join().unwrap();
-        assert_eq!(drops.load(SeqCst), 1, "a child outlived the close");
+        let first = Arc::new(AtomicUsize::new(0));
+        owned.link_child(&group, child(&first), 0);
+        let launches = vec![launch(&owned, &group, 1)];
+        close_and_check(&owned, launches);
+        assert_eq!(first.load(SeqCst), 1, "the first child outlived the close");
     });
 }
 
-/// A group's first child: the group records itself, then links the child, while the
-/// runtime closes.
+/// A group starts its first child while the runtime closes.
 #[test]
-fn record_and_link_vs_close() {
+fn first_link_vs_close() {
     loom::model(|| {
         let owned = Arc::new(Owned::new(2));
-        let drops = Arc::new(AtomicUsize::new(0));
-        let worker = {
-            let (owned, child) = (owned.clone(), child(&drops));
-            thread::spawn(move || {
-                let group = group();
-                owned.record(group.clone(), 0);
-                link_child(&group, child);
-            })
-        };
-        owned.close();
-        worker.join().unwrap();
-        assert_eq!(drops.load(SeqCst), 1, "a child outlived the close");
+        let launches = vec![launch(&owned, &group(), 1)];
+        close_and_check(&owned, launches);
     });
 }
 
-/// Two children of one group started on two threads: the second is linked before the
-/// first one's caller, which set the group's "recorded" flag, has recorded the group;
-/// the runtime closes meanwhile.
+/// Two threads start the first children of one group at once while the runtime
+/// closes.
 #[test]
-fn link_before_a_late_record_vs_close() {
+fn two_first_links_vs_close() {
     loom::model(|| {
         let owned = Arc::new(Owned::new(2));
-        let drops = Arc::new(AtomicUsize::new(0));
         let group = group();
-        let second = {
-            let (group, child) = (group.clone(), child(&drops));
-            thread::spawn(move || link_child(&group, child))
-        };
-        let first = {
-            let (owned, group, child) = (owned.clone(), group.clone(), child(&drops));
-            thread::spawn(move || {
-                owned.record(group.clone(), 1);
-                link_child(&group, child);
-            })
-        };
-        owned.close();
-        second.join().unwrap();
-        first.join().unwrap();
-        assert_eq!(drops.load(SeqCst), 2, "a child outlived the close");
+        let launches = (0..2).map(|shard| launch(&owned, &group, shard)).collect();
+        close_and_check(&owned, launches);
     });
 }

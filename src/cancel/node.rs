@@ -40,7 +40,7 @@ use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 pub use catch::Catcher;
 use catch::Reach;
-pub(crate) use links::Below;
+pub(crate) use links::{Below, ListClosed, Released};
 use links::{Links, UNLINKED};
 
 /// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
@@ -62,6 +62,9 @@ const TIMED: u32 = 1 << 6;
 const EXITED: u32 = 1 << 7;
 /// A group child's task has been linked below this (a group's) node directly.
 const TASKS: u32 = 1 << 8;
+/// The group whose node this is is gone (its state was dropped): nothing can start a
+/// child below it any more.
+const GROUP_GONE: u32 = 1 << 9;
 
 /// One scope in the cancel tree.
 pub struct ScopeNode {
@@ -224,13 +227,20 @@ impl ScopeNode {
         }
     }
 
-    /// Takes this node's reference to its parent out, so that whoever drops the last
-    /// reference to a long chain of nodes can drop it one node at a time instead of
-    /// recursing down the chain.
-    pub(crate) fn take_parent(&mut self) -> Option<Arc<ScopeNode>> {
-        match &mut self.parent {
-            Parent::Made(parent) => parent.take(),
-            Parent::AtEntry(cell) => cell.take(),
+    /// Drops `nodes`. A node dropped here for the last time lets go of its parent
+    /// first, and the parent is dropped the same way: a chain of ten thousand nested
+    /// groups, released in one batch, would otherwise be dropped by as many nested
+    /// calls.
+    pub(crate) fn release(mut nodes: Vec<Arc<ScopeNode>>) {
+        while let Some(mut node) = nodes.pop() {
+            if let Some(last) = Arc::get_mut(&mut node) {
+                let parent = match &mut last.parent {
+                    Parent::Made(parent) => parent.take(),
+                    Parent::AtEntry(cell) => cell.take(),
+                };
+                nodes.extend(parent);
+            }
+            drop(node);
         }
     }
 
@@ -480,6 +490,19 @@ impl ScopeNode {
     #[inline]
     pub(crate) fn has_linked_tasks(&self) -> bool {
         self.flags.load(Ordering::Relaxed) & TASKS != 0
+    }
+
+    /// The group whose node this is is gone: see [`is_group_gone`](Self::is_group_gone).
+    pub(crate) fn mark_group_gone(&self) {
+        self.flags.fetch_or(GROUP_GONE, Ordering::Relaxed);
+    }
+
+    /// Whether the group whose node this is is gone, so that no child can be linked
+    /// below it any more. Only the runtime's list of groups reads it, to let go of the
+    /// node; nothing is ordered by it.
+    #[inline]
+    pub(crate) fn is_group_gone(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & GROUP_GONE != 0
     }
 
     #[inline]

@@ -19,7 +19,7 @@ use std::sync::Arc as StdArc;
 
 use super::error::TaskError;
 use super::limit::Limit;
-use crate::cancel::node::{Label, ScopeNode};
+use crate::cancel::node::{Below, Label, ListClosed, Released, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::runtime::Handle;
@@ -227,9 +227,6 @@ pub(crate) struct GroupShared {
     pub(crate) handle: Handle,
     /// Feature `tracing`: the group's span (empty without the feature).
     pub(crate) span: crate::debug::trace::GroupSpan,
-    /// The node is in the runtime's list of groups with children (set by the first
-    /// child's launch).
-    recorded: AtomicBool,
     /// At least a cache line between the fields above and `children`.
     apart: MaybeUninit<[u8; 64]>,
     pub(crate) children: ChildCounter,
@@ -240,6 +237,14 @@ pub(crate) struct GroupShared {
     /// A child or the body was dropped because the group's scope (or one above it)
     /// was cancelled.
     pub(crate) cut_short: AtomicBool,
+}
+
+impl Drop for GroupShared {
+    fn drop(&mut self) {
+        // Every child and every handle held this state: none can start a child now, so
+        // the runtime's list may let go of the node.
+        self.node().mark_group_gone();
+    }
 }
 
 impl GroupShared {
@@ -255,7 +260,6 @@ impl GroupShared {
             limit: limit.map(|limit| Limit::new(limit.get())),
             handle: crate::runtime::context::handle("`task_group`"),
             span: crate::debug::trace::GroupSpan::open(),
-            recorded: AtomicBool::new(false),
             apart: MaybeUninit::uninit(),
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
@@ -285,9 +289,9 @@ impl GroupShared {
     /// which a cancel wakes the task and a teardown drops it), and schedules its first
     /// run (queued behind the limit, if any).
     pub(crate) fn launch(&self, node: Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
-        self.record();
         node.put_waker(crate::task::into_waker(task));
-        self.node().link(node);
+        self.node()
+            .link_child(Below::Scope(node), &|| self.record());
         self.schedule(notified, slot);
     }
 
@@ -301,21 +305,17 @@ impl GroupShared {
         task: Task,
         slot: Slot,
     ) {
-        self.record();
-        self.node().link_task(crate::task::into_waker(task), name);
+        let waker = crate::task::into_waker(task);
+        self.node()
+            .link_child(Below::Task { waker, name }, &|| self.record());
         self.schedule(notified, slot);
     }
 
-    /// Before the first child is linked: puts the group's node in its runtime's list
-    /// of groups with children, through which the runtime's shutdown drops every
-    /// child's future. A second child may be linked before the first one's caller has
-    /// recorded the node; the list still reaches it, as that caller either records the
-    /// node before the shutdown takes the list or shuts the node down itself.
-    #[inline]
-    fn record(&self) {
-        if !self.recorded.load(Ordering::Relaxed) && !self.recorded.swap(true, Ordering::Relaxed) {
-            self.handle.record_group(self.node().clone());
-        }
+    /// Records the group's node in its runtime's list of groups, through which the
+    /// runtime's shutdown drops every child's future (called by the first child's
+    /// link).
+    fn record(&self) -> Result<Released, ListClosed> {
+        self.handle.record_group(self.node().clone())
     }
 
     fn schedule(&self, notified: Notified, slot: Slot) {

@@ -1,28 +1,37 @@
-//! Every live task of a runtime, so that dropping the runtime drops every task's
+//! How dropping a runtime reaches every live task, so that it drops every task's
 //! future exactly once, also the futures nothing else would ever reach again: the
 //! children of a forgotten group, a task asleep on a timer (its waker lives in its own
 //! future, a cycle), a task awaiting `to_thread`.
 //!
 //! Every task is a group's child, and every child is linked below its group's node
 //! from its start until it has completed or its group, tearing down, has taken it to
-//! cancel it (the link is how a cancel reaches it). So the list
-//! holds groups, not tasks: a group records its node here when it starts its first
-//! child, in the shard of the worker that starts it (one shard per worker plus one for
-//! other threads), and a task costs the list nothing. A group gone (the list holds
-//! the last reference to its node) is not removed at once: a shard sweeps such nodes
-//! out when it has doubled since its last sweep, so the cost is a constant per group.
+//! cancel it (the link is how a cancel reaches it). So the runtime's list holds
+//! groups, not tasks: a group's first child, as it is linked, records the group's node
+//! here, in the shard of the worker that starts it (one shard per worker plus one for
+//! other threads); a group that starts no child costs the list nothing, nor does a
+//! task. A gone group's node (see `ScopeNode::mark_group_gone`) is not removed at
+//! once: a shard sweeps such nodes out when it has doubled since its last sweep, so
+//! the cost is a constant per group.
 //!
 //! At shutdown the list is closed, and each group's node is shut down: its links are
 //! taken, and every child task among them is cancelled (its future dropped at once;
-//! workers are stopped, so none is being polled). A node shut down cancels a child
-//! linked later instead of linking it (both happen under the node's link lock), and a
-//! group that records its node after the close shuts the node down itself (both happen
-//! under the shard's lock). Cancelling drops futures, which may start children; they
-//! are cancelled as they are linked.
+//! workers are stopped, so none is being polled). Three locks order this:
+//! - `close` sets `closed`, then takes each shard's groups under its lock; `record`
+//!   reads `closed` under the shard's lock. So a node recorded is shut down by the
+//!   close, and a group that finds the list closed is not recorded.
+//! - A group's node records itself under its own link lock, as its first child is
+//!   linked; a group that finds the list closed marks its node shut down there, with
+//!   nothing linked yet. Every later child is linked under the same lock, after that.
+//! - A node shut down cancels a child linked later instead of linking it: both happen
+//!   under the node's link lock.
+//!
+//! The node's link lock is taken before a shard's, never the other way round.
+//! Cancelling drops futures, which may start children; they are cancelled as they are
+//! linked.
 
 use std::mem;
 
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{ListClosed, Released, ScopeNode};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 
@@ -58,39 +67,38 @@ impl OwnedTasks {
         }
     }
 
-    /// Records the node of a group about to start its first child in shard `shard`
-    /// (clamped to the last); shuts the node down instead if the list is closed.
-    pub(crate) fn record(&self, group: Arc<ScopeNode>, shard: usize) {
+    /// Records the node of a group whose first child is being linked in shard
+    /// `shard` (clamped to the last). Returns the nodes of gone groups that a sweep let
+    /// go of, for the caller to drop once it holds no lock; `Err` if the list is
+    /// closed.
+    pub(crate) fn record(
+        &self,
+        group: Arc<ScopeNode>,
+        shard: usize,
+    ) -> Result<Released, ListClosed> {
         let shard = &self.shards[shard.min(self.shards.len() - 1)];
-        let swept = {
-            let mut shard = shard.lock();
-            // Read under the lock: `close` sets the flag before it takes each shard's
-            // lock, so a group recorded after `close` emptied this shard sees it set.
-            if self.closed.load(Ordering::Relaxed) {
-                drop(shard);
-                shut_down(&group);
-                return;
+        let mut shard = shard.lock();
+        // Read under the lock: `close` sets the flag before it takes each shard's
+        // lock, so a group recorded after `close` emptied this shard sees it set.
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(ListClosed);
+        }
+        shard.groups.push(group);
+        if shard.groups.len() < shard.sweep_at {
+            return Ok(Released(Vec::new()));
+        }
+        // A gone group has no child left, and can start none.
+        let mut swept = Vec::new();
+        let mut i = 0;
+        while i < shard.groups.len() {
+            if shard.groups[i].is_group_gone() {
+                swept.push(shard.groups.swap_remove(i));
+            } else {
+                i += 1;
             }
-            shard.groups.push(group);
-            if shard.groups.len() < shard.sweep_at {
-                return;
-            }
-            // A node that only this list holds belongs to a group that is gone, with
-            // its children: nothing can link below it any more.
-            let mut swept = Vec::new();
-            let mut i = 0;
-            while i < shard.groups.len() {
-                if Arc::strong_count(&shard.groups[i]) == 1 {
-                    swept.push(shard.groups.swap_remove(i));
-                } else {
-                    i += 1;
-                }
-            }
-            shard.sweep_at = (shard.groups.len() * 2).max(MIN_SWEEP);
-            swept
-        };
-        // Outside the lock: a node's last reference may hold its parent's.
-        release(swept);
+        }
+        shard.sweep_at = (shard.groups.len() * 2).max(MIN_SWEEP);
+        Ok(Released(swept))
     }
 
     /// Closes the list and shuts down every group in it, cancelling their children.
@@ -101,26 +109,22 @@ impl OwnedTasks {
             for group in &groups {
                 shut_down(group);
             }
-            release(groups);
+            ScopeNode::release(groups);
         }
+    }
+
+    /// How many nodes the list holds.
+    #[cfg(all(test, not(pride_loom)))]
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().groups.len())
+            .sum()
     }
 
     /// Whether [`close`](Self::close) ran.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
-    }
-}
-
-/// Drops the list's references to group nodes. A node dropped here for the last time
-/// lets go of its parent first, and the parent is released the same way: a chain of
-/// ten thousand nested groups, swept in one batch, would otherwise be dropped by as
-/// many nested calls.
-fn release(mut nodes: Vec<Arc<ScopeNode>>) {
-    while let Some(mut node) = nodes.pop() {
-        if let Some(last) = Arc::get_mut(&mut node) {
-            nodes.extend(last.take_parent());
-        }
-        drop(node);
     }
 }
 
@@ -132,12 +136,49 @@ fn shut_down(group: &ScopeNode) {
     }
 }
 
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    /// A group with one child that opens the next group, `depth` deep.
+    fn nested(depth: usize) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            if depth > 0 {
+                crate::task_group(async move |tg| tg.start_soon(nested(depth - 1)))
+                    .await
+                    .expect("a nested group failed");
+            }
+        })
+    }
+
+    /// Chains of nested groups, opened and closed again and again: the list lets go of
+    /// each group once it is gone, also while a nested group's node still holds its
+    /// parent's, so it holds about as many nodes as there are groups alive at once,
+    /// not as many as were ever opened.
+    #[test]
+    fn gone_groups_leave_the_list() {
+        let rt = crate::Runtime::builder()
+            .worker_threads(2)
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            for _ in 0..2_000 {
+                nested(8).await;
+            }
+        });
+        let held = rt.handle.recorded_groups();
+        assert!(held < 1_000, "the list holds {held} of 16000 groups");
+    }
+}
+
 /// What the loom model in `loom-tests/owned.rs` drives: the list itself. Only under
 /// `cfg(pride_loom)`; reached as `pride::__loom::owned`.
 #[cfg(pride_loom)]
 pub(crate) mod loom_api {
-    use crate::cancel::node::ScopeNode;
+    use crate::cancel::node::{Below, ScopeNode};
     use crate::loom::sync::Arc;
+    use crate::task::Task;
 
     /// A runtime's list of every group that started a child.
     pub struct Owned(super::OwnedTasks);
@@ -148,20 +189,17 @@ pub(crate) mod loom_api {
             Owned(super::OwnedTasks::new(shards))
         }
 
-        /// Records a group's node in shard `shard`, or shuts it down if the list is
-        /// closed.
-        pub fn record(&self, group: Arc<ScopeNode>, shard: usize) {
-            self.0.record(group, shard);
-        }
-
         /// Closes the list and cancels every child of every group in it.
         pub fn close(&self) {
             self.0.close();
         }
-    }
 
-    /// Links `task` below `group` as a group links a child that runs in its scope.
-    pub fn link_child(group: &ScopeNode, task: crate::task::Task) {
-        group.link_task(crate::task::into_waker(task), None);
+        /// Links `task` below `group` as a group links a child that runs in its scope,
+        /// recording `group` in shard `shard` if it is the group's first.
+        pub fn link_child(&self, group: &Arc<ScopeNode>, task: Task, shard: usize) {
+            let record = || self.0.record(group.clone(), shard);
+            let waker = crate::task::into_waker(task);
+            group.link_child(Below::Task { waker, name: None }, &record);
+        }
     }
 }

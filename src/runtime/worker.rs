@@ -27,7 +27,7 @@ use super::idle::{self, Idle};
 use super::metrics::{Counters, WorkerCounters};
 use super::owned::OwnedTasks;
 use super::park::{Parker, Unparker};
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{ListClosed, Released, ScopeNode};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::task::{Notified, Schedule};
@@ -66,7 +66,8 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     /// The queues of `par` jobs (see [`crate::par`]).
     pub(crate) par: crate::par::Queues,
-    /// Every live task, to drop their futures at shutdown.
+    /// Every group that started a child: through them, every live task, to drop their
+    /// futures at shutdown.
     owned: OwnedTasks,
     /// `block_on` threads that are running (not parked): while any is, the runtime is
     /// not idle and an autojump clock must not jump.
@@ -277,11 +278,17 @@ impl Schedule for Handle {
 }
 
 impl Handle {
-    /// Records the node of a group about to start its first child, so that the
+    /// Records the node of a group whose first child is being linked, so that the
     /// runtime's shutdown reaches the group's children (see `owned.rs`).
-    pub(crate) fn record_group(&self, group: Arc<ScopeNode>) {
+    pub(crate) fn record_group(&self, group: Arc<ScopeNode>) -> Result<Released, ListClosed> {
         let shard = context::worker_index().unwrap_or(usize::MAX);
-        self.shared.owned.record(group, shard);
+        self.shared.owned.record(group, shard)
+    }
+
+    /// How many group nodes the runtime's list holds.
+    #[cfg(all(test, not(pride_loom)))]
+    pub(crate) fn recorded_groups(&self) -> usize {
+        self.shared.owned.len()
     }
 
     /// Counts a group child created (its future now exists).

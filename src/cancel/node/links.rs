@@ -55,6 +55,25 @@ impl Below {
     }
 }
 
+/// How a group records its node in its runtime's list of groups before its first
+/// child is linked (the list through which the runtime's shutdown reaches every
+/// child: see `runtime/owned.rs`). `Ok` holds the nodes of gone groups that the list
+/// let go of meanwhile, dropped once the link lock is released; `Err`: the runtime
+/// has shut down.
+pub(crate) type Record<'a> = &'a dyn Fn() -> Result<Released, ListClosed>;
+
+/// A runtime's list of groups is closed: the runtime has shut down.
+pub(crate) struct ListClosed;
+
+/// Nodes let go of; dropped as [`ScopeNode::release`] drops them.
+pub(crate) struct Released(pub(crate) Vec<Arc<ScopeNode>>);
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        ScopeNode::release(std::mem::take(&mut self.0));
+    }
+}
+
 pub(super) const UNLINKED: usize = usize::MAX;
 
 /// Exited links a node tolerates before a sweep (see `Links::sweep_at`). Small: a
@@ -69,6 +88,8 @@ pub(super) struct Links {
     pub(super) below: Vec<Option<Below>>,
     /// Free indices of `below`.
     pub(super) free: Vec<usize>,
+    /// A group's node: its first child's link has recorded it in its runtime's list.
+    recorded: bool,
     /// The runtime shut down (see [`ScopeNode::shut_down`]): nothing is linked any more.
     shut: bool,
     /// Linking into a full table of this many links first drops those of nodes that
@@ -83,6 +104,7 @@ impl Default for Links {
             waker: None,
             below: Vec::new(),
             free: Vec::new(),
+            recorded: false,
             shut: false,
             sweep_at: SWEEP_MIN,
         }
@@ -154,30 +176,63 @@ impl ScopeNode {
     /// that cancelling `self` wakes it (see [`link_new`](Self::link_new)). If `self`
     /// is already effectively cancelled, the child will see it on its first poll.
     pub(crate) fn link(&self, child: Arc<ScopeNode>) {
-        debug_assert!(
-            child
-                .parent()
-                .is_some_and(|parent| std::ptr::eq(parent, self))
-        );
-        child.flags.fetch_or(LINKED, Ordering::AcqRel);
-        self.insert(Below::Scope(child));
+        self.link_below(Below::Scope(child), None);
     }
 
-    /// Links a group child that runs in this group's scope, so that cancelling the
-    /// group wakes its task (through `waker`, the task's own). Nothing runs below it
-    /// yet, so, as for [`link`](Self::link), there is nothing to wake now.
+    /// Links a new child of the group whose node this is, below which nothing runs
+    /// yet: its task directly (a child that runs in the group's scope), or its own
+    /// node, holding its task's waker. `record` is how the group records its node in
+    /// its runtime's list: the first child's link does it, under the link lock, so a
+    /// child linked at the same time waits for it, and none is linked below a group
+    /// the runtime's shutdown cannot reach. If the runtime has shut down, the node is
+    /// shut down with it and the child is cancelled instead of linked.
+    pub(crate) fn link_child(&self, child: Below, record: Record<'_>) {
+        self.link_below(child, Some(record));
+    }
+
+    /// Links a group child that runs in this group's scope, without recording the
+    /// group anywhere: for models and tests of the tree alone.
+    #[cfg(any(test, pride_loom))]
     pub fn link_task(&self, waker: Waker, name: Option<StdArc<str>>) {
-        // Written once: every child reads these flags on each poll.
-        if self.flags.load(Ordering::Relaxed) & TASKS == 0 {
-            self.flags.fetch_or(TASKS, Ordering::Relaxed);
-        }
-        self.insert(Below::Task { waker, name });
+        self.link_below(Below::Task { waker, name }, None);
     }
 
-    fn insert(&self, below: Below) {
+    fn link_below(&self, below: Below, record: Option<Record<'_>>) {
+        match &below {
+            Below::Scope(child) => {
+                debug_assert!(
+                    child
+                        .parent()
+                        .is_some_and(|parent| std::ptr::eq(parent, self))
+                );
+                child.flags.fetch_or(LINKED, Ordering::AcqRel);
+            }
+            // Written once: every child reads these flags on each poll.
+            Below::Task { .. } => {
+                if self.flags.load(Ordering::Relaxed) & TASKS == 0 {
+                    self.flags.fetch_or(TASKS, Ordering::Relaxed);
+                }
+            }
+        }
+        self.insert(below, record);
+    }
+
+    fn insert(&self, below: Below, record: Option<Record<'_>>) {
         let mut links = self.links.lock();
+        let mut released = None;
+        if let Some(record) = record {
+            if !links.recorded {
+                links.recorded = true;
+                match record() {
+                    Ok(list_released) => released = Some(list_released),
+                    // Nothing was linked here before: there is nothing else to cancel.
+                    Err(ListClosed) => links.shut = true,
+                }
+            }
+        }
         if links.shut {
             drop(links);
+            drop(released);
             below.cancel_task();
             return;
         }
@@ -199,6 +254,7 @@ impl ScopeNode {
         links.below[index] = Some(below);
         drop(links);
         drop(swept);
+        drop(released);
     }
 
     /// Unlinks `node` from its parent (idempotent).
@@ -234,7 +290,9 @@ impl ScopeNode {
 
     /// The runtime has shut down: takes every link, for the caller to cancel the
     /// children among them, and from now on cancels what would be linked instead of
-    /// linking it (a child started while futures are being dropped).
+    /// linking it (a child started while futures are being dropped). Links to scopes
+    /// entered below are dropped too: a cancel of this node no longer reaches them,
+    /// which no longer matters with every task of the runtime being dropped.
     pub(crate) fn shut_down(&self) -> Vec<Below> {
         let mut links = self.links.lock();
         links.shut = true;
