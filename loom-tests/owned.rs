@@ -1,7 +1,7 @@
 //! loom model of how a runtime's shutdown reaches every task: through the list of the
 //! groups that started a child, while children are linked below those groups.
 //!
-//! Three locks order everything; there is no lock-free step. A group's first child,
+//! Three locks order everything; every step of the model happens under one of them. A group's first child,
 //! as it is linked (under the group node's link lock), records the node: `record`
 //! pushes it under a shard's lock and reads the `closed` flag under the same lock, and
 //! a group that finds the list closed marks its node shut down, with nothing linked

@@ -484,7 +484,7 @@ impl ScopeNode {
     }
 
     /// Whether a group child's task was ever linked below this node directly (see
-    /// [`link_task`](Self::link_task)). Ordered for a group that has drained: its
+    /// [`link_child`](Self::link_child)). Ordered for a group that has drained: its
     /// children's tasks were linked before they ran, and they counted themselves out
     /// after.
     #[inline]

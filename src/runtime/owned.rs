@@ -10,8 +10,8 @@
 //! here, in the shard of the worker that starts it (one shard per worker plus one for
 //! other threads); a group that starts no child costs the list nothing, nor does a
 //! task. A gone group's node (see `ScopeNode::mark_group_gone`) is not removed at
-//! once: a shard sweeps such nodes out when it has doubled since its last sweep, so
-//! the cost is a constant per group.
+//! once: a shard sweeps such nodes out when it holds twice what survived its last
+//! sweep (64 at least), so the cost is a constant per group.
 //!
 //! At shutdown the list is closed, and each group's node is shut down: its links are
 //! taken, and every child task among them is cancelled (its future dropped at once;
@@ -154,8 +154,8 @@ mod tests {
 
     /// Chains of nested groups, opened and closed again and again: the list lets go of
     /// each group once it is gone, also while a nested group's node still holds its
-    /// parent's, so it holds about as many nodes as there are groups alive at once,
-    /// not as many as were ever opened.
+    /// parent's, so each shard holds at most twice the groups alive at its last sweep
+    /// (64 at least), not as many as were ever opened.
     #[test]
     fn gone_groups_leave_the_list() {
         let rt = crate::Runtime::builder()

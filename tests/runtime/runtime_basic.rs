@@ -344,9 +344,10 @@ impl Drop for StartsChildrenWhenDropped {
 
 /// A future that the runtime's drop drops may start children: in a group the drop has
 /// already reached, and in a group that had no child until then, behind a limit of
-/// one (its first child is dropped unrun, and holds the slot; the second waits for
-/// the slot, so only the shutdown can reach it, through the group). Each is dropped
-/// too, exactly once, before the runtime's drop returns.
+/// one (its first child is dropped unrun, and holds the slot; the second would wait
+/// for the slot, so only the group's node can reach it: the first child's link found
+/// the runtime shut down and marked the node, which cancels the second as it is
+/// linked). Each is dropped too, exactly once, before the runtime's drop returns.
 #[test]
 fn children_started_while_the_runtime_drops_are_dropped_too() {
     let dropped = Counter::new();
