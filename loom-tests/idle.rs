@@ -20,6 +20,17 @@
 //! `Handle::shutdown` does, so the model ends exactly when every task was taken; a lost
 //! wake-up leaves the workers parked for ever, which loom reports as a deadlock.
 //!
+//! `a_blocked_poll_does_not_strand_the_next_task` asks more than "every task runs":
+//! the producer is not a worker (its pushes go to the injector, which a worker's own
+//! loop also reads), and the first task taken blocks its worker until the second has
+//! run, so the second must reach the other worker. It was written for a stall that
+//! `tests/storm.rs` (`a_drop_that_blocks_does_not_stall_the_other_workers`) hit about
+//! once in 700 loaded runs: the pushes came while worker 0 searched, so they woke
+//! nobody; worker 0 then gave up, its re-check saw the tasks, and it went back to work
+//! as a plain worker, took the first task (which blocked) and woke nobody for the
+//! second, which sat in the injector beside the parked worker 1. Now the last searcher
+//! whose re-check sees work searches again (M15 in the README's table).
+//!
 //! The `watched_*` models add the blocked-poll watchdog's doze (`debug/watchdog.rs`'s
 //! `Bell::doze_if_idle`, over the real `Idle`): with one worker and a producer
 //! that is not a worker, the watchdog may doze while the worker is parked, no task may
@@ -169,6 +180,14 @@ struct Shared {
     shutdown: AtomicBool,
     taken: AtomicUsize,
     tasks: usize,
+    /// The queue is the injector, filled by a thread that is not a worker: every
+    /// worker's `next_task` takes from it too, as `Core::pop_task` does. Otherwise it
+    /// is worker 0's deque, which only stealing reaches.
+    injector: bool,
+    /// The first task taken blocks its worker until the second has run (a poll that
+    /// blocks, as a `Drop` that waits for another task does): the second must reach
+    /// another worker.
+    blocking: Option<Notify>,
 }
 
 impl Shared {
@@ -216,7 +235,11 @@ impl rt::Worker for Core {
     }
 
     fn next_task(&self) -> Option<()> {
-        None
+        if self.shared.injector {
+            self.steal_task()
+        } else {
+            None
+        }
     }
 
     fn steal_task(&self) -> Option<()> {
@@ -237,6 +260,13 @@ impl rt::Worker for Core {
             "a task runs while the watchdog dozes"
         );
         let taken = self.shared.taken.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(second_ran) = &self.shared.blocking {
+            match taken {
+                1 => second_ran.wait(),
+                2 => second_ran.notify(),
+                _ => {}
+            }
+        }
         if taken == self.shared.tasks {
             self.shared.shutdown();
         }
@@ -289,6 +319,8 @@ fn model(sleepers: usize, tasks: usize) {
             shutdown: AtomicBool::new(false),
             taken: AtomicUsize::new(0),
             tasks,
+            injector: false,
+            blocking: None,
         });
         let workers: Vec<_> = parkers
             .into_iter()
@@ -334,6 +366,8 @@ fn watched_model(tasks: usize) {
             shutdown: AtomicBool::new(false),
             taken: AtomicUsize::new(0),
             tasks,
+            injector: false,
+            blocking: None,
         });
         let core = Core {
             index: 0,
@@ -357,6 +391,56 @@ fn watched_model(tasks: usize) {
         watchdog.join().unwrap();
         assert_eq!(shared.taken.load(Ordering::SeqCst), tasks);
     });
+}
+
+/// A poll that blocks strands no task: a thread that is not a worker (a `block_on`
+/// thread) pushes two tasks into the injector while both workers look for work, and
+/// the first task taken blocks its worker until the second has run elsewhere. The
+/// pushes may land while one worker searches (so they wake nobody) and that worker
+/// may then take the first task on its way to sleep; the other worker must still be
+/// woken for the second, or both wait for ever, which loom reports as a deadlock.
+fn blocked_model() {
+    common::model_preempting(3, || {
+        let parkers: Vec<Parker> = (0..2).map(|_| Parker::new()).collect();
+        let shared = Arc::new(Shared {
+            queue: Deque::default(),
+            idle: Idle::new(2),
+            bell: Bell::new(),
+            unparkers: parkers.iter().map(Parker::unparker).collect(),
+            driver: Driver::default(),
+            shutdown: AtomicBool::new(false),
+            taken: AtomicUsize::new(0),
+            tasks: 2,
+            injector: true,
+            blocking: Some(Notify::new()),
+        });
+        let workers: Vec<_> = parkers
+            .into_iter()
+            .enumerate()
+            .map(|(index, parker)| {
+                let core = Core {
+                    index,
+                    shared: shared.clone(),
+                    searching: Cell::new(false),
+                    parker,
+                };
+                thread::spawn(move || rt::run(&core))
+            })
+            .collect();
+        for _ in 0..2 {
+            shared.queue.push();
+            shared.notify_parked();
+        }
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(shared.taken.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn a_blocked_poll_does_not_strand_the_next_task() {
+    blocked_model();
 }
 
 #[test]

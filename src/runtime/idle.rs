@@ -81,6 +81,12 @@ impl Idle {
         true
     }
 
+    /// The last searcher, which announced its sleep and then saw work, searches again
+    /// (see [`park_unless`]). Not capped: it takes back the role it just gave up.
+    pub fn resume_searching(&self) {
+        self.state.fetch_add(SEARCHING_ONE, Ordering::SeqCst);
+    }
+
     /// A searching worker found work. Returns true if it was the last searcher, in
     /// which case the caller wakes another worker so the rest of the work spreads.
     #[must_use]
@@ -205,15 +211,28 @@ pub fn found_work<W: Worker>(worker: &W) {
 /// announcement either saw this worker asleep (and wakes someone) or is visible here.
 /// `ready` lets a waiter (a `par` latch) sleep the same way: its setter unparks this
 /// worker after setting it.
+///
+/// The worker may come back counted as searching (a notifier woke it for a push, or
+/// it was the last searcher and the re-check saw work): other workers' pushes then
+/// count on it, so it must look for work and call [`found_work`] when it finds some,
+/// or hand the role on with [`found_work`] at once.
 pub fn park_unless<W: Worker>(worker: &W, ready: impl Fn() -> bool) {
     let idle = worker.idle();
     let was_searching = worker.searching().replace(false);
-    let _ = idle.transition_worker_to_parked(worker.index(), was_searching);
-    if !(worker.has_visible_work() || worker.is_shutdown() || ready()) {
+    let last_searcher = idle.transition_worker_to_parked(worker.index(), was_searching);
+    let work = worker.has_visible_work();
+    if !(work || worker.is_shutdown() || ready()) {
         worker.sleep();
     }
     if idle.transition_worker_from_parked(worker.index()) {
         // A notifier already counted this worker as searching.
+        worker.searching().set(true);
+    } else if last_searcher && work {
+        // The work came while this worker searched, so its pushes woke nobody: they
+        // counted on this searcher. It takes the role back, so that when it takes the
+        // work it wakes a sleeper for the rest (`found_work`); as a plain worker it
+        // would run the rest one task at a time, or never, while a task holds it.
+        idle.resume_searching();
         worker.searching().set(true);
     }
     worker.woke();
