@@ -25,11 +25,17 @@
 //! loop also reads), and the first task taken blocks its worker until the second has
 //! run, so the second must reach the other worker. It was written for a stall that
 //! `tests/storm.rs` (`a_drop_that_blocks_does_not_stall_the_other_workers`) hit about
-//! once in 700 loaded runs: the pushes came while worker 0 searched, so they woke
+//! once in 1,000 loaded runs: the pushes came while worker 0 searched, so they woke
 //! nobody; worker 0 then gave up, its re-check saw the tasks, and it went back to work
 //! as a plain worker, took the first task (which blocked) and woke nobody for the
 //! second, which sat in the injector beside the parked worker 1. Now the last searcher
 //! whose re-check sees work searches again (M15 in the README's table).
+//!
+//! `a_par_waiter_woken_by_a_push_hands_the_search_on`: a worker waiting in a `par` call
+//! parks with the real `idle::park_waiter` and then waits for its latch without
+//! looking for work. When the push of the task it waits for wakes it (counting it as
+//! the searcher that will find the task), it must hand that role on to the third
+//! worker, or the task stays in the producer's deque for ever (M16).
 //!
 //! The `watched_*` models add the blocked-poll watchdog's doze (`debug/watchdog.rs`'s
 //! `Bell::doze_if_idle`, over the real `Idle`): with one worker and a producer
@@ -188,6 +194,9 @@ struct Shared {
     /// blocks, as a `Drop` that waits for another task does): the second must reach
     /// another worker.
     blocking: Option<Notify>,
+    /// Worker 1 waits in a `par` call for the task: running it sets that latch
+    /// (notifies this and unparks worker 1).
+    latch: Option<Notify>,
 }
 
 impl Shared {
@@ -207,7 +216,8 @@ impl Shared {
     }
 }
 
-/// A worker of the model: its own queue is always empty, so only stealing finds work.
+/// A worker of the model: it has no queue of its own, so it finds work only in the
+/// shared queue: by stealing, or, when that queue is the injector, in `next_task` too.
 struct Core {
     index: usize,
     shared: Arc<Shared>,
@@ -267,6 +277,10 @@ impl rt::Worker for Core {
                 _ => {}
             }
         }
+        if let Some(latch) = &self.shared.latch {
+            latch.notify();
+            self.shared.unparkers[1].unpark(&self.shared.driver);
+        }
         if taken == self.shared.tasks {
             self.shared.shutdown();
         }
@@ -321,6 +335,7 @@ fn model(sleepers: usize, tasks: usize) {
             tasks,
             injector: false,
             blocking: None,
+            latch: None,
         });
         let workers: Vec<_> = parkers
             .into_iter()
@@ -368,6 +383,7 @@ fn watched_model(tasks: usize) {
             tasks,
             injector: false,
             blocking: None,
+            latch: None,
         });
         let core = Core {
             index: 0,
@@ -413,6 +429,7 @@ fn blocked_model() {
             tasks: 2,
             injector: true,
             blocking: Some(Notify::new()),
+            latch: None,
         });
         let workers: Vec<_> = parkers
             .into_iter()
@@ -441,6 +458,58 @@ fn blocked_model() {
 #[test]
 fn a_blocked_poll_does_not_strand_the_next_task() {
     blocked_model();
+}
+
+/// A `par` waiter woken by a push hands the searcher's role on: worker 0 pushes a task
+/// onto its own deque and notifies; worker 1 waits in a `par` call for that task to
+/// run (its latch), parking with the real `park_waiter`, and then waits on the latch
+/// without looking for work, as the rest of its call would; worker 2 runs the loop. If
+/// the push woke worker 1, it must pass the role to worker 2, or the task waits in the
+/// deque for ever (deadlock).
+fn waiter_model() {
+    common::model_preempting(3, || {
+        let parkers: Vec<Parker> = (0..3).map(|_| Parker::new()).collect();
+        let shared = Arc::new(Shared {
+            queue: Deque::default(),
+            idle: Idle::new(3),
+            bell: Bell::new(),
+            unparkers: parkers.iter().map(Parker::unparker).collect(),
+            driver: Driver::default(),
+            shutdown: AtomicBool::new(false),
+            taken: AtomicUsize::new(0),
+            tasks: 1,
+            injector: false,
+            blocking: None,
+            latch: Some(Notify::new()),
+        });
+        let mut cores = parkers
+            .into_iter()
+            .enumerate()
+            .skip(1)
+            .map(|(index, parker)| Core {
+                index,
+                shared: shared.clone(),
+                searching: Cell::new(false),
+                parker,
+            });
+        let waiter = cores.next().unwrap();
+        let worker = cores.next().unwrap();
+        let waiter = thread::spawn(move || {
+            rt::park_waiter(&waiter, || false);
+            waiter.shared.latch.as_ref().unwrap().wait();
+        });
+        let worker = thread::spawn(move || rt::run(&worker));
+        shared.queue.push();
+        shared.notify_parked();
+        waiter.join().unwrap();
+        worker.join().unwrap();
+        assert_eq!(shared.taken.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn a_par_waiter_woken_by_a_push_hands_the_search_on() {
+    waiter_model();
 }
 
 #[test]

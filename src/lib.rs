@@ -256,7 +256,7 @@ pub mod __loom {
     /// The workers' sleep/wake protocol.
     pub mod runtime {
         pub use crate::runtime::idle::Idle;
-        pub use crate::runtime::idle::{Worker, found_work, park_unless, run, search};
+        pub use crate::runtime::idle::{Worker, found_work, park_unless, park_waiter, run, search};
         pub use crate::runtime::park::{Parker, Unparker, WakeDriver};
 
         /// Where the blocked-poll watchdog dozes while every worker sleeps.

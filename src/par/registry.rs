@@ -390,11 +390,9 @@ impl Here<'_> {
                 std::thread::yield_now();
                 continue;
             }
-            self.core.park_unless(|| latch.probe());
-            // Woken as a searcher, it would be the one that other workers' pushes count
-            // on to find their tasks, but it looks only at its own queue here: it hands
-            // the role on (waking a sleeper if it was the last searcher).
-            self.core.found_work();
+            // It looks only at its own queue when it wakes, so it hands on a
+            // searcher's role a push woke it with (see `park_waiter`).
+            self.core.park_waiter(|| latch.probe());
             idle_rounds = 0;
             // Tasks that timers or sockets woke while this worker held the driver sit
             // in its queue: poll some, and offer the rest to idle workers.

@@ -95,8 +95,9 @@ impl Idle {
         searching(prev) == 1
     }
 
-    /// A worker goes to sleep. Returns true if it was the last searcher: it must then
-    /// re-check every queue before it really parks.
+    /// A worker goes to sleep (it must then re-check every queue before it really
+    /// parks). Returns true if it was the last searcher: if that re-check sees work,
+    /// it searches again (see [`park_unless`]).
     #[must_use]
     pub fn transition_worker_to_parked(&self, index: usize, is_searching: bool) -> bool {
         let mut sleepers = self.sleepers.lock();
@@ -209,13 +210,11 @@ pub fn found_work<W: Worker>(worker: &W) {
 /// Parks until woken, unless there is work, the runtime shuts down, or `ready()`.
 /// All three are checked after announcing the sleep: a push that raced the
 /// announcement either saw this worker asleep (and wakes someone) or is visible here.
-/// `ready` lets a waiter (a `par` latch) sleep the same way: its setter unparks this
-/// worker after setting it.
 ///
 /// The worker may come back counted as searching (a notifier woke it for a push, or
-/// it was the last searcher and the re-check saw work): other workers' pushes then
-/// count on it, so it must look for work and call [`found_work`] when it finds some,
-/// or hand the role on with [`found_work`] at once.
+/// it was the last searcher and the re-check saw work): pushes then count on it, so
+/// it must look for work and call [`found_work`] when it finds some. A thread that
+/// will not look parks with [`park_waiter`] instead.
 pub fn park_unless<W: Worker>(worker: &W, ready: impl Fn() -> bool) {
     let idle = worker.idle();
     let was_searching = worker.searching().replace(false);
@@ -228,12 +227,21 @@ pub fn park_unless<W: Worker>(worker: &W, ready: impl Fn() -> bool) {
         // A notifier already counted this worker as searching.
         worker.searching().set(true);
     } else if last_searcher && work {
-        // The work came while this worker searched, so its pushes woke nobody: they
-        // counted on this searcher. It takes the role back, so that when it takes the
-        // work it wakes a sleeper for the rest (`found_work`); as a plain worker it
-        // would run the rest one task at a time, or never, while a task holds it.
+        // Pushes that came while this worker searched woke nobody: they counted on
+        // this searcher. It takes the role back, so that when it takes the work it
+        // wakes a sleeper for the rest (`found_work`); as a plain worker it would run
+        // the rest one task at a time, or never, while a task holds it.
         idle.resume_searching();
         worker.searching().set(true);
     }
     worker.woke();
+}
+
+/// Parks a worker that waits for `ready()` (a `par` call's latch, whose setter unparks
+/// it) and, woken, goes back to its wait, not to looking for work: as
+/// [`park_unless`], then it hands on at once a searcher's role it came back with
+/// ([`found_work`]), since the push that woke it counts on a searcher to find its task.
+pub fn park_waiter<W: Worker>(worker: &W, ready: impl Fn() -> bool) {
+    park_unless(worker, ready);
+    found_work(worker);
 }

@@ -571,9 +571,10 @@ impl Core {
         }
     }
 
-    /// Parks until woken, unless `ready()` (see [`idle::park_unless`]).
-    pub(crate) fn park_unless(&self, ready: impl Fn() -> bool) {
-        idle::park_unless(self, ready);
+    /// Parks until woken, unless `ready()`, for a worker that waits for `ready` (see
+    /// [`idle::park_waiter`]).
+    pub(crate) fn park_waiter(&self, ready: impl Fn() -> bool) {
+        idle::park_waiter(self, ready);
     }
 }
 
