@@ -216,6 +216,42 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// A runtime of one worker per parker that will take `tasks` tasks from worker 0's
+    /// deque; the models change the fields that differ.
+    fn new(parkers: &[Parker], tasks: usize) -> Shared {
+        Shared {
+            queue: Deque::default(),
+            idle: Idle::new(parkers.len()),
+            bell: Bell::new(),
+            unparkers: parkers.iter().map(Parker::unparker).collect(),
+            driver: Driver::default(),
+            shutdown: AtomicBool::new(false),
+            taken: AtomicUsize::new(0),
+            tasks,
+            injector: false,
+            blocking: None,
+            latch: None,
+        }
+    }
+
+    /// The producer's side: pushes every task, notifying after each.
+    fn push_tasks(&self) {
+        for _ in 0..self.tasks {
+            self.queue.push();
+            self.notify_parked();
+        }
+    }
+
+    /// Joins `threads`; every task must have been taken by then.
+    fn join(&self, threads: Vec<thread::JoinHandle<()>>) {
+        for th in threads {
+            th.join().unwrap();
+        }
+        assert_eq!(self.taken.load(Ordering::SeqCst), self.tasks);
+    }
+}
+
 /// A worker of the model: it has no queue of its own, so it finds work only in the
 /// shared queue: by stealing, or, when that queue is the injector, in `next_task` too.
 struct Core {
@@ -318,47 +354,40 @@ impl rt::Worker for Core {
     }
 }
 
+impl Core {
+    fn new(shared: &Arc<Shared>, index: usize, parker: Parker) -> Core {
+        Core {
+            index,
+            shared: shared.clone(),
+            searching: Cell::new(false),
+            parker,
+        }
+    }
+}
+
+/// Runs the real worker loop on a thread of its own for each `(index, parker)`.
+fn run_loops(
+    shared: &Arc<Shared>,
+    parkers: impl Iterator<Item = (usize, Parker)>,
+) -> Vec<thread::JoinHandle<()>> {
+    parkers
+        .map(|(index, parker)| {
+            let core = Core::new(shared, index, parker);
+            thread::spawn(move || rt::run(&core))
+        })
+        .collect()
+}
+
 /// Worker 0 pushes `tasks` tasks, notifying after each; `sleepers` workers run the
 /// worker loop. Every task must be taken. Explored with three preemptions (ten seconds
 /// for all of these models together), which found the parker's lost wake-up below.
 fn model(sleepers: usize, tasks: usize) {
     common::model_preempting(3, move || {
         let parkers: Vec<Parker> = (0..=sleepers).map(|_| Parker::new()).collect();
-        let shared = Arc::new(Shared {
-            queue: Deque::default(),
-            idle: Idle::new(sleepers + 1),
-            bell: Bell::new(),
-            unparkers: parkers.iter().map(Parker::unparker).collect(),
-            driver: Driver::default(),
-            shutdown: AtomicBool::new(false),
-            taken: AtomicUsize::new(0),
-            tasks,
-            injector: false,
-            blocking: None,
-            latch: None,
-        });
-        let workers: Vec<_> = parkers
-            .into_iter()
-            .enumerate()
-            .skip(1)
-            .map(|(index, parker)| {
-                let core = Core {
-                    index,
-                    shared: shared.clone(),
-                    searching: Cell::new(false),
-                    parker,
-                };
-                thread::spawn(move || rt::run(&core))
-            })
-            .collect();
-        for _ in 0..tasks {
-            shared.queue.push();
-            shared.notify_parked();
-        }
-        for worker in workers {
-            worker.join().unwrap();
-        }
-        assert_eq!(shared.taken.load(Ordering::SeqCst), tasks);
+        let shared = Arc::new(Shared::new(&parkers, tasks));
+        let workers = run_loops(&shared, parkers.into_iter().enumerate().skip(1));
+        shared.push_tasks();
+        shared.join(workers);
     });
 }
 
@@ -372,25 +401,8 @@ fn model(sleepers: usize, tasks: usize) {
 fn watched_model(tasks: usize) {
     common::model_preempting(3, move || {
         let parker = Parker::new();
-        let shared = Arc::new(Shared {
-            queue: Deque::default(),
-            idle: Idle::new(1),
-            bell: Bell::new(),
-            unparkers: vec![parker.unparker()],
-            driver: Driver::default(),
-            shutdown: AtomicBool::new(false),
-            taken: AtomicUsize::new(0),
-            tasks,
-            injector: false,
-            blocking: None,
-            latch: None,
-        });
-        let core = Core {
-            index: 0,
-            shared: shared.clone(),
-            searching: Cell::new(false),
-            parker,
-        };
+        let shared = Arc::new(Shared::new(std::slice::from_ref(&parker), tasks));
+        let core = Core::new(&shared, 0, parker);
         let worker = thread::spawn(move || rt::run(&core));
         let watchdog = {
             let shared = shared.clone();
@@ -399,13 +411,8 @@ fn watched_model(tasks: usize) {
                 while shared.bell.wait(std::time::Duration::ZERO) == Some(true) {}
             })
         };
-        for _ in 0..tasks {
-            shared.queue.push();
-            shared.notify_parked();
-        }
-        worker.join().unwrap();
-        watchdog.join().unwrap();
-        assert_eq!(shared.taken.load(Ordering::SeqCst), tasks);
+        shared.push_tasks();
+        shared.join(vec![worker, watchdog]);
     });
 }
 
@@ -419,39 +426,13 @@ fn blocked_model() {
     common::model_preempting(3, || {
         let parkers: Vec<Parker> = (0..2).map(|_| Parker::new()).collect();
         let shared = Arc::new(Shared {
-            queue: Deque::default(),
-            idle: Idle::new(2),
-            bell: Bell::new(),
-            unparkers: parkers.iter().map(Parker::unparker).collect(),
-            driver: Driver::default(),
-            shutdown: AtomicBool::new(false),
-            taken: AtomicUsize::new(0),
-            tasks: 2,
             injector: true,
             blocking: Some(Notify::new()),
-            latch: None,
+            ..Shared::new(&parkers, 2)
         });
-        let workers: Vec<_> = parkers
-            .into_iter()
-            .enumerate()
-            .map(|(index, parker)| {
-                let core = Core {
-                    index,
-                    shared: shared.clone(),
-                    searching: Cell::new(false),
-                    parker,
-                };
-                thread::spawn(move || rt::run(&core))
-            })
-            .collect();
-        for _ in 0..2 {
-            shared.queue.push();
-            shared.notify_parked();
-        }
-        for worker in workers {
-            worker.join().unwrap();
-        }
-        assert_eq!(shared.taken.load(Ordering::SeqCst), 2);
+        let workers = run_loops(&shared, parkers.into_iter().enumerate());
+        shared.push_tasks();
+        shared.join(workers);
     });
 }
 
@@ -468,42 +449,19 @@ fn a_blocked_poll_does_not_strand_the_next_task() {
 /// deque for ever (deadlock).
 fn waiter_model() {
     common::model_preempting(3, || {
-        let parkers: Vec<Parker> = (0..3).map(|_| Parker::new()).collect();
+        let mut parkers: Vec<Parker> = (0..3).map(|_| Parker::new()).collect();
         let shared = Arc::new(Shared {
-            queue: Deque::default(),
-            idle: Idle::new(3),
-            bell: Bell::new(),
-            unparkers: parkers.iter().map(Parker::unparker).collect(),
-            driver: Driver::default(),
-            shutdown: AtomicBool::new(false),
-            taken: AtomicUsize::new(0),
-            tasks: 1,
-            injector: false,
-            blocking: None,
             latch: Some(Notify::new()),
+            ..Shared::new(&parkers, 1)
         });
-        let mut cores = parkers
-            .into_iter()
-            .enumerate()
-            .skip(1)
-            .map(|(index, parker)| Core {
-                index,
-                shared: shared.clone(),
-                searching: Cell::new(false),
-                parker,
-            });
-        let waiter = cores.next().unwrap();
-        let worker = cores.next().unwrap();
+        let loops = run_loops(&shared, std::iter::once((2, parkers.pop().unwrap())));
+        let waiter = Core::new(&shared, 1, parkers.pop().unwrap());
         let waiter = thread::spawn(move || {
             rt::park_waiter(&waiter, || false);
             waiter.shared.latch.as_ref().unwrap().wait();
         });
-        let worker = thread::spawn(move || rt::run(&worker));
-        shared.queue.push();
-        shared.notify_parked();
-        waiter.join().unwrap();
-        worker.join().unwrap();
-        assert_eq!(shared.taken.load(Ordering::SeqCst), 1);
+        shared.push_tasks();
+        shared.join(loops.into_iter().chain([waiter]).collect());
     });
 }
 
