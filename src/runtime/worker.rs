@@ -572,8 +572,13 @@ impl Core {
     }
 
     /// Parks until woken, unless `ready()`, for a worker that waits for `ready` (see
-    /// [`idle::park_waiter`]).
+    /// [`idle::park_waiter`]). A task in its LIFO slot (woken by the `par` work it ran
+    /// meanwhile) goes to its queue first: nobody else runs the slot, and a queued task
+    /// is visible, so an idle worker is woken for it, or this one does not sleep.
     pub(crate) fn park_waiter(&self, ready: impl Fn() -> bool) {
+        if let Some(task) = self.lifo.take() {
+            self.push_local(task);
+        }
         idle::park_waiter(self, ready);
     }
 }

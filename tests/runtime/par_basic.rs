@@ -2,8 +2,8 @@
 //! (a task, a `block_on` thread, outside any runtime).
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{run, watchdog};
@@ -292,4 +292,63 @@ fn outside_a_runtime_the_default_runtime_runs_the_pieces() {
             }
         })
     });
+}
+
+/// A task that a `par` piece wakes waits in the LIFO slot of the worker that ran the
+/// piece, which only that worker runs. When that worker then sleeps until the other
+/// half of its `join` ends, it first offers the task to the other workers, so a half
+/// that waits for the task ends. (The blocked-poll watchdog is off here: it would
+/// rescue the slot after its threshold.)
+#[test]
+// Checks scheduling, not memory safety, and spins: skipped under Miri.
+#[cfg_attr(miri, ignore)]
+fn a_task_a_piece_woke_runs_while_its_worker_waits_for_the_other_half() {
+    /// Spins (boundedly) until `flag`: false if it never came.
+    fn wait_for(flag: &AtomicBool) -> bool {
+        let start = Instant::now();
+        while !flag.load(Ordering::SeqCst) {
+            if start.elapsed() > Duration::from_secs(20) {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
+    let mut builder = crate::common::builder(3);
+    builder.blocked_poll_threshold(None);
+    let result = crate::common::block_on(60, &builder, || async {
+        let (tx, rx) = pride::sync::oneshot::channel::<()>();
+        let parked = Arc::new(AtomicBool::new(false));
+        let ran = Arc::new(AtomicBool::new(false));
+        pride::task_group(async |tg| {
+            let (p, r) = (parked.clone(), ran.clone());
+            tg.start_soon(async move {
+                p.store(true, Ordering::SeqCst);
+                rx.await.unwrap();
+                r.store(true, Ordering::SeqCst);
+            });
+            // Let the receiver suspend on its channel, so that the send wakes it
+            // (into the sending worker's LIFO slot) rather than finding it queued.
+            crate::common::yield_until(|| parked.load(Ordering::SeqCst)).await;
+            pride::time::sleep(Duration::from_millis(10)).await;
+            let ran = ran.clone();
+            tg.start_soon(async move {
+                let b_started = AtomicBool::new(false);
+                let halves = par::join(
+                    || {
+                        tx.send(()).unwrap();
+                        // Hold this worker until a thief took the other half.
+                        wait_for(&b_started)
+                    },
+                    || {
+                        b_started.store(true, Ordering::SeqCst);
+                        wait_for(&ran)
+                    },
+                );
+                assert_eq!(halves, (true, true), "the woken task did not run");
+            });
+        })
+        .await
+    });
+    assert!(result.is_ok(), "{result:?}");
 }
