@@ -390,8 +390,9 @@ impl Here<'_> {
                 std::thread::yield_now();
                 continue;
             }
-            // It looks only at its own queue when it wakes, so it hands on a
-            // searcher's role a push woke it with (see `park_waiter`).
+            // Woken, it goes back to this wait, not to searching other workers' task
+            // queues, so it hands on a searcher's role a push woke it with (see
+            // `park_waiter`).
             self.core.park_waiter(|| latch.probe());
             idle_rounds = 0;
             // Tasks that timers or sockets woke while this worker held the driver sit

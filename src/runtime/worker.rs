@@ -573,8 +573,10 @@ impl Core {
 
     /// Parks until woken, unless `ready()`, for a worker that waits for `ready` (see
     /// [`idle::park_waiter`]). A task in its LIFO slot (woken by the `par` work it ran
-    /// meanwhile) goes to its queue first: nobody else runs the slot, and a queued task
-    /// is visible, so an idle worker is woken for it, or this one does not sleep.
+    /// meanwhile, say) goes to its queue first: other workers cannot take from the
+    /// slot (only the watchdog's rescue, after its threshold, moves it), while a queued
+    /// task is visible: a push that saw nobody searching wakes an idle worker for it,
+    /// and the re-check keeps this worker from sleeping beside it.
     pub(crate) fn park_waiter(&self, ready: impl Fn() -> bool) {
         if let Some(task) = self.lifo.take() {
             self.push_local(task);

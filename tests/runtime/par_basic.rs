@@ -295,10 +295,11 @@ fn outside_a_runtime_the_default_runtime_runs_the_pieces() {
 }
 
 /// A task that a `par` piece wakes waits in the LIFO slot of the worker that ran the
-/// piece, which only that worker runs. When that worker then sleeps until the other
-/// half of its `join` ends, it first offers the task to the other workers, so a half
-/// that waits for the task ends. (The blocked-poll watchdog is off here: it would
-/// rescue the slot after its threshold.)
+/// piece, which other workers cannot take from. When that worker then waits for the
+/// other half of its `join`, it moves the task to its queue before it may sleep, where
+/// an idle worker or its own upkeep runs it, so a half that waits for the task ends.
+/// (The blocked-poll watchdog is off here: it would rescue the slot after its
+/// threshold.)
 #[test]
 // Checks scheduling, not memory safety, and spins: skipped under Miri.
 #[cfg_attr(miri, ignore)]
