@@ -57,8 +57,10 @@ if [ ${#tests[@]} -eq 0 ]; then
   tests=("${all[@]}")
 fi
 # A name that matches nothing would pass every run: refuse it.
+declare -A known
+for test in "${all[@]}"; do known[$test]=1; done
 for test in "${tests[@]}"; do
-  if ! printf '%s\n' "${all[@]}" | grep -qxF -- "$test"; then
+  if [ -z "${known[$test]+set}" ]; then
     echo "flake-loop: $target has no test named $test" >&2
     exit 2
   fi
