@@ -13,6 +13,19 @@ const N: usize = if cfg!(miri) { 200 } else { 100_000 };
 const TASKS: u64 = if cfg!(miri) { 4 } else { 16 };
 const ITEMS_PER_TASK: u64 = if cfg!(miri) { 100 } else { 10_000 };
 
+/// Spins, yielding, until `flag` is set: false if it was not within 30 s (a bound that
+/// turns a hang into a failure, not a timing assertion).
+fn spin_for(flag: &AtomicBool) -> bool {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        if start.elapsed() > Duration::from_secs(30) {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}
+
 fn tree_sum(depth: u32) -> u64 {
     if depth == 0 {
         return 1;
@@ -111,14 +124,7 @@ fn an_idle_worker_takes_the_second_half_while_the_first_runs() {
     /// the two ran at the same time.
     fn meet(mine: &AtomicBool, other: &AtomicBool) -> bool {
         mine.store(true, Ordering::SeqCst);
-        let start = Instant::now();
-        while !other.load(Ordering::SeqCst) {
-            if start.elapsed() > Duration::from_secs(30) {
-                return false;
-            }
-            std::thread::yield_now();
-        }
-        true
+        spin_for(other)
     }
     let met = run(2, 60, || async {
         let (a, b) = (AtomicBool::new(false), AtomicBool::new(false));
@@ -304,17 +310,6 @@ fn outside_a_runtime_the_default_runtime_runs_the_pieces() {
 // Checks scheduling, not memory safety, and spins: skipped under Miri.
 #[cfg_attr(miri, ignore)]
 fn a_task_a_piece_woke_runs_while_its_worker_waits_for_the_other_half() {
-    /// Spins (boundedly) until `flag`: false if it never came.
-    fn wait_for(flag: &AtomicBool) -> bool {
-        let start = Instant::now();
-        while !flag.load(Ordering::SeqCst) {
-            if start.elapsed() > Duration::from_secs(20) {
-                return false;
-            }
-            std::thread::yield_now();
-        }
-        true
-    }
     let mut builder = crate::common::builder(3);
     builder.blocked_poll_threshold(None);
     let result = crate::common::block_on(60, &builder, || async {
@@ -339,11 +334,11 @@ fn a_task_a_piece_woke_runs_while_its_worker_waits_for_the_other_half() {
                     || {
                         tx.send(()).unwrap();
                         // Hold this worker until a thief took the other half.
-                        wait_for(&b_started)
+                        spin_for(&b_started)
                     },
                     || {
                         b_started.store(true, Ordering::SeqCst);
-                        wait_for(&ran)
+                        spin_for(&ran)
                     },
                 );
                 assert_eq!(halves, (true, true), "the woken task did not run");
