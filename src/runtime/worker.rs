@@ -573,15 +573,22 @@ impl Core {
 
     /// Parks until woken, unless `ready()`, for a worker that waits for `ready` (see
     /// [`idle::park_waiter`]). A task in its LIFO slot (woken by the `par` work it ran
-    /// meanwhile, say) goes to its queue first: other workers cannot take from the
-    /// slot (only the watchdog's rescue, after its threshold, moves it), while a queued
-    /// task is visible: a push that saw nobody searching wakes an idle worker for it,
-    /// and the re-check keeps this worker from sleeping beside it.
+    /// meanwhile, say) is offered first: queued, it is visible, so a push that saw
+    /// nobody searching wakes an idle worker for it, and the re-check keeps this
+    /// worker from sleeping beside it.
     pub(crate) fn park_waiter(&self, ready: impl Fn() -> bool) {
+        self.offer_lifo();
+        idle::park_waiter(self, ready);
+    }
+
+    /// Moves the task in the LIFO slot, if any, to this worker's queue, where other
+    /// workers can take it: they cannot take from the slot (only the watchdog's
+    /// rescue, after its threshold, moves it). For a worker that stops running its
+    /// own tasks for a while.
+    fn offer_lifo(&self) {
         if let Some(task) = self.lifo.take() {
             self.push_local(task);
         }
-        idle::park_waiter(self, ready);
     }
 }
 
@@ -706,11 +713,8 @@ impl Core {
                 None => break,
             }
         }
-        // What is left (and the LIFO slot, which other workers cannot steal) goes where
-        // idle workers can take it.
-        if let Some(task) = self.lifo.take() {
-            self.push_local(task);
-        }
+        // What is left in the queue stays stealable; the LIFO slot is offered too.
+        self.offer_lifo();
     }
 }
 
