@@ -214,9 +214,7 @@ impl Shared {
             unparker.unpark(&self.driver);
         }
     }
-}
 
-impl Shared {
     /// A runtime of one worker per parker that will take `tasks` tasks from worker 0's
     /// deque; the models change the fields that differ.
     fn new(parkers: &[Parker], tasks: usize) -> Shared {
