@@ -10,7 +10,7 @@
 //!   node (past 16 levels, it reads per-node cached answers: see `catch.rs`). That is
 //!   the hot path: it runs on every poll of a child task and of every scope wrapper.
 //! - A node links down to the nodes entered inside it, and a group's node to its
-//!   children's tasks (`links`, behind a short lock), only to *wake* them: cancelling a
+//!   children (behind short locks: see `links.rs`), only to *wake* them: cancelling a
 //!   node wakes every task inside it, down through nested groups, but not into
 //!   shielded subtrees (they are not cancelled).
 //! - A node's `waker` is the waker of the task that runs inside it (for a group
@@ -41,7 +41,7 @@ use crate::loom::sync::{Arc, Mutex};
 pub use catch::Catcher;
 use catch::Reach;
 pub(crate) use links::{Below, ListClosed, Released};
-use links::{Links, UNLINKED};
+use links::{Children, Links, UNLINKED};
 
 /// `cancel()` was called (by hand, by a deadline, or by a failing sibling).
 const CANCELLED: u32 = 1 << 0;
@@ -76,6 +76,8 @@ pub struct ScopeNode {
     /// Our index in the parent's `slots`, while linked.
     slot: AtomicUsize,
     links: Mutex<Links>,
+    /// A group's node: the links to its children, made by the first one.
+    children: OnceLock<Children>,
     /// Why it was cancelled, if the canceller said (first reason wins).
     reason: OnceLock<StdArc<str>>,
     /// The deadline, and a version bumped on every change so that the wrapper's timer
@@ -160,6 +162,7 @@ impl ScopeNode {
             reach: Reach::new(),
             slot: AtomicUsize::new(UNLINKED),
             links: Mutex::new(Links::default()),
+            children: OnceLock::new(),
             reason: OnceLock::new(),
             deadline: Mutex::new(spec),
             deadline_version: AtomicU64::new(0),
@@ -428,12 +431,10 @@ impl ScopeNode {
                     return;
                 }
                 wakers.extend(links.waker.clone());
-                for below in links.below.iter().flatten() {
-                    match below {
-                        Below::Scope(node) => pending.push(node.clone()),
-                        Below::Task { waker, .. } => wakers.push(waker.clone()),
-                    }
-                }
+                node.for_each_link_locked(&links, |below| match below {
+                    Below::Scope(node) => pending.push(node.clone()),
+                    Below::Task { waker, .. } => wakers.push(waker.clone()),
+                });
             }
             for waker in wakers.drain(..) {
                 waker.wake();
@@ -547,7 +548,7 @@ mod tests {
     }
 
     fn linked_below(parent: &ScopeNode) -> usize {
-        parent.links.lock().below.iter().flatten().count()
+        parent.link_count()
     }
 
     #[test]

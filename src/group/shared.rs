@@ -291,7 +291,7 @@ impl GroupShared {
     pub(crate) fn launch(&self, node: Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
         node.put_waker(crate::task::into_waker(task));
         self.node()
-            .link_child(Below::Scope(node), &|| self.record());
+            .link_child(Below::Scope(node), &|| self.record(), self.tables());
         self.schedule(notified, slot);
     }
 
@@ -306,8 +306,11 @@ impl GroupShared {
         slot: Slot,
     ) {
         let waker = crate::task::into_waker(task);
-        self.node()
-            .link_child(Below::Task { waker, name }, &|| self.record());
+        self.node().link_child(
+            Below::Task { waker, name },
+            &|| self.record(),
+            self.tables(),
+        );
         self.schedule(notified, slot);
     }
 
@@ -316,6 +319,12 @@ impl GroupShared {
     /// link).
     fn record(&self) -> Result<Released, ListClosed> {
         self.handle.record_group(self.node().clone())
+    }
+
+    /// Over how many tables the group's children are spread: one per worker of its
+    /// runtime, and one for other threads.
+    fn tables(&self) -> usize {
+        self.handle.worker_count() + 1
     }
 
     fn schedule(&self, notified: Notified, slot: Slot) {

@@ -15,17 +15,19 @@
 //!
 //! At shutdown the list is closed, and each group's node is shut down: its links are
 //! taken, and every child task among them is cancelled (its future dropped at once;
-//! workers are stopped, so none is being polled). Three locks order this:
+//! workers are stopped, so none is being polled). Locks order this:
 //! - `close` sets `closed`, then takes each shard's groups under its lock; `record`
 //!   reads `closed` under the shard's lock. So a node recorded is shut down by the
 //!   close, and a group that finds the list closed is not recorded.
-//! - A group's node records itself under its own link lock, as its first child is
-//!   linked; a group that finds the list closed marks its node shut down there, with
-//!   nothing linked yet. Every later child is linked under the same lock, after that.
-//! - A node shut down cancels a child linked later instead of linking it: both happen
-//!   under the node's link lock.
+//! - A group's node records itself under its own lock, as its first child is linked,
+//!   and makes the tables its children are linked in under the same lock hold; a
+//!   group that finds the list closed marks its node shut down there instead, with
+//!   nothing linked yet and no table made. Every later child is linked after that.
+//! - A node shut down marks each table of its children as it takes its links, under
+//!   that table's lock, and a child linked there later is cancelled instead of linked.
 //!
-//! The node's link lock is taken before a shard's, never the other way round.
+//! The node's lock is taken before a shard's, and before a table's, never the other way
+//! round.
 //! Cancelling drops futures, which may start children; they are cancelled as they are
 //! linked.
 
@@ -199,7 +201,7 @@ pub(crate) mod loom_api {
         pub fn link_child(&self, group: &Arc<ScopeNode>, task: Task, shard: usize) {
             let record = || self.0.record(group.clone(), shard);
             let waker = crate::task::into_waker(task);
-            group.link_child(Below::Task { waker, name: None }, &record);
+            group.link_child(Below::Task { waker, name: None }, &record, 2);
         }
     }
 }

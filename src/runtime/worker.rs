@@ -285,6 +285,12 @@ impl Handle {
         self.shared.owned.record(group, shard)
     }
 
+    /// How many workers the runtime has.
+    #[inline]
+    pub(crate) fn worker_count(&self) -> usize {
+        self.shared.remotes.len()
+    }
+
     /// How many group nodes the runtime's list holds.
     #[cfg(all(test, not(pride_loom)))]
     pub(crate) fn recorded_groups(&self) -> usize {

@@ -319,6 +319,56 @@ fn dropping_the_runtime_drops_every_task_once() {
     drop(release);
 }
 
+/// Dropping the runtime drops the children of a forgotten group that two workers
+/// started at the same time, and those started from outside it.
+#[test]
+fn dropping_the_runtime_drops_children_started_from_two_workers_at_once() {
+    let dropped = Counter::new();
+    let rt = crate::common::builder(2).build().expect("runtime");
+    {
+        let dropped = dropped.clone();
+        rt.block_on(async move {
+            let started = Counter::new();
+            let counted = started.clone();
+            let group = task_group(async move |tg| {
+                // Each spawner blocks its worker until the other runs too.
+                let both = Arc::new(std::sync::Barrier::new(2));
+                for _ in 0..2 {
+                    let (spawner, both) = (tg.clone(), both.clone());
+                    let (dropped, started) = (dropped.clone(), started.clone());
+                    tg.start_soon(async move {
+                        both.wait();
+                        for _ in 0..50 {
+                            let guard = dropped.drop_guard();
+                            spawner.start_soon(async move {
+                                let _guard = guard;
+                                std::future::pending::<()>().await;
+                            });
+                        }
+                        started.inc();
+                        std::future::pending::<()>().await;
+                    });
+                }
+                for _ in 0..50 {
+                    let guard = dropped.drop_guard();
+                    tg.start_soon(async move {
+                        let _guard = guard;
+                        std::future::pending::<()>().await;
+                    });
+                }
+                std::future::pending::<()>().await;
+            });
+            let mut group = Box::pin(group);
+            futures_lite::future::poll_once(group.as_mut()).await;
+            crate::common::yield_until(|| counted.get() == 2).await;
+            std::mem::forget(group);
+        });
+    }
+    assert_eq!(dropped.get(), 0);
+    watchdog(60, move || drop(rt));
+    assert_eq!(dropped.get(), 150);
+}
+
 /// Starts children when dropped: one in each of `groups`, and then one more in the
 /// last. Each child holds a guard of `dropped`, as this does.
 struct StartsChildrenWhenDropped {

@@ -4,8 +4,9 @@
 //! groups keep their error structure.
 
 use std::future::pending;
+use std::sync::{Arc, Barrier};
 
-use crate::common::{Boom, Counter, Flag, run};
+use crate::common::{Boom, Counter, Flag, run, yield_until};
 use pride::{BoxError, Event, GroupError, checkpoint, task_group};
 
 fn pending_children(tg: &pride::TaskGroup, drops: &Counter, n: usize) {
@@ -255,6 +256,38 @@ fn siblings_spawned_by_a_child_into_a_cancelled_group_are_dropped() {
             Err(e) => assert!(e.is_cancelled() && e.errors().is_empty(), "{e:?}"),
         }
         assert_eq!(drops.get(), 4);
+    });
+}
+
+/// Children started at the same time from two workers, and from outside the runtime,
+/// are all reached by a cancel of their group.
+#[test]
+fn a_cancel_reaches_children_started_from_two_workers_at_once() {
+    run(2, 20, || async {
+        let drops = Counter::new();
+        let started = Counter::new();
+        task_group(async |tg| {
+            // Each spawner blocks its worker until the other runs too: they start
+            // their children from two workers at once.
+            let both = Arc::new(Barrier::new(2));
+            for _ in 0..2 {
+                let (spawner, both) = (tg.clone(), both.clone());
+                let (drops, started) = (drops.clone(), started.clone());
+                tg.start_soon(async move {
+                    both.wait();
+                    pending_children(&spawner, &drops, 50);
+                    started.inc();
+                    pending::<()>().await;
+                });
+            }
+            pending_children(&tg, &drops, 50);
+            yield_until(|| started.get() == 2).await;
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(drops.get(), 150);
     });
 }
 
