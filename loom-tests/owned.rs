@@ -1,13 +1,16 @@
 //! loom model of how a runtime's shutdown reaches every task: through the list of the
 //! groups that started a child, while children are linked below those groups.
 //!
-//! Three locks order everything; every step of the model happens under one of them. A group's first child,
-//! as it is linked (under the group node's link lock), records the node: `record`
-//! pushes it under a shard's lock and reads the `closed` flag under the same lock, and
+//! Locks order everything; every step of the model happens under one of them. A
+//! group's first child, as it is linked (under the group node's lock), records the
+//! node: `record` pushes it under a shard's lock and reads the `closed` flag under the same lock, and
 //! a group that finds the list closed marks its node shut down, with nothing linked
-//! yet. `close` sets the flag before it takes each shard's lock, and shuts down each
-//! node it finds: it takes the node's links and marks it, under the node's link lock.
-//! A child linked later, under the same lock, sees the mark and is cancelled at once.
+//! yet; otherwise it makes the node's tables of children in the same lock hold. `close`
+//! sets the flag before it takes each shard's lock, and shuts down each node it finds:
+//! under the node's lock, it takes each table's links and marks the table, under that
+//! table's lock. A child linked later, under the same table's lock, sees the mark and
+//! is cancelled at once. (The model's threads are no runtime's workers: every child
+//! goes into the table for other threads, so the launches share one table.)
 //!
 //! Checked: every child's future is dropped exactly once by the time every side is
 //! done, and a child whose launch had returned when the close returned was dropped by
