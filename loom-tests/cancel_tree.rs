@@ -211,14 +211,31 @@ fn cancel_vs_late_link_of_a_scope_with_a_child() {
 /// Seen to deadlock with the walk skipping the links of child tasks (mutation row G10).
 #[test]
 fn cancel_vs_link_of_a_child_task() {
-    common::model(|| {
+    cancel_vs_link_of_a_child_task_from(false);
+}
+
+/// The same, the child started by a thread other than the one that started the group's
+/// first child: it is linked in a table of that thread's own.
+///
+/// Seen to deadlock with the walk skipping those tables (mutation row G11).
+#[test]
+fn cancel_vs_link_of_a_child_task_in_a_table_of_its_threads() {
+    cancel_vs_link_of_a_child_task_from(true);
+}
+
+fn cancel_vs_link_of_a_child_task_from(another_thread: bool) {
+    common::model(move || {
         let group = entered(None);
+        let first = common::Runner::new();
+        if another_thread {
+            group.link_task_in(first.waker.clone(), 2, 0);
+        }
         let canceller = {
             let group = group.clone();
             thread::spawn(move || assert!(group.cancel()))
         };
         let runner = common::Runner::new();
-        group.link_task(runner.waker.clone(), None);
+        group.link_task_in(runner.waker.clone(), 2, 1);
         while group.cancelled_by().is_none() {
             runner.wait();
         }

@@ -44,13 +44,14 @@ rows=(
   'O1#src/runtime/owned.rs#s/if self.closed.load\(Ordering::Relaxed\) \{/if false {/#loom_owned#caught'
   'O2#src/runtime/owned.rs#s/self.closed.store\(true, Ordering::SeqCst\);\n(\s*)(for shard in self.shards.iter\(\) \{\n(?:.*\n)*?)\1\}\n/$2$1}\n$1self.closed.store(true, Ordering::SeqCst);\n/#loom_owned#caught'
   'O3#src/runtime/owned.rs#s/(let shard = &self.shards\[[^\n]*\n)/$1let closed = self.closed.load(Ordering::Relaxed);\n/; s/if self.closed.load\(Ordering::Relaxed\) \{/if closed {/#loom_owned#caught'
-  'O4#src/cancel/node/links.rs#s/if table.shut \{/if false {/#loom_owned#caught'
+  'O4#src/cancel/node/links.rs#s/if locked.shut \{/if false {/#loom_owned#caught'
   'O5#src/cancel/node/links.rs#s/table.shut \|= shut;\n//#loom_owned#caught'
   'O6#src/cancel/node/links.rs#s/Err\(ListClosed\) => links.shut = true,/Err(ListClosed) => {}/#loom_owned#caught'
   'O7#src/cancel/node/links.rs#s/if !links.recorded \{/if false {/#loom_owned#caught'
   'O8#src/cancel/node/links.rs#s/children.take\(shut, &mut taken\);/let _ = (children, shut);/#loom_owned#caught'
+  'O9#src/cancel/node/links.rs#s/links.shut \|= shut;\n//#loom_owned#caught'
   'G10#src/cancel/node.rs#s/Below::Task \{ waker, \.\. \} => wakers\.push\(waker\.clone\(\)\),/Below::Task { .. } => {}/#loom_cancel_tree#caught'
-  'G11#src/cancel/node/links.rs#s/children.for_each\(\|table\| table.iter\(\).for_each\(&mut f\)\);/let _ = children;/#loom_cancel_tree#caught'
+  'G11#src/cancel/node/links.rs#s/children.for_each\(&mut f\);/let _ = children;/#loom_cancel_tree#caught'
 )
 
 selected=("$@")

@@ -3,14 +3,16 @@
 //!
 //! Locks order everything; every step of the model happens under one of them. A
 //! group's first child, as it is linked (under the group node's lock), records the
-//! node: `record` pushes it under a shard's lock and reads the `closed` flag under the same lock, and
-//! a group that finds the list closed marks its node shut down, with nothing linked
-//! yet; otherwise it makes the node's tables of children in the same lock hold. `close`
-//! sets the flag before it takes each shard's lock, and shuts down each node it finds:
-//! under the node's lock, it takes each table's links and marks the table, under that
-//! table's lock. A child linked later, under the same table's lock, sees the mark and
-//! is cancelled at once. (The model's threads are no runtime's workers: every child
-//! goes into the table for other threads, so the launches share one table.)
+//! node: `record` pushes it under a shard's lock and reads the `closed` flag under
+//! the same lock, and a group that finds the list closed marks its node shut down,
+//! with nothing linked yet. A thread's first child is linked under the node's lock too: in the node's own
+//! table if that thread started the group's first child, otherwise in a table of that
+//! thread's own, made there. `close` sets the flag before it takes each shard's lock,
+//! and shuts down each node it finds: under the node's lock, it marks the node, takes
+//! its own links, and takes each other table's links and marks it, under that table's
+//! lock. A child linked later, under the node's lock or its table's, sees a mark and is
+//! cancelled at once. A launch's shard stands for its thread (a worker, or another
+//! thread), so two launches link into two tables.
 //!
 //! Checked: every child's future is dropped exactly once by the time every side is
 //! done, and a child whose launch had returned when the close returned was dropped by
@@ -81,8 +83,9 @@ fn group() -> Arc<ScopeNode> {
 /// A launch's thread, whether it has returned, and its child's drops.
 type Launch = (thread::JoinHandle<()>, Arc<AtomicBool>, Arc<AtomicUsize>);
 
-/// A thread that links a new child below `group` as a launch does (recording the
-/// group in shard `shard` if it is the first), then says it has returned.
+/// A thread that links a new child below `group` as a launch does, in table `shard`
+/// (recording the group in shard `shard` if it is the first), then says it has
+/// returned.
 fn launch(owned: &Arc<Owned>, group: &Arc<ScopeNode>, shard: usize) -> Launch {
     let drops = Arc::new(AtomicUsize::new(0));
     let launched = Arc::new(AtomicBool::new(false));

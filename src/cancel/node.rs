@@ -20,7 +20,7 @@
 //!   parent -> child -> parent never outlives the scope: a scope wrapper unlinks as it
 //!   exits; a group child's node is only marked exited when its task finishes (no lock
 //!   taken on the finishing worker), and its parent drops the links of exited nodes,
-//!   and of child tasks that have completed, when it next links into a full table,
+//!   and of child tasks that have completed, when a link fills one of its tables,
 //!   amortised O(1) per link (see `links.rs`). Such a link is harmless meanwhile:
 //!   waking a finished task does nothing. Its cost is memory: a group that stops
 //!   starting children keeps its finished children's links, and through their wakers
@@ -73,7 +73,8 @@ pub struct ScopeNode {
     parent: Parent,
     /// `cancelled_by`'s cached answer for a deep tree (see `catch.rs`).
     reach: Reach,
-    /// Our index in the parent's `slots`, while linked.
+    /// Our index in the parent's table of scopes, while linked there (a group child's
+    /// own node, linked in a table of children, has none).
     slot: AtomicUsize,
     links: Mutex<Links>,
     /// A group's node: the links to its children, made by the first one.
@@ -461,7 +462,7 @@ impl ScopeNode {
     /// Shields or unshields. Unshielding wakes the tasks inside, which may now be
     /// cancelled from outside.
     pub fn set_shield(&self, shield: bool) {
-        // Under the links lock: see `wake_inside`.
+        // Under the node's lock: see `wake_inside`.
         let prev = {
             let _links = self.links.lock();
             if shield {
@@ -608,6 +609,48 @@ mod tests {
                 crate::task::with_task(&waker, crate::task::Task::cancel);
             }
         }
+    }
+
+    /// Threads start a group's children into tables of their own (the first thread's
+    /// is the node's). A full table sweeps the others that no child was linked into
+    /// since it last looked, so the finished children of a thread that stopped starting
+    /// any are not kept until the group exits.
+    fn an_idle_table_is_swept_by_a_full_one(full_is_home: bool) {
+        let group = ScopeNode::new();
+        let pending = || polled_task(std::future::pending());
+        let mut in_full = 0;
+        if full_is_home {
+            group.link_task_in(pending(), 2, 0);
+            in_full += 1;
+        }
+        for _ in 0..5 {
+            group.link_task_in(polled_task(async {}), 2, 1);
+        }
+        // The first sweep finds the idle table linked into since the last look (there
+        // was none), and only marks it; it sets the room to twice the live links.
+        while in_full < 2 * links::SWEEP_MIN {
+            group.link_task_in(pending(), 2, 0);
+            in_full += 1;
+        }
+        assert_eq!(linked_below(&group), in_full + 5);
+        // The second sweeps it.
+        group.link_task_in(pending(), 2, 0);
+        assert_eq!(linked_below(&group), in_full + 1);
+        for below in group.take_links() {
+            if let Below::Task { waker, .. } = below {
+                crate::task::with_task(&waker, crate::task::Task::cancel);
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_table_sweeps_the_idle_home_table() {
+        an_idle_table_is_swept_by_a_full_one(false);
+    }
+
+    #[test]
+    fn the_full_home_table_sweeps_an_idle_table() {
+        an_idle_table_is_swept_by_a_full_one(true);
     }
 
     #[test]

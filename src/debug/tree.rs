@@ -5,9 +5,10 @@
 //! runtime lists; everything opened inside links below it: a group's children at
 //! once, a group or a cancel scope once its work first suspends (before that, only the
 //! task running it can reach it, and it is mid-poll). The dump walks down from the
-//! roots, taking each node's short link lock to copy its list of children, and reads
-//! flags with atomic loads. A task's node also reads the two debug words in its header
-//! (`task.rs`): when its latest poll began, and what it waits for.
+//! roots, taking each node's short locks (its own, and a group's tables of children)
+//! to copy its list of children, and reads flags with atomic loads. A task's node also
+//! reads the two debug words in its header (`task.rs`): when its latest poll began,
+//! and what it waits for.
 
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};

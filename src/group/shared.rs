@@ -291,7 +291,7 @@ impl GroupShared {
     pub(crate) fn launch(&self, node: Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
         node.put_waker(crate::task::into_waker(task));
         self.node()
-            .link_child(Below::Scope(node), &|| self.record(), self.tables());
+            .link_child(Below::Scope(node), &|| self.record(), self.handle.shard());
         self.schedule(notified, slot);
     }
 
@@ -309,7 +309,7 @@ impl GroupShared {
         self.node().link_child(
             Below::Task { waker, name },
             &|| self.record(),
-            self.tables(),
+            self.handle.shard(),
         );
         self.schedule(notified, slot);
     }
@@ -319,12 +319,6 @@ impl GroupShared {
     /// link).
     fn record(&self) -> Result<Released, ListClosed> {
         self.handle.record_group(self.node().clone())
-    }
-
-    /// Over how many tables the group's children are spread: one per worker of its
-    /// runtime, and one for other threads.
-    fn tables(&self) -> usize {
-        self.handle.worker_count() + 1
     }
 
     fn schedule(&self, notified: Notified, slot: Slot) {

@@ -29,6 +29,7 @@ use crate::debug::watchdog;
 use crate::time::Clock;
 
 pub use blocking::{ToThread, to_thread};
+pub(crate) use owned::Shard;
 #[cfg(all(unix, not(pride_loom)))]
 pub(crate) use worker::Shared;
 pub(crate) use worker::{Core, Handle, wake_many, with_worker_counters};

@@ -37,16 +37,26 @@ use crate::cancel::node::{ListClosed, Released, ScopeNode};
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 
+/// A thread's place in what the runtime keeps per worker, one shard per worker and one
+/// for other threads: this list, and each group's tables of children.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shard {
+    /// How many shards: the runtime's workers, plus one.
+    pub(crate) count: usize,
+    /// This thread's: its worker index, or the last for any other thread.
+    pub(crate) index: usize,
+}
+
 /// A shard sweeps no earlier than at this many groups.
 const MIN_SWEEP: usize = 64;
 
 pub(crate) struct OwnedTasks {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Mutex<ListShard>]>,
     /// Set once, at shutdown; read under a shard's lock (see `record`).
     closed: AtomicBool,
 }
 
-struct Shard {
+struct ListShard {
     /// The nodes of groups that started a child.
     groups: Vec<Arc<ScopeNode>>,
     /// `groups.len()` at which the next sweep runs.
@@ -59,7 +69,7 @@ impl OwnedTasks {
         OwnedTasks {
             shards: (0..shards.max(1))
                 .map(|_| {
-                    Mutex::new(Shard {
+                    Mutex::new(ListShard {
                         groups: Vec::new(),
                         sweep_at: MIN_SWEEP,
                     })
@@ -197,11 +207,16 @@ pub(crate) mod loom_api {
         }
 
         /// Links `task` below `group` as a group links a child that runs in its scope,
-        /// recording `group` in shard `shard` if it is the group's first.
+        /// started from the thread of shard `shard` (of two): in that table of the
+        /// group's, recording `group` in that shard of the list if it is the first.
         pub fn link_child(&self, group: &Arc<ScopeNode>, task: Task, shard: usize) {
             let record = || self.0.record(group.clone(), shard);
             let waker = crate::task::into_waker(task);
-            group.link_child(Below::Task { waker, name: None }, &record, 2);
+            let place = crate::runtime::Shard {
+                count: 2,
+                index: shard,
+            };
+            group.link_child(Below::Task { waker, name: None }, &record, place);
         }
     }
 }

@@ -25,7 +25,7 @@ use super::context;
 use super::driver::Driver;
 use super::idle::{self, Idle};
 use super::metrics::{Counters, WorkerCounters};
-use super::owned::OwnedTasks;
+use super::owned::{OwnedTasks, Shard};
 use super::park::{Parker, Unparker};
 use crate::cancel::node::{ListClosed, Released, ScopeNode};
 use crate::loom::sync::Arc;
@@ -281,14 +281,16 @@ impl Handle {
     /// Records the node of a group whose first child is being linked, so that the
     /// runtime's shutdown reaches the group's children (see `owned.rs`).
     pub(crate) fn record_group(&self, group: Arc<ScopeNode>) -> Result<Released, ListClosed> {
-        let shard = context::worker_index().unwrap_or(usize::MAX);
-        self.shared.owned.record(group, shard)
+        self.shared.owned.record(group, self.shard().index)
     }
 
-    /// How many workers the runtime has.
+    /// This thread's shard of what the runtime keeps per worker (its list of groups, a
+    /// group's tables of children): a worker's own, or the last for any other thread.
     #[inline]
-    pub(crate) fn worker_count(&self) -> usize {
-        self.shared.remotes.len()
+    pub(crate) fn shard(&self) -> Shard {
+        let count = self.shared.remotes.len() + 1;
+        let index = context::worker_index().map_or(count - 1, |index| index.min(count - 1));
+        Shard { count, index }
     }
 
     /// How many group nodes the runtime's list holds.

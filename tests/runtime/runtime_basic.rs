@@ -320,7 +320,7 @@ fn dropping_the_runtime_drops_every_task_once() {
 }
 
 /// Dropping the runtime drops the children of a forgotten group that two workers
-/// started at the same time, and those started from outside it.
+/// started at the same time, and those the `block_on` thread started.
 #[test]
 fn dropping_the_runtime_drops_children_started_from_two_workers_at_once() {
     let dropped = Counter::new();

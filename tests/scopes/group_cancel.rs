@@ -259,7 +259,7 @@ fn siblings_spawned_by_a_child_into_a_cancelled_group_are_dropped() {
     });
 }
 
-/// Children started at the same time from two workers, and from outside the runtime,
+/// Children started at the same time from two workers, and from the `block_on` thread,
 /// are all reached by a cancel of their group.
 #[test]
 fn a_cancel_reaches_children_started_from_two_workers_at_once() {

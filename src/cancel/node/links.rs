@@ -4,17 +4,23 @@
 //!
 //! A node's scopes are linked in one table, under the node's lock, at the index their
 //! `slot` holds; a scope wrapper unlinks its node as it exits. A group's children are
-//! linked in one table per worker of its runtime, and one for other threads, each
-//! under its own lock: a child goes into the table of the thread that starts it, so
-//! workers that start children into one group at once do not contend for a lock, nor
-//! pass its cache lines back and forth. The first child makes the tables, under the
-//! node's lock, as it records the group in its runtime's list; a cancel's walk and a
-//! teardown take each table's lock in turn, after the node's (never the other way
-//! round). A child is never unlinked one by one: its node is marked exited, or its task
-//! completes, without a lock taken on the finishing worker, and the next link into a
-//! full table sweeps such links out.
+//! linked in the table of the thread that starts them: the thread that started the
+//! first child links in the node's own table (`home`), under the node's lock, and any
+//! other thread in a table of its own ([`Children`]), made under the node's lock the
+//! first time and locked alone after that. So workers that start children into one
+//! group at once do not contend for a lock, nor pass its cache lines back and forth,
+//! and a group whose children one thread starts costs what one table does. A cancel's
+//! walk and a teardown take the node's lock, then each other table's in turn (never the
+//! other way round).
+//!
+//! A child is never unlinked one by one: its node is marked exited, or its task
+//! completes, without a lock taken on the finishing worker, and a link into a full
+//! table sweeps such links out of it and of the group's idle tables (see
+//! [`Children`]). The same goes for the node a child makes when its work first enters a
+//! scope of its own: it is linked in the group node's table of scopes, and swept from
+//! there once marked exited.
 
-use std::sync::Arc as StdArc;
+use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
 
 use crossbeam_utils::CachePadded;
@@ -22,6 +28,7 @@ use crossbeam_utils::CachePadded;
 use super::{LINKED, Label, ScopeNode, TASKS};
 use crate::loom::sync::atomic::Ordering;
 use crate::loom::sync::{Arc, Mutex};
+use crate::runtime::Shard;
 
 /// One link down from a node.
 #[derive(Clone)]
@@ -93,18 +100,23 @@ pub(super) const UNLINKED: usize = usize::MAX;
 /// links on the same thread.
 pub(super) const SWEEP_MIN: usize = 8;
 
-/// What a node's lock guards: the waker of the task inside it, and the links to the
-/// scopes entered inside it.
+/// What a node's lock guards: the waker of the task inside it, the links to the scopes
+/// entered inside it, and, for a group's node, the table of the children that the
+/// thread which started its first child starts.
 #[derive(Default)]
 pub(super) struct Links {
     pub(super) waker: Option<Waker>,
     /// The links to scopes entered inside the node; a scope's at the index its `slot`
     /// holds.
     scopes: Table,
+    /// The children started by the threads of shard `home`.
+    home: ChildTable,
+    /// The shard of the thread that started the group's first child.
+    home_shard: Option<usize>,
     /// A group's node: its first child's link has recorded it in its runtime's list.
     recorded: bool,
-    /// A group's node: its runtime had shut down when the first child came, so it
-    /// makes no tables of children, and every child is cancelled instead of linked.
+    /// The runtime shut down (see [`ScopeNode::shut_down`]): nothing is linked any
+    /// more, and every child is cancelled instead of linked.
     shut: bool,
 }
 
@@ -195,62 +207,125 @@ impl Table {
     }
 }
 
-/// A group's links to its children, one table per worker of its runtime and one for
-/// other threads: a child is linked in the table of the thread that starts it. Workers
-/// that start children into the same group at once would otherwise contend for one
-/// lock and pass one table's cache lines back and forth on every start. Made by the
-/// group's first child (see [`ScopeNode::children`]).
+/// The tables of a group's children started by threads other than the one that
+/// started its first child (whose children stay in the node's own table, `home`): one
+/// per worker of the runtime and one for other threads, each made by the first child
+/// that thread links, under the node's lock. Workers that start children into the same
+/// group at once would otherwise contend for one lock and pass one table's cache lines
+/// back and forth on every start; a group whose children one thread starts pays for no
+/// table of its own.
+///
+/// A link into a full table sweeps it, and with it every other table of the group that
+/// no child was linked into since the last such look at it (and that is not locked at
+/// that moment): a table that stops receiving links (its thread no longer starts
+/// children here) does not keep its finished children until the group exits, and a
+/// table in use is left to its own sweeps. Each table swept may then take as many links
+/// as the swept tables held live ones (`SWEEP_MIN` at least) before it is full again: a
+/// sweep looks at what was live at the previous one and what was linked since, so each
+/// link is looked at a bounded number of times on average.
 pub(super) struct Children {
-    tables: Box<[CachePadded<Mutex<ChildTable>>]>,
+    /// Indexed by shard; the home shard's is never made.
+    tables: Box<[OnceLock<Box<Padded>>]>,
 }
 
+/// A table on cache lines of its own: two workers' tables side by side would pass a
+/// line back and forth.
+type Padded = CachePadded<Mutex<ChildTable>>;
+
+/// One table of a group's children.
 struct ChildTable {
-    table: Table,
+    below: Vec<Below>,
+    /// The length at which the table is full (see [`Children`]).
+    sweep_at: usize,
+    /// A child was linked here since a sweep last looked at this table.
+    linked: bool,
     /// The runtime shut down: a child is cancelled instead of linked here.
     shut: bool,
 }
 
+impl Default for ChildTable {
+    fn default() -> ChildTable {
+        ChildTable {
+            below: Vec::new(),
+            sweep_at: SWEEP_MIN,
+            linked: false,
+            shut: false,
+        }
+    }
+}
+
+impl ChildTable {
+    fn is_full(&self) -> bool {
+        self.below.len() >= self.sweep_at
+    }
+
+    fn push(&mut self, child: Below) {
+        self.below.push(child);
+        self.linked = true;
+    }
+
+    /// A sweep of another table looks at this one: true if no child was linked here
+    /// since the last look (it is to be swept too).
+    fn look(&mut self) -> bool {
+        !std::mem::replace(&mut self.linked, false)
+    }
+
+    /// Moves the links of exited nodes and completed tasks to `swept`; returns how
+    /// many links stay.
+    fn sweep(&mut self, swept: &mut Vec<Below>) -> usize {
+        self.linked = false;
+        let mut index = 0;
+        while index < self.below.len() {
+            if self.below[index].has_exited() {
+                swept.push(self.below.swap_remove(index));
+            } else {
+                index += 1;
+            }
+        }
+        self.below.len()
+    }
+
+    /// After a sweep that found `live` links in the tables it swept.
+    fn room_for(&mut self, live: usize) {
+        self.sweep_at = self.below.len() + live.max(SWEEP_MIN);
+    }
+}
+
+/// The full table a link sweeps.
+enum Full<'a> {
+    /// The node's own (its lock is held).
+    Home(&'a mut Links),
+    /// One of the group's [`Children`] tables, locked.
+    Own(&'a Mutex<ChildTable>, &'a mut ChildTable),
+}
+
 impl Children {
     fn new(tables: usize) -> Children {
-        let table = || {
-            CachePadded::new(Mutex::new(ChildTable {
-                table: Table::default(),
-                shut: false,
-            }))
-        };
         Children {
-            tables: (0..tables.max(1)).map(|_| table()).collect(),
+            tables: (0..tables.max(1)).map(|_| OnceLock::new()).collect(),
         }
     }
 
-    /// Links `child` in this thread's table, or cancels it if the runtime shut down.
-    fn insert(&self, child: Below) {
-        let last = self.tables.len() - 1;
-        let index = crate::runtime::context::worker_index().map_or(last, |index| index.min(last));
-        let mut table = self.tables[index].lock();
-        if table.shut {
-            drop(table);
-            child.cancel_task();
-            return;
-        }
-        let (_, swept) = table.table.insert(child);
-        drop(table);
-        drop(swept);
+    /// The tables made so far.
+    fn made(&self) -> impl Iterator<Item = &Mutex<ChildTable>> {
+        self.tables
+            .iter()
+            .filter_map(|table| table.get().map(|table| &***table))
     }
 
     /// Runs `f` on each table's links, under its lock.
-    fn for_each(&self, mut f: impl FnMut(&Table)) {
-        for table in self.tables.iter() {
-            f(&table.lock().table);
+    fn for_each(&self, mut f: impl FnMut(&Below)) {
+        for table in self.made() {
+            table.lock().below.iter().for_each(&mut f);
         }
     }
 
     /// Takes every link; with `shut`, marks each table shut down as it goes.
     fn take(&self, shut: bool, taken: &mut Vec<Below>) {
-        for table in self.tables.iter() {
+        for table in self.made() {
             let mut table = table.lock();
             table.shut |= shut;
-            taken.append(&mut table.table.take());
+            taken.append(&mut table.below);
         }
     }
 }
@@ -271,7 +346,7 @@ impl ScopeNode {
         // Other tasks may already run below this node (a group's children, also those
         // started through a handle that left the group's first poll), and a cancel
         // above that came before this link found no way down to them. Both take the
-        // parent's links lock, after the cancel's flag store and before our load:
+        // parent's lock, after the cancel's flag store and before our load:
         // either that cancel's walk sees our link and wakes them, or we see its flag
         // here and wake them ourselves.
         if node.parent().is_some() && node.cancelled_by().is_some() {
@@ -303,6 +378,9 @@ impl ScopeNode {
         );
         child.flags.fetch_or(LINKED, Ordering::AcqRel);
         let mut links = self.links.lock();
+        if links.shut {
+            return;
+        }
         let (index, swept) = links.scopes.insert(Below::Scope(child.clone()));
         child.slot.store(index, Ordering::Relaxed);
         drop(links);
@@ -311,25 +389,32 @@ impl ScopeNode {
 
     /// Links a new child of the group whose node this is, below which nothing runs
     /// yet: its task directly (a child that runs in the group's scope), or its own
-    /// node, holding its task's waker. `record` is how the group records its node in
-    /// its runtime's list: the first child's link does it, under the node's lock, so a
-    /// child linked at the same time waits for it, and none is linked below a group
-    /// the runtime's shutdown cannot reach. If the runtime has shut down, the node is
-    /// shut down with it and the child is cancelled instead of linked. `tables`: how
-    /// many tables the group's children are spread over (its runtime's workers, plus
-    /// one), fixed by the first child.
-    pub(crate) fn link_child(&self, child: Below, record: Record<'_>, tables: usize) {
-        self.link_below(child, Some(record), tables);
+    /// node, holding its task's waker, in the table of `shard` (the thread starting
+    /// it). `record` is how the group records its node in its runtime's list: the first
+    /// child's link does it, under the node's lock, so a child linked at the same time
+    /// waits for it, and none is linked below a group the runtime's shutdown cannot
+    /// reach. If the runtime has shut down, the node is shut down with it and the child
+    /// is cancelled instead of linked.
+    pub(crate) fn link_child(&self, child: Below, record: Record<'_>, shard: Shard) {
+        self.link_below(child, Some(record), shard);
     }
 
     /// Links a group child that runs in this group's scope, without recording the
     /// group anywhere: for models and tests of the tree alone.
     #[cfg(any(test, pride_loom))]
     pub fn link_task(&self, waker: Waker, name: Option<StdArc<str>>) {
-        self.link_below(Below::Task { waker, name }, None, 1);
+        let shard = Shard { count: 1, index: 0 };
+        self.link_below(Below::Task { waker, name }, None, shard);
     }
 
-    fn link_below(&self, child: Below, record: Option<Record<'_>>, tables: usize) {
+    /// [`link_task`](Self::link_task) from the thread of shard `index` of `count`.
+    #[cfg(any(test, pride_loom))]
+    pub fn link_task_in(&self, waker: Waker, count: usize, index: usize) {
+        let task = Below::Task { waker, name: None };
+        self.link_below(task, None, Shard { count, index });
+    }
+
+    fn link_below(&self, child: Below, record: Option<Record<'_>>, shard: Shard) {
         match &child {
             Below::Scope(node) => {
                 debug_assert!(
@@ -345,18 +430,19 @@ impl ScopeNode {
                 }
             }
         }
-        match self.children(record, tables) {
-            Some(children) => children.insert(child),
-            None => child.cancel_task(),
-        }
-    }
-
-    /// The group's tables of children, made (under the node's lock, after the group
-    /// is recorded) by the first child's link; `None` if the runtime has shut down.
-    fn children(&self, record: Option<Record<'_>>, tables: usize) -> Option<&Children> {
+        // A thread with a table of its own links there.
         if let Some(children) = self.children.get() {
-            return Some(children);
+            let index = shard.index.min(children.tables.len() - 1);
+            if let Some(table) = children.tables[index].get() {
+                self.link_in(table, child);
+                return;
+            }
         }
+        // Otherwise under the node's lock: the first child records the group first, and
+        // nothing is linked once the runtime has shut down. A cancel's walk reads the
+        // home table, and which other tables exist, under the same lock: it sees every
+        // table made before it, and a table made after it links a child that will see
+        // the cancel.
         let mut links = self.links.lock();
         let mut released = None;
         if let Some(record) = record {
@@ -369,10 +455,92 @@ impl ScopeNode {
                 }
             }
         }
-        let children = (!links.shut).then(|| self.children.get_or_init(|| Children::new(tables)));
+        if links.shut {
+            drop(links);
+            drop(released);
+            child.cancel_task();
+            return;
+        }
+        if *links.home_shard.get_or_insert(shard.index) == shard.index {
+            let swept = if links.home.is_full() {
+                self.sweep_children(Full::Home(&mut links))
+            } else {
+                Vec::new()
+            };
+            links.home.push(child);
+            drop(links);
+            drop(swept);
+            drop(released);
+            return;
+        }
+        let children = self.children.get_or_init(|| Children::new(shard.count));
+        let index = shard.index.min(children.tables.len() - 1);
+        let table = children.tables[index].get_or_init(Box::default);
         drop(links);
         drop(released);
-        children
+        self.link_in(table, child);
+    }
+
+    /// Links `child` in `table`, one of the group's [`Children`] tables, or cancels it
+    /// if the runtime shut down.
+    fn link_in(&self, table: &Mutex<ChildTable>, child: Below) {
+        let mut locked = table.lock();
+        if locked.shut {
+            drop(locked);
+            child.cancel_task();
+            return;
+        }
+        let swept = if locked.is_full() {
+            self.sweep_children(Full::Own(table, &mut locked))
+        } else {
+            Vec::new()
+        };
+        locked.push(child);
+        drop(locked);
+        // Each may be its node's or task's last reference: dropped with no lock held.
+        drop(swept);
+    }
+
+    /// A table of this group's children is full: sweeps it, and every other table
+    /// that no child was linked into since the last look and that is not locked now
+    /// (a lock held by another thread is not waited for, so two sweeps never wait for
+    /// each other). Returns the links swept out.
+    fn sweep_children(&self, full: Full<'_>) -> Vec<Below> {
+        let mut swept = Vec::new();
+        let (full, own) = match full {
+            Full::Home(links) => (&mut links.home, None),
+            Full::Own(lock, table) => (table, Some(lock)),
+        };
+        let mut live = full.sweep(&mut swept);
+        let mut home = None;
+        if own.is_some() {
+            if let Some(mut links) = self.links.try_lock() {
+                if links.home.look() {
+                    live += links.home.sweep(&mut swept);
+                    home = Some(links);
+                }
+            }
+        }
+        let mut idle = Vec::new();
+        for other in self.children.get().into_iter().flat_map(Children::made) {
+            if own.is_some_and(|own| std::ptr::eq(own, other)) {
+                continue;
+            }
+            if let Some(mut other) = other.try_lock() {
+                if other.look() {
+                    live += other.sweep(&mut swept);
+                    idle.push(other);
+                }
+            }
+        }
+        full.room_for(live);
+        if let Some(links) = &mut home {
+            links.home.room_for(live);
+        }
+        for other in &mut idle {
+            other.room_for(live);
+        }
+        swept
     }
 
     /// Unlinks `node` from its parent (idempotent).
@@ -413,13 +581,13 @@ impl ScopeNode {
         self.take_all(true)
     }
 
-    /// With `shut`, each table of children is marked as it is taken. A node is shut
-    /// down only once its runtime's list holds it, and its first child made its tables
-    /// as it recorded it, under the node's lock, which is held here too: the tables
-    /// exist.
+    /// With `shut`, the node and each table of children are marked as they are taken:
+    /// under the node's lock, so no table is made after this.
     fn take_all(&self, shut: bool) -> Vec<Below> {
         let mut links = self.links.lock();
+        links.shut |= shut;
         let mut taken = links.scopes.take();
+        taken.append(&mut links.home.below);
         if let Some(children) = self.children.get() {
             children.take(shut, &mut taken);
         }
@@ -448,8 +616,9 @@ impl ScopeNode {
     /// (`links`).
     pub(super) fn for_each_link_locked(&self, links: &Links, mut f: impl FnMut(&Below)) {
         links.scopes.iter().for_each(&mut f);
+        links.home.below.iter().for_each(&mut f);
         if let Some(children) = self.children.get() {
-            children.for_each(|table| table.iter().for_each(&mut f));
+            children.for_each(&mut f);
         }
     }
 
