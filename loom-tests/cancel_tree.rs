@@ -211,24 +211,33 @@ fn cancel_vs_late_link_of_a_scope_with_a_child() {
 /// Seen to deadlock with the walk skipping the links of child tasks (mutation row G10).
 #[test]
 fn cancel_vs_link_of_a_child_task() {
-    cancel_vs_link_of_a_child_task_from(false);
+    cancel_vs_link_of_a_child_task_after(0);
 }
 
-/// The same, the child started by a thread other than the one that started the group's
-/// first child: it is linked in a table of that thread's own.
+/// The same, the child started from a shard other than the one that started the
+/// group's first child: it is linked in a table of that shard's own, made under the
+/// node's lock.
 ///
 /// Seen to deadlock with the walk skipping those tables (mutation row G11).
 #[test]
 fn cancel_vs_link_of_a_child_task_in_a_table_of_its_threads() {
-    cancel_vs_link_of_a_child_task_from(true);
+    cancel_vs_link_of_a_child_task_after(1);
 }
 
-fn cancel_vs_link_of_a_child_task_from(another_thread: bool) {
+/// The same, the table made before: the child is linked under its lock alone.
+#[test]
+fn cancel_vs_link_of_a_child_task_in_a_table_made_before() {
+    cancel_vs_link_of_a_child_task_after(2);
+}
+
+/// The raced child is started from shard 1, after `earlier` children started from
+/// shard 0, then shard 1.
+fn cancel_vs_link_of_a_child_task_after(earlier: usize) {
     common::model(move || {
         let group = entered(None);
         let first = common::Runner::new();
-        if another_thread {
-            group.link_task_in(first.waker.clone(), 2, 0);
+        for shard in 0..earlier {
+            group.link_task_in(first.waker.clone(), 2, shard);
         }
         let canceller = {
             let group = group.clone();

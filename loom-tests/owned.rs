@@ -5,14 +5,15 @@
 //! group's first child, as it is linked (under the group node's lock), records the
 //! node: `record` pushes it under a shard's lock and reads the `closed` flag under
 //! the same lock, and a group that finds the list closed marks its node shut down,
-//! with nothing linked yet. A thread's first child is linked under the node's lock too: in the node's own
-//! table if that thread started the group's first child, otherwise in a table of that
-//! thread's own, made there. `close` sets the flag before it takes each shard's lock,
-//! and shuts down each node it finds: under the node's lock, it marks the node, takes
-//! its own links, and takes each other table's links and marks it, under that table's
-//! lock. A child linked later, under the node's lock or its table's, sees a mark and is
-//! cancelled at once. A launch's shard stands for its thread (a worker, or another
-//! thread), so two launches link into two tables.
+//! with nothing linked yet. A child started from the shard that started the group's
+//! first child is linked in the node's own table, under the node's lock; one from
+//! another shard in that shard's table, made under the node's lock by its first
+//! child, and then under the table's lock alone. `close` sets the flag before it takes
+//! each shard's lock, and shuts down each node it finds: under the node's lock, it
+//! marks the node and takes its own links, then takes each other table's links and
+//! marks it, under that table's lock. A child linked later, under the node's lock or
+//! its table's, sees a mark and is cancelled at once. A launch's shard stands for the
+//! thread that starts the child (a worker, or another thread).
 //!
 //! Checked: every child's future is dropped exactly once by the time every side is
 //! done, and a child whose launch had returned when the close returned was dropped by
@@ -132,6 +133,23 @@ fn link_vs_close() {
         let launches = vec![launch(&owned, &group, 1)];
         close_and_check(&owned, launches);
         assert_eq!(first.load(SeqCst), 1, "the first child outlived the close");
+    });
+}
+
+/// A group whose first children came from both shards (so the second has a table of
+/// its own) starts one more from each while the runtime closes: one in the node's own
+/// table, one in a table made before, under that table's lock alone.
+#[test]
+fn links_into_made_tables_vs_close() {
+    loom::model(|| {
+        let owned = Arc::new(Owned::new(2));
+        let group = group();
+        let first = Arc::new(AtomicUsize::new(0));
+        owned.link_child(&group, child(&first), 0);
+        owned.link_child(&group, child(&first), 1);
+        let launches = (0..2).map(|shard| launch(&owned, &group, shard)).collect();
+        close_and_check(&owned, launches);
+        assert_eq!(first.load(SeqCst), 2, "a first child outlived the close");
     });
 }
 

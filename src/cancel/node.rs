@@ -77,7 +77,8 @@ pub struct ScopeNode {
     /// own node, linked in a table of children, has none).
     slot: AtomicUsize,
     links: Mutex<Links>,
-    /// A group's node: the links to its children, made by the first one.
+    /// A group's node: the tables of the children that shards other than the home one
+    /// start, made by the first such child.
     children: OnceLock<Children>,
     /// Why it was cancelled, if the canceller said (first reason wins).
     reason: OnceLock<StdArc<str>>,

@@ -19,17 +19,20 @@
 //! - `close` sets `closed`, then takes each shard's groups under its lock; `record`
 //!   reads `closed` under the shard's lock. So a node recorded is shut down by the
 //!   close, and a group that finds the list closed is not recorded.
-//! - A group's node records itself under its own lock, as its first child is linked,
-//!   and makes the tables its children are linked in under the same lock hold; a
-//!   group that finds the list closed marks its node shut down there instead, with
-//!   nothing linked yet and no table made. Every later child is linked after that.
-//! - A node shut down marks each table of its children as it takes its links, under
-//!   that table's lock, and a child linked there later is cancelled instead of linked.
+//! - A group's node records itself under its own lock, as its first child is linked
+//!   there; a group that finds the list closed marks its node shut down instead, with
+//!   nothing linked yet. Every later child is linked after that: in the node's own
+//!   table, under its lock, or in a table of its starting thread's shard, made under
+//!   the node's lock and then locked alone (`cancel/node/links.rs`).
+//! - A node shut down is marked, under its lock, and so is each table of its children
+//!   as its links are taken, under that table's lock. A child linked later, under
+//!   either lock, sees the mark and is cancelled instead of linked, and no table is
+//!   made once the node is marked.
 //!
-//! The node's lock is taken before a shard's, and before a table's, never the other way
-//! round.
-//! Cancelling drops futures, which may start children; they are cancelled as they are
-//! linked.
+//! A lock is waited for while another is held only in this order: the node's, then a
+//! shard's of this list or a table's (a sweep that holds a table only tries the other
+//! locks). Cancelling drops futures, which may start children; they are cancelled as
+//! they are linked.
 
 use std::mem;
 
@@ -38,12 +41,14 @@ use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 
 /// A thread's place in what the runtime keeps per worker, one shard per worker and one
-/// for other threads: this list, and each group's tables of children.
+/// for the threads that are not workers: this list, and each group's tables of
+/// children.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Shard {
     /// How many shards: the runtime's workers, plus one.
     pub(crate) count: usize,
-    /// This thread's: its worker index, or the last for any other thread.
+    /// This thread's: the index of the worker it is (of whichever runtime, at most the
+    /// last), or the last for any other thread.
     pub(crate) index: usize,
 }
 

@@ -4,14 +4,16 @@
 //!
 //! A node's scopes are linked in one table, under the node's lock, at the index their
 //! `slot` holds; a scope wrapper unlinks its node as it exits. A group's children are
-//! linked in the table of the thread that starts them: the thread that started the
-//! first child links in the node's own table (`home`), under the node's lock, and any
-//! other thread in a table of its own ([`Children`]), made under the node's lock the
+//! linked by the shard of the thread that starts them (its worker's, or the one shard
+//! of the threads that are not workers: see `runtime::Shard`): the shard that started
+//! the first child links in the node's own table (`home`), under the node's lock, and
+//! any other in a table of its own ([`Children`]), made under the node's lock the
 //! first time and locked alone after that. So workers that start children into one
 //! group at once do not contend for a lock, nor pass its cache lines back and forth,
 //! and a group whose children one thread starts costs what one table does. A cancel's
-//! walk and a teardown take the node's lock, then each other table's in turn (never the
-//! other way round).
+//! walk and a teardown take the node's lock, then each other table's in turn; a lock is
+//! waited for while another is held only in that order (a sweep that holds a table
+//! only tries the others).
 //!
 //! A child is never unlinked one by one: its node is marked exited, or its task
 //! completes, without a lock taken on the finishing worker, and a link into a full
@@ -101,17 +103,17 @@ pub(super) const UNLINKED: usize = usize::MAX;
 pub(super) const SWEEP_MIN: usize = 8;
 
 /// What a node's lock guards: the waker of the task inside it, the links to the scopes
-/// entered inside it, and, for a group's node, the table of the children that the
-/// thread which started its first child starts.
+/// entered inside it, and, for a group's node, the table of the children started from
+/// the shard that started its first child.
 #[derive(Default)]
 pub(super) struct Links {
     pub(super) waker: Option<Waker>,
     /// The links to scopes entered inside the node; a scope's at the index its `slot`
     /// holds.
     scopes: Table,
-    /// The children started by the threads of shard `home`.
+    /// The children started from shard `home_shard`.
     home: ChildTable,
-    /// The shard of the thread that started the group's first child.
+    /// The shard that started the group's first child.
     home_shard: Option<usize>,
     /// A group's node: its first child's link has recorded it in its runtime's list.
     recorded: bool,
@@ -207,22 +209,25 @@ impl Table {
     }
 }
 
-/// The tables of a group's children started by threads other than the one that
+/// The tables of a group's children started from shards other than the one that
 /// started its first child (whose children stay in the node's own table, `home`): one
-/// per worker of the runtime and one for other threads, each made by the first child
-/// that thread links, under the node's lock. Workers that start children into the same
-/// group at once would otherwise contend for one lock and pass one table's cache lines
-/// back and forth on every start; a group whose children one thread starts pays for no
-/// table of its own.
+/// per worker of the runtime and one for the threads that are not workers, each made
+/// by the first child started from that shard, under the node's lock. Workers that
+/// start children into the same group at once would otherwise contend for one lock and
+/// pass one table's cache lines back and forth on every start; a group whose children
+/// one shard starts pays for no table of its own.
 ///
 /// A link into a full table sweeps it, and with it every other table of the group that
 /// no child was linked into since the last such look at it (and that is not locked at
-/// that moment): a table that stops receiving links (its thread no longer starts
+/// that moment): a table that stops receiving links (its worker no longer starts
 /// children here) does not keep its finished children until the group exits, and a
-/// table in use is left to its own sweeps. Each table swept may then take as many links
-/// as the swept tables held live ones (`SWEEP_MIN` at least) before it is full again: a
-/// sweep looks at what was live at the previous one and what was linked since, so each
-/// link is looked at a bounded number of times on average.
+/// table in use is left to its own sweeps. The full table may then take as many links
+/// as the swept tables held live ones (`SWEEP_MIN` at least) before it is full again,
+/// and a table swept along is never given less room than it had: each sweep looks at
+/// what was live at the full table's previous one and what was linked since, which the
+/// links that filled it pay for, so each link is looked at a bounded number of times
+/// on average. Finished children are kept meanwhile up to about the room of every
+/// table, so about the shards' count times the live children at most.
 pub(super) struct Children {
     /// Indexed by shard; the home shard's is never made.
     tables: Box<[OnceLock<Box<Padded>>]>,
@@ -285,18 +290,18 @@ impl ChildTable {
         self.below.len()
     }
 
-    /// After a sweep that found `live` links in the tables it swept.
+    /// After a sweep of this table, full, that found `live` links in the tables it
+    /// swept.
     fn room_for(&mut self, live: usize) {
         self.sweep_at = self.below.len() + live.max(SWEEP_MIN);
     }
-}
 
-/// The full table a link sweeps.
-enum Full<'a> {
-    /// The node's own (its lock is held).
-    Home(&'a mut Links),
-    /// One of the group's [`Children`] tables, locked.
-    Own(&'a Mutex<ChildTable>, &'a mut ChildTable),
+    /// [`room_for`](Self::room_for) for an idle table swept along: never less room
+    /// than it had (its room is what paid for the sweeps its own links make; a smaller
+    /// one would let a big idle table be looked at again after a few links).
+    fn more_room_for(&mut self, live: usize) {
+        self.sweep_at = self.sweep_at.max(self.below.len() + live.max(SWEEP_MIN));
+    }
 }
 
 impl Children {
@@ -325,7 +330,7 @@ impl Children {
         for table in self.made() {
             let mut table = table.lock();
             table.shut |= shut;
-            taken.append(&mut table.below);
+            taken.extend(std::mem::take(&mut table.below));
         }
     }
 }
@@ -389,8 +394,8 @@ impl ScopeNode {
 
     /// Links a new child of the group whose node this is, below which nothing runs
     /// yet: its task directly (a child that runs in the group's scope), or its own
-    /// node, holding its task's waker, in the table of `shard` (the thread starting
-    /// it). `record` is how the group records its node in its runtime's list: the first
+    /// node, holding its task's waker, in the table of `shard` (where the thread
+    /// starting it belongs). `record` is how the group records its node in its runtime's list: the first
     /// child's link does it, under the node's lock, so a child linked at the same time
     /// waits for it, and none is linked below a group the runtime's shutdown cannot
     /// reach. If the runtime has shut down, the node is shut down with it and the child
@@ -430,8 +435,10 @@ impl ScopeNode {
                 }
             }
         }
-        // A thread with a table of its own links there.
+        debug_assert!(shard.index < shard.count, "{shard:?}");
+        // A shard with a table of its own links there.
         if let Some(children) = self.children.get() {
+            debug_assert_eq!(children.tables.len(), shard.count, "one runtime's shards");
             let index = shard.index.min(children.tables.len() - 1);
             if let Some(table) = children.tables[index].get() {
                 self.link_in(table, child);
@@ -463,7 +470,7 @@ impl ScopeNode {
         }
         if *links.home_shard.get_or_insert(shard.index) == shard.index {
             let swept = if links.home.is_full() {
-                self.sweep_children(Full::Home(&mut links))
+                self.sweep_children(&mut links.home, None)
             } else {
                 Vec::new()
             };
@@ -491,7 +498,7 @@ impl ScopeNode {
             return;
         }
         let swept = if locked.is_full() {
-            self.sweep_children(Full::Own(table, &mut locked))
+            self.sweep_children(&mut locked, Some(table))
         } else {
             Vec::new()
         };
@@ -505,12 +512,8 @@ impl ScopeNode {
     /// that no child was linked into since the last look and that is not locked now
     /// (a lock held by another thread is not waited for, so two sweeps never wait for
     /// each other). Returns the links swept out.
-    fn sweep_children(&self, full: Full<'_>) -> Vec<Below> {
+    fn sweep_children(&self, full: &mut ChildTable, own: Option<&Mutex<ChildTable>>) -> Vec<Below> {
         let mut swept = Vec::new();
-        let (full, own) = match full {
-            Full::Home(links) => (&mut links.home, None),
-            Full::Own(lock, table) => (table, Some(lock)),
-        };
         let mut live = full.sweep(&mut swept);
         let mut home = None;
         if own.is_some() {
@@ -535,10 +538,10 @@ impl ScopeNode {
         }
         full.room_for(live);
         if let Some(links) = &mut home {
-            links.home.room_for(live);
+            links.home.more_room_for(live);
         }
         for other in &mut idle {
-            other.room_for(live);
+            other.more_room_for(live);
         }
         swept
     }
@@ -587,7 +590,7 @@ impl ScopeNode {
         let mut links = self.links.lock();
         links.shut |= shut;
         let mut taken = links.scopes.take();
-        taken.append(&mut links.home.below);
+        taken.extend(std::mem::take(&mut links.home.below));
         if let Some(children) = self.children.get() {
             children.take(shut, &mut taken);
         }
