@@ -223,7 +223,9 @@ pub(crate) struct GroupShared {
     /// start.
     head: MaybeUninit<[u8; 112]>,
     pub(crate) scope: crate::CancelScope,
-    pub(crate) limit: Option<Limit>,
+    /// Boxed: most groups have no limit, and every group's state is copied into
+    /// its allocation as it is made.
+    pub(crate) limit: Option<Box<Limit>>,
     pub(crate) handle: Handle,
     /// Feature `tracing`: the group's span (empty without the feature).
     pub(crate) span: crate::debug::trace::GroupSpan,
@@ -242,8 +244,13 @@ pub(crate) struct GroupShared {
 impl Drop for GroupShared {
     fn drop(&mut self) {
         // Every child and every handle held this state: none can start a child now, so
-        // the runtime's list may let go of the node.
-        self.node().mark_group_gone();
+        // the runtime's list may let go of the node. Only that list reads the mark, and
+        // it holds the node once it has recorded it (before any child was linked, by a
+        // handle that is gone now): a node nobody else holds was never recorded.
+        let node = self.node();
+        if Arc::strong_count(node) > 1 {
+            node.mark_group_gone();
+        }
     }
 }
 
@@ -257,7 +264,7 @@ impl GroupShared {
         Arc::new(GroupShared {
             head: MaybeUninit::uninit(),
             scope: crate::CancelScope::from_node(ScopeNode::entered(parent, Label::Group)),
-            limit: limit.map(|limit| Limit::new(limit.get())),
+            limit: limit.map(|limit| Box::new(Limit::new(limit.get()))),
             handle: crate::runtime::context::handle("`task_group`"),
             span: crate::debug::trace::GroupSpan::open(),
             apart: MaybeUninit::uninit(),

@@ -589,8 +589,10 @@ impl ScopeNode {
     fn take_all(&self, shut: bool) -> Vec<Below> {
         let mut links = self.links.lock();
         links.shut |= shut;
-        let mut taken = links.scopes.take();
-        taken.extend(std::mem::take(&mut links.home.below));
+        // The home table's buffer is handed out as it is: most groups link all their
+        // children there, and have no scopes linked when they end.
+        let mut taken = std::mem::take(&mut links.home.below);
+        taken.extend(links.scopes.take());
         if let Some(children) = self.children.get() {
             children.take(shut, &mut taken);
         }
