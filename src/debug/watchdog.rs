@@ -139,6 +139,12 @@ pub struct Bell {
     dozing: AtomicBool,
 }
 
+impl Default for Bell {
+    fn default() -> Bell {
+        Bell::new()
+    }
+}
+
 impl Bell {
     /// Not dozing, not stopped.
     pub fn new() -> Bell {

@@ -89,17 +89,18 @@ impl Parker {
     /// `EMPTY` and makes no system call, and this thread skips the wake-up latency of
     /// a blocked one.
     pub fn spin(&self) -> bool {
+        let consumed =
+            || self.inner.state.load(Ordering::Relaxed) == NOTIFIED && self.try_consume();
+        // Under loom, one look: a loop bounded by the clock is not a model.
+        #[cfg(pride_loom)]
+        return consumed();
         #[cfg(not(pride_loom))]
-        let start = Instant::now();
-        loop {
-            if self.inner.state.load(Ordering::Relaxed) == NOTIFIED && self.try_consume() {
-                return true;
-            }
-            // Under loom, one look: a loop bounded by the clock is not a model.
-            #[cfg(pride_loom)]
-            return false;
-            #[cfg(not(pride_loom))]
-            {
+        {
+            let start = Instant::now();
+            loop {
+                if consumed() {
+                    return true;
+                }
                 if start.elapsed() >= SPIN {
                     return false;
                 }
