@@ -24,7 +24,7 @@ rows=(
   'M7#src/runtime/idle.rs#s/fence\(Ordering::SeqCst\);\n(\s*)if !self.should_notify/$1if !self.should_notify/#loom_idle#caught'
   'M8#src/runtime/park.rs#s/self.inner.state.swap\(EMPTY, Ordering::SeqCst\);\n(\s*)false/self.inner.state.store(EMPTY, Ordering::SeqCst);\n$1false/#loom_idle#caught'
   'M9#src/runtime/idle.rs#s/let work = worker.has_visible_work\(\);/let work = false;/#loom_idle#caught'
-  'M10#src/runtime/park.rs#s/(== NOTIFIED && self.try_consume\(\) \{\n\s*)return true;/$1return false;/#loom_idle#caught'
+  'M10#src/runtime/park.rs#s/(== NOTIFIED && self.try_consume\(\));/$1 && false;/#loom_idle#caught'
   'M11#src/debug/watchdog.rs#s/if self.dozing.load\(Ordering::Relaxed\) && self.dozing.swap\(false, Ordering::Relaxed\) \{/if false {/#loom_idle#caught'
   'M12#src/runtime/idle.rs#s/(pub fn if_all_parked[^\n]*\n)\s*let _sleepers = self.sleepers.lock\(\);\n/$1/#loom_idle#caught'
   'M13#src/debug/watchdog.rs#s/let _stopped = self.stopped.lock\(\);\n//#loom_idle#caught'

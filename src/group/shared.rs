@@ -210,7 +210,7 @@ pub(crate) enum Slot {
 }
 
 /// The state of one group. Every child reads the fields between `head` and `apart`
-/// (which, but for a limited group's limit, nobody writes after the group opens), and
+/// (which nobody writes after the group opens: a limit's state is in its own box), and
 /// writes the counts of the `Arc` around it (one clone, one drop) and `children` (one
 /// add, one remove), often from two workers at once. `repr(C)` and the two unused
 /// spans keep the three on different cache lines, so that the reads do not miss on
@@ -244,9 +244,11 @@ pub(crate) struct GroupShared {
 impl Drop for GroupShared {
     fn drop(&mut self) {
         // Every child and every handle held this state: none can start a child now, so
-        // the runtime's list may let go of the node. Only that list reads the mark, and
-        // it holds the node once it has recorded it (before any child was linked, by a
-        // handle that is gone now): a node nobody else holds was never recorded.
+        // the runtime's list may let go of the node. Only that list reads the mark. It
+        // records the node only through this state (a child's link), so any record
+        // happened before this drop, and it holds a count of the node from then until
+        // it has read the mark (or has closed): a node nobody else holds was never
+        // recorded, or is no longer, and needs no mark.
         let node = self.node();
         if Arc::strong_count(node) > 1 {
             node.mark_group_gone();
