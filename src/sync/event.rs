@@ -36,6 +36,10 @@ pub struct Event {
     inner: Arc<Inner>,
 }
 
+/// Once `set` is true, the waiters' list is empty for good: `set` takes the whole list
+/// out under the lock, in the same hold as it stores the flag, and wakes it. A waiter
+/// that sees the flag is done and never touches the list again (the slot its id named
+/// went with the taken list), so the wakes that follow a `set` take no lock.
 struct Inner {
     /// Written only under `waiters`' lock; read without it on the fast path.
     set: AtomicBool,
@@ -58,12 +62,14 @@ impl Event {
         if self.is_set() {
             return;
         }
-        let mut wakers = WakeList::new();
-        {
+        let mut taken = {
             let mut waiters = self.inner.waiters.lock();
             self.inner.set.store(true, Ordering::Release);
-            waiters.grant_all(|()| (), &mut wakers);
-        }
+            std::mem::take(&mut *waiters)
+        };
+        let mut wakers = WakeList::new();
+        taken.grant_all(|()| (), &mut wakers);
+        drop(taken);
         wakers.wake();
     }
 
@@ -109,22 +115,28 @@ impl Future for WaitFuture<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let this = &mut *self;
-        if this.id.is_none() && this.event.is_set() {
+        if this.event.is_set() {
+            // `set` took the list our id was in: nothing to hand back.
+            this.id = None;
             return Poll::Ready(());
         }
         let mut waiters = this.event.inner.waiters.lock();
+        // `set` stores the flag under this lock: set since the look above, or our waiter
+        // is still queued in this list (and a `set` to come will wake it).
+        if this.event.inner.set.load(Ordering::Relaxed) {
+            this.id = None;
+            return Poll::Ready(());
+        }
         match this.id.take() {
             Some(id) => match waiters.poll_grant(id, cx.waker()) {
-                Ok(()) => Poll::Ready(()),
+                // Only `set` grants, and it takes the list away as it does.
+                Ok(()) => unreachable!("an event's waiter granted in place"),
                 Err(id) => {
                     this.id = Some(id);
                     crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                     Poll::Pending
                 }
             },
-            // `set` stores the flag under this lock, so it is either visible now or
-            // `set` will grant the waiter pushed here.
-            None if this.event.inner.set.load(Ordering::Relaxed) => Poll::Ready(()),
             None => {
                 this.id = Some(waiters.push_back((), cx.waker()));
                 crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
@@ -136,9 +148,16 @@ impl Future for WaitFuture<'_> {
 
 impl Drop for WaitFuture<'_> {
     fn drop(&mut self) {
-        if let Some(id) = self.id.take() {
-            // A grant of `()` is shared by all: nothing to pass on.
-            let _ = self.event.inner.waiters.lock().remove(id);
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        if self.event.is_set() {
+            return;
+        }
+        let mut waiters = self.event.inner.waiters.lock();
+        // Set since the look above: the list our id was in is gone.
+        if !self.event.inner.set.load(Ordering::Relaxed) {
+            let _ = waiters.remove(id);
         }
     }
 }
@@ -164,6 +183,42 @@ mod tests {
             assert!(c.poll(w).is_ready());
         }
         let c = Counter::new();
+        assert!(c.poll(&mut event.wait()).is_ready());
+    }
+
+    #[test]
+    fn set_lets_go_of_every_waiter_at_once() {
+        let event = Event::new();
+        let counters: Vec<_> = (0..3).map(|_| Counter::new()).collect();
+        let mut waits: Vec<_> = (0..3).map(|_| event.wait()).collect();
+        for (c, w) in counters.iter().zip(&mut waits) {
+            assert!(c.poll(w).is_pending());
+        }
+        assert_eq!(event.inner.waiters.lock().slots_in_use(), 3);
+        event.set();
+        // Nothing waits for the woken futures to come back for their slots.
+        assert_eq!(event.inner.waiters.lock().slots_in_use(), 0);
+        // One completes, one is dropped without being polled again, one completes after
+        // that: none of them looks for its slot in the list that is left.
+        assert!(counters[0].poll(&mut waits[0]).is_ready());
+        let mut waits = waits.into_iter().skip(1);
+        drop(waits.next());
+        let mut last = waits.next().expect("the third waiter");
+        assert!(counters[2].poll(&mut last).is_ready());
+        assert_eq!(event.inner.waiters.lock().slots_in_use(), 0);
+    }
+
+    #[test]
+    fn a_waiter_dropped_after_set_leaves_the_new_list_alone() {
+        let event = Event::new();
+        let c = Counter::new();
+        let mut first = event.wait();
+        let mut second = event.wait();
+        assert!(c.poll(&mut first).is_pending());
+        assert!(c.poll(&mut second).is_pending());
+        event.set();
+        drop(second);
+        drop(first);
         assert!(c.poll(&mut event.wait()).is_ready());
     }
 

@@ -21,7 +21,9 @@
 //!    wait cancel-safe.
 //!
 //! A [`WaiterId`] is neither `Clone` nor `Copy`: exactly one future owns each slot and
-//! only that future frees it, so an id can never name a slot that was reused.
+//! only that future frees it, so an id can never name a slot that was reused. The one
+//! exception is a primitive that never queues again (an `Event` once set): it takes
+//! its whole list away, and its futures drop their ids unused.
 
 use std::task::Waker;
 
@@ -95,6 +97,15 @@ impl<R, G> WaiterList<R, G> {
     /// Number of queued waiters.
     pub(crate) fn len(&self) -> usize {
         self.queued
+    }
+
+    /// Number of slots in use (queued or granted and not yet collected).
+    #[cfg(test)]
+    pub(crate) fn slots_in_use(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| !matches!(slot, Slot::Vacant { .. }))
+            .count()
     }
 
     /// Queues a waiter at the back.
