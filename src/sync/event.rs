@@ -14,7 +14,8 @@ use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
 ///
 /// `Event` is a cheap handle: `clone()` gives another handle to the *same* event, so it
 /// can be moved into as many tasks as need it (no `Arc` needed around it). Setting wakes
-/// every waiter at once; waiting on a set event completes immediately. Waiting is
+/// every waiter at once; waiting on a set event completes immediately. A waiter whose
+/// `wait` completes sees everything done before the event was set. Waiting is
 /// cancel-safe: dropping a [`WaitFuture`] just removes it from the waiters.
 ///
 /// # Example
@@ -116,13 +117,14 @@ impl Future for WaitFuture<'_> {
         std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let this = &mut *self;
         if this.event.is_set() {
-            // `set` took the list our id was in: nothing to hand back.
+            // `set` took the list our id (if we have one) was in: nothing to hand back.
             this.id = None;
             return Poll::Ready(());
         }
         let mut waiters = this.event.inner.waiters.lock();
-        // `set` stores the flag under this lock: set since the look above, or our waiter
-        // is still queued in this list (and a `set` to come will wake it).
+        // `set` stores the flag under this lock: either it is set (since the look above),
+        // or this is the list a `set` to come will take and wake, where our waiter is
+        // queued or is about to be.
         if this.event.inner.set.load(Ordering::Relaxed) {
             this.id = None;
             return Poll::Ready(());
@@ -219,6 +221,7 @@ mod tests {
         event.set();
         drop(second);
         drop(first);
+        assert_eq!(event.inner.waiters.lock().slots_in_use(), 0);
         assert!(c.poll(&mut event.wait()).is_ready());
     }
 

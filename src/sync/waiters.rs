@@ -18,12 +18,15 @@
 //! 3. **Gone**: the future either observes the grant ([`WaiterList::poll_grant`]) or is
 //!    dropped ([`WaiterList::remove`]). Removing a granted waiter hands the grant back to
 //!    the primitive, which passes it on to the next waiter: that is what makes every
-//!    wait cancel-safe.
+//!    wait cancel-safe. (Or the whole list goes: see below.)
 //!
 //! A [`WaiterId`] is neither `Clone` nor `Copy`: exactly one future owns each slot and
 //! only that future frees it, so an id can never name a slot that was reused. The one
 //! exception is a primitive that never queues again (an `Event` once set): it takes
-//! its whole list away, and its futures drop their ids unused.
+//! its whole list away, in the same hold of its lock as it records that it will never
+//! queue again, and its futures, which check that record under the lock before they
+//! use an id, drop their ids unused. A primitive that queues again after waking
+//! everyone (a `Barrier`) must hand every id back.
 
 use std::task::Waker;
 
@@ -59,7 +62,7 @@ enum Slot<R, G> {
 
 /// The ticket of one registered waiter; owned by the future that registered it.
 #[derive(Debug)]
-#[must_use = "a waiter id must be handed back through poll_grant or remove"]
+#[must_use = "a waiter id must be handed back through poll_grant or remove (unless its whole list is gone)"]
 pub(crate) struct WaiterId(usize);
 
 /// What [`WaiterList::remove`] found in the slot of a waiter that went away.
