@@ -52,9 +52,8 @@ rows=(
   'O9#src/cancel/node/links.rs#s/links.shut \|= shut;\n//#loom_owned#caught'
   'G10#src/cancel/node.rs#s/Below::Task \{ waker, \.\. \} => wakers\.push\(waker\.clone\(\)\),/Below::Task { .. } => {}/#loom_cancel_tree#caught'
   'G11#src/cancel/node/links.rs#s/children.for_each\(&mut f\);/let _ = children;/#loom_cancel_tree#caught'
-  'E1#src/sync/event.rs#s/if this.event.inner.set.load\(Ordering::Relaxed\) \{/if false {/#loom_sync_event#caught'
-  'E2#src/sync/event.rs#s/if !self.event.inner.set.load\(Ordering::Relaxed\) \{/if true {/#loom_sync_event#caught'
-  'E3#src/sync/event.rs#s/self.inner.set.store\(true, Ordering::Release\);/self.inner.set.store(true, Ordering::Relaxed);/#loom_sync_event#caught'
+  'E1#src/sync/event.rs#s/\(!self.set.load\(Ordering::Relaxed\)\).then_some\(waiters\)/Some(waiters)/#loom_sync_event#caught'
+  'E2#src/sync/event.rs#s/self.inner.set.store\(true, Ordering::Release\);/self.inner.set.store(true, Ordering::Relaxed);/#loom_sync_event#caught'
 )
 
 selected=("$@")

@@ -8,7 +8,7 @@
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_sync_event`
 //!
-//! The mutation table (`loom-tests/README.md`, rows E1–E3) seeds each check away.
+//! The mutation table (`loom-tests/README.md`, rows E1 and E2) seeds each check away.
 #![cfg(pride_loom)]
 
 mod common;

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
 use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
 
 /// A flag that starts unset and, once [`set`](Event::set), stays set; tasks
@@ -45,6 +45,16 @@ struct Inner {
     /// Written only under `waiters`' lock; read without it on the fast path.
     set: AtomicBool,
     waiters: Mutex<WaiterList<(), ()>>,
+}
+
+impl Inner {
+    /// The waiters' list, locked, while the event is unset; `None` once it is set, when
+    /// the list a waiter's id named is gone (`set` stores the flag under this lock, in
+    /// the hold that takes the list).
+    fn unset_waiters(&self) -> Option<MutexGuard<'_, WaiterList<(), ()>>> {
+        let waiters = self.waiters.lock();
+        (!self.set.load(Ordering::Relaxed)).then_some(waiters)
+    }
 }
 
 impl Event {
@@ -121,14 +131,12 @@ impl Future for WaitFuture<'_> {
             this.id = None;
             return Poll::Ready(());
         }
-        let mut waiters = this.event.inner.waiters.lock();
-        // `set` stores the flag under this lock: either it is set (since the look above),
-        // or this is the list a `set` to come will take and wake, where our waiter is
-        // queued or is about to be.
-        if this.event.inner.set.load(Ordering::Relaxed) {
+        // Set since the look above, or this is the list a `set` to come will take and
+        // wake, where our waiter is queued or is about to be.
+        let Some(mut waiters) = this.event.inner.unset_waiters() else {
             this.id = None;
             return Poll::Ready(());
-        }
+        };
         match this.id.take() {
             Some(id) => match waiters.poll_grant(id, cx.waker()) {
                 // Only `set` grants, and it takes the list away as it does.
@@ -150,16 +158,10 @@ impl Future for WaitFuture<'_> {
 
 impl Drop for WaitFuture<'_> {
     fn drop(&mut self) {
-        let Some(id) = self.id.take() else {
-            return;
-        };
-        if self.event.is_set() {
-            return;
-        }
-        let mut waiters = self.event.inner.waiters.lock();
-        // Set since the look above: the list our id was in is gone.
-        if !self.event.inner.set.load(Ordering::Relaxed) {
-            let _ = waiters.remove(id);
+        if let Some(id) = self.id.take() {
+            if let Some(mut waiters) = self.event.inner.unset_waiters() {
+                let _ = waiters.remove(id);
+            }
         }
     }
 }
