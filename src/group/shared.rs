@@ -244,15 +244,8 @@ pub(crate) struct GroupShared {
 impl Drop for GroupShared {
     fn drop(&mut self) {
         // Every child and every handle held this state: none can start a child now, so
-        // the runtime's list may let go of the node. Only that list reads the mark. It
-        // records the node only through this state (a child's link), so any record
-        // happened before this drop, and it holds a count of the node from then until
-        // it has read the mark (or has closed): a node nobody else holds was never
-        // recorded, or is no longer, and needs no mark.
-        let node = self.node();
-        if Arc::strong_count(node) > 1 {
-            node.mark_group_gone();
-        }
+        // the runtime's list may let go of the node.
+        self.node().mark_group_gone();
     }
 }
 
