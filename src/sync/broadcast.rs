@@ -121,19 +121,23 @@ impl<T> Sender<T> {
     /// ```
     pub fn send(&self, value: T) -> Result<usize, Closed<T>> {
         let mut wakers = WakeList::new();
+        // The message a full ring overwrites is dropped after the lock is released: its
+        // `Drop` may use this channel (a message that owns one of its senders).
+        let mut overwritten = None;
         let receivers = {
             let mut shared = self.shared.lock();
             if shared.receivers == 0 {
                 return Err(Closed(value));
             }
             if shared.ring.len() == shared.capacity {
-                shared.ring.pop_front();
+                overwritten = shared.ring.pop_front();
                 shared.first += 1;
             }
             shared.ring.push_back(value);
             shared.waiters.grant_all(|()| (), &mut wakers);
             shared.receivers
         };
+        drop(overwritten);
         wakers.wake();
         Ok(receivers)
     }
@@ -447,6 +451,37 @@ mod tests {
         assert_eq!(rx1.try_recv(), Err(TryRecvError::Empty), "tx2 is alive");
         drop(tx2);
         assert_eq!(rx1.try_recv(), Err(TryRecvError::Closed));
+    }
+
+    /// A message that, when dropped, checks that its channel's lock is free (its `Drop`
+    /// could use the channel, through the sender it owns).
+    #[derive(Clone)]
+    struct OwnsSender(Option<Sender<OwnsSender>>);
+
+    impl Drop for OwnsSender {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0.take()
+                && tx.shared.try_lock().is_none()
+            {
+                // Dropping the sender would lock the channel again: a deadlock.
+                std::mem::forget(tx);
+                panic!("a message was dropped under its channel's lock");
+            }
+        }
+    }
+
+    #[test]
+    fn an_overwritten_message_is_dropped_outside_the_lock() {
+        let (tx, rx) = channel(1);
+        assert_eq!(tx.send(OwnsSender(Some(tx.clone()))).ok(), Some(1));
+        // The ring is full: this send drops the first message.
+        assert_eq!(tx.send(OwnsSender(None)).ok(), Some(1));
+        assert_eq!(
+            Arc::strong_count(&tx.shared),
+            2,
+            "the overwritten sender is gone"
+        );
+        drop(rx);
     }
 
     #[test]
