@@ -149,12 +149,31 @@ impl Signal {
     /// [`recv`](Self::recv).
     ///
     /// # Errors
-    /// `InvalidInput` for a signal that cannot be handled (`SIGKILL`, `SIGSTOP`, the
-    /// fault signals); the operating system's error if the handler cannot be set up.
+    /// `InvalidInput` for a number that is no signal (below 1, or 128 and above) and
+    /// for a signal that cannot be handled (`SIGKILL`, `SIGSTOP`, the fault signals);
+    /// the operating system's error if the handler cannot be set up (a number in that
+    /// range that the system does not use).
+    ///
+    /// ```
+    /// use pride::signal::{Signal, SignalKind};
+    ///
+    /// pride::run(async {
+    ///     let err = Signal::new(SignalKind::from_raw(-1)).unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// });
+    /// ```
     ///
     /// # Panics
     /// Outside a pride runtime.
     pub fn new(kind: SignalKind) -> io::Result<Signal> {
+        // Every platform's signal numbers are below 128 (Linux's real-time signals end
+        // at 64); the handler's table is no larger.
+        if !(1..128).contains(&kind.0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("pride: {} is not a signal number", kind.0),
+            ));
+        }
         if signal_hook::consts::FORBIDDEN.contains(&kind.0) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -122,3 +122,15 @@ fn signals_a_process_cannot_handle_are_refused() {
         assert_eq!(format!("{:?}", SignalKind::TERMINATE), "SIGTERM");
     });
 }
+
+#[test]
+fn numbers_that_are_no_signal_are_refused() {
+    runtime().block_on(async {
+        for raw in [-1, 0, 128, 1000, i32::MIN, i32::MAX] {
+            let error = Signal::new(SignalKind::from_raw(raw)).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{raw}: {error}");
+        }
+        // In range but unused by the system: its own error, not a crash.
+        assert!(Signal::new(SignalKind::from_raw(127)).is_err());
+    });
+}
