@@ -73,6 +73,9 @@ pub use pipe::{ChildStderr, ChildStdin, ChildStdout};
 pub struct Command {
     std: std::process::Command,
     kill_on_drop: bool,
+    /// Standard input was set (by [`stdin`](Command::stdin), or on the std command this
+    /// one was made from): [`output`](Command::output) keeps it.
+    stdin_set: bool,
 }
 
 impl Command {
@@ -86,7 +89,11 @@ impl Command {
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub fn new(program: impl AsRef<OsStr>) -> Command {
-        Command::from(std::process::Command::new(program))
+        Command {
+            std: std::process::Command::new(program),
+            kill_on_drop: false,
+            stdin_set: false,
+        }
     }
 
     /// Adds an argument.
@@ -205,7 +212,7 @@ impl Command {
 
     /// Sets the child's standard input: [`Stdio::piped`] gives
     /// [`Child::stdin`], [`Stdio::null`] reads nothing, [`Stdio::inherit`] (the
-    /// default) shares the parent's.
+    /// default, except for [`output`](Command::output)) shares the parent's.
     ///
     /// ```
     /// use std::process::Stdio;
@@ -216,6 +223,7 @@ impl Command {
     /// ```
     pub fn stdin(&mut self, stdio: impl Into<Stdio>) -> &mut Command {
         self.std.stdin(stdio);
+        self.stdin_set = true;
         self
     }
 
@@ -332,22 +340,33 @@ impl Command {
     }
 
     /// Spawns the child with its standard output and error piped (this sets them so
-    /// on the command), and collects them and its exit status.
+    /// on the command), and collects them and its exit status. As with std's
+    /// `output`, the child's standard input is empty ([`Stdio::null`]) unless
+    /// [`stdin`](Self::stdin) set one: a child that reads it sees its end at once
+    /// instead of waiting on the parent's.
     ///
     /// ```
     /// # pride::run(async {
     /// let out = pride::process::Command::new("sh").args(["-c", "echo out; echo err >&2"]).output().await?;
     /// assert_eq!(out.stdout, b"out\n");
     /// assert_eq!(out.stderr, b"err\n");
+    /// // `cat` reads an empty input and ends.
+    /// assert!(pride::process::Command::new("cat").output().await?.stdout.is_empty());
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn output(&mut self) -> io::Result<Output> {
+        if !self.stdin_set {
+            self.std.stdin(Stdio::null());
+        }
         self.std.stdout(Stdio::piped()).stderr(Stdio::piped());
         self.spawn()?.wait_with_output().await
     }
 }
 
 impl From<std::process::Command> for Command {
+    /// Wraps a configured std command. Its standard input stays as std's command has
+    /// it, for [`output`](Command::output) too (std cannot say whether it was set).
+    ///
     /// ```
     /// # pride::run(async {
     /// let mut std_cmd = std::process::Command::new("echo");
@@ -360,6 +379,8 @@ impl From<std::process::Command> for Command {
         Command {
             std,
             kill_on_drop: false,
+            // std does not say whether its command set one: keep what it has.
+            stdin_set: true,
         }
     }
 }

@@ -37,6 +37,77 @@ fn output_collects_both_streams() {
     });
 }
 
+/// Where the child's standard input comes from, as the child sees it (Linux).
+#[cfg(target_os = "linux")]
+async fn childs_stdin(command: &mut Command) -> String {
+    let out = command
+        .args(["-c", "readlink /proc/self/fd/0"])
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn output_gives_the_child_an_empty_stdin_unless_one_was_set() {
+    // The check runs in a copy of this test binary whose own stdin is a pipe, so that
+    // an inherited stdin could not pass for an empty one.
+    let check = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "process::output_stdin_seen_by_the_child",
+            "--ignored",
+        ])
+        .stdin(Stdio::piped())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && report.contains("1 passed"),
+        "the check failed: {report}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+#[ignore = "run by output_gives_the_child_an_empty_stdin_unless_one_was_set"]
+fn output_stdin_seen_by_the_child() {
+    let own = std::fs::read_link("/proc/self/fd/0").unwrap();
+    assert!(own.to_string_lossy().starts_with("pipe:"), "{own:?}");
+    run(2, 60, || async {
+        assert_eq!(childs_stdin(&mut Command::new("sh")).await, "/dev/null\n");
+        let piped = childs_stdin(Command::new("sh").stdin(Stdio::piped())).await;
+        assert!(piped.starts_with("pipe:"), "{piped}");
+        // A child that reads its stdin ends at once.
+        assert!(
+            Command::new("cat")
+                .output()
+                .await
+                .unwrap()
+                .stdout
+                .is_empty()
+        );
+    });
+}
+
+#[test]
+fn an_empty_read_of_a_pipe_returns_at_once() {
+    run(2, 60, || async {
+        let mut child = Command::new("sleep")
+            .arg("600")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        // The child writes nothing: a read that waited for data would stay pending.
+        let read = futures_lite::future::poll_once(stdout.read(&mut [])).await;
+        assert!(matches!(read, Some(Ok(0))), "{read:?}");
+    });
+}
+
 #[test]
 fn a_megabyte_goes_through_cat_and_back() {
     run(2, 60, || async {
