@@ -151,6 +151,11 @@ macro_rules! stream_impls {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let len = buf.len();
+                // Nothing to read into: done at once, as std's `read` is, not after
+                // the peer next sends.
+                if len == 0 {
+                    return std::task::Poll::Ready(Ok(0));
+                }
                 self.io
                     .poll_read_stream(cx, len, |s| std::io::Read::read(&mut &*s, buf))
             }

@@ -117,6 +117,10 @@ fn poll_read(
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>> {
+    // Nothing to read into: done at once, not after the child next writes.
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
     io.poll_io(cx, Direction::Read, |r| (&*r).read(buf))
 }
 

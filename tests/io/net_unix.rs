@@ -106,6 +106,20 @@ fn a_pair_talks_both_ways() {
 }
 
 #[test]
+fn an_empty_read_returns_at_once_on_an_idle_stream() {
+    run(2, 60, || async {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut empty = [0u8; 0];
+        // Nothing was sent: a read that waited for data would stay pending.
+        let first = futures_lite::future::poll_once(a.read(&mut empty)).await;
+        assert!(matches!(first, Some(Ok(0))), "{first:?}");
+        let (reader, _writer) = a.into_split();
+        let half = futures_lite::future::poll_once(reader.read(&mut empty)).await;
+        assert!(matches!(half, Some(Ok(0))), "{half:?}");
+    });
+}
+
+#[test]
 fn connecting_to_a_missing_socket_fails() {
     let socket = TempSocket::new("missing");
     let path = socket.path();
