@@ -341,6 +341,16 @@ impl File {
     }
 }
 
+impl Drop for File {
+    fn drop(&mut self) {
+        // A call in flight (a buffered write) runs to its end; only its result, an
+        // error included, is lost.
+        if let State::Busy(call) = std::mem::replace(&mut self.state, State::Idle(None)) {
+            call.detach();
+        }
+    }
+}
+
 fn result_of<T>(done: io::Result<Done>, pick: impl FnOnce(Done) -> io::Result<T>) -> io::Result<T> {
     pick(done?)
 }
@@ -401,6 +411,10 @@ impl futures_io::AsyncWrite for File {
         let bytes = buf[..buf.len().min(MAX_CHUNK)].to_vec();
         let n = bytes.len();
         this.start(move |file| Done::Write(file.write_all(&bytes)));
+        // Polled once, the call is on the pool's queue: it runs now, not at the next
+        // operation, and the `File`'s drop cannot lose it. If it is already done, its
+        // error waits for the next operation like any buffered write's.
+        let _ = this.poll_settled(cx);
         Poll::Ready(Ok(n))
     }
 

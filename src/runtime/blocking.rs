@@ -170,6 +170,8 @@ struct Slot<R> {
 pub struct ToThread<R> {
     job: Option<Job>,
     shared: Arc<Shared<R>>,
+    /// Dropping the future leaves a queued closure to run (see [`detach`](Self::detach)).
+    detached: bool,
 }
 
 impl<R> std::fmt::Debug for ToThread<R> {
@@ -240,6 +242,17 @@ where
     ToThread {
         job: Some(job),
         shared,
+        detached: false,
+    }
+}
+
+impl<R> ToThread<R> {
+    /// Lets a submitted closure run to its end with nobody waiting for it: unlike a
+    /// drop, this does not cancel it while it is queued. Its value is dropped on the
+    /// pool thread. The future must have been polled (the closure is submitted then).
+    pub(crate) fn detach(mut self) {
+        debug_assert!(self.job.is_none(), "detaching a closure never submitted");
+        self.detached = true;
     }
 }
 
@@ -280,6 +293,9 @@ fn resume(panic: Box<dyn Any + Send>) -> ! {
 
 impl<R> Drop for ToThread<R> {
     fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
         // Still queued: the thread that dequeues it will skip it.
         let _ = self.shared.state.compare_exchange(
             QUEUED,

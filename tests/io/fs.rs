@@ -283,6 +283,39 @@ fn a_call_cancelled_while_queued_never_runs() {
 }
 
 #[test]
+fn a_dropped_file_still_does_the_write_it_accepted() {
+    // One pool thread, held busy: the write is still queued when the `File` goes.
+    crate::common::block_on(
+        60,
+        crate::common::builder(2).max_blocking_threads(1),
+        || async {
+            let dir = TempDir::new("dropped-file");
+            let path = dir.join("kept");
+            let mut file = fs::File::create(&path).await.unwrap();
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let started = pride::Event::new();
+            let running = started.clone();
+            pride::task_group(async |tg| {
+                tg.start_soon(pride::to_thread(move || {
+                    running.set();
+                    held.recv().unwrap()
+                }));
+                started.wait().await;
+                // Accepted at once; the pool writes it later.
+                file.write_all(b"data").await.unwrap();
+                drop(file);
+                release.send(()).unwrap();
+            })
+            .await
+            .unwrap();
+            // One pool thread, jobs in order: once this ran, the write has run.
+            pride::to_thread(|| ()).await;
+            assert_eq!(fs::read(&path).await.unwrap(), b"data");
+        },
+    );
+}
+
+#[test]
 fn types_and_futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
     fn assert_send_type<T: Send>() {}
