@@ -11,13 +11,14 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::configured::Configured;
-use crate::group::error::{Reason, TaskOutput};
+use crate::group::error::{Kind, Payload, Reason, TaskOutput};
 use crate::group::isolated::catch;
 use crate::{CancelScope, GroupError, Queue, TaskError, TaskGroup, TaskStatus};
 
@@ -176,6 +177,8 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   before the next starts, as `TaskGroup::start` does. Restarts follow the same order.
 /// - A child that returns successfully is done and is not restarted; the supervisor
 ///   returns `Ok(())` once every child is done.
+/// - A panic in a child's factory (the closure that makes its future) is that run's
+///   panic, named after the child and handled by the policy like any other.
 /// - One-for-all: on a failure, the other running children are cancelled and have
 ///   ended before anything restarts. An error a sibling returns while it is torn down
 ///   is kept in the report but does not count as a restart.
@@ -246,7 +249,7 @@ impl Supervisor {
         let named = name.clone();
         let factory: Factory = Box::new(move |status: TaskStatus<()>| {
             status.started(());
-            boxed(named.clone(), factory())
+            boxed(named.clone(), &mut factory)
         });
         self.config().specs.push(Spec { name, factory });
         self
@@ -293,7 +296,7 @@ impl Supervisor {
     {
         let name: Arc<str> = name.into().into();
         let named = name.clone();
-        let factory: Factory = Box::new(move |status| boxed(named.clone(), factory(status)));
+        let factory: Factory = Box::new(move |status| boxed(named.clone(), || factory(status)));
         self.config().specs.push(Spec { name, factory });
         self
     }
@@ -324,12 +327,21 @@ impl Supervisor {
     }
 }
 
-fn boxed<Fut>(name: Arc<str>, future: Fut) -> BoxFuture
+/// One run of a child: the future `make` returns, its panic and error named after the
+/// child. A panic in `make` itself, which runs on the supervisor's task, is caught and
+/// becomes the run's failure, so the policy handles it like any other.
+fn boxed<Fut>(name: Arc<str>, make: impl FnOnce() -> Fut) -> BoxFuture
 where
     Fut: Future + Send + 'static,
     Fut::Output: TaskOutput,
 {
-    Box::pin(async move { catch(Some(name), future).await.map(drop) })
+    match catch_unwind(AssertUnwindSafe(make)) {
+        Ok(future) => Box::pin(async move { catch(Some(name), future).await.map(drop) }),
+        Err(panic) => {
+            let error = TaskError::new(Some(name), Kind::Panic(Payload::new(panic)));
+            Box::pin(std::future::ready(Err(error)))
+        }
+    }
 }
 
 // The configuration is never pinned: the first poll moves it into a box.

@@ -151,6 +151,50 @@ fn zero_restarts_means_the_first_failure_is_fatal() {
 }
 
 #[test]
+fn a_panicking_factory_is_that_childs_failure_and_is_restarted() {
+    autojump().block_on(async {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let steady_runs = Arc::new(AtomicUsize::new(0));
+        let steady = steady_runs.clone();
+        supervise(RestartPolicy::one_for_one().max_restarts(5, Duration::from_secs(60)))
+            .child("flaky", move || {
+                // The first and second calls panic before making a future.
+                if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                    panic!("factory broke");
+                }
+                async {}
+            })
+            .child("steady", move || {
+                steady.fetch_add(1, Ordering::SeqCst);
+                pride::sleep(Duration::from_secs(1))
+            })
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(steady_runs.load(Ordering::SeqCst), 1, "the sibling ran on");
+    });
+}
+
+#[test]
+fn a_factory_that_always_panics_uses_up_the_budget_under_its_name() {
+    autojump().block_on(async {
+        let error =
+            supervise(RestartPolicy::one_for_one().max_restarts(1, Duration::from_secs(60)))
+                .child_with_status("broken", |_status| -> std::future::Ready<()> {
+                    panic!("cannot make the child")
+                })
+                .await
+                .unwrap_err();
+        assert_eq!(error.errors().len(), 2);
+        for entry in error.errors() {
+            assert_eq!(entry.name(), Some("broken"));
+            assert!(entry.is_panic());
+        }
+    });
+}
+
+#[test]
 fn one_for_all_cancels_and_restarts_every_child_in_order() {
     autojump().block_on(async {
         let log = Arc::new(Mutex::new(Vec::<String>::new()));
