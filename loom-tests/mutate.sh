@@ -54,6 +54,11 @@ rows=(
   'G11#src/cancel/node/links.rs#s/children.for_each\(&mut f\);/let _ = children;/#loom_cancel_tree#caught'
   'E1#src/sync/event.rs#s/\(!self.set.load\(Ordering::Relaxed\)\).then_some\(waiters\)/Some(waiters)/#loom_sync_event#caught'
   'E2#src/sync/event.rs#s/self.inner.set.store\(true, Ordering::Release\);/self.inner.set.store(true, Ordering::Relaxed);/#loom_sync_event#caught'
+  'Q1#src/sync/queue.rs#s/state.give_back\(value, &mut wakers\);/drop(value);/#loom_sync_queue#caught'
+  'Q2#src/sync/queue.rs#s/(fn give_back\(&mut self, value: T, wakers: &mut WakeList\) \{\n\s*)if self.getters.is_empty\(\) \{/$1if true {/#loom_sync_queue#caught'
+  'Q3#src/sync/queue.rs#s/(self.items.push_back\(value\);\n\s*self.check\(\);\n)\s*self.watchers.grant_all\(\|\(\)\| \(\), wakers\);\n/$1/#loom_sync_queue#caught'
+  'Q4#src/sync/queue.rs#s/self.closed && self.items.is_empty\(\) && self.getters.granted\(\) == 0/self.closed && self.items.is_empty()/#loom_sync_queue#caught'
+  'Q5#src/sync/queue.rs#s/(self.release_slot\(wakers\);\n\s*)if self.drained\(\) \{/$1if false {/#loom_sync_queue#caught'
 )
 
 selected=("$@")

@@ -9,7 +9,7 @@ use futures_core::Stream;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::WouldBlock;
-use crate::sync::queue::{Core, GetFuture, GetWait, PutFuture, poll_next};
+use crate::sync::queue::{Core, GetFuture, PutFuture, StreamWait};
 
 /// The future of [`Sender::send`] (a queue put).
 pub type SendFuture<'a, T> = PutFuture<'a, T>;
@@ -86,7 +86,7 @@ fn ends<T>(maxsize: Option<usize>) -> (Sender<T>, Receiver<T>) {
         Sender { chan: chan.clone() },
         Receiver {
             chan,
-            wait: GetWait::new(),
+            wait: StreamWait::default(),
         },
     )
 }
@@ -209,7 +209,9 @@ impl<T> fmt::Debug for Sender<T> {
 }
 
 /// The receiving end of a [`channel`]; clone it for more consumers. It is also a
-/// [`Stream`] that ends once every sender is gone and the channel is drained.
+/// [`Stream`] that ends once every sender is gone and the channel is drained; a
+/// `next()` dropped mid-wait (by a `select` or a timeout) holds no item back, and a
+/// waiting [`recv`](Receiver::recv) is served before a waiting stream.
 ///
 /// ```
 /// use futures_lite::StreamExt;
@@ -228,7 +230,7 @@ impl<T> fmt::Debug for Sender<T> {
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
     /// The wait of the `Stream` side.
-    wait: GetWait,
+    wait: StreamWait,
 }
 
 impl<T> Receiver<T> {
@@ -300,7 +302,7 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
-        poll_next(&mut this.wait, &this.chan.core, cx)
+        this.wait.poll_next(&this.chan.core, cx)
     }
 }
 
@@ -309,7 +311,7 @@ impl<T> Clone for Receiver<T> {
         self.chan.receivers.fetch_add(1, Ordering::Relaxed);
         Self {
             chan: self.chan.clone(),
-            wait: GetWait::new(),
+            wait: StreamWait::default(),
         }
     }
 }

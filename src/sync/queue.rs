@@ -15,6 +15,15 @@
 //!   getter, or puts it back at the *front* of the buffer (it was older than all of
 //!   it). A putter dropped with a reserved slot hands the slot to the next putter. A
 //!   putter keeps its item until it has a slot, so a dropped put never enqueued.
+//! - A stream (the `Stream` side of a queue or receiver) is never handed an item: its
+//!   wait lives in the stream, not in the `next()` future a `select` or a timeout may
+//!   drop, so an item handed to it could sit there unseen. A waiting stream is a
+//!   *watcher*: an item that finds no waiting getter goes to the buffer and wakes every
+//!   watcher, and each takes from the buffer when polled.
+//! - The queue is *drained* once it is closed, its buffer is empty and no item is on
+//!   its way to a getter (granted, not yet seen: a dropped getter would give it back).
+//!   Only then does a get or a stream see the end; the getter that collects the last
+//!   item in flight wakes the others to see it.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -43,6 +52,8 @@ struct State<T> {
     getters: WaiterList<(), T>,
     /// Putters waiting for a slot; a grant is a slot reserved for them.
     putters: WaiterList<(), ()>,
+    /// Streams waiting for an item; a grant is only a wake-up.
+    watchers: WaiterList<(), ()>,
     /// The most items the buffer ever held, for the capacity tests.
     #[cfg(test)]
     high_water: usize,
@@ -53,14 +64,49 @@ impl<T> State<T> {
         self.maxsize.is_none_or(|max| self.occupied < max)
     }
 
-    /// Places an item whose slot is already counted in `occupied`.
+    /// Places an item whose slot is already counted in `occupied`: to the oldest
+    /// waiting getter, or at the back of the buffer (waking the streams).
     fn deliver(&mut self, value: T, wakers: &mut WakeList) {
         if self.getters.is_empty() {
             self.items.push_back(value);
             self.check();
+            self.watchers.grant_all(|()| (), wakers);
         } else {
             let waker = self.getters.grant_front(|()| value);
             wakers.push(waker.expect("a getter is queued"));
+        }
+    }
+
+    /// Places an item that a dropped getter was handed and never saw: to the next
+    /// waiting getter, or back at the *front* of the buffer (it is older than all of
+    /// it).
+    fn give_back(&mut self, value: T, wakers: &mut WakeList) {
+        if self.getters.is_empty() {
+            self.items.push_front(value);
+            self.check();
+            self.watchers.grant_all(|()| (), wakers);
+        } else {
+            self.deliver(value, wakers);
+        }
+    }
+
+    /// Closed, and no item is left: none in the buffer, none on its way to a getter.
+    fn drained(&self) -> bool {
+        self.closed && self.items.is_empty() && self.getters.granted() == 0
+    }
+
+    /// Wakes every waiting getter and stream to look again (they stay queued).
+    fn wake_readers(&mut self, wakers: &mut WakeList) {
+        self.getters.wakers_of_queued(wakers);
+        self.watchers.grant_all(|()| (), wakers);
+    }
+
+    /// A getter has seen the item it was handed: frees its slot, and once that was
+    /// the last item of a closed queue, wakes the readers that wait for it to be seen.
+    fn collected(&mut self, wakers: &mut WakeList) {
+        self.release_slot(wakers);
+        if self.drained() {
+            self.wake_readers(wakers);
         }
     }
 
@@ -103,7 +149,8 @@ impl<T> State<T> {
                 self.release_slot(wakers);
                 Ok(value)
             }
-            None if self.closed => Err(WouldBlock::Closed(())),
+            None if self.drained() => Err(WouldBlock::Closed(())),
+            // Closed or not, an item still on its way to a getter may come back.
             None => Err(WouldBlock::Empty),
         }
     }
@@ -119,6 +166,7 @@ impl<T> Core<T> {
                 closed: false,
                 getters: WaiterList::new(),
                 putters: WaiterList::new(),
+                watchers: WaiterList::new(),
                 #[cfg(test)]
                 high_water: 0,
             }),
@@ -152,8 +200,9 @@ impl<T> Core<T> {
                 return false;
             }
             state.closed = true;
-            // They stay queued; each sees `closed` on its next poll and leaves.
-            state.getters.wakers_of_queued(&mut wakers);
+            // They stay queued; each sees `closed` on its next poll and leaves (a
+            // reader once the queue is drained).
+            state.wake_readers(&mut wakers);
             state.putters.wakers_of_queued(&mut wakers);
         }
         wakers.wake();
@@ -216,7 +265,7 @@ impl GetWait {
         Self(Step::Start)
     }
 
-    /// Ready with an item, or `Closed` once the queue is closed and drained.
+    /// Ready with an item, or `Closed` once the queue is drained.
     pub(crate) fn poll<T>(
         &mut self,
         core: &Core<T>,
@@ -237,10 +286,10 @@ impl GetWait {
             },
             Step::Waiting(id) => match state.getters.poll_grant(id, cx.waker()) {
                 Ok(value) => {
-                    state.release_slot(&mut wakers);
+                    state.collected(&mut wakers);
                     Ok(value)
                 }
-                Err(id) if state.closed => {
+                Err(id) if state.drained() => {
                     let _ = state.getters.remove(id);
                     Err(Closed(()))
                 }
@@ -267,12 +316,7 @@ impl GetWait {
         {
             let mut state = core.lock();
             if let Removed::Granted(value) = state.getters.remove(id) {
-                if state.getters.is_empty() {
-                    state.items.push_front(value);
-                    state.check();
-                } else {
-                    state.deliver(value, &mut wakers);
-                }
+                state.give_back(value, &mut wakers);
             }
         }
         wakers.wake();
@@ -412,15 +456,46 @@ impl<T> fmt::Debug for GetFuture<'_, T> {
     }
 }
 
-/// Polls `wait` as a stream: the next item, or `None` once closed and drained.
-pub(crate) fn poll_next<T>(
-    wait: &mut GetWait,
-    core: &Core<T>,
-    cx: &mut Context<'_>,
-) -> Poll<Option<T>> {
-    let item = std::task::ready!(wait.poll(core, cx));
-    *wait = GetWait::new();
-    Poll::Ready(item.ok())
+/// The wait of a stream: a place among the watchers while it has found no item. It
+/// is never handed an item, so a `next()` that is dropped leaves none behind. Its
+/// owner must call [`cancel`](StreamWait::cancel) when dropped.
+#[derive(Debug, Default)]
+pub(crate) struct StreamWait(Option<WaiterId>);
+
+impl StreamWait {
+    /// The next item, or `None` once the queue is drained.
+    pub(crate) fn poll_next<T>(&mut self, core: &Core<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
+        let mut wakers = WakeList::new();
+        let mut state = core.lock();
+        let item = match state.try_get(&mut wakers) {
+            Ok(value) => Some(value),
+            Err(WouldBlock::Empty) => {
+                // Queued still, or woken by an item another reader took: wait (again).
+                let id = match self.0.take() {
+                    Some(id) => state.watchers.poll_grant(id, cx.waker()).err(),
+                    None => None,
+                };
+                self.0 = Some(id.unwrap_or_else(|| state.watchers.push_back((), cx.waker())));
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                return Poll::Pending;
+            }
+            Err(_) => None,
+        };
+        if let Some(id) = self.0.take() {
+            let _ = state.watchers.remove(id);
+        }
+        drop(state);
+        wakers.wake();
+        Poll::Ready(item)
+    }
+
+    /// Leaves the watchers (a wake-up it was given carries nothing to pass on).
+    pub(crate) fn cancel<T>(&mut self, core: &Core<T>) {
+        if let Some(id) = self.0.take() {
+            let _ = core.lock().watchers.remove(id);
+        }
+    }
 }
 
 /// A fair, cancel-safe FIFO queue shared between tasks, bounded or not.
@@ -433,7 +508,12 @@ pub(crate) fn poll_next<T>(
 ///   completed did not enqueue.
 /// - [`close`](Queue::close) wakes everyone. Puts then fail, handing their item back
 ///   (this includes puts that were waiting, even one that had just been given a slot);
-///   gets drain what is left and then return [`Closed`].
+///   gets drain what is left and then return [`Closed`]. An item already handed to a
+///   waiting get counts as left until that get has seen it: if the get is dropped
+///   instead, the item goes to another get, never past one that has seen the end.
+/// - The [`stream`](Queue::stream) side is woken for an item rather than handed one,
+///   so a `next()` dropped by a `select` or a timeout holds no item back. Gets waiting
+///   in [`get`](Queue::get) are served before waiting streams.
 ///
 /// `Queue` is a cheap handle: `clone()` shares the same queue. For separate sending
 /// and receiving ends that close the queue when one side is gone, use
@@ -554,7 +634,7 @@ impl<T> Queue<T> {
     pub fn stream(&self) -> QueueStream<T> {
         QueueStream {
             queue: self.clone(),
-            wait: GetWait::new(),
+            wait: StreamWait::default(),
         }
     }
 }
@@ -570,11 +650,26 @@ impl<T> fmt::Debug for Queue<T> {
     }
 }
 
-/// The [`Stream`] of [`Queue::stream`]; dropping it mid-wait loses no item.
+/// The [`Stream`] of [`Queue::stream`]; a `next()` dropped mid-wait, or the stream
+/// itself, holds no item back.
+///
+/// ```
+/// use futures_lite::StreamExt;
+/// use std::time::Duration;
+///
+/// pride::run(async {
+///     let q = pride::Queue::unbounded();
+///     let mut items = q.stream();
+///     // A wait for the next item that times out takes nothing with it.
+///     assert!(pride::move_on_after(Duration::from_millis(1), items.next()).await.is_none());
+///     q.put_nowait(1).unwrap();
+///     assert_eq!(q.get_nowait().unwrap(), 1);
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct QueueStream<T> {
     queue: Queue<T>,
-    wait: GetWait,
+    wait: StreamWait,
 }
 
 impl<T> Stream for QueueStream<T> {
@@ -582,7 +677,7 @@ impl<T> Stream for QueueStream<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
-        poll_next(&mut this.wait, &this.queue.core, cx)
+        this.wait.poll_next(&this.queue.core, cx)
     }
 }
 

@@ -44,6 +44,8 @@ pub(crate) struct WaiterList<R, G> {
     tail: usize,
     /// Number of queued (not granted) waiters.
     queued: usize,
+    /// Number of grants not yet collected (by `poll_grant` or `remove`).
+    granted: usize,
 }
 
 #[derive(Debug)]
@@ -89,6 +91,7 @@ impl<R, G> WaiterList<R, G> {
             head: NIL,
             tail: NIL,
             queued: 0,
+            granted: 0,
         }
     }
 
@@ -100,6 +103,12 @@ impl<R, G> WaiterList<R, G> {
     /// Number of queued waiters.
     pub(crate) fn len(&self) -> usize {
         self.queued
+    }
+
+    /// Number of waiters granted something they have not yet collected (a grant
+    /// still on its way to its owner).
+    pub(crate) fn granted(&self) -> usize {
+        self.granted
     }
 
     /// Number of slots in use (queued or granted and not yet collected).
@@ -157,6 +166,7 @@ impl<R, G> WaiterList<R, G> {
         let index = self.head;
         let (req, waker) = self.unlink(index);
         self.slots[index] = Slot::Granted(grant(req));
+        self.granted += 1;
         Some(waker)
     }
 
@@ -187,7 +197,10 @@ impl<R, G> WaiterList<R, G> {
                 Err(id)
             }
             Slot::Granted(_) => match self.free_slot(id.0) {
-                Slot::Granted(grant) => Ok(grant),
+                Slot::Granted(grant) => {
+                    self.granted -= 1;
+                    Ok(grant)
+                }
                 _ => unreachable!(),
             },
             Slot::Vacant { .. } => unreachable!("a live waiter id names a vacant slot"),
@@ -203,7 +216,10 @@ impl<R, G> WaiterList<R, G> {
                 Removed::Queued(req)
             }
             Slot::Granted(_) => match self.free_slot(id.0) {
-                Slot::Granted(grant) => Removed::Granted(grant),
+                Slot::Granted(grant) => {
+                    self.granted -= 1;
+                    Removed::Granted(grant)
+                }
                 _ => unreachable!(),
             },
             Slot::Vacant { .. } => unreachable!("a live waiter id names a vacant slot"),
@@ -324,8 +340,10 @@ mod tests {
         let c = list.poll_grant(c, &w).unwrap_err();
         assert!(list.grant_front(|r| r * 10).is_some());
         assert!(list.grant_front(|r| r * 10).is_none());
+        assert_eq!(list.granted(), 1);
         assert!(matches!(list.remove(c), Removed::Granted(30)));
         assert!(list.is_empty());
+        assert_eq!(list.granted(), 0);
     }
 
     #[test]

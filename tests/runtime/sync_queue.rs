@@ -210,3 +210,25 @@ fn futures_are_send() {
         let _ = rx.recv().await;
     });
 }
+
+#[pride::test]
+async fn a_receive_that_timed_out_as_a_stream_holds_no_item_back() {
+    use futures_lite::StreamExt;
+    let (tx, mut rx) = channel::<i32>(4);
+    let other = rx.clone();
+    assert!(
+        pride::move_on_after(Duration::from_secs(1), rx.next())
+            .await
+            .is_none()
+    );
+    tx.send(1).await.unwrap();
+    // The same receiver, and any other, can take it.
+    assert_eq!(rx.try_recv(), Ok(1));
+    tx.send(2).await.unwrap();
+    let got = pride::move_on_after(Duration::from_secs(60), other.recv()).await;
+    assert_eq!(got, Some(Ok(2)));
+    tx.send(3).await.unwrap();
+    drop(tx);
+    assert_eq!(rx.next().await, Some(3));
+    assert_eq!(rx.next().await, None);
+}

@@ -196,6 +196,94 @@ fn stream_ends_after_close() {
     assert_eq!(all, vec![0, 1, 2, 3, 4]);
 }
 
+/// Polls a stream's `next()` once with `c`.
+fn poll_next<T>(c: &Counter, stream: &mut QueueStream<T>) -> Poll<Option<T>> {
+    use futures_lite::StreamExt;
+    c.poll(&mut stream.next())
+}
+
+#[test]
+fn a_dropped_next_holds_no_item_back() {
+    let q = Queue::unbounded();
+    let mut stream = q.stream();
+    // `next()` waits once and is dropped (a `select` or a timeout), the stream stays.
+    assert!(poll_next(&Counter::new(), &mut stream).is_pending());
+    q.put_nowait(1).unwrap();
+    assert_eq!(q.len(), 1, "the item waits in the queue, not in the stream");
+    assert_eq!(q.get_nowait(), Ok(1));
+    // A get that waits while the stream does is handed the next item.
+    let c = Counter::new();
+    let mut get = q.get();
+    assert!(c.poll(&mut get).is_pending());
+    q.put_nowait(2).unwrap();
+    assert_eq!(ready(c.poll(&mut get)), Ok(2));
+    // The stream, polled again, goes on waiting, then takes what comes.
+    let s = Counter::new();
+    assert!(poll_next(&s, &mut stream).is_pending());
+    q.put_nowait(3).unwrap();
+    assert_eq!(s.wakes(), 1);
+    assert_eq!(ready(poll_next(&s, &mut stream)), Some(3));
+}
+
+#[test]
+fn an_item_wakes_every_waiting_stream_and_one_takes_it() {
+    let q = Queue::unbounded();
+    let (mut a, mut b) = (q.stream(), q.stream());
+    let (ca, cb) = (Counter::new(), Counter::new());
+    assert!(poll_next(&ca, &mut a).is_pending());
+    assert!(poll_next(&cb, &mut b).is_pending());
+    q.put_nowait(1).unwrap();
+    assert_eq!((ca.wakes(), cb.wakes()), (1, 1));
+    assert_eq!(ready(poll_next(&cb, &mut b)), Some(1));
+    // `a` was woken for an item `b` took: it waits again, and the next item is its.
+    assert!(poll_next(&ca, &mut a).is_pending());
+    q.put_nowait(2).unwrap();
+    assert_eq!(ca.wakes(), 2);
+    // A stream that was woken and dropped unpolled passes nothing on, and needs not.
+    drop(b);
+    assert_eq!(ready(poll_next(&ca, &mut a)), Some(2));
+    assert_eq!(q.core.lock().watchers.len(), 0);
+}
+
+#[test]
+fn a_get_never_sees_the_end_while_an_item_is_on_its_way() {
+    let q = Queue::unbounded();
+    let (c1, c2) = (Counter::new(), Counter::new());
+    let (mut g1, mut g2) = (q.get(), q.get());
+    assert!(c1.poll(&mut g1).is_pending());
+    assert!(c2.poll(&mut g2).is_pending());
+    q.put_nowait(7).unwrap(); // handed to g1
+    q.close();
+    // g1 has not seen its item, and may yet give it back: g2 waits.
+    assert!(c2.poll(&mut g2).is_pending());
+    assert_eq!(q.get_nowait(), Err(WouldBlock::Empty));
+    let mut stream = q.stream();
+    let cs = Counter::new();
+    assert!(poll_next(&cs, &mut stream).is_pending());
+    drop(g1); // cancelled unseen: the item goes to g2
+    assert_eq!(ready(c2.poll(&mut g2)), Ok(7));
+    // That was the last item: the stream was woken to see the end.
+    assert!(cs.wakes() > 0);
+    assert_eq!(ready(poll_next(&cs, &mut stream)), None);
+    assert_eq!(q.get_nowait(), Err(WouldBlock::Closed(())));
+}
+
+#[test]
+fn the_get_that_sees_the_last_item_wakes_the_others_to_see_the_end() {
+    let q = Queue::unbounded();
+    let (c1, c2) = (Counter::new(), Counter::new());
+    let (mut g1, mut g2) = (q.get(), q.get());
+    assert!(c1.poll(&mut g1).is_pending());
+    assert!(c2.poll(&mut g2).is_pending());
+    q.put_nowait(7).unwrap();
+    q.close();
+    assert!(c2.poll(&mut g2).is_pending());
+    let woken = c2.wakes();
+    assert_eq!(ready(c1.poll(&mut g1)), Ok(7));
+    assert!(c2.wakes() > woken, "g2 was not woken to see the end");
+    assert_eq!(ready(c2.poll(&mut g2)), Err(Closed(())));
+}
+
 #[test]
 fn capacity_is_never_exceeded_under_threads() {
     const PER: usize = if cfg!(miri) { 20 } else { 2000 };
