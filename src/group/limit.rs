@@ -5,10 +5,11 @@
 //! taken only by limited groups when a child starts or finishes.
 
 use std::collections::VecDeque;
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 use crate::loom::sync::Mutex;
 use crate::runtime::Handle;
+use crate::sync::waiters::{Removed, WaiterId, WaiterList};
 use crate::task::Notified;
 
 pub(crate) struct Limit {
@@ -17,11 +18,58 @@ pub(crate) struct Limit {
 }
 
 struct Inner {
+    /// Slots taken: by running children, and by waiters granted a slot they have not
+    /// yet used.
     running: usize,
     /// Children started with `start_soon` past the limit, in order.
     queued: VecDeque<Notified>,
-    /// `start_soon_wait` callers waiting for a free slot.
-    waiters: VecDeque<Waker>,
+    /// `start_soon_wait` callers waiting for a free slot. A freed slot is handed to the
+    /// front waiter as its grant, so no later caller can take it first; a waiter that
+    /// goes away with a grant it never used passes the slot on.
+    waiters: WaiterList<(), ()>,
+}
+
+impl Inner {
+    /// Takes a slot if one is free and nobody queued or waiting is ahead of the caller.
+    fn take_free(&mut self, max: usize) -> bool {
+        let free = self.running < max && self.queued.is_empty() && self.waiters.is_empty();
+        if free {
+            self.running += 1;
+        }
+        free
+    }
+
+    /// Passes a slot that is no longer used on: to the first queued child (returned, to
+    /// be spawned once the lock is dropped), else to the front waiter (whose waker is
+    /// returned), else frees it.
+    fn pass_on(&mut self) -> Next {
+        if let Some(task) = self.queued.pop_front() {
+            return Next::Spawn(task);
+        }
+        if let Some(waker) = self.waiters.grant_front(|()| ()) {
+            return Next::Wake(waker);
+        }
+        self.running -= 1;
+        Next::Nothing
+    }
+}
+
+/// Who a slot that was passed on went to; acted on after the lock is dropped.
+#[must_use]
+enum Next {
+    Spawn(Notified),
+    Wake(Waker),
+    Nothing,
+}
+
+impl Next {
+    fn run(self, handle: &Handle) {
+        match self {
+            Next::Spawn(task) => handle.spawn(task),
+            Next::Wake(waker) => waker.wake(),
+            Next::Nothing => {}
+        }
+    }
 }
 
 impl Limit {
@@ -31,7 +79,7 @@ impl Limit {
             inner: Mutex::new(Inner {
                 running: 0,
                 queued: VecDeque::new(),
-                waiters: VecDeque::new(),
+                waiters: WaiterList::new(),
             }),
         }
     }
@@ -43,8 +91,7 @@ impl Limit {
     /// Runs `task` now if a slot is free, else queues it behind the others.
     pub(crate) fn start_or_queue(&self, handle: &Handle, task: Notified) {
         let mut inner = self.inner.lock();
-        if inner.running < self.max && inner.queued.is_empty() {
-            inner.running += 1;
+        if inner.take_free(self.max) {
             drop(inner);
             handle.spawn(task);
         } else {
@@ -52,37 +99,46 @@ impl Limit {
         }
     }
 
-    /// Takes a slot if one is free (for `try_start_now` and `start_soon_wait`);
-    /// otherwise registers `waker`, if given, to hear when one frees.
-    pub(crate) fn try_acquire(&self, waker: Option<&Waker>) -> bool {
-        let mut inner = self.inner.lock();
-        if inner.running < self.max && inner.queued.is_empty() {
-            inner.running += 1;
-            return true;
-        }
-        if let Some(waker) = waker {
-            if !inner.waiters.iter().any(|w| w.will_wake(waker)) {
-                inner.waiters.push_back(waker.clone());
-            }
-        }
-        false
+    /// Takes a slot if one is free (for `try_start_now`).
+    pub(crate) fn try_acquire(&self) -> bool {
+        self.inner.lock().take_free(self.max)
     }
 
-    /// A running child finished: its slot goes to the first queued child, or is freed
-    /// (waking one waiter).
-    pub(crate) fn release(&self, handle: &Handle) {
+    /// Takes a slot for a `start_soon_wait` caller: at once if one is free, else by
+    /// queueing `waiter` (or refreshing its waker) until a freed slot is granted to it.
+    /// A waiter that goes away before `Ready` must call [`cancel_wait`](Self::cancel_wait).
+    pub(crate) fn poll_acquire(&self, waiter: &mut Option<WaiterId>, waker: &Waker) -> Poll<()> {
         let mut inner = self.inner.lock();
-        if let Some(next) = inner.queued.pop_front() {
+        let granted = match waiter.take() {
+            Some(id) => inner.waiters.poll_grant(id, waker),
+            None if inner.take_free(self.max) => Ok(()),
+            None => Err(inner.waiters.push_back((), waker)),
+        };
+        match granted {
+            Ok(()) => Poll::Ready(()),
+            Err(id) => {
+                *waiter = Some(id);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// A waiter went away: it leaves the line, and a slot granted to it that it never
+    /// used goes to the next in line.
+    pub(crate) fn cancel_wait(&self, handle: &Handle, waiter: WaiterId) {
+        let mut inner = self.inner.lock();
+        if let Removed::Granted(()) = inner.waiters.remove(waiter) {
+            let next = inner.pass_on();
             drop(inner);
-            handle.spawn(next);
-            return;
+            next.run(handle);
         }
-        inner.running -= 1;
-        let waiter = inner.waiters.pop_front();
-        drop(inner);
-        if let Some(waiter) = waiter {
-            waiter.wake();
-        }
+    }
+
+    /// A running child finished (or a slot taken for a child went unused): its slot
+    /// goes to the first queued child, else to the first waiter, else is freed.
+    pub(crate) fn release(&self, handle: &Handle) {
+        let next = self.inner.lock().pass_on();
+        next.run(handle);
     }
 
     /// Children running now.

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use super::error::TaskOutput;
 use super::shared::Slot;
 use super::{GroupClosed, TaskGroup};
+use crate::sync::waiters::WaiterId;
 
 /// Why [`TaskGroup::try_start_now`] did not start a task; the future comes back.
 pub enum TryStartError<F> {
@@ -76,7 +77,7 @@ impl TaskGroup {
     {
         let slot = match &self.shared.limit {
             None => Slot::Queue,
-            Some(limit) if limit.try_acquire(None) => Slot::Held,
+            Some(limit) if limit.try_acquire() => Slot::Held,
             Some(_) => return Err(TryStartError::Full(future)),
         };
         self.start_with_slot(None, future, slot).map_err(|future| {
@@ -103,6 +104,7 @@ impl TaskGroup {
         StartSoonWait {
             group: self.clone(),
             future: Some(future),
+            waiter: None,
         }
     }
 }
@@ -112,6 +114,8 @@ impl TaskGroup {
 pub struct StartSoonWait<F> {
     group: TaskGroup,
     future: Option<F>,
+    /// Its place in the limit's line of waiters, while it waits.
+    waiter: Option<WaiterId>,
 }
 
 // The task's future is only moved, never pinned, until it is started.
@@ -129,8 +133,10 @@ where
         let group = &this.group;
         let slot = match &group.shared.limit {
             None => Slot::Queue,
-            Some(limit) if limit.try_acquire(Some(cx.waker())) => Slot::Held,
-            Some(_) => return Poll::Pending,
+            Some(limit) => {
+                std::task::ready!(limit.poll_acquire(&mut this.waiter, cx.waker()));
+                Slot::Held
+            }
         };
         let future = this
             .future
@@ -140,6 +146,15 @@ where
             group.give_back(slot);
             GroupClosed
         }))
+    }
+}
+
+impl<F> Drop for StartSoonWait<F> {
+    /// Leaves the line of waiters; a slot granted but not used goes to the next one.
+    fn drop(&mut self) {
+        if let (Some(waiter), Some(limit)) = (self.waiter.take(), &self.group.shared.limit) {
+            limit.cancel_wait(&self.group.shared.handle, waiter);
+        }
     }
 }
 

@@ -70,7 +70,7 @@ pub mod oneshot;
 mod queue;
 mod rwlock;
 mod semaphore;
-mod waiters;
+pub(crate) mod waiters;
 pub mod watch;
 
 #[cfg(pride_loom)]

@@ -1,10 +1,16 @@
 //! A group's concurrency limit: never more than N children run, queued children all
 //! run, `try_start_now` refuses when full, `start_soon_wait` waits for a slot.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Wake, Waker};
+use std::time::Duration;
 
-use pride::{BoxError, Event, TaskGroup, task_group_with_limit};
+use pride::{BoxError, Event, TaskGroup, task_group, task_group_with_limit};
+
+const MS: Duration = Duration::from_millis(1);
 
 fn runtime() -> pride::Runtime {
     pride::Runtime::builder().worker_threads(4).build().unwrap()
@@ -172,4 +178,102 @@ fn a_failure_cancels_queued_children_too() {
 #[should_panic(expected = "concurrency limit must be at least 1")]
 fn a_zero_limit_is_refused() {
     drop(pride::task_group_with_limit(0, async |_tg| {}));
+}
+
+/// A waker that records that it was woken.
+#[derive(Default)]
+struct WokeFlag(AtomicBool);
+
+impl Wake for WokeFlag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn woke_flag() -> (Arc<WokeFlag>, Waker) {
+    let flag = Arc::new(WokeFlag::default());
+    (flag.clone(), Waker::from(flag))
+}
+
+/// A `start_soon_wait` dropped while it waits takes no slot and no wake-up: the slot
+/// freed later goes to the waiter behind it.
+#[pride::test(workers = 2)]
+async fn a_dropped_start_soon_wait_does_not_take_a_live_waiters_slot() {
+    let out = pride::fail_after(
+        Duration::from_secs(10),
+        task_group(async |outer| {
+            task_group_with_limit(1, async |tg| {
+                let release = Event::new();
+                let r = release.clone();
+                tg.start_soon(async move { r.wait().await }); // holds the only slot
+                let tga = tg.clone();
+                let a = outer.spawn(async move {
+                    tga.start_soon_wait(async {}).await.unwrap();
+                });
+                pride::sleep(MS).await; // A waits first
+                let tgb = tg.clone();
+                let b = outer.spawn(async move {
+                    tgb.start_soon_wait(async {}).await.unwrap();
+                });
+                pride::sleep(MS).await; // then B
+                a.cancel();
+                pride::sleep(MS).await;
+                release.set();
+                b.await.unwrap();
+            })
+            .await
+            .unwrap();
+        }),
+    )
+    .await;
+    assert!(
+        out.is_ok(),
+        "the waiter behind a dropped one never got the slot"
+    );
+}
+
+/// A waiter woken for a freed slot but dropped before it polls again passes that slot
+/// on to the next waiter.
+#[pride::test]
+async fn a_woken_start_soon_wait_dropped_before_it_polls_passes_the_slot_on() {
+    task_group_with_limit(1, async |tg| {
+        let release = Event::new();
+        let r = release.clone();
+        tg.start_soon(async move { r.wait().await });
+        let (a_woke, a_waker) = woke_flag();
+        let (b_woke, b_waker) = woke_flag();
+        let mut a = tg.start_soon_wait(async {});
+        let mut b = tg.start_soon_wait(async {});
+        assert!(
+            Pin::new(&mut a)
+                .poll(&mut Context::from_waker(&a_waker))
+                .is_pending()
+        );
+        assert!(
+            Pin::new(&mut b)
+                .poll(&mut Context::from_waker(&b_waker))
+                .is_pending()
+        );
+        release.set();
+        for _ in 0..100 {
+            if a_woke.0.load(Ordering::SeqCst) {
+                break;
+            }
+            pride::sleep(MS).await;
+        }
+        assert!(
+            a_woke.0.load(Ordering::SeqCst),
+            "the freed slot woke nobody"
+        );
+        assert!(!b_woke.0.load(Ordering::SeqCst));
+        drop(a);
+        assert!(
+            b_woke.0.load(Ordering::SeqCst),
+            "the slot A never used was not passed on"
+        );
+        let started = Pin::new(&mut b).poll(&mut Context::from_waker(&b_waker));
+        assert!(matches!(started, std::task::Poll::Ready(Ok(()))));
+    })
+    .await
+    .unwrap();
 }
