@@ -11,7 +11,7 @@ use super::TaskGroup;
 use super::error::{GroupError, Kind, Payload, Reason, TaskError, TaskOutput};
 use super::shared::GroupShared;
 use crate::cancel::inside::{Armed, Inside, Step};
-use crate::cancel::node::ScopeNode;
+use crate::cancel::node::{Catcher, ScopeNode};
 use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -35,7 +35,8 @@ pin_project_lite::pin_project! {
         limit: Option<NonZeroUsize>,
         // The body's closure, until the first poll calls it.
         init: Option<B>,
-        // Set by the first poll; taken when the group completes.
+        // Set by the first poll; taken when the group completes. A group that ended as
+        // cancelled work keeps it (closed) until it is dropped.
         shared: Option<Arc<GroupShared>>,
         // The body, polled inside the group's scope.
         #[pin]
@@ -51,6 +52,10 @@ pin_project_lite::pin_project! {
             let Some(shared) = this.shared.take() else {
                 return;
             };
+            // It ended as cancelled work (drained, closed): nothing is left to tear down.
+            if shared.children.is_closed() {
+                return;
+            }
             // The body first: it may hold nested groups, whose drops tear down their
             // own. The future is dropped by hand: there is no result left to report a
             // panic from the body's `Drop` in, so it is contained.
@@ -87,6 +92,17 @@ where
         let mut init = None;
         let shared = match this.shared {
             Some(shared) => {
+                if shared.children.is_closed() {
+                    // It ended as cancelled work that a scope further out catches, and
+                    // something between that scope's wrapper and this future polls it
+                    // again first (a `select` loop): it stays pending until that
+                    // wrapper drops it.
+                    assert!(
+                        shared.node().cancelled_by() == Some(Catcher::Outer),
+                        "pride: a task group future was polled after it completed"
+                    );
+                    return Poll::Pending;
+                }
                 assert_polled_in_place(shared.node(), "`task_group`");
                 shared
             }
@@ -163,12 +179,12 @@ where
         // failed: that scope catches, now that the cleanup is over (it decides after
         // the cleanup, so a scope a `Drop` cancelled meanwhile counts too). The group
         // is done, and returns `Pending`, unprotected: the wrapper of that scope, in
-        // this task, drops it before this poll returns.
+        // this task, drops it before this poll returns. It keeps `shared`, closed, to
+        // stay pending if it is polled again first.
         if shared.cut_short.load(Ordering::Acquire)
             && !caught_after_cleanup(node)
             && !shared.errors.has_any()
         {
-            *this.shared = None;
             return Poll::Pending;
         }
         let result = if shared.errors.has_any() {

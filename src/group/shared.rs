@@ -183,6 +183,12 @@ impl ChildCounter {
         self.try_close()
     }
 
+    /// Whether the group has closed: it drained and ended, or is being torn down.
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.0.load(Ordering::Acquire) & CLOSED != 0
+    }
+
     /// Closes the group to new children whatever its count (teardown).
     pub(crate) fn close(&self) {
         self.0.fetch_or(CLOSED, Ordering::AcqRel);

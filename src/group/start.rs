@@ -175,7 +175,17 @@ impl<T> StartShared<T> {
             State::Started(value) => (Ok(value), false),
             State::Failed { error, holds_count } => (Err(StartError::Failed(error)), holds_count),
             State::NotStarted => (Err(StartError::NotStarted), false),
-            State::Done => unreachable!("pride: a start future was polled after it completed"),
+            State::Done => {
+                // The start ended as cancelled work that the caller's cancelled scope
+                // catches, and something between that scope's wrapper and the start
+                // polls it again first (a `select` loop): it stays pending until that
+                // wrapper drops it.
+                assert!(
+                    self.caller_cancelled(),
+                    "pride: a start future was polled after it completed"
+                );
+                return Poll::Pending;
+            }
         };
         drop(state);
         Poll::Ready(outcome)
@@ -382,16 +392,17 @@ where
         let (outcome, holds_count) = std::task::ready!(shared.poll_outcome(cx));
         shared.release_caller();
         let cancelled = matches!(outcome, Err(StartError::NotStarted)) && shared.caller_cancelled();
-        this.shared = None;
         if holds_count {
             this.group.shared.release_held();
         }
         if cancelled {
             // The child did not start because the caller's scope was cancelled: that
             // scope catches. Its wrapper, in this task, drops this future before this
-            // poll returns (it is not polled again).
+            // poll returns; the future keeps `shared`, settled, to stay pending if it
+            // is polled again first.
             return Poll::Pending;
         }
+        this.shared = None;
         Poll::Ready(outcome)
     }
 }

@@ -347,3 +347,62 @@ fn a_cancelled_nested_group_propagated_by_a_child_is_an_entry_of_its_own() {
         assert_eq!(error.cancel_reason(), None);
     });
 }
+
+/// A group whose work was dropped for a cancel that a scope further out catches ends
+/// as cancelled work; something between that scope's wrapper and the group that polls
+/// it again (a `select` loop, a `poll_fn`) finds it pending, not completed, and the
+/// outer scope catches.
+#[test]
+fn a_group_polled_again_after_an_outer_cancel_stays_pending() {
+    run(1, 20, || async {
+        let outer = pride::CancelScope::new();
+        let outer2 = outer.clone();
+        let out = outer
+            .run(async move {
+                let mut group = std::pin::pin!(task_group(async move |_tg| {
+                    outer2.cancel();
+                    pending::<()>().await;
+                }));
+                std::future::poll_fn(|cx| {
+                    for _ in 0..3 {
+                        assert!(group.as_mut().poll(cx).is_pending());
+                    }
+                    std::task::Poll::<()>::Pending
+                })
+                .await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(outer.cancelled_caught());
+    });
+}
+
+/// The same through `select!`: a sibling branch suspended inside a shield keeps the
+/// outer (cancelled) scope's wrapper from dropping the select, so the select polls the
+/// group branch, which ended as cancelled work, again on each wake-up.
+#[pride::test(workers = 1)]
+async fn a_group_in_select_next_to_a_shielded_branch_survives_an_outer_cancel() {
+    let outer = pride::CancelScope::new();
+    let outer2 = outer.clone();
+    let out = outer
+        .run(async move {
+            let shield = pride::CancelScope::new();
+            shield.set_shield(true);
+            pride::select! {
+                () = async {
+                    // Each yield wakes the task, and the select polls every branch.
+                    shield.run(async {
+                        pride::yield_now().await;
+                        pride::yield_now().await;
+                    }).await;
+                } => {},
+                r = task_group(async move |_tg| {
+                    outer2.cancel();
+                    pending::<()>().await;
+                }) => { let _ = r; },
+            }
+        })
+        .await;
+    // The shielded branch finishes first; the group never completes.
+    assert_eq!(out, Some(()));
+}

@@ -651,3 +651,39 @@ fn dropping_a_target_group_does_not_wait_for_an_outside_callers_error() {
         drop(start);
     });
 }
+
+/// A start whose child gave up because the caller's scope was cancelled ends as
+/// cancelled work; a select whose other branch sits in a shield polls it again, and it
+/// stays pending until the caller's scope drops it.
+#[pride::test(workers = 1)]
+async fn a_start_in_select_next_to_a_shielded_branch_survives_the_callers_cancel() {
+    task_group(async |tg| {
+        let outer = CancelScope::new();
+        let outer2 = outer.clone();
+        let out = outer
+            .run(async move {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                pride::select! {
+                    () = async {
+                        pride::sleep(Duration::from_millis(1)).await;
+                        outer2.cancel();
+                        shield.run(async {
+                            for _ in 0..5 {
+                                pride::sleep(Duration::from_millis(1)).await;
+                            }
+                        }).await;
+                    } => {},
+                    r = tg.start(|status: TaskStatus<u32>| async move {
+                        let _status = status;
+                        pending::<()>().await;
+                    }) => { let _ = r; },
+                }
+            })
+            .await;
+        // The shielded branch finishes first; the start never completes.
+        assert_eq!(out, Some(()));
+    })
+    .await
+    .unwrap();
+}
