@@ -165,13 +165,14 @@ where
         // nodes have exited. Dropping their links breaks the cycle group node -> child
         // node -> parent (the group node) that would otherwise keep both alive, and
         // lets the finished children's tasks go. Each node linked below holds a count
-        // on this one, as does a handle that could still set a deadline; a child
-        // linked by its task alone marks the node: with neither (a group that started
-        // no child), there is nothing to drop and nobody to tell that the scope has
-        // exited.
+        // on this one, as does a `CancelScope` handle that could still set a deadline;
+        // a `TaskGroup` handle kept past the body holds a count on `shared` (through
+        // which it reaches the scope); a child linked by its task alone marks the
+        // node. With none of them (a group that started no child and kept no handle),
+        // there is nothing to drop and nobody to tell that the scope has exited.
         ScopeNode::unlink(node);
         armed.clear();
-        if Arc::strong_count(node) > 1 || node.has_linked_tasks() {
+        if Arc::strong_count(node) > 1 || Arc::strong_count(shared) > 1 || node.has_linked_tasks() {
             drop(node.take_links());
             node.mark_exited();
         }

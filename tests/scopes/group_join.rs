@@ -304,3 +304,42 @@ fn groups_on_one_thread_follow_it_from_runtime_to_runtime() {
         }
     });
 }
+
+/// `set_deadline` on an exited scope changes nothing, also for a group that started no
+/// child and whose `TaskGroup` handle outlives it.
+#[pride::test]
+async fn set_deadline_on_an_exited_childless_group_changes_nothing() {
+    let mut kept = None;
+    task_group(async |tg| {
+        kept = Some(tg.clone());
+    })
+    .await
+    .unwrap();
+    let tg = kept.unwrap();
+    tg.cancel_scope().set_deadline(Some(pride::current_time()));
+    assert_eq!(
+        tg.cancel_scope().deadline(),
+        None,
+        "the deadline was stored"
+    );
+    assert!(
+        !tg.cancel_scope().cancel_called(),
+        "the exited scope was cancelled"
+    );
+}
+
+/// The same for a group that started a child.
+#[pride::test]
+async fn set_deadline_on_an_exited_group_with_a_child_changes_nothing() {
+    let mut kept = None;
+    task_group(async |tg| {
+        tg.start_soon(async {});
+        kept = Some(tg.clone());
+    })
+    .await
+    .unwrap();
+    let tg = kept.unwrap();
+    tg.cancel_scope().set_deadline(Some(pride::current_time()));
+    assert_eq!(tg.cancel_scope().deadline(), None);
+    assert!(!tg.cancel_scope().cancel_called());
+}
