@@ -1,7 +1,7 @@
 //! Loom model of the cancel tree (`src/cancel/node.rs`): cancel of a scope vs a child
 //! scope being entered (linked) and exited (unlinked), vs a shield toggle, vs a group's
-//! child task being linked by its waker; and what `cancelled_by` answers while scopes
-//! up the chain are being cancelled.
+//! child task being linked by its waker, vs its own deadline's cancel; and what
+//! `cancelled_by` answers while scopes up the chain are being cancelled.
 //!
 //! A task inside a scope behaves as a scope wrapper does (`group/child.rs`): it
 //! registers its waker on its node, then asks `cancelled_by`; while not cancelled it
@@ -170,6 +170,43 @@ fn cancelled_by_is_outermost_below_shield() {
         );
         assert_eq!(outer.cancelled_by(), Some(Catcher::This));
         exit(&[&inner, &shielded]);
+    });
+}
+
+/// A scope is cancelled by hand as its deadline passes. Exactly one of the two cancels
+/// it, and that one alone says why: `deadline_fired` is true only if the deadline's
+/// cancel won, and a reader that sees the scope cancelled already sees that answer.
+///
+/// Seen to fail with the cause stored apart from `CANCELLED`: before it (mutation row
+/// G12, the deadline is said to have fired after a cancel by hand), or after it (G13, a
+/// reader sees the deadline's cancel without its cause).
+#[test]
+fn cancel_by_hand_vs_deadline() {
+    common::model(|| {
+        let scope = entered(None);
+        let reader = {
+            let scope = scope.clone();
+            thread::spawn(move || scope.cancel_called().then(|| scope.deadline_fired()))
+        };
+        let by_hand = {
+            let scope = scope.clone();
+            thread::spawn(move || scope.cancel())
+        };
+        let by_deadline = scope.cancel_by_deadline();
+        let seen = reader.join().unwrap();
+        let by_hand = by_hand.join().unwrap();
+        assert_ne!(by_hand, by_deadline, "exactly one call cancels");
+        assert_eq!(
+            scope.deadline_fired(),
+            by_deadline,
+            "the cause is the winner's"
+        );
+        if let Some(seen) = seen {
+            assert_eq!(
+                seen, by_deadline,
+                "a reader saw the cancel before its cause"
+            );
+        }
     });
 }
 

@@ -52,6 +52,8 @@ rows=(
   'O9#src/cancel/node/links.rs#s/links.shut \|= shut;\n//#loom_owned#caught'
   'G10#src/cancel/node.rs#s/Below::Task \{ waker, \.\. \} => wakers\.push\(waker\.clone\(\)\),/Below::Task { .. } => {}/#loom_cancel_tree#caught'
   'G11#src/cancel/node/links.rs#s/children.for_each\(&mut f\);/let _ = children;/#loom_cancel_tree#caught'
+  'G12#src/cancel/node.rs#s/(\s*)let first = self\n/$1self.flags.fetch_or(why, Ordering::AcqRel);$1let first = self\n/#loom_cancel_tree#caught'
+  'G13#src/cancel/node.rs#s/then_some\(flags \| CANCELLED \| why\)/then_some(flags | CANCELLED)/; s/(\n\s*)(if first.is_err\(\) \{\n\s*return false;\n\s*\})/$1$2$1self.flags.fetch_or(why, Ordering::AcqRel);/#loom_cancel_tree#caught'
   'E1#src/sync/event.rs#s/\(!self.set.load\(Ordering::Relaxed\)\).then_some\(waiters\)/Some(waiters)/#loom_sync_event#caught'
   'E2#src/sync/event.rs#s/self.inner.set.store\(true, Ordering::Release\);/self.inner.set.store(true, Ordering::Relaxed);/#loom_sync_event#caught'
   'Q1#src/sync/queue.rs#s/state.give_back\(value, &mut wakers\);/drop(value);/#loom_sync_queue#caught'

@@ -49,7 +49,8 @@ const CANCELLED: u32 = 1 << 0;
 const SHIELD: u32 = 1 << 1;
 /// This scope dropped work because it was cancelled.
 const CAUGHT: u32 = 1 << 2;
-/// The cancel came from the scope's own deadline.
+/// The cancel came from the scope's own deadline: set with `CANCELLED`, by the call
+/// that cancelled the scope, never after (see `cancel_marking`).
 const DEADLINE: u32 = 1 << 3;
 /// The scope has been entered (a scope is entered at most once).
 const ENTERED: u32 = 1 << 4;
@@ -281,11 +282,31 @@ impl ScopeNode {
     /// Cancels this scope: everything inside it is dropped at its next suspension
     /// point. Idempotent. Returns true the first time.
     pub fn cancel(&self) -> bool {
-        if self.flags.fetch_or(CANCELLED, Ordering::AcqRel) & CANCELLED != 0 {
+        self.cancel_marking(0)
+    }
+
+    /// Cancels because the deadline passed. Returns true if this call cancelled the
+    /// scope; a scope already cancelled (by hand, say, with shielded work still running
+    /// inside it as the deadline passes) stays cancelled by whatever did it first.
+    pub fn cancel_by_deadline(&self) -> bool {
+        self.cancel_marking(DEADLINE)
+    }
+
+    /// [`cancel`](Self::cancel), recording `why` (the cause: `DEADLINE`, or none) with
+    /// `CANCELLED` in one step, and only if `CANCELLED` was clear. Only the call that
+    /// cancels the scope says why: a reader that sees `CANCELLED` sees the cause too,
+    /// and the cause never changes after.
+    fn cancel_marking(&self, why: u32) -> bool {
+        let first = self
+            .flags
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |flags| {
+                (flags & CANCELLED == 0).then_some(flags | CANCELLED | why)
+            });
+        if first.is_err() {
             return false;
         }
         catch::invalidate();
-        crate::debug::trace::cancelled(self.reason().map(|r| &**r), self.deadline_fired());
+        crate::debug::trace::cancelled(self.reason().map(|r| &**r), why & DEADLINE != 0);
         self.wake_subtree();
         true
     }
@@ -398,12 +419,6 @@ impl ScopeNode {
             }
         }
         self.cancel_by_deadline();
-    }
-
-    /// Cancels because the deadline passed.
-    pub(crate) fn cancel_by_deadline(&self) {
-        self.flags.fetch_or(DEADLINE, Ordering::AcqRel);
-        self.cancel();
     }
 
     /// Wakes every task inside this scope, not descending into shielded scopes.
@@ -523,8 +538,9 @@ impl ScopeNode {
         self.flags.load(Ordering::Acquire) & CAUGHT != 0
     }
 
+    /// Whether the scope's own deadline is what cancelled it.
     #[inline]
-    pub(crate) fn deadline_fired(&self) -> bool {
+    pub fn deadline_fired(&self) -> bool {
         self.flags.load(Ordering::Acquire) & DEADLINE != 0
     }
 }

@@ -237,6 +237,38 @@ fn set_deadline_none_never_fires() {
     });
 }
 
+/// `deadline_reached` says whether the deadline is what cancelled the scope. A scope
+/// cancelled by hand was not, even if its deadline passes later while shielded work
+/// inside it still runs.
+#[test]
+fn deadline_reached_is_false_for_a_scope_cancelled_by_hand_before_its_deadline() {
+    autojump(30, || async {
+        let start = current_time();
+        let scope = CancelScope::with_deadline(start + 10 * SEC);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                inner.cancel();
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                shield.run(sleep(20 * SEC)).await.unwrap();
+                checkpoint().await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert_eq!(
+            current_time() - start,
+            20 * SEC,
+            "the deadline passed inside"
+        );
+        assert!(scope.cancelled_caught());
+        assert!(
+            !scope.deadline_reached(),
+            "cancelled by hand at the start, yet the deadline is said to have done it"
+        );
+    });
+}
+
 #[test]
 fn set_deadline_from_another_task_re_arms_a_scope_blocked_on_an_event() {
     // Earlier, later, to the past, and cleared (then the event ends the wait).

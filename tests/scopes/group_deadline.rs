@@ -378,6 +378,46 @@ fn a_group_deadline_does_not_cut_a_shielded_child_short() {
     });
 }
 
+/// An explicit cancel is a shutdown even if the group's deadline passes afterwards,
+/// while shielded cleanup still runs: the group returns the body's value, and its
+/// scope does not say the deadline cancelled it.
+#[test]
+fn a_deadline_passing_after_an_explicit_cancel_is_not_a_timeout() {
+    autojump(60, || async {
+        let start = current_time();
+        let out = task_group(async |tg| {
+            tg.cancel_scope()
+                .set_deadline(Some(current_time() + 10 * SEC));
+            tg.start_soon(async {
+                // Cleanup that runs past the group's deadline, shielded.
+                let shield = pride::CancelScope::new();
+                shield.set_shield(true);
+                shield.run(sleep(20 * SEC)).await.unwrap();
+                pending::<()>().await;
+            });
+            sleep(SEC).await;
+            tg.cancel_scope().cancel();
+            Ok::<_, BoxError>((tg.cancel_scope().clone(), "body"))
+        })
+        .await;
+        assert_eq!(
+            current_time() - start,
+            20 * SEC,
+            "the deadline passed inside"
+        );
+        let (scope, value) = match out {
+            Ok(out) => out,
+            Err(e) => panic!(
+                "an explicit cancel became is_timeout={} is_cancelled={}: {e}",
+                e.is_timeout(),
+                e.is_cancelled()
+            ),
+        };
+        assert_eq!(value, "body");
+        assert!(scope.cancel_called() && !scope.deadline_reached());
+    });
+}
+
 #[test]
 fn an_outer_group_deadline_reaches_into_nested_groups() {
     autojump(60, || async {
