@@ -5,7 +5,8 @@
 //! runtime lists; everything opened inside links below it: a group's children at
 //! once, a group or a cancel scope once its work first suspends (before that, only the
 //! task running it can reach it, and it is mid-poll). The dump walks down from the
-//! roots, taking each node's short locks (its own, and a group's tables of children)
+//! roots (with a stack of its own: a chain of nested groups may be thousands of levels
+//! deep), taking each node's short locks (its own, and a group's tables of children)
 //! to copy its list of children, and reads flags with atomic loads. A task's node also
 //! reads the two debug words in its header (`task.rs`): when its latest poll began,
 //! and what it waits for.
@@ -118,7 +119,52 @@ fn since(tick: u64, now: &Now) -> Duration {
     Duration::from_millis(now.tick.saturating_sub(tick))
 }
 
-fn walk(node: &ScopeNode, now: &Now) -> DumpNode {
+/// Copies the tree below `root`. The walk keeps its own stack (a chain of nested groups
+/// may be thousands of levels deep): a frame per node on the path from `root` to the
+/// node being copied.
+fn walk(root: &ScopeNode, now: &Now) -> DumpNode {
+    let mut path = vec![Frame::of(root, now)];
+    loop {
+        let top = path
+            .last_mut()
+            .expect("the path ends at the node being copied");
+        match top.below.pop() {
+            Some(Below::Scope(node)) => path.push(Frame::of(&node, now)),
+            Some(Below::Task { waker, name }) => {
+                let task = walk_task(&waker, name.as_deref(), now);
+                top.node.children.push(task);
+            }
+            None => {
+                let done = path.pop().expect("the path ends at the node being copied");
+                match path.last_mut() {
+                    Some(parent) => parent.node.children.push(done.node),
+                    None => return done.node,
+                }
+            }
+        }
+    }
+}
+
+/// A node on `walk`'s path: its copy, with the children copied so far, and what is
+/// linked below it still to be copied, last first.
+struct Frame {
+    node: DumpNode,
+    below: Vec<Below>,
+}
+
+impl Frame {
+    fn of(node: &ScopeNode, now: &Now) -> Frame {
+        let mut below = shown_below(node);
+        below.reverse();
+        Frame {
+            node: copy(node, now),
+            below,
+        }
+    }
+}
+
+/// `node` itself, without what runs inside it.
+fn copy(node: &ScopeNode, now: &Now) -> DumpNode {
     let (kind, name, task) = match node.label() {
         // A child's node holds its task's own waker.
         Some(Label::Task(name)) => (
@@ -148,14 +194,15 @@ fn walk(node: &ScopeNode, now: &Now) -> DumpNode {
         shielded: node.is_shielded(),
         deadline,
         cancel_reason: node.reason().map(|r| r.to_string()),
-        children: walk_below(node, now),
+        children: Vec::new(),
     }
 }
 
-/// What is linked below `node`. A group child that made its own scope is linked twice,
-/// by its task and by that scope: it is shown once, as the scope, with what runs in it.
-fn walk_below(node: &ScopeNode, now: &Now) -> Vec<DumpNode> {
-    let linked = node.linked();
+/// What is linked below `node`, as the dump shows it. A group child that made its own
+/// scope is linked twice, by its task and by that scope: it is shown once, as the
+/// scope, with what runs in it.
+fn shown_below(node: &ScopeNode) -> Vec<Below> {
+    let mut linked = node.linked();
     let with_scope: HashSet<*const ()> = linked
         .iter()
         .filter_map(|below| match below {
@@ -165,14 +212,11 @@ fn walk_below(node: &ScopeNode, now: &Now) -> Vec<DumpNode> {
             _ => None,
         })
         .collect();
+    linked.retain(|below| match below {
+        Below::Task { waker, .. } => !with_scope.contains(&waker.data()),
+        Below::Scope(_) => true,
+    });
     linked
-        .iter()
-        .filter_map(|below| match below {
-            Below::Scope(node) => Some(walk(node, now)),
-            Below::Task { waker, .. } if with_scope.contains(&waker.data()) => None,
-            Below::Task { waker, name } => Some(walk_task(waker, name.as_deref(), now)),
-        })
-        .collect()
 }
 
 /// A group child that runs in its group's scope, with nothing nested in it.
@@ -197,8 +241,9 @@ fn walk_task(waker: &Waker, name: Option<&str>, now: &Now) -> DumpNode {
 /// scopes, groups and tasks, with their state. Made by [`dump`](super::dump) or
 /// [`Runtime::dump`](crate::Runtime::dump).
 ///
-/// `Display` draws an indented tree; [`to_json`](TreeDump::to_json) writes the same
-/// as JSON for tools.
+/// `Display` draws an indented tree (every 32 levels down, it starts again at the left
+/// margin, the line marked with its depth); [`to_json`](TreeDump::to_json) writes the
+/// same as JSON for tools.
 ///
 /// A group or cancel scope appears once the work inside it has suspended for the
 /// first time; a group's children appear as soon as they are started.
@@ -374,15 +419,40 @@ impl TreeDump {
     /// });
     /// ```
     pub fn to_json(&self) -> String {
+        /// What `to_json` writes next: a node (its fields, then its children), the comma
+        /// between two siblings, or the end of a list and of the object holding it.
+        enum Step<'a> {
+            Node(&'a DumpNode),
+            Comma,
+            End(&'static str),
+        }
+        /// Pushes `nodes` onto `steps`, to be written first to last.
+        fn push_list<'a>(steps: &mut Vec<Step<'a>>, nodes: &'a [DumpNode]) {
+            for (i, node) in nodes.iter().enumerate().rev() {
+                steps.push(Step::Node(node));
+                if i > 0 {
+                    steps.push(Step::Comma);
+                }
+            }
+        }
+
         let mut out = String::new();
         let _ = write!(out, "{{\"workers\":{},\"roots\":[", self.workers);
-        for (i, root) in self.roots.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+        // A stack of its own: a tree may be thousands of levels deep.
+        let mut steps = vec![Step::End("]}")];
+        push_list(&mut steps, &self.roots);
+        while let Some(step) = steps.pop() {
+            match step {
+                Step::Node(node) => {
+                    node.write_json_fields(&mut out);
+                    out.push_str(",\"children\":[");
+                    steps.push(Step::End("]}"));
+                    push_list(&mut steps, &node.children);
+                }
+                Step::Comma => out.push(','),
+                Step::End(end) => out.push_str(end),
             }
-            root.write_json(&mut out);
         }
-        out.push_str("]}");
         out
     }
 
@@ -427,7 +497,8 @@ impl NodeKind {
 }
 
 impl DumpNode {
-    fn write_json(&self, out: &mut String) {
+    /// The node's own fields, from its opening brace, for `to_json`.
+    fn write_json_fields(&self, out: &mut String) {
         let _ = write!(out, "{{\"kind\":\"{}\",\"name\":", self.kind.as_str());
         json_opt_str(out, self.name.as_deref());
         out.push_str(",\"state\":");
@@ -460,14 +531,6 @@ impl DumpNode {
         }
         out.push_str(",\"cancel_reason\":");
         json_opt_str(out, self.cancel_reason.as_deref());
-        out.push_str(",\"children\":[");
-        for (i, child) in self.children.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            child.write_json(out);
-        }
-        out.push_str("]}");
     }
 
     /// The one-line description `Display` draws for this node.
@@ -517,31 +580,87 @@ impl DumpNode {
         }
         Ok(())
     }
+}
 
-    fn draw(&self, f: &mut fmt::Formatter<'_>, prefix: &str, last: bool, top: bool) -> fmt::Result {
-        let (branch, next) = match (top, last) {
-            (true, _) => ("", String::new()),
-            (false, true) => ("└── ", format!("{prefix}    ")),
-            (false, false) => ("├── ", format!("{prefix}│   ")),
-        };
-        write!(f, "{prefix}{branch}")?;
-        self.describe(f)?;
-        writeln!(f)?;
-        let prefix = if top { "" } else { &next };
-        for (i, child) in self.children.iter().enumerate() {
-            child.draw(f, prefix, i + 1 == self.children.len(), false)?;
-        }
-        Ok(())
-    }
+/// Every this many levels, the drawing starts again at the left margin, the line
+/// marked with its depth: a chain thousands of levels deep is drawn in lines of
+/// bounded width, not in a drawing that grows with the square of its depth.
+const FOLD: usize = 32;
+
+/// A node `Display` is to draw: the prefix its line starts with (the bars of the
+/// levels above it), whether it is its parent's last child, and its depth.
+struct Line<'a> {
+    node: &'a DumpNode,
+    prefix: String,
+    last: bool,
+    depth: usize,
 }
 
 impl fmt::Display for TreeDump {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "pride runtime ({} workers)", self.workers)?;
-        for root in &self.roots {
-            root.draw(f, "", true, true)?;
+        // The nodes still to draw, next last: a stack of its own, as a tree may be
+        // thousands of levels deep.
+        let mut lines: Vec<Line<'_>> = self
+            .roots
+            .iter()
+            .rev()
+            .map(|node| Line {
+                node,
+                prefix: String::new(),
+                last: true,
+                depth: 0,
+            })
+            .collect();
+        while let Some(Line {
+            node,
+            prefix,
+            last,
+            depth,
+        }) = lines.pop()
+        {
+            // A root, or a folded level, starts at the margin, and so do its children.
+            let inner = if depth % FOLD == 0 {
+                if depth > 0 {
+                    write!(f, "(depth {depth}) ")?;
+                }
+                String::new()
+            } else {
+                let (branch, bar) = if last {
+                    ("└── ", "    ")
+                } else {
+                    ("├── ", "│   ")
+                };
+                write!(f, "{prefix}{branch}")?;
+                prefix + bar
+            };
+            node.describe(f)?;
+            writeln!(f)?;
+            let count = node.children.len();
+            lines.extend(
+                node.children
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(i, child)| Line {
+                        node: child,
+                        prefix: inner.clone(),
+                        last: i + 1 == count,
+                        depth: depth + 1,
+                    }),
+            );
         }
         Ok(())
+    }
+}
+
+/// Dropped with a stack of its own: a tree may be thousands of levels deep.
+impl Drop for DumpNode {
+    fn drop(&mut self) {
+        let mut below = std::mem::take(&mut self.children);
+        while let Some(mut node) = below.pop() {
+            below.append(&mut node.children);
+        }
     }
 }
 
@@ -585,7 +704,55 @@ fn json_str(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::json_str;
+    use super::{DumpNode, NodeKind, TreeDump, json_str};
+
+    /// A dump of one chain of scopes, `depth` below the root.
+    fn chain(depth: usize) -> TreeDump {
+        let scope = || DumpNode {
+            kind: NodeKind::Scope,
+            name: None,
+            task_state: None,
+            since_poll: None,
+            waiting: None,
+            cancel_called: false,
+            cancelled_caught: false,
+            shielded: false,
+            deadline: None,
+            cancel_reason: None,
+            children: Vec::new(),
+        };
+        let mut node = scope();
+        for _ in 0..depth {
+            let mut parent = scope();
+            parent.children.push(node);
+            node = parent;
+        }
+        TreeDump {
+            workers: 1,
+            roots: vec![node],
+        }
+    }
+
+    /// Far deeper than a runtime test builds: drawing, writing and dropping the dump
+    /// each take no call per level, and the drawing's lines stay narrow.
+    #[test]
+    fn a_deep_dump_is_drawn_written_and_dropped_without_a_call_per_level() {
+        const DEPTH: usize = 100_000;
+        let dump = chain(DEPTH);
+        let text = dump.to_string();
+        assert_eq!(text.lines().count(), DEPTH + 2);
+        let widest = text.lines().map(|line| line.chars().count()).max();
+        assert!(
+            widest < Some(200),
+            "indentation grew to {widest:?} characters"
+        );
+        assert!(text.contains("\n(depth 64) scope\n└── scope\n    └── scope\n"));
+        let json = dump.to_json();
+        assert_eq!(json.matches("\"kind\":\"scope\"").count(), DEPTH + 1);
+        let closing = format!("\"children\":[{}", "]}".repeat(DEPTH + 2));
+        assert!(json.ends_with(&closing), "unbalanced JSON");
+        drop(dump);
+    }
 
     #[test]
     fn json_strings_are_escaped() {

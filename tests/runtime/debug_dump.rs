@@ -3,6 +3,8 @@
 //! The dumps are taken once every task is blocked: on the autojump clock a
 //! `sleep(1 ms)` ends only then, so the states read are settled, not racing.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -478,6 +480,54 @@ fn a_wait_is_forgotten_when_the_task_runs_again() {
     assert_eq!(busy.waiting, None, "{dump}");
     // Polled again when the event was set, at one second; dumped a millisecond later.
     assert_eq!(busy.since_poll, Some(Duration::from_millis(1)), "{dump}");
+}
+
+/// A group nested `depth` deep, each level's group inside a child of the level above.
+fn nested_chain(depth: usize, reached: Event) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            reached.set();
+            return std::future::pending().await;
+        }
+        let _ = task_group(async move |tg| {
+            tg.start_soon(nested_chain(depth - 1, reached));
+        })
+        .await;
+    })
+}
+
+/// Chains of thousands of nested groups are supported: a dump walks one, draws it,
+/// writes it as JSON and drops it without a call per level, and its drawing stays
+/// linear in size (the indentation does not grow without end).
+#[test]
+fn dump_of_a_deep_group_chain_does_not_overflow_the_stack() {
+    const DEPTH: usize = 5_000;
+    let rt = runtime();
+    rt.block_on(task_group(async |tg| {
+        let reached = Event::new();
+        tg.start_soon(nested_chain(DEPTH, reached.clone()));
+        reached.wait().await;
+        let dump = settled_dump().await;
+        let groups = dump.nodes().filter(|n| n.kind == NodeKind::Group).count();
+        assert_eq!(groups, DEPTH + 1);
+        let text = dump.to_string();
+        assert_eq!(text.lines().count(), 1 + dump.nodes().count());
+        let widest = text.lines().map(|line| line.chars().count()).max();
+        assert!(
+            widest < Some(300),
+            "indentation grew to {widest:?} characters"
+        );
+        let json = dump.to_json();
+        assert_eq!(json.matches("\"kind\":\"group\"").count(), DEPTH + 1);
+        assert!(
+            json.ends_with(&"]}".repeat(2 * DEPTH + 4)),
+            "unbalanced JSON"
+        );
+        drop(dump);
+        tg.cancel_scope().cancel();
+        Ok::<_, pride::BoxError>(())
+    }))
+    .unwrap();
 }
 
 #[test]
