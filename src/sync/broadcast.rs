@@ -19,7 +19,9 @@
 //! it yet *lags*: its next `recv` reports how many messages it missed
 //! ([`RecvError::Lagged`]) and then goes on from the oldest one still kept. So a slow
 //! receiver cannot hold up the senders or the other receivers. Values are cloned out
-//! to each receiver (`T: Clone`), and dropped when overwritten or when the channel goes.
+//! to each receiver (`T: Clone`), and dropped when overwritten or when the channel goes;
+//! neither happens under the channel's lock, so a message's `Clone` and `Drop` may use
+//! the channel (a message may carry a sender for replies).
 //!
 //! Each receiver keeps its own position; the state (the ring, the positions it spans,
 //! the counts of both ends and a waiter list of receivers) sits behind one lock. A send
@@ -32,13 +34,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc as StdArc;
+
 use crate::loom::sync::{Arc, Mutex};
 use crate::sync::error::Closed;
 use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
 
 struct Shared<T> {
-    /// The messages kept, oldest first; `ring[0]` has position `first`.
-    ring: VecDeque<T>,
+    /// The messages kept, oldest first; `ring[0]` has position `first`. Shared, so that
+    /// a receiver clones its copy, and a message is dropped, outside the lock: user
+    /// `Clone` and `Drop` code may use the channel (a message that owns a sender).
+    ring: VecDeque<StdArc<T>>,
     capacity: usize,
     /// The position of `ring[0]`; positions count every message ever sent.
     first: u64,
@@ -121,12 +127,14 @@ impl<T> Sender<T> {
     /// ```
     pub fn send(&self, value: T) -> Result<usize, Closed<T>> {
         let mut wakers = WakeList::new();
-        // The message a full ring overwrites is dropped after the lock is released: its
-        // `Drop` may use this channel (a message that owns one of its senders).
+        let value = StdArc::new(value);
+        // The message a full ring overwrites is dropped after the lock is released.
         let mut overwritten = None;
         let receivers = {
             let mut shared = self.shared.lock();
             if shared.receivers == 0 {
+                drop(shared);
+                let value = StdArc::into_inner(value).expect("the message was not shared yet");
                 return Err(Closed(value));
             }
             if shared.ring.len() == shared.capacity {
@@ -301,12 +309,13 @@ impl<T: Clone> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let shared = self.shared.lock();
-        Self::take(&mut self.next, &shared)
+        let taken = Self::take(&mut self.next, &self.shared.lock());
+        taken.map(|value| T::clone(&value))
     }
 
-    /// Reads the message at `next`, or says why not.
-    fn take(next: &mut u64, shared: &Shared<T>) -> Result<T, TryRecvError> {
+    /// Reads the message at `next`, or says why not. The caller clones it out once the
+    /// lock is released.
+    fn take(next: &mut u64, shared: &Shared<T>) -> Result<StdArc<T>, TryRecvError> {
         if *next < shared.first {
             let missed = shared.first - *next;
             *next = shared.first;
@@ -315,7 +324,7 @@ impl<T: Clone> Receiver<T> {
         match shared.ring.get((*next - shared.first) as usize) {
             Some(value) => {
                 *next += 1;
-                Ok(value.clone())
+                Ok(StdArc::clone(value))
             }
             None if shared.senders == 0 => Err(TryRecvError::Closed),
             None => Err(TryRecvError::Empty),
@@ -403,7 +412,10 @@ impl<T: Clone> Future for Recv<'_, T> {
             }
         }
         match Receiver::take(&mut this.receiver.next, &shared) {
-            Ok(value) => Poll::Ready(Ok(value)),
+            Ok(value) => {
+                drop(shared);
+                Poll::Ready(Ok(T::clone(&value)))
+            }
             Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
             Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
             Err(TryRecvError::Empty) => {
@@ -453,10 +465,21 @@ mod tests {
         assert_eq!(rx1.try_recv(), Err(TryRecvError::Closed));
     }
 
-    /// A message that, when dropped, checks that its channel's lock is free (its `Drop`
-    /// could use the channel, through the sender it owns).
-    #[derive(Clone)]
+    /// A message that, when cloned or dropped, checks that its channel's lock is free
+    /// (its `Clone` and `Drop` use the channel, through the sender it owns).
     struct OwnsSender(Option<Sender<OwnsSender>>);
+
+    impl Clone for OwnsSender {
+        fn clone(&self) -> Self {
+            if let Some(tx) = &self.0 {
+                assert!(
+                    tx.shared.try_lock().is_some(),
+                    "a message was cloned under its channel's lock"
+                );
+            }
+            OwnsSender(self.0.clone())
+        }
+    }
 
     impl Drop for OwnsSender {
         fn drop(&mut self) {
@@ -471,9 +494,13 @@ mod tests {
     }
 
     #[test]
-    fn an_overwritten_message_is_dropped_outside_the_lock() {
-        let (tx, rx) = channel(1);
+    fn messages_are_cloned_and_dropped_outside_the_lock() {
+        let (tx, mut rx) = channel(1);
         assert_eq!(tx.send(OwnsSender(Some(tx.clone()))).ok(), Some(1));
+        // Received: cloned out of the ring.
+        let received = rx.try_recv().expect("a message");
+        assert_eq!(Arc::strong_count(&tx.shared), 4);
+        drop(received);
         // The ring is full: this send drops the first message.
         assert_eq!(tx.send(OwnsSender(None)).ok(), Some(1));
         assert_eq!(
