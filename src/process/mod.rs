@@ -276,7 +276,9 @@ impl Command {
     }
 
     /// The underlying standard command, for options not mirrored here (such as
-    /// `std::os::unix::process::CommandExt`).
+    /// `std::os::unix::process::CommandExt`). Set standard input with
+    /// [`stdin`](Self::stdin), not here: [`output`](Self::output) does not see a stdin
+    /// set on the std command, and gives the child an empty one.
     ///
     /// ```
     /// use std::os::unix::process::CommandExt;
@@ -339,11 +341,11 @@ impl Command {
         self.spawn()?.wait().await
     }
 
-    /// Spawns the child with its standard output and error piped (this sets them so
-    /// on the command), and collects them and its exit status. As with std's
-    /// `output`, the child's standard input is empty ([`Stdio::null`]) unless
-    /// [`stdin`](Self::stdin) set one: a child that reads it sees its end at once
-    /// instead of waiting on the parent's.
+    /// Spawns the child with its standard output and error piped, and collects them
+    /// and its exit status. As with std's `output`, the child's standard input is
+    /// empty ([`Stdio::null`]) unless [`stdin`](Self::stdin) set one: a child that
+    /// reads it sees its end at once instead of waiting on the parent's. These
+    /// settings stay on the command, for a later `spawn` too.
     ///
     /// ```
     /// # pride::run(async {
