@@ -58,6 +58,9 @@ pub struct File {
     read_ahead: Vec<u8>,
     /// The error of a call whose caller did not see it (a buffered write).
     error: Option<io::Error>,
+    /// The call in flight is a write (already reported done to its caller): a drop of
+    /// the `File` lets it finish. Any other call in flight is cancelled by the drop.
+    writing: bool,
 }
 
 enum State {
@@ -147,6 +150,7 @@ impl File {
             state: State::Idle(Some(file)),
             read_ahead: Vec::new(),
             error: None,
+            writing: false,
         }
     }
 
@@ -278,6 +282,7 @@ impl File {
         };
         let (file, done) = ready!(Pin::new(call).poll(cx));
         self.state = State::Idle(Some(file));
+        self.writing = false;
         if wanted(&done) {
             return Poll::Ready(Some(done));
         }
@@ -343,9 +348,12 @@ impl File {
 
 impl Drop for File {
     fn drop(&mut self) {
-        // A call in flight (a buffered write) runs to its end; only its result, an
-        // error included, is lost.
-        if let State::Busy(call) = std::mem::replace(&mut self.state, State::Idle(None)) {
+        // A buffered write in flight runs to its end (its caller was told it was done);
+        // only its error is lost. Any other call in flight (a read, a seek, whose
+        // caller is gone) is dropped like any pool call: cancelled if still queued.
+        if let State::Busy(call) = std::mem::replace(&mut self.state, State::Idle(None))
+            && self.writing
+        {
             call.detach();
         }
     }
@@ -411,6 +419,7 @@ impl futures_io::AsyncWrite for File {
         let bytes = buf[..buf.len().min(MAX_CHUNK)].to_vec();
         let n = bytes.len();
         this.start(move |file| Done::Write(file.write_all(&bytes)));
+        this.writing = true;
         // Polled once, the call is on the pool's queue: it runs now, not at the next
         // operation, and the `File`'s drop cannot lose it. If it is already done, its
         // error waits for the next operation like any buffered write's.

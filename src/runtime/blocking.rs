@@ -19,6 +19,9 @@
 //! - Shutdown (runtime drop) drops the sender: threads finish the job at hand, skip
 //!   the queued (by then cancelled) jobs and exit. Nobody joins them: a closure that
 //!   blocks forever must not hang the runtime's drop, so the threads are detached.
+//! - The exception is a job the crate itself detaches (a dropped `fs::File`'s last
+//!   write): it is never cancelled, so it runs even when its future, or the runtime,
+//!   is gone.
 
 use std::any::Any;
 use std::future::Future;
@@ -248,11 +251,14 @@ where
 
 impl<R> ToThread<R> {
     /// Lets a submitted closure run to its end with nobody waiting for it: unlike a
-    /// drop, this does not cancel it while it is queued. Its value is dropped on the
-    /// pool thread. The future must have been polled (the closure is submitted then).
+    /// drop, this does not cancel it while it is queued. Its value is dropped by
+    /// whichever side lets go of it last (the pool thread, unless it has already
+    /// finished). The future must have been polled (the closure is submitted then).
     pub(crate) fn detach(mut self) {
         debug_assert!(self.job.is_none(), "detaching a closure never submitted");
         self.detached = true;
+        // Nobody waits: the task that polled it last need not be woken, nor kept.
+        drop(self.shared.slot.lock().waker.take());
     }
 }
 
