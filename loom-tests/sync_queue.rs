@@ -8,14 +8,18 @@
 //!   handed to it must go on to the waiting get.
 //! - `dropped_next_vs_put_vs_get`: a stream's `next()` polled once and dropped while the
 //!   stream stays alive and unpolled; the item must reach the waiting get.
+//! - `dropped_next_vs_put_vs_next`: the same, with a stream waiting: an item put in the
+//!   buffer must wake it.
 //! - `cancelled_get_vs_close_vs_get`: the item is handed to a get that is then dropped
 //!   while the queue closes; the other get must either receive it or see the end with
 //!   nothing left, never the end first and the item after.
+//! - `two_gets_vs_put_and_close`: the get that sees the last item must wake the other to
+//!   see the end.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_sync_queue`
 //!
-//! The mutation table (`loom-tests/README.md`, rows Q1–Q4) seeds each rule away.
+//! The mutation table (`loom-tests/README.md`, rows Q1–Q5) seeds each rule away.
 #![cfg(pride_loom)]
 
 mod common;

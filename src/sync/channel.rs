@@ -250,7 +250,9 @@ impl<T> Receiver<T> {
         GetFuture::new(&self.chan.core)
     }
 
-    /// Receives the next item if there is one.
+    /// Receives the next item if there is one. `Closed` once every sender is gone and
+    /// the channel is drained; while an item handed to a waiting `recv` may still come
+    /// back, `Empty`.
     ///
     /// ```
     /// let (tx, rx) = pride::sync::channel(1);

@@ -584,7 +584,8 @@ impl<T> Queue<T> {
     }
 
     /// Takes the front item, waiting while the queue is empty. Fails once the queue is
-    /// closed and empty.
+    /// closed and drained: empty, with no item handed to another get that has not yet
+    /// seen it (such a get, kept alive unpolled, holds the end back).
     pub fn get(&self) -> GetFuture<'_, T> {
         GetFuture::new(&self.core)
     }
@@ -594,7 +595,8 @@ impl<T> Queue<T> {
         self.core.put_nowait(value)
     }
 
-    /// Takes the front item if there is one.
+    /// Takes the front item if there is one. `Closed` once the queue is closed and
+    /// drained; while an item handed to a waiting get may still come back, `Empty`.
     pub fn get_nowait(&self) -> Result<T, WouldBlock> {
         self.core.get_nowait()
     }

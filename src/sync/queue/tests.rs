@@ -235,14 +235,16 @@ fn an_item_wakes_every_waiting_stream_and_one_takes_it() {
     q.put_nowait(1).unwrap();
     assert_eq!((ca.wakes(), cb.wakes()), (1, 1));
     assert_eq!(ready(poll_next(&cb, &mut b)), Some(1));
-    // `a` was woken for an item `b` took: it waits again, and the next item is its.
+    // `a` was woken for an item `b` took: it waits again, and so does `b`.
     assert!(poll_next(&ca, &mut a).is_pending());
+    assert!(poll_next(&cb, &mut b).is_pending());
     q.put_nowait(2).unwrap();
-    assert_eq!(ca.wakes(), 2);
-    // A stream that was woken and dropped unpolled passes nothing on, and needs not.
+    assert_eq!((ca.wakes(), cb.wakes()), (2, 2));
+    // A stream woken and dropped unpolled passes nothing on, and needs not: the item
+    // waits in the queue for the other.
     drop(b);
     assert_eq!(ready(poll_next(&ca, &mut a)), Some(2));
-    assert_eq!(q.core.lock().watchers.len(), 0);
+    assert_eq!(q.core.lock().watchers.slots_in_use(), 0);
 }
 
 #[test]
