@@ -22,6 +22,18 @@ pub(crate) fn assert_polled_in_place(node: &ScopeNode, what: &str) {
     );
 }
 
+/// A future that ended as cancelled work, polled again. The scope further out that
+/// catches the cancel drops it in the poll that ended it, unless something between
+/// that scope's wrapper and this future polls it again first (a `select` loop): it
+/// stays pending until the wrapper drops it. `catch_pending` says whether that cancel
+/// still stands; if it does not, the future is being polled after it completed, a bug
+/// of its caller.
+#[track_caller]
+pub(crate) fn pending_for_the_catcher<T>(catch_pending: bool, what: &str) -> Poll<T> {
+    assert!(catch_pending, "pride: {what} polled after it completed");
+    Poll::Pending
+}
+
 /// A wrapper has dropped its cancelled work: decides, now that the cleanup is over,
 /// which scope catches. A scope further out cancelled during the cleanup (a `Drop` may
 /// cancel it) catches instead of `node`: then this returns false, and the wrapper
@@ -97,14 +109,8 @@ impl<F: Future> Future for ScopeRun<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if !this.inside.is_running() {
-            // Its work was dropped for a cancel that a scope further out catches, and
-            // something between that scope's wrapper and this one polls it again
-            // first (a `select` loop): it stays pending until that wrapper drops it.
-            assert!(
-                *this.entered && this.node.cancelled_by() == Some(Catcher::Outer),
-                "pride: `CancelScope::run` polled after it completed"
-            );
-            return Poll::Pending;
+            let outer = *this.entered && this.node.cancelled_by() == Some(Catcher::Outer);
+            return pending_for_the_catcher(outer, "`CancelScope::run`");
         }
         if !*this.entered {
             *this.entered = true;

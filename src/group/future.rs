@@ -12,7 +12,9 @@ use super::error::{GroupError, Kind, Payload, Reason, TaskError, TaskOutput};
 use super::shared::GroupShared;
 use crate::cancel::inside::{Armed, Inside, Step};
 use crate::cancel::node::{Catcher, ScopeNode};
-use crate::cancel::{assert_polled_in_place, caught_after_cleanup, current};
+use crate::cancel::{
+    assert_polled_in_place, caught_after_cleanup, current, pending_for_the_catcher,
+};
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
 
@@ -93,15 +95,9 @@ where
         let shared = match this.shared {
             Some(shared) => {
                 if shared.children.is_closed() {
-                    // It ended as cancelled work that a scope further out catches, and
-                    // something between that scope's wrapper and this future polls it
-                    // again first (a `select` loop): it stays pending until that
-                    // wrapper drops it.
-                    assert!(
-                        shared.node().cancelled_by() == Some(Catcher::Outer),
-                        "pride: a task group future was polled after it completed"
-                    );
-                    return Poll::Pending;
+                    // It ended as cancelled work that a scope further out catches.
+                    let outer = shared.node().cancelled_by() == Some(Catcher::Outer);
+                    return pending_for_the_catcher(outer, "a task group future was");
                 }
                 assert_polled_in_place(shared.node(), "`task_group`");
                 shared

@@ -177,14 +177,11 @@ impl<T> StartShared<T> {
             State::NotStarted => (Err(StartError::NotStarted), false),
             State::Done => {
                 // The start ended as cancelled work that the caller's cancelled scope
-                // catches, and something between that scope's wrapper and the start
-                // polls it again first (a `select` loop): it stays pending until that
-                // wrapper drops it.
-                assert!(
+                // catches.
+                return crate::cancel::pending_for_the_catcher(
                     self.caller_cancelled(),
-                    "pride: a start future was polled after it completed"
+                    "a start future was",
                 );
-                return Poll::Pending;
             }
         };
         drop(state);
