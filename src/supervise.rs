@@ -511,8 +511,10 @@ impl Config {
                 }
             })
             .await;
-        // `NotStarted`: it ended before it was ready, and its exit is queued. `Failed`
-        // can only carry a panic of the child's cleanup after it failed; keep it.
+        // `NotStarted`: it ended, or let go of its status, before it was ready (a
+        // factory that panicked drops the status as it unwinds); either way its run
+        // queues its exit, which the loop waits for. `Failed` can only carry a panic of
+        // the child's cleanup after it failed; keep it.
         if let Err(crate::StartError::Failed(error)) = started {
             lost.push(error);
         }

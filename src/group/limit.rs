@@ -1,8 +1,10 @@
 //! A group's concurrency limit (Go's `errgroup.SetLimit`): at most `max` children run
 //! at once. A child started beyond the limit is created and counted (so it keeps the
 //! group open, and a teardown reaches it) but its first run is queued here, and it is
-//! scheduled when a running child finishes. All of it sits behind one short lock,
-//! taken only by limited groups when a child starts or finishes.
+//! scheduled when a running child finishes. A `start_soon_wait` caller waits in a line
+//! of its own, behind the queued children: a freed slot is handed to the front waiter,
+//! and one that goes away unused is passed on. All of it sits behind one short lock,
+//! taken only by limited groups: when a child starts or finishes, and by the waiters.
 
 use std::collections::VecDeque;
 use std::task::{Poll, Waker};

@@ -61,8 +61,9 @@ impl TaskGroup {
         self.shared.limit.as_ref().map(|l| l.max())
     }
 
-    /// The number of children running now, on a group with a limit (queued children
-    /// are not counted).
+    /// The number of the limit's slots taken now, on a group with a limit: children
+    /// running, and slots just handed to a [`start_soon_wait`](Self::start_soon_wait)
+    /// caller that has not yet started its child (queued children are not counted).
     pub fn running(&self) -> Option<usize> {
         self.shared.limit.as_ref().map(|l| l.running())
     }
