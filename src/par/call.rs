@@ -129,6 +129,14 @@ impl Call {
         self.skipped.store(true, Ordering::Relaxed);
     }
 
+    /// A piece ended early because a call nested in it was stopped: this call cannot
+    /// complete, so it stops too. It reports a cancellation unless a piece failed (the
+    /// nested call copied this call's stop, or saw the cancelled scope).
+    pub(crate) fn cut_short(&self) {
+        self.skip();
+        self.fail();
+    }
+
     /// Whether a piece was not started.
     pub(crate) fn was_skipped(&self) -> bool {
         self.skipped.load(Ordering::Relaxed)

@@ -20,7 +20,8 @@
 //!   if several pieces panicked);
 //! - the `try_*` forms instead return `Err(GroupError)` holding every error and panic
 //!   of their pieces (each a [`TaskError`](crate::TaskError)); the first one stops the
-//!   call;
+//!   call. A piece whose nested call unwound with [`Cancelled`] (the stop reaching it)
+//!   was stopped, not failed;
 //! - inside a cancelled cancel scope (a deadline passed, or `cancel()` was called) no new
 //!   piece starts and the call ends as soon as the running pieces have: the `try_*`
 //!   forms return a [`GroupError`] whose
@@ -226,6 +227,13 @@ where
                     let rest = match ran {
                         Ok(true) => items.rest(),
                         Ok(false) => None,
+                        // A call nested in the piece was stopped: the stop of this
+                        // call (or of the scope) reached the piece, which is no
+                        // failure of its own.
+                        Err(stop) if is_cancel_unwind(&*stop) => {
+                            here.call().cut_short();
+                            None
+                        }
                         Err(panic) => {
                             here.call().record_panic(panic);
                             None

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::run;
+use crate::common::{MyError, run};
 use pride::{CancelScope, par, task_group};
 
 #[test]
@@ -70,5 +70,29 @@ fn a_real_panic_is_still_a_panic() {
         assert_eq!(error.errors().len(), 1);
         assert!(error.errors()[0].is_panic());
         assert_eq!(error.errors()[0].name(), Some("cpu"));
+    });
+}
+
+/// A `try_*` piece whose nested call a cancel stopped: the nested call's `Cancelled`
+/// unwind is the stop reaching that piece, so the try call is cancelled, with no
+/// panic entry.
+#[test]
+fn a_try_call_whose_nested_call_a_cancel_stopped_is_cancelled() {
+    run(2, 60, || async {
+        let scope = CancelScope::new();
+        let out = scope
+            .run(async {
+                par::try_map_range(0..1, |_| {
+                    scope.cancel();
+                    // Sees the cancelled scope on entry and unwinds with `Cancelled`.
+                    par::scope(|s| s.spawn(|_| ()));
+                    Ok::<_, MyError>(())
+                })
+            })
+            .await
+            .expect("no suspension point");
+        let error = out.unwrap_err();
+        assert!(error.is_cancelled(), "{error}");
+        assert!(error.errors().is_empty(), "{error}");
     });
 }

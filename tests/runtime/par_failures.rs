@@ -2,7 +2,7 @@
 //! the rest; `try_*` report every failure; a cancelled scope stops handing out pieces.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::{MyError, panic_text, run};
@@ -230,4 +230,33 @@ fn a_long_fan_out_does_not_hold_back_timers_of_other_tasks() {
             "a 10 ms sleep ended after {slept:?}, the fan-out after {fanned:?}"
         );
     });
+}
+
+/// One piece fails; another piece's nested call, stopped by that failure, unwinds with
+/// `Cancelled`: that is the stop reaching the piece, not a second failure.
+#[test]
+fn a_nested_call_stopped_by_a_failure_is_not_another_failure() {
+    let error = run(2, 60, || async {
+        let started = AtomicBool::new(false);
+        par::try_map_range(0..2, |i| -> Result<(), MyError> {
+            if i == 0 {
+                // Item 1 runs on the other worker meanwhile.
+                while !started.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+                return Err(MyError(0));
+            }
+            started.store(true, Ordering::SeqCst);
+            // Nested calls run until one sees the call stopped by item 0's error.
+            loop {
+                if let Err(stopped) = catch_unwind(|| par::scope(|s| s.spawn(|_| ()))) {
+                    std::panic::resume_unwind(stopped);
+                }
+            }
+        })
+        .unwrap_err()
+    });
+    let texts: Vec<String> = error.errors().iter().map(|e| e.to_string()).collect();
+    assert_eq!(texts, ["unnamed task failed: my error 0"]);
+    assert!(!error.is_cancelled());
 }
