@@ -3,9 +3,10 @@
 //!
 //! A call is made on the caller's stack and lives until the call returns, which is
 //! after every piece of it has ended, so pieces on other workers may point at it.
-//! Calls nest: a `try_*` or `scope` inside a piece makes its own call whose parent is
-//! the piece's call; `join` and the slice forms run inside the call they are in (a
-//! panic anywhere in it is resumed on its caller, so it stops all of it).
+//! Calls nest: a slice form or a `scope` inside a piece makes its own call whose
+//! parent is the piece's call, so that a failure inside it stops it alone (the piece
+//! may catch its panic and go on). A `join` runs inside the call it is in, and its
+//! panic stops only its other half: a join is too small to pay for a call.
 //!
 //! Reading whether to stop is one atomic load of the innermost call's flag (at each
 //! half, spawn, slice piece and look; see `README.md`). The enclosing calls and the
@@ -172,9 +173,9 @@ impl Call {
     }
 
     /// What a `try_*` call returns when it did not complete: every failure, or a
-    /// cancellation.
-    pub(crate) fn into_error(self) -> GroupError {
-        let errors = self.errors.into_inner().unwrap_or_else(|e| e.into_inner());
+    /// cancellation. Called once, when its pieces have ended.
+    pub(crate) fn take_error(&self) -> GroupError {
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()));
         let reason = if errors.is_empty() {
             Reason::Cancelled
         } else {

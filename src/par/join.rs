@@ -34,11 +34,21 @@ pub(crate) enum Offer {
     Now,
 }
 
+impl Offer {
+    /// Whether a half's panic stops the whole call the join runs in. The splits of a
+    /// slice form are pieces of its own call, whose panic goes to its caller. A
+    /// `join` runs in the call it was made in, and the piece it runs in may catch its
+    /// panic and go on: its panic stops only its other half.
+    fn stops_call(self) -> bool {
+        self == Offer::Now
+    }
+}
+
 /// Runs `a` here and `b` here (before or after `a`) or on another worker; both get
-/// the worker they run on and whether they were stolen. If either panics, the call
-/// is stopped (other pieces do not start), the other half is waited for (or taken
-/// back unrun), and the panic is resumed; a real panic wins over a [`Cancelled`]
-/// unwinding.
+/// the worker they run on and whether they were stolen. If either panics, the other
+/// half is taken back unrun or, if another worker took it, waited for, and the panic
+/// is resumed; a real panic wins over a [`Cancelled`] unwinding. For the splits of a
+/// slice form, the panic also stops the call: its other pieces do not start.
 pub(crate) fn join_context<A, B, RA, RB>(here: &Here<'_>, offer: Offer, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce(&Here<'_>, bool) -> RA,
@@ -49,13 +59,11 @@ where
         // Enough bigger pieces wait here for thieves: run both halves in turn,
         // with no job to make. `b` first: the order is free, and a tree
         // built recursively (children boxed before their parent) then is walked in
-        // address order.
+        // address order. Only a `join` gets here, whose panic stops nothing else.
         here.offer_one();
         here.tick();
-        let stop = StopOnUnwind(here.call());
         let rb = b(here, false);
         let ra = a(here, false);
-        std::mem::forget(stop);
         return (ra, rb);
     }
     let job = StackJob::new(Stolen(b), CountLatch::new(1, here.index()));
@@ -75,7 +83,9 @@ where
     let ra = match catch_unwind(AssertUnwindSafe(|| a(here, false))) {
         Ok(ra) => ra,
         Err(panic) => {
-            here.call().fail();
+            if offer.stops_call() {
+                here.call().fail();
+            }
             // Drop `b` unrun if nobody stole it; else wait for it (it may not be
             // moved or dropped before its latch is set).
             let mut other = None;
@@ -89,8 +99,8 @@ where
     if take_back(here, &job) {
         let Stolen(b) = job.take_back();
         // Nothing is left to wait for: a panic of `b` only has to stop the call on
-        // its way out.
-        let stop = StopOnUnwind(here.call());
+        // its way out (if it stops the call).
+        let stop = StopOnUnwind(offer.stops_call().then(|| here.call()));
         let rb = b(here, false);
         std::mem::forget(stop);
         return (ra, rb);
@@ -99,7 +109,9 @@ where
     match job.into_result() {
         Ok(rb) => (ra, rb),
         Err(panic) => {
-            here.call().fail();
+            if offer.stops_call() {
+                here.call().fail();
+            }
             resume_unwind(panic)
         }
     }
@@ -120,13 +132,15 @@ fn take_back<L: Latch, F: Body>(here: &Here<'_>, job: &StackJob<L, F>) -> bool {
     false
 }
 
-/// Stops the call if dropped, which only happens while unwinding (it is forgotten
-/// otherwise).
-struct StopOnUnwind<'a>(&'a super::call::Call);
+/// Stops the call, if any, if dropped, which only happens while unwinding (it is
+/// forgotten otherwise).
+struct StopOnUnwind<'a>(Option<&'a super::call::Call>);
 
 impl Drop for StopOnUnwind<'_> {
     fn drop(&mut self) {
-        self.0.fail();
+        if let Some(call) = self.0 {
+            call.fail();
+        }
     }
 }
 

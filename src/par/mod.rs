@@ -17,7 +17,8 @@
 //! Pieces of a call are children of the code that made the call:
 //! - a piece that panics stops the call: pieces not yet started do not start, and the
 //!   panic is resumed on the caller once the running ones have ended (the first panic,
-//!   if several pieces panicked);
+//!   if several pieces panicked). A call made inside a piece is a call of its own: a
+//!   piece may catch its panic and go on, and the enclosing call goes on too;
 //! - the `try_*` forms instead return `Err(GroupError)` holding every error and panic
 //!   of their pieces (each a [`TaskError`](crate::TaskError)); the first one stops the
 //!   call. A piece whose nested call unwound with [`Cancelled`] (the stop reaching it)
@@ -156,9 +157,17 @@ where
     })
 }
 
-/// A panicking form's value, unless pieces were skipped.
-fn finish<R>(here: &Here<'_>, value: R) -> R {
-    if here.call().was_skipped() {
+/// Runs a slice form as a call of its own, nested in the call `here` runs in: a
+/// panic or failure of its pieces stops this call only, since the piece it is nested
+/// in may catch the panic and go on.
+fn own_call<R>(here: &Here<'_>, run: impl FnOnce(&Call) -> R) -> R {
+    let call = Call::new(here.call_ptr());
+    here.with_call(&call, || run(&call))
+}
+
+/// A panicking form's value, unless pieces of its `call` were skipped.
+fn finish<R>(call: &Call, value: R) -> R {
+    if call.was_skipped() {
         drop(value);
         cancelled();
     }
@@ -172,27 +181,29 @@ where
     F: Fn(P::Item) -> U + Sync,
 {
     let len = items.len();
-    let out = filled(len, |slots| {
-        bridge(
-            here,
-            Zip(items, slots),
-            &|here: &Here<'_>, Zip(items, slots): Zip<P, _>| {
-                let mut written = Written::new(slots);
-                let mut items = Items::new(here, items);
-                for item in &mut items {
-                    written.push(f(item));
-                }
-                let rest = items.rest().map(|rest| Zip(rest, written.unwritten()));
-                (Pieces::one(written), rest)
-            },
-            &Pieces::append,
-        )
-    });
-    match out {
-        Some(out) => finish(here, out),
-        // Only a stopped call leaves a piece short.
-        None => cancelled(),
-    }
+    own_call(here, |call| {
+        let out = filled(len, |slots| {
+            bridge(
+                here,
+                Zip(items, slots),
+                &|here: &Here<'_>, Zip(items, slots): Zip<P, _>| {
+                    let mut written = Written::new(slots);
+                    let mut items = Items::new(here, items);
+                    for item in &mut items {
+                        written.push(f(item));
+                    }
+                    let rest = items.rest().map(|rest| Zip(rest, written.unwritten()));
+                    (Pieces::one(written), rest)
+                },
+                &Pieces::append,
+            )
+        });
+        match out {
+            Some(out) => finish(call, out),
+            // Only a stopped call leaves a piece short.
+            None => cancelled(),
+        }
+    })
 }
 
 fn try_collect<P, U, E, F>(here: &Here<'_>, items: P, f: &F) -> Result<Vec<U>, GroupError>
@@ -202,10 +213,9 @@ where
     E: Into<BoxError>,
     F: Fn(P::Item) -> Result<U, E> + Sync,
 {
-    let call = Call::new(here.call_ptr());
     let len = items.len();
-    let out = here.with_call(&call, || {
-        filled(len, |slots| {
+    own_call(here, |call| {
+        let out = filled(len, |slots| {
             bridge(
                 here,
                 Zip(items, slots),
@@ -244,13 +254,13 @@ where
                 },
                 &Pieces::append,
             )
-        })
-    });
-    match out {
-        Some(out) if !call.has_errors() && !call.was_skipped() => Ok(out),
-        // Only a failure or a stop leaves a piece short.
-        _ => Err(call.into_error()),
-    }
+        });
+        match out {
+            Some(out) if !call.has_errors() && !call.was_skipped() => Ok(out),
+            // Only a failure or a stop leaves a piece short.
+            _ => Err(call.take_error()),
+        }
+    })
 }
 
 fn fold<P, R, I, M, O>(here: &Here<'_>, items: P, identity: &I, map: &M, op: &O) -> R
@@ -261,17 +271,19 @@ where
     M: Fn(P::Item) -> R + Sync,
     O: Fn(R, R) -> R + Sync,
 {
-    let value = bridge(
-        here,
-        items,
-        &|here: &Here<'_>, piece: P| {
-            let mut items = Items::new(here, piece);
-            let value = (&mut items).map(map).fold(identity(), op);
-            (value, items.rest())
-        },
-        op,
-    );
-    finish(here, value)
+    own_call(here, |call| {
+        let value = bridge(
+            here,
+            items,
+            &|here: &Here<'_>, piece: P| {
+                let mut items = Items::new(here, piece);
+                let value = (&mut items).map(map).fold(identity(), op);
+                (value, items.rest())
+            },
+            op,
+        );
+        finish(call, value)
+    })
 }
 
 /// Applies `f` to every item, in parallel, and returns the results in input order.
@@ -452,15 +464,17 @@ where
     S: Send + Sum<S>,
     F: Fn(P::Item) -> S + Sync,
 {
-    let value = bridge(
-        here,
-        items,
-        &|here: &Here<'_>, piece: P| {
-            let mut items = Items::new(here, piece);
-            let value = (&mut items).map(f).sum();
-            (value, items.rest())
-        },
-        &|a: S, b: S| [a, b].into_iter().sum(),
-    );
-    finish(here, value)
+    own_call(here, |call| {
+        let value = bridge(
+            here,
+            items,
+            &|here: &Here<'_>, piece: P| {
+                let mut items = Items::new(here, piece);
+                let value = (&mut items).map(f).sum();
+                (value, items.rest())
+            },
+            &|a: S, b: S| [a, b].into_iter().sum(),
+        );
+        finish(call, value)
+    })
 }

@@ -260,3 +260,32 @@ fn a_nested_call_stopped_by_a_failure_is_not_another_failure() {
     assert_eq!(texts, ["unnamed task failed: my error 0"]);
     assert!(!error.is_cancelled());
 }
+
+/// A piece that catches the panic of a call nested in it goes on, as the call does:
+/// the nested call's failure stopped only the nested call.
+#[test]
+fn a_panic_caught_inside_a_piece_does_not_stop_the_call() {
+    run(2, 60, || async {
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            par::map_range(0..4, |i| {
+                let joined = catch_unwind(|| par::join(|| panic!("caught join"), || ()));
+                assert_eq!(panic_text(joined.unwrap_err().as_ref()), "caught join");
+                let mapped = catch_unwind(|| {
+                    par::for_each_range(0..1_000, |j| assert!(j < 999, "caught map"))
+                });
+                assert_eq!(panic_text(mapped.unwrap_err().as_ref()), "caught map");
+                // Later calls in the piece, and the rest of the call, run as usual.
+                let (a, b) = par::join(|| i, || par::sum_range(0..10, |j| j));
+                a + b
+            })
+        }));
+        match out {
+            Ok(v) => assert_eq!(v, [45, 46, 47, 48]),
+            Err(p) => panic!(
+                "the call unwound (Cancelled: {}): {:?}",
+                p.is::<par::Cancelled>(),
+                panic_text(p.as_ref())
+            ),
+        }
+    });
+}
