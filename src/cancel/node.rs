@@ -402,23 +402,36 @@ impl ScopeNode {
     /// inside runs, the outermost of them catches however the timers that
     /// fire in the same tick are ordered.
     pub(crate) fn deadline_passed(&self) {
-        if let Some(now) = super::deadline::now() {
-            let mut expired = Vec::new();
-            let mut node = self;
-            while !node.is_shielded() {
-                let Some(parent) = node.parent() else {
-                    break;
-                };
-                if parent.deadline().is_some_and(|d| d <= now) {
-                    expired.push(parent);
-                }
-                node = parent;
-            }
-            for scope in expired.iter().rev() {
-                scope.cancel_by_deadline();
-            }
+        if let (false, Some(parent), Some(now)) =
+            (self.is_shielded(), self.parent(), super::deadline::now())
+        {
+            parent.cancel_passed_deadlines(now);
         }
         self.cancel_by_deadline();
+    }
+
+    /// Cancels this scope and the scopes around it (up to a shield) whose deadlines
+    /// have passed by `now`, outermost first (see [`deadline_passed`](Self::deadline_passed)).
+    /// Also called where a deadline may have passed with no timer to fire it: a
+    /// scope arms its timer only when its work suspends.
+    pub(crate) fn cancel_passed_deadlines(&self, now: Instant) {
+        let mut expired = Vec::new();
+        let mut node = self;
+        loop {
+            if node.deadline().is_some_and(|d| d <= now) {
+                expired.push(node);
+            }
+            if node.is_shielded() {
+                break;
+            }
+            match node.parent() {
+                Some(parent) => node = parent,
+                None => break,
+            }
+        }
+        for scope in expired.iter().rev() {
+            scope.cancel_by_deadline();
+        }
     }
 
     /// Wakes every task inside this scope, not descending into shielded scopes.

@@ -112,17 +112,27 @@ impl Call {
                 None => break,
             }
         }
-        let cancelled = call
-            .scope
-            .as_ref()
-            .is_some_and(|scope| scope.cancelled_by().is_some());
-        let expired = call.deadline.is_some_and(|deadline| {
-            crate::cancel::deadline::now().is_some_and(|now| now >= deadline)
-        });
-        if cancelled || expired {
-            self.cancelled.store(true, Ordering::Relaxed);
-            self.stop.store(true, Ordering::Relaxed);
+        let Some(scope) = &call.scope else {
+            return;
+        };
+        if scope.cancelled_by().is_none() {
+            // A deadline that passed while the work never suspended was fired by no
+            // timer: fire it here, so that the scope is cancelled when the call stops
+            // for it, and catches the call's `Cancelled` unwinding as cancelled work.
+            let now = crate::cancel::deadline::now();
+            match (call.deadline, now) {
+                (Some(deadline), Some(now)) if now >= deadline => {
+                    scope.cancel_passed_deadlines(now);
+                }
+                _ => return,
+            }
+            // (Not cancelled if the deadline was moved later meanwhile.)
+            if scope.cancelled_by().is_none() {
+                return;
+            }
         }
+        self.cancelled.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
     }
 
     /// A piece was not started because the call had stopped.

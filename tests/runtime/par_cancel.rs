@@ -1,7 +1,7 @@
 //! A `par` call stopped by a cancelled scope is cancelled work, not a panic: the scope
 //! wrapper, the group body or the child around it catches it like any cancelled work.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::common::{MyError, run};
 use pride::{CancelScope, par, task_group};
@@ -95,4 +95,36 @@ fn a_try_call_whose_nested_call_a_cancel_stopped_is_cancelled() {
         assert!(error.is_cancelled(), "{error}");
         assert!(error.errors().is_empty(), "{error}");
     });
+}
+
+/// About `micros` of CPU work that the optimiser cannot remove.
+fn spin(micros: u64) {
+    let end = Instant::now() + Duration::from_micros(micros);
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+/// A deadline that passes during a call whose work never suspends (so no timer fired
+/// it): the call unwinds with `Cancelled`, which the scope catches as cancelled work.
+#[test]
+fn a_deadline_passing_during_a_panicking_form_is_caught_by_its_scope() {
+    let out = run(2, 120, || async {
+        // 20,000 items of 200 µs: seconds of work on two workers, far past 50 ms.
+        let out = pride::move_on_after(Duration::from_millis(50), async {
+            par::for_each_range(0..20_000, |_| spin(200));
+        })
+        .await;
+        let scope = CancelScope::with_timeout(Duration::from_millis(50));
+        let ran = scope
+            .run(async {
+                par::sum_range(0..20_000, |_| {
+                    spin(200);
+                    1u64
+                })
+            })
+            .await;
+        (out, ran, scope.cancelled_caught())
+    });
+    assert_eq!(out, (None, None, true));
 }
