@@ -25,9 +25,8 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use super::call::Call;
 use super::job::{Body, CallPtr, JobRef, StackJob};
 use super::latch::{Latch, LockLatch};
-use crate::runtime::Core;
-use crate::runtime::Runtime;
 use crate::runtime::context;
+use crate::runtime::{Core, Handle, Runtime};
 
 /// How often a worker busy in `par` work aims to look around (at the clock, the
 /// cancel scope, and whether upkeep is due); see [`Here::tick`].
@@ -412,6 +411,23 @@ pub(crate) fn run_one(core: &Core) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// Offers `job`, a piece of a call running on `runtime`: on this worker's deque if
+/// this thread is one of that runtime's workers, else through its injector (a
+/// `scope` spawn made on another thread, such as a worker of another runtime), so
+/// that the job and the latch it sets stay in the runtime whose worker waits for it.
+pub(crate) fn offer_to(runtime: &Handle, job: JobRef) {
+    let job = context::with_core(|core| match core {
+        Some(core) if core.is_of(runtime) => {
+            Here { core }.push(job);
+            None
+        }
+        _ => Some(job),
+    });
+    if let Some(job) = job {
+        runtime.par_inject(job);
     }
 }
 

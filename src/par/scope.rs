@@ -10,8 +10,8 @@ use super::Cancelled;
 use super::call::Call;
 use super::job::{CallPtr, HeapJob, Outlives};
 use super::latch::{CountLatch, Latch};
-use super::registry::{Here, in_worker};
-use crate::runtime::context;
+use super::registry::{Here, in_worker, offer_to};
+use crate::runtime::Handle;
 
 /// A fork-join scope: closures spawned into it may borrow what outlives the
 /// [`scope`] call, which returns only when all of them have ended.
@@ -29,6 +29,8 @@ use crate::runtime::context;
 /// ```
 pub struct Scope<'scope> {
     call: Call,
+    /// The runtime whose worker waits for the spawns: they run there.
+    runtime: Handle,
     /// Invariant in `'scope`, like `std::thread::Scope`.
     _scope: PhantomData<&'scope mut &'scope ()>,
 }
@@ -68,6 +70,7 @@ where
     }
     let scope = Scope {
         call: Call::with_owner(here.call_ptr(), here.index()),
+        runtime: here.core.handle().clone(),
         _scope: PhantomData,
     };
     let body = here.with_call(&scope.call, || catch_unwind(AssertUnwindSafe(|| f(&scope))));
@@ -86,8 +89,10 @@ where
 }
 
 impl<'scope> Scope<'scope> {
-    /// Spawns `f` into the scope: it runs on some worker before [`scope`] returns,
-    /// unless the scope stopped first (a panic, or a cancelled enclosing scope).
+    /// Spawns `f` into the scope: it runs on a worker of the runtime the scope runs
+    /// on before [`scope`] returns, unless the scope stopped first (a panic, or a
+    /// cancelled enclosing scope). It may be called from any thread that has the
+    /// scope, such as a worker of another runtime.
     ///
     /// ```
     /// let words = ["structured", "concurrency"];
@@ -103,12 +108,6 @@ impl<'scope> Scope<'scope> {
     where
         F: FnOnce(&Scope<'scope>) + Send + 'scope,
     {
-        let on_worker = context::with_core(|core| core.is_some());
-        assert!(
-            on_worker,
-            "pride: `Scope::spawn` was called from a thread that is not running the scope's \
-             work (a thread started inside the scope); spawn from the scope's closures"
-        );
         let this = Outlives::new(self);
         self.call.spawns.increment();
         let job = move || {
@@ -127,7 +126,7 @@ impl<'scope> Scope<'scope> {
         // SAFETY: `job` catches its panics, and what it borrows outlives `'scope`,
         // which `scope` outlives by waiting for this job.
         let job = unsafe { HeapJob::into_job_ref(job, CallPtr::new(&self.call)) };
-        super::registry::with_here(|here| here.push(job));
+        offer_to(&self.runtime, job);
     }
 }
 

@@ -439,7 +439,7 @@ impl Core {
         &self.shared().counters.workers[self.index]
     }
 
-    fn is_of(&self, handle: &Handle) -> bool {
+    pub(crate) fn is_of(&self, handle: &Handle) -> bool {
         Arc::ptr_eq(&self.handle.shared, &handle.shared)
     }
 

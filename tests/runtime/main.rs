@@ -13,6 +13,7 @@ mod macros;
 mod par_basic;
 mod par_cancel;
 mod par_failures;
+mod par_threads;
 mod patterns;
 mod patterns_retry;
 mod runtime_basic;
