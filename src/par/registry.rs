@@ -479,12 +479,11 @@ pub(crate) fn in_worker<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
 
 #[cold]
 fn in_worker_cold<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
+    // Outside any runtime, or in a thread-local's destructor once this thread's
+    // context is gone: the default runtime. This thread enters no runtime context
+    // (which a destructor could not); it only hands the call over and blocks.
+    let handle = context::try_handle().unwrap_or_else(|| default_runtime().handle().clone());
     // Made here, on the caller's thread, to see the caller's cancel scope.
-    let Some(handle) = context::try_handle() else {
-        // Outside any runtime: enter the default one on this thread, which makes this
-        // a `block_on` thread of it.
-        return default_runtime().block_on(async { in_worker_cold(f) });
-    };
     let call = Call::new(CallPtr::NULL);
     let job = StackJob::new(Cold(f), LockLatch::new());
     // SAFETY: `job` stays in this frame until its latch is set: we block on it below

@@ -63,6 +63,9 @@ pub(crate) fn enter_worker(core: &Core) -> EnterGuard {
 /// Runs `f` with this thread's worker core, if it is a worker. During thread-local
 /// destruction (a wake or a cancel from another thread-local's destructor, after the
 /// context is gone) `f` gets `None`, as on any thread that is not a worker.
+///
+/// Every `par` call starts here: inlined, it costs a join only the thread-local read.
+#[inline]
 pub(crate) fn with_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
     let mut f = Some(f);
     let ran = CONTEXT.try_with(|cx| {

@@ -106,6 +106,10 @@ impl Runtime {
         }
     }
 
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     /// The number of worker threads.
     pub fn worker_threads(&self) -> usize {
         self.threads.len()
