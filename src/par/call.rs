@@ -5,8 +5,10 @@
 //! after every piece of it has ended, so pieces on other workers may point at it.
 //! Calls nest: a slice form or a `scope` inside a piece makes its own call whose
 //! parent is the piece's call, so that a failure inside it stops it alone (the piece
-//! may catch its panic and go on). A `join` runs inside the call it is in, and its
-//! panic stops only its other half: a join is too small to pay for a call.
+//! may catch its panic and go on). A `join` is too small to pay for a call: it runs
+//! inside the call it is in. A tree of joins made outside any other call runs in the
+//! outermost call, made for it, and a panic stops the whole tree; a join inside a
+//! piece of a slice form or a scope stops only its other half, if nobody took it.
 //!
 //! Reading whether to stop is one atomic load of the innermost call's flag (at each
 //! half, spawn, slice piece and look; see `README.md`). The enclosing calls and the
@@ -76,6 +78,12 @@ impl Call {
         call
     }
 
+    /// Whether this call is the outermost one (made where no call was running).
+    #[inline]
+    pub(crate) fn is_outermost(&self) -> bool {
+        self.parent.is_null()
+    }
+
     /// Whether new pieces must not start. One load.
     #[inline]
     pub(crate) fn stopped(&self) -> bool {
@@ -119,11 +127,11 @@ impl Call {
             // A deadline that passed while the work never suspended was fired by no
             // timer: fire it here, so that the scope is cancelled when the call stops
             // for it, and catches the call's `Cancelled` unwinding as cancelled work.
-            let now = crate::cancel::deadline::now();
-            match (call.deadline, now) {
-                (Some(deadline), Some(now)) if now >= deadline => {
-                    scope.cancel_passed_deadlines(now);
-                }
+            let Some(deadline) = call.deadline else {
+                return;
+            };
+            match crate::cancel::deadline::now() {
+                Some(now) if now >= deadline => scope.cancel_passed_deadlines(now),
                 _ => return,
             }
             // (Not cancelled if the deadline was moved later meanwhile.)

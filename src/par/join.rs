@@ -9,6 +9,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::Cancelled;
+use super::call::Call;
 use super::job::{Body, Panic, StackJob};
 use super::latch::{CountLatch, Latch};
 use super::registry::{Here, with_here};
@@ -37,10 +38,12 @@ pub(crate) enum Offer {
 impl Offer {
     /// Whether a half's panic stops the whole call the join runs in. The splits of a
     /// slice form are pieces of its own call, whose panic goes to its caller. A
-    /// `join` runs in the call it was made in, and the piece it runs in may catch its
-    /// panic and go on: its panic stops only its other half.
-    fn stops_call(self) -> bool {
-        self == Offer::Now
+    /// `join` runs in the call it was made in: the outermost call, made for a tree of
+    /// joins, is theirs, and a panic stops the whole tree; a call of a slice form or a
+    /// scope belongs to that form, whose piece may catch the panic and go on, so there
+    /// a join's panic stops only its other half (unrun, if nobody took it).
+    fn stops_call(self, call: &Call) -> bool {
+        self == Offer::Now || call.is_outermost()
     }
 }
 
@@ -59,7 +62,8 @@ where
         // Enough bigger pieces wait here for thieves: run both halves in turn,
         // with no job to make. `b` first: the order is free, and a tree
         // built recursively (children boxed before their parent) then is walked in
-        // address order. Only a `join` gets here, whose panic stops nothing else.
+        // address order. Only a `join` gets here: a panic of either half unwinds
+        // through the joins around it, which stop the call if it is theirs.
         here.offer_one();
         here.tick();
         let rb = b(here, false);
@@ -83,7 +87,7 @@ where
     let ra = match catch_unwind(AssertUnwindSafe(|| a(here, false))) {
         Ok(ra) => ra,
         Err(panic) => {
-            if offer.stops_call() {
+            if offer.stops_call(here.call()) {
                 here.call().fail();
             }
             // Drop `b` unrun if nobody stole it; else wait for it (it may not be
@@ -100,7 +104,7 @@ where
         let Stolen(b) = job.take_back();
         // Nothing is left to wait for: a panic of `b` only has to stop the call on
         // its way out (if it stops the call).
-        let stop = StopOnUnwind(offer.stops_call().then(|| here.call()));
+        let stop = StopOnUnwind(offer.stops_call(here.call()).then(|| here.call()));
         let rb = b(here, false);
         std::mem::forget(stop);
         return (ra, rb);
@@ -109,7 +113,7 @@ where
     match job.into_result() {
         Ok(rb) => (ra, rb),
         Err(panic) => {
-            if offer.stops_call() {
+            if offer.stops_call(here.call()) {
                 here.call().fail();
             }
             resume_unwind(panic)

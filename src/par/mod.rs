@@ -18,7 +18,11 @@
 //! - a piece that panics stops the call: pieces not yet started do not start, and the
 //!   panic is resumed on the caller once the running ones have ended (the first panic,
 //!   if several pieces panicked). A call made inside a piece is a call of its own: a
-//!   piece may catch its panic and go on, and the enclosing call goes on too;
+//!   piece may catch its panic and go on, and the enclosing call goes on too. The
+//!   pieces of a tree of [`join`]s are its closures: a panic stops the whole tree,
+//!   unless the tree was made inside a piece of another call, where a join's panic
+//!   stops only its own other half (as with rayon, a half another worker already runs
+//!   is waited for);
 //! - the `try_*` forms instead return `Err(GroupError)` holding every error and panic
 //!   of their pieces (each a [`TaskError`](crate::TaskError)); the first one stops the
 //!   call. A piece whose nested call unwound with [`Cancelled`] (the stop reaching it)
@@ -239,8 +243,14 @@ where
                         Ok(false) => None,
                         // A call nested in the piece was stopped: the stop of this
                         // call (or of the scope) reached the piece, which is no
-                        // failure of its own.
-                        Err(stop) if is_cancel_unwind(&*stop) => {
+                        // failure of its own. (A `Cancelled` the piece raised itself,
+                        // with nothing stopped, is a panic like any other.)
+                        Err(stop)
+                            if is_cancel_unwind(&*stop) && {
+                                here.call().refresh();
+                                here.call().stopped()
+                            } =>
+                        {
                             here.call().cut_short();
                             None
                         }

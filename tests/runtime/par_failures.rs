@@ -240,10 +240,10 @@ fn a_nested_call_stopped_by_a_failure_is_not_another_failure() {
         let started = AtomicBool::new(false);
         par::try_map_range(0..2, |i| -> Result<(), MyError> {
             if i == 0 {
-                // Item 1 runs on the other worker meanwhile.
-                while !started.load(Ordering::SeqCst) {
-                    std::hint::spin_loop();
-                }
+                // Item 1 runs on the other worker meanwhile (if that worker has not
+                // taken it within the bound, the call stops it unstarted: the test
+                // then checks less, but still holds).
+                wait_for(&started);
                 return Err(MyError(0));
             }
             started.store(true, Ordering::SeqCst);
@@ -259,6 +259,41 @@ fn a_nested_call_stopped_by_a_failure_is_not_another_failure() {
     let texts: Vec<String> = error.errors().iter().map(|e| e.to_string()).collect();
     assert_eq!(texts, ["unnamed task failed: my error 0"]);
     assert!(!error.is_cancelled());
+}
+
+/// Spins until `flag` is set, for at most 10 s (a worker that has not taken the other
+/// half by then is not coming: the test goes on without it).
+fn wait_for(flag: &AtomicBool) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !flag.load(Ordering::SeqCst) && Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+/// In a tree of joins made outside any other call, a panic stops the whole tree: the
+/// other half, running on another worker, stops at its next join instead of running
+/// on. (If no worker takes that half in time, it is dropped unrun: nothing to check.)
+#[test]
+fn a_panic_in_a_join_tree_stops_the_half_another_worker_runs() {
+    run(2, 60, || async {
+        let started = AtomicBool::new(false);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::join(
+                || {
+                    wait_for(&started);
+                    panic!("left half")
+                },
+                || {
+                    started.store(true, Ordering::SeqCst);
+                    // Joins for ever, unless the tree is stopped.
+                    loop {
+                        par::join(|| (), || ());
+                    }
+                },
+            )
+        }));
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "left half");
+    });
 }
 
 /// A piece that catches the panic of a call nested in it goes on, as the call does:
