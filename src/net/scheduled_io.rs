@@ -10,6 +10,10 @@
 //! - Readiness is edge-triggered: bits stay set until an operation that got
 //!   `WouldBlock` clears them with [`ScheduledIo::clear`], and only if the tick is still
 //!   the one it observed. An event that arrived in between is therefore never lost.
+//! - An operation that got `WouldBlock` after the readiness of tick `t` waits for an
+//!   event newer than `t`, whatever bits are still set. The closed bits cannot be
+//!   cleared, and a socket may say `WouldBlock` although they are set (a Unix datagram
+//!   socket after `shutdown(Read)`), so retrying on them alone would never end.
 //! - Waking does not consume readiness. A task that is woken and then dropped (a
 //!   cancelled read) leaves the bits set for the next poll, by it or by anyone else.
 //! - Waiters register under the `waiters` lock and then look at the word again; the
@@ -146,13 +150,14 @@ impl ScheduledIo {
         }
     }
 
-    fn ready_now(&self, direction: Direction) -> Option<ReadyEvent> {
+    /// The direction's readiness, unless it is no newer than `spent` (the readiness an
+    /// operation got `WouldBlock` after).
+    fn ready_now(&self, direction: Direction, spent: Option<ReadyEvent>) -> Option<ReadyEvent> {
         let word = self.word.load(Ordering::Acquire);
         let ready = word & direction.mask();
-        (ready != 0).then_some(ReadyEvent {
-            tick: word & TICK_MASK,
-            ready,
-        })
+        let tick = word & TICK_MASK;
+        (ready != 0 && spent.is_none_or(|spent| spent.tick != tick))
+            .then_some(ReadyEvent { tick, ready })
     }
 
     /// Ready if the direction has readiness; otherwise registers `cx`'s waker.
@@ -161,13 +166,23 @@ impl ScheduledIo {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<ReadyEvent> {
-        if let Some(event) = self.ready_now(direction) {
+        self.poll_ready_after(cx, direction, None)
+    }
+
+    /// [`poll_ready`](Self::poll_ready), counting only readiness newer than `spent`.
+    fn poll_ready_after(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        spent: Option<ReadyEvent>,
+    ) -> Poll<ReadyEvent> {
+        if let Some(event) = self.ready_now(direction, spent) {
             return Poll::Ready(event);
         }
         let mut waiters = self.waiters.lock();
         // Look again under the lock: an event set before we took it is seen here, one
         // set after it finds our waker.
-        if let Some(event) = self.ready_now(direction) {
+        if let Some(event) = self.ready_now(direction, spent) {
             return Poll::Ready(event);
         }
         let list = match direction {
@@ -182,8 +197,9 @@ impl ScheduledIo {
     }
 
     /// Runs `op` while the direction is ready, until it returns anything but
-    /// `WouldBlock`; each `WouldBlock` clears the readiness the poll saw. `Pending` (with
-    /// `cx`'s waker registered) once no readiness is left.
+    /// `WouldBlock`; each `WouldBlock` clears the readiness the poll saw, and `op` runs
+    /// again only after a newer event. `Pending` (with `cx`'s waker registered) once
+    /// there is none.
     pub(crate) fn poll_op<R>(
         &self,
         cx: &mut Context<'_>,
@@ -191,12 +207,16 @@ impl ScheduledIo {
         mut op: impl FnMut() -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
+        let mut spent = None;
         loop {
-            let Poll::Ready(event) = self.poll_ready(cx, direction) else {
+            let Poll::Ready(event) = self.poll_ready_after(cx, direction, spent) else {
                 return Poll::Pending;
             };
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(event, direction),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear(event, direction);
+                    spent = Some(event);
+                }
                 Ok(value) => {
                     if drained(&value) {
                         self.clear(event, direction);
@@ -311,6 +331,31 @@ mod tests {
         };
         io.clear(seen, Direction::Read);
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+
+    #[test]
+    fn would_block_on_closed_bits_waits_for_a_newer_event() {
+        let io = ScheduledIo::new(0);
+        assert!(io.set_readiness(0, READABLE | READ_CLOSED));
+        let counter = Counter::new();
+        let mut cx = Context::from_waker(counter.waker());
+        let ops = std::cell::Cell::new(0);
+        let would_block = || -> io::Result<()> {
+            ops.set(ops.get() + 1);
+            Err(io::ErrorKind::WouldBlock.into())
+        };
+        assert!(
+            io.poll_op(&mut cx, Direction::Read, would_block, |_| false)
+                .is_pending()
+        );
+        assert_eq!(ops.get(), 1);
+        assert!(io.set_readiness(0, READABLE | READ_CLOSED));
+        assert_eq!(counter.wakes(), 1);
+        assert!(
+            io.poll_op(&mut cx, Direction::Read, would_block, |_| false)
+                .is_pending()
+        );
+        assert_eq!(ops.get(), 2);
     }
 }
 

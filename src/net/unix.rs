@@ -505,7 +505,9 @@ impl UnixDatagram {
         self.io.get_ref().peer_addr()
     }
 
-    /// Shuts down reading, writing or both; a shut-down direction fails from then on.
+    /// Shuts down reading, writing or both. A send after `shutdown(Write)` fails; a
+    /// receive after `shutdown(Read)` gets what was queued before it, then waits for
+    /// ever (until it is cancelled), as nothing can arrive any more.
     ///
     /// ```
     /// # pride::run(async {

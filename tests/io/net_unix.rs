@@ -185,3 +185,19 @@ fn a_cancelled_datagram_recv_loses_nothing() {
         assert!(a.send(b"x").await.is_err());
     });
 }
+
+/// After `shutdown(Read)` the socket stays "read closed", yet a receive finds nothing:
+/// the receive must wait (cancellable), not retry inside one poll for ever.
+#[test]
+fn a_datagram_recv_after_shutdown_read_waits_and_can_be_cancelled() {
+    run(2, 10, || async {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        b.send(b"queued").await.unwrap();
+        a.shutdown(Shutdown::Read).unwrap();
+        let mut buf = [0; 16];
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"queued");
+        let later = pride::move_on_after(std::time::Duration::from_millis(50), a.recv(&mut buf));
+        assert!(later.await.is_none());
+    });
+}
