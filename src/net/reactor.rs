@@ -152,40 +152,18 @@ impl<S: Source> IoSource<S> {
     /// Runs `op` once the source is ready in `direction`, until it returns anything but
     /// `WouldBlock`. Dropping the caller between polls loses nothing: readiness is only
     /// cleared by an operation that saw `WouldBlock`.
+    ///
+    /// A short read does not mean the socket is drained (the kernel ends a TCP read at
+    /// the urgent mark, a Unix stream read after a message carrying descriptors), so
+    /// only `WouldBlock` clears readiness, never a result.
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-        op: impl FnMut(&S) -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
-        self.poll_io_drained(cx, direction, op, |_| false)
-    }
-
-    /// [`poll_io`](Self::poll_io) for a read of up to `len` bytes from a byte stream. A
-    /// read that returns fewer bytes, but some, has emptied the socket's receive buffer,
-    /// so it clears the readiness it saw at once, sparing the next read a syscall that
-    /// would only say `WouldBlock`. Data arriving meanwhile is a new edge with a newer
-    /// tick, which this clear leaves set.
-    pub(crate) fn poll_read_stream(
-        &self,
-        cx: &mut Context<'_>,
-        len: usize,
-        op: impl FnMut(&S) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        self.poll_io_drained(cx, Direction::Read, op, |&n| 0 < n && n < len)
-    }
-
-    /// [`poll_io`](Self::poll_io), also clearing the readiness it saw when a successful
-    /// result is `drained`.
-    fn poll_io_drained<R>(
-        &self,
-        cx: &mut Context<'_>,
-        direction: Direction,
         mut op: impl FnMut(&S) -> io::Result<R>,
-        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        self.io.poll_op(cx, direction, || op(&self.source), drained)
+        self.io.poll_op(cx, direction, || op(&self.source))
     }
 
     /// Ready once the slot reports readiness in `direction`. The source may still say

@@ -205,7 +205,6 @@ impl ScheduledIo {
         cx: &mut Context<'_>,
         direction: Direction,
         mut op: impl FnMut() -> io::Result<R>,
-        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         let mut spent = None;
         loop {
@@ -216,12 +215,6 @@ impl ScheduledIo {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.clear(event, direction);
                     spent = Some(event);
-                }
-                Ok(value) => {
-                    if drained(&value) {
-                        self.clear(event, direction);
-                    }
-                    return Poll::Ready(Ok(value));
                 }
                 result => return Poll::Ready(result),
             }
@@ -345,14 +338,14 @@ mod tests {
             Err(io::ErrorKind::WouldBlock.into())
         };
         assert!(
-            io.poll_op(&mut cx, Direction::Read, would_block, |_| false)
+            io.poll_op(&mut cx, Direction::Read, would_block)
                 .is_pending()
         );
         assert_eq!(ops.get(), 1);
         assert!(io.set_readiness(0, READABLE | READ_CLOSED));
         assert_eq!(counter.wakes(), 1);
         assert!(
-            io.poll_op(&mut cx, Direction::Read, would_block, |_| false)
+            io.poll_op(&mut cx, Direction::Read, would_block)
                 .is_pending()
         );
         assert_eq!(ops.get(), 2);
@@ -399,9 +392,7 @@ pub(crate) mod loom_api {
             op: impl FnMut() -> io::Result<R>,
         ) -> Poll<io::Result<R>> {
             self.0
-                .poll_op(&mut Context::from_waker(waker), Direction::Read, op, |_| {
-                    false
-                })
+                .poll_op(&mut Context::from_waker(waker), Direction::Read, op)
         }
 
         /// `poll_read` for the write side.
@@ -410,12 +401,8 @@ pub(crate) mod loom_api {
             waker: &Waker,
             op: impl FnMut() -> io::Result<R>,
         ) -> Poll<io::Result<R>> {
-            self.0.poll_op(
-                &mut Context::from_waker(waker),
-                Direction::Write,
-                op,
-                |_| false,
-            )
+            self.0
+                .poll_op(&mut Context::from_waker(waker), Direction::Write, op)
         }
 
         /// `IoSource::try_io` for the read side.

@@ -150,14 +150,13 @@ macro_rules! stream_impls {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let len = buf.len();
                 // Nothing to read into: done at once, as std's `read` is, not after
                 // the peer next sends.
-                if len == 0 {
+                if buf.is_empty() {
                     return std::task::Poll::Ready(Ok(0));
                 }
                 self.io
-                    .poll_read_stream(cx, len, |s| std::io::Read::read(&mut &*s, buf))
+                    .poll_io(cx, Direction::Read, |s| std::io::Read::read(&mut &*s, buf))
             }
 
             fn poll_write_ref(

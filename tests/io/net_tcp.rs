@@ -340,3 +340,45 @@ fn connect_resolves_host_names() {
         assert_eq!(client.local_addr().unwrap(), peer);
     });
 }
+
+/// How many bytes sent on `socket` the peer has not acknowledged yet (`SIOCOUTQ`): at
+/// 0, every byte is in the peer's receive queue.
+#[cfg(target_os = "linux")]
+fn unacknowledged(socket: &std::net::TcpStream) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: the descriptor is open (borrowed from `socket`) and `SIOCOUTQ` writes
+    // one `c_int` through the pointer, which points at `n`.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
+    n as usize
+}
+
+/// The kernel ends a TCP read at the urgent mark: a read that returns fewer bytes than
+/// asked for has not emptied the socket, and the bytes behind the mark (there before
+/// the first read, so no new edge announces them) must still be read.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_cut_short_at_the_urgent_mark_leaves_the_rest_readable() {
+    use std::io::Write;
+    run(2, 10, || async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(b"abc").unwrap();
+        socket2::SockRef::from(&client)
+            .send_out_of_band(b"X")
+            .unwrap();
+        client.write_all(b"def").unwrap();
+        // Everything is queued before the first read: "abc", the urgent "X", "def".
+        while unacknowledged(&client) > 0 {
+            std::thread::yield_now();
+        }
+        let server = TcpStream::from_std(server).unwrap();
+        let mut buf = [0; 64];
+        let n = server.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"abc");
+        let n = server.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"def");
+    });
+}

@@ -201,3 +201,63 @@ fn a_datagram_recv_after_shutdown_read_waits_and_can_be_cancelled() {
         assert!(later.await.is_none());
     });
 }
+
+/// Sends `data` on `socket` with one descriptor (the socket's own) attached as
+/// `SCM_RIGHTS`.
+#[cfg(target_os = "linux")]
+fn send_with_a_descriptor(socket: &std::os::unix::net::UnixStream, data: &[u8]) {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let fd_len = std::mem::size_of::<libc::c_int>() as libc::c_uint;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fd_len) } as usize;
+    // `u64`s: the control buffer must be aligned for a `cmsghdr`.
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: `msghdr` is plain data, valid when zeroed.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` points at `control`, aligned and `space` bytes long, room for one
+    // header and one descriptor: CMSG_FIRSTHDR returns its start (not null), and the
+    // header and CMSG_DATA's descriptor lie inside it. sendmsg only reads `data`
+    // through `iov` (it is not written), and `control`.
+    let sent = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(fd_len) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
+        libc::sendmsg(fd, &msg, 0)
+    };
+    assert_eq!(
+        sent,
+        data.len() as isize,
+        "{}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The kernel ends a Unix stream read after a message that carried descriptors: a
+/// short read has not emptied the socket, and the bytes queued behind it (there
+/// before the first read, so no new edge announces them) must still be read.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_cut_short_after_a_descriptor_leaves_the_rest_readable() {
+    run(2, 10, || async {
+        let (std_a, std_b) = std::os::unix::net::UnixStream::pair().unwrap();
+        send_with_a_descriptor(&std_a, b"abc");
+        std::io::Write::write_all(&mut &std_a, b"def").unwrap();
+        let b = UnixStream::from_std(std_b).unwrap();
+        let mut buf = [0; 64];
+        let n = b.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"abc");
+        let n = b.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"def");
+    });
+}
