@@ -9,7 +9,8 @@
 //!
 //! Checked: no lost edge (an event that arrives between a poll and its `WouldBlock`
 //! survives the clear); no lost wake-up (a task left `Pending` while bytes are there
-//! was woken); every waiting task is woken by one edge, not only the first.
+//! was woken); every waiting task is woken by one edge, not only the first; a runtime
+//! dropped while a task reads ends the read with an error or wakes it.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_reactor`. The seeded bugs it catches are rows of the mutation table
@@ -194,5 +195,34 @@ fn one_edge_reaches_two_waiters() {
             theirs || wakes(&their_count) == 1,
             "the other waiter was never woken"
         );
+    });
+}
+
+/// The runtime is dropped (its reactor shuts the registration down) while a reader
+/// polls, gets `WouldBlock` on the leftover readiness and registers: the read fails,
+/// or it was woken and fails when polled again.
+#[test]
+fn shut_down_vs_a_waiting_read() {
+    loom::model(|| {
+        let (io, socket) = drained_registration();
+        let dropper = {
+            let io = io.clone();
+            thread::spawn(move || io.shut_down())
+        };
+        let (count, waker) = counter();
+        let first = io.poll_read(&waker, || socket.read());
+        dropper.join().unwrap();
+
+        let result = match first {
+            Poll::Ready(result) => result,
+            Poll::Pending => {
+                assert_eq!(wakes(&count), 1, "lost wake-up: the runtime is gone");
+                match io.poll_read(&waker, || socket.read()) {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => panic!("woken, yet still waiting"),
+                }
+            }
+        };
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::Other);
     });
 }

@@ -1,7 +1,11 @@
 //! Networking: TCP, UDP and Unix-domain sockets driven by the runtime's reactor.
 //!
 //! Every socket registers with the reactor of the runtime it was created in (so it
-//! must be created inside a runtime) and is deregistered when dropped. Operations are
+//! must be created inside a runtime) and is deregistered when dropped. A socket that
+//! outlives that runtime can no longer wait: from the runtime's drop on, every
+//! operation that would wait fails with an error (`ErrorKind::Other`, "the runtime
+//! this socket was made in is gone"), and those already waiting are woken with it.
+//! Operations are
 //! `async fn`s on `&self`, plus [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
 //! for the stream types, so `futures_lite::{AsyncReadExt, AsyncWriteExt}` work as they
 //! are.

@@ -20,6 +20,10 @@
 //!   operation while the slot says ready, and on `WouldBlock` clears exactly the
 //!   readiness it saw (see `scheduled_io.rs`), then waits for the next edge.
 //! - Dropping an [`IoSource`] deregisters its source and then removes its entry.
+//! - [`Reactor::shut_down`] (the runtime is dropped) marks the slab shut, so no
+//!   registration is added after it, and shuts every registration in it down (see
+//!   `scheduled_io.rs`): a socket that outlives its runtime fails instead of waiting
+//!   for a driver nobody turns.
 
 use std::io;
 use std::task::{Context, Poll};
@@ -45,6 +49,8 @@ struct Registrations {
     slab: Slab<Arc<ScheduledIo>>,
     /// The generation the next registration gets (modulo `GEN_MASK + 1`).
     next_generation: u64,
+    /// Set by [`Reactor::shut_down`]: registering fails from then on.
+    shut: bool,
 }
 
 impl Reactor {
@@ -54,6 +60,7 @@ impl Reactor {
             registrations: Mutex::new(Registrations {
                 slab: Slab::new(),
                 next_generation: 0,
+                shut: false,
             }),
         }
     }
@@ -66,6 +73,11 @@ impl Reactor {
     /// A new registration's state and its mio token.
     fn allocate(&self) -> io::Result<(Arc<ScheduledIo>, usize)> {
         let registrations = &mut *self.registrations.lock();
+        if registrations.shut {
+            return Err(io::Error::other(
+                "pride: the runtime this socket is made in is shutting down",
+            ));
+        }
         let generation = registrations.next_generation & GEN_MASK;
         let entry = registrations.slab.vacant_entry();
         let key = entry.key();
@@ -78,6 +90,23 @@ impl Reactor {
         entry.insert(io.clone());
         registrations.next_generation = registrations.next_generation.wrapping_add(1);
         Ok((io, key | ((generation as usize) << INDEX_BITS)))
+    }
+
+    /// The runtime is dropped: nothing turns the driver any more. Every registration,
+    /// now and later, fails its operations that would wait.
+    pub(crate) fn shut_down(&self) {
+        let registered: Vec<Arc<ScheduledIo>> = {
+            let registrations = &mut *self.registrations.lock();
+            registrations.shut = true;
+            registrations
+                .slab
+                .iter()
+                .map(|(_, io)| io.clone())
+                .collect()
+        };
+        for io in registered {
+            io.shut_down();
+        }
     }
 
     fn release(&self, token: usize) {
@@ -167,9 +196,14 @@ impl<S: Source> IoSource<S> {
     }
 
     /// Ready once the slot reports readiness in `direction`. The source may still say
-    /// `WouldBlock`; an operation run through [`IoSource::try_io`] then clears it.
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, direction: Direction) -> Poll<()> {
-        self.io.poll_ready(cx, direction).map(|_| ())
+    /// `WouldBlock`; an operation run through [`IoSource::try_io`] then clears it. An
+    /// error once the runtime is gone.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<()>> {
+        self.io.poll_ready(cx, direction).map(|event| event.check())
     }
 
     /// `op` without waiting: `WouldBlock` clears the readiness it saw and is returned.

@@ -19,6 +19,9 @@
 //! - Waiters register under the `waiters` lock and then look at the word again; the
 //!   driver sets the bits before taking that lock. Either the waiter sees the bits, or
 //!   the driver sees the waiter: no lost wake-up.
+//! - When the runtime is dropped, nothing turns its driver any more: its reactor sets
+//!   `SHUT_DOWN` on every registration, as an event (same tick and wake-up rules).
+//!   Every operation that would wait then fails instead.
 
 use std::io;
 use std::task::{Context, Poll, Waker};
@@ -34,6 +37,8 @@ pub(crate) const WRITABLE: u64 = 0b0010;
 pub(crate) const READ_CLOSED: u64 = 0b0100;
 /// The write side is closed; never cleared.
 pub(crate) const WRITE_CLOSED: u64 = 0b1000;
+/// The runtime the registration belongs to is gone; never cleared.
+const SHUT_DOWN: u64 = 0b1_0000;
 
 const READY_MASK: u64 = 0xff;
 const TICK_SHIFT: u32 = 8;
@@ -58,11 +63,11 @@ impl Direction {
         }
     }
 
-    /// The bits that let an operation of this direction make progress.
+    /// The bits that end a wait in this direction.
     fn mask(self) -> u64 {
         match self {
-            Direction::Read => READABLE | READ_CLOSED,
-            Direction::Write => WRITABLE | WRITE_CLOSED,
+            Direction::Read => READABLE | READ_CLOSED | SHUT_DOWN,
+            Direction::Write => WRITABLE | WRITE_CLOSED | SHUT_DOWN,
         }
     }
 
@@ -83,6 +88,19 @@ impl Direction {
 pub(crate) struct ReadyEvent {
     tick: u64,
     ready: u64,
+}
+
+impl ReadyEvent {
+    /// An error if the registration's runtime is gone: no event can come any more, so
+    /// an operation must not wait.
+    pub(crate) fn check(self) -> io::Result<()> {
+        if self.ready & SHUT_DOWN != 0 {
+            return Err(io::Error::other(
+                "pride: the runtime this socket was made in is gone",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -131,6 +149,13 @@ impl ScheduledIo {
         }
         self.wake(ready);
         true
+    }
+
+    /// The runtime is gone: sets `SHUT_DOWN` as an event, waking every waiter.
+    pub(crate) fn shut_down(&self) {
+        // The generation is fixed at registration.
+        let generation = (self.word.load(Ordering::Relaxed) >> GEN_SHIFT) & GEN_MASK;
+        self.set_readiness(generation, SHUT_DOWN);
     }
 
     /// Wakes the waiters of the directions in `ready`, outside the lock.
@@ -211,6 +236,9 @@ impl ScheduledIo {
             let Poll::Ready(event) = self.poll_ready_after(cx, direction, spent) else {
                 return Poll::Pending;
             };
+            if let Err(e) = event.check() {
+                return Poll::Ready(Err(e));
+            }
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.clear(event, direction);
@@ -403,6 +431,11 @@ pub(crate) mod loom_api {
         ) -> Poll<io::Result<R>> {
             self.0
                 .poll_op(&mut Context::from_waker(waker), Direction::Write, op)
+        }
+
+        /// The runtime is dropped: every wait on this registration ends in an error.
+        pub fn shut_down(&self) {
+            self.0.shut_down();
         }
 
         /// `IoSource::try_io` for the read side.

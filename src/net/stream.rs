@@ -64,16 +64,14 @@ macro_rules! stream_impls {
             ///
             #[doc = stream_example!($pair, "a.write_all(b\"hi\").await?;\nlet mut buf = [0; 16];\nlet n = loop {\n    b.readable().await?;\n    match b.try_read(&mut buf) {\n        Ok(n) => break n,\n        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,\n        Err(e) => return Err(e),\n    }\n};\nassert_eq!(&buf[..n], b\"hi\");\n")]
             pub async fn readable(&self) -> std::io::Result<()> {
-                std::future::poll_fn(|cx| self.io.poll_ready(cx, Direction::Read)).await;
-                Ok(())
+                std::future::poll_fn(|cx| self.io.poll_ready(cx, Direction::Read)).await
             }
 
             /// Waits until the stream may be writable.
             ///
             #[doc = stream_example!($pair, "let n = loop {\n    a.writable().await?;\n    match a.try_write(b\"hi\") {\n        Ok(n) => break n,\n        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,\n        Err(e) => return Err(e),\n    }\n};\nassert!(n > 0);\n")]
             pub async fn writable(&self) -> std::io::Result<()> {
-                std::future::poll_fn(|cx| self.io.poll_ready(cx, Direction::Write)).await;
-                Ok(())
+                std::future::poll_fn(|cx| self.io.poll_ready(cx, Direction::Write)).await
             }
 
             /// Reads without waiting: `WouldBlock` if no data is there.

@@ -161,6 +161,9 @@ impl Drop for Runtime {
             }
         }
         self.handle.drop_all_tasks();
+        // Sockets may outlive the runtime; from now on they fail instead of waiting
+        // for a driver that nobody turns.
+        self.handle.shared.driver.reactor().shut_down();
     }
 }
 

@@ -261,3 +261,41 @@ fn a_read_cut_short_after_a_descriptor_leaves_the_rest_readable() {
         assert_eq!(&buf[..n], b"def");
     });
 }
+
+/// A socket outlives the runtime it was made in: nothing drives its readiness any
+/// more, so a read, whether it starts after the drop or was already waiting, fails
+/// with a clear error instead of waiting for ever.
+#[test]
+fn a_socket_whose_runtime_is_dropped_fails_instead_of_waiting() {
+    use std::pin::pin;
+    crate::common::watchdog(20, || {
+        let first = crate::common::runtime(1);
+        let ((a, _b), (c, _d)) =
+            first.block_on(async { (UnixStream::pair().unwrap(), UnixStream::pair().unwrap()) });
+        let (polled, waiting) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            crate::common::runtime(1).block_on(async move {
+                let mut buf = [0; 8];
+                let mut read = pin!(c.read(&mut buf));
+                assert!(
+                    futures_lite::future::poll_once(read.as_mut())
+                        .await
+                        .is_none()
+                );
+                polled.send(()).unwrap();
+                read.await.unwrap_err()
+            })
+        });
+        waiting.recv().unwrap();
+        drop(first);
+        let woken = waiter.join().unwrap();
+        assert_eq!(woken.kind(), std::io::ErrorKind::Other);
+        assert!(woken.to_string().contains("gone"), "{woken}");
+        crate::common::runtime(1).block_on(async move {
+            let mut buf = [0; 8];
+            let late = a.read(&mut buf).await.unwrap_err();
+            assert!(late.to_string().contains("gone"), "{late}");
+            assert!(a.readable().await.is_err());
+        });
+    });
+}
