@@ -6,6 +6,7 @@ use std::io;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use super::reactor::IoSource;
 use super::scheduled_io::Direction;
@@ -168,8 +169,19 @@ pub struct UnixStream {
     io: IoSource<mio::net::UnixStream>,
 }
 
+/// The first wait of [`UnixStream::connect`] for room in a full backlog; each next
+/// wait is twice as long, up to [`CONNECT_RETRY_MAX`].
+const CONNECT_RETRY_FIRST: Duration = Duration::from_millis(1);
+/// The longest wait between two connect attempts.
+const CONNECT_RETRY_MAX: Duration = Duration::from_millis(100);
+
 impl UnixStream {
     /// Connects to the socket file `path`.
+    ///
+    /// If the listener's backlog is full, waits until it has room, as a blocking
+    /// connect does. The kernel announces no such room, so the connect is retried after
+    /// 1 ms, then after waits that double up to 100 ms. Cancel-safe: dropped while it
+    /// waits, no connection was made.
     ///
     /// # Panics
     /// Outside a pride runtime.
@@ -190,7 +202,20 @@ impl UnixStream {
     /// # }).unwrap();
     /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
+        let path = path.as_ref();
+        let mut retry = CONNECT_RETRY_FIRST;
+        // A non-blocking connect to a full backlog says `WouldBlock` (a TCP connect
+        // would be in progress instead, and announce its end as writable).
+        let socket = loop {
+            match mio::net::UnixStream::connect(path) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    crate::time::sleep(retry).await;
+                    retry = (retry * 2).min(CONNECT_RETRY_MAX);
+                }
+                result => break result?,
+            }
+        };
+        let stream = UnixStream::from_mio(socket)?;
         poll_fn(|cx| {
             stream
                 .io

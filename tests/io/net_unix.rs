@@ -299,3 +299,39 @@ fn a_socket_whose_runtime_is_dropped_fails_instead_of_waiting() {
         });
     });
 }
+
+/// A connect to a listener whose backlog is full waits for room, as a blocking
+/// connect does, instead of failing with the non-blocking socket's `WouldBlock`; an
+/// accept makes room and the connect completes.
+#[test]
+fn a_connect_to_a_full_backlog_waits_for_room() {
+    use std::pin::pin;
+    let socket = TempSocket::new("backlog");
+    let path = socket.path();
+    run(2, 20, move || async move {
+        let address = socket2::SockAddr::unix(&path).unwrap();
+        let listening =
+            socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+        listening.bind(&address).unwrap();
+        listening.listen(0).unwrap();
+        let listener = UnixListener::from_std(listening.into()).unwrap();
+        // Fill the backlog with plain non-blocking connects, until one is refused.
+        let mut queued = Vec::new();
+        loop {
+            let client =
+                socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+            client.set_nonblocking(true).unwrap();
+            match client.connect(&address) {
+                Ok(()) => queued.push(client),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("connect: {e}"),
+            }
+            assert!(queued.len() < 1024, "the backlog never filled");
+        }
+        let mut connect = pin!(UnixStream::connect(&path));
+        let first = futures_lite::future::poll_once(connect.as_mut()).await;
+        assert!(first.is_none(), "did not wait for room: {first:?}");
+        let (_accepted, _) = listener.accept().await.unwrap();
+        connect.await.unwrap();
+    });
+}
