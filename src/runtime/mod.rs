@@ -91,10 +91,9 @@ impl Runtime {
         let _enter = context::enter(&self.handle);
         let root = crate::debug::tree::Root::enter(&self.handle.shared.roots, self.handle.time());
         let parker = park::Parker::new();
-        let thread = StdArc::new(park::ThreadWaker::new(
-            &parker,
-            self.handle.shared.block_on_active.clone(),
-        ));
+        // Counted as running until `_call` is dropped, at the return or the unwind.
+        let (thread, _call) =
+            park::ThreadWaker::new(&parker, self.handle.shared.block_on_active.clone());
         let waker = Waker::from(thread.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);

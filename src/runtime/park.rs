@@ -12,7 +12,7 @@
 #[cfg(not(pride_loom))]
 use std::time::{Duration, Instant};
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 
 /// How long [`Parker::spin`] watches for an unpark. Waking a blocked thread
@@ -171,34 +171,59 @@ impl Unparker {
 /// just before it sleeps, and the wake that ends the sleep counts it back in, at the
 /// moment of the wake, so an autojump clock never sees the runtime idle while a woken
 /// `block_on` thread is about to run.
+///
+/// The count belongs to the call, not to the waker: [`ThreadWaker::new`] counts the
+/// call in and returns the [`BlockOnCall`] whose drop, when `block_on` returns or
+/// unwinds, counts it out for good. A clone of the waker kept after that (a waiter list
+/// that still holds it) keeps nothing counted, and waking it does nothing but unpark a
+/// thread that no longer waits.
 pub(crate) struct ThreadWaker {
     unparker: Unparker,
-    sleeping: AtomicBool,
+    /// `RUNNING`, `SLEEPING` (counted out until a wake) or `DONE` (the call is over).
+    state: AtomicUsize,
     /// The runtime's count of running `block_on` threads.
     active: Arc<AtomicUsize>,
 }
 
+const RUNNING: usize = 0;
+const SLEEPING: usize = 1;
+const DONE: usize = 2;
+
+/// One `block_on` call, counted as running from [`ThreadWaker::new`] until it is
+/// dropped (except while it sleeps).
+pub(crate) struct BlockOnCall(std::sync::Arc<ThreadWaker>);
+
 impl ThreadWaker {
-    /// The waker of a thread that starts out running (and counted as such).
-    pub(crate) fn new(parker: &Parker, active: Arc<AtomicUsize>) -> ThreadWaker {
+    /// The waker of a `block_on` call's thread, which starts out running, and the call,
+    /// counted in until it is dropped.
+    pub(crate) fn new(
+        parker: &Parker,
+        active: Arc<AtomicUsize>,
+    ) -> (std::sync::Arc<ThreadWaker>, BlockOnCall) {
         active.fetch_add(1, Ordering::SeqCst);
-        ThreadWaker {
+        let thread = std::sync::Arc::new(ThreadWaker {
             unparker: parker.unparker(),
-            sleeping: AtomicBool::new(false),
+            state: AtomicUsize::new(RUNNING),
             active,
-        }
+        });
+        (thread.clone(), BlockOnCall(thread))
     }
 
     /// Counts the thread out, then sleeps until woken.
     pub(crate) fn sleep(&self, parker: &Parker) {
-        self.sleeping.store(true, Ordering::SeqCst);
+        self.state.store(SLEEPING, Ordering::SeqCst);
         self.active.fetch_sub(1, Ordering::SeqCst);
         parker.park();
         self.count_in();
     }
 
+    /// Counts a sleeping thread back in; nothing for a running one or a finished call.
     fn count_in(&self) {
-        if self.sleeping.swap(false, Ordering::SeqCst) {
+        if self
+            .state
+            .compare_exchange(SLEEPING, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
             self.active.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -209,11 +234,12 @@ impl ThreadWaker {
     }
 }
 
-impl Drop for ThreadWaker {
+impl Drop for BlockOnCall {
     fn drop(&mut self) {
-        // The last waker goes when `block_on` returns (or unwinds): count it out.
-        if !self.sleeping.load(Ordering::SeqCst) {
-            self.active.fetch_sub(1, Ordering::SeqCst);
+        // Only the call's own thread sleeps, and it is here: the state is `RUNNING`
+        // unless `park` unwound.
+        if self.0.state.swap(DONE, Ordering::SeqCst) == RUNNING {
+            self.0.active.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

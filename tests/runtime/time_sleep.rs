@@ -350,3 +350,19 @@ fn advance_hands_a_panicking_waker_to_its_caller() {
         assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     });
 }
+
+/// A clone of a finished `block_on`'s waker, kept by anyone (here, by the test; in a
+/// program, by the waiter list of a socket whose read was cancelled), does not count
+/// as a running `block_on`: the autojump clock still jumps. Before, the hour below
+/// was waited in real time (and the watchdog turns that into a failure); waking the
+/// kept waker afterwards is harmless.
+#[test]
+fn a_kept_waker_of_a_finished_block_on_does_not_stop_the_autojump_clock() {
+    let rt = runtime(Clock::autojump());
+    crate::common::watchdog(20, move || {
+        let kept = rt.block_on(std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())));
+        rt.block_on(async { time::sleep(Duration::from_secs(3600)).await });
+        kept.wake();
+        rt.block_on(async { time::sleep(Duration::from_secs(3600)).await });
+    });
+}
