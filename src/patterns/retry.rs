@@ -164,7 +164,8 @@ where
     RetryFuture {
         inner: Box::pin(async move {
             let mut rng = fastrand::Rng::new();
-            let mut backoff = policy.backoff;
+            // `max_backoff` caps every wait, the first one too.
+            let mut backoff = policy.backoff.min(policy.max_backoff);
             let mut attempt = 0;
             loop {
                 let outcome = match policy.timeout {

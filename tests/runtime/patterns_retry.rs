@@ -80,6 +80,27 @@ fn retry_backoff_doubles_up_to_the_cap_in_mock_time() {
     assert!(!error.is_timeout());
 }
 
+/// `max_backoff` caps every wait, the first one too: a first backoff above the cap
+/// waits only the cap.
+#[test]
+fn retry_first_wait_is_capped_by_max_backoff() {
+    let starts = Starts::default();
+    let s = starts.clone();
+    autojump(30, move || async move {
+        let policy = Retry::new(3)
+            .backoff(ms(10_000))
+            .max_backoff(ms(1_000))
+            .jitter(false);
+        retry(policy, move |attempt| {
+            s.record();
+            async move { Err::<(), _>(MyError(attempt)) }
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(starts.gaps(), [ms(1_000), ms(1_000)]);
+}
+
 #[test]
 fn retry_jitter_keeps_each_wait_within_half_and_full_backoff() {
     let mut below_full = 0;
