@@ -5,7 +5,9 @@
 //! wrapper that entered the scope owns a [`Timer`] whose waker cancels the node
 //! directly, so the driver thread that fires the timer cancels the scope (and wakes
 //! every task inside) without waiting for anyone to poll the wrapper. Changing the
-//! deadline bumps a version on the node and wakes the wrapper, which re-arms.
+//! deadline bumps a version on the node and wakes the wrapper, which re-arms; until
+//! then the timer may still fire for the old deadline, and the node then cancels only
+//! if its current deadline has passed.
 
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::node::ScopeNode;
 use crate::loom::sync::Arc;
-use crate::time::Timer;
+use crate::time::{Clock, Timer};
 
 /// What a scope's deadline is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +32,12 @@ pub(crate) fn now() -> Option<Instant> {
     crate::runtime::context::with_current(|h| h.map(|h| h.time().now()))
 }
 
-/// Cancels a scope when its timer fires.
-struct Canceller(std::sync::Weak<NodeRef>);
+/// Cancels a scope when its timer fires (if the deadline has passed on `clock`, the
+/// runtime's).
+struct Canceller {
+    node: std::sync::Weak<NodeRef>,
+    clock: Clock,
+}
 
 /// The facade `Arc` of a node, behind a std `Arc` so that it can be a `Weak` in a
 /// waker (loom's `Arc` has no `Weak`).
@@ -43,8 +49,8 @@ impl Wake for Canceller {
     }
 
     fn wake_by_ref(self: &StdArc<Self>) {
-        if let Some(node) = self.0.upgrade() {
-            node.0.deadline_passed();
+        if let Some(node) = self.node.upgrade() {
+            node.0.deadline_passed(self.clock.now());
         }
     }
 }
@@ -113,7 +119,10 @@ impl DeadlineTimer {
                 (Some(deadline), Some(armed)) => armed.as_mut().timer().reset(deadline),
                 (Some(deadline), None) => {
                     let node_ref = StdArc::new(NodeRef(node.clone()));
-                    let waker = Waker::from(StdArc::new(Canceller(StdArc::downgrade(&node_ref))));
+                    let waker = Waker::from(StdArc::new(Canceller {
+                        node: StdArc::downgrade(&node_ref),
+                        clock: crate::runtime::context::with_time(|time| time.clock().clone()),
+                    }));
                     self.armed = Some(Box::pin(Armed {
                         timer: Timer::new(deadline),
                         _node: node_ref,
@@ -125,12 +134,13 @@ impl DeadlineTimer {
         let Some(armed) = self.armed.as_mut() else {
             return;
         };
-        let (timer, waker) = armed.as_mut().parts();
+        let (mut timer, waker) = armed.as_mut().parts();
         if timer
+            .as_mut()
             .poll_elapsed(&mut Context::from_waker(waker))
             .is_ready()
         {
-            node.deadline_passed();
+            node.deadline_passed(timer.now());
         }
     }
 }

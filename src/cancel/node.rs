@@ -397,17 +397,17 @@ impl ScopeNode {
         }
     }
 
-    /// This scope's deadline passed. Scopes around it (up to a shield) whose deadlines
-    /// have passed too are cancelled first, outermost first, so that when the task
-    /// inside runs, the outermost of them catches however the timers that
-    /// fire in the same tick are ordered.
-    pub(crate) fn deadline_passed(&self) {
-        if let (false, Some(parent), Some(now)) =
-            (self.is_shielded(), self.parent(), super::deadline::now())
-        {
-            parent.cancel_passed_deadlines(now);
+    /// The timer of this scope's deadline fired at `now`. It cancels the scope only if
+    /// the scope's deadline, as it is now, has passed: `set_deadline` re-arms at once,
+    /// so a timer armed for a deadline since moved later or removed cancels nothing
+    /// (the wrapper re-arms it when next polled). Scopes around it (up to a shield)
+    /// whose deadlines have passed too are cancelled first, outermost first, so that
+    /// when the task inside runs, the outermost of them catches however the timers
+    /// that fire in the same tick are ordered.
+    pub(crate) fn deadline_passed(&self, now: Instant) {
+        if self.deadline().is_some_and(|d| d <= now) {
+            self.cancel_passed_deadlines(now);
         }
-        self.cancel_by_deadline();
     }
 
     /// Cancels this scope and the scopes around it (up to a shield) whose deadlines

@@ -237,6 +237,57 @@ fn set_deadline_none_never_fires() {
     });
 }
 
+/// `set_deadline` re-arms at once: once the deadline has moved later, or been
+/// removed, the timer armed for the old one cancels nothing, even when the clock passes
+/// the old deadline before the scope's wrapper is polled again to re-arm.
+#[test]
+fn a_moved_or_removed_deadline_does_not_fire_at_its_old_time() {
+    for later in [true, false] {
+        let out = block_on(30, builder(2).clock(Clock::mock()), move || async move {
+            let start = current_time();
+            let scope = CancelScope::with_deadline(start + SEC);
+            let inner = scope.clone();
+            let out = scope
+                .run(async move {
+                    checkpoint().await; // the timer for start + 1 s is armed by now
+                    inner.set_deadline(later.then_some(start + 10 * SEC));
+                    pride::time::advance(2 * SEC);
+                    checkpoint().await;
+                    inner.cancel_called()
+                })
+                .await;
+            (out, scope.deadline_reached(), current_time() - start)
+        });
+        assert_eq!(out, (Some(false), false, 2 * SEC), "later: {later}");
+    }
+}
+
+/// The same after the scope's wrapper re-armed: the new deadline still fires, at its
+/// own time.
+#[test]
+fn a_deadline_moved_later_fires_at_its_new_time_on_a_mock_clock() {
+    block_on(30, builder(2).clock(Clock::mock()), || async {
+        let start = current_time();
+        let scope = CancelScope::with_deadline(start + SEC);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                checkpoint().await;
+                inner.set_deadline(Some(start + 10 * SEC));
+                pride::time::advance(2 * SEC);
+                checkpoint().await; // re-arms for start + 10 s
+                assert!(!inner.cancel_called());
+                pride::time::advance(8 * SEC);
+                checkpoint().await;
+                panic!("ran past its new deadline");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+        assert_eq!(current_time() - start, 10 * SEC);
+    });
+}
+
 /// `deadline_reached` says whether the deadline is what cancelled the scope. A scope
 /// cancelled by hand was not, even if its deadline passes later while shielded work
 /// inside it still runs.
