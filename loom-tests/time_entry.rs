@@ -160,7 +160,7 @@ fn fire_vs_rearm_earlier() {
             thread::spawn(move || driver.process())
         };
         maybe_yield(yield_first); // see `fire_vs_drop`
-        // Earlier, to "now": due, under the lock.
+        // Earlier, to "now": fires at once, under the lock.
         timer.reset(&driver, 0);
         let fired = turner.join().unwrap();
         let fired = fired + driver.process();

@@ -302,8 +302,15 @@ impl Shared {
 }
 
 impl Shard {
-    /// The tick for `deadline` on this shard's driver.
+    /// The tick to arm a timer for `deadline` at on this shard's driver: the deadline
+    /// rounded up to a tick (a timer never fires early), except that a deadline not
+    /// later than the clock's now gets tick 0, which every wheel has handed out from
+    /// the start, so the timer fires at once. Rounded up, it would wait for the
+    /// clock's next tick, which a mock clock standing within a tick never reaches.
     pub(crate) fn tick_for(&self, deadline: Instant) -> u64 {
+        if deadline <= self.shared.clock.now() {
+            return 0;
+        }
         self.shared.tick_ceil(deadline)
     }
 

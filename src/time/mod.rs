@@ -29,7 +29,8 @@
 //   `jump_to_next`, `advance`.
 //
 // Invariants:
-// - A timer never fires before its deadline (deadlines round up to the next tick).
+// - A timer never fires before its deadline (deadlines round up to the next tick), and
+//   one whose deadline is not later than the clock's now fires at once.
 // - A timer fires at most once per arming, and its waker is woken outside every lock.
 // - No lost wake-up: of a task by a firing timer (`entry.rs`), nor of the parked driver
 //   by a newly armed, earlier timer (`driver.rs`).

@@ -48,8 +48,8 @@ pub fn sleep(duration: Duration) -> Sleep {
     }
 }
 
-/// Waits until the runtime's clock reaches `deadline`. A deadline already passed
-/// completes at the driver's next turn.
+/// Waits until the runtime's clock reaches `deadline`. A deadline the clock has
+/// already reached completes at the first poll.
 ///
 /// # Panics
 ///

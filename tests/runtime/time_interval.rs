@@ -1,6 +1,8 @@
 //! `Interval` as a `futures_core::Stream`: ticks at exact mock times, works with stream
 //! combinators, and a cancelled wait for a tick loses no tick.
 
+use std::future::Future;
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
@@ -77,4 +79,32 @@ fn interval_stream_in_a_race_with_a_sleep() {
     });
     // Ticks at 0, 30, 60 and 90 ms.
     assert_eq!(ticks, 4);
+}
+
+/// The first tick completes at once, at its first poll: its deadline is the instant
+/// the interval was made, which is not rounded up to the next 1 ms tick (on a mock
+/// clock standing at a fraction of a millisecond, that tick never comes).
+#[test]
+fn the_first_tick_is_ready_at_its_first_poll() {
+    for mock in [true, false] {
+        let clock = if mock { Clock::mock() } else { Clock::system() };
+        let builder = crate::common::builder(2).clock(clock).clone();
+        let pending = crate::common::block_on(30, &builder, move || async move {
+            if mock {
+                pride::time::advance(Duration::from_micros(1500));
+            }
+            let mut pending = 0;
+            for _ in 0..20 {
+                let mut every = pride::interval(Duration::from_secs(1));
+                let mut tick = std::pin::pin!(every.tick());
+                let mut cx = Context::from_waker(Waker::noop());
+                pending += usize::from(tick.as_mut().poll(&mut cx).is_pending());
+            }
+            pending
+        });
+        assert_eq!(
+            pending, 0,
+            "first ticks pending at their first poll (mock: {mock})"
+        );
+    }
 }

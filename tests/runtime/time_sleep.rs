@@ -169,6 +169,38 @@ fn zero_and_huge_durations() {
     });
 }
 
+/// A deadline not later than the clock's now completes at the first poll (of
+/// `sleep_until`, or of a sleep reset to it), without waiting for the next 1 ms tick:
+/// on a mock clock standing at a fraction of a millisecond that tick never comes, and
+/// on the autojump clock waiting for it would move the clock.
+#[test]
+fn a_deadline_already_reached_completes_at_the_first_poll() {
+    for clock in [Clock::mock(), Clock::autojump()] {
+        let builder = crate::common::builder(2).clock(clock).clone();
+        let moved = crate::common::block_on(30, &builder, || async {
+            time::advance(Duration::from_micros(1500));
+            let now = pride::current_time();
+            for deadline in [now - Duration::from_micros(200), now] {
+                let mut sleep = pin!(pride::sleep_until(deadline));
+                assert!(
+                    poll_once(sleep.as_mut()).is_ready(),
+                    "{deadline:?} for {now:?}"
+                );
+                let mut sleep = pin!(pride::sleep(Duration::from_secs(3600)));
+                assert!(poll_once(sleep.as_mut()).is_pending());
+                sleep.as_mut().reset(deadline);
+                assert!(
+                    poll_once(sleep.as_mut()).is_ready(),
+                    "reset to {deadline:?}"
+                );
+            }
+            pride::sleep_until(now - Duration::from_micros(200)).await;
+            pride::current_time() - now
+        });
+        assert_eq!(moved, Duration::ZERO);
+    }
+}
+
 #[test]
 fn a_system_clock_sleep_takes_at_least_its_duration() {
     let rt = runtime(Clock::system());
