@@ -62,7 +62,8 @@ impl Clock {
     ///
     /// Mock time ends about 584 years after the start: advancing further (by
     /// `Duration::MAX`, say) stops there, and a clock at its end is past every
-    /// deadline, so every sleep on it completes at once.
+    /// deadline, so every sleep on it completes at once, but for one whose deadline
+    /// overflowed `Instant` (`sleep(Duration::MAX)`), which never completes.
     pub fn mock() -> Clock {
         Clock::new_mock(false)
     }

@@ -256,10 +256,11 @@ impl Shared {
 
     /// The tick the clock, which read `now`, is in. A mock clock moved to the end of
     /// its range (`advance(Duration::MAX)`) is past every deadline: there it could
-    /// never reach a later one, so every timer fires.
+    /// never reach a later one, so every timer fires, but for those armed for
+    /// `MAX_TICK`, which no clock reaches.
     fn now_tick(&self, now: Instant) -> u64 {
         if self.clock.is_at_end() {
-            MAX_TICK
+            MAX_TICK - 1
         } else {
             self.tick_floor(now)
         }
@@ -272,7 +273,7 @@ impl Shared {
             .as_secs()
             .saturating_mul(1000)
             .saturating_add(u64::from(d.subsec_millis()));
-        ms.min(MAX_TICK)
+        ms.min(MAX_TICK - 1)
     }
 
     /// The instant a tick starts at, if `Instant` can represent it.
@@ -320,8 +321,10 @@ impl Shard {
     }
 
     /// (Re-)arms `entry` for `tick`: unfiles it if filed, then files it, or fires it at
-    /// once (waking its registered waker) if `tick` has already been handed out.
-    /// Returns whether it is now armed (`false`: elapsed).
+    /// once (waking its registered waker) if `tick` has already been handed out, or,
+    /// for `MAX_TICK`, leaves it armed and unfiled, so that it never fires (nor does
+    /// the autojump clock jump towards it). Returns whether it is now armed (`false`:
+    /// elapsed).
     ///
     /// # Safety
     ///
@@ -335,11 +338,13 @@ impl Shard {
         // `processed_tick` is a tick the clock has reached: safe to treat as handed out.
         wheel.catch_up(self.shared.processed_tick.load(Ordering::Relaxed));
         entry.arm(tick);
+        let never = tick == MAX_TICK;
         // SAFETY: alive and unfiled; the caller keeps it alive until `cancel` (rule 4 of
         // `entry.rs`) or until the driver retires it.
-        let armed = unsafe { wheel.insert(ptr, tick) }.is_ok();
-        self.count_armed(armed as usize, was_armed as usize);
-        let lowered = armed && tick < self.earliest.load(Ordering::Relaxed);
+        let armed = never || unsafe { wheel.insert(ptr, tick) }.is_ok();
+        let filed = armed && !never;
+        self.count_armed(filed as usize, was_armed as usize);
+        let lowered = filed && tick < self.earliest.load(Ordering::Relaxed);
         if lowered {
             // Ordered before the read of `parked_until` by the fence in `note_deadline`.
             self.earliest.store(tick, Ordering::Relaxed);
@@ -404,6 +409,7 @@ impl Shard {
             let entry = unsafe { ptr.as_ref() };
             match entry.try_elapse(wheel.elapsed()) {
                 Elapse::MovedTo(tick) => {
+                    debug_assert!(tick < MAX_TICK, "postponed to never (`Timer::reset` arms)");
                     // SAFETY: alive (above) and unfiled; its owner will cancel it here.
                     let refiled = unsafe { wheel.insert(ptr, tick) };
                     debug_assert!(refiled.is_ok(), "a moved deadline is later");

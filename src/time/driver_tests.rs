@@ -274,27 +274,38 @@ fn a_24_hour_timer_needs_a_handful_of_jumps() {
     assert_eq!(count.wakes(), 1);
 }
 
+/// A deadline that overflows `Instant` saturates and never fires: the autojump clock
+/// does not jump to it, whether the timer was armed for it or reset to it.
 #[test]
-fn huge_deadlines_saturate_and_still_fire_in_order() {
+fn saturated_deadlines_never_fire_even_on_autojump() {
     let (driver, _) = driver(Clock::autojump(), 1);
     let start = driver.now();
     let (count, waker) = counter();
     let far = deadline_after(start, Duration::MAX);
+    let three_years = start + Duration::from_secs(3 * 365 * 24 * 3600);
     let mut far_timer = Box::pin(Timer::new(far));
-    let mut near = Box::pin(Timer::new(start + Duration::from_secs(3 * 365 * 24 * 3600)));
+    let mut near = Box::pin(Timer::new(three_years));
+    let mut reset = Box::pin(Timer::new(start + Duration::from_secs(60)));
     assert!(poll_in(far_timer.as_mut(), &driver, Some(0), &waker).is_pending());
     assert!(poll_in(near.as_mut(), &driver, Some(0), &waker).is_pending());
+    assert!(poll_in(reset.as_mut(), &driver, Some(0), &waker).is_pending());
+    reset.as_mut().reset(far);
+    assert_eq!(driver.armed(), 1, "only the three-year timer is filed");
     // Three years is beyond the wheel's top level: clamped, re-cascaded, exact.
     assert!(driver.jump_to_next());
-    assert_eq!(
-        driver.now(),
-        start + Duration::from_secs(3 * 365 * 24 * 3600)
+    assert_eq!(driver.now(), three_years);
+    assert!(near.is_elapsed() && !far_timer.is_elapsed() && !reset.is_elapsed());
+    assert!(
+        !driver.jump_to_next(),
+        "jumped towards a saturated deadline"
     );
-    assert!(near.is_elapsed() && !far_timer.is_elapsed());
+    assert_eq!(driver.now(), three_years);
+    assert!(!far_timer.is_elapsed() && !reset.is_elapsed());
+    assert_eq!(count.wakes(), 1);
+    // Reset to a deadline it can reach, it fires.
+    reset.as_mut().reset(three_years + Duration::from_secs(1));
     assert!(driver.jump_to_next());
-    assert!(far_timer.is_elapsed());
-    assert!(driver.now() >= far);
-    assert_eq!(count.wakes(), 2);
+    assert!(reset.is_elapsed() && !far_timer.is_elapsed());
     // Ticks past `MAX_TICK` clamp instead of overflowing.
     assert_eq!(
         driver

@@ -41,8 +41,10 @@ use super::atomic_waker::AtomicWaker;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 
-/// Largest deadline tick; ticks are milliseconds since the driver started, so this is
-/// far beyond any `Instant` (deadlines past it are clamped to it).
+/// Largest deadline tick, and the one no clock reaches: ticks are milliseconds since
+/// the driver started, so this is about 146 million years away. Deadlines past it are
+/// clamped to it, and a deadline that overflows `Instant` saturates to it (see
+/// `deadline_after`). A timer armed for it is never filed in a wheel: it never fires.
 pub(crate) const MAX_TICK: u64 = u64::MAX >> 2;
 /// The deadline was reached; the driver is still taking the waker.
 pub(crate) const ELAPSED: u64 = u64::MAX - 1;

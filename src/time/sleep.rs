@@ -6,24 +6,27 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::entry::MAX_TICK;
 use super::timer::Timer;
 use crate::runtime::context::with_time;
 
-/// How far ahead a deadline that overflows `Instant` is put: about 30 years, which
-/// every platform's `Instant` can represent and no program waits out.
-const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
+/// Where a deadline that overflows `Instant` is put: `MAX_TICK` milliseconds ahead
+/// (about 146 million years, which an `Instant` of seconds in an `i64` or `u64`
+/// holds), so that its timer is armed for `MAX_TICK`, which no clock reaches: it never
+/// fires, on any clock.
+const NEVER: Duration = Duration::from_millis(MAX_TICK);
 
-/// `now + d`, or a far-future instant if that overflows `Instant`.
+/// `now + d`, or, if that overflows `Instant`, a stand-in that never fires.
 pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
     now.checked_add(d)
-        .or_else(|| now.checked_add(FAR_FUTURE))
+        .or_else(|| now.checked_add(NEVER))
         .unwrap_or(now)
 }
 
 /// Waits until `duration` has passed on the runtime's clock.
 ///
 /// A zero duration is a yield: the task is rescheduled once and then continues. A
-/// duration too large for `Instant` sleeps (practically) forever instead of panicking.
+/// duration too large for `Instant` sleeps forever instead of panicking.
 /// Timers have a resolution of 1 ms and never fire early.
 ///
 /// # Panics
@@ -329,10 +332,10 @@ mod tests {
     }
 
     #[test]
-    fn huge_durations_saturate_to_the_far_future() {
+    fn huge_durations_saturate_to_the_never_stand_in() {
         let now = Instant::now();
         let far = deadline_after(now, Duration::MAX);
-        assert!(far >= now + Duration::from_secs(60 * 60 * 24 * 365 * 29));
+        assert_eq!(far, now + NEVER);
         assert_eq!(
             deadline_after(now, Duration::from_secs(1)),
             now + Duration::from_secs(1)

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::driver::{Shard, TimeDriver};
-use super::entry::TimerEntry;
+use super::entry::{MAX_TICK, TimerEntry};
 use crate::loom::sync::Arc;
 
 pin_project_lite::pin_project! {
@@ -138,7 +138,8 @@ impl Timer {
         };
         let tick = shard.tick_for(deadline);
         if let Some(current) = this.entry.armed_tick() {
-            if tick >= current && this.entry.try_postpone(current, tick) {
+            // Never (`MAX_TICK`) is not a postponement: `arm` unfiles the entry.
+            if tick >= current && tick < MAX_TICK && this.entry.try_postpone(current, tick) {
                 // Later: the driver re-files it when it reaches the old tick.
                 return;
             }

@@ -630,6 +630,50 @@ fn a_huge_timeout_saturates_and_never_fires() {
     });
 }
 
+/// Runs `wait(event)` on the autojump clock, whose deadlock handler sets `event`:
+/// its output, and how far the clock moved.
+fn until_deadlocked<F>(wait: impl FnOnce(Event) -> F + Send + 'static) -> (F::Output, Duration)
+where
+    F: std::future::Future<Output: Send + 'static>,
+{
+    let event = Event::new();
+    let set = event.clone();
+    let mut builder = builder(2);
+    builder
+        .clock(Clock::autojump())
+        .on_deadlock(move |_| set.set());
+    block_on(30, &builder, move || async move {
+        let start = current_time();
+        let out = wait(event).await;
+        (out, current_time() - start)
+    })
+}
+
+/// A saturated deadline never fires, not even on the autojump clock with no other
+/// timer to jump to: the runtime waits (here until its deadlock handler sets the event)
+/// instead of jumping to a stand-in for the deadline.
+#[test]
+fn a_huge_timeout_is_not_jumped_to_by_the_autojump_clock() {
+    let quiet =
+        until_deadlocked(
+            |event| async move { pride::move_on_after(Duration::MAX, event.wait()).await },
+        );
+    assert_eq!(
+        quiet,
+        (Some(()), Duration::ZERO),
+        "a Duration::MAX timeout fired"
+    );
+    let loud =
+        until_deadlocked(
+            |event| async move { pride::fail_after(Duration::MAX, event.wait()).await },
+        );
+    assert_eq!(
+        loud,
+        (Ok(()), Duration::ZERO),
+        "a Duration::MAX fail_after timed out"
+    );
+}
+
 #[test]
 fn the_work_dropped_by_a_deadline_is_dropped_at_the_deadline() {
     autojump(30, || async {
