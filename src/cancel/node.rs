@@ -106,25 +106,6 @@ pub(crate) enum Label {
     Task(Option<StdArc<str>>),
 }
 
-/// A scope is being entered with deadline `spec`: a timeout starts counting now and
-/// becomes a deadline. Returns whether `spec` changed, and a deadline that may already
-/// have passed (an absolute one, or a zero timeout), which the caller checks.
-fn resolve_at_entry(spec: &mut Spec) -> (bool, Option<Instant>) {
-    match *spec {
-        Spec::None => (false, None),
-        Spec::At(deadline) => (false, Some(deadline)),
-        Spec::After(timeout) => {
-            let Some(now) = super::deadline::now() else {
-                *spec = Spec::None;
-                return (true, None);
-            };
-            let deadline = crate::time::deadline_after(now, timeout);
-            *spec = Spec::At(deadline);
-            (true, timeout.is_zero().then_some(deadline))
-        }
-    }
-}
-
 impl ScopeNode {
     /// A node not yet entered: it has no parent until [`enter`](Self::enter).
     pub fn new() -> Arc<ScopeNode> {
@@ -206,21 +187,37 @@ impl ScopeNode {
 
     /// Entry of a scope given a deadline or timeout: resolves a timeout, and cancels
     /// the scope now if its deadline has already passed.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, where no clock would ever fire the deadline (unless it was
+    /// cleared before entry).
+    #[track_caller]
     fn enter_deadline(node: &ScopeNode) {
+        let Some(now) = super::deadline::now() else {
+            assert!(
+                *node.deadline.lock() == Spec::None,
+                "pride: a deadline or timeout (`move_on_*`, `fail_*`, a `CancelScope` made \
+                 `with_deadline` or `with_timeout`) needs a runtime's clock: poll it from \
+                 within a pride runtime (inside `Runtime::block_on` or `pride::run`)"
+            );
+            return;
+        };
         let mut spec = node.deadline.lock();
-        let (resolved, check) = resolve_at_entry(&mut spec);
+        let deadline = match *spec {
+            Spec::None => return,
+            Spec::At(deadline) => deadline,
+            Spec::After(timeout) => {
+                // A timeout counts from entry: it becomes a deadline now.
+                let deadline = crate::time::deadline_after(now, timeout);
+                *spec = Spec::At(deadline);
+                node.deadline_version.fetch_add(1, Ordering::AcqRel);
+                deadline
+            }
+        };
         drop(spec);
-        if resolved {
-            node.deadline_version.fetch_add(1, Ordering::AcqRel);
-        }
-        if let Some(deadline) = check {
-            node.cancel_if_past(deadline);
-        }
-    }
-
-    fn cancel_if_past(&self, deadline: Instant) {
-        if super::deadline::now().is_some_and(|now| deadline <= now) {
-            self.cancel_by_deadline();
+        if deadline <= now {
+            node.cancel_by_deadline();
         }
     }
 

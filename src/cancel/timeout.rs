@@ -13,6 +13,10 @@ use super::{CancelScope, ScopeRun};
 /// (the future is dropped at its suspension point). The timeout counts from the first
 /// poll.
 ///
+/// # Panics
+///
+/// When first polled outside a pride runtime (there is no clock there to fire it).
+///
 /// ```
 /// use std::time::Duration;
 ///
@@ -37,6 +41,10 @@ pub fn move_on_at<F: Future>(deadline: Instant, future: F) -> ScopeRun<F> {
 /// Runs `future` with a timeout: `Ok(output)`, or `Err(TimeoutError)` if `duration`
 /// passed first. Only this deadline gives the error: a cancellation from a scope
 /// further out passes through unchanged (this future is simply dropped).
+///
+/// # Panics
+///
+/// When first polled outside a pride runtime (there is no clock there to fire it).
 ///
 /// ```
 /// use std::time::Duration;

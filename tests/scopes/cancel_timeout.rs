@@ -338,3 +338,41 @@ fn a_huge_timeout_never_fires() {
         assert_eq!(current_time() - start, 2 * HOUR);
     });
 }
+
+/// A deadline needs a runtime's clock: a timeout or deadline polled outside a runtime
+/// panics with a clear message, instead of being dropped (and its work, which waits for
+/// it, waiting forever). A scope without a deadline still works there.
+#[test]
+fn a_timeout_polled_outside_a_runtime_panics_clearly() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    use std::time::Instant;
+
+    fn first_poll_panic(future: impl Future) -> String {
+        let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut future = std::pin::pin!(future);
+            let _ = future
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()));
+        }))
+        .expect_err("polled outside a runtime without a panic");
+        match payload.downcast::<String>() {
+            Ok(message) => *message,
+            Err(payload) => payload
+                .downcast::<&str>()
+                .map_or(String::new(), |m| (*m).to_owned()),
+        }
+    }
+    let now = Instant::now();
+    for message in [
+        first_poll_panic(fail_after(Duration::ZERO, pending::<()>())),
+        first_poll_panic(move_on_after(HOUR, pending::<()>())),
+        first_poll_panic(move_on_at(now - SEC, pending::<()>())),
+        first_poll_panic(fail_at(now + HOUR, pending::<()>())),
+        first_poll_panic(CancelScope::with_timeout(SEC).run(pending::<()>())),
+    ] {
+        assert!(message.contains("within a pride runtime"), "{message}");
+    }
+    let out = futures_lite::future::block_on(CancelScope::new().run(async { 5 }));
+    assert_eq!(out, Some(5));
+}
