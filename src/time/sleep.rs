@@ -254,14 +254,14 @@ fn next_tick(scheduled: Instant, now: Instant, period: Duration) -> Instant {
     if next > now {
         return next;
     }
-    let periods = (now - scheduled).as_nanos() / period.as_nanos() + 1;
-    u32::try_from(periods)
-        .ok()
-        .and_then(|n| period.checked_mul(n))
-        .map_or_else(
-            || deadline_after(now, period),
-            |d| deadline_after(scheduled, d),
-        )
+    // In nanoseconds, as `u128`: no overflow however many periods were missed (the
+    // product is at most `now - scheduled + period`).
+    let period_nanos = period.as_nanos();
+    let nanos = ((now - scheduled).as_nanos() / period_nanos + 1) * period_nanos;
+    let ahead = u64::try_from(nanos / 1_000_000_000).map_or(Duration::MAX, |secs| {
+        Duration::new(secs, (nanos % 1_000_000_000) as u32)
+    });
+    deadline_after(scheduled, ahead)
 }
 
 impl Interval {
@@ -356,5 +356,13 @@ mod tests {
         assert_eq!(next_tick(t0, t0 + ms(300), period), t0 + ms(400));
         // A huge period saturates instead of panicking.
         assert!(next_tick(t0, t0, Duration::MAX) > t0);
+        // Billions of missed periods (more than `u32::MAX`): still on the grid.
+        let period = Duration::from_micros(7);
+        let next = next_tick(t0, t0 + Duration::from_secs(9 * 3600), period);
+        assert_eq!((next - t0).as_nanos() % period.as_nanos(), 0);
+        assert!(
+            next > t0 + Duration::from_secs(9 * 3600)
+                && next <= t0 + Duration::from_secs(9 * 3600) + period
+        );
     }
 }

@@ -108,3 +108,25 @@ fn the_first_tick_is_ready_at_its_first_poll() {
         );
     }
 }
+
+/// Ticks stay on the `start + n * period` grid after a stall of more than `u32::MAX`
+/// periods.
+#[test]
+fn ticks_stay_on_the_grid_after_a_stall_of_billions_of_periods() {
+    let period = Duration::from_micros(7);
+    let offsets = crate::common::autojump(30, move || async move {
+        let mut every = pride::interval(period);
+        let start = every.tick().await;
+        // 9 h is about 4.6e9 periods of 7 µs.
+        pride::time::advance(Duration::from_secs(9 * 3600) + Duration::from_micros(1));
+        let mut offsets = Vec::new();
+        for _ in 0..3 {
+            offsets.push((every.tick().await - start).as_nanos());
+        }
+        offsets
+    });
+    assert!(
+        offsets.iter().all(|o| o % period.as_nanos() == 0),
+        "ticks off the grid: {offsets:?}"
+    );
+}
