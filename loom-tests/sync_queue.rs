@@ -30,7 +30,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 use loom::thread;
-use pride::__loom::sync::{Closed, Queue, WouldBlock};
+use pride::__loom::sync::{Closed, Queue, QueueStream, WouldBlock};
 
 /// Polls `fut` until it completes, waiting for its runner's waker between polls.
 fn block_on<F: Future>(fut: F) -> F::Output {
@@ -100,6 +100,18 @@ fn cancelled_get_vs_put_vs_get_bounded() {
     cancelled_get_vs_put_vs_get(Some(1));
 }
 
+/// A thread that polls a stream's `next()` once and drops it (as a timeout drops it),
+/// and hands back the stream, alive and never polled again, with what that poll got.
+fn next_polled_once(q: &Queue<u32>) -> thread::JoinHandle<(QueueStream<u32>, Poll<Option<u32>>)> {
+    let q = q.clone();
+    thread::spawn(move || {
+        let mut stream = q.stream();
+        let cx = &mut Context::from_waker(Waker::noop());
+        let first = Pin::new(&mut stream).poll_next(cx);
+        (stream, first)
+    })
+}
+
 /// A stream whose `next()` is polled once and dropped (as a timeout drops it) stays
 /// alive, never polled again, until the waiting get is done: the item must not wait in
 /// the stream.
@@ -107,15 +119,7 @@ fn cancelled_get_vs_put_vs_get_bounded() {
 fn dropped_next_vs_put_vs_get() {
     common::model(|| {
         let q = Queue::unbounded();
-        let streamer = {
-            let q = q.clone();
-            thread::spawn(move || {
-                let mut stream = q.stream();
-                let cx = &mut Context::from_waker(Waker::noop());
-                let first = Pin::new(&mut stream).poll_next(cx);
-                (stream, first)
-            })
-        };
+        let streamer = next_polled_once(&q);
         let waiter = {
             let q = q.clone();
             thread::spawn(move || block_on(q.get()))
@@ -174,15 +178,7 @@ fn cancelled_get_vs_close_vs_get() {
 fn dropped_next_vs_put_vs_next() {
     common::model(|| {
         let q = Queue::unbounded();
-        let streamer = {
-            let q = q.clone();
-            thread::spawn(move || {
-                let mut stream = q.stream();
-                let cx = &mut Context::from_waker(Waker::noop());
-                let first = Pin::new(&mut stream).poll_next(cx);
-                (stream, first)
-            })
-        };
+        let streamer = next_polled_once(&q);
         let waiter = {
             let q = q.clone();
             thread::spawn(move || {
