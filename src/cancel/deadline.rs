@@ -50,7 +50,8 @@ impl Wake for Canceller {
 
     fn wake_by_ref(self: &StdArc<Self>) {
         if let Some(node) = self.node.upgrade() {
-            node.0.deadline_passed(self.clock.now());
+            node.0
+                .deadline_passed(self.clock.now(), self.clock.is_at_end());
         }
     }
 }
@@ -140,7 +141,7 @@ impl DeadlineTimer {
             .poll_elapsed(&mut Context::from_waker(waker))
             .is_ready()
         {
-            node.deadline_passed(timer.now());
+            node.deadline_passed(timer.now(), timer.clock_at_end());
         }
     }
 }

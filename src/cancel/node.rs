@@ -397,13 +397,16 @@ impl ScopeNode {
     /// The timer of this scope's deadline fired at `now`. It cancels the scope only if
     /// the scope's deadline, as it is now, has passed: `set_deadline` re-arms at once,
     /// so a timer armed for a deadline since moved later or removed cancels nothing
-    /// (the wrapper re-arms it when next polled). Scopes around it (up to a shield)
-    /// whose deadlines have passed too are cancelled first, outermost first, so that
-    /// when the task inside runs, the outermost of them catches however the timers
-    /// that fire in the same tick are ordered.
-    pub(crate) fn deadline_passed(&self, now: Instant) {
-        if self.deadline().is_some_and(|d| d <= now) {
+    /// (the wrapper re-arms it when next polled). A mock clock at its end (`at_end`)
+    /// is past every deadline it fires a timer for, even one beyond its last instant.
+    /// Scopes around it (up to a shield) whose deadlines have passed too are cancelled
+    /// first, outermost first, so that when the task inside runs, the outermost of
+    /// them catches however the timers that fire in the same tick are ordered.
+    pub(crate) fn deadline_passed(&self, now: Instant, at_end: bool) {
+        if self.deadline().is_some_and(|d| d <= now || at_end) {
             self.cancel_passed_deadlines(now);
+            // Past the clock's last instant: not cancelled by the walk.
+            self.cancel_by_deadline();
         }
     }
 

@@ -315,6 +315,12 @@ impl Shard {
         self.shared.tick_ceil(deadline)
     }
 
+    /// The tick `deadline` falls due in, rounded up (what a task dump shows a sleep
+    /// waiting for, due or not).
+    pub(crate) fn due_tick(&self, deadline: Instant) -> u64 {
+        self.shared.tick_ceil(deadline)
+    }
+
     /// The clock of this shard's driver.
     pub(crate) fn clock(&self) -> &Clock {
         &self.shared.clock

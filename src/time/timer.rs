@@ -60,7 +60,7 @@ impl Timer {
     /// this timer's deadline (once filed).
     pub(crate) fn note_wait(&self, cx: &Context<'_>) {
         if let Some(shard) = &self.shard {
-            let tick = shard.tick_for(self.deadline);
+            let tick = shard.due_tick(self.deadline);
             crate::debug::task::waits(cx, crate::debug::task::WaitOn::Sleep(tick));
         }
     }
@@ -154,6 +154,15 @@ impl Timer {
         match &self.shard {
             Some(shard) => shard.clock().now(),
             None => crate::runtime::context::with_time(|driver| driver.now()),
+        }
+    }
+
+    /// Whether the clock is a mock clock moved as far as it goes, which is past every
+    /// deadline it fires a timer for.
+    pub(crate) fn clock_at_end(&self) -> bool {
+        match &self.shard {
+            Some(shard) => shard.clock().is_at_end(),
+            None => crate::runtime::context::with_time(|driver| driver.clock().is_at_end()),
         }
     }
 }

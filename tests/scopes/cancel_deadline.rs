@@ -262,6 +262,25 @@ fn a_moved_or_removed_deadline_does_not_fire_at_its_old_time() {
     }
 }
 
+/// A mock clock moved to its end is past every deadline it fires a timer for, even one
+/// later than its last instant (about 584 years after its start).
+#[test]
+fn a_clock_at_its_end_is_past_a_deadline_beyond_its_last_instant() {
+    let out = block_on(30, builder(2).clock(Clock::mock()), || async {
+        let thousand_years = Duration::from_secs(1_000 * 365 * 24 * 3600);
+        let scope = CancelScope::with_timeout(thousand_years);
+        let out = scope
+            .run(async {
+                checkpoint().await; // armed
+                pride::time::advance(Duration::MAX);
+                std::future::pending::<()>().await;
+            })
+            .await;
+        (out, scope.deadline_reached())
+    });
+    assert_eq!(out, (None, true));
+}
+
 /// The same after the scope's wrapper re-armed: the new deadline still fires, at its
 /// own time.
 #[test]
