@@ -169,8 +169,10 @@ impl Unparker {
 /// The waker of a `block_on` thread. Besides unparking the thread, it keeps the
 /// runtime's count of running `block_on` threads exact: the thread counts itself out
 /// just before it sleeps, and the wake that ends the sleep counts it back in, at the
-/// moment of the wake, so an autojump clock never sees the runtime idle while a woken
-/// `block_on` thread is about to run.
+/// moment of the wake; a wake that comes while the thread still runs (between its poll
+/// and its sleep) keeps it from sleeping, and so from counting itself out. An
+/// autojump clock never sees the runtime idle while a woken `block_on` thread is
+/// about to run.
 ///
 /// The count belongs to the call, not to the waker: [`ThreadWaker::new`] counts the
 /// call in and returns the [`BlockOnCall`] whose drop, when `block_on` returns or
@@ -179,7 +181,8 @@ impl Unparker {
 /// thread that no longer waits.
 pub(crate) struct ThreadWaker {
     unparker: Unparker,
-    /// `RUNNING`, `SLEEPING` (counted out until a wake) or `DONE` (the call is over).
+    /// `RUNNING`, `WOKEN` (running, and woken since its last poll: it must not sleep),
+    /// `SLEEPING` (counted out until a wake) or `DONE` (the call is over).
     state: AtomicUsize,
     /// The runtime's count of running `block_on` threads.
     active: Arc<AtomicUsize>,
@@ -188,6 +191,7 @@ pub(crate) struct ThreadWaker {
 const RUNNING: usize = 0;
 const SLEEPING: usize = 1;
 const DONE: usize = 2;
+const WOKEN: usize = 3;
 
 /// One `block_on` call, counted as running from [`ThreadWaker::new`] until it is
 /// dropped (except while it sleeps).
@@ -209,9 +213,20 @@ impl ThreadWaker {
         (thread.clone(), BlockOnCall(thread))
     }
 
-    /// Counts the thread out, then sleeps until woken.
+    /// Counts the thread out, then sleeps until woken; returns at once, never counted
+    /// out, if a wake came since the last poll (it would only end the sleep at once,
+    /// and meanwhile the thread, about to run, would count as idle).
     pub(crate) fn sleep(&self, parker: &Parker) {
-        self.state.store(SLEEPING, Ordering::SeqCst);
+        if self
+            .state
+            .compare_exchange(RUNNING, SLEEPING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            // `WOKEN`: poll again. (The wake's unpark may end a later sleep early; the
+            // caller polls again then, which is harmless.)
+            self.state.store(RUNNING, Ordering::SeqCst);
+            return;
+        }
         self.active.fetch_sub(1, Ordering::SeqCst);
         parker.park();
         self.count_in();
@@ -228,17 +243,38 @@ impl ThreadWaker {
         }
     }
 
+    /// Counts a sleeping thread back in, or tells a running one not to sleep, and
+    /// unparks it; nothing but the unpark for a finished call.
     fn wake_thread(&self) {
-        self.count_in();
+        let mut state = self.state.load(Ordering::SeqCst);
+        loop {
+            let next = match state {
+                SLEEPING => RUNNING,
+                RUNNING => WOKEN,
+                _ => break,
+            };
+            match self
+                .state
+                .compare_exchange(state, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => {
+                    if state == SLEEPING {
+                        self.active.fetch_add(1, Ordering::SeqCst);
+                    }
+                    break;
+                }
+                Err(actual) => state = actual,
+            }
+        }
         self.unparker.unpark(&NoDriver);
     }
 }
 
 impl Drop for BlockOnCall {
     fn drop(&mut self) {
-        // Only the call's own thread sleeps, and it is here: the state is `RUNNING`
-        // unless `park` unwound.
-        if self.0.state.swap(DONE, Ordering::SeqCst) == RUNNING {
+        // Only the call's own thread sleeps, and it is here: the state is `RUNNING` or
+        // `WOKEN` (counted in) unless `park` unwound.
+        if matches!(self.0.state.swap(DONE, Ordering::SeqCst), RUNNING | WOKEN) {
             self.0.active.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -259,5 +295,31 @@ impl std::task::Wake for ThreadWaker {
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         self.wake_thread();
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+
+    /// A wake between the poll and the sleep keeps the thread running and counted in:
+    /// the sleep returns at once, without the unpark (which could be gone: a spurious
+    /// wake-up consumed it) and without counting the thread out.
+    #[test]
+    fn a_wake_before_the_sleep_keeps_the_thread_running_and_counted_in() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let parker = Parker::new();
+            let active = Arc::new(AtomicUsize::new(0));
+            let (thread, call) = ThreadWaker::new(&parker, active.clone());
+            std::task::Waker::from(thread.clone()).wake_by_ref();
+            assert!(parker.spin(), "the wake unparks the thread");
+            thread.sleep(&parker);
+            let running = active.load(Ordering::SeqCst);
+            drop(call);
+            done.send((running, active.load(Ordering::SeqCst))).unwrap();
+        });
+        let counts = finished.recv_timeout(Duration::from_secs(30));
+        assert_eq!(counts, Ok((1, 0)), "the sleep waited for a second wake");
     }
 }
