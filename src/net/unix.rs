@@ -205,11 +205,14 @@ impl UnixStream {
         let path = path.as_ref();
         let mut retry = CONNECT_RETRY_FIRST;
         // A non-blocking connect to a full backlog says `WouldBlock` (a TCP connect
-        // would be in progress instead, and announce its end as writable).
+        // would be in progress instead, and announce its end as writable). The wait
+        // for room is in real time, on the blocking pool: it waits for the kernel, not
+        // for the runtime's clock (a mock clock would never end it, an autojump clock
+        // would jump over it), and it keeps the runtime busy meanwhile.
         let socket = loop {
             match mio::net::UnixStream::connect(path) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    crate::time::sleep(retry).await;
+                    crate::to_thread(move || std::thread::sleep(retry)).await;
                     retry = (retry * 2).min(CONNECT_RETRY_MAX);
                 }
                 result => break result?,

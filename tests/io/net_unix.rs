@@ -305,10 +305,24 @@ fn a_socket_whose_runtime_is_dropped_fails_instead_of_waiting() {
 /// accept makes room and the connect completes.
 #[test]
 fn a_connect_to_a_full_backlog_waits_for_room() {
+    connect_to_a_full_backlog(crate::common::builder(2), "backlog");
+}
+
+/// The same on a mock clock, which only moves when told to: the wait for room is in
+/// real time (it waits for the kernel), so the clock does not hold it up.
+#[test]
+fn a_connect_to_a_full_backlog_waits_in_real_time_on_a_mock_clock() {
+    let mut builder = crate::common::builder(2);
+    builder.clock(pride::time::Clock::mock());
+    connect_to_a_full_backlog(builder, "backlog-mock");
+}
+
+fn connect_to_a_full_backlog(builder: pride::Builder, name: &str) {
     use std::pin::pin;
-    let socket = TempSocket::new("backlog");
+    let socket = TempSocket::new(name);
     let path = socket.path();
-    run(2, 20, move || async move {
+    crate::common::block_on(20, &builder, move || async move {
+        let start = pride::current_time();
         let address = socket2::SockAddr::unix(&path).unwrap();
         let listening =
             socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
@@ -333,5 +347,9 @@ fn a_connect_to_a_full_backlog_waits_for_room() {
         assert!(first.is_none(), "did not wait for room: {first:?}");
         let (_accepted, _) = listener.accept().await.unwrap();
         connect.await.unwrap();
+        assert!(
+            pride::current_time() - start < std::time::Duration::from_secs(5),
+            "the clock jumped"
+        );
     });
 }
