@@ -349,5 +349,6 @@
 //!
 //! Misuse gets a panic with a message saying what went wrong, never a hang or undefined
 //! behaviour: `block_on` called on a runtime thread, one `CancelScope` entered twice, a
-//! runtime built with zero workers, runtime features (sleeping, sockets, `to_thread`)
-//! used outside a runtime, and `start_soon` on a group that has exited.
+//! runtime built with zero workers, runtime features (sleeping, deadlines and timeouts,
+//! sockets, `to_thread`) used outside a runtime, and `start_soon` on a group that has
+//! exited.

@@ -64,14 +64,16 @@ impl CancelScope {
     }
 
     /// A scope whose deadline is `deadline` (on the runtime's clock). Entering it with
-    /// the deadline already past cancels it at once.
+    /// the deadline already past cancels it at once. It must be entered inside a pride
+    /// runtime (see [`run`](Self::run)'s panics).
     #[inline]
     pub fn with_deadline(deadline: Instant) -> CancelScope {
         CancelScope::from_node(ScopeNode::with_deadline(deadline))
     }
 
     /// A scope that is cancelled `timeout` after it is entered (its first poll).
-    /// A timeout too large for `Instant` never fires.
+    /// A timeout too large for `Instant` never fires. It must be entered inside a
+    /// pride runtime (see [`run`](Self::run)'s panics).
     #[inline]
     pub fn with_timeout(timeout: Duration) -> CancelScope {
         CancelScope::from_node(ScopeNode::with_timeout(timeout))
@@ -116,7 +118,9 @@ impl CancelScope {
     /// ```
     ///
     /// # Panics
-    /// On first poll if the scope was already entered: a scope is entered once.
+    /// On first poll if the scope was already entered: a scope is entered once; or if
+    /// it has a deadline and is polled outside a pride runtime (there is no clock to
+    /// keep it by).
     pub fn run<F: std::future::Future>(&self, future: F) -> super::ScopeRun<F> {
         super::ScopeRun::new(self.node.clone(), future)
     }

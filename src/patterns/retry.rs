@@ -58,7 +58,9 @@ impl Retry {
         }
     }
 
-    /// The wait after the first failed attempt; it doubles after each one.
+    /// The wait after the first failed attempt; it doubles after each one. Every wait,
+    /// this first one included, is capped by [`max_backoff`](Self::max_backoff) (10 s
+    /// unless set).
     pub fn backoff(mut self, backoff: Duration) -> Retry {
         self.backoff = backoff;
         self
