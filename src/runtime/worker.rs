@@ -376,9 +376,13 @@ impl Shared {
     /// `block_on` thread is running. Called by the parking driver holder, which has
     /// already counted itself asleep.
     fn is_quiescent(&self) -> bool {
-        self.idle.num_unparked() == 0
+        // The blocking pool first: a job counts itself done only after it woke its
+        // waiter (a worker unparked, a `block_on` thread counted in, a task queued),
+        // so a look that finds no job busy sees that waiter in the looks after it.
+        // Read after them, a job could finish in between, its waiter unseen.
+        !self.blocking.is_busy()
+            && self.idle.num_unparked() == 0
             && self.block_on_active.load(Ordering::SeqCst) == 0
-            && !self.blocking.is_busy()
             && !self.has_visible_work()
     }
 
