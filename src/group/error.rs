@@ -266,6 +266,12 @@ impl GroupError {
         }
     }
 
+    /// Puts `earlier` (failures that completed before these entries) in front.
+    pub(crate) fn prepend(&mut self, mut earlier: Vec<TaskError>) {
+        earlier.append(&mut self.inner.errors);
+        self.inner.errors = earlier;
+    }
+
     /// Every error and panic, in the order the tasks completed.
     pub fn errors(&self) -> &[TaskError] {
         &self.inner.errors

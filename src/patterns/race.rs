@@ -11,7 +11,7 @@ use crate::{GroupError, TaskOutput, task_group};
 /// cancelled. A failure does not cancel the others: only if none succeeds is the
 /// result an error, holding every failure in completion order (and an empty list for
 /// no futures at all). A panic is a bug, not a failed attempt: it fails the race at
-/// once.
+/// once, with the failures that came before it and then the panic.
 ///
 /// ```
 /// use std::time::Duration;
@@ -61,7 +61,12 @@ where
                 });
             }
         })
-        .await?;
+        .await
+        .map_err(|mut error| {
+            // A panic failed the race: the attempts that failed before it are kept.
+            error.prepend(std::mem::take(&mut *failed.lock()));
+            error
+        })?;
         let value = won.lock().take();
         value.ok_or_else(|| {
             let failures = std::mem::take(&mut *failed.lock());

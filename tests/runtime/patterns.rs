@@ -228,6 +228,26 @@ fn race_failures_do_not_cancel_the_others() {
     assert_eq!(tally.dropped.get(), 4);
 }
 
+/// A panic fails the race at once, and the failures that came before it are kept.
+#[test]
+fn race_failed_by_a_panic_keeps_the_failures_before_it() {
+    let tally = Tally::default();
+    let t = tally.clone();
+    let result = autojump(30, move || async move {
+        race([
+            child(&t, ms(1_000), Outcome::Err(1)),
+            child(&t, ms(2_000), Outcome::Panic),
+            child(&t, ms(3_600_000), Outcome::Ok(3)),
+        ])
+        .await
+    });
+    let error = result.unwrap_err();
+    let entries = error.errors();
+    assert_eq!(entries.len(), 2, "{error:?}");
+    assert_eq!(entries[0].downcast_ref::<MyError>().map(|e| e.0), Some(1));
+    assert!(entries[1].is_panic());
+}
+
 #[test]
 fn race_without_a_success_reports_every_failure_in_completion_order() {
     let tally = Tally::default();
