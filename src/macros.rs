@@ -46,8 +46,10 @@ pub use pride_macros::main;
 ///
 /// The autojump clock does not jump while blocking-pool work (`pride::fs`,
 /// [`to_thread`](crate::to_thread)) is queued or running, but it counts a task that
-/// waits on a socket or a child process as blocked, so a short deadline around such a
-/// wait fires at once: give those tests `clock = "system"` or a long deadline.
+/// waits on a socket, a child process or a tokio future (inside
+/// `compat::tokio::enter`, whose timers run on tokio's own clock) as blocked, so a
+/// pride deadline around such a wait fires at once: give those tests
+/// `clock = "system"`.
 ///
 /// A test stuck on the autojump clock says why: when every task has been blocked for
 /// 100 ms with no timer armed and no socket registered, the runtime prints "pride:

@@ -15,6 +15,13 @@
 //! such a task is outside pride's task groups and is not cancelled with them, so
 //! prefer awaiting the work directly.
 //!
+//! **Clocks.** tokio's timers run on tokio's clock, which is always real time. Under
+//! a pride mock or autojump clock (`#[pride::test]`'s default), a task waiting on a
+//! tokio timer or socket is, for pride, blocked on nothing it can see: the autojump
+//! clock jumps to the next pride deadline as if the task were idle, and a pride
+//! deadline around the tokio wait fires at once. Tests that wait on tokio for real
+//! want `#[pride::test(clock = "system")]`.
+//!
 //! For I/O, [`FuturesAsyncReadCompatExt::compat`] and friends (re-exported from
 //! `tokio-util`) turn a pride socket (`futures_io`) into a `tokio::io` one, and a
 //! tokio socket into a `futures_io` one.
