@@ -246,73 +246,68 @@ fn set_len_sync_and_into_std() {
     });
 }
 
+/// Runs `make`'s future on a runtime whose blocking pool has one thread. (The system
+/// clock: an autojump clock would see every task blocked while the pool works, and
+/// jump.)
+fn with_one_pool_thread<F: std::future::Future<Output = ()>>(
+    make: impl FnOnce() -> F + Send + 'static,
+) {
+    crate::common::block_on(60, crate::common::builder(2).max_blocking_threads(1), make);
+}
+
+/// Runs `work` while the pool's one thread is held busy, so that a pool call made
+/// meanwhile waits in the queue; then lets the thread go, and returns once it has run
+/// what was queued behind (one thread runs jobs in order).
+async fn with_the_pool_held(work: impl AsyncFnOnce()) {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let started = pride::Event::new();
+    let running = started.clone();
+    pride::task_group(async move |tg| {
+        tg.start_soon(pride::to_thread(move || {
+            running.set();
+            held.recv().unwrap()
+        }));
+        started.wait().await;
+        work().await;
+        release.send(()).unwrap();
+    })
+    .await
+    .unwrap();
+    pride::to_thread(|| ()).await;
+}
+
 #[test]
 fn a_call_cancelled_while_queued_never_runs() {
-    // One pool thread, held busy: the write waits in the queue when its caller is
-    // cancelled, so it must never run. (The system clock: an autojump clock would see
-    // every task blocked while the pool works, and jump.)
-    crate::common::block_on(
-        60,
-        crate::common::builder(2).max_blocking_threads(1),
-        || async {
-            let dir = TempDir::new("cancelled");
-            let path = dir.join("never");
-            let (release, held) = std::sync::mpsc::channel::<()>();
-            let started = pride::Event::new();
-            let running = started.clone();
-            pride::task_group(async |tg| {
-                tg.start_soon(pride::to_thread(move || {
-                    running.set();
-                    held.recv().unwrap()
-                }));
-                started.wait().await;
-                let out = pride::move_on_after(
-                    std::time::Duration::from_millis(50),
-                    fs::write(&path, "x"),
-                )
-                .await;
-                assert!(out.is_none());
-                release.send(()).unwrap();
-            })
-            .await
-            .unwrap();
-            // The pool is free again and has skipped the cancelled write.
-            assert!(!fs::try_exists(&path).await.unwrap());
-        },
-    );
+    with_one_pool_thread(|| async {
+        let dir = TempDir::new("cancelled");
+        let path = dir.join("never");
+        with_the_pool_held(async || {
+            // The write waits in the queue when its caller is cancelled.
+            let out =
+                pride::move_on_after(std::time::Duration::from_millis(50), fs::write(&path, "x"))
+                    .await;
+            assert!(out.is_none());
+        })
+        .await;
+        // The pool has skipped the cancelled write.
+        assert!(!fs::try_exists(&path).await.unwrap());
+    });
 }
 
 #[test]
 fn a_dropped_file_still_does_the_write_it_accepted() {
-    // One pool thread, held busy: the write is still queued when the `File` goes.
-    crate::common::block_on(
-        60,
-        crate::common::builder(2).max_blocking_threads(1),
-        || async {
-            let dir = TempDir::new("dropped-file");
-            let path = dir.join("kept");
-            let mut file = fs::File::create(&path).await.unwrap();
-            let (release, held) = std::sync::mpsc::channel::<()>();
-            let started = pride::Event::new();
-            let running = started.clone();
-            pride::task_group(async |tg| {
-                tg.start_soon(pride::to_thread(move || {
-                    running.set();
-                    held.recv().unwrap()
-                }));
-                started.wait().await;
-                // Accepted at once; the pool writes it later.
-                file.write_all(b"data").await.unwrap();
-                drop(file);
-                release.send(()).unwrap();
-            })
-            .await
-            .unwrap();
-            // One pool thread, jobs in order: once this ran, the write has run.
-            pride::to_thread(|| ()).await;
-            assert_eq!(fs::read(&path).await.unwrap(), b"data");
-        },
-    );
+    with_one_pool_thread(|| async {
+        let dir = TempDir::new("dropped-file");
+        let path = dir.join("kept");
+        let mut file = fs::File::create(&path).await.unwrap();
+        with_the_pool_held(async move || {
+            // Accepted at once, and still queued when the `File` goes.
+            file.write_all(b"data").await.unwrap();
+            drop(file);
+        })
+        .await;
+        assert_eq!(fs::read(&path).await.unwrap(), b"data");
+    });
 }
 
 #[test]
