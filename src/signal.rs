@@ -75,11 +75,23 @@ impl SignalKind {
 
     /// The signal with number `signum`. [`Signal::new`] rejects the signals a process
     /// may not handle (`SIGKILL`, `SIGSTOP`, and the fault signals such as `SIGSEGV`).
+    ///
+    /// ```
+    /// use pride::signal::SignalKind;
+    ///
+    /// let usr1 = SignalKind::from_raw(SignalKind::USER_DEFINED1.as_raw());
+    /// assert_eq!(usr1, SignalKind::USER_DEFINED1);
+    /// assert_eq!(format!("{usr1:?}"), "SIGUSR1");
+    /// ```
     pub const fn from_raw(signum: i32) -> SignalKind {
         SignalKind(signum)
     }
 
     /// The signal's number.
+    ///
+    /// ```
+    /// assert_eq!(pride::signal::SignalKind::INTERRUPT.as_raw(), 2);
+    /// ```
     pub const fn as_raw(self) -> i32 {
         self.0
     }
@@ -191,6 +203,22 @@ impl Signal {
     /// since the last `recv`).
     ///
     /// Cancel-safe: dropped before it completes, it consumed no delivery.
+    ///
+    /// ```
+    /// use pride::process::Command;
+    /// use pride::signal::{Signal, SignalKind};
+    ///
+    /// pride::run(async {
+    ///     let mut usr2 = Signal::new(SignalKind::USER_DEFINED2)?;
+    ///     // A child process signals this one; the delivery waits for `recv`.
+    ///     let sent = Command::new("sh").args(["-c", "kill -USR2 $PPID"]).status().await?;
+    ///     assert!(sent.success());
+    ///     usr2.recv().await;
+    ///     assert_eq!(usr2.kind(), SignalKind::USER_DEFINED2);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub async fn recv(&mut self) {
         let received = poll_fn(|cx| {
             self.io.poll_io(cx, Direction::Read, |pipe| {
