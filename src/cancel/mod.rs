@@ -12,7 +12,9 @@ mod scope;
 mod timeout;
 
 pub use run::{ScopeRun, checkpoint};
-pub(crate) use run::{assert_polled_in_place, caught_after_cleanup, pending_for_the_catcher};
+pub(crate) use run::{
+    assert_polled_in_place, cancel_stands, caught_after_cleanup, pending_for_the_catcher,
+};
 pub use scope::CancelScope;
 pub use timeout::{
     FailAfter, TimeoutError, current_effective_deadline, fail_after, fail_at, move_on_after,

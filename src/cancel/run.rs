@@ -22,16 +22,24 @@ pub(crate) fn assert_polled_in_place(node: &ScopeNode, what: &str) {
     );
 }
 
-/// A future that ended as cancelled work, polled again. The scope further out that
-/// catches the cancel drops it in the poll that ended it, unless something between
-/// that scope's wrapper and this future polls it again first (a `select` loop): it
-/// stays pending until the wrapper drops it. `catch_pending` says whether that cancel
-/// still stands; if it does not, the future is being polled after it completed, a bug
-/// of its caller.
-#[track_caller]
-pub(crate) fn pending_for_the_catcher<T>(catch_pending: bool, what: &str) -> Poll<T> {
-    assert!(catch_pending, "pride: {what} polled after it completed");
-    Poll::Pending
+/// A future that ended as cancelled work, polled again. The cancelled scope further
+/// out that catches drops it in the poll that ended it, unless something between that
+/// scope's wrapper and this future polls it again first (a `select` loop): while the
+/// scope it is polled in is cancelled, it stays pending, for that wrapper to drop.
+/// Polled where no cancel stands, its catcher has come and gone without dropping it
+/// (it was awaited through `&mut` inside a timeout, and is awaited again after): it
+/// ends, with `dropped()`, what it gives for work dropped by a cancel.
+pub(crate) fn pending_for_the_catcher<T>(dropped: impl FnOnce() -> T) -> Poll<T> {
+    if cancel_stands() {
+        Poll::Pending
+    } else {
+        Poll::Ready(dropped())
+    }
+}
+
+/// Whether the scope the running code is in is cancelled (by itself or from outside).
+pub(crate) fn cancel_stands() -> bool {
+    current::current_to_read().is_some_and(|scope| scope.cancelled_by().is_some())
 }
 
 /// A wrapper has dropped its cancelled work: decides, now that the cleanup is over,
@@ -109,8 +117,10 @@ impl<F: Future> Future for ScopeRun<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if !this.inside.is_running() {
+            // Its work was dropped for a scope further out, which did not drop this.
             let outer = *this.entered && this.node.cancelled_by() == Some(Catcher::Outer);
-            return pending_for_the_catcher(outer, "`CancelScope::run`");
+            assert!(outer, "pride: `CancelScope::run` polled after it completed");
+            return pending_for_the_catcher(|| None);
         }
         if !*this.entered {
             *this.entered = true;

@@ -95,9 +95,18 @@ where
         let shared = match this.shared {
             Some(shared) => {
                 if shared.children.is_closed() {
-                    // It ended as cancelled work that a scope further out catches.
-                    let outer = shared.node().cancelled_by() == Some(Catcher::Outer);
-                    return pending_for_the_catcher(outer, "a task group future was");
+                    // It ended as cancelled work that a scope further out catches; if
+                    // that scope has come and gone, the body was dropped by a cancel.
+                    let node = shared.node();
+                    debug_assert_eq!(node.cancelled_by(), Some(Catcher::Outer));
+                    let dropped = pending_for_the_catcher(|| {
+                        let reason = node.reason().cloned();
+                        Err(GroupError::new(Vec::new(), Reason::Cancelled, reason))
+                    });
+                    if dropped.is_ready() {
+                        *this.shared = None;
+                    }
+                    return dropped;
                 }
                 assert_polled_in_place(shared.node(), "`task_group`");
                 shared

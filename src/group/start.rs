@@ -175,14 +175,8 @@ impl<T> StartShared<T> {
             State::Started(value) => (Ok(value), false),
             State::Failed { error, holds_count } => (Err(StartError::Failed(error)), holds_count),
             State::NotStarted => (Err(StartError::NotStarted), false),
-            State::Done => {
-                // The start ended as cancelled work that the caller's cancelled scope
-                // catches.
-                return crate::cancel::pending_for_the_catcher(
-                    self.caller_cancelled(),
-                    "a start future was",
-                );
-            }
+            // The start ended as cancelled work, and is polled again.
+            State::Done => (Err(StartError::NotStarted), false),
         };
         drop(state);
         Poll::Ready(outcome)
@@ -388,16 +382,16 @@ where
         };
         let (outcome, holds_count) = std::task::ready!(shared.poll_outcome(cx));
         shared.release_caller();
-        let cancelled = matches!(outcome, Err(StartError::NotStarted)) && shared.caller_cancelled();
         if holds_count {
             this.group.shared.release_held();
         }
-        if cancelled {
+        if matches!(outcome, Err(StartError::NotStarted)) && shared.caller_cancelled() {
             // The child did not start because the caller's scope was cancelled: that
             // scope catches. Its wrapper, in this task, drops this future before this
             // poll returns; the future keeps `shared`, settled, to stay pending if it
-            // is polled again first.
-            return Poll::Pending;
+            // is polled again first. If that scope has come and gone without dropping
+            // it, it ends here, not started.
+            std::task::ready!(crate::cancel::pending_for_the_catcher(|| ()));
         }
         this.shared = None;
         Poll::Ready(outcome)

@@ -7,7 +7,7 @@ use std::future::pending;
 use std::sync::{Arc, Barrier};
 
 use crate::common::{Boom, Counter, Flag, run, yield_until};
-use pride::{BoxError, Event, GroupError, checkpoint, task_group};
+use pride::{BoxError, CancelScope, Event, GroupError, checkpoint, task_group};
 
 fn pending_children(tg: &pride::TaskGroup, drops: &Counter, n: usize) {
     for _ in 0..n {
@@ -405,4 +405,39 @@ async fn a_group_in_select_next_to_a_shielded_branch_survives_an_outer_cancel() 
         .await;
     // The shielded branch finishes first; the group never completes.
     assert_eq!(out, Some(()));
+}
+
+/// A group future awaited through `&mut` inside a timeout, then awaited again where no
+/// cancel stands: the timeout dropped its children, so it ends as a cancelled group
+/// instead of waiting for a catcher that has come and gone.
+#[test]
+fn a_group_future_kept_past_a_timeout_ends_cancelled() {
+    crate::common::autojump(60, || async {
+        let mut group = Box::pin(task_group(async |tg| {
+            tg.start_soon(pride::sleep(std::time::Duration::from_secs(5)));
+            pending::<()>().await;
+        }));
+        let first = pride::move_on_after(std::time::Duration::from_secs(1), group.as_mut()).await;
+        assert!(first.is_none());
+        let later = pride::move_on_after(std::time::Duration::from_secs(1000), group).await;
+        let error = later.expect("it ends at once").unwrap_err();
+        assert!(error.is_cancelled(), "{error:?}");
+    });
+}
+
+/// The same with a plain cancel scope's `run` whose work a scope further out dropped:
+/// it ends with `None`.
+#[test]
+fn a_scope_run_kept_past_its_catcher_ends_with_none() {
+    crate::common::autojump(60, || async {
+        let outer = CancelScope::new();
+        let cancel = outer.clone();
+        let mut inner = Box::pin(CancelScope::new().run(async move {
+            cancel.cancel();
+            pending::<()>().await;
+        }));
+        assert!(outer.run(inner.as_mut()).await.is_none());
+        let later = pride::move_on_after(std::time::Duration::from_secs(1000), inner).await;
+        assert_eq!(later, Some(None));
+    });
 }

@@ -687,3 +687,27 @@ async fn a_start_in_select_next_to_a_shielded_branch_survives_the_callers_cancel
     .await
     .unwrap();
 }
+
+/// A start future awaited through `&mut` inside a timeout, then awaited again where no
+/// cancel stands: the timeout cancelled the starting child, so the start ends with
+/// `NotStarted` instead of waiting for a catcher that has come and gone.
+#[test]
+fn a_start_future_kept_past_a_timeout_ends_not_started() {
+    crate::common::autojump(60, || async {
+        task_group(async |tg| {
+            let mut start = tg.start(|status: TaskStatus<u32>| async move {
+                pride::sleep(Duration::from_secs(5)).await;
+                status.started(1);
+            });
+            let first = pride::move_on_after(Duration::from_secs(1), &mut start).await;
+            assert!(first.is_none());
+            let later = pride::move_on_after(Duration::from_secs(1000), start).await;
+            assert!(
+                matches!(later, Some(Err(StartError::NotStarted))),
+                "{later:?}"
+            );
+        })
+        .await
+        .unwrap();
+    });
+}
