@@ -376,7 +376,8 @@ impl ScopeNode {
     }
 
     /// The earliest deadline of this scope and the scopes around it, up to the first
-    /// shield.
+    /// shield (a starting child's shield, which keeps out its group, goes on to its
+    /// caller's scopes).
     pub(crate) fn effective_deadline(&self) -> Option<Instant> {
         let mut node = self;
         let mut earliest: Option<Instant> = None;
@@ -385,7 +386,11 @@ impl ScopeNode {
                 earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
             }
             if node.is_shielded() {
-                return earliest;
+                let caller = node.links.lock().start_caller.clone();
+                return match caller.and_then(|caller| caller.effective_deadline()) {
+                    Some(deadline) => Some(earliest.map_or(deadline, |e| e.min(deadline))),
+                    None => earliest,
+                };
             }
             match node.parent() {
                 Some(parent) => node = parent,
@@ -486,6 +491,15 @@ impl ScopeNode {
     #[inline]
     pub fn is_shielded(&self) -> bool {
         self.flags.load(Ordering::Acquire) & SHIELD != 0
+    }
+
+    /// Until its child has started, a start's child node (shielded from its group) is
+    /// inside its caller's scopes: it sees their deadlines through `caller`, the node
+    /// that stands for them. `None` once the start is settled.
+    pub(crate) fn set_start_caller(&self, caller: Option<Arc<ScopeNode>>) {
+        let old = std::mem::replace(&mut self.links.lock().start_caller, caller);
+        // Outside the lock: it may be the caller node's last reference.
+        drop(old);
     }
 
     /// Shields or unshields. Unshielding wakes the tasks inside, which may now be

@@ -136,17 +136,23 @@ pub(crate) trait StartLink: Send + Sync {
 }
 
 impl<T> StartShared<T> {
-    /// A start in progress for the child whose node is `node` (already shielded),
-    /// launched below the caller's scope `caller_scope`.
-    fn new(node: Arc<ScopeNode>, caller_scope: Option<Arc<ScopeNode>>) -> Arc<StartShared<T>> {
+    /// A start in progress for the child whose node is `node` (already shielded). Its
+    /// caller node enters the caller's scope in [`enter_caller`](Self::enter_caller);
+    /// until the start is settled, the child sees the caller's deadlines through it.
+    fn new(node: Arc<ScopeNode>) -> Arc<StartShared<T>> {
         let caller = ScopeNode::new();
-        ScopeNode::enter(&caller, caller_scope);
+        node.set_start_caller(Some(caller.clone()));
         Arc::new(StartShared {
             state: Mutex::new(State::Waiting(None)),
             node,
             caller,
             status_dropped: AtomicBool::new(false),
         })
+    }
+
+    /// The caller node enters the caller's scope, `caller_scope`.
+    fn enter_caller(&self, caller_scope: Option<Arc<ScopeNode>>) {
+        ScopeNode::enter(&self.caller, caller_scope);
     }
 
     /// Whether a scope of the caller's has been cancelled.
@@ -189,6 +195,7 @@ impl<T> StartShared<T> {
     /// caller must then count the (gone) child out of the group.
     fn caller_gone(&self) -> Option<(TaskError, bool)> {
         self.release_caller();
+        self.node.set_start_caller(None);
         let mut state = self.state.lock();
         match std::mem::replace(&mut *state, State::Done) {
             State::Waiting(waker) => {
@@ -219,6 +226,9 @@ impl<T> StartShared<T> {
             State::Waiting(waker) => {
                 let waker = waker.take();
                 *state = next;
+                drop(state);
+                // The start is settled: the child no longer looks through the caller.
+                self.node.set_start_caller(None);
                 Ok(waker)
             }
             _ => Err(next),
@@ -410,10 +420,13 @@ impl<F, T> StartFuture<F, T> {
         let group = &self.group.shared;
         let node = group.child_node(self.name.clone());
         node.set_shield(true);
-        let shared = StartShared::new(node.clone(), crate::cancel::current::current());
+        let shared = StartShared::new(node.clone());
         let future = init(TaskStatus {
             link: Some(shared.clone()),
         });
+        // Entered once `init` has returned: a panic in it leaves nothing linked in the
+        // caller's scope.
+        shared.enter_caller(crate::cancel::current::current());
         if !group.children.try_add() {
             // The caller's node leaves the caller's scope (it would keep that scope,
             // and itself, alive).
@@ -575,7 +588,8 @@ pub(crate) mod loom_api {
     ) -> (Starter<T>, TaskStatus<T>, Wrapper, Arc<ScopeNode>) {
         let node = ScopeNode::new();
         node.set_shield(true);
-        let shared = StartShared::new(node.clone(), Some(caller_scope));
+        let shared = StartShared::new(node.clone());
+        shared.enter_caller(Some(caller_scope));
         let status = TaskStatus {
             link: Some(shared.clone()),
         };

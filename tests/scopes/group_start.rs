@@ -711,3 +711,57 @@ fn a_start_future_kept_past_a_timeout_ends_not_started() {
         .unwrap();
     });
 }
+
+/// Until it has started, the child is inside its caller's scopes: it sees the
+/// caller's deadline as its effective deadline (its own group has none).
+#[test]
+fn a_starting_child_sees_its_callers_deadline() {
+    crate::common::autojump(60, || async {
+        task_group(async |tg| {
+            let deadline = pride::current_time() + Duration::from_secs(5);
+            let seen = pride::move_on_at(
+                deadline,
+                tg.start(|status: TaskStatus<_>| async move {
+                    status.started(pride::current_effective_deadline());
+                    pending::<()>().await;
+                }),
+            )
+            .await;
+            tg.cancel_scope().cancel();
+            assert_eq!(seen.unwrap().unwrap(), Some(deadline));
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// Once started, the child belongs to the target group: the caller's deadline is no
+/// longer its own.
+#[test]
+fn a_started_child_no_longer_sees_its_callers_deadline() {
+    crate::common::autojump(60, || async {
+        task_group(async |tg| {
+            let (tell, told) = (Event::new(), Event::new());
+            let seen = Arc::new(Mutex::new(None));
+            let record = seen.clone();
+            let (go, told2) = (tell.clone(), told.clone());
+            pride::move_on_after(
+                Duration::from_secs(5),
+                tg.start(|status: TaskStatus<()>| async move {
+                    status.started(());
+                    go.wait().await;
+                    *record.lock().unwrap() = Some(pride::current_effective_deadline());
+                    told2.set();
+                }),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            tell.set();
+            told.wait().await;
+            assert_eq!(*seen.lock().unwrap(), Some(None));
+        })
+        .await
+        .unwrap();
+    });
+}

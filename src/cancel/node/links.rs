@@ -108,6 +108,9 @@ pub(super) const SWEEP_MIN: usize = 8;
 #[derive(Default)]
 pub(super) struct Links {
     pub(super) waker: Option<Waker>,
+    /// A starting child's node: its caller's node, through which it sees the caller's
+    /// deadlines until it has started (see [`ScopeNode::set_start_caller`]).
+    pub(super) start_caller: Option<Arc<ScopeNode>>,
     /// The links to scopes entered inside the node; a scope's at the index its `slot`
     /// holds.
     scopes: Table,
