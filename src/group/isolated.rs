@@ -8,13 +8,14 @@
 //! group as any child's would.
 
 use std::future::{Future, poll_fn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
 use super::TaskGroup;
 use super::error::{Kind, Payload, TaskError, TaskOutput};
+use crate::par::is_cancel_unwind;
 
 impl TaskGroup {
     /// Starts `future` as an isolated child: if it returns an error or panics, its
@@ -133,6 +134,11 @@ where
 }
 
 /// Runs `future`, turning its error or panic into a [`TaskError`] named `name`.
+///
+/// The future is dropped here once it has ended, so that a panic in its `Drop` is its
+/// own failure too (after an error or a panic, the first failure is the one reported).
+/// A `par` call stopped by a cancelled scope is cancelled work, not a panic: it goes on
+/// unwinding, for the child's wrapper to drop the child as cancelled.
 pub(crate) async fn catch<F>(
     name: Option<Arc<str>>,
     future: F,
@@ -141,20 +147,33 @@ where
     F: Future,
     F::Output: TaskOutput,
 {
-    let mut future = pin!(future);
+    let mut future = pin!(Some(future));
     // Unwind safety: after a panic the future is never polled again, only dropped.
-    let outcome = poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+    let outcome = poll_fn(|cx| {
+        let running = future.as_mut().as_pin_mut().expect("polled until it ends");
+        match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        },
-    )
+            Err(payload) if is_cancel_unwind(&*payload) && crate::cancel::cancel_stands() => {
+                resume_unwind(payload)
+            }
+            Err(payload) => Poll::Ready(Err(Kind::Panic(Payload::new(payload)))),
+        }
+    })
     .await;
-    match outcome {
-        Ok(output) => output
-            .into_result()
-            .map_err(|e| TaskError::new(name, Kind::Error(e))),
-        Err(payload) => Err(TaskError::new(name, Kind::Panic(Payload::new(payload)))),
-    }
+    let dropped = catch_unwind(AssertUnwindSafe(|| future.set(None)));
+    let failure = match (outcome, dropped) {
+        (Ok(output), Ok(())) => match output.into_result() {
+            Ok(value) => return Ok(value),
+            Err(error) => Kind::Error(error),
+        },
+        (Ok(output), Err(panic)) => {
+            drop(output);
+            Kind::Panic(Payload::new(panic))
+        }
+        (Err(panic), _) => panic,
+    };
+    let error = TaskError::new(name, failure);
+    crate::debug::trace::failed(&error);
+    Err(error)
 }

@@ -126,3 +126,74 @@ fn an_ordinary_sibling_failure_still_cancels_isolated_children() {
         assert_eq!(error.errors()[0].name(), Some("fatal"));
     });
 }
+
+/// A value whose `Drop` panics.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("cleanup failed");
+    }
+}
+
+/// A future that completes at once and holds a [`PanicOnDrop`] until it is dropped (a
+/// combinator owning a resource whose cleanup fails).
+struct DoneThenPanicOnDrop(#[allow(dead_code)] PanicOnDrop);
+
+impl std::future::Future for DoneThenPanicOnDrop {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
+/// A panic in the `Drop` of an isolated child that completed is that child's own
+/// failure: it goes to the handler, and the sibling goes on.
+#[test]
+fn a_panic_dropping_a_completed_isolated_child_goes_to_its_handler() {
+    autojump().block_on(async {
+        let failures = Queue::<TaskError>::unbounded();
+        let sibling_done = Arc::new(AtomicBool::new(false));
+        pride::task_group(async |tg| {
+            let report = failures.clone();
+            tg.start_soon_isolated_with("leaky", DoneThenPanicOnDrop(PanicOnDrop), move |e| {
+                report.put_nowait(e).unwrap();
+            });
+            let done = sibling_done.clone();
+            tg.start_soon(async move {
+                pride::sleep(Duration::from_secs(1)).await;
+                done.store(true, Ordering::SeqCst);
+            });
+        })
+        .await
+        .unwrap();
+        assert!(sibling_done.load(Ordering::SeqCst));
+        let failure = failures.get_nowait().unwrap();
+        assert_eq!(failure.name(), Some("leaky"));
+        assert_eq!(failure.panic_message(), Some("cleanup failed"));
+    });
+}
+
+/// A `par` call stopped by the group's cancel inside an isolated child is cancelled
+/// work, not a failure for the handler.
+#[test]
+fn a_par_call_stopped_by_a_cancel_in_an_isolated_child_is_no_failure() {
+    autojump().block_on(async {
+        let failures = Queue::<TaskError>::unbounded();
+        let value = pride::task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            let report = failures.clone();
+            tg.start_soon_isolated_with(
+                "cpu",
+                async { pride::par::for_each_range(0..10_000, |_| {}) },
+                move |e| report.put_nowait(e).unwrap(),
+            );
+            Ok::<_, pride::BoxError>(7)
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, 7);
+        assert!(failures.get_nowait().is_err());
+    });
+}
