@@ -101,6 +101,14 @@ impl Limit {
         }
     }
 
+    /// Takes the queued child that `is_it` picks out of the queue (its handle cancelled
+    /// it before it ever ran). Dropping the returned task drops the child.
+    pub(crate) fn unqueue(&self, is_it: impl Fn(&Notified) -> bool) -> Option<Notified> {
+        let mut inner = self.inner.lock();
+        let at = inner.queued.iter().position(is_it)?;
+        inner.queued.remove(at)
+    }
+
     /// Takes a slot if one is free (for `try_start_now`).
     pub(crate) fn try_acquire(&self) -> bool {
         self.inner.lock().take_free(self.max)

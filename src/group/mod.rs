@@ -314,7 +314,13 @@ impl TaskGroup {
         let (notified, task, join) = task::new_joinable(child, self.shared.handle.clone());
         self.shared
             .launch(node.clone(), notified, task, Slot::Queue);
-        TaskHandle { join, node, name }
+        let limited = self.shared.limit.is_some().then(|| self.shared.clone());
+        TaskHandle {
+            join,
+            node,
+            name,
+            limited,
+        }
     }
 
     /// Starts a child and waits until it calls [`TaskStatus::started`], returning the
@@ -413,13 +419,25 @@ pub struct TaskHandle<T> {
     join: JoinHandle<Result<T, TaskError>>,
     node: Arc<ScopeNode>,
     name: Option<StdArc<str>>,
+    /// The group, if it has a concurrency limit (behind which the child may be queued).
+    limited: Option<Arc<GroupShared>>,
 }
 
 impl<T> TaskHandle<T> {
     /// Cancels this child only. Not a group failure: the handle then resolves to an
-    /// error with [`TaskError::is_cancelled`].
+    /// error with [`TaskError::is_cancelled`]. A child still queued behind its group's
+    /// concurrency limit never starts: it leaves the queue and its future is dropped
+    /// now, on this thread.
     pub fn cancel(&self) {
         self.node.cancel();
+        if let Some(limit) = self
+            .limited
+            .as_ref()
+            .and_then(|group| group.limit.as_deref())
+        {
+            // Dropped outside the limit's lock: this runs the child's `Drop`.
+            drop(limit.unqueue(|queued| queued.is_task_of(&self.join)));
+        }
     }
 
     /// The child's name, if it has one.

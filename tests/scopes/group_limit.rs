@@ -277,3 +277,31 @@ async fn a_woken_start_soon_wait_dropped_before_it_polls_passes_the_slot_on() {
     .await
     .unwrap();
 }
+
+/// A child queued behind the limit whose handle cancels it never starts: it leaves the
+/// queue at once, and its handle says it was cancelled while the slot is still held.
+#[test]
+fn cancelling_a_queued_child_resolves_its_handle_at_once() {
+    crate::common::watchdog(60, || {
+        runtime().block_on(async {
+            task_group_with_limit(1, async |tg| {
+                let stop = Event::new();
+                let wait = stop.clone();
+                tg.start_soon(async move { wait.wait().await });
+                let ran = Arc::new(AtomicBool::new(false));
+                let flag = ran.clone();
+                let job = tg.spawn(async move {
+                    flag.store(true, Ordering::SeqCst);
+                    Ok::<_, BoxError>(7)
+                });
+                job.cancel();
+                let error = job.await.unwrap_err();
+                assert!(error.is_cancelled(), "{error:?}");
+                assert!(!ran.load(Ordering::SeqCst), "the cancelled child ran");
+                stop.set();
+            })
+            .await
+            .unwrap();
+        })
+    });
+}
