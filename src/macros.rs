@@ -6,7 +6,9 @@
 ///
 /// Options: `workers = N` (worker threads, default one per core) and
 /// `clock = "system" | "mock" | "autojump"` (default `"system"`). `main` may return
-/// what a plain `main` may, such as `Result<(), E>`.
+/// what a plain `main` may, such as `Result<(), E>`. `N` is an integer literal in any
+/// of Rust's spellings (`4`, `1_000`, `4usize`), and the clock a string literal, plain
+/// or raw (`r"system"`). Each option may be given once.
 ///
 /// ```
 /// #[pride::main(workers = 2)]
@@ -33,6 +35,11 @@
 /// #[pride::main]
 /// async fn main(args: Vec<String>) {}
 /// ```
+///
+/// ```compile_fail
+/// #[pride::main(workers = 2, workers = 4)]
+/// async fn main() {}
+/// ```
 #[doc(inline)]
 pub use pride_macros::main;
 /// Runs an `async fn` test on a fresh pride runtime, with the autojump clock by
@@ -40,9 +47,9 @@ pub use pride_macros::main;
 /// hour-long timeout finishes at once.
 ///
 /// Options: `workers = N` (worker threads, default one per core) and
-/// `clock = "autojump" | "mock" | "system"` (default `"autojump"`). Other test
-/// attributes (`#[should_panic]`, `#[ignore]`) go after it. A test may return
-/// `Result<(), E>`.
+/// `clock = "autojump" | "mock" | "system"` (default `"autojump"`), each given at most
+/// once and written as for [`#[pride::main]`](crate::main). Other test attributes
+/// (`#[should_panic]`, `#[ignore]`) go after it. A test may return `Result<(), E>`.
 ///
 /// The autojump clock does not jump while blocking-pool work (`pride::fs`,
 /// [`to_thread`](crate::to_thread)) is queued or running, but it counts a task that
@@ -85,6 +92,14 @@ pub use pride_macros::main;
 ///
 /// ```compile_fail
 /// #[pride::test(clock = "fast")]
+/// async fn t() {}
+/// # fn main() {}
+/// ```
+///
+/// An option given twice is an error too:
+///
+/// ```compile_fail
+/// #[pride::test(clock = "system", clock = "autojump")]
 /// async fn t() {}
 /// # fn main() {}
 /// ```

@@ -78,7 +78,7 @@ impl Error {
 
 /// The options between the attribute's parentheses.
 struct Options {
-    workers: Option<usize>,
+    workers: Option<u128>,
     clock: Option<String>,
 }
 
@@ -106,28 +106,10 @@ fn parse_options(kind: Kind, args: TokenStream) -> Result<Options, Error> {
                 ));
             }
         };
-        match key.to_string().as_str() {
-            "workers" => {
-                let n = value.to_string().parse::<usize>().ok().filter(|n| *n > 0);
-                let Some(n) = n else {
-                    return Err(Error::new(
-                        value.span(),
-                        "`workers` takes a whole number of threads, at least 1",
-                    ));
-                };
-                options.workers = Some(n);
-            }
-            "clock" => {
-                let clock = value.to_string();
-                let clock = clock.trim_matches('"');
-                if !matches!(clock, "system" | "mock" | "autojump") {
-                    return Err(Error::new(
-                        value.span(),
-                        "`clock` is \"system\", \"mock\" or \"autojump\"",
-                    ));
-                }
-                options.clock = Some(clock.to_owned());
-            }
+        let name = key.to_string();
+        let given = match name.as_str() {
+            "workers" => options.workers.is_some(),
+            "clock" => options.clock.is_some(),
             other => {
                 return Err(Error::new(
                     key.span(),
@@ -137,9 +119,104 @@ fn parse_options(kind: Kind, args: TokenStream) -> Result<Options, Error> {
                     ),
                 ));
             }
+        };
+        if given {
+            return Err(Error::new(
+                key.span(),
+                format!("{}: `{name}` given twice", kind.name()),
+            ));
+        }
+        let literal = value.to_string();
+        if name == "workers" {
+            let n = int_value(&literal).filter(|n| *n > 0);
+            let Some(n) = n else {
+                return Err(Error::new(
+                    value.span(),
+                    "`workers` takes a whole number of threads, at least 1",
+                ));
+            };
+            options.workers = Some(n);
+        } else {
+            let clock = str_value(&literal);
+            let Some(clock) =
+                clock.filter(|c| matches!(c.as_str(), "system" | "mock" | "autojump"))
+            else {
+                return Err(Error::new(
+                    value.span(),
+                    "`clock` is \"system\", \"mock\" or \"autojump\"",
+                ));
+            };
+            options.clock = Some(clock);
         }
     }
     Ok(options)
+}
+
+/// The value of an integer literal as Rust writes it (`4`, `1_000`, `4usize`, `0x10`);
+/// `None` for any other literal (a float, a string, a negative number is not a
+/// literal token).
+fn int_value(literal: &str) -> Option<u128> {
+    const SUFFIXES: [&str; 12] = [
+        "usize", "isize", "u128", "i128", "u64", "i64", "u32", "i32", "u16", "i16", "u8", "i8",
+    ];
+    let literal = SUFFIXES
+        .iter()
+        .find_map(|s| literal.strip_suffix(s))
+        .unwrap_or(literal);
+    let (digits, radix) = match literal.get(..2) {
+        Some("0x") => (&literal[2..], 16),
+        Some("0o") => (&literal[2..], 8),
+        Some("0b") => (&literal[2..], 2),
+        _ => (literal, 10),
+    };
+    let digits: String = digits.chars().filter(|c| *c != '_').collect();
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u128::from_str_radix(&digits, radix).ok()
+}
+
+/// The value of a string literal, plain (`"system"`, escapes decoded) or raw
+/// (`r"system"`, `r#"system"#`); `None` for any other literal.
+fn str_value(literal: &str) -> Option<String> {
+    if let Some(raw) = literal.strip_prefix('r') {
+        let hashes = raw.len() - raw.trim_start_matches('#').len();
+        let fence = &raw[..hashes];
+        let inner = raw[hashes..].strip_prefix('"')?.strip_suffix(fence)?;
+        return inner.strip_suffix('"').map(str::to_owned);
+    }
+    let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
+    let mut value = String::with_capacity(inner.len());
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            value.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => value.push('\n'),
+            'r' => value.push('\r'),
+            't' => value.push('\t'),
+            '0' => value.push('\0'),
+            c @ ('\\' | '\'' | '"') => value.push(c),
+            'x' => {
+                let hex: String = [chars.next()?, chars.next()?].iter().collect();
+                value.push(char::from(u8::from_str_radix(&hex, 16).ok()?));
+            }
+            'u' => {
+                if chars.next()? != '{' {
+                    return None;
+                }
+                let hex: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                let hex: String = hex.chars().filter(|c| *c != '_').collect();
+                value.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+            }
+            // A line continuation: the newline and the whitespace after it are skipped.
+            '\n' => while chars.next_if(|c| c.is_whitespace()).is_some() {},
+            _ => return None,
+        }
+    }
+    Some(value)
 }
 
 /// The parts of `attrs vis async fn name() -> Ret { body }`.
@@ -301,4 +378,39 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> Result<TokenStrea
 
 fn parse(code: &str) -> TokenStream {
     code.parse().expect("generated code is valid Rust")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{int_value, str_value};
+
+    #[test]
+    fn integer_literals_in_every_spelling() {
+        assert_eq!(int_value("4"), Some(4));
+        assert_eq!(int_value("1_000"), Some(1000));
+        assert_eq!(int_value("4usize"), Some(4));
+        assert_eq!(int_value("8_u32"), Some(8));
+        assert_eq!(int_value("0x10"), Some(16));
+        assert_eq!(int_value("0b1_01"), Some(5));
+        assert_eq!(int_value("0o17"), Some(15));
+        for not_an_integer in ["1.5", "1e3", "4f32", "\"4\"", "0x", "_"] {
+            assert_eq!(int_value(not_an_integer), None, "{not_an_integer}");
+        }
+    }
+
+    #[test]
+    fn string_literals_plain_escaped_and_raw() {
+        assert_eq!(str_value("\"system\"").as_deref(), Some("system"));
+        assert_eq!(str_value("r\"system\"").as_deref(), Some("system"));
+        assert_eq!(str_value("r##\"mock\"##").as_deref(), Some("mock"));
+        assert_eq!(str_value(r#""sys\x74em""#).as_deref(), Some("system"));
+        assert_eq!(
+            str_value(r#""\u{61}uto\"jump""#).as_deref(),
+            Some("auto\"jump")
+        );
+        assert_eq!(str_value("\"a\\\n   b\"").as_deref(), Some("ab"));
+        for not_a_string in ["b\"system\"", "c\"system\"", "'s'", "4", "r#\"x\""] {
+            assert_eq!(str_value(not_a_string), None, "{not_a_string}");
+        }
+    }
 }

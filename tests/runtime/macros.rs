@@ -94,3 +94,29 @@ fn main_runs_the_body_and_returns_its_value() {
     assert_eq!(app().unwrap(), 7);
     assert_eq!(app_in_a_task_group(), 10);
 }
+
+/// `workers` takes an integer literal in any of Rust's spellings.
+#[pride::test(workers = 1_0)]
+async fn workers_takes_a_literal_with_underscores() {
+    pride::checkpoint().await;
+}
+
+#[pride::test(workers = 2usize)]
+async fn workers_takes_a_literal_with_a_suffix() {
+    pride::checkpoint().await;
+}
+
+/// `clock` takes a raw string literal: its value is read, not its source text.
+#[pride::test(clock = r"system")]
+async fn clock_takes_a_raw_string() {
+    let start = Instant::now();
+    pride::sleep(Duration::from_millis(20)).await;
+    assert!(start.elapsed() >= Duration::from_millis(20));
+}
+
+#[pride::test(clock = r#"mock"#)]
+async fn clock_takes_a_raw_string_with_hashes() {
+    let start = pride::current_time();
+    pride::time::advance(Duration::from_secs(5));
+    assert_eq!(pride::current_time() - start, Duration::from_secs(5));
+}
