@@ -222,6 +222,10 @@ impl Builder {
     }
 
     /// Sets the worker threads' name prefix (each gets `-{index}` appended).
+    ///
+    /// # Errors
+    /// A name with a NUL byte (`'\0'`) is no thread name: [`build`](Builder::build)
+    /// then returns an [`InvalidInput`](io::ErrorKind::InvalidInput) error.
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
         self.thread_name = name.into();
         self
@@ -384,7 +388,22 @@ impl Builder {
     }
 
     /// Starts the runtime's threads.
+    ///
+    /// # Errors
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput) if the
+    /// [`thread_name`](Builder::thread_name) has a NUL byte (checked before anything
+    /// starts); otherwise the system's error when the I/O driver cannot be created or
+    /// a thread cannot be spawned.
     pub fn build(&mut self) -> io::Result<Runtime> {
+        if self.thread_name.contains('\0') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "pride: the thread name {:?} has a NUL byte, which no thread name may have",
+                    self.thread_name
+                ),
+            ));
+        }
         let workers = match self.worker_threads {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),

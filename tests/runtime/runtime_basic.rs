@@ -78,6 +78,25 @@ fn zero_workers_panics_with_a_clear_message() {
     let _ = Runtime::builder().worker_threads(0).build();
 }
 
+/// A NUL byte in the thread name is refused by `build` with an error, before any
+/// thread starts, instead of std's panic from the thread spawn.
+#[test]
+fn a_thread_name_with_a_nul_byte_is_an_invalid_input_error() {
+    let built = catch_unwind(|| {
+        Runtime::builder()
+            .worker_threads(1)
+            .thread_name("worker\0x")
+            .build()
+    });
+    let error = match built {
+        Ok(Err(error)) => error,
+        Ok(Ok(_)) => panic!("a runtime started with a NUL byte in its threads' names"),
+        Err(panic) => panic!("build panicked: {}", panic_text(&*panic)),
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+    assert!(error.to_string().starts_with("pride:"), "{error}");
+}
+
 #[test]
 fn block_on_inside_a_child_task_panics_with_a_clear_message() {
     watchdog(60, || {
