@@ -40,6 +40,14 @@
 /// #[pride::main(workers = 2, workers = 4)]
 /// async fn main() {}
 /// ```
+///
+/// A runtime has at most [`Builder::MAX_WORKER_THREADS`](crate::Builder::MAX_WORKER_THREADS)
+/// workers; a larger `workers` does not compile:
+///
+/// ```compile_fail
+/// #[pride::main(workers = 70000)]
+/// async fn main() {}
+/// ```
 #[doc(inline)]
 pub use pride_macros::main;
 /// Runs an `async fn` test on a fresh pride runtime, with the autojump clock by

@@ -339,8 +339,18 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> Result<TokenStrea
     let function = parse_function(kind, item)?;
 
     let mut builder = String::from("::pride::Runtime::builder()");
+    // A count above the runtime's maximum is a compile error (a failed assertion in a
+    // constant), instead of `Builder::worker_threads`'s panic at run time.
+    let mut check = String::new();
     if let Some(n) = options.workers {
         builder += &format!(".worker_threads({n})");
+        let message = format!(
+            "pride: a runtime has at most `pride::Builder::MAX_WORKER_THREADS` worker \
+             threads; `workers = {n}` was asked for"
+        );
+        check = format!(
+            "const _: () = ::core::assert!({n} <= ::pride::Builder::MAX_WORKER_THREADS, {message:?});"
+        );
     }
     let clock = options.clock.as_deref().unwrap_or(match kind {
         Kind::Main => "system",
@@ -351,7 +361,7 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> Result<TokenStrea
 
     // The user's function becomes an inner `async fn` with the same signature, so its
     // body keeps its spans and its return type needs no inference.
-    let mut inner = TokenStream::new();
+    let mut inner = parse(&check);
     inner.extend(parse("async fn"));
     inner.extend([TokenTree::Ident(function.name.clone())]);
     inner.extend(parse("()"));

@@ -19,6 +19,9 @@ const SEARCHING_ONE: usize = 1;
 const SEARCHING_MASK: usize = (1 << 16) - 1;
 const UNPARKED_ONE: usize = 1 << 16;
 
+/// The most workers a runtime may have: the searching count must fit in its bits.
+pub(crate) const MAX_WORKERS: usize = SEARCHING_MASK - 1;
+
 fn searching(state: usize) -> usize {
     state & SEARCHING_MASK
 }
@@ -38,7 +41,7 @@ pub struct Idle {
 impl Idle {
     /// All `workers` start unparked and not searching.
     pub fn new(workers: usize) -> Idle {
-        assert!(workers < SEARCHING_MASK, "pride: too many worker threads");
+        assert!(workers <= MAX_WORKERS, "pride: too many worker threads");
         Idle {
             state: AtomicUsize::new(workers * UNPARKED_ONE),
             sleepers: Mutex::new(Vec::with_capacity(workers)),

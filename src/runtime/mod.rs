@@ -193,6 +193,11 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// The most worker threads a runtime may have: a larger
+    /// [`worker_threads`](Builder::worker_threads) panics, and the default of one
+    /// worker per core is capped to it.
+    pub const MAX_WORKER_THREADS: usize = idle::MAX_WORKERS;
+
     /// A builder with the defaults: one worker per core, threads named `pride-worker`.
     pub fn new() -> Builder {
         Builder {
@@ -210,12 +215,20 @@ impl Builder {
     /// Sets the number of worker threads.
     ///
     /// # Panics
-    /// If `n` is zero: a runtime without workers could never run a child task.
+    /// If `n` is zero: a runtime without workers could never run a child task. If `n`
+    /// is more than [`MAX_WORKER_THREADS`](Builder::MAX_WORKER_THREADS), the most
+    /// workers the runtime's bookkeeping can count.
     #[track_caller]
     pub fn worker_threads(&mut self, n: usize) -> &mut Builder {
         assert!(
             n > 0,
             "pride: a runtime needs at least one worker thread (worker_threads(0) was asked for)"
+        );
+        assert!(
+            n <= Builder::MAX_WORKER_THREADS,
+            "pride: a runtime has at most {} worker threads (Builder::MAX_WORKER_THREADS); \
+             worker_threads({n}) was asked for",
+            Builder::MAX_WORKER_THREADS
         );
         self.worker_threads = Some(n);
         self
@@ -406,7 +419,9 @@ impl Builder {
         }
         let workers = match self.worker_threads {
             Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(Builder::MAX_WORKER_THREADS),
         };
         let driver = driver::Driver::new()?;
         let blocking = blocking::BlockingPool::new(

@@ -78,6 +78,31 @@ fn zero_workers_panics_with_a_clear_message() {
     let _ = Runtime::builder().worker_threads(0).build();
 }
 
+/// A worker count beyond `MAX_WORKER_THREADS` is refused where it is given, with a
+/// pride message, before anything is allocated for the workers.
+#[test]
+#[should_panic(expected = "pride: a runtime has at most")]
+fn a_huge_worker_count_panics_with_a_clear_message() {
+    Runtime::builder().worker_threads(usize::MAX);
+}
+
+#[test]
+fn the_worker_count_is_bounded_by_max_worker_threads() {
+    let max = pride::Builder::MAX_WORKER_THREADS;
+    // The setter takes the maximum (the runtime is not built: that many threads).
+    Runtime::builder().worker_threads(max);
+    let over = catch_unwind(|| {
+        Runtime::builder().worker_threads(max + 1);
+    })
+    .unwrap_err();
+    let text = panic_text(&*over);
+    assert!(
+        text.starts_with("pride: a runtime has at most")
+            && text.contains(&format!("({})", max + 1)),
+        "{text}"
+    );
+}
+
 /// A NUL byte in the thread name is refused by `build` with an error, before any
 /// thread starts, instead of std's panic from the thread spawn.
 #[test]
