@@ -60,7 +60,9 @@ pub use pride_macros::main;
 /// (`#[should_panic]`, `#[ignore]`) go after it. A test may return `Result<(), E>`.
 ///
 /// The autojump clock does not jump while blocking-pool work (`pride::fs`,
-/// [`to_thread`](crate::to_thread)) is queued or running, but it counts a task that
+/// [`to_thread`](crate::to_thread)) is queued or running (a closure waiting in a
+/// `block_on` of the same runtime excepted: see
+/// [`Clock::autojump`](crate::time::Clock::autojump)), but it counts a task that
 /// waits on a socket, a child process or a tokio future (inside
 /// `compat::tokio::enter`, whose timers run on tokio's own clock) as blocked, so a
 /// pride deadline around such a wait fires at once: give those tests

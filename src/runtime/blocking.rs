@@ -22,8 +22,13 @@
 //! - The exception is a job the crate itself detaches (a dropped `fs::File`'s last
 //!   write): it is never cancelled, so it runs even when its future, or the runtime,
 //!   is gone.
+//! - A job is busy (it holds the autojump clock) from its submission to its end,
+//!   except while its closure waits in a `block_on` of the pool's own runtime: a pool
+//!   thread knows its pool, and [`BlockingPool::nested_block_on`] takes the job out of
+//!   the busy count for the call (the call's root counts as any `block_on`'s does).
 
 use std::any::Any;
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -58,6 +63,12 @@ struct Inner {
     state: Mutex<State>,
     max_threads: usize,
     thread_name: String,
+}
+
+thread_local! {
+    /// The pool whose thread this is; null on every other thread. Only compared, never
+    /// read through: the thread holds its pool alive while it runs.
+    static POOL: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The pool; owned by the runtime's shared state.
@@ -123,14 +134,40 @@ impl BlockingPool {
         self.inner.busy.load(Ordering::SeqCst) != 0
     }
 
+    /// Called by `block_on` of this pool's runtime, once it counts as a running
+    /// `block_on`: on one of this pool's threads (a closure that calls `block_on` of
+    /// its own runtime), takes the thread's job out of the busy count until the
+    /// returned guard is dropped, before the call stops counting as running. The
+    /// thread then waits as that call's root does, and the autojump clock may jump
+    /// while the root waits on time. `None` (nothing changed) on any other thread.
+    pub(crate) fn nested_block_on(&self) -> Option<NestedBlockOn> {
+        let ours = POOL.with(|pool| std::ptr::eq(pool.get(), &*self.inner));
+        ours.then(|| {
+            // The job this thread runs is counted, so the count stays above zero.
+            self.inner.busy.fetch_sub(1, Ordering::SeqCst);
+            NestedBlockOn(self.inner.clone())
+        })
+    }
+
     /// Stops accepting jobs; threads exit once the queue is empty.
     pub(crate) fn shutdown(&self) {
         self.inner.sender.lock().take();
     }
 }
 
+/// A pool thread's job, out of the busy count while its closure runs `block_on` of
+/// the pool's runtime; counted back in when dropped.
+pub(crate) struct NestedBlockOn(std::sync::Arc<Inner>);
+
+impl Drop for NestedBlockOn {
+    fn drop(&mut self) {
+        self.0.busy.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 impl Inner {
     fn run(&self) {
+        POOL.with(|pool| pool.set(self));
         loop {
             self.state.lock().idle += 1;
             let received = self.receiver.recv_timeout(KEEP_ALIVE);

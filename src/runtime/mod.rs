@@ -94,6 +94,11 @@ impl Runtime {
         // Counted as running until `_call` is dropped, at the return or the unwind.
         let (thread, _call) =
             park::ThreadWaker::new(&parker, self.handle.shared.block_on_active.clone());
+        // On a blocking-pool thread of this runtime (inside a `to_thread` closure), the
+        // closure's job stops holding the autojump clock while this call runs; this
+        // call's root counts instead. Dropped before `_call`, so the job counts again
+        // before the call stops counting.
+        let _nested = self.handle.shared.blocking.nested_block_on();
         let waker = Waker::from(thread.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);

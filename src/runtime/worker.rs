@@ -380,10 +380,14 @@ impl Shared {
         // waiter (a worker unparked, a `block_on` thread counted in, a task queued),
         // so a look that finds no job busy sees that waiter in the looks after it.
         // Read after them, a job could finish in between, its waiter unseen.
+        // And the blocking pool again last: a `block_on` inside a job counts the job
+        // busy again just before it stops counting as a running `block_on`, so a look
+        // that finds that call over finds the job busy.
         !self.blocking.is_busy()
             && self.idle.num_unparked() == 0
             && self.block_on_active.load(Ordering::SeqCst) == 0
             && !self.has_visible_work()
+            && !self.blocking.is_busy()
     }
 
     /// Fires the timers that came due.

@@ -77,7 +77,11 @@ impl Clock {
     ///
     /// "Blocked" means waiting on something other than a running computation: a task
     /// waiting for [`to_thread`](crate::to_thread) work (and so for `pride::fs`) is not
-    /// blocked while that work is queued or running, and time does not jump then. A task
+    /// blocked while that work is queued or running, and time does not jump then. The
+    /// one exception is a `to_thread` closure that calls
+    /// [`Runtime::block_on`](crate::Runtime::block_on) of its own runtime: while it is
+    /// inside that call, the closure does not hold the clock, and the call's root future
+    /// counts as any `block_on`'s does (time jumps when it, too, is blocked). A task
     /// waiting on a socket or a child process counts as blocked, as in Trio: give such
     /// tests a deadline long enough for the real peer.
     ///

@@ -1,12 +1,14 @@
 //! `to_thread` on the public API: it runs elsewhere, returns the value, resumes a
-//! panic in the caller (and so in the task group), and a closure cancelled while
-//! queued never runs.
+//! panic in the caller (and so in the task group), a closure cancelled while queued
+//! never runs, and a closure may call `block_on` of its own runtime.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::common::{block_on, builder};
+use crate::common::{block_on, builder, watchdog};
+use pride::time::Clock;
 use pride::{task_group, to_thread};
 
 #[test]
@@ -127,4 +129,88 @@ fn autojump_waits_for_blocking_pool_work() {
             assert_eq!(pride::current_time(), start);
         }
     });
+}
+
+/// Runs `outer` on `rt` under a watchdog; `outer` gets a second handle to `rt`, for a
+/// `to_thread` closure to call `block_on` with.
+fn nested<R: Send + 'static, F: Future<Output = R>>(
+    rt: pride::Runtime,
+    outer: impl FnOnce(Arc<pride::Runtime>) -> F + Send + 'static,
+) -> R {
+    let rt = Arc::new(rt);
+    let inner = rt.clone();
+    watchdog(30, move || rt.block_on(outer(inner)))
+}
+
+/// A `to_thread` closure may call `block_on` of its own runtime. While the closure
+/// waits in that call it does not hold the autojump clock (the call's root counts as
+/// any `block_on`'s does), so the nested sleep ends; back in the closure, it holds the
+/// clock again: an hour-long deadline around it does not fire.
+#[test]
+fn block_on_inside_to_thread_of_the_same_autojump_runtime() {
+    let rt = builder(2).clock(Clock::autojump()).build().unwrap();
+    let (start, out, end) = nested(rt, |inner| async move {
+        let start = pride::current_time();
+        let out = pride::move_on_after(
+            Duration::from_secs(3600),
+            to_thread(move || {
+                let slept = inner.block_on(async {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    pride::current_time()
+                });
+                std::thread::sleep(Duration::from_millis(5));
+                slept
+            }),
+        )
+        .await;
+        (start, out, pride::current_time())
+    });
+    let slept = out.expect("time jumped while the closure ran after its block_on");
+    assert_eq!(slept - start, Duration::from_secs(1));
+    assert_eq!(end, slept);
+}
+
+/// The same nesting on the system clock.
+#[test]
+fn block_on_inside_to_thread_of_the_same_system_clock_runtime() {
+    let out = nested(builder(2).build().unwrap(), |inner| async move {
+        to_thread(move || {
+            inner.block_on(async {
+                pride::sleep(Duration::from_millis(1)).await;
+                7
+            })
+        })
+        .await
+    });
+    assert_eq!(out, 7);
+}
+
+/// While one closure waits in a nested `block_on`, another closure that runs still
+/// holds the autojump clock: the nested sleep ends only after that closure is done.
+#[test]
+fn a_running_closure_holds_the_clock_while_another_waits_in_a_nested_block_on() {
+    let rt = builder(2).clock(Clock::autojump()).build().unwrap();
+    let done_when_woken = nested(rt, |inner| async move {
+        let done = Arc::new(AtomicBool::new(false));
+        let (started, running) = std::sync::mpsc::channel();
+        let working = {
+            let done = done.clone();
+            to_thread(move || {
+                started.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        let waiting = to_thread(move || {
+            // The other closure is running (and holds the clock) from here on.
+            running.recv().unwrap();
+            inner.block_on(async move {
+                pride::sleep(Duration::from_secs(1)).await;
+                done.load(Ordering::SeqCst)
+            })
+        });
+        let (done_when_woken, ()) = futures_lite::future::zip(waiting, working).await;
+        done_when_woken
+    });
+    assert!(done_when_woken, "time jumped while a closure was running");
 }
