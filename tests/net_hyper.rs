@@ -127,6 +127,25 @@ fn the_executor_runs_futures_in_its_group() {
     });
 }
 
+/// Past its group's exit, the executor drops a future unstarted instead of panicking
+/// inside hyper.
+#[test]
+fn the_executor_drops_a_future_given_after_its_group_exited() {
+    run(2, 60, || async {
+        let mut kept = None;
+        task_group(async |tg| kept = Some(Executor::new(tg.clone())))
+            .await
+            .unwrap();
+        let dropped = pride::Event::new();
+        let guard = common::SetOnDrop(dropped.clone());
+        hyper::rt::Executor::execute(&kept.unwrap(), async move {
+            let _guard = guard;
+            panic!("a future given after the group exited ran");
+        });
+        assert!(dropped.is_set());
+    });
+}
+
 /// A reader that reads through a `HyperIo` itself, so one `HyperIo` read runs inside
 /// another on the same thread.
 struct Nested(HyperIo<futures_lite::io::Cursor<Vec<u8>>>);

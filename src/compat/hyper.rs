@@ -94,8 +94,11 @@ where
     F::Output: Send + 'static,
 {
     /// Starts `fut` in the group; its output is dropped. A panic in it fails the group.
+    /// Once the group has exited, `fut` is dropped unstarted (nothing outlives the
+    /// group): hyper sees the work it stood for end, as when a connection closes.
     fn execute(&self, fut: F) {
-        self.group.start_soon(async move {
+        // The error says the group has exited; the future is dropped with it.
+        let _ = self.group.try_start_soon(async move {
             fut.await;
         });
     }
