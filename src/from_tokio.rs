@@ -46,6 +46,10 @@
 //!   loop to collect them and drops panics of tasks nobody joined.
 //! - **Nothing outlives its group.** There is no detached task. A background task is a
 //!   child of a group that lives as long as the work it serves (often `main`'s).
+//! - **`select!` polls in order.** tokio's `select!` starts at a random branch (fair by
+//!   default, `biased;` to opt out); [`pride::select!`](crate::select) always polls its
+//!   branches in the order written, so put the branch that must not starve (a shutdown
+//!   signal) first, and a branch that is always ready last.
 //!
 //! # A small service, ported
 //!
