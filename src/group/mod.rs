@@ -117,6 +117,10 @@ where
 /// a running one finishes; [`try_start_now`](TaskGroup::try_start_now) refuses instead,
 /// and [`start_soon_wait`](TaskGroup::start_soon_wait) waits for a free slot.
 ///
+/// A queued child waits for a running one to finish, so a running child must not wait
+/// for a child it queued: with every slot taken, a child awaiting `start` (or the
+/// handle) of a new sibling waits for ever. Start such helpers in another group.
+///
 /// ```
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
