@@ -131,6 +131,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        assert!(
+            this.future.is_some(),
+            "pride: `start_soon_wait` polled after it completed"
+        );
         let group = &this.group;
         let slot = match &group.shared.limit {
             None => Slot::Queue,
@@ -139,10 +143,7 @@ where
                 Slot::Held
             }
         };
-        let future = this
-            .future
-            .take()
-            .expect("pride: `start_soon_wait` polled after it completed");
+        let future = this.future.take().expect("checked above");
         Poll::Ready(group.start_with_slot(None, future, slot).map_err(|_| {
             group.give_back(slot);
             GroupClosed

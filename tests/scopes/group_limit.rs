@@ -305,3 +305,26 @@ fn cancelling_a_queued_child_resolves_its_handle_at_once() {
         })
     });
 }
+
+/// A `start_soon_wait` polled after it completed panics without taking a slot: the
+/// group's other children still get every slot.
+#[test]
+fn a_start_soon_wait_polled_again_takes_no_slot() {
+    crate::common::watchdog(60, || {
+        runtime().block_on(async {
+            task_group_with_limit(1, async |tg| {
+                let mut wait = tg.start_soon_wait(async {});
+                (&mut wait).await.unwrap();
+                let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let waker = Waker::noop();
+                    let _ = Pin::new(&mut wait).poll(&mut Context::from_waker(waker));
+                }));
+                assert!(again.is_err());
+                // The first child ends; its slot must be free for the next.
+                tg.start_soon_wait(async {}).await.unwrap();
+            })
+            .await
+            .unwrap();
+        })
+    });
+}
