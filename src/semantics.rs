@@ -83,7 +83,10 @@
 //!
 //! **Per-task cancel.** [`TaskHandle::cancel`](crate::TaskHandle::cancel) cancels that
 //! child only. It is not a group failure; awaiting the handle then gives an error that
-//! says the child was cancelled. Dropping a handle does not cancel its child.
+//! says the child was cancelled. Dropping a handle does not cancel its child. A child
+//! still queued behind its group's concurrency limit never starts: `cancel` takes it
+//! out of the queue and drops it there and then, so its `Drop` code runs inside the
+//! call (do not hold a lock there that the child's captured values take when dropped).
 //!
 //! ```
 //! pride::run(async {
@@ -191,7 +194,8 @@
 //! - A deadline beyond what [`Instant`](std::time::Instant) can hold saturates and never
 //!   fires; it is not a panic.
 //! - [`current_effective_deadline`](crate::current_effective_deadline) is the earliest
-//!   deadline up to the nearest shield; inside a cancelled, unshielded scope it is not
+//!   deadline up to the nearest shield (in a child that has not yet started, its
+//!   caller's scopes count: see below); inside a cancelled, unshielded scope it is not
 //!   later than now.
 //!
 //! **A group's own deadline is an error; an explicit cancel is a shutdown.** If the
@@ -236,8 +240,9 @@
 //! [`TaskStatus::started`](crate::TaskStatus::started) and returns the value it passed.
 //!
 //! - Until `started`, the child belongs to the *caller's* scopes: cancelling the caller
-//!   (or a scope around it) reaches the child at once; cancelling the target group does
-//!   not. The child keeps the target group open meanwhile.
+//!   (or a scope around it) reaches the child at once, and their deadlines are its
+//!   effective deadline; cancelling the target group does not reach it. The child keeps
+//!   the target group open meanwhile.
 //! - An error or panic before `started` comes back from `start` as
 //!   [`StartError::Failed`](crate::StartError::Failed), not through the group.
 //! - Returning, or dropping the `TaskStatus`, without calling `started` gives
@@ -279,6 +284,15 @@
 //! errors are never lost to a cancel. If nothing failed, the group ends as cancelled
 //! work and the outermost cancelled scope catches. Only a group future dropped by hand
 //! (not by a scope) is torn down at once, as "No orphans" describes.
+//!
+//! **Awaited again after its catcher.** The catching scope drops the work it holds. A
+//! future it holds only by reference (awaited through `&mut` inside a timeout, as in
+//! `move_on_after(d, &mut group)`) is not dropped: awaited again where no cancel
+//! stands, a group that ended as cancelled work returns an error with
+//! [`is_cancelled`](crate::GroupError::is_cancelled), a `start` whose child it dropped
+//! returns [`StartError::NotStarted`](crate::StartError::NotStarted), and a
+//! [`CancelScope::run`](crate::CancelScope::run) returns `None`; a `fail_after` future,
+//! which has no outcome for this, panics saying so.
 //!
 //! ```
 //! use std::time::Duration;

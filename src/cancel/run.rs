@@ -65,6 +65,9 @@ pin_project_lite::pin_project! {
         inside: Inside<F>,
         node: Arc<ScopeNode>,
         entered: bool,
+        // Its work was dropped for a scope further out, whose wrapper did not drop
+        // this (it was awaited through `&mut`).
+        abandoned: bool,
         armed: Armed,
     }
 
@@ -86,6 +89,7 @@ impl<F> ScopeRun<F> {
             inside: Inside::new(Some(future)),
             node,
             entered: false,
+            abandoned: false,
             armed: Armed::new(),
         }
     }
@@ -93,6 +97,11 @@ impl<F> ScopeRun<F> {
     #[inline]
     pub(crate) fn node(&self) -> &ScopeNode {
         &self.node
+    }
+
+    /// Its work was dropped for a scope further out (see [`pending_for_the_catcher`]).
+    pub(crate) fn abandoned(&self) -> bool {
+        self.abandoned
     }
 }
 
@@ -117,9 +126,10 @@ impl<F: Future> Future for ScopeRun<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if !this.inside.is_running() {
-            // Its work was dropped for a scope further out, which did not drop this.
-            let outer = *this.entered && this.node.cancelled_by() == Some(Catcher::Outer);
-            assert!(outer, "pride: `CancelScope::run` polled after it completed");
+            assert!(
+                *this.abandoned,
+                "pride: `CancelScope::run` polled after it completed"
+            );
             return pending_for_the_catcher(|| None);
         }
         if !*this.entered {
@@ -151,6 +161,7 @@ impl<F: Future> Future for ScopeRun<F> {
                 if caught_after_cleanup(node) {
                     Poll::Ready(None)
                 } else {
+                    *this.abandoned = true;
                     Poll::Pending
                 }
             }

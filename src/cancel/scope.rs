@@ -99,7 +99,8 @@ impl CancelScope {
     /// Runs `future` inside this scope. Returns `Some(output)`, or `None` if this scope
     /// was cancelled and dropped the future (then [`cancelled_caught`](Self::cancelled_caught)
     /// is true). If a scope further out was cancelled, that scope catches: the `run`
-    /// future itself is dropped.
+    /// future itself is dropped (held there by reference and awaited again after, it
+    /// returns `None` too, its work gone).
     ///
     /// ```
     /// pride::run(async {

@@ -95,7 +95,13 @@ impl<F: Future> Future for FailAfter<F> {
         let mut run = self.project().run;
         run.as_mut().poll(cx).map(|output| {
             // The scope is private, so only its deadline can cancel it; a cancel from
-            // further out is caught out there and drops this future instead.
+            // further out is caught out there and drops this future instead, unless it
+            // was awaited through `&mut` there: then it has no outcome to give.
+            assert!(
+                !run.abandoned(),
+                "pride: a `fail_after` future was awaited again after a scope further out \
+                 was cancelled and dropped its work; it has no outcome"
+            );
             debug_assert!(output.is_some() || run.node().deadline_fired());
             output.ok_or(TimeoutError(()))
         })
@@ -115,8 +121,10 @@ impl fmt::Display for TimeoutError {
 impl std::error::Error for TimeoutError {}
 
 /// The earliest deadline that applies where this is called: of the current scope and
-/// the scopes around it, up to the first shield. `None` if no deadline applies. Inside
-/// a cancelled scope (not cut off by a shield) it is not later than now.
+/// the scopes around it, up to the first shield (in a child started with
+/// [`TaskGroup::start`](crate::TaskGroup::start) that has not yet started, past its
+/// group to the caller's scopes). `None` if no deadline applies. Inside a cancelled
+/// scope (not cut off by a shield) it is not later than now.
 ///
 /// ```
 /// use std::time::Duration;

@@ -11,7 +11,7 @@ use super::TaskGroup;
 use super::error::{GroupError, Kind, Payload, Reason, TaskError, TaskOutput};
 use super::shared::GroupShared;
 use crate::cancel::inside::{Armed, Inside, Step};
-use crate::cancel::node::{Catcher, ScopeNode};
+use crate::cancel::node::ScopeNode;
 use crate::cancel::{
     assert_polled_in_place, caught_after_cleanup, current, pending_for_the_catcher,
 };
@@ -38,7 +38,8 @@ pin_project_lite::pin_project! {
         // The body's closure, until the first poll calls it.
         init: Option<B>,
         // Set by the first poll; taken when the group completes. A group that ended as
-        // cancelled work keeps it (closed) until it is dropped.
+        // cancelled work keeps it (closed) until it is dropped, or until it completes
+        // as cancelled, polled where no cancel stands.
         shared: Option<Arc<GroupShared>>,
         // The body, polled inside the group's scope.
         #[pin]
@@ -98,7 +99,6 @@ where
                     // It ended as cancelled work that a scope further out catches; if
                     // that scope has come and gone, the body was dropped by a cancel.
                     let node = shared.node();
-                    debug_assert_eq!(node.cancelled_by(), Some(Catcher::Outer));
                     let dropped = pending_for_the_catcher(|| {
                         let reason = node.reason().cloned();
                         Err(GroupError::new(Vec::new(), Reason::Cancelled, reason))

@@ -376,3 +376,44 @@ fn a_timeout_polled_outside_a_runtime_panics_clearly() {
     let out = futures_lite::future::block_on(CancelScope::new().run(async { 5 }));
     assert_eq!(out, Some(5));
 }
+
+/// A `fail_after` around a group, awaited through `&mut` inside a timeout that caught
+/// the cancel, then awaited again: its own deadline never passed, so it has no
+/// `TimeoutError` to give; it says so in a panic instead of inventing one.
+#[test]
+fn a_fail_after_awaited_again_after_an_outer_catch_panics_clearly() {
+    let result = std::panic::catch_unwind(|| {
+        autojump(60, || async {
+            let mut kept = Box::pin(fail_after(
+                100 * SEC,
+                task_group(async |tg| {
+                    tg.start_soon(sleep(5 * SEC));
+                    pending::<()>().await;
+                }),
+            ));
+            assert!(move_on_after(SEC, kept.as_mut()).await.is_none());
+            let _ = kept.await;
+        })
+    });
+    let panic = result.unwrap_err();
+    let text = crate::common::panic_text(&*panic);
+    assert!(text.contains("awaited again"), "{text}");
+}
+
+/// A `run` future whose work a scope further out dropped stays abandoned even if its
+/// own scope is shielded afterwards: awaited again, it returns `None`.
+#[test]
+fn a_run_abandoned_by_an_outer_catch_then_shielded_returns_none() {
+    autojump(60, || async {
+        let outer = CancelScope::new();
+        let cancel = outer.clone();
+        let scope = CancelScope::new();
+        let mut inner = Box::pin(scope.clone().run(async move {
+            cancel.cancel();
+            pending::<()>().await;
+        }));
+        assert!(outer.run(inner.as_mut()).await.is_none());
+        scope.set_shield(true);
+        assert_eq!(inner.await, None);
+    });
+}
