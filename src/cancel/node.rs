@@ -495,7 +495,7 @@ impl ScopeNode {
 
     /// Until its child has started, a start's child node (shielded from its group) is
     /// inside its caller's scopes: it sees their deadlines through `caller`, the node
-    /// that stands for them. `None` once the start is settled.
+    /// that stands for them. `None` once the start is over.
     pub(crate) fn set_start_caller(&self, caller: Option<Arc<ScopeNode>>) {
         let old = std::mem::replace(&mut self.links.lock().start_caller, caller);
         // Outside the lock: it may be the caller node's last reference.

@@ -44,7 +44,9 @@ use crate::task;
 /// Why [`TaskGroup::start`] did not return a value.
 #[derive(Debug)]
 pub enum StartError {
-    /// The task returned, or dropped its [`TaskStatus`], without calling `started`.
+    /// The task returned, or dropped its [`TaskStatus`], without calling `started`
+    /// (also when a cancel of the caller's scopes dropped it, and the start future is
+    /// awaited again after the scope that caught that cancel).
     NotStarted,
     /// The task failed or panicked before calling `started`.
     Failed(TaskError),
@@ -195,18 +197,18 @@ impl<T> StartShared<T> {
     /// caller must then count the (gone) child out of the group.
     fn caller_gone(&self) -> Option<(TaskError, bool)> {
         self.release_caller();
-        self.node.set_start_caller(None);
-        let mut state = self.state.lock();
-        match std::mem::replace(&mut *state, State::Done) {
+        let previous = std::mem::replace(&mut *self.state.lock(), State::Done);
+        let gone = match previous {
             State::Waiting(waker) => {
-                drop(state);
                 drop(waker);
                 self.node.cancel();
                 None
             }
             State::Failed { error, holds_count } => Some((error, holds_count)),
             State::Started(_) | State::NotStarted | State::Done => None,
-        }
+        };
+        self.node.set_start_caller(None);
+        gone
     }
 
     /// Moves from `Waiting` to `next` and wakes the caller; `Err(next)` if the start
@@ -226,9 +228,6 @@ impl<T> StartShared<T> {
             State::Waiting(waker) => {
                 let waker = waker.take();
                 *state = next;
-                drop(state);
-                // The start is settled: the child no longer looks through the caller.
-                self.node.set_start_caller(None);
                 Ok(waker)
             }
             _ => Err(next),
@@ -241,6 +240,8 @@ impl<T> StartShared<T> {
         if self.settle(State::NotStarted).is_ok() {
             self.node.set_shield(false);
         }
+        // After the shield is gone (a shielded node looks through the caller).
+        self.node.set_start_caller(None);
     }
 }
 
@@ -323,6 +324,8 @@ impl<T> TaskStatus<T> {
                 crate::debug::trace::started();
                 link.node.set_shield(false);
             }
+            // The start is over: from now on the child sees its group's deadlines.
+            link.node.set_start_caller(None);
         }
     }
 }

@@ -765,3 +765,43 @@ fn a_started_child_no_longer_sees_its_callers_deadline() {
         .unwrap();
     });
 }
+
+/// A start future polled after a cancel of its caller's scope dropped the child (a
+/// shielded sibling kept the cancelled work running), held by reference past the
+/// scope that caught, then awaited again: `NotStarted`, at once.
+#[test]
+fn a_start_future_settled_under_a_cancel_then_awaited_again_ends_not_started() {
+    crate::common::autojump(60, || async {
+        task_group(async |tg| {
+            let gone = Event::new();
+            let dropped = gone.clone();
+            let mut start = Box::pin(tg.start(|status: TaskStatus<u32>| async move {
+                let _guard = SetOnDrop(dropped);
+                pending::<()>().await;
+                status.started(1);
+            }));
+            let outer = CancelScope::new();
+            let cancel = outer.clone();
+            let caught = outer
+                .run(async {
+                    // Launched inside `outer`: the child is inside its scopes.
+                    assert!(
+                        futures_lite::future::poll_once(start.as_mut())
+                            .await
+                            .is_none()
+                    );
+                    cancel.cancel();
+                    let shield = CancelScope::new();
+                    shield.set_shield(true);
+                    // The shielded wait keeps the cancelled work polled until the
+                    // child is gone, so the start is polled after it settled.
+                    futures_lite::future::zip(start.as_mut(), shield.run(gone.wait())).await
+                })
+                .await;
+            assert!(caught.is_none());
+            assert!(matches!(start.await, Err(StartError::NotStarted)));
+        })
+        .await
+        .unwrap();
+    });
+}
