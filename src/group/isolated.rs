@@ -137,8 +137,10 @@ where
 ///
 /// The future is dropped here once it has ended, so that a panic in its `Drop` is its
 /// own failure too (after an error or a panic, the first failure is the one reported).
-/// A `par` call stopped by a cancelled scope is cancelled work, not a panic: it goes on
-/// unwinding, for the child's wrapper to drop the child as cancelled.
+/// A `par` call stopped by a cancelled scope is cancelled work, not a failure: the
+/// future is dropped, and this stays pending, as cancelled work does, for the cancel's
+/// catcher to drop (a panic dropping it is a cleanup panic of cancelled work: it goes
+/// on unwinding).
 pub(crate) async fn catch<F>(
     name: Option<Arc<str>>,
     future: F,
@@ -150,12 +152,18 @@ where
     let mut future = pin!(Some(future));
     // Unwind safety: after a panic the future is never polled again, only dropped.
     let outcome = poll_fn(|cx| {
-        let running = future.as_mut().as_pin_mut().expect("polled until it ends");
+        let Some(running) = future.as_mut().as_pin_mut() else {
+            // Dropped as cancelled work, below.
+            return Poll::Pending;
+        };
         match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) if is_cancel_unwind(&*payload) && crate::cancel::cancel_stands() => {
-                resume_unwind(payload)
+            Err(stop) if is_cancel_unwind(&*stop) && crate::cancel::cancel_stands() => {
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+                    resume_unwind(panic);
+                }
+                Poll::Pending
             }
             Err(payload) => Poll::Ready(Err(Kind::Panic(Payload::new(payload)))),
         }
