@@ -32,6 +32,7 @@ use self::child::Child;
 pub use self::error::{BoxError, GroupClosed, GroupError, TaskError};
 use self::error::{Kind, TaskOutput};
 pub use self::future::TaskGroupFuture;
+use self::limit::Limit;
 use self::shared::{GroupShared, Slot};
 pub use self::start::{StartError, StartFuture, TaskStatus};
 use crate::CancelScope;
@@ -318,12 +319,12 @@ impl TaskGroup {
         let (notified, task, join) = task::new_joinable(child, self.shared.handle.clone());
         self.shared
             .launch(node.clone(), notified, task, Slot::Queue);
-        let limited = self.shared.limit.is_some().then(|| self.shared.clone());
+        let limit = self.shared.limit.clone();
         TaskHandle {
             join,
             node,
             name,
-            limited,
+            limit,
         }
     }
 
@@ -423,8 +424,8 @@ pub struct TaskHandle<T> {
     join: JoinHandle<Result<T, TaskError>>,
     node: Arc<ScopeNode>,
     name: Option<StdArc<str>>,
-    /// The group, if it has a concurrency limit (behind which the child may be queued).
-    limited: Option<Arc<GroupShared>>,
+    /// The group's concurrency limit, if it has one (behind which the child may wait).
+    limit: Option<Arc<Limit>>,
 }
 
 impl<T> TaskHandle<T> {
@@ -434,11 +435,7 @@ impl<T> TaskHandle<T> {
     /// now, on this thread.
     pub fn cancel(&self) {
         self.node.cancel();
-        if let Some(limit) = self
-            .limited
-            .as_ref()
-            .and_then(|group| group.limit.as_deref())
-        {
+        if let Some(limit) = &self.limit {
             // Dropped outside the limit's lock: this runs the child's `Drop`.
             drop(limit.unqueue(|queued| queued.is_task_of(&self.join)));
         }

@@ -229,9 +229,10 @@ pub(crate) struct GroupShared {
     /// start.
     head: MaybeUninit<[u8; 112]>,
     pub(crate) scope: crate::CancelScope,
-    /// Boxed: most groups have no limit, and every group's state is copied into
-    /// its allocation as it is made.
-    pub(crate) limit: Option<Box<Limit>>,
+    /// Behind a pointer: most groups have no limit, and every group's state is copied
+    /// into its allocation as it is made. Shared with the handles of children that may
+    /// wait in its queue.
+    pub(crate) limit: Option<Arc<Limit>>,
     pub(crate) handle: Handle,
     /// Feature `tracing`: the group's span (empty without the feature).
     pub(crate) span: crate::debug::trace::GroupSpan,
@@ -265,7 +266,7 @@ impl GroupShared {
         Arc::new(GroupShared {
             head: MaybeUninit::uninit(),
             scope: crate::CancelScope::from_node(ScopeNode::entered(parent, Label::Group)),
-            limit: limit.map(|limit| Box::new(Limit::new(limit.get()))),
+            limit: limit.map(|limit| Arc::new(Limit::new(limit.get()))),
             handle: crate::runtime::context::handle("`task_group`"),
             span: crate::debug::trace::GroupSpan::open(),
             apart: MaybeUninit::uninit(),
