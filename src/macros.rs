@@ -44,7 +44,7 @@
 /// A runtime has at most [`Builder::MAX_WORKER_THREADS`](crate::Builder::MAX_WORKER_THREADS)
 /// workers; a larger `workers` does not compile:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0080
 /// #[pride::main(workers = 70000)]
 /// async fn main() {}
 /// ```

@@ -316,7 +316,8 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> Result<TokenStrea
 
     let mut builder = String::from("::pride::Runtime::builder()");
     // A count above the runtime's maximum is a compile error (a failed assertion in a
-    // constant), instead of `Builder::worker_threads`'s panic at run time.
+    // constant), instead of `Builder::worker_threads`'s panic at run time. Compared as
+    // `u128`, the type it was read in: no count wraps into range on the way.
     let mut check = String::new();
     if let Some(n) = options.workers {
         builder += &format!(".worker_threads({n})");
@@ -325,7 +326,7 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> Result<TokenStrea
              threads; `workers = {n}` was asked for"
         );
         check = format!(
-            "const _: () = ::core::assert!({n} <= ::pride::Builder::MAX_WORKER_THREADS, {message:?});"
+            "const _: () = ::core::assert!({n}u128 <= ::pride::Builder::MAX_WORKER_THREADS as u128, {message:?});"
         );
     }
     let clock = options.clock.as_deref().unwrap_or(match kind {
