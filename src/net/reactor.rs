@@ -38,6 +38,11 @@ use crate::loom::sync::{Arc, Mutex};
 
 const INDEX_BITS: u32 = 24;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+/// The generations a token carries above its index: every one `GEN_MASK` allows on a
+/// 64-bit target, as many as the bits left allow on a 32-bit one (a generation cut
+/// short there would never match its registration's).
+const TOKEN_GEN_MASK: u64 = GEN_MASK & (u64::MAX >> (64 - (usize::BITS - INDEX_BITS)));
+const _: () = assert!(TOKEN_GEN_MASK <= (usize::MAX >> INDEX_BITS) as u64);
 
 /// The readiness half of the driver: shared by the driver and every registration.
 pub(crate) struct Reactor {
@@ -47,7 +52,7 @@ pub(crate) struct Reactor {
 
 struct Registrations {
     slab: Slab<Arc<ScheduledIo>>,
-    /// The generation the next registration gets (modulo `GEN_MASK + 1`).
+    /// The generation the next registration gets (modulo `TOKEN_GEN_MASK + 1`).
     next_generation: u64,
     /// Set by [`Reactor::shut_down`]: registering fails from then on.
     shut: bool,
@@ -78,7 +83,7 @@ impl Reactor {
                 "pride: the runtime this socket is made in is shutting down",
             ));
         }
-        let generation = registrations.next_generation & GEN_MASK;
+        let generation = registrations.next_generation & TOKEN_GEN_MASK;
         let entry = registrations.slab.vacant_entry();
         let key = entry.key();
         if key > INDEX_MASK {
@@ -116,7 +121,7 @@ impl Reactor {
     /// Delivers one event of a driver turn.
     pub(crate) fn dispatch(&self, event: &mio::event::Event) {
         let token = event.token().0;
-        let generation = ((token >> INDEX_BITS) as u64) & GEN_MASK;
+        let generation = ((token >> INDEX_BITS) as u64) & TOKEN_GEN_MASK;
         let Some(io) = self
             .registrations
             .lock()
