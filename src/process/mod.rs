@@ -10,7 +10,8 @@
 //!
 //! **Cancel safety.** [`Child::wait`] and the pipe reads and writes are cancel-safe:
 //! dropped before they complete, they took nothing, and a later call picks up where
-//! things were. Cancelling work never stops the child by itself: a dropped `Child`
+//! things were (a `wait` closes the child's standard input first, as its docs say).
+//! Cancelling work never stops the child by itself: a dropped `Child`
 //! keeps running unless [`Command::kill_on_drop`] asked for it to be killed, which a
 //! cancelled task then does as its future is dropped. A child that exits after its
 //! `Child` was dropped is reaped at a later spawn.
@@ -433,7 +434,11 @@ impl Child {
     /// finish), then waits until the child exits and returns its status. Once it has
     /// exited, every call returns the same status at once.
     ///
-    /// Cancel-safe: a dropped `wait` leaves the child as it was.
+    /// Cancel-safe: a dropped `wait` leaves the child running, its status still to be
+    /// taken, but its standard input is closed from the first poll on (waiting with the
+    /// input open could wait for ever on a child that reads it to the end). To write
+    /// to the child while a wait may be cancelled, `take()` its
+    /// [`stdin`](Child::stdin) before waiting: `wait` closes only the one it holds.
     ///
     /// ```
     /// # pride::run(async {
