@@ -70,9 +70,9 @@ pub(crate) struct Watch {
     episode: Mutex<Episode>,
 }
 
-/// Where the runtime stands; `polls` is the workers' poll count when the episode
-/// began, so tasks that ran between two looks end the episode even if no look saw them
-/// running.
+/// Where the runtime stands; `polls` is the runtime's poll count (tasks on the workers
+/// and `block_on` futures together) when the episode began, so a task or a root that
+/// ran between two looks ends the episode even if no look saw it running.
 enum Episode {
     /// Not stuck at the last look.
     None,
@@ -95,9 +95,10 @@ impl Watch {
         *self.episode.lock() = Episode::None;
     }
 
-    /// Notes that the runtime is stuck now, with the workers' poll count; the first
-    /// look past the grace period of an episode reports it with the tree that `dump`
-    /// copies. A panic of the handler is caught and ignored (the hook has printed it).
+    /// Notes that the runtime is stuck now, with its poll count (tasks and `block_on`
+    /// futures together); the first look past the grace period of an episode reports it
+    /// with the tree that `dump` copies. A panic of the handler is caught and ignored
+    /// (the hook has printed it).
     pub(crate) fn observe(&self, polls: u64, dump: impl FnOnce() -> TreeDump) {
         let mut episode = self.episode.lock();
         match *episode {

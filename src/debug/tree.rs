@@ -23,11 +23,18 @@ use super::task::{RootWaits, TaskDebug, TaskInfo, Wait};
 use crate::cancel::current;
 use crate::cancel::node::{Below, Label, ScopeNode};
 use crate::loom::sync::{Arc, Mutex};
+use crate::runtime::metrics::Counter;
 use crate::time::TimeDriver;
 
 /// The roots of one runtime's tree: one per running `block_on`.
 #[derive(Default)]
-pub(crate) struct Roots(Mutex<Vec<Listed>>);
+pub(crate) struct Roots {
+    listed: Mutex<Vec<Listed>>,
+    /// Polls of `block_on` futures so far, on any thread. With the workers' polls it
+    /// is the deadlock watch's measure of progress: a root that ran between two looks
+    /// ends the episode even if no look saw it running.
+    polls: Counter,
+}
 
 /// A listed root: its scope, and the debug words of the future `block_on` runs.
 #[derive(Clone)]
@@ -51,7 +58,7 @@ impl<'a> Root<'a> {
         ScopeNode::enter_unlinked(&node, None);
         let debug = StdArc::new(TaskDebug::default());
         let listed = Listed { node, debug };
-        roots.0.lock().push(listed.clone());
+        roots.listed.lock().push(listed.clone());
         Root {
             roots,
             time,
@@ -60,12 +67,13 @@ impl<'a> Root<'a> {
         }
     }
 
-    /// Polls `future` inside the root scope.
+    /// Polls `future` inside the root scope, and counts the poll (see [`Roots::polls`]).
     pub(crate) fn poll<F: Future>(
         &self,
         future: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<F::Output> {
+        self.roots.polls.bump_shared();
         self.listed.debug.polling(self.time.tick_now());
         current::enter(&self.listed.node, || future.poll(cx)).0
     }
@@ -74,19 +82,29 @@ impl<'a> Root<'a> {
 impl Drop for Root<'_> {
     fn drop(&mut self) {
         let node = &self.listed.node;
-        self.roots.0.lock().retain(|n| !Arc::ptr_eq(&n.node, node));
+        self.roots
+            .listed
+            .lock()
+            .retain(|n| !Arc::ptr_eq(&n.node, node));
     }
 }
 
 impl Roots {
     /// Whether no `block_on` call is running.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.lock().is_empty()
+        self.listed.lock().is_empty()
+    }
+
+    /// Polls of `block_on` futures so far. Each is counted before the poll, on the
+    /// thread that then stops counting as a running `block_on` to wait: a look that
+    /// finds no `block_on` running reads every poll before that.
+    pub(crate) fn polls(&self) -> u64 {
+        self.polls.get()
     }
 
     /// Copies the tree below every root, reading times from `time`'s clock.
     pub(crate) fn dump(&self, workers: usize, time: &TimeDriver) -> TreeDump {
-        let roots = self.0.lock().clone();
+        let roots = self.listed.lock().clone();
         let now = Now {
             instant: time.now(),
             tick: time.tick_now(),

@@ -414,9 +414,9 @@ impl Shared {
             return Some(Duration::ZERO);
         }
         if quiescent && self.driver.reactor().registered() == 0 && !self.roots.is_empty() {
-            let polls = self.counters.workers.iter().map(|c| c.polls()).sum();
-            self.deadlock
-                .observe(polls, || self.roots.dump(self.remotes.len(), &self.time));
+            self.deadlock.observe(self.progress(), || {
+                self.roots.dump(self.remotes.len(), &self.time)
+            });
         } else {
             self.deadlock.moved();
         }
@@ -753,6 +753,14 @@ impl Shared {
         self.counters.coarse_tick.advance(self.time.tick_now());
     }
 
+    /// The deadlock watch's progress mark: every poll so far, of the tasks on the
+    /// workers and of the `block_on` futures. Read after a look found every task
+    /// blocked, it counts every poll before that look.
+    pub(crate) fn progress(&self) -> u64 {
+        let tasks: u64 = self.counters.workers.iter().map(|c| c.polls()).sum();
+        tasks.wrapping_add(self.roots.polls())
+    }
+
     /// Who is asleep and who is searching (for the watchdog's doze).
     #[cfg_attr(pride_loom, allow(dead_code))]
     pub(crate) fn idle(&self) -> &Idle {
@@ -828,6 +836,31 @@ mod tests {
         assert_eq!(first % 2, 1, "the task was not inside a poll");
         assert_eq!(last % 2, 1, "upkeep ended the task's poll");
         assert!(last > first, "upkeep never restarted the task's poll");
+    }
+
+    /// The polls of a `block_on` future are progress for the deadlock watch, like a
+    /// task's: a root that another thread wakes between two looks ends a deadlock
+    /// episode (or lets a new one be reported) even if no look saw it running. Here the
+    /// root wakes itself and is polled six times, and no task runs.
+    #[test]
+    fn the_polls_of_a_block_on_future_are_progress() {
+        let rt = crate::Runtime::builder()
+            .worker_threads(1)
+            .clock(crate::time::Clock::autojump())
+            .build()
+            .unwrap();
+        let shared = &rt.handle.shared;
+        let before = shared.progress();
+        let mut pending = 5;
+        rt.block_on(std::future::poll_fn(|cx| {
+            if pending == 0 {
+                return std::task::Poll::Ready(());
+            }
+            pending -= 1;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }));
+        assert_eq!(shared.progress() - before, 6);
     }
 
     /// The blocked-poll watchdog of an idle runtime stops looking (it dozes), and the

@@ -77,6 +77,34 @@ fn a_deadlock_is_reported_once_per_episode_with_the_task_name() {
     assert_eq!(reports.lock().unwrap().len(), 2, "{:?}", reports.lock());
 }
 
+/// The `block_on` future itself deadlocks twice, and another thread wakes it in
+/// between: its polls are progress like a task's, so the second episode is a new one
+/// and is reported too.
+#[test]
+fn a_second_deadlock_of_the_block_on_future_is_reported_too() {
+    let (rt, reports, rx) = watched();
+    let (first, second) = (Event::new(), Event::new());
+    let (set_first, set_second) = (first.clone(), second.clone());
+    let unblocker = std::thread::spawn(move || {
+        let one = rx.recv_timeout(PATIENCE);
+        set_first.set();
+        let two = rx.recv_timeout(PATIENCE);
+        set_second.set(); // reported or not: end the test
+        (one, two)
+    });
+    rt.block_on(async {
+        first.wait().await;
+        second.wait().await;
+    });
+    let (one, two) = unblocker.join().unwrap();
+    assert!(one.is_ok(), "the first deadlock was not reported");
+    assert!(
+        two.is_ok(),
+        "the second deadlock (after the block_on future ran again) was not reported"
+    );
+    assert_eq!(reports.lock().unwrap().len(), 2, "{:?}", reports.lock());
+}
+
 #[test]
 fn the_report_carries_the_tree() {
     let (tx, dumps) = mpsc::channel();
