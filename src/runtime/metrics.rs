@@ -13,9 +13,12 @@
 //! The exception is the watchdog's `Bell`, which does order something (the watchdog's
 //! doze against a worker's wake-up) and is built on the sync facade.
 //!
-//! `poll_seq` doubles as the blocked-worker detector's signal: the worker bumps it
-//! before and after every poll, so it is odd exactly while a poll runs, and a watcher
-//! that sees the same odd value twice, far enough apart, knows one poll is that long.
+//! `poll_seq` is the blocked-worker detector's signal: the worker bumps it before and
+//! after every poll, so it is odd exactly while a poll runs, and a watcher that sees
+//! the same odd value twice, far enough apart, knows one poll is that long. It also
+//! moves when a poll in progress is restarted for the watch, so the poll count is a
+//! counter of its own, bumped once per poll: each number a reader gets is one
+//! counter's value, and never less than the one it got before.
 
 use std::cell::Cell;
 use std::sync::Arc as StdArc;
@@ -63,13 +66,13 @@ pub(crate) struct WorkerCounters {
     /// Bumped before and after each poll: odd while one runs. A poll nested in another
     /// (see `Core::run_nested`) moves it on by two at each end, so it stays odd.
     pub(crate) poll_seq: Counter,
+    /// Polls begun: bumped once at the start of each poll, nested or not (a restart of
+    /// the poll in progress moves only `poll_seq`). One counter, so a reader never sees
+    /// it go down.
+    pub(crate) polls: Counter,
     pub(crate) steals: Counter,
     pub(crate) parks: Counter,
     pub(crate) budget_exhausted: Counter,
-    /// Outer polls resumed after a nested poll, or restarted by a `par` call's upkeep:
-    /// each moved `poll_seq` on by two, as if a poll had started, so `polls` takes them
-    /// back out.
-    pub(crate) resumed: Counter,
     pub(crate) spawned: Counter,
     pub(crate) completed: Counter,
     /// The name of the named task being polled, for the blocked-worker report. Written
@@ -81,10 +84,10 @@ impl Default for WorkerCounters {
     fn default() -> WorkerCounters {
         WorkerCounters {
             poll_seq: Counter::default(),
+            polls: Counter::default(),
             steals: Counter::default(),
             parks: Counter::default(),
             budget_exhausted: Counter::default(),
-            resumed: Counter::default(),
             spawned: Counter::default(),
             completed: Counter::default(),
             task_name: Mutex::new(None),
@@ -92,19 +95,45 @@ impl Default for WorkerCounters {
     }
 }
 
+/// The poll counters: the worker itself calls all but `polls`.
 impl WorkerCounters {
-    /// Starts the poll in progress anew for the blocked-poll watch (the counter moves
-    /// on by two and stays odd) without counting a new poll: after a nested poll, and
-    /// at each upkeep of a `par` call. Called by the worker itself.
-    pub(crate) fn restart_poll(&self) {
-        self.poll_seq.add_owned(2);
-        self.resumed.bump_owned();
+    /// Whether a poll is in progress on this worker.
+    #[inline]
+    pub(crate) fn in_poll(&self) -> bool {
+        self.poll_seq.get() % 2 == 1
     }
 
-    /// Polls started so far.
+    /// A poll begins while none is in progress: counted, and odd for the watch.
+    #[inline]
+    pub(crate) fn begin_poll(&self) {
+        self.polls.bump_owned();
+        self.poll_seq.bump_owned();
+    }
+
+    /// The poll that [`begin_poll`](Self::begin_poll) began has ended.
+    #[inline]
+    pub(crate) fn end_poll(&self) {
+        self.poll_seq.bump_owned();
+    }
+
+    /// A poll nested in the one in progress begins: counted, and watched as a poll of
+    /// its own (the sequence moves on by two and stays odd). When it ends,
+    /// [`restart_poll`](Self::restart_poll) starts the outer poll anew.
+    pub(crate) fn begin_nested_poll(&self) {
+        self.polls.bump_owned();
+        self.poll_seq.add_owned(2);
+    }
+
+    /// Starts the poll in progress anew for the blocked-poll watch (the counter moves
+    /// on by two and stays odd) without counting a new poll: after a nested poll, and
+    /// at each upkeep of a `par` call.
+    pub(crate) fn restart_poll(&self) {
+        self.poll_seq.add_owned(2);
+    }
+
+    /// Polls begun so far; read from any thread.
     pub(crate) fn polls(&self) -> u64 {
-        let started = self.poll_seq.get().div_ceil(2);
-        started.saturating_sub(self.resumed.get())
+        self.polls.get()
     }
 }
 
@@ -193,5 +222,63 @@ impl Counters {
         all.fold((0, 0), |(s, c), w| {
             (s + w.spawned.get(), c + w.completed.get())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+    use super::WorkerCounters;
+
+    /// A worker's poll count, read from another thread, never goes down, even while
+    /// the worker restarts the poll in progress between reads. A thread plays the
+    /// worker, with the calls a worker makes in that order for a task whose `par`
+    /// call's upkeep (one restart) polls another task nested in it (the nested poll,
+    /// and the restart after it), while another reads the count as fast as it can,
+    /// until it has both read many times and seen the count move many times (if the
+    /// two threads share a core, it moves only when the worker's turn comes).
+    /// Each round is two polls: the restarts count none.
+    #[test]
+    fn the_poll_count_never_goes_down() {
+        const READS: u32 = 1_000_000;
+        const MOVES: u32 = 100;
+        let counters = WorkerCounters::default();
+        let (started, stop) = (AtomicBool::new(false), AtomicBool::new(false));
+        let (rounds, dropped) = std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                while !started.load(Relaxed) {
+                    std::hint::spin_loop();
+                }
+                let (mut last, mut reads, mut moves) = (0, 0, 0);
+                let mut dropped = None;
+                while reads < READS || moves < MOVES {
+                    let polls = counters.polls();
+                    if polls < last {
+                        dropped = Some((last, polls));
+                        break;
+                    }
+                    moves += u32::from(polls > last);
+                    last = polls;
+                    reads += 1;
+                }
+                stop.store(true, Relaxed);
+                dropped
+            });
+            let mut rounds = 0u64;
+            started.store(true, Relaxed);
+            while !stop.load(Relaxed) {
+                counters.begin_poll();
+                counters.restart_poll();
+                counters.begin_nested_poll();
+                counters.restart_poll();
+                counters.end_poll();
+                rounds += 1;
+            }
+            (rounds, reader.join().unwrap())
+        });
+        assert_eq!(dropped, None, "the poll count went down (from, to)");
+        assert_eq!(counters.polls(), 2 * rounds);
+        assert!(!counters.in_poll());
     }
 }

@@ -640,12 +640,12 @@ impl idle::Worker for Core {
         let counters = self.counters();
         task.debug()
             .polling(self.shared().counters.coarse_tick.get());
-        if counters.poll_seq.get() % 2 == 1 {
+        if counters.in_poll() {
             return self.run_nested(task);
         }
-        counters.poll_seq.bump_owned();
+        counters.begin_poll();
         super::coop::budget(|| task.run());
-        counters.poll_seq.bump_owned();
+        counters.end_poll();
     }
 
     fn run_other(&self) -> bool {
@@ -714,7 +714,7 @@ impl Core {
         // A worker doing upkeep is not stuck: a task's poll that this `par` work runs
         // in starts anew for the blocked-poll watch from here on.
         let counters = self.counters();
-        if counters.poll_seq.get() % 2 == 1 {
+        if counters.in_poll() {
             counters.restart_poll();
         }
         shared.driver.poll_nonblocking(|| {
@@ -788,7 +788,7 @@ impl Core {
     fn run_nested(&self, task: Notified) {
         let counters = self.counters();
         let outer_name = counters.task_name.lock().take();
-        counters.poll_seq.add_owned(2);
+        counters.begin_nested_poll();
         super::coop::budget(|| task.run());
         counters.restart_poll();
         *counters.task_name.lock() = outer_name;
