@@ -9,8 +9,9 @@
 //!   reported once, with the task's name, as a [`BlockedWorker`]: printed to stderr, or
 //!   handed to [`Builder::on_blocked_worker`](crate::Builder::on_blocked_worker).
 //!   Meanwhile the other workers go on firing timers and socket readiness, since any
-//!   idle worker turns the driver for all of them, and once the poll is reported they
-//!   also take the task the held worker had set aside to run next.
+//!   idle worker turns the driver for all of them, and once the poll has run that long
+//!   they also take the task the held worker had set aside to run next (with the
+//!   report turned off too).
 //! - [`dump`] (inside a runtime) and [`Runtime::dump`](crate::Runtime::dump) (from any
 //!   thread) copy the live task tree: every `block_on` call, the cancel scopes and
 //!   task groups opened inside it, and their tasks by name and state, with how long
@@ -65,31 +66,29 @@ pub use watchdog::BlockedWorker;
 /// The threads a runtime runs for observing it (the blocked-worker watchdog and the
 /// SIGQUIT dump), stopped and joined when dropped.
 pub(crate) struct Observers {
-    _watchdog: Option<watchdog::Watchdog>,
+    _watchdog: watchdog::Watchdog,
     #[cfg(all(unix, not(pride_loom)))]
     _signal: Option<signal::DumpOnSignal>,
 }
 
 impl Observers {
-    /// Starts what is asked for: the watchdog if `threshold` is set, the SIGQUIT dump
-    /// if the environment asks for it.
+    /// Starts the watchdog, which hands a held worker's next task to the others once
+    /// one poll has held it for `threshold`, and reports that poll if `report` is
+    /// set; and the SIGQUIT dump if the environment asks for it.
     pub(crate) fn start(
         runtime: &crate::runtime::Handle,
-        threshold: Option<std::time::Duration>,
-        report: watchdog::Report,
+        threshold: std::time::Duration,
+        report: Option<watchdog::Report>,
         thread_name: &str,
     ) -> std::io::Result<Observers> {
-        let watchdog = match threshold {
-            Some(threshold) => Some(watchdog::Watchdog::start(
-                runtime.shared.counters.clone(),
-                threshold,
-                report,
-                tend(runtime),
-                with_idle(runtime),
-                format!("{thread_name}-watchdog"),
-            )?),
-            None => None,
-        };
+        let watchdog = watchdog::Watchdog::start(
+            runtime.shared.counters.clone(),
+            threshold,
+            report,
+            tend(runtime),
+            with_idle(runtime),
+            format!("{thread_name}-watchdog"),
+        )?;
         #[cfg(not(all(unix, not(pride_loom))))]
         let _ = runtime;
         Ok(Observers {

@@ -10,7 +10,10 @@
 //!
 //! At each look the watchdog also tends the runtime (a [`Tend`]): it advances the
 //! coarse clock that stamps polls, and for each worker held past the threshold it moves
-//! the task in that worker's LIFO slot where the other workers can take it.
+//! the task in that worker's LIFO slot where the other workers can take it. It does so
+//! with the report turned off too (`blocked_poll_threshold(None)`), watching then at
+//! the default threshold and reporting nothing: without the hand-off, that task would
+//! wait for the held worker.
 //!
 //! A runtime with nothing to do is not looked at. When a look finds no poll running,
 //! the looks have backed off to one per threshold, and the previous look was not the
@@ -241,11 +244,12 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts watching `counters`' workers for polls longer than `threshold`.
+    /// Starts watching `counters`' workers for polls longer than `threshold`; each is
+    /// reported if `report` is set, and its worker tended either way.
     pub(crate) fn start(
         counters: StdArc<Counters>,
         threshold: Duration,
-        report: Report,
+        report: Option<Report>,
         tend: Tend,
         with_idle: WithIdle,
         thread_name: String,
@@ -254,7 +258,7 @@ impl Watchdog {
             let counters = counters.clone();
             std::thread::Builder::new()
                 .name(thread_name)
-                .spawn(move || watch(&counters, threshold, &report, &tend, &with_idle))?
+                .spawn(move || watch(&counters, threshold, report.as_ref(), &tend, &with_idle))?
         };
         Ok(Watchdog {
             counters,
@@ -283,7 +287,7 @@ struct Seen {
 fn watch(
     counters: &Counters,
     threshold: Duration,
-    report: &Report,
+    report: Option<&Report>,
     tend: &Tend,
     with_idle: &WithIdle,
 ) {
@@ -319,7 +323,8 @@ fn watch(
         };
         held.clear();
         for (index, (worker, seen)) in counters.workers.iter().zip(&mut seen).enumerate() {
-            if let Some(blocked) = look(index, worker, seen, now, threshold) {
+            let blocked = look(index, worker, seen, now, threshold);
+            if let (Some(blocked), Some(report)) = (blocked, report) {
                 counters.blocked_polls.bump_shared();
                 // A panicking handler must not kill the watchdog.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report(&blocked)));
@@ -402,7 +407,7 @@ mod tests {
         let watchdog = Watchdog::start(
             counters.clone(),
             THRESHOLD,
-            print_report(),
+            Some(print_report()),
             tend,
             with_idle,
             "pride-test-watchdog".into(),

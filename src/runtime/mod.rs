@@ -271,7 +271,7 @@ impl Builder {
     }
 
     /// Sets how long one poll of a task may keep its worker busy before it is reported
-    /// as blocking the worker (default 100 ms); `None` turns the watch off.
+    /// as blocking the worker (default 100 ms); `None` turns the report off.
     ///
     /// Each such poll is reported once, with the task's name if it has one, on stderr
     /// or to the [`on_blocked_worker`](Builder::on_blocked_worker) handler, and counted
@@ -292,8 +292,10 @@ impl Builder {
     /// While one worker is held, the others keep running the queued tasks (they steal
     /// from the held worker's queue) and keep firing timers and socket readiness. The
     /// one task a worker keeps aside as its next task (the last one it woke or
-    /// started) is handed to the other workers once the poll is reported. On a runtime
-    /// with a single worker, everything waits for it.
+    /// started) is handed to the other workers once the poll has held the worker past
+    /// the threshold. With the report off, the watch still runs for this hand-off, at
+    /// the default threshold, and reports and counts nothing. On a runtime with a
+    /// single worker, everything waits for it.
     ///
     /// ```
     /// use std::time::Duration;
@@ -311,7 +313,7 @@ impl Builder {
     pub fn blocked_poll_threshold(&mut self, threshold: Option<Duration>) -> &mut Builder {
         assert!(
             threshold != Some(Duration::ZERO),
-            "pride: blocked_poll_threshold must be more than zero (None turns the watch off)"
+            "pride: blocked_poll_threshold must be more than zero (None turns the report off)"
         );
         self.blocked_poll_threshold = threshold;
         self
@@ -440,10 +442,14 @@ impl Builder {
             blocking,
             self.on_deadlock.clone(),
         );
+        // With the report off, the watch goes on at the default threshold, for the
+        // hand-off of a held worker's next task.
         let observers = crate::debug::Observers::start(
             &handle,
-            self.blocked_poll_threshold,
-            self.on_blocked_worker.clone(),
+            self.blocked_poll_threshold
+                .unwrap_or(BLOCKED_POLL_THRESHOLD),
+            self.blocked_poll_threshold
+                .map(|_| self.on_blocked_worker.clone()),
             &self.thread_name,
         )?;
         let mut threads = Vec::with_capacity(workers);

@@ -200,7 +200,7 @@ fn a_poll_nested_in_a_par_call_is_watched_too() {
 }
 
 #[test]
-fn no_threshold_means_no_watch() {
+fn no_threshold_means_no_report() {
     let rt = Runtime::builder()
         .worker_threads(1)
         .blocked_poll_threshold(None)
@@ -209,6 +209,43 @@ fn no_threshold_means_no_watch() {
         .unwrap();
     rt.block_on(task_group(async |tg| {
         tg.start_soon(async { std::thread::sleep(Duration::from_millis(300)) });
+    }))
+    .unwrap();
+    assert_eq!(rt.metrics().blocked_polls, 0);
+}
+
+/// With the report off, the watch still hands a held worker's next task to the other
+/// workers. Task "holder" wakes "woken", which goes to the holder's worker's next-task
+/// slot, and then holds that worker in a blocking wait for "woken" to run, while the
+/// other worker idles. The autojump clock only makes sure "woken" waits on its event
+/// before the holder starts.
+#[test]
+fn the_next_task_of_a_held_worker_runs_elsewhere_with_the_report_off() {
+    let rt = Runtime::builder()
+        .worker_threads(2)
+        .clock(pride::time::Clock::autojump())
+        .blocked_poll_threshold(None)
+        .on_blocked_worker(|blocked| panic!("unexpected report: {blocked}"))
+        .build()
+        .unwrap();
+    rt.block_on(task_group(async |tg| {
+        let event = pride::Event::new();
+        let (ran_tx, ran_rx) = mpsc::channel::<()>();
+        let wait = event.clone();
+        tg.start_soon_named("woken", async move {
+            wait.wait().await;
+            ran_tx.send(()).unwrap();
+        });
+        // Autojump: time moves only once every task is blocked, so "woken" waits on
+        // its event by now.
+        pride::sleep(Duration::from_secs(1)).await;
+        tg.start_soon_named("holder", async move {
+            event.set(); // "woken" goes to this worker's next-task slot...
+            // ...and this poll holds the worker until "woken" has run on another one.
+            ran_rx
+                .recv_timeout(PATIENCE)
+                .expect("the next task waited for its held worker");
+        });
     }))
     .unwrap();
     assert_eq!(rt.metrics().blocked_polls, 0);
