@@ -59,7 +59,9 @@ fn main() -> Result<(), BoxError> {
         pride::sleep(Duration::from_millis(400)).await;
         println!("{}", pride::debug::dump());
         println!("{:#?}\n", rt.metrics());
-        if std::env::var_os("PRIDE_DUMP_ON_SIGQUIT").is_some() {
+        // Set to anything but an empty value or `0`, the variable turns the dump on.
+        let asked = std::env::var_os("PRIDE_DUMP_ON_SIGQUIT");
+        if asked.is_some_and(|value| !value.is_empty() && value != "0") {
             println!("pid {}: waiting 30 s for SIGQUIT", std::process::id());
             pride::sleep(Duration::from_secs(30)).await;
         }

@@ -23,8 +23,9 @@
 //!   the task that opened the group. Events mark `start` and `started`, a cancel (with
 //!   its `reason`), and each error and panic of a task.
 //! - A stuck program can be asked without changing its code: run it with
-//!   `PRIDE_DUMP_ON_SIGQUIT=1` in the environment (Unix), and each `kill -QUIT <pid>`
-//!   (or Ctrl-\\ in its terminal) prints every runtime's tree and metrics to stderr.
+//!   `PRIDE_DUMP_ON_SIGQUIT=1` in the environment (Unix; any value but an empty one or
+//!   `0` will do), and each `kill -QUIT <pid>` (or Ctrl-\\ in its terminal) prints every
+//!   runtime's tree and metrics to stderr.
 //! - On an autojump clock, a runtime whose tasks are all blocked with no timer armed
 //!   and no socket registered is deadlocked: only another thread can wake them. After
 //!   100 ms of that it is reported once, with the tree, as a [`Deadlock`]: printed to

@@ -1,7 +1,8 @@
 //! The dump from outside: with `PRIDE_DUMP_ON_SIGQUIT=1` in the environment, each
 //! runtime starts a thread that prints its task tree and metrics to stderr whenever
 //! the process gets SIGQUIT (`kill -QUIT <pid>`, or Ctrl-\ in a terminal). Without
-//! the variable nothing is registered, and SIGQUIT keeps its default action.
+//! the variable, or with it empty or `0`, nothing is registered, and SIGQUIT keeps its
+//! default action.
 
 use std::thread::JoinHandle;
 
@@ -10,8 +11,14 @@ use signal_hook::iterator::{Handle as SignalsHandle, Signals};
 
 use crate::runtime::Handle;
 
-/// The environment variable that turns the SIGQUIT dump on (any value but `0`).
+/// The environment variable that turns the SIGQUIT dump on: any value but an empty
+/// one or `0` (an empty variable counts as unset).
 pub(crate) const ENV: &str = "PRIDE_DUMP_ON_SIGQUIT";
+
+/// Whether a value of [`ENV`] (`None`: unset) asks for the dump.
+fn asked(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|value| !value.is_empty() && value != "0")
+}
 
 /// The signal thread; dropping it stops and joins the thread.
 pub(crate) struct DumpOnSignal {
@@ -26,9 +33,8 @@ impl DumpOnSignal {
         runtime: std::sync::Weak<crate::runtime::Shared>,
         thread_name: String,
     ) -> std::io::Result<Option<DumpOnSignal>> {
-        match std::env::var_os(ENV) {
-            Some(value) if !value.is_empty() && value != "0" => {}
-            _ => return Ok(None),
+        if !asked(std::env::var_os(ENV).as_deref()) {
+            return Ok(None);
         }
         let mut signals = Signals::new([SIGQUIT])?;
         let handle = signals.handle();
@@ -56,5 +62,21 @@ impl Drop for DumpOnSignal {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::asked;
+
+    #[test]
+    fn unset_empty_and_zero_leave_the_dump_off() {
+        assert!(!asked(None));
+        assert!(!asked(Some(OsStr::new(""))));
+        assert!(!asked(Some(OsStr::new("0"))));
+        assert!(asked(Some(OsStr::new("1"))));
+        assert!(asked(Some(OsStr::new("yes"))));
     }
 }
