@@ -2,10 +2,12 @@
 //!
 //! The loop's rules: a connection's error or panic is reported and ends that connection
 //! only; an accept error that concerns one connection (it was aborted or reset while in
-//! the backlog) is skipped at once; any other accept error (`EMFILE`, `ENFILE`,
-//! `ENOBUFS`, `ENOMEM`: out of some resource) is reported and retried after a pause
-//! that doubles from 1 ms up to 1 s, and resets once an accept succeeds. The queued
-//! connections wait in the listener's backlog meanwhile.
+//! the backlog) is skipped at once; an accept error that says the process or system is
+//! out of some resource (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) is reported and
+//! retried after a pause that doubles from 1 ms up to 1 s, and resets once an accept
+//! succeeds (the queued connections wait in the listener's backlog meanwhile); any
+//! other accept error says the listener cannot accept (`EINVAL`: not listening or shut
+//! down, `EBADF`, `ENOTSOCK`, ...) and ends the server with that error.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -60,14 +62,18 @@ type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
 /// A connection's error or panic is reported (by default as one line on standard
 /// error; see [`on_error`](Self::on_error)) and never stops the server. An accept
 /// error that concerns one pending connection (aborted or reset in the backlog) is
-/// skipped; any other (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`: out of some resource)
-/// is reported and retried after a pause that doubles from 1 ms up to 1 s, while the
-/// queued connections wait in the backlog. The server runs until it is cancelled, or, with
-/// [`graceful`](Self::graceful), until a shutdown is requested and the connections
-/// have drained.
+/// skipped; one that says the process or system is out of some resource (`EMFILE`,
+/// `ENFILE`, `ENOBUFS`, `ENOMEM`) is reported and retried after a pause that doubles
+/// from 1 ms up to 1 s, while the queued connections wait in the backlog. Any other
+/// accept error means the listener cannot accept (`EINVAL`: it is not listening or was
+/// shut down; `EBADF`, `ENOTSOCK`, ...): the server stops, cancels its connections and
+/// fails with that error, named `accept`. Otherwise the server runs until it is
+/// cancelled, or, with [`graceful`](Self::graceful), until a shutdown is requested and
+/// the connections have drained.
 ///
-/// Awaiting it gives `Ok(())`, or `Err` only if the error handler itself panicked or a
-/// connection panicked while it was being cancelled (in a `Drop`).
+/// Awaiting it gives `Ok(())`, or `Err` if accepting failed as above, if the error
+/// handler itself panicked, or if a connection panicked while it was being cancelled
+/// (in a `Drop`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -359,28 +365,29 @@ where
     }
 }
 
-/// Runs `work` until `shutdown` is requested, then drops it.
-async fn stop_on(shutdown: Shutdown, work: impl Future<Output = ()>) {
+/// Runs `work` until `shutdown` is requested, then drops it and gives `Ok(())`.
+async fn stop_on(shutdown: Shutdown, work: impl Future<Output = io::Result<()>>) -> io::Result<()> {
     let mut work = pin!(work);
     let mut stopped = pin!(shutdown.triggered());
     poll_fn(|cx| {
         if stopped.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(());
+            return Poll::Ready(Ok(()));
         }
         work.as_mut().poll(cx)
     })
-    .await;
+    .await
 }
 
-/// Accepts forever, starting `handler` on each connection as an isolated child of `tg`.
-/// Owns the listener: dropping this future stops accepting.
+/// Accepts until the listener fails, starting `handler` on each connection as an
+/// isolated child of `tg`. Owns the listener: dropping this future stops accepting.
 async fn accept_loop<L, H, Fut>(
     listener: L,
     tg: TaskGroup,
     handler: H,
     limit: Option<Arc<Semaphore>>,
     report: Report,
-) where
+) -> io::Result<()>
+where
     L: Listener,
     H: Fn(L::Stream, L::Addr) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
@@ -410,11 +417,13 @@ async fn accept_loop<L, H, Fut>(
                 );
             }
             Err(e) if concerns_one_connection(&e) => {}
-            Err(e) => {
+            Err(e) if out_of_resources(&e) => {
                 report(TaskError::new(Some("accept".into()), Kind::Error(e.into())));
                 pause = (pause * 2).clamp(Duration::from_millis(1), Duration::from_secs(1));
                 crate::sleep(pause).await;
             }
+            // The listener itself cannot accept: retrying would fail the same way.
+            Err(e) => return Err(e),
         }
     }
 }
@@ -426,4 +435,17 @@ fn concerns_one_connection(error: &io::Error) -> bool {
         error.kind(),
         ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | TimedOut
     )
+}
+
+/// Errors that say the process or system is out of some resource, which passes once
+/// descriptors or memory are freed: `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`.
+fn out_of_resources(error: &io::Error) -> bool {
+    #[cfg(unix)]
+    if let Some(code) = error.raw_os_error() {
+        return matches!(
+            code,
+            libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+        );
+    }
+    error.kind() == io::ErrorKind::OutOfMemory
 }

@@ -318,3 +318,35 @@ fn std_client_sees_the_echo() {
         .unwrap();
     });
 }
+
+/// A listener that can never accept (here: bound but not listening, as a misconfigured
+/// socket handed over by a supervisor is) ends the server with the accept error; it is
+/// not reported and retried as a shortage of descriptors or memory would be.
+#[test]
+fn a_listener_that_cannot_accept_ends_the_server_with_the_error() {
+    crate::common::run(2, 20, || async {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        // No `listen`: every accept fails with EINVAL.
+        let listener = TcpListener::from_std(socket.into()).unwrap();
+        let reports = Arc::new(AtomicUsize::new(0));
+        let counted = reports.clone();
+        let outcome = serve(listener, |_: TcpStream, _| async {})
+            .on_error(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            })
+            .await;
+        let error = outcome.expect_err("serve ended without an error although it cannot accept");
+        assert_eq!(error.errors()[0].name(), Some("accept"));
+        let io = error.find::<std::io::Error>().expect("the accept error");
+        assert_eq!(io.kind(), ErrorKind::InvalidInput, "{io}");
+        assert_eq!(
+            reports.load(Ordering::SeqCst),
+            0,
+            "a fatal accept error is returned, not reported"
+        );
+    });
+}
