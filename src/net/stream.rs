@@ -162,6 +162,11 @@ macro_rules! stream_impls {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
+                // Nothing to write: done at once, as std's `write` is, not once the
+                // peer has made room.
+                if buf.is_empty() {
+                    return std::task::Poll::Ready(Ok(0));
+                }
                 self.io
                     .poll_io(cx, Direction::Write, |s| std::io::Write::write(&mut &*s, buf))
             }
@@ -171,6 +176,9 @@ macro_rules! stream_impls {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
+                if bufs.iter().all(|b| b.is_empty()) {
+                    return std::task::Poll::Ready(Ok(0));
+                }
                 self.io.poll_io(cx, Direction::Write, |s| {
                     std::io::Write::write_vectored(&mut &*s, bufs)
                 })

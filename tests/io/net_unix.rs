@@ -120,6 +120,29 @@ fn an_empty_read_returns_at_once_on_an_idle_stream() {
 }
 
 #[test]
+fn an_empty_write_returns_at_once_on_a_full_stream() {
+    run(2, 60, || async {
+        let (a, _b) = UnixStream::pair().unwrap();
+        // The peer never reads: fill the buffer until a write would block, so that
+        // the stream is not known to be writable.
+        let chunk = [0u8; 64 * 1024];
+        loop {
+            match a.try_write(&chunk) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // A write that waited for room would stay pending.
+        let first = futures_lite::future::poll_once(a.write(&[])).await;
+        assert!(matches!(first, Some(Ok(0))), "{first:?}");
+        let (_reader, writer) = a.into_split();
+        let half = futures_lite::future::poll_once(writer.write(&[])).await;
+        assert!(matches!(half, Some(Ok(0))), "{half:?}");
+    });
+}
+
+#[test]
 fn connecting_to_a_missing_socket_fails() {
     let socket = TempSocket::new("missing");
     let path = socket.path();

@@ -110,6 +110,29 @@ fn an_empty_read_of_a_pipe_returns_at_once() {
 }
 
 #[test]
+fn an_empty_write_to_a_full_pipe_returns_at_once() {
+    run(2, 60, || async {
+        let mut child = Command::new("sleep")
+            .arg("600")
+            .stdin(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // The child never reads: fill the pipe until a write has to wait. The first
+        // write waits for the pipe's first readiness; the next ones fill it.
+        let chunk = [0u8; 64 * 1024];
+        assert!(stdin.write(&chunk).await.unwrap() > 0);
+        while let Some(written) = futures_lite::future::poll_once(stdin.write(&chunk)).await {
+            written.unwrap();
+        }
+        // A write that waited for room would stay pending.
+        let write = futures_lite::future::poll_once(stdin.write(&[])).await;
+        assert!(matches!(write, Some(Ok(0))), "{write:?}");
+    });
+}
+
+#[test]
 fn a_megabyte_goes_through_cat_and_back() {
     run(2, 60, || async {
         let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
