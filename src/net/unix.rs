@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::reactor::IoSource;
 use super::scheduled_io::Direction;
+use crate::time::Backoff;
 
 /// A Unix-domain socket listening for connections.
 ///
@@ -169,12 +170,6 @@ pub struct UnixStream {
     io: IoSource<mio::net::UnixStream>,
 }
 
-/// The first wait of [`UnixStream::connect`] for room in a full backlog; each next
-/// wait is twice as long, up to [`CONNECT_RETRY_MAX`].
-const CONNECT_RETRY_FIRST: Duration = Duration::from_millis(1);
-/// The longest wait between two connect attempts.
-const CONNECT_RETRY_MAX: Duration = Duration::from_millis(100);
-
 impl UnixStream {
     /// Connects to the socket file `path`.
     ///
@@ -203,18 +198,13 @@ impl UnixStream {
     /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let path = path.as_ref();
-        let mut retry = CONNECT_RETRY_FIRST;
         // A non-blocking connect to a full backlog says `WouldBlock` (a TCP connect
-        // would be in progress instead, and announce its end as writable). The wait
-        // for room is in real time, on the blocking pool: it waits for the kernel, not
-        // for the runtime's clock (a mock clock would never end it, an autojump clock
-        // would jump over it), and it keeps the runtime busy meanwhile.
+        // would be in progress instead, and announce its end as writable). The kernel
+        // announces no room, so the waits between attempts are in real time.
+        let mut retry = Backoff::new(Duration::from_millis(1), Duration::from_millis(100));
         let socket = loop {
             match mio::net::UnixStream::connect(path) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    crate::to_thread(move || std::thread::sleep(retry)).await;
-                    retry = (retry * 2).min(CONNECT_RETRY_MAX);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => retry.wait().await,
                 result => break result?,
             }
         };

@@ -3,8 +3,9 @@
 //! On Linux the child gets a pidfd (`pidfd_open`, Linux 5.3+): a descriptor that
 //! becomes readable when the process exits, registered with the reactor like a
 //! socket. Where there is none (another Unix, an older kernel, a sandbox that
-//! forbids the call), the waiter polls `try_wait` on a timer that backs off from
-//! 1 ms to 100 ms.
+//! forbids the call), the waiter polls `try_wait` between waits that back off from
+//! 1 ms to 100 ms. The waits are in real time, on the blocking pool: the exit is the
+//! kernel's news, which the runtime's clock (mock or autojump) has no say in.
 //!
 //! Children dropped before they were reaped are kept in [`ORPHANS`] and reaped
 //! (without waiting) at the next spawn, so they do not stay zombies for long.
@@ -20,6 +21,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+
+use crate::time::Backoff;
 
 /// Children dropped unreaped, reaped at the next spawn.
 static ORPHANS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
@@ -43,10 +46,12 @@ pub(super) fn reap_orphans() {
 pub(super) enum ExitWatch {
     #[cfg(target_os = "linux")]
     PidFd(crate::net::reactor::IoSource<pidfd::PidFd>),
-    /// Polls `try_wait` after each sleep.
+    /// Polls `try_wait` after each real-time wait.
     Poll {
-        sleep: Option<std::pin::Pin<Box<crate::Sleep>>>,
-        next: Duration,
+        backoff: Backoff,
+        /// The wait in flight. In a mutex only so that a `Child` stays `Sync`: it is
+        /// reached through `&mut`, never locked.
+        wait: Option<Mutex<crate::ToThread<()>>>,
     },
 }
 
@@ -60,9 +65,14 @@ impl ExitWatch {
             return ExitWatch::PidFd(io);
         }
         let _ = pid;
+        ExitWatch::polling()
+    }
+
+    /// A watch that polls the child's status: where there is no pidfd.
+    fn polling() -> ExitWatch {
         ExitWatch::Poll {
-            sleep: None,
-            next: Duration::from_millis(1),
+            backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(100)),
+            wait: None,
         }
     }
 
@@ -81,14 +91,13 @@ impl ExitWatch {
                     Err(e) => Err(e),
                 }
             }),
-            ExitWatch::Poll { sleep, next } => loop {
+            ExitWatch::Poll { backoff, wait } => loop {
                 if let Some(status) = child.try_wait()? {
                     return Poll::Ready(Ok(status));
                 }
-                let timer = sleep.get_or_insert_with(|| Box::pin(crate::sleep(*next)));
-                std::task::ready!(timer.as_mut().poll(cx));
-                *sleep = None;
-                *next = (*next * 2).min(Duration::from_millis(100));
+                let pending = wait.get_or_insert_with(|| Mutex::new(backoff.wait()));
+                std::task::ready!(std::pin::Pin::new(pending.get_mut()).poll(cx));
+                *wait = None;
             },
         }
     }
@@ -150,8 +159,9 @@ mod pidfd {
 #[cfg(all(test, not(pride_loom)))]
 mod tests {
     use super::*;
+    use crate::time::Clock;
 
-    /// The timer fallback (used where pidfd is missing) finds the exit too.
+    /// The polling fallback (used where pidfd is missing) finds the exit too.
     #[test]
     fn the_polling_watch_sees_the_exit() {
         let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
@@ -160,14 +170,59 @@ mod tests {
                 .args(["-c", "sleep 0.05; exit 3"])
                 .spawn()
                 .unwrap();
-            let mut watch = ExitWatch::Poll {
-                sleep: None,
-                next: Duration::from_millis(1),
-            };
+            let mut watch = ExitWatch::polling();
             let status = std::future::poll_fn(|cx| watch.poll_exit(cx, &mut child))
                 .await
                 .unwrap();
             assert_eq!(status.code(), Some(3));
         });
+    }
+
+    /// Spawns `program` with `args` on a runtime with `clock` and waits for its exit
+    /// through a polling watch, as where there is no pidfd. Gives the status and how far
+    /// the runtime's clock moved meanwhile. A watchdog turns a hang into a failure.
+    fn poll_for_exit(clock: Clock, program: &str, args: &[&str]) -> (bool, Duration) {
+        let mut command = std::process::Command::new(program);
+        command.args(args);
+        let runtime = crate::Runtime::builder()
+            .worker_threads(2)
+            .clock(clock)
+            .build()
+            .unwrap();
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outcome = runtime.block_on(async move {
+                let start = crate::time::current_time();
+                let mut child = command.spawn().unwrap();
+                let mut watch = ExitWatch::polling();
+                let status = std::future::poll_fn(|cx| watch.poll_exit(cx, &mut child)).await;
+                (
+                    status.unwrap().success(),
+                    crate::time::current_time() - start,
+                )
+            });
+            let _ = done.send(outcome);
+        });
+        result
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the exit of the child was not seen")
+    }
+
+    #[test]
+    fn polling_sees_an_exit_on_a_mock_clock_nobody_advances() {
+        let (success, _) = poll_for_exit(Clock::mock(), "true", &[]);
+        assert!(success);
+    }
+
+    #[test]
+    fn polling_does_not_move_an_autojump_clock() {
+        // The child is still running at the first poll, so the watch has to wait.
+        let (success, moved) = poll_for_exit(Clock::autojump(), "sleep", &["0.01"]);
+        assert!(success);
+        assert_eq!(
+            moved,
+            Duration::ZERO,
+            "virtual time jumped while the child ran"
+        );
     }
 }

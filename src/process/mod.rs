@@ -4,9 +4,10 @@
 //! [`Command`] builds and spawns a [`Child`]; its piped standard streams are
 //! [`ChildStdin`] ([`futures_io::AsyncWrite`]), [`ChildStdout`] and [`ChildStderr`]
 //! ([`futures_io::AsyncRead`]), registered with the runtime's reactor like sockets.
-//! Waiting for the exit uses no thread: on Linux a process descriptor (pidfd) that the
-//! reactor watches; elsewhere a timer that polls the child's status, backing off to
-//! every 100 ms.
+//! On Linux, waiting for the exit takes no thread: the reactor watches a process
+//! descriptor (pidfd). Elsewhere, or where pidfd is refused, the child's status is
+//! polled between real-time waits on the blocking pool that back off to every 100 ms;
+//! the runtime's clock (mock or autojump) neither stalls nor hurries them.
 //!
 //! **Cancel safety.** [`Child::wait`] and the pipe reads and writes are cancel-safe:
 //! dropped before they complete, they took nothing, and a later call picks up where

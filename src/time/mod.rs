@@ -42,6 +42,8 @@
 // which builds the `TimeDriver` with its clock and calls it around parking.
 
 mod atomic_waker;
+#[cfg(unix)]
+mod backoff;
 mod clock;
 mod driver;
 mod entry;
@@ -54,6 +56,8 @@ mod wheel;
 pub use clock::Clock;
 pub use sleep::{Interval, Sleep, advance, current_time, interval, sleep, sleep_until};
 
+#[cfg(unix)]
+pub(crate) use backoff::Backoff;
 pub(crate) use driver::TimeDriver;
 #[allow(unused_imports)] // used by cancel scopes
 pub(crate) use sleep::deadline_after;
