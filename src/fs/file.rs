@@ -31,6 +31,11 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 ///
 /// **Cancel safety.** A read or write dropped while its call runs is not lost: the
 /// next operation waits for the call, and bytes it read are returned by the next read.
+/// A call that uses or moves the position (a read, write or seek) first moves the OS
+/// position back over such bytes, so that it acts where the reader is; calls that
+/// ignore the position (`metadata`, `sync_all`, `set_len`) leave the bytes in place. On
+/// a file that cannot seek (a pipe, a FIFO) that move fails: the call fails with the
+/// seek's error and the bytes stay for the next read.
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -53,8 +58,8 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 pub struct File {
     state: State,
     /// Bytes a finished read fetched beyond what its caller took; the OS position is
-    /// past them. Served first by the next read; skipped back over before a write or
-    /// seek.
+    /// past them. Served first by the next read; skipped back over before a call that
+    /// uses the position (see `Position`).
     read_ahead: Vec<u8>,
     /// The error of a call whose caller did not see it (a buffered write).
     error: Option<io::Error>,
@@ -77,8 +82,21 @@ enum Done {
     Sync(io::Result<()>),
     SetLen(u64, io::Result<()>),
     Metadata(io::Result<std::fs::Metadata>),
-    /// Skipping back over read-ahead bytes failed; the call did not run.
-    Rewind(io::Error),
+    /// Nothing but the skip back over read-ahead bytes ran (for `into_std`).
+    Settled,
+    /// Skipping back over read-ahead bytes failed; the call did not run. The bytes come
+    /// back with the error, for the next read.
+    Rewind(io::Error, Vec<u8>),
+}
+
+/// Whether a call uses or moves the file's position.
+#[derive(Clone, Copy)]
+enum Position {
+    /// A read, write or seek: the OS position must first be the reader's, so read-ahead
+    /// bytes are skipped back over before it runs.
+    Used,
+    /// `metadata`, `sync_all`, `set_len`: the read-ahead stays as it is.
+    Ignored,
 }
 
 impl File {
@@ -158,6 +176,11 @@ impl File {
     /// where this `File`'s reader would read next. An error kept from an earlier
     /// buffered write is returned instead (and the file is closed).
     ///
+    /// Bytes a dropped read fetched beyond the reader's position are given back by
+    /// moving the position back over them. A file that cannot seek (a pipe, a FIFO)
+    /// cannot take them back: if it holds such bytes, `into_std` fails with the seek's
+    /// error and the file is closed; read them first.
+    ///
     /// ```
     /// use futures_lite::AsyncWriteExt;
     ///
@@ -175,17 +198,18 @@ impl File {
         if let Some(error) = self.error.take() {
             return Err(error);
         }
-        let mut file = self.take_file();
-        let back = std::mem::take(&mut self.read_ahead).len();
-        if back > 0 {
-            crate::to_thread(move || {
-                file.seek(SeekFrom::Current(-(back as i64)))?;
-                Ok(file)
+        if !self.read_ahead.is_empty() {
+            std::future::poll_fn(|cx| {
+                self.poll_call(
+                    cx,
+                    Position::Used,
+                    |done| matches!(done, Done::Settled),
+                    |_| Done::Settled,
+                )
             })
-            .await
-        } else {
-            Ok(file)
+            .await?;
         }
+        Ok(self.take_file())
     }
 
     /// The file's metadata, like [`std::fs::File::metadata`]; waits for the call in
@@ -201,6 +225,7 @@ impl File {
         let done = std::future::poll_fn(|cx| {
             self.poll_call(
                 cx,
+                Position::Ignored,
                 |done| matches!(done, Done::Metadata(_)),
                 |file| Done::Metadata(file.metadata()),
             )
@@ -230,6 +255,7 @@ impl File {
         std::future::poll_fn(|cx| {
             self.poll_call(
                 cx,
+                Position::Ignored,
                 |done| matches!(done, Done::Sync(_)),
                 |file| Done::Sync(file.sync_all()),
             )
@@ -254,6 +280,7 @@ impl File {
         std::future::poll_fn(|cx| {
             self.poll_call(
                 cx,
+                Position::Ignored,
                 |done| matches!(done, Done::SetLen(s, _) if *s == size),
                 move |file| Done::SetLen(size, file.set_len(size)),
             )
@@ -292,10 +319,13 @@ impl File {
             | Done::Write(Err(e))
             | Done::Sync(Err(e))
             | Done::SetLen(_, Err(e))
-            | Done::Seek(_, Err(e))
-            | Done::Rewind(e) => self.error = Some(e),
+            | Done::Seek(_, Err(e)) => self.error = Some(e),
+            Done::Rewind(e, read_ahead) => {
+                self.read_ahead = read_ahead;
+                self.error = Some(e);
+            }
             Done::Write(Ok(())) | Done::Sync(Ok(())) | Done::SetLen(_, Ok(())) => {}
-            Done::Seek(_, Ok(_)) | Done::Metadata(_) => {}
+            Done::Seek(_, Ok(_)) | Done::Metadata(_) | Done::Settled => {}
         }
         Poll::Ready(None)
     }
@@ -305,16 +335,25 @@ impl File {
         self.poll_idle(cx, |_| false).map(|_| ())
     }
 
-    /// Starts `call` on the pool with the file, after skipping back over read-ahead
-    /// bytes so that the OS position is the reader's position.
-    fn start(&mut self, call: impl FnOnce(&mut std::fs::File) -> Done + Send + 'static) {
+    /// Starts `call` on the pool with the file. If it uses the position, the read-ahead
+    /// bytes go with it: the pool skips back over them first, so that the OS position
+    /// is the reader's, and drops them once that succeeded; if it fails, `call` does not
+    /// run and the bytes come back with the error (`Done::Rewind`).
+    fn start(
+        &mut self,
+        position: Position,
+        call: impl FnOnce(&mut std::fs::File) -> Done + Send + 'static,
+    ) {
         let mut file = self.take_file();
-        let back = std::mem::take(&mut self.read_ahead).len();
+        let read_ahead = match position {
+            Position::Used => std::mem::take(&mut self.read_ahead),
+            Position::Ignored => Vec::new(),
+        };
         self.state = State::Busy(crate::to_thread(move || {
-            if back > 0
-                && let Err(e) = file.seek(SeekFrom::Current(-(back as i64)))
+            if !read_ahead.is_empty()
+                && let Err(e) = file.seek(SeekFrom::Current(-(read_ahead.len() as i64)))
             {
-                return (file, Done::Rewind(e));
+                return (file, Done::Rewind(e, read_ahead));
             }
             let done = call(&mut file);
             (file, done)
@@ -326,6 +365,7 @@ impl File {
     fn poll_call(
         &mut self,
         cx: &mut Context<'_>,
+        position: Position,
         wanted: impl Fn(&Done) -> bool,
         call: impl FnOnce(&mut std::fs::File) -> Done + Send + 'static,
     ) -> Poll<io::Result<Done>> {
@@ -338,7 +378,7 @@ impl File {
                 return Poll::Ready(Err(error));
             }
             match call.take() {
-                Some(call) => self.start(call),
+                Some(call) => self.start(position, call),
                 // Our own call ends in the wanted result or in a kept error.
                 None => unreachable!("a started call ends in its own result or an error"),
             }
@@ -382,6 +422,7 @@ impl futures_io::AsyncRead for File {
                     let len = buf.len().min(MAX_CHUNK);
                     let done = ready!(this.poll_call(
                         cx,
+                        Position::Used,
                         |d| matches!(d, Done::Read(_)),
                         move |file| {
                             let mut bytes = vec![0; len];
@@ -418,7 +459,9 @@ impl futures_io::AsyncWrite for File {
         }
         let bytes = buf[..buf.len().min(MAX_CHUNK)].to_vec();
         let n = bytes.len();
-        this.start(move |file| Done::Write(file.write_all(&bytes)));
+        this.start(Position::Used, move |file| {
+            Done::Write(file.write_all(&bytes))
+        });
         this.writing = true;
         // Polled once, the call is on the pool's queue: it runs now, not at the next
         // operation, and the `File`'s drop cannot lose it. If it is already done, its
@@ -450,6 +493,7 @@ impl futures_io::AsyncSeek for File {
         let this = self.get_mut();
         let done = ready!(this.poll_call(
             cx,
+            Position::Used,
             |d| matches!(d, Done::Seek(p, _) if *p == pos),
             move |file| Done::Seek(pos, file.seek(pos)),
         ));

@@ -310,6 +310,91 @@ fn a_dropped_file_still_does_the_write_it_accepted() {
     });
 }
 
+/// A `File` on a socket (which cannot seek, as a pipe cannot) holding `first` as
+/// read-ahead: a read queued behind the pool's one thread when its caller went fetched
+/// it. Returns the peer too, to write more or end the stream.
+#[cfg(unix)]
+async fn unseekable_file_with_read_ahead() -> (fs::File, std::os::unix::net::UnixStream) {
+    let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut file = fs::File::from_std(std::os::fd::OwnedFd::from(ours).into());
+    std::io::Write::write_all(&mut peer, b"first").unwrap();
+    with_the_pool_held(async || {
+        let mut buf = [0; 16];
+        let read = futures_lite::future::poll_once(file.read(&mut buf)).await;
+        assert!(read.is_none(), "the read ran at once");
+    })
+    .await;
+    (file, peer)
+}
+
+/// Ends `peer`'s stream after `more`, and reads `file` to its end.
+#[cfg(unix)]
+async fn the_rest(
+    mut file: fs::File,
+    mut peer: std::os::unix::net::UnixStream,
+    more: &[u8],
+) -> String {
+    std::io::Write::write_all(&mut peer, more).unwrap();
+    drop(peer);
+    let mut rest = String::new();
+    file.read_to_string(&mut rest).await.unwrap();
+    rest
+}
+
+#[cfg(unix)]
+#[test]
+fn a_call_that_ignores_the_position_leaves_the_read_ahead_of_an_unseekable_file() {
+    with_one_pool_thread(|| async {
+        let (mut file, peer) = unseekable_file_with_read_ahead().await;
+        let metadata = file.metadata().await;
+        assert!(metadata.is_ok(), "{metadata:?}");
+        assert_eq!(the_rest(file, peer, b" second").await, "first second");
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn a_failed_rewind_keeps_the_read_ahead_for_the_next_read() {
+    with_one_pool_thread(|| async {
+        let (mut file, peer) = unseekable_file_with_read_ahead().await;
+        // A seek must first move back over the bytes read ahead: a socket cannot.
+        assert!(file.seek(SeekFrom::Current(0)).await.is_err());
+        assert_eq!(the_rest(file, peer, b" second").await, "first second");
+    });
+}
+
+#[test]
+fn into_std_gives_the_read_ahead_back() {
+    with_one_pool_thread(|| async {
+        let dir = TempDir::new("into-std-read-ahead");
+        let path = dir.join("data");
+        fs::write(&path, "0123456789").await.unwrap();
+        let mut file = fs::File::open(&path).await.unwrap();
+        with_the_pool_held(async || {
+            let mut buf = [0; 4];
+            assert!(
+                futures_lite::future::poll_once(file.read(&mut buf))
+                    .await
+                    .is_none()
+            );
+        })
+        .await;
+        let mut std_file = file.into_std().await.unwrap();
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut std_file, &mut all).unwrap();
+        assert_eq!(all, "0123456789");
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn into_std_of_an_unseekable_file_with_read_ahead_fails() {
+    with_one_pool_thread(|| async {
+        let (file, _peer) = unseekable_file_with_read_ahead().await;
+        assert!(file.into_std().await.is_err());
+    });
+}
+
 #[test]
 fn types_and_futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
