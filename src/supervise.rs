@@ -10,9 +10,9 @@
 //! ends to it through a queue.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -180,8 +180,8 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 /// - A panic in a child's factory (the closure that makes its future) is that run's
 ///   panic, named after the child and handled by the policy like any other.
 /// - One-for-all: on a failure, the other running children are cancelled and have
-///   ended before anything restarts. An error a sibling returns while it is torn down
-///   is kept in the report but does not count as a restart.
+///   ended before anything restarts. An error a sibling returns while it is torn down,
+///   or a panic in its cleanup, is kept in the report but does not count as a restart.
 /// - Cancelling the supervisor (its enclosing scope) cancels every child and ends it,
 ///   like any group.
 /// - The restart budget counts the restarts of the last `window`; the delay before a
@@ -344,6 +344,35 @@ where
     }
 }
 
+/// Awaits `run`, a child's run inside the scope the supervisor cancels it with.
+///
+/// The run's work catches its own errors and panics, and a panic in its `Drop` once it
+/// has ended; what can still unwind out of `run` is a panic in the `Drop` of work that
+/// the scope dropped for a cancel. When that cancel is the supervisor's own (it
+/// tears the child down), the panic is this run's failure, named after the child, and
+/// goes to the supervisor like any other end of the run. When a cancel from outside the
+/// supervisor stands, it goes on unwinding: the supervisor's group keeps it as the
+/// child's cleanup panic, as any group does.
+async fn cleanup_caught<F>(name: Arc<str>, run: F) -> Option<Result<(), TaskError>>
+where
+    F: Future<Output = Option<Result<(), TaskError>>>,
+{
+    let mut run = pin!(run);
+    // Unwind safety: after a panic the run is never polled again, only dropped.
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(panic) if crate::cancel::cancel_stands() => resume_unwind(panic),
+            Err(panic) => {
+                let error = TaskError::new(Some(name.clone()), Kind::Panic(Payload::new(panic)));
+                crate::debug::trace::failed(&error);
+                Poll::Ready(Some(Err(error)))
+            }
+        },
+    )
+    .await
+}
+
 // The configuration is never pinned: the first poll moves it into a box.
 impl Unpin for Supervisor {}
 
@@ -495,12 +524,13 @@ impl Config {
         let spec = &mut self.specs[index];
         let scope = CancelScope::new();
         let (run_scope, exits) = (scope.clone(), exits.clone());
+        let name = spec.name.clone();
         let factory = &mut spec.factory;
         let started = tg
             .start_named(&*spec.name, move |status| {
                 let work = factory(status);
                 async move {
-                    let outcome = run_scope.run(work).await;
+                    let outcome = cleanup_caught(name, run_scope.run(work)).await;
                     exits
                         .put_nowait(Exit {
                             index,

@@ -22,6 +22,16 @@ impl Drop for Dropped {
     }
 }
 
+/// Panics when dropped: a cleanup that fails while its task is cancelled.
+struct PanicOnDrop;
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("cleanup failed");
+        }
+    }
+}
+
 #[test]
 fn one_for_one_restarts_only_the_failed_child_after_a_backoff() {
     autojump().block_on(async {
@@ -230,6 +240,59 @@ fn one_for_all_cancels_and_restarts_every_child_in_order() {
         assert_eq!(*log.lock().unwrap(), ["database", "api", "database", "api"]);
         // The first api run was cancelled, the second ran to its end.
         assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// One-for-all: "database" fails and "cache" is torn down, its cleanup panicking. The
+/// panic is the torn-down sibling's failure: kept in the report, not counted as a
+/// restart, and both children are restarted.
+#[test]
+fn a_cleanup_panic_of_a_torn_down_sibling_is_reported_and_the_restart_goes_on() {
+    autojump().block_on(async {
+        let db_runs = Arc::new(AtomicUsize::new(0));
+        let cache_runs = Arc::new(AtomicUsize::new(0));
+        let (db, cache) = (db_runs.clone(), cache_runs.clone());
+        let policy = RestartPolicy::one_for_all()
+            .max_restarts(1, Duration::from_secs(60))
+            .backoff(Duration::from_millis(10), Duration::from_millis(10));
+        let error = supervise(policy)
+            .child("database", move || {
+                let run = db.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    Err::<(), _>(format!("lost the disk {run}"))
+                }
+            })
+            .child("cache", move || {
+                let run = cache.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    // Not `then_some`: it would make (and drop) a guard on every run.
+                    let _guard = if run == 0 { Some(PanicOnDrop) } else { None };
+                    pride::sleep(Duration::from_secs(5)).await;
+                }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (
+                db_runs.load(Ordering::SeqCst),
+                cache_runs.load(Ordering::SeqCst)
+            ),
+            (2, 2),
+            "both children were restarted once: {error}"
+        );
+        let entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name(), e.is_panic(), e.to_string()))
+            .collect();
+        assert_eq!(entries.len(), 3, "{error}");
+        assert_eq!(entries[0].0, Some("database"));
+        assert!(entries[0].2.contains("lost the disk 0"), "{error}");
+        assert_eq!(entries[1].0, Some("cache"));
+        assert_eq!(error.errors()[1].panic_message(), Some("cleanup failed"));
+        assert_eq!(entries[2].0, Some("database"), "{error}");
+        assert!(entries[2].2.contains("lost the disk 1"), "{error}");
     });
 }
 
