@@ -399,8 +399,52 @@ impl std::fmt::Debug for Supervisor {
 struct Exit {
     index: usize,
     generation: u64,
-    /// `None`: cancelled by the supervisor (a one-for-all teardown).
+    /// `None`: the run was dropped by a cancel (the supervisor's teardown, or one from
+    /// outside), or unwound, before it had an outcome.
     outcome: Option<Result<(), TaskError>>,
+}
+
+/// Queues the exit of one run of a child when it is dropped: the supervisor hears of
+/// every run's end exactly once, whether the run returned, failed, was dropped by a
+/// cancel (even before its first poll) or unwound.
+struct ExitOnDrop {
+    exits: Queue<Exit>,
+    index: usize,
+    generation: u64,
+    outcome: Option<Result<(), TaskError>>,
+}
+
+impl Drop for ExitOnDrop {
+    fn drop(&mut self) {
+        let exit = Exit {
+            index: self.index,
+            generation: self.generation,
+            outcome: self.outcome.take(),
+        };
+        // An unbounded queue takes every item while it is open, and only the
+        // supervisor's body could close it.
+        let _ = self.exits.put_nowait(exit);
+    }
+}
+
+/// Waits for the next exit of a child's current run; an exit of a run the supervisor is
+/// done with is skipped. A run that ended without an outcome, whose failure came back
+/// from `start` instead, has that failure as its outcome.
+async fn next_exit(
+    exits: &Queue<Exit>,
+    generations: &[u64],
+    failed_starts: &mut [Option<TaskError>],
+) -> Exit {
+    loop {
+        let mut exit = exits.get().await.expect("the supervisor holds the queue");
+        if exit.generation != generations[exit.index] {
+            continue;
+        }
+        if exit.outcome.is_none() {
+            exit.outcome = failed_starts[exit.index].take().map(Err);
+        }
+        return exit;
+    }
 }
 
 /// A child's state as the supervisor sees it.
@@ -431,22 +475,23 @@ impl Config {
         let mut states = vec![State::Running; count];
         // Restart times and the errors that caused them, within the window.
         let mut restarts: VecDeque<(Instant, TaskError)> = VecDeque::new();
-        // Errors that caused no restart: siblings torn down by a one-for-all
-        // restart, panics while a child was cleaned up before it was ready.
+        // Errors that caused no restart: siblings torn down by a one-for-all restart.
         let mut torn_down: Vec<TaskError> = Vec::new();
+        // A run's failure that came back from `start` instead of in its exit.
+        let mut failed_starts: Vec<Option<TaskError>> = (0..count).map(|_| None).collect();
 
         for index in 0..count {
-            scopes.push(self.launch(&tg, index, 0, &exits, &mut torn_down).await);
+            scopes.push(
+                self.launch(&tg, index, 0, &exits, &mut failed_starts[index])
+                    .await,
+            );
         }
         if let Some(ready) = self.ready.take() {
             ready.started(());
         }
 
         while states.contains(&State::Running) {
-            let exit = exits.get().await.expect("the supervisor holds the queue");
-            if exit.generation != generations[exit.index] {
-                continue;
-            }
+            let exit = next_exit(&exits, &generations, &mut failed_starts).await;
             let error = match exit.outcome {
                 Some(Ok(())) | None => {
                     states[exit.index] = State::Done;
@@ -482,10 +527,7 @@ impl Config {
                 }
                 // Wait until the torn-down siblings have ended.
                 while pending > 0 {
-                    let late = exits.get().await.expect("the supervisor holds the queue");
-                    if late.generation != generations[late.index] {
-                        continue;
-                    }
+                    let late = next_exit(&exits, &generations, &mut failed_starts).await;
                     pending -= 1;
                     generations[late.index] += 1;
                     match late.outcome {
@@ -504,7 +546,13 @@ impl Config {
             crate::sleep(delay).await;
             for index in restart {
                 scopes[index] = self
-                    .launch(&tg, index, generations[index], &exits, &mut torn_down)
+                    .launch(
+                        &tg,
+                        index,
+                        generations[index],
+                        &exits,
+                        &mut failed_starts[index],
+                    )
                     .await;
             }
         }
@@ -512,41 +560,45 @@ impl Config {
     }
 
     /// Starts run `generation` of child `index` and waits until it is ready or has
-    /// ended; returns the scope that cancels it.
+    /// ended; returns the scope that cancels it. Whatever way the run ends, it queues
+    /// its exit; a failure that comes back from `start` instead is left in
+    /// `failed_start`, for the loop to take as the outcome of that exit.
     async fn launch(
         &mut self,
         tg: &TaskGroup,
         index: usize,
         generation: u64,
         exits: &Queue<Exit>,
-        lost: &mut Vec<TaskError>,
+        failed_start: &mut Option<TaskError>,
     ) -> CancelScope {
         let spec = &mut self.specs[index];
         let scope = CancelScope::new();
-        let (run_scope, exits) = (scope.clone(), exits.clone());
+        let run_scope = scope.clone();
         let name = spec.name.clone();
         let factory = &mut spec.factory;
+        let exit = ExitOnDrop {
+            exits: exits.clone(),
+            index,
+            generation,
+            outcome: None,
+        };
         let started = tg
             .start_named(&*spec.name, move |status| {
                 let work = factory(status);
                 async move {
-                    let outcome = cleanup_caught(name, run_scope.run(work)).await;
-                    exits
-                        .put_nowait(Exit {
-                            index,
-                            generation,
-                            outcome,
-                        })
-                        .unwrap_or_else(|_| unreachable!("an unbounded queue is never full"));
+                    // Moved in whole (not just the field written), so that it is
+                    // dropped with the run, however the run ends.
+                    let mut exit = exit;
+                    exit.outcome = cleanup_caught(name, run_scope.run(work)).await;
                 }
             })
             .await;
         // `NotStarted`: it ended, or let go of its status, before it was ready (a
-        // factory that panicked drops the status as it unwinds); either way its run
-        // queues its exit, which the loop waits for. `Failed` can only carry a panic of
-        // the child's cleanup after it failed; keep it.
+        // factory that panicked drops the status as it unwinds). `Failed`: it unwound
+        // before it was ready, which a run that catches its failures does not do;
+        // should it, the error is that run's failure. Either way its exit is queued.
         if let Err(crate::StartError::Failed(error)) = started {
-            lost.push(error);
+            *failed_start = Some(error);
         }
         scope
     }

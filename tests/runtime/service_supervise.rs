@@ -1,6 +1,7 @@
 //! Supervisors: restart policies, backoff, restart budget, readiness. Autojump clock:
 //! backoffs and windows pass at once, and the times are exact.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -293,6 +294,57 @@ fn a_cleanup_panic_of_a_torn_down_sibling_is_reported_and_the_restart_goes_on() 
         assert_eq!(error.errors()[1].panic_message(), Some("cleanup failed"));
         assert_eq!(entries[2].0, Some("database"), "{error}");
         assert!(entries[2].2.contains("lost the disk 1"), "{error}");
+    });
+}
+
+/// A future that fails at once, and whose cleanup panics when it is dropped after.
+struct FailsThenPanicsOnDrop(#[allow(dead_code)] pride::TaskStatus<()>);
+impl std::future::Future for FailsThenPanicsOnDrop {
+    type Output = Result<(), &'static str>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Err("connection refused"))
+    }
+}
+impl Drop for FailsThenPanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("cleanup failed");
+        }
+    }
+}
+
+/// A run fails before it is ready and panics as it is dropped: the supervisor hears of
+/// that run's end (it does not wait for it forever), and the policy restarts it.
+#[test]
+fn a_run_that_panics_in_cleanup_before_it_was_ready_is_restarted() {
+    autojump().block_on(async {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let count = runs.clone();
+        type Run = std::pin::Pin<Box<dyn Future<Output = Result<(), &'static str>> + Send>>;
+        let outcome = pride::move_on_after(
+            Duration::from_secs(3600),
+            supervise(RestartPolicy::one_for_one().max_restarts(5, Duration::from_secs(60)))
+                .child_with_status("db", move |status: pride::TaskStatus<()>| -> Run {
+                    if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                        Box::pin(FailsThenPanicsOnDrop(status))
+                    } else {
+                        Box::pin(async move {
+                            status.started(());
+                            Ok(())
+                        })
+                    }
+                }),
+        )
+        .await;
+        assert!(
+            matches!(outcome, Some(Ok(()))),
+            "after {} run(s): {outcome:?}",
+            runs.load(Ordering::SeqCst)
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
     });
 }
 
