@@ -454,20 +454,56 @@ enum State {
     Done,
 }
 
+/// The supervisor gave up: the errors of its report.
+///
+/// The body returns it as its error, so that the supervisor's group fails with it next
+/// to whatever else failed there (a child's cleanup panic under a cancel from outside),
+/// and the failure passes out through cancelled scopes like any other; the supervisor
+/// then puts these errors in its place among the group's entries.
+struct GaveUp(Vec<TaskError>);
+
+impl std::fmt::Debug for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("GaveUp").field(&self.0).finish()
+    }
+}
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the supervisor gave up after {} error(s)", self.0.len())
+    }
+}
+
+impl std::error::Error for GaveUp {}
+
 impl Config {
     async fn run(self) -> Result<(), GroupError> {
-        let outcome = crate::task_group(move |tg| self.supervise(tg)).await?;
-        match outcome {
-            None => Ok(()),
-            Some(error) => Err(error),
+        let error = match crate::task_group(move |tg| self.supervise(tg)).await {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        if !error
+            .errors()
+            .iter()
+            .any(|e| e.downcast_ref::<GaveUp>().is_some())
+        {
+            return Err(error);
         }
+        let mut errors = Vec::new();
+        for entry in error.into_errors() {
+            if entry.downcast_ref::<GaveUp>().is_some() {
+                let report = entry.into_error().downcast::<GaveUp>();
+                errors.extend(report.expect("checked above").0);
+            } else {
+                errors.push(entry);
+            }
+        }
+        Err(GroupError::new(errors, Reason::Failed, None))
     }
 
-    /// The supervisor's body; `Some` when it gave up (its children are then cancelled).
-    async fn supervise(
-        mut self,
-        tg: TaskGroup,
-    ) -> Result<Option<GroupError>, std::convert::Infallible> {
+    /// The supervisor's body; fails with the report when it gives up (its children are
+    /// then cancelled).
+    async fn supervise(mut self, tg: TaskGroup) -> Result<(), GaveUp> {
         let exits = Queue::<Exit>::unbounded();
         let count = self.specs.len();
         let mut generations = vec![0u64; count];
@@ -511,8 +547,7 @@ impl Config {
                 let mut errors: Vec<TaskError> = restarts.into_iter().map(|(_, e)| e).collect();
                 errors.append(&mut torn_down);
                 errors.push(error);
-                tg.cancel_scope().cancel();
-                return Ok(Some(GroupError::new(errors, Reason::Failed, None)));
+                return Err(GaveUp(errors));
             }
             let delay = self.policy.delay(restarts.len());
             restarts.push_back((now, error));
@@ -556,7 +591,7 @@ impl Config {
                     .await;
             }
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Starts run `generation` of child `index` and waits until it is ready or has

@@ -124,6 +124,40 @@ fn a_child_failing_faster_than_its_budget_fails_the_supervisor_with_every_error(
     });
 }
 
+/// The supervisor gives up on "fatal" and cancels "bystander", whose cleanup panics:
+/// the report holds the error that used up the budget and the cleanup panic.
+#[test]
+fn giving_up_keeps_the_fatal_error_next_to_a_cleanup_panic() {
+    autojump().block_on(async {
+        let error = supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+            .child("bystander", || async {
+                let _guard = PanicOnDrop;
+                std::future::pending::<()>().await;
+            })
+            .child("fatal", || async {
+                pride::sleep(Duration::from_secs(1)).await;
+                Err::<(), _>("the database is gone")
+            })
+            .await
+            .unwrap_err();
+        let entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name(), e.is_panic()))
+            .collect();
+        assert_eq!(
+            entries,
+            [(Some("fatal"), false), (Some("bystander"), true)],
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("the database is gone"),
+            "{error}"
+        );
+        assert_eq!(error.errors()[1].panic_message(), Some("cleanup failed"));
+    });
+}
+
 #[test]
 fn failures_spread_out_beyond_the_window_never_exhaust_the_budget() {
     autojump().block_on(async {
