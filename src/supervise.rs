@@ -3,8 +3,9 @@
 //! A supervisor is a task group whose children are isolated from one another: a child's
 //! error or panic does not fail the group; the supervisor restarts it (one-for-one) or
 //! restarts every child (one-for-all) after a backoff, until more restarts than the
-//! policy allows happen within its window. Then it cancels its children and fails with
-//! the errors that used up the budget, each named after its child.
+//! policy allows happen within its window. Then it cancels its other children, waits for
+//! them, and fails with the errors that used up the budget, each named after its child,
+//! next to those the cancelled children ended with.
 //!
 //! All of this runs on one task (the supervisor's group body); children report their
 //! ends to it through a queue.
@@ -170,7 +171,9 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 /// A supervisor: a group of restartable children. Built by [`supervise`]; await it.
 ///
 /// Resolves to `Ok(())` once every child has returned successfully, or to a
-/// [`GroupError`] with the errors that used up the restart budget.
+/// [`GroupError`] with the errors that used up the restart budget. When it gives up,
+/// it cancels the other children and waits until they have ended; an error one
+/// returns as it is torn down, or a panic in its cleanup, is in the report too.
 ///
 /// Its rules:
 /// - Children start in the order they were added; each must report readiness (or end)
@@ -183,7 +186,8 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   ended before anything restarts. An error a sibling returns while it is torn down,
 ///   or a panic in its cleanup, is kept in the report but does not count as a restart.
 /// - Cancelling the supervisor (its enclosing scope) cancels every child and ends it,
-///   like any group.
+///   like any group. A cancel that comes while it gives up does not drop its error: it
+///   still waits for its children and returns the whole report.
 /// - The restart budget counts the restarts of the last `window`; the delay before a
 ///   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
 ///   in the window so far, scaled by a random factor in [0.5, 1] so that many
@@ -447,6 +451,44 @@ async fn next_exit(
     }
 }
 
+/// The running children but one, to be torn down: on a one-for-all restart, the failed
+/// child's siblings; when the supervisor gives up, every child but the one that used up
+/// the budget.
+struct TearDown<'a> {
+    except: usize,
+    exits: &'a Queue<Exit>,
+    scopes: &'a [CancelScope],
+    generations: &'a mut [u64],
+    failed_starts: &'a mut [Option<TaskError>],
+    states: &'a mut [State],
+}
+
+impl TearDown<'_> {
+    /// Cancels the children and waits until each has ended. The error a child returns
+    /// as it is torn down (from a shielded cleanup, say), or a panic in its cleanup,
+    /// goes to `errors`; a child that returned successfully is done. The supervisor is
+    /// then done with their runs.
+    async fn run(self, errors: &mut Vec<TaskError>) {
+        let mut pending = 0;
+        for (other, state) in self.states.iter().enumerate() {
+            if other != self.except && *state == State::Running {
+                self.scopes[other].cancel();
+                pending += 1;
+            }
+        }
+        while pending > 0 {
+            let late = next_exit(self.exits, self.generations, self.failed_starts).await;
+            pending -= 1;
+            self.generations[late.index] += 1;
+            match late.outcome {
+                Some(Err(e)) => errors.push(e),
+                Some(Ok(())) => self.states[late.index] = State::Done,
+                None => {}
+            }
+        }
+    }
+}
+
 /// A child's state as the supervisor sees it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -501,8 +543,8 @@ impl Config {
         Err(GroupError::new(errors, Reason::Failed, None))
     }
 
-    /// The supervisor's body; fails with the report when it gives up (its children are
-    /// then cancelled).
+    /// The supervisor's body; when it gives up, it tears its other children down and
+    /// fails with the report.
     async fn supervise(mut self, tg: TaskGroup) -> Result<(), GaveUp> {
         let exits = Queue::<Exit>::unbounded();
         let count = self.specs.len();
@@ -547,30 +589,34 @@ impl Config {
                 let mut errors: Vec<TaskError> = restarts.into_iter().map(|(_, e)| e).collect();
                 errors.append(&mut torn_down);
                 errors.push(error);
+                // Shielded: a cancel from outside reaches the children, and the report
+                // still waits for them and is returned whole.
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                let others = TearDown {
+                    except: exit.index,
+                    exits: &exits,
+                    scopes: &scopes,
+                    generations: &mut generations,
+                    failed_starts: &mut failed_starts,
+                    states: &mut states,
+                };
+                shield.run(others.run(&mut errors)).await;
                 return Err(GaveUp(errors));
             }
             let delay = self.policy.delay(restarts.len());
             restarts.push_back((now, error));
 
             let restart: Vec<usize> = if self.policy.one_for_all {
-                let mut pending = 0;
-                for (other, state) in states.iter().enumerate() {
-                    if other != exit.index && *state == State::Running {
-                        scopes[other].cancel();
-                        pending += 1;
-                    }
-                }
-                // Wait until the torn-down siblings have ended.
-                while pending > 0 {
-                    let late = next_exit(&exits, &generations, &mut failed_starts).await;
-                    pending -= 1;
-                    generations[late.index] += 1;
-                    match late.outcome {
-                        Some(Err(e)) => torn_down.push(e),
-                        Some(Ok(())) => states[late.index] = State::Done,
-                        None => {}
-                    }
-                }
+                let siblings = TearDown {
+                    except: exit.index,
+                    exits: &exits,
+                    scopes: &scopes,
+                    generations: &mut generations,
+                    failed_starts: &mut failed_starts,
+                    states: &mut states,
+                };
+                siblings.run(&mut torn_down).await;
                 (0..count)
                     .filter(|&i| states[i] == State::Running)
                     .collect()

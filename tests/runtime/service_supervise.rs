@@ -158,6 +158,129 @@ fn giving_up_keeps_the_fatal_error_next_to_a_cleanup_panic() {
     });
 }
 
+/// The supervisor gives up on "fatal" and cancels "flusher", which is inside a shielded
+/// flush and returns an error when the flush is done: that error is in the report.
+#[test]
+fn an_error_returned_while_torn_down_at_give_up_is_in_the_report() {
+    autojump().block_on(async {
+        let start = pride::current_time();
+        let error = supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+            .child("flusher", || async {
+                let flush = pride::CancelScope::new();
+                flush.set_shield(true);
+                flush.run(pride::sleep(Duration::from_secs(5))).await;
+                Err::<(), _>("flush failed")
+            })
+            .child("fatal", || async {
+                pride::sleep(Duration::from_secs(1)).await;
+                Err::<(), _>("the database is gone")
+            })
+            .await
+            .unwrap_err();
+        let entries: Vec<_> = error.errors().iter().map(|e| e.to_string()).collect();
+        assert_eq!(entries.len(), 2, "{error}");
+        assert!(
+            entries[0].contains("'fatal' failed: the database is gone"),
+            "{error}"
+        );
+        assert!(
+            entries[1].contains("'flusher' failed: flush failed"),
+            "{error}"
+        );
+        // The supervisor waited for the flush.
+        assert_eq!(pride::current_time() - start, Duration::from_secs(5));
+    });
+}
+
+/// A cancel from outside comes while the supervisor that gave up waits for a child's
+/// shielded flush: the report is not lost to it, and holds the flush's error too.
+#[test]
+fn a_cancel_from_outside_during_give_up_does_not_lose_the_report() {
+    autojump().block_on(async {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let guard = dropped.clone();
+        let outcome = pride::move_on_after(
+            Duration::from_secs(2),
+            supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+                .child("flusher", || async {
+                    let flush = pride::CancelScope::new();
+                    flush.set_shield(true);
+                    flush.run(pride::sleep(Duration::from_secs(5))).await;
+                    Err::<(), _>("flush failed")
+                })
+                .child("idle", move || {
+                    let guard = Dropped(guard.clone());
+                    async move {
+                        let _guard = guard;
+                        std::future::pending::<()>().await;
+                    }
+                })
+                .child("fatal", || async {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    Err::<(), _>("the database is gone")
+                }),
+        )
+        .await;
+        let error = outcome
+            .expect("the failure passes out through the cancelled scope")
+            .unwrap_err();
+        let names: Vec<_> = error.errors().iter().map(|e| e.name()).collect();
+        assert_eq!(names, [Some("fatal"), Some("flusher")], "{error}");
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// While the supervisor that gave up waits for a child's shielded flush, a cancel
+/// from outside comes; after the flush the child is dropped and its cleanup panics.
+/// Under that cancel the panic is the group's (a cleanup panic of a cancelled child),
+/// not the run's outcome, yet the run still reports its end: the supervisor does not
+/// wait for it forever, and its error holds the panic and the report. (Were it to wait
+/// forever, the runtime's deadlock report ends the test instead of a hang.)
+#[test]
+fn a_run_whose_cleanup_panics_under_a_cancel_from_outside_still_reports_its_end() {
+    let deadlock = pride::Event::new();
+    let reported = deadlock.clone();
+    let rt = pride::Runtime::builder()
+        .worker_threads(2)
+        .clock(pride::time::Clock::autojump())
+        .on_deadlock(move |_| reported.set())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let supervisor =
+            supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+                .child("flusher", || async {
+                    let _guard = PanicOnDrop;
+                    let flush = pride::CancelScope::new();
+                    flush.set_shield(true);
+                    flush.run(pride::sleep(Duration::from_secs(5))).await;
+                    pride::sleep(Duration::from_secs(1)).await; // dropped here
+                })
+                .child("fatal", || async {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    Err::<(), _>("the database is gone")
+                });
+        let outcome = pride::select! {
+            () = deadlock.wait() => panic!("the supervisor waited forever"),
+            outcome = pride::move_on_after(Duration::from_secs(2), supervisor) => outcome,
+        };
+        let error = outcome
+            .expect("the failure passes out through the cancelled scope")
+            .unwrap_err();
+        let mut entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name(), e.is_panic()))
+            .collect();
+        entries.sort();
+        assert_eq!(
+            entries,
+            [(Some("fatal"), false), (Some("flusher"), true)],
+            "{error}"
+        );
+    });
+}
+
 #[test]
 fn failures_spread_out_beyond_the_window_never_exhaust_the_budget() {
     autojump().block_on(async {
