@@ -309,6 +309,13 @@ impl Supervisor {
     /// `tg.start(|status| supervise(policy).child(..).ready_on(status))` returns when
     /// the supervised service is up.
     ///
+    /// A child has started once a run of it was ready (a [`child`](Self::child) is as
+    /// soon as it runs; a [`child_with_status`](Self::child_with_status) once it called
+    /// [`TaskStatus::started`]) or it returned successfully. A child that failed before
+    /// it was ready and is backing off is not up yet. If the supervisor gives up before
+    /// every child has started, `start` returns [`StartError::Failed`](crate::StartError::Failed)
+    /// with the supervisor's error.
+    ///
     /// ```
     /// pride::run(async {
     ///     pride::task_group(async |tg| {
@@ -519,8 +526,12 @@ impl std::fmt::Display for GaveUp {
 impl std::error::Error for GaveUp {}
 
 impl Config {
-    async fn run(self) -> Result<(), GroupError> {
-        let error = match crate::task_group(move |tg| self.supervise(tg)).await {
+    async fn run(mut self) -> Result<(), GroupError> {
+        // Kept here, not in the body, so that a give-up before every child has started
+        // drops it only as the supervisor returns its error: the starter gets `Failed`.
+        let mut ready = self.ready.take();
+        let ready = &mut ready;
+        let error = match crate::task_group(move |tg| self.supervise(tg, ready)).await {
             Ok(()) => return Ok(()),
             Err(error) => error,
         };
@@ -545,12 +556,18 @@ impl Config {
 
     /// The supervisor's body; when it gives up, it tears its other children down and
     /// fails with the report.
-    async fn supervise(mut self, tg: TaskGroup) -> Result<(), GaveUp> {
+    async fn supervise(
+        mut self,
+        tg: TaskGroup,
+        ready: &mut Option<TaskStatus<()>>,
+    ) -> Result<(), GaveUp> {
         let exits = Queue::<Exit>::unbounded();
         let count = self.specs.len();
         let mut generations = vec![0u64; count];
         let mut scopes: Vec<CancelScope> = Vec::with_capacity(count);
         let mut states = vec![State::Running; count];
+        // Whether a run of the child has been ready.
+        let mut up = vec![false; count];
         // Restart times and the errors that caused them, within the window.
         let mut restarts: VecDeque<(Instant, TaskError)> = VecDeque::new();
         // Errors that caused no restart: siblings torn down by a one-for-all restart.
@@ -559,16 +576,20 @@ impl Config {
         let mut failed_starts: Vec<Option<TaskError>> = (0..count).map(|_| None).collect();
 
         for index in 0..count {
-            scopes.push(
-                self.launch(&tg, index, 0, &exits, &mut failed_starts[index])
-                    .await,
-            );
-        }
-        if let Some(ready) = self.ready.take() {
-            ready.started(());
+            let (scope, was_ready) = self
+                .launch(&tg, index, 0, &exits, &mut failed_starts[index])
+                .await;
+            scopes.push(scope);
+            up[index] |= was_ready;
         }
 
-        while states.contains(&State::Running) {
+        loop {
+            if ready.is_some() && (0..count).all(|i| up[i] || states[i] == State::Done) {
+                ready.take().expect("checked above").started(());
+            }
+            if !states.contains(&State::Running) {
+                return Ok(());
+            }
             let exit = next_exit(&exits, &generations, &mut failed_starts).await;
             let error = match exit.outcome {
                 Some(Ok(())) | None => {
@@ -626,7 +647,7 @@ impl Config {
             generations[exit.index] += 1;
             crate::sleep(delay).await;
             for index in restart {
-                scopes[index] = self
+                let (scope, was_ready) = self
                     .launch(
                         &tg,
                         index,
@@ -635,15 +656,17 @@ impl Config {
                         &mut failed_starts[index],
                     )
                     .await;
+                scopes[index] = scope;
+                up[index] |= was_ready;
             }
         }
-        Ok(())
     }
 
     /// Starts run `generation` of child `index` and waits until it is ready or has
-    /// ended; returns the scope that cancels it. Whatever way the run ends, it queues
-    /// its exit; a failure that comes back from `start` instead is left in
-    /// `failed_start`, for the loop to take as the outcome of that exit.
+    /// ended; returns the scope that cancels it, and whether it was ready. Whatever
+    /// way the run ends, it queues its exit; a failure that comes back from `start`
+    /// instead is left in `failed_start`, for the loop to take as the outcome of that
+    /// exit.
     async fn launch(
         &mut self,
         tg: &TaskGroup,
@@ -651,7 +674,7 @@ impl Config {
         generation: u64,
         exits: &Queue<Exit>,
         failed_start: &mut Option<TaskError>,
-    ) -> CancelScope {
+    ) -> (CancelScope, bool) {
         let spec = &mut self.specs[index];
         let scope = CancelScope::new();
         let run_scope = scope.clone();
@@ -678,9 +701,11 @@ impl Config {
         // factory that panicked drops the status as it unwinds). `Failed`: it unwound
         // before it was ready, which a run that catches its failures does not do;
         // should it, the error is that run's failure. Either way its exit is queued.
-        if let Err(crate::StartError::Failed(error)) = started {
-            *failed_start = Some(error);
+        match started {
+            Ok(()) => return (scope, true),
+            Err(crate::StartError::Failed(error)) => *failed_start = Some(error),
+            Err(_) => {}
         }
-        scope
+        (scope, false)
     }
 }

@@ -542,6 +542,78 @@ fn children_start_in_order_and_the_supervisor_reports_ready() {
     });
 }
 
+/// "db" fails its first run before it is ready and is ready on its second, after the
+/// backoff: the supervisor reports ready only then.
+#[test]
+fn ready_on_waits_for_a_child_that_failed_before_it_was_ready() {
+    autojump().block_on(async {
+        let start = pride::current_time();
+        let log = Arc::new(Mutex::new(Vec::<&str>::new()));
+        let (log_db, log_main) = (log.clone(), log.clone());
+        let attempts = Arc::new(AtomicUsize::new(0));
+        pride::task_group(async |tg| {
+            let policy = RestartPolicy::one_for_one()
+                .max_restarts(5, Duration::from_secs(60))
+                .backoff(Duration::from_secs(1), Duration::from_secs(1));
+            tg.start(|status| {
+                supervise(policy)
+                    .child_with_status("db", move |status| {
+                        let log = log_db.clone();
+                        let attempt = attempts.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            if attempt == 0 {
+                                return Err("connection refused");
+                            }
+                            log.lock().unwrap().push("db ready");
+                            status.started(());
+                            pride::sleep(Duration::from_secs(10)).await;
+                            Ok(())
+                        }
+                    })
+                    .ready_on(status)
+            })
+            .await?;
+            log_main.lock().unwrap().push("service up");
+            assert!(pride::current_time() - start >= Duration::from_millis(500));
+            Ok::<_, pride::BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(*log.lock().unwrap(), ["db ready", "service up"]);
+    });
+}
+
+/// The supervisor gives up before every child has started: `start` fails with its
+/// error.
+#[test]
+fn a_give_up_before_ready_fails_the_start() {
+    autojump().block_on(async {
+        let outcome = pride::task_group(async |tg| {
+            let policy = RestartPolicy::one_for_one().max_restarts(1, Duration::from_secs(60));
+            let started = tg
+                .start(|status| {
+                    supervise(policy)
+                        .child("api", || pride::sleep(Duration::from_secs(10)))
+                        .child_with_status("db", |_status| async {
+                            Err::<(), _>("connection refused")
+                        })
+                        .ready_on(status)
+                })
+                .await;
+            let Err(pride::StartError::Failed(error)) = started else {
+                panic!("expected a failed start, got {started:?}");
+            };
+            let report = error
+                .downcast_ref::<pride::GroupError>()
+                .unwrap_or_else(|| panic!("not the supervisor's error: {error}"));
+            let names: Vec<_> = report.errors().iter().map(|e| e.name()).collect();
+            assert_eq!(names, [Some("db"), Some("db")], "{report}");
+        })
+        .await;
+        outcome.unwrap();
+    });
+}
+
 #[test]
 fn cancelling_a_supervisor_cancels_its_children() {
     autojump().block_on(async {
