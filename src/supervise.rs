@@ -95,7 +95,8 @@ impl RestartPolicy {
     }
 
     /// The backoff before a restart: `initial`, doubling with each restart in the
-    /// window, capped at `max`, then scaled by a random factor in [0.5, 1].
+    /// window, capped at `max`, then scaled by a random factor in [0.5, 1]. A `max`
+    /// below `initial` caps the first delay too: every delay is then `max`, scaled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -106,7 +107,7 @@ impl RestartPolicy {
     /// ```
     pub fn backoff(mut self, initial: Duration, max: Duration) -> RestartPolicy {
         self.initial = initial;
-        self.max = max.max(initial);
+        self.max = max;
         self
     }
 

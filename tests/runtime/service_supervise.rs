@@ -306,6 +306,40 @@ fn failures_spread_out_beyond_the_window_never_exhaust_the_budget() {
     });
 }
 
+/// `backoff(initial, max)` with `max` below `initial`: the delay is capped at `max`.
+#[test]
+fn the_backoff_is_capped_at_max_even_below_initial() {
+    autojump().block_on(async {
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let seen = times.clone();
+        let policy = RestartPolicy::one_for_one()
+            .max_restarts(5, Duration::from_secs(600))
+            .backoff(Duration::from_secs(10), Duration::from_secs(1));
+        supervise(policy)
+            .child("flaky", move || {
+                let mut times = seen.lock().unwrap();
+                times.push(pride::current_time());
+                let attempt = times.len();
+                async move {
+                    if attempt <= 2 {
+                        return Err("fails");
+                    }
+                    Ok(())
+                }
+            })
+            .await
+            .unwrap();
+        let times = times.lock().unwrap();
+        for pair in times.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= Duration::from_millis(500) && gap <= Duration::from_secs(1),
+                "restarted after {gap:?}, not within [max / 2, max]"
+            );
+        }
+    });
+}
+
 #[test]
 fn zero_restarts_means_the_first_failure_is_fatal() {
     autojump().block_on(async {
