@@ -717,9 +717,9 @@ impl Core {
         if counters.in_poll() {
             counters.restart_poll();
         }
-        shared.driver.poll_nonblocking(|| {
-            shared.time.process();
-        });
+        // A waker that panics as its timer fires is contained, as in the run loop: it
+        // must not unwind into the `par` work this upkeep runs inside.
+        shared.driver.poll_nonblocking(|| shared.fire_timers());
         for _ in 0..max {
             match self.pop_task() {
                 Some(task) => {

@@ -349,3 +349,55 @@ fn a_task_a_piece_woke_runs_while_its_worker_waits_for_the_other_half() {
     });
     assert!(result.is_ok(), "{result:?}");
 }
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("waker boom");
+    }
+}
+
+/// A worker busy in `par` work fires due timers in its upkeep; a waker that panics
+/// there is contained, as wherever else the runtime fires timers, and does not fail
+/// the `par` call it only happened to run beside.
+///
+/// One worker, which leaves the task's poll only when the call ends; the items run
+/// until the timer (2 ms, armed with a panicking waker) has fired, which only the
+/// upkeep can do meanwhile (the `block_on` thread does not turn the driver). The 10 s
+/// bound on the items only keeps a broken build from running on.
+#[test]
+fn a_panicking_waker_fired_by_par_upkeep_does_not_fail_the_par_call() {
+    let outcome = run(1, 60, || async {
+        pride::task_group(async |tg| {
+            tg.start_soon(async {
+                let mut bad = Box::pin(pride::sleep(Duration::from_millis(2)));
+                let waker = std::task::Waker::from(Arc::new(PanickingWaker));
+                let mut cx = std::task::Context::from_waker(&waker);
+                assert!(
+                    std::future::Future::poll(bad.as_mut(), &mut cx).is_pending(),
+                    "armed, due in 2 ms"
+                );
+                let bad = &*bad;
+                let start = Instant::now();
+                par::for_each_range(0..1_000_000, |_| {
+                    if !bad.is_elapsed() && start.elapsed() < Duration::from_secs(10) {
+                        let end = Instant::now() + Duration::from_micros(50);
+                        while Instant::now() < end {
+                            std::hint::spin_loop();
+                        }
+                    }
+                });
+                assert!(bad.is_elapsed(), "the upkeep fired the timer");
+            });
+        })
+        .await
+        .map_err(|error| error.to_string())
+    });
+    assert_eq!(
+        outcome,
+        Ok(()),
+        "the par call failed with the panic of a waker it only happened to fire"
+    );
+}
