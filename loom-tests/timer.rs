@@ -14,7 +14,8 @@
 //! every waker woken once per arming that fired; no fire before a deadline; a timer
 //! dropped on another thread is never touched by the driver afterwards (its release
 //! writes every cell of the entry, so loom reports any unordered driver access); after
-//! a cancel the shard's `earliest` is still at or before every remaining deadline.
+//! a cancel the shard's `earliest` is still at or before every remaining deadline; on a
+//! mock clock standing within a tick, no timer moved later fires for its new deadline.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_timer`. The seeded bugs it catches are rows of the mutation table
@@ -215,5 +216,53 @@ fn remote_cancel_vs_arm_vs_park() {
         new.release();
         b.release();
         drop(a);
+    });
+}
+
+/// A mock clock standing within a tick: the driver fires the timers of the next tick
+/// whose exact deadline (the entry's `fraction`) the clock reached, while their owner
+/// moves them later, one to a later tick (lock-free), one within the same tick (which
+/// must take the lock: lock-free, the tick would look unchanged, and the driver could
+/// fire it by the fraction it read before the move).
+#[test]
+fn reset_vs_fire_within_a_tick() {
+    model(|yield_first| {
+        let (driver, _unparks) = driver();
+        let (ca, wa) = counter();
+        let (cb, wb) = counter();
+        driver.advance_clock_us(500);
+        // Deadlines at 1.2 ms and 1.4 ms, both in tick 2; the clock moves to 1.5 ms.
+        let mut a = LoomTimer::new_us(&driver, 700);
+        let mut b = LoomTimer::new_us(&driver, 900);
+        assert!(!a.poll_on(&driver, Some(0), &wa));
+        assert!(!b.poll_on(&driver, Some(0), &wb));
+        driver.advance_clock_us(1000);
+
+        let turner = {
+            let driver = driver.clone();
+            thread::spawn(move || driver.process())
+        };
+        maybe_yield(yield_first);
+        // From the clock's 1.5 ms: A to 3.5 ms (tick 4), B to 1.8 ms (still tick 2).
+        a.reset_us(&driver, 2000);
+        b.reset_us(&driver, 300);
+        let fired = turner.join().unwrap();
+
+        assert_eq!(wakes(&ca) + wakes(&cb), fired, "woken iff fired");
+        assert!(
+            !a.is_elapsed() && !b.is_elapsed(),
+            "a timer moved past the clock fired for its new deadline"
+        );
+        // B's new deadline, then A's.
+        driver.advance_clock_us(299);
+        assert_eq!(driver.process(), 0, "before B's new deadline");
+        driver.advance_clock_us(1);
+        assert_eq!(driver.process(), 1, "B at its new deadline");
+        assert!(b.poll(&driver, &wb));
+        driver.advance_clock_us(1700);
+        assert_eq!(driver.process(), 1, "A at its new deadline");
+        assert!(a.poll(&driver, &wa));
+        a.release();
+        b.release();
     });
 }

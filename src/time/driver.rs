@@ -6,6 +6,11 @@
 //! takes that worker's (uncontended) lock. Whichever worker turns the driver
 //! (`park_timeout` + `process`) visits every shard.
 //!
+//! Ticks are milliseconds; a deadline is filed at its tick rounded up. On a mock clock,
+//! which may stand within a tick, `process` also fires the entries of the next tick
+//! whose exact deadline the clock has reached (by the entry's `fraction`), so that
+//! `advance` to a deadline fires it; the system clock fires by whole ticks only.
+//!
 //! Each shard publishes the earliest tick it may need attention at in an atomic, so the
 //! parker computes its timeout without taking any lock. That value may be early (a
 //! cancelled timer, a cascade point), never late.
@@ -31,7 +36,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::clock::Clock;
-use super::entry::{Elapse, MAX_TICK, TimerEntry};
+use super::entry::{Elapse, MAX_TICK, TimerEntry, WHOLE_TICK};
 use super::wheel::Wheel;
 use crate::loom::sync::atomic::{AtomicU64, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
@@ -181,15 +186,8 @@ impl TimeDriver {
     /// the first panic is then resumed, so it reaches the caller (as a panicking waker
     /// does from `Event::set`) with the driver consistent.
     pub(crate) fn process(&self) -> usize {
-        let now_tick = self.shared.now_tick(self.shared.clock.now());
-        self.shared.note_processed(now_tick);
         let mut batch = WakeBatch::new();
-        let fired = self
-            .shards
-            .iter()
-            .filter(|shard| shard.earliest.load(Ordering::Acquire) <= now_tick)
-            .map(|shard| shard.process(now_tick, &mut batch))
-            .sum();
+        let fired = process_shards(&self.shared, &self.shards, &mut batch);
         batch.resume_panic();
         fired
     }
@@ -217,13 +215,15 @@ impl TimeDriver {
             // cascade point, which `earliest` does not count. Nothing fires when the
             // earliest slot only cascades, or its timers moved later: then look again.
             // (No task runs in between, so none sees the clock stop there.)
-            let now_tick = self.shared.now_tick(self.shared.clock.now());
+            let now = self.shared.clock.now();
+            let now_tick = self.shared.now_tick(now);
             self.shared.note_processed(now_tick);
+            let within = self.shared.within_tick(now, now_tick);
             let mut batch = WakeBatch::new();
             let fired: usize = self
                 .shards
                 .iter()
-                .map(|s| s.process(now_tick, &mut batch))
+                .map(|s| s.process(now_tick, within, &mut batch))
                 .sum();
             batch.resume_panic();
             if fired > 0 {
@@ -239,8 +239,26 @@ impl TimeDriver {
     /// On the system clock.
     pub(crate) fn advance(&self, d: Duration) {
         self.shared.clock.advance(d);
-        self.process();
+        let mut batch = WakeBatch::new();
+        process_shards(&self.shared, &self.shards, &mut batch);
+        batch.resume_panic();
     }
+}
+
+/// Fires every expired timer of `shards` (a driver's, whose `Shared` is `shared`) by its
+/// clock's now, with `batch` to wake them. Returns how many fired.
+fn process_shards(shared: &Shared, shards: &[Arc<Shard>], batch: &mut WakeBatch) -> usize {
+    let now = shared.clock.now();
+    let now_tick = shared.now_tick(now);
+    shared.note_processed(now_tick);
+    let within = shared.within_tick(now, now_tick);
+    // A clock standing within a tick may have reached deadlines in the next one.
+    let due_by = now_tick + u64::from(within > 0);
+    shards
+        .iter()
+        .filter(|shard| shard.earliest.load(Ordering::Acquire) <= due_by)
+        .map(|shard| shard.process(now_tick, within, batch))
+        .sum()
 }
 
 impl Shared {
@@ -264,6 +282,18 @@ impl Shared {
         } else {
             self.tick_floor(now)
         }
+    }
+
+    /// On a mock clock, how far (in nanoseconds, `1..WHOLE_TICK`) `now` lies into the
+    /// tick after `now_tick`, its tick: a timer of that next tick whose deadline's
+    /// `fraction` is not greater has come due. `0` on a clock standing on a tick's
+    /// boundary or at its end, and on the system clock, whose timers fire by whole ticks.
+    fn within_tick(&self, now: Instant, now_tick: u64) -> u32 {
+        if !self.clock.is_mock() || self.clock.is_at_end() || now_tick >= MAX_TICK - 1 {
+            return 0;
+        }
+        let nanos = now.saturating_duration_since(self.start).as_nanos();
+        (nanos - u128::from(now_tick) * u128::from(WHOLE_TICK)) as u32
     }
 
     /// The tick `now` is in, rounded down.
@@ -319,6 +349,21 @@ impl Shard {
     /// waiting for, due or not).
     pub(crate) fn due_tick(&self, deadline: Instant) -> u64 {
         self.shared.tick_ceil(deadline)
+    }
+
+    /// Where in its tick `tick` (from `tick_for`) `deadline` lies, for
+    /// `TimerEntry::set_fraction`: on a mock clock, nanoseconds after the start of the
+    /// tick before; `WHOLE_TICK` on the system clock, whose timers fire by whole ticks.
+    pub(crate) fn fraction(&self, deadline: Instant, tick: u64) -> u32 {
+        let shared = &*self.shared;
+        if !shared.clock.is_mock() || tick == 0 || tick >= MAX_TICK {
+            return WHOLE_TICK;
+        }
+        let nanos = deadline.saturating_duration_since(shared.start).as_nanos();
+        let before = u128::from(tick - 1) * u128::from(WHOLE_TICK);
+        nanos
+            .saturating_sub(before)
+            .clamp(1, u128::from(WHOLE_TICK)) as u32
     }
 
     /// The clock of this shard's driver.
@@ -404,16 +449,35 @@ impl Shard {
         self.armed.store(armed, Ordering::Relaxed);
     }
 
-    /// Fires every entry due by `now_tick`, with `batch` (empty) to wake them; a waker's
+    /// Fires every entry due by `now_tick`, and, with `within > 0` (a mock clock that
+    /// far into the next tick, see `Shared::within_tick`), the entries of the next tick
+    /// whose exact deadline that reaches; with `batch` (empty) to wake them. A waker's
     /// panic is kept in it.
-    fn process(&self, now_tick: u64, batch: &mut WakeBatch) -> usize {
+    fn process(&self, now_tick: u64, within: u32, batch: &mut WakeBatch) -> usize {
         let mut fired = 0;
         let mut wheel = self.wheel.lock();
-        while let Some(ptr) = wheel.pop_expired(now_tick) {
+        loop {
+            let (ptr, due) = match wheel.pop_expired(now_tick) {
+                Some(ptr) => (ptr, wheel.elapsed()),
+                None if within == 0 => break,
+                None => {
+                    // `elapsed` is `now_tick` now. The entry's state may have moved past
+                    // the next tick since the check: `try_elapse` below sees it.
+                    let reached = |e: &TimerEntry| {
+                        e.armed_tick() == Some(now_tick + 1) && e.fraction() <= within
+                    };
+                    let Some(ptr) = wheel.find_in_next_tick(reached) else {
+                        break;
+                    };
+                    // SAFETY: alive (filed, rule 4 of `entry.rs`), filed here, and locked.
+                    unsafe { wheel.remove(ptr) };
+                    (ptr, now_tick + 1)
+                }
+            };
             // SAFETY: a filed entry stays alive until it is unfiled under this lock (rule
-            // 4 of `entry.rs`); `pop_expired` unfiled it and we still hold the lock.
+            // 4 of `entry.rs`); it was just unfiled and we still hold the lock.
             let entry = unsafe { ptr.as_ref() };
-            match entry.try_elapse(wheel.elapsed()) {
+            match entry.try_elapse(due) {
                 Elapse::MovedTo(tick) => {
                     debug_assert!(tick < MAX_TICK, "postponed to never (`Timer::reset` arms)");
                     // SAFETY: alive (above) and unfiled; its owner will cancel it here.

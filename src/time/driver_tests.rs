@@ -478,3 +478,33 @@ fn timers_fire_from_another_thread() {
     done.store(true, StdOrdering::SeqCst);
     turner.join().unwrap();
 }
+
+#[test]
+fn a_mock_clock_within_a_tick_fires_the_timers_it_reached_and_no_others() {
+    let (driver, _) = driver(Clock::mock(), 1);
+    let start = driver.now();
+    let us = Duration::from_micros;
+    driver.advance(us(63_500));
+    let (count, waker) = counter();
+    // Tick 64 starts a level-1 window: these share its slot with a later tick's timer.
+    let mut timers = [us(63_700), us(63_900), us(64_000), us(100_000)]
+        .map(|at| Box::pin(Timer::new(start + at)));
+    for timer in &mut timers {
+        assert!(poll_in(timer.as_mut(), &driver, Some(0), &waker).is_pending());
+    }
+    let elapsed = |timers: &[Pin<Box<Timer>>; 4]| timers.each_ref().map(|t| t.is_elapsed());
+    driver.advance(us(200));
+    assert_eq!(elapsed(&timers), [true, false, false, false]);
+    assert_eq!(
+        driver.park_timeout(),
+        None,
+        "nothing due: the worker may park"
+    );
+    driver.advance(us(299));
+    assert_eq!(elapsed(&timers), [true, true, false, false]);
+    driver.advance(us(1));
+    assert_eq!(elapsed(&timers), [true, true, true, false]);
+    assert_eq!(count.wakes(), 3);
+    driver.advance(us(36_000));
+    assert_eq!(elapsed(&timers), [true; 4]);
+}

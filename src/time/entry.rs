@@ -32,6 +32,11 @@
 //!    lock the state is never `ELAPSED` (rule 2), so the driver is done with it.
 //! 5. `ELAPSED` is stored before the waker is taken; the owner registers its waker
 //!    before it checks the state. With the `AtomicWaker` protocol this loses no wake-up.
+//! 6. The owner stores `fraction` (where in its tick the deadline lies, read by the
+//!    driver on a mock clock) before the arm or postpone that publishes it. On a mock
+//!    clock it postpones lock-free only to a later tick: the driver fires by the
+//!    fraction it read while it saw the tick unchanged, which a lock-free move within
+//!    the same tick would leave unchanged too.
 
 use std::marker::PhantomPinned;
 use std::ptr::NonNull;
@@ -39,7 +44,7 @@ use std::task::Waker;
 
 use super::atomic_waker::AtomicWaker;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Largest deadline tick, and the one no clock reaches: ticks are milliseconds since
 /// the driver started, so this is about 146 million years away. Deadlines past it are
@@ -50,6 +55,10 @@ pub(crate) const MAX_TICK: u64 = u64::MAX >> 2;
 pub(crate) const ELAPSED: u64 = u64::MAX - 1;
 /// The entry is not armed: it fired (the driver is done with it) or was never filed.
 pub(crate) const RETIRED: u64 = u64::MAX;
+
+/// `TimerEntry::fraction` of a deadline on a tick's boundary (the latest within it), and
+/// of every deadline on the system clock, where the driver does not read it.
+pub(crate) const WHOLE_TICK: u32 = 1_000_000;
 
 /// Where an entry is filed in a wheel; see `wheel.rs`.
 pub(crate) type Position = u16;
@@ -69,6 +78,11 @@ pub(crate) struct Links {
 pub(crate) struct TimerEntry {
     /// A deadline tick (`0..=MAX_TICK`), `ELAPSED` or `RETIRED`; see the module docs.
     state: AtomicU64,
+    /// On a mock clock: how far into its tick (nanoseconds after the start of the tick
+    /// before, `1..=WHOLE_TICK`) the exact deadline lies, so the driver can fire the
+    /// entry as soon as a clock standing within the tick reaches it. Written by the
+    /// owner before it arms or postpones (which publishes it).
+    fraction: AtomicU32,
     waker: AtomicWaker,
     links: UnsafeCell<Links>,
     /// The wheel holds pointers to this entry.
@@ -88,6 +102,7 @@ impl TimerEntry {
     pub(crate) fn new() -> TimerEntry {
         TimerEntry {
             state: AtomicU64::new(RETIRED),
+            fraction: AtomicU32::new(WHOLE_TICK),
             waker: AtomicWaker::new(),
             links: UnsafeCell::new(Links {
                 prev: None,
@@ -133,6 +148,18 @@ impl TimerEntry {
     pub(crate) fn armed_tick(&self) -> Option<u64> {
         let state = self.state.load(Ordering::Acquire);
         (state <= MAX_TICK).then_some(state)
+    }
+
+    /// Owner: records where in its tick the deadline about to be armed or postponed to
+    /// lies (see `fraction`); call before `arm` or `try_postpone`.
+    pub(crate) fn set_fraction(&self, fraction: u32) {
+        // Relaxed: published by the `Release` of the arm (under the lock) or postpone.
+        self.fraction.store(fraction, Ordering::Relaxed);
+    }
+
+    /// Driver, under the shard lock, after reading the state: see `set_fraction`.
+    pub(crate) fn fraction(&self) -> u32 {
+        self.fraction.load(Ordering::Relaxed)
     }
 
     /// Arms the entry for `tick`. Call under the shard lock, with the entry unlinked.

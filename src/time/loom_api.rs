@@ -36,6 +36,11 @@ impl Driver {
         self.0.clock().advance(Duration::from_millis(ms));
     }
 
+    /// Moves the clock forward by `us` microseconds without firing anything.
+    pub fn advance_clock_us(&self, us: u64) {
+        self.0.clock().advance(Duration::from_micros(us));
+    }
+
     /// Fires what is due; returns how many fired.
     pub fn process(&self) -> usize {
         self.0.process()
@@ -66,6 +71,15 @@ impl LoomTimer {
         }
     }
 
+    /// A timer due `us` microseconds after the driver's current time.
+    pub fn new_us(driver: &Driver, us: u64) -> LoomTimer {
+        let deadline = driver.0.now() + Duration::from_micros(us);
+        LoomTimer {
+            timer: Box::pin(ManuallyDrop::new(Timer::new(deadline))),
+            released: false,
+        }
+    }
+
     fn pinned(&mut self) -> Pin<&mut Timer> {
         assert!(!self.released, "used after release");
         // SAFETY: `ManuallyDrop` is a transparent wrapper; the timer is not moved.
@@ -89,6 +103,12 @@ impl LoomTimer {
     /// Moves the deadline to `ms` after the driver's current time.
     pub fn reset(&mut self, driver: &Driver, ms: u64) {
         let deadline = driver.0.now() + Duration::from_millis(ms);
+        self.pinned().reset(deadline);
+    }
+
+    /// Moves the deadline to `us` microseconds after the driver's current time.
+    pub fn reset_us(&mut self, driver: &Driver, us: u64) {
+        let deadline = driver.0.now() + Duration::from_micros(us);
         self.pinned().reset(deadline);
     }
 

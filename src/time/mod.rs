@@ -10,7 +10,9 @@
 //!
 //! Deadlines of cancel scopes ([`move_on_after`](crate::move_on_after),
 //! [`fail_after`](crate::fail_after), [`CancelScope`](crate::CancelScope)) use the same
-//! timers. Timers have a resolution of 1 ms and never fire early.
+//! timers. Timers never fire early. On the system clock they have a resolution of 1 ms
+//! (a deadline is rounded up to the next whole millisecond); on a mock clock a timer
+//! fires as soon as the clock reaches its deadline exactly.
 
 // How timers work. The parts, in the order a timer meets them:
 //
@@ -30,7 +32,10 @@
 //
 // Invariants:
 // - A timer never fires before its deadline (deadlines round up to the next tick), and
-//   one whose deadline is not later than the clock's now fires at once.
+//   one whose deadline is not later than the clock's now fires at once. On a mock clock,
+//   which may stand within a tick, processing also fires the timers of the next tick
+//   whose exact deadline the clock reached: each entry keeps where in its tick its
+//   deadline lies (`TimerEntry::fraction`).
 // - A timer fires at most once per arming, and its waker is woken outside every lock.
 // - No lost wake-up: of a task by a firing timer (`entry.rs`), nor of the parked driver
 //   by a newly armed, earlier timer (`driver.rs`).

@@ -27,7 +27,8 @@ pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
 ///
 /// A zero duration is a yield: the task is rescheduled once and then continues. A
 /// duration too large for `Instant` sleeps forever instead of panicking.
-/// Timers have a resolution of 1 ms and never fire early.
+/// Timers never fire early. On the system clock they have a resolution of 1 ms; on a
+/// mock clock the sleep completes once the clock reaches its deadline exactly.
 ///
 /// # Panics
 ///
@@ -99,7 +100,8 @@ pub fn current_time() -> Instant {
 }
 
 /// Moves the runtime's mock clock forward by `d`, waking every sleep whose deadline
-/// that reaches. The woken tasks run when the caller next yields.
+/// that reaches (exactly: a deadline within a millisecond is reached when the clock
+/// is at it). The woken tasks run when the caller next yields.
 ///
 /// # Panics
 ///

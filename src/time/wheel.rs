@@ -196,6 +196,33 @@ impl Wheel {
         }
     }
 
+    /// An entry filed for the tick after `elapsed` that `pred` accepts, left filed.
+    ///
+    /// They all sit in the slot that `insert` would pick for that tick now: an entry
+    /// filed for it from further back sits in a slot whose window starts at or before
+    /// `elapsed` unless it starts at that tick itself, and the ones before were cascaded
+    /// on the way. That slot may hold later ticks too (at a window's start), which are
+    /// skipped.
+    pub(crate) fn find_in_next_tick(
+        &self,
+        mut pred: impl FnMut(&TimerEntry) -> bool,
+    ) -> Option<NonNull<TimerEntry>> {
+        let tick = self.elapsed.checked_add(1)?;
+        let (level, slot) = self.slot_for(tick);
+        let mut next = self.levels[level].slots[slot].head;
+        while let Some(entry) = next {
+            // SAFETY: list members are alive (module rules) and we hold the lock (we
+            // have `&self`, which lives behind it); no other `with_links` is running.
+            let (when, after) = unsafe { TimerEntry::with_links(entry, |l| (l.when, l.next)) };
+            // SAFETY: alive, as above; only shared references are made.
+            if when == tick && pred(unsafe { entry.as_ref() }) {
+                return Some(entry);
+            }
+            next = after;
+        }
+        None
+    }
+
     /// The level and slot for `when > elapsed`: the level of the highest base-64 digit
     /// in which they differ. Beyond the top level, the top level's slot that holds
     /// `min(when, elapsed + SPAN - 1)`: that slot is reached after `elapsed` and no later

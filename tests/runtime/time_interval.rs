@@ -130,3 +130,33 @@ fn ticks_stay_on_the_grid_after_a_stall_of_billions_of_periods() {
         "ticks off the grid: {offsets:?}"
     );
 }
+
+/// Ticks are at `start + n * period` also for a period that is no whole number of
+/// milliseconds, and `advance` by one period reaches the next one.
+#[test]
+fn advancing_by_a_period_within_a_tick_brings_the_next_tick() {
+    let builder = crate::common::builder(1).clock(Clock::mock()).clone();
+    let ticks = crate::common::block_on(30, &builder, || async {
+        let start = pride::current_time();
+        let period = Duration::from_micros(1500);
+        let mut every = pride::interval(period);
+        let mut ticks = vec![every.tick().await - start];
+        for _ in 0..3 {
+            let mut tick = std::pin::pin!(every.tick());
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(tick.as_mut().poll(&mut cx).is_pending());
+            pride::time::advance(period);
+            match tick.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(at) => ticks.push(at - start),
+                std::task::Poll::Pending => break,
+            }
+        }
+        ticks
+    });
+    let us = Duration::from_micros;
+    assert_eq!(
+        ticks,
+        [us(0), us(1500), us(3000), us(4500)],
+        "each advance by a period reaches the next tick"
+    );
+}

@@ -398,3 +398,102 @@ fn a_kept_waker_of_a_finished_block_on_does_not_stop_the_autojump_clock() {
         rt.block_on(async { time::sleep(Duration::from_secs(3600)).await });
     });
 }
+
+/// A mock runtime with one worker.
+fn mock_builder() -> pride::Builder {
+    crate::common::builder(1).clock(Clock::mock()).clone()
+}
+
+/// `advance` wakes "every sleep whose deadline that reaches", including one whose
+/// deadline lies within a millisecond tick: the clock at 0.5 ms, `sleep(1 ms)` is due
+/// at 1.5 ms, and advancing by 1 ms reaches it, though not the tick after it. A sleep
+/// of the same tick that the clock has not reached stays pending until it does.
+#[test]
+fn advancing_a_mock_clock_to_a_deadline_within_a_tick_wakes_the_sleep() {
+    let steps = crate::common::block_on(30, &mock_builder(), || async {
+        time::advance(Duration::from_micros(500));
+        let mut due = pin!(pride::sleep(MS));
+        let mut later = pin!(pride::sleep(Duration::from_micros(1300)));
+        let armed = (poll_once(due.as_mut()), poll_once(later.as_mut()));
+        time::advance(MS);
+        let reached = pride::current_time() == due.deadline();
+        let at_deadline = (poll_once(due.as_mut()), poll_once(later.as_mut()));
+        time::advance(Duration::from_micros(300));
+        (armed, reached, at_deadline, poll_once(later.as_mut()))
+    });
+    let (armed, reached, at_deadline, later) = steps;
+    assert_eq!(armed, (Poll::Pending, Poll::Pending));
+    assert!(reached, "the clock stands on the first sleep's deadline");
+    assert_eq!(
+        at_deadline,
+        (Poll::Ready(()), Poll::Pending),
+        "the sleep whose deadline the clock reached is ready, the later one is not"
+    );
+    assert_eq!(
+        later,
+        Poll::Ready(()),
+        "and the later one once it is reached"
+    );
+}
+
+/// The same for a task that awaits the sleep: `advance` wakes it, and it runs when the
+/// caller yields.
+#[test]
+fn a_task_sleeping_until_a_deadline_within_a_tick_is_woken_by_advance() {
+    let woke_at = crate::common::block_on(30, &mock_builder(), || async {
+        time::advance(Duration::from_micros(250));
+        let start = pride::current_time();
+        let at = Arc::new(Mutex::new(None));
+        let (slept, armed) = (at.clone(), Arc::new(pride::Event::new()));
+        pride::task_group(async |tg| {
+            let armed_too = armed.clone();
+            tg.start_soon(async move {
+                let mut sleep = pin!(pride::sleep(Duration::from_micros(2500)));
+                assert!(poll_once(sleep.as_mut()).is_pending());
+                armed_too.set();
+                sleep.await;
+                *slept.lock().unwrap() = Some(pride::current_time() - start);
+            });
+            // Once the task armed its sleep, reach its deadline.
+            armed.wait().await;
+            time::advance(Duration::from_micros(2500));
+        })
+        .await
+        .expect("no task fails");
+        at.lock().unwrap().take()
+    });
+    assert_eq!(woke_at, Some(Duration::from_micros(2500)));
+}
+
+/// A deadline passing is a `cancel()` that happens by itself, also when it lies
+/// within a millisecond tick and `advance` lands exactly on it.
+#[test]
+fn advancing_a_mock_clock_to_a_scope_deadline_within_a_tick_cancels_the_scope() {
+    let (cancelled, done) = crate::common::block_on(30, &mock_builder(), || async {
+        time::advance(Duration::from_micros(500));
+        let scope = pride::CancelScope::with_timeout(MS);
+        let mut run = pin!(scope.run(std::future::pending::<()>()));
+        assert!(poll_once(run.as_mut()).is_pending(), "entered, waiting");
+        time::advance(MS);
+        (scope.cancel_called(), poll_once(run.as_mut()))
+    });
+    assert!(cancelled, "the clock reached the scope's deadline");
+    assert_eq!(done, Poll::Ready(None));
+}
+
+/// Resetting a sleep to a later deadline within the same tick moves it: advancing to
+/// the old deadline does not complete it, advancing to the new one does.
+#[test]
+fn a_sleep_reset_later_within_its_tick_waits_for_the_new_deadline() {
+    let steps = crate::common::block_on(30, &mock_builder(), || async {
+        let start = pride::current_time();
+        let mut sleep = pin!(pride::sleep(Duration::from_micros(200)));
+        let first = poll_once(sleep.as_mut());
+        sleep.as_mut().reset(start + Duration::from_micros(700));
+        time::advance(Duration::from_micros(400));
+        let at_old = poll_once(sleep.as_mut());
+        time::advance(Duration::from_micros(300));
+        (first, at_old, poll_once(sleep.as_mut()))
+    });
+    assert_eq!(steps, (Poll::Pending, Poll::Pending, Poll::Ready(())));
+}
