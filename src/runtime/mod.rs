@@ -252,7 +252,8 @@ impl Builder {
     /// Sets the clock: [`Clock::system`] (the default), [`Clock::mock`] (time moves only
     /// with [`time::advance`](crate::time::advance)) or [`Clock::autojump`] (a mock clock
     /// that jumps to the next deadline whenever every task is blocked, so tests of long
-    /// timeouts finish at once).
+    /// timeouts finish at once). Every runtime built with clones of one mock clock, as
+    /// every runtime built from this builder is, shares its time and its `advance`.
     pub fn clock(&mut self, clock: Clock) -> &mut Builder {
         self.clock = clock;
         self

@@ -10,13 +10,20 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::driver::Shard;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
+
+/// The wheel shards of one runtime's time driver, as a mock clock reaches them.
+type DriverShards = std::sync::Weak<[Arc<Shard>]>;
 
 /// The source of time for a runtime: the system clock, a mock clock, or an autojump
 /// clock.
 ///
-/// Clones share the same time: advancing one advances all of them.
+/// Clones share the same time: advancing one advances all of them. Runtimes built on
+/// clones of one mock clock (as runtimes built from one `Builder` are) share it fully:
+/// [`advance`](crate::time::advance) in any of them, and an autojump clock's jump,
+/// fires the due timers of every runtime on the clock.
 ///
 /// ```
 /// use pride::time::Clock;
@@ -46,6 +53,9 @@ struct Mock {
     offset_nanos: AtomicU64,
     /// Whether the runtime may move this clock to the next deadline when it is idle.
     autojump: bool,
+    /// The time drivers of the runtimes built on this clock (dropped ones are pruned
+    /// as drivers are added), so that advancing it fires the due timers of each.
+    drivers: std::sync::Mutex<Vec<DriverShards>>,
 }
 
 impl Clock {
@@ -104,6 +114,7 @@ impl Clock {
                 base: Instant::now(),
                 offset_nanos: AtomicU64::new(0),
                 autojump,
+                drivers: Default::default(),
             })),
         }
     }
@@ -161,6 +172,27 @@ impl Clock {
         let nanos = target.saturating_duration_since(mock.base).as_nanos();
         let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
         mock.offset_nanos.fetch_max(nanos, Ordering::AcqRel);
+    }
+
+    /// Records the shards of a time driver built on this clock (a mock one; else
+    /// nothing), for `drivers`.
+    pub(crate) fn add_driver(&self, shards: DriverShards) {
+        if let Kind::Mock(mock) = &self.kind {
+            let mut drivers = mock.drivers.lock().unwrap_or_else(|e| e.into_inner());
+            drivers.retain(|d| d.strong_count() > 0);
+            drivers.push(shards);
+        }
+    }
+
+    /// The shards of every time driver alive on this clock (none on the system clock).
+    pub(crate) fn drivers(&self) -> Vec<std::sync::Arc<[Arc<Shard>]>> {
+        match &self.kind {
+            Kind::System => Vec::new(),
+            Kind::Mock(mock) => {
+                let drivers = mock.drivers.lock().unwrap_or_else(|e| e.into_inner());
+                drivers.iter().filter_map(|d| d.upgrade()).collect()
+            }
+        }
     }
 
     fn expect_mock(&self) -> &Mock {

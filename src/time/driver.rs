@@ -51,8 +51,10 @@ const WAKE_BATCH: usize = if cfg!(pride_loom) { 2 } else { 32 };
 /// The runtime's time driver. See the module docs.
 pub(crate) struct TimeDriver {
     shared: Arc<Shared>,
-    /// `shards[i]` for worker `i`; the last one for every other thread.
-    shards: Box<[Arc<Shard>]>,
+    /// `shards[i]` for worker `i`; the last one for every other thread. A mock clock
+    /// keeps a weak handle to them, so that advancing it from any runtime on it fires
+    /// this runtime's due timers too.
+    shards: std::sync::Arc<[Arc<Shard>]>,
 }
 
 /// What every shard needs from the driver.
@@ -109,7 +111,8 @@ impl TimeDriver {
                     shared: shared.clone(),
                 })
             })
-            .collect();
+            .collect::<std::sync::Arc<[_]>>();
+        shared.clock.add_driver(std::sync::Arc::downgrade(&shards));
         TimeDriver { shared, shards }
     }
 
@@ -225,9 +228,20 @@ impl TimeDriver {
                 .iter()
                 .map(|s| s.process(now_tick, within, &mut batch))
                 .sum();
+            // The clock is shared with every runtime on it: their due timers fire too.
+            self.process_others(&mut batch);
             batch.resume_panic();
             if fired > 0 {
                 return true;
+            }
+        }
+    }
+
+    /// Fires the due timers of the other runtimes on this (mock) clock.
+    fn process_others(&self, batch: &mut WakeBatch) {
+        for shards in self.shared.clock.drivers() {
+            if !std::sync::Arc::ptr_eq(&shards, &self.shards) {
+                process_shards(&shards[0].shared, &shards, batch);
             }
         }
     }
@@ -241,6 +255,7 @@ impl TimeDriver {
         self.shared.clock.advance(d);
         let mut batch = WakeBatch::new();
         process_shards(&self.shared, &self.shards, &mut batch);
+        self.process_others(&mut batch);
         batch.resume_panic();
     }
 }

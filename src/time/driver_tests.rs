@@ -508,3 +508,42 @@ fn a_mock_clock_within_a_tick_fires_the_timers_it_reached_and_no_others() {
     driver.advance(us(36_000));
     assert_eq!(elapsed(&timers), [true; 4]);
 }
+
+#[test]
+fn advancing_a_shared_mock_clock_fires_the_timers_of_every_driver_on_it() {
+    let us = Duration::from_micros;
+    for clock in [Clock::mock(), Clock::autojump()] {
+        let (a, _) = driver(clock.clone(), 1);
+        a.advance(us(300));
+        // Its ticks count from 0.3 ms on `a`'s.
+        let (b, _) = driver(clock.clone(), 1);
+        let (count, waker) = counter();
+        let mut in_b = Box::pin(Timer::new(b.now() + us(1500)));
+        assert!(poll_in(in_b.as_mut(), &b, Some(0), &waker).is_pending());
+        a.advance(us(1499));
+        assert_eq!(count.wakes(), 0, "{clock:?}");
+        a.advance(us(1));
+        assert_eq!(count.wakes(), 1, "{clock:?}");
+        assert!(poll_in(in_b.as_mut(), &b, Some(0), &waker).is_ready());
+        drop(b);
+        a.advance(us(1));
+        assert_eq!(clock.drivers().len(), 1, "a dropped driver is let go");
+    }
+}
+
+#[test]
+fn an_autojump_of_one_driver_fires_the_due_timers_of_the_others() {
+    let clock = Clock::autojump();
+    let (a, _) = driver(clock.clone(), 1);
+    let (b, _) = driver(clock, 1);
+    let start = a.now();
+    let (count_a, waker_a) = counter();
+    let (count_b, waker_b) = counter();
+    let mut in_a = Box::pin(Timer::new(start + 5 * MS));
+    let mut in_b = Box::pin(Timer::new(start + 3 * MS));
+    assert!(poll_in(in_a.as_mut(), &a, None, &waker_a).is_pending());
+    assert!(poll_in(in_b.as_mut(), &b, None, &waker_b).is_pending());
+    assert!(a.jump_to_next());
+    assert_eq!(a.now(), start + 5 * MS);
+    assert_eq!((count_a.wakes(), count_b.wakes()), (1, 1));
+}

@@ -497,3 +497,63 @@ fn a_sleep_reset_later_within_its_tick_waits_for_the_new_deadline() {
     });
     assert_eq!(steps, (Poll::Pending, Poll::Pending, Poll::Ready(())));
 }
+
+/// Runs a sleep of `d` in `rt` on its own thread; returns the thread, a receiver that
+/// says when the sleep is armed, and one that says whether it completed (`false`: the
+/// test gave up on it through the event).
+fn sleep_on_another_runtime(
+    rt: pride::Runtime,
+    d: Duration,
+    give_up: Arc<pride::Event>,
+) -> (
+    std::thread::JoinHandle<()>,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Receiver<bool>,
+) {
+    let (armed_tx, armed_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let woke = rt.block_on(async move {
+            let mut sleep = pin!(pride::sleep(d));
+            assert!(poll_once(sleep.as_mut()).is_pending());
+            armed_tx.send(()).unwrap();
+            let slept = async {
+                sleep.await;
+                true
+            };
+            let gave_up = async {
+                give_up.wait().await;
+                false
+            };
+            futures_lite::future::or(slept, gave_up).await
+        });
+        let _ = done_tx.send(woke);
+    });
+    (thread, armed_rx, done_rx)
+}
+
+/// Clones of a mock clock share its time, and advancing it from one runtime fires
+/// the due sleeps of every runtime on it: here two runtimes built from one `Builder`,
+/// and a deadline within a tick of the second runtime's ticks.
+#[test]
+fn advancing_a_shared_mock_clock_wakes_the_sleeps_of_every_runtime_on_it() {
+    let mut builder = mock_builder();
+    let rt_a = builder.build().unwrap();
+    rt_a.block_on(async { time::advance(Duration::from_micros(300)) });
+    // Ticks count from when each runtime was built: B's start at 0.3 ms.
+    let rt_b = builder.build().unwrap();
+    let give_up = Arc::new(pride::Event::new());
+    let d = Duration::from_micros(1500);
+    let (b, armed, done) = sleep_on_another_runtime(rt_b, d, give_up.clone());
+    armed.recv().expect("runtime B armed its sleep");
+    rt_a.block_on(async { time::advance(d) });
+    // A bound that only turns a hang into a failure: B's sleep was fired by `advance`.
+    let woke = done.recv_timeout(Duration::from_secs(10));
+    give_up.set();
+    b.join().unwrap();
+    let woke = woke.or_else(|_| done.recv()).unwrap();
+    assert!(
+        woke,
+        "the shared clock reached runtime B's sleep deadline, but the sleep was never woken"
+    );
+}
