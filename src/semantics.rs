@@ -40,21 +40,6 @@
 //! cancels its children and waits for any child that is in the middle of a poll on
 //! another worker to finish that poll.
 //!
-//! One poll cannot be waited for: a child's poll in progress *on the thread that drops
-//! the group*, further down its stack. That happens when the group's future is dropped
-//! by a task that a worker polls during the upkeep of a child's `par` call (see
-//! [`par`](crate::par#sharing-the-workers-with-async-tasks)), or by the child itself.
-//! The drop then cancels that child like the others, drops every other child as usual,
-//! and returns without waiting for it, since its poll can only end after the drop
-//! returns. What holds for that child: it is never polled again, and its future is
-//! dropped as soon as the poll in progress returns. Until then, the code already
-//! running in that poll goes on: a `par` call there hands out no further item or
-//! piece (pieces already running on other workers finish) and ends as cancelled,
-//! and a child that dropped its own group runs on to its next suspension point. And
-//! until that child's future is gone, it counts as a child of the group of the task
-//! that dropped its group: that group (which encloses it) does not end before it, so
-//! a group that ends, rather than being dropped, still leaves no orphan.
-//!
 //! **Fail fast.** The first error (a child or the body returning `Err`) or panic cancels
 //! the group's scope: the siblings and the body are dropped at their next suspension
 //! point.

@@ -7,15 +7,8 @@
 //! scope, opens a group or calls `start`: then its own scope is made, for those to
 //! nest in (see `cancel::current::Deferred`), and linked below the group's once the
 //! poll that made it suspends.
-//!
-//! Each child's poll records its group in a thread-local (`POLLING`), so that a
-//! group torn down on this thread knows which of its children it cannot wait for.
-//! Unsafe code here: [`hand_over_below`] makes a strong reference to the group
-//! `POLLING` names. Its rule: `POLLING` is non-null only while a child's poll runs on
-//! this thread, and then names that child's group, which the child holds in an `Arc`
-//! for the whole poll.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
@@ -45,114 +38,6 @@ pin_project_lite::pin_project! {
             this.state.finish(this.inside);
         }
     }
-}
-
-thread_local! {
-    /// The group of the child being polled on this thread, if any.
-    static POLLING: Cell<*const GroupShared> = const { Cell::new(std::ptr::null()) };
-    /// The groups of the children whose polls are in progress further down this
-    /// thread's stack, innermost last: a child's poll can have another task's poll
-    /// nested inside it (a `par` call's upkeep polls the worker's queued tasks), and
-    /// that task can drop, by hand, the future of a group whose child is an outer poll
-    /// (see [`polling_here`]). Both compared by address only.
-    static POLLING_BELOW: RefCell<Vec<*const GroupShared>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Marks a child of a group as being polled on this thread until dropped.
-struct Polling {
-    /// Nested in another child's poll, whose group waits in `POLLING_BELOW`.
-    nested: bool,
-}
-
-impl Polling {
-    #[inline]
-    fn enter(group: &Arc<GroupShared>) -> Polling {
-        let outer = POLLING.with(|polling| polling.replace(Arc::as_ptr(group)));
-        let nested = !outer.is_null();
-        if nested {
-            push_below(outer);
-        }
-        Polling { nested }
-    }
-}
-
-impl Drop for Polling {
-    #[inline]
-    fn drop(&mut self) {
-        let outer = if self.nested {
-            pop_below()
-        } else {
-            std::ptr::null()
-        };
-        POLLING.with(|polling| polling.set(outer));
-    }
-}
-
-#[cold]
-fn push_below(group: *const GroupShared) {
-    POLLING_BELOW.with(|below| below.borrow_mut().push(group));
-}
-
-#[cold]
-fn pop_below() -> *const GroupShared {
-    POLLING_BELOW
-        .with(|below| below.borrow_mut().pop())
-        .expect("pride: child polls on this thread end in the order they began")
-}
-
-/// The children of a group whose polls are in progress on this thread. None of them
-/// can return from that poll before the caller returns.
-pub(super) struct PollingHere {
-    /// The caller's own poll is one.
-    pub(super) innermost: bool,
-    /// Polls further down the caller's stack.
-    pub(super) below: usize,
-}
-
-impl PollingHere {
-    pub(super) fn count(&self) -> usize {
-        usize::from(self.innermost) + self.below
-    }
-}
-
-/// The children of `group` whose polls are in progress on this thread.
-pub(super) fn polling_here(group: &GroupShared) -> PollingHere {
-    let group = std::ptr::from_ref(group);
-    PollingHere {
-        innermost: POLLING.with(|polling| polling.get() == group),
-        below: POLLING_BELOW.with(|below| below.borrow().iter().filter(|&&g| g == group).count()),
-    }
-}
-
-/// `group` is torn down while `below` of its children are being polled further down
-/// this thread's stack, which it cannot wait for. The group of the child whose poll
-/// runs the teardown (which encloses them: it held `group`'s future) counts them in
-/// as its own until they are gone, so that it does not end before them; a teardown
-/// of that group on this thread then finds them here too.
-pub(super) fn hand_over_below(group: &Arc<GroupShared>, below: usize) {
-    let innermost = POLLING.with(Cell::get);
-    if innermost.is_null() || innermost == Arc::as_ptr(group) {
-        return;
-    }
-    // SAFETY: a non-null `POLLING` is the group of the child whose poll is in progress
-    // on this thread: `Polling::enter` sets it from that child's `Arc`, which the
-    // child holds for the whole poll, and the guard's drop puts the previous value
-    // back when the poll returns or unwinds. We take a new strong count for the
-    // reference we make.
-    let heir = unsafe {
-        Arc::increment_strong_count(innermost);
-        Arc::from_raw(innermost)
-    };
-    POLLING_BELOW.with(|polling| {
-        for g in polling.borrow_mut().iter_mut() {
-            if *g == Arc::as_ptr(group) {
-                *g = innermost;
-            }
-        }
-    });
-    // The child running this teardown is counted in `heir` for the whole call.
-    heir.count_in_vouched(below);
-    group.hand_over(heir, below);
 }
 
 /// Everything of a child but its work.
@@ -278,7 +163,6 @@ where
         let (mut inside, state) = (this.inside, this.state);
         assert!(!state.done, "pride: a finished child was polled again");
         let _span = state.span.enter();
-        let _polling = Polling::enter(&state.group);
         // While a `start()` waits, a status the poll drops defers to us, and a cancel of
         // the caller's scopes cancels us (see start.rs).
         let link = state.start.clone();

@@ -228,24 +228,10 @@ fn suspended<R>(node: &ScopeNode) -> Poll<R> {
 /// Cancels every child and returns once none is left: idle children are dropped here,
 /// on this thread; a child being polled on another worker is dropped by that worker
 /// when its poll returns, and we wait for that.
-///
-/// A child whose poll is in progress on this thread is not waited for: its poll is
-/// further down this stack (this group's future is dropped by a task polled during
-/// the upkeep of that child's `par` call, or by the child itself), and cannot return
-/// before we do. It is cancelled like the others: its `par` call stops handing out
-/// items and pieces as soon as the upkeep returns, ends as cancelled once the pieces
-/// already running elsewhere end, and its future is dropped as its poll returns, never
-/// to be polled again. Until then it counts as a child of the group of the task that
-/// drops this one, which therefore cannot end before it.
-fn teardown(shared: &Arc<GroupShared>) {
+fn teardown(shared: &GroupShared) {
     let node = shared.node();
     node.cancel();
     shared.children.close();
-    let here = super::child::polling_here(shared);
-    if here.below > 0 {
-        super::child::hand_over_below(shared, here.below);
-    }
-    let here = here.count();
     let mut spins = 0u32;
     loop {
         for child in node.take_links() {
@@ -253,7 +239,7 @@ fn teardown(shared: &Arc<GroupShared>) {
         }
         // A child whose error waits for an outside `start` caller is not waited
         // for: that caller may never run again, and the group has no outcome left.
-        if shared.no_future_left(here) {
+        if shared.no_future_left() {
             break;
         }
         spins += 1;

@@ -5,9 +5,7 @@
 //! completes only when the body and every child have finished, and it reports every
 //! error and panic in a [`GroupError`]. The first failure cancels the group's scope,
 //! so siblings (and the body) are dropped at their next suspension point. Dropping the
-//! group's future tears every child down before the drop returns, but for a child
-//! whose poll is in progress further down the dropping thread's stack, which is
-//! cancelled and dropped when that poll returns (see `semantics`, "No orphans").
+//! group's future tears every child down before the drop returns.
 //!
 //! `future.rs` holds the group's own future, `shared.rs` the lock-free child counter
 //! and error stack, `child.rs` the wrapper each child task runs, `start.rs` the

@@ -16,7 +16,6 @@ use std::mem::MaybeUninit;
 use std::num::NonZeroUsize;
 use std::ptr;
 use std::sync::Arc as StdArc;
-use std::sync::OnceLock;
 
 use super::error::TaskError;
 use super::limit::Limit;
@@ -190,13 +189,6 @@ impl ChildCounter {
         self.0.load(Ordering::Acquire) & CLOSED != 0
     }
 
-    /// Counts in `n` more children whatever the `CLOSED` bit, for a caller that knows
-    /// a child is counted in meanwhile (so the group has not drained).
-    pub(crate) fn add_vouched(&self, n: usize) {
-        let prev = self.0.fetch_add(n * CHILD_ONE, Ordering::AcqRel);
-        debug_assert!(prev >= CHILD_ONE, "no child vouches for the count");
-    }
-
     /// Closes the group to new children whatever its count (teardown).
     pub(crate) fn close(&self) {
         self.0.fetch_or(CLOSED, Ordering::AcqRel);
@@ -244,13 +236,8 @@ pub(crate) struct GroupShared {
     pub(crate) handle: Handle,
     /// Feature `tracing`: the group's span (empty without the feature).
     pub(crate) span: crate::debug::trace::GroupSpan,
-    /// Torn down while some of its children were being polled further down the
-    /// tearing thread's stack: the group that counts them in (see `hand_over`).
-    /// Written at most once, by a teardown, and read when the last child is gone: it
-    /// takes part of the gap below.
-    heir: OnceLock<(Arc<GroupShared>, usize)>,
-    /// With `heir`, at least a cache line between the fields above and `children`.
-    apart: MaybeUninit<[u8; 40]>,
+    /// At least a cache line between the fields above and `children`.
+    apart: MaybeUninit<[u8; 64]>,
     pub(crate) children: ChildCounter,
     pub(crate) errors: ErrorStack,
     /// Children counted in `children` whose futures are gone but whose error waits
@@ -282,7 +269,6 @@ impl GroupShared {
             limit: limit.map(|limit| Arc::new(Limit::new(limit.get()))),
             handle: crate::runtime::context::handle("`task_group`"),
             span: crate::debug::trace::GroupSpan::open(),
-            heir: OnceLock::new(),
             apart: MaybeUninit::uninit(),
             children: ChildCounter::new(),
             errors: ErrorStack::new(),
@@ -362,30 +348,11 @@ impl GroupShared {
         }
     }
 
-    /// Counts a gone child out, waking the group if it was the last, and counting
-    /// out of its heir the children it counted in for this group.
+    /// Counts a gone child out, waking the group if it was the last.
     pub(crate) fn count_out(&self) {
         if self.children.remove() {
             self.node().wake();
-            if let Some((heir, n)) = self.heir.get() {
-                for _ in 0..*n {
-                    heir.count_out();
-                }
-            }
         }
-    }
-
-    /// Counts in `n` children of a group being torn down that cannot wait for them
-    /// (see `child::hand_over_below`). A child of this group is counted in meanwhile.
-    pub(crate) fn count_in_vouched(&self, n: usize) {
-        self.children.add_vouched(n);
-    }
-
-    /// This group, torn down, leaves its last `n` children to `heir`, which counted
-    /// them in: `heir` counts them out once they are gone.
-    pub(crate) fn hand_over(&self, heir: Arc<GroupShared>, n: usize) {
-        let first = self.heir.set((heir, n)).is_ok();
-        debug_assert!(first, "a group is torn down once");
     }
 
     /// A starting child is gone, but its error waits for the caller of `start`: it
@@ -401,13 +368,11 @@ impl GroupShared {
         self.count_out();
     }
 
-    /// No child future is left but the `polling_here` ones whose poll is in progress
-    /// on the calling thread (children whose error waits for a `start` caller may
+    /// No child future is left (children whose error waits for a `start` caller may
     /// still be counted in). Read the count first: after the group closed, a count
-    /// can only move from live to held, so values that leave no other live future
-    /// prove there is none.
-    pub(crate) fn no_future_left(&self, polling_here: usize) -> bool {
+    /// can only move from live to held, so equal values prove no live future.
+    pub(crate) fn no_future_left(&self) -> bool {
         let counted = self.children.live();
-        counted <= self.held.load(Ordering::Acquire) + polling_here
+        counted == self.held.load(Ordering::Acquire)
     }
 }

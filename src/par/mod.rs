@@ -49,12 +49,7 @@
 //! timers, poll the I/O driver, and poll a few of their queued tasks, so the sleeps and
 //! sockets of other tasks are not held back for the length of a long fan-out. Those
 //! tasks then run on the stack of the `par` work, as work-stealing does with pieces: do
-//! not hold a lock across a `par` call that such a task could need. If such a task
-//! drops, by hand, the future of the task group whose child made the call (a
-//! `select!` whose other branch wins, say), the drop cannot wait for that child's poll,
-//! which is further down the same stack: the call stops as soon as the task's poll
-//! returns, and the child is dropped when the call has ended (see
-//! [`semantics`](crate::semantics), "No orphans").
+//! not hold a lock across a `par` call that such a task could need.
 //!
 //! ```
 //! let words = ["fork", "join", "on", "pride"];

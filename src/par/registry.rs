@@ -325,16 +325,8 @@ impl Here<'_> {
                 self.0.in_maintenance.set(false);
             }
         }
-        {
-            let _restore = Restore(par, par.call.replace(CallPtr::NULL));
-            self.core.run_tasks_nested(NESTED_TASKS);
-        }
-        // A task polled here may have cancelled the scope the call runs in (dropped,
-        // by hand, the group whose child made the call): the call stops before it
-        // hands out another item or piece.
-        if let Some(call) = par.call.get().get() {
-            call.refresh();
-        }
+        let _restore = Restore(par, par.call.replace(CallPtr::NULL));
+        self.core.run_tasks_nested(NESTED_TASKS);
     }
 
     /// Runs `f` as a piece of `call`.
