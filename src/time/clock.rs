@@ -23,7 +23,10 @@ type DriverShards = std::sync::Weak<[Arc<Shard>]>;
 /// Clones share the same time: advancing one advances all of them. Runtimes built on
 /// clones of one mock clock (as runtimes built from one `Builder` are) share it fully:
 /// [`advance`](crate::time::advance) in any of them, and an autojump clock's jump,
-/// fires the due timers of every runtime on the clock.
+/// fires the due timers of every runtime on the clock. Each runtime on an autojump
+/// clock jumps it when that runtime is idle, to its own next deadline, without waiting
+/// for the others to be idle: where several runtimes must agree on when time moves,
+/// share a plain mock clock and advance it by hand.
 ///
 /// ```
 /// use pride::time::Clock;
@@ -181,6 +184,15 @@ impl Clock {
             let mut drivers = mock.drivers.lock().unwrap_or_else(|e| e.into_inner());
             drivers.retain(|d| d.strong_count() > 0);
             drivers.push(shards);
+        }
+    }
+
+    /// How many drivers this clock keeps handles to, alive or not (for tests).
+    #[cfg(test)]
+    pub(crate) fn driver_slots(&self) -> usize {
+        match &self.kind {
+            Kind::System => 0,
+            Kind::Mock(mock) => mock.drivers.lock().unwrap_or_else(|e| e.into_inner()).len(),
         }
     }
 

@@ -36,7 +36,10 @@
 //!    driver on a mock clock) before the arm or postpone that publishes it. On a mock
 //!    clock it postpones lock-free only to a later tick: the driver fires by the
 //!    fraction it read while it saw the tick unchanged, which a lock-free move within
-//!    the same tick would leave unchanged too.
+//!    the same tick would leave unchanged too. A move to a later tick may still be
+//!    fired at its old tick by the new fraction, read before the move is published:
+//!    the owner's postpone then fails and it re-arms under the lock, so that is a
+//!    spurious wake-up, never a timer that completes early.
 
 use std::marker::PhantomPinned;
 use std::ptr::NonNull;
