@@ -188,7 +188,7 @@ impl Clock {
     }
 
     /// How many drivers this clock keeps handles to, alive or not (for tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(pride_loom)))]
     pub(crate) fn driver_slots(&self) -> usize {
         match &self.kind {
             Kind::System => 0,
