@@ -83,11 +83,11 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         self.tally.dropped.inc();
-        if let Some(what) = self.panic_on_drop.take()
-            && !std::thread::panicking()
-        {
-            self.tally.fail(&what);
-            panic!("{STORM} panic in drop");
+        if let Some(what) = self.panic_on_drop.take() {
+            if !std::thread::panicking() {
+                self.tally.fail(&what);
+                panic!("{STORM} panic in drop");
+            }
         }
     }
 }

@@ -219,12 +219,9 @@ fn parse_function(kind: Kind, item: TokenStream) -> Result<Function, Error> {
         }
     }
     let mut vis = Vec::new();
-    if let Some(TokenTree::Ident(i)) = tokens.peek()
-        && i.to_string() == "pub"
-    {
+    if matches!(tokens.peek(), Some(TokenTree::Ident(i)) if i.to_string() == "pub") {
         vis.push(tokens.next().expect("peeked"));
-        if let Some(TokenTree::Group(g)) = tokens.peek()
-            && g.delimiter() == Delimiter::Parenthesis
+        if matches!(tokens.peek(), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis)
         {
             vis.push(tokens.next().expect("peeked"));
         }

@@ -350,10 +350,10 @@ impl File {
             Position::Ignored => Vec::new(),
         };
         self.state = State::Busy(crate::to_thread(move || {
-            if !read_ahead.is_empty()
-                && let Err(e) = file.seek(SeekFrom::Current(-(read_ahead.len() as i64)))
-            {
-                return (file, Done::Rewind(e, read_ahead));
+            if !read_ahead.is_empty() {
+                if let Err(e) = file.seek(SeekFrom::Current(-(read_ahead.len() as i64))) {
+                    return (file, Done::Rewind(e, read_ahead));
+                }
             }
             let done = call(&mut file);
             (file, done)
@@ -391,10 +391,10 @@ impl Drop for File {
         // A buffered write in flight runs to its end (its caller was told it was done);
         // only its error is lost. Any other call in flight (a read, a seek, whose
         // caller is gone) is dropped like any pool call: cancelled if still queued.
-        if let State::Busy(call) = std::mem::replace(&mut self.state, State::Idle(None))
-            && self.writing
-        {
-            call.detach();
+        if let State::Busy(call) = std::mem::replace(&mut self.state, State::Idle(None)) {
+            if self.writing {
+                call.detach();
+            }
         }
     }
 }

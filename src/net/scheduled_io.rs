@@ -263,10 +263,10 @@ impl ScheduledIo {
             Poll::Pending => None,
         };
         let result = op();
-        if let (Some(event), Err(e)) = (event, &result)
-            && e.kind() == io::ErrorKind::WouldBlock
-        {
-            self.clear(event, direction);
+        if let (Some(event), Err(e)) = (event, &result) {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                self.clear(event, direction);
+            }
         }
         result
     }

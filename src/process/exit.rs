@@ -59,9 +59,7 @@ impl ExitWatch {
     /// A watch for the child `pid` (not yet reaped). Needs a runtime.
     pub(super) fn new(pid: u32) -> ExitWatch {
         #[cfg(target_os = "linux")]
-        if let Ok(fd) = pidfd::PidFd::open(pid)
-            && let Ok(io) = crate::net::reactor::IoSource::new(fd)
-        {
+        if let Ok(io) = pidfd::PidFd::open(pid).and_then(crate::net::reactor::IoSource::new) {
             return ExitWatch::PidFd(io);
         }
         let _ = pid;

@@ -511,15 +511,15 @@ impl Child {
         let mut stderr = pin!(read_to_end(self.stderr.take()));
         let (mut out, mut err) = (None, None);
         poll_fn(|cx| {
-            if out.is_none()
-                && let Poll::Ready(r) = stdout.as_mut().poll(cx)
-            {
-                out = Some(r);
+            if out.is_none() {
+                if let Poll::Ready(r) = stdout.as_mut().poll(cx) {
+                    out = Some(r);
+                }
             }
-            if err.is_none()
-                && let Poll::Ready(r) = stderr.as_mut().poll(cx)
-            {
-                err = Some(r);
+            if err.is_none() {
+                if let Poll::Ready(r) = stderr.as_mut().poll(cx) {
+                    err = Some(r);
+                }
             }
             if out.is_some() && err.is_some() {
                 Poll::Ready(())

@@ -483,12 +483,12 @@ mod tests {
 
     impl Drop for OwnsSender {
         fn drop(&mut self) {
-            if let Some(tx) = self.0.take()
-                && tx.shared.try_lock().is_none()
-            {
-                // Dropping the sender would lock the channel again: a deadlock.
-                std::mem::forget(tx);
-                panic!("a message was dropped under its channel's lock");
+            if let Some(tx) = self.0.take() {
+                if tx.shared.try_lock().is_none() {
+                    // Dropping the sender would lock the channel again: a deadlock.
+                    std::mem::forget(tx);
+                    panic!("a message was dropped under its channel's lock");
+                }
             }
         }
     }

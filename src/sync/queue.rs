@@ -112,12 +112,14 @@ impl<T> State<T> {
 
     /// An item left the queue: its slot goes to the oldest putter, or becomes free.
     fn release_slot(&mut self, wakers: &mut WakeList) {
-        if !self.closed
-            && let Some(waker) = self.putters.grant_front(|()| ())
-        {
-            wakers.push(waker);
+        let granted = if self.closed {
+            None
         } else {
-            self.occupied -= 1;
+            self.putters.grant_front(|()| ())
+        };
+        match granted {
+            Some(waker) => wakers.push(waker),
+            None => self.occupied -= 1,
         }
     }
 
