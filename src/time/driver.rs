@@ -190,7 +190,7 @@ impl TimeDriver {
     /// does from `Event::set`) with the driver consistent.
     pub(crate) fn process(&self) -> usize {
         let mut batch = WakeBatch::new();
-        let fired = process_shards(&self.shared, &self.shards, &mut batch);
+        let fired = process_shards(&self.shared, &self.shards, &mut batch, false);
         batch.resume_panic();
         fired
     }
@@ -218,16 +218,8 @@ impl TimeDriver {
             // cascade point, which `earliest` does not count. Nothing fires when the
             // earliest slot only cascades, or its timers moved later: then look again.
             // (No task runs in between, so none sees the clock stop there.)
-            let now = self.shared.clock.now();
-            let now_tick = self.shared.now_tick(now);
-            self.shared.note_processed(now_tick);
-            let within = self.shared.within_tick(now, now_tick);
             let mut batch = WakeBatch::new();
-            let fired: usize = self
-                .shards
-                .iter()
-                .map(|s| s.process(now_tick, within, &mut batch))
-                .sum();
+            let fired = process_shards(&self.shared, &self.shards, &mut batch, true);
             // The clock is shared with every runtime on it: their due timers fire too.
             self.process_others(&mut batch);
             batch.resume_panic();
@@ -241,7 +233,7 @@ impl TimeDriver {
     fn process_others(&self, batch: &mut WakeBatch) {
         for shards in self.shared.clock.drivers() {
             if !std::sync::Arc::ptr_eq(&shards, &self.shards) {
-                process_shards(&shards[0].shared, &shards, batch);
+                process_shards(&shards[0].shared, &shards, batch, false);
             }
         }
     }
@@ -254,7 +246,7 @@ impl TimeDriver {
     pub(crate) fn advance(&self, d: Duration) {
         self.shared.clock.advance(d);
         let mut batch = WakeBatch::new();
-        process_shards(&self.shared, &self.shards, &mut batch);
+        process_shards(&self.shared, &self.shards, &mut batch, false);
         self.process_others(&mut batch);
         batch.resume_panic();
     }
@@ -262,7 +254,13 @@ impl TimeDriver {
 
 /// Fires every expired timer of `shards` (a driver's, whose `Shared` is `shared`) by its
 /// clock's now, with `batch` to wake them. Returns how many fired.
-fn process_shards(shared: &Shared, shards: &[Arc<Shard>], batch: &mut WakeBatch) -> usize {
+/// With `every_shard`, it looks at each shard, even one whose `earliest` is later.
+fn process_shards(
+    shared: &Shared,
+    shards: &[Arc<Shard>],
+    batch: &mut WakeBatch,
+    every_shard: bool,
+) -> usize {
     let now = shared.clock.now();
     let now_tick = shared.now_tick(now);
     shared.note_processed(now_tick);
@@ -271,7 +269,7 @@ fn process_shards(shared: &Shared, shards: &[Arc<Shard>], batch: &mut WakeBatch)
     let due_by = now_tick + u64::from(within > 0);
     shards
         .iter()
-        .filter(|shard| shard.earliest.load(Ordering::Acquire) <= due_by)
+        .filter(|shard| every_shard || shard.earliest.load(Ordering::Acquire) <= due_by)
         .map(|shard| shard.process(now_tick, within, batch))
         .sum()
 }
