@@ -7,7 +7,7 @@
 //! `caught_after_cleanup` (which scope catches, decided once the children are gone).
 //!
 //! A child waits until `cancelled_by` reports a cancel (as its wrapper does), then
-//! cleans up (a loom cell it writes) and is counted out as `GroupShared::child_done`
+//! cleans up (a loom cell it writes) and is counted out as `GroupShared::count_out`
 //! does. The group waits until woken; a lost wake-up leaves it waiting for ever, which
 //! loom reports as a deadlock. The group reads the children's cells and errors after
 //! it closed: loom checks that the counter orders those writes before the reads.
@@ -22,6 +22,14 @@
 //!   `outer_cancel_vs_last_child_vs_group_poll` fails ("the group caught the outer
 //!   scope's cancel").
 //!
+//! The hand-over models (`handed_over_*`) run a teardown that cannot wait for its
+//! children (`GroupShared::hand_over`) against a child counted out
+//! (`GroupShared::count_out`) and a starting child held for its caller
+//! (`GroupShared::hold_count`), through the real functions those methods call. Exactly
+//! one of the three must release the group, after both children's futures are gone
+//! (loom cells the releaser reads). Seen to fail when broken (rows H1–H3 of the
+//! mutation table).
+//!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --test loom_drain`.
 
@@ -31,9 +39,12 @@ mod common;
 
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use pride::__loom::cancel::ScopeNode;
-use pride::__loom::group::{ChildCounter, ErrorStack, caught_after_cleanup, task_error};
+use pride::__loom::group::{
+    ChildCounter, ErrorStack, caught_after_cleanup, count_out, hand_over, hold_count, task_error,
+};
 
 /// A scope entered and linked below `parent` (or a root).
 fn entered(parent: Option<&Arc<ScopeNode>>) -> Arc<ScopeNode> {
@@ -42,9 +53,9 @@ fn entered(parent: Option<&Arc<ScopeNode>>) -> Arc<ScopeNode> {
     node
 }
 
-/// `GroupShared::child_done`.
+/// `GroupShared::count_out`, of a group that is not handed over.
 fn child_done(counter: &ChildCounter, group: &ScopeNode) {
-    if counter.remove() {
+    if counter.remove().last() {
         group.wake();
     }
 }
@@ -177,5 +188,85 @@ fn failure_and_outer_cancel_vs_drain() {
         canceller.join().unwrap();
         ScopeNode::unlink(&group);
         ScopeNode::unlink(&outer);
+    });
+}
+
+/// The release of a handed-over group: counts it and checks that every child's future
+/// is gone, as far as the releaser sees.
+fn released(releases: &AtomicUsize, futures: &[&Arc<Cleanup>]) {
+    releases.fetch_add(1, SeqCst);
+    for future in futures {
+        assert!(future.ran(), "released before a child's future was gone");
+    }
+}
+
+/// A teardown hands the group over while one child is counted out and a starting
+/// child, its future gone, is held for its caller: exactly one of them releases it.
+#[test]
+fn handed_over_vs_count_out_vs_hold() {
+    common::model(|| {
+        let counter = Arc::new(ChildCounter::new());
+        let held = Arc::new(AtomicUsize::new(0));
+        let releases = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (Cleanup::new(), Cleanup::new());
+        assert!(counter.try_add() && counter.try_add());
+        let child = |future: &Arc<Cleanup>, held_back: bool| {
+            let (counter, held, releases) = (counter.clone(), held.clone(), releases.clone());
+            let (future, a, b) = (future.clone(), a.clone(), b.clone());
+            thread::spawn(move || {
+                future.run();
+                let release = if held_back {
+                    hold_count(&counter, &held)
+                } else {
+                    count_out(&counter, &held).1
+                };
+                if release {
+                    released(&releases, &[&a, &b]);
+                }
+            })
+        };
+        let (counted_out, held_back) = (child(&a, false), child(&b, true));
+
+        counter.close();
+        if hand_over(&counter, &held) {
+            released(&releases, &[&a, &b]);
+        }
+
+        counted_out.join().unwrap();
+        held_back.join().unwrap();
+        assert_eq!(releases.load(SeqCst), 1, "released other than once");
+    });
+}
+
+/// Two children counted out as the teardown hands the group over: the last one, or the
+/// teardown, releases it, once.
+#[test]
+fn handed_over_vs_two_count_outs() {
+    common::model(|| {
+        let counter = Arc::new(ChildCounter::new());
+        let held = Arc::new(AtomicUsize::new(0));
+        let releases = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (Cleanup::new(), Cleanup::new());
+        assert!(counter.try_add() && counter.try_add());
+        let child = |future: &Arc<Cleanup>| {
+            let (counter, held, releases) = (counter.clone(), held.clone(), releases.clone());
+            let (future, a, b) = (future.clone(), a.clone(), b.clone());
+            thread::spawn(move || {
+                future.run();
+                if count_out(&counter, &held).1 {
+                    released(&releases, &[&a, &b]);
+                }
+            })
+        };
+        let (first, second) = (child(&a), child(&b));
+
+        counter.close();
+        if hand_over(&counter, &held) {
+            released(&releases, &[&a, &b]);
+        }
+
+        first.join().unwrap();
+        second.join().unwrap();
+        assert_eq!(releases.load(SeqCst), 1, "released other than once");
     });
 }

@@ -3,7 +3,7 @@
 //! while the group registers its waker and tries to close; (b) the error stack:
 //! concurrent pushes vs a drain.
 //!
-//! (a) replicates `GroupShared::child_done` (`if children.remove() { node.wake() }`)
+//! (a) replicates `GroupShared::count_out` (`if children.remove().last() { node.wake() }`)
 //! and the end of `TaskGroupFuture::poll` (register the waker on the scope node, then
 //! `try_close`) with the real `ChildCounter` and `ScopeNode`. The group's task waits
 //! until woken, so a lost wake-up is a loom deadlock.
@@ -50,9 +50,9 @@ use loom::thread;
 use pride::__loom::cancel::ScopeNode;
 use pride::__loom::group::{ChildCounter, ErrorStack, TaskError, task_error};
 
-/// `GroupShared::child_done`.
+/// `GroupShared::count_out`, of a group that is not handed over.
 fn child_done(counter: &ChildCounter, node: &ScopeNode) {
-    if counter.remove() {
+    if counter.remove().last() {
         node.wake();
     }
 }

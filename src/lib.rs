@@ -267,7 +267,9 @@ pub mod __loom {
     pub mod group {
         pub use crate::cancel::run::caught_after_cleanup;
         pub use crate::group::TaskError;
-        pub use crate::group::shared::{ChildCounter, ErrorStack};
+        pub use crate::group::shared::{
+            ChildCounter, ErrorStack, count_out, hand_over, hold_count,
+        };
 
         /// A task error holding `error`, as a failing child reports it.
         pub fn task_error(error: crate::BoxError) -> TaskError {

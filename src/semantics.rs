@@ -40,6 +40,15 @@
 //! cancels its children and waits for any child that is in the middle of a poll on
 //! another worker to finish that poll.
 //!
+//! A drop cannot wait for a poll that is further down its own thread's stack, which
+//! can happen two ways: the future is dropped by one of the group's own children (it
+//! was handed one), or by code running during `par` work (a task that a worker polls
+//! during the upkeep of a long `par` call, or a `par` item), where the poll of any
+//! child may be further down. There the drop waits only for the children it can: the
+//! others are cancelled and dropped when their poll in progress returns, never polled
+//! again, and until they are, every group around the dropped one waits for them, so
+//! none of those ends before them. A group that completes is never in this case.
+//!
 //! **Fail fast.** The first error (a child or the body returning `Err`) or panic cancels
 //! the group's scope: the siblings and the body are dropped at their next suspension
 //! point.

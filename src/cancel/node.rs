@@ -90,6 +90,10 @@ pub struct ScopeNode {
     /// What the debug dump calls this node: a group, or a group's child task (a plain
     /// scope has none).
     label: Option<Label>,
+    /// A group's node: how many groups dropped somewhere below it left child futures
+    /// they could not wait for (see [`hold_above`](Self::hold_above)). The group does
+    /// not end before they are gone.
+    leftovers: AtomicU32,
 }
 
 /// A node's parent: a group's and a group child's node know it when they are made; a
@@ -151,6 +155,7 @@ impl ScopeNode {
             deadline: Mutex::new(spec),
             deadline_version: AtomicU64::new(0),
             label,
+            leftovers: AtomicU32::new(0),
         })
     }
 
@@ -520,6 +525,54 @@ impl ScopeNode {
         if !shield && prev & SHIELD != 0 {
             self.wake_subtree();
         }
+    }
+
+    /// A group whose node this is was dropped where it could not wait for every child
+    /// future (see `group/future.rs`, `teardown`): every group around it holds on until
+    /// [`release_above`](Self::release_above), so that none ends before those futures
+    /// are gone.
+    pub(crate) fn hold_above(&self) {
+        for group in self.groups_above() {
+            let prev = group.leftovers.fetch_add(1, Ordering::Relaxed);
+            assert!(
+                prev < u32::MAX,
+                "pride: too many groups dropped below one group"
+            );
+        }
+    }
+
+    /// The futures that [`hold_above`](Self::hold_above) held on for are gone: the
+    /// groups around this one may end (the last release wakes each). Release: a group
+    /// that sees no hold left sees everything those futures did.
+    pub(crate) fn release_above(&self) {
+        for group in self.groups_above() {
+            if group.leftovers.fetch_sub(1, Ordering::AcqRel) == 1 {
+                group.wake();
+            }
+        }
+    }
+
+    /// Whether a group dropped below this (a group's) node left futures this group
+    /// must outlast. Acquire: see [`release_above`](Self::release_above).
+    #[inline]
+    pub(crate) fn has_leftovers(&self) -> bool {
+        self.leftovers.load(Ordering::Acquire) != 0
+    }
+
+    /// The nodes of the groups this node is nested in, innermost first.
+    fn groups_above(&self) -> impl Iterator<Item = &ScopeNode> {
+        std::iter::successors(self.parent(), |node| node.parent())
+            .filter(|node| matches!(node.label, Some(Label::Group)))
+    }
+
+    /// Whether the code running on this thread is inside this scope (the current scope
+    /// is this one or nested in it).
+    pub(crate) fn is_around_current(&self) -> bool {
+        let Some(current) = super::current::current_to_read() else {
+            return false;
+        };
+        std::iter::successors(Some(&*current), |node| node.parent())
+            .any(|node| std::ptr::eq(node, self))
     }
 
     /// The scope's wrapper is done: a deadline set from now on changes nothing.

@@ -55,8 +55,9 @@ pin_project_lite::pin_project! {
             let Some(shared) = this.shared.take() else {
                 return;
             };
-            // It ended as cancelled work (drained, closed): nothing is left to tear down.
-            if shared.children.is_closed() {
+            // It ended as cancelled work (drained, closed): nothing is left to tear down,
+            // unless it still waits for a group dropped below it.
+            if shared.children.is_closed() && !shared.outlasting.load(Ordering::Relaxed) {
                 return;
             }
             // The body first: it may hold nested groups, whose drops tear down their
@@ -95,7 +96,7 @@ where
         let mut init = None;
         let shared = match this.shared {
             Some(shared) => {
-                if shared.children.is_closed() {
+                if shared.children.is_closed() && !shared.outlasting.load(Ordering::Relaxed) {
                     // It ended as cancelled work that a scope further out catches; if
                     // that scope has come and gone, the body was dropped by a cancel.
                     let node = shared.node();
@@ -166,6 +167,18 @@ where
             crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
             return suspended(node);
         }
+        // A group dropped below this one could not wait for some of its children: they
+        // are cancelled, and this group ends once their futures are gone (the last one
+        // wakes the waker registered by `arm`). Closed meanwhile: no child can start.
+        if node.has_leftovers() {
+            shared.outlasting.store(true, Ordering::Relaxed);
+            armed.arm(node, cx);
+            if node.has_leftovers() {
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
+                return suspended(node);
+            }
+        }
+        shared.outlasting.store(false, Ordering::Relaxed);
         // Closed with no children left: every child future has been dropped, and their
         // nodes have exited. Dropping their links breaks the cycle group node -> child
         // node -> parent (the group node) that would otherwise keep both alive, and
@@ -227,11 +240,25 @@ fn suspended<R>(node: &ScopeNode) -> Poll<R> {
 
 /// Cancels every child and returns once none is left: idle children are dropped here,
 /// on this thread; a child being polled on another worker is dropped by that worker
-/// when its poll returns, and we wait for that.
+/// when its poll returns, and we wait for that. It also waits for the futures of a
+/// group dropped below this one that could not wait for them.
+///
+/// A wait for a poll further down this thread's stack would never end, so:
+/// - When this thread runs `par` work (a task polled during a `par` call's upkeep, or
+///   a piece of a call), the poll of any child, or a piece of its call, may be below:
+///   it waits for none.
+/// - When the running code is inside this group (a child dropping its own group's
+///   future), that child's poll is below: it waits for the others only.
+///
+/// The children not waited for are cancelled all the same: each is dropped when its
+/// poll in progress returns, never polled again. Until the last is gone, every group
+/// around this one holds on (see `GroupShared::hand_over`), so none of them ends
+/// before these children.
 fn teardown(shared: &GroupShared) {
     let node = shared.node();
     node.cancel();
     shared.children.close();
+    let on_stack = polls_on_this_stack(node);
     let mut spins = 0u32;
     loop {
         for child in node.take_links() {
@@ -239,8 +266,18 @@ fn teardown(shared: &GroupShared) {
         }
         // A child whose error waits for an outside `start` caller is not waited
         // for: that caller may never run again, and the group has no outcome left.
-        if shared.no_future_left() {
+        let left = shared.futures_left();
+        if left == 0 && !node.has_leftovers() {
             break;
+        }
+        if on_stack.is_some_and(|on_stack| left <= on_stack) {
+            if left == 0 {
+                // What a group below left, the groups around hold on for too.
+                break;
+            }
+            // The last child to go finishes this teardown.
+            shared.hand_over();
+            return;
         }
         spins += 1;
         if spins < 64 {
@@ -254,4 +291,17 @@ fn teardown(shared: &GroupShared) {
     // the group node and itself alive through each other).
     drop(node.take_links());
     ScopeNode::unlink(node);
+}
+
+/// How many polls of this group's children may be in progress further down this
+/// thread's stack (see [`teardown`]): `None` when not known (any of them may).
+#[cold]
+fn polls_on_this_stack(node: &ScopeNode) -> Option<usize> {
+    if crate::par::runs_par_work_here() {
+        Some(usize::MAX)
+    } else if node.is_around_current() {
+        Some(1)
+    } else {
+        None
+    }
 }

@@ -5,7 +5,9 @@
 //! completes only when the body and every child have finished, and it reports every
 //! error and panic in a [`GroupError`]. The first failure cancels the group's scope,
 //! so siblings (and the body) are dropped at their next suspension point. Dropping the
-//! group's future tears every child down before the drop returns.
+//! group's future tears every child down before the drop returns, but for a child
+//! whose poll is further down the dropping thread's stack, which the groups around
+//! wait for instead.
 //!
 //! `future.rs` holds the group's own future, `shared.rs` the lock-free child counter
 //! and error stack, `child.rs` the wrapper each child task runs, `start.rs` the
@@ -79,7 +81,9 @@ use crate::task::{self, JoinHandle};
 ///   failure, which passes out through the cancelled scopes as a value, or, if nothing
 ///   failed, as cancelled work that the outermost cancelled scope catches.
 /// - Dropping the group's future by hand (not through a scope) cancels the children
-///   and waits, inside the drop, for each to be dropped.
+///   and waits, inside the drop, for each to be dropped; one whose poll is in progress
+///   further down the dropping thread's stack is dropped when that poll returns, and
+///   the groups around wait for it (see [`semantics`](crate::semantics), "No orphans").
 ///
 /// ```
 /// use std::time::Duration;

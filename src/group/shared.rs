@@ -11,6 +11,12 @@
 //! The child that takes the count to zero wakes the group through its scope node's
 //! waker; the group registers that waker before it reads the count (see
 //! `loom-tests/group.rs`).
+//!
+//! A group dropped where it cannot wait for its running children (see `future.rs`,
+//! `teardown`) sets the `HANDED` bit: from then on, each child whose future goes looks
+//! whether none is left, and the one that finds none (or the teardown itself, which
+//! looks once after setting the bit) takes the bit and lets the groups around go (see
+//! [`drained_and_taken`] and `loom-tests/drain.rs`).
 
 use std::mem::MaybeUninit;
 use std::num::NonZeroUsize;
@@ -25,9 +31,12 @@ use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::runtime::Handle;
 use crate::task::{Notified, Task};
 
-/// Bit 0: the group has exited. Bits 1..: live children.
+/// Bit 0: the group has exited. Bit 1: it was dropped without waiting for its running
+/// children, which release the groups around it once they are gone. Bits 2..: live
+/// children.
 const CLOSED: usize = 1;
-const CHILD_ONE: usize = 2;
+const HANDED: usize = 2;
+const CHILD_ONE: usize = 4;
 
 struct ErrorNode {
     error: TaskError,
@@ -149,12 +158,26 @@ impl ChildCounter {
         }
     }
 
-    /// A child is gone. Returns true if it was the last one.
+    /// A child is gone.
     #[must_use]
-    pub fn remove(&self) -> bool {
+    pub fn remove(&self) -> Removed {
         let prev = self.0.fetch_sub(CHILD_ONE, Ordering::AcqRel);
         debug_assert!(prev >= CHILD_ONE);
-        prev & !CLOSED == CHILD_ONE
+        Removed(prev)
+    }
+
+    /// The group cannot wait for its children: the one whose future goes last releases
+    /// the groups around it (see the module docs).
+    pub fn hand_over(&self) {
+        self.0.fetch_or(HANDED, Ordering::AcqRel);
+    }
+
+    /// Whether the group was handed over, read by a read-modify-write so that it is
+    /// ordered with [`hand_over`](Self::hand_over) whichever comes first: a child that
+    /// changed `held` before this either sees the bit, or the teardown that set it sees
+    /// that change.
+    pub fn is_handed_over(&self) -> bool {
+        self.0.fetch_add(0, Ordering::AcqRel) & HANDED != 0
     }
 
     /// Closes the group if it has no children (or is already closed).
@@ -190,7 +213,7 @@ impl ChildCounter {
     }
 
     /// Closes the group to new children whatever its count (teardown).
-    pub(crate) fn close(&self) {
+    pub fn close(&self) {
         self.0.fetch_or(CLOSED, Ordering::AcqRel);
     }
 
@@ -198,6 +221,56 @@ impl ChildCounter {
     pub fn live(&self) -> usize {
         self.0.load(Ordering::Acquire) / CHILD_ONE
     }
+}
+
+/// What [`ChildCounter::remove`] found.
+#[derive(Clone, Copy)]
+pub struct Removed(usize);
+
+impl Removed {
+    /// The child was the last one.
+    pub fn last(self) -> bool {
+        self.0 & !(CLOSED | HANDED) == CHILD_ONE
+    }
+
+    /// The group was handed over (see [`ChildCounter::hand_over`]).
+    pub fn handed_over(self) -> bool {
+        self.0 & HANDED != 0
+    }
+}
+
+/// A child's future is gone and it is counted out (`GroupShared::count_out`): whether
+/// it was the last child, and whether this call releases a handed-over group (see
+/// [`drained_and_taken`]).
+pub fn count_out(children: &ChildCounter, held: &AtomicUsize) -> (bool, bool) {
+    let removed = children.remove();
+    let release = removed.handed_over() && drained_and_taken(children, held);
+    (removed.last(), release)
+}
+
+/// A starting child's future is gone but it stays counted in, held for its caller
+/// (`GroupShared::hold_count`): whether this call releases a handed-over group.
+pub fn hold_count(children: &ChildCounter, held: &AtomicUsize) -> bool {
+    held.fetch_add(1, Ordering::AcqRel);
+    children.is_handed_over() && drained_and_taken(children, held)
+}
+
+/// A teardown cannot wait for the group's children (`GroupShared::hand_over`):
+/// whether this call releases the group, none being left.
+pub fn hand_over(children: &ChildCounter, held: &AtomicUsize) -> bool {
+    children.hand_over();
+    drained_and_taken(children, held)
+}
+
+/// No child future of a closed group is left, and this call took the `HANDED` bit:
+/// exactly one of the calls made after the last future went (or after the bit was set)
+/// returns true. `held`: the children counted in whose futures are gone (see
+/// `GroupShared::held`). Read the count first: after the group closed, a count can
+/// only move from live to held, so equal values prove no live future.
+fn drained_and_taken(children: &ChildCounter, held: &AtomicUsize) -> bool {
+    let counted = children.live();
+    counted == held.load(Ordering::Acquire)
+        && children.0.fetch_and(!HANDED, Ordering::AcqRel) & HANDED != 0
 }
 
 impl Default for ChildCounter {
@@ -246,6 +319,10 @@ pub(crate) struct GroupShared {
     /// A child or the body was dropped because the group's scope (or one above it)
     /// was cancelled.
     pub(crate) cut_short: AtomicBool,
+    /// The group has drained and closed, but waits for the futures of a group dropped
+    /// below it that could not wait for them (see `ScopeNode::hold_above`). Only the
+    /// group's future touches it.
+    pub(crate) outlasting: AtomicBool,
 }
 
 impl Drop for GroupShared {
@@ -274,6 +351,7 @@ impl GroupShared {
             errors: ErrorStack::new(),
             held: AtomicUsize::new(0),
             cut_short: AtomicBool::new(false),
+            outlasting: AtomicBool::new(false),
         })
     }
 
@@ -350,15 +428,40 @@ impl GroupShared {
 
     /// Counts a gone child out, waking the group if it was the last.
     pub(crate) fn count_out(&self) {
-        if self.children.remove() {
+        let (last, release) = count_out(&self.children, &self.held);
+        if last {
             self.node().wake();
+        }
+        if release {
+            self.release();
         }
     }
 
     /// A starting child is gone, but its error waits for the caller of `start`: it
     /// stays counted in, so the group cannot drain before the error is taken.
     pub(crate) fn hold_count(&self) {
-        self.held.fetch_add(1, Ordering::AcqRel);
+        if hold_count(&self.children, &self.held) {
+            self.release();
+        }
+    }
+
+    /// The group is dropped where it cannot wait for the children still running (see
+    /// `future.rs`, `teardown`): the groups around it hold on until their futures are
+    /// gone, which the last of them, or this call, sees.
+    pub(crate) fn hand_over(&self) {
+        self.node().hold_above();
+        if hand_over(&self.children, &self.held) {
+            self.release();
+        }
+    }
+
+    /// A handed-over group's last child future is gone: the groups around it may end,
+    /// and the group's node leaves the tree as a teardown leaves it.
+    fn release(&self) {
+        let node = self.node();
+        node.release_above();
+        drop(node.take_links());
+        ScopeNode::unlink(node);
     }
 
     /// The caller of `start` has taken a held child's error (or given it to the
@@ -368,11 +471,11 @@ impl GroupShared {
         self.count_out();
     }
 
-    /// No child future is left (children whose error waits for a `start` caller may
-    /// still be counted in). Read the count first: after the group closed, a count
-    /// can only move from live to held, so equal values prove no live future.
-    pub(crate) fn no_future_left(&self) -> bool {
+    /// How many child futures are left (children whose error waits for a `start`
+    /// caller may still be counted in). Read the count first: after the group closed,
+    /// a count can only move from live to held, so the difference is never too small.
+    pub(crate) fn futures_left(&self) -> usize {
         let counted = self.children.live();
-        counted == self.held.load(Ordering::Acquire)
+        counted.saturating_sub(self.held.load(Ordering::Acquire))
     }
 }

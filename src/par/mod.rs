@@ -49,7 +49,12 @@
 //! timers, poll the I/O driver, and poll a few of their queued tasks, so the sleeps and
 //! sockets of other tasks are not held back for the length of a long fan-out. Those
 //! tasks then run on the stack of the `par` work, as work-stealing does with pieces: do
-//! not hold a lock across a `par` call that such a task could need.
+//! not hold a lock across a `par` call that such a task could need. If such a task
+//! drops, by hand, the future of the task group whose child made the call (a
+//! `select!` whose other branch won), the drop cannot wait for that child, further
+//! down the same stack: the call stops as the task's poll returns, and the groups
+//! around the dropped one wait for the child to be dropped (see
+//! [`semantics`](crate::semantics), "No orphans").
 //!
 //! ```
 //! let words = ["fork", "join", "on", "pride"];
@@ -72,7 +77,7 @@ use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 pub(crate) use job::JobRef;
-pub(crate) use registry::{Queues, WorkerPar, queues, run_one};
+pub(crate) use registry::{Queues, WorkerPar, queues, run_one, runs_par_work_here};
 pub use scope::{Scope, scope};
 
 use call::Call;

@@ -325,8 +325,15 @@ impl Here<'_> {
                 self.0.in_maintenance.set(false);
             }
         }
-        let _restore = Restore(par, par.call.replace(CallPtr::NULL));
-        self.core.run_tasks_nested(NESTED_TASKS);
+        {
+            let _restore = Restore(par, par.call.replace(CallPtr::NULL));
+            self.core.run_tasks_nested(NESTED_TASKS);
+        }
+        // A task polled here may have cancelled the scope the call runs in (dropped
+        // the group whose child made the call, say): stop before another piece starts.
+        if let Some(call) = par.call.get().get() {
+            call.refresh();
+        }
     }
 
     /// Runs `f` as a piece of `call`.
@@ -505,6 +512,14 @@ impl<R: Send, F: FnOnce(&Here<'_>) -> R + Send> Body for Cold<F> {
     fn run_stolen(self) -> R {
         with_here(self.0)
     }
+}
+
+/// Whether this thread is a worker running `par` work: a piece of a call, or the
+/// upkeep of one (polling queued tasks nested in it).
+pub(crate) fn runs_par_work_here() -> bool {
+    context::with_core(|core| {
+        core.is_some_and(|core| core.par.in_maintenance.get() || !core.par.call.get().is_null())
+    })
 }
 
 /// Runs `f` with this worker's view; only called on workers.

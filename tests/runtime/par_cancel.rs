@@ -1,6 +1,8 @@
 //! A `par` call stopped by a cancelled scope is cancelled work, not a panic: the scope
 //! wrapper, the group body or the child around it catches it like any cancelled work.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::{MyError, run};
@@ -127,4 +129,195 @@ fn a_deadline_passing_during_a_panicking_form_is_caught_by_its_scope() {
         (out, ran, scope.cancelled_caught())
     });
     assert_eq!(out, (None, None, true));
+}
+
+/// Sets its flag when dropped, after a slow cleanup (20 ms): a group that ended before
+/// the drop returned would read the flag unset.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        std::thread::sleep(Duration::from_millis(20));
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A task polled during the upkeep of a `par` call runs nested inside the poll of the
+/// task that made the call. Here it drops, by hand, the group whose child made the
+/// call: the drop cannot wait for that child's poll, which is further down the same
+/// stack, so it cancels the child and returns; the call stops before it runs another
+/// item, and the child's future is dropped when its poll returns. The group of the
+/// task that dropped it (here the outermost group) does not end before that.
+///
+/// One worker: task P runs `select!` between a group, whose child C makes a `par` call
+/// of 5,000 items of 100 µs, and an event that C's first item sets. The set wakes P,
+/// which the call's upkeep (about once a millisecond) polls; the event wins and
+/// `select!` drops the group. A drop that waited for C's poll would wait for ever; the
+/// watchdog bound only turns that hang into a failure.
+#[test]
+fn dropping_a_group_from_a_task_polled_during_par_upkeep_cancels_its_caller() {
+    let (which, items_after, child_dropped) = run(1, 60, || async {
+        let event = Arc::new(pride::Event::new());
+        let dropped = Arc::new(AtomicBool::new(false));
+        let items_after = Arc::new(AtomicUsize::new(0));
+        let which = Arc::new(Mutex::new(None));
+        let (child_event, child_dropped) = (event.clone(), dropped.clone());
+        let (counted, p_which) = (items_after.clone(), which.clone());
+        let group_dropped = Arc::new(AtomicBool::new(false));
+        let set_when_dropped = group_dropped.clone();
+        task_group(async move |outer| {
+            outer.start_soon(async move {
+                let group = task_group(async move |tg| {
+                    tg.start_soon(async move {
+                        let _guard = SetOnDrop(child_dropped);
+                        par::for_each_range(0..5_000, |_| {
+                            if set_when_dropped.load(Ordering::SeqCst) {
+                                counted.fetch_add(1, Ordering::SeqCst);
+                            }
+                            child_event.set();
+                            spin(100);
+                        });
+                    });
+                });
+                let won = pride::select! {
+                    _ = group => "group",
+                    () = event.wait() => "event",
+                };
+                group_dropped.store(true, Ordering::SeqCst);
+                *p_which.lock().unwrap() = Some(won);
+            });
+        })
+        .await
+        .expect("nothing fails");
+        let which = *which.lock().unwrap();
+        (
+            which,
+            items_after.load(Ordering::SeqCst),
+            dropped.load(Ordering::SeqCst),
+        )
+    });
+    assert_eq!(which, Some("event"));
+    assert_eq!(items_after, 0, "items ran after the group was dropped");
+    assert!(
+        child_dropped,
+        "the outer group ended before the child's future was dropped"
+    );
+}
+
+/// As above, one level further out: the task that dropped the group ends, and a second
+/// task polled in the same upkeep drops, by hand, the group the first one was a child
+/// of. That group holds on for the first group's child, still further down the stack:
+/// its drop does not wait for it either, and the group of the second task does not
+/// end before it is gone.
+///
+/// One worker: Q runs `select!` between group H and event `h_event`; H's child P runs
+/// `select!` between group G and event `g_event`; G's child C makes the long `par`
+/// call whose first item sets `g_event`. The upkeep polls P, which drops G and sets
+/// `h_event`, then polls Q, which drops H. The watchdog bound only turns a hang into a
+/// failure.
+#[test]
+fn dropping_the_group_around_one_dropped_during_par_upkeep_does_not_wait_for_it() {
+    let (won, items_after, child_dropped) = run(1, 60, || async {
+        let (g_event, h_event) = (Arc::new(pride::Event::new()), Arc::new(pride::Event::new()));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let items_after = Arc::new(AtomicUsize::new(0));
+        let won = Arc::new(Mutex::new(Vec::new()));
+        let h_dropped = Arc::new(AtomicBool::new(false));
+        let (child_dropped, counted, after) =
+            (dropped.clone(), items_after.clone(), h_dropped.clone());
+        let (q_won, p_won) = (won.clone(), won.clone());
+        task_group(async move |outer| {
+            outer.start_soon(async move {
+                let p_h_event = h_event.clone();
+                let h = task_group(async move |h| {
+                    h.start_soon(async move {
+                        let child_event = g_event.clone();
+                        let g = task_group(async move |g| {
+                            g.start_soon(async move {
+                                let _guard = SetOnDrop(child_dropped);
+                                par::for_each_range(0..5_000, |_| {
+                                    if after.load(Ordering::SeqCst) {
+                                        counted.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                    child_event.set();
+                                    spin(100);
+                                });
+                            });
+                        });
+                        let which = pride::select! {
+                            _ = g => "G",
+                            () = g_event.wait() => "g_event",
+                        };
+                        p_won.lock().unwrap().push(which);
+                        p_h_event.set();
+                    });
+                });
+                let which = pride::select! {
+                    _ = h => "H",
+                    () = h_event.wait() => "h_event",
+                };
+                h_dropped.store(true, Ordering::SeqCst);
+                q_won.lock().unwrap().push(which);
+            });
+        })
+        .await
+        .expect("nothing fails");
+        let won = won.lock().unwrap().clone();
+        (
+            won,
+            items_after.load(Ordering::SeqCst),
+            dropped.load(Ordering::SeqCst),
+        )
+    });
+    assert_eq!(won, ["g_event", "h_event"]);
+    assert_eq!(items_after, 0, "items ran after the groups were dropped");
+    assert!(
+        child_dropped,
+        "the outer group ended before the child's future was dropped"
+    );
+}
+
+/// As the first test, on two workers, many times, with every item setting the event:
+/// the task that drops the group is polled during the upkeep of the worker that owns
+/// the call, or of the other one while it runs a stolen piece of the call (whose end
+/// the call waits for), or by a worker's run loop. No drop may wait for a poll or a
+/// piece further down its own stack, and the outer group still ends after the child.
+#[test]
+fn dropping_a_group_during_the_upkeep_of_a_stolen_piece_does_not_wait_for_it() {
+    for _ in 0..20 {
+        let (which, child_dropped) = run(2, 60, || async {
+            let event = Arc::new(pride::Event::new());
+            let dropped = Arc::new(AtomicBool::new(false));
+            let which = Arc::new(Mutex::new(None));
+            let (child_event, child_dropped) = (event.clone(), dropped.clone());
+            let p_which = which.clone();
+            task_group(async move |outer| {
+                outer.start_soon(async move {
+                    let group = task_group(async move |tg| {
+                        tg.start_soon(async move {
+                            let _guard = SetOnDrop(child_dropped);
+                            par::for_each_range(0..5_000, |_| {
+                                child_event.set();
+                                spin(100);
+                            });
+                        });
+                    });
+                    let won = pride::select! {
+                        _ = group => "group",
+                        () = event.wait() => "event",
+                    };
+                    *p_which.lock().unwrap() = Some(won);
+                });
+            })
+            .await
+            .expect("nothing fails");
+            let which = *which.lock().unwrap();
+            (which, dropped.load(Ordering::SeqCst))
+        });
+        assert_eq!(which, Some("event"));
+        assert!(
+            child_dropped,
+            "the outer group ended before the child's future was dropped"
+        );
+    }
 }

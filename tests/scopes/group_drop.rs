@@ -1,6 +1,8 @@
 //! No orphans: dropping a group's future drops every child future before the
 //! drop returns, and no child code runs afterwards, even for children mid-poll on
-//! other workers.
+//! other workers. A child whose poll is the one running the drop is not waited for:
+//! it is dropped at its next suspension point, never polled again, and the groups
+//! around do not end before that.
 
 use std::time::{Duration, Instant};
 
@@ -268,5 +270,44 @@ fn repeated_drops_while_busy() {
                 assert_eq!(gauge.active(), 0, "round {round}");
             });
         }
+    });
+}
+
+/// A group future handed to one of its own children, which drops it: the drop cannot
+/// wait for that child, whose poll is the one running the drop and can only end after
+/// it. Every other child is dropped before the drop returns; the dropping child runs
+/// on to its next suspension point, where it is dropped, never polled again.
+#[test]
+fn a_child_dropping_its_own_groups_future_is_dropped_at_its_next_suspension() {
+    type Dropped =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), GroupError>> + Send>>;
+    watchdog(60, || {
+        let rt = runtime(2);
+        let (count, drops, gauge) = (Counter::new(), Counter::new(), Gauge::new());
+        let (resumed, self_dropped, checked) = (Counter::new(), Counter::new(), Flag::new());
+        let (tx, rx) = pride::sync::oneshot::channel::<Dropped>();
+        rt.block_on(async {
+            let (others, dropper) = (drops.clone(), self_dropped.drop_guard());
+            let (resumed, checked) = (resumed.clone(), checked.clone());
+            let (count, drops, gauge) = (count.clone(), drops.clone(), gauge.clone());
+            let mut group: Dropped = Box::pin(task_group(async move |tg| {
+                start_counters(&tg, 4, &count, &drops, &gauge);
+                tg.start_soon(async move {
+                    let _dropper = dropper;
+                    let group = rx.await.expect("sent");
+                    drop(group);
+                    assert_eq!(others.get(), 4, "the other children are gone");
+                    checked.set();
+                    pride::yield_now().await;
+                    resumed.inc();
+                });
+            }));
+            assert!(future::poll_once(&mut group).await.is_none());
+            assert!(tx.send(group).is_ok());
+            yield_until(|| self_dropped.get() == 1).await;
+        });
+        assert!(checked.is_set());
+        assert_eq!(resumed.get(), 0, "the child ran past its suspension point");
+        assert_quiet(&count, &gauge);
     });
 }
