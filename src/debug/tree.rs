@@ -264,7 +264,11 @@ fn walk_task(waker: &Waker, name: Option<&str>, now: &Now) -> DumpNode {
 /// same as JSON for tools.
 ///
 /// A group or cancel scope appears once the work inside it has suspended for the
-/// first time; a group's children appear as soon as they are started.
+/// first time, and a group's children with it: until then the scope is not linked
+/// into the tree. From then on, a group's children appear as soon as they are started.
+/// A body that blocks its thread before it first suspends shows as its task only: the
+/// blocked-poll report ([`Builder::on_blocked_worker`](crate::Builder::on_blocked_worker))
+/// is the tool for that case.
 ///
 /// ```
 /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
