@@ -96,7 +96,8 @@ where
         let mut init = None;
         let shared = match this.shared {
             Some(shared) => {
-                if shared.children.is_closed() && !shared.outlasting.load(Ordering::Relaxed) {
+                if shared.children.is_closed() && !shared.outlasting.swap(false, Ordering::Relaxed)
+                {
                     // It ended as cancelled work that a scope further out catches; if
                     // that scope has come and gone, the body was dropped by a cancel.
                     let node = shared.node();
@@ -170,6 +171,7 @@ where
         // A group dropped below this one could not wait for some of its children: they
         // are cancelled, and this group ends once their futures are gone (the last one
         // wakes the waker registered by `arm`). Closed meanwhile: no child can start.
+        // `outlasting` says so to the next poll, which clears it and looks again.
         if node.has_leftovers() {
             shared.outlasting.store(true, Ordering::Relaxed);
             armed.arm(node, cx);
@@ -178,7 +180,6 @@ where
                 return suspended(node);
             }
         }
-        shared.outlasting.store(false, Ordering::Relaxed);
         // Closed with no children left: every child future has been dropped, and their
         // nodes have exited. Dropping their links breaks the cycle group node -> child
         // node -> parent (the group node) that would otherwise keep both alive, and
