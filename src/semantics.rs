@@ -123,8 +123,15 @@
 //! **Shields.** A shielded scope is not cancelled by scopes outside it; its own
 //! `cancel()` and its own deadline still fire. Shielding a group's scope protects its
 //! children. [`set_shield`](crate::CancelScope::set_shield) takes effect at once:
-//! unshielding wakes a task blocked inside, which is then dropped if an outer scope was
-//! cancelled.
+//! shielding a scope a task is blocked in keeps a later cancel from outside away from
+//! it, and unshielding wakes a task blocked inside, which is then dropped if an outer
+//! scope was cancelled.
+//!
+//! A future holds work inside a shield while a shielded scope entered in it is live
+//! (entered and not yet exited or dropped). A cancel from outside does not drop such a
+//! future, even where it waits on something else besides: a `select!` with a shielded
+//! branch still pending, say, is not dropped by that cancel until the shielded branch
+//! ends. A shielded scope that lost a `select!` and was dropped protects nothing.
 //!
 //! ```
 //! use std::time::Duration;

@@ -4,7 +4,9 @@
 //! - The work runs until its first suspension point even in a cancelled scope; after
 //!   that, a cancel that reaches the scope (its own, or one further out not cut off by
 //!   a shield) drops the work where it is suspended: before resuming it, and right
-//!   after it suspends, unless it suspended inside a shield within the scope.
+//!   after it suspends, unless it is inside a shield within the scope. That is looked
+//!   at then, live, in the tree ([`ScopeNode::shields_work_inside`]): a shield set or
+//!   dropped while the work is suspended counts at once.
 //! - The work is polled with the scope current, and a panic is caught.
 //! - When the work suspends, the wrapper arms its scope (links it into its parent,
 //!   registers the waker, arms the deadline) *before* the check, so that a cancel is
@@ -48,10 +50,8 @@ pin_project_lite::pin_project! {
 enum Progress {
     /// Not polled yet.
     Fresh,
-    /// Polled; at its last suspension, not inside a shield within the scope.
-    Exposed,
-    /// At its last suspension, the work was inside a shield within the scope.
-    Protected,
+    /// Polled: suspended, or done.
+    Polled,
 }
 
 /// What a poll of the work gave.
@@ -83,12 +83,6 @@ impl<F> Inside<F> {
     #[inline]
     pub(crate) fn is_polled(&self) -> bool {
         self.progress != Progress::Fresh
-    }
-
-    /// At its last suspension, the work was inside a shield within the scope.
-    #[inline]
-    pub(crate) fn is_protected(&self) -> bool {
-        self.progress == Progress::Protected
     }
 
     /// Drops the work in place (if it is still there); returns a panic from its `Drop`.
@@ -150,12 +144,12 @@ impl<F: Future> Inside<F> {
     ) -> Step<F::Output> {
         let node = within.node();
         let this = self.as_mut().project();
-        if *this.progress == Progress::Exposed && node.cancelled_by().is_some() {
+        if *this.progress == Progress::Polled && within.reached_by_cancel() {
             return Step::Cancelled(self.drop_work());
         }
-        *this.progress = Progress::Exposed;
+        *this.progress = Progress::Polled;
         let mut future = this.future;
-        let (polled, protected) = within.enter(|| {
+        let polled = within.enter(|| {
             catch_unwind(AssertUnwindSafe(|| {
                 if let Some(make) = make {
                     future.set(Some(make()));
@@ -170,11 +164,8 @@ impl<F: Future> Inside<F> {
         match polled {
             Ok(Poll::Ready(output)) => Step::Ready(output),
             Ok(Poll::Pending) => {
-                if protected {
-                    *this.progress = Progress::Protected;
-                }
                 arm(cx);
-                if !protected && node.cancelled_by().is_some() {
+                if within.reached_by_cancel() {
                     Step::Cancelled(self.drop_work())
                 } else {
                     Step::Pending
@@ -211,10 +202,30 @@ impl Within<'_> {
     }
 
     #[inline]
-    fn enter<R>(self, f: impl FnOnce() -> R) -> (R, bool) {
+    fn enter<R>(self, f: impl FnOnce() -> R) -> R {
         match self {
             Within::Node(node) => current::enter(node, f),
             Within::Deferred(deferred) => current::enter_deferred(deferred, f),
+        }
+    }
+
+    /// A cancel reaches the scope, and the suspended work is not inside a shield
+    /// within it: the work is to be dropped.
+    #[inline]
+    fn reached_by_cancel(&self) -> bool {
+        self.node().cancelled_by().is_some() && !self.shields_work_inside()
+    }
+
+    /// See [`ScopeNode::shields_work_inside`]. A child whose scope is not made yet
+    /// entered no scope.
+    #[cold]
+    fn shields_work_inside(&self) -> bool {
+        match *self {
+            Within::Node(node) => node.shields_work_inside(),
+            Within::Deferred(deferred) => deferred
+                .node
+                .get()
+                .is_some_and(|node| node.shields_work_inside()),
         }
     }
 }

@@ -138,7 +138,7 @@ where
                 None => this.body.as_mut().poll(node, cx, arm),
             };
             let failure = match step {
-                Step::Pending => return suspended(node),
+                Step::Pending => return Poll::Pending,
                 Step::Ready(output) => match output.into_result() {
                     Ok(value) => {
                         *this.value = Some(value);
@@ -163,10 +163,14 @@ where
             }
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`.
+        // The wrappers around do not drop a group that waits, its node linked into the
+        // tree by `arm` (see `ScopeNode::shields_work_inside`): a cancel from outside
+        // reaches the body and the children through the tree, and the group drains
+        // them before it ends.
         let armed = &mut *this.armed;
         if !shared.children.close_or_register(|| armed.arm(node, cx)) {
             crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
-            return suspended(node);
+            return Poll::Pending;
         }
         // A group dropped below this one could not wait for some of its children: they
         // are cancelled, and this group ends once their futures are gone (the last one
@@ -177,7 +181,7 @@ where
             armed.arm(node, cx);
             if node.has_leftovers() {
                 crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
-                return suspended(node);
+                return Poll::Pending;
             }
         }
         // Closed with no children left: every child future has been dropped, and their
@@ -231,14 +235,6 @@ where
     }
 }
 
-/// The group waits for its body or a child: it tells the wrappers around it not to
-/// drop it. A cancel from outside reaches the body and the children through the tree,
-/// and the group drains them before it ends.
-fn suspended<R>(node: &ScopeNode) -> Poll<R> {
-    current::report_suspended(node, true);
-    Poll::Pending
-}
-
 /// Cancels every child and returns once none is left: idle children are dropped here,
 /// on this thread; a child being polled on another worker is dropped by that worker
 /// when its poll returns, and we wait for that. It also waits for the futures of a
@@ -276,8 +272,10 @@ fn teardown(shared: &GroupShared) {
                 // What a group below left, the groups around hold on for too.
                 break;
             }
-            // The last child to go finishes this teardown.
+            // The last child to go finishes this teardown. The node leaves its parent
+            // now: the work around no longer holds the group.
             shared.hand_over();
+            ScopeNode::unlink(node);
             return;
         }
         spins += 1;

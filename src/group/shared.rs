@@ -456,12 +456,11 @@ impl GroupShared {
     }
 
     /// A handed-over group's last child future is gone: the groups around it may end,
-    /// and the group's node leaves the tree as a teardown leaves it.
+    /// and the group's node drops its links as a teardown does.
     fn release(&self) {
         let node = self.node();
         node.release_above();
         drop(node.take_links());
-        ScopeNode::unlink(node);
     }
 
     /// The caller of `start` has taken a held child's error (or given it to the

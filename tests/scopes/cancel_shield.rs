@@ -6,7 +6,10 @@ use std::future::pending;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-use crate::common::{Counter, Flag, SetOnDrop, run};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::common::{Counter, Flag, SetOnDrop, autojump, run};
 use pride::{BoxError, CancelScope, Event, checkpoint, task_group};
 
 fn shielded() -> CancelScope {
@@ -343,5 +346,256 @@ fn unshielding_wakes_a_blocked_task_which_is_then_dropped() {
         .await
         .unwrap();
         assert_eq!(drops.get(), 1);
+    });
+}
+
+/// A shield takes effect at once, also when set from another task
+/// while the task inside is blocked. Then cancelling a scope further out must not drop
+/// the work blocked inside the (now) shielded scope.
+#[test]
+fn shield_set_from_another_task_while_blocked_holds_against_outer_cancel() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let inner = CancelScope::new();
+        let blocked = Event::new();
+        let go = Event::new();
+        let inner_done = Flag::new();
+        let (outer2, inner2, blocked2, go2) =
+            (outer.clone(), inner.clone(), blocked.clone(), go.clone());
+        let done2 = inner_done.clone();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                blocked2.wait().await;
+                // Let the other task really suspend inside `inner`.
+                for _ in 0..10 {
+                    pride::yield_now().await;
+                }
+                inner2.set_shield(true);
+                outer2.cancel();
+                for _ in 0..10 {
+                    pride::yield_now().await;
+                }
+                go2.set();
+            });
+            let out = outer
+                .run(async move {
+                    let got = inner
+                        .run(async {
+                            blocked.set();
+                            go.wait().await;
+                            done2.set();
+                            1
+                        })
+                        .await;
+                    assert_eq!(got, Some(1));
+                    checkpoint().await;
+                    unreachable!("the outer cancel takes effect at this checkpoint");
+                })
+                .await;
+            assert!(out.is_none());
+        })
+        .await
+        .unwrap();
+        assert!(
+            inner_done.is_set(),
+            "work inside the shield (set while blocked) was dropped"
+        );
+        assert!(outer.cancelled_caught());
+    });
+}
+
+/// The same for a group child: a scope inside the child is shielded (from another
+/// task) while the child is blocked in it, then the group is cancelled. The shielded
+/// work must run to its end (shielding takes effect at once).
+#[test]
+fn shield_set_while_a_child_is_blocked_holds_against_the_groups_cancel() {
+    run(2, 20, || async {
+        let inner = CancelScope::new();
+        let blocked = Event::new();
+        let go = Event::new();
+        let inner_done = Flag::new();
+        let group_scope: Arc<OnceLock<CancelScope>> = Arc::new(OnceLock::new());
+        let (inner2, blocked2, go2, done2) = (
+            inner.clone(),
+            blocked.clone(),
+            go.clone(),
+            inner_done.clone(),
+        );
+        let scope2 = group_scope.clone();
+        task_group(async |otg| {
+            otg.start_soon(async move {
+                blocked.wait().await;
+                for _ in 0..10 {
+                    pride::yield_now().await;
+                }
+                inner.set_shield(true);
+                scope2.get().unwrap().cancel();
+                for _ in 0..10 {
+                    pride::yield_now().await;
+                }
+                go.set();
+            });
+            let result = task_group(async |tg| {
+                group_scope.set(tg.cancel_scope().clone()).unwrap();
+                tg.start_soon_named("shielded", async move {
+                    inner2
+                        .run(async {
+                            blocked2.set();
+                            go2.wait().await;
+                            done2.set();
+                        })
+                        .await;
+                    pending::<()>().await;
+                });
+                Ok::<_, pride::BoxError>(7)
+            })
+            .await;
+            assert_eq!(result.unwrap(), 7);
+        })
+        .await
+        .unwrap();
+        assert!(inner_done.is_set(), "the child's shielded work was dropped");
+    });
+}
+
+/// A deadline further out passes while the task waits inside a scope that was shielded
+/// (by a sibling) after it suspended.
+#[test]
+fn shield_set_while_blocked_holds_against_an_outer_deadline() {
+    autojump(20, || async {
+        let inner = CancelScope::new();
+        let inner_done = Flag::new();
+        let caught = Flag::new();
+        let (done2, caught2, inner2) = (inner_done.clone(), caught.clone(), inner.clone());
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                let out = pride::move_on_after(Duration::from_secs(1), async move {
+                    inner
+                        .run(async {
+                            pride::sleep(Duration::from_secs(5)).await;
+                            done2.set();
+                        })
+                        .await;
+                    checkpoint().await;
+                })
+                .await;
+                if out.is_none() {
+                    caught2.set();
+                }
+            });
+            tg.start_soon(async move {
+                pride::sleep(Duration::from_millis(10)).await;
+                inner2.set_shield(true);
+            });
+        })
+        .await
+        .unwrap();
+        assert!(caught.is_set());
+        assert!(
+            inner_done.is_set(),
+            "the shielded sleep was cut short by the outer deadline"
+        );
+    });
+}
+
+/// A shielded scope polled once and abandoned in the same poll (it lost a `select`/`or`
+/// to a branch that was ready) must not leave its "suspended inside a shield" report
+/// behind: the work then suspends at an exposed `.await`, where a cancel of the outer
+/// scope, made just before, must drop it (rule: dropped at its next suspension point).
+/// Here the report leaks, the wrapper skips its check, and nothing wakes the task: a
+/// hang.
+#[test]
+fn a_shield_abandoned_in_a_select_does_not_protect_the_next_await() {
+    run(2, 5, || async {
+        let outer = CancelScope::new();
+        let o2 = outer.clone();
+        let out = outer
+            .run(async move {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                futures_lite::future::or(shield.run(pending::<()>()), async { None }).await;
+                o2.cancel();
+                pending::<()>().await;
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(outer.cancelled_caught());
+    });
+}
+
+/// The same, with the cancel coming from another task while the work is blocked. One
+/// worker runs both tasks, so the sibling sets the event and cancels in one poll,
+/// before the blocked task runs again: the work must be dropped where it is
+/// suspended (the wrapper's check before resuming it), not resumed past that `.await`.
+#[test]
+fn a_shield_abandoned_in_a_select_does_not_let_work_run_past_a_cancel() {
+    run(1, 20, || async {
+        let outer = CancelScope::new();
+        let ran_on = Flag::new();
+        let blocked = Event::new();
+        let go = Event::new();
+        let caught = Flag::new();
+        let (o2, r2, b2, g2, c2) = (
+            outer.clone(),
+            ran_on.clone(),
+            blocked.clone(),
+            go.clone(),
+            caught.clone(),
+        );
+        let o3 = outer.clone();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                let out = o3
+                    .run(async move {
+                        let shield = CancelScope::new();
+                        shield.set_shield(true);
+                        futures_lite::future::or(shield.run(pending::<()>()), async { None }).await;
+                        blocked.set();
+                        go.wait().await;
+                        r2.set();
+                        pending::<()>().await;
+                    })
+                    .await;
+                if out.is_none() {
+                    c2.set();
+                }
+            });
+            tg.start_soon(async move {
+                b2.wait().await;
+                g2.set();
+                o2.cancel();
+            });
+        })
+        .await
+        .unwrap();
+        assert!(caught.is_set());
+        assert!(
+            !ran_on.is_set(),
+            "the work ran on past the await where the cancel found it"
+        );
+    });
+}
+
+/// Bug above through pride's own `select!`: a shielded branch that loses to a ready one
+/// leaves the stale report; a cancel just before the next exposed `.await` is then
+/// never acted on (a hang).
+#[test]
+fn a_shielded_select_branch_that_loses_does_not_protect_the_next_await() {
+    run(2, 5, || async {
+        let outer = CancelScope::new();
+        let o2 = outer.clone();
+        let out = outer
+            .run(async move {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                pride::select! {
+                    _ = shield.run(pending::<()>()) => {},
+                    _ = async {} => {},
+                }
+                o2.cancel();
+                pending::<()>().await;
+            })
+            .await;
+        assert!(out.is_none());
     });
 }

@@ -339,6 +339,42 @@ impl Children {
 }
 
 impl ScopeNode {
+    /// The scopes entered inside this node that are still linked (not a group's
+    /// children's own scopes).
+    fn linked_scopes(&self) -> Vec<Arc<ScopeNode>> {
+        let links = self.links.lock();
+        links
+            .scopes
+            .iter()
+            .filter_map(|below| match below {
+                Below::Scope(node) if !matches!(node.label(), Some(Label::Task(_))) => {
+                    Some(node.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether work suspended inside this scope may be inside a shield within it: a
+    /// scope entered inside it and not exited is shielded, or is a task group's (a
+    /// group drains its own children under a cancel: it is never dropped mid-wait by
+    /// a wrapper around it), or holds such a scope in turn. Read live, so a shield set
+    /// or dropped while the work is suspended counts at once. Only a cancelled scope's
+    /// wrapper asks, before it drops its work.
+    pub(crate) fn shields_work_inside(&self) -> bool {
+        let mut below = self.linked_scopes();
+        while let Some(node) = below.pop() {
+            if node.has_exited() {
+                continue;
+            }
+            if node.is_shielded() || matches!(node.label(), Some(Label::Group)) {
+                return true;
+            }
+            below.extend(node.linked_scopes());
+        }
+        false
+    }
+
     /// Links an entered node into its parent, so that cancelling the parent wakes what
     /// runs inside (idempotent; called by the node's own wrapper).
     #[inline]
