@@ -200,68 +200,35 @@ fn released(releases: &AtomicUsize, futures: &[&Arc<Cleanup>]) {
     }
 }
 
-/// A teardown hands the group over while one child is counted out and a starting
-/// child, its future gone, is held for its caller: exactly one of them releases it.
-#[test]
-fn handed_over_vs_count_out_vs_hold() {
-    common::model(|| {
+/// A teardown hands a group of two children over while they go: exactly one of the
+/// three calls releases it. The second child is counted out, or (`held`) is a
+/// starting child whose future is gone but whose count is held for its caller.
+fn handed_over_vs_two_children(held: bool) {
+    common::model(move || {
         let counter = Arc::new(ChildCounter::new());
-        let held = Arc::new(AtomicUsize::new(0));
+        let held_count = Arc::new(AtomicUsize::new(0));
         let releases = Arc::new(AtomicUsize::new(0));
         let (a, b) = (Cleanup::new(), Cleanup::new());
         assert!(counter.try_add() && counter.try_add());
         let child = |future: &Arc<Cleanup>, held_back: bool| {
-            let (counter, held, releases) = (counter.clone(), held.clone(), releases.clone());
-            let (future, a, b) = (future.clone(), a.clone(), b.clone());
+            let (counter, held_count) = (counter.clone(), held_count.clone());
+            let (releases, future, a, b) = (releases.clone(), future.clone(), a.clone(), b.clone());
             thread::spawn(move || {
                 future.run();
                 let release = if held_back {
-                    hold_count(&counter, &held)
+                    hold_count(&counter, &held_count)
                 } else {
-                    count_out(&counter, &held).1
+                    count_out(&counter, &held_count).1
                 };
                 if release {
                     released(&releases, &[&a, &b]);
                 }
             })
         };
-        let (counted_out, held_back) = (child(&a, false), child(&b, true));
+        let (first, second) = (child(&a, false), child(&b, held));
 
         counter.close();
-        if hand_over(&counter, &held) {
-            released(&releases, &[&a, &b]);
-        }
-
-        counted_out.join().unwrap();
-        held_back.join().unwrap();
-        assert_eq!(releases.load(SeqCst), 1, "released other than once");
-    });
-}
-
-/// Two children counted out as the teardown hands the group over: the last one, or the
-/// teardown, releases it, once.
-#[test]
-fn handed_over_vs_two_count_outs() {
-    common::model(|| {
-        let counter = Arc::new(ChildCounter::new());
-        let held = Arc::new(AtomicUsize::new(0));
-        let releases = Arc::new(AtomicUsize::new(0));
-        let (a, b) = (Cleanup::new(), Cleanup::new());
-        assert!(counter.try_add() && counter.try_add());
-        let child = |future: &Arc<Cleanup>| {
-            let (counter, held, releases) = (counter.clone(), held.clone(), releases.clone());
-            let (future, a, b) = (future.clone(), a.clone(), b.clone());
-            thread::spawn(move || {
-                future.run();
-                if count_out(&counter, &held).1 {
-                    released(&releases, &[&a, &b]);
-                }
-            })
-        };
-        let (first, second) = (child(&a), child(&b));
-
-        counter.close();
-        if hand_over(&counter, &held) {
+        if hand_over(&counter, &held_count) {
             released(&releases, &[&a, &b]);
         }
 
@@ -269,4 +236,14 @@ fn handed_over_vs_two_count_outs() {
         second.join().unwrap();
         assert_eq!(releases.load(SeqCst), 1, "released other than once");
     });
+}
+
+#[test]
+fn handed_over_vs_count_out_vs_hold() {
+    handed_over_vs_two_children(true);
+}
+
+#[test]
+fn handed_over_vs_two_count_outs() {
+    handed_over_vs_two_children(false);
 }

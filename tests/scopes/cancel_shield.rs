@@ -498,29 +498,36 @@ fn shield_set_while_blocked_holds_against_an_outer_deadline() {
     });
 }
 
-/// A shielded scope polled once and abandoned in the same poll (it lost a `select`/`or`
-/// to a branch that was ready) must not leave its "suspended inside a shield" report
-/// behind: the work then suspends at an exposed `.await`, where a cancel of the outer
-/// scope, made just before, must drop it (rule: dropped at its next suspension point).
-/// Here the report leaks, the wrapper skips its check, and nothing wakes the task: a
-/// hang.
+/// A shielded scope that lost a race (`or`, `select!`) and was dropped in the same
+/// poll protects nothing: the work then suspends at an exposed `.await`, where a cancel
+/// of the outer scope made just before must drop it (a hang otherwise: nothing wakes
+/// the task again).
 #[test]
-fn a_shield_abandoned_in_a_select_does_not_protect_the_next_await() {
-    run(2, 5, || async {
-        let outer = CancelScope::new();
-        let o2 = outer.clone();
-        let out = outer
-            .run(async move {
-                let shield = CancelScope::new();
-                shield.set_shield(true);
-                futures_lite::future::or(shield.run(pending::<()>()), async { None }).await;
-                o2.cancel();
-                pending::<()>().await;
-            })
-            .await;
-        assert!(out.is_none());
-        assert!(outer.cancelled_caught());
-    });
+fn a_shield_dropped_in_a_lost_race_does_not_protect_the_next_await() {
+    for use_select in [false, true] {
+        run(2, 5, move || async move {
+            let outer = CancelScope::new();
+            let o2 = outer.clone();
+            let out = outer
+                .run(async move {
+                    let shield = CancelScope::new();
+                    shield.set_shield(true);
+                    if use_select {
+                        pride::select! {
+                            _ = shield.run(pending::<()>()) => {},
+                            _ = async {} => {},
+                        }
+                    } else {
+                        futures_lite::future::or(shield.run(pending::<()>()), async { None }).await;
+                    }
+                    o2.cancel();
+                    pending::<()>().await;
+                })
+                .await;
+            assert!(out.is_none());
+            assert!(outer.cancelled_caught());
+        });
+    }
 }
 
 /// The same, with the cancel coming from another task while the work is blocked. One
@@ -573,29 +580,5 @@ fn a_shield_abandoned_in_a_select_does_not_let_work_run_past_a_cancel() {
             !ran_on.is_set(),
             "the work ran on past the await where the cancel found it"
         );
-    });
-}
-
-/// Bug above through pride's own `select!`: a shielded branch that loses to a ready one
-/// leaves the stale report; a cancel just before the next exposed `.await` is then
-/// never acted on (a hang).
-#[test]
-fn a_shielded_select_branch_that_loses_does_not_protect_the_next_await() {
-    run(2, 5, || async {
-        let outer = CancelScope::new();
-        let o2 = outer.clone();
-        let out = outer
-            .run(async move {
-                let shield = CancelScope::new();
-                shield.set_shield(true);
-                pride::select! {
-                    _ = shield.run(pending::<()>()) => {},
-                    _ = async {} => {},
-                }
-                o2.cancel();
-                pending::<()>().await;
-            })
-            .await;
-        assert!(out.is_none());
     });
 }
