@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll};
 
-use super::error::{Kind, Payload, TaskError, TaskOutput, panic_message};
+use super::error::{Kind, Payload, Reported, TaskError, TaskOutput};
 use super::shared::GroupShared;
 use super::start::{self, StartLink};
 use crate::cancel::caught_after_cleanup;
@@ -141,13 +141,20 @@ impl State {
         }
     }
 
-    fn summary(&self, panic: bool, message: impl FnOnce() -> String) -> TaskError {
-        let message = if self.summarize {
-            message()
-        } else {
-            String::new()
+    /// What the handle gets of a failure that goes to the group: the text of the
+    /// error `kind`, or the message of the panic, copied only if a handle reads it.
+    fn summary(&self, kind: &Kind) -> TaskError {
+        let copy = match kind {
+            Kind::Error(error) if self.summarize => {
+                Kind::ReportedError(Reported(error.to_string()))
+            }
+            Kind::Error(_) => Kind::ReportedError(Reported(String::new())),
+            Kind::Panic(payload) if self.summarize => {
+                Kind::ReportedPanic(payload.message().map(str::to_owned))
+            }
+            _ => Kind::ReportedPanic(None),
         };
-        TaskError::new(self.name.clone(), Kind::Reported { panic, message })
+        TaskError::new(self.name.clone(), copy)
     }
 }
 
@@ -217,17 +224,17 @@ where
                 match output.into_result() {
                     Ok(value) => Ok(value),
                     Err(error) => {
-                        let summary = state.summary(false, || error.to_string());
-                        state.fail(Kind::Error(error));
+                        let kind = Kind::Error(error);
+                        let summary = state.summary(&kind);
+                        state.fail(kind);
                         Err(summary)
                     }
                 }
             }
             Step::Panicked(payload) => {
-                let summary = state.summary(true, || {
-                    panic_message(payload.as_ref()).unwrap_or("").to_owned()
-                });
-                state.fail(Kind::Panic(Payload::new(payload)));
+                let kind = Kind::Panic(Payload::new(payload));
+                let summary = state.summary(&kind);
+                state.fail(kind);
                 Err(summary)
             }
         };

@@ -45,12 +45,30 @@ pub(crate) enum Kind {
     Panic(Payload),
     /// The task was cancelled (only ever given to a `TaskHandle`).
     Cancelled,
-    /// The task failed and its error went to its group; a handle gets this summary.
-    Reported {
-        panic: bool,
-        message: String,
-    },
+    /// The task returned an error, which went to its group; a handle gets its text.
+    ReportedError(Reported),
+    /// The task panicked, and the payload went to its group; a handle gets its
+    /// message, if the payload was a string.
+    ReportedPanic(Option<String>),
 }
+
+/// The text of an error that went to a task's group, standing in for it in the
+/// `TaskError` a handle gets: its `Display` is the original's.
+pub(crate) struct Reported(pub(crate) String);
+
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Reported {}
 
 /// A panic payload. `Box<dyn Any + Send>` is not `Sync`; this wrapper is, because it
 /// never lends the payload out by shared reference: the message is copied out when the
@@ -65,6 +83,11 @@ impl Payload {
         let message = panic_message(payload.as_ref()).map(str::to_owned);
         Payload { payload, message }
     }
+
+    /// The message, if the payload is a string.
+    pub(crate) fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
 }
 
 // SAFETY: no `&self` access to `payload` exists (see the type's docs), so sharing a
@@ -75,6 +98,40 @@ unsafe impl Sync for Payload {}
 ///
 /// Found in [`GroupError::errors`], and returned by a [`TaskHandle`](crate::TaskHandle)
 /// whose task failed or was cancelled.
+///
+/// A failed task's error or panic payload goes to its group, which owns it; the
+/// `TaskError` its handle resolves to is a copy of what can be copied
+/// ([`is_reported`](Self::is_reported)): the error's text, or the panic's message. Its
+/// [`error`](Self::error) is an error whose `Display` is the original's, so
+/// [`downcast_ref`](Self::downcast_ref) finds no type there; the group's
+/// [`GroupError`] holds the original.
+///
+/// ```
+/// use pride::CancelScope;
+///
+/// pride::run(async {
+///     let mut copy = None;
+///     let error = pride::task_group(async |tg| {
+///         let handle = tg.spawn_named("parser", async {
+///             Err::<(), _>(std::io::Error::other("bad input"))
+///         });
+///         // The child's failure cancels the body: a shield lets it read the handle.
+///         let shield = CancelScope::new();
+///         shield.set_shield(true);
+///         copy = shield.run(handle).await.unwrap().err();
+///     })
+///     .await
+///     .unwrap_err();
+///     let copy = copy.unwrap();
+///     assert!(copy.is_reported());
+///     assert_eq!(copy.error().unwrap().to_string(), "bad input");
+///     assert!(copy.downcast_ref::<std::io::Error>().is_none());
+///     let original = &error.errors()[0];
+///     assert!(!original.is_reported());
+///     assert_eq!(original.name(), Some("parser"));
+///     assert!(original.downcast_ref::<std::io::Error>().is_some());
+/// });
+/// ```
 pub struct TaskError {
     name: Option<Arc<str>>,
     kind: Kind,
@@ -92,10 +149,7 @@ impl TaskError {
 
     /// Whether the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(
-            self.kind,
-            Kind::Panic(_) | Kind::Reported { panic: true, .. }
-        )
+        matches!(self.kind, Kind::Panic(_) | Kind::ReportedPanic(_))
     }
 
     /// Whether the task was cancelled (a handle's task only; a group never reports
@@ -104,19 +158,25 @@ impl TaskError {
         matches!(self.kind, Kind::Cancelled)
     }
 
-    /// The panic message, if the task panicked with a string.
+    /// Whether this is a handle's copy of a failure that went to the task's group
+    /// (see the type's docs): it holds the error's text or the panic's message, and the
+    /// group's [`GroupError`] holds the error or the payload itself.
+    pub fn is_reported(&self) -> bool {
+        matches!(self.kind, Kind::ReportedError(_) | Kind::ReportedPanic(_))
+    }
+
+    /// The panic message, if the task panicked with a string (a `&str` or a
+    /// `String` payload); `None` for any other payload, and if the task did not panic.
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
             Kind::Panic(payload) => payload.message.as_deref(),
-            Kind::Reported {
-                panic: true,
-                message,
-            } => Some(message),
+            Kind::ReportedPanic(message) => message.as_deref(),
             _ => None,
         }
     }
 
-    /// The error, if it is of type `E`.
+    /// The error, if the task returned one of type `E`. `None` for a handle's copy
+    /// ([`is_reported`](Self::is_reported)): the error itself went to the group.
     pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
         match &self.kind {
             Kind::Error(e) => e.downcast_ref::<E>(),
@@ -124,15 +184,20 @@ impl TaskError {
         }
     }
 
-    /// The error the task returned, if it returned one.
+    /// The error the task returned, if it returned one; `None` if it panicked or was
+    /// cancelled. For a handle's copy ([`is_reported`](Self::is_reported)) this is an
+    /// error whose `Display` is the original's.
     pub fn error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match &self.kind {
             Kind::Error(e) => Some(e.as_ref()),
+            Kind::ReportedError(copy) => Some(copy),
             _ => None,
         }
     }
 
-    /// Takes the error the task returned.
+    /// Takes the error the task returned: for a handle's copy
+    /// ([`is_reported`](Self::is_reported)), an error whose `Display` is the
+    /// original's.
     ///
     /// # Panics
     /// If the task did not return an error (it panicked or was cancelled).
@@ -140,6 +205,7 @@ impl TaskError {
     pub fn into_error(self) -> BoxError {
         match self.kind {
             Kind::Error(e) => e,
+            Kind::ReportedError(copy) => Box::new(copy),
             _ => panic!(
                 "pride: `TaskError::into_error` on a task that did not return an error: {self}"
             ),
@@ -148,16 +214,19 @@ impl TaskError {
 
     /// The panic payload, to resume it with `std::panic::resume_unwind`.
     ///
+    /// For a handle's copy ([`is_reported`](Self::is_reported)) the payload itself
+    /// went to the group: this gives the panic's message as a `String`, or `()` if the
+    /// payload was not a string (so that [`panic_message`](Self::panic_message) of a
+    /// panic resumed with it says the same as this error's).
+    ///
     /// # Panics
     /// If the task did not panic.
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         match self.kind {
             Kind::Panic(payload) => payload.payload,
-            Kind::Reported {
-                panic: true,
-                message,
-            } => Box::new(message),
+            Kind::ReportedPanic(Some(message)) => Box::new(message),
+            Kind::ReportedPanic(None) => Box::new(()),
             _ => panic!("pride: `TaskError::into_panic` on a task that did not panic: {self}"),
         }
     }
@@ -187,10 +256,13 @@ impl fmt::Display for TaskError {
                 None => write!(f, "{label} panicked"),
             },
             Kind::Cancelled => write!(f, "{label} was cancelled"),
-            Kind::Reported { panic, message } => {
-                let verb = if *panic { "panicked" } else { "failed" };
-                write!(f, "{label} {verb}: {message} (reported to its group)")
+            Kind::ReportedError(copy) => {
+                write!(f, "{label} failed: {copy} (reported to its group)")
             }
+            Kind::ReportedPanic(Some(message)) => {
+                write!(f, "{label} panicked: {message} (reported to its group)")
+            }
+            Kind::ReportedPanic(None) => write!(f, "{label} panicked (reported to its group)"),
         }
     }
 }
@@ -201,9 +273,8 @@ impl fmt::Debug for TaskError {
             Kind::Error(e) => format!("Error({e:?})"),
             Kind::Panic(p) => format!("Panic({:?})", p.message),
             Kind::Cancelled => "Cancelled".to_owned(),
-            Kind::Reported { panic, message } => {
-                format!("Reported {{ panic: {panic}, {message:?} }}")
-            }
+            Kind::ReportedError(copy) => format!("ReportedError({copy:?})"),
+            Kind::ReportedPanic(message) => format!("ReportedPanic({message:?})"),
         };
         f.debug_struct("TaskError")
             .field("name", &self.name)
@@ -216,6 +287,7 @@ impl std::error::Error for TaskError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             Kind::Error(e) => Some(e.as_ref()),
+            Kind::ReportedError(copy) => Some(copy),
             _ => None,
         }
     }

@@ -207,3 +207,113 @@ fn a_panicking_spawned_child_fails_the_handle_and_the_group() {
         assert_eq!(e.panic_message(), Some("handle panic"));
     });
 }
+
+/// Awaits `handle` from the body, shielded: its child's failure cancels the body.
+async fn outcome<T>(handle: TaskHandle<T>) -> Result<T, pride::TaskError> {
+    let shield = pride::CancelScope::new();
+    shield.set_shield(true);
+    shield
+        .run(handle)
+        .await
+        .expect("a shielded scope runs to the end")
+}
+
+/// A handle's copy of a returned error is an error: its text is the original's; the
+/// original, with its type, is the group's.
+#[test]
+fn a_handles_copy_of_a_returned_error_is_an_error_with_its_text() {
+    watchdog(60, || {
+        let rt = runtime(2);
+        let mut copy = None;
+        let err = rt
+            .block_on(task_group(async |tg| {
+                let handle = tg.spawn_named("parser", async {
+                    Err::<(), _>(std::io::Error::other("bad input"))
+                });
+                copy = outcome(handle).await.err();
+            }))
+            .unwrap_err();
+        let copy = copy.expect("the handle resolved to an error");
+        assert!(copy.is_reported());
+        assert!(!copy.is_panic() && !copy.is_cancelled());
+        assert_eq!(copy.panic_message(), None);
+        assert_eq!(
+            copy.error().map(|e| e.to_string()).as_deref(),
+            Some("bad input")
+        );
+        assert!(copy.downcast_ref::<std::io::Error>().is_none());
+        use std::error::Error;
+        assert_eq!(
+            copy.source().map(|e| e.to_string()).as_deref(),
+            Some("bad input")
+        );
+        assert_eq!(
+            copy.to_string(),
+            "task 'parser' failed: bad input (reported to its group)"
+        );
+        assert_eq!(copy.into_error().to_string(), "bad input");
+        let original = &err.errors()[0];
+        assert!(!original.is_reported());
+        assert!(original.downcast_ref::<std::io::Error>().is_some());
+    });
+}
+
+/// A handle's copy of a panic with a payload that is not a string has no message, as
+/// the group's entry has none.
+#[test]
+fn a_handles_copy_of_a_non_string_panic_has_no_message() {
+    watchdog(60, || {
+        let rt = runtime(2);
+        let mut copy = None;
+        let err = rt
+            .block_on(task_group(async |tg| {
+                let handle = tg.spawn_named("odd", async {
+                    if true {
+                        std::panic::panic_any(42u32);
+                    }
+                });
+                copy = outcome(handle).await.err();
+            }))
+            .unwrap_err();
+        let copy = copy.expect("the handle resolved to an error");
+        assert!(copy.is_panic() && copy.is_reported());
+        assert_eq!(copy.panic_message(), None);
+        assert!(copy.error().is_none());
+        assert_eq!(
+            copy.to_string(),
+            "task 'odd' panicked (reported to its group)"
+        );
+        assert!(copy.into_panic().is::<()>());
+        let original = err.into_errors().pop().unwrap();
+        assert_eq!(original.panic_message(), None);
+        assert_eq!(original.into_panic().downcast_ref::<u32>(), Some(&42));
+    });
+}
+
+/// A handle's copy of a panic with a string: its message, as a `String` payload.
+#[test]
+fn a_handles_copy_of_a_string_panic_resumes_with_its_message() {
+    watchdog(60, || {
+        let rt = runtime(2);
+        let mut copy = None;
+        let _ = rt.block_on(task_group(async |tg| {
+            let handle = tg.spawn_named("boom", async {
+                if true {
+                    panic!("kaput");
+                }
+            });
+            copy = outcome(handle).await.err();
+        }));
+        let copy = copy.expect("the handle resolved to an error");
+        assert_eq!(copy.panic_message(), Some("kaput"));
+        assert_eq!(
+            copy.to_string(),
+            "task 'boom' panicked: kaput (reported to its group)"
+        );
+        let payload = copy.into_panic();
+        assert_eq!(
+            payload.downcast_ref::<String>().map(String::as_str),
+            Some("kaput")
+        );
+    });
+}
