@@ -231,6 +231,10 @@ impl Supervisor {
     /// Adds a child named `name`: `factory` makes a fresh future for each start. The
     /// child counts as ready as soon as it starts.
     ///
+    /// A run's future is dropped when it ends, and a panic in its `Drop` is the run's
+    /// failure too, unless the run already failed: a run fails once, with its first
+    /// failure.
+    ///
     /// ```
     /// let rt = pride::Runtime::builder()
     ///     .clock(pride::time::Clock::autojump())

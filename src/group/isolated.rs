@@ -23,6 +23,10 @@ impl TaskGroup {
     /// (`pride: unnamed task failed: ...`). Cancelling the group still cancels the
     /// child, and the group still waits for it. Not a suspension point.
     ///
+    /// The child's future is dropped once it has ended, and a panic in its `Drop` is
+    /// the child's failure too. A child fails once: after an error or a panic, a panic
+    /// in its `Drop` is not reported again (the panic hook still shows it).
+    ///
     /// This is the shape for a server's per-connection work, where one bad client must
     /// not take the server down; [`start_soon_isolated_with`](Self::start_soon_isolated_with)
     /// hands the failure to your own handler (a log, a metric) instead.
@@ -136,7 +140,9 @@ where
 /// Runs `future`, turning its error or panic into a [`TaskError`] named `name`.
 ///
 /// The future is dropped here once it has ended, so that a panic in its `Drop` is its
-/// own failure too (after an error or a panic, the first failure is the one reported).
+/// own failure too. One failure is reported, the first: the error the future returned
+/// or the panic that ended it, else the panic of its `Drop`. A `Drop` panic after an
+/// error or a panic is not reported (the panic hook has shown it).
 /// A `par` call stopped by a cancelled scope is cancelled work, not a failure: the
 /// future is dropped, and this stays pending, as cancelled work does, for the cancel's
 /// catcher to drop (a panic dropping it is a cleanup panic of cancelled work: it goes
@@ -170,15 +176,13 @@ where
     })
     .await;
     let dropped = catch_unwind(AssertUnwindSafe(|| future.set(None)));
-    let failure = match (outcome, dropped) {
-        (Ok(output), Ok(())) => match output.into_result() {
-            Ok(value) => return Ok(value),
-            Err(error) => Kind::Error(error),
-        },
-        (Ok(output), Err(panic)) => {
-            drop(output);
+    let failure = match (outcome.map(TaskOutput::into_result), dropped) {
+        (Ok(Ok(value)), Ok(())) => return Ok(value),
+        (Ok(Ok(value)), Err(panic)) => {
+            drop(value);
             Kind::Panic(Payload::new(panic))
         }
+        (Ok(Err(error)), _) => Kind::Error(error),
         (Err(panic), _) => panic,
     };
     let error = TaskError::new(name, failure);

@@ -235,3 +235,42 @@ fn a_cleanup_panic_after_a_stopped_par_call_in_an_isolated_child_is_the_groups()
         assert!(failures.get_nowait().is_err());
     });
 }
+
+/// A future that returns an error and holds a [`PanicOnDrop`] until it is dropped.
+struct ErrThenPanicOnDrop(#[allow(dead_code)] PanicOnDrop);
+
+impl std::future::Future for ErrThenPanicOnDrop {
+    type Output = Result<(), pride::BoxError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Err("the first failure".into()))
+    }
+}
+
+/// A child that returns an error and then panics in its `Drop` fails once, with its
+/// first failure: the error goes to the handler, not the later panic.
+#[test]
+fn an_isolated_childs_error_is_not_lost_to_a_later_drop_panic() {
+    autojump().block_on(async {
+        let failures = Queue::<TaskError>::unbounded();
+        pride::task_group(async |tg| {
+            let report = failures.clone();
+            tg.start_soon_isolated_with("conn", ErrThenPanicOnDrop(PanicOnDrop), move |e| {
+                report.put_nowait(e).unwrap();
+            });
+        })
+        .await
+        .unwrap();
+        let failure = failures.get_nowait().unwrap();
+        assert_eq!(failure.name(), Some("conn"));
+        assert!(!failure.is_panic(), "{failure}");
+        assert_eq!(
+            failure.error().map(|e| e.to_string()).as_deref(),
+            Some("the first failure")
+        );
+        assert!(failures.get_nowait().is_err(), "a child fails once");
+    });
+}

@@ -668,3 +668,37 @@ fn cancelling_a_supervisor_cancels_its_children() {
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
     });
 }
+
+/// A future that returns an error and holds a [`PanicOnDrop`] until it is dropped.
+struct ErrThenPanicOnDrop(#[allow(dead_code)] PanicOnDrop);
+
+impl Future for ErrThenPanicOnDrop {
+    type Output = Result<(), pride::BoxError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Err("the first failure".into()))
+    }
+}
+
+/// A run that returns an error and then panics in its `Drop` fails once, with the
+/// error: that is what uses up the budget and what the report holds.
+#[test]
+fn a_runs_error_is_not_lost_to_a_later_drop_panic() {
+    autojump().block_on(async {
+        let error = supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+            .child("conn", || ErrThenPanicOnDrop(PanicOnDrop))
+            .await
+            .unwrap_err();
+        assert_eq!(error.errors().len(), 1, "{error}");
+        let failure = &error.errors()[0];
+        assert_eq!(failure.name(), Some("conn"));
+        assert!(!failure.is_panic(), "{failure}");
+        assert_eq!(
+            failure.error().map(|e| e.to_string()).as_deref(),
+            Some("the first failure")
+        );
+    });
+}
