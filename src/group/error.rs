@@ -135,11 +135,28 @@ unsafe impl Sync for Payload {}
 pub struct TaskError {
     name: Option<Arc<str>>,
     kind: Kind,
+    /// The failure came once its group's scope was cancelled: it did not cancel the
+    /// group (a cleanup panic of work the cancel dropped, say).
+    after_cancel: bool,
 }
 
 impl TaskError {
     pub(crate) fn new(name: Option<Arc<str>>, kind: Kind) -> TaskError {
-        TaskError { name, kind }
+        TaskError {
+            name,
+            kind,
+            after_cancel: false,
+        }
+    }
+
+    /// Marks a failure that came once its group's scope was cancelled.
+    pub(crate) fn set_after_cancel(&mut self, after_cancel: bool) {
+        self.after_cancel = after_cancel;
+    }
+
+    /// Whether the failure came once its group's scope was cancelled.
+    pub(crate) fn came_after_cancel(&self) -> bool {
+        self.after_cancel
     }
 
     /// The task's name, if it was started with one (`start_soon_named`, `start_named`).
@@ -293,7 +310,7 @@ impl std::error::Error for TaskError {
     }
 }
 
-/// Why a group ended in error.
+/// Why a group ended in error; its entries are what failed, whatever the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
     /// A child or the body failed or panicked.
@@ -311,6 +328,45 @@ pub(crate) enum Reason {
 /// the group's deadline cut work short ([`is_timeout`](Self::is_timeout)), or when the
 /// group was cancelled before its body produced a value
 /// ([`is_cancelled`](Self::is_cancelled)). Cancellation of a task is never an entry.
+///
+/// Why the group stopped and what failed are told apart: a group whose deadline cut
+/// work short is a timeout, and the panics of the cleanup of that work are its
+/// [`errors`](Self::errors), next to it.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// struct Connection;
+/// impl Drop for Connection {
+///     fn drop(&mut self) {
+///         panic!("the connection could not be closed");
+///     }
+/// }
+///
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
+///     let error = pride::task_group(async |tg| {
+///         tg.cancel_scope()
+///             .set_deadline(Some(pride::current_time() + Duration::from_secs(1)));
+///         tg.start_soon_named("client", async {
+///             let _connection = Connection;
+///             pride::sleep(Duration::from_secs(60)).await;
+///         });
+///     })
+///     .await
+///     .unwrap_err();
+///     assert!(error.is_timeout());
+///     assert_eq!(error.errors().len(), 1);
+///     assert_eq!(
+///         error.to_string(),
+///         "task group timed out with 1 error(s)\n\
+///          - task 'client' panicked: the connection could not be closed"
+///     );
+/// });
+/// ```
 pub struct GroupError {
     /// Boxed: a group's `Result<T, GroupError>` is then as small as `T` allows, so
     /// the success path returns in registers.
@@ -354,12 +410,19 @@ impl GroupError {
         std::mem::take(&mut self.inner.errors)
     }
 
-    /// Whether the group's own deadline passed and cut work short.
+    /// Whether the group's own deadline passed and cut work short (as the first
+    /// cancel of its scope: a deadline passing after a failure cancelled the group is
+    /// no timeout). The entries, if any, are failures that came with it, such as
+    /// panics in the cleanup of the work it cut short.
     pub fn is_timeout(&self) -> bool {
         self.inner.reason == Reason::TimedOut
     }
 
-    /// Whether the group was cancelled before its body produced a value.
+    /// Whether the group was cancelled before its body produced a value: its scope
+    /// was cancelled (by hand, not by its deadline), and the body was dropped. The
+    /// entries, if any, are failures that came after the cancel, such as panics in
+    /// the cleanup of the work it dropped; a failure that cancelled the group makes
+    /// it a failed group, not a cancelled one.
     pub fn is_cancelled(&self) -> bool {
         self.inner.reason == Reason::Cancelled
     }
@@ -384,14 +447,14 @@ impl GroupError {
         /// text (indented by depth) stays small however deep the nesting is.
         const SHOWN_DEPTH: usize = 16;
         let pad = "  ".repeat(depth);
+        let count = self.inner.errors.len();
         match self.inner.reason {
-            Reason::Failed => write!(
-                f,
-                "task group failed with {} error(s)",
-                self.inner.errors.len()
-            )?,
+            Reason::Failed => write!(f, "task group failed with {count} error(s)")?,
             Reason::TimedOut => write!(f, "task group timed out")?,
             Reason::Cancelled => write!(f, "task group was cancelled")?,
+        }
+        if self.inner.reason != Reason::Failed && count > 0 {
+            write!(f, " with {count} error(s)")?;
         }
         if let Some(reason) = &self.inner.cancel_reason {
             write!(f, " (cancel reason: {reason})")?;

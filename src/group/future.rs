@@ -211,23 +211,23 @@ where
         {
             return Poll::Pending;
         }
-        let result = if shared.errors.has_any() {
-            let reason = node.reason().cloned();
-            Err(GroupError::new(
-                shared.errors.drain(),
-                Reason::Failed,
-                reason,
-            ))
-        } else if node.deadline_fired() && shared.cut_short.load(Ordering::Acquire) {
-            let reason = node.reason().cloned();
-            Err(GroupError::new(Vec::new(), Reason::TimedOut, reason))
-        } else {
-            match this.value.take() {
-                Some(value) => Ok(value),
-                None => {
-                    let reason = node.reason().cloned();
-                    Err(GroupError::new(Vec::new(), Reason::Cancelled, reason))
-                }
+        // Why the group stopped and what failed are apart: a deadline that cut work
+        // short is a timeout, and a cancel that dropped the body before its value is a
+        // cancel, with the failures that came after them (cleanup panics) as entries;
+        // a failure that cancelled the group makes it a failed one.
+        let errors = shared.errors.drain();
+        let timed_out = node.deadline_fired() && shared.cut_short.load(Ordering::Acquire);
+        let result = match this.value.take() {
+            Some(value) if errors.is_empty() && !timed_out => Ok(value),
+            value => {
+                let why = if timed_out {
+                    Reason::TimedOut
+                } else if value.is_none() && errors.iter().all(TaskError::came_after_cancel) {
+                    Reason::Cancelled
+                } else {
+                    Reason::Failed
+                };
+                Err(GroupError::new(errors, why, node.reason().cloned()))
             }
         };
         *this.shared = None;

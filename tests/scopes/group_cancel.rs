@@ -441,3 +441,74 @@ fn a_scope_run_kept_past_its_catcher_ends_with_none() {
         assert_eq!(later, Some(None));
     });
 }
+
+/// Panics when dropped (unless already unwinding): a cleanup that fails.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("cleanup failed");
+        }
+    }
+}
+
+/// Cancelled by hand before the body produced a value, with a child whose cleanup
+/// panicked: the group was cancelled, and the panic is its entry, next to the cancel.
+#[test]
+fn an_explicit_cancel_whose_cleanup_panics_is_cancelled_with_the_panic() {
+    run(2, 20, || async {
+        let error = task_group(async |tg| {
+            tg.start_soon_named("holder", async {
+                let _guard = PanicOnDrop;
+                pending::<()>().await;
+            });
+            checkpoint().await;
+            tg.cancel_scope().cancel();
+            pending::<()>().await;
+            Ok::<u32, BoxError>(1)
+        })
+        .await
+        .unwrap_err();
+        assert!(error.is_cancelled(), "{error}");
+        assert!(!error.is_timeout());
+        assert_eq!(error.errors().len(), 1, "{error}");
+        assert_eq!(error.errors()[0].panic_message(), Some("cleanup failed"));
+        assert_eq!(
+            error.to_string(),
+            "task group was cancelled with 1 error(s)\n- task 'holder' panicked: cleanup failed"
+        );
+    });
+}
+
+/// A child's failure cancels the group and drops the body before its value: the group
+/// failed, it was not cancelled, however many cleanup panics follow.
+#[test]
+fn a_failure_that_cancels_the_group_is_a_failure_not_a_cancel() {
+    run(2, 20, || async {
+        let error = task_group(async |tg| {
+            tg.start_soon_named("holder", async {
+                let _guard = PanicOnDrop;
+                pending::<()>().await;
+            });
+            tg.start_soon_named("failer", async {
+                checkpoint().await;
+                Err::<(), _>(Boom("the cause"))
+            });
+            pending::<()>().await;
+            Ok::<u32, BoxError>(1)
+        })
+        .await
+        .unwrap_err();
+        assert!(!error.is_cancelled(), "{error}");
+        assert!(!error.is_timeout());
+        assert_eq!(error.errors().len(), 2, "{error}");
+        assert!(error.find::<Boom>().is_some());
+        assert!(
+            error
+                .to_string()
+                .starts_with("task group failed with 2 error(s)"),
+            "{error}"
+        );
+    });
+}

@@ -499,3 +499,72 @@ fn a_group_hands_no_deadline_or_cancel_to_the_next_one() {
         }
     });
 }
+
+/// Panics when dropped (unless already unwinding): a cleanup that fails.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("cleanup failed");
+        }
+    }
+}
+
+/// The deadline cut a child short and the child's cleanup panicked: the group timed
+/// out, and the panic is its entry, next to the timeout.
+#[test]
+fn a_group_deadline_whose_cleanup_panics_is_a_timeout_with_the_panic() {
+    autojump(60, || async {
+        let error = task_group(async |tg| {
+            tg.cancel_scope().set_deadline(Some(current_time() + SEC));
+            tg.start_soon_named("holder", async {
+                let _guard = PanicOnDrop;
+                pending::<()>().await;
+            });
+        })
+        .await
+        .unwrap_err();
+        assert!(error.is_timeout(), "{error}");
+        assert!(!error.is_cancelled());
+        assert_eq!(error.errors().len(), 1, "{error}");
+        assert_eq!(error.errors()[0].panic_message(), Some("cleanup failed"));
+        assert_eq!(
+            error.to_string(),
+            "task group timed out with 1 error(s)\n- task 'holder' panicked: cleanup failed"
+        );
+    });
+}
+
+/// A child's failure cancels the group before its deadline passes: a failure, not a
+/// timeout, though the deadline passes while the cut-short work is cleaned up.
+#[test]
+fn a_failure_before_the_deadline_is_no_timeout_though_the_deadline_passes_later() {
+    autojump(60, || async {
+        let error = task_group(async |tg| {
+            tg.cancel_scope()
+                .set_deadline(Some(current_time() + 2 * SEC));
+            tg.start_soon_named("shielded", async {
+                let shield = pride::CancelScope::new();
+                shield.set_shield(true);
+                shield.run(sleep(3 * SEC)).await;
+            });
+            tg.start_soon_named("failer", async {
+                sleep(SEC).await;
+                Err::<(), _>(MyError(1))
+            });
+            pending::<()>().await;
+        })
+        .await
+        .unwrap_err();
+        assert!(!error.is_timeout(), "{error}");
+        assert!(!error.is_cancelled(), "{error}");
+        assert_eq!(error.errors().len(), 1, "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("task group failed with 1 error(s)"),
+            "{error}"
+        );
+    });
+}
