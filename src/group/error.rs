@@ -170,7 +170,9 @@ impl TaskError {
     }
 
     /// Whether the task was cancelled (a handle's task only; a group never reports
-    /// cancellation as an error).
+    /// cancellation as an error). A [`TaskHandle::cancel`](crate::TaskHandle::cancel)
+    /// that comes after the task finished changes nothing: the handle gives the task's
+    /// outcome.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.kind, Kind::Cancelled)
     }

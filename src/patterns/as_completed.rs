@@ -34,7 +34,11 @@ use crate::{BoxError, TaskGroup, TaskOutput};
 /// }))
 /// .unwrap();
 /// ```
+///
+/// # Panics
+/// If `group` has already exited (as [`TaskGroup::start_soon`] does).
 #[doc(alias("FuturesUnordered", "JoinSet"))]
+#[track_caller]
 pub fn as_completed<I, F, T>(group: &TaskGroup, futures: I) -> AsCompleted<T>
 where
     I: IntoIterator<Item = F>,

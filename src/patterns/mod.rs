@@ -1,10 +1,16 @@
 //! Concurrency patterns built on task groups: [`gather`], [`race`], [`bounded_map`],
 //! [`as_completed`] and [`retry`].
 //!
-//! Each runs its work in a task group (or, for `as_completed`, in the caller's group),
-//! so the structured guarantees hold: nothing outlives the call, a failure cancels the
-//! rest (except in `race`, where failures are only counted until one succeeds), and
-//! every error comes back with the others.
+//! `gather`, `race` and `bounded_map` run their work in a task group, and
+//! `as_completed` in the caller's group, so the structured guarantees hold: nothing
+//! outlives the call, a failure cancels the rest (except in `race`, where failures are
+//! only counted until one succeeds), and every error and panic comes back with the
+//! others.
+//!
+//! `retry` runs one attempt at a time, on the caller's task and in no group of its
+//! own: nothing outlives the call either, but a panicking attempt unwinds through the
+//! caller (as a panic in any code it awaits would), and only the last attempt's error
+//! comes back.
 //!
 //! Each returns a named future type. Its state is boxed once per call, so a task
 //! awaiting it is `Send` whenever the work is, including with `Result<_, BoxError>`

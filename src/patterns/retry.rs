@@ -141,6 +141,9 @@ impl fmt::Debug for Retry {
 /// holding the last attempt's error, which is a [`TimeoutError`] if that attempt timed
 /// out: a failure is never silent.
 ///
+/// The attempts run one at a time on the caller's task, not in a task group: a panic
+/// in an attempt is not caught, and unwinds through the caller.
+///
 /// ```
 /// use std::time::Duration;
 ///

@@ -76,7 +76,9 @@ impl Clock {
     /// Mock time ends about 584 years after the start: advancing further (by
     /// `Duration::MAX`, say) stops there, and a clock at its end is past every
     /// deadline, so every sleep on it completes at once, but for one whose deadline
-    /// overflowed `Instant` (`sleep(Duration::MAX)`), which never completes.
+    /// lies more than about 146 million years after the runtime started, which never
+    /// completes: timers treat deadlines that far off as never, and put a deadline that
+    /// overflowed `Instant` (`sleep(Duration::MAX)`'s) there.
     pub fn mock() -> Clock {
         Clock::new_mock(false)
     }

@@ -26,7 +26,9 @@ pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
 /// Waits until `duration` has passed on the runtime's clock.
 ///
 /// A zero duration is a yield: the task is rescheduled once and then continues. A
-/// duration too large for `Instant` sleeps forever instead of panicking.
+/// duration too large for `Instant` sleeps forever instead of panicking, as does any
+/// whose deadline lies more than about 146 million years after the runtime started:
+/// timers treat deadlines that far off as never.
 /// Timers never fire early. On the system clock they have a resolution of 1 ms; on a
 /// mock clock the sleep completes once the clock reaches its deadline exactly.
 ///
@@ -145,7 +147,28 @@ impl Sleep {
         self.timer.deadline()
     }
 
-    /// Whether the deadline has been reached (as observed when it was last polled).
+    /// Whether the sleep's timer has fired: the runtime saw its clock reach the
+    /// deadline, whether or not the sleep has been polled since (an
+    /// [`advance`](crate::time::advance) past the deadline makes it true at once).
+    /// False until the first poll, which arms the timer, and again after
+    /// [`reset`](Self::reset). A zero sleep is elapsed once it has yielded.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    /// use std::time::Duration;
+    /// use pride::time::Clock;
+    ///
+    /// let rt = pride::Runtime::builder().clock(Clock::mock()).build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut sleep = pin!(pride::sleep(Duration::from_secs(1)));
+    ///     assert!(!sleep.is_elapsed());
+    ///     let mut cx = Context::from_waker(Waker::noop());
+    ///     assert!(sleep.as_mut().poll(&mut cx).is_pending()); // arms the timer
+    ///     pride::time::advance(Duration::from_secs(1));
+    ///     assert!(sleep.is_elapsed());
+    /// });
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         (self.yield_once && self.yielded) || self.timer.is_elapsed()
     }

@@ -65,7 +65,7 @@ impl Timer {
         }
     }
 
-    /// Whether the deadline has been reached (as seen by a poll).
+    /// Whether the driver has fired the timer (false until the first poll arms it).
     pub(crate) fn is_elapsed(&self) -> bool {
         self.shard.is_some() && self.entry.is_elapsed()
     }

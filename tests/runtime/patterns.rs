@@ -699,3 +699,23 @@ fn children_awaiting_patterns_are_send() {
     });
     assert_eq!(total, 6 + 10 + 600 + 1_000 + 60_000);
 }
+
+/// `as_completed` on a group that has exited panics, as `start_soon` does, at the
+/// caller's line.
+#[test]
+fn as_completed_on_an_exited_group_panics() {
+    let message = run(2, 30, || async {
+        let mut kept = None;
+        task_group(async |tg| {
+            kept = Some(tg.clone());
+        })
+        .await
+        .unwrap();
+        let tg = kept.unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(as_completed(&tg, [async { Ok::<_, BoxError>(1) }]));
+        }));
+        crate::common::panic_text(&*caught.unwrap_err()).to_owned()
+    });
+    assert!(message.contains("exited"), "{message}");
+}

@@ -346,3 +346,27 @@ fn retry_if_accepting_everything_retries_to_success() {
     });
     assert_eq!(value.unwrap(), 3);
 }
+
+/// `retry` runs its attempts on the caller's task, in no group: a panicking attempt is
+/// not caught, and unwinds through the caller after the first attempt.
+#[test]
+fn a_panicking_attempt_unwinds_through_the_caller() {
+    let attempts = Counter::new();
+    let seen = attempts.clone();
+    let caught = autojump(20, move || async move {
+        let attempt = retry(Retry::new(3), move |_| {
+            seen.inc();
+            async {
+                if true {
+                    panic!("attempt panicked");
+                }
+                Ok::<(), BoxError>(())
+            }
+        });
+        futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(attempt))
+            .await
+            .map_err(|payload| crate::common::panic_text(&*payload).to_owned())
+    });
+    assert_eq!(caught.unwrap_err(), "attempt panicked");
+    assert_eq!(attempts.get(), 1);
+}

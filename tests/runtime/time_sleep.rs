@@ -557,3 +557,59 @@ fn advancing_a_shared_mock_clock_wakes_the_sleeps_of_every_runtime_on_it() {
         "the shared clock reached runtime B's sleep deadline, but the sleep was never woken"
     );
 }
+
+/// `Sleep::is_elapsed` says whether the timer fired: false before the first poll arms
+/// it, true as soon as `advance` reaches the deadline, with no poll in between.
+#[test]
+fn is_elapsed_turns_true_when_the_timer_fires_without_a_poll() {
+    let rt = pride::Runtime::builder()
+        .worker_threads(1)
+        .clock(Clock::mock())
+        .build()
+        .unwrap();
+    crate::common::watchdog(30, move || {
+        rt.block_on(async {
+            let mut sleep = pin!(pride::sleep(Duration::from_secs(1)));
+            time::advance(Duration::from_secs(2));
+            assert!(
+                !sleep.is_elapsed(),
+                "elapsed before the first poll armed it"
+            );
+            assert!(poll_once(sleep.as_mut()).is_ready());
+            let mut sleep = pin!(pride::sleep(Duration::from_secs(1)));
+            assert!(poll_once(sleep.as_mut()).is_pending());
+            assert!(!sleep.is_elapsed());
+            time::advance(Duration::from_secs(2));
+            assert!(
+                sleep.is_elapsed(),
+                "the timer fired: no poll is needed to see it"
+            );
+        });
+    });
+}
+
+/// At the end of mock time every sleep completes, but for one whose deadline lies more
+/// than about 146 million years past the runtime's start, as `Clock::mock` says: such a
+/// deadline (a billion years, though it fits in an `Instant`) is never.
+#[test]
+fn at_the_end_of_mock_time_a_sleep_further_than_the_wheel_reaches_never_completes() {
+    crate::common::autojump(30, || async {
+        let billion_years = Duration::from_secs(1_000_000_000 * 365 * 24 * 3600);
+        time::advance(Duration::MAX);
+        assert!(pride::current_time().checked_add(billion_years).is_some());
+        let mut hour = pin!(pride::sleep(Duration::from_secs(3600)));
+        assert!(poll_once(hour.as_mut()).is_ready());
+        let mut huge = pin!(pride::sleep(billion_years));
+        assert!(poll_once(huge.as_mut()).is_pending());
+        // Timers due at the end fire meanwhile; this one is not among them.
+        for _ in 0..3 {
+            pride::sleep(MS).await;
+            pride::yield_now().await;
+        }
+        assert!(
+            poll_once(huge.as_mut()).is_pending(),
+            "a sleep past the wheel's reach completed"
+        );
+        assert!(!huge.is_elapsed());
+    });
+}

@@ -317,3 +317,25 @@ fn a_handles_copy_of_a_string_panic_resumes_with_its_message() {
         );
     });
 }
+
+/// `cancel` on a handle whose child already finished changes nothing: the handle
+/// resolves to the child's value, not to a cancellation. (The group has ended, so the
+/// child has.)
+#[test]
+fn cancel_after_the_child_finished_gives_its_value() {
+    watchdog(60, || {
+        let rt = runtime(2);
+        let slot: Arc<Mutex<Option<TaskHandle<u32>>>> = Arc::default();
+        let outcome = rt.block_on(async {
+            task_group(async |tg| {
+                *slot.lock().unwrap() = Some(tg.spawn(async { Ok::<_, BoxError>(5) }));
+            })
+            .await
+            .unwrap();
+            let handle = slot.lock().unwrap().take().unwrap();
+            handle.cancel();
+            handle.await
+        });
+        assert_eq!(outcome.unwrap(), 5);
+    });
+}
