@@ -89,20 +89,17 @@ impl<F> Child<F> {
 
 impl State {
     /// Sends an error to the starter if the child has not started yet, else to the
-    /// group (which cancels the rest). A failure that comes once the group's scope is
-    /// cancelled (a cleanup panic of the work the cancel dropped, say) is marked so:
-    /// it does not make a cancelled group a failed one.
+    /// group (which cancels the rest).
     fn fail(&self, kind: Kind) {
         let error = TaskError::new(self.name.clone(), kind);
         crate::debug::trace::failed(&error);
-        let mut error = match &self.start {
+        let error = match &self.start {
             Some(link) => match link.try_fail(error) {
                 Ok(()) => return,
                 Err(error) => error,
             },
             None => error,
         };
-        error.set_after_cancel(self.group.node().cancel_called());
         self.group.report(error);
     }
 

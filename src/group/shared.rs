@@ -361,7 +361,11 @@ impl GroupShared {
     }
 
     /// A task failed: keep its error and cancel everything else in the group.
-    pub(crate) fn report(&self, error: TaskError) {
+    /// A failure that comes once the group's scope is cancelled (a cleanup panic of the
+    /// work the cancel dropped, say) is marked so: it does not make a cancelled group a
+    /// failed one.
+    pub(crate) fn report(&self, mut error: TaskError) {
+        error.set_after_cancel(self.node().cancel_called());
         self.errors.push(error);
         self.node().cancel();
     }

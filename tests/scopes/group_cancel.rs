@@ -481,6 +481,24 @@ fn an_explicit_cancel_whose_cleanup_panics_is_cancelled_with_the_panic() {
     });
 }
 
+/// As above, with the cleanup panic in the body itself: the group was still cancelled.
+#[test]
+fn an_explicit_cancel_whose_body_cleanup_panics_is_cancelled_with_the_panic() {
+    run(2, 20, || async {
+        let error = task_group(async |tg| {
+            let _guard = PanicOnDrop;
+            tg.cancel_scope().cancel();
+            pending::<()>().await;
+            Ok::<u32, BoxError>(1)
+        })
+        .await
+        .unwrap_err();
+        assert!(error.is_cancelled(), "{error}");
+        assert_eq!(error.errors().len(), 1, "{error}");
+        assert_eq!(error.errors()[0].panic_message(), Some("cleanup failed"));
+    });
+}
+
 /// A child's failure cancels the group and drops the body before its value: the group
 /// failed, it was not cancelled, however many cleanup panics follow.
 #[test]
