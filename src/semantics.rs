@@ -41,13 +41,15 @@
 //! another worker to finish that poll.
 //!
 //! A drop cannot wait for a poll that is further down its own thread's stack, which
-//! can happen two ways: the future is dropped by one of the group's own children (it
-//! was handed one), or by code running during `par` work (a task that a worker polls
-//! during the upkeep of a long `par` call, or a `par` item), where the poll of any
-//! child may be further down. There the drop waits only for the children it can: the
-//! others are cancelled and dropped when their poll in progress returns, never polled
-//! again, and until they are, every group around the dropped one waits for them, so
-//! none of those ends before them. A group that completes is never in this case.
+//! can happen two ways. The future is dropped by one of the group's own children (it
+//! was handed one): the drop waits for the other children, not for that one. Or it is
+//! dropped by code running during `par` work (a task that a worker polls during the
+//! upkeep of a long `par` call, or a `par` item), where the poll of any child may be
+//! further down: the drop waits for none of the children being polled. The children
+//! not waited for are cancelled and dropped when their poll in progress returns, and
+//! every group around the dropped one waits for them, so none of those ends before
+//! them; with no group around (the group was opened directly in `block_on`'s future),
+//! nothing waits. A group that completes is never in this case.
 //!
 //! **Fail fast.** The first error (a child or the body returning `Err`) or panic cancels
 //! the group's scope: the siblings and the body are dropped at their next suspension
@@ -131,7 +133,10 @@
 //! (entered and not yet exited or dropped). A cancel from outside does not drop such a
 //! future, even where it waits on something else besides: a `select!` with a shielded
 //! branch still pending, say, is not dropped by that cancel until the shielded branch
-//! ends. A shielded scope that lost a `select!` and was dropped protects nothing.
+//! ends. A shielded scope that lost a `select!` and was dropped protects nothing. A
+//! task group waiting in the future is not dropped by the cancel either (it drains its
+//! children and ends), but only where the future is waiting in it: a group future
+//! polled once and kept while the future waits on something else protects nothing.
 //!
 //! ```
 //! use std::time::Duration;

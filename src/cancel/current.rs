@@ -1,12 +1,17 @@
-//! What the running code is inside, tracked in a thread-local during a poll.
+//! What the running code is inside, tracked in thread-locals during a poll.
 //!
-//! `CURRENT` is the scope the running code is inside. Every scope wrapper (group body,
-//! group child, `CancelScope::run`) sets it for the duration of its inner poll; a task
-//! group opened there takes it as its parent. A group child started without a handle
-//! has no scope of its own until its work enters one (or opens a group, or calls
-//! `start`): while it has none, `CURRENT` names a [`Deferred`] (the pointer tagged in
-//! its low bit), and the first [`current`] call makes the child's scope, below the
-//! group's, and names that.
+//! - `CURRENT`: the scope the running code is inside. Every scope wrapper (group body,
+//!   group child, `CancelScope::run`) sets it for the duration of its inner poll; a
+//!   task group opened there takes it as its parent. A group child started without a
+//!   handle has no scope of its own until its work enters one (or opens a group, or
+//!   calls `start`): while it has none, `CURRENT` names a [`Deferred`] (the pointer
+//!   tagged in its low bit), and the first [`current`] call makes the child's scope,
+//!   below the group's, and names that.
+//! - `PROTECTED`: whether the work just polled *suspended inside a shield*. A wrapper
+//!   that returns `Pending` reports upward whether its suspension is shielded (its own
+//!   scope is shielded, or something below it reported so). The wrapper around it then
+//!   knows that cancellation from outside cannot reach the suspended work, so it must
+//!   not drop it, however cancelled the outer scopes are.
 //!
 //! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer,
 //! or reads the `Deferred` it names. Its rule: `CURRENT` holds a node or a `Deferred`
@@ -26,28 +31,34 @@ use crate::loom::sync::Arc;
 thread_local! {
     /// A `*const ScopeNode`, or a `*const Deferred` with bit 0 set.
     static CURRENT: Cell<*const ()> = const { Cell::new(ptr::null()) };
+    static PROTECTED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Restores the previous current scope when dropped (also on unwind).
-struct Restore(*const ());
+/// Restores the previous state when dropped (also on unwind).
+struct Restore {
+    current: *const (),
+    protected: bool,
+}
 
 impl Drop for Restore {
     #[inline]
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.0));
+        CURRENT.with(|c| c.set(self.current));
+        PROTECTED.with(|p| p.set(self.protected));
     }
 }
 
-/// Runs `f` (a wrapper's inner poll) with `node` as the current scope.
+/// Runs `f` (a wrapper's inner poll) with `node` as the current scope. Returns `f`'s
+/// output and whether the work inside suspended within a shield (see the module docs).
 #[inline]
-pub(crate) fn enter<R>(node: &Arc<ScopeNode>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn enter<R>(node: &Arc<ScopeNode>, f: impl FnOnce() -> R) -> (R, bool) {
     enter_tagged(Arc::as_ptr(node).cast(), f)
 }
 
 /// [`enter`] for a group child whose scope is not made yet: the work inside runs in
 /// `deferred.parent`'s scope, and asking for the current scope makes the child's.
 #[inline]
-pub(crate) fn enter_deferred<R>(deferred: &Deferred<'_>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn enter_deferred<R>(deferred: &Deferred<'_>, f: impl FnOnce() -> R) -> (R, bool) {
     let tagged = ptr::from_ref(deferred)
         .cast::<()>()
         .map_addr(|addr| addr | DEFERRED);
@@ -55,9 +66,13 @@ pub(crate) fn enter_deferred<R>(deferred: &Deferred<'_>, f: impl FnOnce() -> R) 
 }
 
 #[inline]
-fn enter_tagged<R>(current: *const (), f: impl FnOnce() -> R) -> R {
-    let _restore = Restore(CURRENT.with(|c| c.replace(current)));
-    f()
+fn enter_tagged<R>(current: *const (), f: impl FnOnce() -> R) -> (R, bool) {
+    let _restore = Restore {
+        current: CURRENT.with(|c| c.replace(current)),
+        protected: PROTECTED.with(|p| p.replace(false)),
+    };
+    let output = f();
+    (output, PROTECTED.with(Cell::get))
 }
 
 /// The tag of a `CURRENT` that names a [`Deferred`].
@@ -81,6 +96,15 @@ impl Deferred<'_> {
         self.node.get_or_init(|| {
             ScopeNode::entered(Some(self.parent.clone()), Label::Task(self.name.clone()))
         })
+    }
+}
+
+/// A wrapper returns `Pending`: tell the wrapper around it whether this suspension is
+/// shielded (by `node` itself, or by a shield further in).
+#[inline]
+pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
+    if shielded_below || node.is_shielded() {
+        PROTECTED.with(|p| p.set(true));
     }
 }
 
@@ -166,7 +190,7 @@ mod tests {
             parent: &group,
             name: &name,
         };
-        enter_deferred(&deferred, || {
+        let ((), protected) = enter_deferred(&deferred, || {
             // Reading makes nothing: the group's scope answers.
             assert!(Arc::ptr_eq(&current_to_read().unwrap(), &group));
             // A scope entered in the group is not entered here.
@@ -184,6 +208,7 @@ mod tests {
             enter(&inner, || assert_eq!(current_ptr(), Arc::as_ptr(&inner)));
             assert_eq!(current_ptr(), Arc::as_ptr(&made));
         });
+        assert!(!protected);
         assert!(current_ptr().is_null());
         assert!(cell.get().is_some());
         // Outside the poll, the made scope is the child's: a later poll enters it.

@@ -4,9 +4,12 @@
 //! - The work runs until its first suspension point even in a cancelled scope; after
 //!   that, a cancel that reaches the scope (its own, or one further out not cut off by
 //!   a shield) drops the work where it is suspended: before resuming it, and right
-//!   after it suspends, unless it is inside a shield within the scope. That is looked
-//!   at then, live, in the tree ([`ScopeNode::shields_work_inside`]): a shield set or
-//!   dropped while the work is suspended counts at once.
+//!   after it suspends, unless it is inside a shield within the scope, or waits in a
+//!   task group within it (which drains its children itself). Both are looked up
+//!   then, live, in the tree ([`ScopeNode::shields_work_inside`]), so a shield set or
+//!   dropped while the work is suspended counts at once. A group counts only if the
+//!   work suspended in it (the group's future reports so as it returns `Pending`, see
+//!   `current::report_suspended`): a group future kept but not awaited protects nothing.
 //! - The work is polled with the scope current, and a panic is caught.
 //! - When the work suspends, the wrapper arms its scope (links it into its parent,
 //!   registers the waker, arms the deadline) *before* the check, so that a cancel is
@@ -50,8 +53,10 @@ pin_project_lite::pin_project! {
 enum Progress {
     /// Not polled yet.
     Fresh,
-    /// Polled: suspended, or done.
-    Polled,
+    /// Polled; at its last suspension, no group or shield within the scope reported.
+    Exposed,
+    /// At its last suspension, a group or a shield within the scope reported.
+    Protected,
 }
 
 /// What a poll of the work gave.
@@ -83,6 +88,12 @@ impl<F> Inside<F> {
     #[inline]
     pub(crate) fn is_polled(&self) -> bool {
         self.progress != Progress::Fresh
+    }
+
+    /// At its last suspension, a group or a shield within the scope reported.
+    #[inline]
+    pub(crate) fn is_protected(&self) -> bool {
+        self.progress == Progress::Protected
     }
 
     /// Drops the work in place (if it is still there); returns a panic from its `Drop`.
@@ -144,12 +155,13 @@ impl<F: Future> Inside<F> {
     ) -> Step<F::Output> {
         let node = within.node();
         let this = self.as_mut().project();
-        if *this.progress == Progress::Polled && within.reached_by_cancel() {
-            return Step::Cancelled(self.drop_work());
+        let last = *this.progress;
+        if last != Progress::Fresh && within.reached_by_cancel(last == Progress::Protected) {
+            return Step::Cancelled(within.enter(|| self.drop_work()).0);
         }
-        *this.progress = Progress::Polled;
+        *this.progress = Progress::Exposed;
         let mut future = this.future;
-        let polled = within.enter(|| {
+        let (polled, reported) = within.enter(|| {
             catch_unwind(AssertUnwindSafe(|| {
                 if let Some(make) = make {
                     future.set(Some(make()));
@@ -164,9 +176,12 @@ impl<F: Future> Inside<F> {
         match polled {
             Ok(Poll::Ready(output)) => Step::Ready(output),
             Ok(Poll::Pending) => {
+                if reported {
+                    *this.progress = Progress::Protected;
+                }
                 arm(cx);
-                if within.reached_by_cancel() {
-                    Step::Cancelled(self.drop_work())
+                if within.reached_by_cancel(reported) {
+                    Step::Cancelled(within.enter(|| self.drop_work()).0)
                 } else {
                     Step::Pending
                 }
@@ -176,7 +191,7 @@ impl<F: Future> Inside<F> {
             Err(payload)
                 if crate::par::is_cancel_unwind(&*payload) && node.cancelled_by().is_some() =>
             {
-                Step::Cancelled(self.drop_work())
+                Step::Cancelled(within.enter(|| self.drop_work()).0)
             }
             Err(payload) => Step::Panicked(payload),
         }
@@ -202,30 +217,31 @@ impl Within<'_> {
     }
 
     #[inline]
-    fn enter<R>(self, f: impl FnOnce() -> R) -> R {
+    fn enter<R>(self, f: impl FnOnce() -> R) -> (R, bool) {
         match self {
             Within::Node(node) => current::enter(node, f),
             Within::Deferred(deferred) => current::enter_deferred(deferred, f),
         }
     }
 
-    /// A cancel reaches the scope, and the suspended work is not inside a shield
-    /// within it: the work is to be dropped.
+    /// A cancel reaches the scope, and the suspended work is neither inside a shield
+    /// within it nor, if a group or a shield reported at the suspension (`reported`),
+    /// waiting in a group within it: the work is to be dropped.
     #[inline]
-    fn reached_by_cancel(&self) -> bool {
-        self.node().cancelled_by().is_some() && !self.shields_work_inside()
+    fn reached_by_cancel(&self, reported: bool) -> bool {
+        self.node().cancelled_by().is_some() && !self.shields_work_inside(reported)
     }
 
     /// See [`ScopeNode::shields_work_inside`]. A child whose scope is not made yet
     /// entered no scope.
     #[cold]
-    fn shields_work_inside(&self) -> bool {
+    fn shields_work_inside(&self, groups: bool) -> bool {
         match *self {
-            Within::Node(node) => node.shields_work_inside(),
+            Within::Node(node) => node.shields_work_inside(groups),
             Within::Deferred(deferred) => deferred
                 .node
                 .get()
-                .is_some_and(|node| node.shields_work_inside()),
+                .is_some_and(|node| node.shields_work_inside(groups)),
         }
     }
 }

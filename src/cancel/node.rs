@@ -565,14 +565,23 @@ impl ScopeNode {
             .filter(|node| matches!(node.label, Some(Label::Group)))
     }
 
-    /// Whether the code running on this thread is inside this scope (the current scope
-    /// is this one or nested in it).
-    pub(crate) fn is_around_current(&self) -> bool {
-        let Some(current) = super::current::current_to_read() else {
-            return false;
-        };
-        std::iter::successors(Some(&*current), |node| node.parent())
-            .any(|node| std::ptr::eq(node, self))
+    /// Whether the code running on this thread is inside this (a group's) scope, and
+    /// if so, whether it runs in one of the group's children: `None` outside;
+    /// `Some(true)` in a child (the current scope is this one, as in a child with no
+    /// scope of its own, or the scope below this one on the way up is a child's);
+    /// `Some(false)` elsewhere inside (in the group's body, say).
+    pub(crate) fn runs_inside(&self) -> Option<bool> {
+        let current = super::current::current_to_read()?;
+        let mut below: Option<&ScopeNode> = None;
+        let mut node = Some(&*current);
+        while let Some(here) = node {
+            if std::ptr::eq(here, self) {
+                return Some(below.is_none_or(|below| matches!(below.label, Some(Label::Task(_)))));
+            }
+            below = Some(here);
+            node = here.parent();
+        }
+        None
     }
 
     /// The scope's wrapper is done: a deadline set from now on changes nothing.

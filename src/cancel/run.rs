@@ -149,7 +149,10 @@ impl<F: Future> Future for ScopeRun<F> {
                 exit(this.inside, node);
                 Poll::Ready(Some(output))
             }
-            Step::Pending => Poll::Pending,
+            Step::Pending => {
+                current::report_suspended(node, this.inside.is_protected());
+                Poll::Pending
+            }
             Step::Cancelled(panic) => {
                 if let Some(panic) = panic {
                     resume_unwind(panic);

@@ -75,7 +75,7 @@ impl<'a> Root<'a> {
     ) -> Poll<F::Output> {
         self.roots.polls.bump_shared();
         self.listed.debug.polling(self.time.tick_now());
-        current::enter(&self.listed.node, || future.poll(cx))
+        current::enter(&self.listed.node, || future.poll(cx)).0
     }
 }
 

@@ -18,7 +18,7 @@ use super::error::{Kind, Payload, Reported, TaskError, TaskOutput};
 use super::shared::GroupShared;
 use super::start::{self, StartLink};
 use crate::cancel::caught_after_cleanup;
-use crate::cancel::current::Deferred;
+use crate::cancel::current::{self, Deferred};
 use crate::cancel::inside::{Inside, Step};
 use crate::cancel::node::ScopeNode;
 use crate::loom::sync::Arc;
@@ -104,9 +104,22 @@ impl State {
     }
 
     /// Drops the work in place. A panic in its `Drop` (cleanup, often running because
-    /// the child was cancelled) is kept: it fails the child like any panic.
+    /// the child was cancelled) is kept: it fails the child like any panic. The work is
+    /// dropped inside the child's scope, as it runs: a group whose future it holds
+    /// then sees, as it is torn down, that this child is the one dropping it.
     fn drop_work<F>(&self, inside: Pin<&mut Inside<F>>) {
-        if let Some(panic) = inside.drop_work() {
+        let (panic, _) = match self.node.get() {
+            Some(node) => current::enter(node, || inside.drop_work()),
+            None => {
+                let deferred = Deferred {
+                    node: &self.node,
+                    parent: self.group.node(),
+                    name: &self.name,
+                };
+                current::enter_deferred(&deferred, || inside.drop_work())
+            }
+        };
+        if let Some(panic) = panic {
             self.fail(Kind::Panic(Payload::new(panic)));
         }
     }

@@ -138,7 +138,7 @@ where
                 None => this.body.as_mut().poll(node, cx, arm),
             };
             let failure = match step {
-                Step::Pending => return Poll::Pending,
+                Step::Pending => return suspended(node),
                 Step::Ready(output) => match output.into_result() {
                     Ok(value) => {
                         *this.value = Some(value);
@@ -163,25 +163,21 @@ where
             }
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`.
-        // The wrappers around do not drop a group that waits, its node linked into the
-        // tree by `arm` (see `ScopeNode::shields_work_inside`): a cancel from outside
-        // reaches the body and the children through the tree, and the group drains
-        // them before it ends.
         let armed = &mut *this.armed;
         if !shared.children.close_or_register(|| armed.arm(node, cx)) {
             crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
-            return Poll::Pending;
+            return suspended(node);
         }
         // A group dropped below this one could not wait for some of its children: they
         // are cancelled, and this group ends once their futures are gone (the last one
         // wakes the waker registered by `arm`). Closed meanwhile: no child can start.
         // `outlasting` says so to the next poll, which clears it and looks again.
         if node.has_leftovers() {
-            shared.outlasting.store(true, Ordering::Relaxed);
             armed.arm(node, cx);
             if node.has_leftovers() {
+                shared.outlasting.store(true, Ordering::Relaxed);
                 crate::debug::task::waits(cx, crate::debug::task::WaitOn::Join);
-                return Poll::Pending;
+                return suspended(node);
             }
         }
         // Closed with no children left: every child future has been dropped, and their
@@ -235,6 +231,15 @@ where
     }
 }
 
+/// The group waits for its body or a child: it tells the wrappers around it not to
+/// drop it (see `cancel::inside`; its node, linked into the tree by `arm`, says so
+/// while it is there). A cancel from outside reaches the body and the children through
+/// the tree, and the group drains them before it ends.
+fn suspended<R>(node: &ScopeNode) -> Poll<R> {
+    current::report_suspended(node, true);
+    Poll::Pending
+}
+
 /// Cancels every child and returns once none is left: idle children are dropped here,
 /// on this thread; a child being polled on another worker is dropped by that worker
 /// when its poll returns, and we wait for that. It also waits for the futures of a
@@ -244,8 +249,10 @@ where
 /// - When this thread runs `par` work (a task polled during a `par` call's upkeep, or
 ///   a piece of a call), the poll of any child, or a piece of its call, may be below:
 ///   it waits for none.
-/// - When the running code is inside this group (a child dropping its own group's
-///   future), that child's poll is below: it waits for the others only.
+/// - When the running code is inside this group, it does not wait for what a group
+///   dropped below left (that may be the running code), and if it runs in one of the
+///   group's children (a child dropping its own group's future), it does not wait for
+///   that child.
 ///
 /// The children not waited for are cancelled all the same: each is dropped when its
 /// poll in progress returns, never polled again. Until the last is gone, every group
@@ -255,7 +262,7 @@ fn teardown(shared: &GroupShared) {
     let node = shared.node();
     node.cancel();
     shared.children.close();
-    let on_stack = polls_on_this_stack(node);
+    let below = Below::here(node);
     let mut spins = 0u32;
     loop {
         for child in node.take_links() {
@@ -264,12 +271,10 @@ fn teardown(shared: &GroupShared) {
         // A child whose error waits for an outside `start` caller is not waited
         // for: that caller may never run again, and the group has no outcome left.
         let left = shared.futures_left();
-        if left == 0 && !node.has_leftovers() {
-            break;
-        }
-        if on_stack.is_some_and(|on_stack| left <= on_stack) {
+        // What a group below left, the groups around hold on for too.
+        let leftovers = !below.leftovers && node.has_leftovers();
+        if left <= below.children && !leftovers {
             if left == 0 {
-                // What a group below left, the groups around hold on for too.
                 break;
             }
             // The last child to go finishes this teardown. The node leaves its parent
@@ -292,15 +297,32 @@ fn teardown(shared: &GroupShared) {
     ScopeNode::unlink(node);
 }
 
-/// How many polls of this group's children may be in progress further down this
-/// thread's stack (see [`teardown`]): `None` when not known (any of them may).
-#[cold]
-fn polls_on_this_stack(node: &ScopeNode) -> Option<usize> {
-    if crate::par::runs_par_work_here() {
-        Some(usize::MAX)
-    } else if node.is_around_current() {
-        Some(1)
-    } else {
-        None
+/// What of a group's may run further down this thread's stack, for its teardown.
+struct Below {
+    /// How many of its children's polls (`usize::MAX`: any number).
+    children: usize,
+    /// The futures a group dropped below it left.
+    leftovers: bool,
+}
+
+impl Below {
+    #[cold]
+    fn here(node: &ScopeNode) -> Below {
+        if crate::par::runs_par_work_here() {
+            return Below {
+                children: usize::MAX,
+                leftovers: true,
+            };
+        }
+        match node.runs_inside() {
+            None => Below {
+                children: 0,
+                leftovers: false,
+            },
+            Some(in_child) => Below {
+                children: usize::from(in_child),
+                leftovers: true,
+            },
+        }
     }
 }

@@ -582,3 +582,27 @@ fn a_shield_abandoned_in_a_select_does_not_let_work_run_past_a_cancel() {
         );
     });
 }
+
+/// A group future polled once and then kept, not awaited, does not protect the work
+/// around it: a cancel from outside drops the work where it waits on something else,
+/// and the group with it.
+#[test]
+fn a_group_kept_but_not_awaited_does_not_shield_the_work_around_it() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let o2 = outer.clone();
+        let out = outer
+            .run(async move {
+                let mut group = Box::pin(task_group(async |tg| {
+                    tg.start_soon(pending::<()>());
+                }));
+                assert!(futures_lite::future::poll_once(&mut group).await.is_none());
+                pride::yield_now().await;
+                o2.cancel();
+                pending::<()>().await;
+            })
+            .await;
+        assert!(out.is_none());
+        assert!(outer.cancelled_caught());
+    });
+}

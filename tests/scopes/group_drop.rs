@@ -311,3 +311,70 @@ fn a_child_dropping_its_own_groups_future_is_dropped_at_its_next_suspension() {
         assert_quiet(&count, &gauge);
     });
 }
+
+type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), GroupError>> + Send>>;
+
+/// Starts a group whose child `holder` receives the group's own future and holds it
+/// across an await, and a child `failer` that fails once the holder has it (when
+/// `fail`). Returns the group, polled once, and the sender to hand it over with.
+async fn group_held_by_its_child(
+    fail: bool,
+    holding: &Flag,
+    held_dropped: &Counter,
+) -> (Boxed, pride::sync::oneshot::Sender<Boxed>) {
+    let (tx, rx) = pride::sync::oneshot::channel::<Boxed>();
+    let ready = pride::Event::new();
+    let (holding, dropper) = (holding.clone(), held_dropped.drop_guard());
+    let mut group: Boxed = Box::pin(task_group(async move |tg| {
+        let set = ready.clone();
+        tg.start_soon_named("holder", async move {
+            let _dropper = dropper;
+            let _group = rx.await.expect("sent");
+            holding.set();
+            set.set();
+            std::future::pending::<()>().await;
+        });
+        if fail {
+            tg.start_soon_named("failer", async move {
+                ready.wait().await;
+                Err::<(), _>("boom")
+            });
+        }
+    }));
+    assert!(future::poll_once(&mut group).await.is_none());
+    (group, tx)
+}
+
+/// A child holding its own group's future across an await is dropped by its wrapper
+/// when a sibling's failure cancels the group: the group's future goes with the child's
+/// work, and its teardown, running inside that child, does not wait for it.
+#[test]
+fn a_child_holding_its_own_groups_future_is_dropped_when_a_sibling_fails() {
+    watchdog(60, || {
+        let rt = runtime(2);
+        let (holding, dropped) = (Flag::new(), Counter::new());
+        rt.block_on(async {
+            let (group, tx) = group_held_by_its_child(true, &holding, &dropped).await;
+            assert!(tx.send(group).is_ok());
+            yield_until(|| dropped.get() == 1).await;
+        });
+        assert!(holding.is_set());
+    });
+}
+
+/// The same child, idle with its group's future, when the runtime shuts down: the
+/// shutdown drops the child's work, and with it the group's, without waiting for it.
+#[test]
+fn a_runtime_shut_down_while_a_child_holds_its_own_groups_future_ends() {
+    watchdog(60, || {
+        let rt = runtime(2);
+        let (holding, dropped) = (Flag::new(), Counter::new());
+        rt.block_on(async {
+            let (group, tx) = group_held_by_its_child(false, &holding, &dropped).await;
+            assert!(tx.send(group).is_ok());
+            yield_until(|| holding.is_set()).await;
+        });
+        drop(rt);
+        assert_eq!(dropped.get(), 1);
+    });
+}

@@ -356,18 +356,18 @@ impl ScopeNode {
     }
 
     /// Whether work suspended inside this scope may be inside a shield within it: a
-    /// scope entered inside it and not exited is shielded, or is a task group's (a
-    /// group drains its own children under a cancel: it is never dropped mid-wait by
-    /// a wrapper around it), or holds such a scope in turn. Read live, so a shield set
-    /// or dropped while the work is suspended counts at once. Only a cancelled scope's
-    /// wrapper asks, before it drops its work.
-    pub(crate) fn shields_work_inside(&self) -> bool {
+    /// scope entered inside it and not exited is shielded, or holds such a scope in
+    /// turn; with `groups`, also if one is a task group's (a group that waits drains
+    /// its own children under a cancel: it is not dropped mid-wait by a wrapper around
+    /// it). Read live, so a shield set or dropped while the work is suspended counts at
+    /// once. Only a cancelled scope's wrapper asks, before it drops its work.
+    pub(crate) fn shields_work_inside(&self, groups: bool) -> bool {
         let mut below = self.linked_scopes();
         while let Some(node) = below.pop() {
             if node.has_exited() {
                 continue;
             }
-            if node.is_shielded() || matches!(node.label(), Some(Label::Group)) {
+            if node.is_shielded() || (groups && matches!(node.label(), Some(Label::Group))) {
                 return true;
             }
             below.extend(node.linked_scopes());
