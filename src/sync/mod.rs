@@ -52,6 +52,12 @@
 //!   ever read it (no broadcast receiver); a watch send always stores its value.
 //! - [`Barrier::new(0)`](Barrier::new) acts as `Barrier::new(1)`; a cancelled barrier
 //!   wait leaves its round rather than counting as arrived.
+//! - A waker that panics when woken (a foreign executor's bug) does not keep the
+//!   other waiters from being woken: the call that wakes them (a set, a send, a
+//!   release, a close, a drop) wakes them all, then resumes the first panic. What the
+//!   call did has taken effect; a value it would have returned (an item a
+//!   `get_nowait` took) is dropped with the unwinding. A drop that runs while its
+//!   thread is already unwinding wakes them all and lets the waker's panic go.
 
 // How the primitives work: one FIFO waiter list (a slab threaded by a linked list)
 // behind each primitive's lock, in `waiters.rs`. A waiter is registered on its first

@@ -20,6 +20,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::loom::sync::{Arc, Mutex};
+// Wakers are woken after the lock is released through `WakeList`, as every primitive's
+// are, so a panicking waker unwinds the same way everywhere.
+use crate::sync::waiters::WakeList;
 
 struct State<T> {
     value: Option<T>,
@@ -90,9 +93,7 @@ impl<T> Sender<T> {
             state.sender_done = true;
             state.receiver_waker.take()
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        WakeList::of(waker).wake();
         Ok(())
     }
 
@@ -135,9 +136,7 @@ impl<T> Drop for Sender<T> {
             state.sender_done = true;
             state.receiver_waker.take()
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        WakeList::of(waker).wake();
     }
 }
 
@@ -242,9 +241,7 @@ impl<T> Drop for Receiver<T> {
             (state.value.take(), state.sender_waker.take())
         };
         drop(value);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        WakeList::of(waker).wake();
     }
 }
 

@@ -14,7 +14,9 @@
 //! 2. **Granted**: whoever makes the front waiter able to proceed (an unlock, a put, a
 //!    release) calls [`WaiterList::grant_front`]: the waiter leaves the FIFO, its slot
 //!    now holds the grant `G` (a permit count, an item, a reserved slot), and the caller
-//!    wakes the returned waker *after* dropping the lock.
+//!    wakes the returned waker *after* dropping the lock, through a [`WakeList`]: it
+//!    wakes every waker it holds even when one of them panics, so a faulty waker never
+//!    strands a grant it was not given.
 //! 3. **Gone**: the future either observes the grant ([`WaiterList::poll_grant`]) or is
 //!    dropped ([`WaiterList::remove`]). Removing a granted waiter hands the grant back to
 //!    the primitive, which passes it on to the next waiter: that is what makes every
@@ -28,6 +30,7 @@
 //! use an id, drop their ids unused. A primitive that queues again after waking
 //! everyone (a `Barrier`) must hand every id back.
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::task::Waker;
 
 const NIL: usize = usize::MAX;
@@ -297,6 +300,14 @@ impl WakeList {
         }
     }
 
+    /// A list of the one waker in `waker`, if any.
+    pub(crate) fn of(waker: Option<Waker>) -> Self {
+        Self {
+            first: waker,
+            rest: Vec::new(),
+        }
+    }
+
     pub(crate) fn push(&mut self, waker: Waker) {
         if self.first.is_none() {
             self.first = Some(waker);
@@ -306,12 +317,24 @@ impl WakeList {
     }
 
     /// Wakes everything collected; call it after the primitive's lock is dropped.
+    ///
+    /// A waker that panics (a foreign executor's bug) does not stop the others: every
+    /// waker is woken, since each may hold a grant it would otherwise never see, and
+    /// then the first panic is resumed to the caller. The caller has settled its state
+    /// before waking, so the unwinding leaves the primitive consistent. When the
+    /// caller is itself unwinding (a future dropped during a panic), the waker's panic
+    /// is dropped instead: resuming it there would abort the process.
     pub(crate) fn wake(self) {
-        if let Some(first) = self.first {
-            first.wake();
+        let mut panic = None;
+        for waker in self.first.into_iter().chain(self.rest) {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                panic.get_or_insert(payload);
+            }
         }
-        for waker in self.rest {
-            waker.wake();
+        if let Some(payload) = panic {
+            if !std::thread::panicking() {
+                resume_unwind(payload);
+            }
         }
     }
 }
@@ -357,6 +380,60 @@ mod tests {
             let _ = list.remove(b);
         }
         assert_eq!(list.slots.len(), 2);
+    }
+
+    #[test]
+    fn wake_wakes_everyone_past_a_panicking_waker_then_resumes_the_first_panic() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        struct Boom(&'static str);
+        impl std::task::Wake for Boom {
+            fn wake(self: Arc<Self>) {
+                std::panic::panic_any(self.0);
+            }
+        }
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let mut wakers = WakeList::new();
+        wakers.push(Waker::from(count.clone()));
+        wakers.push(Waker::from(Arc::new(Boom("first"))));
+        wakers.push(Waker::from(count.clone()));
+        wakers.push(Waker::from(Arc::new(Boom("second"))));
+        wakers.push(Waker::from(count.clone()));
+        let panic = std::panic::catch_unwind(AssertUnwindSafe(|| wakers.wake())).unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"first"));
+        assert_eq!(count.0.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn wake_while_unwinding_lets_a_wakers_panic_go() {
+        struct Boom;
+        impl std::task::Wake for Boom {
+            fn wake(self: std::sync::Arc<Self>) {
+                panic!("waker");
+            }
+        }
+        struct WakeOnDrop(Option<WakeList>);
+        impl Drop for WakeOnDrop {
+            fn drop(&mut self) {
+                self.0.take().unwrap().wake();
+            }
+        }
+        let mut wakers = WakeList::new();
+        wakers.push(Waker::from(std::sync::Arc::new(Boom)));
+        let panic = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _wake_on_drop = WakeOnDrop(Some(wakers));
+            panic!("outer");
+        }))
+        .unwrap_err();
+        // Resuming the waker's panic from the drop would have aborted the process.
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"outer"));
     }
 
     #[test]

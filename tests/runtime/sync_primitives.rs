@@ -1,7 +1,10 @@
 //! Event, Lock, Semaphore, CapacityLimiter and oneshot under the pride runtime.
 
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use pride::sync::{Borrower, oneshot};
@@ -171,5 +174,157 @@ fn futures_are_send() {
         let _p = sem.acquire().await;
         let _t = limiter.acquire().await;
         event.wait().await;
+    });
+}
+
+/// A waker that panics when woken: a foreign executor's bug.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("waker boom");
+    }
+}
+
+/// Counts its wakes.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn poll_with<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(waker))
+}
+
+/// Registers `bad` (under a panicking waker) and then `good`, runs `wake_both`, which
+/// must wake both, and checks that the panic reached `wake_both`'s caller, that `good`
+/// was woken all the same and that it then completes.
+fn panicking_waker_ahead_of(
+    what: &str,
+    bad: impl Future,
+    good: impl Future,
+    wake_both: impl FnOnce(),
+) {
+    let (bad_waker, counter) = (
+        Waker::from(Arc::new(PanickingWaker)),
+        Arc::new(CountingWaker::default()),
+    );
+    let good_waker = Waker::from(counter.clone());
+    let (mut bad, mut good) = (pin!(bad), pin!(good));
+    assert!(poll_with(bad.as_mut(), &bad_waker).is_pending(), "{what}");
+    assert!(poll_with(good.as_mut(), &good_waker).is_pending(), "{what}");
+    let woke = std::panic::catch_unwind(std::panic::AssertUnwindSafe(wake_both));
+    let panic = woke.expect_err(what);
+    assert_eq!(crate::common::panic_text(&*panic), "waker boom", "{what}");
+    assert_eq!(
+        counter.0.load(Ordering::SeqCst),
+        1,
+        "{what}: the waiter behind the panicking waker was not woken"
+    );
+    assert!(
+        poll_with(good.as_mut(), &good_waker).is_ready(),
+        "{what}: the woken waiter cannot proceed"
+    );
+}
+
+/// A waker that panics does not strand the waiters woken after it in the same batch:
+/// each is woken (and holds what it was granted), then the panic reaches the caller
+/// that woke them.
+#[test]
+fn a_panicking_waker_does_not_strand_the_rest_of_its_batch() {
+    let event = Event::new();
+    panicking_waker_ahead_of("Event::set", event.wait(), event.wait(), || event.set());
+
+    let sem = Semaphore::new(0);
+    panicking_waker_ahead_of(
+        "Semaphore::add_permits",
+        sem.acquire(),
+        sem.acquire(),
+        || sem.add_permits(2),
+    );
+
+    let queue = pride::Queue::<u32>::unbounded();
+    panicking_waker_ahead_of("Queue::close", queue.get(), queue.get(), || queue.close());
+
+    let (tx, rx) = pride::sync::channel::<u32>(1);
+    let rx2 = rx.clone();
+    panicking_waker_ahead_of("the last Sender's drop", rx.recv(), rx2.recv(), || drop(tx));
+
+    let notify = pride::sync::Notify::new();
+    panicking_waker_ahead_of(
+        "Notify::notify_waiters",
+        notify.notified(),
+        notify.notified(),
+        || notify.notify_waiters(),
+    );
+
+    let barrier = pride::sync::Barrier::new(3);
+    panicking_waker_ahead_of(
+        "the Barrier's last arrival",
+        barrier.wait(),
+        barrier.wait(),
+        || {
+            let _ = poll_with(pin!(barrier.wait()), Waker::noop());
+        },
+    );
+
+    let lock = pride::sync::RwLock::new(0);
+    let writer = lock.try_write().unwrap();
+    panicking_waker_ahead_of("RwLock write unlock", lock.read(), lock.read(), || {
+        drop(writer)
+    });
+
+    let (tx, mut rx) = pride::sync::watch::channel(0);
+    let mut rx2 = rx.clone();
+    panicking_waker_ahead_of("watch::Sender::send", rx.changed(), rx2.changed(), || {
+        tx.send(1);
+    });
+
+    let (tx, mut rx) = pride::sync::broadcast::channel(4);
+    let mut rx2 = tx.subscribe();
+    panicking_waker_ahead_of("broadcast::Sender::send", rx.recv(), rx2.recv(), || {
+        tx.send(1).unwrap();
+    });
+}
+
+/// On the runtime: a foreign wait with a panicking waker is first in line; the task
+/// that sets the event sees the panic and goes on, and the task waiting on the event
+/// is woken.
+#[test]
+fn a_panicking_waker_ahead_in_line_does_not_hang_a_task_waiting_on_the_event() {
+    crate::common::run(2, 10, || async {
+        let event = Event::new();
+        let bad = Waker::from(Arc::new(PanickingWaker));
+        let mut foreign = Box::pin(event.wait());
+        assert!(poll_with(foreign.as_mut(), &bad).is_pending());
+        let queued = Event::new();
+        pride::task_group(async |tg| {
+            let (event1, queued1) = (event.clone(), queued.clone());
+            tg.start_soon(async move {
+                let mut wait = pin!(event1.wait());
+                let first = std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await;
+                assert!(first.is_pending());
+                queued1.set();
+                wait.await;
+            });
+            let (event2, queued2) = (event.clone(), queued.clone());
+            tg.start_soon(async move {
+                queued2.wait().await;
+                let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event2.set()));
+                assert!(
+                    set.is_err(),
+                    "the foreign waker's panic reaches set's caller"
+                );
+                assert!(event2.is_set());
+            });
+            Ok::<(), BoxError>(())
+        })
+        .await
+        .unwrap();
+        drop(foreign);
     });
 }
