@@ -23,9 +23,23 @@
 //!
 //! Receivers see only the latest value, never a backlog: a receiver that falls behind
 //! skips the versions it missed. Each receiver remembers the version it last saw;
-//! [`Receiver::changed`] waits for a newer one. The state is the value, its version and
-//! a waiter list behind one lock; a send wakes every receiver waiting (they can all
-//! proceed).
+//! [`Receiver::changed`] waits for a newer one; a send wakes every receiver waiting
+//! (they can all proceed).
+//!
+//! Borrows of the value ([`Receiver::borrow`], [`Sender::borrow`]) are shared: any
+//! number may be held at once, on any threads, and while they are held every other
+//! use of the channel goes on, except a send, which waits until they are dropped.
+
+// The value sits behind a read-write lock of its own, borrowed with `read_recursive`
+// so that a thread already holding a `Ref` can take another even while a send waits
+// for the lock. A send bumps `version` while it holds the lock for writing, so the
+// version read under a borrow is the borrowed value's. The receivers' bookkeeping and
+// the waiters live behind a separate mutex that no `Ref` holds: a send changes the
+// value, then takes that mutex to wake the waiters, so a `changed` that sees the old
+// version under the mutex has queued its waiter before the send grants them all.
+//
+// The read-write lock is `parking_lot`'s even under loom: the facade has no
+// read-write lock, and no loom model exercises this channel.
 
 use std::fmt;
 use std::future::Future;
@@ -33,19 +47,40 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use parking_lot::{RwLock, RwLockReadGuard};
+
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::{Arc, Mutex};
 use crate::sync::error::Closed;
 use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
 
 struct Shared<T> {
-    value: T,
-    /// Bumped by every send; a receiver has seen the value if its version matches.
-    version: u64,
+    value: RwLock<T>,
+    /// Bumped by every send while it holds `value` for writing; a receiver has seen the
+    /// value if its version matches.
+    version: AtomicU64,
+    state: Mutex<State>,
+}
+
+/// Everything but the value, behind a lock that no borrow of the value holds.
+struct State {
     /// The sender is gone: no new version will come.
     closed: bool,
     receivers: usize,
     /// Receivers waiting in `changed()`; every grant is a broadcast.
     waiters: WaiterList<(), ()>,
+}
+
+impl<T> Shared<T> {
+    fn borrow(&self) -> Ref<'_, T> {
+        Ref {
+            value: self.value.read_recursive(),
+        }
+    }
+
+    fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
 }
 
 /// Makes a watch channel holding `init`, which receivers see as already seen.
@@ -57,13 +92,15 @@ struct Shared<T> {
 /// assert_eq!(*rx.borrow(), "ready");
 /// ```
 pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
-    let shared = Arc::new(Mutex::new(Shared {
-        value: init,
-        version: 0,
-        closed: false,
-        receivers: 1,
-        waiters: WaiterList::new(),
-    }));
+    let shared = Arc::new(Shared {
+        value: RwLock::new(init),
+        version: AtomicU64::new(0),
+        state: Mutex::new(State {
+            closed: false,
+            receivers: 1,
+            waiters: WaiterList::new(),
+        }),
+    });
     (
         Sender {
             shared: shared.clone(),
@@ -84,13 +121,16 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
 /// });
 /// ```
 pub struct Sender<T> {
-    shared: Arc<Mutex<Shared<T>>>,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> Sender<T> {
     /// Publishes `value` as a new version and wakes every receiver waiting for one,
     /// returning the value it replaces. It is stored even if no receiver is left (a
     /// later [`subscribe`](Sender::subscribe) sees it).
+    ///
+    /// The send waits, blocking its thread, until every [`Ref`] borrowed from this
+    /// channel is dropped; a send on a thread that holds one never returns.
     ///
     /// ```
     /// let (tx, rx) = pride::sync::watch::channel(1);
@@ -103,7 +143,8 @@ impl<T> Sender<T> {
         old.expect("send_modify ran the closure")
     }
 
-    /// Changes the value in place and publishes it as a new version.
+    /// Changes the value in place and publishes it as a new version. Like
+    /// [`send`](Sender::send), it waits until every [`Ref`] is dropped.
     ///
     /// ```
     /// let (tx, rx) = pride::sync::watch::channel(vec![1]);
@@ -111,26 +152,27 @@ impl<T> Sender<T> {
     /// assert_eq!(*rx.borrow(), [1, 2]);
     /// ```
     pub fn send_modify(&self, modify: impl FnOnce(&mut T)) {
-        let mut wakers = WakeList::new();
         {
-            let mut shared = self.shared.lock();
-            modify(&mut shared.value);
-            shared.version += 1;
-            shared.waiters.grant_all(|()| (), &mut wakers);
+            let mut value = self.shared.value.write();
+            modify(&mut value);
+            self.shared.version.fetch_add(1, Ordering::Release);
         }
+        let mut wakers = WakeList::new();
+        let mut state = self.shared.state.lock();
+        state.waiters.grant_all(|()| (), &mut wakers);
+        drop(state);
         wakers.wake();
     }
 
-    /// The current value; holding the guard blocks sends and receivers' borrows.
+    /// The current value. Holding the guard blocks sends (see [`Ref`]) and nothing
+    /// else.
     ///
     /// ```
     /// let (tx, _rx) = pride::sync::watch::channel(String::from("config v1"));
     /// assert_eq!(tx.borrow().as_str(), "config v1");
     /// ```
     pub fn borrow(&self) -> Ref<'_, T> {
-        Ref {
-            shared: self.shared.lock(),
-        }
+        self.shared.borrow()
     }
 
     /// A new receiver that has seen the current value.
@@ -145,11 +187,11 @@ impl<T> Sender<T> {
     /// assert_eq!(*rx.borrow_and_update(), 2);
     /// ```
     pub fn subscribe(&self) -> Receiver<T> {
-        let mut shared = self.shared.lock();
-        shared.receivers += 1;
+        let mut state = self.shared.state.lock();
+        state.receivers += 1;
         Receiver {
             shared: self.shared.clone(),
-            seen: shared.version,
+            seen: self.shared.version(),
         }
     }
 
@@ -163,7 +205,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.receiver_count(), 0);
     /// ```
     pub fn receiver_count(&self) -> usize {
-        self.shared.lock().receivers
+        self.shared.state.lock().receivers
     }
 }
 
@@ -171,9 +213,9 @@ impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         let mut wakers = WakeList::new();
         {
-            let mut shared = self.shared.lock();
-            shared.closed = true;
-            shared.waiters.grant_all(|()| (), &mut wakers);
+            let mut state = self.shared.state.lock();
+            state.closed = true;
+            state.waiters.grant_all(|()| (), &mut wakers);
         }
         wakers.wake();
     }
@@ -181,10 +223,10 @@ impl<T> Drop for Sender<T> {
 
 impl<T: fmt::Debug> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = self.shared.lock();
+        let value = self.borrow();
         f.debug_struct("watch::Sender")
-            .field("value", &shared.value)
-            .field("version", &shared.version)
+            .field("value", &*value)
+            .field("version", &self.shared.version())
             .finish()
     }
 }
@@ -214,13 +256,15 @@ impl<T: fmt::Debug> fmt::Debug for Sender<T> {
 /// });
 /// ```
 pub struct Receiver<T> {
-    shared: Arc<Mutex<Shared<T>>>,
+    shared: Arc<Shared<T>>,
     /// The version this receiver last saw.
     seen: u64,
 }
 
 impl<T> Receiver<T> {
-    /// The current value, without marking it seen; holding the guard blocks sends.
+    /// The current value, without marking it seen. Holding the guard blocks sends
+    /// (see [`Ref`]) and nothing else: other borrows, on this thread or any other,
+    /// [`has_changed`](Receiver::has_changed), clones and drops of receivers go on.
     ///
     /// ```
     /// let (tx, rx) = pride::sync::watch::channel(1);
@@ -229,9 +273,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.has_changed()); // still unseen
     /// ```
     pub fn borrow(&self) -> Ref<'_, T> {
-        Ref {
-            shared: self.shared.lock(),
-        }
+        self.shared.borrow()
     }
 
     /// The current value, marking it seen: [`changed`](Receiver::changed) then waits
@@ -244,9 +286,10 @@ impl<T> Receiver<T> {
     /// assert!(!rx.has_changed()); // marked seen
     /// ```
     pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
-        let shared = self.shared.lock();
-        self.seen = shared.version;
-        Ref { shared }
+        let value = self.shared.borrow();
+        // No send can bump the version while the value is borrowed.
+        self.seen = self.shared.version();
+        value
     }
 
     /// Whether a version newer than the last one seen has been sent.
@@ -258,7 +301,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.has_changed());
     /// ```
     pub fn has_changed(&self) -> bool {
-        self.shared.lock().version != self.seen
+        self.shared.version() != self.seen
     }
 
     /// Waits for a version newer than the last one seen and marks it seen; read it
@@ -288,7 +331,7 @@ impl<T> Receiver<T> {
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
-        self.shared.lock().receivers += 1;
+        self.shared.state.lock().receivers += 1;
         Receiver {
             shared: self.shared.clone(),
             seen: self.seen,
@@ -298,32 +341,38 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.lock().receivers -= 1;
+        self.shared.state.lock().receivers -= 1;
     }
 }
 
 impl<T: fmt::Debug> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = self.shared.lock();
+        let value = self.borrow();
         f.debug_struct("watch::Receiver")
-            .field("value", &shared.value)
+            .field("value", &*value)
             .field("seen", &self.seen)
-            .field("version", &shared.version)
+            .field("version", &self.shared.version())
             .finish()
     }
 }
 
-/// The value of a watch channel, borrowed; sends wait until it is dropped.
+/// The value of a watch channel, borrowed.
+///
+/// Any number of `Ref`s may be held at once, on one thread or many. While one is
+/// held, a send ([`Sender::send`], [`Sender::send_modify`]) waits for it, blocking
+/// its thread, and nothing else does. So drop a `Ref` before an `.await` (a sending
+/// task would block its worker until then) and never send while holding one (the
+/// send would wait for itself).
 #[must_use = "the guard borrows the value; dropping it at once is pointless"]
 pub struct Ref<'a, T> {
-    shared: MutexGuard<'a, Shared<T>>,
+    value: RwLockReadGuard<'a, T>,
 }
 
 impl<T> Deref for Ref<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.shared.value
+        &self.value
     }
 }
 
@@ -346,24 +395,27 @@ impl<T> Future for Changed<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
         std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let this = &mut *self;
-        let mut shared = this.receiver.shared.lock();
+        let shared = &this.receiver.shared;
+        let mut state = shared.state.lock();
         if let Some(id) = this.id.take() {
-            // Every send and the close grant all waiters under this lock, so a waiter
-            // not yet granted has nothing new to see.
-            if let Err(id) = shared.waiters.poll_grant(id, cx.waker()) {
+            // Every send grants all waiters under this lock after bumping the version,
+            // and so does the close: a waiter not yet granted is woken by the send or
+            // close to come.
+            if let Err(id) = state.waiters.poll_grant(id, cx.waker()) {
                 this.id = Some(id);
                 crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
                 return Poll::Pending;
             }
         }
-        if shared.version != this.receiver.seen {
-            this.receiver.seen = shared.version;
+        let version = shared.version();
+        if version != this.receiver.seen {
+            this.receiver.seen = version;
             return Poll::Ready(Ok(()));
         }
-        if shared.closed {
+        if state.closed {
             return Poll::Ready(Err(Closed(())));
         }
-        this.id = Some(shared.waiters.push_back((), cx.waker()));
+        this.id = Some(state.waiters.push_back((), cx.waker()));
         crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
         Poll::Pending
     }
@@ -373,7 +425,7 @@ impl<T> Drop for Changed<'_, T> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
             // Every grant is a broadcast: nothing to pass on.
-            let _ = self.receiver.shared.lock().waiters.remove(id);
+            let _ = self.receiver.shared.state.lock().waiters.remove(id);
         }
     }
 }
@@ -414,7 +466,7 @@ mod tests {
         drop(changed);
         assert!(rx.has_changed());
         assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Ok(())));
-        assert!(rx.shared.lock().waiters.is_empty());
+        assert!(rx.shared.state.lock().waiters.is_empty());
     }
 
     #[test]

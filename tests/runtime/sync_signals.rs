@@ -193,6 +193,61 @@ fn watch_changed_cancelled_by_a_deadline_loses_no_change() {
     });
 }
 
+/// Borrows of a watch value are shared: while some are held, on the same thread, more
+/// borrows and every use of the channel but a send go on.
+#[test]
+fn watch_borrows_block_only_sends() {
+    crate::common::watchdog(10, || {
+        let (tx, mut rx) = watch::channel(1u32);
+        let rx2 = rx.clone();
+        let a = rx.borrow();
+        let b = rx2.borrow(); // another receiver's borrow
+        let c = tx.borrow();
+        let d = rx.borrow(); // the same receiver's, again
+        assert_eq!(*a + *b + *c + *d, 4);
+        assert!(!rx2.has_changed());
+        let mut rx3 = rx2.clone();
+        assert_eq!(*rx3.borrow_and_update(), 1);
+        assert_eq!(tx.receiver_count(), 3);
+        drop(tx.subscribe());
+        drop(rx3);
+        assert_eq!(tx.receiver_count(), 2);
+        assert!(format!("{rx2:?} {tx:?}").contains("value: 1"));
+        // A send waits for the borrows; the value they hold does not change under them.
+        std::thread::scope(|scope| {
+            let sender = scope.spawn(|| tx.send(2));
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(*a + *b + *c + *d, 4);
+            drop((a, b, c, d));
+            assert_eq!(sender.join().unwrap(), 1);
+        });
+        assert!(rx.has_changed());
+        assert_eq!(*rx.borrow_and_update(), 2);
+        assert_eq!(*tx.borrow(), 2);
+    });
+}
+
+/// The root holds a borrow while a child task, on another worker, borrows through
+/// another receiver: the child's borrow does not wait for the root's.
+#[test]
+fn watch_borrow_held_by_the_root_does_not_block_a_childs_borrow() {
+    run(2, 10, || async {
+        let (_tx, rx) = watch::channel(String::from("config v1"));
+        let rx2 = rx.clone();
+        let snapshot = rx.borrow();
+        pride::task_group(async |tg| {
+            tg.start_soon(async move {
+                assert_eq!(rx2.borrow().len(), 9);
+                drop(rx2);
+            });
+            Ok::<(), BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(snapshot.as_str(), "config v1");
+    });
+}
+
 #[test]
 fn broadcast_every_task_gets_every_message() {
     let totals = run(4, 60, || async {
