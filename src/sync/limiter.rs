@@ -86,34 +86,46 @@ pub struct CapacityLimiter {
     state: Arc<Mutex<State>>,
 }
 
+/// A token is free, borrowed (its borrower has it) or in flight (granted to a waiting
+/// acquire that has not yet seen it). An in-flight token belongs to the acquire future:
+/// it becomes borrowed when the future observes it, and goes back to the pool if the
+/// future is dropped first. Until then its borrower holds nothing and cannot release.
 struct State {
     total: usize,
-    /// Holders of a token, including waiters granted one they have not yet seen.
+    /// Borrowers that hold a token (their acquire completed).
     borrowed: HashSet<Key>,
-    /// Borrowers waiting in `waiters`, to refuse a second concurrent wait.
+    /// Borrowers with an acquire in `waiters`, queued or granted a token in flight: a
+    /// second concurrent acquire for them is refused.
     waiting: HashSet<Key>,
+    /// Queued acquires; the number granted is the number of tokens in flight.
     waiters: WaiterList<Key, Key>,
     next_token: u64,
 }
 
 impl State {
+    /// Tokens borrowed or in flight.
+    fn taken(&self) -> usize {
+        self.borrowed.len() + self.waiters.granted()
+    }
+
     fn has_free(&self) -> bool {
-        self.borrowed.len() < self.total
+        self.taken() < self.total
     }
 
     /// Hands free tokens to the waiters at the front.
     fn grant(&mut self, wakers: &mut WakeList) {
         while self.has_free() {
-            let (borrowed, waiting) = (&mut self.borrowed, &mut self.waiting);
-            let Some(waker) = self.waiters.grant_front(|key| {
-                waiting.remove(&key);
-                borrowed.insert(key);
-                key
-            }) else {
+            let Some(waker) = self.waiters.grant_front(|key| key) else {
                 break;
             };
             wakers.push(waker);
         }
+    }
+
+    /// An acquire observed its in-flight token: its borrower now holds it.
+    fn collect(&mut self, key: Key) {
+        self.waiting.remove(&key);
+        self.borrowed.insert(key);
     }
 
     fn release(&mut self, key: Key, wakers: &mut WakeList) -> bool {
@@ -198,15 +210,16 @@ impl CapacityLimiter {
         wakers.wake();
     }
 
-    /// How many tokens are held.
+    /// How many tokens are taken: held, or handed to a waiting acquire that has not
+    /// yet completed.
     pub fn borrowed_tokens(&self) -> usize {
-        self.lock().borrowed.len()
+        self.lock().taken()
     }
 
     /// How many tokens are free (0 while the pool is shrunk below what is borrowed).
     pub fn available_tokens(&self) -> usize {
         let state = self.lock();
-        state.total.saturating_sub(state.borrowed.len())
+        state.total.saturating_sub(state.taken())
     }
 
     /// Waits for a token, held by the returned [`CapacityToken`] until it is dropped.
@@ -245,6 +258,11 @@ impl CapacityLimiter {
 
     /// Gives back the token `borrower` holds; [`BorrowError::NotBorrowing`] if it holds
     /// none.
+    ///
+    /// A borrower holds a token once its acquire has completed. A token handed to an
+    /// acquire that has not yet completed is that acquire's: releasing on the
+    /// borrower's behalf fails until then, and dropping the acquire gives the token
+    /// back to the pool.
     pub fn release_on_behalf_of(&self, borrower: Borrower) -> Result<(), BorrowError> {
         let mut wakers = WakeList::new();
         let held = self.lock().release(Key::Named(borrower), &mut wakers);
@@ -268,7 +286,7 @@ impl fmt::Debug for CapacityLimiter {
         let state = self.lock();
         f.debug_struct("CapacityLimiter")
             .field("total_tokens", &state.total)
-            .field("borrowed_tokens", &state.borrowed.len())
+            .field("borrowed_tokens", &state.taken())
             .field("waiters", &state.waiters.len())
             .finish()
     }
@@ -328,7 +346,10 @@ impl<'a> BorrowWait<'a> {
         let mut state = self.limiter.lock();
         let result = match self.id.take() {
             Some(id) => match state.waiters.poll_grant(id, cx.waker()) {
-                Ok(key) => Ok(key),
+                Ok(key) => {
+                    state.collect(key);
+                    Ok(key)
+                }
                 Err(id) => {
                     self.id = Some(id);
                     crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
@@ -362,14 +383,10 @@ impl Drop for BorrowWait<'_> {
         let mut wakers = WakeList::new();
         {
             let mut state = self.limiter.lock();
-            match state.waiters.remove(id) {
-                Removed::Queued(key) => {
-                    state.waiting.remove(&key);
-                }
-                Removed::Granted(key) => {
-                    state.release(key, &mut wakers);
-                }
-            }
+            let (Removed::Queued(key) | Removed::Granted(key)) = state.waiters.remove(id);
+            state.waiting.remove(&key);
+            // A token in flight to this acquire is free again: pass it on.
+            state.grant(&mut wakers);
         }
         wakers.wake();
     }

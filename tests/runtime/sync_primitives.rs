@@ -328,3 +328,55 @@ fn a_panicking_waker_ahead_in_line_does_not_hang_a_task_waiting_on_the_event() {
         drop(foreign);
     });
 }
+
+/// A token handed to a waiting acquire belongs to that acquire until it completes:
+/// releasing on the borrower's behalf meanwhile fails (it would let a second borrower
+/// work on a one-token pool), and dropping the acquire gives the token back.
+#[test]
+fn capacity_limiter_token_in_flight_is_the_acquires_until_it_completes() {
+    let limiter = CapacityLimiter::new(1);
+    let b = Borrower::new(1);
+    let counter = Arc::new(CountingWaker::default());
+    let waker = Waker::from(counter.clone());
+
+    let first = limiter.try_acquire().expect("the one token");
+    let mut acquire = pin!(limiter.acquire_on_behalf_of(b));
+    assert!(poll_with(acquire.as_mut(), &waker).is_pending());
+    assert!(limiter.release_on_behalf_of(b).is_err(), "b is only queued");
+    drop(first); // the token goes to b's waiting acquire
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        limiter.release_on_behalf_of(b),
+        Err(pride::sync::BorrowError::NotBorrowing(b)),
+        "b's acquire has not completed: b holds nothing yet"
+    );
+    assert_eq!(
+        limiter.try_acquire_on_behalf_of(b),
+        Err(pride::sync::BorrowError::AlreadyBorrowing(b))
+    );
+    assert!(
+        limiter.try_acquire().is_none(),
+        "the token is in flight, not free"
+    );
+    assert_eq!(
+        (limiter.borrowed_tokens(), limiter.available_tokens()),
+        (1, 0)
+    );
+    assert_eq!(poll_with(acquire.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert!(limiter.try_acquire().is_none());
+    limiter.release_on_behalf_of(b).unwrap();
+
+    // An acquire dropped with its token in flight gives the token back.
+    let first = limiter.try_acquire().expect("the token is back");
+    let mut acquire = Box::pin(limiter.acquire_on_behalf_of(b));
+    assert!(poll_with(acquire.as_mut(), &waker).is_pending());
+    drop(first);
+    drop(acquire);
+    assert_eq!(
+        (limiter.borrowed_tokens(), limiter.available_tokens()),
+        (0, 1)
+    );
+    assert!(limiter.release_on_behalf_of(b).is_err());
+    limiter.try_acquire_on_behalf_of(b).unwrap();
+    limiter.release_on_behalf_of(b).unwrap();
+}
