@@ -7,6 +7,15 @@
 //! resource operation spends one; once they are spent, the next operation returns
 //! `Pending` after waking the task, which then goes to the back of its worker's queue.
 //! Threads that are not workers (a `block_on` thread) have no budget.
+//!
+//! A refusal only helps if whoever polls passes the `Pending` up to the worker. A
+//! future polled synchronously inside the task's poll (a foreign executor's
+//! `block_on` called from the task) is polled again at once instead, and would be
+//! refused for ever: the budget is renewed only when the task's poll returns. So a
+//! poll gets at most [`REFUSALS`] refusals. Passing `Pending` up takes a few (one per
+//! branch of a `select` or a `join`); a poll that goes on polling resources after
+//! `REFUSALS` of them is not yielding to its worker, and its operations then proceed
+//! until it returns.
 
 use std::cell::Cell;
 use std::task::{Context, Poll};
@@ -14,7 +23,13 @@ use std::task::{Context, Poll};
 /// Units a task gets per poll.
 pub(crate) const INITIAL: u32 = 128;
 
+/// Refusals a poll gets once its units are spent; after them, operations proceed.
+pub(crate) const REFUSALS: u32 = 128;
+
 thread_local! {
+    /// Operations, then refusals, left to the running task's poll: above `REFUSALS`,
+    /// an operation spends a unit; from `REFUSALS` down to 1 it is refused; at 0 it
+    /// proceeds. `None` on threads that are not running a task.
     static BUDGET: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
@@ -26,24 +41,53 @@ pub(crate) fn budget<R>(f: impl FnOnce() -> R) -> R {
             BUDGET.with(|b| b.set(self.0));
         }
     }
-    let _restore = Restore(BUDGET.with(|b| b.replace(Some(INITIAL))));
+    let _restore = Restore(BUDGET.with(|b| b.replace(Some(INITIAL + REFUSALS))));
     f()
 }
 
 /// Spends one unit of the running task's budget, or, once it is spent, wakes the task
-/// and returns `Pending` so that it yields. Resource futures call this first.
+/// and returns `Pending` so that it yields (at most [`REFUSALS`] times per poll).
+/// Resource futures call this first.
 #[inline]
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     BUDGET.with(|budget| match budget.get() {
-        None => Poll::Ready(()),
-        Some(0) => {
+        Some(left) if left > REFUSALS => {
+            budget.set(Some(left - 1));
+            Poll::Ready(())
+        }
+        None | Some(0) => Poll::Ready(()),
+        Some(left) => {
+            budget.set(Some(left - 1));
             super::worker::with_worker_counters(|c| c.budget_exhausted.bump_owned());
             cx.waker().wake_by_ref();
             Poll::Pending
         }
-        Some(left) => {
-            budget.set(Some(left - 1));
-            Poll::Ready(())
-        }
     })
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+
+    fn poll() -> Poll<()> {
+        poll_proceed(&mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    #[test]
+    fn a_poll_spends_its_units_then_is_refused_then_proceeds() {
+        assert!(poll().is_ready(), "no budget outside a task");
+        budget(|| {
+            for _ in 0..INITIAL {
+                assert!(poll().is_ready());
+            }
+            for _ in 0..REFUSALS {
+                assert!(poll().is_pending());
+            }
+            assert!(poll().is_ready());
+            assert!(poll().is_ready());
+            budget(|| assert!(poll().is_ready(), "a nested budget is fresh"));
+            assert!(poll().is_ready());
+        });
+        assert!(poll().is_ready());
+    }
 }

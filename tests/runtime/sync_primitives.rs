@@ -380,3 +380,48 @@ fn capacity_limiter_token_in_flight_is_the_acquires_until_it_completes() {
     limiter.try_acquire_on_behalf_of(b).unwrap();
     limiter.release_on_behalf_of(b).unwrap();
 }
+
+/// A synchronous wait (a foreign `block_on`) for a ready primitive inside a task whose
+/// cooperative budget is spent returns: the primitive's refusals, meant to make the
+/// task yield, cannot make a nested executor yield, and stop after a while.
+#[test]
+fn a_synchronous_wait_inside_a_task_with_a_spent_budget_returns() {
+    crate::common::run(2, 10, || async {
+        // In a task: the root future of `block_on` runs on a thread with no budget.
+        pride::task_group(async |tg| {
+            tg.start_soon(a_synchronous_wait_with_a_spent_budget());
+            Ok::<(), BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+async fn a_synchronous_wait_with_a_spent_budget() {
+    let event = Event::new();
+    event.set();
+    std::future::poll_fn(|cx| {
+        // Ready operations spend the task's budget; the first `Pending` from a set
+        // event's wait says it is spent (so the budget still applies to a poll that
+        // passes `Pending` on).
+        while poll_with(pin!(event.wait()), cx.waker()).is_ready() {}
+        // Still inside this poll: a synchronous wait for the set event, as sync code
+        // called from the task would do (bounded, so that a failure does not leave a
+        // worker spinning).
+        let mut polls = 0u32;
+        let mut wait = pin!(event.wait());
+        let returned = futures_lite::future::block_on(std::future::poll_fn(|cx| {
+            polls += 1;
+            if polls > 100_000 {
+                return Poll::Ready(false);
+            }
+            wait.as_mut().poll(cx).map(|()| true)
+        }));
+        assert!(
+            returned,
+            "a set Event's wait answered Pending {polls} times in a row"
+        );
+        Poll::Ready(())
+    })
+    .await;
+}
