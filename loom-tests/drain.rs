@@ -25,7 +25,8 @@
 //! The hand-over models (`handed_over_*`) run a teardown that cannot wait for its
 //! children (`GroupShared::hand_over`) against a child counted out
 //! (`GroupShared::count_out`) and a starting child held for its caller
-//! (`GroupShared::hold_count`), through the real functions those methods call. Exactly
+//! (`GroupShared::hold_count`), and then released by that caller
+//! (`GroupShared::release_held`), through the real functions those methods call. Exactly
 //! one of the three must release the group, after both children's futures are gone
 //! (loom cells the releaser reads). Seen to fail when broken (rows H1–H3 of the
 //! mutation table).
@@ -43,7 +44,8 @@ use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use pride::__loom::cancel::ScopeNode;
 use pride::__loom::group::{
-    ChildCounter, ErrorStack, caught_after_cleanup, count_out, hand_over, hold_count, task_error,
+    ChildCounter, ErrorStack, caught_after_cleanup, count_out, hand_over, hold_count, release_held,
+    task_error,
 };
 
 /// A scope entered and linked below `parent` (or a root).
@@ -246,4 +248,50 @@ fn handed_over_vs_count_out_vs_hold() {
 #[test]
 fn handed_over_vs_two_count_outs() {
     handed_over_vs_two_children(false);
+}
+
+/// A teardown hands a group over while a child is counted out and a starting child's
+/// count, held for its caller, is released by that caller (`GroupShared::release_held`,
+/// after the hold): exactly one of the four calls releases the group.
+#[test]
+fn handed_over_vs_count_out_vs_hold_then_release() {
+    common::model(|| {
+        let counter = Arc::new(ChildCounter::new());
+        let held_count = Arc::new(AtomicUsize::new(0));
+        let releases = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (Cleanup::new(), Cleanup::new());
+        assert!(counter.try_add() && counter.try_add());
+        let counted_out = {
+            let (counter, held_count) = (counter.clone(), held_count.clone());
+            let (releases, a, b) = (releases.clone(), a.clone(), b.clone());
+            thread::spawn(move || {
+                a.run();
+                if count_out(&counter, &held_count).1 {
+                    released(&releases, &[&a, &b]);
+                }
+            })
+        };
+        let held_then_released = {
+            let (counter, held_count) = (counter.clone(), held_count.clone());
+            let (releases, a, b) = (releases.clone(), a.clone(), b.clone());
+            thread::spawn(move || {
+                b.run();
+                if hold_count(&counter, &held_count) {
+                    released(&releases, &[&a, &b]);
+                }
+                if release_held(&counter, &held_count).1 {
+                    released(&releases, &[&a, &b]);
+                }
+            })
+        };
+
+        counter.close();
+        if hand_over(&counter, &held_count) {
+            released(&releases, &[&a, &b]);
+        }
+
+        counted_out.join().unwrap();
+        held_then_released.join().unwrap();
+        assert_eq!(releases.load(SeqCst), 1, "released other than once");
+    });
 }

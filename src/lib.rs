@@ -268,7 +268,7 @@ pub mod __loom {
         pub use crate::cancel::run::caught_after_cleanup;
         pub use crate::group::TaskError;
         pub use crate::group::shared::{
-            ChildCounter, ErrorStack, count_out, hand_over, hold_count,
+            ChildCounter, ErrorStack, count_out, hand_over, hold_count, release_held,
         };
 
         /// A task error holding `error`, as a failing child reports it.

@@ -533,9 +533,11 @@ impl ScopeNode {
     /// are gone.
     pub(crate) fn hold_above(&self) {
         for group in self.groups_above() {
-            let prev = group.leftovers.fetch_add(1, Ordering::Relaxed);
+            let held = group
+                .leftovers
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
             assert!(
-                prev < u32::MAX,
+                held.is_ok(),
                 "pride: too many groups dropped below one group"
             );
         }

@@ -278,8 +278,13 @@ fn teardown(shared: &GroupShared) {
                 break;
             }
             // The last child to go finishes this teardown. The node leaves its parent
-            // now: the work around no longer holds the group.
+            // now: the work around no longer holds the group. A child linked since the
+            // sweep above (counted in before the close, started from another thread) is
+            // cancelled too; one linked later still runs to its first suspension.
             shared.hand_over();
+            for child in node.take_links() {
+                child.cancel_task();
+            }
             ScopeNode::unlink(node);
             return;
         }

@@ -255,6 +255,13 @@ pub fn hold_count(children: &ChildCounter, held: &AtomicUsize) -> bool {
     children.is_handed_over() && drained_and_taken(children, held)
 }
 
+/// The caller of `start` has taken a held child's error (`GroupShared::release_held`):
+/// the child is counted out, as [`count_out`] does.
+pub fn release_held(children: &ChildCounter, held: &AtomicUsize) -> (bool, bool) {
+    held.fetch_sub(1, Ordering::AcqRel);
+    count_out(children, held)
+}
+
 /// A teardown cannot wait for the group's children (`GroupShared::hand_over`):
 /// whether this call releases the group, none being left.
 pub fn hand_over(children: &ChildCounter, held: &AtomicUsize) -> bool {
@@ -470,8 +477,13 @@ impl GroupShared {
     /// The caller of `start` has taken a held child's error (or given it to the
     /// group): counts the child out.
     pub(crate) fn release_held(&self) {
-        self.held.fetch_sub(1, Ordering::AcqRel);
-        self.count_out();
+        let (last, release) = release_held(&self.children, &self.held);
+        if last {
+            self.node().wake();
+        }
+        if release {
+            self.release();
+        }
     }
 
     /// How many child futures are left (children whose error waits for a `start`
