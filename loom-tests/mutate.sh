@@ -59,6 +59,7 @@ rows=(
   'G13#src/cancel/node.rs#s/then_some\(flags \| CANCELLED \| why\)/then_some(flags | CANCELLED)/; s/(\n\s*)(if first.is_err\(\) \{\n\s*return false;\n\s*\})/$1$2$1self.flags.fetch_or(why, Ordering::AcqRel);/#loom_cancel_tree#caught'
   'E1#src/sync/event.rs#s/\(!self.set.load\(Ordering::Relaxed\)\).then_some\(waiters\)/Some(waiters)/#loom_sync_event#caught'
   'E2#src/sync/event.rs#s/self.inner.set.store\(true, Ordering::Release\);/self.inner.set.store(true, Ordering::Relaxed);/#loom_sync_event#caught'
+  'G8#src/cancel/run.rs#s/Some\(Catcher::Outer\) => false,/Some(Catcher::Outer) => true,/#loom_drain#caught'
   'H1#src/group/shared.rs#s/self.0.fetch_add\(0, Ordering::AcqRel\) & HANDED != 0/self.0.load(Ordering::Acquire) & HANDED != 0/#loom_drain#caught'
   'H2#src/group/shared.rs#s/children.0.fetch_and\(!HANDED, Ordering::AcqRel\) & HANDED != 0/children.0.load(Ordering::Acquire) & HANDED != 0/#loom_drain#caught'
   'H3#src/group/shared.rs#s/let release = removed.handed_over\(\) &&/let release = false \&\& removed.handed_over() \&\&/#loom_drain#caught'

@@ -46,14 +46,20 @@ pub(crate) fn cancel_stands() -> bool {
 /// which scope catches. A scope further out cancelled during the cleanup (a `Drop` may
 /// cancel it) catches instead of `node`: then this returns false, and the wrapper
 /// returns `Pending`, unprotected, for the wrapper of that scope to drop it in this
-/// same poll. Otherwise `node` is marked as having caught.
+/// same poll. The catch never moves to a scope that was not cancelled: if the cancel
+/// came from further out and a shield set during the cleanup now keeps it out of
+/// `node`, `node` catches nothing either (false). Otherwise `node`, cancelled itself
+/// and the outermost cancelled scope that reaches it, is marked as having caught.
 pub fn caught_after_cleanup(node: &ScopeNode) -> bool {
     match node.cancelled_by() {
-        Some(Catcher::Outer) => false,
-        _ => {
+        Some(Catcher::This) => {
             node.mark_caught();
             true
         }
+        Some(Catcher::Outer) => false,
+        // A cancel that reached the work was `node`'s own (it stays) or came from
+        // further out: only a shield set since cuts it off.
+        None => false,
     }
 }
 
@@ -159,11 +165,17 @@ impl<F: Future> Future for ScopeRun<F> {
                 }
                 exit(this.inside, node);
                 if caught_after_cleanup(node) {
-                    Poll::Ready(None)
-                } else {
-                    *this.abandoned = true;
-                    Poll::Pending
+                    return Poll::Ready(None);
                 }
+                *this.abandoned = true;
+                if node.cancelled_by().is_none() {
+                    // A shield set during the cleanup keeps the cancel out: a shield
+                    // between here and the catcher may keep it from this task's
+                    // wrappers too. Polled again, if no wrapper dropped this
+                    // meanwhile, this ends with `None`: never a hang.
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
             }
             Step::Panicked(panic) => resume_unwind(panic),
         }

@@ -220,3 +220,101 @@ fn a_group_cancelled_during_its_cleanup_from_further_out_leaves_the_catch_outsid
         assert!(!group_scope.cancelled_caught());
     });
 }
+
+/// Shields its scope when dropped.
+struct ShieldOnDrop(CancelScope);
+
+impl Drop for ShieldOnDrop {
+    fn drop(&mut self) {
+        self.0.set_shield(true);
+    }
+}
+
+/// The outer scope is cancelled; while the inner scope's work is dropped, its cleanup
+/// shields the inner scope. The cancel came from the outer scope, which catches: the
+/// inner scope, never cancelled itself, catches nothing, and the code between the
+/// scopes does not run.
+#[test]
+fn a_shield_set_during_cleanup_leaves_the_catch_outside() {
+    run(1, 20, || async {
+        let (outer, inner) = (CancelScope::new(), CancelScope::new());
+        let between = Flag::new();
+        let (outer2, inner2, inner3) = (outer.clone(), inner.clone(), inner.clone());
+        let between2 = between.clone();
+        let out = outer
+            .run(async move {
+                let _ = inner3
+                    .run(async move {
+                        let _shields = ShieldOnDrop(inner2);
+                        outer2.cancel();
+                        checkpoint().await;
+                    })
+                    .await;
+                between2.set();
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(outer.cancelled_caught());
+        assert!(!inner.cancelled_caught(), "caught a cancel from outside");
+        assert!(!between.is_set(), "code between the scopes ran");
+    });
+}
+
+/// The same for a group: a child's cleanup shields the group's scope while a cancel
+/// of the scope around the group drains it. The scope around catches.
+#[test]
+fn a_group_shielded_during_its_cleanup_leaves_the_catch_outside() {
+    run(1, 20, || async {
+        let outer = CancelScope::new();
+        let group_scope = Arc::new(Mutex::new(None));
+        let (outer2, slot) = (outer.clone(), group_scope.clone());
+        let out = outer
+            .run(task_group(async move |tg| {
+                *slot.lock().unwrap() = Some(tg.cancel_scope().clone());
+                let shields = ShieldOnDrop(tg.cancel_scope().clone());
+                tg.start_soon(async move {
+                    let _shields = shields;
+                    pending::<()>().await;
+                });
+                outer2.cancel();
+                checkpoint().await;
+            }))
+            .await;
+        assert!(out.is_none(), "{out:?}");
+        assert!(outer.cancelled_caught());
+        let group_scope = group_scope.lock().unwrap().take().unwrap();
+        assert!(!group_scope.cancelled_caught(), "the group caught");
+    });
+}
+
+/// A cleanup shields a scope between the inner scope and the cancelled one: no scope
+/// that the cancel still reaches is left around the work. The inner scope catches
+/// nothing, and the task does not hang.
+#[test]
+fn a_shield_set_during_cleanup_between_the_scopes_does_not_hang() {
+    run(1, 20, || async {
+        let (outer, middle, inner) = (CancelScope::new(), CancelScope::new(), CancelScope::new());
+        let (outer2, middle2, inner2) = (outer.clone(), middle.clone(), inner.clone());
+        let out = outer
+            .run(async move {
+                let _ = middle2
+                    .clone()
+                    .run(async move {
+                        let _ = inner2
+                            .run(async move {
+                                let _shields = ShieldOnDrop(middle2);
+                                outer2.cancel();
+                                pending::<()>().await;
+                            })
+                            .await;
+                    })
+                    .await;
+                checkpoint().await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(outer.cancelled_caught());
+        assert!(!middle.cancelled_caught());
+        assert!(!inner.cancelled_caught(), "caught a cancel from outside");
+    });
+}
