@@ -412,7 +412,11 @@ impl ScopeNode {
     /// Scopes around it (up to a shield) whose deadlines have passed too are cancelled
     /// first, outermost first, so that when the task inside runs, the outermost of
     /// them catches however the timers that fire in the same tick are ordered.
+    /// A scope that has exited is not cancelled by its deadline any more.
     pub(crate) fn deadline_passed(&self, now: Instant, at_end: bool) {
+        if self.has_exited() {
+            return;
+        }
         if self.deadline().is_some_and(|d| d <= now || at_end) {
             self.cancel_passed_deadlines(now);
             // Past the clock's last instant: not cancelled by the walk.

@@ -82,9 +82,8 @@ pin_project_lite::pin_project! {
             let this = this.project();
             if *this.entered {
                 // Drop the work while the scope is still linked, then unlink.
-                exit(this.inside, this.node);
+                exit(this.inside, this.node, this.armed);
             }
-            this.armed.clear();
         }
     }
 }
@@ -111,10 +110,12 @@ impl<F> ScopeRun<F> {
     }
 }
 
-/// The scope is done: drops the work (a panic from its `Drop` goes on unwinding) and
-/// unlinks the scope.
-fn exit<F>(inside: Pin<&mut Inside<F>>, node: &Arc<ScopeNode>) {
+/// The scope is done: drops the work (a panic from its `Drop` goes on unwinding),
+/// drops the deadline's timer, and unlinks the scope. A deadline that passes after
+/// that cancels nothing, also while the wrapper is kept after it completed.
+fn exit<F>(inside: Pin<&mut Inside<F>>, node: &Arc<ScopeNode>, armed: &mut Armed) {
     let panic = inside.drop_work();
+    armed.clear();
     // Only a `CancelScope` handle elsewhere could still set a deadline: a private
     // scope (a timeout's) is spared the atomic update.
     if Arc::strong_count(node) > 1 {
@@ -152,7 +153,7 @@ impl<F: Future> Future for ScopeRun<F> {
             .poll(node, cx, |cx| armed.arm(node, cx))
         {
             Step::Ready(output) => {
-                exit(this.inside, node);
+                exit(this.inside, node, armed);
                 Poll::Ready(Some(output))
             }
             Step::Pending => {
@@ -163,7 +164,7 @@ impl<F: Future> Future for ScopeRun<F> {
                 if let Some(panic) = panic {
                     resume_unwind(panic);
                 }
-                exit(this.inside, node);
+                exit(this.inside, node, armed);
                 if caught_after_cleanup(node) {
                     return Poll::Ready(None);
                 }

@@ -786,6 +786,27 @@ fn set_deadline_on_an_exited_scope_changes_nothing() {
     });
 }
 
+/// A scope's future kept (not dropped) after it completed: its deadline passing after
+/// that cancels nothing, though the scope's timer was armed while its work ran.
+#[test]
+fn a_deadline_passing_after_exit_does_not_cancel_a_kept_scope_future() {
+    block_on(30, builder(2).clock(Clock::mock()), || async {
+        let scope = CancelScope::with_deadline(current_time() + SEC);
+        let mut run = Box::pin(scope.run(async {
+            checkpoint().await; // the scope's timer is armed by now
+            1
+        }));
+        assert_eq!((&mut run).await, Some(1));
+        pride::time::advance(2 * SEC);
+        for _ in 0..3 {
+            checkpoint().await;
+        }
+        assert!(!scope.cancel_called(), "an exited scope was cancelled");
+        assert!(!scope.deadline_reached());
+        drop(run);
+    });
+}
+
 #[test]
 fn an_unentered_scope_whose_deadline_passed_is_cancelled_only_when_entered() {
     autojump(20, || async {
