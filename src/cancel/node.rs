@@ -490,9 +490,30 @@ impl ScopeNode {
         }
     }
 
-    /// Whether `cancel()` was called on this scope itself.
+    /// Whether `cancel()` was called on this scope itself. A deadline passing is such a
+    /// call: an entered scope whose deadline has passed on the runtime's clock is
+    /// cancelled here, if its timer has not done it yet (its work may not have
+    /// suspended since, to arm it). An unentered scope is not, nor an exited one.
     #[inline]
     pub fn cancel_called(&self) -> bool {
+        let flags = self.flags.load(Ordering::Acquire);
+        if flags & CANCELLED != 0 {
+            return true;
+        }
+        flags & (TIMED | ENTERED | EXITED) == TIMED | ENTERED && self.cancel_if_past_deadline()
+    }
+
+    /// [`cancel_called`](Self::cancel_called) of an entered scope given a deadline:
+    /// cancels it, and the scopes around it whose deadlines have passed, if its own
+    /// has passed on the clock of the runtime this thread is in.
+    #[cold]
+    fn cancel_if_past_deadline(&self) -> bool {
+        let Some(now) = super::deadline::now() else {
+            return false;
+        };
+        if self.deadline().is_some_and(|d| d <= now) {
+            self.cancel_passed_deadlines(now);
+        }
         self.flags.load(Ordering::Acquire) & CANCELLED != 0
     }
 

@@ -156,6 +156,37 @@ impl CancelScope {
 
     /// Whether [`cancel`](Self::cancel) was called (by hand, by a deadline, or because a
     /// task in the group failed). Never resets.
+    ///
+    /// A deadline counts as soon as it has passed on the runtime's clock, also while
+    /// the work inside has not suspended since (a loop that never suspends can watch
+    /// this to stop); reading it then cancels the scope, as the deadline's timer would.
+    /// A scope not yet entered is not cancelled by its deadline until it is entered,
+    /// and one that has exited no longer is.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// pride::Runtime::builder()
+    ///     .clock(pride::time::Clock::mock())
+    ///     .build()
+    ///     .unwrap()
+    ///     .block_on(async {
+    ///         let scope = pride::CancelScope::with_timeout(Duration::from_secs(1));
+    ///         let inner = scope.clone();
+    ///         let out = scope
+    ///             .run(async move {
+    ///                 let mut steps = 0;
+    ///                 while !inner.cancel_called() {
+    ///                     steps += 1; // CPU work that never suspends
+    ///                     pride::time::advance(Duration::from_millis(100));
+    ///                 }
+    ///                 steps
+    ///             })
+    ///             .await;
+    ///         assert_eq!(out, Some(10));
+    ///         assert!(scope.deadline_reached() && !scope.cancelled_caught());
+    ///     });
+    /// ```
     pub fn cancel_called(&self) -> bool {
         self.node.cancel_called()
     }

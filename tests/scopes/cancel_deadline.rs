@@ -455,6 +455,78 @@ fn a_deadline_fires_when_a_mock_clock_is_advanced_past_it() {
     });
 }
 
+/// A deadline passing is a `cancel()` that happens by itself: `cancel_called` says so
+/// as soon as the clock has passed it, also inside work that has not suspended since
+/// its scope was entered (its timer is not armed yet).
+#[test]
+fn cancel_called_is_true_once_the_deadline_passed_before_the_first_suspension() {
+    block_on(30, builder(2).clock(Clock::mock()), || async {
+        let scope = CancelScope::with_timeout(SEC);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                assert!(!inner.cancel_called());
+                pride::time::advance(2 * SEC);
+                assert!(inner.cancel_called(), "the passed deadline went unseen");
+                checkpoint().await;
+                panic!("the deadline did not drop the work");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(scope.cancelled_caught() && scope.deadline_reached());
+    });
+}
+
+/// A loop that never suspends stops once it sees its scope's deadline passed.
+#[test]
+fn a_loop_that_never_suspends_sees_its_deadline_pass() {
+    block_on(30, builder(2).clock(Clock::mock()), || async {
+        let scope = CancelScope::with_timeout(SEC);
+        let inner = scope.clone();
+        let out = scope
+            .run(async move {
+                let mut steps = 0;
+                while !inner.cancel_called() {
+                    steps += 1;
+                    pride::time::advance(SEC / 4);
+                }
+                steps
+            })
+            .await;
+        assert_eq!(out, Some(4));
+        assert!(scope.deadline_reached() && !scope.cancelled_caught());
+    });
+}
+
+/// Reading `cancel_called` of an inner scope whose deadline passed cancels the scopes
+/// around it whose deadlines passed too, outermost first, as their timers would: the
+/// outermost catches.
+#[test]
+fn cancel_called_on_a_passed_deadline_leaves_the_catch_to_the_outermost() {
+    block_on(30, builder(2).clock(Clock::mock()), || async {
+        let start = current_time();
+        let outer = CancelScope::with_deadline(start + SEC);
+        let inner = CancelScope::with_deadline(start + 2 * SEC);
+        let (outer2, inner2, inner3) = (outer.clone(), inner.clone(), inner.clone());
+        let out = outer
+            .run(async move {
+                inner3
+                    .run(async move {
+                        pride::time::advance(3 * SEC);
+                        assert!(inner2.cancel_called());
+                        assert!(outer2.cancel_called() && outer2.deadline_reached());
+                        checkpoint().await;
+                    })
+                    .await;
+                panic!("the code between the scopes ran");
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(outer.cancelled_caught());
+        assert!(!inner.cancelled_caught());
+    });
+}
+
 #[test]
 fn nested_deadlines_the_earliest_wins_and_its_scope_catches() {
     autojump(30, || async {
