@@ -152,7 +152,7 @@ impl<T> StartShared<T> {
         })
     }
 
-    /// The caller node enters the caller's scope, `caller_scope`.
+    /// The caller node enters the caller's scope, `caller_scope`, and is linked there.
     fn enter_caller(&self, caller_scope: Option<Arc<ScopeNode>>) {
         ScopeNode::enter(&self.caller, caller_scope);
     }
@@ -424,12 +424,14 @@ impl<F, T> StartFuture<F, T> {
         let node = group.child_node(self.name.clone());
         node.set_shield(true);
         let shared = StartShared::new(node.clone());
+        // Entered before `init` runs, so that a `started` made there finds a cancel of
+        // the caller's scopes; a panic in `init` unlinks it again.
+        shared.enter_caller(crate::cancel::current::current());
+        let unwinding = Unwinding(&shared);
         let future = init(TaskStatus {
             link: Some(shared.clone()),
         });
-        // Entered once `init` has returned: a panic in it leaves nothing linked in the
-        // caller's scope.
-        shared.enter_caller(crate::cancel::current::current());
+        std::mem::forget(unwinding);
         if !group.children.try_add() {
             // The caller's node leaves the caller's scope (it would keep that scope,
             // and itself, alive).
@@ -449,6 +451,16 @@ impl<F, T> StartFuture<F, T> {
         group.launch(node, notified, task, Slot::Queue);
         self.shared = Some(shared);
         Ok(())
+    }
+}
+
+/// Undoes a launch that the task function unwound out of: the caller node leaves the
+/// caller's scope (it would keep that scope, and itself, alive).
+struct Unwinding<'a, T>(&'a StartShared<T>);
+
+impl<T> Drop for Unwinding<'_, T> {
+    fn drop(&mut self) {
+        self.0.release_caller();
     }
 }
 

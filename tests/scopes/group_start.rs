@@ -520,6 +520,77 @@ fn started_after_the_callers_cancel_leaves_the_child_cancelled() {
     });
 }
 
+/// The caller's scope is cancelled before `start` is called, and the task function
+/// calls `started` in its synchronous part, before it returns its future (as one that
+/// binds a socket first may). `started` after the caller's cancel does nothing: the
+/// child stays cancelled, never joins the group, and is dropped at its first
+/// suspension point.
+#[test]
+fn started_in_the_task_fn_body_after_the_callers_cancel_does_not_join_the_group() {
+    run(1, 20, || async {
+        let (ran_on, dropped) = (Flag::new(), Event::new());
+        let (ran_on2, dropped2) = (ran_on.clone(), dropped.clone());
+        let out = task_group(async move |tg| {
+            let caller = CancelScope::new();
+            caller.cancel();
+            let out = caller
+                .run(tg.start(move |status: TaskStatus<u16>| {
+                    status.started(8080);
+                    async move {
+                        let _dropped = SetOnDrop(dropped2);
+                        checkpoint().await;
+                        ran_on2.set();
+                        pending::<()>().await;
+                    }
+                }))
+                .await;
+            assert!(out.is_none(), "the start was not cancelled: {out:?}");
+            dropped.wait().await;
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+        assert!(
+            !ran_on.is_set(),
+            "the child joined the group after its caller's cancel"
+        );
+    });
+}
+
+/// A task function that panics before it returns its future: the panic comes out of
+/// the `start`, and the target group goes on as before (it takes another start, and
+/// ends).
+#[test]
+fn a_task_fn_that_panics_before_returning_its_future_leaves_nothing_behind() {
+    run(1, 20, || async {
+        let out = task_group(async |tg| {
+            let mut start = Box::pin(CancelScope::new().run(tg.start(|_: TaskStatus<()>| {
+                if true {
+                    panic!("no socket");
+                }
+                async {}
+            })));
+            let panicked = std::future::poll_fn(|cx| {
+                let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    start.as_mut().poll(cx)
+                }));
+                std::task::Poll::Ready(poll.is_err())
+            })
+            .await;
+            assert!(
+                panicked,
+                "the task function's panic did not come out of start"
+            );
+            drop(start);
+            let value = tg.start(|status: TaskStatus<u8>| async move {
+                status.started(7);
+            });
+            assert_eq!(value.await.unwrap(), 7);
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+    });
+}
+
 #[test]
 fn a_starting_childs_error_is_not_lost_when_its_caller_is_cancelled() {
     run(1, 20, || async {
