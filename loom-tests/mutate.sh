@@ -60,6 +60,8 @@ rows=(
   'E1#src/sync/event.rs#s/\(!self.set.load\(Ordering::Relaxed\)\).then_some\(waiters\)/Some(waiters)/#loom_sync_event#caught'
   'E2#src/sync/event.rs#s/self.inner.set.store\(true, Ordering::Release\);/self.inner.set.store(true, Ordering::Relaxed);/#loom_sync_event#caught'
   'G8#src/cancel/run.rs#s/Some\(Catcher::Outer\) => false,/Some(Catcher::Outer) => true,/#loom_drain#caught'
+  'G14#src/group/start.rs#s/let cancelled = self.caller_cancelled\(\);/let cancelled = false;/#loom_start#caught'
+  'G15#src/group/start.rs#s/if cancelled && matches!/if false \&\& matches!/; s/\.is_ok\(\) && !cancelled \{\n(\s*)self\.node\.set_shield\(false\);/.is_ok() {\n$1if cancelled { self.node.cancel(); } else { self.node.set_shield(false); }/#loom_start#caught'
   'H1#src/group/shared.rs#s/self.0.fetch_add\(0, Ordering::AcqRel\) & HANDED != 0/self.0.load(Ordering::Acquire) & HANDED != 0/#loom_drain#caught'
   'H2#src/group/shared.rs#s/children.0.fetch_and\(!HANDED, Ordering::AcqRel\) & HANDED != 0/children.0.load(Ordering::Acquire) & HANDED != 0/#loom_drain#caught'
   'H3#src/group/shared.rs#s/let release = removed.handed_over\(\) &&/let release = false \&\& removed.handed_over() \&\&/#loom_drain#caught'

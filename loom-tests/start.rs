@@ -29,6 +29,11 @@
 //! - `poll_outcome` not storing the caller's waker: `started_vs_poll` and
 //!   `fail_vs_started` deadlock (lost wake-up), the others fail on the wake count.
 //!
+//! - `StartShared::not_started` (a status dropped) ignoring the caller's cancel, or
+//!   cancelling the child's node only after settling the start:
+//!   `caller_cancel_then_status_drop_vs_child_poll` fails (rows G14, G15 of the
+//!   mutation table in `README.md`).
+//!
 //! Found (fixed): the caller's own drop woke its own waker (`StartFuture::drop` went
 //! through `settle`, which wakes whatever waker the state holds): a spurious wake of a
 //! task that has just dropped the future. The `status_drop_*` models failed on the
@@ -355,6 +360,59 @@ fn caller_cancel_reaches_a_waiting_child() {
         );
         assert!(starter.cancel().is_none());
         assert_eq!(drops.load(SeqCst), 1, "v dropped exactly once");
+    });
+}
+
+/// 5c. A scope of the caller's is cancelled and then, in the same thread (so after
+///    the cancel), the status is dropped without `started`, while the child, between
+///    polls, looks for a cancel as its wrapper does before resuming its work
+///    (`before_poll`, then its node). A look that begins after the caller's cancel
+///    never lets the work resume, and once all is done the child is cancelled and
+///    still shielded: a status dropped after the caller's cancel does not move the
+///    child into the group. The caller ends with `NotStarted`.
+#[test]
+fn caller_cancel_then_status_drop_vs_child_poll() {
+    common::model(|| {
+        let caller_scope = ScopeNode::new();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(caller_scope.clone());
+        let controller = {
+            let caller_scope = caller_scope.clone();
+            thread::spawn(move || {
+                caller_scope.cancel();
+                drop(status);
+            })
+        };
+        let child = {
+            let node = node.clone();
+            thread::spawn(move || {
+                let runner = common::Runner::new();
+                let saw_cancel = caller_scope.cancel_called();
+                wrapper.before_poll(&runner.waker);
+                let resumes = node.cancelled_by().is_none();
+                assert!(
+                    !(saw_cancel && resumes),
+                    "the work resumed after the caller's cancel"
+                );
+                wrapper
+            })
+        };
+        controller.join().unwrap();
+        let wrapper = child.join().unwrap();
+        assert!(
+            node.cancel_called(),
+            "the child escaped the caller's cancel"
+        );
+        assert!(
+            node.is_shielded(),
+            "the child joined the group after the caller's cancel"
+        );
+        let caller = common::Runner::new();
+        assert!(matches!(
+            poll_once(&mut starter, &caller),
+            Poll::Ready(Err(StartError::NotStarted))
+        ));
+        wrapper.finished();
+        drop(starter);
     });
 }
 

@@ -19,7 +19,9 @@
 //!
 //! `started(v)` hands `v` over and unshields the node: from then on the child is an
 //! ordinary member of the group, and its errors go there. A child that drops its
-//! status without `started` and keeps running joins the group the same way.
+//! status without `started` and keeps running joins the group the same way, unless a
+//! scope of the caller's was cancelled before the drop: then, as after `started`, it
+//! stays cancelled and never joins the group.
 //!
 //! A status dropped *by the child's own poll* (its future returned or unwound, taking
 //! the status with it) does not decide at once: the wrapper decides after the poll,
@@ -235,9 +237,17 @@ impl<T> StartShared<T> {
     }
 
     /// The child will never call `started`: tell the starter, and let the child (if
-    /// it keeps running) belong to the group, where the group's cancel reaches it.
+    /// it keeps running) belong to the group, where the group's cancel reaches it;
+    /// unless a scope of the caller's was cancelled first: then the child stays
+    /// cancelled and never joins the group, as after `started`.
     fn not_started(&self) {
-        if self.settle(State::NotStarted).is_ok() {
+        let cancelled = self.caller_cancelled();
+        if cancelled && matches!(*self.state.lock(), State::Waiting(_)) {
+            // Before the start is settled: a poll of the child that finds it settled
+            // (and so no longer looks at the caller) finds its node cancelled.
+            self.node.cancel();
+        }
+        if self.settle(State::NotStarted).is_ok() && !cancelled {
             self.node.set_shield(false);
         }
         // After the shield is gone (a shielded node looks through the caller).

@@ -556,6 +556,57 @@ fn started_in_the_task_fn_body_after_the_callers_cancel_does_not_join_the_group(
     });
 }
 
+/// Until `started`, a cancel of the caller's scopes reaches the starting child at once.
+/// Here the caller's scope is cancelled, and then, before the child runs again, its
+/// `TaskStatus` (kept outside the child) is dropped. The cancel came first: the child
+/// stays cancelled, and does not join the target group and run on there. One worker
+/// runs every task, so the order is fixed.
+#[test]
+fn a_status_dropped_after_the_callers_cancel_does_not_free_the_child() {
+    run(1, 20, || async {
+        let slot: Arc<Mutex<Option<TaskStatus<()>>>> = Arc::default();
+        let (stored, go, dropped, ran_on) = (Event::new(), Event::new(), Event::new(), Flag::new());
+        let caller = CancelScope::new();
+        let out = task_group(async |tg| {
+            let (slot2, stored2, go2) = (slot.clone(), stored.clone(), go.clone());
+            let (dropped2, ran_on2) = (dropped.clone(), ran_on.clone());
+            let (tg2, caller2) = (tg.clone(), caller.clone());
+            tg.start_soon(async move {
+                let out = caller2
+                    .run(tg2.start(move |status: TaskStatus<()>| async move {
+                        let _dropped = SetOnDrop(dropped2);
+                        *slot2.lock().unwrap() = Some(status);
+                        stored2.set();
+                        go2.wait().await;
+                        ran_on2.set();
+                        pending::<()>().await;
+                    }))
+                    .await;
+                assert!(out.is_none(), "the start was not cancelled: {out:?}");
+            });
+            let (slot3, caller3) = (slot.clone(), caller.clone());
+            let (stored3, go3) = (stored.clone(), go.clone());
+            tg.start_soon(async move {
+                stored3.wait().await;
+                // In one poll: the caller's cancel, then the status's drop.
+                caller3.cancel();
+                drop(slot3.lock().unwrap().take());
+                go3.set();
+            });
+            // Either way it ends: dropped, or run on and then dropped by this cancel.
+            crate::common::yield_until(|| dropped.is_set() || ran_on.is_set()).await;
+            tg.cancel_scope().cancel();
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+        assert!(
+            !ran_on.is_set(),
+            "the child of a cancelled caller ran on in the group"
+        );
+        assert!(caller.cancelled_caught());
+    });
+}
+
 /// A task function that panics before it returns its future: the panic comes out of
 /// the `start`, and the target group goes on as before (it takes another start, and
 /// ends).
