@@ -36,7 +36,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::child::Child;
 use super::error::{TaskError, TaskOutput};
-use super::shared::Slot;
+use super::shared::{GroupShared, Slot};
 use super::{Detached, TaskGroup};
 use crate::cancel::node::ScopeNode;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
@@ -52,7 +52,7 @@ pub enum StartError {
     NotStarted,
     /// The task failed or panicked before calling `started`.
     Failed(TaskError),
-    /// The group had already exited.
+    /// The group had already exited (the task function was not called).
     Closed,
 }
 
@@ -431,23 +431,25 @@ impl<F, T> StartFuture<F, T> {
     {
         crate::debug::trace::start(self.name.as_deref());
         let group = &self.group.shared;
+        // Counted in before the task function runs: a closed group refuses without
+        // calling it, and an open one stays open for the child.
+        if !group.children.try_add() {
+            return Err(StartError::Closed);
+        }
         let node = group.child_node(self.name.clone());
         node.set_shield(true);
         let shared = StartShared::new(node.clone());
         // Entered before `init` runs, so that a `started` made there finds a cancel of
-        // the caller's scopes; a panic in `init` unlinks it again.
+        // the caller's scopes.
         shared.enter_caller(crate::cancel::current::current());
-        let unwinding = Unwinding(&shared);
+        let unwinding = Unwinding {
+            shared: &shared,
+            group,
+        };
         let future = init(TaskStatus {
             link: Some(shared.clone()),
         });
         std::mem::forget(unwinding);
-        if !group.children.try_add() {
-            // The caller's node leaves the caller's scope (it would keep that scope,
-            // and itself, alive).
-            shared.release_caller();
-            return Err(StartError::Closed);
-        }
         let link: std::sync::Arc<dyn StartLink> = std::sync::Arc::new(LinkRef(shared.clone()));
         let child = Child::new(
             future,
@@ -465,12 +467,17 @@ impl<F, T> StartFuture<F, T> {
 }
 
 /// Undoes a launch that the task function unwound out of: the caller node leaves the
-/// caller's scope (it would keep that scope, and itself, alive).
-struct Unwinding<'a, T>(&'a StartShared<T>);
+/// caller's scope (it would keep that scope, and itself, alive), and the child, never
+/// launched, is counted out of its group.
+struct Unwinding<'a, T> {
+    shared: &'a StartShared<T>,
+    group: &'a GroupShared,
+}
 
 impl<T> Drop for Unwinding<'_, T> {
     fn drop(&mut self) {
-        self.0.release_caller();
+        self.shared.release_caller();
+        self.group.count_out();
     }
 }
 

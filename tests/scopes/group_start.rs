@@ -276,6 +276,25 @@ fn start_on_a_closed_group_is_closed() {
     });
 }
 
+/// A closed group refuses a start before it calls the task function: nothing the
+/// function does before it returns its future (binding a socket, say) happens.
+#[test]
+fn start_on_a_closed_group_does_not_call_the_task_function() {
+    run(2, 20, || async {
+        let tg: TaskGroup = task_group(async |tg| Ok::<_, BoxError>(tg)).await.unwrap();
+        let called = Flag::new();
+        let called2 = called.clone();
+        let outcome = tg
+            .start(move |status: TaskStatus<()>| {
+                called2.set();
+                async move { status.started(()) }
+            })
+            .await;
+        assert!(matches!(outcome, Err(StartError::Closed)), "{outcome:?}");
+        assert!(!called.is_set(), "the task function was called");
+    });
+}
+
 #[test]
 fn cancelling_the_caller_drops_the_starting_child() {
     run(2, 20, || async {
