@@ -49,12 +49,15 @@ use crate::net::scheduled_io::Direction;
 /// use pride::signal::{Signal, SignalKind};
 ///
 /// pride::run(async {
-///     let mut hangups = Signal::new(SignalKind::HANGUP).unwrap();
+///     let mut hangups = Signal::new(SignalKind::HANGUP)?;
 ///     loop {
-///         hangups.recv().await;
+///         hangups.recv().await?;
 ///         println!("reloading the configuration");
 ///     }
-/// });
+///     # #[allow(unreachable_code)]
+///     Ok::<_, std::io::Error>(())
+/// })
+/// .unwrap();
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SignalKind(i32);
@@ -114,7 +117,7 @@ impl fmt::Debug for SignalKind {
 /// pride::run(async {
 ///     let mut hangups = Signal::new(SignalKind::HANGUP)?;
 ///     loop {
-///         hangups.recv().await;
+///         hangups.recv().await?;
 ///         println!("reloading the configuration");
 ///     }
 ///     # #[allow(unreachable_code)]
@@ -204,6 +207,12 @@ impl Signal {
     ///
     /// Cancel-safe: dropped before it completes, it consumed no delivery.
     ///
+    /// # Errors
+    /// Once the runtime this listener was made in is gone (dropped), nothing can tell
+    /// it of a new delivery: `recv` then fails instead of waiting for ever, like any
+    /// socket's operation past its runtime. A delivery that arrived before is still
+    /// returned first.
+    ///
     /// ```
     /// use pride::process::Command;
     /// use pride::signal::{Signal, SignalKind};
@@ -213,14 +222,14 @@ impl Signal {
     ///     // A child process signals this one; the delivery waits for `recv`.
     ///     let sent = Command::new("sh").args(["-c", "kill -USR2 $PPID"]).status().await?;
     ///     assert!(sent.success());
-    ///     usr2.recv().await;
+    ///     usr2.recv().await?;
     ///     assert_eq!(usr2.kind(), SignalKind::USER_DEFINED2);
     ///     Ok::<_, std::io::Error>(())
     /// })
     /// .unwrap();
     /// ```
-    pub async fn recv(&mut self) {
-        let received = poll_fn(|cx| {
+    pub async fn recv(&mut self) -> io::Result<()> {
+        poll_fn(|cx| {
             self.io.poll_io(cx, Direction::Read, |pipe| {
                 match pipe.0.lock().pending().next() {
                     Some(_) => Ok(()),
@@ -228,9 +237,7 @@ impl Signal {
                 }
             })
         })
-        .await;
-        // The pipe is a socket pair that only this listener reads: it cannot fail.
-        received.expect("pride: reading a signal's self-pipe failed");
+        .await
     }
 
     /// The signal this listener is for.
@@ -251,7 +258,8 @@ impl fmt::Debug for Signal {
 /// react to every Ctrl-C, keep one [`Signal`] and call [`Signal::recv`] in a loop.
 ///
 /// # Errors
-/// If the signal handler cannot be set up.
+/// If the signal handler cannot be set up, or (as for [`Signal::recv`]) once the
+/// runtime it was called in is gone.
 ///
 /// # Panics
 /// Outside a pride runtime.
@@ -263,6 +271,5 @@ impl fmt::Debug for Signal {
 /// });
 /// ```
 pub async fn ctrl_c() -> io::Result<()> {
-    Signal::new(SignalKind::INTERRUPT)?.recv().await;
-    Ok(())
+    Signal::new(SignalKind::INTERRUPT)?.recv().await
 }

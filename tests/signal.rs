@@ -18,7 +18,8 @@ fn runtime() -> pride::Runtime {
 async fn recv(signal: &mut Signal) {
     pride::fail_after(Duration::from_secs(10), signal.recv())
         .await
-        .unwrap_or_else(|_| panic!("{signal:?}: a delivery was lost"));
+        .unwrap_or_else(|_| panic!("{signal:?}: a delivery was lost"))
+        .unwrap();
 }
 
 #[test]
@@ -33,9 +34,10 @@ fn sigint_delivered_twice_reaches_every_listener_twice() {
             recv(&mut second).await;
         }
         // Nothing more is pending.
-        assert_eq!(
-            pride::move_on_after(Duration::from_millis(20), first.recv()).await,
-            None
+        assert!(
+            pride::move_on_after(Duration::from_millis(20), first.recv())
+                .await
+                .is_none()
         );
 
         // `ctrl_c` sees a Ctrl-C sent after it started listening; we cannot see when
@@ -69,7 +71,7 @@ fn a_cancelled_recv_loses_no_delivery() {
     runtime().block_on(async {
         let mut signal = Signal::new(SignalKind::USER_DEFINED1).unwrap();
         let waited = pride::move_on_after(Duration::from_millis(10), signal.recv()).await;
-        assert_eq!(waited, None);
+        assert!(waited.is_none());
         raise(SignalKind::USER_DEFINED1.as_raw()).unwrap();
         recv(&mut signal).await;
     });
@@ -83,9 +85,10 @@ fn deliveries_while_nobody_waits_count_as_one() {
             raise(SignalKind::USER_DEFINED2.as_raw()).unwrap();
         }
         recv(&mut signal).await;
-        assert_eq!(
-            pride::move_on_after(Duration::from_millis(20), signal.recv()).await,
-            None
+        assert!(
+            pride::move_on_after(Duration::from_millis(20), signal.recv())
+                .await
+                .is_none()
         );
     });
 }
@@ -102,9 +105,10 @@ fn a_stream_of_sigterm_and_sighup() {
             recv(&mut term).await;
         }
         // Each listener saw only its own signal.
-        assert_eq!(
-            pride::move_on_after(Duration::from_millis(20), hup.recv()).await,
-            None
+        assert!(
+            pride::move_on_after(Duration::from_millis(20), hup.recv())
+                .await
+                .is_none()
         );
     });
 }
@@ -133,4 +137,22 @@ fn numbers_that_are_no_signal_are_refused() {
         // In range but unused by the system: its own error, not a crash.
         assert!(Signal::new(SignalKind::from_raw(127)).is_err());
     });
+}
+
+/// A listener whose runtime is gone: `recv` fails (nothing can tell it of a delivery
+/// any more) instead of waiting for ever or panicking.
+#[test]
+fn recv_after_its_runtime_is_gone_fails() {
+    let first = runtime();
+    let mut signal = first.block_on(async {
+        Signal::new(SignalKind::from_raw(signal_hook::consts::SIGWINCH)).unwrap()
+    });
+    drop(first);
+    let result = runtime().block_on(async {
+        pride::fail_after(Duration::from_secs(10), signal.recv())
+            .await
+            .expect("recv waited although its runtime is gone")
+    });
+    let error = result.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Other, "{error}");
 }
