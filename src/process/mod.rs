@@ -78,6 +78,11 @@ pub struct Command {
     /// Standard input was set (by [`stdin`](Command::stdin), or on the std command this
     /// one was made from): [`output`](Command::output) keeps it.
     stdin_set: bool,
+    /// Standard output was set by [`stdout`](Command::stdout): [`output`](Command::output)
+    /// keeps it instead of piping it.
+    stdout_set: bool,
+    /// Standard error was set by [`stderr`](Command::stderr), as for `stdout_set`.
+    stderr_set: bool,
 }
 
 impl Command {
@@ -95,6 +100,8 @@ impl Command {
             std: std::process::Command::new(program),
             kill_on_drop: false,
             stdin_set: false,
+            stdout_set: false,
+            stderr_set: false,
         }
     }
 
@@ -239,6 +246,7 @@ impl Command {
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub fn stdout(&mut self, stdio: impl Into<Stdio>) -> &mut Command {
+        self.stdout_set = true;
         self.std.stdout(stdio);
         self
     }
@@ -253,6 +261,7 @@ impl Command {
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub fn stderr(&mut self, stdio: impl Into<Stdio>) -> &mut Command {
+        self.stderr_set = true;
         self.std.stderr(stdio);
         self
     }
@@ -278,9 +287,10 @@ impl Command {
     }
 
     /// The underlying standard command, for options not mirrored here (such as
-    /// `std::os::unix::process::CommandExt`). Set standard input with
-    /// [`stdin`](Self::stdin), not here: [`output`](Self::output) does not see a stdin
-    /// set on the std command, and gives the child an empty one.
+    /// `std::os::unix::process::CommandExt`). Set the standard streams with
+    /// [`stdin`](Self::stdin), [`stdout`](Self::stdout) and [`stderr`](Self::stderr),
+    /// not here: [`output`](Self::output) does not see them set on the std command
+    /// (it gives the child an empty input and pipes the output and error).
     ///
     /// ```
     /// use std::os::unix::process::CommandExt;
@@ -334,20 +344,41 @@ impl Command {
     /// Spawns the child and waits for its exit status. Standard streams are
     /// inherited unless set otherwise.
     ///
+    /// A stream set to [`Stdio::piped`] has nobody to read or write it here: its pipe
+    /// is closed before the wait (as [`Child::wait`] closes standard input), so that a
+    /// child that writes more than a pipe holds gets a broken pipe instead of waiting
+    /// for ever. To see what a child writes, use [`output`](Self::output).
+    ///
     /// ```
+    /// use std::process::Stdio;
     /// # pride::run(async {
     /// assert!(!pride::process::Command::new("false").status().await?.success());
+    /// // Nobody reads the pipe: the child's write fails, the wait still ends.
+    /// let status = pride::process::Command::new("head")
+    ///     .args(["-c", "1000000", "/dev/zero"])
+    ///     .stdout(Stdio::piped())
+    ///     .status()
+    ///     .await?;
+    /// assert!(!status.success());
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn status(&mut self) -> io::Result<ExitStatus> {
-        self.spawn()?.wait().await
+        let mut child = self.spawn()?;
+        child.stdout = None;
+        child.stderr = None;
+        child.wait().await
     }
 
     /// Spawns the child with its standard output and error piped, and collects them
     /// and its exit status. As with std's `output`, the child's standard input is
     /// empty ([`Stdio::null`]) unless [`stdin`](Self::stdin) set one: a child that
-    /// reads it sees its end at once instead of waiting on the parent's. These
-    /// settings stay on the command, for a later `spawn` too.
+    /// reads it sees its end at once instead of waiting on the parent's; and a
+    /// standard output or error set by [`stdout`](Self::stdout) or
+    /// [`stderr`](Self::stderr) is kept (it comes back empty unless it is
+    /// [`Stdio::piped`]).
+    ///
+    /// The command is left as it was: a later [`spawn`](Self::spawn) or
+    /// [`status`](Self::status) inherits the streams this call piped or emptied.
     ///
     /// ```
     /// # pride::run(async {
@@ -362,14 +393,32 @@ impl Command {
         if !self.stdin_set {
             self.std.stdin(Stdio::null());
         }
-        self.std.stdout(Stdio::piped()).stderr(Stdio::piped());
-        self.spawn()?.wait_with_output().await
+        if !self.stdout_set {
+            self.std.stdout(Stdio::piped());
+        }
+        if !self.stderr_set {
+            self.std.stderr(Stdio::piped());
+        }
+        let child = self.spawn();
+        // Back to what `spawn` does with a stream nobody set: inherit it.
+        if !self.stdin_set {
+            self.std.stdin(Stdio::inherit());
+        }
+        if !self.stdout_set {
+            self.std.stdout(Stdio::inherit());
+        }
+        if !self.stderr_set {
+            self.std.stderr(Stdio::inherit());
+        }
+        child?.wait_with_output().await
     }
 }
 
 impl From<std::process::Command> for Command {
     /// Wraps a configured std command. Its standard input stays as std's command has
     /// it, for [`output`](Command::output) too (std cannot say whether it was set).
+    /// Its standard output and error count as not set: `output` pipes them, and
+    /// leaves them inherited.
     ///
     /// ```
     /// # pride::run(async {
@@ -385,6 +434,8 @@ impl From<std::process::Command> for Command {
             kill_on_drop: false,
             // std does not say whether its command set one: keep what it has.
             stdin_set: true,
+            stdout_set: false,
+            stderr_set: false,
         }
     }
 }

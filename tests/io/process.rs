@@ -306,3 +306,49 @@ fn types_and_futures_are_send() {
     let mut command = Command::new("true");
     assert_send(&command.status());
 }
+
+/// `status` closes the pipes it set up, as nobody reads them: a child that writes more
+/// than a pipe holds gets a broken pipe, and the wait ends.
+#[test]
+fn status_closes_the_pipes_nobody_reads() {
+    run(2, 60, || async {
+        let status = pride::fail_after(
+            Duration::from_secs(30),
+            Command::new("head")
+                .args(["-c", "1000000", "/dev/zero"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .status(),
+        )
+        .await
+        .expect("status waited on a pipe nobody reads")
+        .unwrap();
+        assert!(!status.success());
+    });
+}
+
+/// `output` leaves the command as it was: a later `spawn` gets no pipe it did not ask
+/// for (so a later `status` holds none the child could fill), while streams set by
+/// the caller are kept, by `output` too.
+#[test]
+fn output_leaves_the_command_as_it_was() {
+    run(2, 60, || async {
+        let mut cmd = Command::new("true");
+        assert!(cmd.output().await.unwrap().status.success());
+        let mut child = cmd.spawn().unwrap();
+        assert!(child.stdin.is_none() && child.stdout.is_none() && child.stderr.is_none());
+        assert!(child.wait().await.unwrap().success());
+
+        // Set by the caller: kept by `output`, and after it.
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "printf out; printf err >&2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let out = cmd.output().await.unwrap();
+        assert_eq!((&out.stdout[..], &out.stderr[..]), (&b""[..], &b"err"[..]));
+        let child = cmd.spawn().unwrap();
+        assert!(child.stdout.is_none() && child.stderr.is_some());
+        let out = child.wait_with_output().await.unwrap();
+        assert_eq!(out.stderr, b"err");
+    });
+}
