@@ -1,10 +1,12 @@
 //! `File`: a `std::fs::File` whose calls run on the blocking pool, one at a time.
 //!
 //! The file is either idle (held here) or busy (moved into the one call running on the
-//! pool, which hands it back with its result). An operation that finds the file busy
-//! first waits for the running call. A call whose caller has gone is still completed
-//! and its result kept: bytes read become `read_ahead`, a failed write's error is
-//! reported by the next operation.
+//! pool, which hands it back with its result). Calls are numbered; each operation
+//! remembers the number of the call it started, and takes a finished call's result
+//! only if the number is its own. An operation that finds the file busy with another
+//! call (one whose caller has gone) first waits for it and keeps what it left (see
+//! `File::keep`): bytes read become `read_ahead`, an error is reported by the next
+//! operation; then it starts its own call.
 
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -29,13 +31,32 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// reports its error. Dropping a `File` with a write in flight still completes that write, but
 /// its error is lost: flush first.
 ///
-/// **Cancel safety.** A read or write dropped while its call runs is not lost: the
-/// next operation waits for the call, and bytes it read are returned by the next read.
+/// **Cancel safety.** An operation polled once has started its call on the pool, and
+/// the call runs to its end even if the operation is dropped; the next operation waits
+/// for it first, and then runs its own call: it never returns the dropped call's
+/// result. What a dropped call leaves behind:
+/// - a read: the bytes it read are returned by the next read;
+/// - a write (already reported done to its caller): the bytes are written;
+/// - a [`seek`](File::seek): the position has moved (a later relative seek counts
+///   from there);
+/// - [`set_len`](File::set_len), [`sync_all`](File::sync_all): done;
+/// - [`metadata`](File::metadata): nothing;
+/// - an error any of them but `metadata` met is returned by the next operation.
+///
 /// A call that uses or moves the position (a read, write or seek) first moves the OS
-/// position back over such bytes, so that it acts where the reader is; calls that
-/// ignore the position (`metadata`, `sync_all`, `set_len`) leave the bytes in place. On
-/// a file that cannot seek (a pipe, a FIFO) that move fails: the call fails with the
-/// seek's error and the bytes stay for the next read.
+/// position back over bytes read ahead this way, so that it acts where the reader is;
+/// calls that ignore the position (`metadata`, `sync_all`, `set_len`) leave the bytes
+/// in place. On a file that cannot seek (a pipe, a FIFO) that move fails: the call
+/// fails with the seek's error and the bytes stay for the next read.
+///
+/// Reads and seeks through the traits' poll functions keep no state per call: a
+/// [`poll_read`](futures_io::AsyncRead::poll_read) takes any read in flight as its own
+/// (which is how a dropped read's bytes reach the next read), and a
+/// [`poll_seek`](futures_io::AsyncSeek::poll_seek) takes a seek to the same position
+/// that an earlier `poll_seek` started as its own, as it must when it is polled again.
+/// After dropping a seek started that way, seek with [`File::seek`] (which
+/// `file.seek(..)` calls even with `AsyncSeekExt` in scope), whose future knows its
+/// own call.
 ///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -66,21 +87,32 @@ pub struct File {
     /// The call in flight is a write (already reported done to its caller): a drop of
     /// the `File` lets it finish. Any other call in flight is cancelled by the drop.
     writing: bool,
+    /// The number of the last call started (see [`Call`]).
+    started: Call,
+    /// The read `poll_read` started last: any later `poll_read` takes it as its own.
+    polled_read: Option<Call>,
+    /// The seek `poll_seek` started last, and its position: a later `poll_seek` to the
+    /// same position takes it as its own.
+    polled_seek: Option<(Call, SeekFrom)>,
 }
+
+/// The number of a call started on the pool; numbers are never reused, so an
+/// operation's own number can only match the call it started.
+type Call = u64;
 
 enum State {
     /// `None` only while a call is being started.
     Idle(Option<std::fs::File>),
-    Busy(ToThread<(std::fs::File, Done)>),
+    Busy(Call, ToThread<(std::fs::File, Done)>),
 }
 
 /// What a call on the pool did.
 enum Done {
     Read(io::Result<Vec<u8>>),
     Write(io::Result<()>),
-    Seek(SeekFrom, io::Result<u64>),
+    Seek(io::Result<u64>),
     Sync(io::Result<()>),
-    SetLen(u64, io::Result<()>),
+    SetLen(io::Result<()>),
     Metadata(io::Result<std::fs::Metadata>),
     /// Nothing but the skip back over read-ahead bytes ran (for `into_std`).
     Settled,
@@ -169,6 +201,9 @@ impl File {
             read_ahead: Vec::new(),
             error: None,
             writing: false,
+            started: 0,
+            polled_read: None,
+            polled_seek: None,
         }
     }
 
@@ -199,13 +234,9 @@ impl File {
             return Err(error);
         }
         if !self.read_ahead.is_empty() {
+            let mut mine = None;
             std::future::poll_fn(|cx| {
-                self.poll_call(
-                    cx,
-                    Position::Used,
-                    |done| matches!(done, Done::Settled),
-                    |_| Done::Settled,
-                )
+                self.poll_call(cx, &mut mine, Position::Used, |_| Done::Settled)
             })
             .await?;
         }
@@ -222,13 +253,11 @@ impl File {
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn metadata(&mut self) -> io::Result<std::fs::Metadata> {
+        let mut mine = None;
         let done = std::future::poll_fn(|cx| {
-            self.poll_call(
-                cx,
-                Position::Ignored,
-                |done| matches!(done, Done::Metadata(_)),
-                |file| Done::Metadata(file.metadata()),
-            )
+            self.poll_call(cx, &mut mine, Position::Ignored, |file| {
+                Done::Metadata(file.metadata())
+            })
         })
         .await;
         result_of(done, |d| match d {
@@ -252,16 +281,17 @@ impl File {
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn sync_all(&mut self) -> io::Result<()> {
-        std::future::poll_fn(|cx| {
-            self.poll_call(
-                cx,
-                Position::Ignored,
-                |done| matches!(done, Done::Sync(_)),
-                |file| Done::Sync(file.sync_all()),
-            )
+        let mut mine = None;
+        let done = std::future::poll_fn(|cx| {
+            self.poll_call(cx, &mut mine, Position::Ignored, |file| {
+                Done::Sync(file.sync_all())
+            })
         })
-        .await
-        .map(|_| ())
+        .await;
+        result_of(done, |d| match d {
+            Done::Sync(r) => r,
+            _ => unreachable!("a sync call ends in a sync"),
+        })
     }
 
     /// Truncates or extends the file to `size` bytes, like [`std::fs::File::set_len`].
@@ -277,62 +307,106 @@ impl File {
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn set_len(&mut self, size: u64) -> io::Result<()> {
-        std::future::poll_fn(|cx| {
-            self.poll_call(
-                cx,
-                Position::Ignored,
-                |done| matches!(done, Done::SetLen(s, _) if *s == size),
-                move |file| Done::SetLen(size, file.set_len(size)),
-            )
+        let mut mine = None;
+        let done = std::future::poll_fn(|cx| {
+            self.poll_call(cx, &mut mine, Position::Ignored, move |file| {
+                Done::SetLen(file.set_len(size))
+            })
         })
-        .await
-        .map(|_| ())
+        .await;
+        result_of(done, |d| match d {
+            Done::SetLen(r) => r,
+            _ => unreachable!("a set_len call ends in a set_len"),
+        })
+    }
+
+    /// Moves the position, like [`std::io::Seek::seek`]; returns the new position
+    /// from the start of the file. Waits for the call in flight first.
+    ///
+    /// This is what `file.seek(pos)` calls, also with `futures_lite::AsyncSeekExt` in
+    /// scope. Unlike a seek through [`AsyncSeek`](futures_io::AsyncSeek), its future
+    /// knows the call it started: dropped after its first poll, the seek still moves
+    /// the position, and the next seek starts from there and returns its own result.
+    ///
+    /// ```
+    /// use futures_lite::AsyncWriteExt;
+    /// use std::io::SeekFrom;
+    ///
+    /// # pride::run(async {
+    /// let path = std::env::temp_dir().join(format!("pride-seek-doc-{}", std::process::id()));
+    /// let mut file = pride::fs::File::create(&path).await?;
+    /// file.write_all(b"hello").await?;
+    /// assert_eq!(file.seek(SeekFrom::End(-2)).await?, 3);
+    /// assert_eq!(file.seek(SeekFrom::Current(1)).await?, 4);
+    /// # pride::fs::remove_file(&path).await?;
+    /// # Ok::<_, std::io::Error>(()) }).unwrap();
+    /// ```
+    pub async fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let mut mine = None;
+        std::future::poll_fn(|cx| self.poll_seek_as(cx, &mut mine, pos)).await
+    }
+
+    /// A seek to `pos` whose caller started the call numbered `mine`, if any.
+    fn poll_seek_as(
+        &mut self,
+        cx: &mut Context<'_>,
+        mine: &mut Option<Call>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        let done = ready!(self.poll_call(cx, mine, Position::Used, move |file| {
+            Done::Seek(file.seek(pos))
+        }));
+        Poll::Ready(result_of(done, |d| match d {
+            Done::Seek(r) => r,
+            _ => unreachable!("a seek call ends in a seek"),
+        }))
     }
 
     fn take_file(&mut self) -> std::fs::File {
         match &mut self.state {
             State::Idle(file) => file.take().expect("an idle File holds its file"),
-            State::Busy(_) => unreachable!("taken only when idle"),
+            State::Busy(..) => unreachable!("taken only when idle"),
         }
     }
 
-    /// Completes the call in flight. Returns it if `wanted` says it is the result the
-    /// caller waits for; otherwise keeps what matters of it and returns `None` once the
-    /// file is idle.
-    fn poll_idle(
-        &mut self,
-        cx: &mut Context<'_>,
-        wanted: impl Fn(&Done) -> bool,
-    ) -> Poll<Option<Done>> {
-        let State::Busy(call) = &mut self.state else {
+    /// Completes the call in flight, if any: the file is idle once this is ready.
+    /// Returns the call's number and result.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<Option<(Call, Done)>> {
+        let State::Busy(number, call) = &mut self.state else {
             return Poll::Ready(None);
         };
+        let number = *number;
         let (file, done) = ready!(Pin::new(call).poll(cx));
         self.state = State::Idle(Some(file));
         self.writing = false;
-        if wanted(&done) {
-            return Poll::Ready(Some(done));
-        }
+        Poll::Ready(Some((number, done)))
+    }
+
+    /// Keeps what a call whose caller is gone left: the bytes it read become the
+    /// read-ahead, its error is kept for the next operation.
+    fn keep(&mut self, done: Done) {
         match done {
             Done::Read(Ok(bytes)) => self.read_ahead = bytes,
             Done::Read(Err(e))
             | Done::Write(Err(e))
             | Done::Sync(Err(e))
-            | Done::SetLen(_, Err(e))
-            | Done::Seek(_, Err(e)) => self.error = Some(e),
+            | Done::SetLen(Err(e))
+            | Done::Seek(Err(e)) => self.error = Some(e),
             Done::Rewind(e, read_ahead) => {
                 self.read_ahead = read_ahead;
                 self.error = Some(e);
             }
-            Done::Write(Ok(())) | Done::Sync(Ok(())) | Done::SetLen(_, Ok(())) => {}
-            Done::Seek(_, Ok(_)) | Done::Metadata(_) | Done::Settled => {}
+            Done::Write(Ok(())) | Done::Sync(Ok(())) | Done::SetLen(Ok(())) => {}
+            Done::Seek(Ok(_)) | Done::Metadata(_) | Done::Settled => {}
         }
-        Poll::Ready(None)
     }
 
-    /// Completes the call in flight, keeping what matters of its result.
+    /// Completes the call in flight, keeping what it left.
     fn poll_settled(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.poll_idle(cx, |_| false).map(|_| ())
+        if let Some((_, done)) = ready!(self.poll_idle(cx)) {
+            self.keep(done);
+        }
+        Poll::Ready(())
     }
 
     /// Starts `call` on the pool with the file. If it uses the position, the read-ahead
@@ -343,44 +417,62 @@ impl File {
         &mut self,
         position: Position,
         call: impl FnOnce(&mut std::fs::File) -> Done + Send + 'static,
-    ) {
+    ) -> Call {
         let mut file = self.take_file();
         let read_ahead = match position {
             Position::Used => std::mem::take(&mut self.read_ahead),
             Position::Ignored => Vec::new(),
         };
-        self.state = State::Busy(crate::to_thread(move || {
-            if !read_ahead.is_empty() {
-                if let Err(e) = file.seek(SeekFrom::Current(-(read_ahead.len() as i64))) {
-                    return (file, Done::Rewind(e, read_ahead));
+        self.started += 1;
+        self.state = State::Busy(
+            self.started,
+            crate::to_thread(move || {
+                if !read_ahead.is_empty() {
+                    if let Err(e) = file.seek(SeekFrom::Current(-(read_ahead.len() as i64))) {
+                        return (file, Done::Rewind(e, read_ahead));
+                    }
                 }
-            }
-            let done = call(&mut file);
-            (file, done)
-        }));
+                let done = call(&mut file);
+                (file, done)
+            }),
+        );
+        self.started
     }
 
-    /// Waits until idle; reports a kept error; otherwise starts `call` and waits for
-    /// the result `wanted` accepts.
+    /// One operation: `mine` is the number of the call it started, if it did. Waits
+    /// for the call in flight: if it is `mine`, returns its result; otherwise keeps
+    /// what it left, reports a kept error, or starts `call` (setting `mine`) and waits
+    /// for it.
     fn poll_call(
         &mut self,
         cx: &mut Context<'_>,
+        mine: &mut Option<Call>,
         position: Position,
-        wanted: impl Fn(&Done) -> bool,
         call: impl FnOnce(&mut std::fs::File) -> Done + Send + 'static,
     ) -> Poll<io::Result<Done>> {
         let mut call = Some(call);
         loop {
-            if let Some(done) = ready!(self.poll_idle(cx, &wanted)) {
-                return Poll::Ready(Ok(done));
+            match ready!(self.poll_idle(cx)) {
+                Some((number, done)) if Some(number) == *mine => {
+                    *mine = None;
+                    return Poll::Ready(match done {
+                        // Our call did not run: the bytes stay for the next read.
+                        Done::Rewind(e, read_ahead) => {
+                            self.read_ahead = read_ahead;
+                            Err(e)
+                        }
+                        done => Ok(done),
+                    });
+                }
+                Some((_, done)) => self.keep(done),
+                None => {}
             }
             if let Some(error) = self.error.take() {
                 return Poll::Ready(Err(error));
             }
             match call.take() {
-                Some(call) => self.start(position, call),
-                // Our own call ends in the wanted result or in a kept error.
-                None => unreachable!("a started call ends in its own result or an error"),
+                Some(call) => *mine = Some(self.start(position, call)),
+                None => unreachable!("a started call is waited for until it ends"),
             }
         }
     }
@@ -391,7 +483,7 @@ impl Drop for File {
         // A buffered write in flight runs to its end (its caller was told it was done);
         // only its error is lost. Any other call in flight (a read, a seek, whose
         // caller is gone) is dropped like any pool call: cancelled if still queued.
-        if let State::Busy(call) = std::mem::replace(&mut self.state, State::Idle(None)) {
+        if let State::Busy(_, call) = std::mem::replace(&mut self.state, State::Idle(None)) {
             if self.writing {
                 call.detach();
             }
@@ -414,30 +506,22 @@ impl futures_io::AsyncRead for File {
             return Poll::Ready(Ok(0));
         }
         if this.read_ahead.is_empty() {
-            // A read dropped earlier may have finished: its bytes come first. An empty
-            // result is the end of the file, returned as such.
-            this.read_ahead = match ready!(this.poll_idle(cx, |d| matches!(d, Done::Read(Ok(_))))) {
-                Some(Done::Read(Ok(bytes))) => bytes,
-                _ => {
-                    let len = buf.len().min(MAX_CHUNK);
-                    let done = ready!(this.poll_call(
-                        cx,
-                        Position::Used,
-                        |d| matches!(d, Done::Read(_)),
-                        move |file| {
-                            let mut bytes = vec![0; len];
-                            Done::Read(file.read(&mut bytes).map(|n| {
-                                bytes.truncate(n);
-                                bytes
-                            }))
-                        },
-                    ));
-                    result_of(done, |d| match d {
-                        Done::Read(r) => r,
-                        _ => unreachable!("only a read is wanted"),
-                    })?
-                }
-            };
+            // Any read is this one's, a read dropped earlier too: its bytes come first.
+            // An empty result is the end of the file, returned as such.
+            let len = buf.len().min(MAX_CHUNK);
+            let mut mine = this.polled_read.take();
+            let done = this.poll_call(cx, &mut mine, Position::Used, move |file| {
+                let mut bytes = vec![0; len];
+                Done::Read(file.read(&mut bytes).map(|n| {
+                    bytes.truncate(n);
+                    bytes
+                }))
+            });
+            this.polled_read = mine;
+            this.read_ahead = result_of(ready!(done), |d| match d {
+                Done::Read(r) => r,
+                _ => unreachable!("a read call ends in a read"),
+            })?;
         }
         let n = this.read_ahead.len().min(buf.len());
         buf[..n].copy_from_slice(&this.read_ahead[..n]);
@@ -491,23 +575,20 @@ impl futures_io::AsyncSeek for File {
         pos: SeekFrom,
     ) -> Poll<io::Result<u64>> {
         let this = self.get_mut();
-        let done = ready!(this.poll_call(
-            cx,
-            Position::Used,
-            |d| matches!(d, Done::Seek(p, _) if *p == pos),
-            move |file| Done::Seek(pos, file.seek(pos)),
-        ));
-        Poll::Ready(result_of(done, |d| match d {
-            Done::Seek(_, r) => r,
-            _ => unreachable!("only this kind of call is wanted"),
-        }))
+        let mut mine = match this.polled_seek.take() {
+            Some((call, to)) if to == pos => Some(call),
+            _ => None,
+        };
+        let result = this.poll_seek_as(cx, &mut mine, pos);
+        this.polled_seek = mine.map(|call| (call, pos));
+        result
     }
 }
 
 impl std::fmt::Debug for File {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("File")
-            .field("busy", &matches!(self.state, State::Busy(_)))
+            .field("busy", &matches!(self.state, State::Busy(..)))
             .finish_non_exhaustive()
     }
 }

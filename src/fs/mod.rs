@@ -10,9 +10,10 @@
 //! dropped before a pool thread took its call up cancels it: the call never runs. Once
 //! the call runs, it runs to its end and dropping the future only discards the
 //! result: a dropped `remove_file` may still have removed the file, a dropped `write`
-//! may still have written it. [`File`] keeps its call instead of discarding it: a read
-//! or write dropped mid-way finishes in the background, the next operation on the file
-//! waits for it, and bytes it read are handed to the next read, so no data is lost.
+//! may still have written it. [`File`] keeps its call instead of discarding it: a call
+//! dropped mid-way finishes in the background, the next operation on the file waits
+//! for it and then runs its own, and bytes it read are handed to the next read, so no
+//! data is lost (see [`File`] for what each kind of call leaves).
 //!
 //! ```
 //! pride::run(async {

@@ -412,3 +412,91 @@ fn types_and_futures_are_send() {
     assert_send(&file.metadata());
     assert_send(&file.read(&mut []));
 }
+
+/// Polls `operation` once, so that its call is on the pool, drops it, and returns once
+/// the pool (one thread, in order) has run that call.
+async fn drop_after_its_call_started(operation: impl std::future::Future) {
+    // Ready at once only if the call finished within the poll: then nothing was dropped
+    // mid-call, and the caller's checks still hold.
+    let _ = futures_lite::future::poll_once(operation).await;
+    pride::to_thread(|| ()).await;
+}
+
+/// A call dropped mid-way still runs, but its result is nobody else's: the next call
+/// of the same kind (same arguments, too) runs on its own and sees the file as it is
+/// then, after another handle changed it.
+#[test]
+fn a_dropped_calls_result_goes_to_no_other_call() {
+    with_one_pool_thread(|| async {
+        let dir = TempDir::new("dropped-result");
+        let path = dir.join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true);
+        let mut file = fs::File::open_with(&path, &options).await.unwrap();
+
+        drop_after_its_call_started(file.metadata()).await;
+        std::fs::write(&path, b"abcd").unwrap();
+        assert_eq!(file.metadata().await.unwrap().len(), 4);
+
+        drop_after_its_call_started(file.set_len(3)).await;
+        std::fs::write(&path, b"0123456789").unwrap();
+        file.set_len(3).await.unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 3);
+
+        std::fs::write(&path, b"abc").unwrap();
+        drop_after_its_call_started(file.seek(SeekFrom::End(0))).await;
+        {
+            use std::io::Write;
+            let mut other = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            other.write_all(b"DEF").unwrap();
+        }
+        assert_eq!(file.seek(SeekFrom::End(0)).await.unwrap(), 6);
+        file.write_all(b"!").await.unwrap();
+        file.flush().await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abcDEF!");
+    });
+}
+
+/// A dropped seek still moves the position, and a relative seek after it counts from
+/// there, whether or not it is the same seek.
+#[test]
+fn a_dropped_seek_moves_the_position() {
+    with_one_pool_thread(|| async {
+        let dir = TempDir::new("dropped-seek");
+        let path = dir.join("f");
+        std::fs::write(&path, [5u8; 100]).unwrap();
+        let mut file = fs::File::open(&path).await.unwrap();
+        drop_after_its_call_started(file.seek(SeekFrom::Current(5))).await;
+        assert_eq!(file.seek(SeekFrom::Current(5)).await.unwrap(), 10);
+        drop_after_its_call_started(file.seek(SeekFrom::Current(5))).await;
+        assert_eq!(file.seek(SeekFrom::Current(3)).await.unwrap(), 18);
+        // Through the trait, polled until it ends, a seek gets its own result too.
+        assert_eq!(
+            AsyncSeekExt::seek(&mut file, SeekFrom::Current(2))
+                .await
+                .unwrap(),
+            20
+        );
+        let mut rest = Vec::new();
+        file.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest.len(), 80);
+    });
+}
+
+/// `set_len` returns its own call's error.
+#[test]
+fn set_len_on_a_file_opened_for_reading_fails() {
+    run(|| async {
+        let dir = TempDir::new("set-len-read-only");
+        let path = dir.join("f");
+        fs::write(&path, "abc").await?;
+        let mut file = fs::File::open(&path).await?;
+        assert!(file.set_len(1).await.is_err());
+        assert_eq!(fs::read_to_string(&path).await?, "abc");
+        Ok(())
+    });
+}
