@@ -9,8 +9,10 @@
 //!
 //! Checked: no lost edge (an event that arrives between a poll and its `WouldBlock`
 //! survives the clear); no lost wake-up (a task left `Pending` while bytes are there
-//! was woken); every waiting task is woken by one edge, not only the first; a runtime
-//! dropped while a task reads ends the read with an error or wakes it.
+//! was woken); every waiting future is woken by one edge, not only the first; a runtime
+//! dropped while a task reads ends the read with an error or wakes it; a future dropped
+//! while an edge wakes it leaves no waker behind, and a future waiting beside it is
+//! still woken.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_reactor`. The seeded bugs it catches are rows of the mutation table
@@ -164,8 +166,8 @@ fn edge_vs_try_read_then_wait() {
     });
 }
 
-/// Two tasks wait on the same direction (a shared socket): one edge wakes both, or each
-/// sees it.
+/// Two futures wait on the same direction (a shared socket), registering while an edge
+/// arrives: the edge wakes both, or each sees it.
 #[test]
 fn one_edge_reaches_two_waiters() {
     loom::model(|| {
@@ -177,23 +179,21 @@ fn one_edge_reaches_two_waiters() {
                 assert!(io.set_readiness(0, READABLE));
             })
         };
-        let other = {
-            let (io, socket) = (io.clone(), socket.clone());
-            thread::spawn(move || {
-                let (count, waker) = counter();
-                let polled = io.poll_read(&waker, || socket.peek());
-                (polled.is_ready(), count)
-            })
-        };
-        let (count, waker) = counter();
-        let mine = io.poll_read(&waker, || socket.peek()).is_ready();
+        let (first_count, first_waker) = counter();
+        let (second_count, second_waker) = counter();
+        let mut first = io.wait_read();
+        let mut second = io.wait_read();
+        let first_ready = first.poll(&first_waker, || socket.peek()).is_ready();
+        let second_ready = second.poll(&second_waker, || socket.peek()).is_ready();
         driver.join().unwrap();
-        let (theirs, their_count) = other.join().unwrap();
 
-        assert!(mine || wakes(&count) == 1, "this waiter was never woken");
         assert!(
-            theirs || wakes(&their_count) == 1,
-            "the other waiter was never woken"
+            first_ready || wakes(&first_count) == 1,
+            "the first waiter was never woken"
+        );
+        assert!(
+            second_ready || wakes(&second_count) == 1,
+            "the second waiter was never woken"
         );
     });
 }
@@ -224,5 +224,49 @@ fn shut_down_vs_a_waiting_read() {
             }
         };
         assert_eq!(result.unwrap_err().kind(), io::ErrorKind::Other);
+    });
+}
+
+/// A waiting future is dropped (its task cancelled) while an edge wakes it, and
+/// another future waits beside it: the other is woken (or saw the edge), and once both
+/// are gone no waker is left behind, whichever of the drop and the wake came first.
+#[test]
+fn drop_vs_wake() {
+    loom::model(|| {
+        let (io, socket) = drained_registration();
+        let (dropped_count, dropped_waker) = counter();
+        let cancelled = {
+            let (io, socket) = (io.clone(), socket.clone());
+            thread::spawn(move || {
+                let mut wait = io.wait_read();
+                let polled = wait.poll(&dropped_waker, || socket.peek());
+                drop(wait);
+                polled.is_ready()
+            })
+        };
+        let driver = {
+            let (io, socket) = (io.clone(), socket.clone());
+            thread::spawn(move || {
+                socket.send();
+                assert!(io.set_readiness(0, READABLE));
+            })
+        };
+        let (count, waker) = counter();
+        let mut wait = io.wait_read();
+        let mine = wait.poll(&waker, || socket.peek()).is_ready();
+        driver.join().unwrap();
+        cancelled.join().unwrap();
+
+        assert!(
+            mine || wakes(&count) == 1,
+            "the waiting future was never woken"
+        );
+        assert!(wakes(&dropped_count) <= 1);
+        drop(wait);
+        assert_eq!(
+            io.owned_waits(),
+            0,
+            "a dropped future's waker stayed behind"
+        );
     });
 }

@@ -34,7 +34,6 @@
 //! ```
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 
 use parking_lot::Mutex;
@@ -229,15 +228,14 @@ impl Signal {
     /// .unwrap();
     /// ```
     pub async fn recv(&mut self) -> io::Result<()> {
-        poll_fn(|cx| {
-            self.io.poll_io(cx, Direction::Read, |pipe| {
+        self.io
+            .async_io(Direction::Read, |pipe| {
                 match pipe.0.lock().pending().next() {
                     Some(_) => Ok(()),
                     None => Err(io::ErrorKind::WouldBlock.into()),
                 }
             })
-        })
-        .await
+            .await
     }
 
     /// The signal this listener is for.

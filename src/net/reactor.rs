@@ -2,8 +2,10 @@
 //! per-registration readiness state the driver dispatches events into.
 //!
 //! Who calls it: the I/O types of this room register their mio sources through
-//! [`IoSource::new`] and wait with [`IoSource::poll_io`]; the runtime's driver, whichever
-//! worker holds it, calls [`Reactor::dispatch`] for every event of a `Poll::poll` turn.
+//! [`IoSource::new`] and wait with [`IoSource::async_io`] (an `async fn`) or
+//! [`IoSource::poll_io`] (a poll function, such as `AsyncRead::poll_read`); the runtime's
+//! driver, whichever worker holds it, calls [`Reactor::dispatch`] for every event of a
+//! `Poll::poll` turn.
 //!
 //! Rules:
 //! - Each registration has its own [`ScheduledIo`], shared (an `Arc`) by its
@@ -190,6 +192,25 @@ impl<S: Source> IoSource<S> {
     /// A short read does not mean the socket is drained (the kernel ends a TCP read at
     /// the urgent mark, a Unix stream read after a message carrying descriptors), so
     /// only `WouldBlock` clears readiness, never a result.
+    ///
+    /// For an `async fn`: the future's waker is kept until it completes or is dropped,
+    /// and any number of such futures may wait at once.
+    pub(crate) async fn async_io<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut wait = self.io.wait(direction);
+        std::future::poll_fn(|cx| {
+            std::task::ready!(crate::runtime::coop::poll_proceed(cx));
+            wait.poll_op(cx, || op(&self.source))
+        })
+        .await
+    }
+
+    /// [`async_io`](Self::async_io) for a poll function, which cannot say when its
+    /// caller is gone: its waker replaces that of the last poll in `direction`, so only
+    /// the last task to poll a direction this way is woken.
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
@@ -203,12 +224,9 @@ impl<S: Source> IoSource<S> {
     /// Ready once the slot reports readiness in `direction`. The source may still say
     /// `WouldBlock`; an operation run through [`IoSource::try_io`] then clears it. An
     /// error once the runtime is gone.
-    pub(crate) fn poll_ready(
-        &self,
-        cx: &mut Context<'_>,
-        direction: Direction,
-    ) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, direction).map(|event| event.check())
+    pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
+        let mut wait = self.io.wait(direction);
+        std::future::poll_fn(|cx| wait.poll_ready(cx).map(|event| event.check())).await
     }
 
     /// `op` without waiting: `WouldBlock` clears the readiness it saw and is returned.

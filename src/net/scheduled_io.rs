@@ -19,6 +19,13 @@
 //! - Waiters register under the `waiters` lock and then look at the word again; the
 //!   driver sets the bits before taking that lock. Either the waiter sees the bits, or
 //!   the driver sees the waiter: no lost wake-up.
+//! - A waker is kept only while its waiter can still be polled. A future that waits
+//!   holds a [`Wait`]: its waker has its own entry, which goes when the `Wait` does
+//!   (the future completed or was dropped). A poll function with no future of its own
+//!   (`AsyncRead::poll_read`, `poll_accept`) cannot say when its caller is gone: its
+//!   waker goes into its direction's one polled slot, which each such poll replaces.
+//!   So only the last task to wait through a poll function is woken, as with tokio;
+//!   any number of futures waiting at once are each woken.
 //! - When the runtime is dropped, nothing turns its driver any more: its reactor sets
 //!   `SHUT_DOWN` on every registration, as an event (same tick and wake-up rules).
 //!   Every operation that would wait then fails instead.
@@ -55,6 +62,13 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
+    fn index(self) -> usize {
+        match self {
+            Direction::Read => 0,
+            Direction::Write => 1,
+        }
+    }
+
     /// What a task waiting for this direction waits for, in the task-tree dump.
     fn waited_on(self) -> crate::debug::task::WaitOn {
         match self {
@@ -105,8 +119,41 @@ impl ReadyEvent {
 
 #[derive(Default)]
 struct Waiters {
-    reader: Vec<Waker>,
-    writer: Vec<Waker>,
+    /// The waits of futures (each a [`Wait`]), by key: the direction and the waker, or
+    /// `None` once woken. Only the `Wait`'s drop removes its entry, so a key names its
+    /// own entry for as long as the `Wait` lives.
+    owned: slab::Slab<(Direction, Option<Waker>)>,
+    /// The waker of the last wait through a poll function, per direction.
+    polled: [Option<Waker>; 2],
+}
+
+impl Waiters {
+    /// Registers `waker`, for `who` (see [`ScheduledIo::poll_ready_as`]).
+    fn register(&mut self, direction: Direction, who: Option<&mut Option<usize>>, waker: &Waker) {
+        let slot = match who {
+            None => &mut self.polled[direction.index()],
+            Some(key) => match *key {
+                Some(key) => &mut self.owned[key].1,
+                None => {
+                    *key = Some(self.owned.insert((direction, Some(waker.clone()))));
+                    return;
+                }
+            },
+        };
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    /// Takes every waker waiting for `direction` into `woken`.
+    fn take(&mut self, direction: Direction, woken: &mut Vec<Waker>) {
+        woken.extend(self.polled[direction.index()].take());
+        for (_, (waits_for, waker)) in self.owned.iter_mut() {
+            if *waits_for == direction {
+                woken.extend(waker.take());
+            }
+        }
+    }
 }
 
 /// The shared state of one registration.
@@ -116,7 +163,7 @@ pub(crate) struct ScheduledIo {
     /// Bits 8..32: tick, bumped by every event the driver delivers.
     /// Bits 32..56: generation, fixed at registration.
     word: AtomicU64,
-    /// Tasks waiting for each direction. Several tasks may wait on one socket at once
+    /// Tasks waiting for each direction. Several futures may wait on one socket at once
     /// (a shared `UdpSocket`, the two halves of a stream); every one is woken.
     waiters: Mutex<Waiters>,
 }
@@ -164,11 +211,10 @@ impl ScheduledIo {
         let mut woken = Vec::new();
         {
             let mut waiters = self.waiters.lock();
-            if ready & Direction::Read.mask() != 0 {
-                woken.append(&mut waiters.reader);
-            }
-            if ready & Direction::Write.mask() != 0 {
-                woken.append(&mut waiters.writer);
+            for direction in [Direction::Read, Direction::Write] {
+                if ready & direction.mask() != 0 {
+                    waiters.take(direction, &mut woken);
+                }
             }
         }
         for waker in woken {
@@ -186,20 +232,34 @@ impl ScheduledIo {
             .then_some(ReadyEvent { tick, ready })
     }
 
-    /// Ready if the direction has readiness; otherwise registers `cx`'s waker.
+    /// Ready if the direction has readiness; otherwise registers `cx`'s waker in the
+    /// direction's polled slot (for a poll function with no future of its own).
+    #[cfg(all(test, not(pride_loom)))]
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<ReadyEvent> {
-        self.poll_ready_after(cx, direction, None)
+        self.poll_ready_as(cx, direction, None, None)
     }
 
-    /// [`poll_ready`](Self::poll_ready), counting only readiness newer than `spent`.
-    fn poll_ready_after(
+    /// A wait for `direction` owned by a future: its waker is kept until it is dropped.
+    pub(crate) fn wait(&self, direction: Direction) -> Wait<'_> {
+        Wait {
+            io: self,
+            direction,
+            key: None,
+        }
+    }
+
+    /// Ready if the direction has readiness newer than `spent`; otherwise registers
+    /// `cx`'s waker for `who`: `None` for the direction's polled slot, or a [`Wait`]'s
+    /// key (set on its first registration).
+    fn poll_ready_as(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        who: Option<&mut Option<usize>>,
         spent: Option<ReadyEvent>,
     ) -> Poll<ReadyEvent> {
         if let Some(event) = self.ready_now(direction, spent) {
@@ -211,30 +271,37 @@ impl ScheduledIo {
         if let Some(event) = self.ready_now(direction, spent) {
             return Poll::Ready(event);
         }
-        let list = match direction {
-            Direction::Read => &mut waiters.reader,
-            Direction::Write => &mut waiters.writer,
-        };
-        if !list.iter().any(|w| w.will_wake(cx.waker())) {
-            list.push(cx.waker().clone());
-        }
+        waiters.register(direction, who, cx.waker());
+        drop(waiters);
         crate::debug::task::waits(cx, direction.waited_on());
         Poll::Pending
     }
 
     /// Runs `op` while the direction is ready, until it returns anything but
     /// `WouldBlock`; each `WouldBlock` clears the readiness the poll saw, and `op` runs
-    /// again only after a newer event. `Pending` (with `cx`'s waker registered) once
-    /// there is none.
+    /// again only after a newer event. `Pending` (with `cx`'s waker registered in the
+    /// polled slot) once there is none.
     pub(crate) fn poll_op<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_op_as(cx, direction, None, op)
+    }
+
+    /// [`poll_op`](Self::poll_op) for `who` (see [`poll_ready_as`](Self::poll_ready_as)).
+    fn poll_op_as<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut who: Option<&mut Option<usize>>,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         let mut spent = None;
         loop {
-            let Poll::Ready(event) = self.poll_ready_after(cx, direction, spent) else {
+            let Poll::Ready(event) = self.poll_ready_as(cx, direction, who.as_deref_mut(), spent)
+            else {
                 return Poll::Pending;
             };
             match op() {
@@ -257,11 +324,7 @@ impl ScheduledIo {
         direction: Direction,
         op: impl FnOnce() -> io::Result<R>,
     ) -> io::Result<R> {
-        let mut cx = Context::from_waker(Waker::noop());
-        let event = match self.poll_ready(&mut cx, direction) {
-            Poll::Ready(event) => Some(event),
-            Poll::Pending => None,
-        };
+        let event = self.ready_now(direction, None);
         let result = op();
         if let (Some(event), Err(e)) = (event, &result) {
             if e.kind() == io::ErrorKind::WouldBlock {
@@ -288,6 +351,44 @@ impl ScheduledIo {
                 Ok(_) => return,
                 Err(actual) => current = actual,
             }
+        }
+    }
+}
+
+/// A future's wait on one direction of a registration: the waker it registers is
+/// kept for it until the `Wait` is dropped, however many times it is polled.
+pub(crate) struct Wait<'a> {
+    io: &'a ScheduledIo,
+    direction: Direction,
+    /// The entry in `Waiters::owned`, from the first `Pending` poll on.
+    key: Option<usize>,
+}
+
+impl Wait<'_> {
+    /// Ready if the direction has readiness; otherwise registers `cx`'s waker for
+    /// this wait.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<ReadyEvent> {
+        self.io
+            .poll_ready_as(cx, self.direction, Some(&mut self.key), None)
+    }
+
+    /// [`ScheduledIo::poll_op`] for this wait.
+    pub(crate) fn poll_op<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.io
+            .poll_op_as(cx, self.direction, Some(&mut self.key), op)
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            // Dropped outside the lock: the last reference to a task frees it.
+            let removed = self.io.waiters.lock().owned.remove(key);
+            drop(removed);
         }
     }
 }
@@ -353,6 +454,95 @@ mod tests {
         };
         io.clear(seen, Direction::Read);
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+
+    /// A waker whose references can be counted.
+    struct Tracked;
+
+    impl std::task::Wake for Tracked {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    fn tracked() -> (std::sync::Arc<Tracked>, Waker) {
+        let tracked = std::sync::Arc::new(Tracked);
+        (tracked.clone(), Waker::from(tracked))
+    }
+
+    /// Waits that are dropped let their wakers go at once, although no event comes;
+    /// a wait that stays keeps its place and is woken by the next event.
+    #[test]
+    fn a_dropped_wait_lets_its_waker_go() {
+        let io = ScheduledIo::new(0);
+        let staying = Counter::new();
+        let mut stays = io.wait(Direction::Read);
+        assert!(
+            stays
+                .poll_ready(&mut Context::from_waker(staying.waker()))
+                .is_pending()
+        );
+        for _ in 0..100 {
+            let (tracked, waker) = tracked();
+            let mut wait = io.wait(Direction::Read);
+            assert!(
+                wait.poll_ready(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+            // Polled again: still one entry.
+            assert!(
+                wait.poll_ready(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+            drop((wait, waker));
+            assert_eq!(std::sync::Arc::strong_count(&tracked), 1);
+        }
+        assert_eq!(io.waiters.lock().owned.len(), 1);
+        assert!(io.set_readiness(0, READABLE));
+        assert_eq!(staying.wakes(), 1);
+        drop(stays);
+        assert!(io.waiters.lock().owned.is_empty());
+    }
+
+    /// Any number of waits at once are each woken by one event, once; a woken wait
+    /// registers again when polled again.
+    #[test]
+    fn every_wait_is_woken_by_one_event() {
+        let io = ScheduledIo::new(0);
+        let counters: Vec<_> = (0..3).map(|_| Counter::new()).collect();
+        let mut waits: Vec<_> = counters.iter().map(|_| io.wait(Direction::Write)).collect();
+        for (wait, counter) in waits.iter_mut().zip(&counters) {
+            let mut cx = Context::from_waker(counter.waker());
+            assert!(wait.poll_ready(&mut cx).is_pending());
+        }
+        // A read event wakes no writer.
+        assert!(io.set_readiness(0, READABLE));
+        assert!(counters.iter().all(|c| c.wakes() == 0));
+        assert!(io.set_readiness(0, WRITABLE));
+        assert!(counters.iter().all(|c| c.wakes() == 1));
+        assert!(io.set_readiness(0, WRITABLE));
+        assert!(
+            counters.iter().all(|c| c.wakes() == 1),
+            "woken wakers are gone"
+        );
+    }
+
+    /// Through a poll function, each poll replaces the waker of the last.
+    #[test]
+    fn a_poll_replaces_the_last_polled_waker() {
+        let io = ScheduledIo::new(0);
+        let (first, first_waker) = tracked();
+        assert!(
+            io.poll_ready(&mut Context::from_waker(&first_waker), Direction::Read)
+                .is_pending()
+        );
+        drop(first_waker);
+        let second = Counter::new();
+        assert!(
+            io.poll_ready(&mut Context::from_waker(second.waker()), Direction::Read)
+                .is_pending()
+        );
+        assert_eq!(std::sync::Arc::strong_count(&first), 1);
+        assert!(io.set_readiness(0, READABLE));
+        assert_eq!(second.wakes(), 1);
     }
 
     #[test]
@@ -435,6 +625,16 @@ pub(crate) mod loom_api {
                 .poll_op(&mut Context::from_waker(waker), Direction::Write, op)
         }
 
+        /// A wait owned by a future (as `IoSource::async_io` makes) on the read side.
+        pub fn wait_read(&self) -> Waiting<'_> {
+            Waiting(self.0.wait(Direction::Read))
+        }
+
+        /// How many futures' waits hold an entry (woken or not).
+        pub fn owned_waits(&self) -> usize {
+            self.0.waiters.lock().owned.len()
+        }
+
         /// The runtime is dropped: every wait on this registration ends in an error.
         pub fn shut_down(&self) {
             self.0.shut_down();
@@ -443,6 +643,22 @@ pub(crate) mod loom_api {
         /// `IoSource::try_io` for the read side.
         pub fn try_read<R>(&self, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
             self.0.try_op(Direction::Read, op)
+        }
+    }
+
+    /// A future's wait on the read side: `IoSource::async_io`'s loop, polled with any
+    /// waker; dropping it is dropping the future.
+    pub struct Waiting<'a>(super::Wait<'a>);
+
+    impl Waiting<'_> {
+        /// One poll of the future: runs `op` while readable, until it returns anything
+        /// but `WouldBlock`; `Pending` with `waker` registered once nothing is left.
+        pub fn poll<R>(
+            &mut self,
+            waker: &Waker,
+            op: impl FnMut() -> io::Result<R>,
+        ) -> Poll<io::Result<R>> {
+            self.0.poll_op(&mut Context::from_waker(waker), op)
         }
     }
 }

@@ -31,7 +31,14 @@ macro_rules! stream_impls {
             ///
             #[doc = stream_example!($pair, "a.write_all(b\"ping\").await?;\nlet mut buf = [0; 16];\nlet n = b.read(&mut buf).await?;\nassert_eq!(&buf[..n], b\"ping\");\n")]
             pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                std::future::poll_fn(|cx| self.poll_read_ref(cx, buf)).await
+                // Nothing to read into: done at once, as std's `read` is, not after
+                // the peer next sends.
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                self.io
+                    .async_io(Direction::Read, |s| std::io::Read::read(&mut &*s, buf))
+                    .await
             }
 
             /// Writes some of `buf`, waiting until the socket can take data; returns
@@ -42,7 +49,14 @@ macro_rules! stream_impls {
             ///
             #[doc = stream_example!($pair, "let n = a.write(b\"hello\").await?;\nassert!(n > 0); // the first `n` bytes were sent\n")]
             pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
-                std::future::poll_fn(|cx| self.poll_write_ref(cx, buf)).await
+                // Nothing to write: done at once, as std's `write` is, not once the
+                // peer has made room.
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                self.io
+                    .async_io(Direction::Write, |s| std::io::Write::write(&mut &*s, buf))
+                    .await
             }
 
             /// Writes all of `buf`. Not cancel-safe: dropped halfway, a prefix of
@@ -64,14 +78,14 @@ macro_rules! stream_impls {
             ///
             #[doc = stream_example!($pair, "a.write_all(b\"hi\").await?;\nlet mut buf = [0; 16];\nlet n = loop {\n    b.readable().await?;\n    match b.try_read(&mut buf) {\n        Ok(n) => break n,\n        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,\n        Err(e) => return Err(e),\n    }\n};\nassert_eq!(&buf[..n], b\"hi\");\n")]
             pub async fn readable(&self) -> std::io::Result<()> {
-                std::future::poll_fn(|cx| self.io.poll_ready(cx, Direction::Read)).await
+                self.io.ready(Direction::Read).await
             }
 
             /// Waits until the stream may be writable.
             ///
             #[doc = stream_example!($pair, "let n = loop {\n    a.writable().await?;\n    match a.try_write(b\"hi\") {\n        Ok(n) => break n,\n        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,\n        Err(e) => return Err(e),\n    }\n};\nassert!(n > 0);\n")]
             pub async fn writable(&self) -> std::io::Result<()> {
-                std::future::poll_fn(|cx| self.io.poll_ready(cx, Direction::Write)).await
+                self.io.ready(Direction::Write).await
             }
 
             /// Reads without waiting: `WouldBlock` if no data is there.
@@ -292,6 +306,9 @@ macro_rules! stream_impls {
     };
 
     (@read $ty:ty, |$s:ident| $get:expr) => {
+        /// Through this trait one task reads at a time: a poll that must wait replaces
+        /// the waker of the last (tasks that share a stream use `read`, whose futures
+        /// are each woken).
         impl futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
@@ -305,6 +322,9 @@ macro_rules! stream_impls {
     };
 
     (@write $ty:ty, |$s:ident| $get:expr) => {
+        /// Through this trait one task writes at a time: a poll that must wait replaces
+        /// the waker of the last (tasks that share a stream use `write`, whose futures
+        /// are each woken).
         impl futures_io::AsyncWrite for $ty {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,

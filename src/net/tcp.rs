@@ -1,6 +1,5 @@
 //! TCP: [`TcpListener`] and [`TcpStream`], and the stream's split halves.
 
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
@@ -99,10 +98,13 @@ impl TcpListener {
     /// # }).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let (stream, addr) = self.io.async_io(Direction::Read, |l| l.accept()).await?;
+        Ok((TcpStream::from_mio(stream)?, addr))
     }
 
-    /// Polls for a connection, like [`accept`](Self::accept).
+    /// Polls for a connection, like [`accept`](Self::accept). A poll that must wait
+    /// replaces the waker of the last one: one task at a time polls a listener this
+    /// way (tasks that share it use `accept`, whose futures are each woken).
     ///
     /// ```
     /// # pride::run(async {
@@ -212,8 +214,8 @@ impl TcpStream {
 
     /// Waits until a non-blocking connect started on this socket has completed.
     pub(super) async fn wait_connected(&self) -> io::Result<()> {
-        poll_fn(|cx| {
-            self.io.poll_io(cx, Direction::Write, |s| {
+        self.io
+            .async_io(Direction::Write, |s| {
                 if let Some(e) = s.take_error()? {
                     return Err(e);
                 }
@@ -226,8 +228,7 @@ impl TcpStream {
                     Err(e) => Err(e),
                 }
             })
-        })
-        .await
+            .await
     }
 
     /// Wraps a connected std stream (it is switched to non-blocking mode).

@@ -1,6 +1,5 @@
 //! UDP: [`UdpSocket`].
 
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 
@@ -76,32 +75,34 @@ impl UdpSocket {
     /// Sends `buf` as one datagram to `target` (its first resolved address).
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
         let target = resolve(target.resolved()).await?[0];
-        poll_fn(|cx| {
-            self.io
-                .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
-        })
-        .await
+        self.io
+            .async_io(Direction::Write, |s| s.send_to(buf, target))
+            .await
     }
 
     /// Receives one datagram into `buf`; returns its length and sender. A datagram
     /// longer than `buf` is truncated.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
+        self.io
+            .async_io(Direction::Read, |s| s.recv_from(buf))
+            .await
     }
 
     /// Like [`recv_from`](Self::recv_from), but leaves the datagram queued.
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.peek_from(buf))).await
+        self.io
+            .async_io(Direction::Read, |s| s.peek_from(buf))
+            .await
     }
 
     /// Sends `buf` to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |s| s.send(buf))).await
+        self.io.async_io(Direction::Write, |s| s.send(buf)).await
     }
 
     /// Receives one datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
+        self.io.async_io(Direction::Read, |s| s.recv(buf)).await
     }
 
     /// This socket's address.

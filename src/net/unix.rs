@@ -1,7 +1,6 @@
 //! Unix-domain sockets: [`UnixListener`], [`UnixStream`] (and its split halves) and
 //! [`UnixDatagram`].
 
-use std::future::poll_fn;
 use std::io;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
@@ -104,10 +103,13 @@ impl UnixListener {
     /// # }).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let (stream, addr) = self.io.async_io(Direction::Read, |l| l.accept()).await?;
+        Ok((UnixStream::from_mio(stream)?, addr))
     }
 
-    /// Polls for a connection, like [`accept`](Self::accept).
+    /// Polls for a connection, like [`accept`](Self::accept). A poll that must wait
+    /// replaces the waker of the last one: one task at a time polls a listener this
+    /// way (tasks that share it use `accept`, whose futures are each woken).
     ///
     /// ```
     /// # pride::run(async {
@@ -209,15 +211,13 @@ impl UnixStream {
             }
         };
         let stream = UnixStream::from_mio(socket)?;
-        poll_fn(|cx| {
-            stream
-                .io
-                .poll_io(cx, Direction::Write, |s| match s.take_error()? {
-                    Some(e) => Err(e),
-                    None => Ok(()),
-                })
-        })
-        .await?;
+        stream
+            .io
+            .async_io(Direction::Write, |s| match s.take_error()? {
+                Some(e) => Err(e),
+                None => Ok(()),
+            })
+            .await?;
         Ok(stream)
     }
 
@@ -436,11 +436,9 @@ impl UnixDatagram {
     /// ```
     pub async fn send_to(&self, buf: &[u8], target: impl AsRef<Path>) -> io::Result<usize> {
         let target = target.as_ref();
-        poll_fn(|cx| {
-            self.io
-                .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
-        })
-        .await
+        self.io
+            .async_io(Direction::Write, |s| s.send_to(buf, target))
+            .await
     }
 
     /// Receives one datagram into `buf`; returns its length and sender (unnamed if the
@@ -465,7 +463,9 @@ impl UnixDatagram {
     /// # }).unwrap();
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
+        self.io
+            .async_io(Direction::Read, |s| s.recv_from(buf))
+            .await
     }
 
     /// Sends `buf` to the connected peer.
@@ -478,7 +478,7 @@ impl UnixDatagram {
     /// # }).unwrap();
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |s| s.send(buf))).await
+        self.io.async_io(Direction::Write, |s| s.send(buf)).await
     }
 
     /// Receives one datagram from the connected peer.
@@ -494,7 +494,7 @@ impl UnixDatagram {
     /// # }).unwrap();
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
+        self.io.async_io(Direction::Read, |s| s.recv(buf)).await
     }
 
     /// This socket's address.

@@ -74,6 +74,17 @@ impl ExitWatch {
         }
     }
 
+    /// Waits until the child has exited (reaping it) and returns its status.
+    pub(super) async fn wait(&mut self, child: &mut std::process::Child) -> io::Result<ExitStatus> {
+        #[cfg(target_os = "linux")]
+        if let ExitWatch::PidFd(io) = self {
+            return io
+                .async_io(crate::net::Direction::Read, |_| exited(child))
+                .await;
+        }
+        std::future::poll_fn(|cx| self.poll_exit(cx, child)).await
+    }
+
     /// Ready with the child's status once it has exited (reaping it).
     pub(super) fn poll_exit(
         &mut self,
@@ -82,13 +93,7 @@ impl ExitWatch {
     ) -> Poll<io::Result<ExitStatus>> {
         match self {
             #[cfg(target_os = "linux")]
-            ExitWatch::PidFd(io) => io.poll_io(cx, crate::net::Direction::Read, |_| {
-                match child.try_wait() {
-                    Ok(Some(status)) => Ok(status),
-                    Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
-                    Err(e) => Err(e),
-                }
-            }),
+            ExitWatch::PidFd(io) => io.poll_io(cx, crate::net::Direction::Read, |_| exited(child)),
             ExitWatch::Poll { backoff, wait } => loop {
                 if let Some(status) = child.try_wait()? {
                     return Poll::Ready(Ok(status));
@@ -98,6 +103,16 @@ impl ExitWatch {
                 *wait = None;
             },
         }
+    }
+}
+
+/// The child's status if it has exited, `WouldBlock` if not.
+#[cfg(target_os = "linux")]
+fn exited(child: &mut std::process::Child) -> io::Result<ExitStatus> {
+    match child.try_wait() {
+        Ok(Some(status)) => Ok(status),
+        Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
+        Err(e) => Err(e),
     }
 }
 

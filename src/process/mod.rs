@@ -48,7 +48,7 @@ use std::io;
 use std::path::Path;
 use std::pin::{Pin, pin};
 use std::process::{ExitStatus, Output, Stdio};
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use exit::ExitWatch;
 pub use pipe::{ChildStderr, ChildStdin, ChildStdout};
@@ -501,7 +501,8 @@ impl Child {
     /// ```
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         self.stdin = None;
-        poll_fn(|cx| self.poll_exit(cx)).await
+        let child = self.inner.as_mut().expect("a live Child holds its process");
+        self.exit.wait(child).await
     }
 
     /// The exit status if the child has exited, without waiting.
@@ -585,11 +586,6 @@ impl Child {
             stdout: out.expect("read to the end")?,
             stderr: err.expect("read to the end")?,
         })
-    }
-
-    fn poll_exit(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
-        let child = self.inner.as_mut().expect("a live Child holds its process");
-        self.exit.poll_exit(cx, child)
     }
 
     fn std(&self) -> &std::process::Child {
