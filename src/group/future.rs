@@ -205,6 +205,12 @@ where
             && !caught_after_cleanup(node)
             && !shared.errors.has_any()
         {
+            if node.cancelled_by().is_none() {
+                // A shield set during the cleanup keeps the cancel out, perhaps from
+                // every wrapper of this task: polled again, if none dropped this
+                // meanwhile, the group ends as cancelled work (never a hang).
+                cx.waker().wake_by_ref();
+            }
             return Poll::Pending;
         }
         // Why the group stopped and what failed are apart: a deadline that cut work

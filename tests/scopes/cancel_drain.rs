@@ -318,3 +318,40 @@ fn a_shield_set_during_cleanup_between_the_scopes_does_not_hang() {
         assert!(!inner.cancelled_caught(), "caught a cancel from outside");
     });
 }
+
+/// The same with a task group inside: a child's cleanup shields the scope between the
+/// group and the cancelled one. The group catches nothing, ends as cancelled work, and
+/// the task does not hang.
+#[test]
+fn a_shield_set_during_a_groups_cleanup_between_the_scopes_does_not_hang() {
+    run(1, 20, || async {
+        let (outer, middle) = (CancelScope::new(), CancelScope::new());
+        let (outer2, middle2) = (outer.clone(), middle.clone());
+        let group_scope = Arc::new(Mutex::new(None));
+        let slot = group_scope.clone();
+        let out = outer
+            .run(async move {
+                let group = middle2
+                    .clone()
+                    .run(task_group(async move |tg| {
+                        *slot.lock().unwrap() = Some(tg.cancel_scope().clone());
+                        let shields = ShieldOnDrop(middle2);
+                        tg.start_soon(async move {
+                            let _shields = shields;
+                            pending::<()>().await;
+                        });
+                        outer2.cancel();
+                        checkpoint().await;
+                    }))
+                    .await;
+                assert!(group.is_some_and(|result| result.is_err_and(|e| e.is_cancelled())));
+                checkpoint().await;
+            })
+            .await;
+        assert_eq!(out, None);
+        assert!(outer.cancelled_caught());
+        assert!(!middle.cancelled_caught());
+        let group_scope = group_scope.lock().unwrap().take().unwrap();
+        assert!(!group_scope.cancelled_caught(), "the group caught");
+    });
+}
