@@ -94,7 +94,8 @@
 //!
 //! **Per-task cancel.** [`TaskHandle::cancel`](crate::TaskHandle::cancel) cancels that
 //! child only. It is not a group failure; awaiting the handle then gives an error that
-//! says the child was cancelled. Dropping a handle does not cancel its child. A child
+//! says the child was cancelled, unless the child had already finished (then the
+//! handle gives its outcome). Dropping a handle does not cancel its child. A child
 //! still queued behind its group's concurrency limit never starts: `cancel` takes it
 //! out of the queue and drops it there and then, so its `Drop` code runs inside the
 //! call (do not hold a lock there that the child's captured values take when dropped).
@@ -269,8 +270,13 @@
 //! - Returning, or dropping the `TaskStatus`, without calling `started` gives
 //!   [`StartError::NotStarted`](crate::StartError::NotStarted) at once: `start` never
 //!   hangs.
-//! - `started(v)` called after the caller was cancelled does not move the child into
-//!   the target group; the child stays cancelled.
+//! - `started(v)` called after the caller was cancelled (also from the task
+//!   function's own synchronous part, before its future is first polled) does not move
+//!   the child into the target group; the child stays cancelled. Neither does dropping
+//!   the `TaskStatus` after that cancel.
+//! - A `start` on a group that has exited returns
+//!   [`StartError::Closed`](crate::StartError::Closed) without calling the task
+//!   function.
 //! - An error or panic of a starting child whose caller was cancelled or dropped is not
 //!   lost: it goes to the target group as that child's failure.
 //! - After `started`, the child belongs to the target group, and its errors go there.
@@ -350,12 +356,16 @@
 //!
 //! **Cleanup panics are entries.** A panic in a `Drop` that runs because a task, a body
 //! or a scope's work was cancelled is caught and kept as an entry of the group, next to
-//! the failure that caused the cancel. The worker survives.
+//! what caused the cancel: a failure, the group's deadline
+//! ([`is_timeout`](crate::GroupError::is_timeout) stays true), or a cancel by hand
+//! ([`is_cancelled`](crate::GroupError::is_cancelled) stays true). The worker survives.
 //!
 //! **The catching scope is decided after cleanup.** If, while a cancelled scope's work
 //! is being dropped, a scope further out is cancelled (a `Drop` that cancels it, say),
 //! the outer scope catches: the inner scope's wrapper does not return, and the code
-//! between the two scopes does not run.
+//! between the two scopes does not run. The catch never moves to a scope that was not
+//! cancelled: if the cleanup shields the inner scope against a cancel from further
+//! out, the inner scope catches nothing and the outer one still does.
 //!
 //! # Services and parallel work
 //!

@@ -422,7 +422,8 @@ where
 /// value.
 ///
 /// Resolves to `Ok(value)`, or to a [`TaskError`] if the child failed (its error went
-/// to the group; the handle gets a summary), panicked, or was cancelled.
+/// to the group; the handle gets a copy of its text: see
+/// [`TaskError::is_reported`]), panicked, or was cancelled.
 pub struct TaskHandle<T> {
     // Unpin: the handle holds no pinned data.
     join: JoinHandle<Result<T, TaskError>>,
@@ -434,7 +435,8 @@ pub struct TaskHandle<T> {
 
 impl<T> TaskHandle<T> {
     /// Cancels this child only. Not a group failure: the handle then resolves to an
-    /// error with [`TaskError::is_cancelled`]. A child still queued behind its group's
+    /// error with [`TaskError::is_cancelled`], unless the child had already finished
+    /// (then it resolves to the child's outcome). A child still queued behind its group's
     /// concurrency limit never starts: it leaves the queue and its future is dropped
     /// now, on this thread.
     pub fn cancel(&self) {
