@@ -585,10 +585,12 @@ fn a_status_dropped_after_the_callers_cancel_does_not_free_the_child() {
     run(1, 20, || async {
         let slot: Arc<Mutex<Option<TaskStatus<()>>>> = Arc::default();
         let (stored, go, dropped, ran_on) = (Event::new(), Event::new(), Event::new(), Flag::new());
+        let returned = Flag::new();
         let caller = CancelScope::new();
         let out = task_group(async |tg| {
             let (slot2, stored2, go2) = (slot.clone(), stored.clone(), go.clone());
-            let (dropped2, ran_on2) = (dropped.clone(), ran_on.clone());
+            let (dropped2, ran_on2, returned2) =
+                (dropped.clone(), ran_on.clone(), returned.clone());
             let (tg2, caller2) = (tg.clone(), caller.clone());
             tg.start_soon(async move {
                 let out = caller2
@@ -602,6 +604,7 @@ fn a_status_dropped_after_the_callers_cancel_does_not_free_the_child() {
                     }))
                     .await;
                 assert!(out.is_none(), "the start was not cancelled: {out:?}");
+                returned2.set();
             });
             let (slot3, caller3) = (slot.clone(), caller.clone());
             let (stored3, go3) = (stored.clone(), go.clone());
@@ -612,8 +615,11 @@ fn a_status_dropped_after_the_callers_cancel_does_not_free_the_child() {
                 drop(slot3.lock().unwrap().take());
                 go3.set();
             });
-            // Either way it ends: dropped, or run on and then dropped by this cancel.
-            crate::common::yield_until(|| dropped.is_set() || ran_on.is_set()).await;
+            // Either way it ends: the caller's scope caught the cancel and its task
+            // returned, or the child ran on and is then dropped by this cancel (which,
+            // made before the caller's task returned, would catch it instead).
+            crate::common::yield_until(|| returned.is_set() || ran_on.is_set()).await;
+            assert!(dropped.is_set() || ran_on.is_set());
             tg.cancel_scope().cancel();
         })
         .await;
