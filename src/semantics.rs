@@ -365,7 +365,11 @@
 //! the outer scope catches: the inner scope's wrapper does not return, and the code
 //! between the two scopes does not run. The catch never moves to a scope that was not
 //! cancelled: if the cleanup shields the inner scope against a cancel from further
-//! out, the inner scope catches nothing and the outer one still does.
+//! out, the inner scope catches nothing and the outer one still does. If it shields a
+//! scope between the two, nothing around the work is left to drop it: the inner scope
+//! ends as cancelled work there (`CancelScope::run` gives `None`, a group an error
+//! with [`is_cancelled`](crate::GroupError::is_cancelled), `fail_after` panics saying
+//! it has no outcome), and the code after it runs.
 //!
 //! # Services and parallel work
 //!

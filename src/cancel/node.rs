@@ -503,6 +503,14 @@ impl ScopeNode {
         flags & (TIMED | ENTERED | EXITED) == TIMED | ENTERED && self.cancel_if_past_deadline()
     }
 
+    /// Whether the scope is marked cancelled, without looking at the clock (see
+    /// [`cancel_called`](Self::cancel_called)): for the runtime's own reads, which must
+    /// not cancel anything.
+    #[inline]
+    pub(crate) fn cancel_flag_set(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & CANCELLED != 0
+    }
+
     /// [`cancel_called`](Self::cancel_called) of an entered scope given a deadline:
     /// cancels it, and the scopes around it whose deadlines have passed, if its own
     /// has passed on the clock of the runtime this thread is in.
@@ -664,7 +672,7 @@ impl ScopeNode {
 impl std::fmt::Debug for ScopeNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScopeNode")
-            .field("cancel_called", &self.cancel_called())
+            .field("cancel_called", &self.cancel_flag_set())
             .field("shield", &self.is_shielded())
             .field("cancelled_caught", &self.cancelled_caught())
             .finish_non_exhaustive()

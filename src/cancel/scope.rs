@@ -211,7 +211,7 @@ impl CancelScope {
 impl std::fmt::Debug for CancelScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CancelScope")
-            .field("cancel_called", &self.cancel_called())
+            .field("cancel_called", &self.node.cancel_flag_set())
             .field("cancelled_caught", &self.cancelled_caught())
             .field("shield", &self.shield())
             .finish()

@@ -45,6 +45,10 @@ pub fn move_on_at<F: Future>(deadline: Instant, future: F) -> ScopeRun<F> {
 /// # Panics
 ///
 /// When first polled outside a pride runtime (there is no clock there to fire it).
+/// When polled again after a cancel from further out dropped its work, where nothing
+/// dropped the future itself: it was awaited through `&mut` and polled again after that
+/// scope caught, or a shield set during the work's cleanup cut the cancel off from the
+/// scopes around. It has no outcome for that.
 ///
 /// ```
 /// use std::time::Duration;
@@ -96,11 +100,14 @@ impl<F: Future> Future for FailAfter<F> {
         run.as_mut().poll(cx).map(|output| {
             // The scope is private, so only its deadline can cancel it; a cancel from
             // further out is caught out there and drops this future instead, unless it
-            // was awaited through `&mut` there: then it has no outcome to give.
+            // was awaited through `&mut` there, or a shield set during the cleanup of the
+            // work cut that cancel off: then it has no outcome to give.
             assert!(
                 !run.abandoned(),
-                "pride: a `fail_after` future was awaited again after a scope further out \
-                 was cancelled and dropped its work; it has no outcome"
+                "pride: the work of a `fail_after` future was dropped for a cancel from \
+                 further out, and the future was polled again (awaited through `&mut` \
+                 after that scope caught, or the cancel was cut off by a shield set during \
+                 the cleanup): it has no outcome"
             );
             debug_assert!(output.is_some() || run.node().deadline_fired());
             output.ok_or(TimeoutError(()))

@@ -207,7 +207,7 @@ fn copy(node: &ScopeNode, now: &Now) -> DumpNode {
         task_state: task.map(|t| t.state),
         since_poll: task.and_then(|t| t.last_poll).map(|tick| since(tick, now)),
         waiting: task.and_then(|t| Wait::decode(t.waiting, now.tick)),
-        cancel_called: node.cancel_called(),
+        cancel_called: node.cancel_flag_set(),
         cancelled_caught: node.cancelled_caught(),
         shielded: node.is_shielded(),
         deadline,

@@ -91,6 +91,15 @@ impl State {
     /// Sends an error to the starter if the child has not started yet, else to the
     /// group (which cancels the rest).
     fn fail(&self, kind: Kind) {
+        self.fail_with(kind, false);
+    }
+
+    /// [`fail`](Self::fail) for a panic of the work's cleanup (its `Drop`).
+    fn fail_cleanup(&self, kind: Kind) {
+        self.fail_with(kind, true);
+    }
+
+    fn fail_with(&self, kind: Kind, cleanup: bool) {
         let error = TaskError::new(self.name.clone(), kind);
         crate::debug::trace::failed(&error);
         let error = match &self.start {
@@ -100,7 +109,11 @@ impl State {
             },
             None => error,
         };
-        self.group.report(error);
+        if cleanup {
+            self.group.report_cleanup(error);
+        } else {
+            self.group.report(error);
+        }
     }
 
     /// Drops the work in place. A panic in its `Drop` (cleanup, often running because
@@ -120,7 +133,7 @@ impl State {
             }
         };
         if let Some(panic) = panic {
-            self.fail(Kind::Panic(Payload::new(panic)));
+            self.fail_cleanup(Kind::Panic(Payload::new(panic)));
         }
     }
 
@@ -221,7 +234,7 @@ where
             // caught once the group has drained.
             Step::Cancelled(panic) => {
                 if let Some(panic) = panic {
-                    state.fail(Kind::Panic(Payload::new(panic)));
+                    state.fail_cleanup(Kind::Panic(Payload::new(panic)));
                 }
                 if !state
                     .node

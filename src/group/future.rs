@@ -137,6 +137,7 @@ where
                 }
                 None => this.body.as_mut().poll(node, cx, arm),
             };
+            let mut cleanup = false;
             let failure = match step {
                 Step::Pending => return suspended(node),
                 Step::Ready(output) => match output.into_result() {
@@ -149,6 +150,7 @@ where
                 Step::Panicked(panic) => Some(Kind::Panic(Payload::new(panic))),
                 Step::Cancelled(panic) => {
                     shared.cut_short.store(true, Ordering::Release);
+                    cleanup = true;
                     panic.map(|panic| Kind::Panic(Payload::new(panic)))
                 }
             };
@@ -156,10 +158,15 @@ where
             // often running because it was cancelled) is an entry of the group, before
             // the failure that ended it.
             if let Some(panic) = this.body.as_mut().drop_work() {
-                shared.report(TaskError::new(None, Kind::Panic(Payload::new(panic))));
+                shared.report_cleanup(TaskError::new(None, Kind::Panic(Payload::new(panic))));
             }
             if let Some(kind) = failure {
-                shared.report(TaskError::new(None, kind));
+                let error = TaskError::new(None, kind);
+                if cleanup {
+                    shared.report_cleanup(error);
+                } else {
+                    shared.report(error);
+                }
             }
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`.
@@ -218,13 +225,17 @@ where
         // cancel, with the failures that came after them (cleanup panics) as entries;
         // a failure that cancelled the group makes it a failed one.
         let errors = shared.errors.drain();
-        let timed_out = node.deadline_fired() && shared.cut_short.load(Ordering::Acquire);
+        let cut_short = shared.cut_short.load(Ordering::Acquire);
+        let timed_out = node.deadline_fired() && cut_short;
         let result = match this.value.take() {
             Some(value) if errors.is_empty() && !timed_out => Ok(value),
             value => {
                 let why = if timed_out {
                     Reason::TimedOut
-                } else if value.is_none() && errors.iter().all(TaskError::came_after_cancel) {
+                } else if value.is_none()
+                    && cut_short
+                    && errors.iter().all(TaskError::came_after_cancel)
+                {
                     Reason::Cancelled
                 } else {
                     Reason::Failed

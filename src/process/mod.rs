@@ -377,8 +377,11 @@ impl Command {
     /// [`stderr`](Self::stderr) is kept (it comes back empty unless it is
     /// [`Stdio::piped`]).
     ///
-    /// The command is left as it was: a later [`spawn`](Self::spawn) or
-    /// [`status`](Self::status) inherits the streams this call piped or emptied.
+    /// The streams this call piped or emptied, because nothing was set on them through
+    /// this type, are inherited again afterwards: a later [`spawn`](Self::spawn) or
+    /// [`status`](Self::status) inherits them. A standard output or error set on the
+    /// std `Command` this one was made from, or through `as_std_mut`, is not seen here:
+    /// this call pipes it too, and it is inherited afterwards.
     ///
     /// ```
     /// # pride::run(async {

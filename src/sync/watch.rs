@@ -85,6 +85,9 @@ impl<T> Shared<T> {
 
 /// Makes a watch channel holding `init`, which receivers see as already seen.
 ///
+/// Receivers on several threads borrow the value at once, so the channel's ends are
+/// `Send` and `Sync` only when `T` is both.
+///
 /// ```
 /// let (tx, rx) = pride::sync::watch::channel("starting");
 /// assert_eq!(*rx.borrow(), "starting");

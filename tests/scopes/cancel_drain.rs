@@ -4,6 +4,7 @@
 
 use std::future::pending;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::common::{Flag, run};
 use pride::{BoxError, CancelScope, Event, GroupError, checkpoint, task_group};
@@ -353,5 +354,53 @@ fn a_shield_set_during_a_groups_cleanup_between_the_scopes_does_not_hang() {
         assert!(!middle.cancelled_caught());
         let group_scope = group_scope.lock().unwrap().take().unwrap();
         assert!(!group_scope.cancelled_caught(), "the group caught");
+    });
+}
+
+/// As above, with a `fail_after` inside the shielded scope: it has no outcome for work
+/// dropped for a cancel that a shield then cut off, and says so in its panic (not a
+/// timeout error for a deadline that never passed).
+#[test]
+fn a_fail_after_whose_outer_cancel_a_shield_cut_off_panics_saying_so() {
+    run(1, 20, || async {
+        let (outer, middle) = (CancelScope::new(), CancelScope::new());
+        let (outer2, middle2) = (outer.clone(), middle.clone());
+        let result = task_group(async move |tg| {
+            tg.start_soon_named("cut off", async move {
+                outer
+                    .run(async move {
+                        let _ = middle2
+                            .clone()
+                            .run(pride::fail_after(Duration::from_secs(3600), async move {
+                                let _shields = ShieldOnDrop(middle2);
+                                outer2.cancel();
+                                pending::<()>().await;
+                            }))
+                            .await;
+                    })
+                    .await;
+            });
+        })
+        .await;
+        let error = result.unwrap_err();
+        let message = error.errors()[0].panic_message().unwrap_or_default();
+        assert!(message.contains("cut off by a shield"), "{error}");
+        assert!(!middle.cancelled_caught());
+    });
+}
+
+/// A body that fails after its own group was cancelled by hand is a failure: it was not
+/// dropped by the cancel, and its error is no cleanup panic.
+#[test]
+fn a_body_failing_after_its_groups_cancel_is_a_failure() {
+    run(1, 20, || async {
+        let error = task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            Err::<(), _>("a real error")
+        })
+        .await
+        .unwrap_err();
+        assert!(!error.is_cancelled(), "{error}");
+        assert_eq!(error.errors().len(), 1);
     });
 }

@@ -397,7 +397,7 @@ fn a_fail_after_awaited_again_after_an_outer_catch_panics_clearly() {
     });
     let panic = result.unwrap_err();
     let text = crate::common::panic_text(&*panic);
-    assert!(text.contains("awaited again"), "{text}");
+    assert!(text.contains("polled again"), "{text}");
 }
 
 /// A `run` future whose work a scope further out dropped stays abandoned even if its
