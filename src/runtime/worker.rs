@@ -179,6 +179,7 @@ impl Handle {
             // finishes hands the worker straight to it without waking anyone; other
             // workers are told only when a task is displaced into the stealable queue.
             Some(core) if core.is_of(self) => core.push_lifo(task),
+            // The spawner's handle is its own, not the new task's: no count needed.
             _ => self.shared.push_remote(task),
         });
     }
@@ -261,19 +262,42 @@ impl Handle {
     }
 }
 
+/// The handle a task keeps in its cell to reschedule itself.
+///
+/// The `&self` of these methods may live in the cell of the very task being queued:
+/// once `task` is in a queue, another thread may run it to its end and free the cell,
+/// and with it this handle's count on [`Shared`], which is the last one if the runtime
+/// was dropped meanwhile. On a worker of this runtime that cannot free `Shared` (the
+/// worker's [`Core`] holds a handle of its own); from any other thread the remote path
+/// first takes a count of its own (see [`Handle::push_remote`]).
 impl Schedule for Handle {
     fn schedule(&self, task: Notified) {
         context::with_core(|core| match core {
             Some(core) if core.is_of(self) => core.push_lifo(task),
-            _ => self.shared.push_remote(task),
+            _ => self.push_remote(task),
         });
     }
 
     fn yield_now(&self, task: Notified) {
         context::with_core(|core| match core {
             Some(core) if core.is_of(self) => core.push_local(task),
-            _ => self.shared.push_remote(task),
+            _ => self.push_remote(task),
         });
+    }
+}
+
+impl Handle {
+    /// Queues `task` from a thread that is not one of this runtime's workers.
+    ///
+    /// Pushing hands `task` over, and with it possibly the cell this handle lives in
+    /// (see the `Schedule` impl): a worker may run the task to its end, its last
+    /// reference may go, and a runtime dropped meanwhile frees `Shared` with the
+    /// cell's handle. The notification after the push still reads `Shared`, so the
+    /// push and the notification go through a count taken before the push: `Shared`
+    /// lives until both are done, and `self` is not read after the push.
+    fn push_remote(&self, task: Notified) {
+        let shared = Arc::clone(&self.shared);
+        shared.push_remote(task);
     }
 }
 
