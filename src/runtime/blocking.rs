@@ -26,10 +26,15 @@
 //!   except while its closure waits in a `block_on` of the pool's own runtime: a pool
 //!   thread knows its pool, and [`BlockingPool::nested_block_on`] takes the job out of
 //!   the busy count for the call (the call's root counts as any `block_on`'s does).
+//! - A panic that comes out of a job (its closure's own panic is caught and resumed in
+//!   the awaiting task; what is left is a cancelled closure's captures that panic when
+//!   dropped, or a waker that panics) is contained by the pool thread, which stays in
+//!   the pool; the job stops counting busy all the same.
 
 use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -177,8 +182,17 @@ impl Inner {
                 Ok(job) => {
                     state.queued -= 1;
                     drop(state);
-                    job();
-                    self.busy.fetch_sub(1, Ordering::SeqCst);
+                    // The job stops counting busy when it ends, however it ends.
+                    let _busy = Busy(&self.busy);
+                    // A job catches its closure's panic, but a panic can still come out
+                    // of it: a cancelled closure's captures dropped, a waker that
+                    // panics. The panic hook has reported it and the job is over; the
+                    // thread goes on (were it to unwind, the pool would lose it with
+                    // its count, and later jobs could wait for a thread that is gone).
+                    if let Err(panic) = catch_unwind(AssertUnwindSafe(job)) {
+                        // A payload whose drop panics is not this thread's business either.
+                        let _ = catch_unwind(AssertUnwindSafe(move || drop(panic)));
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) if state.queued > 0 => {}
                 Err(_) => {
@@ -187,6 +201,15 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+/// A running job, counted busy until dropped.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -269,7 +292,7 @@ where
         {
             return;
         }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let result = catch_unwind(AssertUnwindSafe(f));
         let waker = {
             let mut slot = job_shared.slot.lock();
             slot.result = Some(result);

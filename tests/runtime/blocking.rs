@@ -214,3 +214,116 @@ fn a_running_closure_holds_the_clock_while_another_waits_in_a_nested_block_on() 
     });
     assert!(done_when_woken, "time jumped while a closure was running");
 }
+
+/// Panics when dropped (unless already unwinding).
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("PanicOnDrop dropped");
+        }
+    }
+}
+
+/// Polls `fut` once, then drops it: a closure submitted and cancelled while queued.
+async fn submit_and_cancel<F: Future + Unpin>(mut fut: F) {
+    std::future::poll_fn(|cx| {
+        let _ = std::pin::Pin::new(&mut fut).poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+}
+
+/// On a one-thread pool, a closure occupies the thread while a second closure, whose
+/// capture panics when dropped, is queued and cancelled; the first is released. The
+/// thread skips the cancelled closure (dropping it panics), stays in the pool and is
+/// no longer counted busy: `after` runs last.
+fn cancelled_closure_whose_capture_panics(
+    clock: Clock,
+    after: impl Future<Output = ()> + Send + 'static,
+) {
+    let rt = builder(1)
+        .max_blocking_threads(1)
+        .clock(clock)
+        .build()
+        .unwrap();
+    watchdog(20, move || {
+        rt.block_on(async move {
+            let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+            let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+            let mut first = Box::pin(to_thread(move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                1
+            }));
+            std::future::poll_fn(|cx| {
+                let _ = first.as_mut().poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            started_rx.recv().unwrap();
+            let bomb = PanicOnDrop;
+            submit_and_cancel(Box::pin(to_thread(move || {
+                let _keep = &bomb;
+            })))
+            .await;
+            release_tx.send(()).unwrap();
+            assert_eq!(first.await, 1);
+            after.await;
+        });
+    });
+}
+
+#[test]
+fn a_cancelled_closure_whose_capture_panics_on_drop_keeps_the_pool_thread() {
+    cancelled_closure_whose_capture_panics(Clock::system(), async {
+        assert_eq!(to_thread(|| 2).await, 2, "the pool lost its thread");
+    });
+}
+
+/// The job's busy count goes with the panic too: otherwise the autojump clock never
+/// jumps again, and the sleep hangs.
+#[test]
+fn a_cancelled_closure_whose_capture_panics_on_drop_lets_the_clock_jump() {
+    cancelled_closure_whose_capture_panics(Clock::autojump(), async {
+        pride::sleep(Duration::from_secs(1)).await;
+    });
+}
+
+/// A waker that panics when woken.
+struct PanickyWaker;
+
+impl std::task::Wake for PanickyWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("waker panics");
+    }
+}
+
+/// A closure polled with a waker that panics (a hand-written combinator's): the pool
+/// thread that wakes it at the closure's end survives, and a later closure runs.
+#[test]
+fn a_closure_whose_waker_panics_keeps_the_pool_thread() {
+    let rt = builder(1).max_blocking_threads(1).build().unwrap();
+    watchdog(20, move || {
+        rt.block_on(async {
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let waker = std::task::Waker::from(Arc::new(PanickyWaker));
+            let mut cx = std::task::Context::from_waker(&waker);
+            let mut fut = Box::pin(to_thread(move || {
+                /// Tells the test the closure is over, as it ends.
+                struct Tell(std::sync::mpsc::Sender<()>);
+                impl Drop for Tell {
+                    fn drop(&mut self) {
+                        let _ = self.0.send(());
+                    }
+                }
+                let _t = Tell(done_tx);
+            }));
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            done_rx.recv().unwrap();
+            drop(fut);
+            assert_eq!(to_thread(|| 2).await, 2, "the pool lost its thread");
+        });
+    });
+}
