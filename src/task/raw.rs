@@ -186,7 +186,10 @@ where
         if prev.has(super::state::JOIN_INTEREST) {
             let waker = self.join_waker.lock().take();
             if let Some(waker) = waker {
-                waker.wake();
+                // A join waker that panics (a hand-written combinator's) is contained:
+                // the task is complete either way, and the panic must not unwind into
+                // the runner (a worker's loop) before it lets go of its reference.
+                let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
             }
         }
     }

@@ -1,0 +1,72 @@
+//! Panics of user code that a worker runs outside a task's poll: a task's join waker,
+//! a socket's waker, the `Drop` of an output nobody reads. Each is contained where it
+//! runs: the worker survives, and the panic does not unwind into whoever let go of the
+//! task last (a group's exit, `block_on`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Wake, Waker};
+
+use crate::common::{run, spin_until};
+
+/// A waker that sets its flag, then panics, when woken.
+struct FlagPanickyWaker(Arc<AtomicBool>);
+
+impl Wake for FlagPanickyWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+        panic!("waker panics");
+    }
+}
+
+fn flag_panicky_waker() -> (Waker, Arc<AtomicBool>) {
+    let woken = Arc::new(AtomicBool::new(false));
+    (
+        Waker::from(Arc::new(FlagPanickyWaker(woken.clone()))),
+        woken,
+    )
+}
+
+/// A one-worker runtime still runs a child.
+async fn the_worker_still_runs_a_child() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let ran2 = ran.clone();
+    pride::task_group(async move |tg| {
+        tg.start_soon(async move { ran2.store(true, Ordering::SeqCst) });
+    })
+    .await
+    .unwrap();
+    assert!(ran.load(Ordering::SeqCst));
+}
+
+/// A `TaskHandle` last polled with a waker that panics: the child completes on the
+/// worker, which wakes that waker. With one worker, nothing would run again if the
+/// panic unwound out of its loop.
+#[test]
+fn a_join_waker_that_panics_does_not_kill_the_worker() {
+    run(1, 20, || async {
+        let event = pride::Event::new();
+        let r = pride::task_group(async |tg| {
+            let wait = event.clone();
+            let mut handle = tg.spawn(async move {
+                wait.wait().await;
+                Ok::<_, pride::BoxError>(1)
+            });
+            let (waker, woken) = flag_panicky_waker();
+            let mut cx = Context::from_waker(&waker);
+            assert!(Pin::new(&mut handle).poll(&mut cx).is_pending());
+            event.set();
+            // The worker runs the child to its end and wakes the panicking waker; this
+            // thread (`block_on`'s, not a worker) waits for that without polling again.
+            spin_until(|| woken.load(Ordering::SeqCst));
+            assert_eq!(handle.await.unwrap(), 1);
+            let h = tg.spawn(async { Ok::<_, pride::BoxError>(2) });
+            h.await
+        })
+        .await;
+        assert_eq!(r.unwrap(), 2);
+        the_worker_still_runs_a_child().await;
+    });
+}
