@@ -95,10 +95,21 @@ impl Core {
         }
         for event in self.events.iter() {
             if event.token() != WAKE_TOKEN {
-                reactor.dispatch(event);
+                // The event's wakers run here: one that panics must not take the
+                // worker (and with it the driver) down, nor the other events.
+                contain_waker_panic(|| reactor.dispatch(event));
             }
         }
     }
+}
+
+/// Runs `f`, which wakes wakers on a worker between tasks (timers that fired, sockets
+/// that became ready), and contains a panic of one of those wakers: `None` if one
+/// panicked. There is no task to hand the panic to, so the worker goes on; the panic
+/// hook has already reported it. A worker that unwound here would strand its queue
+/// and the driver, and the runtime would hang.
+pub(super) fn contain_waker_panic<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 impl WakeDriver for Driver {

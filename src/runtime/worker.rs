@@ -22,7 +22,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use super::blocking::BlockingPool;
 use super::context;
-use super::driver::Driver;
+use super::driver::{Driver, contain_waker_panic};
 use super::idle::{self, Idle};
 use super::metrics::{Counters, WorkerCounters};
 use super::owned::{OwnedTasks, Shard};
@@ -414,7 +414,8 @@ impl Shared {
             && !self.blocking.is_busy()
     }
 
-    /// Fires the timers that came due.
+    /// Fires the timers that came due. A waker that panics is contained; the time
+    /// driver has woken every other due timer before it resumes that panic.
     fn fire_timers(&self) {
         contain_waker_panic(|| self.time.process());
     }
@@ -446,15 +447,6 @@ impl Shared {
         }
         Some(AUTOJUMP_RECHECK)
     }
-}
-
-/// Runs `f`, which fires timers on a worker between tasks, and contains a panic of a
-/// timer's waker: `None` if one panicked. The time driver has woken every other due
-/// timer before resuming the panic, and there is no task to hand it to, so the worker
-/// goes on; the panic hook has already reported it. A worker that unwound here would
-/// strand its queue and the driver, and the runtime would hang.
-fn contain_waker_panic<R>(f: impl FnOnce() -> R) -> Option<R> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 impl Core {

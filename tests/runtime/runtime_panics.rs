@@ -70,3 +70,22 @@ fn a_join_waker_that_panics_does_not_kill_the_worker() {
         the_worker_still_runs_a_child().await;
     });
 }
+/// A socket wait polled with a waker that panics: the readiness event is dispatched by
+/// the worker parked in the driver, which wakes that waker (as a timer's waker, the
+/// panic is contained).
+#[test]
+fn an_io_waker_that_panics_does_not_kill_the_worker() {
+    run(1, 20, || async {
+        let listener = pride::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (waker, woken) = flag_panicky_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut accept = Box::pin(listener.accept());
+        assert!(accept.as_mut().poll(&mut cx).is_pending());
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        // The worker parks in the driver, gets the event, wakes the waker.
+        spin_until(|| woken.load(Ordering::SeqCst));
+        drop(accept);
+        the_worker_still_runs_a_child().await;
+    });
+}
