@@ -170,7 +170,9 @@ impl Drop for Task {
     }
 }
 
-/// Reads a task's output once it completes.
+/// Reads a task's output once it completes. An output never read (the handle was
+/// dropped) is dropped with the task, by whichever thread lets go of it last; a panic
+/// in its `Drop` is discarded there (the panic hook reports it).
 pub struct JoinHandle<T>(NonNull<Header>, PhantomData<T>);
 
 // SAFETY: the handle only moves a `T` out; it is `Send` when `T` is.

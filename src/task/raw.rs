@@ -12,6 +12,9 @@
 //! - `join_waker` is behind a small lock; the completer sets `COMPLETE` before taking
 //!   the waker under that lock, and the handle checks `COMPLETE` under it, so one of the
 //!   two always sees the other.
+//! - User code that runs here outside the task's own poll (a future's or an output's
+//!   `Drop`, the join waker) may panic: each such panic is caught and discarded where
+//!   it runs, so it never unwinds into the runner or into whoever let go of the task.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -217,7 +220,14 @@ where
         unsafe { Self::from_header(ptr) }.stage.with_mut(|_| ());
         // SAFETY: the last reference is gone; the cell was made by `Box::new` in
         // `allocate` with this exact type, and nobody can reach it any more.
-        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+        let cell = unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) };
+        // An output nobody read (its join handle was dropped) is dropped here, by
+        // whichever thread let go of the task last: a worker, or the code that dropped
+        // the last reference (a group's exit, a `block_on`). A panic in its `Drop` is
+        // discarded after the panic hook has reported it: it belongs to none of them,
+        // and its task has already ended. The drop glue frees the cell even if a
+        // field's drop panics.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
     }
 
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {

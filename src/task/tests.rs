@@ -342,3 +342,27 @@ fn wakers_keep_the_task_alive_and_free_it_last() {
     waker.wake();
     assert_eq!(sched.run_all(), 1);
 }
+
+/// An unread output whose `Drop` panics: the panic stays inside the freeing of the task
+/// (it does not unwind out of the last reference's drop), and the cell is freed all the
+/// same (its scheduler, holding the queue, is gone).
+#[test]
+fn an_unread_output_that_panics_on_drop_is_contained_and_the_cell_freed() {
+    struct Bomb(Arc<AtomicUsize>);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("the output panics on drop");
+        }
+    }
+    let sched = TestScheduler::default();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let output = Bomb(drops.clone());
+    let (notified, task, join) = new_joinable(async move { output }, sched.clone());
+    sched.schedule(notified);
+    sched.run_all();
+    drop(join);
+    drop(task);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert_eq!(Arc::strong_count(&sched.0), 1, "the cell was not freed");
+}

@@ -7,9 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
-use crate::common::{run, spin_until};
+use crate::common::{run, runtime, spin_until, watchdog};
 
 /// A waker that sets its flag, then panics, when woken.
 struct FlagPanickyWaker(Arc<AtomicBool>);
@@ -87,5 +87,63 @@ fn an_io_waker_that_panics_does_not_kill_the_worker() {
         spin_until(|| woken.load(Ordering::SeqCst));
         drop(accept);
         the_worker_still_runs_a_child().await;
+    });
+}
+/// Panics when dropped (unless already unwinding).
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("PanicOnDrop dropped");
+        }
+    }
+}
+
+/// The output of a spawned child whose handle was dropped panics when dropped: here
+/// (the usual order) the group's exit lets go of the task last and drops it. The panic
+/// is discarded: it does not unwind out of `task_group(..).await` nor `block_on`.
+#[test]
+fn an_unread_output_that_panics_on_drop_does_not_unwind_out_of_the_group() {
+    let rt = runtime(1);
+    watchdog(20, move || {
+        let r = rt.block_on(pride::task_group(async |tg| {
+            let handle = tg.spawn(async {
+                pride::yield_now().await;
+                Ok::<_, pride::BoxError>(PanicOnDrop)
+            });
+            drop(handle);
+        }));
+        assert!(r.is_ok(), "{r:?}");
+        rt.block_on(the_worker_still_runs_a_child());
+    });
+}
+
+/// As above, with the group busy-polled (its future wakes itself), so that its exit
+/// races the worker that finishes the child: when the group lets go of the task first,
+/// the worker drops the unread output. The one-worker runtime must survive every
+/// round (the watchdog fires if it dies).
+#[test]
+fn an_unread_output_that_panics_on_drop_on_a_worker_does_not_kill_it() {
+    let rt = runtime(1);
+    watchdog(60, move || {
+        for _ in 0..2000 {
+            let r = rt.block_on(async {
+                let mut g = Box::pin(pride::task_group(async |tg| {
+                    let h = tg.spawn(async { Ok::<_, pride::BoxError>(PanicOnDrop) });
+                    drop(h);
+                }));
+                std::future::poll_fn(|cx| match g.as_mut().poll(cx) {
+                    Poll::Ready(r) => Poll::Ready(r),
+                    Poll::Pending => {
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                })
+                .await
+            });
+            assert!(r.is_ok(), "{r:?}");
+        }
+        rt.block_on(the_worker_still_runs_a_child());
     });
 }
