@@ -235,6 +235,8 @@ pub struct ToThread<R> {
     shared: Arc<Shared<R>>,
     /// Dropping the future leaves a queued closure to run (see [`detach`](Self::detach)).
     detached: bool,
+    /// The value (or the panic) was handed out.
+    done: bool,
 }
 
 impl<R> std::fmt::Debug for ToThread<R> {
@@ -260,7 +262,8 @@ impl<R> std::fmt::Debug for ToThread<R> {
 /// finish them, detached, and exit; queued closures never run.
 ///
 /// # Panics
-/// When polled outside a pride runtime, or when the runtime is shutting down.
+/// When polled outside a pride runtime, when the runtime is shutting down, or when
+/// polled again after it completed.
 ///
 /// ```
 /// pride::run(async {
@@ -306,6 +309,7 @@ where
         job: Some(job),
         shared,
         detached: false,
+        done: false,
     }
 }
 
@@ -327,6 +331,10 @@ impl<R> Future for ToThread<R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
         let this = self.get_mut();
+        assert!(
+            !this.done,
+            "pride: a to_thread future was polled after it completed"
+        );
         if let Some(job) = this.job.take() {
             // Register before submitting, so a fast job finds the waker.
             this.shared.slot.lock().waker = Some(cx.waker().clone());
@@ -338,9 +346,13 @@ impl<R> Future for ToThread<R> {
         }
         let mut slot = this.shared.slot.lock();
         match slot.result.take() {
-            Some(Ok(value)) => Poll::Ready(value),
+            Some(Ok(value)) => {
+                this.done = true;
+                Poll::Ready(value)
+            }
             Some(Err(panic)) => {
                 drop(slot);
+                this.done = true;
                 resume(panic)
             }
             None => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::common::{block_on, builder, watchdog};
+use crate::common::{block_on, builder, panic_text, watchdog};
 use pride::time::Clock;
 use pride::{task_group, to_thread};
 
@@ -325,5 +325,26 @@ fn a_closure_whose_waker_panics_keeps_the_pool_thread() {
             drop(fut);
             assert_eq!(to_thread(|| 2).await, 2, "the pool lost its thread");
         });
+    });
+}
+/// A `to_thread` future polled again after it gave its value: a clear panic, not a
+/// `Pending` nobody will ever wake.
+#[test]
+fn polled_after_completion_panics() {
+    block_on(20, &builder(1), || async {
+        let mut fut = Box::pin(to_thread(|| 1));
+        assert_eq!(fut.as_mut().await, 1);
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            fut.as_mut().poll(&mut cx)
+        }));
+        match again {
+            Err(panic) => assert_eq!(
+                panic_text(&*panic),
+                "pride: a to_thread future was polled after it completed"
+            ),
+            Ok(std::task::Poll::Ready(_)) => panic!("returned a second value"),
+            Ok(std::task::Poll::Pending) => panic!("pends for ever: nothing will wake it"),
+        }
     });
 }
