@@ -31,6 +31,7 @@ rows=(
   'M14#src/runtime/idle.rs#s/    if !\(work \|\| worker.is_shutdown\(\) \|\| ready\(\)\) \{\n        worker.sleep\(\);\n    \}/    let slept = !(work || worker.is_shutdown() || ready());\n    if slept {\n        worker.sleep();\n    }/; s/    worker.woke\(\);\n/    if slept {\n        worker.woke();\n    }\n/#loom_idle#caught'
   'M15#src/runtime/idle.rs#s/\} else if last_searcher && work \{/} else if false {/#loom_idle#caught'
   'M16#src/runtime/idle.rs#s/    park_unless\(worker, ready\);\n    found_work\(worker\);/    park_unless(worker, ready);/#loom_idle#caught'
+  'M17#src/task/state.rs#s/\(Some\(s\), ToNotified::DoNothing\)/(None, ToNotified::DoNothing)/g#loom_task_state#caught'
   'T1#src/time/driver.rs#s/(parked_until.store\(PARKING, Ordering::Relaxed\);\n)(\s*\/\/[^\n]*\n)*\s*fence\(Ordering::SeqCst\);\n/$1/#loom_timer#caught'
   'T2#src/time/driver.rs#s/(fn note_deadline\(&self, tick: u64\) \{\n)(\s*\/\/[^\n]*\n)*\s*fence\(Ordering::SeqCst\);\n/$1/#loom_timer#caught'
   'T3#src/time/driver.rs#s/\(self.unpark\)\(\);/()/#loom_timer#caught'

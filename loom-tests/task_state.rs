@@ -1,7 +1,8 @@
 //! Loom model of the task state word (`src/task/state.rs`, `raw.rs`, `waker.rs`):
 //! wake vs completion, wake during poll, external cancel vs running/notified/idle,
-//! join-handle drop vs completion, join-handle read vs completion, and cancel vs wake
-//! vs join-handle drop all at once.
+//! join-handle drop vs completion, join-handle read vs completion, cancel vs wake vs
+//! join-handle drop all at once, and a flag set before a wake of a queued task vs the
+//! run that polls it.
 //!
 //! Every model counts polls, future drops, output drops and deallocations (the test
 //! scheduler lives in the task cell, so its drop is the cell's), and loom itself
@@ -38,6 +39,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use loom::sync::atomic::AtomicBool;
+use loom::sync::atomic::Ordering::{Acquire, Release};
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -426,4 +429,82 @@ fn cancel_vs_wake_vs_join_drop() {
         assert!(task.is_complete());
         finish(shared, task, 0);
     });
+}
+
+/// A future that ends once a flag is set, read without a lock (as a cancel scope's
+/// wrapper reads its scope's flags); while pending it leaves its waker in `slot`.
+struct FlagProbe {
+    shared: Arc<Shared>,
+    flag: Arc<AtomicBool>,
+}
+
+impl Future for FlagProbe {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.shared.counts.runs.fetch_add(POLL, SeqCst);
+        if self.flag.load(Acquire) {
+            return Poll::Ready(());
+        }
+        self.shared.slot.lock().unwrap().waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for FlagProbe {
+    fn drop(&mut self) {
+        self.shared.counts.future_drops.fetch_add(1, SeqCst);
+    }
+}
+
+/// A queued task (woken once already) is woken again by a thread that first sets the
+/// flag the task's poll reads (a cancel: the scope's flag, then a wake), while the
+/// runner takes the task and polls it. The second wake finds the task `NOTIFIED` and
+/// queues nothing; the poll then in line must see the flag, or the task waits for a
+/// wake that already happened: it must be complete once both are done.
+///
+/// Seen to fail (`lost wake-up: flag set before the wake not seen`) when the wake that
+/// finds `NOTIFIED` decides on a plain load without writing the word (the code before
+/// it became a read-modify-write; mutation row M17).
+fn flag_then_wake_vs_run(by_ref: bool) {
+    common::model(move || {
+        let shared = Arc::new(Shared::default());
+        let flag = Arc::new(AtomicBool::new(false));
+        let future = FlagProbe {
+            shared: shared.clone(),
+            flag: flag.clone(),
+        };
+        let (notified, task) = task::new_task(future, Sched(shared.clone()));
+        notified.run();
+        let waker = shared.waker();
+        // Someone else's wake: the task is queued.
+        waker.wake_by_ref();
+        let th = thread::spawn(move || {
+            flag.store(true, Release);
+            if by_ref {
+                waker.wake_by_ref();
+                drop(waker);
+            } else {
+                waker.wake();
+            }
+        });
+        shared.run_one();
+        th.join().unwrap();
+        shared.drain();
+        assert!(
+            task.is_complete(),
+            "lost wake-up: flag set before the wake not seen"
+        );
+        finish(shared, task, 0);
+    });
+}
+
+#[test]
+fn flag_then_wake_by_val_vs_run() {
+    flag_then_wake_vs_run(false);
+}
+
+#[test]
+fn flag_then_wake_by_ref_vs_run() {
+    flag_then_wake_vs_run(true);
 }

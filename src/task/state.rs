@@ -164,10 +164,20 @@ impl State {
     }
 
     /// `wake_by_val`: the waker's reference is consumed either way.
+    ///
+    /// A wake that finds the task already queued changes nothing, but still writes the
+    /// word (the value it read): a read-modify-write reads the latest value and
+    /// releases what the waker did before it, so the runner's next transition to
+    /// `RUNNING` (a read-modify-write after it) sees that, e.g. the cancel flag a
+    /// cancel set before waking the task. With a plain load, the waker's (store
+    /// flag; load state) and the runner's (write state; load flag) could each miss
+    /// the other's write, and the wake-up would be lost.
     pub(super) fn transition_to_notified_by_val(&self) -> ToNotified {
         self.update(|s| {
-            if s & (COMPLETE | NOTIFIED) != 0 {
+            if s & COMPLETE != 0 {
                 (None, ToNotified::DoNothing)
+            } else if s & NOTIFIED != 0 {
+                (Some(s), ToNotified::DoNothing)
             } else if s & RUNNING != 0 {
                 (Some(s | NOTIFIED), ToNotified::DoNothing)
             } else {
@@ -176,11 +186,14 @@ impl State {
         })
     }
 
-    /// `wake_by_ref`: on `Submit`, a new reference was taken for the queue.
+    /// `wake_by_ref`: on `Submit`, a new reference was taken for the queue. A wake of
+    /// a queued task writes the word, as in `transition_to_notified_by_val`.
     pub(super) fn transition_to_notified_by_ref(&self) -> ToNotified {
         self.update(|s| {
-            if s & (COMPLETE | NOTIFIED) != 0 {
+            if s & COMPLETE != 0 {
                 (None, ToNotified::DoNothing)
+            } else if s & NOTIFIED != 0 {
+                (Some(s), ToNotified::DoNothing)
             } else if s & RUNNING != 0 {
                 (Some(s | NOTIFIED), ToNotified::DoNothing)
             } else {

@@ -18,6 +18,7 @@ mod patterns;
 mod patterns_retry;
 mod runtime_basic;
 mod runtime_budget;
+mod runtime_cancel_wake;
 mod runtime_panics;
 mod runtime_wake_vs_drop;
 mod select;
