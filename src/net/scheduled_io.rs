@@ -31,6 +31,7 @@
 //!   Every operation that would wait then fails instead.
 
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::task::{Context, Poll, Waker};
 
 use crate::loom::sync::Mutex;
@@ -217,8 +218,17 @@ impl ScheduledIo {
                 }
             }
         }
+        // A waker that panics (a foreign executor's bug) does not keep the others from
+        // being woken: each may be a task this event is its only wake for. The first
+        // panic is resumed once all are woken (the driver contains it).
+        let mut panic = None;
         for waker in woken {
-            waker.wake();
+            if let Err(caught) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                panic.get_or_insert(caught);
+            }
+        }
+        if let Some(panic) = panic {
+            resume_unwind(panic);
         }
     }
 
@@ -523,6 +533,36 @@ mod tests {
             counters.iter().all(|c| c.wakes() == 1),
             "woken wakers are gone"
         );
+    }
+
+    /// A waker that panics as an event wakes it does not keep the event from waking the
+    /// others; the panic comes out after.
+    #[test]
+    fn a_panicking_waker_does_not_strand_the_others() {
+        struct Panics;
+        impl std::task::Wake for Panics {
+            fn wake(self: std::sync::Arc<Self>) {
+                panic!("a faulty waker");
+            }
+        }
+        let io = ScheduledIo::new(0);
+        let panics = Waker::from(std::sync::Arc::new(Panics));
+        let mut first = io.wait(Direction::Read);
+        assert!(
+            first
+                .poll_ready(&mut Context::from_waker(&panics))
+                .is_pending()
+        );
+        let counter = Counter::new();
+        let mut second = io.wait(Direction::Read);
+        assert!(
+            second
+                .poll_ready(&mut Context::from_waker(counter.waker()))
+                .is_pending()
+        );
+        let caught = catch_unwind(AssertUnwindSafe(|| io.set_readiness(0, READABLE)));
+        assert!(caught.is_err(), "the waker's panic comes out");
+        assert_eq!(counter.wakes(), 1, "the other waiter was not woken");
     }
 
     /// Through a poll function, each poll replaces the waker of the last.

@@ -8,8 +8,11 @@
 //! changes its flag and before it wakes anyone, so:
 //! - a cached answer reflects every change whose bump its reader has seen (the answer
 //!   was made after loading that epoch, which orders those flags before its walk);
-//! - a task woken by a cancel or an unshield has seen that bump (the wake orders it),
-//!   and so never reads an answer made before it;
+//! - a task woken by a cancel or an unshield has seen that bump, and so never reads an
+//!   answer made before it: every wake writes the task's state word with a
+//!   read-modify-write (even one that finds the task already queued), which releases
+//!   the bump, and the runner's transition to running, a read-modify-write after it,
+//!   acquires it;
 //! - a change whose bump the reader has not seen is one a walk without the cache
 //!   could miss too.
 //!
