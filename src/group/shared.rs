@@ -446,7 +446,12 @@ impl GroupShared {
 
     /// Counts a gone child out, waking the group if it was the last.
     pub(crate) fn count_out(&self) {
-        let (last, release) = count_out(&self.children, &self.held);
+        self.counted_out(count_out(&self.children, &self.held));
+    }
+
+    /// After a count-out: wakes the group if that was its last child, and lets the
+    /// groups around go if it released a handed-over group.
+    fn counted_out(&self, (last, release): (bool, bool)) {
         if last {
             self.node().wake();
         }
@@ -484,13 +489,7 @@ impl GroupShared {
     /// The caller of `start` has taken a held child's error (or given it to the
     /// group): counts the child out.
     pub(crate) fn release_held(&self) {
-        let (last, release) = release_held(&self.children, &self.held);
-        if last {
-            self.node().wake();
-        }
-        if release {
-            self.release();
-        }
+        self.counted_out(release_held(&self.children, &self.held));
     }
 
     /// How many child futures are left (children whose error waits for a `start`
