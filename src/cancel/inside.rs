@@ -108,6 +108,12 @@ impl<F> Inside<F> {
 }
 
 impl<F: Future> Inside<F> {
+    /// The work was reached by a cancel: it is dropped with the scope current (its
+    /// `Drop` is cleanup code inside the scope), a panic of that cleanup kept.
+    fn cancelled(self: Pin<&mut Self>, within: Within<'_>) -> Step<F::Output> {
+        Step::Cancelled(within.enter(|| self.drop_work()).0)
+    }
+
     /// One poll of the work inside `node`'s scope (see the module docs); `arm` is
     /// called when the work suspends, before the check for a cancel.
     #[inline]
@@ -157,7 +163,7 @@ impl<F: Future> Inside<F> {
         let this = self.as_mut().project();
         let last = *this.progress;
         if last != Progress::Fresh && within.reached_by_cancel(last == Progress::Protected) {
-            return Step::Cancelled(within.enter(|| self.drop_work()).0);
+            return self.cancelled(within);
         }
         *this.progress = Progress::Exposed;
         let mut future = this.future;
@@ -181,7 +187,7 @@ impl<F: Future> Inside<F> {
                 }
                 arm(cx);
                 if within.reached_by_cancel(reported) {
-                    Step::Cancelled(within.enter(|| self.drop_work()).0)
+                    self.cancelled(within)
                 } else {
                     Step::Pending
                 }
@@ -191,7 +197,7 @@ impl<F: Future> Inside<F> {
             Err(payload)
                 if crate::par::is_cancel_unwind(&*payload) && node.cancelled_by().is_some() =>
             {
-                Step::Cancelled(within.enter(|| self.drop_work()).0)
+                self.cancelled(within)
             }
             Err(payload) => Step::Panicked(payload),
         }

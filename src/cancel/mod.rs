@@ -13,7 +13,8 @@ mod timeout;
 
 pub use run::{ScopeRun, checkpoint};
 pub(crate) use run::{
-    assert_polled_in_place, cancel_stands, caught_after_cleanup, pending_for_the_catcher,
+    assert_polled_in_place, cancel_stands, caught_after_cleanup, left_for_the_catcher,
+    pending_for_the_catcher,
 };
 pub use scope::CancelScope;
 pub use timeout::{

@@ -56,11 +56,24 @@ pub fn caught_after_cleanup(node: &ScopeNode) -> bool {
             node.mark_caught();
             true
         }
-        Some(Catcher::Outer) => false,
-        // A cancel that reached the work was `node`'s own (it stays) or came from
-        // further out: only a shield set since cuts it off.
-        None => false,
+        // A cancel from further out, or none any more: a cancel that reached the work
+        // was `node`'s own (it stays) or came from further out, and only a shield set
+        // since cuts it off.
+        Some(Catcher::Outer) | None => false,
     }
+}
+
+/// Work dropped for a cancel that `node` did not catch ([`caught_after_cleanup`] said
+/// false): the wrapper returns `Pending`, for the catcher's wrapper to drop it in this
+/// same poll. If a shield set during the cleanup now keeps the cancel out of `node`, it
+/// may keep it from every wrapper of this task: the task is woken, and polled again
+/// with no wrapper having dropped it, the future ends as cancelled work
+/// ([`pending_for_the_catcher`]). Never a hang.
+pub(crate) fn left_for_the_catcher<T>(node: &ScopeNode, cx: &Context<'_>) -> Poll<T> {
+    if node.cancelled_by().is_none() {
+        cx.waker().wake_by_ref();
+    }
+    Poll::Pending
 }
 
 pin_project_lite::pin_project! {
@@ -169,14 +182,7 @@ impl<F: Future> Future for ScopeRun<F> {
                     return Poll::Ready(None);
                 }
                 *this.abandoned = true;
-                if node.cancelled_by().is_none() {
-                    // A shield set during the cleanup keeps the cancel out: a shield
-                    // between here and the catcher may keep it from this task's
-                    // wrappers too. Polled again, if no wrapper dropped this
-                    // meanwhile, this ends with `None`: never a hang.
-                    cx.waker().wake_by_ref();
-                }
-                Poll::Pending
+                left_for_the_catcher(node, cx)
             }
             Step::Panicked(panic) => resume_unwind(panic),
         }

@@ -109,11 +109,7 @@ impl State {
             },
             None => error,
         };
-        if cleanup {
-            self.group.report_cleanup(error);
-        } else {
-            self.group.report(error);
-        }
+        self.group.report(error, cleanup);
     }
 
     /// Drops the work in place. A panic in its `Drop` (cleanup, often running because

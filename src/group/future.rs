@@ -13,7 +13,8 @@ use super::shared::GroupShared;
 use crate::cancel::inside::{Armed, Inside, Step};
 use crate::cancel::node::ScopeNode;
 use crate::cancel::{
-    assert_polled_in_place, caught_after_cleanup, current, pending_for_the_catcher,
+    assert_polled_in_place, caught_after_cleanup, current, left_for_the_catcher,
+    pending_for_the_catcher,
 };
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::Ordering;
@@ -158,15 +159,10 @@ where
             // often running because it was cancelled) is an entry of the group, before
             // the failure that ended it.
             if let Some(panic) = this.body.as_mut().drop_work() {
-                shared.report_cleanup(TaskError::new(None, Kind::Panic(Payload::new(panic))));
+                shared.report(TaskError::new(None, Kind::Panic(Payload::new(panic))), true);
             }
             if let Some(kind) = failure {
-                let error = TaskError::new(None, kind);
-                if cleanup {
-                    shared.report_cleanup(error);
-                } else {
-                    shared.report(error);
-                }
+                shared.report(TaskError::new(None, kind), cleanup);
             }
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`.
@@ -212,13 +208,7 @@ where
             && !caught_after_cleanup(node)
             && !shared.errors.has_any()
         {
-            if node.cancelled_by().is_none() {
-                // A shield set during the cleanup keeps the cancel out, perhaps from
-                // every wrapper of this task: polled again, if none dropped this
-                // meanwhile, the group ends as cancelled work (never a hang).
-                cx.waker().wake_by_ref();
-            }
-            return Poll::Pending;
+            return left_for_the_catcher(node, cx);
         }
         // Why the group stopped and what failed are apart: a deadline that cut work
         // short is a timeout, and a cancel that dropped the body before its value is a

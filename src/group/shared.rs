@@ -367,21 +367,17 @@ impl GroupShared {
         self.scope.node()
     }
 
-    /// A task failed: keep its error and cancel everything else in the group.
-    pub(crate) fn report(&self, error: TaskError) {
+    /// A task failed: keep its error and cancel everything else in the group. A
+    /// failure of cleanup code (`cleanup`: a `Drop` of work that was dropped, or work
+    /// that a cancel had reached) is marked if it came once the group's scope was
+    /// cancelled, so that it does not make a cancelled group a failed one. Work that
+    /// returns an error or panics is a failure whenever it comes.
+    pub(crate) fn report(&self, mut error: TaskError, cleanup: bool) {
+        if cleanup {
+            error.set_after_cancel(self.node().cancel_flag_set());
+        }
         self.errors.push(error);
         self.node().cancel();
-    }
-
-    /// A panic of cleanup code (a `Drop` of work that was dropped): [`report`], marked
-    /// if it came once the group's scope was cancelled, so that it does not make a
-    /// cancelled group a failed one. Work that returns an error or panics is a failure
-    /// whenever it comes.
-    ///
-    /// [`report`]: Self::report
-    pub(crate) fn report_cleanup(&self, mut error: TaskError) {
-        error.set_after_cancel(self.node().cancel_flag_set());
-        self.report(error);
     }
 
     /// The node of a new child that can be cancelled alone (through its handle, or by

@@ -514,7 +514,7 @@ impl<F, T> Drop for StartFuture<F, T> {
         // is counted out (so the group cannot have drained without it).
         if let Some(shared) = self.shared.take() {
             if let Some((error, holds_count)) = shared.caller_gone() {
-                self.group.shared.report(error);
+                self.group.shared.report(error, false);
                 if holds_count {
                     self.group.shared.release_held();
                 }
