@@ -2,7 +2,7 @@
 //!
 //! The loop's rules: a connection's error or panic is reported and ends that connection
 //! only; an accept error that concerns one connection (it was aborted or reset while in
-//! the backlog) is skipped at once; an accept error that says the process or system is
+//! the backlog, or its network or host failed) is skipped at once; an accept error that says the process or system is
 //! out of some resource (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) is reported and
 //! retried after a pause that doubles from 1 ms up to 1 s, and resets once an accept
 //! succeeds (the queued connections wait in the listener's backlog meanwhile); any
@@ -61,8 +61,10 @@ type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
 ///
 /// A connection's error or panic is reported (by default as one line on standard
 /// error; see [`on_error`](Self::on_error)) and never stops the server. An accept
-/// error that concerns one pending connection (aborted or reset in the backlog) is
-/// skipped; one that says the process or system is out of some resource (`EMFILE`,
+/// error that concerns one pending connection (aborted or reset in the backlog, or a
+/// network error Linux passes on from it: `ENETDOWN`, `ENETUNREACH`, `EHOSTUNREACH`,
+/// `EHOSTDOWN`, `ENONET`, `EPROTO`, `ENOPROTOOPT`, `EOPNOTSUPP`, or `EPERM` from a
+/// firewall) is skipped; one that says the process or system is out of some resource (`EMFILE`,
 /// `ENFILE`, `ENOBUFS`, `ENOMEM`) is reported and retried after a pause that doubles
 /// from 1 ms up to 1 s, while the queued connections wait in the backlog. Any other
 /// accept error means the listener cannot accept (`EINVAL`: it is not listening or was
@@ -233,9 +235,12 @@ impl<L, H> Serve<L, H> {
         self
     }
 
-    /// Hands every failure to `report` instead of standard error: a connection's error
-    /// or panic (named `connection <peer>`) and accept errors (named `accept`). It runs
-    /// on the failing connection's task; if it panics, the server fails.
+    /// Hands every failure the server lives through to `report` instead of standard
+    /// error: a connection's error or panic (named `connection <peer>`) and an accept
+    /// error that it retries, a shortage of descriptors or memory (named `accept`). An
+    /// accept error that ends the server is its outcome instead. `report` runs on the
+    /// failing connection's task (on the accept loop's for an accept error); if it
+    /// panics, the server fails.
     ///
     /// ```
     /// use std::time::Duration;
@@ -428,12 +433,38 @@ where
     }
 }
 
-/// Errors that end one pending connection, not the listener's ability to accept.
+/// Errors that end one pending connection, not the listener's ability to accept: it
+/// was aborted or reset in the backlog, or (Linux passes network errors already
+/// pending on the new connection to `accept`) its network or host is unreachable or
+/// down, it broke the protocol, or a firewall refused it (`EPERM`).
 fn concerns_one_connection(error: &io::Error) -> bool {
     use io::ErrorKind::*;
-    matches!(
+    let one = matches!(
         error.kind(),
-        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | TimedOut
+        ConnectionAborted
+            | ConnectionReset
+            | ConnectionRefused
+            | Interrupted
+            | TimedOut
+            | NetworkDown
+            | NetworkUnreachable
+            | HostUnreachable
+    );
+    #[cfg(unix)]
+    let one = one || error.raw_os_error().is_some_and(pending_network_error);
+    one
+}
+
+/// The codes of [`concerns_one_connection`] that have no `ErrorKind` of their own.
+#[cfg(unix)]
+fn pending_network_error(code: i32) -> bool {
+    #[cfg(target_os = "linux")]
+    if code == libc::ENONET {
+        return true;
+    }
+    matches!(
+        code,
+        libc::EPROTO | libc::ENOPROTOOPT | libc::EHOSTDOWN | libc::EOPNOTSUPP | libc::EPERM
     )
 }
 

@@ -350,3 +350,88 @@ fn a_listener_that_cannot_accept_ends_the_server_with_the_error() {
         );
     });
 }
+
+/// A listener whose first accept fails with `errno`, whose second gives connection 7,
+/// and which then waits for ever.
+struct FailsOnceWith {
+    accepts: std::sync::Mutex<usize>,
+    errno: i32,
+}
+
+impl pride::net::Listener for FailsOnceWith {
+    type Stream = u32;
+    type Addr = &'static str;
+
+    fn poll_accept(
+        &self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<(u32, &'static str)>> {
+        let mut accepts = self.accepts.lock().unwrap();
+        *accepts += 1;
+        match *accepts {
+            1 => std::task::Poll::Ready(Err(std::io::Error::from_raw_os_error(self.errno))),
+            2 => std::task::Poll::Ready(Ok((7, "peer"))),
+            _ => std::task::Poll::Pending,
+        }
+    }
+}
+
+/// Linux passes network errors already pending on a new connection to `accept` (its
+/// network or host is down or unreachable, it broke the protocol, a firewall refused
+/// it): each concerns that connection only, so the server skips it and serves the next
+/// one, without reporting it.
+#[test]
+fn network_errors_of_one_pending_connection_are_skipped() {
+    let mut errnos = vec![
+        libc::ENETDOWN,
+        libc::ENETUNREACH,
+        libc::EHOSTUNREACH,
+        libc::EHOSTDOWN,
+        libc::EPROTO,
+        libc::ENOPROTOOPT,
+        libc::EOPNOTSUPP,
+        libc::EPERM,
+        libc::ECONNABORTED,
+    ];
+    if cfg!(target_os = "linux") {
+        errnos.push(64); // ENONET
+    }
+    for errno in errnos {
+        let rt = pride::Runtime::builder()
+            .worker_threads(2)
+            .clock(pride::time::Clock::autojump())
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let reports = Arc::new(AtomicUsize::new(0));
+            let counted = reports.clone();
+            let served = pride::Queue::<u32>::unbounded();
+            let serving = served.clone();
+            let listener = FailsOnceWith {
+                accepts: std::sync::Mutex::new(0),
+                errno,
+            };
+            let server = serve(listener, move |conn: u32, _| {
+                let served = serving.clone();
+                async move { served.put_nowait(conn).unwrap() }
+            })
+            .on_error(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            });
+            // The server ends only by the cancel, once the connection after the error
+            // was served; an accept error that ended it would be its outcome instead.
+            let outcome = pride::task_group(async |tg| {
+                tg.start_soon(async move {
+                    let conn = pride::fail_after(Duration::from_secs(60), served.get()).await;
+                    assert!(matches!(conn, Ok(Ok(7))), "errno {errno}: {conn:?}");
+                });
+                Ok::<_, pride::BoxError>(
+                    pride::move_on_after(Duration::from_secs(120), server).await,
+                )
+            })
+            .await;
+            assert!(matches!(outcome, Ok(None)), "errno {errno}: {outcome:?}");
+            assert_eq!(reports.load(Ordering::SeqCst), 0, "errno {errno}: reported");
+        });
+    }
+}
