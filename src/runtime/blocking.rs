@@ -6,9 +6,12 @@
 //! wait in the queue. A thread that finds no job for [`KEEP_ALIVE`] exits.
 //!
 //! Rules:
-//! - `State` (threads, idle, queued) changes only under its lock. A submitter sends the
-//!   job and counts it queued under the lock, then spawns a thread if `queued > idle`:
-//!   every queued job has a waiting thread, or a thread on its way. A waiting thread
+//! - `State` (threads, idle, queued) changes only under its lock. A submitter, under the
+//!   lock, spawns a thread if the job would find no idle one (`queued >= idle`), then
+//!   sends the job and counts it queued: every queued job has a waiting thread, or a
+//!   thread on its way. If no thread runs and none can be spawned, the job is refused
+//!   before it is queued (it would wait for ever); with threads running, it waits for
+//!   one of them. A waiting thread
 //!   counts itself idle before it waits and un-idles (and un-queues the job it got)
 //!   under the lock, so the difference stays exact; a thread that times out while jobs
 //!   are queued waits again instead of exiting.
@@ -68,6 +71,16 @@ struct Inner {
     state: Mutex<State>,
     max_threads: usize,
     thread_name: String,
+    stack_size: Option<usize>,
+}
+
+/// Why the pool did not take a job.
+#[derive(Debug)]
+enum Refused {
+    /// The runtime is shutting down.
+    ShutDown,
+    /// No thread runs and none could be started (the system's error).
+    NoThread(std::io::Error),
 }
 
 thread_local! {
@@ -82,7 +95,11 @@ pub(crate) struct BlockingPool {
 }
 
 impl BlockingPool {
-    pub(crate) fn new(max_threads: usize, thread_name: String) -> BlockingPool {
+    pub(crate) fn new(
+        max_threads: usize,
+        thread_name: String,
+        stack_size: Option<usize>,
+    ) -> BlockingPool {
         let (sender, receiver) = crossbeam_channel::unbounded();
         BlockingPool {
             inner: std::sync::Arc::new(Inner {
@@ -96,34 +113,40 @@ impl BlockingPool {
                 }),
                 max_threads,
                 thread_name,
+                stack_size,
             }),
         }
     }
 
-    /// Queues `job`; false if the pool is shut down.
-    fn submit(&self, job: Job) -> bool {
+    /// Queues `job`, starting a thread for it if every thread is busy (below the cap).
+    /// Refused if the pool is shut down, or if it has no thread and cannot start one:
+    /// the job would wait for ever.
+    fn submit(&self, job: Job) -> Result<(), Refused> {
         let sender = self.inner.sender.lock();
         let Some(sender) = sender.as_ref() else {
-            return false;
+            return Err(Refused::ShutDown);
         };
         let mut state = self.inner.state.lock();
+        if state.queued >= state.idle && state.threads < self.inner.max_threads {
+            let inner = self.inner.clone();
+            let mut thread = std::thread::Builder::new().name(self.inner.thread_name.clone());
+            if let Some(bytes) = self.inner.stack_size {
+                thread = thread.stack_size(bytes);
+            }
+            match thread.spawn(move || inner.run()) {
+                Ok(_) => state.threads += 1,
+                // A thread that exists takes the job in its turn.
+                Err(_) if state.threads > 0 => {}
+                Err(error) => return Err(Refused::NoThread(error)),
+            }
+        }
         self.inner.busy.fetch_add(1, Ordering::SeqCst);
         if sender.send(job).is_err() {
             self.inner.busy.fetch_sub(1, Ordering::SeqCst);
-            return false;
+            return Err(Refused::ShutDown);
         }
         state.queued += 1;
-        if state.queued > state.idle && state.threads < self.inner.max_threads {
-            let inner = self.inner.clone();
-            let spawned = std::thread::Builder::new()
-                .name(self.inner.thread_name.clone())
-                .spawn(move || inner.run());
-            // A failed spawn leaves the job queued for a thread that exists, if any.
-            if spawned.is_ok() {
-                state.threads += 1;
-            }
-        }
-        true
+        Ok(())
     }
 
     /// Threads, idle threads and queued jobs, for the runtime's metrics.
@@ -262,8 +285,9 @@ impl<R> std::fmt::Debug for ToThread<R> {
 /// finish them, detached, and exit; queued closures never run.
 ///
 /// # Panics
-/// When polled outside a pride runtime, when the runtime is shutting down, or when
-/// polled again after it completed.
+/// When polled outside a pride runtime, when the runtime is shutting down, when the
+/// pool has no thread and the system cannot start one (it is out of threads or
+/// memory), or when polled again after it completed.
 ///
 /// ```
 /// pride::run(async {
@@ -339,10 +363,16 @@ impl<R> Future for ToThread<R> {
             // Register before submitting, so a fast job finds the waker.
             this.shared.slot.lock().waker = Some(cx.waker().clone());
             let handle = crate::runtime::context::handle("pride::to_thread");
-            assert!(
-                handle.shared.blocking.submit(job),
-                "pride: to_thread called while the runtime shuts down"
-            );
+            match handle.shared.blocking.submit(job) {
+                Ok(()) => {}
+                Err(Refused::ShutDown) => {
+                    panic!("pride: to_thread called while the runtime shuts down")
+                }
+                Err(Refused::NoThread(error)) => panic!(
+                    "pride: to_thread found no blocking-pool thread and could not start \
+                     one: {error}"
+                ),
+            }
         }
         let mut slot = this.shared.slot.lock();
         match slot.result.take() {
@@ -381,5 +411,43 @@ impl<R> Drop for ToThread<R> {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+    }
+}
+
+#[cfg(all(test, not(pride_loom)))]
+mod tests {
+    use super::*;
+
+    /// A pool with no thread that cannot start one (here: its threads' stacks cannot
+    /// be mapped) refuses the job with the system's error, instead of queueing it for
+    /// a thread that never comes; nothing stays counted.
+    #[test]
+    fn a_pool_that_cannot_start_its_first_thread_refuses_the_job() {
+        let pool = BlockingPool::new(
+            4,
+            "pride-test-blocking".into(),
+            Some(1 << (usize::BITS - 2)),
+        );
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let running = ran.clone();
+        let refused = pool.submit(Box::new(move || running.store(true, Ordering::SeqCst)));
+        assert!(matches!(refused, Err(Refused::NoThread(_))), "{refused:?}");
+        assert_eq!(pool.load(), (0, 0, 0));
+        assert!(!pool.is_busy());
+        assert!(!ran.load(Ordering::SeqCst));
+    }
+
+    /// The pool starts a thread for a job that finds none idle, and the job runs.
+    #[test]
+    fn a_job_runs_on_a_started_thread() {
+        let pool = BlockingPool::new(4, "pride-test-blocking".into(), None);
+        let (done, finished) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move || done.send(()).unwrap()))
+            .expect("a thread starts");
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the job ran");
+        assert_eq!(pool.load().0, 1);
+        pool.shutdown();
     }
 }

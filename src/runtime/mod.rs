@@ -383,10 +383,11 @@ impl Builder {
         self
     }
 
-    /// Sets the stack size of the worker threads, in bytes (default: the standard
-    /// library's, 2 MiB unless `RUST_MIN_STACK` says otherwise). A task's poll runs on
-    /// its worker's stack: deeply nested futures (thousands of levels of futures that
-    /// await each other) need more.
+    /// Sets the stack size of the runtime's threads (the workers and the blocking
+    /// pool's), in bytes (default: the standard library's, 2 MiB unless
+    /// `RUST_MIN_STACK` says otherwise). A task's poll runs on its worker's stack:
+    /// deeply nested futures (thousands of levels of futures that await each other)
+    /// need more, as does a deeply recursive [`to_thread`](crate::to_thread) closure.
     ///
     /// ```
     /// let rt = pride::Runtime::builder()
@@ -435,6 +436,7 @@ impl Builder {
         let blocking = blocking::BlockingPool::new(
             self.max_blocking_threads,
             format!("{}-blocking", self.thread_name),
+            self.thread_stack_size,
         );
         let (handle, cores) = worker::create(
             workers,
