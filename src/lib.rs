@@ -208,6 +208,8 @@ pub mod patterns;
 pub mod process;
 pub(crate) mod runtime;
 mod select;
+#[doc(hidden)]
+pub use select::__select_won;
 pub mod semantics;
 pub mod shutdown;
 #[cfg(unix)]

@@ -96,6 +96,7 @@ macro_rules! select {
                         ::core::future::Future::poll($f.as_mut(), cx)
                     {
                         $out = ::core::option::Option::Some(value);
+                        $crate::__select_won(cx);
                         return ::core::task::Poll::Ready(());
                     }
                 )+
@@ -126,4 +127,12 @@ macro_rules! select {
     ($($branches:tt)+) => {
         $crate::select!(@branch [] $($branches)+)
     };
+}
+
+/// Called by [`select!`] when a branch wins: a losing branch that recorded, for the
+/// task-tree dump, what the task waits in is dropped, so that record is forgotten.
+#[doc(hidden)]
+#[inline]
+pub fn __select_won(cx: &std::task::Context<'_>) {
+    crate::debug::task::forget_wait(cx);
 }

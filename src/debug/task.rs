@@ -13,6 +13,10 @@
 //!   records nothing, and the dump then says nothing about the wait; except on a
 //!   thread inside `block_on`, whose root future has debug words of its own (kept by
 //!   `tree::Root`, stamped with the clock at each of its polls) that such waits go to.
+//!   The record is that of the last leaf to go pending in the poll. A leaf dropped in
+//!   the same poll after it recorded (a combinator's losing branch) would leave it
+//!   standing while the task waits in something that records nothing:
+//!   [`select!`](crate::select) forgets it when a branch wins, as it drops the losers.
 
 use std::cell::RefCell;
 use std::sync::Arc as StdArc;
@@ -99,6 +103,7 @@ pub(crate) enum WaitOn {
     Queue,
     Event,
     Join,
+    Thread,
 }
 
 const SLEEP: u64 = 1;
@@ -109,6 +114,7 @@ const SEMAPHORE: u64 = 5;
 const QUEUE: u64 = 6;
 const EVENT: u64 = 7;
 const JOIN: u64 = 8;
+const THREAD: u64 = 9;
 
 impl WaitOn {
     fn code(self) -> u64 {
@@ -122,6 +128,7 @@ impl WaitOn {
             WaitOn::Queue => QUEUE,
             WaitOn::Event => EVENT,
             WaitOn::Join => JOIN,
+            WaitOn::Thread => THREAD,
         }
     }
 }
@@ -132,12 +139,25 @@ impl WaitOn {
 /// thread, if any (a thread-local read).
 #[inline]
 pub(crate) fn waits(cx: &Context<'_>, on: WaitOn) {
+    record(cx, on.code());
+}
+
+/// Forgets the wait recorded so far in this poll of the task polled under `cx`: the
+/// future that recorded it is gone (a losing `select!` branch), and what the task waits
+/// in next may record nothing.
+#[inline]
+pub(crate) fn forget_wait(cx: &Context<'_>) {
+    record(cx, 0);
+}
+
+#[inline]
+fn record(cx: &Context<'_>, code: u64) {
     match crate::task::debug_of(cx.waker()) {
-        Some(debug) => debug.waiting.store(on.code(), Ordering::Relaxed),
+        Some(debug) => debug.waiting.store(code, Ordering::Relaxed),
         None => {
             let _ = ROOT.try_with(|root| {
                 if let Some(debug) = &*root.borrow() {
-                    debug.waiting.store(on.code(), Ordering::Relaxed);
+                    debug.waiting.store(code, Ordering::Relaxed);
                 }
             });
         }
@@ -223,6 +243,9 @@ pub enum Wait {
     /// Child tasks to finish: a [`TaskHandle`](crate::TaskHandle), or a task group
     /// whose body is done and whose children are not.
     Join,
+    /// A closure on the blocking pool: a [`to_thread`](crate::to_thread) call, or a
+    /// [`fs`](crate::fs) call or name lookup that runs on it.
+    Thread,
 }
 
 impl Wait {
@@ -244,6 +267,7 @@ impl Wait {
             QUEUE => Wait::Queue,
             EVENT => Wait::Event,
             JOIN => Wait::Join,
+            THREAD => Wait::Thread,
             _ => return None,
         })
     }
@@ -259,6 +283,7 @@ impl Wait {
             Wait::Queue => "waits on a queue",
             Wait::Event => "waits for an event",
             Wait::Join => "waits for child tasks to finish",
+            Wait::Thread => "waits for a closure on the blocking pool",
         }
     }
 
@@ -273,6 +298,7 @@ impl Wait {
             Wait::Queue => "queue",
             Wait::Event => "event",
             Wait::Join => "join",
+            Wait::Thread => "thread",
         }
     }
 }
@@ -335,6 +361,7 @@ mod tests {
             (WaitOn::Queue, Wait::Queue),
             (WaitOn::Event, Wait::Event),
             (WaitOn::Join, Wait::Join),
+            (WaitOn::Thread, Wait::Thread),
         ] {
             assert_eq!(Wait::decode(on.code(), 7), Some(wait));
         }

@@ -396,8 +396,10 @@ pub struct DumpNode {
     /// longer than the truth by up to the time between two such moves.
     pub since_poll: Option<Duration>,
     /// For a task or a `block_on` call's future: what it waits for, when the future it
-    /// waits in says (sleeps,
-    /// sockets, locks, semaphores, queues, events, child tasks); `None` when not known.
+    /// waits in says (sleeps, sockets, locks, semaphores, queues, events, child tasks,
+    /// blocking-pool closures); `None` when not known. A future that a combinator
+    /// other than [`select!`](crate::select) polled and then dropped, in the task's
+    /// latest poll, may still be named here.
     pub waiting: Option<Wait>,
     /// `cancel()` was called on this scope (by hand, a deadline or a failing child).
     pub cancel_called: bool,

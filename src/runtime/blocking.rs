@@ -389,6 +389,7 @@ impl<R> Future for ToThread<R> {
                 if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     slot.waker = Some(cx.waker().clone());
                 }
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Thread);
                 Poll::Pending
             }
         }

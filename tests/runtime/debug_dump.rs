@@ -482,6 +482,66 @@ fn a_wait_is_forgotten_when_the_task_runs_again() {
     assert_eq!(busy.since_poll, Some(Duration::from_millis(1)), "{dump}");
 }
 
+/// A `select!` whose losing branch had gone pending (and recorded its wait) drops that
+/// branch: the task, now waiting in something that records nothing, shows no wait,
+/// not the dropped branch's.
+#[test]
+fn a_losing_select_branch_leaves_no_wait_behind() {
+    let rt = runtime();
+    let dump = rt
+        .block_on(task_group(async |tg| {
+            tg.start_soon_named("chooser", async move {
+                let ready = Event::new();
+                ready.set();
+                pride::select! {
+                    () = pride::sleep(Duration::from_secs(3600)) => {},
+                    () = ready.wait() => {},
+                };
+                std::future::pending::<()>().await;
+            });
+            let dump = settled_dump().await;
+            tg.cancel_scope().cancel();
+            Ok::<_, pride::BoxError>(dump)
+        }))
+        .unwrap();
+    assert_eq!(find(&dump, "chooser").waiting, None, "{dump}");
+}
+
+/// A task waiting for a `to_thread` closure says so.
+#[test]
+fn a_task_waiting_for_a_blocking_closure_says_so() {
+    let rt = runtime();
+    let (release, released) = mpsc::channel::<()>();
+    let dump = rt
+        .block_on(task_group(async |tg| {
+            tg.start_soon_named("offloader", async move {
+                pride::to_thread(move || released.recv().unwrap()).await;
+            });
+            // The group shows once its body has suspended; the task's poll has
+            // returned once its node says it is idle, and its wait is recorded by then.
+            let dump = loop {
+                pride::yield_now().await;
+                let dump = pride::debug::dump();
+                let offloader = dump
+                    .nodes()
+                    .find(|n| n.name.as_deref() == Some("offloader"));
+                if offloader.is_some_and(|n| n.task_state == Some("idle")) {
+                    break dump;
+                }
+            };
+            release.send(()).unwrap();
+            Ok::<_, pride::BoxError>(dump)
+        }))
+        .unwrap();
+    let node = find(&dump, "offloader");
+    assert_eq!(node.waiting, Some(Wait::Thread), "{dump}");
+    assert!(
+        dump.to_string()
+            .contains("waits for a closure on the blocking pool"),
+        "{dump}"
+    );
+}
+
 /// A group nested `depth` deep, each level's group inside a child of the level above.
 fn nested_chain(depth: usize, reached: Event) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
