@@ -4,7 +4,9 @@
 //! must be created inside a runtime) and is deregistered when dropped. A socket that
 //! outlives that runtime can no longer wait: from the runtime's drop on, every
 //! operation that would wait fails with an error (`ErrorKind::Other`, "the runtime
-//! this socket was made in is gone"), and those already waiting are woken with it.
+//! this socket, pipe or child process was made in is gone"; the pipes and child
+//! processes of [`process`](crate::process) wait through the same reactor), and those
+//! already waiting are woken with it.
 //! Operations are
 //! `async fn`s on `&self`, plus [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
 //! for the stream types, so `futures_lite::{AsyncReadExt, AsyncWriteExt}` work as they

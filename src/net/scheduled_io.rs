@@ -111,7 +111,7 @@ impl ReadyEvent {
     pub(crate) fn check(self) -> io::Result<()> {
         if self.ready & SHUT_DOWN != 0 {
             return Err(io::Error::other(
-                "pride: the runtime this socket was made in is gone",
+                "pride: the runtime this socket, pipe or child process was made in is gone",
             ));
         }
         Ok(())

@@ -7,7 +7,10 @@
 //! On Linux, waiting for the exit takes no thread: the reactor watches a process
 //! descriptor (pidfd). Elsewhere, or where pidfd is refused, the child's status is
 //! polled between real-time waits on the blocking pool that back off to every 100 ms;
-//! the runtime's clock (mock or autojump) neither stalls nor hurries them.
+//! the runtime's clock (mock or autojump) neither stalls nor hurries them. A pipe that
+//! outlives its runtime fails as a socket does (see [`net`](crate::net)): an operation
+//! that would wait returns an error instead; so does a `Child`'s wait through its
+//! process descriptor.
 //!
 //! **Cancel safety.** [`Child::wait`] and the pipe reads and writes are cancel-safe:
 //! dropped before they complete, they took nothing, and a later call picks up where
