@@ -3,7 +3,8 @@
 //! The loop's rules: a connection's error or panic is reported and ends that connection
 //! only; an accept error that concerns one connection (it was aborted or reset while in
 //! the backlog, or its network or host failed) is skipped at once; an accept error that says the process or system is
-//! out of some resource (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) is reported and
+//! out of some resource (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, or `ENOSPC` when an
+//! accepted socket cannot be watched) is reported and
 //! retried after a pause that doubles from 1 ms up to 1 s, and resets once an accept
 //! succeeds (the queued connections wait in the listener's backlog meanwhile); any
 //! other accept error says the listener cannot accept (`EINVAL`: not listening or shut
@@ -65,7 +66,8 @@ type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
 /// network error Linux passes on from it: `ENETDOWN`, `ENETUNREACH`, `EHOSTUNREACH`,
 /// `EHOSTDOWN`, `ENONET`, `EPROTO`, `ENOPROTOOPT`, `EOPNOTSUPP`, or `EPERM` from a
 /// firewall) is skipped; one that says the process or system is out of some resource (`EMFILE`,
-/// `ENFILE`, `ENOBUFS`, `ENOMEM`) is reported and retried after a pause that doubles
+/// `ENFILE`, `ENOBUFS`, `ENOMEM`, or `ENOSPC` when an accepted socket cannot be
+/// watched) is reported and retried after a pause that doubles
 /// from 1 ms up to 1 s, while the queued connections wait in the backlog. Any other
 /// accept error means the listener cannot accept (`EINVAL`: it is not listening or was
 /// shut down; `EBADF`, `ENOTSOCK`, ...): the server stops, cancels its connections and
@@ -469,13 +471,15 @@ fn pending_network_error(code: i32) -> bool {
 }
 
 /// Errors that say the process or system is out of some resource, which passes once
-/// descriptors or memory are freed: `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`.
+/// descriptors, memory or reactor watches are freed: `EMFILE`, `ENFILE`, `ENOBUFS`,
+/// `ENOMEM`, and `ENOSPC` (an accepted socket could not be registered: the system's
+/// limit on watched descriptors was met).
 fn out_of_resources(error: &io::Error) -> bool {
     #[cfg(unix)]
     if let Some(code) = error.raw_os_error() {
         return matches!(
             code,
-            libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+            libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::ENOSPC
         );
     }
     error.kind() == io::ErrorKind::OutOfMemory

@@ -376,6 +376,45 @@ impl pride::net::Listener for FailsOnceWith {
     }
 }
 
+/// Serves a listener whose first accept fails with `errno`: asserts that the server
+/// goes on and serves the next connection, and returns how many errors it reported.
+fn reports_after_serving_past(errno: i32) -> usize {
+    let rt = pride::Runtime::builder()
+        .worker_threads(2)
+        .clock(pride::time::Clock::autojump())
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let reports = Arc::new(AtomicUsize::new(0));
+        let counted = reports.clone();
+        let served = pride::Queue::<u32>::unbounded();
+        let serving = served.clone();
+        let listener = FailsOnceWith {
+            accepts: std::sync::Mutex::new(0),
+            errno,
+        };
+        let server = serve(listener, move |conn: u32, _| {
+            let served = serving.clone();
+            async move { served.put_nowait(conn).unwrap() }
+        })
+        .on_error(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        // The server ends only by the cancel, once the connection after the error was
+        // served; an accept error that ended it would be its outcome instead.
+        let outcome = pride::task_group(async |tg| {
+            tg.start_soon(async move {
+                let conn = pride::fail_after(Duration::from_secs(60), served.get()).await;
+                assert!(matches!(conn, Ok(Ok(7))), "errno {errno}: {conn:?}");
+            });
+            Ok::<_, pride::BoxError>(pride::move_on_after(Duration::from_secs(120), server).await)
+        })
+        .await;
+        assert!(matches!(outcome, Ok(None)), "errno {errno}: {outcome:?}");
+        reports.load(Ordering::SeqCst)
+    })
+}
+
 /// Linux passes network errors already pending on a new connection to `accept` (its
 /// network or host is down or unreachable, it broke the protocol, a firewall refused
 /// it): each concerns that connection only, so the server skips it and serves the next
@@ -397,41 +436,22 @@ fn network_errors_of_one_pending_connection_are_skipped() {
         errnos.push(64); // ENONET
     }
     for errno in errnos {
-        let rt = pride::Runtime::builder()
-            .worker_threads(2)
-            .clock(pride::time::Clock::autojump())
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let reports = Arc::new(AtomicUsize::new(0));
-            let counted = reports.clone();
-            let served = pride::Queue::<u32>::unbounded();
-            let serving = served.clone();
-            let listener = FailsOnceWith {
-                accepts: std::sync::Mutex::new(0),
-                errno,
-            };
-            let server = serve(listener, move |conn: u32, _| {
-                let served = serving.clone();
-                async move { served.put_nowait(conn).unwrap() }
-            })
-            .on_error(move |_| {
-                counted.fetch_add(1, Ordering::SeqCst);
-            });
-            // The server ends only by the cancel, once the connection after the error
-            // was served; an accept error that ended it would be its outcome instead.
-            let outcome = pride::task_group(async |tg| {
-                tg.start_soon(async move {
-                    let conn = pride::fail_after(Duration::from_secs(60), served.get()).await;
-                    assert!(matches!(conn, Ok(Ok(7))), "errno {errno}: {conn:?}");
-                });
-                Ok::<_, pride::BoxError>(
-                    pride::move_on_after(Duration::from_secs(120), server).await,
-                )
-            })
-            .await;
-            assert!(matches!(outcome, Ok(None)), "errno {errno}: {outcome:?}");
-            assert_eq!(reports.load(Ordering::SeqCst), 0, "errno {errno}: reported");
-        });
+        assert_eq!(reports_after_serving_past(errno), 0, "errno {errno}");
+    }
+}
+
+/// A shortage of descriptors, memory or reactor watches (`ENOSPC`: the accepted
+/// socket could not be registered) passes as connections close: it is reported, and
+/// the server retries after a pause.
+#[test]
+fn a_shortage_is_reported_and_retried() {
+    for errno in [
+        libc::EMFILE,
+        libc::ENFILE,
+        libc::ENOBUFS,
+        libc::ENOMEM,
+        libc::ENOSPC,
+    ] {
+        assert_eq!(reports_after_serving_past(errno), 1, "errno {errno}");
     }
 }
