@@ -56,6 +56,9 @@ pub(crate) struct Remote {
 /// take it from a worker held by a long poll.
 type LifoSlot = crossbeam_utils::CachePadded<crossbeam_utils::atomic::AtomicCell<Option<Notified>>>;
 
+// A task is a pointer: its slot is one atomic word, each put and take a single swap.
+const _: () = assert!(crossbeam_utils::atomic::AtomicCell::<Option<Notified>>::is_lock_free());
+
 /// State shared by all threads of one runtime.
 pub(crate) struct Shared {
     remotes: Box<[Remote]>,
