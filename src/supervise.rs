@@ -229,7 +229,8 @@ impl Supervisor {
     }
 
     /// Adds a child named `name`: `factory` makes a fresh future for each start. The
-    /// child counts as ready as soon as it starts.
+    /// child counts as ready as soon as the factory has returned its future; a run whose
+    /// factory panicked was never ready.
     ///
     /// A run's future is dropped when it ends, and a panic in its `Drop` is the run's
     /// failure too, unless the run already failed: a run fails once, with its first
@@ -256,9 +257,14 @@ impl Supervisor {
     {
         let name: Arc<str> = name.into().into();
         let named = name.clone();
+        // Ready once the factory has made the run's future: a factory that panics made
+        // no run, which is a failed start.
         let factory: Factory = Box::new(move |status: TaskStatus<()>| {
-            status.started(());
-            boxed(named.clone(), &mut factory)
+            boxed(named.clone(), || {
+                let run = factory();
+                status.started(());
+                run
+            })
         });
         self.config().specs.push(Spec { name, factory });
         self
@@ -314,8 +320,8 @@ impl Supervisor {
     /// `tg.start(|status| supervise(policy).child(..).ready_on(status))` returns when
     /// the supervised service is up.
     ///
-    /// A child has started once a run of it was ready (a [`child`](Self::child) is as
-    /// soon as it runs; a [`child_with_status`](Self::child_with_status) once it called
+    /// A child has started once a run of it was ready (a [`child`](Self::child) is once
+    /// its factory returned; a [`child_with_status`](Self::child_with_status) once it called
     /// [`TaskStatus::started`]) or it returned successfully. A child that failed before
     /// it was ready and is backing off is not up yet. If the supervisor gives up before
     /// every child has started, `start` returns [`StartError::Failed`](crate::StartError::Failed)

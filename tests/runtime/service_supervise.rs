@@ -702,3 +702,35 @@ fn a_runs_error_is_not_lost_to_a_later_drop_panic() {
         );
     });
 }
+
+/// A `child` whose factory panics never ran, so it never started: the supervisor gives
+/// up before every child has started, and `start` fails with its error.
+#[test]
+fn ready_on_is_not_reported_for_a_child_whose_factory_panics() {
+    autojump().block_on(async {
+        let outcome = pride::task_group(async |tg| {
+            let policy = RestartPolicy::one_for_one().max_restarts(1, Duration::from_secs(60));
+            let started = tg
+                .start(|status| {
+                    supervise(policy)
+                        .child("api", || -> std::future::Ready<()> {
+                            panic!("config missing")
+                        })
+                        .ready_on(status)
+                })
+                .await;
+            let Err(pride::StartError::Failed(error)) = started else {
+                panic!(
+                    "start said the service was up though its only child never ran: {started:?}"
+                );
+            };
+            let report = error
+                .downcast_ref::<pride::GroupError>()
+                .unwrap_or_else(|| panic!("not the supervisor's error: {error}"));
+            let names: Vec<_> = report.errors().iter().map(|e| e.name()).collect();
+            assert_eq!(names, [Some("api"), Some("api")], "{report}");
+        })
+        .await;
+        outcome.unwrap();
+    });
+}
