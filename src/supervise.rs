@@ -178,7 +178,8 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///
 /// Its rules:
 /// - Children start in the order they were added; each must report readiness (or end)
-///   before the next starts, as `TaskGroup::start` does. Restarts follow the same order.
+///   before the next starts, as `TaskGroup::start` does. A one-for-all restart starts
+///   them again in the same order.
 /// - A child that returns successfully is done and is not restarted; the supervisor
 ///   returns `Ok(())` once every child is done.
 /// - A panic in a child's factory (the closure that makes its future) is that run's
@@ -193,8 +194,10 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
 ///   in the window so far, scaled by a random factor in [0.5, 1] so that many
 ///   supervisors do not restart in lockstep.
-/// - Failures are handled one at a time: a failure that comes while another child's
-///   restart is backing off waits for that backoff to end.
+/// - A failure counts against the budget when it comes, even while another child's
+///   restart is backing off: one that uses up the budget gives up at once, without
+///   waiting for that backoff. One-for-one, each failed child restarts once its own
+///   backoff is over; children whose backoffs end together restart in order.
 ///
 /// ```
 /// let rt = pride::Runtime::builder()
@@ -469,6 +472,26 @@ async fn next_exit(
     }
 }
 
+/// `next`, the next exit, unless `backoff_ends` comes first: then `None`, and the exit
+/// stays queued.
+async fn exit_or_backoff_end(
+    next: impl Future<Output = Exit>,
+    backoff_ends: Option<Instant>,
+) -> Option<Exit> {
+    let mut next = pin!(next);
+    let mut backoff = pin!(backoff_ends.map(crate::sleep_until));
+    poll_fn(|cx| {
+        if let Poll::Ready(exit) = next.as_mut().poll(cx) {
+            return Poll::Ready(Some(exit));
+        }
+        match backoff.as_mut().as_pin_mut() {
+            Some(sleep) => sleep.poll(cx).map(|()| None),
+            None => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// The running children but one, to be torn down: on a one-for-all restart, the failed
 /// child's siblings; when the supervisor gives up, every child but the one that used up
 /// the budget.
@@ -511,6 +534,8 @@ impl TearDown<'_> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Running,
+    /// It failed, and restarts at this instant, once its backoff is over.
+    BackingOff(Instant),
     Done,
 }
 
@@ -598,10 +623,40 @@ impl Config {
             if ready.is_some() && (0..count).all(|i| up[i] || states[i] == State::Done) {
                 ready.take().expect("checked above").started(());
             }
-            if !states.contains(&State::Running) {
+            if states.iter().all(|&state| state == State::Done) {
                 return Ok(());
             }
-            let exit = next_exit(&exits, &generations, &mut failed_starts).await;
+            // Exits are heard during a backoff too: a failure is counted when it comes.
+            let backoff_ends = states
+                .iter()
+                .filter_map(|&state| match state {
+                    State::BackingOff(at) => Some(at),
+                    _ => None,
+                })
+                .min();
+            let next = next_exit(&exits, &generations, &mut failed_starts);
+            let Some(exit) = exit_or_backoff_end(next, backoff_ends).await else {
+                // Restart every child whose backoff is over, in order.
+                let now = crate::current_time();
+                for index in 0..count {
+                    if !matches!(states[index], State::BackingOff(at) if at <= now) {
+                        continue;
+                    }
+                    states[index] = State::Running;
+                    let (scope, was_ready) = self
+                        .launch(
+                            &tg,
+                            index,
+                            generations[index],
+                            &exits,
+                            &mut failed_starts[index],
+                        )
+                        .await;
+                    scopes[index] = scope;
+                    up[index] |= was_ready;
+                }
+                continue;
+            };
             let error = match exit.outcome {
                 Some(Ok(())) | None => {
                     states[exit.index] = State::Done;
@@ -638,8 +693,8 @@ impl Config {
             }
             let delay = self.policy.delay(restarts.len());
             restarts.push_back((now, error));
-
-            let restart: Vec<usize> = if self.policy.one_for_all {
+            generations[exit.index] += 1;
+            if self.policy.one_for_all {
                 let siblings = TearDown {
                     except: exit.index,
                     exits: &exits,
@@ -649,26 +704,14 @@ impl Config {
                     states: &mut states,
                 };
                 siblings.run(&mut torn_down).await;
-                (0..count)
-                    .filter(|&i| states[i] == State::Running)
-                    .collect()
+                let restart_at = crate::time::deadline_after(crate::current_time(), delay);
+                for state in &mut states {
+                    if *state == State::Running {
+                        *state = State::BackingOff(restart_at);
+                    }
+                }
             } else {
-                vec![exit.index]
-            };
-            generations[exit.index] += 1;
-            crate::sleep(delay).await;
-            for index in restart {
-                let (scope, was_ready) = self
-                    .launch(
-                        &tg,
-                        index,
-                        generations[index],
-                        &exits,
-                        &mut failed_starts[index],
-                    )
-                    .await;
-                scopes[index] = scope;
-                up[index] |= was_ready;
+                states[exit.index] = State::BackingOff(crate::time::deadline_after(now, delay));
             }
         }
     }

@@ -734,3 +734,42 @@ fn ready_on_is_not_reported_for_a_child_whose_factory_panics() {
         outcome.unwrap();
     });
 }
+
+/// "a" fails and backs off for 20 s; "b" fails a second later, which uses up the
+/// budget: the supervisor gives up at once, without waiting for a's backoff, so a
+/// cancel from outside that comes later does not drop the report.
+#[test]
+fn a_failure_during_another_childs_backoff_that_uses_up_the_budget_gives_up_at_once() {
+    autojump().block_on(async {
+        let start = pride::current_time();
+        let given_up = Arc::new(Mutex::new(None));
+        let at = given_up.clone();
+        let out = pride::move_on_after(
+            Duration::from_secs(2),
+            supervise(
+                RestartPolicy::one_for_one()
+                    .max_restarts(1, Duration::from_secs(60))
+                    .backoff(Duration::from_secs(20), Duration::from_secs(20)),
+            )
+            .child("a", || async { Err::<(), _>("a failed") })
+            .child("b", move || {
+                let at = at.clone();
+                async move {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    *at.lock().unwrap() = Some(pride::current_time());
+                    Err::<(), _>("b failed")
+                }
+            }),
+        )
+        .await;
+        let error = out
+            .expect("b's failure, which used up the budget, came before the cancel")
+            .unwrap_err();
+        let names: Vec<_> = error.errors().iter().map(|e| e.name()).collect();
+        assert_eq!(names, [Some("a"), Some("b")], "{error}");
+        assert_eq!(
+            *given_up.lock().unwrap(),
+            Some(start + Duration::from_secs(1))
+        );
+    });
+}
