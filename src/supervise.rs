@@ -186,7 +186,8 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   panic, named after the child and handled by the policy like any other.
 /// - One-for-all: on a failure, the other running children are cancelled and have
 ///   ended before anything restarts. An error a sibling returns while it is torn down,
-///   or a panic in its cleanup, is kept in the report but does not count as a restart.
+///   or a panic in its cleanup, does not count as a restart; it is kept for the report
+///   while that restart is within the window, like the failure that caused it.
 /// - Cancelling the supervisor (its enclosing scope) cancels every child and ends it,
 ///   like any group. A cancel that comes while it gives up does not drop its error: it
 ///   still waits for its children and returns the whole report.
@@ -606,8 +607,9 @@ impl Config {
         let mut up = vec![false; count];
         // Restart times and the errors that caused them, within the window.
         let mut restarts: VecDeque<(Instant, TaskError)> = VecDeque::new();
-        // Errors that caused no restart: siblings torn down by a one-for-all restart.
-        let mut torn_down: Vec<TaskError> = Vec::new();
+        // Errors that caused no restart, within the window: siblings torn down by a
+        // one-for-all restart, at the time of that restart.
+        let mut torn_down: VecDeque<(Instant, TaskError)> = VecDeque::new();
         // A run's failure that came back from `start` instead of in its exit.
         let mut failed_starts: Vec<Option<TaskError>> = (0..count).map(|_| None).collect();
 
@@ -666,15 +668,16 @@ impl Config {
             };
             let now = crate::current_time();
             let window = self.policy.window;
-            while restarts
-                .front()
-                .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= window)
-            {
+            let in_window = |at: &Instant| now.saturating_duration_since(*at) < window;
+            while restarts.front().is_some_and(|(at, _)| !in_window(at)) {
                 restarts.pop_front();
+            }
+            while torn_down.front().is_some_and(|(at, _)| !in_window(at)) {
+                torn_down.pop_front();
             }
             if restarts.len() >= self.policy.max_restarts {
                 let mut errors: Vec<TaskError> = restarts.into_iter().map(|(_, e)| e).collect();
-                errors.append(&mut torn_down);
+                errors.extend(torn_down.into_iter().map(|(_, e)| e));
                 errors.push(error);
                 // Shielded: a cancel from outside reaches the children, and the report
                 // still waits for them and is returned whole.
@@ -695,6 +698,7 @@ impl Config {
             restarts.push_back((now, error));
             generations[exit.index] += 1;
             if self.policy.one_for_all {
+                let mut errors = Vec::new();
                 let siblings = TearDown {
                     except: exit.index,
                     exits: &exits,
@@ -703,7 +707,8 @@ impl Config {
                     failed_starts: &mut failed_starts,
                     states: &mut states,
                 };
-                siblings.run(&mut torn_down).await;
+                siblings.run(&mut errors).await;
+                torn_down.extend(errors.into_iter().map(|e| (now, e)));
                 let restart_at = crate::time::deadline_after(crate::current_time(), delay);
                 for state in &mut states {
                     if *state == State::Running {

@@ -773,3 +773,49 @@ fn a_failure_during_another_childs_backoff_that_uses_up_the_budget_gives_up_at_o
         );
     });
 }
+
+/// One-for-all: the cache's cleanup panic, as it is torn down by the database's first
+/// failure, is kept only while that restart is within the window: when the supervisor
+/// gives up long after, the report holds the failures of the window and not that panic.
+#[test]
+fn a_torn_down_siblings_error_leaves_the_report_with_its_restart() {
+    autojump().block_on(async {
+        let db_runs = Arc::new(AtomicUsize::new(0));
+        let cache_runs = Arc::new(AtomicUsize::new(0));
+        let (db, cache) = (db_runs.clone(), cache_runs.clone());
+        let policy = RestartPolicy::one_for_all()
+            .max_restarts(1, Duration::from_secs(10))
+            .backoff(Duration::from_millis(10), Duration::from_millis(10));
+        let error = supervise(policy)
+            .child("database", move || {
+                let run = db.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    // Run 1 outlasts the window of the first restart; run 2 fails at once.
+                    let up = [1, 100, 0][run.min(2)];
+                    pride::sleep(Duration::from_secs(up)).await;
+                    Err::<(), _>(format!("lost the disk {run}"))
+                }
+            })
+            .child("cache", move || {
+                let run = cache.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    // Not `then_some`: it would make (and drop) a guard on every run.
+                    let _guard = if run == 0 { Some(PanicOnDrop) } else { None };
+                    std::future::pending::<()>().await;
+                }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(db_runs.load(Ordering::SeqCst), 3, "{error}");
+        let entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name(), e.to_string()))
+            .collect();
+        assert_eq!(entries.len(), 2, "{error}");
+        assert_eq!(entries[0].0, Some("database"));
+        assert!(entries[0].1.contains("lost the disk 1"), "{error}");
+        assert_eq!(entries[1].0, Some("database"));
+        assert!(entries[1].1.contains("lost the disk 2"), "{error}");
+    });
+}
