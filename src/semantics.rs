@@ -378,7 +378,9 @@
 //! [`net::serve`](crate::net::serve) does per connection, and [`supervise`](crate::supervise)
 //! per service) never cancels its siblings when it fails: its error is reported or
 //! handled by its supervisor's policy. Cancellation still flows down into it like into
-//! any child, and the group still waits for it.
+//! any child, and the group still waits for it. A failure a supervisor can no longer
+//! handle, because a cancel from outside is tearing it down, is not lost either: it is
+//! an entry of the supervisor's `GroupError`, named after the child.
 //!
 //! **Parallel pieces are children too.** A [`par`](crate::par) call inside a cancelled
 //! scope stops handing out pieces. A piece that panics or fails cancels the other pieces

@@ -8,7 +8,10 @@
 //! next to those the cancelled children ended with.
 //!
 //! All of this runs on one task (the supervisor's group body); children report their
-//! ends to it through a queue.
+//! ends to it through a queue. A failure the body never takes from the queue, because a
+//! cancel from outside dropped the body first, goes back to the child's task, which
+//! then fails with it: the supervisor's group keeps it, as any group keeps a child's
+//! failure under a cancel.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -189,8 +192,14 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   or a panic in its cleanup, does not count as a restart; it is kept for the report
 ///   while that restart is within the window, like the failure that caused it.
 /// - Cancelling the supervisor (its enclosing scope) cancels every child and ends it,
-///   like any group. A cancel that comes while it gives up does not drop its error: it
-///   still waits for its children and returns the whole report.
+///   like any group: with nothing to report, it ends as cancelled work. A cancel that
+///   comes while it gives up does not drop its error: it still waits for its children
+///   and returns the whole report. Nor is a child's failure lost to a cancel: one the
+///   supervisor had not handled yet when the cancel came, or that comes after it (an
+///   error a shielded cleanup returns, a panic in a cleanup), is an entry of its
+///   `GroupError`, named after the child, and the error passes out through the
+///   cancelled scopes. A failure it had already handled is not reported: the child
+///   was restarted, or is backing off and is not restarted.
 /// - The restart budget counts the restarts of the last `window`; the delay before a
 ///   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
 ///   in the window so far, scaled by a random factor in [0.5, 1] so that many
@@ -428,29 +437,98 @@ struct Exit {
     /// `None`: the run was dropped by a cancel (the supervisor's teardown, or one from
     /// outside), or unwound, before it had an outcome.
     outcome: Option<Result<(), TaskError>>,
+    /// Where a failure goes back to if this exit is dropped with it, the supervisor
+    /// never having taken it: the run's task waits there.
+    unheard: Option<Queue<TaskError>>,
 }
 
-/// Queues the exit of one run of a child when it is dropped: the supervisor hears of
-/// every run's end exactly once, whether the run returned, failed, was dropped by a
-/// cancel (even before its first poll) or unwound.
+impl Drop for Exit {
+    fn drop(&mut self) {
+        if let Some(unheard) = self.unheard.take() {
+            if let Some(Err(error)) = self.outcome.take() {
+                let _ = unheard.put_nowait(error);
+            }
+            unheard.close();
+        }
+    }
+}
+
+/// The end of one run of a child, for the supervisor: the supervisor hears of every
+/// run's end exactly once, whether the run returned, failed, was dropped by a cancel
+/// (even before its first poll) or unwound. Dropped before [`end`](Self::end), it
+/// queues an end without an outcome.
 struct ExitOnDrop {
     exits: Queue<Exit>,
-    index: usize,
-    generation: u64,
-    outcome: Option<Result<(), TaskError>>,
+    exit: Option<Exit>,
+}
+
+impl ExitOnDrop {
+    fn new(exits: &Queue<Exit>, index: usize, generation: u64) -> ExitOnDrop {
+        let exit = Exit {
+            index,
+            generation,
+            outcome: None,
+            unheard: None,
+        };
+        ExitOnDrop {
+            exits: exits.clone(),
+            exit: Some(exit),
+        }
+    }
+
+    /// Queues the run's end with its `outcome`. A failure the supervisor never takes
+    /// (its body was dropped by a cancel from outside before or after the exit was
+    /// queued) comes back: this waits, shielded, until the supervisor has taken the
+    /// failure or let go of the exit, and returns the failure in the second case, for
+    /// the run's task to fail with.
+    async fn end(mut self, outcome: Option<Result<(), TaskError>>) -> Option<TaskError> {
+        let mut exit = self.exit.take().expect("a run ends once");
+        let unheard = matches!(outcome, Some(Err(_))).then(Queue::unbounded);
+        exit.outcome = outcome;
+        exit.unheard = unheard.clone();
+        // Closed (the body is gone): the exit is dropped here, its failure sent back.
+        let _ = self.exits.put_nowait(exit);
+        // The wait holds no handle on the queue of exits.
+        drop(self);
+        let unheard = unheard?;
+        let shield = CancelScope::new();
+        shield.set_shield(true);
+        shield.run(unheard.get()).await?.ok()
+    }
 }
 
 impl Drop for ExitOnDrop {
     fn drop(&mut self) {
-        let exit = Exit {
-            index: self.index,
-            generation: self.generation,
-            outcome: self.outcome.take(),
-        };
-        // An unbounded queue takes every item while it is open, and only the
-        // supervisor's body could close it.
-        let _ = self.exits.put_nowait(exit);
+        // An unbounded queue takes every item while it is open; once it is closed, the
+        // supervisor is gone, and an end without an outcome needs no one.
+        if let Some(exit) = self.exit.take() {
+            let _ = self.exits.put_nowait(exit);
+        }
     }
+}
+
+/// Closes the queue of exits when the supervisor's body ends, however it ends, and
+/// drops the exits it never took: a failure among them goes back to its run's task.
+/// Declared before the body's other locals, so that it runs after the body's pending
+/// `get` has been dropped and has put back any exit handed to it.
+struct CloseOnDrop(Queue<Exit>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+        while let Ok(exit) = self.0.get_nowait() {
+            drop(exit);
+        }
+    }
+}
+
+/// Fails a run's task with `error`, a failure of that run: the supervisor's group keeps
+/// it as that child's failure (a panic stays a panic, and is not shown again).
+fn fail_task(error: TaskError) -> Result<(), crate::BoxError> {
+    if error.is_panic() {
+        resume_unwind(error.into_panic());
+    }
+    Err(error.into_error())
 }
 
 /// Waits for the next exit of a child's current run; an exit of a run the supervisor is
@@ -519,10 +597,10 @@ impl TearDown<'_> {
             }
         }
         while pending > 0 {
-            let late = next_exit(self.exits, self.generations, self.failed_starts).await;
+            let mut late = next_exit(self.exits, self.generations, self.failed_starts).await;
             pending -= 1;
             self.generations[late.index] += 1;
-            match late.outcome {
+            match late.outcome.take() {
                 Some(Err(e)) => errors.push(e),
                 Some(Ok(())) => self.states[late.index] = State::Done,
                 None => {}
@@ -599,6 +677,7 @@ impl Config {
         ready: &mut Option<TaskStatus<()>>,
     ) -> Result<(), GaveUp> {
         let exits = Queue::<Exit>::unbounded();
+        let _close = CloseOnDrop(exits.clone());
         let count = self.specs.len();
         let mut generations = vec![0u64; count];
         let mut scopes: Vec<CancelScope> = Vec::with_capacity(count);
@@ -659,9 +738,14 @@ impl Config {
                 }
                 continue;
             };
-            let error = match exit.outcome {
+            // Taken, and the exit dropped at once: the run's task waits for that.
+            let (index, outcome) = {
+                let mut exit = exit;
+                (exit.index, exit.outcome.take())
+            };
+            let error = match outcome {
                 Some(Ok(())) | None => {
-                    states[exit.index] = State::Done;
+                    states[index] = State::Done;
                     continue;
                 }
                 Some(Err(error)) => error,
@@ -684,7 +768,7 @@ impl Config {
                 let shield = CancelScope::new();
                 shield.set_shield(true);
                 let others = TearDown {
-                    except: exit.index,
+                    except: index,
                     exits: &exits,
                     scopes: &scopes,
                     generations: &mut generations,
@@ -696,11 +780,11 @@ impl Config {
             }
             let delay = self.policy.delay(restarts.len());
             restarts.push_back((now, error));
-            generations[exit.index] += 1;
+            generations[index] += 1;
             if self.policy.one_for_all {
                 let mut errors = Vec::new();
                 let siblings = TearDown {
-                    except: exit.index,
+                    except: index,
                     exits: &exits,
                     scopes: &scopes,
                     generations: &mut generations,
@@ -716,7 +800,7 @@ impl Config {
                     }
                 }
             } else {
-                states[exit.index] = State::BackingOff(crate::time::deadline_after(now, delay));
+                states[index] = State::BackingOff(crate::time::deadline_after(now, delay));
             }
         }
     }
@@ -739,20 +823,19 @@ impl Config {
         let run_scope = scope.clone();
         let name = spec.name.clone();
         let factory = &mut spec.factory;
-        let exit = ExitOnDrop {
-            exits: exits.clone(),
-            index,
-            generation,
-            outcome: None,
-        };
+        let exit = ExitOnDrop::new(exits, index, generation);
         let started = tg
             .start_named(&*spec.name, move |status| {
                 let work = factory(status);
                 async move {
-                    // Moved in whole (not just the field written), so that it is
-                    // dropped with the run, however the run ends.
-                    let mut exit = exit;
-                    exit.outcome = cleanup_caught(name, run_scope.run(work)).await;
+                    // Moved in whole, so that it is dropped with the run, however the
+                    // run ends.
+                    let exit = exit;
+                    let outcome = cleanup_caught(name, run_scope.run(work)).await;
+                    match exit.end(outcome).await {
+                        Some(unheard) => fail_task(unheard),
+                        None => Ok(()),
+                    }
                 }
             })
             .await;

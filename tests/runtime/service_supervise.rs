@@ -819,3 +819,138 @@ fn a_torn_down_siblings_error_leaves_the_report_with_its_restart() {
         assert!(entries[1].1.contains("lost the disk 2"), "{error}");
     });
 }
+
+/// A child whose shielded cleanup returns an error after a cancel from outside has
+/// dropped the supervisor's body: nobody is left to handle the error, and it is not
+/// lost: it fails the supervisor's group, named after the child, as a plain group keeps
+/// a child's cleanup error under a cancel.
+#[test]
+fn a_childs_error_in_cleanup_under_a_cancel_from_outside_is_not_lost() {
+    autojump().block_on(async {
+        let out = pride::move_on_after(
+            Duration::from_secs(1),
+            supervise(RestartPolicy::one_for_one()).child("flusher", || async {
+                let flush = pride::CancelScope::new();
+                flush.set_shield(true);
+                flush.run(pride::sleep(Duration::from_secs(5))).await;
+                Err::<(), _>("flush failed")
+            }),
+        )
+        .await;
+        let error = out
+            .expect("the child's error passes out through the cancelled scope")
+            .unwrap_err();
+        assert_eq!(error.errors().len(), 1, "{error}");
+        let failure = &error.errors()[0];
+        assert_eq!(failure.name(), Some("flusher"), "{error}");
+        assert_eq!(
+            failure.error().map(|e| e.to_string()).as_deref(),
+            Some("flush failed")
+        );
+    });
+}
+
+/// "api" fails while the supervisor waits for "db" to report ready, so the failure is
+/// queued but not yet heard; a cancel from outside then drops the supervisor's body.
+/// The failure is not lost with it: it fails the supervisor's group, named "api".
+#[test]
+fn a_failure_not_yet_heard_when_a_cancel_from_outside_comes_is_not_lost() {
+    autojump().block_on(async {
+        let out = pride::move_on_after(
+            Duration::from_secs(2),
+            supervise(RestartPolicy::one_for_one())
+                .child("api", || async {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    Err::<(), _>("api failed")
+                })
+                .child_with_status("db", |status| async move {
+                    pride::sleep(Duration::from_secs(10)).await; // connecting
+                    status.started(());
+                }),
+        )
+        .await;
+        let error = out
+            .expect("api's failure passes out through the cancelled scope")
+            .unwrap_err();
+        let entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name(), e.error().map(|e| e.to_string())))
+            .collect();
+        assert_eq!(
+            entries,
+            [(Some("api"), Some("api failed".to_owned()))],
+            "{error}"
+        );
+    });
+}
+
+/// A failure the supervisor has handled (it is backing off to restart the child) is
+/// not reported when a cancel from outside comes: the supervisor ends as cancelled
+/// work, without restarting the child.
+#[test]
+fn a_cancel_during_a_backoff_ends_the_supervisor_as_cancelled_work() {
+    autojump().block_on(async {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let start = pride::current_time();
+        let out = pride::move_on_after(
+            Duration::from_secs(1),
+            supervise(
+                RestartPolicy::one_for_one()
+                    .max_restarts(100, Duration::from_secs(3600))
+                    .backoff(Duration::from_secs(100), Duration::from_secs(100)),
+            )
+            .child("flaky", move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { Err::<(), _>("boom") }
+            }),
+        )
+        .await;
+        assert!(out.is_none(), "{out:?}");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(pride::current_time() - start, Duration::from_secs(1));
+    });
+}
+
+/// A child's run ends with an error (after a shielded wait) at the very instant a
+/// cancel from outside comes: whichever comes first, the supervisor hearing of it or
+/// the cancel dropping its body, the failure is not lost; a panic stays a panic.
+#[test]
+fn a_failure_at_the_instant_of_a_cancel_from_outside_is_not_lost() {
+    autojump().block_on(async {
+        let out = pride::move_on_after(
+            Duration::from_secs(1),
+            supervise(RestartPolicy::one_for_one())
+                .child("api", || async {
+                    let shielded = pride::CancelScope::new();
+                    shielded.set_shield(true);
+                    shielded.run(pride::sleep(Duration::from_secs(1))).await;
+                    Err::<(), _>("api failed")
+                })
+                .child("worker", || async {
+                    let shielded = pride::CancelScope::new();
+                    shielded.set_shield(true);
+                    shielded.run(pride::sleep(Duration::from_secs(1))).await;
+                    if true {
+                        panic!("worker panicked");
+                    }
+                }),
+        )
+        .await;
+        let error = out
+            .expect("the failures pass out through the cancelled scope")
+            .unwrap_err();
+        let mut entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name(), e.is_panic()))
+            .collect();
+        entries.sort();
+        assert_eq!(
+            entries,
+            [(Some("api"), false), (Some("worker"), true)],
+            "{error}"
+        );
+    });
+}
