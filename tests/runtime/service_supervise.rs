@@ -954,3 +954,44 @@ fn a_failure_at_the_instant_of_a_cancel_from_outside_is_not_lost() {
         );
     });
 }
+
+/// One-for-one: two children fail at once; each restarts after its own backoff (a
+/// delay below 10 s here), not after the other's backoff and then its own.
+#[test]
+fn each_failed_child_restarts_after_its_own_backoff() {
+    autojump().block_on(async {
+        let start = pride::current_time();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let policy = RestartPolicy::one_for_one()
+            .max_restarts(5, Duration::from_secs(60))
+            .backoff(Duration::from_secs(10), Duration::from_secs(10));
+        let (a, b) = (starts.clone(), starts.clone());
+        let runs = |log: Arc<Mutex<Vec<(&'static str, Duration)>>>, name: &'static str| {
+            move || {
+                let first = !log.lock().unwrap().iter().any(|(n, _)| *n == name);
+                log.lock()
+                    .unwrap()
+                    .push((name, pride::current_time() - start));
+                async move {
+                    if first {
+                        return Err("not yet");
+                    }
+                    Ok(())
+                }
+            }
+        };
+        supervise(policy)
+            .child("a", runs(a, "a"))
+            .child("b", runs(b, "b"))
+            .await
+            .unwrap();
+        let starts = starts.lock().unwrap();
+        assert_eq!(starts.len(), 4, "{starts:?}");
+        for (name, at) in &starts[2..] {
+            assert!(
+                *at >= Duration::from_secs(5) && *at < Duration::from_secs(10),
+                "{name} restarted at {at:?}: {starts:?}"
+            );
+        }
+    });
+}
