@@ -1,8 +1,9 @@
 //! Basic concurrent execution: fetch three "URLs" at once and collect the results.
 //!
-//! The original document's first usage pattern. The fetches are simulated with short
-//! sleeps on the system clock (the program runs in well under a second); the slowest
-//! fetch sets the total time, not the sum of all three.
+//! The simplest use of a task group: start one child per fetch and wait for all of
+//! them. The fetches are simulated with short sleeps on the system clock (the program
+//! runs in well under a second); the slowest fetch sets the total time, not the sum of
+//! all three.
 //!
 //! Run it with `cargo run --example basic_concurrent`.
 

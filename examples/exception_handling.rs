@@ -1,10 +1,10 @@
 //! Exception handling: a failing task cancels its sibling, and the group reports the
 //! failure.
 //!
-//! The original document catches `ValueError` around the group; in pride every failure
-//! comes back as a `GroupError` (holding each task's error with its name), and
-//! `GroupError::find` looks for an error of a given type. The normal task is dropped at
-//! its sleep — its `Drop` is its cleanup — and never prints "complete".
+//! Every failure comes back as a `GroupError` (holding each task's error with its
+//! name), and `GroupError::find` looks for an error of a given type, here the example's
+//! own `ValueError`. The normal task is dropped at its sleep — its `Drop` is its
+//! cleanup — and never prints "complete".
 //!
 //! System clock, short sleeps: runs in about 100 ms.
 //! Run it with `cargo run --example exception_handling`.

@@ -1,13 +1,13 @@
-//! Example 3 of the original document: fan work out to a pool of workers through a
-//! queue, and fan the results back in through another.
+//! Fan work out to a pool of workers through a queue, and fan the results back in
+//! through another.
 //!
 //! The input queue is filled and closed first; each worker takes items with
 //! `get_nowait` until it reports `WouldBlock` (empty, or closed and drained), so the
 //! pool drains the queue and stops. A failing item does not fail the group: the worker
-//! records it as a failed outcome, as the original does with its `{"error": ...}` dict.
+//! records it as a failed outcome next to the successful ones.
 //!
-//! The document's 1 s per item is kept on `Clock::autojump()`: 20 items over 5 workers
-//! take exactly 4 s of mock time, and the program finishes at once.
+//! Each item takes 1 s on `Clock::autojump()`: 20 items over 5 workers take exactly
+//! 4 s of mock time, and the program finishes at once.
 //! Run it with `cargo run --example fan_out_fan_in`.
 
 use std::future::Future;

@@ -1,4 +1,4 @@
-//! Example 1 of the original document: parallel data processing in named chunks.
+//! Parallel data processing in named chunks.
 //!
 //! 1000 items are split into chunks of 100; each chunk is a named child of one group,
 //! and the results are sorted by chunk id afterwards (children finish in any order).

@@ -1,15 +1,14 @@
-//! Example 2 of the original document: a service with an HTTP server, a background
-//! worker and a health monitor, started in order and shut down by an `Event`.
+//! A service with an HTTP server, a background worker and a health monitor, started
+//! in order and shut down by an `Event`.
 //!
 //! `TaskGroup::start` runs the server until it reports its URL with
 //! `status.started(url)`; only then are the worker and the monitor started. The service
 //! runs until `shutdown` is set, and every component then leaves its loop.
 //!
-//! This tree has no `pride::net` yet, so the HTTP server is simulated: "binding" is a
-//! short sleep and "handling requests" is a 100 ms tick that counts requests. The
-//! document's durations are kept (the service runs for 60 s, the worker ticks every
-//! second, the monitor every 5 s) on `Clock::autojump()`, so the program finishes at
-//! once and prints exact mock times.
+//! The HTTP server is simulated (`examples/http_server.rs` serves real HTTP): "binding"
+//! is a short sleep and "handling requests" is a 100 ms tick that counts requests. The
+//! service runs for 60 s, the worker ticks every second and the monitor every 5 s, on
+//! `Clock::autojump()`, so the program finishes at once and prints exact mock times.
 //! Run it with `cargo run --example service_lifecycle`.
 
 use std::sync::Arc;

@@ -1,13 +1,14 @@
 //! Timeout with a cancel scope: a deadline on the group's scope cuts two slow tasks
 //! short.
 //!
-//! The original document expects a `TimeoutError` here; in pride a group whose own
-//! deadline cut work short returns a `GroupError` with `is_timeout()` (DESIGN rule 13),
-//! so the lost work is never silent.
+//! A group whose own deadline cuts work short is an error, not a quiet success: the
+//! group returns a `GroupError` whose `is_timeout()` is true, so the lost work is never
+//! silent. (An explicit `tg.cancel_scope().cancel()`, by contrast, is a deliberate
+//! shutdown and returns the body's value.)
 //!
-//! The document's durations (5 s deadline, 100 s tasks) are kept: the runtime uses
-//! `Clock::autojump()`, which jumps to the next deadline whenever every task waits, so
-//! the program finishes at once and prints exact mock times.
+//! The durations are those of a real service (5 s deadline, 100 s tasks): the runtime
+//! uses `Clock::autojump()`, which jumps to the next deadline whenever every task
+//! waits, so the program finishes at once and prints exact mock times.
 //! Run it with `cargo run --example timeout_cancel_scope`.
 
 use std::time::Duration;

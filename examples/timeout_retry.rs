@@ -1,14 +1,12 @@
-//! Example 4 of the original document, written correctly: retry with a timeout per
-//! attempt and exponential backoff.
+//! Retry with a timeout per attempt and exponential backoff.
 //!
-//! The original falls through silently when an attempt times out on its last try
-//! (its group deadline does not raise in AnyIO, and the empty result is skipped).
-//! Here each attempt runs under `fail_after`, so a timed-out attempt is an error like
-//! any other: it is reported, the next attempt waits 1 s, 2 s, 4 s, …, and when every
+//! A retry loop must not fall through silently when its last attempt times out. Here
+//! each attempt runs under `fail_after`, so a timed-out attempt is an error like any
+//! other: it is reported, the next attempt waits 1 s, 2 s, 4 s, …, and when every
 //! attempt has failed the last error is returned — never a silent `None`.
 //!
-//! The document's durations (10 s timeout, backoff in seconds) are kept on
-//! `Clock::autojump()`: the program finishes at once and prints exact mock times.
+//! The durations (10 s timeout, backoff in seconds) run on `Clock::autojump()`: the
+//! program finishes at once and prints exact mock times.
 //! Run it with `cargo run --example timeout_retry`.
 
 use std::fmt;

@@ -628,7 +628,7 @@ fn patterns_cancelled_by_a_sibling_drop_every_child() {
 }
 
 // ---------------------------------------------------------------------------------
-// Send-ness (DESIGN §2): a child awaiting each pattern with `BoxError` outputs.
+// Send-ness: a child awaiting each pattern with `BoxError` outputs is still `Send`.
 
 fn assert_send<F: Future + Send>(future: F) -> F {
     future

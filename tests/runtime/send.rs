@@ -1,4 +1,6 @@
-//! Send-ness is part of the contract (DESIGN §2): compile-time checks, run once too.
+//! Send-ness is part of the API contract: a pride future is `Send` whenever what it
+//! holds is, also when bodies and children return `Result<_, BoxError>`. Compile-time
+//! checks, run once too.
 
 use std::future::Future;
 
@@ -90,8 +92,8 @@ fn a_child_nesting_a_group_with_a_concrete_error_is_send() {
     });
 }
 
-/// DESIGN §2: "A pride future is `Send` whenever what it holds is, including when the
-/// body or the children return `Result<_, BoxError>`."
+/// A pride future is `Send` whenever what it holds is, including when the body or the
+/// children return `Result<_, BoxError>`.
 #[test]
 fn a_child_nesting_a_group_whose_body_returns_box_error_is_send() {
     watchdog(60, || {

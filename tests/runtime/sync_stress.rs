@@ -1,5 +1,6 @@
 //! Cancel-safety and capacity stress for the sync primitives on the real multi-threaded
-//! runtime (DESIGN §3 rule 16): gets cancelled while puts race them, bounded queues and
+//! runtime (a `get` dropped by a cancel loses no item; a `put` dropped before it
+//! completed did not enqueue): gets cancelled while puts race them, bounded queues and
 //! channels under four producers and four consumers, semaphores and limiters with
 //! cancelled acquires, and event fan-out. Every item is counted: nothing lost, nothing
 //! duplicated; every bound is checked with an atomic high-water mark.

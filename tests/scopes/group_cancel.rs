@@ -139,8 +139,8 @@ fn cancelled_siblings_are_not_error_entries() {
     });
 }
 
-/// Rule 3: a child's error cancels the group's scope; siblings and the body are dropped
-/// at their next suspension point.
+/// Fail fast: a child's error cancels the group's scope; siblings and the body are
+/// dropped at their next suspension point.
 #[test]
 fn a_child_error_drops_siblings_and_the_body() {
     run(2, 20, || async {

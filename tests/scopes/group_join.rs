@@ -195,8 +195,8 @@ fn spawning_after_the_group_exited_is_refused() {
     });
 }
 
-/// Rule 6: a child spawned into a cancelled but open group is started and then dropped
-/// at its first suspension point; it never resumes after it.
+/// Spawning into a cancelled but open group: the child is started and then dropped at
+/// its first suspension point; it never resumes after it.
 #[test]
 fn a_child_spawned_into_a_cancelled_group_is_dropped_at_its_first_suspension() {
     watchdog(60, || {
@@ -224,9 +224,9 @@ fn a_child_spawned_into_a_cancelled_group_is_dropped_at_its_first_suspension() {
     });
 }
 
-/// Rule 6, the other half: "starts the child" — the child's code up to its first
-/// suspension point runs, as in Trio, where a task started in a cancelled nursery runs
-/// until its first checkpoint.
+/// Spawning into a cancelled but open group, the other half: "started" means the
+/// child's code up to its first suspension point runs, as in Trio, where a task started
+/// in a cancelled nursery runs until its first checkpoint.
 #[test]
 fn a_child_spawned_into_a_cancelled_group_runs_until_its_first_suspension() {
     watchdog(60, || {
