@@ -1,5 +1,11 @@
 //! What a task group reports: [`GroupError`] (every error and panic of one group) and
 //! [`TaskError`] (one task's error or panic, with the task's name).
+//!
+//! The one `unsafe` here makes a panic payload (`Box<dyn Any + Send>`, which is not
+//! `Sync`) shareable, so that `TaskError` and `GroupError` are `Sync`. It rests on one
+//! rule: nothing ever reaches the payload through a shared reference. The panic's
+//! message is copied out when the payload is wrapped (`Payload::new`), and the payload
+//! itself only leaves by value ([`TaskError::into_panic`]).
 
 use std::any::Any;
 use std::fmt;

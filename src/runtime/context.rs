@@ -2,6 +2,16 @@
 //!
 //! A worker thread has both a handle and its [`Core`]; a `block_on` thread has only
 //! the handle. Entering is scoped by guards, so a panic unwinds the context too.
+//!
+//! The one `unsafe` here turns the stored core pointer back into a reference, and rests
+//! on two rules:
+//!
+//! 1. The core pointer is set only by `enter_worker`, whose caller (the worker loop)
+//!    keeps that `Core` alive and in place until the returned `EnterGuard` drops, and
+//!    the guard nulls the pointer on drop (also when unwinding): a non-null pointer
+//!    always points at a live `Core`.
+//! 2. The pointer is thread-local and the guard is not `Send`, so only the thread that
+//!    set it reads it or clears it.
 
 use std::cell::{Cell, RefCell};
 use std::ptr;
