@@ -35,6 +35,12 @@
 //! });
 //! ```
 //!
+//! **An empty group's exit is not a suspension point.** A group adds no suspension
+//! point of its own: one that started no child ends in the same poll as its body. So
+//! inside a scope that is already cancelled, a group whose body returns `v` without
+//! suspending gives `Ok(v)` (it is not dropped as cancelled work at its exit), and the
+//! cancel takes effect at the next suspension point after it.
+//!
 //! **No orphans.** Once a group's future has completed, or has been dropped, no child
 //! code runs again and every child future has been dropped. Dropping a group future
 //! cancels its children and waits for any child that is in the middle of a poll on

@@ -3,8 +3,10 @@
 //! into a cancelled but open group is dropped at its first suspension point, and nested
 //! groups keep their error structure.
 
-use std::future::pending;
+use std::future::{Future, pending, poll_fn};
+use std::pin::pin;
 use std::sync::{Arc, Barrier};
+use std::task::Poll;
 
 use crate::common::{Boom, Counter, Flag, run, yield_until};
 use pride::{BoxError, CancelScope, Event, GroupError, checkpoint, task_group};
@@ -359,11 +361,11 @@ fn a_group_polled_again_after_an_outer_cancel_stays_pending() {
         let outer2 = outer.clone();
         let out = outer
             .run(async move {
-                let mut group = std::pin::pin!(task_group(async move |_tg| {
+                let mut group = pin!(task_group(async move |_tg| {
                     outer2.cancel();
                     pending::<()>().await;
                 }));
-                std::future::poll_fn(|cx| {
+                poll_fn(|cx| {
                     for _ in 0..3 {
                         assert!(group.as_mut().poll(cx).is_pending());
                     }
@@ -528,5 +530,41 @@ fn a_failure_that_cancels_the_group_is_a_failure_not_a_cancel() {
                 .starts_with("task group failed with 2 error(s)"),
             "{error}"
         );
+    });
+}
+
+/// An empty group's exit is not a suspension point: a group that started no child,
+/// opened inside a scope that is already cancelled, returns its body's value in the
+/// same poll. It is not dropped as cancelled work at its exit, and the code after it
+/// runs on to the next real suspension point.
+#[test]
+fn an_empty_groups_exit_is_not_a_suspension_point() {
+    run(2, 20, || async {
+        let outer = CancelScope::new();
+        let handle = outer.clone();
+        let after = Flag::new();
+        let after2 = after.clone();
+        let result = outer
+            .run(async move {
+                handle.cancel();
+                // Polled once by hand: ready at once, with the body's value.
+                let mut group = pin!(task_group(async |_tg| Ok::<_, BoxError>(5)));
+                let first = poll_fn(|cx| Poll::Ready(group.as_mut().poll(cx))).await;
+                let Poll::Ready(first) = first else {
+                    panic!("an empty group's first poll was pending");
+                };
+                assert_eq!(first.unwrap(), 5);
+                // Awaited: the scope around does not drop the work at the group's exit.
+                let second = task_group(async |_tg| {}).await;
+                assert!(second.is_ok(), "{second:?}");
+                after2.set();
+                // The next suspension point is where the cancel takes effect.
+                checkpoint().await;
+                "not reached"
+            })
+            .await;
+        assert!(after.is_set(), "the code after the empty groups ran");
+        assert_eq!(result, None);
+        assert!(outer.cancelled_caught());
     });
 }
