@@ -365,6 +365,12 @@
 //! what caused the cancel: a failure, the group's deadline
 //! ([`is_timeout`](crate::GroupError::is_timeout) stays true), or a cancel by hand
 //! ([`is_cancelled`](crate::GroupError::is_cancelled) stays true). The worker survives.
+//! A scope that catches its own cancel ([`CancelScope::run`](crate::CancelScope::run),
+//! `move_on_*`, `fail_*`) does not swallow such a panic: it goes on unwinding out of
+//! the wrapper (the code after it does not run), so the task or body around fails with
+//! it and its group reports it, or `block_on` passes it to its caller. A scope's
+//! wrapper dropped by hand drops its work there and then, and a panic in that work's
+//! `Drop` comes out of the drop.
 //!
 //! **The catching scope is decided after cleanup.** If, while a cancelled scope's work
 //! is being dropped, a scope further out is cancelled (a `Drop` that cancels it, say),

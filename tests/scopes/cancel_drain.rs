@@ -2,12 +2,15 @@
 //! a child runs on to its end) and reports every error, including panics in cleanup;
 //! the scope that catches is decided after the cleanup.
 
-use std::future::pending;
+use std::future::{Future, pending, poll_fn};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
-use crate::common::{Flag, run};
-use pride::{BoxError, CancelScope, Event, GroupError, checkpoint, task_group};
+use crate::common::{Flag, autojump, panic_text, run};
+use pride::{
+    BoxError, CancelScope, Event, GroupError, checkpoint, fail_after, move_on_after, task_group,
+};
 
 /// Waits for `release` inside a shield, then sets `done`.
 async fn shielded_until(release: Event, done: Flag) {
@@ -161,6 +164,169 @@ fn a_cleanup_panic_in_a_cancelled_body_is_an_entry_next_to_the_cause() {
             .expect("the cleanup panic");
         assert_eq!(panic.panic_message(), Some("cleanup failed"));
     });
+}
+
+/// The scope that drops the work catches its own cancel: `CancelScope::run` (cancelled
+/// by hand), `move_on_after` or `fail_after` (their deadline).
+#[derive(Clone, Copy, Debug)]
+enum OwnCatch {
+    Run,
+    MoveOnAfter,
+    FailAfter,
+}
+
+impl OwnCatch {
+    /// Runs, inside this kind of scope, work whose cleanup panics once the scope has
+    /// cancelled it.
+    async fn drop_panicking_work(self) {
+        let work = async {
+            let _cleanup = PanicOnDrop;
+            pending::<()>().await;
+        };
+        match self {
+            OwnCatch::Run => {
+                let scope = CancelScope::new();
+                let handle = scope.clone();
+                let out = scope
+                    .run(async move {
+                        handle.cancel();
+                        work.await;
+                    })
+                    .await;
+                assert_eq!(out, None);
+            }
+            OwnCatch::MoveOnAfter => {
+                assert_eq!(move_on_after(Duration::from_secs(1), work).await, None);
+            }
+            OwnCatch::FailAfter => {
+                assert!(fail_after(Duration::from_secs(1), work).await.is_err());
+            }
+        }
+    }
+}
+
+/// A scope that catches its own cancel does not swallow a panic from the `Drop` of the
+/// work it drops: the panic goes on unwinding out of the wrapper, the code after the
+/// wrapper does not run, and the task around it fails with that panic, which its group
+/// reports as an entry.
+#[test]
+fn a_cleanup_panic_in_work_a_scope_cancelled_itself_propagates() {
+    for kind in [OwnCatch::Run, OwnCatch::MoveOnAfter, OwnCatch::FailAfter] {
+        let after = Flag::new();
+        let after2 = after.clone();
+        let err = autojump(20, move || async move {
+            task_group(async move |tg| {
+                tg.start_soon_named("dropper", async move {
+                    kind.drop_panicking_work().await;
+                    after2.set();
+                });
+            })
+            .await
+            .unwrap_err()
+        });
+        assert!(!after.is_set(), "{kind:?}: the code after the wrapper ran");
+        assert!(
+            !err.is_cancelled() && !err.is_timeout(),
+            "{kind:?}: {err:?}"
+        );
+        assert_eq!(err.errors().len(), 1, "{kind:?}: {err:?}");
+        let entry = &err.errors()[0];
+        assert_eq!(entry.name(), Some("dropper"), "{kind:?}");
+        assert!(entry.is_panic(), "{kind:?}: {entry:?}");
+        assert_eq!(entry.panic_message(), Some("cleanup failed"), "{kind:?}");
+    }
+}
+
+/// With no group around, the panic reaches the caller of `block_on`.
+#[test]
+fn a_cleanup_panic_in_work_a_scope_cancelled_itself_reaches_block_on() {
+    for kind in [OwnCatch::Run, OwnCatch::MoveOnAfter, OwnCatch::FailAfter] {
+        let panic = std::panic::catch_unwind(|| autojump(20, move || kind.drop_panicking_work()))
+            .expect_err("the cleanup panic went on unwinding");
+        assert_eq!(panic_text(panic.as_ref()), "cleanup failed", "{kind:?}");
+    }
+}
+
+/// The same when the work sits in an inner scope that an outer scope's cancel drops
+/// whole: the panic from the inner scope's work goes on unwinding out of the outer
+/// scope's wrapper.
+#[test]
+fn a_cleanup_panic_inside_an_inner_scope_dropped_by_an_outer_cancel_propagates() {
+    let after = Flag::new();
+    let after2 = after.clone();
+    let err = autojump(20, move || async move {
+        task_group(async move |tg| {
+            tg.start_soon_named("dropper", async move {
+                let outer = CancelScope::new();
+                let handle = outer.clone();
+                let out = outer
+                    .run(async move {
+                        handle.cancel();
+                        CancelScope::new()
+                            .run(async {
+                                let _cleanup = PanicOnDrop;
+                                pending::<()>().await;
+                            })
+                            .await
+                    })
+                    .await;
+                assert_eq!(out, None);
+                after2.set();
+            });
+        })
+        .await
+        .unwrap_err()
+    });
+    assert!(!after.is_set(), "the code after the outer wrapper ran");
+    assert_eq!(err.errors().len(), 1, "{err:?}");
+    assert_eq!(err.errors()[0].panic_message(), Some("cleanup failed"));
+}
+
+/// Polls `future` once (it must be pending), then drops it.
+async fn drop_after_one_poll<F: Future>(future: F) {
+    let mut future = Box::pin(future);
+    let pending = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx).is_pending())).await;
+    assert!(pending, "the wrapper's work should be waiting");
+    drop(future);
+}
+
+/// A scope's wrapper dropped by hand while its work waits: the work's cleanup panic
+/// comes out of that drop, for `CancelScope::run`, `move_on_after` and `fail_after`.
+#[test]
+fn a_cleanup_panic_in_a_scopes_work_comes_out_of_a_drop_by_hand() {
+    for kind in [OwnCatch::Run, OwnCatch::MoveOnAfter, OwnCatch::FailAfter] {
+        let after = Flag::new();
+        let after2 = after.clone();
+        let err = autojump(20, move || async move {
+            task_group(async move |tg| {
+                tg.start_soon_named("dropper", async move {
+                    let work = async {
+                        let _cleanup = PanicOnDrop;
+                        pending::<()>().await;
+                    };
+                    match kind {
+                        OwnCatch::Run => drop_after_one_poll(CancelScope::new().run(work)).await,
+                        OwnCatch::MoveOnAfter => {
+                            drop_after_one_poll(move_on_after(Duration::from_secs(1), work)).await
+                        }
+                        OwnCatch::FailAfter => {
+                            drop_after_one_poll(fail_after(Duration::from_secs(1), work)).await
+                        }
+                    }
+                    after2.set();
+                });
+            })
+            .await
+            .unwrap_err()
+        });
+        assert!(!after.is_set(), "{kind:?}: the code after the drop ran");
+        assert_eq!(err.errors().len(), 1, "{kind:?}: {err:?}");
+        assert_eq!(
+            err.errors()[0].panic_message(),
+            Some("cleanup failed"),
+            "{kind:?}"
+        );
+    }
 }
 
 /// Cancels its scope when dropped.
