@@ -205,6 +205,81 @@ fn task_group_outside_a_runtime_names_the_function() {
     assert!(message.contains("task_group"), "{message}");
 }
 
+/// The text of the panic `f` raises, which must say that it needs a pride runtime.
+fn outside_a_runtime_message(f: impl FnOnce()) -> String {
+    let caught = catch_unwind(AssertUnwindSafe(f)).expect_err("no panic outside a runtime");
+    let message = panic_text(&*caught).to_owned();
+    assert!(message.starts_with("pride: "), "{message}");
+    assert!(message.contains("within a pride runtime"), "{message}");
+    message
+}
+
+#[test]
+fn to_thread_outside_a_runtime_panics_with_a_clear_message() {
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ran2 = ran.clone();
+    let message = outside_a_runtime_message(|| {
+        futures_lite::future::block_on(pride::to_thread(move || {
+            ran2.store(true, std::sync::atomic::Ordering::SeqCst)
+        }));
+    });
+    assert!(message.contains("to_thread"), "{message}");
+    assert!(
+        !ran.load(std::sync::atomic::Ordering::SeqCst),
+        "the closure ran"
+    );
+}
+
+#[test]
+fn binding_a_socket_outside_a_runtime_panics_with_a_clear_message() {
+    let message = outside_a_runtime_message(|| {
+        let _ = futures_lite::future::block_on(pride::net::TcpListener::bind("127.0.0.1:0"));
+    });
+    assert!(message.contains("socket"), "{message}");
+    outside_a_runtime_message(|| {
+        let _ = futures_lite::future::block_on(pride::net::UdpSocket::bind("127.0.0.1:0"));
+    });
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    outside_a_runtime_message(|| {
+        let _ = pride::net::TcpListener::from_std(std_listener);
+    });
+}
+
+#[test]
+fn block_on_runs_its_future_on_the_calling_thread() {
+    let rt = runtime(2);
+    let caller = std::thread::current().id();
+    let (before, after) = rt.block_on(async {
+        let before = std::thread::current().id();
+        pride::yield_now().await;
+        pride::sleep(std::time::Duration::from_millis(1)).await;
+        (before, std::thread::current().id())
+    });
+    assert_eq!(before, caller);
+    assert_eq!(
+        after, caller,
+        "resumed on another thread after a suspension"
+    );
+}
+
+#[test]
+fn block_on_accepts_a_future_that_is_not_send() {
+    let rt = runtime(2);
+    let shared = std::rc::Rc::new(std::cell::Cell::new(1));
+    let value = rt.block_on(async {
+        // An `Rc` held across suspension points: the future is `!Send`.
+        let local = shared.clone();
+        pride::yield_now().await;
+        local.set(local.get() + 1);
+        pride::sleep(std::time::Duration::from_millis(1)).await;
+        local.set(local.get() * 10);
+        local.get()
+    });
+    assert_eq!(value, 20);
+    assert_eq!(shared.get(), 20);
+    assert_eq!(std::rc::Rc::strong_count(&shared), 1);
+}
+
 #[test]
 fn run_runs_a_group() {
     let total = pride::run(async {
