@@ -201,6 +201,51 @@ fn returning_without_started_is_not_started() {
     });
 }
 
+/// `StartError`'s `Display` says which of its cases happened: each message names its
+/// case, `Failed` shows the child's error too, and no two read the same.
+#[test]
+fn start_error_messages_say_which_case_happened() {
+    run(2, 20, || async {
+        let (not_started, failed, panicked, tg) = task_group(async |tg| {
+            let not_started = tg.start(quits_without_starting).await.unwrap_err();
+            let failed = tg.start(fails_before_started).await.unwrap_err();
+            let panicked = tg
+                .start(|status: TaskStatus<()>| async move {
+                    let _status = status;
+                    checkpoint().await;
+                    if true {
+                        panic!("exploded while starting");
+                    }
+                })
+                .await
+                .unwrap_err();
+            Ok::<_, BoxError>((not_started, failed, panicked, tg.clone()))
+        })
+        .await
+        .unwrap();
+        let closed = tg
+            .start(|status: TaskStatus<()>| async move { status.started(()) })
+            .await
+            .unwrap_err();
+        assert!(matches!(failed, StartError::Failed(_)), "{failed:?}");
+        assert!(matches!(panicked, StartError::Failed(_)), "{panicked:?}");
+        assert!(matches!(closed, StartError::Closed), "{closed:?}");
+        let [not_started, failed, panicked, closed] =
+            [not_started, failed, panicked, closed].map(|e| e.to_string());
+
+        assert!(failed.contains("failed before it started"), "{failed}");
+        assert!(failed.contains("boom: before started"), "{failed}");
+        assert!(panicked.contains("failed before it started"), "{panicked}");
+        assert!(panicked.contains("exploded while starting"), "{panicked}");
+        assert!(closed.contains("group has exited"), "{closed}");
+        assert!(!closed.contains("failed"), "{closed}");
+        assert!(!failed.contains("exited"), "{failed}");
+        assert_ne!(not_started, failed);
+        assert_ne!(not_started, closed);
+        assert!(!not_started.contains("failed") && !not_started.contains("exited"));
+    });
+}
+
 #[test]
 fn dropping_the_status_gives_not_started_while_the_child_keeps_running() {
     run(2, 20, || async {
