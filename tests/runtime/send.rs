@@ -6,7 +6,8 @@ use std::future::Future;
 
 use crate::common::{Counter, MyError, runtime, watchdog};
 use pride::{
-    BoxError, CancelScope, GroupClosed, GroupError, TaskError, TaskGroup, TaskHandle, task_group,
+    BoxError, CancelScope, GroupClosed, GroupError, TaskError, TaskGroup, TaskHandle, TaskStatus,
+    task_group,
 };
 
 fn assert_send<F: Future + Send>(f: F) -> F {
@@ -114,5 +115,46 @@ fn a_child_nesting_a_group_whose_body_returns_box_error_is_send() {
             }))
             .unwrap();
         assert_eq!(v, 4);
+    });
+}
+
+/// A child awaiting `start` and `start_named`, whose starting tasks (and the child
+/// itself) return `Result<_, BoxError>`, is `Send`; so is a starting task that awaits a
+/// `start` of its own before it reports `started`.
+#[test]
+fn a_child_awaiting_start_with_box_error_outputs_is_send() {
+    watchdog(60, || {
+        let rt = runtime(2);
+        let v = rt
+            .block_on(task_group(async |tg| {
+                let tg2 = tg.clone();
+                let h = tg.spawn(assert_send(async move {
+                    let port = tg2
+                        .start(|status: TaskStatus<u16>| async move {
+                            status.started(8080);
+                            Ok::<(), BoxError>(())
+                        })
+                        .await?;
+                    let tg3 = tg2.clone();
+                    let nested = tg2
+                        .start_named("nested", move |status: TaskStatus<u16>| {
+                            assert_send(async move {
+                                let inner = tg3
+                                    .start(|status: TaskStatus<u16>| async move {
+                                        status.started(1);
+                                        Ok::<(), BoxError>(())
+                                    })
+                                    .await?;
+                                status.started(inner);
+                                Ok::<(), BoxError>(())
+                            })
+                        })
+                        .await?;
+                    Ok::<_, BoxError>(port + nested)
+                }));
+                Ok::<_, BoxError>(h.await?)
+            }))
+            .unwrap();
+        assert_eq!(v, 8081);
     });
 }
