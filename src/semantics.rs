@@ -387,7 +387,7 @@
 //!
 //! **Isolated children.** A child started with
 //! [`start_soon_isolated`](crate::TaskGroup::start_soon_isolated) (as
-//! [`net::serve`](crate::net::serve) does per connection, and [`supervise`](crate::supervise)
+//! [`net::serve`](crate::net::serve) does per connection, and [`supervise`](fn@crate::supervise)
 //! per service) never cancels its siblings when it fails: its error is reported or
 //! handled by its supervisor's policy. Cancellation still flows down into it like into
 //! any child, and the group still waits for it. A failure a supervisor can no longer
