@@ -121,7 +121,8 @@ impl CancelScope {
     /// # Panics
     /// On first poll if the scope was already entered: a scope is entered once; or if
     /// it has a deadline and is polled outside a pride runtime (there is no clock to
-    /// keep it by).
+    /// keep it by). A panic in the dropped future's `Drop` (its cleanup) is never
+    /// swallowed: it goes on unwinding out of the poll that dropped it.
     pub fn run<F: std::future::Future>(&self, future: F) -> super::ScopeRun<F> {
         super::ScopeRun::new(self.node.clone(), future)
     }

@@ -31,7 +31,7 @@ pin_project_lite::pin_project! {
     /// `shared` say it; the limit uses `NonZeroUsize`'s niche). A group future is built
     /// and then moved into its caller's state at every `.await`; byte-sized fields
     /// between the words made that move load across several fresh narrow stores, which
-    /// the CPU cannot forward, and the stall cost a third of an empty group's time.
+    /// the CPU cannot forward: a stall on every move.
     #[must_use = "a task group does nothing unless awaited"]
     pub struct TaskGroupFuture<B, Fut, T> {
         // At most this many children run at once.

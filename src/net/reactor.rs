@@ -166,7 +166,7 @@ impl<S: Source> IoSource<S> {
     /// Outside a pride runtime.
     #[track_caller]
     pub(crate) fn new(mut source: S) -> io::Result<IoSource<S>> {
-        let handle = crate::runtime::context::handle("creating a pride socket");
+        let handle = crate::runtime::context::handle("creating a socket, pipe or child process");
         let reactor = handle.shared.driver.reactor().clone();
         let (io, token) = reactor.allocate()?;
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;

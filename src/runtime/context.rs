@@ -104,7 +104,7 @@ pub(crate) fn try_handle() -> Option<Handle> {
 pub(crate) fn handle(what: &str) -> Handle {
     try_handle().unwrap_or_else(|| {
         panic!(
-            "pride: {what} must be called from within a pride runtime \
+            "pride: {what} must run within a pride runtime \
              (inside `Runtime::block_on` or `pride::run`)"
         )
     })

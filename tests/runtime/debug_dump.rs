@@ -591,7 +591,7 @@ fn dump_of_a_deep_group_chain_does_not_overflow_the_stack() {
 }
 
 #[test]
-#[should_panic(expected = "`pride::debug::dump` must be called from within a pride runtime")]
+#[should_panic(expected = "`pride::debug::dump` must run within a pride runtime")]
 fn dump_outside_a_runtime_says_so() {
     pride::debug::dump();
 }

@@ -190,7 +190,7 @@ fn runtime_is_usable_after_a_nested_block_on_panicked() {
 }
 
 #[test]
-#[should_panic(expected = "must be called from within a pride runtime")]
+#[should_panic(expected = "must run within a pride runtime")]
 fn task_group_outside_a_runtime_panics_with_a_clear_message() {
     let _ = futures_lite::future::block_on(task_group(async |_tg| {}));
 }

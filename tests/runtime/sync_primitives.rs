@@ -10,7 +10,8 @@ use std::time::Duration;
 use pride::sync::{Borrower, oneshot};
 use pride::{BoxError, CapacityLimiter, Event, Lock, Semaphore};
 
-/// The shutdown pattern of the original TaskGroup document.
+/// The shutdown pattern: an event set once stops every background loop that waits on
+/// it, and the group then ends.
 #[test]
 fn event_stops_background_loops() {
     pride::run(async {
