@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use super::current;
 use super::inside::{Armed, Inside, Step};
 use super::node::{Catcher, ScopeNode};
+use crate::group::error::Payload;
 use crate::loom::sync::Arc;
 
 /// Checks that a scope wrapper is polled inside the scope it was entered in.
@@ -87,6 +88,9 @@ pin_project_lite::pin_project! {
         // Its work was dropped for a scope further out, whose wrapper did not drop
         // this (it was awaited through `&mut`).
         abandoned: bool,
+        // A panic of the work's `Drop` when it was dropped for a scope further out:
+        // it comes out of this wrapper's own drop, by that scope's wrapper.
+        cleanup_panic: Option<Payload>,
         armed: Armed,
     }
 
@@ -96,6 +100,13 @@ pin_project_lite::pin_project! {
             if *this.entered {
                 // Drop the work while the scope is still linked, then unlink.
                 exit(this.inside, this.node, this.armed);
+            }
+            // Dropped while another panic unwinds, a second one would abort: that
+            // panic is the one that goes on.
+            if let Some(panic) = this.cleanup_panic.take() {
+                if !std::thread::panicking() {
+                    resume_unwind(panic.into_inner());
+                }
             }
         }
     }
@@ -108,6 +119,7 @@ impl<F> ScopeRun<F> {
             node,
             entered: false,
             abandoned: false,
+            cleanup_panic: None,
             armed: Armed::new(),
         }
     }
@@ -150,7 +162,13 @@ impl<F: Future> Future for ScopeRun<F> {
                 *this.abandoned,
                 "pride: `CancelScope::run` polled after it completed"
             );
-            return pending_for_the_catcher(|| None);
+            let done = pending_for_the_catcher(|| None);
+            // The catcher came and went without dropping this: the cleanup's panic
+            // goes on from here.
+            if let (Poll::Ready(_), Some(panic)) = (&done, this.cleanup_panic.take()) {
+                resume_unwind(panic.into_inner());
+            }
+            return done;
         }
         if !*this.entered {
             *this.entered = true;
@@ -174,14 +192,20 @@ impl<F: Future> Future for ScopeRun<F> {
                 Poll::Pending
             }
             Step::Cancelled(panic) => {
-                if let Some(panic) = panic {
-                    resume_unwind(panic);
-                }
                 exit(this.inside, node, armed);
                 if caught_after_cleanup(node) {
+                    // This scope catches, and the code around it goes on: a panic of
+                    // the cleanup is that code's.
+                    if let Some(panic) = panic {
+                        resume_unwind(panic);
+                    }
                     return Poll::Ready(None);
                 }
+                // The catcher's wrapper drops this in this same poll, and the cleanup's
+                // panic comes out of that drop: a panic of cleanup that its cancel
+                // caused, wherever the work was dropped.
                 *this.abandoned = true;
+                *this.cleanup_panic = panic.map(Payload::new);
                 left_for_the_catcher(node, cx)
             }
             Step::Panicked(panic) => resume_unwind(panic),

@@ -122,7 +122,10 @@ impl CancelScope {
     /// On first poll if the scope was already entered: a scope is entered once; or if
     /// it has a deadline and is polled outside a pride runtime (there is no clock to
     /// keep it by). A panic in the dropped future's `Drop` (its cleanup) is never
-    /// swallowed: it goes on unwinding out of the poll that dropped it.
+    /// swallowed: if this scope caught the cancel, it goes on unwinding out of the
+    /// poll; if a scope further out did, it comes out where that scope drops this
+    /// future, as cleanup that the cancel caused (an entry of the group that was
+    /// cancelled, which stays cancelled).
     pub fn run<F: std::future::Future>(&self, future: F) -> super::ScopeRun<F> {
         super::ScopeRun::new(self.node.clone(), future)
     }

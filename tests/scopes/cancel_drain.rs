@@ -570,3 +570,103 @@ fn a_body_failing_after_its_groups_cancel_is_a_failure() {
         assert_eq!(error.errors().len(), 1);
     });
 }
+
+/// Work a group's cancel reaches inside a scope of a child (a `CancelScope::run`, a
+/// timeout) is dropped by that scope's wrapper or by the child's, whichever sees the
+/// cancel first: either way, a panic of its cleanup is an entry that came after the
+/// cancel, and the group stays cancelled (not failed), as when the child's own work
+/// panics in `Drop`.
+#[test]
+fn a_cleanup_panic_inside_a_childs_scope_keeps_a_cancelled_group_cancelled() {
+    for inside in ["the child's work", "CancelScope::run", "move_on_after"] {
+        let err = autojump(20, move || async move {
+            task_group(async move |tg| {
+                // Cancelled first: the child starts into the cancelled group, and its
+                // work is dropped at its first suspension point, by the innermost
+                // wrapper.
+                tg.cancel_scope().cancel();
+                tg.start_soon_named("cleaner", async move {
+                    let work = async {
+                        let _p = PanicOnDrop;
+                        pending::<()>().await;
+                    };
+                    match inside {
+                        "CancelScope::run" => {
+                            let _ = CancelScope::new().run(work).await;
+                        }
+                        "move_on_after" => {
+                            let _ = move_on_after(Duration::from_secs(100), work).await;
+                        }
+                        _ => work.await,
+                    }
+                });
+                pending::<()>().await;
+            })
+            .await
+            .unwrap_err()
+        });
+        assert_eq!(err.errors().len(), 1, "{inside}: {err:?}");
+        assert!(err.errors()[0].is_panic(), "{inside}: {err:?}");
+        assert_eq!(err.errors()[0].name(), Some("cleaner"), "{inside}: {err:?}");
+        assert!(err.is_cancelled(), "{inside}: {err:?}");
+    }
+}
+
+/// The same for the body's work inside a scope.
+#[test]
+fn a_cleanup_panic_inside_a_bodys_scope_keeps_a_cancelled_group_cancelled() {
+    let err = autojump(20, || async {
+        task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            let _ = CancelScope::new()
+                .run(async {
+                    let _p = PanicOnDrop;
+                    pending::<()>().await;
+                })
+                .await;
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(err.errors().len(), 1, "{err:?}");
+    assert!(err.is_cancelled(), "{err:?}");
+}
+
+/// An isolated child's handler sees the child's failures, not the panic of cleanup
+/// that a cancel of the group caused, even when a scope inside the child dropped the
+/// work: that panic fails the group.
+#[test]
+fn a_cleanup_panic_inside_an_isolated_childs_scope_goes_to_the_group() {
+    for in_scope in [false, true] {
+        let (handled, result) = autojump(20, move || async move {
+            let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let seen = handled.clone();
+            let result = task_group(async move |tg| {
+                tg.cancel_scope().cancel();
+                tg.start_soon_isolated_with(
+                    "isolated",
+                    async move {
+                        let work = async {
+                            let _p = PanicOnDrop;
+                            pending::<()>().await;
+                        };
+                        if in_scope {
+                            let _ = CancelScope::new().run(work).await;
+                        } else {
+                            work.await;
+                        }
+                    },
+                    move |_| {
+                        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    },
+                );
+                pending::<()>().await;
+            })
+            .await;
+            (handled.load(std::sync::atomic::Ordering::SeqCst), result)
+        });
+        let err = result.unwrap_err();
+        assert_eq!(handled, 0, "in a scope: {in_scope}: {err:?}");
+        assert_eq!(err.errors().len(), 1, "in a scope: {in_scope}: {err:?}");
+    }
+}
