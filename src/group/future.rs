@@ -269,6 +269,9 @@ fn teardown(shared: &GroupShared) {
     let node = shared.node();
     node.cancel();
     shared.children.close();
+    if let Some(limit) = &shared.limit {
+        limit.close();
+    }
     let below = Below::here(node);
     let mut spins = 0u32;
     loop {

@@ -5,13 +5,16 @@
 //! of its own, behind the queued children: a freed slot is handed to the front waiter,
 //! and one that goes away unused is passed on. All of it sits behind one short lock,
 //! taken only by limited groups: when a child starts or finishes, and by the waiters.
+//! A group torn down (dropped before it finished) closes its limit: the queued children
+//! are dropped without running, a child queued later is dropped at once, and every
+//! waiter, now or later, finds the group closed instead of waiting for a slot.
 
 use std::collections::VecDeque;
 use std::task::{Poll, Waker};
 
 use crate::loom::sync::Mutex;
 use crate::runtime::Handle;
-use crate::sync::waiters::{Removed, WaiterId, WaiterList};
+use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 use crate::task::Notified;
 
 pub(crate) struct Limit {
@@ -29,6 +32,8 @@ struct Inner {
     /// front waiter as its grant, so no later caller can take it first; a waiter that
     /// goes away with a grant it never used passes the slot on.
     waiters: WaiterList<(), ()>,
+    /// The group was torn down: nothing queues or waits any more.
+    closed: bool,
 }
 
 impl Inner {
@@ -56,6 +61,9 @@ impl Inner {
     }
 }
 
+/// The group was torn down: no slot will come.
+pub(crate) struct Closed;
+
 /// Who a slot that was passed on went to; acted on after the lock is dropped.
 #[must_use]
 enum Next {
@@ -82,6 +90,7 @@ impl Limit {
                 running: 0,
                 queued: VecDeque::new(),
                 waiters: WaiterList::new(),
+                closed: false,
             }),
         }
     }
@@ -90,15 +99,35 @@ impl Limit {
         self.max
     }
 
-    /// Runs `task` now if a slot is free, else queues it behind the others.
+    /// Runs `task` now if a slot is free, else queues it behind the others; drops it
+    /// (its child never runs) if the group was torn down.
     pub(crate) fn start_or_queue(&self, handle: &Handle, task: Notified) {
         let mut inner = self.inner.lock();
-        if inner.take_free(self.max) {
+        if inner.closed {
+            drop(inner);
+            drop(task);
+        } else if inner.take_free(self.max) {
             drop(inner);
             handle.spawn(task);
         } else {
             inner.queued.push_back(task);
         }
+    }
+
+    /// The group is torn down: its queued children are dropped without running (each
+    /// counts itself out as its future goes), and every waiter is woken to find the
+    /// group closed.
+    pub(crate) fn close(&self) {
+        let mut wakers = WakeList::new();
+        let queued = {
+            let mut inner = self.inner.lock();
+            inner.closed = true;
+            inner.waiters.wakers_of_queued(&mut wakers);
+            std::mem::take(&mut inner.queued)
+        };
+        // Outside the lock: this runs the children's `Drop`.
+        drop(queued);
+        wakers.wake();
     }
 
     /// Takes the queued child that `is_it` picks out of the queue (its handle cancelled
@@ -117,15 +146,30 @@ impl Limit {
     /// Takes a slot for a `start_soon_wait` caller: at once if one is free, else by
     /// queueing `waiter` (or refreshing its waker) until a freed slot is granted to it.
     /// A waiter that goes away before `Ready` must call [`cancel_wait`](Self::cancel_wait).
-    pub(crate) fn poll_acquire(&self, waiter: &mut Option<WaiterId>, waker: &Waker) -> Poll<()> {
+    /// `Err` once the group was torn down: the waiter has left the line.
+    pub(crate) fn poll_acquire(
+        &self,
+        handle: &Handle,
+        waiter: &mut Option<WaiterId>,
+        waker: &Waker,
+    ) -> Poll<Result<(), Closed>> {
         let mut inner = self.inner.lock();
+        if inner.closed {
+            let next = match waiter.take().map(|id| inner.waiters.remove(id)) {
+                Some(Removed::Granted(())) => inner.pass_on(),
+                _ => Next::Nothing,
+            };
+            drop(inner);
+            next.run(handle);
+            return Poll::Ready(Err(Closed));
+        }
         let granted = match waiter.take() {
             Some(id) => inner.waiters.poll_grant(id, waker),
             None if inner.take_free(self.max) => Ok(()),
             None => Err(inner.waiters.push_back((), waker)),
         };
         match granted {
-            Ok(()) => Poll::Ready(()),
+            Ok(()) => Poll::Ready(Ok(())),
             Err(id) => {
                 *waiter = Some(id);
                 Poll::Pending
@@ -151,8 +195,10 @@ impl Limit {
         next.run(handle);
     }
 
-    /// Children running now.
+    /// Children running now; none once the group was torn down (its teardown cancels
+    /// every child, and one cancelled before it first ran never gave its slot back).
     pub(crate) fn running(&self) -> usize {
-        self.inner.lock().running
+        let inner = self.inner.lock();
+        if inner.closed { 0 } else { inner.running }
     }
 }

@@ -64,6 +64,8 @@ impl TaskGroup {
     /// The number of the limit's slots taken now, on a group with a limit: children
     /// running, and slots just handed to a [`start_soon_wait`](Self::start_soon_wait)
     /// caller that has not yet started its child (queued children are not counted).
+    /// Zero once the group was dropped before it finished: its children were
+    /// cancelled, and the queued ones dropped without running.
     pub fn running(&self) -> Option<usize> {
         self.shared.limit.as_ref().map(|l| l.running())
     }
@@ -96,7 +98,9 @@ impl TaskGroup {
 
     /// Waits until the group's limit lets another child run, then starts `future`.
     /// On a group without a limit it starts at once. The wait is cancel-safe: dropped
-    /// while waiting, nothing starts.
+    /// while waiting, nothing starts. Gives [`GroupClosed`] (and drops `future`) if the
+    /// group no longer takes children, also when it is dropped before it finished while
+    /// this waits.
     pub fn start_soon_wait<F>(&self, future: F) -> StartSoonWait<F>
     where
         F: Future + Send + 'static,
@@ -139,7 +143,12 @@ where
         let slot = match &group.shared.limit {
             None => Slot::Queue,
             Some(limit) => {
-                std::task::ready!(limit.poll_acquire(&mut this.waiter, cx.waker()));
+                let acquired =
+                    limit.poll_acquire(&group.shared.handle, &mut this.waiter, cx.waker());
+                if std::task::ready!(acquired).is_err() {
+                    this.future = None;
+                    return Poll::Ready(Err(GroupClosed));
+                }
                 Slot::Held
             }
         };

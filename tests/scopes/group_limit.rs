@@ -328,3 +328,36 @@ fn a_start_soon_wait_polled_again_takes_no_slot() {
         })
     });
 }
+
+/// A limited group dropped before it finished drops its queued children without running
+/// them, and a `start_soon_wait` caller waiting for a slot finds the group closed,
+/// instead of waiting for a slot that a dropped child took.
+#[test]
+fn a_group_dropped_mid_run_closes_its_limit_to_its_waiters() {
+    runtime().block_on(async {
+        let (send, receive) = pride::sync::oneshot::channel::<TaskGroup>();
+        let queued_ran = Arc::new(AtomicBool::new(false));
+        let ran = queued_ran.clone();
+        let mut group = Box::pin(task_group_with_limit(1, async move |tg| {
+            tg.start_soon(std::future::pending::<()>());
+            tg.start_soon(async move { ran.store(true, Ordering::SeqCst) });
+            let _ = send.send(tg.clone());
+            std::future::pending::<()>().await;
+        }));
+        assert!(futures_lite::future::poll_once(&mut group).await.is_none());
+        let tg = receive.await.unwrap();
+        let mut wait = Box::pin(tg.start_soon_wait(async {}));
+        assert!(
+            futures_lite::future::poll_once(&mut wait).await.is_none(),
+            "the one slot is taken"
+        );
+        drop(group);
+        assert!(
+            wait.await.is_err(),
+            "a waiter of a dropped group gets GroupClosed"
+        );
+        assert!(tg.start_soon_wait(async {}).await.is_err());
+        assert!(!queued_ran.load(Ordering::SeqCst), "a queued child ran");
+        assert_eq!(tg.running(), Some(0));
+    });
+}
