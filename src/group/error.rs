@@ -297,19 +297,45 @@ impl fmt::Display for TaskError {
     }
 }
 
+/// `Debug` of a nested group error (an entry's error) shows as deep as `Display` does.
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.kind {
-            Kind::Error(e) => format!("Error({e:?})"),
-            Kind::Panic(p) => format!("Panic({:?})", p.message),
-            Kind::Cancelled => "Cancelled".to_owned(),
-            Kind::ReportedError(copy) => format!("ReportedError({copy:?})"),
-            Kind::ReportedPanic(message) => format!("ReportedPanic({message:?})"),
-        };
+        DebugTask(self, 0).fmt(f)
+    }
+}
+
+/// A task's `Debug`, for an entry of a group error `depth` groups deep.
+struct DebugTask<'a>(&'a TaskError, usize);
+
+impl fmt::Debug for DebugTask<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let DebugTask(task, depth) = *self;
         f.debug_struct("TaskError")
-            .field("name", &self.name)
-            .field("kind", &format_args!("{kind}"))
+            .field("name", &task.name)
+            .field("kind", &DebugKind(&task.kind, depth))
             .finish()
+    }
+}
+
+/// A task's kind: a nested group error in it is one level deeper.
+struct DebugKind<'a>(&'a Kind, usize);
+
+impl fmt::Debug for DebugKind<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let DebugKind(kind, depth) = *self;
+        match kind {
+            Kind::Error(e) => match e.downcast_ref::<GroupError>() {
+                Some(nested) => f
+                    .debug_tuple("Error")
+                    .field(&DebugGroup(nested, depth + 1))
+                    .finish(),
+                None => f.debug_tuple("Error").field(e).finish(),
+            },
+            Kind::Panic(p) => f.debug_tuple("Panic").field(&p.message).finish(),
+            Kind::Cancelled => f.write_str("Cancelled"),
+            Kind::ReportedError(copy) => f.debug_tuple("ReportedError").field(copy).finish(),
+            Kind::ReportedPanic(message) => f.debug_tuple("ReportedPanic").field(message).finish(),
+        }
     }
 }
 
@@ -345,6 +371,13 @@ pub(crate) enum Reason {
 /// Why the group stopped and what failed are told apart: a group whose deadline cut
 /// work short is a timeout, and the panics of the cleanup of that work are its
 /// [`errors`](Self::errors), next to it.
+///
+/// Groups nest as deep as the tasks that ran them, and a nested group's error is an
+/// entry of the group around it. `Display` and `Debug` show nested group errors 16
+/// levels deep (the outermost one counts); a deeper one is summarised without its
+/// entries (`Display`: one line; `Debug`: `GroupError { reason: .., cancel_reason: ..,
+/// .. }`), so that the text stays small however deep the nesting is. The error itself
+/// is whole: [`errors`](Self::errors) and [`find`](Self::find) reach every level.
 ///
 /// ```
 /// use std::time::Duration;
@@ -385,6 +418,11 @@ pub struct GroupError {
     /// the success path returns in registers.
     inner: Box<Inner>,
 }
+
+/// How many levels of nested group errors `Display` and `Debug` show (the outermost
+/// group is one); deeper ones are summarised, so that the text (indented by depth)
+/// stays small however deep the nesting is.
+const SHOWN_DEPTH: usize = 16;
 
 struct Inner {
     errors: Vec<TaskError>,
@@ -445,20 +483,29 @@ impl GroupError {
         self.inner.cancel_reason.as_deref()
     }
 
-    /// The first error of type `E`, looking into nested groups' errors too.
+    /// The first error of type `E`, looking into nested groups' errors too: entries
+    /// in order, each nested group's entries (and theirs) before the next entry. It
+    /// looks however deep the nesting is.
     pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
-        self.inner.errors.iter().find_map(|e| {
-            e.downcast_ref::<E>().or_else(|| {
-                e.downcast_ref::<GroupError>()
-                    .and_then(GroupError::find::<E>)
-            })
-        })
+        // The entries left to look at, one iterator per group: nested groups go as
+        // deep as the tasks that ran them, too deep to recurse once per level.
+        let mut pending = vec![self.inner.errors.iter()];
+        while let Some(entries) = pending.last_mut() {
+            let Some(entry) = entries.next() else {
+                pending.pop();
+                continue;
+            };
+            if let Some(found) = entry.downcast_ref::<E>() {
+                return Some(found);
+            }
+            if let Some(nested) = entry.downcast_ref::<GroupError>() {
+                pending.push(nested.inner.errors.iter());
+            }
+        }
+        None
     }
 
     fn fmt_tree(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
-        /// Nested groups shown; deeper ones are summarised in one line, so that the
-        /// text (indented by depth) stays small however deep the nesting is.
-        const SHOWN_DEPTH: usize = 16;
         let pad = "  ".repeat(depth);
         let count = self.inner.errors.len();
         match self.inner.reason {
@@ -515,11 +562,37 @@ impl Drop for GroupError {
 
 impl fmt::Debug for GroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GroupError")
-            .field("reason", &self.inner.reason)
-            .field("errors", &self.inner.errors)
-            .field("cancel_reason", &self.inner.cancel_reason)
+        DebugGroup(self, 0).fmt(f)
+    }
+}
+
+/// A group error's `Debug`, `depth` groups deep: past [`SHOWN_DEPTH`] its entries are
+/// left out (`..`), so that the text stays small however deep the nesting is.
+struct DebugGroup<'a>(&'a GroupError, usize);
+
+impl fmt::Debug for DebugGroup<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let DebugGroup(group, depth) = *self;
+        let mut out = f.debug_struct("GroupError");
+        out.field("reason", &group.inner.reason);
+        if depth >= SHOWN_DEPTH {
+            return out
+                .field("cancel_reason", &group.inner.cancel_reason)
+                .finish_non_exhaustive();
+        }
+        let errors = group.inner.errors.iter().map(|e| DebugTask(e, depth));
+        out.field("errors", &DebugList(errors))
+            .field("cancel_reason", &group.inner.cancel_reason)
             .finish()
+    }
+}
+
+/// Shows an iterator's items as a list.
+struct DebugList<I>(I);
+
+impl<I: Iterator<Item = T> + Clone, T: fmt::Debug> fmt::Debug for DebugList<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.clone()).finish()
     }
 }
 

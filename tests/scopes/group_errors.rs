@@ -296,16 +296,17 @@ fn a_body_closure_that_panics_before_its_future_exists_is_reported() {
     });
 }
 
-/// A failure `depth` groups deep, each group inside a child of the one above.
+/// A failure (`bottom`) `depth` groups deep, each group inside a child of the one above.
 fn failing_chain(
     depth: usize,
+    bottom: BoxError,
 ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
     Box::pin(async move {
         if depth == 0 {
-            return Err("at the bottom".into());
+            return Err(bottom);
         }
         task_group(async move |tg| {
-            tg.start_soon(failing_chain(depth - 1));
+            tg.start_soon(failing_chain(depth - 1, bottom));
         })
         .await?;
         Ok(())
@@ -316,7 +317,7 @@ fn failing_chain(
 /// with the depth (10,000 levels took 100 MB), and deep levels are elided.
 #[test]
 fn a_deeply_nested_error_displays_in_bounded_space() {
-    let err = crate::common::run(2, 60, || failing_chain(10_000));
+    let err = crate::common::run(2, 60, || failing_chain(10_000, "at the bottom".into()));
     let err = err.unwrap_err();
     let group = err.downcast_ref::<GroupError>().expect("a group error");
     let shown = group.to_string();
@@ -336,4 +337,36 @@ fn a_deeply_nested_error_displays_in_bounded_space() {
     assert_eq!(depth, 10_000);
     let bottom = level.errors()[0].error().expect("an error, not a panic");
     assert_eq!(bottom.to_string(), "at the bottom");
+}
+
+/// `Debug` (what `unwrap` and `{:?}` print) and `find` of an error thousands of groups
+/// deep run on a small stack: `Debug` shows 16 levels, as `Display` does, and
+/// summarises the next one without its entries; `find` still reaches the bottom.
+#[test]
+fn debug_and_find_of_a_deeply_nested_error_run_on_a_small_stack() {
+    let err = crate::common::run(2, 60, || failing_chain(3_000, Box::new(MyError(7))));
+    let err = err.unwrap_err();
+    let small_stack = std::thread::Builder::new().stack_size(256 << 10);
+    let checked = small_stack
+        .spawn(move || {
+            let group = err.downcast_ref::<GroupError>().expect("a group error");
+            let shown = format!("{group:?}");
+            assert!(shown.len() < 64 * 1024, "{} bytes", shown.len());
+            assert_eq!(shown.matches("GroupError {").count(), 17, "{shown}");
+            assert!(
+                shown.contains("GroupError { reason: Failed, cancel_reason: None, .. }"),
+                "{shown}"
+            );
+            let pretty = format!("{group:#?}");
+            assert_eq!(pretty.matches("GroupError {").count(), 17, "{pretty}");
+            let entry = format!("{:?}", group.errors()[0]);
+            assert_eq!(entry.matches("GroupError {").count(), 16, "{entry}");
+            assert_eq!(group.find::<MyError>(), Some(&MyError(7)));
+            assert!(group.find::<std::io::Error>().is_none());
+        })
+        .unwrap()
+        .join();
+    if let Err(payload) = checked {
+        std::panic::resume_unwind(payload);
+    }
 }
