@@ -313,9 +313,15 @@ impl ScopeNode {
         true
     }
 
-    /// Cancels with a reason that shows in the group's error.
+    /// Cancels with a reason that shows in the group's error. The reason says why the
+    /// scope was cancelled, so only a call that cancels it records one: a scope already
+    /// cancelled (by a failure, its deadline, or another cancel) keeps its cause, and
+    /// of two reasons the first wins. The reason is recorded before `CANCELLED` is set,
+    /// so that whoever sees the cancel sees its reason.
     pub(crate) fn cancel_with_reason(&self, reason: StdArc<str>) {
-        let _ = self.reason.set(reason);
+        if self.flags.load(Ordering::Acquire) & CANCELLED == 0 {
+            let _ = self.reason.set(reason);
+        }
         self.cancel();
     }
 

@@ -478,7 +478,11 @@ impl GroupError {
         self.inner.reason == Reason::Cancelled
     }
 
-    /// The reason given to `cancel_with_reason`, if the group was cancelled with one.
+    /// The reason given to [`cancel_with_reason`](crate::CancelScope::cancel_with_reason),
+    /// if that call is what cancelled the group's scope. The reason says why the group
+    /// was cancelled: a reason given once the scope was already cancelled (by a
+    /// failure, its deadline, or another cancel) is not recorded, and of two reasons
+    /// the first wins.
     pub fn cancel_reason(&self) -> Option<&str> {
         self.inner.cancel_reason.as_deref()
     }

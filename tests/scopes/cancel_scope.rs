@@ -9,7 +9,7 @@ use std::future::pending;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-use crate::common::{Counter, Flag, run};
+use crate::common::{Counter, Flag, run, yield_until};
 use pride::{CancelScope, Event, checkpoint, task_group, yield_now};
 
 #[test]
@@ -442,5 +442,54 @@ fn a_scope_moved_into_a_child_after_its_first_poll_panics_there() {
             error.to_string().contains("polled outside the scope"),
             "{error}"
         );
+    });
+}
+
+/// The reason a scope was cancelled is the one its cancel gave: `cancel_with_reason` on
+/// a scope already cancelled records nothing, and of two reasons the first wins.
+#[test]
+fn a_reason_given_after_the_cancel_is_not_the_cancels_reason() {
+    run(2, 20, || async {
+        // A child's failure cancelled the group; a shielded child gives a reason after.
+        let failed = task_group(async |tg| {
+            let scope = tg.cancel_scope().clone();
+            tg.start_soon_named("failer", async { Err::<(), _>("boom") });
+            tg.start_soon(async move {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                shield
+                    .run(async {
+                        yield_until(|| scope.cancel_called()).await;
+                        scope.cancel_with_reason("late shutdown");
+                    })
+                    .await;
+            });
+            pending::<()>().await;
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(failed.errors().len(), 1, "{failed}");
+        assert_eq!(failed.cancel_reason(), None, "{failed}");
+
+        // Cancelled by hand, then given a reason.
+        let cancelled = task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            tg.cancel_scope().cancel_with_reason("late shutdown");
+            pending::<()>().await;
+        })
+        .await
+        .unwrap_err();
+        assert!(cancelled.is_cancelled(), "{cancelled}");
+        assert_eq!(cancelled.cancel_reason(), None, "{cancelled}");
+
+        // Two reasons: the first is the cancel's.
+        let twice = task_group(async |tg| {
+            tg.cancel_scope().cancel_with_reason("first");
+            tg.cancel_scope().cancel_with_reason("second");
+            pending::<()>().await;
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(twice.cancel_reason(), Some("first"), "{twice}");
     });
 }
