@@ -99,12 +99,16 @@
 //! point.
 //!
 //! **Per-task cancel.** [`TaskHandle::cancel`](crate::TaskHandle::cancel) cancels that
-//! child only. It is not a group failure; awaiting the handle then gives an error that
-//! says the child was cancelled, unless the child had already finished (then the
-//! handle gives its outcome). Dropping a handle does not cancel its child. A child
-//! still queued behind its group's concurrency limit never starts: `cancel` takes it
-//! out of the queue and drops it there and then, so its `Drop` code runs inside the
-//! call (do not hold a lock there that the child's captured values take when dropped).
+//! child only. It is not a group failure. The child is dropped at its next suspension
+//! point, and awaiting the handle then gives an error that says the child was
+//! cancelled; a child that finishes first (before the cancel, or before it next
+//! suspends) gives its outcome. This holds for a child cancelled before it first ran,
+//! too: it runs up to its first suspension point, and one that finishes without
+//! suspending gives its outcome. Dropping a handle does not cancel its child. Only a
+//! child still queued behind its group's concurrency limit never starts: `cancel`
+//! takes it out of the queue and drops it there and then, so its `Drop` code runs
+//! inside the call (do not hold a lock there that the child's captured values take
+//! when dropped).
 //!
 //! ```
 //! pride::run(async {

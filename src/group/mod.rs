@@ -434,11 +434,14 @@ pub struct TaskHandle<T> {
 }
 
 impl<T> TaskHandle<T> {
-    /// Cancels this child only. Not a group failure: the handle then resolves to an
-    /// error with [`TaskError::is_cancelled`], unless the child had already finished
-    /// (then it resolves to the child's outcome). A child still queued behind its group's
-    /// concurrency limit never starts: it leaves the queue and its future is dropped
-    /// now, on this thread.
+    /// Cancels this child only. Not a group failure: the child is dropped at its next
+    /// suspension point, and the handle then resolves to an error with
+    /// [`TaskError::is_cancelled`]; a child that finishes first (before the cancel, or
+    /// before it next suspends) resolves to its outcome. This holds for a child
+    /// cancelled before it first ran, too: it runs up to its first suspension point,
+    /// and one that finishes without suspending resolves to its outcome. Only a child
+    /// still queued behind its group's concurrency limit never starts: it leaves the
+    /// queue and its future is dropped now, on this thread.
     pub fn cancel(&self) {
         self.node.cancel();
         if let Some(limit) = &self.limit {

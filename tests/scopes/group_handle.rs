@@ -123,6 +123,56 @@ fn cancel_right_after_spawn() {
     });
 }
 
+/// A child whose handle is cancelled before the child first ran still runs, up to its
+/// first suspension point: one that finishes before it suspends gives its value; one
+/// that suspends ends there, and its handle gives the cancel error.
+#[test]
+fn a_handle_cancelled_before_its_child_ran_runs_it_to_its_first_suspension_point() {
+    watchdog(60, || {
+        let rt = runtime(1);
+        let (quick, slow) = rt
+            .block_on(task_group(async |outer| {
+                // On the only worker: the children it spawns cannot run before it
+                // suspends.
+                let spawner = outer.spawn(task_group(async |tg| {
+                    let cancelled = Flag::new();
+                    let (c1, c2) = (cancelled.clone(), cancelled.clone());
+                    let (first_poll, resumed) = (Flag::new(), Flag::new());
+                    let (f, r) = (first_poll.clone(), resumed.clone());
+                    let quick = tg.spawn(async move {
+                        assert!(c1.is_set(), "it ran before the cancel");
+                        Ok::<_, BoxError>(42)
+                    });
+                    let slow = tg.spawn(async move {
+                        assert!(c2.is_set(), "it ran before the cancel");
+                        f.set();
+                        pride::yield_now().await;
+                        r.set();
+                        Ok::<_, BoxError>(7)
+                    });
+                    quick.cancel();
+                    slow.cancel();
+                    cancelled.set();
+                    let quick = quick.await.map_err(|e| e.to_string());
+                    let slow = slow.await.map_err(|e| e.is_cancelled());
+                    assert!(
+                        first_poll.is_set(),
+                        "the child ran up to its first suspension"
+                    );
+                    assert!(
+                        !resumed.is_set(),
+                        "the child went past its first suspension"
+                    );
+                    Ok::<_, BoxError>((quick, slow))
+                }));
+                spawner.await.map_err(|e| e.to_string())
+            }))
+            .unwrap();
+        assert_eq!(quick, Ok(42));
+        assert_eq!(slow, Err(true));
+    });
+}
+
 #[test]
 fn a_dropped_handle_does_not_cancel_the_child() {
     watchdog(60, || {
