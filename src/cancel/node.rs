@@ -66,6 +66,9 @@ const TASKS: u32 = 1 << 8;
 /// The group whose node this is is gone (its state was dropped): nothing can start a
 /// child below it any more.
 const GROUP_GONE: u32 = 1 << 9;
+/// The cancel gave a reason (`cancel_with_reason`): set with `CANCELLED`, by the call
+/// that cancelled the scope, never after (see `cancel_marking`).
+const REASON: u32 = 1 << 10;
 
 /// One scope in the cancel tree.
 pub struct ScopeNode {
@@ -294,10 +297,10 @@ impl ScopeNode {
         self.cancel_marking(DEADLINE)
     }
 
-    /// [`cancel`](Self::cancel), recording `why` (the cause: `DEADLINE`, or none) with
-    /// `CANCELLED` in one step, and only if `CANCELLED` was clear. Only the call that
-    /// cancels the scope says why: a reader that sees `CANCELLED` sees the cause too,
-    /// and the cause never changes after.
+    /// [`cancel`](Self::cancel), recording `why` (the cause: `DEADLINE`, `REASON`, or
+    /// none) with `CANCELLED` in one step, and only if `CANCELLED` was clear. Only the
+    /// call that cancels the scope says why: a reader that sees `CANCELLED` sees the
+    /// cause too, and the cause never changes after.
     fn cancel_marking(&self, why: u32) -> bool {
         let first = self
             .flags
@@ -314,19 +317,23 @@ impl ScopeNode {
     }
 
     /// Cancels with a reason that shows in the group's error. The reason says why the
-    /// scope was cancelled, so only a call that cancels it records one: a scope already
+    /// scope was cancelled, so only the call that cancels it gives one: a scope already
     /// cancelled (by a failure, its deadline, or another cancel) keeps its cause, and
-    /// of two reasons the first wins. The reason is recorded before `CANCELLED` is set,
-    /// so that whoever sees the cancel sees its reason.
+    /// of two reasons the first stored wins.
     pub(crate) fn cancel_with_reason(&self, reason: StdArc<str>) {
         if self.flags.load(Ordering::Acquire) & CANCELLED == 0 {
+            // Stored before the cancel, shown only if the cancel is this call's.
             let _ = self.reason.set(reason);
+            self.cancel_marking(REASON);
         }
-        self.cancel();
     }
 
+    /// The reason the scope was cancelled with, if the call that cancelled it gave one.
     #[inline]
     pub(crate) fn reason(&self) -> Option<&StdArc<str>> {
+        if self.flags.load(Ordering::Acquire) & REASON == 0 {
+            return None;
+        }
         self.reason.get()
     }
 

@@ -131,7 +131,10 @@ impl CancelScope {
     }
 
     /// Cancels the scope, recording `reason`; a group whose scope was cancelled with a
-    /// reason shows it in its [`GroupError`](crate::GroupError).
+    /// reason shows it in its [`GroupError`](crate::GroupError). Only a call that
+    /// cancels the scope records its reason: on a scope already cancelled (by a
+    /// failure, its deadline, or another cancel) the reason is ignored, and of two
+    /// reasons the first wins.
     pub fn cancel_with_reason(&self, reason: impl Into<String>) {
         self.node.cancel_with_reason(reason.into().into());
     }
