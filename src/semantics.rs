@@ -276,7 +276,9 @@
 //!   effective deadline; cancelling the target group does not reach it. The child keeps
 //!   the target group open meanwhile.
 //! - An error or panic before `started` comes back from `start` as
-//!   [`StartError::Failed`](crate::StartError::Failed), not through the group.
+//!   [`StartError::Failed`](crate::StartError::Failed), not through the group. Such a
+//!   child fails once, with its first failure: a panic of its cleanup (its future's
+//!   `Drop`) after that is not reported again (the panic hook has shown it).
 //! - Returning, or dropping the `TaskStatus`, without calling `started` gives
 //!   [`StartError::NotStarted`](crate::StartError::NotStarted) at once: `start` never
 //!   hangs.

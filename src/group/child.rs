@@ -8,7 +8,7 @@
 //! nest in (see `cancel::current::Deferred`), and linked below the group's once the
 //! poll that made it suspends.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc as StdArc;
@@ -52,6 +52,9 @@ struct State {
     done: bool,
     /// Set while a `start()` waits for this child to call `started`.
     start: Option<StdArc<dyn StartLink>>,
+    /// A failure of this child went to its `start()` caller: it failed once, before
+    /// it started, and a later failure (a panic of its cleanup) is not reported again.
+    failed_start: Cell<bool>,
     /// Feature `tracing`: the task's span (empty without the feature).
     span: crate::debug::trace::TaskSpan,
 }
@@ -75,6 +78,7 @@ impl<F> Child<F> {
                 summarize,
                 done: false,
                 start: None,
+                failed_start: Cell::new(false),
                 span,
             },
         }
@@ -104,7 +108,13 @@ impl State {
         crate::debug::trace::failed(&error);
         let error = match &self.start {
             Some(link) => match link.try_fail(error) {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.failed_start.set(true);
+                    return;
+                }
+                // The child failed before it started, and its caller has that first
+                // failure: a child fails once. (The panic hook has shown this one.)
+                Err(_) if self.failed_start.get() => return,
                 Err(error) => error,
             },
             None => error,
@@ -242,8 +252,9 @@ where
                 Err(TaskError::new(state.name.clone(), Kind::Cancelled))
             }
             Step::Ready(output) => {
-                within(link.as_deref(), || state.drop_work(inside.as_mut()));
-                match output.into_result() {
+                // The outcome first, then the cleanup: an error the work returned is
+                // its failure, before a panic of its `Drop`.
+                let outcome = match output.into_result() {
                     Ok(value) => Ok(value),
                     Err(error) => {
                         let kind = Kind::Error(error);
@@ -251,7 +262,9 @@ where
                         state.fail(kind);
                         Err(summary)
                     }
-                }
+                };
+                within(link.as_deref(), || state.drop_work(inside.as_mut()));
+                outcome
             }
             Step::Panicked(payload) => {
                 let kind = Kind::Panic(Payload::new(payload));

@@ -997,3 +997,64 @@ fn a_start_future_settled_under_a_cancel_then_awaited_again_ends_not_started() {
         .unwrap();
     });
 }
+
+/// Runs its future, and panics when dropped after it (outside an unwinding): cleanup
+/// that runs once the work has its outcome.
+struct PanicsWhenDropped<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for PanicsWhenDropped<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl<F> Drop for PanicsWhenDropped<F> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("cleanup of the starting child");
+        }
+    }
+}
+
+/// A child that fails before `started` (an error or a panic) and whose future then
+/// panics in `Drop` fails once: the caller of `start` gets the first failure, and the
+/// group is neither failed nor cancelled by the second.
+#[test]
+fn a_child_failing_before_started_with_a_panicking_drop_fails_only_its_start() {
+    for panics in [false, true] {
+        run(2, 20, move || async move {
+            task_group(async move |tg| {
+                let started = tg
+                    .start_named("early", move |status: TaskStatus<()>| {
+                        PanicsWhenDropped(Box::pin(async move {
+                            let _status = status;
+                            checkpoint().await;
+                            if panics {
+                                panic!("before started");
+                            }
+                            Err::<(), _>(Boom("before started"))
+                        }))
+                    })
+                    .await;
+                match started {
+                    Err(StartError::Failed(error)) => {
+                        assert_eq!(error.is_panic(), panics, "{error}");
+                        assert!(error.to_string().contains("before started"), "{error}");
+                    }
+                    other => panic!("expected StartError::Failed, got {other:?}"),
+                }
+                assert!(
+                    !tg.cancel_scope().cancel_called(),
+                    "the group was cancelled"
+                );
+            })
+            .await
+            .unwrap();
+        });
+    }
+}
