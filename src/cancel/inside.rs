@@ -192,6 +192,21 @@ impl<F: Future> Inside<F> {
                     Step::Pending
                 }
             }
+            // Cleanup that a cancel from further out caused panicked in a scope
+            // inside: this work is cancelled work too, dropped here, with that panic;
+            // where no cancel stands (a shield set meanwhile), an ordinary panic.
+            Err(payload) if super::run::is_cleanup_panic(&*payload) => {
+                let panic = payload
+                    .downcast::<super::run::CleanupPanic>()
+                    .map_or_else(|payload| payload, |cleanup| cleanup.0);
+                if node.cancelled_by().is_none() {
+                    return Step::Panicked(panic);
+                }
+                // A second panic, of this work's own cleanup, is not kept: the first
+                // is (the panic hook has shown both).
+                drop(within.enter(|| self.drop_work()));
+                Step::Cancelled(Some(panic))
+            }
             // A `par` call that a cancelled scope stopped unwinds out of the work: it
             // is cancelled work.
             Err(payload)

@@ -7,9 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::current;
-use super::inside::{Armed, Inside, Step};
+use super::inside::{Armed, Inside, Panic, Step};
 use super::node::{Catcher, ScopeNode};
-use crate::group::error::Payload;
 use crate::loom::sync::Arc;
 
 /// Checks that a scope wrapper is polled inside the scope it was entered in.
@@ -77,6 +76,27 @@ pub(crate) fn left_for_the_catcher<T>(node: &ScopeNode, cx: &Context<'_>) -> Pol
     Poll::Pending
 }
 
+/// A panic of cleanup (the `Drop` of work a cancel reached) that unwinds to the
+/// wrapper of the scope that catches that cancel, further out: a wrapper on the way
+/// recognises it ([`Inside`] turns it into cancelled work with that panic), so it is
+/// kept as cleanup the cancel caused, whichever wrapper dropped the work.
+pub(crate) struct CleanupPanic(pub(crate) Panic);
+
+/// Whether `payload` is a [`CleanupPanic`] on its way to its catcher.
+pub(crate) fn is_cleanup_panic(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<CleanupPanic>()
+}
+
+/// Unwinds with `panic`, the cleanup's panic of work that `node` dropped for a cancel
+/// it did not catch: wrapped, to the catcher's wrapper, while the cancel stands; as it
+/// is when a shield set during the cleanup keeps the cancel out (nobody catches).
+pub(crate) fn unwind_to_the_catcher(node: &ScopeNode, panic: Panic) -> ! {
+    if node.cancelled_by().is_some() {
+        resume_unwind(Box::new(CleanupPanic(panic)))
+    }
+    resume_unwind(panic)
+}
+
 pin_project_lite::pin_project! {
     /// The future of [`CancelScope::run`](super::CancelScope::run).
     #[must_use = "futures do nothing unless awaited"]
@@ -88,9 +108,6 @@ pin_project_lite::pin_project! {
         // Its work was dropped for a scope further out, whose wrapper did not drop
         // this (it was awaited through `&mut`).
         abandoned: bool,
-        // A panic of the work's `Drop` when it was dropped for a scope further out:
-        // it comes out of this wrapper's own drop, by that scope's wrapper.
-        cleanup_panic: Option<Payload>,
         armed: Armed,
     }
 
@@ -100,13 +117,6 @@ pin_project_lite::pin_project! {
             if *this.entered {
                 // Drop the work while the scope is still linked, then unlink.
                 exit(this.inside, this.node, this.armed);
-            }
-            // Dropped while another panic unwinds, a second one would abort: that
-            // panic is the one that goes on.
-            if let Some(panic) = this.cleanup_panic.take() {
-                if !std::thread::panicking() {
-                    resume_unwind(panic.into_inner());
-                }
             }
         }
     }
@@ -119,7 +129,6 @@ impl<F> ScopeRun<F> {
             node,
             entered: false,
             abandoned: false,
-            cleanup_panic: None,
             armed: Armed::new(),
         }
     }
@@ -162,13 +171,7 @@ impl<F: Future> Future for ScopeRun<F> {
                 *this.abandoned,
                 "pride: `CancelScope::run` polled after it completed"
             );
-            let done = pending_for_the_catcher(|| None);
-            // The catcher came and went without dropping this: the cleanup's panic
-            // goes on from here.
-            if let (Poll::Ready(_), Some(panic)) = (&done, this.cleanup_panic.take()) {
-                resume_unwind(panic.into_inner());
-            }
-            return done;
+            return pending_for_the_catcher(|| None);
         }
         if !*this.entered {
             *this.entered = true;
@@ -201,11 +204,12 @@ impl<F: Future> Future for ScopeRun<F> {
                     }
                     return Poll::Ready(None);
                 }
-                // The catcher's wrapper drops this in this same poll, and the cleanup's
-                // panic comes out of that drop: a panic of cleanup that its cancel
-                // caused, wherever the work was dropped.
+                // A scope further out catches: the cleanup's panic unwinds to its
+                // wrapper as a panic of cleanup that its cancel caused.
+                if let Some(panic) = panic {
+                    unwind_to_the_catcher(node, panic);
+                }
                 *this.abandoned = true;
-                *this.cleanup_panic = panic.map(Payload::new);
                 left_for_the_catcher(node, cx)
             }
             Step::Panicked(panic) => resume_unwind(panic),

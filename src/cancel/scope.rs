@@ -123,9 +123,11 @@ impl CancelScope {
     /// it has a deadline and is polled outside a pride runtime (there is no clock to
     /// keep it by). A panic in the dropped future's `Drop` (its cleanup) is never
     /// swallowed: if this scope caught the cancel, it goes on unwinding out of the
-    /// poll; if a scope further out did, it comes out where that scope drops this
-    /// future, as cleanup that the cancel caused (an entry of the group that was
-    /// cancelled, which stays cancelled).
+    /// poll; if a scope further out did, it unwinds to that scope's wrapper as cleanup
+    /// that the cancel caused (an entry of the group that was cancelled, which stays
+    /// cancelled; out of a `run` or timeout that caught it, with its payload). Code
+    /// that catches panics on the way (`catch_unwind` between the two scopes) sees a
+    /// payload of pride's own instead, which it should let go on.
     pub fn run<F: std::future::Future>(&self, future: F) -> super::ScopeRun<F> {
         super::ScopeRun::new(self.node.clone(), future)
     }

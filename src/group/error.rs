@@ -94,11 +94,6 @@ impl Payload {
     pub(crate) fn message(&self) -> Option<&str> {
         self.message.as_deref()
     }
-
-    /// The payload, to resume the panic with.
-    pub(crate) fn into_inner(self) -> Box<dyn Any + Send + 'static> {
-        self.payload
-    }
 }
 
 // SAFETY: no `&self` access to `payload` exists (see the type's docs), so sharing a

@@ -146,7 +146,7 @@ where
 /// A `par` call stopped by a cancelled scope is cancelled work, not a failure: the
 /// future is dropped, and this stays pending, as cancelled work does, for the cancel's
 /// catcher to drop (a panic dropping it is a cleanup panic of cancelled work: it goes
-/// on unwinding).
+/// on unwinding to that catcher, as does such a panic of a scope inside the future).
 pub(crate) async fn catch<F>(
     name: Option<Arc<str>>,
     future: F,
@@ -165,9 +165,14 @@ where
         match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            // Cleanup that a cancel caused panicked: not the child's failure, but the
+            // cancel's, for the wrapper of the scope that catches it.
+            Err(cleanup) if crate::cancel::run::is_cleanup_panic(&*cleanup) => {
+                resume_unwind(cleanup)
+            }
             Err(stop) if is_cancel_unwind(&*stop) && crate::cancel::cancel_stands() => {
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| future.set(None))) {
-                    resume_unwind(panic);
+                    resume_unwind(Box::new(crate::cancel::run::CleanupPanic(panic)));
                 }
                 Poll::Pending
             }

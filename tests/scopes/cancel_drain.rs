@@ -670,3 +670,59 @@ fn a_cleanup_panic_inside_an_isolated_childs_scope_goes_to_the_group() {
         assert_eq!(err.errors().len(), 1, "in a scope: {in_scope}: {err:?}");
     }
 }
+
+/// A scope's `run` awaited through `&mut` inside an outer scope: when the outer scope's
+/// cancel reaches the inner work mid-poll, the inner work's cleanup panic unwinds out
+/// of the outer scope, which catches (the code after it does not run), with the
+/// original payload.
+#[test]
+fn a_cleanup_panic_of_a_scope_awaited_by_reference_unwinds_out_of_the_catching_scope() {
+    use futures_lite::FutureExt;
+    let (unwound, after_ran) = autojump(20, || async {
+        let after = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let after_scope = after.clone();
+        let outcome = std::panic::AssertUnwindSafe(async move {
+            let outer = CancelScope::new();
+            let cancel = outer.clone();
+            let mut run = std::pin::pin!(CancelScope::new().run(async move {
+                let _p = PanicOnDrop;
+                cancel.cancel();
+                pending::<()>().await;
+            }));
+            let _ = outer.run(run.as_mut()).await;
+            after_scope.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+        .catch_unwind()
+        .await;
+        let text = outcome
+            .err()
+            .map(|payload| panic_text(&*payload).to_owned());
+        (text, after.load(std::sync::atomic::Ordering::SeqCst))
+    });
+    assert_eq!(unwound.as_deref(), Some("cleanup failed"));
+    assert!(!after_ran, "the code after the catching scope ran");
+}
+
+/// The cancel of a group reaches work inside a scope in one `select!` branch while
+/// another branch is ready: the cleanup panic is still cleanup the cancel caused, and
+/// the group stays cancelled.
+#[test]
+fn a_cleanup_panic_in_a_select_branch_keeps_a_cancelled_group_cancelled() {
+    let err = autojump(20, || async {
+        task_group(async |tg| {
+            tg.cancel_scope().cancel();
+            pride::select! {
+                _ = CancelScope::new().run(async {
+                    let _p = PanicOnDrop;
+                    pending::<()>().await;
+                }) => {},
+                () = std::future::ready(()) => {},
+            };
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(err.errors().len(), 1, "{err:?}");
+    assert!(err.errors()[0].is_panic(), "{err:?}");
+    assert!(err.is_cancelled(), "{err:?}");
+}
