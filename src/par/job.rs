@@ -25,6 +25,11 @@
 //! 5. **Calls outlive their pieces.** A [`CallPtr`] points at a `Call` that stays alive
 //!    while any piece of it runs or waits in a queue: a call returns only after all its
 //!    pieces have ended.
+//! 6. **No unwinding.** Running a job never unwinds: a stack job catches its body's
+//!    panic into its result, and a heap job's closure catches everything, the drop of
+//!    what it captured included, before it sets its latch. A worker runs other jobs
+//!    on its stack while it has a job of its own offered (a join) or waits for jobs
+//!    that borrow its frame (a scope): one that unwound there would unwind past them.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -120,8 +125,8 @@ pub(crate) trait Body: Send {
 }
 
 impl JobRef {
-    /// Runs the job. Catches nothing itself: stack jobs catch panics into their
-    /// result; heap jobs catch them in their closure.
+    /// Runs the job. Catches nothing itself, and does not unwind (rule 6): stack jobs
+    /// catch panics into their result; heap jobs catch them in their closure.
     ///
     /// # Safety
     /// `self` came out of a queue by a pop or steal (rule 2), and the job is alive
@@ -216,7 +221,8 @@ impl<F: FnOnce() + Send> HeapJob<F> {
     /// Boxes `func` into a job reference belonging to `call`.
     ///
     /// # Safety
-    /// `func` does not unwind (it catches its own panics), and what it borrows
+    /// `func` does not unwind (rule 6: it catches its own panics, and those of
+    /// dropping what it captured), and what it borrows
     /// outlives its run: the caller (a `scope`) waits for every job it spawned.
     pub(crate) unsafe fn into_job_ref(func: F, call: CallPtr) -> JobRef {
         let boxed = Box::new(HeapJob { func });

@@ -72,9 +72,10 @@ where
     }
     let job = StackJob::new(Stolen(b), CountLatch::new(1, here.index()));
     // SAFETY: this frame returns only after taking the job back (its kept list or
-    // its deque gave back this very job) or after the job's latch is set (`wait_until` below), on every
-    // path, unwinding included: `a` runs under `catch_unwind`, and `b` runs here only
-    // once taken back.
+    // its deque gave back this very job) or after the job's latch is set (`wait_until`
+    // below), on every path, unwinding included: `a` runs under `catch_unwind`, `b`
+    // runs here only once taken back, and the jobs run meanwhile do not unwind (rule
+    // 6 in `job.rs`).
     let job_ref = unsafe { job.as_job_ref(here.call_ptr()) };
     match offer {
         Offer::Kept => {
@@ -83,8 +84,12 @@ where
         }
         Offer::Now => here.push(job_ref),
     }
-    here.tick();
-    let ra = match catch_unwind(AssertUnwindSafe(|| a(here, false))) {
+    // The look (upkeep included) runs under the same `catch_unwind` as `a`: nothing
+    // may unwind past the offered job.
+    let ra = match catch_unwind(AssertUnwindSafe(|| {
+        here.tick();
+        a(here, false)
+    })) {
         Ok(ra) => ra,
         Err(panic) => {
             if offer.stops_call(here.call()) {

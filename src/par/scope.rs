@@ -113,9 +113,17 @@ impl<'scope> Scope<'scope> {
         let job = move || {
             // SAFETY: `scope` waits for every spawn before the scope is dropped.
             let scope = unsafe { this.get() };
-            if scope.call.stopped() {
-                scope.call.skip();
-            } else if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(scope))) {
+            // `f` is run or dropped in here, before the scope is released: what it
+            // captured may borrow from outside the scope, and its drop may panic too.
+            let ran = catch_unwind(AssertUnwindSafe(move || {
+                if scope.call.stopped() {
+                    scope.call.skip();
+                    drop(f);
+                } else {
+                    f(scope);
+                }
+            }));
+            if let Err(panic) = ran {
                 scope.call.keep_panic(panic);
             }
             let latch: *const CountLatch = &scope.call.spawns;
@@ -123,8 +131,9 @@ impl<'scope> Scope<'scope> {
             // touched after.
             unsafe { CountLatch::set(latch) };
         };
-        // SAFETY: `job` catches its panics, and what it borrows outlives `'scope`,
-        // which `scope` outlives by waiting for this job.
+        // SAFETY: `job` catches its panics, `f`'s drop included (rule 6 in `job.rs`),
+        // and what it borrows outlives `'scope`, which `scope` outlives by waiting for
+        // this job.
         let job = unsafe { HeapJob::into_job_ref(job, CallPtr::new(&self.call)) };
         offer_to(&self.runtime, job);
     }

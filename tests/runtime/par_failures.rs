@@ -2,6 +2,7 @@
 //! the rest; `try_*` report every failure; a cancelled scope stops handing out pieces.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -329,5 +330,199 @@ fn a_panic_caught_inside_a_piece_does_not_stop_the_call() {
                 panic_text(p.as_ref())
             ),
         }
+    });
+}
+
+/// Spins until `flag` is set or `secs` have passed; says whether it was set.
+fn set_within(flag: &AtomicBool, secs: u64) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while !flag.load(Ordering::SeqCst) {
+        if Instant::now() >= end {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
+/// Sets its flag when dropped.
+struct FlagOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for FlagOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Returns once `s` has stopped: spawns probes, one at a time, until one is skipped
+/// (dropped unrun). The caller holds its worker, so they run on another one.
+fn until_stopped(s: &par::Scope<'_>) {
+    struct Probe {
+        ran: bool,
+        resolved: Arc<AtomicUsize>,
+        skipped: Arc<AtomicBool>,
+    }
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            if !self.ran {
+                self.skipped.store(true, Ordering::SeqCst);
+            }
+            self.resolved.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let resolved = Arc::new(AtomicUsize::new(0));
+    let skipped = Arc::new(AtomicBool::new(false));
+    let end = Instant::now() + Duration::from_secs(20);
+    for sent in 1.. {
+        let probe = Probe {
+            ran: false,
+            resolved: resolved.clone(),
+            skipped: skipped.clone(),
+        };
+        s.spawn(move |_| {
+            let mut probe = probe;
+            probe.ran = true;
+        });
+        while resolved.load(Ordering::SeqCst) < sent {
+            assert!(Instant::now() < end, "hang guard");
+            std::hint::spin_loop();
+        }
+        if skipped.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+/// A spawn skipped because the scope stopped (a panic) drops its closure, and what it
+/// captured (which may borrow from outside the scope), before `scope` returns. The
+/// body holds its worker until the other worker has run both spawns; the skipped
+/// one's capture watches, for up to a second while it is dropped, whether `scope` has
+/// returned.
+#[test]
+fn a_skipped_spawns_captures_are_dropped_before_scope_returns() {
+    run(2, 60, || async {
+        struct Watch<'a> {
+            dropping: &'a AtomicBool,
+            returned: &'a AtomicBool,
+            saw_return: &'a AtomicBool,
+        }
+        impl Drop for Watch<'_> {
+            fn drop(&mut self) {
+                self.dropping.store(true, Ordering::SeqCst);
+                if set_within(self.returned, 1) {
+                    self.saw_return.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        let (panicked, dropping) = (AtomicBool::new(false), AtomicBool::new(false));
+        let (returned, saw_return) = (AtomicBool::new(false), AtomicBool::new(false));
+        let watch = Watch {
+            dropping: &dropping,
+            returned: &returned,
+            saw_return: &saw_return,
+        };
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::scope(|s| {
+                s.spawn(|_| {
+                    let _set = FlagOnDrop(&panicked);
+                    std::panic::resume_unwind(Box::new("spawn"));
+                });
+                assert!(set_within(&panicked, 20), "hang guard");
+                until_stopped(s);
+                // Skipped, on the other worker.
+                s.spawn(move |_| drop(watch));
+                assert!(set_within(&dropping, 20), "hang guard");
+            })
+        }));
+        returned.store(true, Ordering::SeqCst);
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "spawn");
+        assert!(
+            !saw_return.load(Ordering::SeqCst),
+            "a skipped spawn's capture was dropped after `scope` returned"
+        );
+    });
+}
+
+/// A capture that panics when dropped, of a spawn skipped on another worker: the
+/// panic is a panic of that spawn (the first one is resumed), and both workers are
+/// still there afterwards.
+#[test]
+fn a_skipped_spawn_whose_capture_panics_on_drop_keeps_the_runtime_whole() {
+    run(2, 60, || async {
+        struct PanicOnDrop<'a>(&'a AtomicBool);
+        impl Drop for PanicOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+                std::panic::resume_unwind(Box::new("capture's drop"));
+            }
+        }
+        let (panicked, dropping) = (AtomicBool::new(false), AtomicBool::new(false));
+        let capture = PanicOnDrop(&dropping);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::scope(|s| {
+                s.spawn(|_| {
+                    let _set = FlagOnDrop(&panicked);
+                    std::panic::resume_unwind(Box::new("spawn"));
+                });
+                assert!(set_within(&panicked, 20), "hang guard");
+                until_stopped(s);
+                s.spawn(move |_| drop(capture));
+                assert!(set_within(&dropping, 20), "hang guard");
+            })
+        }));
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "spawn");
+        // Two workers still run `par` work: each half waits for the other to start.
+        for _ in 0..3 {
+            let (a, b) = (AtomicBool::new(false), AtomicBool::new(false));
+            let (a_saw_b, b_saw_a) = par::join(
+                || {
+                    a.store(true, Ordering::SeqCst);
+                    set_within(&b, 20)
+                },
+                || {
+                    b.store(true, Ordering::SeqCst);
+                    set_within(&a, 20)
+                },
+            );
+            assert!(a_saw_b && b_saw_a, "a worker is gone");
+        }
+    });
+}
+
+/// The scope's own worker runs a skipped spawn whose capture panics when dropped,
+/// while another spawn still runs on the other worker: `scope` waits for that one
+/// (it watches, for up to a second, whether `scope` has returned).
+#[test]
+fn a_scope_does_not_return_while_a_spawn_still_runs() {
+    run(2, 60, || async {
+        struct PanicOnDrop;
+        impl Drop for PanicOnDrop {
+            fn drop(&mut self) {
+                std::panic::resume_unwind(Box::new("capture's drop"));
+            }
+        }
+        let (started, returned) = (AtomicBool::new(false), AtomicBool::new(false));
+        let saw_return = AtomicBool::new(false);
+        let capture = PanicOnDrop;
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::scope(|s| {
+                s.spawn(|_| {
+                    started.store(true, Ordering::SeqCst);
+                    if set_within(&returned, 1) {
+                        saw_return.store(true, Ordering::SeqCst);
+                    }
+                });
+                assert!(set_within(&started, 20), "hang guard");
+                // This worker then runs both, the newest first: the panic stops the
+                // scope, and the other spawn is skipped, its capture dropped.
+                s.spawn(move |_| drop(capture));
+                s.spawn(|_| std::panic::resume_unwind(Box::new("spawn")));
+            })
+        }));
+        returned.store(true, Ordering::SeqCst);
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "spawn");
+        assert!(
+            !saw_return.load(Ordering::SeqCst),
+            "`scope` returned while a spawn was still running"
+        );
     });
 }
