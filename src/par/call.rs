@@ -161,7 +161,8 @@ impl Call {
         self.skipped.load(Ordering::Relaxed)
     }
 
-    /// Keeps a spawn's panic (a real one before a cancellation) and stops the call.
+    /// Keeps a spawn's panic (the first, but a real one before a cancellation) and
+    /// stops the call. Does not unwind: a payload not kept is dropped by `pick`.
     pub(crate) fn keep_panic(&self, panic: Panic) {
         self.fail();
         let mut slot = self.panic.lock().unwrap_or_else(|e| e.into_inner());

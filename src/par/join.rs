@@ -153,10 +153,19 @@ impl Drop for StopOnUnwind<'_> {
     }
 }
 
-/// Of two unwindings, the one to resume: a real panic before a cancellation.
+/// Of two unwindings, the one to resume: a real panic before a cancellation. The
+/// other payload is dropped here, and a panic of its drop is caught and forgotten: it
+/// must not unwind out of a job (which would skip setting its latch) or replace the
+/// panic kept.
 pub(crate) fn pick(first: Panic, second: Option<Panic>) -> Panic {
-    match second {
-        Some(second) if first.is::<Cancelled>() && !second.is::<Cancelled>() => second,
-        _ => first,
+    let (kept, lost) = match second {
+        Some(second) if first.is::<Cancelled>() && !second.is::<Cancelled>() => (second, first),
+        Some(second) => (first, second),
+        None => return first,
+    };
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(lost))) {
+        // Its drop could panic too.
+        std::mem::forget(again);
     }
+    kept
 }

@@ -526,3 +526,44 @@ fn a_scope_does_not_return_while_a_spawn_still_runs() {
         );
     });
 }
+
+/// Two spawns panic, with payloads that panic when dropped unless defused: the
+/// scope keeps one and drops the other, whose drop's panic is contained; `scope`
+/// returns the one kept.
+#[test]
+fn a_losing_spawn_panic_whose_payload_panics_on_drop_does_not_hang_the_scope() {
+    struct Bomb {
+        armed: bool,
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if self.armed {
+                std::panic::resume_unwind(Box::new("payload's drop"));
+            }
+        }
+    }
+    run(2, 20, || async {
+        let (a, b) = (AtomicBool::new(false), AtomicBool::new(false));
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::scope(|s| {
+                // One on the other worker (this one is held until it started), one
+                // here; both start before either panics.
+                s.spawn(|_| {
+                    a.store(true, Ordering::SeqCst);
+                    assert!(set_within(&b, 20), "hang guard");
+                    std::panic::resume_unwind(Box::new(Bomb { armed: true }));
+                });
+                assert!(set_within(&a, 20), "hang guard");
+                s.spawn(|_| {
+                    b.store(true, Ordering::SeqCst);
+                    std::panic::resume_unwind(Box::new(Bomb { armed: true }));
+                });
+            })
+        }));
+        let mut kept = caught
+            .unwrap_err()
+            .downcast::<Bomb>()
+            .expect("a spawn's panic");
+        kept.armed = false;
+    });
+}
