@@ -45,13 +45,13 @@
 //!
 //! A `par` call inside a task blocks that task (not its worker) until the call ends,
 //! like any synchronous function. Workers busy with `par` work keep the rest of the
-//! runtime going: between items and joins, about once a millisecond, they fire due
-//! timers, poll the I/O driver, and poll a few of their queued tasks, so the sleeps and
-//! sockets of other tasks are not held back for the length of a long fan-out. Those
-//! tasks then run on the stack of the `par` work, as work-stealing does with pieces: do
-//! not hold a lock across a `par` call that such a task could need. If such a task
-//! drops, by hand, the future of the task group whose child made the call (a
-//! `select!` whose other branch won), the drop cannot wait for that child, further
+//! runtime going: between items, joins and `scope` spawns, about once a millisecond,
+//! they fire due timers, poll the I/O driver, and poll a few of their queued tasks, so
+//! the sleeps and sockets of other tasks are not held back for the length of a long
+//! fan-out. Those tasks then run on the stack of the `par` work, as work-stealing does
+//! with pieces: do not hold a lock across a `par` call that such a task could need. If
+//! such a task drops, by hand, the future of the task group whose child made the call
+//! (a `select!` whose other branch won), the drop cannot wait for that child, further
 //! down the same stack: the call stops as the task's poll returns, and the groups
 //! around the dropped one wait for the child to be dropped (see
 //! [`semantics`](crate::semantics), "No orphans").

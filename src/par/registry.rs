@@ -383,6 +383,9 @@ impl Here<'_> {
             if let Some(job) = self.find_job() {
                 idle_rounds = 0;
                 self.execute(job);
+                // The jobs run here count like items: a worker waiting for a scope
+                // whose spawns it runs does its upkeep between them.
+                self.tick();
                 continue;
             }
             // The stolen half is running elsewhere: spin briefly, since it often ends

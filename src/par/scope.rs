@@ -116,6 +116,10 @@ impl<'scope> Scope<'scope> {
             // `f` is run or dropped in here, before the scope is released: what it
             // captured may borrow from outside the scope, and its drop may panic too.
             let ran = catch_unwind(AssertUnwindSafe(move || {
+                // A spawn is a piece of its own: look at the enclosing calls and the
+                // cancel scope first (the flag alone is set by upkeep, which comes
+                // only every so many spawns).
+                scope.call.refresh();
                 if scope.call.stopped() {
                     scope.call.skip();
                     drop(f);

@@ -321,3 +321,124 @@ fn dropping_a_group_during_the_upkeep_of_a_stolen_piece_does_not_wait_for_it() {
         );
     }
 }
+
+/// A `scope` whose enclosing cancel scope is cancelled by one of its spawns starts no
+/// spawn after that, and unwinds with `Cancelled`, which the scope catches. One
+/// worker: the spawns run one after the other, in some order; the one that cancels
+/// is in the middle.
+#[test]
+fn scope_spawns_stop_once_the_enclosing_cancel_scope_is_cancelled() {
+    let (out, ran, after) = run(1, 60, || async {
+        let cs = CancelScope::new();
+        let (ran, after, cancelled) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicBool::new(false),
+        );
+        let inner = cs.clone();
+        let out = cs
+            .run(async {
+                par::scope(|s| {
+                    let count = |_: &par::Scope<'_>| {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        if cancelled.load(Ordering::SeqCst) {
+                            after.fetch_add(1, Ordering::SeqCst);
+                        }
+                    };
+                    for _ in 0..100 {
+                        s.spawn(count);
+                    }
+                    s.spawn(|_| {
+                        inner.cancel();
+                        cancelled.store(true, Ordering::SeqCst);
+                    });
+                    for _ in 0..100 {
+                        s.spawn(count);
+                    }
+                });
+            })
+            .await;
+        (out, ran.into_inner(), after.into_inner())
+    });
+    assert_eq!(
+        after, 0,
+        "{after} spawns started after the cancel ({ran} ran)"
+    );
+    assert!(ran < 200);
+    assert_eq!(out, None, "the scope did not unwind with `Cancelled`");
+}
+
+/// A `scope` in a group child whose sibling fails while the scope runs: the spawns
+/// left do not start, and the group reports the sibling's error only. One worker: the
+/// first spawn wakes the sibling, which only the upkeep of the worker running the
+/// spawns can poll (it comes within 32 spawns of 100 µs: two looks, a millisecond
+/// apart).
+#[test]
+fn a_scope_in_a_child_cancelled_mid_run_stops() {
+    let (result, ran) = run(1, 60, || async {
+        let go = pride::Event::new();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (wake, counted) = (go.clone(), ran.clone());
+        let result = task_group(async |tg| {
+            tg.start_soon_named("failing", async move {
+                go.wait().await;
+                Err::<(), _>(MyError(9))
+            });
+            tg.start_soon_named("cpu", async move {
+                par::scope(|s| {
+                    for _ in 0..400 {
+                        s.spawn(|_| {
+                            wake.set();
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            spin(100);
+                        });
+                    }
+                });
+            });
+            Ok::<_, pride::BoxError>(())
+        })
+        .await;
+        (result, ran.load(Ordering::SeqCst))
+    });
+    let error = result.unwrap_err();
+    assert_eq!(error.errors().len(), 1, "{error}");
+    assert!(error.find::<MyError>().is_some(), "{error}");
+    assert!(ran < 400, "every spawn ran: the scope did not stop");
+}
+
+/// The worker that waits for a `scope` and runs its spawns does upkeep between them,
+/// as between items and joins: a task woken before the spawns run is polled while
+/// they run. One worker; 64 spawns of 100 µs, upkeep within 32 of them (see above).
+#[test]
+fn a_long_scope_inside_a_task_does_upkeep_between_spawns() {
+    let before = run(1, 60, || async {
+        let go = pride::Event::new();
+        let polled = Arc::new(AtomicBool::new(false));
+        let before = Arc::new(AtomicUsize::new(0));
+        let (wake, seen, counted) = (go.clone(), polled.clone(), before.clone());
+        task_group(async |tg| {
+            tg.start_soon_named("other", async move {
+                go.wait().await;
+                polled.store(true, Ordering::SeqCst);
+            });
+            tg.start_soon_named("cpu", async move {
+                wake.set();
+                par::scope(|s| {
+                    for _ in 0..64 {
+                        s.spawn(|_| {
+                            if !seen.load(Ordering::SeqCst) {
+                                counted.fetch_add(1, Ordering::SeqCst);
+                            }
+                            spin(100);
+                        });
+                    }
+                });
+            });
+            Ok::<_, pride::BoxError>(())
+        })
+        .await
+        .unwrap();
+        before.load(Ordering::SeqCst)
+    });
+    assert!(before < 64, "the woken task ran only after the scope");
+}
