@@ -34,10 +34,11 @@ pub(crate) struct Call {
     parent: CallPtr,
     /// The cancel scope the outermost call was made in.
     scope: Option<Arc<ScopeNode>>,
-    /// The earliest deadline of that scope and those around it, read once when the
-    /// call is made: a scope's timer is armed only when its work suspends, which a
-    /// `par` call inside a first poll never does.
-    deadline: Option<Instant>,
+    /// The earliest deadline of that scope and those around it: a scope's timer is
+    /// armed only when its work suspends, which a `par` call inside a first poll
+    /// never does, and a deadline set or moved during the call re-arms no timer
+    /// before the call returns.
+    deadline: Mutex<Deadline>,
     /// Failures of a `try_*` call, in the order they happened.
     errors: Mutex<Vec<TaskError>>,
     /// A `scope`'s spawns still running, plus one for its body.
@@ -46,6 +47,45 @@ pub(crate) struct Call {
     panic: Mutex<Option<Panic>>,
     /// A piece was not started because the call had stopped.
     skipped: AtomicBool,
+}
+
+/// The effective deadline of a call's scope, read when the call is made and read again
+/// whenever a scope around the call changed its deadline since.
+struct Deadline {
+    /// The sum of the deadline versions of the scopes it was read from.
+    versions: u64,
+    at: Option<Instant>,
+}
+
+impl Deadline {
+    fn read(scope: &ScopeNode) -> Deadline {
+        // Versions first: a change after this is seen at the next read.
+        let versions = deadline_versions(scope);
+        Deadline {
+            versions,
+            at: scope.effective_deadline(),
+        }
+    }
+}
+
+/// The sum of the deadline versions of `scope` and the scopes around it, up to the
+/// first shield, where its effective deadline stops: each only grows, so the sum
+/// changes whenever one of them does. (The shield of a child that has not called
+/// `started` yet lets its caller's deadlines through; a change of those during the
+/// call is not seen.)
+fn deadline_versions(scope: &ScopeNode) -> u64 {
+    let mut sum = 0u64;
+    let mut node = scope;
+    loop {
+        sum = sum.wrapping_add(node.deadline_version());
+        if node.is_shielded() {
+            return sum;
+        }
+        match node.parent() {
+            Some(parent) => node = parent,
+            None => return sum,
+        }
+    }
 }
 
 impl Call {
@@ -62,7 +102,11 @@ impl Call {
         } else {
             None
         };
-        let deadline = scope.as_ref().and_then(|scope| scope.effective_deadline());
+        let deadline = Deadline {
+            versions: 0,
+            at: None,
+        };
+        let deadline = Mutex::new(scope.as_deref().map_or(deadline, Deadline::read));
         let call = Call {
             stop: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
@@ -127,7 +171,7 @@ impl Call {
             // A deadline that passed while the work never suspended was fired by no
             // timer: fire it here, so that the scope is cancelled when the call stops
             // for it, and catches the call's `Cancelled` unwinding as cancelled work.
-            let Some(deadline) = call.deadline else {
+            let Some(deadline) = call.deadline(scope) else {
                 return;
             };
             match crate::cancel::deadline::now() {
@@ -141,6 +185,16 @@ impl Call {
         }
         self.cancelled.store(true, Ordering::Relaxed);
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The effective deadline of `scope`, this outermost call's, read again if a
+    /// scope around the call changed its deadline since it was last read.
+    fn deadline(&self, scope: &ScopeNode) -> Option<Instant> {
+        let mut deadline = self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        if deadline.versions != deadline_versions(scope) {
+            *deadline = Deadline::read(scope);
+        }
+        deadline.at
     }
 
     /// A piece was not started because the call had stopped.

@@ -442,3 +442,39 @@ fn a_long_scope_inside_a_task_does_upkeep_between_spawns() {
     });
     assert!(before < 64, "the woken task ran only after the scope");
 }
+
+/// A deadline set while a call runs, on its scope or on a scope around it, stops the
+/// call once it passes, as one set before the call does. One worker; an item sets a
+/// deadline 20 ms ahead, and the 200 items of 1 ms take 200 ms.
+#[test]
+fn a_future_deadline_set_during_a_par_call_stops_it() {
+    for on_outer in [false, true] {
+        let (out, ran) = run(1, 60, move || async move {
+            let outer = CancelScope::new();
+            let inner = CancelScope::new();
+            let set_on = if on_outer {
+                outer.clone()
+            } else {
+                inner.clone()
+            };
+            let ran = AtomicUsize::new(0);
+            let out = outer
+                .run(inner.run(async {
+                    par::for_each_range(0..200, |i| {
+                        if i == 10 {
+                            let at = pride::current_time() + Duration::from_millis(20);
+                            set_on.set_deadline(Some(at));
+                        }
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        spin(1_000);
+                    })
+                }))
+                .await;
+            (out, ran.into_inner())
+        });
+        assert!(ran < 200, "on_outer={on_outer}: every item ran");
+        // The scope whose deadline passed catches the call's stop.
+        let caught_by = if on_outer { None } else { Some(None) };
+        assert_eq!(out, caught_by, "on_outer={on_outer}");
+    }
+}
