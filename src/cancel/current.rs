@@ -17,9 +17,10 @@
 //! or reads the `Deferred` it names. Its rule: `CURRENT` holds a node or a `Deferred`
 //! only while [`enter`] or [`enter_deferred`] runs the inner poll of the wrapper that
 //! owns it (a node in an `Arc`, or a `Deferred`, that the wrapper keeps for the whole
-//! poll), on this thread, and they put the previous value back when the poll returns
-//! or unwinds; so a non-null `CURRENT` always points at a live node in an `Arc` or,
-//! tagged, at a live `Deferred`.
+//! poll), or a piece of a `par` call made in that node (the call keeps the `Arc` until
+//! its pieces have ended), on this thread, and they put the previous value back when
+//! the poll or piece returns or unwinds; so a non-null `CURRENT` always points at a
+//! live node in an `Arc` or, tagged, at a live `Deferred`.
 
 use std::cell::{Cell, OnceCell};
 use std::ptr;
@@ -63,6 +64,12 @@ pub(crate) fn enter_deferred<R>(deferred: &Deferred<'_>, f: impl FnOnce() -> R) 
         .cast::<()>()
         .map_addr(|addr| addr | DEFERRED);
     enter_tagged(tagged, f)
+}
+
+/// Runs `f` (a piece of a `par` call made outside every scope) with no current scope.
+#[inline]
+pub(crate) fn enter_none<R>(f: impl FnOnce() -> R) -> R {
+    enter_tagged(ptr::null(), f).0
 }
 
 #[inline]

@@ -122,6 +122,16 @@ impl Call {
         call
     }
 
+    /// The cancel scope the outermost call around this one was made in: the scope its
+    /// pieces run in.
+    pub(crate) fn scope(&self) -> Option<&Arc<ScopeNode>> {
+        let mut call = self;
+        while let Some(parent) = call.parent.get() {
+            call = parent;
+        }
+        call.scope.as_ref()
+    }
+
     /// Whether this call is the outermost one (made where no call was running).
     #[inline]
     pub(crate) fn is_outermost(&self) -> bool {

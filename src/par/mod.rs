@@ -34,7 +34,12 @@
 //!   which have no value to return, unwind with a [`Cancelled`] payload. That unwind
 //!   is cancelled work, not a panic: the cancelled scope around the call
 //!   ([`CancelScope::run`](crate::CancelScope::run), `move_on_*`, a task group's body or
-//!   child) catches it exactly as it drops suspended work.
+//!   child) catches it exactly as it drops suspended work. A deadline set or moved
+//!   while the call runs counts too;
+//! - every piece runs in the cancel scope the call was made in, on whichever worker:
+//!   what it reads of the current scope, such as
+//!   [`current_effective_deadline`](crate::current_effective_deadline), is what the
+//!   caller reads.
 //!
 //! A running piece is not interrupted: a call ends promptly if its pieces are short.
 //! For the slice forms a piece stops between two items, within about 100 µs (at

@@ -478,3 +478,64 @@ fn a_future_deadline_set_during_a_par_call_stops_it() {
         assert_eq!(out, caught_by, "on_outer={on_outer}");
     }
 }
+
+/// `join` whose second half another worker runs: the first waits until it started.
+fn join_elsewhere<T: Send>(f: impl Fn() -> T + Sync) -> (T, T) {
+    let started = AtomicBool::new(false);
+    par::join(
+        || {
+            let end = Instant::now() + Duration::from_secs(20);
+            while !started.load(Ordering::SeqCst) {
+                assert!(Instant::now() < end, "hang guard");
+                std::hint::spin_loop();
+            }
+            f()
+        },
+        || {
+            started.store(true, Ordering::SeqCst);
+            f()
+        },
+    )
+}
+
+/// Pieces run in the scope of the code that made the call, on whatever worker: they
+/// see its effective deadline. A call made in a task, and one handed over by the
+/// `block_on` thread; halves and spawns that run on the other worker.
+#[test]
+fn every_piece_sees_the_callers_deadline() {
+    fn check() {
+        let mine = pride::current_effective_deadline();
+        assert!(mine.is_some());
+        let (a, b) = join_elsewhere(pride::current_effective_deadline);
+        assert_eq!((a, b), (mine, mine), "join");
+        let (spawned, started) = (Mutex::new(None), AtomicBool::new(false));
+        par::scope(|s| {
+            s.spawn(|_| {
+                started.store(true, Ordering::SeqCst);
+                *spawned.lock().unwrap() = Some(pride::current_effective_deadline());
+            });
+            // Held until another worker took the spawn.
+            let end = Instant::now() + Duration::from_secs(20);
+            while !started.load(Ordering::SeqCst) {
+                assert!(Instant::now() < end, "hang guard");
+                std::hint::spin_loop();
+            }
+        });
+        assert_eq!(spawned.into_inner().unwrap(), Some(mine), "scope");
+    }
+    run(2, 60, || async {
+        let in_task = task_group(async |tg| {
+            tg.start_soon(async {
+                pride::move_on_after(Duration::from_secs(3600), async { check() })
+                    .await
+                    .expect("not cancelled");
+            });
+            Ok::<_, pride::BoxError>(())
+        })
+        .await;
+        in_task.unwrap();
+        pride::move_on_after(Duration::from_secs(3600), async { check() })
+            .await
+            .expect("not cancelled");
+    });
+}
