@@ -272,11 +272,13 @@ impl Here<'_> {
     /// A new piece starts on this worker (a stolen job, an outermost call): its items
     /// may cost anything, so the next look comes after a few of them at most. (The
     /// countdown goes on: many short calls in a row still look every so often.)
+    /// The first look measures the rate from the piece's start.
     #[inline]
     fn restart_looks(&self) {
         let par = self.par();
         par.stride.set(par.stride.get().min(FIRST_STRIDE));
         par.countdown.set(par.countdown.get().min(FIRST_STRIDE));
+        par.last_look.set(Some(Instant::now()));
     }
 
     #[cold]
@@ -299,7 +301,8 @@ impl Here<'_> {
         par.last_look.set(Some(now));
         match par.next_maintenance.get() {
             Some(at) if now < at => {}
-            Some(_) => {
+            // Due, or never done on this worker.
+            _ => {
                 par.next_maintenance.set(Some(now + MAINTENANCE_INTERVAL));
                 self.maintain();
                 // The tasks just polled may have made calls of their own, which
@@ -308,7 +311,6 @@ impl Here<'_> {
                 par.countdown.set(stride);
                 par.last_look.set(None);
             }
-            None => par.next_maintenance.set(Some(now + MAINTENANCE_INTERVAL)),
         }
     }
 

@@ -401,3 +401,81 @@ fn a_panicking_waker_fired_by_par_upkeep_does_not_fail_the_par_call() {
         "the par call failed with the panic of a waker it only happened to fire"
     );
 }
+
+/// About `micros` of CPU work that the optimiser cannot remove.
+fn spin(micros: u64) {
+    let end = Instant::now() + Duration::from_micros(micros);
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+/// A worker's first look (within 16 items or joins of a piece's start) does upkeep: a
+/// task queued on it is polled by then. One worker, fresh; the task making the call
+/// wakes the other just before it.
+#[test]
+fn a_fresh_workers_first_look_does_upkeep() {
+    let before = run(1, 60, || async {
+        let go = pride::Event::new();
+        let polled = Arc::new(AtomicBool::new(false));
+        let before = Arc::new(AtomicUsize::new(0));
+        let (wake, seen, counted) = (go.clone(), polled.clone(), before.clone());
+        pride::task_group(async |tg| {
+            tg.start_soon_named("other", async move {
+                go.wait().await;
+                polled.store(true, Ordering::SeqCst);
+            });
+            tg.start_soon_named("cpu", async move {
+                wake.set();
+                par::for_each_range(0..64, |_| {
+                    if !seen.load(Ordering::SeqCst) {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            });
+            Ok::<_, pride::BoxError>(())
+        })
+        .await
+        .unwrap();
+        before.load(Ordering::SeqCst)
+    });
+    assert!(before <= 16, "{before} items ran before the first upkeep");
+}
+
+/// The first look of a piece measures how long its items take from the piece's
+/// start, so that long items are followed by a look (and upkeep, once a millisecond)
+/// each from then on. One worker; items of 1 ms; a task that yields for ever notes
+/// the items during which it was polled.
+#[test]
+fn long_items_are_each_followed_by_upkeep_from_the_first_look() {
+    let polled_during = run(1, 60, || async {
+        let item = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(HashSet::new()));
+        let (now, stop, noted) = (item.clone(), done.clone(), seen.clone());
+        pride::task_group(async |tg| {
+            tg.start_soon_named("other", async move {
+                while !stop.load(Ordering::SeqCst) {
+                    noted.lock().unwrap().insert(now.load(Ordering::SeqCst));
+                    pride::yield_now().await;
+                }
+            });
+            tg.start_soon_named("cpu", async move {
+                par::for_each_range(1..65, |i| {
+                    item.store(i, Ordering::SeqCst);
+                    spin(1_000);
+                });
+                done.store(true, Ordering::SeqCst);
+            });
+            Ok::<_, pride::BoxError>(())
+        })
+        .await
+        .unwrap();
+        let seen = seen.lock().unwrap();
+        seen.iter().filter(|&&i| i > 0).count()
+    });
+    assert!(
+        polled_during >= 32,
+        "the other task was polled during {polled_during} of 64 items"
+    );
+}
