@@ -7,8 +7,10 @@
 //! parent is the piece's call, so that a failure inside it stops it alone (the piece
 //! may catch its panic and go on). A `join` is too small to pay for a call: it runs
 //! inside the call it is in. A tree of joins made outside any other call runs in the
-//! outermost call, made for it, and a panic stops the whole tree; a join inside a
-//! piece of a slice form or a scope stops only its other half, if nobody took it.
+//! outermost call, made for it: a panic that leaves the tree's outermost join stops
+//! the whole tree; a join inside the tree, or inside a piece of a slice form or a
+//! scope, stops only its other half, if nobody took it (a closure around it may
+//! catch the panic and go on).
 //!
 //! Reading whether to stop is one atomic load of the innermost call's flag (at each
 //! half, spawn, slice piece and look; see `README.md`). The enclosing calls and the
@@ -130,12 +132,6 @@ impl Call {
             call = parent;
         }
         call.scope.as_ref()
-    }
-
-    /// Whether this call is the outermost one (made where no call was running).
-    #[inline]
-    pub(crate) fn is_outermost(&self) -> bool {
-        self.parent.is_null()
     }
 
     /// Whether new pieces must not start. One load.

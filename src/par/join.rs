@@ -9,7 +9,6 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::Cancelled;
-use super::call::Call;
 use super::job::{Body, Panic, StackJob};
 use super::latch::{CountLatch, Latch};
 use super::registry::{Here, with_here};
@@ -35,24 +34,21 @@ pub(crate) enum Offer {
     Now,
 }
 
-impl Offer {
-    /// Whether a half's panic stops the whole call the join runs in. The splits of a
-    /// slice form are pieces of its own call, whose panic goes to its caller. A
-    /// `join` runs in the call it was made in: the outermost call, made for a tree of
-    /// joins, is theirs, and a panic stops the whole tree; a call of a slice form or a
-    /// scope belongs to that form, whose piece may catch the panic and go on, so there
-    /// a join's panic stops only its other half (unrun, if nobody took it).
-    fn stops_call(self, call: &Call) -> bool {
-        self == Offer::Now || call.is_outermost()
-    }
-}
-
 /// Runs `a` here and `b` here (before or after `a`) or on another worker; both get
 /// the worker they run on and whether they were stolen. If either panics, the other
 /// half is taken back unrun or, if another worker took it, waited for, and the panic
-/// is resumed; a real panic wins over a [`Cancelled`] unwinding. For the splits of a
-/// slice form, the panic also stops the call: its other pieces do not start.
-pub(crate) fn join_context<A, B, RA, RB>(here: &Here<'_>, offer: Offer, a: A, b: B) -> (RA, RB)
+/// is resumed; a real panic wins over a [`Cancelled`] unwinding. If `stops`, the
+/// panic also stops the call the join runs in, so that its other pieces do not
+/// start: the splits of a slice form (pieces of its own call, whose panic goes to
+/// its caller), and the outermost join of a tree (see `par::join`). A join inside a
+/// tree does not: a closure around it may catch the panic and go on.
+pub(crate) fn join_context<A, B, RA, RB>(
+    here: &Here<'_>,
+    offer: Offer,
+    stops: bool,
+    a: A,
+    b: B,
+) -> (RA, RB)
 where
     A: FnOnce(&Here<'_>, bool) -> RA,
     B: FnOnce(&Here<'_>, bool) -> RB + Send,
@@ -63,7 +59,7 @@ where
         // with no job to make. `b` first: the order is free, and a tree
         // built recursively (children boxed before their parent) then is walked in
         // address order. Only a `join` gets here: a panic of either half unwinds
-        // through the joins around it, which stop the call if it is theirs.
+        // through the joins around it, the outermost of which stops the call.
         here.offer_one();
         here.tick();
         let rb = b(here, false);
@@ -92,7 +88,7 @@ where
     })) {
         Ok(ra) => ra,
         Err(panic) => {
-            if offer.stops_call(here.call()) {
+            if stops {
                 here.call().fail();
             }
             // Drop `b` unrun if nobody stole it; else wait for it (it may not be
@@ -109,7 +105,7 @@ where
         let Stolen(b) = job.take_back();
         // Nothing is left to wait for: a panic of `b` only has to stop the call on
         // its way out (if it stops the call).
-        let stop = StopOnUnwind(offer.stops_call(here.call()).then(|| here.call()));
+        let stop = StopOnUnwind(stops.then(|| here.call()));
         let rb = b(here, false);
         std::mem::forget(stop);
         return (ra, rb);
@@ -118,7 +114,7 @@ where
     match job.into_result() {
         Ok(rb) => (ra, rb),
         Err(panic) => {
-            if offer.stops_call(here.call()) {
+            if stops {
                 here.call().fail();
             }
             resume_unwind(panic)

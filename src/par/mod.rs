@@ -19,10 +19,12 @@
 //!   panic is resumed on the caller once the running ones have ended (the first panic,
 //!   if several pieces panicked). A call made inside a piece is a call of its own: a
 //!   piece may catch its panic and go on, and the enclosing call goes on too. The
-//!   pieces of a tree of [`join`]s are its closures: a panic stops the whole tree,
-//!   unless the tree was made inside a piece of another call, where a join's panic
-//!   stops only its own other half (as with rayon, a half another worker already runs
-//!   is waited for);
+//!   pieces of a tree of [`join`]s are its closures: a panic unwinds through the
+//!   joins around it, each of which drops its other half unrun if nobody took it (as
+//!   with rayon, a half another worker already runs is waited for), and a closure may
+//!   catch it and go on, the tree with it. A panic that leaves the outermost join of
+//!   a tree made outside any other call stops the whole tree: the halves not yet
+//!   started there do not start;
 //! - the `try_*` forms instead return `Err(GroupError)` holding every error and panic
 //!   of their pieces (each a [`TaskError`](crate::TaskError)); the first one stops the
 //!   call. A piece whose nested call unwound with [`Cancelled`] (the stop reaching it)
@@ -87,7 +89,7 @@ pub use scope::{Scope, scope};
 
 use call::Call;
 use collect::{Written, filled};
-use registry::{Here, in_worker};
+use registry::{Here, in_call, in_worker};
 use slice::{Items, Iterated, Pieces, Zip, bridge};
 
 use crate::group::error::{BoxError, GroupError, Kind};
@@ -132,7 +134,9 @@ pub(crate) fn is_cancel_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
 /// `a` runs on the calling worker; `b` runs on a worker that is looking for work, or
 /// else here too, before or after `a`. Both may borrow from the caller. If either
 /// panics, the panic is resumed here once the other has ended (or was dropped
-/// unstarted).
+/// unstarted). A `join` made outside any other `par` call (the
+/// outermost join of a tree) whose closure panics also stops the joins still running
+/// in the other one: their halves not yet started unwind with [`Cancelled`].
 ///
 /// ```
 /// fn sum(v: &[u64]) -> u64 {
@@ -161,10 +165,13 @@ where
         }
         f()
     }
-    in_worker(|here| {
+    // Only the outermost join of a tree stops the tree when a panic leaves it: a
+    // closure around an inner join may catch its panic and go on.
+    in_call(|here, outermost| {
         join::join_context(
             here,
             join::Offer::Kept,
+            outermost,
             |here, _| unless_stopped(here, a),
             |here, _| unless_stopped(here, b),
         )

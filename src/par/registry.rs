@@ -479,6 +479,12 @@ fn default_runtime() -> &'static Runtime {
 /// `f` gets the worker and the current call (made by `in_worker` for an outermost
 /// call, so it sees the caller's cancel scope).
 pub(crate) fn in_worker<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
+    in_call(|here, _| f(here))
+}
+
+/// [`in_worker`], also telling `f` whether the current call was made for it (it is
+/// the outermost `par` code on this thread, such as the outermost join of a tree).
+pub(crate) fn in_call<R: Send>(f: impl FnOnce(&Here<'_>, bool) -> R + Send) -> R {
     let mut f = Some(f);
     let outcome = context::with_core(|core| {
         let core = core?;
@@ -487,9 +493,9 @@ pub(crate) fn in_worker<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
         Some(if here.par().call.get().is_null() {
             let call = Call::new(CallPtr::NULL);
             here.restart_looks();
-            here.with_call(&call, || f(&here))
+            here.with_call(&call, || f(&here, true))
         } else {
-            f(&here)
+            f(&here, false)
         })
     });
     match outcome {
@@ -499,7 +505,7 @@ pub(crate) fn in_worker<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
 }
 
 #[cold]
-fn in_worker_cold<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
+fn in_worker_cold<R: Send>(f: impl FnOnce(&Here<'_>, bool) -> R + Send) -> R {
     // Outside any runtime, or in a thread-local's destructor once this thread's
     // context is gone: the default runtime. This thread enters no runtime context
     // (which a destructor could not); it only hands the call over and blocks.
@@ -521,10 +527,11 @@ fn in_worker_cold<R: Send>(f: impl FnOnce(&Here<'_>) -> R + Send) -> R {
 /// A whole call handed over by a thread that is not a worker.
 struct Cold<F>(F);
 
-impl<R: Send, F: FnOnce(&Here<'_>) -> R + Send> Body for Cold<F> {
+impl<R: Send, F: FnOnce(&Here<'_>, bool) -> R + Send> Body for Cold<F> {
     type Output = R;
     fn run_stolen(self) -> R {
-        with_here(self.0)
+        // The call was made for it, on the calling thread.
+        with_here(|here| (self.0)(here, true))
     }
 }
 

@@ -211,6 +211,7 @@ where
     let (left, right) = join_context(
         here,
         Offer::Now,
+        true,
         |here, stolen| split(here, left, splitter, stolen, leaf, combine),
         |here, stolen| split(here, right, splitter, stolen, leaf, combine),
     );

@@ -567,3 +567,47 @@ fn a_losing_spawn_panic_whose_payload_panics_on_drop_does_not_hang_the_scope() {
         kept.armed = false;
     });
 }
+
+/// A panic of a join inside a tree of joins, caught by a closure of the tree: the tree
+/// goes on and returns, as a piece of another call would. One worker.
+#[test]
+fn a_caught_panic_in_a_join_tree_does_not_unwind_as_cancelled() {
+    let out = run(1, 60, || async {
+        catch_unwind(AssertUnwindSafe(|| {
+            par::join(
+                || catch_unwind(|| par::join(|| -> u8 { panic!("caught inside") }, || 1)).is_err(),
+                || par::join(|| 1, || 2),
+            )
+        }))
+        .map_err(|payload| {
+            format!(
+                "the tree unwound: Cancelled: {}, {:?}",
+                payload.is::<par::Cancelled>(),
+                panic_text(payload.as_ref())
+            )
+        })
+    });
+    assert_eq!(out, Ok((true, (1, 2))));
+}
+
+/// The same in a group child: no failure of the group.
+#[test]
+fn a_caught_panic_in_a_join_tree_is_not_a_group_failure() {
+    run(1, 60, || async {
+        let result = pride::task_group(async |tg| {
+            tg.start_soon_named("cpu", async {
+                let (caught, _) = par::join(
+                    || {
+                        catch_unwind(|| par::join(|| -> u8 { panic!("caught inside") }, || 1))
+                            .is_err()
+                    },
+                    || par::join(|| 1, || 2),
+                );
+                assert!(caught);
+            });
+            Ok::<_, pride::BoxError>(())
+        })
+        .await;
+        assert!(result.is_ok(), "{}", result.unwrap_err());
+    });
+}
