@@ -16,9 +16,13 @@
 //!
 //! Pieces of a call are children of the code that made the call:
 //! - a piece that panics stops the call: pieces not yet started do not start, and the
-//!   panic is resumed on the caller once the running ones have ended (the first panic,
-//!   if several pieces panicked). A call made inside a piece is a call of its own: a
-//!   piece may catch its panic and go on, and the enclosing call goes on too. The
+//!   panic is resumed on the caller once the running ones have ended. If several
+//!   pieces panicked, the one resumed is, for `join` and the slice forms, the
+//!   leftmost one's (`join`'s first closure, the lowest items), whichever panicked
+//!   first; for [`scope`], the body's, else the first spawn's to panic. A real panic
+//!   is resumed before a [`Cancelled`] unwinding. A call made inside a piece is a
+//!   call of its own: a piece may catch its panic and go on, and the enclosing call
+//!   goes on too. The
 //!   pieces of a tree of [`join`]s are its closures: a panic unwinds through the
 //!   joins around it, each of which drops its other half unrun if nobody took it (as
 //!   with rayon, a half another worker already runs is waited for), and a closure may
@@ -134,7 +138,7 @@ pub(crate) fn is_cancel_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
 /// `a` runs on the calling worker; `b` runs on a worker that is looking for work, or
 /// else here too, before or after `a`. Both may borrow from the caller. If either
 /// panics, the panic is resumed here once the other has ended (or was dropped
-/// unstarted). A `join` made outside any other `par` call (the
+/// unstarted); if both panicked, `a`'s. A `join` made outside any other `par` call (the
 /// outermost join of a tree) whose closure panics also stops the joins still running
 /// in the other one: their halves not yet started unwind with [`Cancelled`].
 ///

@@ -40,7 +40,7 @@ pub struct Scope<'scope> {
 ///
 /// Spawned closures run on the runtime's workers, here or elsewhere. If one panics,
 /// the closures not yet started do not start, and the panic is resumed here once the
-/// others have ended. If the enclosing cancel scope is cancelled, closures not yet
+/// others have ended (if several panicked: `f`'s, else the first spawn's to panic). If the enclosing cancel scope is cancelled, closures not yet
 /// started do not start, and `scope` unwinds with [`Cancelled`].
 ///
 /// ```

@@ -611,3 +611,26 @@ fn a_caught_panic_in_a_join_tree_is_not_a_group_failure() {
         assert!(result.is_ok(), "{}", result.unwrap_err());
     });
 }
+
+/// Two pieces of a `map` panic, the right one first: the left one's panic is resumed
+/// (as documented: the leftmost, not the first in time). Two workers: the left item
+/// waits until the right one, on the other worker, has panicked.
+#[test]
+fn the_leftmost_panic_is_resumed_by_map() {
+    run(2, 60, || async {
+        let (left_started, right_panicked) = (AtomicBool::new(false), AtomicBool::new(false));
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::map_range(0..2, |i| {
+                if i == 0 {
+                    left_started.store(true, Ordering::SeqCst);
+                    assert!(set_within(&right_panicked, 20), "hang guard");
+                    std::panic::resume_unwind(Box::new("left, second"));
+                }
+                assert!(set_within(&left_started, 20), "hang guard");
+                let _set = FlagOnDrop(&right_panicked);
+                std::panic::resume_unwind(Box::new("right, first"));
+            })
+        }));
+        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "left, second");
+    });
+}
