@@ -17,10 +17,11 @@
 //! or reads the `Deferred` it names. Its rule: `CURRENT` holds a node or a `Deferred`
 //! only while [`enter`] or [`enter_deferred`] runs the inner poll of the wrapper that
 //! owns it (a node in an `Arc`, or a `Deferred`, that the wrapper keeps for the whole
-//! poll), or a piece of a `par` call made in that node (the call keeps the `Arc` until
-//! its pieces have ended), on this thread, and they put the previous value back when
-//! the poll or piece returns or unwinds; so a non-null `CURRENT` always points at a
-//! live node in an `Arc` or, tagged, at a live `Deferred`.
+//! poll), or the body of a piece of a `par` call made in that node (the call keeps
+//! the `Arc`, and the body returns before its job sets its latch, after which the call
+//! may be gone), on this thread, and they put the previous value back when the poll
+//! or body returns or unwinds; so a non-null `CURRENT` always points at a live node in
+//! an `Arc` or, tagged, at a live `Deferred`.
 
 use std::cell::{Cell, OnceCell};
 use std::ptr;

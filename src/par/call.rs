@@ -126,12 +126,25 @@ impl Call {
 
     /// The cancel scope the outermost call around this one was made in: the scope its
     /// pieces run in.
-    pub(crate) fn scope(&self) -> Option<&Arc<ScopeNode>> {
+    fn scope(&self) -> Option<&Arc<ScopeNode>> {
         let mut call = self;
         while let Some(parent) = call.parent.get() {
             call = parent;
         }
         call.scope.as_ref()
+    }
+
+    /// Runs `f`, a piece of this call that may run on any worker, in the cancel scope
+    /// the outermost call was made in (in none if it was made outside every scope),
+    /// as the code that made the call: what it reads of the current scope, such as
+    /// the effective deadline, is the caller's. The scope is borrowed from the
+    /// outermost call, so this returns before the piece sets its latch (after which
+    /// the call may be gone).
+    pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        match self.scope() {
+            Some(scope) => crate::cancel::current::enter(scope, f).0,
+            None => crate::cancel::current::enter_none(f),
+        }
     }
 
     /// Whether new pieces must not start. One load.

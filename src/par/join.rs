@@ -19,7 +19,7 @@ struct Stolen<B>(B);
 impl<R: Send, B: FnOnce(&Here<'_>, bool) -> R + Send> Body for Stolen<B> {
     type Output = R;
     fn run_stolen(self) -> R {
-        with_here(|here| (self.0)(here, true))
+        with_here(|here| here.call().in_scope(|| (self.0)(here, true)))
     }
 }
 

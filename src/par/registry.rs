@@ -362,20 +362,11 @@ impl Here<'_> {
                 self.0.set(self.1);
             }
         }
-        let call = job.call;
-        let _restore = Restore(&self.par().call, self.par().call.replace(call));
+        let _restore = Restore(&self.par().call, self.par().call.replace(job.call));
         self.restart_looks();
         // SAFETY: `job` came out of a queue by a pop or steal, and its maker keeps it
         // alive until it has run (the rules in `job.rs`).
-        let run = || unsafe { job.execute() };
-        // A piece runs in the cancel scope of the code that made the call, whatever
-        // this worker was doing: what it reads of the current scope (the effective
-        // deadline, say) is the caller's. The call keeps that scope alive until its
-        // pieces have ended (rule 5 in `job.rs`).
-        match call.get().and_then(Call::scope) {
-            Some(scope) => crate::cancel::current::enter(scope, run).0,
-            None => crate::cancel::current::enter_none(run),
-        }
+        unsafe { job.execute() };
     }
 
     fn find_job(&self) -> Option<JobRef> {
@@ -531,7 +522,7 @@ impl<R: Send, F: FnOnce(&Here<'_>, bool) -> R + Send> Body for Cold<F> {
     type Output = R;
     fn run_stolen(self) -> R {
         // The call was made for it, on the calling thread.
-        with_here(|here| (self.0)(here, true))
+        with_here(|here| here.call().in_scope(|| (self.0)(here, true)))
     }
 }
 

@@ -124,7 +124,7 @@ impl<'scope> Scope<'scope> {
                     scope.call.skip();
                     drop(f);
                 } else {
-                    f(scope);
+                    scope.call.in_scope(|| f(scope));
                 }
             }));
             if let Err(panic) = ran {

@@ -479,12 +479,16 @@ fn a_future_deadline_set_during_a_par_call_stops_it() {
     }
 }
 
+/// How long a piece waits for another worker to take a piece: a bound that turns a
+/// hang into a failure (Miri runs the workers far slower).
+const HANG_GUARD: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+
 /// `join` whose second half another worker runs: the first waits until it started.
 fn join_elsewhere<T: Send>(f: impl Fn() -> T + Sync) -> (T, T) {
     let started = AtomicBool::new(false);
     par::join(
         || {
-            let end = Instant::now() + Duration::from_secs(20);
+            let end = Instant::now() + HANG_GUARD;
             while !started.load(Ordering::SeqCst) {
                 assert!(Instant::now() < end, "hang guard");
                 std::hint::spin_loop();
@@ -515,7 +519,7 @@ fn every_piece_sees_the_callers_deadline() {
                 *spawned.lock().unwrap() = Some(pride::current_effective_deadline());
             });
             // Held until another worker took the spawn.
-            let end = Instant::now() + Duration::from_secs(20);
+            let end = Instant::now() + HANG_GUARD;
             while !started.load(Ordering::SeqCst) {
                 assert!(Instant::now() < end, "hang guard");
                 std::hint::spin_loop();
@@ -523,7 +527,7 @@ fn every_piece_sees_the_callers_deadline() {
         });
         assert_eq!(spawned.into_inner().unwrap(), Some(mine), "scope");
     }
-    run(2, 60, || async {
+    run(2, HANG_GUARD.as_secs() * 2, || async {
         let in_task = task_group(async |tg| {
             tg.start_soon(async {
                 pride::move_on_after(Duration::from_secs(3600), async { check() })
