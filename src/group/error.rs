@@ -474,10 +474,10 @@ impl GroupError {
     }
 
     /// The reason given to [`cancel_with_reason`](crate::CancelScope::cancel_with_reason),
-    /// if that call is what cancelled the group's scope. The reason says why the group
-    /// was cancelled: a reason given once the scope was already cancelled (by a
+    /// if such a call is what cancelled the group's scope. The reason says why the
+    /// group was cancelled: a reason given once the scope was already cancelled (by a
     /// failure, its deadline, or another cancel) is not recorded, and of two reasons
-    /// the first wins.
+    /// given at once the first one stored is shown.
     pub fn cancel_reason(&self) -> Option<&str> {
         self.inner.cancel_reason.as_deref()
     }

@@ -155,14 +155,13 @@ where
                     panic.map(|panic| Kind::Panic(Payload::new(panic)))
                 }
             };
-            // The body is done (unless it suspended): a panic in its `Drop` (cleanup,
-            // often running because it was cancelled) is an entry of the group, before
-            // the failure that ended it.
-            if let Some(panic) = this.body.as_mut().drop_work() {
-                shared.report(TaskError::new(None, Kind::Panic(Payload::new(panic))), true);
-            }
+            // The body is done (unless it suspended): the failure that ended it is an
+            // entry of the group, then a panic in its `Drop` (cleanup), as for a child.
             if let Some(kind) = failure {
                 shared.report(TaskError::new(None, kind), cleanup);
+            }
+            if let Some(panic) = this.body.as_mut().drop_work() {
+                shared.report(TaskError::new(None, Kind::Panic(Payload::new(panic))), true);
             }
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`.
@@ -267,11 +266,13 @@ fn suspended<R>(node: &ScopeNode) -> Poll<R> {
 /// before these children.
 fn teardown(shared: &GroupShared) {
     let node = shared.node();
-    node.cancel();
-    shared.children.close();
+    // The limit first: a child that ends once the cancel wakes it must not hand its
+    // slot to a queued child, which would run.
     if let Some(limit) = &shared.limit {
         limit.close();
     }
+    node.cancel();
+    shared.children.close();
     let below = Below::here(node);
     let mut spins = 0u32;
     loop {

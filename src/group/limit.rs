@@ -138,9 +138,14 @@ impl Limit {
         inner.queued.remove(at)
     }
 
-    /// Takes a slot if one is free (for `try_start_now`).
-    pub(crate) fn try_acquire(&self) -> bool {
-        self.inner.lock().take_free(self.max)
+    /// Takes a slot if one is free (for `try_start_now`); `Err` once the group was
+    /// torn down.
+    pub(crate) fn try_acquire(&self) -> Result<bool, Closed> {
+        let mut inner = self.inner.lock();
+        if inner.closed {
+            return Err(Closed);
+        }
+        Ok(inner.take_free(self.max))
     }
 
     /// Takes a slot for a `start_soon_wait` caller: at once if one is free, else by

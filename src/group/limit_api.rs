@@ -80,8 +80,11 @@ impl TaskGroup {
     {
         let slot = match &self.shared.limit {
             None => Slot::Queue,
-            Some(limit) if limit.try_acquire() => Slot::Held,
-            Some(_) => return Err(TryStartError::Full(future)),
+            Some(limit) => match limit.try_acquire() {
+                Ok(true) => Slot::Held,
+                Ok(false) => return Err(TryStartError::Full(future)),
+                Err(_closed) => return Err(TryStartError::Closed(future)),
+            },
         };
         self.start_with_slot(None, future, slot).map_err(|future| {
             self.give_back(slot);

@@ -9,9 +9,9 @@
 //! - `State` (threads, idle, queued) changes only under its lock. A submitter, under the
 //!   lock, spawns a thread if the job would find no idle one (`queued >= idle`), then
 //!   sends the job and counts it queued: every queued job has a waiting thread, or a
-//!   thread on its way. If no thread runs and none can be spawned, the job is refused
-//!   before it is queued (it would wait for ever); with threads running, it waits for
-//!   one of them. A waiting thread
+//!   thread on its way, unless a spawn failed. If no thread runs and none can be
+//!   spawned, the job is refused before it is queued (it would wait for ever); with
+//!   threads running, it waits for one of them to be done with its job. A waiting thread
 //!   counts itself idle before it waits and un-idles (and un-queues the job it got)
 //!   under the lock, so the difference stays exact; a thread that times out while jobs
 //!   are queued waits again instead of exiting.
@@ -423,6 +423,7 @@ mod tests {
     /// be mapped) refuses the job with the system's error, instead of queueing it for
     /// a thread that never comes; nothing stays counted.
     #[test]
+    #[cfg(target_pointer_width = "64")]
     fn a_pool_that_cannot_start_its_first_thread_refuses_the_job() {
         let pool = BlockingPool::new(
             4,

@@ -357,6 +357,10 @@ fn a_group_dropped_mid_run_closes_its_limit_to_its_waiters() {
             "a waiter of a dropped group gets GroupClosed"
         );
         assert!(tg.start_soon_wait(async {}).await.is_err());
+        assert!(matches!(
+            tg.try_start_now(async {}),
+            Err(pride::TryStartError::Closed(_))
+        ));
         assert!(!queued_ran.load(Ordering::SeqCst), "a queued child ran");
         assert_eq!(tg.running(), Some(0));
     });
