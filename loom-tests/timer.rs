@@ -8,14 +8,18 @@
 //! early, never late), and the hand-shake between arming a timer and parking the driver
 //! (the arming thread stores the shard's lowered `earliest` and reads `parked_until`;
 //! the parker stores `parked_until` and reads every `earliest`; one of them must see the
-//! other, or the driver sleeps past the deadline).
+//! other, or the driver sleeps past the deadline), and the one between arming a timer
+//! and `advance` (the arm reads the clock under the shard lock, the advance sweeps every
+//! shard under its lock after moving the clock: one of them fires the timer).
 //!
 //! Checked: no lost unpark (the parker either sees the new timer as due or is unparked);
 //! every waker woken once per arming that fired; no fire before a deadline; a timer
 //! dropped on another thread is never touched by the driver afterwards (its release
 //! writes every cell of the entry, so loom reports any unordered driver access); after
 //! a cancel the shard's `earliest` is still at or before every remaining deadline; on a
-//! mock clock standing within a tick, no timer moved later fires for its new deadline.
+//! mock clock standing within a tick, no timer moved later fires for its new deadline;
+//! a timer armed while another thread advances the clock past its deadline is fired by
+//! the advance's sweep or at its arm, never left filed.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_timer`. The seeded bugs it catches are rows of the mutation table
@@ -109,6 +113,48 @@ fn arm_vs_park() {
         assert!(timer.poll_on(&driver, Some(1), &w1));
         timer.release();
     });
+}
+
+/// Worker 1 arms a timer while worker 0 advances the clock to or past its deadline: a
+/// deadline within the next tick passed by the advance, and one on the tick's boundary
+/// that the advance reaches exactly; in a shard holding a far timer, so an arm does not
+/// catch the wheel up. Once both are done the clock stands at or past the deadline, so
+/// the timer has fired: by the advance's sweep, or at once when it was armed. A timer
+/// filed behind the sweep's back would wait for the next advance.
+#[test]
+fn arm_vs_advance() {
+    for (deadline_us, advance_us) in [(500, 700), (1000, 1000)] {
+        model(move |yield_first| arm_vs_advance_by(deadline_us, advance_us, yield_first));
+    }
+}
+
+fn arm_vs_advance_by(deadline_us: u64, advance_us: u64, yield_first: bool) {
+    let (driver, _unparks) = driver();
+    let (cf, wf) = counter();
+    let (c1, w1) = counter();
+    let mut far = LoomTimer::new(&driver, 1000);
+    assert!(!far.poll_on(&driver, Some(1), &wf));
+    let mut timer = LoomTimer::new_us(&driver, deadline_us);
+
+    let advancer = {
+        let driver = driver.clone();
+        thread::spawn(move || driver.advance_us(advance_us))
+    };
+    maybe_yield(yield_first);
+    let at_once = timer.poll_on(&driver, Some(1), &w1);
+    advancer.join().unwrap();
+
+    assert!(
+        timer.is_elapsed(),
+        "the clock reached the deadline, but the timer was left filed"
+    );
+    // A poll that returned pending was woken (the sweep fired it after the poll
+    // registered the waker); one that saw the timer fire need not be.
+    assert!(wakes(&c1) <= 1, "woken twice");
+    assert!(at_once || wakes(&c1) == 1, "pending, and never woken");
+    assert_eq!(wakes(&cf), 0);
+    timer.release();
+    far.release();
 }
 
 /// Two shards with a due timer each, and a later one in shard 0. Another thread drops

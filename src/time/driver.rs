@@ -27,6 +27,29 @@
 //! `unpark` must be sticky (an unpark before the park makes the park return at once,
 //! as `mio::Waker` does), because the arming thread may call it before the parker
 //! sleeps.
+//!
+//! # No timer left behind by a sweep
+//!
+//! A mock clock moves only in `advance` and `jump_to_next`, and each, after moving it,
+//! sweeps every shard of every driver on the clock: it takes each shard's lock (whatever
+//! the shard's `earliest` says) and fires what the clock, read after the move, reached.
+//! `Shard::arm` reads the clock under the same lock, and decides there between firing
+//! the timer at once (the clock has reached its deadline) and filing it. The lock
+//! orders the arm and the sweep of its shard, one way or the other:
+//! - the arm first: the sweep finds the timer filed, and fires it if the clock it read
+//!   has reached the deadline;
+//! - the sweep first: the arm's clock read comes after the sweep released the lock, so
+//!   after the move, and it fires the timer at once if the move reached the deadline.
+//!
+//! So once an `advance` has returned and a timer has been armed, the timer has fired if
+//! the clock reached its deadline, whichever order the two threads took. Two shortcuts
+//! would each break this: reading the clock before taking the lock (the sweep may run
+//! between the read and the filing), and skipping a shard by its `earliest`, read
+//! without the lock (the sweep may miss a filing it is ordered after).
+//! (`loom-tests/timer.rs` explores both orders: `arm_vs_advance`.) A lock-free postpone
+//! (`Timer::reset` to a later tick) leaves the entry filed at its old tick, which a
+//! sweep reaches first: it re-files the entry at the new tick and fires it there if the
+//! clock reached that too.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -229,16 +252,19 @@ impl TimeDriver {
         }
     }
 
-    /// Fires the due timers of the other runtimes on this (mock) clock.
+    /// Fires the due timers of the other runtimes on this (mock) clock, sweeping every
+    /// shard (see "No timer left behind by a sweep" in the module docs).
     fn process_others(&self, batch: &mut WakeBatch) {
         for shards in self.shared.clock.drivers() {
             if !std::sync::Arc::ptr_eq(&shards, &self.shards) {
-                process_shards(&shards[0].shared, &shards, batch, false);
+                process_shards(&shards[0].shared, &shards, batch, true);
             }
         }
     }
 
-    /// Moves a mock clock forward by `d` and fires what came due.
+    /// Moves a mock clock forward by `d` and fires what came due, in every runtime on
+    /// the clock. Sweeps every shard under its lock, so that a timer armed meanwhile is
+    /// fired by the sweep or at its arm (see the module docs).
     ///
     /// # Panics
     ///
@@ -246,7 +272,7 @@ impl TimeDriver {
     pub(crate) fn advance(&self, d: Duration) {
         self.shared.clock.advance(d);
         let mut batch = WakeBatch::new();
-        process_shards(&self.shared, &self.shards, &mut batch, false);
+        process_shards(&self.shared, &self.shards, &mut batch, true);
         self.process_others(&mut batch);
         batch.resume_panic();
     }
@@ -254,7 +280,12 @@ impl TimeDriver {
 
 /// Fires every expired timer of `shards` (a driver's, whose `Shared` is `shared`) by its
 /// clock's now, with `batch` to wake them. Returns how many fired.
-/// With `every_shard`, it looks at each shard, even one whose `earliest` is later.
+///
+/// With `every_shard` it takes each shard's lock, even one whose `earliest` is later: a
+/// sweep after a move of the clock must, so that an arm ordered before it by the lock
+/// is seen (see the module docs). Without, it skips a shard whose `earliest` is later
+/// than now, which is enough after a park: the park/arm hand-shake covers a timer armed
+/// meanwhile.
 fn process_shards(
     shared: &Shared,
     shards: &[Arc<Shard>],
@@ -384,23 +415,29 @@ impl Shard {
         &self.shared.clock
     }
 
-    /// (Re-)arms `entry` for `tick`: unfiles it if filed, then files it, or fires it at
-    /// once (waking its registered waker) if `tick` has already been handed out, or,
-    /// for `MAX_TICK`, leaves it armed and unfiled, so that it never fires (nor does
-    /// the autojump clock jump towards it). Returns whether it is now armed (`false`:
+    /// (Re-)arms `entry` for `deadline`: unfiles it if filed, then files it at the
+    /// deadline's tick, or fires it at once (waking its registered waker) if the clock
+    /// has reached the deadline or its tick has already been handed out, or, for
+    /// `MAX_TICK`, leaves it armed and unfiled, so that it never fires (nor does the
+    /// autojump clock jump towards it). Returns whether it is now armed (`false`:
     /// elapsed).
+    ///
+    /// The clock is read under the shard lock: see "No timer left behind by a sweep" in
+    /// the module docs.
     ///
     /// # Safety
     ///
     /// `entry` is pinned and alive, is never filed in another shard, and its owner calls
     /// `cancel` on this shard before freeing it (unless it is retired).
-    pub(crate) unsafe fn arm(&self, entry: Pin<&TimerEntry>, tick: u64) -> bool {
+    pub(crate) unsafe fn arm(&self, entry: Pin<&TimerEntry>, deadline: Instant) -> bool {
         let ptr = NonNull::from(entry.get_ref());
         let mut wheel = self.wheel.lock();
         // SAFETY: alive, filed nowhere else, and we hold the lock.
         let was_armed = unsafe { wheel.remove(ptr) }.is_some();
         // `processed_tick` is a tick the clock has reached: safe to treat as handed out.
         wheel.catch_up(self.shared.processed_tick.load(Ordering::Relaxed));
+        let tick = self.tick_for(deadline);
+        entry.set_fraction(self.fraction(deadline, tick));
         entry.arm(tick);
         let never = tick == MAX_TICK;
         // SAFETY: alive and unfiled; the caller keeps it alive until `cancel` (rule 4 of

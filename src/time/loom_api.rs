@@ -41,6 +41,12 @@ impl Driver {
         self.0.clock().advance(Duration::from_micros(us));
     }
 
+    /// `pride::time::advance` by `us` microseconds: moves the clock, then fires what
+    /// came due.
+    pub fn advance_us(&self, us: u64) {
+        self.0.advance(Duration::from_micros(us));
+    }
+
     /// Fires what is due; returns how many fired.
     pub fn process(&self) -> usize {
         self.0.process()

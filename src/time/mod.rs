@@ -38,7 +38,9 @@
 //   deadline lies (`TimerEntry::fraction`).
 // - A timer fires at most once per arming, and its waker is woken outside every lock.
 // - No lost wake-up: of a task by a firing timer (`entry.rs`), nor of the parked driver
-//   by a newly armed, earlier timer (`driver.rs`).
+//   by a newly armed, earlier timer (`driver.rs`). No timer is left filed behind a move
+//   of a mock clock that reached its deadline: the arm reads the clock under the shard
+//   lock, and the sweep after the move takes every shard's lock (`driver.rs`).
 // - Arming, re-arming and cancelling allocate nothing and lock only the timer's own
 //   shard; a timer armed and dropped on one worker locks only that worker's shard.
 //

@@ -150,8 +150,10 @@ impl Sleep {
     /// Whether the sleep's timer has fired: the runtime saw its clock reach the
     /// deadline, whether or not the sleep has been polled since (an
     /// [`advance`](crate::time::advance) past the deadline makes it true at once).
-    /// False until the first poll, which arms the timer, and again after
-    /// [`reset`](Self::reset). A zero sleep is elapsed once it has yielded.
+    /// False until the first poll, which arms the timer. After
+    /// [`reset`](Self::reset) it is false again, unless the clock has already reached
+    /// the new deadline (then the timer fires at once and it stays true). A zero sleep
+    /// is elapsed once it has yielded.
     ///
     /// ```
     /// use std::pin::pin;
@@ -174,8 +176,11 @@ impl Sleep {
     }
 
     /// Moves the deadline, earlier or later, whether or not the sleep has completed; a
-    /// completed sleep becomes pending again. Allocates nothing; moving an armed
-    /// deadline later does not even take a lock.
+    /// completed sleep becomes pending again (unless the clock has already reached the
+    /// new deadline). Allocates nothing. It takes no lock before the first poll (it
+    /// only records the deadline), nor when it moves a pending sleep's deadline later
+    /// (on a mock clock: into a later millisecond); any other move takes the lock of the
+    /// timer wheel the sleep is filed in.
     ///
     /// ```
     /// use std::time::Duration;

@@ -98,12 +98,9 @@ impl Timer {
         }
         let this = self.project();
         let shard = driver.shard_for(worker).clone();
-        let tick = shard.tick_for(*this.deadline);
-        this.entry
-            .set_fraction(shard.fraction(*this.deadline, tick));
         // SAFETY: the entry is pinned, is filed in no other shard, and we store `shard`
         // so that `Drop` cancels it there.
-        let armed = unsafe { shard.arm(this.entry.as_ref(), tick) };
+        let armed = unsafe { shard.arm(this.entry.as_ref(), *this.deadline) };
         *this.shard = Some(shard);
         if !armed {
             return Poll::Ready(());
@@ -138,21 +135,24 @@ impl Timer {
             // Not filed yet: the first poll uses the new deadline.
             return;
         };
-        let tick = shard.tick_for(deadline);
-        this.entry.set_fraction(shard.fraction(deadline, tick));
         if let Some(current) = this.entry.armed_tick() {
+            let tick = shard.tick_for(deadline);
             // Never (`MAX_TICK`) is not a postponement: `arm` unfiles the entry. On a mock
             // clock the driver reads the fraction of an entry whose tick it sees, so a
             // move within the same tick takes the lock: a lock-free one would leave the
             // tick as it was, and the driver could fire it by the fraction it read before.
             let later = tick > current || (tick == current && !shard.clock().is_mock());
-            if later && tick < MAX_TICK && this.entry.try_postpone(current, tick) {
-                // Later: the driver re-files it when it reaches the old tick.
-                return;
+            if later && tick < MAX_TICK {
+                this.entry.set_fraction(shard.fraction(deadline, tick));
+                if this.entry.try_postpone(current, tick) {
+                    // Later: the entry stays filed at the old tick, which a sweep reaches
+                    // first; the driver re-files it there.
+                    return;
+                }
             }
         }
         // SAFETY: pinned, filed only in `shard`, and `Drop` cancels it there.
-        unsafe { shard.arm(this.entry.as_ref(), tick) };
+        unsafe { shard.arm(this.entry.as_ref(), deadline) };
     }
 
     /// The clock's time, through the shard once filed (no context lookup), else through

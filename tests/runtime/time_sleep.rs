@@ -613,3 +613,46 @@ fn at_the_end_of_mock_time_a_sleep_further_than_the_wheel_reaches_never_complete
         assert!(!huge.is_elapsed());
     });
 }
+
+/// A child sleeps until an instant the parent's `advance` reaches while the child arms
+/// its sleep: whichever of the two gets to the timer's shard first, once both are done
+/// the clock stands past the deadline, so the sleep fires (by the advance's sweep, or at
+/// once when it is armed). A sleep filed behind the sweep's back would wait for the next
+/// advance, which never comes: the round hangs, and the guard fails the test. Every
+/// round lands the advance at a different point of the arm; the loom model
+/// `arm_vs_advance` explores each interleaving.
+#[test]
+fn a_child_sleeping_while_its_parent_advances_always_wakes() {
+    let builder = crate::common::builder(2).clock(Clock::mock()).clone();
+    crate::common::block_on(60, &builder, || async {
+        for round in 0..20_000u64 {
+            let deadline = pride::current_time() + Duration::from_micros(500);
+            let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let arming = armed.clone();
+            pride::task_group(async |tg| {
+                tg.start_soon(async move {
+                    arming.store(true, std::sync::atomic::Ordering::Release);
+                    pride::sleep_until(deadline).await;
+                });
+                // Spin, to meet the child as it arms; yield if it is slow to start.
+                let mut spins = 0u32;
+                while !armed.load(std::sync::atomic::Ordering::Acquire) {
+                    spins += 1;
+                    if spins < 10_000 {
+                        std::hint::spin_loop();
+                    } else {
+                        pride::yield_now().await;
+                    }
+                }
+                for _ in 0..(round % 61) * 5 {
+                    std::hint::spin_loop();
+                }
+                time::advance(Duration::from_micros(700));
+            })
+            .await
+            .expect("no task fails");
+            // Back to a tick boundary.
+            time::advance(Duration::from_micros(300));
+        }
+    });
+}
