@@ -19,7 +19,8 @@
 //! a cancel the shard's `earliest` is still at or before every remaining deadline; on a
 //! mock clock standing within a tick, no timer moved later fires for its new deadline;
 //! a timer armed while another thread advances the clock past its deadline is fired by
-//! the advance's sweep or at its arm, never left filed.
+//! the advance's sweep or at its arm, never left filed; a timer polled while its
+//! runtime is dropped moves to the runtime it is polled in.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_timer`. The seeded bugs it catches are rows of the mutation table
@@ -155,6 +156,41 @@ fn arm_vs_advance_by(deadline_us: u64, advance_us: u64, yield_first: bool) {
     assert_eq!(wakes(&cf), 0);
     timer.release();
     far.release();
+}
+
+/// A timer filed in driver A is polled by its task, now in runtime B, while A's runtime
+/// is dropped (A shuts down). The poll either sees A shut down and files the timer in
+/// B's driver, or registers the task's waker in time for the shutdown to wake it, and
+/// the next poll moves it. Either way it ends up filed in B and fires there, once.
+#[test]
+fn shut_down_vs_poll() {
+    model(|yield_first| {
+        let (a, _) = driver();
+        let (b, _) = driver();
+        let (count, waker) = counter();
+        let mut timer = LoomTimer::new(&a, 1);
+        assert!(!timer.poll_on(&a, Some(0), &waker));
+
+        let shutter = {
+            let a = a.clone();
+            thread::spawn(move || a.shut_down())
+        };
+        maybe_yield(yield_first);
+        let ready = timer.poll_on(&b, Some(1), &waker);
+        shutter.join().unwrap();
+
+        assert!(!ready, "fired before its deadline");
+        if wakes(&count) > 0 {
+            // Woken by the shutdown: the task polls again.
+            assert!(!timer.poll_on(&b, Some(1), &waker));
+        }
+        assert_eq!(a.process(), 0);
+        // B's clock started after A's: two of its milliseconds pass the deadline.
+        b.advance_clock(2);
+        assert_eq!(b.process(), 1, "the timer was left in A's driver");
+        assert!(timer.poll_on(&b, Some(1), &waker));
+        timer.release();
+    });
 }
 
 /// Two shards with a due timer each, and a later one in shard 0. Another thread drops

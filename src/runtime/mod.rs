@@ -168,6 +168,9 @@ impl Drop for Runtime {
         // Sockets may outlive the runtime; from now on they fail instead of waiting
         // for a driver that nobody turns.
         self.handle.shared.driver.reactor().shut_down();
+        // So may sleeps and deadlines: their tasks are woken, and a timer polled from
+        // now on moves to the runtime it is polled in.
+        self.handle.time().shut_down();
     }
 }
 

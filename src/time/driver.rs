@@ -61,7 +61,7 @@ use std::time::{Duration, Instant};
 use super::clock::Clock;
 use super::entry::{Elapse, MAX_TICK, TimerEntry, WHOLE_TICK};
 use super::wheel::Wheel;
-use crate::loom::sync::atomic::{AtomicU64, Ordering, fence};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
 
 /// `Shard::earliest` when the shard holds no timer.
@@ -93,6 +93,9 @@ pub(crate) struct Shared {
     /// when a timer is armed in it, so a deadline already past fires at once, and a
     /// near one is filed low in the wheel (few cascades).
     processed_tick: AtomicU64,
+    /// Set when the runtime is dropped (`TimeDriver::shut_down`): no timer is filed
+    /// here any more.
+    shut: AtomicBool,
     unpark: Box<dyn Fn() + Send + Sync>,
 }
 
@@ -123,6 +126,7 @@ impl TimeDriver {
             clock,
             parked_until: AtomicU64::new(0),
             processed_tick: AtomicU64::new(0),
+            shut: AtomicBool::new(false),
             unpark,
         });
         let shards = (0..=workers)
@@ -260,6 +264,25 @@ impl TimeDriver {
                 process_shards(&shards[0].shared, &shards, batch, true);
             }
         }
+    }
+
+    /// Called when the runtime is dropped, after its tasks are: nobody turns this driver
+    /// any more. Unfiles every timer filed in it and wakes its task, and files none from
+    /// now on; a timer polled again lets go of this driver and is filed in the driver of
+    /// the runtime it is polled in (rule 7 of `entry.rs`). Its deadline has not passed,
+    /// so it does not fire: it moves.
+    ///
+    /// # Panics
+    ///
+    /// If a waker panics, after every other one was woken.
+    pub(crate) fn shut_down(&self) {
+        // Before the shard locks: an arm after a shard's drain sees it (under the lock).
+        self.shared.shut.store(true, Ordering::SeqCst);
+        let mut batch = WakeBatch::new();
+        for shard in self.shards.iter() {
+            shard.drain(&mut batch);
+        }
+        batch.resume_panic();
     }
 
     /// Moves a mock clock forward by `d` and fires what came due, in every runtime on
@@ -415,12 +438,20 @@ impl Shard {
         &self.shared.clock
     }
 
+    /// Whether this shard's runtime was dropped: a timer filed here must move to the
+    /// driver of the runtime it is polled in. Check after registering the waker (rule
+    /// 7 of `entry.rs`).
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shared.shut.load(Ordering::Acquire)
+    }
+
     /// (Re-)arms `entry` for `deadline`: unfiles it if filed, then files it at the
     /// deadline's tick, or fires it at once (waking its registered waker) if the clock
     /// has reached the deadline or its tick has already been handed out, or, for
     /// `MAX_TICK`, leaves it armed and unfiled, so that it never fires (nor does the
-    /// autojump clock jump towards it). Returns whether it is now armed (`false`:
-    /// elapsed).
+    /// autojump clock jump towards it). After `shut_down`, a timer not due is left
+    /// armed and unfiled too, for its owner to move. Returns whether it is now armed
+    /// (`false`: elapsed).
     ///
     /// The clock is read under the shard lock: see "No timer left behind by a sweep" in
     /// the module docs.
@@ -439,11 +470,16 @@ impl Shard {
         let tick = self.tick_for(deadline);
         entry.set_fraction(self.fraction(deadline, tick));
         entry.arm(tick);
-        let never = tick == MAX_TICK;
+        // Left unfiled: never; or, if not due, because the runtime was dropped: the
+        // owner's next poll moves the timer to another driver (rule 7 of `entry.rs`).
+        // `shut` is read under the lock: after `shut_down` set it, or before it drains
+        // this shard.
+        let shut = self.shared.shut.load(Ordering::Relaxed);
+        let unfiled = tick == MAX_TICK || (shut && tick > wheel.elapsed());
         // SAFETY: alive and unfiled; the caller keeps it alive until `cancel` (rule 4 of
         // `entry.rs`) or until the driver retires it.
-        let armed = never || unsafe { wheel.insert(ptr, tick) }.is_ok();
-        let filed = armed && !never;
+        let armed = unfiled || unsafe { wheel.insert(ptr, tick) }.is_ok();
+        let filed = armed && !unfiled;
         self.count_armed(filed as usize, was_armed as usize);
         let lowered = filed && tick < self.earliest.load(Ordering::Relaxed);
         if lowered {
@@ -487,6 +523,29 @@ impl Shard {
             let earliest = wheel.next_deadline().unwrap_or(NO_TIMER);
             self.earliest.store(earliest, Ordering::SeqCst);
         }
+    }
+
+    /// At shutdown: unfiles every entry, leaving it armed, and puts its waker in `batch`
+    /// (rule 7 of `entry.rs`).
+    fn drain(&self, batch: &mut WakeBatch) {
+        let mut wheel = self.wheel.lock();
+        while let Some(ptr) = wheel.pop_any() {
+            self.count_armed(0, 1);
+            // SAFETY: a filed entry stays alive until it is unfiled under this lock (rule
+            // 4 of `entry.rs`); it was just unfiled and we still hold the lock.
+            let entry = unsafe { ptr.as_ref() };
+            if let Some(waker) = entry.take_waker() {
+                batch.push(waker);
+                if batch.is_full() {
+                    drop(wheel);
+                    batch.wake_all();
+                    wheel = self.wheel.lock();
+                }
+            }
+        }
+        self.earliest.store(NO_TIMER, Ordering::SeqCst);
+        drop(wheel);
+        batch.wake_all();
     }
 
     /// Adds `filed` and takes `unfiled` from the armed count; called with the wheel's

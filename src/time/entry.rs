@@ -40,6 +40,12 @@
 //!    fired at its old tick by the new fraction, read before the move is published:
 //!    the owner's postpone then fails and it re-arms under the lock, so that is a
 //!    spurious wake-up, never a timer that completes early.
+//! 7. When its runtime is dropped, the driver marks itself shut down, then, under each
+//!    shard's lock, unlinks every entry and takes its waker, leaving the state armed
+//!    (the deadline has not passed). The owner registers its waker before it checks
+//!    whether the driver is shut down; as for rule 5, no wake-up is lost. An owner that
+//!    sees it shut down lets go of that shard (taking its lock to unlink, rule 4) and
+//!    arms the entry in the driver of the runtime it is polled in.
 
 use std::marker::PhantomPinned;
 use std::ptr::NonNull;
@@ -211,6 +217,13 @@ impl TimerEntry {
         // loads RETIRED frees it without the lock.
         self.state.store(RETIRED, Ordering::Release);
         waker
+    }
+
+    /// Driver, under the shard lock, shutting down, on an entry just unlinked: takes the
+    /// waker, leaving the entry armed (rule 7).
+    #[must_use]
+    pub(crate) fn take_waker(&self) -> Option<Waker> {
+        self.waker.take()
     }
 
     /// Runs `f` on the links.

@@ -47,6 +47,12 @@ impl Driver {
         self.0.advance(Duration::from_micros(us));
     }
 
+    /// What the runtime's drop does to its time driver: unfiles every timer, wakes its
+    /// task, and files none from now on.
+    pub fn shut_down(&self) {
+        self.0.shut_down();
+    }
+
     /// Fires what is due; returns how many fired.
     pub fn process(&self) -> usize {
         self.0.process()

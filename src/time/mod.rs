@@ -13,6 +13,12 @@
 //! timers. Timers never fire early. On the system clock they have a resolution of 1 ms
 //! (a deadline is rounded up to the next whole millisecond); on a mock clock a timer
 //! fires as soon as the clock reaches its deadline exactly.
+//!
+//! A [`Sleep`] or an [`Interval`] may outlive the runtime it was first polled in (kept
+//! and awaited in another runtime). When that runtime is dropped, the tasks waiting on
+//! its timers are woken, and each timer, polled again, moves to the runtime it is polled
+//! in and waits there for the same deadline, on that runtime's clock. Polled outside
+//! any runtime, it panics.
 
 // How timers work. The parts, in the order a timer meets them:
 //

@@ -59,7 +59,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// # Panics
 ///
-/// When the returned future is first polled outside a pride runtime.
+/// When the returned future is first polled outside a pride runtime (see [`Sleep`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -130,6 +130,15 @@ pin_project_lite::pin_project! {
     /// `Sleep` is `!Unpin`: the runtime's timer wheel points into it once it is polled, so
     /// it must stay put. `.await` pins it for you; to poll it by hand or keep it across a
     /// loop, pin it with `std::pin::pin!` or `Box::pin`. Dropping it cancels the timer.
+    ///
+    /// A sleep polled again after the runtime it was first polled in was dropped moves
+    /// to the runtime it is polled in, and completes there at its deadline; a task
+    /// waiting on it when that runtime is dropped is woken to move it.
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a pride runtime, the first time or after the runtime it was
+    /// first polled in was dropped.
     #[derive(Debug)]
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Sleep {
@@ -232,7 +241,8 @@ impl Future for Sleep {
 /// that never ends, so stream combinators (`futures-lite`'s `StreamExt`, for example)
 /// work on it. It is `Unpin`; one timer is allocated when it is made and reused for
 /// every tick. Waiting for a tick is cancel-safe: a tick wait dropped before it
-/// completed loses no tick.
+/// completed loses no tick. Like a [`Sleep`], an interval ticked again after the runtime
+/// it was made in was dropped moves to the runtime it is ticked in.
 ///
 /// ```
 /// use std::time::Duration;

@@ -2,9 +2,15 @@
 //! `Interval` and cancel-scope deadlines.
 //!
 //! A timer is inert until its first poll, which files it in the shard of the polling
-//! thread (found through the runtime context) and keeps that shard (an `Arc`) for the
-//! timer's life. Re-arming reuses the same inline entry: no allocation, and a later
-//! deadline on an armed timer is a single CAS, without the shard lock.
+//! thread (found through the runtime context) and keeps that shard (an `Arc`). Re-arming
+//! reuses the same inline entry: no allocation, and a later deadline on an armed timer
+//! is a single CAS, without the shard lock.
+//!
+//! A timer outlives its runtime if its owner keeps it (a `Sleep` made in one runtime
+//! and awaited in another). When the runtime is dropped its driver wakes every timer
+//! filed in it; a timer polled after that lets go of the shard and is filed, as at a
+//! first poll, in the runtime it is polled in (or panics outside any). A deadline is
+//! an instant, which any runtime can wait for.
 //!
 //! Rules of this module: a `Timer` is `!Unpin`, because the wheel holds a pointer to its
 //! inline entry from the first poll until `Drop` (which unfiles it under the shard lock,
@@ -72,29 +78,30 @@ impl Timer {
 
     /// `Ready` once the deadline has passed and the driver noticed (for a deadline
     /// already passed at the first poll: at once). The first poll registers the timer
-    /// with the current runtime.
+    /// with the current runtime, and so does a poll after the runtime it was registered
+    /// with was dropped.
     ///
     /// # Panics
     ///
-    /// On the first poll outside a pride runtime.
-    pub(crate) fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.shard.is_some() {
-            return self.poll_armed(cx);
+    /// On such a poll outside a pride runtime.
+    pub(crate) fn poll_elapsed(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(poll) = self.as_mut().poll_filed(cx) {
+            return poll;
         }
         let worker = crate::runtime::context::worker_index();
         crate::runtime::context::with_time(|driver| self.poll_elapsed_in(driver, worker, cx))
     }
 
-    /// `poll_elapsed` with the driver and worker given (the first poll files the timer
-    /// in `driver`'s shard for `worker`).
+    /// `poll_elapsed` with the driver and worker given (a first poll, or one after the
+    /// timer's runtime was dropped, files the timer in `driver`'s shard for `worker`).
     pub(crate) fn poll_elapsed_in(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         driver: &TimeDriver,
         worker: Option<usize>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        if self.shard.is_some() {
-            return self.poll_armed(cx);
+        if let Some(poll) = self.as_mut().poll_filed(cx) {
+            return poll;
         }
         let this = self.project();
         let shard = driver.shard_for(worker).clone();
@@ -114,16 +121,28 @@ impl Timer {
         }
     }
 
-    fn poll_armed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    /// Polls a timer registered with a runtime; `None` if it is not (not yet polled, or
+    /// its runtime was dropped: then it lets go of that runtime's shard, and the caller
+    /// files it in the current runtime's driver).
+    fn poll_filed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<Poll<()>> {
+        let shard = self.shard.as_ref()?;
         if self.entry.is_elapsed() {
-            return Poll::Ready(());
+            return Some(Poll::Ready(()));
         }
         self.entry.register_waker(cx.waker());
         if self.entry.is_elapsed() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+            return Some(Poll::Ready(()));
         }
+        // After registering: rule 7 of `entry.rs`.
+        if !shard.is_shut_down() {
+            return Some(Poll::Pending);
+        }
+        let this = self.project();
+        if let Some(shard) = this.shard.take() {
+            // SAFETY: the entry was filed only in `shard`, and is still alive here.
+            unsafe { shard.cancel(&this.entry) };
+        }
+        None
     }
 
     /// Moves the deadline, re-arming the timer if it already fired. A registered waker

@@ -150,6 +150,19 @@ impl Wheel {
         Some(when)
     }
 
+    /// Unfiles some filed entry, whatever its tick, and returns it; `None` when the
+    /// wheel is empty. For emptying the wheel when its runtime is dropped.
+    pub(crate) fn pop_any(&mut self) -> Option<NonNull<TimerEntry>> {
+        let head = self.expired.head.or_else(|| {
+            let level = self.levels.iter().find(|l| l.occupied != 0)?;
+            level.slots[level.occupied.trailing_zeros() as usize].head
+        })?;
+        // SAFETY: a list head is filed in this wheel, so alive (module rules); we hold
+        // the lock (we have `&mut self`, which lives behind it).
+        unsafe { self.remove(head) };
+        Some(head)
+    }
+
     /// The tick by which `pop_expired` must next be called, if any entry is filed. May
     /// be earlier than every deadline (a slot to cascade), never later.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
@@ -440,6 +453,36 @@ mod tests {
         // After: removing a handed-out entry is a no-op.
         // SAFETY: as above.
         unsafe { wheel.remove(first) };
+    }
+
+    #[test]
+    fn pop_any_empties_every_level_and_the_expired_list() {
+        let es = entries(LEVELS + 2);
+        let mut wheel = Wheel::new();
+        for (i, e) in es.iter().enumerate() {
+            // One entry per level, and two that expire together.
+            let when = if i < LEVELS {
+                64u64.pow(i as u32) * 3
+            } else {
+                5
+            };
+            // SAFETY: `es` outlives the wheel's use; entries are fresh.
+            unsafe { wheel.insert(ptr(e), when) }.unwrap();
+        }
+        // The one at 3 and one of the two at 5 handed out, the other left in the
+        // expired list.
+        assert!(wheel.pop_expired(5).is_some() && wheel.pop_expired(5).is_some());
+        assert!(wheel.expired.head.is_some());
+        let mut popped = 2;
+        while let Some(e) = wheel.pop_any() {
+            // SAFETY: as above; single-threaded.
+            let position = unsafe { TimerEntry::with_links(e, |l| l.position) };
+            assert_eq!(position, UNLINKED);
+            popped += 1;
+        }
+        assert_eq!(popped, es.len());
+        assert!(wheel.is_empty());
+        assert_eq!(wheel.next_deadline(), None);
     }
 
     #[test]

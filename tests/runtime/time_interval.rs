@@ -160,3 +160,23 @@ fn advancing_by_a_period_within_a_tick_brings_the_next_tick() {
         "each advance by a period reaches the next tick"
     );
 }
+
+/// An interval made and ticked in runtime A, ticked again in runtime B after A was
+/// dropped: its timer moves to B's driver, and the tick comes one period later (on
+/// the autojump clock the two share).
+#[test]
+fn an_interval_of_a_dropped_runtime_ticks_in_another() {
+    let mut builder = crate::common::builder(1).clock(Clock::autojump()).clone();
+    crate::common::watchdog(30, move || {
+        let a = builder.build().unwrap();
+        let (mut every, first) = a.block_on(async {
+            let mut every = pride::interval(10 * MS);
+            let first = every.tick().await;
+            (every, first)
+        });
+        drop(a);
+        let b = builder.build().unwrap();
+        let second = b.block_on(async move { every.tick().await });
+        assert_eq!(second - first, 10 * MS);
+    });
+}

@@ -656,3 +656,86 @@ fn a_child_sleeping_while_its_parent_advances_always_wakes() {
         }
     });
 }
+
+/// A sleep first polled in runtime A, then awaited in runtime B after A was dropped:
+/// nobody turns A's driver any more, so the sleep moves to B's, and completes there at
+/// its deadline (it does not wait for ever on A's). The two share an autojump clock,
+/// which B moves to the deadline once the sleep is filed in B's driver.
+#[test]
+fn a_sleep_armed_in_a_dropped_runtime_completes_in_another() {
+    let mut builder = crate::common::builder(1).clock(Clock::autojump()).clone();
+    crate::common::watchdog(30, move || {
+        let a = builder.build().unwrap();
+        let hour = a.block_on(async { pride::current_time() }) + Duration::from_secs(3600);
+        let mut sleep = Box::pin(pride::sleep_until(hour));
+        a.block_on(async { assert!(poll_once(sleep.as_mut()).is_pending(), "armed in A") });
+        drop(a);
+        let b = builder.build().unwrap();
+        let deadline = sleep.deadline();
+        let woke_at = b.block_on(async move {
+            sleep.await;
+            pride::current_time()
+        });
+        assert!(woke_at >= deadline, "completed before its deadline");
+    });
+}
+
+/// The same for a sleep that a task of runtime B already waits on when A is dropped:
+/// A's drop wakes the task, whose poll files the sleep in B's driver; an advance of the
+/// (shared, mock) clock then completes it. Left in A's driver, it would never be filed
+/// in B's, and the test would hang.
+#[test]
+fn a_sleep_waited_on_in_another_runtime_when_its_runtime_drops_moves_there() {
+    let mut builder = crate::common::builder(1).clock(Clock::mock()).clone();
+    crate::common::watchdog(30, move || {
+        let a = builder.build().unwrap();
+        let hour = a.block_on(async { pride::current_time() }) + Duration::from_secs(3600);
+        let mut sleep = Box::pin(pride::sleep_until(hour));
+        a.block_on(async { assert!(poll_once(sleep.as_mut()).is_pending(), "armed in A") });
+        let b = builder.build().unwrap();
+        let (waiting, waits) = std::sync::mpsc::channel();
+        let dropped = Arc::new(pride::Event::new());
+        let dropper = {
+            let dropped = dropped.clone();
+            std::thread::spawn(move || {
+                waits.recv().unwrap();
+                drop(a);
+                dropped.set();
+            })
+        };
+        b.block_on(async {
+            pride::task_group(async |tg| {
+                tg.start_soon(async move {
+                    // Registers this task with A's timer, then lets A go.
+                    std::future::poll_fn(|cx| {
+                        let poll = sleep.as_mut().poll(cx);
+                        if poll.is_pending() {
+                            let _ = waiting.send(());
+                        }
+                        poll
+                    })
+                    .await;
+                });
+                dropped.wait().await;
+                crate::common::yield_until(|| b.metrics().timers_armed == 1).await;
+                time::advance(Duration::from_secs(3600));
+            })
+            .await
+            .expect("no task fails");
+        });
+        dropper.join().unwrap();
+    });
+}
+
+/// A sleep of a dropped runtime polled outside any runtime has no driver to move to:
+/// it panics with pride's message, as a first poll there does.
+#[test]
+#[should_panic(expected = "from within a pride runtime")]
+fn a_sleep_of_a_dropped_runtime_polled_outside_any_panics_clearly() {
+    let a = crate::common::runtime(1);
+    let hour = a.block_on(async { pride::current_time() }) + Duration::from_secs(3600);
+    let mut sleep = Box::pin(pride::sleep_until(hour));
+    a.block_on(async { assert!(poll_once(sleep.as_mut()).is_pending(), "armed in A") });
+    drop(a);
+    let _ = poll_once(sleep.as_mut());
+}
