@@ -567,7 +567,9 @@ impl Shard {
         let mut wheel = self.wheel.lock();
         loop {
             let (ptr, due) = match wheel.pop_expired(now_tick) {
-                Some(ptr) => (ptr, wheel.elapsed()),
+                // Filed for a tick the clock reached (`wheel.elapsed()` may still lie
+                // before it: a cascade hands out what the clock reached at once).
+                Some(ptr) => (ptr, now_tick),
                 None if within == 0 => break,
                 None => {
                     // `elapsed` is `now_tick` now. The entry's state may have moved past

@@ -15,7 +15,10 @@
 //!   to the next, so idle stretches cost nothing.
 //! - Deadlines beyond the top level's range are clamped into the top level at the
 //!   latest slot that is not later than the deadline, and re-cascaded when that slot is
-//!   reached (as often as needed): nothing fires early and nothing is refused.
+//!   reached: nothing fires early and nothing is refused. A cascade moves such an entry
+//!   straight to the expired entries if the advance has already reached its deadline,
+//!   so one advance past a far deadline costs a cascade per level, not one per top
+//!   level's span on the way.
 //! - Lists are intrusive and doubly linked through the entries, so filing and
 //!   unfiling are O(1) and allocate nothing.
 //!
@@ -47,8 +50,12 @@ pub(crate) struct Wheel {
     /// only for later ticks.
     elapsed: u64,
     levels: [Level; LEVELS],
-    /// Entries whose tick is `<= elapsed`, waiting in `pop_expired`.
+    /// Entries whose tick was reached (`<= elapsed`, or, far ones, `<=` the `now` of
+    /// the `pop_expired` that cascaded them), waiting in `pop_expired`.
     expired: List,
+    /// Slots cascaded so far, for tests.
+    #[cfg(all(test, not(pride_loom)))]
+    cascades: usize,
 }
 
 struct Level {
@@ -79,6 +86,8 @@ impl Wheel {
                 slots: [List { head: None }; SLOTS],
             }),
             expired: List { head: None },
+            #[cfg(all(test, not(pride_loom)))]
+            cascades: 0,
         }
     }
 
@@ -191,6 +200,10 @@ impl Wheel {
                 }
             };
             self.elapsed = next.deadline;
+            #[cfg(all(test, not(pride_loom)))]
+            {
+                self.cascades += 1;
+            }
             let level = &mut self.levels[next.level];
             let mut list = std::mem::replace(&mut level.slots[next.slot], List { head: None });
             level.occupied &= !(1 << next.slot);
@@ -200,8 +213,12 @@ impl Wheel {
             while let Some(entry) = unsafe { pop_front(&mut list) } {
                 // SAFETY: alive and locked; no other `with_links` runs for it.
                 let when = unsafe { TimerEntry::with_links(entry, |l| l.when) };
+                // Re-filed, a deadline beyond the top level's span would be clamped and
+                // cascaded again, once per span; reached, it is handed out in this call
+                // anyway. The others are re-filed, to be handed out in deadline order.
+                let far_and_reached = when <= now && when.saturating_sub(self.elapsed) >= SPAN;
                 // SAFETY: alive; popped, so in no list; it stays alive until unfiled.
-                if unsafe { self.insert(entry, when) }.is_err() {
+                if far_and_reached || unsafe { self.insert(entry, when) }.is_err() {
                     // SAFETY: as for `insert`.
                     unsafe { push_front(&mut self.expired, entry, when, EXPIRED_LIST) };
                 }
@@ -562,6 +579,29 @@ mod tests {
             }
         }
         assert_eq!(fired, far);
+    }
+
+    #[test]
+    fn one_advance_past_a_far_deadline_cascades_once_per_level() {
+        let es = entries(2);
+        let mut wheel = Wheel::new();
+        // About a hundred million years: tens of thousands of top-level spans away.
+        let far = 100_000_000 * 365 * 24 * 3_600_000;
+        // SAFETY: `es` outlives the wheel's use.
+        unsafe {
+            wheel.insert(ptr(&es[0]), far).unwrap();
+            wheel.insert(ptr(&es[1]), far + SPAN * 7 + 12_345).unwrap();
+        }
+        let end = u64::MAX >> 2;
+        let fired = drain(&mut wheel, end);
+        assert_eq!(fired.len(), 2);
+        assert!(wheel.is_empty());
+        assert_eq!(wheel.elapsed(), end);
+        assert!(
+            wheel.cascades <= LEVELS,
+            "{} cascades for two entries",
+            wheel.cascades
+        );
     }
 
     #[test]

@@ -739,3 +739,26 @@ fn a_sleep_of_a_dropped_runtime_polled_outside_any_panics_clearly() {
     drop(a);
     let _ = poll_once(sleep.as_mut());
 }
+
+/// At the end of mock time a sleep of a hundred million years (within the wheel's
+/// reach) completes: `advance(Duration::MAX)` hands it out with a cascade per wheel
+/// level (the unit test `one_advance_past_a_far_deadline_cascades_once_per_level`
+/// counts them), not one per top-level span on the way. The bound only turns a hang
+/// into a failure.
+#[test]
+fn advancing_to_the_end_completes_a_hundred_million_year_sleep() {
+    let rt = pride::Runtime::builder()
+        .worker_threads(1)
+        .clock(Clock::mock())
+        .build()
+        .unwrap();
+    crate::common::watchdog(60, move || {
+        rt.block_on(async {
+            let years = Duration::from_secs(100_000_000 * 365 * 24 * 3600);
+            let mut sleep = pin!(pride::sleep(years));
+            assert!(poll_once(sleep.as_mut()).is_pending());
+            time::advance(Duration::MAX);
+            assert!(sleep.is_elapsed());
+        });
+    });
+}
