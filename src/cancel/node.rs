@@ -368,6 +368,16 @@ impl ScopeNode {
     /// Sets the deadline (or a timeout counted from entry), re-arming at once: a
     /// deadline already past cancels the scope now, and the wrapper is woken to arm
     /// its timer for a future one. A cancel is never undone by a later deadline.
+    ///
+    /// "Already past" (and "from entry", for a timeout set after entry) is read on the
+    /// clock of the runtime the *calling thread* is in: the node does not know the
+    /// clock of the runtime it was entered in (only the wrapper's timer, armed there,
+    /// does). Called from the scope's own runtime, or between runtimes on the system
+    /// clock, that is the scope's clock. From a thread outside any runtime nothing is
+    /// judged here: the woken wrapper arms its timer on the scope's clock, and a past
+    /// deadline fires it at once, so the scope is cancelled when its task next runs,
+    /// not within this call. From a task of a runtime on another (mock) clock, that
+    /// clock judges, and may cancel the scope before its deadline on its own clock.
     pub(crate) fn set_deadline(&self, spec: Spec) {
         if self.flags.load(Ordering::Acquire) & EXITED != 0 {
             return;
@@ -504,9 +514,16 @@ impl ScopeNode {
     }
 
     /// Whether `cancel()` was called on this scope itself. A deadline passing is such a
-    /// call: an entered scope whose deadline has passed on the runtime's clock is
-    /// cancelled here, if its timer has not done it yet (its work may not have
-    /// suspended since, to arm it). An unentered scope is not, nor an exited one.
+    /// call: an entered scope whose deadline has passed is cancelled here, if its timer
+    /// has not done it yet (its work may not have suspended since, to arm it). An
+    /// unentered scope is not, nor an exited one.
+    ///
+    /// "Passed" is read on the clock of the runtime the calling thread is in, as in
+    /// [`set_deadline`](Self::set_deadline): the scope's own clock when its task (or
+    /// any task of its runtime, or of a runtime on the system clock when it is on the
+    /// system clock too) asks. From a thread outside any runtime this only reports the
+    /// cancel (the scope's timer makes it at the deadline); from a task of a runtime on
+    /// another (mock) clock, that clock judges.
     #[inline]
     pub fn cancel_called(&self) -> bool {
         let flags = self.flags.load(Ordering::Acquire);
@@ -526,7 +543,8 @@ impl ScopeNode {
 
     /// [`cancel_called`](Self::cancel_called) of an entered scope given a deadline:
     /// cancels it, and the scopes around it whose deadlines have passed, if its own
-    /// has passed on the clock of the runtime this thread is in.
+    /// has passed on the clock of the runtime this thread is in (none outside a
+    /// runtime: see `cancel_called` for why not the scope's own).
     #[cold]
     fn cancel_if_past_deadline(&self) -> bool {
         let Some(now) = super::deadline::now() else {
