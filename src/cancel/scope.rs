@@ -84,8 +84,11 @@ impl CancelScope {
         self.node.deadline()
     }
 
-    /// Sets or clears the deadline, re-arming at once: a deadline already past
-    /// cancels the scope now. Moving the deadline never undoes a cancel.
+    /// Sets or clears the deadline, re-arming at once: a deadline already past on the
+    /// clock of the runtime the calling thread is in cancels the scope now; called
+    /// from a thread outside any runtime, the scope's wrapper is woken, and its timer,
+    /// armed at that wrapper's next poll, cancels it. Moving the deadline never undoes
+    /// a cancel.
     pub fn set_deadline(&self, deadline: Option<Instant>) {
         self.node
             .set_deadline(deadline.map_or(Spec::None, Spec::At));
@@ -166,7 +169,8 @@ impl CancelScope {
     /// Whether [`cancel`](Self::cancel) was called (by hand, by a deadline, or because a
     /// task in the group failed). Never resets.
     ///
-    /// A deadline counts as soon as it has passed on the runtime's clock, also while
+    /// A deadline counts as soon as it has passed on the clock of the runtime the
+    /// calling thread is in (outside any runtime, only once the timer fires), also while
     /// the work inside has not suspended since (a loop that never suspends can watch
     /// this to stop); reading it then cancels the scope, as the deadline's timer would.
     /// A scope not yet entered is not cancelled by its deadline until it is entered,
