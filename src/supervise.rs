@@ -8,10 +8,12 @@
 //! next to those the cancelled children ended with.
 //!
 //! All of this runs on one task (the supervisor's group body); children report their
-//! ends to it through a queue. A failure the body never takes from the queue, because a
-//! cancel from outside dropped the body first, goes back to the child's task, which
-//! then fails with it: the supervisor's group keeps it, as any group keeps a child's
-//! failure under a cancel.
+//! ends to it through a queue, and never wait for it. A failure the body never takes
+//! from the queue, because a cancel from outside dropped the body first, fails the
+//! supervisor's group, named after the child, as any group keeps a child's failure
+//! under a cancel: a run that finds the queue closed fails its own task with it, and
+//! the body's drop starts a child named after the child that fails with each failure
+//! still queued.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -287,6 +289,11 @@ impl Supervisor {
     /// child: the next child starts only once this one called
     /// [`TaskStatus::started`] (or ended).
     ///
+    /// A run that ends before it called `started` was not ready, even if its status
+    /// lives on elsewhere (moved into a blocking closure, say): the supervisor handles
+    /// that end as it comes, restarting the child or giving up, without waiting for
+    /// the status to be dropped.
+    ///
     /// ```
     /// let rt = pride::Runtime::builder()
     ///     .clock(pride::time::Clock::autojump())
@@ -437,20 +444,6 @@ struct Exit {
     /// `None`: the run was dropped by a cancel (the supervisor's teardown, or one from
     /// outside), or unwound, before it had an outcome.
     outcome: Option<Result<(), TaskError>>,
-    /// Where a failure goes back to if this exit is dropped with it, the supervisor
-    /// never having taken it: the run's task waits there.
-    unheard: Option<Queue<TaskError>>,
-}
-
-impl Drop for Exit {
-    fn drop(&mut self) {
-        if let Some(unheard) = self.unheard.take() {
-            if let Some(Err(error)) = self.outcome.take() {
-                let _ = unheard.put_nowait(error);
-            }
-            unheard.close();
-        }
-    }
 }
 
 /// The end of one run of a child, for the supervisor: the supervisor hears of every
@@ -468,7 +461,6 @@ impl ExitOnDrop {
             index,
             generation,
             outcome: None,
-            unheard: None,
         };
         ExitOnDrop {
             exits: exits.clone(),
@@ -476,24 +468,21 @@ impl ExitOnDrop {
         }
     }
 
-    /// Queues the run's end with its `outcome`. A failure the supervisor never takes
-    /// (its body was dropped by a cancel from outside before or after the exit was
-    /// queued) comes back: this waits, shielded, until the supervisor has taken the
-    /// failure or let go of the exit, and returns the failure in the second case, for
-    /// the run's task to fail with.
-    async fn end(mut self, outcome: Option<Result<(), TaskError>>) -> Option<TaskError> {
+    /// Queues the run's end with its `outcome`, without waiting. If the queue is
+    /// closed (a cancel from outside dropped the supervisor's body) and the run failed,
+    /// nobody will handle the failure: the run's task fails with it, and the
+    /// supervisor's group keeps it, named after the child. A failure queued before the
+    /// close is the body's drop's to report (see [`CloseOnDrop`]).
+    fn end(mut self, outcome: Option<Result<(), TaskError>>) -> Result<(), crate::BoxError> {
         let mut exit = self.exit.take().expect("a run ends once");
-        let unheard = matches!(outcome, Some(Err(_))).then(Queue::unbounded);
         exit.outcome = outcome;
-        exit.unheard = unheard.clone();
-        // Closed (the body is gone): the exit is dropped here, its failure sent back.
-        let _ = self.exits.put_nowait(exit);
-        // The wait holds no handle on the queue of exits.
-        drop(self);
-        let unheard = unheard?;
-        let shield = CancelScope::new();
-        shield.set_shield(true);
-        shield.run(unheard.get()).await?.ok()
+        match self.exits.put_nowait(exit) {
+            Err(refused) => match refused.into_inner().and_then(|exit| exit.outcome) {
+                Some(Err(error)) => fail_task(error),
+                _ => Ok(()),
+            },
+            Ok(()) => Ok(()),
+        }
     }
 }
 
@@ -508,16 +497,26 @@ impl Drop for ExitOnDrop {
 }
 
 /// Closes the queue of exits when the supervisor's body ends, however it ends, and
-/// drops the exits it never took: a failure among them goes back to its run's task.
+/// reports the failures among the exits it never took (a cancel from outside dropped
+/// the body first): each fails a child it starts in the supervisor's group, named after
+/// the child whose run failed, so that the group keeps it as that child's failure.
 /// Declared before the body's other locals, so that it runs after the body's pending
 /// `get` has been dropped and has put back any exit handed to it.
-struct CloseOnDrop(Queue<Exit>);
+struct CloseOnDrop {
+    exits: Queue<Exit>,
+    tg: TaskGroup,
+    names: Vec<Arc<str>>,
+}
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        self.0.close();
-        while let Ok(exit) = self.0.get_nowait() {
-            drop(exit);
+        self.exits.close();
+        while let Ok(exit) = self.exits.get_nowait() {
+            if let Some(Err(error)) = exit.outcome {
+                // Never refused: the group closes only once its body has been dropped.
+                self.tg
+                    .start_soon_named(&*self.names[exit.index], async move { fail_task(error) });
+            }
         }
     }
 }
@@ -677,7 +676,11 @@ impl Config {
         ready: &mut Option<TaskStatus<()>>,
     ) -> Result<(), GaveUp> {
         let exits = Queue::<Exit>::unbounded();
-        let _close = CloseOnDrop(exits.clone());
+        let _close = CloseOnDrop {
+            exits: exits.clone(),
+            tg: tg.clone(),
+            names: self.specs.iter().map(|spec| spec.name.clone()).collect(),
+        };
         let count = self.specs.len();
         let mut generations = vec![0u64; count];
         let mut scopes: Vec<CancelScope> = Vec::with_capacity(count);
@@ -738,11 +741,7 @@ impl Config {
                 }
                 continue;
             };
-            // Taken, and the exit dropped at once: the run's task waits for that.
-            let (index, outcome) = {
-                let mut exit = exit;
-                (exit.index, exit.outcome.take())
-            };
+            let Exit { index, outcome, .. } = exit;
             let error = match outcome {
                 Some(Ok(())) | None => {
                     states[index] = State::Done;
@@ -832,10 +831,7 @@ impl Config {
                     // run ends.
                     let exit = exit;
                     let outcome = cleanup_caught(name, run_scope.run(work)).await;
-                    match exit.end(outcome).await {
-                        Some(unheard) => fail_task(unheard),
-                        None => Ok(()),
-                    }
+                    exit.end(outcome)
                 }
             })
             .await;

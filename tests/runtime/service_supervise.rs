@@ -885,6 +885,38 @@ fn a_failure_not_yet_heard_when_a_cancel_from_outside_comes_is_not_lost() {
     });
 }
 
+/// As above, with a panic: queued, not yet heard, when a cancel from outside drops the
+/// supervisor's body; it fails the supervisor's group as a panic, named "api".
+#[test]
+fn a_panic_not_yet_heard_when_a_cancel_from_outside_comes_stays_a_panic() {
+    autojump().block_on(async {
+        let out = pride::move_on_after(
+            Duration::from_secs(2),
+            supervise(RestartPolicy::one_for_one())
+                .child("api", || async {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    if true {
+                        panic!("api panicked");
+                    }
+                })
+                .child_with_status("db", |status| async move {
+                    pride::sleep(Duration::from_secs(10)).await; // connecting
+                    status.started(());
+                }),
+        )
+        .await;
+        let error = out
+            .expect("api's panic passes out through the cancelled scope")
+            .unwrap_err();
+        let entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name(), e.is_panic()))
+            .collect();
+        assert_eq!(entries, [(Some("api"), true)], "{error}");
+    });
+}
+
 /// A failure the supervisor has handled (it is backing off to restart the child) is
 /// not reported when a cancel from outside comes: the supervisor ends as cancelled
 /// work, without restarting the child.
@@ -993,5 +1025,58 @@ fn each_failed_child_restarts_after_its_own_backoff() {
                 "{name} restarted at {at:?}: {starts:?}"
             );
         }
+    });
+}
+
+/// "holder" hands its status to a blocking closure, which holds it until the test lets
+/// it go, and then fails while the supervisor still waits for it to be ready. The
+/// supervisor handles that failure (here it gives up) at once: it does not wait for the
+/// status, which may never be dropped. (Were it to wait, the closure lets the status go
+/// after a long while, and says so.)
+#[test]
+fn a_failure_of_a_child_whose_status_is_held_elsewhere_is_handled_at_once() {
+    autojump().block_on(async {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Mutex::new(Some(released));
+        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let held_too_long = stalled.clone();
+        let error = supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+            .child_with_status("holder", move |status| {
+                let released = released.lock().unwrap().take().expect("one run");
+                let held_too_long = held_too_long.clone();
+                async move {
+                    let holding = pride::Event::new();
+                    let held = holding.clone();
+                    // The closure runs on: dropping its future only discards its value.
+                    pride::select! {
+                        () = pride::to_thread(move || {
+                            let _status = status;
+                            held.set();
+                            if released.recv_timeout(Duration::from_secs(10)).is_err() {
+                                held_too_long.store(true, Ordering::SeqCst);
+                            }
+                        }) => unreachable!("the closure waits for the test"),
+                        () = holding.wait() => {}
+                    }
+                    Err::<(), _>("lost the connection")
+                }
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            !stalled.load(Ordering::SeqCst),
+            "the supervisor waited for the status"
+        );
+        let _ = release.send(());
+        let entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name(), e.error().map(|e| e.to_string())))
+            .collect();
+        assert_eq!(
+            entries,
+            [(Some("holder"), Some("lost the connection".to_owned()))],
+            "{error}"
+        );
     });
 }
