@@ -371,7 +371,9 @@
 //! what caused the cancel: a failure, the group's deadline
 //! ([`is_timeout`](crate::GroupError::is_timeout) stays true), or a cancel by hand
 //! ([`is_cancelled`](crate::GroupError::is_cancelled) stays true). The worker survives.
-//! A scope that catches its own cancel ([`CancelScope::run`](crate::CancelScope::run),
+//! This holds whichever wrapper drops the work: a scope inside the cancelled task or
+//! body that sees the cancel first hands the panic on to the wrapper of the scope that
+//! catches the cancel. A scope that catches its own cancel ([`CancelScope::run`](crate::CancelScope::run),
 //! `move_on_*`, `fail_*`) does not swallow such a panic: it goes on unwinding out of
 //! the wrapper (the code after it does not run), so the task or body around fails with
 //! it and its group reports it, or `block_on` passes it to its caller. A scope's
