@@ -287,3 +287,15 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("")
 }
+
+/// A future that polls `F` and holds `D` beside it, dropped with it: work that owns a
+/// resource whose `Drop` runs (or fails) once the work is dropped.
+pub struct Beside<F, D>(pub Pin<Box<F>>, pub D);
+
+impl<F: Future, D: Unpin> Future for Beside<F, D> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}

@@ -198,20 +198,6 @@ fn a_par_call_stopped_by_a_cancel_in_an_isolated_child_is_no_failure() {
     });
 }
 
-/// A future that polls `F` and holds a [`PanicOnDrop`] beside it.
-struct Beside<F>(std::pin::Pin<Box<F>>, #[allow(dead_code)] PanicOnDrop);
-
-impl<F: std::future::Future> std::future::Future for Beside<F> {
-    type Output = F::Output;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
 /// An isolated child whose `par` call the group's cancel stopped, and whose state
 /// panics when dropped: the stop is no failure, and the panic, a cleanup panic of
 /// cancelled work, is the group's entry as for any child.
@@ -222,7 +208,7 @@ fn a_cleanup_panic_after_a_stopped_par_call_in_an_isolated_child_is_the_groups()
         let error = pride::task_group(async |tg| {
             tg.cancel_scope().cancel();
             let report = failures.clone();
-            let cpu = Beside(
+            let cpu = crate::common::Beside(
                 Box::pin(async { pride::par::for_each_range(0..10_000, |_| {}) }),
                 PanicOnDrop,
             );

@@ -998,22 +998,11 @@ fn a_start_future_settled_under_a_cancel_then_awaited_again_ends_not_started() {
     });
 }
 
-/// Runs its future, and panics when dropped after it (outside an unwinding): cleanup
-/// that runs once the work has its outcome.
-struct PanicsWhenDropped<F>(std::pin::Pin<Box<F>>);
+/// Panics when dropped (outside an unwinding): cleanup that runs once the work beside
+/// it has its outcome.
+struct PanicsWhenDropped;
 
-impl<F: std::future::Future> std::future::Future for PanicsWhenDropped<F> {
-    type Output = F::Output;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
-impl<F> Drop for PanicsWhenDropped<F> {
+impl Drop for PanicsWhenDropped {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             panic!("cleanup of the starting child");
@@ -1031,14 +1020,17 @@ fn a_child_failing_before_started_with_a_panicking_drop_fails_only_its_start() {
             task_group(async move |tg| {
                 let started = tg
                     .start_named("early", move |status: TaskStatus<()>| {
-                        PanicsWhenDropped(Box::pin(async move {
-                            let _status = status;
-                            checkpoint().await;
-                            if panics {
-                                panic!("before started");
-                            }
-                            Err::<(), _>(Boom("before started"))
-                        }))
+                        crate::common::Beside(
+                            Box::pin(async move {
+                                let _status = status;
+                                checkpoint().await;
+                                if panics {
+                                    panic!("before started");
+                                }
+                                Err::<(), _>(Boom("before started"))
+                            }),
+                            PanicsWhenDropped,
+                        )
                     })
                     .await;
                 match started {
