@@ -97,6 +97,15 @@ pub(crate) fn unwind_to_the_catcher(node: &ScopeNode, panic: Panic) -> ! {
     resume_unwind(panic)
 }
 
+/// Whether the wrapper of `node`, polled outside the scope it was entered in, was left
+/// behind by the scope that catches a cancel that reached its work: that scope has
+/// exited, and its wrapper held this one by reference (`move_on_after(d, &mut run)`)
+/// and let go of it without polling it (its work was not a group, which it would have
+/// polled to drain). The work was reached by that cancel, so it is cancelled work.
+fn left_by_its_catcher(node: &ScopeNode) -> bool {
+    node.parent().is_some_and(ScopeNode::has_exited) && node.cancelled_by().is_some()
+}
+
 pin_project_lite::pin_project! {
     /// The future of [`CancelScope::run`](super::CancelScope::run).
     #[must_use = "futures do nothing unless awaited"]
@@ -176,6 +185,12 @@ impl<F: Future> Future for ScopeRun<F> {
         if !*this.entered {
             *this.entered = true;
             ScopeNode::enter_unlinked(this.node, current::current());
+        } else if left_by_its_catcher(this.node) {
+            // Its catcher came and went without dropping or polling it: the work is
+            // cancelled work, dropped now.
+            exit(this.inside, this.node, this.armed);
+            *this.abandoned = true;
+            return pending_for_the_catcher(|| None);
         } else {
             assert_polled_in_place(this.node, "`CancelScope::run`");
         }

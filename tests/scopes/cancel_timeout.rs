@@ -377,6 +377,39 @@ fn a_timeout_polled_outside_a_runtime_panics_clearly() {
     assert_eq!(out, Some(5));
 }
 
+/// A `CancelScope::run` around plain work, awaited through `&mut` inside a timeout that
+/// fired while the work waited: the timeout's wrapper let go of the reference without
+/// polling the run (only a group is polled to drain). Awaited again where no cancel
+/// stands, the run's catcher has come and gone: it drops its work there and returns
+/// `None`, instead of panicking as if it had been moved out of its scope.
+#[test]
+fn a_run_of_plain_work_awaited_again_after_an_outer_timeout_returns_none() {
+    autojump(60, || async {
+        let dropped = Flag::new();
+        let guard = dropped.clone();
+        let mut inner = Box::pin(CancelScope::new().run(async move {
+            let _guard = DropFlag(guard);
+            sleep(5 * SEC).await;
+        }));
+        assert!(move_on_after(SEC, inner.as_mut()).await.is_none());
+        assert!(
+            !dropped.is_set(),
+            "the timeout dropped the run it held by reference"
+        );
+        assert_eq!(inner.as_mut().await, None);
+        assert!(dropped.is_set(), "the run ended without dropping its work");
+        // Ended: polled again, it stays ended.
+        assert_eq!(inner.await, None);
+    });
+
+    struct DropFlag(Flag);
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.set();
+        }
+    }
+}
+
 /// A `fail_after` around a group, awaited through `&mut` inside a timeout that caught
 /// the cancel, then awaited again: its own deadline never passed, so it has no
 /// `TimeoutError` to give; it says so in a panic instead of inventing one.
