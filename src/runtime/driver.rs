@@ -59,19 +59,23 @@ impl Driver {
 
     /// Parks `parker`'s thread in the driver if no other thread holds it: `timeout` is
     /// asked (with the driver held) how long to block, and `after` runs once the turn
-    /// is over (to fire timers). Returns false, without parking, if the driver is
+    /// is over (to fire timers). `timeout` is handed a function that turns the driver
+    /// without blocking first, to dispatch what the kernel already holds: it says
+    /// whether any socket had news. Returns false, without parking, if the driver is
     /// taken.
     pub(crate) fn park(
         &self,
         parker: &Parker,
-        timeout: impl FnOnce() -> Option<Duration>,
+        timeout: impl FnOnce(&mut dyn FnMut() -> bool) -> Option<Duration>,
         after: impl FnOnce(),
     ) -> bool {
         let Some(mut core) = self.core.try_lock() else {
             return false;
         };
-        let timeout = timeout();
-        parker.park_in_driver(|| core.turn(timeout, &self.reactor));
+        let timeout = timeout(&mut || core.turn(Some(Duration::ZERO), &self.reactor));
+        parker.park_in_driver(|| {
+            core.turn(timeout, &self.reactor);
+        });
         after();
         true
     }
@@ -87,19 +91,24 @@ impl Driver {
 }
 
 impl Core {
-    fn turn(&mut self, timeout: Option<Duration>, reactor: &Reactor) {
+    /// Waits up to `timeout` for events and dispatches them; returns whether a socket
+    /// had any (a wake-up of the driver is not one).
+    fn turn(&mut self, timeout: Option<Duration>, reactor: &Reactor) -> bool {
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => panic!("pride: the I/O driver failed: {e}"),
         }
+        let mut news = false;
         for event in self.events.iter() {
             if event.token() != WAKE_TOKEN {
+                news = true;
                 // The event's wakers run here: one that panics must not take the
                 // worker (and with it the driver) down, nor the other events.
                 contain_waker_panic(|| reactor.dispatch(event));
             }
         }
+        news
     }
 }
 

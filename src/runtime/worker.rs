@@ -6,10 +6,10 @@
 //! - [`Core`] is one worker's own state. It lives on that worker's stack and is reached
 //!   through the thread-local context by code running on that worker only.
 //!
-//! Where a task goes: a task spawned on a worker goes to the back of that worker's
-//! queue; a task woken on a worker goes to its LIFO slot (the previous occupant moves
-//! to the queue), because the waker usually just produced what the wakee needs; a
-//! task that yields goes to the back of the queue; anything scheduled from outside a
+//! Where a task goes: a task spawned or woken on a worker goes to its LIFO slot (the
+//! previous occupant moves to the back of the queue), because the waker usually just
+//! produced what the wakee needs, and a task that starts a child and finishes hands
+//! the worker straight to it; a task that yields goes to the back of the queue; anything scheduled from outside a
 //! worker goes to the injector. At most [`MAX_LIFO_POLLS`] LIFO tasks run in a row, and
 //! every [`INJECTOR_INTERVAL`] ticks the injector is checked first and the driver is
 //! turned, so neither the LIFO slot nor the local queue can starve anything.
@@ -423,8 +423,9 @@ impl Shared {
         contain_waker_panic(|| self.time.process());
     }
 
-    /// How long the driver holder may block, asked with the driver held.
-    fn driver_timeout(&self) -> Option<Duration> {
+    /// How long the driver holder may block, asked with the driver held; `poll_io`
+    /// turns the driver without blocking and says whether a socket had news.
+    fn driver_timeout(&self, poll_io: &mut dyn FnMut() -> bool) -> Option<Duration> {
         let timeout = self.time.park_timeout();
         if timeout.is_some() || !self.time.clock().is_autojump() {
             return timeout;
@@ -435,8 +436,16 @@ impl Shared {
         // Blocked with no timer to jump to is a deadlock (reported once per episode),
         // unless a socket may still bring news or no `block_on` runs (then there is
         // nothing to be stuck).
+        // Readiness the kernel already holds comes before a jump: a socket whose peer
+        // has answered (often a task of this runtime, on loopback) wakes its task, and
+        // time does not move past that. Events are reported once (edge-triggered), so
+        // the next look, with nothing new, jumps.
         let jump = || contain_waker_panic(|| self.time.jump_to_next()).unwrap_or(true);
         let quiescent = self.is_quiescent();
+        if quiescent && poll_io() {
+            self.deadlock.moved();
+            return Some(Duration::ZERO);
+        }
         if quiescent && jump() {
             self.deadlock.moved();
             return Some(Duration::ZERO);
@@ -688,7 +697,7 @@ impl idle::Worker for Core {
         self.counters().parks.bump_owned();
         let in_driver = shared.driver.park(
             &self.parker,
-            || shared.driver_timeout(),
+            |poll_io| shared.driver_timeout(poll_io),
             || shared.fire_timers(),
         );
         // Back from the driver, the worker is awake. Otherwise, with a CPU to spare, it

@@ -97,8 +97,12 @@ impl Clock {
     /// [`Runtime::block_on`](crate::Runtime::block_on) of its own runtime: while it is
     /// inside that call, the closure does not hold the clock, and the call's root future
     /// counts as any `block_on`'s does (time jumps when it, too, is blocked). A task
-    /// waiting on a socket or a child process counts as blocked, as in Trio: give such
-    /// tests a deadline long enough for the real peer.
+    /// waiting on a socket, a pipe or a child process counts as blocked, as in Trio.
+    /// Before time jumps, the runtime looks for what the kernel already holds: bytes
+    /// that a task of the runtime has written to its peer, a connection it has made, are
+    /// seen first, and no deadline overtakes them. A peer outside the runtime (a child
+    /// process, another program, a remote host) gets no real time to answer, though:
+    /// time jumps past any deadline while it works. Test such code on the system clock.
     ///
     /// Every task blocked with no timer left to jump to, and no socket registered, is a
     /// deadlock: only another thread can wake a task now. After 100 ms of real time in

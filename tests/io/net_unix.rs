@@ -376,3 +376,58 @@ fn connect_to_a_full_backlog(builder: pride::Builder, name: &str) {
         );
     });
 }
+
+/// The autojump clock jumps only when every task is blocked with nothing new to see:
+/// readiness the kernel already holds is dispatched first. Bytes written into a socket
+/// pair before the read began (a Unix socket hands them to the peer in the write
+/// itself) are read under a deadline, in every round, instead of time jumping to the
+/// deadline first.
+#[test]
+fn autojump_sees_bytes_already_sent_before_it_jumps() {
+    crate::common::autojump(120, || async {
+        for round in 0..50 {
+            let (a, b) = UnixStream::pair().unwrap();
+            a.write_all(b"hi").await.unwrap();
+            let mut buf = [0; 4];
+            let read = pride::move_on_after(std::time::Duration::from_secs(1), b.read(&mut buf))
+                .await
+                .unwrap_or_else(|| panic!("round {round}: the deadline fired first"));
+            assert_eq!(read.unwrap(), 2);
+        }
+    });
+}
+
+/// The same for a connection: a Unix `connect` is complete when it returns, so a
+/// listener already waiting in `accept` under a deadline takes it in every round.
+#[test]
+fn autojump_sees_a_connection_already_made_before_it_jumps() {
+    let socket = TempSocket::new("autojump-accept");
+    let path = socket.path();
+    // One worker: it runs both children, and then finds every task blocked.
+    let mut builder = crate::common::builder(1);
+    builder.clock(pride::time::Clock::autojump());
+    crate::common::block_on(120, &builder, move || async move {
+        let listener = std::sync::Arc::new(UnixListener::bind(&path).unwrap());
+        for round in 0..50 {
+            let accepted = pride::Event::new();
+            task_group(async |tg| {
+                let (listener, done) = (listener.clone(), accepted.clone());
+                tg.start_soon(async move {
+                    pride::move_on_after(std::time::Duration::from_secs(1), listener.accept())
+                        .await
+                        .unwrap_or_else(|| panic!("round {round}: the deadline fired first"))
+                        .unwrap();
+                    done.set();
+                });
+                let (path, accepted) = (path.clone(), accepted.clone());
+                tg.start_soon(async move {
+                    // Connected while the listener waits; then blocked until it accepted.
+                    let _client = UnixStream::connect(&path).await.unwrap();
+                    accepted.wait().await;
+                });
+            })
+            .await
+            .unwrap();
+        }
+    });
+}
