@@ -2,13 +2,14 @@
 //!
 //! The loop's rules: a connection's error or panic is reported and ends that connection
 //! only; an accept error that concerns one connection (it was aborted or reset while in
-//! the backlog, or its network or host failed) is skipped at once; an accept error that says the process or system is
-//! out of some resource (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, or `ENOSPC` when an
-//! accepted socket cannot be watched) is reported and
-//! retried after a pause that doubles from 1 ms up to 1 s, and resets once an accept
-//! succeeds (the queued connections wait in the listener's backlog meanwhile); any
-//! other accept error says the listener cannot accept (`EINVAL`: not listening or shut
-//! down, `EBADF`, `ENOTSOCK`, ...) and ends the server with that error.
+//! the backlog, or its network or host failed) is skipped at once; an accept error that
+//! says the process or system is out of some resource (`EMFILE`, `ENFILE`, `ENOBUFS`,
+//! `ENOMEM`, or `ENOSPC` when an accepted socket cannot be watched: that one connection
+//! is closed) is reported and retried after a pause that doubles from 1 ms up to 1 s,
+//! and resets once an accept succeeds (the queued connections wait in the listener's
+//! backlog meanwhile); any other accept error says the listener cannot accept
+//! (`EINVAL`: not listening or shut down, `EBADF`, `ENOTSOCK`, ...) and ends the server
+//! with that error.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -60,20 +61,20 @@ type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
 /// Serves `listener`: accepts connections and runs `handler(stream, peer)` for each as
 /// an isolated child named `connection <peer>`. Built with [`serve`]; await it.
 ///
-/// A connection's error or panic is reported (by default as one line on standard
-/// error; see [`on_error`](Self::on_error)) and never stops the server. An accept
-/// error that concerns one pending connection (aborted or reset in the backlog, or a
-/// network error Linux passes on from it: `ENETDOWN`, `ENETUNREACH`, `EHOSTUNREACH`,
-/// `EHOSTDOWN`, `ENONET`, `EPROTO`, `ENOPROTOOPT`, `EOPNOTSUPP`, or `EPERM` from a
-/// firewall) is skipped; one that says the process or system is out of some resource (`EMFILE`,
+/// A connection's error or panic is reported (by default as one line on standard error;
+/// see [`on_error`](Self::on_error)) and never stops the server. An accept error that
+/// concerns one pending connection (aborted or reset in the backlog, or a network error
+/// Linux passes on from it: `ENETDOWN`, `ENETUNREACH`, `EHOSTUNREACH`, `EHOSTDOWN`,
+/// `ENONET`, `EPROTO`, `ENOPROTOOPT`, `EOPNOTSUPP`, or `EPERM` from a firewall) is
+/// skipped; one that says the process or system is out of some resource (`EMFILE`,
 /// `ENFILE`, `ENOBUFS`, `ENOMEM`, or `ENOSPC` when an accepted socket cannot be
-/// watched) is reported and retried after a pause that doubles
-/// from 1 ms up to 1 s, while the queued connections wait in the backlog. Any other
-/// accept error means the listener cannot accept (`EINVAL`: it is not listening or was
-/// shut down; `EBADF`, `ENOTSOCK`, ...): the server stops, cancels its connections and
-/// fails with that error, named `accept`. Otherwise the server runs until it is
-/// cancelled, or, with [`graceful`](Self::graceful), until a shutdown is requested and
-/// the connections have drained.
+/// watched, which closes that one connection) is reported and retried after a pause
+/// that doubles from 1 ms up to 1 s, while the queued connections wait in the backlog.
+/// Any other accept error means the listener cannot accept (`EINVAL`: it is not
+/// listening or was shut down; `EBADF`, `ENOTSOCK`, ...): the server stops, cancels its
+/// connections and fails with that error, named `accept`. Otherwise the server runs
+/// until it is cancelled, or, with [`graceful`](Self::graceful), until a shutdown is
+/// requested and the connections have drained.
 ///
 /// Awaiting it gives `Ok(())`, or `Err` if accepting failed as above, if the error
 /// handler itself panicked, or if a connection panicked while it was being cancelled
