@@ -29,7 +29,7 @@ use super::owned::{OwnedTasks, Shard};
 use super::park::{Parker, Unparker};
 use crate::cancel::node::{ListClosed, Released, ScopeNode};
 use crate::loom::sync::Arc;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::task::{Notified, Schedule};
 use crate::time::{Clock, TimeDriver};
 
@@ -250,18 +250,10 @@ impl Handle {
     /// in the injector. A task scheduled from now on is dropped instead of queued.
     pub(crate) fn drop_all_tasks(&self) {
         self.shared.owned.close();
-        self.drain_injector();
-    }
-
-    /// Drops every task left in the injector.
-    fn drain_injector(&self) {
-        loop {
-            match self.shared.injector.steal() {
-                Steal::Success(task) => drop(task),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
-        }
+        // Orders the close before the drain, against a remote push (see
+        // `Shared::push_remote`).
+        fence(Ordering::SeqCst);
+        self.shared.drain_injector();
     }
 }
 
@@ -372,6 +364,26 @@ impl Shared {
         }
         self.injector.push(task);
         self.notify_parked();
+        // The runtime's drop may have closed and drained the injector between the
+        // check above and the push: the task would stay there, and through its handle
+        // keep the runtime (its driver, its threads' queues) alive in a cycle. The
+        // fence in `notify_parked` orders the push before this read, as the drop's
+        // fence orders its close before its drain: either that drain took the task, or
+        // this sees the close and drains.
+        if self.owned.is_closed() {
+            self.drain_injector();
+        }
+    }
+
+    /// Drops every task left in the injector.
+    fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(task) => drop(task),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
     }
 
     /// New work is visible: wake a sleeping worker if nobody is searching.
