@@ -135,7 +135,9 @@ impl Shutdown {
 /// then cancels it.
 ///
 /// Returns `Some(output)` if the work finished by itself (before or during the grace
-/// period), `None` if the grace period ran out and it was cancelled. The work is
+/// period), `None` if the grace period ran out and it was cancelled (or if a cancel
+/// from further out dropped the work while this future was awaited through `&mut`,
+/// and it is awaited again after that scope caught: its work is gone). The work is
 /// expected to watch `shutdown` itself and wind down (stop accepting, finish the
 /// request in hand); the grace period is the bound on how long that may take.
 ///
