@@ -11,7 +11,15 @@ use crate::{GroupError, TaskOutput, task_group};
 /// cancelled. A failure does not cancel the others: only if none succeeds is the
 /// result an error, holding every failure in completion order (and an empty list for
 /// no futures at all). A panic is a bug, not a failed attempt: it fails the race at
-/// once, with the failures that came before it and then the panic.
+/// once, with the failures that came before it, then the panic, then whatever came
+/// after it while the others were cancelled (a failure of a future that finished a
+/// shielded section, a panic in a `Drop`), in the order it came.
+///
+/// A panic is never lost, not even after the race was won: a loser that panics as it
+/// is cancelled (in its `Drop`, say) makes the race an error, with the failures that
+/// came before the win and then that panic; the winner's value is dropped. Apart from
+/// panics, what a loser does after the win (a value or a failure at the end of a
+/// shielded section) is dropped with it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,24 +54,34 @@ where
                 let (winner, failures) = (winner.clone(), failures.clone());
                 let scope = tg.cancel_scope().clone();
                 tg.start_soon(async move {
-                    match future.await.into_result() {
+                    let outcome = future.await.into_result();
+                    let mut winner = winner.lock();
+                    if scope.cancel_called() {
+                        // The race is over. Won: this loser's outcome goes with it.
+                        // Failed (a panic cancelled the group): a failure is the
+                        // group's, after that panic.
+                        return match outcome {
+                            Err(error) if winner.is_none() => Err(error),
+                            _ => Ok(()),
+                        };
+                    }
+                    match outcome {
                         Ok(value) => {
-                            let mut winner = winner.lock();
-                            if winner.is_none() {
-                                *winner = Some(value);
-                                scope.cancel();
-                            }
+                            *winner = Some(value);
+                            scope.cancel();
                         }
                         Err(error) => failures
                             .lock()
                             .push(TaskError::new(None, Kind::Error(error))),
                     }
+                    Ok(())
                 });
             }
         })
         .await
         .map_err(|mut error| {
-            // A panic failed the race: the attempts that failed before it are kept.
+            // A panic failed the race: the attempts that failed before it (and before
+            // any win) go first; the group holds the panic and what came after it.
             error.prepend(std::mem::take(&mut *failed.lock()));
             error
         })?;

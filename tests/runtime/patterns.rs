@@ -248,6 +248,87 @@ fn race_failed_by_a_panic_keeps_the_failures_before_it() {
     assert!(entries[1].is_panic());
 }
 
+/// The entries of a race's error, in order: `errN` for a `MyError(N)`, `panic`.
+fn entry_kinds(error: &GroupError) -> Vec<String> {
+    error
+        .errors()
+        .iter()
+        .map(|e| match e.downcast_ref::<MyError>() {
+            Some(m) => format!("err{}", m.0),
+            None if e.is_panic() => "panic".to_owned(),
+            None => format!("other: {e}"),
+        })
+        .collect()
+}
+
+/// A failure that comes after the panic (a future finishing its shielded cleanup with
+/// an error) is listed after it: the entries are in the order they happened.
+#[test]
+fn race_failed_by_a_panic_lists_a_later_failure_after_it() {
+    type Attempt = std::pin::Pin<Box<dyn Future<Output = Result<u32, BoxError>> + Send>>;
+    let error = autojump(30, || async {
+        let futures: Vec<Attempt> = vec![
+            Box::pin(async {
+                sleep(ms(100)).await;
+                Err(MyError(1).into())
+            }),
+            Box::pin(async {
+                sleep(ms(200)).await;
+                panic!("boom");
+            }),
+            Box::pin(async {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                shield.run(sleep(ms(300))).await;
+                Err(MyError(3).into())
+            }),
+        ];
+        race(futures).await.unwrap_err()
+    });
+    assert_eq!(entry_kinds(&error), ["err1", "panic", "err3"], "{error}");
+}
+
+/// A panic is never lost: a loser whose `Drop` panics as it is cancelled after the win
+/// fails the race, with the failures that came before the win and then that panic. A
+/// loser that finishes its shielded work after the win is cancelled work: its failure
+/// is dropped with it.
+#[test]
+fn race_loser_cleanup_panic_after_the_win_fails_the_race() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("cleanup failed");
+        }
+    }
+    type Attempt = std::pin::Pin<Box<dyn Future<Output = Result<u32, BoxError>> + Send>>;
+    let error = autojump(30, || async {
+        let futures: Vec<Attempt> = vec![
+            Box::pin(async {
+                sleep(ms(100)).await;
+                Err(MyError(1).into())
+            }),
+            Box::pin(async {
+                sleep(ms(200)).await;
+                Ok(2)
+            }),
+            Box::pin(async {
+                let _guard = PanicOnDrop;
+                sleep(HOUR).await;
+                Ok(3)
+            }),
+            Box::pin(async {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                shield.run(sleep(ms(300))).await;
+                Err(MyError(4).into())
+            }),
+        ];
+        race(futures).await.unwrap_err()
+    });
+    assert_eq!(entry_kinds(&error), ["err1", "panic"], "{error}");
+    assert_eq!(error.errors()[1].panic_message(), Some("cleanup failed"));
+}
+
 #[test]
 fn race_without_a_success_reports_every_failure_in_completion_order() {
     let tally = Tally::default();
