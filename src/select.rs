@@ -4,7 +4,10 @@
 /// drops the others.
 ///
 /// Each branch is `pattern = future => handler`, separated by commas (a handler
-/// written as a block needs no comma). The futures are created in order, then polled
+/// written as a block needs no comma, whatever the next branch's pattern starts with).
+/// A handler that starts with a block is taken to end with it, so one that goes on
+/// after the block (`{ .. }.to_string()`, `{ .. } + 1`) is a compile error: put it in
+/// parentheses (`({ .. }.to_string())`). The futures are created in order, then polled
 /// in order every time the select is woken; the first that is ready wins. All the
 /// futures are dropped **before** the winner's handler runs, and the value of
 /// `select!` is the handler's value. Patterns must be irrefutable (bind the whole
@@ -75,15 +78,18 @@
 #[doc(alias = "tokio::select")]
 macro_rules! select {
     // Each step names the branch's future and output slot with identifiers made in
-    // that step, so every branch gets its own pair.
+    // that step, so every branch gets its own pair. A block handler is tried first,
+    // with or without its comma: tried as an expression, a block without a comma
+    // would take the next branch's pattern along (`{ .. } [a, b]` is an index
+    // expression) and fail there, as the `expr` parser cannot step back.
     (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:block $(, $($rest:tt)*)?) => {
-        $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($($rest)*)?)
-    };
-    (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:expr $(, $($rest:tt)*)?) => {
         $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($($rest)*)?)
     };
     (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:block $($rest:tt)+) => {
         $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($rest)+)
+    };
+    (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:expr $(, $($rest:tt)*)?) => {
+        $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($($rest)*)?)
     };
 
     (@branch [$(($f:ident $out:ident [$pat:pat] [$future:expr] [$handler:expr]))+]) => {{

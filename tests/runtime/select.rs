@@ -118,3 +118,29 @@ fn a_cancelled_scope_drops_every_branch() {
         assert_eq!(drops.get(), 2);
     });
 }
+
+/// A block handler needs no comma, whatever the next branch's pattern starts with: a
+/// slice or array pattern (`[a, b]`), a reference pattern (`&mut x`), a tuple.
+#[test]
+fn a_block_handler_without_a_comma_takes_any_next_pattern() {
+    autojump(30, || async {
+        let pending = std::future::pending::<u32>;
+        let array = pride::select! {
+            x = pending() => { x }
+            [a, b] = async { [2u32, 3] } => a + b,
+        };
+        assert_eq!(array, 5);
+        let mut value = 7u32;
+        let reference = pride::select! {
+            x = pending() => { x }
+            &mut x = async { &mut value } => x + 1,
+        };
+        assert_eq!(reference, 8);
+        let tuple = pride::select! {
+            x = pending() => { x }
+            (a, b) = async { (4u32, 5u32) } => { a * b }
+            y = pending() => y,
+        };
+        assert_eq!(tuple, 20);
+    });
+}
