@@ -142,7 +142,9 @@ impl fmt::Debug for Retry {
 /// out: a failure is never silent.
 ///
 /// The attempts run one at a time on the caller's task, not in a task group: a panic
-/// in an attempt is not caught, and unwinds through the caller.
+/// in an attempt is not caught, and unwinds through the caller. So does a panic in the
+/// `Drop` of an attempt that its timeout dropped: it is no failed attempt, and no other
+/// attempt runs.
 ///
 /// ```
 /// use std::time::Duration;

@@ -370,3 +370,33 @@ fn a_panicking_attempt_unwinds_through_the_caller() {
     assert_eq!(caught.unwrap_err(), "attempt panicked");
     assert_eq!(attempts.get(), 1);
 }
+
+/// A panic in the `Drop` of an attempt that its timeout dropped is no failed attempt
+/// either: it unwinds through the caller, and no other attempt runs.
+#[test]
+fn a_panic_in_the_drop_of_a_timed_out_attempt_unwinds_through_the_caller() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("attempt cleanup panicked");
+        }
+    }
+    let attempts = Counter::new();
+    let seen = attempts.clone();
+    let caught = autojump(20, move || async move {
+        let policy = Retry::new(3).timeout(ms(100)).jitter(false);
+        let attempt = retry(policy, move |_| {
+            seen.inc();
+            async {
+                let _guard = PanicOnDrop;
+                sleep(HOUR).await;
+                Ok::<(), BoxError>(())
+            }
+        });
+        futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(attempt))
+            .await
+            .map_err(|payload| crate::common::panic_text(&*payload).to_owned())
+    });
+    assert_eq!(caught.unwrap_err(), "attempt cleanup panicked");
+    assert_eq!(attempts.get(), 1);
+}
