@@ -508,6 +508,8 @@ impl GroupError {
         let pad = "  ".repeat(depth);
         let count = self.inner.errors.len();
         match self.inner.reason {
+            // Only `race` of no futures fails with nothing to list.
+            Reason::Failed if count == 0 => write!(f, "task group failed: no task ran")?,
             Reason::Failed => write!(f, "task group failed with {count} error(s)")?,
             Reason::TimedOut => write!(f, "task group timed out")?,
             Reason::Cancelled => write!(f, "task group was cancelled")?,

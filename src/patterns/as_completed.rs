@@ -36,7 +36,8 @@ use crate::{BoxError, TaskGroup, TaskOutput};
 /// ```
 ///
 /// # Panics
-/// If `group` has already exited (as [`TaskGroup::start_soon`] does).
+/// If `group` has already exited, as [`TaskGroup::start_soon`] does, when there is a
+/// future to start (with none, the stream is simply empty).
 #[doc(alias("FuturesUnordered", "JoinSet"))]
 #[track_caller]
 pub fn as_completed<I, F, T>(group: &TaskGroup, futures: I) -> AsCompleted<T>

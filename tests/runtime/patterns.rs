@@ -381,6 +381,8 @@ fn race_of_nothing_is_an_error_with_no_entries() {
     });
     let error = result.unwrap_err();
     assert!(error.errors().is_empty());
+    // Its text says so, rather than counting zero errors.
+    assert_eq!(error.to_string(), "task group failed: no task ran");
 }
 
 // ---------------------------------------------------------------------------------
