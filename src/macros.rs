@@ -65,9 +65,10 @@ pub use pride_macros::main;
 /// [`Clock::autojump`](crate::time::Clock::autojump)), but it counts a task that
 /// waits on a socket, a child process or a tokio future (inside
 /// `compat::tokio::enter`, whose timers run on tokio's own clock) as blocked. What the
-/// kernel already holds is seen before time jumps (bytes or a connection from another
-/// task of the test), but a pride deadline around a wait for another process, a remote
-/// peer or a tokio future fires at once: give those tests `clock = "system"`.
+/// kernel already holds is seen before time jumps (bytes or a connection another task
+/// of the test made over a Unix socket or a pipe; over TCP on loopback almost always),
+/// but a pride deadline around a wait for another process, a remote peer or a tokio
+/// future fires at once: give those tests `clock = "system"`.
 ///
 /// A test stuck on the autojump clock says why: when every task has been blocked for
 /// 100 ms with no timer armed and no socket registered, the runtime prints "pride:

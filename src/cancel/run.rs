@@ -98,12 +98,13 @@ pub(crate) fn unwind_to_the_catcher(node: &ScopeNode, panic: Panic) -> ! {
 }
 
 /// Whether the wrapper of `node`, polled outside the scope it was entered in, was left
-/// behind by the scope that catches a cancel that reached its work: that scope has
-/// exited, and its wrapper held this one by reference (`move_on_after(d, &mut run)`)
-/// and let go of it without polling it (its work was not a group, which it would have
-/// polled to drain). The work was reached by that cancel, so it is cancelled work.
+/// behind by the scope that catches a cancel from further out that reached its work:
+/// the scope it was entered in has exited, and its wrapper held this one by reference
+/// (`move_on_after(d, &mut run)`) and let go of it without polling it (its work was
+/// not a group, which it would have polled to drain). Any other way out of its scope
+/// is a misuse.
 fn left_by_its_catcher(node: &ScopeNode) -> bool {
-    node.parent().is_some_and(ScopeNode::has_exited) && node.cancelled_by().is_some()
+    node.parent().is_some_and(ScopeNode::has_exited) && node.cancelled_by() == Some(Catcher::Outer)
 }
 
 pin_project_lite::pin_project! {
@@ -159,8 +160,10 @@ impl<F> ScopeRun<F> {
 fn exit<F>(inside: Pin<&mut Inside<F>>, node: &Arc<ScopeNode>, armed: &mut Armed) {
     let panic = inside.drop_work();
     armed.clear();
-    // Only a `CancelScope` handle elsewhere could still set a deadline: a private
-    // scope (a timeout's) is spared the atomic update.
+    // Only a `CancelScope` handle elsewhere could still set a deadline, and only a
+    // scope entered below this one and not yet exited (holding it as its parent) reads
+    // the mark, to tell that its catcher has gone (`left_by_its_catcher`): a private
+    // scope (a timeout's) that neither holds is spared the atomic update.
     if Arc::strong_count(node) > 1 {
         node.mark_exited();
     }
@@ -185,13 +188,15 @@ impl<F: Future> Future for ScopeRun<F> {
         if !*this.entered {
             *this.entered = true;
             ScopeNode::enter_unlinked(this.node, current::current());
-        } else if left_by_its_catcher(this.node) {
-            // Its catcher came and went without dropping or polling it: the work is
-            // cancelled work, dropped now.
-            exit(this.inside, this.node, this.armed);
-            *this.abandoned = true;
-            return pending_for_the_catcher(|| None);
-        } else {
+        } else if !this.node.is_child_of(current::current_ptr()) {
+            if left_by_its_catcher(this.node) {
+                // Its catcher came and went without dropping or polling it: the work
+                // is cancelled work, dropped now (abandoned first: a panic of the
+                // cleanup unwinds out of `exit`).
+                *this.abandoned = true;
+                exit(this.inside, this.node, this.armed);
+                return pending_for_the_catcher(|| None);
+            }
             assert_polled_in_place(this.node, "`CancelScope::run`");
         }
         let node: &Arc<ScopeNode> = this.node;

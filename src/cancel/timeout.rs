@@ -117,7 +117,7 @@ impl<F: Future> Future for FailAfter<F> {
 
 /// The deadline of a [`fail_after`] or [`fail_at`] passed before the work finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeoutError(());
+pub struct TimeoutError(pub(crate) ());
 
 impl fmt::Display for TimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

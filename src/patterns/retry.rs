@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::{BoxError, TaskOutput, TimeoutError, fail_after, sleep};
+use crate::{BoxError, CancelScope, TaskOutput, TimeoutError, sleep};
 
 /// How [`retry`] retries: the number of attempts, the backoff between them (doubling
 /// from `backoff` up to `max_backoff`, each wait drawn at random from its upper half
@@ -146,6 +146,11 @@ impl fmt::Debug for Retry {
 /// `Drop` of an attempt that its timeout dropped: it is no failed attempt, and no other
 /// attempt runs.
 ///
+/// A retry awaited through `&mut` inside a timeout that fired, and awaited again
+/// after it, goes on: an attempt without a timeout of its own resumes where it was;
+/// one with a timeout was dropped by that cancel, had no outcome, and starts over
+/// (with the same attempt number).
+///
 /// ```
 /// use std::time::Duration;
 ///
@@ -176,10 +181,20 @@ where
             let mut attempt = 0;
             loop {
                 let outcome = match policy.timeout {
-                    Some(timeout) => match fail_after(timeout, f(attempt)).await {
-                        Ok(output) => output.into_result(),
-                        Err(timeout) => Err(Box::new(timeout) as BoxError),
-                    },
+                    Some(timeout) => {
+                        let scope = CancelScope::with_timeout(timeout);
+                        match scope.clone().run(f(attempt)).await {
+                            Some(output) => output.into_result(),
+                            None if scope.cancelled_caught() => {
+                                Err(Box::new(TimeoutError(())) as BoxError)
+                            }
+                            // A cancel from further out dropped the attempt, and this
+                            // retry, held by reference, is awaited again after the
+                            // scope that caught it: the attempt had no outcome, so it
+                            // starts over.
+                            None => continue,
+                        }
+                    }
                     None => f(attempt).await.into_result(),
                 };
                 let error = match outcome {

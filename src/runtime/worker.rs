@@ -8,11 +8,12 @@
 //!
 //! Where a task goes: a task spawned or woken on a worker goes to its LIFO slot (the
 //! previous occupant moves to the back of the queue), because the waker usually just
-//! produced what the wakee needs, and a task that starts a child and finishes hands
-//! the worker straight to it; a task that yields goes to the back of the queue; anything scheduled from outside a
-//! worker goes to the injector. At most [`MAX_LIFO_POLLS`] LIFO tasks run in a row, and
-//! every [`INJECTOR_INTERVAL`] ticks the injector is checked first and the driver is
-//! turned, so neither the LIFO slot nor the local queue can starve anything.
+//! produced what the wakee needs, and a task that starts a child and finishes hands the
+//! worker straight to it; a task that yields goes to the back of the queue; anything
+//! scheduled from outside a worker goes to the injector. At most [`MAX_LIFO_POLLS`]
+//! LIFO tasks run in a row, and every [`INJECTOR_INTERVAL`] ticks the injector is
+//! checked first and the driver is turned, so neither the LIFO slot nor the local queue
+//! can starve anything.
 
 use std::cell::Cell;
 use std::sync::Arc as StdArc;
@@ -247,7 +248,8 @@ impl Handle {
     }
 
     /// After the workers have stopped: drops every task's future, and every task left
-    /// in the injector. A task scheduled from now on is dropped instead of queued.
+    /// in the injector. A task scheduled from now on is dropped by the thread that
+    /// schedules it (at worst after a moment in the injector).
     pub(crate) fn drop_all_tasks(&self) {
         self.shared.owned.close();
         // Orders the close before the drain, against a remote push (see

@@ -102,10 +102,13 @@ impl Clock {
     /// stops time for the rest of the runtime's life. A task waiting on a socket, a pipe
     /// or a child process counts as blocked, as in Trio.
     /// Before time jumps, the runtime looks for what the kernel already holds: bytes
-    /// that a task of the runtime has written to its peer, a connection it has made, are
-    /// seen first, and no deadline overtakes them. A peer outside the runtime (a child
-    /// process, another program, a remote host) gets no real time to answer, though:
-    /// time jumps past any deadline while it works. Test such code on the system clock.
+    /// that a task of the runtime has written to its peer over a Unix socket or a pipe,
+    /// or a Unix connection it has made, are seen first, and no deadline overtakes them
+    /// (TCP on loopback almost always delivers as promptly, but the kernel may defer it
+    /// under load). Only this runtime's sockets are looked at, when several share the
+    /// clock. A peer outside the runtime (a child process, another program, a remote
+    /// host) gets no real time to answer: time jumps past any deadline while it works.
+    /// Test such code on the system clock.
     ///
     /// Every task blocked with no timer left to jump to, and no socket registered, is a
     /// deadlock: only another thread can wake a task now. After 100 ms of real time in

@@ -400,3 +400,30 @@ fn a_panic_in_the_drop_of_a_timed_out_attempt_unwinds_through_the_caller() {
     assert_eq!(caught.unwrap_err(), "attempt cleanup panicked");
     assert_eq!(attempts.get(), 1);
 }
+
+/// A retry held by reference inside a timeout that fires during an attempt with a
+/// timeout of its own, then awaited again: the interrupted attempt had no outcome, so
+/// it starts over with the same number (it does not count as failed), and the retry
+/// goes on to its value.
+#[test]
+fn retry_awaited_again_after_an_outer_timeout_starts_the_interrupted_attempt_over() {
+    let (first, value, attempts) = autojump(30, || async {
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let seen = attempts.clone();
+        let policy = Retry::new(3).timeout(Duration::from_secs(10)).jitter(false);
+        let mut r = std::pin::pin!(retry(policy, move |attempt| {
+            seen.lock().push(attempt);
+            async move {
+                sleep(Duration::from_secs(5)).await;
+                Ok::<u32, BoxError>(attempt)
+            }
+        }));
+        let first = move_on_after(Duration::from_secs(1), &mut r).await;
+        let value = r.await.unwrap();
+        let attempts = attempts.lock().clone();
+        (first.is_none(), value, attempts)
+    });
+    assert!(first, "the outer timeout fired first");
+    assert_eq!(value, 0);
+    assert_eq!(attempts, [0, 0]);
+}

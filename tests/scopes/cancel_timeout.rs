@@ -385,29 +385,44 @@ fn a_timeout_polled_outside_a_runtime_panics_clearly() {
 #[test]
 fn a_run_of_plain_work_awaited_again_after_an_outer_timeout_returns_none() {
     autojump(60, || async {
-        let dropped = Flag::new();
-        let guard = dropped.clone();
+        let dropped = Counter::new();
+        let guard = dropped.drop_guard();
         let mut inner = Box::pin(CancelScope::new().run(async move {
-            let _guard = DropFlag(guard);
+            let _guard = guard;
             sleep(5 * SEC).await;
         }));
         assert!(move_on_after(SEC, inner.as_mut()).await.is_none());
-        assert!(
-            !dropped.is_set(),
+        assert_eq!(
+            dropped.get(),
+            0,
             "the timeout dropped the run it held by reference"
         );
         assert_eq!(inner.as_mut().await, None);
-        assert!(dropped.is_set(), "the run ended without dropping its work");
+        assert_eq!(dropped.get(), 1, "the run ended without dropping its work");
         // Ended: polled again, it stays ended.
         assert_eq!(inner.await, None);
     });
+}
 
-    struct DropFlag(Flag);
-    impl Drop for DropFlag {
-        fn drop(&mut self) {
-            self.0.set();
-        }
-    }
+/// The same two levels down: the timeout's cancel reaches the innermost run through
+/// the middle one, which the timeout's wrapper let go of by reference too; awaited
+/// again, each ends as cancelled work.
+#[test]
+fn nested_runs_awaited_again_after_an_outer_timeout_return_none() {
+    autojump(60, || async {
+        let dropped = Counter::new();
+        let guard = dropped.drop_guard();
+        let mut inner = Box::pin(CancelScope::new().run(async move {
+            let _guard = guard;
+            sleep(5 * SEC).await;
+        }));
+        let mut middle = Box::pin(CancelScope::new().run(inner.as_mut()));
+        assert!(move_on_after(SEC, middle.as_mut()).await.is_none());
+        assert_eq!(middle.await, None);
+        assert_eq!(dropped.get(), 0, "the middle run dropped only a reference");
+        assert_eq!(inner.await, None);
+        assert_eq!(dropped.get(), 1);
+    });
 }
 
 /// A `fail_after` around a group, awaited through `&mut` inside a timeout that caught
