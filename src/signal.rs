@@ -75,8 +75,9 @@ impl SignalKind {
     /// `SIGUSR2`.
     pub const USER_DEFINED2: SignalKind = SignalKind(signal_hook::consts::SIGUSR2);
 
-    /// The signal with number `signum`. [`Signal::new`] rejects the signals a process
-    /// may not handle (`SIGKILL`, `SIGSTOP`, and the fault signals such as `SIGSEGV`).
+    /// The signal with number `signum`. [`Signal::new`] refuses the signals a process
+    /// cannot or must not handle: `SIGKILL`, `SIGSTOP`, and the fault signals `SIGBUS`,
+    /// `SIGFPE`, `SIGILL`, `SIGSEGV`, `SIGSYS` and `SIGTRAP`.
     ///
     /// ```
     /// use pride::signal::SignalKind;
@@ -107,6 +108,15 @@ impl fmt::Debug for SignalKind {
         }
     }
 }
+
+/// The signals [`Signal::new`] refuses (see its errors): those no process can handle,
+/// and the fault signals, which the system raises in the thread that faulted.
+const REFUSED: [i32; 8] = {
+    use signal_hook::consts::signal::*;
+    [
+        SIGKILL, SIGSTOP, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP,
+    ]
+};
 
 /// A listener for one kind of signal.
 ///
@@ -163,10 +173,14 @@ impl Signal {
     /// [`recv`](Self::recv).
     ///
     /// # Errors
-    /// `InvalidInput` for a number that is no signal (below 1, or 128 and above) and
-    /// for a signal that cannot be handled (`SIGKILL`, `SIGSTOP`, the fault signals);
-    /// the operating system's error if the handler cannot be set up (a number in that
-    /// range that the system does not use).
+    /// `InvalidInput` for a number that is no signal (below 1, or 128 and above), and
+    /// for these signals: `SIGKILL` and `SIGSTOP`, which no process can handle, and
+    /// the fault signals `SIGBUS`, `SIGFPE`, `SIGILL`, `SIGSEGV`, `SIGSYS` and
+    /// `SIGTRAP`, which the system raises in the thread whose instruction or system
+    /// call faulted, for that thread to deal with at once (a listener's handler only
+    /// notes the delivery and returns: after `SIGSEGV` or `SIGBUS`, straight back into
+    /// the faulting access). The operating system's error if the handler cannot be set
+    /// up (a number in that range that the system does not use).
     ///
     /// ```
     /// use pride::signal::{Signal, SignalKind};
@@ -178,8 +192,13 @@ impl Signal {
     /// ```
     ///
     /// # Panics
-    /// Outside a pride runtime.
+    /// Outside a pride runtime, before anything is installed: the signal keeps what
+    /// the process had for it.
+    #[track_caller]
     pub fn new(kind: SignalKind) -> io::Result<Signal> {
+        // First, so that a call outside a runtime changes nothing in the process: a
+        // handler once installed stays for the process's life (see the module docs).
+        let _ = crate::runtime::context::handle("creating a signal listener");
         // Every platform's signal numbers are below 128 (Linux's real-time signals end
         // at 64); the handler's table is no larger.
         if !(1..128).contains(&kind.0) {
@@ -188,10 +207,13 @@ impl Signal {
                 format!("pride: {} is not a signal number", kind.0),
             ));
         }
-        if signal_hook::consts::FORBIDDEN.contains(&kind.0) {
+        if REFUSED.contains(&kind.0) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("pride: {kind:?} cannot be handled by a process"),
+                format!(
+                    "pride: no listener can be made for {kind:?}: SIGKILL and SIGSTOP \
+                     cannot be handled, and a fault signal is for the faulting thread"
+                ),
             ));
         }
         let signals = Signals::new([kind.0])?;

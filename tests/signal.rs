@@ -116,15 +116,53 @@ fn a_stream_of_sigterm_and_sighup() {
 #[test]
 fn signals_a_process_cannot_handle_are_refused() {
     runtime().block_on(async {
-        for kind in [
-            SignalKind::from_raw(signal_hook::consts::SIGKILL),
-            SignalKind::from_raw(signal_hook::consts::SIGSEGV),
+        use signal_hook::consts::signal::*;
+        // SIGKILL and SIGSTOP, and every fault signal (SIGBUS too, which signal-hook
+        // itself would accept).
+        for raw in [
+            SIGKILL, SIGSTOP, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP,
         ] {
-            let error = Signal::new(kind).unwrap_err();
-            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+            let before = action(raw);
+            let error = Signal::new(SignalKind::from_raw(raw)).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{raw}: {error}");
+            // Refused before anything was installed (std's own handlers for SIGSEGV
+            // and SIGBUS, which catch stack overflows, stay).
+            assert_eq!(action(raw), before, "{raw}: a handler was installed");
         }
         assert_eq!(format!("{:?}", SignalKind::TERMINATE), "SIGTERM");
     });
+}
+
+/// The process's action for `signum` (`SIG_DFL`, `SIG_IGN` or a handler's address).
+fn action(signum: i32) -> libc::sighandler_t {
+    // SAFETY: a query only (no new action is given); `old` is a valid out-pointer.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(signum, std::ptr::null(), &mut old), 0);
+        old.sa_sigaction
+    }
+}
+
+/// Outside a runtime no listener can be made: `Signal::new` panics, naming what was
+/// attempted, before it installs the process-wide handler (which would outlive the
+/// panic and take away the signal's default action: here SIGXFSZ's, ending the
+/// process).
+#[test]
+fn a_listener_outside_a_runtime_panics_before_installing_anything() {
+    let signum = signal_hook::consts::SIGXFSZ;
+    assert_eq!(action(signum), libc::SIG_DFL);
+    let panic = std::panic::catch_unwind(|| Signal::new(SignalKind::from_raw(signum))).unwrap_err();
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert_eq!(
+        action(signum),
+        libc::SIG_DFL,
+        "SIGXFSZ lost its default action ({text})"
+    );
+    assert!(text.contains("signal listener"), "{text}");
 }
 
 #[test]
