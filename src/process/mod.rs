@@ -310,21 +310,42 @@ impl Command {
 
     /// Starts the child. Its piped streams are registered with the current runtime.
     ///
+    /// # Errors
+    /// If the system cannot start the child, an error of the system error's kind
+    /// whose message names the program and the working directory, if one was set
+    /// (``pride: cannot spawn `prog` in `dir`: No such file or directory (os error 2)``):
+    /// a missing program and a missing working directory give the system the same
+    /// error, so the message names both suspects. The system's error itself is the
+    /// error's [`source`](std::error::Error::source), for its
+    /// [`raw_os_error`](io::Error::raw_os_error) (the returned error's own is `None`,
+    /// as for any error made with a message), and its text ends the message, so that
+    /// printing the error alone says what went wrong.
+    ///
     /// # Panics
     /// Outside a pride runtime.
     ///
     /// ```
+    /// use std::error::Error;
+    ///
     /// # pride::run(async {
     /// let mut child = pride::process::Command::new("sh").args(["-c", "exit 1"]).spawn()?;
     /// assert_eq!(child.wait().await?.code(), Some(1));
-    /// assert!(pride::process::Command::new("/no/such/program").spawn().is_err());
+    ///
+    /// let error = pride::process::Command::new("true").current_dir("/no/such/dir").spawn().unwrap_err();
+    /// assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+    /// assert!(error.to_string().starts_with("pride: cannot spawn `true` in `/no/such/dir`: "));
+    /// let os = error.source().and_then(|e| e.downcast_ref::<std::io::Error>()).unwrap();
+    /// assert!(os.raw_os_error().is_some());
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     #[track_caller]
     pub fn spawn(&mut self) -> io::Result<Child> {
         let _ = crate::runtime::context::handle("pride::process::Command::spawn");
         exit::reap_orphans();
-        let mut std_child = self.std.spawn()?;
+        let mut std_child = self
+            .std
+            .spawn()
+            .map_err(|error| SpawnError::of(&self.std, error))?;
         let stdin = std_child.stdin.take();
         let stdout = std_child.stdout.take();
         let stderr = std_child.stderr.take();
@@ -443,6 +464,38 @@ impl From<std::process::Command> for Command {
             stdout_set: false,
             stderr_set: false,
         }
+    }
+}
+
+/// Why a spawn failed: the system's error, with what was spawned where.
+#[derive(Debug)]
+struct SpawnError {
+    message: String,
+    error: io::Error,
+}
+
+impl SpawnError {
+    /// The error `spawn` returns for `error`, the system's: of its kind, naming the
+    /// program and the working directory (if set), with `error` as its source.
+    fn of(command: &std::process::Command, error: io::Error) -> io::Error {
+        let program = command.get_program().to_string_lossy();
+        let message = match command.get_current_dir() {
+            Some(dir) => format!("pride: cannot spawn `{program}` in `{}`", dir.display()),
+            None => format!("pride: cannot spawn `{program}`"),
+        };
+        io::Error::new(error.kind(), SpawnError { message, error })
+    }
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.message, self.error)
+    }
+}
+
+impl std::error::Error for SpawnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
 

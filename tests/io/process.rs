@@ -202,11 +202,51 @@ fn wait_with_output_without_pipes_is_empty() {
     });
 }
 
+/// The system's error inside a spawn's error (its source), for its errno.
+fn os_error(error: &std::io::Error) -> Option<i32> {
+    std::error::Error::source(error)?
+        .downcast_ref::<std::io::Error>()?
+        .raw_os_error()
+}
+
 #[test]
 fn a_missing_program_is_not_found() {
     run(2, 60, || async {
         let error = Command::new("/no/such/pride/program").spawn().unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        let text = error.to_string();
+        assert!(
+            text.starts_with("pride: cannot spawn `/no/such/pride/program`: "),
+            "{text}"
+        );
+        assert_eq!(os_error(&error), Some(libc::ENOENT), "{error:?}");
+    });
+}
+
+/// A missing working directory gives the same system error as a missing program:
+/// the message names the directory too, so the user does not go looking for the
+/// program only.
+#[test]
+fn spawn_in_a_missing_directory_names_the_directory() {
+    run(2, 60, || async {
+        let error = Command::new("true")
+            .current_dir("/no/such/pride/dir")
+            .spawn()
+            .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        let text = error.to_string();
+        assert!(
+            text.starts_with("pride: cannot spawn `true` in `/no/such/pride/dir`: "),
+            "{text}"
+        );
+        assert_eq!(os_error(&error), Some(libc::ENOENT), "{error:?}");
+        // `status` and `output` spawn the same way.
+        let error = Command::new("true")
+            .current_dir("/no/such/pride/dir")
+            .output()
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("/no/such/pride/dir"), "{error}");
     });
 }
 
