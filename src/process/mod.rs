@@ -321,6 +321,11 @@ impl Command {
     /// as for any error made with a message), and its text ends the message, so that
     /// printing the error alone says what went wrong.
     ///
+    /// If the child started but its pipes cannot be registered with the runtime, the
+    /// child is killed (it is reaped without blocking, at once or at a later spawn)
+    /// and the registration's error is returned: no child is left running that
+    /// nobody holds.
+    ///
     /// # Panics
     /// Outside a pride runtime.
     ///
@@ -350,18 +355,20 @@ impl Command {
         let stdout = std_child.stdout.take();
         let stderr = std_child.stderr.take();
         let exit = ExitWatch::new(std_child.id());
-        // From here on, the child is ours to reap and (if asked) to kill on error.
+        // From here on, the child is ours to reap. Until its pipes are registered it
+        // is killed if they fail (the `?`s drop it): nobody else could reach it.
         let mut child = Child {
             stdin: None,
             stdout: None,
             stderr: None,
             inner: Some(std_child),
             exit,
-            kill_on_drop: self.kill_on_drop,
+            kill_on_drop: true,
         };
         child.stdin = stdin.map(ChildStdin::new).transpose()?;
         child.stdout = stdout.map(ChildStdout::new).transpose()?;
         child.stderr = stderr.map(ChildStderr::new).transpose()?;
+        child.kill_on_drop = self.kill_on_drop;
         Ok(child)
     }
 
