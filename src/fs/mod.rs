@@ -15,6 +15,12 @@
 //! for it and then runs its own, and bytes it read are handed to the next read, so no
 //! data is lost (see [`File`] for what each kind of call leaves).
 //!
+//! Under [`Clock::autojump`](crate::time::Clock::autojump), a call queued or running
+//! on the pool holds the clock, as any `to_thread` work does: time does not jump while
+//! it runs, also when it waits, as a read of a pipe or FIFO through a [`File`] may, for
+//! another process. (A child's own pipes, in [`process`](crate::process), wait in the
+//! reactor instead and let time jump.)
+//!
 //! ```
 //! pride::run(async {
 //!     let dir = std::env::temp_dir().join(format!("pride-fs-doc-{}", std::process::id()));

@@ -12,6 +12,17 @@
 //! that would wait returns an error instead; so does a `Child`'s wait through its
 //! process descriptor.
 //!
+//! **The autojump clock.** Under [`Clock::autojump`](crate::time::Clock::autojump), a
+//! task waiting for a child's exit through its process descriptor, or on one of its
+//! pipes, counts as blocked, as one waiting on a socket does: once every task waits
+//! like that, time jumps to the next deadline while the child still runs (as with
+//! Trio's autojump clock and tokio's paused clock). No deadline is long enough then: a
+//! [`fail_after`](crate::fail_after) of an hour around a child that runs for a moment
+//! fails at once, in real time, and the child is dropped. (Only where the exit is
+//! polled on the blocking pool does the wait hold the clock, as `to_thread` work
+//! does.) Tests that wait on real processes should use the system clock, the default,
+//! or the mock clock that moves only when told to.
+//!
 //! **Cancel safety.** [`Child::wait`] and the pipe reads and writes are cancel-safe:
 //! dropped before they complete, they took nothing, and a later call picks up where
 //! things were (a `wait` closes the child's standard input first, as its docs say).

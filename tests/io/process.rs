@@ -174,6 +174,41 @@ fn a_cancelled_wait_leaves_the_child_running() {
     });
 }
 
+/// Whether this system gives process descriptors (through which a child's wait waits
+/// in the reactor).
+#[cfg(target_os = "linux")]
+fn pidfd_works() -> bool {
+    // SAFETY: `pidfd_open(pid, flags)` takes two integers; a descriptor it returns is
+    // ours, and closed at once.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0);
+        fd >= 0 && libc::close(fd as libc::c_int) == 0
+    }
+}
+
+/// As the process docs say: under the autojump clock a child's wait (in the reactor)
+/// counts as blocked, so time jumps while the child runs and no deadline is long
+/// enough: an hour's deadline around a ten-minute child fails at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn under_autojump_a_waited_child_lets_time_jump_to_any_deadline() {
+    if !pidfd_works() {
+        return; // The polled wait holds the clock: nothing jumps.
+    }
+    autojump(60, || async {
+        let mut child = Command::new("sleep")
+            .arg("600")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let start = pride::current_time();
+        let waited = pride::fail_after(Duration::from_secs(3600), child.wait()).await;
+        assert!(waited.is_err(), "{waited:?}");
+        assert!(pride::current_time() - start >= Duration::from_secs(3600));
+        assert_eq!(child.try_wait().unwrap(), None, "the child still runs");
+    });
+}
+
 #[test]
 fn many_children_at_once() {
     run(2, 60, || async {
