@@ -28,8 +28,13 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// failed write comes back from the next operation; `flush` or `close`
 /// ([`poll_flush`](futures_io::AsyncWrite::poll_flush),
 /// [`poll_close`](futures_io::AsyncWrite::poll_close)) waits for every write and
-/// reports its error. Dropping a `File` with a write in flight still completes that write, but
-/// its error is lost: flush first.
+/// reports its error.
+///
+/// Dropping a `File` lets a call in flight that changes the file (a write, a seek,
+/// [`set_len`](File::set_len), [`sync_all`](File::sync_all)) run to its end, even if
+/// it is still queued; only its error is lost: flush first. A read or
+/// [`metadata`](File::metadata) call still queued is cancelled instead, since nobody
+/// is left to take what it returns (a read would take bytes from a pipe for nobody).
 ///
 /// **Cancel safety.** An operation polled once has started its call on the pool, and
 /// the call runs to its end even if the operation is dropped; the next operation waits
@@ -84,9 +89,6 @@ pub struct File {
     read_ahead: Vec<u8>,
     /// The error of a call whose caller did not see it (a buffered write).
     error: Option<io::Error>,
-    /// The call in flight is a write (already reported done to its caller): a drop of
-    /// the `File` lets it finish. Any other call in flight is cancelled by the drop.
-    writing: bool,
     /// The number of the last call started (see [`Call`]).
     started: Call,
     /// The read `poll_read` started last: any later `poll_read` takes it as its own.
@@ -103,7 +105,19 @@ type Call = u64;
 enum State {
     /// `None` only while a call is being started.
     Idle(Option<std::fs::File>),
-    Busy(Call, ToThread<(std::fs::File, Done)>),
+    Busy(Call, OnDrop, ToThread<(std::fs::File, Done)>),
+}
+
+/// What a drop of the `File` does with the call in flight.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnDrop {
+    /// A write, seek, `set_len` or `sync_all`: it changes the file (or its position),
+    /// which its caller may already count on (a write is reported done when it
+    /// starts): it runs to its end, queued or not.
+    Finish,
+    /// A read, `metadata`, or `into_std`'s move back over read-ahead bytes: only its
+    /// caller could use what it does, so it is cancelled if still queued.
+    Cancel,
 }
 
 /// What a call on the pool did.
@@ -200,7 +214,6 @@ impl File {
             state: State::Idle(Some(file)),
             read_ahead: Vec::new(),
             error: None,
-            writing: false,
             started: 0,
             polled_read: None,
             polled_seek: None,
@@ -236,7 +249,9 @@ impl File {
         if !self.read_ahead.is_empty() {
             let mut mine = None;
             std::future::poll_fn(|cx| {
-                self.poll_call(cx, &mut mine, Position::Used, |_| Done::Settled)
+                self.poll_call(cx, &mut mine, Position::Used, OnDrop::Cancel, |_| {
+                    Done::Settled
+                })
             })
             .await?;
         }
@@ -255,7 +270,7 @@ impl File {
     pub async fn metadata(&mut self) -> io::Result<std::fs::Metadata> {
         let mut mine = None;
         let done = std::future::poll_fn(|cx| {
-            self.poll_call(cx, &mut mine, Position::Ignored, |file| {
+            self.poll_call(cx, &mut mine, Position::Ignored, OnDrop::Cancel, |file| {
                 Done::Metadata(file.metadata())
             })
         })
@@ -283,7 +298,7 @@ impl File {
     pub async fn sync_all(&mut self) -> io::Result<()> {
         let mut mine = None;
         let done = std::future::poll_fn(|cx| {
-            self.poll_call(cx, &mut mine, Position::Ignored, |file| {
+            self.poll_call(cx, &mut mine, Position::Ignored, OnDrop::Finish, |file| {
                 Done::Sync(file.sync_all())
             })
         })
@@ -309,9 +324,13 @@ impl File {
     pub async fn set_len(&mut self, size: u64) -> io::Result<()> {
         let mut mine = None;
         let done = std::future::poll_fn(|cx| {
-            self.poll_call(cx, &mut mine, Position::Ignored, move |file| {
-                Done::SetLen(file.set_len(size))
-            })
+            self.poll_call(
+                cx,
+                &mut mine,
+                Position::Ignored,
+                OnDrop::Finish,
+                move |file| Done::SetLen(file.set_len(size)),
+            )
         })
         .await;
         result_of(done, |d| match d {
@@ -353,9 +372,11 @@ impl File {
         mine: &mut Option<Call>,
         pos: SeekFrom,
     ) -> Poll<io::Result<u64>> {
-        let done = ready!(self.poll_call(cx, mine, Position::Used, move |file| {
-            Done::Seek(file.seek(pos))
-        }));
+        let done = ready!(
+            self.poll_call(cx, mine, Position::Used, OnDrop::Finish, move |file| {
+                Done::Seek(file.seek(pos))
+            })
+        );
         Poll::Ready(result_of(done, |d| match d {
             Done::Seek(r) => r,
             _ => unreachable!("a seek call ends in a seek"),
@@ -372,13 +393,12 @@ impl File {
     /// Completes the call in flight, if any: the file is idle once this is ready.
     /// Returns the call's number and result.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<Option<(Call, Done)>> {
-        let State::Busy(number, call) = &mut self.state else {
+        let State::Busy(number, _, call) = &mut self.state else {
             return Poll::Ready(None);
         };
         let number = *number;
         let (file, done) = ready!(Pin::new(call).poll(cx));
         self.state = State::Idle(Some(file));
-        self.writing = false;
         Poll::Ready(Some((number, done)))
     }
 
@@ -416,6 +436,7 @@ impl File {
     fn start(
         &mut self,
         position: Position,
+        on_drop: OnDrop,
         call: impl FnOnce(&mut std::fs::File) -> Done + Send + 'static,
     ) -> Call {
         let mut file = self.take_file();
@@ -426,6 +447,7 @@ impl File {
         self.started += 1;
         self.state = State::Busy(
             self.started,
+            on_drop,
             crate::to_thread(move || {
                 if !read_ahead.is_empty() {
                     if let Err(e) = file.seek(SeekFrom::Current(-(read_ahead.len() as i64))) {
@@ -448,6 +470,7 @@ impl File {
         cx: &mut Context<'_>,
         mine: &mut Option<Call>,
         position: Position,
+        on_drop: OnDrop,
         call: impl FnOnce(&mut std::fs::File) -> Done + Send + 'static,
     ) -> Poll<io::Result<Done>> {
         let mut call = Some(call);
@@ -471,7 +494,7 @@ impl File {
                 return Poll::Ready(Err(error));
             }
             match call.take() {
-                Some(call) => *mine = Some(self.start(position, call)),
+                Some(call) => *mine = Some(self.start(position, on_drop, call)),
                 None => unreachable!("a started call is waited for until it ends"),
             }
         }
@@ -480,11 +503,13 @@ impl File {
 
 impl Drop for File {
     fn drop(&mut self) {
-        // A buffered write in flight runs to its end (its caller was told it was done);
-        // only its error is lost. Any other call in flight (a read, a seek, whose
-        // caller is gone) is dropped like any pool call: cancelled if still queued.
-        if let State::Busy(_, call) = std::mem::replace(&mut self.state, State::Idle(None)) {
-            if self.writing {
+        // A call that changes the file runs to its end (a write's caller was told it
+        // was done; a set_len polled once was promised to run); only its error is
+        // lost. A read or metadata call is dropped like any pool call: cancelled if
+        // still queued.
+        if let State::Busy(_, on_drop, call) = std::mem::replace(&mut self.state, State::Idle(None))
+        {
+            if on_drop == OnDrop::Finish {
                 call.detach();
             }
         }
@@ -510,7 +535,7 @@ impl futures_io::AsyncRead for File {
             // An empty result is the end of the file, returned as such.
             let len = buf.len().min(MAX_CHUNK);
             let mut mine = this.polled_read.take();
-            let done = this.poll_call(cx, &mut mine, Position::Used, move |file| {
+            let done = this.poll_call(cx, &mut mine, Position::Used, OnDrop::Cancel, move |file| {
                 let mut bytes = vec![0; len];
                 Done::Read(file.read(&mut bytes).map(|n| {
                     bytes.truncate(n);
@@ -543,10 +568,9 @@ impl futures_io::AsyncWrite for File {
         }
         let bytes = buf[..buf.len().min(MAX_CHUNK)].to_vec();
         let n = bytes.len();
-        this.start(Position::Used, move |file| {
+        this.start(Position::Used, OnDrop::Finish, move |file| {
             Done::Write(file.write_all(&bytes))
         });
-        this.writing = true;
         // Polled once, the call is on the pool's queue: it runs now, not at the next
         // operation, and the `File`'s drop cannot lose it. If it is already done, its
         // error waits for the next operation like any buffered write's.

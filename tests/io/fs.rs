@@ -310,6 +310,50 @@ fn a_dropped_file_still_does_the_write_it_accepted() {
     });
 }
 
+/// The `File` docs: a call polled once runs to its end; a dropped `File` still lets a
+/// call that changes the file finish, queued or not: here a `set_len`, and a seek
+/// (seen through a clone of the descriptor, which shares its position). A queued read
+/// is cancelled: it would take the bytes for nobody.
+#[test]
+fn a_dropped_file_still_does_the_set_len_and_seek_it_started() {
+    with_one_pool_thread(|| async {
+        let dir = TempDir::new("dropped-file-calls");
+        let path = dir.join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true);
+        let mut file = fs::File::open_with(&path, &options).await.unwrap();
+        with_the_pool_held(async move || {
+            let started = futures_lite::future::poll_once(file.set_len(4)).await;
+            assert!(started.is_none(), "the set_len ran at once");
+            drop(file);
+        })
+        .await;
+        assert_eq!(std::fs::read(&path).unwrap(), b"0123");
+
+        let std_file = std::fs::OpenOptions::new().read(true).open(&path).unwrap();
+        let mut clone = std_file.try_clone().unwrap();
+        let mut file = fs::File::from_std(std_file);
+        with_the_pool_held(async move || {
+            let seek = futures_lite::future::poll_once(file.seek(SeekFrom::Start(3))).await;
+            assert!(seek.is_none(), "the seek ran at once");
+            drop(file);
+        })
+        .await;
+        assert_eq!(std::io::Seek::stream_position(&mut clone).unwrap(), 3);
+
+        let mut file = fs::File::from_std(clone.try_clone().unwrap());
+        with_the_pool_held(async move || {
+            let mut buf = [0; 4];
+            let read = futures_lite::future::poll_once(file.read(&mut buf)).await;
+            assert!(read.is_none(), "the read ran at once");
+            drop(file);
+        })
+        .await;
+        assert_eq!(std::io::Seek::stream_position(&mut clone).unwrap(), 3);
+    });
+}
+
 /// A `File` on a socket (which cannot seek, as a pipe cannot) holding `first` as
 /// read-ahead: a read queued behind the pool's one thread when its caller went fetched
 /// it. Returns the peer too, to write more or end the stream.
