@@ -7,14 +7,24 @@
 //! call (one whose caller has gone) first waits for it and keeps what it left (see
 //! `File::keep`): bytes read become `read_ahead`, an error is reported by the next
 //! operation; then it starts its own call.
+//!
+//! Two tasks may wait for the call in flight at once (the halves of a split `File`),
+//! but the pool's future wakes only the task that polled it last. So the `File` keeps
+//! every waiting task's waker (`Waiters`) and polls the call with a waker of its own
+//! that wakes them all.
 
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker, ready};
+
+use parking_lot::Mutex;
 
 use crate::ToThread;
+use crate::debug::task::WaitOn;
+use crate::sync::waiters::WakeList;
 
 /// The most bytes one read or write moves to or from the pool.
 const MAX_CHUNK: usize = 2 * 1024 * 1024;
@@ -63,6 +73,23 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// `file.seek(..)` calls even with `AsyncSeekExt` in scope), whose future knows its
 /// own call.
 ///
+/// **Reading and writing at once.** Two tasks may use one `File` at once, such as the
+/// read and write halves of `futures_lite::io::split`: every task waiting for the
+/// call in flight is woken when it ends. The calls still run one at a time, on the one
+/// position that reads and writes share, and a read and a write act whole, as if one
+/// task had made them one after the other, in either order. A read counts as done only
+/// once `poll_read` has returned its bytes: a write or seek that starts before then
+/// goes first, where the reader is (the position moves back over the bytes the read
+/// fetched, as over any read-ahead), and the read is made again after it. So either
+/// the read returns what the file held and the write lands after those bytes, or the
+/// write lands where the reader was and the read returns the bytes that follow it. On
+/// a file that cannot seek the move back fails: the write fails (its error is returned
+/// by the next operation, which may be the reader's read) and the bytes stay for the
+/// reader. A read that waits for data (a pipe, a FIFO) holds back every other call
+/// until it ends: for a stream read and written at once, use a socket of
+/// [`net`](crate::net) or a child's pipes ([`process`](crate::process)), which wait in
+/// the reactor.
+///
 /// ```
 /// use futures_lite::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 /// use std::io::SeekFrom;
@@ -89,6 +116,10 @@ pub struct File {
     read_ahead: Vec<u8>,
     /// The error of a call whose caller did not see it (a buffered write).
     error: Option<io::Error>,
+    /// The tasks waiting for the call in flight.
+    waiters: Arc<Waiters>,
+    /// Wakes `waiters`: the waker the call in flight is polled with.
+    waker: Waker,
     /// The number of the last call started (see [`Call`]).
     started: Call,
     /// The read `poll_read` started last: any later `poll_read` takes it as its own.
@@ -118,6 +149,39 @@ enum OnDrop {
     /// A read, `metadata`, or `into_std`'s move back over read-ahead bytes: only its
     /// caller could use what it does, so it is cancelled if still queued.
     Cancel,
+}
+
+/// The wakers of the tasks waiting for a `File`'s call in flight, each once. As a
+/// waker (the one the call is polled with), wakes them all.
+#[derive(Default)]
+struct Waiters(Mutex<Vec<Waker>>);
+
+impl Waiters {
+    fn register(&self, waker: &Waker) {
+        let mut wakers = self.0.lock();
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+
+    /// Forgets `waker`: its task took the call's result and waits no more.
+    fn forget(&self, waker: &Waker) {
+        self.0.lock().retain(|w| !w.will_wake(waker));
+    }
+}
+
+impl Wake for Waiters {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut list = WakeList::new();
+        for waker in std::mem::take(&mut *self.0.lock()) {
+            list.push(waker);
+        }
+        list.wake();
+    }
 }
 
 /// What a call on the pool did.
@@ -210,10 +274,13 @@ impl File {
     /// # Ok::<_, std::io::Error>(()) }).unwrap();
     /// ```
     pub fn from_std(file: std::fs::File) -> File {
+        let waiters = Arc::new(Waiters::default());
         File {
             state: State::Idle(Some(file)),
             read_ahead: Vec::new(),
             error: None,
+            waker: Waker::from(waiters.clone()),
+            waiters,
             started: 0,
             polled_read: None,
             polled_seek: None,
@@ -391,13 +458,20 @@ impl File {
     }
 
     /// Completes the call in flight, if any: the file is idle once this is ready.
-    /// Returns the call's number and result.
+    /// Returns the call's number and result. Pending, the task is woken when the call
+    /// ends, as is every other task waiting for it.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<Option<(Call, Done)>> {
         let State::Busy(number, _, call) = &mut self.state else {
             return Poll::Ready(None);
         };
         let number = *number;
-        let (file, done) = ready!(Pin::new(call).poll(cx));
+        // Before the poll: a call that ends in between finds this task's waker.
+        self.waiters.register(cx.waker());
+        let polled = Pin::new(call).poll(&mut Context::from_waker(&self.waker));
+        let (file, done) = ready!(crate::debug::task::noting(polled, cx, WaitOn::Thread));
+        // Only this task's waker goes: the call's end may not have woken the others
+        // yet (its waker runs after its result is in).
+        self.waiters.forget(cx.waker());
         self.state = State::Idle(Some(file));
         Poll::Ready(Some((number, done)))
     }

@@ -354,6 +354,84 @@ fn a_dropped_file_still_does_the_set_len_and_seek_it_started() {
     });
 }
 
+/// The read and write halves of a split `File`, in two tasks (futures-io's contract:
+/// a `Pending` read wakes its task once it can go on). The reader's read is queued on
+/// the pool when the writer's write comes to wait for it too: both are woken when the
+/// read ends (not only the last to poll it), and the two act whole, in one order or
+/// the other, as the `File` docs say.
+#[test]
+fn the_halves_of_a_split_file_are_both_woken() {
+    with_one_pool_thread(|| async {
+        let dir = TempDir::new("split");
+        let path = dir.join("f");
+        std::fs::write(&path, b"hello world").unwrap();
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true);
+        let file = fs::File::open_with(&path, &options).await.unwrap();
+        let (mut reader, mut writer) = futures_lite::io::split(file);
+        let read_polled = crate::common::Flag::new();
+        let write_polled = crate::common::Flag::new();
+        let (rp, wp) = (read_polled.clone(), write_polled.clone());
+        let (read_tx, read_rx) = std::sync::mpsc::channel();
+        // The pool's one thread is held until both halves wait (as in
+        // `with_the_pool_held`, but the halves' tasks outlive the hold).
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let started = pride::Event::new();
+        let running = started.clone();
+        pride::task_group(async move |tg| {
+            tg.start_soon(pride::to_thread(move || {
+                running.set();
+                held.recv().unwrap()
+            }));
+            started.wait().await;
+            tg.start_soon(async move {
+                let mut buf = [0u8; 5];
+                let mut read = std::pin::pin!(reader.read(&mut buf));
+                let n = pride::fail_after(
+                    std::time::Duration::from_secs(20),
+                    std::future::poll_fn(|cx| {
+                        rp.set();
+                        read.as_mut().poll(cx)
+                    }),
+                )
+                .await
+                .expect("the reader was never woken")
+                .unwrap();
+                read_tx.send(buf[..n].to_vec()).unwrap();
+            });
+            crate::common::yield_until(|| read_polled.is_set()).await;
+            tg.start_soon(async move {
+                let mut write = std::pin::pin!(writer.write_all(b"X"));
+                std::future::poll_fn(|cx| {
+                    wp.set();
+                    write.as_mut().poll(cx)
+                })
+                .await
+                .unwrap();
+                writer.close().await.unwrap();
+            });
+            crate::common::yield_until(|| write_polled.is_set()).await;
+            release.send(()).unwrap();
+        })
+        .await
+        .unwrap();
+        let read = read_rx.recv().unwrap();
+        let written = std::fs::read(&path).unwrap();
+        let orders = [
+            // The read, then the write after the bytes it read.
+            (b"hello".to_vec(), b"helloXworld".to_vec()),
+            // The write at the reader's position, then the read after it.
+            (b"ello ".to_vec(), b"Xello world".to_vec()),
+        ];
+        assert!(
+            orders.contains(&(read.clone(), written.clone())),
+            "read {:?}, file {:?}",
+            String::from_utf8_lossy(&read),
+            String::from_utf8_lossy(&written)
+        );
+    });
+}
+
 /// A `File` on a socket (which cannot seek, as a pipe cannot) holding `first` as
 /// read-ahead: a read queued behind the pool's one thread when its caller went fetched
 /// it. Returns the peer too, to write more or end the stream.
