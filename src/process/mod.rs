@@ -20,8 +20,9 @@
 //! [`fail_after`](crate::fail_after) of an hour around a child that runs for a moment
 //! fails at once, in real time, and the child is dropped. (Only where the exit is
 //! polled on the blocking pool does the wait hold the clock, as `to_thread` work
-//! does.) Tests that wait on real processes should use the system clock, the default,
-//! or the mock clock that moves only when told to.
+//! does.) Tests that wait on real processes should use the system clock
+//! (`#[pride::test(clock = "system")]`), or the mock clock that moves only when told
+//! to.
 //!
 //! **Cancel safety.** [`Child::wait`] and the pipe reads and writes are cancel-safe:
 //! dropped before they complete, they took nothing, and a later call picks up where
