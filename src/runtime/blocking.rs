@@ -3,11 +3,17 @@
 //! Jobs go through an unbounded crossbeam channel to pool threads. Threads are spawned
 //! on demand, when more jobs are queued than threads wait for one, up to a cap
 //! ([`DEFAULT_MAX_THREADS`], or `Builder::max_blocking_threads`); beyond the cap, jobs
-//! wait in the queue. A thread that finds no job for [`KEEP_ALIVE`] exits.
+//! wait in the queue. A thread whose closure waits in a `block_on` of the pool's own
+//! runtime does not count toward the cap meanwhile: that `block_on` may wait for a
+//! queued job, which must find a thread. A thread that finds no job for [`KEEP_ALIVE`]
+//! exits.
 //!
 //! Rules:
-//! - `State` (threads, idle, queued) changes only under its lock. A submitter, under the
-//!   lock, spawns a thread if the job would find no idle one (`queued >= idle`), then
+//! - `State` (threads, idle, queued, nested) changes only under its lock. A submitter,
+//!   under the lock, spawns a thread if the job would find no idle one
+//!   (`queued >= idle`) and fewer than the cap run outside a nested `block_on`
+//!   (`threads - nested`: `nested` counts the threads inside
+//!   [`BlockingPool::nested_block_on`], from its start to its guard's drop), then
 //!   sends the job and counts it queued: every queued job has a waiting thread, or a
 //!   thread on its way, unless a spawn failed. If no thread runs and none can be
 //!   spawned, the job is refused before it is queued (it would wait for ever); with
@@ -57,9 +63,15 @@ pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
 type Job = Box<dyn FnOnce() + Send>;
 
 struct State {
+    /// Pool threads alive.
     threads: usize,
+    /// Threads waiting for a job.
     idle: usize,
+    /// Jobs sent and not yet received.
     queued: usize,
+    /// Threads whose closure is inside a `block_on` of the pool's runtime; they do not
+    /// count toward the cap.
+    nested: usize,
 }
 
 struct Inner {
@@ -110,6 +122,7 @@ impl BlockingPool {
                     threads: 0,
                     idle: 0,
                     queued: 0,
+                    nested: 0,
                 }),
                 max_threads,
                 thread_name,
@@ -118,7 +131,8 @@ impl BlockingPool {
         }
     }
 
-    /// Queues `job`, starting a thread for it if every thread is busy (below the cap).
+    /// Queues `job`, starting a thread for it if every thread is busy (below the cap,
+    /// which threads inside a nested `block_on` do not count toward).
     /// Refused if the pool is shut down, or if it has no thread and cannot start one:
     /// the job would wait for ever.
     fn submit(&self, job: Job) -> Result<(), Refused> {
@@ -127,7 +141,7 @@ impl BlockingPool {
             return Err(Refused::ShutDown);
         };
         let mut state = self.inner.state.lock();
-        if state.queued >= state.idle && state.threads < self.inner.max_threads {
+        if state.queued >= state.idle && state.threads - state.nested < self.inner.max_threads {
             let inner = self.inner.clone();
             let mut thread = std::thread::Builder::new().name(self.inner.thread_name.clone());
             if let Some(bytes) = self.inner.stack_size {
@@ -164,13 +178,16 @@ impl BlockingPool {
 
     /// Called by `block_on` of this pool's runtime, once it counts as a running
     /// `block_on`: on one of this pool's threads (a closure that calls `block_on` of
-    /// its own runtime), takes the thread's job out of the busy count until the
-    /// returned guard is dropped, before the call stops counting as running. The
-    /// thread then waits as that call's root does, and the autojump clock may jump
-    /// while the root waits on time. `None` (nothing changed) on any other thread.
+    /// its own runtime), takes the thread's job out of the busy count, and the thread
+    /// out of the cap, until the returned guard is dropped, before the call stops
+    /// counting as running. The thread then waits as that call's root does, and the
+    /// autojump clock may jump while the root waits on time; a job the call waits for
+    /// (its future's `to_thread`) can start a thread even at the cap. `None` (nothing
+    /// changed) on any other thread.
     pub(crate) fn nested_block_on(&self) -> Option<NestedBlockOn> {
         let ours = POOL.with(|pool| std::ptr::eq(pool.get(), &*self.inner));
         ours.then(|| {
+            self.inner.state.lock().nested += 1;
             // The job this thread runs is counted, so the count stays above zero.
             self.inner.busy.fetch_sub(1, Ordering::SeqCst);
             NestedBlockOn(self.inner.clone())
@@ -183,13 +200,14 @@ impl BlockingPool {
     }
 }
 
-/// A pool thread's job, out of the busy count while its closure runs `block_on` of
-/// the pool's runtime; counted back in when dropped.
+/// A pool thread's job, out of the busy count (and the thread out of the cap) while
+/// its closure runs `block_on` of the pool's runtime; counted back in when dropped.
 pub(crate) struct NestedBlockOn(std::sync::Arc<Inner>);
 
 impl Drop for NestedBlockOn {
     fn drop(&mut self) {
         self.0.busy.fetch_add(1, Ordering::SeqCst);
+        self.0.state.lock().nested -= 1;
     }
 }
 
@@ -280,7 +298,10 @@ impl<R> std::fmt::Debug for ToThread<R> {
 ///
 /// The pool grows on demand up to a cap of threads (512 unless
 /// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads) says
-/// otherwise); beyond it, closures wait in a queue. Idle threads exit after 10 s.
+/// otherwise); beyond it, closures wait in a queue. A thread whose closure waits in
+/// `block_on` of the same runtime does not count toward the cap while it waits there,
+/// so that `block_on`'s own `to_thread` closures still find a thread. Idle threads
+/// exit after 10 s.
 /// Dropping the runtime does not wait for closures already running: their threads
 /// finish them, detached, and exit; queued closures never run.
 ///
@@ -450,6 +471,36 @@ mod tests {
             .recv_timeout(Duration::from_secs(60))
             .expect("the job ran");
         assert_eq!(pool.load().0, 1);
+        pool.shutdown();
+    }
+
+    /// A thread inside a nested `block_on` does not count toward the cap: at a cap of
+    /// one, a job queued meanwhile starts a second thread and runs; the counts stay
+    /// exact, and the thread counts toward the cap again once the call is over.
+    #[test]
+    fn a_thread_in_a_nested_block_on_leaves_the_cap_to_a_queued_job() {
+        let pool = BlockingPool::new(1, "pride-test-blocking".into(), None);
+        let same = BlockingPool {
+            inner: pool.inner.clone(),
+        };
+        let (done, finished) = std::sync::mpsc::channel();
+        pool.submit(Box::new(move || {
+            let nested = same.nested_block_on().expect("on a pool thread");
+            let (ran, inner_finished) = std::sync::mpsc::channel();
+            same.submit(Box::new(move || ran.send(()).unwrap()))
+                .expect("queued");
+            let ran = inner_finished.recv_timeout(Duration::from_secs(60));
+            let (threads, _, queued) = same.load();
+            drop(nested);
+            let nested_after = same.inner.state.lock().nested;
+            done.send((ran.is_ok(), threads, queued, nested_after))
+                .unwrap();
+        }))
+        .expect("a thread starts");
+        let outcome = finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the job ran");
+        assert_eq!(outcome, (true, 2, 0, 0), "(ran, threads, queued, nested)");
         pool.shutdown();
     }
 }

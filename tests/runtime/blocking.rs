@@ -1,6 +1,7 @@
 //! `to_thread` on the public API: it runs elsewhere, returns the value, resumes a
 //! panic in the caller (and so in the task group), a closure cancelled while queued
-//! never runs, and a closure may call `block_on` of its own runtime.
+//! never runs, and a closure may call `block_on` of its own runtime (even at the pool's
+//! cap).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -183,6 +184,19 @@ fn block_on_inside_to_thread_of_the_same_system_clock_runtime() {
         .await
     });
     assert_eq!(out, 7);
+}
+
+/// At the pool's cap (one thread here), a closure calls `block_on` of its own runtime,
+/// whose future awaits another closure. The thread waiting in the nested `block_on`
+/// does not count toward the cap, so the inner closure gets a thread of its own
+/// instead of waiting for ever behind the closure that waits for it.
+#[test]
+fn to_thread_inside_a_nested_block_on_at_the_pool_cap_gets_a_thread() {
+    let rt = builder(1).max_blocking_threads(1).build().unwrap();
+    let out = nested(rt, |inner| async move {
+        to_thread(move || inner.block_on(to_thread(|| 5))).await
+    });
+    assert_eq!(out, 5);
 }
 
 /// While one closure waits in a nested `block_on`, another closure that runs still
