@@ -1,6 +1,7 @@
 //! Loom model of the task state word (`src/task/state.rs`, `raw.rs`, `waker.rs`):
 //! wake vs completion, wake during poll, external cancel vs running/notified/idle,
-//! join-handle drop vs completion, join-handle read vs completion, cancel vs wake vs
+//! join-handle drop vs completion, join-handle read vs completion, a join handle that
+//! registered its waker and is dropped vs completion, cancel vs wake vs
 //! join-handle drop all at once, and a flag set before a wake of a queued task vs the
 //! run that polls it.
 //!
@@ -26,6 +27,9 @@
 //!   loom deadlock (the joiner waits for ever).
 //! - `JoinHandle::drop` not releasing its reference: `join_drop_vs_complete` fails
 //!   ("output drops": the cell, and the output in it, is never freed).
+//! - `JoinHandle::drop` clearing `JOIN_INTEREST` without taking the waker its last
+//!   poll left: `join_poll_then_drop_vs_complete` fails ("join waker kept with the
+//!   cell after its handle was dropped").
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --test loom_task_state`.
@@ -376,6 +380,55 @@ fn join_drop_vs_complete() {
             1,
             "cell not freed exactly once"
         );
+    });
+}
+
+/// A join waker that counts how often it was let go of (its last clone dropped).
+struct DropCountingWaker(Arc<AtomicUsize>);
+
+impl std::task::Wake for DropCountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+impl Drop for DropCountingWaker {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// The join handle polls once (registering its waker if the task is not complete yet)
+/// and is dropped, while the task completes. Once both are done, and before the cell
+/// is freed, the waker must have been dropped exactly once (by the handle's drop or by
+/// the completion's wake): a waker kept in the cell after its handle is gone keeps
+/// whatever it wakes alive with the cell, and two tasks that polled each other's handle
+/// would keep each other's cells for ever.
+///
+/// Seen to fail ("join waker kept with the cell") with the handle's drop clearing
+/// `JOIN_INTEREST` without taking the waker (the code before the take was added).
+#[test]
+fn join_poll_then_drop_vs_complete() {
+    common::model(|| {
+        let shared = Arc::new(Shared::default());
+        shared.set_go();
+        let (future, sched) = probe(&shared, false);
+        let (notified, task, mut join) = task::new_joinable(future, sched);
+        let waker_drops = Arc::new(AtomicUsize::new(0));
+        let waker = Waker::from(std::sync::Arc::new(DropCountingWaker(waker_drops.clone())));
+        let th = thread::spawn(move || {
+            let polled = join.poll_join(&mut Context::from_waker(&waker));
+            drop(join);
+            drop(waker);
+            // An output read here is dropped here.
+            drop(polled);
+        });
+        notified.run();
+        th.join().unwrap();
+        assert_eq!(
+            waker_drops.load(SeqCst),
+            1,
+            "join waker kept with the cell after its handle was dropped"
+        );
+        finish(shared, task, 1);
     });
 }
 

@@ -204,7 +204,7 @@ impl<T> JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         // SAFETY: we hold a reference.
-        unsafe { self.0.as_ref() }.state.unset_join_interest();
+        unsafe { self.0.as_ref() }.drop_join_interest();
         // SAFETY: our reference.
         unsafe { drop_ref(self.0) };
     }

@@ -9,12 +9,24 @@
 //! - `stage` (the future, then its output) is touched only by the thread that set
 //!   `RUNNING` (to poll or drop the future), or, once `COMPLETE` is set, by the join
 //!   handle (to take the output) and by `dealloc` (which is last by definition).
-//! - `join_waker` is behind a small lock; the completer sets `COMPLETE` before taking
-//!   the waker under that lock, and the handle checks `COMPLETE` under it, so one of the
-//!   two always sees the other.
+//! - `join_waker` (in the header) is behind a small lock; the completer sets `COMPLETE`
+//!   before taking the waker under that lock, and the handle checks `COMPLETE` under it,
+//!   so one of the two always sees the other.
+//! - The join waker lives only while a handle may want it: the completer takes it (to
+//!   wake it) if `JOIN_INTEREST` is still set, and a dropped handle clears
+//!   `JOIN_INTEREST`, then takes it under the lock; whichever comes second finds the
+//!   slot empty, so the waker is dropped exactly once. Left in the cell, it would keep
+//!   the task it wakes (a reference to its cell) alive as long as this cell, and two
+//!   tasks that polled each other's handle would keep each other's cells for ever.
+//! - A waker is never dropped or woken while the join-waker lock is held: the one a new
+//!   poll replaces, the one a dropped handle takes and the one the completer takes are
+//!   each taken out under the lock and let go of after it (dropping a task's waker can
+//!   free a cell, and a waker's code may do anything).
 //! - User code that runs here outside the task's own poll (a future's or an output's
-//!   `Drop`, the join waker) may panic: each such panic is caught and discarded where
-//!   it runs, so it never unwinds into the runner or into whoever let go of the task.
+//!   `Drop`, the join waker woken by the completer) may panic: each such panic is
+//!   caught and discarded where it runs, so it never unwinds into the runner or into
+//!   whoever let go of the task. The join waker's `Drop` at a poll or a drop of the
+//!   handle runs in the handle's owner, whose waker it is, and is not caught there.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -33,6 +45,18 @@ pub(crate) struct Header {
     pub(super) vtable: &'static Vtable,
     /// When the task was last polled and what it waits for, for the task-tree dump.
     pub(crate) debug: crate::debug::task::TaskDebug,
+    /// The waker of the join handle's last pending poll (see the module rules).
+    join_waker: Mutex<Option<Waker>>,
+}
+
+impl Header {
+    /// The join handle is dropped: the completer no longer wakes it, and the waker its
+    /// last pending poll left is dropped now (after the lock), not kept with the cell.
+    pub(super) fn drop_join_interest(&self) {
+        self.state.unset_join_interest();
+        let waker = self.join_waker.lock().take();
+        drop(waker);
+    }
 }
 
 pub(super) struct Vtable {
@@ -60,7 +84,6 @@ pub(super) struct Cell<F: Future, S> {
     header: Header,
     scheduler: S,
     stage: UnsafeCell<Stage<F>>,
-    join_waker: Mutex<Option<Waker>>,
 }
 
 impl<F, S> Cell<F, S>
@@ -84,10 +107,10 @@ where
                 state: State::new(refs, join),
                 vtable: &Self::VTABLE,
                 debug: Default::default(),
+                join_waker: Mutex::new(None),
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
-            join_waker: Mutex::new(None),
         });
         NonNull::from(Box::leak(cell)).cast()
     }
@@ -187,7 +210,7 @@ where
     fn complete(&self) {
         let prev = self.header.state.transition_to_complete();
         if prev.has(super::state::JOIN_INTEREST) {
-            let waker = self.join_waker.lock().take();
+            let waker = self.header.join_waker.lock().take();
             if let Some(waker) = waker {
                 // A join waker that panics (a hand-written combinator's) is contained:
                 // the task is complete either way, and the panic must not unwind into
@@ -233,7 +256,7 @@ where
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
         // SAFETY: the join handle holds a reference.
         let cell = unsafe { Self::from_header(ptr) };
-        let mut slot = cell.join_waker.lock();
+        let mut slot = cell.header.join_waker.lock();
         let result = if cell.header.state.load().has(super::state::COMPLETE) {
             drop(slot);
             // SAFETY: COMPLETE is set, so only the join handle (us) touches the stage.
@@ -246,7 +269,10 @@ where
             })
         } else {
             if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                *slot = Some(waker.clone());
+                // The waker it replaces is dropped after the lock (see the rules).
+                let replaced = slot.replace(waker.clone());
+                drop(slot);
+                drop(replaced);
             }
             Poll::Pending
         };

@@ -258,6 +258,35 @@ fn an_unread_output_is_dropped_with_the_task() {
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
 
+/// A dropped join handle lets go of the waker its pending poll left in the cell. Here
+/// that waker is the task's own (a reference to its cell): kept there, the cell and
+/// its unread output would never be freed.
+#[test]
+fn a_dropped_join_handle_lets_go_of_its_waker() {
+    let sched = TestScheduler::default();
+    let slot = Arc::new(Mutex::new(None));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let output = DropCount(drops.clone());
+    let parked = park_in(slot.clone(), 1);
+    let (notified, task, mut join) = new_joinable(
+        async move {
+            parked.await;
+            output
+        },
+        sched.clone(),
+    );
+    sched.schedule(notified);
+    sched.run_all();
+    let own = slot.lock().take().unwrap();
+    assert!(join.poll_join(&mut Context::from_waker(&own)).is_pending());
+    drop(join);
+    own.wake();
+    sched.run_all();
+    assert!(task.is_complete());
+    drop(task);
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the cell was never freed");
+}
+
 #[test]
 fn the_join_handle_is_woken_when_the_task_completes() {
     let sched = TestScheduler::default();

@@ -1,9 +1,12 @@
 //! `TaskGroup::spawn` and `TaskHandle`: values, per-task cancel, failures.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
-use crate::common::{Counter, Flag, MyError, runtime, watchdog};
-use pride::{BoxError, TaskHandle, task_group};
+use crate::common::{Counter, DropGuard, Flag, MyError, runtime, watchdog};
+use pride::{BoxError, Event, TaskHandle, task_group};
 
 #[test]
 fn a_handle_returns_the_value() {
@@ -387,5 +390,92 @@ fn cancel_after_the_child_finished_gives_its_value() {
             handle.await
         });
         assert_eq!(outcome.unwrap(), 5);
+    });
+}
+
+type HandleSlot = Arc<Mutex<Option<TaskHandle<DropGuard>>>>;
+
+/// Polls `handle` once (the child must not have finished) and drops it, as a `select!`
+/// or a timeout around its await does when the other side wins.
+async fn poll_once_and_drop<T>(mut handle: TaskHandle<T>) {
+    std::future::poll_fn(|cx| {
+        assert!(Pin::new(&mut handle).poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+    drop(handle);
+}
+
+/// Two children each poll the other's handle once, then drop it. A dropped handle
+/// lets go of the waker its poll left with the child: kept there, each child's task
+/// would hold the other's, and neither (nor the runtime they point to) would ever be
+/// freed. Each child's unread value is dropped with its task, at the latest when the
+/// runtime is.
+#[test]
+fn children_that_polled_each_others_dropped_handles_are_freed() {
+    watchdog(60, || {
+        let outputs = Counter::new();
+        let (out_a, out_b) = (outputs.clone(), outputs.clone());
+        let rt = runtime(1);
+        rt.block_on(task_group(async move |tg| {
+            let slot_a: HandleSlot = Arc::default();
+            let slot_b: HandleSlot = Arc::default();
+            let (go, a_polled, a_may_end) = (Event::new(), Event::new(), Event::new());
+            let (take_b, go1, a_polled1, a_may_end1) = (
+                slot_b.clone(),
+                go.clone(),
+                a_polled.clone(),
+                a_may_end.clone(),
+            );
+            let a = tg.spawn(async move {
+                go1.wait().await;
+                let b = take_b.lock().unwrap().take().unwrap();
+                poll_once_and_drop(b).await;
+                a_polled1.set();
+                a_may_end1.wait().await;
+                Ok::<_, BoxError>(out_a.drop_guard())
+            });
+            let take_a = slot_a.clone();
+            let b = tg.spawn(async move {
+                a_polled.wait().await;
+                let a = take_a.lock().unwrap().take().unwrap();
+                poll_once_and_drop(a).await;
+                a_may_end.set();
+                Ok::<_, BoxError>(out_b.drop_guard())
+            });
+            *slot_a.lock().unwrap() = Some(a);
+            *slot_b.lock().unwrap() = Some(b);
+            go.set();
+        }))
+        .unwrap();
+        drop(rt);
+        assert_eq!(outputs.get(), 2, "an unread value was never dropped");
+    });
+}
+
+/// The same with one child that polls its own handle once and drops it: the waker
+/// left behind would be a reference to the child's own task.
+#[test]
+fn a_child_that_polled_its_own_dropped_handle_is_freed() {
+    watchdog(60, || {
+        let outputs = Counter::new();
+        let out = outputs.clone();
+        let rt = runtime(1);
+        rt.block_on(task_group(async move |tg| {
+            let slot: HandleSlot = Arc::default();
+            let go = Event::new();
+            let (take, go1) = (slot.clone(), go.clone());
+            let me = tg.spawn(async move {
+                go1.wait().await;
+                let me = take.lock().unwrap().take().unwrap();
+                poll_once_and_drop(me).await;
+                Ok::<_, BoxError>(out.drop_guard())
+            });
+            *slot.lock().unwrap() = Some(me);
+            go.set();
+        }))
+        .unwrap();
+        drop(rt);
+        assert_eq!(outputs.get(), 1, "the unread value was never dropped");
     });
 }
