@@ -329,6 +329,7 @@ impl TaskGroup {
             node,
             name,
             limit,
+            done: false,
         }
     }
 
@@ -424,6 +425,9 @@ where
 /// Resolves to `Ok(value)`, or to a [`TaskError`] if the child failed (its error went
 /// to the group; the handle gets a copy of its text: see
 /// [`TaskError::is_reported`]), panicked, or was cancelled.
+///
+/// # Panics
+/// When polled again after it resolved: the outcome is handed out once.
 pub struct TaskHandle<T> {
     // Unpin: the handle holds no pinned data.
     join: JoinHandle<Result<T, TaskError>>,
@@ -431,6 +435,8 @@ pub struct TaskHandle<T> {
     name: Option<StdArc<str>>,
     /// The group's concurrency limit, if it has one (behind which the child may wait).
     limit: Option<Arc<Limit>>,
+    /// The outcome was handed out.
+    done: bool,
 }
 
 impl<T> TaskHandle<T> {
@@ -461,8 +467,15 @@ impl<T> Future for TaskHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        // The join handle answers `None` once the output is taken, which would read as
+        // a cancel that never happened.
+        assert!(
+            !this.done,
+            "pride: a TaskHandle was polled after it completed"
+        );
         let name = &this.name;
         let joined = this.join.poll_join(cx);
+        this.done = joined.is_ready();
         crate::debug::task::noting(joined, cx, crate::debug::task::WaitOn::Join).map(|outcome| {
             outcome.unwrap_or_else(|| Err(TaskError::new(name.clone(), Kind::Cancelled)))
         })

@@ -185,7 +185,8 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     /// `Ready(Some(output))` when the task finished, `Ready(None)` when its future was
-    /// dropped before finishing.
+    /// dropped before finishing. The output is taken once: a poll after `Ready`
+    /// answers `Ready(None)` too, so a caller that may poll again remembers it is done.
     pub fn poll_join(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut out = Poll::Pending;
         // SAFETY: we hold a reference; `read_output` writes a `Poll<Option<T>>`, the

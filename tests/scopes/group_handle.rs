@@ -3,9 +3,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 
-use crate::common::{Counter, DropGuard, Flag, MyError, runtime, watchdog};
+use crate::common::{Counter, DropGuard, Flag, MyError, panic_text, runtime, watchdog};
 use pride::{BoxError, Event, TaskHandle, task_group};
 
 #[test]
@@ -477,5 +477,28 @@ fn a_child_that_polled_its_own_dropped_handle_is_freed() {
         .unwrap();
         drop(rt);
         assert_eq!(outputs.get(), 1, "the unread value was never dropped");
+    });
+}
+
+/// A handle hands its outcome out once: polled again after it resolved, it panics
+/// with a clear message, not with an answer that the child was cancelled.
+#[test]
+fn a_handle_polled_after_it_resolved_panics() {
+    watchdog(60, || {
+        let rt = runtime(1);
+        let second = rt
+            .block_on(task_group(async |tg| {
+                let mut handle = tg.spawn(async { Ok::<_, BoxError>(7) });
+                assert_eq!((&mut handle).await.unwrap(), 7);
+                let second = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Pin::new(&mut handle).poll(&mut Context::from_waker(Waker::noop()))
+                }));
+                Ok::<_, BoxError>(second.map_err(|panic| panic_text(&*panic).to_owned()))
+            }))
+            .unwrap();
+        match second {
+            Err(text) => assert_eq!(text, "pride: a TaskHandle was polled after it completed"),
+            Ok(answer) => panic!("the second poll answered {answer:?}"),
+        }
     });
 }
