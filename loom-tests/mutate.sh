@@ -32,6 +32,7 @@ rows=(
   'M15#src/runtime/idle.rs#s/\} else if last_searcher && work \{/} else if false {/#loom_idle#caught'
   'M16#src/runtime/idle.rs#s/    park_unless\(worker, ready\);\n    found_work\(worker\);/    park_unless(worker, ready);/#loom_idle#caught'
   'M17#src/task/state.rs#s/\(Some\(s\), ToNotified::DoNothing\)/(None, ToNotified::DoNothing)/g#loom_task_state#caught'
+  'M18#src/task/raw.rs#s/let waker = self.join_waker.lock\(\).take\(\);\n\s*drop\(waker\);/let _ = &self.join_waker;/#loom_task_state#caught'
   'T1#src/time/driver.rs#s/(parked_until.store\(PARKING, Ordering::Relaxed\);\n)(\s*\/\/[^\n]*\n)*\s*fence\(Ordering::SeqCst\);\n/$1/#loom_timer#caught'
   'T2#src/time/driver.rs#s/(fn note_deadline\(&self, tick: u64\) \{\n)(\s*\/\/[^\n]*\n)*\s*fence\(Ordering::SeqCst\);\n/$1/#loom_timer#caught'
   'T3#src/time/driver.rs#s/\(self.unpark\)\(\);/()/#loom_timer#caught'
