@@ -29,8 +29,8 @@
 //!   the queued (by then cancelled) jobs and exit. Nobody joins them: a closure that
 //!   blocks forever must not hang the runtime's drop, so the threads are detached.
 //! - The exception is a job the crate itself detaches (a dropped `fs::File`'s last
-//!   write): it is never cancelled, so it runs even when its future, or the runtime,
-//!   is gone.
+//!   write, seek, `set_len` or `sync_all`): it is never cancelled, so it runs even when
+//!   its future, or the runtime, is gone (if the process lives that long).
 //! - A job is busy (it holds the autojump clock) from its submission to its end,
 //!   except while its closure waits in a `block_on` of the pool's own runtime: a pool
 //!   thread knows its pool, and [`BlockingPool::nested_block_on`] takes the job out of
@@ -149,8 +149,9 @@ impl BlockingPool {
             }
             match thread.spawn(move || inner.run()) {
                 Ok(_) => state.threads += 1,
-                // A thread that exists takes the job in its turn.
-                Err(_) if state.threads > 0 => {}
+                // A thread that exists takes the job in its turn, unless every one
+                // waits in a nested `block_on`, which may wait for this very job.
+                Err(_) if state.threads > state.nested => {}
                 Err(error) => return Err(Refused::NoThread(error)),
             }
         }
@@ -303,7 +304,9 @@ impl<R> std::fmt::Debug for ToThread<R> {
 /// so that `block_on`'s own `to_thread` closures still find a thread. Idle threads
 /// exit after 10 s.
 /// Dropping the runtime does not wait for closures already running: their threads
-/// finish them, detached, and exit; queued closures never run.
+/// finish them, detached, and exit; queued closures never run (except the calls a
+/// dropped [`fs::File`](crate::fs::File) leaves to finish, which run if a thread takes
+/// them before the process ends).
 ///
 /// # Panics
 /// When polled outside a pride runtime, when the runtime is shutting down, when the
