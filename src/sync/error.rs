@@ -151,7 +151,10 @@ impl fmt::Display for BorrowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BorrowError::AlreadyBorrowing(b) => {
-                write!(f, "{b:?} already holds a token of this capacity limiter")
+                write!(
+                    f,
+                    "{b:?} already holds or is waiting for a token of this capacity limiter"
+                )
             }
             BorrowError::NotBorrowing(b) => {
                 write!(f, "{b:?} holds no token of this capacity limiter")

@@ -177,8 +177,9 @@ impl<T> fmt::Debug for ClosedFuture<'_, T> {
 
 /// The receiving half of a oneshot [`channel`]: a future of the value.
 ///
-/// It resolves to `Err(RecvError)` if the sender was dropped without sending. Dropping
-/// it (cancelling the wait) makes later sends fail and hand their value back.
+/// It resolves to `Err(RecvError)` if the sender was dropped without sending (and so
+/// does a poll after it resolved: the value is gone). Dropping it (cancelling the
+/// wait) makes later sends fail and hand their value back.
 ///
 /// ```
 /// pride::run(async {
@@ -194,13 +195,15 @@ pub struct Receiver<T> {
 
 impl<T> Receiver<T> {
     /// Takes the value if it has been sent: `Ok(None)` if not yet, `Err` if it never
-    /// will be.
+    /// will be (the sender was dropped without sending, or the value was already
+    /// taken).
     ///
     /// ```
     /// let (tx, mut rx) = pride::sync::oneshot::channel();
     /// assert_eq!(rx.try_recv(), Ok(None)); // not yet
     /// tx.send(5).unwrap();
     /// assert_eq!(rx.try_recv(), Ok(Some(5)));
+    /// assert!(rx.try_recv().is_err()); // taken: no value will come
     /// ```
     pub fn try_recv(&mut self) -> Result<Option<T>, RecvError> {
         let mut state = self.state.lock();
@@ -251,7 +254,8 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// The sender of a oneshot channel was dropped without sending.
+/// No value will come from a oneshot channel: the sender was dropped without sending,
+/// or the value was already received.
 ///
 /// ```
 /// use pride::sync::oneshot::{self, RecvError};
@@ -267,7 +271,10 @@ pub struct RecvError;
 
 impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the oneshot sender was dropped without sending")
+        f.write_str(
+            "no value will come from this oneshot channel: the sender was dropped without \
+             sending, or the value was already received",
+        )
     }
 }
 

@@ -426,3 +426,36 @@ async fn a_synchronous_wait_with_a_spent_budget() {
     })
     .await;
 }
+
+/// `AlreadyBorrowing` is returned for a borrower that holds a token and for one that
+/// only waits for one; its message says so, rather than "holds" for a borrower that
+/// `release_on_behalf_of` says holds nothing.
+#[test]
+fn capacity_limiter_already_borrowing_says_holds_or_waits() {
+    let limiter = CapacityLimiter::new(1);
+    let _held = limiter.try_acquire().unwrap();
+    let b = Borrower::new(1);
+    let mut waiting = pin!(limiter.acquire_on_behalf_of(b));
+    assert!(poll_with(waiting.as_mut(), Waker::noop()).is_pending());
+    let err = limiter.try_acquire_on_behalf_of(b).unwrap_err();
+    assert_eq!(err, pride::sync::BorrowError::AlreadyBorrowing(b));
+    assert_eq!(
+        err.to_string(),
+        format!("{b:?} already holds or is waiting for a token of this capacity limiter")
+    );
+}
+
+/// A oneshot `RecvError` comes both when the sender was dropped without sending and
+/// after the value was received; its message covers both.
+#[test]
+fn oneshot_recv_error_after_the_value_was_received_does_not_say_never_sent() {
+    let (tx, mut rx) = oneshot::channel();
+    tx.send(5).unwrap();
+    assert_eq!(rx.try_recv(), Ok(Some(5)));
+    let err = rx.try_recv().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no value will come from this oneshot channel: the sender was dropped without \
+         sending, or the value was already received"
+    );
+}
