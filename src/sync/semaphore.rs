@@ -24,6 +24,10 @@ use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 /// A semaphore is shared by reference or in an `Arc`; the `*_owned` methods take an
 /// `Arc<Semaphore>` and return permits that own a clone of it (for `'static` tasks).
 ///
+/// A semaphore has at most `usize::MAX` permits in all, free and held together:
+/// [`add_permits`](Semaphore::add_permits) panics rather than go past that, so giving
+/// held permits back never overflows (dropping a permit never panics).
+///
 /// # Example
 ///
 /// ```
@@ -44,18 +48,21 @@ pub struct Semaphore {
 }
 
 struct State {
+    /// The free permits.
     permits: usize,
+    /// Every permit: the free ones, those held and those granted to a waiter that has
+    /// not yet seen them. Only `add_permits` raises it and only `forget` lowers it, so
+    /// giving permits back never takes `permits` past it.
+    total: usize,
     /// Requests are permit counts; a grant is the permits handed over.
     waiters: WaiterList<usize, usize>,
 }
 
 impl State {
-    /// Returns `n` permits and hands them to the waiters at the front that now fit.
+    /// Returns `n` permits (counted in `total`) and hands them to the waiters at the
+    /// front that now fit.
     fn release(&mut self, n: usize, wakers: &mut WakeList) {
-        self.permits = self
-            .permits
-            .checked_add(n)
-            .expect("semaphore permit count overflowed usize");
+        self.permits += n;
         while let Some(&need) = self.waiters.front() {
             if need > self.permits {
                 break;
@@ -73,6 +80,7 @@ impl Semaphore {
         Self {
             state: Mutex::new(State {
                 permits,
+                total: permits,
                 waiters: WaiterList::new(),
             }),
         }
@@ -91,9 +99,35 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If the permit count would overflow `usize`.
+    /// If the semaphore would have more than `usize::MAX` permits in all, counting the
+    /// free ones and those held (by permits and granted waiters). Nothing is added
+    /// then.
+    ///
+    /// ```
+    /// let semaphore = pride::Semaphore::new(usize::MAX);
+    /// let held = semaphore.try_acquire().unwrap();
+    /// let add = std::panic::AssertUnwindSafe(|| semaphore.add_permits(1));
+    /// assert!(std::panic::catch_unwind(add).is_err()); // 1 held, usize::MAX - 1 free
+    /// drop(held);
+    /// assert_eq!(semaphore.available_permits(), usize::MAX);
+    /// ```
+    #[track_caller]
     pub fn add_permits(&self, n: usize) {
-        self.release(n);
+        let mut wakers = WakeList::new();
+        {
+            let mut state = self.lock_state();
+            let Some(total) = state.total.checked_add(n) else {
+                let total = state.total;
+                drop(state);
+                panic!(
+                    "pride: Semaphore::add_permits({n}) would take the semaphore past \
+                     usize::MAX permits in all (it has {total}, free and held)"
+                );
+            };
+            state.total = total;
+            state.release(n, &mut wakers);
+        }
+        wakers.wake();
     }
 
     fn release(&self, n: usize) {
@@ -163,6 +197,11 @@ impl Semaphore {
     /// Gives back `n` permits that a guard held.
     pub(crate) fn release_permits(&self, n: usize) {
         self.release(n);
+    }
+
+    /// Drops `n` held permits for good: the semaphore shrinks.
+    fn forget_permits(&self, n: usize) {
+        self.lock_state().total -= n;
     }
 }
 
@@ -331,7 +370,7 @@ impl SemaphorePermit<'_> {
     /// assert_eq!(semaphore.available_permits(), 1); // one permit is gone for good
     /// ```
     pub fn forget(mut self) {
-        self.n = 0;
+        self.sem.forget_permits(std::mem::take(&mut self.n));
     }
 }
 
@@ -393,7 +432,7 @@ impl OwnedSemaphorePermit {
     /// assert_eq!(semaphore.available_permits(), 0);
     /// ```
     pub fn forget(mut self) {
-        self.n = 0;
+        self.sem.forget_permits(std::mem::take(&mut self.n));
     }
 }
 

@@ -459,3 +459,26 @@ fn oneshot_recv_error_after_the_value_was_received_does_not_say_never_sent() {
          sending, or the value was already received"
     );
 }
+
+/// `add_permits` counts the permits held, not only the free ones: permits that would
+/// take the semaphore past `usize::MAX` in all are refused at the call, so giving a
+/// held permit back can never overflow (a permit's drop never panics). `forget` makes
+/// room again.
+#[test]
+fn semaphore_add_permits_refuses_at_the_call_what_a_held_permit_would_overflow() {
+    let sem = Semaphore::new(usize::MAX);
+    let held = sem.try_acquire().unwrap();
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sem.add_permits(1)));
+    let panic = refused.expect_err("usize::MAX - 1 free and 1 held: no room for one more");
+    assert!(
+        crate::common::panic_text(&*panic).contains("usize::MAX"),
+        "{:?}",
+        crate::common::panic_text(&*panic)
+    );
+    assert_eq!(sem.available_permits(), usize::MAX - 1, "nothing was added");
+    drop(held);
+    assert_eq!(sem.available_permits(), usize::MAX);
+    sem.try_acquire_many(2).unwrap().forget();
+    sem.add_permits(2);
+    assert_eq!(sem.available_permits(), usize::MAX);
+}
