@@ -60,7 +60,7 @@ impl<T> Lock<T> {
     pub fn lock(&self) -> LockFuture<'_, T> {
         LockFuture {
             lock: self,
-            wait: PermitWait::new(1),
+            wait: PermitWait::new(1, "Lock::lock"),
         }
     }
 

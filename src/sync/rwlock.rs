@@ -82,7 +82,7 @@ impl<T> RwLock<T> {
     pub fn read(&self) -> ReadFuture<'_, T> {
         ReadFuture {
             lock: self,
-            wait: PermitWait::new(1),
+            wait: PermitWait::new(1, "RwLock::read"),
         }
     }
 
@@ -90,7 +90,7 @@ impl<T> RwLock<T> {
     pub fn write(&self) -> WriteFuture<'_, T> {
         WriteFuture {
             lock: self,
-            wait: PermitWait::new(MAX_READERS),
+            wait: PermitWait::new(MAX_READERS, "RwLock::write"),
         }
     }
 

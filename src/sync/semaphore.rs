@@ -146,7 +146,7 @@ impl Semaphore {
     pub fn acquire_many(&self, n: usize) -> AcquireFuture<'_> {
         AcquireFuture {
             sem: self,
-            wait: PermitWait::new(n),
+            wait: PermitWait::new(n, "Semaphore::acquire"),
         }
     }
 
@@ -171,7 +171,7 @@ impl Semaphore {
     pub fn acquire_many_owned(self: &StdArc<Self>, n: usize) -> AcquireOwnedFuture {
         AcquireOwnedFuture {
             sem: StdArc::clone(self),
-            wait: PermitWait::new(n),
+            wait: PermitWait::new(n, "Semaphore::acquire_owned"),
         }
     }
 
@@ -221,6 +221,8 @@ impl fmt::Debug for Semaphore {
 pub(crate) struct PermitWait {
     n: usize,
     step: Step,
+    /// The call that made the future (`"Lock::lock"`), for the misuse panic.
+    call: &'static str,
 }
 
 #[derive(Debug)]
@@ -231,10 +233,11 @@ enum Step {
 }
 
 impl PermitWait {
-    pub(crate) fn new(n: usize) -> Self {
+    pub(crate) fn new(n: usize, call: &'static str) -> Self {
         Self {
             n,
             step: Step::Start,
+            call,
         }
     }
 
@@ -260,7 +263,7 @@ impl PermitWait {
                     Poll::Pending
                 }
             },
-            Step::Done => panic!("semaphore acquire future polled after completion"),
+            Step::Done => panic!("pride: {} future polled after it completed", self.call),
         }
     }
 

@@ -482,3 +482,35 @@ fn semaphore_add_permits_refuses_at_the_call_what_a_held_permit_would_overflow()
     sem.add_permits(2);
     assert_eq!(sem.available_permits(), usize::MAX);
 }
+
+/// Polling a lock's or a semaphore's future again after it completed panics with a
+/// message that names the call the user made, not the semaphore under a lock.
+#[test]
+fn an_acquire_future_polled_after_completion_names_its_own_primitive() {
+    fn polled_twice<F: Future>(future: F) -> String {
+        let mut future = pin!(future);
+        let waker = Waker::noop();
+        assert!(poll_with(future.as_mut(), waker).is_ready());
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = poll_with(future.as_mut(), waker);
+        }));
+        crate::common::panic_text(&*again.expect_err("polled after completion")).to_owned()
+    }
+    let lock = Lock::new(());
+    let rwlock = pride::sync::RwLock::new(());
+    let sem = Semaphore::new(1);
+    for (call, message) in [
+        ("Lock::lock", polled_twice(lock.lock())),
+        ("RwLock::read", polled_twice(rwlock.read())),
+        ("RwLock::write", polled_twice(rwlock.write())),
+        ("Semaphore::acquire", polled_twice(sem.acquire())),
+    ] {
+        assert!(
+            message.contains(call) && message.contains("after it completed"),
+            "{call}: {message:?}"
+        );
+        if call != "Semaphore::acquire" {
+            assert!(!message.contains("semaphore"), "{call}: {message:?}");
+        }
+    }
+}
