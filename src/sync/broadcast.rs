@@ -14,14 +14,16 @@
 //! });
 //! ```
 //!
-//! The channel keeps the last `capacity` messages in a ring. Sending never waits: when
-//! the ring is full the oldest message is overwritten, and a receiver that had not read
-//! it yet *lags*: its next `recv` reports how many messages it missed
-//! ([`RecvError::Lagged`]) and then goes on from the oldest one still kept. So a slow
-//! receiver cannot hold up the senders or the other receivers. Values are cloned out
-//! to each receiver (`T: Clone`), and dropped when overwritten or when the channel goes;
-//! neither happens under the channel's lock, so a message's `Clone` and `Drop` may use
-//! the channel (a message may carry a sender for replies).
+//! The channel keeps the last `capacity` messages in a ring. The capacity is a bound,
+//! not a reservation: the ring grows as messages come (`usize::MAX` makes it keep every
+//! message). Sending never waits: when the ring is full the oldest message is
+//! overwritten, and a receiver that had not read it yet *lags*: its next `recv` reports
+//! how many messages it missed ([`RecvError::Lagged`]) and then goes on from the oldest
+//! one still kept. So a slow receiver cannot hold up the senders or the other
+//! receivers. Values are cloned out to each receiver (`T: Clone`), and dropped when
+//! overwritten or when the channel goes; neither happens under the channel's lock, so a
+//! message's `Clone` and `Drop` may use the channel (a message may carry a sender for
+//! replies).
 //!
 //! Each receiver keeps its own position; the state (the ring, the positions it spans,
 //! the counts of both ends and a waiter list of receivers) sits behind one lock. A send
@@ -61,7 +63,8 @@ impl<T> Shared<T> {
     }
 }
 
-/// Makes a broadcast channel keeping the last `capacity` messages.
+/// Makes a broadcast channel keeping the last `capacity` messages. Nothing is
+/// reserved up front: the ring grows as messages come, up to `capacity`.
 ///
 /// # Panics
 ///
@@ -81,7 +84,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         "pride: a broadcast channel needs a capacity of at least 1"
     );
     let shared = Arc::new(Mutex::new(Shared {
-        ring: VecDeque::with_capacity(capacity),
+        ring: VecDeque::new(),
         capacity,
         first: 0,
         senders: 1,

@@ -1,5 +1,6 @@
 //! Queue and channels under the pride runtime: producers and consumers in task groups,
-//! gets cancelled by cancel scopes, counting that no item is lost or duplicated.
+//! gets cancelled by cancel scopes, counting that no item is lost or duplicated; the
+//! broadcast ring's bound and what it keeps; the channels' errors; who a put wakes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -231,4 +232,23 @@ async fn a_receive_that_timed_out_as_a_stream_holds_no_item_back() {
     drop(tx);
     assert_eq!(rx.next().await, Some(3));
     assert_eq!(rx.next().await, None);
+}
+
+/// The broadcast capacity bounds the ring; it is not reserved up front. A capacity of
+/// `usize::MAX` (a ring as large as the unread messages) works like any other.
+#[test]
+fn broadcast_with_capacity_usize_max_sends_and_receives() {
+    use pride::sync::broadcast;
+    let (tx, mut rx) = broadcast::channel::<u32>(usize::MAX);
+    let mut late = tx.subscribe();
+    for i in 0..100 {
+        assert_eq!(tx.send(i), Ok(2));
+    }
+    for i in 0..100 {
+        assert_eq!(rx.try_recv(), Ok(i));
+    }
+    assert_eq!(late.try_recv(), Ok(0));
+    drop(tx);
+    assert_eq!(rx.try_recv(), Err(broadcast::TryRecvError::Closed));
+    assert_eq!(late.try_recv(), Ok(1), "late has 99 messages still to read");
 }
