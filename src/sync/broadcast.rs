@@ -14,20 +14,31 @@
 //! });
 //! ```
 //!
-//! The channel keeps the last `capacity` messages in a ring. The capacity is a bound,
-//! not a reservation: the ring grows as messages come (`usize::MAX` makes it keep every
-//! message). Sending never waits: when the ring is full the oldest message is
-//! overwritten, and a receiver that had not read it yet *lags*: its next `recv` reports
-//! how many messages it missed ([`RecvError::Lagged`]) and then goes on from the oldest
-//! one still kept. So a slow receiver cannot hold up the senders or the other
-//! receivers. Values are cloned out to each receiver (`T: Clone`), and dropped when
-//! overwritten or when the channel goes; neither happens under the channel's lock, so a
-//! message's `Clone` and `Drop` may use the channel (a message may carry a sender for
-//! replies).
+//! The channel keeps the messages some receiver has yet to read in a ring of at most
+//! `capacity` messages. The capacity is a bound, not a reservation: the ring grows as
+//! unread messages pile up (`usize::MAX` makes it as large as the backlog). Sending
+//! never waits: when the ring is full the oldest message is overwritten, and a receiver
+//! that had not read it yet *lags*: its next `recv` reports how many messages it missed
+//! ([`RecvError::Lagged`]) and then goes on from the oldest one still kept. So a slow
+//! receiver cannot hold up the senders or the other receivers.
+//!
+//! A message is cloned out to each receiver that reads it (`T: Clone`), except the
+//! last, which takes it. So a message is dropped as soon as every receiver that was
+//! alive when it was sent has read it or been dropped (or when it is overwritten).
+//! Neither a clone nor a drop happens under the channel's lock, so a message's `Clone`
+//! and `Drop` may use the channel: a message may carry a sender for replies, and once
+//! read it does not keep the channel open.
 //!
 //! Each receiver keeps its own position; the state (the ring, the positions it spans,
 //! the counts of both ends and a waiter list of receivers) sits behind one lock. A send
 //! wakes every waiting receiver: each of them has a new message to read.
+
+// Each message in the ring counts the receivers that will still read it: those alive
+// when it was sent, plus clones of them made before they read it, less those that
+// have read it or been dropped. A receiver reads in order, so a receiver counted on
+// a message is counted on every later one: the counts never fall from the front of
+// the ring to the back, a message whose count reaches 0 is at the front, and it
+// leaves the ring at once. A lagging receiver is counted on every message kept.
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -43,10 +54,9 @@ use crate::sync::error::Closed;
 use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
 
 struct Shared<T> {
-    /// The messages kept, oldest first; `ring[0]` has position `first`. Shared, so that
-    /// a receiver clones its copy, and a message is dropped, outside the lock: user
-    /// `Clone` and `Drop` code may use the channel (a message that owns a sender).
-    ring: VecDeque<StdArc<T>>,
+    /// The messages some receiver will still read, oldest first; `ring[0]` has
+    /// position `first`. Grown as needed, up to `capacity`.
+    ring: VecDeque<Slot<T>>,
     capacity: usize,
     /// The position of `ring[0]`; positions count every message ever sent.
     first: u64,
@@ -56,15 +66,31 @@ struct Shared<T> {
     waiters: WaiterList<(), ()>,
 }
 
+/// A message in the ring.
+struct Slot<T> {
+    /// Shared, so that a receiver clones its copy, and a message is dropped, outside
+    /// the lock: user `Clone` and `Drop` code may use the channel (a message that owns
+    /// a sender).
+    value: StdArc<T>,
+    /// How many receivers will still read it; never 0 (see the top of this file).
+    unread: usize,
+}
+
 impl<T> Shared<T> {
     /// The position the next message will get.
     fn end(&self) -> u64 {
         self.first + self.ring.len() as u64
     }
+
+    /// The index in `ring` of a receiver's next message, 0 for a lagging receiver.
+    fn index_of(&self, next: u64) -> usize {
+        next.saturating_sub(self.first) as usize
+    }
 }
 
-/// Makes a broadcast channel keeping the last `capacity` messages. Nothing is
-/// reserved up front: the ring grows as messages come, up to `capacity`.
+/// Makes a broadcast channel whose receivers may fall up to `capacity` messages
+/// behind before they lag. Nothing is reserved up front: the ring holds only the
+/// messages some receiver has yet to read.
 ///
 /// # Panics
 ///
@@ -144,7 +170,8 @@ impl<T> Sender<T> {
                 overwritten = shared.ring.pop_front();
                 shared.first += 1;
             }
-            shared.ring.push_back(value);
+            let unread = shared.receivers;
+            shared.ring.push_back(Slot { value, unread });
             shared.waiters.grant_all(|()| (), &mut wakers);
             shared.receivers
         };
@@ -299,6 +326,9 @@ impl Error for TryRecvError {}
 impl<T: Clone> Receiver<T> {
     /// Takes the next message if there is one.
     ///
+    /// The last receiver to read a message takes it without a clone, and the ring lets
+    /// it go.
+    ///
     /// ```
     /// use pride::sync::broadcast::{self, TryRecvError};
     ///
@@ -312,26 +342,39 @@ impl<T: Clone> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let taken = Self::take(&mut self.next, &self.shared.lock());
-        taken.map(|value| T::clone(&value))
+        let taken = Self::take(&mut self.next, &mut self.shared.lock());
+        taken.map(StdArc::unwrap_or_clone)
     }
 
-    /// Reads the message at `next`, or says why not. The caller clones it out once the
-    /// lock is released.
-    fn take(next: &mut u64, shared: &Shared<T>) -> Result<StdArc<T>, TryRecvError> {
+    /// Reads the message at `next`, or says why not. The caller clones it out (or
+    /// takes it, if the ring let it go) once the lock is released.
+    fn take(next: &mut u64, shared: &mut Shared<T>) -> Result<StdArc<T>, TryRecvError> {
         if *next < shared.first {
             let missed = shared.first - *next;
             *next = shared.first;
             return Err(TryRecvError::Lagged(missed));
         }
-        match shared.ring.get((*next - shared.first) as usize) {
-            Some(value) => {
-                *next += 1;
-                Ok(StdArc::clone(value))
-            }
-            None if shared.senders == 0 => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
+        let index = shared.index_of(*next);
+        let Some(slot) = shared.ring.get_mut(index) else {
+            return Err(if shared.senders == 0 {
+                TryRecvError::Closed
+            } else {
+                TryRecvError::Empty
+            });
+        };
+        *next += 1;
+        slot.unread -= 1;
+        if slot.unread > 0 {
+            return Ok(StdArc::clone(&slot.value));
         }
+        // Read by the last receiver that will: it is at the front, and leaves.
+        debug_assert_eq!(index, 0, "a message nobody will read is at the front");
+        shared.first += 1;
+        Ok(shared
+            .ring
+            .pop_front()
+            .expect("the message just read")
+            .value)
     }
 
     /// Waits for the next message.
@@ -369,7 +412,14 @@ impl<T: Clone> Receiver<T> {
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
-        self.shared.lock().receivers += 1;
+        let mut shared = self.shared.lock();
+        shared.receivers += 1;
+        // The clone will read what the original has yet to read.
+        let from = shared.index_of(self.next);
+        for slot in shared.ring.range_mut(from..) {
+            slot.unread += 1;
+        }
+        drop(shared);
         Receiver {
             shared: self.shared.clone(),
             next: self.next,
@@ -379,7 +429,24 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.lock().receivers -= 1;
+        // The messages only this receiver would still have read, dropped once the
+        // lock is released.
+        let unread: Vec<Slot<T>> = {
+            let mut shared = self.shared.lock();
+            shared.receivers -= 1;
+            let from = shared.index_of(self.next);
+            for slot in shared.ring.range_mut(from..) {
+                slot.unread -= 1;
+            }
+            let gone = shared
+                .ring
+                .iter()
+                .take_while(|slot| slot.unread == 0)
+                .count();
+            shared.first += gone as u64;
+            shared.ring.drain(..gone).collect()
+        };
+        drop(unread);
     }
 }
 
@@ -414,10 +481,10 @@ impl<T: Clone> Future for Recv<'_, T> {
                 return Poll::Pending;
             }
         }
-        match Receiver::take(&mut this.receiver.next, &shared) {
+        match Receiver::take(&mut this.receiver.next, &mut shared) {
             Ok(value) => {
                 drop(shared);
-                Poll::Ready(Ok(T::clone(&value)))
+                Poll::Ready(Ok(StdArc::unwrap_or_clone(value)))
             }
             Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
             Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
@@ -499,19 +566,46 @@ mod tests {
     #[test]
     fn messages_are_cloned_and_dropped_outside_the_lock() {
         let (tx, mut rx) = channel(1);
-        assert_eq!(tx.send(OwnsSender(Some(tx.clone()))).ok(), Some(1));
-        // Received: cloned out of the ring.
+        let mut rx2 = tx.subscribe();
+        assert_eq!(tx.send(OwnsSender(Some(tx.clone()))).ok(), Some(2));
+        // Read by one of two receivers: cloned out of the ring.
         let received = rx.try_recv().expect("a message");
-        assert_eq!(Arc::strong_count(&tx.shared), 4);
+        assert_eq!(Arc::strong_count(&tx.shared), 5);
         drop(received);
-        // The ring is full: this send drops the first message.
-        assert_eq!(tx.send(OwnsSender(None)).ok(), Some(1));
+        // The ring is full: this send drops the message rx2 had not read.
+        assert_eq!(tx.send(OwnsSender(None)).ok(), Some(2));
         assert_eq!(
             Arc::strong_count(&tx.shared),
-            2,
+            3,
             "the overwritten sender is gone"
         );
+        assert_eq!(rx2.try_recv().err(), Some(TryRecvError::Lagged(1)));
+        drop((rx.try_recv(), rx2.try_recv()));
+        // Dropped with the last receivers that would read it.
+        assert_eq!(tx.send(OwnsSender(Some(tx.clone()))).ok(), Some(2));
         drop(rx);
+        assert_eq!(Arc::strong_count(&tx.shared), 3, "rx2 will read it");
+        drop(rx2);
+        assert_eq!(Arc::strong_count(&tx.shared), 1, "nobody will read it");
+    }
+
+    #[test]
+    fn a_message_leaves_the_ring_once_every_receiver_that_will_read_it_has() {
+        let (tx, mut rx) = channel(8);
+        tx.send(1).unwrap();
+        let mut late = tx.subscribe(); // will not read 1
+        let mut twin = rx.clone(); // will read 1
+        tx.send(2).unwrap();
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(tx.shared.lock().ring.len(), 2, "twin has yet to read 1");
+        assert_eq!(twin.try_recv(), Ok(1));
+        assert_eq!(tx.shared.lock().ring.len(), 1);
+        assert_eq!(late.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Ok(2));
+        drop(twin); // it would have read 2
+        let shared = tx.shared.lock();
+        assert!(shared.ring.is_empty());
+        assert_eq!((shared.first, shared.end()), (2, 2));
     }
 
     #[test]

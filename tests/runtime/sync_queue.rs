@@ -252,3 +252,43 @@ fn broadcast_with_capacity_usize_max_sends_and_receives() {
     assert_eq!(rx.try_recv(), Err(broadcast::TryRecvError::Closed));
     assert_eq!(late.try_recv(), Ok(1), "late has 99 messages still to read");
 }
+
+/// A broadcast message is dropped once every receiver that will read it has read it,
+/// so a sender it carried (for replies) does not keep the channel open: once the
+/// program's own senders are gone and everything is read, the channel is closed.
+#[test]
+fn broadcast_a_sender_carried_in_a_read_message_does_not_keep_the_channel_open() {
+    use pride::sync::broadcast;
+
+    #[derive(Clone)]
+    struct Request {
+        _reply_to: broadcast::Sender<Request>,
+    }
+
+    let (tx, mut rx) = broadcast::channel::<Request>(4);
+    let mut rx2 = tx.subscribe();
+    tx.send(Request {
+        _reply_to: tx.clone(),
+    })
+    .unwrap();
+    drop(tx);
+    // Read by the first receiver: still kept, for the second.
+    drop(rx.try_recv().unwrap());
+    assert_eq!(rx.try_recv().err(), Some(broadcast::TryRecvError::Empty));
+    // Read by the last one that will read it: dropped, and with it the last sender.
+    drop(rx2.try_recv().unwrap());
+    assert_eq!(rx.try_recv().err(), Some(broadcast::TryRecvError::Closed));
+    let recv = futures_lite::future::block_on(rx2.recv());
+    assert_eq!(recv.err(), Some(broadcast::RecvError::Closed));
+
+    // A receiver dropped before reading no longer counts as one that will.
+    let (tx, rx) = broadcast::channel::<Request>(4);
+    let mut rx2 = tx.subscribe();
+    tx.send(Request {
+        _reply_to: tx.clone(),
+    })
+    .unwrap();
+    drop((tx, rx));
+    drop(rx2.try_recv().unwrap());
+    assert_eq!(rx2.try_recv().err(), Some(broadcast::TryRecvError::Closed));
+}
