@@ -50,7 +50,6 @@ use std::task::{Context, Poll};
 use std::sync::Arc as StdArc;
 
 use crate::loom::sync::{Arc, Mutex};
-use crate::sync::error::Closed;
 use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
 
 struct Shared<T> {
@@ -145,7 +144,8 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Sends `value` to every receiver alive now, returning how many there are. Never
     /// waits: a full ring drops its oldest message. With no receiver alive the value
-    /// is handed back as `Err(Closed(value))`.
+    /// is handed back as `Err(SendError(value))`; the channel is not closed by that (a
+    /// receiver from [`subscribe`](Sender::subscribe) gets the next sends).
     ///
     /// ```
     /// let (tx, rx) = pride::sync::broadcast::channel(4);
@@ -154,7 +154,7 @@ impl<T> Sender<T> {
     /// drop((rx, _rx2));
     /// assert_eq!(tx.send("unheard").unwrap_err().0, "unheard");
     /// ```
-    pub fn send(&self, value: T) -> Result<usize, Closed<T>> {
+    pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
         let mut wakers = WakeList::new();
         let value = StdArc::new(value);
         // The message a full ring overwrites is dropped after the lock is released.
@@ -164,7 +164,7 @@ impl<T> Sender<T> {
             if shared.receivers == 0 {
                 drop(shared);
                 let value = StdArc::into_inner(value).expect("the message was not shared yet");
-                return Err(Closed(value));
+                return Err(SendError(value));
             }
             if shared.ring.len() == shared.capacity {
                 overwritten = shared.ring.pop_front();
@@ -255,6 +255,45 @@ pub struct Receiver<T> {
     /// The position of the next message this receiver reads.
     next: u64,
 }
+
+/// A [`Sender::send`] found no receiver alive; here is the message back.
+///
+/// Not final: the channel stays open while a sender is alive, and a receiver from
+/// [`Sender::subscribe`] gets the next messages.
+///
+/// ```
+/// use pride::sync::broadcast::{self, SendError};
+///
+/// let (tx, rx) = broadcast::channel(4);
+/// drop(rx);
+/// assert_eq!(tx.send("unheard"), Err(SendError("unheard")));
+/// let mut rx = tx.subscribe();
+/// assert_eq!(tx.send("heard"), Ok(1));
+/// assert_eq!(rx.try_recv(), Ok("heard"));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SendError<T>(pub T);
+
+impl<T> SendError<T> {
+    /// The message the send hands back.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no broadcast receiver is alive to get the message")
+    }
+}
+
+impl<T> Error for SendError<T> {}
 
 /// Why [`Receiver::recv`] returned no message.
 ///
@@ -667,7 +706,7 @@ mod tests {
     fn send_without_receivers_hands_the_value_back() {
         let (tx, rx) = channel(1);
         drop(rx);
-        assert_eq!(tx.send(5), Err(Closed(5)));
+        assert_eq!(tx.send(5), Err(SendError(5)));
         assert_eq!(tx.receiver_count(), 0);
     }
 

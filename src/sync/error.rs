@@ -61,9 +61,9 @@ impl<T> fmt::Debug for WouldBlock<T> {
 impl<T> fmt::Display for WouldBlock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            WouldBlock::Full(_) => "the queue is full",
-            WouldBlock::Empty => "the queue is empty",
-            WouldBlock::Closed(_) => "the queue is closed",
+            WouldBlock::Full(_) => "the queue or channel is full",
+            WouldBlock::Empty => "the queue or channel is empty",
+            WouldBlock::Closed(_) => "the queue or channel is closed",
         })
     }
 }
@@ -108,7 +108,7 @@ impl<T> fmt::Debug for Closed<T> {
 
 impl<T> fmt::Display for Closed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the queue is closed")
+        f.write_str("the queue or channel is closed")
     }
 }
 

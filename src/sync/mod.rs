@@ -35,9 +35,11 @@
 //!
 //! - `Queue::with_maxsize(0)` and `channel(0)` panic: there is no rendezvous queue
 //!   (use [`oneshot`] or an [`Event`] for a hand-shake).
-//! - Errors: [`WouldBlock<T = ()>`](WouldBlock) is `Full(T)` / `Empty` / `Closed(T)` for
-//!   the non-blocking calls; [`Closed<T = ()>`](Closed) for the waiting ones (a get
-//!   returns `Closed(())`, a put `Closed(value)`).
+//! - Errors of queues and channels: [`WouldBlock<T = ()>`](WouldBlock) is `Full(T)` /
+//!   `Empty` / `Closed(T)` for the non-blocking calls; [`Closed<T = ()>`](Closed) for
+//!   the waiting ones (a get returns `Closed(())`, a put `Closed(value)`). [`oneshot`],
+//!   [`watch`] and [`broadcast`] have errors of their own, which say what happened in
+//!   their terms.
 //! - A put that has not completed when its queue is closed fails, even one that had
 //!   just been given a slot. Gets keep draining a closed queue.
 //! - A put holds its item until it has a slot, so `len()` counts only items really in
@@ -48,8 +50,9 @@
 //! - Polling an acquire/get/put future again after it completed panics.
 //! - [`broadcast`] sends never wait: a full ring overwrites its oldest message and a
 //!   receiver that fell behind is told how many it missed. [`watch`] keeps only the
-//!   latest value. Both hand a send back as `Closed(value)` only when nobody could
-//!   ever read it (no broadcast receiver); a watch send always stores its value.
+//!   latest value. A broadcast send with no receiver alive hands its value back
+//!   ([`broadcast::SendError`]; the channel stays open, and a receiver subscribed
+//!   later gets the next sends); a watch send always stores its value.
 //! - [`Barrier::new(0)`](Barrier::new) acts as `Barrier::new(1)`; a cancelled barrier
 //!   wait leaves its round rather than counting as arrived.
 //! - A waker that panics when woken (a foreign executor's bug) does not keep the

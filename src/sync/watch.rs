@@ -41,6 +41,7 @@
 // The read-write lock is `parking_lot`'s even under loom: the facade has no
 // read-write lock, and no loom model exercises this channel.
 
+use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
@@ -51,7 +52,6 @@ use parking_lot::{RwLock, RwLockReadGuard};
 
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{Arc, Mutex};
-use crate::sync::error::Closed;
 use crate::sync::waiters::{WaiterId, WaiterList, WakeList};
 
 struct Shared<T> {
@@ -310,7 +310,7 @@ impl<T> Receiver<T> {
     /// Waits for a version newer than the last one seen and marks it seen; read it
     /// with [`borrow_and_update`](Receiver::borrow_and_update), which also marks seen a
     /// version sent in between (so the next `changed` does not report a value already
-    /// read). Fails with [`Closed`] once the sender is gone and every version has been
+    /// read). Fails with [`RecvError`] once the sender is gone and every version has been
     /// seen.
     ///
     /// Cancel-safe: a dropped `changed()` marks nothing seen, so the change is still
@@ -393,9 +393,9 @@ pub struct Changed<'a, T> {
 }
 
 impl<T> Future for Changed<'_, T> {
-    type Output = Result<(), Closed>;
+    type Output = Result<(), RecvError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RecvError>> {
         std::task::ready!(crate::runtime::coop::poll_proceed(cx));
         let this = &mut *self;
         let shared = &this.receiver.shared;
@@ -416,7 +416,7 @@ impl<T> Future for Changed<'_, T> {
             return Poll::Ready(Ok(()));
         }
         if state.closed {
-            return Poll::Ready(Err(Closed(())));
+            return Poll::Ready(Err(RecvError));
         }
         this.id = Some(state.waiters.push_back((), cx.waker()));
         crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
@@ -438,6 +438,30 @@ impl<T> fmt::Debug for Changed<'_, T> {
         f.debug_struct("Changed").finish_non_exhaustive()
     }
 }
+
+/// Why [`Receiver::changed`] failed: the sender was dropped, and this receiver has
+/// seen every version it sent, so no new one will come.
+///
+/// ```
+/// use pride::sync::watch::{self, RecvError};
+///
+/// pride::run(async {
+///     let (tx, mut rx) = watch::channel(0);
+///     drop(tx);
+///     assert_eq!(rx.changed().await, Err(RecvError));
+///     assert_eq!(*rx.borrow(), 0); // the last value stays readable
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecvError;
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the watch sender was dropped")
+    }
+}
+
+impl Error for RecvError {}
 
 #[cfg(test)]
 mod tests {
@@ -483,10 +507,10 @@ mod tests {
         drop(tx);
         assert_eq!(c.poll(&mut changed), Poll::Ready(Ok(())));
         drop(changed);
-        assert_eq!(c.poll(&mut rx2.changed()), Poll::Ready(Err(Closed(()))));
+        assert_eq!(c.poll(&mut rx2.changed()), Poll::Ready(Err(RecvError)));
         // The unseen change still comes first.
         assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Ok(())));
-        assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Err(Closed(()))));
+        assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Err(RecvError)));
     }
 
     #[test]

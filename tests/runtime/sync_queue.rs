@@ -292,3 +292,27 @@ fn broadcast_a_sender_carried_in_a_read_message_does_not_keep_the_channel_open()
     drop(rx2.try_recv().unwrap());
     assert_eq!(rx2.try_recv().err(), Some(broadcast::TryRecvError::Closed));
 }
+
+/// Each channel's "nobody there" error says what happened in its own terms: a
+/// broadcast send with no receiver alive is not a closed channel (a `subscribe` brings
+/// one back), and a watch's `changed` fails because its sender is gone.
+#[test]
+fn broadcast_and_watch_errors_describe_their_own_channel() {
+    use pride::sync::{broadcast, watch};
+    let (tx, rx) = broadcast::channel::<u8>(4);
+    drop(rx);
+    let err = tx.send(1).unwrap_err();
+    assert_eq!(err.0, 1);
+    assert_eq!(
+        err.to_string(),
+        "no broadcast receiver is alive to get the message"
+    );
+    let mut rx = tx.subscribe();
+    assert_eq!(tx.send(2), Ok(1));
+    assert_eq!(rx.try_recv(), Ok(2));
+
+    let (tx, mut rx) = watch::channel(0);
+    drop(tx);
+    let err = futures_lite::future::block_on(rx.changed()).unwrap_err();
+    assert_eq!(err.to_string(), "the watch sender was dropped");
+}
