@@ -211,7 +211,10 @@ impl<T> fmt::Debug for Sender<T> {
 /// The receiving end of a [`channel`]; clone it for more consumers. It is also a
 /// [`Stream`] that ends once every sender is gone and the channel is drained; a
 /// `next()` dropped mid-wait (by a `select` or a timeout) holds no item back, and a
-/// waiting [`recv`](Receiver::recv) is served before a waiting stream.
+/// waiting [`recv`](Receiver::recv) is served before a waiting stream. As a stream it
+/// is woken for an item, not handed one: a send that finds no `recv` waiting wakes
+/// every receiver waiting as a stream, and the first to poll takes the item (`recv`
+/// keeps FIFO order and wakes one per item).
 ///
 /// ```
 /// use futures_lite::StreamExt;

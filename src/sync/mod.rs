@@ -7,7 +7,7 @@
 //! task groups or cancel scopes, so they work under any executor; pride's cancellation
 //! reaches them the only way it reaches anything, by dropping a waiting future.
 //!
-//! # Guarantees (every primitive keeps all three)
+//! # Guarantees (every primitive keeps all three, streams excepted)
 //!
 //! - **Every wait is cancel-safe.** Dropping a waiting future (which is what a
 //!   cancelled task does) loses nothing: a lock, permits, a token or an item that had
@@ -21,6 +21,14 @@
 //!   release of `k` permits only the waiters those permits satisfy. Only broadcasts
 //!   ([`Event::set`], [`Notify::notify_waiters`], a completed [`Barrier`] round, a
 //!   `watch` or `broadcast` send, closing a queue) wake many.
+//!
+//! The exception is the `Stream` side of a queue or channel ([`Queue::stream`], a
+//! channel [`Receiver`] polled as a stream): it is neither FIFO nor wake-one. A waiting
+//! stream is woken for an item rather than handed one, so that a `next()` dropped by a
+//! `select` or a timeout, or a stream never polled again, holds no item back. So a put
+//! that finds no `get` waiting wakes *every* waiting stream, and the first to poll
+//! takes the item; the others wait on. Waiting gets are served before waiting streams,
+//! in FIFO order and one wake per item: use `get()`/`recv()` where fairness matters.
 //!
 //! # Sharing
 //!

@@ -514,8 +514,10 @@ impl StreamWait {
 ///   waiting get counts as left until that get has seen it: if the get is dropped
 ///   instead, the item goes to another get, never past one that has seen the end.
 /// - The [`stream`](Queue::stream) side is woken for an item rather than handed one,
-///   so a `next()` dropped by a `select` or a timeout holds no item back. Gets waiting
-///   in [`get`](Queue::get) are served before waiting streams.
+///   so a `next()` dropped by a `select` or a timeout holds no item back. It is the
+///   exception to FIFO and wake-one: a put wakes every waiting stream, and the first to
+///   poll takes the item. Gets waiting in [`get`](Queue::get) are served before
+///   waiting streams.
 ///
 /// `Queue` is a cheap handle: `clone()` shares the same queue. For separate sending
 /// and receiving ends that close the queue when one side is gone, use
@@ -656,6 +658,12 @@ impl<T> fmt::Debug for Queue<T> {
 
 /// The [`Stream`] of [`Queue::stream`]; a `next()` dropped mid-wait, or the stream
 /// itself, holds no item back.
+///
+/// A waiting stream is woken for an item, not handed one, so streams are the
+/// exception to the queue's FIFO, wake-one service: a put that finds no
+/// [`get`](Queue::get) waiting wakes every waiting stream, and the first to poll takes
+/// the item (the others wait on). Waiting gets are served first, oldest first, one
+/// wake per item.
 ///
 /// ```
 /// use futures_lite::StreamExt;

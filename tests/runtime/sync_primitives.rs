@@ -189,7 +189,7 @@ impl std::task::Wake for PanickingWaker {
 
 /// Counts its wakes.
 #[derive(Default)]
-struct CountingWaker(AtomicUsize);
+pub(crate) struct CountingWaker(pub(crate) AtomicUsize);
 
 impl std::task::Wake for CountingWaker {
     fn wake(self: Arc<Self>) {
@@ -197,7 +197,7 @@ impl std::task::Wake for CountingWaker {
     }
 }
 
-fn poll_with<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+pub(crate) fn poll_with<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
     f.poll(&mut Context::from_waker(waker))
 }
 

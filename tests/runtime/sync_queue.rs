@@ -316,3 +316,53 @@ fn broadcast_and_watch_errors_describe_their_own_channel() {
     let err = futures_lite::future::block_on(rx.changed()).unwrap_err();
     assert_eq!(err.to_string(), "the watch sender was dropped");
 }
+
+/// Streams are the documented exception to "wake only who can proceed": a put that
+/// finds no waiting `get` wakes every waiting stream, and the first to poll takes the
+/// item (the others wait on, and the next put wakes them again). A waiting `get` is
+/// served first, in FIFO order, and a put wakes only the oldest one.
+#[test]
+fn a_put_wakes_every_waiting_stream_but_only_the_oldest_get() {
+    use crate::sync_primitives::{CountingWaker, poll_with};
+    use futures_core::Stream;
+    use std::pin::{Pin, pin};
+    use std::task::{Context, Poll, Waker};
+
+    let counters: Vec<_> = (0..5).map(|_| Arc::new(CountingWaker::default())).collect();
+    let wakers: Vec<_> = counters.iter().map(|c| Waker::from(c.clone())).collect();
+    let wakes = || -> Vec<usize> {
+        counters
+            .iter()
+            .map(|c| c.0.load(Ordering::SeqCst))
+            .collect()
+    };
+    let q = Queue::unbounded();
+    let mut streams: Vec<_> = (0..3).map(|_| q.stream()).collect();
+    let mut next =
+        |i: usize| Pin::new(&mut streams[i]).poll_next(&mut Context::from_waker(&wakers[i]));
+    for i in 0..3 {
+        assert!(next(i).is_pending());
+    }
+    q.put_nowait(7).unwrap();
+    assert_eq!(wakes(), [1, 1, 1, 0, 0], "every waiting stream is woken");
+    // The stream that waited last but polls first takes the item; the others wait on.
+    assert_eq!(next(2), Poll::Ready(Some(7)));
+    assert!(next(0).is_pending());
+    assert!(next(1).is_pending());
+    q.put_nowait(8).unwrap();
+    assert_eq!(
+        wakes(),
+        [2, 2, 1, 0, 0],
+        "the streams still waiting are woken again"
+    );
+    assert_eq!(next(0), Poll::Ready(Some(8)));
+    assert!(next(1).is_pending());
+
+    // Gets are served first, oldest first, and a put wakes only the one it serves.
+    let (mut first, mut second) = (pin!(q.get()), pin!(q.get()));
+    assert!(poll_with(first.as_mut(), &wakers[3]).is_pending());
+    assert!(poll_with(second.as_mut(), &wakers[4]).is_pending());
+    q.put_nowait(9).unwrap();
+    assert_eq!(wakes(), [2, 2, 1, 1, 0], "one get woken, and no stream");
+    assert_eq!(poll_with(first.as_mut(), &wakers[3]), Poll::Ready(Ok(9)));
+}
