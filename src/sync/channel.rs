@@ -51,6 +51,7 @@ struct Chan<T> {
 /// });
 /// ```
 #[doc(alias("mpsc", "open_memory_channel", "create_memory_object_stream"))]
+#[track_caller]
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity >= 1,

@@ -241,6 +241,7 @@ impl<T> Core<T> {
     }
 }
 
+#[track_caller]
 fn check_maxsize(maxsize: usize) -> usize {
     assert!(
         maxsize >= 1,
@@ -568,6 +569,7 @@ impl<T> Queue<T> {
     /// # Panics
     ///
     /// If `maxsize` is 0: pride has no rendezvous queue.
+    #[track_caller]
     pub fn with_maxsize(maxsize: usize) -> Self {
         Self {
             core: Arc::new(Core::new(Some(check_maxsize(maxsize)))),
