@@ -149,6 +149,11 @@ impl<T> Sender<T> {
     /// Changes the value in place and publishes it as a new version. Like
     /// [`send`](Sender::send), it waits until every [`Ref`] is dropped.
     ///
+    /// If `modify` panics, the panic goes on to the caller and nothing is published:
+    /// what the closure changed before it panicked stays in the value (a borrow sees
+    /// it), but the version stays the same, so no receiver is woken and
+    /// [`has_changed`](Receiver::has_changed) does not report it until the next send.
+    ///
     /// ```
     /// let (tx, rx) = pride::sync::watch::channel(vec![1]);
     /// tx.send_modify(|v| v.push(2));
@@ -511,6 +516,28 @@ mod tests {
         // The unseen change still comes first.
         assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Ok(())));
         assert_eq!(c.poll(&mut rx.changed()), Poll::Ready(Err(RecvError)));
+    }
+
+    #[test]
+    fn a_panicking_send_modify_keeps_its_change_but_publishes_nothing() {
+        let (tx, mut rx) = channel(vec![1]);
+        let c = Counter::new();
+        let mut changed = rx.changed();
+        assert!(c.poll(&mut changed).is_pending());
+        let modified = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tx.send_modify(|v| {
+                v.push(2);
+                panic!("modify boom");
+            })
+        }));
+        assert!(modified.is_err());
+        assert_eq!(c.wakes(), 0);
+        assert!(c.poll(&mut changed).is_pending());
+        drop(changed);
+        assert_eq!(*rx.borrow(), [1, 2]);
+        assert!(!rx.has_changed());
+        tx.send_modify(|v| v.push(3));
+        assert!(rx.has_changed());
     }
 
     #[test]
