@@ -79,8 +79,9 @@ impl Retry {
         self
     }
 
-    /// A timeout for each attempt (with [`fail_after`]): an attempt that takes longer
-    /// is dropped and counts as failed with a [`TimeoutError`].
+    /// A timeout for each attempt (as [`fail_after`](crate::fail_after) gives one): an
+    /// attempt that takes longer is dropped and counts as failed with a
+    /// [`TimeoutError`].
     pub fn timeout(mut self, timeout: Duration) -> Retry {
         self.timeout = Some(timeout);
         self
