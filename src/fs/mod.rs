@@ -18,8 +18,10 @@
 //! Under [`Clock::autojump`](crate::time::Clock::autojump), a call queued or running
 //! on the pool holds the clock, as any `to_thread` work does: time does not jump while
 //! it runs, also when it waits, as a read of a pipe or FIFO through a [`File`] may, for
-//! another process. (A child's own pipes, in [`process`](crate::process), wait in the
-//! reactor instead and let time jump.)
+//! another process, until the [`File`] that made it is dropped (a read's call is then
+//! left to finish with nobody waiting, and holds the clock no longer). (A child's own
+//! pipes, in [`process`](crate::process), wait in the reactor instead and let time
+//! jump.)
 //!
 //! ```
 //! pride::run(async {

@@ -31,17 +31,23 @@
 //! - The exception is a job the crate itself detaches (a dropped `fs::File`'s last
 //!   write, seek, `set_len` or `sync_all`): it is never cancelled, so it runs even when
 //!   its future, or the runtime, is gone (if the process lives that long).
-//! - A job is busy (it holds the autojump clock) from its submission to its end,
-//!   except while its closure waits in a `block_on` of the pool's own runtime: a pool
-//!   thread knows its pool, and [`BlockingPool::nested_block_on`] takes the job out of
-//!   the busy count for the call (the call's root counts as any `block_on`'s does).
+//! - A job is busy (it holds the autojump clock) while somebody waits for it: from its
+//!   submission until it ends, or until its future lets it go (dropped, not detached:
+//!   nobody will take what it does, so a closure that blocks for ever, still running,
+//!   holds nothing). The count is a [`Busy`] token in the [`Hold`] the job and its
+//!   future share, taken out and dropped by whichever side is done first; the job
+//!   drops it after it woke its waiter. While a closure waits in a `block_on` of the
+//!   pool's own runtime, that call holds the token instead (the call's root counts as
+//!   any `block_on`'s does): a pool thread knows its pool and the hold of the job it
+//!   runs, and [`BlockingPool::nested_block_on`] takes the token for the call and puts
+//!   it back after, unless the future let the job go meanwhile.
 //! - A panic that comes out of a job (its closure's own panic is caught and resumed in
 //!   the awaiting task; what is left is a cancelled closure's captures that panic when
 //!   dropped, or a waker that panics) is contained by the pool thread, which stays in
-//!   the pool; the job stops counting busy all the same.
+//!   the pool; the job's token is dropped as it unwinds.
 
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -131,6 +137,12 @@ impl BlockingPool {
         }
     }
 
+    /// Counts a job busy until the returned token is dropped.
+    fn hold(&self) -> Busy {
+        self.inner.busy.fetch_add(1, Ordering::SeqCst);
+        Busy(self.inner.clone())
+    }
+
     /// Queues `job`, starting a thread for it if every thread is busy (below the cap,
     /// which threads inside a nested `block_on` do not count toward).
     /// Refused if the pool is shut down, or if it has no thread and cannot start one:
@@ -155,9 +167,7 @@ impl BlockingPool {
                 Err(error) => return Err(Refused::NoThread(error)),
             }
         }
-        self.inner.busy.fetch_add(1, Ordering::SeqCst);
         if sender.send(job).is_err() {
-            self.inner.busy.fetch_sub(1, Ordering::SeqCst);
             return Err(Refused::ShutDown);
         }
         state.queued += 1;
@@ -179,9 +189,9 @@ impl BlockingPool {
 
     /// Called by `block_on` of this pool's runtime, once it counts as a running
     /// `block_on`: on one of this pool's threads (a closure that calls `block_on` of
-    /// its own runtime), takes the thread's job out of the busy count, and the thread
-    /// out of the cap, until the returned guard is dropped, before the call stops
-    /// counting as running. The thread then waits as that call's root does, and the
+    /// its own runtime), takes the thread's job out of the busy count (its token goes
+    /// to the guard), and the thread out of the cap, until the returned guard is
+    /// dropped, before the call stops counting as running. The thread then waits as that call's root does, and the
     /// autojump clock may jump while the root waits on time; a job the call waits for
     /// (its future's `to_thread`) can start a thread even at the cap. `None` (nothing
     /// changed) on any other thread.
@@ -189,9 +199,17 @@ impl BlockingPool {
         let ours = POOL.with(|pool| std::ptr::eq(pool.get(), &*self.inner));
         ours.then(|| {
             self.inner.state.lock().nested += 1;
-            // The job this thread runs is counted, so the count stays above zero.
-            self.inner.busy.fetch_sub(1, Ordering::SeqCst);
-            NestedBlockOn(self.inner.clone())
+            let job = JOB.with(|job| job.borrow().clone());
+            // The job's count goes for the call (dropped outside the hold's lock).
+            let busy = job.as_ref().and_then(|hold| hold.lock().busy.take());
+            let job = job.filter(|_| busy.is_some());
+            drop(busy);
+            NestedBlockOn {
+                pool: BlockingPool {
+                    inner: self.inner.clone(),
+                },
+                job,
+            }
         })
     }
 
@@ -202,13 +220,24 @@ impl BlockingPool {
 }
 
 /// A pool thread's job, out of the busy count (and the thread out of the cap) while
-/// its closure runs `block_on` of the pool's runtime; counted back in when dropped.
-pub(crate) struct NestedBlockOn(std::sync::Arc<Inner>);
+/// its closure runs `block_on` of the pool's runtime; counted back in when dropped,
+/// unless its future let it go meanwhile.
+pub(crate) struct NestedBlockOn {
+    pool: BlockingPool,
+    /// The hold of the job the thread runs, whose count the call took (none for a job
+    /// nobody waited for, or that `to_thread` did not make).
+    job: Option<std::sync::Arc<Mutex<Hold>>>,
+}
 
 impl Drop for NestedBlockOn {
     fn drop(&mut self) {
-        self.0.busy.fetch_add(1, Ordering::SeqCst);
-        self.0.state.lock().nested -= 1;
+        if let Some(job) = &self.job {
+            let mut hold = job.lock();
+            if !hold.abandoned {
+                hold.busy = Some(self.pool.hold());
+            }
+        }
+        self.pool.inner.state.lock().nested -= 1;
     }
 }
 
@@ -224,8 +253,6 @@ impl Inner {
                 Ok(job) => {
                     state.queued -= 1;
                     drop(state);
-                    // The job stops counting busy when it ends, however it ends.
-                    let _busy = Busy(&self.busy);
                     // A job catches its closure's panic, but a panic can still come out
                     // of it: a cancelled closure's captures dropped, a waker that
                     // panics. The panic hook has reported it and the job is over; the
@@ -246,12 +273,12 @@ impl Inner {
     }
 }
 
-/// A running job, counted busy until dropped.
-struct Busy<'a>(&'a AtomicUsize);
+/// A job's count in the pool's busy count, given back when dropped.
+struct Busy(std::sync::Arc<Inner>);
 
-impl Drop for Busy<'_> {
+impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -263,11 +290,44 @@ const CANCELLED: u8 = 2;
 struct Shared<R> {
     state: AtomicU8,
     slot: Mutex<Slot<R>>,
+    hold: std::sync::Arc<Mutex<Hold>>,
 }
 
 struct Slot<R> {
     result: Option<std::thread::Result<R>>,
     waker: Option<Waker>,
+}
+
+/// A job's count in the busy count, while somebody waits for the job (see the module
+/// rules); shared with its pool thread while the closure runs.
+#[derive(Default)]
+struct Hold {
+    busy: Option<Busy>,
+    /// The future was dropped (not detached): nobody waits for the job any more.
+    abandoned: bool,
+}
+
+thread_local! {
+    /// On a pool thread, the hold of the job whose closure runs there, for
+    /// [`BlockingPool::nested_block_on`].
+    static JOB: RefCell<Option<std::sync::Arc<Mutex<Hold>>>> = const { RefCell::new(None) };
+}
+
+/// Marks the job whose closure runs on this thread, until dropped.
+struct Running;
+
+impl Running {
+    fn mark(hold: &std::sync::Arc<Mutex<Hold>>) -> Running {
+        JOB.with(|job| *job.borrow_mut() = Some(hold.clone()));
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let hold = JOB.with(|job| job.borrow_mut().take());
+        drop(hold);
+    }
 }
 
 /// The future of [`to_thread`].
@@ -333,6 +393,7 @@ where
             result: None,
             waker: None,
         }),
+        hold: Default::default(),
     });
     let job_shared = shared.clone();
     let job: Job = Box::new(move || {
@@ -343,15 +404,21 @@ where
         {
             return;
         }
-        let result = catch_unwind(AssertUnwindSafe(f));
+        let result = {
+            let _running = Running::mark(&job_shared.hold);
+            catch_unwind(AssertUnwindSafe(f))
+        };
         let waker = {
             let mut slot = job_shared.slot.lock();
             slot.result = Some(result);
             slot.waker.take()
         };
+        let busy = job_shared.hold.lock().busy.take();
         if let Some(waker) = waker {
             waker.wake();
         }
+        // After the wake-up: a look that finds the pool idle sees the woken task.
+        drop(busy);
     });
     ToThread {
         job: Some(job),
@@ -384,10 +451,17 @@ impl<R> Future for ToThread<R> {
             "pride: a to_thread future was polled after it completed"
         );
         if let Some(job) = this.job.take() {
-            // Register before submitting, so a fast job finds the waker.
-            this.shared.slot.lock().waker = Some(cx.waker().clone());
             let handle = crate::runtime::context::handle("pride::to_thread");
-            match handle.shared.blocking.submit(job) {
+            let pool = &handle.shared.blocking;
+            // Before submitting, so that a fast job finds the waker, and its count.
+            this.shared.slot.lock().waker = Some(cx.waker().clone());
+            this.shared.hold.lock().busy = Some(pool.hold());
+            let submitted = pool.submit(job);
+            if submitted.is_err() {
+                let busy = this.shared.hold.lock().busy.take();
+                drop(busy);
+            }
+            match submitted {
                 Ok(()) => {}
                 Err(Refused::ShutDown) => {
                     panic!("pride: to_thread called while the runtime shuts down")
@@ -436,6 +510,15 @@ impl<R> Drop for ToThread<R> {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+        // Nobody waits for it any more, queued or running: it holds the clock no
+        // longer (a nested `block_on` its closure is in keeps the token until it ends,
+        // and then drops it).
+        let busy = {
+            let mut hold = self.shared.hold.lock();
+            hold.abandoned = true;
+            hold.busy.take()
+        };
+        drop(busy);
     }
 }
 

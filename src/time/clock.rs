@@ -97,10 +97,9 @@ impl Clock {
     /// [`Runtime::block_on`](crate::Runtime::block_on) of its own runtime: while it is
     /// inside that call, the closure does not hold the clock, and the call's root future
     /// counts as any `block_on`'s does (time jumps when it, too, is blocked). A closure
-    /// holds the clock until it returns, even after its future was dropped: one that
-    /// blocks for ever (a read of a pipe that nobody writes, cancelled by a timeout)
-    /// stops time for the rest of the runtime's life. A task waiting on a socket, a pipe
-    /// or a child process counts as blocked, as in Trio.
+    /// whose future was dropped (its task cancelled) runs on, but holds the clock no
+    /// longer: nobody waits for it. A task waiting on a socket, a pipe or a child
+    /// process counts as blocked, as in Trio.
     /// Before time jumps, the runtime looks for what the kernel already holds: bytes
     /// that a task of the runtime has written to its peer over a Unix socket or a pipe,
     /// or a Unix connection it has made, are seen first, and no deadline overtakes them

@@ -362,3 +362,75 @@ fn polled_after_completion_panics() {
         }
     });
 }
+
+/// A closure whose future was dropped (its task cancelled by hand while the closure
+/// blocks) runs on, but nobody waits for it any more: it no longer holds the autojump
+/// clock, and a later sleep ends.
+#[test]
+fn a_dropped_closure_still_running_lets_the_clock_jump() {
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    crate::common::autojump(60, move || async move {
+        let started = pride::Event::new();
+        let running = started.clone();
+        let scope = pride::CancelScope::new();
+        let handle = scope.clone();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                let out = scope
+                    .run(to_thread(move || {
+                        running.set();
+                        // Blocks until the end of the test.
+                        let _ = blocked.recv();
+                    }))
+                    .await;
+                assert_eq!(out, None);
+            });
+            started.wait().await;
+            handle.cancel();
+        })
+        .await
+        .unwrap();
+        let start = pride::current_time();
+        pride::sleep(Duration::from_secs(1)).await;
+        assert_eq!(pride::current_time() - start, Duration::from_secs(1));
+        release.send(()).unwrap();
+    });
+}
+
+/// The same while the closure waits in a nested `block_on` of its runtime: the call
+/// holds the job's count meanwhile, and lets it go when it ends, since nobody waits
+/// for the job any more. Both the nested sleep and the caller's later sleep end.
+#[test]
+fn a_closure_dropped_while_in_a_nested_block_on_lets_the_clock_jump() {
+    let rt = builder(2).clock(Clock::autojump()).build().unwrap();
+    let (finished, nested_end) = std::sync::mpsc::channel();
+    nested(rt, move |inner| async move {
+        let started = pride::Event::new();
+        let running = started.clone();
+        let scope = pride::CancelScope::new();
+        let handle = scope.clone();
+        task_group(async |tg| {
+            tg.start_soon(async move {
+                let work = to_thread(move || {
+                    let slept = inner.block_on(async move {
+                        running.set();
+                        let start = pride::current_time();
+                        pride::sleep(Duration::from_secs(5)).await;
+                        pride::current_time() - start
+                    });
+                    finished.send(slept).unwrap();
+                });
+                assert_eq!(scope.run(work).await, None);
+            });
+            started.wait().await;
+            handle.cancel();
+        })
+        .await
+        .unwrap();
+        pride::sleep(Duration::from_secs(10)).await;
+    });
+    let nested_slept = nested_end
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the nested sleep ended");
+    assert_eq!(nested_slept, Duration::from_secs(5));
+}
