@@ -49,8 +49,10 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// joined), so a program that ends right after it may end before the call does: flush
 /// (or [`sync_all`](File::sync_all)) a `File` before the end of the program.
 ///
-/// **Cancel safety.** An operation polled once has started its call on the pool, and
-/// the call runs to its end even if the operation is dropped; the next operation waits
+/// **Cancel safety.** An operation polled once has started its call on the pool (if
+/// another call was in flight, once that one has ended and the operation was polled
+/// again), and the call runs to its end even if the operation is dropped; the next
+/// operation waits
 /// for it first, and then runs its own call: it never returns the dropped call's
 /// result. What a dropped call leaves behind:
 /// - a read: the bytes it read are returned by the next read;
@@ -86,9 +88,12 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// fetched, as over any read-ahead), and the read is made again after it. So either
 /// the read returns what the file held and the write lands after those bytes, or the
 /// write lands where the reader was and the read returns the bytes that follow it. On
-/// a file that cannot seek the move back fails: the write fails (its error is returned
-/// by the next operation, which may be the reader's read) and the bytes stay for the
-/// reader. A read that waits for data (a pipe, a FIFO) holds back every other call
+/// a file that cannot seek the move back fails: the write fails and the bytes stay for
+/// the reader. The error of a buffered write comes back from the next operation, which
+/// may be the other task's (the reader's read), not the writer's `flush`. A seek
+/// relative to the current position may count from where the other task's call left
+/// it: with two tasks on one `File`, seek to absolute positions. A read that waits for
+/// data (a pipe, a FIFO) holds back every other call
 /// until it ends: for a stream read and written at once, use a socket of
 /// [`net`](crate::net) or a child's pipes ([`process`](crate::process)), which wait in
 /// the reactor.
@@ -165,11 +170,6 @@ impl Waiters {
         if !wakers.iter().any(|w| w.will_wake(waker)) {
             wakers.push(waker.clone());
         }
-    }
-
-    /// Forgets `waker`: its task took the call's result and waits no more.
-    fn forget(&self, waker: &Waker) {
-        self.0.lock().retain(|w| !w.will_wake(waker));
     }
 }
 
@@ -471,10 +471,10 @@ impl File {
         // Before the poll: a call that ends in between finds this task's waker.
         self.waiters.register(cx.waker());
         let polled = Pin::new(call).poll(&mut Context::from_waker(&self.waker));
+        // The waker stays registered: the call's end wakes every waker it finds, and
+        // another future of this task (the other half, polled in the same `join`) may
+        // share it and still wait. At worst a task is woken once more than needed.
         let (file, done) = ready!(crate::debug::task::noting(polled, cx, WaitOn::Thread));
-        // Only this task's waker goes: the call's end may not have woken the others
-        // yet (its waker runs after its result is in).
-        self.waiters.forget(cx.waker());
         self.state = State::Idle(Some(file));
         Poll::Ready(Some((number, done)))
     }

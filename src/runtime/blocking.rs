@@ -519,6 +519,9 @@ impl<R> Drop for ToThread<R> {
             hold.busy.take()
         };
         drop(busy);
+        // Nor need its waker be kept (with the task it wakes) while the closure runs on.
+        let waker = self.shared.slot.lock().waker.take();
+        drop(waker);
     }
 }
 

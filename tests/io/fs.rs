@@ -390,8 +390,12 @@ fn the_halves_of_a_split_file_are_both_woken() {
                 let n = pride::fail_after(
                     std::time::Duration::from_secs(20),
                     std::future::poll_fn(|cx| {
-                        rp.set();
-                        read.as_mut().poll(cx)
+                        // Marked once the read waits: the writer then comes to wait too.
+                        let polled = read.as_mut().poll(cx);
+                        if polled.is_pending() {
+                            rp.set();
+                        }
+                        polled
                     }),
                 )
                 .await
@@ -403,8 +407,11 @@ fn the_halves_of_a_split_file_are_both_woken() {
             tg.start_soon(async move {
                 let mut write = std::pin::pin!(writer.write_all(b"X"));
                 std::future::poll_fn(|cx| {
-                    wp.set();
-                    write.as_mut().poll(cx)
+                    let polled = write.as_mut().poll(cx);
+                    if polled.is_pending() {
+                        wp.set();
+                    }
+                    polled
                 })
                 .await
                 .unwrap();
