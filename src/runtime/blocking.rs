@@ -154,13 +154,8 @@ impl BlockingPool {
         };
         let mut state = self.inner.state.lock();
         if state.queued >= state.idle && state.threads - state.nested < self.inner.max_threads {
-            let inner = self.inner.clone();
-            let mut thread = std::thread::Builder::new().name(self.inner.thread_name.clone());
-            if let Some(bytes) = self.inner.stack_size {
-                thread = thread.stack_size(bytes);
-            }
-            match thread.spawn(move || inner.run()) {
-                Ok(_) => state.threads += 1,
+            match self.start_thread(&mut state) {
+                Ok(()) => {}
                 // A thread that exists takes the job in its turn, unless every one
                 // waits in a nested `block_on`, which may wait for this very job.
                 Err(_) if state.threads > state.nested => {}
@@ -171,6 +166,18 @@ impl BlockingPool {
             return Err(Refused::ShutDown);
         }
         state.queued += 1;
+        Ok(())
+    }
+
+    /// Starts a pool thread, counted in `state` (the pool's locked state).
+    fn start_thread(&self, state: &mut State) -> std::io::Result<()> {
+        let inner = self.inner.clone();
+        let mut thread = std::thread::Builder::new().name(self.inner.thread_name.clone());
+        if let Some(bytes) = self.inner.stack_size {
+            thread = thread.stack_size(bytes);
+        }
+        thread.spawn(move || inner.run())?;
+        state.threads += 1;
         Ok(())
     }
 
@@ -198,7 +205,18 @@ impl BlockingPool {
     pub(crate) fn nested_block_on(&self) -> Option<NestedBlockOn> {
         let ours = POOL.with(|pool| std::ptr::eq(pool.get(), &*self.inner));
         ours.then(|| {
-            self.inner.state.lock().nested += 1;
+            {
+                let mut state = self.inner.state.lock();
+                state.nested += 1;
+                // A job queued before this thread left the cap may be what the call
+                // waits for: it finds a thread now (or, if none can start, waits for
+                // one of those outside a `block_on`, as any job does).
+                if state.queued > state.idle
+                    && state.threads - state.nested < self.inner.max_threads
+                {
+                    let _ = self.start_thread(&mut state);
+                }
+            }
             let job = JOB.with(|job| job.borrow().clone());
             // The job's count goes for the call (dropped outside the hold's lock).
             let busy = job.as_ref().and_then(|hold| hold.lock().busy.take());

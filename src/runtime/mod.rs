@@ -265,7 +265,7 @@ impl Builder {
     /// Sets the most threads the blocking pool of [`to_thread`] may run at once
     /// (default 512); closures beyond it wait in a queue. A thread whose closure waits
     /// in [`Runtime::block_on`] of the same runtime does not count while it waits
-    /// there, so that the `to_thread` closures that call waits for still find a
+    /// there, so that the `to_thread` closures its future awaits still find a
     /// thread.
     ///
     /// # Panics

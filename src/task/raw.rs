@@ -26,7 +26,7 @@
 //!   `Drop`, the join waker woken by the completer) may panic: each such panic is
 //!   caught and discarded where it runs, so it never unwinds into the runner or into
 //!   whoever let go of the task. The join waker's `Drop` at a poll or a drop of the
-//!   handle runs in the handle's owner, whose waker it is, and is not caught there.
+//!   handle runs in whoever polls or drops the handle, and is not caught there.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};

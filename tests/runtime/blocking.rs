@@ -434,3 +434,31 @@ fn a_closure_dropped_while_in_a_nested_block_on_lets_the_clock_jump() {
         .expect("the nested sleep ended");
     assert_eq!(nested_slept, Duration::from_secs(5));
 }
+
+/// A closure already queued when another enters a nested `block_on` that waits for it
+/// finds a thread too: at the pool's cap of one, the closure that waits leaves the cap
+/// as it enters the call, and the queued closure gets a thread of its own.
+#[test]
+fn a_closure_queued_before_a_nested_block_on_that_waits_for_it_gets_a_thread() {
+    let rt = builder(1).max_blocking_threads(1).build().unwrap();
+    nested(rt, |inner| async move {
+        let watched = inner.clone();
+        let (a_running, b_done) = (pride::Event::new(), pride::Event::new());
+        let (b_queued, wait_for_b) = std::sync::mpsc::channel::<()>();
+        task_group(async |tg| {
+            let (running, done) = (a_running.clone(), b_done.clone());
+            tg.start_soon(to_thread(move || {
+                running.set();
+                wait_for_b.recv().unwrap();
+                inner.block_on(done.wait());
+            }));
+            a_running.wait().await;
+            let done = b_done.clone();
+            tg.start_soon(to_thread(move || done.set()));
+            crate::common::yield_until(|| watched.metrics().blocking_queue_depth == 1).await;
+            b_queued.send(()).unwrap();
+        })
+        .await
+        .unwrap();
+    });
+}
