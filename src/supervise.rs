@@ -8,12 +8,15 @@
 //! next to those the cancelled children ended with.
 //!
 //! All of this runs on one task (the supervisor's group body); children report their
-//! ends to it through a queue, and never wait for it. A failure the body never takes
-//! from the queue, because a cancel from outside dropped the body first, fails the
-//! supervisor's group, named after the child, as any group keeps a child's failure
-//! under a cancel: a run that finds the queue closed fails its own task with it, and
-//! the body's drop starts a child named after the child that fails with each failure
-//! still queued.
+//! ends to it through a queue, and never wait for it. Nor does it wait on any one
+//! child: it starts a run without waiting for it to be ready, and hears the runs'
+//! readiness, their ends and the ends of backoffs in one wait, so that a child that
+//! is slow to be ready, or waits for another child to be up, holds up no other
+//! child's restart and no give-up. A failure the body never takes from the queue,
+//! because a cancel from outside dropped the body first, fails the supervisor's group,
+//! named after the child, as any group keeps a child's failure under a cancel: a run
+//! that finds the queue closed fails its own task with it, and the body's drop starts
+//! a child named after the child that fails with each failure still queued.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -23,10 +26,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 use crate::configured::Configured;
 use crate::group::error::{Kind, Payload, Reason, TaskOutput};
 use crate::group::isolated::catch;
-use crate::{CancelScope, GroupError, Queue, TaskError, TaskGroup, TaskStatus};
+use crate::{CancelScope, GroupError, Queue, StartError, TaskError, TaskGroup, TaskStatus};
 
 /// How a [`Supervisor`] restarts its children.
 ///
@@ -130,7 +135,9 @@ type Factory = Box<dyn FnMut(TaskStatus<()>) -> BoxFuture + Send>;
 
 struct Spec {
     name: Arc<str>,
-    factory: Factory,
+    /// Shared with the start of each run, which calls it when the supervisor's body first
+    /// polls that start, on the supervisor's task.
+    factory: Arc<Mutex<Factory>>,
 }
 
 /// Starts building a supervisor with `policy`; add children with
@@ -184,7 +191,10 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 /// Its rules:
 /// - Children start in the order they were added; each must report readiness (or end)
 ///   before the next starts, as `TaskGroup::start` does. A one-for-all restart starts
-///   them again in the same order.
+///   them again in the same order. While a child starts, the supervisor goes on
+///   handling the others: one that fails meanwhile (a dependency that the starting
+///   child waits for, say) is restarted after its backoff, or the supervisor gives up,
+///   as at any other time.
 /// - A child that returns successfully is done and is not restarted; the supervisor
 ///   returns `Ok(())` once every child is done.
 /// - A panic in a child's factory (the closure that makes its future) is that run's
@@ -206,10 +216,11 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
 ///   in the window so far, scaled by a random factor in [0.5, 1] so that many
 ///   supervisors do not restart in lockstep.
-/// - A failure counts against the budget when it comes, even while another child's
-///   restart is backing off: one that uses up the budget gives up at once, without
-///   waiting for that backoff. One-for-one, each failed child restarts once its own
-///   backoff is over; children whose backoffs end together restart in order.
+/// - A failure counts against the budget when it comes, even while another child is
+///   backing off or starting: one that uses up the budget gives up at once, without
+///   waiting for that backoff or for that child to be ready. One-for-one, each failed
+///   child restarts once its own backoff is over, without waiting for any other child
+///   to be ready; children whose backoffs end together are started in order.
 ///
 /// ```
 /// let rt = pride::Runtime::builder()
@@ -281,7 +292,10 @@ impl Supervisor {
                 run
             })
         });
-        self.config().specs.push(Spec { name, factory });
+        self.config().specs.push(Spec {
+            name,
+            factory: Arc::new(Mutex::new(factory)),
+        });
         self
     }
 
@@ -332,7 +346,10 @@ impl Supervisor {
         let name: Arc<str> = name.into().into();
         let named = name.clone();
         let factory: Factory = Box::new(move |status| boxed(named.clone(), || factory(status)));
-        self.config().specs.push(Spec { name, factory });
+        self.config().specs.push(Spec {
+            name,
+            factory: Arc::new(Mutex::new(factory)),
+        });
         self
     }
 
@@ -530,73 +547,154 @@ fn fail_task(error: TaskError) -> Result<(), crate::BoxError> {
     Err(error.into_error())
 }
 
-/// Waits for the next exit of a child's current run; an exit of a run the supervisor is
-/// done with is skipped. A run that ended without an outcome, whose failure came back
-/// from `start` instead, has that failure as its outcome.
-async fn next_exit(
-    exits: &Queue<Exit>,
-    generations: &[u64],
-    failed_starts: &mut [Option<TaskError>],
-) -> Exit {
-    loop {
-        let mut exit = exits.get().await.expect("the supervisor holds the queue");
-        if exit.generation != generations[exit.index] {
-            continue;
+/// A run's start, which the supervisor's body polls for the run's readiness.
+type Starting = Pin<Box<dyn Future<Output = Result<(), StartError>> + Send>>;
+
+/// What the supervisor's body waits for.
+enum Event {
+    /// A run's start settled; the body has taken it into account.
+    Started,
+    /// The current run of a child ended.
+    Exit(Exit),
+    /// The earliest backoff is over.
+    BackoffOver,
+}
+
+/// A child's state as the supervisor sees it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for its turn to start in order (the first start, a one-for-all restart).
+    Queued,
+    /// A run of it is starting or running.
+    Running,
+    /// It failed, and restarts at this instant, once its backoff is over.
+    BackingOff(Instant),
+    Done,
+}
+
+/// The children as the supervisor's body sees them, one entry each.
+struct Children {
+    states: Vec<State>,
+    /// The run the supervisor is handling; the exits of earlier runs are skipped.
+    generations: Vec<u64>,
+    /// The scope that cancels the current run.
+    scopes: Vec<CancelScope>,
+    /// The current run's start, until the body has seen it settle or the run end.
+    starts: Vec<Option<Starting>>,
+    /// A run's failure that came back from its start instead of in its exit.
+    failed_starts: Vec<Option<TaskError>>,
+    /// Whether a run of the child has been ready.
+    up: Vec<bool>,
+    /// The child started in order whose readiness, or end, the next start in order
+    /// waits for.
+    awaiting: Option<usize>,
+}
+
+impl Children {
+    fn new(count: usize) -> Children {
+        Children {
+            states: vec![State::Queued; count],
+            generations: vec![0; count],
+            scopes: (0..count).map(|_| CancelScope::new()).collect(),
+            starts: (0..count).map(|_| None).collect(),
+            failed_starts: (0..count).map(|_| None).collect(),
+            up: vec![false; count],
+            awaiting: None,
+        }
+    }
+
+    /// Waits for the next event: a start that settles, the end of a child's current
+    /// run, or the end of the backoff that ends at `backoff_ends`. Starts and exits are
+    /// heard whatever else is under way, so no child waits on another's readiness to be
+    /// heard. An exit taken from the queue is returned in the same poll: dropped
+    /// before it returns, this loses no exit.
+    async fn next_event(&mut self, exits: &Queue<Exit>, backoff_ends: Option<Instant>) -> Event {
+        let mut get = pin!(exits.get());
+        let mut backoff = pin!(backoff_ends.map(crate::sleep_until));
+        poll_fn(|cx| {
+            for index in 0..self.starts.len() {
+                let Some(start) = &mut self.starts[index] else {
+                    continue;
+                };
+                if let Poll::Ready(outcome) = start.as_mut().poll(cx) {
+                    self.starts[index] = None;
+                    self.settled(index, outcome);
+                    return Poll::Ready(Event::Started);
+                }
+            }
+            while let Poll::Ready(exit) = get.as_mut().poll(cx) {
+                let exit = exit.expect("the supervisor holds the queue");
+                get.set(exits.get());
+                if exit.generation == self.generations[exit.index] {
+                    return Poll::Ready(Event::Exit(self.ended(exit, cx)));
+                }
+            }
+            match backoff.as_mut().as_pin_mut() {
+                Some(sleep) => sleep.poll(cx).map(|()| Event::BackoffOver),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// The start of child `index`'s current run settled with `outcome`.
+    fn settled(&mut self, index: usize, outcome: Result<(), StartError>) {
+        match outcome {
+            Ok(()) => {
+                self.up[index] = true;
+                if self.awaiting == Some(index) {
+                    self.awaiting = None;
+                }
+            }
+            // It unwound before it was ready, which a run that catches its failures
+            // does not do; should it, the error is that run's failure, for its exit.
+            Err(StartError::Failed(error)) => self.failed_starts[index] = Some(error),
+            // It ended, or let go of its status, before it was ready (a factory that
+            // panicked drops the status as it unwinds): its exit says how.
+            Err(_) => {}
+        }
+    }
+
+    /// The current run of a child ended with `exit`. A run that was ready settled its
+    /// start before it ended: the start is polled once more, for that, and dropped; one
+    /// not settled yet settles as the run's task finishes, with nothing more to tell
+    /// (a failure it would still hand to the starter goes to the group instead). A run
+    /// that ended without an outcome, whose failure came back from its start, has that
+    /// failure as its outcome.
+    fn ended(&mut self, mut exit: Exit, cx: &mut Context<'_>) -> Exit {
+        let index = exit.index;
+        if let Some(mut start) = self.starts[index].take() {
+            if let Poll::Ready(outcome) = start.as_mut().poll(cx) {
+                self.settled(index, outcome);
+            }
+        }
+        if self.awaiting == Some(index) {
+            self.awaiting = None;
         }
         if exit.outcome.is_none() {
-            exit.outcome = failed_starts[exit.index].take().map(Err);
+            exit.outcome = self.failed_starts[index].take().map(Err);
         }
-        return exit;
+        exit
     }
-}
 
-/// `next`, the next exit, unless `backoff_ends` comes first: then `None`, and the exit
-/// stays queued.
-async fn exit_or_backoff_end(
-    next: impl Future<Output = Exit>,
-    backoff_ends: Option<Instant>,
-) -> Option<Exit> {
-    let mut next = pin!(next);
-    let mut backoff = pin!(backoff_ends.map(crate::sleep_until));
-    poll_fn(|cx| {
-        if let Poll::Ready(exit) = next.as_mut().poll(cx) {
-            return Poll::Ready(Some(exit));
-        }
-        match backoff.as_mut().as_pin_mut() {
-            Some(sleep) => sleep.poll(cx).map(|()| None),
-            None => Poll::Pending,
-        }
-    })
-    .await
-}
-
-/// The running children but one, to be torn down: on a one-for-all restart, the failed
-/// child's siblings; when the supervisor gives up, every child but the one that used up
-/// the budget.
-struct TearDown<'a> {
-    except: usize,
-    exits: &'a Queue<Exit>,
-    scopes: &'a [CancelScope],
-    generations: &'a mut [u64],
-    failed_starts: &'a mut [Option<TaskError>],
-    states: &'a mut [State],
-}
-
-impl TearDown<'_> {
-    /// Cancels the children and waits until each has ended. The error a child returns
-    /// as it is torn down (from a shielded cleanup, say), or a panic in its cleanup,
-    /// goes to `errors`; a child that returned successfully is done. The supervisor is
-    /// then done with their runs.
-    async fn run(self, errors: &mut Vec<TaskError>) {
+    /// Tears down the running children but `except` (on a one-for-all restart, the
+    /// failed child's siblings; when the supervisor gives up, every child but the one
+    /// that used up the budget): cancels them and waits until each has ended. The error
+    /// a child returns as it is torn down (from a shielded cleanup, say), or a panic in
+    /// its cleanup, goes to `errors`; a child that returned successfully is done. The
+    /// supervisor is then done with their runs.
+    async fn tear_down(&mut self, except: usize, exits: &Queue<Exit>, errors: &mut Vec<TaskError>) {
         let mut pending = 0;
         for (other, state) in self.states.iter().enumerate() {
-            if other != self.except && *state == State::Running {
+            if other != except && *state == State::Running {
                 self.scopes[other].cancel();
                 pending += 1;
             }
         }
         while pending > 0 {
-            let mut late = next_exit(self.exits, self.generations, self.failed_starts).await;
+            let Event::Exit(mut late) = self.next_event(exits, None).await else {
+                continue;
+            };
             pending -= 1;
             self.generations[late.index] += 1;
             match late.outcome.take() {
@@ -606,15 +704,6 @@ impl TearDown<'_> {
             }
         }
     }
-}
-
-/// A child's state as the supervisor sees it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Running,
-    /// It failed, and restarts at this instant, once its backoff is over.
-    BackingOff(Instant),
-    Done,
 }
 
 /// The supervisor gave up: the errors of its report.
@@ -670,8 +759,13 @@ impl Config {
 
     /// The supervisor's body; when it gives up, it tears its other children down and
     /// fails with the report.
+    ///
+    /// It never waits for one thing alone: it launches runs without waiting for them to
+    /// be ready, and one wait hears their starts, their ends and the backoffs (see
+    /// [`Children::next_event`]). Only a teardown waits for the children it tears down,
+    /// before anything restarts.
     async fn supervise(
-        mut self,
+        self,
         tg: TaskGroup,
         ready: &mut Option<TaskStatus<()>>,
     ) -> Result<(), GaveUp> {
@@ -682,69 +776,63 @@ impl Config {
             names: self.specs.iter().map(|spec| spec.name.clone()).collect(),
         };
         let count = self.specs.len();
-        let mut generations = vec![0u64; count];
-        let mut scopes: Vec<CancelScope> = Vec::with_capacity(count);
-        let mut states = vec![State::Running; count];
-        // Whether a run of the child has been ready.
-        let mut up = vec![false; count];
+        let mut children = Children::new(count);
         // Restart times and the errors that caused them, within the window.
         let mut restarts: VecDeque<(Instant, TaskError)> = VecDeque::new();
         // Errors that caused no restart, within the window: siblings torn down by a
         // one-for-all restart, at the time of that restart.
         let mut torn_down: VecDeque<(Instant, TaskError)> = VecDeque::new();
-        // A run's failure that came back from `start` instead of in its exit.
-        let mut failed_starts: Vec<Option<TaskError>> = (0..count).map(|_| None).collect();
-
-        for index in 0..count {
-            let (scope, was_ready) = self
-                .launch(&tg, index, 0, &exits, &mut failed_starts[index])
-                .await;
-            scopes.push(scope);
-            up[index] |= was_ready;
-        }
 
         loop {
-            if ready.is_some() && (0..count).all(|i| up[i] || states[i] == State::Done) {
+            // Starts in order: the next queued child, once the one started before it is
+            // ready or has ended.
+            if children.awaiting.is_none() {
+                let next = children.states.iter().position(|&s| s == State::Queued);
+                if let Some(index) = next {
+                    self.launch(&tg, &mut children, index, &exits);
+                    children.awaiting = Some(index);
+                }
+            }
+            let up = |i: usize| children.up[i] || children.states[i] == State::Done;
+            if ready.is_some() && (0..count).all(up) {
                 ready.take().expect("checked above").started(());
             }
-            if states.iter().all(|&state| state == State::Done) {
+            if children.states.iter().all(|&state| state == State::Done) {
                 return Ok(());
             }
             // Exits are heard during a backoff too: a failure is counted when it comes.
-            let backoff_ends = states
+            let backoff_ends = children
+                .states
                 .iter()
                 .filter_map(|&state| match state {
                     State::BackingOff(at) => Some(at),
                     _ => None,
                 })
                 .min();
-            let next = next_exit(&exits, &generations, &mut failed_starts);
-            let Some(exit) = exit_or_backoff_end(next, backoff_ends).await else {
-                // Restart every child whose backoff is over, in order.
-                let now = crate::current_time();
-                for index in 0..count {
-                    if !matches!(states[index], State::BackingOff(at) if at <= now) {
-                        continue;
+            let exit = match children.next_event(&exits, backoff_ends).await {
+                Event::Started => continue,
+                Event::BackoffOver => {
+                    // Restart every child whose backoff is over, in order: one-for-one
+                    // each at once, one-for-all each once the one before it is ready.
+                    let now = crate::current_time();
+                    for index in 0..count {
+                        if !matches!(children.states[index], State::BackingOff(at) if at <= now) {
+                            continue;
+                        }
+                        if self.policy.one_for_all {
+                            children.states[index] = State::Queued;
+                        } else {
+                            self.launch(&tg, &mut children, index, &exits);
+                        }
                     }
-                    states[index] = State::Running;
-                    let (scope, was_ready) = self
-                        .launch(
-                            &tg,
-                            index,
-                            generations[index],
-                            &exits,
-                            &mut failed_starts[index],
-                        )
-                        .await;
-                    scopes[index] = scope;
-                    up[index] |= was_ready;
+                    continue;
                 }
-                continue;
+                Event::Exit(exit) => exit,
             };
             let Exit { index, outcome, .. } = exit;
             let error = match outcome {
                 Some(Ok(())) | None => {
-                    states[index] = State::Done;
+                    children.states[index] = State::Done;
                     continue;
                 }
                 Some(Err(error)) => error,
@@ -766,84 +854,52 @@ impl Config {
                 // still waits for them and is returned whole.
                 let shield = CancelScope::new();
                 shield.set_shield(true);
-                let others = TearDown {
-                    except: index,
-                    exits: &exits,
-                    scopes: &scopes,
-                    generations: &mut generations,
-                    failed_starts: &mut failed_starts,
-                    states: &mut states,
-                };
-                shield.run(others.run(&mut errors)).await;
+                shield
+                    .run(children.tear_down(index, &exits, &mut errors))
+                    .await;
                 return Err(GaveUp(errors));
             }
             let delay = self.policy.delay(restarts.len());
             restarts.push_back((now, error));
-            generations[index] += 1;
+            children.generations[index] += 1;
             if self.policy.one_for_all {
                 let mut errors = Vec::new();
-                let siblings = TearDown {
-                    except: index,
-                    exits: &exits,
-                    scopes: &scopes,
-                    generations: &mut generations,
-                    failed_starts: &mut failed_starts,
-                    states: &mut states,
-                };
-                siblings.run(&mut errors).await;
+                children.tear_down(index, &exits, &mut errors).await;
                 torn_down.extend(errors.into_iter().map(|e| (now, e)));
                 let restart_at = crate::time::deadline_after(crate::current_time(), delay);
-                for state in &mut states {
-                    if *state == State::Running {
+                for state in &mut children.states {
+                    if matches!(*state, State::Running | State::Queued) {
                         *state = State::BackingOff(restart_at);
                     }
                 }
             } else {
-                states[index] = State::BackingOff(crate::time::deadline_after(now, delay));
+                children.states[index] = State::BackingOff(crate::time::deadline_after(now, delay));
             }
         }
     }
 
-    /// Starts run `generation` of child `index` and waits until it is ready or has
-    /// ended; returns the scope that cancels it, and whether it was ready. Whatever
-    /// way the run ends, it queues its exit; a failure that comes back from `start`
-    /// instead is left in `failed_start`, for the loop to take as the outcome of that
-    /// exit.
-    async fn launch(
-        &mut self,
-        tg: &TaskGroup,
-        index: usize,
-        generation: u64,
-        exits: &Queue<Exit>,
-        failed_start: &mut Option<TaskError>,
-    ) -> (CancelScope, bool) {
-        let spec = &mut self.specs[index];
+    /// Launches the next run of child `index`, without waiting for it to be ready: the
+    /// body polls its start with the exits (see [`Children::next_event`]), and the first
+    /// poll calls the child's factory. Whatever way the run ends, it queues its exit.
+    fn launch(&self, tg: &TaskGroup, children: &mut Children, index: usize, exits: &Queue<Exit>) {
+        let spec = &self.specs[index];
         let scope = CancelScope::new();
         let run_scope = scope.clone();
         let name = spec.name.clone();
-        let factory = &mut spec.factory;
-        let exit = ExitOnDrop::new(exits, index, generation);
-        let started = tg
-            .start_named(&*spec.name, move |status| {
-                let work = factory(status);
-                async move {
-                    // Moved in whole, so that it is dropped with the run, however the
-                    // run ends.
-                    let exit = exit;
-                    let outcome = cleanup_caught(name, run_scope.run(work)).await;
-                    exit.end(outcome)
-                }
-            })
-            .await;
-        // `NotStarted`: it ended, or let go of its status, before it was ready (a
-        // factory that panicked drops the status as it unwinds). `Failed`: it unwound
-        // before it was ready, which a run that catches its failures does not do;
-        // should it, the error is that run's failure. Either way its exit is queued.
-        match started {
-            Ok(()) => return (scope, true),
-            Err(crate::StartError::Failed(error)) => *failed_start = Some(error),
-            Err(_) => {}
-        }
-        (scope, false)
+        let factory = spec.factory.clone();
+        let exit = ExitOnDrop::new(exits, index, children.generations[index]);
+        let start = tg.start_named(&*spec.name, move |status| {
+            let work = (*factory.lock())(status);
+            async move {
+                // Moved in whole, so that it is dropped with the run, however the run
+                // ends.
+                let exit = exit;
+                let outcome = cleanup_caught(name, run_scope.run(work)).await;
+                exit.end(outcome)
+            }
+        });
+        children.states[index] = State::Running;
+        children.scopes[index] = scope;
+        children.starts[index] = Some(Box::pin(start));
     }
 }

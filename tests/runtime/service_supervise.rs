@@ -850,25 +850,27 @@ fn a_childs_error_in_cleanup_under_a_cancel_from_outside_is_not_lost() {
     });
 }
 
-/// "api" fails while the supervisor waits for "db" to report ready, so the failure is
-/// queued but not yet heard; a cancel from outside then drops the supervisor's body.
-/// The failure is not lost with it: it fails the supervisor's group, named "api".
+/// "api" cancels the scope around the supervisor and fails in the same poll: its
+/// failure is queued, not yet heard, when the cancel drops the supervisor's body (a
+/// cancelled scope drops its work before polling it again). The failure is not lost
+/// with it: it fails the supervisor's group, named "api".
 #[test]
 fn a_failure_not_yet_heard_when_a_cancel_from_outside_comes_is_not_lost() {
     autojump().block_on(async {
-        let out = pride::move_on_after(
-            Duration::from_secs(2),
-            supervise(RestartPolicy::one_for_one())
-                .child("api", || async {
-                    pride::sleep(Duration::from_secs(1)).await;
-                    Err::<(), _>("api failed")
-                })
-                .child_with_status("db", |status| async move {
-                    pride::sleep(Duration::from_secs(10)).await; // connecting
-                    status.started(());
+        let outer = pride::CancelScope::new();
+        let cancel = outer.clone();
+        let out = outer
+            .run(
+                supervise(RestartPolicy::one_for_one()).child("api", move || {
+                    let cancel = cancel.clone();
+                    async move {
+                        pride::sleep(Duration::from_secs(1)).await;
+                        cancel.cancel();
+                        Err::<(), _>("api failed")
+                    }
                 }),
-        )
-        .await;
+            )
+            .await;
         let error = out
             .expect("api's failure passes out through the cancelled scope")
             .unwrap_err();
@@ -890,21 +892,22 @@ fn a_failure_not_yet_heard_when_a_cancel_from_outside_comes_is_not_lost() {
 #[test]
 fn a_panic_not_yet_heard_when_a_cancel_from_outside_comes_stays_a_panic() {
     autojump().block_on(async {
-        let out = pride::move_on_after(
-            Duration::from_secs(2),
-            supervise(RestartPolicy::one_for_one())
-                .child("api", || async {
-                    pride::sleep(Duration::from_secs(1)).await;
-                    if true {
-                        panic!("api panicked");
+        let outer = pride::CancelScope::new();
+        let cancel = outer.clone();
+        let out = outer
+            .run(
+                supervise(RestartPolicy::one_for_one()).child("api", move || {
+                    let cancel = cancel.clone();
+                    async move {
+                        pride::sleep(Duration::from_secs(1)).await;
+                        cancel.cancel();
+                        if true {
+                            panic!("api panicked");
+                        }
                     }
-                })
-                .child_with_status("db", |status| async move {
-                    pride::sleep(Duration::from_secs(10)).await; // connecting
-                    status.started(());
                 }),
-        )
-        .await;
+            )
+            .await;
         let error = out
             .expect("api's panic passes out through the cancelled scope")
             .unwrap_err();
@@ -1079,4 +1082,278 @@ fn a_failure_of_a_child_whose_status_is_held_elsewhere_is_handled_at_once() {
             "{error}"
         );
     });
+}
+
+/// One-for-one: "slow" fails at once and "quick" a moment later; "slow"'s restart takes
+/// 10 s to be ready. "quick" restarts once its own backoff is over (by 80 ms), without
+/// waiting for "slow"'s restart to be ready.
+#[test]
+fn a_one_for_one_restart_does_not_wait_for_another_childs_readiness() {
+    let quick_restarted_after = crate::common::autojump(60, || async {
+        let t0 = pride::current_time();
+        let crash_slow = pride::Event::new();
+        let crash_quick = pride::Event::new();
+        let quick_back = pride::Queue::<Duration>::unbounded();
+        let slow_runs = Arc::new(AtomicUsize::new(0));
+        let quick_runs = Arc::new(AtomicUsize::new(0));
+        let (cs, cq, qb) = (crash_slow.clone(), crash_quick.clone(), quick_back.clone());
+        let supervisor = supervise(
+            RestartPolicy::one_for_one()
+                .max_restarts(10, Duration::from_secs(60))
+                .backoff(Duration::from_millis(40), Duration::from_secs(10)),
+        )
+        .child_with_status("slow", move |status| {
+            let run = slow_runs.fetch_add(1, Ordering::SeqCst);
+            let cs = cs.clone();
+            async move {
+                if run > 0 {
+                    pride::sleep(Duration::from_secs(10)).await; // warming up
+                }
+                status.started(());
+                if run == 0 {
+                    cs.wait().await;
+                    return Err("slow broke");
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        })
+        .child("quick", move || {
+            let run = quick_runs.fetch_add(1, Ordering::SeqCst);
+            let (cq, qb) = (cq.clone(), qb.clone());
+            async move {
+                if run == 0 {
+                    cq.wait().await;
+                    return Err("quick broke");
+                }
+                qb.put_nowait(pride::current_time() - t0).unwrap();
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        pride::task_group(async |tg| {
+            tg.start_soon(supervisor);
+            pride::yield_now().await;
+            crash_slow.set();
+            pride::sleep(Duration::from_millis(1)).await;
+            crash_quick.set();
+            let back = quick_back.get().await.unwrap();
+            tg.cancel_scope().cancel();
+            Ok::<_, pride::BoxError>(back)
+        })
+        .await
+        .unwrap()
+    });
+    assert!(
+        quick_restarted_after < Duration::from_secs(1),
+        "\"quick\"'s backoff was over by 81 ms; it restarted after {quick_restarted_after:?}"
+    );
+}
+
+/// A readiness chain under restarts: "api" is ready only once "db" is. "api" fails,
+/// then "db"; "api"'s backoff ends first, and its restart waits for "db" to be up (it
+/// never is: it waits on the up flag of the "db" run that failed). "db" still restarts
+/// once its own backoff is over: the supervisor does not wait for "api" to be ready.
+#[test]
+fn a_dependency_restarts_while_its_dependents_restart_waits_for_it() {
+    let (db_back, db_runs) = crate::common::autojump(60, || async {
+        // The database's "up" flag: a fresh event per db run, set once it is ready.
+        let db_up = Arc::new(Mutex::new(pride::Event::new()));
+        let crash_db = pride::Event::new();
+        let crash_api = pride::Event::new();
+        let db_runs = Arc::new(AtomicUsize::new(0));
+        let api_runs = Arc::new(AtomicUsize::new(0));
+        let db_back = pride::Event::new();
+        let (up1, up2) = (db_up.clone(), db_up.clone());
+        let (cd, ca, back) = (crash_db.clone(), crash_api.clone(), db_back.clone());
+        let dr = db_runs.clone();
+        let supervisor = supervise(
+            RestartPolicy::one_for_one()
+                .max_restarts(10, Duration::from_secs(60))
+                .backoff(Duration::from_millis(40), Duration::from_secs(10)),
+        )
+        .child_with_status("db", move |status| {
+            let run = dr.fetch_add(1, Ordering::SeqCst);
+            let (up, cd, back) = (up1.clone(), cd.clone(), back.clone());
+            async move {
+                if run > 0 {
+                    back.set();
+                }
+                let me = pride::Event::new();
+                *up.lock().unwrap() = me.clone();
+                me.set();
+                status.started(());
+                if run == 0 {
+                    cd.wait().await;
+                    *up.lock().unwrap() = pride::Event::new(); // down
+                    return Err("db crashed");
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        })
+        .child_with_status("api", move |status| {
+            let run = api_runs.fetch_add(1, Ordering::SeqCst);
+            let (up, ca) = (up2.clone(), ca.clone());
+            async move {
+                let db = up.lock().unwrap().clone();
+                db.wait().await; // ready only once the database is
+                status.started(());
+                if run == 0 {
+                    ca.wait().await;
+                    return Err("api crashed");
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        pride::task_group(async |tg| {
+            tg.start(|status| supervisor.ready_on(status)).await?;
+            crash_api.set();
+            pride::sleep(Duration::from_millis(1)).await;
+            crash_db.set();
+            // Both backoffs are over by 81 ms: an hour is a hang guard.
+            let back = pride::move_on_after(Duration::from_secs(3600), db_back.wait()).await;
+            tg.cancel_scope().cancel();
+            Ok::<_, pride::BoxError>((back.is_some(), db_runs.load(Ordering::SeqCst)))
+        })
+        .await
+        .unwrap()
+    });
+    assert!(
+        db_back,
+        "\"db\" was never restarted (runs: {db_runs}): the supervisor waits for \"api\""
+    );
+    assert_eq!(db_runs, 2);
+}
+
+/// While "slow"'s restart warms up (10 s before it is ready), "b" and then "c" fail: the
+/// third failure in the window uses up the budget, and the supervisor gives up at once,
+/// not once the warm-up is over.
+#[test]
+fn a_failure_that_uses_up_the_budget_while_a_restart_warms_up_gives_up_at_once() {
+    let (gave_up_after, error) = crate::common::autojump(60, || async {
+        let t0 = pride::current_time();
+        let crash = [
+            pride::Event::new(),
+            pride::Event::new(),
+            pride::Event::new(),
+        ];
+        let runs = Arc::new(AtomicUsize::new(0));
+        let b_runs = Arc::new(AtomicUsize::new(0));
+        let (c0, c1, c2) = (crash[0].clone(), crash[1].clone(), crash[2].clone());
+        let supervisor = supervise(
+            RestartPolicy::one_for_one()
+                .max_restarts(2, Duration::from_secs(60))
+                .backoff(Duration::from_millis(1), Duration::from_millis(1)),
+        )
+        .child_with_status("slow", move |status| {
+            let run = runs.fetch_add(1, Ordering::SeqCst);
+            let c0 = c0.clone();
+            async move {
+                if run > 0 {
+                    pride::sleep(Duration::from_secs(10)).await; // warming up
+                }
+                status.started(());
+                if run == 0 {
+                    c0.wait().await;
+                    return Err("slow broke");
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        })
+        .child("b", move || {
+            let c1 = c1.clone();
+            let run = b_runs.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if run > 0 {
+                    std::future::pending::<()>().await;
+                }
+                c1.wait().await;
+                Err::<(), _>("b broke")
+            }
+        })
+        .child("c", move || {
+            let c2 = c2.clone();
+            async move {
+                c2.wait().await;
+                Err::<(), _>("c broke")
+            }
+        });
+        pride::task_group(async |tg| {
+            let outcome = tg.spawn(async move { Ok::<_, pride::BoxError>(supervisor.await) });
+            pride::yield_now().await;
+            crash[0].set(); // restart 1: "slow" comes back within 1 ms, warms up 10 s
+            pride::sleep(Duration::from_millis(2)).await;
+            crash[1].set(); // restart 2
+            pride::sleep(Duration::from_millis(2)).await;
+            crash[2].set(); // the third failure in the window: give up at once
+            let r = outcome.await?;
+            Ok::<_, pride::BoxError>((pride::current_time() - t0, r))
+        })
+        .await
+        .unwrap()
+    });
+    let error = error.unwrap_err();
+    let names: Vec<_> = error.errors().iter().map(|e| e.name()).collect();
+    assert_eq!(names, [Some("slow"), Some("b"), Some("c")], "{error}");
+    assert!(
+        gave_up_after < Duration::from_secs(1),
+        "the budget was used up at 4 ms; the supervisor gave up after {gave_up_after:?}"
+    );
+}
+
+/// The first start, in order: "db" is ready, then fails while "api" (added after it)
+/// waits for the database to accept. The supervisor hears of the failure while "api"
+/// starts: "db" restarts after its backoff, accepts, and then "api" comes up.
+#[test]
+fn a_dependency_that_fails_while_a_later_child_starts_is_restarted() {
+    let (db_runs, api_up) = crate::common::autojump(60, || async {
+        let accepting = pride::Event::new();
+        let api_waiting = pride::Event::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (up1, up2) = (accepting.clone(), accepting.clone());
+        let (aw1, aw2, counted) = (api_waiting.clone(), api_waiting.clone(), runs.clone());
+        let supervisor = supervise(RestartPolicy::one_for_one())
+            .child_with_status("db", move |status| {
+                let run = counted.fetch_add(1, Ordering::SeqCst);
+                let (up, aw) = (up1.clone(), aw1.clone());
+                async move {
+                    status.started(());
+                    if run == 0 {
+                        aw.wait().await; // fails just as "api" starts
+                        return Err("db crashed");
+                    }
+                    up.set();
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }
+            })
+            .child_with_status("api", move |status| {
+                let (up, aw) = (up2.clone(), aw2.clone());
+                async move {
+                    aw.set();
+                    up.wait().await; // ready once the database accepts
+                    status.started(());
+                    std::future::pending::<()>().await;
+                    Ok::<_, pride::BoxError>(())
+                }
+            });
+        pride::task_group(async |tg| {
+            // An hour is a hang guard: the backoff is at most 100 ms.
+            let started = pride::move_on_after(
+                Duration::from_secs(3600),
+                tg.start(|status| supervisor.ready_on(status)),
+            )
+            .await;
+            tg.cancel_scope().cancel();
+            let api_up = matches!(started, Some(Ok(())));
+            Ok::<_, pride::BoxError>((runs.load(Ordering::SeqCst), api_up))
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(db_runs, 2, "\"db\" failed while \"api\" started");
+    assert!(api_up, "the supervisor never came up");
 }
