@@ -207,11 +207,13 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   like any group: with nothing to report, it ends as cancelled work. A cancel that
 ///   comes while it gives up does not drop its error: it still waits for its children
 ///   and returns the whole report. Nor is a child's failure lost to a cancel: one the
-///   supervisor had not handled yet when the cancel came, or that comes after it (an
-///   error a shielded cleanup returns, a panic in a cleanup), is an entry of its
-///   `GroupError`, named after the child, and the error passes out through the
-///   cancelled scopes. A failure it had already handled is not reported: the child
-///   was restarted, or is backing off and is not restarted.
+///   supervisor had not handled yet when the cancel came (an error a sibling returned
+///   while a one-for-all restart tears it down, until that teardown is over, among
+///   them), or that comes after it (an error a shielded cleanup returns, a panic in a
+///   cleanup), is an entry of its `GroupError`, named after the child, and the error
+///   passes out through the cancelled scopes. A failure it had already handled is not
+///   reported: the child was restarted, is backing off and is not restarted, or its
+///   one-for-all restart was tearing its siblings down.
 /// - The restart budget counts the restarts of the last `window`; the delay before a
 ///   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
 ///   in the window so far, scaled by a random factor in [0.5, 1] so that many
@@ -514,25 +516,38 @@ impl Drop for ExitOnDrop {
 }
 
 /// Closes the queue of exits when the supervisor's body ends, however it ends, and
-/// reports the failures among the exits it never took (a cancel from outside dropped
-/// the body first): each fails a child it starts in the supervisor's group, named after
-/// the child whose run failed, so that the group keeps it as that child's failure.
-/// Declared before the body's other locals, so that it runs after the body's pending
-/// `get` has been dropped and has put back any exit handed to it.
+/// reports the failures the body had not handled yet: those it took from the queue and
+/// still held (the errors of siblings a teardown not yet over has collected), then
+/// those among the exits it never took (a cancel from outside dropped the body first).
+/// Each fails a child it starts in the supervisor's group, named after the child whose
+/// run failed, so that the group keeps it as that child's failure. Declared before the
+/// body's other locals, so that it runs after the body's pending `get` has been dropped
+/// and has put back any exit handed to it.
 struct CloseOnDrop {
     exits: Queue<Exit>,
     tg: TaskGroup,
     names: Vec<Arc<str>>,
+    /// Failures the body has taken and not handled yet, each with its child's index.
+    unhandled: Vec<(usize, TaskError)>,
+}
+
+impl CloseOnDrop {
+    fn report(&self, index: usize, error: TaskError) {
+        // Never refused: the group closes only once its body has been dropped.
+        self.tg
+            .start_soon_named(&*self.names[index], async move { fail_task(error) });
+    }
 }
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         self.exits.close();
+        for (index, error) in std::mem::take(&mut self.unhandled) {
+            self.report(index, error);
+        }
         while let Ok(exit) = self.exits.get_nowait() {
             if let Some(Err(error)) = exit.outcome {
-                // Never refused: the group closes only once its body has been dropped.
-                self.tg
-                    .start_soon_named(&*self.names[exit.index], async move { fail_task(error) });
+                self.report(exit.index, error);
             }
         }
     }
@@ -681,9 +696,14 @@ impl Children {
     /// failed child's siblings; when the supervisor gives up, every child but the one
     /// that used up the budget): cancels them and waits until each has ended. The error
     /// a child returns as it is torn down (from a shielded cleanup, say), or a panic in
-    /// its cleanup, goes to `errors`; a child that returned successfully is done. The
-    /// supervisor is then done with their runs.
-    async fn tear_down(&mut self, except: usize, exits: &Queue<Exit>, errors: &mut Vec<TaskError>) {
+    /// its cleanup, goes to `errors` with the child's index; a child that returned
+    /// successfully is done. The supervisor is then done with their runs.
+    async fn tear_down(
+        &mut self,
+        except: usize,
+        exits: &Queue<Exit>,
+        errors: &mut Vec<(usize, TaskError)>,
+    ) {
         let mut pending = 0;
         for (other, state) in self.states.iter().enumerate() {
             if other != except && *state == State::Running {
@@ -698,7 +718,7 @@ impl Children {
             pending -= 1;
             self.generations[late.index] += 1;
             match late.outcome.take() {
-                Some(Err(e)) => errors.push(e),
+                Some(Err(e)) => errors.push((late.index, e)),
                 Some(Ok(())) => self.states[late.index] = State::Done,
                 None => {}
             }
@@ -770,10 +790,11 @@ impl Config {
         ready: &mut Option<TaskStatus<()>>,
     ) -> Result<(), GaveUp> {
         let exits = Queue::<Exit>::unbounded();
-        let _close = CloseOnDrop {
+        let mut close = CloseOnDrop {
             exits: exits.clone(),
             tg: tg.clone(),
             names: self.specs.iter().map(|spec| spec.name.clone()).collect(),
+            unhandled: Vec::new(),
         };
         let count = self.specs.len();
         let mut children = Children::new(count);
@@ -854,18 +875,21 @@ impl Config {
                 // still waits for them and is returned whole.
                 let shield = CancelScope::new();
                 shield.set_shield(true);
-                shield
-                    .run(children.tear_down(index, &exits, &mut errors))
-                    .await;
+                let others = children.tear_down(index, &exits, &mut close.unhandled);
+                shield.run(others).await;
+                errors.extend(close.unhandled.drain(..).map(|(_, e)| e));
                 return Err(GaveUp(errors));
             }
             let delay = self.policy.delay(restarts.len());
             restarts.push_back((now, error));
             children.generations[index] += 1;
             if self.policy.one_for_all {
-                let mut errors = Vec::new();
-                children.tear_down(index, &exits, &mut errors).await;
-                torn_down.extend(errors.into_iter().map(|e| (now, e)));
+                // Until the teardown is over, the siblings' errors are the body's to
+                // report if a cancel from outside drops it.
+                children
+                    .tear_down(index, &exits, &mut close.unhandled)
+                    .await;
+                torn_down.extend(close.unhandled.drain(..).map(|(_, e)| (now, e)));
                 let restart_at = crate::time::deadline_after(crate::current_time(), delay);
                 for state in &mut children.states {
                     if matches!(*state, State::Running | State::Queued) {

@@ -1357,3 +1357,49 @@ fn a_dependency_that_fails_while_a_later_child_starts_is_restarted() {
     assert_eq!(db_runs, 2, "\"db\" failed while \"api\" started");
     assert!(api_up, "the supervisor never came up");
 }
+
+/// One-for-all: "a" fails at 1 s; the teardown of its siblings has "b"'s error (its
+/// shielded flush ends at 2 s) and waits for "c" (flushing until 10 s) when a cancel
+/// from outside comes at 5 s. "b"'s error is not lost with the teardown: it is an entry
+/// of the supervisor's error, as is "c"'s, which comes after the cancel. "a"'s failure
+/// was handled: its restart was under way.
+#[test]
+fn a_torn_down_siblings_error_is_not_lost_to_a_cancel_during_the_teardown() {
+    let entries = crate::common::autojump(60, || async {
+        let flusher = |secs: u64, what: &'static str| {
+            move || async move {
+                let flush = pride::CancelScope::new();
+                flush.set_shield(true);
+                flush.run(pride::sleep(Duration::from_secs(secs))).await;
+                Err::<(), _>(what)
+            }
+        };
+        let supervisor = supervise(
+            RestartPolicy::one_for_all()
+                .max_restarts(10, Duration::from_secs(60))
+                .backoff(Duration::from_millis(10), Duration::from_millis(10)),
+        )
+        .child("a", || async {
+            pride::sleep(Duration::from_secs(1)).await;
+            Err::<(), _>("a broke")
+        })
+        .child("b", flusher(2, "b: flush failed"))
+        .child("c", flusher(10, "c: flush failed"));
+        let out = pride::move_on_after(Duration::from_secs(5), supervisor).await;
+        let error = out
+            .expect("the failures pass out through the cancelled scope")
+            .unwrap_err();
+        let mut entries: Vec<_> = error
+            .errors()
+            .iter()
+            .map(|e| (e.name().map(str::to_owned), e.to_string()))
+            .collect();
+        entries.sort();
+        entries
+    });
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0].0.as_deref(), Some("b"), "{entries:?}");
+    assert!(entries[0].1.contains("b: flush failed"), "{entries:?}");
+    assert_eq!(entries[1].0.as_deref(), Some("c"), "{entries:?}");
+    assert!(entries[1].1.contains("c: flush failed"), "{entries:?}");
+}
