@@ -11,8 +11,8 @@
 //! ends to it through a queue, and never wait for it. Nor does it wait on any one
 //! child: it starts a run without waiting for it to be ready, and hears the runs'
 //! readiness, their ends and the ends of backoffs in one wait, so that a child that
-//! is slow to be ready, or waits for another child to be up, holds up no other
-//! child's restart and no give-up. A failure the body never takes from the queue,
+//! is slow to be ready, or waits for another child to be up, holds up no one-for-one
+//! restart, no backoff and no give-up (only the next start in order waits for it). A failure the body never takes from the queue,
 //! because a cancel from outside dropped the body first, fails the supervisor's group,
 //! named after the child, as any group keeps a child's failure under a cancel: a run
 //! that finds the queue closed fails its own task with it, and the body's drop starts
@@ -189,8 +189,8 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 /// returns as it is torn down, or a panic in its cleanup, is in the report too.
 ///
 /// Its rules:
-/// - Children start in the order they were added; each must report readiness (or end)
-///   before the next starts, as `TaskGroup::start` does. A one-for-all restart starts
+/// - Children start in the order they were added; each must report readiness (or drop
+///   its status, or end) before the next starts, as `TaskGroup::start` does. A one-for-all restart starts
 ///   them again in the same order. While a child starts, the supervisor goes on
 ///   handling the others: one that fails meanwhile (a dependency that the starting
 ///   child waits for, say) is restarted after its backoff, or the supervisor gives up,
@@ -303,7 +303,7 @@ impl Supervisor {
 
     /// Adds a child that reports its own readiness, like a [`TaskGroup::start`]
     /// child: the next child starts only once this one called
-    /// [`TaskStatus::started`] (or ended).
+    /// [`TaskStatus::started`], dropped its status, or ended.
     ///
     /// A run that ends before it called `started` was not ready, even if its status
     /// lives on elsewhere (moved into a blocking closure, say): the supervisor handles
@@ -654,15 +654,18 @@ impl Children {
 
     /// The start of child `index`'s current run settled with `outcome`.
     fn settled(&mut self, index: usize, outcome: Result<(), StartError>) {
+        // Settled either way: the next child in order may start, as after a
+        // `TaskGroup::start` that returned (a run that let go of its status and runs on
+        // holds up no later child).
+        if self.awaiting == Some(index) {
+            self.awaiting = None;
+        }
         match outcome {
-            Ok(()) => {
-                self.up[index] = true;
-                if self.awaiting == Some(index) {
-                    self.awaiting = None;
-                }
-            }
+            Ok(()) => self.up[index] = true,
             // It unwound before it was ready, which a run that catches its failures
-            // does not do; should it, the error is that run's failure, for its exit.
+            // does not do (only a cancel of the supervisor itself makes one unwind, and
+            // then the start hands its error to the group); should it, the error is
+            // that run's failure, for its exit.
             Err(StartError::Failed(error)) => self.failed_starts[index] = Some(error),
             // It ended, or let go of its status, before it was ready (a factory that
             // panicked drops the status as it unwinds): its exit says how.

@@ -851,9 +851,10 @@ fn a_childs_error_in_cleanup_under_a_cancel_from_outside_is_not_lost() {
 }
 
 /// "api" cancels the scope around the supervisor and fails in the same poll: its
-/// failure is queued, not yet heard, when the cancel drops the supervisor's body (a
-/// cancelled scope drops its work before polling it again). The failure is not lost
-/// with it: it fails the supervisor's group, named "api".
+/// failure is never heard by the supervisor, whose body the cancel drops (a cancelled
+/// scope drops its work before polling it again). Whichever comes first, the failure
+/// queued before the body's drop or the drop before the failure, it is not lost: it
+/// fails the supervisor's group, named "api".
 #[test]
 fn a_failure_not_yet_heard_when_a_cancel_from_outside_comes_is_not_lost() {
     autojump().block_on(async {
@@ -887,8 +888,9 @@ fn a_failure_not_yet_heard_when_a_cancel_from_outside_comes_is_not_lost() {
     });
 }
 
-/// As above, with a panic: queued, not yet heard, when a cancel from outside drops the
-/// supervisor's body; it fails the supervisor's group as a panic, named "api".
+/// As above, with a panic: never heard by the supervisor, whose body a cancel from
+/// outside drops (before or after the panic is queued); it fails the supervisor's group
+/// as a panic, named "api".
 #[test]
 fn a_panic_not_yet_heard_when_a_cancel_from_outside_comes_stays_a_panic() {
     autojump().block_on(async {
@@ -1402,4 +1404,42 @@ fn a_torn_down_siblings_error_is_not_lost_to_a_cancel_during_the_teardown() {
     assert!(entries[0].1.contains("b: flush failed"), "{entries:?}");
     assert_eq!(entries[1].0.as_deref(), Some("c"), "{entries:?}");
     assert!(entries[1].1.contains("c: flush failed"), "{entries:?}");
+}
+
+/// A child that lets go of its status without calling `started` and runs on holds up
+/// no later child: as after a `TaskGroup::start` that returned `NotStarted`, the next
+/// child in order starts at once.
+#[test]
+fn a_child_that_drops_its_status_and_runs_on_lets_the_next_child_start() {
+    let b_started = crate::common::autojump(60, || async {
+        let b_up = pride::Event::new();
+        let up = b_up.clone();
+        let supervisor = supervise(RestartPolicy::one_for_one())
+            .child_with_status("a", |status| async move {
+                drop(status);
+                std::future::pending::<()>().await;
+                Ok::<_, pride::BoxError>(())
+            })
+            .child("b", move || {
+                let up = up.clone();
+                async move {
+                    up.set();
+                    std::future::pending::<()>().await;
+                    Ok::<_, pride::BoxError>(())
+                }
+            });
+        // An hour is a hang guard: "b" starts at once.
+        pride::move_on_after(Duration::from_secs(3600), async {
+            pride::task_group(async |tg| {
+                tg.start_soon(supervisor);
+                b_up.wait().await;
+                tg.cancel_scope().cancel();
+            })
+            .await
+            .unwrap();
+        })
+        .await
+        .is_some()
+    });
+    assert!(b_started, "the supervisor never started `b`");
 }
