@@ -187,8 +187,9 @@ impl BlockingPool {
         (state.threads, state.idle, state.queued)
     }
 
-    /// Whether a job is queued or running. The autojump clock does not jump while one
-    /// is: the task waiting for it is not waiting on time. SeqCst, against the job's
+    /// Whether a job somebody waits for (or a detached one) is queued or running. The
+    /// autojump clock does not jump while one is: the task waiting for it is not
+    /// waiting on time. SeqCst, against the job's
     /// wake-up: a check that reads zero also sees the task the last job woke.
     pub(crate) fn is_busy(&self) -> bool {
         self.inner.busy.load(Ordering::SeqCst) != 0
