@@ -517,18 +517,21 @@ fn a_task_waiting_for_a_blocking_closure_says_so() {
             tg.start_soon_named("offloader", async move {
                 pride::to_thread(move || released.recv().unwrap()).await;
             });
-            // The group shows once its body has suspended; the task's poll has
-            // returned once its node says it is idle, and its wait is recorded by then.
-            let dump = loop {
+            // The group shows once its body has suspended, and the wait once the task's
+            // first poll has returned. A dump is read while the task may be polled
+            // again (a poll starts by clearing the wait it records anew), so look until
+            // it shows, a bounded number of times.
+            let mut dump = pride::debug::dump();
+            for _ in 0..100_000 {
                 pride::yield_now().await;
-                let dump = pride::debug::dump();
+                dump = pride::debug::dump();
                 let offloader = dump
                     .nodes()
                     .find(|n| n.name.as_deref() == Some("offloader"));
-                if offloader.is_some_and(|n| n.task_state == Some("idle")) {
-                    break dump;
+                if offloader.is_some_and(|n| n.waiting.is_some()) {
+                    break;
                 }
-            };
+            }
             release.send(()).unwrap();
             Ok::<_, pride::BoxError>(dump)
         }))
