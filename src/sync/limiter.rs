@@ -341,7 +341,7 @@ impl<'a> BorrowWait<'a> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Key, BorrowError>> {
         assert!(
             !self.done,
-            "capacity limiter future polled after completion"
+            "pride: a `CapacityLimiter::acquire` future polled after it completed"
         );
         let mut state = self.limiter.lock();
         let result = match self.id.take() {

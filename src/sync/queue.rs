@@ -302,7 +302,9 @@ impl GetWait {
                     return Poll::Pending;
                 }
             },
-            Step::Done => panic!("queue get future polled after completion"),
+            Step::Done => {
+                panic!("pride: a `Queue::get` or channel `recv` future polled after it completed")
+            }
         };
         drop(state);
         wakers.wake();
@@ -356,7 +358,7 @@ impl<T> Future for PutFuture<'_, T> {
         let value = this
             .value
             .take()
-            .expect("queue put future polled after completion");
+            .expect("pride: a `Queue::put` or channel `send` future polled after it completed");
         let mut wakers = WakeList::new();
         let mut state = this.core.lock();
         let result = match this.id.take() {

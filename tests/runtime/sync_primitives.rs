@@ -499,11 +499,19 @@ fn an_acquire_future_polled_after_completion_names_its_own_primitive() {
     let lock = Lock::new(());
     let rwlock = pride::sync::RwLock::new(());
     let sem = Semaphore::new(1);
+    let (tx, rx) = pride::sync::channel::<u8>(1);
+    let queue = pride::Queue::<u8>::unbounded();
+    queue.put_nowait(1).unwrap();
+    let limiter = pride::CapacityLimiter::new(1);
     for (call, message) in [
         ("Lock::lock", polled_twice(lock.lock())),
         ("RwLock::read", polled_twice(rwlock.read())),
         ("RwLock::write", polled_twice(rwlock.write())),
         ("Semaphore::acquire", polled_twice(sem.acquire())),
+        ("channel `send`", polled_twice(tx.send(1))),
+        ("channel `recv`", polled_twice(rx.recv())),
+        ("Queue::get", polled_twice(queue.get())),
+        ("CapacityLimiter::acquire", polled_twice(limiter.acquire())),
     ] {
         assert!(
             message.contains(call) && message.contains("after it completed"),
