@@ -45,9 +45,9 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// it is still queued; only its error is lost: flush first. A read or
 /// [`metadata`](File::metadata) call still queued is cancelled instead, since nobody
 /// is left to take what it returns (a read would take bytes from a pipe for nobody).
-/// The runtime's drop does not wait for such a call (the pool's threads are never
-/// joined), so a program that ends right after it may end before the call does: flush
-/// (or [`sync_all`](File::sync_all)) a `File` before the end of the program.
+/// The runtime's drop waits for such a call (a `File` dropped after its runtime's drop
+/// still lets the call run, but nothing waits for it then). Flush a `File` to see its
+/// errors, and [`sync_all`](File::sync_all) it for the bytes to reach the disk.
 ///
 /// **Cancel safety.** An operation polled once has started its call on the pool (if
 /// another call was in flight, once that one has ended and the operation was polled

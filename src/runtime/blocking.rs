@@ -30,7 +30,12 @@
 //!   blocks forever must not hang the runtime's drop, so the threads are detached.
 //! - The exception is a job the crate itself detaches (a dropped `fs::File`'s last
 //!   write, seek, `set_len` or `sync_all`): it is never cancelled, so it runs even when
-//!   its future, or the runtime, is gone (if the process lives that long).
+//!   its future is gone, and the runtime's drop waits for it
+//!   ([`BlockingPool::wait_for_detached`]): a program that ends right after it loses no
+//!   write it was told was done. It holds a [`Detached`] token, counted in `State`, from
+//!   its detach until it has run (or, never run, is dropped with the pool); a job that
+//!   has already run when its future detaches it takes none (`Hold::ran`, under the
+//!   hold's lock).
 //! - A job is busy (it holds the autojump clock) while somebody waits for it: from its
 //!   submission until it ends, or until its future lets it go (dropped, not detached:
 //!   nobody will take what it does, so a closure that blocks for ever, still running,
@@ -59,7 +64,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::AtomicUsize;
 
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::{Arc, Condvar, Mutex};
 
 /// The default cap on blocking threads.
 pub(crate) const DEFAULT_MAX_THREADS: usize = 512;
@@ -78,6 +83,8 @@ struct State {
     /// Threads whose closure is inside a `block_on` of the pool's runtime; they do not
     /// count toward the cap.
     nested: usize,
+    /// Detached jobs not yet run.
+    detached: usize,
 }
 
 struct Inner {
@@ -87,6 +94,8 @@ struct Inner {
     sender: Mutex<Option<Sender<Job>>>,
     receiver: Receiver<Job>,
     state: Mutex<State>,
+    /// Notified when the last detached job has run.
+    detached_ran: Condvar,
     max_threads: usize,
     thread_name: String,
     stack_size: Option<usize>,
@@ -129,7 +138,9 @@ impl BlockingPool {
                     idle: 0,
                     queued: 0,
                     nested: 0,
+                    detached: 0,
                 }),
+                detached_ran: Condvar::new(),
                 max_threads,
                 thread_name,
                 stack_size,
@@ -236,6 +247,19 @@ impl BlockingPool {
     pub(crate) fn shutdown(&self) {
         self.inner.sender.lock().take();
     }
+
+    /// Waits until every detached job has run (the runtime's drop, once its tasks, and
+    /// the `File`s they held, are gone). Not on one of this pool's own threads: the
+    /// jobs may be queued behind the very job that would wait for them.
+    pub(crate) fn wait_for_detached(&self) {
+        if POOL.with(|pool| std::ptr::eq(pool.get(), &*self.inner)) {
+            return;
+        }
+        let mut state = self.inner.state.lock();
+        while state.detached != 0 {
+            self.inner.detached_ran.wait(&mut state);
+        }
+    }
 }
 
 /// A pool thread's job, out of the busy count (and the thread out of the cap) while
@@ -292,6 +316,27 @@ impl Inner {
     }
 }
 
+/// A detached job's count in the jobs the runtime's drop waits for, given back when
+/// dropped.
+struct Detached(std::sync::Arc<Inner>);
+
+impl Detached {
+    fn new(inner: std::sync::Arc<Inner>) -> Detached {
+        inner.state.lock().detached += 1;
+        Detached(inner)
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock();
+        state.detached -= 1;
+        if state.detached == 0 {
+            self.0.detached_ran.notify_all();
+        }
+    }
+}
+
 /// A job's count in the pool's busy count, given back when dropped.
 struct Busy(std::sync::Arc<Inner>);
 
@@ -324,6 +369,10 @@ struct Hold {
     busy: Option<Busy>,
     /// The future was dropped (not detached): nobody waits for the job any more.
     abandoned: bool,
+    /// The job has run its closure.
+    ran: bool,
+    /// The job is detached, and has not run yet.
+    detached: Option<Detached>,
 }
 
 thread_local! {
@@ -383,9 +432,9 @@ impl<R> std::fmt::Debug for ToThread<R> {
 /// so that `block_on`'s own `to_thread` closures still find a thread. Idle threads
 /// exit after 10 s.
 /// Dropping the runtime does not wait for closures already running: their threads
-/// finish them, detached, and exit; queued closures never run (except the calls a
-/// dropped [`fs::File`](crate::fs::File) leaves to finish, which run if a thread takes
-/// them before the process ends).
+/// finish them, detached, and exit; queued closures never run. (The calls a dropped
+/// [`fs::File`](crate::fs::File) leaves to finish are the exception: they run, and the
+/// runtime's drop waits for them.)
 ///
 /// # Panics
 /// When polled outside a pride runtime, when the runtime is shutting down, when the
@@ -432,12 +481,17 @@ where
             slot.result = Some(result);
             slot.waker.take()
         };
-        let busy = job_shared.hold.lock().busy.take();
+        let (busy, detached) = {
+            let mut hold = job_shared.hold.lock();
+            hold.ran = true;
+            (hold.busy.take(), hold.detached.take())
+        };
         if let Some(waker) = waker {
             waker.wake();
         }
         // After the wake-up: a look that finds the pool idle sees the woken task.
         drop(busy);
+        drop(detached);
     });
     ToThread {
         job: Some(job),
@@ -452,9 +506,19 @@ impl<R> ToThread<R> {
     /// drop, this does not cancel it while it is queued. Its value is dropped by
     /// whichever side lets go of it last (the pool thread, unless it has already
     /// finished). The future must have been polled (the closure is submitted then).
+    /// The runtime's drop waits for it.
     pub(crate) fn detach(mut self) {
         debug_assert!(self.job.is_none(), "detaching a closure never submitted");
         self.detached = true;
+        {
+            let mut hold = self.shared.hold.lock();
+            // Not run yet, so its busy token is still there (a closure the crate
+            // detaches never waits in a nested `block_on`), and names the pool.
+            let pool = hold.busy.as_ref().map(|busy| busy.0.clone());
+            if let (false, Some(pool)) = (hold.ran, pool) {
+                hold.detached = Some(Detached::new(pool));
+            }
+        }
         // Nobody waits: the task that polled it last need not be woken, nor kept.
         drop(self.shared.slot.lock().waker.take());
     }

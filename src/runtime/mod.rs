@@ -39,7 +39,9 @@ pub use yield_now::{YieldNow, yield_now};
 ///
 /// Create one with [`Runtime::new`] (one worker per core) or [`Runtime::builder`], and
 /// run the root future with [`Runtime::block_on`]. Dropping the runtime stops and joins
-/// its workers.
+/// its workers, drops the tasks still there, and waits for the writes a dropped
+/// [`fs::File`](crate::fs::File) left to finish; it does not wait for other
+/// [`to_thread`] closures still running.
 ///
 /// ```
 /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
@@ -165,6 +167,9 @@ impl Drop for Runtime {
             }
         }
         self.handle.drop_all_tasks();
+        // The calls a dropped `fs::File` left to finish (its tasks' files among them)
+        // are writes the program was told were done: they run before the drop returns.
+        self.handle.shared.blocking.wait_for_detached();
         // Sockets may outlive the runtime; from now on they fail instead of waiting
         // for a driver that nobody turns.
         self.handle.shared.driver.reactor().shut_down();

@@ -310,6 +310,96 @@ fn a_dropped_file_still_does_the_write_it_accepted() {
     });
 }
 
+/// The `File` docs: the runtime's drop waits for the calls a dropped `File` left to
+/// finish, so a program that ends right after it loses no accepted write. Here the
+/// write is still queued behind a held pool thread when the runtime is dropped; the
+/// thread is let go only later, from another thread.
+#[test]
+fn the_runtimes_drop_waits_for_a_dropped_files_write() {
+    let dir = TempDir::new("dropped-at-exit");
+    let path = dir.join("kept");
+    let (written, written_then) = (path.clone(), path);
+    let contents = crate::common::watchdog(60, move || {
+        let runtime = crate::common::builder(2)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let release = runtime.block_on(async move {
+            let mut file = fs::File::create(&written).await.unwrap();
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let started = pride::Event::new();
+            let running = started.clone();
+            let mut hold = pride::to_thread(move || {
+                running.set();
+                let _ = held.recv();
+            });
+            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
+            started.wait().await;
+            // Accepted at once, and queued behind the held thread.
+            file.write_all(b"data").await.unwrap();
+            drop(file);
+            release
+        });
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(release);
+        });
+        drop(runtime);
+        let contents = std::fs::read(&written_then).unwrap();
+        releaser.join().unwrap();
+        contents
+    });
+    assert_eq!(contents, b"data");
+}
+
+/// A runtime dropped on one of its own pool threads does not wait for a dropped
+/// `File`'s write queued behind that very thread (it would wait for ever): the drop
+/// returns, and the thread runs the write next.
+#[test]
+fn a_runtime_dropped_on_its_own_pool_thread_does_not_wait_for_the_write_behind_it() {
+    let dir = TempDir::new("dropped-on-pool");
+    let path = dir.join("kept");
+    let written = path.clone();
+    let contents = crate::common::watchdog(60, move || {
+        let runtime = std::sync::Arc::new(
+            crate::common::builder(2)
+                .max_blocking_threads(1)
+                .build()
+                .unwrap(),
+        );
+        let last = runtime.clone();
+        let (dropped, runtime_dropped) = std::sync::mpsc::channel();
+        let release = runtime.block_on(async move {
+            let mut file = fs::File::create(&written).await.unwrap();
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let started = pride::Event::new();
+            let running = started.clone();
+            let mut hold = pride::to_thread(move || {
+                running.set();
+                let _ = held.recv();
+                drop(last);
+                dropped.send(()).unwrap();
+            });
+            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
+            started.wait().await;
+            file.write_all(b"data").await.unwrap();
+            drop(file);
+            release
+        });
+        drop(runtime);
+        drop(release);
+        runtime_dropped.recv().unwrap();
+        loop {
+            let contents = std::fs::read(&path).unwrap();
+            if !contents.is_empty() {
+                break contents;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+    assert_eq!(contents, b"data");
+}
+
 /// The `File` docs: a call polled once runs to its end; a dropped `File` still lets a
 /// call that changes the file finish, queued or not: here a `set_len`, and a seek
 /// (seen through a clone of the descriptor, which shares its position). A queued read
