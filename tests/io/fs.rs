@@ -310,6 +310,33 @@ fn a_dropped_file_still_does_the_write_it_accepted() {
     });
 }
 
+/// On a runtime whose pool has one thread: holds that thread with a closure that waits
+/// until the returned sender is dropped and then runs `then`, writes `data` to a new
+/// file at `path` (accepted at once, and queued behind the held thread), and drops the
+/// `File`.
+fn queue_a_dropped_files_write(
+    runtime: &pride::Runtime,
+    path: PathBuf,
+    then: impl FnOnce() + Send + 'static,
+) -> std::sync::mpsc::Sender<()> {
+    runtime.block_on(async move {
+        let mut file = fs::File::create(&path).await.unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let started = pride::Event::new();
+        let running = started.clone();
+        let mut hold = pride::to_thread(move || {
+            running.set();
+            let _ = held.recv();
+            then();
+        });
+        assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
+        started.wait().await;
+        file.write_all(b"data").await.unwrap();
+        drop(file);
+        release
+    })
+}
+
 /// The `File` docs: the runtime's drop waits for the calls a dropped `File` left to
 /// finish, so a program that ends right after it loses no accepted write. Here the
 /// write is still queued behind a held pool thread when the runtime is dropped; the
@@ -318,34 +345,19 @@ fn a_dropped_file_still_does_the_write_it_accepted() {
 fn the_runtimes_drop_waits_for_a_dropped_files_write() {
     let dir = TempDir::new("dropped-at-exit");
     let path = dir.join("kept");
-    let (written, written_then) = (path.clone(), path);
+    let written = path.clone();
     let contents = crate::common::watchdog(60, move || {
         let runtime = crate::common::builder(2)
             .max_blocking_threads(1)
             .build()
             .unwrap();
-        let release = runtime.block_on(async move {
-            let mut file = fs::File::create(&written).await.unwrap();
-            let (release, held) = std::sync::mpsc::channel::<()>();
-            let started = pride::Event::new();
-            let running = started.clone();
-            let mut hold = pride::to_thread(move || {
-                running.set();
-                let _ = held.recv();
-            });
-            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
-            started.wait().await;
-            // Accepted at once, and queued behind the held thread.
-            file.write_all(b"data").await.unwrap();
-            drop(file);
-            release
-        });
+        let release = queue_a_dropped_files_write(&runtime, written.clone(), || ());
         let releaser = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(50));
             drop(release);
         });
         drop(runtime);
-        let contents = std::fs::read(&written_then).unwrap();
+        let contents = std::fs::read(&written).unwrap();
         releaser.join().unwrap();
         contents
     });
@@ -369,28 +381,16 @@ fn a_runtime_dropped_on_its_own_pool_thread_does_not_wait_for_the_write_behind_i
         );
         let last = runtime.clone();
         let (dropped, runtime_dropped) = std::sync::mpsc::channel();
-        let release = runtime.block_on(async move {
-            let mut file = fs::File::create(&written).await.unwrap();
-            let (release, held) = std::sync::mpsc::channel::<()>();
-            let started = pride::Event::new();
-            let running = started.clone();
-            let mut hold = pride::to_thread(move || {
-                running.set();
-                let _ = held.recv();
-                drop(last);
-                dropped.send(()).unwrap();
-            });
-            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
-            started.wait().await;
-            file.write_all(b"data").await.unwrap();
-            drop(file);
-            release
+        let release = queue_a_dropped_files_write(&runtime, written.clone(), move || {
+            // The last count on the runtime: its drop runs here, on the pool thread.
+            drop(last);
+            dropped.send(()).unwrap();
         });
         drop(runtime);
         drop(release);
         runtime_dropped.recv().unwrap();
         loop {
-            let contents = std::fs::read(&path).unwrap();
+            let contents = std::fs::read(&written).unwrap();
             if !contents.is_empty() {
                 break contents;
             }
