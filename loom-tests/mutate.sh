@@ -42,6 +42,7 @@ rows=(
   'T7#src/time/driver.rs#s/process_shards\(&self.shared, &self.shards, &mut batch, true\);\n(\s*)self.process_others/process_shards(&self.shared, &self.shards, &mut batch, false);\n$1self.process_others/#loom_timer#caught'
   'T8#src/time/driver.rs#s/(let mut wheel = self.wheel.lock\(\);\n)((?:.*\n)*?)(\s*let tick = self.tick_for\(deadline\);\n)/$3$1$2/#loom_timer#caught'
   'T9#src/time/timer.rs#s/if !shard.is_shut_down\(\) \{/if true {/#loom_timer#caught'
+  'T10#src/time/driver.rs#s/Some\(ptr\) => \(ptr, now_tick.max\(wheel.elapsed\(\)\)\),/Some(ptr) => (ptr, now_tick),/#loom_timer#caught'
   'R1#src/net/scheduled_io.rs#s/if current & TICK_MASK != event.tick \{/if false {/#loom_reactor#caught'
   'R2#src/net/scheduled_io.rs#s/(let mut waiters = self.waiters.lock\(\);\n)(\s*\/\/[^\n]*\n)*\s*if let Some\(event\) = self.ready_now\(direction, spent\) \{\n\s*return Poll::Ready\(event\);\n\s*\}\n/$1/#loom_reactor#caught'
   'R3#src/net/scheduled_io.rs#s/(let mut current = self.word.load\(Ordering::Acquire\);\n(\s*)loop \{\n\s*if \(current >> GEN_SHIFT\))/self.wake(ready);\n$2$1/; s/\}\n(\s*)self.wake\(ready\);\n(\s*)true/}\n$2true/#loom_reactor#caught'

@@ -20,7 +20,8 @@
 //! mock clock standing within a tick, no timer moved later fires for its new deadline;
 //! a timer armed while another thread advances the clock past its deadline is fired by
 //! the advance's sweep or at its arm, never left filed; a timer polled while its
-//! runtime is dropped moves to the runtime it is polled in.
+//! runtime is dropped moves to the runtime it is polled in; two sweeps that overlap,
+//! each with the clock it read, lose no timer.
 //!
 //! Run: `RUSTFLAGS="--cfg pride_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test
 //! loom_timer`. The seeded bugs it catches are rows of the mutation table
@@ -156,6 +157,45 @@ fn arm_vs_advance_by(deadline_us: u64, advance_us: u64, yield_first: bool) {
     assert_eq!(wakes(&cf), 0);
     timer.release();
     far.release();
+}
+
+/// Two threads advance the clock by a tick each, over three timers due at the second
+/// tick in one shard. The sweep with the later clock hands the three out two at a time
+/// (its batch of wakers is full, and it wakes them with the lock released); the sweep
+/// with the older clock may come into the shard in that gap and find the third handed
+/// out for a tick later than its own. Once both are done the clock stands at the
+/// deadline: every timer has fired, and woken its task once. (Elapsed against the
+/// older clock, the third would be re-filed for a tick the wheel has passed, and lost.)
+#[test]
+fn advance_vs_advance() {
+    model(|yield_first| {
+        let (driver, _unparks) = driver();
+        let mut timers: Vec<_> = (0..3)
+            .map(|_| {
+                let (count, waker) = counter();
+                let mut timer = LoomTimer::new(&driver, 2);
+                assert!(!timer.poll_on(&driver, Some(1), &waker));
+                (timer, count)
+            })
+            .collect();
+
+        let advancer = {
+            let driver = driver.clone();
+            thread::spawn(move || driver.advance_us(1000))
+        };
+        maybe_yield(yield_first);
+        driver.advance_us(1000);
+        advancer.join().unwrap();
+
+        for (timer, count) in &mut timers {
+            assert!(
+                timer.is_elapsed(),
+                "the clock reached the deadline, but a timer was lost"
+            );
+            assert_eq!(wakes(count), 1);
+            timer.release();
+        }
+    });
 }
 
 /// A timer filed in driver A is polled by its task, now in runtime B, while A's runtime

@@ -50,6 +50,12 @@
 //! (`Timer::reset` to a later tick) leaves the entry filed at its old tick, which a
 //! sweep reaches first: it re-files the entry at the new tick and fires it there if the
 //! clock reached that too.
+//!
+//! Sweeps may overlap, each with the clock it read: one that hands out what its clock
+//! reached releases the lock between batches of wakers, and a sweep with an older clock
+//! may come in then and find entries handed out for a later tick than its own. It fires
+//! them as of the tick the wheel has reached (the clock has passed it: some sweep read
+//! it), never re-filing an entry for a tick the wheel has passed.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -567,9 +573,14 @@ impl Shard {
         let mut wheel = self.wheel.lock();
         loop {
             let (ptr, due) = match wheel.pop_expired(now_tick) {
-                // Filed for a tick the clock reached (`wheel.elapsed()` may still lie
-                // before it: a cascade hands out what the clock reached at once).
-                Some(ptr) => (ptr, now_tick),
+                // Filed for a tick the clock reached: by this sweep's now, or by a
+                // later sweep's that moved the wheel on (`wheel.elapsed()`) and left
+                // it to hand out while it woke a batch with the lock released. The
+                // clock has passed both, so the later one is the due tick: elapsed
+                // against this sweep's older now, the entry would be re-filed for a
+                // tick the wheel has passed. (`elapsed` may also lie before `now_tick`:
+                // a cascade hands out what the clock reached at once.)
+                Some(ptr) => (ptr, now_tick.max(wheel.elapsed())),
                 None if within == 0 => break,
                 None => {
                     // `elapsed` is `now_tick` now. The entry's state may have moved past

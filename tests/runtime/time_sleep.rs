@@ -764,3 +764,141 @@ fn advancing_to_the_end_completes_a_hundred_million_year_sleep() {
         });
     });
 }
+
+/// A waker that runs `f` the first time it is woken (later wakes do nothing).
+struct OnFirstWake(std::sync::atomic::AtomicBool, Box<dyn Fn() + Send + Sync>);
+
+impl std::task::Wake for OnFirstWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            (self.1)();
+        }
+    }
+}
+
+fn on_first_wake(f: impl Fn() + Send + Sync + 'static) -> Waker {
+    Waker::from(Arc::new(OnFirstWake(
+        std::sync::atomic::AtomicBool::new(false),
+        Box::new(f),
+    )))
+}
+
+/// Two `advance` calls racing on one runtime's mock clock: once an advance has
+/// returned, every timer whose deadline the clock reached has fired, whichever order
+/// the threads took, and the armed count is exact. Here thread B's sweep read the
+/// clock at +100 ms and is held (in a waker) before it reaches the shard of 40 sleeps
+/// of +150 ms, while thread A advances to +200 ms and, halfway through handing those
+/// sleeps out (it wakes them in batches, with the shard's lock released), lets B go
+/// on into that shard. B must fire what it finds handed out (its clock is behind,
+/// but the clock has passed their deadline), not re-file it for a tick the wheel has
+/// passed. (The blocking wakers pin down an interleaving that preemption gives on its
+/// own: an `advance` against a worker's sweep, or two runtimes on one clock.)
+#[test]
+fn two_sweeps_racing_on_a_mock_clock_lose_no_timer() {
+    crate::common::watchdog(60, || {
+        let rt = Arc::new(
+            pride::Runtime::builder()
+                .worker_threads(1)
+                .clock(Clock::mock())
+                .build()
+                .unwrap(),
+        );
+        let rt2 = rt.clone();
+        let rt3 = rt.clone();
+        rt.block_on(async move {
+            let (b_in_wake_tx, b_in_wake_rx) = std::sync::mpsc::channel::<()>();
+            let (release_b_tx, release_b_rx) = std::sync::mpsc::channel::<()>();
+            let (b_done_tx, b_done_rx) = std::sync::mpsc::channel::<std::thread::Result<()>>();
+            let b_in_wake_tx = Mutex::new(b_in_wake_tx);
+            let release_b_rx = Mutex::new(release_b_rx);
+            let release_b_tx = Mutex::new(release_b_tx);
+            let b_done_rx = Arc::new(Mutex::new(b_done_rx));
+
+            // Victims: 40 sleeps of +150 ms in the shared shard (polled on this thread).
+            // The first of them to be woken (on thread A, mid-sweep) lets B go on and
+            // waits for B to finish.
+            let b_done_rx2 = b_done_rx.clone();
+            let victim_waker = on_first_wake(move || {
+                release_b_tx.lock().unwrap().send(()).unwrap();
+                let _ = b_done_rx2
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(20));
+            });
+            let mut victims: Vec<std::pin::Pin<Box<pride::Sleep>>> =
+                (0..40).map(|_| Box::pin(pride::sleep(150 * MS))).collect();
+            for v in &mut victims {
+                let mut cx = Context::from_waker(&victim_waker);
+                assert!(v.as_mut().poll(&mut cx).is_pending());
+            }
+
+            // Blocker: one sleep of +100 ms in worker 0's shard (shard 0, swept first),
+            // whose waker holds thread B until A is mid-sweep.
+            let blocker_waker = on_first_wake(move || {
+                b_in_wake_tx.lock().unwrap().send(()).unwrap();
+                let _ = release_b_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(20));
+            });
+            let ready = pride::Event::new();
+            let hold = pride::Event::new();
+            let out = pride::task_group(async |tg| {
+                let (ready2, hold2) = (ready.clone(), hold.clone());
+                tg.start_soon(async move {
+                    let mut s = Box::pin(pride::sleep(100 * MS));
+                    {
+                        let mut cx = Context::from_waker(&blocker_waker);
+                        assert!(s.as_mut().poll(&mut cx).is_pending());
+                    }
+                    drop(blocker_waker);
+                    ready2.set();
+                    hold2.wait().await;
+                    drop(s);
+                });
+                ready.wait().await;
+
+                // Thread B: advance to +100 ms; blocks in the blocker's wake.
+                let b = std::thread::spawn(move || {
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        rt2.block_on(async { pride::time::advance(100 * MS) })
+                    }));
+                    let msg = r.map_err(|p| {
+                        p.downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default()
+                    });
+                    let _ = b_done_tx.send(msg.clone().map_err(|m| Box::new(m) as _));
+                    msg
+                });
+                b_in_wake_rx
+                    .recv_timeout(Duration::from_secs(20))
+                    .expect("B reached the blocker's wake");
+                // Thread A (this one): advance to +200 ms.
+                pride::time::advance(100 * MS);
+                let b_result = b.join().unwrap();
+                hold.set();
+                let not_elapsed = victims.iter().filter(|v| !v.is_elapsed()).count();
+                // One more move of the clock: a lost timer stays lost.
+                pride::time::advance(Duration::from_secs(1));
+                let still = victims.iter().filter(|v| !v.is_elapsed()).count();
+                Ok::<_, pride::BoxError>((b_result, not_elapsed, still))
+            })
+            .await;
+            let (b_result, not_elapsed, still) = out.unwrap();
+            // Every sleep is gone now.
+            drop(victims);
+            let armed = rt3.metrics().timers_armed;
+            assert!(
+                b_result.is_ok() && not_elapsed == 0 && still == 0 && armed == 0,
+                "thread B's advance: {b_result:?}; sleeps of +150 ms not fired with the clock \
+                 at +200 ms: {not_elapsed}, and after one more second: {still}; timers_armed \
+                 with every sleep dropped: {armed}"
+            );
+        });
+    });
+}
