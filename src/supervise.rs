@@ -587,19 +587,27 @@ enum State {
     Done,
 }
 
+/// One child as the supervisor's body sees it.
+struct Child {
+    /// Where it is in its life: waiting for its turn to start, running, backing off or
+    /// done.
+    state: State,
+    /// The run the supervisor is handling; the exits of earlier runs are skipped.
+    generation: u64,
+    /// The scope that cancels the current run.
+    scope: CancelScope,
+    /// The current run's start, until the body has seen it settle or the run end.
+    start: Option<Starting>,
+    /// A run's failure that came back from its start instead of in its exit.
+    failed_start: Option<TaskError>,
+    /// Whether a run of the child has been ready.
+    up: bool,
+}
+
 /// The children as the supervisor's body sees them, one entry each.
 struct Children {
-    states: Vec<State>,
-    /// The run the supervisor is handling; the exits of earlier runs are skipped.
-    generations: Vec<u64>,
-    /// The scope that cancels the current run.
-    scopes: Vec<CancelScope>,
-    /// The current run's start, until the body has seen it settle or the run end.
-    starts: Vec<Option<Starting>>,
-    /// A run's failure that came back from its start instead of in its exit.
-    failed_starts: Vec<Option<TaskError>>,
-    /// Whether a run of the child has been ready.
-    up: Vec<bool>,
+    /// In the order the children were added, which is the order they start in.
+    list: Vec<Child>,
     /// The child started in order whose readiness, or end, the next start in order
     /// waits for.
     awaiting: Option<usize>,
@@ -607,13 +615,16 @@ struct Children {
 
 impl Children {
     fn new(count: usize) -> Children {
+        let child = || Child {
+            state: State::Queued,
+            generation: 0,
+            scope: CancelScope::new(),
+            start: None,
+            failed_start: None,
+            up: false,
+        };
         Children {
-            states: vec![State::Queued; count],
-            generations: vec![0; count],
-            scopes: (0..count).map(|_| CancelScope::new()).collect(),
-            starts: (0..count).map(|_| None).collect(),
-            failed_starts: (0..count).map(|_| None).collect(),
-            up: vec![false; count],
+            list: (0..count).map(|_| child()).collect(),
             awaiting: None,
         }
     }
@@ -627,12 +638,12 @@ impl Children {
         let mut get = pin!(exits.get());
         let mut backoff = pin!(backoff_ends.map(crate::sleep_until));
         poll_fn(|cx| {
-            for index in 0..self.starts.len() {
-                let Some(start) = &mut self.starts[index] else {
+            for (index, child) in self.list.iter_mut().enumerate() {
+                let Some(start) = &mut child.start else {
                     continue;
                 };
                 if let Poll::Ready(outcome) = start.as_mut().poll(cx) {
-                    self.starts[index] = None;
+                    child.start = None;
                     self.settled(index, outcome);
                     return Poll::Ready(Event::Started);
                 }
@@ -640,7 +651,7 @@ impl Children {
             while let Poll::Ready(exit) = get.as_mut().poll(cx) {
                 let exit = exit.expect("the supervisor holds the queue");
                 get.set(exits.get());
-                if exit.generation == self.generations[exit.index] {
+                if exit.generation == self.list[exit.index].generation {
                     return Poll::Ready(Event::Exit(self.ended(exit, cx)));
                 }
             }
@@ -661,12 +672,12 @@ impl Children {
             self.awaiting = None;
         }
         match outcome {
-            Ok(()) => self.up[index] = true,
+            Ok(()) => self.list[index].up = true,
             // It unwound before it was ready, which a run that catches its failures
             // does not do (only a cancel of the supervisor itself makes one unwind, and
             // then the start hands its error to the group); should it, the error is
             // that run's failure, for its exit.
-            Err(StartError::Failed(error)) => self.failed_starts[index] = Some(error),
+            Err(StartError::Failed(error)) => self.list[index].failed_start = Some(error),
             // It ended, or let go of its status, before it was ready (a factory that
             // panicked drops the status as it unwinds): its exit says how.
             Err(_) => {}
@@ -681,7 +692,7 @@ impl Children {
     /// failure as its outcome.
     fn ended(&mut self, mut exit: Exit, cx: &mut Context<'_>) -> Exit {
         let index = exit.index;
-        if let Some(mut start) = self.starts[index].take() {
+        if let Some(mut start) = self.list[index].start.take() {
             if let Poll::Ready(outcome) = start.as_mut().poll(cx) {
                 self.settled(index, outcome);
             }
@@ -690,7 +701,7 @@ impl Children {
             self.awaiting = None;
         }
         if exit.outcome.is_none() {
-            exit.outcome = self.failed_starts[index].take().map(Err);
+            exit.outcome = self.list[index].failed_start.take().map(Err);
         }
         exit
     }
@@ -708,9 +719,9 @@ impl Children {
         errors: &mut Vec<(usize, TaskError)>,
     ) {
         let mut pending = 0;
-        for (other, state) in self.states.iter().enumerate() {
-            if other != except && *state == State::Running {
-                self.scopes[other].cancel();
+        for (other, child) in self.list.iter().enumerate() {
+            if other != except && child.state == State::Running {
+                child.scope.cancel();
                 pending += 1;
             }
         }
@@ -719,10 +730,11 @@ impl Children {
                 continue;
             };
             pending -= 1;
-            self.generations[late.index] += 1;
+            let child = &mut self.list[late.index];
+            child.generation += 1;
             match late.outcome.take() {
                 Some(Err(e)) => errors.push((late.index, e)),
-                Some(Ok(())) => self.states[late.index] = State::Done,
+                Some(Ok(())) => child.state = State::Done,
                 None => {}
             }
         }
@@ -811,24 +823,24 @@ impl Config {
             // Starts in order: the next queued child, once the one started before it is
             // ready or has ended.
             if children.awaiting.is_none() {
-                let next = children.states.iter().position(|&s| s == State::Queued);
+                let next = children.list.iter().position(|c| c.state == State::Queued);
                 if let Some(index) = next {
                     self.launch(&tg, &mut children, index, &exits);
                     children.awaiting = Some(index);
                 }
             }
-            let up = |i: usize| children.up[i] || children.states[i] == State::Done;
-            if ready.is_some() && (0..count).all(up) {
+            let up = |c: &Child| c.up || c.state == State::Done;
+            if ready.is_some() && children.list.iter().all(up) {
                 ready.take().expect("checked above").started(());
             }
-            if children.states.iter().all(|&state| state == State::Done) {
+            if children.list.iter().all(|c| c.state == State::Done) {
                 return Ok(());
             }
             // Exits are heard during a backoff too: a failure is counted when it comes.
             let backoff_ends = children
-                .states
+                .list
                 .iter()
-                .filter_map(|&state| match state {
+                .filter_map(|c| match c.state {
                     State::BackingOff(at) => Some(at),
                     _ => None,
                 })
@@ -840,11 +852,15 @@ impl Config {
                     // each at once, one-for-all each once the one before it is ready.
                     let now = crate::current_time();
                     for index in 0..count {
-                        if !matches!(children.states[index], State::BackingOff(at) if at <= now) {
+                        let over = match children.list[index].state {
+                            State::BackingOff(at) => at <= now,
+                            _ => false,
+                        };
+                        if !over {
                             continue;
                         }
                         if self.policy.one_for_all {
-                            children.states[index] = State::Queued;
+                            children.list[index].state = State::Queued;
                         } else {
                             self.launch(&tg, &mut children, index, &exits);
                         }
@@ -856,7 +872,7 @@ impl Config {
             let Exit { index, outcome, .. } = exit;
             let error = match outcome {
                 Some(Ok(())) | None => {
-                    children.states[index] = State::Done;
+                    children.list[index].state = State::Done;
                     continue;
                 }
                 Some(Err(error)) => error,
@@ -885,7 +901,7 @@ impl Config {
             }
             let delay = self.policy.delay(restarts.len());
             restarts.push_back((now, error));
-            children.generations[index] += 1;
+            children.list[index].generation += 1;
             if self.policy.one_for_all {
                 // Until the teardown is over, the siblings' errors are the body's to
                 // report if a cancel from outside drops it.
@@ -894,13 +910,14 @@ impl Config {
                     .await;
                 torn_down.extend(close.unhandled.drain(..).map(|(_, e)| (now, e)));
                 let restart_at = crate::time::deadline_after(crate::current_time(), delay);
-                for state in &mut children.states {
-                    if matches!(*state, State::Running | State::Queued) {
-                        *state = State::BackingOff(restart_at);
+                for child in &mut children.list {
+                    if matches!(child.state, State::Running | State::Queued) {
+                        child.state = State::BackingOff(restart_at);
                     }
                 }
             } else {
-                children.states[index] = State::BackingOff(crate::time::deadline_after(now, delay));
+                children.list[index].state =
+                    State::BackingOff(crate::time::deadline_after(now, delay));
             }
         }
     }
@@ -914,7 +931,8 @@ impl Config {
         let run_scope = scope.clone();
         let name = spec.name.clone();
         let factory = spec.factory.clone();
-        let exit = ExitOnDrop::new(exits, index, children.generations[index]);
+        let child = &mut children.list[index];
+        let exit = ExitOnDrop::new(exits, index, child.generation);
         let start = tg.start_named(&*spec.name, move |status| {
             let work = (*factory.lock())(status);
             async move {
@@ -925,8 +943,8 @@ impl Config {
                 exit.end(outcome)
             }
         });
-        children.states[index] = State::Running;
-        children.scopes[index] = scope;
-        children.starts[index] = Some(Box::pin(start));
+        child.state = State::Running;
+        child.scope = scope;
+        child.start = Some(Box::pin(start));
     }
 }
