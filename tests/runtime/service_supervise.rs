@@ -1443,3 +1443,115 @@ fn a_child_that_drops_its_status_and_runs_on_lets_the_next_child_start() {
     });
     assert!(b_started, "the supervisor never started `b`");
 }
+
+/// Logs `"<name> down"` when a run's future is dropped.
+struct LogOnDrop(&'static str, Arc<Mutex<Vec<String>>>);
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        self.1.lock().unwrap().push(format!("{} down", self.0));
+    }
+}
+
+/// A one-for-all supervisor of "a", "b" and "c", children that report readiness, each
+/// slower to be ready than the one after it (3 s, 2 s, 1 s, so that starts that did not
+/// wait would interleave). The first run of `failing` fails `fails_after` its readiness;
+/// the log ends once "c" is ready after that failure, and says when each run started,
+/// was ready, failed and was dropped.
+fn one_for_all_restart_log(failing: &'static str, fails_after: u64) -> Vec<String> {
+    crate::common::autojump(60, move || async move {
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let all_up_again = pride::Event::new();
+        let child = |name: &'static str, warm_up: u64| {
+            let (log, all_up_again) = (log.clone(), all_up_again.clone());
+            let runs = Arc::new(AtomicUsize::new(0));
+            move |status: pride::TaskStatus<()>| {
+                let run = runs.fetch_add(1, Ordering::SeqCst);
+                let (log, all_up_again) = (log.clone(), all_up_again.clone());
+                async move {
+                    let _down = LogOnDrop(name, log.clone());
+                    log.lock().unwrap().push(format!("{name} start"));
+                    pride::sleep(Duration::from_secs(warm_up)).await;
+                    let restarted = {
+                        let mut log = log.lock().unwrap();
+                        log.push(format!("{name} ready"));
+                        log.iter().any(|entry| entry.ends_with("failed"))
+                    };
+                    status.started(());
+                    if name == failing && run == 0 {
+                        pride::sleep(Duration::from_secs(fails_after)).await;
+                        log.lock().unwrap().push(format!("{name} failed"));
+                        return Err("broke");
+                    }
+                    if name == "c" && restarted {
+                        all_up_again.set();
+                    }
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }
+            }
+        };
+        let supervisor = supervise(
+            RestartPolicy::one_for_all()
+                .max_restarts(3, Duration::from_secs(60))
+                .backoff(Duration::from_millis(10), Duration::from_millis(10)),
+        )
+        .child_with_status("a", child("a", 3))
+        .child_with_status("b", child("b", 2))
+        .child_with_status("c", child("c", 1));
+        // An hour is a hang guard: the restart is over within a minute.
+        let up = pride::move_on_after(Duration::from_secs(3600), async {
+            pride::task_group(async |tg| {
+                tg.start_soon(supervisor);
+                all_up_again.wait().await;
+                tg.cancel_scope().cancel();
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+        let entries = log.lock().unwrap().clone();
+        assert!(
+            up.is_some(),
+            "the children never all came up again: {entries:?}"
+        );
+        entries
+    })
+}
+
+const IN_ORDER: [&str; 6] = [
+    "a start", "a ready", "b start", "b ready", "c start", "c ready",
+];
+
+/// One-for-all: "b" fails once all three children are up. "a" and "c" are torn down,
+/// and all three start again in order, each only once the one before it is ready
+/// again, as on the first start.
+#[test]
+fn a_one_for_all_restart_starts_the_children_in_order_each_once_the_one_before_is_ready() {
+    let log = one_for_all_restart_log("b", 10);
+    assert!(log.len() >= 16, "{log:?}");
+    assert_eq!(log[..6], IN_ORDER, "the first start: {log:?}");
+    // The failure and the teardown, in whatever order the runs were dropped, all before
+    // anything restarts.
+    let mut teardown = log[6..10].to_vec();
+    teardown.sort();
+    assert_eq!(
+        teardown,
+        ["a down", "b down", "b failed", "c down"],
+        "{log:?}"
+    );
+    assert_eq!(log[10..16], IN_ORDER, "the one-for-all restart: {log:?}");
+}
+
+/// One-for-all: "a" fails while "b" warms up, before "c" has started. "b" is torn down
+/// before it was ready, and the restart starts all three in order from "a", each once
+/// the one before it is ready.
+#[test]
+fn a_one_for_all_restart_during_the_first_start_starts_every_child_in_order() {
+    let log = one_for_all_restart_log("a", 1);
+    assert!(log.len() >= 12, "{log:?}");
+    assert_eq!(log[..3], IN_ORDER[..3], "the first start: {log:?}");
+    let mut teardown = log[3..6].to_vec();
+    teardown.sort();
+    assert_eq!(teardown, ["a down", "a failed", "b down"], "{log:?}");
+    assert_eq!(log[6..12], IN_ORDER, "the one-for-all restart: {log:?}");
+}
