@@ -214,6 +214,13 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   passes out through the cancelled scopes. A failure it had already handled is not
 ///   reported: the child was restarted, is backing off and is not restarted, or its
 ///   one-for-all restart was tearing its siblings down.
+/// - Dropping the supervisor by hand (the losing branch of a `select!`, not a cancel
+///   through a scope) tears it down there and then, like any group's future dropped by
+///   hand (see [`semantics`](crate::semantics), "No orphans"): every child is cancelled
+///   and dropped, shielded cleanup and a give-up's teardown under way included, and
+///   none runs again. There is no outcome left to report in: what it had not reported
+///   yet is dropped with it, and so is a [`ready_on`](Self::ready_on) status not yet
+///   reported (the `start` returns [`StartError::NotStarted`](crate::StartError::NotStarted)).
 /// - The restart budget counts the restarts of the last `window`; the delay before a
 ///   restart is `initial * 2^k` (capped at `max`), where `k` is the number of restarts
 ///   in the window so far, scaled by a random factor in [0.5, 1] so that many

@@ -1555,3 +1555,87 @@ fn a_one_for_all_restart_during_the_first_start_starts_every_child_in_order() {
     assert_eq!(teardown, ["a down", "a failed", "b down"], "{log:?}");
     assert_eq!(log[6..12], IN_ORDER, "the one-for-all restart: {log:?}");
 }
+
+/// A supervisor that gave up is dropped by hand, as the losing branch of a `select!`,
+/// while its shielded teardown waits for two children: "flusher", in a shielded flush
+/// until 5 s, and "slow", still starting (in a shielded warm-up until 5 s), held by its
+/// start. Like any group dropped by hand, the drop at 2 s tears every child down there
+/// and then: once it has returned, every run's future has been dropped, and no child
+/// code runs again. The report has nowhere to go: nothing of it fails the task that
+/// dropped the supervisor, or the group around, and the `start` waiting for the
+/// supervisor to be ready returns `NotStarted`, as for any status dropped unused.
+#[test]
+fn a_supervisor_dropped_by_hand_while_it_gives_up_leaves_no_child_behind() {
+    let (at_give_up, at_drop, log, started, result) = crate::common::autojump(60, || async {
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (log_f, log_i, log_s) = (log.clone(), log.clone(), log.clone());
+        let shielded = |secs: u64| {
+            let scope = pride::CancelScope::new();
+            scope.set_shield(true);
+            scope.run(pride::sleep(Duration::from_secs(secs)))
+        };
+        let supervisor =
+            supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1)))
+                .child("fatal", || async {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    Err::<(), _>("the database is gone")
+                })
+                .child("idle", move || {
+                    let down = LogOnDrop("idle", log_i.clone());
+                    async move {
+                        let _down = down;
+                        std::future::pending::<()>().await;
+                    }
+                })
+                .child("flusher", move || {
+                    let log = log_f.clone();
+                    async move {
+                        let _down = LogOnDrop("flusher", log.clone());
+                        shielded(5).await;
+                        log.lock().unwrap().push("flusher flushed".into());
+                        Err::<(), _>("flush failed")
+                    }
+                })
+                .child_with_status("slow", move |status| {
+                    let log = log_s.clone();
+                    async move {
+                        let _down = LogOnDrop("slow", log.clone());
+                        shielded(5).await;
+                        log.lock().unwrap().push("slow ready".into());
+                        status.started(());
+                        Err::<(), _>("slow failed")
+                    }
+                });
+        let at_give_up = Arc::new(Mutex::new(Vec::new()));
+        let (seen, watched) = (at_give_up.clone(), log.clone());
+        let mut started = String::new();
+        let result = pride::task_group(async |tg| {
+            tg.start_soon(async move {
+                pride::sleep(Duration::from_millis(1500)).await;
+                *seen.lock().unwrap() = watched.lock().unwrap().clone();
+            });
+            let up = tg.start(|status| async move {
+                pride::select! {
+                    _ = supervisor.ready_on(status) => panic!("the teardown waits until 5 s"),
+                    () = pride::sleep(Duration::from_secs(2)) => {}
+                }
+            });
+            started = format!("{:?}", up.await);
+        })
+        .await;
+        let at_drop = log.lock().unwrap().clone();
+        // Long past the end of the flush and the warm-up.
+        pride::sleep(Duration::from_secs(10)).await;
+        let entries = log.lock().unwrap().clone();
+        let result = result.map_err(|e| e.to_string());
+        let at_give_up = at_give_up.lock().unwrap().clone();
+        (at_give_up, at_drop, entries, started, result)
+    });
+    assert_eq!(at_give_up, ["idle down"], "the give-up's teardown: {log:?}");
+    let mut dropped = at_drop[1..].to_vec();
+    dropped.sort();
+    assert_eq!(dropped, ["flusher down", "slow down"], "the drop: {log:?}");
+    assert_eq!(log, at_drop, "a child ran on after the drop");
+    assert_eq!(started, "Err(NotStarted)");
+    assert_eq!(result, Ok(()));
+}
