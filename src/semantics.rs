@@ -64,7 +64,11 @@
 //! **Every error comes back.** The group then returns `Err(`[`GroupError`](crate::GroupError)`)`
 //! holding every error and panic, each as a [`TaskError`](crate::TaskError) with its
 //! task's name. Even a single error is wrapped. Being cancelled is never an entry: the
-//! siblings dropped because of the first failure add nothing. A child that itself
+//! siblings dropped because of the first failure add nothing, and neither does work
+//! that a cancel reaches and that passes on (say with `?`) a handle's
+//! [`TaskError`](crate::TaskError) saying its task was cancelled, or copying a failure
+//! already reported to its group: the work ends as cancelled work, as it would have at
+//! its next suspension point. A child that itself
 //! returns a `GroupError` (from a nested group) is kept whole, as one entry. Entries are
 //! in the order the failures happened.
 //!

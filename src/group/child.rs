@@ -173,6 +173,27 @@ impl State {
         }
     }
 
+    /// Whether a cancel reaches the work: its own scope's, or one of the group's scope
+    /// or further out (not cut off by a shield).
+    fn reached_by_cancel(&self) -> bool {
+        let node = self.node.get().unwrap_or(self.group.node());
+        node.cancelled_by().is_some()
+    }
+
+    /// The work ended as cancelled work: its own scope caught the cancel (it was
+    /// cancelled by its handle), or the group's scope, or one further out, will once
+    /// the group has drained. What its handle gets.
+    fn cancelled(&self) -> TaskError {
+        if !self
+            .node
+            .get()
+            .is_some_and(|node| caught_after_cleanup(node))
+        {
+            self.group.cut_short.store(true, Ordering::Release);
+        }
+        TaskError::new(self.name.clone(), Kind::Cancelled)
+    }
+
     /// What the handle gets of a failure that goes to the group: the text of the
     /// error `kind`, or the message of the panic, copied only if a handle reads it.
     fn summary(&self, kind: &Kind) -> TaskError {
@@ -242,20 +263,21 @@ where
                 if let Some(panic) = panic {
                     state.fail_cleanup(Kind::Panic(Payload::new(panic)));
                 }
-                if !state
-                    .node
-                    .get()
-                    .is_some_and(|node| caught_after_cleanup(node))
-                {
-                    state.group.cut_short.store(true, Ordering::Release);
-                }
-                Err(TaskError::new(state.name.clone(), Kind::Cancelled))
+                Err(state.cancelled())
             }
             Step::Ready(output) => {
                 // The outcome first, then the cleanup: an error the work returned is
                 // its failure, before a panic of its `Drop`.
                 let outcome = match output.into_result() {
                     Ok(value) => Ok(value),
+                    // It only relays a cancel, or a failure already reported, and a
+                    // cancel reaches it: it would have been dropped at its next
+                    // suspension point, and is cancelled work, not a failure.
+                    Err(error)
+                        if TaskError::relays_a_cancel(&error) && state.reached_by_cancel() =>
+                    {
+                        Err(state.cancelled())
+                    }
                     Err(error) => {
                         let kind = Kind::Error(error);
                         let summary = state.summary(&kind);

@@ -170,6 +170,17 @@ impl TaskError {
         self.name.as_deref()
     }
 
+    /// Whether `error` only relays a cancel, or a failure that went to a group: a
+    /// handle's `TaskError` saying its task was cancelled, or copying a failure
+    /// reported to its group. Work that returns one while a cancel reaches it (the
+    /// handle was ready without a suspension point) has no failure of its own: it is
+    /// cancelled work.
+    pub(crate) fn relays_a_cancel(error: &BoxError) -> bool {
+        error
+            .downcast_ref::<TaskError>()
+            .is_some_and(|error| error.is_cancelled() || error.is_reported())
+    }
+
     /// Whether the task panicked.
     pub fn is_panic(&self) -> bool {
         matches!(self.kind, Kind::Panic(_) | Kind::ReportedPanic(_))

@@ -146,6 +146,15 @@ where
                         *this.value = Some(value);
                         None
                     }
+                    // It only relays a cancel, or a failure already reported, and a
+                    // cancel reaches it: it would have been dropped at its next
+                    // suspension point, and is cancelled work, not a failure.
+                    Err(error)
+                        if TaskError::relays_a_cancel(&error) && node.cancelled_by().is_some() =>
+                    {
+                        shared.cut_short.store(true, Ordering::Release);
+                        None
+                    }
                     Err(error) => Some(Kind::Error(error)),
                 },
                 Step::Panicked(panic) => Some(Kind::Panic(Payload::new(panic))),

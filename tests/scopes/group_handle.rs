@@ -502,3 +502,112 @@ fn a_handle_polled_after_it_resolved_panics() {
         }
     });
 }
+
+/// Polls `handle` without suspending until it resolves (a stand-in for a body that
+/// reaches `handle.await` once the child has already ended: a race on any runtime
+/// with more than one worker).
+fn resolved<T>(handle: &mut TaskHandle<T>) -> Result<T, pride::TaskError> {
+    loop {
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(outcome) = Pin::new(&mut *handle).poll(&mut cx) {
+            return outcome;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// A body that passes on, with `?`, a handle's copy of a failure the group already
+/// has (the handle was ready without a suspension point, so the cancel did not drop
+/// the body first) adds no entry: the failure is listed once, with its task's name.
+#[test]
+fn a_handles_copy_passed_on_by_the_body_is_not_a_second_entry() {
+    let error = crate::common::run(2, 60, || async {
+        task_group(async |tg| {
+            let mut words: Vec<_> = ["alpha", ""]
+                .into_iter()
+                .enumerate()
+                .map(|(i, word)| {
+                    tg.spawn_named(format!("word-{i}"), async move {
+                        if word.is_empty() {
+                            return Err::<usize, BoxError>("empty word".into());
+                        }
+                        Ok(word.len())
+                    })
+                })
+                .collect();
+            let copy = resolved(&mut words[1]).unwrap_err();
+            assert!(copy.is_reported(), "{copy}");
+            Err::<(), _>(copy)
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(error.errors().len(), 1, "{error}");
+    assert_eq!(error.errors()[0].name(), Some("word-1"), "{error}");
+    assert_eq!(error.errors()[0].error().unwrap().to_string(), "empty word");
+}
+
+/// Nor does a handle's "was cancelled" of a sibling that a failure cancelled, passed on
+/// by the body: being cancelled is never an entry.
+#[test]
+fn a_cancelled_siblings_handle_passed_on_by_the_body_is_not_an_entry() {
+    let error = crate::common::run(2, 60, || async {
+        task_group(async |tg| {
+            let mut waiter = tg.spawn_named("waiter", std::future::pending::<()>());
+            tg.start_soon_named("bad", async { Err::<(), _>("boom") });
+            resolved(&mut waiter)?;
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(error.errors().len(), 1, "{error}");
+    assert_eq!(error.errors()[0].name(), Some("bad"), "{error}");
+}
+
+/// Nor by a child: its handle says it was cancelled.
+#[test]
+fn a_cancelled_siblings_handle_passed_on_by_a_child_is_not_an_entry() {
+    let (error, relay) = crate::common::run(2, 60, || async {
+        let mut relay = None;
+        let error = task_group(async |tg| {
+            let mut waiter = tg.spawn_named("waiter", std::future::pending::<()>());
+            relay = Some(tg.spawn_named("relay", async move {
+                resolved(&mut waiter)?;
+                Ok::<_, BoxError>(())
+            }));
+            tg.start_soon_named("bad", async { Err::<(), _>("boom") });
+        })
+        .await
+        .unwrap_err();
+        (error, relay.unwrap().await)
+    });
+    assert_eq!(error.errors().len(), 1, "{error}");
+    assert_eq!(error.errors()[0].name(), Some("bad"), "{error}");
+    assert!(relay.unwrap_err().is_cancelled());
+}
+
+/// The rule is for work a cancel reaches: a body that fails with the handle's "was
+/// cancelled" of a child it cancelled itself, in a group nothing else cancels, fails
+/// the group with it.
+#[test]
+fn a_handles_was_cancelled_is_an_entry_when_no_cancel_reaches_the_body() {
+    let error = crate::common::run(2, 60, || async {
+        task_group(async |tg| {
+            let handle = tg.spawn_named("stopped", std::future::pending::<()>());
+            handle.cancel();
+            handle.await?;
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(error.errors().len(), 1, "{error}");
+    assert_eq!(error.errors()[0].name(), None, "{error}");
+    assert!(
+        error.errors()[0]
+            .to_string()
+            .contains("task 'stopped' was cancelled"),
+        "{error}"
+    );
+}
