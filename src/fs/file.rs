@@ -522,19 +522,22 @@ impl File {
             Position::Ignored => Vec::new(),
         };
         self.started += 1;
-        self.state = State::Busy(
-            self.started,
-            on_drop,
-            crate::to_thread(move || {
-                if !read_ahead.is_empty() {
-                    if let Err(e) = file.seek(SeekFrom::Current(-(read_ahead.len() as i64))) {
-                        return (file, Done::Rewind(e, read_ahead));
-                    }
+        let work = move || {
+            if !read_ahead.is_empty() {
+                if let Err(e) = file.seek(SeekFrom::Current(-(read_ahead.len() as i64))) {
+                    return (file, Done::Rewind(e, read_ahead));
                 }
-                let done = call(&mut file);
-                (file, done)
-            }),
-        );
+            }
+            let done = call(&mut file);
+            (file, done)
+        };
+        // A call that changes the file runs once started, even if the runtime's drop
+        // begins meanwhile, and the drop waits for it.
+        let call = match on_drop {
+            OnDrop::Finish => crate::runtime::to_thread_kept(work),
+            OnDrop::Cancel => crate::to_thread(work),
+        };
+        self.state = State::Busy(self.started, on_drop, call);
         self.started
     }
 

@@ -25,17 +25,17 @@
 //!   future (`QUEUED -> CANCELLED`), whichever comes first; a cancelled job never runs
 //!   its closure. A running closure cannot be stopped: dropping the future then only
 //!   discards its result.
-//! - Shutdown (runtime drop) drops the sender: threads finish the job at hand, skip
-//!   the queued (by then cancelled) jobs and exit. Nobody joins them: a closure that
-//!   blocks forever must not hang the runtime's drop, so the threads are detached.
-//! - The exception is a job the crate itself detaches (a dropped `fs::File`'s last
-//!   write, seek, `set_len` or `sync_all`): it is never cancelled, so it runs even when
-//!   its future is gone, and the runtime's drop waits for it
-//!   ([`BlockingPool::wait_for_detached`]): a program that ends right after it loses no
-//!   write it was told was done. It holds a [`Detached`] token, counted in `State`, from
-//!   its detach until it has run (or, never run, is dropped with the pool); a job that
-//!   has already run when its future detaches it takes none (`Hold::ran`, under the
-//!   hold's lock).
+//! - Shutdown (the start of the runtime's drop) marks the pool shut and drops the
+//!   sender: threads finish the job at hand, skip the queued jobs (a job taken once
+//!   the pool is shut cancels itself, and hands its future, should anyone poll it, a
+//!   panic that says why) and exit. Nobody joins them: a closure that blocks forever
+//!   must not hang the runtime's drop, so the threads are detached.
+//! - The exception is a kept job ([`to_thread_kept`]: an `fs::File` call that changes
+//!   the file): it runs even when the pool is shut, and even when its future is gone
+//!   (detached by a dropped `File`), and the runtime's drop waits for it
+//!   ([`BlockingPool::wait_for_kept`]): a program that ends right after it loses no
+//!   write it was told was done. It holds a [`Kept`] token, counted in `State`, from
+//!   its submission until it has run (or, never run, is dropped with the pool).
 //! - A job is busy (it holds the autojump clock) while somebody waits for it: from its
 //!   submission until it ends, or until its future lets it go (dropped, not detached:
 //!   nobody will take what it does, so a closure that blocks for ever, still running,
@@ -61,7 +61,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex};
@@ -71,7 +71,8 @@ pub(crate) const DEFAULT_MAX_THREADS: usize = 512;
 /// How long an idle blocking thread waits for a job before it exits.
 pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A queued closure; its argument says whether the pool was shut when it was taken.
+type Job = Box<dyn FnOnce(bool) + Send>;
 
 struct State {
     /// Pool threads alive.
@@ -83,8 +84,8 @@ struct State {
     /// Threads whose closure is inside a `block_on` of the pool's runtime; they do not
     /// count toward the cap.
     nested: usize,
-    /// Detached jobs not yet run.
-    detached: usize,
+    /// Kept jobs not yet run.
+    kept: usize,
 }
 
 struct Inner {
@@ -93,9 +94,11 @@ struct Inner {
     busy: AtomicUsize,
     sender: Mutex<Option<Sender<Job>>>,
     receiver: Receiver<Job>,
+    /// Set at shutdown, before the sender is dropped.
+    shut: AtomicBool,
     state: Mutex<State>,
-    /// Notified when the last detached job has run.
-    detached_ran: Condvar,
+    /// Notified when the last kept job has run.
+    kept_ran: Condvar,
     max_threads: usize,
     thread_name: String,
     stack_size: Option<usize>,
@@ -138,9 +141,10 @@ impl BlockingPool {
                     idle: 0,
                     queued: 0,
                     nested: 0,
-                    detached: 0,
+                    kept: 0,
                 }),
-                detached_ran: Condvar::new(),
+                shut: AtomicBool::new(false),
+                kept_ran: Condvar::new(),
                 max_threads,
                 thread_name,
                 stack_size,
@@ -198,7 +202,7 @@ impl BlockingPool {
         (state.threads, state.idle, state.queued)
     }
 
-    /// Whether a job somebody waits for (or a detached one) is queued or running. The
+    /// Whether a job somebody waits for (or a kept one) is queued or running. The
     /// autojump clock does not jump while one is: the task waiting for it is not
     /// waiting on time. SeqCst, against the job's
     /// wake-up: a check that reads zero also sees the task the last job woke.
@@ -243,21 +247,23 @@ impl BlockingPool {
         })
     }
 
-    /// Stops accepting jobs; threads exit once the queue is empty.
+    /// Stops accepting jobs: the queued ones are skipped, except kept ones; threads
+    /// exit once the queue is empty.
     pub(crate) fn shutdown(&self) {
+        self.inner.shut.store(true, Ordering::SeqCst);
         self.inner.sender.lock().take();
     }
 
-    /// Waits until every detached job has run (the runtime's drop, once its tasks, and
-    /// the `File`s they held, are gone). Not on one of this pool's own threads: the
-    /// jobs may be queued behind the very job that would wait for them.
-    pub(crate) fn wait_for_detached(&self) {
+    /// Waits until every kept job has run (the runtime's drop, once its tasks, and the
+    /// `File`s they held, are gone). Not on one of this pool's own threads: the jobs
+    /// may be queued behind the very job that would wait for them.
+    pub(crate) fn wait_for_kept(&self) {
         if POOL.with(|pool| std::ptr::eq(pool.get(), &*self.inner)) {
             return;
         }
         let mut state = self.inner.state.lock();
-        while state.detached != 0 {
-            self.inner.detached_ran.wait(&mut state);
+        while state.kept != 0 {
+            self.inner.kept_ran.wait(&mut state);
         }
     }
 }
@@ -296,12 +302,15 @@ impl Inner {
                 Ok(job) => {
                     state.queued -= 1;
                     drop(state);
+                    // Read after the job was received: a job queued before the
+                    // shutdown and taken after it sees it.
+                    let shut = self.shut.load(Ordering::SeqCst);
                     // A job catches its closure's panic, but a panic can still come out
                     // of it: a cancelled closure's captures dropped, a waker that
                     // panics. The panic hook has reported it and the job is over; the
                     // thread goes on (were it to unwind, the pool would lose it with
                     // its count, and later jobs could wait for a thread that is gone).
-                    if let Err(panic) = catch_unwind(AssertUnwindSafe(job)) {
+                    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| job(shut))) {
                         // A payload whose drop panics is not this thread's business either.
                         let _ = catch_unwind(AssertUnwindSafe(move || drop(panic)));
                     }
@@ -316,23 +325,23 @@ impl Inner {
     }
 }
 
-/// A detached job's count in the jobs the runtime's drop waits for, given back when
+/// A kept job's count in the jobs the runtime's drop waits for, given back when
 /// dropped.
-struct Detached(std::sync::Arc<Inner>);
+struct Kept(std::sync::Arc<Inner>);
 
-impl Detached {
-    fn new(inner: std::sync::Arc<Inner>) -> Detached {
-        inner.state.lock().detached += 1;
-        Detached(inner)
+impl Kept {
+    fn new(inner: std::sync::Arc<Inner>) -> Kept {
+        inner.state.lock().kept += 1;
+        Kept(inner)
     }
 }
 
-impl Drop for Detached {
+impl Drop for Kept {
     fn drop(&mut self) {
         let mut state = self.0.state.lock();
-        state.detached -= 1;
-        if state.detached == 0 {
-            self.0.detached_ran.notify_all();
+        state.kept -= 1;
+        if state.kept == 0 {
+            self.0.kept_ran.notify_all();
         }
     }
 }
@@ -369,10 +378,8 @@ struct Hold {
     busy: Option<Busy>,
     /// The future was dropped (not detached): nobody waits for the job any more.
     abandoned: bool,
-    /// The job has run its closure.
-    ran: bool,
-    /// The job is detached, and has not run yet.
-    detached: Option<Detached>,
+    /// A kept job's token, from its submission until it has run.
+    kept: Option<Kept>,
 }
 
 thread_local! {
@@ -403,6 +410,8 @@ impl Drop for Running {
 pub struct ToThread<R> {
     job: Option<Job>,
     shared: Arc<Shared<R>>,
+    /// A kept job (see [`to_thread_kept`]).
+    kept: bool,
     /// Dropping the future leaves a queued closure to run (see [`detach`](Self::detach)).
     detached: bool,
     /// The value (or the panic) was handed out.
@@ -432,14 +441,16 @@ impl<R> std::fmt::Debug for ToThread<R> {
 /// so that `block_on`'s own `to_thread` closures still find a thread. Idle threads
 /// exit after 10 s.
 /// Dropping the runtime does not wait for closures already running: their threads
-/// finish them, detached, and exit; queued closures never run. (The calls a dropped
-/// [`fs::File`](crate::fs::File) leaves to finish are the exception: they run, and the
-/// runtime's drop waits for them.)
+/// finish them, detached, and exit. Closures still queued when the drop begins never
+/// run. (The calls of an [`fs::File`](crate::fs::File) that change the file are the
+/// exception: they run, and the runtime's drop waits for them.)
 ///
 /// # Panics
 /// When polled outside a pride runtime, when the runtime is shutting down, when the
 /// pool has no thread and the system cannot start one (it is out of threads or
-/// memory), or when polled again after it completed.
+/// memory), or when polled again after it completed. A future whose closure was still
+/// queued when its runtime's drop began (polled since in another runtime, say)
+/// panics saying so.
 ///
 /// ```
 /// pride::run(async {
@@ -455,49 +466,90 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let shared = Arc::new(Shared {
-        state: AtomicU8::new(QUEUED),
-        slot: Mutex::new(Slot {
-            result: None,
-            waker: None,
-        }),
-        hold: Default::default(),
-    });
-    let job_shared = shared.clone();
-    let job: Job = Box::new(move || {
-        if job_shared
-            .state
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
+    ToThread::new(f, false)
+}
+
+/// [`to_thread`] for a call that must run once submitted (an `fs::File` call that
+/// changes the file): it runs even if the runtime's drop begins while it is queued,
+/// and the drop waits for it.
+pub(crate) fn to_thread_kept<F, R>(f: F) -> ToThread<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    ToThread::new(f, true)
+}
+
+impl<R: Send + 'static> ToThread<R> {
+    fn new<F>(f: F, kept: bool) -> ToThread<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+    {
+        let shared = Arc::new(Shared {
+            state: AtomicU8::new(QUEUED),
+            slot: Mutex::new(Slot {
+                result: None,
+                waker: None,
+            }),
+            hold: Default::default(),
+        });
+        let job_shared = shared.clone();
+        let job: Job = Box::new(move |shut| {
+            if shut && !kept {
+                // The runtime's drop has begun: a closure still queued never runs.
+                if job_shared
+                    .state
+                    .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    let why: Box<dyn Any + Send> = Box::new(
+                        "pride: the runtime was dropped before this to_thread closure ran",
+                    );
+                    job_shared.complete(Err(why));
+                }
+                return;
+            }
+            if job_shared
+                .state
+                .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return;
+            }
+            let result = {
+                let _running = Running::mark(&job_shared.hold);
+                catch_unwind(AssertUnwindSafe(f))
+            };
+            job_shared.complete(result);
+        });
+        ToThread {
+            job: Some(job),
+            shared,
+            kept,
+            detached: false,
+            done: false,
         }
-        let result = {
-            let _running = Running::mark(&job_shared.hold);
-            catch_unwind(AssertUnwindSafe(f))
-        };
+    }
+}
+
+impl<R> Shared<R> {
+    /// Hands the outcome to the future, wakes it, and gives the job's tokens back.
+    fn complete(&self, result: std::thread::Result<R>) {
         let waker = {
-            let mut slot = job_shared.slot.lock();
+            let mut slot = self.slot.lock();
             slot.result = Some(result);
             slot.waker.take()
         };
-        let (busy, detached) = {
-            let mut hold = job_shared.hold.lock();
-            hold.ran = true;
-            (hold.busy.take(), hold.detached.take())
+        let (busy, kept) = {
+            let mut hold = self.hold.lock();
+            (hold.busy.take(), hold.kept.take())
         };
         if let Some(waker) = waker {
             waker.wake();
         }
         // After the wake-up: a look that finds the pool idle sees the woken task.
         drop(busy);
-        drop(detached);
-    });
-    ToThread {
-        job: Some(job),
-        shared,
-        detached: false,
-        done: false,
+        drop(kept);
     }
 }
 
@@ -506,19 +558,9 @@ impl<R> ToThread<R> {
     /// drop, this does not cancel it while it is queued. Its value is dropped by
     /// whichever side lets go of it last (the pool thread, unless it has already
     /// finished). The future must have been polled (the closure is submitted then).
-    /// The runtime's drop waits for it.
     pub(crate) fn detach(mut self) {
         debug_assert!(self.job.is_none(), "detaching a closure never submitted");
         self.detached = true;
-        {
-            let mut hold = self.shared.hold.lock();
-            // Not run yet, so its busy token is still there (a closure the crate
-            // detaches never waits in a nested `block_on`), and names the pool.
-            let pool = hold.busy.as_ref().map(|busy| busy.0.clone());
-            if let (false, Some(pool)) = (hold.ran, pool) {
-                hold.detached = Some(Detached::new(pool));
-            }
-        }
         // Nobody waits: the task that polled it last need not be woken, nor kept.
         drop(self.shared.slot.lock().waker.take());
     }
@@ -538,11 +580,21 @@ impl<R> Future for ToThread<R> {
             let pool = &handle.shared.blocking;
             // Before submitting, so that a fast job finds the waker, and its count.
             this.shared.slot.lock().waker = Some(cx.waker().clone());
-            this.shared.hold.lock().busy = Some(pool.hold());
+            {
+                let mut hold = this.shared.hold.lock();
+                hold.busy = Some(pool.hold());
+                if this.kept {
+                    hold.kept = Some(Kept::new(pool.inner.clone()));
+                }
+            }
             let submitted = pool.submit(job);
             if submitted.is_err() {
-                let busy = this.shared.hold.lock().busy.take();
+                let (busy, kept) = {
+                    let mut hold = this.shared.hold.lock();
+                    (hold.busy.take(), hold.kept.take())
+                };
                 drop(busy);
+                drop(kept);
             }
             match submitted {
                 Ok(()) => {}
@@ -625,7 +677,7 @@ mod tests {
         );
         let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let running = ran.clone();
-        let refused = pool.submit(Box::new(move || running.store(true, Ordering::SeqCst)));
+        let refused = pool.submit(Box::new(move |_| running.store(true, Ordering::SeqCst)));
         assert!(matches!(refused, Err(Refused::NoThread(_))), "{refused:?}");
         assert_eq!(pool.load(), (0, 0, 0));
         assert!(!pool.is_busy());
@@ -637,7 +689,7 @@ mod tests {
     fn a_job_runs_on_a_started_thread() {
         let pool = BlockingPool::new(4, "pride-test-blocking".into(), None);
         let (done, finished) = std::sync::mpsc::channel();
-        pool.submit(Box::new(move || done.send(()).unwrap()))
+        pool.submit(Box::new(move |_| done.send(()).unwrap()))
             .expect("a thread starts");
         finished
             .recv_timeout(Duration::from_secs(60))
@@ -656,10 +708,10 @@ mod tests {
             inner: pool.inner.clone(),
         };
         let (done, finished) = std::sync::mpsc::channel();
-        pool.submit(Box::new(move || {
+        pool.submit(Box::new(move |_| {
             let nested = same.nested_block_on().expect("on a pool thread");
             let (ran, inner_finished) = std::sync::mpsc::channel();
-            same.submit(Box::new(move || ran.send(()).unwrap()))
+            same.submit(Box::new(move |_| ran.send(()).unwrap()))
                 .expect("queued");
             let ran = inner_finished.recv_timeout(Duration::from_secs(60));
             let (threads, _, queued) = same.load();

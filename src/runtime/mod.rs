@@ -28,6 +28,7 @@ use std::time::Duration;
 use crate::debug::watchdog;
 use crate::time::Clock;
 
+pub(crate) use blocking::to_thread_kept;
 pub use blocking::{ToThread, to_thread};
 pub(crate) use owned::Shard;
 #[cfg(all(unix, not(pride_loom)))]
@@ -39,9 +40,10 @@ pub use yield_now::{YieldNow, yield_now};
 ///
 /// Create one with [`Runtime::new`] (one worker per core) or [`Runtime::builder`], and
 /// run the root future with [`Runtime::block_on`]. Dropping the runtime stops and joins
-/// its workers, drops the tasks still there, and waits for the writes a dropped
-/// [`fs::File`](crate::fs::File) left to finish; it does not wait for other
-/// [`to_thread`] closures still running.
+/// its workers, drops the tasks still there, and waits for the calls of
+/// [`fs::File`](crate::fs::File)s that change a file (the last write of a dropped
+/// `File`, say); it does not wait for other [`to_thread`] closures still running, and
+/// those still queued never run.
 ///
 /// ```
 /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
@@ -167,9 +169,9 @@ impl Drop for Runtime {
             }
         }
         self.handle.drop_all_tasks();
-        // The calls a dropped `fs::File` left to finish (its tasks' files among them)
+        // The calls of `fs::File`s that change the file (a dropped file's among them)
         // are writes the program was told were done: they run before the drop returns.
-        self.handle.shared.blocking.wait_for_detached();
+        self.handle.shared.blocking.wait_for_kept();
         // Sockets may outlive the runtime; from now on they fail instead of waiting
         // for a driver that nobody turns.
         self.handle.shared.driver.reactor().shut_down();

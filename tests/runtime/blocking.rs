@@ -462,3 +462,40 @@ fn a_closure_queued_before_a_nested_block_on_that_waits_for_it_gets_a_thread() {
         .unwrap();
     });
 }
+
+/// Closures still queued when the runtime's drop begins never run: here one is queued
+/// behind the pool's one thread, held until after the drop. A future of such a closure
+/// polled afterwards panics saying why.
+#[test]
+fn a_closure_still_queued_when_the_runtime_drops_never_runs() {
+    watchdog(60, || {
+        let runtime = builder(2).max_blocking_threads(1).build().unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let running = ran.clone();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (hold, queued) = runtime.block_on(async move {
+            let started = pride::Event::new();
+            let set = started.clone();
+            let mut hold = to_thread(move || {
+                set.set();
+                let _ = held.recv();
+            });
+            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
+            started.wait().await;
+            let mut queued = to_thread(move || running.store(true, Ordering::SeqCst));
+            assert!(futures_lite::future::poll_once(&mut queued).await.is_none());
+            (hold, queued)
+        });
+        drop(runtime);
+        drop(release);
+        drop(hold);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures_lite::future::block_on(queued)
+        }));
+        assert!(!ran.load(Ordering::SeqCst), "the queued closure ran");
+        assert_eq!(
+            panic_text(&*outcome.unwrap_err()),
+            "pride: the runtime was dropped before this to_thread closure ran"
+        );
+    });
+}
