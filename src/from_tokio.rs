@@ -38,9 +38,10 @@
 //! # What works differently
 //!
 //! - **Cancellation reaches the task.** A task is not dropped from outside at an
-//!   arbitrary point: the next `await` inside a cancelled scope returns at once (the
-//!   operation gives up), `Drop` code runs, and a [shielded](crate::CancelScope::shield) scope
-//!   can finish cleanup. See [`semantics`](crate::semantics).
+//!   arbitrary point: its future is dropped at its next suspension point inside a
+//!   cancelled scope, its `Drop` code runs as cleanup, and a
+//!   [shielded](crate::CancelScope::shield) scope can finish its work first. See
+//!   [`semantics`](crate::semantics).
 //! - **Errors are never lost.** A group returns a [`GroupError`](crate::GroupError) with
 //!   every failure and panic of its children, by task name. tokio's `JoinSet` needs a
 //!   loop to collect them and drops panics of tasks nobody joined.

@@ -54,7 +54,8 @@
 //! suspension point, and its `Drop` impls are its cleanup. Each group owns a
 //! [`CancelScope`]; cancelling it cancels everything inside, down through nested
 //! groups. Dropping a group's future cancels its children and returns only once none
-//! of them is running.
+//! of them is running (a drop that runs inside one of them cannot wait for it: see
+//! [`semantics`](crate::semantics), "No orphans").
 //!
 //! # Starting a service
 //!

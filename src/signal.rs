@@ -272,9 +272,10 @@ impl fmt::Debug for Signal {
     }
 }
 
-/// Waits for Ctrl-C (`SIGINT`) delivered from now on.
+/// Waits for Ctrl-C (`SIGINT`) delivered from its first poll on.
 ///
-/// Each call listens afresh: a Ctrl-C that arrived before the call is not seen. To
+/// Each call listens afresh, from the first poll of its future: a Ctrl-C that arrived
+/// before is not seen. To
 /// react to every Ctrl-C, keep one [`Signal`] and call [`Signal::recv`] in a loop.
 ///
 /// # Errors

@@ -125,8 +125,14 @@ impl RestartPolicy {
     fn delay(&self, earlier: usize) -> Duration {
         let exponent = u32::try_from(earlier).unwrap_or(u32::MAX).min(31);
         let full = self.initial.saturating_mul(1 << exponent).min(self.max);
-        full.mul_f64(0.5 + fastrand::f64() / 2.0)
+        jittered(full, 0.5 + fastrand::f64() / 2.0)
     }
+}
+
+/// `full` scaled by `factor` (in [0.5, 1]), never more than `full`: in floating point
+/// the product may round up, past the largest `Duration` for the largest ones.
+fn jittered(full: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(full.as_secs_f64() * factor).map_or(full, |scaled| scaled.min(full))
 }
 
 /// One run of a child, its error or panic caught and named.
@@ -953,5 +959,24 @@ impl Config {
         child.state = State::Running;
         child.scope = scope;
         child.start = Some(Box::pin(start));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The largest backoff, scaled by a factor that rounds to 1: the largest
+    /// `Duration`, not a panic (`Duration::mul_f64` overflows there).
+    #[test]
+    fn jitter_of_the_largest_backoff_stays_in_range() {
+        assert_eq!(jittered(Duration::MAX, 1.0), Duration::MAX);
+        let factor = 0.5 + (1.0 - f64::EPSILON / 2.0) / 2.0;
+        assert_eq!(jittered(Duration::MAX, factor), Duration::MAX);
+        assert!(jittered(Duration::MAX, 0.5) <= Duration::MAX / 2 + Duration::from_secs(1));
+        assert_eq!(
+            jittered(Duration::from_millis(100), 0.5),
+            Duration::from_millis(50)
+        );
     }
 }

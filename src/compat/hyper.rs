@@ -2,9 +2,10 @@
 //! [`pride::sleep`](crate::sleep), and an I/O adapter from `futures_io` to
 //! `hyper::rt::{Read, Write}`.
 //!
-//! Structured concurrency holds here too: [`Executor`] spawns hyper's background
-//! futures (HTTP/2 connection tasks, for one) as children of the [`TaskGroup`] it was
-//! made from, so they cannot outlive it and are cancelled with it.
+//! Structured concurrency holds here too: [`Executor`] spawns any background future
+//! hyper hands it as a child of the [`TaskGroup`] it was made from, so it cannot
+//! outlive the group and is cancelled with it. (The `hyper` feature enables HTTP/1;
+//! with hyper's `http2` feature enabled too, its connection tasks go there.)
 //!
 //! A server: [`net::serve`](crate::net::serve) runs each connection as an isolated
 //! child, so a client that sends garbage or vanishes mid-request ends its own

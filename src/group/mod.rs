@@ -221,8 +221,8 @@ impl TaskGroup {
     {
         if self.try_start_detached(name, future).is_err() {
             panic!(
-                "pride: `start_soon` on a task group that has already exited; \
-                 use `try_start_soon` to handle this case"
+                "pride: a child started on a task group that has already exited \
+                 (`try_start_soon` returns an error instead)"
             );
         }
     }
