@@ -140,6 +140,8 @@ unsafe impl Sync for Payload {}
 /// ```
 pub struct TaskError {
     name: Option<Arc<str>>,
+    /// The failure was the group body's, not a task's.
+    body: bool,
     kind: Kind,
     /// The failure came once its group's scope was cancelled: it did not cancel the
     /// group (a cleanup panic of work the cancel dropped, say).
@@ -150,8 +152,18 @@ impl TaskError {
     pub(crate) fn new(name: Option<Arc<str>>, kind: Kind) -> TaskError {
         TaskError {
             name,
+            body: false,
             kind,
             after_cancel: false,
+        }
+    }
+
+    /// A failure of a group's body (the closure given to
+    /// [`task_group`](crate::task_group)), which has no name.
+    pub(crate) fn of_body(kind: Kind) -> TaskError {
+        TaskError {
+            body: true,
+            ..TaskError::new(None, kind)
         }
     }
 
@@ -166,6 +178,8 @@ impl TaskError {
     }
 
     /// The task's name, if it was started with one (`start_soon_named`, `start_named`).
+    /// `None` for an unnamed task, and for a failure of the group's body, which shows
+    /// as "the group's body" instead.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
@@ -270,6 +284,7 @@ impl TaskError {
     fn label(&self) -> String {
         match &self.name {
             Some(name) => format!("task '{name}'"),
+            None if self.body => "the group's body".to_owned(),
             None => "unnamed task".to_owned(),
         }
     }
@@ -316,10 +331,12 @@ struct DebugTask<'a>(&'a TaskError, usize);
 impl fmt::Debug for DebugTask<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let DebugTask(task, depth) = *self;
-        f.debug_struct("TaskError")
-            .field("name", &task.name)
-            .field("kind", &DebugKind(&task.kind, depth))
-            .finish()
+        let mut debug = f.debug_struct("TaskError");
+        debug.field("name", &task.name);
+        if task.body {
+            debug.field("body", &true);
+        }
+        debug.field("kind", &DebugKind(&task.kind, depth)).finish()
     }
 }
 

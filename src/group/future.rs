@@ -167,10 +167,10 @@ where
             // The body is done (unless it suspended): the failure that ended it is an
             // entry of the group, then a panic in its `Drop` (cleanup), as for a child.
             if let Some(kind) = failure {
-                shared.report(TaskError::new(None, kind), cleanup);
+                shared.report(TaskError::of_body(kind), cleanup);
             }
             if let Some(panic) = this.body.as_mut().drop_work() {
-                shared.report(TaskError::new(None, Kind::Panic(Payload::new(panic))), true);
+                shared.report(TaskError::of_body(Kind::Panic(Payload::new(panic))), true);
             }
         }
         // Waiting for the children: the last one wakes the waker registered by `arm`.

@@ -122,7 +122,8 @@ fn two_failures_are_both_reported_in_completion_order() {
     });
 }
 
-/// The body's error is one more entry (without a name), after the child's.
+/// The body's error is one more entry (without a name, labelled as the body's), after
+/// the child's.
 #[test]
 fn the_body_error_is_aggregated_with_the_children() {
     watchdog(60, || {
@@ -143,6 +144,7 @@ fn the_body_error_is_aggregated_with_the_children() {
         assert_eq!(errors[0].downcast_ref::<MyError>(), Some(&MyError(1)));
         assert_eq!(errors[1].name(), None);
         assert_eq!(errors[1].downcast_ref::<MyError>(), Some(&MyError(2)));
+        assert_eq!(errors[1].to_string(), "the group's body failed: my error 2");
     });
 }
 
