@@ -248,7 +248,12 @@ impl Future for Sleep {
 /// use std::time::Duration;
 /// use futures_lite::StreamExt;
 ///
-/// pride::run(async {
+/// // On the autojump clock no tick comes late, so none is skipped.
+/// let rt = pride::Runtime::builder()
+///     .clock(pride::time::Clock::autojump())
+///     .build()
+///     .unwrap();
+/// rt.block_on(async {
 ///     let ticks: Vec<_> = pride::interval(Duration::from_millis(5)).take(3).collect().await;
 ///     assert_eq!(ticks[2] - ticks[0], Duration::from_millis(10));
 /// });
