@@ -12,6 +12,7 @@
 //! and what it waits for.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::pin::Pin;
@@ -379,7 +380,13 @@ pub enum Deadline {
 ///     .unwrap();
 /// });
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Clone`, `PartialEq` and `Debug` walk the tree with a stack of their own, like
+/// `Display`, [`TreeDump::to_json`] and drop: a tree thousands of levels deep is
+/// copied, compared and printed without a call per level. `Debug` prints what a
+/// derived one would (`DumpNode { kind: .., .., children: [..] }`), except that in
+/// its pretty form (`{:#?}`) the indentation starts again at the left margin every 32
+/// levels down, as in `Display`.
 #[non_exhaustive]
 pub struct DumpNode {
     /// What this is.
@@ -422,7 +429,7 @@ impl TreeDump {
     /// "since_poll_ms":..,"waiting":..,"cancel_called":..,"cancelled_caught":..,
     /// "shielded":..,"deadline_in_ms":..,"cancel_reason":..,"children":[..]}`, where
     /// absent values are `null` and a passed deadline is negative. `waiting` is an
-    /// object `{"on":"sleep"|"readable"|"writable"|"lock"|"semaphore"|"queue"|"event"|"join"}`,
+    /// object `{"on":"sleep"|"readable"|"writable"|"lock"|"semaphore"|"queue"|"event"|"join"|"thread"}`,
     /// with a sleep's `"deadline_in_ms"` too.
     ///
     /// ```
@@ -443,40 +450,22 @@ impl TreeDump {
     /// });
     /// ```
     pub fn to_json(&self) -> String {
-        /// What `to_json` writes next: a node (its fields, then its children), the comma
-        /// between two siblings, or the end of a list and of the object holding it.
-        enum Step<'a> {
-            Node(&'a DumpNode),
-            Comma,
-            End(&'static str),
-        }
-        /// Pushes `nodes` onto `steps`, to be written first to last.
-        fn push_list<'a>(steps: &mut Vec<Step<'a>>, nodes: &'a [DumpNode]) {
-            for (i, node) in nodes.iter().enumerate().rev() {
-                steps.push(Step::Node(node));
-                if i > 0 {
-                    steps.push(Step::Comma);
-                }
-            }
-        }
-
         let mut out = String::new();
         let _ = write!(out, "{{\"workers\":{},\"roots\":[", self.workers);
-        // A stack of its own: a tree may be thousands of levels deep.
-        let mut steps = vec![Step::End("]}")];
-        push_list(&mut steps, &self.roots);
-        while let Some(step) = steps.pop() {
+        let _ = visit(&self.roots, |step| {
             match step {
-                Step::Node(node) => {
+                Visit::Enter { node, index, .. } => {
+                    if index > 0 {
+                        out.push(',');
+                    }
                     node.write_json_fields(&mut out);
                     out.push_str(",\"children\":[");
-                    steps.push(Step::End("]}"));
-                    push_list(&mut steps, &node.children);
                 }
-                Step::Comma => out.push(','),
-                Step::End(end) => out.push_str(end),
+                Visit::Leave { .. } => out.push_str("]}"),
             }
-        }
+            Ok::<_, Infallible>(())
+        });
+        out.push_str("]}");
         out
     }
 
@@ -520,7 +509,256 @@ impl NodeKind {
     }
 }
 
+/// A step of [`visit`]: a node's entry, with its position among its siblings and its
+/// depth below the nodes the walk began with, then, after everything inside it, its
+/// exit.
+#[derive(Clone, Copy)]
+enum Visit<'a> {
+    Enter {
+        node: &'a DumpNode,
+        index: usize,
+        depth: usize,
+    },
+    Leave {
+        node: &'a DumpNode,
+        depth: usize,
+    },
+}
+
+/// Walks `nodes` and everything inside them depth first, handing `each` every entry and
+/// exit in document order, until it returns an error. A stack of its own: a tree may
+/// be thousands of levels deep.
+fn visit<'a, E>(
+    nodes: &'a [DumpNode],
+    mut each: impl FnMut(Visit<'a>) -> Result<(), E>,
+) -> Result<(), E> {
+    /// `nodes` entered at `depth`, last first.
+    fn entries(nodes: &[DumpNode], depth: usize) -> impl Iterator<Item = Visit<'_>> {
+        nodes
+            .iter()
+            .enumerate()
+            .rev()
+            .map(move |(index, node)| Visit::Enter { node, index, depth })
+    }
+    let mut steps: Vec<Visit<'a>> = entries(nodes, 0).collect();
+    while let Some(step) = steps.pop() {
+        if let Visit::Enter { node, depth, .. } = step {
+            steps.push(Visit::Leave { node, depth });
+            steps.extend(entries(&node.children, depth + 1));
+        }
+        each(step)?;
+    }
+    Ok(())
+}
+
+impl Clone for DumpNode {
+    fn clone(&self) -> DumpNode {
+        // The copies on the path to the node being copied, each with its children
+        // copied so far.
+        let mut path: Vec<DumpNode> = Vec::new();
+        let mut copied = None;
+        let _ = visit(std::slice::from_ref(self), |step| {
+            match step {
+                Visit::Enter { node, .. } => path.push(node.without_children()),
+                Visit::Leave { .. } => {
+                    let done = path.pop().expect("a node is left after it is entered");
+                    match path.last_mut() {
+                        Some(parent) => parent.children.push(done),
+                        None => copied = Some(done),
+                    }
+                }
+            }
+            Ok::<_, Infallible>(())
+        });
+        copied.expect("the walk leaves the node it began with")
+    }
+}
+
+impl PartialEq for DumpNode {
+    fn eq(&self, other: &DumpNode) -> bool {
+        // A stack of its own: the pairs of nodes still to compare.
+        let mut pairs = vec![(self, other)];
+        while let Some((a, b)) = pairs.pop() {
+            if !a.same_own_fields(b) || a.children.len() != b.children.len() {
+                return false;
+            }
+            pairs.extend(a.children.iter().zip(&b.children));
+        }
+        true
+    }
+}
+
+impl Eq for DumpNode {}
+
+impl fmt::Debug for DumpNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pretty = f.alternate();
+        visit(std::slice::from_ref(self), |step| match step {
+            Visit::Enter { node, index, depth } => {
+                // In the pretty form a node opens `level` steps in, its fields one more.
+                let level = 2 * (depth % FOLD);
+                if depth > 0 {
+                    if pretty {
+                        new_line(f, level)?;
+                    } else if index > 0 {
+                        f.write_str(", ")?;
+                    }
+                }
+                f.write_str("DumpNode {")?;
+                for (i, (name, value)) in node.own_fields().into_iter().enumerate() {
+                    if pretty {
+                        new_line(f, level + 1)?;
+                        write!(f, "{name}: ")?;
+                        let mut value_lines = Indented {
+                            out: f,
+                            steps: level + 1,
+                        };
+                        write!(value_lines, "{value:#?}")?;
+                        f.write_char(',')?;
+                    } else {
+                        let sep = if i == 0 { " " } else { ", " };
+                        write!(f, "{sep}{name}: {value:?}")?;
+                    }
+                }
+                if pretty {
+                    new_line(f, level + 1)?;
+                    f.write_str("children: [")
+                } else {
+                    f.write_str(", children: [")
+                }
+            }
+            Visit::Leave { node, depth } => {
+                if !pretty {
+                    return f.write_str("] }");
+                }
+                let level = 2 * (depth % FOLD);
+                if !node.children.is_empty() {
+                    new_line(f, level + 1)?;
+                }
+                f.write_str("],")?;
+                new_line(f, level)?;
+                // A child is an element of its parent's list.
+                f.write_str(if depth > 0 { "}," } else { "}" })
+            }
+        })
+    }
+}
+
+/// One step of `Debug`'s pretty indentation.
+const INDENT: &str = "    ";
+
+/// Starts a line `steps` steps in.
+fn new_line(f: &mut fmt::Formatter<'_>, steps: usize) -> fmt::Result {
+    f.write_char('\n')?;
+    (0..steps).try_for_each(|_| f.write_str(INDENT))
+}
+
+/// Writes to `out`, starting each new line `steps` steps in: a field's own pretty
+/// `Debug` (`Some(\n    "name",\n)`), placed inside the tree.
+struct Indented<'a, 'b> {
+    out: &'a mut fmt::Formatter<'b>,
+    steps: usize,
+}
+
+impl fmt::Write for Indented<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for (i, line) in s.split('\n').enumerate() {
+            if i > 0 {
+                new_line(self.out, self.steps)?;
+            }
+            self.out.write_str(line)?;
+        }
+        Ok(())
+    }
+}
+
 impl DumpNode {
+    /// A copy of the node's own fields, with no children (room for its own).
+    fn without_children(&self) -> DumpNode {
+        let DumpNode {
+            kind,
+            name,
+            task_state,
+            since_poll,
+            waiting,
+            cancel_called,
+            cancelled_caught,
+            shielded,
+            deadline,
+            cancel_reason,
+            children,
+        } = self;
+        DumpNode {
+            kind: *kind,
+            name: name.clone(),
+            task_state: *task_state,
+            since_poll: *since_poll,
+            waiting: *waiting,
+            cancel_called: *cancel_called,
+            cancelled_caught: *cancelled_caught,
+            shielded: *shielded,
+            deadline: *deadline,
+            cancel_reason: cancel_reason.clone(),
+            children: Vec::with_capacity(children.len()),
+        }
+    }
+
+    /// Whether the node's own fields (all but `children`) equal `other`'s.
+    fn same_own_fields(&self, other: &DumpNode) -> bool {
+        let DumpNode {
+            kind,
+            name,
+            task_state,
+            since_poll,
+            waiting,
+            cancel_called,
+            cancelled_caught,
+            shielded,
+            deadline,
+            cancel_reason,
+            children: _,
+        } = self;
+        *kind == other.kind
+            && *name == other.name
+            && *task_state == other.task_state
+            && *since_poll == other.since_poll
+            && *waiting == other.waiting
+            && *cancel_called == other.cancel_called
+            && *cancelled_caught == other.cancelled_caught
+            && *shielded == other.shielded
+            && *deadline == other.deadline
+            && *cancel_reason == other.cancel_reason
+    }
+
+    /// The node's own fields (all but `children`), named, for `Debug`.
+    fn own_fields(&self) -> [(&'static str, &dyn fmt::Debug); 10] {
+        let DumpNode {
+            kind,
+            name,
+            task_state,
+            since_poll,
+            waiting,
+            cancel_called,
+            cancelled_caught,
+            shielded,
+            deadline,
+            cancel_reason,
+            children: _,
+        } = self;
+        [
+            ("kind", kind),
+            ("name", name),
+            ("task_state", task_state),
+            ("since_poll", since_poll),
+            ("waiting", waiting),
+            ("cancel_called", cancel_called),
+            ("cancelled_caught", cancelled_caught),
+            ("shielded", shielded),
+            ("deadline", deadline),
+            ("cancel_reason", cancel_reason),
+        ]
+    }
+
     /// The node's own fields, from its opening brace, for `to_json`.
     fn write_json_fields(&self, out: &mut String) {
         let _ = write!(out, "{{\"kind\":\"{}\",\"name\":", self.kind.as_str());
@@ -608,7 +846,8 @@ impl DumpNode {
 
 /// Every this many levels, the drawing starts again at the left margin, the line
 /// marked with its depth: a chain thousands of levels deep is drawn in lines of
-/// bounded width, not in a drawing that grows with the square of its depth.
+/// bounded width, not in a drawing that grows with the square of its depth. `Debug`'s
+/// pretty form folds its indentation the same way.
 const FOLD: usize = 32;
 
 /// A node `Display` is to draw: the prefix its line starts with (the bars of the
@@ -728,7 +967,9 @@ fn json_str(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{DumpNode, NodeKind, TreeDump, json_str};
+    use std::time::Duration;
+
+    use super::{Deadline, DumpNode, NodeKind, TreeDump, Wait, json_str};
 
     /// A dump of one chain of scopes, `depth` below the root.
     fn chain(depth: usize) -> TreeDump {
@@ -775,7 +1016,94 @@ mod tests {
         assert_eq!(json.matches("\"kind\":\"scope\"").count(), DEPTH + 1);
         let closing = format!("\"children\":[{}", "]}".repeat(DEPTH + 2));
         assert!(json.ends_with(&closing), "unbalanced JSON");
+        let copy = dump.clone();
+        assert!(copy == dump);
+        let mut other = dump.clone();
+        let mut deepest = &mut other.roots[0];
+        while !deepest.children.is_empty() {
+            deepest = &mut deepest.children[0];
+        }
+        deepest.shielded = true;
+        assert!(other != dump, "the deepest node was not compared");
+        let debug = format!("{dump:?}");
+        assert_eq!(debug.matches("DumpNode {").count(), DEPTH + 1);
+        assert!(
+            debug.ends_with(&"] }".repeat(DEPTH + 2)),
+            "unbalanced Debug"
+        );
         drop(dump);
+    }
+
+    /// `Debug` prints what a derived one would, in both forms, for a shallow tree; the
+    /// pretty form of a deep one stays narrow.
+    #[test]
+    fn debug_prints_as_derived() {
+        /// What `derive(Debug)` made of `DumpNode`.
+        mod derived {
+            use super::super::{Deadline, NodeKind, Wait};
+            use std::time::Duration;
+
+            #[allow(dead_code)] // read by `Debug` only
+            #[derive(Debug)]
+            pub struct DumpNode {
+                pub kind: NodeKind,
+                pub name: Option<String>,
+                pub task_state: Option<&'static str>,
+                pub since_poll: Option<Duration>,
+                pub waiting: Option<Wait>,
+                pub cancel_called: bool,
+                pub cancelled_caught: bool,
+                pub shielded: bool,
+                pub deadline: Option<Deadline>,
+                pub cancel_reason: Option<String>,
+                pub children: Vec<DumpNode>,
+            }
+
+            pub fn of(node: &super::DumpNode) -> DumpNode {
+                DumpNode {
+                    kind: node.kind,
+                    name: node.name.clone(),
+                    task_state: node.task_state,
+                    since_poll: node.since_poll,
+                    waiting: node.waiting,
+                    cancel_called: node.cancel_called,
+                    cancelled_caught: node.cancelled_caught,
+                    shielded: node.shielded,
+                    deadline: node.deadline,
+                    cancel_reason: node.cancel_reason.clone(),
+                    children: node.children.iter().map(of).collect(),
+                }
+            }
+        }
+
+        let mut dump = chain(2);
+        let task = |name: &str| {
+            let mut task = chain(0).roots[0].without_children();
+            task.kind = NodeKind::Task;
+            task.name = Some(name.to_owned());
+            task.task_state = Some("idle");
+            task.since_poll = Some(Duration::from_millis(3));
+            task.waiting = Some(Wait::Sleep(Deadline::In(Duration::from_secs(2))));
+            task
+        };
+        let middle = &mut dump.roots[0].children[0];
+        middle.cancel_called = true;
+        middle.cancel_reason = Some("shutting \"down\"".to_owned());
+        middle.deadline = Some(Deadline::Passed(Duration::from_millis(1500)));
+        middle.children.push(task("a"));
+        middle.children.push(task("b"));
+        let root = &dump.roots[0];
+        assert_eq!(format!("{root:?}"), format!("{:?}", derived::of(root)));
+        assert_eq!(format!("{root:#?}"), format!("{:#?}", derived::of(root)));
+        assert!(format!("{dump:#?}").starts_with("TreeDump {\n    workers: 1,\n    roots: [\n        DumpNode {\n            kind: Scope,\n"));
+
+        let deep = format!("{:#?}", chain(1_000));
+        let widest = deep.lines().map(str::len).max();
+        assert!(
+            widest < Some(400),
+            "indentation grew to {widest:?} characters"
+        );
+        assert_eq!(deep.matches("DumpNode {").count(), 1_001);
     }
 
     #[test]

@@ -559,38 +559,91 @@ fn nested_chain(depth: usize, reached: Event) -> Pin<Box<dyn Future<Output = ()>
     })
 }
 
+const DEEP: usize = 5_000;
+
+/// A dump of a chain of `DEEP` nested groups.
+fn deep_dump() -> TreeDump {
+    let rt = runtime();
+    rt.block_on(task_group(async |tg| {
+        let reached = Event::new();
+        tg.start_soon(nested_chain(DEEP, reached.clone()));
+        reached.wait().await;
+        let dump = settled_dump().await;
+        tg.cancel_scope().cancel();
+        Ok::<_, pride::BoxError>(dump)
+    }))
+    .unwrap()
+}
+
 /// Chains of thousands of nested groups are supported: a dump walks one, draws it,
 /// writes it as JSON and drops it without a call per level, and its drawing stays
 /// linear in size (the indentation does not grow without end).
 #[test]
 fn dump_of_a_deep_group_chain_does_not_overflow_the_stack() {
-    const DEPTH: usize = 5_000;
-    let rt = runtime();
-    rt.block_on(task_group(async |tg| {
-        let reached = Event::new();
-        tg.start_soon(nested_chain(DEPTH, reached.clone()));
-        reached.wait().await;
-        let dump = settled_dump().await;
-        let groups = dump.nodes().filter(|n| n.kind == NodeKind::Group).count();
-        assert_eq!(groups, DEPTH + 1);
-        let text = dump.to_string();
-        assert_eq!(text.lines().count(), 1 + dump.nodes().count());
-        let widest = text.lines().map(|line| line.chars().count()).max();
-        assert!(
-            widest < Some(300),
-            "indentation grew to {widest:?} characters"
-        );
-        let json = dump.to_json();
-        assert_eq!(json.matches("\"kind\":\"group\"").count(), DEPTH + 1);
-        assert!(
-            json.ends_with(&"]}".repeat(2 * DEPTH + 4)),
-            "unbalanced JSON"
-        );
-        drop(dump);
-        tg.cancel_scope().cancel();
-        Ok::<_, pride::BoxError>(())
-    }))
-    .unwrap();
+    let dump = deep_dump();
+    let groups = dump.nodes().filter(|n| n.kind == NodeKind::Group).count();
+    assert_eq!(groups, DEEP + 1);
+    let text = dump.to_string();
+    assert_eq!(text.lines().count(), 1 + dump.nodes().count());
+    let widest = text.lines().map(|line| line.chars().count()).max();
+    assert!(
+        widest < Some(300),
+        "indentation grew to {widest:?} characters"
+    );
+    let json = dump.to_json();
+    assert_eq!(json.matches("\"kind\":\"group\"").count(), DEEP + 1);
+    assert!(
+        json.ends_with(&"]}".repeat(2 * DEEP + 4)),
+        "unbalanced JSON"
+    );
+    drop(dump);
+}
+
+const DEEP_HELPER: &str = "debug_dump::helper_clones_compares_and_debug_prints_a_deep_dump";
+
+/// Cloning, comparing and `{:?}`-printing a dump (as an `on_deadlock` handler that
+/// keeps or logs its report may) take no call per level either. Run in a child
+/// process, which a stack overflow would abort.
+#[test]
+fn a_deep_dump_is_cloned_compared_and_debug_printed() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            DEEP_HELPER,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env_remove("RUST_MIN_STACK")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr: Vec<&str> = stderr.lines().take(5).collect();
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the helper failed ({}): {stderr:?}",
+        out.status
+    );
+}
+
+/// Run by the test above in a child process.
+#[test]
+#[ignore = "run as a child process by a_deep_dump_is_cloned_compared_and_debug_printed"]
+fn helper_clones_compares_and_debug_prints_a_deep_dump() {
+    let dump = deep_dump();
+    let copy = dump.clone();
+    assert!(copy == dump);
+    let nodes = dump.nodes().count();
+    let debug = format!("{dump:?}");
+    assert_eq!(debug.matches("DumpNode {").count(), nodes);
+    let pretty = format!("{dump:#?}");
+    assert_eq!(pretty.matches("DumpNode {").count(), nodes);
+    let widest = pretty.lines().map(str::len).max();
+    assert!(
+        widest < Some(400),
+        "indentation grew to {widest:?} characters"
+    );
 }
 
 #[test]
