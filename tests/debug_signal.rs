@@ -80,3 +80,49 @@ fn helper_parks_a_task_until_stdin_closes() {
     }))
     .unwrap();
 }
+
+const DROPPED_HELPER: &str = "helper_raises_sigquit_once_its_runtime_is_dropped";
+
+/// Once the last runtime is dropped there is nothing to dump, and SIGQUIT ends the
+/// process as it does by default (Ctrl-\ still stops the program).
+#[test]
+fn sigquit_ends_the_process_once_no_runtime_is_left() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            DROPPED_HELPER,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PRIDE_DUMP_ON_SIGQUIT", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGQUIT),
+        "SIGQUIT did not end the process: {:?}, stdout: {stdout}",
+        out.status
+    );
+    assert!(stdout.contains("raising"), "{stdout}");
+    assert!(!stdout.contains("still alive"), "{stdout}");
+}
+
+/// Run by the test above in a child process.
+#[test]
+#[ignore = "run as a child process by sigquit_ends_the_process_once_no_runtime_is_left"]
+fn helper_raises_sigquit_once_its_runtime_is_dropped() {
+    for _ in 0..2 {
+        let rt = pride::Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(async {});
+        drop(rt);
+    }
+    println!("raising");
+    signal_hook::low_level::raise(libc::SIGQUIT).unwrap();
+    // The default action ends the process at once; this is a hang guard.
+    std::thread::sleep(Duration::from_secs(10));
+    println!("still alive");
+}

@@ -25,7 +25,9 @@
 //! - A stuck program can be asked without changing its code: run it with
 //!   `PRIDE_DUMP_ON_SIGQUIT=1` in the environment (Unix; any value but an empty one or
 //!   `0` will do), and each `kill -QUIT <pid>` (or Ctrl-\\ in its terminal) prints every
-//!   runtime's tree and metrics to stderr.
+//!   runtime's tree and metrics to stderr. While no runtime is there to dump (once the
+//!   last one is dropped), SIGQUIT ends the process as it does by default, even if the
+//!   program handles SIGQUIT itself: such a program should leave the variable unset.
 //! - On an autojump clock, a runtime whose tasks are all blocked with no timer armed
 //!   and no socket registered is deadlocked: only another thread can wake them. After
 //!   100 ms of that it is reported once, with the tree, as a [`Deadlock`]: printed to
