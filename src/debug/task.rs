@@ -94,7 +94,8 @@ impl TaskInfo {
 /// a sleep's deadline tick above it.
 #[derive(Clone, Copy)]
 pub(crate) enum WaitOn {
-    /// A sleep (or interval tick) whose deadline is this tick of the time driver.
+    /// A sleep (or interval tick) whose deadline is this tick of the time driver of the
+    /// runtime the task runs in (whichever runtime the sleep is filed in).
     Sleep(u64),
     Readable,
     Writable,

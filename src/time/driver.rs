@@ -165,6 +165,12 @@ impl TimeDriver {
         self.shared.now_tick(self.shared.clock.now())
     }
 
+    /// The tick `deadline` falls due in, rounded up: what a task dump shows a sleep
+    /// waiting for, due or not, whichever runtime's driver the timer is filed in.
+    pub(crate) fn due_tick(&self, deadline: Instant) -> u64 {
+        self.shared.tick_ceil(deadline)
+    }
+
     /// The shard for timers first polled on `worker` (`None`: not a worker thread).
     pub(crate) fn shard_for(&self, worker: Option<usize>) -> &Arc<Shard> {
         let shared = self.shards.len() - 1;

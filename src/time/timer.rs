@@ -63,10 +63,16 @@ impl Timer {
     }
 
     /// Records, for the task-tree dump, that the task polled under `cx` sleeps until
-    /// this timer's deadline (once filed).
+    /// this timer's deadline (once filed). The deadline is recorded as a tick of the
+    /// runtime polling the task, the one whose dump shows it: a timer awaited in another
+    /// runtime than the one it is filed in counts ticks from a different start. Outside
+    /// any runtime, as a tick of the runtime it is filed in.
     pub(crate) fn note_wait(&self, cx: &Context<'_>) {
         if let Some(shard) = &self.shard {
-            let tick = shard.due_tick(self.deadline);
+            let tick = crate::runtime::context::with_current(|handle| match handle {
+                Some(handle) => handle.time().due_tick(self.deadline),
+                None => shard.due_tick(self.deadline),
+            });
             crate::debug::task::waits(cx, crate::debug::task::WaitOn::Sleep(tick));
         }
     }

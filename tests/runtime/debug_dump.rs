@@ -545,6 +545,61 @@ fn a_task_waiting_for_a_blocking_closure_says_so() {
     );
 }
 
+/// A sleep first polled (and so filed) in one runtime and then awaited in another shows
+/// its own deadline, though the two runtimes' time drivers started an hour apart. (A
+/// mock clock: on an autojump one, the idle runtime the sleep is filed in would jump
+/// it.)
+#[test]
+fn a_sleep_filed_in_another_runtime_shows_its_deadline() {
+    /// Long enough that only a bug makes it run out.
+    const PATIENCE: Duration = Duration::from_secs(30);
+    let clock = pride::time::Clock::mock();
+    let build = || {
+        Runtime::builder()
+            .worker_threads(1)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let filed_in = build();
+    filed_in.block_on(async { pride::time::advance(Duration::from_secs(3600)) });
+    let awaited_in = build();
+    // Made and filed in the first runtime by its first poll.
+    let mut nap = None;
+    filed_in.block_on(async {
+        let mut sleep = Box::pin(pride::sleep(Duration::from_secs(60)));
+        assert!(
+            futures_lite::future::poll_once(sleep.as_mut())
+                .await
+                .is_none()
+        );
+        nap = Some(sleep);
+    });
+    let nap = nap.unwrap();
+    let waiting = awaited_in
+        .block_on(task_group(async |tg| {
+            tg.start_soon_named("napper", nap);
+            // The napper sleeps once the worker has polled it.
+            let since = std::time::Instant::now();
+            let waiting = loop {
+                pride::yield_now().await;
+                let dump = pride::debug::dump();
+                let napper = dump.nodes().find(|n| n.name.as_deref() == Some("napper"));
+                if let Some(waiting) = napper.and_then(|n| n.waiting) {
+                    break waiting;
+                }
+                assert!(
+                    since.elapsed() < PATIENCE,
+                    "the napper never slept:\n{dump}"
+                );
+            };
+            tg.cancel_scope().cancel();
+            Ok::<_, pride::BoxError>(waiting)
+        }))
+        .unwrap();
+    assert_eq!(waiting, Wait::Sleep(Deadline::In(Duration::from_secs(60))));
+}
+
 /// A group nested `depth` deep, each level's group inside a child of the level above.
 fn nested_chain(depth: usize, reached: Event) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
