@@ -97,7 +97,12 @@ impl BlockedWorker {
         self.task.as_deref()
     }
 
-    /// How long the poll had run when it was reported (at least the threshold).
+    /// How long, at least, the poll had run when it was reported: the time since the
+    /// watchdog first saw it running, which is at least the threshold. The poll may
+    /// have begun up to about a threshold before that first look (the watchdog looks a
+    /// few times per threshold while a poll runs, once per threshold while none does),
+    /// and so have run up to that much longer. Polls are not timed from their start,
+    /// which would cost every poll a clock read.
     pub fn blocked_for(&self) -> Duration {
         self.blocked_for
     }
@@ -112,8 +117,8 @@ impl fmt::Display for BlockedWorker {
         }
         write!(
             f,
-            " for {} ms without returning; every task queued on that worker waits. Move \
-             blocking calls to `pride::to_thread`.",
+            " for at least {} ms without returning; every task queued on that worker \
+             waits. Move blocking calls to `pride::to_thread`.",
             self.blocked_for.as_millis()
         )
     }
@@ -355,7 +360,9 @@ fn look(
     if seq % 2 == 0 || seq != seen.seq {
         *seen = Seen {
             seq,
-            since: now,
+            // Read after `seq`, so not before the poll began: `blocked_for` is never
+            // more than the poll had run.
+            since: Instant::now(),
             reported: false,
         };
         return None;

@@ -70,6 +70,33 @@ fn an_unnamed_task_is_reported_without_a_name() {
     .unwrap();
 }
 
+/// The watchdog counts from its first look that saw the poll running, which may come up
+/// to a threshold after the poll began: the report says how long the poll had run at
+/// least, and never more than it had.
+#[test]
+fn the_report_says_how_long_at_least_the_poll_had_run() {
+    let (rt, reports) = watched(1);
+    // Before the poll begins.
+    let before = std::time::Instant::now();
+    let (report, at_most) = rt
+        .block_on(task_group(async |tg| {
+            tg.spawn(async move {
+                let report = reports.recv_timeout(PATIENCE).unwrap();
+                Ok::<_, pride::BoxError>((report, before.elapsed()))
+            })
+            .await
+        }))
+        .unwrap();
+    let blocked_for = report.blocked_for();
+    assert!(blocked_for >= THRESHOLD, "{report}");
+    assert!(
+        blocked_for <= at_most,
+        "blocked_for says {blocked_for:?}; the poll had run at most {at_most:?}"
+    );
+    let says = format!("for at least {} ms", blocked_for.as_millis());
+    assert!(report.to_string().contains(&says), "{report}");
+}
+
 #[test]
 fn each_blocking_poll_is_reported() {
     let (rt, reports) = watched(1);
