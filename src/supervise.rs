@@ -413,6 +413,8 @@ where
         Ok(future) => Box::pin(async move { catch(Some(name), future).await.map(drop) }),
         Err(panic) => {
             let error = TaskError::new(Some(name), Kind::Panic(Payload::new(panic)));
+            // Traced as a panic of the run's future is.
+            crate::debug::trace::failed(&error);
             Box::pin(std::future::ready(Err(error)))
         }
     }

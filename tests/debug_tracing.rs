@@ -211,3 +211,32 @@ fn a_cancel_event_carries_its_reason() {
     assert_eq!(cancels.len(), 1, "{cancels:?}");
     assert_eq!(cancels[0].fields["message"], "cancel");
 }
+
+/// A supervised child whose factory panics fails that run like a panic of its future:
+/// the restart policy handles it, and the panic is traced as a task's panic is.
+#[test]
+fn a_panic_in_a_supervised_childs_factory_is_traced() {
+    let rec = recorder();
+    let rt = pride::Runtime::builder()
+        .worker_threads(1)
+        .clock(pride::time::Clock::autojump())
+        .build()
+        .unwrap();
+    let tries = std::sync::Arc::new(AtomicU64::new(0));
+    let count = tries.clone();
+    rt.block_on(async move {
+        pride::supervise(pride::RestartPolicy::one_for_one())
+            .child("flaky-factory", move || {
+                if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("factory-boom");
+                }
+                async { Ok::<_, pride::BoxError>(()) }
+            })
+            .await
+            .unwrap();
+    });
+    assert_eq!(tries.load(Ordering::SeqCst), 2, "restarted once");
+    let panicked = rec.events_with("panic", "factory-boom");
+    assert_eq!(panicked.len(), 1, "{panicked:?}");
+    assert_eq!(panicked[0].fields["message"], "task panicked");
+}
