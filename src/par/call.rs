@@ -17,6 +17,7 @@
 //! cancel scope the outermost call was made in are looked at every so often (see
 //! `registry.rs`) and on entry, and copied into that flag.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -87,6 +88,19 @@ fn deadline_versions(scope: &ScopeNode) -> u64 {
             Some(parent) => node = parent,
             None => return sum,
         }
+    }
+}
+
+/// Cancels the scopes around `scope` whose deadline has passed by `now`, waking the
+/// work inside them, as their timers would have; a waker that panics is contained, as
+/// when a timer fires it on a worker: the panic hook has reported it, and the scope
+/// is cancelled all the same (the flag is set before the wake-ups), so the call stops
+/// as cancelled work. Nothing may unwind out of a look: it runs while jobs that borrow
+/// the frame of a join or a scope are offered or running (rule 6 in `job.rs`).
+fn fire_passed_deadlines(scope: &ScopeNode, now: Instant) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| scope.cancel_passed_deadlines(now))) {
+        // Not dropped: its drop could panic too.
+        std::mem::forget(panic);
     }
 }
 
@@ -194,7 +208,7 @@ impl Call {
                 return;
             };
             match crate::cancel::deadline::now() {
-                Some(now) if now >= deadline => scope.cancel_passed_deadlines(now),
+                Some(now) if now >= deadline => fire_passed_deadlines(scope, now),
                 _ => return,
             }
             // (Not cancelled if the deadline was moved later meanwhile.)

@@ -283,7 +283,6 @@ impl Here<'_> {
 
     #[cold]
     fn look_around(&self) {
-        self.call().refresh();
         let par = self.par();
         let now = Instant::now();
         let mut stride = par.stride.get();
@@ -296,9 +295,12 @@ impl Here<'_> {
                 stride = u32::try_from(rate).unwrap_or(MAX_STRIDE).max(1);
             }
         }
+        // The countdown is reset before the look: a look that unwound would leave it
+        // at zero, to underflow at the next count.
         par.stride.set(stride);
         par.countdown.set(stride);
         par.last_look.set(Some(now));
+        self.call().refresh();
         match par.next_maintenance.get() {
             Some(at) if now < at => {}
             // Due, or never done on this worker.

@@ -1,11 +1,16 @@
 //! A `par` call stopped by a cancelled scope is cancelled work, not a panic: the scope
 //! wrapper, the group body or the child around it catches it like any cancelled work.
 
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use crate::common::{MyError, run};
+use crate::common::{MyError, block_on, builder, panic_text, run, spin_until, watchdog};
+use pride::time::Clock;
 use pride::{CancelScope, par, task_group};
 
 #[test]
@@ -542,4 +547,203 @@ fn every_piece_sees_the_callers_deadline() {
             .await
             .expect("not cancelled");
     });
+}
+
+/// A waker that panics once armed.
+struct PanicsOnceArmed {
+    armed: AtomicBool,
+    /// Set as the panic leaves the waker.
+    left: AtomicBool,
+}
+
+impl PanicsOnceArmed {
+    fn new() -> Arc<PanicsOnceArmed> {
+        Arc::new(PanicsOnceArmed {
+            armed: AtomicBool::new(false),
+            left: AtomicBool::new(false),
+        })
+    }
+}
+
+impl Wake for PanicsOnceArmed {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        struct Leave<'a>(&'a AtomicBool);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        if self.armed.load(Ordering::SeqCst) {
+            let _leave = Leave(&self.left);
+            panic!("a waker that panics");
+        }
+    }
+}
+
+/// Pending once (waking nobody), then ready: a suspension point at which the scope
+/// around registers the waker it is polled with.
+struct PendOnce(bool);
+
+impl Future for PendOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Runs `call` in a cancel scope whose deadline only a look of a `par` call can fire,
+/// and whose waker, `waker`, then panics; returns the outcome of the poll that ran the
+/// call.
+///
+/// The scope's work is polled by hand with `waker`: it suspends once (the scope
+/// registers the waker, with no deadline to arm a timer for), then sets the scope's
+/// deadline 5 ms ahead on the runtime's mock clock (a timer is armed only at the next
+/// suspension, which never comes), arms the waker and runs `call`, which moves the
+/// clock past the deadline. Call it in a task, on a worker.
+fn run_past_a_deadline_only_a_look_fires<R>(
+    waker: Arc<PanicsOnceArmed>,
+    call: impl FnOnce() -> R,
+) -> std::thread::Result<Poll<Option<R>>> {
+    let armed = waker.clone();
+    let waker = Waker::from(waker);
+    let mut cx = Context::from_waker(&waker);
+    let scope = CancelScope::new();
+    let handle = scope.clone();
+    let mut run = Box::pin(scope.run(async move {
+        PendOnce(false).await;
+        handle.set_deadline(Some(pride::current_time() + Duration::from_millis(5)));
+        armed.armed.store(true, Ordering::SeqCst);
+        call()
+    }));
+    assert!(run.as_mut().poll(&mut cx).is_pending());
+    catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(&mut cx)))
+}
+
+/// What a poll of a scope's work gave, in words.
+fn outcome<R>(polled: std::thread::Result<Poll<Option<R>>>) -> String {
+    match polled {
+        Ok(Poll::Ready(None)) => "stopped as cancelled work".to_owned(),
+        Ok(Poll::Ready(Some(_))) => "ran to its end".to_owned(),
+        Ok(Poll::Pending) => "pending".to_owned(),
+        Err(panic) if panic.is::<par::Cancelled>() => "unwound with `Cancelled`".to_owned(),
+        Err(panic) => format!("unwound with {:?}", panic_text(&*panic)),
+    }
+}
+
+/// Runs `work` in a task (on a worker) and returns its value.
+async fn in_a_task<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> T {
+    let out = Arc::new(Mutex::new(None));
+    let slot = out.clone();
+    task_group(async move |tg| {
+        tg.start_soon(async move {
+            *slot.lock().unwrap() = Some(work.await);
+        });
+    })
+    .await
+    .expect("the task ran");
+    out.lock().unwrap().take().expect("the task gave its value")
+}
+
+/// A look that finds the call's deadline passed fires it itself, waking the work in the
+/// scope; a waker that panics there is contained, as when a timer fires it (the panic
+/// hook reports it): the call stops as cancelled work, which its scope catches. It
+/// used to unwind out of the look into the item that happened to look, failing the
+/// call with the waker's panic, and left the worker's countdown to the next look at
+/// zero: the next call on that worker underflowed it. One worker, mock clock.
+#[test]
+fn a_panicking_waker_woken_by_a_deadline_a_look_fires_is_contained() {
+    let (polled, next) = block_on(60, builder(1).clock(Clock::mock()), || {
+        in_a_task(async {
+            let polled = run_past_a_deadline_only_a_look_fires(PanicsOnceArmed::new(), || {
+                par::for_each_range(0..10_000, |i| {
+                    if i == 0 {
+                        pride::time::advance(Duration::from_millis(10));
+                    }
+                });
+            });
+            let next = catch_unwind(|| par::sum_range(0..1_000, |i| i as u64))
+                .map_err(|panic| panic_text(&*panic).to_owned());
+            (outcome(polled), next)
+        })
+    });
+    assert_eq!(polled, "stopped as cancelled work");
+    assert_eq!(next, Ok(499_500), "the next call on that worker");
+}
+
+/// A worker waiting for a `scope` runs its spawns and looks after them. A look that
+/// fired the deadline, whose waker panicked, used to unwind out of that wait, and out
+/// of `scope`, while a spawn still ran on the other worker with a pointer into the
+/// scope's frame. Now the panic is contained and the scope waits for that spawn; the
+/// call after it sees the cancel and unwinds with `Cancelled`, which the scope catches.
+///
+/// Two workers, mock clock. The other worker takes `long`, which runs until the panic
+/// has left the waker and 100 ms more. The waiting worker pops the spawns last in,
+/// first out: 32 of 1 ms (by then it looks after every job, a millisecond having passed
+/// since the last look), then the one that moves the clock past the deadline, after
+/// which it looks and fires it. Should `scope` unwind before `long` ends, `long` never
+/// touches the scope again (it parks for ever), and the runtime is leaked so that its
+/// drop does not wait for it.
+#[test]
+fn a_deadline_fired_by_the_look_of_a_worker_waiting_for_a_scope_does_not_unwind_it() {
+    static UNWOUND: AtomicBool = AtomicBool::new(false);
+    let (polled, long_done) = watchdog(60, || {
+        let runtime = builder(2).clock(Clock::mock()).build().expect("runtime");
+        let outcome = runtime.block_on(in_a_task(async {
+            let done = Arc::new(AtomicBool::new(false));
+            let long_done = done.clone();
+            let waker = PanicsOnceArmed::new();
+            let woken = waker.clone();
+            let polled = run_past_a_deadline_only_a_look_fires(waker, move || {
+                let started = Arc::new(AtomicBool::new(false));
+                let long_started = started.clone();
+                par::scope(move |s| {
+                    s.spawn(move |_| {
+                        long_started.store(true, Ordering::SeqCst);
+                        spin_until(|| woken.left.load(Ordering::SeqCst));
+                        for _ in 0..100 {
+                            if UNWOUND.load(Ordering::SeqCst) {
+                                // The scope is gone: never touch it again.
+                                loop {
+                                    std::thread::park();
+                                }
+                            }
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        long_done.store(true, Ordering::SeqCst);
+                    });
+                    spin_until(|| started.load(Ordering::SeqCst));
+                    s.spawn(|_| pride::time::advance(Duration::from_millis(10)));
+                    for _ in 0..32 {
+                        s.spawn(|_| std::thread::sleep(Duration::from_millis(1)));
+                    }
+                });
+                // Every spawn had started: `scope` returns. This call sees the cancel.
+                par::join(|| (), || ());
+            });
+            let long_done = done.load(Ordering::SeqCst);
+            if !long_done {
+                UNWOUND.store(true, Ordering::SeqCst);
+            }
+            (outcome(polled), long_done)
+        }));
+        if UNWOUND.load(Ordering::SeqCst) {
+            // A worker is parked for ever in the spawn that outlived its scope.
+            std::mem::forget(runtime);
+        }
+        outcome
+    });
+    assert!(
+        long_done,
+        "`scope` {polled} while one of its spawns still ran on another worker"
+    );
+    assert_eq!(polled, "stopped as cancelled work");
 }
