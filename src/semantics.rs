@@ -410,8 +410,11 @@
 //! scope stops handing out pieces. A piece that panics or fails cancels the other pieces
 //! of the same call, and the call reports every failure (a `GroupError` for the
 //! `try_` forms; the panic resumed on the caller for the others, as rayon does). A par
-//! call stopped by a cancelled scope is cancelled work, not a panic: the scope catches
-//! it like any other cancelled work.
+//! call stopped by a cancelled scope is cancelled work, not a panic: it unwinds with
+//! [`par::Cancelled`](crate::par::Cancelled), the `try_` forms too unless pieces of
+//! theirs failed (they return those failures, which are not lost to the cancel), and
+//! the scope catches it like any other cancelled work. So a group child that passes a
+//! `try_` call's outcome on with `?` fails its group only with real failures.
 //!
 //! # Primitives
 //!

@@ -31,8 +31,6 @@ use crate::loom::sync::atomic::{AtomicBool, Ordering};
 /// The state of one `par` call.
 pub(crate) struct Call {
     stop: AtomicBool,
-    /// The stop came from a cancelled scope (not from a failure).
-    cancelled: AtomicBool,
     /// The enclosing call, if this one runs inside a piece of another (else null).
     parent: CallPtr,
     /// The cancel scope the outermost call was made in.
@@ -125,7 +123,6 @@ impl Call {
         let deadline = Mutex::new(scope.as_deref().map_or(deadline, Deadline::read));
         let call = Call {
             stop: AtomicBool::new(false),
-            cancelled: AtomicBool::new(false),
             parent,
             scope,
             deadline,
@@ -172,11 +169,6 @@ impl Call {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Whether the call stopped because of a cancelled scope.
-    pub(crate) fn was_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
-    }
-
     /// Looks at the enclosing calls and the cancel scope, and stops this call if any
     /// of them is stopped or cancelled.
     pub(crate) fn refresh(&self) {
@@ -186,9 +178,6 @@ impl Call {
         let mut call = self;
         loop {
             if call.stopped() {
-                if call.was_cancelled() {
-                    self.cancelled.store(true, Ordering::Relaxed);
-                }
                 self.stop.store(true, Ordering::Relaxed);
                 return;
             }
@@ -216,7 +205,6 @@ impl Call {
                 return;
             }
         }
-        self.cancelled.store(true, Ordering::Relaxed);
         self.stop.store(true, Ordering::Relaxed);
     }
 
@@ -236,8 +224,8 @@ impl Call {
     }
 
     /// A piece ended early because a call nested in it was stopped: this call cannot
-    /// complete, so it stops too. It reports a cancellation unless a piece failed (the
-    /// nested call copied this call's stop, or saw the cancelled scope).
+    /// complete, so it stops too. It unwinds with `Cancelled` unless a piece failed
+    /// (the nested call copied this call's stop, or saw the cancelled scope).
     pub(crate) fn cut_short(&self) {
         self.skip();
         self.fail();
@@ -278,16 +266,12 @@ impl Call {
         self.record(Kind::Panic(Payload::new(payload)));
     }
 
-    /// What a `try_*` call returns when it did not complete: every failure, or a
-    /// cancellation. Called once, when its pieces have ended.
+    /// What a `try_*` call in which pieces failed returns: every failure. Called once,
+    /// when its pieces have ended. (A call stopped with no failure unwinds with
+    /// `Cancelled` instead, like the other forms.)
     pub(crate) fn take_error(&self) -> GroupError {
         let errors = std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()));
-        let reason = if errors.is_empty() {
-            Reason::Cancelled
-        } else {
-            Reason::Failed
-        };
-        GroupError::new(errors, reason, None)
+        GroupError::new(errors, Reason::Failed, None)
     }
 
     /// Whether a `try_*` piece failed.

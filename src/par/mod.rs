@@ -32,16 +32,21 @@
 //! - the `try_*` forms instead return `Err(GroupError)` holding every error and panic
 //!   of their pieces (each a [`TaskError`](crate::TaskError)); the first one stops the
 //!   call. A piece whose nested call unwound with [`Cancelled`] (the stop reaching it)
-//!   was stopped, not failed;
+//!   was stopped, not failed. A `try_*` call that was stopped while none of its pieces
+//!   failed has no failure to return: it unwinds with [`Cancelled`], like the other
+//!   forms;
 //! - inside a cancelled cancel scope (a deadline passed, or `cancel()` was called) no new
-//!   piece starts and the call ends as soon as the running pieces have: the `try_*`
-//!   forms return a [`GroupError`] whose
-//!   [`is_cancelled`](crate::GroupError::is_cancelled) is true, and the other forms,
-//!   which have no value to return, unwind with a [`Cancelled`] payload. That unwind
-//!   is cancelled work, not a panic: the cancelled scope around the call
+//!   piece starts and the call ends as soon as the running pieces have, unwinding with
+//!   a [`Cancelled`] payload, since it has no value to return. So does a `try_*` call,
+//!   unless pieces of it failed: it returns those failures in `Err(GroupError)`, not
+//!   lost to the cancel. That unwind is cancelled work, not a panic: the cancelled
+//!   scope around the call
 //!   ([`CancelScope::run`](crate::CancelScope::run), `move_on_*`, a task group's body or
-//!   child) catches it exactly as it drops suspended work. A deadline set or moved
-//!   while the call runs counts too;
+//!   child) catches it exactly as it drops suspended work, so a group child that passes
+//!   a stopped `try_*` call's outcome on with `?` does not fail its group. A deadline
+//!   set or moved while the call runs counts too. A slice form over no items has no
+//!   piece to stop and returns its empty value there; [`join`] and [`scope`], whose
+//!   closures are pieces, unwind;
 //! - every piece runs in the cancel scope the call was made in, on whichever worker:
 //!   what it reads of the current scope, such as
 //!   [`current_effective_deadline`](crate::current_effective_deadline), is what the
@@ -98,11 +103,12 @@ use slice::{Items, Iterated, Pieces, Zip, bridge};
 
 use crate::group::error::{BoxError, GroupError, Kind};
 
-/// The unwinding payload of a `par` call that a cancelled scope stopped before it had
-/// a value to return ([`join`], [`scope`], [`map`], [`for_each`], [`reduce`], [`sum`]).
+/// The unwinding payload of a `par` call that was stopped (by a cancelled scope, or by
+/// the enclosing call stopping) before it had a value to return: any form, but a
+/// `try_*` call in which pieces failed, which returns [`GroupError`] with those
+/// failures instead.
 ///
 /// It is resumed with [`std::panic::resume_unwind`], so no panic message is printed.
-/// The `try_*` forms return [`GroupError`] instead.
 ///
 /// ```
 /// use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -286,10 +292,13 @@ where
                 &Pieces::append,
             )
         });
+        if call.has_errors() {
+            return Err(call.take_error());
+        }
         match out {
-            Some(out) if !call.has_errors() && !call.was_skipped() => Ok(out),
-            // Only a failure or a stop leaves a piece short.
-            _ => Err(call.take_error()),
+            Some(out) => Ok(finish(call, out)),
+            // Only a failure or a stop leaves a piece short, and none failed.
+            None => cancelled(),
         }
     })
 }
@@ -351,6 +360,10 @@ where
 /// Like [`map`] for a fallible `f`: the first error (or panic) stops the call, and
 /// `Err(GroupError)` holds every error and panic of the pieces, each as a
 /// [`TaskError`](crate::TaskError).
+///
+/// Stopped by a cancelled scope (or by the enclosing call) before any piece failed, it
+/// has no failure to return and unwinds with [`Cancelled`], like [`map`]: the scope
+/// catches that as cancelled work.
 ///
 /// ```
 /// let parsed = pride::par::try_map(&["1", "2", "x"], |s| s.parse::<u32>());
