@@ -384,6 +384,14 @@
 //! wrapper dropped by hand drops its work there and then, and a panic in that work's
 //! `Drop` comes out of the drop.
 //!
+//! A [`par`](crate::par) call in such cleanup runs in the cancelled scope: it starts
+//! nothing, and unwinds with [`par::Cancelled`](crate::par::Cancelled), which ends the
+//! cleanup there (the rest of that `Drop` does not run) as cancelled work, like a
+//! checkpoint in cleanup under a cancel in Trio: no panic, no entry. Cleanup whose
+//! `par` call must run makes it where no cancel stands: keep what it needs outside the
+//! cancelled work (borrowed by it, or shared through an `Arc`) and make the call after
+//! the scope's wrapper has returned.
+//!
 //! **The catching scope is decided after cleanup.** If, while a cancelled scope's work
 //! is being dropped, a scope further out is cancelled (a `Drop` that cancels it, say),
 //! the outer scope catches: the inner scope's wrapper does not return, and the code

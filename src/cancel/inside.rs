@@ -97,13 +97,26 @@ impl<F> Inside<F> {
     }
 
     /// Drops the work in place (if it is still there); returns a panic from its `Drop`.
+    ///
+    /// A `par` call in that `Drop` (cleanup) that a cancel stopped is no panic: it
+    /// started nothing and unwound with `par::Cancelled`, which ends the cleanup as
+    /// cancelled work. It was the cancel that stopped it when the scope the drop runs
+    /// in, which the call reads, is cancelled.
     #[inline]
     pub(crate) fn drop_work(self: Pin<&mut Self>) -> Option<Panic> {
         let mut future = self.project().future;
         if future.is_none() {
             return None;
         }
-        catch_unwind(AssertUnwindSafe(|| future.set(None))).err()
+        match catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+            Ok(()) => None,
+            Err(stopped)
+                if crate::par::is_cancel_unwind(&*stopped) && super::run::cancel_stands() =>
+            {
+                None
+            }
+            Err(panic) => Some(panic),
+        }
     }
 }
 

@@ -47,6 +47,13 @@
 //!   set or moved while the call runs counts too. A slice form over no items has no
 //!   piece to stop and returns its empty value there; [`join`] and [`scope`], whose
 //!   closures are pieces, unwind;
+//! - a call in the cleanup of cancelled work (the `Drop` of a future that a cancel
+//!   dropped, run inside the cancelled scope) starts nothing either, and its
+//!   [`Cancelled`] ends that cleanup (the rest of the `Drop` does not run) as cancelled
+//!   work, not as a panic of the cleanup: like a checkpoint in cleanup under a cancel in
+//!   Trio. Cleanup whose call must run makes it where no cancel stands: keep what it
+//!   needs outside the cancelled work (the work borrows it, or shares it through an
+//!   `Arc`) and make the call after the scope's wrapper has returned;
 //! - every piece runs in the cancel scope the call was made in, on whichever worker:
 //!   what it reads of the current scope, such as
 //!   [`current_effective_deadline`](crate::current_effective_deadline), is what the
@@ -133,8 +140,9 @@ fn cancelled() -> ! {
 }
 
 /// Whether an unwinding `payload` is a `par` call stopped by a cancelled scope. The
-/// scope wrappers, a group's body and its children treat it as cancelled work when a
-/// scope around them is cancelled, not as a panic.
+/// scope wrappers, a group's body and its children, and the drop of cancelled work
+/// (its cleanup) treat it as cancelled work when a scope around them is cancelled, not
+/// as a panic.
 pub(crate) fn is_cancel_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
     payload.is::<Cancelled>()
 }

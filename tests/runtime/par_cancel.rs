@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use crate::common::{MyError, block_on, builder, panic_text, run, spin_until, watchdog};
+use crate::common::{MyError, autojump, block_on, builder, panic_text, run, spin_until, watchdog};
 use pride::time::Clock;
 use pride::{CancelScope, par, task_group};
 
@@ -781,4 +781,63 @@ fn a_try_call_stopped_by_a_cancel_from_outside_leaves_its_group_cancelled() {
         assert_eq!(result, None, "in_item={in_item}");
         assert!(caught, "in_item={in_item}");
     }
+}
+
+/// Does its cleanup with a `par` call, counting the items it ran.
+struct ParCleanup(Arc<AtomicUsize>);
+
+impl Drop for ParCleanup {
+    fn drop(&mut self) {
+        par::for_each_range(0..4, |_| {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// The cleanup of work a cancel dropped runs in the cancelled scope: a `par` call there
+/// starts nothing, and its `Cancelled` ends the cleanup as cancelled work, not as a
+/// panic of the cleanup (it used to make `move_on_after` unwind, and a group child's
+/// cleanup an entry). Work dropped where no cancel stands runs its cleanup's call.
+#[test]
+fn a_par_call_in_the_cleanup_of_cancelled_work_ends_it_as_cancelled_work() {
+    let (moved_on, in_child, completed) = autojump(60, || async {
+        let cleaned = Arc::new(AtomicUsize::new(0));
+        let guard = ParCleanup(cleaned.clone());
+        // In a task, so that an unwind out of `move_on_after` is reported.
+        let moved_on = task_group(async move |tg| {
+            tg.start_soon(async move {
+                let out = pride::move_on_after(Duration::from_secs(1), async move {
+                    let _guard = guard;
+                    pride::sleep(Duration::from_secs(10)).await;
+                })
+                .await;
+                assert_eq!(out, None);
+            });
+            Ok::<_, pride::BoxError>(())
+        })
+        .await
+        .map_err(|error| error.to_string());
+        let moved_on = (moved_on, cleaned.swap(0, Ordering::SeqCst));
+        let guard = ParCleanup(cleaned.clone());
+        let in_child = task_group(async move |tg| {
+            tg.start_soon_named("guarded", async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+            pride::sleep(Duration::from_secs(1)).await;
+            tg.cancel_scope().cancel();
+            Ok::<_, pride::BoxError>(7)
+        })
+        .await
+        .map_err(|error| error.to_string());
+        let in_child = (in_child, cleaned.swap(0, Ordering::SeqCst));
+        let guard = ParCleanup(cleaned.clone());
+        pride::move_on_after(Duration::from_secs(1), async move { drop(guard) })
+            .await
+            .expect("not cancelled");
+        (moved_on, in_child, cleaned.load(Ordering::SeqCst))
+    });
+    assert_eq!(moved_on, (Ok(()), 0), "move_on_after");
+    assert_eq!(in_child, (Ok(7), 0), "a group child");
+    assert_eq!(completed, 4, "no cancel stands");
 }
