@@ -31,6 +31,7 @@
 mod catch;
 mod links;
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc as StdArc, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -488,9 +489,13 @@ impl ScopeNode {
     /// wakes it again (found by `loom-tests/cancel_tree.rs`). Under the lock, either the
     /// cancel reads the lifted shield and wakes us, or the unshield comes after the
     /// cancel's read, so after its `CANCELLED` store, and the task it wakes sees it.
+    ///
+    /// A waker that panics does not stop the walk: every other task inside is woken,
+    /// and the first panic is then resumed, to reach the caller (as from `Event::set`).
     fn wake_inside(&self) {
         let mut pending: Vec<Arc<ScopeNode>> = Vec::new();
         let mut wakers: Vec<Waker> = Vec::new();
+        let mut panic = None;
         let mut visit = |node: &ScopeNode, top: bool, pending: &mut Vec<Arc<ScopeNode>>| {
             {
                 let links = node.links.lock();
@@ -504,12 +509,21 @@ impl ScopeNode {
                 });
             }
             for waker in wakers.drain(..) {
-                waker.wake();
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                    match panic {
+                        None => panic = Some(payload),
+                        // Only the first goes on; another's drop could panic too.
+                        Some(_) => std::mem::forget(payload),
+                    }
+                }
             }
         };
         visit(self, true, &mut pending);
         while let Some(node) = pending.pop() {
             visit(&node, false, &mut pending);
+        }
+        if let Some(panic) = panic {
+            resume_unwind(panic);
         }
     }
 

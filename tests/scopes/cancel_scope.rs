@@ -493,3 +493,56 @@ fn a_reason_given_after_the_cancel_is_not_the_cancels_reason() {
         assert_eq!(twice.cancel_reason(), Some("first"), "{twice}");
     });
 }
+
+/// A waker that counts its wakes, or panics when woken.
+struct TestWaker {
+    wakes: Arc<AtomicUsize>,
+    panics: bool,
+}
+
+impl std::task::Wake for TestWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, SeqCst);
+        assert!(!self.panics, "a waker that panics");
+    }
+}
+
+/// A cancel wakes every task inside the scope even if one of their wakers panics; the
+/// panic then reaches the caller of `cancel`, as a panicking waker's does from
+/// `Event::set`. (A cancel that stopped at that waker would leave the rest asleep.)
+#[test]
+fn a_cancel_wakes_everything_inside_even_past_a_waker_that_panics() {
+    run(1, 60, || async {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let waker = |panics| {
+            std::task::Waker::from(Arc::new(TestWaker {
+                wakes: wakes.clone(),
+                panics,
+            }))
+        };
+        let wakers: Vec<_> = (0..9).map(|i| waker(i == 4)).collect();
+        let scope = CancelScope::new();
+        let mut outer = std::pin::pin!(scope.clone().run(async {
+            // Nine scopes inside, each suspended under its own waker.
+            let mut inner: Vec<_> = (0..9)
+                .map(|_| Box::pin(CancelScope::new().run(pending::<()>())))
+                .collect();
+            std::future::poll_fn(|_| {
+                for (run, waker) in inner.iter_mut().zip(&wakers) {
+                    let mut cx = std::task::Context::from_waker(waker);
+                    assert!(run.as_mut().poll(&mut cx).is_pending());
+                }
+                std::task::Poll::<()>::Pending
+            })
+            .await
+        }));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(outer.as_mut().poll(&mut cx).is_pending());
+        let cancel = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scope.cancel()));
+        assert!(cancel.is_err(), "the waker's panic reaches the caller");
+        assert_eq!(wakes.load(SeqCst), 9, "every waker was woken");
+    });
+}
