@@ -268,6 +268,11 @@ fn suspended<R>(node: &ScopeNode) -> Poll<R> {
 ///   dropped below left (that may be the running code), and if it runs in one of the
 ///   group's children (a child dropping its own group's future), it does not wait for
 ///   that child.
+/// - When the runtime's drop, run inside a task on one of its own workers, drops the
+///   runtime's tasks (or has dropped them), the poll of any child may be below (the
+///   dropping task's, say, a child of this group or of one inside it): it waits for
+///   none. The other workers have been joined by then, so no child is polled
+///   anywhere else.
 ///
 /// The children not waited for are cancelled all the same: each is dropped when its
 /// poll in progress returns, never polled again. Until the last is gone, every group
@@ -282,7 +287,7 @@ fn teardown(shared: &GroupShared) {
     }
     node.cancel();
     shared.children.close();
-    let below = Below::here(node);
+    let below = Below::here(shared);
     let mut spins = 0u32;
     loop {
         for child in node.take_links() {
@@ -332,8 +337,9 @@ struct Below {
 
 impl Below {
     #[cold]
-    fn here(node: &ScopeNode) -> Below {
-        if crate::par::runs_par_work_here() {
+    fn here(shared: &GroupShared) -> Below {
+        let node = shared.node();
+        if crate::par::runs_par_work_here() || shared.handle.dropped_from_this_worker() {
             return Below {
                 children: usize::MAX,
                 leftovers: true,

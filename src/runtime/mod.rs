@@ -45,6 +45,16 @@ pub use yield_now::{YieldNow, yield_now};
 /// `File`, say); it does not wait for other [`to_thread`] closures still running, and
 /// those still queued never run.
 ///
+/// The tasks still there are dropped, each task's future once, on the dropping thread.
+/// Dropping one may wake another (a `Drop` that sets an [`Event`](crate::Event), say):
+/// the woken task is queued, as while the runtime runs, and dropped after, never inside
+/// the waker's call, so a cleanup that takes a lock the waker holds does not deadlock.
+/// The runtime may also be dropped inside one of its own tasks (the task held the last
+/// `Arc` of it, say): the drop can neither join that task's worker nor wait for that
+/// task's poll, further down the same thread's stack. That task is cancelled: it goes
+/// on to the end of its poll and is then dropped, and the groups dropped meanwhile (its
+/// own among them) do not wait for it.
+///
 /// ```
 /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
 /// let sum = rt.block_on(async { 20 + 22 });

@@ -79,6 +79,9 @@ pub(crate) struct Shared {
     /// CPUs this process may run on.
     cpus: usize,
     shutdown: AtomicBool,
+    /// Set once the runtime's drop has dropped its tasks and drained the injector: a
+    /// task woken from then on is dropped where it is woken (see `push_remote`).
+    drained: AtomicBool,
     /// What `Runtime::metrics` reads and the blocked-worker watchdog watches.
     pub(crate) counters: StdArc<Counters>,
     /// The root scope of each running `block_on`, for the task tree dump.
@@ -149,6 +152,7 @@ pub(crate) fn create(
             block_on_active: Arc::new(AtomicUsize::new(0)),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             shutdown: AtomicBool::new(false),
+            drained: AtomicBool::new(false),
             counters: StdArc::new(Counters::new(workers)),
             roots: Default::default(),
             deadlock: crate::debug::deadlock::Watch::new(on_deadlock),
@@ -248,14 +252,35 @@ impl Handle {
     }
 
     /// After the workers have stopped: drops every task's future, and every task left
-    /// in the injector. A task scheduled from now on is dropped by the thread that
-    /// schedules it (at worst after a moment in the injector).
+    /// in the injector.
+    ///
+    /// Dropping a future may wake other tasks. Until the drain is over, a task woken
+    /// from a thread that is not a worker (this one, say) is queued in the injector,
+    /// as while the runtime runs, and the drain drops it: its future is never dropped
+    /// inside the waker's call, where the waker may hold a lock that future's cleanup
+    /// takes, or be the drop of a child that the future's group would wait for. After
+    /// the drain nobody would drop a queued task, so a task scheduled from then on is
+    /// dropped by the thread that schedules it (at worst after a moment in the
+    /// injector).
     pub(crate) fn drop_all_tasks(&self) {
-        self.shared.owned.close();
-        // Orders the close before the drain, against a remote push (see
-        // `Shared::push_remote`).
+        let shared = &*self.shared;
+        shared.owned.close();
+        // Dropping a task may queue others: the drain takes until nothing is left.
+        shared.drain_injector();
+        shared.drained.store(true, Ordering::SeqCst);
+        // Orders the mark before the last look, against a remote push (see
+        // `Shared::push_remote`): a push this look misses sees the mark and drains.
         fence(Ordering::SeqCst);
-        self.shared.drain_injector();
+        shared.drain_injector();
+    }
+
+    /// Whether this thread is the worker of this runtime that dropped it (from inside
+    /// a task), and the drop has begun to drop the runtime's tasks: every other worker
+    /// has been joined by then, so a task's poll still in progress can only be further
+    /// down this thread's stack (see the teardown in `group/future.rs`).
+    pub(crate) fn dropped_from_this_worker(&self) -> bool {
+        self.shared.owned.is_closed()
+            && context::with_core(|core| core.is_some_and(|core| core.is_of(self)))
     }
 }
 
@@ -359,25 +384,28 @@ pub(crate) fn wake_many<R>(f: impl FnOnce() -> R) -> R {
 
 impl Shared {
     fn push_remote(&self, task: Notified) {
-        if self.owned.is_closed() {
-            // The runtime is gone: nobody would run it. Dropping it drops its future.
+        if self.drained.load(Ordering::SeqCst) {
+            // The runtime is gone: nobody would run it, nor drain it from the
+            // injector. Dropping it drops its future.
             drop(task);
             return;
         }
+        // While the runtime runs, and while its drop drops its tasks (that drain takes
+        // this one), the task is queued.
         self.injector.push(task);
         self.notify_parked();
-        // The runtime's drop may have closed and drained the injector between the
-        // check above and the push: the task would stay there, and through its handle
-        // keep the runtime (its driver, its threads' queues) alive in a cycle. The
-        // fence in `notify_parked` orders the push before this read, as the drop's
-        // fence orders its close before its drain: either that drain took the task, or
-        // this sees the close and drains.
-        if self.owned.is_closed() {
+        // The runtime's drop may have drained the injector for the last time between
+        // the check above and the push: the task would stay there, and through its
+        // handle keep the runtime (its driver, its threads' queues) alive in a cycle.
+        // The fence in `notify_parked` orders the push before this read, as the drop's
+        // fence orders its mark before its last drain: either that drain took the
+        // task, or this sees the mark and drains.
+        if self.drained.load(Ordering::SeqCst) {
             self.drain_injector();
         }
     }
 
-    /// Drops every task left in the injector.
+    /// Drops every task in the injector, also those that dropping one queues.
     fn drain_injector(&self) {
         loop {
             match self.injector.steal() {

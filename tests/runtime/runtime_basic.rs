@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
-use crate::common::{Counter, panic_text, runtime, watchdog};
+use crate::common::{Counter, Flag, panic_text, runtime, watchdog};
 use pride::{Runtime, task_group};
 
 #[test]
@@ -554,6 +554,154 @@ fn children_started_while_the_runtime_drops_are_dropped_too() {
     watchdog(60, move || drop(rt));
     // The first child's guard, and one guard in each child it started as it dropped.
     assert_eq!(dropped.get(), 4);
+}
+
+/// Dropping the runtime drops a nested group whose body awaits `start` of a child that
+/// has not called `started` (inside a task of a forgotten group). The unstarted
+/// child's status, dropped, wakes the task that awaits `start`: that task's future
+/// (holding the nested group) is dropped after, not inside, the child's drop, so the
+/// group's teardown does not wait for a child further up its own stack.
+#[test]
+fn dropping_the_runtime_drops_a_nested_group_awaiting_an_unstarted_start() {
+    let rt = runtime(2);
+    let running = Flag::new();
+    let dropped = Counter::new();
+    {
+        let (running, dropped) = (running.clone(), dropped.clone());
+        rt.block_on(async move {
+            let seen = running.clone();
+            let group = task_group(async move |tg| {
+                let outer_guard = dropped.drop_guard();
+                tg.start_soon(async move {
+                    let _guard = outer_guard;
+                    let _ = task_group(async move |inner| {
+                        let guard = dropped.drop_guard();
+                        let _ = inner
+                            .start(async move |_status: pride::TaskStatus<()>| {
+                                let _guard = guard;
+                                running.set();
+                                std::future::pending::<()>().await;
+                            })
+                            .await;
+                    })
+                    .await;
+                });
+                std::future::pending::<()>().await;
+            });
+            let mut group = Box::pin(group);
+            futures_lite::future::poll_once(group.as_mut()).await;
+            crate::common::yield_until(|| seen.is_set()).await;
+            std::mem::forget(group);
+        });
+    }
+    watchdog(60, move || drop(rt));
+    assert_eq!(dropped.get(), 2);
+}
+
+/// Sets `event` in its `Drop`, holding `lock`.
+struct SetsEventUnderLock {
+    lock: Arc<Mutex<()>>,
+    event: pride::Event,
+}
+
+impl Drop for SetsEventUnderLock {
+    fn drop(&mut self) {
+        let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.event.set();
+    }
+}
+
+/// Takes `lock` in its `Drop`.
+struct TakesLock(Arc<Mutex<()>>);
+
+impl Drop for TakesLock {
+    fn drop(&mut self) {
+        let _held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// While the runtime's drop drops its tasks, a wake queues the woken task as it does
+/// while the runtime runs: the task's future is dropped after the waker's call, not
+/// inside it. Here one task's `Drop` sets an event under a lock, and the task waiting
+/// for that event takes the same lock in its own `Drop`: run inside `Event::set`,
+/// that cleanup would deadlock.
+#[test]
+fn dropping_the_runtime_never_drops_a_woken_task_inside_the_wake() {
+    let rt = runtime(2);
+    let lock = Arc::new(Mutex::new(()));
+    let waiting = Flag::new();
+    {
+        let (lock, waiting) = (lock.clone(), waiting.clone());
+        rt.block_on(async move {
+            let seen = waiting.clone();
+            let group = task_group(async move |tg| {
+                let event = pride::Event::new();
+                let setter = SetsEventUnderLock {
+                    lock: lock.clone(),
+                    event: event.clone(),
+                };
+                tg.start_soon(async move {
+                    let _setter = setter;
+                    std::future::pending::<()>().await;
+                });
+                tg.start_soon(async move {
+                    let _cleanup = TakesLock(lock);
+                    waiting.set();
+                    event.wait().await;
+                });
+                std::future::pending::<()>().await;
+            });
+            let mut group = Box::pin(group);
+            futures_lite::future::poll_once(group.as_mut()).await;
+            crate::common::yield_until(|| seen.is_set()).await;
+            std::mem::forget(group);
+        });
+    }
+    watchdog(60, move || drop(rt));
+}
+
+/// The last handle to a runtime, dropped inside a task on one of its workers, where
+/// the task is a child of a nested group (in a task of a forgotten group): the drop
+/// drops the task that holds the nested group, whose teardown does not wait for its
+/// children once the runtime drops its tasks (the dropping task, mid-poll further
+/// down this worker's stack, among them). The drop returns, and so does the task.
+#[test]
+fn a_runtime_dropped_inside_a_nested_task_of_its_own_returns() {
+    watchdog(60, || {
+        let rt = Arc::new(runtime(2));
+        let ev = pride::Event::new();
+        let waiting = Flag::new();
+        let done = Flag::new();
+        {
+            let (rt2, ev2) = (rt.clone(), ev.clone());
+            let (waiting, done) = (waiting.clone(), done.clone());
+            rt.block_on(async move {
+                let seen = waiting.clone();
+                let group = task_group(async move |tg| {
+                    tg.start_soon(async move {
+                        let _ = task_group(async move |inner| {
+                            inner.start_soon(async move {
+                                waiting.set();
+                                ev2.wait().await;
+                                drop(rt2);
+                                done.set();
+                            });
+                        })
+                        .await;
+                    });
+                    std::future::pending::<()>().await;
+                });
+                let mut group = Box::pin(group);
+                futures_lite::future::poll_once(group.as_mut()).await;
+                crate::common::yield_until(|| seen.is_set()).await;
+                std::mem::forget(group);
+            });
+        }
+        // The task now holds the last handle.
+        drop(rt);
+        ev.set();
+        crate::common::spin_until(|| done.is_set());
+    });
 }
 
 /// A future nested `depth` levels deep, each level awaiting the next: polling it takes
