@@ -223,6 +223,13 @@ impl Builder {
     /// worker per core is capped to it.
     pub const MAX_WORKER_THREADS: usize = idle::MAX_WORKERS;
 
+    /// The smallest stack, in bytes, that [`thread_stack_size`](Builder::thread_stack_size)
+    /// accepts: 128 KiB. The runtime's own code (a worker's loop, a task's poll, a
+    /// panic's unwinding) runs on these stacks, and a stack of a few tens of KiB
+    /// overflows in it, more so in a build without optimisations; this leaves room
+    /// for a task's own futures too, which need more the deeper they nest.
+    pub const MIN_THREAD_STACK_SIZE: usize = 128 << 10;
+
     /// A builder with the defaults: one worker per core, threads named `pride-worker`.
     pub fn new() -> Builder {
         Builder {
@@ -421,12 +428,18 @@ impl Builder {
     /// ```
     ///
     /// # Panics
-    /// If `bytes` is zero.
+    /// If `bytes` is less than
+    /// [`MIN_THREAD_STACK_SIZE`](Builder::MIN_THREAD_STACK_SIZE) (zero included): the
+    /// runtime's own code (its worker loop, a task's poll, a panic's unwinding) would
+    /// overflow such a stack, which aborts the whole process.
     #[track_caller]
     pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
         assert!(
-            bytes > 0,
-            "pride: thread_stack_size must be more than zero bytes"
+            bytes >= Builder::MIN_THREAD_STACK_SIZE,
+            "pride: thread_stack_size must be at least {} bytes \
+             (Builder::MIN_THREAD_STACK_SIZE), or the runtime's own code overflows it; \
+             thread_stack_size({bytes}) was asked for",
+            Builder::MIN_THREAD_STACK_SIZE
         );
         self.thread_stack_size = Some(bytes);
         self

@@ -740,7 +740,41 @@ fn thread_stack_size_lets_workers_poll_deeply_nested_futures() {
 }
 
 #[test]
-#[should_panic(expected = "thread_stack_size must be more than zero")]
+#[should_panic(expected = "thread_stack_size must be at least")]
 fn a_zero_stack_size_panics_clearly() {
     pride::Runtime::builder().thread_stack_size(0);
+}
+
+/// A stack too small for the runtime's own code is refused when it is set, with a
+/// clear message, instead of overflowing (which aborts the process) at the first task.
+#[test]
+#[should_panic(expected = "thread_stack_size must be at least")]
+fn a_stack_too_small_for_the_runtime_panics_clearly() {
+    pride::Runtime::builder().thread_stack_size(pride::Builder::MIN_THREAD_STACK_SIZE - 1);
+}
+
+fn panics() {
+    panic!("a panic on a small stack");
+}
+
+/// The smallest stack size accepted runs tasks that sleep, call `to_thread` and panic.
+#[test]
+fn the_smallest_stack_size_runs_tasks() {
+    let builder = crate::common::builder(2)
+        .thread_stack_size(pride::Builder::MIN_THREAD_STACK_SIZE)
+        .clone();
+    let err = crate::common::block_on(60, &builder, || {
+        task_group(async |tg| {
+            for _ in 0..10 {
+                tg.start_soon(pride::sleep(std::time::Duration::from_millis(1)));
+            }
+            tg.start_soon(async {
+                assert_eq!(pride::to_thread(|| 1 + 1).await, 2);
+            });
+            tg.start_soon(async { panics() });
+        })
+    })
+    .unwrap_err();
+    assert_eq!(err.errors().len(), 1, "{err:?}");
+    assert!(err.errors()[0].is_panic());
 }
