@@ -43,21 +43,31 @@ impl Drop for EnterGuard {
     }
 }
 
-/// Enters `handle`'s context on this thread, for `block_on`.
-///
-/// Panics if this thread already runs inside a pride runtime: blocking a worker (or a
-/// `block_on` future) on another future would stall every task queued behind it.
+/// Panics, naming `what` (the caller's function), if this thread cannot enter a
+/// runtime: it already runs inside one (blocking a worker, or a `block_on` future, on
+/// another future would stall every task queued behind it), or it is destroying its
+/// thread-locals and this context is gone (a thread-local's destructor runs `what`).
+#[track_caller]
+pub(crate) fn assert_can_enter(what: &str) {
+    match CONTEXT.try_with(|cx| cx.handle.borrow().is_some()) {
+        Ok(false) => {}
+        Ok(true) => panic!(
+            "pride: cannot call {what} from within a pride runtime: it would block the \
+             thread that drives this runtime's tasks; `.await` the future instead"
+        ),
+        Err(_) => panic!(
+            "pride: cannot call {what} from a thread-local's destructor once this \
+             thread's pride context is destroyed: the future could reach no runtime"
+        ),
+    }
+}
+
+/// Enters `handle`'s context on this thread, for `block_on`. Panics where
+/// [`assert_can_enter`] does.
+#[track_caller]
 pub(crate) fn enter(handle: &Handle) -> EnterGuard {
-    CONTEXT.with(|cx| {
-        let mut current = cx.handle.borrow_mut();
-        if current.is_some() {
-            panic!(
-                "pride: cannot call `block_on` from within a pride runtime: it would block \
-                 the thread that drives this runtime's tasks; `.await` the future instead"
-            );
-        }
-        *current = Some(handle.clone());
-    });
+    assert_can_enter("`block_on`");
+    CONTEXT.with(|cx| *cx.handle.borrow_mut() = Some(handle.clone()));
     EnterGuard {
         _not_send: std::marker::PhantomData,
     }
@@ -112,8 +122,15 @@ pub(crate) fn handle(what: &str) -> Handle {
 
 /// Runs `f` with the current runtime's handle, borrowed (no reference count is
 /// touched, so hot paths that only read the runtime stay off its shared cache line).
+/// During thread-local destruction, after the context is gone, `f` gets `None`, as
+/// outside a runtime.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
-    CONTEXT.with(|cx| f(cx.handle.borrow().as_ref()))
+    let mut f = Some(f);
+    let ran = CONTEXT.try_with(|cx| (f.take().expect("called once"))(cx.handle.borrow().as_ref()));
+    match ran {
+        Ok(output) => output,
+        Err(_) => (f.take().expect("not called when the context is gone"))(None),
+    }
 }
 
 /// Runs `f` with the current runtime's time driver. Panics with a clear message when

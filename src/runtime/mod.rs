@@ -100,7 +100,10 @@ impl Runtime {
     ///
     /// # Panics
     /// When called from within a pride runtime (a task, or another `block_on`): that
-    /// would block a thread the runtime needs. Await the future instead.
+    /// would block a thread the runtime needs. Await the future instead. Also when
+    /// called from a thread-local's destructor after this thread's pride context was
+    /// destroyed: the future could reach no runtime.
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(&self.handle);
         let root = crate::debug::tree::Root::enter(&self.handle.shared.roots, self.handle.time());
@@ -523,14 +526,17 @@ impl Builder {
 /// Runs `future` on a new default runtime (one worker per core) and returns its output.
 ///
 /// # Panics
-/// If the runtime cannot start (no threads can be spawned), or when called from within
-/// a pride runtime.
+/// If the runtime cannot start (no threads can be spawned); when called from within a
+/// pride runtime, or from a thread-local's destructor after this thread's pride
+/// context is gone (as [`Runtime::block_on`]), before any runtime is built.
 ///
 /// ```
 /// let v = pride::run(async { 7 * 6 });
 /// assert_eq!(v, 42);
 /// ```
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
+    context::assert_can_enter("`pride::run`");
     Runtime::new()
         .expect("pride: failed to start the runtime")
         .block_on(future)

@@ -176,6 +176,77 @@ fn nested_block_on_on_the_same_thread_panics() {
     rt.block_on(async { rt.block_on(async {}) });
 }
 
+/// `pride::run` inside a runtime panics, naming itself, before it builds a runtime of
+/// its own (threads and all) only to find it cannot enter it.
+#[test]
+#[should_panic(expected = "cannot call `pride::run` from within a pride runtime")]
+fn run_inside_a_runtime_panics_before_building_a_runtime() {
+    runtime(1).block_on(async { pride::run(async {}) });
+}
+
+/// Runs `block_on` on a runtime it holds, and then `pride::run`, in its `Drop`, and
+/// sends what each panicked with.
+struct BlockOnInDrop {
+    runtime: Runtime,
+    messages: std::sync::mpsc::Sender<String>,
+}
+
+impl Drop for BlockOnInDrop {
+    fn drop(&mut self) {
+        let calls: [&dyn Fn(); 2] = [
+            &|| self.runtime.block_on(async {}),
+            &|| pride::run(async {}),
+        ];
+        for call in calls {
+            let message = match catch_unwind(AssertUnwindSafe(call)) {
+                Ok(()) => "no panic".to_owned(),
+                Err(payload) => panic_text(&*payload).to_owned(),
+            };
+            let _ = self.messages.send(message);
+        }
+    }
+}
+
+thread_local! {
+    static BLOCK_ON_IN_DROP: std::cell::RefCell<Option<BlockOnInDrop>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `block_on` and `pride::run` called from a thread-local's destructor, once the
+/// thread's pride context is destroyed, panic with a message that says so (not the
+/// standard library's "cannot access a Thread Local Storage value", which, escaping
+/// the destructor, aborted the process).
+#[test]
+fn block_on_in_a_thread_local_destructor_panics_clearly() {
+    let (messages, received) = std::sync::mpsc::channel();
+    watchdog(60, move || {
+        std::thread::spawn(move || {
+            let rt = runtime(1);
+            BLOCK_ON_IN_DROP.with(|slot| {
+                *slot.borrow_mut() = Some(BlockOnInDrop {
+                    runtime: rt,
+                    messages,
+                })
+            });
+            // Registers pride's context thread-local after `BLOCK_ON_IN_DROP`, so it
+            // is destroyed first.
+            runtime(1).block_on(async {});
+        })
+        .join()
+        .unwrap();
+    });
+    let messages: Vec<String> = received.iter().collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    for (message, what) in messages.iter().zip(["`block_on`", "`pride::run`"]) {
+        assert!(
+            message.starts_with(&format!(
+                "pride: cannot call {what} from a thread-local's destructor"
+            )),
+            "unclear message: {message}"
+        );
+    }
+}
+
 #[test]
 fn runtime_is_usable_after_a_nested_block_on_panicked() {
     let rt = runtime(1);
