@@ -47,11 +47,14 @@
 //! another worker to finish that poll.
 //!
 //! A drop cannot wait for a poll that is further down its own thread's stack, which
-//! can happen two ways. The future is dropped by one of the group's own children (it
+//! can happen three ways. The future is dropped by one of the group's own children (it
 //! was handed one): the drop waits for the other children, not for that one. Or it is
 //! dropped by code running during `par` work (a task that a worker polls during the
 //! upkeep of a long `par` call, or a `par` item), where the poll of any child may be
-//! further down: the drop waits for none of the children being polled. The children
+//! further down: the drop waits for none of the children being polled. Or the
+//! [`Runtime`](crate::Runtime) is dropped inside one of its own tasks, and its drop
+//! drops the tasks still alive there: no group's future dropped on that worker from
+//! then on waits for a child (the dropping task's poll is further down). The children
 //! not waited for are cancelled and dropped when their poll in progress returns, and
 //! every group around the dropped one waits for them, so none of those ends before
 //! them; with no group around (the group was opened directly in `block_on`'s future),

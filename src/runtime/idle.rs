@@ -55,7 +55,8 @@ impl Idle {
     pub fn worker_to_notify(&self) -> Option<usize> {
         // Order the push that preceded this call before the state read (see README).
         // `Shared::push_remote` relies on this fence too, to order its push before its
-        // second look at whether the runtime closed: it must stay unconditional.
+        // second look at whether the runtime's drop has drained its tasks: it must stay
+        // unconditional.
         fence(Ordering::SeqCst);
         if !self.should_notify(self.state.load(Ordering::SeqCst)) {
             return None;

@@ -14,8 +14,10 @@
 //! sweep (64 at least), so the cost is a constant per group.
 //!
 //! At shutdown the list is closed, and each group's node is shut down: its links are
-//! taken, and every child task among them is cancelled (its future dropped at once;
-//! workers are stopped, so none is being polled). Locks order this:
+//! taken, and every child task among them is cancelled (its future dropped at once:
+//! the other workers are stopped, so none is being polled, except, when the runtime
+//! is dropped inside one of its own tasks, the polls further down the dropping
+//! worker's stack, whose tasks are dropped when their polls return). Locks order this:
 //! - `close` sets `closed`, then takes each shard's groups under its lock; `record`
 //!   reads `closed` under the shard's lock. So a node recorded is shut down by the
 //!   close, and a group that finds the list closed is not recorded.
