@@ -55,7 +55,7 @@
 //! [`CancelScope`]; cancelling it cancels everything inside, down through nested
 //! groups. Dropping a group's future cancels its children and returns only once none
 //! of them is running (a drop that runs inside one of them cannot wait for it: see
-//! [`semantics`](crate::semantics), "No orphans").
+//! [`semantics`], "No orphans").
 //!
 //! # Starting a service
 //!
