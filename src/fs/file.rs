@@ -45,8 +45,9 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// it is still queued; only its error is lost: flush first. A read or
 /// [`metadata`](File::metadata) call still queued is cancelled instead, since nobody
 /// is left to take what it returns (a read would take bytes from a pipe for nobody).
-/// The runtime's drop waits for such a call (a `File` dropped after its runtime's drop
-/// still lets the call run, but nothing waits for it then). Flush a `File` to see its
+/// The runtime's drop waits for such a call, however long it blocks (a write to a
+/// pipe nobody reads, say); a `File` dropped after its runtime's drop still lets the
+/// call run, but nothing waits for it then. Flush a `File` to see its
 /// errors, and [`sync_all`](File::sync_all) it for the bytes to reach the disk.
 ///
 /// **Cancel safety.** An operation polled once has started its call on the pool (if

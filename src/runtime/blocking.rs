@@ -29,13 +29,19 @@
 //!   sender: threads finish the job at hand, skip the queued jobs (a job taken once
 //!   the pool is shut cancels itself, and hands its future, should anyone poll it, a
 //!   panic that says why) and exit. Nobody joins them: a closure that blocks forever
-//!   must not hang the runtime's drop, so the threads are detached.
+//!   must not hang the runtime's drop, so the threads are detached, and the drop waits
+//!   for no closure of the user's.
 //! - The exception is a kept job ([`to_thread_kept`]: an `fs::File` call that changes
 //!   the file): it runs even when the pool is shut, and even when its future is gone
 //!   (detached by a dropped `File`), and the runtime's drop waits for it
 //!   ([`BlockingPool::wait_for_kept`]): a program that ends right after it loses no
 //!   write it was told was done. It holds a [`Kept`] token, counted in `State`, from
-//!   its submission until it has run (or, never run, is dropped with the pool).
+//!   its submission until it has run and let go of what its closure held (the file),
+//!   or, never run, is dropped with the pool. So that the drop never waits behind a
+//!   user's closure (at the cap, a kept job may be queued behind closures that block
+//!   for ever), the dropping thread takes the queued jobs itself once the pool is shut:
+//!   the kept ones run there, the others cancel themselves; then it waits only for the
+//!   kept jobs already running.
 //! - A job is busy (it holds the autojump clock) while somebody waits for it: from its
 //!   submission until it ends, or until its future lets it go (dropped, not detached:
 //!   nobody will take what it does, so a closure that blocks for ever, still running,
@@ -255,11 +261,24 @@ impl BlockingPool {
     }
 
     /// Waits until every kept job has run (the runtime's drop, once its tasks, and the
-    /// `File`s they held, are gone). Not on one of this pool's own threads: the jobs
-    /// may be queued behind the very job that would wait for them.
+    /// `File`s they held, are gone). After [`shutdown`](Self::shutdown): no job is
+    /// queued from then on, and this thread takes the queued ones itself (the kept
+    /// ones run here, the others cancel themselves), so that it waits only for kept
+    /// jobs already running, never for a thread busy with a closure of the user's.
     pub(crate) fn wait_for_kept(&self) {
-        if POOL.with(|pool| std::ptr::eq(pool.get(), &*self.inner)) {
-            return;
+        loop {
+            let job = {
+                let mut state = self.inner.state.lock();
+                let job = self.inner.receiver.try_recv().ok();
+                if job.is_some() {
+                    state.queued -= 1;
+                }
+                job
+            };
+            match job {
+                Some(job) => run_job(job, true),
+                None => break,
+            }
         }
         let mut state = self.inner.state.lock();
         while state.kept != 0 {
@@ -304,16 +323,7 @@ impl Inner {
                     drop(state);
                     // Read after the job was received: a job queued before the
                     // shutdown and taken after it sees it.
-                    let shut = self.shut.load(Ordering::SeqCst);
-                    // A job catches its closure's panic, but a panic can still come out
-                    // of it: a cancelled closure's captures dropped, a waker that
-                    // panics. The panic hook has reported it and the job is over; the
-                    // thread goes on (were it to unwind, the pool would lose it with
-                    // its count, and later jobs could wait for a thread that is gone).
-                    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| job(shut))) {
-                        // A payload whose drop panics is not this thread's business either.
-                        let _ = catch_unwind(AssertUnwindSafe(move || drop(panic)));
-                    }
+                    run_job(job, self.shut.load(Ordering::SeqCst));
                 }
                 Err(RecvTimeoutError::Timeout) if state.queued > 0 => {}
                 Err(_) => {
@@ -322,6 +332,19 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+/// Runs a job taken from the queue, `shut` telling it whether the pool was shut when
+/// it was taken. A job catches its closure's panic, but a panic can still come out of
+/// it: a cancelled closure's captures dropped, a waker that panics. The panic hook has
+/// reported it and the job is over; the thread goes on (were a pool thread to unwind,
+/// the pool would lose it with its count, and later jobs could wait for a thread that
+/// is gone; the runtime's drop, which runs queued jobs too, must end).
+fn run_job(job: Job, shut: bool) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| job(shut))) {
+        // A payload whose drop panics is not this thread's business either.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(panic)));
     }
 }
 
@@ -388,19 +411,20 @@ thread_local! {
     static JOB: RefCell<Option<std::sync::Arc<Mutex<Hold>>>> = const { RefCell::new(None) };
 }
 
-/// Marks the job whose closure runs on this thread, until dropped.
-struct Running;
+/// Marks the job whose closure runs on this thread, until dropped; then the mark
+/// before it is back (a kept job the runtime's drop runs inside a pool thread's
+/// closure).
+struct Running(Option<std::sync::Arc<Mutex<Hold>>>);
 
 impl Running {
     fn mark(hold: &std::sync::Arc<Mutex<Hold>>) -> Running {
-        JOB.with(|job| *job.borrow_mut() = Some(hold.clone()));
-        Running
+        Running(JOB.with(|job| job.borrow_mut().replace(hold.clone())))
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let hold = JOB.with(|job| job.borrow_mut().take());
+        let hold = JOB.with(|job| std::mem::replace(&mut *job.borrow_mut(), self.0.take()));
         drop(hold);
     }
 }
@@ -505,7 +529,8 @@ impl<R: Send + 'static> ToThread<R> {
                     let why: Box<dyn Any + Send> = Box::new(
                         "pride: the runtime was dropped before this to_thread closure ran",
                     );
-                    job_shared.complete(Err(why));
+                    let kept = job_shared.complete(Err(why));
+                    debug_assert!(kept.is_none(), "a kept job is never skipped");
                 }
                 return;
             }
@@ -520,7 +545,11 @@ impl<R: Send + 'static> ToThread<R> {
                 let _running = Running::mark(&job_shared.hold);
                 catch_unwind(AssertUnwindSafe(f))
             };
-            job_shared.complete(result);
+            let kept = job_shared.complete(result);
+            // The value (a dropped `File`'s file, say) goes first, if the future let
+            // go of it: a runtime's drop that waits for the token finds it closed.
+            drop(job_shared);
+            drop(kept);
         });
         ToThread {
             job: Some(job),
@@ -533,8 +562,10 @@ impl<R: Send + 'static> ToThread<R> {
 }
 
 impl<R> Shared<R> {
-    /// Hands the outcome to the future, wakes it, and gives the job's tokens back.
-    fn complete(&self, result: std::thread::Result<R>) {
+    /// Hands the outcome to the future, wakes it, and gives the job's busy token back;
+    /// returns its kept token, for the caller to drop once it has let go of the job.
+    #[must_use]
+    fn complete(&self, result: std::thread::Result<R>) -> Option<Kept> {
         let waker = {
             let mut slot = self.slot.lock();
             slot.result = Some(result);
@@ -549,7 +580,7 @@ impl<R> Shared<R> {
         }
         // After the wake-up: a look that finds the pool idle sees the woken task.
         drop(busy);
-        drop(kept);
+        kept
     }
 }
 

@@ -42,8 +42,9 @@ pub use yield_now::{YieldNow, yield_now};
 /// run the root future with [`Runtime::block_on`]. Dropping the runtime stops and joins
 /// its workers, drops the tasks still there, and waits for the calls of
 /// [`fs::File`](crate::fs::File)s that change a file (the last write of a dropped
-/// `File`, say); it does not wait for other [`to_thread`] closures still running, and
-/// those still queued never run.
+/// `File`, say), however long they block (a write to a pipe nobody reads, say); it
+/// does not wait for other [`to_thread`] closures still running, and those still
+/// queued never run.
 ///
 /// The tasks still there are dropped, each task's future once, on the dropping thread.
 /// Dropping one may wake another (a `Drop` that sets an [`Event`](crate::Event), say):
@@ -53,7 +54,10 @@ pub use yield_now::{YieldNow, yield_now};
 /// `Arc` of it, say): the drop can neither join that task's worker nor wait for that
 /// task's poll, further down the same thread's stack. That task is cancelled: it goes
 /// on to the end of its poll and is then dropped, and the groups dropped meanwhile (its
-/// own among them) do not wait for it.
+/// own among them) do not wait for it. The drop joins the other workers first, though:
+/// it hangs if one of them waits for that task's poll to end meanwhile (dropping a
+/// group the task is a child of, or in a `par` call one of whose pieces the task's
+/// worker runs). Drop a runtime from outside it where you can.
 ///
 /// ```
 /// let rt = pride::Runtime::builder().worker_threads(2).build().unwrap();
