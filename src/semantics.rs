@@ -393,7 +393,9 @@
 //! checkpoint in cleanup under a cancel in Trio: no panic, no entry. Cleanup whose
 //! `par` call must run makes it where no cancel stands: keep what it needs outside the
 //! cancelled work (borrowed by it, or shared through an `Arc`) and make the call after
-//! the scope's wrapper has returned.
+//! the scope's wrapper has returned. A `par` call made while a panic (that unwind
+//! included) is unwinding, in a `Drop` the unwind runs, could not unwind itself: it
+//! does not stop for a cancel, and runs to its end.
 //!
 //! **The catching scope is decided after cleanup.** If, while a cancelled scope's work
 //! is being dropped, a scope further out is cancelled (a `Drop` that cancels it, say),

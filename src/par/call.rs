@@ -35,6 +35,10 @@ pub(crate) struct Call {
     parent: CallPtr,
     /// The cancel scope the outermost call was made in.
     scope: Option<Arc<ScopeNode>>,
+    /// The outermost call was made while a panic unwound (in a `Drop` the unwind ran):
+    /// it must not unwind itself, which would abort the process, so it does not stop
+    /// for a cancel of its scope.
+    deaf: bool,
     /// The earliest deadline of that scope and those around it: a scope's timer is
     /// armed only when its work suspends, which a `par` call inside a first poll
     /// never does, and a deadline set or moved during the call re-arms no timer
@@ -125,6 +129,7 @@ impl Call {
             stop: AtomicBool::new(false),
             parent,
             scope,
+            deaf: parent.is_null() && std::thread::panicking(),
             deadline,
             errors: Mutex::new(Vec::new()),
             spawns: CountLatch::new(1, owner),
@@ -186,7 +191,7 @@ impl Call {
                 None => break,
             }
         }
-        let Some(scope) = &call.scope else {
+        let Some(scope) = call.scope.as_ref().filter(|_| !call.deaf) else {
             return;
         };
         if scope.cancelled_by().is_none() {

@@ -53,7 +53,10 @@
 //!   work, not as a panic of the cleanup: like a checkpoint in cleanup under a cancel in
 //!   Trio. Cleanup whose call must run makes it where no cancel stands: keep what it
 //!   needs outside the cancelled work (the work borrows it, or shares it through an
-//!   `Arc`) and make the call after the scope's wrapper has returned;
+//!   `Arc`) and make the call after the scope's wrapper has returned. A call made
+//!   while a panic unwinds (in a `Drop` that unwind runs, the second of two guards
+//!   dropped with the work, say) cannot unwind: it does not stop for a cancel, and
+//!   runs to its end;
 //! - every piece runs in the cancel scope the call was made in, on whichever worker:
 //!   what it reads of the current scope, such as
 //!   [`current_effective_deadline`](crate::current_effective_deadline), is what the

@@ -841,3 +841,24 @@ fn a_par_call_in_the_cleanup_of_cancelled_work_ends_it_as_cancelled_work() {
     assert_eq!(in_child, (Ok(7), 0), "a group child");
     assert_eq!(completed, 4, "no cancel stands");
 }
+
+/// Two guards with a `par` call in their cleanup, in work a cancel dropped: the first
+/// call unwinds with `Cancelled`, and the second guard is dropped during that unwind. A
+/// `par` call made while a panic unwinds cannot unwind itself (that would abort the
+/// process): it does not see the cancel, and runs. (Without that, this test aborts.)
+#[test]
+fn a_par_call_in_cleanup_during_an_unwind_runs_instead_of_aborting() {
+    let (out, cleaned) = autojump(60, || async {
+        let cleaned = Arc::new(AtomicUsize::new(0));
+        let guards = (ParCleanup(cleaned.clone()), ParCleanup(cleaned.clone()));
+        let out = pride::move_on_after(Duration::from_secs(1), async move {
+            let _guards = guards;
+            pride::sleep(Duration::from_secs(10)).await;
+        })
+        .await;
+        (out, cleaned.load(Ordering::SeqCst))
+    });
+    assert_eq!(out, None);
+    // The first guard's call started nothing; the second's, during the unwind, ran.
+    assert_eq!(cleaned, 4);
+}
