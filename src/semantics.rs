@@ -288,7 +288,11 @@
 //!   `Drop`) after that is not reported again (the panic hook has shown it).
 //! - Returning, or dropping the `TaskStatus`, without calling `started` gives
 //!   [`StartError::NotStarted`](crate::StartError::NotStarted) at once: `start` never
-//!   hangs.
+//!   hangs. A child that dropped its status and goes on running is from then on an
+//!   ordinary child of the target group, as after `started`: its errors go to the
+//!   group. Beware `|_status| async move { .. }`: the async block does not capture an
+//!   unused `_status`, which is dropped as the task function returns, before the
+//!   child first runs; move it into the block (or call `started`) to keep it.
 //! - `started(v)` called after the caller was cancelled (also from the task
 //!   function's own synchronous part, before its future is first polled) does not move
 //!   the child into the target group; the child stays cancelled. Neither does dropping

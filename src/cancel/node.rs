@@ -41,6 +41,16 @@ use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 pub use catch::Catcher;
 use catch::Reach;
+
+/// A start in progress, as its caller node sees it (see
+/// [`ScopeNode::set_start_child`]).
+pub(crate) trait StartChild: Send + Sync {
+    /// A cancel reached the caller node: cancels the child's node if the child has not
+    /// been handed over to its group, deciding under the start's lock, where
+    /// `started` decides too.
+    fn caller_cancelled(&self);
+}
+
 pub(crate) use links::{Below, ListClosed, Released};
 use links::{Children, Links, UNLINKED};
 
@@ -492,12 +502,18 @@ impl ScopeNode {
     ///
     /// A waker that panics does not stop the walk: every other task inside is woken,
     /// and the first panic is then resumed, to reach the caller (as from `Event::set`).
+    ///
+    /// A start's caller node met on the way stands for the starting child, which is
+    /// not below it in the tree (it is below its group, shielded from it): the start is
+    /// told, and cancels the child's node if the child is still the caller's, so that
+    /// the cancel reaches the child and what runs inside it at once, as it reaches a
+    /// scope inside.
     fn wake_inside(&self) {
         let mut pending: Vec<Arc<ScopeNode>> = Vec::new();
         let mut wakers: Vec<Waker> = Vec::new();
         let mut panic = None;
         let mut visit = |node: &ScopeNode, top: bool, pending: &mut Vec<Arc<ScopeNode>>| {
-            {
+            let starting = {
                 let links = node.links.lock();
                 if !top && node.is_shielded() {
                     return;
@@ -507,15 +523,22 @@ impl ScopeNode {
                     Below::Scope(node) => pending.push(node.clone()),
                     Below::Task { waker, .. } => wakers.push(waker.clone()),
                 });
-            }
-            for waker in wakers.drain(..) {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                links.start_child.clone()
+            };
+            let mut keep = |outcome: std::thread::Result<()>| {
+                if let Err(payload) = outcome {
                     match panic {
                         None => panic = Some(payload),
                         // Only the first goes on; another's drop could panic too.
                         Some(_) => std::mem::forget(payload),
                     }
                 }
+            };
+            for waker in wakers.drain(..) {
+                keep(catch_unwind(AssertUnwindSafe(|| waker.wake())));
+            }
+            if let Some(start) = starting {
+                keep(catch_unwind(AssertUnwindSafe(|| start.caller_cancelled())));
             }
         };
         visit(self, true, &mut pending);
@@ -582,6 +605,15 @@ impl ScopeNode {
     pub(crate) fn set_start_caller(&self, caller: Option<Arc<ScopeNode>>) {
         let old = std::mem::replace(&mut self.links.lock().start_caller, caller);
         // Outside the lock: it may be the caller node's last reference.
+        drop(old);
+    }
+
+    /// A start's caller node: `start` is told when a cancel reaches this node, so that
+    /// the cancel reaches the starting child at once, as it reaches a scope inside (the
+    /// child is below its group in the tree, shielded from it, not below this node).
+    /// `None` once the start is over (the link holds the start, which holds this node).
+    pub(crate) fn set_start_child(&self, start: Option<std::sync::Arc<dyn StartChild>>) {
+        let old = std::mem::replace(&mut self.links.lock().start_child, start);
         drop(old);
     }
 

@@ -5,9 +5,14 @@
 //! - its scope node is *shielded*, so cancelling the target group does not reach it;
 //! - a *caller node*, entered below the caller's scope when the start is launched,
 //!   stands for the caller's scopes: a cancel of one of them reaches it through the
-//!   tree and wakes the child (its waker is registered there), which then cancels its
-//!   own node. `started(v)` after that cancel does nothing: the child stays
-//!   cancelled and never joins the group;
+//!   tree, and cancels the child's node at once if the child is still the caller's
+//!   (the caller node links to the start, see `ScopeNode::set_start_child`), which
+//!   wakes what runs inside the child. The child's poll also cancels its own node if
+//!   it finds the caller node cancelled (a start launched in a scope already
+//!   cancelled). `started(v)` after that cancel does nothing: the child stays
+//!   cancelled and never joins the group. Which came first, the hand-over or the
+//!   cancel, is decided under the start's lock: `started`, a dropped status, and the
+//!   cancel's look (after the cancel flag is set) each decide there;
 //! - the caller's drop (it was cancelled) cancels the child's own node too;
 //! - an error or panic goes to the starter as [`StartError::Failed`], not to the group,
 //!   unless the caller was cancelled or went away: then it goes to the group as the
@@ -143,15 +148,29 @@ impl<T> StartShared<T> {
     /// A start in progress for the child whose node is `node` (already shielded). Its
     /// caller node enters the caller's scope in [`enter_caller`](Self::enter_caller);
     /// until the start is settled, the child sees the caller's deadlines through it.
-    fn new(node: Arc<ScopeNode>) -> Arc<StartShared<T>> {
+    fn new(node: Arc<ScopeNode>) -> Arc<StartShared<T>>
+    where
+        T: Send + 'static,
+    {
         let caller = ScopeNode::new();
         node.set_start_caller(Some(caller.clone()));
-        Arc::new(StartShared {
+        let shared = Arc::new(StartShared {
             state: Mutex::new(State::Waiting(None)),
             node,
             caller,
             status_dropped: AtomicBool::new(false),
-        })
+        });
+        shared
+            .caller
+            .set_start_child(Some(StdArc::new(CallerLink(shared.clone()))));
+        shared
+    }
+
+    /// The start is over: the child no longer sees its caller's scopes, nor is told of
+    /// their cancels (which also ends the cycle between the caller node and the start).
+    fn end_caller_link(&self) {
+        self.caller.set_start_child(None);
+        self.node.set_start_caller(None);
     }
 
     /// The caller node enters the caller's scope, `caller_scope`, and is linked there.
@@ -209,7 +228,7 @@ impl<T> StartShared<T> {
             State::Failed { error, holds_count } => Some((error, holds_count)),
             State::Started(_) | State::NotStarted | State::Done => None,
         };
-        self.node.set_start_caller(None);
+        self.end_caller_link();
         gone
     }
 
@@ -241,17 +260,56 @@ impl<T> StartShared<T> {
     /// unless a scope of the caller's was cancelled first: then the child stays
     /// cancelled and never joins the group, as after `started`.
     fn not_started(&self) {
-        let cancelled = self.caller_cancelled();
-        if cancelled && matches!(*self.state.lock(), State::Waiting(_)) {
+        // Decided under the lock, against a cancel's look (see `CallerLink`).
+        let (waiting, cancelled, waker) = {
+            let mut state = self.state.lock();
+            let cancelled = self.caller_cancelled();
+            match &mut *state {
+                State::Waiting(waker) if !cancelled => {
+                    let waker = waker.take();
+                    *state = State::NotStarted;
+                    (true, false, waker)
+                }
+                State::Waiting(_) => (true, true, None),
+                _ => (false, cancelled, None),
+            }
+        };
+        if waiting && cancelled {
             // Before the start is settled: a poll of the child that finds it settled
             // (and so no longer looks at the caller) finds its node cancelled.
             self.node.cancel();
-        }
-        if self.settle(State::NotStarted).is_ok() && !cancelled {
+            let _ = self.settle(State::NotStarted);
+        } else if waiting {
+            if let Some(waker) = waker {
+                waker.wake();
+            }
             self.node.set_shield(false);
         }
         // After the shield is gone (a shielded node looks through the caller).
-        self.node.set_start_caller(None);
+        self.end_caller_link();
+    }
+
+    /// `started(v)`: hands `v` over, unless a scope of the caller's was cancelled
+    /// first (decided under the lock, against a cancel's look), or the start is over.
+    fn hand_over(&self, value: T) -> HandOver {
+        let waker = {
+            let mut state = self.state.lock();
+            if self.caller_cancelled() {
+                return HandOver::CallerCancelled;
+            }
+            match &mut *state {
+                State::Waiting(waker) => {
+                    let waker = waker.take();
+                    *state = State::Started(value);
+                    waker
+                }
+                _ => return HandOver::Over,
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        HandOver::Done
     }
 }
 
@@ -308,7 +366,10 @@ impl<T: Send> StartLink for StartShared<T> {
 /// once the task is ready, with the value `start` returns.
 ///
 /// Dropping it without calling `started` makes `start` return
-/// [`StartError::NotStarted`] at once.
+/// [`StartError::NotStarted`] at once; a task that goes on running after that is an
+/// ordinary child of the group, whose errors go to the group. (An `async move` block
+/// does not capture a status it never uses: with `|_status| async move { .. }` the
+/// status is dropped as the task function returns.)
 pub struct TaskStatus<T> {
     link: Option<Arc<StartShared<T>>>,
 }
@@ -328,14 +389,42 @@ impl<T> TaskStatus<T> {
     /// joins the group.
     pub fn started(mut self, value: T) {
         if let Some(link) = self.link.take() {
-            if link.caller_cancelled() {
-                link.node.cancel();
-            } else if link.settle(State::Started(value)).is_ok() {
-                crate::debug::trace::started();
-                link.node.set_shield(false);
+            match link.hand_over(value) {
+                HandOver::Done => {
+                    crate::debug::trace::started();
+                    link.node.set_shield(false);
+                }
+                HandOver::CallerCancelled => {
+                    link.node.cancel();
+                }
+                HandOver::Over => {}
             }
             // The start is over: from now on the child sees its group's deadlines.
-            link.node.set_start_caller(None);
+            link.end_caller_link();
+        }
+    }
+}
+
+/// What [`StartShared::hand_over`] did.
+enum HandOver {
+    Done,
+    /// Not handed over: a scope of the caller's was cancelled first.
+    CallerCancelled,
+    /// Not handed over: the start was over (the caller went away).
+    Over,
+}
+
+/// The caller node's link to its start (see `ScopeNode::set_start_child`).
+struct CallerLink<T>(Arc<StartShared<T>>);
+
+impl<T: Send> crate::cancel::node::StartChild for CallerLink<T> {
+    /// The cancel flag that reached the caller node is set: a `started` or a dropped
+    /// status that decides after this look sees it, and one that decided before it
+    /// has settled the start.
+    fn caller_cancelled(&self) {
+        let waiting = matches!(*self.0.state.lock(), State::Waiting(_));
+        if waiting {
+            self.0.node.cancel();
         }
     }
 }

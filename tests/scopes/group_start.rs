@@ -1050,3 +1050,199 @@ fn a_child_failing_before_started_with_a_panicking_drop_fails_only_its_start() {
         });
     }
 }
+
+/// Awaits `start` while the caller's task stays busy in its poll until `done` is set
+/// (or 2 s pass, a hang guard only). The tests below check that a cancel of the
+/// caller's scope reaches a starting child (inside its caller's scopes until
+/// `started`) at once, not at the child's next poll: with the caller busy, it cannot
+/// notice the cancel itself and pass it on.
+async fn busy_caller<F: std::future::Future>(start: F, done: Flag) -> F::Output {
+    let (out, ()) = futures_lite::future::zip(start, async move {
+        let t0 = std::time::Instant::now();
+        crate::common::spin_until(|| done.is_set() || t0.elapsed() > Duration::from_secs(2));
+    })
+    .await;
+    out
+}
+
+/// `current_effective_deadline` inside a cancelled scope (not cut off by a shield) is
+/// not later than now, and in a child that has not started yet its caller's scopes
+/// count: a starting child that cancels its caller's scope reads a deadline (it read
+/// `None` while the cancel reached the child only at its next poll).
+#[test]
+fn a_starting_childs_effective_deadline_after_its_callers_cancel_is_now() {
+    let seen = Arc::new(Mutex::new(None));
+    let s2 = seen.clone();
+    crate::common::run(4, 60, move || async move {
+        pride::task_group(async move |tg| {
+            let cs = CancelScope::new();
+            let c = cs.clone();
+            let tg2 = tg.clone();
+            let done = Flag::new();
+            let d = done.clone();
+            let out = cs
+                .run(busy_caller(
+                    tg2.start(move |st: TaskStatus<()>| async move {
+                        pride::checkpoint().await;
+                        c.cancel();
+                        *s2.lock().unwrap() = Some(pride::current_effective_deadline());
+                        d.set();
+                        pride::checkpoint().await;
+                        st.started(());
+                    }),
+                    done,
+                ))
+                .await;
+            assert!(out.is_none(), "{out:?}");
+        })
+        .await
+        .unwrap();
+    });
+    let d = seen.lock().unwrap().unwrap();
+    assert!(
+        d.is_some(),
+        "current_effective_deadline() inside the cancelled caller's scope: {d:?}"
+    );
+}
+
+/// Until `started`, the child belongs to the caller's scopes: cancelling one reaches
+/// the child at once, and everything inside it, down through nested groups. A
+/// grandchild (in a group inside a starting child, on another worker) cancels the
+/// caller's scope and then reaches a checkpoint: it is dropped there, while the
+/// starting child and the caller are busy in polls.
+#[test]
+fn a_callers_cancel_reaches_a_starting_childs_grandchild_at_once() {
+    let after = Flag::new();
+    let a = after.clone();
+    crate::common::run(4, 60, move || async move {
+        pride::task_group(async move |tg| {
+            let cs = CancelScope::new();
+            let c = cs.clone();
+            let tg2 = tg.clone();
+            let a0 = a.clone();
+            let out = cs
+                .run(busy_caller(
+                    tg2.start(move |st: TaskStatus<()>| async move {
+                        let _ = pride::task_group(async move |inner| {
+                            let a2 = a.clone();
+                            inner.start_soon(async move {
+                                c.cancel();
+                                pride::checkpoint().await;
+                                a2.set(); // must not run: dropped at the checkpoint
+                            });
+                            // The starting child stays in this poll (CPU work) until the
+                            // grandchild got past its checkpoint, or 2 s.
+                            let t0 = std::time::Instant::now();
+                            crate::common::spin_until(|| {
+                                a.is_set() || t0.elapsed() > Duration::from_secs(2)
+                            });
+                        })
+                        .await;
+                        st.started(());
+                    }),
+                    a0,
+                ))
+                .await;
+            assert!(out.is_none(), "{out:?}");
+        })
+        .await
+        .unwrap();
+    });
+    assert!(
+        !after.is_set(),
+        "grandchild ran past a checkpoint after its caller's scope was cancelled"
+    );
+}
+
+/// The outermost cancelled scope catches: a starting child cancels a scope of its own
+/// and then its caller's scope (which it is inside until `started`), in the same poll.
+/// The caller's side is the outermost cancelled one: the inner scope does not catch
+/// (its `cancelled_caught` stays false), and the child's code after the inner `run`
+/// does not run.
+#[test]
+fn a_callers_cancelled_scope_is_the_outermost_for_a_starting_child() {
+    let after = Flag::new();
+    let a = after.clone();
+    let inner = CancelScope::new();
+    let inn = inner.clone();
+    crate::common::run(4, 60, move || async move {
+        pride::task_group(async move |tg| {
+            let caller = CancelScope::new();
+            let c = caller.clone();
+            let tg2 = tg.clone();
+            let a0 = a.clone();
+            let out = caller
+                .run(busy_caller(
+                    tg2.start(move |st: TaskStatus<()>| async move {
+                        let i = inn.clone();
+                        let a3 = a.clone();
+                        let _ = inn
+                            .run(async move {
+                                i.cancel();
+                                c.cancel();
+                                pride::checkpoint().await;
+                                a3.set(); // (not reached either way)
+                            })
+                            .await;
+                        a.set(); // code between the two scopes: must not run
+                        pride::checkpoint().await;
+                        st.started(());
+                    }),
+                    a0,
+                ))
+                .await;
+            assert!(out.is_none(), "{out:?}");
+        })
+        .await
+        .unwrap();
+    });
+    assert!(
+        !after.is_set() && !inner.cancelled_caught(),
+        "code after the inner scope ran: {}, inner.cancelled_caught: {}",
+        after.is_set(),
+        inner.cancelled_caught()
+    );
+}
+
+/// A `par` call inside a cancelled scope starts no piece and unwinds with
+/// `par::Cancelled`: a starting child that cancels its caller's scope (which it is
+/// inside until `started`) and then calls `par::map` runs none of its pieces.
+#[test]
+fn a_par_call_in_a_starting_child_stops_for_its_callers_cancel() {
+    let after = Flag::new();
+    let a = after.clone();
+    let pieces = Counter::new();
+    let p = pieces.clone();
+    crate::common::run(4, 60, move || async move {
+        pride::task_group(async move |tg| {
+            let cs = CancelScope::new();
+            let c = cs.clone();
+            let tg2 = tg.clone();
+            let a0 = a.clone();
+            let out = cs
+                .run(busy_caller(
+                    tg2.start(move |st: TaskStatus<()>| async move {
+                        pride::checkpoint().await;
+                        c.cancel();
+                        let items: Vec<u32> = (0..1000).collect();
+                        let _v = pride::par::map(&items, |x| {
+                            p.inc();
+                            *x
+                        });
+                        a.set(); // must not run: the map unwinds with par::Cancelled
+                        st.started(());
+                    }),
+                    a0,
+                ))
+                .await;
+            assert!(out.is_none(), "{out:?}");
+        })
+        .await
+        .unwrap();
+    });
+    assert!(
+        !after.is_set(),
+        "par::map in a cancelled scope ran {} of 1000 pieces and returned",
+        pieces.get()
+    );
+}

@@ -111,6 +111,9 @@ pub(super) struct Links {
     /// A starting child's node: its caller's node, through which it sees the caller's
     /// deadlines until it has started (see [`ScopeNode::set_start_caller`]).
     pub(super) start_caller: Option<Arc<ScopeNode>>,
+    /// A start's caller node: the start, told when a cancel reaches this node (see
+    /// [`ScopeNode::set_start_child`]).
+    pub(super) start_child: Option<std::sync::Arc<dyn super::StartChild>>,
     /// The links to scopes entered inside the node; a scope's at the index its `slot`
     /// holds.
     scopes: Table,
