@@ -70,10 +70,11 @@
 //! siblings dropped because of the first failure add nothing, and neither does work
 //! that a cancel reaches and that passes on (say with `?`) a handle's
 //! [`TaskError`](crate::TaskError) saying its task was cancelled, or copying a failure
-//! already reported to its group: the work ends as cancelled work, as it would have at
-//! its next suspension point. A child that itself
-//! returns a `GroupError` (from a nested group) is kept whole, as one entry. Entries are
-//! in the order the failures happened.
+//! already reported to this group (or to a group around it): the work ends as cancelled
+//! work, as it would have at its next suspension point. (A copy of a failure that went
+//! to a group elsewhere stays an entry: it may be all that is left of it.) A child
+//! that itself returns a `GroupError` (from a nested group) is kept whole, as one
+//! entry. Entries are in the order the failures happened.
 //!
 //! ```
 //! use std::time::Duration;

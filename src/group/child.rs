@@ -173,11 +173,12 @@ impl State {
         }
     }
 
-    /// Whether a cancel reaches the work: its own scope's, or one of the group's scope
-    /// or further out (not cut off by a shield).
-    fn reached_by_cancel(&self) -> bool {
+    /// Whether a cancel reaches the work (its own scope's, or one of the group's scope
+    /// or further out, not cut off by a shield) and `error` only relays a cancel or a
+    /// failure a group around it has (see [`TaskError::only_relays`]).
+    fn only_relays_a_cancel(&self, error: &crate::BoxError) -> bool {
         let node = self.node.get().unwrap_or(self.group.node());
-        node.cancelled_by().is_some()
+        node.cancelled_by().is_some() && TaskError::only_relays(error, node)
     }
 
     /// The work ended as cancelled work: its own scope caught the cancel (it was
@@ -207,7 +208,7 @@ impl State {
             }
             _ => Kind::ReportedPanic(None),
         };
-        TaskError::new(self.name.clone(), copy)
+        TaskError::new(self.name.clone(), copy).reported_to(self.group.node().clone())
     }
 }
 
@@ -270,14 +271,10 @@ where
                 // its failure, before a panic of its `Drop`.
                 let outcome = match output.into_result() {
                     Ok(value) => Ok(value),
-                    // It only relays a cancel, or a failure already reported, and a
-                    // cancel reaches it: it would have been dropped at its next
-                    // suspension point, and is cancelled work, not a failure.
-                    Err(error)
-                        if TaskError::relays_a_cancel(&error) && state.reached_by_cancel() =>
-                    {
-                        Err(state.cancelled())
-                    }
+                    // It only relays a cancel, or a failure a group around it already
+                    // has, and a cancel reaches it: it would have been dropped at its
+                    // next suspension point, and is cancelled work, not a failure.
+                    Err(error) if state.only_relays_a_cancel(&error) => Err(state.cancelled()),
                     Err(error) => {
                         let kind = Kind::Error(error);
                         let summary = state.summary(&kind);

@@ -142,6 +142,8 @@ pub struct TaskError {
     name: Option<Arc<str>>,
     /// The failure was the group body's, not a task's.
     body: bool,
+    /// A handle's copy of a failure: the node of the group the failure went to.
+    reported_to: Option<crate::loom::sync::Arc<crate::cancel::node::ScopeNode>>,
     kind: Kind,
     /// The failure came once its group's scope was cancelled: it did not cancel the
     /// group (a cleanup panic of work the cancel dropped, say).
@@ -153,6 +155,7 @@ impl TaskError {
         TaskError {
             name,
             body: false,
+            reported_to: None,
             kind,
             after_cancel: false,
         }
@@ -184,15 +187,41 @@ impl TaskError {
         self.name.as_deref()
     }
 
-    /// Whether `error` only relays a cancel, or a failure that went to a group: a
-    /// handle's `TaskError` saying its task was cancelled, or copying a failure
-    /// reported to its group. Work that returns one while a cancel reaches it (the
-    /// handle was ready without a suspension point) has no failure of its own: it is
-    /// cancelled work.
-    pub(crate) fn relays_a_cancel(error: &BoxError) -> bool {
-        error
-            .downcast_ref::<TaskError>()
-            .is_some_and(|error| error.is_cancelled() || error.is_reported())
+    /// A handle's copy of a failure that went to the group whose node is `group`.
+    pub(crate) fn reported_to(
+        mut self,
+        group: crate::loom::sync::Arc<crate::cancel::node::ScopeNode>,
+    ) -> TaskError {
+        self.reported_to = Some(group);
+        self
+    }
+
+    /// Whether `error`, returned by work that runs at `node`, only relays a cancel, or
+    /// a failure that a group around that work has: a handle's `TaskError` saying its
+    /// task was cancelled, or copying a failure reported to that group (or to one
+    /// inside it, or to the work's own). Work that returns one while a cancel reaches
+    /// it (the handle was ready without a suspension point) has no failure of its
+    /// own: it is cancelled work. A copy of a failure that went to a group elsewhere
+    /// (dropped by hand, its errors gone with it, say) is not relayed: it may be the
+    /// only trace of that failure.
+    pub(crate) fn only_relays(error: &BoxError, node: &crate::cancel::node::ScopeNode) -> bool {
+        let Some(error) = error.downcast_ref::<TaskError>() else {
+            return false;
+        };
+        if error.is_cancelled() {
+            return true;
+        }
+        let Some(group) = error.reported_to.as_deref() else {
+            return false;
+        };
+        let mut at = Some(node);
+        while let Some(here) = at {
+            if std::ptr::eq(here, group) {
+                return true;
+            }
+            at = here.parent();
+        }
+        false
     }
 
     /// Whether the task panicked.

@@ -146,11 +146,12 @@ where
                         *this.value = Some(value);
                         None
                     }
-                    // It only relays a cancel, or a failure already reported, and a
-                    // cancel reaches it: it would have been dropped at its next
-                    // suspension point, and is cancelled work, not a failure.
+                    // It only relays a cancel, or a failure a group around it already
+                    // has, and a cancel reaches it: it would have been dropped at its
+                    // next suspension point, and is cancelled work, not a failure.
                     Err(error)
-                        if TaskError::relays_a_cancel(&error) && node.cancelled_by().is_some() =>
+                        if node.cancelled_by().is_some()
+                            && TaskError::only_relays(&error, node) =>
                     {
                         shared.cut_short.store(true, Ordering::Release);
                         None

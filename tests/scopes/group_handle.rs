@@ -611,3 +611,36 @@ fn a_handles_was_cancelled_is_an_entry_when_no_cancel_reaches_the_body() {
         "{error}"
     );
 }
+
+/// A handle's copy of a failure that went to a group elsewhere (here one dropped by
+/// hand, whose errors went with it) is not relayed by cancelled work: it may be the
+/// only trace of that failure, so passing it on is an entry.
+#[test]
+fn a_copy_of_a_failure_of_a_group_elsewhere_passed_on_by_cancelled_work_is_an_entry() {
+    let error = crate::common::run(2, 60, || async {
+        task_group(async |tg| {
+            let far = Arc::new(Mutex::new(None));
+            let slot = far.clone();
+            let mut elsewhere = Box::pin(task_group(async move |other| {
+                *slot.lock().unwrap() =
+                    Some(other.spawn_named("far", async { Err::<(), _>("far boom") }));
+                std::future::pending::<()>().await;
+            }));
+            let _ = futures_lite::future::poll_once(elsewhere.as_mut()).await;
+            let mut far = far.lock().unwrap().take().unwrap();
+            let copy = resolved(&mut far).unwrap_err();
+            assert!(copy.is_reported(), "{copy}");
+            // Dropped by hand: its error goes with it.
+            drop(elsewhere);
+            tg.cancel_scope().cancel();
+            Err::<(), _>(copy)
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(error.errors().len(), 1, "{error}");
+    assert!(
+        error.errors()[0].to_string().contains("far boom"),
+        "{error}"
+    );
+}
