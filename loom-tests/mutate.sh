@@ -69,7 +69,7 @@ rows=(
   'E2#src/sync/event.rs#s/self.inner.set.store\(true, Ordering::Release\);/self.inner.set.store(true, Ordering::Relaxed);/#loom_sync_event#caught'
   'G8#src/cancel/run.rs#s/Some\(Catcher::Outer\) => false,/Some(Catcher::Outer) => true,/#loom_drain#caught'
   'G14#src/group/start.rs#s/let cancelled = self.caller_cancelled\(\);/let cancelled = false;/#loom_start#caught'
-  'G15#src/group/start.rs#s/self\.node\.cancel\(\);\n(\s*)let _ = self\.settle\(State::NotStarted\);/let _ = self.settle(State::NotStarted);\n$1self.node.cancel();/#loom_start#caught'
+  'G15#src/group/start.rs#s/self\.node\.cancel\(\);\n(\s*)let _ = self\.settle\(State::NotStarted\);/let _ = self.settle(State::NotStarted);\n$1self.node.cancel();/#loom_start#escape'
   'G16#src/group/start.rs#s/let waiting = matches!\(\*self\.0\.state\.lock\(\), State::Waiting\(_\)\);/let waiting = true;/#loom_start#caught'
   'G17#src/group/start.rs#s/(let waker = \{\n\s*let mut state = self\.state\.lock\(\);\n)(\s*)(if self\.caller_cancelled\(\) \{\n\s*return HandOver::CallerCancelled;\n\s*\}\n)/$2$3$1/#loom_start#caught'
   'H1#src/group/shared.rs#s/self.0.fetch_add\(0, Ordering::AcqRel\) & HANDED != 0/self.0.load(Ordering::Acquire) & HANDED != 0/#loom_drain#caught'

@@ -29,10 +29,13 @@
 //! - `poll_outcome` not storing the caller's waker: `started_vs_poll` and
 //!   `fail_vs_started` deadlock (lost wake-up), the others fail on the wake count.
 //!
-//! - `StartShared::not_started` (a status dropped) ignoring the caller's cancel, or
-//!   cancelling the child's node only after settling the start:
-//!   `caller_cancel_then_status_drop_vs_child_poll` fails (rows G14, G15 of the
-//!   mutation table in `README.md`).
+//! - `StartShared::not_started` (a status dropped) ignoring the caller's cancel:
+//!   `caller_cancel_then_status_drop_vs_child_poll` fails (row G14 of the mutation
+//!   table in `README.md`; G15 there says why its sibling now escapes).
+//! - A cancel's look at the start (`CallerLink`) cancelling the child without
+//!   looking whether it was handed over, or `started` reading the caller's cancel
+//!   before taking the start's lock: `started_vs_caller_cancel` fails (rows G16,
+//!   G17).
 //!
 //! Found (fixed): the caller's own drop woke its own waker (`StartFuture::drop` went
 //! through `settle`, which wakes whatever waker the state holds): a spurious wake of a
