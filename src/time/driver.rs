@@ -589,8 +589,11 @@ impl Shard {
                 Some(ptr) => (ptr, now_tick.max(wheel.elapsed())),
                 None if within == 0 => break,
                 None => {
-                    // `elapsed` is `now_tick` now. The entry's state may have moved past
-                    // the next tick since the check: `try_elapse` below sees it.
+                    // `elapsed` is `now_tick` now, or later if a sweep with a later
+                    // clock moved the wheel on: then the next tick holds no entry of
+                    // `now_tick + 1`, and nothing is found (that sweep fires them). The
+                    // entry's state may have moved past the next tick since the check:
+                    // `try_elapse` below sees it.
                     let reached = |e: &TimerEntry| {
                         e.armed_tick() == Some(now_tick + 1) && e.fraction() <= within
                     };
