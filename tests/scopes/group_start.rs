@@ -1051,18 +1051,36 @@ fn a_child_failing_before_started_with_a_panicking_drop_fails_only_its_start() {
     }
 }
 
-/// Awaits `start` while the caller's task stays busy in its poll until `done` is set
-/// (or 2 s pass, a hang guard only). The tests below check that a cancel of the
-/// caller's scope reaches a starting child (inside its caller's scopes until
-/// `started`) at once, not at the child's next poll: with the caller busy, it cannot
-/// notice the cancel itself and pass it on.
-async fn busy_caller<F: std::future::Future>(start: F, done: Flag) -> F::Output {
-    let (out, ()) = futures_lite::future::zip(start, async move {
-        let t0 = std::time::Instant::now();
-        crate::common::spin_until(|| done.is_set() || t0.elapsed() > Duration::from_secs(2));
-    })
-    .await;
-    out
+/// Starts `child` in a group under a caller's scope, with the caller busy in its poll
+/// (CPU work, a `zip` beside the start) until `done` is set, or 2 s pass (a hang guard
+/// only); `child` gets that scope to cancel, and its status. The start must end cut
+/// short by that cancel.
+///
+/// The tests below check that a cancel of the caller's scope reaches a starting child
+/// (inside its caller's scopes until `started`) at once, not at the child's next poll:
+/// with the caller busy, it cannot notice the cancel itself and pass it on.
+fn start_under_a_busy_caller<F, Fut>(done: Flag, child: F)
+where
+    F: FnOnce(CancelScope, TaskStatus<()>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    crate::common::run(4, 60, move || async move {
+        pride::task_group(async move |tg| {
+            let caller = CancelScope::new();
+            let cancel = caller.clone();
+            let start = tg.start(move |status| child(cancel, status));
+            let busy = async move {
+                let t0 = std::time::Instant::now();
+                crate::common::spin_until(|| {
+                    done.is_set() || t0.elapsed() > Duration::from_secs(2)
+                });
+            };
+            let out = caller.run(futures_lite::future::zip(start, busy)).await;
+            assert!(out.is_none(), "{out:?}");
+        })
+        .await
+        .unwrap();
+    });
 }
 
 /// `current_effective_deadline` inside a cancelled scope (not cut off by a shield) is
@@ -1072,36 +1090,21 @@ async fn busy_caller<F: std::future::Future>(start: F, done: Flag) -> F::Output 
 #[test]
 fn a_starting_childs_effective_deadline_after_its_callers_cancel_is_now() {
     let seen = Arc::new(Mutex::new(None));
-    let s2 = seen.clone();
-    crate::common::run(4, 60, move || async move {
-        pride::task_group(async move |tg| {
-            let cs = CancelScope::new();
-            let c = cs.clone();
-            let tg2 = tg.clone();
-            let done = Flag::new();
-            let d = done.clone();
-            let out = cs
-                .run(busy_caller(
-                    tg2.start(move |st: TaskStatus<()>| async move {
-                        pride::checkpoint().await;
-                        c.cancel();
-                        *s2.lock().unwrap() = Some(pride::current_effective_deadline());
-                        d.set();
-                        pride::checkpoint().await;
-                        st.started(());
-                    }),
-                    done,
-                ))
-                .await;
-            assert!(out.is_none(), "{out:?}");
-        })
-        .await
-        .unwrap();
+    let read = seen.clone();
+    let done = Flag::new();
+    let set = done.clone();
+    start_under_a_busy_caller(done, move |caller, status| async move {
+        pride::checkpoint().await;
+        caller.cancel();
+        *read.lock().unwrap() = Some(pride::current_effective_deadline());
+        set.set();
+        pride::checkpoint().await;
+        status.started(());
     });
-    let d = seen.lock().unwrap().unwrap();
+    let deadline = seen.lock().unwrap().unwrap();
     assert!(
-        d.is_some(),
-        "current_effective_deadline() inside the cancelled caller's scope: {d:?}"
+        deadline.is_some(),
+        "current_effective_deadline() inside the cancelled caller's scope: {deadline:?}"
     );
 }
 
@@ -1114,39 +1117,21 @@ fn a_starting_childs_effective_deadline_after_its_callers_cancel_is_now() {
 fn a_callers_cancel_reaches_a_starting_childs_grandchild_at_once() {
     let after = Flag::new();
     let a = after.clone();
-    crate::common::run(4, 60, move || async move {
-        pride::task_group(async move |tg| {
-            let cs = CancelScope::new();
-            let c = cs.clone();
-            let tg2 = tg.clone();
-            let a0 = a.clone();
-            let out = cs
-                .run(busy_caller(
-                    tg2.start(move |st: TaskStatus<()>| async move {
-                        let _ = pride::task_group(async move |inner| {
-                            let a2 = a.clone();
-                            inner.start_soon(async move {
-                                c.cancel();
-                                pride::checkpoint().await;
-                                a2.set(); // must not run: dropped at the checkpoint
-                            });
-                            // The starting child stays in this poll (CPU work) until the
-                            // grandchild got past its checkpoint, or 2 s.
-                            let t0 = std::time::Instant::now();
-                            crate::common::spin_until(|| {
-                                a.is_set() || t0.elapsed() > Duration::from_secs(2)
-                            });
-                        })
-                        .await;
-                        st.started(());
-                    }),
-                    a0,
-                ))
-                .await;
-            assert!(out.is_none(), "{out:?}");
+    start_under_a_busy_caller(after.clone(), move |caller, status| async move {
+        let _ = pride::task_group(async move |inner| {
+            let ran_on = a.clone();
+            inner.start_soon(async move {
+                caller.cancel();
+                pride::checkpoint().await;
+                ran_on.set(); // must not run: dropped at the checkpoint
+            });
+            // The starting child stays in this poll (CPU work) until the grandchild
+            // got past its checkpoint, or 2 s.
+            let t0 = std::time::Instant::now();
+            crate::common::spin_until(|| a.is_set() || t0.elapsed() > Duration::from_secs(2));
         })
-        .await
-        .unwrap();
+        .await;
+        status.started(());
     });
     assert!(
         !after.is_set(),
@@ -1164,37 +1149,19 @@ fn a_callers_cancelled_scope_is_the_outermost_for_a_starting_child() {
     let after = Flag::new();
     let a = after.clone();
     let inner = CancelScope::new();
-    let inn = inner.clone();
-    crate::common::run(4, 60, move || async move {
-        pride::task_group(async move |tg| {
-            let caller = CancelScope::new();
-            let c = caller.clone();
-            let tg2 = tg.clone();
-            let a0 = a.clone();
-            let out = caller
-                .run(busy_caller(
-                    tg2.start(move |st: TaskStatus<()>| async move {
-                        let i = inn.clone();
-                        let a3 = a.clone();
-                        let _ = inn
-                            .run(async move {
-                                i.cancel();
-                                c.cancel();
-                                pride::checkpoint().await;
-                                a3.set(); // (not reached either way)
-                            })
-                            .await;
-                        a.set(); // code between the two scopes: must not run
-                        pride::checkpoint().await;
-                        st.started(());
-                    }),
-                    a0,
-                ))
-                .await;
-            assert!(out.is_none(), "{out:?}");
-        })
-        .await
-        .unwrap();
+    let inside = inner.clone();
+    start_under_a_busy_caller(after.clone(), move |caller, status| async move {
+        let own = inside.clone();
+        let _ = inside
+            .run(async move {
+                own.cancel();
+                caller.cancel();
+                pride::checkpoint().await;
+            })
+            .await;
+        a.set(); // code between the two scopes: must not run
+        pride::checkpoint().await;
+        status.started(());
     });
     assert!(
         !after.is_set() && !inner.cancelled_caught(),
@@ -1213,32 +1180,16 @@ fn a_par_call_in_a_starting_child_stops_for_its_callers_cancel() {
     let a = after.clone();
     let pieces = Counter::new();
     let p = pieces.clone();
-    crate::common::run(4, 60, move || async move {
-        pride::task_group(async move |tg| {
-            let cs = CancelScope::new();
-            let c = cs.clone();
-            let tg2 = tg.clone();
-            let a0 = a.clone();
-            let out = cs
-                .run(busy_caller(
-                    tg2.start(move |st: TaskStatus<()>| async move {
-                        pride::checkpoint().await;
-                        c.cancel();
-                        let items: Vec<u32> = (0..1000).collect();
-                        let _v = pride::par::map(&items, |x| {
-                            p.inc();
-                            *x
-                        });
-                        a.set(); // must not run: the map unwinds with par::Cancelled
-                        st.started(());
-                    }),
-                    a0,
-                ))
-                .await;
-            assert!(out.is_none(), "{out:?}");
-        })
-        .await
-        .unwrap();
+    start_under_a_busy_caller(after.clone(), move |caller, status| async move {
+        pride::checkpoint().await;
+        caller.cancel();
+        let items: Vec<u32> = (0..1000).collect();
+        let _ = pride::par::map(&items, |x| {
+            p.inc();
+            *x
+        });
+        a.set(); // must not run: the map unwinds with par::Cancelled
+        status.started(());
     });
     assert!(
         !after.is_set(),
