@@ -1052,9 +1052,9 @@ fn a_child_failing_before_started_with_a_panicking_drop_fails_only_its_start() {
 }
 
 /// Starts `child` in a group under a caller's scope, with the caller busy in its poll
-/// (CPU work, a `zip` beside the start) until `done` is set, or 2 s pass (a hang guard
-/// only); `child` gets that scope to cancel, and its status. The start must end cut
-/// short by that cancel.
+/// (CPU work, a `zip` beside the start) until `done` is set or the child's future is
+/// gone, or 2 s pass (a hang guard only); `child` gets that scope to cancel, and its
+/// status. The start must end cut short by that cancel.
 ///
 /// The tests below check that a cancel of the caller's scope reaches a starting child
 /// (inside its caller's scopes until `started`) at once, not at the child's next poll:
@@ -1068,11 +1068,19 @@ where
         pride::task_group(async move |tg| {
             let caller = CancelScope::new();
             let cancel = caller.clone();
-            let start = tg.start(move |status| child(cancel, status));
+            let gone = pride::Event::new();
+            let guard = SetOnDrop(gone.clone());
+            let start = tg.start(move |status| {
+                let work = child(cancel, status);
+                async move {
+                    let _guard = guard;
+                    work.await
+                }
+            });
             let busy = async move {
                 let t0 = std::time::Instant::now();
                 crate::common::spin_until(|| {
-                    done.is_set() || t0.elapsed() > Duration::from_secs(2)
+                    done.is_set() || gone.is_set() || t0.elapsed() > Duration::from_secs(2)
                 });
             };
             let out = caller.run(futures_lite::future::zip(start, busy)).await;
@@ -1120,15 +1128,20 @@ fn a_callers_cancel_reaches_a_starting_childs_grandchild_at_once() {
     start_under_a_busy_caller(after.clone(), move |caller, status| async move {
         let _ = pride::task_group(async move |inner| {
             let ran_on = a.clone();
+            let gone = pride::Event::new();
+            let guard = SetOnDrop(gone.clone());
             inner.start_soon(async move {
+                let _guard = guard;
                 caller.cancel();
                 pride::checkpoint().await;
                 ran_on.set(); // must not run: dropped at the checkpoint
             });
             // The starting child stays in this poll (CPU work) until the grandchild
-            // got past its checkpoint, or 2 s.
+            // got past its checkpoint or is gone, or 2 s.
             let t0 = std::time::Instant::now();
-            crate::common::spin_until(|| a.is_set() || t0.elapsed() > Duration::from_secs(2));
+            crate::common::spin_until(|| {
+                a.is_set() || gone.is_set() || t0.elapsed() > Duration::from_secs(2)
+            });
         })
         .await;
         status.started(());
