@@ -45,10 +45,11 @@ use catch::Reach;
 /// A start in progress, as its caller node sees it (see
 /// [`ScopeNode::set_start_child`]).
 pub(crate) trait StartChild: Send + Sync {
-    /// A cancel reached the caller node: cancels the child's node if the child has not
-    /// been handed over to its group, deciding under the start's lock, where
-    /// `started` decides too.
-    fn caller_cancelled(&self);
+    /// A walk that wakes what is inside a scope (a cancel's, or an unshield's) reached
+    /// the caller node: if a cancel of the caller's scopes stands and the child has
+    /// not been handed over to its group, cancels the child's node, deciding under the
+    /// start's lock, where `started` decides too.
+    fn look(&self);
 }
 
 pub(crate) use links::{Below, ListClosed, Released};
@@ -538,7 +539,7 @@ impl ScopeNode {
                 keep(catch_unwind(AssertUnwindSafe(|| waker.wake())));
             }
             if let Some(start) = starting {
-                keep(catch_unwind(AssertUnwindSafe(|| start.caller_cancelled())));
+                keep(catch_unwind(AssertUnwindSafe(|| start.look())));
             }
         };
         visit(self, true, &mut pending);

@@ -166,6 +166,21 @@ impl<T> StartShared<T> {
         shared
     }
 
+    /// Whether a cancel of the caller's scopes has reached the child: one stands now,
+    /// or one cancelled the child's node before (a shield set on the caller's side
+    /// since may hide it now). Before the start is over only such a cancel sets that
+    /// node's flag. Read under the state lock, where the hand-over is decided.
+    fn cancel_reached(&self) -> bool {
+        self.caller_cancelled() || self.node.cancel_flag_set()
+    }
+
+    /// Whether the child is still the caller's (the start waits) and a cancel of the
+    /// caller's scopes has reached it: decided under the state lock.
+    fn still_the_callers_and_cancelled(&self) -> bool {
+        let state = self.state.lock();
+        matches!(*state, State::Waiting(_)) && self.cancel_reached()
+    }
+
     /// The start is over: the child no longer sees its caller's scopes, nor is told of
     /// their cancels (which also ends the cycle between the caller node and the start).
     fn end_caller_link(&self) {
@@ -263,7 +278,7 @@ impl<T> StartShared<T> {
         // Decided under the lock, against a cancel's look (see `CallerLink`).
         let (waiting, cancelled, waker) = {
             let mut state = self.state.lock();
-            let cancelled = self.caller_cancelled();
+            let cancelled = self.cancel_reached();
             match &mut *state {
                 State::Waiting(waker) if !cancelled => {
                     let waker = waker.take();
@@ -294,7 +309,7 @@ impl<T> StartShared<T> {
     fn hand_over(&self, value: T) -> HandOver {
         let waker = {
             let mut state = self.state.lock();
-            if self.caller_cancelled() {
+            if self.cancel_reached() {
                 return HandOver::CallerCancelled;
             }
             match &mut *state {
@@ -335,7 +350,9 @@ impl<T: Send> StartLink for StartShared<T> {
         }
         // Registered before the check: a cancel after the check wakes the child.
         self.caller.set_waker(waker);
-        if self.caller_cancelled() {
+        // Decided under the lock: a `started` elsewhere (the status was sent to
+        // another task) may have handed the child over meanwhile.
+        if self.still_the_callers_and_cancelled() {
             self.node.cancel();
         }
     }
@@ -418,12 +435,12 @@ enum HandOver {
 struct CallerLink<T>(Arc<StartShared<T>>);
 
 impl<T: Send> crate::cancel::node::StartChild for CallerLink<T> {
-    /// The cancel flag that reached the caller node is set: a `started` or a dropped
-    /// status that decides after this look sees it, and one that decided before it
-    /// has settled the start.
-    fn caller_cancelled(&self) {
-        let waiting = matches!(*self.0.state.lock(), State::Waiting(_));
-        if waiting {
+    /// Called by a walk that reached the caller node: a cancel (its flag is set by
+    /// then: a `started` or a dropped status that decides after this look sees it, and
+    /// one that decided before it has settled the start), or an unshield, which
+    /// cancels nothing unless it uncovers a cancel.
+    fn look(&self) {
+        if self.0.still_the_callers_and_cancelled() {
             self.0.node.cancel();
         }
     }

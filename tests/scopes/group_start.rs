@@ -1210,3 +1210,39 @@ fn a_par_call_in_a_starting_child_stops_for_its_callers_cancel() {
         pieces.get()
     );
 }
+
+/// An unshield wakes what is inside the scope, a pending start's child among them, but
+/// cancels nothing: a shielded scope around a pending start, unshielded with no cancel
+/// anywhere, leaves the child to start and run on in its group.
+#[test]
+fn unshielding_a_scope_around_a_pending_start_does_not_cancel_the_child() {
+    let ran_on = Flag::new();
+    let after = ran_on.clone();
+    let out = run(2, 60, move || async move {
+        pride::task_group(async move |tg| {
+            let shield = CancelScope::new();
+            shield.set_shield(true);
+            let lift = shield.clone();
+            let (waiting, go) = (pride::Event::new(), pride::Event::new());
+            let (is_waiting, gate) = (waiting.clone(), go.clone());
+            let start = tg.start(move |status| async move {
+                is_waiting.set();
+                gate.wait().await;
+                status.started(5);
+                pride::checkpoint().await;
+                after.set();
+            });
+            let unshield = async move {
+                waiting.wait().await;
+                lift.set_shield(false);
+                go.set();
+            };
+            let out = shield.run(futures_lite::future::zip(start, unshield)).await;
+            Ok::<_, pride::BoxError>(out.map(|(started, ())| started.ok()))
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(out, Some(Some(5)));
+    assert!(ran_on.is_set(), "the child was cancelled");
+}
