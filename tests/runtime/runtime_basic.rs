@@ -8,6 +8,15 @@ use std::sync::{Arc, Mutex};
 use crate::common::{Counter, Flag, panic_text, runtime, watchdog};
 use pride::{Runtime, task_group};
 
+/// Polls `group` once (so that it starts its children), waits until `ready` holds,
+/// and forgets it: its tasks are still alive when the runtime is dropped.
+async fn leak_once_started<F: std::future::Future>(group: F, ready: impl FnMut() -> bool) {
+    let mut group = Box::pin(group);
+    futures_lite::future::poll_once(group.as_mut()).await;
+    crate::common::yield_until(ready).await;
+    std::mem::forget(group);
+}
+
 #[test]
 fn block_on_returns_the_value() {
     let rt = runtime(1);
@@ -496,11 +505,7 @@ fn dropping_the_runtime_drops_every_task_once() {
                 }
                 std::future::pending::<()>().await;
             });
-            let mut group = Box::pin(group);
-            // Poll the group once, so it starts its children, then forget it.
-            futures_lite::future::poll_once(group.as_mut()).await;
-            crate::common::yield_until(|| counted.get() == 5_000).await;
-            std::mem::forget(group);
+            leak_once_started(group, || counted.get() == 5_000).await;
         });
     }
     assert_eq!(dropped.get(), 0);
@@ -548,10 +553,7 @@ fn dropping_the_runtime_drops_children_started_from_two_workers_at_once() {
                 }
                 std::future::pending::<()>().await;
             });
-            let mut group = Box::pin(group);
-            futures_lite::future::poll_once(group.as_mut()).await;
-            crate::common::yield_until(|| counted.get() == 2).await;
-            std::mem::forget(group);
+            leak_once_started(group, || counted.get() == 2).await;
         });
     }
     assert_eq!(dropped.get(), 0);
@@ -659,10 +661,7 @@ fn dropping_the_runtime_drops_a_nested_group_awaiting_an_unstarted_start() {
                 });
                 std::future::pending::<()>().await;
             });
-            let mut group = Box::pin(group);
-            futures_lite::future::poll_once(group.as_mut()).await;
-            crate::common::yield_until(|| seen.is_set()).await;
-            std::mem::forget(group);
+            leak_once_started(group, || seen.is_set()).await;
         });
     }
     watchdog(60, move || drop(rt));
@@ -722,10 +721,7 @@ fn dropping_the_runtime_never_drops_a_woken_task_inside_the_wake() {
                 });
                 std::future::pending::<()>().await;
             });
-            let mut group = Box::pin(group);
-            futures_lite::future::poll_once(group.as_mut()).await;
-            crate::common::yield_until(|| seen.is_set()).await;
-            std::mem::forget(group);
+            leak_once_started(group, || seen.is_set()).await;
         });
     }
     watchdog(60, move || drop(rt));
@@ -762,10 +758,7 @@ fn a_runtime_dropped_inside_a_nested_task_of_its_own_returns() {
                     });
                     std::future::pending::<()>().await;
                 });
-                let mut group = Box::pin(group);
-                futures_lite::future::poll_once(group.as_mut()).await;
-                crate::common::yield_until(|| seen.is_set()).await;
-                std::mem::forget(group);
+                leak_once_started(group, || seen.is_set()).await;
             });
         }
         // The task now holds the last handle.
