@@ -17,7 +17,6 @@
 //! cancel scope the outermost call was made in are looked at every so often (see
 //! `registry.rs`) and on entry, and copied into that flag.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -100,10 +99,7 @@ fn deadline_versions(scope: &ScopeNode) -> u64 {
 /// as cancelled work. Nothing may unwind out of a look: it runs while jobs that borrow
 /// the frame of a join or a scope are offered or running (rule 6 in `job.rs`).
 fn fire_passed_deadlines(scope: &ScopeNode, now: Instant) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| scope.cancel_passed_deadlines(now))) {
-        // Not dropped: its drop could panic too.
-        std::mem::forget(panic);
-    }
+    let _ = crate::runtime::contain_waker_panic(|| scope.cancel_passed_deadlines(now));
 }
 
 impl Call {

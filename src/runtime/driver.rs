@@ -112,13 +112,21 @@ impl Core {
     }
 }
 
-/// Runs `f`, which wakes wakers on a worker between tasks (timers that fired, sockets
-/// that became ready), and contains a panic of one of those wakers: `None` if one
-/// panicked. There is no task to hand the panic to, so the worker goes on; the panic
-/// hook has already reported it. A worker that unwound here would strand its queue
-/// and the driver, and the runtime would hang.
-pub(super) fn contain_waker_panic<R>(f: impl FnOnce() -> R) -> Option<R> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+/// Runs `f`, which wakes wakers where nothing may unwind (a worker between tasks:
+/// timers that fired, sockets that became ready; a `par` look that fires a passed
+/// deadline), and contains a panic of one of those wakers: `None` if one panicked.
+/// There is no task to hand the panic to, so the caller goes on; the panic hook has
+/// already reported it. A worker that unwound here would strand its queue and the
+/// driver, and the runtime would hang. The payload is forgotten, not dropped: its
+/// drop could panic too.
+pub(crate) fn contain_waker_panic<R>(f: impl FnOnce() -> R) -> Option<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            std::mem::forget(panic);
+            None
+        }
+    }
 }
 
 impl WakeDriver for Driver {

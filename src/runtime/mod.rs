@@ -30,6 +30,7 @@ use crate::time::Clock;
 
 pub(crate) use blocking::to_thread_kept;
 pub use blocking::{ToThread, to_thread};
+pub(crate) use driver::contain_waker_panic;
 pub(crate) use owned::Shard;
 #[cfg(all(unix, not(pride_loom)))]
 pub(crate) use worker::Shared;
