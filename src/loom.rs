@@ -52,6 +52,12 @@ mod imp {
     pub(crate) fn spin_hint() {
         std::hint::spin_loop();
     }
+
+    /// The value, if `arc` was its last owner; else `None`, `arc` dropped.
+    #[inline(always)]
+    pub(crate) fn arc_into_inner<T>(arc: sync::Arc<T>) -> Option<T> {
+        sync::Arc::into_inner(arc)
+    }
 }
 
 #[cfg(pride_loom)]
@@ -167,6 +173,12 @@ mod imp {
     #[inline(always)]
     pub(crate) fn spin_hint() {
         loom::thread::yield_now();
+    }
+
+    /// loom's `Arc` has no `into_inner`: `try_unwrap` gives up where two owners drop at
+    /// once, and the last of them drops the value.
+    pub(crate) fn arc_into_inner<T>(arc: sync::Arc<T>) -> Option<T> {
+        sync::Arc::try_unwrap(arc).ok()
     }
 }
 

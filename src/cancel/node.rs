@@ -118,6 +118,28 @@ enum Parent {
     AtEntry(OnceLock<Arc<ScopeNode>>),
 }
 
+impl Parent {
+    fn take(&mut self) -> Option<Arc<ScopeNode>> {
+        match self {
+            Parent::Made(parent) => parent.take(),
+            Parent::AtEntry(cell) => cell.take(),
+        }
+    }
+}
+
+impl Drop for ScopeNode {
+    /// Scopes nest as deep as the groups that open them (thousands of levels), and a
+    /// node may outlive every level above it (a handle's copy of a failure, a scope the
+    /// user kept): the last owner of a chain lets go of it one node after another, not
+    /// by a call per level. A parent someone else still holds is theirs to drop.
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(node) = parent {
+            parent = crate::loom::arc_into_inner(node).and_then(|mut node| node.parent.take());
+        }
+    }
+}
+
 /// What a node is, for the debug dump (`pride::debug::dump`).
 pub(crate) enum Label {
     Group,
@@ -247,23 +269,6 @@ impl ScopeNode {
         match &self.parent {
             Parent::Made(parent) => parent.as_deref(),
             Parent::AtEntry(cell) => cell.get().map(|parent| &**parent),
-        }
-    }
-
-    /// Drops `nodes`. A node dropped here for the last time lets go of its parent
-    /// first, and the parent is dropped the same way: a chain of ten thousand nested
-    /// groups, released in one batch, would otherwise be dropped by as many nested
-    /// calls.
-    pub(crate) fn release(mut nodes: Vec<Arc<ScopeNode>>) {
-        while let Some(mut node) = nodes.pop() {
-            if let Some(last) = Arc::get_mut(&mut node) {
-                let parent = match &mut last.parent {
-                    Parent::Made(parent) => parent.take(),
-                    Parent::AtEntry(cell) => cell.take(),
-                };
-                nodes.extend(parent);
-            }
-            drop(node);
         }
     }
 

@@ -104,7 +104,7 @@ impl OwnedTasks {
         }
         shard.groups.push(group);
         if shard.groups.len() < shard.sweep_at {
-            return Ok(Released(Vec::new()));
+            return Ok(Released::new());
         }
         // A gone group has no child left, and can start none.
         let mut swept = Vec::new();
@@ -117,7 +117,7 @@ impl OwnedTasks {
             }
         }
         shard.sweep_at = (shard.groups.len() * 2).max(MIN_SWEEP);
-        Ok(Released(swept))
+        Ok(swept)
     }
 
     /// Closes the list and shuts down every group in it, cancelling their children.
@@ -128,7 +128,7 @@ impl OwnedTasks {
             for group in &groups {
                 shut_down(group);
             }
-            ScopeNode::release(groups);
+            drop(groups);
         }
     }
 

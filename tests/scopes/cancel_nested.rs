@@ -537,3 +537,44 @@ fn an_inner_scope_polled_again_after_an_outer_cancel_stays_pending() {
         assert_eq!(dropped.load(SeqCst), 1);
     });
 }
+
+/// A chain of groups `depth` deep, each inside a child of the level above; at the
+/// bottom a scope is entered and handed out through `slot`.
+fn chain_entering(
+    depth: usize,
+    slot: Arc<Mutex<Option<CancelScope>>>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            let scope = CancelScope::new();
+            *slot.lock().unwrap() = Some(scope.clone());
+            scope.run(checkpoint()).await;
+            return;
+        }
+        let _ = task_group(async move |tg| {
+            tg.start_soon(chain_entering(depth - 1, slot));
+        })
+        .await;
+    })
+}
+
+/// A scope entered at the bottom of a deep chain of groups and kept after all of them
+/// are gone is the last owner of the chain's scopes: dropping it lets go of them one
+/// after another, not by a call per level (which overflowed a small stack).
+#[test]
+fn dropping_a_scope_kept_from_the_bottom_of_a_deep_chain_runs_on_a_small_stack() {
+    let slot = Arc::new(Mutex::new(None));
+    let slot2 = slot.clone();
+    run(2, 60, move || chain_entering(20_000, slot2));
+    let scope = slot
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the bottom entered a scope");
+    let small_stack = std::thread::Builder::new().stack_size(256 << 10);
+    small_stack
+        .spawn(move || drop(scope))
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -372,3 +372,44 @@ fn debug_and_find_of_a_deeply_nested_error_run_on_a_small_stack() {
         std::panic::resume_unwind(payload);
     }
 }
+
+/// A chain of groups `depth` deep, each inside a child of the level above, that
+/// swallows every level's error; at the bottom a child fails and the body keeps its
+/// handle's copy of that failure in `slot`.
+fn chain_keeping_a_copy(
+    depth: usize,
+    slot: std::sync::Arc<std::sync::Mutex<Option<TaskError>>>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let _ = task_group(async move |tg| {
+            if depth > 0 {
+                tg.start_soon(chain_keeping_a_copy(depth - 1, slot));
+                return;
+            }
+            let handle = tg.spawn(async { Err::<(), _>(MyError(3)) });
+            let shield = pride::CancelScope::new();
+            shield.set_shield(true);
+            let copy = shield.run(handle).await.unwrap().unwrap_err();
+            *slot.lock().unwrap() = Some(copy);
+        })
+        .await;
+    })
+}
+
+/// A handle's copy of a failure, kept after every group of a deep chain is gone, is
+/// the last owner of the whole chain's scopes: dropping it lets go of them one after
+/// another, not by a call per level (which overflowed a small stack).
+#[test]
+fn dropping_a_kept_copy_of_a_deep_failure_runs_on_a_small_stack() {
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot2 = slot.clone();
+    crate::common::run(2, 60, move || chain_keeping_a_copy(20_000, slot2));
+    let copy = slot.lock().unwrap().take().expect("the bottom kept a copy");
+    assert!(copy.is_reported());
+    let small_stack = std::thread::Builder::new().stack_size(256 << 10);
+    small_stack
+        .spawn(move || drop(copy))
+        .unwrap()
+        .join()
+        .unwrap();
+}

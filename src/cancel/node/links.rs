@@ -85,14 +85,8 @@ pub(crate) type Record<'a> = &'a dyn Fn() -> Result<Released, ListClosed>;
 /// A runtime's list of groups is closed: the runtime has shut down.
 pub(crate) struct ListClosed;
 
-/// Nodes let go of; dropped as [`ScopeNode::release`] drops them.
-pub(crate) struct Released(pub(crate) Vec<Arc<ScopeNode>>);
-
-impl Drop for Released {
-    fn drop(&mut self) {
-        ScopeNode::release(std::mem::take(&mut self.0));
-    }
-}
+/// Nodes let go of, to be dropped once no lock is held.
+pub(crate) type Released = Vec<Arc<ScopeNode>>;
 
 pub(super) const UNLINKED: usize = usize::MAX;
 
