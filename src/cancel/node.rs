@@ -683,6 +683,36 @@ impl ScopeNode {
             .filter(|node| matches!(node.label, Some(Label::Group)))
     }
 
+    /// Whether `outer` is this scope or a scope around it, a starting child's caller's
+    /// scopes included (until it has started, the child is inside both its group and
+    /// its caller's scopes).
+    pub(crate) fn lies_within(&self, outer: &ScopeNode) -> bool {
+        fn walk(from: &ScopeNode, outer: &ScopeNode, callers: &mut Vec<Arc<ScopeNode>>) -> bool {
+            let mut node = Some(from);
+            while let Some(here) = node {
+                if std::ptr::eq(here, outer) {
+                    return true;
+                }
+                // A starting child's node is shielded (from its group).
+                if here.is_shielded() {
+                    callers.extend(here.links.lock().start_caller.clone());
+                }
+                node = here.parent();
+            }
+            false
+        }
+        let mut callers = Vec::new();
+        if walk(self, outer, &mut callers) {
+            return true;
+        }
+        while let Some(caller) = callers.pop() {
+            if walk(&caller, outer, &mut callers) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Whether the code running on this thread is inside this (a group's) scope, and
     /// if so, whether it runs in one of the group's children: `None` outside;
     /// `Some(true)` in a child (the current scope is this one, as in a child with no

@@ -199,7 +199,8 @@ impl TaskError {
     /// Whether `error`, returned by work that runs at `node`, only relays a cancel, or
     /// a failure that a group around that work has: a handle's `TaskError` saying its
     /// task was cancelled, or copying a failure reported to that group (or to one
-    /// inside it, or to the work's own). Work that returns one while a cancel reaches
+    /// inside it, or to the work's own; a child still starting is inside its caller's
+    /// groups too). Work that returns one while a cancel reaches
     /// it (the handle was ready without a suspension point) has no failure of its
     /// own: it is cancelled work. A copy of a failure that went to a group elsewhere
     /// (dropped by hand, its errors gone with it, say) is not relayed: it may be the
@@ -211,17 +212,10 @@ impl TaskError {
         if error.is_cancelled() {
             return true;
         }
-        let Some(group) = error.reported_to.as_deref() else {
-            return false;
-        };
-        let mut at = Some(node);
-        while let Some(here) = at {
-            if std::ptr::eq(here, group) {
-                return true;
-            }
-            at = here.parent();
-        }
-        false
+        error
+            .reported_to
+            .as_deref()
+            .is_some_and(|group| node.lies_within(group))
     }
 
     /// Whether the task panicked.

@@ -183,6 +183,7 @@ impl<T> StartShared<T> {
 
     /// The start is over: the child no longer sees its caller's scopes, nor is told of
     /// their cancels (which also ends the cycle between the caller node and the start).
+    /// A child cancelled as its caller's stays inside them until it ends.
     fn end_caller_link(&self) {
         self.caller.set_start_child(None);
         self.node.set_start_caller(None);
@@ -243,7 +244,10 @@ impl<T> StartShared<T> {
             State::Failed { error, holds_count } => Some((error, holds_count)),
             State::Started(_) | State::NotStarted | State::Done => None,
         };
-        self.end_caller_link();
+        // No cancel of the caller's scopes need reach the child now. A child cancelled
+        // here is still inside them until it ends (its end ends the rest of the link):
+        // what it passes on is seen from there.
+        self.caller.set_start_child(None);
         gone
     }
 
@@ -412,7 +416,10 @@ impl<T> TaskStatus<T> {
                     link.node.set_shield(false);
                 }
                 HandOver::CallerCancelled => {
+                    // The child stays its caller's, cancelled, until it ends (its end
+                    // ends the link): what it passes on is still seen from there.
                     link.node.cancel();
+                    return;
                 }
                 HandOver::Over => {}
             }

@@ -644,3 +644,52 @@ fn a_copy_of_a_failure_of_a_group_elsewhere_passed_on_by_cancelled_work_is_an_en
         "{error}"
     );
 }
+
+/// A child still starting is inside its caller's groups as well as its own: a copy of
+/// a failure of the caller's group, passed on by the starting child that group's
+/// cancel reaches, is not an entry of the child's group (which would fail it, and
+/// cancel everything in it, for a failure it does not have). Nor once the child has
+/// called `started`, which does nothing after the caller's cancel.
+#[test]
+fn a_copy_passed_on_by_a_starting_child_its_callers_group_cancels_is_not_an_entry() {
+    for call_started in [false, true] {
+        let (outer, inner) = crate::common::run(1, 60, move || async move {
+            let mut inner = None;
+            let outer = task_group(async |outer| {
+                inner = Some(
+                    task_group(async |inner| {
+                        let failer = inner.spawn_named("failer", async { Err::<(), _>("boom") });
+                        let _ = outer
+                            .start_named("starter", async move |status| {
+                                // Suspended where the caller's cancel cannot drop it,
+                                // until the failer (run first on the one worker) has
+                                // failed.
+                                let shield = pride::CancelScope::new();
+                                shield.set_shield(true);
+                                shield
+                                    .run(async {
+                                        pride::yield_now().await;
+                                        pride::yield_now().await;
+                                    })
+                                    .await;
+                                let copy = failer.await.unwrap_err();
+                                assert!(copy.is_reported(), "{copy}");
+                                if call_started {
+                                    status.started(());
+                                }
+                                Err::<(), _>(copy)
+                            })
+                            .await;
+                    })
+                    .await,
+                );
+            })
+            .await;
+            (outer, inner.unwrap())
+        });
+        assert!(outer.is_ok(), "started: {call_started}: {outer:?}");
+        let inner = inner.unwrap_err();
+        assert_eq!(inner.errors().len(), 1, "{inner}");
+        assert_eq!(inner.errors()[0].name(), Some("failer"), "{inner}");
+    }
+}
