@@ -31,7 +31,8 @@
 //!
 //! - `StartShared::not_started` (a status dropped) ignoring the caller's cancel:
 //!   `caller_cancel_then_status_drop_vs_child_poll` fails (row G14 of the mutation
-//!   table in `README.md`; G15 there says why its sibling now escapes).
+//!   table in `README.md`); cancelling the child's node only after settling the start:
+//!   `caller_cancel_vs_status_drop_vs_child_poll` fails (G15).
 //! - A cancel's look at the start (`CallerLink`) cancelling the child without
 //!   looking whether it was handed over, or `started` reading the caller's cancel
 //!   before taking the start's lock: `started_vs_caller_cancel` fails (rows G16,
@@ -408,6 +409,52 @@ fn caller_cancel_then_status_drop_vs_child_poll() {
         assert!(
             node.is_shielded(),
             "the child joined the group after the caller's cancel"
+        );
+        let caller = common::Runner::new();
+        assert!(matches!(
+            poll_once(&mut starter, &caller),
+            Poll::Ready(Err(StartError::NotStarted))
+        ));
+        wrapper.finished();
+        drop(starter);
+    });
+}
+
+/// 5d. As 5c, but the status is dropped on a thread of its own, so the drop may
+///    decide between the cancel's flag and its look at the start (or before the
+///    cancel: then the child joins the group and the cancel does not reach it). Once
+///    all is done the child either joined the group or was cancelled, not both; and a
+///    look that began after the caller's cancel resumed the work only if the child
+///    joined the group (before the cancel). The caller ends with `NotStarted`.
+#[test]
+fn caller_cancel_vs_status_drop_vs_child_poll() {
+    common::model(|| {
+        let caller_scope = ScopeNode::new();
+        let (mut starter, status, wrapper, node) = start::new::<Value>(caller_scope.clone());
+        let canceller = {
+            let caller_scope = caller_scope.clone();
+            thread::spawn(move || caller_scope.cancel())
+        };
+        let dropper = thread::spawn(move || drop(status));
+        let child = {
+            let node = node.clone();
+            thread::spawn(move || {
+                let runner = common::Runner::new();
+                let saw_cancel = caller_scope.cancel_called();
+                wrapper.before_poll(&runner.waker);
+                let resumes = node.cancelled_by().is_none();
+                (saw_cancel && resumes, wrapper)
+            })
+        };
+        canceller.join().unwrap();
+        dropper.join().unwrap();
+        let (resumed_after_cancel, wrapper) = child.join().unwrap();
+        let joined = !node.is_shielded();
+        let cancelled = node.cancel_called();
+        assert!(joined != cancelled, "exactly one of: joined / cancelled");
+        assert!(
+            !resumed_after_cancel || joined,
+            "the work resumed after the caller's cancel and the child was cancelled"
         );
         let caller = common::Runner::new();
         assert!(matches!(
