@@ -26,6 +26,9 @@
 /// their data. Pass `&mut fut` to keep a future alive across several selects
 /// (it must be [`Unpin`], e.g. pinned with [`std::pin::pin!`]). The whole `select!`
 /// is itself one suspension point: a cancel of an enclosing scope drops every branch.
+/// A branch holding work that such a cancel does not drop (a shielded scope, a task
+/// group draining its children) keeps the whole `select!` until that work ends; the
+/// other branches are then as good as dropped: they are not polled, and cannot win.
 ///
 /// ```
 /// use std::time::Duration;
@@ -83,29 +86,38 @@ macro_rules! select {
     // would take the next branch's pattern along (`{ .. } [a, b]` is an index
     // expression) and fail there, as the `expr` parser cannot step back.
     (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:block $(, $($rest:tt)*)?) => {
-        $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($($rest)*)?)
+        $crate::select!(@branch [$($done)* (future output in_scope [$pat] [$future] [$handler])] $($($rest)*)?)
     };
     (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:block $($rest:tt)+) => {
-        $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($rest)+)
+        $crate::select!(@branch [$($done)* (future output in_scope [$pat] [$future] [$handler])] $($rest)+)
     };
     (@branch [$($done:tt)*] $pat:pat = $future:expr => $handler:expr $(, $($rest:tt)*)?) => {
-        $crate::select!(@branch [$($done)* (future output [$pat] [$future] [$handler])] $($($rest)*)?)
+        $crate::select!(@branch [$($done)* (future output in_scope [$pat] [$future] [$handler])] $($($rest)*)?)
     };
 
-    (@branch [$(($f:ident $out:ident [$pat:pat] [$future:expr] [$handler:expr]))+]) => {{
+    (@branch [$(($f:ident $out:ident $in:ident [$pat:pat] [$future:expr] [$handler:expr]))+]) => {{
         $(let mut $out = ::core::option::Option::None;)+
         {
-            $(let mut $f = ::core::pin::pin!($future);)+
+            $(
+                let mut $f = ::core::pin::pin!($future);
+                // The branch suspended inside a cancel scope's wrapper at its last poll.
+                let mut $in = false;
+            )+
             ::core::future::poll_fn(|cx| {
+                // Under a cancel, only branches whose scopes decide what it does.
+                let cancelled = $crate::__select_cancelled();
                 $(
-                    if let ::core::task::Poll::Ready(value) =
-                        ::core::future::Future::poll($f.as_mut(), cx)
-                    {
-                        $out = ::core::option::Option::Some(value);
-                        $crate::__select_won(cx);
-                        return ::core::task::Poll::Ready(());
+                    if !cancelled || $in {
+                        if let ::core::task::Poll::Ready(value) =
+                            $crate::__select_poll($f.as_mut(), cx, &mut $in)
+                        {
+                            $out = ::core::option::Option::Some(value);
+                            $crate::__select_won(cx);
+                            return ::core::task::Poll::Ready(());
+                        }
                     }
                 )+
+                $crate::__select_pending();
                 ::core::task::Poll::Pending
             })
             .await;
@@ -133,6 +145,40 @@ macro_rules! select {
     ($($branches:tt)+) => {
         $crate::select!(@branch [] $($branches)+)
     };
+}
+
+/// Whether a cancel reaches the scope [`select!`] runs in. The select is then still
+/// polled only because work in one of its branches is protected from that cancel (a
+/// shielded scope, or a group draining its children): the other branches are as good
+/// as dropped, and are not polled (a `Queue::get` polled then could take an item that
+/// nobody would ever see).
+#[doc(hidden)]
+#[inline]
+pub fn __select_cancelled() -> bool {
+    crate::cancel::run::cancel_stands()
+}
+
+/// Polls one branch of [`select!`], noting in `in_scope` whether it suspended inside a
+/// cancel scope's wrapper (which decides itself what a cancel does to the work in it,
+/// so the branch is safe to poll under a cancel).
+#[doc(hidden)]
+#[inline]
+pub fn __select_poll<F: std::future::Future + ?Sized>(
+    branch: std::pin::Pin<&mut F>,
+    cx: &mut std::task::Context<'_>,
+    in_scope: &mut bool,
+) -> std::task::Poll<F::Output> {
+    let (poll, inside) = crate::cancel::current::noting_scope(|| branch.poll(cx));
+    *in_scope = inside;
+    poll
+}
+
+/// Called by [`select!`] when it returns `Pending`: a select in a branch of another
+/// polls only what is safe to poll under a cancel, and so is safe to poll itself.
+#[doc(hidden)]
+#[inline]
+pub fn __select_pending() {
+    crate::cancel::current::report_select_suspended();
 }
 
 /// Called by [`select!`] when a branch wins: a losing branch that recorded, for the

@@ -152,7 +152,8 @@
 //! (entered and not yet exited or dropped). A cancel from outside does not drop such a
 //! future, even where it waits on something else besides: a `select!` with a shielded
 //! branch still pending, say, is not dropped by that cancel until the shielded branch
-//! ends. A shielded scope that lost a `select!` and was dropped protects nothing. A
+//! ends (its other branches, as good as dropped, are no longer polled and cannot win).
+//! A shielded scope that lost a `select!` and was dropped protects nothing. A
 //! task group waiting in the future is not dropped by the cancel either (it drains its
 //! children and ends), but only where the future is waiting in it: a group future
 //! polled once and kept while the future waits on something else protects nothing.

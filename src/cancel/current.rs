@@ -12,16 +12,20 @@
 //!   scope is shielded, or something below it reported so). The wrapper around it then
 //!   knows that cancellation from outside cannot reach the suspended work, so it must
 //!   not drop it, however cancelled the outer scopes are.
+//! - `IN_SCOPE`: whether the work just polled suspended inside a scope's wrapper (any
+//!   scope, shielded or not), which decides for itself, live, what a cancel does to
+//!   the work in it. Set by every wrapper that returns `Pending`; read by `select!`,
+//!   which under a cancel polls only the branches that suspended so.
 //!
-//! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer,
-//! or reads the `Deferred` it names. Its rule: `CURRENT` holds a node or a `Deferred`
-//! only while [`enter`] or [`enter_deferred`] runs the inner poll of the wrapper that
-//! owns it (a node in an `Arc`, or a `Deferred`, that the wrapper keeps for the whole
-//! poll), or the body of a piece of a `par` call made in that node (the call keeps
-//! the `Arc`, and the body returns before its job sets its latch, after which the call
-//! may be gone), on this thread, and they put the previous value back when the poll
-//! or body returns or unwinds; so a non-null `CURRENT` always points at a live node in
-//! an `Arc` or, tagged, at a live `Deferred`.
+//! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer
+//! ([`read_current`] borrows it), or reads the `Deferred` it names. Its rule: `CURRENT`
+//! holds a node or a `Deferred` only while [`enter`] or [`enter_deferred`] runs the
+//! inner poll of the wrapper that owns it (a node in an `Arc`, or a `Deferred`, that
+//! the wrapper keeps for the whole poll), or the body of a piece of a `par` call made
+//! in that node (the call keeps the `Arc`, and the body returns before its job sets its
+//! latch, after which the call may be gone), on this thread, and they put the previous
+//! value back when the poll or body returns or unwinds; so a non-null `CURRENT` always
+//! points at a live node in an `Arc` or, tagged, at a live `Deferred`.
 
 use std::cell::{Cell, OnceCell};
 use std::ptr;
@@ -34,6 +38,7 @@ thread_local! {
     /// A `*const ScopeNode`, or a `*const Deferred` with bit 0 set.
     static CURRENT: Cell<*const ()> = const { Cell::new(ptr::null()) };
     static PROTECTED: Cell<bool> = const { Cell::new(false) };
+    static IN_SCOPE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Restores the previous state when dropped (also on unwind).
@@ -114,6 +119,24 @@ pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
     if shielded_below || node.is_shielded() {
         PROTECTED.with(|p| p.set(true));
     }
+    IN_SCOPE.with(|s| s.set(true));
+}
+
+/// Runs `f` (a poll) and says whether what it polled suspended inside a scope's
+/// wrapper (see the module docs), or is a `select!` (which looks after its branches
+/// itself).
+#[inline]
+pub(crate) fn noting_scope<R>(f: impl FnOnce() -> R) -> (R, bool) {
+    IN_SCOPE.with(|s| s.set(false));
+    let output = f();
+    (output, IN_SCOPE.with(Cell::get))
+}
+
+/// A `select!` returns `Pending`: under a cancel it polls only what is safe to poll
+/// (see [`noting_scope`]).
+#[inline]
+pub(crate) fn report_select_suspended() {
+    IN_SCOPE.with(|s| s.set(true));
 }
 
 /// The current scope as a raw pointer (null outside every scope), for identity checks
@@ -169,6 +192,16 @@ pub(crate) fn current() -> Option<Arc<ScopeNode>> {
 #[inline]
 pub(crate) fn current_to_read() -> Option<Arc<ScopeNode>> {
     strong(resolved_ptr())
+}
+
+/// Runs `f` with the scope [`current_to_read`] names, borrowed for the call: no
+/// reference count is touched (the scope may be a group's, shared by every child).
+#[inline]
+pub(crate) fn read_current<R>(f: impl FnOnce(Option<&ScopeNode>) -> R) -> R {
+    let node = resolved_ptr();
+    // SAFETY: a non-null untagged `CURRENT`, or a `Deferred`'s parent, is a live node
+    // in an `Arc` for the rest of this poll (the module's rule), which outlasts `f`.
+    f(unsafe { node.as_ref() })
 }
 
 fn strong(node: *const ScopeNode) -> Option<Arc<ScopeNode>> {

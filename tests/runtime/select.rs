@@ -144,3 +144,135 @@ fn a_block_handler_without_a_comma_takes_any_next_pattern() {
         assert_eq!(tuple, 20);
     });
 }
+
+/// Under a cancel from outside, a `select!` whose branch is shielded is kept until that
+/// branch ends, and the other branch, as good as dropped, cannot win meanwhile (it
+/// would drop the shielded branch by hand, mid-shield).
+#[test]
+fn under_an_outer_cancel_a_shielded_branch_runs_to_its_end() {
+    let done = Counter::new();
+    let done2 = done.clone();
+    let out = autojump(30, move || async move {
+        pride::move_on_after(Duration::from_secs(1), async move {
+            let shield = pride::CancelScope::new();
+            shield.set_shield(true);
+            pride::select! {
+                _ = shield.run(async move {
+                    sleep(Duration::from_secs(3)).await;
+                    done2.inc();
+                }) => "shield ended",
+                () = sleep(Duration::from_secs(2)) => "sleep won",
+            }
+        })
+        .await
+    });
+    assert_eq!(done.get(), 1, "the shielded branch was cut short: {out:?}");
+    assert_eq!(out, Some("shield ended"));
+}
+
+/// Likewise a branch waiting in a group: the group drains its children (a shielded
+/// cleanup that then fails) and reports the failure; no other branch wins meanwhile.
+#[test]
+fn under_an_outer_cancel_a_branch_draining_a_group_keeps_its_failure() {
+    let done = Counter::new();
+    let done2 = done.clone();
+    let out = autojump(30, move || async move {
+        pride::move_on_after(Duration::from_secs(1), async move {
+            pride::select! {
+                r = pride::task_group(async move |tg| {
+                    tg.start_soon_named("cleanup", async move {
+                        let shield = pride::CancelScope::new();
+                        shield.set_shield(true);
+                        shield.run(sleep(Duration::from_secs(3))).await;
+                        done2.inc();
+                        Err::<(), _>("cleanup failed")
+                    });
+                    std::future::pending::<()>().await;
+                }) => r.map_err(|e| e.to_string()),
+                () = sleep(Duration::from_secs(2)) => Ok(()),
+            }
+        })
+        .await
+    });
+    assert_eq!(done.get(), 1, "the shielded cleanup was cut short: {out:?}");
+    let error = out.expect("the group's branch won").unwrap_err();
+    assert!(error.contains("cleanup failed"), "{error}");
+}
+
+/// A `get` in a branch is not polled once a cancel stands (another branch is kept by
+/// a draining group): the item put after the cancel stays in the queue, not taken by
+/// a branch whose handler the cancel then drops.
+#[test]
+fn under_an_outer_cancel_an_unprotected_branch_takes_nothing() {
+    let left = autojump(30, || async {
+        let queue = Queue::<u32>::unbounded();
+        let q = queue.clone();
+        pride::task_group(async |tg| {
+            let producer = queue.clone();
+            tg.start_soon(async move {
+                sleep(Duration::from_secs(2)).await;
+                producer.put_nowait(7).unwrap();
+            });
+            pride::move_on_after(Duration::from_secs(1), async move {
+                loop {
+                    pride::select! {
+                        _ = pride::task_group(async |tg| {
+                            tg.start_soon(async {
+                                let shield = pride::CancelScope::new();
+                                shield.set_shield(true);
+                                shield.run(sleep(Duration::from_secs(3))).await;
+                            });
+                        }) => {}
+                        item = q.get() => {
+                            let _item = item.unwrap();
+                            sleep(Duration::from_millis(1)).await;
+                            panic!("the item was taken after the cancel");
+                        }
+                    }
+                }
+            })
+            .await;
+        })
+        .await
+        .unwrap();
+        queue.get_nowait().ok()
+    });
+    assert_eq!(left, Some(7));
+}
+
+/// A branch suspended in a scope whose shield is set while it waits (by another task)
+/// is still polled under a cancel from outside: its scope decides, and keeps it.
+#[test]
+fn under_an_outer_cancel_a_branch_shielded_while_it_waits_is_still_polled() {
+    let out = autojump(30, || async {
+        let inner = pride::CancelScope::new();
+        let (inner2, outer) = (inner.clone(), pride::CancelScope::new());
+        let outer2 = outer.clone();
+        let shielded = Event::new();
+        let shielded2 = shielded.clone();
+        pride::task_group(async |tg| {
+            tg.start_soon(async move {
+                sleep(Duration::from_secs(1)).await;
+                inner2.set_shield(true);
+                outer2.cancel();
+                shielded2.set();
+            });
+            let out = outer
+                .run(async move {
+                    pride::select! {
+                        r = inner.run(async {
+                            shielded.wait().await;
+                            sleep(Duration::from_secs(1)).await;
+                            "inner ended"
+                        }) => r,
+                        () = std::future::pending::<()>() => None,
+                    }
+                })
+                .await;
+            Ok::<_, pride::BoxError>(out)
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(out, Some(Some("inner ended")));
+}

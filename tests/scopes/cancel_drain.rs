@@ -703,20 +703,24 @@ fn a_cleanup_panic_of_a_scope_awaited_by_reference_unwinds_out_of_the_catching_s
     assert!(!after_ran, "the code after the catching scope ran");
 }
 
-/// The cancel of a group reaches work inside a scope in one `select!` branch while
-/// another branch is ready: the cleanup panic is still cleanup the cancel caused, and
-/// the group stays cancelled.
+/// The cancel of a group, made by one `select!` branch, reaches work inside a scope in
+/// a second branch while a third is ready in the same poll: the cleanup panic is still
+/// cleanup the cancel caused, and the group stays cancelled.
 #[test]
 fn a_cleanup_panic_in_a_select_branch_keeps_a_cancelled_group_cancelled() {
     let err = autojump(20, || async {
         task_group(async |tg| {
-            tg.cancel_scope().cancel();
             pride::select! {
+                () = async {
+                    pride::yield_now().await;
+                    tg.cancel_scope().cancel();
+                    pending::<()>().await;
+                } => {},
                 _ = CancelScope::new().run(async {
                     let _p = PanicOnDrop;
                     pending::<()>().await;
                 }) => {},
-                () = std::future::ready(()) => {},
+                () = pride::yield_now() => {},
             };
         })
         .await
