@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use super::Pattern;
+use crate::cancel::cancel_stands;
 use crate::group::error::{Kind, Reason, TaskError};
 use crate::loom::sync::{Arc, Mutex};
 use crate::{GroupError, TaskOutput, task_group};
@@ -20,6 +21,13 @@ use crate::{GroupError, TaskOutput, task_group};
 /// came before the win and then that panic; the winner's value is dropped. Apart from
 /// panics, what a loser does after the win (a value or a failure at the end of a
 /// shielded section) is dropped with it.
+///
+/// A failure is never lost to a cancel from outside either: one that comes while such
+/// a cancel stands (a future that finishes a shielded section with an error) makes the
+/// race an error, with the failures that came before it and then that failure, and the
+/// error passes out through the cancelled scopes. A race cancelled from outside with no
+/// failure after the cancel ends as cancelled work, as any group does (the attempts
+/// that failed before the cancel go with it: the race was still under way).
 ///
 /// ```
 /// use std::time::Duration;
@@ -56,19 +64,21 @@ where
                 tg.start_soon(async move {
                     let outcome = future.await.into_result();
                     let mut winner = winner.lock();
-                    if scope.cancel_called() {
-                        // The race is over. Won: this loser's outcome goes with it.
-                        // Failed (a panic cancelled the group): a failure is the
-                        // group's, after that panic.
-                        return match outcome {
-                            Err(error) if winner.is_none() => Err(error),
-                            _ => Ok(()),
-                        };
-                    }
                     match outcome {
-                        Ok(value) => {
+                        // The race is won: this loser's outcome goes with it.
+                        _ if winner.is_some() => {}
+                        Ok(value) if !scope.cancel_called() => {
                             *winner = Some(value);
                             scope.cancel();
+                        }
+                        // A panic failed the race: the value is not wanted.
+                        Ok(_) => {}
+                        // Under a cancel (the race's own after a panic, or one from
+                        // outside), a failure is the group's, which keeps it and passes
+                        // it out through the cancelled scopes; the race's own list holds
+                        // the failed attempts of a race still under way.
+                        Err(error) if scope.cancel_called() || cancel_stands() => {
+                            return Err(error);
                         }
                         Err(error) => failures
                             .lock()

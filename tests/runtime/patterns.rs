@@ -374,6 +374,37 @@ fn race_panic_fails_the_race_at_once() {
     assert_eq!(tally.dropped.get(), 3);
 }
 
+/// Errors are never lost to a cancel: under a cancel from outside, a failure that a
+/// shielded attempt returns after the cancel makes the race an error (after the
+/// failures that came before the cancel), and that error passes out through the
+/// cancelled scope.
+#[test]
+fn race_keeps_a_failure_after_a_cancel_from_outside() {
+    type Attempt = std::pin::Pin<Box<dyn Future<Output = Result<u32, BoxError>> + Send>>;
+    let tally = Tally::default();
+    let t = tally.clone();
+    let (out, elapsed) = autojump(30, move || async move {
+        let futures: Vec<Attempt> = vec![
+            Box::pin(child(&t, ms(500), Outcome::Err(1))),
+            Box::pin(async {
+                let shield = CancelScope::new();
+                shield.set_shield(true);
+                shield.run(sleep(ms(2_000))).await;
+                Err(MyError(2).into())
+            }),
+            Box::pin(child(&t, HOUR, Outcome::Ok(3))),
+        ];
+        timed(move_on_after(ms(1_000), race(futures))).await
+    });
+    let error = out
+        .expect("the failure passes out through the cancel")
+        .unwrap_err();
+    assert_eq!(codes(&error), [1, 2]);
+    assert_eq!(elapsed, ms(2_000));
+    assert_eq!(tally.finished.get(), 1);
+    assert_eq!(tally.dropped.get(), 2);
+}
+
 #[test]
 fn race_of_nothing_is_an_error_with_no_entries() {
     let result = autojump(30, || async {
