@@ -98,7 +98,18 @@ impl RestartPolicy {
     /// let fatal = pride::RestartPolicy::one_for_one().max_restarts(0, Duration::from_secs(1));
     /// # let _ = fatal;
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `window` is zero and `restarts` is not: a restart counts against the budget
+    /// while it is less than `window` ago, which none ever is, so the budget would be
+    /// no limit at all. (With `restarts` at `0` the window plays no part.)
+    #[track_caller]
     pub fn max_restarts(mut self, restarts: usize, window: Duration) -> RestartPolicy {
+        assert!(
+            restarts == 0 || !window.is_zero(),
+            "pride: max_restarts({restarts}, ..) needs a window longer than zero"
+        );
         self.max_restarts = restarts;
         self.window = window;
         self

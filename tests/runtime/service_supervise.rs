@@ -1639,3 +1639,24 @@ fn a_supervisor_dropped_by_hand_while_it_gives_up_leaves_no_child_behind() {
     assert_eq!(started, "Err(NotStarted)");
     assert_eq!(result, Ok(()));
 }
+
+/// A zero window would count no restart against the budget (none is ever less than
+/// zero ago), which would be no limit at all: the builder refuses it.
+#[test]
+#[should_panic(expected = "window")]
+fn a_zero_window_with_a_restart_budget_is_refused() {
+    let _ = RestartPolicy::one_for_one().max_restarts(2, Duration::ZERO);
+}
+
+/// With no restart allowed the window plays no part: a zero one is accepted, and the
+/// first failure is fatal.
+#[test]
+fn a_zero_window_without_restarts_makes_the_first_failure_fatal() {
+    autojump().block_on(async {
+        let error = supervise(RestartPolicy::one_for_one().max_restarts(0, Duration::ZERO))
+            .child("once", || async { Err::<(), _>("boom") })
+            .await
+            .unwrap_err();
+        assert_eq!(error.errors().len(), 1);
+    });
+}
