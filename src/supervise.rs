@@ -76,6 +76,11 @@ impl RestartPolicy {
     /// On any failure, cancel every other child and restart them all, in order. For
     /// children that depend on one another. Same defaults as [`one_for_one`](Self::one_for_one).
     ///
+    /// Every sibling that the restart cancels is started again, whatever it returns
+    /// once cancelled: one that finishes a shielded unit of work and returns `Ok(())`
+    /// stopped because it was told to, and is not done. A child that had returned
+    /// `Ok(())` before the failure is done, and is not restarted.
+    ///
     /// ```
     /// // A cache and the worker that fills it: restart both when either fails.
     /// let policy = pride::RestartPolicy::one_for_all();
@@ -213,7 +218,9 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   child waits for, say) is restarted after its backoff, or the supervisor gives up,
 ///   as at any other time.
 /// - A child that returns successfully is done and is not restarted; the supervisor
-///   returns `Ok(())` once every child is done.
+///   returns `Ok(())` once every child is done. A child that a one-for-all restart
+///   cancelled is not done, whatever it returns: it stopped because it was told to,
+///   and starts again with the others.
 /// - A panic in a child's factory (the closure that makes its future) is that run's
 ///   panic, named after the child and handled by the policy like any other.
 /// - One-for-all: on a failure, the other running children are cancelled and have
@@ -487,7 +494,8 @@ struct Exit {
     index: usize,
     generation: u64,
     /// `None`: the run was dropped by a cancel (the supervisor's teardown, or one from
-    /// outside), or unwound, before it had an outcome.
+    /// outside), or unwound, before it had an outcome; or it returned successfully
+    /// after a teardown told it to stop, which is no more than stopping.
     outcome: Option<Result<(), TaskError>>,
 }
 
@@ -736,8 +744,10 @@ impl Children {
     /// failed child's siblings; when the supervisor gives up, every child but the one
     /// that used up the budget): cancels them and waits until each has ended. The error
     /// a child returns as it is torn down (from a shielded cleanup, say), or a panic in
-    /// its cleanup, goes to `errors` with the child's index; a child that returned
-    /// successfully is done. The supervisor is then done with their runs.
+    /// its cleanup, goes to `errors` with the child's index. A child that returned
+    /// successfully before it was cancelled is done; one that was stopped (whatever it
+    /// returned, see [`Exit::outcome`]) stays running, for the caller to restart. The
+    /// supervisor is then done with their runs.
     async fn tear_down(
         &mut self,
         except: usize,
@@ -965,7 +975,13 @@ impl Config {
                 // Moved in whole, so that it is dropped with the run, however the run
                 // ends.
                 let exit = exit;
-                let outcome = cleanup_caught(name, run_scope.run(work)).await;
+                let outcome = match cleanup_caught(name, run_scope.run(work)).await {
+                    // Told to stop (a teardown cancelled it), it stopped: a success
+                    // then is not "done", but a run stopped as the cancel would have,
+                    // which a one-for-all restart starts again.
+                    Some(Ok(())) if run_scope.cancel_called() => None,
+                    outcome => outcome,
+                };
                 exit.end(outcome)
             }
         });

@@ -1660,3 +1660,89 @@ fn a_zero_window_without_restarts_makes_the_first_failure_fatal() {
         assert_eq!(error.errors().len(), 1);
     });
 }
+
+/// One-for-all: "b" fails while "a" is in a shielded unit of work; the teardown
+/// cancels "a", which ends with `Ok(())` as that unit ends. "a" stopped because it was
+/// told to, not because it was done: the restart starts it again with "b".
+#[test]
+fn one_for_all_restarts_a_sibling_that_returned_ok_while_torn_down() {
+    let a_runs = Arc::new(AtomicUsize::new(0));
+    let b_runs = Arc::new(AtomicUsize::new(0));
+    let (ar, br) = (a_runs.clone(), b_runs.clone());
+    autojump().block_on(async move {
+        let stop = pride::CancelScope::new();
+        let stopper = stop.clone();
+        stop.run(
+            supervise(
+                RestartPolicy::one_for_all()
+                    .max_restarts(5, Duration::from_secs(60))
+                    .backoff(Duration::from_secs(1), Duration::from_secs(1)),
+            )
+            .child("a", move || {
+                ar.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let shield = pride::CancelScope::new();
+                    shield.set_shield(true);
+                    shield.run(pride::sleep(Duration::from_secs(10))).await;
+                    Ok::<(), pride::BoxError>(())
+                }
+            })
+            .child("b", move || {
+                let n = br.fetch_add(1, Ordering::SeqCst);
+                let stopper = stopper.clone();
+                async move {
+                    if n == 0 {
+                        pride::sleep(Duration::from_secs(2)).await;
+                        return Err::<(), pride::BoxError>("b failed".into());
+                    }
+                    // The restarted run: ends the test once "a" has had time to restart.
+                    pride::sleep(Duration::from_secs(30)).await;
+                    stopper.cancel();
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }
+            }),
+        )
+        .await;
+    });
+    assert_eq!(b_runs.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        a_runs.load(Ordering::SeqCst),
+        2,
+        "one-for-all restarted \"b\" but not \"a\", which its teardown stopped"
+    );
+}
+
+/// One-for-all: "once" returns `Ok(())` before "b" fails: it is done, and the restart
+/// that "b"'s failure causes does not start it again.
+#[test]
+fn one_for_all_does_not_restart_a_sibling_that_was_done_before_the_failure() {
+    let once_runs = Arc::new(AtomicUsize::new(0));
+    let b_runs = Arc::new(AtomicUsize::new(0));
+    let (or, br) = (once_runs.clone(), b_runs.clone());
+    autojump().block_on(async move {
+        supervise(
+            RestartPolicy::one_for_all()
+                .max_restarts(5, Duration::from_secs(60))
+                .backoff(Duration::from_secs(1), Duration::from_secs(1)),
+        )
+        .child("once", move || {
+            or.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<(), pride::BoxError>(()) }
+        })
+        .child("b", move || {
+            let n = br.fetch_add(1, Ordering::SeqCst);
+            async move {
+                pride::sleep(Duration::from_secs(2)).await;
+                if n == 0 {
+                    return Err::<(), pride::BoxError>("b failed".into());
+                }
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(b_runs.load(Ordering::SeqCst), 2);
+    assert_eq!(once_runs.load(Ordering::SeqCst), 1);
+}
