@@ -23,6 +23,7 @@ use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -153,7 +154,8 @@ fn jittered(full: Duration, factor: f64) -> Duration {
 
 /// One run of a child, its error or panic caught and named.
 type BoxFuture = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send>>;
-type Factory = Box<dyn FnMut(TaskStatus<()>) -> BoxFuture + Send>;
+/// Makes a run's future; `Err`: the child's factory panicked, which is the run's failure.
+type Factory = Box<dyn FnMut(TaskStatus<()>) -> Result<BoxFuture, TaskError> + Send>;
 
 struct Spec {
     name: Arc<str>,
@@ -339,7 +341,8 @@ impl Supervisor {
     /// A run that ends before it called `started` was not ready, even if its status
     /// lives on elsewhere (moved into a blocking closure, say): the supervisor handles
     /// that end as it comes, restarting the child or giving up, without waiting for
-    /// the status to be dropped.
+    /// the status to be dropped. A run that drops its status and runs on was not ready
+    /// either: see [`ready_on`](Self::ready_on).
     ///
     /// ```
     /// let rt = pride::Runtime::builder()
@@ -397,6 +400,15 @@ impl Supervisor {
     /// every child has started, `start` returns [`StartError::Failed`](crate::StartError::Failed)
     /// with the supervisor's error.
     ///
+    /// A run that lets go of its status without calling `started` and runs on never
+    /// started, so the supervisor can never say that every child has: it lets go of
+    /// `status` too, as such a child does, and `start` returns
+    /// [`StartError::NotStarted`](crate::StartError::NotStarted) at once. The supervisor
+    /// runs on, an ordinary child of the group, as a child that dropped its status after
+    /// [`TaskGroup::start`] is. (A run that drops its status as it ends has not let go
+    /// of it: its end is handled as it comes. Beware `|_status| async move { .. }`,
+    /// which drops the status as the factory returns, before the run first runs.)
+    ///
     /// ```
     /// pride::run(async {
     ///     pride::task_group(async |tg| {
@@ -421,19 +433,21 @@ impl Supervisor {
 
 /// One run of a child: the future `make` returns, its panic and error named after the
 /// child. A panic in `make` itself, which runs on the supervisor's task, is caught and
-/// becomes the run's failure, so the policy handles it like any other.
-fn boxed<Fut>(name: Arc<str>, make: impl FnOnce() -> Fut) -> BoxFuture
+/// returned as the run's failure, so the policy handles it like any other.
+fn boxed<Fut>(name: Arc<str>, make: impl FnOnce() -> Fut) -> Result<BoxFuture, TaskError>
 where
     Fut: Future + Send + 'static,
     Fut::Output: TaskOutput,
 {
     match catch_unwind(AssertUnwindSafe(make)) {
-        Ok(future) => Box::pin(async move { catch(Some(name), future).await.map(drop) }),
+        Ok(future) => Ok(Box::pin(async move {
+            catch(Some(name), future).await.map(drop)
+        })),
         Err(panic) => {
             let error = TaskError::new(Some(name), Kind::Panic(Payload::new(panic)));
             // Traced as a panic of the run's future is.
             crate::debug::trace::failed(&error);
-            Box::pin(std::future::ready(Err(error)))
+            Err(error)
         }
     }
 }
@@ -506,10 +520,17 @@ struct Exit {
 struct ExitOnDrop {
     exits: Queue<Exit>,
     exit: Option<Exit>,
+    /// The run's [`Child::over`], set before the exit is queued.
+    over: Arc<AtomicBool>,
 }
 
 impl ExitOnDrop {
-    fn new(exits: &Queue<Exit>, index: usize, generation: u64) -> ExitOnDrop {
+    fn new(
+        exits: &Queue<Exit>,
+        index: usize,
+        generation: u64,
+        over: Arc<AtomicBool>,
+    ) -> ExitOnDrop {
         let exit = Exit {
             index,
             generation,
@@ -518,6 +539,7 @@ impl ExitOnDrop {
         ExitOnDrop {
             exits: exits.clone(),
             exit: Some(exit),
+            over,
         }
     }
 
@@ -529,6 +551,7 @@ impl ExitOnDrop {
     fn end(mut self, outcome: Option<Result<(), TaskError>>) -> Result<(), crate::BoxError> {
         let mut exit = self.exit.take().expect("a run ends once");
         exit.outcome = outcome;
+        self.over.store(true, Ordering::Release);
         match self.exits.put_nowait(exit) {
             Err(refused) => match refused.into_inner().and_then(|exit| exit.outcome) {
                 Some(Err(error)) => fail_task(error),
@@ -544,6 +567,7 @@ impl Drop for ExitOnDrop {
         // An unbounded queue takes every item while it is open; once it is closed, the
         // supervisor is gone, and an end without an outcome needs no one.
         if let Some(exit) = self.exit.take() {
+            self.over.store(true, Ordering::Release);
             let _ = self.exits.put_nowait(exit);
         }
     }
@@ -636,6 +660,13 @@ struct Child {
     failed_start: Option<TaskError>,
     /// Whether a run of the child has been ready.
     up: bool,
+    /// Whether the current run has ended, set as it queues its exit. A run that drops
+    /// its status as it ends has set it by the time its start settles: a status
+    /// dropped by the run's own poll settles the start after that poll, and a factory
+    /// that panicked (dropping the status as it unwinds) ends the run before the start
+    /// is seen to settle. A start settled without `started` while this is unset is a
+    /// run that let go of its status and runs on.
+    over: Arc<AtomicBool>,
 }
 
 /// The children as the supervisor's body sees them, one entry each.
@@ -645,6 +676,9 @@ struct Children {
     /// The child started in order whose readiness, or end, the next start in order
     /// waits for.
     awaiting: Option<usize>,
+    /// A run let go of its status without calling `started` and runs on: that child
+    /// never started, and the supervisor can no longer say that every child has.
+    let_go: bool,
 }
 
 impl Children {
@@ -656,10 +690,12 @@ impl Children {
             start: None,
             failed_start: None,
             up: false,
+            over: Arc::new(AtomicBool::new(false)),
         };
         Children {
             list: (0..count).map(|_| child()).collect(),
             awaiting: None,
+            let_go: false,
         }
     }
 
@@ -712,8 +748,12 @@ impl Children {
             // then the start hands its error to the group); should it, the error is
             // that run's failure, for its exit.
             Err(StartError::Failed(error)) => self.list[index].failed_start = Some(error),
-            // It ended, or let go of its status, before it was ready (a factory that
-            // panicked drops the status as it unwinds): its exit says how.
+            // It let go of its status and runs on.
+            Err(StartError::NotStarted) if !self.list[index].over.load(Ordering::Acquire) => {
+                self.let_go = true;
+            }
+            // It ended before it was ready (a factory that panicked drops the status as
+            // it unwinds): its exit says how.
             Err(_) => {}
         }
     }
@@ -865,6 +905,11 @@ impl Config {
                     children.awaiting = Some(index);
                 }
             }
+            if children.let_go {
+                // A child let go of its status and runs on: the supervisor lets go of
+                // its own, as such a child does (the starter gets `NotStarted`).
+                drop(ready.take());
+            }
             let up = |c: &Child| c.up || c.state == State::Done;
             if ready.is_some() && children.list.iter().all(up) {
                 ready.take().expect("checked above").started(());
@@ -968,13 +1013,22 @@ impl Config {
         let name = spec.name.clone();
         let factory = spec.factory.clone();
         let child = &mut children.list[index];
-        let exit = ExitOnDrop::new(exits, index, child.generation);
+        let over = Arc::new(AtomicBool::new(false));
+        let exit = ExitOnDrop::new(exits, index, child.generation, over.clone());
         let start = tg.start_named(&*spec.name, move |status| {
-            let work = (*factory.lock())(status);
+            // A factory that panicked made no run: the run ends here, before its start
+            // settles. (The body, which polls the start, holds the queue open.)
+            let run = match (*factory.lock())(status) {
+                Ok(work) => Ok((work, exit)),
+                Err(error) => Err(exit.end(Some(Err(error)))),
+            };
             async move {
-                // Moved in whole, so that it is dropped with the run, however the run
-                // ends.
-                let exit = exit;
+                // The exit came in with the run, and is dropped with it however the run
+                // ends (before its first poll too).
+                let (work, exit) = match run {
+                    Ok(run) => run,
+                    Err(ended) => return ended,
+                };
                 let outcome = match cleanup_caught(name, run_scope.run(work)).await {
                     // Told to stop (a teardown cancelled it), it stopped: a success
                     // then is not "done", but a run stopped as the cancel would have,
@@ -986,6 +1040,7 @@ impl Config {
             }
         });
         child.state = State::Running;
+        child.over = over;
         child.scope = scope;
         child.start = Some(Box::pin(start));
     }

@@ -628,7 +628,10 @@ fn a_give_up_before_ready_fails_the_start() {
                 .start(|status| {
                     supervise(policy)
                         .child("api", || pride::sleep(Duration::from_secs(10)))
-                        .child_with_status("db", |_status| async {
+                        // Holds its status to its end (`|_status|` would drop it at
+                        // once, letting go of it before the run is ever polled).
+                        .child_with_status("db", |status| async move {
+                            let _status = status;
                             Err::<(), _>("connection refused")
                         })
                         .ready_on(status)
@@ -1638,6 +1641,50 @@ fn a_supervisor_dropped_by_hand_while_it_gives_up_leaves_no_child_behind() {
     assert_eq!(log, at_drop, "a child ran on after the drop");
     assert_eq!(started, "Err(NotStarted)");
     assert_eq!(result, Ok(()));
+}
+
+/// A child that lets go of its status without calling `started` and runs on never
+/// started, so the supervisor can never say that every child has: it lets go of its
+/// `ready_on` status too, and the `start` returns `NotStarted` at once instead of
+/// waiting forever. The supervisor runs on in the group, and starts the next child.
+#[test]
+fn ready_on_lets_go_of_its_status_when_a_child_lets_go_of_its_own_and_runs_on() {
+    let outcome = crate::common::autojump(60, || async {
+        let b_up = pride::Event::new();
+        let up = b_up.clone();
+        // An hour is a hang guard: `start` returns at once.
+        pride::move_on_after(Duration::from_secs(3600), async {
+            pride::task_group(async |tg| {
+                let started = tg
+                    .start(|status| {
+                        supervise(RestartPolicy::one_for_one())
+                            .child_with_status("a", |status| async move {
+                                drop(status);
+                                std::future::pending::<()>().await;
+                                Ok::<_, pride::BoxError>(())
+                            })
+                            .child("b", move || {
+                                let up = up.clone();
+                                async move {
+                                    up.set();
+                                    std::future::pending::<()>().await;
+                                    Ok::<_, pride::BoxError>(())
+                                }
+                            })
+                            .ready_on(status)
+                    })
+                    .await;
+                b_up.wait().await;
+                tg.cancel_scope().cancel();
+                Ok::<_, pride::BoxError>(format!("{started:?}"))
+            })
+            .await
+            .unwrap()
+        })
+        .await
+    });
+    let started = outcome.expect("tg.start(supervise(..).ready_on(status)) never returned");
+    assert_eq!(started, "Err(NotStarted)");
 }
 
 /// A zero window would count no restart against the budget (none is ever less than
