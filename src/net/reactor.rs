@@ -202,8 +202,7 @@ impl<S: Source> IoSource<S> {
     ) -> io::Result<R> {
         let mut wait = self.io.wait(direction);
         std::future::poll_fn(|cx| {
-            std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-            wait.poll_op(cx, || op(&self.source))
+            crate::runtime::coop::poll_proceed(cx, |cx| wait.poll_op(cx, || op(&self.source)))
         })
         .await
     }
@@ -217,8 +216,9 @@ impl<S: Source> IoSource<S> {
         direction: Direction,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        self.io.poll_op(cx, direction, || op(&self.source))
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            self.io.poll_op(cx, direction, || op(&self.source))
+        })
     }
 
     /// Ready once the slot reports readiness in `direction`. The source may still say

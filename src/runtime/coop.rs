@@ -4,9 +4,15 @@
 //! A task that only ever finds its channels, queues, locks and sockets ready would
 //! otherwise never return `Pending`, and would keep its worker from everything queued
 //! behind it. Each worker gives a task [`INITIAL`] units when it polls it; every
-//! resource operation spends one; once they are spent, the next operation returns
-//! `Pending` after waking the task, which then goes to the back of its worker's queue.
-//! Threads that are not workers (a `block_on` thread) have no budget.
+//! resource operation that completes spends one; once they are spent, the next
+//! operation returns `Pending` after waking the task, which then goes to the back of
+//! its worker's queue. Threads that are not workers (a `block_on` thread) have no
+//! budget.
+//!
+//! Only progress spends: an operation that returns `Pending` spends nothing. A task
+//! waiting on many idle operations at once (a `join` over hundreds of reads) would
+//! otherwise spend its units on operations that found nothing, be refused on the rest,
+//! be woken by each refusal, and be polled again and again while nothing is ready.
 //!
 //! A refusal only helps if whoever polls passes the `Pending` up to the worker. A
 //! future polled synchronously inside the task's poll (a foreign executor's
@@ -28,8 +34,8 @@ pub(crate) const REFUSALS: u32 = 128;
 
 thread_local! {
     /// Operations, then refusals, left to the running task's poll: above `REFUSALS`,
-    /// an operation spends a unit; from `REFUSALS` down to 1 it is refused; at 0 it
-    /// proceeds. `None` on threads that are not running a task.
+    /// an operation that completes spends a unit; from `REFUSALS` down to 1 an
+    /// operation is refused; at 0 it proceeds. `None` on threads that are not running a task.
     static BUDGET: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
@@ -45,24 +51,39 @@ pub(crate) fn budget<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Spends one unit of the running task's budget, or, once it is spent, wakes the task
-/// and returns `Pending` so that it yields (at most [`REFUSALS`] times per poll).
-/// Resource futures call this first.
+/// Polls `op`, one poll of a resource operation, under the running task's budget.
+/// An `op` that completes spends a unit; one that returns `Pending` spends none. Once
+/// the units are spent, `op` is not polled: the task is woken and `Pending` returned so
+/// that it yields (at most [`REFUSALS`] times per poll). Every resource future polls
+/// its operation through this.
 #[inline]
-pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
-    BUDGET.with(|budget| match budget.get() {
-        Some(left) if left > REFUSALS => {
-            budget.set(Some(left - 1));
-            Poll::Ready(())
-        }
-        None | Some(0) => Poll::Ready(()),
+pub(crate) fn poll_proceed<T>(
+    cx: &mut Context<'_>,
+    op: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    let counted = BUDGET.with(|budget| match budget.get() {
+        Some(left) if left > REFUSALS => Some(true),
+        None | Some(0) => Some(false),
         Some(left) => {
             budget.set(Some(left - 1));
-            super::worker::with_worker_counters(|c| c.budget_exhausted.bump_owned());
-            cx.waker().wake_by_ref();
-            Poll::Pending
+            None
         }
-    })
+    });
+    let Some(counted) = counted else {
+        super::worker::with_worker_counters(|c| c.budget_exhausted.bump_owned());
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    };
+    let poll = op(cx);
+    if counted && poll.is_ready() {
+        BUDGET.with(|budget| {
+            // An operation polled inside `op` may have spent the last unit already.
+            if let Some(left) = budget.get().filter(|left| *left > REFUSALS) {
+                budget.set(Some(left - 1));
+            }
+        });
+    }
+    poll
 }
 
 #[cfg(all(test, not(pride_loom)))]
@@ -70,7 +91,13 @@ mod tests {
     use super::*;
 
     fn poll() -> Poll<()> {
-        poll_proceed(&mut Context::from_waker(std::task::Waker::noop()))
+        poll_op(Poll::Ready(()))
+    }
+
+    fn poll_op(result: Poll<()>) -> Poll<()> {
+        poll_proceed(&mut Context::from_waker(std::task::Waker::noop()), |_| {
+            result
+        })
     }
 
     #[test]
@@ -89,5 +116,36 @@ mod tests {
             assert!(poll().is_ready());
         });
         assert!(poll().is_ready());
+    }
+
+    #[test]
+    fn an_operation_that_returns_pending_spends_nothing() {
+        budget(|| {
+            for _ in 0..INITIAL * 4 {
+                assert!(poll_op(Poll::Pending).is_pending());
+            }
+            for _ in 0..INITIAL {
+                assert!(poll().is_ready());
+            }
+            assert!(
+                poll().is_pending(),
+                "the units were spent by the completions"
+            );
+        });
+    }
+
+    #[test]
+    fn a_refused_operation_is_not_polled() {
+        budget(|| {
+            for _ in 0..INITIAL {
+                assert!(poll().is_ready());
+            }
+            let mut polled = false;
+            let refused = poll_proceed(&mut Context::from_waker(std::task::Waker::noop()), |_| {
+                polled = true;
+                Poll::Ready(())
+            });
+            assert!(refused.is_pending() && !polled);
+        });
     }
 }

@@ -127,34 +127,35 @@ impl Future for BarrierWait<'_> {
     type Output = BarrierWaitResult;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let this = &mut *self;
-        let mut wakers = WakeList::new();
-        let mut waiters = this.barrier.waiters.lock();
-        match std::mem::replace(&mut this.step, Step::Done) {
-            Step::Start if waiters.len() + 1 == this.barrier.n => {
-                // The last arrival: release the round, which empties the list for the
-                // next one.
-                waiters.grant_all(|()| (), &mut wakers);
-                drop(waiters);
-                wakers.wake();
-                Poll::Ready(BarrierWaitResult { leader: true })
-            }
-            Step::Start => {
-                this.step = Step::Waiting(waiters.push_back((), cx.waker()));
-                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
-                Poll::Pending
-            }
-            Step::Waiting(id) => match waiters.poll_grant(id, cx.waker()) {
-                Ok(()) => Poll::Ready(BarrierWaitResult { leader: false }),
-                Err(id) => {
-                    this.step = Step::Waiting(id);
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let this = &mut *self;
+            let mut wakers = WakeList::new();
+            let mut waiters = this.barrier.waiters.lock();
+            match std::mem::replace(&mut this.step, Step::Done) {
+                Step::Start if waiters.len() + 1 == this.barrier.n => {
+                    // The last arrival: release the round, which empties the list for the
+                    // next one.
+                    waiters.grant_all(|()| (), &mut wakers);
+                    drop(waiters);
+                    wakers.wake();
+                    Poll::Ready(BarrierWaitResult { leader: true })
+                }
+                Step::Start => {
+                    this.step = Step::Waiting(waiters.push_back((), cx.waker()));
                     crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                     Poll::Pending
                 }
-            },
-            Step::Done => panic!("pride: Barrier::wait polled after completion"),
-        }
+                Step::Waiting(id) => match waiters.poll_grant(id, cx.waker()) {
+                    Ok(()) => Poll::Ready(BarrierWaitResult { leader: false }),
+                    Err(id) => {
+                        this.step = Step::Waiting(id);
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
+                        Poll::Pending
+                    }
+                },
+                Step::Done => panic!("pride: Barrier::wait polled after completion"),
+            }
+        })
     }
 }
 

@@ -508,31 +508,32 @@ impl<T: Clone> Future for Recv<'_, T> {
     type Output = Result<T, RecvError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let this = &mut *self;
-        let mut shared = this.receiver.shared.lock();
-        if let Some(id) = this.id.take() {
-            // Every send and the close grant all waiters under this lock, so a waiter
-            // not yet granted has nothing new to read.
-            if let Err(id) = shared.waiters.poll_grant(id, cx.waker()) {
-                this.id = Some(id);
-                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                return Poll::Pending;
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let this = &mut *self;
+            let mut shared = this.receiver.shared.lock();
+            if let Some(id) = this.id.take() {
+                // Every send and the close grant all waiters under this lock, so a waiter
+                // not yet granted has nothing new to read.
+                if let Err(id) = shared.waiters.poll_grant(id, cx.waker()) {
+                    this.id = Some(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                    return Poll::Pending;
+                }
             }
-        }
-        match Receiver::take(&mut this.receiver.next, &mut shared) {
-            Ok(value) => {
-                drop(shared);
-                Poll::Ready(Ok(StdArc::unwrap_or_clone(value)))
+            match Receiver::take(&mut this.receiver.next, &mut shared) {
+                Ok(value) => {
+                    drop(shared);
+                    Poll::Ready(Ok(StdArc::unwrap_or_clone(value)))
+                }
+                Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
+                Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
+                Err(TryRecvError::Empty) => {
+                    this.id = Some(shared.waiters.push_back((), cx.waker()));
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                    Poll::Pending
+                }
             }
-            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
-            Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
-            Err(TryRecvError::Empty) => {
-                this.id = Some(shared.waiters.push_back((), cx.waker()));
-                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                Poll::Pending
-            }
-        }
+        })
     }
 }
 

@@ -124,35 +124,36 @@ impl Future for WaitFuture<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let this = &mut *self;
-        if this.event.is_set() {
-            // `set` took the list our id (if we have one) was in: nothing to hand back.
-            this.id = None;
-            return Poll::Ready(());
-        }
-        // Set since the look above, or this is the list a `set` to come will take and
-        // wake, where our waiter is queued or is about to be.
-        let Some(mut waiters) = this.event.inner.unset_waiters() else {
-            this.id = None;
-            return Poll::Ready(());
-        };
-        match this.id.take() {
-            Some(id) => match waiters.poll_grant(id, cx.waker()) {
-                // Only `set` grants, and it takes the list away as it does.
-                Ok(()) => unreachable!("an event's waiter granted in place"),
-                Err(id) => {
-                    this.id = Some(id);
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let this = &mut *self;
+            if this.event.is_set() {
+                // `set` took the list our id (if we have one) was in: nothing to hand back.
+                this.id = None;
+                return Poll::Ready(());
+            }
+            // Set since the look above, or this is the list a `set` to come will take and
+            // wake, where our waiter is queued or is about to be.
+            let Some(mut waiters) = this.event.inner.unset_waiters() else {
+                this.id = None;
+                return Poll::Ready(());
+            };
+            match this.id.take() {
+                Some(id) => match waiters.poll_grant(id, cx.waker()) {
+                    // Only `set` grants, and it takes the list away as it does.
+                    Ok(()) => unreachable!("an event's waiter granted in place"),
+                    Err(id) => {
+                        this.id = Some(id);
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
+                        Poll::Pending
+                    }
+                },
+                None => {
+                    this.id = Some(waiters.push_back((), cx.waker()));
                     crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                     Poll::Pending
                 }
-            },
-            None => {
-                this.id = Some(waiters.push_back((), cx.waker()));
-                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
-                Poll::Pending
             }
-        }
+        })
     }
 }
 

@@ -168,31 +168,32 @@ impl Future for Notified<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let this = &mut *self;
-        let mut state = this.notify.state.lock();
-        match std::mem::replace(&mut this.step, Step::Done) {
-            Step::Start => {
-                if state.broadcasts != this.broadcasts {
-                    return Poll::Ready(());
-                }
-                if std::mem::take(&mut state.permit) {
-                    return Poll::Ready(());
-                }
-                this.step = Step::Waiting(state.waiters.push_back((), cx.waker()));
-                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
-                Poll::Pending
-            }
-            Step::Waiting(id) => match state.waiters.poll_grant(id, cx.waker()) {
-                Ok(_) => Poll::Ready(()),
-                Err(id) => {
-                    this.step = Step::Waiting(id);
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let this = &mut *self;
+            let mut state = this.notify.state.lock();
+            match std::mem::replace(&mut this.step, Step::Done) {
+                Step::Start => {
+                    if state.broadcasts != this.broadcasts {
+                        return Poll::Ready(());
+                    }
+                    if std::mem::take(&mut state.permit) {
+                        return Poll::Ready(());
+                    }
+                    this.step = Step::Waiting(state.waiters.push_back((), cx.waker()));
                     crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                     Poll::Pending
                 }
-            },
-            Step::Done => panic!("pride: Notified polled after completion"),
-        }
+                Step::Waiting(id) => match state.waiters.poll_grant(id, cx.waker()) {
+                    Ok(_) => Poll::Ready(()),
+                    Err(id) => {
+                        this.step = Step::Waiting(id);
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
+                        Poll::Pending
+                    }
+                },
+                Step::Done => panic!("pride: Notified polled after completion"),
+            }
+        })
     }
 }
 

@@ -219,20 +219,21 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let mut state = self.state.lock();
-        if let Some(value) = state.value.take() {
-            return Poll::Ready(Ok(value));
-        }
-        if state.sender_done {
-            return Poll::Ready(Err(RecvError));
-        }
-        match &mut state.receiver_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
-        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-        Poll::Pending
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let mut state = self.state.lock();
+            if let Some(value) = state.value.take() {
+                return Poll::Ready(Ok(value));
+            }
+            if state.sender_done {
+                return Poll::Ready(Err(RecvError));
+            }
+            match &mut state.receiver_waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                slot => *slot = Some(cx.waker().clone()),
+            }
+            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+            Poll::Pending
+        })
     }
 }
 

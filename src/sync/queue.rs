@@ -274,41 +274,44 @@ impl GetWait {
         core: &Core<T>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, Closed>> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let mut wakers = WakeList::new();
-        let mut state = core.lock();
-        let result = match std::mem::replace(&mut self.0, Step::Done) {
-            Step::Start => match state.try_get(&mut wakers) {
-                Ok(value) => Ok(value),
-                Err(WouldBlock::Empty) => {
-                    self.0 = Step::Waiting(state.getters.push_back((), cx.waker()));
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                    return Poll::Pending;
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let mut wakers = WakeList::new();
+            let mut state = core.lock();
+            let result = match std::mem::replace(&mut self.0, Step::Done) {
+                Step::Start => match state.try_get(&mut wakers) {
+                    Ok(value) => Ok(value),
+                    Err(WouldBlock::Empty) => {
+                        self.0 = Step::Waiting(state.getters.push_back((), cx.waker()));
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                        return Poll::Pending;
+                    }
+                    Err(_) => Err(Closed(())),
+                },
+                Step::Waiting(id) => match state.getters.poll_grant(id, cx.waker()) {
+                    Ok(value) => {
+                        state.collected(&mut wakers);
+                        Ok(value)
+                    }
+                    Err(id) if state.drained() => {
+                        let _ = state.getters.remove(id);
+                        Err(Closed(()))
+                    }
+                    Err(id) => {
+                        self.0 = Step::Waiting(id);
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                        return Poll::Pending;
+                    }
+                },
+                Step::Done => {
+                    panic!(
+                        "pride: a `Queue::get` or channel `recv` future polled after it completed"
+                    )
                 }
-                Err(_) => Err(Closed(())),
-            },
-            Step::Waiting(id) => match state.getters.poll_grant(id, cx.waker()) {
-                Ok(value) => {
-                    state.collected(&mut wakers);
-                    Ok(value)
-                }
-                Err(id) if state.drained() => {
-                    let _ = state.getters.remove(id);
-                    Err(Closed(()))
-                }
-                Err(id) => {
-                    self.0 = Step::Waiting(id);
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                    return Poll::Pending;
-                }
-            },
-            Step::Done => {
-                panic!("pride: a `Queue::get` or channel `recv` future polled after it completed")
-            }
-        };
-        drop(state);
-        wakers.wake();
-        Poll::Ready(result)
+            };
+            drop(state);
+            wakers.wake();
+            Poll::Ready(result)
+        })
     }
 
     /// Leaves the line; an item handed over but never seen goes to the next getter or
@@ -353,51 +356,52 @@ impl<T> Future for PutFuture<'_, T> {
     type Output = Result<(), Closed<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let this = &mut *self;
-        let value = this
-            .value
-            .take()
-            .expect("pride: a `Queue::put` or channel `send` future polled after it completed");
-        let mut wakers = WakeList::new();
-        let mut state = this.core.lock();
-        let result = match this.id.take() {
-            None => match state.try_put(value, &mut wakers) {
-                Ok(()) => Ok(()),
-                Err(WouldBlock::Full(value)) => {
-                    this.value = Some(value);
-                    this.id = Some(state.putters.push_back((), cx.waker()));
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                    return Poll::Pending;
-                }
-                Err(WouldBlock::Closed(value)) => Err(Closed(value)),
-                Err(WouldBlock::Empty) => unreachable!("a put never finds the queue empty"),
-            },
-            Some(id) => match state.putters.poll_grant(id, cx.waker()) {
-                // A slot is ours; a put that completes after `close` still fails.
-                Ok(()) if state.closed => {
-                    state.release_slot(&mut wakers);
-                    Err(Closed(value))
-                }
-                Ok(()) => {
-                    state.deliver(value, &mut wakers);
-                    Ok(())
-                }
-                Err(id) if state.closed => {
-                    let _ = state.putters.remove(id);
-                    Err(Closed(value))
-                }
-                Err(id) => {
-                    this.value = Some(value);
-                    this.id = Some(id);
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                    return Poll::Pending;
-                }
-            },
-        };
-        drop(state);
-        wakers.wake();
-        Poll::Ready(result)
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let this = &mut *self;
+            let value = this
+                .value
+                .take()
+                .expect("pride: a `Queue::put` or channel `send` future polled after it completed");
+            let mut wakers = WakeList::new();
+            let mut state = this.core.lock();
+            let result = match this.id.take() {
+                None => match state.try_put(value, &mut wakers) {
+                    Ok(()) => Ok(()),
+                    Err(WouldBlock::Full(value)) => {
+                        this.value = Some(value);
+                        this.id = Some(state.putters.push_back((), cx.waker()));
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                        return Poll::Pending;
+                    }
+                    Err(WouldBlock::Closed(value)) => Err(Closed(value)),
+                    Err(WouldBlock::Empty) => unreachable!("a put never finds the queue empty"),
+                },
+                Some(id) => match state.putters.poll_grant(id, cx.waker()) {
+                    // A slot is ours; a put that completes after `close` still fails.
+                    Ok(()) if state.closed => {
+                        state.release_slot(&mut wakers);
+                        Err(Closed(value))
+                    }
+                    Ok(()) => {
+                        state.deliver(value, &mut wakers);
+                        Ok(())
+                    }
+                    Err(id) if state.closed => {
+                        let _ = state.putters.remove(id);
+                        Err(Closed(value))
+                    }
+                    Err(id) => {
+                        this.value = Some(value);
+                        this.id = Some(id);
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                        return Poll::Pending;
+                    }
+                },
+            };
+            drop(state);
+            wakers.wake();
+            Poll::Ready(result)
+        })
     }
 }
 
@@ -470,29 +474,30 @@ pub(crate) struct StreamWait(Option<WaiterId>);
 impl StreamWait {
     /// The next item, or `None` once the queue is drained.
     pub(crate) fn poll_next<T>(&mut self, core: &Core<T>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let mut wakers = WakeList::new();
-        let mut state = core.lock();
-        let item = match state.try_get(&mut wakers) {
-            Ok(value) => Some(value),
-            Err(WouldBlock::Empty) => {
-                // Queued still, or woken by an item another reader took: wait (again).
-                let id = match self.0.take() {
-                    Some(id) => state.watchers.poll_grant(id, cx.waker()).err(),
-                    None => None,
-                };
-                self.0 = Some(id.unwrap_or_else(|| state.watchers.push_back((), cx.waker())));
-                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                return Poll::Pending;
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let mut wakers = WakeList::new();
+            let mut state = core.lock();
+            let item = match state.try_get(&mut wakers) {
+                Ok(value) => Some(value),
+                Err(WouldBlock::Empty) => {
+                    // Queued still, or woken by an item another reader took: wait (again).
+                    let id = match self.0.take() {
+                        Some(id) => state.watchers.poll_grant(id, cx.waker()).err(),
+                        None => None,
+                    };
+                    self.0 = Some(id.unwrap_or_else(|| state.watchers.push_back((), cx.waker())));
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                    return Poll::Pending;
+                }
+                Err(_) => None,
+            };
+            if let Some(id) = self.0.take() {
+                let _ = state.watchers.remove(id);
             }
-            Err(_) => None,
-        };
-        if let Some(id) = self.0.take() {
-            let _ = state.watchers.remove(id);
-        }
-        drop(state);
-        wakers.wake();
-        Poll::Ready(item)
+            drop(state);
+            wakers.wake();
+            Poll::Ready(item)
+        })
     }
 
     /// Leaves the watchers (a wake-up it was given carries nothing to pass on).

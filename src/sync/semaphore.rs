@@ -243,28 +243,29 @@ impl PermitWait {
 
     /// Ready once the `n` permits belong to the caller.
     pub(crate) fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<usize> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let mut state = sem.lock_state();
-        match std::mem::replace(&mut self.step, Step::Done) {
-            Step::Start => {
-                if self.n == 0 || (state.waiters.is_empty() && state.permits >= self.n) {
-                    state.permits -= self.n;
-                    return Poll::Ready(self.n);
-                }
-                self.step = Step::Waiting(state.waiters.push_back(self.n, cx.waker()));
-                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
-                Poll::Pending
-            }
-            Step::Waiting(id) => match state.waiters.poll_grant(id, cx.waker()) {
-                Ok(n) => Poll::Ready(n),
-                Err(id) => {
-                    self.step = Step::Waiting(id);
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let mut state = sem.lock_state();
+            match std::mem::replace(&mut self.step, Step::Done) {
+                Step::Start => {
+                    if self.n == 0 || (state.waiters.is_empty() && state.permits >= self.n) {
+                        state.permits -= self.n;
+                        return Poll::Ready(self.n);
+                    }
+                    self.step = Step::Waiting(state.waiters.push_back(self.n, cx.waker()));
                     crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
                     Poll::Pending
                 }
-            },
-            Step::Done => panic!("pride: {} future polled after it completed", self.call),
-        }
+                Step::Waiting(id) => match state.waiters.poll_grant(id, cx.waker()) {
+                    Ok(n) => Poll::Ready(n),
+                    Err(id) => {
+                        self.step = Step::Waiting(id);
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
+                        Poll::Pending
+                    }
+                },
+                Step::Done => panic!("pride: {} future polled after it completed", self.call),
+            }
+        })
     }
 
     /// Leaves the line; permits granted but never seen go to the next waiters.

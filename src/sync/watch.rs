@@ -401,31 +401,32 @@ impl<T> Future for Changed<'_, T> {
     type Output = Result<(), RecvError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RecvError>> {
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx));
-        let this = &mut *self;
-        let shared = &this.receiver.shared;
-        let mut state = shared.state.lock();
-        if let Some(id) = this.id.take() {
-            // Every send grants all waiters under this lock after bumping the version,
-            // and so does the close: a waiter not yet granted is woken by the send or
-            // close to come.
-            if let Err(id) = state.waiters.poll_grant(id, cx.waker()) {
-                this.id = Some(id);
-                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                return Poll::Pending;
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let this = &mut *self;
+            let shared = &this.receiver.shared;
+            let mut state = shared.state.lock();
+            if let Some(id) = this.id.take() {
+                // Every send grants all waiters under this lock after bumping the version,
+                // and so does the close: a waiter not yet granted is woken by the send or
+                // close to come.
+                if let Err(id) = state.waiters.poll_grant(id, cx.waker()) {
+                    this.id = Some(id);
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                    return Poll::Pending;
+                }
             }
-        }
-        let version = shared.version();
-        if version != this.receiver.seen {
-            this.receiver.seen = version;
-            return Poll::Ready(Ok(()));
-        }
-        if state.closed {
-            return Poll::Ready(Err(RecvError));
-        }
-        this.id = Some(state.waiters.push_back((), cx.waker()));
-        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-        Poll::Pending
+            let version = shared.version();
+            if version != this.receiver.seen {
+                this.receiver.seen = version;
+                return Poll::Ready(Ok(()));
+            }
+            if state.closed {
+                return Poll::Ready(Err(RecvError));
+            }
+            this.id = Some(state.waiters.push_back((), cx.waker()));
+            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+            Poll::Pending
+        })
     }
 }
 

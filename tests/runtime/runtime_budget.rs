@@ -1,10 +1,16 @@
 //! The cooperative budget: a task whose resources are always ready still lets the
 //! other tasks on its worker run.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
-use pride::{Queue, task_group};
+use pride::net::UdpSocket;
+use pride::{BoxError, Event, Queue, task_group};
+
+use crate::common;
 
 const ITEMS: usize = 10_000;
 
@@ -42,4 +48,143 @@ fn an_always_ready_consumer_yields_to_its_siblings() {
         seen_at < ITEMS,
         "the sibling only ran after the consumer had drained everything"
     );
+}
+
+/// Counts the wake-ups given to the waker it wraps.
+struct CountingWaker {
+    inner: Waker,
+    wakes: AtomicUsize,
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        self.inner.wake_by_ref();
+    }
+}
+
+/// Polls every future of a list on each poll, as `join_all` does.
+struct JoinAll<'a>(Vec<Option<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>>);
+
+impl Future for JoinAll<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut pending = false;
+        for slot in self.0.iter_mut() {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+}
+
+/// Polls `join` once from the running task, through a waker that counts the wake-ups it
+/// gets during that poll; says whether the poll was pending and how many.
+async fn poll_once_counting_wakes(join: &mut JoinAll<'_>) -> (bool, usize) {
+    std::future::poll_fn(|cx| {
+        let counter = Arc::new(CountingWaker {
+            inner: cx.waker().clone(),
+            wakes: AtomicUsize::new(0),
+        });
+        let waker = Waker::from(counter.clone());
+        let pending = Pin::new(&mut *join)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending();
+        Poll::Ready((pending, counter.wakes.load(Ordering::SeqCst)))
+    })
+    .await
+}
+
+/// A task waiting on 200 idle socket reads at once (a join over many connections)
+/// sleeps until one has data: the reads that return `Pending` spend no budget, so none
+/// is refused and nothing wakes the task while nothing is ready.
+#[test]
+fn waiting_on_many_idle_sockets_does_not_spin() {
+    common::run(2, 60, || async {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap();
+        let polled = Arc::new(Event::new());
+        task_group(async |tg| {
+            let set_polled = polled.clone();
+            tg.start_soon(async move {
+                let sock = &sock;
+                let mut join = JoinAll(
+                    (0..200)
+                        .map(|_| {
+                            Some(Box::pin(async move {
+                                let mut buf = [0; 8];
+                                sock.recv_from(&mut buf).await.unwrap();
+                            })
+                                as Pin<Box<dyn Future<Output = ()> + Send + '_>>)
+                        })
+                        .collect(),
+                );
+                let (pending, wakes) = poll_once_counting_wakes(&mut join).await;
+                assert!(pending, "nothing was sent yet");
+                assert_eq!(wakes, 0, "the task was woken while nothing was ready");
+                set_polled.set();
+                join.await;
+            });
+            polled.wait().await;
+            let sender = UdpSocket::bind("127.0.0.1:0").await?;
+            for _ in 0..200 {
+                sender.send_to(b"x", addr).await?;
+            }
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// The same for sync primitives: 300 pending event waits and queue gets polled from one
+/// task spend no budget and wake nothing until the event is set and the items come.
+#[test]
+fn waiting_on_many_idle_primitives_does_not_spin() {
+    common::run(2, 60, || async {
+        let event = Arc::new(Event::new());
+        let queue = Arc::new(Queue::unbounded());
+        let polled = Arc::new(Event::new());
+        task_group(async |tg| {
+            let (ev, q, set_polled) = (event.clone(), queue.clone(), polled.clone());
+            tg.start_soon(async move {
+                let (event, queue) = (&*ev, &*q);
+                let waits = (0..300).map(|_| {
+                    Box::pin(event.wait()) as Pin<Box<dyn Future<Output = ()> + Send + '_>>
+                });
+                let gets = (0..300).map(|_| {
+                    Box::pin(async move {
+                        queue.get().await.unwrap();
+                    }) as Pin<Box<dyn Future<Output = ()> + Send + '_>>
+                });
+                let mut join = JoinAll(waits.chain(gets).map(Some).collect());
+                let (pending, wakes) = poll_once_counting_wakes(&mut join).await;
+                assert!(pending, "the event is not set and the queue is empty");
+                assert_eq!(wakes, 0, "the task was woken while nothing was ready");
+                set_polled.set();
+                join.await;
+            });
+            polled.wait().await;
+            event.set();
+            for i in 0..300 {
+                queue.put_nowait(i).unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    });
 }
