@@ -178,7 +178,8 @@ impl UnixStream {
     /// If the listener's backlog is full, waits until it has room, as a blocking
     /// connect does. The kernel announces no such room, so the connect is retried after
     /// 1 ms, then after waits that double up to 100 ms. Cancel-safe: dropped while it
-    /// waits, no connection was made.
+    /// waits for room, no connection was made; a connect the kernel accepts completes
+    /// without waiting.
     ///
     /// # Panics
     /// Outside a pride runtime.
@@ -210,14 +211,29 @@ impl UnixStream {
                 result => break result?,
             }
         };
+        if let Some(e) = socket.take_error()? {
+            return Err(e);
+        }
+        // On Linux a Unix connect that did not say `WouldBlock` is complete: the
+        // connection is in the listener's backlog already, so the stream is returned
+        // without waiting, lest a future dropped at the wait leave it there. Where the
+        // connect may still be in progress (mio reports `EINPROGRESS` as success), the
+        // stream has no peer yet and its end is announced as writable.
+        let in_progress = match socket.peer_addr() {
+            Ok(_) => false,
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => true,
+            Err(e) => return Err(e),
+        };
         let stream = UnixStream::from_mio(socket)?;
-        stream
-            .io
-            .async_io(Direction::Write, |s| match s.take_error()? {
-                Some(e) => Err(e),
-                None => Ok(()),
-            })
-            .await?;
+        if in_progress {
+            stream
+                .io
+                .async_io(Direction::Write, |s| match s.take_error()? {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                })
+                .await?;
+        }
         Ok(stream)
     }
 

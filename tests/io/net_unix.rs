@@ -152,6 +152,37 @@ fn connecting_to_a_missing_socket_fails() {
     });
 }
 
+/// A connect dropped after a poll that returned `Pending` made no connection; one that
+/// completed made exactly one. (On Linux a Unix connect to a listener with room is
+/// complete once the system call returns: waiting after it would leave a connection
+/// in the backlog for a future dropped there.)
+#[test]
+fn a_dropped_unix_connect_made_no_connection() {
+    let socket = TempSocket::new("dropped-connect");
+    let path = socket.path();
+    run(2, 30, move || async move {
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let completed = {
+            let mut connect = std::pin::pin!(UnixStream::connect(&path));
+            futures_lite::future::poll_once(connect.as_mut()).await
+        };
+        let backlog = std::iter::from_fn(|| match listener.accept() {
+            Ok(_) => Some(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+            Err(e) => panic!("{e}"),
+        })
+        .count();
+        match completed {
+            Some(stream) => {
+                stream.unwrap();
+                assert_eq!(backlog, 1, "a completed connect made one connection");
+            }
+            None => assert_eq!(backlog, 0, "a connect dropped while it waited connected"),
+        }
+    });
+}
+
 #[test]
 fn datagrams_between_bound_sockets_keep_their_boundaries() {
     let dir = TempSocket::new("dgram");
