@@ -223,10 +223,10 @@ impl<S: Source> IoSource<S> {
 
     /// Ready once the slot reports readiness in `direction`. The source may still say
     /// `WouldBlock`; an operation run through [`IoSource::try_io`] then clears it. An
-    /// error once the runtime is gone.
+    /// error once the runtime is gone and no readiness in `direction` is left.
     pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
         let mut wait = self.io.wait(direction);
-        std::future::poll_fn(|cx| wait.poll_ready(cx).map(|event| event.check())).await
+        std::future::poll_fn(|cx| wait.poll_ready(cx).map(|event| event.check_ready())).await
     }
 
     /// `op` without waiting: `WouldBlock` clears the readiness it saw and is returned.

@@ -106,16 +106,28 @@ pub(crate) struct ReadyEvent {
 }
 
 impl ReadyEvent {
-    /// An error if the registration's runtime is gone: no event can come any more, so
-    /// an operation must not wait.
+    /// For an operation that got `WouldBlock`: an error if the registration's runtime
+    /// is gone, since no event can come any more and the operation must not wait.
     pub(crate) fn check(self) -> io::Result<()> {
         if self.ready & SHUT_DOWN != 0 {
-            return Err(io::Error::other(
-                "pride: the runtime this socket, pipe or child process was made in is gone",
-            ));
+            return Err(gone());
         }
         Ok(())
     }
+
+    /// For a wait for readiness alone (`readable()`): readiness of the direction
+    /// itself ends it, even after the runtime is gone; an error only if the runtime's
+    /// going is all there is, since waiting on would then never end.
+    pub(crate) fn check_ready(self) -> io::Result<()> {
+        if self.ready & !SHUT_DOWN == 0 {
+            return Err(gone());
+        }
+        Ok(())
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::other("pride: the runtime this socket, pipe or child process was made in is gone")
 }
 
 #[derive(Default)]
@@ -316,10 +328,10 @@ impl ScheduledIo {
             };
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear(event, direction);
                     // Once the runtime is gone no event can come: fail rather than
                     // wait (an operation that need not wait still works).
                     event.check()?;
-                    self.clear(event, direction);
                     spent = Some(event);
                 }
                 result => return Poll::Ready(result),

@@ -354,6 +354,43 @@ fn a_socket_whose_runtime_is_dropped_fails_instead_of_waiting() {
     });
 }
 
+/// Once the runtime is gone only what would wait fails: `readable()` on a stream with
+/// data queued, and `writable()` on one with room, need not wait and succeed; once the
+/// data is read, `readable()` would wait and fails.
+#[test]
+fn readiness_already_seen_after_the_runtime_is_gone() {
+    crate::common::watchdog(20, || {
+        let first = crate::common::runtime(1);
+        let (a, b) = first.block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            a.write_all(b"data").await.unwrap();
+            b.readable().await.unwrap();
+            a.writable().await.unwrap();
+            (a, b)
+        });
+        drop(first);
+        crate::common::runtime(1).block_on(async move {
+            let mut buf = [0; 4];
+            assert_eq!(b.try_read(&mut buf[..2]).unwrap(), 2);
+            let readable = b.readable().await;
+            assert!(
+                readable.is_ok(),
+                "readable() failed with data queued: {readable:?}"
+            );
+            assert_eq!(b.read(&mut buf).await.unwrap(), 2);
+            let writable = a.writable().await;
+            assert!(
+                writable.is_ok(),
+                "writable() failed with room: {writable:?}"
+            );
+            let e = b.read(&mut buf).await.unwrap_err();
+            assert!(e.to_string().contains("gone"), "{e}");
+            let e = b.readable().await.unwrap_err();
+            assert!(e.to_string().contains("gone"), "{e}");
+        });
+    });
+}
+
 /// A connect to a listener whose backlog is full waits for room, as a blocking
 /// connect does, instead of failing with the non-blocking socket's `WouldBlock`; an
 /// accept makes room and the connect completes.
