@@ -458,6 +458,11 @@ impl<R> std::fmt::Debug for ToThread<R> {
 /// the future only discards the value. A panic in `f` resumes in the awaiting task
 /// (inside a task group it becomes that task's panic error).
 ///
+/// `f` runs in the context of the runtime the future was polled in: the sockets,
+/// pipes, child processes and timers it makes belong to that runtime, as they would
+/// in the awaiting task. It does not run inside the runtime, though: it may call
+/// [`Runtime::block_on`](crate::Runtime::block_on) or [`run`](crate::run).
+///
 /// The pool grows on demand up to a cap of threads (512 unless
 /// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads) says
 /// otherwise); beyond it, closures wait in a queue. A thread whose closure waits in
@@ -618,6 +623,13 @@ impl<R> Future for ToThread<R> {
                     hold.kept = Some(Kept::new(pool.inner.clone()));
                 }
             }
+            // The closure runs in its runtime's context: what it makes (a socket, a
+            // timer) belongs to this runtime, as if made in the awaiting task.
+            let runtime = handle.clone();
+            let job: Job = Box::new(move |shut| {
+                let _context = crate::runtime::context::enter_pool(runtime);
+                job(shut)
+            });
             let submitted = pool.submit(job);
             if submitted.is_err() {
                 let (busy, kept) = {

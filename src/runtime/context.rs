@@ -1,7 +1,11 @@
 //! Thread-local runtime context: which runtime (and which worker) this thread serves.
 //!
 //! A worker thread has both a handle and its [`Core`]; a `block_on` thread has only
-//! the handle. Entering is scoped by guards, so a panic unwinds the context too.
+//! the handle. A blocking-pool thread, while it runs a `to_thread` closure, has the
+//! closure's runtime as its *pool* handle: the current runtime for whatever the closure
+//! makes (sockets, timers, tasks), where no handle is entered, though the thread does
+//! not run inside that runtime, so it may still call `block_on`. Entering is scoped by
+//! guards, so a panic unwinds the context too.
 //!
 //! The one `unsafe` here turns the stored core pointer back into a reference, and rests
 //! on two rules:
@@ -19,13 +23,20 @@ use std::ptr;
 use super::worker::{Core, Handle};
 
 struct Context {
+    /// The runtime this thread runs inside: a worker's, or a `block_on`'s.
     handle: RefCell<Option<Handle>>,
+    /// On a blocking-pool thread running a closure: the closure's runtime.
+    pool: RefCell<Option<Handle>>,
     core: Cell<*const Core>,
 }
 
 thread_local! {
     static CONTEXT: Context = const {
-        Context { handle: RefCell::new(None), core: Cell::new(ptr::null()) }
+        Context {
+            handle: RefCell::new(None),
+            pool: RefCell::new(None),
+            core: Cell::new(ptr::null()),
+        }
     };
 }
 
@@ -73,6 +84,33 @@ pub(crate) fn enter(handle: &Handle) -> EnterGuard {
     }
 }
 
+/// Gives the pool handle back to what it was before [`enter_pool`] when dropped.
+pub(crate) struct PoolGuard {
+    before: Option<Handle>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for PoolGuard {
+    fn drop(&mut self) {
+        let before = self.before.take();
+        // During thread-local destruction there is nothing to give back.
+        let _ = CONTEXT.try_with(|cx| cx.pool.replace(before));
+    }
+}
+
+/// Makes `handle` this thread's pool handle, for a `to_thread` closure that runs on a
+/// blocking-pool thread: what the closure makes belongs to `handle`'s runtime, and it
+/// may still call `block_on` (see the module docs).
+pub(crate) fn enter_pool(handle: Handle) -> PoolGuard {
+    // A kept job that a runtime's drop runs itself may run during thread-local
+    // destruction: without a context, the closure runs outside the runtime.
+    let before = CONTEXT.try_with(|cx| cx.pool.replace(Some(handle)));
+    PoolGuard {
+        before: before.ok().flatten(),
+        _not_send: std::marker::PhantomData,
+    }
+}
+
 /// Enters a worker's context; `core` must outlive the guard.
 pub(crate) fn enter_worker(core: &Core) -> EnterGuard {
     let guard = enter(core.handle());
@@ -101,12 +139,10 @@ pub(crate) fn with_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
     }
 }
 
-/// The current runtime's handle, if this thread is inside one.
+/// The current runtime's handle, if this thread is inside one or runs a `to_thread`
+/// closure.
 pub(crate) fn try_handle() -> Option<Handle> {
-    CONTEXT
-        .try_with(|cx| cx.handle.borrow().clone())
-        .ok()
-        .flatten()
+    with_current(|handle| handle.cloned())
 }
 
 /// The current runtime's handle. Panics with a clear message outside a runtime.
@@ -115,7 +151,7 @@ pub(crate) fn handle(what: &str) -> Handle {
     try_handle().unwrap_or_else(|| {
         panic!(
             "pride: {what} must run within a pride runtime \
-             (inside `Runtime::block_on` or `pride::run`)"
+             (inside `Runtime::block_on`, `pride::run` or a `to_thread` closure)"
         )
     })
 }
@@ -126,7 +162,10 @@ pub(crate) fn handle(what: &str) -> Handle {
 /// outside a runtime.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
     let mut f = Some(f);
-    let ran = CONTEXT.try_with(|cx| (f.take().expect("called once"))(cx.handle.borrow().as_ref()));
+    let ran = CONTEXT.try_with(|cx| {
+        let (handle, pool) = (cx.handle.borrow(), cx.pool.borrow());
+        (f.take().expect("called once"))(handle.as_ref().or(pool.as_ref()))
+    });
     match ran {
         Ok(output) => output,
         Err(_) => (f.take().expect("not called when the context is gone"))(None),
@@ -141,7 +180,7 @@ pub(crate) fn with_time<R>(f: impl FnOnce(&crate::time::TimeDriver) -> R) -> R {
         Some(handle) => f(handle.time()),
         None => panic!(
             "pride: a time function must be called from within a pride runtime \
-             (inside `Runtime::block_on` or `pride::run`)"
+             (inside `Runtime::block_on`, `pride::run` or a `to_thread` closure)"
         ),
     })
 }

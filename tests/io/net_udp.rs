@@ -128,3 +128,27 @@ fn buffer_sizes_can_be_raised() {
         assert_eq!(peer.recv_from(&mut buf).await.unwrap().0, 1);
     });
 }
+
+/// A `to_thread` closure runs in its runtime's context: a socket made there registers
+/// with that runtime and works from its tasks. The closure is still no place that runs
+/// inside a runtime: it may call `pride::run`, and is back in its runtime's context
+/// after it.
+#[test]
+fn a_socket_made_in_to_thread_works_in_the_runtime() {
+    run(2, 30, || async {
+        let (socket, nested) = pride::to_thread(|| {
+            let nested = pride::run(async { 7 });
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            (UdpSocket::from_std(socket).unwrap(), nested)
+        })
+        .await;
+        assert_eq!(nested, 7);
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        peer.send_to(b"hi", socket.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut buf = [0; 4];
+        let (n, from) = socket.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], from), (&b"hi"[..], peer.local_addr().unwrap()));
+    });
+}
