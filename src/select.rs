@@ -27,8 +27,14 @@
 /// (it must be [`Unpin`], e.g. pinned with [`std::pin::pin!`]). The whole `select!`
 /// is itself one suspension point: a cancel of an enclosing scope drops every branch.
 /// A branch holding work that such a cancel does not drop (a shielded scope, a task
-/// group draining its children) keeps the whole `select!` until that work ends; the
-/// other branches are then as good as dropped: they are not polled, and cannot win.
+/// group draining its children) keeps the whole `select!` until that work ends.
+/// Meanwhile a branch that has never suspended inside a cancel scope (a plain
+/// `Queue::get`, `sleep`) is as good as dropped: it is not polled, so it cannot take
+/// anything, nor win. A branch that has suspended in a scope is still polled: its scope
+/// decides what the cancel does to the work in it (and the branch may then win, with
+/// what that work gave back). A `select!` first polled while a cancel already stands
+/// (reached after a shielded section, say) has no such branch: it is dropped there,
+/// before any branch runs, as at any suspension point.
 ///
 /// ```
 /// use std::time::Duration;
@@ -100,7 +106,7 @@ macro_rules! select {
         {
             $(
                 let mut $f = ::core::pin::pin!($future);
-                // The branch suspended inside a cancel scope's wrapper at its last poll.
+                // The branch has suspended inside a cancel scope's wrapper.
                 let mut $in = false;
             )+
             ::core::future::poll_fn(|cx| {
@@ -149,16 +155,16 @@ macro_rules! select {
 
 /// Whether a cancel reaches the scope [`select!`] runs in. The select is then still
 /// polled only because work in one of its branches is protected from that cancel (a
-/// shielded scope, or a group draining its children): the other branches are as good
-/// as dropped, and are not polled (a `Queue::get` polled then could take an item that
-/// nobody would ever see).
+/// shielded scope, or a group draining its children): a branch that never suspended
+/// in a scope is as good as dropped, and is not polled (a `Queue::get` polled then
+/// could take an item that nobody would ever see).
 #[doc(hidden)]
 #[inline]
 pub fn __select_cancelled() -> bool {
     crate::cancel::run::cancel_stands()
 }
 
-/// Polls one branch of [`select!`], noting in `in_scope` whether it suspended inside a
+/// Polls one branch of [`select!`], setting `in_scope` once it has suspended inside a
 /// cancel scope's wrapper (which decides itself what a cancel does to the work in it,
 /// so the branch is safe to poll under a cancel).
 #[doc(hidden)]
@@ -169,7 +175,9 @@ pub fn __select_poll<F: std::future::Future + ?Sized>(
     in_scope: &mut bool,
 ) -> std::task::Poll<F::Output> {
     let (poll, inside) = crate::cancel::current::noting_scope(|| branch.poll(cx));
-    *in_scope = inside;
+    // For good: a scope the branch suspended in may still be live (kept by the branch
+    // while it waits elsewhere), and only the branch's polls drive it.
+    *in_scope |= inside;
     poll
 }
 

@@ -152,7 +152,8 @@
 //! (entered and not yet exited or dropped). A cancel from outside does not drop such a
 //! future, even where it waits on something else besides: a `select!` with a shielded
 //! branch still pending, say, is not dropped by that cancel until the shielded branch
-//! ends (its other branches, as good as dropped, are no longer polled and cannot win).
+//! ends (meanwhile its branches that never suspended inside a cancel scope are as good
+//! as dropped: they are not polled, and cannot win).
 //! A shielded scope that lost a `select!` and was dropped protects nothing. A
 //! task group waiting in the future is not dropped by the cancel either (it drains its
 //! children and ends), but only where the future is waiting in it: a group future

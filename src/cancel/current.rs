@@ -15,7 +15,7 @@
 //! - `IN_SCOPE`: whether the work just polled suspended inside a scope's wrapper (any
 //!   scope, shielded or not), which decides for itself, live, what a cancel does to
 //!   the work in it. Set by every wrapper that returns `Pending`; read by `select!`,
-//!   which under a cancel polls only the branches that suspended so.
+//!   which under a cancel polls only the branches that have suspended so.
 //!
 //! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer
 //! ([`read_current`] borrows it), or reads the `Deferred` it names. Its rule: `CURRENT`
@@ -127,7 +127,15 @@ pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
 /// itself).
 #[inline]
 pub(crate) fn noting_scope<R>(f: impl FnOnce() -> R) -> (R, bool) {
-    IN_SCOPE.with(|s| s.set(false));
+    /// Puts back what the code around the poll reported (also on unwind): a select in
+    /// a branch says nothing of the rest of that branch.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_SCOPE.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_SCOPE.with(|s| s.replace(false)));
     let output = f();
     (output, IN_SCOPE.with(Cell::get))
 }

@@ -276,3 +276,73 @@ fn under_an_outer_cancel_a_branch_shielded_while_it_waits_is_still_polled() {
     });
     assert_eq!(out, Some(Some("inner ended")));
 }
+
+/// [`crate::common::block_on`] on one worker with the autojump clock.
+fn one_worker<R, F>(make: impl FnOnce() -> F + Send + 'static) -> R
+where
+    R: Send + 'static,
+    F: std::future::Future<Output = R>,
+{
+    crate::common::block_on(
+        30,
+        crate::common::builder(1).clock(pride::time::Clock::autojump()),
+        make,
+    )
+}
+
+/// A select that completes inside a branch, in the poll where a shielded scope beside
+/// it (in a `zip`) suspended, does not hide that scope: under the cancel the branch is
+/// still polled, and the shield runs to its end (else nothing would drive it: a hang).
+#[test]
+fn under_an_outer_cancel_a_select_in_a_branch_does_not_hide_a_shield_beside_it() {
+    let done = Counter::new();
+    let done2 = done.clone();
+    let out = one_worker(move || async move {
+        pride::move_on_after(Duration::from_secs(2), async move {
+            let shield = pride::CancelScope::new();
+            shield.set_shield(true);
+            pride::select! {
+                _ = futures_lite::future::zip(
+                    shield.run(async move {
+                        sleep(Duration::from_secs(3)).await;
+                        done2.inc();
+                    }),
+                    async { pride::select! { () = sleep(Duration::from_secs(1)) => () } },
+                ) => "shield ended",
+                () = std::future::pending::<()>() => "pending won",
+            }
+        })
+        .await
+    });
+    assert_eq!(done.get(), 1, "the shielded branch was cut short: {out:?}");
+    assert_eq!(out, Some("shield ended"));
+}
+
+/// A branch that keeps a shielded scope it polled once while it waits somewhere else is
+/// still polled under the cancel: only its polls drive that scope.
+#[test]
+fn under_an_outer_cancel_a_branch_keeping_a_shield_while_it_waits_elsewhere_is_polled() {
+    let done = Counter::new();
+    let done2 = done.clone();
+    let out = one_worker(move || async move {
+        pride::move_on_after(Duration::from_secs(2), async move {
+            let shield = pride::CancelScope::new();
+            shield.set_shield(true);
+            pride::select! {
+                _ = async move {
+                    let mut kept = std::pin::pin!(shield.run(async move {
+                        sleep(Duration::from_secs(3)).await;
+                        done2.inc();
+                    }));
+                    let _ = futures_lite::future::poll_once(&mut kept).await;
+                    sleep(Duration::from_secs(1)).await;
+                    sleep(Duration::from_secs(4)).await;
+                    kept.await
+                } => "shield ended",
+                () = std::future::pending::<()>() => "pending won",
+            }
+        })
+        .await
+    });
+    assert_eq!(done.get(), 1, "the shielded branch was cut short: {out:?}");
+}
