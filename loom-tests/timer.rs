@@ -159,13 +159,13 @@ fn arm_vs_advance_by(deadline_us: u64, advance_us: u64, yield_first: bool) {
     far.release();
 }
 
-/// Two threads advance the clock by a tick each, over three timers due at the second
-/// tick in one shard. The sweep with the later clock hands the three out two at a time
-/// (its batch of wakers is full, and it wakes them with the lock released); the sweep
-/// with the older clock may come into the shard in that gap and find the third handed
-/// out for a tick later than its own. Once both are done the clock stands at the
-/// deadline: every timer has fired, and woken its task once. (Elapsed against the
-/// older clock, the third would be re-filed for a tick the wheel has passed, and lost.)
+/// Two threads advance the clock by a tick each, over three scope deadlines due at the
+/// second tick in one shard. The sweep with the later clock hands the three out two at
+/// a time (its batch of scope wakers is full, and it wakes them with the lock released);
+/// the sweep with the older clock may come into the shard in that gap and find the
+/// third handed out for a tick later than its own. Once both are done the clock stands
+/// at the deadline: every timer has fired, and woken once. (Elapsed against the older
+/// clock, the third would be re-filed for a tick the wheel has passed, and lost.)
 #[test]
 fn advance_vs_advance() {
     model(|yield_first| {
@@ -173,7 +173,7 @@ fn advance_vs_advance() {
         let mut timers: Vec<_> = (0..3)
             .map(|_| {
                 let (count, waker) = counter();
-                let mut timer = LoomTimer::new(&driver, 2);
+                let mut timer = LoomTimer::scope_deadline(&driver, 2);
                 assert!(!timer.poll_on(&driver, Some(1), &waker));
                 (timer, count)
             })

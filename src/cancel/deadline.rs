@@ -125,7 +125,7 @@ impl DeadlineTimer {
                         clock: crate::runtime::context::with_time(|time| time.clock().clone()),
                     }));
                     self.armed = Some(Box::pin(Armed {
-                        timer: Timer::new(deadline),
+                        timer: Timer::for_scope(deadline),
                         _node: node_ref,
                         waker,
                     }));

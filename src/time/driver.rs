@@ -52,10 +52,22 @@
 //! clock reached that too.
 //!
 //! Sweeps may overlap, each with the clock it read: one that hands out what its clock
-//! reached releases the lock between batches of wakers, and a sweep with an older clock
-//! may come in then and find entries handed out for a later tick than its own. It fires
-//! them as of the tick the wheel has reached (the clock has passed it: some sweep read
-//! it), never re-filing an entry for a tick the wheel has passed.
+//! reached releases the lock between batches of scope deadlines' wakers (see below), and
+//! a sweep with an older clock may come in then and find entries handed out for a later
+//! tick than its own. It fires them as of the tick the wheel has reached (the clock has
+//! passed it: some sweep read it), never re-filing an entry for a tick the wheel has
+//! passed.
+//!
+//! # Scope deadlines before tasks
+//!
+//! A sweep wakes the wakers of the timers it fired after it released the shard lock,
+//! and it wakes every scope deadline's waker (which cancels its scope where it is
+//! woken) before any task's: those it keeps until the sweep has visited every shard.
+//! So when deadlines and sleeps come due in one sweep, every scope whose deadline
+//! passed is cancelled before any task woken by the sweep can run, on whichever worker:
+//! a sleep that ends with the deadline of a scope around it is caught by the scope, on
+//! every run, whatever order the sweep met the two timers in (a scope's timer may be in
+//! another shard than the sleep's, its task having moved to another worker since).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -65,7 +77,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::clock::Clock;
-use super::entry::{Elapse, MAX_TICK, TimerEntry, WHOLE_TICK};
+use super::entry::{Elapse, MAX_TICK, TimerEntry, WHOLE_TICK, Wakes};
 use super::wheel::Wheel;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use crate::loom::sync::{Arc, Mutex};
@@ -74,7 +86,7 @@ use crate::loom::sync::{Arc, Mutex};
 const NO_TIMER: u64 = u64::MAX;
 /// `Shared::parked_until` while `park_timeout` is computing: any new deadline unparks.
 const PARKING: u64 = u64::MAX;
-/// Wakers are woken in batches of this many, outside the shard lock.
+/// Scope deadlines' wakers are woken in batches of this many, outside the shard lock.
 const WAKE_BATCH: usize = if cfg!(pride_loom) { 2 } else { 32 };
 
 /// The runtime's time driver. See the module docs.
@@ -230,7 +242,7 @@ impl TimeDriver {
     pub(crate) fn process(&self) -> usize {
         let mut batch = WakeBatch::new();
         let fired = process_shards(&self.shared, &self.shards, &mut batch, false);
-        batch.resume_panic();
+        batch.finish();
         fired
     }
 
@@ -261,7 +273,7 @@ impl TimeDriver {
             let fired = process_shards(&self.shared, &self.shards, &mut batch, true);
             // The clock is shared with every runtime on it: their due timers fire too.
             self.process_others(&mut batch);
-            batch.resume_panic();
+            batch.finish();
             if fired > 0 {
                 return true;
             }
@@ -294,7 +306,7 @@ impl TimeDriver {
         for shard in self.shards.iter() {
             shard.drain(&mut batch);
         }
-        batch.resume_panic();
+        batch.finish();
     }
 
     /// Moves a mock clock forward by `d` and fires what came due, in every runtime on
@@ -309,7 +321,7 @@ impl TimeDriver {
         let mut batch = WakeBatch::new();
         process_shards(&self.shared, &self.shards, &mut batch, true);
         self.process_others(&mut batch);
-        batch.resume_panic();
+        batch.finish();
     }
 }
 
@@ -547,17 +559,17 @@ impl Shard {
             // 4 of `entry.rs`); it was just unfiled and we still hold the lock.
             let entry = unsafe { ptr.as_ref() };
             if let Some(waker) = entry.take_waker() {
-                batch.push(waker);
+                batch.push(waker, entry.wakes());
                 if batch.is_full() {
                     drop(wheel);
-                    batch.wake_all();
+                    batch.wake_scopes();
                     wheel = self.wheel.lock();
                 }
             }
         }
         self.earliest.store(NO_TIMER, Ordering::SeqCst);
         drop(wheel);
-        batch.wake_all();
+        batch.wake_scopes();
     }
 
     /// Adds `filed` and takes `unfiled` from the armed count; called with the wheel's
@@ -572,8 +584,8 @@ impl Shard {
 
     /// Fires every entry due by `now_tick`, and, with `within > 0` (a mock clock that
     /// far into the next tick, see `Shared::within_tick`), the entries of the next tick
-    /// whose exact deadline that reaches; with `batch` (empty) to wake them. A waker's
-    /// panic is kept in it.
+    /// whose exact deadline that reaches; with `batch` to wake them (the scopes' before
+    /// this returns, the tasks' when the sweep is over). A waker's panic is kept in it.
     fn process(&self, now_tick: u64, within: u32, batch: &mut WakeBatch) -> usize {
         let mut fired = 0;
         let mut wheel = self.wheel.lock();
@@ -618,12 +630,13 @@ impl Shard {
                 Elapse::Elapsed => {
                     fired += 1;
                     self.count_armed(0, 1);
+                    let wakes = entry.wakes();
                     // The last access to the entry (rule 2 of `entry.rs`).
                     if let Some(waker) = entry.finish_fire() {
-                        batch.push(waker);
+                        batch.push(waker, wakes);
                         if batch.is_full() {
                             drop(wheel);
-                            batch.wake_all();
+                            batch.wake_scopes();
                             wheel = self.wheel.lock();
                         }
                     }
@@ -633,15 +646,19 @@ impl Shard {
         let earliest = wheel.next_deadline().unwrap_or(NO_TIMER);
         self.earliest.store(earliest, Ordering::SeqCst);
         drop(wheel);
-        batch.wake_all();
+        batch.wake_scopes();
         fired
     }
 }
 
-/// Wakers collected under a shard lock, woken after it is released.
+/// The wakers of the timers one sweep fires, woken outside the shard locks: the
+/// scopes' (`Wakes::Scope`) in batches, each once it is full or a shard is done, and the
+/// tasks' when the sweep is over (`finish`). See "Scope deadlines before tasks" in the
+/// module docs.
 struct WakeBatch {
-    wakers: [Option<Waker>; WAKE_BATCH],
+    scopes: [Option<Waker>; WAKE_BATCH],
     len: usize,
+    tasks: Vec<Waker>,
     /// The first panic of a waker: kept until every other waker was woken.
     panic: Option<Box<dyn Any + Send>>,
 }
@@ -649,38 +666,55 @@ struct WakeBatch {
 impl WakeBatch {
     fn new() -> WakeBatch {
         WakeBatch {
-            wakers: std::array::from_fn(|_| None),
+            scopes: std::array::from_fn(|_| None),
             len: 0,
+            tasks: Vec::new(),
             panic: None,
         }
     }
 
-    fn push(&mut self, waker: Waker) {
-        self.wakers[self.len] = Some(waker);
-        self.len += 1;
+    fn push(&mut self, waker: Waker, wakes: Wakes) {
+        match wakes {
+            Wakes::Scope => {
+                self.scopes[self.len] = Some(waker);
+                self.len += 1;
+            }
+            Wakes::Task => self.tasks.push(waker),
+        }
     }
 
+    /// Whether the scopes' batch is full: release the shard lock and `wake_scopes`.
     fn is_full(&self) -> bool {
         self.len == WAKE_BATCH
     }
 
-    /// Wakes every collected waker. One that panics does not stop the others.
-    fn wake_all(&mut self) {
-        for slot in &mut self.wakers[..self.len] {
+    /// Wakes the scopes' wakers collected so far (no shard lock may be held).
+    fn wake_scopes(&mut self) {
+        for slot in &mut self.scopes[..self.len] {
             if let Some(waker) = slot.take() {
-                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-                    self.panic.get_or_insert(panic);
-                }
+                wake_keeping_panic(waker, &mut self.panic);
             }
         }
         self.len = 0;
     }
 
-    /// Resumes the first panic of a waker, if any.
-    fn resume_panic(&mut self) {
+    /// Ends the sweep: wakes the scopes' wakers left, then every task's, then resumes
+    /// the first panic of a waker, if any. One that panics does not stop the others.
+    fn finish(mut self) {
+        self.wake_scopes();
+        for waker in std::mem::take(&mut self.tasks) {
+            wake_keeping_panic(waker, &mut self.panic);
+        }
         if let Some(panic) = self.panic.take() {
             resume_unwind(panic);
         }
+    }
+}
+
+/// Wakes `waker`, keeping its panic in `panic` if that holds none yet.
+fn wake_keeping_panic(waker: Waker, panic: &mut Option<Box<dyn Any + Send>>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+        panic.get_or_insert(payload);
     }
 }
 

@@ -126,9 +126,9 @@ fn cancel_before_firing() {
 
 #[test]
 fn cancel_after_firing_and_while_a_batch_is_being_woken() {
-    // 100 timers due at the same tick fire in several wake batches, the lock released in
-    // between; the first waker woken drops every other timer (taking the shard lock,
-    // which must not be held while waking).
+    // 100 scope deadlines due at the same tick fire in several wake batches, the lock
+    // released in between; the first waker woken drops every other timer (taking the
+    // shard lock, which must not be held while waking).
     type Slots = StdArc<StdMutex<Vec<Option<Pin<Box<Timer>>>>>>;
     struct DropOthers {
         index: usize,
@@ -163,7 +163,7 @@ fn cancel_after_firing_and_while_a_batch_is_being_woken() {
     let first = StdArc::new(std::sync::atomic::AtomicBool::new(true));
     let mut wakers = Vec::new();
     for index in 0..100 {
-        let mut timer = Box::pin(Timer::new(deadline));
+        let mut timer = Box::pin(Timer::for_scope(deadline));
         let record = StdArc::new(DropOthers {
             index,
             slots: slots.clone(),
@@ -195,6 +195,41 @@ fn cancel_after_firing_and_while_a_batch_is_being_woken() {
     let survivors: Vec<_> = slots.lock().unwrap().drain(..).flatten().collect();
     assert_eq!(survivors.len(), 1);
     assert!(survivors[0].is_elapsed());
+}
+
+/// Records its name in a shared log when woken.
+struct Named(&'static str, StdArc<StdMutex<Vec<&'static str>>>);
+
+impl Wake for Named {
+    fn wake(self: StdArc<Self>) {
+        self.1.lock().unwrap().push(self.0);
+    }
+}
+
+#[test]
+fn a_sweep_wakes_every_scope_deadline_before_any_task() {
+    // Tasks' timers first in each shard and in the shard swept first, more of them
+    // than a batch holds: the sweep still wakes both scope deadlines before them.
+    let (driver, _) = driver(Clock::mock(), 2);
+    let log = StdArc::new(StdMutex::new(Vec::new()));
+    let mut timers = Vec::new();
+    let mut arm = |timer: Timer, worker, name| {
+        let mut timer = Box::pin(timer);
+        let waker = Waker::from(StdArc::new(Named(name, log.clone())));
+        assert!(poll_in(timer.as_mut(), &driver, Some(worker), &waker).is_pending());
+        timers.push(timer);
+    };
+    let start = driver.now();
+    for _ in 0..super::WAKE_BATCH + 1 {
+        arm(Timer::new(start + MS), 0, "task");
+    }
+    arm(Timer::for_scope(start + 2 * MS), 0, "scope");
+    arm(Timer::new(start + MS), 1, "task");
+    arm(Timer::for_scope(start + 2 * MS), 1, "scope");
+    driver.advance(2 * MS);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), super::WAKE_BATCH + 4);
+    assert_eq!(log[..2], ["scope", "scope"], "{log:?}");
 }
 
 #[test]

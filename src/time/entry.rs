@@ -69,6 +69,19 @@ pub(crate) const RETIRED: u64 = u64::MAX;
 /// of every deadline on the system clock, where the driver does not read it.
 pub(crate) const WHOLE_TICK: u32 = 1_000_000;
 
+/// What a timer's waker does when the driver fires it, which decides when, in a sweep,
+/// it is woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wakes {
+    /// A task (a `Sleep`, an `Interval`), which may run on another worker as soon as
+    /// it is woken: woken once the sweep has fired every timer it reached.
+    Task,
+    /// A scope's deadline: the waker cancels the scope where it is woken. Woken before
+    /// any task of the same sweep, so that a task whose sleep ended together with the
+    /// deadline of a scope around it finds the scope cancelled when it runs.
+    Scope,
+}
+
 /// Where an entry is filed in a wheel; see `wheel.rs`.
 pub(crate) type Position = u16;
 /// Not filed anywhere.
@@ -92,6 +105,8 @@ pub(crate) struct TimerEntry {
     /// entry as soon as a clock standing within the tick reaches it. Written by the
     /// owner before it arms or postpones (which publishes it).
     fraction: AtomicU32,
+    /// Set when the entry is made, never changed.
+    wakes: Wakes,
     waker: AtomicWaker,
     links: UnsafeCell<Links>,
     /// The wheel holds pointers to this entry.
@@ -108,10 +123,11 @@ pub(crate) enum Elapse {
 }
 
 impl TimerEntry {
-    pub(crate) fn new() -> TimerEntry {
+    pub(crate) fn new(wakes: Wakes) -> TimerEntry {
         TimerEntry {
             state: AtomicU64::new(RETIRED),
             fraction: AtomicU32::new(WHOLE_TICK),
+            wakes,
             waker: AtomicWaker::new(),
             links: UnsafeCell::new(Links {
                 prev: None,
@@ -121,6 +137,11 @@ impl TimerEntry {
             }),
             _pinned: PhantomPinned,
         }
+    }
+
+    /// What the entry's waker does: see [`Wakes`].
+    pub(crate) fn wakes(&self) -> Wakes {
+        self.wakes
     }
 
     /// Whether the deadline has been reached (the driver fired the entry, or it was

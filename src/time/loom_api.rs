@@ -83,6 +83,16 @@ impl LoomTimer {
         }
     }
 
+    /// A scope deadline's timer due `ms` after the driver's current time: a sweep wakes
+    /// these in batches, with the shard's lock released in between, before any task's.
+    pub fn scope_deadline(driver: &Driver, ms: u64) -> LoomTimer {
+        let deadline = driver.0.now() + Duration::from_millis(ms);
+        LoomTimer {
+            timer: Box::pin(ManuallyDrop::new(Timer::for_scope(deadline))),
+            released: false,
+        }
+    }
+
     /// A timer due `us` microseconds after the driver's current time.
     pub fn new_us(driver: &Driver, us: u64) -> LoomTimer {
         let deadline = driver.0.now() + Duration::from_micros(us);

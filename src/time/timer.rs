@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::driver::{Shard, TimeDriver};
-use super::entry::{MAX_TICK, TimerEntry};
+use super::entry::{MAX_TICK, TimerEntry, Wakes};
 use crate::loom::sync::Arc;
 
 pin_project_lite::pin_project! {
@@ -48,10 +48,21 @@ pin_project_lite::pin_project! {
 }
 
 impl Timer {
-    /// A timer for `deadline`. Nothing is registered until it is first polled.
+    /// A timer for `deadline` that wakes a task. Nothing is registered until it is
+    /// first polled.
     pub(crate) fn new(deadline: Instant) -> Timer {
+        Timer::waking(deadline, Wakes::Task)
+    }
+
+    /// A timer for a scope's `deadline`, whose waker cancels the scope: the driver wakes
+    /// it before the tasks it wakes in the same sweep (see [`Wakes::Scope`]).
+    pub(crate) fn for_scope(deadline: Instant) -> Timer {
+        Timer::waking(deadline, Wakes::Scope)
+    }
+
+    fn waking(deadline: Instant, wakes: Wakes) -> Timer {
         Timer {
-            entry: TimerEntry::new(),
+            entry: TimerEntry::new(wakes),
             shard: None,
             deadline,
         }

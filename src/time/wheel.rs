@@ -360,10 +360,11 @@ unsafe fn unlink(list: &mut List, entry: NonNull<TimerEntry>) {
 #[cfg(all(test, not(pride_loom)))]
 mod tests {
     use super::*;
+    use crate::time::entry::Wakes;
 
     /// Entries at stable addresses (the vector is never grown afterwards).
     fn entries(n: usize) -> Vec<TimerEntry> {
-        (0..n).map(|_| TimerEntry::new()).collect()
+        (0..n).map(|_| TimerEntry::new(Wakes::Task)).collect()
     }
 
     fn ptr(e: &TimerEntry) -> NonNull<TimerEntry> {

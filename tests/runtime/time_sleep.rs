@@ -765,37 +765,56 @@ fn advancing_to_the_end_completes_a_hundred_million_year_sleep() {
     });
 }
 
-/// A waker that runs `f` the first time it is woken (later wakes do nothing).
-struct OnFirstWake(std::sync::atomic::AtomicBool, Box<dyn Fn() + Send + Sync>);
+/// A waker that counts its wakes and runs `f` at the first.
+struct OnFirstWake(std::sync::atomic::AtomicUsize, Box<dyn Fn() + Send + Sync>);
 
 impl std::task::Wake for OnFirstWake {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        if !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
             (self.1)();
         }
     }
 }
 
-fn on_first_wake(f: impl Fn() + Send + Sync + 'static) -> Waker {
-    Waker::from(Arc::new(OnFirstWake(
-        std::sync::atomic::AtomicBool::new(false),
+fn on_first_wake(f: impl Fn() + Send + Sync + 'static) -> (Waker, Arc<OnFirstWake>) {
+    let waker = Arc::new(OnFirstWake(
+        std::sync::atomic::AtomicUsize::new(0),
         Box::new(f),
-    )))
+    ));
+    (Waker::from(waker.clone()), waker)
+}
+
+/// Work that never ends, in a scope whose deadline is `after` from now, polled once by
+/// hand with `waker`: the scope's timer is filed in the shard of this thread, and its
+/// firing cancels the scope, which wakes `waker`.
+fn poll_timed_scope(
+    after: Duration,
+    waker: &Waker,
+) -> std::pin::Pin<Box<dyn Future<Output = Option<()>> + Send>> {
+    let scope = pride::CancelScope::with_deadline(pride::current_time() + after);
+    let mut run = Box::pin(scope.run(std::future::pending::<()>()));
+    assert!(
+        run.as_mut()
+            .poll(&mut Context::from_waker(waker))
+            .is_pending()
+    );
+    run
 }
 
 /// Two `advance` calls racing on one runtime's mock clock: once an advance has
 /// returned, every timer whose deadline the clock reached has fired, whichever order
 /// the threads took, and the armed count is exact. Here thread B's sweep read the
-/// clock at +100 ms and is held (in a waker) before it reaches the shard of 40 sleeps
-/// of +150 ms, while thread A advances to +200 ms and, halfway through handing those
-/// sleeps out (it wakes them in batches, with the shard's lock released), lets B go
-/// on into that shard. B must fire what it finds handed out (its clock is behind,
-/// but the clock has passed their deadline), not re-file it for a tick the wheel has
-/// passed. (The blocking wakers pin down an interleaving that preemption gives on its
-/// own: an `advance` against a worker's sweep, or two runtimes on one clock.)
+/// clock at +100 ms and is held (in a waker) before it reaches the shard of 40 scope
+/// deadlines of +150 ms, while thread A advances to +200 ms and, halfway through
+/// handing those out (it wakes scope deadlines in batches, with the shard's lock
+/// released), lets B go on into that shard. B must fire what it finds handed out (its
+/// clock is behind, but the clock has passed their deadline), not re-file it for a
+/// tick the wheel has passed. (The blocking wakers pin down an interleaving that
+/// preemption gives on its own: an `advance` against a worker's sweep, or two runtimes
+/// on one clock.)
 #[test]
 fn two_sweeps_racing_on_a_mock_clock_lose_no_timer() {
     crate::common::watchdog(60, || {
@@ -817,27 +836,25 @@ fn two_sweeps_racing_on_a_mock_clock_lose_no_timer() {
             let release_b_tx = Mutex::new(release_b_tx);
             let b_done_rx = Arc::new(Mutex::new(b_done_rx));
 
-            // Victims: 40 sleeps of +150 ms in the shared shard (polled on this thread).
-            // The first of them to be woken (on thread A, mid-sweep) lets B go on and
-            // waits for B to finish.
+            // Victims: 40 scope deadlines of +150 ms in the shared shard (polled on this
+            // thread). The first of them to be woken (on thread A, mid-sweep) lets B go
+            // on and waits for B to finish.
             let b_done_rx2 = b_done_rx.clone();
-            let victim_waker = on_first_wake(move || {
+            let (victim_waker, victims_woken) = on_first_wake(move || {
                 release_b_tx.lock().unwrap().send(()).unwrap();
                 let _ = b_done_rx2
                     .lock()
                     .unwrap()
                     .recv_timeout(Duration::from_secs(20));
             });
-            let mut victims: Vec<std::pin::Pin<Box<pride::Sleep>>> =
-                (0..40).map(|_| Box::pin(pride::sleep(150 * MS))).collect();
-            for v in &mut victims {
-                let mut cx = Context::from_waker(&victim_waker);
-                assert!(v.as_mut().poll(&mut cx).is_pending());
-            }
+            let victims: Vec<_> = (0..40)
+                .map(|_| poll_timed_scope(150 * MS, &victim_waker))
+                .collect();
+            let victims_woken = move || victims_woken.0.load(std::sync::atomic::Ordering::SeqCst);
 
-            // Blocker: one sleep of +100 ms in worker 0's shard (shard 0, swept first),
-            // whose waker holds thread B until A is mid-sweep.
-            let blocker_waker = on_first_wake(move || {
+            // Blocker: a scope deadline of +100 ms in worker 0's shard (shard 0, swept
+            // first), whose waker holds thread B until A is mid-sweep.
+            let (blocker_waker, _) = on_first_wake(move || {
                 b_in_wake_tx.lock().unwrap().send(()).unwrap();
                 let _ = release_b_rx
                     .lock()
@@ -849,15 +866,11 @@ fn two_sweeps_racing_on_a_mock_clock_lose_no_timer() {
             let out = pride::task_group(async |tg| {
                 let (ready2, hold2) = (ready.clone(), hold.clone());
                 tg.start_soon(async move {
-                    let mut s = Box::pin(pride::sleep(100 * MS));
-                    {
-                        let mut cx = Context::from_waker(&blocker_waker);
-                        assert!(s.as_mut().poll(&mut cx).is_pending());
-                    }
+                    let blocker = poll_timed_scope(100 * MS, &blocker_waker);
                     drop(blocker_waker);
                     ready2.set();
                     hold2.wait().await;
-                    drop(s);
+                    drop(blocker);
                 });
                 ready.wait().await;
 
@@ -882,23 +895,23 @@ fn two_sweeps_racing_on_a_mock_clock_lose_no_timer() {
                 pride::time::advance(100 * MS);
                 let b_result = b.join().unwrap();
                 hold.set();
-                let not_elapsed = victims.iter().filter(|v| !v.is_elapsed()).count();
+                let fired = victims_woken();
                 // One more move of the clock: a lost timer stays lost.
                 pride::time::advance(Duration::from_secs(1));
-                let still = victims.iter().filter(|v| !v.is_elapsed()).count();
-                Ok::<_, pride::BoxError>((b_result, not_elapsed, still))
+                Ok::<_, pride::BoxError>((b_result, fired, victims_woken()))
             })
             .await;
-            let (b_result, not_elapsed, still) = out.unwrap();
-            // Every sleep is gone now.
+            let (b_result, fired, later) = out.unwrap();
+            // Every scope is gone now.
             drop(victims);
             let armed = rt3.metrics().timers_armed;
             assert!(
-                b_result.is_ok() && not_elapsed == 0 && still == 0 && armed == 0,
-                "thread B's advance: {b_result:?}; sleeps of +150 ms not fired with the clock \
-                 at +200 ms: {not_elapsed}, and after one more second: {still}; timers_armed \
-                 with every sleep dropped: {armed}"
+                b_result.is_ok() && fired == 40 && later == 40 && armed == 0,
+                "thread B's advance: {b_result:?}; scope deadlines of +150 ms fired with the \
+                 clock at +200 ms: {fired} of 40, and after one more second: {later}; \
+                 timers_armed with every scope dropped: {armed}"
             );
         });
     });
 }
+

@@ -4,7 +4,7 @@
 //! away passes at once in real time while `current_time()` reads exact instants: the
 //! assertions compare mock times, never wall-clock times.
 
-use std::future::pending;
+use std::future::{Future, pending};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use pride::{
 
 const SEC: Duration = Duration::from_secs(1);
 const HOUR: Duration = Duration::from_secs(3600);
+const MS: Duration = Duration::from_millis(1);
 
 /// Records the mock time at which it is dropped.
 struct DropAt(Arc<Mutex<Option<Instant>>>);
@@ -909,3 +910,84 @@ fn a_deadline_beyond_instants_range_never_fires() {
         assert!(out.is_some() && !scope.cancel_called());
     });
 }
+
+/// A sleep of `d` that sets `armed` once its first poll armed its timer.
+async fn sleep_then_signal(d: Duration, armed: Event) {
+    let mut sleep = Box::pin(sleep(d));
+    let mut armed = Some(armed);
+    std::future::poll_fn(move |cx| {
+        let poll = sleep.as_mut().poll(cx);
+        if let Some(armed) = armed.take() {
+            armed.set();
+        }
+        poll
+    })
+    .await
+}
+
+/// Runs `body` 50 times on a two-worker mock runtime, with a task that, once the
+/// body's sleep is armed, advances the clock by two seconds in one step; returns
+/// whether each run's work completed.
+fn advance_past_both_deadlines<F>(body: fn(Event) -> F) -> Vec<bool>
+where
+    F: std::future::Future<Output = bool> + Send + 'static,
+{
+    block_on(20, builder(2).clock(Clock::mock()), move || async move {
+        let mut outcomes = Vec::new();
+        for _ in 0..50 {
+            let armed = Event::new();
+            let waited = armed.clone();
+            let done = task_group(async |tg| {
+                tg.start_soon(async move {
+                    waited.wait().await;
+                    for _ in 0..3 {
+                        checkpoint().await;
+                    }
+                    pride::time::advance(2 * SEC);
+                });
+                Ok::<_, pride::BoxError>(body(armed).await)
+            })
+            .await
+            .unwrap();
+            outcomes.push(done);
+        }
+        outcomes
+    })
+}
+
+/// The mock clock advanced past a sleep's deadline (1 s) and its timeout's (1.5 s) in
+/// one step: both expired together, and the timeout catches, every time.
+#[test]
+fn advancing_past_a_sleep_and_its_timeout_at_once_is_caught_every_time() {
+    let outcomes = advance_past_both_deadlines(|armed| async move {
+        pride::move_on_after(1500 * MS, sleep_then_signal(SEC, armed))
+            .await
+            .is_some()
+    });
+    assert!(
+        outcomes.iter().all(|&done| !done),
+        "the work completed in some runs: {outcomes:?}"
+    );
+}
+
+/// The same with a group's own deadline (1.5 s) and a child sleeping 1 s: the group
+/// times out, every time.
+#[test]
+fn advancing_past_a_child_sleep_and_its_group_deadline_at_once_times_out_every_time() {
+    let outcomes = advance_past_both_deadlines(|armed| async move {
+        let deadline = current_time() + 1500 * MS;
+        task_group(async move |tg| {
+            tg.cancel_scope().set_deadline(Some(deadline));
+            // The body suspends once, so the group's deadline is armed.
+            checkpoint().await;
+            tg.start_soon(sleep_then_signal(SEC, armed));
+        })
+        .await
+        .is_ok()
+    });
+    assert!(
+        outcomes.iter().all(|&done| !done),
+        "the group ended without its timeout in some runs: {outcomes:?}"
+    );
+}
+

@@ -465,3 +465,24 @@ fn a_run_abandoned_by_an_outer_catch_then_shielded_returns_none() {
         assert_eq!(inner.await, None);
     });
 }
+
+/// A sleep and a timeout that end at the same instant on the autojump clock: both
+/// expire in one jump, and the timeout catches, every time (as in Trio, deadlines
+/// expire before any task runs).
+#[test]
+fn a_sleep_ending_at_the_timeouts_deadline_is_caught_every_time() {
+    autojump(20, || async {
+        for run in 0..50 {
+            let out = move_on_after(SEC, async {
+                sleep(SEC).await;
+                "done"
+            })
+            .await;
+            assert_eq!(
+                out, None,
+                "run {run}: the sleep ended the work before the timeout"
+            );
+        }
+    });
+}
+
