@@ -94,9 +94,11 @@ impl CancelScope {
             .set_deadline(deadline.map_or(Spec::None, Spec::At));
     }
 
-    /// Whether the scope was cancelled because its deadline passed.
+    /// Whether the scope was cancelled because its deadline passed. Reads the clock as
+    /// [`cancel_called`](Self::cancel_called) does, and agrees with it: a deadline that
+    /// has passed counts (and cancels the scope) before its timer fires.
     pub fn deadline_reached(&self) -> bool {
-        self.node.deadline_fired()
+        self.node.cancel_called() && self.node.deadline_fired()
     }
 
     /// Runs `future` inside this scope. Returns `Some(output)`, or `None` if this scope
@@ -224,7 +226,7 @@ impl CancelScope {
 impl std::fmt::Debug for CancelScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CancelScope")
-            .field("cancel_called", &self.node.cancel_flag_set())
+            .field("cancel_called", &self.cancel_called())
             .field("cancelled_caught", &self.cancelled_caught())
             .field("shield", &self.shield())
             .finish()

@@ -914,4 +914,3 @@ fn two_sweeps_racing_on_a_mock_clock_lose_no_timer() {
         });
     });
 }
-

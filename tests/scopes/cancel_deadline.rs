@@ -991,3 +991,28 @@ fn advancing_past_a_child_sleep_and_its_group_deadline_at_once_times_out_every_t
     );
 }
 
+/// `deadline_reached` and `cancel_called` agree, whichever is asked first, in work
+/// that has not suspended since the deadline passed (so no timer has fired).
+#[test]
+fn deadline_reached_agrees_with_cancel_called() {
+    let answers = block_on(20, builder(2).clock(Clock::mock()), || async {
+        let scope = CancelScope::with_timeout(SEC);
+        let inside = scope.clone();
+        scope
+            .run(async move {
+                pride::time::advance(2 * SEC);
+                let reached_first = inside.deadline_reached();
+                let debug = format!("{inside:?}");
+                let called = inside.cancel_called();
+                (reached_first, debug, called, inside.deadline_reached())
+            })
+            .await
+    });
+    let (reached_first, debug, called, reached_after) = answers.expect("cancelled");
+    assert!(
+        reached_first,
+        "deadline_reached said no before cancel_called was read"
+    );
+    assert!(debug.contains("cancel_called: true"), "{debug}");
+    assert!(called && reached_after);
+}

@@ -485,4 +485,3 @@ fn a_sleep_ending_at_the_timeouts_deadline_is_caught_every_time() {
         }
     });
 }
-
