@@ -32,6 +32,18 @@ pub(crate) fn now() -> Option<Instant> {
     crate::runtime::context::with_current(|h| h.map(|h| h.time().now()))
 }
 
+/// For a sleep that ends: cancels the scopes around the running code (up to a shield)
+/// whose deadlines have passed by `now`, as their timers would, and says whether one
+/// had and a cancel now reaches the running code. A deadline that passed with the sleep
+/// then catches it, however the timer driver ordered the two timers, and even when the
+/// task is polled (for any reason) before the deadline's timer has cancelled the scope.
+pub(crate) fn passed_around(now: Instant) -> bool {
+    let Some(scope) = super::current::current_to_read() else {
+        return false;
+    };
+    scope.cancel_passed_deadlines(now) && scope.cancelled_by().is_some()
+}
+
 /// Cancels a scope when its timer fires (if the deadline has passed on `clock`, the
 /// runtime's).
 struct Canceller {

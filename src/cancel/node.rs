@@ -465,14 +465,16 @@ impl ScopeNode {
     }
 
     /// Cancels this scope and the scopes around it (up to a shield) whose deadlines
-    /// have passed by `now`, outermost first (see [`deadline_passed`](Self::deadline_passed)).
-    /// Also called where a deadline may have passed with no timer to fire it: a
-    /// scope arms its timer only when its work suspends.
-    pub(crate) fn cancel_passed_deadlines(&self, now: Instant) {
+    /// have passed by `now`, outermost first (see [`deadline_passed`](Self::deadline_passed)),
+    /// and says whether there were any (cancelled before or now).
+    /// Also called where a deadline may have passed with no timer to fire it yet: a
+    /// scope arms its timer only when its work suspends, and a sleep that ends may be
+    /// polled before the timer of a deadline that passed with it cancels its scope.
+    pub(crate) fn cancel_passed_deadlines(&self, now: Instant) -> bool {
         let mut expired = Vec::new();
         let mut node = self;
         loop {
-            if node.deadline().is_some_and(|d| d <= now) {
+            if node.is_timed() && node.deadline().is_some_and(|d| d <= now) {
                 expired.push(node);
             }
             if node.is_shielded() {
@@ -486,6 +488,7 @@ impl ScopeNode {
         for scope in expired.iter().rev() {
             scope.cancel_by_deadline();
         }
+        !expired.is_empty()
     }
 
     /// Wakes every task inside this scope, not descending into shielded scopes.

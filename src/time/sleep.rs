@@ -51,6 +51,7 @@ pub fn sleep(duration: Duration) -> Sleep {
         timer: Timer::new(deadline_after(now, duration)),
         yield_once: duration.is_zero(),
         yielded: false,
+        waited: false,
     }
 }
 
@@ -75,6 +76,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
         timer: Timer::new(deadline),
         yield_once: false,
         yielded: false,
+        waited: false,
     }
 }
 
@@ -135,6 +137,11 @@ pin_project_lite::pin_project! {
     /// to the runtime it is polled in, and completes there at its deadline; a task
     /// waiting on it when that runtime is dropped is woken to move it.
     ///
+    /// The end of a sleep that suspended is a cancellation point for deadlines: if the
+    /// deadline of a scope around it has passed too by then, that scope drops the work
+    /// (as in Trio, where deadlines expire before any task runs), whichever of the two
+    /// timers fired first and whenever the task is polled.
+    ///
     /// # Panics
     ///
     /// When polled outside a pride runtime, the first time or after the runtime it was
@@ -147,6 +154,8 @@ pin_project_lite::pin_project! {
         // Made by `sleep(Duration::ZERO)`: completes after one yield, with no timer.
         yield_once: bool,
         yielded: bool,
+        // The timer was pending at a poll since the sleep last ended.
+        waited: bool,
     }
 }
 
@@ -221,11 +230,19 @@ impl Future for Sleep {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let elapsed = this.timer.as_mut().poll_elapsed(cx);
-        if elapsed.is_pending() {
+        if this.timer.as_mut().poll_elapsed(cx).is_pending() {
+            *this.waited = true;
             this.timer.note_wait(cx);
+            return Poll::Pending;
         }
-        elapsed
+        // A sleep that waited ends as a cancellation point for the deadlines that
+        // passed with it: their scopes catch it, whatever order their timers fired in.
+        // Once: woken, the sleep ends at its next poll if no wrapper dropped it.
+        if std::mem::take(this.waited) && crate::cancel::deadline::passed_around(this.timer.now()) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(())
     }
 }
 
@@ -368,6 +385,7 @@ mod tests {
             timer: Timer::new(Instant::now()),
             yield_once: true,
             yielded: false,
+            waited: false,
         });
         assert!(!sleep.is_elapsed());
         assert!(sleep.as_mut().poll(&mut cx).is_pending());

@@ -1016,3 +1016,30 @@ fn deadline_reached_agrees_with_cancel_called() {
     assert!(debug.contains("cancel_called: true"), "{debug}");
     assert!(called && reached_after);
 }
+
+/// A sleep that ends when the deadline of a scope around it has passed too is caught by
+/// the scope, even polled before the deadline's timer cancelled the scope (here the
+/// timer is not even armed: the deadline was set while the work ran, and the wrapper
+/// arms it at its next poll). The end of a sleep is a cancellation point.
+#[test]
+fn a_sleep_ending_after_a_deadline_whose_timer_has_not_fired_is_caught() {
+    let (out, caught) = block_on(20, builder(2).clock(Clock::mock()), || async {
+        let start = current_time();
+        let scope = CancelScope::new();
+        let inside = scope.clone();
+        let out = scope
+            .run(async move {
+                let mut nap = std::pin::pin!(sleep(SEC));
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                assert!(nap.as_mut().poll(&mut cx).is_pending());
+                inside.set_deadline(Some(start + 1500 * MS));
+                pride::time::advance(2 * SEC);
+                nap.await;
+                "the work went on"
+            })
+            .await;
+        (out, scope.cancelled_caught() && scope.deadline_reached())
+    });
+    assert_eq!(out, None);
+    assert!(caught);
+}
