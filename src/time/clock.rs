@@ -87,8 +87,8 @@ impl Clock {
     /// task is blocked (Trio's `MockClock(autojump_threshold=0)`).
     ///
     /// Sleeps finish at once in real time, while `current_time()` reports exact,
-    /// reproducible times: after `sleep(d)` the clock reads the deadline rounded up to
-    /// the timer wheel's 1 ms tick. `pride::time::advance(d)` moves it too.
+    /// reproducible times: after `sleep(d)` the clock reads the sleep's deadline, to
+    /// the nanosecond. `pride::time::advance(d)` moves it too.
     ///
     /// "Blocked" means waiting on something other than a running computation: a task
     /// waiting for [`to_thread`](crate::to_thread) work (and so for `pride::fs`) is not

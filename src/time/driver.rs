@@ -9,7 +9,8 @@
 //! Ticks are milliseconds; a deadline is filed at its tick rounded up. On a mock clock,
 //! which may stand within a tick, `process` also fires the entries of the next tick
 //! whose exact deadline the clock has reached (by the entry's `fraction`), so that
-//! `advance` to a deadline fires it; the system clock fires by whole ticks only.
+//! `advance` to a deadline fires it, and an autojump stops at each exact deadline; the
+//! system clock fires by whole ticks only.
 //!
 //! Each shard publishes the earliest tick it may need attention at in an atomic, so the
 //! parker computes its timeout without taking any lock. That value may be early (a
@@ -247,8 +248,9 @@ impl TimeDriver {
     }
 
     /// On an autojump clock, when a timer is armed: moves the clock to the earliest
-    /// deadline and fires what came due. Returns whether some timer fired (and so some
-    /// task was woken); `false` on other clocks or with no timer armed.
+    /// deadline, exactly (not rounded to its tick), and fires what came due. Returns
+    /// whether some timer fired (and so some task was woken); `false` on other clocks
+    /// or with no timer armed.
     ///
     /// The runtime calls this instead of parking when every task is blocked.
     pub(crate) fn jump_to_next(&self) -> bool {
@@ -261,14 +263,15 @@ impl TimeDriver {
                 .iter()
                 .filter_map(|shard| shard.wheel.lock().next_deadline())
                 .min();
-            let Some(target) = next.and_then(|tick| self.shared.instant_of(tick)) else {
+            let Some(target) = next.and_then(|tick| self.jump_target(tick)) else {
                 return false;
             };
             self.shared.clock.advance_to(target);
             // Every shard, even one whose `earliest` is later: the target may be a
             // cascade point, which `earliest` does not count. Nothing fires when the
-            // earliest slot only cascades, or its timers moved later: then look again.
-            // (No task runs in between, so none sees the clock stop there.)
+            // earliest slot only cascades, or its timers moved later, or the clock
+            // stopped at the start of the tick before theirs: then look again. (No task
+            // runs in between, so none sees the clock stop there.)
             let mut batch = WakeBatch::new();
             let fired = process_shards(&self.shared, &self.shards, &mut batch, true);
             // The clock is shared with every runtime on it: their due timers fire too.
@@ -278,6 +281,32 @@ impl TimeDriver {
                 return true;
             }
         }
+    }
+
+    /// Where an autojump towards `tick`, the wheels' earliest, stops: the exact deadline
+    /// of the earliest timer filed for `tick`, so that deadlines within one tick come
+    /// due one at a time, each at its instant, as an exact `advance` brings them. A
+    /// wheel finds those timers in its next tick once it stands on the tick before,
+    /// where every sweep leaves it; so from further back the clock first stops at the
+    /// start of the tick before. The end of `tick` if none is found there (`tick` is a
+    /// cascade point, or its timers moved later). `None` where `Instant` cannot go.
+    fn jump_target(&self, tick: u64) -> Option<Instant> {
+        let shared = &*self.shared;
+        let end = shared.instant_of(tick)?;
+        let Some(before) = tick.checked_sub(1).and_then(|t| shared.instant_of(t)) else {
+            return Some(end);
+        };
+        if shared.clock.now() < before {
+            return Some(before);
+        }
+        let earliest = self
+            .shards
+            .iter()
+            .filter_map(|shard| shard.earliest_fraction_of(tick))
+            .min();
+        Some(earliest.map_or(end, |fraction| {
+            before + Duration::from_nanos(fraction.into())
+        }))
     }
 
     /// Fires the due timers of the other runtimes on this (mock) clock, sweeping every
@@ -547,6 +576,25 @@ impl Shard {
             let earliest = wheel.next_deadline().unwrap_or(NO_TIMER);
             self.earliest.store(earliest, Ordering::SeqCst);
         }
+    }
+
+    /// The least `fraction` of the entries armed for `tick`, if this wheel stands on the
+    /// tick before (the one whose next tick holds them) and holds some.
+    fn earliest_fraction_of(&self, tick: u64) -> Option<u32> {
+        let wheel = self.wheel.lock();
+        if wheel.elapsed().checked_add(1) != Some(tick) {
+            return None;
+        }
+        let mut earliest: Option<u32> = None;
+        wheel.find_in_next_tick(|entry| {
+            if entry.armed_tick() == Some(tick) {
+                let fraction = entry.fraction();
+                earliest = Some(earliest.map_or(fraction, |e| e.min(fraction)));
+            }
+            // Look at every one.
+            false
+        });
+        earliest
     }
 
     /// At shutdown: unfiles every entry, leaving it armed, and puts its waker in `batch`

@@ -180,3 +180,17 @@ fn an_interval_of_a_dropped_runtime_ticks_in_another() {
         assert_eq!(second - first, 10 * MS);
     });
 }
+
+#[test]
+fn a_period_under_a_millisecond_skips_no_tick_on_autojump() {
+    let offsets = autojump().block_on(async {
+        let start = pride::current_time();
+        pride::interval(Duration::from_micros(300))
+            .take(4)
+            .map(|tick| tick - start)
+            .collect::<Vec<_>>()
+            .await
+    });
+    let us = Duration::from_micros;
+    assert_eq!(offsets, [Duration::ZERO, us(300), us(600), us(900)]);
+}

@@ -914,3 +914,26 @@ fn two_sweeps_racing_on_a_mock_clock_lose_no_timer() {
         });
     });
 }
+/// The autojump clock stops at each sleep's exact deadline, also within a millisecond:
+/// sleeps of 1.6 ms and 1.5 ms end at their own instants, the earlier first.
+#[test]
+fn autojump_sleeps_within_a_millisecond_end_at_their_own_instants() {
+    let ends = crate::common::autojump(20, || async {
+        let start = pride::current_time();
+        let ends = Arc::new(Mutex::new(Vec::new()));
+        pride::task_group(async |tg| {
+            for micros in [1600, 1500] {
+                let ends = ends.clone();
+                tg.start_soon(async move {
+                    pride::sleep(Duration::from_micros(micros)).await;
+                    ends.lock().unwrap().push(pride::current_time() - start);
+                });
+            }
+        })
+        .await
+        .unwrap();
+        ends.lock().unwrap().clone()
+    });
+    let us = Duration::from_micros;
+    assert_eq!(ends, [us(1500), us(1600)]);
+}

@@ -485,3 +485,37 @@ fn a_sleep_ending_at_the_timeouts_deadline_is_caught_every_time() {
         }
     });
 }
+/// The autojump clock reaches each deadline exactly, also within a millisecond: a
+/// sleep of 1.5 ms inside a 1.6 ms timeout completes.
+#[test]
+fn a_sleep_ending_within_a_millisecond_before_the_deadline_completes() {
+    autojump(20, || async {
+        for run in 0..50 {
+            let out = move_on_after(Duration::from_micros(1600), async {
+                sleep(Duration::from_micros(1500)).await;
+                "done"
+            })
+            .await;
+            assert_eq!(
+                out,
+                Some("done"),
+                "run {run}: work done in time was cancelled"
+            );
+        }
+    });
+}
+
+/// Nested timeouts within one millisecond on the autojump clock: the inner, earlier one
+/// fires alone and catches; the outer one is not reached.
+#[test]
+fn nested_timeouts_within_a_millisecond_fire_in_deadline_order() {
+    autojump(20, || async {
+        let start = current_time();
+        let out = fail_after(Duration::from_micros(1600), async {
+            let inner = move_on_after(Duration::from_micros(1500), sleep(HOUR)).await;
+            (inner, current_time() - start)
+        })
+        .await;
+        assert_eq!(out, Ok((None, Duration::from_micros(1500))));
+    });
+}
