@@ -461,7 +461,10 @@ impl<R> std::fmt::Debug for ToThread<R> {
 /// `f` runs in the context of the runtime the future was polled in: the sockets,
 /// pipes, child processes and timers it makes belong to that runtime, as they would
 /// in the awaiting task. It does not run inside the runtime, though: it may call
-/// [`Runtime::block_on`](crate::Runtime::block_on) or [`run`](crate::run).
+/// [`Runtime::block_on`](crate::Runtime::block_on) or [`run`](crate::run). On the
+/// autojump clock, time stands still while a closure runs: a closure that waits on a
+/// timer of its runtime through an executor of its own panics (waiting in that
+/// runtime's `block_on` is fine: the clock moves on while it waits).
 ///
 /// The pool grows on demand up to a cap of threads (512 unless
 /// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads) says

@@ -111,6 +111,14 @@ pub(crate) fn enter_pool(handle: Handle) -> PoolGuard {
     }
 }
 
+/// Whether this thread runs a `to_thread` closure outside every runtime: it has a pool
+/// handle and no runtime entered (a closure's own `block_on` enters one).
+pub(crate) fn in_closure_only() -> bool {
+    CONTEXT
+        .try_with(|cx| cx.handle.borrow().is_none() && cx.pool.borrow().is_some())
+        .unwrap_or(false)
+}
+
 /// Enters a worker's context; `core` must outlive the guard.
 pub(crate) fn enter_worker(core: &Core) -> EnterGuard {
     let guard = enter(core.handle());

@@ -121,6 +121,17 @@ impl Timer {
             return poll;
         }
         let this = self.project();
+        // Time on the autojump clock stands still while a `to_thread` closure runs (the
+        // task awaiting it waits on the closure, not on time): a closure waiting here,
+        // through an executor of its own, would wait for ever.
+        assert!(
+            !(driver.clock().is_autojump()
+                && *this.deadline > driver.clock().now()
+                && crate::runtime::context::in_closure_only()),
+            "pride: a `to_thread` closure waits on a timer of a runtime with the autojump \
+             clock, whose time does not move while a closure runs: wait in the task, or \
+             in `Runtime::block_on` inside the closure"
+        );
         let shard = driver.shard_for(worker).clone();
         // SAFETY: the entry is pinned, is filed in no other shard, and we store `shard`
         // so that `Drop` cancels it there.

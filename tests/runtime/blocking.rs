@@ -499,3 +499,27 @@ fn a_closure_still_queued_when_the_runtime_drops_never_runs() {
         );
     });
 }
+
+/// A closure waits on its runtime's timer through an executor of its own: on the
+/// system clock it sleeps and returns; on the autojump clock, whose time stands still
+/// while a closure runs, it gets a clear panic (in the awaiting task) instead of
+/// waiting for ever.
+#[test]
+fn a_closure_waiting_on_a_timer_works_and_is_refused_on_the_autojump_clock() {
+    block_on(60, &builder(2), || async {
+        to_thread(|| futures_lite::future::block_on(pride::sleep(Duration::from_millis(5)))).await;
+    });
+    let refused = watchdog(60, || {
+        let runtime = builder(2).clock(Clock::autojump()).build().unwrap();
+        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(to_thread(|| {
+                futures_lite::future::block_on(pride::sleep(Duration::from_secs(1)))
+            }))
+        }));
+        panic_text(&*waited.expect_err("the closure's wait was refused")).to_owned()
+    });
+    assert!(
+        refused.contains("autojump") && refused.contains("to_thread"),
+        "{refused}"
+    );
+}
