@@ -172,7 +172,10 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
     let mut f = Some(f);
     let ran = CONTEXT.try_with(|cx| {
         let (handle, pool) = (cx.handle.borrow(), cx.pool.borrow());
-        (f.take().expect("called once"))(handle.as_ref().or(pool.as_ref()))
+        // A closure that outlives its runtime's drop runs outside every runtime: what
+        // it made there would be dropped unrun, or wait for a driver that is gone.
+        let pool = pool.as_ref().filter(|pool| !pool.is_shut_down());
+        (f.take().expect("called once"))(handle.as_ref().or(pool))
     });
     match ran {
         Ok(output) => output,

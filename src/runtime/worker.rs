@@ -243,6 +243,11 @@ impl Handle {
             .dump(self.shared.remotes.len(), &self.shared.time)
     }
 
+    /// Whether the runtime has begun to shut down (its drop has begun).
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shared.shutdown.load(Ordering::Acquire)
+    }
+
     /// Stops every worker; their queued tasks are dropped by them.
     pub(crate) fn shutdown(&self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);

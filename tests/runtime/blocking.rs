@@ -523,3 +523,53 @@ fn a_closure_waiting_on_a_timer_works_and_is_refused_on_the_autojump_clock() {
         "{refused}"
     );
 }
+
+/// A closure that outlives its runtime (its future let go of it, the runtime dropped)
+/// runs outside every runtime from then on: `par` runs on the default pool, and what
+/// needs a runtime (a timer, a group's child) gets the clear "outside a runtime" panic,
+/// not a hang, nor a group that reports success for a child that never ran.
+#[test]
+fn a_closure_that_outlives_its_runtime_runs_outside_every_runtime() {
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let (send, outcomes) = std::sync::mpsc::channel();
+    let runtime = builder(1).build().unwrap();
+    runtime.block_on(async move {
+        let closure = to_thread(move || {
+            wait.recv().unwrap();
+            let quiet = |f: &mut dyn FnMut() -> String| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                    .unwrap_or_else(|panic| format!("panic: {}", panic_text(&*panic)))
+            };
+            let par = quiet(&mut || format!("{:?}", pride::par::map(&[1, 2, 3], |x| x * 2)));
+            let sleep = quiet(&mut || {
+                futures_lite::future::block_on(pride::sleep(Duration::from_millis(1)));
+                "slept".to_owned()
+            });
+            let group = quiet(&mut || {
+                let ran = Arc::new(AtomicBool::new(false));
+                let ran2 = ran.clone();
+                let out = futures_lite::future::block_on(task_group(async move |tg| {
+                    tg.start_soon(async move { ran2.store(true, Ordering::SeqCst) });
+                }));
+                format!("{out:?} ran: {}", ran.load(Ordering::SeqCst))
+            });
+            send.send((par, sleep, group)).unwrap();
+        });
+        // Started, then let go of: the closure runs on.
+        let _ = pride::move_on_after(Duration::from_millis(20), closure).await;
+    });
+    drop(runtime);
+    go.send(()).unwrap();
+    let (par, sleep, group) = outcomes
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the closure hung");
+    assert_eq!(par, "[2, 4, 6]");
+    assert!(
+        sleep.starts_with("panic: pride:") && sleep.contains("within a pride runtime"),
+        "{sleep}"
+    );
+    assert!(
+        group.starts_with("panic: pride:") || group.ends_with("ran: true"),
+        "{group}"
+    );
+}
