@@ -131,30 +131,29 @@ impl Future for BarrierWait<'_> {
             let this = &mut *self;
             let mut wakers = WakeList::new();
             let mut waiters = this.barrier.waiters.lock();
-            match std::mem::replace(&mut this.step, Step::Done) {
+            let poll = match &this.step {
                 Step::Start if waiters.len() + 1 == this.barrier.n => {
                     // The last arrival: release the round, which empties the list for the
                     // next one.
                     waiters.grant_all(|()| (), &mut wakers);
-                    drop(waiters);
-                    wakers.wake();
                     Poll::Ready(BarrierWaitResult { leader: true })
                 }
                 Step::Start => {
                     this.step = Step::Waiting(waiters.push_back((), cx.waker()));
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
                     Poll::Pending
                 }
-                Step::Waiting(id) => match waiters.poll_grant(id, cx.waker()) {
-                    Ok(()) => Poll::Ready(BarrierWaitResult { leader: false }),
-                    Err(id) => {
-                        this.step = Step::Waiting(id);
-                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
-                        Poll::Pending
-                    }
-                },
+                Step::Waiting(id) => waiters
+                    .poll(id, cx.waker(), &mut wakers)
+                    .map(|()| BarrierWaitResult { leader: false }),
                 Step::Done => panic!("pride: Barrier::wait polled after completion"),
+            };
+            match poll {
+                Poll::Ready(_) => this.step = Step::Done,
+                Poll::Pending => crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event),
             }
+            drop(waiters);
+            wakers.wake();
+            poll
         })
     }
 }
@@ -163,7 +162,9 @@ impl Drop for BarrierWait<'_> {
     fn drop(&mut self) {
         if let Step::Waiting(id) = std::mem::replace(&mut self.step, Step::Done) {
             // Queued: it leaves the round. Granted: the round is over; nothing to pass on.
-            let _ = self.barrier.waiters.lock().remove(id);
+            let mut wakers = WakeList::new();
+            let _ = self.barrier.waiters.lock().leave(id, &mut wakers);
+            wakers.wake();
         }
     }
 }

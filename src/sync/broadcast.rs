@@ -510,29 +510,36 @@ impl<T: Clone> Future for Recv<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         crate::runtime::coop::poll_proceed(cx, |cx| {
             let this = &mut *self;
+            let mut wakers = WakeList::new();
             let mut shared = this.receiver.shared.lock();
-            if let Some(id) = this.id.take() {
-                // Every send and the close grant all waiters under this lock, so a waiter
-                // not yet granted has nothing new to read.
-                if let Err(id) = shared.waiters.poll_grant(id, cx.waker()) {
-                    this.id = Some(id);
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                    return Poll::Pending;
+            let poll = 'poll: {
+                if let Some(id) = &this.id {
+                    // Every send and the close grant all waiters under this lock, so a
+                    // waiter not yet granted has nothing new to read.
+                    if shared
+                        .waiters
+                        .poll(id, cx.waker(), &mut wakers)
+                        .is_pending()
+                    {
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                        break 'poll Poll::Pending;
+                    }
+                    this.id = None;
                 }
-            }
-            match Receiver::take(&mut this.receiver.next, &mut shared) {
-                Ok(value) => {
-                    drop(shared);
-                    Poll::Ready(Ok(StdArc::unwrap_or_clone(value)))
+                match Receiver::take(&mut this.receiver.next, &mut shared) {
+                    Ok(value) => Poll::Ready(Ok(value)),
+                    Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
+                    Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
+                    Err(TryRecvError::Empty) => {
+                        this.id = Some(shared.waiters.push_back((), cx.waker()));
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                        Poll::Pending
+                    }
                 }
-                Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError::Closed)),
-                Err(TryRecvError::Lagged(n)) => Poll::Ready(Err(RecvError::Lagged(n))),
-                Err(TryRecvError::Empty) => {
-                    this.id = Some(shared.waiters.push_back((), cx.waker()));
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                    Poll::Pending
-                }
-            }
+            };
+            drop(shared);
+            wakers.wake();
+            poll.map_ok(StdArc::unwrap_or_clone)
         })
     }
 }
@@ -541,7 +548,9 @@ impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
             // Every grant is a broadcast: nothing to pass on.
-            let _ = self.receiver.shared.lock().waiters.remove(id);
+            let mut wakers = WakeList::new();
+            let _ = self.receiver.shared.lock().waiters.leave(id, &mut wakers);
+            wakers.wake();
         }
     }
 }

@@ -133,26 +133,23 @@ impl Future for WaitFuture<'_> {
             }
             // Set since the look above, or this is the list a `set` to come will take and
             // wake, where our waiter is queued or is about to be.
+            let mut wakers = WakeList::new();
             let Some(mut waiters) = this.event.inner.unset_waiters() else {
                 this.id = None;
                 return Poll::Ready(());
             };
-            match this.id.take() {
-                Some(id) => match waiters.poll_grant(id, cx.waker()) {
+            match &this.id {
+                Some(id) => {
                     // Only `set` grants, and it takes the list away as it does.
-                    Ok(()) => unreachable!("an event's waiter granted in place"),
-                    Err(id) => {
-                        this.id = Some(id);
-                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
-                        Poll::Pending
-                    }
-                },
-                None => {
-                    this.id = Some(waiters.push_back((), cx.waker()));
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
-                    Poll::Pending
+                    let granted = waiters.poll(id, cx.waker(), &mut wakers);
+                    assert!(granted.is_pending(), "an event's waiter granted in place");
                 }
+                None => this.id = Some(waiters.push_back((), cx.waker())),
             }
+            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
+            drop(waiters);
+            wakers.wake();
+            Poll::Pending
         })
     }
 }
@@ -160,9 +157,11 @@ impl Future for WaitFuture<'_> {
 impl Drop for WaitFuture<'_> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
+            let mut wakers = WakeList::new();
             if let Some(mut waiters) = self.event.inner.unset_waiters() {
-                let _ = waiters.remove(id);
+                let _ = waiters.leave(id, &mut wakers);
             }
+            wakers.wake();
         }
     }
 }

@@ -343,16 +343,19 @@ impl<'a> BorrowWait<'a> {
             !self.done,
             "pride: a `CapacityLimiter::acquire` future polled after it completed"
         );
+        let mut wakers = WakeList::new();
         let mut state = self.limiter.lock();
-        let result = match self.id.take() {
-            Some(id) => match state.waiters.poll_grant(id, cx.waker()) {
-                Ok(key) => {
+        let result = match &self.id {
+            Some(id) => match state.waiters.poll(id, cx.waker(), &mut wakers) {
+                Poll::Ready(key) => {
+                    self.id = None;
                     state.collect(key);
                     Ok(key)
                 }
-                Err(id) => {
-                    self.id = Some(id);
+                Poll::Pending => {
                     crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
+                    drop(state);
+                    wakers.wake();
                     return Poll::Pending;
                 }
             },
@@ -383,7 +386,8 @@ impl Drop for BorrowWait<'_> {
         let mut wakers = WakeList::new();
         {
             let mut state = self.limiter.lock();
-            let (Removed::Queued(key) | Removed::Granted(key)) = state.waiters.remove(id);
+            let (Removed::Queued(key) | Removed::Granted(key)) =
+                state.waiters.leave(id, &mut wakers);
             state.waiting.remove(&key);
             // A token in flight to this acquire is free again: pass it on.
             state.grant(&mut wakers);

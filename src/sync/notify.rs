@@ -170,29 +170,27 @@ impl Future for Notified<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         crate::runtime::coop::poll_proceed(cx, |cx| {
             let this = &mut *self;
+            let mut wakers = WakeList::new();
             let mut state = this.notify.state.lock();
-            match std::mem::replace(&mut this.step, Step::Done) {
+            let poll = match &this.step {
                 Step::Start => {
-                    if state.broadcasts != this.broadcasts {
-                        return Poll::Ready(());
-                    }
-                    if std::mem::take(&mut state.permit) {
-                        return Poll::Ready(());
-                    }
-                    this.step = Step::Waiting(state.waiters.push_back((), cx.waker()));
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
-                    Poll::Pending
-                }
-                Step::Waiting(id) => match state.waiters.poll_grant(id, cx.waker()) {
-                    Ok(_) => Poll::Ready(()),
-                    Err(id) => {
-                        this.step = Step::Waiting(id);
-                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event);
+                    if state.broadcasts != this.broadcasts || std::mem::take(&mut state.permit) {
+                        Poll::Ready(())
+                    } else {
+                        this.step = Step::Waiting(state.waiters.push_back((), cx.waker()));
                         Poll::Pending
                     }
-                },
+                }
+                Step::Waiting(id) => state.waiters.poll(id, cx.waker(), &mut wakers).map(|_| ()),
                 Step::Done => panic!("pride: Notified polled after completion"),
+            };
+            match poll {
+                Poll::Ready(()) => this.step = Step::Done,
+                Poll::Pending => crate::debug::task::waits(cx, crate::debug::task::WaitOn::Event),
             }
+            drop(state);
+            wakers.wake();
+            poll
         })
     }
 }
@@ -205,7 +203,7 @@ impl Drop for Notified<'_> {
         let mut wakers = WakeList::new();
         {
             let mut state = self.notify.state.lock();
-            if let Removed::Granted(Grant::One) = state.waiters.remove(id) {
+            if let Removed::Granted(Grant::One) = state.waiters.leave(id, &mut wakers) {
                 state.notify_one(&mut wakers);
             }
         }

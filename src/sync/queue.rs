@@ -123,6 +123,13 @@ impl<T> State<T> {
         }
     }
 
+    /// A putter leaves the line: a slot reserved for it goes to the next putter.
+    fn leave_putters(&mut self, id: WaiterId, wakers: &mut WakeList) {
+        if let Removed::Granted(()) = self.putters.leave(id, wakers) {
+            self.release_slot(wakers);
+        }
+    }
+
     /// Checks the slot accounting (tests only).
     fn check(&mut self) {
         #[cfg(test)]
@@ -277,30 +284,28 @@ impl GetWait {
         crate::runtime::coop::poll_proceed(cx, |cx| {
             let mut wakers = WakeList::new();
             let mut state = core.lock();
-            let result = match std::mem::replace(&mut self.0, Step::Done) {
+            let poll = match &self.0 {
                 Step::Start => match state.try_get(&mut wakers) {
-                    Ok(value) => Ok(value),
+                    Ok(value) => Poll::Ready(Ok(value)),
                     Err(WouldBlock::Empty) => {
                         self.0 = Step::Waiting(state.getters.push_back((), cx.waker()));
-                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                        return Poll::Pending;
+                        Poll::Pending
                     }
-                    Err(_) => Err(Closed(())),
+                    Err(_) => Poll::Ready(Err(Closed(()))),
                 },
-                Step::Waiting(id) => match state.getters.poll_grant(id, cx.waker()) {
-                    Ok(value) => {
+                // Drained means no item is on its way to a getter: this one is still queued.
+                Step::Waiting(_) if state.drained() => {
+                    if let Step::Waiting(id) = std::mem::replace(&mut self.0, Step::Done) {
+                        let _ = state.getters.leave(id, &mut wakers);
+                    }
+                    Poll::Ready(Err(Closed(())))
+                }
+                Step::Waiting(id) => match state.getters.poll(id, cx.waker(), &mut wakers) {
+                    Poll::Ready(value) => {
                         state.collected(&mut wakers);
-                        Ok(value)
+                        Poll::Ready(Ok(value))
                     }
-                    Err(id) if state.drained() => {
-                        let _ = state.getters.remove(id);
-                        Err(Closed(()))
-                    }
-                    Err(id) => {
-                        self.0 = Step::Waiting(id);
-                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                        return Poll::Pending;
-                    }
+                    Poll::Pending => Poll::Pending,
                 },
                 Step::Done => {
                     panic!(
@@ -308,9 +313,13 @@ impl GetWait {
                     )
                 }
             };
+            match poll {
+                Poll::Ready(_) => self.0 = Step::Done,
+                Poll::Pending => crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue),
+            }
             drop(state);
             wakers.wake();
-            Poll::Ready(result)
+            poll
         })
     }
 
@@ -323,7 +332,7 @@ impl GetWait {
         let mut wakers = WakeList::new();
         {
             let mut state = core.lock();
-            if let Removed::Granted(value) = state.getters.remove(id) {
+            if let Removed::Granted(value) = state.getters.leave(id, &mut wakers) {
                 state.give_back(value, &mut wakers);
             }
         }
@@ -358,50 +367,51 @@ impl<T> Future for PutFuture<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         crate::runtime::coop::poll_proceed(cx, |cx| {
             let this = &mut *self;
-            let value = this
-                .value
-                .take()
-                .expect("pride: a `Queue::put` or channel `send` future polled after it completed");
             let mut wakers = WakeList::new();
             let mut state = this.core.lock();
-            let result = match this.id.take() {
-                None => match state.try_put(value, &mut wakers) {
-                    Ok(()) => Ok(()),
+            let poll = match &this.id {
+                None => match state.try_put(this.take_value(), &mut wakers) {
+                    Ok(()) => Poll::Ready(Ok(())),
                     Err(WouldBlock::Full(value)) => {
                         this.value = Some(value);
                         this.id = Some(state.putters.push_back((), cx.waker()));
                         crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                        return Poll::Pending;
+                        Poll::Pending
                     }
-                    Err(WouldBlock::Closed(value)) => Err(Closed(value)),
+                    Err(WouldBlock::Closed(value)) => Poll::Ready(Err(Closed(value))),
                     Err(WouldBlock::Empty) => unreachable!("a put never finds the queue empty"),
                 },
-                Some(id) => match state.putters.poll_grant(id, cx.waker()) {
-                    // A slot is ours; a put that completes after `close` still fails.
-                    Ok(()) if state.closed => {
-                        state.release_slot(&mut wakers);
-                        Err(Closed(value))
+                // A put that was given a slot but completes after `close` fails all the same.
+                Some(_) if state.closed => {
+                    if let Some(id) = this.id.take() {
+                        state.leave_putters(id, &mut wakers);
                     }
-                    Ok(()) => {
-                        state.deliver(value, &mut wakers);
-                        Ok(())
+                    Poll::Ready(Err(Closed(this.take_value())))
+                }
+                Some(id) => match state.putters.poll(id, cx.waker(), &mut wakers) {
+                    Poll::Ready(()) => {
+                        this.id = None;
+                        state.deliver(this.take_value(), &mut wakers);
+                        Poll::Ready(Ok(()))
                     }
-                    Err(id) if state.closed => {
-                        let _ = state.putters.remove(id);
-                        Err(Closed(value))
-                    }
-                    Err(id) => {
-                        this.value = Some(value);
-                        this.id = Some(id);
+                    Poll::Pending => {
                         crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                        return Poll::Pending;
+                        Poll::Pending
                     }
                 },
             };
             drop(state);
             wakers.wake();
-            Poll::Ready(result)
+            poll
         })
+    }
+}
+
+impl<T> PutFuture<'_, T> {
+    fn take_value(&mut self) -> T {
+        self.value
+            .take()
+            .expect("pride: a `Queue::put` or channel `send` future polled after it completed")
     }
 }
 
@@ -409,12 +419,7 @@ impl<T> Drop for PutFuture<'_, T> {
     fn drop(&mut self) {
         let Some(id) = self.id.take() else { return };
         let mut wakers = WakeList::new();
-        {
-            let mut state = self.core.lock();
-            if let Removed::Granted(()) = state.putters.remove(id) {
-                state.release_slot(&mut wakers);
-            }
-        }
+        self.core.lock().leave_putters(id, &mut wakers);
         wakers.wake();
         // The item in `self.value` is dropped after the lock is released.
     }
@@ -477,33 +482,40 @@ impl StreamWait {
         crate::runtime::coop::poll_proceed(cx, |cx| {
             let mut wakers = WakeList::new();
             let mut state = core.lock();
-            let item = match state.try_get(&mut wakers) {
-                Ok(value) => Some(value),
+            let poll = match state.try_get(&mut wakers) {
+                Ok(value) => Poll::Ready(Some(value)),
                 Err(WouldBlock::Empty) => {
                     // Queued still, or woken by an item another reader took: wait (again).
-                    let id = match self.0.take() {
-                        Some(id) => state.watchers.poll_grant(id, cx.waker()).err(),
-                        None => None,
-                    };
-                    self.0 = Some(id.unwrap_or_else(|| state.watchers.push_back((), cx.waker())));
+                    if let Some(id) = &self.0 {
+                        if state.watchers.poll(id, cx.waker(), &mut wakers).is_ready() {
+                            self.0 = None;
+                        }
+                    }
+                    if self.0.is_none() {
+                        self.0 = Some(state.watchers.push_back((), cx.waker()));
+                    }
                     crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                    return Poll::Pending;
+                    Poll::Pending
                 }
-                Err(_) => None,
+                Err(_) => Poll::Ready(None),
             };
-            if let Some(id) = self.0.take() {
-                let _ = state.watchers.remove(id);
+            if poll.is_ready() {
+                if let Some(id) = self.0.take() {
+                    let _ = state.watchers.leave(id, &mut wakers);
+                }
             }
             drop(state);
             wakers.wake();
-            Poll::Ready(item)
+            poll
         })
     }
 
     /// Leaves the watchers (a wake-up it was given carries nothing to pass on).
     pub(crate) fn cancel<T>(&mut self, core: &Core<T>) {
         if let Some(id) = self.0.take() {
-            let _ = core.lock().watchers.remove(id);
+            let mut wakers = WakeList::new();
+            let _ = core.lock().watchers.leave(id, &mut wakers);
+            wakers.wake();
         }
     }
 }

@@ -244,27 +244,30 @@ impl PermitWait {
     /// Ready once the `n` permits belong to the caller.
     pub(crate) fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<usize> {
         crate::runtime::coop::poll_proceed(cx, |cx| {
+            let mut wakers = WakeList::new();
             let mut state = sem.lock_state();
-            match std::mem::replace(&mut self.step, Step::Done) {
+            let poll = match &self.step {
                 Step::Start => {
                     if self.n == 0 || (state.waiters.is_empty() && state.permits >= self.n) {
                         state.permits -= self.n;
+                        self.step = Step::Done;
                         return Poll::Ready(self.n);
                     }
                     self.step = Step::Waiting(state.waiters.push_back(self.n, cx.waker()));
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
                     Poll::Pending
                 }
-                Step::Waiting(id) => match state.waiters.poll_grant(id, cx.waker()) {
-                    Ok(n) => Poll::Ready(n),
-                    Err(id) => {
-                        self.step = Step::Waiting(id);
-                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
-                        Poll::Pending
-                    }
-                },
+                Step::Waiting(id) => state.waiters.poll(id, cx.waker(), &mut wakers),
                 Step::Done => panic!("pride: {} future polled after it completed", self.call),
+            };
+            match poll {
+                Poll::Ready(_) => self.step = Step::Done,
+                Poll::Pending => {
+                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore)
+                }
             }
+            drop(state);
+            wakers.wake();
+            poll
         })
     }
 
@@ -276,7 +279,7 @@ impl PermitWait {
         let mut wakers = WakeList::new();
         {
             let mut state = sem.lock_state();
-            let returned = match state.waiters.remove(id) {
+            let returned = match state.waiters.leave(id, &mut wakers) {
                 Removed::Granted(n) => n,
                 // A large request leaving the head may let smaller ones through.
                 Removed::Queued(_) => 0,

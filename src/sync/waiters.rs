@@ -10,17 +10,20 @@
 //!
 //! 1. **Queued**: on its first `Pending` poll the future pushes a request `R` and its
 //!    waker and keeps the returned [`WaiterId`]. Re-polls refresh the waker (cheaply, via
-//!    `Waker::will_wake`).
+//!    `Waker::will_wake`) through [`WaiterList::poll`], which only borrows the id:
+//!    a waker whose clone panics (a foreign executor's bug) leaves the id with its
+//!    future, which still removes the waiter when it is dropped.
 //! 2. **Granted**: whoever makes the front waiter able to proceed (an unlock, a put, a
 //!    release) calls [`WaiterList::grant_front`]: the waiter leaves the FIFO, its slot
 //!    now holds the grant `G` (a permit count, an item, a reserved slot), and the caller
 //!    wakes the returned waker *after* dropping the lock, through a [`WakeList`]: it
 //!    wakes every waker it holds even when one of them panics, so a faulty waker never
 //!    strands a grant it was not given.
-//! 3. **Gone**: the future either observes the grant ([`WaiterList::poll_grant`]) or is
-//!    dropped ([`WaiterList::remove`]). Removing a granted waiter hands the grant back to
-//!    the primitive, which passes it on to the next waiter: that is what makes every
-//!    wait cancel-safe. (Or the whole list goes: see below.)
+//! 3. **Gone**: the future either observes the grant ([`WaiterList::poll`], after
+//!    which it drops its id unused) or is dropped ([`WaiterList::leave`]). Removing a
+//!    granted waiter hands the grant back to the primitive, which passes it on to the
+//!    next waiter: that is what makes every wait cancel-safe. (Or the whole list goes:
+//!    see below.)
 //!
 //! A [`WaiterId`] is neither `Clone` nor `Copy`: exactly one future owns each slot and
 //! only that future frees it, so an id can never name a slot that was reused. The one
@@ -29,9 +32,15 @@
 //! queue again, and its futures, which check that record under the lock before they
 //! use an id, drop their ids unused. A primitive that queues again after waking
 //! everyone (a `Barrier`) must hand every id back.
+//!
+//! No waker is dropped under the primitive's lock: a waker may own the last handle to
+//! the very primitive (its last sender, a permit), whose drop takes that lock. A waker
+//! that leaves the list unwoken (replaced by a re-poll's, or its waiter removed) goes
+//! into the caller's [`WakeList`], which drops it with the wakers it wakes, after the
+//! lock is released.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 const NIL: usize = usize::MAX;
 
@@ -47,7 +56,7 @@ pub(crate) struct WaiterList<R, G> {
     tail: usize,
     /// Number of queued (not granted) waiters.
     queued: usize,
-    /// Number of grants not yet collected (by `poll_grant` or `remove`).
+    /// Number of grants not yet collected (by `poll` or `leave`).
     granted: usize,
 }
 
@@ -67,10 +76,10 @@ enum Slot<R, G> {
 
 /// The ticket of one registered waiter; owned by the future that registered it.
 #[derive(Debug)]
-#[must_use = "a waiter id must be handed back through poll_grant or remove (unless its whole list is gone)"]
+#[must_use = "a waiter id must be kept until poll returns its grant, or handed back through leave (unless its whole list is gone)"]
 pub(crate) struct WaiterId(usize);
 
-/// What [`WaiterList::remove`] found in the slot of a waiter that went away.
+/// What [`WaiterList::leave`] found in the slot of a waiter that went away.
 #[derive(Debug)]
 pub(crate) enum Removed<R, G> {
     /// It was still waiting; here is its request.
@@ -189,20 +198,24 @@ impl<R, G> WaiterList<R, G> {
         }
     }
 
-    /// Takes the grant of `id` if it has one (freeing the slot); otherwise refreshes its
-    /// waker and hands the id back.
-    pub(crate) fn poll_grant(&mut self, id: WaiterId, waker: &Waker) -> Result<G, WaiterId> {
+    /// Takes the grant of `id` if it has one, freeing its slot: the caller must then
+    /// drop `id` unused. Otherwise makes `waker` the one a grant will wake; the waker
+    /// it replaces goes into `wakers`, to be dropped after the lock.
+    ///
+    /// The id is only borrowed: if cloning `waker` panics, nothing has changed and the
+    /// id is still the caller's to hand back through `leave`.
+    pub(crate) fn poll(&mut self, id: &WaiterId, waker: &Waker, wakers: &mut WakeList) -> Poll<G> {
         match &mut self.slots[id.0] {
             Slot::Queued { waker: stored, .. } => {
                 if !stored.will_wake(waker) {
-                    stored.clone_from(waker);
+                    wakers.drop_later(std::mem::replace(stored, waker.clone()));
                 }
-                Err(id)
+                Poll::Pending
             }
             Slot::Granted(_) => match self.free_slot(id.0) {
                 Slot::Granted(grant) => {
                     self.granted -= 1;
-                    Ok(grant)
+                    Poll::Ready(grant)
                 }
                 _ => unreachable!(),
             },
@@ -211,11 +224,14 @@ impl<R, G> WaiterList<R, G> {
     }
 
     /// Removes the waiter `id` whatever its state; a grant it never saw comes back.
-    pub(crate) fn remove(&mut self, id: WaiterId) -> Removed<R, G> {
+    /// Its waker, if it was still queued, goes into `wakers`, to be dropped (not woken)
+    /// after the lock.
+    pub(crate) fn leave(&mut self, id: WaiterId, wakers: &mut WakeList) -> Removed<R, G> {
         match self.slots[id.0] {
             Slot::Queued { .. } => {
-                let (req, _waker) = self.unlink(id.0);
+                let (req, waker) = self.unlink(id.0);
                 self.free_slot(id.0);
+                wakers.drop_later(waker);
                 Removed::Queued(req)
             }
             Slot::Granted(_) => match self.free_slot(id.0) {
@@ -227,6 +243,22 @@ impl<R, G> WaiterList<R, G> {
             },
             Slot::Vacant { .. } => unreachable!("a live waiter id names a vacant slot"),
         }
+    }
+
+    /// [`poll`](Self::poll) for a caller that gives the id up for the call and holds no
+    /// [`WakeList`]: the group's start limit. It loses the id if cloning `waker`
+    /// panics, and drops a replaced waker under the lock.
+    pub(crate) fn poll_grant(&mut self, id: WaiterId, waker: &Waker) -> Result<G, WaiterId> {
+        match self.poll(&id, waker, &mut WakeList::new()) {
+            Poll::Ready(grant) => Ok(grant),
+            Poll::Pending => Err(id),
+        }
+    }
+
+    /// [`leave`](Self::leave) for a caller that holds no [`WakeList`]: the group's
+    /// start limit. It drops the waiter's waker under the lock.
+    pub(crate) fn remove(&mut self, id: WaiterId) -> Removed<R, G> {
+        self.leave(id, &mut WakeList::new())
     }
 
     /// Takes a queued slot out of the FIFO, leaving a placeholder the caller overwrites.
@@ -281,34 +313,34 @@ impl<R, G> WaiterList<R, G> {
     }
 }
 
-/// Wakers collected under a primitive's lock, to be woken after it is dropped.
+/// Wakers collected under a primitive's lock, to be woken (or, for those that leave
+/// unwoken, dropped) after it is released.
 ///
-/// Most hand-offs wake one waiter, so the first waker is kept inline and only a
-/// broadcast (a set, a close, a large release) allocates.
+/// Most hand-offs wake one waiter, so the first waker of each kind is kept inline and
+/// only a broadcast (a set, a close, a large release) allocates.
 #[derive(Debug, Default)]
 #[must_use = "collected wakers must be woken"]
 pub(crate) struct WakeList {
+    to_wake: Wakers,
+    to_drop: Wakers,
+}
+
+/// A few wakers, the first inline.
+#[derive(Debug, Default)]
+struct Wakers {
     first: Option<Waker>,
     rest: Vec<Waker>,
 }
 
-impl WakeList {
-    pub(crate) const fn new() -> Self {
+impl Wakers {
+    const fn new() -> Self {
         Self {
             first: None,
             rest: Vec::new(),
         }
     }
 
-    /// A list of the one waker in `waker`, if any.
-    pub(crate) fn of(waker: Option<Waker>) -> Self {
-        Self {
-            first: waker,
-            rest: Vec::new(),
-        }
-    }
-
-    pub(crate) fn push(&mut self, waker: Waker) {
+    fn push(&mut self, waker: Waker) {
         if self.first.is_none() {
             self.first = Some(waker);
         } else {
@@ -316,7 +348,37 @@ impl WakeList {
         }
     }
 
-    /// Wakes everything collected; call it after the primitive's lock is dropped.
+    fn into_iter(self) -> impl Iterator<Item = Waker> {
+        self.first.into_iter().chain(self.rest)
+    }
+}
+
+impl WakeList {
+    pub(crate) const fn new() -> Self {
+        Self {
+            to_wake: Wakers::new(),
+            to_drop: Wakers::new(),
+        }
+    }
+
+    /// A list of the one waker in `waker`, if any, to wake.
+    pub(crate) fn of(waker: Option<Waker>) -> Self {
+        let mut wakers = Self::new();
+        wakers.to_wake.first = waker;
+        wakers
+    }
+
+    pub(crate) fn push(&mut self, waker: Waker) {
+        self.to_wake.push(waker);
+    }
+
+    /// Keeps a waker that leaves its primitive unwoken, to be dropped with the list.
+    pub(crate) fn drop_later(&mut self, waker: Waker) {
+        self.to_drop.push(waker);
+    }
+
+    /// Wakes everything collected, then drops the wakers kept to drop; call it after
+    /// the primitive's lock is dropped.
     ///
     /// A waker that panics (a foreign executor's bug) does not stop the others: every
     /// waker is woken, since each may hold a grant it would otherwise never see, and
@@ -325,12 +387,14 @@ impl WakeList {
     /// caller is itself unwinding (a future dropped during a panic), the waker's panic
     /// is dropped instead: resuming it there would abort the process.
     pub(crate) fn wake(self) {
+        let Self { to_wake, to_drop } = self;
         let mut panic = None;
-        for waker in self.first.into_iter().chain(self.rest) {
+        for waker in to_wake.into_iter() {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
                 panic.get_or_insert(payload);
             }
         }
+        drop(to_drop);
         if let Some(payload) = panic {
             if !std::thread::panicking() {
                 resume_unwind(payload);
@@ -350,23 +414,26 @@ mod tests {
     #[test]
     fn fifo_order_and_removal_from_the_middle() {
         let mut list: WaiterList<u32, u32> = WaiterList::new();
+        let mut wakers = WakeList::new();
         let w = waker();
         let a = list.push_back(1, &w);
         let b = list.push_back(2, &w);
         let c = list.push_back(3, &w);
         assert_eq!(list.len(), 3);
-        assert!(matches!(list.remove(b), Removed::Queued(2)));
+        assert!(matches!(list.leave(b, &mut wakers), Removed::Queued(2)));
         assert_eq!(list.front(), Some(&1));
         assert!(list.grant_front(|r| r * 10).is_some());
         assert_eq!(list.front(), Some(&3));
-        assert_eq!(list.poll_grant(a, &w).ok(), Some(10));
-        let c = list.poll_grant(c, &w).unwrap_err();
+        assert_eq!(list.poll(&a, &w, &mut wakers), Poll::Ready(10));
+        drop(a);
+        assert!(list.poll(&c, &w, &mut wakers).is_pending());
         assert!(list.grant_front(|r| r * 10).is_some());
         assert!(list.grant_front(|r| r * 10).is_none());
         assert_eq!(list.granted(), 1);
-        assert!(matches!(list.remove(c), Removed::Granted(30)));
+        assert!(matches!(list.leave(c, &mut wakers), Removed::Granted(30)));
         assert!(list.is_empty());
         assert_eq!(list.granted(), 0);
+        wakers.wake();
     }
 
     #[test]
@@ -374,10 +441,12 @@ mod tests {
         let mut list: WaiterList<(), ()> = WaiterList::new();
         let w = waker();
         for _ in 0..100 {
+            let mut wakers = WakeList::new();
             let a = list.push_back((), &w);
             let b = list.push_back((), &w);
-            let _ = list.remove(a);
-            let _ = list.remove(b);
+            let _ = list.leave(a, &mut wakers);
+            let _ = list.leave(b, &mut wakers);
+            wakers.wake();
         }
         assert_eq!(list.slots.len(), 2);
     }
@@ -451,9 +520,77 @@ mod tests {
             &mut wakers,
         );
         assert_eq!(order, vec![0, 1, 2, 3, 4]);
-        assert_eq!(wakers.rest.len(), 4);
+        assert_eq!(wakers.to_wake.rest.len(), 4);
         for (i, id) in ids.into_iter().enumerate() {
-            assert_eq!(list.poll_grant(id, &w).ok(), Some(i as u32));
+            assert_eq!(list.poll(&id, &w, &mut wakers), Poll::Ready(i as u32));
         }
+        wakers.wake();
+    }
+
+    /// Counts the drops of its wakers.
+    struct DropCount(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl std::task::Wake for DropCount {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    impl Drop for DropCount {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_waker_that_leaves_unwoken_is_dropped_with_the_wake_list() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut list: WaiterList<(), ()> = WaiterList::new();
+        let id = list.push_back((), &Waker::from(Arc::new(DropCount(drops.clone()))));
+
+        // Replaced by a re-poll's waker.
+        let mut wakers = WakeList::new();
+        assert!(list.poll(&id, &waker(), &mut wakers).is_pending());
+        assert_eq!(drops.load(Ordering::SeqCst), 0, "dropped under the lock");
+        wakers.wake();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+        // Removed with its waiter.
+        let mut wakers = WakeList::new();
+        assert!(
+            list.poll(
+                &id,
+                &Waker::from(Arc::new(DropCount(drops.clone()))),
+                &mut wakers
+            )
+            .is_pending()
+        );
+        wakers.wake(); // the no-op waker it replaced
+        let mut wakers = WakeList::new();
+        let _ = list.leave(id, &mut wakers);
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped under the lock");
+        wakers.wake();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_waker_whose_clone_panics_leaves_the_id_with_its_owner() {
+        use std::task::{RawWaker, RawWakerVTable};
+        fn clone(_: *const ()) -> RawWaker {
+            panic!("clone")
+        }
+        fn ignore(_: *const ()) {}
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, ignore, ignore, ignore);
+        // SAFETY: no function of the vtable reads the data pointer, so a null one is
+        // valid for each of them, and having no state they are safe on any thread.
+        let bad = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+
+        let mut list: WaiterList<(), ()> = WaiterList::new();
+        let id = list.push_back((), &waker());
+        let mut wakers = WakeList::new();
+        let refresh = catch_unwind(AssertUnwindSafe(|| list.poll(&id, &bad, &mut wakers)));
+        assert!(refresh.is_err());
+        assert_eq!(list.len(), 1, "still queued, under its old waker");
+        assert!(matches!(list.leave(id, &mut wakers), Removed::Queued(())));
+        assert_eq!(list.slots_in_use(), 0);
+        wakers.wake();
     }
 }

@@ -404,28 +404,34 @@ impl<T> Future for Changed<'_, T> {
         crate::runtime::coop::poll_proceed(cx, |cx| {
             let this = &mut *self;
             let shared = &this.receiver.shared;
+            let mut wakers = WakeList::new();
             let mut state = shared.state.lock();
-            if let Some(id) = this.id.take() {
-                // Every send grants all waiters under this lock after bumping the version,
-                // and so does the close: a waiter not yet granted is woken by the send or
-                // close to come.
-                if let Err(id) = state.waiters.poll_grant(id, cx.waker()) {
-                    this.id = Some(id);
-                    crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-                    return Poll::Pending;
+            let poll = 'poll: {
+                if let Some(id) = &this.id {
+                    // Every send grants all waiters under this lock after bumping the
+                    // version, and so does the close: a waiter not yet granted is woken by
+                    // the send or close to come.
+                    if state.waiters.poll(id, cx.waker(), &mut wakers).is_pending() {
+                        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                        break 'poll Poll::Pending;
+                    }
+                    this.id = None;
                 }
-            }
-            let version = shared.version();
-            if version != this.receiver.seen {
-                this.receiver.seen = version;
-                return Poll::Ready(Ok(()));
-            }
-            if state.closed {
-                return Poll::Ready(Err(RecvError));
-            }
-            this.id = Some(state.waiters.push_back((), cx.waker()));
-            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-            Poll::Pending
+                let version = shared.version();
+                if version != this.receiver.seen {
+                    this.receiver.seen = version;
+                    break 'poll Poll::Ready(Ok(()));
+                }
+                if state.closed {
+                    break 'poll Poll::Ready(Err(RecvError));
+                }
+                this.id = Some(state.waiters.push_back((), cx.waker()));
+                crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+                Poll::Pending
+            };
+            drop(state);
+            wakers.wake();
+            poll
         })
     }
 }
@@ -434,7 +440,10 @@ impl<T> Drop for Changed<'_, T> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
             // Every grant is a broadcast: nothing to pass on.
-            let _ = self.receiver.shared.state.lock().waiters.remove(id);
+            let shared = &self.receiver.shared;
+            let mut wakers = WakeList::new();
+            let _ = shared.state.lock().waiters.leave(id, &mut wakers);
+            wakers.wake();
         }
     }
 }

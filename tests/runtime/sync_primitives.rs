@@ -522,3 +522,154 @@ fn an_acquire_future_polled_after_completion_names_its_own_primitive() {
         }
     }
 }
+
+/// A waker whose `clone` panics: a foreign executor's bug, like a waker that panics
+/// when woken.
+pub(crate) fn clone_panicking_waker() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn clone(_: *const ()) -> RawWaker {
+        panic!("waker clone boom")
+    }
+    fn ignore(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, ignore, ignore, ignore);
+    // SAFETY: no function of the vtable reads the data pointer, so a null one is valid
+    // for each of them, and having no state they are safe to call from any thread.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+/// Queues `wait` (a first poll), polls it again under a waker whose clone panics, and
+/// drops it; checks that the panic reached the poll's caller.
+pub(crate) fn refresh_panics_then_dropped<F: Future>(what: &str, wait: F) {
+    let mut wait = Box::pin(wait);
+    assert!(
+        poll_with(wait.as_mut(), Waker::noop()).is_pending(),
+        "{what}: queued"
+    );
+    let bad = clone_panicking_waker();
+    let repoll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = poll_with(wait.as_mut(), &bad);
+    }));
+    let panic = repoll.expect_err(what);
+    assert_eq!(
+        crate::common::panic_text(&*panic),
+        "waker clone boom",
+        "{what}"
+    );
+    drop(wait);
+}
+
+/// A wait re-polled under a waker whose clone panics keeps its place in line until it
+/// is dropped, and its drop leaves the line as any cancelled wait's does: it is never
+/// handed a lock, permits, a notification, a token or a place in a barrier's round
+/// that nobody would give back.
+#[test]
+fn a_wait_whose_waker_refresh_panics_leaves_the_line_when_dropped() {
+    let lock = Lock::new(0);
+    let held = lock.try_lock().unwrap();
+    refresh_panics_then_dropped("Lock::lock", lock.lock());
+    drop(held);
+    assert!(
+        lock.try_lock().is_some(),
+        "Lock::lock: the lock is stranded"
+    );
+
+    let rwlock = pride::sync::RwLock::new(0);
+    let held = rwlock.try_write().unwrap();
+    refresh_panics_then_dropped("RwLock::write", rwlock.write());
+    drop(held);
+    assert!(
+        rwlock.try_write().is_some(),
+        "RwLock::write: the lock is stranded"
+    );
+
+    let sem = Semaphore::new(1);
+    refresh_panics_then_dropped("Semaphore::acquire_many", sem.acquire_many(2));
+    sem.add_permits(1);
+    assert!(
+        sem.try_acquire_many(2).is_some(),
+        "Semaphore::acquire_many: the permits went to a dropped wait"
+    );
+
+    let notify = pride::sync::Notify::new();
+    refresh_panics_then_dropped("Notify::notified", notify.notified());
+    notify.notify_one();
+    assert!(
+        poll_with(pin!(notify.notified()), Waker::noop()).is_ready(),
+        "Notify::notified: the notification went to a dropped wait"
+    );
+
+    let barrier = pride::sync::Barrier::new(2);
+    refresh_panics_then_dropped("Barrier::wait", barrier.wait());
+    assert!(
+        poll_with(pin!(barrier.wait()), Waker::noop()).is_pending(),
+        "Barrier::wait: a dropped wait counted as arrived"
+    );
+
+    let limiter = CapacityLimiter::new(1);
+    let token = limiter.try_acquire().unwrap();
+    refresh_panics_then_dropped("CapacityLimiter::acquire", limiter.acquire());
+    drop(token);
+    assert!(
+        limiter.try_acquire().is_some(),
+        "CapacityLimiter::acquire: the token went to a dropped acquire"
+    );
+
+    // These grant everyone at once: a dropped wait must not be in the way either.
+    let event = Event::new();
+    refresh_panics_then_dropped("Event::wait", event.wait());
+    event.set();
+    let (tx, mut rx) = pride::sync::watch::channel(0);
+    refresh_panics_then_dropped("watch::Receiver::changed", rx.changed());
+    tx.send(1);
+    assert!(poll_with(pin!(rx.changed()), Waker::noop()).is_ready());
+    let (tx, mut rx) = pride::sync::broadcast::channel(1);
+    refresh_panics_then_dropped("broadcast::Receiver::recv", rx.recv());
+    tx.send(1).unwrap();
+    assert_eq!(rx.try_recv(), Ok(1));
+}
+
+/// A waker that owns `value`, which its last clone's drop drops.
+pub(crate) fn waker_owning<T: Send + 'static>(value: T) -> Waker {
+    struct Owning<T>(std::sync::Mutex<T>);
+    impl<T: Send + 'static> std::task::Wake for Owning<T> {
+        fn wake(self: Arc<Self>) {}
+    }
+    Waker::from(Arc::new(Owning(std::sync::Mutex::new(value))))
+}
+
+/// A stored waker that owns the last handle to its own primitive (the last sender, a
+/// permit) is dropped after the primitive's lock is released, when the wait is dropped
+/// and when a re-poll replaces it: that handle's drop takes the same lock.
+#[test]
+fn a_stored_waker_owning_the_last_handle_to_its_primitive_is_dropped_unlocked() {
+    crate::common::watchdog(10, || {
+        // Replaced by a re-poll under another waker.
+        let (tx, mut rx) = pride::sync::watch::channel(0);
+        let mut changed = Box::pin(rx.changed());
+        assert!(poll_with(changed.as_mut(), &waker_owning(tx)).is_pending());
+        let _ = poll_with(changed.as_mut(), Waker::noop());
+        drop(changed);
+        assert!(
+            poll_with(pin!(rx.changed()), Waker::noop()).is_ready(),
+            "sender gone"
+        );
+
+        // Dropped with the wait.
+        let (tx, mut rx) = pride::sync::watch::channel(0);
+        let mut changed = Box::pin(rx.changed());
+        assert!(poll_with(changed.as_mut(), &waker_owning(tx)).is_pending());
+        drop(changed);
+
+        let (tx, mut rx) = pride::sync::broadcast::channel::<u32>(1);
+        let mut recv = Box::pin(rx.recv());
+        assert!(poll_with(recv.as_mut(), &waker_owning(tx)).is_pending());
+        drop(recv);
+
+        let sem = Arc::new(Semaphore::new(1));
+        let permit = sem.try_acquire_owned().unwrap();
+        let mut acquire = Box::pin(sem.acquire());
+        assert!(poll_with(acquire.as_mut(), &waker_owning(permit)).is_pending());
+        drop(acquire);
+        assert_eq!(sem.available_permits(), 1);
+    });
+}

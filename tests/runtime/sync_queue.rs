@@ -366,3 +366,53 @@ fn a_put_wakes_every_waiting_stream_but_only_the_oldest_get() {
     assert_eq!(wakes(), [2, 2, 1, 1, 0], "one get woken, and no stream");
     assert_eq!(poll_with(first.as_mut(), &wakers[3]), Poll::Ready(Ok(9)));
 }
+
+/// A get re-polled under a waker whose clone panics keeps its place in line until it
+/// is dropped; dropped, it leaves the line, and the next item is not handed to it.
+#[test]
+fn a_get_whose_waker_refresh_panics_does_not_swallow_an_item() {
+    let q = Queue::<u32>::unbounded();
+    crate::sync_primitives::refresh_panics_then_dropped("Queue::get", q.get());
+    q.put_nowait(7).unwrap();
+    assert_eq!(
+        q.get_nowait().ok(),
+        Some(7),
+        "the item went to a get that no longer exists"
+    );
+}
+
+/// Same for a put: the slot freed next is not reserved for it, so the queue keeps its
+/// capacity.
+#[test]
+fn a_put_whose_waker_refresh_panics_does_not_shrink_the_queue() {
+    let q = Queue::<u32>::with_maxsize(1);
+    q.put_nowait(1).unwrap();
+    crate::sync_primitives::refresh_panics_then_dropped("Queue::put", q.put(2));
+    assert_eq!(q.get_nowait().ok(), Some(1));
+    assert!(
+        q.put_nowait(3).is_ok(),
+        "the slot went to a put that no longer exists"
+    );
+}
+
+/// A receive whose stored waker owns the channel's last sender: dropping the waker
+/// closes the channel, which takes the channel's lock, so it must be dropped after
+/// that lock is released, both when the receive is dropped and when a re-poll under
+/// another waker replaces it.
+#[test]
+fn a_stored_waker_owning_the_last_sender_is_dropped_unlocked() {
+    use crate::sync_primitives::{poll_with, waker_owning};
+    crate::common::watchdog(10, || {
+        let (tx, rx) = channel::<u32>(1);
+        let mut recv = Box::pin(rx.recv());
+        assert!(poll_with(recv.as_mut(), &waker_owning(tx)).is_pending());
+        drop(recv);
+        assert!(rx.is_closed());
+
+        let (tx, rx) = channel::<u32>(1);
+        let mut recv = Box::pin(rx.recv());
+        assert!(poll_with(recv.as_mut(), &waker_owning(tx)).is_pending());
+        let _ = poll_with(recv.as_mut(), std::task::Waker::noop());
+        assert!(rx.is_closed());
+    });
+}
