@@ -69,6 +69,11 @@
 //!   call did has taken effect; a value it would have returned (an item a
 //!   `get_nowait` took) is dropped with the unwinding. A drop that runs while its
 //!   thread is already unwinding wakes them all and lets the waker's panic go.
+//! - A wait re-polled under a waker whose clone panics passes the panic on and keeps
+//!   its place in line under its old waker; dropped, it leaves the line like any
+//!   cancelled wait.
+//! - No primitive drops a waker while it holds its own lock, so a waker may own a
+//!   handle to the primitive it waits on (its last sender, a permit).
 
 // How the primitives work: one FIFO waiter list (a slab threaded by a linked list)
 // behind each primitive's lock, in `waiters.rs`. A waiter is registered on its first

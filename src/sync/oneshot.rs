@@ -160,10 +160,9 @@ impl<T> Future for ClosedFuture<'_, T> {
         if state.receiver_gone {
             return Poll::Ready(());
         }
-        match &mut state.sender_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
+        let replaced = store_waker(&mut state.sender_waker, cx.waker());
+        drop(state);
+        drop(replaced);
         crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
         Poll::Pending
     }
@@ -227,13 +226,22 @@ impl<T> Future for Receiver<T> {
             if state.sender_done {
                 return Poll::Ready(Err(RecvError));
             }
-            match &mut state.receiver_waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                slot => *slot = Some(cx.waker().clone()),
-            }
+            let replaced = store_waker(&mut state.receiver_waker, cx.waker());
+            drop(state);
+            drop(replaced);
             crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
             Poll::Pending
         })
+    }
+}
+
+/// Makes `waker` the one in `slot` and returns the one it replaces, which the caller
+/// drops after the lock: it may own the other end of this channel, whose drop takes
+/// the lock.
+fn store_waker(slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
+    match slot {
+        Some(stored) if stored.will_wake(waker) => None,
+        _ => slot.replace(waker.clone()),
     }
 }
 

@@ -644,6 +644,25 @@ pub(crate) fn waker_owning<T: Send + 'static>(value: T) -> Waker {
 fn a_stored_waker_owning_the_last_handle_to_its_primitive_is_dropped_unlocked() {
     crate::common::watchdog(10, || {
         // Replaced by a re-poll under another waker.
+        let (tx, rx) = oneshot::channel::<u32>();
+        let mut rx = Box::pin(rx);
+        assert!(poll_with(rx.as_mut(), &waker_owning(tx)).is_pending());
+        let _ = poll_with(rx.as_mut(), Waker::noop());
+        assert!(
+            poll_with(rx.as_mut(), Waker::noop()).is_ready(),
+            "sender gone"
+        );
+
+        let (mut tx, rx) = oneshot::channel::<u32>();
+        let mut closed = Box::pin(tx.closed());
+        assert!(poll_with(closed.as_mut(), &waker_owning(rx)).is_pending());
+        let _ = poll_with(closed.as_mut(), Waker::noop());
+        assert!(
+            poll_with(closed.as_mut(), Waker::noop()).is_ready(),
+            "receiver gone"
+        );
+        drop(closed);
+
         let (tx, mut rx) = pride::sync::watch::channel(0);
         let mut changed = Box::pin(rx.changed());
         assert!(poll_with(changed.as_mut(), &waker_owning(tx)).is_pending());
