@@ -150,47 +150,56 @@ impl Limit {
 
     /// Takes a slot for a `start_soon_wait` caller: at once if one is free, else by
     /// queueing `waiter` (or refreshing its waker) until a freed slot is granted to it.
-    /// A waiter that goes away before `Ready` must call [`cancel_wait`](Self::cancel_wait).
-    /// `Err` once the group was torn down: the waiter has left the line.
+    /// `waiter` keeps its id until the grant is taken, also when cloning `waker` panics,
+    /// so a waiter that goes away before `Ready` must call
+    /// [`cancel_wait`](Self::cancel_wait) with the id it holds. `Err` once the group was
+    /// torn down: the waiter has left the line.
     pub(crate) fn poll_acquire(
         &self,
         handle: &Handle,
         waiter: &mut Option<WaiterId>,
         waker: &Waker,
     ) -> Poll<Result<(), Closed>> {
+        let mut wakers = WakeList::new();
         let mut inner = self.inner.lock();
         if inner.closed {
-            let next = match waiter.take().map(|id| inner.waiters.remove(id)) {
+            let next = match waiter.take().map(|id| inner.waiters.leave(id, &mut wakers)) {
                 Some(Removed::Granted(())) => inner.pass_on(),
                 _ => Next::Nothing,
             };
             drop(inner);
+            wakers.wake();
             next.run(handle);
             return Poll::Ready(Err(Closed));
         }
-        let granted = match waiter.take() {
-            Some(id) => inner.waiters.poll_grant(id, waker),
-            None if inner.take_free(self.max) => Ok(()),
-            None => Err(inner.waiters.push_back((), waker)),
-        };
-        match granted {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(id) => {
-                *waiter = Some(id);
+        let granted = match waiter {
+            Some(id) => inner.waiters.poll(id, waker, &mut wakers),
+            None if inner.take_free(self.max) => Poll::Ready(()),
+            None => {
+                *waiter = Some(inner.waiters.push_back((), waker));
                 Poll::Pending
             }
+        };
+        if granted.is_ready() {
+            *waiter = None;
         }
+        drop(inner);
+        wakers.wake();
+        granted.map(Ok)
     }
 
     /// A waiter went away: it leaves the line, and a slot granted to it that it never
     /// used goes to the next in line.
     pub(crate) fn cancel_wait(&self, handle: &Handle, waiter: WaiterId) {
+        let mut wakers = WakeList::new();
         let mut inner = self.inner.lock();
-        if let Removed::Granted(()) = inner.waiters.remove(waiter) {
-            let next = inner.pass_on();
-            drop(inner);
-            next.run(handle);
-        }
+        let next = match inner.waiters.leave(waiter, &mut wakers) {
+            Removed::Granted(()) => inner.pass_on(),
+            Removed::Queued(()) => Next::Nothing,
+        };
+        drop(inner);
+        wakers.wake();
+        next.run(handle);
     }
 
     /// A running child finished (or a slot taken for a child went unused): its slot

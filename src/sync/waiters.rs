@@ -245,22 +245,6 @@ impl<R, G> WaiterList<R, G> {
         }
     }
 
-    /// [`poll`](Self::poll) for a caller that gives the id up for the call and holds no
-    /// [`WakeList`]: the group's start limit. It loses the id if cloning `waker`
-    /// panics, and drops a replaced waker under the lock.
-    pub(crate) fn poll_grant(&mut self, id: WaiterId, waker: &Waker) -> Result<G, WaiterId> {
-        match self.poll(&id, waker, &mut WakeList::new()) {
-            Poll::Ready(grant) => Ok(grant),
-            Poll::Pending => Err(id),
-        }
-    }
-
-    /// [`leave`](Self::leave) for a caller that holds no [`WakeList`]: the group's
-    /// start limit. It drops the waiter's waker under the lock.
-    pub(crate) fn remove(&mut self, id: WaiterId) -> Removed<R, G> {
-        self.leave(id, &mut WakeList::new())
-    }
-
     /// Takes a queued slot out of the FIFO, leaving a placeholder the caller overwrites.
     fn unlink(&mut self, index: usize) -> (R, Waker) {
         let placeholder = Slot::Vacant { next_free: NIL };

@@ -365,3 +365,57 @@ fn a_group_dropped_mid_run_closes_its_limit_to_its_waiters() {
         assert_eq!(tg.running(), Some(0));
     });
 }
+
+/// A waker whose `clone` panics: a foreign executor's bug, like a waker that panics
+/// when woken.
+fn clone_panicking_waker() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn clone(_: *const ()) -> RawWaker {
+        panic!("waker clone boom")
+    }
+    fn ignore(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, ignore, ignore, ignore);
+    // SAFETY: no function of the vtable reads the data pointer, so a null one is valid
+    // for each of them, and having no state they are safe to call from any thread.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+/// A `start_soon_wait` re-polled under a waker whose clone panics keeps its place in
+/// line until it is dropped, and its drop leaves the line as any cancelled wait's
+/// does: the slot freed later goes to the next caller, not to the dropped wait, which
+/// would never use it nor give it back.
+#[test]
+fn a_start_soon_wait_whose_waker_refresh_panics_leaves_the_line_when_dropped() {
+    crate::common::watchdog(60, || {
+        runtime().block_on(async {
+            task_group_with_limit(1, async |tg| {
+                let release = Event::new();
+                let r = release.clone();
+                tg.start_soon(async move { r.wait().await }); // holds the only slot
+                let mut wait = Box::pin(tg.start_soon_wait(async {}));
+                assert!(
+                    wait.as_mut()
+                        .poll(&mut Context::from_waker(Waker::noop()))
+                        .is_pending(),
+                    "queued behind the running child"
+                );
+                let bad = clone_panicking_waker();
+                let repoll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let _ = wait.as_mut().poll(&mut Context::from_waker(&bad));
+                }));
+                let panic = repoll.expect_err("the refresh's panic reaches the poll's caller");
+                assert_eq!(crate::common::panic_text(&*panic), "waker clone boom");
+                drop(wait);
+                release.set();
+                let next =
+                    pride::fail_after(Duration::from_secs(10), tg.start_soon_wait(async {})).await;
+                assert!(
+                    matches!(next, Ok(Ok(()))),
+                    "the freed slot went to the dropped wait: {next:?}"
+                );
+            })
+            .await
+            .unwrap();
+        })
+    });
+}
