@@ -55,7 +55,7 @@ struct Chan<T> {
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity >= 1,
-        "a channel needs capacity >= 1 (use oneshot::channel for a single hand-off)"
+        "pride: a channel needs capacity >= 1 (use oneshot::channel for a single hand-off)"
     );
     ends(Some(capacity))
 }

@@ -165,10 +165,11 @@ impl CapacityLimiter {
     /// # Panics
     ///
     /// If `total_tokens` is 0 (as in AnyIO, a limiter has at least one token).
+    #[track_caller]
     pub fn new(total_tokens: usize) -> Self {
         assert!(
             total_tokens >= 1,
-            "CapacityLimiter needs at least one token"
+            "pride: a CapacityLimiter needs at least one token"
         );
         Self {
             state: Arc::new(Mutex::new(State {
@@ -196,10 +197,11 @@ impl CapacityLimiter {
     /// # Panics
     ///
     /// If `total_tokens` is 0.
+    #[track_caller]
     pub fn set_total_tokens(&self, total_tokens: usize) {
         assert!(
             total_tokens >= 1,
-            "CapacityLimiter needs at least one token"
+            "pride: a CapacityLimiter needs at least one token"
         );
         let mut wakers = WakeList::new();
         {

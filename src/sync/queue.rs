@@ -252,7 +252,7 @@ impl<T> Core<T> {
 fn check_maxsize(maxsize: usize) -> usize {
     assert!(
         maxsize >= 1,
-        "a queue needs maxsize >= 1 (pride has no rendezvous queue; use a oneshot or an \
+        "pride: a queue needs maxsize >= 1 (pride has no rendezvous queue; use a oneshot or an \
          Event for a hand-shake)"
     );
     maxsize
