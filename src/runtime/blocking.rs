@@ -165,16 +165,21 @@ impl BlockingPool {
     }
 
     /// Queues `job`, starting a thread for it if every thread is busy (below the cap,
-    /// which threads inside a nested `block_on` do not count toward).
+    /// which threads inside a nested `block_on` do not count toward; a job submitted by
+    /// a closure of this pool, which may wait for it, starts one even at the cap, or
+    /// it could wait behind its own thread for ever).
     /// Refused if the pool is shut down, or if it has no thread and cannot start one:
     /// the job would wait for ever.
     fn submit(&self, job: Job) -> Result<(), Refused> {
+        let from_own_closure = POOL.with(|pool| std::ptr::eq(pool.get(), &*self.inner));
         let sender = self.inner.sender.lock();
         let Some(sender) = sender.as_ref() else {
             return Err(Refused::ShutDown);
         };
         let mut state = self.inner.state.lock();
-        if state.queued >= state.idle && state.threads - state.nested < self.inner.max_threads {
+        if state.queued >= state.idle
+            && (state.threads - state.nested < self.inner.max_threads || from_own_closure)
+        {
             match self.start_thread(&mut state) {
                 Ok(()) => {}
                 // A thread that exists takes the job in its turn, unless every one

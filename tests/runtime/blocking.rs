@@ -573,3 +573,14 @@ fn a_closure_that_outlives_its_runtime_runs_outside_every_runtime() {
         "{group}"
     );
 }
+
+/// A closure that itself calls `to_thread` (and waits for it, here through an executor
+/// of its own) gets a thread for it even at the pool's cap: with one thread, the job
+/// would otherwise wait behind its own caller for ever.
+#[test]
+fn a_closure_calling_to_thread_at_the_cap_gets_a_thread() {
+    let nested = block_on(60, builder(1).max_blocking_threads(1), || async {
+        to_thread(|| futures_lite::future::block_on(to_thread(|| 5))).await
+    });
+    assert_eq!(nested, 5);
+}
