@@ -192,7 +192,7 @@ impl<L, H> Serve<L, H> {
     /// accepted (they wait in the listener's backlog).
     ///
     /// # Panics
-    /// If `limit` is 0.
+    /// If `limit` is 0, or once the `Serve` has been polled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -229,6 +229,7 @@ impl<L, H> Serve<L, H> {
     /// })
     /// .unwrap();
     /// ```
+    #[track_caller]
     pub fn max_connections(mut self, limit: usize) -> Self {
         assert!(
             limit > 0,
@@ -244,6 +245,9 @@ impl<L, H> Serve<L, H> {
     /// accept error that ends the server is its outcome instead. `report` runs on the
     /// failing connection's task (on the accept loop's for an accept error); if it
     /// panics, the server fails.
+    ///
+    /// # Panics
+    /// Once the `Serve` has been polled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -279,6 +283,7 @@ impl<L, H> Serve<L, H> {
     /// })
     /// .unwrap();
     /// ```
+    #[track_caller]
     pub fn on_error(mut self, report: impl Fn(TaskError) + Send + Sync + 'static) -> Self {
         self.config().report = Arc::new(report);
         self
@@ -288,6 +293,9 @@ impl<L, H> Serve<L, H> {
     /// give the open connections `grace` to finish, then cancel what is left and
     /// return. Handlers that hold long-lived connections should watch `shutdown`
     /// too and close at a clean point.
+    ///
+    /// # Panics
+    /// Once the `Serve` has been polled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -323,6 +331,7 @@ impl<L, H> Serve<L, H> {
     /// })
     /// .unwrap();
     /// ```
+    #[track_caller]
     pub fn graceful(mut self, shutdown: Shutdown, grace: Duration) -> Self {
         self.config().shutdown = Some((shutdown, grace));
         self

@@ -66,11 +66,13 @@ impl TcpListener {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         TcpListener::from_mio(mio::net::TcpListener::from_std(listener))
     }
 
+    #[track_caller]
     fn from_mio(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             io: IoSource::new(listener)?,
@@ -246,11 +248,13 @@ impl TcpStream {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
     }
 
+    #[track_caller]
     fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
             io: IoSource::new(stream)?,

@@ -52,11 +52,13 @@ impl UdpSocket {
     ///
     /// # Panics
     /// Outside a pride runtime.
+    #[track_caller]
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
         UdpSocket::from_mio(mio::net::UdpSocket::from_std(socket))
     }
 
+    #[track_caller]
     fn from_mio(socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             io: IoSource::new(socket)?,

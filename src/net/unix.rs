@@ -52,6 +52,7 @@ impl UnixListener {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         Ok(UnixListener {
             io: IoSource::new(mio::net::UnixListener::bind(path)?)?,
@@ -75,6 +76,7 @@ impl UnixListener {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
@@ -251,6 +253,7 @@ impl UnixStream {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
@@ -272,11 +275,13 @@ impl UnixStream {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
     }
 
+    #[track_caller]
     fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
             io: IoSource::new(stream)?,
@@ -338,6 +343,7 @@ impl UnixDatagram {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::bind(path)?)
     }
@@ -355,6 +361,7 @@ impl UnixDatagram {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn unbound() -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::unbound()?)
     }
@@ -375,6 +382,7 @@ impl UnixDatagram {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = mio::net::UnixDatagram::pair()?;
         Ok((UnixDatagram::from_mio(a)?, UnixDatagram::from_mio(b)?))
@@ -396,11 +404,13 @@ impl UnixDatagram {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
+    #[track_caller]
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         socket.set_nonblocking(true)?;
         UnixDatagram::from_mio(mio::net::UnixDatagram::from_std(socket))
     }
 
+    #[track_caller]
     fn from_mio(socket: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
             io: IoSource::new(socket)?,

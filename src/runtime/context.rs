@@ -156,12 +156,15 @@ pub(crate) fn try_handle() -> Option<Handle> {
 /// The current runtime's handle. Panics with a clear message outside a runtime.
 #[track_caller]
 pub(crate) fn handle(what: &str) -> Handle {
-    try_handle().unwrap_or_else(|| {
-        panic!(
+    // The panic is in this body, not in a closure: a closure does not inherit
+    // `#[track_caller]`, so its panic would name this file instead of the caller's line.
+    match try_handle() {
+        Some(handle) => handle,
+        None => panic!(
             "pride: {what} must run within a pride runtime \
              (inside `Runtime::block_on`, `pride::run` or a `to_thread` closure)"
-        )
-    })
+        ),
+    }
 }
 
 /// Runs `f` with the current runtime's handle, borrowed (no reference count is
@@ -187,13 +190,14 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
 /// called outside a pride runtime.
 #[track_caller]
 pub(crate) fn with_time<R>(f: impl FnOnce(&crate::time::TimeDriver) -> R) -> R {
-    with_current(|handle| match handle {
-        Some(handle) => f(handle.time()),
+    // Panics in this body, not in the closure, for the caller's location (as `handle`).
+    match with_current(|handle| handle.map(|handle| f(handle.time()))) {
+        Some(output) => output,
         None => panic!(
             "pride: a time function must be called from within a pride runtime \
              (inside `Runtime::block_on`, `pride::run` or a `to_thread` closure)"
         ),
-    })
+    }
 }
 
 /// Index of the worker this thread is, if it is a worker thread.

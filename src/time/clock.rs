@@ -14,6 +14,10 @@ use super::driver::Shard;
 use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 
+/// What moving the system clock panics with: only a mock clock moves by hand.
+pub(crate) const SYSTEM_CLOCK_CANNOT_ADVANCE: &str = "pride: `pride::time::advance` needs a \
+     mock clock: build the runtime with `.clock(Clock::mock())` or `.clock(Clock::autojump())`";
+
 /// The wheel shards of one runtime's time driver, as a mock clock reaches them.
 type DriverShards = std::sync::Weak<[Arc<Shard>]>;
 
@@ -221,10 +225,7 @@ impl Clock {
     fn expect_mock(&self) -> &Mock {
         match &self.kind {
             Kind::Mock(mock) => mock,
-            Kind::System => panic!(
-                "pride::time::advance needs a mock clock: build the runtime with \
-                 `.clock(Clock::mock())` or `.clock(Clock::autojump())`"
-            ),
+            Kind::System => panic!("{SYSTEM_CLOCK_CANNOT_ADVANCE}"),
         }
     }
 }

@@ -45,6 +45,7 @@ pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
 ///     assert!(pride::current_time() - before >= Duration::from_millis(10));
 /// });
 /// ```
+#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     let now = current_time();
     Sleep {
@@ -99,6 +100,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///     assert_eq!(pride::current_time() - start, Duration::from_secs(3));
 /// });
 /// ```
+#[track_caller]
 pub fn current_time() -> Instant {
     with_time(|driver| driver.now())
 }
@@ -122,8 +124,12 @@ pub fn current_time() -> Instant {
 ///     assert_eq!(pride::current_time() - t0, Duration::from_secs(60));
 /// });
 /// ```
+#[track_caller]
 pub fn advance(d: Duration) {
-    with_time(|driver| driver.advance(d));
+    let advanced = with_time(|driver| driver.clock().is_mock().then(|| driver.advance(d)));
+    if advanced.is_none() {
+        panic!("{}", super::clock::SYSTEM_CLOCK_CANNOT_ADVANCE);
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -298,6 +304,7 @@ pub struct Interval {
 /// });
 /// ```
 #[doc(alias = "periodic")]
+#[track_caller]
 pub fn interval(period: Duration) -> Interval {
     assert!(
         !period.is_zero(),

@@ -10,6 +10,7 @@ mod debug_deadlock;
 mod debug_dump;
 mod debug_metrics;
 mod macros;
+mod panic_style;
 mod par_basic;
 mod par_cancel;
 mod par_failures;
