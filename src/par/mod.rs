@@ -8,6 +8,11 @@
 //! per core, started on first use. A worker that waits for a piece another worker
 //! took runs other pieces meanwhile instead of blocking.
 //!
+//! So a closure always runs on a runtime's worker thread, even when the call was made
+//! outside every runtime: like a task, it must not block that thread on a future.
+//! [`pride::run`](crate::run) and [`Runtime::block_on`](crate::Runtime::block_on)
+//! panic inside a closure; do the async work before or after the call instead.
+//!
 //! Work is split adaptively: a call runs in a few big pieces while the other workers
 //! are busy, and is split finer where idle workers come to take pieces, so there is no
 //! per-item task and no chunk size to choose.
@@ -103,7 +108,9 @@ use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 pub(crate) use job::JobRef;
-pub(crate) use registry::{Queues, WorkerPar, queues, run_one, runs_par_work_here};
+pub(crate) use registry::{
+    Queues, WorkerPar, queues, run_one, runs_par_piece_here, runs_par_work_here,
+};
 pub use scope::{Scope, scope};
 
 use call::Call;

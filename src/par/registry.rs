@@ -536,6 +536,12 @@ pub(crate) fn runs_par_work_here() -> bool {
     })
 }
 
+/// Whether this thread is a worker running a piece of a `par` call (not a task that
+/// the call's upkeep polls): the closures of a call run here, and block the worker.
+pub(crate) fn runs_par_piece_here() -> bool {
+    context::with_core(|core| core.is_some_and(|core| !core.par.call.get().is_null()))
+}
+
 /// Runs `f` with this worker's view; only called on workers.
 pub(crate) fn with_here<R>(f: impl FnOnce(&Here<'_>) -> R) -> R {
     context::with_core(|core| {

@@ -62,6 +62,14 @@ impl Drop for EnterGuard {
 pub(crate) fn assert_can_enter(what: &str) {
     match CONTEXT.try_with(|cx| cx.handle.borrow().is_some()) {
         Ok(false) => {}
+        // The caller may have entered no runtime: a `par` call made outside every
+        // runtime runs its closures on the default `par` runtime's workers.
+        Ok(true) if crate::par::runs_par_piece_here() => panic!(
+            "pride: cannot call {what} inside a `pride::par` closure: par closures run on \
+             a pride runtime's worker threads (the default par runtime's for a call made \
+             outside any runtime), and blocking one would stall the tasks it drives; do \
+             the async work before or after the `par` call"
+        ),
         Ok(true) => panic!(
             "pride: cannot call {what} from within a pride runtime: it would block the \
              thread that drives this runtime's tasks; `.await` the future instead"

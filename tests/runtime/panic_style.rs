@@ -177,3 +177,35 @@ fn serve_with_no_connections() {
         });
     });
 }
+
+/// A `par` closure runs on a runtime's workers even when the caller is in no runtime:
+/// blocking there on a future is refused, and the message says why.
+#[test]
+fn blocking_inside_a_par_closure_names_par() {
+    let caught = catch_unwind(|| pride::par::join(|| pride::run(async {}), || ()));
+    let payload = caught.expect_err("`pride::run` in a par closure panics");
+    let message = panic_text(&*payload);
+    assert!(
+        message.starts_with("pride:") && message.contains("par"),
+        "{message}"
+    );
+    let rt = runtime(1);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        pride::par::map(&[1], |_| rt.block_on(async {}))
+    }));
+    let payload = caught.expect_err("`block_on` in a par closure panics");
+    let message = panic_text(&*payload);
+    assert!(
+        message.starts_with("pride:") && message.contains("par"),
+        "{message}"
+    );
+    // Outside par, a nested `block_on` is told to await, at the caller's line.
+    let other = runtime(1);
+    rt.block_on(async {
+        let message = check_panic("nested block_on", || other.block_on(async {}));
+        assert!(
+            message.contains("`.await`") && !message.contains("par"),
+            "{message}"
+        );
+    });
+}
