@@ -209,3 +209,18 @@ fn blocking_inside_a_par_closure_names_par() {
         );
     });
 }
+
+#[test]
+fn sync_sizes_of_zero() {
+    check_panic("channel(0)", || drop(pride::sync::channel::<u8>(0)));
+    check_panic("Queue::with_maxsize(0)", || {
+        drop(pride::Queue::<u8>::with_maxsize(0))
+    });
+    check_panic("CapacityLimiter::new(0)", || {
+        drop(pride::CapacityLimiter::new(0))
+    });
+    let limiter = pride::CapacityLimiter::new(1);
+    check_panic("CapacityLimiter::set_total_tokens(0)", || {
+        limiter.set_total_tokens(0)
+    });
+}
