@@ -11,9 +11,11 @@
 //! Rules:
 //! - `State` (threads, idle, queued, nested) changes only under its lock. A submitter,
 //!   under the lock, spawns a thread if the job would find no idle one
-//!   (`queued >= idle`) and fewer than the cap run outside a nested `block_on`
-//!   (`threads - nested`: `nested` counts the threads inside
-//!   [`BlockingPool::nested_block_on`], from its start to its guard's drop), then
+//!   (`queued >= idle`) and fewer than the cap run outside a nested `block_on` or a
+//!   closure that submitted a job (`threads - nested - lent`: `nested` counts the
+//!   threads inside [`BlockingPool::nested_block_on`], from its start to its guard's
+//!   drop; `lent` the pool threads whose closure submitted a job of its own, which it
+//!   may wait for, once each, until that closure ends), then
 //!   sends the job and counts it queued: every queued job has a waiting thread, or a
 //!   thread on its way, unless a spawn failed. If no thread runs and none can be
 //!   spawned, the job is refused before it is queued (it would wait for ever); with
@@ -90,8 +92,19 @@ struct State {
     /// Threads whose closure is inside a `block_on` of the pool's runtime; they do not
     /// count toward the cap.
     nested: usize,
+    /// Threads whose closure submitted a job to this pool (see `LENT`); they do not
+    /// count toward the cap either.
+    lent: usize,
     /// Kept jobs not yet run.
     kept: usize,
+}
+
+impl State {
+    /// The threads that count toward the cap: not inside a nested `block_on`, nor
+    /// running a closure that submitted a job (a thread may be both: saturating).
+    fn counted(&self) -> usize {
+        self.threads.saturating_sub(self.nested + self.lent)
+    }
 }
 
 struct Inner {
@@ -123,6 +136,9 @@ thread_local! {
     /// The pool whose thread this is; null on every other thread. Only compared, never
     /// read through: the thread holds its pool alive while it runs.
     static POOL: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
+    /// This pool thread's closure has submitted a job to its own pool (counted in
+    /// `State::lent` until the closure ends).
+    static LENT: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The pool; owned by the runtime's shared state.
@@ -147,6 +163,7 @@ impl BlockingPool {
                     idle: 0,
                     queued: 0,
                     nested: 0,
+                    lent: 0,
                     kept: 0,
                 }),
                 shut: AtomicBool::new(false),
@@ -165,9 +182,9 @@ impl BlockingPool {
     }
 
     /// Queues `job`, starting a thread for it if every thread is busy (below the cap,
-    /// which threads inside a nested `block_on` do not count toward; a job submitted by
-    /// a closure of this pool, which may wait for it, starts one even at the cap, or
-    /// it could wait behind its own thread for ever).
+    /// which threads inside a nested `block_on`, or whose closure submitted a job it
+    /// may wait for, do not count toward: else at the cap such a job could wait behind
+    /// its own caller for ever).
     /// Refused if the pool is shut down, or if it has no thread and cannot start one:
     /// the job would wait for ever.
     fn submit(&self, job: Job) -> Result<(), Refused> {
@@ -177,14 +194,16 @@ impl BlockingPool {
             return Err(Refused::ShutDown);
         };
         let mut state = self.inner.state.lock();
-        if state.queued >= state.idle
-            && (state.threads - state.nested < self.inner.max_threads || from_own_closure)
-        {
+        if from_own_closure && !LENT.with(|lent| lent.replace(true)) {
+            state.lent += 1;
+        }
+        if state.queued >= state.idle && state.counted() < self.inner.max_threads {
             match self.start_thread(&mut state) {
                 Ok(()) => {}
                 // A thread that exists takes the job in its turn, unless every one
-                // waits in a nested `block_on`, which may wait for this very job.
-                Err(_) if state.threads > state.nested => {}
+                // waits in a nested `block_on` or runs a closure that submitted a job,
+                // which may wait for this very job.
+                Err(_) if state.counted() > 0 => {}
                 Err(error) => return Err(Refused::NoThread(error)),
             }
         }
@@ -238,9 +257,7 @@ impl BlockingPool {
                 // A job queued before this thread left the cap may be what the call
                 // waits for: it finds a thread now (or, if none can start, waits for
                 // one of those outside a `block_on`, as any job does).
-                if state.queued > state.idle
-                    && state.threads - state.nested < self.inner.max_threads
-                {
+                if state.queued > state.idle && state.counted() < self.inner.max_threads {
                     let _ = self.start_thread(&mut state);
                 }
             }
@@ -329,6 +346,9 @@ impl Inner {
                     // Read after the job was received: a job queued before the
                     // shutdown and taken after it sees it.
                     run_job(job, self.shut.load(Ordering::SeqCst));
+                    if LENT.with(|lent| lent.replace(false)) {
+                        self.state.lock().lent -= 1;
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) if state.queued > 0 => {}
                 Err(_) => {

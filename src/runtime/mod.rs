@@ -298,8 +298,8 @@ impl Builder {
     /// (default 512); closures beyond it wait in a queue. A thread whose closure waits
     /// in [`Runtime::block_on`] of the same runtime does not count while it waits
     /// there, so that the `to_thread` closures its future awaits still find a
-    /// thread; and a closure that itself calls [`to_thread`] (or a [`fs`](crate::fs)
-    /// function) starts a thread for it even at the cap, since it may wait for it.
+    /// thread; nor, until it ends, does a thread whose closure itself called
+    /// [`to_thread`] (or a [`fs`](crate::fs) function), which it may wait for.
     ///
     /// # Panics
     /// If `n` is zero: no closure could ever run.

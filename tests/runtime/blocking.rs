@@ -584,3 +584,41 @@ fn a_closure_calling_to_thread_at_the_cap_gets_a_thread() {
     });
     assert_eq!(nested, 5);
 }
+
+/// A closure that submits many jobs before it waits for them lends its own thread
+/// once: the pool runs at most one thread beyond its cap for it, not one per job.
+#[test]
+fn a_closure_submitting_many_jobs_lends_the_cap_one_thread() {
+    let most = block_on(60, builder(1).max_blocking_threads(2), || async {
+        to_thread(|| {
+            let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let jobs: Vec<_> = (0..64)
+                .map(|_| {
+                    let (running, most) = (running.clone(), most.clone());
+                    let mut job = Box::pin(to_thread(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(2));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    }));
+                    // Submitted now; waited for below.
+                    let _ = futures_lite::future::block_on(futures_lite::future::poll_once(
+                        job.as_mut(),
+                    ));
+                    job
+                })
+                .collect();
+            for job in jobs {
+                futures_lite::future::block_on(job);
+            }
+            most.load(Ordering::SeqCst)
+        })
+        .await
+    });
+    // The cap's two threads, one of them the submitting closure's, plus the one lent.
+    assert!(
+        most <= 2,
+        "{most} closures ran at once beside the one submitting them"
+    );
+}
