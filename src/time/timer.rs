@@ -100,38 +100,74 @@ impl Timer {
     ///
     /// # Panics
     ///
-    /// On such a poll outside a pride runtime.
-    pub(crate) fn poll_elapsed(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if let Some(poll) = self.as_mut().poll_filed(cx) {
-            return poll;
-        }
-        let worker = crate::runtime::context::worker_index();
-        crate::runtime::context::with_time(|driver| self.poll_elapsed_in(driver, worker, cx))
+    /// On such a poll outside a pride runtime; and on a poll that would wait, in a
+    /// `to_thread` closure, for a deadline still ahead on the autojump clock (see
+    /// [`refuse_closure_wait`](Self::refuse_closure_wait)).
+    pub(crate) fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_or_file(cx, |timer, cx| {
+            let worker = crate::runtime::context::worker_index();
+            crate::runtime::context::with_time(|driver| timer.file(driver, worker, cx))
+        })
     }
 
     /// `poll_elapsed` with the driver and worker given (a first poll, or one after the
-    /// timer's runtime was dropped, files the timer in `driver`'s shard for `worker`).
+    /// timer's runtime was dropped, files the timer in `driver`'s shard for `worker`):
+    /// for the driver's own tests (unit and loom), which run no runtime.
+    #[cfg(any(test, pride_loom))]
     pub(crate) fn poll_elapsed_in(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         driver: &TimeDriver,
         worker: Option<usize>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        if let Some(poll) = self.as_mut().poll_filed(cx) {
-            return poll;
+        self.poll_or_file(cx, |timer, cx| timer.file(driver, worker, cx))
+    }
+
+    /// The one poll of a timer: polls it where it is filed, or files it with `file`,
+    /// and refuses a wait that cannot end.
+    fn poll_or_file(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        file: impl FnOnce(Pin<&mut Self>, &mut Context<'_>) -> Poll<()>,
+    ) -> Poll<()> {
+        let poll = match self.as_mut().poll_filed(cx) {
+            Some(poll) => poll,
+            None => file(self.as_mut(), cx),
+        };
+        if poll.is_pending() {
+            self.refuse_closure_wait();
         }
-        let this = self.project();
-        // Time on the autojump clock stands still while a `to_thread` closure runs (the
-        // task awaiting it waits on the closure, not on time): a closure waiting here,
-        // through an executor of its own, would wait for ever.
+        poll
+    }
+
+    /// Panics on a wait in a `to_thread` closure (through an executor of its own) for a
+    /// deadline still ahead on the autojump clock: time there stands still while a
+    /// closure runs (the task awaiting it waits on the closure, not on time), so the
+    /// wait would last for ever. Checked at every pending poll, a first one or one of a
+    /// re-armed timer alike.
+    fn refuse_closure_wait(&self) {
+        let Some(shard) = &self.shard else {
+            return;
+        };
+        let clock = shard.clock();
         assert!(
-            !(driver.clock().is_autojump()
-                && *this.deadline > driver.clock().now()
+            !(clock.is_autojump()
+                && self.deadline > clock.now()
                 && crate::runtime::context::in_closure_only()),
             "pride: a `to_thread` closure waits on a timer of a runtime with the autojump \
              clock, whose time does not move while a closure runs: wait in the task, or \
              in `Runtime::block_on` inside the closure"
         );
+    }
+
+    /// Files the timer in `driver`'s shard for `worker` and polls it there.
+    fn file(
+        self: Pin<&mut Self>,
+        driver: &TimeDriver,
+        worker: Option<usize>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let this = self.project();
         let shard = driver.shard_for(worker).clone();
         // SAFETY: the entry is pinned, is filed in no other shard, and we store `shard`
         // so that `Drop` cancels it there.

@@ -524,6 +524,44 @@ fn a_closure_waiting_on_a_timer_works_and_is_refused_on_the_autojump_clock() {
     );
 }
 
+/// A re-armed timer is refused in a closure on the autojump clock as a new one is: an
+/// interval's second tick (its first is due at once) and a sleep reset after it ended
+/// both panic there instead of waiting for ever.
+#[test]
+fn a_closure_waiting_on_a_re_armed_timer_is_refused_on_the_autojump_clock() {
+    fn refusal(wait: fn()) -> String {
+        watchdog(60, move || {
+            let runtime = builder(1).clock(Clock::autojump()).build().unwrap();
+            let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runtime.block_on(to_thread(wait))
+            }));
+            panic_text(&*waited.expect_err("the closure's wait was refused")).to_owned()
+        })
+    }
+    let ticked_twice = refusal(|| {
+        futures_lite::future::block_on(async {
+            let mut every = pride::interval(Duration::from_secs(1));
+            every.tick().await;
+            every.tick().await;
+        })
+    });
+    let reset = refusal(|| {
+        futures_lite::future::block_on(async {
+            let mut nap = std::pin::pin!(pride::sleep_until(pride::current_time()));
+            nap.as_mut().await;
+            nap.as_mut()
+                .reset(pride::current_time() + Duration::from_secs(1));
+            nap.await;
+        })
+    });
+    for refused in [ticked_twice, reset] {
+        assert!(
+            refused.contains("autojump") && refused.contains("to_thread"),
+            "{refused}"
+        );
+    }
+}
+
 /// A closure that outlives its runtime (its future let go of it, the runtime dropped)
 /// runs outside every runtime from then on: `par` runs on the default pool, and what
 /// needs a runtime (a timer, a group's child) gets the clear "outside a runtime" panic,
