@@ -52,7 +52,6 @@ pub fn sleep(duration: Duration) -> Sleep {
         timer: Timer::new(deadline_after(now, duration)),
         yield_once: duration.is_zero(),
         yielded: false,
-        waited: false,
     }
 }
 
@@ -77,7 +76,6 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
         timer: Timer::new(deadline),
         yield_once: false,
         yielded: false,
-        waited: false,
     }
 }
 
@@ -160,8 +158,6 @@ pin_project_lite::pin_project! {
         // Made by `sleep(Duration::ZERO)`: completes after one yield, with no timer.
         yield_once: bool,
         yielded: bool,
-        // The timer was pending at a poll since the sleep last ended.
-        waited: bool,
     }
 }
 
@@ -227,7 +223,7 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut this = self.project();
+        let this = self.project();
         if *this.yield_once {
             if *this.yielded {
                 return Poll::Ready(());
@@ -236,19 +232,9 @@ impl Future for Sleep {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        if this.timer.as_mut().poll_elapsed(cx).is_pending() {
-            *this.waited = true;
-            this.timer.note_wait(cx);
-            return Poll::Pending;
-        }
         // A sleep that waited ends as a cancellation point for the deadlines that
-        // passed with it: their scopes catch it, whatever order their timers fired in.
-        // Once: woken, the sleep ends at its next poll if no wrapper dropped it.
-        if std::mem::take(this.waited) && crate::cancel::deadline::passed_around(this.timer.now()) {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        Poll::Ready(())
+        // passed with it.
+        this.timer.poll_wait(cx)
     }
 }
 
@@ -265,7 +251,8 @@ impl Future for Sleep {
 /// work on it. It is `Unpin`; one timer is allocated when it is made and reused for
 /// every tick. Waiting for a tick is cancel-safe: a tick wait dropped before it
 /// completed loses no tick. Like a [`Sleep`], an interval ticked again after the runtime
-/// it was made in was dropped moves to the runtime it is ticked in.
+/// it was made in was dropped moves to the runtime it is ticked in. The end of a tick
+/// that waited is a cancellation point for deadlines, as the end of a [`Sleep`] is.
 ///
 /// ```
 /// use std::time::Duration;
@@ -344,8 +331,8 @@ impl Interval {
 
     /// Polls for the next tick; `Ready` with its scheduled instant.
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        if self.timer.as_mut().poll_elapsed(cx).is_pending() {
-            self.timer.note_wait(cx);
+        // A tick that waited ends as a cancellation point, as a sleep does.
+        if self.timer.as_mut().poll_wait(cx).is_pending() {
             return Poll::Pending;
         }
         let scheduled = self.timer.deadline();
@@ -392,7 +379,6 @@ mod tests {
             timer: Timer::new(Instant::now()),
             yield_once: true,
             yielded: false,
-            waited: false,
         });
         assert!(!sleep.is_elapsed());
         assert!(sleep.as_mut().poll(&mut cx).is_pending());

@@ -32,6 +32,8 @@ pin_project_lite::pin_project! {
         // The shard the entry is filed in, from the first poll on.
         shard: Option<Arc<Shard>>,
         deadline: Instant,
+        // For `poll_wait`: the timer was pending at a poll since a wait last ended.
+        waited: bool,
     }
 
     impl PinnedDrop for Timer {
@@ -65,6 +67,7 @@ impl Timer {
             entry: TimerEntry::new(wakes),
             shard: None,
             deadline,
+            waited: false,
         }
     }
 
@@ -73,12 +76,35 @@ impl Timer {
         self.deadline
     }
 
+    /// Polls the timer for a task that waits on it (a sleep, an interval's tick): a
+    /// [`poll_elapsed`](Self::poll_elapsed) that records the wait for the task-tree
+    /// dump, and whose end, after a wait, is a cancellation point for deadlines. If the
+    /// deadline of a scope around the running code has passed too by then, that scope
+    /// is cancelled (as its timer would) and the task woken instead of the wait ending,
+    /// whichever of the two timers the driver fired first: the scope catches the
+    /// cancel at once. Once per wait: woken, the wait ends at its next poll if no
+    /// wrapper dropped it. Only for timers that wake a task.
+    pub(crate) fn poll_wait(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.as_mut().poll_elapsed(cx).is_pending() {
+            *self.as_mut().project().waited = true;
+            self.note_wait(cx);
+            return Poll::Pending;
+        }
+        if std::mem::take(self.as_mut().project().waited)
+            && crate::cancel::deadline::passed_around(self.now())
+        {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(())
+    }
+
     /// Records, for the task-tree dump, that the task polled under `cx` sleeps until
     /// this timer's deadline (once filed). The deadline is recorded as a tick of the
     /// runtime polling the task, the one whose dump shows it: a timer awaited in another
     /// runtime than the one it is filed in counts ticks from a different start. Outside
     /// any runtime, as a tick of the runtime it is filed in.
-    pub(crate) fn note_wait(&self, cx: &Context<'_>) {
+    fn note_wait(&self, cx: &Context<'_>) {
         if let Some(shard) = &self.shard {
             let tick = crate::runtime::context::with_current(|handle| match handle {
                 Some(handle) => handle.time().due_tick(self.deadline),

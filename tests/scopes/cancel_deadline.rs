@@ -1043,3 +1043,30 @@ fn a_sleep_ending_after_a_deadline_whose_timer_has_not_fired_is_caught() {
     assert_eq!(out, None);
     assert!(caught);
 }
+
+/// The same with an interval's tick: the end of a tick that waited is a cancellation
+/// point for the deadlines that passed with it, as the end of a sleep is. The tick
+/// waited in a tick future dropped before the one that ends: the wait counts still.
+#[test]
+fn an_interval_tick_ending_after_a_passed_deadline_is_caught() {
+    let (out, caught) = block_on(20, builder(2).clock(Clock::mock()), || async {
+        let start = current_time();
+        let scope = CancelScope::new();
+        let inside = scope.clone();
+        let out = scope
+            .run(async move {
+                let mut every = pride::interval(SEC);
+                every.tick().await; // at once
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                assert!(std::pin::pin!(every.tick()).poll(&mut cx).is_pending());
+                inside.set_deadline(Some(start + 1500 * MS));
+                pride::time::advance(2 * SEC);
+                every.tick().await;
+                "the work went on"
+            })
+            .await;
+        (out, scope.cancelled_caught() && scope.deadline_reached())
+    });
+    assert_eq!(out, None);
+    assert!(caught);
+}
