@@ -225,8 +225,10 @@ impl CancelScope {
 
 impl std::fmt::Debug for CancelScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The flag as it is: `cancel_called` would cancel an entered scope whose
+        // deadline has passed (and wake its tasks), and formatting must change nothing.
         f.debug_struct("CancelScope")
-            .field("cancel_called", &self.cancel_called())
+            .field("cancel_called", &self.node.cancel_flag_set())
             .field("cancelled_caught", &self.cancelled_caught())
             .field("shield", &self.shield())
             .finish()

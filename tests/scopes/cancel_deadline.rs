@@ -1017,6 +1017,28 @@ fn deadline_reached_agrees_with_cancel_called() {
     assert!(called && reached_after);
 }
 
+/// Formatting a scope has no effect on it: `Debug` of an entered scope whose deadline
+/// has passed (no timer fired yet) shows the cancel flag unset, and does not cancel
+/// the scope, so removing the deadline then lets the work go on.
+#[test]
+fn debug_of_a_scope_past_its_deadline_does_not_cancel_it() {
+    let debug = block_on(20, builder(2).clock(Clock::mock()), || async {
+        let scope = CancelScope::with_timeout(SEC);
+        let inside = scope.clone();
+        scope
+            .run(async move {
+                pride::time::advance(2 * SEC);
+                let debug = format!("{inside:?}");
+                inside.set_deadline(None);
+                checkpoint().await;
+                debug
+            })
+            .await
+    });
+    let debug = debug.expect("formatting the scope cancelled it");
+    assert!(debug.contains("cancel_called: false"), "{debug}");
+}
+
 /// A sleep that ends when the deadline of a scope around it has passed too is caught by
 /// the scope, even polled before the deadline's timer cancelled the scope (here the
 /// timer is not even armed: the deadline was set while the work ran, and the wrapper
