@@ -78,9 +78,11 @@ impl RestartPolicy {
     /// children that depend on one another. Same defaults as [`one_for_one`](Self::one_for_one).
     ///
     /// Every sibling that the restart cancels is started again, whatever it returns
-    /// once cancelled: one that finishes a shielded unit of work and returns `Ok(())`
-    /// stopped because it was told to, and is not done. A child that had returned
-    /// `Ok(())` before the failure is done, and is not restarted.
+    /// once it has been polled under the cancel: one that finishes a shielded unit of
+    /// work and returns `Ok(())` then stopped because it was told to, and is not done.
+    /// A child that returned `Ok(())` before the cancel reached it (before the failure,
+    /// or from a poll that was already running when the cancel came) is done, and is
+    /// not restarted.
     ///
     /// ```
     /// // A cache and the worker that fills it: restart both when either fails.
@@ -221,8 +223,8 @@ pub fn supervise(policy: RestartPolicy) -> Supervisor {
 ///   as at any other time.
 /// - A child that returns successfully is done and is not restarted; the supervisor
 ///   returns `Ok(())` once every child is done. A child that a one-for-all restart
-///   cancelled is not done, whatever it returns: it stopped because it was told to,
-///   and starts again with the others.
+///   cancelled is not done, whatever it returns from a poll under the cancel: it
+///   stopped because it was told to, and starts again with the others.
 /// - A panic in a child's factory (the closure that makes its future) is that run's
 ///   panic, named after the child and handled by the policy like any other.
 /// - One-for-all: on a failure, the other running children are cancelled and have
@@ -479,6 +481,29 @@ where
         },
     )
     .await
+}
+
+pin_project_lite::pin_project! {
+    /// A child's work, noting before each poll whether its run's scope was cancelled.
+    /// Whether a success is a stop depends on whether the poll that returned it began
+    /// under the cancel: the flag read after that poll may show a cancel that came
+    /// while the poll ran (on another worker), which the work never saw.
+    struct NoteCancel<'a, F> {
+        #[pin]
+        work: F,
+        scope: &'a CancelScope,
+        polled_cancelled: &'a mut bool,
+    }
+}
+
+impl<F: Future> Future for NoteCancel<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        **this.polled_cancelled = this.scope.cancel_called();
+        this.work.poll(cx)
+    }
 }
 
 // The configuration is never pinned: the first poll moves it into a box.
@@ -1029,11 +1054,18 @@ impl Config {
                     Ok(run) => run,
                     Err(ended) => return ended,
                 };
-                let outcome = match cleanup_caught(name, run_scope.run(work)).await {
-                    // Told to stop (a teardown cancelled it), it stopped: a success
-                    // then is not "done", but a run stopped as the cancel would have,
-                    // which a one-for-all restart starts again.
-                    Some(Ok(())) if run_scope.cancel_called() => None,
+                let mut polled_cancelled = false;
+                let work = NoteCancel {
+                    work,
+                    scope: &run_scope,
+                    polled_cancelled: &mut polled_cancelled,
+                };
+                let outcome = cleanup_caught(name, run_scope.run(work)).await;
+                let outcome = match outcome {
+                    // Told to stop, it stopped: a success in a poll that began under
+                    // the cancel is not "done", but a run stopped as the cancel would
+                    // have, which a one-for-all restart starts again.
+                    Some(Ok(())) if polled_cancelled => None,
                     outcome => outcome,
                 };
                 exit.end(outcome)

@@ -1793,3 +1793,79 @@ fn one_for_all_does_not_restart_a_sibling_that_was_done_before_the_failure() {
     assert_eq!(b_runs.load(Ordering::SeqCst), 2);
     assert_eq!(once_runs.load(Ordering::SeqCst), 1);
 }
+
+/// One-for-all: "a" ends its work with `Ok(())` in a poll that began before "b" failed,
+/// and the teardown cancels "a" while that poll runs (this worker is held by it, the
+/// teardown runs on another). That poll never saw the cancel: "a" is done, and the
+/// restart does not run it again. "a" holds its last poll until "c", which the teardown
+/// cancels after "a", has stopped: by then the cancel of "a" has come.
+#[test]
+fn one_for_all_does_not_restart_a_child_that_completed_without_seeing_the_cancel() {
+    struct SendOnDrop(std::sync::mpsc::Sender<()>);
+    impl Drop for SendOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+    let a_runs = Arc::new(AtomicUsize::new(0));
+    let b_runs = Arc::new(AtomicUsize::new(0));
+    let (ar, br) = (a_runs.clone(), b_runs.clone());
+    crate::common::block_on(60, &crate::common::builder(4), move || async move {
+        let fail_b = pride::Event::new();
+        let c_running = pride::Event::new();
+        let (c_stopped, c_stopped_rx) = std::sync::mpsc::channel();
+        let mut c_stopped = Some(c_stopped);
+        let mut c_stopped_rx = Some(c_stopped_rx);
+        let (fb, cr) = (fail_b.clone(), c_running.clone());
+        supervise(
+            RestartPolicy::one_for_all()
+                .max_restarts(5, Duration::from_secs(60))
+                .backoff(Duration::from_millis(1), Duration::from_millis(1)),
+        )
+        .child("a", move || {
+            ar.fetch_add(1, Ordering::SeqCst);
+            let (fail_b, c_running, c_stopped) =
+                (fail_b.clone(), c_running.clone(), c_stopped_rx.take());
+            async move {
+                if let Some(c_stopped) = c_stopped {
+                    c_running.wait().await;
+                    // The last poll. "b" fails through another thread: a wake from this
+                    // worker would queue "b" behind this poll.
+                    std::thread::spawn(move || fail_b.set());
+                    c_stopped.recv().unwrap();
+                }
+                Ok::<(), pride::BoxError>(())
+            }
+        })
+        .child("b", move || {
+            let n = br.fetch_add(1, Ordering::SeqCst);
+            let fail_b = fb.clone();
+            async move {
+                if n == 0 {
+                    fail_b.wait().await;
+                    return Err::<(), pride::BoxError>("b failed".into());
+                }
+                Ok(())
+            }
+        })
+        .child("c", move || {
+            let (c_running, c_stopped) = (cr.clone(), c_stopped.take());
+            async move {
+                if let Some(c_stopped) = c_stopped {
+                    let _on_drop = SendOnDrop(c_stopped);
+                    c_running.set();
+                    std::future::pending::<()>().await;
+                }
+                Ok::<(), pride::BoxError>(())
+            }
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(b_runs.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        a_runs.load(Ordering::SeqCst),
+        1,
+        "\"a\" completed its work and was run again"
+    );
+}
