@@ -368,8 +368,9 @@ impl<'a> BorrowWait<'a> {
                 };
                 match state.try_borrow(key) {
                     Err(BorrowError::WouldBlock) => {
-                        state.waiting.insert(key);
+                        // Queued first: a waker whose clone panics leaves nothing behind.
                         self.id = Some(state.waiters.push_back(key, cx.waker()));
+                        state.waiting.insert(key);
                         crate::debug::task::waits(cx, crate::debug::task::WaitOn::Semaphore);
                         return Poll::Pending;
                     }

@@ -247,12 +247,16 @@ fn store_waker(slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let (value, waker) = {
+        let (value, waker, own) = {
             let mut state = self.state.lock();
             state.receiver_gone = true;
-            (state.value.take(), state.sender_waker.take())
+            // Its own waker too: nothing will wake it now, and it may own the sender
+            // (a cycle that would keep both alive).
+            let own = state.receiver_waker.take();
+            (state.value.take(), state.sender_waker.take(), own)
         };
         drop(value);
+        drop(own);
         WakeList::of(waker).wake();
     }
 }

@@ -378,7 +378,13 @@ impl WakeList {
                 panic.get_or_insert(payload);
             }
         }
-        drop(to_drop);
+        for waker in to_drop.into_iter() {
+            // A waker's drop may panic as a wake may: it stops nothing, and never
+            // unwinds into a panic already under way.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(waker))) {
+                panic.get_or_insert(payload);
+            }
+        }
         if let Some(payload) = panic {
             if !std::thread::panicking() {
                 resume_unwind(payload);
@@ -520,6 +526,44 @@ mod tests {
         fn drop(&mut self) {
             self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
+    }
+
+    /// A waker whose drop panics, dropped by a wake list while its caller unwinds (a
+    /// wait dropped during a panic): contained, as a wake's panic is; it used to unwind
+    /// into the panic under way, which aborts.
+    #[test]
+    fn a_waker_whose_drop_panics_is_contained_while_unwinding() {
+        use std::sync::Arc;
+        struct PanicsOnDrop;
+        impl std::task::Wake for PanicsOnDrop {
+            fn wake(self: Arc<Self>) {}
+        }
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("a waker's drop panics");
+            }
+        }
+        struct WakeOnDrop(Option<WakeList>);
+        impl Drop for WakeOnDrop {
+            fn drop(&mut self) {
+                self.0.take().expect("once").wake();
+            }
+        }
+        let unwound = std::panic::catch_unwind(|| {
+            let mut wakers = WakeList::new();
+            wakers.drop_later(Waker::from(Arc::new(PanicsOnDrop)));
+            let _wake = WakeOnDrop(Some(wakers));
+            panic!("the caller's own panic");
+        });
+        let payload = unwound.expect_err("the caller's panic comes out");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"the caller's own panic")
+        );
+        // Outside a panic, the drop's panic comes out of `wake`, after every waker.
+        let mut wakers = WakeList::new();
+        wakers.drop_later(Waker::from(Arc::new(PanicsOnDrop)));
+        assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wakers.wake())).is_err());
     }
 
     #[test]

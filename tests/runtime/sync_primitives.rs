@@ -692,3 +692,65 @@ fn a_stored_waker_owning_the_last_handle_to_its_primitive_is_dropped_unlocked() 
         assert_eq!(sem.available_permits(), 1);
     });
 }
+
+/// A dropped oneshot `Receiver` lets go of the waker it stored: one that owns the
+/// `Sender` would otherwise keep the channel and itself alive for ever (a cycle).
+#[test]
+fn a_dropped_receiver_lets_go_of_its_waker() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake, Waker};
+    /// Holds the sender only to own it (it is never read).
+    struct OwnsSender(
+        #[allow(dead_code)] pride::sync::oneshot::Sender<u32>,
+        std::sync::Arc<AtomicUsize>,
+    );
+    impl Wake for OwnsSender {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    impl Drop for OwnsSender {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = std::sync::Arc::new(AtomicUsize::new(0));
+    let (tx, mut rx) = pride::sync::oneshot::channel::<u32>();
+    {
+        let owner = OwnsSender(tx, drops.clone());
+        let waker = Waker::from(std::sync::Arc::new(owner));
+        let mut cx = Context::from_waker(&waker);
+        assert!(std::pin::Pin::new(&mut rx).poll(&mut cx).is_pending());
+    }
+    drop(rx);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the waker (and its sender) leaked"
+    );
+}
+
+/// A waker whose clone panics at the first poll of `acquire_on_behalf_of` leaves
+/// nothing behind: the borrower is not marked waiting, and can borrow later.
+#[test]
+fn a_first_borrow_whose_waker_clone_panics_leaves_the_borrower_free() {
+    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+    fn clone(_: *const ()) -> RawWaker {
+        panic!("clone")
+    }
+    fn ignore(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, ignore, ignore, ignore);
+    // SAFETY: no function of the vtable reads the (null) data pointer.
+    let bad = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let limiter = pride::CapacityLimiter::new(1);
+    let held = limiter.try_acquire().unwrap();
+    let worker = pride::sync::Borrower::new(7);
+    {
+        let mut acquire = Box::pin(limiter.acquire_on_behalf_of(worker));
+        let mut cx = Context::from_waker(&bad);
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = acquire.as_mut().poll(&mut cx);
+        }));
+        assert!(polled.is_err());
+    }
+    drop(held);
+    assert_eq!(limiter.try_acquire_on_behalf_of(worker), Ok(()));
+}
