@@ -13,13 +13,26 @@ use super::job::{Body, Panic, StackJob};
 use super::latch::{CountLatch, Latch};
 use super::registry::{Here, with_here};
 
-/// The offered half: run with the thief's view when stolen.
-struct Stolen<B>(B);
+/// The offered half: run with the thief's view when stolen. If the join stops the
+/// call on a panic, a panic of the stolen half stops it as it leaves the half, before
+/// the job's latch is set: the first half, still running on the maker's worker, must
+/// not wait for its own end to learn of it.
+struct Stolen<B> {
+    body: B,
+    stops: bool,
+}
 
 impl<R: Send, B: FnOnce(&Here<'_>, bool) -> R + Send> Body for Stolen<B> {
     type Output = R;
     fn run_stolen(self) -> R {
-        with_here(|here| here.call().in_scope(|| (self.0)(here, true)))
+        with_here(|here| {
+            here.call().in_scope(|| {
+                let stop = StopOnUnwind(self.stops.then(|| here.call()));
+                let r = (self.body)(here, true);
+                std::mem::forget(stop);
+                r
+            })
+        })
     }
 }
 
@@ -66,7 +79,7 @@ where
         let ra = a(here, false);
         return (ra, rb);
     }
-    let job = StackJob::new(Stolen(b), CountLatch::new(1, here.index()));
+    let job = StackJob::new(Stolen { body: b, stops }, CountLatch::new(1, here.index()));
     // SAFETY: this frame returns only after taking the job back (its kept list or
     // its deque gave back this very job) or after the job's latch is set (`wait_until`
     // below), on every path, unwinding included: `a` runs under `catch_unwind`, `b`
@@ -102,7 +115,7 @@ where
         }
     };
     if take_back(here, &job) {
-        let Stolen(b) = job.take_back();
+        let Stolen { body: b, .. } = job.take_back();
         // Nothing is left to wait for: a panic of `b` only has to stop the call on
         // its way out (if it stops the call).
         let stop = StopOnUnwind(stops.then(|| here.call()));
@@ -113,12 +126,8 @@ where
     here.wait_until(&job.latch);
     match job.into_result() {
         Ok(rb) => (ra, rb),
-        Err(panic) => {
-            if stops {
-                here.call().fail();
-            }
-            resume_unwind(panic)
-        }
+        // The thief stopped the call (if the join stops it) as the panic left `b`.
+        Err(panic) => resume_unwind(panic),
     }
 }
 

@@ -640,6 +640,144 @@ fn the_leftmost_panic_is_resumed_by_map() {
                 std::panic::resume_unwind(Box::new("right, first"));
             })
         }));
-        assert_eq!(panic_text(caught.unwrap_err().as_ref()), "left, second");
+        assert_eq!(
+            panic_text(caught.unwrap_err().as_ref()).to_owned(),
+            "left, second"
+        );
     });
+}
+
+/// Long enough that only a bug makes a wait run out.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Waits until `flag` is set; false if it is not within `PATIENCE`.
+fn is_set_soon(flag: &AtomicBool) -> bool {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        if start.elapsed() > PATIENCE {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
+/// Whether the call the calling piece runs in stops within `PATIENCE`: a call nested
+/// in the piece then unwinds with `Cancelled` instead of running its item.
+fn sees_the_stop() -> bool {
+    let start = Instant::now();
+    while start.elapsed() < PATIENCE {
+        if let Err(stop) = catch_unwind(|| par::for_each_range(0..1, |_| ())) {
+            assert!(stop.is::<par::Cancelled>(), "{}", panic_text(stop.as_ref()));
+            return true;
+        }
+    }
+    false
+}
+
+/// The outermost join's second closure, taken by another worker, panics while the
+/// first still runs: the tree below the first stops at once (its next join unwinds
+/// with `Cancelled`), not once the first has returned. (Each side waits for the
+/// other: had the panic come first, the first closure would not have started.)
+#[test]
+fn a_stolen_half_of_the_outermost_join_that_panics_stops_the_other_half() {
+    let (text, stolen, stopped) = run(2, 60, || async {
+        let started = AtomicBool::new(false);
+        let panicked = AtomicBool::new(false);
+        let mut stolen = false;
+        let mut stopped = false;
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::join(
+                || {
+                    started.store(true, Ordering::SeqCst);
+                    stolen = is_set_soon(&panicked);
+                    stopped = sees_the_stop();
+                },
+                || {
+                    is_set_soon(&started);
+                    panicked.store(true, Ordering::SeqCst);
+                    panic!("stolen half");
+                },
+            )
+        }));
+        (
+            panic_text(caught.unwrap_err().as_ref()).to_owned(),
+            stolen,
+            stopped,
+        )
+    });
+    assert!(
+        stolen,
+        "the second closure was not taken by the other worker"
+    );
+    assert!(stopped, "the first closure's joins went on after the panic");
+    assert_eq!(text, "stolen half");
+}
+
+/// The same for the slice forms: a piece of one item that another worker took
+/// panics, and the piece running here stops at once; so does a piece whose
+/// `reduce` op panics on the worker that took it. (Each side waits for the other, as
+/// above.)
+#[test]
+fn a_stolen_piece_that_panics_stops_the_other_pieces_at_once() {
+    let (text, stolen, stopped) = run(2, 60, || async {
+        let started = AtomicBool::new(false);
+        let panicked = AtomicBool::new(false);
+        let stolen = AtomicBool::new(false);
+        let stopped = AtomicBool::new(false);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::for_each_range(0..2, |i| {
+                if i == 1 {
+                    is_set_soon(&started);
+                    panicked.store(true, Ordering::SeqCst);
+                    panic!("stolen item");
+                }
+                started.store(true, Ordering::SeqCst);
+                stolen.store(is_set_soon(&panicked), Ordering::SeqCst);
+                stopped.store(sees_the_stop(), Ordering::SeqCst);
+            })
+        }));
+        let text = panic_text(caught.unwrap_err().as_ref()).to_owned();
+        (text, stolen.into_inner(), stopped.into_inner())
+    });
+    assert!(stolen, "the item was not taken by the other worker");
+    assert!(stopped, "the other piece went on after the panic");
+    assert_eq!(text, "stolen item");
+
+    // Two workers, four items: the other worker takes items 2 and 3, splits them, and
+    // its `op` panics combining them (their values are 3 and 4), while item 0 waits
+    // here.
+    let (text, stolen, stopped) = run(2, 60, || async {
+        let started = AtomicBool::new(false);
+        let panicked = AtomicBool::new(false);
+        let stolen = AtomicBool::new(false);
+        let stopped = AtomicBool::new(false);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            par::reduce_range(
+                0..4,
+                || 0,
+                |i| {
+                    if i == 0 {
+                        started.store(true, Ordering::SeqCst);
+                        stolen.store(is_set_soon(&panicked), Ordering::SeqCst);
+                        stopped.store(sees_the_stop(), Ordering::SeqCst);
+                    }
+                    i + 1
+                },
+                |a, b| {
+                    if (a, b) == (3, 4) {
+                        is_set_soon(&started);
+                        panicked.store(true, Ordering::SeqCst);
+                        panic!("stolen op");
+                    }
+                    a + b
+                },
+            )
+        }));
+        let text = panic_text(caught.unwrap_err().as_ref()).to_owned();
+        (text, stolen.into_inner(), stopped.into_inner())
+    });
+    assert!(stolen, "the op did not panic on the other worker");
+    assert!(stopped, "the other piece went on after the op's panic");
+    assert_eq!(text, "stolen op");
 }
