@@ -80,7 +80,10 @@
 //! they fire due timers, poll the I/O driver, and poll a few of their queued tasks, so
 //! the sleeps and sockets of other tasks are not held back for the length of a long
 //! fan-out. Those tasks then run on the stack of the `par` work, as work-stealing does
-//! with pieces: do not hold a lock across a `par` call that such a task could need. If
+//! with pieces: do not hold a lock across a `par` call that such a task could need. A
+//! long `par` call made by such a task does the same upkeep, down to a few levels of
+//! calls nested so on one worker (deeper, it still fires timers and offers the woken
+//! tasks to the other workers, but polls none itself). If
 //! such a task drops, by hand, the future of the task group whose child made the call
 //! (a `select!` whose other branch won), the drop cannot wait for that child, further
 //! down the same stack: the call stops as the task's poll returns, and the groups

@@ -44,6 +44,12 @@ const KEPT_JOBS: usize = 3;
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(1);
 /// Tasks polled per maintenance.
 const NESTED_TASKS: u32 = 16;
+/// How deep maintenances may nest: a task polled during one may make a long `par`
+/// call of its own, whose upkeep must go on (timers, and the task that cancels it,
+/// could otherwise not run before it ends), but each level is a task's poll and a
+/// `par` call more on this worker's stack. At this depth a maintenance turns the
+/// driver and offers the queued tasks to the other workers, but polls none.
+const MAX_MAINTENANCE_DEPTH: u8 = 4;
 
 /// The `par` queues every thread of a runtime can reach.
 pub(crate) struct Queues {
@@ -69,8 +75,9 @@ pub(crate) struct WorkerPar {
     /// When this worker last looked around.
     last_look: Cell<Option<Instant>>,
     next_maintenance: Cell<Option<Instant>>,
-    /// Inside a maintenance's task polls: no nested ones again.
-    in_maintenance: Cell<bool>,
+    /// How many maintenances' task polls this worker is inside (nested in one
+    /// another), up to `MAX_MAINTENANCE_DEPTH`.
+    maintenance_depth: Cell<u8>,
 }
 
 /// The queues for a runtime of `workers` workers.
@@ -90,7 +97,7 @@ pub(crate) fn queues(workers: usize) -> (Queues, Vec<WorkerPar>) {
             stride: Cell::new(FIRST_STRIDE),
             last_look: Cell::new(None),
             next_maintenance: Cell::new(None),
-            in_maintenance: Cell::new(false),
+            maintenance_depth: Cell::new(0),
         })
         .collect();
     (queues, workers)
@@ -316,22 +323,27 @@ impl Here<'_> {
         }
     }
 
-    /// Turns the driver and polls queued tasks, outside any `par` call.
+    /// Turns the driver and polls queued tasks, outside any `par` call; nested
+    /// in `MAX_MAINTENANCE_DEPTH` others, it polls none.
     fn maintain(&self) {
         let par = self.par();
-        if par.in_maintenance.replace(true) {
-            return;
-        }
-        struct Restore<'a>(&'a WorkerPar, CallPtr);
+        let depth = par.maintenance_depth.get();
+        let tasks = if depth < MAX_MAINTENANCE_DEPTH {
+            NESTED_TASKS
+        } else {
+            0
+        };
+        struct Restore<'a>(&'a WorkerPar, CallPtr, u8);
         impl Drop for Restore<'_> {
             fn drop(&mut self) {
                 self.0.call.set(self.1);
-                self.0.in_maintenance.set(false);
+                self.0.maintenance_depth.set(self.2);
             }
         }
         {
-            let _restore = Restore(par, par.call.replace(CallPtr::NULL));
-            self.core.run_tasks_nested(NESTED_TASKS);
+            let _restore = Restore(par, par.call.replace(CallPtr::NULL), depth);
+            par.maintenance_depth.set(depth.saturating_add(1));
+            self.core.run_tasks_nested(tasks);
         }
         // A task polled here may have cancelled the scope the call runs in (dropped
         // the group whose child made the call, say): stop before another piece starts.
@@ -532,7 +544,9 @@ impl<R: Send, F: FnOnce(&Here<'_>, bool) -> R + Send> Body for Cold<F> {
 /// upkeep of one (polling queued tasks nested in it).
 pub(crate) fn runs_par_work_here() -> bool {
     context::with_core(|core| {
-        core.is_some_and(|core| core.par.in_maintenance.get() || !core.par.call.get().is_null())
+        core.is_some_and(|core| {
+            core.par.maintenance_depth.get() > 0 || !core.par.call.get().is_null()
+        })
     })
 }
 

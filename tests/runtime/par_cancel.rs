@@ -446,6 +446,54 @@ fn a_long_scope_inside_a_task_does_upkeep_between_spawns() {
     assert!(before < 64, "the woken task ran only after the scope");
 }
 
+/// Two tasks on one worker each make a long call: the second is polled by the first
+/// call's upkeep and runs nested in it, and does upkeep of its own, so a third task,
+/// woken by a timer, runs during it and cancels both calls. Were the nested call left
+/// without upkeep, it would run all its items before the timer's task could run.
+#[test]
+fn a_long_call_made_by_a_task_polled_during_upkeep_does_upkeep_too() {
+    const ITEMS: usize = 20_000;
+    let (outcomes, ran) = run(1, 60, || async {
+        let scopes = [CancelScope::new(), CancelScope::new()];
+        let ran = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let outcomes = Arc::new(Mutex::new([None, None]));
+        task_group(async |tg| {
+            for (i, scope) in scopes.iter().enumerate() {
+                let (scope, ran, outcomes) = (scope.clone(), ran.clone(), outcomes.clone());
+                tg.start_soon(async move {
+                    let out = scope
+                        .run(async {
+                            par::for_each_range(0..ITEMS, |_| {
+                                ran[i].fetch_add(1, Ordering::Relaxed);
+                                spin(100);
+                            })
+                        })
+                        .await;
+                    outcomes.lock().unwrap()[i] = Some(out.is_some());
+                });
+            }
+            let scopes = scopes.clone();
+            tg.start_soon(async move {
+                pride::sleep(Duration::from_millis(20)).await;
+                for scope in &scopes {
+                    scope.cancel();
+                }
+            });
+            Ok::<_, pride::BoxError>(())
+        })
+        .await
+        .unwrap();
+        let outcomes = *outcomes.lock().unwrap();
+        (outcomes, ran.each_ref().map(|n| n.load(Ordering::Relaxed)))
+    });
+    assert_eq!(
+        outcomes,
+        [Some(false), Some(false)],
+        "a call was not cancelled; items run: {ran:?}"
+    );
+    assert!(ran.iter().all(|&n| n < ITEMS), "items run: {ran:?}");
+}
+
 /// A deadline set while a call runs, on its scope or on a scope around it, stops the
 /// call once it passes, as one set before the call does. One worker; an item sets a
 /// deadline 20 ms ahead, and the 200 items of 1 ms take 200 ms.
