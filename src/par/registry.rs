@@ -25,6 +25,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use super::call::Call;
 use super::job::{Body, CallPtr, JobRef, StackJob};
 use super::latch::{Latch, LockLatch};
+use crate::loom::sync::atomic::{AtomicBool, Ordering, fence};
 use crate::runtime::context;
 use crate::runtime::{Core, Handle, Runtime};
 
@@ -54,7 +55,12 @@ const MAX_MAINTENANCE_DEPTH: u8 = 4;
 /// The `par` queues every thread of a runtime can reach.
 pub(crate) struct Queues {
     stealers: Box<[Stealer<JobRef>]>,
+    /// Jobs from threads that are not this runtime's workers: whole calls handed
+    /// over, and `scope` spawns made elsewhere.
     injector: Injector<JobRef>,
+    /// The runtime's workers have stopped ([`close`](Queues::close)): a job injected
+    /// from now on goes to the default runtime.
+    closed: AtomicBool,
 }
 
 /// One worker's `par` deque and state.
@@ -86,6 +92,7 @@ pub(crate) fn queues(workers: usize) -> (Queues, Vec<WorkerPar>) {
     let queues = Queues {
         stealers: deques.iter().map(Worker::stealer).collect(),
         injector: Injector::new(),
+        closed: AtomicBool::new(false),
     };
     let workers = deques
         .into_iter()
@@ -108,8 +115,44 @@ impl Queues {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
-    pub(crate) fn inject(&self, job: JobRef) {
+    /// Queues a job from a thread that is not one of this runtime's workers, and
+    /// calls `notify` to wake one. Once the queues are closed, the job goes to the
+    /// default runtime instead.
+    pub(crate) fn inject(&self, job: JobRef, notify: impl FnOnce()) {
+        if self.closed.load(Ordering::SeqCst) {
+            return move_to_default(job);
+        }
         self.injector.push(job);
+        notify();
+        // The close may have moved the injected jobs for the last time between the
+        // check above and the push. The fence orders the push before this read, as
+        // the close's fence orders its mark before its move: either that move took
+        // the job, or this sees the mark and moves it.
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.move_injected();
+        }
+    }
+
+    /// Called by the runtime's drop once its workers have stopped: nobody runs the
+    /// jobs injected here any more, so they go to the default runtime, and so do
+    /// those injected from now on. Each is self-contained: a whole call, whose caller
+    /// blocks on its latch. (A `scope` spawn made elsewhere comes here only while
+    /// its scope waits on one of the workers, which have stopped by then.)
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.move_injected();
+    }
+
+    fn move_injected(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(job) => move_to_default(job),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
     }
 
     fn steal(&self, me: usize) -> Option<JobRef> {
@@ -465,6 +508,11 @@ pub(crate) fn unpark_worker(index: usize) {
         Some(_) => {}
         None => unreachable!("pride: a par latch was set outside the runtime's workers"),
     });
+}
+
+/// Hands `job` to the default runtime (its runtime has stopped).
+fn move_to_default(job: JobRef) {
+    default_runtime().handle().par_inject(job);
 }
 
 /// The runtime `par` calls outside any runtime run on: one worker per core, started

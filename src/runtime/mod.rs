@@ -186,6 +186,9 @@ impl Drop for Runtime {
                 let _ = thread.join();
             }
         }
+        // A `par` call still queued would wait for ever for a worker: its caller
+        // blocks on it.
+        self.handle.close_par();
         self.handle.drop_all_tasks();
         // The calls of `fs::File`s that change the file (a dropped file's among them)
         // are writes the program was told were done: they run before the drop returns.

@@ -810,10 +810,16 @@ impl Core {
 }
 
 impl Handle {
-    /// Queues a `par` job from a thread that is not one of this runtime's workers.
+    /// Queues a `par` job from a thread that is not one of this runtime's workers
+    /// (once the runtime's drop has stopped them, on the default runtime instead).
     pub(crate) fn par_inject(&self, job: crate::par::JobRef) {
-        self.shared.par.inject(job);
-        self.shared.notify_parked();
+        self.shared.par.inject(job, || self.shared.notify_parked());
+    }
+
+    /// The runtime's workers have stopped: the `par` jobs queued for them, and those
+    /// queued from now on, run on the default runtime.
+    pub(crate) fn close_par(&self) {
+        self.shared.par.close();
     }
 }
 

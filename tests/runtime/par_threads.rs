@@ -106,3 +106,70 @@ fn par_call_in_a_thread_local_destructor() {
     });
     assert_eq!(SUMMED.load(Ordering::SeqCst), 499_500);
 }
+
+/// Polls a future once, whatever it returns.
+struct PollOnce<'a, F>(std::pin::Pin<&'a mut F>);
+
+impl<F: std::future::Future> std::future::Future for PollOnce<'_, F> {
+    type Output = std::task::Poll<F::Output>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(self.0.as_mut().poll(cx))
+    }
+}
+
+/// A `par` call handed to a runtime by a `to_thread` closure, still queued when the
+/// runtime's drop begins (its only worker is busy with another closure's call), runs
+/// all the same: the drop hands the calls left in the queue to the default runtime.
+/// The pauses only make it likely that the call is queued before the drop begins and
+/// the worker stays busy until after; the test passes either way once fixed.
+#[test]
+fn a_par_call_queued_when_the_runtime_drop_begins_runs() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let sum = common::watchdog(30, || {
+        let (busy_tx, busy_rx) = mpsc::channel::<()>();
+        let (unblock_tx, unblock_rx) = mpsc::channel::<()>();
+        let unblock_rx = std::sync::Mutex::new(unblock_rx);
+        let (calling_tx, calling_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel::<usize>();
+        // A closure whose future is dropped before it starts never runs.
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let started_too = started_tx.clone();
+        let rt = common::runtime(1);
+        rt.block_on(async move {
+            // Its call holds the only worker until unblocked.
+            let mut first = std::pin::pin!(pride::to_thread(move || {
+                started_tx.send(()).unwrap();
+                par::for_each_range(0..1, |_| {
+                    busy_tx.send(()).unwrap();
+                    let _ = unblock_rx.lock().unwrap().recv();
+                });
+            }));
+            assert!(PollOnce(first.as_mut()).await.is_pending());
+            started_rx.recv().unwrap();
+            // Its call waits in the runtime's queue behind the first.
+            let mut second = std::pin::pin!(pride::to_thread(move || {
+                started_too.send(()).unwrap();
+                busy_rx.recv().unwrap();
+                calling_tx.send(()).unwrap();
+                let _ = done_tx.send(par::sum_range(0..100, |i| i));
+            }));
+            assert!(PollOnce(second.as_mut()).await.is_pending());
+            started_rx.recv().unwrap();
+            // Both futures are dropped here: the closures go on, detached.
+        });
+        calling_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let unblocker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = unblock_tx.send(());
+        });
+        drop(rt);
+        unblocker.join().unwrap();
+        done_rx.recv().unwrap()
+    });
+    assert_eq!(sum, 4950);
+}
