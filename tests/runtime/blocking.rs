@@ -572,7 +572,10 @@ fn a_closure_that_outlives_its_runtime_runs_outside_every_runtime() {
     let (send, outcomes) = std::sync::mpsc::channel();
     let runtime = builder(1).build().unwrap();
     runtime.block_on(async move {
-        let closure = to_thread(move || {
+        let started = pride::Event::new();
+        let running = started.clone();
+        let mut closure = Box::pin(to_thread(move || {
+            running.set();
             wait.recv().unwrap();
             let quiet = |f: &mut dyn FnMut() -> String| {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
@@ -592,9 +595,15 @@ fn a_closure_that_outlives_its_runtime_runs_outside_every_runtime() {
                 format!("{out:?} ran: {}", ran.load(Ordering::SeqCst))
             });
             send.send((par, sleep, group)).unwrap();
-        });
+        }));
         // Started, then let go of: the closure runs on.
-        let _ = pride::move_on_after(Duration::from_millis(20), closure).await;
+        assert!(
+            futures_lite::future::poll_once(closure.as_mut())
+                .await
+                .is_none()
+        );
+        started.wait().await;
+        drop(closure);
     });
     drop(runtime);
     go.send(()).unwrap();
