@@ -538,7 +538,11 @@ impl<T: Clone> Future for Recv<'_, T> {
                 }
             };
             drop(shared);
-            wakers.wake();
+            if matches!(poll, Poll::Ready(Ok(_))) {
+                wakers.wake_handing_out();
+            } else {
+                wakers.wake();
+            }
             poll.map_ok(StdArc::unwrap_or_clone)
         })
     }

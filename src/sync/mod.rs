@@ -66,9 +66,11 @@
 //! - A waker that panics when woken (a foreign executor's bug) does not keep the
 //!   other waiters from being woken: the call that wakes them (a set, a send, a
 //!   release, a close, a drop) wakes them all, then resumes the first panic. What the
-//!   call did has taken effect; a value it would have returned (an item a
-//!   `get_nowait` took) is dropped with the unwinding. A drop that runs while its
-//!   thread is already unwinding wakes them all and lets the waker's panic go.
+//!   call did has taken effect. A call that hands out a value it took (a `get`, a
+//!   `get_nowait`, a broadcast `recv`) lets the waker's panic go instead, which the
+//!   panic hook has reported: resumed there, it would lose that value. So does a drop
+//!   that runs while its thread is already unwinding. A waker whose drop panics is
+//!   treated the same way.
 //! - A wait re-polled under a waker whose clone panics passes the panic on and keeps
 //!   its place in line under its old waker; dropped, it leaves the line like any
 //!   cancelled wait.

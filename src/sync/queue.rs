@@ -196,7 +196,7 @@ impl<T> Core<T> {
     pub(crate) fn get_nowait(&self) -> Result<T, WouldBlock> {
         let mut wakers = WakeList::new();
         let result = self.lock().try_get(&mut wakers);
-        wakers.wake();
+        wakers.wake_handing_out();
         result
     }
 
@@ -318,7 +318,11 @@ impl GetWait {
                 Poll::Pending => crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue),
             }
             drop(state);
-            wakers.wake();
+            if matches!(poll, Poll::Ready(Ok(_))) {
+                wakers.wake_handing_out();
+            } else {
+                wakers.wake();
+            }
             poll
         })
     }

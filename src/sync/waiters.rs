@@ -371,6 +371,23 @@ impl WakeList {
     /// caller is itself unwinding (a future dropped during a panic), the waker's panic
     /// is dropped instead: resuming it there would abort the process.
     pub(crate) fn wake(self) {
+        if let Some(payload) = self.wake_all() {
+            if !std::thread::panicking() {
+                resume_unwind(payload);
+            }
+        }
+    }
+
+    /// [`wake`](Self::wake) for a caller that hands out a value it has taken from the
+    /// primitive (an item, a message): a waker's panic, which belongs to some other
+    /// task's executor and which the panic hook has reported, is dropped, not resumed
+    /// here, where it would lose that value.
+    pub(crate) fn wake_handing_out(self) {
+        drop(self.wake_all());
+    }
+
+    /// Wakes and drops every waker; returns the first panic of one.
+    fn wake_all(self) -> Option<Box<dyn std::any::Any + Send>> {
         let Self { to_wake, to_drop } = self;
         let mut panic = None;
         for waker in to_wake.into_iter() {
@@ -385,11 +402,7 @@ impl WakeList {
                 panic.get_or_insert(payload);
             }
         }
-        if let Some(payload) = panic {
-            if !std::thread::panicking() {
-                resume_unwind(payload);
-            }
-        }
+        panic
     }
 }
 

@@ -416,3 +416,34 @@ fn a_stored_waker_owning_the_last_sender_is_dropped_unlocked() {
         assert!(rx.is_closed());
     });
 }
+
+/// A get that frees a slot wakes the put waiting for it; that put's waker panics (a
+/// foreign executor's bug, reported by the panic hook): the get still hands out the
+/// item it took, by `get_nowait` and by the `get` future, rather than losing it.
+#[test]
+fn a_get_keeps_its_item_when_the_waker_of_the_put_it_frees_panics() {
+    use std::task::{Context, Wake, Waker};
+    struct PanicsOnWake;
+    impl Wake for PanicsOnWake {
+        fn wake(self: Arc<Self>) {
+            panic!("a foreign waker panics");
+        }
+    }
+    for by_future in [false, true] {
+        let queue = pride::Queue::with_maxsize(1);
+        queue.put_nowait(1).unwrap();
+        let mut put = Box::pin(queue.put(2));
+        let waker = Waker::from(Arc::new(PanicsOnWake));
+        assert!(
+            put.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        let got = if by_future {
+            futures_lite::future::block_on(queue.get()).ok()
+        } else {
+            queue.get_nowait().ok()
+        };
+        assert_eq!(got, Some(1), "by the future: {by_future}");
+    }
+}
