@@ -179,7 +179,7 @@ fn futures_are_send() {
 }
 
 /// A waker that panics when woken: a foreign executor's bug.
-struct PanickingWaker;
+pub(crate) struct PanickingWaker;
 
 impl std::task::Wake for PanickingWaker {
     fn wake(self: Arc<Self>) {
@@ -732,23 +732,14 @@ fn a_dropped_receiver_lets_go_of_its_waker() {
 /// nothing behind: the borrower is not marked waiting, and can borrow later.
 #[test]
 fn a_first_borrow_whose_waker_clone_panics_leaves_the_borrower_free() {
-    use std::task::{Context, RawWaker, RawWakerVTable, Waker};
-    fn clone(_: *const ()) -> RawWaker {
-        panic!("clone")
-    }
-    fn ignore(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, ignore, ignore, ignore);
-    // SAFETY: no function of the vtable reads the (null) data pointer.
-    let bad = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let bad = clone_panicking_waker();
     let limiter = pride::CapacityLimiter::new(1);
     let held = limiter.try_acquire().unwrap();
     let worker = pride::sync::Borrower::new(7);
     {
-        let mut acquire = Box::pin(limiter.acquire_on_behalf_of(worker));
-        let mut cx = Context::from_waker(&bad);
-        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = acquire.as_mut().poll(&mut cx);
-        }));
+        let acquire = pin!(limiter.acquire_on_behalf_of(worker));
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_with(acquire, &bad)));
         assert!(polled.is_err());
     }
     drop(held);

@@ -422,23 +422,13 @@ fn a_stored_waker_owning_the_last_sender_is_dropped_unlocked() {
 /// item it took, by `get_nowait` and by the `get` future, rather than losing it.
 #[test]
 fn a_get_keeps_its_item_when_the_waker_of_the_put_it_frees_panics() {
-    use std::task::{Context, Wake, Waker};
-    struct PanicsOnWake;
-    impl Wake for PanicsOnWake {
-        fn wake(self: Arc<Self>) {
-            panic!("a foreign waker panics");
-        }
-    }
+    use crate::sync_primitives::{PanickingWaker, poll_with};
     for by_future in [false, true] {
         let queue = pride::Queue::with_maxsize(1);
         queue.put_nowait(1).unwrap();
         let mut put = Box::pin(queue.put(2));
-        let waker = Waker::from(Arc::new(PanicsOnWake));
-        assert!(
-            put.as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
+        let waker = std::task::Waker::from(Arc::new(PanickingWaker));
+        assert!(poll_with(put.as_mut(), &waker).is_pending());
         let got = if by_future {
             futures_lite::future::block_on(queue.get()).ok()
         } else {
