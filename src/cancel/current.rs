@@ -17,15 +17,15 @@
 //!   the work in it. Set by every wrapper that returns `Pending`; read by `select!`,
 //!   which under a cancel polls only the branches that have suspended so.
 //!
-//! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer
-//! ([`read_current`] borrows it), or reads the `Deferred` it names. Its rule: `CURRENT`
-//! holds a node or a `Deferred` only while [`enter`] or [`enter_deferred`] runs the
-//! inner poll of the wrapper that owns it (a node in an `Arc`, or a `Deferred`, that
-//! the wrapper keeps for the whole poll), or the body of a piece of a `par` call made
-//! in that node (the call keeps the `Arc`, and the body returns before its job sets its
-//! latch, after which the call may be gone), on this thread, and they put the previous
-//! value back when the poll or body returns or unwinds; so a non-null `CURRENT` always
-//! points at a live node in an `Arc` or, tagged, at a live `Deferred`.
+//! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer,
+//! or reads the `Deferred` it names. Its rule: `CURRENT` holds a node or a `Deferred`
+//! only while [`enter`] or [`enter_deferred`] runs the inner poll of the wrapper that
+//! owns it (a node in an `Arc`, or a `Deferred`, that the wrapper keeps for the whole
+//! poll), or the body of a piece of a `par` call made in that node (the call keeps
+//! the `Arc`, and the body returns before its job sets its latch, after which the call
+//! may be gone), on this thread, and they put the previous value back when the poll
+//! or body returns or unwinds; so a non-null `CURRENT` always points at a live node in
+//! an `Arc` or, tagged, at a live `Deferred`.
 
 use std::cell::{Cell, OnceCell};
 use std::ptr;
@@ -200,16 +200,6 @@ pub(crate) fn current() -> Option<Arc<ScopeNode>> {
 #[inline]
 pub(crate) fn current_to_read() -> Option<Arc<ScopeNode>> {
     strong(resolved_ptr())
-}
-
-/// Runs `f` with the scope [`current_to_read`] names, borrowed for the call: no
-/// reference count is touched (the scope may be a group's, shared by every child).
-#[inline]
-pub(crate) fn read_current<R>(f: impl FnOnce(Option<&ScopeNode>) -> R) -> R {
-    let node = resolved_ptr();
-    // SAFETY: a non-null untagged `CURRENT`, or a `Deferred`'s parent, is a live node
-    // in an `Arc` for the rest of this poll (the module's rule), which outlasts `f`.
-    f(unsafe { node.as_ref() })
 }
 
 fn strong(node: *const ScopeNode) -> Option<Arc<ScopeNode>> {

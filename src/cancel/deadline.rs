@@ -38,11 +38,8 @@ pub(crate) fn now() -> Option<Instant> {
 /// then catches it, however the timer driver ordered the two timers, and even when the
 /// task is polled (for any reason) before the deadline's timer has cancelled the scope.
 pub(crate) fn passed_around(now: Instant) -> bool {
-    super::current::read_current(|scope| {
-        scope.is_some_and(|scope| {
-            scope.cancel_passed_deadlines(now) && scope.cancelled_by().is_some()
-        })
-    })
+    super::current::current_to_read()
+        .is_some_and(|scope| scope.cancel_passed_deadlines(now) && scope.cancelled_by().is_some())
 }
 
 /// Cancels a scope when its timer fires (if the deadline has passed on `clock`, the

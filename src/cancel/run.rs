@@ -39,7 +39,7 @@ pub(crate) fn pending_for_the_catcher<T>(dropped: impl FnOnce() -> T) -> Poll<T>
 
 /// Whether the scope the running code is in is cancelled (by itself or from outside).
 pub(crate) fn cancel_stands() -> bool {
-    current::read_current(|scope| scope.is_some_and(|scope| scope.cancelled_by().is_some()))
+    current::current_to_read().is_some_and(|scope| scope.cancelled_by().is_some())
 }
 
 /// A wrapper has dropped its cancelled work: decides, now that the cleanup is over,
