@@ -13,7 +13,6 @@
 //! every waiting task's waker (`Waiters`) and polls the call with a waker of its own
 //! that wakes them all.
 
-use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::pin::Pin;
@@ -24,6 +23,7 @@ use parking_lot::Mutex;
 
 use crate::ToThread;
 use crate::debug::task::WaitOn;
+use crate::runtime::NotRun;
 use crate::sync::waiters::WakeList;
 
 /// The most bytes one read or write moves to or from the pool.
@@ -49,6 +49,11 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// pipe nobody reads, say); a `File` dropped after its runtime's drop still lets the
 /// call run, but nothing waits for it then. Flush a `File` to see its
 /// errors, and [`sync_all`](File::sync_all) it for the bytes to reach the disk.
+///
+/// A read or `metadata` call still queued when its runtime's drop begins never runs,
+/// and the standard file went into that call: the `File` is closed. The operation
+/// waiting for the call (polled on another runtime, say), and every later one, fails
+/// with an [`io::Error`] that says so.
 ///
 /// **Cancel safety.** An operation polled once has started its call on the pool (if
 /// another call was in flight, once that one has ended and the operation was polled
@@ -146,6 +151,17 @@ enum State {
     /// `None` only while a call is being started.
     Idle(Option<std::fs::File>),
     Busy(Call, OnDrop, ToThread<(std::fs::File, Done)>),
+    /// The file went with a call that never ran: the runtime's drop began while it was
+    /// queued (or before it could be queued). Every operation fails with [`closed`].
+    Closed,
+}
+
+/// The error of an operation on a `File` whose file went with a call that never ran.
+fn closed() -> io::Error {
+    io::Error::other(
+        "the runtime was dropped before a call of this File ran on its blocking pool; \
+         the file went with that call and is closed",
+    )
 }
 
 /// What a drop of the `File` does with the call in flight.
@@ -201,6 +217,8 @@ enum Done {
     /// Skipping back over read-ahead bytes failed; the call did not run. The bytes come
     /// back with the error, for the next read.
     Rewind(io::Error, Vec<u8>),
+    /// The call never ran, and the file went with it (see [`State::Closed`]).
+    NotRun,
 }
 
 /// Whether a call uses or moves the file's position.
@@ -326,7 +344,7 @@ impl File {
             })
             .await?;
         }
-        Ok(self.take_file())
+        self.take_file()
     }
 
     /// The file's metadata, like [`std::fs::File::metadata`]; waits for the call in
@@ -454,9 +472,11 @@ impl File {
         }))
     }
 
-    fn take_file(&mut self) -> std::fs::File {
+    /// The file, to move into a call; fails once a call that never ran took it away.
+    fn take_file(&mut self) -> io::Result<std::fs::File> {
         match &mut self.state {
-            State::Idle(file) => file.take().expect("an idle File holds its file"),
+            State::Idle(file) => Ok(file.take().expect("an idle File holds its file")),
+            State::Closed => Err(closed()),
             State::Busy(..) => unreachable!("taken only when idle"),
         }
     }
@@ -471,13 +491,20 @@ impl File {
         let number = *number;
         // Before the poll: a call that ends in between finds this task's waker.
         self.waiters.register(cx.waker());
-        let polled = Pin::new(call).poll(&mut Context::from_waker(&self.waker));
+        let polled = call.poll_ran(&mut Context::from_waker(&self.waker));
         // The waker stays registered: the call's end wakes every waker it finds, and
         // another future of this task (the other half, polled in the same `join`) may
         // share it and still wait. At worst a task is woken once more than needed.
-        let (file, done) = ready!(crate::debug::task::noting(polled, cx, WaitOn::Thread));
-        self.state = State::Idle(Some(file));
-        Poll::Ready(Some((number, done)))
+        match ready!(crate::debug::task::noting(polled, cx, WaitOn::Thread)) {
+            Ok((file, done)) => {
+                self.state = State::Idle(Some(file));
+                Poll::Ready(Some((number, done)))
+            }
+            Err(NotRun) => {
+                self.state = State::Closed;
+                Poll::Ready(Some((number, Done::NotRun)))
+            }
+        }
     }
 
     /// Keeps what a call whose caller is gone left: the bytes it read become the
@@ -494,6 +521,9 @@ impl File {
                 self.read_ahead = read_ahead;
                 self.error = Some(e);
             }
+            // A buffered write that never ran is an error for the next operation (a
+            // flush) to report; later ones find the file closed.
+            Done::NotRun => self.error = Some(closed()),
             Done::Write(Ok(())) | Done::Sync(Ok(())) | Done::SetLen(Ok(())) => {}
             Done::Seek(Ok(_)) | Done::Metadata(_) | Done::Settled => {}
         }
@@ -516,8 +546,8 @@ impl File {
         position: Position,
         on_drop: OnDrop,
         call: impl FnOnce(&mut std::fs::File) -> Done + Send + 'static,
-    ) -> Call {
-        let mut file = self.take_file();
+    ) -> io::Result<Call> {
+        let mut file = self.take_file()?;
         let read_ahead = match position {
             Position::Used => std::mem::take(&mut self.read_ahead),
             Position::Ignored => Vec::new(),
@@ -539,7 +569,7 @@ impl File {
             OnDrop::Cancel => crate::to_thread(work),
         };
         self.state = State::Busy(self.started, on_drop, call);
-        self.started
+        Ok(self.started)
     }
 
     /// One operation: `mine` is the number of the call it started, if it did. Waits
@@ -565,6 +595,7 @@ impl File {
                             self.read_ahead = read_ahead;
                             Err(e)
                         }
+                        Done::NotRun => Err(closed()),
                         done => Ok(done),
                     });
                 }
@@ -575,7 +606,10 @@ impl File {
                 return Poll::Ready(Err(error));
             }
             match call.take() {
-                Some(call) => *mine = Some(self.start(position, on_drop, call)),
+                Some(call) => match self.start(position, on_drop, call) {
+                    Ok(number) => *mine = Some(number),
+                    Err(error) => return Poll::Ready(Err(error)),
+                },
                 None => unreachable!("a started call is waited for until it ends"),
             }
         }
@@ -651,7 +685,7 @@ impl futures_io::AsyncWrite for File {
         let n = bytes.len();
         this.start(Position::Used, OnDrop::Finish, move |file| {
             Done::Write(file.write_all(&bytes))
-        });
+        })?;
         // Polled once, the call is on the pool's queue: it runs now, not at the next
         // operation, and the `File`'s drop cannot lose it. If it is already done, its
         // error waits for the next operation like any buffered write's.

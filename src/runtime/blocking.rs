@@ -64,7 +64,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -415,9 +415,25 @@ struct Shared<R> {
 }
 
 struct Slot<R> {
-    result: Option<std::thread::Result<R>>,
+    result: Option<Outcome<R>>,
     waker: Option<Waker>,
 }
+
+/// How a job ended, for its future.
+enum Outcome<R> {
+    /// The closure returned this.
+    Value(R),
+    /// The closure panicked with this payload.
+    Panic(Box<dyn Any + Send>),
+    /// The closure never ran: the runtime's drop began while it was queued.
+    Skipped,
+}
+
+/// Why a closure did not run: its runtime's drop began before it could (it was refused
+/// at submission, or skipped while queued). [`ToThread::poll_ran`] returns it where
+/// the future's own poll panics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotRun;
 
 /// A job's count in the busy count, while somebody waits for the job (see the module
 /// rules); shared with its pool thread while the closure runs.
@@ -559,10 +575,7 @@ impl<R: Send + 'static> ToThread<R> {
                     .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
-                    let why: Box<dyn Any + Send> = Box::new(
-                        "pride: the runtime was dropped before this to_thread closure ran",
-                    );
-                    let kept = job_shared.complete(Err(why));
+                    let kept = job_shared.complete(Outcome::Skipped);
                     debug_assert!(kept.is_none(), "a kept job is never skipped");
                 }
                 return;
@@ -576,7 +589,10 @@ impl<R: Send + 'static> ToThread<R> {
             }
             let result = {
                 let _running = Running::mark(&job_shared.hold);
-                catch_unwind(AssertUnwindSafe(f))
+                match catch_unwind(AssertUnwindSafe(f)) {
+                    Ok(value) => Outcome::Value(value),
+                    Err(panic) => Outcome::Panic(panic),
+                }
             };
             let kept = job_shared.complete(result);
             // The value (a dropped `File`'s file, say) goes first, if the future let
@@ -598,7 +614,7 @@ impl<R> Shared<R> {
     /// Hands the outcome to the future, wakes it, and gives the job's busy token back;
     /// returns its kept token, for the caller to drop once it has let go of the job.
     #[must_use]
-    fn complete(&self, result: std::thread::Result<R>) -> Option<Kept> {
+    fn complete(&self, result: Outcome<R>) -> Option<Kept> {
         let waker = {
             let mut slot = self.slot.lock();
             slot.result = Some(result);
@@ -635,19 +651,35 @@ impl<R> Future for ToThread<R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
         let this = self.get_mut();
+        let submitted = this.job.is_none();
+        match ready!(this.poll_ran(cx)) {
+            Ok(value) => Poll::Ready(value),
+            Err(NotRun) if submitted => {
+                panic!("pride: the runtime was dropped before this to_thread closure ran")
+            }
+            Err(NotRun) => panic!("pride: to_thread called while the runtime shuts down"),
+        }
+    }
+}
+
+impl<R> ToThread<R> {
+    /// The future's poll, except that a closure the runtime's drop kept from running
+    /// (refused at submission, or skipped while queued) is `Err(NotRun)` instead of a
+    /// panic: for callers that owe their own caller an error (an `fs::File` call).
+    pub(crate) fn poll_ran(&mut self, cx: &mut Context<'_>) -> Poll<Result<R, NotRun>> {
         assert!(
-            !this.done,
+            !self.done,
             "pride: a to_thread future was polled after it completed"
         );
-        if let Some(job) = this.job.take() {
+        if let Some(job) = self.job.take() {
             let handle = crate::runtime::context::handle("pride::to_thread");
             let pool = &handle.shared.blocking;
             // Before submitting, so that a fast job finds the waker, and its count.
-            this.shared.slot.lock().waker = Some(cx.waker().clone());
+            self.shared.slot.lock().waker = Some(cx.waker().clone());
             {
-                let mut hold = this.shared.hold.lock();
+                let mut hold = self.shared.hold.lock();
                 hold.busy = Some(pool.hold());
-                if this.kept {
+                if self.kept {
                     hold.kept = Some(Kept::new(pool.inner.clone()));
                 }
             }
@@ -661,16 +693,18 @@ impl<R> Future for ToThread<R> {
             let submitted = pool.submit(job);
             if submitted.is_err() {
                 let (busy, kept) = {
-                    let mut hold = this.shared.hold.lock();
+                    let mut hold = self.shared.hold.lock();
                     (hold.busy.take(), hold.kept.take())
                 };
                 drop(busy);
                 drop(kept);
+                self.shared.slot.lock().waker = None;
             }
             match submitted {
                 Ok(()) => {}
                 Err(Refused::ShutDown) => {
-                    panic!("pride: to_thread called while the runtime shuts down")
+                    self.done = true;
+                    return Poll::Ready(Err(NotRun));
                 }
                 Err(Refused::NoThread(error)) => panic!(
                     "pride: to_thread found no blocking-pool thread and could not start \
@@ -678,16 +712,20 @@ impl<R> Future for ToThread<R> {
                 ),
             }
         }
-        let mut slot = this.shared.slot.lock();
+        let mut slot = self.shared.slot.lock();
         match slot.result.take() {
-            Some(Ok(value)) => {
-                this.done = true;
-                Poll::Ready(value)
+            Some(Outcome::Value(value)) => {
+                self.done = true;
+                Poll::Ready(Ok(value))
             }
-            Some(Err(panic)) => {
+            Some(Outcome::Panic(panic)) => {
                 drop(slot);
-                this.done = true;
+                self.done = true;
                 resume(panic)
+            }
+            Some(Outcome::Skipped) => {
+                self.done = true;
+                Poll::Ready(Err(NotRun))
             }
             None => {
                 if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {

@@ -28,7 +28,7 @@ use std::time::Duration;
 use crate::debug::watchdog;
 use crate::time::Clock;
 
-pub(crate) use blocking::to_thread_kept;
+pub(crate) use blocking::{NotRun, to_thread_kept};
 pub use blocking::{ToThread, to_thread};
 pub(crate) use driver::contain_waker_panic;
 pub(crate) use owned::Shard;

@@ -370,6 +370,67 @@ fn the_runtimes_drop_does_a_dropped_files_write_even_behind_a_blocked_closure() 
     assert_eq!(contents, b"data");
 }
 
+/// A read still queued when its runtime's drop begins never runs, and the file went
+/// with it: the `File` reports that as an error from then on (to the read's own
+/// future polled on another runtime, and to every later operation), it does not
+/// panic.
+#[test]
+fn a_file_whose_read_its_runtimes_drop_skipped_fails_with_an_error() {
+    let dir = TempDir::new("read-skipped-at-drop");
+    let path = dir.join("f");
+    std::fs::write(&path, b"0123456789").unwrap();
+    let outcomes = crate::common::watchdog(60, move || {
+        let runtime = crate::common::builder(2)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (file, read) = runtime.block_on(async move {
+            let mut file = fs::File::open(&path).await.unwrap();
+            let started = pride::Event::new();
+            let running = started.clone();
+            let mut hold = pride::to_thread(move || {
+                running.set();
+                let _ = held.recv();
+            });
+            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
+            started.wait().await;
+            // Queued behind the held thread, then let go of: the `File` keeps it.
+            let mut buf = [0; 4];
+            assert!(
+                futures_lite::future::poll_once(file.read(&mut buf))
+                    .await
+                    .is_none()
+            );
+            (file, hold)
+        });
+        drop(read);
+        drop(runtime);
+        release.send(()).unwrap();
+        let mut file = file;
+        crate::common::builder(1)
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let mut buf = [0; 4];
+                let read = file
+                    .read(&mut buf)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                let metadata = file.metadata().await.map(|_| ()).map_err(|e| e.to_string());
+                let write = file.write_all(b"x").await.map_err(|e| e.to_string());
+                let into_std = file.into_std().await.map(|_| ()).map_err(|e| e.to_string());
+                (read, metadata, write, into_std)
+            })
+    });
+    let (read, metadata, write, into_std) = outcomes;
+    for outcome in [read, metadata, write, into_std] {
+        let error = outcome.expect_err("an operation on the lost file succeeded");
+        assert!(error.contains("the runtime was dropped"), "{error}");
+    }
+}
+
 /// A runtime dropped on one of its own pool threads, with a dropped `File`'s write
 /// queued behind that very thread, runs the write there and returns.
 #[test]
