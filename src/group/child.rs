@@ -35,6 +35,9 @@ pin_project_lite::pin_project! {
     impl<F> PinnedDrop for Child<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            if !this.state.done {
+                this.state.dropped_unfinished();
+            }
             this.state.finish(this.inside);
         }
     }
@@ -120,6 +123,18 @@ impl State {
             None => error,
         };
         self.group.report(error, cleanup);
+    }
+
+    /// The task is dropped before its work ended: by its group's teardown (the group
+    /// is closed then, and reports nothing), by its handle's cancel while it waited for
+    /// a slot (it is cancelled work), or by the runtime's drop. A group that still
+    /// waits then (awaited outside the runtime's tasks, in a `to_thread` closure say)
+    /// must not take the child's going for success.
+    #[cold]
+    fn dropped_unfinished(&self) {
+        if self.group.handle.is_shut_down() && !self.group.children.is_closed() {
+            self.fail(Kind::Error(Box::new(RuntimeDropped)));
+        }
     }
 
     /// Drops the work in place. A panic in its `Drop` (cleanup, often running because
@@ -296,6 +311,18 @@ where
         Poll::Ready(outcome)
     }
 }
+
+/// The error of a child whose task the runtime's drop dropped before its work ended.
+#[derive(Debug)]
+struct RuntimeDropped;
+
+impl std::fmt::Display for RuntimeDropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the runtime was dropped before this task finished")
+    }
+}
+
+impl std::error::Error for RuntimeDropped {}
 
 /// Runs `f` marked as part of the poll of `link`'s child, if there is a start.
 fn within<R>(link: Option<&dyn StartLink>, f: impl FnOnce() -> R) -> R {

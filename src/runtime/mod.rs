@@ -51,6 +51,9 @@ pub use yield_now::{YieldNow, yield_now};
 /// Dropping one may wake another (a `Drop` that sets an [`Event`](crate::Event), say):
 /// the woken task is queued, as while the runtime runs, and dropped after, never inside
 /// the waker's call, so a cleanup that takes a lock the waker holds does not deadlock.
+/// A task group still awaited when its child is dropped this way (one a `to_thread`
+/// closure awaits, say) does not count the child as done: its error has an entry for
+/// the child, by name, saying the runtime was dropped before the task finished.
 /// The runtime may also be dropped inside one of its own tasks (the task held the last
 /// `Arc` of it, say): the drop can neither join that task's worker nor wait for that
 /// task's poll, further down the same thread's stack. That task is cancelled: it goes

@@ -669,3 +669,48 @@ fn a_closure_submitting_many_jobs_lends_the_cap_one_thread() {
         "{most} closures ran at once beside the one submitting them"
     );
 }
+
+/// A group that a closure opened while its runtime ran, whose child the runtime's drop
+/// dropped before it finished, does not report success: the child is an entry of its
+/// error, by name, saying the runtime was dropped.
+#[test]
+fn a_group_a_closure_opened_reports_the_child_its_runtimes_drop_dropped() {
+    let (send, outcome) = std::sync::mpsc::channel();
+    let (child_started, started) = std::sync::mpsc::channel::<()>();
+    let runtime = builder(1).build().unwrap();
+    runtime.block_on(async move {
+        let closure = to_thread(move || {
+            let out = futures_lite::future::block_on(task_group(async move |tg| {
+                tg.start_soon_named("stuck", async move {
+                    child_started.send(()).unwrap();
+                    std::future::pending::<()>().await;
+                });
+            }));
+            send.send(out.map_err(|e| {
+                e.errors()
+                    .iter()
+                    .map(|t| format!("{:?}: {t}", t.name()))
+                    .collect::<Vec<_>>()
+            }))
+            .unwrap();
+        });
+        // Started, then let go of: the closure runs on.
+        let mut closure = std::pin::pin!(closure);
+        assert!(
+            futures_lite::future::poll_once(&mut closure)
+                .await
+                .is_none()
+        );
+        pride::to_thread(move || started.recv().unwrap()).await;
+    });
+    drop(runtime);
+    let outcome = outcome
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the group hung");
+    let entries = outcome.expect_err("the group reported success for a child dropped unfinished");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(
+        entries[0].starts_with("Some(\"stuck\")") && entries[0].contains("runtime was dropped"),
+        "{entries:?}"
+    );
+}
