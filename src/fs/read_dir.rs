@@ -2,7 +2,6 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -10,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use crate::ToThread;
+use crate::runtime::NotRun;
 
 /// How many entries one trip to the blocking pool reads.
 const BATCH: usize = 32;
@@ -45,7 +45,9 @@ pub fn read_dir(path: impl AsRef<Path>) -> ToThread<io::Result<ReadDir>> {
 /// A directory being listed: made by [`read_dir`].
 ///
 /// Cancel-safe: a [`next_entry`](ReadDir::next_entry) dropped while a batch is being
-/// read keeps the batch for the next call; no entry is skipped.
+/// read keeps the batch for the next call; no entry is skipped. A batch still queued
+/// when its runtime's drop begins never runs, and the directory went into it: the
+/// listing then ends with an error.
 ///
 /// ```
 /// # pride::run(async {
@@ -129,11 +131,21 @@ impl ReadDir {
                         (dir, batch, false)
                     }));
                 }
-                State::Busy(read) => {
-                    let (dir, batch, end) = ready!(Pin::new(read).poll(cx));
-                    self.buffer = batch;
-                    self.state = State::Idle((!end).then_some(dir));
-                }
+                State::Busy(read) => match ready!(read.poll_ran(cx)) {
+                    Ok((dir, batch, end)) => {
+                        self.buffer = batch;
+                        self.state = State::Idle((!end).then_some(dir));
+                    }
+                    // The directory went with a batch that never ran: the listing ends
+                    // with an error.
+                    Err(NotRun) => {
+                        self.state = State::Idle(None);
+                        return Poll::Ready(Some(Err(io::Error::other(
+                            "the runtime was dropped before this listing's next batch \
+                             was read on its blocking pool; the directory went with it",
+                        ))));
+                    }
+                },
             }
         }
     }

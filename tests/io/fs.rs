@@ -431,6 +431,65 @@ fn a_file_whose_read_its_runtimes_drop_skipped_fails_with_an_error() {
     }
 }
 
+/// A listing's batch still queued when its runtime's drop begins never runs, and the
+/// directory went with it: the listing ends with an error (polled on another runtime),
+/// it does not panic.
+#[test]
+fn a_listing_whose_batch_its_runtimes_drop_skipped_ends_with_an_error() {
+    let dir = TempDir::new("read-dir-skipped-at-drop");
+    std::fs::write(dir.join("a"), b"").unwrap();
+    let listed = dir.0.clone();
+    let outcomes = crate::common::watchdog(60, move || {
+        let runtime = crate::common::builder(2)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (entries, hold) = runtime.block_on(async move {
+            let mut entries = fs::read_dir(&listed).await.unwrap();
+            let started = pride::Event::new();
+            let running = started.clone();
+            let mut hold = pride::to_thread(move || {
+                running.set();
+                let _ = held.recv();
+            });
+            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
+            started.wait().await;
+            // Queued behind the held thread, then let go of: the listing keeps it.
+            assert!(
+                futures_lite::future::poll_once(entries.next_entry())
+                    .await
+                    .is_none()
+            );
+            (entries, hold)
+        });
+        drop(hold);
+        drop(runtime);
+        release.send(()).unwrap();
+        let mut entries = entries;
+        crate::common::builder(1)
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let first = entries
+                    .next_entry()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                let then = entries
+                    .next_entry()
+                    .await
+                    .map(|e| e.is_none())
+                    .map_err(|e| e.to_string());
+                (first, then)
+            })
+    });
+    let (first, then) = outcomes;
+    let error = first.expect_err("the skipped batch's listing went on");
+    assert!(error.contains("the runtime was dropped"), "{error}");
+    assert_eq!(then, Ok(true), "the listing did not end after its error");
+}
+
 /// A runtime dropped on one of its own pool threads, with a dropped `File`'s write
 /// queued behind that very thread, runs the write there and returns.
 #[test]
