@@ -4,8 +4,10 @@
 //! Each task's header holds a [`TaskDebug`] of two relaxed atomics:
 //! - `last_poll`, stamped by the worker right before each poll with a coarse clock: the
 //!   runtime's [`CoarseTick`], a millisecond tick that workers advance when they wake
-//!   from a park and when they turn the driver between tasks, and the blocked-worker
-//!   watchdog at each of its looks. The stamp is one relaxed load and one store, no
+//!   from a park and when they turn the driver between tasks, the blocked-worker
+//!   watchdog at each of its looks, and every sweep of the timers, before it wakes
+//!   anyone (a task a timer woke is stamped no earlier than its deadline, however far
+//!   a mock clock jumped). The stamp is one relaxed load and one store, no
 //!   clock read; it may lag the true time by the time since the tick last moved.
 //! - `waiting`, a [`Wait`] packed in a word, stored by a leaf future (a sleep, a socket,
 //!   a lock...) when it returns `Pending` under a task's own waker, and cleared by the

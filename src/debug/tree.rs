@@ -397,10 +397,12 @@ pub struct DumpNode {
     /// to be woken), `cancelled` (about to be dropped) or `done`.
     pub task_state: Option<&'static str>,
     /// For a task or a `block_on` call's future: how long ago its latest poll began,
-    /// by the runtime's clock (`None` before its first poll, and for scopes and groups). Polls are stamped with a coarse clock, moved on when a
-    /// worker wakes, every few dozen tasks a worker runs, and at each look of the
-    /// blocked-poll watchdog (a few per threshold while a poll runs), so this may be
-    /// longer than the truth by up to the time between two such moves.
+    /// by the runtime's clock (`None` before its first poll, and for scopes and
+    /// groups). Polls are stamped with a coarse clock, moved on when a worker wakes,
+    /// every few dozen tasks a worker runs, at each look of the blocked-poll watchdog (a
+    /// few per threshold while a poll runs), and by every sweep of the timers before it
+    /// wakes anyone (on a mock clock too), so this may be longer than the truth by up
+    /// to the time between two such moves.
     pub since_poll: Option<Duration>,
     /// For a task or a `block_on` call's future: what it waits for, when the future it
     /// waits in says (sleeps, sockets, locks, semaphores, queues, events, child tasks,

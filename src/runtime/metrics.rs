@@ -167,8 +167,6 @@ pub(crate) struct Counters {
     pub(crate) remote: CachePadded<WorkerCounters>,
     /// Polls the blocked-worker watchdog reported.
     pub(crate) blocked_polls: Counter,
-    /// The coarse clock that stamps each task's polls for the task-tree dump.
-    pub(crate) coarse_tick: crate::debug::task::CoarseTick,
     /// Where the blocked-worker watchdog waits, and dozes while every worker sleeps.
     pub(crate) watchdog: crate::debug::watchdog::Bell,
 }
@@ -179,7 +177,6 @@ impl Counters {
             workers: (0..workers).map(|_| CachePadded::default()).collect(),
             remote: CachePadded::default(),
             blocked_polls: Counter::default(),
-            coarse_tick: Default::default(),
             watchdog: crate::debug::watchdog::Bell::new(),
         }
     }

@@ -713,8 +713,7 @@ impl idle::Worker for Core {
 
     fn run_task(&self, task: Notified) {
         let counters = self.counters();
-        task.debug()
-            .polling(self.shared().counters.coarse_tick.get());
+        task.debug().polling(self.shared().time.coarse_tick());
         if counters.in_poll() {
             return self.run_nested(task);
         }
@@ -831,7 +830,7 @@ impl Shared {
     /// thread wakes from a park, every `INJECTOR_INTERVAL` tasks, and at each look of
     /// the watchdog: one clock read each.
     pub(crate) fn note_time(&self) {
-        self.counters.coarse_tick.advance(self.time.tick_now());
+        self.time.note_time();
     }
 
     /// The deadlock watch's progress mark: every poll so far, of the tasks on the

@@ -112,6 +112,11 @@ pub(crate) struct Shared {
     /// when a timer is armed in it, so a deadline already past fires at once, and a
     /// near one is filed low in the wheel (few cascades).
     processed_tick: AtomicU64,
+    /// The coarse clock that stamps each task's polls for the task-tree dump: moved to
+    /// the tick every sweep runs to before it wakes anyone (so a task a timer wakes is
+    /// never stamped with a time before its deadline, however far a mock clock jumped),
+    /// and by the runtime when a worker wakes or turns the driver.
+    coarse: crate::debug::task::CoarseTick,
     /// Set when the runtime is dropped (`TimeDriver::shut_down`): no timer is filed
     /// here any more.
     shut: AtomicBool,
@@ -145,6 +150,7 @@ impl TimeDriver {
             clock,
             parked_until: AtomicU64::new(0),
             processed_tick: AtomicU64::new(0),
+            coarse: Default::default(),
             shut: AtomicBool::new(false),
             unpark,
         });
@@ -176,6 +182,17 @@ impl TimeDriver {
     /// task-tree dump stamps polls and reads sleeps' deadlines.
     pub(crate) fn tick_now(&self) -> u64 {
         self.shared.now_tick(self.shared.clock.now())
+    }
+
+    /// Moves the coarse clock that stamps polls to the clock's current tick.
+    pub(crate) fn note_time(&self) {
+        self.shared.coarse.advance(self.tick_now());
+    }
+
+    /// The coarse clock's tick: what a poll starting now is stamped with.
+    #[inline]
+    pub(crate) fn coarse_tick(&self) -> u64 {
+        self.shared.coarse.get()
     }
 
     /// The tick `deadline` falls due in, rounded up: what a task dump shows a sleep
@@ -371,6 +388,7 @@ fn process_shards(
     let now = shared.clock.now();
     let now_tick = shared.now_tick(now);
     shared.note_processed(now_tick);
+    shared.coarse.advance(now_tick);
     let within = shared.within_tick(now, now_tick);
     // A clock standing within a tick may have reached deadlines in the next one.
     let due_by = now_tick + u64::from(within > 0);

@@ -706,3 +706,75 @@ fn helper_clones_compares_and_debug_prints_a_deep_dump() {
 fn dump_outside_a_runtime_says_so() {
     pride::debug::dump();
 }
+
+/// On the mock clock, a task that `advance` woke is stamped with the advanced time
+/// when it runs, even on a worker that never parked (another task kept it busy): the
+/// dump does not say it was last polled before the advance (an hour ago here).
+#[test]
+fn a_task_a_mock_advance_woke_was_polled_after_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    const NAPPERS: usize = 40;
+    let worst = crate::common::watchdog(60, || {
+        let runtime = Runtime::builder()
+            .worker_threads(1)
+            .clock(pride::time::Clock::mock())
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut worst = None;
+            task_group(async |tg| {
+                let (release, all_ran) = (Event::new(), Event::new());
+                let ran = Arc::new(AtomicUsize::new(0));
+                // Keeps the worker busy: it never parks while the nappers wake.
+                let stop = Arc::new(AtomicBool::new(false));
+                let spinning = stop.clone();
+                tg.start_soon(async move {
+                    while !spinning.load(Ordering::SeqCst) {
+                        pride::yield_now().await;
+                    }
+                });
+                let until = pride::current_time() + Duration::from_secs(3600);
+                for i in 0..NAPPERS {
+                    let (release, all_ran, ran) = (release.clone(), all_ran.clone(), ran.clone());
+                    tg.start_soon_named(format!("napper {i}"), async move {
+                        pride::sleep_until(until).await;
+                        if ran.fetch_add(1, Ordering::SeqCst) + 1 == NAPPERS {
+                            all_ran.set();
+                        }
+                        release.wait().await;
+                    });
+                }
+                // Every napper waits in its sleep: the poll that ends it begins after
+                // the advance moved the clock.
+                let asleep = |dump: &TreeDump| {
+                    dump.nodes()
+                        .filter(|n| n.name.as_deref().is_some_and(|s| s.starts_with("napper")))
+                        .filter(|n| matches!(n.waiting, Some(Wait::Sleep(_))))
+                        .count()
+                };
+                while asleep(&pride::debug::dump()) < NAPPERS {
+                    pride::yield_now().await;
+                }
+                pride::time::advance(Duration::from_secs(3600));
+                all_ran.wait().await;
+                let dump = pride::debug::dump();
+                worst = dump
+                    .nodes()
+                    .filter(|n| n.name.as_deref().is_some_and(|s| s.starts_with("napper")))
+                    .map(|n| n.since_poll.expect("a napper was never polled"))
+                    .max();
+                stop.store(true, Ordering::SeqCst);
+                release.set();
+            })
+            .await
+            .unwrap();
+            worst.expect("no napper in the dump")
+        })
+    });
+    assert!(
+        worst < Duration::from_secs(1),
+        "every napper ran after the advance, yet one was stamped {worst:?} before now"
+    );
+}
