@@ -234,7 +234,7 @@ fn parse_function(kind: Kind, item: TokenStream) -> Result<Function, Error> {
             Some(other) => {
                 return Err(Error::new(
                     other.span(),
-                    format!("{} applies to an `async fn`", kind.name()),
+                    misplaced(kind, &other.to_string()),
                 ));
             }
             None => {
@@ -360,13 +360,43 @@ fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> Result<TokenStrea
     Ok(out)
 }
 
+/// The error for `word`, found where only `async` or `fn` may stand.
+fn misplaced(kind: Kind, word: &str) -> String {
+    match word {
+        "unsafe" | "const" | "extern" => {
+            format!("{} functions cannot be `{word}`", kind.name())
+        }
+        _ => format!("{} applies to an `async fn`", kind.name()),
+    }
+}
+
 fn parse(code: &str) -> TokenStream {
     code.parse().expect("generated code is valid Rust")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{int_value, str_value};
+    use super::{Kind, int_value, misplaced, str_value};
+
+    #[test]
+    fn a_qualifier_the_attribute_refuses_is_named() {
+        assert_eq!(
+            misplaced(Kind::Test, "unsafe"),
+            "#[pride::test] functions cannot be `unsafe`"
+        );
+        assert_eq!(
+            misplaced(Kind::Main, "const"),
+            "#[pride::main] functions cannot be `const`"
+        );
+        assert_eq!(
+            misplaced(Kind::Test, "extern"),
+            "#[pride::test] functions cannot be `extern`"
+        );
+        assert_eq!(
+            misplaced(Kind::Test, "struct"),
+            "#[pride::test] applies to an `async fn`"
+        );
+    }
 
     #[test]
     fn integer_literals_in_every_spelling() {
