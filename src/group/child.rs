@@ -35,10 +35,11 @@ pin_project_lite::pin_project! {
     impl<F> PinnedDrop for Child<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            // A child that finished in its last poll has nothing left to do here.
             if !this.state.done {
                 this.state.dropped_unfinished();
+                this.state.finish(this.inside);
             }
-            this.state.finish(this.inside);
         }
     }
 }
@@ -140,8 +141,13 @@ impl State {
     /// Drops the work in place. A panic in its `Drop` (cleanup, often running because
     /// the child was cancelled) is kept: it fails the child like any panic. The work is
     /// dropped inside the child's scope, as it runs: a group whose future it holds
-    /// then sees, as it is torn down, that this child is the one dropping it.
+    /// then sees, as it is torn down, that this child is the one dropping it. Work
+    /// already dropped (a finished child's, dropped in its last poll) needs no scope
+    /// entered again.
     fn drop_work<F>(&self, inside: Pin<&mut Inside<F>>) {
+        if !inside.is_running() {
+            return;
+        }
         let (panic, _) = match self.node.get() {
             Some(node) => current::enter(node, || inside.drop_work()),
             None => {
