@@ -136,6 +136,7 @@ impl ChildCounter {
     }
 
     /// Counts a new child; fails once the group is closed.
+    #[inline]
     pub fn try_add(&self) -> bool {
         let mut cur = self.0.load(Ordering::Acquire);
         loop {
@@ -160,6 +161,7 @@ impl ChildCounter {
 
     /// A child is gone.
     #[must_use]
+    #[inline]
     pub fn remove(&self) -> Removed {
         let prev = self.0.fetch_sub(CHILD_ONE, Ordering::AcqRel);
         debug_assert!(prev >= CHILD_ONE);
@@ -242,6 +244,7 @@ impl Removed {
 /// A child's future is gone and it is counted out (`GroupShared::count_out`): whether
 /// it was the last child, and whether this call releases a handed-over group (see
 /// [`drained_and_taken`]).
+#[inline]
 pub fn count_out(children: &ChildCounter, held: &AtomicUsize) -> (bool, bool) {
     let removed = children.remove();
     let release = removed.handed_over() && drained_and_taken(children, held);
@@ -432,6 +435,7 @@ impl GroupShared {
     /// A child's future is gone: frees its slot of the limit. `ran`: it was polled, so
     /// it held one (a child that never ran was torn down with the group, where slots
     /// no longer matter).
+    #[inline]
     pub(crate) fn release_slot(&self, ran: bool) {
         if ran {
             if let Some(limit) = &self.limit {
@@ -441,12 +445,14 @@ impl GroupShared {
     }
 
     /// Counts a gone child out, waking the group if it was the last.
+    #[inline]
     pub(crate) fn count_out(&self) {
         self.counted_out(count_out(&self.children, &self.held));
     }
 
     /// After a count-out: wakes the group if that was its last child, and lets the
     /// groups around go if it released a handed-over group.
+    #[inline]
     fn counted_out(&self, (last, release): (bool, bool)) {
         if last {
             self.node().wake();

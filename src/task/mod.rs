@@ -64,6 +64,7 @@ where
 
 /// # Safety
 /// The caller owns one reference to the live task at `ptr` and gives it up.
+#[inline]
 unsafe fn drop_ref(ptr: NonNull<Header>) {
     // SAFETY: the caller owns a reference, so the header is alive.
     let header = unsafe { ptr.as_ref() };
