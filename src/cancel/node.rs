@@ -47,9 +47,12 @@ use catch::Reach;
 pub(crate) trait StartChild: Send + Sync {
     /// A walk that wakes what is inside a scope (a cancel's, or an unshield's) reached
     /// the caller node: if a cancel of the caller's scopes stands and the child has
-    /// not been handed over to its group, cancels the child's node, deciding under the
-    /// start's lock, where `started` decides too.
-    fn look(&self);
+    /// not been handed over to its group (decided under the start's lock, where
+    /// `started` decides too), returns the child's node, which the walk cancels and
+    /// goes on into. The walk cancels it, not the start: starts nest as deep as groups
+    /// do, and a cancel made here would walk the child's scopes in a call of its own,
+    /// one call deeper per level of nested starts.
+    fn look(&self) -> Option<Arc<ScopeNode>>;
 }
 
 pub(crate) use links::{Below, ListClosed, Released};
@@ -319,6 +322,17 @@ impl ScopeNode {
     /// call that cancels the scope says why: a reader that sees `CANCELLED` sees the
     /// cause too, and the cause never changes after.
     fn cancel_marking(&self, why: u32) -> bool {
+        if !self.mark_cancelled(why) {
+            return false;
+        }
+        self.wake_subtree();
+        true
+    }
+
+    /// [`cancel_marking`](Self::cancel_marking) without waking anything: sets
+    /// `CANCELLED` (with `why`) if it was clear, and returns whether it was. The caller
+    /// wakes what is inside.
+    fn mark_cancelled(&self, why: u32) -> bool {
         let first = self
             .flags
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |flags| {
@@ -329,7 +343,6 @@ impl ScopeNode {
         }
         catch::invalidate();
         crate::debug::trace::cancelled(self.reason().map(|r| &**r), why & DEADLINE != 0);
-        self.wake_subtree();
         true
     }
 
@@ -514,14 +527,18 @@ impl ScopeNode {
     ///
     /// A start's caller node met on the way stands for the starting child, which is
     /// not below it in the tree (it is below its group, shielded from it): the start is
-    /// told, and cancels the child's node if the child is still the caller's, so that
-    /// the cancel reaches the child and what runs inside it at once, as it reaches a
-    /// scope inside.
+    /// told, and if the child is still the caller's, the walk cancels the child's node
+    /// and goes on into it as into a scope of its own (its shield, which keeps out its
+    /// group, does not stop this walk), so that the cancel reaches the child and what
+    /// runs inside it at once, as it reaches a scope inside. Starts nested in starts
+    /// are met the same way, in this one walk.
     fn wake_inside(&self) {
-        let mut pending: Vec<Arc<ScopeNode>> = Vec::new();
+        // Each with whether it is the top of a walk: this scope, or a starting child's
+        // node cancelled on the way.
+        let mut pending: Vec<(Arc<ScopeNode>, bool)> = Vec::new();
         let mut wakers: Vec<Waker> = Vec::new();
         let mut panic = None;
-        let mut visit = |node: &ScopeNode, top: bool, pending: &mut Vec<Arc<ScopeNode>>| {
+        let mut visit = |node: &ScopeNode, top: bool, pending: &mut Vec<(Arc<ScopeNode>, bool)>| {
             let starting = {
                 let links = node.links.lock();
                 if !top && node.is_shielded() {
@@ -529,7 +546,7 @@ impl ScopeNode {
                 }
                 wakers.extend(links.waker.clone());
                 node.for_each_link_locked(&links, |below| match below {
-                    Below::Scope(node) => pending.push(node.clone()),
+                    Below::Scope(node) => pending.push((node.clone(), false)),
                     Below::Task { waker, .. } => wakers.push(waker.clone()),
                 });
                 links.start_child.clone()
@@ -547,12 +564,20 @@ impl ScopeNode {
                 keep(catch_unwind(AssertUnwindSafe(|| waker.wake())));
             }
             if let Some(start) = starting {
-                keep(catch_unwind(AssertUnwindSafe(|| start.look())));
+                let child = catch_unwind(AssertUnwindSafe(|| start.look())).map(|child| {
+                    // Marked before its walk: a start nested in the child, met below,
+                    // sees its caller's scopes cancelled. A child cancelled already
+                    // was walked by whoever cancelled it.
+                    if let Some(child) = child.filter(|child| child.mark_cancelled(0)) {
+                        pending.push((child, true));
+                    }
+                });
+                keep(child);
             }
         };
         visit(self, true, &mut pending);
-        while let Some(node) = pending.pop() {
-            visit(&node, false, &mut pending);
+        while let Some((node, top)) = pending.pop() {
+            visit(&node, top, &mut pending);
         }
         if let Some(panic) = panic {
             resume_unwind(panic);

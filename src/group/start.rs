@@ -445,11 +445,13 @@ impl<T: Send> crate::cancel::node::StartChild for CallerLink<T> {
     /// Called by a walk that reached the caller node: a cancel (its flag is set by
     /// then: a `started` or a dropped status that decides after this look sees it, and
     /// one that decided before it has settled the start), or an unshield, which
-    /// cancels nothing unless it uncovers a cancel.
-    fn look(&self) {
+    /// cancels nothing unless it uncovers a cancel. The walk cancels the child's node
+    /// it is given.
+    fn look(&self) -> Option<Arc<ScopeNode>> {
         if self.0.still_the_callers_and_cancelled() {
-            self.0.node.cancel();
+            return Some(self.0.node.clone());
         }
+        None
     }
 }
 

@@ -1246,3 +1246,125 @@ fn unshielding_a_scope_around_a_pending_start_does_not_cancel_the_child() {
     assert_eq!(out, Some(Some(5)));
     assert!(ran_on.is_set(), "the child was cancelled");
 }
+
+type StartChain = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), BoxError>> + Send>>;
+
+/// A child of a start `depth` levels deep: each level opens a group and awaits a start
+/// of the next level's child before it calls `started`, so every level is still its
+/// caller's. The innermost sets `reached` and waits, its status held.
+fn pending_start_chain(depth: usize, status: TaskStatus<()>, reached: Event) -> StartChain {
+    Box::pin(async move {
+        task_group(async move |g| {
+            if depth == 0 {
+                let _status = status;
+                reached.set();
+                pending::<()>().await;
+            } else {
+                g.start(move |s| pending_start_chain(depth - 1, s, reached))
+                    .await?;
+                status.started(());
+            }
+            Ok::<(), BoxError>(())
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+/// A runtime whose workers have an explicit stack (the standard library's default), so
+/// that the deep cases below overflow, or not, whatever `RUST_MIN_STACK` says.
+fn fixed_stack_builder() -> pride::Builder {
+    let mut builder = crate::common::builder(2);
+    builder.thread_stack_size(2 << 20);
+    builder
+}
+
+/// Starts a chain of `depth` nested pending starts from the group's body inside a scope,
+/// and once the innermost child waits, cancels that scope (`unshield`: cancels a scope
+/// around it, which a shielded scope keeps out until the shield is lifted). The start
+/// returns nothing, its scope catches, and every level is dropped.
+fn cancel_nested_pending_starts(depth: usize, unshield: bool) {
+    crate::common::block_on(60, &fixed_stack_builder(), move || async move {
+        let reached = Event::new();
+        let (outer, inner) = (CancelScope::new(), CancelScope::new());
+        inner.set_shield(unshield);
+        task_group(async move |tg| {
+            let (o, i, r) = (outer.clone(), inner.clone(), reached.clone());
+            tg.start_soon(async move {
+                r.wait().await;
+                o.cancel();
+                if unshield {
+                    pride::checkpoint().await;
+                    i.set_shield(false);
+                }
+            });
+            let start = tg.start(move |s| pending_start_chain(depth, s, reached));
+            let out = outer.run(inner.run(start)).await;
+            assert!(out.is_none(), "{out:?}");
+            assert!(outer.cancelled_caught());
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// Runs the ignored test `helper` (a deep case that would overflow a worker's stack by
+/// recursing once per level) in a child process, which a stack overflow aborts: the
+/// overflow is a failure of this test, not an abort of the whole test binary.
+fn in_a_child_process(helper: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([helper, "--exact", "--ignored", "--test-threads=1"])
+        .env_remove("RUST_MIN_STACK")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr: Vec<&str> = stderr.lines().take(8).collect();
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{helper} failed ({}): {stderr:?}",
+        out.status
+    );
+}
+
+/// A cancel of the caller's scope reaches every level of a chain of nested starts that
+/// have not started yet: the start returns nothing and every level is dropped.
+#[test]
+fn a_cancel_reaches_every_level_of_nested_pending_starts() {
+    cancel_nested_pending_starts(100, false);
+}
+
+/// Lifting a shield over a cancel reaches every level of nested pending starts too.
+#[test]
+fn an_unshield_over_a_cancel_reaches_every_level_of_nested_pending_starts() {
+    cancel_nested_pending_starts(100, true);
+}
+
+/// Starts nest thousands of levels deep, as groups do: a cancel of the caller's scope
+/// reaches every level of pending starts without a call per level (which overflowed
+/// the stack of the worker that cancelled).
+#[test]
+fn cancelling_thousands_of_nested_pending_starts_does_not_overflow() {
+    in_a_child_process("group_start::helper_cancels_thousands_of_nested_pending_starts");
+}
+
+/// Run by the test above in a child process.
+#[test]
+#[ignore = "run as a child process by cancelling_thousands_of_nested_pending_starts_does_not_overflow"]
+fn helper_cancels_thousands_of_nested_pending_starts() {
+    cancel_nested_pending_starts(3_000, false);
+}
+
+/// An unshield that uncovers a cancel over thousands of nested pending starts reaches
+/// every level without a call per level either.
+#[test]
+fn unshielding_over_thousands_of_nested_pending_starts_does_not_overflow() {
+    in_a_child_process("group_start::helper_unshields_over_thousands_of_nested_pending_starts");
+}
+
+/// Run by the test above in a child process.
+#[test]
+#[ignore = "run as a child process by unshielding_over_thousands_of_nested_pending_starts_does_not_overflow"]
+fn helper_unshields_over_thousands_of_nested_pending_starts() {
+    cancel_nested_pending_starts(3_000, true);
+}
