@@ -437,6 +437,24 @@ impl ScopeNode {
     /// shield (a starting child's shield, which keeps out its group, goes on to its
     /// caller's scopes).
     pub(crate) fn effective_deadline(&self) -> Option<Instant> {
+        // Starts nest as deep as groups do: a loop over the caller nodes, not a call
+        // per level.
+        let (mut earliest, mut caller) = self.deadline_up_to_shield();
+        while let Some(here) = caller {
+            let (deadline, next) = here.deadline_up_to_shield();
+            earliest = match (earliest, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            caller = next;
+        }
+        earliest
+    }
+
+    /// The earliest deadline of this scope and the scopes around it up to the first
+    /// shield, and the start caller node behind that shield, if it is a starting
+    /// child's.
+    fn deadline_up_to_shield(&self) -> (Option<Instant>, Option<Arc<ScopeNode>>) {
         let mut node = self;
         let mut earliest: Option<Instant> = None;
         loop {
@@ -444,15 +462,11 @@ impl ScopeNode {
                 earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
             }
             if node.is_shielded() {
-                let caller = node.links.lock().start_caller.clone();
-                return match caller.and_then(|caller| caller.effective_deadline()) {
-                    Some(deadline) => Some(earliest.map_or(deadline, |e| e.min(deadline))),
-                    None => earliest,
-                };
+                return (earliest, node.links.lock().start_caller.clone());
             }
             match node.parent() {
                 Some(parent) => node = parent,
-                None => return earliest,
+                None => return (earliest, None),
             }
         }
     }

@@ -1368,3 +1368,64 @@ fn unshielding_over_thousands_of_nested_pending_starts_does_not_overflow() {
 fn helper_unshields_over_thousands_of_nested_pending_starts() {
     cancel_nested_pending_starts(3_000, true);
 }
+
+type Seen = Arc<Mutex<Option<Option<std::time::Instant>>>>;
+
+/// Like [`pending_start_chain`], but the innermost child records the effective deadline
+/// it sees in `seen` and then starts, and every level after it.
+fn deadline_start_chain(depth: usize, status: TaskStatus<()>, seen: Seen) -> StartChain {
+    Box::pin(async move {
+        task_group(async move |g| {
+            if depth == 0 {
+                *seen.lock().unwrap() = Some(pride::current_effective_deadline());
+            } else {
+                g.start(move |s| deadline_start_chain(depth - 1, s, seen))
+                    .await?;
+            }
+            status.started(());
+            Ok::<(), BoxError>(())
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+/// The innermost child of `depth` nested starts, made inside a scope with a deadline,
+/// sees that deadline: until it has started, a child is inside its caller's scopes.
+fn deadline_through_nested_starts(depth: usize) {
+    crate::common::block_on(60, &fixed_stack_builder(), move || async move {
+        let seen: Seen = Arc::new(Mutex::new(None));
+        let s = seen.clone();
+        let deadline = pride::current_time() + Duration::from_secs(3600);
+        CancelScope::with_deadline(deadline)
+            .run(task_group(async move |tg| {
+                tg.start(move |status| deadline_start_chain(depth, status, s))
+                    .await?;
+                Ok::<(), BoxError>(())
+            }))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(*seen.lock().unwrap(), Some(Some(deadline)));
+    });
+}
+
+/// A starting child nested in starts sees the deadline of the outermost caller's scope.
+#[test]
+fn the_effective_deadline_reaches_through_nested_starts() {
+    deadline_through_nested_starts(100);
+}
+
+/// The effective deadline is found through thousands of nested starts without a call
+/// per level (which overflowed the worker's stack).
+#[test]
+fn the_effective_deadline_through_thousands_of_nested_starts_does_not_overflow() {
+    in_a_child_process("group_start::helper_reads_the_deadline_through_thousands_of_nested_starts");
+}
+
+/// Run by the test above in a child process.
+#[test]
+#[ignore = "run as a child process by the_effective_deadline_through_thousands_of_nested_starts_does_not_overflow"]
+fn helper_reads_the_deadline_through_thousands_of_nested_starts() {
+    deadline_through_nested_starts(20_000);
+}
