@@ -8,11 +8,16 @@
 //! A group torn down (dropped before it finished) closes its limit: the queued children
 //! are dropped without running, a child queued later is dropped at once, and every
 //! waiter, now or later, finds the group closed instead of waiting for a slot.
+//! A queued child with a scope of its own that was cancelled before its turn came (by
+//! its handle, or by its `start` caller's cancel, whose child it still was) never runs:
+//! whoever cancelled it takes it out of the queue where it can, and a slot passed on
+//! skips, and drops, one still found there.
 
 use std::collections::VecDeque;
 use std::task::{Poll, Waker};
 
-use crate::loom::sync::Mutex;
+use crate::cancel::node::ScopeNode;
+use crate::loom::sync::{Arc, Mutex};
 use crate::runtime::Handle;
 use crate::sync::waiters::{Removed, WaiterId, WaiterList, WakeList};
 use crate::task::Notified;
@@ -26,14 +31,33 @@ struct Inner {
     /// Slots taken: by running children, and by waiters granted a slot they have not
     /// yet used.
     running: usize,
-    /// Children started with `start_soon` past the limit, in order.
-    queued: VecDeque<Notified>,
+    /// Children started past the limit, in order.
+    queued: VecDeque<Queued>,
     /// `start_soon_wait` callers waiting for a free slot. A freed slot is handed to the
     /// front waiter as its grant, so no later caller can take it first; a waiter that
     /// goes away with a grant it never used passes the slot on.
     waiters: WaiterList<(), ()>,
     /// The group was torn down: nothing queues or waits any more.
     closed: bool,
+}
+
+/// A child queued behind the limit.
+struct Queued {
+    task: Notified,
+    /// The child's own scope, if it has one: cancelled before the child's turn (by its
+    /// handle, or by its `start` caller's cancel while it was still the caller's), the
+    /// child is dropped instead of run. A cancel that reaches the child during a walk
+    /// of the cancel tree cannot take it out of the queue there (the child's `Drop`
+    /// must not run inside the walk); this catches it.
+    node: Option<Arc<ScopeNode>>,
+}
+
+impl Queued {
+    fn is_cancelled(&self) -> bool {
+        self.node
+            .as_ref()
+            .is_some_and(|node| node.cancel_flag_set())
+    }
 }
 
 impl Inner {
@@ -48,10 +72,14 @@ impl Inner {
 
     /// Passes a slot that is no longer used on: to the first queued child (returned, to
     /// be spawned once the lock is dropped), else to the front waiter (whose waker is
-    /// returned), else frees it.
-    fn pass_on(&mut self) -> Next {
-        if let Some(task) = self.queued.pop_front() {
-            return Next::Spawn(task);
+    /// returned), else frees it. A queued child cancelled before its turn is skipped,
+    /// and goes to `unrun`, to be dropped once the lock is dropped.
+    fn pass_on(&mut self, unrun: &mut Vec<Notified>) -> Next {
+        while let Some(queued) = self.queued.pop_front() {
+            if !queued.is_cancelled() {
+                return Next::Spawn(queued.task);
+            }
+            unrun.push(queued.task);
         }
         if let Some(waker) = self.waiters.grant_front(|()| ()) {
             return Next::Wake(waker);
@@ -100,8 +128,14 @@ impl Limit {
     }
 
     /// Runs `task` now if a slot is free, else queues it behind the others; drops it
-    /// (its child never runs) if the group was torn down.
-    pub(crate) fn start_or_queue(&self, handle: &Handle, task: Notified) {
+    /// (its child never runs) if the group was torn down. `node`: the child's own
+    /// scope, if it has one; cancelled while the child is queued, the child never runs.
+    pub(crate) fn start_or_queue(
+        &self,
+        handle: &Handle,
+        task: Notified,
+        node: Option<Arc<ScopeNode>>,
+    ) {
         let mut inner = self.inner.lock();
         if inner.closed {
             drop(inner);
@@ -110,7 +144,7 @@ impl Limit {
             drop(inner);
             handle.spawn(task);
         } else {
-            inner.queued.push_back(task);
+            inner.queued.push_back(Queued { task, node });
         }
     }
 
@@ -134,8 +168,25 @@ impl Limit {
     /// it before it ever ran). Dropping the returned task drops the child.
     pub(crate) fn unqueue(&self, is_it: impl Fn(&Notified) -> bool) -> Option<Notified> {
         let mut inner = self.inner.lock();
-        let at = inner.queued.iter().position(is_it)?;
-        inner.queued.remove(at)
+        let at = inner.queued.iter().position(|queued| is_it(&queued.task))?;
+        inner.queued.remove(at).map(|queued| queued.task)
+    }
+
+    /// Takes the queued child whose own scope is `node` out of the queue if that scope
+    /// is cancelled (its `start` caller's cancel reached it before it ever ran).
+    /// Dropping the returned task drops the child.
+    pub(crate) fn unqueue_cancelled(&self, node: &Arc<ScopeNode>) -> Option<Notified> {
+        let mut inner = self.inner.lock();
+        let at = inner.queued.iter().position(|queued| {
+            queued
+                .node
+                .as_ref()
+                .is_some_and(|queued| Arc::ptr_eq(queued, node))
+        })?;
+        if !inner.queued[at].is_cancelled() {
+            return None;
+        }
+        inner.queued.remove(at).map(|queued| queued.task)
     }
 
     /// Takes a slot if one is free (for `try_start_now`); `Err` once the group was
@@ -163,13 +214,15 @@ impl Limit {
         let mut wakers = WakeList::new();
         let mut inner = self.inner.lock();
         if inner.closed {
+            let mut unrun = Vec::new();
             let next = match waiter.take().map(|id| inner.waiters.leave(id, &mut wakers)) {
-                Some(Removed::Granted(())) => inner.pass_on(),
+                Some(Removed::Granted(())) => inner.pass_on(&mut unrun),
                 _ => Next::Nothing,
             };
             drop(inner);
             wakers.wake();
             next.run(handle);
+            drop(unrun);
             return Poll::Ready(Err(Closed));
         }
         let granted = match waiter {
@@ -192,21 +245,28 @@ impl Limit {
     /// used goes to the next in line.
     pub(crate) fn cancel_wait(&self, handle: &Handle, waiter: WaiterId) {
         let mut wakers = WakeList::new();
+        let mut unrun = Vec::new();
         let mut inner = self.inner.lock();
         let next = match inner.waiters.leave(waiter, &mut wakers) {
-            Removed::Granted(()) => inner.pass_on(),
+            Removed::Granted(()) => inner.pass_on(&mut unrun),
             Removed::Queued(()) => Next::Nothing,
         };
         drop(inner);
         wakers.wake();
         next.run(handle);
+        // Outside the lock: this runs the children's `Drop`.
+        drop(unrun);
     }
 
     /// A running child finished (or a slot taken for a child went unused): its slot
-    /// goes to the first queued child, else to the first waiter, else is freed.
+    /// goes to the first queued child not cancelled before its turn (those before it
+    /// are dropped without running), else to the first waiter, else is freed.
     pub(crate) fn release(&self, handle: &Handle) {
-        let next = self.inner.lock().pass_on();
+        let mut unrun = Vec::new();
+        let next = self.inner.lock().pass_on(&mut unrun);
         next.run(handle);
+        // Outside the lock: this runs the children's `Drop`.
+        drop(unrun);
     }
 
     /// Children running now; none once the group was torn down (its teardown cancels

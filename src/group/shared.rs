@@ -394,9 +394,11 @@ impl GroupShared {
     /// run (queued behind the limit, if any).
     pub(crate) fn launch(&self, node: Arc<ScopeNode>, notified: Notified, task: Task, slot: Slot) {
         node.put_waker(crate::task::into_waker(task));
+        // A limit that queues the child drops it unrun if its scope is cancelled first.
+        let queued = self.limit.as_ref().map(|_| node.clone());
         self.node()
             .link_child(Below::Scope(node), &|| self.record(), self.handle.shard());
-        self.schedule(notified, slot);
+        self.schedule(notified, slot, queued);
     }
 
     /// [`launch`](Self::launch) for a child that runs in the group's scope (it has
@@ -415,7 +417,7 @@ impl GroupShared {
             &|| self.record(),
             self.handle.shard(),
         );
-        self.schedule(notified, slot);
+        self.schedule(notified, slot, None);
     }
 
     /// Records the group's node in its runtime's list of groups, through which the
@@ -425,9 +427,10 @@ impl GroupShared {
         self.handle.record_group(self.node().clone())
     }
 
-    fn schedule(&self, notified: Notified, slot: Slot) {
+    /// `node`: the child's own scope, if it has one, for a limit that queues it.
+    fn schedule(&self, notified: Notified, slot: Slot, node: Option<Arc<ScopeNode>>) {
         match (&self.limit, slot) {
-            (Some(limit), Slot::Queue) => limit.start_or_queue(&self.handle, notified),
+            (Some(limit), Slot::Queue) => limit.start_or_queue(&self.handle, notified, node),
             _ => self.handle.spawn(notified),
         }
     }

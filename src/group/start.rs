@@ -14,6 +14,9 @@
 //!   cancel, is decided under the start's lock: `started`, a dropped status, and the
 //!   cancel's look (after the cancel flag is set) each decide there;
 //! - the caller's drop (it was cancelled) cancels the child's own node too;
+//! - a child cancelled as its caller's while it still waits behind its group's
+//!   concurrency limit never runs: the caller's drop takes it out of the queue, and a
+//!   slot that comes first drops it instead of running it (see `limit.rs`);
 //! - an error or panic goes to the starter as [`StartError::Failed`], not to the group,
 //!   unless the caller was cancelled or went away: then it goes to the group as the
 //!   child's failure (never lost);
@@ -628,7 +631,14 @@ impl<F, T> Drop for StartFuture<F, T> {
         // the caller never took, goes to the group, before the child, if it is gone,
         // is counted out (so the group cannot have drained without it).
         if let Some(shared) = self.shared.take() {
-            if let Some((error, holds_count)) = shared.caller_gone() {
+            let gone = shared.caller_gone();
+            if let Some(limit) = &self.group.shared.limit {
+                // A child cancelled here that still waits behind the group's limit
+                // never runs: it leaves the queue, and is dropped now (outside the
+                // limit's lock: this runs the child's `Drop`).
+                drop(limit.unqueue_cancelled(&shared.node));
+            }
+            if let Some((error, holds_count)) = gone {
                 self.group.shared.report(error, false);
                 if holds_count {
                     self.group.shared.release_held();

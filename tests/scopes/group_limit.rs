@@ -419,3 +419,130 @@ fn a_start_soon_wait_whose_waker_refresh_panics_leaves_the_line_when_dropped() {
         })
     });
 }
+
+/// A `start` whose child waits behind the limit, cancelled in its caller's scope: the
+/// start returns nothing at once, and its child, its caller's until it starts, never
+/// runs: it leaves the queue and its future is dropped as the start is, while the slot
+/// is still held.
+#[test]
+fn a_start_cancelled_while_its_child_is_queued_never_runs_the_child() {
+    crate::common::watchdog(60, || {
+        runtime().block_on(async {
+            let ran = crate::common::Flag::new();
+            let ran2 = ran.clone();
+            task_group_with_limit(1, async move |tg| {
+                let stop = Event::new();
+                let wait = stop.clone();
+                tg.start_soon(async move { wait.wait().await }); // holds the only slot
+                let dropped = Event::new();
+                let guard = crate::common::SetOnDrop(dropped.clone());
+                let scope = pride::CancelScope::new();
+                let canceller = scope.clone();
+                let start = tg.start(move |status: pride::TaskStatus<()>| async move {
+                    let _guard = guard;
+                    ran2.set();
+                    status.started(());
+                });
+                let cancel = async move {
+                    canceller.cancel();
+                    std::future::pending::<()>().await
+                };
+                let out = scope.run(futures_lite::future::zip(start, cancel)).await;
+                assert!(out.is_none());
+                assert!(dropped.is_set(), "the queued child is still queued");
+                stop.set();
+            })
+            .await
+            .unwrap();
+            assert!(!ran.is_set(), "the cancelled start's child ran");
+        })
+    });
+}
+
+/// A queued child whose start was cancelled never runs, so it cannot fail the group
+/// (its caller is gone: a failure of a child that did run would go to the group).
+#[test]
+fn a_queued_child_of_a_cancelled_start_cannot_fail_the_group() {
+    crate::common::watchdog(60, || {
+        runtime().block_on(async {
+            let out = task_group_with_limit(1, async move |tg| {
+                let stop = Event::new();
+                let wait = stop.clone();
+                tg.start_soon(async move { wait.wait().await });
+                let scope = pride::CancelScope::new();
+                let canceller = scope.clone();
+                let start = tg.start_named("queued", |status: pride::TaskStatus<()>| async move {
+                    let _status = status;
+                    Err::<(), _>("ran after its start was cancelled")
+                });
+                let cancel = async move {
+                    canceller.cancel();
+                    std::future::pending::<()>().await
+                };
+                assert!(
+                    scope
+                        .run(futures_lite::future::zip(start, cancel))
+                        .await
+                        .is_none()
+                );
+                stop.set();
+            })
+            .await;
+            assert!(out.is_ok(), "{out:?}");
+        })
+    });
+}
+
+/// A caller whose scope is cancelled but that keeps its `start` future (here, in a
+/// shielded scope) while the limit's slot frees: the queued child, cancelled with its
+/// caller, is dropped instead of run, and the start then ends as cancelled work.
+#[test]
+fn a_queued_child_whose_callers_cancel_came_first_is_dropped_not_run_when_a_slot_frees() {
+    crate::common::watchdog(60, || {
+        runtime().block_on(async {
+            let ran = crate::common::Flag::new();
+            let ran2 = ran.clone();
+            task_group_with_limit(1, async move |tg| {
+                let stop = Event::new();
+                let wait = stop.clone();
+                tg.start_soon(async move { wait.wait().await }); // holds the only slot
+                let dropped = Event::new();
+                let guard = crate::common::SetOnDrop(dropped.clone());
+                let scope = pride::CancelScope::new();
+                let canceller = scope.clone();
+                let out = scope
+                    .run(async move {
+                        let mut start =
+                            std::pin::pin!(tg.start(move |status: pride::TaskStatus<()>| {
+                                async move {
+                                    let _guard = guard;
+                                    ran2.set();
+                                    status.started(());
+                                }
+                            }));
+                        // Launches the child, which queues behind the limit.
+                        std::future::poll_fn(|cx| {
+                            assert!(start.as_mut().poll(cx).is_pending());
+                            std::task::Poll::Ready(())
+                        })
+                        .await;
+                        canceller.cancel();
+                        let shield = pride::CancelScope::new();
+                        shield.set_shield(true);
+                        shield
+                            .run(async {
+                                stop.set(); // the running child ends; its slot frees
+                                dropped.wait().await;
+                            })
+                            .await;
+                        let _ = start.await;
+                    })
+                    .await;
+                assert!(out.is_none());
+            })
+            .await
+            .unwrap();
+            assert!(!ran.is_set(), "the cancelled start's child ran");
+        })
+    });
+}
