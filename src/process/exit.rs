@@ -14,7 +14,6 @@
 //! descriptor it returns. Rules: the call is given only integers; a non-negative
 //! result is a new descriptor that nothing else owns.
 
-use std::future::Future;
 use std::io;
 use std::process::ExitStatus;
 use std::task::{Context, Poll};
@@ -99,8 +98,18 @@ impl ExitWatch {
                     return Poll::Ready(Ok(status));
                 }
                 let pending = wait.get_or_insert_with(|| Mutex::new(backoff.wait()));
-                std::task::ready!(std::pin::Pin::new(pending.get_mut()).poll(cx));
+                let ran = std::task::ready!(pending.get_mut().poll_ran(cx));
                 *wait = None;
+                if ran.is_err() {
+                    // The runtime's drop skipped the wait: no runtime is left to wait in.
+                    return Poll::Ready(match child.try_wait()? {
+                        Some(status) => Ok(status),
+                        None => Err(io::Error::other(
+                            "pride: the runtime was dropped while this child process was \
+                             waited for; the child may still run",
+                        )),
+                    });
+                }
             },
         }
     }
@@ -173,6 +182,7 @@ mod pidfd {
 mod tests {
     use super::*;
     use crate::time::Clock;
+    use std::future::Future;
 
     /// The polling fallback (used where pidfd is missing) finds the exit too.
     #[test]
@@ -219,6 +229,58 @@ mod tests {
         result
             .recv_timeout(Duration::from_secs(20))
             .expect("the exit of the child was not seen")
+    }
+
+    /// Where the exit is polled, a wait still queued on the blocking pool when the
+    /// runtime is dropped (so it never runs) makes the next poll an error, not a panic.
+    #[test]
+    fn polling_fails_when_its_runtime_was_dropped_before_the_wait_ran() {
+        let (done, result) = std::sync::mpsc::channel();
+        let check = std::thread::spawn(move || {
+            let runtime = crate::Runtime::builder()
+                .worker_threads(1)
+                .max_blocking_threads(1)
+                .build()
+                .unwrap();
+            let mut child = std::process::Command::new("sleep")
+                .arg("600")
+                .spawn()
+                .unwrap();
+            let mut watch = ExitWatch::polling();
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let (started, running) = std::sync::mpsc::channel::<()>();
+            runtime.block_on(async {
+                // Keep the pool's one thread busy, so that the watch's wait is queued.
+                let mut blocker = Box::pin(crate::to_thread(move || {
+                    started.send(()).unwrap();
+                    let _ = held.recv();
+                }));
+                assert!(blocker.as_mut().poll(&mut cx).is_pending());
+                running.recv().unwrap();
+                drop(blocker);
+                assert!(watch.poll_exit(&mut cx, &mut child).is_pending());
+            });
+            drop(runtime);
+            release.send(()).unwrap();
+            let polled = watch.poll_exit(&mut cx, &mut child);
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let _ = done.send(match polled {
+                Poll::Ready(Err(error)) => Ok(error.kind()),
+                other => Err(format!("{other:?}")),
+            });
+        });
+        match result.recv_timeout(Duration::from_secs(20)) {
+            Ok(outcome) => {
+                assert_eq!(outcome, Ok(io::ErrorKind::Other));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match check.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("the check sends its outcome"),
+            },
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the check hung"),
+        }
     }
 
     #[test]

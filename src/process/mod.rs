@@ -10,7 +10,7 @@
 //! the runtime's clock (mock or autojump) neither stalls nor hurries them. A pipe that
 //! outlives its runtime fails as a socket does (see [`net`](crate::net)): an operation
 //! that would wait returns an error instead; so does a `Child`'s wait through its
-//! process descriptor.
+//! process descriptor, and a polled wait whose runtime was dropped while it waited.
 //!
 //! **The autojump clock.** Under [`Clock::autojump`](crate::time::Clock::autojump), a
 //! task waiting for a child's exit through its process descriptor, or on one of its
