@@ -7,8 +7,22 @@
 //! 1 ms to 100 ms. The waits are in real time, on the blocking pool: the exit is the
 //! kernel's news, which the runtime's clock (mock or autojump) has no say in.
 //!
-//! Children dropped before they were reaped are kept in [`ORPHANS`] and reaped
-//! (without waiting) at the next spawn, so they do not stay zombies for long.
+//! Children dropped before they were reaped are kept in [`ORPHANS`], each with its
+//! pidfd (if it has one) still registered with the reactor. [`reap_orphans`] reaps,
+//! without waiting, those that have exited, and leaves a waker of its own on the
+//! pidfd of each one that still runs: the driver's event for an orphan's exit runs the
+//! next sweep, so it is reaped at once, with no later spawn. Nothing ever waits for an
+//! orphan (no thread, no pool job): one that never exits costs only its entry. An
+//! orphan without a pidfd, or whose runtime is gone (the pidfd then fails, and goes),
+//! is reaped by whichever sweep comes after its exit: at a spawn, or at another
+//! orphan's exit.
+//!
+//! Sweeps may start on any thread at any time (a spawn, the driver, the runtime's
+//! drop, a drop of a `Child`), also while another sweep runs: a sweep that finds the
+//! list locked leaves [`SWEEP_AGAIN`] set, and the sweep that holds the lock sweeps
+//! again before leaving (a drop that holds it to add an orphan sweeps afterwards). A sweep polls each pidfd with a fresh cooperative
+//! budget, so that the poll is never refused (a refusal would wake the sweep's own
+//! waker, which would sweep again, for ever).
 //!
 //! Unsafe code here: the `pidfd_open` system call and taking ownership of the
 //! descriptor it returns. Rules: the call is given only integers; a non-negative
@@ -16,28 +30,112 @@
 
 use std::io;
 use std::process::ExitStatus;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::time::Backoff;
 
-/// Children dropped unreaped, reaped at the next spawn.
-static ORPHANS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
+/// Children dropped unreaped, reaped by [`reap_orphans`].
+static ORPHANS: Mutex<Vec<Orphan>> = Mutex::new(Vec::new());
 
-/// Keeps `child` for reaping later, if it has not exited yet.
-pub(super) fn orphan(mut child: std::process::Child) {
-    if let Ok(None) = child.try_wait() {
-        ORPHANS.lock().push(child);
+/// A sweep was asked for while [`ORPHANS`] was locked: whoever holds it sweeps again.
+static SWEEP_AGAIN: AtomicBool = AtomicBool::new(false);
+
+/// A child dropped before it was reaped.
+struct Orphan {
+    child: std::process::Child,
+    /// Its pidfd, registered with the reactor of the runtime it was spawned in, while
+    /// that runtime lasts: its readiness wakes a sweep.
+    #[cfg(target_os = "linux")]
+    pidfd: Option<crate::net::reactor::IoSource<pidfd::PidFd>>,
+}
+
+impl Orphan {
+    /// Reaps the child if it has exited: false then (or if it cannot be waited for
+    /// at all), and it can go. True while it runs; its pidfd (if any) then holds
+    /// `waker`, which sweeps again when the child exits.
+    fn still_running(&mut self, waker: &Waker) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(io) = &self.pidfd {
+            let child = &mut self.child;
+            let mut cx = Context::from_waker(waker);
+            // A fresh budget: a refusal would wake `waker` at once.
+            let polled = crate::runtime::coop::budget(|| {
+                io.poll_io(&mut cx, crate::net::Direction::Read, |_| exited(child))
+            });
+            match polled {
+                Poll::Pending => return true,
+                Poll::Ready(Ok(_)) => return false,
+                // The runtime is gone (or the descriptor failed): later sweeps only ask.
+                Poll::Ready(Err(_)) => self.pidfd = None,
+            }
+        }
+        let _ = waker;
+        matches!(self.child.try_wait(), Ok(None))
     }
 }
 
-/// Reaps the orphans that have exited since.
+/// What an orphan's pidfd wakes: a sweep.
+struct Sweep;
+
+/// The waker every sweep leaves on the pidfds (one, so that a registration that
+/// still holds it is not replaced by a copy).
+static SWEEP: LazyLock<Waker> = LazyLock::new(|| Waker::from(Arc::new(Sweep)));
+
+impl Wake for Sweep {
+    fn wake(self: Arc<Self>) {
+        reap_orphans();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        reap_orphans();
+    }
+}
+
+/// Keeps `child`, dropped with its `exit` watch, for reaping when it exits, if it has
+/// not exited yet.
+pub(super) fn orphan(mut child: std::process::Child, exit: ExitWatch) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    let orphan = Orphan {
+        child,
+        #[cfg(target_os = "linux")]
+        pidfd: match exit {
+            ExitWatch::PidFd(io) => Some(io),
+            ExitWatch::Poll { .. } => None,
+        },
+    };
+    #[cfg(not(target_os = "linux"))]
+    drop(exit);
+    ORPHANS.lock().push(orphan);
+    // Leaves the waker on its pidfd, or reaps it if it exited meanwhile.
+    reap_orphans();
+}
+
+/// Reaps the orphans that have exited since, without waiting.
 pub(super) fn reap_orphans() {
-    ORPHANS
-        .lock()
-        .retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+    loop {
+        let Some(mut orphans) = ORPHANS.try_lock() else {
+            SWEEP_AGAIN.store(true, Ordering::SeqCst);
+            if ORPHANS.is_locked() {
+                // Its holder sweeps (again) once it lets go: a sweep sees the flag,
+                // a push is followed by a sweep.
+                return;
+            }
+            continue;
+        };
+        SWEEP_AGAIN.store(false, Ordering::SeqCst);
+        orphans.retain_mut(|orphan| orphan.still_running(&SWEEP));
+        drop(orphans);
+        if !SWEEP_AGAIN.load(Ordering::SeqCst) {
+            return;
+        }
+    }
 }
 
 /// Tells when a child has exited.
@@ -63,6 +161,11 @@ impl ExitWatch {
         }
         let _ = pid;
         ExitWatch::polling()
+    }
+
+    /// The watch, leaving a polling one in its place (for a `Child`'s drop).
+    pub(super) fn take(&mut self) -> ExitWatch {
+        std::mem::replace(self, ExitWatch::polling())
     }
 
     /// A watch that polls the child's status: where there is no pidfd.

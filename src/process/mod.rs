@@ -29,8 +29,17 @@
 //! things were (a `wait` closes the child's standard input first, as its docs say).
 //! Cancelling work never stops the child by itself: a dropped `Child`
 //! keeps running unless [`Command::kill_on_drop`] asked for it to be killed, which a
-//! cancelled task then does as its future is dropped. A child that exits after its
-//! `Child` was dropped is reaped at a later spawn.
+//! cancelled task then does as its future is dropped.
+//!
+//! **Dropped children.** A child whose `Child` was dropped before it was reaped (a
+//! killed one too: the kill takes a moment) is reaped by the runtime when it exits,
+//! so it does not stay a zombie: its process descriptor stays with the reactor, and
+//! its exit is noticed like any other. Nothing waits for it, though: no thread, and
+//! not the runtime's drop, which neither kills nor waits for dropped children still
+//! running. Where the exit is polled instead (no process descriptor), and for a child
+//! still running when its runtime was dropped, reaping is best effort (as in tokio): it
+//! happens at the next spawn after the exit, in any runtime, or when the exit of
+//! another dropped child is noticed; until then the exited child stays a zombie.
 //!
 //! ```
 //! use futures_lite::AsyncWriteExt;
@@ -334,8 +343,8 @@ impl Command {
     /// printing the error alone says what went wrong.
     ///
     /// If the child started but its pipes cannot be registered with the runtime, the
-    /// child is killed (it is reaped without blocking, at once or at a later spawn)
-    /// and the registration's error is returned: no child is left running that
+    /// child is killed (and reaped without blocking, as a dropped child is: see the
+    /// [module docs](self)) and the registration's error is returned: no child is left running that
     /// nobody holds.
     ///
     /// # Panics
@@ -522,7 +531,8 @@ impl std::error::Error for SpawnError {
 ///
 /// The piped standard streams are the public fields; take them out to use them from
 /// other tasks. Dropping a `Child` does not wait for the process; it kills it first
-/// only if [`Command::kill_on_drop`] said so.
+/// only if [`Command::kill_on_drop`] said so. Either way the process is reaped once it
+/// exits (see the [module docs](self) for when).
 ///
 /// ```
 /// # pride::run(async {
@@ -683,7 +693,7 @@ impl Drop for Child {
         if self.kill_on_drop && matches!(child.try_wait(), Ok(None)) {
             let _ = child.kill();
         }
-        exit::orphan(child);
+        exit::orphan(child, self.exit.take());
     }
 }
 

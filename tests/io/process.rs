@@ -427,3 +427,199 @@ fn output_leaves_the_command_as_it_was() {
         assert_eq!(out.stderr, b"err");
     });
 }
+
+/// Runs the ignored test `name` of this module alone, in a copy of this test binary:
+/// no other test there spawns a child, so nothing but the runtime itself can reap the
+/// children that test drops. It prints `marker` once its checks passed.
+#[cfg(target_os = "linux")]
+fn alone_in_a_process(name: &str, marker: &str) {
+    let check = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &format!("process::{name}")])
+        .args(["--ignored", "--nocapture", "--test-threads", "1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && report.contains(marker),
+        "the check failed: {report}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+/// Waits, while the runtime runs on and spawns nothing, until `pid` is gone from the
+/// process table: reaped, not left a zombie. Its state after a generous bound if not.
+#[cfg(target_os = "linux")]
+async fn reaped_meanwhile(pid: u32) -> Result<(), Option<char>> {
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = proc_state(pid);
+        if state.is_none() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= until {
+            return Err(state);
+        }
+        pride::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A `kill_on_drop` child whose wait was cancelled is killed and then reaped by the
+/// runtime, without a later spawn: it does not stay a zombie.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_child_whose_wait_was_cancelled_is_reaped_without_a_later_spawn() {
+    alone_in_a_process(
+        "a_killed_child_is_reaped_alone",
+        "the killed child was reaped",
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "run by a_killed_child_whose_wait_was_cancelled_is_reaped_without_a_later_spawn"]
+fn a_killed_child_is_reaped_alone() {
+    run(2, 60, || async {
+        let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let seen = pid.clone();
+        let out = pride::move_on_after(Duration::from_millis(100), async move {
+            let mut child = Command::new("sleep")
+                .arg("600")
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            seen.store(child.id(), std::sync::atomic::Ordering::SeqCst);
+            child.wait().await
+        })
+        .await;
+        assert!(out.is_none());
+        let pid = pid.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(pid > 0);
+        let reaped = reaped_meanwhile(pid).await;
+        assert_eq!(
+            reaped,
+            Ok(()),
+            "the killed child {pid} is left in state {reaped:?}"
+        );
+    });
+    println!("the killed child was reaped");
+}
+
+/// A child dropped while it runs (no `kill_on_drop`) that exits later is reaped by the
+/// runtime when it exits, without a later spawn.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_dropped_child_that_exits_later_is_reaped_without_a_later_spawn() {
+    alone_in_a_process(
+        "a_dropped_child_is_reaped_alone",
+        "the dropped child was reaped",
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "run by a_dropped_child_that_exits_later_is_reaped_without_a_later_spawn"]
+fn a_dropped_child_is_reaped_alone() {
+    run(2, 60, || async {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // `cat` runs until its input ends: it is still running when its `Child` goes.
+        let stdin = child.stdin.take().unwrap();
+        drop(child);
+        pride::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !matches!(proc_state(pid), None | Some('Z' | 'X')),
+            "cat ended before its input did"
+        );
+        drop(stdin);
+        let reaped = reaped_meanwhile(pid).await;
+        assert_eq!(
+            reaped,
+            Ok(()),
+            "the dropped child {pid} is left in state {reaped:?}"
+        );
+    });
+    println!("the dropped child was reaped");
+}
+
+/// A dropped child still running when its runtime is dropped does not hold up that
+/// drop; once it exits, a later spawn (here in another runtime) reaps it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_dropped_child_that_outlives_its_runtime_is_reaped_at_a_later_spawn() {
+    let (pid, stdin) = run(2, 60, || async {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        (child.id(), child.stdin.take().unwrap())
+    });
+    // `cat` ends with its input; nobody can reap it before the spawn below but another
+    // test's spawn.
+    drop(stdin);
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while !matches!(proc_state(pid), None | Some('Z')) {
+        assert!(std::time::Instant::now() < until, "cat {pid} did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    run(1, 60, || async {
+        assert!(Command::new("true").status().await.unwrap().success());
+    });
+    assert_eq!(proc_state(pid), None, "the child {pid} was not reaped");
+}
+
+/// Many `kill_on_drop` children cancelled at once, on several workers, so that their
+/// drops and exits come together: every one is reaped, without a later spawn.
+#[cfg(target_os = "linux")]
+#[test]
+fn many_killed_children_dropped_at_once_are_all_reaped() {
+    alone_in_a_process(
+        "many_killed_children_are_reaped_alone",
+        "every killed child was reaped",
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "run by many_killed_children_dropped_at_once_are_all_reaped"]
+fn many_killed_children_are_reaped_alone() {
+    run(4, 60, || async {
+        let pids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        pride::task_group(async |tg| {
+            for _ in 0..40 {
+                let pids = pids.clone();
+                tg.start_soon(async move {
+                    let mut child = Command::new("sleep")
+                        .arg("600")
+                        .kill_on_drop(true)
+                        .spawn()?;
+                    pids.lock().unwrap().push(child.id());
+                    child.wait().await.map(drop)
+                });
+            }
+            // Once every child runs, cancel every wait at once.
+            while pids.lock().unwrap().len() < 40 {
+                pride::sleep(Duration::from_millis(5)).await;
+            }
+            tg.cancel_scope().cancel();
+        })
+        .await
+        .unwrap();
+        let pids = pids.lock().unwrap().clone();
+        assert_eq!(pids.len(), 40);
+        for pid in pids {
+            let reaped = reaped_meanwhile(pid).await;
+            assert_eq!(
+                reaped,
+                Ok(()),
+                "the killed child {pid} is left in state {reaped:?}"
+            );
+        }
+    });
+    println!("every killed child was reaped");
+}
