@@ -199,11 +199,14 @@ struct Spec {
 #[doc(alias("SupervisorJob", "TaskTracker"))]
 pub fn supervise(policy: RestartPolicy) -> Supervisor {
     Supervisor {
-        state: Configured::new(Config {
-            policy,
-            specs: Vec::new(),
-            ready: None,
-        }),
+        state: Configured::new(
+            "Supervisor",
+            Config {
+                policy,
+                specs: Vec::new(),
+                ready: None,
+            },
+        ),
     }
 }
 
@@ -288,7 +291,7 @@ struct Config {
 impl Supervisor {
     #[track_caller]
     fn config(&mut self) -> &mut Config {
-        self.state.config("Supervisor")
+        self.state.config()
     }
 
     /// Adds a child named `name`: `factory` makes a fresh future for each start. The

@@ -172,20 +172,23 @@ where
     Fut::Output: TaskOutput,
 {
     Serve {
-        state: Configured::new(Config {
-            listener,
-            handler,
-            max_connections: None,
-            report: Arc::new(crate::group::isolated::report_to_stderr),
-            shutdown: None,
-        }),
+        state: Configured::new(
+            "Serve",
+            Config {
+                listener,
+                handler,
+                max_connections: None,
+                report: Arc::new(crate::group::isolated::report_to_stderr),
+                shutdown: None,
+            },
+        ),
     }
 }
 
 impl<L, H> Serve<L, H> {
     #[track_caller]
     fn config(&mut self) -> &mut Config<L, H> {
-        self.state.config("Serve")
+        self.state.config()
     }
 
     /// Serves at most `limit` connections at once: while `limit` are open, no more are

@@ -224,3 +224,36 @@ fn sync_sizes_of_zero() {
         limiter.set_total_tokens(0)
     });
 }
+
+/// A finished `serve(..)` or `supervise(..)` polled again panics, and says so, as
+/// every other future of pride does.
+#[test]
+fn a_finished_serve_or_supervisor_polled_again_says_so() {
+    fn poll_again<F: std::future::Future + Unpin>(future: &mut F) -> String {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            let _ = std::pin::Pin::new(future).poll(&mut cx);
+        }));
+        let payload = caught.expect_err("a finished future polled again panics");
+        panic_text(&*payload).to_owned()
+    }
+    crate::common::run(1, 20, || async {
+        let mut supervisor = pride::supervise(pride::RestartPolicy::one_for_one())
+            .child("done", || async { Ok::<_, pride::BoxError>(()) });
+        (&mut supervisor).await.unwrap();
+        let message = poll_again(&mut supervisor);
+        assert_eq!(
+            message,
+            "pride: a `Supervisor` was polled after it completed"
+        );
+
+        let listener = pride::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shutdown = pride::shutdown::Shutdown::new();
+        shutdown.trigger();
+        let mut server = pride::net::serve(listener, |_stream, _peer| async {})
+            .graceful(shutdown, Duration::from_secs(1));
+        (&mut server).await.unwrap();
+        let message = poll_again(&mut server);
+        assert_eq!(message, "pride: a `Serve` was polled after it completed");
+    });
+}
