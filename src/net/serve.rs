@@ -2,14 +2,19 @@
 //!
 //! The loop's rules: a connection's error or panic is reported and ends that connection
 //! only; an accept error that concerns one connection (it was aborted or reset while in
-//! the backlog, or its network or host failed) is skipped at once; an accept error that
-//! says the process or system is out of some resource (`EMFILE`, `ENFILE`, `ENOBUFS`,
-//! `ENOMEM`, or `ENOSPC` when an accepted socket cannot be watched: that one connection
-//! is closed) is reported and retried after a pause that doubles from 1 ms up to 1 s,
-//! and resets once an accept succeeds (the queued connections wait in the listener's
-//! backlog meanwhile); any other accept error says the listener cannot accept
-//! (`EINVAL`: not listening or shut down, `EBADF`, `ENOTSOCK`, ...) and ends the server
-//! with that error.
+//! the backlog, or its network or host failed) is skipped, after a yield so that a
+//! listener that fails at once every time cannot hold the loop in one poll; an accept
+//! error that says the process or system is out of some resource (`EMFILE`, `ENFILE`,
+//! `ENOBUFS`, `ENOMEM`, or `ENOSPC` when an accepted socket cannot be watched: that one
+//! connection is closed) is reported and retried after a pause that doubles from 1 ms
+//! up to 1 s, and resets once an accept succeeds (the queued connections wait in the
+//! listener's backlog meanwhile); a run of [`SKIPS_IN_A_ROW`] skipped errors with no
+//! accept between them is taken for a listener that fails the same way every time (a
+//! socket that is no listener gives `EOPNOTSUPP`, a sandbox that denies `accept` gives
+//! `EPERM`), so the error after it is treated as a shortage: reported and retried after
+//! the pause; any other accept error says the listener cannot accept (`EINVAL`: not
+//! listening or shut down, `EBADF`, `ENOTSOCK`, ...) and ends the server with that
+//! error.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -70,6 +75,11 @@ type Report = Arc<dyn Fn(TaskError) + Send + Sync>;
 /// `ENFILE`, `ENOBUFS`, `ENOMEM`, or `ENOSPC` when an accepted socket cannot be
 /// watched, which closes that one connection) is reported and retried after a pause
 /// that doubles from 1 ms up to 1 s, while the queued connections wait in the backlog.
+/// The pause is reset once an accept succeeds. Skipped errors that keep coming with no
+/// connection accepted between them (16 in a row) say that the listener fails the same
+/// way every time, as a socket that is no listener (`EOPNOTSUPP`) or an
+/// `accept` denied by a sandbox (`EPERM`) does: the next one is treated as a shortage,
+/// reported and retried after the pause, instead of being retried at once for ever.
 /// Any other accept error means the listener cannot accept (`EINVAL`: it is not
 /// listening or was shut down; `EBADF`, `ENOTSOCK`, ...): the server stops, cancels its
 /// connections and fails with that error, named `accept`. Otherwise the server runs
@@ -244,8 +254,9 @@ impl<L, H> Serve<L, H> {
 
     /// Hands every failure the server lives through to `report` instead of standard
     /// error: a connection's error or panic (named `connection <peer>`) and an accept
-    /// error that it retries, a shortage of descriptors or memory (named `accept`). An
-    /// accept error that ends the server is its outcome instead. `report` runs on the
+    /// error that it retries after a pause, a shortage of descriptors or memory or an
+    /// error that comes back on every accept (named `accept`). An accept error that
+    /// ends the server is its outcome instead. `report` runs on the
     /// failing connection's task (on the accept loop's for an accept error); if it
     /// panics, the server fails.
     ///
@@ -417,6 +428,8 @@ where
     // synchronous part is that connection's failure too.
     let handler = Arc::new(handler);
     let mut pause = Duration::ZERO;
+    // Errors skipped since the last accepted connection or pause.
+    let mut skipped = 0;
     loop {
         let permit = match &limit {
             Some(limit) => Some(limit.acquire_owned().await),
@@ -425,6 +438,7 @@ where
         match poll_fn(|cx| listener.poll_accept(cx)).await {
             Ok((stream, peer)) => {
                 pause = Duration::ZERO;
+                skipped = 0;
                 let name = format!("connection {peer:?}");
                 let (handler, report) = (handler.clone(), report.clone());
                 tg.start_soon_isolated_with(
@@ -436,8 +450,17 @@ where
                     move |error| report(error),
                 );
             }
-            Err(e) if concerns_one_connection(&e) => {}
-            Err(e) if out_of_resources(&e) => {
+            Err(e) if concerns_one_connection(&e) && skipped < SKIPS_IN_A_ROW => {
+                skipped += 1;
+                // A listener that fails at once every time would otherwise keep this
+                // task in one poll: no other task on this worker would run, and the
+                // shutdown would never be seen.
+                crate::yield_now().await;
+            }
+            // A run of skipped errors says the listener fails the same way every time:
+            // retrying at once would spin, so it is paused on like a shortage.
+            Err(e) if concerns_one_connection(&e) || out_of_resources(&e) => {
+                skipped = 0;
                 report(TaskError::new(Some("accept".into()), Kind::Error(e.into())));
                 pause = (pause * 2).clamp(Duration::from_millis(1), Duration::from_secs(1));
                 crate::sleep(pause).await;
@@ -447,6 +470,10 @@ where
         }
     }
 }
+
+/// How many accept errors that concern one connection are skipped in a row, with no
+/// connection accepted between them, before the next is reported and paused on.
+const SKIPS_IN_A_ROW: u32 = 16;
 
 /// Errors that end one pending connection, not the listener's ability to accept: it
 /// was aborted or reset in the backlog, or (Linux passes network errors already

@@ -455,3 +455,202 @@ fn a_shortage_is_reported_and_retried() {
         assert_eq!(reports_after_serving_past(errno), 1, "errno {errno}");
     }
 }
+
+/// A listener whose every accept fails at once, without ever pending, with `kind`: an
+/// error that on its own concerns one pending connection. Once `stop` is set it fails
+/// with `EINVAL` instead, which ends the server, so that a test that went wrong does
+/// not leave a task spinning behind it.
+struct AlwaysFails {
+    kind: ErrorKind,
+    stop: crate::common::Flag,
+    tries: crate::common::Counter,
+}
+
+impl pride::net::Listener for AlwaysFails {
+    type Stream = u32;
+    type Addr = &'static str;
+
+    fn poll_accept(
+        &self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<(u32, &'static str)>> {
+        self.tries.inc();
+        if self.stop.is_set() {
+            return std::task::Poll::Ready(Err(ErrorKind::InvalidInput.into()));
+        }
+        std::task::Poll::Ready(Err(self.kind.into()))
+    }
+}
+
+/// Sets its flag when dropped: a failing test's unwinding stops an [`AlwaysFails`].
+struct SetOnDrop(crate::common::Flag);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// An accept error that concerns one pending connection but comes back on every try
+/// (the listener itself is broken) is not skipped for ever: after a few in a row it is
+/// reported, named `accept`, like a shortage, and the server pauses before it retries.
+#[test]
+fn an_accept_error_that_comes_back_every_time_is_reported() {
+    let stop = crate::common::Flag::new();
+    let _unstick = SetOnDrop(stop.clone());
+    crate::common::run(1, 20, move || async move {
+        let reports = Queue::<TaskError>::unbounded();
+        let report = reports.clone();
+        let shutdown = Shutdown::new();
+        let listener = AlwaysFails {
+            kind: ErrorKind::ConnectionAborted,
+            stop,
+            tries: crate::common::Counter::new(),
+        };
+        let server = serve(listener, |_: u32, _| async {})
+            .on_error(move |e| report.put_nowait(e).unwrap())
+            .graceful(shutdown.clone(), Duration::from_secs(10));
+        pride::task_group(async |tg| {
+            tg.start_soon(server);
+            let report = reports.get().await.unwrap();
+            assert_eq!(report.name(), Some("accept"), "{report}");
+            let io = report
+                .downcast_ref::<std::io::Error>()
+                .expect("the accept error");
+            assert_eq!(io.kind(), ErrorKind::ConnectionAborted, "{report}");
+            shutdown.trigger();
+        })
+        .await
+        .expect("the server ends at its shutdown, without an error");
+    });
+}
+
+/// A listener that fails the same way on every accept, without ever pending, does not
+/// keep the server from seeing its shutdown: skipping an error is a suspension point.
+#[test]
+fn a_server_skipping_accept_errors_still_sees_its_shutdown() {
+    let stop = crate::common::Flag::new();
+    let _unstick = SetOnDrop(stop.clone());
+    crate::common::run(2, 20, move || async move {
+        let shutdown = Shutdown::new();
+        let tries = crate::common::Counter::new();
+        let listener = AlwaysFails {
+            kind: ErrorKind::ConnectionReset,
+            stop,
+            tries: tries.clone(),
+        };
+        let server = serve(listener, |_: u32, _| async {})
+            .on_error(|_| {})
+            .graceful(shutdown.clone(), Duration::from_secs(10));
+        pride::task_group(async |tg| {
+            tg.start_soon(server);
+            // The accept loop is in its run of errors (on the other worker).
+            crate::common::yield_until(|| tries.get() >= 100).await;
+            shutdown.trigger();
+        })
+        .await
+        .expect("the server ends at its shutdown, without an error");
+    });
+}
+
+/// A socket that is no listener (a UDP socket handed over as a `TcpListener`, as a
+/// misconfigured socket-activation descriptor would be) fails every accept with
+/// `EOPNOTSUPP`: the server reports it, named `accept`, instead of retrying it at once
+/// for ever, and still ends at its shutdown.
+#[test]
+fn a_socket_that_is_no_listener_is_reported() {
+    crate::common::run(2, 20, || async {
+        let udp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        udp.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let addr = udp.local_addr().unwrap().as_socket().unwrap();
+        // A datagram makes it readable, as a pending connection makes a listener.
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .send_to(b"x", addr)
+            .unwrap();
+        udp.set_nonblocking(true).unwrap();
+        let listener = TcpListener::from_std(udp.into()).unwrap();
+        let reports = Queue::<TaskError>::unbounded();
+        let report = reports.clone();
+        let shutdown = Shutdown::new();
+        let server = serve(listener, |_: TcpStream, _| async {})
+            .on_error(move |e| report.put_nowait(e).unwrap())
+            .graceful(shutdown.clone(), Duration::from_secs(10));
+        pride::task_group(async |tg| {
+            tg.start_soon(server);
+            let report = reports.get().await.unwrap();
+            assert_eq!(report.name(), Some("accept"), "{report}");
+            let io = report
+                .downcast_ref::<std::io::Error>()
+                .expect("the accept error");
+            #[cfg(target_os = "linux")]
+            assert_eq!(io.raw_os_error(), Some(libc::EOPNOTSUPP), "{report}");
+            let _ = io;
+            shutdown.trigger();
+        })
+        .await
+        .expect("the server ends at its shutdown, without an error");
+    });
+}
+
+/// A listener whose first `failures` accepts fail with `ECONNABORTED`, whose next gives
+/// connection 7, and which then waits for ever.
+struct AbortsThenAccepts {
+    accepts: std::sync::Mutex<usize>,
+    failures: usize,
+}
+
+impl pride::net::Listener for AbortsThenAccepts {
+    type Stream = u32;
+    type Addr = &'static str;
+
+    fn poll_accept(
+        &self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<(u32, &'static str)>> {
+        let mut accepts = self.accepts.lock().unwrap();
+        *accepts += 1;
+        if *accepts <= self.failures {
+            std::task::Poll::Ready(Err(ErrorKind::ConnectionAborted.into()))
+        } else if *accepts == self.failures + 1 {
+            std::task::Poll::Ready(Ok((7, "peer")))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// A long run of connections aborted in the backlog is reported and paused on, but
+/// never ends the server: the connection after it is served.
+#[test]
+fn a_long_run_of_aborted_connections_does_not_stop_the_server() {
+    crate::common::autojump(20, || async {
+        let reports = Queue::<TaskError>::unbounded();
+        let report = reports.clone();
+        let served = Queue::<u32>::unbounded();
+        let serving = served.clone();
+        let listener = AbortsThenAccepts {
+            accepts: std::sync::Mutex::new(0),
+            failures: 1000,
+        };
+        let server = serve(listener, move |conn: u32, _| {
+            let served = serving.clone();
+            async move { served.put_nowait(conn).unwrap() }
+        })
+        .on_error(move |e| report.put_nowait(e).unwrap());
+        let outcome = pride::task_group(async |tg| {
+            tg.start_soon(async move {
+                let conn = pride::fail_after(Duration::from_secs(600), served.get()).await;
+                assert!(matches!(conn, Ok(Ok(7))), "{conn:?}");
+            });
+            Ok::<_, pride::BoxError>(pride::move_on_after(Duration::from_secs(1200), server).await)
+        })
+        .await;
+        assert!(matches!(outcome, Ok(None)), "{outcome:?}");
+        let first = reports
+            .get_nowait()
+            .expect("the run of errors was reported");
+        assert_eq!(first.name(), Some("accept"), "{first}");
+    });
+}
