@@ -168,7 +168,9 @@ impl Table {
     /// freeing their slots.
     fn sweep(&mut self) -> Vec<Below> {
         let mut live = 0;
-        let mut swept = Vec::new();
+        // Room for every link at once: a list grown from empty is reallocated as it
+        // fills, at each sweep of each busy group.
+        let mut swept = Vec::with_capacity(self.below.len() - self.free.len());
         for (index, slot) in self.below.iter_mut().enumerate() {
             let Some(below) = slot else { continue };
             if !below.has_exited() {
@@ -549,7 +551,8 @@ impl ScopeNode {
     /// (a lock held by another thread is not waited for, so two sweeps never wait for
     /// each other). Returns the links swept out.
     fn sweep_children(&self, full: &mut ChildTable, own: Option<&Mutex<ChildTable>>) -> Vec<Below> {
-        let mut swept = Vec::new();
+        // Room for every link of the full table at once (see `Table::sweep`).
+        let mut swept = Vec::with_capacity(full.below.len());
         let mut live = full.sweep(&mut swept);
         let mut home = None;
         if own.is_some() {
