@@ -51,8 +51,9 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// errors, and [`sync_all`](File::sync_all) it for the bytes to reach the disk.
 ///
 /// A read or `metadata` call still queued when its runtime's drop begins never runs,
-/// and the standard file went into that call: the `File` is closed. The operation
-/// waiting for the call (polled on another runtime, say), and every later one, fails
+/// nor does any call made once that drop has begun, and the standard file went into
+/// that call: the `File` is closed. The operation waiting for the call (polled on
+/// another runtime, say), and every later one, `flush` and `close` included, fails
 /// with an [`io::Error`] that says so.
 ///
 /// **Cancel safety.** An operation polled once has started its call on the pool (if
@@ -688,8 +689,12 @@ impl futures_io::AsyncWrite for File {
         })?;
         // Polled once, the call is on the pool's queue: it runs now, not at the next
         // operation, and the `File`'s drop cannot lose it. If it is already done, its
-        // error waits for the next operation like any buffered write's.
+        // error waits for the next operation like any buffered write's; but a write the
+        // pool refused (its runtime shuts down) never ran, and says so now.
         let _ = this.poll_settled(cx);
+        if matches!(this.state, State::Closed) {
+            return Poll::Ready(Err(this.error.take().unwrap_or_else(closed)));
+        }
         Poll::Ready(Ok(n))
     }
 
@@ -698,6 +703,8 @@ impl futures_io::AsyncWrite for File {
         ready!(this.poll_settled(cx));
         match this.error.take() {
             Some(error) => Poll::Ready(Err(error)),
+            // Nothing written through a closed file reached it.
+            None if matches!(this.state, State::Closed) => Poll::Ready(Err(closed())),
             None => Poll::Ready(Ok(())),
         }
     }

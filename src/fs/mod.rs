@@ -15,6 +15,12 @@
 //! for it and then runs its own, and bytes it read are handed to the next read, so no
 //! data is lost (see [`File`] for what each kind of call leaves).
 //!
+//! **The runtime's drop.** A free function's future whose call was still queued when
+//! its runtime's drop began (polled since on another runtime, say) panics when polled,
+//! as any [`ToThread`] does. A [`File`] or a [`ReadDir`] whose call was skipped that
+//! way has lost its file or directory, which went into the call: it reports that as an
+//! [`io::Error`] from then on.
+//!
 //! Under [`Clock::autojump`](crate::time::Clock::autojump), a call queued or running
 //! on the pool holds the clock, as any `to_thread` work does: time does not jump while
 //! it runs, also when it waits, as a read of a pipe or FIFO through a [`File`] may, for

@@ -29,8 +29,9 @@
 //!   discards its result.
 //! - Shutdown (the start of the runtime's drop) marks the pool shut and drops the
 //!   sender: threads finish the job at hand, skip the queued jobs (a job taken once
-//!   the pool is shut cancels itself, and hands its future, should anyone poll it, a
-//!   panic that says why) and exit. Nobody joins them: a closure that blocks forever
+//!   the pool is shut cancels itself, and tells its future, should anyone poll it,
+//!   that it never ran: the public poll panics saying why, `ToThread::poll_ran`
+//!   returns `NotRun`) and exit. Nobody joins them: a closure that blocks forever
 //!   must not hang the runtime's drop, so the threads are detached, and the drop waits
 //!   for no closure of the user's.
 //! - The exception is a kept job ([`to_thread_kept`]: an `fs::File` call that changes

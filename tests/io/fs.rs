@@ -420,12 +420,13 @@ fn a_file_whose_read_its_runtimes_drop_skipped_fails_with_an_error() {
                     .map_err(|e| e.to_string());
                 let metadata = file.metadata().await.map(|_| ()).map_err(|e| e.to_string());
                 let write = file.write_all(b"x").await.map_err(|e| e.to_string());
+                let flush = file.flush().await.map_err(|e| e.to_string());
+                let close = file.close().await.map_err(|e| e.to_string());
                 let into_std = file.into_std().await.map(|_| ()).map_err(|e| e.to_string());
-                (read, metadata, write, into_std)
+                [read, metadata, write, flush, close, into_std]
             })
     });
-    let (read, metadata, write, into_std) = outcomes;
-    for outcome in [read, metadata, write, into_std] {
+    for outcome in outcomes {
         let error = outcome.expect_err("an operation on the lost file succeeded");
         assert!(error.contains("the runtime was dropped"), "{error}");
     }
