@@ -54,6 +54,8 @@ struct State {
     summarize: bool,
     /// The group has counted this child out.
     done: bool,
+    /// An isolated child: its failures go to its handler, never to the group.
+    isolated: bool,
     /// Set while a `start()` waits for this child to call `started`.
     start: Option<StdArc<dyn StartLink>>,
     /// A failure of this child went to its `start()` caller: it failed once, before
@@ -81,11 +83,18 @@ impl<F> Child<F> {
                 name,
                 summarize,
                 done: false,
+                isolated: false,
                 start: None,
                 failed_start: Cell::new(false),
                 span,
             },
         }
+    }
+
+    /// Makes this an isolated child (see `isolated.rs`).
+    pub(crate) fn isolated(mut self) -> Child<F> {
+        self.state.isolated = true;
+        self
     }
 
     /// Makes this the child of a `start()` call.
@@ -110,6 +119,12 @@ impl State {
     fn fail_with(&self, kind: Kind, cleanup: bool) {
         let error = TaskError::new(self.name.clone(), kind);
         crate::debug::trace::failed(&error);
+        self.deliver(error, cleanup);
+    }
+
+    /// Hands `error` to the starter if the child has not started yet, else to the
+    /// group.
+    fn deliver(&self, error: TaskError, cleanup: bool) {
         let error = match &self.start {
             Some(link) => match link.try_fail(error) {
                 Ok(()) => {
@@ -130,11 +145,14 @@ impl State {
     /// is closed then, and reports nothing), by its handle's cancel while it waited for
     /// a slot (it is cancelled work), or by the runtime's drop. A group that still
     /// waits then (awaited outside the runtime's tasks, in a `to_thread` closure say)
-    /// must not take the child's going for success.
+    /// must not take the child's going for success. An isolated child's failures
+    /// never reach its group, this one neither; nor is it traced as a task's failure:
+    /// at the runtime's drop most such groups are never awaited again.
     #[cold]
     fn dropped_unfinished(&self) {
-        if self.group.handle.is_shut_down() && !self.group.children.is_closed() {
-            self.fail(Kind::Error(Box::new(RuntimeDropped)));
+        if self.group.handle.is_shut_down() && !self.isolated && !self.group.children.is_closed() {
+            let error = TaskError::new(self.name.clone(), Kind::Error(Box::new(RuntimeDropped)));
+            self.deliver(error, false);
         }
     }
 

@@ -61,7 +61,7 @@ impl TaskGroup {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        self.start_soon(isolate(None, future, report_to_stderr));
+        self.start_detached(None, isolate(None, future, report_to_stderr), true);
     }
 
     /// Like [`start_soon_isolated`](Self::start_soon_isolated), with a name for the
@@ -76,9 +76,10 @@ impl TaskGroup {
         F::Output: TaskOutput,
     {
         let name: Arc<str> = name.into().into();
-        self.start_soon_named(
-            &*name,
-            isolate(Some(name.clone()), future, report_to_stderr),
+        self.start_detached(
+            Some(name.clone()),
+            isolate(Some(name), future, report_to_stderr),
+            true,
         );
     }
 
@@ -116,7 +117,11 @@ impl TaskGroup {
         H: FnOnce(TaskError) + Send + 'static,
     {
         let name: Arc<str> = name.into().into();
-        self.start_soon_named(&*name, isolate(Some(name.clone()), future, on_failure));
+        self.start_detached(
+            Some(name.clone()),
+            isolate(Some(name), future, on_failure),
+            true,
+        );
     }
 }
 

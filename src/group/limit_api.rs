@@ -86,10 +86,11 @@ impl TaskGroup {
                 Err(_closed) => return Err(TryStartError::Closed(future)),
             },
         };
-        self.start_with_slot(None, future, slot).map_err(|future| {
-            self.give_back(slot);
-            TryStartError::Closed(future)
-        })
+        self.start_with_slot(None, future, slot, false)
+            .map_err(|future| {
+                self.give_back(slot);
+                TryStartError::Closed(future)
+            })
     }
 
     /// Returns a slot taken for a child that could not start (the group closed).
@@ -156,10 +157,14 @@ where
             }
         };
         let future = this.future.take().expect("checked above");
-        Poll::Ready(group.start_with_slot(None, future, slot).map_err(|_| {
-            group.give_back(slot);
-            GroupClosed
-        }))
+        Poll::Ready(
+            group
+                .start_with_slot(None, future, slot, false)
+                .map_err(|_| {
+                    group.give_back(slot);
+                    GroupClosed
+                }),
+        )
     }
 }
 

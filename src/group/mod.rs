@@ -188,7 +188,7 @@ impl TaskGroup {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        self.start_detached(None, future);
+        self.start_detached(None, future, false);
     }
 
     /// Starts `future` as a child named `name` (the name appears in its errors).
@@ -201,7 +201,7 @@ impl TaskGroup {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        self.start_detached(Some(name.into().into()), future);
+        self.start_detached(Some(name.into().into()), future, false);
     }
 
     /// Starts `future` as a child, or returns [`GroupClosed`] if the group has exited.
@@ -210,16 +210,17 @@ impl TaskGroup {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        self.try_start_detached(None, future)
+        self.try_start_detached(None, future, false)
     }
 
+    /// `isolated`: the child is an isolated one (see `isolated.rs`).
     #[track_caller]
-    fn start_detached<F>(&self, name: Option<StdArc<str>>, future: F)
+    fn start_detached<F>(&self, name: Option<StdArc<str>>, future: F, isolated: bool)
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        if self.try_start_detached(name, future).is_err() {
+        if self.try_start_detached(name, future, isolated).is_err() {
             panic!(
                 "pride: a child started on a task group that has already exited \
                  (`try_start_soon` returns an error instead)"
@@ -227,18 +228,29 @@ impl TaskGroup {
         }
     }
 
-    fn try_start_detached<F>(&self, name: Option<StdArc<str>>, future: F) -> Result<(), GroupClosed>
+    fn try_start_detached<F>(
+        &self,
+        name: Option<StdArc<str>>,
+        future: F,
+        isolated: bool,
+    ) -> Result<(), GroupClosed>
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        self.start_with_slot(name, future, Slot::Queue)
+        self.start_with_slot(name, future, Slot::Queue, isolated)
             .map_err(|_| GroupClosed)
     }
 
     /// Counts and launches a detached child; gives the future back if the group is
     /// closed.
-    fn start_with_slot<F>(&self, name: Option<StdArc<str>>, future: F, slot: Slot) -> Result<(), F>
+    fn start_with_slot<F>(
+        &self,
+        name: Option<StdArc<str>>,
+        future: F,
+        slot: Slot,
+        isolated: bool,
+    ) -> Result<(), F>
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput,
@@ -246,7 +258,10 @@ impl TaskGroup {
         if !self.shared.children.try_add() {
             return Err(future);
         }
-        let child = Child::new(future, None, self.shared.clone(), name.clone(), false);
+        let mut child = Child::new(future, None, self.shared.clone(), name.clone(), false);
+        if isolated {
+            child = child.isolated();
+        }
         let (notified, task) = task::new_task(Detached { child }, self.shared.handle.clone());
         self.shared.launch_in_scope(name, notified, task, slot);
         Ok(())

@@ -52,8 +52,10 @@ pub use yield_now::{YieldNow, yield_now};
 /// the woken task is queued, as while the runtime runs, and dropped after, never inside
 /// the waker's call, so a cleanup that takes a lock the waker holds does not deadlock.
 /// A task group still awaited when its child is dropped this way (one a `to_thread`
-/// closure awaits, say) does not count the child as done: its error has an entry for
-/// the child, by name, saying the runtime was dropped before the task finished.
+/// closure awaits, say) does not count the child as done: the child fails, by name,
+/// with an error saying the runtime was dropped before the task finished, which goes
+/// where its failures go (its group; its `start` caller, before it started). An
+/// isolated child's failures never reach its group: this one is not reported.
 /// The runtime may also be dropped inside one of its own tasks (the task held the last
 /// `Arc` of it, say): the drop can neither join that task's worker nor wait for that
 /// task's poll, further down the same thread's stack. That task is cancelled: it goes

@@ -714,3 +714,43 @@ fn a_group_a_closure_opened_reports_the_child_its_runtimes_drop_dropped() {
         "{entries:?}"
     );
 }
+
+/// An isolated child's failures never reach its group: one the runtime's drop dropped
+/// unfinished is not reported to the group a closure still awaits either (nor to its
+/// handler, which went with it).
+#[test]
+fn an_isolated_child_the_runtimes_drop_dropped_is_not_its_groups_failure() {
+    let (send, outcome) = std::sync::mpsc::channel();
+    let (child_started, started) = std::sync::mpsc::channel::<()>();
+    let handled = Arc::new(AtomicBool::new(false));
+    let handler_ran = handled.clone();
+    let runtime = builder(1).build().unwrap();
+    runtime.block_on(async move {
+        let closure = to_thread(move || {
+            let out = futures_lite::future::block_on(task_group(async move |tg| {
+                tg.start_soon_isolated_with(
+                    "conn",
+                    async move {
+                        child_started.send(()).unwrap();
+                        std::future::pending::<()>().await;
+                    },
+                    move |_| handler_ran.store(true, Ordering::SeqCst),
+                );
+            }));
+            send.send(out.map_err(|e| e.to_string())).unwrap();
+        });
+        let mut closure = std::pin::pin!(closure);
+        assert!(
+            futures_lite::future::poll_once(&mut closure)
+                .await
+                .is_none()
+        );
+        pride::to_thread(move || started.recv().unwrap()).await;
+    });
+    drop(runtime);
+    let outcome = outcome
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the group hung");
+    assert_eq!(outcome, Ok(()));
+    assert!(!handled.load(Ordering::SeqCst), "the handler ran");
+}
