@@ -11,6 +11,8 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use super::start::StartError;
+
 /// A boxed error that can cross threads: what failing tasks return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -164,9 +166,20 @@ impl TaskError {
     /// A failure of a group's body (the closure given to
     /// [`task_group`](crate::task_group)), which has no name.
     pub(crate) fn of_body(kind: Kind) -> TaskError {
-        TaskError {
-            body: true,
-            ..TaskError::new(None, kind)
+        let mut error = TaskError::new(None, kind);
+        error.body = true;
+        error
+    }
+
+    /// Takes the error the task returned, if it returned one, leaving the task as if
+    /// cancelled.
+    fn take_error(&mut self) -> Option<BoxError> {
+        match std::mem::replace(&mut self.kind, Kind::Cancelled) {
+            Kind::Error(error) => Some(error),
+            kind => {
+                self.kind = kind;
+                None
+            }
         }
     }
 
@@ -275,13 +288,16 @@ impl TaskError {
     /// # Panics
     /// If the task did not return an error (it panicked or was cancelled).
     #[track_caller]
-    pub fn into_error(self) -> BoxError {
-        match self.kind {
+    pub fn into_error(mut self) -> BoxError {
+        match std::mem::replace(&mut self.kind, Kind::Cancelled) {
             Kind::Error(e) => e,
             Kind::ReportedError(copy) => Box::new(copy),
-            _ => panic!(
-                "pride: `TaskError::into_error` on a task that did not return an error: {self}"
-            ),
+            kind => {
+                self.kind = kind;
+                panic!(
+                    "pride: `TaskError::into_error` on a task that did not return an error: {self}"
+                )
+            }
         }
     }
 
@@ -295,12 +311,15 @@ impl TaskError {
     /// # Panics
     /// If the task did not panic.
     #[track_caller]
-    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        match self.kind {
+    pub fn into_panic(mut self) -> Box<dyn Any + Send + 'static> {
+        match std::mem::replace(&mut self.kind, Kind::Cancelled) {
             Kind::Panic(payload) => payload.payload,
             Kind::ReportedPanic(Some(message)) => Box::new(message),
             Kind::ReportedPanic(None) => Box::new(()),
-            _ => panic!("pride: `TaskError::into_panic` on a task that did not panic: {self}"),
+            kind => {
+                self.kind = kind;
+                panic!("pride: `TaskError::into_panic` on a task that did not panic: {self}")
+            }
         }
     }
 
@@ -320,8 +339,133 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }
 
-impl fmt::Display for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Errors that hold another task's failure whole, so that failures nest in one another
+/// as deep as tasks run inside tasks: a group's error (its entries), a failed start
+/// ([`StartError::Failed`]), and a task's error passed on as an error itself. `Display`,
+/// `Debug` and drop see through each of them the same way, one level at a time.
+enum Nested<'a> {
+    Group(&'a GroupError),
+    /// `start`: held by a failed start.
+    Task {
+        task: &'a TaskError,
+        start: bool,
+    },
+}
+
+impl<'a> Nested<'a> {
+    /// What `task`'s error holds, if it holds another failure.
+    fn in_task(task: &'a TaskError) -> Option<Nested<'a>> {
+        match &task.kind {
+            Kind::Error(error) => Nested::in_error(error.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// What `error` holds, if it holds another failure.
+    fn in_error(error: &'a (dyn std::error::Error + 'static)) -> Option<Nested<'a>> {
+        if let Some(group) = error.downcast_ref::<GroupError>() {
+            return Some(Nested::Group(group));
+        }
+        if let Some(StartError::Failed(task)) = error.downcast_ref::<StartError>() {
+            return Some(Nested::Task { task, start: true });
+        }
+        let task = error.downcast_ref::<TaskError>()?;
+        Some(Nested::Task { task, start: false })
+    }
+}
+
+/// Drops `error` and the failures nested in it (see [`Nested`]) one after another, from
+/// a list: they nest as deep as the tasks that ran them, too deep to drop with a call
+/// per level.
+fn drop_nested(error: BoxError) {
+    let mut pending = vec![error];
+    while let Some(error) = pending.pop() {
+        let error = match error.downcast::<GroupError>() {
+            Ok(mut group) => {
+                let entries = std::mem::take(&mut group.inner.errors);
+                pending.extend(entries.into_iter().filter_map(|mut t| t.take_error()));
+                continue;
+            }
+            Err(error) => error,
+        };
+        let error = match error.downcast::<StartError>() {
+            Ok(start) => match *start {
+                StartError::Failed(mut task) => {
+                    pending.extend(task.take_error());
+                    continue;
+                }
+                _ => continue,
+            },
+            Err(error) => error,
+        };
+        if let Ok(mut task) = error.downcast::<TaskError>() {
+            pending.extend(task.take_error());
+        }
+    }
+}
+
+impl Drop for TaskError {
+    fn drop(&mut self) {
+        // A failure nested in this one is taken apart by `drop_nested`, with the
+        // failures nested in it, not by a drop per level.
+        if Nested::in_task(self).is_some() {
+            if let Some(error) = self.take_error() {
+                drop_nested(error);
+            }
+        }
+    }
+}
+
+impl TaskError {
+    /// Writes this failure, whose nested failures (see [`Nested`]) are `depth` levels
+    /// deep, a group's error among them as a tree indented `indent` steps; `sep`
+    /// follows the label before a group's error. Failed starts held in one another are
+    /// written one after another, not by a call per level; past [`SHOWN_DEPTH`]
+    /// levels, what is nested is elided.
+    fn fmt_nested(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        mut depth: usize,
+        indent: usize,
+        mut sep: &str,
+    ) -> fmt::Result {
+        let mut task = self;
+        loop {
+            match Nested::in_task(task) {
+                None => return task.fmt_own(f),
+                Some(Nested::Group(group)) => {
+                    write!(f, "{}{sep}", task.label())?;
+                    if depth >= SHOWN_DEPTH {
+                        return write!(
+                            f,
+                            "a task group error (errors nested deeper than {SHOWN_DEPTH} \
+                             levels elided)"
+                        );
+                    }
+                    return group.fmt_tree(f, depth, indent);
+                }
+                Some(Nested::Task { task: inner, start }) => {
+                    write!(f, "{} failed: ", task.label())?;
+                    if start {
+                        f.write_str(super::start::FAILED_BEFORE_STARTED)?;
+                    }
+                    if depth >= SHOWN_DEPTH {
+                        return write!(
+                            f,
+                            "a task error (errors nested deeper than {SHOWN_DEPTH} levels \
+                             elided)"
+                        );
+                    }
+                    task = inner;
+                    depth += 1;
+                    sep = " failed: ";
+                }
+            }
+        }
+    }
+
+    /// Writes this failure itself, whatever its error holds.
+    fn fmt_own(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let label = self.label();
         match &self.kind {
             Kind::Error(e) => write!(f, "{label} failed: {e}"),
@@ -338,6 +482,12 @@ impl fmt::Display for TaskError {
             }
             Kind::ReportedPanic(None) => write!(f, "{label} panicked (reported to its group)"),
         }
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_nested(f, 0, 0, " failed: ")
     }
 }
 
@@ -359,24 +509,46 @@ impl fmt::Debug for DebugTask<'_> {
         if task.body {
             debug.field("body", &true);
         }
+        if depth >= SHOWN_DEPTH {
+            return debug.finish_non_exhaustive();
+        }
         debug.field("kind", &DebugKind(&task.kind, depth)).finish()
     }
 }
 
-/// A task's kind: a nested group error in it is one level deeper.
+/// A failed start's `Debug` (as derived), holding a task's failure `depth` levels deep.
+struct DebugStart<'a>(&'a TaskError, usize);
+
+impl fmt::Debug for DebugStart<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let DebugStart(task, depth) = *self;
+        f.debug_tuple("Failed")
+            .field(&DebugTask(task, depth))
+            .finish()
+    }
+}
+
+/// A task's kind: a failure nested in it (see [`Nested`]) is one level deeper.
 struct DebugKind<'a>(&'a Kind, usize);
 
 impl fmt::Debug for DebugKind<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let DebugKind(kind, depth) = *self;
         match kind {
-            Kind::Error(e) => match e.downcast_ref::<GroupError>() {
-                Some(nested) => f
-                    .debug_tuple("Error")
-                    .field(&DebugGroup(nested, depth + 1))
-                    .finish(),
-                None => f.debug_tuple("Error").field(e).finish(),
-            },
+            Kind::Error(e) => {
+                let mut out = f.debug_tuple("Error");
+                match Nested::in_error(e.as_ref()) {
+                    Some(Nested::Group(group)) => out.field(&DebugGroup(group, depth + 1)),
+                    Some(Nested::Task { task, start: true }) => {
+                        out.field(&DebugStart(task, depth + 1))
+                    }
+                    Some(Nested::Task { task, start: false }) => {
+                        out.field(&DebugTask(task, depth + 1))
+                    }
+                    None => out.field(e),
+                }
+                .finish()
+            }
             Kind::Panic(p) => f.debug_tuple("Panic").field(&p.message).finish(),
             Kind::Cancelled => f.write_str("Cancelled"),
             Kind::ReportedError(copy) => f.debug_tuple("ReportedError").field(copy).finish(),
@@ -419,11 +591,15 @@ pub(crate) enum Reason {
 /// [`errors`](Self::errors), next to it.
 ///
 /// Groups nest as deep as the tasks that ran them, and a nested group's error is an
-/// entry of the group around it. `Display` and `Debug` show nested group errors 16
-/// levels deep (the outermost one counts); a deeper one is summarised without its
-/// entries (`Display`: one line; `Debug`: `GroupError { reason: .., cancel_reason: ..,
-/// .. }`), so that the text stays small however deep the nesting is. The error itself
-/// is whole: [`errors`](Self::errors) and [`find`](Self::find) reach every level.
+/// entry of the group around it. Failures nest in failures one level at a time: a
+/// group's error in an entry is one level deeper than the entry's group, and so is the
+/// task's error that a failed start holds ([`StartError::Failed`], which an entry holds
+/// after `tg.start(f).await?`). `Display` and `Debug` show 16 levels (the outermost
+/// group counts); what is nested deeper is summarised without its entries (`Display`:
+/// one line; `Debug`: `GroupError { reason: .., cancel_reason: .., .. }` or
+/// `TaskError { name: .., .. }`), so that the text stays small however deep the
+/// nesting is. The error itself is whole: [`errors`](Self::errors) and
+/// [`find`](Self::find) reach every level, and dropping it takes no call per level.
 ///
 /// ```
 /// use std::time::Duration;
@@ -465,9 +641,9 @@ pub struct GroupError {
     inner: Box<Inner>,
 }
 
-/// How many levels of nested group errors `Display` and `Debug` show (the outermost
-/// group is one); deeper ones are summarised, so that the text (indented by depth)
-/// stays small however deep the nesting is.
+/// How many levels of nested failures (see [`Nested`]) `Display` and `Debug` show (the
+/// outermost group is one); deeper ones are summarised, so that the text (indented by
+/// depth) stays small however deep the nesting is.
 const SHOWN_DEPTH: usize = 16;
 
 struct Inner {
@@ -533,9 +709,12 @@ impl GroupError {
         self.inner.cancel_reason.as_deref()
     }
 
-    /// The first error of type `E`, looking into nested groups' errors too: entries
-    /// in order, each nested group's entries (and theirs) before the next entry. It
-    /// looks however deep the nesting is.
+    /// The first error of type `E`, looking into what each entry's error holds too:
+    /// its [`source`](std::error::Error::source) chain (a failed start's
+    /// [`StartError::Failed`] holds the task's error, a wrapper its cause), and a
+    /// nested group's entries. Entries in order, everything an entry holds (a nested
+    /// group's entries, and theirs) before the next entry. It looks however deep the
+    /// nesting is.
     pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
         // The entries left to look at, one iterator per group: nested groups go as
         // deep as the tasks that ran them, too deep to recurse once per level.
@@ -545,18 +724,27 @@ impl GroupError {
                 pending.pop();
                 continue;
             };
-            if let Some(found) = entry.downcast_ref::<E>() {
-                return Some(found);
-            }
-            if let Some(nested) = entry.downcast_ref::<GroupError>() {
-                pending.push(nested.inner.errors.iter());
+            // The entry's error, then its sources; a group's error ends the chain (its
+            // `source` is only its first entry): its entries are looked at next.
+            let mut next = std::error::Error::source(entry);
+            while let Some(error) = next {
+                if let Some(found) = error.downcast_ref::<E>() {
+                    return Some(found);
+                }
+                if let Some(group) = error.downcast_ref::<GroupError>() {
+                    pending.push(group.inner.errors.iter());
+                    break;
+                }
+                next = error.source();
             }
         }
         None
     }
 
-    fn fmt_tree(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
-        let pad = "  ".repeat(depth);
+    /// Writes the group's error `depth` levels deep (see [`SHOWN_DEPTH`]), its entries
+    /// indented `indent` steps.
+    fn fmt_tree(&self, f: &mut fmt::Formatter<'_>, depth: usize, indent: usize) -> fmt::Result {
+        let pad = "  ".repeat(indent);
         let count = self.inner.errors.len();
         match self.inner.reason {
             // Only `race` of no futures fails with nothing to list.
@@ -573,19 +761,7 @@ impl GroupError {
         }
         for error in &self.inner.errors {
             write!(f, "\n{pad}- ")?;
-            match error.downcast_ref::<GroupError>() {
-                Some(_) if depth + 1 >= SHOWN_DEPTH => write!(
-                    f,
-                    "{}: a task group error (nested groups deeper than {SHOWN_DEPTH} \
-                     levels elided)",
-                    error.label()
-                )?,
-                Some(nested) => {
-                    write!(f, "{}: ", error.label())?;
-                    nested.fmt_tree(f, depth + 1)?;
-                }
-                None => write!(f, "{error}")?,
-            }
+            error.fmt_nested(f, depth + 1, indent + 1, ": ")?;
         }
         Ok(())
     }
@@ -593,22 +769,7 @@ impl GroupError {
 
 impl fmt::Display for GroupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.fmt_tree(f, 0)
-    }
-}
-
-impl Drop for GroupError {
-    /// Groups nest as deep as the tasks that ran them (thousands of levels): the
-    /// nested errors are taken apart on a list, not by recursing once per level.
-    fn drop(&mut self) {
-        let mut pending = std::mem::take(&mut self.inner.errors);
-        while let Some(error) = pending.pop() {
-            if let Kind::Error(error) = error.kind {
-                if let Ok(mut nested) = error.downcast::<GroupError>() {
-                    pending.append(&mut nested.inner.errors);
-                }
-            }
-        }
+        self.fmt_tree(f, 0, 0)
     }
 }
 

@@ -64,13 +64,16 @@ pub enum StartError {
     Closed,
 }
 
+/// What a failed start's text says before the task's failure.
+pub(super) const FAILED_BEFORE_STARTED: &str = "the task failed before it started: ";
+
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::NotStarted => {
                 f.write_str("the task ended without calling `TaskStatus::started`")
             }
-            StartError::Failed(e) => write!(f, "the task failed before it started: {e}"),
+            StartError::Failed(e) => write!(f, "{FAILED_BEFORE_STARTED}{e}"),
             StartError::Closed => {
                 f.write_str("the task group has exited and accepts no more tasks")
             }

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use crate::common::{Counter, Flag, MyError, runtime, spin_until, watchdog, yield_until};
-use pride::{BoxError, GroupError, TaskError, task_group};
+use pride::{BoxError, GroupError, TaskError, TaskGroup, TaskStatus, task_group};
 
 #[test]
 fn a_panicking_child_does_not_kill_its_worker() {
@@ -413,4 +413,234 @@ fn dropping_a_kept_copy_of_a_deep_failure_runs_on_a_small_stack() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+/// A level of a chain of groups nested through `start`, `depth` levels above the
+/// bottom: it opens a group and awaits a `start` of the next level with `?` (the usual
+/// way to pass a failed start on), so that each group's entry holds a
+/// `StartError::Failed` holding the next level's group error. The bottom fails with
+/// `MyError(7)` before calling `started`.
+fn failing_start_chain(
+    depth: usize,
+    status: TaskStatus<()>,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            let _status = status;
+            return Err(Box::new(MyError(7)) as BoxError);
+        }
+        task_group(async move |tg| {
+            tg.start(move |status| failing_start_chain(depth - 1, status))
+                .await?;
+            status.started(());
+            Ok::<(), BoxError>(())
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+/// The error of a group whose body starts a [`failing_start_chain`] `depth` levels deep.
+fn start_chain_error(depth: usize) -> GroupError {
+    crate::common::run(2, 60, move || {
+        task_group(async move |tg| {
+            tg.start(move |status| failing_start_chain(depth, status))
+                .await?;
+            Ok::<(), BoxError>(())
+        })
+    })
+    .unwrap_err()
+}
+
+/// A chain of starts `depth` deep on one group, with no group in between: each starting
+/// child awaits a start of the next with `?`, and the bottom fails with `MyError(7)`.
+fn failing_starts_on_one_group(
+    tg: TaskGroup,
+    depth: usize,
+    status: TaskStatus<()>,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            let _status = status;
+            return Err(Box::new(MyError(7)) as BoxError);
+        }
+        let next = tg.clone();
+        tg.start(move |status| failing_starts_on_one_group(next, depth - 1, status))
+            .await?;
+        status.started(());
+        Ok(())
+    })
+}
+
+/// The error of a group whose body starts a [`failing_starts_on_one_group`] chain.
+fn start_on_one_group_error(depth: usize) -> GroupError {
+    crate::common::run(2, 60, move || {
+        task_group(async move |tg| {
+            let next = tg.clone();
+            tg.start(move |status| failing_starts_on_one_group(next, depth, status))
+                .await?;
+            Ok::<(), BoxError>(())
+        })
+    })
+    .unwrap_err()
+}
+
+/// An error that wraps another one as its `source`, as error libraries do.
+#[derive(Debug)]
+struct Wrapped(GroupError);
+
+impl std::fmt::Display for Wrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("while serving")
+    }
+}
+
+impl std::error::Error for Wrapped {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// `find` looks into every error an entry holds: a group's error passed on through a
+/// failed `start` (`tg.start(f).await?` makes the entry a `StartError::Failed`), and any
+/// error reached through `source`, such as a group's error wrapped by the task.
+#[test]
+fn find_looks_through_failed_starts_and_sources() {
+    let err = start_chain_error(0);
+    assert_eq!(err.find::<MyError>(), Some(&MyError(7)), "{err}");
+    let err = start_chain_error(3);
+    assert_eq!(err.find::<MyError>(), Some(&MyError(7)), "{err}");
+    assert!(err.find::<std::io::Error>().is_none());
+    let err = start_on_one_group_error(3);
+    assert_eq!(err.find::<MyError>(), Some(&MyError(7)), "{err}");
+
+    let err = crate::common::run(2, 60, || {
+        task_group(async |tg| {
+            tg.start_soon(async {
+                task_group(async |tg| {
+                    tg.start_soon(async { Err::<(), _>(MyError(8)) });
+                })
+                .await
+                .map_err(Wrapped)
+            });
+        })
+    })
+    .unwrap_err();
+    assert_eq!(err.find::<MyError>(), Some(&MyError(8)), "{err}");
+}
+
+/// A group's error passed on through a failed start shows as a nested tree, as one
+/// passed on by a child does: its entries are indented one step further.
+#[test]
+fn a_group_error_nested_through_a_failed_start_shows_as_a_nested_tree() {
+    let err = start_chain_error(1);
+    assert_eq!(
+        err.to_string(),
+        "task group failed with 1 error(s)\n\
+         - the group's body failed: the task failed before it started: unnamed task \
+         failed: task group failed with 1 error(s)\n  \
+         - the group's body failed: the task failed before it started: unnamed task \
+         failed: my error 7"
+    );
+}
+
+/// Runs the ignored test `helper` of this binary in a child process, where a stack
+/// overflow aborts only that process, and fails if it did not pass.
+fn run_helper(helper: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            helper,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env_remove("RUST_MIN_STACK")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr: Vec<&str> = stderr.lines().take(5).collect();
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the helper failed ({}): {stderr:?}",
+        out.status
+    );
+}
+
+/// Runs `check` on a thread with a small stack, passing on its panic.
+fn on_a_small_stack(check: impl FnOnce() + Send + 'static) {
+    let small_stack = std::thread::Builder::new().stack_size(256 << 10);
+    let checked = small_stack.spawn(check).unwrap().join();
+    if let Err(payload) = checked {
+        std::panic::resume_unwind(payload);
+    }
+}
+
+/// An error nested thousands of groups deep through failed starts is shown, found and
+/// dropped on a small stack, and its text stays small: an error nested in a failed
+/// start is one level deeper, as a group's error in an entry is, and deep levels are
+/// elided.
+#[test]
+fn a_deep_error_nested_through_starts_is_shown_and_dropped_on_a_small_stack() {
+    run_helper("group_errors::helper_shows_finds_and_drops_a_deep_start_chain_error");
+}
+
+/// Run by the test above in a child process.
+#[test]
+#[ignore = "run as a child process by a_deep_error_nested_through_starts_is_shown_and_dropped_on_a_small_stack"]
+fn helper_shows_finds_and_drops_a_deep_start_chain_error() {
+    let err = start_chain_error(2_000);
+    on_a_small_stack(move || {
+        let shown = err.to_string();
+        assert!(shown.len() < 64 * 1024, "{} bytes", shown.len());
+        assert!(shown.contains("elided"), "{shown}");
+        let debug = format!("{err:?}");
+        assert!(debug.len() < 64 * 1024, "{} bytes", debug.len());
+        let pretty = format!("{err:#?}");
+        assert!(pretty.len() < 64 * 1024, "{} bytes", pretty.len());
+        assert_eq!(err.find::<MyError>(), Some(&MyError(7)));
+        assert!(err.find::<std::io::Error>().is_none());
+        drop(err);
+    });
+}
+
+/// Dropping an error nested twenty thousand groups deep through failed starts takes it
+/// apart level after level, not by a call per level (which overflowed a small stack).
+#[test]
+fn dropping_a_deep_error_nested_through_starts_runs_on_a_small_stack() {
+    run_helper("group_errors::helper_drops_a_very_deep_start_chain_error");
+}
+
+/// Run by the test above in a child process.
+#[test]
+#[ignore = "run as a child process by dropping_a_deep_error_nested_through_starts_runs_on_a_small_stack"]
+fn helper_drops_a_very_deep_start_chain_error() {
+    let err = start_chain_error(20_000);
+    on_a_small_stack(move || drop(err));
+}
+
+/// Starts nested in starts on one group, with no group in between, nest their errors
+/// the same way: shown in bounded space, found, and dropped on a small stack.
+#[test]
+fn a_deep_error_of_starts_on_one_group_is_shown_and_dropped_on_a_small_stack() {
+    run_helper("group_errors::helper_shows_finds_and_drops_a_deep_error_of_starts_on_one_group");
+}
+
+/// Run by the test above in a child process.
+#[test]
+#[ignore = "run as a child process by a_deep_error_of_starts_on_one_group_is_shown_and_dropped_on_a_small_stack"]
+fn helper_shows_finds_and_drops_a_deep_error_of_starts_on_one_group() {
+    let err = start_on_one_group_error(20_000);
+    on_a_small_stack(move || {
+        let shown = err.to_string();
+        assert!(shown.len() < 64 * 1024, "{} bytes", shown.len());
+        assert!(shown.contains("elided"), "{shown}");
+        let debug = format!("{err:?}");
+        assert!(debug.len() < 64 * 1024, "{} bytes", debug.len());
+        let entry = err.errors()[0].to_string();
+        assert!(entry.len() < 64 * 1024, "{} bytes", entry.len());
+        assert_eq!(err.find::<MyError>(), Some(&MyError(7)));
+        drop(err);
+    });
 }
