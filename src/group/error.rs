@@ -150,7 +150,14 @@ pub struct TaskError {
     /// The failure came once its group's scope was cancelled: it did not cancel the
     /// group (a cleanup panic of work the cancel dropped, say).
     after_cancel: bool,
+    /// When the failure happened, among all failures (see [`completed`](Self::completed)).
+    completed: u64,
 }
+
+/// The next failure's place in completion order. A stamp orders entries and nothing
+/// else (no memory is published with it), so it is a plain `std` atomic, outside the
+/// model-checked sync facade.
+static COMPLETED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl TaskError {
     pub(crate) fn new(name: Option<Arc<str>>, kind: Kind) -> TaskError {
@@ -160,6 +167,7 @@ impl TaskError {
             reported_to: None,
             kind,
             after_cancel: false,
+            completed: COMPLETED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -169,6 +177,14 @@ impl TaskError {
         let mut error = TaskError::new(None, kind);
         error.body = true;
         error
+    }
+
+    /// When the failure happened: errors made earlier have smaller stamps. A group
+    /// lists its entries in this order, so that a failure that reaches the group late
+    /// (a starting child's, held for its caller until the caller went away) keeps its
+    /// place.
+    pub(crate) fn completed(&self) -> u64 {
+        self.completed
     }
 
     /// Takes the error the task returned, if it returned one, leaving the task as if

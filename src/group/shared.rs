@@ -5,8 +5,8 @@
 //!   unless `CLOSED`; a child decrements it after its future is dropped; the group
 //!   closes with one CAS from "zero children, open" to `CLOSED`.
 //! - `errors` is a Treiber stack: children push, the group drains it once when it
-//!   exits (and reverses it into completion order). There is no pop of single nodes,
-//!   so there is no ABA.
+//!   exits (and sorts it into completion order). There is no pop of single nodes, so
+//!   there is no ABA.
 //!
 //! The child that takes the count to zero wakes the group through its scope node's
 //! waker; the group registers that waker before it reads the count (see
@@ -88,7 +88,9 @@ impl ErrorStack {
         !self.head.load(Ordering::Acquire).is_null()
     }
 
-    /// Takes every error pushed so far, oldest first.
+    /// Takes every error pushed so far, in the order the failures happened (see
+    /// `TaskError::completed`): a failure may be pushed well after it happened (a
+    /// starting child's, held for its caller until the caller went away).
     #[inline]
     pub fn drain(&self) -> Vec<TaskError> {
         // Most groups end without errors: a load spares them the swap.
@@ -110,6 +112,8 @@ impl ErrorStack {
             errors.push(boxed.error);
         }
         errors.reverse();
+        // Pushed in about that order already: the sort only moves the late ones.
+        errors.sort_by_key(TaskError::completed);
         errors
     }
 }

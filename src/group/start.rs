@@ -631,8 +631,9 @@ impl<F, T> Drop for StartFuture<F, T> {
     fn drop(&mut self) {
         // The caller went away (it was cancelled) before the child started: the child
         // was the caller's, so it is cancelled too; an error it gave the caller, which
-        // the caller never took, goes to the group, before the child, if it is gone,
-        // is counted out (so the group cannot have drained without it).
+        // the caller never took, goes to the group (among its entries, in the place of
+        // when the child failed), before the child, if it is gone, is counted out (so
+        // the group cannot have drained without it).
         if let Some(shared) = self.shared.take() {
             let gone = shared.caller_gone();
             if let Some(limit) = &self.group.shared.limit {

@@ -1429,3 +1429,57 @@ fn the_effective_deadline_through_thousands_of_nested_starts_does_not_overflow()
 fn helper_reads_the_deadline_through_thousands_of_nested_starts() {
     deadline_through_nested_starts(20_000);
 }
+
+/// Sets its event when woken.
+struct SetOnWake(Event);
+
+impl std::task::Wake for SetOnWake {
+    fn wake(self: Arc<Self>) {
+        self.0.set();
+    }
+}
+
+/// Entries are in the order the failures happened, also for a starting child's failure
+/// held for a caller that never takes it: the child fails first, its caller never polls
+/// the start again, and a sibling fails later; the sibling's failure cancels the
+/// caller, whose start hands the child's error to the group, ahead of the sibling's.
+#[test]
+fn a_held_start_error_keeps_its_place_in_completion_order() {
+    run(2, 20, || async {
+        let settled = Event::new();
+        let err = task_group(async |tg| {
+            let (start_group, settled2) = (tg.clone(), settled.clone());
+            tg.start_soon_named("caller", async move {
+                let polled = Event::new();
+                let polled2 = polled.clone();
+                let mut start =
+                    start_group.start_named("starting", |status: TaskStatus<()>| async move {
+                        let _status = status;
+                        polled2.wait().await;
+                        Err::<(), _>(Boom("starting"))
+                    });
+                // One poll launches the child, with a waker that tells the body once
+                // the child has failed (the start wakes its caller then); the caller
+                // waits elsewhere after it, and never takes the child's error.
+                let first = {
+                    let waker = std::task::Waker::from(Arc::new(SetOnWake(settled2)));
+                    let mut cx = std::task::Context::from_waker(&waker);
+                    std::future::Future::poll(std::pin::Pin::new(&mut start), &mut cx)
+                };
+                assert!(
+                    first.is_pending(),
+                    "the child cannot fail before it is let go"
+                );
+                polled.set();
+                pending::<()>().await;
+                drop(start);
+            });
+            settled.wait().await;
+            tg.start_soon_named("sibling", async { Err::<(), _>(Boom("sibling")) });
+        })
+        .await
+        .unwrap_err();
+        let names: Vec<_> = err.errors().iter().map(|e| e.name()).collect();
+        assert_eq!(names, [Some("starting"), Some("sibling")], "{err}");
+    });
+}
