@@ -310,6 +310,20 @@ fn a_dropped_file_still_does_the_write_it_accepted() {
     });
 }
 
+/// Starts `hold` on the blocking pool and returns its future once it runs: with one
+/// pool thread, calls made while it runs wait in the queue.
+async fn hold_the_pool_thread(hold: impl FnOnce() + Send + 'static) -> pride::ToThread<()> {
+    let started = pride::Event::new();
+    let running = started.clone();
+    let mut hold = pride::to_thread(move || {
+        running.set();
+        hold();
+    });
+    assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
+    started.wait().await;
+    hold
+}
+
 /// On a runtime whose pool has one thread: holds that thread with a closure that waits
 /// until the returned sender is dropped and then runs `then`, writes `data` to a new
 /// file at `path` (accepted at once, and queued behind the held thread), and drops the
@@ -322,15 +336,11 @@ fn queue_a_dropped_files_write(
     runtime.block_on(async move {
         let mut file = fs::File::create(&path).await.unwrap();
         let (release, held) = std::sync::mpsc::channel::<()>();
-        let started = pride::Event::new();
-        let running = started.clone();
-        let mut hold = pride::to_thread(move || {
-            running.set();
+        let _hold = hold_the_pool_thread(move || {
             let _ = held.recv();
             then();
-        });
-        assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
-        started.wait().await;
+        })
+        .await;
         file.write_all(b"data").await.unwrap();
         drop(file);
         release
@@ -387,14 +397,10 @@ fn a_file_whose_read_its_runtimes_drop_skipped_fails_with_an_error() {
         let (release, held) = std::sync::mpsc::channel::<()>();
         let (file, read) = runtime.block_on(async move {
             let mut file = fs::File::open(&path).await.unwrap();
-            let started = pride::Event::new();
-            let running = started.clone();
-            let mut hold = pride::to_thread(move || {
-                running.set();
+            let hold = hold_the_pool_thread(move || {
                 let _ = held.recv();
-            });
-            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
-            started.wait().await;
+            })
+            .await;
             // Queued behind the held thread, then let go of: the `File` keeps it.
             let mut buf = [0; 4];
             assert!(
@@ -448,14 +454,10 @@ fn a_listing_whose_batch_its_runtimes_drop_skipped_ends_with_an_error() {
         let (release, held) = std::sync::mpsc::channel::<()>();
         let (entries, hold) = runtime.block_on(async move {
             let mut entries = fs::read_dir(&listed).await.unwrap();
-            let started = pride::Event::new();
-            let running = started.clone();
-            let mut hold = pride::to_thread(move || {
-                running.set();
+            let hold = hold_the_pool_thread(move || {
                 let _ = held.recv();
-            });
-            assert!(futures_lite::future::poll_once(&mut hold).await.is_none());
-            started.wait().await;
+            })
+            .await;
             // Queued behind the held thread, then let go of: the listing keeps it.
             assert!(
                 futures_lite::future::poll_once(entries.next_entry())

@@ -670,29 +670,22 @@ fn a_closure_submitting_many_jobs_lends_the_cap_one_thread() {
     );
 }
 
-/// A group that a closure opened while its runtime ran, whose child the runtime's drop
-/// dropped before it finished, does not report success: the child is an entry of its
-/// error, by name, saying the runtime was dropped.
-#[test]
-fn a_group_a_closure_opened_reports_the_child_its_runtimes_drop_dropped() {
+/// Opens a group in a `to_thread` closure, through an executor of the closure's own,
+/// whose body starts one child with `start(tg, started)` (the child calls `started`
+/// once it runs, then waits for ever); lets go of the closure once the child runs, then
+/// drops the runtime. Returns the group's outcome, as the closure saw it.
+fn group_in_a_closure_outliving_its_runtime(
+    start: impl FnOnce(&pride::TaskGroup, Box<dyn FnOnce() + Send>) + Send + 'static,
+) -> Result<(), pride::GroupError> {
     let (send, outcome) = std::sync::mpsc::channel();
     let (child_started, started) = std::sync::mpsc::channel::<()>();
     let runtime = builder(1).build().unwrap();
     runtime.block_on(async move {
         let closure = to_thread(move || {
             let out = futures_lite::future::block_on(task_group(async move |tg| {
-                tg.start_soon_named("stuck", async move {
-                    child_started.send(()).unwrap();
-                    std::future::pending::<()>().await;
-                });
+                start(&tg, Box::new(move || child_started.send(()).unwrap()));
             }));
-            send.send(out.map_err(|e| {
-                e.errors()
-                    .iter()
-                    .map(|t| format!("{:?}: {t}", t.name()))
-                    .collect::<Vec<_>>()
-            }))
-            .unwrap();
+            send.send(out).unwrap();
         });
         // Started, then let go of: the closure runs on.
         let mut closure = std::pin::pin!(closure);
@@ -704,10 +697,28 @@ fn a_group_a_closure_opened_reports_the_child_its_runtimes_drop_dropped() {
         pride::to_thread(move || started.recv().unwrap()).await;
     });
     drop(runtime);
-    let outcome = outcome
+    outcome
         .recv_timeout(Duration::from_secs(60))
-        .expect("the group hung");
-    let entries = outcome.expect_err("the group reported success for a child dropped unfinished");
+        .expect("the group hung")
+}
+
+/// A group that a closure opened while its runtime ran, whose child the runtime's drop
+/// dropped before it finished, does not report success: the child is an entry of its
+/// error, by name, saying the runtime was dropped.
+#[test]
+fn a_group_a_closure_opened_reports_the_child_its_runtimes_drop_dropped() {
+    let outcome = group_in_a_closure_outliving_its_runtime(|tg, started| {
+        tg.start_soon_named("stuck", async move {
+            started();
+            std::future::pending::<()>().await;
+        });
+    });
+    let error = outcome.expect_err("the group reported success for a child dropped unfinished");
+    let entries: Vec<_> = error
+        .errors()
+        .iter()
+        .map(|t| format!("{:?}: {t}", t.name()))
+        .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(
         entries[0].starts_with("Some(\"stuck\")") && entries[0].contains("runtime was dropped"),
@@ -720,37 +731,18 @@ fn a_group_a_closure_opened_reports_the_child_its_runtimes_drop_dropped() {
 /// handler, which went with it).
 #[test]
 fn an_isolated_child_the_runtimes_drop_dropped_is_not_its_groups_failure() {
-    let (send, outcome) = std::sync::mpsc::channel();
-    let (child_started, started) = std::sync::mpsc::channel::<()>();
     let handled = Arc::new(AtomicBool::new(false));
     let handler_ran = handled.clone();
-    let runtime = builder(1).build().unwrap();
-    runtime.block_on(async move {
-        let closure = to_thread(move || {
-            let out = futures_lite::future::block_on(task_group(async move |tg| {
-                tg.start_soon_isolated_with(
-                    "conn",
-                    async move {
-                        child_started.send(()).unwrap();
-                        std::future::pending::<()>().await;
-                    },
-                    move |_| handler_ran.store(true, Ordering::SeqCst),
-                );
-            }));
-            send.send(out.map_err(|e| e.to_string())).unwrap();
-        });
-        let mut closure = std::pin::pin!(closure);
-        assert!(
-            futures_lite::future::poll_once(&mut closure)
-                .await
-                .is_none()
+    let outcome = group_in_a_closure_outliving_its_runtime(move |tg, started| {
+        tg.start_soon_isolated_with(
+            "conn",
+            async move {
+                started();
+                std::future::pending::<()>().await;
+            },
+            move |_| handler_ran.store(true, Ordering::SeqCst),
         );
-        pride::to_thread(move || started.recv().unwrap()).await;
     });
-    drop(runtime);
-    let outcome = outcome
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the group hung");
-    assert_eq!(outcome, Ok(()));
+    assert!(outcome.is_ok(), "{outcome:?}");
     assert!(!handled.load(Ordering::SeqCst), "the handler ran");
 }
