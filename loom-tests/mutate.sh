@@ -72,6 +72,7 @@ rows=(
   'G15#src/group/start.rs#s/self\.node\.cancel\(\);\n(\s*)let _ = self\.settle\(State::NotStarted\);/let _ = self.settle(State::NotStarted);\n$1self.node.cancel();/#loom_start#caught'
   'G16#src/group/start.rs#s/if self\.0\.still_the_callers_and_cancelled\(\) \{/if self.0.cancel_reached() {/#loom_start#caught'
   'G17#src/group/start.rs#s/(let waker = \{\n\s*let mut state = self\.state\.lock\(\);\n)(\s*)(if self\.cancel_reached\(\) \{\n\s*return HandOver::CallerCancelled;\n\s*\}\n)/$2$3$1/#loom_start#caught'
+  'G18#src/cancel/node.rs#s/pending\.push\(\(child, true\)\);/let _ = child;/#loom_start#escape'
   'H1#src/group/shared.rs#s/self.0.fetch_add\(0, Ordering::AcqRel\) & HANDED != 0/self.0.load(Ordering::Acquire) & HANDED != 0/#loom_drain#caught'
   'H2#src/group/shared.rs#s/children.0.fetch_and\(!HANDED, Ordering::AcqRel\) & HANDED != 0/children.0.load(Ordering::Acquire) & HANDED != 0/#loom_drain#caught'
   'H3#src/group/shared.rs#s/let release = removed.handed_over\(\) &&/let release = false \&\& removed.handed_over() \&\&/#loom_drain#caught'

@@ -1483,3 +1483,42 @@ fn a_held_start_error_keeps_its_place_in_completion_order() {
         assert_eq!(names, [Some("starting"), Some("sibling")], "{err}");
     });
 }
+
+/// Until `started`, a cancel of the caller's scopes wakes what waits inside the starting
+/// child at once: a grandchild suspended in a group inside the child, on another
+/// worker, is dropped where it waits while the child and its caller are still busy in
+/// polls (nothing else would wake it before the child's poll ends).
+#[test]
+fn a_callers_cancel_wakes_a_starting_childs_waiting_grandchild_at_once() {
+    let late = Flag::new();
+    let late2 = late.clone();
+    start_under_a_busy_caller(late.clone(), move |caller, status| async move {
+        let _ = pride::task_group(async move |inner| {
+            let (waiting, gone) = (Flag::new(), pride::Event::new());
+            let (waits, guard) = (waiting.clone(), SetOnDrop(gone.clone()));
+            inner.start_soon(async move {
+                let _guard = guard;
+                waits.set();
+                pending::<()>().await;
+            });
+            // Suspends until the grandchild waits (what a poll made inside the child is
+            // linked below it once that poll suspends); then, in one poll (CPU work),
+            // cancels its caller's scope and stays until the grandchild is gone, or 2 s.
+            while !waiting.is_set() {
+                pride::yield_now().await;
+            }
+            caller.cancel();
+            let t0 = std::time::Instant::now();
+            crate::common::spin_until(|| gone.is_set() || t0.elapsed() > Duration::from_secs(2));
+            if !gone.is_set() {
+                late2.set();
+            }
+        })
+        .await;
+        status.started(());
+    });
+    assert!(
+        !late.is_set(),
+        "a grandchild waiting in a starting child was not woken by its caller's cancel"
+    );
+}
