@@ -727,7 +727,8 @@ impl GroupError {
 
     /// The first error of type `E`, looking into what each entry's error holds too:
     /// its [`source`](std::error::Error::source) chain (a failed start's
-    /// [`StartError::Failed`] holds the task's error, a wrapper its cause), and a
+    /// [`StartError::Failed`] holds the task's error, a wrapper its cause, an
+    /// [`io::Error`](std::io::Error) the error it wraps), and a
     /// nested group's entries. Entries in order, everything an entry holds (a nested
     /// group's entries, and theirs) before the next entry. It looks however deep the
     /// nesting is.
@@ -751,7 +752,15 @@ impl GroupError {
                     pending.push(group.inner.errors.iter());
                     break;
                 }
-                next = error.source();
+                next = match error.downcast_ref::<std::io::Error>() {
+                    // An `io::Error`'s `source` is the source of the error it wraps,
+                    // skipping that error itself (a group's error put in one with
+                    // `io::Error::other`, say): look at the wrapped error instead.
+                    Some(io) => io
+                        .get_ref()
+                        .map(|inner| inner as &(dyn std::error::Error + 'static)),
+                    None => error.source(),
+                };
             }
         }
         None

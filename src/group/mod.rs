@@ -359,6 +359,12 @@ impl TaskGroup {
     /// joins this group). An error or panic of a starting child whose caller was
     /// cancelled goes to this group as the child's failure: it is never lost.
     ///
+    /// In a group with a concurrency limit, a starting child still queued for a slot
+    /// when its caller is cancelled never runs: it leaves the queue, and its future is
+    /// dropped when the caller lets go of the start (inside that drop: mind what locks
+    /// the caller holds then), or, should a slot come first, when the slot would have
+    /// gone to it. Without a limit, such a child runs to its first suspension point.
+    ///
     /// ```
     /// use pride::{BoxError, TaskStatus};
     ///

@@ -172,8 +172,9 @@ impl Sleep {
     /// [`advance`](crate::time::advance) past the deadline makes it true at once).
     /// False until the first poll, which arms the timer. After
     /// [`reset`](Self::reset) it is false again, unless the clock has already reached
-    /// the new deadline (then the timer fires at once and it stays true). A zero sleep
-    /// is elapsed once it has yielded.
+    /// the new deadline and the sleep had armed a timer (then the timer fires at once
+    /// and it stays true). A zero sleep is elapsed once it has yielded; it never arms a
+    /// timer, so after a reset it reads false until its next poll.
     ///
     /// ```
     /// use std::pin::pin;

@@ -527,6 +527,35 @@ fn find_looks_through_failed_starts_and_sources() {
     })
     .unwrap_err();
     assert_eq!(err.find::<MyError>(), Some(&MyError(8)), "{err}");
+
+    // An `io::Error` wrapping a group's error (its `source` skips the wrapped error):
+    // every entry of the wrapped group is looked at, not only the first.
+    let err = crate::common::run(2, 60, || {
+        task_group(async |tg| {
+            tg.start_soon(async {
+                task_group(async |tg| {
+                    tg.start_soon(async { Err::<(), _>("first") });
+                    // Shielded: it fails after the first failure cancelled the group.
+                    tg.start_soon(async {
+                        let shield = pride::CancelScope::new();
+                        shield.set_shield(true);
+                        shield
+                            .run(async {
+                                pride::sleep(std::time::Duration::from_millis(1)).await;
+                                Err::<(), _>(MyError(9))
+                            })
+                            .await
+                            .expect("shielded")
+                    });
+                })
+                .await
+                .map_err(std::io::Error::other)
+            });
+        })
+    })
+    .unwrap_err();
+    assert!(err.find::<GroupError>().is_some(), "{err}");
+    assert_eq!(err.find::<MyError>(), Some(&MyError(9)), "{err}");
 }
 
 /// A group's error passed on through a failed start shows as a nested tree, as one
