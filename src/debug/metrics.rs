@@ -44,7 +44,8 @@ pub struct RuntimeMetrics {
     pub blocking_queue_depth: usize,
     /// Timers (sleeps, intervals, deadlines of scopes) armed in the timer wheels.
     pub timers_armed: usize,
-    /// Sockets registered with the reactor.
+    /// Sockets, pipes and child processes registered with the reactor. A child dropped
+    /// while it runs, watched only so that it is reaped when it exits, is not counted.
     pub sockets_registered: usize,
 }
 

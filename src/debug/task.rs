@@ -189,6 +189,26 @@ impl Drop for RootWaits {
     }
 }
 
+/// Runs `f` with no `block_on` call's record on this thread: a leaf future it polls
+/// under a waker that is not a task's records no wait (for a wait of the runtime's own
+/// that no task is in).
+pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<StdArc<TaskDebug>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(debug) = self.0.take() {
+                let _ = ROOT.try_with(|root| *root.borrow_mut() = Some(debug));
+            }
+        }
+    }
+    let _restore = Restore(
+        ROOT.try_with(|root| root.borrow_mut().take())
+            .ok()
+            .flatten(),
+    );
+    f()
+}
+
 /// `poll`, after recording (as [`waits`] does) that the task waits for `on` if it is
 /// pending.
 #[inline]

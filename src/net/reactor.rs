@@ -22,6 +22,9 @@
 //!   operation while the slot says ready, and on `WouldBlock` clears exactly the
 //!   readiness it saw (see `scheduled_io.rs`), then waits for the next edge.
 //! - Dropping an [`IoSource`] deregisters its source and then removes its entry.
+//! - A registration made [background](IoSource::set_background) (no task waits on it:
+//!   a dropped child's process descriptor) is left out of [`Reactor::registered`], so
+//!   it neither shows in the metrics nor holds off the deadlock report.
 //! - [`Reactor::shut_down`] (the runtime is dropped) marks the slab shut, so no
 //!   registration is added after it, and shuts every registration in it down (see
 //!   `scheduled_io.rs`): a socket that outlives its runtime fails instead of waiting
@@ -58,6 +61,8 @@ struct Registrations {
     next_generation: u64,
     /// Set by [`Reactor::shut_down`]: registering fails from then on.
     shut: bool,
+    /// How many registrations in `slab` are background ones.
+    background: usize,
 }
 
 impl Reactor {
@@ -68,13 +73,16 @@ impl Reactor {
                 slab: Slab::new(),
                 next_generation: 0,
                 shut: false,
+                background: 0,
             }),
         }
     }
 
-    /// How many sockets are registered now, for the runtime's metrics.
+    /// How many sockets are registered now that a task may wait on, for the runtime's
+    /// metrics and its deadlock watch: background registrations are left out.
     pub(crate) fn registered(&self) -> usize {
-        self.registrations.lock().slab.len()
+        let registrations = self.registrations.lock();
+        registrations.slab.len() - registrations.background
     }
 
     /// A new registration's state and its mio token.
@@ -116,8 +124,12 @@ impl Reactor {
         }
     }
 
-    fn release(&self, token: usize) {
-        self.registrations.lock().slab.remove(token & INDEX_MASK);
+    fn release(&self, token: usize, background: bool) {
+        let registrations = &mut *self.registrations.lock();
+        registrations.slab.remove(token & INDEX_MASK);
+        if background {
+            registrations.background -= 1;
+        }
     }
 
     /// Delivers one event of a driver turn.
@@ -157,6 +169,8 @@ pub(crate) struct IoSource<S: Source> {
     io: Arc<ScheduledIo>,
     reactor: Arc<Reactor>,
     token: usize,
+    /// Counted in the reactor's background registrations.
+    background: bool,
 }
 
 impl<S: Source> IoSource<S> {
@@ -174,7 +188,7 @@ impl<S: Source> IoSource<S> {
             .registry
             .register(&mut source, mio::Token(token), interest)
         {
-            reactor.release(token);
+            reactor.release(token, false);
             return Err(e);
         }
         Ok(IoSource {
@@ -182,7 +196,17 @@ impl<S: Source> IoSource<S> {
             io,
             reactor,
             token,
+            background: false,
         })
+    }
+
+    /// Marks this registration as one no task waits on: it is left out of
+    /// [`Reactor::registered`] from now on, until it is dropped.
+    pub(crate) fn set_background(&mut self) {
+        if !self.background {
+            self.background = true;
+            self.reactor.registrations.lock().background += 1;
+        }
     }
 
     /// Runs `op` once the source is ready in `direction`, until it returns anything but
@@ -250,7 +274,7 @@ impl<S: Source> Drop for IoSource<S> {
         // carry this registration's generation and are ignored by a later owner of the
         // slab key.
         let _ = self.reactor.registry.deregister(&mut self.source);
-        self.reactor.release(self.token);
+        self.reactor.release(self.token, self.background);
     }
 }
 

@@ -8,21 +8,23 @@
 //! kernel's news, which the runtime's clock (mock or autojump) has no say in.
 //!
 //! Children dropped before they were reaped are kept in [`ORPHANS`], each with its
-//! pidfd (if it has one) still registered with the reactor. [`reap_orphans`] reaps,
-//! without waiting, those that have exited, and leaves a waker of its own on the
-//! pidfd of each one that still runs: the driver's event for an orphan's exit runs the
-//! next sweep, so it is reaped at once, with no later spawn. Nothing ever waits for an
-//! orphan (no thread, no pool job): one that never exits costs only its entry. An
-//! orphan without a pidfd, or whose runtime is gone (the pidfd then fails, and goes),
-//! is reaped by whichever sweep comes after its exit: at a spawn, or at another
-//! orphan's exit.
+//! pidfd (if it has one) still registered with the reactor, as a background
+//! registration: no task waits on it, so it neither counts as a registered socket nor
+//! holds off the deadlock report. Each orphan's pidfd holds a waker of its own: the
+//! driver's event for its exit reaps that orphan (and polls those without a pidfd), so
+//! it is reaped at once, with no later spawn, and one exit costs one pidfd poll.
+//! [`reap_orphans`] (at each spawn) sweeps them all, reaping without waiting those
+//! that have exited. Nothing ever waits for an orphan (no thread, no pool job): one
+//! that never exits costs only its entry. An orphan without a pidfd, or whose runtime
+//! is gone (the pidfd then fails, and goes), is reaped by whichever look comes after
+//! its exit: at a spawn, at another child's drop, or at another orphan's exit.
 //!
-//! Sweeps may start on any thread at any time (a spawn, the driver, the runtime's
-//! drop, a drop of a `Child`), also while another sweep runs: a sweep that finds the
-//! list locked leaves [`SWEEP_AGAIN`] set, and the sweep that holds the lock sweeps
-//! again before leaving (a drop that holds it to add an orphan sweeps afterwards). A sweep polls each pidfd with a fresh cooperative
-//! budget, so that the poll is never refused (a refusal would wake the sweep's own
-//! waker, which would sweep again, for ever).
+//! Sweeps may be asked for on any thread at any time, also while another sweep runs:
+//! [`SWEEPS`] counts the asks not yet served, and only the asker that finds it at zero
+//! sweeps, again and again until every ask counted meanwhile is served. An orphan's
+//! poll has a fresh cooperative budget, so that it is never refused (a refusal would
+//! wake its waker at once, which locks [`ORPHANS`] again), and records no wait for the
+//! dump (no task waits there).
 //!
 //! Unsafe code here: the `pidfd_open` system call and taking ownership of the
 //! descriptor it returns. Rules: the call is given only integers; a non-negative
@@ -30,69 +32,99 @@
 
 use std::io;
 use std::process::ExitStatus;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::task::{Context, Poll, Wake, Waker};
+#[cfg(target_os = "linux")]
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+#[cfg(target_os = "linux")]
+use std::task::{Wake, Waker};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::time::Backoff;
 
-/// Children dropped unreaped, reaped by [`reap_orphans`].
+/// Children dropped unreaped, reaped by [`reap_orphans`] and by their exits.
 static ORPHANS: Mutex<Vec<Orphan>> = Mutex::new(Vec::new());
 
-/// A sweep was asked for while [`ORPHANS`] was locked: whoever holds it sweeps again.
-static SWEEP_AGAIN: AtomicBool = AtomicBool::new(false);
+/// Sweeps asked for and not yet served. Every ask and every serve is a read-modify-write
+/// of this one word, so all of them fall in one order: an ask that finds it above zero
+/// comes before the sweeper's subtraction that would take it to zero, which then leaves
+/// it above zero, and the sweeper sweeps again. No ask is lost, whatever the memory
+/// model (as a flag set on one side and a lock read on the other could be).
+static SWEEPS: AtomicUsize = AtomicUsize::new(0);
 
 /// A child dropped before it was reaped.
 struct Orphan {
     child: std::process::Child,
-    /// Its pidfd, registered with the reactor of the runtime it was spawned in, while
-    /// that runtime lasts: its readiness wakes a sweep.
+    /// Its pidfd, registered with the reactor of the runtime it was spawned in (in the
+    /// background), while that runtime lasts: its readiness wakes `waker`.
     #[cfg(target_os = "linux")]
     pidfd: Option<crate::net::reactor::IoSource<pidfd::PidFd>>,
+    /// Reaps this orphan: an [`Exited`] with its process id.
+    #[cfg(target_os = "linux")]
+    waker: Waker,
 }
 
 impl Orphan {
     /// Reaps the child if it has exited: false then (or if it cannot be waited for
-    /// at all), and it can go. True while it runs; its pidfd (if any) then holds
-    /// `waker`, which sweeps again when the child exits.
-    fn still_running(&mut self, waker: &Waker) -> bool {
+    /// at all), and it can go. True while it runs; its pidfd (if any) then holds its
+    /// waker, which reaps it when it exits.
+    fn still_running(&mut self) -> bool {
         #[cfg(target_os = "linux")]
         if let Some(io) = &self.pidfd {
             let child = &mut self.child;
-            let mut cx = Context::from_waker(waker);
-            // A fresh budget: a refusal would wake `waker` at once.
-            let polled = crate::runtime::coop::budget(|| {
-                io.poll_io(&mut cx, crate::net::Direction::Read, |_| exited(child))
+            let mut cx = Context::from_waker(&self.waker);
+            // A fresh budget: a refusal would wake the waker at once. No wait is
+            // recorded: the task (or `block_on`) on this thread does not wait here.
+            let polled = crate::debug::task::unrecorded(|| {
+                crate::runtime::coop::budget(|| {
+                    io.poll_io(&mut cx, crate::net::Direction::Read, |_| exited(child))
+                })
             });
             match polled {
                 Poll::Pending => return true,
                 Poll::Ready(Ok(_)) => return false,
-                // The runtime is gone (or the descriptor failed): later sweeps only ask.
+                // The runtime is gone (or the descriptor failed): later looks only ask.
                 Poll::Ready(Err(_)) => self.pidfd = None,
             }
         }
-        let _ = waker;
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Whether a look for `exited` (a process id; `None`: for all) polls this orphan:
+    /// one without a pidfd has nothing else to notice its exit, and is always looked at.
+    fn looked_at(&self, exited: Option<u32>) -> bool {
+        #[cfg(target_os = "linux")]
+        if self.pidfd.is_some() {
+            return exited.is_none_or(|pid| pid == self.child.id());
+        }
+        let _ = exited;
+        true
     }
 }
 
-/// What an orphan's pidfd wakes: a sweep.
-struct Sweep;
+/// Reaps, without waiting, the orphans of `orphans` that a look for `exited` polls
+/// (see [`Orphan::looked_at`]) and that have exited.
+fn look(orphans: &mut Vec<Orphan>, exited: Option<u32>) {
+    orphans.retain_mut(|orphan| !orphan.looked_at(exited) || orphan.still_running());
+}
 
-/// The waker every sweep leaves on the pidfds (one, so that a registration that
-/// still holds it is not replaced by a copy).
-static SWEEP: LazyLock<Waker> = LazyLock::new(|| Waker::from(Arc::new(Sweep)));
+/// What an orphan's pidfd wakes: a look at the orphan with this process id (unique
+/// among unreaped children; a stale wake after its reaping only polls another).
+#[cfg(target_os = "linux")]
+struct Exited(u32);
 
-impl Wake for Sweep {
+#[cfg(target_os = "linux")]
+impl Wake for Exited {
     fn wake(self: Arc<Self>) {
-        reap_orphans();
+        self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        reap_orphans();
+        // Never called with the lock held: a poll in a look is never refused, and
+        // nothing dropped in a look wakes anyone.
+        look(&mut ORPHANS.lock(), Some(self.0));
     }
 }
 
@@ -102,39 +134,43 @@ pub(super) fn orphan(mut child: std::process::Child, exit: ExitWatch) {
     if !matches!(child.try_wait(), Ok(None)) {
         return;
     }
+    let pid = child.id();
     let orphan = Orphan {
         child,
         #[cfg(target_os = "linux")]
         pidfd: match exit {
-            ExitWatch::PidFd(io) => Some(io),
+            ExitWatch::PidFd(mut io) => {
+                io.set_background();
+                Some(io)
+            }
             ExitWatch::Poll { .. } => None,
         },
+        #[cfg(target_os = "linux")]
+        waker: Waker::from(Arc::new(Exited(pid))),
     };
     #[cfg(not(target_os = "linux"))]
     drop(exit);
-    ORPHANS.lock().push(orphan);
+    let mut orphans = ORPHANS.lock();
+    orphans.push(orphan);
     // Leaves the waker on its pidfd, or reaps it if it exited meanwhile.
-    reap_orphans();
+    look(&mut orphans, Some(pid));
 }
 
 /// Reaps the orphans that have exited since, without waiting.
 pub(super) fn reap_orphans() {
+    if SWEEPS.fetch_add(1, Ordering::AcqRel) != 0 {
+        // The sweeper sweeps again for this ask.
+        return;
+    }
+    let mut asked = 1;
     loop {
-        let Some(mut orphans) = ORPHANS.try_lock() else {
-            SWEEP_AGAIN.store(true, Ordering::SeqCst);
-            if ORPHANS.is_locked() {
-                // Its holder sweeps (again) once it lets go: a sweep sees the flag,
-                // a push is followed by a sweep.
-                return;
-            }
-            continue;
-        };
-        SWEEP_AGAIN.store(false, Ordering::SeqCst);
-        orphans.retain_mut(|orphan| orphan.still_running(&SWEEP));
-        drop(orphans);
-        if !SWEEP_AGAIN.load(Ordering::SeqCst) {
+        look(&mut ORPHANS.lock(), None);
+        // Serves the asks counted before this sweep began.
+        let left = SWEEPS.fetch_sub(asked, Ordering::AcqRel) - asked;
+        if left == 0 {
             return;
         }
+        asked = left;
     }
 }
 

@@ -623,3 +623,141 @@ fn many_killed_children_are_reaped_alone() {
     });
     println!("every killed child was reaped");
 }
+
+/// Kills `pid` with SIGKILL (whoever reaps it afterwards).
+#[cfg(target_os = "linux")]
+fn kill(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+}
+
+/// Whether an autojump runtime reports a deadlock (a task waiting for an event nobody
+/// in the runtime sets) within a generous bound; `drop_running_child`: the `block_on`
+/// first drops a child that still runs (no `kill_on_drop`), as a program that gives up
+/// on a helper process does.
+#[cfg(target_os = "linux")]
+fn deadlock_reported(drop_running_child: bool) -> bool {
+    let (report, reported) = std::sync::mpsc::channel::<()>();
+    let runtime = crate::common::builder(1)
+        .clock(pride::time::Clock::autojump())
+        .on_deadlock(move |_| {
+            let _ = report.send(());
+        })
+        .build()
+        .unwrap();
+    let event = pride::Event::new();
+    let set = event.clone();
+    let reporter = std::thread::spawn(move || {
+        let seen = reported.recv_timeout(Duration::from_secs(10)).is_ok();
+        set.set();
+        seen
+    });
+    let pid = runtime.block_on(async move {
+        let pid = drop_running_child.then(|| {
+            let child = Command::new("sleep").arg("600").spawn().unwrap();
+            child.id()
+        });
+        pride::task_group(async move |tg| {
+            tg.start_soon_named("waiter", async move { event.wait().await });
+        })
+        .await
+        .unwrap();
+        pid
+    });
+    if let Some(pid) = pid {
+        kill(pid);
+    }
+    drop(runtime);
+    reporter.join().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_deadlock_is_reported_with_no_child_dropped() {
+    assert!(crate::common::watchdog(60, || deadlock_reported(false)));
+}
+
+/// A dropped child that still runs wakes no task when it exits: it does not hide a
+/// deadlock.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_deadlock_is_reported_after_a_running_child_was_dropped() {
+    assert!(
+        crate::common::watchdog(60, || deadlock_reported(true)),
+        "the deadlock was not reported"
+    );
+}
+
+/// A dropped child that still runs is not counted as a registered socket.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_dropped_running_child_is_not_a_registered_socket() {
+    crate::common::watchdog(60, || {
+        let runtime = crate::common::runtime(1);
+        let pid = runtime.block_on(async {
+            let child = Command::new("sleep").arg("600").spawn().unwrap();
+            child.id()
+        });
+        let registered = runtime.metrics().sockets_registered;
+        kill(pid);
+        drop(runtime);
+        assert_eq!(registered, 0, "sockets registered after the drop");
+    });
+}
+
+/// Dropping a child that still runs leaves no wait recorded for the task that dropped
+/// it: the dump does not show the `block_on` waiting for a readable socket.
+#[cfg(target_os = "linux")]
+#[test]
+fn dropping_a_running_child_does_not_show_the_root_waiting_on_a_socket() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Poll, Waker};
+
+    crate::common::watchdog(60, || {
+        let runtime = crate::common::runtime(1);
+        // Set (and its waker woken) once the dump is taken; waiting on it records no
+        // wait of its own.
+        let go = Arc::new((AtomicBool::new(false), Mutex::new(None::<Waker>)));
+        let (dropped, is_dropped) = std::sync::mpsc::channel::<u32>();
+        std::thread::scope(|s| {
+            let runtime = &runtime;
+            let looker = {
+                let go = go.clone();
+                s.spawn(move || {
+                    let pid = is_dropped.recv().unwrap();
+                    let dump = runtime.dump();
+                    go.0.store(true, Ordering::SeqCst);
+                    if let Some(waker) = go.1.lock().unwrap().take() {
+                        waker.wake();
+                    }
+                    (pid, dump)
+                })
+            };
+            runtime.block_on(async {
+                let child = Command::new("sleep").arg("600").spawn().unwrap();
+                let pid = child.id();
+                drop(child);
+                dropped.send(pid).unwrap();
+                std::future::poll_fn(|cx| {
+                    *go.1.lock().unwrap() = Some(cx.waker().clone());
+                    if go.0.load(Ordering::SeqCst) {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await;
+            });
+            let (pid, dump) = looker.join().unwrap();
+            kill(pid);
+            assert_eq!(dump.roots.len(), 1, "{dump}");
+            assert_ne!(
+                dump.roots[0].waiting,
+                Some(pride::debug::Wait::Readable),
+                "{dump}"
+            );
+        });
+    });
+}
