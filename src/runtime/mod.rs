@@ -52,7 +52,7 @@ pub use yield_now::{YieldNow, yield_now};
 /// the woken task is queued, as while the runtime runs, and dropped after, never inside
 /// the waker's call, so a cleanup that takes a lock the waker holds does not deadlock.
 /// A task group still awaited when its child is dropped this way (one a `to_thread`
-/// closure awaits, say) does not count the child as done: the child fails, by name,
+/// closure awaits, say) does not count an ordinary child as done: the child fails, by name,
 /// with an error saying the runtime was dropped before the task finished, which goes
 /// where its failures go (its group; its `start` caller, before it started). An
 /// isolated child's failures never reach its group: this one is not reported.

@@ -746,3 +746,92 @@ fn an_isolated_child_the_runtimes_drop_dropped_is_not_its_groups_failure() {
     assert!(outcome.is_ok(), "{outcome:?}");
     assert!(!handled.load(Ordering::SeqCst), "the handler ran");
 }
+
+/// Unnamed and named isolated children are exempt too, as is the one with a handler;
+/// an ordinary child started with `try_start_soon` is reported.
+#[test]
+fn every_kind_of_isolated_child_the_runtimes_drop_dropped_is_exempt() {
+    let unnamed = group_in_a_closure_outliving_its_runtime(|tg, started| {
+        tg.start_soon_isolated(async move {
+            started();
+            std::future::pending::<()>().await;
+        });
+    });
+    assert!(unnamed.is_ok(), "{unnamed:?}");
+    let named = group_in_a_closure_outliving_its_runtime(|tg, started| {
+        tg.start_soon_isolated_named("conn", async move {
+            started();
+            std::future::pending::<()>().await;
+        });
+    });
+    assert!(named.is_ok(), "{named:?}");
+    let ordinary = group_in_a_closure_outliving_its_runtime(|tg, started| {
+        tg.try_start_soon(async move {
+            started();
+            std::future::pending::<()>().await;
+        })
+        .unwrap();
+    });
+    let error = ordinary.expect_err("an ordinary child's drop was taken for success");
+    assert!(error.to_string().contains("runtime was dropped"), "{error}");
+}
+
+/// Whether the current runtime has begun to shut down: its pool refuses a closure then.
+fn pool_refuses() -> bool {
+    std::panic::catch_unwind(|| {
+        futures_lite::future::block_on(futures_lite::future::poll_once(to_thread(|| ())))
+    })
+    .is_err()
+}
+
+/// A `File` written once its runtime's drop has begun (by a task whose poll was still
+/// running then) fails at once: the pool refused the call, and the file went with it;
+/// flush and close fail after it, and nothing reaches the file.
+#[test]
+fn a_file_write_refused_as_its_runtime_shuts_down_fails_at_once() {
+    use futures_lite::AsyncWriteExt;
+    use futures_lite::future::poll_once;
+
+    let path = std::env::temp_dir().join(format!("pride-refused-write-{}", std::process::id()));
+    let file = pride::fs::File::from_std(std::fs::File::create(&path).unwrap());
+    let (send, outcome) = std::sync::mpsc::channel();
+    let _ = group_in_a_closure_outliving_its_runtime(move |tg, started| {
+        tg.start_soon(async move {
+            let mut file = file;
+            started();
+            // Stays in this poll until the runtime's drop has begun (the drop waits for
+            // the poll to end before it drops the task).
+            let t0 = std::time::Instant::now();
+            while !pool_refuses() {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(30),
+                    "the runtime was not dropped"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let write = poll_once(file.write(b"x")).await;
+            let flush = poll_once(file.flush()).await;
+            let close = poll_once(file.close()).await;
+            let text =
+                |r: Option<std::io::Result<_>>| r.map(|r| r.map(|_| ()).map_err(|e| e.to_string()));
+            send.send([text(write.map(|r| r.map(|_| ()))), text(flush), text(close)])
+                .unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    let outcomes = outcome
+        .recv_timeout(Duration::from_secs(60))
+        .expect("no outcome");
+    for outcome in outcomes {
+        let error = outcome
+            .expect("an operation on the closed file stayed pending")
+            .expect_err("an operation on a file whose write was refused succeeded");
+        assert!(error.contains("the runtime was dropped"), "{error}");
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"",
+        "the refused write reached the file"
+    );
+    let _ = std::fs::remove_file(&path);
+}

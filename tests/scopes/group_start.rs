@@ -1501,17 +1501,23 @@ fn a_callers_cancel_wakes_a_starting_childs_waiting_grandchild_at_once() {
                 waits.set();
                 pending::<()>().await;
             });
-            // Suspends until the grandchild waits (what a poll made inside the child is
-            // linked below it once that poll suspends); then, in one poll (CPU work),
-            // cancels its caller's scope and stays until the grandchild is gone, or 2 s.
-            while !waiting.is_set() {
+            // Suspends at least once, and until the grandchild waits (what a poll made
+            // inside the child is linked below it once that poll suspends); then, in one
+            // poll (CPU work), cancels its caller's scope and stays until the grandchild
+            // is gone, or 2 s.
+            loop {
                 pride::yield_now().await;
+                if waiting.is_set() {
+                    break;
+                }
             }
             caller.cancel();
             let t0 = std::time::Instant::now();
             crate::common::spin_until(|| gone.is_set() || t0.elapsed() > Duration::from_secs(2));
             if !gone.is_set() {
                 late2.set();
+                // Ends the group (its teardown wakes the grandchild) for a quick failure.
+                inner.cancel_scope().cancel();
             }
         })
         .await;

@@ -169,8 +169,9 @@ impl Table {
     fn sweep(&mut self) -> Vec<Below> {
         let mut live = 0;
         // Room for every link at once: a list grown from empty is reallocated as it
-        // fills, at each sweep of each busy group.
-        let mut swept = Vec::with_capacity(self.below.len() - self.free.len());
+        // fills, at each sweep of each busy group. (A sweep runs on a full table: no
+        // slot is free.)
+        let mut swept = Vec::with_capacity(self.below.len());
         for (index, slot) in self.below.iter_mut().enumerate() {
             let Some(below) = slot else { continue };
             if !below.has_exited() {
