@@ -346,3 +346,133 @@ fn under_an_outer_cancel_a_branch_keeping_a_shield_while_it_waits_elsewhere_is_p
     });
     assert_eq!(done.get(), 1, "the shielded branch was cut short: {out:?}");
 }
+
+/// The select of the tests below, in a task group on one worker: a shielded branch
+/// keeps it under the cancel of the scope around it (at 1 s) until 5 s, and the other
+/// branch is `second`, given a queue into which a task puts an item at 2 s, after the
+/// cancel. Returns what is left in the queue at the end.
+fn left_after_cancel<F, Fut>(second: F) -> Option<u32>
+where
+    F: FnOnce(Queue<u32>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = u32>,
+{
+    one_worker(move || async move {
+        let queue = Queue::<u32>::unbounded();
+        let q = queue.clone();
+        pride::task_group(async |tg| {
+            let producer = queue.clone();
+            tg.start_soon(async move {
+                sleep(Duration::from_secs(2)).await;
+                producer.put_nowait(42).unwrap();
+            });
+            pride::move_on_after(Duration::from_secs(1), async move {
+                let shield = pride::CancelScope::new();
+                shield.set_shield(true);
+                pride::select! {
+                    _ = shield.run(sleep(Duration::from_secs(5))) => 1,
+                    got = second(q) => got,
+                }
+            })
+            .await;
+        })
+        .await
+        .unwrap();
+        queue.get_nowait().ok()
+    })
+}
+
+/// Under a cancel, a branch waiting in a plain `get` is not polled: the item put after
+/// the cancel stays in the queue.
+#[test]
+fn under_an_outer_cancel_a_plain_get_branch_takes_no_item() {
+    let left = left_after_cancel(async |q| {
+        let item = q.get().await.unwrap();
+        sleep(Duration::from_secs(3600)).await;
+        item
+    });
+    assert_eq!(left, Some(42), "the item put under the cancel was lost");
+}
+
+/// A branch that once suspended in a scope that has ended since holds no scope: under
+/// a cancel its plain `get` is not polled, and takes nothing.
+#[test]
+fn under_an_outer_cancel_a_branch_that_left_its_scope_takes_no_item() {
+    let left = left_after_cancel(async |q| {
+        let _ = pride::move_on_after(Duration::from_secs(3600), pride::checkpoint()).await;
+        let item = q.get().await.unwrap();
+        sleep(Duration::from_secs(3600)).await;
+        item
+    });
+    assert_eq!(left, Some(42), "the item put under the cancel was lost");
+}
+
+/// Likewise a branch that waited in a nested `select!` that has completed since.
+#[test]
+fn under_an_outer_cancel_a_branch_after_a_nested_select_takes_no_item() {
+    let left = left_after_cancel(async |q| {
+        pride::select! { () = sleep(Duration::from_millis(1)) => () };
+        let item = q.get().await.unwrap();
+        sleep(Duration::from_secs(3600)).await;
+        item
+    });
+    assert_eq!(left, Some(42), "the item put under the cancel was lost");
+}
+
+/// Likewise a branch whose nested `select!` was won by a plain branch in the same poll
+/// as a scoped branch suspended: the scoped branch is dropped with that select.
+#[test]
+fn under_an_outer_cancel_a_branch_after_a_select_that_dropped_a_scope_takes_no_item() {
+    let left = left_after_cancel(async |q| {
+        pride::select! {
+            _ = pride::move_on_after(Duration::from_secs(3600), pride::checkpoint()) => (),
+            () = std::future::ready(()) => (),
+        };
+        let item = q.get().await.unwrap();
+        sleep(Duration::from_secs(3600)).await;
+        item
+    });
+    assert_eq!(left, Some(42), "the item put under the cancel was lost");
+}
+
+/// A `get` inside a scope of the branch: that scope drops it under the cancel, and it
+/// takes nothing.
+#[test]
+fn under_an_outer_cancel_a_get_in_a_scope_of_a_branch_takes_no_item() {
+    let left = left_after_cancel(async |q| {
+        let got = pride::move_on_after(Duration::from_secs(3600), q.get()).await;
+        let item = got.unwrap().unwrap();
+        sleep(Duration::from_secs(3600)).await;
+        item
+    });
+    assert_eq!(left, Some(42), "the item put under the cancel was lost");
+}
+
+/// A shielded scope kept through `&mut` across two selects, waited in by the second,
+/// is still driven by that select's branch under a cancel: the shield runs to its end.
+#[test]
+fn under_an_outer_cancel_a_shield_kept_across_selects_runs_to_its_end() {
+    let done = Counter::new();
+    let done2 = done.clone();
+    let out = one_worker(move || async move {
+        pride::move_on_after(Duration::from_secs(2), async move {
+            let shield = pride::CancelScope::new();
+            shield.set_shield(true);
+            let mut kept = std::pin::pin!(shield.run(async move {
+                sleep(Duration::from_secs(3)).await;
+                done2.inc();
+            }));
+            let first = pride::select! {
+                _ = &mut kept => "shield ended",
+                () = sleep(Duration::from_secs(1)) => "sleep won",
+            };
+            assert_eq!(first, "sleep won");
+            pride::select! {
+                _ = &mut kept => "shield ended",
+                () = std::future::pending::<()>() => "pending won",
+            }
+        })
+        .await
+    });
+    assert_eq!(done.get(), 1, "the shielded scope was cut short: {out:?}");
+    assert_eq!(out, Some("shield ended"));
+}
