@@ -13,7 +13,8 @@
 /// `select!` is the handler's value. Patterns must be irrefutable (bind the whole
 /// output and `match` it in the handler). The handler runs in the enclosing `async`
 /// code, so `?`, `return` and `.await` in it act on that code. Use it only inside
-/// `async` code.
+/// `async` code. It takes at least 100 branches; many more reach the compiler's limit
+/// on macro recursion, which a crate can raise with `#![recursion_limit = "..."]`.
 ///
 /// Branches are polled in the order written, so an earlier branch that is always
 /// ready starves later ones: put the rarely ready branch (a shutdown signal) first.
@@ -130,20 +131,17 @@ macro_rules! select {
             .await;
             // The branch futures are dropped here, before any handler runs.
         }
-        $crate::select!(@handle $(($out [$pat] [$handler]))+)
-    }};
-
-    (@handle ($out:ident [$pat:pat] [$handler:expr]) $($rest:tt)*) => {
-        if let ::core::option::Option::Some(value) = $out {
-            let $pat = value;
-            $handler
-        } else {
-            $crate::select!(@handle $($rest)*)
+        // One flat chain, made in this step (a rule called once per branch would
+        // nest as deep again as the branches, and run into the recursion limit).
+        $(
+            if let ::core::option::Option::Some(value) = $out {
+                let $pat = value;
+                $handler
+            } else
+        )+ {
+            ::core::unreachable!("pride::select!: the winning branch has an output")
         }
-    };
-    (@handle) => {
-        ::core::unreachable!("pride::select!: the winning branch has an output")
-    };
+    }};
 
     (@branch [$($done:tt)*] $($bad:tt)+) => {
         ::core::compile_error!("pride::select!: each branch is `pattern = future => handler`")

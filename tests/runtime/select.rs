@@ -476,3 +476,79 @@ fn under_an_outer_cancel_a_shield_kept_across_selects_runs_to_its_end() {
     assert_eq!(done.get(), 1, "the shielded scope was cut short: {out:?}");
     assert_eq!(out, Some("shield ended"));
 }
+
+/// A `select!` takes 64 branches (as many as tokio's): each is polled, and the handler
+/// of the one that is ready runs.
+#[test]
+fn sixty_four_branches_compile_and_the_ready_one_wins() {
+    autojump(30, || async {
+        let pending = std::future::pending::<u32>;
+        let out = pride::select! {
+            v = pending() => v + 1,
+            v = pending() => v + 2,
+            v = pending() => v + 3,
+            v = pending() => v + 4,
+            v = pending() => v + 5,
+            v = pending() => v + 6,
+            v = pending() => v + 7,
+            v = pending() => v + 8,
+            v = pending() => v + 9,
+            v = pending() => v + 10,
+            v = pending() => v + 11,
+            v = pending() => v + 12,
+            v = pending() => v + 13,
+            v = pending() => v + 14,
+            v = pending() => v + 15,
+            v = pending() => v + 16,
+            v = pending() => v + 17,
+            v = pending() => v + 18,
+            v = pending() => v + 19,
+            v = pending() => v + 20,
+            v = pending() => v + 21,
+            v = pending() => v + 22,
+            v = pending() => v + 23,
+            v = pending() => v + 24,
+            v = pending() => v + 25,
+            v = pending() => v + 26,
+            v = pending() => v + 27,
+            v = pending() => v + 28,
+            v = pending() => v + 29,
+            v = pending() => v + 30,
+            v = pending() => v + 31,
+            v = pending() => v + 32,
+            v = pending() => v + 33,
+            v = pending() => v + 34,
+            v = pending() => v + 35,
+            v = pending() => v + 36,
+            v = pending() => v + 37,
+            v = pending() => v + 38,
+            v = pending() => v + 39,
+            v = pending() => v + 40,
+            v = pending() => v + 41,
+            v = pending() => v + 42,
+            v = pending() => v + 43,
+            v = pending() => v + 44,
+            v = pending() => v + 45,
+            v = pending() => v + 46,
+            v = pending() => v + 47,
+            v = pending() => v + 48,
+            v = pending() => v + 49,
+            v = pending() => v + 50,
+            v = pending() => v + 51,
+            v = pending() => v + 52,
+            v = pending() => v + 53,
+            v = pending() => v + 54,
+            v = pending() => v + 55,
+            v = pending() => v + 56,
+            v = pending() => v + 57,
+            v = pending() => v + 58,
+            v = pending() => v + 59,
+            v = pending() => v + 60,
+            v = pending() => v + 61,
+            v = pending() => v + 62,
+            v = pending() => v + 63,
+            v = std::future::ready(63u32) => v + 100,
+        };
+        assert_eq!(out, 163);
+    });
+}
