@@ -210,9 +210,7 @@ pub mod process;
 pub(crate) mod runtime;
 mod select;
 #[doc(hidden)]
-pub use select::{
-    __SelectBranch, __select_cancelled, __select_poll, __select_reported, __select_won,
-};
+pub use select::{__select_cancelled, __select_pending, __select_poll, __select_won};
 pub mod semantics;
 pub mod shutdown;
 #[cfg(unix)]

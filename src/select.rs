@@ -29,14 +29,13 @@
 /// is itself one suspension point: a cancel of an enclosing scope drops every branch.
 /// A branch holding work that such a cancel does not drop (a shielded scope, a task
 /// group draining its children) keeps the whole `select!` until that work ends.
-/// Meanwhile a branch that holds no cancel scope, task group or timeout (one waiting
-/// in a plain `Queue::get` or `sleep`, also after the scopes it ran in have ended) is
-/// as good as dropped: it is not polled, so it cannot take anything, nor win. A branch
-/// that holds a scope (it waits in it, or keeps it while it waits somewhere else) is
-/// still polled: its scope decides what the cancel does to the work in it (and the
-/// branch may then win, with what that work gave back). A `select!` first polled while
-/// a cancel already stands (reached after a shielded section, say) has no such branch:
-/// it is dropped there, before any branch runs, as at any suspension point.
+/// Meanwhile a branch that has never suspended inside a cancel scope (a plain
+/// `Queue::get`, `sleep`) is as good as dropped: it is not polled, so it cannot take
+/// anything, nor win. A branch that has suspended in a scope is still polled: its scope
+/// decides what the cancel does to the work in it (and the branch may then win, with
+/// what that work gave back). A `select!` first polled while a cancel already stands
+/// (reached after a shielded section, say) has no such branch: it is dropped there,
+/// before any branch runs, as at any suspension point.
 ///
 /// ```
 /// use std::time::Duration;
@@ -108,24 +107,24 @@ macro_rules! select {
         {
             $(
                 let mut $f = ::core::pin::pin!($future);
-                // The cancel scope wrappers the branch holds.
-                let mut $in = $crate::__SelectBranch::new();
+                // The branch has suspended inside a cancel scope's wrapper.
+                let mut $in = false;
             )+
             ::core::future::poll_fn(|cx| {
                 // Under a cancel, only branches whose scopes decide what it does.
                 let cancelled = $crate::__select_cancelled();
-                let reported = $crate::__select_reported();
                 $(
-                    if !cancelled || $in.holds_scope() {
+                    if !cancelled || $in {
                         if let ::core::task::Poll::Ready(value) =
                             $crate::__select_poll($f.as_mut(), cx, &mut $in)
                         {
                             $out = ::core::option::Option::Some(value);
-                            $crate::__select_won(cx, reported);
+                            $crate::__select_won(cx);
                             return ::core::task::Poll::Ready(());
                         }
                     }
                 )+
+                $crate::__select_pending();
                 ::core::task::Poll::Pending
             })
             .await;
@@ -154,8 +153,8 @@ macro_rules! select {
 
 /// Whether a cancel reaches the scope [`select!`] runs in. The select is then still
 /// polled only because work in one of its branches is protected from that cancel (a
-/// shielded scope, or a group draining its children): a branch that holds no cancel
-/// scope's wrapper is as good as dropped, and is not polled (a `Queue::get` polled then
+/// shielded scope, or a group draining its children): a branch that never suspended
+/// in a scope is as good as dropped, and is not polled (a `Queue::get` polled then
 /// could take an item that nobody would ever see).
 #[doc(hidden)]
 #[inline]
@@ -163,70 +162,35 @@ pub fn __select_cancelled() -> bool {
     crate::cancel::run::cancel_stands()
 }
 
-/// What one branch of [`select!`] holds: the cancel scope wrappers (scopes, timeouts,
-/// task groups) entered in the select's scope that it suspended in for the first time
-/// and that have not ended since, and whether it suspended in such a wrapper at its
-/// last poll (one it did not take on itself: a future kept across several selects
-/// through `&mut`). Such a wrapper decides itself what a cancel does to the work in
-/// it, so a branch that holds one is safe to poll under a cancel, and must be: only the
-/// branch's polls drive that work, even while the branch waits somewhere else.
-#[doc(hidden)]
-#[derive(Debug, Default)]
-pub struct __SelectBranch {
-    taken_on: usize,
-    suspended_in_scope: bool,
-}
-
-impl __SelectBranch {
-    #[doc(hidden)]
-    #[inline]
-    pub const fn new() -> __SelectBranch {
-        __SelectBranch {
-            taken_on: 0,
-            suspended_in_scope: false,
-        }
-    }
-
-    /// Whether the branch holds a cancel scope's wrapper, as far as its polls tell.
-    #[doc(hidden)]
-    #[inline]
-    pub fn holds_scope(&self) -> bool {
-        self.taken_on > 0 || self.suspended_in_scope
-    }
-}
-
-/// Polls one branch of [`select!`], counting the cancel scope wrappers it takes on
-/// and lets go of (a wrapper starts or ends only in a poll of the branch that holds
-/// it).
+/// Polls one branch of [`select!`], setting `in_scope` once it has suspended inside a
+/// cancel scope's wrapper (which decides itself what a cancel does to the work in it,
+/// so the branch is safe to poll under a cancel).
 #[doc(hidden)]
 #[inline]
 pub fn __select_poll<F: std::future::Future + ?Sized>(
     branch: std::pin::Pin<&mut F>,
     cx: &mut std::task::Context<'_>,
-    held: &mut __SelectBranch,
+    in_scope: &mut bool,
 ) -> std::task::Poll<F::Output> {
-    let (poll, inside, taken_on) = crate::cancel::current::noting_scope(|| branch.poll(cx));
-    // A wrapper moved in from elsewhere (through `&mut`) and ended here was never
-    // counted here.
-    held.taken_on = held.taken_on.saturating_add_signed(taken_on);
-    held.suspended_in_scope = inside;
+    let (poll, inside) = crate::cancel::current::noting_scope(|| branch.poll(cx));
+    // For good: a scope the branch suspended in may still be live (kept by the branch
+    // while it waits elsewhere), and only the branch's polls drive it.
+    *in_scope |= inside;
     poll
 }
 
-/// What the branches of a select around this one have reported so far in this poll,
-/// for [`__select_won`] to put back.
+/// Called by [`select!`] when it returns `Pending`: a select in a branch of another
+/// polls only what is safe to poll under a cancel, and so is safe to poll itself.
 #[doc(hidden)]
 #[inline]
-pub fn __select_reported() -> bool {
-    crate::cancel::current::reported_in_scope()
+pub fn __select_pending() {
+    crate::cancel::current::report_select_suspended();
 }
 
-/// Called by [`select!`] when a branch wins: the losing branches are dropped, so what
-/// they reported is forgotten, and so is what a losing branch recorded, for the
-/// task-tree dump, of what the task waits in.
+/// Called by [`select!`] when a branch wins: a losing branch that recorded, for the
+/// task-tree dump, what the task waits in is dropped, so that record is forgotten.
 #[doc(hidden)]
 #[inline]
-pub fn __select_won(cx: &std::task::Context<'_>, reported: bool) {
-    crate::cancel::current::forget_branches(reported);
+pub fn __select_won(cx: &std::task::Context<'_>) {
     crate::debug::task::forget_wait(cx);
 }

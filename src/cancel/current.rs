@@ -12,16 +12,10 @@
 //!   scope is shielded, or something below it reported so). The wrapper around it then
 //!   knows that cancellation from outside cannot reach the suspended work, so it must
 //!   not drop it, however cancelled the outer scopes are.
-//! - `SELECT`: while a `select!` polls one of its branches, the scope the select runs
-//!   in, and `LIVE`, how many scope wrappers entered in that scope the branch took on
-//!   (suspended in for the first time) minus how many it let go (that ended or were
-//!   dropped) during the poll. Each wrapper counts itself once each way. A scope
-//!   wrapper decides for itself, live, what a cancel does to the work in it, so under
-//!   a cancel `select!` polls only the branches that hold such a wrapper now.
 //! - `IN_SCOPE`: whether the work just polled suspended inside a scope's wrapper (any
-//!   scope, shielded or not). Set by every wrapper that returns `Pending`; read by
-//!   `select!`, for a branch that suspends in a wrapper it did not take on itself (a
-//!   future kept across several selects through `&mut`).
+//!   scope, shielded or not), which decides for itself, live, what a cancel does to
+//!   the work in it. Set by every wrapper that returns `Pending`; read by `select!`,
+//!   which under a cancel polls only the branches that have suspended so.
 //!
 //! Unsafe code here: [`current`] makes a strong reference from the `CURRENT` pointer,
 //! or reads the `Deferred` it names. Its rule: `CURRENT` holds a node or a `Deferred`
@@ -31,9 +25,7 @@
 //! the `Arc`, and the body returns before its job sets its latch, after which the call
 //! may be gone), on this thread, and they put the previous value back when the poll
 //! or body returns or unwinds; so a non-null `CURRENT` always points at a live node in
-//! an `Arc` or, tagged, at a live `Deferred`. `SELECT` holds a value of `CURRENT` only
-//! while [`noting_scope`] runs a poll inside the one that set that value, and puts the
-//! previous value back after, so a tagged `SELECT` too points at a live `Deferred`.
+//! an `Arc` or, tagged, at a live `Deferred`.
 
 use std::cell::{Cell, OnceCell};
 use std::ptr;
@@ -47,9 +39,6 @@ thread_local! {
     static CURRENT: Cell<*const ()> = const { Cell::new(ptr::null()) };
     static PROTECTED: Cell<bool> = const { Cell::new(false) };
     static IN_SCOPE: Cell<bool> = const { Cell::new(false) };
-    /// The scope of the `select!` whose branch is being polled (a `CURRENT` value).
-    static SELECT: Cell<Option<*const ()>> = const { Cell::new(None) };
-    static LIVE: Cell<isize> = const { Cell::new(0) };
 }
 
 /// Restores the previous state when dropped (also on unwind).
@@ -133,101 +122,29 @@ pub(crate) fn report_suspended(node: &ScopeNode, shielded_below: bool) {
     IN_SCOPE.with(|s| s.set(true));
 }
 
-/// Runs `f` (the poll of a `select!` branch, in the select's scope) and says whether
-/// what it polled suspended inside a scope's wrapper, and how many wrappers entered in
-/// the select's scope it took on, less those it let go (see the module docs). Both go
-/// on to the branch of a select around this one, the count only if that select runs
-/// in the same scope (a wrapper between them is counted there itself).
+/// Runs `f` (a poll) and says whether what it polled suspended inside a scope's
+/// wrapper (see the module docs), or is a `select!` (which looks after its branches
+/// itself).
 #[inline]
-pub(crate) fn noting_scope<R>(f: impl FnOnce() -> R) -> (R, bool, isize) {
-    /// Puts back what the code around the poll reported, with this poll's findings
-    /// added (also on unwind).
-    struct Restore {
-        in_scope: bool,
-        live: isize,
-        select: Option<*const ()>,
-    }
+pub(crate) fn noting_scope<R>(f: impl FnOnce() -> R) -> (R, bool) {
+    /// Puts back what the code around the poll reported (also on unwind): a select in
+    /// a branch says nothing of the rest of that branch.
+    struct Restore(bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            IN_SCOPE.with(|s| s.set(self.in_scope));
-            LIVE.with(|l| l.set(self.live));
-            SELECT.with(|s| s.set(self.select));
+            IN_SCOPE.with(|s| s.set(self.0));
         }
     }
-    let scope = CURRENT.with(Cell::get);
-    let mut restore = Restore {
-        in_scope: IN_SCOPE.with(|s| s.replace(false)),
-        live: LIVE.with(|l| l.replace(0)),
-        select: SELECT.with(|s| s.replace(Some(scope))),
-    };
+    let _restore = Restore(IN_SCOPE.with(|s| s.replace(false)));
     let output = f();
-    let inside = IN_SCOPE.with(Cell::get);
-    let live = LIVE.with(Cell::get);
-    restore.in_scope |= inside;
-    if restore.select == Some(scope) {
-        restore.live = restore.live.wrapping_add(live);
-    }
-    (output, inside, live)
+    (output, IN_SCOPE.with(Cell::get))
 }
 
-/// What [`noting_scope`] reports so far in the poll of the branch around (false
-/// outside one), to put back by [`forget_branches`].
+/// A `select!` returns `Pending`: under a cancel it polls only what is safe to poll
+/// (see [`noting_scope`]).
 #[inline]
-pub(crate) fn reported_in_scope() -> bool {
-    IN_SCOPE.with(Cell::get)
-}
-
-/// A `select!` completes, dropping its other branches: what they reported (in this
-/// poll) of wrappers they suspended in says nothing of the work around.
-#[inline]
-pub(crate) fn forget_branches(reported: bool) {
-    IN_SCOPE.with(|s| s.set(reported));
-}
-
-/// A scope wrapper suspends for the first time: if it was entered in the scope of a
-/// `select!` whose branch is being polled, that branch holds it from now on (see the
-/// module docs). Returns the address of that scope, to give to [`select_let_go`] when
-/// the wrapper ends or is dropped; 0 if the wrapper is not counted.
-#[inline]
-pub(crate) fn select_took_on(node: &ScopeNode) -> usize {
-    let Some(parent) = node.parent() else {
-        // Outside every scope no cancel stands: no select there picks branches.
-        return 0;
-    };
-    let parent = ptr::from_ref(parent);
-    if !in_select_scope(parent) {
-        return 0;
-    }
-    LIVE.with(|l| l.set(l.get().wrapping_add(1)));
-    parent.addr()
-}
-
-/// A wrapper that [`select_took_on`] counted (in the scope at address `scope`) ends or
-/// is dropped. If that happens in the poll of a branch of a select in that scope, the
-/// branch lets it go; anywhere else, the select that counted it is gone, or the
-/// wrapper was moved out of it (through `&mut`), and nothing is counted.
-#[inline]
-pub(crate) fn select_let_go(scope: usize) {
-    if in_select_scope(ptr::without_provenance(scope)) {
-        LIVE.with(|l| l.set(l.get().wrapping_sub(1)));
-    }
-}
-
-/// Whether `scope` is the scope of the `select!` whose branch is being polled. In a
-/// child whose scope was not made when the select's poll began, the child's scope
-/// made since.
-#[inline]
-fn in_select_scope(scope: *const ScopeNode) -> bool {
-    match SELECT.with(Cell::get) {
-        None => false,
-        Some(tagged) if tagged.addr() & DEFERRED != 0 => with_deferred(tagged, |deferred| {
-            deferred
-                .node
-                .get()
-                .is_some_and(|node| ptr::eq(Arc::as_ptr(node), scope))
-        }),
-        Some(select) => ptr::eq(select.cast(), scope),
-    }
+pub(crate) fn report_select_suspended() {
+    IN_SCOPE.with(|s| s.set(true));
 }
 
 /// The current scope as a raw pointer (null outside every scope), for identity checks
@@ -252,13 +169,13 @@ fn resolved_ptr() -> *const ScopeNode {
     }
 }
 
-/// Runs `f` with the `Deferred` a tagged `CURRENT` (or `SELECT`) names.
+/// Runs `f` with the `Deferred` a tagged `CURRENT` names.
 fn with_deferred<R>(tagged: *const (), f: impl FnOnce(&Deferred<'_>) -> R) -> R {
     let untagged = tagged
         .map_addr(|addr| addr & !DEFERRED)
         .cast::<Deferred<'_>>();
-    // SAFETY: a tagged `CURRENT` or `SELECT` points at a live `Deferred` for the rest
-    // of this poll, which outlasts this call (the module's rule).
+    // SAFETY: a tagged `CURRENT` points at a live `Deferred` for the rest of this
+    // poll, which outlasts this call (the module's rule).
     f(unsafe { &*untagged })
 }
 

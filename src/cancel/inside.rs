@@ -285,9 +285,6 @@ pub(crate) struct Armed {
     /// The waker last registered with the scope's node.
     waker: Option<Waker>,
     deadline: DeadlineTimer,
-    /// The address of the scope of the `select!` whose branch holds the wrapper, if one
-    /// counted it when it first suspended; 0 if none did (see `current::select_took_on`).
-    held_by_select: usize,
 }
 
 impl Armed {
@@ -295,7 +292,6 @@ impl Armed {
         Armed {
             waker: None,
             deadline: DeadlineTimer::new(),
-            held_by_select: 0,
         }
     }
 
@@ -303,10 +299,6 @@ impl Armed {
     /// its parent, with this task's waker) and arms its deadline.
     pub(crate) fn arm(&mut self, node: &Arc<ScopeNode>, cx: &Context<'_>) {
         ScopeNode::link_into_parent(node);
-        if self.waker.is_none() {
-            // The first suspension: a `select!` branch being polled takes it on.
-            self.held_by_select = current::select_took_on(node);
-        }
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             node.set_waker(cx.waker());
             self.waker = Some(cx.waker().clone());
@@ -321,20 +313,5 @@ impl Armed {
         if self.waker.is_some() {
             self.waker = None;
         }
-        self.let_go();
-    }
-
-    /// The wrapper ends: a `select!` branch that took it on lets it go.
-    #[inline]
-    fn let_go(&mut self) {
-        if self.held_by_select != 0 {
-            current::select_let_go(std::mem::take(&mut self.held_by_select));
-        }
-    }
-}
-
-impl Drop for Armed {
-    fn drop(&mut self) {
-        self.let_go();
     }
 }
