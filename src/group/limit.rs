@@ -164,17 +164,9 @@ impl Limit {
         wakers.wake();
     }
 
-    /// Takes the queued child that `is_it` picks out of the queue (its handle cancelled
-    /// it before it ever ran). Dropping the returned task drops the child.
-    pub(crate) fn unqueue(&self, is_it: impl Fn(&Notified) -> bool) -> Option<Notified> {
-        let mut inner = self.inner.lock();
-        let at = inner.queued.iter().position(|queued| is_it(&queued.task))?;
-        inner.queued.remove(at).map(|queued| queued.task)
-    }
-
     /// Takes the queued child whose own scope is `node` out of the queue if that scope
-    /// is cancelled (its `start` caller's cancel reached it before it ever ran).
-    /// Dropping the returned task drops the child.
+    /// is cancelled (by its handle, or by its `start` caller's cancel, before it ever
+    /// ran). Dropping the returned task drops the child.
     pub(crate) fn unqueue_cancelled(&self, node: &Arc<ScopeNode>) -> Option<Notified> {
         let mut inner = self.inner.lock();
         let at = inner.queued.iter().position(|queued| {

@@ -473,7 +473,7 @@ impl<T> TaskHandle<T> {
         self.node.cancel();
         if let Some(limit) = &self.limit {
             // Dropped outside the limit's lock: this runs the child's `Drop`.
-            drop(limit.unqueue(|queued| queued.is_task_of(&self.join)));
+            drop(limit.unqueue_cancelled(&self.node));
         }
     }
 

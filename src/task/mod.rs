@@ -94,11 +94,6 @@ impl Notified {
         &unsafe { self.0.as_ref() }.debug
     }
 
-    /// Whether this is the task `join` reads the output of.
-    pub(crate) fn is_task_of<T>(&self, join: &JoinHandle<T>) -> bool {
-        self.0 == join.0
-    }
-
     /// Polls the task once (or drops its future if it was cancelled).
     pub fn run(self) {
         let ptr = self.0;
