@@ -1,7 +1,8 @@
 //! Files and directories, without blocking a worker: each operation runs the matching
 //! `std::fs` call on the blocking pool (see [`to_thread`](crate::to_thread)).
 //!
-//! The free functions mirror `std::fs` and return the pool's future, [`ToThread`].
+//! The free functions mirror `std::fs` and return an [`Op`], the future of one call
+//! on the pool.
 //! [`File`] implements [`futures_io::AsyncRead`], [`AsyncWrite`](futures_io::AsyncWrite)
 //! and [`AsyncSeek`](futures_io::AsyncSeek); [`read_dir`] gives a
 //! [`Stream`](futures_core::Stream) of entries.
@@ -15,11 +16,12 @@
 //! for it and then runs its own, and bytes it read are handed to the next read, so no
 //! data is lost (see [`File`] for what each kind of call leaves).
 //!
-//! **The runtime's drop.** A free function's future whose call was still queued when
-//! its runtime's drop began (polled since on another runtime, say) panics when polled,
-//! as any [`ToThread`] does. A [`File`] or a [`ReadDir`] whose call was skipped that
-//! way has lost its file or directory, which went into the call: it reports that as an
-//! [`io::Error`] from then on.
+//! **The runtime's drop.** A call still queued when its runtime's drop began never
+//! runs: its future (polled since on another runtime, say) gives an [`io::Error`]
+//! saying so, where a bare [`to_thread`](crate::to_thread) future would panic. A
+//! [`File`] or a [`ReadDir`] whose call was skipped that way has lost its file or
+//! directory, which went into the call: it reports that as an [`io::Error`] from then
+//! on.
 //!
 //! Under [`Clock::autojump`](crate::time::Clock::autojump), a call queued or running
 //! on the pool holds the clock, as any `to_thread` work does: time does not jump while
@@ -45,21 +47,68 @@
 mod file;
 mod read_dir;
 
+use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use crate::ToThread;
+use crate::runtime::NotRun;
 pub use file::File;
 pub use read_dir::{DirEntry, ReadDir, read_dir};
 
+/// The future of one call on the blocking pool: what the free functions of this
+/// module, [`read_dir`] and [`DirEntry`]'s methods return. It gives the call's result.
+///
+/// Cancel-safe as the [module](self) says: dropped before a pool thread took the call
+/// up, the call never runs; once it runs, it runs to its end. A call its runtime's
+/// drop kept from running gives an [`io::Error`] (of kind
+/// [`Other`](io::ErrorKind::Other)) saying so.
+///
+/// ```
+/// # pride::run(async {
+/// let call: pride::fs::Op<bool> = pride::fs::try_exists(std::env::temp_dir());
+/// assert!(call.await?);
+/// # Ok::<_, std::io::Error>(()) }).unwrap();
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Op<T>(ToThread<io::Result<T>>);
+
+impl<T> std::fmt::Debug for Op<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Op").field(&self.0).finish()
+    }
+}
+
+impl<T: Send + 'static> Op<T> {
+    /// Runs `f` on the blocking pool, from the first poll.
+    pub(crate) fn new(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> Op<T> {
+        Op(crate::to_thread(f))
+    }
+}
+
+impl<T> Future for Op<T> {
+    type Output = io::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        Poll::Ready(match ready!(self.get_mut().0.poll_ran(cx)) {
+            Ok(result) => result,
+            Err(NotRun) => Err(io::Error::other(
+                "the runtime was dropped before this call ran on its blocking pool",
+            )),
+        })
+    }
+}
+
 /// Runs `f` with an owned copy of `path` on the blocking pool.
-fn with_path<T, F>(path: impl AsRef<Path>, f: F) -> ToThread<io::Result<T>>
+fn with_path<T, F>(path: impl AsRef<Path>, f: F) -> Op<T>
 where
     F: FnOnce(PathBuf) -> io::Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let path = path.as_ref().to_owned();
-    crate::to_thread(move || f(path))
+    Op::new(move || f(path))
 }
 
 /// Reads a whole file into a vector of bytes, like [`std::fs::read`].
@@ -72,7 +121,7 @@ where
 /// # pride::fs::remove_file(&path).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn read(path: impl AsRef<Path>) -> ToThread<io::Result<Vec<u8>>> {
+pub fn read(path: impl AsRef<Path>) -> Op<Vec<u8>> {
     with_path(path, std::fs::read)
 }
 
@@ -87,7 +136,7 @@ pub fn read(path: impl AsRef<Path>) -> ToThread<io::Result<Vec<u8>>> {
 /// # pride::fs::remove_file(&path).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn read_to_string(path: impl AsRef<Path>) -> ToThread<io::Result<String>> {
+pub fn read_to_string(path: impl AsRef<Path>) -> Op<String> {
     with_path(path, std::fs::read_to_string)
 }
 
@@ -102,7 +151,7 @@ pub fn read_to_string(path: impl AsRef<Path>) -> ToThread<io::Result<String>> {
 /// # pride::fs::remove_file(&path).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> ToThread<io::Result<()>> {
+pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> Op<()> {
     let contents = contents.as_ref().to_owned();
     with_path(path, move |path| std::fs::write(path, contents))
 }
@@ -119,7 +168,7 @@ pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> ToThread<io:
 /// # pride::fs::remove_dir(&dir).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn create_dir(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
+pub fn create_dir(path: impl AsRef<Path>) -> Op<()> {
     with_path(path, std::fs::create_dir)
 }
 
@@ -133,7 +182,7 @@ pub fn create_dir(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
 /// # pride::fs::remove_dir_all(&root).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn create_dir_all(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
+pub fn create_dir_all(path: impl AsRef<Path>) -> Op<()> {
     with_path(path, std::fs::create_dir_all)
 }
 
@@ -147,7 +196,7 @@ pub fn create_dir_all(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
 /// assert!(!pride::fs::try_exists(&path).await?);
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn remove_file(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
+pub fn remove_file(path: impl AsRef<Path>) -> Op<()> {
     with_path(path, std::fs::remove_file)
 }
 
@@ -161,7 +210,7 @@ pub fn remove_file(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
 /// assert!(!pride::fs::try_exists(&dir).await?);
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn remove_dir(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
+pub fn remove_dir(path: impl AsRef<Path>) -> Op<()> {
     with_path(path, std::fs::remove_dir)
 }
 
@@ -176,7 +225,7 @@ pub fn remove_dir(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
 /// assert!(!pride::fs::try_exists(&dir).await?);
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn remove_dir_all(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
+pub fn remove_dir_all(path: impl AsRef<Path>) -> Op<()> {
     with_path(path, std::fs::remove_dir_all)
 }
 
@@ -193,7 +242,7 @@ pub fn remove_dir_all(path: impl AsRef<Path>) -> ToThread<io::Result<()>> {
 /// # pride::fs::remove_dir_all(&dir).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> ToThread<io::Result<()>> {
+pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Op<()> {
     let to = to.as_ref().to_owned();
     with_path(from, move |from| std::fs::rename(from, to))
 }
@@ -211,7 +260,7 @@ pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> ToThread<io::Resu
 /// # pride::fs::remove_dir_all(&dir).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> ToThread<io::Result<u64>> {
+pub fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Op<u64> {
     let to = to.as_ref().to_owned();
     with_path(from, move |from| std::fs::copy(from, to))
 }
@@ -229,7 +278,7 @@ pub fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> ToThread<io::Result
 /// # pride::fs::remove_file(&path).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn metadata(path: impl AsRef<Path>) -> ToThread<io::Result<std::fs::Metadata>> {
+pub fn metadata(path: impl AsRef<Path>) -> Op<std::fs::Metadata> {
     with_path(path, std::fs::metadata)
 }
 
@@ -242,7 +291,7 @@ pub fn metadata(path: impl AsRef<Path>) -> ToThread<io::Result<std::fs::Metadata
 /// assert!(meta.is_dir() || meta.file_type().is_symlink());
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn symlink_metadata(path: impl AsRef<Path>) -> ToThread<io::Result<std::fs::Metadata>> {
+pub fn symlink_metadata(path: impl AsRef<Path>) -> Op<std::fs::Metadata> {
     with_path(path, std::fs::symlink_metadata)
 }
 
@@ -255,7 +304,7 @@ pub fn symlink_metadata(path: impl AsRef<Path>) -> ToThread<io::Result<std::fs::
 /// assert!(here.is_absolute());
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn canonicalize(path: impl AsRef<Path>) -> ToThread<io::Result<PathBuf>> {
+pub fn canonicalize(path: impl AsRef<Path>) -> Op<PathBuf> {
     with_path(path, std::fs::canonicalize)
 }
 
@@ -269,6 +318,6 @@ pub fn canonicalize(path: impl AsRef<Path>) -> ToThread<io::Result<PathBuf>> {
 /// assert!(!pride::fs::try_exists("/no/such/pride/path").await?);
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn try_exists(path: impl AsRef<Path>) -> ToThread<io::Result<bool>> {
+pub fn try_exists(path: impl AsRef<Path>) -> Op<bool> {
     with_path(path, std::fs::exists)
 }

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use super::Op;
 use crate::ToThread;
 use crate::runtime::NotRun;
 
@@ -33,7 +34,7 @@ const BATCH: usize = 32;
 /// # pride::fs::remove_dir_all(&dir).await?;
 /// # Ok::<_, std::io::Error>(()) }).unwrap();
 /// ```
-pub fn read_dir(path: impl AsRef<Path>) -> ToThread<io::Result<ReadDir>> {
+pub fn read_dir(path: impl AsRef<Path>) -> Op<ReadDir> {
     super::with_path(path, |path| {
         Ok(ReadDir {
             buffer: VecDeque::new(),
@@ -239,9 +240,9 @@ impl DirEntry {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
-    pub fn metadata(&self) -> ToThread<io::Result<std::fs::Metadata>> {
+    pub fn metadata(&self) -> Op<std::fs::Metadata> {
         let entry = self.0.clone();
-        crate::to_thread(move || entry.metadata())
+        Op::new(move || entry.metadata())
     }
 
     /// The entry's file type, not following a symbolic link.
@@ -258,8 +259,8 @@ impl DirEntry {
     /// # Ok::<_, std::io::Error>(())
     /// # }).unwrap();
     /// ```
-    pub fn file_type(&self) -> ToThread<io::Result<std::fs::FileType>> {
+    pub fn file_type(&self) -> Op<std::fs::FileType> {
         let entry = self.0.clone();
-        crate::to_thread(move || entry.file_type())
+        Op::new(move || entry.file_type())
     }
 }

@@ -161,14 +161,14 @@ async fn lookup(resolved: Resolved) -> io::Result<Vec<SocketAddr>> {
     Ok(match resolved {
         Resolved::Done(addrs) => addrs,
         Resolved::Lookup(host, port) => {
-            crate::to_thread(move || {
+            crate::fs::Op::new(move || {
                 let found = match port {
                     None => std::net::ToSocketAddrs::to_socket_addrs(&host)?.collect(),
                     Some(port) => {
                         std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))?.collect()
                     }
                 };
-                Ok::<Vec<SocketAddr>, io::Error>(found)
+                Ok(found)
             })
             .await?
         }

@@ -493,6 +493,42 @@ fn a_listing_whose_batch_its_runtimes_drop_skipped_ends_with_an_error() {
     assert_eq!(then, Ok(true), "the listing did not end after its error");
 }
 
+/// A free function's call still queued when its runtime's drop begins never runs: its
+/// future, polled on another runtime, gives an error saying so; it does not panic.
+#[test]
+fn a_free_functions_call_its_runtimes_drop_skipped_fails_with_an_error() {
+    let dir = TempDir::new("free-call-skipped-at-drop");
+    let path = dir.join("never");
+    let written = path.clone();
+    let outcome = crate::common::watchdog(60, move || {
+        let runtime = crate::common::builder(2)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (mut write, hold) = runtime.block_on(async move {
+            let hold = hold_the_pool_thread(move || {
+                let _ = held.recv();
+            })
+            .await;
+            // Queued behind the held thread.
+            let mut write = fs::write(&written, b"data");
+            assert!(futures_lite::future::poll_once(&mut write).await.is_none());
+            (write, hold)
+        });
+        drop(hold);
+        drop(runtime);
+        release.send(()).unwrap();
+        crate::common::builder(1)
+            .build()
+            .unwrap()
+            .block_on(async move { (&mut write).await.map_err(|e| e.to_string()) })
+    });
+    let error = outcome.expect_err("a skipped call reported success");
+    assert!(error.contains("the runtime was dropped"), "{error}");
+    assert!(!path.exists(), "the skipped call ran");
+}
+
 /// A runtime dropped on one of its own pool threads, with a dropped `File`'s write
 /// queued behind that very thread, runs the write there and returns.
 #[test]
