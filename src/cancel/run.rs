@@ -118,6 +118,9 @@ pin_project_lite::pin_project! {
         // Its work was dropped for a scope further out, whose wrapper did not drop
         // this (it was awaited through `&mut`).
         abandoned: bool,
+        // Its own cancel dropped its work while the task's budget was spent: the next
+        // poll returns `None`.
+        caught: bool,
         armed: Armed,
     }
 
@@ -139,6 +142,7 @@ impl<F> ScopeRun<F> {
             node,
             entered: false,
             abandoned: false,
+            caught: false,
             armed: Armed::new(),
         }
     }
@@ -179,6 +183,9 @@ impl<F: Future> Future for ScopeRun<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if !this.inside.is_running() {
+            if std::mem::take(this.caught) {
+                return Poll::Ready(None);
+            }
             assert!(
                 *this.abandoned,
                 "pride: `CancelScope::run` polled after it completed"
@@ -221,6 +228,13 @@ impl<F: Future> Future for ScopeRun<F> {
                     // the cleanup is that code's.
                     if let Some(panic) = panic {
                         resume_unwind(panic);
+                    }
+                    // Work its cancel ended is an operation that completed, which
+                    // spends the task's budget like any other: a loop over scopes
+                    // whose deadline has passed still lets the worker run others.
+                    if crate::runtime::coop::poll_proceed(cx, |_| Poll::Ready(())).is_pending() {
+                        *this.caught = true;
+                        return Poll::Pending;
                     }
                     return Poll::Ready(None);
                 }

@@ -519,3 +519,30 @@ fn nested_timeouts_within_a_millisecond_fire_in_deadline_order() {
         assert_eq!(out, Ok((None, Duration::from_micros(1500))));
     });
 }
+
+/// Timeouts that have already passed when entered end at once, and each spends the
+/// task's cooperative budget like any operation that completes: a loop over them (a
+/// heartbeat loop that has fallen behind) still lets the worker run a sibling, here
+/// the one that ends the loop, on a runtime with one worker (it hung before).
+#[test]
+fn a_loop_over_passed_timeouts_lets_a_sibling_run() {
+    crate::common::run(1, 30, || async {
+        task_group(async |tg| {
+            let group = tg.clone();
+            // A child, on the worker (the body runs on the `block_on` thread).
+            tg.start_soon(async move {
+                let stop = Flag::new();
+                let set = stop.clone();
+                group.start_soon(async move { set.set() });
+                while !stop.is_set() {
+                    let ended = move_on_after(Duration::ZERO, pending::<()>()).await;
+                    assert_eq!(ended, None);
+                    let failed = fail_at(current_time(), pending::<()>()).await;
+                    assert!(failed.is_err());
+                }
+            });
+        })
+        .await
+        .unwrap();
+    });
+}
