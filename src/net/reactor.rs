@@ -250,7 +250,12 @@ impl<S: Source> IoSource<S> {
     /// error once the runtime is gone and no readiness in `direction` is left.
     pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
         let mut wait = self.io.wait(direction);
-        std::future::poll_fn(|cx| wait.poll_ready(cx).map(|event| event.check_ready())).await
+        std::future::poll_fn(|cx| {
+            crate::runtime::coop::poll_proceed(cx, |cx| {
+                wait.poll_ready(cx).map(|event| event.check_ready())
+            })
+        })
+        .await
     }
 
     /// `op` without waiting: `WouldBlock` clears the readiness it saw and is returned.

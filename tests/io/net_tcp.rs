@@ -382,3 +382,36 @@ fn a_read_cut_short_at_the_urgent_mark_leaves_the_rest_readable() {
         assert_eq!(&buf[..n], b"def");
     });
 }
+
+/// `readable()` and `writable()` that find their readiness at once spend the task's
+/// cooperative budget, as a read does: a loop that waits on a socket that stays ready
+/// (unread bytes, room to write) lets the worker run a sibling, here the one that ends
+/// the loop, on a runtime with one worker (it hung before).
+#[test]
+fn a_loop_over_ready_readiness_waits_lets_a_sibling_run() {
+    run(1, 30, || async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write(b"unread").await.unwrap();
+        server.readable().await.unwrap();
+        let (client, server) = (Arc::new(client), Arc::new(server));
+        task_group(async |tg| {
+            let group = tg.clone();
+            // A child, on the worker (the body runs on the `block_on` thread).
+            tg.start_soon(async move {
+                let stop = Event::new();
+                let set = stop.clone();
+                group.start_soon(async move { set.set() });
+                while !stop.is_set() {
+                    server.readable().await.unwrap();
+                    client.writable().await.unwrap();
+                }
+            });
+        })
+        .await
+        .unwrap();
+    });
+}
