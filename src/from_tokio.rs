@@ -21,7 +21,7 @@
 //! | `select!` | [`pride::select!`](crate::select), or [`race`](crate::race) for futures of one type |
 //! | `spawn_blocking` | [`to_thread`](crate::to_thread) (cancellable: the caller stops waiting) |
 //! | rayon inside `spawn_blocking` | [`pride::par`](crate::par): fork-join on the same workers, cancellable |
-//! | `task::yield_now` | [`yield_now`](crate::yield_now); [`checkpoint`](crate::checkpoint) also honours a cancel |
+//! | `task::yield_now` | [`yield_now`](crate::yield_now) (or its other name, [`checkpoint`](crate::checkpoint)): a yield that is also where a cancel takes effect |
 //! | `sync::Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier` | [`Lock`](crate::Lock), [`sync::RwLock`](crate::sync::RwLock), [`Semaphore`](crate::Semaphore), [`sync::Notify`](crate::sync::Notify), [`sync::Barrier`](crate::sync::Barrier) |
 //! | `sync::mpsc`, `oneshot`, `broadcast`, `watch` | [`sync::channel`](crate::sync::channel) or [`Queue`](crate::Queue), [`sync::oneshot`](crate::sync::oneshot), [`sync::broadcast`](crate::sync::broadcast), [`sync::watch`](crate::sync::watch) |
 //! | `net::TcpListener`, `TcpStream`, `UdpSocket`, `UnixStream` | [`pride::net`](crate::net), with `&self` `read`/`write_all` and futures-io `AsyncRead`/`AsyncWrite` |
