@@ -82,6 +82,17 @@ rows=(
   'Q3#src/sync/queue.rs#s/(self.items.push_back\(value\);\n\s*self.check\(\);\n)\s*self.watchers.grant_all\(\|\(\)\| \(\), wakers\);\n/$1/#loom_sync_queue#caught'
   'Q4#src/sync/queue.rs#s/self.closed && self.items.is_empty\(\) && self.getters.granted\(\) == 0/self.closed && self.items.is_empty()/#loom_sync_queue#caught'
   'Q5#src/sync/queue.rs#s/(self.release_slot\(wakers\);\n\s*)if self.drained\(\) \{/$1if false {/#loom_sync_queue#caught'
+  'L1#src/group/limit.rs#s/if !queued.is_cancelled\(\) \{/if true {/#loom_group_limit#caught'
+  'L2#src/group/limit.rs#s/unrun.push\(queued.task\);\n/unrun.push(queued.task);\n            return Next::Nothing;\n/#loom_group_limit#caught'
+  'L3#src/group/limit.rs#s/if !inner.queued\[at\].is_cancelled\(\) \{/if true {/#loom_group_limit#caught'
+  'L4#src/group/limit.rs#s/\} else \{\n(\s*)inner.queued.push_back\(Queued \{ task, node \}\);/} else {\n$1drop(inner);\n$1self.inner.lock().queued.push_back(Queued { task, node });/#loom_group_limit#caught'
+  'L5#src/group/limit.rs#s/if inner.closed \{\n(\s*)drop\(inner\);\n(\s*)drop\(task\);/if false {\n$1drop(inner);\n$2drop(task);/#loom_group_limit#caught'
+  'L6#src/group/limit.rs#s/let queued = \{\n(\s*)let mut inner = self.inner.lock\(\);/let queued = std::mem::take(&mut self.inner.lock().queued);\n        let _: VecDeque<Queued> = {\n$1let mut inner = self.inner.lock();/; s/std::mem::take\(&mut inner.queued\)\n/VecDeque::new()\n/#loom_group_limit#caught'
+  'L7#src/group/limit.rs#s/Removed::Granted\(\(\)\) => inner.pass_on\(&mut unrun\),\n(\s*)Removed::Queued/Removed::Granted(()) => {\n$1    let _: &mut Vec<Notified> = &mut unrun;\n$1    Next::Nothing\n$1}\n$1Removed::Queued/#loom_group_limit#caught'
+  'L8#src/group/limit.rs#s/let next = self.inner.lock\(\).pass_on\(&mut unrun\);/let idle = {\n            let inner = self.inner.lock();\n            inner.queued.is_empty() \&\& inner.waiters.is_empty()\n        };\n        let next = if idle {\n            self.inner.lock().running -= 1;\n            Next::Nothing\n        } else {\n            self.inner.lock().pass_on(\&mut unrun)\n        };/#loom_group_limit#caught'
+  'L9#src/group/limit.rs#s/(fn pass_on\(&mut self, unrun: &mut Vec<Notified>\) -> Next \{\n)/$1        self.running -= 1;\n/; s/(\n\s*)self.running -= 1;\n(\s*)Next::Nothing/$1Next::Nothing/#loom_group_limit#caught'
+  'L10#src/group/start.rs#s/(fn look\(&self\) -> Option<Arc<ScopeNode>> \{\n\s*)if self.0.still_the_callers_and_cancelled\(\) \{/$1if false {/#loom_group_limit#caught'
+  'L11#src/group/limit.rs#s/let free = self.running < max && self.queued.is_empty\(\) && self.waiters.is_empty\(\);/let free = self.running < max;/#loom_group_limit#escape'
 )
 
 selected=("$@")

@@ -280,6 +280,11 @@ pub mod __loom {
         }
     }
 
+    /// A task group's concurrency limit.
+    pub mod limit {
+        pub use crate::group::limit_loom_api::*;
+    }
+
     /// `TaskGroup::start`'s hand-over between the caller and the child.
     pub mod start {
         pub use crate::group::start::loom_api::*;

@@ -92,6 +92,18 @@ impl Inner {
 /// The group was torn down: no slot will come.
 pub(crate) struct Closed;
 
+/// Where a slot passed on schedules the child it goes to: the group's runtime (under
+/// `cfg(pride_loom)`, also a loom model's own queue).
+pub(crate) trait Spawn {
+    fn spawn(&self, task: Notified);
+}
+
+impl Spawn for Handle {
+    fn spawn(&self, task: Notified) {
+        Handle::spawn(self, task);
+    }
+}
+
 /// Who a slot that was passed on went to; acted on after the lock is dropped.
 #[must_use]
 enum Next {
@@ -101,7 +113,7 @@ enum Next {
 }
 
 impl Next {
-    fn run(self, handle: &Handle) {
+    fn run(self, handle: &impl Spawn) {
         match self {
             Next::Spawn(task) => handle.spawn(task),
             Next::Wake(waker) => waker.wake(),
@@ -132,7 +144,7 @@ impl Limit {
     /// scope, if it has one; cancelled while the child is queued, the child never runs.
     pub(crate) fn start_or_queue(
         &self,
-        handle: &Handle,
+        handle: &impl Spawn,
         task: Notified,
         node: Option<Arc<ScopeNode>>,
     ) {
@@ -199,7 +211,7 @@ impl Limit {
     /// torn down: the waiter has left the line.
     pub(crate) fn poll_acquire(
         &self,
-        handle: &Handle,
+        handle: &impl Spawn,
         waiter: &mut Option<WaiterId>,
         waker: &Waker,
     ) -> Poll<Result<(), Closed>> {
@@ -235,7 +247,7 @@ impl Limit {
 
     /// A waiter went away: it leaves the line, and a slot granted to it that it never
     /// used goes to the next in line.
-    pub(crate) fn cancel_wait(&self, handle: &Handle, waiter: WaiterId) {
+    pub(crate) fn cancel_wait(&self, handle: &impl Spawn, waiter: WaiterId) {
         let mut wakers = WakeList::new();
         let mut unrun = Vec::new();
         let mut inner = self.inner.lock();
@@ -253,7 +265,7 @@ impl Limit {
     /// A running child finished (or a slot taken for a child went unused): its slot
     /// goes to the first queued child not cancelled before its turn (those before it
     /// are dropped without running), else to the first waiter, else is freed.
-    pub(crate) fn release(&self, handle: &Handle) {
+    pub(crate) fn release(&self, handle: &impl Spawn) {
         let mut unrun = Vec::new();
         let next = self.inner.lock().pass_on(&mut unrun);
         next.run(handle);
@@ -266,5 +278,115 @@ impl Limit {
     pub(crate) fn running(&self) -> usize {
         let inner = self.inner.lock();
         if inner.closed { 0 } else { inner.running }
+    }
+}
+
+/// What `loom-tests/group_limit.rs` drives: the limit itself, without a runtime (a
+/// child a slot goes to is handed to a function of the model's). Only under
+/// `cfg(pride_loom)`; reached as `pride::__loom::limit`.
+#[cfg(pride_loom)]
+pub(crate) mod loom_api {
+    use std::task::{Poll, Waker};
+
+    use crate::cancel::node::ScopeNode;
+    use crate::loom::sync::Arc;
+    use crate::sync::waiters::WaiterId;
+    use crate::task::Notified;
+
+    /// The model's function, as the runtime a slot's child is spawned on.
+    struct Spawner<'a>(&'a dyn Fn(Notified));
+
+    impl super::Spawn for Spawner<'_> {
+        fn spawn(&self, task: Notified) {
+            (self.0)(task);
+        }
+    }
+
+    /// A group's concurrency limit. `spawn`: where a child given a slot goes.
+    pub struct Limit(super::Limit);
+
+    /// The group was torn down: no slot will come.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Closed;
+
+    /// A `start_soon_wait`'s place in the limit's line of waiters.
+    #[derive(Default)]
+    pub struct Waiter(Option<WaiterId>);
+
+    impl Limit {
+        /// A limit of `max` children.
+        pub fn new(max: usize) -> Limit {
+            Limit(super::Limit::new(max))
+        }
+
+        /// A child launched (`GroupShared::schedule`), with its own scope if it has one.
+        pub fn start_or_queue(
+            &self,
+            spawn: &dyn Fn(Notified),
+            task: Notified,
+            node: Option<Arc<ScopeNode>>,
+        ) {
+            self.0.start_or_queue(&Spawner(spawn), task, node);
+        }
+
+        /// The group was torn down (`TaskGroupFuture`'s teardown).
+        pub fn close(&self) {
+            self.0.close();
+        }
+
+        /// What a cancel by a child's handle, or by its `start` caller, takes out of
+        /// the queue.
+        pub fn unqueue_cancelled(&self, node: &Arc<ScopeNode>) -> Option<Notified> {
+            self.0.unqueue_cancelled(node)
+        }
+
+        /// `try_start_now`'s slot: `Err` once the group was torn down.
+        pub fn try_acquire(&self) -> Result<bool, Closed> {
+            self.0.try_acquire().map_err(|_| Closed)
+        }
+
+        /// `StartSoonWait::poll`'s wait for a slot: `Err` once the group was torn down.
+        pub fn poll_acquire(
+            &self,
+            spawn: &dyn Fn(Notified),
+            waiter: &mut Waiter,
+            waker: &Waker,
+        ) -> Poll<Result<(), Closed>> {
+            self.0
+                .poll_acquire(&Spawner(spawn), &mut waiter.0, waker)
+                .map(|acquired| acquired.map_err(|_| Closed))
+        }
+
+        /// `StartSoonWait::drop`.
+        pub fn cancel_wait(&self, spawn: &dyn Fn(Notified), mut waiter: Waiter) {
+            if let Some(id) = waiter.0.take() {
+                self.0.cancel_wait(&Spawner(spawn), id);
+            }
+        }
+
+        /// A running child finished (`GroupShared::release_slot`).
+        pub fn release(&self, spawn: &dyn Fn(Notified)) {
+            self.0.release(&Spawner(spawn));
+        }
+
+        /// `TaskGroup::running`.
+        pub fn running(&self) -> usize {
+            self.0.running()
+        }
+
+        /// Children queued now.
+        pub fn queued(&self) -> usize {
+            self.0.inner.lock().queued.len()
+        }
+
+        /// Whether the child whose own scope is `node` is queued now.
+        pub fn is_queued(&self, node: &Arc<ScopeNode>) -> bool {
+            self.0.inner.lock().queued.iter().any(|queued| {
+                queued
+                    .node
+                    .as_ref()
+                    .is_some_and(|queued| Arc::ptr_eq(queued, node))
+            })
+        }
     }
 }

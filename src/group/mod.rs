@@ -19,6 +19,8 @@ mod future;
 pub(crate) mod isolated;
 mod limit;
 mod limit_api;
+#[cfg(pride_loom)]
+pub(crate) use self::limit::loom_api as limit_loom_api;
 pub(crate) mod shared;
 pub(crate) mod start;
 
