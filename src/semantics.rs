@@ -146,7 +146,12 @@
 //! children. [`set_shield`](crate::CancelScope::set_shield) takes effect at once:
 //! shielding a scope a task is blocked in keeps a later cancel from outside away from
 //! it, and unshielding wakes a task blocked inside, which is then dropped if an outer
-//! scope was cancelled.
+//! scope was cancelled. A cancel reaches blocked work when the cancel has woken it and
+//! it is next polled, and the shields are read then: a shield set on a scope around
+//! the work after the cancel but before that poll (in the same stretch of code as the
+//! `cancel()`, say) still keeps the cancel out of it, as if it had been set first.
+//! (Trio delivers a cancel to blocked tasks inside `cancel()` itself, so there a shield
+//! set afterwards comes too late for them.)
 //!
 //! A future holds work inside a shield while a shielded scope entered in it is live
 //! (entered and not yet exited or dropped). A cancel from outside does not drop such a

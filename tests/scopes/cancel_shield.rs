@@ -606,3 +606,41 @@ fn a_group_kept_but_not_awaited_does_not_shield_the_work_around_it() {
         assert!(outer.cancelled_caught());
     });
 }
+
+/// A cancel reaches blocked work when the work is next polled, and the shields are
+/// read then: a shield set right after a cancel from outside, before the woken work
+/// ran again, keeps that cancel out of it. (One worker, on which the canceller runs:
+/// the work cannot be polled between the two calls.)
+#[test]
+fn a_shield_set_right_after_an_outer_cancel_keeps_it_out_of_blocked_work() {
+    let mut builder = crate::common::builder(1);
+    builder.clock(pride::time::Clock::autojump());
+    let (finished, caught) = crate::common::block_on(20, &builder, || async {
+        let (outer, inner, finished) = (CancelScope::new(), CancelScope::new(), Flag::new());
+        task_group(async |tg| {
+            let (o, i, f) = (outer.clone(), inner.clone(), finished.clone());
+            tg.start_soon(async move {
+                o.run(i.run(async move {
+                    pride::sleep(Duration::from_secs(1)).await;
+                    f.set();
+                }))
+                .await;
+            });
+            let (o, i) = (outer.clone(), inner.clone());
+            tg.start_soon(async move {
+                // The work is blocked in its sleep by now.
+                pride::sleep(Duration::from_millis(1)).await;
+                o.cancel();
+                i.set_shield(true);
+            });
+        })
+        .await
+        .unwrap();
+        (finished.is_set(), outer.cancelled_caught())
+    });
+    assert!(finished, "the shielded work was dropped");
+    assert!(
+        !caught,
+        "the outer scope caught a cancel that never reached its work"
+    );
+}
