@@ -345,6 +345,12 @@ impl<'a> BorrowWait<'a> {
             !self.done,
             "pride: a `CapacityLimiter::acquire` future polled after it completed"
         );
+        crate::runtime::coop::poll_proceed(cx, |cx| self.poll_borrow(cx))
+    }
+
+    /// The wait's poll itself; [`poll`](Self::poll) runs it under the cooperative
+    /// budget.
+    fn poll_borrow(&mut self, cx: &mut Context<'_>) -> Poll<Result<Key, BorrowError>> {
         let mut wakers = WakeList::new();
         let mut state = self.limiter.lock();
         let result = match &self.id {

@@ -156,15 +156,17 @@ impl<T> Future for ClosedFuture<'_, T> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.sender.state.lock();
-        if state.receiver_gone {
-            return Poll::Ready(());
-        }
-        let replaced = store_waker(&mut state.sender_waker, cx.waker());
-        drop(state);
-        drop(replaced);
-        crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
-        Poll::Pending
+        crate::runtime::coop::poll_proceed(cx, |cx| {
+            let mut state = self.sender.state.lock();
+            if state.receiver_gone {
+                return Poll::Ready(());
+            }
+            let replaced = store_waker(&mut state.sender_waker, cx.waker());
+            drop(state);
+            drop(replaced);
+            crate::debug::task::waits(cx, crate::debug::task::WaitOn::Queue);
+            Poll::Pending
+        })
     }
 }
 

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use pride::net::UdpSocket;
-use pride::{BoxError, Event, Queue, task_group};
+use pride::sync::{Barrier, Borrower, Notify, RwLock, broadcast, channel, oneshot, watch};
+use pride::{BoxError, CapacityLimiter, Event, Lock, Queue, Semaphore, task_group};
 
-use crate::common;
+use crate::common::{self, Flag};
 
 const ITEMS: usize = 10_000;
 
@@ -186,5 +187,185 @@ fn waiting_on_many_idle_primitives_does_not_spin() {
         })
         .await
         .unwrap();
+    });
+}
+
+/// How many times a loop over an always-ready operation goes round before
+/// [`a_ready_loop_lets_its_sibling_run`] gives up on seeing its sibling: many times the
+/// units of one poll.
+const ROUNDS: usize = 10_000;
+
+/// The rounds of a loop over an always-ready operation: it goes on until the sibling
+/// has run, or for [`ROUNDS`] rounds.
+struct Rounds {
+    sibling_ran: Flag,
+    left: usize,
+}
+
+impl Rounds {
+    /// Whether to go round once more.
+    fn again(&mut self) -> bool {
+        if self.sibling_ran.is_set() || self.left == 0 {
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+}
+
+/// On a one-worker runtime built from `builder`, a task queues a sibling behind itself
+/// and then runs `looping`, a loop over an always-ready operation for as long as its
+/// [`Rounds`] say. The sibling must have run by the time the loop ends: the operation
+/// spends the cooperative budget, and the task yields once the budget is spent.
+fn a_ready_loop_lets_its_sibling_run<F>(
+    what: &str,
+    builder: &pride::Builder,
+    looping: impl FnOnce(Rounds) -> F + Send + 'static,
+) where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let yielded = Flag::new();
+    let seen = yielded.clone();
+    common::block_on(30, builder, move || {
+        task_group(async move |tg| {
+            let group = tg.clone();
+            tg.start_soon(async move {
+                let sibling_ran = Flag::new();
+                let set = sibling_ran.clone();
+                // Queued on this worker, behind this task: it runs only if we yield.
+                group.start_soon(async move { set.set() });
+                looping(Rounds {
+                    sibling_ran: sibling_ran.clone(),
+                    left: ROUNDS,
+                })
+                .await;
+                if sibling_ran.is_set() {
+                    seen.set();
+                }
+            });
+        })
+    })
+    .unwrap();
+    assert!(
+        yielded.is_set(),
+        "{what}: the loop never yielded: its sibling ran only after {ROUNDS} rounds"
+    );
+}
+
+#[test]
+fn a_loop_of_uncontended_limiter_acquires_yields() {
+    a_ready_loop_lets_its_sibling_run(
+        "CapacityLimiter::acquire",
+        &common::builder(1),
+        |mut rounds| async move {
+            let limiter = CapacityLimiter::new(1);
+            while rounds.again() {
+                let _token = limiter.acquire().await;
+            }
+        },
+    );
+    a_ready_loop_lets_its_sibling_run(
+        "CapacityLimiter::acquire_on_behalf_of",
+        &common::builder(1),
+        |mut rounds| async move {
+            let limiter = CapacityLimiter::new(1);
+            let borrower = Borrower::new(1);
+            while rounds.again() {
+                limiter.acquire_on_behalf_of(borrower).await.unwrap();
+                limiter.release_on_behalf_of(borrower).unwrap();
+            }
+        },
+    );
+}
+
+#[test]
+fn a_loop_awaiting_a_closed_oneshot_yields() {
+    a_ready_loop_lets_its_sibling_run(
+        "oneshot::Sender::closed",
+        &common::builder(1),
+        |mut rounds| async move {
+            let (mut tx, rx) = oneshot::channel::<u32>();
+            drop(rx);
+            while rounds.again() {
+                tx.closed().await;
+            }
+        },
+    );
+}
+
+/// Every other sync primitive's ready operation spends the budget too.
+#[test]
+fn loops_of_ready_sync_operations_yield() {
+    let one = common::builder(1);
+    a_ready_loop_lets_its_sibling_run(
+        "Event::wait on a set event",
+        &one,
+        |mut rounds| async move {
+            let event = Event::new();
+            event.set();
+            while rounds.again() {
+                event.wait().await;
+            }
+        },
+    );
+    a_ready_loop_lets_its_sibling_run("Lock::lock", &one, |mut rounds| async move {
+        let lock = Lock::new(0);
+        while rounds.again() {
+            *lock.lock().await += 1;
+        }
+    });
+    a_ready_loop_lets_its_sibling_run("RwLock::read and write", &one, |mut rounds| async move {
+        let lock = RwLock::new(0);
+        while rounds.again() {
+            let n = *lock.read().await;
+            *lock.write().await = n + 1;
+        }
+    });
+    a_ready_loop_lets_its_sibling_run("Semaphore::acquire", &one, |mut rounds| async move {
+        let semaphore = Semaphore::new(1);
+        while rounds.again() {
+            let _permit = semaphore.acquire().await;
+        }
+    });
+    a_ready_loop_lets_its_sibling_run("channel send and recv", &one, |mut rounds| async move {
+        let (tx, rx) = channel(1);
+        while rounds.again() {
+            tx.send(1).await.unwrap();
+            rx.recv().await.unwrap();
+        }
+    });
+    a_ready_loop_lets_its_sibling_run("oneshot::Receiver", &one, |mut rounds| async move {
+        while rounds.again() {
+            let (tx, rx) = oneshot::channel();
+            tx.send(1).unwrap();
+            rx.await.unwrap();
+        }
+    });
+    a_ready_loop_lets_its_sibling_run("watch::Receiver::changed", &one, |mut rounds| async move {
+        let (tx, mut rx) = watch::channel(0);
+        while rounds.again() {
+            tx.send(1);
+            rx.changed().await.unwrap();
+        }
+    });
+    a_ready_loop_lets_its_sibling_run("broadcast::Receiver::recv", &one, |mut rounds| async move {
+        let (tx, mut rx) = broadcast::channel(1);
+        while rounds.again() {
+            tx.send(1).unwrap();
+            rx.recv().await.unwrap();
+        }
+    });
+    a_ready_loop_lets_its_sibling_run("Notify::notified", &one, |mut rounds| async move {
+        let notify = Notify::new();
+        while rounds.again() {
+            notify.notify_one();
+            notify.notified().await;
+        }
+    });
+    a_ready_loop_lets_its_sibling_run("Barrier::wait", &one, |mut rounds| async move {
+        let barrier = Barrier::new(1);
+        while rounds.again() {
+            barrier.wait().await;
+        }
     });
 }
