@@ -234,8 +234,11 @@ impl Future for Sleep {
             return Poll::Pending;
         }
         // A sleep that waited ends as a cancellation point for the deadlines that
-        // passed with it.
-        this.timer.poll_wait(cx)
+        // passed with it. One that completes spends a unit of the task's budget: a
+        // loop of sleeps whose deadlines have passed (catching up) completes each at
+        // its first poll, and would otherwise keep the worker for ever.
+        let timer = this.timer;
+        crate::runtime::coop::poll_proceed(cx, |cx| timer.poll_wait(cx))
     }
 }
 
@@ -332,8 +335,10 @@ impl Interval {
 
     /// Polls for the next tick; `Ready` with its scheduled instant.
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        // A tick that waited ends as a cancellation point, as a sleep does.
-        if self.timer.as_mut().poll_wait(cx).is_pending() {
+        // A tick that waited ends as a cancellation point, as a sleep does; one that
+        // completes spends a unit of the task's budget, as a sleep does.
+        let timer = self.timer.as_mut();
+        if crate::runtime::coop::poll_proceed(cx, |cx| timer.poll_wait(cx)).is_pending() {
             return Poll::Pending;
         }
         let scheduled = self.timer.deadline();

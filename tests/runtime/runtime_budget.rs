@@ -2,13 +2,15 @@
 //! other tasks on its worker run.
 
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use pride::net::UdpSocket;
 use pride::sync::{Barrier, Borrower, Notify, RwLock, broadcast, channel, oneshot, watch};
+use pride::time::Clock;
 use pride::{BoxError, CapacityLimiter, Event, Lock, Queue, Semaphore, task_group};
 
 use crate::common::{self, Flag};
@@ -368,4 +370,58 @@ fn loops_of_ready_sync_operations_yield() {
             barrier.wait().await;
         }
     });
+}
+
+/// The runtimes the time loops run on: one worker, the system clock and the autojump
+/// clock.
+fn one_worker_clocks() -> [pride::Builder; 2] {
+    let mut autojump = common::builder(1);
+    autojump.clock(Clock::autojump());
+    [common::builder(1), autojump]
+}
+
+/// A sleep whose deadline has passed completes at its first poll, and spends the
+/// budget as it does: a loop of them (a task catching up on missed deadlines) yields.
+#[test]
+fn a_loop_of_elapsed_sleeps_yields() {
+    for builder in &one_worker_clocks() {
+        a_ready_loop_lets_its_sibling_run("sleep_until(now)", builder, |mut rounds| async move {
+            while rounds.again() {
+                pride::sleep_until(pride::current_time()).await;
+            }
+        });
+    }
+}
+
+#[test]
+fn a_loop_over_a_sleep_reset_to_the_past_yields() {
+    for builder in &one_worker_clocks() {
+        a_ready_loop_lets_its_sibling_run(
+            "a sleep reset to the past",
+            builder,
+            |mut rounds| async move {
+                let past = pride::current_time();
+                let mut sleep = pin!(pride::sleep(Duration::from_secs(3600)));
+                while rounds.again() {
+                    sleep.as_mut().reset(past);
+                    sleep.as_mut().await;
+                }
+            },
+        );
+    }
+}
+
+#[test]
+fn a_loop_of_ready_interval_ticks_yields() {
+    for builder in &one_worker_clocks() {
+        a_ready_loop_lets_its_sibling_run(
+            "an interval's first tick",
+            builder,
+            |mut rounds| async move {
+                while rounds.again() {
+                    pride::interval(Duration::from_secs(3600)).tick().await;
+                }
+            },
+        );
+    }
 }
