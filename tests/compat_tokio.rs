@@ -122,3 +122,43 @@ fn enter_is_send_when_its_future_is() {
         tokio::time::sleep(Duration::from_millis(1)).await
     }));
 }
+
+/// tokio's operations spend nothing of pride's budget, but each `enter` that completes
+/// spends a unit: on one worker, a loop of `enter`s over an always-ready tokio
+/// operation (an uncontended tokio semaphore) lets a sibling queued behind its task run
+/// before the loop ends.
+#[test]
+fn a_loop_of_enters_over_ready_tokio_operations_yields() {
+    const ROUNDS: usize = 10_000;
+    let sibling_ran_first = run(1, 60, || async {
+        let seen = common::Flag::new();
+        pride::task_group(async |tg| {
+            let group = tg.clone();
+            let seen = seen.clone();
+            tg.start_soon(async move {
+                let sibling_ran = common::Flag::new();
+                let set = sibling_ran.clone();
+                // Queued on this worker, behind this task: it runs only if we yield.
+                group.start_soon(async move { set.set() });
+                let semaphore = enter(async { tokio::sync::Semaphore::new(1) }).await;
+                for _ in 0..ROUNDS {
+                    if sibling_ran.is_set() {
+                        seen.set();
+                        break;
+                    }
+                    enter(async {
+                        let _permit = semaphore.acquire().await.unwrap();
+                    })
+                    .await;
+                }
+            });
+        })
+        .await
+        .unwrap();
+        seen.is_set()
+    });
+    assert!(
+        sibling_ran_first,
+        "the loop never yielded: its sibling ran only after {ROUNDS} rounds"
+    );
+}

@@ -15,6 +15,16 @@
 //! such a task is outside pride's task groups and is not cancelled with them, so
 //! prefer awaiting the work directly.
 //!
+//! **Budget.** pride lets a task complete a bounded number of operations (channel
+//! receives, lock acquires, socket reads, ...) in one poll before it makes the task
+//! yield its worker to the others; tokio's operations count nothing against it. An
+//! [`enter`] that completes counts as one operation, so a loop of `enter` calls over
+//! tokio operations that are always ready still yields. A single long-lived `enter`
+//! future that loops inside itself over ready tokio operations does not: tokio offers
+//! no way to give the code it wraps a budget of its own, so such a loop keeps its
+//! worker until it waits. Await something of pride's inside the loop from time to time
+//! (`pride::yield_now().await`), or loop outside `enter`.
+//!
 //! **Clocks.** tokio's timers run on tokio's clock, which is always real time. Under
 //! a pride mock or autojump clock (`#[pride::test]`'s default), a task waiting on a
 //! tokio timer or socket is, for pride, blocked on nothing it can see: the autojump
@@ -129,12 +139,17 @@ impl<F: Future> Future for Enter<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
-        let _context = this.handle.enter();
         let future = this
             .future
             .as_mut()
             .expect("pride::compat::tokio::Enter polled after it completed");
-        let output = std::task::ready!(future.as_mut().poll(cx));
+        // tokio's operations do not spend pride's budget: the `enter` that completes
+        // spends a unit for them, so that a loop of `enter`s over ready tokio
+        // operations yields its worker.
+        let output = std::task::ready!(crate::runtime::coop::poll_proceed(cx, |cx| {
+            let _context = this.handle.enter();
+            future.as_mut().poll(cx)
+        }));
         this.future = None;
         Poll::Ready(output)
     }
