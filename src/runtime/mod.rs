@@ -47,7 +47,9 @@ pub use yield_now::{YieldNow, yield_now};
 /// does not wait for other [`to_thread`] closures still running, and those still
 /// queued never run.
 ///
-/// The tasks still there are dropped, each task's future once, on the dropping thread.
+/// The tasks still there are dropped, each task's future once. A task queued on a
+/// worker as that worker stops is dropped by the worker, on its thread; the others
+/// (waiting, or queued for any worker to take) are dropped on the dropping thread.
 /// Dropping one may wake another (a `Drop` that sets an [`Event`](crate::Event), say):
 /// the woken task is queued, as while the runtime runs, and dropped after, never inside
 /// the waker's call, so a cleanup that takes a lock the waker holds does not deadlock.
