@@ -110,8 +110,22 @@ impl TaskGroup {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
+        self.start_soon_wait_as(None, future)
+    }
+
+    /// [`start_soon_wait`](Self::start_soon_wait) for a child named `name`.
+    pub(crate) fn start_soon_wait_as<F>(
+        &self,
+        name: Option<std::sync::Arc<str>>,
+        future: F,
+    ) -> StartSoonWait<F>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
         StartSoonWait {
             group: self.clone(),
+            name,
             future: Some(future),
             waiter: None,
         }
@@ -122,6 +136,8 @@ impl TaskGroup {
 #[must_use = "nothing starts unless this is awaited"]
 pub struct StartSoonWait<F> {
     group: TaskGroup,
+    /// The child's name.
+    name: Option<std::sync::Arc<str>>,
     future: Option<F>,
     /// Its place in the limit's line of waiters, while it waits.
     waiter: Option<WaiterId>,
@@ -159,7 +175,7 @@ where
         let future = this.future.take().expect("checked above");
         Poll::Ready(
             group
-                .start_with_slot(None, future, slot, false)
+                .start_with_slot(this.name.take(), future, slot, false)
                 .map_err(|_| {
                     group.give_back(slot);
                     GroupClosed

@@ -217,7 +217,7 @@ impl TaskGroup {
 
     /// `isolated`: the child is an isolated one (see `isolated.rs`).
     #[track_caller]
-    fn start_detached<F>(&self, name: Option<StdArc<str>>, future: F, isolated: bool)
+    pub(crate) fn start_detached<F>(&self, name: Option<StdArc<str>>, future: F, isolated: bool)
     where
         F: Future + Send + 'static,
         F::Output: TaskOutput,

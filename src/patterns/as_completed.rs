@@ -13,7 +13,8 @@ use crate::{BoxError, TaskGroup, TaskOutput};
 /// the order they complete. The stream ends when all of them have finished.
 ///
 /// The tasks belong to `group`, so they cannot outlive it: a failure goes to the group
-/// (cancelling the rest, and whoever reads the stream inside the group).
+/// (cancelling the rest, and whoever reads the stream inside the group), from the task
+/// named `as_completed[i]` for the future at position `i`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -48,14 +49,19 @@ where
     T: Send + 'static,
 {
     let (sender, receiver) = unbounded_channel();
-    for future in futures {
+    for (index, future) in futures.into_iter().enumerate() {
         let sender = sender.clone();
-        group.start_soon(async move {
-            let value = future.await.into_result()?;
-            // The reader may have gone; then the value is not wanted.
-            let _ = sender.try_send(value);
-            Ok::<(), BoxError>(())
-        });
+        let name = super::name("as_completed", index);
+        group.start_detached(
+            Some(name),
+            async move {
+                let value = future.await.into_result()?;
+                // The reader may have gone; then the value is not wanted.
+                let _ = sender.try_send(value);
+                Ok::<(), BoxError>(())
+            },
+            false,
+        );
     }
     AsCompleted { receiver }
 }

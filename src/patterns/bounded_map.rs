@@ -10,7 +10,8 @@ use crate::{BoxError, TaskOutput, task_group_with_limit};
 /// returning the values in input order. Items become tasks only as slots free up, so a
 /// long input does not allocate all its tasks at once: `f` is called for the next item
 /// just before waiting for a slot, so at most `limit + 1` of its futures exist at a
-/// time. The first failure cancels the rest.
+/// time. The first failure cancels the rest; the error holds every failure, each from
+/// the task named `bounded_map[i]` for the item at position `i`.
 ///
 /// ```
 /// pride::run(async {
@@ -46,7 +47,7 @@ where
             for (index, item) in items.enumerate() {
                 let future = f(item);
                 let results = results.clone();
-                tg.start_soon_wait(async move {
+                tg.start_soon_wait_as(Some(super::name("bounded_map", index)), async move {
                     let value = future.await.into_result()?;
                     results.lock().push((index, value));
                     Ok::<(), BoxError>(())

@@ -7,7 +7,8 @@ use crate::loom::sync::{Arc, Mutex};
 use crate::{BoxError, TaskOutput, task_group};
 
 /// Runs every future concurrently, each as a child task, and returns their values in
-/// input order. The first failure cancels the others; the error holds every failure.
+/// input order. The first failure cancels the others; the error holds every failure,
+/// each from the task named `gather[i]` for the input at position `i`.
 ///
 /// ```
 /// pride::run(async {
@@ -33,11 +34,15 @@ where
         task_group(move |tg| async move {
             for (index, future) in futures.into_iter().enumerate() {
                 let slots = slots.clone();
-                tg.start_soon(async move {
-                    let value = future.await.into_result()?;
-                    *slots[index].lock() = Some(value);
-                    Ok::<(), BoxError>(())
-                });
+                tg.start_detached(
+                    Some(super::name("gather", index)),
+                    async move {
+                        let value = future.await.into_result()?;
+                        *slots[index].lock() = Some(value);
+                        Ok::<(), BoxError>(())
+                    },
+                    false,
+                );
             }
         })
         .await?;

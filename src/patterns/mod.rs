@@ -7,6 +7,10 @@
 //! only counted until one succeeds), and every error and panic comes back with the
 //! others.
 //!
+//! Each task a pattern starts is named after the pattern and the position of its input
+//! (`gather[2]`, `race[0]`, `bounded_map[5]`, `as_completed[1]`): its errors carry that
+//! name, so a failure says which input it came from.
+//!
 //! `retry` runs one attempt at a time, on the caller's task and in no group of its
 //! own: nothing outlives the call either, but a panicking attempt unwinds through the
 //! caller (as a panic in any code it awaits would), and only the last attempt's error
@@ -34,6 +38,12 @@ pub use race::race;
 pub use retry::{Retry, RetryError, RetryFuture, retry};
 
 use crate::GroupError;
+
+/// The name of a pattern's task: the pattern's and the position of its input
+/// (`gather[2]`), which that task's errors carry.
+fn name(pattern: &str, index: usize) -> std::sync::Arc<str> {
+    format!("{pattern}[{index}]").into()
+}
 
 /// The future of [`gather`], [`race`] and [`bounded_map`]: resolves to the pattern's
 /// result, or to the group's error.

@@ -14,7 +14,8 @@ use crate::{GroupError, TaskOutput, task_group};
 /// no futures at all). A panic is a bug, not a failed attempt: it fails the race at
 /// once, with the failures that came before it, then the panic, then whatever came
 /// after it while the others were cancelled (a failure of a future that finished a
-/// shielded section, a panic in a `Drop`), in the order it came.
+/// shielded section, a panic in a `Drop`), in the order it came. Each failure is from
+/// the task named `race[i]` for the future at position `i`.
 ///
 /// A panic is never lost, not even after the race was won: a loser that panics as it
 /// is cancelled (in its `Drop`, say) makes the race an error, with the failures that
@@ -58,34 +59,40 @@ where
     let (won, failed) = (winner.clone(), failures.clone());
     Pattern::new(async move {
         task_group(move |tg| async move {
-            for future in futures {
+            for (index, future) in futures.into_iter().enumerate() {
                 let (winner, failures) = (winner.clone(), failures.clone());
                 let scope = tg.cancel_scope().clone();
-                tg.start_soon(async move {
-                    let outcome = future.await.into_result();
-                    let mut winner = winner.lock();
-                    match outcome {
-                        // The race is won: this loser's outcome goes with it.
-                        _ if winner.is_some() => {}
-                        Ok(value) if !scope.cancel_called() => {
-                            *winner = Some(value);
-                            scope.cancel();
+                let name = super::name("race", index);
+                let own = name.clone();
+                tg.start_detached(
+                    Some(name),
+                    async move {
+                        let outcome = future.await.into_result();
+                        let mut winner = winner.lock();
+                        match outcome {
+                            // The race is won: this loser's outcome goes with it.
+                            _ if winner.is_some() => {}
+                            Ok(value) if !scope.cancel_called() => {
+                                *winner = Some(value);
+                                scope.cancel();
+                            }
+                            // A panic failed the race: the value is not wanted.
+                            Ok(_) => {}
+                            // Under a cancel (the race's own after a panic, or one from
+                            // outside), a failure is the group's, which keeps it and passes
+                            // it out through the cancelled scopes; the race's own list holds
+                            // the failed attempts of a race still under way.
+                            Err(error) if scope.cancel_called() || cancel_stands() => {
+                                return Err(error);
+                            }
+                            Err(error) => failures
+                                .lock()
+                                .push(TaskError::new(Some(own), Kind::Error(error))),
                         }
-                        // A panic failed the race: the value is not wanted.
-                        Ok(_) => {}
-                        // Under a cancel (the race's own after a panic, or one from
-                        // outside), a failure is the group's, which keeps it and passes
-                        // it out through the cancelled scopes; the race's own list holds
-                        // the failed attempts of a race still under way.
-                        Err(error) if scope.cancel_called() || cancel_stands() => {
-                            return Err(error);
-                        }
-                        Err(error) => failures
-                            .lock()
-                            .push(TaskError::new(None, Kind::Error(error))),
-                    }
-                    Ok(())
-                });
+                        Ok(())
+                    },
+                    false,
+                );
             }
         })
         .await

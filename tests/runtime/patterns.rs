@@ -833,3 +833,63 @@ fn as_completed_on_an_exited_group_panics() {
     });
     assert!(message.contains("exited"), "{message}");
 }
+
+// ---------------------------------------------------------------------------------
+// names
+
+/// The names of a group error's entries, in order.
+fn names(error: &GroupError) -> Vec<Option<String>> {
+    error
+        .errors()
+        .iter()
+        .map(|e| e.name().map(str::to_owned))
+        .collect()
+}
+
+/// Each pattern names its tasks after itself and their input's position, so that an
+/// error says which input failed.
+#[test]
+fn a_patterns_errors_name_the_input_that_failed() {
+    let tally = Tally::default();
+    let t = tally.clone();
+    let (gathered, raced, mapped, completed) = autojump(30, move || async move {
+        let gathered = gather([
+            child(&t, ms(2), Outcome::Ok(0)),
+            child(&t, ms(1), Outcome::Err(1)),
+        ])
+        .await
+        .unwrap_err();
+        let raced = race([
+            child(&t, ms(1), Outcome::Err(2)),
+            child(&t, ms(2), Outcome::Err(3)),
+        ])
+        .await
+        .unwrap_err();
+        let mapped = bounded_map([0, 1, 2], 2, |i| async move {
+            if i == 2 { Err(MyError(i)) } else { Ok(i) }
+        })
+        .await
+        .unwrap_err();
+        let completed = task_group(async |tg| {
+            let mut results = as_completed(
+                &tg,
+                [
+                    child(&t, ms(1), Outcome::Ok(4)),
+                    child(&t, ms(2), Outcome::Panic),
+                ],
+            );
+            while results.next().await.is_some() {}
+        })
+        .await
+        .unwrap_err();
+        (gathered, raced, mapped, completed)
+    });
+    assert_eq!(names(&gathered), [Some("gather[1]".to_owned())]);
+    assert_eq!(
+        names(&raced),
+        [Some("race[0]".to_owned()), Some("race[1]".to_owned())]
+    );
+    assert_eq!(names(&mapped), [Some("bounded_map[2]".to_owned())]);
+    assert_eq!(names(&completed), [Some("as_completed[1]".to_owned())]);
+    assert!(gathered.to_string().contains("gather[1]"), "{gathered}");
+}
