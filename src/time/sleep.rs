@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use super::entry::MAX_TICK;
@@ -234,11 +234,13 @@ impl Future for Sleep {
             return Poll::Pending;
         }
         // A sleep that waited ends as a cancellation point for the deadlines that
-        // passed with it. One that completes spends a unit of the task's budget: a
-        // loop of sleeps whose deadlines have passed (catching up) completes each at
-        // its first poll, and would otherwise keep the worker for ever.
-        let timer = this.timer;
-        crate::runtime::coop::poll_proceed(cx, |cx| timer.poll_wait(cx))
+        // passed with it.
+        ready!(this.timer.poll_wait(cx));
+        // One that completes spends a unit of the task's budget: a loop of sleeps
+        // whose deadlines have passed (catching up) completes each at its first poll,
+        // and would otherwise keep the worker for ever. Spent after the poll, so that
+        // even a refused first poll arms the timer (a fired timer stays fired).
+        crate::runtime::coop::poll_proceed(cx, |_| Poll::Ready(()))
     }
 }
 
@@ -336,11 +338,10 @@ impl Interval {
     /// Polls for the next tick; `Ready` with its scheduled instant.
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         // A tick that waited ends as a cancellation point, as a sleep does; one that
-        // completes spends a unit of the task's budget, as a sleep does.
-        let timer = self.timer.as_mut();
-        if crate::runtime::coop::poll_proceed(cx, |cx| timer.poll_wait(cx)).is_pending() {
-            return Poll::Pending;
-        }
+        // completes spends a unit of the task's budget, as a sleep does (a refused
+        // tick is not taken: its timer stays fired for the next poll).
+        ready!(self.timer.as_mut().poll_wait(cx));
+        ready!(crate::runtime::coop::poll_proceed(cx, |_| Poll::Ready(())));
         let scheduled = self.timer.deadline();
         let next = next_tick(scheduled, self.timer.now(), self.period);
         self.timer.as_mut().reset(next);

@@ -425,3 +425,37 @@ fn a_loop_of_ready_interval_ticks_yields() {
         );
     }
 }
+
+/// A sleep's first poll arms its timer even when the task's budget is spent (the poll
+/// then yields): an advance of the clock past the deadline makes it elapsed.
+#[test]
+fn a_sleep_polled_once_out_of_budget_is_armed() {
+    let mut builder = common::builder(1);
+    builder.clock(Clock::mock());
+    let elapsed = common::block_on(20, &builder, || async {
+        task_group(async |tg| {
+            let elapsed = tg.spawn(async {
+                // Spend the task's units on timeouts already passed (each completes
+                // at its first poll) until one is refused.
+                let mut cx = Context::from_waker(Waker::noop());
+                loop {
+                    let mut passed = pin!(pride::move_on_after(
+                        Duration::ZERO,
+                        std::future::pending::<()>()
+                    ));
+                    if passed.as_mut().poll(&mut cx).is_pending() {
+                        break;
+                    }
+                }
+                let mut sleep = pin!(pride::sleep(Duration::from_secs(1)));
+                assert!(sleep.as_mut().poll(&mut cx).is_pending());
+                pride::time::advance(Duration::from_secs(2));
+                Ok::<_, BoxError>(sleep.is_elapsed())
+            });
+            elapsed.await
+        })
+        .await
+        .unwrap()
+    });
+    assert!(elapsed, "the sleep's timer was not armed by its first poll");
+}
