@@ -162,3 +162,28 @@ fn a_loop_of_enters_over_ready_tokio_operations_yields() {
         "the loop never yielded: its sibling ran only after {ROUNDS} rounds"
     );
 }
+
+/// A future that is ready at once, whose `Drop` spawns on tokio (a pooled connection
+/// handing itself back does): `enter` drops it inside tokio's context, as it polls it,
+/// where a spawn outside one would panic.
+#[test]
+fn enter_drops_a_finished_future_inside_tokios_context() {
+    struct SpawnsOnDrop;
+    impl std::future::Future for SpawnsOnDrop {
+        type Output = u32;
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<u32> {
+            std::task::Poll::Ready(7)
+        }
+    }
+    impl Drop for SpawnsOnDrop {
+        fn drop(&mut self) {
+            drop(tokio::spawn(async {}));
+        }
+    }
+    run(1, 30, || async {
+        assert_eq!(enter(SpawnsOnDrop).await, 7);
+    });
+}

@@ -150,6 +150,8 @@ impl<F: Future> Future for Enter<F> {
             let _context = this.handle.enter();
             future.as_mut().poll(cx)
         }));
+        // Dropped inside tokio's context too: some tokio types look for it then.
+        let _context = this.handle.enter();
         this.future = None;
         Poll::Ready(output)
     }
