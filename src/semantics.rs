@@ -151,7 +151,11 @@
 //! the work after the cancel but before that poll (in the same stretch of code as the
 //! `cancel()`, say) still keeps the cancel out of it, as if it had been set first.
 //! (Trio delivers a cancel to blocked tasks inside `cancel()` itself, so there a shield
-//! set afterwards comes too late for them.)
+//! set afterwards comes too late for them.) A child being started with
+//! [`start`](crate::TaskGroup::start) that has not yet called `started` is the
+//! exception: a cancel that reaches its caller cancels the child's own scope inside
+//! `cancel()` (the child is not below its caller in the tree), so a shield set on the
+//! caller's side afterwards does not bring it back.
 //!
 //! A future holds work inside a shield while a shielded scope entered in it is live
 //! (entered and not yet exited or dropped). A cancel from outside does not drop such a

@@ -219,7 +219,8 @@ impl CancelScope {
     /// Shields the scope from (or exposes it to) cancellation outside it. Takes effect
     /// at once: unshielding wakes the tasks inside, which may now be cancelled, and a
     /// shield set after a cancel from outside, before the work blocked inside was
-    /// polled again, keeps that cancel out of it (see [the semantics](crate::semantics)).
+    /// polled again, keeps that cancel out of it, except out of a child still being
+    /// started there (see [the semantics](crate::semantics)).
     pub fn set_shield(&self, shield: bool) {
         self.node.set_shield(shield);
     }
