@@ -83,9 +83,11 @@ impl TcpListener {
     ///
     /// Cancel-safe: dropped before it completes, no connection was taken. An error
     /// (such as `EMFILE` when the process is out of file descriptors) is returned as
-    /// it is, and the listener stays usable; the pending connection stays queued, so
-    /// a loop that retries at once spins until descriptors free up. Sleep a little
-    /// before retrying.
+    /// it is, and the listener stays usable. When the kernel refused the connection's
+    /// descriptor, the pending connection stays queued, so a loop that retries at once
+    /// spins until descriptors free up: sleep a little before retrying. When the
+    /// connection was taken but could not be registered with the reactor, it is
+    /// closed, and the error returned.
     ///
     /// ```
     /// # pride::run(async {
