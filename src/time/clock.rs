@@ -102,8 +102,12 @@ impl Clock {
     /// inside that call, the closure does not hold the clock, and the call's root future
     /// counts as any `block_on`'s does (time jumps when it, too, is blocked). A closure
     /// whose future was dropped (its task cancelled) runs on, but holds the clock no
-    /// longer: nobody waits for it. A task waiting on a socket, a pipe or a child
-    /// process counts as blocked, as in Trio.
+    /// longer: nobody waits for it. So a closure that waits, through an executor of its
+    /// own or on another thread, for tasks of its runtime that wait on time waits for
+    /// ever (nothing reports it): wait in the runtime's `block_on` on the closure's own
+    /// thread instead. A `block_on` root that blocks its thread the same way (a foreign
+    /// executor's `block_on` inside it) holds the clock too. A task waiting on a
+    /// socket, a pipe or a child process counts as blocked, as in Trio.
     /// Before time jumps, the runtime looks for what the kernel already holds: bytes
     /// that a task of the runtime has written to its peer over a Unix socket or a pipe,
     /// or a Unix connection it has made, are seen first, and no deadline overtakes them
