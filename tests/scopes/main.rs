@@ -11,6 +11,7 @@ mod cancel_nested;
 mod cancel_scope;
 mod cancel_shield;
 mod cancel_timeout;
+mod conformance;
 mod group_cancel;
 mod group_deadline;
 mod group_drop;
