@@ -234,13 +234,10 @@ impl Future for Sleep {
             return Poll::Pending;
         }
         // A sleep that waited ends as a cancellation point for the deadlines that
-        // passed with it.
-        ready!(this.timer.poll_wait(cx));
-        // One that completes spends a unit of the task's budget: a loop of sleeps
-        // whose deadlines have passed (catching up) completes each at its first poll,
-        // and would otherwise keep the worker for ever. Spent after the poll, so that
-        // even a refused first poll arms the timer (a fired timer stays fired).
-        crate::runtime::coop::poll_proceed(cx, |_| Poll::Ready(()))
+        // passed with it. One that completes spends a unit of the task's budget: a
+        // loop of sleeps whose deadlines have passed (catching up) completes each at
+        // its first poll, and would otherwise keep the worker for ever.
+        this.timer.poll_wait(cx)
     }
 }
 
@@ -341,7 +338,6 @@ impl Interval {
         // completes spends a unit of the task's budget, as a sleep does (a refused
         // tick is not taken: its timer stays fired for the next poll).
         ready!(self.timer.as_mut().poll_wait(cx));
-        ready!(crate::runtime::coop::poll_proceed(cx, |_| Poll::Ready(())));
         let scheduled = self.timer.deadline();
         let next = next_tick(scheduled, self.timer.now(), self.period);
         self.timer.as_mut().reset(next);

@@ -84,12 +84,18 @@ impl Timer {
     /// whichever of the two timers the driver fired first: the scope catches the
     /// cancel at once. Once per wait: woken, the wait ends at its next poll if no
     /// wrapper dropped it. Only for timers that wake a task.
+    ///
+    /// The end spends a unit of the task's cooperative budget, as any operation that
+    /// completes does (a loop over passed deadlines would otherwise never yield).
+    /// Refused, the timer stays armed and fired, and the wait ends at the next poll,
+    /// which then looks at the deadlines around it.
     pub(crate) fn poll_wait(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.as_mut().poll_elapsed(cx).is_pending() {
             *self.as_mut().project().waited = true;
             self.note_wait(cx);
             return Poll::Pending;
         }
+        std::task::ready!(crate::runtime::coop::poll_proceed(cx, |_| Poll::Ready(())));
         if std::mem::take(self.as_mut().project().waited)
             && crate::cancel::deadline::passed_around(self.now())
         {

@@ -459,3 +459,64 @@ fn a_sleep_polled_once_out_of_budget_is_armed() {
     });
     assert!(elapsed, "the sleep's timer was not armed by its first poll");
 }
+
+/// A sleep that waited ends as a cancellation point for the deadlines around it, also
+/// when the budget refused its end at first: a scope deadline that passed before the
+/// later poll that ends it is caught there.
+#[test]
+fn a_sleep_whose_end_the_budget_refused_still_catches_a_passed_deadline() {
+    let mut builder = common::builder(1);
+    builder.clock(Clock::mock());
+    let (ended, caught) = common::block_on(20, &builder, || async {
+        task_group(async |tg| {
+            let in_task = tg.spawn(async {
+                let second = Duration::from_secs(1);
+                let scope = pride::CancelScope::with_deadline(pride::current_time() + 2 * second);
+                let ended = scope
+                    .run(async {
+                        let mut sleep = pin!(pride::sleep(second));
+                        std::future::poll_fn(|cx| {
+                            assert!(sleep.as_mut().poll(cx).is_pending());
+                            Poll::Ready(())
+                        })
+                        .await;
+                        // The sleep fires; its end is refused.
+                        pride::time::advance(second);
+                        std::future::poll_fn(|cx| {
+                            spend_the_budget();
+                            assert!(sleep.as_mut().poll(cx).is_pending(), "not refused");
+                            Poll::Ready(())
+                        })
+                        .await;
+                        pride::yield_now().await;
+                        // The scope's deadline passes before the sleep ends.
+                        pride::time::advance(2 * second);
+                        sleep.as_mut().await;
+                        "the sleep ended"
+                    })
+                    .await;
+                Ok::<_, BoxError>((ended, scope.cancelled_caught()))
+            });
+            in_task.await
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(ended, None, "the sleep ended past its scope's deadline");
+    assert!(caught);
+}
+
+/// Spends the running task's budget on timeouts that have already passed (each ends at
+/// its first poll) until one is refused.
+fn spend_the_budget() {
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        let mut passed = pin!(pride::move_on_after(
+            Duration::ZERO,
+            std::future::pending::<()>()
+        ));
+        if passed.as_mut().poll(&mut cx).is_pending() {
+            break;
+        }
+    }
+}
