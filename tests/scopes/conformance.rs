@@ -1138,11 +1138,15 @@ fn unshielding_a_group_wakes_and_drops_its_blocked_child() {
                 sh.run(async move {
                     blocked().await;
                     assert_eq!(*r4.lock().unwrap(), vec!["sleeping", "cancelled"]);
+                    r4.lock().unwrap().push("checked");
                 })
                 .await;
             }))
             .await;
-        assert_eq!(*rec.lock().unwrap(), vec!["sleeping", "cancelled"]);
+        assert_eq!(
+            *rec.lock().unwrap(),
+            vec!["sleeping", "cancelled", "checked"]
+        );
     })
 }
 
