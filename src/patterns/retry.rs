@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::{BoxError, CancelScope, TaskOutput, TimeoutError, sleep};
+use crate::{BoxError, CancelScope, GroupError, TaskError, TaskOutput, TimeoutError, sleep};
 
 /// How [`retry`] retries: the number of attempts, the backoff between them (doubling
 /// from `backoff` up to `max_backoff`, each wait drawn at random from its upper half
@@ -90,7 +90,9 @@ impl Retry {
     /// Retries only the errors `retryable` accepts; any other error ends the retry at
     /// once, with a [`RetryError`] holding it. The predicate sees each failed
     /// attempt's error (downcast it with `is`/`downcast_ref`), including the
-    /// [`TimeoutError`] of an attempt that timed out. Setting it again replaces it.
+    /// [`TimeoutError`] of an attempt that timed out. Setting it again replaces it. An
+    /// error that holds a task's panic is never retried, whatever it says (see
+    /// [`retry`]).
     ///
     /// ```
     /// use std::io;
@@ -145,7 +147,10 @@ impl fmt::Debug for Retry {
 /// The attempts run one at a time on the caller's task, not in a task group: a panic
 /// in an attempt is not caught, and unwinds through the caller. So does a panic in the
 /// `Drop` of an attempt that its timeout dropped: it is no failed attempt, and no other
-/// attempt runs.
+/// attempt runs. A panic that a task group in the attempt caught (a child's, which the
+/// group returns as an error) is no failed attempt either: an error that holds a panic
+/// is never retried, whatever [`Retry::retry_if`] says, and the retry gives up with it
+/// at once.
 ///
 /// A retry awaited through `&mut` inside a timeout that fired, and awaited again
 /// after it, goes on: an attempt without a timeout of its own resumes where it was;
@@ -203,7 +208,8 @@ where
                     Err(error) => error,
                 };
                 attempt += 1;
-                let retryable = policy.retry_if.as_ref().is_none_or(|p| p(&*error));
+                let retryable =
+                    !holds_panic(&*error) && policy.retry_if.as_ref().is_none_or(|p| p(&*error));
                 if attempt == policy.attempts || !retryable {
                     return Err(RetryError {
                         attempts: attempt,
@@ -222,6 +228,35 @@ where
             }
         }),
     }
+}
+
+/// Whether `error` is, or holds, a task's panic: a [`GroupError`] with a panic among
+/// its entries (or in an entry's own error, nested groups included), or a
+/// [`TaskError`] that is one, also further down an error's sources.
+fn holds_panic(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut left: Vec<&(dyn std::error::Error + 'static)> = vec![error];
+    while let Some(error) = left.pop() {
+        if let Some(group) = error.downcast_ref::<GroupError>() {
+            for entry in group.errors() {
+                if entry.is_panic() {
+                    return true;
+                }
+                if let Some(inner) = entry.error() {
+                    left.push(inner);
+                }
+            }
+        } else if let Some(task) = error.downcast_ref::<TaskError>() {
+            if task.is_panic() {
+                return true;
+            }
+            if let Some(inner) = task.error() {
+                left.push(inner);
+            }
+        } else {
+            left.extend(error.source());
+        }
+    }
+    false
 }
 
 /// The future of [`retry`].

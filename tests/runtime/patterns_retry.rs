@@ -427,3 +427,31 @@ fn retry_awaited_again_after_an_outer_timeout_starts_the_interrupted_attempt_ove
     assert_eq!(value, 0);
     assert_eq!(attempts, [0, 0]);
 }
+
+/// A panic that a task group in an attempt caught (a child's) is a bug, not a failed
+/// attempt: the retry gives up with it at once, also when the policy would retry every
+/// error, and also from a group nested in the attempt's group.
+#[test]
+fn an_attempt_whose_group_caught_a_panic_is_not_retried() {
+    let attempts = Counter::new();
+    let counted = attempts.clone();
+    let error = autojump(30, move || async move {
+        retry(Retry::new(3).retry_if(|_| true), move |_| {
+            counted.inc();
+            pride::task_group(async |tg| {
+                tg.start_soon(pride::task_group(async |inner| {
+                    inner.start_soon(async { panic!("a bug") as () });
+                }));
+            })
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(attempts.get(), 1, "the panic was retried");
+    assert_eq!(error.attempts(), 1);
+    let group = error
+        .last_error()
+        .downcast_ref::<pride::GroupError>()
+        .expect("the group's error");
+    assert!(group.to_string().contains("a bug"), "{group}");
+}
