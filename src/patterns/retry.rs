@@ -153,9 +153,8 @@ impl fmt::Debug for Retry {
 /// at once.
 ///
 /// A retry awaited through `&mut` inside a timeout that fired, and awaited again
-/// after it, goes on: an attempt without a timeout of its own resumes where it was;
-/// one with a timeout was dropped by that cancel, had no outcome, and starts over
-/// (with the same attempt number).
+/// after it, goes on: the attempt under way was dropped by that cancel, had no outcome,
+/// and starts over (with the same attempt number).
 ///
 /// ```
 /// use std::time::Duration;
@@ -186,22 +185,22 @@ where
             let mut backoff = policy.backoff.min(policy.max_backoff);
             let mut attempt = 0;
             loop {
-                let outcome = match policy.timeout {
-                    Some(timeout) => {
-                        let scope = CancelScope::with_timeout(timeout);
-                        match scope.clone().run(f(attempt)).await {
-                            Some(output) => output.into_result(),
-                            None if scope.cancelled_caught() => {
-                                Err(Box::new(TimeoutError(())) as BoxError)
-                            }
-                            // A cancel from further out dropped the attempt, and this
-                            // retry, held by reference, is awaited again after the
-                            // scope that caught it: the attempt had no outcome, so it
-                            // starts over.
-                            None => continue,
-                        }
-                    }
-                    None => f(attempt).await.into_result(),
+                // Each attempt in a scope of its own, with the attempt's timeout if
+                // any: a `None` the scope did not catch tells a cancel from further
+                // out (see below) from the attempt's own outcome, also when the
+                // attempt is a task group or a start, which, awaited again after that
+                // cancel, would give an error of their own.
+                let scope = match policy.timeout {
+                    Some(timeout) => CancelScope::with_timeout(timeout),
+                    None => CancelScope::new(),
+                };
+                let outcome = match scope.clone().run(f(attempt)).await {
+                    Some(output) => output.into_result(),
+                    None if scope.cancelled_caught() => Err(Box::new(TimeoutError(())) as BoxError),
+                    // A cancel from further out dropped the attempt, and this retry,
+                    // held by reference, is awaited again after the scope that caught
+                    // it: the attempt had no outcome, so it starts over.
+                    None => continue,
                 };
                 let error = match outcome {
                     Ok(value) => return Ok(value),

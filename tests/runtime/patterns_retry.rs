@@ -455,3 +455,53 @@ fn an_attempt_whose_group_caught_a_panic_is_not_retried() {
         .expect("the group's error");
     assert!(group.to_string().contains("a bug"), "{group}");
 }
+
+/// The same with no timeout of the attempt's own, for an attempt that is a plain
+/// future and one that is a task group (which, awaited again after the cancel, would
+/// give a cancelled group's error): each interrupted attempt starts over with the same
+/// number, and none counts as failed.
+#[test]
+fn retry_with_no_attempt_timeout_awaited_again_starts_the_interrupted_attempt_over() {
+    let (plain, grouped) = autojump(30, || async {
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let seen = attempts.clone();
+        let mut r = std::pin::pin!(retry(Retry::new(1), move |attempt| {
+            seen.lock().push(attempt);
+            async move {
+                sleep(Duration::from_secs(5)).await;
+                Ok::<u32, BoxError>(attempt)
+            }
+        }));
+        assert!(
+            move_on_after(Duration::from_secs(1), &mut r)
+                .await
+                .is_none()
+        );
+        let plain = (r.await.unwrap(), attempts.lock().clone());
+
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let seen = attempts.clone();
+        let mut r = std::pin::pin!(retry(Retry::new(1), move |attempt| {
+            seen.lock().push(attempt);
+            pride::task_group(async move |tg| {
+                let child = tg.spawn(async move {
+                    sleep(Duration::from_secs(5)).await;
+                    Ok::<u32, BoxError>(attempt)
+                });
+                child.await
+            })
+        }));
+        assert!(
+            move_on_after(Duration::from_secs(1), &mut r)
+                .await
+                .is_none()
+        );
+        let grouped = match r.await {
+            Ok(value) => Ok((value, attempts.lock().clone())),
+            Err(error) => Err(error.to_string()),
+        };
+        (plain, grouped)
+    });
+    assert_eq!(plain, (0, vec![0, 0]));
+    assert_eq!(grouped, Ok((0, vec![0, 0])));
+}
