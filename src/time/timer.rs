@@ -95,7 +95,12 @@ impl Timer {
             self.note_wait(cx);
             return Poll::Pending;
         }
-        std::task::ready!(crate::runtime::coop::poll_proceed(cx, |_| Poll::Ready(())));
+        if crate::runtime::coop::poll_proceed(cx, |_| Poll::Ready(())).is_pending() {
+            // The task yields here, as if it had waited: the next poll looks at the
+            // deadlines that passed meanwhile.
+            *self.as_mut().project().waited = true;
+            return Poll::Pending;
+        }
         if std::mem::take(self.as_mut().project().waited)
             && crate::cancel::deadline::passed_around(self.now())
         {

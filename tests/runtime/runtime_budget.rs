@@ -520,3 +520,44 @@ fn spend_the_budget() {
         }
     }
 }
+
+/// The same for a sleep already due at its first poll, which the budget refused: the
+/// task yielded there as if the sleep had waited, and the poll that ends it catches a
+/// scope deadline that passed meanwhile.
+#[test]
+fn a_due_sleep_whose_end_the_budget_refused_still_catches_a_passed_deadline() {
+    let mut builder = common::builder(1);
+    builder.clock(Clock::mock());
+    let (ended, caught) = common::block_on(20, &builder, || async {
+        task_group(async |tg| {
+            let in_task = tg.spawn(async {
+                let second = Duration::from_secs(1);
+                let scope = pride::CancelScope::with_deadline(pride::current_time() + 2 * second);
+                let ended = scope
+                    .run(async {
+                        let mut sleep = pin!(pride::sleep(second));
+                        // Due before its first poll, which the budget refuses.
+                        pride::time::advance(second);
+                        std::future::poll_fn(|cx| {
+                            spend_the_budget();
+                            assert!(sleep.as_mut().poll(cx).is_pending(), "not refused");
+                            Poll::Ready(())
+                        })
+                        .await;
+                        pride::yield_now().await;
+                        // The scope's deadline passes before the sleep ends.
+                        pride::time::advance(2 * second);
+                        sleep.as_mut().await;
+                        "the sleep ended"
+                    })
+                    .await;
+                Ok::<_, BoxError>((ended, scope.cancelled_caught()))
+            });
+            in_task.await
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(ended, None, "the sleep ended past its scope's deadline");
+    assert!(caught);
+}
