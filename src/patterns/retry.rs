@@ -154,7 +154,10 @@ impl fmt::Debug for Retry {
 ///
 /// A retry awaited through `&mut` inside a timeout that fired, and awaited again
 /// after it, goes on: the attempt under way was dropped by that cancel, had no outcome,
-/// and starts over (with the same attempt number).
+/// and starts over (with the same attempt number). Dropped, not cancelled: work the
+/// attempt started elsewhere (a task it spawned into a group outside it, whose handle
+/// it awaited) runs on next to the new attempt. Open a task group inside the attempt
+/// for work that must go with it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -231,10 +234,15 @@ where
 
 /// Whether `error` is, or holds, a task's panic: a [`GroupError`] with a panic among
 /// its entries (or in an entry's own error, nested groups included), or a
-/// [`TaskError`] that is one, also further down an error's sources.
+/// [`TaskError`] that is one, also further down an error's sources. Each error is
+/// looked at once: a `source()` that leads back to an error seen ends that path.
 fn holds_panic(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut seen = std::collections::HashSet::new();
     let mut left: Vec<&(dyn std::error::Error + 'static)> = vec![error];
     while let Some(error) = left.pop() {
+        if !seen.insert(std::ptr::from_ref(error)) {
+            continue;
+        }
         if let Some(group) = error.downcast_ref::<GroupError>() {
             for entry in group.errors() {
                 if entry.is_panic() {

@@ -505,3 +505,33 @@ fn retry_with_no_attempt_timeout_awaited_again_starts_the_interrupted_attempt_ov
     assert_eq!(plain, (0, vec![0, 0]));
     assert_eq!(grouped, Ok((0, vec![0, 0])));
 }
+
+/// An error whose sources lead back to itself (legal, if odd) is still retried and
+/// reported: the look for a panic in it ends.
+#[test]
+fn an_error_whose_sources_form_a_cycle_is_retried() {
+    #[derive(Debug)]
+    struct Loop;
+    impl std::fmt::Display for Loop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a loop")
+        }
+    }
+    impl std::error::Error for Loop {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&Loop)
+        }
+    }
+    let attempts = Counter::new();
+    let counted = attempts.clone();
+    let error = autojump(30, move || async move {
+        retry(Retry::new(2), move |_| {
+            counted.inc();
+            async { Err::<(), _>(Loop) }
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(attempts.get(), 2);
+    assert_eq!(error.last_error().to_string(), "a loop");
+}
